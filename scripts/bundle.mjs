@@ -1,0 +1,15 @@
+// Bundles what ships outside `out/`: the VS Code extension, its language
+// server and the topology page. Entry points that do not exist yet are skipped.
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const targets = [
+  { entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', external: ['vscode'] },
+  { entryPoints: ['language-server/main.ts'], outfile: 'dist/language-server.js', platform: 'node', format: 'cjs' },
+  { entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife' },
+];
+
+for (const t of targets) {
+  if (!existsSync(t.entryPoints[0])) continue;
+  await build({ bundle: true, minify: true, sourcemap: true, target: 'es2022', logLevel: 'warning', ...t });
+}

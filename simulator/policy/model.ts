@@ -1,0 +1,410 @@
+/**
+ * Typed model of the policy language: the devmesh `Mesh` kind and the Istio
+ * resources devmesh simulates. Field names and meanings are Istio's own (see the
+ * proto comments in istio/api); these types describe *validated* specs, so
+ * optional fields are really optional and defaults are applied by consumers.
+ */
+
+// ---------- devmesh.dev/v1alpha1 Mesh ----------
+
+export type Protocol = 'http' | 'tcp' | 'grpc';
+
+export interface SidecarPorts {
+  inboundPort?: number;
+  outboundPort?: number;
+  adminPort?: number;
+}
+
+export interface WorkloadSpec {
+  name: string;
+  labels?: Record<string, string>;
+  serviceAccount?: string;
+  port: number;
+  command?: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  image?: string;
+  sidecar?: SidecarPorts;
+}
+
+export interface ServiceSpec {
+  name: string;
+  port: number;
+  protocol?: Protocol;
+  workloads: WorkloadSpec[];
+}
+
+export interface MeshSpec {
+  trustDomain?: string;
+  namespace?: string;
+  controlPort?: number;
+  ingress?: { port?: number };
+  telemetry?: { otlp?: { endpoint: string }; sampling?: number };
+  services: ServiceSpec[];
+}
+
+export const MESH_DEFAULTS = {
+  trustDomain: 'cluster.local',
+  namespace: 'default',
+  controlPort: 15000,
+  ingressPort: 15080,
+} as const;
+
+// ---------- shared Istio types ----------
+
+/** Istio's StringMatch: exactly one of exact / prefix / regex. */
+export interface StringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+export interface Percent {
+  value: number;
+}
+
+export interface PortSelector {
+  number: number;
+}
+
+export interface WorkloadSelector {
+  matchLabels?: Record<string, string>;
+}
+
+export interface Metadata {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+// ---------- networking.istio.io VirtualService ----------
+
+export interface HTTPMatchRequest {
+  name?: string;
+  uri?: StringMatch;
+  scheme?: StringMatch;
+  method?: StringMatch;
+  authority?: StringMatch;
+  headers?: Record<string, StringMatch>;
+  port?: number;
+  sourceLabels?: Record<string, string>;
+  gateways?: string[];
+  queryParams?: Record<string, StringMatch>;
+  ignoreUriCase?: boolean;
+  withoutHeaders?: Record<string, StringMatch>;
+  sourceNamespace?: string;
+  statPrefix?: string;
+}
+
+export interface Destination {
+  host: string;
+  subset?: string;
+  port?: PortSelector;
+}
+
+export interface HeaderOperations {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface Headers {
+  request?: HeaderOperations;
+  response?: HeaderOperations;
+}
+
+export interface HTTPRouteDestination {
+  destination: Destination;
+  weight?: number;
+  headers?: Headers;
+}
+
+export interface HTTPRedirect {
+  uri?: string;
+  authority?: string;
+  port?: number;
+  derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
+  scheme?: string;
+  redirectCode?: number;
+}
+
+export interface HTTPDirectResponse {
+  status: number;
+  body?: { string?: string; bytes?: string };
+}
+
+export interface HTTPRewrite {
+  uri?: string;
+  authority?: string;
+  uriRegexRewrite?: { match: string; rewrite: string };
+}
+
+export interface HTTPRetry {
+  attempts?: number;
+  perTryTimeout?: string;
+  retryOn?: string;
+  retryRemoteLocalities?: boolean;
+  retryIgnorePreviousHosts?: boolean;
+  backoff?: string;
+}
+
+export interface HTTPFaultInjection {
+  delay?: { fixedDelay?: string; exponentialDelay?: string; percentage?: Percent; percent?: number };
+  abort?: { httpStatus?: number; grpcStatus?: string; http2Error?: string; percentage?: Percent };
+}
+
+export interface CorsPolicy {
+  allowOrigins?: StringMatch[];
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  maxAge?: string;
+  allowCredentials?: boolean;
+  unmatchedPreflights?: 'UNSPECIFIED' | 'FORWARD' | 'IGNORE';
+}
+
+export interface HTTPMirrorPolicy {
+  destination: Destination;
+  percentage?: Percent;
+}
+
+export interface HTTPRoute {
+  name?: string;
+  match?: HTTPMatchRequest[];
+  route?: HTTPRouteDestination[];
+  redirect?: HTTPRedirect;
+  directResponse?: HTTPDirectResponse;
+  delegate?: { name?: string; namespace?: string };
+  rewrite?: HTTPRewrite;
+  timeout?: string;
+  retries?: HTTPRetry;
+  fault?: HTTPFaultInjection;
+  mirror?: Destination;
+  mirrors?: HTTPMirrorPolicy[];
+  mirrorPercentage?: Percent;
+  corsPolicy?: CorsPolicy;
+  headers?: Headers;
+}
+
+export interface L4MatchAttributes {
+  destinationSubnets?: string[];
+  port?: number;
+  sourceLabels?: Record<string, string>;
+  gateways?: string[];
+  sourceNamespace?: string;
+}
+
+export interface RouteDestination {
+  destination: Destination;
+  weight?: number;
+}
+
+export interface TCPRoute {
+  match?: L4MatchAttributes[];
+  route?: RouteDestination[];
+}
+
+export interface VirtualServiceSpec {
+  hosts?: string[];
+  gateways?: string[];
+  http?: HTTPRoute[];
+  tcp?: TCPRoute[];
+  tls?: unknown[];
+  exportTo?: string[];
+}
+
+// ---------- networking.istio.io DestinationRule ----------
+
+export type SimpleLB = 'UNSPECIFIED' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'LEAST_CONN';
+
+export interface ConsistentHashLB {
+  httpHeaderName?: string;
+  httpCookie?: { name: string; path?: string; ttl?: string };
+  useSourceIp?: boolean;
+  httpQueryParameterName?: string;
+  minimumRingSize?: number;
+  ringHash?: { minimumRingSize?: number };
+  maglev?: { tableSize?: number };
+}
+
+export interface LoadBalancerSettings {
+  simple?: SimpleLB;
+  consistentHash?: ConsistentHashLB;
+  localityLbSetting?: unknown;
+  warmupDurationSecs?: string;
+}
+
+export interface ConnectionPoolSettings {
+  tcp?: {
+    maxConnections?: number;
+    connectTimeout?: string;
+    tcpKeepalive?: { probes?: number; time?: string; interval?: string };
+    maxConnectionDuration?: string;
+    idleTimeout?: string;
+  };
+  http?: {
+    http1MaxPendingRequests?: number;
+    http2MaxRequests?: number;
+    maxRequestsPerConnection?: number;
+    maxRetries?: number;
+    idleTimeout?: string;
+    h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+    useClientProtocol?: boolean;
+    maxConcurrentStreams?: number;
+  };
+}
+
+export interface OutlierDetection {
+  splitExternalLocalOriginErrors?: boolean;
+  consecutiveLocalOriginFailures?: number;
+  consecutiveGatewayErrors?: number;
+  consecutive5xxErrors?: number;
+  interval?: string;
+  baseEjectionTime?: string;
+  maxEjectionPercent?: number;
+  minHealthPercent?: number;
+}
+
+export type TLSMode = 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+
+export interface ClientTLSSettings {
+  mode?: TLSMode;
+  clientCertificate?: string;
+  privateKey?: string;
+  caCertificates?: string;
+  credentialName?: string;
+  subjectAltNames?: string[];
+  sni?: string;
+  insecureSkipVerify?: boolean;
+}
+
+export interface PortTrafficPolicy {
+  port?: PortSelector;
+  loadBalancer?: LoadBalancerSettings;
+  connectionPool?: ConnectionPoolSettings;
+  outlierDetection?: OutlierDetection;
+  tls?: ClientTLSSettings;
+}
+
+export interface TrafficPolicy {
+  loadBalancer?: LoadBalancerSettings;
+  connectionPool?: ConnectionPoolSettings;
+  outlierDetection?: OutlierDetection;
+  tls?: ClientTLSSettings;
+  portLevelSettings?: PortTrafficPolicy[];
+  tunnel?: unknown;
+  proxyProtocol?: unknown;
+}
+
+export interface Subset {
+  name: string;
+  labels?: Record<string, string>;
+  trafficPolicy?: TrafficPolicy;
+}
+
+export interface DestinationRuleSpec {
+  host: string;
+  trafficPolicy?: TrafficPolicy;
+  subsets?: Subset[];
+  exportTo?: string[];
+  workloadSelector?: WorkloadSelector;
+}
+
+// ---------- networking.istio.io Gateway ----------
+
+export interface GatewayServer {
+  port: { number: number; protocol: string; name?: string; targetPort?: number };
+  bind?: string;
+  hosts: string[];
+  tls?: unknown;
+  name?: string;
+}
+
+export interface GatewaySpec {
+  servers?: GatewayServer[];
+  selector?: Record<string, string>;
+}
+
+// ---------- security.istio.io PeerAuthentication ----------
+
+export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+export interface PeerAuthenticationSpec {
+  selector?: WorkloadSelector;
+  mtls?: { mode?: MtlsMode };
+  portLevelMtls?: Record<string, { mode?: MtlsMode }>;
+}
+
+// ---------- security.istio.io AuthorizationPolicy ----------
+
+export interface AuthzSource {
+  principals?: string[];
+  notPrincipals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  remoteIpBlocks?: string[];
+  notRemoteIpBlocks?: string[];
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+}
+
+export interface AuthzOperation {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: string[];
+  notPorts?: string[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
+
+export interface AuthzCondition {
+  key: string;
+  values?: string[];
+  notValues?: string[];
+}
+
+export interface AuthzRule {
+  from?: { source?: AuthzSource }[];
+  to?: { operation?: AuthzOperation }[];
+  when?: AuthzCondition[];
+}
+
+export type AuthzAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+
+export interface AuthorizationPolicySpec {
+  selector?: WorkloadSelector;
+  targetRef?: unknown;
+  targetRefs?: unknown[];
+  rules?: AuthzRule[];
+  action?: AuthzAction;
+  provider?: { name: string };
+}
+
+// ---------- resources ----------
+
+export interface SpecByKind {
+  Mesh: MeshSpec;
+  VirtualService: VirtualServiceSpec;
+  DestinationRule: DestinationRuleSpec;
+  Gateway: GatewaySpec;
+  PeerAuthentication: PeerAuthenticationSpec;
+  AuthorizationPolicy: AuthorizationPolicySpec;
+}
+
+export type Kind = keyof SpecByKind;
+export type IstioKind = Exclude<Kind, 'Mesh'>;
+
+/** A resource as it travels between parts: plain JSON, no source positions. */
+export interface Resource<K extends Kind = Kind> {
+  apiVersion: string;
+  kind: K;
+  metadata: Metadata;
+  spec: SpecByKind[K];
+}

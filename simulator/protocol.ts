@@ -1,0 +1,109 @@
+/**
+ * The contract between the control plane and the sidecars.
+ *
+ * The control plane turns validated policy files into one immutable
+ * `MeshSnapshot` and pushes it to every sidecar over the Node IPC channel of
+ * the sidecar process (`child_process.fork`). A sidecar never reads policy
+ * files itself: it acts only on the last snapshot it accepted. Everything here
+ * is plain JSON so it crosses process boundaries unchanged.
+ */
+import type { Protocol, Resource } from './policy/model';
+
+/** One workload (a pod, in Kubernetes terms) with its sidecar's listeners. */
+export interface WorkloadInfo {
+  name: string;
+  service: string;
+  namespace: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  /** spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount> */
+  spiffeId: string;
+  /** Where the application listens on 127.0.0.1. */
+  appPort: number;
+  sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
+}
+
+export interface ServiceInfo {
+  name: string;
+  namespace: string;
+  /** name.namespace.svc.<domain> — Istio's FQDN; the domain is `cluster.local`. */
+  fqdn: string;
+  port: number;
+  protocol: Protocol;
+  /** Names of the workloads behind this service. */
+  workloads: string[];
+}
+
+export interface IngressInfo {
+  name: string;
+  port: number;
+  adminPort: number;
+  serviceAccount: string;
+  spiffeId: string;
+  labels: Record<string, string>;
+}
+
+/** A fault added at run time (`devmesh fault add`), not from a file. */
+export interface RuntimeFault {
+  id: string;
+  /** Target: a service name, optionally narrowed to a subset/workload or a caller. */
+  service: string;
+  subset?: string;
+  workload?: string;
+  source?: string;
+  delay?: { fixedDelayMs: number; percentage: number };
+  abort?: { httpStatus: number; percentage: number };
+  tcp?: { type: 'latency' | 'bandwidth' | 'reset_peer' | 'timeout' | 'slow_close'; [k: string]: unknown };
+  /** Epoch millis after which the fault no longer applies. */
+  expiresAt?: number;
+}
+
+export interface MeshSnapshot {
+  /** Increases by one with every accepted configuration. */
+  version: number;
+  meshName: string;
+  trustDomain: string;
+  namespace: string;
+  services: ServiceInfo[];
+  workloads: WorkloadInfo[];
+  ingress: IngressInfo;
+  virtualServices: Resource<'VirtualService'>[];
+  destinationRules: Resource<'DestinationRule'>[];
+  gateways: Resource<'Gateway'>[];
+  peerAuthentications: Resource<'PeerAuthentication'>[];
+  authorizationPolicies: Resource<'AuthorizationPolicy'>[];
+  faults: RuntimeFault[];
+}
+
+/** PEM material for one sidecar's identity. */
+export interface Certificates {
+  certPem: string;
+  keyPem: string;
+  /** Trust bundle: the mesh CA (and, during CA rotation, the previous one). */
+  caPem: string;
+  notAfter: number;
+}
+
+// ---------- messages: control -> sidecar ----------
+
+export type ControlMessage =
+  | { type: 'bootstrap'; workload: string | null; snapshot: MeshSnapshot; certs: Certificates; options?: SidecarOptions }
+  | { type: 'config'; snapshot: MeshSnapshot }
+  | { type: 'certs'; certs: Certificates }
+  | { type: 'shutdown'; graceMs: number };
+
+export interface SidecarOptions {
+  /** Log format for access logs. */
+  logFormat?: 'text' | 'json';
+  /** Trace sampling, 0-100. */
+  sampling?: number;
+}
+
+// ---------- messages: sidecar -> control ----------
+
+export type SidecarMessage =
+  | { type: 'ready'; workload: string | null; ports: { inbound?: number; outbound?: number; ingress?: number; admin: number } }
+  | { type: 'applied'; version: number }
+  | { type: 'rejected'; version: number; error: string }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'telemetry'; data: unknown };
