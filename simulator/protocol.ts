@@ -82,6 +82,10 @@ export interface Certificates {
   /** Trust bundle: the mesh CA (and, during CA rotation, the previous one). */
   caPem: string;
   notAfter: number;
+  /** Epoch millis; with notAfter it tells when to rotate (at 80 % of the lifetime). */
+  notBefore?: number;
+  /** Hex serial number, for logs and the admin `/certs` view. */
+  serial?: string;
 }
 
 // ---------- messages: control -> sidecar ----------
