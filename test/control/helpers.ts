@@ -168,3 +168,11 @@ export async function viaProxy(proxyPort: number, url: string, headers: Record<s
 }
 
 export function removeDir(dir: string): void { rmSync(dir, { recursive: true, force: true }); }
+
+/** `promise`, or a rejection naming `what` after `ms`; the timer never outlives the race. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`${what} did not happen within ${ms} ms`)), ms); })]);
+  } finally { clearTimeout(timer); }
+}
