@@ -1,0 +1,108 @@
+/**
+ * Diagnostics of the policy language. Every finding has a stable code (a
+ * string-literal union below), a severity, a source range as byte offsets
+ * into its file, and a message that says how to fix it. Line/column pairs are
+ * computed only at the edges (CLI, language server), from the file's text.
+ */
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface Range {
+  /** Offset of the first character. */
+  start: number;
+  /** Offset just past the last character. */
+  end: number;
+}
+
+export interface Diagnostic {
+  code: DiagnosticCode;
+  severity: Severity;
+  /** The file's URI or path, exactly as it was given to the workspace. */
+  file: string;
+  range: Range;
+  message: string;
+  /** Machine-readable details for quick fixes (e.g. the suggested field name). */
+  data?: Record<string, unknown>;
+}
+
+interface CodeInfo {
+  severity: Severity;
+  /** One line on what the code means; shown by `devmesh validate --explain` and in docs. */
+  title: string;
+  /** The Istio analyzer (IST) or Kiali validation (KIA) that reports the same finding. */
+  seeAlso?: string;
+}
+
+/** The catalogue of codes. Adding a code here is the only way to report a new kind of finding. */
+export const CODES = {
+  'yaml-syntax': { severity: 'error', title: 'The file is not valid YAML.' },
+  'yaml-duplicate-key': { severity: 'error', title: 'A mapping has the same key twice; YAML keeps only one.' },
+  'missing-api-version': { severity: 'error', title: 'A document with a mesh kind has no apiVersion.' },
+  'unknown-api-version': { severity: 'error', title: 'The apiVersion is not one the kind is served under.' },
+  'missing-name': { severity: 'error', title: 'metadata.name is required.', seeAlso: 'IST0106' },
+  'unknown-field': { severity: 'error', title: 'A field that the resource does not have (often a typo).', seeAlso: 'IST0106' },
+  'wrong-type': { severity: 'error', title: 'A field has a value of the wrong type.', seeAlso: 'IST0106' },
+  'missing-field': { severity: 'error', title: 'A required field is missing.', seeAlso: 'IST0106' },
+  'bad-enum': { severity: 'error', title: 'A value outside the field\'s allowed set.', seeAlso: 'IST0106' },
+  'bad-duration': { severity: 'error', title: 'A duration Istio would reject (use 1.5s, 300ms, 1m, 1h).', seeAlso: 'IST0106' },
+  'bad-value': { severity: 'error', title: 'A number or string outside the allowed range or form.', seeAlso: 'IST0106' },
+  'bad-regex': { severity: 'error', title: 'A regular expression RE2 (Envoy) cannot compile.', seeAlso: 'IST0122' },
+  'one-of': { severity: 'error', title: 'Fields that exclude each other are set together.', seeAlso: 'IST0106' },
+  'not-simulated': { severity: 'warning', title: 'A field devmesh accepts but does not simulate yet.' },
+  'unknown-host': { severity: 'error', title: 'A host that names no service of the Mesh.', seeAlso: 'IST0101' },
+  'unknown-subset': { severity: 'error', title: 'A subset that no DestinationRule of the host defines.', seeAlso: 'IST0101, KIA1107' },
+  'unknown-gateway': { severity: 'error', title: 'A gateway that no Gateway resource defines.', seeAlso: 'IST0101, KIA1102' },
+  'subset-no-workloads': { severity: 'warning', title: 'Subset labels select no workload of the host.', seeAlso: 'KIA0203' },
+  'bad-weights': { severity: 'error', title: 'Route weights that are negative or all zero.' },
+  'duplicate-host': { severity: 'error', title: 'Two VirtualServices for one host (undefined which wins).', seeAlso: 'IST0109, KIA1106' },
+  'shadowed-rule': { severity: 'warning', title: 'A rule that can never match because an earlier rule matches first.', seeAlso: 'IST0130' },
+  'ineffective-match': { severity: 'info', title: 'A match that repeats an earlier match.', seeAlso: 'IST0131' },
+  'conflicting-destination-rules': { severity: 'error', title: 'Two DestinationRules for one host.', seeAlso: 'KIA0201' },
+  'duplicate-subset': { severity: 'error', title: 'A subset name used twice in one DestinationRule.' },
+  'unknown-principal': { severity: 'warning', title: 'A principal that names no service account of the Mesh.', seeAlso: 'KIA0106' },
+  'principal-format': { severity: 'error', title: 'A principal written with spiffe:// (Istio expects the id without it).' },
+  'no-matching-workloads': { severity: 'warning', title: 'A selector that matches no workload.', seeAlso: 'IST0127' },
+  'mtls-conflict': { severity: 'error', title: 'PeerAuthentication STRICT while a DestinationRule sends plaintext.', seeAlso: 'IST0113' },
+  'port-collision': { severity: 'error', title: 'Two listeners of the Mesh on one port.' },
+  'duplicate-name': { severity: 'error', title: 'Two resources (or Mesh entries) with the same kind and name.' },
+  'multiple-meshes': { severity: 'error', title: 'More than one Mesh in the workspace.' },
+  'no-mesh': { severity: 'info', title: 'Policies without a Mesh: cross-references to services are not checked.' },
+  'deny-all': { severity: 'info', title: 'An ALLOW policy without rules denies every request.' },
+  'route-to-gateway-host': { severity: 'warning', title: 'A VirtualService host not served by its Gateway.', seeAlso: 'IST0132' },
+} as const satisfies Record<string, CodeInfo>;
+
+export type DiagnosticCode = keyof typeof CODES;
+
+export function codeInfo(code: DiagnosticCode): CodeInfo {
+  return CODES[code];
+}
+
+/** Builds a diagnostic with the code's default severity unless one is given. */
+export function diagnostic(
+  code: DiagnosticCode,
+  file: string,
+  range: Range,
+  message: string,
+  extra?: { severity?: Severity; data?: Record<string, unknown> },
+): Diagnostic {
+  const info: CodeInfo = CODES[code];
+  const cite = info.seeAlso && !message.includes(info.seeAlso.split(',')[0]) ? ` [${info.seeAlso}]` : '';
+  return {
+    code,
+    severity: extra?.severity ?? info.severity,
+    file,
+    range,
+    message: message + cite,
+    ...(extra?.data ? { data: extra.data } : {}),
+  };
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** Stable order: by file, then position, then severity. */
+export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
+  if (a.file !== b.file) return a.file < b.file ? -1 : 1;
+  if (a.range.start !== b.range.start) return a.range.start - b.range.start;
+  if (a.severity !== b.severity) return SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity];
+  return a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
+}

@@ -1,0 +1,41 @@
+/**
+ * The validated workspace as plain resources, ready to become a snapshot:
+ * namespaces defaulted to the Mesh's, only documents without schema errors.
+ */
+import { MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from './model';
+import type { Workspace } from './workspace';
+
+export interface ResolvedPolicies {
+  meshName: string;
+  /** The file that holds the Mesh (relative paths in it resolve against its folder). */
+  meshFile: string;
+  mesh: MeshSpec;
+  namespace: string;
+  trustDomain: string;
+  resources: { [K in IstioKind]: Resource<K>[] };
+}
+
+/** Undefined when the workspace has no valid Mesh. Call only when it has no errors. */
+export function resolvePolicies(ws: Workspace): ResolvedPolicies | undefined {
+  const index = ws.index;
+  const mesh = index.mesh;
+  if (!mesh) return undefined;
+  const resources: ResolvedPolicies['resources'] = {
+    VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [],
+  };
+  for (const doc of index.docs) {
+    if (doc.kind === 'Mesh') continue;
+    const value = structuredClone(doc.value) as Resource;
+    value.metadata = { ...value.metadata, namespace: index.namespaceOf(doc) };
+    (resources[doc.kind as IstioKind] as Resource[]).push(value);
+  }
+  const spec = structuredClone(mesh.doc.value.spec) as MeshSpec;
+  return {
+    meshName: mesh.name,
+    meshFile: mesh.doc.file,
+    mesh: spec,
+    namespace: mesh.namespace,
+    trustDomain: mesh.trustDomain ?? MESH_DEFAULTS.trustDomain,
+    resources,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Every place a VirtualService names a destination, with its path: routes of
+ * http and tcp rules, `mirror` and `mirrors`. Several rules walk these.
+ */
+import type { Path, PolicyDocument } from '../source';
+import { arr, obj, str } from '../workspace-index';
+
+export interface DestinationRef {
+  host: string;
+  subset?: string;
+  /** Path of the `destination` object. */
+  path: Path;
+}
+
+export function destinationsOf(vs: PolicyDocument<'VirtualService'>): DestinationRef[] {
+  const out: DestinationRef[] = [];
+  const push = (d: unknown, path: Path) => {
+    const dest = obj(d);
+    const host = str(dest.host);
+    if (host) out.push({ host, subset: str(dest.subset), path });
+  };
+  const spec = obj(vs.value.spec);
+  arr(spec.http).forEach((r, i) => {
+    const rule = obj(r);
+    arr(rule.route).forEach((rd, j) => push(obj(rd).destination, ['spec', 'http', i, 'route', j, 'destination']));
+    if (rule.mirror) push(rule.mirror, ['spec', 'http', i, 'mirror']);
+    arr(rule.mirrors).forEach((m, j) => push(obj(m).destination, ['spec', 'http', i, 'mirrors', j, 'destination']));
+  });
+  arr(spec.tcp).forEach((r, i) => {
+    arr(obj(r).route).forEach((rd, j) => push(obj(rd).destination, ['spec', 'tcp', i, 'route', j, 'destination']));
+  });
+  return out;
+}
+
+/** The gateways a VirtualService applies to; no `gateways` means the sidecars (`mesh`). */
+export function gatewaysOf(vs: PolicyDocument<'VirtualService'>): string[] {
+  const g = arr(obj(vs.value.spec).gateways).filter((x): x is string => typeof x === 'string');
+  return g.length === 0 ? ['mesh'] : g;
+}

@@ -1,0 +1,41 @@
+/** Every semantic rule, in the order their findings are most useful to read. */
+import { authorization } from './authorization';
+import { destinationRuleConflicts } from './destination-rule-conflicts';
+import { duplicateHost } from './duplicate-host';
+import { duplicateResources } from './duplicate-resources';
+import { gateways } from './gateways';
+import { meshNames } from './mesh-names';
+import { meshPorts } from './mesh-ports';
+import { meshPresence } from './mesh-presence';
+import { mtlsConflict } from './mtls-conflict';
+import { principals } from './principals';
+import { retryOn } from './retry-on';
+import type { Rule } from './rule';
+import { routeWeights } from './route-weights';
+import { selectors } from './selectors';
+import { shadowedRules } from './shadowed-rules';
+import { subsetNoWorkloads } from './subset-no-workloads';
+import { unknownHost } from './unknown-host';
+import { unknownSubset } from './unknown-subset';
+
+export type { Report, Rule } from './rule';
+
+export const RULES: readonly Rule[] = [
+  meshPresence,
+  meshNames,
+  meshPorts,
+  duplicateResources,
+  unknownHost,
+  unknownSubset,
+  subsetNoWorkloads,
+  routeWeights,
+  duplicateHost,
+  shadowedRules,
+  destinationRuleConflicts,
+  gateways,
+  retryOn,
+  principals,
+  selectors,
+  authorization,
+  mtlsConflict,
+];

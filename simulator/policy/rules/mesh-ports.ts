@@ -1,0 +1,34 @@
+import { MESH_DEFAULTS } from '../model';
+import type { Path } from '../source';
+import type { Rule } from './rule';
+import { arr, num, obj } from '../workspace-index';
+
+/** Every port devmesh binds on 127.0.0.1 must be distinct. */
+export const meshPorts: Rule = {
+  codes: ['port-collision'],
+  check(index, report) {
+    const mesh = index.mesh;
+    if (!mesh) return;
+    const spec = obj(mesh.doc.value.spec);
+    const owners = new Map<number, string>();
+    const claim = (port: number | undefined, owner: string, path: Path, explicit: boolean) => {
+      if (port === undefined) return;
+      const first = owners.get(port);
+      if (first === undefined) {
+        owners.set(port, owner);
+      } else if (explicit) {
+        report(mesh.doc, path, 'port-collision', `port ${port} of ${owner} is already used by ${first}; choose another port`);
+      }
+    };
+    claim(num(spec.controlPort) ?? MESH_DEFAULTS.controlPort, 'the control API', ['spec', 'controlPort'], spec.controlPort !== undefined);
+    claim(num(obj(spec.ingress).port) ?? MESH_DEFAULTS.ingressPort, 'the ingress', ['spec', 'ingress', 'port'], obj(spec.ingress).port !== undefined);
+    for (const w of mesh.workloads) {
+      const raw = obj(arr(obj(arr(spec.services)[w.path[2] as number]).workloads)[w.path[4] as number]);
+      claim(w.port, `workload ${w.name}`, [...w.path, 'port'], true);
+      const sidecar = obj(raw.sidecar);
+      for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
+        claim(num(sidecar[key]), `the ${key.replace('Port', '')} listener of ${w.name}'s sidecar`, [...w.path, 'sidecar', key], true);
+      }
+    }
+  },
+};

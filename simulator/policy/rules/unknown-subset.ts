@@ -1,0 +1,27 @@
+import type { Rule } from './rule';
+import { destinationsOf } from './destinations';
+import { arr, obj, str } from '../workspace-index';
+
+/** A destination subset must be defined by a DestinationRule of its host (IST0101, KIA1107). */
+export const unknownSubset: Rule = {
+  codes: ['unknown-subset'],
+  check(index, report) {
+    for (const vs of index.byKind.VirtualService) {
+      for (const d of destinationsOf(vs)) {
+        if (!d.subset || (index.mesh && !index.service(d.host, vs))) continue; // unknown host is reported once, by unknown-host
+        const fqdn = index.fqdn(d.host, vs);
+        const rules = index.destinationRules(fqdn);
+        const subsets = rules.flatMap((dr) => arr(obj(dr.value.spec).subsets).map((s) => str(obj(s).name)).filter(Boolean)) as string[];
+        if (subsets.includes(d.subset)) continue;
+        const message = rules.length === 0
+          ? `subset "${d.subset}" of host "${d.host}" is not defined: no DestinationRule exists for ${fqdn}; create one with a subset "${d.subset}" (IST0101)`
+          : `subset "${d.subset}" is not defined in DestinationRule ${rules.map((r) => `"${r.name}"`).join(', ')}` +
+            (subsets.length ? ` (it has ${subsets.map((s) => `"${s}"`).join(', ')})` : ' (it has no subsets)') +
+            `; add it there or fix the name (IST0101)`;
+        report(vs, [...d.path, 'subset'], 'unknown-subset', message, {
+          data: { host: d.host, fqdn, subset: d.subset, destinationRule: rules[0] ? { file: rules[0].file, name: rules[0].name } : undefined },
+        });
+      }
+    }
+  },
+};
