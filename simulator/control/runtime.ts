@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Resource, WorkloadSpec } from '../policy/model';
 import { formatDiagnostic, hasErrors, loadMeshWorkspace, type Diagnostic, type MeshWorkspace } from './load';
+import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
 import { accepts, assignPorts, duplicateClaims, formatPortProblem, portClaims, takenPorts } from './ports';
 import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
@@ -70,7 +71,7 @@ export class MeshRuntime {
 
   async start(): Promise<SessionInfo> {
     const t0 = performance.now();
-    this.loadOrThrow();
+    await this.loadOrThrow();
     await this.refuseSecondSession();
     await this.checkPorts();
     const commands = this.resolveCommands();
@@ -99,14 +100,15 @@ export class MeshRuntime {
 
   // ---------- start, step by step ----------
 
-  private loadOrThrow(): void {
-    this.ws = loadMeshWorkspace(this.opts.meshFile);
+  /** Errors stop everything, printed exactly as `devmesh validate` prints them; warnings are shown and `up` goes on. */
+  private async loadOrThrow(): Promise<void> {
+    this.ws = await loadMeshWorkspace(this.opts.meshFile);
     const diags = this.ws.diagnostics;
-    for (const d of diags.filter((d) => d.severity !== 'error')) this.err(formatDiagnostic(d));
+    const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
     if (hasErrors(diags)) {
-      const errors = diags.filter((d) => d.severity === 'error');
-      throw new UpError([...errors.map((d) => formatDiagnostic(d)), `devmesh up: ${errors.length} error(s); nothing was started. Fix them and run devmesh up again (devmesh validate shows the same list).`]);
+      throw new UpError([formatText(diags, this.ws.policyFileCount, color).trimEnd(), 'devmesh up: nothing was started. Fix the errors above and run devmesh up again.']);
     }
+    if (diags.length) this.err(formatText(diags, this.ws.policyFileCount, color).trimEnd());
     this.mesh = this.ws.mesh;
   }
 
@@ -266,14 +268,15 @@ export class MeshRuntime {
   async reload(files: string[] = []): Promise<void> {
     if (this.stopping || !this.ready) return;
     const t0 = performance.now();
-    const ws = loadMeshWorkspace(this.ws.meshFile);
+    const ws = await loadMeshWorkspace(this.ws.meshFile);
+    if (this.stopping) return;
     if (hasErrors(ws.diagnostics)) {
       const errors = ws.diagnostics.filter((d) => d.severity === 'error');
       this.lastRejection = { time: Date.now(), files: files.map(this.rel), diagnostics: errors };
       this.rejectedNow = true;
       for (const d of errors) this.err(formatDiagnostic(d));
       this.err(`config rejected: ${errors.length} error(s); still serving v${this.snapshot.version}`);
-      this.events.record({ type: 'config.rejected', message: `edit rejected (${errors.length} error(s)); still serving config v${this.snapshot.version}`, data: { version: this.snapshot.version, diagnostics: errors.map((d) => ({ ...d, file: this.rel(d.file) })) } });
+      this.events.record({ type: 'config.rejected', message: `edit rejected (${errors.length} error(s)); still serving config v${this.snapshot.version}`, data: { version: this.snapshot.version, diagnostics: errors } });
       return;
     }
     this.rejectedNow = false;
@@ -328,7 +331,7 @@ export class MeshRuntime {
       appliedAt: this.appliedAt,
       state: this.rejectedNow ? 'rejected' : 'ok',
       files: this.ws.files.map(this.rel),
-      lastRejection: this.lastRejection && { ...this.lastRejection, diagnostics: this.lastRejection.diagnostics.map((d) => ({ ...d, file: this.rel(d.file), text: formatDiagnostic(d) })) },
+      lastRejection: this.lastRejection && { ...this.lastRejection, diagnostics: this.lastRejection.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })) },
     };
   }
 

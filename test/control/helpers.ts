@@ -45,7 +45,7 @@ export async function bookinfoFixture(policies: Record<string, string> = {}, opt
           serviceAccount: bookinfo-${svc}
           port: ${appPorts[name as keyof typeof appPorts]}
           command: ["node", "${file}"]
-          cwd: ${JSON.stringify(path.join(SERVICES, svc))}${env ? `\n          env: ${JSON.stringify(env)}` : ''}`;
+          cwd: ${JSON.stringify(SERVICES)}${env ? `\n          env: ${JSON.stringify(env)}` : ''}`;
   const mesh = `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
 metadata: { name: bookinfo-test }
@@ -61,13 +61,15 @@ spec:
       workloads:${wl('details-v1', 'v1', 'details', 'details.js')}
     - name: reviews
       port: 9080
-      workloads:${wl('reviews-v1', 'v1', 'reviews', 'reviews.js')}${wl('reviews-v2', 'v2', 'reviews', 'reviews.js', { STAR_COLOR: 'black' })}${wl('reviews-v3', 'v3', 'reviews', 'reviews.js', { STAR_COLOR: 'red' })}
+      workloads:${wl('reviews-v1', 'v1', 'reviews', 'reviews.js', { ENABLE_RATINGS: 'false' })}${wl('reviews-v2', 'v2', 'reviews', 'reviews.js', { ENABLE_RATINGS: 'true', STAR_COLOR: 'black' })}${wl('reviews-v3', 'v3', 'reviews', 'reviews.js', { ENABLE_RATINGS: 'true', STAR_COLOR: 'red' })}
     - name: ratings
       port: 9080
       workloads:${wl('ratings-v1', 'v1', 'ratings', 'ratings.js')}
 ${opts.extraMeshYaml ?? ''}`;
   const meshFile = path.join(dir, 'mesh.yaml');
   writeFileSync(meshFile, mesh);
+  // Istio's destination-rule-all-mtls.yaml: the subsets every routing task names.
+  writeFileSync(path.join(dir, 'destination-rules.yaml'), readFileSync(path.join(REPO, 'examples', 'bookinfo', 'policies', 'destination-rules.yaml'), 'utf8'));
   for (const [name, text] of Object.entries(policies)) writeFileSync(path.join(dir, name), text);
   return {
     dir, meshFile, controlPort, ingressPort, appPorts,

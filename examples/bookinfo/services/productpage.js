@@ -7,7 +7,7 @@
  * other services as the `end-user` header — what Istio's request-routing task
  * matches on (`end-user: jason` -> reviews v2).
  */
-const { serve, sendJson, callService, forwardHeaders, podName } = require('../lib/mesh');
+const { serve, sendJson, callService, forwardHeaders, podName } = require('./lib/mesh');
 
 const detailsUrl = process.env.DETAILS_URL || 'http://details:9080';
 const reviewsUrl = process.env.REVIEWS_URL || 'http://reviews:9080';

@@ -1,6 +1,6 @@
 'use strict';
 // Bookinfo's ratings service: stars per reviewer, as JSON.
-const { serve, sendJson } = require('../lib/mesh');
+const { serve, sendJson } = require('./lib/mesh');
 
 serve('ratings', (req, res) => {
   const url = new URL(req.url, 'http://ratings');

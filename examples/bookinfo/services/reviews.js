@@ -5,7 +5,7 @@
  * v2 shows black stars, v3 red (STAR_COLOR). v2/v3 call ratings through the
  * mesh and forward the trace headers; if ratings fails, the review says so.
  */
-const { serve, sendJson, callService, forwardHeaders, podName } = require('../lib/mesh');
+const { serve, sendJson, callService, forwardHeaders, podName } = require('./lib/mesh');
 
 const starColor = process.env.STAR_COLOR || '';
 const ratingsEnabled = process.env.ENABLE_RATINGS === 'true' || (process.env.ENABLE_RATINGS === undefined && starColor !== '');

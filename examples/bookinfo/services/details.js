@@ -1,6 +1,6 @@
 'use strict';
 // Bookinfo's details service: facts about the book, as JSON.
-const { serve, sendJson } = require('../lib/mesh');
+const { serve, sendJson } = require('./lib/mesh');
 
 function details(id) {
   return {
