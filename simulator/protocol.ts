@@ -109,5 +109,7 @@ export type SidecarMessage =
   | { type: 'ready'; workload: string | null; ports: { inbound?: number; outbound?: number; ingress?: number; admin: number } }
   | { type: 'applied'; version: number }
   | { type: 'rejected'; version: number; error: string }
+  /** Reply to `certs`: new connections use the certificate with this serial. */
+  | { type: 'certsApplied'; serial?: string; notAfter: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'telemetry'; data: unknown };

@@ -1,0 +1,61 @@
+/**
+ * The request paths, composed in one place. Read top to bottom: each step
+ * sees the request after the ones above it. Slots marked "later" are where
+ * the resilience and observability filters go (Envoy's order).
+ */
+import type { Agent } from 'node:http';
+import { compose, type Handler } from './context';
+import { app } from './filters/app';
+import { authz } from './filters/authz';
+import { endpoint } from './filters/endpoint';
+import { route } from './filters/route';
+import { upstream } from './filters/upstream';
+import { xfcc } from './filters/xfcc';
+import type { LbStats } from './routing/loadBalancer';
+import type { Stats } from './stats';
+import type { H2Pool } from './upstream/h2Pool';
+
+export interface OutboundDeps {
+  role: 'sidecar' | 'ingress';
+  random: () => number;
+  lb: LbStats;
+  pool: () => H2Pool;
+  plaintextAgent: Agent;
+  stats: Stats;
+}
+
+/** The app's call to another service (and the ingress's call into the mesh). */
+export function outboundChain(d: OutboundDeps): Handler {
+  return compose(
+    [
+      // later: trace — start the client span first so it covers every step below.
+      // later: metrics — istio_requests_total etc. (reporter=source) observe the final answer.
+      // Which VirtualService rule, and its own answers (no route, redirect, direct response).
+      route({ role: d.role, random: d.random }),
+      // later: fault — abort/delay from the rule or a runtime fault, before any retry (Envoy's order).
+      // later: timeout — the rule's timeout bounds all attempts together.
+      // later: retry — re-runs the steps below; the body replays from a bounded buffer.
+      // Subset -> workloads -> DestinationRule load balancer.
+      endpoint({ lb: d.lb, random: d.random }),
+      // later: circuit breaker — connectionPool limits answer 503 UO.
+      // later: outlier detection — ejected endpoints are skipped by the pick above.
+    ],
+    // mTLS HTTP/2 to the peer sidecar (plaintext HTTP/1.1 if tls.mode DISABLE).
+    upstream({ pool: d.pool, plaintextAgent: d.plaintextAgent, lb: d.lb, stats: d.stats }),
+  );
+}
+
+/** A call that arrived at this workload's sidecar, after PeerAuthentication admitted the connection. */
+export function inboundChain(d: { appAgent: Agent }): Handler {
+  return compose(
+    [
+      // later: trace + metrics (reporter=destination).
+      // AuthorizationPolicy: DENY, then ALLOW, on the verified peer identity.
+      authz(),
+      // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
+      xfcc(),
+    ],
+    // HTTP/1.1 keep-alive to the app.
+    app(d.appAgent),
+  );
+}

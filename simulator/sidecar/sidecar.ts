@@ -1,0 +1,200 @@
+/**
+ * One sidecar: a workload's outbound + inbound + admin listeners, or the
+ * ingress edge (workload `null`: ingress + admin). All state lives in the
+ * returned object — no module globals — so several sidecars can share one
+ * process (the memory option issue 8 asks to measure) and tests run them
+ * in-process.
+ *
+ * Config swaps are one reference assignment: a request keeps the tables it
+ * started with, new requests see the new ones, nothing is dropped. A snapshot
+ * that does not compile is rejected and the old tables keep serving.
+ */
+import type * as http from 'node:http';
+import type * as net from 'node:net';
+import type { Certificates, ControlMessage, SidecarMessage, SidecarOptions } from '../protocol';
+import { AccessLog, type AccessLogSink } from './accessLog';
+import { inboundChain, outboundChain } from './chains';
+import type { Exchange } from './downstream';
+import { authz } from './filters/authz';
+import { endpoint } from './filters/endpoint';
+import { route } from './filters/route';
+import { xfcc } from './filters/xfcc';
+import { createAdminServer } from './listeners/admin';
+import { createInboundListener, type InboundListener } from './listeners/inbound';
+import { createOutboundServer } from './listeners/outbound';
+import { inboundUpgrade, outboundUpgrade } from './listeners/upgrade';
+import { newLbStats } from './routing/loadBalancer';
+import { Stats } from './stats';
+import { compileTables, type MeshTables } from './tables';
+import { H2Pool } from './upstream/h2Pool';
+import { newKeepAliveAgent } from './upstream/http1';
+
+export type Bootstrap = Extract<ControlMessage, { type: 'bootstrap' }>;
+
+export interface StartOptions {
+  /** Where to send messages for the control plane (IPC in a child process). */
+  send?: (m: SidecarMessage) => void;
+  /** Access log lines; default: none (main.ts writes them to stdout). */
+  accessLog?: AccessLogSink;
+  /** Random source for weights and load balancing (tests pass a seeded one). */
+  random?: () => number;
+}
+
+export interface Sidecar {
+  readonly workload: string | null;
+  readonly ports: { inbound?: number; outbound?: number; ingress?: number; admin: number };
+  readonly stats: Stats;
+  readonly accessLog: AccessLog;
+  tables(): MeshTables;
+  /** Handles one control message and returns the reply (also passed to `send`). */
+  handle(msg: ControlMessage): Promise<SidecarMessage | undefined>;
+  /** Stops accepting, lets requests in flight finish for up to `graceMs`, then closes everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Promise<Sidecar> {
+  const workload = boot.workload;
+  const random = opts.random ?? Math.random;
+  let tables = compileTables(boot.snapshot, workload);
+  let certs: Certificates = boot.certs;
+  let draining = false;
+  const options: SidecarOptions = boot.options ?? {};
+  const stats = new Stats();
+  const accessLog = new AccessLog(opts.accessLog, options.logFormat ?? 'text');
+  const lb = newLbStats();
+  let pool = new H2Pool(certs);
+  const plaintextAgent = newKeepAliveAgent();
+  const appAgent = newKeepAliveAgent();
+  const getTables = () => tables;
+  const getCerts = () => certs;
+  const done = (listener: string) => (e: Exchange) => {
+    stats.request(listener, e.status, e.ctx.flags);
+    accessLog.record(listener, e);
+  };
+
+  const role = workload === null ? 'ingress' : 'sidecar';
+  const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
+  const outbound = createOutboundServer({
+    tables: getTables,
+    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats }),
+    onDone: done(outboundName),
+  });
+  const upgradeOut = outboundUpgrade({
+    tables: getTables,
+    onDone: done(outboundName),
+    certs: getCerts,
+    filters: [route({ role, random }), endpoint({ lb, random })],
+  });
+  outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => upgradeOut(req, socket, head, { labels: {}, address: socket.remoteAddress }));
+
+  let inbound: InboundListener | undefined;
+  if (tables.self) {
+    inbound = createInboundListener({
+      tables: getTables,
+      handler: inboundChain({ appAgent }),
+      onDone: done('inbound'),
+      certs,
+      stats,
+      onUpgrade: inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [authz(), xfcc()] }),
+    });
+  }
+  const admin = createAdminServer({
+    tables: getTables,
+    stats,
+    accessLog,
+    certs: getCerts,
+    ready: () => !draining,
+    extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString() }),
+  });
+
+  const self = tables.self;
+  const ingress = tables.snapshot.ingress;
+  const listening: Promise<number>[] = [];
+  listening.push(listen(admin, self ? self.sidecar.adminPort : ingress.adminPort));
+  listening.push(listen(outbound, self ? self.sidecar.outboundPort : ingress.port));
+  if (inbound && self) listening.push(listen(inbound.server, self.sidecar.inboundPort));
+  let boundPorts: number[];
+  try {
+    boundPorts = await Promise.all(listening);
+  } catch (err) {
+    for (const s of [admin, outbound, inbound?.server]) s?.close();
+    throw err;
+  }
+  const [adminPort, outPort, inPort] = boundPorts;
+  const ports = self ? { admin: adminPort, outbound: outPort, inbound: inPort } : { admin: adminPort, ingress: outPort };
+
+  const send = (m: SidecarMessage) => {
+    opts.send?.(m);
+    return m;
+  };
+
+  const sidecar: Sidecar = {
+    workload,
+    ports,
+    stats,
+    accessLog,
+    tables: getTables,
+    async handle(msg) {
+      switch (msg.type) {
+        case 'config': {
+          try {
+            const next = compileTables(msg.snapshot, workload);
+            if (next.version < tables.version) throw new Error(`snapshot ${next.version} is older than the one in force (${tables.version})`);
+            tables = next;
+            stats.inc('config.applied');
+            return send({ type: 'applied', version: next.version });
+          } catch (err) {
+            stats.inc('config.rejected');
+            return send({ type: 'rejected', version: msg.snapshot?.version ?? -1, error: (err as Error).message });
+          }
+        }
+        case 'certs': {
+          certs = msg.certs;
+          inbound?.setCertificates(certs);
+          const old = pool;
+          pool = new H2Pool(certs);
+          old.close(); // graceful: streams in flight on the old sessions complete
+          stats.inc('certs.rotated');
+          return send({ type: 'certsApplied', serial: certs.serial, notAfter: certs.notAfter });
+        }
+        case 'shutdown':
+          await sidecar.close(msg.graceMs);
+          return undefined;
+        case 'bootstrap':
+          return send({ type: 'log', level: 'warn', message: 'bootstrap received twice; ignored' });
+      }
+    },
+    async close(graceMs = 2000) {
+      if (draining) return;
+      draining = true;
+      const closed = [outbound, inbound?.server, admin].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
+      outbound.closeIdleConnections();
+      inbound?.closeIdle();
+      pool.close();
+      const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
+      await Promise.race([Promise.all(closed), timer]);
+      outbound.closeAllConnections();
+      admin.closeAllConnections();
+      inbound?.destroyAll();
+      pool.destroy();
+      plaintextAgent.destroy();
+      appAgent.destroy();
+      await Promise.race([Promise.all(closed), new Promise<void>((r) => setTimeout(r, 200).unref())]);
+    },
+  };
+  send({ type: 'ready', workload, ports });
+  return sidecar;
+}
+
+function listen(server: net.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on 127.0.0.1 is already in use`) : err);
+    };
+    server.once('error', onError);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', onError);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
