@@ -10,12 +10,13 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .command('up')
     .description('start the mesh: sidecars with mTLS, the apps, the control API; hot-reloads policy edits')
     .option('-f, --file <mesh.yaml>', 'the Mesh file; policies are read from its folder tree', 'mesh.yaml')
-    .action(async (opts: { file: string }) => { setExit(await up(opts.file)); });
+    .option('--access-log', 'print every sidecar\'s access log (Envoy format)', false)
+    .action(async (opts: { file: string; accessLog: boolean }) => { setExit(await up(opts.file, { accessLog: opts.accessLog })); });
 }
 
-export async function up(meshFile: string): Promise<number> {
+export async function up(meshFile: string, opts: { accessLog?: boolean } = {}): Promise<number> {
   const { MeshRuntime, UpError } = await import('../control/runtime');
-  const runtime = new MeshRuntime({ meshFile });
+  const runtime = new MeshRuntime({ meshFile, accessLog: opts.accessLog });
   let signals = 0;
   let stopped: () => void = () => undefined;
   const whenStopped = new Promise<void>((r) => { stopped = r; });

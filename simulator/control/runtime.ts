@@ -34,6 +34,8 @@ export interface RuntimeOptions {
   err?: (line: string) => void;
   /** How long every listener gets to accept before `up` gives up. */
   startTimeoutMs?: number;
+  /** Print the sidecars' access logs (one line per request per sidecar). */
+  accessLog?: boolean;
 }
 
 interface AppEntry { spec: WorkloadSpec; info: WorkloadInfo; cmd: ResolvedCommand; proc: Supervised }
@@ -184,7 +186,9 @@ export class MeshRuntime {
       const sidecar = new Sidecar({
         workload: o.workload, name: o.name, events: this.events,
         bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling } }),
-        onOutput: (line) => this.out(`[${o.name} sidecar] ${line}`),
+        // stdout carries access logs: printed on request only, since every line costs the
+        // control plane CPU under load; stderr (crashes, warnings) is always shown.
+        onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[${o.name} sidecar] ${line}`); },
         onLog: (level, message) => (level === 'info' ? this.out : this.err)(`[${o.name} sidecar] ${message}`),
       });
       this.sidecars.set(o.name, sidecar);
@@ -259,7 +263,7 @@ export class MeshRuntime {
       this.out(`try:  curl -x http://127.0.0.1:${s.ingress.port} http://${entry.name}:${entry.port}${p}`);
       if (s.gateways.length) this.out(`      curl http://127.0.0.1:${s.ingress.port}${p}   (routed by Gateway ${s.gateways.map((g) => g.metadata.name).join(', ')})`);
     }
-    this.out(`watching ${this.rel(this.rootDir) || '.'} for policy edits; Ctrl-C stops the mesh`);
+    this.out(`watching ${this.rel(this.rootDir) || '.'} for policy edits; Ctrl-C stops the mesh${this.opts.accessLog ? '' : ' (--access-log prints every request)'}`);
   }
 
   // ---------- hot reload ----------

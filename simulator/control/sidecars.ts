@@ -34,6 +34,8 @@ export class Sidecar {
   readonly supervised: Supervised;
   ready = false;
   appliedVersion = 0;
+  /** Serial of the certificate the sidecar says new connections use (after a rotation). */
+  certsSerial: string | undefined;
   private readyWaiters: Array<() => void> = [];
   private pending: Pending[] = [];
 
@@ -86,6 +88,7 @@ export class Sidecar {
         done.forEach((p) => p.resolve(m.type === 'applied' ? { ok: true } : { ok: false, error: m.error }));
         break;
       }
+      case 'certsApplied': this.certsSerial = m.serial; break;
       case 'log': this.opts.onLog?.(m.level, m.message); break;
       case 'telemetry': this.opts.onTelemetry?.(m.data); break;
     }
