@@ -122,8 +122,9 @@ export interface EchoBody {
   bodyBytes: number;
 }
 
-export async function startMesh(services: ServiceDef[], policies: Policies = {}, opts: StartOptions & { ingress?: boolean; workloadLifetimeMs?: number } = {}): Promise<TestMesh> {
+export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opts: StartOptions & { ingress?: boolean; workloadLifetimeMs?: number } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: TD, workloadLifetimeMs: opts.workloadLifetimeMs });
+  const services: ServiceDef[] = structuredClone(defs); // ports are filled in below; callers' definitions stay reusable
   const apps = new Map<string, http.Server>();
   for (const s of services) {
     for (const w of s.workloads) {
