@@ -140,7 +140,9 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
           try {
             const next = compileTables(msg.snapshot, workload);
             if (next.version < tables.version) throw new Error(`snapshot ${next.version} is older than the one in force (${tables.version})`);
+            const mtlsChanged = next.mtls.mode !== tables.mtls.mode;
             tables = next;
+            if (mtlsChanged) inbound?.enforce();
             stats.inc('config.applied');
             return send({ type: 'applied', version: next.version });
           } catch (err) {

@@ -32,6 +32,12 @@ export interface InboundDeps extends ListenerDeps {
 export interface InboundListener {
   server: net.Server;
   setCertificates(c: Certificates): void;
+  /**
+   * Re-applies PeerAuthentication to open connections after a config change,
+   * as Envoy drains a changed listener: connections the new mode refuses are
+   * closed once their requests in flight finish (HTTP/2: GOAWAY).
+   */
+  enforce(): void;
   /** Stops accepting; open connections finish their requests. */
   closeIdle(): void;
   destroyAll(): void;
@@ -50,8 +56,18 @@ export function peerSource(socket: unknown): Source {
 
 export function createInboundListener(deps: InboundDeps): InboundListener {
   const sockets = new Set<net.Socket>();
+  /** HTTP/1.1 connections (plaintext or TLS) with their requests in flight. */
+  const http1 = new Map<net.Socket, { inflight: number; closeWhenIdle: boolean }>();
   const onRequest = (req: AnyRequest, res: AnyResponse) => {
     const t = deps.tables();
+    const conn = http1.get(req.socket as net.Socket);
+    if (conn) {
+      conn.inflight++;
+      res.once('close', () => {
+        conn.inflight--;
+        if (conn.closeWhenIdle && conn.inflight === 0) (req.socket as net.Socket).destroy();
+      });
+    }
     const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? t.identity.name;
     const ctx = newContext(t, req, res, { method: req.method ?? 'GET', path: req.url ?? '/', authority, proxyForm: false }, peerSource(req.socket), deps.onDone);
     deps.handler(ctx);
@@ -83,6 +99,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     }
     deps.stats.inc(peer.spiffeId ? 'inbound.cx_mtls' : 'inbound.cx_tls_without_identity');
     (tls as unknown as Record<symbol, PeerIdentity>)[PEER] = peer;
+    if (tls.alpnProtocol !== 'h2') trackHttp1(tls);
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   secure.on('session', (session) => {
@@ -119,13 +136,42 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
         return;
       }
       deps.stats.inc('inbound.cx_plaintext');
+      trackHttp1(socket);
       plain.emit('connection', socket);
       socket.resume();
     });
   });
 
+  function trackHttp1(socket: net.Socket): void {
+    http1.set(socket, { inflight: 0, closeWhenIdle: false });
+    socket.once('close', () => http1.delete(socket));
+  }
+
+  /** Whether the current mode still admits a connection with this peer. */
+  const admitted = (peer: PeerIdentity) => {
+    const mode = deps.tables().mtls.mode;
+    if (mode === 'STRICT') return peer.tls && !!peer.spiffeId;
+    if (mode === 'DISABLE') return !peer.tls;
+    return true;
+  };
+
   return {
     server,
+    enforce() {
+      for (const [socket, conn] of http1) {
+        if (admitted((socket as unknown as Record<symbol, PeerIdentity>)[PEER] ?? PLAINTEXT)) continue;
+        deps.stats.inc('inbound.cx_closed_by_policy');
+        if (conn.inflight === 0) socket.destroy();
+        else conn.closeWhenIdle = true;
+      }
+      for (const session of sessions) {
+        const peer = (session.socket as unknown as Record<symbol, PeerIdentity> | undefined)?.[PEER];
+        if (peer && !admitted(peer)) {
+          deps.stats.inc('inbound.cx_closed_by_policy');
+          session.close();
+        }
+      }
+    },
     setCertificates(c) {
       // New handshakes use the new identity and trust bundle; established connections keep theirs.
       secure.setSecureContext({ key: c.keyPem, cert: c.certPem, ca: c.caPem });
