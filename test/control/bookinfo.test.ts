@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { bookinfoFixture, canBind, pidAlive, REPO, startUp, viaProxy, waitFor, waitReady, within, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, canBind, pidAlive, REPO, startUp, viaProxy, waitFor, waitReady, within, readEvents, type BookinfoFixture, type UpProcess } from './helpers';
 
 const example = (p: string) => readFileSync(path.join(REPO, 'examples', p), 'utf8');
 
@@ -172,5 +172,45 @@ describe('Bookinfo through real sidecars', () => {
     const open = [];
     for (const p of ports) if (!(await canBind(p))) open.push(p);
     assert.deepEqual(open, []);
+  });
+});
+
+describe('certificate rotation', () => {
+  let fx: BookinfoFixture;
+  let up: UpProcess;
+  before(async () => {
+    fx = await bookinfoFixture({ 'security.yaml': example('bookinfo/policies/security.yaml') });
+    // Two-second certificates: the control plane must replace them about every second.
+    up = startUp(fx.meshFile, { DEVMESH_CERT_LIFETIME_MS: '2000' });
+    await waitReady(up, fx.meshFile);
+  });
+  after(async () => { await up?.stop(); fx?.cleanup(); });
+
+  const serialAt = async (port: number) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2'] });
+    try {
+      return await within(new Promise<{ serial: string; validTo: number }>((resolve, reject) => {
+        socket.once('secureConnect', () => { const c = socket.getPeerCertificate(); resolve({ serial: c.serialNumber, validTo: Date.parse(c.valid_to) }); });
+        socket.once('error', reject);
+      }), 3_000, 'the TLS handshake');
+    } finally { socket.destroy(); }
+  };
+
+  test('short-lived certificates are replaced before they expire and traffic keeps flowing over mTLS', async () => {
+    const topo = await (await up.api('/api/topology')).json() as Topology;
+    const inbound = topo.workloads.find((w) => w.name === 'reviews-v2')!.sidecar.inboundPort;
+    const first = await serialAt(inbound);
+    const second = await waitFor('a new certificate on the reviews-v2 inbound listener', async () => {
+      const s = await serialAt(inbound);
+      return s.serial !== first.serial ? s : undefined;
+    }, 6_000, 200);
+    assert.ok(second.validTo >= first.validTo);
+    // Requests that cross two mTLS hops (productpage -> reviews -> ratings) still succeed after rotations.
+    for (let i = 0; i < 5; i++) {
+      const r = await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews');
+      assert.equal(r.status, 200, r.body);
+    }
+    const rotated = (await readEvents(up, 500)).filter((e) => e.type === 'certs.rotated' && e.workload === 'reviews-v2');
+    assert.ok(rotated.length >= 1, 'each rotation is an event');
   });
 });

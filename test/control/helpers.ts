@@ -178,3 +178,21 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
     return await Promise.race([promise, new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`${what} did not happen within ${ms} ms`)), ms); })]);
   } finally { clearTimeout(timer); }
 }
+
+/** Reads the SSE stream for `ms` and returns the events (replayed history included). */
+export async function readEvents(up: UpProcess, ms: number): Promise<Array<{ type: string; workload?: string; process?: string }>> {
+  const s = up.session();
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), ms);
+  let text = '';
+  try {
+    const r = await fetch(`${s.apiUrl}/api/events`, { headers: { authorization: `Bearer ${s.token}` }, signal: ctrl.signal });
+    const reader = r.body!.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+  } catch { /* aborted: the stream never ends by itself */ } finally { clearTimeout(timer); }
+  return text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+}

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { bookinfoFixture, canBind, pidAlive, startUp, STUB_SIDECAR, waitFor, waitReady, within, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, canBind, pidAlive, startUp, STUB_SIDECAR, waitFor, waitReady, within, readEvents, type BookinfoFixture, type UpProcess } from './helpers';
 
 const env = { DEVMESH_SIDECAR_ENTRY: STUB_SIDECAR };
 
@@ -200,21 +200,3 @@ describe('devmesh up refuses to start', () => {
     } finally { fx.cleanup(); }
   });
 });
-
-/** Reads the SSE stream for `ms` and returns the events (replayed history included). */
-async function readEvents(up: UpProcess, ms: number): Promise<Array<{ type: string; workload?: string; process?: string }>> {
-  const s = up.session();
-  const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(), ms);
-  let text = '';
-  try {
-    const r = await fetch(`${s.apiUrl}/api/events`, { headers: { authorization: `Bearer ${s.token}` }, signal: ctrl.signal });
-    const reader = r.body!.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString('utf8');
-    }
-  } catch { /* aborted: the stream never ends by itself */ } finally { clearTimeout(timer); }
-  return text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
-}
