@@ -39,7 +39,6 @@ export const CODES = {
   'yaml-duplicate-key': { severity: 'error', title: 'A mapping has the same key twice; YAML keeps only one.' },
   'missing-api-version': { severity: 'error', title: 'A document with a mesh kind has no apiVersion.' },
   'unknown-api-version': { severity: 'error', title: 'The apiVersion is not one the kind is served under.' },
-  'missing-name': { severity: 'error', title: 'metadata.name is required.', seeAlso: 'IST0106' },
   'unknown-field': { severity: 'error', title: 'A field that the resource does not have (often a typo).', seeAlso: 'IST0106' },
   'wrong-type': { severity: 'error', title: 'A field has a value of the wrong type.', seeAlso: 'IST0106' },
   'missing-field': { severity: 'error', title: 'A required field is missing.', seeAlso: 'IST0106' },
@@ -68,6 +67,7 @@ export const CODES = {
   'multiple-meshes': { severity: 'error', title: 'More than one Mesh in the workspace.' },
   'no-mesh': { severity: 'info', title: 'Policies without a Mesh: cross-references to services are not checked.' },
   'deny-all': { severity: 'info', title: 'An ALLOW policy without rules denies every request.' },
+  'internal-error': { severity: 'warning', title: 'A check failed on this input: a devmesh bug worth reporting.' },
   'route-to-gateway-host': { severity: 'warning', title: 'A VirtualService host not served by its Gateway.', seeAlso: 'IST0132' },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -13,7 +13,20 @@ export function serviceFqdn(name: string, namespace: string): string {
 }
 
 /**
- * Expands a host as written in a policy to its fully qualified form.
+ * A host as Istio reads it in a policy (VirtualService hosts, destinations,
+ * DestinationRule host): only a name without dots is short and expanded in
+ * the resource's namespace; anything with a dot is taken literally, so
+ * `reviews.default` does NOT mean the reviews service (a classic Istio trap).
+ */
+export function policyHost(host: string, namespace: string): string {
+  const h = host.toLowerCase();
+  return h.includes('.') || h === '*' ? h : serviceFqdn(h, namespace);
+}
+
+/**
+ * Expands a host the way a caller's DNS search path does (`name`,
+ * `name.ns`, `name.ns.svc`, full name) — for Host headers and proxy-form
+ * requests, not for policy fields (see policyHost).
  * `reviews` -> `reviews.<ns>.svc.cluster.local`; `reviews.other` ->
  * `reviews.other.svc.cluster.local`; `reviews.other.svc` -> `...svc.cluster.local`;
  * anything already qualified, wildcard or external stays as written (lowercased).

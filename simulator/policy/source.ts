@@ -4,6 +4,7 @@
  * `PolicyDocument` that keeps its parsed `yaml` Document, so every node of the
  * model can be traced back to its exact range in the text.
  */
+import * as jsyaml from 'js-yaml';
 import { isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node, type Pair } from 'yaml';
 import { diagnostic, type Diagnostic, type Range } from './diagnostics';
 import { classify, type Classification } from './kinds';
@@ -24,9 +25,9 @@ export interface PolicyDocument<K extends Kind = Kind> {
   /** The document as plain data. Shape is checked by the schema, not guaranteed. */
   value: Resource<K>;
   /** Range of the whole document in the file. */
-  range: Range;
-  /** The parsed YAML, for positions. */
-  yaml: Document.Parsed;
+  readonly range: Range;
+  /** The parsed YAML with positions (built on first use). */
+  readonly yaml: Document.Parsed;
 }
 
 export interface SourceFile {
@@ -41,22 +42,103 @@ export interface SourceFile {
 
 /** Quick pre-check: a file that never mentions a mesh API group is not ours. */
 const MESH_API_HINT = /(devmesh\.dev|istio\.io)\//;
+const YAML_OPTIONS = { prettyErrors: false, uniqueKeys: true, strict: true } as const;
+
+/**
+ * The positioned parse of a file, made only when a position is asked for.
+ * Reading values with js-yaml is about ten times faster than building the
+ * positioned tree; most files of a workspace are clean and never need one.
+ */
+class LazyYaml {
+  private docs: Document.Parsed[] | undefined;
+  constructor(private readonly text: string) {}
+
+  get documents(): Document.Parsed[] {
+    this.docs ??= parseAllDocuments(this.text, YAML_OPTIONS) as Document.Parsed[];
+    return Array.isArray(this.docs) ? this.docs : [];
+  }
+
+  /** The document at `index`, checked against what js-yaml saw there. */
+  document(index: number, kind: string, name: string): Document.Parsed {
+    const docs = this.documents;
+    const same = (d: Document.Parsed | undefined) => {
+      const c = d?.contents;
+      const metadata = isMap(c) ? c.get('metadata') : undefined;
+      return isMap(c) && String(c.get('kind')) === kind && String((isMap(metadata) ? metadata.get('name') : undefined) ?? '') === name;
+    };
+    if (same(docs[index])) return docs[index];
+    return docs.find(same) ?? docs[index] ?? docs[docs.length - 1];
+  }
+}
+
+class LazyPolicyDocument<K extends Kind = Kind> implements PolicyDocument<K> {
+  private parsed: Document.Parsed | undefined;
+  constructor(
+    readonly file: string,
+    readonly index: number,
+    readonly kind: K,
+    readonly apiVersion: string,
+    readonly name: string,
+    readonly namespace: string | undefined,
+    readonly value: Resource<K>,
+    private readonly source: LazyYaml,
+  ) {}
+
+  get yaml(): Document.Parsed {
+    this.parsed ??= this.source.document(this.index, this.kind, this.name);
+    return this.parsed;
+  }
+
+  get range(): Range {
+    return nodeRange(this.yaml.contents) ?? { start: this.yaml.range[0], end: this.yaml.range[1] };
+  }
+}
 
 export function parseSource(file: string, text: string): SourceFile {
   const lineStarts = computeLineStarts(text);
   const out: SourceFile = { file, text, lineStarts, documents: [], diagnostics: [] };
   if (!MESH_API_HINT.test(text)) return out;
 
-  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true, strict: true });
-  // A stream that fails before its first document comes back as one EmptyStream-like object.
-  const list = Array.isArray(docs) ? docs : [];
-  if (!Array.isArray(docs)) {
-    for (const e of (docs as { errors?: { pos: [number, number]; message: string }[] }).errors ?? []) {
-      out.diagnostics.push(yamlError(file, e.pos, e.message, 'YAML_ERROR'));
-    }
+  let values: unknown[] | undefined = [];
+  try {
+    jsyaml.loadAll(text, (v) => values!.push(v), { schema: jsyaml.CORE_SCHEMA, json: false });
+  } catch {
+    values = undefined; // a syntax error: the positioned parser finds all of them, with ranges
   }
+  if (!values) return parseWithPositions(out);
 
-  list.forEach((doc, index) => {
+  const lazy = new LazyYaml(text);
+  values.forEach((value, index) => {
+    if (!isObject(value)) return;
+    const cls = classify(typeof value.apiVersion === 'string' ? value.apiVersion : undefined, typeof value.kind === 'string' ? value.kind : undefined);
+    if (cls.kind === undefined && !cls.istioGroup) return;
+    if (cls.problem) {
+      // Rare: take the positioned path for this file to report where.
+      const doc = lazy.documents[index];
+      if (doc) out.diagnostics.push(...classifyDiagnostics(file, doc, { ...classifyDocument(doc) }));
+      return;
+    }
+    if (cls.kind === undefined) return;
+    out.documents.push(documentOf(file, index, cls.kind, value, lazy));
+  });
+  return out;
+}
+
+function documentOf(file: string, index: number, kind: Kind, value: Record<string, any>, lazy: LazyYaml): PolicyDocument {
+  const metadata = isObject(value.metadata) ? value.metadata : {};
+  return new LazyPolicyDocument(
+    file, index, kind, String(value.apiVersion ?? ''),
+    typeof metadata.name === 'string' ? metadata.name : '',
+    typeof metadata.namespace === 'string' ? metadata.namespace : undefined,
+    value as unknown as Resource, lazy,
+  );
+}
+
+/** The slow path, for files with syntax errors: every error with its range. */
+function parseWithPositions(out: SourceFile): SourceFile {
+  const { file, text } = out;
+  const lazy = new LazyYaml(text);
+  lazy.documents.forEach((doc, index) => {
     const range = nodeRange(doc.contents) ?? { start: doc.range[0], end: doc.range[1] };
     const cls = classifyDocument(doc);
     const ours = cls.kind !== undefined || cls.istioGroup;
@@ -69,7 +151,6 @@ export function parseSource(file: string, text: string): SourceFile {
     const classification = classifyDiagnostics(file, doc, cls);
     out.diagnostics.push(...classification);
     if (cls.kind === undefined || classification.some((d) => d.severity === 'error')) return;
-
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
@@ -77,19 +158,7 @@ export function parseSource(file: string, text: string): SourceFile {
       out.diagnostics.push(diagnostic('yaml-syntax', file, range, `cannot read this document: ${(err as Error).message}`));
       return;
     }
-    if (!isObject(value)) return;
-    const metadata = isObject(value.metadata) ? value.metadata : {};
-    out.documents.push({
-      file,
-      index,
-      kind: cls.kind,
-      apiVersion: String(value.apiVersion ?? ''),
-      name: typeof metadata.name === 'string' ? metadata.name : '',
-      namespace: typeof metadata.namespace === 'string' ? metadata.namespace : undefined,
-      value: value as unknown as Resource,
-      range,
-      yaml: doc,
-    });
+    if (isObject(value)) out.documents.push(documentOf(file, index, cls.kind, value, lazy));
   });
   return out;
 }

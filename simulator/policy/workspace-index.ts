@@ -4,7 +4,7 @@
  * lookups rules need (host -> service, host -> DestinationRules, labels ->
  * workloads). Built once per change; rules never touch the disk.
  */
-import { qualifyHost } from './hosts';
+import { policyHost, serviceFqdn } from './hosts';
 import { MESH_DEFAULTS, type Kind } from './model';
 import type { Path, PolicyDocument } from './source';
 
@@ -71,7 +71,7 @@ export class WorkspaceIndex {
 
   /** A host as written in `doc`, fully qualified in the document's namespace. */
   fqdn(host: string, doc: PolicyDocument): string {
-    return qualifyHost(host, this.namespaceOf(doc));
+    return policyHost(host, this.namespaceOf(doc));
   }
 
   service(host: string, doc: PolicyDocument): ServiceView | undefined {
@@ -103,7 +103,7 @@ function buildMeshView(doc: PolicyDocument<'Mesh'>): MeshView {
     const view: ServiceView = {
       name,
       namespace,
-      fqdn: qualifyHost(name, namespace),
+      fqdn: serviceFqdn(name, namespace),
       port: num(s.port),
       protocol: str(s.protocol) ?? 'http',
       workloads: [],

@@ -28,11 +28,7 @@ export class Workspace {
     const source = parseSource(file, text);
     const local = [...source.diagnostics];
     for (const doc of source.documents) {
-      const found = validateSchema(doc);
-      if (!doc.name && doc.kind !== 'Mesh') {
-        found.push(diagnostic('missing-name', file, rangeOf(doc, ['metadata']), `${doc.kind} needs metadata.name`));
-      }
-      local.push(...found);
+      local.push(...validateSchema(doc));
     }
     this.files.set(file, { source, local });
     this.invalidate();
@@ -103,7 +99,7 @@ export class Workspace {
       } catch (err) {
         // A rule bug must never take the validator (or a running mesh) down with it.
         const first = index.docs[0];
-        if (first) out.push(diagnostic('yaml-syntax', first.file, first.range, `internal error in a check (${rule.codes.join(', ')}): ${(err as Error).message}`, { severity: 'warning' }));
+        if (first) out.push(diagnostic('internal-error', first.file, first.range, `a check (${rule.codes.join(', ')}) failed on this input: ${(err as Error).message}; please report it`));
       }
     }
     this.cachedSemantic = out;

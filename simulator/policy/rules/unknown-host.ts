@@ -10,7 +10,14 @@ export const unknownHost: Rule = {
     const mesh = index.mesh;
     if (!mesh) return;
     const known = mesh.services.map((s) => s.name).join(', ');
-    const hint = (host: string) => `"${host}" is not a service of the Mesh: use one of ${known}, or add it to ${mesh.doc.file}`;
+    const hint = (host: string) => {
+      const dotted = host.split('.');
+      // `reviews.default` is a DNS name for callers, but Istio takes policy hosts literally.
+      if (dotted.length === 2 && mesh.services.some((s) => s.name === dotted[0] && s.namespace === dotted[1])) {
+        return `Istio reads "${host}" literally and finds no such host: write "${dotted[0]}" or "${dotted[0]}.${dotted[1]}.svc.cluster.local"`;
+      }
+      return `"${host}" is not a service of the Mesh: use one of ${known}, or add it to ${mesh.doc.file}`;
+    };
 
     for (const vs of index.byKind.VirtualService) {
       for (const d of destinationsOf(vs)) {
