@@ -96,6 +96,19 @@ export async function echoApp(name: string): Promise<{ server: http.Server; port
   return { server, port: (server.address() as net.AddressInfo).port };
 }
 
+/** GET through a listener with an explicit Host (fetch() cannot set Host). */
+export function getVia(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
 export interface TestMesh {
   ca: MeshCa;
   snapshot: MeshSnapshot;
