@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Resource, WorkloadSpec } from '../policy/model';
-import { formatDiagnostic, hasErrors, loadMeshWorkspace, type Diagnostic, type MeshWorkspace } from './load';
+import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace } from './load';
 import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
 import { accepts, assignPorts, duplicateClaims, formatPortProblem, portClaims, takenPorts } from './ports';
@@ -44,6 +44,7 @@ export class MeshRuntime {
   readonly events = new EventLog();
   readonly token = randomBytes(32).toString('base64url');
   private ws!: MeshWorkspace;
+  private loader!: IncrementalMeshLoader;
   /** The Mesh as started: services and ports cannot change without a restart. */
   private mesh!: Resource<'Mesh'>;
   private ports!: PortAssignment;
@@ -110,7 +111,8 @@ export class MeshRuntime {
 
   /** Errors stop everything, printed exactly as `devmesh validate` prints them; warnings are shown and `up` goes on. */
   private async loadOrThrow(): Promise<void> {
-    this.ws = await loadMeshWorkspace(this.opts.meshFile);
+    this.loader = new IncrementalMeshLoader(this.opts.meshFile);
+    this.ws = await this.loader.load();
     const diags = this.ws.diagnostics;
     const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
     if (hasErrors(diags)) {
@@ -278,7 +280,7 @@ export class MeshRuntime {
   async reload(files: string[] = []): Promise<void> {
     if (this.stopping || !this.ready) return;
     const t0 = performance.now();
-    const ws = await loadMeshWorkspace(this.ws.meshFile);
+    const ws = await this.loader.update(files);
     if (this.stopping) return;
     if (hasErrors(ws.diagnostics)) {
       const errors = ws.diagnostics.filter((d) => d.severity === 'error');

@@ -10,7 +10,7 @@ import { IGNORED_DIRS, isPolicyFileName } from './load';
 
 export interface PolicyWatcher { close(): Promise<void>; ready: Promise<void> }
 
-export function watchPolicies(rootDir: string, onChange: (files: string[]) => Promise<void>, debounceMs = 40): PolicyWatcher {
+export function watchPolicies(rootDir: string, onChange: (files: string[]) => Promise<void>, debounceMs = 20): PolicyWatcher {
   const watcher: FSWatcher = watch(rootDir, {
     ignoreInitial: true,
     ignored: (p, stats) => {
