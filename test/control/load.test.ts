@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { IncrementalMeshLoader, loadMeshWorkspace, formatDiagnostic } from '../../simulator/control/load';
+
+const MESH = `apiVersion: devmesh.dev/v1alpha1
+kind: Mesh
+metadata: { name: m }
+spec:
+  services:
+    - name: reviews
+      port: 9080
+      workloads:
+        - name: reviews-v1
+          labels: { version: v1 }
+          port: 9181
+`;
+const DR = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews }
+spec:
+  host: reviews
+  subsets:
+    - name: v1
+      labels: { version: v1 }
+`;
+const VS = (subset: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  http:
+    - route:
+        - destination: { host: reviews, subset: ${subset} }
+`;
+
+function folder(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-load-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+test('the Mesh and every policy in its folder tree are loaded, namespaces defaulted', async () => {
+  const dir = folder({ 'mesh.yaml': MESH, 'policies/dr.yaml': DR, 'policies/deep/vs.yaml': VS('v1'), 'notes.yaml': 'just: yaml\n' });
+  try {
+    const ws = await loadMeshWorkspace(path.join(dir, 'mesh.yaml'));
+    assert.deepEqual(ws.diagnostics, []);
+    assert.equal(ws.mesh.metadata.name, 'm');
+    assert.deepEqual(ws.resources.map((r) => `${r.kind}/${r.metadata.name}/${r.metadata.namespace}`).sort(), ['DestinationRule/reviews/default', 'VirtualService/reviews/default']);
+    assert.equal(ws.rootDir, dir);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('meshPosition gives the 1-based line and column of a Mesh field, for port and command errors', async () => {
+  const dir = folder({ 'mesh.yaml': MESH });
+  try {
+    const ws = await loadMeshWorkspace(path.join(dir, 'mesh.yaml'));
+    assert.deepEqual(ws.meshPosition(['spec', 'services', 0, 'workloads', 0, 'port']), { file: path.join(dir, 'mesh.yaml'), line: 11, column: 17 });
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('an error in any policy file is a diagnostic with file, line and code, formatted like devmesh validate', async () => {
+  const dir = folder({ 'mesh.yaml': MESH, 'dr.yaml': DR, 'vs.yaml': VS('v7') });
+  try {
+    const ws = await loadMeshWorkspace(path.join(dir, 'mesh.yaml'));
+    const d = ws.diagnostics.find((x) => x.severity === 'error')!;
+    assert.equal(d.code, 'unknown-subset');
+    assert.match(formatDiagnostic(d), /vs\.yaml:8:\d+: error unknown-subset: subset "v7"/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a missing Mesh file is one clear error, not an exception', async () => {
+  const ws = await loadMeshWorkspace('/nonexistent/mesh.yaml');
+  assert.equal(ws.diagnostics.length, 1);
+  assert.match(ws.diagnostics[0].message, /Mesh file not found/);
+});
+
+test('the incremental loader sees a changed, an added and a removed file without reading the rest again', async () => {
+  const dir = folder({ 'mesh.yaml': MESH, 'dr.yaml': DR });
+  try {
+    const loader = new IncrementalMeshLoader(path.join(dir, 'mesh.yaml'));
+    assert.equal((await loader.load()).resources.length, 1);
+    writeFileSync(path.join(dir, 'vs.yaml'), VS('v1'));
+    let ws = await loader.update([path.join(dir, 'vs.yaml')]);
+    assert.deepEqual(ws.resources.map((r) => r.kind).sort(), ['DestinationRule', 'VirtualService']);
+    writeFileSync(path.join(dir, 'vs.yaml'), VS('v9'));
+    ws = await loader.update([path.join(dir, 'vs.yaml')]);
+    assert.ok(ws.diagnostics.some((d) => d.code === 'unknown-subset'));
+    unlinkSync(path.join(dir, 'vs.yaml'));
+    ws = await loader.update([path.join(dir, 'vs.yaml')]);
+    assert.deepEqual(ws.diagnostics, []);
+    assert.deepEqual(ws.resources.map((r) => r.kind), ['DestinationRule']);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
