@@ -16,6 +16,8 @@ export async function main(argv: string[]): Promise<number> {
 
   const validate = await import('./commands/validate');
   validate.register(program, setExit);
+  const exportCommand = await import('./commands/export');
+  exportCommand.register(program, setExit);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
