@@ -65,6 +65,9 @@ async function runExport(opts: ExportOpts): Promise<number> {
     return fail(2, `${opts.file}: Mesh file not found (pass -f path/to/mesh.yaml)`);
   }
   const root = path.dirname(meshFile);
+  if (root === outDir || isInside(root, outDir)) {
+    return fail(2, `--out ${opts.out} holds the Mesh folder; write the manifests to a folder of their own (e.g. --out k8s)`);
+  }
   try {
     // Leave out an earlier export under the Mesh folder: its Istio copies would count twice.
     const files = (await collectPolicyFiles([root])).filter((f) => !isInside(f, outDir));

@@ -54,6 +54,22 @@ describe('devmesh export on the command line', () => {
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /Mesh file not found/);
     assert.equal(devmesh(['export', '-f', BOOKINFO, '--image-map', 'no/such/map.yaml']).status, 2);
+    const over = devmesh(['export', '-f', BOOKINFO, '--out', 'examples']);
+    assert.equal(over.status, 2);
+    assert.match(over.stderr, /holds the Mesh folder/);
+  });
+
+  it('refuses to move policies whose hosts name the Mesh\'s namespace to another one, and writes nothing', async (t) => {
+    const dir = await tempDir(t);
+    const meshFile = await copyBookinfo(dir);
+    const routing = path.join(dir, 'policies/routing.yaml');
+    await fs.writeFile(routing, (await fs.readFile(routing, 'utf8')).replace('host: ratings\n', 'host: ratings.default.svc.cluster.local\n'));
+    assert.equal(devmesh(['export', '-f', meshFile, '--out', path.join(dir, 'same')]).status, 0);
+    const run = devmesh(['export', '-f', meshFile, '--out', path.join(dir, 'prod'), '--namespace', 'prod']);
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /unknown-host/);
+    assert.match(run.stderr, /would not validate in namespace "prod"/);
+    await assert.rejects(fs.access(path.join(dir, 'prod')));
   });
 
   it('can export into a folder under the Mesh again without reading its own earlier output', async (t) => {
@@ -63,6 +79,9 @@ describe('devmesh export on the command line', () => {
     const again = devmesh(['export', '-f', meshFile, '--out', path.join(dir, 'k8s')]);
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /13 Istio resources/);
+    const check = devmesh(['validate', dir]);
+    assert.equal(check.status, 0, check.stdout);
+    assert.match(check.stdout, /0 errors/);
   });
 
   it('removes the files of a service the Mesh no longer has', async (t) => {
