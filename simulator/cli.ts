@@ -16,6 +16,10 @@ export async function main(argv: string[]): Promise<number> {
 
   const validate = await import('./commands/validate');
   validate.register(program, setExit);
+  const exportCommand = await import('./commands/export');
+  exportCommand.register(program, setExit);
+  const importCommand = await import('./commands/import');
+  importCommand.register(program, setExit);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
