@@ -18,6 +18,10 @@ export async function main(argv: string[]): Promise<number> {
   validate.register(program, setExit);
   const up = await import('./commands/up');
   up.register(program, setExit);
+  const exportCommand = await import('./commands/export');
+  exportCommand.register(program, setExit);
+  const importCommand = await import('./commands/import');
+  importCommand.register(program, setExit);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -43,10 +43,20 @@ export const shadowedRules: Rule = {
   },
 };
 
-/** A stable text form of a match, ignoring its name and key order. */
+/**
+ * A stable text form of a match, ignoring its name and key order. Memoised on
+ * the match object: documents of unchanged files keep their objects between
+ * validations, so each match is serialised once.
+ */
+const canonicalCache = new WeakMap<object, string>();
 function canonical(m: Record<string, unknown>): string {
-  const { name: _name, ...rest } = m;
-  return JSON.stringify(sortKeys(rest));
+  let text = canonicalCache.get(m);
+  if (text === undefined) {
+    const { name: _name, ...rest } = m;
+    text = JSON.stringify(sortKeys(rest));
+    canonicalCache.set(m, text);
+  }
+  return text;
 }
 
 function sortKeys(v: unknown): unknown {
