@@ -8,7 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { loadMeshWorkspace as loadPolicyWorkspace, PathError } from '../policy-files';
+import { collectPolicyFiles, loadMeshWorkspace as loadPolicyWorkspace, PathError } from '../policy-files';
 import { locateAll, type LocatedDiagnostic } from '../diagnostics-format';
 import { offsetToPosition, rangeOf, resolvePolicies, type Workspace } from '../policy';
 import type { IstioKind, Resource } from '../policy/model';
@@ -80,11 +80,25 @@ export class IncrementalMeshLoader {
     }
   }
 
-  /** Applies changed/added/removed files; falls back to a full load when it has no workspace yet. */
+  /**
+   * Applies changed/added/removed files; falls back to a full load when it has
+   * no workspace yet. Which files belong to the mesh is decided by the core's
+   * own walk (it skips, e.g., folders `devmesh export` wrote), so a watched file
+   * the core would not read is never added here either.
+   */
   async update(changed: readonly string[]): Promise<MeshWorkspace> {
     if (!this.workspace || changed.length === 0) return this.load();
     const ws = this.workspace;
+    const abs = path.resolve(this.meshFile);
+    let members: Set<string>;
+    try {
+      members = new Set(await collectPolicyFiles([path.dirname(abs)]));
+    } catch {
+      return this.load();
+    }
+    members.add(abs);
     await Promise.all(changed.map(async (file) => {
+      if (!members.has(file)) { ws.removeFile(file); return; }
       try {
         ws.setFile(file, await fs.readFile(file, 'utf8'));
       } catch (err) {
@@ -92,7 +106,9 @@ export class IncrementalMeshLoader {
         else throw err;
       }
     }));
-    return viewOf(path.resolve(this.meshFile), ws);
+    // A folder that just became an export folder drops out of the tree as a whole.
+    for (const f of ws.fileNames()) if (!members.has(f)) ws.removeFile(f);
+    return viewOf(abs, ws);
   }
 }
 
