@@ -17,7 +17,8 @@ import { probeSession, removeSession, writeSession, type SessionInfo } from './s
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
 import { Supervised, killGroup, delay } from './supervisor';
-import { Sidecar } from './sidecars';
+import { Sidecar, SIDECAR_ENTRY } from './sidecars';
+import { forgetChildren, reapLeftovers, recordChildren, type ChildRecord } from './leftovers';
 import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
 import { watchPolicies, type PolicyWatcher } from './watch';
@@ -66,6 +67,9 @@ export class MeshRuntime {
   constructor(private readonly opts: RuntimeOptions) {
     this.out = opts.out ?? ((l) => process.stdout.write(l + '\n'));
     this.err = opts.err ?? ((l) => process.stderr.write(l + '\n'));
+    this.events.subscribe((e) => {
+      if ((e.type === 'process.started' || e.type === 'process.restarted') && !this.stopping) this.recordChildren();
+    });
   }
 
   get rootDir(): string { return this.ws.rootDir; }
@@ -129,6 +133,17 @@ export class MeshRuntime {
       throw new UpError([`devmesh up is already running for ${this.rel(this.ws.meshFile)} (pid ${s.session.pid}, API ${s.session.apiUrl}${s.answering ? '' : ', not answering yet'}).`,
         `Use that one, or stop it first (Ctrl-C in its terminal, or kill ${s.session.pid}).`]);
     }
+    // No devmesh owns this Mesh: whatever a crashed one left running would hold our ports.
+    const reaped = reapLeftovers(this.ws.rootDir);
+    if (reaped.length) this.err(`a previous devmesh up for this Mesh ended without stopping its children; stopped: ${reaped.join(', ')}`);
+  }
+
+  /** Keeps .devmesh/children.json current, for reapLeftovers after a hard crash of devmesh. */
+  private recordChildren(): void {
+    const children: ChildRecord[] = [];
+    for (const [name, app] of this.apps) if (app.proc.pid) children.push({ pid: app.proc.pid, argv: [app.cmd.file, ...app.cmd.args], owner: `app of ${name}` });
+    for (const [name, sc] of this.sidecars) if (sc.pid) children.push({ pid: sc.pid, argv: [process.execPath, SIDECAR_ENTRY], owner: `sidecar of ${name}` });
+    try { recordChildren(this.ws.rootDir, children); } catch { /* best effort: only a crash recovery aid */ }
   }
 
   private async checkPorts(): Promise<void> {
@@ -364,7 +379,7 @@ export class MeshRuntime {
       await Promise.all([...this.apps.values()].map((a) => a.proc.stop(2_000)));
       await Promise.all([...this.sidecars.values()].map((s) => s.stop(1_000)));
       await this.api?.close();
-      if (this.ws) removeSession(this.ws.rootDir);
+      if (this.ws) { removeSession(this.ws.rootDir); forgetChildren(this.ws.rootDir); }
     })();
     return this.stopping;
   }

@@ -147,6 +147,30 @@ describe('a running devmesh up', () => {
   });
 });
 
+describe('after devmesh itself is killed with SIGKILL', () => {
+  test('the next devmesh up stops the apps it left behind and starts cleanly on the same ports', async () => {
+    const fx = await bookinfoFixture();
+    let second: UpProcess | undefined;
+    try {
+      const first = startUp(fx.meshFile, env);
+      await waitReady(first, fx.meshFile);
+      const t = await (await first.api('/api/topology')).json() as Topology;
+      const apps = t.workloads.map((w) => w.pids.app);
+      first.child.kill('SIGKILL');
+      await within(first.exited, 5_000, 'devmesh dying');
+      // Apps cannot notice their parent died; they are still there, holding their ports.
+      assert.ok(apps.some(pidAlive), 'apps outlive a SIGKILLed devmesh');
+      second = startUp(fx.meshFile, env);
+      await waitReady(second, fx.meshFile);
+      assert.match(second.output(), /a previous devmesh up for this Mesh ended without stopping its children; stopped: .*app of reviews-v1/);
+      await waitFor('the leftover apps to be gone', () => apps.every((p) => !pidAlive(p)), 3_000);
+    } finally {
+      await second?.stop();
+      fx.cleanup();
+    }
+  });
+});
+
 describe('devmesh up refuses to start', () => {
   test('when a port it needs is taken, naming the port, its owner and where the Mesh sets it', async () => {
     const fx = await bookinfoFixture();
