@@ -1,0 +1,228 @@
+/**
+ * `npm run bench -- dataplane [--quick]`: the data plane measured side by side,
+ * in one run, on 127.0.0.1:
+ *
+ *   direct   wrk -> service
+ *   devmesh  wrk -> client sidecar (outbound) -> mTLS HTTP/2 -> bench sidecar (inbound) -> service
+ *   nginx    wrk -> nginx -> mTLS -> nginx -> service
+ *
+ * The load generator runs on CPU 0; the service and the proxies on CPU 1
+ * (taskset), so every chain gets the same single core and the figures are
+ * ratios first, absolute numbers second. Scenarios: closed-loop throughput
+ * (wrk, keep-alive, 16 and 64 connections), open-loop latency at fixed
+ * rates (paced.ts, 100 and 1,000 req/s), a 64 KiB response, RSS idle and
+ * under load, `devmesh up` time for bookinfo, config propagation, and
+ * telemetry on vs off. Every step has a deadline; nothing here is pass/fail.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createCa } from '../simulator/control/ca';
+import { spiffeId } from '../simulator/policy/hosts';
+import type { SidecarOptions } from '../simulator/protocol';
+import { benchSnapshot, SERVICE_HOST, startDevmeshChain, type DevmeshChain } from './dataplane/devmeshChain';
+import { nginxAvailable, startNginxChain, type NginxChain } from './dataplane/nginx';
+import type { PacedResult } from './dataplane/paced';
+import { freePort } from './dataplane/ports';
+import { CPUS, cpuMsOf, firstJsonLine, has, memoryOf, pin, runWrk, sleep, spawnPinned, type WrkResult } from './dataplane/procs';
+import { prepareBookinfo, timePropagation, timeUp } from './dataplane/up';
+import { percentile, type BenchResult } from './stats';
+
+interface Target { name: string; port: number; host?: string; pids: () => number[] }
+
+export interface DataplaneOptions { quick?: boolean; only?: string[] }
+
+const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : '—');
+const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}x` : '—');
+const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+function get(port: number, host: string | undefined, p = '/'): Promise<{ status: number; headers: http.IncomingHttpHeaders; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, headers: host ? { host } : {}, agent: false, timeout: 5000 }, (res) => {
+      let bytes = 0;
+      res.on('data', (d: Buffer) => (bytes += d.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function paced(t: Target, rate: number, seconds: number): Promise<PacedResult> {
+  const arg = JSON.stringify({ port: t.port, host: t.host, rate, seconds, connections: 32, warmupSeconds: 1 });
+  const child = spawnPinned(CPUS?.load, process.execPath, [path.join(__dirname, 'dataplane', 'paced.js'), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return firstJsonLine<PacedResult>(child, (seconds + 30) * 1000);
+}
+
+async function wrkWithCpu(t: Target, connections: number, seconds: number, p = '/'): Promise<WrkResult & { cpuUsPerReq: number }> {
+  const pids = t.pids();
+  const before = pids.map(cpuMsOf);
+  const r = await runWrk(`http://127.0.0.1:${t.port}${p}`, { connections, seconds, host: t.host });
+  const used = pids.map(cpuMsOf).reduce((a, b, i) => a + b - before[i], 0);
+  return { ...r, cpuUsPerReq: r.requests > 0 ? (used * 1000) / r.requests : NaN };
+}
+
+export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchResult> {
+  const want = (s: string) => !o.only || o.only.length === 0 || o.only.includes(s);
+  const secs = o.quick ? 1 : 5;
+  const notes: string[] = [];
+  const md: string[] = [];
+  const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+  md.push(`Load average at start (1/5/15 min): ${load()}. Pinning: ${CPUS ? `wrk and the paced client on CPU ${CPUS.load}; service, sidecars and nginx on CPU ${CPUS.proxies}` : 'none (taskset missing or one CPU)'}. Run length: ${secs} s per wrk figure after a warm-up.`);
+  if (!has('wrk')) throw new Error('wrk is not installed (apt-get install -y wrk); the data-plane benchmark needs it');
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-bench-'));
+  const ca = createCa({ trustDomain: 'cluster.local' });
+  const stops: Array<() => unknown> = [];
+  try {
+    // ---- the service ----
+    const svc = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'dataplane', 'service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    stops.push(() => svc.kill());
+    const { port: servicePort, bytes } = await firstJsonLine<{ port: number; bytes: number }>(svc);
+
+    // ---- devmesh: the telemetry setting the obs work reads (sampling %) ----
+    const ports = async (n: number) => Promise.all(Array.from({ length: n }, () => freePort()));
+    const snap = benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
+    const telemetryOn: SidecarOptions = { sampling: 100 };
+    const mesh: DevmeshChain = await startDevmeshChain(ca, snap, telemetryOn);
+    stops.push(() => mesh.stop());
+    for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
+
+    // ---- nginx ----
+    let nginx: NginxChain | undefined;
+    if (nginxAvailable()) {
+      nginx = await startNginxChain(path.join(dir, 'nginx'), {
+        servicePort, frontPort: await freePort(), backPort: await freePort(), cpu: CPUS?.proxies,
+        client: ca.issue(spiffeId('cluster.local', 'default', 'nginx-front')), server: ca.issue(spiffeId('cluster.local', 'default', 'nginx-back')),
+      });
+      stops.push(() => nginx!.stop());
+    } else notes.push('nginx is not installed: the nginx chain was skipped (apt-get install -y nginx).');
+
+    const targets: Target[] = [
+      { name: 'direct', port: servicePort, pids: () => [svc.pid!] },
+      { name: 'devmesh', port: mesh.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...mesh.pids()] },
+      ...(nginx ? [{ name: 'nginx', port: nginx.frontPort, pids: () => [svc.pid!, nginx!.front.pid!, nginx!.back.pid!] }] : []),
+    ];
+    for (const t of targets) {
+      const r = await get(t.port, t.host);
+      if (r.status !== 200) throw new Error(`${t.name}: GET / answered ${r.status}`);
+    }
+    const check = await get(mesh.outboundPort, SERVICE_HOST);
+    md.push(`Response: ${bytes} bytes of JSON; through devmesh the route's response header is ${check.headers['x-bench-route'] ? 'present' : 'MISSING'} (VirtualService applied).`);
+
+    const proxyMem = () => {
+      const rows: Array<[string, ReturnType<typeof memoryOf>]> = mesh.sidecars.map((s) => [`devmesh sidecar ${s === mesh.sidecars[0] ? 'client-v1 (outbound)' : 'bench-v1 (inbound)'} pid ${s.pid}`, memoryOf(s.pid)]);
+      if (nginx) rows.push([`nginx front pid ${nginx.front.pid}`, memoryOf(nginx.front.pid)], [`nginx back pid ${nginx.back.pid}`, memoryOf(nginx.back.pid)]);
+      return rows;
+    };
+    const idle = proxyMem();
+
+    // ---- warm-up: JIT and pools, not recorded ----
+    for (const t of targets) await runWrk(`http://127.0.0.1:${t.port}/`, { connections: 64, seconds: o.quick ? 1 : 3, host: t.host });
+
+    // ---- throughput ----
+    if (want('throughput')) {
+      const rows: string[][] = [];
+      let command = '';
+      for (const c of [16, 64]) {
+        const res: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
+        for (const t of targets) { res[t.name] = await wrkWithCpu(t, c, secs); command ||= res[t.name].command; }
+        for (const t of targets) {
+          const r = res[t.name];
+          rows.push([`${t.name}`, String(c), fmt(r.rps), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq), `${r.errors + r.non2xx}`]);
+        }
+      }
+      md.push('### Throughput (closed loop, keep-alive, ~100-byte responses)', '', `Command per figure: \`${command.replace(/-c\d+/, '-cN').replace(/http:\/\/\S+/, 'http://127.0.0.1:PORT/')}\``, '',
+        table(['chain', 'connections', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req (service + proxies)', 'errors'], rows));
+    }
+    const loaded = proxyMem();
+
+    // ---- 64 KiB ----
+    if (want('big')) {
+      const res: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
+      for (const t of targets) res[t.name] = await wrkWithCpu(t, 16, secs, '/big');
+      md.push('### 64 KiB responses (16 connections)', '', table(['chain', 'req/s', 'MiB/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req'],
+        targets.map((t) => { const r = res[t.name]; return [t.name, fmt(r.rps), fmt(r.rps / 16, 0), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq)]; })));
+    }
+
+    // ---- latency at fixed rates ----
+    if (want('latency')) {
+      const rows: string[][] = [];
+      for (const rate of [100, 1000]) {
+        const seconds = o.quick ? 2 : rate === 100 ? 20 : 10;
+        const res: Record<string, { p50: number; p99: number; p999: number; n: number; errors: number; lag: number }> = {};
+        for (const t of targets) {
+          const r = await paced(t, rate, seconds);
+          res[t.name] = { p50: percentile(r.latenciesMs, 50), p99: percentile(r.latenciesMs, 99), p999: percentile(r.latenciesMs, 99.9), n: r.latenciesMs.length, errors: r.errors, lag: r.sendLagP99Ms };
+        }
+        for (const t of targets) {
+          const r = res[t.name], d = res.direct;
+          const added = (a: number, b: number) => (t.name === 'direct' ? '—' : `+${fmt(a - b, 3)}`);
+          rows.push([t.name, String(rate), String(r.n), fmt(r.p50, 3), fmt(r.p99, 3), fmt(r.p999, 3), added(r.p50, d.p50), added(r.p99, d.p99), String(r.errors), fmt(r.lag, 3)]);
+        }
+      }
+      md.push('### Latency at fixed rates (open loop, latency from each request\'s due time)', '',
+        'Client: `bench/dataplane/paced.ts` (Node, pinned to the load CPU, 32 keep-alive connections, 1 s warm-up not counted; wrk2 is not in Debian). Added = chain minus direct, same run.', '',
+        table(['chain', 'req/s', 'samples', 'p50 ms', 'p99 ms', 'p99.9 ms', 'added p50 ms', 'added p99 ms', 'errors', 'client send lag p99 ms'], rows));
+    }
+
+    // ---- memory ----
+    const after = proxyMem();
+    md.push('### Memory (RSS)', '', table(['process', 'idle MB', 'after throughput runs MB', 'at end MB', 'peak (VmHWM) MB'],
+      idle.map(([name, m], i) => [name, fmt(m?.rssMb ?? NaN, 1), fmt(loaded[i][1]?.rssMb ?? NaN, 1), fmt(after[i][1]?.rssMb ?? NaN, 1), fmt(after[i][1]?.peakMb ?? NaN, 1)])));
+    const sidecarPeak = after.filter(([n]) => n.startsWith('devmesh')).map(([, m]) => m?.peakMb ?? NaN);
+    md.push('', `Per workload (devmesh): peak ${sidecarPeak.map((x) => fmt(x, 1)).join(' / ')} MB for ${mesh.sidecars.length} sidecars.`);
+
+    // ---- telemetry on vs off ----
+    if (want('telemetry')) {
+      await mesh.stop();
+      const off = await startDevmeshChain(ca, snap, { sampling: 0 });
+      stops.push(() => off.stop());
+      for (const pid of off.pids()) pin(pid, CPUS?.proxies);
+      const tOff: Target = { name: 'devmesh (tracing/metrics off)', port: off.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...off.pids()] };
+      await runWrk(`http://127.0.0.1:${tOff.port}/`, { connections: 64, seconds: o.quick ? 1 : 3, host: SERVICE_HOST });
+      const rOff = await wrkWithCpu(tOff, 64, secs);
+      await off.stop();
+      const on = await startDevmeshChain(ca, snap, telemetryOn);
+      stops.push(() => on.stop());
+      for (const pid of on.pids()) pin(pid, CPUS?.proxies);
+      const tOn: Target = { name: 'devmesh (tracing/metrics on)', port: on.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...on.pids()] };
+      await runWrk(`http://127.0.0.1:${tOn.port}/`, { connections: 64, seconds: o.quick ? 1 : 3, host: SERVICE_HOST });
+      const rOn = await wrkWithCpu(tOn, 64, secs);
+      await on.stop();
+      md.push('### Tracing and metrics on vs off (64 connections)', '', table(['chain', 'req/s', 'x off', 'p50 ms', 'p99 ms', 'CPU µs/req'],
+        [[tOff.name, fmt(rOff.rps), '1.00x', fmt(rOff.p50Ms, 2), fmt(rOff.p99Ms, 2), fmt(rOff.cpuUsPerReq)], [tOn.name, fmt(rOn.rps), ratio(rOn.rps, rOff.rps), fmt(rOn.p50Ms, 2), fmt(rOn.p99Ms, 2), fmt(rOn.cpuUsPerReq)]]));
+    }
+    for (const s of stops.splice(0).reverse()) await s();
+
+    // ---- devmesh up + propagation (not pinned: what a developer sees) ----
+    if (want('up')) {
+      const meshFile = await prepareBookinfo(path.join(dir, 'bookinfo'));
+      const runs = await timeUp(meshFile, o.quick ? 1 : 5);
+      const wall = runs.map((r) => r.wallMs), rep = runs.map((r) => r.reportedMs);
+      md.push('### `devmesh up` on bookinfo (6 workloads + ingress, apps included) to every listener ready', '',
+        'Command: `node bin/devmesh.js up -f <copy of examples/bookinfo/mesh.yaml with free ports>`; wall = from spawning the CLI to the "ready" line (includes Node start-up and module loading); reported = devmesh\'s own figure from the start of `up`.', '',
+        table(['runs', 'wall p50 ms', 'wall max ms', 'reported p50 ms', 'reported max ms', 'phases (last run)'], [[String(runs.length), fmt(percentile(wall, 50)), fmt(Math.max(...wall)), fmt(percentile(rep, 50)), fmt(Math.max(...rep)), runs[runs.length - 1].phases]]));
+      const prop = await timePropagation(meshFile, o.quick ? 5 : 50);
+      md.push('', '### Config propagation (policy file saved -> every sidecar serving it)', '',
+        'Edit: the reviews VirtualService\'s header match changes on each save. End to end = file written -> devmesh prints "applied to N/N sidecars" (after each sidecar acknowledged the swap over IPC); includes the watcher and its 20 ms debounce.', '',
+        table(['edits', 'sidecars', 'end-to-end p50 ms', 'p99 ms', 'max ms', 'reload+push p50 ms', 'reload+push p99 ms'],
+          [[String(prop.endToEndMs.length), prop.sidecars, fmt(percentile(prop.endToEndMs, 50), 1), fmt(percentile(prop.endToEndMs, 99), 1), fmt(Math.max(...prop.endToEndMs), 1), fmt(percentile(prop.reportedMs, 50), 1), fmt(percentile(prop.reportedMs, 99), 1)]]));
+    }
+    md.push('', `Load average at end (1/5/15 min): ${load()}.`);
+  } finally {
+    for (const s of stops.reverse()) { try { await s(); } catch { /* already stopped */ } }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md, ...notes.map((n) => `\n${n}`)].join('\n') };
+}
+
+export function machineLine(): string {
+  let cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  try { cpu = execFileSync('sh', ['-c', "lscpu | sed -n 's/^Model name: *//p'"], { encoding: 'utf8' }).trim() || cpu; } catch { /* keep os.cpus() */ }
+  return `${os.cpus().length} x ${cpu}`;
+}
+
+void sleep;
