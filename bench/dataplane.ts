@@ -195,7 +195,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       md.push('### Tracing and metrics on vs off (64 connections)', '', table(['chain', 'req/s', 'x off', 'p50 ms', 'p99 ms', 'CPU µs/req'],
         [[tOff.name, fmt(rOff.rps), '1.00x', fmt(rOff.p50Ms, 2), fmt(rOff.p99Ms, 2), fmt(rOff.cpuUsPerReq)], [tOn.name, fmt(rOn.rps), ratio(rOn.rps, rOff.rps), fmt(rOn.p50Ms, 2), fmt(rOn.p99Ms, 2), fmt(rOn.cpuUsPerReq)]]));
     }
-    for (const s of stops.splice(0).reverse()) await s();
+    await stopAll(stops);
 
     // ---- devmesh up + propagation (not pinned: what a developer sees) ----
     if (want('up')) {
@@ -213,10 +213,17 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     }
     md.push('', `Load average at end (1/5/15 min): ${load()}.`);
   } finally {
-    for (const s of stops.reverse()) { try { await s(); } catch { /* already stopped */ } }
+    await stopAll(stops);
     rmSync(dir, { recursive: true, force: true });
   }
   return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md, ...notes.map((n) => `\n${n}`)].join('\n') };
+}
+
+/** Stops everything started so far, last first; one failing stop never leaves the others running. */
+async function stopAll(stops: Array<() => unknown>): Promise<void> {
+  for (const s of stops.splice(0).reverse()) {
+    try { await s(); } catch { /* already stopped */ }
+  }
 }
 
 export function machineLine(): string {

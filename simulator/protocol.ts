@@ -101,6 +101,13 @@ export interface SidecarOptions {
   logFormat?: 'text' | 'json';
   /** Trace sampling, 0-100. */
   sampling?: number;
+  /**
+   * Write each access-log line to stdout (`devmesh up --access-log`). Off by
+   * default: a line per request is a pipe write in the sidecar and a read in
+   * the control plane, ~10 % of a sidecar's CPU (issue 8); `/access_log` on
+   * the admin port keeps the recent lines either way.
+   */
+  accessLogStdout?: boolean;
 }
 
 // ---------- messages: sidecar -> control ----------

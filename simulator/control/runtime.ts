@@ -208,7 +208,7 @@ export class MeshRuntime {
     for (const o of owners) {
       const sidecar = new Sidecar({
         workload: o.workload, name: o.name, events: this.events,
-        bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling } }),
+        bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, accessLogStdout: this.opts.accessLog === true } }),
         // stdout carries access logs: printed on request only, since every line costs the
         // control plane CPU under load; stderr (crashes, warnings) is always shown.
         onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[${o.name} sidecar] ${line}`); },

@@ -14,6 +14,16 @@ import { Supervised } from './supervisor';
 /** The compiled sidecar; DEVMESH_SIDECAR_ENTRY swaps it (tests of supervision use a stub). */
 export const SIDECAR_ENTRY = process.env.DEVMESH_SIDECAR_ENTRY || path.join(__dirname, '..', 'sidecar', 'main.js');
 
+/**
+ * Node flags of a sidecar process. DEVMESH_SIDECAR_EXEC_ARGV adds some (the
+ * benchmark passes `--cpu-prof`, which NODE_OPTIONS refuses); inherited
+ * --inspect/--test flags are never passed on.
+ */
+export function sidecarExecArgv(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = env.DEVMESH_SIDECAR_EXEC_ARGV?.trim();
+  return extra ? extra.split(/\s+/) : [];
+}
+
 export interface SidecarOptions {
   /** Workload name, or null for the ingress gateway. */
   workload: string | null;
@@ -48,7 +58,7 @@ export class Sidecar {
       spawn: () => fork(opts.entry ?? SIDECAR_ENTRY, [], {
         // Own process group (see supervisor.ts); no inherited --inspect/--test flags.
         detached: true,
-        execArgv: [],
+        execArgv: sidecarExecArgv(),
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         env: { ...process.env, DEVMESH_SIDECAR: opts.name },
       }),

@@ -9,7 +9,8 @@
  *   child.send({ type: 'shutdown', graceMs });  // process exits 0 when drained
  *
  * A failure to start is reported as a `log` error and exit code 1. Access
- * logs go to stdout, one line per request.
+ * logs go to stdout, one line per request, when bootstrap options ask for
+ * it (`accessLogStdout`).
  */
 import type { ControlMessage, SidecarMessage } from '../protocol';
 import { startSidecar, type Sidecar } from './sidecar';
@@ -28,7 +29,7 @@ export function runChild(): void {
     if (msg.type === 'bootstrap') {
       if (starting || sidecar) return;
       starting = true;
-      startSidecar(msg, { send, accessLog: (line) => process.stdout.write(`${line}\n`) }).then(
+      startSidecar(msg, { send, accessLog: msg.options?.accessLogStdout ? (line) => process.stdout.write(`${line}\n`) : undefined }).then(
         async (s) => {
           sidecar = s;
           for (const m of queue.splice(0)) await s.handle(m);
