@@ -110,6 +110,14 @@ export interface SidecarOptions {
   accessLogStdout?: boolean;
 }
 
+/**
+ * Several sidecars may share one process (issue 8: a Node process costs
+ * ~50 MB before it proxies anything). On that channel every message carries
+ * the key of the sidecar it is for or from (its workload name, or the
+ * ingress name); a process hosting one sidecar may leave it out.
+ */
+export type Addressed<M> = M & { sidecar?: string };
+
 // ---------- messages: sidecar -> control ----------
 
 export type SidecarMessage =

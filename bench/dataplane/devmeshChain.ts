@@ -11,7 +11,7 @@ import type { Resource } from '../../simulator/policy/model';
 import type { MeshSnapshot, SidecarOptions } from '../../simulator/protocol';
 import type { MeshCa } from '../../simulator/control/ca';
 import { EventLog } from '../../simulator/control/events';
-import { Sidecar } from '../../simulator/control/sidecars';
+import { Sidecar, SidecarHost, sidecarLayout, type SidecarLayout } from '../../simulator/control/sidecars';
 
 const TD = 'cluster.local';
 const NS = 'default';
@@ -58,14 +58,17 @@ export interface DevmeshChain {
   /** Where the caller's app would send: the client sidecar's outbound listener. */
   outboundPort: number;
   sidecars: Sidecar[];
+  layout: SidecarLayout;
+  /** Distinct sidecar processes. */
   pids(): number[];
   stop(): Promise<void>;
 }
 
-export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: SidecarOptions = {}): Promise<DevmeshChain> {
+export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: SidecarOptions = {}, layout: SidecarLayout = sidecarLayout()): Promise<DevmeshChain> {
   const events = new EventLog();
+  const host = layout === 'shared' ? new SidecarHost('sidecars', events) : undefined;
   const sidecars = snapshot.workloads.map((w) => new Sidecar({
-    workload: w.name, name: w.name, events,
+    workload: w.name, name: w.name, events, host,
     bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId), options }),
     onLog: (level, message) => { if (level !== 'info') process.stderr.write(`[${w.name}] ${message}\n`); },
   }));
@@ -77,7 +80,8 @@ export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, opti
   return {
     outboundPort: snapshot.workloads[0].sidecar.outboundPort,
     sidecars,
-    pids: () => sidecars.map((s) => s.pid).filter((p): p is number => !!p),
+    layout,
+    pids: () => [...new Set(sidecars.map((s) => s.pid).filter((p): p is number => !!p))],
     async stop() { await Promise.all(sidecars.map((s) => s.stop(200))); },
   };
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import { benchSnapshot, SERVICE_HOST, startDevmeshChain } from './devmeshChain';
 import { freePort } from './ports';
-import { CPUS, cpuMsOf, firstJsonLine, pin, runWrk, spawnPinned } from './procs';
+import { CPUS, cpuMsOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned } from './procs';
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
 
@@ -46,7 +46,7 @@ async function main() {
   const before = all.map(cpuMsOf);
   const r = await runWrk(`http://127.0.0.1:${mesh.outboundPort}/`, { connections, seconds, host: SERVICE_HOST });
   const perReq = all.map((pid, i) => ((cpuMsOf(pid) - before[i]) * 1000) / r.requests);
-  process.stdout.write(`${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; CPU µs/req: service ${perReq[0].toFixed(0)}, outbound ${perReq[1].toFixed(0)}, inbound ${perReq[2].toFixed(0)}\n`);
+  process.stdout.write(`${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; CPU µs/req: service ${perReq[0].toFixed(0)}, sidecar processes ${perReq.slice(1).map((x) => x.toFixed(0)).join(' + ')} (${mesh.layout} layout); RSS/peak MB ${mesh.pids().map((p) => { const m = memoryOf(p); return `${m?.rssMb.toFixed(0)}/${m?.peakMb.toFixed(0)}`; }).join(', ')}\n`);
   const pids = mesh.pids();
   await mesh.stop();
   svc.kill();

@@ -17,7 +17,7 @@ import { probeSession, removeSession, writeSession, type SessionInfo } from './s
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
 import { Supervised, killGroup, delay } from './supervisor';
-import { Sidecar, SIDECAR_ENTRY } from './sidecars';
+import { Sidecar, SidecarHost, SIDECAR_ENTRY, sidecarLayout } from './sidecars';
 import { forgetChildren, reapLeftovers, recordChildren, type ChildRecord } from './leftovers';
 import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
@@ -205,9 +205,13 @@ export class MeshRuntime {
       { name: this.snapshot.ingress.name, workload: null, spiffeId: this.snapshot.ingress.spiffeId },
       ...this.snapshot.workloads.map((w) => ({ name: w.name, workload: w.name, spiffeId: w.spiffeId })),
     ];
+    // One shared process for every sidecar unless DEVMESH_SIDECAR_LAYOUT=process (sidecars.ts says why).
+    const host = sidecarLayout() === 'shared'
+      ? new SidecarHost(`sidecars (${owners.length})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[sidecars] ${line}`); } })
+      : undefined;
     for (const o of owners) {
       const sidecar = new Sidecar({
-        workload: o.workload, name: o.name, events: this.events,
+        workload: o.workload, name: o.name, events: this.events, host,
         bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, accessLogStdout: this.opts.accessLog === true } }),
         // stdout carries access logs: printed on request only, since every line costs the
         // control plane CPU under load; stderr (crashes, warnings) is always shown.

@@ -1,62 +1,98 @@
 /**
- * Entry point of a sidecar process, forked by the control plane:
+ * Entry point of a sidecar process, forked by the control plane. One process
+ * hosts one or several sidecars (issue 8: several sidecars' listeners in one
+ * process cost one Node runtime instead of several); each has its own
+ * listeners, identity, tables and stats (`startSidecar` keeps no globals),
+ * and messages name the sidecar they are for with `sidecar` (protocol.ts
+ * `Addressed`):
  *
  *   const child = fork('out/simulator/sidecar/main.js', [], { serialization: 'advanced' | 'json' });
- *   child.send({ type: 'bootstrap', workload: 'reviews-v1', snapshot, certs });
- *   // <- { type: 'ready', workload, ports: { inbound, outbound, admin } }  (ingress: { ingress, admin })
- *   child.send({ type: 'config', snapshot });   // <- applied | rejected
- *   child.send({ type: 'certs', certs });       // <- certsApplied
- *   child.send({ type: 'shutdown', graceMs });  // process exits 0 when drained
+ *   child.send({ type: 'bootstrap', sidecar: 'reviews-v1', workload: 'reviews-v1', snapshot, certs });
+ *   // <- { type: 'ready', sidecar: 'reviews-v1', workload, ports: { inbound, outbound, admin } }  (ingress: { ingress, admin })
+ *   child.send({ type: 'config', sidecar, snapshot });   // <- applied | rejected
+ *   child.send({ type: 'certs', sidecar, certs });       // <- certsApplied
+ *   child.send({ type: 'shutdown', sidecar, graceMs });  // that sidecar drains; the process exits 0 when none is left
  *
- * A failure to start is reported as a `log` error and exit code 1. Access
- * logs go to stdout, one line per request, when bootstrap options ask for
- * it (`accessLogStdout`).
+ * A failure to start is reported as a `log` error; a process left with no
+ * sidecar exits (code 1 if the last one failed to start). Access logs go to
+ * stdout, one line per request, when bootstrap options ask for it
+ * (`accessLogStdout`).
  */
-import type { ControlMessage, SidecarMessage } from '../protocol';
+import type { Addressed, ControlMessage, SidecarMessage } from '../protocol';
 import { startSidecar, type Sidecar } from './sidecar';
 
-function send(m: SidecarMessage): void {
+function send(m: Addressed<SidecarMessage>): void {
   if (process.send && process.connected) process.send(m);
 }
 
+interface Hosted {
+  sidecar?: Sidecar;
+  starting: boolean;
+  queue: ControlMessage[];
+}
+
 export function runChild(): void {
-  let sidecar: Sidecar | undefined;
-  let starting = false;
-  const queue: ControlMessage[] = [];
+  const hosted = new Map<string, Hosted>();
+  const names = () => [...hosted.keys()];
+  const exitIfEmpty = (code = 0) => {
+    if (hosted.size === 0) process.exit(code);
+  };
 
   process.on('message', (raw) => {
-    const msg = raw as ControlMessage;
+    const msg = raw as Addressed<ControlMessage>;
+    const key = msg.sidecar ?? '';
+    const to = (m: SidecarMessage) => send({ ...m, sidecar: msg.sidecar });
+    let h = hosted.get(key);
     if (msg.type === 'bootstrap') {
-      if (starting || sidecar) return;
-      starting = true;
-      startSidecar(msg, { send, accessLog: msg.options?.accessLogStdout ? (line) => process.stdout.write(`${line}\n`) : undefined }).then(
+      if (h) return; // starting or started: a second bootstrap changes nothing
+      h = { starting: true, queue: [] };
+      hosted.set(key, h);
+      const entry = h;
+      startSidecar(msg, { send: to, accessLog: msg.options?.accessLogStdout ? (line) => process.stdout.write(`${line}\n`) : undefined, host: { sidecars: names } }).then(
         async (s) => {
-          sidecar = s;
-          for (const m of queue.splice(0)) await s.handle(m);
+          entry.sidecar = s;
+          entry.starting = false;
+          for (const m of entry.queue.splice(0)) {
+            if (m.type === 'shutdown') return void stop(key, m.graceMs);
+            await s.handle(m);
+          }
         },
         (err: Error) => {
-          send({ type: 'log', level: 'error', message: `sidecar ${msg.workload ?? 'ingress'} failed to start: ${err.message}` });
-          process.exitCode = 1;
-          process.disconnect?.();
+          to({ type: 'log', level: 'error', message: `sidecar ${msg.workload ?? 'ingress'} failed to start: ${err.message}` });
+          hosted.delete(key);
+          if (hosted.size === 0) {
+            process.exitCode = 1;
+            process.disconnect?.();
+          }
         },
       );
       return;
     }
-    if (!sidecar) {
-      if (msg.type === 'shutdown' && !starting) process.exit(0);
-      queue.push(msg);
+    if (!h) {
+      if (msg.type === 'shutdown') exitIfEmpty();
       return;
     }
-    if (msg.type === 'shutdown') {
-      void sidecar.close(msg.graceMs).then(() => process.exit(0));
+    if (!h.sidecar) {
+      h.queue.push(msg);
       return;
     }
-    void sidecar.handle(msg);
+    if (msg.type === 'shutdown') return void stop(key, msg.graceMs);
+    void h.sidecar.handle(msg);
   });
-  // The control plane went away: a sidecar without its control plane must not linger.
+
+  function stop(key: string, graceMs: number): void {
+    const h = hosted.get(key);
+    if (!h?.sidecar) return;
+    void h.sidecar.close(graceMs).then(() => {
+      hosted.delete(key);
+      exitIfEmpty();
+    });
+  }
+
+  // The control plane went away: sidecars without their control plane must not linger.
   process.on('disconnect', () => {
-    if (sidecar) void sidecar.close(500).then(() => process.exit(0));
-    else process.exit(0);
+    const running = [...hosted.values()].map((h) => h.sidecar?.close(500));
+    void Promise.all(running).then(() => process.exit(process.exitCode ?? 0));
   });
 }
 

@@ -38,6 +38,8 @@ export interface StartOptions {
   accessLog?: AccessLogSink;
   /** Random source for weights and load balancing (tests pass a seeded one). */
   random?: () => number;
+  /** The process this sidecar shares (main.ts): admin `/memory` says who else is in it. */
+  host?: { sidecars: () => string[] };
 }
 
 export interface Sidecar {
@@ -104,6 +106,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     accessLog,
     certs: getCerts,
     ready: () => !draining,
+    sharedWith: opts.host?.sidecars,
     extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString() }),
   });
 

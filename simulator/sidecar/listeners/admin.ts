@@ -17,6 +17,8 @@ export interface AdminDeps {
   accessLog: AccessLog;
   certs: () => Certificates;
   ready: () => boolean;
+  /** Keys of every sidecar in this process (several can share one, issue 8). */
+  sharedWith?: () => string[];
   extra?: () => Record<string, unknown>;
 }
 
@@ -44,7 +46,13 @@ export function createAdminServer(deps: AdminDeps): http.Server {
         return json(200, configDump(deps.tables(), deps.extra?.()));
       case '/memory': {
         const m = process.memoryUsage();
-        return json(200, { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, pid: process.pid, note: 'process-wide: sidecars sharing a process share these figures' });
+        const inProcess = deps.sharedWith?.() ?? [];
+        const n = Math.max(1, inProcess.length);
+        return json(200, {
+          rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, pid: process.pid,
+          sidecarsInProcess: inProcess, rssPerSidecar: Math.round(m.rss / n),
+          note: n > 1 ? `process-wide figures: ${n} sidecars share this process (and its ${(m.rss / 2 ** 20).toFixed(0)} MB); rssPerSidecar is an even share` : 'process-wide figures; this sidecar has the process to itself',
+        });
       }
       case '/access_log':
         return json(200, deps.accessLog.tail());
