@@ -26,7 +26,7 @@ import { benchSnapshot, SERVICE_HOST, startDevmeshChain, type DevmeshChain } fro
 import { nginxAvailable, startNginxChain, type NginxChain } from './dataplane/nginx';
 import type { PacedResult } from './dataplane/paced';
 import { freePort } from './dataplane/ports';
-import { CPUS, cpuMsOf, firstJsonLine, has, memoryOf, pin, runWrk, sleep, spawnPinned, type WrkResult } from './dataplane/procs';
+import { CPUS, cpuMsOf, firstJsonLine, has, memoryOf, NICE, pin, runWrk, sleep, spawnPinned, type WrkResult } from './dataplane/procs';
 import { prepareBookinfo, timePropagation, timeUp } from './dataplane/up';
 import { percentile, type BenchResult } from './stats';
 
@@ -70,7 +70,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
   const notes: string[] = [];
   const md: string[] = [];
   const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
-  md.push(`Load average at start (1/5/15 min): ${load()}. Pinning: ${CPUS ? `wrk and the paced client on CPU ${CPUS.load}; service, sidecars and nginx on CPU ${CPUS.proxies}` : 'none (taskset missing or one CPU)'}. Run length: ${secs} s per wrk figure after a warm-up.`);
+  md.push(`Load average at start (1/5/15 min): ${load()}. Pinning: ${CPUS ? `wrk and the paced client on CPU ${CPUS.load}; service, sidecars and nginx on CPU ${CPUS.proxies}` : 'none (taskset missing or one CPU)'}; every process of the run at nice ${NICE} (when allowed) so other work on the machine disturbs all chains less. Run length: ${secs} s per wrk figure after a warm-up.`);
   if (!has('wrk')) throw new Error('wrk is not installed (apt-get install -y wrk); the data-plane benchmark needs it');
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-bench-'));

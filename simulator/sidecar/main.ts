@@ -35,7 +35,7 @@ export function runChild(): void {
   const hosted = new Map<string, Hosted>();
   const names = () => [...hosted.keys()];
   const exitIfEmpty = (code = 0) => {
-    if (hosted.size === 0) process.exit(code);
+    if (hosted.size === 0 && draining === 0) process.exit(code);
   };
 
   process.on('message', (raw) => {
@@ -80,11 +80,16 @@ export function runChild(): void {
     void h.sidecar.handle(msg);
   });
 
+  /** Sidecars draining after a shutdown; the process exits when none is hosted or draining. */
+  let draining = 0;
   function stop(key: string, graceMs: number): void {
     const h = hosted.get(key);
     if (!h?.sidecar) return;
+    // Forgotten at once, so a bootstrap for the same key (a restart) starts a fresh sidecar.
+    hosted.delete(key);
+    draining++;
     void h.sidecar.close(graceMs).then(() => {
-      hosted.delete(key);
+      draining--;
       exitIfEmpty();
     });
   }
