@@ -8,7 +8,10 @@ import { compose, type Handler } from './context';
 import { app } from './filters/app';
 import { authz } from './filters/authz';
 import { endpoint } from './filters/endpoint';
+import { metrics } from './filters/metrics';
+import { announcePeer, learnPeer } from './filters/peerMetadata';
 import { route } from './filters/route';
+import { trace } from './filters/trace';
 import { upstream } from './filters/upstream';
 import { xfcc } from './filters/xfcc';
 import type { LbStats } from './routing/loadBalancer';
@@ -22,14 +25,20 @@ export interface OutboundDeps {
   pool: () => H2Pool;
   plaintextAgent: Agent;
   stats: Stats;
+  /** Percentage of new traces recorded (Mesh spec.telemetry.sampling). */
+  sampling: number;
 }
 
 /** The app's call to another service (and the ingress's call into the mesh). */
 export function outboundChain(d: OutboundDeps): Handler {
   return compose(
     [
-      // later: trace — start the client span first so it covers every step below.
-      // later: metrics — istio_requests_total etc. (reporter=source) observe the final answer.
+      // Trace: the client span starts first so it covers every step below; the context goes upstream.
+      trace({ sampling: d.sampling, random: d.random }),
+      // Metrics: note the response size; istio_* (reporter=source) are recorded when the exchange ends.
+      metrics(),
+      // Tell the callee's sidecar which workload calls (Istio's peer metadata exchange).
+      announcePeer(),
       // Which VirtualService rule, and its own answers (no route, redirect, direct response).
       route({ role: d.role, random: d.random }),
       // later: fault — abort/delay from the rule or a runtime fault, before any retry (Envoy's order).
@@ -46,10 +55,15 @@ export function outboundChain(d: OutboundDeps): Handler {
 }
 
 /** A call that arrived at this workload's sidecar, after PeerAuthentication admitted the connection. */
-export function inboundChain(d: { appAgent: Agent }): Handler {
+export function inboundChain(d: { appAgent: Agent; sampling: number; random: () => number }): Handler {
   return compose(
     [
-      // later: trace + metrics (reporter=destination).
+      // Which workload called, when its certificate vouches for the name it gives.
+      learnPeer(),
+      // Trace: the server span, parent of whatever the app calls next.
+      trace({ sampling: d.sampling, random: d.random }),
+      // Metrics: reporter=destination, recorded when the exchange ends.
+      metrics(),
       // AuthorizationPolicy: DENY, then ALLOW, on the verified peer identity.
       authz(),
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client.

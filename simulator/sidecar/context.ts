@@ -16,6 +16,7 @@ import type { ProxyError, ResponseFlag } from './errors';
 import type { MeshTables } from './tables';
 import type { RoutePlan } from './routing/plan';
 import type { EffectivePolicy } from './routing/trafficPolicy';
+import type { HopObservation } from './observation';
 
 /** Who is calling, as the sidecar knows it. */
 export interface Source {
@@ -54,6 +55,8 @@ export interface RequestContext {
   /** Header operations to apply to the response, innermost first. */
   responseHeaderOps: HeaderOperations[];
   flags: ResponseFlag[];
+  /** Span and sizes noted by the trace and metrics filters (observation.ts). */
+  observed?: HopObservation;
   /** Answer with an upstream (or synthesized) response. */
   respond(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, body: Readable | string | null): void;
   /** Answer with a proxy-made error response. */

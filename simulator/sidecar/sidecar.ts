@@ -14,6 +14,7 @@ import type * as net from 'node:net';
 import type { Certificates, ControlMessage, SidecarMessage, SidecarOptions } from '../protocol';
 import { AccessLog, type AccessLogSink } from './accessLog';
 import { inboundChain, outboundChain } from './chains';
+import type { Source } from './context';
 import type { Exchange } from './downstream';
 import { authz } from './filters/authz';
 import { endpoint } from './filters/endpoint';
@@ -25,6 +26,7 @@ import { createOutboundServer } from './listeners/outbound';
 import { inboundUpgrade, outboundUpgrade } from './listeners/upgrade';
 import { newLbStats } from './routing/loadBalancer';
 import { Stats } from './stats';
+import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
 import { H2Pool } from './upstream/h2Pool';
 import { newKeepAliveAgent } from './upstream/http1';
@@ -45,6 +47,8 @@ export interface Sidecar {
   readonly ports: { inbound?: number; outbound?: number; ingress?: number; admin: number };
   readonly stats: Stats;
   readonly accessLog: AccessLog;
+  /** Istio metrics, spans, edges and log entries (sent to the control plane in batches). */
+  readonly telemetry: SidecarTelemetry;
   tables(): MeshTables;
   /** Handles one control message and returns the reply (also passed to `send`). */
   handle(msg: ControlMessage): Promise<SidecarMessage | undefined>;
@@ -67,16 +71,18 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const appAgent = newKeepAliveAgent();
   const getTables = () => tables;
   const getCerts = () => certs;
+  const sampling = options.sampling ?? 100;
+  const telemetry = new SidecarTelemetry({ name: workload ?? boot.snapshot.ingress.name, send: (data) => opts.send?.({ type: 'telemetry', data }) });
   const done = (listener: string) => (e: Exchange) => {
     stats.request(listener, e.status, e.ctx.flags);
-    accessLog.record(listener, e);
+    telemetry.exchange(listener, e, accessLog.record(listener, e));
   };
 
   const role = workload === null ? 'ingress' : 'sidecar';
   const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
   const outbound = createOutboundServer({
     tables: getTables,
-    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats }),
+    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats, sampling }),
     onDone: done(outboundName),
   });
   const upgradeOut = outboundUpgrade({
@@ -85,23 +91,39 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     certs: getCerts,
     filters: [route({ role, random }), endpoint({ lb, random })],
   });
-  outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => upgradeOut(req, socket, head, { labels: {}, address: socket.remoteAddress }));
+  outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    countTcp(socket, 'source', { service: upgradeTarget(req) });
+    upgradeOut(req, socket, head, { labels: {}, address: socket.remoteAddress });
+  });
+  /** istio_tcp_* for upgraded (WebSocket/TCP) connections, measured on the downstream socket. */
+  const countTcp = (socket: net.Socket, reporter: 'source' | 'destination', peer: { principal?: string; service?: string }) => {
+    telemetry.metrics.recordTcp(tables, reporter, peer, 0, 0, 'open');
+    const [read0, written0] = [socket.bytesRead, socket.bytesWritten];
+    socket.once('close', () => telemetry.metrics.recordTcp(tables, reporter, peer, socket.bytesWritten - written0, socket.bytesRead - read0, 'close'));
+  };
 
   let inbound: InboundListener | undefined;
   if (tables.self) {
     inbound = createInboundListener({
       tables: getTables,
-      handler: inboundChain({ appAgent }),
+      handler: inboundChain({ appAgent, sampling, random }),
       onDone: done('inbound'),
       certs,
       stats,
-      onUpgrade: inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [authz(), xfcc()] }),
+      onUpgrade: (() => {
+        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [authz(), xfcc()] });
+        return (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => {
+          countTcp(socket, 'destination', { principal: source.spiffeId });
+          up(req, socket, head, source);
+        };
+      })(),
     });
   }
   const admin = createAdminServer({
     tables: getTables,
     stats,
     accessLog,
+    metrics: telemetry.metrics,
     certs: getCerts,
     ready: () => !draining,
     extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString() }),
@@ -133,6 +155,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     ports,
     stats,
     accessLog,
+    telemetry,
     tables: getTables,
     async handle(msg) {
       switch (msg.type) {
@@ -169,6 +192,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     async close(graceMs = 2000) {
       if (draining) return;
       draining = true;
+      telemetry.close();
       const closed = [outbound, inbound?.server, admin].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
       outbound.closeIdleConnections();
       inbound?.closeIdle();
@@ -186,6 +210,15 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   };
   send({ type: 'ready', workload, ports });
   return sidecar;
+}
+
+/** The host an upgrade request names (proxy form or Host), for the tcp metrics' destination_service. */
+function upgradeTarget(req: http.IncomingMessage): string | undefined {
+  const url = req.url ?? '/';
+  if (/^http:\/\//i.test(url)) {
+    try { return new URL(url).hostname; } catch { return undefined; }
+  }
+  return req.headers.host?.replace(/:\d+$/, '');
 }
 
 function listen(server: net.Server, port: number): Promise<number> {
