@@ -22,6 +22,10 @@ import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
 import { watchPolicies, type PolicyWatcher } from './watch';
 import { meshTable } from './table';
+import { TelemetryHub } from './telemetry/hub';
+import { mergedMetrics } from './telemetry/mergedMetrics';
+import { faultsOnEdge } from './telemetry/edgeFaults';
+import type { Topology, TopologyEdges } from './topology-types';
 
 /** A failure before the mesh is up: each line is printed as is, then devmesh exits 1. */
 export class UpError extends Error {
@@ -36,6 +40,14 @@ export interface RuntimeOptions {
   startTimeoutMs?: number;
   /** Print the sidecars' access logs (one line per request per sidecar). */
   accessLog?: boolean;
+  /** Access-log format, printed and kept: Istio's text format or JSON. */
+  logFormat?: 'text' | 'json';
+  /** OTLP/HTTP collector for spans; overrides Mesh spec.telemetry.otlp.endpoint. */
+  otlpEndpoint?: string;
+  /** Traces kept in memory for the API (default 1000). */
+  maxTraces?: number;
+  /** Access-log entries kept in memory for the API (default 2000). */
+  maxLogs?: number;
 }
 
 interface AppEntry { spec: WorkloadSpec; info: WorkloadInfo; cmd: ResolvedCommand; proc: Supervised }
@@ -50,6 +62,7 @@ export class MeshRuntime {
   snapshot!: MeshSnapshot;
   private certs?: WorkloadCertificates;
   private api?: ControlApiServer;
+  telemetry?: TelemetryHub;
   private watcher?: PolicyWatcher;
   private readonly sidecars = new Map<string, Sidecar>();
   private readonly apps = new Map<string, AppEntry>();
@@ -167,6 +180,16 @@ export class MeshRuntime {
 
   private async openApi(): Promise<void> {
     const { controlPort } = resolvedMeshSettings(this.mesh.spec);
+    const otlpEndpoint = this.opts.otlpEndpoint ?? this.mesh.spec.telemetry?.otlp?.endpoint;
+    this.telemetry = new TelemetryHub({
+      events: this.events,
+      edgesView: () => this.edgesView(),
+      maxTraces: this.opts.maxTraces,
+      maxLogs: this.opts.maxLogs,
+      otlp: otlpEndpoint ? { endpoint: otlpEndpoint } : undefined,
+      onError: (m) => this.err(m),
+    });
+    const adminPorts = () => [this.snapshot.ingress.adminPort, ...this.snapshot.workloads.map((w) => w.sidecar.adminPort)];
     try {
       this.api = await listenControlApi({
         token: this.token,
@@ -175,6 +198,7 @@ export class MeshRuntime {
         topology: () => this.topology(),
         config: () => this.configView(),
         adminPortOf: (name) => name === this.snapshot.ingress.name ? this.snapshot.ingress.adminPort : this.snapshot.workloads.find((w) => w.name === name)?.sidecar.adminPort,
+        observability: { hub: this.telemetry, metrics: () => mergedMetrics(adminPorts()) },
       }, controlPort);
     } catch (e) {
       const pos = this.ws.meshPosition(['spec', 'controlPort']);
@@ -191,7 +215,9 @@ export class MeshRuntime {
     for (const o of owners) {
       const sidecar = new Sidecar({
         workload: o.workload, name: o.name, events: this.events,
-        bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling } }),
+        bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
+        // Spans, edge samples and access-log entries, batched by the sidecar.
+        onTelemetry: (data) => this.telemetry?.ingest(data),
         // stdout carries access logs: printed on request only, since every line costs the
         // control plane CPU under load; stderr (crashes, warnings) is always shown.
         onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[${o.name} sidecar] ${line}`); },
@@ -310,7 +336,17 @@ export class MeshRuntime {
 
   // ---------- API views ----------
 
-  private async topology() {
+  /** Live edges with the faults that touch them; the service of each caller comes from the snapshot. */
+  private edgesView(): TopologyEdges {
+    const s = this.snapshot;
+    const serviceOf = (w: string) => s.workloads.find((x) => x.name === w)?.service ?? w;
+    const view = this.telemetry!.edges.view(serviceOf);
+    for (const e of view.edges) e.activeFaults = faultsOnEdge(s, { source: e.source, sourceService: serviceOf(e.source), destination: e.destination, service: e.service });
+    for (const e of view.serviceEdges) e.activeFaults = faultsOnEdge(s, { source: e.source, sourceService: e.source, service: e.destination });
+    return view;
+  }
+
+  private async topology(): Promise<Topology> {
     const s = this.snapshot;
     const probe = (port: number) => accepts(port, 200);
     const workloads = await Promise.all(s.workloads.map(async (w) => {
@@ -320,7 +356,7 @@ export class MeshRuntime {
         ...w,
         managed: !!app,
         pids: { sidecar: sc?.pid ?? null, app: app?.proc.pid ?? null },
-        health: { sidecar: sc?.ready ? 'up' : 'down', app: (await probe(w.appPort)) ? 'up' : 'down' },
+        health: { sidecar: sc?.ready ? 'up' as const : 'down' as const, app: (await probe(w.appPort)) ? 'up' as const : 'down' as const },
         restarts: { sidecar: sc?.supervised.restarts ?? 0, app: app?.proc.restarts ?? 0 },
         configVersion: sc?.appliedVersion ?? 0,
       };
@@ -331,7 +367,7 @@ export class MeshRuntime {
       services: s.services,
       workloads,
       ingress: { ...s.ingress, pid: ing?.pid ?? null, health: ing?.ready ? 'up' : 'down', restarts: ing?.supervised.restarts ?? 0 },
-      edges: [] as unknown[],
+      ...this.edgesView(),
     };
   }
 
@@ -361,6 +397,8 @@ export class MeshRuntime {
       this.certs?.stop();
       await Promise.all([...this.apps.values()].map((a) => a.proc.stop(2_000)));
       await Promise.all([...this.sidecars.values()].map((s) => s.stop(1_000)));
+      // Spans the sidecars flushed on their way out still go to the collector.
+      await this.telemetry?.close();
       await this.api?.close();
       if (this.ws) removeSession(this.ws.rootDir);
     })();

@@ -9,6 +9,7 @@ import { hostGuard } from './host-guard';
 import { tokenAuth } from './token-auth';
 import { csrfGuard } from './csrf-guard';
 import { sidecarAdminProxy } from './sidecar-proxy';
+import { observabilityRouter, type ObservabilityDeps } from './observability';
 import type { EventLog, MeshEvent } from '../events';
 
 export interface ControlApiDeps {
@@ -18,6 +19,8 @@ export interface ControlApiDeps {
   topology: () => Promise<unknown>;
   config: () => unknown;
   adminPortOf: (workload: string) => number | undefined;
+  /** Traces, access logs, merged metrics (observability.ts). */
+  observability?: ObservabilityDeps;
 }
 
 export function createControlApp(deps: ControlApiDeps, getPort: () => number): express.Express {
@@ -36,6 +39,7 @@ export function createControlApp(deps: ControlApiDeps, getPort: () => number): e
   app.get('/api/config', (_req, res) => { res.json(deps.config()); });
   app.get('/api/events', (req, res) => serveEvents(deps.events, req, res));
   app.use('/api/sidecars', sidecarAdminProxy(deps.adminPortOf));
+  if (deps.observability) app.use(observabilityRouter(deps.observability));
 
   app.use((req, res) => { res.status(404).json({ error: 'not-found', message: `no route ${req.method} ${req.path}` }); });
   return app;

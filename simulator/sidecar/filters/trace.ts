@@ -26,6 +26,7 @@ export const trace = (s: TraceSettings): Filter => (next) => (ctx) => {
   const parentSpanId = incoming?.traceId ? incoming.spanId : undefined;
   const spanId = newSpanId();
   writeTraceContext(ctx.headers, { traceId, spanId, parentSpanId, sampled });
-  if (sampled) (ctx.observed ??= {}).span = { traceId, spanId, parentSpanId, start: Date.now() };
+  // Start = when the request arrived, on the same clock as the exchange's duration.
+  if (sampled) (ctx.observed ??= {}).span = { traceId, spanId, parentSpanId, start: performance.timeOrigin + ctx.startedAt };
   next(ctx);
 };
