@@ -4,7 +4,7 @@
  * the resilience and observability filters go (Envoy's order).
  */
 import type { Agent } from 'node:http';
-import { compose, type Handler } from './context';
+import { compose, type Filter, type Handler } from './context';
 import { app } from './filters/app';
 import { authz } from './filters/authz';
 import { endpoint } from './filters/endpoint';
@@ -27,16 +27,20 @@ export interface OutboundDeps {
   stats: Stats;
   /** Percentage of new traces recorded (Mesh spec.telemetry.sampling). */
   sampling: number;
+  /** false leaves out the trace and metrics filters (the overhead benchmark's baseline). */
+  observe?: boolean;
 }
+
+/** The observability filters, or none when a benchmark measures the path without them. */
+const observed = (on: boolean | undefined, ...filters: Filter[]): Filter[] => (on === false ? [] : filters);
 
 /** The app's call to another service (and the ingress's call into the mesh). */
 export function outboundChain(d: OutboundDeps): Handler {
   return compose(
     [
       // Trace: the client span starts first so it covers every step below; the context goes upstream.
-      trace({ sampling: d.sampling, random: d.random }),
       // Metrics: note the response size; istio_* (reporter=source) are recorded when the exchange ends.
-      metrics(),
+      ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
       // Tell the callee's sidecar which workload calls (Istio's peer metadata exchange).
       announcePeer(),
       // Which VirtualService rule, and its own answers (no route, redirect, direct response).
@@ -55,15 +59,14 @@ export function outboundChain(d: OutboundDeps): Handler {
 }
 
 /** A call that arrived at this workload's sidecar, after PeerAuthentication admitted the connection. */
-export function inboundChain(d: { appAgent: Agent; sampling: number; random: () => number }): Handler {
+export function inboundChain(d: { appAgent: Agent; sampling: number; random: () => number; observe?: boolean }): Handler {
   return compose(
     [
       // Which workload called, when its certificate vouches for the name it gives.
       learnPeer(),
       // Trace: the server span, parent of whatever the app calls next.
-      trace({ sampling: d.sampling, random: d.random }),
       // Metrics: reporter=destination, recorded when the exchange ends.
-      metrics(),
+      ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
       // AuthorizationPolicy: DENY, then ALLOW, on the verified peer identity.
       authz(),
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client.

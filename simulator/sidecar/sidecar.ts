@@ -40,6 +40,8 @@ export interface StartOptions {
   accessLog?: AccessLogSink;
   /** Random source for weights and load balancing (tests pass a seeded one). */
   random?: () => number;
+  /** false: no tracing and no Istio metrics (bench/observability.ts measures the difference). */
+  observability?: boolean;
 }
 
 export interface Sidecar {
@@ -73,16 +75,18 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const getCerts = () => certs;
   const sampling = options.sampling ?? 100;
   const telemetry = new SidecarTelemetry({ name: workload ?? boot.snapshot.ingress.name, send: (data) => opts.send?.({ type: 'telemetry', data }) });
+  const observe = opts.observability !== false;
   const done = (listener: string) => (e: Exchange) => {
     stats.request(listener, e.status, e.ctx.flags);
-    telemetry.exchange(listener, e, accessLog.record(listener, e));
+    const entry = accessLog.record(listener, e);
+    if (observe) telemetry.exchange(listener, e, entry);
   };
 
   const role = workload === null ? 'ingress' : 'sidecar';
   const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
   const outbound = createOutboundServer({
     tables: getTables,
-    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats, sampling }),
+    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe }),
     onDone: done(outboundName),
   });
   const upgradeOut = outboundUpgrade({
@@ -106,7 +110,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   if (tables.self) {
     inbound = createInboundListener({
       tables: getTables,
-      handler: inboundChain({ appAgent, sampling, random }),
+      handler: inboundChain({ appAgent, sampling, random, observe }),
       onDone: done('inbound'),
       certs,
       stats,
