@@ -1,0 +1,93 @@
+/**
+ * Upstream: sends the request to the picked workload's sidecar. mTLS over
+ * the shared HTTP/2 session unless the DestinationRule says `tls.mode:
+ * DISABLE`, then plaintext HTTP/1.1 keep-alive. Bodies stream both ways; the
+ * active-request count feeds LEAST_REQUEST.
+ */
+import type { Agent } from 'node:http';
+import * as http2 from 'node:http2';
+import type { Handler, RequestContext } from '../context';
+import { upstreamConnectFailure, upstreamReset } from '../errors';
+import type { LbStats } from '../routing/loadBalancer';
+import type { Stats } from '../stats';
+import { forwardHttp1 } from '../upstream/http1';
+import { hasRequestBody } from '../upstream/hopByHop';
+import { CONNECTED, type H2Pool } from '../upstream/h2Pool';
+
+export interface UpstreamDeps {
+  pool: () => H2Pool;
+  plaintextAgent: Agent;
+  lb: LbStats;
+  stats: Stats;
+}
+
+export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
+  const ep = ctx.endpoint!;
+  const active = deps.lb.activeRequests;
+  active.set(ep.name, (active.get(ep.name) ?? 0) + 1);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    active.set(ep.name, (active.get(ep.name) ?? 1) - 1);
+  };
+  ctx.headers['x-forwarded-proto'] = 'http';
+  if (ctx.policy?.tls?.mode === 'DISABLE') {
+    deps.stats.inc('upstream_rq_plaintext');
+    forwardHttp1(ctx, ep.sidecar.inboundPort, deps.plaintextAgent, release);
+  } else {
+    deps.stats.inc('upstream_rq_mtls');
+    forwardHttp2(ctx, deps.pool(), release);
+  }
+};
+
+function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): void {
+  const ep = ctx.endpoint!;
+  let session: http2.ClientHttp2Session;
+  try {
+    session = pool.session({ port: ep.sidecar.inboundPort, spiffeId: ep.spiffeId });
+  } catch (err) {
+    release();
+    return ctx.fail(upstreamConnectFailure(`devmesh: cannot reach ${ep.name}: ${(err as Error).message}\n`));
+  }
+  const headers: http2.OutgoingHttpHeaders = ctx.headers;
+  headers[':method'] = ctx.method;
+  headers[':path'] = ctx.path;
+  headers[':authority'] = ctx.authority;
+  headers[':scheme'] = 'https';
+  const withBody = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion);
+  let stream: http2.ClientHttp2Stream;
+  try {
+    stream = session.request(headers, { endStream: !withBody });
+  } catch (err) {
+    release();
+    return ctx.fail(upstreamReset(`devmesh: request to ${ep.name} could not start: ${(err as Error).message}\n`));
+  }
+  let responded = false;
+  stream.once('response', (h) => {
+    responded = true;
+    ctx.respond(Number(h[':status']), h, stream);
+  });
+  stream.once('error', (err: NodeJS.ErrnoException) => {
+    if (responded) return;
+    responded = true;
+    const cause = (err.cause as NodeJS.ErrnoException | undefined) ?? err;
+    if (!(session as unknown as Record<symbol, boolean>)[CONNECTED]) ctx.fail(upstreamConnectFailure(`devmesh: connection to ${ep.name} (127.0.0.1:${ep.sidecar.inboundPort}) failed: ${cause.message}\n`));
+    else ctx.fail(upstreamReset(`devmesh: ${ep.name} reset the request: ${err.message}\n`));
+  });
+  stream.once('close', () => {
+    release();
+    if (!responded) {
+      responded = true;
+      ctx.fail(upstreamReset(`devmesh: ${ep.name} closed the stream without a response (code ${stream.rstCode})\n`));
+    }
+  });
+  ctx.onAbort(() => {
+    if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  });
+  if (withBody) {
+    const body = ctx.downstream.body;
+    body.pipe(stream);
+    stream.once('close', () => body.unpipe(stream));
+  }
+}
