@@ -57,14 +57,17 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
   const run = () => {
     attempt++;
     const n = attempt;
+    let settled = false;
     const downstream = !body ? ctx.downstream : { ...ctx.downstream, body: n === 1 ? body.takeLive() : body.replay() ?? Readable.from([]) };
     const a = derive(ctx, {
       respond(status, headers, b) {
-        if (n !== attempt || gone) return discard(b);
+        if (settled || n !== attempt || gone) return discard(b);
+        settled = true;
         settle(a.ctx, { kind: 'response', status, grpcStatus: grpcStatusOf(headers as Record<string, unknown>) }, () => ctx.respond(status, headers, b), () => discard(b));
       },
       fail(err) {
-        if (n !== attempt || gone) return;
+        if (settled || n !== attempt || gone) return;
+        settled = true;
         settle(a.ctx, { kind: 'error', flag: err.flag, reason: err.reason }, () => ctx.fail(err), () => undefined);
       },
     }, {

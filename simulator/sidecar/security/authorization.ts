@@ -6,7 +6,8 @@
  * nothing (so it denies everything); an empty rule `{}` matches everything.
  * AUDIT policies never change the decision; the ones that match are reported.
  * A policy annotated `istio.io/dry-run: "true"` is not enforced: the decision
- * it would have made is reported beside the real one (Envoy's shadow rules).
+ * the dry-run policies would make on their own is reported beside the real
+ * one (Envoy's shadow rules).
  * Principals are written `td/ns/NS/sa/SA` (no `spiffe://`); values support
  * Istio's `*`, `prefix*` and `*suffix` forms. Paths are matched
  * case-sensitively on the normalized path (see pathNormalize.ts); hosts
@@ -64,7 +65,8 @@ export function authorize(policies: readonly Resource<'AuthorizationPolicy'>[], 
   const decision = decide(enforced, req, defaultNamespace);
   const audited = policies.filter((p) => p.spec.action === 'AUDIT' && !isDryRun(p) && policyMatches(p.spec, req, false)).map((p) => nameOf(p, defaultNamespace));
   if (audited.length > 0) decision.audited = audited;
-  if (enforced.length !== policies.length) decision.dryRun = decide(policies, req, defaultNamespace);
+  // Envoy's shadow rules hold the dry-run policies alone: what they would decide on their own.
+  if (enforced.length !== policies.length) decision.dryRun = decide(policies.filter(isDryRun), req, defaultNamespace);
   return decision;
 }
 
