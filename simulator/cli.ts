@@ -18,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   validate.register(program, setExit);
   const up = await import('./commands/up');
   up.register(program, setExit);
+  (await import('./commands/fault')).register(program, setExit);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

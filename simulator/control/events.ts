@@ -14,7 +14,8 @@ export type MeshEventType =
   | 'process.started'
   | 'process.crashed'
   | 'process.restarted'
-  | 'process.stopped';
+  | 'process.stopped'
+  | 'faults.changed';
 
 export interface MeshEvent {
   id: number;

@@ -22,6 +22,8 @@ import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
 import { watchPolicies, type PolicyWatcher } from './watch';
 import { meshTable } from './table';
+import { FaultStore } from './faults';
+import type { RuntimeFault } from '../protocol';
 
 /** A failure before the mesh is up: each line is printed as is, then devmesh exits 1. */
 export class UpError extends Error {
@@ -59,6 +61,8 @@ export class MeshRuntime {
   private rejectedNow = false;
   private appliedAt = Date.now();
   private meshChangeWarned = '';
+  /** Runtime chaos: faults added through the API/CLI, carried into every snapshot until they expire or are cleared. */
+  readonly faults = new FaultStore(() => this.snapshot, (list, why) => this.applyFaults(list, why));
   private readonly out: (line: string) => void;
   private readonly err: (line: string) => void;
 
@@ -174,6 +178,7 @@ export class MeshRuntime {
         isReady: () => this.ready && [...this.sidecars.values()].every((s) => s.ready),
         topology: () => this.topology(),
         config: () => this.configView(),
+        faults: this.faults,
         adminPortOf: (name) => name === this.snapshot.ingress.name ? this.snapshot.ingress.adminPort : this.snapshot.workloads.find((w) => w.name === name)?.sidecar.adminPort,
       }, controlPort);
     } catch (e) {
@@ -297,7 +302,7 @@ export class MeshRuntime {
     }
     if (JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
     this.ws = { ...ws, mesh: this.mesh };
-    const next = buildSnapshot(this.mesh, ws.resources, this.ports, this.snapshot.version + 1);
+    const next = { ...buildSnapshot(this.mesh, ws.resources, this.ports, this.snapshot.version + 1), faults: this.faults.list() };
     this.snapshot = next;
     const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
     const ms = performance.now() - t0;
@@ -332,7 +337,36 @@ export class MeshRuntime {
       workloads,
       ingress: { ...s.ingress, pid: ing?.pid ?? null, health: ing?.ready ? 'up' : 'down', restarts: ing?.supervised.restarts ?? 0 },
       edges: [] as unknown[],
+      faults: this.faults.list(),
+      outliers: await this.ejections(),
     };
+  }
+
+  /** A new snapshot with the runtime faults, pushed to every sidecar (they also ignore expired ones on their own). */
+  private async applyFaults(faults: RuntimeFault[], why: string): Promise<void> {
+    if (this.stopping) return;
+    const next = { ...this.snapshot, version: this.snapshot.version + 1, faults };
+    this.snapshot = next;
+    const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
+    const failed = results.filter((r) => !r.ok);
+    this.out(`${why}: config v${next.version} applied to ${results.length - failed.length}/${results.length} sidecars`);
+    this.events.record({ type: 'faults.changed', message: why, data: { version: next.version, faults, failed } });
+  }
+
+  /** Hosts ejected by outlier detection, as each calling sidecar sees them (its admin /clusters). */
+  private async ejections(): Promise<Array<{ reporter: string; cluster: string; host: string; until?: string; reason?: string }>> {
+    const s = this.snapshot;
+    const owners = [{ name: s.ingress.name, port: s.ingress.adminPort }, ...s.workloads.map((w) => ({ name: w.name, port: w.sidecar.adminPort }))];
+    const out: Array<{ reporter: string; cluster: string; host: string; until?: string; reason?: string }> = [];
+    await Promise.all(owners.map(async (o) => {
+      if (!this.sidecars.get(o.name)?.ready) return;
+      try {
+        const r = await fetch(`http://127.0.0.1:${o.port}/clusters`, { signal: AbortSignal.timeout(500) });
+        const clusters = await r.json() as Array<{ cluster: string; hosts: Array<{ host: string; ejected: boolean; ejectedUntil?: string; ejectionReason?: string }> }>;
+        for (const c of clusters) for (const h of c.hosts) if (h.ejected) out.push({ reporter: o.name, cluster: c.cluster, host: h.host, until: h.ejectedUntil, reason: h.ejectionReason });
+      } catch { /* a sidecar restarting: it has no ejections to report */ }
+    }));
+    return out;
   }
 
   private configView() {
@@ -359,6 +393,7 @@ export class MeshRuntime {
       this.events.record({ type: 'mesh.stopping', message: 'stopping the mesh' });
       await this.watcher?.close();
       this.certs?.stop();
+      this.faults.stop();
       await Promise.all([...this.apps.values()].map((a) => a.proc.stop(2_000)));
       await Promise.all([...this.sidecars.values()].map((s) => s.stop(1_000)));
       await this.api?.close();
