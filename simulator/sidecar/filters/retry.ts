@@ -68,7 +68,9 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
       fail(err) {
         if (settled || n !== attempt || gone) return;
         settled = true;
-        settle(a.ctx, { kind: 'error', flag: err.flag, reason: err.reason }, () => ctx.fail(err), () => undefined);
+        // An injected abort on the workload (runtime chaos) is judged as the status it answers with.
+        const outcome: AttemptOutcome = err.flag === 'FI' ? { kind: 'response', status: err.status } : { kind: 'error', flag: err.flag, reason: err.reason };
+        settle(a.ctx, outcome, () => ctx.fail(err), () => undefined);
       },
     }, {
       headers: { ...ctx.headers, [ATTEMPT_COUNT_HEADER]: String(n) },
