@@ -23,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     import('./commands/import'),
     import('./commands/traces'),
     import('./commands/logs'),
+    import('./commands/fault'),
   ];
   for (const command of await Promise.all(commands)) command.register(program, setExit);
 

@@ -16,7 +16,8 @@ export type MeshEventType =
   | 'process.restarted'
   | 'process.stopped'
   /** Live edges (TopologyEdges in data), at most a few per second; streamed, not kept for replay. */
-  | 'topology.updated';
+  | 'topology.updated'
+  | 'faults.changed';
 
 export interface MeshEvent {
   id: number;

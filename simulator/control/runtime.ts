@@ -25,7 +25,9 @@ import { meshTable } from './table';
 import { TelemetryHub } from './telemetry/hub';
 import { mergedMetrics } from './telemetry/mergedMetrics';
 import { faultsOnEdge } from './telemetry/edgeFaults';
-import type { Topology, TopologyEdges } from './topology-types';
+import type { OutlierEjection, Topology, TopologyEdges } from './topology-types';
+import { FaultStore } from './faults';
+import type { RuntimeFault } from '../protocol';
 
 /** A failure before the mesh is up: each line is printed as is, then devmesh exits 1. */
 export class UpError extends Error {
@@ -72,6 +74,8 @@ export class MeshRuntime {
   private rejectedNow = false;
   private appliedAt = Date.now();
   private meshChangeWarned = '';
+  /** Runtime chaos: faults added through the API/CLI, carried into every snapshot until they expire or are cleared. */
+  readonly faults = new FaultStore(() => this.snapshot, (list, why) => this.applyFaults(list, why));
   private readonly out: (line: string) => void;
   private readonly err: (line: string) => void;
 
@@ -197,6 +201,7 @@ export class MeshRuntime {
         isReady: () => this.ready && [...this.sidecars.values()].every((s) => s.ready),
         topology: () => this.topology(),
         config: () => this.configView(),
+        faults: this.faults,
         adminPortOf: (name) => name === this.snapshot.ingress.name ? this.snapshot.ingress.adminPort : this.snapshot.workloads.find((w) => w.name === name)?.sidecar.adminPort,
         observability: { hub: this.telemetry, metrics: () => mergedMetrics(adminPorts()) },
       }, controlPort);
@@ -323,7 +328,7 @@ export class MeshRuntime {
     }
     if (JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
     this.ws = { ...ws, mesh: this.mesh };
-    const next = buildSnapshot(this.mesh, ws.resources, this.ports, this.snapshot.version + 1);
+    const next = { ...buildSnapshot(this.mesh, ws.resources, this.ports, this.snapshot.version + 1), faults: this.faults.list() };
     this.snapshot = next;
     const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
     const ms = performance.now() - t0;
@@ -362,13 +367,43 @@ export class MeshRuntime {
       };
     }));
     const ing = this.sidecars.get(s.ingress.name);
+    const outliers = await this.ejections();
     return {
       mesh: s.meshName, version: s.version, ready: this.ready, trustDomain: s.trustDomain, namespace: s.namespace,
       services: s.services,
       workloads,
       ingress: { ...s.ingress, pid: ing?.pid ?? null, health: ing?.ready ? 'up' : 'down', restarts: ing?.supervised.restarts ?? 0 },
-      ...this.edgesView(),
+      ...withEjections(this.edgesView(), outliers, s),
+      faults: this.faults.list(),
+      outliers,
     };
+  }
+
+  /** A new snapshot with the runtime faults, pushed to every sidecar (they also ignore expired ones on their own). */
+  private async applyFaults(faults: RuntimeFault[], why: string): Promise<void> {
+    if (this.stopping) return;
+    const next = { ...this.snapshot, version: this.snapshot.version + 1, faults };
+    this.snapshot = next;
+    const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
+    const failed = results.filter((r) => !r.ok);
+    this.out(`${why}: config v${next.version} applied to ${results.length - failed.length}/${results.length} sidecars`);
+    this.events.record({ type: 'faults.changed', message: why, data: { version: next.version, faults, failed } });
+  }
+
+  /** Hosts ejected by outlier detection, as each calling sidecar sees them (its admin /clusters; a host is a workload name). */
+  private async ejections(): Promise<OutlierEjection[]> {
+    const s = this.snapshot;
+    const owners = [{ name: s.ingress.name, port: s.ingress.adminPort }, ...s.workloads.map((w) => ({ name: w.name, port: w.sidecar.adminPort }))];
+    const out: OutlierEjection[] = [];
+    await Promise.all(owners.map(async (o) => {
+      if (!this.sidecars.get(o.name)?.ready) return;
+      try {
+        const r = await fetch(`http://127.0.0.1:${o.port}/clusters`, { signal: AbortSignal.timeout(500) });
+        const clusters = await r.json() as Array<{ cluster: string; hosts: Array<{ host: string; ejected: boolean; ejectedUntil?: string; ejectionReason?: string }> }>;
+        for (const c of clusters) for (const h of c.hosts) if (h.ejected) out.push({ reporter: o.name, cluster: c.cluster, host: h.host, until: h.ejectedUntil, reason: h.ejectionReason });
+      } catch { /* a sidecar restarting: it has no ejections to report */ }
+    }));
+    return out;
   }
 
   private configView() {
@@ -395,6 +430,7 @@ export class MeshRuntime {
       this.events.record({ type: 'mesh.stopping', message: 'stopping the mesh' });
       await this.watcher?.close();
       this.certs?.stop();
+      this.faults.stop();
       await Promise.all([...this.apps.values()].map((a) => a.proc.stop(2_000)));
       await Promise.all([...this.sidecars.values()].map((s) => s.stop(1_000)));
       // Spans the sidecars flushed on their way out still go to the collector.
@@ -418,3 +454,16 @@ async function waitAccepting(port: number, deadline: number, what: string): Prom
     await delay(20);
   }
 }
+
+/** Fills each edge's ejectedEndpoints: the callee workloads its caller's outlier detection has ejected. */
+function withEjections(view: TopologyEdges, outliers: readonly OutlierEjection[], s: MeshSnapshot): TopologyEdges {
+  const workloadsOf = new Map(s.services.map((svc) => [svc.name, new Set(svc.workloads)]));
+  const ejectedBy = (caller: string, service: string) =>
+    [...new Set(outliers.filter((o) => o.reporter === caller && workloadsOf.get(service)?.has(o.host)).map((o) => o.host))];
+  const ingressName = s.ingress.name;
+  const callersOf = (source: string) => (source === ingressName || !workloadsOf.has(source) ? [source] : [...(workloadsOf.get(source) ?? [])]);
+  for (const e of view.edges) e.ejectedEndpoints = ejectedBy(e.source, e.service);
+  for (const e of view.serviceEdges) e.ejectedEndpoints = [...new Set(callersOf(e.source).flatMap((c) => ejectedBy(c, e.destination)))];
+  return view;
+}
+

@@ -6,6 +6,7 @@
  * Edges are caller -> callee as the caller's sidecar saw them
  * (reporter=source), over a sliding window (`windowSeconds`, 30 s by default).
  */
+import type { RuntimeFault } from '../protocol';
 
 /** Figures shared by workload and service edges, over the window. */
 export interface EdgeTraffic {
@@ -97,6 +98,18 @@ export interface TopologyService {
   workloads: string[];
 }
 
+/** A host ejected by a caller's outlier detection (from that sidecar's admin `/clusters`). */
+export interface OutlierEjection {
+  /** The calling workload (or the ingress) whose detector ejected the host. */
+  reporter: string;
+  /** Envoy-style cluster name, `outbound|port|subset|host`. */
+  cluster: string;
+  /** The ejected workload. */
+  host: string;
+  until?: string;
+  reason?: string;
+}
+
 /** `GET /api/topology`. */
 export interface Topology extends TopologyEdges {
   mesh: string;
@@ -107,6 +120,9 @@ export interface Topology extends TopologyEdges {
   services: TopologyService[];
   workloads: TopologyWorkload[];
   ingress: { name: string; port: number; adminPort: number; serviceAccount: string; spiffeId: string; labels: Record<string, string>; pid: number | null; health: 'up' | 'down'; restarts: number };
+  /** Runtime faults (`devmesh fault`, `POST /api/faults`) in force. */
+  faults: RuntimeFault[];
+  outliers: OutlierEjection[];
 }
 
 /** `event: topology.updated` on `GET /api/events` (at most a few per second): `data.data` is a TopologyEdges. */

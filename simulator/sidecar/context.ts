@@ -50,6 +50,10 @@ export interface RequestContext {
   /** Set by the endpoint filter: the picked workload and the DestinationRule policy in force for it. */
   endpoint?: WorkloadInfo;
   policy?: EffectivePolicy;
+  /** Set by retry: workloads already tried, which the endpoint pick avoids when it can (retryIgnorePreviousHosts). */
+  avoidEndpoints?: ReadonlySet<string>;
+  /** Set by the chaos filter: connect here (a toxic relay) instead of the endpoint's inbound port. */
+  upstreamPort?: number;
   /** The request came in proxy form (`GET http://host/path`). */
   proxyForm: boolean;
   /** Header operations to apply to the response, innermost first. */

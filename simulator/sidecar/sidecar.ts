@@ -25,6 +25,7 @@ import { createInboundListener, type InboundListener } from './listeners/inbound
 import { createOutboundServer } from './listeners/outbound';
 import { inboundUpgrade, outboundUpgrade } from './listeners/upgrade';
 import { newLbStats } from './routing/loadBalancer';
+import { ResilienceState } from './resilience/state';
 import { Stats } from './stats';
 import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
@@ -71,6 +72,11 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let pool = new H2Pool(certs);
   const plaintextAgent = newKeepAliveAgent();
   const appAgent = newKeepAliveAgent();
+  const resilience = new ResilienceState(stats, random);
+  const log = (level: 'info' | 'warn', message: string) => void opts.send?.({ type: 'log', level, message });
+  // Toxic relays close when their fault expires, even if no request comes to notice it.
+  const toxicSweep = setInterval(() => resilience.toxics.sync(tables.snapshot.faults ?? []), 1000);
+  toxicSweep.unref();
   const getTables = () => tables;
   const getCerts = () => certs;
   const sampling = options.sampling ?? 100;
@@ -86,7 +92,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
   const outbound = createOutboundServer({
     tables: getTables,
-    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe }),
+    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log }),
     onDone: done(outboundName),
   });
   const upgradeOut = outboundUpgrade({
@@ -110,7 +116,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   if (tables.self) {
     inbound = createInboundListener({
       tables: getTables,
-      handler: inboundChain({ appAgent, sampling, random, observe }),
+      handler: inboundChain({ appAgent, stats, log, sampling, random, observe }),
       onDone: done('inbound'),
       certs,
       stats,
@@ -130,7 +136,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     metrics: telemetry.metrics,
     certs: getCerts,
     ready: () => !draining,
-    extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString() }),
+    extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString(), toxics: resilience.toxics.toJSON() }),
+    routes: { '/clusters': () => resilience.clusters() },
   });
 
   const self = tables.self;
@@ -169,6 +176,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
             if (next.version < tables.version) throw new Error(`snapshot ${next.version} is older than the one in force (${tables.version})`);
             const mtlsChanged = next.mtls.mode !== tables.mtls.mode;
             tables = next;
+            resilience.toxics.sync(next.snapshot.faults ?? []);
             if (mtlsChanged) inbound?.enforce();
             stats.inc('config.applied');
             return send({ type: 'applied', version: next.version });
@@ -201,6 +209,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       outbound.closeIdleConnections();
       inbound?.closeIdle();
       pool.close();
+      clearInterval(toxicSweep);
+      resilience.close();
       const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
       await Promise.race([Promise.all(closed), timer]);
       outbound.closeAllConnections();

@@ -11,6 +11,8 @@ import { csrfGuard } from './csrf-guard';
 import { sidecarAdminProxy } from './sidecar-proxy';
 import { observabilityRouter, type ObservabilityDeps } from './observability';
 import type { EventLog, MeshEvent } from '../events';
+import type { FaultStore } from '../faults';
+import { faultsRouter } from './faults';
 
 export interface ControlApiDeps {
   token: string;
@@ -21,6 +23,8 @@ export interface ControlApiDeps {
   adminPortOf: (workload: string) => number | undefined;
   /** Traces, access logs, merged metrics (observability.ts). */
   observability?: ObservabilityDeps;
+  /** Runtime chaos (`/api/faults`). */
+  faults?: FaultStore;
 }
 
 export function createControlApp(deps: ControlApiDeps, getPort: () => number): express.Express {
@@ -40,6 +44,7 @@ export function createControlApp(deps: ControlApiDeps, getPort: () => number): e
   app.get('/api/events', (req, res) => serveEvents(deps.events, req, res));
   app.use('/api/sidecars', sidecarAdminProxy(deps.adminPortOf));
   if (deps.observability) app.use(observabilityRouter(deps.observability));
+  if (deps.faults) app.use('/api/faults', faultsRouter(deps.faults));
 
   app.use((req, res) => { res.status(404).json({ error: 'not-found', message: `no route ${req.method} ${req.path}` }); });
   return app;

@@ -21,6 +21,8 @@ export interface AdminDeps {
   certs: () => Certificates;
   ready: () => boolean;
   extra?: () => Record<string, unknown>;
+  /** More JSON views by path (e.g. `/clusters` from the resilience filters). */
+  routes?: Record<string, () => unknown>;
 }
 
 export function createAdminServer(deps: AdminDeps): http.Server {
@@ -68,7 +70,8 @@ export function createAdminServer(deps: AdminDeps): http.Server {
         return;
       }
       default:
-        return json(404, { error: `unknown admin path ${path}`, paths: ['/ready', '/stats', '/config_dump', '/memory', '/access_log', '/certs', '/stats/prometheus'] });
+        if (deps.routes?.[path]) return json(200, deps.routes[path]());
+        return json(404, { error: `unknown admin path ${path}`, paths: ['/ready', '/stats', '/config_dump', '/memory', '/access_log', '/certs', '/stats/prometheus', ...Object.keys(deps.routes ?? {})] });
     }
   });
 }
