@@ -16,6 +16,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const validate = await import('./commands/validate');
   validate.register(program, setExit);
+  (await import('./commands/lsp')).register(program);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

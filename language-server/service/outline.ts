@@ -9,8 +9,8 @@ import { toLspRange } from './positions';
 
 export function documentSymbols(source: SourceFile): DocumentSymbol[] {
   return source.documents.map((doc) => {
-    const start = doc.yaml.range[0];
-    const whole = { start, end: Math.max(doc.yaml.range[1], start) };
+    const start = doc.range.start;
+    const whole = doc.range;
     const nameNode = (doc.yaml.getIn(['metadata', 'name'], true) ?? doc.yaml.get('kind', true)) as Node | undefined;
     const selection = nodeSpan(nameNode) ?? { start, end: start };
     const spec = doc.yaml.get('spec', true);
@@ -82,7 +82,7 @@ export function foldingRanges(source: SourceFile): FoldingRange[] {
     if (b > a) out.push({ startLine: a, endLine: b });
   };
   for (const doc of source.documents) {
-    add(doc.yaml.range[0], doc.yaml.range[1]);
+    add(doc.range.start, doc.range.end);
     const visit = (node: unknown, depth: number) => {
       if (depth > 12) return;
       if (isMap(node)) {
