@@ -45,6 +45,8 @@ export function startServer(connection: Connection, service = new LanguageServic
   let timer: NodeJS.Timeout | undefined;
   let timerIsLeading = false;
   let lastChange = 0;
+  // Until the folders are indexed, findings would be wrong (no Mesh yet): hold them.
+  let indexed = false;
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     folders = (params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []))
@@ -73,6 +75,7 @@ export function startServer(connection: Connection, service = new LanguageServic
     const started = performance.now();
     const files = await indexFolders(folders);
     connection.console.info(`devmesh: indexed ${files} YAML files in ${Math.round(performance.now() - started)} ms`);
+    indexed = true;
     flush();
   });
 
@@ -127,6 +130,7 @@ export function startServer(connection: Connection, service = new LanguageServic
 
   function schedule(uri: string): void {
     pending.add(uri);
+    if (!indexed) return;
     const now = performance.now();
     const quiet = now - lastChange >= DEBOUNCE_MS;
     lastChange = now;
