@@ -26,6 +26,9 @@ export const DEBOUNCE_MS = 50;
 
 const YAML = /\.ya?ml$/i;
 
+/** DEVMESH_LSP_TRACE=1 logs parse and check times to stderr. */
+const TRACE = process.env.DEVMESH_LSP_TRACE === '1';
+
 export type Transport = 'stdio' | 'ipc';
 
 export function createServerConnection(transport: Transport): Connection {
@@ -102,7 +105,9 @@ export function startServer(connection: Connection, service = new LanguageServic
   }
 
   documents.onDidChangeContent((e) => {
+    const started = performance.now();
     if (service.setFile(e.document.uri, e.document.getText())) schedule(e.document.uri);
+    if (TRACE) process.stderr.write(`devmesh lsp: parsed ${e.document.uri} in ${(performance.now() - started).toFixed(1)} ms\n`);
   });
 
   documents.onDidClose(async (e) => {
@@ -148,6 +153,7 @@ export function startServer(connection: Connection, service = new LanguageServic
   /** Re-checks the workspace and publishes the files whose diagnostics changed, the edited ones first. */
   function flush(): void {
     timer = undefined;
+    const started = performance.now();
     const byFile = service.diagnosticsByFile();
     const first = [...pending].filter((u) => byFile.has(u) || published.has(u));
     pending.clear();
@@ -162,6 +168,7 @@ export function startServer(connection: Connection, service = new LanguageServic
     for (const [uri, diagnostics] of byFile) send(uri, diagnostics);
     // Files that left the workspace (deleted) lose their diagnostics.
     for (const uri of [...published.keys()]) if (!byFile.has(uri)) send(uri, []);
+    if (TRACE) process.stderr.write(`devmesh lsp: checked ${byFile.size} files in ${(performance.now() - started).toFixed(1)} ms\n`);
   }
 
   connection.onCompletion((p) => service.completion(p.textDocument.uri, p.position));

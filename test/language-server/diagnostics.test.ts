@@ -35,4 +35,17 @@ describe('diagnostics', () => {
     ls.setFile('file:///x/ci.yaml', 'name: CI\non: [push\njobs: {\n');
     assert.deepEqual(ls.diagnosticsByFile().get('file:///x/ci.yaml'), []);
   });
+
+  test('findings of an unchanged file are reported again after a keystroke in another file', () => {
+    const ls = bookinfo();
+    ls.setFile('file:///x/a.yaml', VS_HEAD + '  hosts: [reviews]\n  http:\n    - route:\n        - destination: { host: reviews, subset: v1 }\n          weight: -1\n      retries:\n        retryOn: 5xx,conect-failure\n    - route:\n        - destination: { host: reviews, subset: v2 }\n');
+    const codes = () => (ls.diagnosticsByFile().get('file:///x/a.yaml') ?? []).map((d) => d.code).sort();
+    const before = codes();
+    assert.deepEqual(before, ['bad-enum', 'bad-weights', 'shadowed-rule']);
+    for (const t of ['1s', '2s', '3s']) {
+      ls.setFile('file:///x/b.yaml', VS_HEAD.replace('reviews', 'ratings') + `  hosts: [ratings]\n  http:\n    - route:\n        - destination: { host: ratings }\n      timeout: ${t}\n`);
+      assert.deepEqual(codes(), before);
+    }
+  });
 });
+
