@@ -9,7 +9,13 @@
  * apart (typing) and in bursts 20 ms apart (debounced); completion and
  * hover p95; RSS with every file open.
  *
+ * With --peer, the same run measures Red Hat's yaml-language-server with Istio's
+ * VirtualService CRD schema (extracted from istio/api's
+ * kubernetes/customresourcedefinitions.gen.yaml): there, "ready" is the time to
+ * open every file and receive its diagnostics (it checks open files only).
+ *
  *   npx tsc -p . && node out/bench/lsp.js [--files 200] [--per-file 10] [--keystrokes 100]
+ *     [--peer node_modules/yaml-language-server/bin/yaml-language-server --peer-crd crds.yaml]
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -88,94 +94,177 @@ function rssMiB(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
-async function main(): Promise<void> {
-  const root = mkdtempSync(path.join(tmpdir(), 'devmesh-bench-lsp-'));
-  const files = generate(root);
+interface Measured {
+  ready: number;
+  typing: number[];
+  burst: number[];
+  completion: number[];
+  hover: number[];
+  mem: { rss: number; peak: number };
+  note?: string;
+}
+
+/**
+ * Keystrokes, completion and hover on the first route file, with every file open.
+ * `ready` is measured by the caller (it differs: devmesh indexes the folder, the peer
+ * validates open documents).
+ */
+async function measure(server: LspProcess, files: string[]): Promise<Omit<Measured, 'ready'>> {
+  const firstUri = pathToUri(files[0]);
+  const text = readFileSync(files[0], 'utf8');
+  const lines = text.split('\n');
+  // Retype the digit of a subset (v2 is defined, v3..v9 are not: a cross-file finding for
+  // devmesh whose message names the subset, so every keystroke changes its diagnostics).
+  const subsetLine = lines.findIndex((l, i) => i > 200 && l.trim() === 'subset: v2');
+  const col = lines[subsetLine].indexOf('v2') + 1;
+  let version = 1;
+  const edit = () => {
+    const ch = '23456789'[version % 8];
+    server.notify('textDocument/didChange', {
+      textDocument: { uri: firstUri, version: ++version },
+      contentChanges: [{ range: { start: { line: subsetLine, character: col }, end: { line: subsetLine, character: col + 1 } }, text: ch }],
+    });
+  };
+  const keystroke = async (): Promise<number> => {
+    const since = server.notifications.length;
+    const start = performance.now();
+    edit();
+    await server.waitFor('textDocument/publishDiagnostics', (p) => p.uri === firstUri, 10_000, since);
+    return performance.now() - start;
+  };
+  const typing: number[] = [];
+  for (let i = 0; i < KEYSTROKES; i++) {
+    typing.push(await keystroke());
+    await sleep(100);
+  }
+  // Bursts: 4 keystrokes 20 ms apart, then one more; time from the last one to the diagnostics.
+  const burst: number[] = [];
+  for (let b = 0; b < Math.max(5, KEYSTROKES / 10); b++) {
+    for (let k = 0; k < 4; k++) {
+      edit();
+      await sleep(20);
+    }
+    burst.push(await keystroke());
+    await sleep(300);
+  }
+  // Completion (a subset value, then spec keys) and hover (a host).
+  const completion: number[] = [];
+  const hover: number[] = [];
+  const hostLine = subsetLine - 1;
+  const hostCol = lines[hostLine].indexOf('svc-') + 2;
+  for (let i = 0; i < QUERIES; i++) {
+    const position = i % 2 === 0 ? { line: subsetLine, character: col + 1 } : { line: 5, character: 2 };
+    let start = performance.now();
+    await server.request('textDocument/completion', { textDocument: { uri: firstUri }, position });
+    completion.push(performance.now() - start);
+    start = performance.now();
+    await server.request('textDocument/hover', { textDocument: { uri: firstUri }, position: { line: hostLine, character: hostCol } });
+    hover.push(performance.now() - start);
+  }
+  return { typing, burst, completion, hover, mem: rssMiB(server.child.pid!) };
+}
+
+function openAll(server: LspProcess, files: string[]): void {
+  for (const f of files) server.notify('textDocument/didOpen', { textDocument: { uri: pathToUri(f), languageId: 'yaml', version: 1, text: readFileSync(f, 'utf8') } });
+}
+
+async function benchDevmesh(root: string, files: string[]): Promise<Measured> {
   // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const server = new LspProcess(process.execPath, [...nodeArgs, path.join(REPO, 'bin', 'devmesh.js'), 'lsp', '--stdio']);
   try {
-    // 1. initialize + index + check everything: answered once the first request after indexing returns.
+    // initialize + index + check everything: done when the first request after indexing returns.
     const t0 = performance.now();
     await server.initialize(root);
     const indexed = await server.waitFor('window/logMessage', (p) => /indexed/.test(p.message), 60_000);
-    const firstUri = pathToUri(files[0]);
-    await server.request('textDocument/documentSymbol', { textDocument: { uri: firstUri } }, 60_000);
-    const indexMs = performance.now() - t0;
-
-    // 2. open every file, as an editor with all of them open.
-    for (const f of files) server.notify('textDocument/didOpen', { textDocument: { uri: pathToUri(f), languageId: 'yaml', version: 1, text: readFileSync(f, 'utf8') } });
-    await server.request('textDocument/documentSymbol', { textDocument: { uri: firstUri } }, 60_000);
-
-    // 3. keystrokes: retype the digit of a subset (v2 is defined, v3..v9 are not: a cross-file
-    //    finding whose message names the subset, so every keystroke changes the diagnostics).
-    const text = readFileSync(files[0], 'utf8');
-    const lines = text.split('\n');
-    const subsetLine = lines.findIndex((l, i) => i > 200 && l.trim() === 'subset: v2');
-    const col = lines[subsetLine].indexOf('v2') + 1;
-    let version = 1;
-    const keystroke = async (): Promise<number> => {
-      const ch = '23456789'[version % 8];
-      const since = server.notifications.length;
-      const start = performance.now();
-      server.notify('textDocument/didChange', {
-        textDocument: { uri: firstUri, version: ++version },
-        contentChanges: [{ range: { start: { line: subsetLine, character: col }, end: { line: subsetLine, character: col + 1 } }, text: ch }],
-      });
-      await server.waitFor('textDocument/publishDiagnostics', (p) => p.uri === firstUri, 10_000, since);
-      return performance.now() - start;
-    };
-    const typing: number[] = [];
-    for (let i = 0; i < KEYSTROKES; i++) {
-      typing.push(await keystroke());
-      await sleep(100);
-    }
-    // Bursts: 5 keystrokes 20 ms apart; time from the last one to the diagnostics.
-    const burst: number[] = [];
-    for (let b = 0; b < Math.max(5, KEYSTROKES / 10); b++) {
-      for (let k = 0; k < 4; k++) {
-        const ch = '23456789'[version % 8];
-        server.notify('textDocument/didChange', {
-          textDocument: { uri: firstUri, version: ++version },
-          contentChanges: [{ range: { start: { line: subsetLine, character: col }, end: { line: subsetLine, character: col + 1 } }, text: ch }],
-        });
-        await sleep(20);
-      }
-      burst.push(await keystroke());
-      await sleep(150);
-    }
-
-    // 4. completion (subset values and spec keys) and hover (hosts).
-    const completion: number[] = [];
-    const hover: number[] = [];
-    const hostLine = subsetLine - 1;
-    const hostCol = lines[hostLine].indexOf('svc-') + 2;
-    for (let i = 0; i < QUERIES; i++) {
-      const position = i % 2 === 0 ? { line: subsetLine, character: col + 1 } : { line: 5, character: 2 };
-      let start = performance.now();
-      await server.request('textDocument/completion', { textDocument: { uri: firstUri }, position });
-      completion.push(performance.now() - start);
-      start = performance.now();
-      await server.request('textDocument/hover', { textDocument: { uri: firstUri }, position: { line: hostLine, character: hostCol } });
-      hover.push(performance.now() - start);
-    }
-    const mem = rssMiB(server.child.pid!);
-
-    const report = {
-      machine: `${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.version}`,
-      workspace: `${FILES} files x ${PER_FILE} VirtualServices + Mesh (${SERVICES} services) + ${SERVICES} DestinationRules + Gateway`,
-      serverLog: indexed.message,
-      initializeIndexCheck: ms(indexMs),
-      keystrokeToDiagnostics: { p50: ms(percentile(typing, 50)), p95: ms(percentile(typing, 95)), n: typing.length },
-      burstLastKeystrokeToDiagnostics: { p50: ms(percentile(burst, 50)), p95: ms(percentile(burst, 95)), n: burst.length },
-      completion: { p50: ms(percentile(completion, 50)), p95: ms(percentile(completion, 95)), n: completion.length },
-      hover: { p50: ms(percentile(hover, 50)), p95: ms(percentile(hover, 95)), n: hover.length },
-      memoryAllOpen: `${mem.rss.toFixed(0)} MiB RSS (peak ${mem.peak.toFixed(0)} MiB)`,
-    };
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    await server.request('textDocument/documentSymbol', { textDocument: { uri: pathToUri(files[0]) } }, 60_000);
+    const ready = performance.now() - t0;
+    openAll(server, files);
+    await server.request('textDocument/documentSymbol', { textDocument: { uri: pathToUri(files[0]) } }, 60_000);
+    const m = await measure(server, files);
     if (process.env.DEVMESH_LSP_TRACE === '1') process.stderr.write(server.stderr.split('\n').slice(-40).join('\n') + '\n');
+    return { ready, ...m, note: indexed.message };
   } finally {
     await server.close();
+  }
+}
+
+/** Red Hat's yaml-language-server with Istio's VirtualService CRD schema (v1), every file open. */
+async function benchPeer(root: string, files: string[], bin: string, crdFile: string): Promise<Measured> {
+  const schemaFile = path.join(root, 'virtualservice.schema.json');
+  writeFileSync(schemaFile, JSON.stringify(virtualServiceSchemaFromCrd(crdFile)));
+  const settings = {
+    yaml: {
+      validate: true, hover: true, completion: true, format: { enable: false }, schemaStore: { enable: false },
+      schemas: { [pathToUri(schemaFile)]: ['routes/*.yaml'] },
+    },
+  };
+  const server = new LspProcess(process.execPath, [bin, '--stdio']);
+  server.handlers.set('workspace/configuration', (p: { items: { section?: string }[] }) =>
+    p.items.map((i) => (i.section ? (settings as Record<string, unknown>)[i.section.split('.')[0]] ?? null : settings)));
+  try {
+    const t0 = performance.now();
+    await server.initialize(root, { workspace: { configuration: true }, textDocument: { completion: { completionItem: { snippetSupport: true } } } });
+    server.notify('workspace/didChangeConfiguration', { settings });
+    const routeUris = new Set(files.map(pathToUri));
+    const since = server.notifications.length;
+    openAll(server, files);
+    // Ready when every route file has had its diagnostics published once.
+    await server.waitFor('textDocument/publishDiagnostics', () => {
+      const seen = new Set(server.notifications.slice(since).filter((m) => m.method === 'textDocument/publishDiagnostics').map((m) => m.params.uri));
+      return [...routeUris].every((u) => seen.has(u));
+    }, 120_000, since);
+    const ready = performance.now() - t0;
+    const m = await measure(server, files);
+    return { ready, ...m, note: 'yaml-language-server, schema from Istio CRD (VirtualService v1)' };
+  } finally {
+    await server.close();
+  }
+}
+
+function virtualServiceSchemaFromCrd(crdFile: string): unknown {
+  const { parseAllDocuments } = require('yaml') as typeof import('yaml');
+  for (const doc of parseAllDocuments(readFileSync(crdFile, 'utf8'))) {
+    const crd = doc.toJS() as any;
+    if (crd?.spec?.names?.kind !== 'VirtualService') continue;
+    const version = crd.spec.versions.find((v: any) => v.name === 'v1') ?? crd.spec.versions[0];
+    const schema = version.schema.openAPIV3Schema;
+    schema.properties.apiVersion = { type: 'string' };
+    schema.properties.kind = { type: 'string', enum: ['VirtualService'] };
+    schema.properties.metadata = { type: 'object' };
+    return schema;
+  }
+  throw new Error(`no VirtualService CRD in ${crdFile}`);
+}
+
+function summary(m: Measured) {
+  const p = (v: number[]) => ({ p50: ms(percentile(v, 50)), p95: ms(percentile(v, 95)), n: v.length });
+  return {
+    note: m.note,
+    ready: ms(m.ready),
+    keystrokeToDiagnostics: p(m.typing),
+    burstLastKeystrokeToDiagnostics: p(m.burst),
+    completion: p(m.completion),
+    hover: p(m.hover),
+    memoryAllOpen: `${m.mem.rss.toFixed(0)} MiB RSS (peak ${m.mem.peak.toFixed(0)} MiB)`,
+  };
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(path.join(tmpdir(), 'devmesh-bench-lsp-'));
+  try {
+    const files = generate(root);
+    const report: Record<string, unknown> = {
+      machine: `${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.version}`,
+      workspace: `${FILES} files x ${PER_FILE} VirtualServices + Mesh (${SERVICES} services) + ${SERVICES} DestinationRules + Gateway`,
+      devmesh: summary(await benchDevmesh(root, files)),
+    };
+    const peer = args.includes('--peer') ? args[args.indexOf('--peer') + 1] : undefined;
+    const crd = args.includes('--peer-crd') ? args[args.indexOf('--peer-crd') + 1] : undefined;
+    if (peer && crd) report.peer = summary(await benchPeer(root, files, peer, crd));
+    else report.peer = 'skipped: pass --peer <yaml-language-server bin> --peer-crd <istio customresourcedefinitions.gen.yaml>';
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } finally {
     rmSync(root, { recursive: true, force: true });
   }
 }

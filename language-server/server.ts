@@ -7,6 +7,7 @@
  * VirtualServices that use it.
  */
 import { promises as fs } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeActionKind, createConnection, DidChangeWatchedFilesNotification, FileChangeType, IPCMessageReader, IPCMessageWriter,
@@ -28,6 +29,11 @@ const YAML = /\.ya?ml$/i;
 
 /** DEVMESH_LSP_TRACE=1 logs parse and check times to stderr. */
 const TRACE = process.env.DEVMESH_LSP_TRACE === '1';
+if (TRACE) {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (e.duration > 5) process.stderr.write(`devmesh lsp: gc ${((e as unknown as { detail?: { kind?: number } }).detail)?.kind ?? '?'} ${e.duration.toFixed(1)} ms\n`);
+  }).observe({ entryTypes: ['gc'] });
+}
 
 export type Transport = 'stdio' | 'ipc';
 

@@ -16,6 +16,8 @@ export class LspProcess {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private readonly listeners: ((m: Message) => void)[] = [];
+  /** Answers to requests the server sends (e.g. workspace/configuration); others get null. */
+  readonly handlers = new Map<string, (params: any) => unknown>();
   readonly notifications: Message[] = [];
   stderr = '';
 
@@ -131,7 +133,8 @@ export class LspProcess {
     }
     if (m.id !== undefined && m.method) {
       // A request from the server (e.g. client/registerCapability): accept it.
-      this.send({ jsonrpc: '2.0', id: m.id, result: null });
+      const handler = this.handlers.get(m.method);
+      this.send({ jsonrpc: '2.0', id: m.id, result: handler ? handler(m.params) : null });
     }
     this.notifications.push(m);
     for (const l of [...this.listeners]) l(m);
