@@ -75,6 +75,14 @@ describe('quick fixes', () => {
     assert.match(apply(ls, fix).get(NEW_FILE)!, /principals: \["cluster\.local\/ns\/default\/sa\/bookinfo-reviews"\]/);
   });
 
+  test('point a misspelled host at the nearest Mesh service', () => {
+    const ls = bookinfo();
+    const fix = fixesAt(ls, ROUTE.replace('host: reviews\n', 'host: revi|ews\n').replace('revi|ews', 'revi|ewz')).find((f) => f.title.startsWith('Change to'));
+    assert.ok(fix);
+    assert.equal(fix.title, 'Change to "reviews"');
+    assert.match(apply(ls, fix).get(NEW_FILE)!, /host: reviews\n$/);
+  });
+
   test('offers nothing where there is no finding', () => {
     assert.deepEqual(fixesAt(bookinfo(), ROUTE + '            subset: v|1\n'), []);
   });
