@@ -137,7 +137,7 @@ export function parentPath(doc: DocLines, lineIndex: number, col: number, starts
     const l = doc.lines[i];
     if (l.empty) continue;
     // Candidates on this line, innermost (rightmost) first.
-    if (l.key && (l.key.col < limit || (afterDash && l.key.col === limit && l.dashes.length === 0 && !l.value?.text))) {
+    if (l.key && (l.key.col < limit || (afterDash && l.key.col === limit && !l.value?.text))) {
       path.unshift(l.key.text);
       limit = l.key.col;
       afterDash = false;

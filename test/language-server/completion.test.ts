@@ -66,6 +66,11 @@ describe('completion', () => {
     assert.deepEqual(ratings, ['v1']);
   });
 
+  test('follows sequences written at the indentation of their key', () => {
+    assert.deepEqual(labels(VS_HEAD + '  http:\n  - route:\n    - destination:\n        host: ratings\n        subset: |\n'), ['v1']);
+    assert.ok(labels(VS_HEAD + '  hosts:\n  - |\n').includes('details'));
+  });
+
   test('offers label keys and values from the Mesh workloads', () => {
     const keys = labels(AP_HEAD + '  selector:\n    matchLabels:\n      |\n');
     assert.deepEqual(keys.sort(), ['app', 'version']);
