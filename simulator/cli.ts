@@ -24,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     import('./commands/traces'),
     import('./commands/logs'),
     import('./commands/fault'),
+    import('./commands/lsp'),
   ];
   for (const command of await Promise.all(commands)) command.register(program, setExit);
 
