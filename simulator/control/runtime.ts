@@ -134,7 +134,7 @@ export class MeshRuntime {
         `Use that one, or stop it first (Ctrl-C in its terminal, or kill ${s.session.pid}).`]);
     }
     // No devmesh owns this Mesh: whatever a crashed one left running would hold our ports.
-    const reaped = reapLeftovers(this.ws.rootDir);
+    const reaped = await reapLeftovers(this.ws.rootDir);
     if (reaped.length) this.err(`a previous devmesh up for this Mesh ended without stopping its children; stopped: ${reaped.join(', ')}`);
   }
 
