@@ -100,7 +100,8 @@ export class MeshRuntime {
       this.ready = true;
       const readyMs = performance.now() - t0;
       // The watcher's first scan runs after readiness: it is not on the path to serving.
-      this.watcher = watchPolicies(this.rootDir, (files) => this.reload(files));
+      this.watcher = watchPolicies(this.rootDir, (files) => this.reload(files), undefined,
+        (err) => this.err(`devmesh: reloading the policies failed, still serving v${this.snapshot.version}: ${(err as Error)?.stack ?? err}`));
       this.events.record({ type: 'mesh.ready', message: `mesh ${this.mesh.metadata.name} ready in ${Math.round(readyMs)} ms`, data: { ms: readyMs, phases } });
       this.printReady(readyMs, phases);
       await this.watcher.ready;
