@@ -120,6 +120,7 @@ export class MeshRuntime {
     this.ws = await this.loader.load();
     const diags = this.ws.diagnostics;
     const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
+    if (diags.length === 1 && diags[0].code === 'file-unreadable') throw new UpError([`devmesh up: ${diags[0].message}`]);
     if (hasErrors(diags)) {
       throw new UpError([formatText(diags, this.ws.policyFileCount, color).trimEnd(), 'devmesh up: nothing was started. Fix the errors above and run devmesh up again.']);
     }
