@@ -66,5 +66,8 @@ export async function up(meshFile: string, opts: { accessLog?: boolean; logForma
   }
   await whenStopped;
   process.stdout.write('devmesh: mesh stopped\n');
+  // Everything is closed, so Node exits by itself; should a stray handle remain,
+  // this unref'd timer still ends the process instead of hanging the terminal.
+  setTimeout(() => process.exit(0), 2_000).unref();
   return 0;
 }

@@ -8,7 +8,7 @@
 import * as net from 'node:net';
 import type { Resource } from '../policy/model';
 import type { PortAssignment } from './snapshot';
-import { INGRESS_NAME, resolvedMeshSettings } from './snapshot';
+import { resolvedMeshSettings } from './snapshot';
 import type { SourcePosition } from './load';
 
 export interface PortClaim {
@@ -80,19 +80,23 @@ export function formatPortProblem(p: PortProblem, pos: SourcePosition | undefine
  * every port is known so no port is handed out twice; the short window between
  * close and the sidecar's bind is the accepted cost of knowing ports up front.
  */
-export async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number, avoid: ReadonlySet<number> = new Set()): Promise<number[]> {
   const servers: net.Server[] = [];
   try {
     const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
+    // Bounded: the kernel would have to hand out `avoid` ports hundreds of times in a row.
+    for (let tries = 0; ports.length < count && tries < count + 1000; tries++) {
       const srv = net.createServer();
       servers.push(srv);
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);
         srv.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => resolve());
       });
-      ports.push((srv.address() as net.AddressInfo).port);
+      const port = (srv.address() as net.AddressInfo).port;
+      // A pinned port of another workload is free now but taken later; never hand it out.
+      if (!avoid.has(port)) ports.push(port);
     }
+    if (ports.length < count) throw new Error(`could not find ${count} free ports on 127.0.0.1`);
     return ports;
   } finally {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -115,7 +119,7 @@ export async function assignPorts(mesh: Resource<'Mesh'>): Promise<PortAssignmen
       }
     }
   }
-  const ports = await freePorts(needed.length);
+  const ports = await freePorts(needed.length, new Set(portClaims(mesh).map((c) => c.port)));
   needed.forEach((set, i) => set(ports[i]));
   return { workloads, ingress };
 }

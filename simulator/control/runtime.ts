@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Resource, WorkloadSpec } from '../policy/model';
-import { formatDiagnostic, hasErrors, loadMeshWorkspace, type Diagnostic, type MeshWorkspace } from './load';
+import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace } from './load';
 import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
 import { accepts, assignPorts, duplicateClaims, formatPortProblem, portClaims, takenPorts } from './ports';
@@ -17,7 +17,8 @@ import { probeSession, removeSession, writeSession, type SessionInfo } from './s
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
 import { Supervised, killGroup, delay } from './supervisor';
-import { Sidecar } from './sidecars';
+import { Sidecar, SIDECAR_ENTRY } from './sidecars';
+import { forgetChildren, reapLeftovers, recordChildren, type ChildRecord } from './leftovers';
 import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
 import { watchPolicies, type PolicyWatcher } from './watch';
@@ -58,6 +59,7 @@ export class MeshRuntime {
   readonly events = new EventLog();
   readonly token = randomBytes(32).toString('base64url');
   private ws!: MeshWorkspace;
+  private loader!: IncrementalMeshLoader;
   /** The Mesh as started: services and ports cannot change without a restart. */
   private mesh!: Resource<'Mesh'>;
   private ports!: PortAssignment;
@@ -82,6 +84,9 @@ export class MeshRuntime {
   constructor(private readonly opts: RuntimeOptions) {
     this.out = opts.out ?? ((l) => process.stdout.write(l + '\n'));
     this.err = opts.err ?? ((l) => process.stderr.write(l + '\n'));
+    this.events.subscribe((e) => {
+      if ((e.type === 'process.started' || e.type === 'process.restarted') && !this.stopping) this.recordChildren();
+    });
   }
 
   get rootDir(): string { return this.ws.rootDir; }
@@ -112,7 +117,8 @@ export class MeshRuntime {
       this.ready = true;
       const readyMs = performance.now() - t0;
       // The watcher's first scan runs after readiness: it is not on the path to serving.
-      this.watcher = watchPolicies(this.rootDir, (files) => this.reload(files));
+      this.watcher = watchPolicies(this.rootDir, (files) => this.reload(files), undefined,
+        (err) => this.err(`devmesh: reloading the policies failed, still serving v${this.snapshot.version}: ${(err as Error)?.stack ?? err}`));
       this.events.record({ type: 'mesh.ready', message: `mesh ${this.mesh.metadata.name} ready in ${Math.round(readyMs)} ms`, data: { ms: readyMs, phases } });
       this.printReady(readyMs, phases);
       await this.watcher.ready;
@@ -127,9 +133,11 @@ export class MeshRuntime {
 
   /** Errors stop everything, printed exactly as `devmesh validate` prints them; warnings are shown and `up` goes on. */
   private async loadOrThrow(): Promise<void> {
-    this.ws = await loadMeshWorkspace(this.opts.meshFile);
+    this.loader = new IncrementalMeshLoader(this.opts.meshFile);
+    this.ws = await this.loader.load();
     const diags = this.ws.diagnostics;
     const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
+    if (diags.length === 1 && diags[0].code === 'file-unreadable') throw new UpError([`devmesh up: ${diags[0].message}`]);
     if (hasErrors(diags)) {
       throw new UpError([formatText(diags, this.ws.policyFileCount, color).trimEnd(), 'devmesh up: nothing was started. Fix the errors above and run devmesh up again.']);
     }
@@ -144,6 +152,17 @@ export class MeshRuntime {
       throw new UpError([`devmesh up is already running for ${this.rel(this.ws.meshFile)} (pid ${s.session.pid}, API ${s.session.apiUrl}${s.answering ? '' : ', not answering yet'}).`,
         `Use that one, or stop it first (Ctrl-C in its terminal, or kill ${s.session.pid}).`]);
     }
+    // No devmesh owns this Mesh: whatever a crashed one left running would hold our ports.
+    const reaped = await reapLeftovers(this.ws.rootDir);
+    if (reaped.length) this.err(`a previous devmesh up for this Mesh ended without stopping its children; stopped: ${reaped.join(', ')}`);
+  }
+
+  /** Keeps .devmesh/children.json current, for reapLeftovers after a hard crash of devmesh. */
+  private recordChildren(): void {
+    const children: ChildRecord[] = [];
+    for (const [name, app] of this.apps) if (app.proc.pid) children.push({ pid: app.proc.pid, argv: [app.cmd.file, ...app.cmd.args], owner: `app of ${name}` });
+    for (const [name, sc] of this.sidecars) if (sc.pid) children.push({ pid: sc.pid, argv: [process.execPath, SIDECAR_ENTRY], owner: `sidecar of ${name}` });
+    try { recordChildren(this.ws.rootDir, children); } catch { /* best effort: only a crash recovery aid */ }
   }
 
   private async checkPorts(): Promise<void> {
@@ -309,7 +328,7 @@ export class MeshRuntime {
   async reload(files: string[] = []): Promise<void> {
     if (this.stopping || !this.ready) return;
     const t0 = performance.now();
-    const ws = await loadMeshWorkspace(this.ws.meshFile);
+    const ws = await this.loader.update(files);
     if (this.stopping) return;
     if (hasErrors(ws.diagnostics)) {
       const errors = ws.diagnostics.filter((d) => d.severity === 'error');
@@ -436,7 +455,7 @@ export class MeshRuntime {
       // Spans the sidecars flushed on their way out still go to the collector.
       await this.telemetry?.close();
       await this.api?.close();
-      if (this.ws) removeSession(this.ws.rootDir);
+      if (this.ws) { removeSession(this.ws.rootDir); forgetChildren(this.ws.rootDir); }
     })();
     return this.stopping;
   }

@@ -110,6 +110,31 @@ describe('Bookinfo through real sidecars', () => {
     assert.deepEqual(Object.keys(seen).sort(), ['reviews-v1', 'reviews-v3'], 'still the 50/50 split');
   });
 
+  // todo: these run and report, but do not fail the suite until the sidecar has its fault and
+  // timeout filters (simulator/sidecar/chains.ts marks them "later"); then drop the todo.
+  const dataPlaneTodo = { todo: 'fault and timeout filters are not in the data plane yet' };
+
+  test('fault injection (abort): jason\'s reviews say ratings are unavailable while other users are unaffected', dataPlaneTodo, async () => {
+    await applyRouting(example('bookinfo-tasks/virtual-service-ratings-test-abort.yaml'));
+    const jason = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { cookie: 'user=jason' });
+    assert.equal(jason.status, 200);
+    assert.match(jason.body, /Ratings service is currently unavailable/);
+    assert.match(jason.body, /Reviews served by:<\/dt><dd><u>reviews-v2<\/u>/);
+    const other = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage');
+    assert.doesNotMatch(other.body, /unavailable/);
+  });
+
+  test('request timeouts: a 0.5 s reviews timeout with ratings delayed 2 s gives the reviews error after about 1 s (two tries)', dataPlaneTodo, async () => {
+    await applyRouting(example('bookinfo-tasks/virtual-service-reviews-timeout.yaml'));
+    const t0 = Date.now();
+    const page = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', {}, 10_000);
+    const ms = Date.now() - t0;
+    assert.equal(page.status, 200);
+    assert.match(page.body, /Error fetching product reviews!/);
+    assert.match(page.body, /<h4>Book Details<\/h4>/, 'details still render');
+    assert.ok(ms >= 900 && ms < 2_500, `page took ${ms} ms`);
+  });
+
   test('every sidecar presents its SPIFFE identity from the mesh CA and refuses a client without a mesh certificate (STRICT)', async () => {
     const t = await topology();
     const w = t.workloads.find((x) => x.name === 'ratings-v1')!;

@@ -196,3 +196,8 @@ export async function readEvents(up: UpProcess, ms: number): Promise<Array<{ typ
   } catch { /* aborted: the stream never ends by itself */ } finally { clearTimeout(timer); }
   return text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
 }
+
+/** For `.catch`: rethrows with devmesh's output attached, so a failed wait shows what the mesh said. */
+export function withOutput(up: UpProcess): (e: unknown) => never {
+  return (e) => { throw new Error(`${(e as Error).message}\n--- devmesh output ---\n${up.output()}`); };
+}
