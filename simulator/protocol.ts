@@ -101,6 +101,8 @@ export interface SidecarOptions {
   logFormat?: 'text' | 'json';
   /** Trace sampling, 0-100. */
   sampling?: number;
+  /** Write access-log lines to stdout (default true; `devmesh up` sets it from --access-log). */
+  printAccessLog?: boolean;
 }
 
 // ---------- messages: sidecar -> control ----------
@@ -112,4 +114,5 @@ export type SidecarMessage =
   /** Reply to `certs`: new connections use the certificate with this serial. */
   | { type: 'certsApplied'; serial?: string; notAfter: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** Spans, edge samples and access-log entries, batched (a TelemetryBatch, telemetry-protocol.ts). */
   | { type: 'telemetry'; data: unknown };

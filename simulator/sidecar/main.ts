@@ -28,7 +28,7 @@ export function runChild(): void {
     if (msg.type === 'bootstrap') {
       if (starting || sidecar) return;
       starting = true;
-      startSidecar(msg, { send, accessLog: (line) => process.stdout.write(`${line}\n`) }).then(
+      startSidecar(msg, { send, accessLog: msg.options?.printAccessLog === false ? undefined : (line) => process.stdout.write(`${line}\n`) }).then(
         async (s) => {
           sidecar = s;
           for (const m of queue.splice(0)) await s.handle(m);

@@ -87,9 +87,9 @@ export interface UpProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `node bin/devmesh.js up -f <meshFile>` and records its output. */
-export function startUp(meshFile: string, env: Record<string, string> = {}): UpProcess {
-  const child = spawn(process.execPath, [BIN, 'up', '-f', meshFile], {
+/** Runs `node bin/devmesh.js up -f <meshFile> [args]` and records its output. */
+export function startUp(meshFile: string, env: Record<string, string> = {}, args: string[] = []): UpProcess {
+  const child = spawn(process.execPath, [BIN, 'up', '-f', meshFile, ...args], {
     cwd: path.dirname(meshFile), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
