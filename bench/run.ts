@@ -7,10 +7,12 @@ import * as os from 'node:os';
 import { markdownTable, type BenchResult } from './stats';
 import { benchDataplane } from './dataplane';
 import { benchValidate } from './validate';
+import { benchObservability } from './observability';
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   validate: () => benchValidate(),
   dataplane: () => benchDataplane({ quick: process.argv.includes('--quick'), only: onlyArg() }),
+  observability: () => benchObservability(),
 };
 
 /** `--only=throughput,latency,big,telemetry,up`: a subset of the data-plane scenarios. */

@@ -102,12 +102,12 @@ export interface SidecarOptions {
   /** Trace sampling, 0-100. */
   sampling?: number;
   /**
-   * Write each access-log line to stdout (`devmesh up --access-log`). Off by
-   * default: a line per request is a pipe write in the sidecar and a read in
-   * the control plane, ~10 % of a sidecar's CPU (issue 8); `/access_log` on
-   * the admin port keeps the recent lines either way.
+   * Write access-log lines to stdout (default true; `devmesh up` sets it from
+   * --access-log). A line per request is a pipe write in the sidecar and a
+   * read in the control plane: ~25 % of a sidecar's CPU under load (issue 8);
+   * `/access_log` on the admin port keeps the recent lines either way.
    */
-  accessLogStdout?: boolean;
+  printAccessLog?: boolean;
 }
 
 /**
@@ -127,4 +127,5 @@ export type SidecarMessage =
   /** Reply to `certs`: new connections use the certificate with this serial. */
   | { type: 'certsApplied'; serial?: string; notAfter: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** Spans, edge samples and access-log entries, batched (a TelemetryBatch, telemetry-protocol.ts). */
   | { type: 'telemetry'; data: unknown };

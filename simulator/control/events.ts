@@ -14,7 +14,10 @@ export type MeshEventType =
   | 'process.started'
   | 'process.crashed'
   | 'process.restarted'
-  | 'process.stopped';
+  | 'process.stopped'
+  /** Live edges (TopologyEdges in data), at most a few per second; streamed, not kept for replay. */
+  | 'topology.updated'
+  | 'faults.changed';
 
 export interface MeshEvent {
   id: number;
@@ -42,6 +45,13 @@ export class EventLog {
     const event: MeshEvent = { id: this.nextId++, time: Date.now(), ...e };
     this.ring.push(event);
     if (this.ring.length > this.capacity) this.ring.shift();
+    this.emitter.emit('event', event);
+    return event;
+  }
+
+  /** Streams an event to subscribers without keeping it in the replay ring (frequent, superseded updates). */
+  broadcast(e: Omit<MeshEvent, 'id' | 'time'>): MeshEvent {
+    const event: MeshEvent = { id: this.nextId++, time: Date.now(), ...e };
     this.emitter.emit('event', event);
     return event;
   }

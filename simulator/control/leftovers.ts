@@ -40,16 +40,37 @@ export function runsCommand(pid: number, argv: string[], procRoot = '/proc'): bo
   }
 }
 
-/** Stops recorded children that still run their recorded command; returns a line per stopped child. */
-export function reapLeftovers(rootDir: string): string[] {
+/** Gone, or a zombie nobody reaped yet (orphans are reaped by init, in its own time). */
+export function exited(pid: number, procRoot = '/proc'): boolean {
+  try {
+    const stat = readFileSync(path.join(procRoot, String(pid), 'stat'), 'utf8');
+    // "pid (comm) S ...": comm may contain spaces and parentheses, so read after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Stops recorded children that still run their recorded command and waits
+ * (bounded) until they are gone, since a SIGKILLed process frees its ports
+ * only once it has exited. Returns a line per stopped child.
+ */
+export async function reapLeftovers(rootDir: string, waitMs = 3_000): Promise<string[]> {
   let records: ChildRecord[];
   try { records = JSON.parse(readFileSync(fileOf(rootDir), 'utf8')) as ChildRecord[]; } catch { return []; }
   const stopped: string[] = [];
+  const killed: ChildRecord[] = [];
   for (const r of Array.isArray(records) ? records : []) {
     if (!Number.isInteger(r?.pid) || !Array.isArray(r.argv) || !runsCommand(r.pid, r.argv)) continue;
     killGroup(r.pid, 'SIGKILL');
+    killed.push(r);
     stopped.push(`${r.owner} (pid ${r.pid})`);
   }
+  // Its ports are free once it is a zombie (state Z comes after the kernel closed its
+  // files; an empty cmdline comes before, so that is not enough).
+  const deadline = Date.now() + waitMs;
+  while (killed.some((r) => !exited(r.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   forgetChildren(rootDir);
   return stopped;
 }

@@ -23,6 +23,12 @@ import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
 import { watchPolicies, type PolicyWatcher } from './watch';
 import { meshTable } from './table';
+import { TelemetryHub } from './telemetry/hub';
+import { mergedMetrics } from './telemetry/mergedMetrics';
+import { faultsOnEdge } from './telemetry/edgeFaults';
+import type { OutlierEjection, Topology, TopologyEdges } from './topology-types';
+import { FaultStore } from './faults';
+import type { RuntimeFault } from '../protocol';
 
 /** A failure before the mesh is up: each line is printed as is, then devmesh exits 1. */
 export class UpError extends Error {
@@ -37,6 +43,14 @@ export interface RuntimeOptions {
   startTimeoutMs?: number;
   /** Print the sidecars' access logs (one line per request per sidecar). */
   accessLog?: boolean;
+  /** Access-log format, printed and kept: Istio's text format or JSON. */
+  logFormat?: 'text' | 'json';
+  /** OTLP/HTTP collector for spans; overrides Mesh spec.telemetry.otlp.endpoint. */
+  otlpEndpoint?: string;
+  /** Traces kept in memory for the API (default 1000). */
+  maxTraces?: number;
+  /** Access-log entries kept in memory for the API (default 2000). */
+  maxLogs?: number;
 }
 
 interface AppEntry { spec: WorkloadSpec; info: WorkloadInfo; cmd: ResolvedCommand; proc: Supervised }
@@ -52,6 +66,7 @@ export class MeshRuntime {
   snapshot!: MeshSnapshot;
   private certs?: WorkloadCertificates;
   private api?: ControlApiServer;
+  telemetry?: TelemetryHub;
   private watcher?: PolicyWatcher;
   private readonly sidecars = new Map<string, Sidecar>();
   private readonly apps = new Map<string, AppEntry>();
@@ -61,6 +76,8 @@ export class MeshRuntime {
   private rejectedNow = false;
   private appliedAt = Date.now();
   private meshChangeWarned = '';
+  /** Runtime chaos: faults added through the API/CLI, carried into every snapshot until they expire or are cleared. */
+  readonly faults = new FaultStore(() => this.snapshot, (list, why) => this.applyFaults(list, why));
   private readonly out: (line: string) => void;
   private readonly err: (line: string) => void;
 
@@ -100,7 +117,8 @@ export class MeshRuntime {
       this.ready = true;
       const readyMs = performance.now() - t0;
       // The watcher's first scan runs after readiness: it is not on the path to serving.
-      this.watcher = watchPolicies(this.rootDir, (files) => this.reload(files));
+      this.watcher = watchPolicies(this.rootDir, (files) => this.reload(files), undefined,
+        (err) => this.err(`devmesh: reloading the policies failed, still serving v${this.snapshot.version}: ${(err as Error)?.stack ?? err}`));
       this.events.record({ type: 'mesh.ready', message: `mesh ${this.mesh.metadata.name} ready in ${Math.round(readyMs)} ms`, data: { ms: readyMs, phases } });
       this.printReady(readyMs, phases);
       await this.watcher.ready;
@@ -119,6 +137,7 @@ export class MeshRuntime {
     this.ws = await this.loader.load();
     const diags = this.ws.diagnostics;
     const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
+    if (diags.length === 1 && diags[0].code === 'file-unreadable') throw new UpError([`devmesh up: ${diags[0].message}`]);
     if (hasErrors(diags)) {
       throw new UpError([formatText(diags, this.ws.policyFileCount, color).trimEnd(), 'devmesh up: nothing was started. Fix the errors above and run devmesh up again.']);
     }
@@ -134,7 +153,7 @@ export class MeshRuntime {
         `Use that one, or stop it first (Ctrl-C in its terminal, or kill ${s.session.pid}).`]);
     }
     // No devmesh owns this Mesh: whatever a crashed one left running would hold our ports.
-    const reaped = reapLeftovers(this.ws.rootDir);
+    const reaped = await reapLeftovers(this.ws.rootDir);
     if (reaped.length) this.err(`a previous devmesh up for this Mesh ended without stopping its children; stopped: ${reaped.join(', ')}`);
   }
 
@@ -184,6 +203,16 @@ export class MeshRuntime {
 
   private async openApi(): Promise<void> {
     const { controlPort } = resolvedMeshSettings(this.mesh.spec);
+    const otlpEndpoint = this.opts.otlpEndpoint ?? this.mesh.spec.telemetry?.otlp?.endpoint;
+    this.telemetry = new TelemetryHub({
+      events: this.events,
+      edgesView: () => this.edgesView(),
+      maxTraces: this.opts.maxTraces,
+      maxLogs: this.opts.maxLogs,
+      otlp: otlpEndpoint ? { endpoint: otlpEndpoint } : undefined,
+      onError: (m) => this.err(m),
+    });
+    const adminPorts = () => [this.snapshot.ingress.adminPort, ...this.snapshot.workloads.map((w) => w.sidecar.adminPort)];
     try {
       this.api = await listenControlApi({
         token: this.token,
@@ -191,7 +220,9 @@ export class MeshRuntime {
         isReady: () => this.ready && [...this.sidecars.values()].every((s) => s.ready),
         topology: () => this.topology(),
         config: () => this.configView(),
+        faults: this.faults,
         adminPortOf: (name) => name === this.snapshot.ingress.name ? this.snapshot.ingress.adminPort : this.snapshot.workloads.find((w) => w.name === name)?.sidecar.adminPort,
+        observability: { hub: this.telemetry, metrics: () => mergedMetrics(adminPorts()) },
       }, controlPort);
     } catch (e) {
       const pos = this.ws.meshPosition(['spec', 'controlPort']);
@@ -212,7 +243,9 @@ export class MeshRuntime {
     for (const o of owners) {
       const sidecar = new Sidecar({
         workload: o.workload, name: o.name, events: this.events, host,
-        bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, accessLogStdout: this.opts.accessLog === true } }),
+        bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
+        // Spans, edge samples and access-log entries, batched by the sidecar.
+        onTelemetry: (data) => this.telemetry?.ingest(data),
         // stdout carries access logs: printed on request only, since every line costs the
         // control plane CPU under load; stderr (crashes, warnings) is always shown.
         onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[${o.name} sidecar] ${line}`); },
@@ -318,7 +351,7 @@ export class MeshRuntime {
     }
     if (JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
     this.ws = { ...ws, mesh: this.mesh };
-    const next = buildSnapshot(this.mesh, ws.resources, this.ports, this.snapshot.version + 1);
+    const next = { ...buildSnapshot(this.mesh, ws.resources, this.ports, this.snapshot.version + 1), faults: this.faults.list() };
     this.snapshot = next;
     const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
     const ms = performance.now() - t0;
@@ -331,7 +364,17 @@ export class MeshRuntime {
 
   // ---------- API views ----------
 
-  private async topology() {
+  /** Live edges with the faults that touch them; the service of each caller comes from the snapshot. */
+  private edgesView(): TopologyEdges {
+    const s = this.snapshot;
+    const serviceOf = (w: string) => s.workloads.find((x) => x.name === w)?.service ?? w;
+    const view = this.telemetry!.edges.view(serviceOf);
+    for (const e of view.edges) e.activeFaults = faultsOnEdge(s, { source: e.source, sourceService: serviceOf(e.source), destination: e.destination, service: e.service });
+    for (const e of view.serviceEdges) e.activeFaults = faultsOnEdge(s, { source: e.source, sourceService: e.source, service: e.destination });
+    return view;
+  }
+
+  private async topology(): Promise<Topology> {
     const s = this.snapshot;
     const probe = (port: number) => accepts(port, 200);
     const workloads = await Promise.all(s.workloads.map(async (w) => {
@@ -341,19 +384,49 @@ export class MeshRuntime {
         ...w,
         managed: !!app,
         pids: { sidecar: sc?.pid ?? null, app: app?.proc.pid ?? null },
-        health: { sidecar: sc?.ready ? 'up' : 'down', app: (await probe(w.appPort)) ? 'up' : 'down' },
+        health: { sidecar: sc?.ready ? 'up' as const : 'down' as const, app: (await probe(w.appPort)) ? 'up' as const : 'down' as const },
         restarts: { sidecar: sc?.supervised.restarts ?? 0, app: app?.proc.restarts ?? 0 },
         configVersion: sc?.appliedVersion ?? 0,
       };
     }));
     const ing = this.sidecars.get(s.ingress.name);
+    const outliers = await this.ejections();
     return {
       mesh: s.meshName, version: s.version, ready: this.ready, trustDomain: s.trustDomain, namespace: s.namespace,
       services: s.services,
       workloads,
       ingress: { ...s.ingress, pid: ing?.pid ?? null, health: ing?.ready ? 'up' : 'down', restarts: ing?.supervised.restarts ?? 0 },
-      edges: [] as unknown[],
+      ...withEjections(this.edgesView(), outliers, s),
+      faults: this.faults.list(),
+      outliers,
     };
+  }
+
+  /** A new snapshot with the runtime faults, pushed to every sidecar (they also ignore expired ones on their own). */
+  private async applyFaults(faults: RuntimeFault[], why: string): Promise<void> {
+    if (this.stopping) return;
+    const next = { ...this.snapshot, version: this.snapshot.version + 1, faults };
+    this.snapshot = next;
+    const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
+    const failed = results.filter((r) => !r.ok);
+    this.out(`${why}: config v${next.version} applied to ${results.length - failed.length}/${results.length} sidecars`);
+    this.events.record({ type: 'faults.changed', message: why, data: { version: next.version, faults, failed } });
+  }
+
+  /** Hosts ejected by outlier detection, as each calling sidecar sees them (its admin /clusters; a host is a workload name). */
+  private async ejections(): Promise<OutlierEjection[]> {
+    const s = this.snapshot;
+    const owners = [{ name: s.ingress.name, port: s.ingress.adminPort }, ...s.workloads.map((w) => ({ name: w.name, port: w.sidecar.adminPort }))];
+    const out: OutlierEjection[] = [];
+    await Promise.all(owners.map(async (o) => {
+      if (!this.sidecars.get(o.name)?.ready) return;
+      try {
+        const r = await fetch(`http://127.0.0.1:${o.port}/clusters`, { signal: AbortSignal.timeout(500) });
+        const clusters = await r.json() as Array<{ cluster: string; hosts: Array<{ host: string; ejected: boolean; ejectedUntil?: string; ejectionReason?: string }> }>;
+        for (const c of clusters) for (const h of c.hosts) if (h.ejected) out.push({ reporter: o.name, cluster: c.cluster, host: h.host, until: h.ejectedUntil, reason: h.ejectionReason });
+      } catch { /* a sidecar restarting: it has no ejections to report */ }
+    }));
+    return out;
   }
 
   private configView() {
@@ -380,8 +453,11 @@ export class MeshRuntime {
       this.events.record({ type: 'mesh.stopping', message: 'stopping the mesh' });
       await this.watcher?.close();
       this.certs?.stop();
+      this.faults.stop();
       await Promise.all([...this.apps.values()].map((a) => a.proc.stop(2_000)));
       await Promise.all([...this.sidecars.values()].map((s) => s.stop(1_000)));
+      // Spans the sidecars flushed on their way out still go to the collector.
+      await this.telemetry?.close();
       await this.api?.close();
       if (this.ws) { removeSession(this.ws.rootDir); forgetChildren(this.ws.rootDir); }
     })();
@@ -401,3 +477,16 @@ async function waitAccepting(port: number, deadline: number, what: string): Prom
     await delay(20);
   }
 }
+
+/** Fills each edge's ejectedEndpoints: the callee workloads its caller's outlier detection has ejected. */
+function withEjections(view: TopologyEdges, outliers: readonly OutlierEjection[], s: MeshSnapshot): TopologyEdges {
+  const workloadsOf = new Map(s.services.map((svc) => [svc.name, new Set(svc.workloads)]));
+  const ejectedBy = (caller: string, service: string) =>
+    [...new Set(outliers.filter((o) => o.reporter === caller && workloadsOf.get(service)?.has(o.host)).map((o) => o.host))];
+  const ingressName = s.ingress.name;
+  const callersOf = (source: string) => (source === ingressName || !workloadsOf.has(source) ? [source] : [...(workloadsOf.get(source) ?? [])]);
+  for (const e of view.edges) e.ejectedEndpoints = ejectedBy(e.source, e.service);
+  for (const e of view.serviceEdges) e.ejectedEndpoints = [...new Set(callersOf(e.source).flatMap((c) => ejectedBy(c, e.destination)))];
+  return view;
+}
+

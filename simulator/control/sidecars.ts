@@ -173,7 +173,11 @@ export class Sidecar {
         break;
       }
       case 'certsApplied': this.certsSerial = m.serial; break;
-      case 'log': this.opts.onLog?.(m.level, m.message); break;
+      case 'log':
+        // Kept with the output tail: a sidecar that fails to start says why in a log message.
+        if (m.level !== 'info') this.supervised.tail.push(m.message);
+        this.opts.onLog?.(m.level, m.message);
+        break;
       case 'telemetry': this.opts.onTelemetry?.(m.data); break;
     }
   }

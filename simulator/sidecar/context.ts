@@ -16,6 +16,7 @@ import type { ProxyError, ResponseFlag } from './errors';
 import type { MeshTables } from './tables';
 import type { RoutePlan } from './routing/plan';
 import type { EffectivePolicy } from './routing/trafficPolicy';
+import type { HopObservation } from './observation';
 
 /** Who is calling, as the sidecar knows it. */
 export interface Source {
@@ -49,11 +50,17 @@ export interface RequestContext {
   /** Set by the endpoint filter: the picked workload and the DestinationRule policy in force for it. */
   endpoint?: WorkloadInfo;
   policy?: EffectivePolicy;
+  /** Set by retry: workloads already tried, which the endpoint pick avoids when it can (retryIgnorePreviousHosts). */
+  avoidEndpoints?: ReadonlySet<string>;
+  /** Set by the chaos filter: connect here (a toxic relay) instead of the endpoint's inbound port. */
+  upstreamPort?: number;
   /** The request came in proxy form (`GET http://host/path`). */
   proxyForm: boolean;
   /** Header operations to apply to the response, innermost first. */
   responseHeaderOps: HeaderOperations[];
   flags: ResponseFlag[];
+  /** Span and sizes noted by the trace and metrics filters (observation.ts). */
+  observed?: HopObservation;
   /** Answer with an upstream (or synthesized) response. */
   respond(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, body: Readable | string | null): void;
   /** Answer with a proxy-made error response. */

@@ -40,3 +40,4 @@ export const noRoute = (message: string, reason = 'no-route', status = 404) => n
 export const noHealthyUpstream = (message: string) => new ProxyError(503, 'UH', 'no-healthy-upstream', message);
 export const upstreamConnectFailure = (message: string) => new ProxyError(503, 'UF', 'upstream-connect-failure', message);
 export const upstreamReset = (message: string) => new ProxyError(503, 'UC', 'upstream-reset', message);
+export const refusedStream = (message: string) => new ProxyError(503, 'UC', 'refused-stream', message);

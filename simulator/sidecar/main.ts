@@ -16,7 +16,7 @@
  * A failure to start is reported as a `log` error; a process left with no
  * sidecar exits (code 1 if the last one failed to start). Access logs go to
  * stdout, one line per request, when bootstrap options ask for it
- * (`accessLogStdout`).
+ * (`printAccessLog`, default true; `devmesh up` turns it off unless --access-log).
  */
 import type { Addressed, ControlMessage, SidecarMessage } from '../protocol';
 import { startSidecar, type Sidecar } from './sidecar';
@@ -48,7 +48,7 @@ export function runChild(): void {
       h = { starting: true, queue: [] };
       hosted.set(key, h);
       const entry = h;
-      startSidecar(msg, { send: to, accessLog: msg.options?.accessLogStdout ? (line) => process.stdout.write(`${line}\n`) : undefined, host: { sidecars: names } }).then(
+      startSidecar(msg, { send: to, accessLog: msg.options?.printAccessLog === false ? undefined : (line) => process.stdout.write(`${line}\n`), host: { sidecars: names } }).then(
         async (s) => {
           entry.sidecar = s;
           entry.starting = false;

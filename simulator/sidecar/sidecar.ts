@@ -14,6 +14,7 @@ import type * as net from 'node:net';
 import type { Certificates, ControlMessage, SidecarMessage, SidecarOptions } from '../protocol';
 import { AccessLog, type AccessLogSink } from './accessLog';
 import { inboundChain, outboundChain } from './chains';
+import type { Source } from './context';
 import type { Exchange } from './downstream';
 import { authz } from './filters/authz';
 import { endpoint } from './filters/endpoint';
@@ -24,7 +25,9 @@ import { createInboundListener, type InboundListener } from './listeners/inbound
 import { createOutboundServer } from './listeners/outbound';
 import { inboundUpgrade, outboundUpgrade } from './listeners/upgrade';
 import { newLbStats } from './routing/loadBalancer';
+import { ResilienceState } from './resilience/state';
 import { Stats } from './stats';
+import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
 import { H2Pool } from './upstream/h2Pool';
 import { newKeepAliveAgent } from './upstream/http1';
@@ -40,6 +43,8 @@ export interface StartOptions {
   random?: () => number;
   /** The process this sidecar shares (main.ts): admin `/memory` says who else is in it. */
   host?: { sidecars: () => string[] };
+  /** false: no tracing and no Istio metrics (bench/observability.ts measures the difference). */
+  observability?: boolean;
 }
 
 export interface Sidecar {
@@ -47,6 +52,8 @@ export interface Sidecar {
   readonly ports: { inbound?: number; outbound?: number; ingress?: number; admin: number };
   readonly stats: Stats;
   readonly accessLog: AccessLog;
+  /** Istio metrics, spans, edges and log entries (sent to the control plane in batches). */
+  readonly telemetry: SidecarTelemetry;
   tables(): MeshTables;
   /** Handles one control message and returns the reply (also passed to `send`). */
   handle(msg: ControlMessage): Promise<SidecarMessage | undefined>;
@@ -67,18 +74,27 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let pool = new H2Pool(certs);
   const plaintextAgent = newKeepAliveAgent();
   const appAgent = newKeepAliveAgent();
+  const resilience = new ResilienceState(stats, random);
+  const log = (level: 'info' | 'warn', message: string) => void opts.send?.({ type: 'log', level, message });
+  // Toxic relays close when their fault expires, even if no request comes to notice it.
+  const toxicSweep = setInterval(() => resilience.toxics.sync(tables.snapshot.faults ?? []), 1000);
+  toxicSweep.unref();
   const getTables = () => tables;
   const getCerts = () => certs;
+  const sampling = options.sampling ?? 100;
+  const telemetry = new SidecarTelemetry({ name: workload ?? boot.snapshot.ingress.name, send: (data) => opts.send?.({ type: 'telemetry', data }) });
+  const observe = opts.observability !== false;
   const done = (listener: string) => (e: Exchange) => {
     stats.request(listener, e.status, e.ctx.flags);
-    accessLog.record(listener, e);
+    const entry = accessLog.record(listener, e);
+    if (observe) telemetry.exchange(listener, e, entry);
   };
 
   const role = workload === null ? 'ingress' : 'sidecar';
   const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
   const outbound = createOutboundServer({
     tables: getTables,
-    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats }),
+    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log }),
     onDone: done(outboundName),
   });
   const upgradeOut = outboundUpgrade({
@@ -87,27 +103,44 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     certs: getCerts,
     filters: [route({ role, random }), endpoint({ lb, random })],
   });
-  outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => upgradeOut(req, socket, head, { labels: {}, address: socket.remoteAddress }));
+  outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    countTcp(socket, 'source', { service: upgradeTarget(req) });
+    upgradeOut(req, socket, head, { labels: {}, address: socket.remoteAddress });
+  });
+  /** istio_tcp_* for upgraded (WebSocket/TCP) connections, measured on the downstream socket. */
+  const countTcp = (socket: net.Socket, reporter: 'source' | 'destination', peer: { principal?: string; service?: string }) => {
+    telemetry.metrics.recordTcp(tables, reporter, peer, 0, 0, 'open');
+    const [read0, written0] = [socket.bytesRead, socket.bytesWritten];
+    socket.once('close', () => telemetry.metrics.recordTcp(tables, reporter, peer, socket.bytesWritten - written0, socket.bytesRead - read0, 'close'));
+  };
 
   let inbound: InboundListener | undefined;
   if (tables.self) {
     inbound = createInboundListener({
       tables: getTables,
-      handler: inboundChain({ appAgent }),
+      handler: inboundChain({ appAgent, stats, log, sampling, random, observe }),
       onDone: done('inbound'),
       certs,
       stats,
-      onUpgrade: inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [authz(), xfcc()] }),
+      onUpgrade: (() => {
+        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [authz(), xfcc()] });
+        return (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => {
+          countTcp(socket, 'destination', { principal: source.spiffeId });
+          up(req, socket, head, source);
+        };
+      })(),
     });
   }
   const admin = createAdminServer({
     tables: getTables,
     stats,
     accessLog,
+    metrics: telemetry.metrics,
     certs: getCerts,
     ready: () => !draining,
     sharedWith: opts.host?.sidecars,
-    extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString() }),
+    extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString(), toxics: resilience.toxics.toJSON() }),
+    routes: { '/clusters': () => resilience.clusters() },
   });
 
   const self = tables.self;
@@ -136,6 +169,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     ports,
     stats,
     accessLog,
+    telemetry,
     tables: getTables,
     async handle(msg) {
       switch (msg.type) {
@@ -145,6 +179,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
             if (next.version < tables.version) throw new Error(`snapshot ${next.version} is older than the one in force (${tables.version})`);
             const mtlsChanged = next.mtls.mode !== tables.mtls.mode;
             tables = next;
+            resilience.toxics.sync(next.snapshot.faults ?? []);
             if (mtlsChanged) inbound?.enforce();
             stats.inc('config.applied');
             return send({ type: 'applied', version: next.version });
@@ -172,10 +207,13 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     async close(graceMs = 2000) {
       if (draining) return;
       draining = true;
+      telemetry.close();
       const closed = [outbound, inbound?.server, admin].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
       outbound.closeIdleConnections();
       inbound?.closeIdle();
       pool.close();
+      clearInterval(toxicSweep);
+      resilience.close();
       const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
       await Promise.race([Promise.all(closed), timer]);
       outbound.closeAllConnections();
@@ -189,6 +227,15 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   };
   send({ type: 'ready', workload, ports });
   return sidecar;
+}
+
+/** The host an upgrade request names (proxy form or Host), for the tcp metrics' destination_service. */
+function upgradeTarget(req: http.IncomingMessage): string | undefined {
+  const url = req.url ?? '/';
+  if (/^http:\/\//i.test(url)) {
+    try { return new URL(url).hostname; } catch { return undefined; }
+  }
+  return req.headers.host?.replace(/:\d+$/, '');
 }
 
 function listen(server: net.Server, port: number): Promise<number> {

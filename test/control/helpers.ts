@@ -87,9 +87,9 @@ export interface UpProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `node bin/devmesh.js up -f <meshFile>` and records its output. */
-export function startUp(meshFile: string, env: Record<string, string> = {}): UpProcess {
-  const child = spawn(process.execPath, [BIN, 'up', '-f', meshFile], {
+/** Runs `node bin/devmesh.js up -f <meshFile> [args]` and records its output. */
+export function startUp(meshFile: string, env: Record<string, string> = {}, args: string[] = []): UpProcess {
+  const child = spawn(process.execPath, [BIN, 'up', '-f', meshFile, ...args], {
     cwd: path.dirname(meshFile), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -195,4 +195,9 @@ export async function readEvents(up: UpProcess, ms: number): Promise<Array<{ typ
     }
   } catch { /* aborted: the stream never ends by itself */ } finally { clearTimeout(timer); }
   return text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+}
+
+/** For `.catch`: rethrows with devmesh's output attached, so a failed wait shows what the mesh said. */
+export function withOutput(up: UpProcess): (e: unknown) => never {
+  return (e) => { throw new Error(`${(e as Error).message}\n--- devmesh output ---\n${up.output()}`); };
 }

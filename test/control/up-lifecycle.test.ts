@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { bookinfoFixture, canBind, pidAlive, startUp, STUB_SIDECAR, waitFor, waitReady, within, readEvents, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, canBind, pidAlive, startUp, STUB_SIDECAR, waitFor, waitReady, within, readEvents, withOutput, type BookinfoFixture, type UpProcess } from './helpers';
 
 const env = { DEVMESH_SIDECAR_ENTRY: STUB_SIDECAR };
 
@@ -79,7 +79,7 @@ describe('a running devmesh up', () => {
     const t = await waitFor('every sidecar to apply the edit', async () => {
       const topo = await topology();
       return topo.workloads.every((w) => w.configVersion === before + 1) && topo.version === before + 1 ? topo : undefined;
-    }, 3_000, 20);
+    }, 3_000, 20).catch(withOutput(up));
     assert.ok(Date.now() - t0 < 1_000, `applied in ${Date.now() - t0} ms`);
     assert.equal(t.version, before + 1);
   });
@@ -90,7 +90,7 @@ describe('a running devmesh up', () => {
     const cfg = await waitFor('the rejection to be reported', async () => {
       const c = await (await up.api('/api/config')).json() as { state: string; version: number; lastRejection: { diagnostics: Array<{ file: string; line: number; text: string }> } | null };
       return c.state === 'rejected' ? c : undefined;
-    }, 3_000, 20);
+    }, 8_000, 20).catch(withOutput(up));
     assert.equal(cfg.version, before);
     assert.ok(cfg.lastRejection!.diagnostics.some((d) => d.file.endsWith('broken.yaml') && d.line >= 1), JSON.stringify(cfg.lastRejection));
     assert.match(up.output(), /broken\.yaml:\d+:\d+: error/);
@@ -98,7 +98,16 @@ describe('a running devmesh up', () => {
     assert.equal((await up.api('/api/health')).status, 200);
     // Fixing the file clears the rejected state without a restart.
     fx.write('broken.yaml', '# fixed\n');
-    await waitFor('the fix to be accepted', async () => ((await (await up.api('/api/config')).json()) as { state: string }).state === 'ok', 3_000, 20);
+    await waitFor('the fix to be accepted', async () => ((await (await up.api('/api/config')).json()) as { state: string }).state === 'ok', 8_000, 20).catch(withOutput(up));
+  });
+
+  test('a change to the Mesh itself is reported as needing a restart while policy edits keep applying', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(fx.meshFile, 'utf8');
+    fx.write('mesh.yaml', text.replace('{"ENABLE_RATINGS":"false"}', '{"ENABLE_RATINGS":"true"}'));
+    await waitFor('the Mesh change to be reported', () => /the Mesh \(services, workloads, ports\) changed: that takes effect on the next devmesh up/.test(up.output()), 8_000, 20).catch(withOutput(up));
+    fx.write('mesh.yaml', text);
+    assert.equal((await up.api('/api/health')).status, 200);
   });
 
   test('an app killed with SIGKILL is restarted and the crash is an event', async () => {

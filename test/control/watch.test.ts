@@ -46,3 +46,19 @@ test('saves during a running reload trigger exactly one more reload, so the last
     assert.deepEqual(calls[1].sort(), ['b.yaml', 'c.yaml']);
   } finally { await w.close(); rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('two saves of one file 10 ms apart both count: the second is not lost to chokidar\'s change throttle', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-watch-'));
+  const file = path.join(dir, 'a.yaml');
+  writeFileSync(file, 'v: 0\n');
+  const seen: string[] = [];
+  const { readFileSync } = await import('node:fs');
+  const w = watchPolicies(dir, async () => { seen.push(readFileSync(file, 'utf8')); }, 5);
+  try {
+    await w.ready;
+    writeFileSync(file, 'v: 1\n');
+    await waitFor('the first reload', () => seen.length >= 1, 3_000, 5);
+    writeFileSync(file, 'v: 2\n');
+    await waitFor('a reload that reads the last save', () => seen.at(-1) === 'v: 2\n', 3_000, 5);
+  } finally { await w.close(); rmSync(dir, { recursive: true, force: true }); }
+});

@@ -9,7 +9,10 @@ import { hostGuard } from './host-guard';
 import { tokenAuth } from './token-auth';
 import { csrfGuard } from './csrf-guard';
 import { sidecarAdminProxy } from './sidecar-proxy';
+import { observabilityRouter, type ObservabilityDeps } from './observability';
 import type { EventLog, MeshEvent } from '../events';
+import type { FaultStore } from '../faults';
+import { faultsRouter } from './faults';
 
 export interface ControlApiDeps {
   token: string;
@@ -18,6 +21,10 @@ export interface ControlApiDeps {
   topology: () => Promise<unknown>;
   config: () => unknown;
   adminPortOf: (workload: string) => number | undefined;
+  /** Traces, access logs, merged metrics (observability.ts). */
+  observability?: ObservabilityDeps;
+  /** Runtime chaos (`/api/faults`). */
+  faults?: FaultStore;
 }
 
 export function createControlApp(deps: ControlApiDeps, getPort: () => number): express.Express {
@@ -36,6 +43,8 @@ export function createControlApp(deps: ControlApiDeps, getPort: () => number): e
   app.get('/api/config', (_req, res) => { res.json(deps.config()); });
   app.get('/api/events', (req, res) => serveEvents(deps.events, req, res));
   app.use('/api/sidecars', sidecarAdminProxy(deps.adminPortOf));
+  if (deps.observability) app.use(observabilityRouter(deps.observability));
+  if (deps.faults) app.use('/api/faults', faultsRouter(deps.faults));
 
   app.use((req, res) => { res.status(404).json({ error: 'not-found', message: `no route ${req.method} ${req.path}` }); });
   return app;

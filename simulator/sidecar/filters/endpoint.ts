@@ -3,16 +3,19 @@
  * DestinationRule policy in force (subset and port level), and lets the load
  * balancer pick one. No workload left = 503 UH, as Envoy's "no healthy upstream".
  */
-import type { Filter } from '../context';
+import type { Filter, RequestContext } from '../context';
+import type { WorkloadInfo } from '../../protocol';
 import { noHealthyUpstream, noRoute } from '../errors';
 import { pickEndpoint, type LbStats } from '../routing/loadBalancer';
 import { subsetEndpoints } from '../routing/subsets';
-import { effectiveTrafficPolicy } from '../routing/trafficPolicy';
+import { effectiveTrafficPolicy, type EffectivePolicy } from '../routing/trafficPolicy';
 import { splitPath } from '../routing/match';
 
 export interface EndpointSettings {
   lb: LbStats;
   random: () => number;
+  /** Narrows the candidates before the pick: outlier ejections, hosts a retry already tried. */
+  eligible?: <E extends WorkloadInfo>(ctx: RequestContext, endpoints: E[], policy: EffectivePolicy) => E[];
 }
 
 export const endpoint = (settings: EndpointSettings): Filter => (next) => (ctx) => {
@@ -25,7 +28,8 @@ export const endpoint = (settings: EndpointSettings): Filter => (next) => (ctx) 
   const policy = effectiveTrafficPolicy(dr, plan.subset, plan.port);
   ctx.policy = policy;
   const clusterKey = `${plan.host}|${plan.subset ?? ''}`;
-  const pick = pickEndpoint(policy.loadBalancer, subset.endpoints, clusterKey, settings.lb, { headers: ctx.downstream.headers, query: splitPath(ctx.path).query, sourceIp: ctx.source.address }, settings.random);
+  const candidates = settings.eligible ? settings.eligible(ctx, subset.endpoints, policy) : subset.endpoints;
+  const pick = pickEndpoint(policy.loadBalancer, candidates, clusterKey, settings.lb, { headers: ctx.downstream.headers, query: splitPath(ctx.path).query, sourceIp: ctx.source.address }, settings.random);
   if (!pick) return ctx.fail(noHealthyUpstream(`devmesh: no workload of ${plan.host}${plan.subset ? ` in subset "${plan.subset}"` : ''} to send to\n`));
   ctx.endpoint = pick.endpoint;
   if (pick.setCookie) ctx.responseHeaderOps.push({ add: { 'set-cookie': pick.setCookie } });

@@ -7,7 +7,8 @@
 import type { Agent } from 'node:http';
 import * as http2 from 'node:http2';
 import type { Handler, RequestContext } from '../context';
-import { upstreamConnectFailure, upstreamReset } from '../errors';
+import { refusedStream, upstreamConnectFailure, upstreamReset } from '../errors';
+import { parseDuration } from '../../policy/duration';
 import type { LbStats } from '../routing/loadBalancer';
 import type { Stats } from '../stats';
 import { forwardHttp1 } from '../upstream/http1';
@@ -34,7 +35,7 @@ export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
   ctx.headers['x-forwarded-proto'] = 'http';
   if (ctx.policy?.tls?.mode === 'DISABLE') {
     deps.stats.inc('upstream_rq_plaintext');
-    forwardHttp1(ctx, ep.sidecar.inboundPort, deps.plaintextAgent, release);
+    forwardHttp1(ctx, ctx.upstreamPort ?? ep.sidecar.inboundPort, deps.plaintextAgent, release);
   } else {
     deps.stats.inc('upstream_rq_mtls');
     forwardHttp2(ctx, deps.pool(), release);
@@ -45,7 +46,8 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
   const ep = ctx.endpoint!;
   let session: http2.ClientHttp2Session;
   try {
-    session = pool.session({ port: ep.sidecar.inboundPort, spiffeId: ep.spiffeId });
+    // A toxic relay (runtime chaos) may stand in for the peer's port; TLS still runs end to end.
+    session = pool.session({ port: ctx.upstreamPort ?? ep.sidecar.inboundPort, spiffeId: ep.spiffeId });
   } catch (err) {
     release();
     return ctx.fail(upstreamConnectFailure(`devmesh: cannot reach ${ep.name}: ${(err as Error).message}\n`));
@@ -64,11 +66,26 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
     return ctx.fail(upstreamReset(`devmesh: request to ${ep.name} could not start: ${(err as Error).message}\n`));
   }
   let responded = false;
+  // connectionPool.tcp.connectTimeout (Istio default 10s): a session that does not connect in time is a connect failure.
+  let connectTimer: NodeJS.Timeout | undefined;
+  if (!(session as unknown as Record<symbol, boolean>)[CONNECTED]) {
+    const ms = connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout);
+    connectTimer = setTimeout(() => {
+      if (responded || (session as unknown as Record<symbol, boolean>)[CONNECTED]) return;
+      responded = true;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      session.destroy();
+      ctx.fail(upstreamConnectFailure(`devmesh: connection to ${ep.name} timed out after ${ms} ms (connectTimeout)\n`));
+    }, ms);
+    session.once('connect', () => clearTimeout(connectTimer));
+  }
   stream.once('response', (h) => {
+    clearTimeout(connectTimer);
     responded = true;
     ctx.respond(Number(h[':status']), h, stream);
   });
   stream.once('error', (err: NodeJS.ErrnoException) => {
+    clearTimeout(connectTimer);
     if (responded) return;
     responded = true;
     const cause = (err.cause as NodeJS.ErrnoException | undefined) ?? err;
@@ -77,8 +94,10 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
   });
   stream.once('close', () => {
     release();
+    clearTimeout(connectTimer);
     if (!responded) {
       responded = true;
+      if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return ctx.fail(refusedStream(`devmesh: ${ep.name} refused the stream (REFUSED_STREAM)\n`));
       ctx.fail(upstreamReset(`devmesh: ${ep.name} closed the stream without a response (code ${stream.rstCode})\n`));
     }
   });
@@ -90,4 +109,8 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
     body.pipe(stream);
     stream.once('close', () => body.unpipe(stream));
   }
+}
+
+function connectTimeoutMs(d: string | undefined): number {
+  return (d ? parseDuration(d) : undefined) || 10_000;
 }

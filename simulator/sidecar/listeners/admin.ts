@@ -1,13 +1,15 @@
 /**
  * The admin port (127.0.0.1 only), in the spirit of Envoy's admin API:
  * /ready, /stats (JSON counters), /config_dump (snapshot version + route
- * tables), /memory, /access_log (recent lines), /certs. `/stats/prometheus`
- * is reserved for the observability work.
+ * tables), /memory, /access_log (recent lines), /certs, and
+ * /stats/prometheus (Istio's standard metrics; `?format=json` gives
+ * prom-client's JSON form, which the control plane merges).
  */
 import * as http from 'node:http';
 import { X509Certificate } from 'node:crypto';
 import type { Certificates } from '../../protocol';
 import type { AccessLog } from '../accessLog';
+import type { IstioMetrics } from '../istioMetrics';
 import type { Stats } from '../stats';
 import type { MeshTables } from '../tables';
 
@@ -15,11 +17,14 @@ export interface AdminDeps {
   tables: () => MeshTables;
   stats: Stats;
   accessLog: AccessLog;
+  metrics: IstioMetrics;
   certs: () => Certificates;
   ready: () => boolean;
   /** Keys of every sidecar in this process (several can share one, issue 8). */
   sharedWith?: () => string[];
   extra?: () => Record<string, unknown>;
+  /** More JSON views by path (e.g. `/clusters` from the resilience filters). */
+  routes?: Record<string, () => unknown>;
 }
 
 export function createAdminServer(deps: AdminDeps): http.Server {
@@ -61,12 +66,20 @@ export function createAdminServer(deps: AdminDeps): http.Server {
         const x = new X509Certificate(c.certPem);
         return json(200, { subjectAltName: x.subjectAltName, serial: x.serialNumber, validFrom: x.validFrom, validTo: x.validTo });
       }
-      case '/stats/prometheus':
-        res.writeHead(501, { 'content-type': 'text/plain' });
-        res.end('# not implemented yet: Istio standard metrics come with the observability work\n');
+      case '/stats/prometheus': {
+        const asJson = /(?:^|[?&])format=json(?:&|$)/.test((req.url ?? '').split('?')[1] ?? '');
+        (asJson ? deps.metrics.json().then((m) => JSON.stringify(m)) : deps.metrics.text()).then(
+          (body) => {
+            res.writeHead(200, { 'content-type': asJson ? 'application/json' : deps.metrics.registry.contentType, 'content-length': Buffer.byteLength(body) });
+            res.end(body);
+          },
+          (err: Error) => json(500, { error: err.message }),
+        );
         return;
+      }
       default:
-        return json(404, { error: `unknown admin path ${path}`, paths: ['/ready', '/stats', '/config_dump', '/memory', '/access_log', '/certs', '/stats/prometheus'] });
+        if (deps.routes?.[path]) return json(200, deps.routes[path]());
+        return json(404, { error: `unknown admin path ${path}`, paths: ['/ready', '/stats', '/config_dump', '/memory', '/access_log', '/certs', '/stats/prometheus', ...Object.keys(deps.routes ?? {})] });
     }
   });
 }

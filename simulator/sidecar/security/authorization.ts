@@ -4,8 +4,15 @@
  * any ALLOW policy applies to the workload, the request must match one of
  * them; no ALLOW policy = allow. An ALLOW policy with no rules matches
  * nothing (so it denies everything); an empty rule `{}` matches everything.
+ * AUDIT policies never change the decision; the ones that match are reported.
+ * A policy annotated `istio.io/dry-run: "true"` is not enforced: the decision
+ * the dry-run policies would make on their own is reported beside the real
+ * one (Envoy's shadow rules).
  * Principals are written `td/ns/NS/sa/SA` (no `spiffe://`); values support
- * Istio's `*`, `prefix*` and `*suffix` forms.
+ * Istio's `*`, `prefix*` and `*suffix` forms. Paths are matched
+ * case-sensitively on the normalized path (see pathNormalize.ts); hosts
+ * case-insensitively. `request.auth.*` (JWT) is not simulated: such a value
+ * is always absent, as for a request without a token.
  */
 import type { AuthorizationPolicySpec, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource, Resource } from '../../policy/model';
 import { principalOf } from '../../policy/hosts';
@@ -22,12 +29,24 @@ export interface AuthzRequest {
   host: string;
   port: number;
   headers: Record<string, string | string[] | undefined>;
+  /** Other ports that name this destination (the service port beside the workload's port). */
+  altPorts?: number[];
 }
 
 export interface AuthzDecision {
   allowed: boolean;
   /** `ns/name` of the policy that decided, or why none did. */
   policy: string;
+  /** AUDIT policies that matched. */
+  audited?: string[];
+  /** With dry-run policies present: what enforcing them too would have decided. */
+  dryRun?: { allowed: boolean; policy: string };
+}
+
+export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
+
+export function isDryRun(p: Resource<'AuthorizationPolicy'>): boolean {
+  return String(p.metadata.annotations?.[DRY_RUN_ANNOTATION] ?? '').toLowerCase() === 'true';
 }
 
 /** The policies that apply to a workload: its namespace's (selector matching or none) and mesh-wide ones. */
@@ -42,22 +61,35 @@ export function policiesFor(all: readonly Resource<'AuthorizationPolicy'>[], wor
 }
 
 export function authorize(policies: readonly Resource<'AuthorizationPolicy'>[], req: AuthzRequest, defaultNamespace: string): AuthzDecision {
-  const name = (p: Resource<'AuthorizationPolicy'>) => `${p.metadata.namespace ?? defaultNamespace}/${p.metadata.name}`;
+  const enforced = policies.filter((p) => !isDryRun(p));
+  const decision = decide(enforced, req, defaultNamespace);
+  const audited = policies.filter((p) => p.spec.action === 'AUDIT' && !isDryRun(p) && policyMatches(p.spec, req, false)).map((p) => nameOf(p, defaultNamespace));
+  if (audited.length > 0) decision.audited = audited;
+  // Envoy's shadow rules hold the dry-run policies alone: what they would decide on their own.
+  if (enforced.length !== policies.length) decision.dryRun = decide(policies.filter(isDryRun), req, defaultNamespace);
+  return decision;
+}
+
+const nameOf = (p: Resource<'AuthorizationPolicy'>, ns: string) => `${p.metadata.namespace ?? ns}/${p.metadata.name}`;
+
+function decide(policies: readonly Resource<'AuthorizationPolicy'>[], req: AuthzRequest, defaultNamespace: string): AuthzDecision {
+  const name = (p: Resource<'AuthorizationPolicy'>) => nameOf(p, defaultNamespace);
   const action = (p: Resource<'AuthorizationPolicy'>) => p.spec.action ?? 'ALLOW';
-  for (const p of policies) if (action(p) === 'DENY' && policyMatches(p.spec, req)) return { allowed: false, policy: name(p) };
+  for (const p of policies) if (action(p) === 'DENY' && policyMatches(p.spec, req, true)) return { allowed: false, policy: name(p) };
   const allows = policies.filter((p) => action(p) === 'ALLOW');
   if (allows.length === 0) return { allowed: true, policy: 'no ALLOW policy' };
-  for (const p of allows) if (policyMatches(p.spec, req)) return { allowed: true, policy: name(p) };
+  for (const p of allows) if (policyMatches(p.spec, req, false)) return { allowed: true, policy: name(p) };
   return { allowed: false, policy: `no ALLOW policy matched (${allows.map(name).join(', ')})` };
 }
 
-function policyMatches(spec: AuthorizationPolicySpec, req: AuthzRequest): boolean {
-  return (spec.rules ?? []).some((r) => ruleMatches(r, req));
+/** `deny`: evaluating a DENY policy, where a trailing slash must not dodge a path (`/admin/` is `/admin`). */
+function policyMatches(spec: AuthorizationPolicySpec, req: AuthzRequest, deny: boolean): boolean {
+  return (spec.rules ?? []).some((r) => ruleMatches(r, req, deny));
 }
 
-function ruleMatches(rule: AuthzRule, req: AuthzRequest): boolean {
+function ruleMatches(rule: AuthzRule, req: AuthzRequest, deny: boolean): boolean {
   if (rule.from && rule.from.length > 0 && !rule.from.some((f) => sourceMatches(f.source ?? {}, req))) return false;
-  if (rule.to && rule.to.length > 0 && !rule.to.some((t) => operationMatches(t.operation ?? {}, req))) return false;
+  if (rule.to && rule.to.length > 0 && !rule.to.some((t) => operationMatches(t.operation ?? {}, req, deny))) return false;
   return (rule.when ?? []).every((c) => conditionMatches(c, req));
 }
 
@@ -76,13 +108,15 @@ function sourceMatches(s: AuthzSource, req: AuthzRequest): boolean {
   );
 }
 
-function operationMatches(o: AuthzOperation, req: AuthzRequest): boolean {
+function operationMatches(o: AuthzOperation, req: AuthzRequest, deny: boolean): boolean {
   const host = req.host.toLowerCase();
+  const ports = [req.port, ...(req.altPorts ?? [])].map(String);
+  const trimmed = req.path.length > 1 && req.path.endsWith('/') ? req.path.replace(/\/+$/, '') : undefined;
   return (
     field(o.hosts?.map((h) => h.toLowerCase()), o.notHosts?.map((h) => h.toLowerCase()), host, host.replace(/:\d+$/, '')) &&
-    field(o.ports, o.notPorts, String(req.port)) &&
+    field(o.ports?.map(String), undefined, ...ports) && field(undefined, o.notPorts?.map(String), req.port === 0 ? undefined : String(req.port)) &&
     field(o.methods, o.notMethods, req.method) &&
-    field(o.paths, o.notPaths, req.path)
+    (deny && trimmed ? field(o.paths, undefined, req.path, trimmed) && field(undefined, o.notPaths, req.path) : field(o.paths, o.notPaths, req.path))
   );
 }
 
@@ -95,7 +129,10 @@ function conditionMatches(c: AuthzCondition, req: AuthzRequest): boolean {
   } else if (c.key === 'source.principal') value = req.peer ? principalOf(req.peer) : undefined;
   else if (c.key === 'source.namespace') value = req.peerNamespace;
   else if (c.key === 'source.ip' || c.key === 'remote.ip') value = req.sourceIp;
-  else if (c.key === 'destination.port') value = String(req.port);
+  else if (c.key === 'destination.port') {
+    return field(c.values, undefined, ...[req.port, ...(req.altPorts ?? [])].map(String)) && field(undefined, c.notValues, String(req.port));
+  }
+  // request.auth.* (JWT claims, principal, audiences) and anything else unknown: absent, never a positive match.
   if (c.key === 'source.ip' || c.key === 'remote.ip') return ipField(c.values, c.notValues, value);
   return field(c.values, c.notValues, value);
 }
