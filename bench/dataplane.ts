@@ -85,10 +85,17 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // ---- devmesh: the telemetry setting the obs work reads (sampling %) ----
     const ports = async (n: number) => Promise.all(Array.from({ length: n }, () => freePort()));
     const snap = benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
-    const telemetryOn: SidecarOptions = { sampling: 100 };
-    const mesh: DevmeshChain = await startDevmeshChain(ca, snap, telemetryOn);
+    // As `devmesh up` runs them: access-log lines kept for /access_log, not printed; 100 % trace sampling.
+    const telemetryOn: SidecarOptions = { sampling: 100, printAccessLog: false };
+    const telemetryOff: SidecarOptions = { ...telemetryOn, observability: false };
+    const mesh: DevmeshChain = await startDevmeshChain(ca, snap, telemetryOn, 'shared');
     stops.push(() => mesh.stop());
     for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
+    // The same chain with one process per sidecar (DEVMESH_SIDECAR_LAYOUT=process), for the throughput table.
+    const snapP = benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
+    const meshP: DevmeshChain = await startDevmeshChain(ca, snapP, telemetryOn, 'process');
+    stops.push(() => meshP.stop());
+    for (const pid of meshP.pids()) pin(pid, CPUS?.proxies);
 
     // ---- nginx ----
     let nginx: NginxChain | undefined;
@@ -103,8 +110,11 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     const targets: Target[] = [
       { name: 'direct', port: servicePort, pids: () => [svc.pid!] },
       { name: 'devmesh', port: mesh.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...mesh.pids()] },
+      { name: 'devmesh, process per sidecar', port: meshP.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...meshP.pids()] },
       ...(nginx ? [{ name: 'nginx', port: nginx.frontPort, pids: () => [svc.pid!, nginx!.front.pid!, nginx!.back.pid!] }] : []),
     ];
+    /** Direct, devmesh (default layout) and nginx: the chains every scenario compares. */
+    const main = targets.filter((t) => !t.name.includes('process per sidecar'));
     for (const t of targets) {
       const r = await get(t.port, t.host);
       if (r.status !== 200) throw new Error(`${t.name}: GET / answered ${r.status}`);
@@ -113,7 +123,8 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     md.push(`Response: ${bytes} bytes of JSON; through devmesh the route's response header is ${check.headers['x-bench-route'] ? 'present' : 'MISSING'} (VirtualService applied).`);
 
     const proxyMem = () => {
-      const rows: Array<[string, ReturnType<typeof memoryOf>]> = mesh.sidecars.map((s) => [`devmesh sidecar ${s === mesh.sidecars[0] ? 'client-v1 (outbound)' : 'bench-v1 (inbound)'} pid ${s.pid}`, memoryOf(s.pid)]);
+      const rows: Array<[string, ReturnType<typeof memoryOf>]> = [[`devmesh, shared process of client-v1 + bench-v1 (pid ${mesh.pids()[0]})`, memoryOf(mesh.pids()[0])]];
+      for (const sc of meshP.sidecars) rows.push([`devmesh, own process of ${sc.key} (pid ${sc.pid})`, memoryOf(sc.pid)]);
       if (nginx) rows.push([`nginx front pid ${nginx.front.pid}`, memoryOf(nginx.front.pid)], [`nginx back pid ${nginx.back.pid}`, memoryOf(nginx.back.pid)]);
       return rows;
     };
@@ -142,9 +153,9 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // ---- 64 KiB ----
     if (want('big')) {
       const res: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
-      for (const t of targets) res[t.name] = await wrkWithCpu(t, 16, secs, '/big');
+      for (const t of main) res[t.name] = await wrkWithCpu(t, 16, secs, '/big');
       md.push('### 64 KiB responses (16 connections)', '', table(['chain', 'req/s', 'MiB/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req'],
-        targets.map((t) => { const r = res[t.name]; return [t.name, fmt(r.rps), fmt(r.rps / 16, 0), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq)]; })));
+        main.map((t) => { const r = res[t.name]; return [t.name, fmt(r.rps), fmt(r.rps / 16, 0), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq)]; })));
     }
 
     // ---- latency at fixed rates ----
@@ -153,11 +164,11 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       for (const rate of [100, 1000]) {
         const seconds = o.quick ? 2 : rate === 100 ? 20 : 10;
         const res: Record<string, { p50: number; p99: number; p999: number; n: number; errors: number; lag: number }> = {};
-        for (const t of targets) {
+        for (const t of main) {
           const r = await paced(t, rate, seconds);
           res[t.name] = { p50: percentile(r.latenciesMs, 50), p99: percentile(r.latenciesMs, 99), p999: percentile(r.latenciesMs, 99.9), n: r.latenciesMs.length, errors: r.errors, lag: r.sendLagP99Ms };
         }
-        for (const t of targets) {
+        for (const t of main) {
           const r = res[t.name], d = res.direct;
           const added = (a: number, b: number) => (t.name === 'direct' ? '—' : `+${fmt(a - b, 3)}`);
           rows.push([t.name, String(rate), String(r.n), fmt(r.p50, 3), fmt(r.p99, 3), fmt(r.p999, 3), added(r.p50, d.p50), added(r.p99, d.p99), String(r.errors), fmt(r.lag, 3)]);
@@ -172,13 +183,42 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     const after = proxyMem();
     md.push('### Memory (RSS)', '', table(['process', 'idle MB', 'after throughput runs MB', 'at end MB', 'peak (VmHWM) MB'],
       idle.map(([name, m], i) => [name, fmt(m?.rssMb ?? NaN, 1), fmt(loaded[i][1]?.rssMb ?? NaN, 1), fmt(after[i][1]?.rssMb ?? NaN, 1), fmt(after[i][1]?.peakMb ?? NaN, 1)])));
-    const sidecarPeak = after.filter(([n]) => n.startsWith('devmesh')).map(([, m]) => m?.peakMb ?? NaN);
-    md.push('', `Per workload (devmesh): peak ${sidecarPeak.map((x) => fmt(x, 1)).join(' / ')} MB for ${mesh.sidecars.length} sidecars.`);
+    const sharedPeak = after[0][1]?.peakMb ?? NaN;
+    md.push('', `Per workload, devmesh default layout: ${fmt(sharedPeak / mesh.sidecars.length, 1)} MB (peak of the shared process / ${mesh.sidecars.length} workloads); process per sidecar: ${after.slice(1, 3).map(([, m]) => fmt(m?.peakMb ?? NaN, 1)).join(' / ')} MB each.`);
+
+    // ---- memory per added workload (shared process) ----
+    if (want('scaling')) {
+      const rows: string[][] = [];
+      let prev: { n: number; peak: number; idle: number } | undefined;
+      for (const replicas of [1, 2, 4]) {
+        const more = await Promise.all(Array.from({ length: 2 * (replicas - 1) }, () => ports(3)));
+        const snapN = benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2), more }, 1, 'v1', replicas);
+        const chain = await startDevmeshChain(ca, snapN, telemetryOn, 'shared');
+        try {
+          const pid = chain.pids()[0];
+          pin(pid, CPUS?.proxies);
+          for (const p of chain.outboundPorts) await get(p, SERVICE_HOST);
+          const idleMb = memoryOf(pid)?.rssMb ?? NaN;
+          await Promise.all(chain.outboundPorts.map((p) => runWrk(`http://127.0.0.1:${p}/`, { connections: 64 / replicas, seconds: o.quick ? 1 : 4, host: SERVICE_HOST })));
+          const m = memoryOf(pid);
+          const n = snapN.workloads.length;
+          const peak = m?.peakMb ?? NaN;
+          rows.push([String(n), fmt(idleMb, 1), fmt(m?.rssMb ?? NaN, 1), fmt(peak, 1), fmt(peak / n, 1), prev ? `${fmt((idleMb - prev.idle) / (n - prev.n), 1)} idle / ${fmt((peak - prev.peak) / (n - prev.n), 1)} under load` : '—']);
+          prev = { n, peak, idle: idleMb };
+        } finally {
+          await chain.stop();
+        }
+      }
+      md.push('### Memory per workload with sidecars sharing one process', '',
+        `One sidecar process hosting N workloads' sidecars (the default layout), N/2 caller/service pairs, 64 wrk connections spread over the callers for ${o.quick ? 1 : 4} s.`, '',
+        table(['workloads in the process', 'RSS idle MB', 'RSS after load MB', 'peak MB', 'peak per workload MB', 'each added workload costs (MB)'], rows));
+    }
 
     // ---- telemetry on vs off ----
     if (want('telemetry')) {
       await mesh.stop();
-      const off = await startDevmeshChain(ca, snap, { sampling: 0 });
+      await meshP.stop();
+      const off = await startDevmeshChain(ca, snap, telemetryOff);
       stops.push(() => off.stop());
       for (const pid of off.pids()) pin(pid, CPUS?.proxies);
       const tOff: Target = { name: 'devmesh (tracing/metrics off)', port: off.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...off.pids()] };

@@ -108,6 +108,8 @@ export interface SidecarOptions {
    * `/access_log` on the admin port keeps the recent lines either way.
    */
   printAccessLog?: boolean;
+  /** false: no tracing and no Istio metrics filters (the benchmark's "telemetry off" baseline). */
+  observability?: boolean;
 }
 
 /**

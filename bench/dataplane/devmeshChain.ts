@@ -17,7 +17,12 @@ const TD = 'cluster.local';
 const NS = 'default';
 export const SERVICE_HOST = 'bench';
 
-export function benchSnapshot(servicePort: number, ports: { client: number[]; server: number[]; ingress: number[] }, version = 1, policyTag = 'v1'): MeshSnapshot {
+/**
+ * Caller `client-v1` and service `bench` (workload `bench-v1`); with
+ * `replicas` > 1, `client-vN` and `bench-vN` pairs are added (for memory per
+ * added workload), every bench replica serving from the same app port.
+ */
+export function benchSnapshot(servicePort: number, ports: { client: number[]; server: number[]; ingress: number[]; more?: number[][] }, version = 1, policyTag = 'v1', replicas = 1): MeshSnapshot {
   const meta = (name: string) => ({ name, namespace: NS });
   const vs: Resource<'VirtualService'> = {
     apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: meta('bench'),
@@ -39,15 +44,16 @@ export function benchSnapshot(servicePort: number, ports: { client: number[]; se
     name, service, namespace: NS, labels, serviceAccount: sa, spiffeId: spiffeId(TD, NS, sa), appPort,
     sidecar: { inboundPort: p[0], outboundPort: p[1], adminPort: p[2] },
   });
+  const extra = Array.from({ length: replicas }, (_, i) => i + 1);
   return {
     version, meshName: 'bench', trustDomain: TD, namespace: NS,
     services: [
-      { name: 'client', namespace: NS, fqdn: serviceFqdn('client', NS), port: 9080, protocol: 'http', workloads: ['client-v1'] },
-      { name: SERVICE_HOST, namespace: NS, fqdn: serviceFqdn(SERVICE_HOST, NS), port: 9080, protocol: 'http', workloads: ['bench-v1'] },
+      { name: 'client', namespace: NS, fqdn: serviceFqdn('client', NS), port: 9080, protocol: 'http', workloads: extra.map((i) => `client-v${i}`) },
+      { name: SERVICE_HOST, namespace: NS, fqdn: serviceFqdn(SERVICE_HOST, NS), port: 9080, protocol: 'http', workloads: extra.map((i) => `bench-v${i}`) },
     ],
     workloads: [
-      wl('client-v1', 'client', 'client', 1, ports.client, { app: 'client', version: 'v1' }),
-      wl('bench-v1', SERVICE_HOST, 'bench', servicePort, ports.server, { app: SERVICE_HOST, version: 'v1' }),
+      ...extra.map((i) => wl(`client-v${i}`, 'client', 'client', 1, i === 1 ? ports.client : ports.more![2 * (i - 2)], { app: 'client', version: 'v1' })),
+      ...extra.map((i) => wl(`bench-v${i}`, SERVICE_HOST, 'bench', servicePort, i === 1 ? ports.server : ports.more![2 * (i - 2) + 1], { app: SERVICE_HOST, version: 'v1' })),
     ],
     ingress: { name: 'istio-ingressgateway', port: ports.ingress[0], adminPort: ports.ingress[1], serviceAccount: 'istio-ingressgateway', spiffeId: spiffeId(TD, 'istio-system', 'istio-ingressgateway'), labels: { istio: 'ingressgateway' } },
     virtualServices: [vs], destinationRules: [dr], gateways: [], peerAuthentications: [pa], authorizationPolicies: [ap], faults: [],
@@ -57,6 +63,8 @@ export function benchSnapshot(servicePort: number, ports: { client: number[]; se
 export interface DevmeshChain {
   /** Where the caller's app would send: the client sidecar's outbound listener. */
   outboundPort: number;
+  /** Every client workload's outbound listener (several with replicas > 1). */
+  outboundPorts: number[];
   sidecars: Sidecar[];
   layout: SidecarLayout;
   /** Distinct sidecar processes. */
@@ -79,6 +87,7 @@ export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, opti
   ]);
   return {
     outboundPort: snapshot.workloads[0].sidecar.outboundPort,
+    outboundPorts: snapshot.workloads.filter((w) => w.service === 'client').map((w) => w.sidecar.outboundPort),
     sidecars,
     layout,
     pids: () => [...new Set(sidecars.map((s) => s.pid).filter((p): p is number => !!p))],

@@ -38,7 +38,7 @@ async function main() {
   const snap = benchSnapshot(port, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
   const profile = !process.argv.includes('--no-prof');
   if (profile) process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --cpu-prof --cpu-prof-dir=${out}`;
-  const mesh = await startDevmeshChain(createCa({ trustDomain: 'cluster.local' }), snap, { sampling: 100 });
+  const mesh = await startDevmeshChain(createCa({ trustDomain: 'cluster.local' }), snap, { sampling: 100, printAccessLog: false, observability: process.env.BENCH_OBSERVABILITY !== 'off' });
   delete process.env.DEVMESH_SIDECAR_EXEC_ARGV;
   for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
   await runWrk(`http://127.0.0.1:${mesh.outboundPort}/`, { connections, seconds: 2, host: SERVICE_HOST });

@@ -48,7 +48,7 @@ export function runChild(): void {
       h = { starting: true, queue: [] };
       hosted.set(key, h);
       const entry = h;
-      startSidecar(msg, { send: to, accessLog: msg.options?.printAccessLog === false ? undefined : (line) => process.stdout.write(`${line}\n`), host: { sidecars: names } }).then(
+      startSidecar(msg, { send: to, accessLog: msg.options?.printAccessLog === false ? undefined : (line) => process.stdout.write(`${line}\n`), host: { sidecars: names }, observability: msg.options?.observability }).then(
         async (s) => {
           entry.sidecar = s;
           entry.starting = false;
