@@ -66,11 +66,12 @@ async function wrkWithCpu(t: Target, connections: number, seconds: number, p = '
 
 export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchResult> {
   const want = (s: string) => !o.only || o.only.length === 0 || o.only.includes(s);
-  const secs = o.quick ? 1 : 5;
+  const secs = o.quick ? 1 : 4;
+  const rounds = o.quick ? 1 : 3;
   const notes: string[] = [];
   const md: string[] = [];
   const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
-  md.push(`Load average at start (1/5/15 min): ${load()}. Pinning: ${CPUS ? `wrk and the paced client on CPU ${CPUS.load}; service, sidecars and nginx on CPU ${CPUS.proxies}` : 'none (taskset missing or one CPU)'}; every process of the run at nice ${NICE} (when allowed) so other work on the machine disturbs all chains less. Run length: ${secs} s per wrk figure after a warm-up.`);
+  md.push(`Load average at start (1/5/15 min): ${load()}. Pinning: ${CPUS ? `wrk and the paced client on CPU ${CPUS.load}; service, sidecars and nginx on CPU ${CPUS.proxies}` : 'none (taskset missing or one CPU)'}; every process of the run at nice ${NICE} (when allowed) so other work on the machine disturbs all chains less. Run length: ${secs} s per wrk run after a warm-up; throughput figures are the median of ${rounds} rounds that alternate the chains.`);
   if (!has('wrk')) throw new Error('wrk is not installed (apt-get install -y wrk); the data-plane benchmark needs it');
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-bench-'));
@@ -138,8 +139,13 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       const rows: string[][] = [];
       let command = '';
       for (const c of [16, 64]) {
+        // Rounds alternate the chains so a burst of outside load hits them alike; the median round counts.
+        const runs: Record<string, Array<WrkResult & { cpuUsPerReq: number }>> = {};
+        for (let round = 0; round < rounds; round++) {
+          for (const t of targets) { (runs[t.name] ??= []).push(await wrkWithCpu(t, c, secs)); command ||= runs[t.name][0].command; }
+        }
         const res: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
-        for (const t of targets) { res[t.name] = await wrkWithCpu(t, c, secs); command ||= res[t.name].command; }
+        for (const [name, rs] of Object.entries(runs)) res[name] = [...rs].sort((a, b) => a.rps - b.rps)[Math.floor(rs.length / 2)];
         for (const t of targets) {
           const r = res[t.name];
           rows.push([`${t.name}`, String(c), fmt(r.rps), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq), `${r.errors + r.non2xx}`]);
