@@ -25,47 +25,66 @@ function send(m: Addressed<SidecarMessage>): void {
   if (process.send && process.connected) process.send(m);
 }
 
+type Bootstrap = Extract<ControlMessage, { type: 'bootstrap' }>;
+
 interface Hosted {
   sidecar?: Sidecar;
   starting: boolean;
   queue: ControlMessage[];
+  /** What it booted with, kept current (applied snapshots, rotated certificates) for an in-process restart. */
+  boot: Bootstrap;
 }
 
 export function runChild(): void {
   const hosted = new Map<string, Hosted>();
   const names = () => [...hosted.keys()];
+  /** Sidecars draining after a shutdown; the process exits when none is hosted or draining. */
+  let draining = 0;
   const exitIfEmpty = (code = 0) => {
     if (hosted.size === 0 && draining === 0) process.exit(code);
   };
 
+  function start(key: string, boot: Bootstrap, sidecarKey: string | undefined): void {
+    const to = (m: SidecarMessage) => send({ ...m, sidecar: sidecarKey });
+    const entry: Hosted = { starting: true, queue: [], boot };
+    hosted.set(key, entry);
+    const host = {
+      sidecars: names,
+      // Admin `POST /restart`: this sidecar only; the others in the process keep serving.
+      restart: () => void restart(key, sidecarKey),
+    };
+    startSidecar(boot, { send: to, accessLog: boot.options?.printAccessLog === false ? undefined : (line) => process.stdout.write(`${line}\n`), host, observability: boot.options?.observability }).then(
+      async (s) => {
+        entry.sidecar = s;
+        entry.starting = false;
+        for (const m of entry.queue.splice(0)) {
+          if (m.type === 'shutdown') return void stop(key, m.graceMs);
+          await handle(entry, m);
+        }
+      },
+      (err: Error) => {
+        to({ type: 'log', level: 'error', message: `sidecar ${boot.workload ?? 'ingress'} failed to start: ${err.message}` });
+        if (hosted.get(key) === entry) hosted.delete(key);
+        if (hosted.size === 0 && draining === 0) {
+          process.exitCode = 1;
+          process.disconnect?.();
+        }
+      },
+    );
+  }
+
+  async function handle(entry: Hosted, msg: ControlMessage): Promise<void> {
+    const reply = await entry.sidecar!.handle(msg);
+    if (msg.type === 'config' && reply?.type === 'applied') entry.boot = { ...entry.boot, snapshot: msg.snapshot };
+    if (msg.type === 'certs') entry.boot = { ...entry.boot, certs: msg.certs };
+  }
+
   process.on('message', (raw) => {
     const msg = raw as Addressed<ControlMessage>;
     const key = msg.sidecar ?? '';
-    const to = (m: SidecarMessage) => send({ ...m, sidecar: msg.sidecar });
-    let h = hosted.get(key);
+    const h = hosted.get(key);
     if (msg.type === 'bootstrap') {
-      if (h) return; // starting or started: a second bootstrap changes nothing
-      h = { starting: true, queue: [] };
-      hosted.set(key, h);
-      const entry = h;
-      startSidecar(msg, { send: to, accessLog: msg.options?.printAccessLog === false ? undefined : (line) => process.stdout.write(`${line}\n`), host: { sidecars: names }, observability: msg.options?.observability }).then(
-        async (s) => {
-          entry.sidecar = s;
-          entry.starting = false;
-          for (const m of entry.queue.splice(0)) {
-            if (m.type === 'shutdown') return void stop(key, m.graceMs);
-            await s.handle(m);
-          }
-        },
-        (err: Error) => {
-          to({ type: 'log', level: 'error', message: `sidecar ${msg.workload ?? 'ingress'} failed to start: ${err.message}` });
-          hosted.delete(key);
-          if (hosted.size === 0) {
-            process.exitCode = 1;
-            process.disconnect?.();
-          }
-        },
-      );
+      if (!h) start(key, msg, msg.sidecar); // starting or started: a second bootstrap changes nothing
       return;
     }
     if (!h) {
@@ -77,21 +96,31 @@ export function runChild(): void {
       return;
     }
     if (msg.type === 'shutdown') return void stop(key, msg.graceMs);
-    void h.sidecar.handle(msg);
+    void handle(h, msg);
   });
 
-  /** Sidecars draining after a shutdown; the process exits when none is hosted or draining. */
-  let draining = 0;
-  function stop(key: string, graceMs: number): void {
+  function stop(key: string, graceMs: number): Promise<void> {
     const h = hosted.get(key);
-    if (!h?.sidecar) return;
+    if (!h?.sidecar) return Promise.resolve();
     // Forgotten at once, so a bootstrap for the same key (a restart) starts a fresh sidecar.
     hosted.delete(key);
     draining++;
-    void h.sidecar.close(graceMs).then(() => {
+    return h.sidecar.close(graceMs).then(() => {
       draining--;
       exitIfEmpty();
     });
+  }
+
+  /** Closes one sidecar (requests in flight get a second) and starts it again with its latest config and certificates. */
+  async function restart(key: string, sidecarKey: string | undefined): Promise<void> {
+    const h = hosted.get(key);
+    if (!h?.sidecar) return;
+    const boot = h.boot;
+    draining++; // the process must not exit between the close and the new start
+    await stop(key, 1_000);
+    draining--;
+    send({ type: 'log', level: 'info', message: `sidecar ${boot.workload ?? 'ingress'} restarted in process ${process.pid} on request (admin /restart); ${hosted.size} other sidecar(s) in it kept serving`, sidecar: sidecarKey });
+    start(key, boot, sidecarKey);
   }
 
   // The control plane went away: sidecars without their control plane must not linger.

@@ -42,7 +42,7 @@ export interface StartOptions {
   /** Random source for weights and load balancing (tests pass a seeded one). */
   random?: () => number;
   /** The process this sidecar shares (main.ts): admin `/memory` says who else is in it. */
-  host?: { sidecars: () => string[] };
+  host?: { sidecars: () => string[]; restart?: () => void };
   /** false: no tracing and no Istio metrics (bench/observability.ts measures the difference). */
   observability?: boolean;
 }
@@ -139,6 +139,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     certs: getCerts,
     ready: () => !draining,
     sharedWith: opts.host?.sidecars,
+    restart: opts.host?.restart,
     extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString(), toxics: resilience.toxics.toJSON() }),
     routes: { '/clusters': () => resilience.clusters() },
   });

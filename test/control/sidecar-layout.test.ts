@@ -26,6 +26,18 @@ function getJson(port: number, path: string, host?: string): Promise<{ status: n
   });
 }
 
+function postJson(port: number, path: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, timeout: 5_000 }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function twoWorkloads() {
   const app = await echoApp('reviews-v1');
   const ports = async () => ({ inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() });
@@ -94,6 +106,35 @@ describe('sidecars sharing one process', () => {
     await within(pp.whenReady(), 10_000, 'productpage-v1 back');
     assert.equal(pp.pid, reviews.pid);
     assert.equal((await getJson(out, '/', 'reviews')).status, 200);
+  });
+
+  test('POST /restart on one sidecar\'s admin port restarts it alone, with the config it had, in the same process', async () => {
+    const m = await twoWorkloads();
+    cleanups.push(() => { m.app.server.closeAllConnections(); m.app.server.close(); });
+    const host = new SidecarHost('sidecars', m.events);
+    const logs: string[] = [];
+    const members = m.snapshot.workloads.map((w) => new Sidecar({
+      workload: w.name, name: w.name, events: m.events, host, onLog: (_l, msg) => logs.push(msg),
+      bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot: m.snapshot, certs: createCa({ trustDomain: 'cluster.local' }).issue(w.spiffeId) }),
+    }));
+    const [pp, reviews] = members;
+    cleanups.push(() => Promise.all(members.map((s) => s.stop(200))));
+    members.forEach((s) => s.start());
+    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'ready');
+    const next = { ...m.snapshot, version: 2 };
+    assert.deepEqual(await reviews.pushConfig(next), { ok: true });
+    const pid = reviews.pid;
+    const before = await getJson(m.admin('reviews-v1'), '/stats');
+    const answer = await postJson(m.admin('reviews-v1'), '/restart');
+    assert.equal(answer.status, 202);
+    assert.equal(answer.body.restarting, 'reviews-v1');
+    await waitFor('the restart logged', () => logs.some((l) => /reviews-v1 restarted in process/.test(l)), 5_000);
+    await waitFor('reviews-v1 serving again', async () => (await getJson(m.admin('reviews-v1'), '/ready').catch(() => ({ status: 0 }))).status === 200, 5_000);
+    assert.equal(reviews.pid, pid);
+    assert.equal(pp.supervised.restarts, 0);
+    assert.equal((await getJson(m.admin('reviews-v1'), '/config_dump')).body.version, 2);
+    assert.ok(before.body['inbound.downstream_rq_total'] === undefined);
+    assert.equal((await getJson(m.admin('productpage-v1'), '/ready')).status, 200);
   });
 
   test('a crash of the shared process restarts it, and every sidecar in it is bootstrapped again', async () => {
