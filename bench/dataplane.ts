@@ -262,7 +262,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     await stopAll(stops);
     rmSync(dir, { recursive: true, force: true });
   }
-  return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md, ...notes.map((n) => `\n${n}`)].join('\n') };
+  return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md.map((l) => (l.startsWith('### ') ? `\n${l}` : l)), ...notes.map((n) => `\n${n}`)].join('\n') };
 }
 
 /** Stops everything started so far, last first; one failing stop never leaves the others running. */
