@@ -19,6 +19,7 @@ let client: LanguageClient | undefined;
 /** What the integration tests reach through `extension.exports`. */
 export interface DevmeshApi {
   mesh: MeshController;
+  tree: MeshTreeProvider;
   languageClient: () => LanguageClient | undefined;
 }
 
@@ -57,7 +58,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
     };
     context.subscriptions.push(watcher, watcher.onDidCreate(onSession), watcher.onDidChange(onSession));
   }
-  return { mesh, languageClient: () => client };
+  return { mesh, tree, languageClient: () => client };
 }
 
 export async function deactivate(): Promise<void> {
