@@ -15,6 +15,9 @@ for (const f of ['dist/extension.js', 'dist/language-server.js', 'dist/webview.j
   if (!existsSync(path.join(root, f))) { console.error(`npm run package: ${f} is missing (npm run build)`); process.exit(2); }
 }
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-const out = path.join(root, process.env.VSIX_OUT || `devmesh-${version}.vsix`);
-execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--out', out], { cwd: root, stdio: 'inherit' });
+const out = path.resolve(root, process.env.VSIX_OUT || `devmesh-${version}.vsix`);
+// vsce 4 wants Node 22 or later; the tools folder has Node 24 for it and code-server.
+const node24 = path.join(root, 'test/e2e/tools/node24/node_modules/node/bin/node');
+const node = Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : node24;
+execFileSync(node, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--out', out], { cwd: root, stdio: 'inherit' });
 console.log(`${path.relative(root, out)}: ${(statSync(out).size / 1024).toFixed(0)} KiB`);
