@@ -30,7 +30,17 @@ export class MeshController implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   private unsubscribe: (() => void) | undefined;
 
+  /** The last lines of `devmesh up`'s output, for error messages (and the integration tests). */
+  private tail = '';
+
   constructor(private readonly output: vscode.OutputChannel, private readonly extensionPath: string) {}
+
+  get outputTail(): string { return this.tail; }
+
+  private log(s: string): void {
+    this.output.append(s);
+    this.tail = (this.tail + s).slice(-8_000);
+  }
 
   /** Whether this window started the running mesh (then stopping VS Code stops it). */
   get ownsMesh(): boolean { return this.child !== undefined && this.child.exitCode === null; }
@@ -108,17 +118,17 @@ export class MeshController implements vscode.Disposable {
     const env: NodeJS.ProcessEnv = { ...cli.env, NO_COLOR: '1' };
     if (settings.traceExportEndpoint) env.OTEL_EXPORTER_OTLP_ENDPOINT = settings.traceExportEndpoint;
     this.output.show(true);
-    this.output.appendLine(`$ ${cli.describe} ${args.slice(cli.args.length).join(' ')}`);
+    this.log(`$ ${cli.describe} ${args.slice(cli.args.length).join(' ')}\n`);
     this.meshFile = meshFile;
     this.setState('starting');
     const child = spawn(cli.file, args, { cwd: vscode.Uri.joinPath(meshFile, '..').fsPath, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => this.output.append(s));
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => this.output.append(s));
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => this.log(s));
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => this.log(s));
     const exited = new Promise<number | null>((resolve) => {
-      child.on('error', (e) => { this.output.appendLine(`devmesh: could not run ${cli.describe}: ${e.message}`); resolve(null); });
+      child.on('error', (e) => { this.log(`devmesh: could not run ${cli.describe}: ${e.message}\n`); resolve(null); });
       child.on('exit', (code, signal) => {
-        this.output.appendLine(`devmesh up exited (${signal ?? `code ${code}`})`);
+        this.log(`devmesh up exited (${signal ?? `code ${code}`})\n`);
         if (this.child === child) { this.child = undefined; this.disconnect(); this.setState('stopped'); }
         resolve(code);
       });

@@ -28,7 +28,8 @@ export interface MeshEventLike {
 }
 
 export class ControlClient {
-  constructor(readonly apiUrl: string, private readonly token: string, private readonly fetchImpl: typeof fetch = fetch) {}
+  // A wrapper, not `fetch` itself: a browser's fetch called as a method of another object throws "Illegal invocation".
+  constructor(readonly apiUrl: string, private readonly token: string, private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init)) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { authorization: `Bearer ${this.token}`, accept: 'application/json', ...extra };

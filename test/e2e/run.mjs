@@ -9,8 +9,8 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'test/e2e'], { cwd: root, stdio: 'inherit' });
 const dir = path.join(root, 'out', 'e2e');
 const only = process.argv.slice(2);
-// Cheapest first: the browser dashboard, the extension host, then the UI scenarios in code-server.
-const order = ['dashboard', 'extension-host', 'code-server-ui'];
+// Cheapest first: the page alone, the browser dashboard, the extension host, then the UI scenarios in code-server.
+const order = ['page', 'dashboard', 'extension-host', 'code-server-ui'];
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.js'))
   .filter((f) => !only.length || only.some((o) => f.includes(o)))
   .sort((a, b) => order.findIndex((o) => a.startsWith(o)) - order.findIndex((o) => b.startsWith(o)))

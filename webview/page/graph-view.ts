@@ -6,13 +6,19 @@
  */
 import { drag, forceCollide, forceSimulation, forceX, forceY, select, zoom, zoomIdentity } from 'd3';
 import type { Selection as D3Sel, Simulation, SimulationNodeDatum, ZoomTransform } from 'd3';
-import { dotCount, targetPositions, type Graph, type GraphEdge, type GraphNode } from '../model';
+import { dotCount, targetPositions, type Badge, type Graph, type GraphEdge, type GraphNode } from '../model';
 import type { PageState, Selection } from '../protocol';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const NODE_R = 18;
 
 type SimNode = GraphNode & SimulationNodeDatum & { tx: number; ty: number };
+
+/** Glyphs every common font has: fault ϟ, ejected ⊘, restarted ↻. */
+const BADGE_GLYPHS: Record<Badge, string> = { fault: '\u03DF', ejected: '\u2298', restarted: '\u21BB' };
+function badgeText(badges: Badge[]): string {
+  return badges.map((b) => BADGE_GLYPHS[b]).join(' ');
+}
 
 export class GraphView {
   private readonly svg: D3Sel<SVGSVGElement, unknown, null, undefined>;
@@ -25,6 +31,9 @@ export class GraphView {
   private selection: Selection | null = null;
   private frame = 0;
   private readonly reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+  private readonly zoomer;
+  /** Fit the first picture to the window, unless the user's own zoom was restored. */
+  private needsFit: boolean;
 
   constructor(el: SVGSVGElement, private readonly onSelect: (s: Selection | null) => void, private readonly onStateChange: () => void, initial: PageState) {
     this.svg = select(el);
@@ -32,7 +41,7 @@ export class GraphView {
     const defs = this.svg.append('defs');
     for (const h of ['idle', 'healthy', 'degraded', 'failing', 'down']) {
       defs.append('marker').attr('id', `arrow-${h}`).attr('viewBox', '0 -5 10 10').attr('refX', 10).attr('refY', 0)
-        .attr('markerWidth', 7).attr('markerHeight', 7).attr('orient', 'auto')
+        .attr('markerUnits', 'userSpaceOnUse').attr('markerWidth', 10).attr('markerHeight', 10).attr('orient', 'auto')
         .append('path').attr('d', 'M0,-5L10,0L0,5').attr('class', `arrow ${h}`);
     }
     this.layers = {
@@ -41,12 +50,13 @@ export class GraphView {
       dots: this.root.append('g').attr('class', 'dots'),
       nodes: this.root.append('g').attr('class', 'nodes'),
     };
-    const z = zoom<SVGSVGElement, unknown>().scaleExtent([0.2, 4]).on('zoom', (ev: { transform: ZoomTransform }) => {
+    const z = (this.zoomer = zoom<SVGSVGElement, unknown>()).scaleExtent([0.2, 4]).on('zoom', (ev: { transform: ZoomTransform }) => {
       this.transform = ev.transform;
       this.root.attr('transform', ev.transform.toString());
       this.onStateChange();
     });
     this.svg.call(z).on('dblclick.zoom', null);
+    this.needsFit = !initial.transform;
     if (initial.transform) this.svg.call(z.transform, zoomIdentity.translate(initial.transform.x, initial.transform.y).scale(initial.transform.k));
     this.svg.on('click', (ev: MouseEvent) => { if (ev.target === el) this.select(null); });
     for (const [id, p] of Object.entries(initial.positions)) this.nodes.set(id, { id, x: p.x, y: p.y, fx: p.x, fy: p.y } as SimNode);
@@ -57,7 +67,7 @@ export class GraphView {
       .force('collide', forceCollide<SimNode>(NODE_R * 2.2))
       .alphaDecay(0.08)
       .on('tick', () => this.positions())
-      .on('end', () => this.onStateChange());
+      .on('end', () => { this.fit(); this.onStateChange(); });
     if (!this.reducedMotion) this.animate();
   }
 
@@ -96,6 +106,20 @@ export class GraphView {
     else this.positions();
   }
 
+  /** Zooms so every node is in view (at most 1:1), once. */
+  private fit(): void {
+    if (!this.needsFit || this.nodes.size === 0) return;
+    this.needsFit = false;
+    const el = this.svg.node()!;
+    const w = el.clientWidth, h = el.clientHeight;
+    const xs = [...this.nodes.values()].map((n) => n.x ?? 0), ys = [...this.nodes.values()].map((n) => n.y ?? 0);
+    const pad = 70;
+    const x0 = Math.min(...xs) - pad, x1 = Math.max(...xs) + pad, y0 = Math.min(...ys) - pad, y1 = Math.max(...ys) + pad;
+    const k = Math.min(1, w / (x1 - x0), h / (y1 - y0));
+    const t = zoomIdentity.translate((w - (x1 - x0) * k) / 2 - x0 * k, (h - (y1 - y0) * k) / 2 - y0 * k).scale(k);
+    this.svg.call(this.zoomer.transform, t);
+  }
+
   private drawGroups(): void {
     const groups = this.graph.groups.filter((g) => g.members.length > 0);
     const sel = this.layers.groups.selectAll<SVGGElement, (typeof groups)[number]>('g.group').data(groups, (d) => d.id);
@@ -114,6 +138,8 @@ export class GraphView {
     enter.append('path').attr('class', 'edge-hit');
     enter.append('path').attr('class', 'edge-line');
     enter.append('text').attr('class', 'edge-label');
+    // A padlock drawn as a path: emoji fonts are not everywhere (headless chromium has none).
+    enter.append('path').attr('class', 'lock').attr('d', 'M-4,-1h8v6h-8z M-2.5,-1v-2.5a2.5,2.5 0 0 1 5,0v2.5');
     enter.append('text').attr('class', 'edge-badges');
     enter.append('title');
     const all = enter.merge(sel);
@@ -121,7 +147,8 @@ export class GraphView {
       .classed('selected', (d) => this.selection?.kind === 'edge' && this.selection.id === d.id);
     all.select('path.edge-line').attr('class', (d) => `edge-line ${d.health}`).attr('marker-end', (d) => `url(#arrow-${d.health})`);
     all.select('text.edge-label').text((d) => d.label);
-    all.select('text.edge-badges').text((d) => [d.mtls ? '\u{1F512}' : '', d.badges.includes('fault') ? '\u26A1' : '', d.badges.includes('ejected') ? '\u23CF' : ''].join(''));
+    all.select('path.lock').attr('visibility', (d) => (d.mtls ? 'visible' : 'hidden'));
+    all.select('text.edge-badges').text((d) => badgeText(d.badges.filter((b) => b !== 'restarted')));
     all.select('title').text((d) => d.title);
   }
 
@@ -150,7 +177,7 @@ export class GraphView {
     all.select('.shape').attr('class', (d) => `shape ${d.health}`);
     all.select('text.node-version').text((d) => (d.kind === 'ingress' ? 'in' : d.version.replace(/^(.{4}).+$/, '$1')));
     all.select('text.node-label').text((d) => d.label);
-    all.select('text.node-badges').text((d) => [d.badges.includes('fault') ? '\u26A1' : '', d.badges.includes('ejected') ? '\u23CF' : '', d.badges.includes('restarted') ? '\u21BB' : ''].join(''));
+    all.select('text.node-badges').text((d) => badgeText(d.badges));
     all.select('title').text((d) => `${d.id}\n${d.spiffeId ?? ''}\nhealth: ${d.health}${d.restarts ? `\nrestarts: ${d.restarts}` : ''}`);
   }
 
@@ -168,15 +195,16 @@ export class GraphView {
       const p = this.endpoints(d);
       if (!p) return;
       const g = select(els[i]);
-      g.selectAll('path').attr('d', `M${p[0]},${p[1]}L${p[2]},${p[3]}`);
+      g.selectAll('path.edge-line, path.edge-hit').attr('d', `M${p[0]},${p[1]}L${p[2]},${p[3]}`);
       const mx = (p[0] + p[2]) / 2, my = (p[1] + p[3]) / 2;
       g.select('text.edge-label').attr('x', mx).attr('y', my - 6);
-      g.select('text.edge-badges').attr('x', mx).attr('y', my + 14);
+      g.select('path.lock').attr('transform', `translate(${mx - 8},${my + 9})`);
+      g.select('text.edge-badges').attr('x', mx + 6).attr('y', my + 14);
     });
     this.layers.groups.selectAll<SVGGElement, Graph['groups'][number]>('g.group').each((d, i, els) => {
       const ms = d.members.map((m) => this.nodes.get(m)).filter((n): n is SimNode => !!n && n.x !== undefined);
       if (!ms.length) return;
-      const pad = NODE_R + 26;
+      const pad = NODE_R + 34;
       const x0 = Math.min(...ms.map((n) => n.x!)) - pad, x1 = Math.max(...ms.map((n) => n.x!)) + pad;
       const y0 = Math.min(...ms.map((n) => n.y!)) - pad, y1 = Math.max(...ms.map((n) => n.y!)) + pad;
       const g = select(els[i]);

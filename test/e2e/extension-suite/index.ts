@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 
 interface TreeLike { getChildren(item?: unknown): unknown[]; getTreeItem(item: unknown): vscode.TreeItem }
-interface Api { mesh: { state: string; ownsMesh: boolean; live?: { latest?: { workloads: { name: string }[] } } }; tree: TreeLike }
+interface Api { mesh: { state: string; ownsMesh: boolean; outputTail: string; live?: { latest?: { workloads: { name: string }[] } } }; tree: TreeLike }
 
 const COMMANDS = ['devmesh.start', 'devmesh.stop', 'devmesh.restart', 'devmesh.validate', 'devmesh.showTopology',
   'devmesh.injectFault', 'devmesh.clearFaults', 'devmesh.showTraces', 'devmesh.openDashboard'];
@@ -53,11 +53,16 @@ const tests: [string, () => Promise<void>][] = [
     await vscode.workspace.openTextDocument(other);
     await new Promise((r) => setTimeout(r, 1_000));
     assert.equal(vscode.languages.getDiagnostics(other).filter((x) => x.source === 'devmesh').length, 0);
+    // devmesh up refuses a workspace with errors: the Start Mesh test removes the broken file.
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   }],
   ['Start Mesh runs devmesh up, and the tree shows services, workloads and their sidecars', async () => {
     const a = await api();
+    const broken = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'policies', 'broken.yaml');
+    await vscode.workspace.fs.delete(broken).then(undefined, () => undefined); // gone already when the diagnostics test ran
     await vscode.commands.executeCommand('devmesh.start');
-    await until('the mesh to run', () => a.mesh.state === 'running' && (a.mesh.live?.latest?.workloads.length ?? 0) > 0, 60_000);
+    await until('the mesh to run', () => a.mesh.state === 'running' && (a.mesh.live?.latest?.workloads.length ?? 0) > 0, 60_000)
+      .catch((e: Error) => { throw new Error(`${e.message}; state ${a.mesh.state}; devmesh up said:\n${a.mesh.outputTail}`); });
     assert.ok(a.mesh.ownsMesh, 'the extension started this mesh');
     const roots = a.tree.getChildren();
     const labels = roots.map((r) => String(a.tree.getTreeItem(r).label));
