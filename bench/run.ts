@@ -6,9 +6,11 @@
 import * as os from 'node:os';
 import { markdownTable, type BenchResult } from './stats';
 import { benchValidate } from './validate';
+import { benchObservability } from './observability';
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   validate: () => benchValidate(),
+  observability: () => benchObservability(),
 };
 
 async function main(): Promise<void> {

@@ -82,6 +82,10 @@ export interface Certificates {
   /** Trust bundle: the mesh CA (and, during CA rotation, the previous one). */
   caPem: string;
   notAfter: number;
+  /** Epoch millis; with notAfter it tells when to rotate (at 80 % of the lifetime). */
+  notBefore?: number;
+  /** Hex serial number, for logs and the admin `/certs` view. */
+  serial?: string;
 }
 
 // ---------- messages: control -> sidecar ----------
@@ -97,6 +101,8 @@ export interface SidecarOptions {
   logFormat?: 'text' | 'json';
   /** Trace sampling, 0-100. */
   sampling?: number;
+  /** Write access-log lines to stdout (default true; `devmesh up` sets it from --access-log). */
+  printAccessLog?: boolean;
 }
 
 // ---------- messages: sidecar -> control ----------
@@ -105,5 +111,8 @@ export type SidecarMessage =
   | { type: 'ready'; workload: string | null; ports: { inbound?: number; outbound?: number; ingress?: number; admin: number } }
   | { type: 'applied'; version: number }
   | { type: 'rejected'; version: number; error: string }
+  /** Reply to `certs`: new connections use the certificate with this serial. */
+  | { type: 'certsApplied'; serial?: string; notAfter: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** Spans, edge samples and access-log entries, batched (a TelemetryBatch, telemetry-protocol.ts). */
   | { type: 'telemetry'; data: unknown };

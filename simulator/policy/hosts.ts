@@ -32,6 +32,21 @@ export function policyHost(host: string, namespace: string): string {
  * anything already qualified, wildcard or external stays as written (lowercased).
  */
 export function qualifyHost(host: string, namespace: string): string {
+  // Rules qualify every host of the workspace on each check; the answers repeat.
+  let inNamespace = qualified.get(namespace);
+  if (!inNamespace) qualified.set(namespace, (inNamespace = new Map()));
+  let q = inNamespace.get(host);
+  if (q === undefined) {
+    if (inNamespace.size > 50_000) inNamespace.clear();
+    q = qualify(host, namespace);
+    inNamespace.set(host, q);
+  }
+  return q;
+}
+
+const qualified = new Map<string, Map<string, string>>();
+
+function qualify(host: string, namespace: string): string {
   const h = stripPort(host).toLowerCase();
   if (h === '*' || h.startsWith('*.')) return h;
   const parts = h.split('.');

@@ -47,6 +47,7 @@ export class WorkspaceIndex {
   };
   readonly mesh: MeshView | undefined;
   private readonly drByHost = new Map<string, PolicyDocument<'DestinationRule'>[]>();
+  private readonly subsetCache = new Map<string, string[]>();
 
   constructor(readonly docs: readonly PolicyDocument[]) {
     for (const d of docs) (this.byKind[d.kind] as PolicyDocument[]).push(d);
@@ -80,6 +81,16 @@ export class WorkspaceIndex {
 
   destinationRules(fqdn: string): readonly PolicyDocument<'DestinationRule'>[] {
     return this.drByHost.get(fqdn) ?? [];
+  }
+
+  /** Subset names the DestinationRules of a host define (computed once per index). */
+  subsetNames(fqdn: string): readonly string[] {
+    let names = this.subsetCache.get(fqdn);
+    if (!names) {
+      names = this.destinationRules(fqdn).flatMap((dr) => arr(obj(dr.value.spec).subsets).map((s) => str(obj(s).name)).filter((n): n is string => !!n));
+      this.subsetCache.set(fqdn, names);
+    }
+    return names;
   }
 
   /** Workloads of a namespace whose labels include every given label. */

@@ -73,6 +73,18 @@ function assertWellFormed(ws: Workspace, texts: Map<string, string>): void {
   }
 }
 
+/** Validates `text` next to the corpus Mesh; a failure names the replay seed and shows the input. */
+function validateAlongsideMesh(text: string, replay: string): void {
+  const ws = new Workspace();
+  const texts = new Map([['mesh.yaml', mesh], ['input.yaml', text]]);
+  for (const [f, t] of texts) ws.setFile(f, t);
+  try {
+    assertWellFormed(ws, texts);
+  } catch (err) {
+    throw new Error(`${replay}: ${(err as Error).message}\n--- input ---\n${text}`);
+  }
+}
+
 it('never throws on mutated corpus files and keeps every diagnostic positioned inside its file', () => {
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);
   const r = rng(seed);
@@ -80,14 +92,7 @@ it('never throws on mutated corpus files and keeps every diagnostic positioned i
   const deadline = Date.now() + 20_000;
   for (let i = 0; i < iterations && Date.now() < deadline; i++) {
     const text = mutate(seeds[Math.floor(r() * seeds.length)], r);
-    const ws = new Workspace();
-    const texts = new Map([['mesh.yaml', mesh], ['f.yaml', text]]);
-    for (const [f, t] of texts) ws.setFile(f, t);
-    try {
-      assertWellFormed(ws, texts);
-    } catch (err) {
-      throw new Error(`FUZZ_SEED=${seed} iteration ${i}: ${(err as Error).message}\n--- input ---\n${text}`);
-    }
+    validateAlongsideMesh(text, `FUZZ_SEED=${seed} iteration ${i}`);
   }
 });
 
@@ -102,13 +107,6 @@ it('never throws on random documents of every kind', () => {
     const [apiVersion, kind] = kinds[Math.floor(r() * kinds.length)];
     const doc = { apiVersion, kind, metadata: r() < 0.9 ? { name: `n${i}` } : randomValue(r, 2), spec: randomValue(r, 0) };
     const text = JSON.stringify(doc); // JSON is YAML
-    const ws = new Workspace();
-    const texts = new Map([['mesh.yaml', mesh], ['r.yaml', text]]);
-    for (const [f, t] of texts) ws.setFile(f, t);
-    try {
-      assertWellFormed(ws, texts);
-    } catch (err) {
-      throw new Error(`FUZZ_SEED=${seed} iteration ${i}: ${(err as Error).message}\n--- input ---\n${text}`);
-    }
+    validateAlongsideMesh(text, `FUZZ_SEED=${seed} iteration ${i}`);
   }
 });

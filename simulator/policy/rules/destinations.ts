@@ -12,7 +12,13 @@ export interface DestinationRef {
   path: Path;
 }
 
-export function destinationsOf(vs: PolicyDocument<'VirtualService'>): DestinationRef[] {
+// A document's destinations depend on its text alone: documents of unchanged files are
+// the same objects from one check to the next, so the language server re-reads only the edited file.
+const cache = new WeakMap<PolicyDocument, readonly DestinationRef[]>();
+
+export function destinationsOf(vs: PolicyDocument<'VirtualService'>): readonly DestinationRef[] {
+  const cached = cache.get(vs);
+  if (cached) return cached;
   const out: DestinationRef[] = [];
   const push = (d: unknown, path: Path) => {
     const dest = obj(d);
@@ -29,6 +35,7 @@ export function destinationsOf(vs: PolicyDocument<'VirtualService'>): Destinatio
   arr(spec.tcp).forEach((r, i) => {
     arr(obj(r).route).forEach((rd, j) => push(obj(rd).destination, ['spec', 'tcp', i, 'route', j, 'destination']));
   });
+  cache.set(vs, out);
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { closest } from '../suggest';
+import { eachDocument } from './per-document';
 import type { Rule } from './rule';
 import { arr, obj, str } from '../workspace-index';
 
@@ -9,21 +10,16 @@ export const RETRY_ON = [
   'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
 ] as const;
 
-export const retryOn: Rule = {
-  codes: ['bad-enum'],
-  check(index, report) {
-    for (const vs of index.byKind.VirtualService) {
-      arr(obj(vs.value.spec).http).forEach((r, i) => {
-        const text = str(obj(obj(r).retries).retryOn);
-        if (!text) return;
-        for (const token of text.split(',').map((t) => t.trim()).filter(Boolean)) {
-          if (/^[1-5]\d\d$/.test(token) || (RETRY_ON as readonly string[]).includes(token)) continue;
-          const guess = closest(token, RETRY_ON);
-          report(vs, ['spec', 'http', i, 'retries', 'retryOn'], 'bad-enum',
-            `"${token}" is not a retry condition: ${guess ? `did you mean "${guess}"?` : `use ${RETRY_ON.slice(0, 7).join(', ')}, ... or a status code such as 503`}`,
-            guess ? { data: { token, suggestion: guess } } : undefined);
-        }
-      });
+export const retryOn: Rule = eachDocument('VirtualService', ['bad-enum'], (vs, report) => {
+  arr(obj(vs.value.spec).http).forEach((r, i) => {
+    const text = str(obj(obj(r).retries).retryOn);
+    if (!text) return;
+    for (const token of text.split(',').map((t) => t.trim()).filter(Boolean)) {
+      if (/^[1-5]\d\d$/.test(token) || (RETRY_ON as readonly string[]).includes(token)) continue;
+      const guess = closest(token, RETRY_ON);
+      report(vs, ['spec', 'http', i, 'retries', 'retryOn'], 'bad-enum',
+        `"${token}" is not a retry condition: ${guess ? `did you mean "${guess}"?` : `use ${RETRY_ON.slice(0, 7).join(', ')}, ... or a status code such as 503`}`,
+        guess ? { data: { token, suggestion: guess } } : undefined);
     }
-  },
-};
+  });
+});

@@ -1,6 +1,5 @@
 import type { Rule } from './rule';
 import { destinationsOf } from './destinations';
-import { arr, obj, str } from '../workspace-index';
 
 /** A destination subset must be defined by a DestinationRule of its host (IST0101, KIA1107). */
 export const unknownSubset: Rule = {
@@ -11,7 +10,7 @@ export const unknownSubset: Rule = {
         if (!d.subset || (index.mesh && !index.service(d.host, vs))) continue; // unknown host is reported once, by unknown-host
         const fqdn = index.fqdn(d.host, vs);
         const rules = index.destinationRules(fqdn);
-        const subsets = rules.flatMap((dr) => arr(obj(dr.value.spec).subsets).map((s) => str(obj(s).name)).filter(Boolean)) as string[];
+        const subsets = index.subsetNames(fqdn);
         if (subsets.includes(d.subset)) continue;
         const message = rules.length === 0
           ? `subset "${d.subset}" of host "${d.host}" is not defined: no DestinationRule exists for ${fqdn}; create one with a subset "${d.subset}" (IST0101)`

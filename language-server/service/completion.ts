@@ -1,0 +1,225 @@
+/**
+ * Completion: keys valid at the cursor (required first, with snippets for
+ * their values), enum values, durations, and names the workspace knows —
+ * hosts, subsets, labels, principals, gateways — plus whole-resource snippets
+ * in an empty document. Everything comes from the one schema and the index.
+ */
+import {
+  CompletionItemKind, InsertTextFormat, InsertTextMode, MarkupKind,
+  type CompletionItem, type TextEdit,
+} from 'vscode-languageserver';
+import { API_VERSIONS, KINDS, schemaAt, type Kind, type Schema, type SourceFile, type WorkspaceIndex } from '../../simulator/policy';
+import { cursorContext, type CursorContext } from './cursor';
+import { fqdnIn, labelsText, principals, serviceByFqdn, serviceMarkdown, subsetsOf, subsetWorkloads } from './mesh-facts';
+import { toLspRange } from './positions';
+import { fieldMarkdown, isLabelMap, typeLabel } from './schema-docs';
+import { resourceSnippets } from './snippets';
+
+const DURATIONS = ['1s', '500ms', '5s', '10s', '30s', '1m'];
+
+export function complete(index: WorkspaceIndex, source: SourceFile, offset: number): CompletionItem[] {
+  const ctx = cursorContext(source.text, offset);
+  if (!ctx) return [];
+  const edit = (newText: string): TextEdit => ({ range: toLspRange(source, ctx.replace), newText });
+
+  if (!ctx.kind) return unservedDocument(index, source, ctx, edit);
+  if (ctx.position === 'key') return keyItems(index, ctx, edit);
+  return valueItems(index, ctx, edit);
+}
+
+/** A document that is not (yet) a policy: resource snippets when it is empty, kind/apiVersion while it is being started. */
+function unservedDocument(index: WorkspaceIndex, source: SourceFile, ctx: CursorContext, edit: (t: string) => TextEdit): CompletionItem[] {
+  const content = ctx.doc.lines.filter((l) => !l.empty && !(l.start <= ctx.replace.start && ctx.replace.start <= l.start + l.text.length));
+  const otherYaml = source.text.trim().length > 0 && source.documents.length === 0 && /\S/.test(source.text.slice(0, ctx.doc.start) + source.text.slice(ctx.doc.end));
+  if (ctx.position === 'key' && ctx.path.length === 0 && content.length === 0 && !otherYaml) {
+    return resourceSnippets(index).map((s, i) => ({
+      label: s.label,
+      kind: CompletionItemKind.Snippet,
+      detail: s.detail,
+      documentation: { kind: MarkupKind.Markdown, value: '```yaml\n' + s.body.replace(/\$\{\d+\|([^,|]*)[^}]*\}|\$\{\d+:?([^}]*)\}|\$\d+/g, (_m, a, b) => a ?? b ?? '') + '\n```' },
+      sortText: `0${i}`,
+      filterText: s.label,
+      insertTextFormat: InsertTextFormat.Snippet,
+      insertTextMode: InsertTextMode.asIs,
+      textEdit: edit(s.body),
+    }));
+  }
+  // `kind:` / `apiVersion:` of a document that names an Istio or devmesh group.
+  const api = ctx.apiVersion;
+  const ours = api === undefined || /(^|\.)istio\.io\/|^devmesh\.dev\//.test(api);
+  if (ctx.position === 'value' && ctx.path.length === 1 && ours) {
+    const space = ctx.needsSpace ? ' ' : '';
+    if (ctx.path[0] === 'kind') {
+      return KINDS.filter((k) => api === undefined || API_VERSIONS[k].includes(api))
+        .map((k) => ({ label: k, kind: CompletionItemKind.Class, textEdit: edit(space + k) }));
+    }
+    if (ctx.path[0] === 'apiVersion') {
+      const versions = [...new Set(KINDS.flatMap((k) => API_VERSIONS[k]))];
+      return versions.map((v, i) => ({ label: v, kind: CompletionItemKind.Value, sortText: String(i).padStart(2, '0'), textEdit: edit(space + v) }));
+    }
+  }
+  return [];
+}
+
+// ---------- keys ----------
+
+function keyItems(index: WorkspaceIndex, ctx: CursorContext, edit: (t: string) => TextEdit): CompletionItem[] {
+  const kind = ctx.kind!;
+  const schema = schemaAt(kind, ctx.path);
+  if (!schema) return [];
+  // A sequence item of scalars (`hosts:` / `- |`) takes values, not keys.
+  if (schema.type !== 'object' && typeof ctx.path[ctx.path.length - 1] === 'number') {
+    return valueItems(index, { ...ctx, position: 'value' }, edit);
+  }
+  if (isLabelMap(schema)) return labelKeyItems(index, ctx, edit);
+  const props = schema.properties ?? {};
+  const out: CompletionItem[] = [];
+  for (const [name, child] of Object.entries(props)) {
+    if (ctx.siblings.has(name) || child.description === 'Set by Kubernetes; ignored.' || name === 'status') continue;
+    const required = schema.required?.includes(name) ?? false;
+    const notSimulated = !!child['x-notSimulated'];
+    out.push({
+      label: name,
+      kind: CompletionItemKind.Property,
+      detail: `${typeLabel(child)}${required ? ' (required)' : ''}${notSimulated ? ' — not simulated' : ''}`,
+      documentation: { kind: MarkupKind.Markdown, value: fieldMarkdown(name, child, schema) },
+      sortText: `${required ? 0 : notSimulated ? 2 : 1}${name}`,
+      insertTextFormat: InsertTextFormat.Snippet,
+      insertTextMode: InsertTextMode.asIs,
+      textEdit: edit(keySnippet(name, child, ctx.column, kind)),
+    });
+  }
+  return out;
+}
+
+/** `name: <value>` with tab stops; nested required fields are written out with their indentation. */
+export function keySnippet(name: string, s: Schema, column: number, kind?: Kind): string {
+  let stop = 1;
+  const pad = (n: number) => ' '.repeat(n);
+  const scalar = (child: Schema): string => {
+    if (child.enum) return `\${${stop++}|${child.enum.join(',')}|}`;
+    if (child.type === 'boolean') return `\${${stop++}|true,false|}`;
+    if (child.format === 'duration') return `\${${stop++}:${escape(String(child.default ?? '1s'))}}`;
+    if (child.default !== undefined && typeof child.default !== 'object') return `\${${stop++}:${escape(String(child.default))}}`;
+    return `\${${stop++}}`;
+  };
+  const body = (key: string, child: Schema, col: number, depth: number): string => {
+    if (child.type === 'object' && child.properties) {
+      const req = depth < 3 ? child.required ?? [] : [];
+      if (req.length === 0) return `${key}:\n${pad(col + 2)}\${${stop++}}`;
+      return `${key}:` + req.map((r) => `\n${pad(col + 2)}${body(r, child.properties![r] ?? {}, col + 2, depth + 1)}`).join('');
+    }
+    if (child.type === 'object') return `${key}:\n${pad(col + 2)}\${${stop++}}`;
+    if (child.type === 'array') {
+      const item = child.items ?? {};
+      if (item.type === 'object' && item.properties && (item.required?.length ?? 0) > 0 && depth < 3) {
+        const [first, ...more] = item.required!;
+        const itemCol = col + 4;
+        return `${key}:\n${pad(col + 2)}- ${body(first, item.properties[first] ?? {}, itemCol, depth + 1)}`
+          + more.map((r) => `\n${pad(itemCol)}${body(r, item.properties![r] ?? {}, itemCol, depth + 1)}`).join('');
+      }
+      return `${key}:\n${pad(col + 2)}- ${item.type === 'object' ? `\${${stop++}}` : scalar(item)}`;
+    }
+    return `${key}: ${scalar(child)}`;
+  };
+  void kind;
+  return body(name, s, column, 0);
+}
+
+function escape(s: string): string {
+  return s.replace(/[$}\\]/g, (c) => `\\${c}`);
+}
+
+function labelKeyItems(index: WorkspaceIndex, ctx: CursorContext, edit: (t: string) => TextEdit): CompletionItem[] {
+  const pool = labelPool(index, ctx);
+  const keys = new Map<string, Set<string>>();
+  for (const w of pool) for (const [k, v] of Object.entries(w.labels)) (keys.get(k) ?? keys.set(k, new Set()).get(k)!).add(v);
+  return [...keys].filter(([k]) => !ctx.siblings.has(k)).map(([k, values]) => ({
+    label: k,
+    kind: CompletionItemKind.Property,
+    detail: `label: ${[...values].join(', ')}`,
+    insertTextFormat: InsertTextFormat.Snippet,
+    textEdit: edit(`${k}: ${values.size > 1 ? `\${1|${[...values].join(',')}|}` : `\${1:${[...values][0] ?? ''}}`}`),
+  }));
+}
+
+/** The workloads whose labels are relevant here: the DestinationRule host's, or every workload of the Mesh. */
+function labelPool(index: WorkspaceIndex, ctx: CursorContext) {
+  if (ctx.kind === 'DestinationRule') {
+    const host = ctx.doc.lines.find((l) => l.key?.text === 'host' && l.key.col === 2)?.value?.text;
+    const svc = host ? serviceByFqdn(index, fqdnIn(index, host.replace(/^["']|["']$/g, ''), ctx.namespace)) : undefined;
+    if (svc) return svc.workloads;
+  }
+  return index.mesh?.workloads ?? [];
+}
+
+// ---------- values ----------
+
+function valueItems(index: WorkspaceIndex, ctx: CursorContext, edit: (t: string) => TextEdit): CompletionItem[] {
+  const kind = ctx.kind!;
+  const schema = schemaAt(kind, ctx.path);
+  const parent = ctx.path.length ? schemaAt(kind, ctx.path.slice(0, -1)) : undefined;
+  const space = ctx.needsSpace ? ' ' : '';
+  const value = (label: string, extra: Partial<CompletionItem> = {}): CompletionItem => ({
+    label, kind: CompletionItemKind.Value, textEdit: edit(space + label), ...extra,
+  });
+
+  if (isLabelMap(parent)) {
+    const key = String(ctx.path[ctx.path.length - 1]);
+    const values = new Set(labelPool(index, ctx).map((w) => w.labels[key]).filter((v): v is string => v !== undefined));
+    return [...values].map((v) => value(v, { detail: `label ${key}` }));
+  }
+  if (!schema) return [];
+  if (schema.enum) {
+    return schema.enum.map((v, i) => value(String(v), {
+      kind: CompletionItemKind.EnumMember,
+      detail: v === schema.default ? 'default' : undefined,
+      sortText: `${v === schema.default ? 0 : 1}${String(i).padStart(2, '0')}`,
+    }));
+  }
+  if (schema.type === 'boolean') return ['true', 'false'].map((v) => value(v, { detail: String(schema.default) === v ? 'default' : undefined }));
+  if (schema.format === 'duration') {
+    const list = [...new Set([...(schema.default !== undefined ? [String(schema.default)] : []), ...DURATIONS])];
+    return list.map((d, i) => value(d, { detail: 'duration', sortText: String(i).padStart(2, '0') }));
+  }
+  switch (schema['x-ref']) {
+    case 'host': return hostItems(index, value);
+    case 'subset': return subsetItems(index, ctx, value);
+    case 'principal': return principals(index).map((p) => value(p.principal, {
+      detail: `service account ${p.serviceAccount}`,
+      documentation: { kind: MarkupKind.Markdown, value: `Workloads: ${p.workloads.map((w) => `\`${w.name}\``).join(', ')}` },
+    }));
+    case 'serviceAccount': return [...new Set((index.mesh?.workloads ?? []).map((w) => w.serviceAccount))].map((sa) => value(sa, { detail: 'service account' }));
+    case 'namespace': return [value(index.defaultNamespace, { detail: 'Mesh namespace' })];
+    case 'gateway': return ['mesh', ...index.byKind.Gateway.map((g) => g.name)].map((g, i) => value(g, {
+      detail: g === 'mesh' ? 'every sidecar' : 'Gateway', sortText: String(i).padStart(3, '0'),
+    }));
+  }
+  return [];
+}
+
+function hostItems(index: WorkspaceIndex, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+  return (index.mesh?.services ?? []).flatMap((s) => {
+    const documentation = { kind: MarkupKind.Markdown, value: serviceMarkdown(s) };
+    const detail = `Mesh service, port ${s.port ?? '?'}, ${s.workloads.length} workload${s.workloads.length === 1 ? '' : 's'}`;
+    return [
+      value(s.name, { kind: CompletionItemKind.Reference, detail, documentation, sortText: `0${s.name}` }),
+      value(s.fqdn, { kind: CompletionItemKind.Reference, detail, documentation, sortText: `1${s.name}` }),
+    ];
+  });
+}
+
+function subsetItems(index: WorkspaceIndex, ctx: CursorContext, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+  const host = ctx.siblings.get('host');
+  if (!host) return [];
+  const fqdn = fqdnIn(index, host, ctx.namespace);
+  const svc = serviceByFqdn(index, fqdn);
+  return subsetsOf(index, fqdn).map((s) => {
+    const workloads = subsetWorkloads(index, svc, s);
+    return value(s.name, {
+      kind: CompletionItemKind.EnumMember,
+      detail: `${labelsText(s.labels)} — DestinationRule ${s.rule.name}`,
+      documentation: { kind: MarkupKind.Markdown, value: `Selects ${workloads.length ? workloads.map((w) => `\`${w.name}\``).join(', ') : 'no workload'}` },
+    });
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * The devmesh language service: document text and a workspace in, LSP
+ * results out. No transport and no file system here (see ../server.ts);
+ * every answer comes from the policy core in simulator/policy/ — the same
+ * parser, schema and rules as `devmesh validate`.
+ */
+import type {
+  CodeAction, CompletionItem, Diagnostic as LspDiagnostic, DocumentSymbol, FoldingRange, Hover, Location, Position, Range as LspRange,
+} from 'vscode-languageserver';
+import { Workspace, type Diagnostic } from '../../simulator/policy';
+import { codeActions } from './code-actions';
+import { complete } from './completion';
+import { toLspDiagnostic } from './diagnostics';
+import { hover } from './hover';
+import { definition, references } from './navigation';
+import { documentSymbols, foldingRanges } from './outline';
+import { toOffset } from './positions';
+
+export class LanguageService {
+  constructor(readonly workspace: Workspace = new Workspace()) {}
+
+  /** Adds or replaces a file's text (an open buffer or a file on disk). False when unchanged. */
+  setFile(uri: string, text: string): boolean {
+    return this.workspace.setFile(uri, text);
+  }
+
+  removeFile(uri: string): boolean {
+    return this.workspace.removeFile(uri);
+  }
+
+  /** The validator's findings per file, in LSP form; every file of the workspace has an entry. */
+  diagnosticsByFile(): Map<string, LspDiagnostic[]> {
+    const out = new Map<string, LspDiagnostic[]>();
+    for (const [file, diags] of this.workspace.diagnosticsByFile()) {
+      const source = this.workspace.getSource(file);
+      out.set(file, source ? diags.map((d) => toLspDiagnostic(source, d)) : []);
+    }
+    return out;
+  }
+
+  /** The findings of one file, as the validator reports them (offsets). */
+  policyDiagnostics(uri: string): Diagnostic[] {
+    return this.workspace.diagnosticsByFile().get(uri) ?? [];
+  }
+
+  completion(uri: string, position: Position): CompletionItem[] {
+    const source = this.workspace.getSource(uri);
+    return source ? complete(this.workspace.index, source, toOffset(source, position)) : [];
+  }
+
+  hover(uri: string, position: Position): Hover | null {
+    const source = this.workspace.getSource(uri);
+    return source ? hover(this.workspace.index, source, toOffset(source, position)) : null;
+  }
+
+  definition(uri: string, position: Position): Location[] {
+    const source = this.workspace.getSource(uri);
+    return source ? definition(this.workspace, uri, toOffset(source, position)) : [];
+  }
+
+  references(uri: string, position: Position, includeDeclaration = true): Location[] {
+    const source = this.workspace.getSource(uri);
+    return source ? references(this.workspace, uri, toOffset(source, position), includeDeclaration) : [];
+  }
+
+  codeActions(uri: string, range: LspRange): CodeAction[] {
+    const source = this.workspace.getSource(uri);
+    if (!source) return [];
+    const offsets = { start: toOffset(source, range.start), end: toOffset(source, range.end) };
+    return codeActions(this.workspace, uri, offsets, this.policyDiagnostics(uri));
+  }
+
+  documentSymbols(uri: string): DocumentSymbol[] {
+    const source = this.workspace.getSource(uri);
+    return source ? documentSymbols(source) : [];
+  }
+
+  foldingRanges(uri: string): FoldingRange[] {
+    const source = this.workspace.getSource(uri);
+    return source ? foldingRanges(source) : [];
+  }
+}

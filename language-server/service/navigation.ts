@@ -1,0 +1,129 @@
+/**
+ * Go to definition and find references across files: a host leads to its
+ * Mesh service entry, a subset to its DestinationRule entry, a principal to
+ * the workloads that run as its service account — and back.
+ */
+import type { Location } from 'vscode-languageserver';
+import { arr, obj, rangeOf, schemaAt, str, type PolicyDocument, type Range, type Workspace } from '../../simulator/policy';
+import { destinationsOf } from '../../simulator/policy/rules/destinations';
+import { fqdnIn, parsePrincipal, serviceByFqdn, subsetsOf } from './mesh-facts';
+import { toLspRange } from './positions';
+import { targetAt, type Target } from './hover';
+import { valueAt } from './values';
+
+type Symbol =
+  | { type: 'service'; fqdn: string }
+  | { type: 'subset'; fqdn: string; subset: string }
+  | { type: 'serviceAccount'; namespace: string; serviceAccount: string };
+
+export function definition(ws: Workspace, file: string, offset: number): Location[] {
+  const sym = symbolAt(ws, file, offset);
+  return sym ? declarations(ws, sym) : [];
+}
+
+export function references(ws: Workspace, file: string, offset: number, includeDeclaration: boolean): Location[] {
+  const sym = symbolAt(ws, file, offset);
+  if (!sym) return [];
+  return [...(includeDeclaration ? declarations(ws, sym) : []), ...uses(ws, sym)];
+}
+
+/** The name under the cursor, as a symbol of the workspace. */
+function symbolAt(ws: Workspace, file: string, offset: number): Symbol | undefined {
+  const source = ws.getSource(file);
+  if (!source) return undefined;
+  const t = targetAt(source, offset);
+  if (!t || t.onKey || t.value === undefined) return undefined;
+  const index = ws.index;
+  const ref = schemaAt(t.kind, t.path)?.['x-ref'];
+  if (t.kind === 'Mesh') return meshSymbol(t);
+  if (ref === 'host') return { type: 'service', fqdn: fqdnIn(index, t.value, t.namespace) };
+  if (ref === 'subset' && t.doc) {
+    const host = valueAt(t.doc.value, [...t.path.slice(0, -1), 'host']);
+    return typeof host === 'string' ? { type: 'subset', fqdn: fqdnIn(index, host, t.namespace), subset: t.value } : undefined;
+  }
+  if (t.kind === 'DestinationRule' && t.doc && t.path[1] === 'subsets' && t.path[3] === 'name' && t.path.length === 4) {
+    const host = str(obj(t.doc.value.spec).host);
+    return host ? { type: 'subset', fqdn: fqdnIn(index, host, t.namespace), subset: t.value } : undefined;
+  }
+  if (ref === 'principal') {
+    const p = parsePrincipal(t.value);
+    return p ? { type: 'serviceAccount', namespace: p.namespace, serviceAccount: p.serviceAccount } : undefined;
+  }
+  return undefined;
+
+  function meshSymbol(target: Target): Symbol | undefined {
+    const mesh = index.mesh;
+    if (!mesh || !target.doc || target.doc !== mesh.doc) return undefined;
+    const p = target.path;
+    if (p[1] === 'services' && p.length === 4 && p[3] === 'name') {
+      const svc = mesh.services.find((s) => s.path[2] === p[2]);
+      return svc ? { type: 'service', fqdn: svc.fqdn } : undefined;
+    }
+    if (p[1] === 'services' && p[3] === 'workloads' && p[5] === 'serviceAccount') {
+      return { type: 'serviceAccount', namespace: mesh.namespace, serviceAccount: target.value! };
+    }
+    return undefined;
+  }
+}
+
+function location(ws: Workspace, doc: PolicyDocument, range: Range): Location {
+  return { uri: doc.file, range: toLspRange(ws.getSource(doc.file)!, range) };
+}
+
+function declarations(ws: Workspace, sym: Symbol): Location[] {
+  const index = ws.index;
+  const mesh = index.mesh;
+  switch (sym.type) {
+    case 'service': {
+      const svc = serviceByFqdn(index, sym.fqdn);
+      return svc && mesh ? [location(ws, mesh.doc, rangeOf(mesh.doc, [...svc.path, 'name']))] : [];
+    }
+    case 'subset':
+      return subsetsOf(index, sym.fqdn).filter((s) => s.name === sym.subset).map((s) => location(ws, s.rule, rangeOf(s.rule, [...s.path, 'name'])));
+    case 'serviceAccount':
+      if (!mesh) return [];
+      return mesh.workloads.filter((w) => w.serviceAccount === sym.serviceAccount && w.namespace === sym.namespace).map((w) => {
+        const explicit = valueAt(mesh.doc.value, [...w.path, 'serviceAccount']) !== undefined;
+        return location(ws, mesh.doc, rangeOf(mesh.doc, [...w.path, explicit ? 'serviceAccount' : 'name']));
+      });
+  }
+}
+
+function uses(ws: Workspace, sym: Symbol): Location[] {
+  const index = ws.index;
+  const out: Location[] = [];
+  const at = (doc: PolicyDocument, path: (string | number)[]) => out.push(location(ws, doc, rangeOf(doc, path)));
+  if (sym.type === 'service' || sym.type === 'subset') {
+    for (const vs of index.byKind.VirtualService) {
+      for (const d of destinationsOf(vs)) {
+        if (index.fqdn(d.host, vs) !== sym.fqdn) continue;
+        if (sym.type === 'service') at(vs, [...d.path, 'host']);
+        else if (d.subset === sym.subset) at(vs, [...d.path, 'subset']);
+      }
+      if (sym.type === 'service') {
+        arr(obj(vs.value.spec).hosts).forEach((h, i) => { if (typeof h === 'string' && index.fqdn(h, vs) === sym.fqdn) at(vs, ['spec', 'hosts', i]); });
+      }
+    }
+    if (sym.type === 'service') {
+      for (const dr of index.byKind.DestinationRule) {
+        const host = str(obj(dr.value.spec).host);
+        if (host && index.fqdn(host, dr) === sym.fqdn) at(dr, ['spec', 'host']);
+      }
+    }
+  } else {
+    for (const ap of index.byKind.AuthorizationPolicy) {
+      arr(obj(ap.value.spec).rules).forEach((rule, i) => arr(obj(rule).from).forEach((from, j) => {
+        const source = obj(obj(from).source);
+        for (const field of ['principals', 'notPrincipals']) {
+          arr(source[field]).forEach((p, k) => {
+            const parsed = typeof p === 'string' ? parsePrincipal(p) : undefined;
+            if (parsed && parsed.serviceAccount === sym.serviceAccount && parsed.namespace === sym.namespace) {
+              at(ap, ['spec', 'rules', i, 'from', j, 'source', field, k]);
+            }
+          });
+        }
+      }));
+    }
+  }
+  return out;
+}

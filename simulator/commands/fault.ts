@@ -1,0 +1,128 @@
+/**
+ * `devmesh fault add|list|clear`: runtime chaos on a running mesh, without
+ * editing policy files. Finds the mesh through `.devmesh/session.json`
+ * beside the Mesh file (`-f`, default ./mesh.yaml) and calls /api/faults.
+ */
+import type { Command } from 'commander';
+import * as path from 'node:path';
+import type { RuntimeFault } from '../protocol';
+import type { FaultRequest } from '../control/faults';
+
+interface Common { file: string }
+
+const HELP = `
+Faults are temporary: each lasts --for (default 10m; --for 0 keeps it until cleared).
+HTTP faults on a service or subset act at the caller's sidecar before retries, like a
+VirtualService fault; on one --workload they act after the endpoint pick, so retries and
+outlier detection react as if that instance misbehaved. TCP toxics (Toxiproxy-style)
+act on the connections callers' sidecars open to the target's workloads.
+
+Examples:
+  devmesh fault add reviews --abort 503 --percent 50 --for 2m
+  devmesh fault add ratings --delay 2s --percent 100 --subset v1
+  devmesh fault add reviews --workload reviews-v2 --abort 500
+  devmesh fault add ratings --abort 503 --source reviews-v3     only calls from reviews-v3
+  devmesh fault add reviews --toxic latency --latency 200ms --jitter 50ms
+  devmesh fault add reviews --toxic bandwidth --rate 16         16 KB/s
+  devmesh fault add details --toxic reset_peer --timeout 100ms  reset connections after 100 ms
+  devmesh fault add details --toxic timeout                     hold connections silently
+  devmesh fault add details --toxic slow_close --delay 1s
+  devmesh fault list
+  devmesh fault clear f-1a2b3c
+  devmesh fault clear --all`;
+
+export function register(program: Command, setExit: (code: number) => void): void {
+  const fault = program.command('fault').description('inject temporary faults into a running mesh (HTTP delay/abort, TCP toxics)').addHelpText('after', HELP);
+
+  fault.command('add')
+    .description('add a fault on a service (optionally a subset, workload or caller edge)')
+    .argument('<service>', 'target service name, e.g. reviews')
+    .option('-f, --file <mesh.yaml>', 'the Mesh file of the running mesh', 'mesh.yaml')
+    .option('--abort <status>', 'answer with this HTTP status')
+    .option('--delay <duration>', 'HTTP: hold requests this long (e.g. 2s); with --toxic slow_close: delay the close')
+    .option('--percent <0-100>', 'share of requests (TCP: of connections) affected', '100')
+    .option('--subset <name>', 'only the DestinationRule subset')
+    .option('--workload <name>', 'only this workload of the service')
+    .option('--source <caller>', 'only calls from this workload or service (an edge)')
+    .option('--toxic <type>', 'TCP toxic: latency, bandwidth, reset_peer, timeout, slow_close')
+    .option('--latency <duration>', 'latency toxic: added per chunk')
+    .option('--jitter <duration>', 'latency toxic: ± random jitter')
+    .option('--rate <KB/s>', 'bandwidth toxic: kilobytes per second')
+    .option('--timeout <duration>', 'reset_peer: reset after; timeout: close after (default: hold)')
+    .option('--for <duration>', 'how long the fault lasts (0 = until cleared)', '10m')
+    .addHelpText('after', HELP)
+    .action(async (service: string, o: Record<string, string> & Common) => {
+      const percentage = Number(o.percent);
+      const req: FaultRequest = { service, subset: o.subset, workload: o.workload, source: o.source, for: o.for };
+      if (o.toxic) {
+        req.tcp = { type: o.toxic, latency: o.latency, jitter: o.jitter, rate: o.rate === undefined ? undefined : Number(o.rate), timeout: o.timeout, delay: o.delay, percentage };
+      } else {
+        if (o.abort !== undefined) req.abort = { httpStatus: Number(o.abort), percentage };
+        if (o.delay !== undefined) req.delay = { fixedDelay: o.delay, percentage };
+      }
+      const r = await call(o.file, 'POST', '/api/faults', req);
+      if (!r) return setExit(1);
+      if (r.status !== 201) return fail(setExit, r.body);
+      const f = (r.body as { fault: RuntimeFault & { description: string } }).fault;
+      process.stdout.write(`${f.id}  ${f.description}\n`);
+    });
+
+  fault.command('list')
+    .description('list the faults in force')
+    .option('-f, --file <mesh.yaml>', 'the Mesh file of the running mesh', 'mesh.yaml')
+    .option('--json', 'print JSON')
+    .action(async (o: Common & { json?: boolean }) => {
+      const r = await call(o.file, 'GET', '/api/faults');
+      if (!r) return setExit(1);
+      if (r.status !== 200) return fail(setExit, r.body);
+      const faults = (r.body as { faults: Array<RuntimeFault & { description: string }> }).faults;
+      if (o.json) return void process.stdout.write(JSON.stringify(faults, null, 2) + '\n');
+      if (faults.length === 0) return void process.stdout.write('no faults\n');
+      for (const f of faults) process.stdout.write(`${f.id}  ${f.description}\n`);
+    });
+
+  fault.command('clear')
+    .description('clear one fault by id, or all of them')
+    .argument('[id]', 'fault id from `devmesh fault list`')
+    .option('-f, --file <mesh.yaml>', 'the Mesh file of the running mesh', 'mesh.yaml')
+    .option('--all', 'clear every fault')
+    .action(async (id: string | undefined, o: Common & { all?: boolean }) => {
+      if (!id && !o.all) {
+        process.stderr.write('devmesh fault clear: give a fault id or --all\n');
+        return setExit(2);
+      }
+      const r = await call(o.file, 'DELETE', id ? `/api/faults/${encodeURIComponent(id)}` : '/api/faults');
+      if (!r) return setExit(1);
+      if (r.status !== 200) return fail(setExit, r.body);
+      const cleared = (r.body as { cleared: string[] }).cleared;
+      process.stdout.write(cleared.length ? `cleared ${cleared.join(', ')}\n` : 'no faults to clear\n');
+    });
+}
+
+function fail(setExit: (c: number) => void, body: unknown): void {
+  process.stderr.write(`devmesh fault: ${(body as { message?: string })?.message ?? JSON.stringify(body)}\n`);
+  setExit(1);
+}
+
+/** Calls the running mesh's API with its session token; prints why and returns undefined when there is none. */
+async function call(meshFile: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: unknown } | undefined> {
+  const { readSession, sessionFile } = await import('../control/session');
+  const root = path.dirname(path.resolve(meshFile));
+  const s = readSession(root);
+  if (!s) {
+    process.stderr.write(`devmesh fault: no running mesh for ${meshFile} (no ${path.relative(process.cwd(), sessionFile(root)) || sessionFile(root)}); start it with devmesh up -f ${meshFile}\n`);
+    return undefined;
+  }
+  try {
+    const r = await fetch(s.apiUrl + p, {
+      method,
+      headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: r.status, body: await r.json().catch(() => ({})) };
+  } catch (e) {
+    process.stderr.write(`devmesh fault: the mesh at ${s.apiUrl} did not answer (${(e as Error).message}); is devmesh up still running?\n`);
+    return undefined;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * `devmesh logs [workload] [-f mesh.yaml] [--follow] [--limit N] [--json]`:
+ * the sidecars' access logs kept by the running mesh, in Istio's text format
+ * (or JSON), each line prefixed with the sidecar that wrote it. `--follow`
+ * keeps printing new entries until Ctrl-C.
+ */
+import type { Command } from 'commander';
+import { formatText } from '../sidecar/accessLog';
+import type { StoredLogEntry } from '../control/telemetry/logStore';
+import { MeshClientError, meshClient } from './meshClient';
+
+interface Opts { file: string; follow?: boolean; limit: string; json?: boolean }
+
+export function register(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('logs [workload]')
+    .description('print the access logs of the running mesh (one line per request per sidecar)')
+    .option('-f, --file <mesh.yaml>', 'the Mesh file of the running mesh', 'mesh.yaml')
+    .option('--follow', 'keep printing new entries until Ctrl-C')
+    .option('--limit <n>', 'how many recent entries to print first', '50')
+    .option('--json', 'print entries as JSON lines')
+    .action(async (workload: string | undefined, opts: Opts) => { setExit(await logs(workload, opts)); });
+}
+
+export function formatLogLine(e: StoredLogEntry, json: boolean): string {
+  if (json) return JSON.stringify(e);
+  return `[${e.workload}] ${formatText(e)}`;
+}
+
+async function logs(workload: string | undefined, o: Opts): Promise<number> {
+  try {
+    const client = meshClient(o.file);
+    const query = (extra: Record<string, string>) => {
+      const q = new URLSearchParams(extra);
+      if (workload) q.set('workload', workload);
+      return `/api/logs?${q}`;
+    };
+    const first = await client.get<{ entries: StoredLogEntry[]; lastSeq: number }>(query({ limit: o.limit }));
+    for (const e of first.entries) process.stdout.write(formatLogLine(e, !!o.json) + '\n');
+    if (!o.follow) return 0;
+    let after = first.lastSeq;
+    let stop = false;
+    const onSignal = () => { stop = true; };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    while (!stop) {
+      await new Promise((r) => setTimeout(r, 500));
+      const next = await client.get<{ entries: StoredLogEntry[]; lastSeq: number }>(query({ limit: '2000', after: String(after) }));
+      for (const e of next.entries) process.stdout.write(formatLogLine(e, !!o.json) + '\n');
+      after = next.lastSeq;
+    }
+    return 0;
+  } catch (e) {
+    if (!(e instanceof MeshClientError)) throw e;
+    process.stderr.write(`devmesh logs: ${e.message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The control API: express on 127.0.0.1 only. Guards run in the order a
+ * reader would check them — is this really us (Host), is this really the
+ * user (token), is this a cross-site write (CSRF) — then the routes.
+ */
+import express from 'express';
+import * as http from 'node:http';
+import { hostGuard } from './host-guard';
+import { tokenAuth } from './token-auth';
+import { csrfGuard } from './csrf-guard';
+import { sidecarAdminProxy } from './sidecar-proxy';
+import { observabilityRouter, type ObservabilityDeps } from './observability';
+import type { EventLog, MeshEvent } from '../events';
+import type { FaultStore } from '../faults';
+import { faultsRouter } from './faults';
+
+export interface ControlApiDeps {
+  token: string;
+  events: EventLog;
+  isReady: () => boolean;
+  topology: () => Promise<unknown>;
+  config: () => unknown;
+  adminPortOf: (workload: string) => number | undefined;
+  /** Traces, access logs, merged metrics (observability.ts). */
+  observability?: ObservabilityDeps;
+  /** Runtime chaos (`/api/faults`). */
+  faults?: FaultStore;
+}
+
+export function createControlApp(deps: ControlApiDeps, getPort: () => number): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(hostGuard(getPort));
+  app.use(tokenAuth(deps.token));
+  app.use(csrfGuard(getPort));
+
+  app.get('/api/health', (_req, res) => {
+    const ready = deps.isReady();
+    res.status(ready ? 200 : 503).json({ ready });
+  });
+  app.get('/api/topology', async (_req, res) => { res.json(await deps.topology()); });
+  app.get('/api/config', (_req, res) => { res.json(deps.config()); });
+  app.get('/api/events', (req, res) => serveEvents(deps.events, req, res));
+  app.use('/api/sidecars', sidecarAdminProxy(deps.adminPortOf));
+  if (deps.observability) app.use(observabilityRouter(deps.observability));
+  if (deps.faults) app.use('/api/faults', faultsRouter(deps.faults));
+
+  app.use((req, res) => { res.status(404).json({ error: 'not-found', message: `no route ${req.method} ${req.path}` }); });
+  return app;
+}
+
+/** Server-sent events: replay what the client missed (Last-Event-ID), then stream. */
+function serveEvents(events: EventLog, req: express.Request, res: express.Response): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const send = (e: MeshEvent) => res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+  res.write('retry: 1000\n\n');
+  const after = Number(req.headers['last-event-id'] ?? req.query.after ?? 0) || 0;
+  events.recent(after).forEach(send);
+  const unsubscribe = events.subscribe(send);
+  // A comment line now and then keeps idle proxies and clients from timing out.
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  heartbeat.unref();
+  req.on('close', () => { unsubscribe(); clearInterval(heartbeat); });
+}
+
+export interface ControlApiServer { server: http.Server; port: number; close(): Promise<void> }
+
+/** Listens on 127.0.0.1 only — never 0.0.0.0 — so nothing off this machine reaches it. */
+export function listenControlApi(deps: ControlApiDeps, port: number): Promise<ControlApiServer> {
+  let bound = port;
+  const app = createControlApp(deps, () => bound);
+  const server = http.createServer(app);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => {
+      server.off('error', reject);
+      bound = (server.address() as import('node:net').AddressInfo).port;
+      resolve({
+        server, port: bound,
+        close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+      });
+    });
+  });
+}

@@ -1,0 +1,136 @@
+/**
+ * Which ports `devmesh up` needs, who in the Mesh owns each one, and whether
+ * they are free. A taken port is reported with the owner and the place it is
+ * written in the Mesh file, because "EADDRINUSE" alone tells nobody what to
+ * change. Unpinned sidecar ports are picked by the kernel (port 0) before
+ * anything starts, since every sidecar must know its peers' ports up front.
+ */
+import * as net from 'node:net';
+import type { Resource } from '../policy/model';
+import type { PortAssignment } from './snapshot';
+import { resolvedMeshSettings } from './snapshot';
+import type { SourcePosition } from './load';
+
+export interface PortClaim {
+  port: number;
+  /** Human words for the owner: "port 9080 of workload reviews-v1". */
+  owner: string;
+  /** Field path in the Mesh document, for the error position. */
+  field: (string | number)[];
+}
+
+/**
+ * Ports that must be free before starting: control API, ingress, pinned
+ * sidecar ports, and the app port of every workload devmesh starts itself.
+ * A workload without `command` is run by the developer, so its port being
+ * taken is expected, not an error.
+ */
+export function portClaims(mesh: Resource<'Mesh'>): PortClaim[] {
+  const { controlPort, ingressPort } = resolvedMeshSettings(mesh.spec);
+  const claims: PortClaim[] = [
+    { port: controlPort, owner: `controlPort ${controlPort} (control API)`, field: ['spec', 'controlPort'] },
+    { port: ingressPort, owner: `ingress port ${ingressPort}`, field: ['spec', 'ingress', 'port'] },
+  ];
+  mesh.spec.services.forEach((s, i) => s.workloads.forEach((w, j) => {
+    const at = ['spec', 'services', i, 'workloads', j];
+    if (w.command) claims.push({ port: w.port, owner: `port ${w.port} of workload ${w.name}`, field: [...at, 'port'] });
+    for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
+      const p = w.sidecar?.[key];
+      if (p) claims.push({ port: p, owner: `sidecar ${key} ${p} of workload ${w.name}`, field: [...at, 'sidecar', key] });
+    }
+  }));
+  return claims;
+}
+
+/** Two owners in the Mesh claiming one port (the validator reports it too; `up` must not start either way). */
+export function duplicateClaims(claims: PortClaim[]): [PortClaim, PortClaim][] {
+  const seen = new Map<number, PortClaim>();
+  const dups: [PortClaim, PortClaim][] = [];
+  for (const c of claims) {
+    const first = seen.get(c.port);
+    if (first) dups.push([first, c]);
+    else seen.set(c.port, c);
+  }
+  return dups;
+}
+
+/** Resolves to true when 127.0.0.1:port can be bound right now. */
+export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+export interface PortProblem { claim: PortClaim; message: string }
+
+/** Every claim whose port is already taken, with a one-line message per port. */
+export async function takenPorts(claims: PortClaim[]): Promise<PortProblem[]> {
+  const results = await Promise.all(claims.map(async (c) => ({ c, free: await isPortFree(c.port) })));
+  return results.filter((r) => !r.free).map(({ c }) => ({ claim: c, message: `${c.owner} is already in use by another process` }));
+}
+
+export function formatPortProblem(p: PortProblem, pos: SourcePosition | undefined, rel: (f: string) => string): string {
+  return pos ? `${rel(pos.file)}:${pos.line}:${pos.column}: ${p.message}` : p.message;
+}
+
+/**
+ * Asks the kernel for `count` distinct free ports. All sockets stay open until
+ * every port is known so no port is handed out twice; the short window between
+ * close and the sidecar's bind is the accepted cost of knowing ports up front.
+ */
+export async function freePorts(count: number, avoid: ReadonlySet<number> = new Set()): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    // Bounded: the kernel would have to hand out `avoid` ports hundreds of times in a row.
+    for (let tries = 0; ports.length < count && tries < count + 1000; tries++) {
+      const srv = net.createServer();
+      servers.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => resolve());
+      });
+      const port = (srv.address() as net.AddressInfo).port;
+      // A pinned port of another workload is free now but taken later; never hand it out.
+      if (!avoid.has(port)) ports.push(port);
+    }
+    if (ports.length < count) throw new Error(`could not find ${count} free ports on 127.0.0.1`);
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+/** Pinned ports as written, the rest from the kernel. */
+export async function assignPorts(mesh: Resource<'Mesh'>): Promise<PortAssignment> {
+  const { ingressPort } = resolvedMeshSettings(mesh.spec);
+  const needed: Array<(p: number) => void> = [];
+  const workloads: PortAssignment['workloads'] = {};
+  const ingress = { port: ingressPort, adminPort: 0 };
+  needed.push((p) => { ingress.adminPort = p; });
+  for (const s of mesh.spec.services) {
+    for (const w of s.workloads) {
+      const a = { inboundPort: w.sidecar?.inboundPort ?? 0, outboundPort: w.sidecar?.outboundPort ?? 0, adminPort: w.sidecar?.adminPort ?? 0 };
+      workloads[w.name] = a;
+      for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
+        if (!a[key]) needed.push((p) => { a[key] = p; });
+      }
+    }
+  }
+  const ports = await freePorts(needed.length, new Set(portClaims(mesh).map((c) => c.port)));
+  needed.forEach((set, i) => set(ports[i]));
+  return { workloads, ingress };
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function accepts(port: number, timeoutMs = 300): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: '127.0.0.1' });
+    const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}

@@ -1,0 +1,488 @@
+/**
+ * A running mesh: what `devmesh up` starts, watches and stops. Each step of
+ * `start()` is one small call, in the order a person would do it by hand:
+ * check the files, check the ports, mint identities, open the API, start the
+ * sidecars and apps, wait for every listener, then watch for edits.
+ */
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { MeshSnapshot, WorkloadInfo } from '../protocol';
+import type { Resource, WorkloadSpec } from '../policy/model';
+import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace } from './load';
+import { formatText } from '../diagnostics-format';
+import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
+import { accepts, assignPorts, duplicateClaims, formatPortProblem, portClaims, takenPorts } from './ports';
+import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
+import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
+import { EventLog } from './events';
+import { Supervised, killGroup, delay } from './supervisor';
+import { Sidecar, SIDECAR_ENTRY } from './sidecars';
+import { forgetChildren, reapLeftovers, recordChildren, type ChildRecord } from './leftovers';
+import { WorkloadCertificates } from './certs';
+import { listenControlApi, type ControlApiServer } from './api/server';
+import { watchPolicies, type PolicyWatcher } from './watch';
+import { meshTable } from './table';
+import { TelemetryHub } from './telemetry/hub';
+import { mergedMetrics } from './telemetry/mergedMetrics';
+import { faultsOnEdge } from './telemetry/edgeFaults';
+import type { OutlierEjection, Topology, TopologyEdges } from './topology-types';
+import { FaultStore } from './faults';
+import type { RuntimeFault } from '../protocol';
+
+/** A failure before the mesh is up: each line is printed as is, then devmesh exits 1. */
+export class UpError extends Error {
+  constructor(readonly lines: string[]) { super(lines.join('\n')); }
+}
+
+export interface RuntimeOptions {
+  meshFile: string;
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  /** How long every listener gets to accept before `up` gives up. */
+  startTimeoutMs?: number;
+  /** Print the sidecars' access logs (one line per request per sidecar). */
+  accessLog?: boolean;
+  /** Access-log format, printed and kept: Istio's text format or JSON. */
+  logFormat?: 'text' | 'json';
+  /** OTLP/HTTP collector for spans; overrides Mesh spec.telemetry.otlp.endpoint. */
+  otlpEndpoint?: string;
+  /** Traces kept in memory for the API (default 1000). */
+  maxTraces?: number;
+  /** Access-log entries kept in memory for the API (default 2000). */
+  maxLogs?: number;
+}
+
+interface AppEntry { spec: WorkloadSpec; info: WorkloadInfo; cmd: ResolvedCommand; proc: Supervised }
+
+export class MeshRuntime {
+  readonly events = new EventLog();
+  readonly token = randomBytes(32).toString('base64url');
+  private ws!: MeshWorkspace;
+  private loader!: IncrementalMeshLoader;
+  /** The Mesh as started: services and ports cannot change without a restart. */
+  private mesh!: Resource<'Mesh'>;
+  private ports!: PortAssignment;
+  snapshot!: MeshSnapshot;
+  private certs?: WorkloadCertificates;
+  private api?: ControlApiServer;
+  telemetry?: TelemetryHub;
+  private watcher?: PolicyWatcher;
+  private readonly sidecars = new Map<string, Sidecar>();
+  private readonly apps = new Map<string, AppEntry>();
+  private ready = false;
+  private stopping?: Promise<void>;
+  private lastRejection: { time: number; files: string[]; diagnostics: Diagnostic[] } | null = null;
+  private rejectedNow = false;
+  private appliedAt = Date.now();
+  private meshChangeWarned = '';
+  /** Runtime chaos: faults added through the API/CLI, carried into every snapshot until they expire or are cleared. */
+  readonly faults = new FaultStore(() => this.snapshot, (list, why) => this.applyFaults(list, why));
+  private readonly out: (line: string) => void;
+  private readonly err: (line: string) => void;
+
+  constructor(private readonly opts: RuntimeOptions) {
+    this.out = opts.out ?? ((l) => process.stdout.write(l + '\n'));
+    this.err = opts.err ?? ((l) => process.stderr.write(l + '\n'));
+    this.events.subscribe((e) => {
+      if ((e.type === 'process.started' || e.type === 'process.restarted') && !this.stopping) this.recordChildren();
+    });
+  }
+
+  get rootDir(): string { return this.ws.rootDir; }
+  get apiUrl(): string { return `http://127.0.0.1:${this.api?.port}`; }
+  private rel = (f: string) => path.relative(process.cwd(), f) || f;
+
+  async start(): Promise<SessionInfo> {
+    const t0 = performance.now();
+    // Phase timings go into the mesh.ready event: startup time is a tracked target (issue 8).
+    const phases: Record<string, number> = {};
+    let last = t0;
+    const mark = (name: string) => { const now = performance.now(); phases[name] = Math.round(now - last); last = now; };
+    await this.loadOrThrow(); mark('load');
+    await this.refuseSecondSession();
+    await this.checkPorts();
+    const commands = this.resolveCommands();
+    this.ports = await assignPorts(this.mesh); mark('ports');
+    this.snapshot = buildSnapshot(this.mesh, this.ws.resources, this.ports, 1);
+    this.mintIdentities(); mark('certs');
+    try {
+      await this.openApi();
+      const session: SessionInfo = { apiUrl: this.apiUrl, token: this.token, pid: process.pid };
+      writeSession(this.rootDir, session); mark('api');
+      this.startSidecars();
+      this.startApps(commands);
+      await this.waitForListeners(); mark('listeners');
+      if (this.stopping) throw new UpError(['devmesh up: stopped while starting']);
+      this.ready = true;
+      const readyMs = performance.now() - t0;
+      // The watcher's first scan runs after readiness: it is not on the path to serving.
+      this.watcher = watchPolicies(this.rootDir, (files) => this.reload(files), undefined,
+        (err) => this.err(`devmesh: reloading the policies failed, still serving v${this.snapshot.version}: ${(err as Error)?.stack ?? err}`));
+      this.events.record({ type: 'mesh.ready', message: `mesh ${this.mesh.metadata.name} ready in ${Math.round(readyMs)} ms`, data: { ms: readyMs, phases } });
+      this.printReady(readyMs, phases);
+      await this.watcher.ready;
+      return session;
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  // ---------- start, step by step ----------
+
+  /** Errors stop everything, printed exactly as `devmesh validate` prints them; warnings are shown and `up` goes on. */
+  private async loadOrThrow(): Promise<void> {
+    this.loader = new IncrementalMeshLoader(this.opts.meshFile);
+    this.ws = await this.loader.load();
+    const diags = this.ws.diagnostics;
+    const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
+    if (diags.length === 1 && diags[0].code === 'file-unreadable') throw new UpError([`devmesh up: ${diags[0].message}`]);
+    if (hasErrors(diags)) {
+      throw new UpError([formatText(diags, this.ws.policyFileCount, color).trimEnd(), 'devmesh up: nothing was started. Fix the errors above and run devmesh up again.']);
+    }
+    if (diags.length) this.err(formatText(diags, this.ws.policyFileCount, color).trimEnd());
+    this.mesh = this.ws.mesh;
+  }
+
+  private async refuseSecondSession(): Promise<void> {
+    const s = await probeSession(this.ws.rootDir);
+    if (s.state === 'stale') removeSession(this.ws.rootDir, s.session.pid);
+    if (s.state === 'running') {
+      throw new UpError([`devmesh up is already running for ${this.rel(this.ws.meshFile)} (pid ${s.session.pid}, API ${s.session.apiUrl}${s.answering ? '' : ', not answering yet'}).`,
+        `Use that one, or stop it first (Ctrl-C in its terminal, or kill ${s.session.pid}).`]);
+    }
+    // No devmesh owns this Mesh: whatever a crashed one left running would hold our ports.
+    const reaped = await reapLeftovers(this.ws.rootDir);
+    if (reaped.length) this.err(`a previous devmesh up for this Mesh ended without stopping its children; stopped: ${reaped.join(', ')}`);
+  }
+
+  /** Keeps .devmesh/children.json current, for reapLeftovers after a hard crash of devmesh. */
+  private recordChildren(): void {
+    const children: ChildRecord[] = [];
+    for (const [name, app] of this.apps) if (app.proc.pid) children.push({ pid: app.proc.pid, argv: [app.cmd.file, ...app.cmd.args], owner: `app of ${name}` });
+    for (const [name, sc] of this.sidecars) if (sc.pid) children.push({ pid: sc.pid, argv: [process.execPath, SIDECAR_ENTRY], owner: `sidecar of ${name}` });
+    try { recordChildren(this.ws.rootDir, children); } catch { /* best effort: only a crash recovery aid */ }
+  }
+
+  private async checkPorts(): Promise<void> {
+    const claims = portClaims(this.mesh);
+    const lines: string[] = [];
+    for (const [a, b] of duplicateClaims(claims)) {
+      const pos = this.ws.meshPosition(b.field);
+      lines.push(`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}${b.owner} is also ${a.owner}; give each its own port`);
+    }
+    const taken = await takenPorts(claims);
+    for (const p of taken) lines.push(formatPortProblem(p, this.ws.meshPosition(p.claim.field), this.rel));
+    if (lines.length) throw new UpError([...lines, 'devmesh up: nothing was started. Free those ports (e.g. `lsof -i :PORT`) or change them in the Mesh file.']);
+  }
+
+  private resolveCommands(): Map<string, ResolvedCommand> {
+    const out = new Map<string, ResolvedCommand>();
+    const lines: string[] = [];
+    this.mesh.spec.services.forEach((s, i) => s.workloads.forEach((w, j) => {
+      if (!w.command) return;
+      try { out.set(w.name, resolveCommand(w, this.ws.rootDir)); } catch (e) {
+        const pos = this.ws.meshPosition(['spec', 'services', i, 'workloads', j, 'command']);
+        lines.push(`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}${(e as Error).message}`);
+      }
+    }));
+    if (lines.length) throw new UpError([...lines, 'devmesh up: nothing was started.']);
+    return out;
+  }
+
+  private mintIdentities(): void {
+    const lifetime = Number(process.env.DEVMESH_CERT_LIFETIME_MS) || undefined; // a testing knob
+    this.certs = new WorkloadCertificates(this.snapshot.trustDomain, (owner, certs) => {
+      this.sidecars.get(owner)?.pushCerts(certs);
+      this.events.record({ type: 'certs.rotated', workload: owner, message: `certificate of ${owner} rotated (valid until ${new Date(certs.notAfter).toISOString()})`, data: { notAfter: certs.notAfter } });
+    }, lifetime);
+    for (const w of this.snapshot.workloads) this.certs.get(w.name, w.spiffeId);
+    this.certs.get(this.snapshot.ingress.name, this.snapshot.ingress.spiffeId);
+  }
+
+  private async openApi(): Promise<void> {
+    const { controlPort } = resolvedMeshSettings(this.mesh.spec);
+    const otlpEndpoint = this.opts.otlpEndpoint ?? this.mesh.spec.telemetry?.otlp?.endpoint;
+    this.telemetry = new TelemetryHub({
+      events: this.events,
+      edgesView: () => this.edgesView(),
+      maxTraces: this.opts.maxTraces,
+      maxLogs: this.opts.maxLogs,
+      otlp: otlpEndpoint ? { endpoint: otlpEndpoint } : undefined,
+      onError: (m) => this.err(m),
+    });
+    const adminPorts = () => [this.snapshot.ingress.adminPort, ...this.snapshot.workloads.map((w) => w.sidecar.adminPort)];
+    try {
+      this.api = await listenControlApi({
+        token: this.token,
+        events: this.events,
+        isReady: () => this.ready && [...this.sidecars.values()].every((s) => s.ready),
+        topology: () => this.topology(),
+        config: () => this.configView(),
+        faults: this.faults,
+        adminPortOf: (name) => name === this.snapshot.ingress.name ? this.snapshot.ingress.adminPort : this.snapshot.workloads.find((w) => w.name === name)?.sidecar.adminPort,
+        observability: { hub: this.telemetry, metrics: () => mergedMetrics(adminPorts()) },
+      }, controlPort);
+    } catch (e) {
+      const pos = this.ws.meshPosition(['spec', 'controlPort']);
+      throw new UpError([`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}controlPort ${controlPort} (control API) could not be opened: ${(e as Error).message}`]);
+    }
+  }
+
+  private startSidecars(): void {
+    const sampling = this.mesh.spec.telemetry?.sampling;
+    const owners: Array<{ name: string; workload: string | null; spiffeId: string }> = [
+      { name: this.snapshot.ingress.name, workload: null, spiffeId: this.snapshot.ingress.spiffeId },
+      ...this.snapshot.workloads.map((w) => ({ name: w.name, workload: w.name, spiffeId: w.spiffeId })),
+    ];
+    for (const o of owners) {
+      const sidecar = new Sidecar({
+        workload: o.workload, name: o.name, events: this.events,
+        bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
+        // Spans, edge samples and access-log entries, batched by the sidecar.
+        onTelemetry: (data) => this.telemetry?.ingest(data),
+        // stdout carries access logs: printed on request only, since every line costs the
+        // control plane CPU under load; stderr (crashes, warnings) is always shown.
+        onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[${o.name} sidecar] ${line}`); },
+        onLog: (level, message) => (level === 'info' ? this.out : this.err)(`[${o.name} sidecar] ${message}`),
+      });
+      this.sidecars.set(o.name, sidecar);
+      sidecar.start();
+    }
+  }
+
+  private startApps(commands: Map<string, ResolvedCommand>): void {
+    for (const s of this.mesh.spec.services) for (const spec of s.workloads) {
+      const cmd = commands.get(spec.name);
+      if (!cmd) continue;
+      const info = this.snapshot.workloads.find((w) => w.name === spec.name)!;
+      const proc = new Supervised({
+        workload: spec.name, process: 'app', events: this.events,
+        spawn: () => spawnApp(cmd, appEnvironment(process.env, spec, info)),
+        onOutput: (line) => this.out(`[${spec.name}] ${line}`),
+      });
+      this.apps.set(spec.name, { spec, info, cmd, proc });
+      proc.start();
+    }
+  }
+
+  /** Every sidecar says ready and its listeners accept; every started app accepts on its port. */
+  private async waitForListeners(): Promise<void> {
+    const timeoutMs = this.opts.startTimeoutMs ?? 20_000;
+    const deadline = Date.now() + timeoutMs;
+    const failure = (name: string, what: string, proc: Supervised) => proc.nextExit().then(({ code, signal }) => {
+      throw new UpError([`${what} of ${name} exited (${signal ?? `code ${code}`}) before it was listening.`,
+        ...proc.tail.slice(-10).map((l) => `  | ${l}`), 'devmesh up: stopped everything it started.']);
+    });
+    const sidecarPorts = (name: string): number[] => {
+      if (name === this.snapshot.ingress.name) return [this.snapshot.ingress.port, this.snapshot.ingress.adminPort];
+      const w = this.snapshot.workloads.find((x) => x.name === name)!;
+      return [w.sidecar.inboundPort, w.sidecar.outboundPort, w.sidecar.adminPort];
+    };
+    const waits: Promise<void>[] = [];
+    for (const [name, sc] of this.sidecars) {
+      waits.push(Promise.race([
+        sc.whenReady().then(() => Promise.all(sidecarPorts(name).map((p) => waitAccepting(p, deadline, `sidecar of ${name}`)))).then(() => undefined),
+        failure(name, 'the sidecar', sc.supervised),
+      ]));
+    }
+    for (const [name, app] of this.apps) {
+      const pos = this.portPosition(name);
+      waits.push(Promise.race([
+        waitAccepting(app.info.appPort, deadline, `app ${name} (command ${JSON.stringify(app.spec.command?.join(' '))}; it must listen on 127.0.0.1:$PORT${pos ? `, ${pos}` : ''})`),
+        failure(name, `the app (${app.spec.command?.join(' ')})`, app.proc),
+      ]));
+    }
+    await Promise.all(waits);
+  }
+
+  private portPosition(workload: string): string | undefined {
+    for (const [i, s] of this.mesh.spec.services.entries()) for (const [j, w] of s.workloads.entries()) {
+      if (w.name !== workload) continue;
+      const p = this.ws.meshPosition(['spec', 'services', i, 'workloads', j, 'port']);
+      return p ? `${this.rel(p.file)}:${p.line}:${p.column}` : undefined;
+    }
+    return undefined;
+  }
+
+  private printReady(ms: number, phases: Record<string, number>): void {
+    const s = this.snapshot;
+    this.out('');
+    this.out(meshTable(s));
+    this.out('');
+    this.out(`mesh ${s.meshName} ready in ${Math.round(ms)} ms (${Object.entries(phases).map(([k, v]) => `${k} ${v}`).join(', ')}) — config v${s.version}, ${s.workloads.length} workloads, mTLS identities from a local CA`);
+    this.out(`control API + dashboard: ${this.apiUrl}  (token in ${this.rel(path.join(this.rootDir, '.devmesh', 'session.json'))})`);
+    const entry = s.services.find((x) => x.name === 'productpage') ?? s.services[0];
+    if (entry) {
+      const p = entry.name === 'productpage' ? '/productpage' : '/';
+      this.out(`try:  curl -x http://127.0.0.1:${s.ingress.port} http://${entry.name}:${entry.port}${p}`);
+      if (s.gateways.length) this.out(`      curl http://127.0.0.1:${s.ingress.port}${p}   (routed by Gateway ${s.gateways.map((g) => g.metadata.name).join(', ')})`);
+    }
+    this.out(`watching ${this.rel(this.rootDir) || '.'} for policy edits; Ctrl-C stops the mesh${this.opts.accessLog ? '' : ' (--access-log prints every request)'}`);
+  }
+
+  // ---------- hot reload ----------
+
+  /** Re-reads every file; a valid set becomes the next snapshot, an invalid one is reported and ignored. */
+  async reload(files: string[] = []): Promise<void> {
+    if (this.stopping || !this.ready) return;
+    const t0 = performance.now();
+    const ws = await this.loader.update(files);
+    if (this.stopping) return;
+    if (hasErrors(ws.diagnostics)) {
+      const errors = ws.diagnostics.filter((d) => d.severity === 'error');
+      this.lastRejection = { time: Date.now(), files: files.map(this.rel), diagnostics: errors };
+      this.rejectedNow = true;
+      for (const d of errors) this.err(formatDiagnostic(d));
+      this.err(`config rejected: ${errors.length} error(s); still serving v${this.snapshot.version}`);
+      this.events.record({ type: 'config.rejected', message: `edit rejected (${errors.length} error(s)); still serving config v${this.snapshot.version}`, data: { version: this.snapshot.version, diagnostics: errors } });
+      return;
+    }
+    this.rejectedNow = false;
+    const meshNow = JSON.stringify(ws.mesh.spec);
+    if (meshNow !== JSON.stringify(this.mesh.spec) && meshNow !== this.meshChangeWarned) {
+      this.meshChangeWarned = meshNow;
+      this.err(`the Mesh (services, workloads, ports) changed: that takes effect on the next devmesh up; policy changes are applied now`);
+    }
+    if (JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
+    this.ws = { ...ws, mesh: this.mesh };
+    const next = { ...buildSnapshot(this.mesh, ws.resources, this.ports, this.snapshot.version + 1), faults: this.faults.list() };
+    this.snapshot = next;
+    const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
+    const ms = performance.now() - t0;
+    this.appliedAt = Date.now();
+    const failed = results.filter((r) => !r.ok);
+    const msg = `config v${next.version} applied to ${results.length - failed.length}/${results.length} sidecars in ${ms.toFixed(0)} ms`;
+    this.out(msg + (failed.length ? ` (not applied: ${failed.map((f) => `${f.name}: ${f.error}`).join('; ')})` : ''));
+    this.events.record({ type: 'config.applied', message: msg, data: { version: next.version, ms, files: files.map(this.rel), failed } });
+  }
+
+  // ---------- API views ----------
+
+  /** Live edges with the faults that touch them; the service of each caller comes from the snapshot. */
+  private edgesView(): TopologyEdges {
+    const s = this.snapshot;
+    const serviceOf = (w: string) => s.workloads.find((x) => x.name === w)?.service ?? w;
+    const view = this.telemetry!.edges.view(serviceOf);
+    for (const e of view.edges) e.activeFaults = faultsOnEdge(s, { source: e.source, sourceService: serviceOf(e.source), destination: e.destination, service: e.service });
+    for (const e of view.serviceEdges) e.activeFaults = faultsOnEdge(s, { source: e.source, sourceService: e.source, service: e.destination });
+    return view;
+  }
+
+  private async topology(): Promise<Topology> {
+    const s = this.snapshot;
+    const probe = (port: number) => accepts(port, 200);
+    const workloads = await Promise.all(s.workloads.map(async (w) => {
+      const sc = this.sidecars.get(w.name);
+      const app = this.apps.get(w.name);
+      return {
+        ...w,
+        managed: !!app,
+        pids: { sidecar: sc?.pid ?? null, app: app?.proc.pid ?? null },
+        health: { sidecar: sc?.ready ? 'up' as const : 'down' as const, app: (await probe(w.appPort)) ? 'up' as const : 'down' as const },
+        restarts: { sidecar: sc?.supervised.restarts ?? 0, app: app?.proc.restarts ?? 0 },
+        configVersion: sc?.appliedVersion ?? 0,
+      };
+    }));
+    const ing = this.sidecars.get(s.ingress.name);
+    const outliers = await this.ejections();
+    return {
+      mesh: s.meshName, version: s.version, ready: this.ready, trustDomain: s.trustDomain, namespace: s.namespace,
+      services: s.services,
+      workloads,
+      ingress: { ...s.ingress, pid: ing?.pid ?? null, health: ing?.ready ? 'up' : 'down', restarts: ing?.supervised.restarts ?? 0 },
+      ...withEjections(this.edgesView(), outliers, s),
+      faults: this.faults.list(),
+      outliers,
+    };
+  }
+
+  /** A new snapshot with the runtime faults, pushed to every sidecar (they also ignore expired ones on their own). */
+  private async applyFaults(faults: RuntimeFault[], why: string): Promise<void> {
+    if (this.stopping) return;
+    const next = { ...this.snapshot, version: this.snapshot.version + 1, faults };
+    this.snapshot = next;
+    const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
+    const failed = results.filter((r) => !r.ok);
+    this.out(`${why}: config v${next.version} applied to ${results.length - failed.length}/${results.length} sidecars`);
+    this.events.record({ type: 'faults.changed', message: why, data: { version: next.version, faults, failed } });
+  }
+
+  /** Hosts ejected by outlier detection, as each calling sidecar sees them (its admin /clusters; a host is a workload name). */
+  private async ejections(): Promise<OutlierEjection[]> {
+    const s = this.snapshot;
+    const owners = [{ name: s.ingress.name, port: s.ingress.adminPort }, ...s.workloads.map((w) => ({ name: w.name, port: w.sidecar.adminPort }))];
+    const out: OutlierEjection[] = [];
+    await Promise.all(owners.map(async (o) => {
+      if (!this.sidecars.get(o.name)?.ready) return;
+      try {
+        const r = await fetch(`http://127.0.0.1:${o.port}/clusters`, { signal: AbortSignal.timeout(500) });
+        const clusters = await r.json() as Array<{ cluster: string; hosts: Array<{ host: string; ejected: boolean; ejectedUntil?: string; ejectionReason?: string }> }>;
+        for (const c of clusters) for (const h of c.hosts) if (h.ejected) out.push({ reporter: o.name, cluster: c.cluster, host: h.host, until: h.ejectedUntil, reason: h.ejectionReason });
+      } catch { /* a sidecar restarting: it has no ejections to report */ }
+    }));
+    return out;
+  }
+
+  private configView() {
+    return {
+      version: this.snapshot.version,
+      appliedAt: this.appliedAt,
+      state: this.rejectedNow ? 'rejected' : 'ok',
+      files: this.ws.files.map(this.rel),
+      lastRejection: this.lastRejection && { ...this.lastRejection, diagnostics: this.lastRejection.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })) },
+    };
+  }
+
+  /** Every pid devmesh started, for a last-resort kill when devmesh itself exits. */
+  pids(): number[] {
+    return [...this.apps.values()].map((a) => a.proc.pid).concat([...this.sidecars.values()].map((s) => s.pid)).filter((p): p is number => !!p);
+  }
+
+  // ---------- stop ----------
+
+  /** Apps first (they may still be answering requests through their sidecars), then sidecars, then the API. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.ready = false;
+      this.events.record({ type: 'mesh.stopping', message: 'stopping the mesh' });
+      await this.watcher?.close();
+      this.certs?.stop();
+      this.faults.stop();
+      await Promise.all([...this.apps.values()].map((a) => a.proc.stop(2_000)));
+      await Promise.all([...this.sidecars.values()].map((s) => s.stop(1_000)));
+      // Spans the sidecars flushed on their way out still go to the collector.
+      await this.telemetry?.close();
+      await this.api?.close();
+      if (this.ws) { removeSession(this.ws.rootDir); forgetChildren(this.ws.rootDir); }
+    })();
+    return this.stopping;
+  }
+
+  /** Synchronous last resort (process 'exit'): SIGKILL every process group still around. */
+  killAll(): void {
+    for (const pid of this.pids()) killGroup(pid, 'SIGKILL');
+  }
+}
+
+async function waitAccepting(port: number, deadline: number, what: string): Promise<void> {
+  for (;;) {
+    if (await accepts(port, 200)) return;
+    if (Date.now() > deadline) throw new UpError([`${what} did not accept connections on 127.0.0.1:${port} in time.`, 'devmesh up: stopped everything it started.']);
+    await delay(20);
+  }
+}
+
+/** Fills each edge's ejectedEndpoints: the callee workloads its caller's outlier detection has ejected. */
+function withEjections(view: TopologyEdges, outliers: readonly OutlierEjection[], s: MeshSnapshot): TopologyEdges {
+  const workloadsOf = new Map(s.services.map((svc) => [svc.name, new Set(svc.workloads)]));
+  const ejectedBy = (caller: string, service: string) =>
+    [...new Set(outliers.filter((o) => o.reporter === caller && workloadsOf.get(service)?.has(o.host)).map((o) => o.host))];
+  const ingressName = s.ingress.name;
+  const callersOf = (source: string) => (source === ingressName || !workloadsOf.has(source) ? [source] : [...(workloadsOf.get(source) ?? [])]);
+  for (const e of view.edges) e.ejectedEndpoints = ejectedBy(e.source, e.service);
+  for (const e of view.serviceEdges) e.ejectedEndpoints = [...new Set(callersOf(e.source).flatMap((c) => ejectedBy(c, e.destination)))];
+  return view;
+}
+

@@ -1,0 +1,103 @@
+/**
+ * Builds the one immutable `MeshSnapshot` the sidecars act on. Pure: the
+ * same Mesh, resources, ports and version always give the same snapshot, so
+ * it is unit-tested without processes and hot reload is "build, then push".
+ */
+import type { IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
+import { MESH_DEFAULTS, type IstioKind, type Kind, type MeshSpec, type Resource } from '../policy/model';
+import { serviceFqdn, spiffeId } from '../policy/hosts';
+
+export interface SidecarPortAssignment {
+  inboundPort: number;
+  outboundPort: number;
+  adminPort: number;
+}
+
+export interface PortAssignment {
+  /** Per workload name. */
+  workloads: Record<string, SidecarPortAssignment>;
+  ingress: { port: number; adminPort: number };
+}
+
+/** Istio's ingress gateway runs under this service account; AuthorizationPolicies name it. */
+export const INGRESS_SERVICE_ACCOUNT = 'istio-ingressgateway-service-account';
+export const INGRESS_NAME = 'istio-ingressgateway';
+
+export function resolvedMeshSettings(spec: MeshSpec) {
+  return {
+    trustDomain: spec.trustDomain ?? MESH_DEFAULTS.trustDomain,
+    namespace: spec.namespace ?? MESH_DEFAULTS.namespace,
+    controlPort: spec.controlPort ?? MESH_DEFAULTS.controlPort,
+    ingressPort: spec.ingress?.port ?? MESH_DEFAULTS.ingressPort,
+  };
+}
+
+export function buildSnapshot(
+  mesh: Resource<'Mesh'>,
+  resources: readonly Resource<IstioKind>[],
+  ports: PortAssignment,
+  version: number,
+): MeshSnapshot {
+  const { trustDomain, namespace } = resolvedMeshSettings(mesh.spec);
+  const services: ServiceInfo[] = [];
+  const workloads: WorkloadInfo[] = [];
+
+  for (const s of mesh.spec.services) {
+    services.push({
+      name: s.name,
+      namespace,
+      fqdn: serviceFqdn(s.name, namespace),
+      port: s.port,
+      protocol: s.protocol ?? 'http',
+      workloads: s.workloads.map((w) => w.name),
+    });
+    for (const w of s.workloads) {
+      const assigned = ports.workloads[w.name];
+      if (!assigned) throw new Error(`no sidecar ports assigned to workload ${w.name}`);
+      const serviceAccount = w.serviceAccount ?? s.name;
+      workloads.push({
+        name: w.name,
+        service: s.name,
+        namespace,
+        // Istio's subsets select on pod labels; `app` defaults to the service
+        // name so a DestinationRule written for Kubernetes still selects here.
+        labels: { app: s.name, ...(w.labels ?? {}) },
+        serviceAccount,
+        spiffeId: spiffeId(trustDomain, namespace, serviceAccount),
+        appPort: w.port,
+        sidecar: { ...assigned },
+      });
+    }
+  }
+
+  const ingress: IngressInfo = {
+    name: INGRESS_NAME,
+    port: ports.ingress.port,
+    adminPort: ports.ingress.adminPort,
+    serviceAccount: INGRESS_SERVICE_ACCOUNT,
+    // Like Istio's ingress gateway, which runs in istio-system.
+    spiffeId: spiffeId(trustDomain, 'istio-system', INGRESS_SERVICE_ACCOUNT),
+    labels: { istio: 'ingressgateway', app: INGRESS_NAME },
+  };
+
+  const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>
+    ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? namespace } });
+  const ofKind = <K extends IstioKind>(kind: K) =>
+    resources.filter((r): r is Resource<K> => (r.kind as Kind) === kind).map(withNamespace);
+
+  return {
+    version,
+    meshName: mesh.metadata.name,
+    trustDomain,
+    namespace,
+    services,
+    workloads,
+    ingress,
+    virtualServices: ofKind('VirtualService'),
+    destinationRules: ofKind('DestinationRule'),
+    gateways: ofKind('Gateway'),
+    peerAuthentications: ofKind('PeerAuthentication'),
+    authorizationPolicies: ofKind('AuthorizationPolicy'),
+    faults: [],
+  };
+}

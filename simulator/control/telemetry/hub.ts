@@ -1,0 +1,80 @@
+/**
+ * The control plane's side of telemetry: takes the sidecars' batches and
+ * hands each part to its store (traces, access logs, live edges) and to the
+ * OTLP exporter, and publishes edge updates on the event stream at most
+ * every `publishMs`.
+ */
+import { isTelemetryBatch } from '../../telemetry-protocol';
+import type { EventLog } from '../events';
+import type { TopologyEdges } from '../topology-types';
+import { EdgeWindow } from './edges';
+import { LogStore } from './logStore';
+import { OtlpExporter } from './otlp';
+import { TraceStore } from './traceStore';
+
+export interface TelemetryHubOptions {
+  events: EventLog;
+  /** Finishes the edge view (service names, faults, ejections) — the runtime knows those. */
+  edgesView: () => TopologyEdges;
+  maxTraces?: number;
+  maxLogs?: number;
+  windowMs?: number;
+  publishMs?: number;
+  otlp?: { endpoint: string; encoding?: 'protobuf' | 'json' };
+  onError?: (message: string) => void;
+}
+
+export class TelemetryHub {
+  readonly traces: TraceStore;
+  readonly logs: LogStore;
+  readonly edges: EdgeWindow;
+  readonly otlp?: OtlpExporter;
+  batches = 0;
+  private readonly timer: NodeJS.Timeout;
+  private publishedAt = -1;
+  private lastPublishTime = 0;
+  private wasEmpty = true;
+
+  constructor(private readonly o: TelemetryHubOptions) {
+    this.traces = new TraceStore(o.maxTraces ?? 1000);
+    this.logs = new LogStore(o.maxLogs ?? 2000);
+    this.edges = new EdgeWindow(o.windowMs ?? 30_000);
+    if (o.otlp) this.otlp = new OtlpExporter({ endpoint: o.otlp.endpoint, encoding: o.otlp.encoding, onError: o.onError });
+    this.timer = setInterval(() => this.publish(), o.publishMs ?? 500);
+    this.timer.unref();
+  }
+
+  /** One `telemetry` message from a sidecar; anything that is not a batch is ignored. */
+  ingest(data: unknown): void {
+    if (!isTelemetryBatch(data)) return;
+    this.batches++;
+    const now = Date.now();
+    for (const s of data.spans) this.traces.add(s);
+    for (const e of data.edges) this.edges.add(e, now);
+    this.logs.add(data.logs, data.droppedLogs);
+    if (this.otlp && data.spans.length) this.otlp.add(data.spans);
+  }
+
+  /**
+   * Sends `topology.updated` when samples arrived since the last one; while
+   * the window still holds traffic, also every few seconds (rates decay);
+   * once more when it empties.
+   */
+  private publish(): void {
+    const now = Date.now();
+    const changed = this.edges.changes !== this.publishedAt;
+    const stale = !this.edges.empty && now - this.lastPublishTime >= 2_000;
+    const emptied = this.edges.empty && !this.wasEmpty;
+    if (!changed && !stale && !emptied) return;
+    this.publishedAt = this.edges.changes;
+    this.lastPublishTime = now;
+    const view = this.o.edgesView();
+    this.wasEmpty = view.edges.length === 0;
+    this.o.events.broadcast({ type: 'topology.updated', message: `${view.edges.length} live edges`, data: view as unknown as Record<string, unknown> });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.otlp?.close();
+  }
+}

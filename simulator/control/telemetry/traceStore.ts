@@ -1,0 +1,92 @@
+/**
+ * The control plane's bounded trace store: spans grouped by trace id, the
+ * oldest trace forgotten first when `maxTraces` is reached. Spans of one
+ * trace arrive from several sidecars in any order; parent links are kept as
+ * the sidecars recorded them.
+ */
+import type { SpanRecord } from '../../telemetry-protocol';
+
+export interface TraceSummary {
+  traceId: string;
+  /** The root span's operation and service (the earliest span when the root is not here). */
+  root: { name: string; service: string; workload: string };
+  start: number;
+  durationMs: number;
+  spans: number;
+  errors: number;
+  services: string[];
+}
+
+export interface TraceQuery {
+  service?: string;
+  minDurationMs?: number;
+  errors?: boolean;
+  limit?: number;
+}
+
+interface Entry { spans: SpanRecord[]; start: number; end: number; errors: number }
+
+export class TraceStore {
+  private readonly traces = new Map<string, Entry>();
+  droppedSpans = 0;
+
+  constructor(readonly maxTraces = 1000, readonly maxSpansPerTrace = 1000) {}
+
+  get size(): number { return this.traces.size; }
+
+  add(span: SpanRecord): void {
+    let e = this.traces.get(span.traceId);
+    if (!e) {
+      if (this.traces.size >= this.maxTraces) this.traces.delete(this.traces.keys().next().value!);
+      this.traces.set(span.traceId, (e = { spans: [], start: span.start, end: span.start + span.durationMs, errors: 0 }));
+    }
+    if (e.spans.length >= this.maxSpansPerTrace) {
+      this.droppedSpans++;
+      return;
+    }
+    e.spans.push(span);
+    e.start = Math.min(e.start, span.start);
+    e.end = Math.max(e.end, span.start + span.durationMs);
+    if (span.error) e.errors++;
+  }
+
+  /** Most recent first. */
+  list(q: TraceQuery = {}): TraceSummary[] {
+    const out: TraceSummary[] = [];
+    const limit = q.limit ?? 50;
+    const all = [...this.traces.entries()].sort((a, b) => b[1].start - a[1].start);
+    for (const [traceId, e] of all) {
+      if (out.length >= limit) break;
+      if (q.errors && e.errors === 0) continue;
+      if (q.minDurationMs !== undefined && e.end - e.start < q.minDurationMs) continue;
+      if (q.service && !e.spans.some((s) => s.service === q.service || s.workload === q.service)) continue;
+      out.push(summarize(traceId, e));
+    }
+    return out;
+  }
+
+  get(traceId: string): { traceId: string; summary: TraceSummary; spans: SpanRecord[] } | undefined {
+    const e = this.traces.get(traceId.toLowerCase());
+    if (!e) return undefined;
+    return { traceId, summary: summarize(traceId, e), spans: [...e.spans].sort((a, b) => a.start - b.start || (a.kind === 'client' ? -1 : 1)) };
+  }
+}
+
+export function rootOf(spans: readonly SpanRecord[]): SpanRecord {
+  const ids = new Set(spans.map((s) => s.spanId));
+  const roots = spans.filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId));
+  return (roots.length ? roots : spans).reduce((a, b) => (b.start < a.start ? b : a));
+}
+
+function summarize(traceId: string, e: Entry): TraceSummary {
+  const root = rootOf(e.spans);
+  return {
+    traceId,
+    root: { name: root.name, service: root.service, workload: root.workload },
+    start: e.start,
+    durationMs: Math.round((e.end - e.start) * 100) / 100,
+    spans: e.spans.length,
+    errors: e.errors,
+    services: [...new Set(e.spans.map((s) => s.service))],
+  };
+}

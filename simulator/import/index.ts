@@ -1,0 +1,91 @@
+/**
+ * `devmesh import` as a pure function: manifest files in; the Mesh as
+ * commented YAML, the Istio resources to copy beside it and notes on what
+ * could not be mapped out. Writing them is the command's job.
+ */
+import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
+import { API_VERSIONS } from '../policy';
+import { readManifests, type ManifestFile } from './manifests';
+import type { ImportNote } from './notes';
+import { buildMesh, type ImportedMesh } from './to-mesh';
+
+export * from './manifests';
+export * from './notes';
+export * from './to-mesh';
+
+export interface ImportOptions {
+  /** metadata.name of the Mesh. */
+  name: string;
+  /** Where the manifests came from, for the header comment. */
+  source: string;
+}
+
+export interface ImportResult {
+  mesh: ImportedMesh;
+  meshText: string;
+  /** Istio files, paths relative to the policies folder. */
+  policies: { path: string; text: string; resources: number }[];
+  notes: ImportNote[];
+}
+
+export function importManifests(files: readonly ManifestFile[], options: ImportOptions): ImportResult {
+  const { objects, istio, notes } = readManifests(files);
+  const mesh = buildMesh(objects, notes);
+  const policies: ImportResult['policies'] = [];
+  const sourceFiles = [...new Set(istio.map((i) => i.file))];
+  const names = flatNames(sourceFiles);
+  for (const path of sourceFiles) {
+    const docs = istio.filter((i) => i.file === path).map((i) => i.document);
+    policies.push({
+      path: names.get(path)!,
+      text: docs.map((d, i) => {
+        const text = d.toString({ lineWidth: 0 });
+        return i === 0 || /^---(\s|$)/.test(text) ? text : `---\n${text}`;
+      }).join(''),
+      resources: docs.length,
+    });
+  }
+  return { mesh, meshText: meshYaml(mesh, options), policies, notes };
+}
+
+/** One flat policies/ folder: each file keeps its name; a name two folders share gets its folder as a prefix. */
+function flatNames(paths: readonly string[]): Map<string, string> {
+  const base = (p: string) => p.split(/[\\/]/).pop()!;
+  const count = new Map<string, number>();
+  for (const p of paths) count.set(base(p), (count.get(base(p)) ?? 0) + 1);
+  return new Map(paths.map((p) => [p, count.get(base(p))! > 1 ? p.split(/[\\/]/).join('-') : base(p)]));
+}
+
+/** The Mesh as YAML a person edits next: flow-style labels, a TODO where each command goes. */
+export function meshYaml(mesh: ImportedMesh, options: ImportOptions): string {
+  const services = mesh.services.map((s) => ({
+    ...s,
+    workloads: s.workloads.map(({ containerPort: _containerPort, ...w }) => w),
+  }));
+  const doc = new Document({
+    apiVersion: API_VERSIONS.Mesh[0],
+    kind: 'Mesh',
+    metadata: { name: options.name },
+    spec: { namespace: mesh.namespace, services },
+  });
+  doc.commentBefore = [
+    ` Imported by devmesh import from ${options.source}.`,
+    ' Workloads without a command are processes you run yourself (devmesh fronts their port);',
+    ' fill in each TODO to let devmesh start them. Check with: devmesh validate',
+  ].join('\n');
+  mesh.services.forEach((s, i) => {
+    s.workloads.forEach((w, j) => {
+      const node = doc.getIn(['spec', 'services', i, 'workloads', j]) as YAMLMap;
+      const labels = node.get('labels', true);
+      if (isMap(labels)) labels.flow = true;
+      const env = node.get('env', true);
+      if (isMap(env)) env.flow = true;
+      const portPair = node.items.find((p) => isScalar(p.key) && p.key.value === 'port');
+      if (portPair && isScalar(portPair.key)) {
+        const moved = w.port !== w.containerPort ? ` (in the cluster it listens on ${w.containerPort}; PORT tells it ${w.port})` : '';
+        portPair.key.commentBefore = ` TODO: command to start ${w.name} locally, e.g. command: ["node", "server.js"]${moved}`;
+      }
+    });
+  });
+  return doc.toString({ lineWidth: 0 });
+}

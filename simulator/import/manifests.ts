@@ -1,0 +1,71 @@
+/**
+ * A folder of Kubernetes YAML as objects: every document with a kind, `List`
+ * items unpacked, each remembering its file. Istio documents are kept as
+ * parsed YAML Documents so their copies keep comments and field order.
+ */
+import { isMap, parseAllDocuments, type Document } from 'yaml';
+import { classify } from '../policy';
+import type { ImportNote } from './notes';
+
+export interface ManifestFile {
+  /** Path relative to the manifests folder. */
+  path: string;
+  text: string;
+}
+
+export interface KubeManifest {
+  file: string;
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string | undefined;
+  value: Record<string, any>;
+}
+
+export interface IstioManifest {
+  file: string;
+  kind: string;
+  name: string;
+  document: Document;
+}
+
+export function readManifests(files: readonly ManifestFile[]): { objects: KubeManifest[]; istio: IstioManifest[]; notes: ImportNote[] } {
+  const objects: KubeManifest[] = [];
+  const istio: IstioManifest[] = [];
+  const notes: ImportNote[] = [];
+  for (const f of files) {
+    for (const doc of parseAllDocuments(f.text)) {
+      if (doc.errors.length > 0) {
+        notes.push({ severity: 'warning', code: 'unreadable', message: `${f.path}: a document is not valid YAML (${doc.errors[0].message.split('\n')[0]}); skipped` });
+        continue;
+      }
+      if (!isMap(doc.contents)) continue;
+      const value = doc.toJS() as Record<string, any>;
+      const apiVersion = typeof value.apiVersion === 'string' ? value.apiVersion : '';
+      const kind = typeof value.kind === 'string' ? value.kind : '';
+      if (!kind) continue;
+      const cls = classify(apiVersion, kind);
+      if (cls.istioGroup && !apiVersion.startsWith('devmesh.dev/')) {
+        istio.push({ file: f.path, kind, name: String(value.metadata?.name ?? ''), document: doc });
+        continue;
+      }
+      const items = kind === 'List' && Array.isArray(value.items) ? value.items : [value];
+      for (const item of items) {
+        if (!item || typeof item !== 'object' || typeof item.kind !== 'string') continue;
+        if (classify(item.apiVersion, item.kind).istioGroup) {
+          notes.push({ severity: 'warning', code: 'unmapped', message: `${f.path}: Istio ${item.kind} inside a List is not copied; move it to its own document` });
+          continue;
+        }
+        objects.push({
+          file: f.path,
+          apiVersion: String(item.apiVersion ?? ''),
+          kind: item.kind,
+          name: String(item.metadata?.name ?? ''),
+          namespace: typeof item.metadata?.namespace === 'string' ? item.metadata.namespace : undefined,
+          value: item,
+        });
+      }
+    }
+  }
+  return { objects, istio, notes };
+}

@@ -1,0 +1,141 @@
+/**
+ * One access-log line per request per sidecar in Istio's default Envoy
+ * format, so people who read Envoy logs (and tools that parse them) know it:
+ *
+ * [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS%
+ * %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED%
+ * %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%"
+ * "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS%
+ * %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%
+ *
+ * or, with `--log-format json`, the same fields under Istio's JSON keys plus
+ * a few of devmesh's own (workload, listener, trace_id, ...). A bounded ring
+ * keeps the last entries for the admin `/access_log`.
+ */
+import type { Exchange } from './downstream';
+
+export type AccessLogSink = (line: string) => void;
+
+export interface AccessLogEntry {
+  start_time: string;
+  method: string;
+  path: string;
+  protocol: string;
+  response_code: number;
+  response_flags: string;
+  response_code_details: string;
+  connection_termination_details: string;
+  upstream_transport_failure_reason: string;
+  bytes_received: number;
+  bytes_sent: number;
+  duration: number;
+  upstream_service_time: string;
+  x_forwarded_for: string;
+  user_agent: string;
+  request_id: string;
+  authority: string;
+  upstream_host: string;
+  upstream_cluster: string;
+  upstream_local_address: string;
+  downstream_local_address: string;
+  downstream_remote_address: string;
+  requested_server_name: string;
+  route_name: string;
+  // devmesh's own fields (JSON only)
+  /** Workload whose sidecar logged it (`istio-ingressgateway` at the edge). */
+  workload: string;
+  listener: string;
+  /** Workload the request went to (outbound) or came from (inbound), when known. */
+  peer_workload: string;
+  downstream_peer: string;
+  proxy_error: string;
+  trace_id: string;
+}
+
+const dash = (v: unknown): string => (v === undefined || v === null || v === '' ? '-' : String(v));
+const header = (h: Record<string, string | string[] | undefined>, name: string) => {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(',') : v;
+};
+
+export function entryOf(listener: string, e: Exchange): AccessLogEntry {
+  const { ctx } = e;
+  const plan = ctx.plan;
+  const t = ctx.tables;
+  const inbound = listener === 'inbound';
+  const h = ctx.downstream.headers as Record<string, string | string[] | undefined>;
+  const reqLen = Number(h['content-length']);
+  const self = t.self;
+  return {
+    start_time: new Date(Date.now() - e.durationMs).toISOString(),
+    method: ctx.method,
+    path: header(h, 'x-envoy-original-path') ?? ctx.path,
+    protocol: `HTTP/${ctx.downstream.httpVersion}`,
+    response_code: e.status,
+    response_flags: ctx.flags.length > 0 ? ctx.flags.join(',') : '-',
+    response_code_details: e.proxyError ?? (e.aborted ? 'downstream_remote_disconnect' : e.status ? 'via_upstream' : '-'),
+    connection_termination_details: '-',
+    upstream_transport_failure_reason: '-',
+    bytes_received: Number.isFinite(reqLen) ? reqLen : 0,
+    bytes_sent: ctx.observed?.responseBytes ?? 0,
+    duration: Math.round(e.durationMs),
+    upstream_service_time: '-',
+    x_forwarded_for: dash(header(h, 'x-forwarded-for')),
+    user_agent: dash(header(h, 'user-agent')),
+    request_id: ctx.requestId,
+    authority: ctx.authority,
+    upstream_host: inbound && self ? `127.0.0.1:${self.appPort}` : ctx.endpoint ? `127.0.0.1:${ctx.endpoint.sidecar.inboundPort}` : '-',
+    upstream_cluster: inbound && self ? `inbound|${self.appPort}||` : plan?.kind === 'forward' ? `outbound|${plan.port}|${plan.subset ?? ''}|${plan.host}` : '-',
+    upstream_local_address: '-',
+    downstream_local_address: '-',
+    downstream_remote_address: dash(ctx.source.address),
+    requested_server_name: '-',
+    route_name: inbound ? 'default' : plan && plan.kind !== 'error' ? plan.routeName : '-',
+    workload: t.identity.name,
+    listener,
+    peer_workload: dash(inbound ? ctx.source.workload : ctx.endpoint?.name),
+    downstream_peer: ctx.source.spiffeId ?? '-',
+    proxy_error: e.proxyError ?? '-',
+    trace_id: ctx.observed?.span?.traceId ?? '-',
+  };
+}
+
+/** Istio's default text format (see the top of this file). */
+export function formatText(e: AccessLogEntry): string {
+  return `[${e.start_time}] "${e.method} ${e.path} ${e.protocol}" ${e.response_code} ${e.response_flags} ${e.response_code_details} ${e.connection_termination_details} "${e.upstream_transport_failure_reason}" ${e.bytes_received} ${e.bytes_sent} ${e.duration} ${e.upstream_service_time} "${e.x_forwarded_for}" "${e.user_agent}" "${e.request_id}" "${e.authority}" "${e.upstream_host}" ${e.upstream_cluster} ${e.upstream_local_address} ${e.downstream_local_address} ${e.downstream_remote_address} ${e.requested_server_name} ${e.route_name}`;
+}
+
+export function formatEntry(e: AccessLogEntry, format: 'text' | 'json'): string {
+  return format === 'json' ? JSON.stringify(e) : formatText(e);
+}
+
+/** Reads a text line back into its fields (tests, `devmesh logs`); undefined if it is not one. */
+export function parseText(line: string): Partial<AccessLogEntry> | undefined {
+  const m = /^\[(\S+)\] "(\S+) (\S+) (\S+)" (\d+) (\S+) (\S+) (\S+) "([^"]*)" (\d+) (\d+) (\d+) (\S+) "([^"]*)" "([^"]*)" "([^"]*)" "([^"]*)" "([^"]*)" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)$/.exec(line);
+  if (!m) return undefined;
+  return {
+    start_time: m[1], method: m[2], path: m[3], protocol: m[4], response_code: Number(m[5]), response_flags: m[6],
+    response_code_details: m[7], connection_termination_details: m[8], upstream_transport_failure_reason: m[9],
+    bytes_received: Number(m[10]), bytes_sent: Number(m[11]), duration: Number(m[12]), upstream_service_time: m[13],
+    x_forwarded_for: m[14], user_agent: m[15], request_id: m[16], authority: m[17], upstream_host: m[18], upstream_cluster: m[19],
+    upstream_local_address: m[20], downstream_local_address: m[21], downstream_remote_address: m[22], requested_server_name: m[23], route_name: m[24],
+  };
+}
+
+export class AccessLog {
+  private readonly ring: AccessLogEntry[] = [];
+
+  constructor(private readonly sink: AccessLogSink | undefined, private readonly format: 'text' | 'json' = 'text', private readonly keep = 200) {}
+
+  record(listener: string, e: Exchange): AccessLogEntry {
+    const entry = entryOf(listener, e);
+    if (this.ring.length >= this.keep) this.ring.shift();
+    this.ring.push(entry);
+    if (this.sink) this.sink(formatEntry(entry, this.format));
+    return entry;
+  }
+
+  tail(): AccessLogEntry[] {
+    return this.ring.slice();
+  }
+}

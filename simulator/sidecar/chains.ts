@@ -1,0 +1,116 @@
+/**
+ * The request paths, composed in one place. Read top to bottom: each step
+ * sees the request after the ones above it. Slots marked "later" are where
+ * the observability filters go (Envoy's order).
+ */
+import type { Agent } from 'node:http';
+import { compose, type Filter, type Handler } from './context';
+import { app } from './filters/app';
+import { authz } from './filters/authz';
+import { endpoint } from './filters/endpoint';
+import { metrics } from './filters/metrics';
+import { announcePeer, learnPeer } from './filters/peerMetadata';
+import { route } from './filters/route';
+import { trace } from './filters/trace';
+import { upstream } from './filters/upstream';
+import { xfcc } from './filters/xfcc';
+import { chaos } from './filters/chaos';
+import { circuitBreaker } from './filters/circuitBreaker';
+import { cors } from './filters/cors';
+import { fault } from './filters/fault';
+import { mirror } from './filters/mirror';
+import { eligibleEndpoints, outlier } from './filters/outlier';
+import { retry } from './filters/retry';
+import { timeout } from './filters/timeout';
+import type { ResilienceState } from './resilience/state';
+import type { LbStats } from './routing/loadBalancer';
+import type { Stats } from './stats';
+import type { H2Pool } from './upstream/h2Pool';
+
+export interface OutboundDeps {
+  role: 'sidecar' | 'ingress';
+  random: () => number;
+  lb: LbStats;
+  pool: () => H2Pool;
+  plaintextAgent: Agent;
+  stats: Stats;
+  /** Percentage of new traces recorded (Mesh spec.telemetry.sampling). */
+  sampling: number;
+  /** false leaves out the trace and metrics filters (the overhead benchmark's baseline). */
+  observe?: boolean;
+  /** Circuit breakers, outlier detectors and toxic relays of this sidecar. */
+  resilience: ResilienceState;
+  /** Log lines for the control plane (ejections). */
+  log?: (level: 'info' | 'warn', message: string) => void;
+}
+
+/** The observability filters, or none when a benchmark measures the path without them. */
+const observed = (on: boolean | undefined, ...filters: Filter[]): Filter[] => (on === false ? [] : filters);
+
+/** The app's call to another service (and the ingress's call into the mesh). */
+export function outboundChain(d: OutboundDeps): Handler {
+  const r = d.resilience;
+  // The cluster part: what a retry re-runs and a mirror copy goes through.
+  const toCluster = compose(
+    [
+      // Subset -> workloads (minus ejected hosts, and hosts a retry already tried) -> DestinationRule load balancer.
+      endpoint({ lb: d.lb, random: d.random, eligible: eligibleEndpoints(r) }),
+      // connectionPool limits: wait for a connection, or 503 UO at once.
+      circuitBreaker(r),
+      // outlierDetection: count each host's 5xx and gateway errors; eject past the threshold.
+      outlier({ state: r, onEject: (m) => d.log?.('warn', m) }),
+      // Runtime chaos aimed at this workload: HTTP faults, or a TCP toxic relay in the path.
+      chaos(r),
+    ],
+    // mTLS HTTP/2 to the peer sidecar (plaintext HTTP/1.1 if tls.mode DISABLE).
+    upstream({ pool: d.pool, plaintextAgent: d.plaintextAgent, lb: d.lb, stats: d.stats }),
+  );
+  return compose(
+    [
+      // Trace: the client span starts first so it covers every step below; the context goes upstream.
+      // Metrics: note the response size; istio_* (reporter=source) are recorded when the exchange ends.
+      ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
+      // Tell the callee's sidecar which workload calls (Istio's peer metadata exchange).
+      announcePeer(),
+      // Which VirtualService rule, and its own answers (no route, redirect, direct response).
+      route({ role: d.role, random: d.random }),
+      // corsPolicy: answer preflights here, add the allow headers to responses.
+      cors(),
+      // fault: abort/delay from the rule or a runtime fault, before any retry (Envoy's order).
+      fault({ random: d.random, now: r.now, stats: d.stats }),
+      // mirror: fire-and-forget copies through the cluster part.
+      mirror({ random: d.random, send: toCluster, stats: d.stats }),
+      // timeout: the rule's timeout bounds all attempts together.
+      timeout({ stats: d.stats }),
+      // retry: re-runs the cluster part; the body replays from a bounded buffer.
+      retry(r),
+    ],
+    toCluster,
+  );
+}
+
+/** A call that arrived at this workload's sidecar, after PeerAuthentication admitted the connection. */
+export function inboundChain(d: {
+  appAgent: Agent;
+  sampling: number;
+  random: () => number;
+  observe?: boolean;
+  stats?: Stats;
+  log?: (level: 'info' | 'warn', message: string) => void;
+}): Handler {
+  return compose(
+    [
+      // Which workload called, when its certificate vouches for the name it gives.
+      learnPeer(),
+      // Trace: the server span, parent of whatever the app calls next.
+      // Metrics: reporter=destination, recorded when the exchange ends.
+      ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
+      // AuthorizationPolicy on the normalized path: DENY, then ALLOW, on the verified peer identity (AUDIT, dry-run logged).
+      authz({ stats: d.stats, log: d.log }),
+      // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
+      xfcc(),
+    ],
+    // HTTP/1.1 keep-alive to the app.
+    app(d.appAgent),
+  );
+}

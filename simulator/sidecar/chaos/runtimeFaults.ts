@@ -1,0 +1,83 @@
+/**
+ * Which runtime faults (`devmesh fault add`, pushed in the snapshot) apply
+ * to a call, pure. A fault targets a service, optionally narrowed to a
+ * subset, one workload, or one caller (`source`: a workload or service name,
+ * or `istio-ingressgateway`). Expired faults never apply, whatever the
+ * control plane has not cleaned up yet.
+ *
+ * Where they act:
+ * - HTTP delay/abort on a service or subset: at the caller's sidecar, with the
+ *   route's own fault, before retries — exactly where a VirtualService fault
+ *   acts, so `--percent 50` fails half the requests.
+ * - HTTP delay/abort on one workload: after the endpoint pick, inside
+ *   retries, as if that instance misbehaved (retries and outlier detection react).
+ * - TCP toxics: on the connections the caller's sidecar opens to the target.
+ */
+import type { MeshSnapshot, RuntimeFault, WorkloadInfo } from '../../protocol';
+
+export interface Caller {
+  /** Calling workload name (or the ingress's name). */
+  workload: string;
+  /** Its service, if a workload. */
+  service?: string;
+}
+
+export function active(f: RuntimeFault, now: number): boolean {
+  return f.expiresAt === undefined || f.expiresAt > now;
+}
+
+function fromCaller(f: RuntimeFault, caller: Caller): boolean {
+  return !f.source || f.source === caller.workload || f.source === caller.service;
+}
+
+function serviceName(host: string): string {
+  return host.split('.')[0];
+}
+
+/** HTTP faults at the route level: service (and subset, when the route names that subset). */
+export function routeFaults(faults: readonly RuntimeFault[], host: string, subset: string | undefined, caller: Caller, now: number): RuntimeFault[] {
+  const svc = serviceName(host);
+  return faults.filter((f) => (f.delay || f.abort) && !f.workload && f.service === svc && (!f.subset || f.subset === subset) && fromCaller(f, caller) && active(f, now));
+}
+
+/**
+ * HTTP faults at the endpoint level: on this workload, or on a subset the
+ * route did not name but whose labels the picked workload carries.
+ */
+export function endpointFaults(faults: readonly RuntimeFault[], host: string, routeSubset: string | undefined, endpoint: WorkloadInfo, subsetLabels: (subset: string) => Record<string, string> | undefined, caller: Caller, now: number): RuntimeFault[] {
+  const svc = serviceName(host);
+  return faults.filter((f) => {
+    if (!(f.delay || f.abort) || f.service !== svc || !fromCaller(f, caller) || !active(f, now)) return false;
+    if (f.workload) return f.workload === endpoint.name;
+    if (f.subset && f.subset !== routeSubset) return labelsMatch(subsetLabels(f.subset), endpoint.labels);
+    return false;
+  });
+}
+
+/** TCP toxics on connections to this workload. */
+export function toxicsFor(faults: readonly RuntimeFault[], endpoint: WorkloadInfo, subsetLabels: (subset: string) => Record<string, string> | undefined, caller: Caller, now: number): RuntimeFault[] {
+  return faults.filter((f) => {
+    if (!f.tcp || f.service !== endpoint.service || !fromCaller(f, caller) || !active(f, now)) return false;
+    if (f.workload) return f.workload === endpoint.name;
+    if (f.subset) return labelsMatch(subsetLabels(f.subset), endpoint.labels);
+    return true;
+  });
+}
+
+function labelsMatch(want: Record<string, string> | undefined, have: Record<string, string>): boolean {
+  if (!want) return false;
+  return Object.entries(want).every(([k, v]) => have[k] === v);
+}
+
+/** Faults that name something the snapshot does not have (service, subset's DestinationRule, workload). */
+export function faultProblem(f: Pick<RuntimeFault, 'service' | 'subset' | 'workload' | 'source'>, s: MeshSnapshot): string | undefined {
+  const svc = s.services.find((x) => x.name === f.service);
+  if (!svc) return `no service "${f.service}" in mesh ${s.meshName}; services: ${s.services.map((x) => x.name).join(', ')}`;
+  if (f.workload && !svc.workloads.includes(f.workload)) return `service ${f.service} has no workload "${f.workload}"; workloads: ${svc.workloads.join(', ')}`;
+  if (f.subset) {
+    const dr = s.destinationRules.find((d) => serviceName(d.spec.host) === f.service);
+    if (!dr?.spec.subsets?.some((x) => x.name === f.subset)) return `no DestinationRule for ${f.service} defines subset "${f.subset}"`;
+  }
+  if (f.source && f.source !== s.ingress.name && !s.workloads.some((w) => w.name === f.source || w.service === f.source)) return `no workload or service "${f.source}" to be the caller`;
+  return undefined;
+}

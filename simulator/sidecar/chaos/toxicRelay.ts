@@ -1,0 +1,93 @@
+/**
+ * A TCP relay that applies one toxic, as Toxiproxy sits between a client and
+ * its upstream: the caller's sidecar connects here instead of to the peer
+ * sidecar, and mTLS runs end to end through it (the relay never decrypts).
+ * Each relay serves one (fault, workload) pair and closes with the fault.
+ */
+import * as net from 'node:net';
+import { bandwidthMs, latencyFor, scheduleChunk, toxicApplies, type Toxic } from './toxics';
+
+export class ToxicRelay {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  readonly listening: Promise<number>;
+  port = 0;
+  connections = 0;
+
+  constructor(readonly toxic: Toxic, private readonly targetPort: number, private readonly random: () => number) {
+    this.server = net.createServer((client) => this.relay(client));
+    this.listening = new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => {
+        this.port = (this.server.address() as net.AddressInfo).port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    this.timers.add(t);
+  }
+
+  private track(s: net.Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+    s.on('error', () => s.destroy());
+  }
+
+  private relay(client: net.Socket): void {
+    this.connections++;
+    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    this.track(client);
+    this.track(upstream);
+    const kill = () => { client.destroy(); upstream.destroy(); };
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => this.toxic.type === 'slow_close' ? this.later(this.toxic.delayMs ?? 0, () => client.destroy()) : client.destroy());
+    const t = this.toxic;
+    if (!toxicApplies(t, this.random)) {
+      client.pipe(upstream);
+      upstream.pipe(client);
+      return;
+    }
+    switch (t.type) {
+      case 'timeout':
+        // Nothing passes either way; the caller's own timeouts (connectTimeout, route timeout) decide.
+        client.on('data', () => undefined);
+        upstream.on('data', () => undefined);
+        if ((t.timeoutMs ?? 0) > 0) this.later(t.timeoutMs!, kill);
+        return;
+      case 'reset_peer':
+        client.pipe(upstream);
+        upstream.pipe(client);
+        this.later(t.timeoutMs ?? 0, () => { client.resetAndDestroy(); upstream.destroy(); });
+        return;
+      case 'slow_close':
+        client.pipe(upstream);
+        upstream.pipe(client, { end: false });
+        upstream.once('end', () => this.later(t.delayMs ?? 0, () => client.end()));
+        return;
+      case 'latency':
+      case 'bandwidth': {
+        client.pipe(upstream);
+        let at = 0;
+        upstream.on('data', (chunk: Buffer) => {
+          const extra = t.type === 'latency' ? latencyFor(t, this.random) : bandwidthMs(t, chunk.length);
+          const now = Date.now();
+          // Bandwidth accumulates from the previous chunk's slot; latency shifts each chunk.
+          at = t.type === 'bandwidth' ? Math.max(at, now) + extra : scheduleChunk(at, now, extra);
+          this.later(at - now, () => { if (!client.destroyed) client.write(chunk); });
+        });
+        upstream.once('end', () => this.later(Math.max(0, at - Date.now()), () => client.end()));
+      }
+    }
+  }
+
+  close(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.server.close();
+    for (const s of this.sockets) s.destroy();
+  }
+}

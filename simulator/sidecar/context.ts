@@ -1,0 +1,78 @@
+/**
+ * The request context and the filter shape shared by every filter.
+ *
+ * A `Handler` takes one request and eventually answers it through
+ * `ctx.respond` or `ctx.fail`; a `Filter` wraps the next handler, so the
+ * chain reads like Envoy's HTTP filters or undici's interceptors. Filters that
+ * must see the response (retry, timeout, metrics) wrap `ctx.respond` /
+ * `ctx.fail` before calling `next`, as an encoder filter would. No promise per
+ * request: handlers are plain callbacks, which keeps the hot path lean.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { HeaderOperations } from '../policy/model';
+import type { WorkloadInfo } from '../protocol';
+import type { ProxyError, ResponseFlag } from './errors';
+import type { MeshTables } from './tables';
+import type { RoutePlan } from './routing/plan';
+import type { EffectivePolicy } from './routing/trafficPolicy';
+import type { HopObservation } from './observation';
+
+/** Who is calling, as the sidecar knows it. */
+export interface Source {
+  /** Calling workload (outbound: the sidecar's own workload; inbound: from the peer certificate). */
+  workload?: string;
+  labels: Record<string, string>;
+  namespace?: string;
+  /** SPIFFE id of the caller; undefined for plaintext or unauthenticated peers. */
+  spiffeId?: string;
+  /** sha256 (hex) of the peer certificate, for x-forwarded-client-cert. */
+  certHash?: string;
+  address?: string;
+}
+
+export interface RequestContext {
+  /** The snapshot in force when this request arrived; a config swap never changes it mid-request. */
+  readonly tables: MeshTables;
+  readonly downstream: { headers: IncomingHttpHeaders; body: Readable; httpVersion: string };
+  readonly startedAt: number;
+  method: string;
+  /** Path with query string, as it will be sent upstream. */
+  path: string;
+  /** Host as it will be sent upstream (`:authority` on HTTP/2). */
+  authority: string;
+  /** Request headers to send upstream: lowercase, no hop-by-hop, no pseudo-headers. */
+  headers: OutgoingHttpHeaders;
+  requestId: string;
+  source: Source;
+  /** Set by the route filter. */
+  plan?: RoutePlan;
+  /** Set by the endpoint filter: the picked workload and the DestinationRule policy in force for it. */
+  endpoint?: WorkloadInfo;
+  policy?: EffectivePolicy;
+  /** Set by retry: workloads already tried, which the endpoint pick avoids when it can (retryIgnorePreviousHosts). */
+  avoidEndpoints?: ReadonlySet<string>;
+  /** Set by the chaos filter: connect here (a toxic relay) instead of the endpoint's inbound port. */
+  upstreamPort?: number;
+  /** The request came in proxy form (`GET http://host/path`). */
+  proxyForm: boolean;
+  /** Header operations to apply to the response, innermost first. */
+  responseHeaderOps: HeaderOperations[];
+  flags: ResponseFlag[];
+  /** Span and sizes noted by the trace and metrics filters (observation.ts). */
+  observed?: HopObservation;
+  /** Answer with an upstream (or synthesized) response. */
+  respond(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, body: Readable | string | null): void;
+  /** Answer with a proxy-made error response. */
+  fail(err: ProxyError): void;
+  /** Called once when the downstream goes away before the response finished. */
+  onAbort(cb: () => void): void;
+}
+
+export type Handler = (ctx: RequestContext) => void;
+export type Filter = (next: Handler) => Handler;
+
+/** Composes filters so that the first in the list sees the request first. */
+export function compose(filters: Filter[], terminal: Handler): Handler {
+  return filters.reduceRight<Handler>((next, filter) => filter(next), terminal);
+}

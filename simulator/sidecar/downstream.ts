@@ -1,0 +1,115 @@
+/**
+ * Builds a RequestContext from a downstream request and writes the answer
+ * back: response header operations from the route, hop-by-hop stripping,
+ * `x-devmesh-proxy-error` + response flags on proxy-made responses, and one
+ * access-log call when the exchange ends (finished or aborted).
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { RequestContext, Source } from './context';
+import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, ProxyError } from './errors';
+import { applyHeaderOps, type HeaderMap } from './routing/headerOps';
+import type { MeshTables } from './tables';
+import { endToEndHeaders, endToEndResponseHeaders } from './upstream/hopByHop';
+
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+export interface Exchange {
+  ctx: RequestContext;
+  status: number;
+  durationMs: number;
+  proxyError?: string;
+  aborted: boolean;
+}
+
+export function newContext(
+  tables: MeshTables,
+  req: AnyRequest,
+  res: AnyResponse,
+  target: { method: string; path: string; authority: string; proxyForm: boolean },
+  source: Source,
+  onDone: (e: Exchange) => void,
+): RequestContext {
+  const headers = endToEndHeaders(req.headers);
+  let requestId = req.headers['x-request-id'];
+  if (typeof requestId !== 'string' || requestId.length === 0) {
+    requestId = randomUUID();
+    headers['x-request-id'] = requestId;
+  }
+  let answered = false;
+  let proxyError: string | undefined;
+  let abortCb: (() => void) | undefined;
+  const startedAt = performance.now();
+
+  const ctx: RequestContext = {
+    tables,
+    downstream: { headers: req.headers, body: req as unknown as Readable, httpVersion: req.httpVersion },
+    startedAt,
+    method: target.method,
+    path: target.path,
+    authority: target.authority,
+    proxyForm: target.proxyForm,
+    headers,
+    requestId,
+    source,
+    responseHeaderOps: [],
+    flags: [],
+    respond(status, upstreamHeaders, body) {
+      if (answered) {
+        if (body instanceof Readable) body.destroy();
+        return;
+      }
+      answered = true;
+      const out = endToEndResponseHeaders(upstreamHeaders) as HeaderMap;
+      for (const ops of ctx.responseHeaderOps) applyHeaderOps(out, ops);
+      if (ctx.flags.length > 0 && proxyError !== undefined) out[RESPONSE_FLAGS_HEADER] = ctx.flags.join(',');
+      if (typeof body === 'string') out['content-length'] = Buffer.byteLength(body);
+      try {
+        (res as ServerResponse).writeHead(status, out as OutgoingHttpHeaders);
+      } catch (err) {
+        // An upstream header Node refuses to forward: say so rather than crash.
+        if (body instanceof Readable) body.destroy();
+        answered = false;
+        ctx.fail(new ProxyError(502, 'UC', 'bad-upstream-header', `devmesh: upstream sent a header that cannot be forwarded: ${(err as Error).message}\n`));
+        return;
+      }
+      if (body === null || typeof body === 'string') {
+        if (body === null) res.end();
+        else res.end(body);
+      } else {
+        body.on('error', () => res.destroy());
+        body.pipe(res as NodeJS.WritableStream);
+      }
+    },
+    fail(err: ProxyError) {
+      if (answered) {
+        // Headers are out: all we can do is cut the response short, as Envoy resets the stream.
+        res.destroy();
+        return;
+      }
+      proxyError = err.reason;
+      if (!ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
+      ctx.respond(err.status, { 'content-type': 'text/plain; charset=utf-8', [PROXY_ERROR_HEADER]: err.reason }, err.message.endsWith('\n') ? err.message : `${err.message}\n`);
+    },
+    onAbort(cb) {
+      abortCb = cb;
+    },
+  };
+
+  let done = false;
+  const finish = (aborted: boolean) => {
+    if (done) return;
+    done = true;
+    if (aborted) {
+      if (!ctx.flags.includes('DC')) ctx.flags.push('DC');
+      abortCb?.();
+    }
+    onDone({ ctx, status: aborted && !res.headersSent ? 0 : res.statusCode, durationMs: performance.now() - startedAt, proxyError, aborted });
+  };
+  res.once('finish', () => finish(false));
+  res.once('close', () => finish(!res.writableFinished));
+  return ctx;
+}

@@ -1,0 +1,43 @@
+/**
+ * Errors the proxy itself answers with. Each carries an Envoy response flag
+ * (so people who read Envoy access logs know it at once) and a short reason
+ * that goes out in `x-devmesh-proxy-error`, as linkerd's `l5d-proxy-error`.
+ */
+
+/** Envoy's response flags that devmesh produces (subset of Envoy's list). */
+export type ResponseFlag =
+  | 'NR'   // no route configured for the request
+  | 'UH'   // no healthy upstream host
+  | 'UF'   // upstream connection failure
+  | 'UC'   // upstream connection termination
+  | 'URX'  // upstream retry limit exceeded
+  | 'UT'   // upstream request timeout
+  | 'UO'   // upstream overflow (circuit breaking)
+  | 'DC'   // downstream connection termination
+  | 'FI'   // fault injected: abort
+  | 'DI'   // fault injected: delay
+  | 'UAEX' // unauthorized (external authz; used here for RBAC denials too)
+  | 'RL'   // rate limited
+  | 'NC';  // upstream cluster not found
+
+export const PROXY_ERROR_HEADER = 'x-devmesh-proxy-error';
+export const RESPONSE_FLAGS_HEADER = 'x-devmesh-response-flags';
+
+export class ProxyError extends Error {
+  constructor(
+    readonly status: number,
+    readonly flag: ResponseFlag,
+    /** Stable, machine-readable reason, e.g. `unknown-host`. */
+    readonly reason: string,
+    /** Human-readable body. */
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const noRoute = (message: string, reason = 'no-route', status = 404) => new ProxyError(status, 'NR', reason, message);
+export const noHealthyUpstream = (message: string) => new ProxyError(503, 'UH', 'no-healthy-upstream', message);
+export const upstreamConnectFailure = (message: string) => new ProxyError(503, 'UF', 'upstream-connect-failure', message);
+export const upstreamReset = (message: string) => new ProxyError(503, 'UC', 'upstream-reset', message);
+export const refusedStream = (message: string) => new ProxyError(503, 'UC', 'refused-stream', message);

@@ -1,0 +1,80 @@
+/**
+ * Circuit breaker: the DestinationRule's `connectionPool` for the picked
+ * cluster. A request takes a connection, waits for one (pending), or — when
+ * the limits are reached — gets 503 with flag UO at once, as Envoy answers an
+ * overflow. No `connectionPool` = Istio's defaults, which never trip.
+ */
+import type { Filter } from '../context';
+import { ProxyError } from '../errors';
+import { derive, type Derived } from '../resilience/attempt';
+import { poolLimits, type Connection } from '../resilience/connectionPool';
+import { clusterName, type ResilienceState } from '../resilience/state';
+
+export const overflow = (what: string) => new ProxyError(503, 'UO', 'upstream-overflow', `upstream connect error or disconnect/reset before headers. reset reason: overflow (${what})`);
+
+export const circuitBreaker = (state: ResilienceState): Filter => (next) => (ctx) => {
+  const plan = ctx.plan;
+  const cp = ctx.policy?.connectionPool;
+  if (plan?.kind !== 'forward' || !cp) return next(ctx);
+  const limits = poolLimits(cp);
+  const entry = state.pool(clusterName(plan));
+  const { pool } = entry;
+  const adm = pool.admit(limits, state.now());
+
+  const drain = () => {
+    while (entry.waiting.length > 0) {
+      const c = pool.dequeue();
+      if (!c) return;
+      entry.waiting.shift()!(c);
+    }
+  };
+  // A new connection becomes usable once "established": on the next turn of the event loop.
+  const establish = (c: Connection) => setImmediate(() => { pool.established(c, state.now()); drain(); });
+
+  const run = (c: Connection) => {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const r = pool.release(c, limits, state.now());
+      if (r.opened) establish(r.opened);
+      drain();
+    };
+    const d: Derived = derive(ctx, {
+      respond(status, headers, body) {
+        if (body !== null && typeof body !== 'string') {
+          body.once('end', release);
+          body.once('close', release);
+          body.once('error', release);
+        } else release();
+        ctx.respond(status, headers, body);
+      },
+      fail(err) {
+        release();
+        ctx.fail(err);
+      },
+    });
+    ctx.onAbort(() => { d.abort(); release(); });
+    next(d.ctx);
+  };
+
+  switch (adm.kind) {
+    case 'overflow':
+      state.stats.inc(adm.reason === 'pending' ? 'upstream_rq_pending_overflow' : 'upstream_rq_overflow');
+      return ctx.fail(overflow(adm.reason === 'pending' ? 'http1MaxPendingRequests' : 'http2MaxRequests'));
+    case 'go':
+      return run(adm.connection);
+    case 'wait': {
+      let waiting = true;
+      const waiter = (c: Connection) => { waiting = false; run(c); };
+      entry.waiting.push(waiter);
+      ctx.onAbort(() => {
+        if (!waiting) return;
+        const i = entry.waiting.indexOf(waiter);
+        if (i >= 0) entry.waiting.splice(i, 1);
+        pool.abandon();
+      });
+      if (adm.opened) establish(adm.opened);
+    }
+  }
+};

@@ -1,0 +1,68 @@
+/**
+ * Mirror: copies the request to `mirror`/`mirrors` destinations,
+ * fire-and-forget — the copy's answer is thrown away and never delays or
+ * changes the real one. The copy's authority gets `-shadow` (Envoy's
+ * convention). Bodies are copied when they fit the replay buffer.
+ */
+import { qualifyHost } from '../../policy/hosts';
+import type { Filter, Handler, RequestContext } from '../context';
+import { hasRequestBody } from '../upstream/hopByHop';
+import { discard } from '../resilience/attempt';
+import { replayableBody } from '../resilience/bodyBuffer';
+import { mirrorTargets, shadowAuthority } from '../resilience/mirror';
+import type { Stats } from '../stats';
+import type { Destination } from '../../policy/model';
+import { Readable } from 'node:stream';
+
+export interface MirrorSettings {
+  random: () => number;
+  /** The cluster part of the chain (endpoint pick -> upstream) the copies go through. */
+  send: Handler;
+  stats?: Stats;
+}
+
+export const mirror = (s: MirrorSettings): Filter => (next) => (ctx) => {
+  const plan = ctx.plan;
+  if (plan?.kind !== 'forward') return next(ctx);
+  const targets = mirrorTargets(plan.rule, s.random);
+  if (targets.length === 0) return next(ctx);
+  const withBody = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion);
+  if (!withBody) {
+    for (const d of targets) shadow(ctx, d, null, s);
+    return next(ctx);
+  }
+  const body = replayableBody(ctx.downstream.body);
+  const live = body.takeLive();
+  void body.complete().then((buf) => {
+    if (!buf) return s.stats?.inc('mirror.skipped_body_too_large');
+    for (const d of targets) shadow(ctx, d, buf, s);
+  });
+  next({ ...ctx, downstream: { ...ctx.downstream, body: live } } as RequestContext);
+};
+
+function shadow(ctx: RequestContext, d: Destination, body: Buffer | null, s: MirrorSettings): void {
+  const plan = ctx.plan;
+  if (plan?.kind !== 'forward') return;
+  const t = ctx.tables;
+  const service = t.serviceByHost.get(qualifyHost(d.host, t.snapshot.namespace)) ?? t.serviceByHost.get(d.host.toLowerCase());
+  if (!service) return s.stats?.inc('mirror.unknown_destination');
+  s.stats?.inc('mirror.requests');
+  const copy: RequestContext = {
+    ...ctx,
+    plan: { ...plan, service, host: service.fqdn, subset: d.subset, port: d.port?.number ?? service.port },
+    authority: shadowAuthority(ctx.authority),
+    headers: { ...ctx.headers },
+    downstream: { ...ctx.downstream, body: body ? Readable.from([body], { objectMode: false }) : Readable.from([]) },
+    flags: [],
+    responseHeaderOps: [],
+    endpoint: undefined,
+    policy: undefined,
+    respond: (_status, _headers, b) => {
+      if (b !== null && typeof b !== 'string') b.resume();
+      else discard(b);
+    },
+    fail: () => s.stats?.inc('mirror.failed'),
+    onAbort: () => undefined,
+  };
+  s.send(copy);
+}

@@ -1,0 +1,65 @@
+/**
+ * Outlier detection: records how each picked endpoint answered, per
+ * cluster; the detector ejects hosts (the endpoint pick then skips them,
+ * see `eligibleEndpoints`). Only when the DestinationRule sets `outlierDetection`.
+ */
+import type { EffectivePolicy } from '../routing/trafficPolicy';
+import type { Filter, RequestContext } from '../context';
+import { derive } from '../resilience/attempt';
+import { clusterName, type ResilienceState } from '../resilience/state';
+
+export interface OutlierSettings {
+  state: ResilienceState;
+  /** Told about every ejection (a log line for the control plane). */
+  onEject?: (message: string) => void;
+}
+
+export const outlier = (s: OutlierSettings): Filter => (next) => (ctx) => {
+  const plan = ctx.plan;
+  const od = ctx.policy?.outlierDetection;
+  const ep = ctx.endpoint;
+  if (plan?.kind !== 'forward' || !od || !ep) return next(ctx);
+  const cluster = clusterName(plan);
+  const det = s.state.detector(cluster, od);
+  const record = (r: Parameters<typeof det.record>[1]) => {
+    const e = det.record(ep.name, r, s.state.hosts.get(cluster) ?? [ep.name], s.state.now());
+    if (e) {
+      s.state.stats.inc('outlier_detection.ejections_enforced_total');
+      s.onEject?.(`outlier detection ejected ${ep.name} from ${cluster} (${e.reason}) until ${new Date(e.until).toISOString()}`);
+    }
+  };
+  const d = derive(ctx, {
+    respond(status, headers, body) {
+      record({ kind: 'response', status });
+      ctx.respond(status, headers, body);
+    },
+    fail(err) {
+      if (err.flag === 'UF' || err.flag === 'UC' || err.flag === 'UT') record({ kind: 'local', timeout: err.flag === 'UT' });
+      else if (err.flag === 'FI' && err.status >= 500) record({ kind: 'response', status: err.status });
+      ctx.fail(err);
+    },
+  });
+  ctx.onAbort(() => d.abort());
+  next(d.ctx);
+};
+
+/**
+ * The endpoint pick's view of a cluster: hosts not ejected (all of them below
+ * minHealthPercent), and — on a retry — hosts not tried yet when any are left.
+ */
+export function eligibleEndpoints(state: ResilienceState) {
+  return <E extends { name: string }>(ctx: RequestContext, endpoints: E[], policy: EffectivePolicy): E[] => {
+    const plan = ctx.plan;
+    if (plan?.kind !== 'forward') return endpoints;
+    const cluster = clusterName(plan);
+    state.hosts.set(cluster, endpoints.map((e) => e.name));
+    let out = endpoints;
+    if (policy.outlierDetection) out = state.detector(cluster, policy.outlierDetection).eligible(out, state.now());
+    const avoid = ctx.avoidEndpoints;
+    if (avoid && avoid.size > 0) {
+      const fresh = out.filter((e) => !avoid.has(e.name));
+      if (fresh.length > 0) out = fresh;
+    }
+    return out;
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Retry: re-runs the cluster part of the chain (endpoint pick -> circuit
+ * breaker -> outlier -> upstream) per the route's retry policy — Istio's
+ * default when the rule has no `retries`. Each attempt carries
+ * `x-envoy-attempt-count`, may have its own `perTryTimeout`, waits a jittered
+ * exponential backoff, avoids hosts already tried, and replays the body from
+ * a bounded buffer (a larger body is not retried). A retriable answer with no
+ * retries left goes to the caller with flag URX. Retries in flight per
+ * cluster are capped by `connectionPool.http.maxRetries`.
+ */
+import type { Filter, RequestContext } from '../context';
+import { ProxyError } from '../errors';
+import { derive, discard, type Derived } from '../resilience/attempt';
+import { replayableBody, type ReplayableBody } from '../resilience/bodyBuffer';
+import { poolLimits } from '../resilience/connectionPool';
+import { backoffMs, grpcStatusOf, retriable, retryPolicyFor, type AttemptOutcome } from '../resilience/retryPolicy';
+import { clusterName, type ResilienceState } from '../resilience/state';
+import { PER_TRY_TIMEOUT_HEADER, headerMs } from '../resilience/timeoutPolicy';
+import { effectiveTrafficPolicy } from '../routing/trafficPolicy';
+import { hasRequestBody } from '../upstream/hopByHop';
+import { Readable } from 'node:stream';
+
+export const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
+
+export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
+  const plan = ctx.plan;
+  if (plan?.kind !== 'forward') return next(ctx);
+  const perTryOverride = headerMs(ctx.downstream.headers[PER_TRY_TIMEOUT_HEADER]);
+  delete ctx.headers[PER_TRY_TIMEOUT_HEADER];
+  const policy = retryPolicyFor(plan.rule);
+  if (!policy) {
+    ctx.headers[ATTEMPT_COUNT_HEADER] = '1';
+    return next(ctx);
+  }
+  const perTryMs = perTryOverride || policy.perTryTimeoutMs;
+  const body: ReplayableBody | undefined = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion) ? replayableBody(ctx.downstream.body) : undefined;
+  const cluster = state.pool(clusterName(plan));
+  const limits = poolLimits(effectiveTrafficPolicy(ctx.tables.destinationRules.get(plan.host), plan.subset, plan.port).connectionPool);
+  const tried = new Set<string>();
+  let attempt = 0;
+  let current: Derived | undefined;
+  let perTry: NodeJS.Timeout | undefined;
+  let backoff: NodeJS.Timeout | undefined;
+  let gone = false;
+  let retrying = false;
+  ctx.onAbort(() => {
+    gone = true;
+    clearTimeout(perTry);
+    clearTimeout(backoff);
+    current?.abort();
+    endRetry();
+  });
+  function endRetry(): void {
+    if (retrying) { retrying = false; cluster.pool.endRetry(); }
+  }
+
+  const run = () => {
+    attempt++;
+    const n = attempt;
+    let settled = false;
+    const downstream = !body ? ctx.downstream : { ...ctx.downstream, body: n === 1 ? body.takeLive() : body.replay() ?? Readable.from([]) };
+    const a = derive(ctx, {
+      respond(status, headers, b) {
+        if (settled || n !== attempt || gone) return discard(b);
+        settled = true;
+        settle(a.ctx, { kind: 'response', status, grpcStatus: grpcStatusOf(headers as Record<string, unknown>) }, () => ctx.respond(status, headers, b), () => discard(b));
+      },
+      fail(err) {
+        if (settled || n !== attempt || gone) return;
+        settled = true;
+        // An injected abort on the workload (runtime chaos) is judged as the status it answers with.
+        const outcome: AttemptOutcome = err.flag === 'FI' ? { kind: 'response', status: err.status } : { kind: 'error', flag: err.flag, reason: err.reason };
+        settle(a.ctx, outcome, () => ctx.fail(err), () => undefined);
+      },
+    }, {
+      headers: { ...ctx.headers, [ATTEMPT_COUNT_HEADER]: String(n) },
+      downstream,
+      endpoint: undefined,
+      policy: undefined,
+      avoidEndpoints: policy.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined,
+    });
+    current = a;
+    if (perTryMs) {
+      perTry = setTimeout(() => {
+        if (n !== attempt) return;
+        state.stats.inc('upstream_rq_per_try_timeout');
+        a.abort();
+        a.ctx.fail(new ProxyError(504, 'UT', 'upstream-per-try-timeout', 'upstream request timeout'));
+      }, perTryMs);
+    }
+    next(a.ctx);
+  };
+
+  /** One attempt ended: retry it, or hand its answer to the caller. */
+  function settle(a: RequestContext, outcome: AttemptOutcome, deliver: () => void, drop: () => void): void {
+    clearTimeout(perTry);
+    endRetry();
+    if (a.endpoint) {
+      tried.add(a.endpoint.name);
+      ctx.endpoint = a.endpoint;
+      ctx.policy = a.policy;
+    }
+    if (retriable(policy!, outcome)) {
+      const left = attempt <= policy!.retries;
+      const bodyOk = !body || body.replayable;
+      if (left && bodyOk && cluster.pool.startRetry(limits)) {
+        retrying = true;
+        drop();
+        state.stats.inc('upstream_rq_retry');
+        backoff = setTimeout(run, backoffMs(policy!, attempt, state.random));
+        return;
+      }
+      if (!left) state.stats.inc('upstream_rq_retry_limit_exceeded');
+      else if (!bodyOk) state.stats.inc('upstream_rq_retry_skipped_body');
+      else state.stats.inc('upstream_rq_retry_overflow');
+      if (!ctx.flags.includes('URX')) ctx.flags.push('URX');
+    } else if (attempt > 1) {
+      state.stats.inc(outcome.kind === 'response' && outcome.status < 500 ? 'upstream_rq_retry_success' : 'upstream_rq_retry_gave_up');
+    }
+    deliver();
+  }
+
+  run();
+};

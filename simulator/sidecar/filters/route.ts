@@ -1,0 +1,41 @@
+/**
+ * Route: picks the VirtualService rule and answers what it answers itself
+ * (no service, no match, redirect, directResponse); otherwise records the
+ * plan, applies rewrite and request header operations, and passes on.
+ */
+import type { Filter } from '../context';
+import { attributesFor, planIngress, planMesh } from '../routing/plan';
+import { applyHeaderOps, type HeaderMap } from '../routing/headerOps';
+
+export interface RouteSettings {
+  /** `sidecar`: mesh VirtualServices; `ingress`: Gateway-bound ones for origin-form requests. */
+  role: 'sidecar' | 'ingress';
+  random: () => number;
+}
+
+export const route = (settings: RouteSettings): Filter => (next) => (ctx) => {
+  const t = ctx.tables;
+  const useGateways = settings.role === 'ingress' && !ctx.proxyForm;
+  const attrs = attributesFor(ctx.method, ctx.path, ctx.authority, ctx.downstream.headers, t.identity.labels, 'mesh', t.identity.namespace);
+  const plan = useGateways ? planIngress(t, attrs, settings.random) : planMesh(t, attrs, settings.random);
+  ctx.plan = plan;
+  switch (plan.kind) {
+    case 'error':
+      ctx.fail(plan.error);
+      return;
+    case 'direct':
+      ctx.responseHeaderOps.push(...plan.responseHeaderOps);
+      ctx.respond(plan.status, { 'content-type': 'text/plain; charset=utf-8' }, plan.body);
+      return;
+    case 'redirect':
+      ctx.responseHeaderOps.push(...plan.responseHeaderOps);
+      ctx.respond(plan.status, { location: plan.location }, null);
+      return;
+    case 'forward':
+      ctx.path = plan.path;
+      ctx.authority = plan.authority;
+      for (const ops of plan.requestHeaderOps) applyHeaderOps(ctx.headers as HeaderMap, ops);
+      ctx.responseHeaderOps.push(...plan.responseHeaderOps);
+      next(ctx);
+  }
+};

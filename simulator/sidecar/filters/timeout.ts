@@ -1,0 +1,52 @@
+/**
+ * Timeout: the route's `timeout` (or `x-envoy-upstream-rq-timeout-ms`)
+ * bounds every attempt together, as Envoy's route timeout does. When it
+ * passes, the attempt in flight is cancelled and the caller gets 504 with
+ * flag UT, `upstream request timeout`; a response already streaming is cut.
+ */
+import type { Readable } from 'node:stream';
+import type { Filter } from '../context';
+import { ProxyError } from '../errors';
+import { derive, discard } from '../resilience/attempt';
+import { TIMEOUT_HEADER, routeTimeoutMs } from '../resilience/timeoutPolicy';
+import type { Stats } from '../stats';
+
+export const timeout = (s: { stats?: Stats } = {}): Filter => (next) => (ctx) => {
+  const plan = ctx.plan;
+  if (plan?.kind !== 'forward') return next(ctx);
+  const ms = routeTimeoutMs(plan.rule, ctx.downstream.headers);
+  delete ctx.headers[TIMEOUT_HEADER];
+  if (ms === undefined) return next(ctx);
+  ctx.headers['x-envoy-expected-rq-timeout-ms'] = String(ms);
+  let state: 'waiting' | 'streaming' | 'done' = 'waiting';
+  let streaming: Readable | undefined;
+  const finish = () => { state = 'done'; clearTimeout(timer); };
+  const d = derive(ctx, {
+    respond(status, headers, body) {
+      if (state === 'done') return discard(body);
+      if (body !== null && typeof body !== 'string') {
+        state = 'streaming';
+        streaming = body;
+        body.once('end', finish);
+        body.once('close', finish);
+      } else finish();
+      ctx.respond(status, headers, body);
+    },
+    fail(err) {
+      if (state === 'done') return;
+      finish();
+      ctx.fail(err);
+    },
+  });
+  const timer = setTimeout(() => {
+    const wasStreaming = state === 'streaming';
+    if (state === 'done') return;
+    state = 'done';
+    s.stats?.inc('upstream_rq_timeout');
+    d.abort();
+    if (wasStreaming) streaming?.destroy();
+    ctx.fail(new ProxyError(504, 'UT', 'upstream-timeout', 'upstream request timeout'));
+  }, ms);
+  ctx.onAbort(() => { clearTimeout(timer); d.abort(); });
+  next(d.ctx);
+};

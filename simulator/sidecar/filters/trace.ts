@@ -1,0 +1,32 @@
+/**
+ * Trace: makes this hop a span. Reads the caller's context (W3C or B3),
+ * keeps its sampling decision or makes one (`sampling` percent), and writes
+ * this span as the parent of the next hop in every format. The span itself
+ * is finished when the exchange ends (telemetry.ts), so it covers the whole
+ * response, retries and faults included.
+ */
+import type { Filter } from '../context';
+import { newSpanId, newTraceId, readTraceContext, writeTraceContext } from '../tracing/propagation';
+
+export interface TraceSettings {
+  /** Percentage of new traces recorded, 0-100; a caller's decision wins. */
+  sampling: number;
+  random: () => number;
+}
+
+/** Pure: whether to record a trace that starts here. */
+export function sampleNew(percent: number, random: () => number): boolean {
+  return percent >= 100 || (percent > 0 && random() * 100 < percent);
+}
+
+export const trace = (s: TraceSettings): Filter => (next) => (ctx) => {
+  const incoming = readTraceContext(ctx.headers);
+  const sampled = incoming?.sampled ?? sampleNew(s.sampling, s.random);
+  const traceId = incoming?.traceId ?? newTraceId();
+  const parentSpanId = incoming?.traceId ? incoming.spanId : undefined;
+  const spanId = newSpanId();
+  writeTraceContext(ctx.headers, { traceId, spanId, parentSpanId, sampled });
+  // Start = when the request arrived, on the same clock as the exchange's duration.
+  if (sampled) (ctx.observed ??= {}).span = { traceId, spanId, parentSpanId, start: performance.timeOrigin + ctx.startedAt };
+  next(ctx);
+};

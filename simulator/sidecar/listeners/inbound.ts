@@ -1,0 +1,189 @@
+/**
+ * The inbound listener: one port for mTLS and plaintext, told apart by the
+ * first byte as Istio's TLS inspector does (0x16 = a TLS handshake record),
+ * so PERMISSIVE can accept both. PeerAuthentication is enforced per
+ * connection: STRICT closes plaintext connections and TLS peers without a
+ * mesh certificate; DISABLE closes TLS ones. HTTP/2 (what sidecars speak) and
+ * HTTP/1.1 over TLS (what `tls.connect` clients and upgrades speak) share the
+ * TLS side; plaintext is HTTP/1.1.
+ */
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Certificates } from '../../protocol';
+import type { Source } from '../context';
+import { newContext, type AnyRequest, type AnyResponse } from '../downstream';
+import { PEER, PLAINTEXT, identify, namespaceOf, type PeerIdentity } from '../security/peerIdentity';
+import type { Stats } from '../stats';
+import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
+import type { ListenerDeps } from './outbound';
+
+const TLS_HANDSHAKE = 0x16;
+/** A client that connects and says nothing is dropped after this long. */
+const SNIFF_TIMEOUT_MS = 10_000;
+
+export interface InboundDeps extends ListenerDeps {
+  certs: Certificates;
+  stats: Stats;
+  onUpgrade?: (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => void;
+}
+
+export interface InboundListener {
+  server: net.Server;
+  setCertificates(c: Certificates): void;
+  /**
+   * Re-applies PeerAuthentication to open connections after a config change,
+   * as Envoy drains a changed listener: connections the new mode refuses are
+   * closed once their requests in flight finish (HTTP/2: GOAWAY).
+   */
+  enforce(): void;
+  /** Stops accepting; open connections finish their requests. */
+  closeIdle(): void;
+  destroyAll(): void;
+}
+
+export function peerSource(socket: unknown): Source {
+  const peer: PeerIdentity = (socket as Record<symbol, PeerIdentity> | undefined)?.[PEER] ?? PLAINTEXT;
+  return {
+    labels: {},
+    spiffeId: peer.spiffeId,
+    certHash: peer.certHash,
+    namespace: namespaceOf(peer.spiffeId),
+    address: (socket as net.Socket | undefined)?.remoteAddress,
+  };
+}
+
+export function createInboundListener(deps: InboundDeps): InboundListener {
+  const sockets = new Set<net.Socket>();
+  /** HTTP/1.1 connections (plaintext or TLS) with their requests in flight. */
+  const http1 = new Map<net.Socket, { inflight: number; closeWhenIdle: boolean }>();
+  const onRequest = (req: AnyRequest, res: AnyResponse) => {
+    const t = deps.tables();
+    const conn = http1.get(req.socket as net.Socket);
+    if (conn) {
+      conn.inflight++;
+      res.once('close', () => {
+        conn.inflight--;
+        if (conn.closeWhenIdle && conn.inflight === 0) (req.socket as net.Socket).destroy();
+      });
+    }
+    const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? t.identity.name;
+    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', path: req.url ?? '/', authority, proxyForm: false }, peerSource(req.socket), deps.onDone);
+    deps.handler(ctx);
+  };
+
+  const plain = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0 }, onRequest);
+  const secure = http2.createSecureServer(
+    {
+      key: deps.certs.keyPem,
+      cert: deps.certs.certPem,
+      ca: deps.certs.caPem,
+      requestCert: true,
+      // Verified, but not enforced here: PERMISSIVE admits TLS peers without a mesh certificate.
+      rejectUnauthorized: false,
+      allowHTTP1: true,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      settings: { initialWindowSize: STREAM_WINDOW },
+      maxSessionMemory: 64,
+    },
+    onRequest,
+  );
+  secure.on('secureConnection', (tls: TLSSocket) => {
+    const peer = identify(tls);
+    const mode = deps.tables().mtls.mode;
+    if (mode === 'DISABLE' || (mode === 'STRICT' && !peer.spiffeId)) {
+      deps.stats.inc(mode === 'DISABLE' ? 'inbound.cx_tls_refused' : 'inbound.cx_unauthenticated_refused');
+      tls.destroy();
+      return;
+    }
+    deps.stats.inc(peer.spiffeId ? 'inbound.cx_mtls' : 'inbound.cx_tls_without_identity');
+    (tls as unknown as Record<symbol, PeerIdentity>)[PEER] = peer;
+    if (tls.alpnProtocol !== 'h2') trackHttp1(tls);
+  });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  secure.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
+    if (!session.connecting) session.setLocalWindowSize(SESSION_WINDOW);
+  });
+  secure.on('tlsClientError', () => deps.stats.inc('inbound.cx_tls_handshake_error'));
+  secure.on('sessionError', () => deps.stats.inc('inbound.cx_session_error'));
+  if (deps.onUpgrade) {
+    const onUpgrade = deps.onUpgrade;
+    plain.on('upgrade', (req, socket, head) => onUpgrade(req, socket as net.Socket, head, peerSource(socket)));
+    secure.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => onUpgrade(req, socket, head, peerSource(socket)));
+  }
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(first);
+      if (first[0] === TLS_HANDSHAKE) {
+        secure.emit('connection', socket);
+        return;
+      }
+      if (deps.tables().mtls.mode === 'STRICT') {
+        // Istio's STRICT: a plaintext client gets its connection reset, no HTTP answer.
+        deps.stats.inc('inbound.cx_plaintext_refused');
+        socket.destroy();
+        return;
+      }
+      deps.stats.inc('inbound.cx_plaintext');
+      trackHttp1(socket);
+      plain.emit('connection', socket);
+      socket.resume();
+    });
+  });
+
+  function trackHttp1(socket: net.Socket): void {
+    http1.set(socket, { inflight: 0, closeWhenIdle: false });
+    socket.once('close', () => http1.delete(socket));
+  }
+
+  /** Whether the current mode still admits a connection with this peer. */
+  const admitted = (peer: PeerIdentity) => {
+    const mode = deps.tables().mtls.mode;
+    if (mode === 'STRICT') return peer.tls && !!peer.spiffeId;
+    if (mode === 'DISABLE') return !peer.tls;
+    return true;
+  };
+
+  return {
+    server,
+    enforce() {
+      for (const [socket, conn] of http1) {
+        if (admitted((socket as unknown as Record<symbol, PeerIdentity>)[PEER] ?? PLAINTEXT)) continue;
+        deps.stats.inc('inbound.cx_closed_by_policy');
+        if (conn.inflight === 0) socket.destroy();
+        else conn.closeWhenIdle = true;
+      }
+      for (const session of sessions) {
+        const peer = (session.socket as unknown as Record<symbol, PeerIdentity> | undefined)?.[PEER];
+        if (peer && !admitted(peer)) {
+          deps.stats.inc('inbound.cx_closed_by_policy');
+          session.close();
+        }
+      }
+    },
+    setCertificates(c) {
+      // New handshakes use the new identity and trust bundle; established connections keep theirs.
+      secure.setSecureContext({ key: c.keyPem, cert: c.certPem, ca: c.caPem });
+    },
+    closeIdle() {
+      plain.closeIdleConnections();
+      // GOAWAY: the peer opens a new session for new requests; streams in flight complete.
+      for (const s of sessions) s.close();
+      for (const s of sockets) if (!s.readableFlowing && s.bytesRead === 0) s.destroy();
+    },
+    destroyAll() {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * The outbound listener (plain HTTP on 127.0.0.1) where the app sends its
+ * calls, and the ingress listener (same code, role `ingress`). Accepts
+ * proxy-form requests (`GET http://reviews:9080/x`, what HTTP_PROXY clients
+ * send) and origin-form ones whose Host names the destination.
+ */
+import * as http from 'node:http';
+import type { Handler, Source } from '../context';
+import { newContext, type Exchange } from '../downstream';
+import { ProxyError } from '../errors';
+import type { MeshTables } from '../tables';
+
+export interface ListenerDeps {
+  tables: () => MeshTables;
+  handler: Handler;
+  onDone: (e: Exchange) => void;
+}
+
+/** Splits a request target into authority + path, whichever form it came in. */
+export function requestTarget(url: string, host: string | undefined): { authority: string; path: string; proxyForm: boolean } | { error: string } {
+  if (url.startsWith('/')) {
+    if (!host) return { error: 'origin-form request without a Host header' };
+    return { authority: host, path: url, proxyForm: false };
+  }
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^#]*)/.exec(url);
+  if (!m) return { error: `cannot read request target "${url}"` };
+  if (m[1].toLowerCase() !== 'http') return { error: `only http:// targets are proxied (got ${m[1]}://); the mesh adds TLS itself` };
+  const path = m[3] === '' ? '/' : m[3].startsWith('?') ? `/${m[3]}` : m[3];
+  return { authority: m[2], path, proxyForm: true };
+}
+
+export function sourceOf(t: MeshTables, address: string | undefined): Source {
+  const id = t.identity;
+  return { workload: id.name, labels: id.labels, namespace: id.namespace, spiffeId: id.spiffeId, address };
+}
+
+export function createOutboundServer(deps: ListenerDeps): http.Server {
+  const server = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+    const t = deps.tables();
+    const target = requestTarget(req.url ?? '/', req.headers.host);
+    const tgt = 'error' in target ? { authority: req.headers.host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
+    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt }, sourceOf(t, req.socket.remoteAddress), deps.onDone);
+    if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
+    deps.handler(ctx);
+  });
+  return server;
+}

@@ -1,0 +1,81 @@
+/**
+ * A request body kept for replay (retries, mirrors), bounded: the first
+ * consumer streams it live while up to `limit` bytes are copied aside. A
+ * larger body, or one still arriving, cannot be replayed — such a request is
+ * not retried or mirrored, as Envoy stops retrying past its buffer limit.
+ */
+import { PassThrough, Readable } from 'node:stream';
+
+export const REPLAY_LIMIT = 64 * 1024;
+
+export class ReplayableBody {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private overflow = false;
+  private ended = false;
+  private live?: PassThrough;
+  private readonly waiters: Array<(b: Buffer | undefined) => void> = [];
+
+  constructor(private readonly src: Readable, private readonly limit = REPLAY_LIMIT) {
+    src.on('data', (c: Buffer) => {
+      if (this.overflow) return;
+      this.size += c.length;
+      if (this.size > this.limit) {
+        this.overflow = true;
+        this.chunks = [];
+        this.settle();
+      } else this.chunks.push(c);
+    });
+    src.once('end', () => { this.ended = true; this.settle(); });
+    src.once('error', () => { this.overflow = true; this.settle(); });
+    src.once('close', () => { if (!this.ended) { this.overflow = true; this.settle(); } });
+  }
+
+  /** The live stream for the first attempt (once). */
+  takeLive(): Readable {
+    if (!this.live) {
+      this.live = new PassThrough({ highWaterMark: this.limit + 1 });
+      this.src.pipe(this.live);
+      return this.live;
+    }
+    return this.replay() ?? Readable.from([]);
+  }
+
+  /** Whether the whole body is here and within the limit. */
+  get replayable(): boolean {
+    return this.ended && !this.overflow;
+  }
+
+  get tooLarge(): boolean {
+    return this.overflow;
+  }
+
+  replay(): Readable | undefined {
+    if (!this.replayable) return undefined;
+    return Readable.from([Buffer.concat(this.chunks)], { objectMode: false });
+  }
+
+  /** Resolves with the whole body, or undefined if it cannot be kept. */
+  complete(): Promise<Buffer | undefined> {
+    if (this.ended || this.overflow) return Promise.resolve(this.overflow ? undefined : Buffer.concat(this.chunks));
+    if (!this.live) this.takeLive().resume(); // nobody streams it live: keep it flowing into the buffer
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  private settle(): void {
+    const v = this.overflow ? undefined : Buffer.concat(this.chunks);
+    for (const w of this.waiters.splice(0)) w(v);
+  }
+}
+
+const bodies = new WeakMap<Readable, ReplayableBody>();
+
+/** One buffer per downstream request, shared by the filters that need it. */
+export function replayableBody(src: Readable): ReplayableBody {
+  let b = bodies.get(src);
+  if (!b) {
+    b = new ReplayableBody(src);
+    bodies.set(src, b);
+  }
+  return b;
+}

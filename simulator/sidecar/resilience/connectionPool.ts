@@ -1,0 +1,182 @@
+/**
+ * Circuit breaking per destination cluster (host + subset), as an Envoy
+ * sidecar keeps it for each cluster it calls. No sockets here: the state is
+ * a small model of Envoy's HTTP/1.1 connection pool, driven by the filter
+ * and by tests with a fake clock.
+ *
+ * - A request needs a connection. An idle one is reused; otherwise a new one
+ *   is opened if fewer than `tcp.maxConnections` exist, and the request waits
+ *   (pending) until it is established — as in Envoy, where a request waits in
+ *   the pending queue while its connection connects.
+ * - With every connection busy, a request waits if fewer than
+ *   `http.http1MaxPendingRequests` wait already; else it is refused at once:
+ *   503 with flag UO (overflow), never queued invisibly.
+ * - `http.http2MaxRequests` caps requests in flight on the cluster (Envoy's
+ *   max_requests); `http.maxRetries` caps retries in flight.
+ * - A connection closes after `maxRequestsPerConnection` requests, or when it
+ *   sat idle for `idleTimeout` (default 1h).
+ *
+ * Between sidecars devmesh really multiplexes one HTTP/2 session per peer, so
+ * these connections are the accounting Envoy would do for its HTTP/1.1 pool
+ * (Istio's default between sidecars), which is what the limits mean to users.
+ */
+import type { ConnectionPoolSettings } from '../../policy/model';
+import { parseDuration } from '../../policy/duration';
+
+/** Envoy/Istio's "unlimited": 2^32 - 1. */
+export const UNLIMITED = 2 ** 32 - 1;
+
+export interface PoolLimits {
+  maxConnections: number;
+  maxPending: number;
+  maxRequests: number;
+  maxRetries: number;
+  /** 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+export function poolLimits(cp: ConnectionPoolSettings | undefined): PoolLimits {
+  const pos = (n: number | undefined) => (typeof n === 'number' && n > 0 ? n : UNLIMITED);
+  return {
+    maxConnections: pos(cp?.tcp?.maxConnections),
+    maxPending: pos(cp?.http?.http1MaxPendingRequests),
+    maxRequests: pos(cp?.http?.http2MaxRequests),
+    maxRetries: pos(cp?.http?.maxRetries),
+    maxRequestsPerConnection: cp?.http?.maxRequestsPerConnection ?? 0,
+    idleTimeoutMs: (cp?.http?.idleTimeout ? parseDuration(cp.http.idleTimeout) : undefined) ?? (cp?.tcp?.idleTimeout ? parseDuration(cp.tcp.idleTimeout) : undefined) ?? 3_600_000,
+    connectTimeoutMs: (cp?.tcp?.connectTimeout ? parseDuration(cp.tcp.connectTimeout) : undefined) || 10_000,
+  };
+}
+
+export interface Connection {
+  id: number;
+  ready: boolean;
+  busy: boolean;
+  served: number;
+  idleSince: number;
+}
+
+export type Admission =
+  /** Use this connection now. */
+  | { kind: 'go'; connection: Connection }
+  /** Wait; `opened` is a new connection to establish (call `established` when it is). */
+  | { kind: 'wait'; opened?: Connection }
+  | { kind: 'overflow'; reason: 'pending' | 'requests' };
+
+export class ConnectionPoolState {
+  readonly connections: Connection[] = [];
+  /** Requests holding a connection. */
+  active = 0;
+  pending = 0;
+  retriesActive = 0;
+  private nextId = 1;
+  /** Counters in Envoy's words, for /stats and /clusters. */
+  readonly counters = { upstream_rq_pending_overflow: 0, upstream_rq_overflow: 0, upstream_cx_total: 0, upstream_cx_idle_timeout: 0, upstream_cx_max_requests: 0, upstream_rq_retry_overflow: 0 };
+
+  /** A new request arrives. */
+  admit(limits: PoolLimits, now: number): Admission {
+    this.closeIdle(limits, now);
+    if (this.active >= limits.maxRequests) {
+      this.counters.upstream_rq_overflow++;
+      return { kind: 'overflow', reason: 'requests' };
+    }
+    const idle = this.connections.find((c) => c.ready && !c.busy);
+    if (idle && this.pending === 0) return { kind: 'go', connection: this.take(idle) };
+    if (this.pending >= limits.maxPending) {
+      this.counters.upstream_rq_pending_overflow++;
+      return { kind: 'overflow', reason: 'pending' };
+    }
+    this.pending++;
+    const connecting = this.connections.filter((c) => !c.ready).length;
+    if (this.connections.length < limits.maxConnections && connecting < this.pending) return { kind: 'wait', opened: this.open(now) };
+    return { kind: 'wait' };
+  }
+
+  /** A connection finished connecting; returns whether a waiting request may take it (call `dequeue`). */
+  established(c: Connection, now: number): void {
+    c.ready = true;
+    c.idleSince = now;
+  }
+
+  /** A waiting request takes a free connection, if one is ready. */
+  dequeue(): Connection | undefined {
+    if (this.pending === 0) return undefined;
+    const idle = this.connections.find((c) => c.ready && !c.busy);
+    if (!idle) return undefined;
+    this.pending--;
+    return this.take(idle);
+  }
+
+  /** A waiting request gave up (the caller went away or timed out). */
+  abandon(): void {
+    if (this.pending > 0) this.pending--;
+  }
+
+  /** A request finished with its connection; the connection is closed if it served its quota. */
+  release(c: Connection, limits: PoolLimits, now: number): { closed: boolean; opened?: Connection } {
+    c.busy = false;
+    c.idleSince = now;
+    this.active--;
+    if (limits.maxRequestsPerConnection > 0 && c.served >= limits.maxRequestsPerConnection) {
+      this.remove(c);
+      this.counters.upstream_cx_max_requests++;
+      // Someone waits and a connection slot just freed: open a replacement.
+      const opened = this.pending > this.connections.filter((x) => !x.ready).length && this.connections.length < limits.maxConnections ? this.open(now) : undefined;
+      return { closed: true, opened };
+    }
+    return { closed: false };
+  }
+
+  /** A connection attempt failed: drop it (the waiting request is answered by the caller). */
+  failed(c: Connection): void {
+    this.remove(c);
+  }
+
+  /** Whether one more retry may start now (Envoy's max_retries); counts it if so. */
+  startRetry(limits: PoolLimits): boolean {
+    if (this.retriesActive >= limits.maxRetries) {
+      this.counters.upstream_rq_retry_overflow++;
+      return false;
+    }
+    this.retriesActive++;
+    return true;
+  }
+
+  endRetry(): void {
+    if (this.retriesActive > 0) this.retriesActive--;
+  }
+
+  private take(c: Connection): Connection {
+    c.busy = true;
+    c.served++;
+    this.active++;
+    return c;
+  }
+
+  private open(now: number): Connection {
+    const c: Connection = { id: this.nextId++, ready: false, busy: false, served: 0, idleSince: now };
+    this.connections.push(c);
+    this.counters.upstream_cx_total++;
+    return c;
+  }
+
+  private remove(c: Connection): void {
+    const i = this.connections.indexOf(c);
+    if (i >= 0) this.connections.splice(i, 1);
+  }
+
+  private closeIdle(limits: PoolLimits, now: number): void {
+    for (const c of this.connections.slice()) {
+      if (c.ready && !c.busy && now - c.idleSince >= limits.idleTimeoutMs) {
+        this.remove(c);
+        this.counters.upstream_cx_idle_timeout++;
+      }
+    }
+  }
+
+  toJSON() {
+    return { connections: this.connections.length, connectionsBusy: this.connections.filter((c) => c.busy).length, active: this.active, pending: this.pending, retriesActive: this.retriesActive, ...this.counters };
+  }
+}

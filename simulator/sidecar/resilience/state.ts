@@ -1,0 +1,89 @@
+/**
+ * What the resilience filters of one sidecar share: a clock, circuit-breaker
+ * state and outlier detectors per cluster (an upstream host + subset, as
+ * Envoy's clusters are), the hosts last seen in each cluster, and the toxic
+ * relays. Served on the admin port as `/clusters`.
+ */
+import type { OutlierDetection } from '../../policy/model';
+import { ToxicRegistry } from '../chaos/toxicRegistry';
+import type { Stats } from '../stats';
+import { ConnectionPoolState } from './connectionPool';
+import { OutlierDetector, outlierSettings } from './outlierDetection';
+
+export interface PoolEntry {
+  pool: ConnectionPoolState;
+  /** Requests waiting for a connection, oldest first. */
+  waiting: Array<(c: import('./connectionPool').Connection) => void>;
+}
+
+export class ResilienceState {
+  readonly pools = new Map<string, PoolEntry>();
+  readonly outliers = new Map<string, { detector: OutlierDetector; spec: string }>();
+  readonly hosts = new Map<string, string[]>();
+  readonly toxics: ToxicRegistry;
+
+  constructor(readonly stats: Stats, readonly random: () => number, readonly now: () => number = Date.now) {
+    this.toxics = new ToxicRegistry(random, now);
+  }
+
+  pool(cluster: string): PoolEntry {
+    let p = this.pools.get(cluster);
+    if (!p) {
+      p = { pool: new ConnectionPoolState(), waiting: [] };
+      this.pools.set(cluster, p);
+    }
+    return p;
+  }
+
+  /** The cluster's detector; a changed `outlierDetection` keeps the host history but takes the new settings. */
+  detector(cluster: string, od: OutlierDetection): OutlierDetector {
+    const spec = JSON.stringify(od);
+    const have = this.outliers.get(cluster);
+    if (have) {
+      if (have.spec !== spec) {
+        have.detector.settings = outlierSettings(od);
+        have.spec = spec;
+      }
+      return have.detector;
+    }
+    const detector = new OutlierDetector(outlierSettings(od), this.now());
+    this.outliers.set(cluster, { detector, spec });
+    return detector;
+  }
+
+  /** `/clusters` on the admin port: per cluster, hosts with their outlier state, and the pool. */
+  clusters(): unknown {
+    const now = this.now();
+    const names = new Set([...this.hosts.keys(), ...this.pools.keys(), ...this.outliers.keys()]);
+    return [...names].sort().map((name) => {
+      const det = this.outliers.get(name)?.detector;
+      det?.sweep(now);
+      return {
+        cluster: name,
+        hosts: (this.hosts.get(name) ?? []).map((h) => {
+          const s = det?.hosts.get(h);
+          return {
+            host: h,
+            ejected: !!s?.ejectedUntil,
+            ejectedUntil: s?.ejectedUntil ? new Date(s.ejectedUntil).toISOString() : undefined,
+            ejectionReason: s?.ejectedUntil ? s.lastReason : undefined,
+            timesEjected: s?.ejections ?? 0,
+            consecutive5xx: s?.consecutive5xx ?? 0,
+            consecutiveGatewayErrors: s?.consecutiveGateway ?? 0,
+          };
+        }),
+        outlierDetection: det ? { ...det.counters, settings: det.settings } : undefined,
+        circuitBreakers: this.pools.get(name)?.pool.toJSON(),
+      };
+    });
+  }
+
+  close(): void {
+    this.toxics.close();
+  }
+}
+
+/** Envoy-style cluster name for a plan: `outbound|port|subset|host`. */
+export function clusterName(plan: { host: string; subset?: string; port: number }): string {
+  return `outbound|${plan.port}|${plan.subset ?? ''}|${plan.host}`;
+}

@@ -1,0 +1,140 @@
+/**
+ * The routing decision for one request, as a pure function of the compiled
+ * tables, the request's attributes and a random source: which VirtualService
+ * rule applies (first match wins), and what it does — forward to a
+ * destination picked by weight, redirect, or answer directly.
+ */
+import type { HTTPMatchRequest, HTTPRoute, HeaderOperations } from '../../policy/model';
+import { authorityPort, hostMatches, qualifyHost, stripPort } from '../../policy/hosts';
+import type { ServiceInfo } from '../../protocol';
+import { ProxyError, noRoute } from '../errors';
+import { knownServices, meshVirtualService, serviceForAuthority, type CompiledVirtualService, type MeshTables } from '../tables';
+import type { RequestAttributes } from './match';
+import { redirectLocation, rewritePath } from './rewrite';
+import { pickWeighted } from './weights';
+
+export interface ForwardPlan {
+  kind: 'forward';
+  /** The destination service and its FQDN (the "cluster", in Envoy's words). */
+  service: ServiceInfo;
+  host: string;
+  subset?: string;
+  port: number;
+  /** Path and authority after rewrite. */
+  path: string;
+  authority: string;
+  /** Route-level then destination-level operations. */
+  requestHeaderOps: HeaderOperations[];
+  responseHeaderOps: HeaderOperations[];
+  /** The rule that matched (timeouts, retries and faults read it), and where it came from. */
+  rule?: HTTPRoute;
+  routeName: string;
+}
+
+export type RoutePlan =
+  | ForwardPlan
+  | { kind: 'redirect'; status: number; location: string; responseHeaderOps: HeaderOperations[]; routeName: string }
+  | { kind: 'direct'; status: number; body: string; responseHeaderOps: HeaderOperations[]; routeName: string }
+  | { kind: 'error'; error: ProxyError };
+
+/** First rule whose matches (ORed; conditions inside one ANDed) accept the request. */
+export function selectRule(vs: CompiledVirtualService, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number } | undefined {
+  for (const r of vs.rules) {
+    if (r.matches === null) {
+      // A rule without match still honours the VS's gateways (checked by the caller).
+      return { rule: r.rule, index: r.index };
+    }
+    for (const m of r.matches) if (m.test(a)) return { rule: r.rule, match: m.source, index: r.index };
+  }
+  return undefined;
+}
+
+/** A sidecar's (or the ingress's proxy-form) plan: the Host names a mesh service. */
+export function planMesh(t: MeshTables, a: RequestAttributes, random: () => number): RoutePlan {
+  const service = serviceForAuthority(t, a.authority);
+  if (!service) {
+    return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-host', `devmesh: no service named "${stripPort(a.authority)}" in mesh ${t.snapshot.meshName}; known services: ${knownServices(t)}\n`) };
+  }
+  const vs = meshVirtualService(t, service.fqdn);
+  if (!vs) return forwardTo(t, service, undefined, a.path + queryString(a.query), a.authority, [], [], undefined, 'default');
+  return applyVirtualService(t, vs, { ...a, port: a.port || service.port }, random);
+}
+
+/**
+ * The ingress's plan for an origin-form request: Gateways whose server hosts
+ * cover the Host, then the VirtualServices bound to them whose hosts cover it.
+ * With no Gateway at all, the Host must name a mesh service (devmesh's
+ * shortcut for a mesh without an ingress configuration).
+ */
+export function planIngress(t: MeshTables, a: RequestAttributes, random: () => number): RoutePlan {
+  if (t.gateways.size === 0) return planMesh(t, a, random);
+  const host = stripPort(a.authority).toLowerCase();
+  const gateways = [...t.gateways].filter(([, g]) => g.hosts.some((h) => hostMatches(h, host))).map(([name]) => name);
+  for (const gw of gateways) {
+    for (const vs of t.gatewayRoutes) {
+      if (!vs.gateways.includes(gw)) continue;
+      if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) continue;
+      const plan = applyVirtualService(t, vs, { ...a, gateway: gw }, random);
+      if (plan.kind === 'error' && plan.error.reason === 'no-route-match') continue;
+      return plan;
+    }
+  }
+  const names = [...t.gateways.keys()].join(', ');
+  return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at the ingress routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
+}
+
+function applyVirtualService(t: MeshTables, vs: CompiledVirtualService, a: RequestAttributes, random: () => number): RoutePlan {
+  const hit = selectRule(vs, a);
+  if (!hit) {
+    return { kind: 'error', error: noRoute(`devmesh: no rule of VirtualService ${vs.namespace}/${vs.name} matches ${a.method} ${a.path}\n`, 'no-route-match') };
+  }
+  const { rule, match, index } = hit;
+  const routeName = rule.name ?? `${vs.name}.${index}`;
+  const responseOps = rule.headers?.response ? [rule.headers.response] : [];
+  if (rule.directResponse) {
+    const body = rule.directResponse.body?.string ?? (rule.directResponse.body?.bytes ? Buffer.from(rule.directResponse.body.bytes, 'base64').toString() : '');
+    return { kind: 'direct', status: rule.directResponse.status, body, responseHeaderOps: responseOps, routeName };
+  }
+  if (rule.redirect) {
+    const { status, location } = redirectLocation(rule.redirect, { authority: a.authority, path: a.path + queryString(a.query), scheme: 'http' });
+    return { kind: 'redirect', status, location, responseHeaderOps: responseOps, routeName };
+  }
+  const dest = pickWeighted(rule.route ?? [], random);
+  if (!dest) return { kind: 'error', error: new ProxyError(503, 'UH', 'no-weighted-destination', `devmesh: route ${routeName} has no destination with a weight above 0\n`) };
+  const fqdn = qualifyHost(dest.destination.host, vs.namespace);
+  const service = t.serviceByHost.get(fqdn);
+  if (!service) return { kind: 'error', error: new ProxyError(503, 'NC', 'unknown-destination', `devmesh: route ${routeName} sends to ${fqdn}, which is not a mesh service; known services: ${knownServices(t)}\n`) };
+  let path = a.path + queryString(a.query);
+  let authority = a.authority;
+  if (rule.rewrite) {
+    path = rewritePath(path, rule.rewrite, match);
+    if (rule.rewrite.authority) authority = rule.rewrite.authority;
+  }
+  const requestOps = [rule.headers?.request, dest.headers?.request].filter((o): o is HeaderOperations => !!o);
+  const responseAll = [...responseOps, ...(dest.headers?.response ? [dest.headers.response] : [])];
+  return forwardTo(t, service, dest.destination.subset, path, authority, requestOps, responseAll, rule, routeName, dest.destination.port?.number);
+}
+
+function forwardTo(t: MeshTables, service: ServiceInfo, subset: string | undefined, path: string, authority: string, requestHeaderOps: HeaderOperations[], responseHeaderOps: HeaderOperations[], rule: HTTPRoute | undefined, routeName: string, port?: number): ForwardPlan {
+  return { kind: 'forward', service, host: service.fqdn, subset, port: port ?? service.port, path, authority, requestHeaderOps, responseHeaderOps, rule, routeName };
+}
+
+function queryString(q: Record<string, string>): string {
+  // The original query string is kept by callers that have it; see attributesFor.
+  return (q as { [RAW_QUERY]?: string })[RAW_QUERY] ?? '';
+}
+
+/** Where `attributesFor` keeps the raw `?a=b` so a rewrite does not re-encode it. */
+export const RAW_QUERY = Symbol('rawQuery');
+
+/** Builds the match attributes of a request. */
+export function attributesFor(method: string, pathWithQuery: string, authority: string, headers: RequestAttributes['headers'], sourceLabels: Record<string, string>, gateway: string, sourceNamespace?: string): RequestAttributes {
+  const q = pathWithQuery.indexOf('?');
+  const path = q < 0 ? pathWithQuery : pathWithQuery.slice(0, q);
+  const query: Record<string, string> = {};
+  if (q >= 0) {
+    for (const [k, v] of new URLSearchParams(pathWithQuery.slice(q + 1))) if (!(k in query)) query[k] = v;
+    Object.defineProperty(query, RAW_QUERY, { value: pathWithQuery.slice(q), enumerable: false });
+  }
+  return { method, path, query, authority, headers, port: authorityPort(authority) ?? 0, sourceLabels, sourceNamespace, gateway };
+}

@@ -1,0 +1,110 @@
+/**
+ * Trace context on the wire: W3C `traceparent` (+ `tracestate`, passed
+ * through untouched) and Zipkin B3, both the multi-header form (`x-b3-*`) and
+ * the single `b3` header. Pure functions: read what came in, write what goes
+ * out. A sidecar reads the caller's context, makes its own span the parent of
+ * the next hop, and writes every format, so an app that forwards either kind
+ * of header keeps the trace whole.
+ */
+import { randomFillSync } from 'node:crypto';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+export interface IncomingContext {
+  /** 32 lowercase hex digits; absent when the caller sent only a sampling decision. */
+  traceId?: string;
+  /** The caller's span, parent of ours. */
+  spanId?: string;
+  /** The caller's sampling decision; undefined = ours to make. */
+  sampled?: boolean;
+}
+
+export interface OutgoingContext {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  sampled: boolean;
+}
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const HEX16 = /^[0-9a-f]{16}$/;
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO32 = '0'.repeat(32);
+const ZERO16 = '0'.repeat(16);
+
+const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v)?.trim().toLowerCase();
+
+/** A 64-bit B3 trace id is the low half of a 128-bit one (B3 spec), so left-pad it. */
+function traceId128(id: string | undefined): string | undefined {
+  if (!id) return undefined;
+  if (HEX32.test(id)) return id === ZERO32 ? undefined : id;
+  if (HEX16.test(id)) return id === ZERO16 ? undefined : ZERO16 + id;
+  return undefined;
+}
+const spanId64 = (id: string | undefined) => (id && HEX16.test(id) && id !== ZERO16 ? id : undefined);
+
+function b3Sampled(v: string | undefined): boolean | undefined {
+  if (v === '1' || v === 'd' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  return undefined;
+}
+
+/** W3C first (what OpenTelemetry sends), then single `b3`, then `x-b3-*`. Malformed headers are ignored. */
+export function readTraceContext(h: IncomingHttpHeaders | OutgoingHttpHeaders): IncomingContext | undefined {
+  const tp = one(h.traceparent as string | string[] | undefined);
+  if (tp) {
+    const m = TRACEPARENT.exec(tp);
+    // Version ff is invalid; version 00 must have exactly four fields.
+    if (m && m[1] !== 'ff' && !(m[1] === '00' && m[5]) && m[2] !== ZERO32 && m[3] !== ZERO16) {
+      return { traceId: m[2], spanId: m[3], sampled: (parseInt(m[4], 16) & 1) === 1 };
+    }
+  }
+  const single = one(h.b3 as string | string[] | undefined);
+  if (single) {
+    const parts = single.split('-');
+    if (parts.length === 1) return { sampled: b3Sampled(parts[0]) };
+    const traceId = traceId128(parts[0]);
+    const spanId = spanId64(parts[1]);
+    if (traceId && spanId) return { traceId, spanId, sampled: b3Sampled(parts[2]) };
+  }
+  const traceId = traceId128(one(h['x-b3-traceid'] as string | undefined));
+  const spanId = spanId64(one(h['x-b3-spanid'] as string | undefined));
+  const sampled = one(h['x-b3-flags'] as string | undefined) === '1' ? true : b3Sampled(one(h['x-b3-sampled'] as string | undefined));
+  if (traceId && spanId) return { traceId, spanId, sampled };
+  if (sampled !== undefined) return { sampled };
+  return undefined;
+}
+
+/** Writes our span as the parent of the next hop, in every format. `tracestate` is left as it came. */
+export function writeTraceContext(h: OutgoingHttpHeaders, c: OutgoingContext): void {
+  const s = c.sampled ? '1' : '0';
+  h.traceparent = `00-${c.traceId}-${c.spanId}-0${s}`;
+  h['x-b3-traceid'] = c.traceId;
+  h['x-b3-spanid'] = c.spanId;
+  if (c.parentSpanId) h['x-b3-parentspanid'] = c.parentSpanId;
+  else delete h['x-b3-parentspanid'];
+  h['x-b3-sampled'] = s;
+  h.b3 = c.parentSpanId ? `${c.traceId}-${c.spanId}-${s}-${c.parentSpanId}` : `${c.traceId}-${c.spanId}-${s}`;
+}
+
+// Ids come from a pool of random bytes refilled 4 KiB at a time: one syscall per ~500 spans.
+const pool = Buffer.alloc(4096);
+let offset = pool.length;
+function randomHex(bytes: number): string {
+  if (offset + bytes > pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const hex = pool.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return hex;
+}
+
+export function newTraceId(): string {
+  const id = randomHex(16);
+  return id === ZERO32 ? newTraceId() : id;
+}
+
+export function newSpanId(): string {
+  const id = randomHex(8);
+  return id === ZERO16 ? newSpanId() : id;
+}

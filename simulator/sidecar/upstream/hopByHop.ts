@@ -1,0 +1,38 @@
+/**
+ * Connection-specific headers never cross a proxy (RFC 9110 7.6.1), and
+ * HTTP/2 forbids them outright (RFC 9113 8.2.2) — Node's http2 throws on them.
+ * `host` becomes `:authority` on HTTP/2 and comes back from it on HTTP/1.1.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings', 'host']);
+
+/** Copies request headers minus hop-by-hop ones, names listed in `Connection`, and pseudo-headers. */
+export function endToEndHeaders(src: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const connection = src.connection;
+  const extra = typeof connection === 'string' && connection.length > 0 ? new Set(connection.toLowerCase().split(',').map((s) => s.trim())) : undefined;
+  for (const name in src) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || extra?.has(name)) continue;
+    const v = src[name];
+    if (v !== undefined) out[name] = v;
+  }
+  // `te: trailers` is the one TE value HTTP/2 allows (gRPC needs it).
+  if (typeof src.te === 'string' && src.te.toLowerCase() === 'trailers') out.te = 'trailers';
+  return out;
+}
+
+/** Same for response headers; `host` is not a response header, so only the hop-by-hop list applies. */
+export function endToEndResponseHeaders(src: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out = endToEndHeaders(src);
+  delete out.te;
+  return out;
+}
+
+/** Whether a downstream HTTP/1.1 request carries a body (so the upstream stream must stay open). */
+export function hasRequestBody(headers: IncomingHttpHeaders, httpVersion: string): boolean {
+  if (httpVersion.startsWith('2')) return true; // HTTP/2 framing decides; treat as possibly non-empty
+  const cl = headers['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return headers['transfer-encoding'] !== undefined;
+}

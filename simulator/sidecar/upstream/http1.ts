@@ -1,0 +1,36 @@
+/**
+ * HTTP/1.1 keep-alive forwarding: to the app (inbound) and to a peer sidecar
+ * when a DestinationRule disables TLS. Node's Agent pools the connections.
+ */
+import * as http from 'node:http';
+import type { RequestContext } from '../context';
+import { upstreamConnectFailure, upstreamReset } from '../errors';
+
+export function newKeepAliveAgent(): http.Agent {
+  // No cap on sockets: a cap would queue requests invisibly; circuit breaking is the place to limit.
+  return new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
+}
+
+export function forwardHttp1(ctx: RequestContext, port: number, agent: http.Agent, release?: () => void, who = `127.0.0.1:${port}`): void {
+  const headers = ctx.headers;
+  headers.host = ctx.authority;
+  const req = http.request({ host: '127.0.0.1', port, method: ctx.method, path: ctx.path, headers, agent });
+  let responded = false;
+  req.once('response', (res) => {
+    responded = true;
+    res.once('close', () => release?.());
+    ctx.respond(res.statusCode ?? 502, res.headers, res);
+  });
+  req.once('error', (err: NodeJS.ErrnoException) => {
+    release?.();
+    if (responded) return;
+    responded = true;
+    if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') ctx.fail(upstreamConnectFailure(`devmesh: connection to ${who} refused\n`));
+    else ctx.fail(upstreamReset(`devmesh: ${who} failed: ${err.message}\n`));
+  });
+  ctx.onAbort(() => req.destroy());
+  const body = ctx.downstream.body;
+  const cl = ctx.downstream.headers['content-length'];
+  if (ctx.downstream.httpVersion.startsWith('2') || (cl !== undefined && cl !== '0') || ctx.downstream.headers['transfer-encoding'] !== undefined) body.pipe(req);
+  else req.end();
+}

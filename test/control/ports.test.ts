@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { assignPorts, duplicateClaims, isPortFree, portClaims, takenPorts, formatPortProblem } from '../../simulator/control/ports';
+import type { Resource } from '../../simulator/policy/model';
+
+const mesh = (extra: Partial<Resource<'Mesh'>['spec']> = {}): Resource<'Mesh'> => ({
+  apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'm' },
+  spec: {
+    controlPort: 15000,
+    services: [{ name: 'reviews', port: 9080, workloads: [
+      { name: 'reviews-v1', port: 9181, command: ['node', 'r.js'], sidecar: { inboundPort: 15106 } },
+      { name: 'reviews-dev', port: 9182 },
+    ] }],
+    ...extra,
+  },
+});
+
+function listenOn(port = 0): Promise<net.Server> {
+  return new Promise((resolve) => { const s = net.createServer(); s.listen(port, '127.0.0.1', () => resolve(s)); });
+}
+
+test('claims name the control port, the ingress, pinned sidecar ports and the ports of apps devmesh starts', () => {
+  const claims = portClaims(mesh());
+  assert.deepEqual(claims.map((c) => c.owner), [
+    'controlPort 15000 (control API)',
+    'ingress port 15080',
+    'port 9181 of workload reviews-v1',
+    'sidecar inboundPort 15106 of workload reviews-v1',
+  ]);
+  assert.deepEqual(claims[2].field, ['spec', 'services', 0, 'workloads', 0, 'port']);
+});
+
+test('the port of a workload the developer runs themself is not claimed, since their app is expected to hold it', () => {
+  assert.ok(!portClaims(mesh()).some((c) => c.port === 9182));
+});
+
+test('two owners of one port in the Mesh are reported as a pair', () => {
+  const dups = duplicateClaims(portClaims(mesh({ controlPort: 9181 })));
+  assert.equal(dups.length, 1);
+  assert.match(dups[0][1].owner, /port 9181 of workload reviews-v1/);
+});
+
+test('a port held by another process is reported with its owner and the Mesh position', async () => {
+  const holder = await listenOn();
+  const port = (holder.address() as net.AddressInfo).port;
+  try {
+    const m = mesh();
+    m.spec.services[0].workloads[0].port = port;
+    const problems = await takenPorts(portClaims(m));
+    const mine = problems.find((p) => p.claim.port === port)!;
+    assert.ok(mine, 'the held port is reported');
+    const line = formatPortProblem(mine, { file: '/x/mesh.yaml', line: 14, column: 17 }, (f) => f.replace('/x/', ''));
+    assert.equal(line, `mesh.yaml:14:17: port ${port} of workload reviews-v1 is already in use by another process`);
+  } finally { holder.close(); }
+});
+
+test('isPortFree tells a held port from a free one', async () => {
+  const holder = await listenOn();
+  const port = (holder.address() as net.AddressInfo).port;
+  assert.equal(await isPortFree(port), false);
+  await new Promise((r) => holder.close(r));
+  assert.equal(await isPortFree(port), true);
+});
+
+test('pinned sidecar ports are kept and every other port is distinct and free', async () => {
+  const a = await assignPorts(mesh());
+  assert.equal(a.workloads['reviews-v1'].inboundPort, 15106);
+  assert.equal(a.ingress.port, 15080);
+  const picked = [a.workloads['reviews-v1'].outboundPort, a.workloads['reviews-v1'].adminPort, ...Object.values(a.workloads['reviews-dev']), a.ingress.adminPort];
+  assert.equal(new Set(picked).size, picked.length);
+  for (const p of picked) assert.ok(p > 0 && (await isPortFree(p)), `port ${p} is free`);
+});

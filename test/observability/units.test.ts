@@ -1,0 +1,134 @@
+/**
+ * The pure pieces of observability: trace-context propagation, the sampling
+ * decision, the trace store, the edge window and the waterfall.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { newSpanId, newTraceId, readTraceContext, writeTraceContext } from '../../simulator/sidecar/tracing/propagation';
+import { sampleNew } from '../../simulator/sidecar/filters/trace';
+import { TraceStore } from '../../simulator/control/telemetry/traceStore';
+import { EdgeWindow } from '../../simulator/control/telemetry/edges';
+import { LogStore } from '../../simulator/control/telemetry/logStore';
+import { treeOrder, waterfall } from '../../simulator/commands/waterfall';
+import { tracesUrl } from '../../simulator/control/telemetry/otlp';
+import type { SpanRecord } from '../../simulator/telemetry-protocol';
+
+const T = '4bf92f3577b34da6a3ce929d0e0e4736';
+const S = '00f067aa0ba902b7';
+
+describe('trace context propagation', () => {
+  test('a W3C traceparent is read with its sampling flag', () => {
+    assert.deepEqual(readTraceContext({ traceparent: `00-${T}-${S}-01` }), { traceId: T, spanId: S, sampled: true });
+    assert.deepEqual(readTraceContext({ traceparent: `00-${T}-${S}-00` }), { traceId: T, spanId: S, sampled: false });
+  });
+  test('malformed or all-zero traceparents are ignored, and B3 is used instead', () => {
+    assert.equal(readTraceContext({ traceparent: `00-${'0'.repeat(32)}-${S}-01` }), undefined);
+    assert.equal(readTraceContext({ traceparent: `ff-${T}-${S}-01` }), undefined);
+    assert.equal(readTraceContext({ traceparent: 'garbage' }), undefined);
+    assert.deepEqual(readTraceContext({ traceparent: 'garbage', 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-sampled': '1' }), { traceId: T, spanId: S, sampled: true });
+  });
+  test('single b3 header, 64-bit ids padded to 128 bits, and debug flag', () => {
+    assert.deepEqual(readTraceContext({ b3: `${T}-${S}-1-${'1'.repeat(16)}` }), { traceId: T, spanId: S, sampled: true });
+    assert.deepEqual(readTraceContext({ b3: `${'a'.repeat(16)}-${S}` }), { traceId: '0'.repeat(16) + 'a'.repeat(16), spanId: S, sampled: undefined });
+    assert.deepEqual(readTraceContext({ b3: '0' }), { sampled: false });
+    assert.deepEqual(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-flags': '1' }), { traceId: T, spanId: S, sampled: true });
+  });
+  test('writing sets every format with our span as the parent of the next hop', () => {
+    const h: Record<string, string | string[] | number | undefined> = { tracestate: 'a=b', 'x-b3-parentspanid': 'stale' };
+    writeTraceContext(h, { traceId: T, spanId: 'b'.repeat(16), parentSpanId: S, sampled: true });
+    assert.equal(h.traceparent, `00-${T}-${'b'.repeat(16)}-01`);
+    assert.equal(h['x-b3-traceid'], T);
+    assert.equal(h['x-b3-spanid'], 'b'.repeat(16));
+    assert.equal(h['x-b3-parentspanid'], S);
+    assert.equal(h['x-b3-sampled'], '1');
+    assert.equal(h.b3, `${T}-${'b'.repeat(16)}-1-${S}`);
+    assert.equal(h.tracestate, 'a=b');
+    writeTraceContext(h, { traceId: T, spanId: S, sampled: false });
+    assert.equal(h['x-b3-parentspanid'], undefined);
+    assert.equal(h.traceparent, `00-${T}-${S}-00`);
+  });
+  test('new ids are lowercase hex of the right length and differ', () => {
+    const ids = new Set(Array.from({ length: 2000 }, newTraceId));
+    assert.equal(ids.size, 2000);
+    for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
+    assert.match(newSpanId(), /^[0-9a-f]{16}$/);
+  });
+  test('sampling: 100 always, 0 never, otherwise the random source decides', () => {
+    assert.equal(sampleNew(100, () => 0.999), true);
+    assert.equal(sampleNew(0, () => 0), false);
+    assert.equal(sampleNew(10, () => 0.05), true);
+    assert.equal(sampleNew(10, () => 0.5), false);
+  });
+});
+
+const span = (id: string, parent: string | undefined, start: number, dur: number, extra: Partial<SpanRecord> = {}): SpanRecord => ({
+  traceId: T, spanId: id, parentSpanId: parent, name: `op-${id}`, kind: 'server', role: 'inbound', start, durationMs: dur, error: false,
+  workload: `w-${id}`, service: `svc-${id}`, namespace: 'default', attributes: { 'http.request.method': 'GET', 'http.response.status_code': 200 }, ...extra,
+});
+
+describe('trace store', () => {
+  test('keeps at most maxTraces, forgetting the oldest, and filters by service, duration and errors', () => {
+    const store = new TraceStore(2);
+    store.add({ ...span('a', undefined, 0, 5), traceId: '1'.repeat(32) });
+    store.add({ ...span('b', undefined, 10, 50), traceId: '2'.repeat(32), error: true });
+    store.add({ ...span('c', undefined, 20, 1), traceId: '3'.repeat(32), service: 'reviews' });
+    assert.equal(store.size, 2);
+    assert.equal(store.get('1'.repeat(32)), undefined);
+    assert.deepEqual(store.list().map((t) => t.traceId), ['3'.repeat(32), '2'.repeat(32)]);
+    assert.deepEqual(store.list({ errors: true }).map((t) => t.traceId), ['2'.repeat(32)]);
+    assert.deepEqual(store.list({ minDurationMs: 10 }).map((t) => t.traceId), ['2'.repeat(32)]);
+    assert.deepEqual(store.list({ service: 'reviews' }).map((t) => t.traceId), ['3'.repeat(32)]);
+  });
+  test('a trace summary spans from the earliest start to the latest end', () => {
+    const store = new TraceStore();
+    store.add(span('c', 'b', 12, 3));
+    store.add(span('a', 'caller', 10, 10));
+    store.add(span('b', 'a', 11, 8));
+    const t = store.get(T)!;
+    assert.equal(t.summary.durationMs, 10);
+    assert.equal(t.summary.root.workload, 'w-a');
+    assert.deepEqual(treeOrder(t.spans).map((x) => [x.span.spanId, x.depth]), [['a', 0], ['b', 1], ['c', 2]]);
+    const text = waterfall(t.summary, t.spans, { width: 10 });
+    assert.match(text, /^trace 4bf92f/);
+    assert.match(text.split('\n')[1], /\|##########\|/);
+    assert.match(text.split('\n')[3], /    w-c  server/);
+  });
+});
+
+describe('edge window', () => {
+  test('rates, error rate, percentiles and mTLS share over the window; old buckets fall out', () => {
+    const w = new EdgeWindow(10_000);
+    const t0 = 1_000_000;
+    w.add({ source: 'productpage-v1', destination: 'reviews-v2', service: 'reviews', requests: 10, errors: 1, mtls: 10, latenciesMs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }, t0);
+    w.add({ source: 'productpage-v1', destination: 'reviews-v1', service: 'reviews', requests: 10, errors: 0, mtls: 5, latenciesMs: [20] }, t0 + 1000);
+    const v = w.view((x) => x.replace(/-v\d+$/, ''), t0 + 9000);
+    const e = v.edges.find((x) => x.destination === 'reviews-v2')!;
+    assert.equal(e.requests, 10);
+    assert.equal(e.errorRate, 0.1);
+    assert.equal(e.mtlsShare, 1);
+    assert.deepEqual(e.latencyMs, { p50: 5, p95: 10, p99: 10 });
+    assert.equal(e.requestsPerSecond, 1, '10 requests over the 10 s window');
+    const s = v.serviceEdges.find((x) => x.source === 'productpage' && x.destination === 'reviews')!;
+    assert.equal(s.requests, 20);
+    assert.equal(s.mtlsShare, 0.75);
+    assert.equal(s.workloadEdges.length, 2);
+    const later = w.view((x) => x, t0 + 10_500);
+    assert.deepEqual(later.edges.map((x) => x.destination), ['reviews-v1']);
+    assert.equal(w.view((x) => x, t0 + 30_000).edges.length, 0);
+  });
+});
+
+describe('log store and OTLP URL', () => {
+  test('the log store keeps the newest entries and follows by sequence number', () => {
+    const logs = new LogStore(3);
+    const e = (workload: string) => ({ workload } as never);
+    logs.add([e('a'), e('b'), e('a'), e('c')]);
+    assert.deepEqual(logs.query().map((x) => x.workload), ['b', 'a', 'c']);
+    assert.deepEqual(logs.query({ workload: 'a' }).map((x) => x.seq), [3]);
+    assert.deepEqual(logs.query({ after: 3 }).map((x) => x.seq), [4]);
+  });
+  test('a collector base URL gets /v1/traces; a full traces URL is kept', () => {
+    assert.equal(tracesUrl('http://127.0.0.1:4318'), 'http://127.0.0.1:4318/v1/traces');
+    assert.equal(tracesUrl('http://127.0.0.1:4318/custom/traces'), 'http://127.0.0.1:4318/custom/traces');
+  });
+});

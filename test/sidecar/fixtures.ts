@@ -1,0 +1,205 @@
+/**
+ * Test helpers: snapshots built in code, tiny echo apps, free ports, and a
+ * whole in-process mesh (apps + sidecars + ingress) on 127.0.0.1.
+ */
+import * as http from 'node:http';
+import * as net from 'node:net';
+import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
+import type { Resource } from '../../simulator/policy/model';
+import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
+import { createCa, type MeshCa } from '../../simulator/control/ca';
+import { startSidecar, type Sidecar, type StartOptions } from '../../simulator/sidecar/sidecar';
+
+export interface WorkloadDef {
+  name: string;
+  labels?: Record<string, string>;
+  serviceAccount?: string;
+  appPort?: number;
+  ports?: { inboundPort: number; outboundPort: number; adminPort: number };
+}
+export interface ServiceDef {
+  name: string;
+  port?: number;
+  workloads: WorkloadDef[];
+}
+export interface Policies {
+  virtualServices?: Resource<'VirtualService'>[];
+  destinationRules?: Resource<'DestinationRule'>[];
+  gateways?: Resource<'Gateway'>[];
+  peerAuthentications?: Resource<'PeerAuthentication'>[];
+  authorizationPolicies?: Resource<'AuthorizationPolicy'>[];
+}
+
+export const TD = 'cluster.local';
+export const NS = 'default';
+
+export function snapshotOf(services: ServiceDef[], policies: Policies = {}, version = 1, ingressPorts = { port: 0, adminPort: 0 }): MeshSnapshot {
+  const svc: ServiceInfo[] = [];
+  const wls: WorkloadInfo[] = [];
+  for (const s of services) {
+    svc.push({ name: s.name, namespace: NS, fqdn: serviceFqdn(s.name, NS), port: s.port ?? 9080, protocol: 'http', workloads: s.workloads.map((w) => w.name) });
+    for (const w of s.workloads) {
+      const sa = w.serviceAccount ?? s.name;
+      wls.push({
+        name: w.name, service: s.name, namespace: NS, labels: w.labels ?? { app: s.name }, serviceAccount: sa,
+        spiffeId: spiffeId(TD, NS, sa), appPort: w.appPort ?? 1,
+        sidecar: w.ports ?? { inboundPort: 0, outboundPort: 0, adminPort: 0 },
+      });
+    }
+  }
+  return {
+    version, meshName: 'test', trustDomain: TD, namespace: NS, services: svc, workloads: wls,
+    ingress: { name: 'istio-ingressgateway', port: ingressPorts.port, adminPort: ingressPorts.adminPort, serviceAccount: 'istio-ingressgateway', spiffeId: spiffeId(TD, 'istio-system', 'istio-ingressgateway'), labels: { istio: 'ingressgateway' } },
+    virtualServices: policies.virtualServices ?? [], destinationRules: policies.destinationRules ?? [], gateways: policies.gateways ?? [],
+    peerAuthentications: policies.peerAuthentications ?? [], authorizationPolicies: policies.authorizationPolicies ?? [], faults: [],
+  };
+}
+
+export function vs(name: string, spec: Resource<'VirtualService'>['spec']): Resource<'VirtualService'> {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: NS }, spec };
+}
+export function dr(name: string, spec: Resource<'DestinationRule'>['spec']): Resource<'DestinationRule'> {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: NS }, spec };
+}
+export function gw(name: string, spec: Resource<'Gateway'>['spec']): Resource<'Gateway'> {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name, namespace: NS }, spec };
+}
+export function pa(name: string, spec: Resource<'PeerAuthentication'>['spec'], namespace = NS): Resource<'PeerAuthentication'> {
+  return { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace }, spec };
+}
+export function ap(name: string, spec: Resource<'AuthorizationPolicy'>['spec'], namespace = NS): Resource<'AuthorizationPolicy'> {
+  return { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace }, spec };
+}
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** An app that answers JSON describing what it received, so tests can see through the mesh. */
+export async function echoApp(name: string): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((req, res) => {
+    let size = 0;
+    req.on('data', (d: Buffer) => (size += d.length));
+    req.on('end', () => {
+      if (req.url?.startsWith('/status/')) res.statusCode = Number(req.url.slice(8)) || 200;
+      const body = JSON.stringify({ workload: name, method: req.method, url: req.url, headers: req.headers, bodyBytes: size });
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-app', name);
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+/** GET through a listener with an explicit Host (fetch() cannot set Host). */
+export function getVia(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+export interface TestMesh {
+  ca: MeshCa;
+  snapshot: MeshSnapshot;
+  sidecars: Map<string, Sidecar>;
+  ingress?: Sidecar;
+  apps: Map<string, http.Server>;
+  /** Sends a request through a workload's outbound listener (or the ingress with `via: 'ingress'`). */
+  request(via: string, opts: { url: string; method?: string; headers?: http.OutgoingHttpHeaders; body?: string; host?: string }): Promise<Reply>;
+  push(policies: Policies): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json<T = EchoBody>(): T;
+}
+export interface EchoBody {
+  workload: string;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  bodyBytes: number;
+}
+
+export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opts: StartOptions & { ingress?: boolean; workloadLifetimeMs?: number } = {}): Promise<TestMesh> {
+  const ca = createCa({ trustDomain: TD, workloadLifetimeMs: opts.workloadLifetimeMs });
+  const services: ServiceDef[] = structuredClone(defs); // ports are filled in below; callers' definitions stay reusable
+  const apps = new Map<string, http.Server>();
+  for (const s of services) {
+    for (const w of s.workloads) {
+      if (w.appPort === undefined) {
+        const app = await echoApp(w.name);
+        apps.set(w.name, app.server);
+        w.appPort = app.port;
+      }
+      w.ports ??= { inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
+    }
+  }
+  const ingressPorts = { port: await freePort(), adminPort: await freePort() };
+  let version = 1;
+  let snapshot = snapshotOf(services, policies, version, ingressPorts);
+  const sidecars = new Map<string, Sidecar>();
+  let ingress: Sidecar | undefined;
+  const started: Promise<void>[] = [];
+  for (const w of snapshot.workloads) {
+    started.push(startSidecar({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId) }, opts).then((s) => void sidecars.set(w.name, s)));
+  }
+  if (opts.ingress !== false) {
+    started.push(startSidecar({ type: 'bootstrap', workload: null, snapshot, certs: ca.issue(snapshot.ingress.spiffeId) }, opts).then((s) => void (ingress = s)));
+  }
+  await Promise.all(started);
+  const agent = new http.Agent({ keepAlive: true });
+
+  const mesh: TestMesh = {
+    ca, get snapshot() { return snapshot; }, sidecars, get ingress() { return ingress; }, apps,
+    request(via, r) {
+      const port = via === 'ingress' ? ingress!.ports.ingress! : sidecars.get(via)!.ports.outbound!;
+      return new Promise<Reply>((resolve, reject) => {
+        const proxyForm = r.url.startsWith('http://');
+        const headers = { ...(r.headers ?? {}) };
+        if (!proxyForm && r.host) headers.host = r.host;
+        const req = http.request({ host: '127.0.0.1', port, method: r.method ?? 'GET', path: r.url, headers, agent, timeout: 5000 }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+          });
+        });
+        req.on('timeout', () => req.destroy(new Error(`request via ${via} timed out`)));
+        req.on('error', reject);
+        req.end(r.body);
+      });
+    },
+    async push(p) {
+      version += 1;
+      snapshot = snapshotOf(services, p, version, ingressPorts);
+      const all = [...sidecars.values(), ...(ingress ? [ingress] : [])];
+      const replies = await Promise.all(all.map((s) => s.handle({ type: 'config', snapshot })));
+      for (const r of replies) if (r?.type !== 'applied') throw new Error(`config not applied: ${JSON.stringify(r)}`);
+    },
+    async close() {
+      agent.destroy();
+      await Promise.all([...sidecars.values(), ...(ingress ? [ingress] : [])].map((s) => s.close(200)));
+      for (const a of apps.values()) {
+        a.closeAllConnections();
+        a.close();
+      }
+    },
+  };
+  return mesh;
+}

@@ -1,0 +1,260 @@
+/**
+ * Resilience policies through real sidecars (in-process, mTLS between them):
+ * scripted apps count what reaches them, so attempt counts, ejections and
+ * mirrored copies are observed at the app, not inferred from the proxy.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ap, dr, startMesh, vs, type Policies, type TestMesh } from './fixtures';
+import { seededRandom } from '../../simulator/sidecar/routing/loadBalancer';
+
+interface Hit { url: string; host: string; attempt?: string; bodyBytes: number; at: number }
+
+/** An app whose behaviour is chosen by the path: /s/CODE, /slow/MS, /flaky/ID/N (N x 503 then 200), /slowfirst/ID/MS. */
+async function scriptedApp(name: string, override?: (path: string) => number | undefined) {
+  const hits: Hit[] = [];
+  const seen = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    let size = 0;
+    req.on('data', (c: Buffer) => { size += c.length; });
+    req.on('end', () => {
+      const url = req.url ?? '/';
+      hits.push({ url, host: req.headers.host ?? '', attempt: req.headers['x-envoy-attempt-count'] as string | undefined, bodyBytes: size, at: Date.now() });
+      const parts = url.split('?')[0].split('/');
+      const n = (seen.get(url) ?? 0) + 1;
+      seen.set(url, n);
+      let status = override?.(url) ?? 200;
+      let delay = 0;
+      if (parts[1] === 's') status = Number(parts[2]);
+      if (parts[1] === 'slow') delay = Number(parts[2]);
+      if (parts[1] === 'flaky' && n <= Number(parts[3])) status = 503;
+      if (parts[1] === 'slowfirst' && n === 1) delay = Number(parts[3]);
+      const t = setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'application/json', 'x-app': name });
+        res.end(JSON.stringify({ workload: name, url, bodyBytes: size }));
+      }, delay);
+      res.once('close', () => clearTimeout(t));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port, hits, reset: () => { hits.length = 0; seen.clear(); } };
+}
+
+type App = Awaited<ReturnType<typeof scriptedApp>>;
+const subsets = dr('reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
+const toV1 = (extra: Record<string, unknown> = {}) => vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }], ...extra }] });
+const flagsOf = (m: TestMesh, path: string) => m.sidecars.get('productpage-v1')!.accessLog.tail().filter((e) => e.path === path).map((e) => e.response_flags);
+
+describe('resilience through real sidecars', () => {
+  let mesh: TestMesh;
+  let v1: App;
+  let v2: App;
+  let ratings: App;
+  const push = async (p: Policies) => { await mesh.push(p); v1.reset(); v2.reset(); ratings.reset(); };
+  const get = (path: string, headers: http.OutgoingHttpHeaders = {}, method = 'GET', body?: string) => mesh.request('productpage-v1', { url: `http://reviews:9080${path}`, headers, method, body });
+
+  before(async () => {
+    v1 = await scriptedApp('reviews-v1', (u) => (u.startsWith('/od') ? 500 : undefined));
+    v2 = await scriptedApp('reviews-v2');
+    ratings = await scriptedApp('ratings-v1');
+    mesh = await startMesh([
+      { name: 'productpage', workloads: [{ name: 'productpage-v1' }] },
+      { name: 'reviews', workloads: [{ name: 'reviews-v1', labels: { app: 'reviews', version: 'v1' }, appPort: v1.port }, { name: 'reviews-v2', labels: { app: 'reviews', version: 'v2' }, appPort: v2.port }] },
+      { name: 'ratings', workloads: [{ name: 'ratings-v1', appPort: ratings.port }] },
+    ], {}, { random: seededRandom(11), ingress: false });
+  });
+  after(async () => {
+    await mesh.close();
+    for (const a of [v1, v2, ratings]) { a.server.closeAllConnections(); a.server.close(); }
+  });
+
+  test('fault abort 100% answers 503 FI at the caller; the app never sees the request', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ fault: { abort: { httpStatus: 503, percentage: { value: 100 } } } })] });
+    const r = await get('/x');
+    assert.equal(r.status, 503);
+    assert.equal(r.text.trim(), 'fault filter abort');
+    assert.equal(r.headers['x-devmesh-response-flags'], 'FI');
+    assert.equal(v1.hits.length + v2.hits.length, 0);
+  });
+
+  test('fault delay holds the request for fixedDelay (flag DI); a fault with no percentage does nothing', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ fault: { delay: { fixedDelay: '300ms', percentage: { value: 100 } } } })] });
+    const t0 = Date.now();
+    const r = await get('/d');
+    const ms = Date.now() - t0;
+    assert.equal(r.status, 200);
+    assert.ok(ms >= 280 && ms < 2500, `took ${ms} ms`);
+    assert.deepEqual(flagsOf(mesh, '/d'), ['DI']);
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ fault: { abort: { httpStatus: 500 } } })] });
+    assert.equal((await get('/none')).status, 200);
+  });
+
+  test('Istio\'s default retries: a 503 is tried 3 times in all with x-envoy-attempt-count, then returned with URX', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1()] });
+    const r = await get('/s/503');
+    assert.equal(r.status, 503);
+    assert.deepEqual(v1.hits.map((h) => h.attempt), ['1', '2', '3']);
+    assert.match(flagsOf(mesh, '/s/503')[0], /URX/);
+    // 500 is not in the default policy: one attempt.
+    v1.reset();
+    assert.equal((await get('/s/500')).status, 500);
+    assert.equal(v1.hits.length, 1);
+  });
+
+  test('retries with retryOn 5xx recover a flaky endpoint and replay a POST body; a fault route gets no retries', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ retries: { attempts: 3, retryOn: '5xx' } })] });
+    const body = 'x'.repeat(10_000);
+    const r = await get('/flaky/a/2', { 'content-type': 'text/plain' }, 'POST', body);
+    assert.equal(r.status, 200);
+    assert.deepEqual(v1.hits.map((h) => [h.attempt, h.bodyBytes]), [['1', 10_000], ['2', 10_000], ['3', 10_000]]);
+    // A body beyond the replay buffer is not retried.
+    v1.reset();
+    assert.equal((await get('/flaky/big/2', {}, 'POST', 'y'.repeat(200_000))).status, 503);
+    assert.equal(v1.hits.length, 1);
+    assert.equal(v1.hits[0].bodyBytes, 200_000);
+  });
+
+  test('retryIgnorePreviousHosts (the default) sends the retry to the other host', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 1, retryOn: '5xx' } }] })] });
+    for (let i = 0; i < 6; i++) {
+      v1.reset(); v2.reset();
+      await get(`/flaky/h${i}/1`);
+      const order = [...v1.hits.map((h) => ['v1', h.attempt, h.at] as const), ...v2.hits.map((h) => ['v2', h.attempt, h.at] as const)].sort((a, b) => Number(a[1]) - Number(b[1]));
+      assert.equal(order.length, 2);
+      assert.notEqual(order[0][0], order[1][0], 'the retry went to a host not tried yet');
+    }
+  });
+
+  test('perTryTimeout cuts a slow attempt and the retry answers quickly', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ retries: { attempts: 2, perTryTimeout: '150ms', retryOn: '5xx' } })] });
+    const t0 = Date.now();
+    const r = await get('/slowfirst/p/3000');
+    assert.equal(r.status, 200);
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    assert.deepEqual(v1.hits.map((h) => h.attempt), ['1', '2'], JSON.stringify(v1.hits));
+  });
+
+  test('route timeout answers 504 UT; x-envoy-upstream-rq-timeout-ms overrides it', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ timeout: '200ms' })] });
+    let t0 = Date.now();
+    const r = await get('/slow/3000');
+    assert.equal(r.status, 504);
+    assert.equal(r.text.trim(), 'upstream request timeout');
+    assert.equal(r.headers['x-devmesh-response-flags'], 'UT');
+    assert.ok(Date.now() - t0 >= 190 && Date.now() - t0 < 2000);
+    t0 = Date.now();
+    assert.equal((await get('/slow/300', { 'x-envoy-upstream-rq-timeout-ms': '2000' })).status, 200);
+    assert.equal((await get('/slow/3000', { 'x-envoy-upstream-rq-timeout-ms': '100' })).status, 504);
+  });
+
+  test('Istio\'s circuit-breaking task: maxConnections 1, http1MaxPendingRequests 1 — a split between 200 and 503 UO', async () => {
+    await push({
+      destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } } }, subsets: subsets.spec.subsets })],
+      virtualServices: [toV1()],
+    });
+    // A fortio-like load: `c` clients, each sending its next request when the last one answers.
+    const load = async (c: number, n: number) => {
+      const codes: Record<string, number> = {};
+      let left = n;
+      await Promise.all(Array.from({ length: c }, async () => {
+        while (left-- > 0) {
+          const r = await get('/slow/20');
+          const key = `${r.status}${r.status === 503 ? ` ${r.headers['x-devmesh-response-flags']}` : ''}`;
+          codes[key] = (codes[key] ?? 0) + 1;
+        }
+      }));
+      return codes;
+    };
+    const c2 = await load(2, 20);
+    const c3 = await load(3, 30);
+    console.log(`circuit breaking: concurrency 2 -> ${JSON.stringify(c2)}; concurrency 3 -> ${JSON.stringify(c3)}`);
+    for (const codes of [c2, c3]) assert.deepEqual(Object.keys(codes).filter((k) => k !== '200' && k !== '503 UO'), []);
+    assert.ok((c2['200'] ?? 0) >= 10, JSON.stringify(c2));
+    assert.ok((c3['200'] ?? 0) >= 1 && (c3['503 UO'] ?? 0) >= 1, JSON.stringify(c3));
+    // Never more than one request at a time reached the app.
+    const stats = mesh.sidecars.get('productpage-v1')!.stats.toJSON();
+    assert.ok(stats.upstream_rq_pending_overflow >= 1);
+  });
+
+  test('outlier detection ejects the failing endpoint; the load balancer skips it; /clusters shows it', async () => {
+    await push({
+      destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { outlierDetection: { consecutive5xxErrors: 3, interval: '1s', baseEjectionTime: '30s', maxEjectionPercent: 100 } } })],
+      virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 0 } }] })],
+    });
+    // v1 fails on /od*, v2 answers.
+    const codes: number[] = [];
+    for (let i = 0; i < 40; i++) codes.push((await get(i % 2 === 0 ? '/od-a' : '/od-b', {}, 'GET')).status);
+    const clusters = JSON.parse(await adminGet(mesh, '/clusters')) as Array<{ cluster: string; hosts: Array<{ host: string; ejected: boolean; ejectionReason?: string }> }>;
+    const c = clusters.find((x) => x.cluster === 'outbound|9080||reviews.default.svc.cluster.local')!;
+    assert.ok(c, JSON.stringify(clusters));
+    assert.deepEqual(c.hosts.filter((h) => h.ejected).map((h) => h.host), ['reviews-v1']);
+    assert.equal(c.hosts.find((h) => h.ejected)!.ejectionReason, 'consecutive_5xx');
+    // After the ejection, v1 got nothing more: the last 20 answers are all 200 from v2.
+    assert.deepEqual(codes.slice(-20), Array(20).fill(200));
+    assert.equal(v1.hits.length, 3, 'exactly consecutive5xxErrors failures reached v1');
+  });
+
+  test('mirror: a copy goes to v2 with the -shadow authority; the caller sees only v1\'s answer', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ mirror: { host: 'reviews', subset: 'v2' }, mirrorPercentage: { value: 100 } })] });
+    const r = await get('/m', {}, 'POST', 'hello');
+    assert.equal(r.json<{ workload: string }>().workload, 'reviews-v1');
+    const deadline = Date.now() + 3000;
+    while (v2.hits.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(v2.hits.length, 1);
+    assert.equal(v2.hits[0].host, 'reviews-shadow:9080');
+    assert.equal(v2.hits[0].bodyBytes, 5);
+  });
+
+  test('CORS: the caller\'s sidecar answers an allowed preflight itself and adds headers to actual responses', async () => {
+    const corsPolicy = { allowOrigins: [{ exact: 'https://app.example' }], allowMethods: ['GET', 'POST'], allowHeaders: ['x-token'], maxAge: '1h', exposeHeaders: ['x-app'] };
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ corsPolicy })] });
+    const pre = await get('/c', { origin: 'https://app.example', 'access-control-request-method': 'POST' }, 'OPTIONS');
+    assert.equal(pre.status, 200);
+    assert.equal(pre.headers['access-control-allow-methods'], 'GET,POST');
+    assert.equal(pre.headers['access-control-max-age'], '3600');
+    assert.equal(v1.hits.length, 0, 'the preflight never reached the app');
+    const other = await get('/c', { origin: 'https://evil.example', 'access-control-request-method': 'POST' }, 'OPTIONS');
+    assert.equal(other.headers['access-control-allow-origin'], undefined);
+    assert.equal(v1.hits.length, 1, 'an unmatched preflight is forwarded');
+    const actual = await get('/c', { origin: 'https://app.example' });
+    assert.equal(actual.headers['access-control-allow-origin'], 'https://app.example');
+    assert.equal(actual.headers['access-control-expose-headers'], 'x-app');
+  });
+
+  test('AuthorizationPolicy: bypass spellings of a denied path are refused; the app sees the normalized path', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1()], authorizationPolicies: [ap('deny-admin', { selector: { matchLabels: { app: 'reviews' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin', '/admin/*'] } }] }] })] });
+    for (const p of ['/admin', '/admin/../admin', '/public/%2e%2e/admin', '/public/..%2Fadmin', '//admin', '/admin/', '/./admin', '/%61dmin/x', '/public\\..\\admin']) {
+      const r = await get(p);
+      assert.equal(r.status, 403, `${p} -> ${r.status}`);
+      assert.equal(r.text.trim(), 'RBAC: access denied');
+    }
+    assert.equal(v1.hits.length, 0);
+    const ok = await get('/public/./x/../y');
+    assert.equal(ok.status, 200);
+    assert.equal(v1.hits[0].url, '/public/y');
+    assert.equal((await get('/Admin')).status, 200, 'paths are case-sensitive, as in Istio');
+  });
+
+  test('AuthorizationPolicy ALLOW by principal and method; a dry-run DENY is counted, not enforced', async () => {
+    await push({
+      destinationRules: [subsets], virtualServices: [toV1()],
+      authorizationPolicies: [
+        ap('allow-productpage-get', { selector: { matchLabels: { app: 'reviews' } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/productpage'] } }], to: [{ operation: { methods: ['GET'] } }] }] }),
+        { ...ap('deny-dry', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/dry'] } }] }] }), metadata: { name: 'deny-dry', namespace: 'default', annotations: { 'istio.io/dry-run': 'true' } } },
+      ],
+    });
+    assert.equal((await get('/g')).status, 200);
+    assert.equal((await get('/g', {}, 'DELETE')).status, 403);
+    assert.equal((await mesh.request('ratings-v1', { url: 'http://reviews:9080/g' })).status, 403, 'another principal is not allowed');
+    assert.equal((await get('/dry')).status, 200);
+    assert.equal(mesh.sidecars.get('reviews-v1')!.stats.get('rbac.shadow_denied'), 1);
+  });
+});
+
+async function adminGet(mesh: TestMesh, path: string): Promise<string> {
+  const port = mesh.snapshot.workloads.find((w) => w.name === 'productpage-v1')!.sidecar.adminPort;
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) });
+  return r.text();
+}

@@ -1,0 +1,79 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolvePeerAuthentication } from '../../simulator/sidecar/security/peerAuthentication';
+import { authorize, policiesFor, type AuthzRequest } from '../../simulator/sidecar/security/authorization';
+import { formatXfcc, parseXfcc } from '../../simulator/sidecar/security/xfcc';
+import { spiffeFromSan } from '../../simulator/sidecar/security/peerIdentity';
+import { ap, pa } from './fixtures';
+
+const reviews = { namespace: 'default', labels: { app: 'reviews', version: 'v1' } };
+
+describe('PeerAuthentication resolution', () => {
+  test('with no policy the mesh default is PERMISSIVE', () => {
+    assert.deepEqual(resolvePeerAuthentication([], reviews, 9080, 'default'), { mode: 'PERMISSIVE', source: 'default' });
+  });
+  test('workload selector beats namespace, which beats the mesh-wide root namespace policy', () => {
+    const mesh = pa('default', { mtls: { mode: 'STRICT' } }, 'istio-system');
+    const ns = pa('ns', { mtls: { mode: 'DISABLE' } });
+    const wl = pa('reviews', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'PERMISSIVE' } });
+    assert.equal(resolvePeerAuthentication([mesh], reviews, 9080, 'default').mode, 'STRICT');
+    assert.equal(resolvePeerAuthentication([mesh, ns], reviews, 9080, 'default').mode, 'DISABLE');
+    assert.deepEqual(resolvePeerAuthentication([mesh, ns, wl], reviews, 9080, 'default'), { mode: 'PERMISSIVE', source: 'default/reviews' });
+  });
+  test('UNSET inherits, a selector that does not match is ignored, and another namespace does not count', () => {
+    const ns = pa('ns', { mtls: { mode: 'STRICT' } });
+    assert.equal(resolvePeerAuthentication([ns, pa('w', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'UNSET' } })], reviews, 9080, 'default').mode, 'STRICT');
+    assert.equal(resolvePeerAuthentication([pa('w', { selector: { matchLabels: { app: 'ratings' } }, mtls: { mode: 'STRICT' } })], reviews, 9080, 'default').mode, 'PERMISSIVE');
+    assert.equal(resolvePeerAuthentication([pa('o', { mtls: { mode: 'STRICT' } }, 'other')], reviews, 9080, 'default').mode, 'PERMISSIVE');
+  });
+  test('portLevelMtls for the workload port beats the policy mode', () => {
+    const wl = pa('reviews', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { '9080': { mode: 'PERMISSIVE' } } });
+    assert.equal(resolvePeerAuthentication([wl], reviews, 9080, 'default').mode, 'PERMISSIVE');
+    assert.equal(resolvePeerAuthentication([wl], reviews, 9090, 'default').mode, 'STRICT');
+  });
+});
+
+describe('AuthorizationPolicy evaluation', () => {
+  const req = (over: Partial<AuthzRequest> = {}): AuthzRequest => ({ peer: 'spiffe://cluster.local/ns/default/sa/productpage', peerNamespace: 'default', method: 'GET', path: '/reviews/1', host: 'reviews:9080', port: 9080, headers: { 'x-token': 'abc' }, sourceIp: '127.0.0.1', ...over });
+  test('no ALLOW policy allows everything', () => {
+    assert.equal(authorize([], req(), 'default').allowed, true);
+  });
+  test('an ALLOW policy with no rules denies everything; an empty rule allows everything', () => {
+    assert.equal(authorize([ap('deny-all', {})], req(), 'default').allowed, false);
+    assert.equal(authorize([ap('allow-all', { rules: [{}] })], req(), 'default').allowed, true);
+  });
+  test('DENY is checked before ALLOW', () => {
+    const allow = ap('allow', { rules: [{}] });
+    const deny = ap('deny-post', { action: 'DENY', rules: [{ to: [{ operation: { methods: ['POST'] } }] }] });
+    assert.equal(authorize([allow, deny], req({ method: 'POST' }), 'default').allowed, false);
+    assert.equal(authorize([allow, deny], req(), 'default').allowed, true);
+  });
+  test('principals, namespaces, paths with wildcards and when conditions', () => {
+    const p = ap('p', { rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/productpage'] } }], to: [{ operation: { paths: ['/reviews/*'], methods: ['GET'] } }], when: [{ key: 'request.headers[x-token]', values: ['abc'] }] }] });
+    assert.equal(authorize([p], req(), 'default').allowed, true);
+    assert.equal(authorize([p], req({ peer: 'spiffe://cluster.local/ns/default/sa/ratings' }), 'default').allowed, false);
+    assert.equal(authorize([p], req({ path: '/other' }), 'default').allowed, false);
+    assert.equal(authorize([p], req({ headers: {} }), 'default').allowed, false);
+    assert.equal(authorize([p], req({ peer: undefined }), 'default').allowed, false, 'plaintext has no principal');
+    const ns = ap('ns', { rules: [{ from: [{ source: { notNamespaces: ['default'] } }] }] });
+    assert.equal(authorize([ns], req(), 'default').allowed, false);
+    const ip = ap('ip', { rules: [{ from: [{ source: { ipBlocks: ['127.0.0.0/8'] } }] }] });
+    assert.equal(authorize([ip], req(), 'default').allowed, true);
+  });
+  test('policies select workloads by labels in their namespace, or mesh-wide from the root namespace', () => {
+    const all = [ap('a', { selector: { matchLabels: { app: 'reviews' } } }), ap('b', { selector: { matchLabels: { app: 'ratings' } } }), ap('c', {}, 'istio-system'), ap('d', {}, 'other')];
+    assert.deepEqual(policiesFor(all, reviews, 'default').map((p) => p.metadata.name), ['a', 'c']);
+  });
+});
+
+describe('x-forwarded-client-cert', () => {
+  test('is formatted as Envoy does and parses back', () => {
+    const v = formatXfcc('spiffe://cluster.local/ns/default/sa/reviews', { spiffeId: 'spiffe://cluster.local/ns/default/sa/productpage', certHash: 'ab'.repeat(32) });
+    assert.equal(v, `By=spiffe://cluster.local/ns/default/sa/reviews;Hash=${'ab'.repeat(32)};Subject="";URI=spiffe://cluster.local/ns/default/sa/productpage`);
+    assert.deepEqual(parseXfcc(v), { By: 'spiffe://cluster.local/ns/default/sa/reviews', Hash: 'ab'.repeat(32), Subject: '', URI: 'spiffe://cluster.local/ns/default/sa/productpage' });
+  });
+  test('the SPIFFE id is read from the URI SAN, ignoring other names', () => {
+    assert.equal(spiffeFromSan('DNS:x.example, URI:https://a, URI:spiffe://td/ns/a/sa/b'), 'spiffe://td/ns/a/sa/b');
+    assert.equal(spiffeFromSan('DNS:x.example'), undefined);
+  });
+});
