@@ -10,7 +10,7 @@ import type { MeshController } from './mesh-controller';
 
 export type MeshItem =
   | { kind: 'service'; name: string; workloads: TopologyWorkload[] }
-  | { kind: 'workload'; workload: TopologyWorkload }
+  | { kind: 'workload'; workload: TopologyWorkload; ejectedBy: string[] }
   | { kind: 'fact'; label: string; description?: string; icon: string; tooltip?: string; copy?: string }
   | { kind: 'faults'; faults: TopologyFault[] }
   | { kind: 'fault'; fault: TopologyFault }
@@ -39,8 +39,8 @@ export class MeshTreeProvider implements vscode.TreeDataProvider<MeshItem>, vsco
       return roots;
     }
     switch (item.kind) {
-      case 'service': return item.workloads.map((workload) => ({ kind: 'workload' as const, workload }));
-      case 'workload': return workloadFacts(item.workload);
+      case 'service': return item.workloads.map((workload) => ({ kind: 'workload' as const, workload, ejectedBy: (t.outliers ?? []).filter((o) => o.host === workload.name).map((o) => o.reporter) }));
+      case 'workload': return workloadFacts(item.workload, item.ejectedBy);
       case 'faults': return item.faults.map((fault) => ({ kind: 'fault' as const, fault }));
       case 'errors': return this.errors(t);
       default: return [];
@@ -71,11 +71,12 @@ export class MeshTreeProvider implements vscode.TreeDataProvider<MeshItem>, vsco
       case 'workload': {
         const w = item.workload;
         const ti = new vscode.TreeItem(w.name, C.Collapsed);
+        const ejected = item.ejectedBy.length > 0;
         ti.id = `workload:${w.name}`;
         ti.contextValue = 'workload';
         const down = w.health?.sidecar === 'down' || w.health?.app === 'down';
-        ti.iconPath = new vscode.ThemeIcon(down ? 'error' : w.ejected ? 'debug-disconnect' : 'pass', new vscode.ThemeColor(down ? 'errorForeground' : 'testing.iconPassed'));
-        ti.description = [w.labels?.version, down ? 'down' : 'up', w.ejected ? 'ejected' : ''].filter(Boolean).join(' · ');
+        ti.iconPath = new vscode.ThemeIcon(down ? 'error' : ejected ? 'debug-disconnect' : 'pass', new vscode.ThemeColor(down ? 'errorForeground' : 'testing.iconPassed'));
+        ti.description = [w.labels?.version, down ? 'down' : 'up', ejected ? 'ejected' : ''].filter(Boolean).join(' · ');
         ti.tooltip = `${w.name}\n${w.spiffeId ?? ''}`;
         return ti;
       }
@@ -127,13 +128,13 @@ export class MeshTreeProvider implements vscode.TreeDataProvider<MeshItem>, vsco
   }
 }
 
-function workloadFacts(w: TopologyWorkload): MeshItem[] {
+function workloadFacts(w: TopologyWorkload, ejectedBy: string[]): MeshItem[] {
   const facts: MeshItem[] = [];
   if (w.sidecar) facts.push({ kind: 'fact', label: 'sidecar', description: `inbound ${w.sidecar.inboundPort} · outbound ${w.sidecar.outboundPort}${w.sidecar.adminPort ? ` · admin ${w.sidecar.adminPort}` : ''}`, icon: 'plug' });
   if (w.appPort) facts.push({ kind: 'fact', label: 'app', description: `127.0.0.1:${w.appPort}${w.managed === false ? ' (run by you)' : ''}`, icon: 'server-process' });
   if (w.spiffeId) facts.push({ kind: 'fact', label: 'identity', description: w.spiffeId, icon: 'key', tooltip: w.spiffeId, copy: w.spiffeId });
   facts.push({ kind: 'fact', label: 'health', description: `sidecar ${w.health?.sidecar ?? '?'} · app ${w.health?.app ?? '?'}`, icon: 'heart' });
   facts.push({ kind: 'fact', label: 'restarts', description: `sidecar ${w.restarts?.sidecar ?? 0} · app ${w.restarts?.app ?? 0}`, icon: 'debug-restart' });
-  facts.push({ kind: 'fact', label: 'ejected', description: w.ejected ? 'yes (outlier detection)' : 'no', icon: 'debug-disconnect' });
+  facts.push({ kind: 'fact', label: 'ejected', description: ejectedBy.length ? `yes, by ${ejectedBy.join(', ')} (outlier detection)` : 'no', icon: 'debug-disconnect' });
   return facts;
 }

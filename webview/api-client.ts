@@ -67,13 +67,41 @@ export class ControlClient {
     }
   }
 
-  injectFault(target: FaultTarget, fault: FaultSpec): Promise<FaultResult> {
-    return this.fault('POST', '/api/faults', { ...target, ...fault });
+  /** POST /api/faults: the control plane takes Istio-style fields (`delay.fixedDelay` in ms or "2s"). */
+  async injectFault(target: FaultTarget, fault: FaultSpec): Promise<FaultResult> {
+    const body: Record<string, unknown> = { ...target };
+    if (fault.abort) body.abort = { httpStatus: fault.abort.httpStatus, percentage: fault.abort.percentage };
+    if (fault.delay) body.delay = { fixedDelay: fault.delay.fixedDelayMs, percentage: fault.delay.percentage };
+    const r = await this.fault('POST', '/api/faults', body);
+    if (r.ok) {
+      const f = (r.body as { fault?: { id?: string; description?: string } } | undefined)?.fault;
+      return { ...r, message: f?.description ? `fault ${f.id ?? ''} added: ${f.description}` : r.message };
+    }
+    return r;
   }
 
-  clearFaults(target?: FaultTarget): Promise<FaultResult> {
-    const q = target ? '?' + new URLSearchParams(Object.entries(target).filter(([, v]) => v !== undefined) as [string, string][]).toString() : '';
-    return this.fault('DELETE', '/api/faults' + q);
+  /**
+   * Clears the runtime faults on a target (every fault on the service, narrowed
+   * to the workload and the caller when given), or all of them without a target.
+   * The API clears all (DELETE /api/faults) or one by id, so a targeted clear
+   * lists the faults first and removes the matching ones.
+   */
+  async clearFaults(target?: FaultTarget): Promise<FaultResult> {
+    if (!target) {
+      const r = await this.fault('DELETE', '/api/faults');
+      const n = (r.ok && (r.body as { cleared?: unknown[] } | undefined)?.cleared?.length) || 0;
+      return r.ok ? { ...r, message: `cleared ${n} runtime fault(s)` } : r;
+    }
+    const listed = await this.fault('GET', '/api/faults');
+    if (!listed.ok) return listed;
+    const faults = ((listed.body as { faults?: { id: string; service: string; workload?: string; source?: string }[] } | undefined)?.faults ?? [])
+      .filter((f) => f.service === target.service && (!target.workload || !f.workload || f.workload === target.workload) && (!target.source || !f.source || f.source === target.source));
+    for (const f of faults) {
+      const r = await this.fault('DELETE', `/api/faults/${encodeURIComponent(f.id)}`);
+      if (!r.ok) return r;
+    }
+    const where = target.workload ?? target.service;
+    return { ok: true, message: faults.length ? `cleared ${faults.length} runtime fault(s) on ${where}` : `no runtime fault on ${where}` };
   }
 
   private async fault(method: string, path: string, body?: unknown): Promise<FaultResult> {
@@ -82,8 +110,8 @@ export class ControlClient {
       const b = res as { message?: string } | undefined;
       return { ok: true, message: b?.message ?? `${method} ${path}: done`, body: res };
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404 && e.code === 'not-found') {
-        return { ok: false, missing: true, message: `this mesh's control API has no fault routes yet (${method} /api/faults answered 404); runtime fault injection needs a newer devmesh` };
+      if (e instanceof ApiError && e.status === 404 && e.code === 'not-found' && !/^\/api\/faults\/./.test(path)) {
+        return { ok: false, missing: true, message: `this mesh's control API has no fault routes (${method} /api/faults answered 404); runtime fault injection needs a newer devmesh` };
       }
       return { ok: false, missing: false, message: e instanceof Error ? e.message : String(e) };
     }

@@ -5,7 +5,7 @@
  * the extension host and the browser dashboard, so both behave the same.
  */
 import { ApiError, type ControlClient, type MeshEventLike } from './api-client';
-import type { Details, HostMessage, MeshState, PageMessage, Selection, TraceSummary, RequestSummary } from './protocol';
+import type { Details, HostMessage, MeshState, PageMessage, Selection } from './protocol';
 import type { Topology } from './topology';
 
 export interface LiveOptions {
@@ -40,8 +40,9 @@ export class LiveTopology {
   start(): void {
     if (this.abort) return;
     const abort = (this.abort = new AbortController());
-    void this.client.streamEvents((e) => { this.opts.onEvent?.(e); void this.refresh(); }, abort.signal, (up) => { if (!up) void this.refresh(); });
-    this.timer = setInterval(() => void this.refresh(), this.opts.pollMs ?? 2_000);
+    void this.client.streamEvents((e) => this.onEvent(e), abort.signal, (up) => { if (!up) void this.refresh(); });
+    // Health and restarts change without edge traffic: a slow poll keeps them current.
+    this.timer = setInterval(() => void this.refresh(), this.opts.pollMs ?? 5_000);
     void this.refresh();
   }
 
@@ -50,6 +51,22 @@ export class LiveTopology {
     this.abort = undefined;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /**
+   * `topology.updated` carries the new edges (a few times a second at most):
+   * merged in place, no refetch. Anything else (a restart, a config change)
+   * refetches the whole topology.
+   */
+  private onEvent(e: MeshEventLike): void {
+    this.opts.onEvent?.(e);
+    const edges = e.type === 'topology.updated' ? (e.data as { edges?: unknown } | undefined) : undefined;
+    if (edges && Array.isArray(edges.edges) && this.latest) {
+      this.latest = { ...this.latest, ...(edges as Partial<Topology>) };
+      this.emit({ type: 'topology', topology: this.latest, at: Date.now() });
+      return;
+    }
+    void this.refresh();
   }
 
   /** One fetch at a time; a request during a fetch schedules exactly one more. */
@@ -105,25 +122,59 @@ export class LiveTopology {
     }
   }
 
-  /** Recent requests and slowest traces for a node or an edge, from whatever routes this mesh serves. */
+  /**
+   * Recent requests (the access log: a node's inbound requests, an edge's
+   * outbound calls from its caller to its callee) and the slowest recent
+   * traces through the callee's service, with their spans for a waterfall.
+   */
   async details(selection: Selection): Promise<Details> {
     const d: Details = { selection, notes: [] };
     const [source, target] = selection.kind === 'edge' ? selection.id.split('->') : [undefined, selection.id];
-    const q = new URLSearchParams({ workload: target ?? selection.id, ...(source ? { source } : {}), limit: '20' }).toString();
+    const service = this.latest?.workloads.find((w) => w.name === target)?.service;
     try {
-      const reqs = await this.client.optional(`/api/requests?${q}`);
-      if (reqs === undefined) d.notes!.push('Recent requests: this mesh does not serve /api/requests yet.');
-      else d.requests = (Array.isArray(reqs) ? reqs : (reqs as { requests?: unknown[] }).requests ?? []) as RequestSummary[];
-      const traces = await this.client.optional(`/api/traces?${q}&sort=slowest`);
-      if (traces === undefined) d.notes!.push('Traces: this mesh does not serve /api/traces yet.');
-      else d.traces = (Array.isArray(traces) ? traces : (traces as { traces?: unknown[] }).traces ?? []) as TraceSummary[];
+      const logWorkload = source ?? target;
+      const logs = await this.client.optional(`/api/logs?workload=${encodeURIComponent(logWorkload)}&limit=200`);
+      if (logs === undefined) d.notes!.push('Recent requests: this mesh serves no access log (/api/logs).');
+      else {
+        const entries = ((logs as { entries?: LogEntry[] }).entries ?? [])
+          .filter((l) => (source ? l.listener !== 'inbound' && l.peer_workload === target : l.listener === 'inbound' || l.listener === 'ingress'));
+        d.requests = entries.slice(-20).reverse().map((l) => ({
+          time: Date.parse(l.start_time), method: l.method, path: l.path, status: l.response_code, durationMs: l.duration,
+          traceId: l.trace_id && l.trace_id !== '-' ? l.trace_id : undefined, flags: l.response_flags,
+        }));
+        d.codes = {};
+        for (const l of entries) d.codes[String(l.response_code)] = (d.codes[String(l.response_code)] ?? 0) + 1;
+      }
+      if (service) {
+        const list = await this.client.optional(`/api/traces?service=${encodeURIComponent(service)}&limit=50`);
+        if (list === undefined) d.notes!.push('Traces: this mesh serves no traces (/api/traces).');
+        else {
+          const slowest = ((list as { traces?: { traceId: string; durationMs: number; start: number }[] }).traces ?? [])
+            .sort((a, b) => b.durationMs - a.durationMs).slice(0, 3);
+          d.traces = [];
+          for (const t of slowest) {
+            const full = (await this.client.optional(`/api/traces/${encodeURIComponent(t.traceId)}`)) as { spans?: SpanLike[] } | undefined;
+            const spans = full?.spans ?? [];
+            const start = Math.min(t.start, ...spans.map((s) => s.start));
+            d.traces.push({
+              traceId: t.traceId, durationMs: t.durationMs,
+              spans: spans.map((s) => ({ name: `${s.kind ?? ''} ${s.name}`.trim(), workload: s.workload, startMs: s.start - start, durationMs: s.durationMs, status: s.error ? 500 : 200 })),
+            });
+          }
+        }
+      }
     } catch (e) {
       d.notes!.push(e instanceof ApiError ? e.message : String(e));
     }
-    if (d.requests?.length) {
-      d.codes = {};
-      for (const r of d.requests) d.codes[String(r.status)] = (d.codes[String(r.status)] ?? 0) + 1;
-    }
+    if (!d.notes!.length) delete d.notes;
     return d;
   }
 }
+
+/** The fields of an access-log entry (Envoy's names) the side panel shows. */
+interface LogEntry {
+  start_time: string; method: string; path: string; response_code: number; response_flags: string; duration: number;
+  listener: string; peer_workload: string; trace_id: string;
+}
+
+interface SpanLike { name: string; kind?: string; workload: string; start: number; durationMs: number; error: boolean }

@@ -39,7 +39,10 @@ export interface GraphEdge {
   errorRate: number;
   p50Ms?: number;
   p99Ms?: number;
+  /** All of the edge's traffic is mutual TLS (the lock). */
   mtls: boolean;
+  mtlsShare: number;
+  requests: number;
   health: NodeHealth;
   badges: Badge[];
   /** Short text drawn on the edge. */
@@ -104,9 +107,10 @@ export function edgeLabel(e: Pick<GraphEdge, 'rps' | 'errorRate'>): string {
   return parts.join(' · ');
 }
 
-export function edgeTitle(e: Pick<GraphEdge, 'source' | 'target' | 'rps' | 'errorRate' | 'p50Ms' | 'p99Ms' | 'mtls'>): string {
+export function edgeTitle(e: Pick<GraphEdge, 'source' | 'target' | 'rps' | 'errorRate' | 'p50Ms' | 'p99Ms' | 'mtlsShare'>): string {
+  const security = e.mtlsShare >= 0.999 ? 'mTLS' : e.mtlsShare > 0 ? `${formatPercent(e.mtlsShare)} mTLS` : 'plain text';
   return `${e.source} -> ${e.target}\n${formatRps(e.rps)}, ${formatPercent(e.errorRate)} errors\n`
-    + `p50 ${formatMs(e.p50Ms)}, p99 ${formatMs(e.p99Ms)}\n${e.mtls ? 'mTLS' : 'plain text'}`;
+    + `p50 ${formatMs(e.p50Ms)}, p99 ${formatMs(e.p99Ms)}\n${security}`;
 }
 
 /** How many dots travel along an edge at once: more traffic, more dots, never a swarm. */
@@ -159,7 +163,7 @@ export function buildGraph(t: Topology): Graph {
       const version = versionOf(w);
       const badges: Badge[] = [];
       if (faults.some((f) => faultHits(f, service, w.name, version))) badges.push('fault');
-      if (w.ejected) badges.push('ejected');
+      if ((t.outliers ?? []).some((o) => o.host === w.name)) badges.push('ejected');
       if (restarts > 0) badges.push('restarted');
       nodes.set(w.name, {
         id: w.name, kind: 'workload', service, version, label: w.labels?.version ? `${service} ${version}` : w.name,
@@ -206,12 +210,13 @@ export function buildGraph(t: Topology): Graph {
 
 function makeEdge(id: string, source: string, target: string, raw: TopologyEdge): GraphEdge {
   const badges: Badge[] = [];
-  if (raw.fault) badges.push('fault');
-  if (raw.ejected) badges.push('ejected');
+  if (raw.activeFaults?.length) badges.push('fault');
+  if (raw.ejectedEndpoints?.length) badges.push('ejected');
+  const mtlsShare = clamp01(raw.mtlsShare ?? 0);
   return {
-    id, source, target, rps: Math.max(0, raw.rps ?? 0), errorRate: clamp01(raw.errorRate ?? 0),
-    p50Ms: raw.p50Ms, p99Ms: raw.p99Ms, mtls: raw.mtls === true, health: 'idle', badges, label: '', title: '',
-    codes: { ...(raw.codes ?? {}) },
+    id, source, target, rps: Math.max(0, raw.requestsPerSecond ?? 0), errorRate: clamp01(raw.errorRate ?? 0),
+    p50Ms: raw.latencyMs?.p50, p99Ms: raw.latencyMs?.p99, mtls: mtlsShare >= 0.999, mtlsShare, requests: raw.requests ?? 0,
+    health: 'idle', badges, label: '', title: '', codes: { ...(raw.codes ?? {}) },
   };
 }
 
@@ -223,9 +228,11 @@ function mergeEdge(a: GraphEdge, raw: TopologyEdge): GraphEdge {
   const codes = { ...a.codes };
   for (const [k, v] of Object.entries(b.codes)) codes[k] = (codes[k] ?? 0) + v;
   const max = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.max(x, y));
+  const requests = a.requests + b.requests;
+  const mtlsShare = requests > 0 ? (a.mtlsShare * a.requests + b.mtlsShare * b.requests) / requests : Math.min(a.mtlsShare, b.mtlsShare);
   return {
-    ...a, rps, errorRate, codes, p50Ms: max(a.p50Ms, b.p50Ms), p99Ms: max(a.p99Ms, b.p99Ms),
-    mtls: a.mtls && b.mtls, badges: [...new Set([...a.badges, ...b.badges])],
+    ...a, rps, errorRate, codes, requests, p50Ms: max(a.p50Ms, b.p50Ms), p99Ms: max(a.p99Ms, b.p99Ms),
+    mtlsShare, mtls: mtlsShare >= 0.999, badges: [...new Set([...a.badges, ...b.badges])],
   };
 }
 

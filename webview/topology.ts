@@ -30,8 +30,6 @@ export interface TopologyWorkload {
   health?: { sidecar?: Health; app?: Health };
   restarts?: { sidecar?: number; app?: number };
   configVersion?: number;
-  /** Outlier detection has taken this endpoint out of its callers' pools. */
-  ejected?: boolean;
 }
 
 export interface TopologyIngress {
@@ -46,27 +44,40 @@ export interface TopologyIngress {
 }
 
 /**
- * One caller -> callee pair over a recent window. `source` and `destination`
- * name workloads (or the ingress); a destination that is a service name
- * (traffic not yet attributed to a workload) is drawn to its first workload.
+ * One caller -> callee pair over the control plane's sliding window, as its
+ * caller's sidecar reported it (simulator/control/topology-types.ts is the
+ * source; this is the part the page reads). `destination` is a workload, or
+ * `unknown` when no workload was picked (no route, unknown host).
  */
 export interface TopologyEdge {
+  id?: string;
   source: string;
   destination: string;
-  /** Requests per second over the window. */
-  rps?: number;
-  /** Share of responses that were errors (5xx or proxy errors), 0..1. */
+  /** The service the caller addressed. */
+  service?: string;
+  requests?: number;
+  errors?: number;
+  requestsPerSecond?: number;
+  /** errors / requests, 0..1. */
   errorRate?: number;
-  p50Ms?: number;
-  p99Ms?: number;
-  /** Traffic on this edge is mutual TLS. */
-  mtls?: boolean;
-  /** A fault (file or runtime) applies to this edge. */
-  fault?: boolean;
-  /** Some endpoint behind this edge is ejected by outlier detection. */
-  ejected?: boolean;
-  /** Response code -> count over the window. */
+  latencyMs?: { p50: number; p95?: number; p99: number } | null;
+  /** Share of requests sent over mutual TLS, 0..1. */
+  mtlsShare?: number;
+  lastSeen?: number;
+  activeFaults?: { id: string; kind: string; source: string; percentage?: number; httpStatus?: number; fixedDelayMs?: number }[];
+  /** Workloads of `service` that this caller's outlier detection has ejected. */
+  ejectedEndpoints?: string[];
+  /** Response code -> count, when the mesh reports it. */
   codes?: Record<string, number>;
+}
+
+/** A host ejected by a caller's outlier detection. */
+export interface TopologyOutlier {
+  reporter: string;
+  host: string;
+  cluster?: string;
+  until?: string;
+  reason?: string;
 }
 
 export interface TopologyFault {
@@ -90,6 +101,9 @@ export interface Topology {
   ingress?: TopologyIngress;
   edges?: TopologyEdge[];
   faults?: TopologyFault[];
+  outliers?: TopologyOutlier[];
+  generatedAt?: number;
+  windowSeconds?: number;
 }
 
 /** A loose check that a parsed JSON body is a topology, for the edges of the system. */

@@ -30,10 +30,10 @@ const topology = {
   ],
   ingress: { name: 'istio-ingressgateway', health: 'up' },
   edges: [
-    { source: 'istio-ingressgateway', destination: 'productpage-v1', rps: 20, errorRate: 0, p50Ms: 5, p99Ms: 40, mtls: true },
-    { source: 'productpage-v1', destination: 'reviews-v1', rps: 10, errorRate: 0, mtls: true },
-    { source: 'productpage-v1', destination: 'reviews-v2', rps: 10, errorRate: 0.5, mtls: true, fault: true, codes: { 200: 5, 503: 5 } },
-    { source: 'reviews-v2', destination: 'ratings-v1', rps: 5, errorRate: 0, mtls: false },
+    { source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 20, errorRate: 0, latencyMs: { p50: 5, p99: 40 }, mtlsShare: 1 },
+    { source: 'productpage-v1', destination: 'reviews-v1', requestsPerSecond: 10, errorRate: 0, mtlsShare: 1 },
+    { source: 'productpage-v1', destination: 'reviews-v2', requestsPerSecond: 10, errorRate: 0.5, mtlsShare: 1, activeFaults: [{ id: 'f1', kind: 'abort', source: 'runtime', httpStatus: 503, percentage: 50 }], codes: { 200: 5, 503: 5 } },
+    { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 5, errorRate: 0, mtlsShare: 0 },
   ],
 };
 
@@ -96,7 +96,7 @@ test('the page draws edges with rates, errors, a lock for mTLS and a fault badge
   assert.deepEqual(inject, { type: 'injectFault', requestId: 1, target: { service: 'reviews', workload: 'reviews-v2', source: 'productpage-v1' }, fault: { abort: { httpStatus: 503, percentage: 50 } } });
   // Positions survive a new message with other numbers (stable layout).
   const before = await page.locator('svg#topology g.node[data-id="reviews-v2"]').getAttribute('transform');
-  await page.evaluate((t) => window.postMessage({ type: 'topology', topology: { ...t, edges: t.edges.map((e) => ({ ...e, rps: (e.rps ?? 0) * 3 })) }, at: Date.now() }, '*'), topology);
+  await page.evaluate((t) => window.postMessage({ type: 'topology', topology: { ...t, edges: t.edges.map((e) => ({ ...e, requestsPerSecond: e.requestsPerSecond * 3 })) }, at: Date.now() }, '*'), topology);
   await page.waitForTimeout(300);
   assert.equal(await page.locator('svg#topology g.node[data-id="reviews-v2"]').getAttribute('transform'), before);
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -22,9 +22,9 @@ test('the versions of a service are grouped in one service box, ordered v1, v2, 
 
 test('edges carry rate, error share, latency and mTLS, and are coloured by their error rate', () => {
   const g = buildGraph(bookinfo([
-    { source: 'istio-ingressgateway', destination: 'productpage-v1', rps: 10, errorRate: 0, p50Ms: 4, p99Ms: 20, mtls: true, codes: { 200: 100 } },
-    { source: 'productpage-v1', destination: 'reviews-v2', rps: 5, errorRate: 0.5, mtls: true, fault: true },
-    { source: 'productpage-v1', destination: 'details-v1', rps: 5, errorRate: 0.01, mtls: false },
+    { source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 10, errorRate: 0, latencyMs: { p50: 4, p99: 20 }, mtlsShare: 1, codes: { 200: 100 } },
+    { source: 'productpage-v1', destination: 'reviews-v2', requestsPerSecond: 5, errorRate: 0.5, mtlsShare: 1, activeFaults: [{ id: 'f1', kind: 'abort', source: 'runtime', httpStatus: 503, percentage: 50 }] },
+    { source: 'productpage-v1', destination: 'details-v1', requestsPerSecond: 5, errorRate: 0.01, mtlsShare: 0 },
   ]));
   const byId = new Map(g.edges.map((e) => [e.id, e]));
   const entry = byId.get('istio-ingressgateway->productpage-v1')!;
@@ -45,9 +45,9 @@ test('edges carry rate, error share, latency and mTLS, and are coloured by their
 
 test('a destination given as a service name is drawn to that service, and duplicates merge', () => {
   const g = buildGraph(bookinfo([
-    { source: 'productpage-v1', destination: 'details', rps: 2, errorRate: 0, codes: { 200: 2 } },
-    { source: 'productpage-v1', destination: 'details-v1', rps: 2, errorRate: 0.5, p99Ms: 30, codes: { 200: 1, 503: 1 } },
-    { source: 'nobody', destination: 'details-v1', rps: 1 },
+    { source: 'productpage-v1', destination: 'details', requestsPerSecond: 2, errorRate: 0, codes: { 200: 2 } },
+    { source: 'productpage-v1', destination: 'details-v1', requestsPerSecond: 2, errorRate: 0.5, latencyMs: { p50: 1, p99: 30 }, codes: { 200: 1, 503: 1 } },
+    { source: 'nobody', destination: 'details-v1', requestsPerSecond: 1 },
   ]));
   assert.equal(g.edges.length, 1, 'an edge from an unknown workload is dropped, not invented');
   const e = g.edges[0];
@@ -60,9 +60,9 @@ test('a destination given as a service name is drawn to that service, and duplic
 
 test('call depth from the ingress puts callees in later columns', () => {
   const g = buildGraph(bookinfo([
-    { source: 'istio-ingressgateway', destination: 'productpage-v1', rps: 1 },
-    { source: 'productpage-v1', destination: 'reviews-v2', rps: 1 },
-    { source: 'reviews-v2', destination: 'ratings-v1', rps: 1 },
+    { source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 1 },
+    { source: 'productpage-v1', destination: 'reviews-v2', requestsPerSecond: 1 },
+    { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 1 },
   ]));
   const depth = (id: string) => g.nodes.find((n) => n.id === id)!.depth;
   assert.equal(depth('istio-ingressgateway'), 0);
@@ -77,14 +77,15 @@ test('call depth from the ingress puts callees in later columns', () => {
 });
 
 test('the layout targets do not change when only the numbers change', () => {
-  const a = targetPositions(buildGraph(bookinfo([{ source: 'istio-ingressgateway', destination: 'productpage-v1', rps: 1 }])));
-  const b = targetPositions(buildGraph(bookinfo([{ source: 'istio-ingressgateway', destination: 'productpage-v1', rps: 900, errorRate: 0.9 }])));
+  const a = targetPositions(buildGraph(bookinfo([{ source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 1 }])));
+  const b = targetPositions(buildGraph(bookinfo([{ source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 900, errorRate: 0.9 }])));
   assert.deepEqual([...a], [...b]);
 });
 
 test('down workloads, restarts, ejections and runtime faults show on the node', () => {
   const t = bookinfo();
-  t.workloads[1] = { ...t.workloads[1], health: { sidecar: 'up', app: 'down' }, restarts: { sidecar: 1, app: 2 }, ejected: true };
+  t.workloads[1] = { ...t.workloads[1], health: { sidecar: 'up', app: 'down' }, restarts: { sidecar: 1, app: 2 } };
+  t.outliers = [{ reporter: 'productpage-v1', host: 'details-v1' }];
   t.faults = [{ id: 'f1', service: 'reviews', subset: 'v3', abort: { httpStatus: 503, percentage: 100 } }];
   const g = buildGraph(t);
   const details = g.nodes.find((n) => n.id === 'details-v1')!;
