@@ -34,6 +34,8 @@ export class GraphView {
   private readonly zoomer;
   /** Fit the first picture to the window, unless the user's own zoom was restored. */
   private needsFit: boolean;
+  private userZoomed = false;
+  private targetsKey = '';
 
   constructor(el: SVGSVGElement, private readonly onSelect: (s: Selection | null) => void, private readonly onStateChange: () => void, initial: PageState) {
     this.svg = select(el);
@@ -50,8 +52,9 @@ export class GraphView {
       dots: this.root.append('g').attr('class', 'dots'),
       nodes: this.root.append('g').attr('class', 'nodes'),
     };
-    const z = (this.zoomer = zoom<SVGSVGElement, unknown>()).scaleExtent([0.2, 4]).on('zoom', (ev: { transform: ZoomTransform }) => {
+    const z = (this.zoomer = zoom<SVGSVGElement, unknown>()).scaleExtent([0.2, 4]).on('zoom', (ev: { transform: ZoomTransform; sourceEvent: unknown }) => {
       this.transform = ev.transform;
+      if (ev.sourceEvent) this.userZoomed = true; // the user's own zoom/pan: never refit over it
       this.root.attr('transform', ev.transform.toString());
       this.onStateChange();
     });
@@ -86,9 +89,9 @@ export class GraphView {
   }
 
   update(graph: Graph): void {
-    const before = [...this.nodes.keys()].sort().join('|');
     this.graph = graph;
     const targets = targetPositions(graph);
+    const key = [...targets].map(([id, p]) => `${id}@${p.x},${p.y}`).sort().join('|');
     const next = new Map<string, SimNode>();
     for (const n of graph.nodes) {
       const t = targets.get(n.id) ?? { x: 0, y: 0 };
@@ -101,9 +104,12 @@ export class GraphView {
     this.drawEdges();
     this.drawNodes();
     this.sim.nodes([...next.values()]);
-    // Only a change in the set of workloads re-runs the layout; new numbers do not.
-    if ([...next.keys()].sort().join('|') !== before) this.sim.alpha(0.6).restart();
-    else this.positions();
+    // Only a change of structure (workloads, call depths) re-runs the layout; new numbers do not.
+    if (key !== this.targetsKey) {
+      this.targetsKey = key;
+      if (!this.userZoomed) this.needsFit = true;
+      this.sim.alpha(0.8).restart();
+    } else this.positions();
   }
 
   /** Zooms so every node is in view (at most 1:1), once. */
