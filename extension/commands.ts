@@ -96,19 +96,48 @@ async function validate(d: CommandDeps): Promise<void> {
   } else void vscode.window.showErrorMessage(`DevMesh: devmesh validate could not run (${stderr.trim() || `exit ${code}`}); see the DevMesh output.`);
 }
 
-/** Traces of a workload (or one trace by id), from the control API's trace routes when this mesh has them. */
+interface TraceRow { traceId: string; root?: { name: string; service: string }; durationMs: number; spans?: number; errors?: number; services?: string[] }
+interface SpanRow { name: string; kind?: string; workload: string; start: number; durationMs: number; error: boolean }
+
+/** Recent traces (of a workload's service, or with errors) in a quick pick; the chosen one opens as a text waterfall. */
 async function showTraces(mesh: MeshController, arg?: MeshItem | string): Promise<void> {
   const client = mesh.client;
   if (!client) return void vscode.window.showWarningMessage('DevMesh: no mesh is running. Run "DevMesh: Start Mesh" first.');
-  let route = '/api/traces?limit=50';
-  if (typeof arg === 'string') route = `/api/traces/${encodeURIComponent(arg)}`;
-  else if (arg?.kind === 'workload') route = `/api/traces?workload=${encodeURIComponent(arg.workload.name)}&limit=50`;
   try {
-    const body = await client.optional(route);
-    if (body === undefined) return void vscode.window.showWarningMessage(`DevMesh: this mesh's control API has no trace routes yet (GET ${route.split('?')[0]} answered 404).`);
-    const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(body, null, 2) });
+    let traceId = typeof arg === 'string' ? arg : undefined;
+    if (!traceId) {
+      const q = arg?.kind === 'workload' ? `service=${encodeURIComponent(arg.workload.service)}&` : arg?.kind === 'error' ? 'errors=true&' : '';
+      const list = await client.optional(`/api/traces?${q}limit=50`);
+      if (list === undefined) return void vscode.window.showWarningMessage('DevMesh: this mesh\'s control API has no trace routes (GET /api/traces answered 404).');
+      const traces = (list as { traces?: TraceRow[] }).traces ?? [];
+      if (!traces.length) return void vscode.window.showInformationMessage('DevMesh: no traces yet; send some traffic through the ingress.');
+      const pick = await vscode.window.showQuickPick(traces.map((t) => ({
+        label: `${t.root?.name ?? t.traceId}`, description: `${t.durationMs.toFixed(1)} ms · ${t.spans ?? '?'} spans${t.errors ? ` · ${t.errors} error(s)` : ''}`,
+        detail: `${t.traceId} · ${(t.services ?? []).join(' -> ')}`, traceId: t.traceId,
+      })), { placeHolder: 'Recent traces, newest first', matchOnDetail: true });
+      if (!pick) return;
+      traceId = pick.traceId;
+    }
+    const trace = (await client.optional(`/api/traces/${encodeURIComponent(traceId)}`)) as { spans?: SpanRow[] } | undefined;
+    if (!trace) return void vscode.window.showWarningMessage(`DevMesh: trace ${traceId} is not in the mesh's trace store (it keeps the most recent ones).`);
+    const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: waterfall(traceId, trace.spans ?? []) });
     await vscode.window.showTextDocument(doc, { preview: true });
   } catch (e) {
     void vscode.window.showErrorMessage(`DevMesh: could not read traces: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/** A trace as text: one line per span, offset and duration as a bar on a 50-column scale. */
+export function waterfall(traceId: string, spans: SpanRow[]): string {
+  if (!spans.length) return `trace ${traceId}: no spans\n`;
+  const t0 = Math.min(...spans.map((s) => s.start));
+  const total = Math.max(...spans.map((s) => s.start - t0 + s.durationMs), 0.001);
+  const width = 50;
+  const lines = spans.map((s) => {
+    const off = Math.round(((s.start - t0) / total) * width);
+    const len = Math.max(1, Math.round((s.durationMs / total) * width));
+    const bar = ' '.repeat(off) + (s.error ? '!' : '=').repeat(Math.min(len, width - off || 1));
+    return `${bar.padEnd(width)} | ${(s.start - t0).toFixed(1).padStart(7)} ms +${s.durationMs.toFixed(1).padStart(7)} ms  ${(s.kind ?? '').padEnd(6)} ${s.workload.padEnd(22)} ${s.name}${s.error ? '  ERROR' : ''}`;
+  });
+  return `trace ${traceId}  (${total.toFixed(1)} ms, ${spans.length} spans)\n\n${lines.join('\n')}\n`;
 }

@@ -5,12 +5,12 @@
  * output channel, and keeps a LiveTopology that the tree, the status bar and
  * the topology panel all read.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
 import { ControlClient, type MeshEventLike } from '../webview/api-client';
 import { LiveTopology } from '../webview/live';
 import type { MeshState } from '../webview/protocol';
-import { resolveCli } from './cli';
+import { resolveCli, type CliCommand } from './cli';
 import { pidAlive, readSession, type SessionInfo } from './session-file';
 import { readSettings } from './settings';
 
@@ -114,9 +114,12 @@ export class MeshController implements vscode.Disposable {
     const settings = readSettings(meshFile);
     const cli = resolveCli(this.extensionPath);
     const args = [...cli.args, 'up', '-f', meshFile.fsPath];
-    if (settings.controlPort > 0) args.push('--control-port', String(settings.controlPort));
+    if (settings.traceExportEndpoint) args.push('--otlp-endpoint', settings.traceExportEndpoint);
+    if (settings.controlPort > 0) {
+      if (supportsOption(cli, '--control-port')) args.push('--control-port', String(settings.controlPort));
+      else this.log(`devmesh: devmesh.controlPort is ${settings.controlPort}, but this devmesh up has no --control-port; the Mesh's spec.controlPort applies\n`);
+    }
     const env: NodeJS.ProcessEnv = { ...cli.env, NO_COLOR: '1' };
-    if (settings.traceExportEndpoint) env.OTEL_EXPORTER_OTLP_ENDPOINT = settings.traceExportEndpoint;
     this.output.show(true);
     this.log(`$ ${cli.describe} ${args.slice(cli.args.length).join(' ')}\n`);
     this.meshFile = meshFile;
@@ -175,6 +178,15 @@ export class MeshController implements vscode.Disposable {
   async shutdown(): Promise<void> {
     this.disconnect();
     if (this.child && this.child.exitCode === null) await terminate(this.child);
+  }
+}
+
+/** Whether `devmesh up --help` lists an option (older CLIs lack newer flags). */
+function supportsOption(cli: CliCommand, option: string): boolean {
+  try {
+    return execFileSync(cli.file, [...cli.args, 'up', '--help'], { env: cli.env, timeout: 10_000, encoding: 'utf8' }).includes(option);
+  } catch {
+    return false;
   }
 }
 

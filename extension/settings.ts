@@ -4,9 +4,9 @@ import * as vscode from 'vscode';
 export interface Settings {
   /** Path of the Mesh file, relative to the first workspace folder, or empty to find one. */
   meshFile: string;
-  /** Port of the control API when the extension starts the mesh; 0 keeps the Mesh file's spec.controlPort. */
+  /** Port of the control API when the extension starts the mesh (`up --control-port`, when the CLI has it); 0 keeps spec.controlPort. */
   controlPort: number;
-  /** OTLP/HTTP endpoint the mesh exports traces to, passed to `devmesh up`; empty for none. */
+  /** OTLP/HTTP endpoint the mesh exports traces to (`devmesh up --otlp-endpoint`); empty for none. */
   traceExportEndpoint: string;
   /** The `devmesh` command to run; empty to look in the workspace, the extension and PATH. */
   cliPath: string;
