@@ -106,7 +106,8 @@ async function showTraces(mesh: MeshController, arg?: MeshItem | string): Promis
   try {
     let traceId = typeof arg === 'string' ? arg : undefined;
     if (!traceId) {
-      const q = arg?.kind === 'workload' ? `service=${encodeURIComponent(arg.workload.service)}&` : arg?.kind === 'error' ? 'errors=true&' : '';
+      const item = typeof arg === 'string' ? undefined : arg;
+      const q = item?.kind === 'workload' ? `service=${encodeURIComponent(item.workload.service)}&` : item?.kind === 'error' ? 'errors=true&' : '';
       const list = await client.optional(`/api/traces?${q}limit=50`);
       if (list === undefined) return void vscode.window.showWarningMessage('DevMesh: this mesh\'s control API has no trace routes (GET /api/traces answered 404).');
       const traces = (list as { traces?: TraceRow[] }).traces ?? [];
