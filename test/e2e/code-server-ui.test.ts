@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { ARTIFACTS, DOCS, editorSkipReason, meshSkipReason, REPO, waitFor } from './harness/env';
 import { launchBrowser, type Browser } from './harness/browser';
 import { openWorkbench, packageVsix, quickInput, startCodeServer, type CodeServer } from './harness/code-server';
-import { makeDemoMesh, startDemoMesh, type DemoMesh, type RunningMesh } from './harness/mesh';
+import { makeDemoMesh, sendTraffic, startDemoMesh, type DemoMesh, type RunningMesh } from './harness/mesh';
 import { addEditorFixtures } from './policy-fixtures';
 
 const skip = editorSkipReason() ?? (existsSync(path.join(REPO, 'dist', 'language-server.js')) ? undefined : 'dist/language-server.js is not built yet (language-server/main.ts missing)');
@@ -77,6 +77,16 @@ test('Show Topology draws one node per workload of the running mesh', { skip: sk
   const ids = await frame.locator('svg#topology g.node').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')));
   assert.deepEqual(ids.filter((x) => x !== 'istio-ingressgateway').sort(), [...demo!.workloads].sort());
   assert.equal(await frame.locator('.state').textContent(), 'running');
-  await page.waitForTimeout(1_500); // let the layout settle for the picture
+  // Live: traffic through the ingress shows up as edges with rates, without a reload.
+  const sent = await sendTraffic(mesh.ingressPort, 30);
+  assert.ok(sent.ok > 0, `the demo answered through the ingress (${sent.failed} failed)`);
+  await waitFor('an edge with a non-zero rate in the webview', async () => {
+    const rates = await frame.locator('svg#topology g.edge').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-rps'))));
+    return rates.some((r) => r > 0) ? true : undefined;
+  }, 20_000, 250);
+  // The picture for the README: the DevMesh view beside the graph, no panel.
+  await page.keyboard.press('Control+J');
+  await page.locator('.activitybar .action-item a[aria-label^="DevMesh"]').first().click().catch(() => undefined);
+  await page.waitForTimeout(2_000); // let the layout settle for the picture
   await shot(page, 'vscode-topology.png', 'vscode-topology.png');
 });
