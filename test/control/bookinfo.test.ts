@@ -110,11 +110,7 @@ describe('Bookinfo through real sidecars', () => {
     assert.deepEqual(Object.keys(seen).sort(), ['reviews-v1', 'reviews-v3'], 'still the 50/50 split');
   });
 
-  // todo: these run and report, but do not fail the suite until the sidecar has its fault and
-  // timeout filters (simulator/sidecar/chains.ts marks them "later"); then drop the todo.
-  const dataPlaneTodo = { todo: 'fault and timeout filters are not in the data plane yet' };
-
-  test('fault injection (abort): jason\'s reviews say ratings are unavailable while other users are unaffected', dataPlaneTodo, async () => {
+  test('fault injection (abort): jason\'s reviews say ratings are unavailable while other users are unaffected', async () => {
     await applyRouting(example('bookinfo-tasks/virtual-service-ratings-test-abort.yaml'));
     const jason = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { cookie: 'user=jason' });
     assert.equal(jason.status, 200);
@@ -124,7 +120,20 @@ describe('Bookinfo through real sidecars', () => {
     assert.doesNotMatch(other.body, /unavailable/);
   });
 
-  test('request timeouts: a 0.5 s reviews timeout with ratings delayed 2 s gives the reviews error after about 1 s (two tries)', dataPlaneTodo, async () => {
+  test('fault injection (delay): with ratings delayed 7 s for jason, productpage gives up after its two 3 s tries and says reviews are unavailable', async () => {
+    await applyRouting(example('bookinfo-tasks/virtual-service-ratings-test-delay.yaml'));
+    const t0 = Date.now();
+    const page = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { cookie: 'user=jason' }, 12_000);
+    const ms = Date.now() - t0;
+    assert.equal(page.status, 200);
+    assert.match(page.body, /Error fetching product reviews!/);
+    assert.match(page.body, /Sorry, product reviews are currently unavailable for this book\./);
+    assert.ok(ms >= 5_800 && ms < 9_000, `page took ${ms} ms (Istio's task: about 6 s)`);
+    const other = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage');
+    assert.doesNotMatch(other.body, /Error fetching/);
+  });
+
+  test('request timeouts: a 0.5 s reviews timeout with ratings delayed 2 s gives the reviews error after about 1 s (two tries)', async () => {
     await applyRouting(example('bookinfo-tasks/virtual-service-reviews-timeout.yaml'));
     const t0 = Date.now();
     const page = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', {}, 10_000);
