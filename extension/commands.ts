@@ -8,6 +8,7 @@ import { findMeshFiles, pickMeshFile } from './mesh-files';
 import type { MeshController } from './mesh-controller';
 import { TopologyPanel } from './topology-panel';
 import type { MeshItem } from './tree-view';
+import { waterfall, type SpanRow } from './text';
 
 export interface CommandDeps {
   context: vscode.ExtensionContext;
@@ -97,7 +98,6 @@ async function validate(d: CommandDeps): Promise<void> {
 }
 
 interface TraceRow { traceId: string; root?: { name: string; service: string }; durationMs: number; spans?: number; errors?: number; services?: string[] }
-interface SpanRow { name: string; kind?: string; workload: string; start: number; durationMs: number; error: boolean }
 
 /** Recent traces (of a workload's service, or with errors) in a quick pick; the chosen one opens as a text waterfall. */
 async function showTraces(mesh: MeshController, arg?: MeshItem | string): Promise<void> {
@@ -126,19 +126,4 @@ async function showTraces(mesh: MeshController, arg?: MeshItem | string): Promis
   } catch (e) {
     void vscode.window.showErrorMessage(`DevMesh: could not read traces: ${e instanceof Error ? e.message : String(e)}`);
   }
-}
-
-/** A trace as text: one line per span, offset and duration as a bar on a 50-column scale. */
-export function waterfall(traceId: string, spans: SpanRow[]): string {
-  if (!spans.length) return `trace ${traceId}: no spans\n`;
-  const t0 = Math.min(...spans.map((s) => s.start));
-  const total = Math.max(...spans.map((s) => s.start - t0 + s.durationMs), 0.001);
-  const width = 50;
-  const lines = spans.map((s) => {
-    const off = Math.round(((s.start - t0) / total) * width);
-    const len = Math.max(1, Math.round((s.durationMs / total) * width));
-    const bar = ' '.repeat(off) + (s.error ? '!' : '=').repeat(Math.min(len, width - off || 1));
-    return `${bar.padEnd(width)} | ${(s.start - t0).toFixed(1).padStart(7)} ms +${s.durationMs.toFixed(1).padStart(7)} ms  ${(s.kind ?? '').padEnd(6)} ${s.workload.padEnd(22)} ${s.name}${s.error ? '  ERROR' : ''}`;
-  });
-  return `trace ${traceId}  (${total.toFixed(1)} ms, ${spans.length} spans)\n\n${lines.join('\n')}\n`;
 }

@@ -7,12 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readSettings } from './settings';
 
-const MESH_KIND = /^kind:\s*["']?Mesh["']?\s*(#.*)?$/m;
-const MESH_API = /^apiVersion:\s*["']?devmesh\.dev\//m;
-
-export function isMeshText(text: string): boolean {
-  return MESH_KIND.test(text) && MESH_API.test(text);
-}
+import { isMeshText } from './text';
 
 async function isMeshFile(uri: vscode.Uri): Promise<boolean> {
   try {
