@@ -56,7 +56,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
         if (meshFile) void mesh.attach(meshFile);
       }
     };
-    context.subscriptions.push(watcher, watcher.onDidCreate(onSession), watcher.onDidChange(onSession));
+    // File events can be late or coalesced (and .devmesh may be excluded from watching): a slow poll backs them up.
+    const poll = setInterval(() => {
+      if (mesh?.state === 'stopped') void (async () => { for (const m of meshes) if (await mesh!.attach(m)) break; })();
+    }, 3_000);
+    context.subscriptions.push(watcher, watcher.onDidCreate(onSession), watcher.onDidChange(onSession), { dispose: () => clearInterval(poll) });
   }
   return { mesh, tree, languageClient: () => client };
 }
