@@ -14,6 +14,7 @@ import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
 import { accepts, assignPorts, duplicateClaims, formatPortProblem, portClaims, takenPorts } from './ports';
 import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
+import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
 import { Supervised, killGroup, delay } from './supervisor';
@@ -108,7 +109,7 @@ export class MeshRuntime {
     this.mintIdentities(); mark('certs');
     try {
       await this.openApi();
-      const session: SessionInfo = { apiUrl: this.apiUrl, token: this.token, pid: process.pid };
+      const session: SessionInfo = { apiUrl: this.apiUrl, token: this.token, pid: process.pid, dashboardUrl: dashboardUrl(this.apiUrl, this.token) };
       writeSession(this.rootDir, session); mark('api');
       this.startSidecars();
       this.startApps(commands);
@@ -317,6 +318,7 @@ export class MeshRuntime {
     this.out('');
     this.out(`mesh ${s.meshName} ready in ${Math.round(ms)} ms (${Object.entries(phases).map(([k, v]) => `${k} ${v}`).join(', ')}) — config v${s.version}, ${s.workloads.length} workloads, mTLS identities from a local CA`);
     this.out(`control API + dashboard: ${this.apiUrl}  (token in ${this.rel(path.join(this.rootDir, '.devmesh', 'session.json'))})`);
+    this.out(`open the dashboard: ${dashboardUrl(this.apiUrl, this.token)}`);
     const entry = s.services.find((x) => x.name === 'productpage') ?? s.services[0];
     if (entry) {
       const p = entry.name === 'productpage' ? '/productpage' : '/';
