@@ -77,6 +77,10 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-bench-'));
   const ca = createCa({ trustDomain: 'cluster.local' });
   const stops: Array<() => unknown> = [];
+  // Ctrl-C or a timeout's SIGTERM still stops nginx and the sidecars started so far.
+  const onSignal = () => void stopAll(stops).finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     // ---- the service ----
     const svc = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'dataplane', 'service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -260,6 +264,8 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     md.push('', `Load average at end (1/5/15 min): ${load()}.`);
   } finally {
     await stopAll(stops);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     rmSync(dir, { recursive: true, force: true });
   }
   return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md.map((l) => (l.startsWith('### ') ? `\n${l}` : l)), ...notes.map((n) => `\n${n}`)].join('\n') };

@@ -27,5 +27,7 @@ if (require.main === module) {
   void startService(Number(process.argv[2] ?? 0)).then((s) => {
     process.stdout.write(`${JSON.stringify({ port: (s.address() as AddressInfo).port, bytes: SMALL.length })}\n`);
   });
-  process.on('disconnect', () => process.exit(0));
+  // The harness died without stopping us (timeout, Ctrl-C): do not linger on the CPU we were pinned to.
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
 }
