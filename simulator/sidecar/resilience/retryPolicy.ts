@@ -35,8 +35,24 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 export const DEFAULT_BACKOFF_MS = 25;
 
-/** The policy in force for a rule, or undefined when the route does not retry. */
+/**
+ * The policy in force for a rule, or undefined when the route does not retry.
+ * Memoised per rule object (rules are immutable within a snapshot; a new
+ * snapshot brings new objects): parsing `retryOn` on every request was a
+ * measurable part of the request path (issue 8). Callers must not mutate it.
+ */
 export function retryPolicyFor(rule: HTTPRoute | undefined): RetryPolicy | undefined {
+  if (!rule) return (defaultPolicy ??= { value: computeRetryPolicy(undefined) }).value;
+  if (memo.has(rule)) return memo.get(rule);
+  const p = computeRetryPolicy(rule);
+  memo.set(rule, p);
+  return p;
+}
+
+const memo = new WeakMap<HTTPRoute, RetryPolicy | undefined>();
+let defaultPolicy: { value: RetryPolicy | undefined } | undefined;
+
+function computeRetryPolicy(rule: HTTPRoute | undefined): RetryPolicy | undefined {
   if (rule?.fault) return undefined;
   const r = rule?.retries;
   const attempts = r?.attempts ?? 2;
