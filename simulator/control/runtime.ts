@@ -18,7 +18,7 @@ import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
 import { Supervised, killGroup, delay } from './supervisor';
-import { Sidecar, SIDECAR_ENTRY } from './sidecars';
+import { Sidecar, SidecarHost, SIDECAR_ENTRY, sidecarLayout } from './sidecars';
 import { forgetChildren, reapLeftovers, recordChildren, type ChildRecord } from './leftovers';
 import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
@@ -237,9 +237,13 @@ export class MeshRuntime {
       { name: this.snapshot.ingress.name, workload: null, spiffeId: this.snapshot.ingress.spiffeId },
       ...this.snapshot.workloads.map((w) => ({ name: w.name, workload: w.name, spiffeId: w.spiffeId })),
     ];
+    // One shared process for every sidecar unless DEVMESH_SIDECAR_LAYOUT=process (sidecars.ts says why).
+    const host = sidecarLayout() === 'shared'
+      ? new SidecarHost(`sidecars (${owners.length})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[sidecars] ${line}`); } })
+      : undefined;
     for (const o of owners) {
       const sidecar = new Sidecar({
-        workload: o.workload, name: o.name, events: this.events,
+        workload: o.workload, name: o.name, events: this.events, host,
         bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
         // Spans, edge samples and access-log entries, batched by the sidecar.
         onTelemetry: (data) => this.telemetry?.ingest(data),

@@ -3,7 +3,9 @@
  * /ready, /stats (JSON counters), /config_dump (snapshot version + route
  * tables), /memory, /access_log (recent lines), /certs, and
  * /stats/prometheus (Istio's standard metrics; `?format=json` gives
- * prom-client's JSON form, which the control plane merges).
+ * prom-client's JSON form, which the control plane merges), and
+ * `POST /restart`, which restarts this one sidecar even when it shares its
+ * process with others (issue 8).
  */
 import * as http from 'node:http';
 import { X509Certificate } from 'node:crypto';
@@ -20,6 +22,10 @@ export interface AdminDeps {
   metrics: IstioMetrics;
   certs: () => Certificates;
   ready: () => boolean;
+  /** Keys of every sidecar in this process (several can share one, issue 8). */
+  sharedWith?: () => string[];
+  /** Restarts this sidecar alone, in its process (main.ts); absent for in-process test sidecars. */
+  restart?: () => void;
   extra?: () => Record<string, unknown>;
   /** More JSON views by path (e.g. `/clusters` from the resilience filters). */
   routes?: Record<string, () => unknown>;
@@ -49,7 +55,21 @@ export function createAdminServer(deps: AdminDeps): http.Server {
         return json(200, configDump(deps.tables(), deps.extra?.()));
       case '/memory': {
         const m = process.memoryUsage();
-        return json(200, { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, pid: process.pid, note: 'process-wide: sidecars sharing a process share these figures' });
+        const inProcess = deps.sharedWith?.() ?? [];
+        const n = Math.max(1, inProcess.length);
+        return json(200, {
+          rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, pid: process.pid,
+          sidecarsInProcess: inProcess, rssPerSidecar: Math.round(m.rss / n),
+          note: n > 1 ? `process-wide figures: ${n} sidecars share this process (and its ${(m.rss / 2 ** 20).toFixed(0)} MB); rssPerSidecar is an even share` : 'process-wide figures; this sidecar has the process to itself',
+        });
+      }
+      case '/restart': {
+        if (req.method !== 'POST') return json(405, { error: 'POST /restart restarts this sidecar' });
+        if (!deps.restart) return json(501, { error: 'this sidecar is not hosted by a sidecar process' });
+        const restart = deps.restart;
+        // Answer first: the restart closes this very listener.
+        res.once('finish', () => setImmediate(restart));
+        return json(202, { restarting: deps.tables().identity.name, pid: process.pid, sharedWith: deps.sharedWith?.() ?? [] });
       }
       case '/access_log':
         return json(200, deps.accessLog.tail());
@@ -71,7 +91,7 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       }
       default:
         if (deps.routes?.[path]) return json(200, deps.routes[path]());
-        return json(404, { error: `unknown admin path ${path}`, paths: ['/ready', '/stats', '/config_dump', '/memory', '/access_log', '/certs', '/stats/prometheus', ...Object.keys(deps.routes ?? {})] });
+        return json(404, { error: `unknown admin path ${path}`, paths: ['/ready', '/stats', '/config_dump', '/memory', '/access_log', '/certs', '/stats/prometheus', 'POST /restart', ...Object.keys(deps.routes ?? {})] });
     }
   });
 }
