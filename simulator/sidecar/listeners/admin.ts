@@ -5,6 +5,7 @@
  * /stats/prometheus (Istio's standard metrics; `?format=json` gives
  * prom-client's JSON form, which the control plane merges).
  */
+import { headersLimits } from '../../http-limits';
 import * as http from 'node:http';
 import { X509Certificate } from 'node:crypto';
 import type { Certificates } from '../../protocol';
@@ -25,14 +26,26 @@ export interface AdminDeps {
   routes?: Record<string, () => unknown>;
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
 export function createAdminServer(deps: AdminDeps): http.Server {
-  return http.createServer((req, res) => {
+  return http.createServer({ ...headersLimits() }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const json = (status: number, body: unknown) => {
       const text = JSON.stringify(body, null, 2);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };
+    // DNS rebinding: a web page whose name resolves to 127.0.0.1 could otherwise read this
+    // port's access log and config (it has no token); any port, since the control API proxies here.
+    if (!LOOPBACK.has((req.headers.host ?? '').toLowerCase().replace(/:\d+$/, ''))) {
+      return json(403, { error: 'forbidden-host', message: `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback address` });
+    }
+    // Read-only: nothing here changes state, so other methods (and their bodies) are refused unread.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return json(405, { error: 'method-not-allowed', message: `the admin port is read-only (got ${req.method})` });
+    }
     switch (path) {
       case '/ready':
         if (deps.ready()) {
