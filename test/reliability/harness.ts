@@ -113,6 +113,8 @@ export interface LoadResult {
   reasons: Record<string, number>;
   maxMs: number;
   ms: number;
+  /** The first response body (or error) seen per failure reason. */
+  samples: Record<string, string>;
 }
 
 export interface LoadOptions {
@@ -134,7 +136,7 @@ export interface LoadOptions {
 
 /** A bounded closed-loop load: `concurrency` workers, each sending one request after another. */
 export class Load {
-  readonly result: LoadResult = { sent: 0, ok: 0, failed: 0, reasons: {}, maxMs: 0, ms: 0 };
+  readonly result: LoadResult = { sent: 0, ok: 0, failed: 0, reasons: {}, maxMs: 0, ms: 0, samples: {} };
   private stopped = false;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   readonly done: Promise<LoadResult>;
@@ -163,6 +165,7 @@ export class Load {
         this.result.failed++;
         const reason = r.status ? `${r.status}${r.flag ? ` ${r.flag}` : ''}` : r.error!;
         this.result.reasons[reason] = (this.result.reasons[reason] ?? 0) + 1;
+        this.result.samples[reason] ??= `${new Date(start).toISOString()} ${r.body.slice(0, 300)}`;
         this.o.onFailure?.(reason, start);
       }
       if (this.o.pauseMs) await new Promise((res) => setTimeout(res, this.o.pauseMs));
