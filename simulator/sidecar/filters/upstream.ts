@@ -89,6 +89,10 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
     if (responded) return;
     responded = true;
     const cause = (err.cause as NodeJS.ErrnoException | undefined) ?? err;
+    // Node reports a peer's REFUSED_STREAM as a stream 'error' before 'close': it must stay a
+    // refused stream (the peer never processed it, Istio's default retries replay it), not a
+    // reset. Seen under load when a session is replaced (certificate rotation, peer restart).
+    if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return ctx.fail(refusedStream(`devmesh: ${ep.name} refused the stream (REFUSED_STREAM)\n`));
     if (!(session as unknown as Record<symbol, boolean>)[CONNECTED]) ctx.fail(upstreamConnectFailure(`devmesh: connection to ${ep.name} (127.0.0.1:${ep.sidecar.inboundPort}) failed: ${cause.message}\n`));
     else ctx.fail(upstreamReset(`devmesh: ${ep.name} reset the request: ${err.message}\n`));
   });
