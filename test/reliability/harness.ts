@@ -91,16 +91,34 @@ spec:
   };
 }
 
-/** `devmesh up` on the fixture, ready to serve. */
+/**
+ * `devmesh up` on the fixture, ready to serve. The fixture's ports are pinned
+ * in the Mesh after a probe, so a parallel test run can take one first; devmesh
+ * then names it and exits, and the fixture gets new ports (bounded).
+ */
 export async function upMesh(fx: MeshFixture, env: Record<string, string> = {}, args: string[] = []): Promise<UpProcess> {
-  const up = startUp(fx.meshFile, env, args);
-  try {
-    await waitReady(up, fx.meshFile, 30_000);
-  } catch (e) {
-    await up.stop();
-    throw e;
+  for (let attempt = 1; ; attempt++) {
+    const up = startUp(fx.meshFile, env, args);
+    try {
+      await waitReady(up, fx.meshFile, 30_000);
+      return up;
+    } catch (e) {
+      await up.stop();
+      if (attempt >= 3 || !/already in use|was taken by another process/.test(up.output())) throw e;
+      await repickPorts(fx);
+    }
   }
-  return up;
+}
+
+async function repickPorts(fx: MeshFixture): Promise<void> {
+  const names = Object.keys(fx.appPorts);
+  const fresh = await freePorts(2 + names.length);
+  let text = readFileSync(fx.meshFile, 'utf8');
+  const swap = (from: number, to: number) => { text = text.replace(new RegExp(`\\b${from}\\b`, 'g'), String(to)); return to; };
+  fx.controlPort = swap(fx.controlPort, fresh[0]);
+  fx.ingressPort = swap(fx.ingressPort, fresh[1]);
+  names.forEach((n, i) => { fx.appPorts[n] = swap(fx.appPorts[n], fresh[2 + i]); });
+  writeFileSync(fx.meshFile, text);
 }
 
 // ---------- load ----------

@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { EventLog } from '../../simulator/control/events';
 import { listenControlApi, type ControlApiServer } from '../../simulator/control/api/server';
-import { startMesh, vs, type TestMesh } from '../sidecar/fixtures';
+import { startMeshRetrying as startMesh, vs, type TestMesh } from '../sidecar/fixtures';
 import { waitFor } from '../control/helpers';
 import { LONG, record, size } from './harness';
 

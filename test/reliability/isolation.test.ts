@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { createCa } from '../../simulator/control/ca';
-import { ap, pa, startMesh, type TestMesh } from '../sidecar/fixtures';
+import { ap, pa, startMeshRetrying as startMesh, type TestMesh } from '../sidecar/fixtures';
 import { record } from './harness';
 
 describe('isolation under STRICT mTLS and an AuthorizationPolicy', () => {

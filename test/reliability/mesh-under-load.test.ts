@@ -105,11 +105,15 @@ describe('a mesh under load', { concurrency: false }, () => {
       const c = await clean.done;
       assert.equal(c.failed, 0, `after the ${what} restart: ${reasons(c.reasons)} ${JSON.stringify(c.samples)}`);
       sent += g.sent + c.sent; ok += g.ok + c.ok; failed += g.failed;
-      rows.push(`${what} gap: ${g.failed} failed fast of ${g.sent} (${reasons(g.reasons) || 'none'}), max ${g.maxMs} ms; after restart ${c.sent}/${c.ok}/0`);
+      const why = Object.values(g.samples).map((s) => s.slice(25, 120).replace(/\s+/g, ' ').trim()).join(' / ');
+      rows.push(`${what} gap: ${g.failed} failed fast of ${g.sent} (${reasons(g.reasons) || 'none'}${why ? `: ${why}` : ''}), max ${g.maxMs} ms; after restart ${c.sent}/${c.ok}/0`);
     }
     const events = await readEvents(up, 500);
     for (const [what, target] of [['sidecar', 'back-v1'], ['app', 'back-v2']]) {
-      assert.ok(events.some((e) => e.type === 'process.crashed' && e.workload === target && e.process === what), `crash of the ${what} of ${target} is an event`);
+      const crash = events.find((e) => e.type === 'process.crashed' && e.workload === target && e.process === what) as { data?: { restartInMs?: number; signal?: string } } | undefined;
+      assert.ok(crash, `crash of the ${what} of ${target} is an event`);
+      assert.equal(crash.data?.signal, 'SIGKILL');
+      assert.ok((crash.data?.restartInMs ?? 0) >= 100, 'restarted after a backoff');
       assert.ok(events.some((e) => e.type === 'process.restarted' && e.workload === target && e.process === what), `restart of the ${what} of ${target} is an event`);
     }
     record({ scenario: 'kill -9 sidecar, then app', load: '4 conns via ingress', faults: 'SIGKILL back-v1 sidecar; SIGKILL back-v2 app', durationMs: Date.now() - t0, sent, ok, failed, explained: rows.join('; '), lost: 0 });
@@ -132,19 +136,20 @@ describe('a mesh under load', { concurrency: false }, () => {
     const t0 = Date.now();
     const l = load({ concurrency: 4, pauseMs: 5, maxMs: soakMs });
     await sleep(Math.min(5_000, soakMs / 4)); // warm-up: pools, JIT, buffers
-    const pids = await sidecarPids(up);
+    const pids = { 'devmesh up (control plane)': up.child.pid!, ...await sidecarPids(up) };
     const first: Record<string, ProcSample> = {};
     for (const [n, p] of Object.entries(pids)) first[n] = sampleProc(p);
     const r = await l.done;
     const last: Record<string, ProcSample> = {};
     for (const [n, p] of Object.entries(pids)) if (pidAlive(p)) last[n] = sampleProc(p);
     const traces = await (await up.api('/api/traces?limit=1000')).json() as { stored: number };
-    const logs = await (await up.api('/api/logs?limit=1')).json() as { lastSeq: number; dropped: number };
+    const logs = await (await up.api('/api/logs?limit=100000')).json() as { entries: unknown[]; lastSeq: number; dropped: number };
+    assert.ok(logs.entries.length <= 2_000, `log store holds ${logs.entries.length} (> its default 2000)`);
     const fmt = (f: (s: ProcSample) => number, unit = '') => Object.keys(first).map((n) => `${n} ${f(first[n])}${unit}->${last[n] ? f(last[n]) : 'gone'}${unit}`).join(', ');
-    record({ scenario: 'soak', load: '4 conns, 5 ms pause', faults: `none (cert lifetime ${CERT_LIFETIME_MS / 1000} s)`, durationMs: Date.now() - t0, sent: r.sent, ok: r.ok, failed: r.failed, explained: `${r.failed ? reasons(r.reasons) + '; ' : ''}traces stored ${traces.stored} (max 200), log entries seen ${logs.lastSeq}, store dropped ${logs.dropped}`, lost: r.failed, rss: fmt((s) => Math.round(s.rssKb / 1024), ' MiB'), fds: fmt((s) => s.fds) });
+    record({ scenario: 'soak', load: '4 conns, 5 ms pause', faults: `none (cert lifetime ${CERT_LIFETIME_MS / 1000} s)`, durationMs: Date.now() - t0, sent: r.sent, ok: r.ok, failed: r.failed, explained: `${r.failed ? reasons(r.reasons) + '; ' : ''}traces stored ${traces.stored} (max 200), log store ${logs.entries.length} of ${logs.lastSeq} seen (max 2000)`, lost: r.failed, rss: fmt((s) => Math.round(s.rssKb / 1024), ' MiB'), fds: fmt((s) => s.fds) });
     assert.equal(r.failed, 0, `${reasons(r.reasons)} ${JSON.stringify(r.samples)}`);
     assert.ok(traces.stored <= 200, `trace store holds ${traces.stored} (> --max-traces 200)`);
-    for (const n of Object.keys(first)) {
+    for (const n of Object.keys(first).filter((x) => !x.startsWith('devmesh up'))) {
       assert.ok(last[n], `sidecar ${n} still running`);
       // Flat: allow GC noise, not growth with the request count.
       assert.ok(last[n].rssKb < first[n].rssKb * 1.5 + 20 * 1024, `${n} RSS ${first[n].rssKb} -> ${last[n].rssKb} kB`);

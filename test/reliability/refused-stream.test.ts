@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
-import { startMesh, type TestMesh } from '../sidecar/fixtures';
+import { startMeshRetrying as startMesh, type TestMesh } from '../sidecar/fixtures';
 
 let mesh: TestMesh;
 let server: http2.Http2SecureServer;
