@@ -44,7 +44,9 @@ export class Supervised {
   private timer: NodeJS.Timeout | undefined;
   /** The last lines of output, for error messages when a child dies at once. */
   readonly tail: string[] = [];
-  private exitWaiters: Array<(info: { code: number | null; signal: NodeJS.Signals | null }) => void> = [];
+  private exitWaiters: Array<(info: ExitInfo) => void> = [];
+  /** Set by recycle(): the coming exit is a restart we asked for, not a crash. */
+  private recycling = false;
 
   constructor(private readonly opts: SupervisedOptions) {}
 
@@ -81,7 +83,7 @@ export class Supervised {
   }
 
   /** Resolves on the next exit of the current child. */
-  nextExit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  nextExit(): Promise<ExitInfo> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
   }
 
@@ -94,9 +96,12 @@ export class Supervised {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null) {
     if (child !== this.child || (child as { _devmeshExited?: boolean })._devmeshExited) return;
     (child as { _devmeshExited?: boolean })._devmeshExited = true;
+    const recycled = this.recycling && !this.stopping;
+    this.recycling = false;
     const waiters = this.exitWaiters; this.exitWaiters = [];
-    waiters.forEach((w) => w({ code, signal }));
+    waiters.forEach((w) => w({ code, signal, recycled }));
     if (this.stopping) return;
+    if (recycled) { this.restarts++; this.start(true); return; }
     if (Date.now() - this.startedAt >= (this.opts.backoff ?? DEFAULT_BACKOFF).resetAfterMs) this.consecutiveCrashes = 0;
     const delay = backoffDelay(this.consecutiveCrashes++, this.opts.backoff);
     this.opts.events.record({
@@ -105,6 +110,20 @@ export class Supervised {
       data: { code, signal, restartInMs: delay },
     });
     this.timer = setTimeout(() => { this.timer = undefined; if (!this.stopping) { this.restarts++; this.start(true); } }, delay);
+  }
+
+  /**
+   * Restarts the child at once because its settings changed (e.g. a sidecar
+   * port moved, so the app's HTTP_PROXY did): recorded as a restart, not a
+   * crash, and without backoff. A child not running restarts on its own.
+   */
+  recycle(graceMs = 1_000): void {
+    const child = this.child;
+    if (this.stopping || !child?.pid || !this.running) return;
+    this.recycling = true;
+    killGroup(child.pid, 'SIGTERM');
+    const t = setTimeout(() => { if (this.child === child && this.running) killGroup(child.pid, 'SIGKILL'); }, graceMs);
+    t.unref();
   }
 
   /** From now on an exit is expected: no restart. */
@@ -126,6 +145,13 @@ export class Supervised {
     if (timedOut) await Promise.race([exited, delay(500)]);
     this.opts.events.record({ type: 'process.stopped', workload: this.opts.workload, process: this.opts.process, message: `${this.opts.process} of ${this.opts.workload} stopped` });
   }
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The exit came from recycle(): the supervisor is already starting the next child. */
+  recycled?: boolean;
 }
 
 export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
