@@ -59,6 +59,10 @@ export async function up(meshFile: string, opts: { accessLog?: boolean; logForma
   } catch (e) {
     if (e instanceof UpError) {
       for (const line of e.lines) process.stderr.write(line + '\n');
+      // Everything devmesh started is stopped, but a process one of them left
+      // behind (a daemon in its own group) can still hold a child's output pipe
+      // open, which would keep Node alive: exit anyway, as after a clean stop.
+      setTimeout(() => process.exit(1), 2_000).unref();
       return 1;
     }
     await runtime.stop().catch(() => undefined);

@@ -15,6 +15,8 @@ export type MeshEventType =
   | 'process.crashed'
   | 'process.restarted'
   | 'process.stopped'
+  /** A sidecar's unpinned port was taken by another process at startup and given a new one. */
+  | 'ports.moved'
   /** Live edges (TopologyEdges in data), at most a few per second; streamed, not kept for replay. */
   | 'topology.updated'
   | 'faults.changed';

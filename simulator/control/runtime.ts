@@ -12,12 +12,12 @@ import type { Resource, WorkloadSpec } from '../policy/model';
 import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace } from './load';
 import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
-import { accepts, assignPorts, duplicateClaims, formatPortProblem, portClaims, takenPorts } from './ports';
+import { accepts, assignPorts, duplicateClaims, formatPortProblem, freePorts, isPortFree, portClaims, takenPorts } from './ports';
 import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
 import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
-import { Supervised, killGroup, delay } from './supervisor';
+import { Supervised, killGroup, delay, type ExitInfo } from './supervisor';
 import { Sidecar, SidecarHost, SIDECAR_ENTRY, sidecarLayout } from './sidecars';
 import { forgetChildren, reapLeftovers, recordChildren, type ChildRecord } from './leftovers';
 import { WorkloadCertificates } from './certs';
@@ -237,13 +237,15 @@ export class MeshRuntime {
       { name: this.snapshot.ingress.name, workload: null, spiffeId: this.snapshot.ingress.spiffeId },
       ...this.snapshot.workloads.map((w) => ({ name: w.name, workload: w.name, spiffeId: w.spiffeId })),
     ];
-    // One shared process for every sidecar unless DEVMESH_SIDECAR_LAYOUT=process (sidecars.ts says why).
+    // One shared process for the workloads' sidecars unless DEVMESH_SIDECAR_LAYOUT=process (sidecars.ts
+    // says why). The ingress keeps a process of its own, as Istio's gateway is its own deployment: a crash
+    // of the workloads' process then gives callers outside the mesh 503s from the edge, not reset connections.
     const host = sidecarLayout() === 'shared'
-      ? new SidecarHost(`sidecars (${owners.length})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[sidecars] ${line}`); } })
+      ? new SidecarHost(`sidecars (${owners.length - 1})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(/^\[[^\]]+ sidecar\] /.test(line) ? line : `[sidecars] ${line}`); } })
       : undefined;
     for (const o of owners) {
       const sidecar = new Sidecar({
-        workload: o.workload, name: o.name, events: this.events, host,
+        workload: o.workload, name: o.name, events: this.events, host: o.workload === null ? undefined : host,
         bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
         // Spans, edge samples and access-log entries, batched by the sidecar.
         onTelemetry: (data) => this.telemetry?.ingest(data),
@@ -264,7 +266,8 @@ export class MeshRuntime {
       const info = this.snapshot.workloads.find((w) => w.name === spec.name)!;
       const proc = new Supervised({
         workload: spec.name, process: 'app', events: this.events,
-        spawn: () => spawnApp(cmd, appEnvironment(process.env, spec, info)),
+        // The current snapshot, not `info`: a sidecar port moved at startup changes HTTP_PROXY.
+        spawn: () => spawnApp(cmd, appEnvironment(process.env, spec, this.snapshot.workloads.find((w) => w.name === spec.name) ?? info)),
         onOutput: (line) => this.out(`[${spec.name}] ${line}`),
       });
       this.apps.set(spec.name, { spec, info, cmd, proc });
@@ -276,30 +279,79 @@ export class MeshRuntime {
   private async waitForListeners(): Promise<void> {
     const timeoutMs = this.opts.startTimeoutMs ?? 20_000;
     const deadline = Date.now() + timeoutMs;
-    const failure = (name: string, what: string, proc: Supervised) => proc.nextExit().then(({ code, signal }) => {
-      throw new UpError([`${what} of ${name} exited (${signal ?? `code ${code}`}) before it was listening.`,
-        ...proc.tail.slice(-10).map((l) => `  | ${l}`), 'devmesh up: stopped everything it started.']);
-    });
-    const sidecarPorts = (name: string): number[] => {
-      if (name === this.snapshot.ingress.name) return [this.snapshot.ingress.port, this.snapshot.ingress.adminPort];
-      const w = this.snapshot.workloads.find((x) => x.name === name)!;
-      return [w.sidecar.inboundPort, w.sidecar.outboundPort, w.sidecar.adminPort];
-    };
     const waits: Promise<void>[] = [];
-    for (const [name, sc] of this.sidecars) {
-      waits.push(Promise.race([
-        sc.whenReady().then(() => Promise.all(sidecarPorts(name).map((p) => waitAccepting(p, deadline, `sidecar of ${name}`)))).then(() => undefined),
-        failure(name, 'the sidecar', sc.supervised),
-      ]));
-    }
+    for (const [name, sc] of this.sidecars) waits.push(this.sidecarListening(name, sc, deadline));
     for (const [name, app] of this.apps) {
       const pos = this.portPosition(name);
       waits.push(Promise.race([
         waitAccepting(app.info.appPort, deadline, `app ${name} (command ${JSON.stringify(app.spec.command?.join(' '))}; it must listen on 127.0.0.1:$PORT${pos ? `, ${pos}` : ''})`),
-        failure(name, `the app (${app.spec.command?.join(' ')})`, app.proc),
+        (async () => {
+          for (;;) {
+            const exit = await app.proc.nextExit();
+            // recycle() after a moved sidecar port: the supervisor is already starting it again.
+            if (!exit.recycled) throw exitedEarly(name, `the app (${app.spec.command?.join(' ')})`, app.proc, exit);
+          }
+        })(),
       ]));
     }
     await Promise.all(waits);
+  }
+
+  /**
+   * Waits for one sidecar to be ready and accepting. Unpinned ports are
+   * probed free before anything starts, so another process can take one
+   * before the sidecar binds it (parallel test runs do): such a port is moved
+   * to a new free one and the sidecar, restarted by its supervisor, boots with
+   * the new snapshot. Bounded; a pinned port taken is a one-line error.
+   */
+  private async sidecarListening(name: string, sc: Sidecar, deadline: number): Promise<void> {
+    for (let moves = 0; ;) {
+      const exit = await Promise.race([sc.whenReady().then(() => null), sc.supervised.nextExit()]);
+      if (!exit) break;
+      const lost = await takenPortsOf(this.sidecarPortsOf(name));
+      // Restarted already (its backoff was shorter than the probe): its ports were ours, not lost.
+      const probed = !sc.supervised.running;
+      const inUse = sc.supervised.tail.slice(-3).some((l) => /already in use/.test(l));
+      const pinned = probed ? portClaims(this.mesh).find((c) => lost.includes(c.port)) : undefined;
+      if (pinned) {
+        const p = { claim: pinned, message: `${pinned.owner} was taken by another process before the sidecar of ${name} could listen on it; devmesh up stopped everything it started` };
+        throw new UpError([formatPortProblem(p, this.ws.meshPosition(pinned.field), this.rel)]);
+      }
+      if (!(inUse || lost.length) || ++moves > MAX_PORT_MOVES || Date.now() > deadline) throw exitedEarly(name, 'the sidecar', sc.supervised, exit);
+      if (probed && lost.length) await this.movePorts(name, lost);
+    }
+    await Promise.all(this.sidecarPortsOf(name).map((p) => waitAccepting(p, deadline, `sidecar of ${name}`)));
+  }
+
+  private sidecarPortsOf(name: string): number[] {
+    if (name === this.snapshot.ingress.name) return [this.snapshot.ingress.port, this.snapshot.ingress.adminPort];
+    const w = this.snapshot.workloads.find((x) => x.name === name)!;
+    return [w.sidecar.inboundPort, w.sidecar.outboundPort, w.sidecar.adminPort];
+  }
+
+  /**
+   * Gives `name`'s lost (unpinned) ports new free ones: a new snapshot goes to
+   * every sidecar (peers dial the new inbound port), and the workload's app is
+   * restarted when its outbound port, its HTTP_PROXY, moved.
+   */
+  private async movePorts(name: string, lost: number[]): Promise<void> {
+    const a: Partial<Record<'inboundPort' | 'outboundPort' | 'adminPort', number>> = name === this.snapshot.ingress.name ? this.ports.ingress : this.ports.workloads[name];
+    const assigned = [this.ports.ingress.adminPort, ...Object.values(this.ports.workloads).flatMap((w) => [w.inboundPort, w.outboundPort, w.adminPort])];
+    const fresh = await freePorts(lost.length, new Set([...portClaims(this.mesh).map((c) => c.port), ...assigned, ...lost]));
+    const moved: string[] = [];
+    for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
+      const old = a[key];
+      if (old === undefined || !lost.includes(old)) continue;
+      a[key] = fresh.shift()!;
+      moved.push(`${key} ${old} -> ${a[key]}`);
+    }
+    const next = { ...buildSnapshot(this.mesh, this.ws.resources, this.ports, this.snapshot.version + 1), faults: this.faults.list() };
+    this.snapshot = next;
+    const message = `sidecar of ${name}: another process took its port before it could listen; moved ${moved.join(', ')} (config v${next.version})`;
+    this.err(`devmesh: ${message}`);
+    this.events.record({ type: 'ports.moved', workload: name, process: 'sidecar', message, data: { moved, version: next.version } });
+    for (const [other, sc] of this.sidecars) if (other !== name) void sc.pushConfig(next);
+    if (moved.some((m) => m.startsWith('outboundPort'))) this.apps.get(name)?.proc.recycle();
   }
 
   private portPosition(workload: string): string | undefined {
@@ -470,6 +522,20 @@ export class MeshRuntime {
   killAll(): void {
     for (const pid of this.pids()) killGroup(pid, 'SIGKILL');
   }
+}
+
+/** How often one sidecar's unpinned ports may be moved at startup before `up` gives up. */
+const MAX_PORT_MOVES = 5;
+
+function exitedEarly(name: string, what: string, proc: Supervised, { code, signal }: ExitInfo): UpError {
+  return new UpError([`${what} of ${name} exited (${signal ?? `code ${code}`}) before it was listening.`,
+    ...proc.tail.slice(-10).map((l) => `  | ${l}`), 'devmesh up: stopped everything it started.']);
+}
+
+/** Which of `ports` cannot be bound on 127.0.0.1 right now. */
+async function takenPortsOf(ports: number[]): Promise<number[]> {
+  const free = await Promise.all(ports.map((p) => isPortFree(p)));
+  return ports.filter((_, i) => !free[i]);
 }
 
 async function waitAccepting(port: number, deadline: number, what: string): Promise<void> {

@@ -33,6 +33,8 @@ export interface SupervisedOptions {
   onSpawn?: (child: ChildProcess, restart: boolean) => void;
   /** Lines of output, already split; the runtime prefixes and prints them. */
   onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** The sidecars a shared process hosts: named in its events, since a crash takes them all down. */
+  hosts?: () => string[];
 }
 
 export class Supervised {
@@ -44,7 +46,9 @@ export class Supervised {
   private timer: NodeJS.Timeout | undefined;
   /** The last lines of output, for error messages when a child dies at once. */
   readonly tail: string[] = [];
-  private exitWaiters: Array<(info: { code: number | null; signal: NodeJS.Signals | null }) => void> = [];
+  private exitWaiters: Array<(info: ExitInfo) => void> = [];
+  /** Set by recycle(): the coming exit is a restart we asked for, not a crash. */
+  private recycling = false;
 
   constructor(private readonly opts: SupervisedOptions) {}
 
@@ -73,15 +77,19 @@ export class Supervised {
         type: restart ? 'process.restarted' : 'process.started',
         workload: this.opts.workload, process: this.opts.process,
         message: `${this.opts.process} of ${this.opts.workload} ${restart ? `restarted (restart ${this.restarts})` : 'started'} as pid ${child.pid}`,
-        data: { pid: child.pid, restarts: this.restarts },
+        data: { pid: child.pid, restarts: this.restarts, ...this.hosted() },
       });
     }
     this.opts.onSpawn?.(child, restart);
     return child;
   }
 
+  private hosted(): { sidecars?: string[] } {
+    return this.opts.hosts ? { sidecars: this.opts.hosts() } : {};
+  }
+
   /** Resolves on the next exit of the current child. */
-  nextExit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  nextExit(): Promise<ExitInfo> {
     return new Promise((resolve) => this.exitWaiters.push(resolve));
   }
 
@@ -94,17 +102,34 @@ export class Supervised {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null) {
     if (child !== this.child || (child as { _devmeshExited?: boolean })._devmeshExited) return;
     (child as { _devmeshExited?: boolean })._devmeshExited = true;
+    const recycled = this.recycling && !this.stopping;
+    this.recycling = false;
     const waiters = this.exitWaiters; this.exitWaiters = [];
-    waiters.forEach((w) => w({ code, signal }));
+    waiters.forEach((w) => w({ code, signal, recycled }));
     if (this.stopping) return;
+    if (recycled) { this.restarts++; this.start(true); return; }
     if (Date.now() - this.startedAt >= (this.opts.backoff ?? DEFAULT_BACKOFF).resetAfterMs) this.consecutiveCrashes = 0;
     const delay = backoffDelay(this.consecutiveCrashes++, this.opts.backoff);
     this.opts.events.record({
       type: 'process.crashed', workload: this.opts.workload, process: this.opts.process,
       message: `${this.opts.process} of ${this.opts.workload} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`,
-      data: { code, signal, restartInMs: delay },
+      data: { code, signal, restartInMs: delay, ...this.hosted() },
     });
     this.timer = setTimeout(() => { this.timer = undefined; if (!this.stopping) { this.restarts++; this.start(true); } }, delay);
+  }
+
+  /**
+   * Restarts the child at once because its settings changed (e.g. a sidecar
+   * port moved, so the app's HTTP_PROXY did): recorded as a restart, not a
+   * crash, and without backoff. A child not running restarts on its own.
+   */
+  recycle(graceMs = 1_000): void {
+    const child = this.child;
+    if (this.stopping || !child?.pid || !this.running) return;
+    this.recycling = true;
+    killGroup(child.pid, 'SIGTERM');
+    const t = setTimeout(() => { if (this.child === child && this.running) killGroup(child.pid, 'SIGKILL'); }, graceMs);
+    t.unref();
   }
 
   /** From now on an exit is expected: no restart. */
@@ -126,6 +151,13 @@ export class Supervised {
     if (timedOut) await Promise.race([exited, delay(500)]);
     this.opts.events.record({ type: 'process.stopped', workload: this.opts.workload, process: this.opts.process, message: `${this.opts.process} of ${this.opts.workload} stopped` });
   }
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The exit came from recycle(): the supervisor is already starting the next child. */
+  recycled?: boolean;
 }
 
 export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {

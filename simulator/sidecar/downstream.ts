@@ -109,7 +109,10 @@ export function newContext(
     }
     onDone({ ctx, status: aborted && !res.headersSent ? 0 : res.statusCode, durationMs: performance.now() - startedAt, proxyError, aborted });
   };
-  res.once('finish', () => finish(false));
+  // Node's HTTP/2 compat layer emits 'finish' on every stream close, a reset
+  // one too: a caller's RST_STREAM before our response ended is an abort, or
+  // the app behind an inbound sidecar kept a half-sent request open forever.
+  res.once('finish', () => finish((req as { aborted?: boolean }).aborted === true));
   res.once('close', () => finish(!res.writableFinished));
   return ctx;
 }

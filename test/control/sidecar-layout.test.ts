@@ -26,9 +26,9 @@ function getJson(port: number, path: string, host?: string): Promise<{ status: n
   });
 }
 
-function postJson(port: number, path: string): Promise<{ status: number; body: any }> {
+function postJson(port: number, path: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, timeout: 5_000 }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers, agent: false, timeout: 5_000 }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
@@ -125,6 +125,10 @@ describe('sidecars sharing one process', () => {
     assert.deepEqual(await reviews.pushConfig(next), { ok: true });
     const pid = reviews.pid;
     const before = await getJson(m.admin('reviews-v1'), '/stats');
+    // A web page can POST to a loopback port without CORS: what a browser marks cross-site is refused.
+    assert.equal((await postJson(m.admin('reviews-v1'), '/restart', { origin: 'http://evil.example' })).status, 403);
+    assert.equal((await postJson(m.admin('reviews-v1'), '/restart', { 'sec-fetch-site': 'cross-site' })).status, 403);
+    assert.equal(reviews.pid, pid);
     const answer = await postJson(m.admin('reviews-v1'), '/restart');
     assert.equal(answer.status, 202);
     assert.equal(answer.body.restarting, 'reviews-v1');

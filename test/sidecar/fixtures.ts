@@ -135,6 +135,17 @@ export interface EchoBody {
   bodyBytes: number;
 }
 
+/** startMesh, tried again (bounded) when a probed port was taken before a sidecar bound it. */
+export async function startMeshRetrying(...args: Parameters<typeof startMesh>): Promise<TestMesh> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMesh(...args);
+    } catch (e) {
+      if (attempt >= 3 || !/already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
 export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opts: StartOptions & { ingress?: boolean; workloadLifetimeMs?: number } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: TD, workloadLifetimeMs: opts.workloadLifetimeMs });
   const services: ServiceDef[] = structuredClone(defs); // ports are filled in below; callers' definitions stay reusable
@@ -161,7 +172,15 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
   if (opts.ingress !== false) {
     started.push(startSidecar({ type: 'bootstrap', workload: null, snapshot, certs: ca.issue(snapshot.ingress.spiffeId) }, opts).then((s) => void (ingress = s)));
   }
-  await Promise.all(started);
+  // Ports are probed free, then bound: another process can take one in between.
+  // Whatever did start is closed again, so a caller may retry (startMeshRetrying).
+  const outcome = await Promise.allSettled(started);
+  const failure = outcome.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failure) {
+    await Promise.all([...sidecars.values(), ...(ingress ? [ingress as Sidecar] : [])].map((s) => s.close(0)));
+    for (const a of apps.values()) { a.closeAllConnections(); a.close(); }
+    throw failure.reason;
+  }
   const agent = new http.Agent({ keepAlive: true });
 
   const mesh: TestMesh = {

@@ -6,6 +6,7 @@
 import express from 'express';
 import * as http from 'node:http';
 import { hostGuard } from './host-guard';
+import { headersLimits } from '../../http-limits';
 import { tokenAuth } from './token-auth';
 import { csrfGuard } from './csrf-guard';
 import { sidecarAdminProxy } from './sidecar-proxy';
@@ -73,7 +74,7 @@ export interface ControlApiServer { server: http.Server; port: number; close(): 
 export function listenControlApi(deps: ControlApiDeps, port: number): Promise<ControlApiServer> {
   let bound = port;
   const app = createControlApp(deps, () => bound);
-  const server = http.createServer(app);
+  const server = http.createServer({ ...headersLimits() }, app);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host: '127.0.0.1', exclusive: true }, () => {

@@ -73,7 +73,7 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
     connectTimer = setTimeout(() => {
       if (responded || (session as unknown as Record<symbol, boolean>)[CONNECTED]) return;
       responded = true;
-      stream.close(http2.constants.NGHTTP2_CANCEL);
+      cancel(stream);
       session.destroy();
       ctx.fail(upstreamConnectFailure(`devmesh: connection to ${ep.name} timed out after ${ms} ms (connectTimeout)\n`));
     }, ms);
@@ -89,6 +89,10 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
     if (responded) return;
     responded = true;
     const cause = (err.cause as NodeJS.ErrnoException | undefined) ?? err;
+    // Node reports a peer's REFUSED_STREAM as a stream 'error' before 'close': it must stay a
+    // refused stream (the peer never processed it, Istio's default retries replay it), not a
+    // reset. Seen under load when a session is replaced (certificate rotation, peer restart).
+    if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return ctx.fail(refusedStream(`devmesh: ${ep.name} refused the stream (REFUSED_STREAM)\n`));
     if (!(session as unknown as Record<symbol, boolean>)[CONNECTED]) ctx.fail(upstreamConnectFailure(`devmesh: connection to ${ep.name} (127.0.0.1:${ep.sidecar.inboundPort}) failed: ${cause.message}\n`));
     else ctx.fail(upstreamReset(`devmesh: ${ep.name} reset the request: ${err.message}\n`));
   });
@@ -102,13 +106,25 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
     }
   });
   ctx.onAbort(() => {
-    if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    cancel(stream);
   });
   if (withBody) {
     const body = ctx.downstream.body;
     body.pipe(stream);
     stream.once('close', () => body.unpipe(stream));
   }
+}
+
+/**
+ * Resets an upstream stream whose downstream went away (client reset, a
+ * malformed body, a timeout). Not `stream.close(CANCEL)`: on a stream whose
+ * body is still open, Node's close() ends the writable side first, which
+ * sends END_STREAM before the RST_STREAM, so the callee's sidecar saw the
+ * cut-short body as complete and handed it to the app as a whole request.
+ * destroy() with an error sends only RST_STREAM (INTERNAL_ERROR).
+ */
+function cancel(stream: http2.ClientHttp2Stream): void {
+  if (!stream.destroyed) stream.destroy(new Error('downstream request cancelled'));
 }
 
 function connectTimeoutMs(d: string | undefined): number {

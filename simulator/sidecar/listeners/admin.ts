@@ -7,6 +7,7 @@
  * `POST /restart`, which restarts this one sidecar even when it shares its
  * process with others (issue 8).
  */
+import { headersLimits } from '../../http-limits';
 import * as http from 'node:http';
 import { X509Certificate } from 'node:crypto';
 import type { Certificates } from '../../protocol';
@@ -31,14 +32,43 @@ export interface AdminDeps {
   routes?: Record<string, () => unknown>;
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function isCrossSite(headers: http.IncomingHttpHeaders): boolean {
+  const site = headers['sec-fetch-site'];
+  if (site && site !== 'same-origin' && site !== 'none') return true;
+  const origin = headers.origin;
+  if (!origin) return false;
+  try {
+    return !LOOPBACK.has(new URL(origin).hostname.toLowerCase().replace(/^\[(.*)\]$/, '[$1]'));
+  } catch {
+    return true;
+  }
+}
+
 export function createAdminServer(deps: AdminDeps): http.Server {
-  return http.createServer((req, res) => {
+  return http.createServer({ ...headersLimits() }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const json = (status: number, body: unknown) => {
       const text = JSON.stringify(body, null, 2);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };
+    // DNS rebinding: a web page whose name resolves to 127.0.0.1 could otherwise read this
+    // port's access log and config (it has no token); any port, since the control API proxies here.
+    if (!LOOPBACK.has((req.headers.host ?? '').toLowerCase().replace(/:\d+$/, ''))) {
+      return json(403, { error: 'forbidden-host', message: `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback address` });
+    }
+    // Read-only but for POST /restart: other methods (and their bodies) are refused unread.
+    const restart = req.method === 'POST' && path === '/restart';
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !restart) {
+      res.setHeader('allow', 'GET, HEAD');
+      return json(405, { error: 'method-not-allowed', message: `the admin port is read-only but for POST /restart (got ${req.method})` });
+    }
+    // A web page may POST to any loopback port without CORS: refuse what a browser marks as cross-site.
+    if (restart && isCrossSite(req.headers)) {
+      return json(403, { error: 'cross-site', message: 'POST /restart from a web page is refused; use devmesh or the control API' });
+    }
     switch (path) {
       case '/ready':
         if (deps.ready()) {

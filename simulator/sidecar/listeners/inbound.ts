@@ -18,6 +18,7 @@ import { PEER, PLAINTEXT, identify, namespaceOf, type PeerIdentity } from '../se
 import type { Stats } from '../stats';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
 import type { ListenerDeps } from './outbound';
+import { headersLimits } from '../../http-limits';
 
 const TLS_HANDSHAKE = 0x16;
 /** A client that connects and says nothing is dropped after this long. */
@@ -73,7 +74,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     deps.handler(ctx);
   };
 
-  const plain = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0 }, onRequest);
+  const plain = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, onRequest);
   const secure = http2.createSecureServer(
     {
       key: deps.certs.keyPem,
@@ -86,9 +87,14 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
       ALPNProtocols: ['h2', 'http/1.1'],
       settings: { initialWindowSize: STREAM_WINDOW },
       maxSessionMemory: 64,
+      // A client that starts a TLS handshake and stalls is dropped as one that stalls its headers.
+      handshakeTimeout: headersLimits().headersTimeout,
     },
     onRequest,
   );
+  // HTTP/1.1 over TLS: the same rules as the plaintext side (headers deadline, no overall body
+  // deadline, 400 without Host); Node set none of them on an http2 server's HTTP/1 fallback.
+  Object.assign(secure, headersLimits(), { requestTimeout: 0, requireHostHeader: true });
   secure.on('secureConnection', (tls: TLSSocket) => {
     const peer = identify(tls);
     const mode = deps.tables().mtls.mode;
@@ -143,6 +149,11 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     });
   });
 
+  // Node starts its headers/request deadline checks on 'listening'; `plain` and
+  // `secure` never listen (the sniffer above hands them connections), so without
+  // this no deadline was ever enforced on the inbound listener.
+  server.on('listening', () => { plain.emit('listening'); secure.emit('listening'); });
+
   function trackHttp1(socket: net.Socket): void {
     http1.set(socket, { inflight: 0, closeWhenIdle: false });
     socket.once('close', () => http1.delete(socket));
@@ -185,6 +196,9 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     },
     destroyAll() {
       for (const s of sockets) s.destroy();
+      // Stops the deadline checkers started on 'listening' (they never listened themselves).
+      plain.close();
+      secure.close();
     },
   };
 }

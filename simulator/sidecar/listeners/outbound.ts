@@ -5,6 +5,7 @@
  * send) and origin-form ones whose Host names the destination.
  */
 import * as http from 'node:http';
+import { headersLimits } from '../../http-limits';
 import type { Handler, Source } from '../context';
 import { newContext, type Exchange } from '../downstream';
 import { ProxyError } from '../errors';
@@ -35,7 +36,7 @@ export function sourceOf(t: MeshTables, address: string | undefined): Source {
 }
 
 export function createOutboundServer(deps: ListenerDeps): http.Server {
-  const server = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+  const server = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, (req, res) => {
     const t = deps.tables();
     const target = requestTarget(req.url ?? '/', req.headers.host);
     const tgt = 'error' in target ? { authority: req.headers.host ?? '-', path: req.url ?? '/', proxyForm: false } : target;

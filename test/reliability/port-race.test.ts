@@ -1,0 +1,73 @@
+/**
+ * `devmesh up` probes free ports for unpinned sidecar listeners, then the
+ * sidecar processes bind them a moment later; another process can take one
+ * in between (parallel test runs did, and `up` died with EADDRINUSE). Here a
+ * sidecar entry wrapper (fixtures/port-thief-sidecar.js) takes the port in
+ * exactly that window: after devmesh picked it, before the sidecar binds.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { canBind, REPO, startUp, within } from '../control/helpers';
+import { backWeights, meshFixture, processesIn, record, request, upMesh } from './harness';
+
+const THIEF = path.join(REPO, 'test', 'reliability', 'fixtures', 'port-thief-sidecar.js');
+
+function thieves(dir: string): number[] {
+  return readdirSync(dir).filter((f) => f.startsWith('thief-')).map((f) => Number(readFileSync(path.join(dir, f), 'utf8')));
+}
+function killThieves(dir: string): void {
+  for (const pid of thieves(dir)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+test('unpinned sidecar ports taken between the probe and the bind are moved, and traffic uses the new ones', async () => {
+  const fx = await meshFixture({ 'back-vs.yaml': backWeights(100, 0) });
+  const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
+  // The ingress admin port, front's outbound port (its app's HTTP_PROXY) and back-v1's inbound port (dialled by peers).
+  const env = { DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'istio-ingressgateway:adminPort,front-v1:outboundPort,back-v1:inboundPort' };
+  const t0 = Date.now();
+  const up = await upMesh(fx, env);
+  try {
+    assert.equal(thieves(thiefDir).length, 3, 'three ports were taken');
+    const out = up.output();
+    assert.match(out, /sidecar of istio-ingressgateway: another process took its port before it could listen; moved adminPort \d+ -> \d+/);
+    assert.match(out, /sidecar of front-v1: .*moved outboundPort \d+ -> \d+/);
+    assert.match(out, /sidecar of back-v1: .*moved inboundPort \d+ -> \d+/);
+    // ingress -> front (its app restarted with the new HTTP_PROXY) -> back-v1 (peers dial its new inbound port).
+    let ok = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await request(fx.ingressPort, 'http://front:8080/call/back/hello');
+      assert.equal(r.status, 200, `request ${i}: ${r.status} ${r.error ?? ''} ${r.body}`);
+      assert.equal(JSON.parse(r.body).workload, 'back-v1');
+      ok++;
+    }
+    const topo = await (await up.api('/api/topology')).json() as { workloads: Array<{ name: string; restarts: { app: number } }> };
+    assert.equal(topo.workloads.find((w) => w.name === 'front-v1')!.restarts.app, 1, 'front app restarted once for its new outbound port');
+    record({ scenario: 'port taken at startup (unpinned)', load: '20 sequential', faults: '3 sidecar ports taken before bind', durationMs: Date.now() - t0, sent: 20, ok, failed: 0, explained: 'ports moved, peers and app told', lost: 0 });
+  } finally {
+    await up.stop();
+    killThieves(thiefDir);
+    fx.cleanup();
+  }
+});
+
+test('a pinned port taken between the check and the bind is a one-line error naming the port and its place in the Mesh', async () => {
+  const fx = await meshFixture();
+  const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
+  const up = startUp(fx.meshFile, { DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'istio-ingressgateway:port' });
+  try {
+    const exit = await within(up.exited, 30_000, 'devmesh up exiting');
+    assert.equal(exit.code, 1, up.output());
+    const lines = up.output().trim().split('\n').filter((l) => !l.startsWith('['));
+    assert.deepEqual(lines, [`mesh.yaml:6:20: ingress port ${fx.ingressPort} was taken by another process before the sidecar of istio-ingressgateway could listen on it; devmesh up stopped everything it started`]);
+    assert.deepEqual(processesIn(fx.dir).filter((p) => !thieves(thiefDir).includes(p)), [], 'nothing left running');
+    assert.ok(await canBind(fx.controlPort), 'control port released');
+  } finally {
+    await up.stop();
+    killThieves(thiefDir);
+    fx.cleanup();
+  }
+});
