@@ -5,20 +5,28 @@
  */
 import * as os from 'node:os';
 import { markdownTable, type BenchResult } from './stats';
+import { benchDataplane } from './dataplane';
 import { benchValidate } from './validate';
 import { benchObservability } from './observability';
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   validate: () => benchValidate(),
+  dataplane: () => benchDataplane({ quick: process.argv.includes('--quick'), only: onlyArg() }),
   observability: () => benchObservability(),
 };
+
+/** `--only=throughput,latency,big,telemetry,up`: a subset of the data-plane scenarios. */
+function onlyArg(): string[] | undefined {
+  const a = process.argv.find((x) => x.startsWith('--only='));
+  return a ? a.slice(7).split(',') : undefined;
+}
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = wanted.length ? wanted : Object.keys(BENCHES);
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   process.stdout.write(`Machine: ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}\n`);
-  process.stdout.write(`Date: ${new Date().toISOString().slice(0, 10)}; command: npm run bench -- ${names.join(' ')}\n\n`);
+  process.stdout.write(`Date: ${new Date().toISOString().slice(0, 10)}; command: npm run bench -- ${process.argv.slice(2).join(' ') || names.join(' ')}\n\n`);
   for (const name of names) {
     const bench = BENCHES[name];
     if (!bench) {

@@ -9,6 +9,8 @@ export interface BenchResult {
   name: string;
   rows: BenchRow[];
   notes?: string[];
+  /** Free-form Markdown (several tables); printed instead of the one-table layout. */
+  markdown?: string;
 }
 
 export function percentile(values: readonly number[], p: number): number {
@@ -19,6 +21,7 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export function markdownTable(result: BenchResult): string {
+  if (result.markdown !== undefined) return result.markdown;
   const lines = [`| ${result.name} | figure | target | ratio |`, '| --- | --- | --- | --- |'];
   for (const r of result.rows) lines.push(`| ${r.what} | ${r.value} | ${r.target} | ${r.ratio} |`);
   for (const n of result.notes ?? []) lines.push('', n);

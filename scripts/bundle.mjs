@@ -7,6 +7,7 @@ const targets = [
   { entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', external: ['vscode'] },
   { entryPoints: ['language-server/main.ts'], outfile: 'dist/language-server.js', platform: 'node', format: 'cjs' },
   { entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife' },
+  { entryPoints: ['webview/style.css'], outfile: 'dist/webview.css' },
 ];
 
 for (const t of targets) {

@@ -101,9 +101,24 @@ export interface SidecarOptions {
   logFormat?: 'text' | 'json';
   /** Trace sampling, 0-100. */
   sampling?: number;
-  /** Write access-log lines to stdout (default true; `devmesh up` sets it from --access-log). */
+  /**
+   * Write access-log lines to stdout (default true; `devmesh up` sets it from
+   * --access-log). A line per request is a pipe write in the sidecar and a
+   * read in the control plane: ~25 % of a sidecar's CPU under load (issue 8);
+   * `/access_log` on the admin port keeps the recent lines either way.
+   */
   printAccessLog?: boolean;
+  /** false: no tracing and no Istio metrics filters (the benchmark's "telemetry off" baseline). */
+  observability?: boolean;
 }
+
+/**
+ * Several sidecars may share one process (issue 8: a Node process costs
+ * ~50 MB before it proxies anything). On that channel every message carries
+ * the key of the sidecar it is for or from (its workload name, or the
+ * ingress name); a process hosting one sidecar may leave it out.
+ */
+export type Addressed<M> = M & { sidecar?: string };
 
 // ---------- messages: sidecar -> control ----------
 

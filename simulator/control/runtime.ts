@@ -14,10 +14,11 @@ import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
 import { accepts, assignPorts, duplicateClaims, formatPortProblem, freePorts, isPortFree, portClaims, takenPorts } from './ports';
 import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
+import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
 import { Supervised, killGroup, delay, type ExitInfo } from './supervisor';
-import { Sidecar, SIDECAR_ENTRY } from './sidecars';
+import { Sidecar, SidecarHost, SIDECAR_ENTRY, sidecarLayout } from './sidecars';
 import { forgetChildren, reapLeftovers, recordChildren, type ChildRecord } from './leftovers';
 import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
@@ -108,7 +109,7 @@ export class MeshRuntime {
     this.mintIdentities(); mark('certs');
     try {
       await this.openApi();
-      const session: SessionInfo = { apiUrl: this.apiUrl, token: this.token, pid: process.pid };
+      const session: SessionInfo = { apiUrl: this.apiUrl, token: this.token, pid: process.pid, dashboardUrl: dashboardUrl(this.apiUrl, this.token) };
       writeSession(this.rootDir, session); mark('api');
       this.startSidecars();
       this.startApps(commands);
@@ -236,9 +237,13 @@ export class MeshRuntime {
       { name: this.snapshot.ingress.name, workload: null, spiffeId: this.snapshot.ingress.spiffeId },
       ...this.snapshot.workloads.map((w) => ({ name: w.name, workload: w.name, spiffeId: w.spiffeId })),
     ];
+    // One shared process for every sidecar unless DEVMESH_SIDECAR_LAYOUT=process (sidecars.ts says why).
+    const host = sidecarLayout() === 'shared'
+      ? new SidecarHost(`sidecars (${owners.length})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[sidecars] ${line}`); } })
+      : undefined;
     for (const o of owners) {
       const sidecar = new Sidecar({
-        workload: o.workload, name: o.name, events: this.events,
+        workload: o.workload, name: o.name, events: this.events, host,
         bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
         // Spans, edge samples and access-log entries, batched by the sidecar.
         onTelemetry: (data) => this.telemetry?.ingest(data),
@@ -363,6 +368,7 @@ export class MeshRuntime {
     this.out('');
     this.out(`mesh ${s.meshName} ready in ${Math.round(ms)} ms (${Object.entries(phases).map(([k, v]) => `${k} ${v}`).join(', ')}) — config v${s.version}, ${s.workloads.length} workloads, mTLS identities from a local CA`);
     this.out(`control API + dashboard: ${this.apiUrl}  (token in ${this.rel(path.join(this.rootDir, '.devmesh', 'session.json'))})`);
+    this.out(`open the dashboard: ${dashboardUrl(this.apiUrl, this.token)}`);
     const entry = s.services.find((x) => x.name === 'productpage') ?? s.services[0];
     if (entry) {
       const p = entry.name === 'productpage' ? '/productpage' : '/';

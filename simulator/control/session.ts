@@ -11,6 +11,8 @@ export interface SessionInfo {
   apiUrl: string;
   token: string;
   pid: number;
+  /** Opens the browser dashboard already authorised (the token is in the fragment, never sent to a server). */
+  dashboardUrl?: string;
 }
 
 export function stateDir(rootDir: string): string {

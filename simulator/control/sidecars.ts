@@ -1,23 +1,111 @@
 /**
- * One sidecar process per workload (and one for the ingress), forked from
- * `out/simulator/sidecar/main.js` with an IPC channel. The control plane
- * speaks only the messages of `protocol.ts`: `bootstrap` on every (re)start
- * with the current snapshot and certificates, `config` on every accepted
- * edit, `certs` on rotation, `shutdown` at the end.
+ * Sidecar processes, forked from `out/simulator/sidecar/main.js` with an IPC
+ * channel. The control plane speaks only the messages of `protocol.ts`:
+ * `bootstrap` on every (re)start with the current snapshot and certificates,
+ * `config` on every accepted edit, `certs` on rotation, `shutdown` at the end.
+ *
+ * Process layout (issue 8). A Node process costs ~50 MB idle and ~100 MB
+ * under load before any of it is proxying, so by default every sidecar of
+ * the mesh lives in one shared process (a `SidecarHost`), each with its own
+ * listeners, identity, tables and stats, and messages carry the sidecar's
+ * key. `DEVMESH_SIDECAR_LAYOUT=process` gives each sidecar its own process
+ * instead (a crash or a `kill` then hits only that workload). In the shared
+ * layout a crash of the process takes every sidecar in it down: the
+ * supervisor restarts the process, every member is bootstrapped again, and
+ * the topology shows each of them restarted with the same pid.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import type { Certificates, ControlMessage, MeshSnapshot, SidecarMessage } from '../protocol';
+import type { Addressed, Certificates, ControlMessage, MeshSnapshot, SidecarMessage } from '../protocol';
 import type { EventLog } from './events';
 import { Supervised } from './supervisor';
 
 /** The compiled sidecar; DEVMESH_SIDECAR_ENTRY swaps it (tests of supervision use a stub). */
 export const SIDECAR_ENTRY = process.env.DEVMESH_SIDECAR_ENTRY || path.join(__dirname, '..', 'sidecar', 'main.js');
 
+export type SidecarLayout = 'shared' | 'process';
+
+/**
+ * Shared unless DEVMESH_SIDECAR_LAYOUT says `process`, or a custom entry
+ * (DEVMESH_SIDECAR_ENTRY) is in use: one written for a single sidecar per
+ * process is not assumed to route by key.
+ */
+export function sidecarLayout(env: NodeJS.ProcessEnv = process.env): SidecarLayout {
+  if (env.DEVMESH_SIDECAR_LAYOUT === 'process' || env.DEVMESH_SIDECAR_LAYOUT === 'shared') return env.DEVMESH_SIDECAR_LAYOUT;
+  return env.DEVMESH_SIDECAR_ENTRY ? 'process' : 'shared';
+}
+
+/**
+ * Node flags of a sidecar process. A 4 MB semi-space (V8's default grows to
+ * 16 MB) keeps ~25 MB of young generation off the RSS under load at no
+ * measurable CPU cost (BENCHMARKS.md). DEVMESH_SIDECAR_EXEC_ARGV adds flags
+ * (the benchmark passes `--cpu-prof`, which NODE_OPTIONS refuses); inherited
+ * --inspect/--test flags are never passed on.
+ */
+export function sidecarExecArgv(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = env.DEVMESH_SIDECAR_EXEC_ARGV?.trim();
+  return ['--max-semi-space-size=4', ...(extra ? extra.split(/\s+/) : [])];
+}
+
+/** One sidecar process and the sidecars it hosts. */
+export class SidecarHost {
+  readonly supervised: Supervised;
+  private readonly members = new Map<string, Sidecar>();
+
+  constructor(readonly name: string, events: EventLog, opts: { onOutput?: (line: string, stream: 'stdout' | 'stderr') => void; entry?: string } = {}) {
+    this.supervised = new Supervised({
+      workload: name,
+      process: 'sidecar',
+      events,
+      onOutput: opts.onOutput,
+      spawn: () => fork(opts.entry ?? SIDECAR_ENTRY, [], {
+        // Own process group (see supervisor.ts); no inherited --inspect/--test flags.
+        detached: true,
+        execArgv: sidecarExecArgv(),
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        env: { ...process.env, DEVMESH_SIDECAR: name },
+      }),
+      onSpawn: (child) => this.attach(child),
+    });
+  }
+
+  get pid(): number | undefined { return this.supervised.pid; }
+  get size(): number { return this.members.size; }
+
+  /** Adds a sidecar; starts the process, or bootstraps the sidecar in the running one. */
+  add(member: Sidecar): void {
+    this.members.set(member.key, member);
+    if (!this.supervised.child || !this.supervised.running) {
+      if (!this.supervised.child) this.supervised.start();
+      return;
+    }
+    member.attach(this.supervised.child);
+  }
+
+  remove(member: Sidecar): void { this.members.delete(member.key); }
+
+  private attach(child: ChildProcess): void {
+    child.on('message', (m: Addressed<SidecarMessage>) => {
+      // A process hosting one sidecar (a custom entry) may not address its messages.
+      const to = m.sidecar !== undefined ? this.members.get(m.sidecar) : this.members.size === 1 ? [...this.members.values()][0] : undefined;
+      to?.onMessage(m);
+    });
+    for (const m of this.members.values()) m.attach(child);
+  }
+
+  send(key: string, msg: ControlMessage, onError: (err: Error) => void): boolean {
+    const child = this.supervised.child;
+    if (!child?.connected) return false;
+    // The callback swallows EPIPE from a process dying mid-send; its restart re-bootstraps.
+    child.send({ ...msg, sidecar: key }, (err) => { if (err) onError(err); });
+    return true;
+  }
+}
+
 export interface SidecarOptions {
   /** Workload name, or null for the ingress gateway. */
   workload: string | null;
-  /** Name shown in events and the table. */
+  /** Name shown in events and the table; the sidecar's key in a shared process. */
   name: string;
   events: EventLog;
   /** What a (re)started sidecar boots with: always the latest snapshot and certs. */
@@ -26,43 +114,39 @@ export interface SidecarOptions {
   onLog?: (level: string, message: string) => void;
   onTelemetry?: (data: unknown) => void;
   entry?: string;
+  /** The process to live in; default: a process of its own. */
+  host?: SidecarHost;
 }
 
 interface Pending { version: number; resolve: (r: { ok: boolean; error?: string }) => void }
 
 export class Sidecar {
-  readonly supervised: Supervised;
+  readonly host: SidecarHost;
   ready = false;
   appliedVersion = 0;
   /** Serial of the certificate the sidecar says new connections use (after a rotation). */
   certsSerial: string | undefined;
   private readyWaiters: Array<() => void> = [];
   private pending: Pending[] = [];
+  private stopped = false;
 
   constructor(private readonly opts: SidecarOptions) {
-    this.supervised = new Supervised({
-      workload: opts.name,
-      process: 'sidecar',
-      events: opts.events,
-      onOutput: opts.onOutput,
-      spawn: () => fork(opts.entry ?? SIDECAR_ENTRY, [], {
-        // Own process group (see supervisor.ts); no inherited --inspect/--test flags.
-        detached: true,
-        execArgv: [],
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: { ...process.env, DEVMESH_SIDECAR: opts.name },
-      }),
-      onSpawn: (child) => this.attach(child),
-    });
+    this.host = opts.host ?? new SidecarHost(opts.name, opts.events, { onOutput: opts.onOutput, entry: opts.entry });
   }
 
-  get pid(): number | undefined { return this.supervised.pid; }
+  get key(): string { return this.opts.name; }
+  /** The process it runs in (shared with other sidecars in the default layout). */
+  get supervised(): Supervised { return this.host.supervised; }
+  get pid(): number | undefined { return this.host.pid; }
 
-  start(): void { this.supervised.start(); }
+  start(): void {
+    this.stopped = false;
+    this.host.add(this);
+  }
 
-  private attach(child: ChildProcess): void {
+  /** Called by the host for every (re)started process. */
+  attach(child: ChildProcess): void {
     this.ready = false;
-    child.on('message', (m: SidecarMessage) => this.onMessage(m));
     child.once('exit', () => {
       this.ready = false;
       // A sidecar that died cannot apply anything; whoever waits learns it now.
@@ -72,7 +156,7 @@ export class Sidecar {
     this.send(this.opts.bootstrap());
   }
 
-  private onMessage(m: SidecarMessage): void {
+  onMessage(m: SidecarMessage): void {
     switch (m.type) {
       case 'ready': {
         this.ready = true;
@@ -98,17 +182,14 @@ export class Sidecar {
     }
   }
 
-  /** Resolves when the current process reports `ready`. */
+  /** Resolves when the current process reports this sidecar `ready`. */
   whenReady(): Promise<void> {
     return this.ready ? Promise.resolve() : new Promise((r) => this.readyWaiters.push(r));
   }
 
   send(msg: ControlMessage): boolean {
-    const child = this.supervised.child;
-    if (!child?.connected) return false;
-    // The callback swallows EPIPE from a sidecar dying mid-send; its restart re-bootstraps.
-    child.send(msg, (err) => { if (err) this.opts.onLog?.('warn', `could not send ${msg.type} to ${this.opts.name}: ${err.message}`); });
-    return true;
+    if (this.stopped) return false;
+    return this.host.send(this.key, msg, (err) => this.opts.onLog?.('warn', `could not send ${msg.type} to ${this.opts.name}: ${err.message}`));
   }
 
   /** Pushes a snapshot; resolves when the sidecar applied or rejected it (or after `timeoutMs`). */
@@ -122,12 +203,20 @@ export class Sidecar {
 
   pushCerts(certs: Certificates): void { this.send({ type: 'certs', certs }); }
 
-  /** Asks the sidecar to drain and exit; the supervisor kills its group if it does not. */
+  /**
+   * Asks the sidecar to drain and stop. The last sidecar of a process takes
+   * the process with it (the supervisor kills its group if it lingers);
+   * others sharing the process keep serving.
+   */
   async stop(graceMs = 1_000): Promise<void> {
-    this.supervised.markStopping();
-    if (this.supervised.running && this.send({ type: 'shutdown', graceMs })) {
-      await Promise.race([this.supervised.nextExit(), new Promise((r) => setTimeout(r, graceMs + 200))]);
-    }
+    const last = this.host.size <= 1;
+    if (last) this.supervised.markStopping();
+    const sent = this.supervised.running && this.send({ type: 'shutdown', graceMs });
+    this.stopped = true;
+    this.ready = false;
+    this.host.remove(this);
+    if (!last) return;
+    if (sent) await Promise.race([this.supervised.nextExit(), new Promise((r) => setTimeout(r, graceMs + 200))]);
     await this.supervised.stop(500);
   }
 }

@@ -6,7 +6,7 @@
  * Edges are caller -> callee as the caller's sidecar saw them
  * (reporter=source), over a sliding window (`windowSeconds`, 30 s by default).
  */
-import type { RuntimeFault } from '../protocol';
+import type { RuntimeFault, WorkloadInfo } from '../protocol';
 
 /** Figures shared by workload and service edges, over the window. */
 export interface EdgeTraffic {
@@ -71,15 +71,8 @@ export interface TopologyEdges {
   serviceEdges: ServiceEdge[];
 }
 
-export interface TopologyWorkload {
-  name: string;
-  service: string;
-  namespace: string;
-  labels: Record<string, string>;
-  serviceAccount: string;
-  spiffeId: string;
-  appPort: number;
-  sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
+/** A workload of the snapshot, with what the control plane knows of its processes. */
+export interface TopologyWorkload extends WorkloadInfo {
   /** devmesh starts this workload's app (it has a `command`). */
   managed: boolean;
   pids: { sidecar: number | null; app: number | null };

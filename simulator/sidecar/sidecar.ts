@@ -41,6 +41,8 @@ export interface StartOptions {
   accessLog?: AccessLogSink;
   /** Random source for weights and load balancing (tests pass a seeded one). */
   random?: () => number;
+  /** The process this sidecar shares (main.ts): admin `/memory` says who else is in it. */
+  host?: { sidecars: () => string[]; restart?: () => void };
   /** false: no tracing and no Istio metrics (bench/observability.ts measures the difference). */
   observability?: boolean;
 }
@@ -136,6 +138,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     metrics: telemetry.metrics,
     certs: getCerts,
     ready: () => !draining,
+    sharedWith: opts.host?.sidecars,
+    restart: opts.host?.restart,
     extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString(), toxics: resilience.toxics.toJSON() }),
     routes: { '/clusters': () => resilience.clusters() },
   });

@@ -52,3 +52,21 @@ export function at<T>(ls: LanguageService, marked: string, feature: (uri: string
   ls.setFile(NEW_FILE, text);
   return feature(NEW_FILE, position);
 }
+
+/** A canary VirtualService with two mistakes an editor client must report: an unknown subset and a bad duration. */
+export const BROKEN_CANARY = [
+  'apiVersion: networking.istio.io/v1',
+  'kind: VirtualService',
+  'metadata:',
+  '  name: reviews-canary',
+  'spec:',
+  '  hosts: [reviews]',
+  '  http:',
+  '    - route:',
+  '        - destination:',
+  '            host: reviews',
+  '            subset: v9',
+  '      timeout: 10 seconds',
+  '',
+].join('\n');
+

@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { BOOKINFO, REPO } from './fixtures';
+import { BOOKINFO, BROKEN_CANARY, REPO } from './fixtures';
 
 const nvim = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
 const missing = nvim.error || nvim.status !== 0 ? 'nvim is not installed (apt-get install -y neovim); .ci/run installs it' : false;
@@ -19,21 +19,7 @@ test('Neovim receives the devmesh diagnostics, hover and completion of a policy 
   try {
     cpSync(BOOKINFO, root, { recursive: true });
     const file = path.join(root, 'policies', 'canary.yaml');
-    writeFileSync(file, [
-      'apiVersion: networking.istio.io/v1',
-      'kind: VirtualService',
-      'metadata:',
-      '  name: reviews-canary',
-      'spec:',
-      '  hosts: [reviews]',
-      '  http:',
-      '    - route:',
-      '        - destination:',
-      '            host: reviews',
-      '            subset: v9',
-      '      timeout: 10 seconds',
-      '',
-    ].join('\n'));
+    writeFileSync(file, BROKEN_CANARY);
     const outFile = path.join(root, 'nvim-out.jsonl');
     const child = spawn('nvim', ['--headless', '--clean', '-u', 'NONE', '-c', `luafile ${path.join(REPO, 'test', 'language-server', 'nvim', 'check.lua')}`], {
       cwd: root,

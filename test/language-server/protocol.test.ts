@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BOOKINFO } from './fixtures';
+import { BOOKINFO, BROKEN_CANARY } from './fixtures';
 import { LspProcess, pathToUri } from './lsp-process';
 
 describe('devmesh lsp --stdio', () => {
@@ -30,21 +30,7 @@ describe('devmesh lsp --stdio', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  const BROKEN = [
-    'apiVersion: networking.istio.io/v1',
-    'kind: VirtualService',
-    'metadata:',
-    '  name: reviews-canary',
-    'spec:',
-    '  hosts: [reviews]',
-    '  http:',
-    '    - route:',
-    '        - destination:',
-    '            host: reviews',
-    '            subset: v9',
-    '      timeout: 10 seconds',
-    '',
-  ].join('\n');
+  const BROKEN = BROKEN_CANARY;
 
   test('publishes diagnostics with the validator codes and ranges for an unsaved buffer', async () => {
     server.notify('textDocument/didOpen', { textDocument: { uri: brokenUri, languageId: 'yaml', version: 1, text: BROKEN } });

@@ -148,11 +148,13 @@ describe('observability of a running mesh', () => {
   test('B3 headers from the caller continue its trace too, and x-request-id is always set', async () => {
     const b3Trace = 'a'.repeat(16); // 64-bit B3 id: the low half of the 128-bit one
     await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews', { 'x-b3-traceid': b3Trace, 'x-b3-spanid': 'b'.repeat(16), 'x-b3-sampled': '1' });
-    const spans = await traceOf('0'.repeat(16) + b3Trace, 5);
+    // ingress, productpage server + client, reviews server + client, ratings server: wait for all six,
+    // since each sidecar sends its spans in its own batch.
+    const spans = await traceOf('0'.repeat(16) + b3Trace, 6);
     assert.ok(spans.some((s) => s.workload === 'ratings-v1'));
     const single = 'c'.repeat(32);
     await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews', { b3: `${single}-${'d'.repeat(16)}-1` });
-    const s2 = await traceOf(single, 5);
+    const s2 = await traceOf(single, 6);
     assert.equal(s2.find((s) => s.role === 'ingress')?.parentSpanId, 'd'.repeat(16));
     // A caller that sends nothing gets a new trace and a request id on every hop.
     // (product 7: a path no other test asks for, so its log lines are told apart)
@@ -160,8 +162,11 @@ describe('observability of a running mesh', () => {
     const logs = await waitFor('access-log entries of the untraced request', async () => {
       const l = await api<{ entries: AccessLogEntry[] }>('/api/logs?limit=200');
       const mine = l.entries.filter((e) => /\/7(\/|$)/.test(e.path));
-      return mine.some((e) => e.workload === 'ratings-v1') ? mine : undefined;
+      // Each sidecar sends its lines in its own batch: wait for all six hops, then check there are no more.
+      return mine.length >= 6 && mine.some((e) => e.workload === 'ratings-v1') ? mine : undefined;
     }, 5_000, 100);
+    await new Promise((r) => setTimeout(r, 300)); // one more batch period: a seventh line would show up now
+    logs.splice(0, logs.length, ...(await api<{ entries: AccessLogEntry[] }>('/api/logs?limit=200')).entries.filter((e) => /\/7(\/|$)/.test(e.path)));
     assert.equal(logs.length, 6, 'edge out, productpage in+out, reviews in+out, ratings in');
     const ids = new Set(logs.map((e) => e.request_id));
     assert.equal(ids.size, 1, 'one x-request-id from the edge to ratings');

@@ -8,23 +8,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { it } from 'node:test';
 import { CODES, Workspace } from '../../simulator/policy';
+import { seededRandom as rng } from '../../simulator/random';
 
 const CORPUS = path.join(__dirname, '..', '..', '..', 'test', 'policy', 'corpus');
 const seeds = ['valid', 'invalid', 'invalid-mesh'].flatMap((d) =>
   readdirSync(path.join(CORPUS, d)).filter((f) => f.endsWith('.yaml')).map((f) => readFileSync(path.join(CORPUS, d, f), 'utf8')));
 const mesh = readFileSync(path.join(CORPUS, 'mesh.yaml'), 'utf8');
 
-/** mulberry32: small, fast, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NOISE = [':', '-', ' ', '  ', '\n', '[', ']', '{', '}', '"', "'", '&a', '*a', '!!str', '|', '>', '#', '---', '\t', '?', ',', '%', '@', '`', 'spec', 'http', '1.5s', '-1', 'null', '~', '\u00e9', '\ud83d\ude00'];
 

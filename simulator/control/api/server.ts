@@ -11,6 +11,7 @@ import { tokenAuth } from './token-auth';
 import { csrfGuard } from './csrf-guard';
 import { sidecarAdminProxy } from './sidecar-proxy';
 import { observabilityRouter, type ObservabilityDeps } from './observability';
+import { dashboardRoutes } from './dashboard';
 import type { EventLog, MeshEvent } from '../events';
 import type { FaultStore } from '../faults';
 import { faultsRouter } from './faults';
@@ -33,6 +34,8 @@ export function createControlApp(deps: ControlApiDeps, getPort: () => number): e
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(hostGuard(getPort));
+  // The dashboard page and bundle hold no data: they load without the token, which the page reads from its URL fragment.
+  app.use(dashboardRoutes());
   app.use(tokenAuth(deps.token));
   app.use(csrfGuard(getPort));
 

@@ -3,7 +3,9 @@
  * /ready, /stats (JSON counters), /config_dump (snapshot version + route
  * tables), /memory, /access_log (recent lines), /certs, and
  * /stats/prometheus (Istio's standard metrics; `?format=json` gives
- * prom-client's JSON form, which the control plane merges).
+ * prom-client's JSON form, which the control plane merges), and
+ * `POST /restart`, which restarts this one sidecar even when it shares its
+ * process with others (issue 8).
  */
 import { headersLimits } from '../../http-limits';
 import * as http from 'node:http';
@@ -21,12 +23,28 @@ export interface AdminDeps {
   metrics: IstioMetrics;
   certs: () => Certificates;
   ready: () => boolean;
+  /** Keys of every sidecar in this process (several can share one, issue 8). */
+  sharedWith?: () => string[];
+  /** Restarts this sidecar alone, in its process (main.ts); absent for in-process test sidecars. */
+  restart?: () => void;
   extra?: () => Record<string, unknown>;
   /** More JSON views by path (e.g. `/clusters` from the resilience filters). */
   routes?: Record<string, () => unknown>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function isCrossSite(headers: http.IncomingHttpHeaders): boolean {
+  const site = headers['sec-fetch-site'];
+  if (site && site !== 'same-origin' && site !== 'none') return true;
+  const origin = headers.origin;
+  if (!origin) return false;
+  try {
+    return !LOOPBACK.has(new URL(origin).hostname.toLowerCase().replace(/^\[(.*)\]$/, '[$1]'));
+  } catch {
+    return true;
+  }
+}
 
 export function createAdminServer(deps: AdminDeps): http.Server {
   return http.createServer({ ...headersLimits() }, (req, res) => {
@@ -41,10 +59,15 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     if (!LOOPBACK.has((req.headers.host ?? '').toLowerCase().replace(/:\d+$/, ''))) {
       return json(403, { error: 'forbidden-host', message: `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback address` });
     }
-    // Read-only: nothing here changes state, so other methods (and their bodies) are refused unread.
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    // Read-only but for POST /restart: other methods (and their bodies) are refused unread.
+    const restart = req.method === 'POST' && path === '/restart';
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !restart) {
       res.setHeader('allow', 'GET, HEAD');
-      return json(405, { error: 'method-not-allowed', message: `the admin port is read-only (got ${req.method})` });
+      return json(405, { error: 'method-not-allowed', message: `the admin port is read-only but for POST /restart (got ${req.method})` });
+    }
+    // A web page may POST to any loopback port without CORS: refuse what a browser marks as cross-site.
+    if (restart && isCrossSite(req.headers)) {
+      return json(403, { error: 'cross-site', message: 'POST /restart from a web page is refused; use devmesh or the control API' });
     }
     switch (path) {
       case '/ready':
@@ -62,7 +85,21 @@ export function createAdminServer(deps: AdminDeps): http.Server {
         return json(200, configDump(deps.tables(), deps.extra?.()));
       case '/memory': {
         const m = process.memoryUsage();
-        return json(200, { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, pid: process.pid, note: 'process-wide: sidecars sharing a process share these figures' });
+        const inProcess = deps.sharedWith?.() ?? [];
+        const n = Math.max(1, inProcess.length);
+        return json(200, {
+          rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, pid: process.pid,
+          sidecarsInProcess: inProcess, rssPerSidecar: Math.round(m.rss / n),
+          note: n > 1 ? `process-wide figures: ${n} sidecars share this process (and its ${(m.rss / 2 ** 20).toFixed(0)} MB); rssPerSidecar is an even share` : 'process-wide figures; this sidecar has the process to itself',
+        });
+      }
+      case '/restart': {
+        if (req.method !== 'POST') return json(405, { error: 'POST /restart restarts this sidecar' });
+        if (!deps.restart) return json(501, { error: 'this sidecar is not hosted by a sidecar process' });
+        const restart = deps.restart;
+        // Answer first: the restart closes this very listener.
+        res.once('finish', () => setImmediate(restart));
+        return json(202, { restarting: deps.tables().identity.name, pid: process.pid, sharedWith: deps.sharedWith?.() ?? [] });
       }
       case '/access_log':
         return json(200, deps.accessLog.tail());
@@ -84,7 +121,7 @@ export function createAdminServer(deps: AdminDeps): http.Server {
       }
       default:
         if (deps.routes?.[path]) return json(200, deps.routes[path]());
-        return json(404, { error: `unknown admin path ${path}`, paths: ['/ready', '/stats', '/config_dump', '/memory', '/access_log', '/certs', '/stats/prometheus', ...Object.keys(deps.routes ?? {})] });
+        return json(404, { error: `unknown admin path ${path}`, paths: ['/ready', '/stats', '/config_dump', '/memory', '/access_log', '/certs', '/stats/prometheus', 'POST /restart', ...Object.keys(deps.routes ?? {})] });
     }
   });
 }

@@ -122,7 +122,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     secure.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => onUpgrade(req, socket, head, peerSource(socket)));
   }
 
-  const server = net.createServer((socket) => {
+  // noDelay: a sidecar writes small frames; Nagle would hold each one for the peer's delayed ACK.
+  const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());

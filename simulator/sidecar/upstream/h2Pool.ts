@@ -15,6 +15,7 @@
  *   gracefully, so their in-flight streams complete.
  */
 import * as http2 from 'node:http2';
+import * as tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import type { Certificates } from '../../protocol';
 import { spiffeFromSan } from '../security/peerIdentity';
@@ -51,6 +52,13 @@ export class H2Pool {
       checkServerIdentity: (_host: string, cert: PeerCertificate) => checkSpiffe(cert, expected),
       settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
       maxSessionMemory: 64,
+      // Our own TLS socket, so Nagle can be turned off before HTTP/2 owns it: with it
+      // on, a lone request's frames waited for the peer's delayed ACK (issue 8).
+      createConnection: (_url: URL, opts: http2.SessionOptions) => {
+        const socket = tls.connect({ ...(opts as tls.ConnectionOptions), host: '127.0.0.1', port: target.port, servername: undefined });
+        socket.setNoDelay(true);
+        return socket;
+      },
     });
     session.once('connect', () => {
       (session as unknown as Record<symbol, boolean>)[CONNECTED] = true;

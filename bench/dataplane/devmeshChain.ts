@@ -1,0 +1,96 @@
+/**
+ * The devmesh chain under test: a caller workload's sidecar (outbound) ->
+ * mTLS HTTP/2 -> the service workload's sidecar (inbound) -> the service,
+ * with the sidecars started exactly as `devmesh up` starts them (the control
+ * plane's `Sidecar`, so whatever process layout and flags it uses are what
+ * is measured), and a VirtualService, a DestinationRule with a subset, a
+ * STRICT PeerAuthentication and an AuthorizationPolicy on the path.
+ */
+import { serviceFqdn, spiffeId } from '../../simulator/policy/hosts';
+import type { Resource } from '../../simulator/policy/model';
+import type { MeshSnapshot, SidecarOptions } from '../../simulator/protocol';
+import type { MeshCa } from '../../simulator/control/ca';
+import { EventLog } from '../../simulator/control/events';
+import { Sidecar, SidecarHost, sidecarLayout, type SidecarLayout } from '../../simulator/control/sidecars';
+
+const TD = 'cluster.local';
+const NS = 'default';
+export const SERVICE_HOST = 'bench';
+
+/**
+ * Caller `client-v1` and service `bench` (workload `bench-v1`); with
+ * `replicas` > 1, `client-vN` and `bench-vN` pairs are added (for memory per
+ * added workload), every bench replica serving from the same app port.
+ */
+export function benchSnapshot(servicePort: number, ports: { client: number[]; server: number[]; ingress: number[]; more?: number[][] }, version = 1, policyTag = 'v1', replicas = 1): MeshSnapshot {
+  const meta = (name: string) => ({ name, namespace: NS });
+  const vs: Resource<'VirtualService'> = {
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: meta('bench'),
+    spec: { hosts: [SERVICE_HOST], http: [
+      { match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ destination: { host: SERVICE_HOST, subset: 'v1' } }] },
+      { match: [{ uri: { prefix: '/' } }], route: [{ destination: { host: SERVICE_HOST, subset: 'v1' }, weight: 100 }], headers: { response: { set: { 'x-bench-route': policyTag } } } },
+    ] },
+  };
+  const dr: Resource<'DestinationRule'> = {
+    apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: meta('bench'),
+    spec: { host: SERVICE_HOST, trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
+  };
+  const pa: Resource<'PeerAuthentication'> = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: meta('default'), spec: { mtls: { mode: 'STRICT' } } };
+  const ap: Resource<'AuthorizationPolicy'> = {
+    apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: meta('bench-allow'),
+    spec: { selector: { matchLabels: { app: SERVICE_HOST } }, action: 'ALLOW', rules: [{ from: [{ source: { principals: [`${TD}/ns/${NS}/sa/client`] } }], to: [{ operation: { methods: ['GET', 'POST'] } }] }] },
+  };
+  const wl = (name: string, service: string, sa: string, appPort: number, p: number[], labels: Record<string, string>) => ({
+    name, service, namespace: NS, labels, serviceAccount: sa, spiffeId: spiffeId(TD, NS, sa), appPort,
+    sidecar: { inboundPort: p[0], outboundPort: p[1], adminPort: p[2] },
+  });
+  const extra = Array.from({ length: replicas }, (_, i) => i + 1);
+  return {
+    version, meshName: 'bench', trustDomain: TD, namespace: NS,
+    services: [
+      { name: 'client', namespace: NS, fqdn: serviceFqdn('client', NS), port: 9080, protocol: 'http', workloads: extra.map((i) => `client-v${i}`) },
+      { name: SERVICE_HOST, namespace: NS, fqdn: serviceFqdn(SERVICE_HOST, NS), port: 9080, protocol: 'http', workloads: extra.map((i) => `bench-v${i}`) },
+    ],
+    workloads: [
+      ...extra.map((i) => wl(`client-v${i}`, 'client', 'client', 1, i === 1 ? ports.client : ports.more![2 * (i - 2)], { app: 'client', version: 'v1' })),
+      ...extra.map((i) => wl(`bench-v${i}`, SERVICE_HOST, 'bench', servicePort, i === 1 ? ports.server : ports.more![2 * (i - 2) + 1], { app: SERVICE_HOST, version: 'v1' })),
+    ],
+    ingress: { name: 'istio-ingressgateway', port: ports.ingress[0], adminPort: ports.ingress[1], serviceAccount: 'istio-ingressgateway', spiffeId: spiffeId(TD, 'istio-system', 'istio-ingressgateway'), labels: { istio: 'ingressgateway' } },
+    virtualServices: [vs], destinationRules: [dr], gateways: [], peerAuthentications: [pa], authorizationPolicies: [ap], faults: [],
+  };
+}
+
+export interface DevmeshChain {
+  /** Where the caller's app would send: the client sidecar's outbound listener. */
+  outboundPort: number;
+  /** Every client workload's outbound listener (several with replicas > 1). */
+  outboundPorts: number[];
+  sidecars: Sidecar[];
+  layout: SidecarLayout;
+  /** Distinct sidecar processes. */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: SidecarOptions = {}, layout: SidecarLayout = sidecarLayout()): Promise<DevmeshChain> {
+  const events = new EventLog();
+  const host = layout === 'shared' ? new SidecarHost('sidecars', events) : undefined;
+  const sidecars = snapshot.workloads.map((w) => new Sidecar({
+    workload: w.name, name: w.name, events, host,
+    bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId), options }),
+    onLog: (level, message) => { if (level !== 'info') process.stderr.write(`[${w.name}] ${message}\n`); },
+  }));
+  for (const s of sidecars) s.start();
+  await Promise.race([
+    Promise.all(sidecars.map((s) => s.whenReady())),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('devmesh sidecars not ready within 10 s')), 10_000)),
+  ]);
+  return {
+    outboundPort: snapshot.workloads[0].sidecar.outboundPort,
+    outboundPorts: snapshot.workloads.filter((w) => w.service === 'client').map((w) => w.sidecar.outboundPort),
+    sidecars,
+    layout,
+    pids: () => [...new Set(sidecars.map((s) => s.pid).filter((p): p is number => !!p))],
+    async stop() { await Promise.all(sidecars.map((s) => s.stop(200))); },
+  };
+}

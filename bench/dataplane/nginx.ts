@@ -1,0 +1,98 @@
+/**
+ * The reference chain: nginx -> mTLS -> nginx -> service, with Debian's
+ * nginx and configuration written here into a temp dir. Each nginx is one
+ * process (`master_process off`, one worker's worth of work) so it is pinned
+ * and measured like one sidecar. Keep-alive on every hop; the front presents
+ * a client certificate from devmesh's CA and the back requires one
+ * (`ssl_verify_client on`). The front does not verify the back's identity:
+ * nginx checks DNS names, and mesh certificates carry only a SPIFFE URI.
+ */
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Certificates } from '../../simulator/protocol';
+import { has, spawnPinned } from './procs';
+
+export const nginxAvailable = (): boolean => has('nginx');
+
+export interface NginxChain {
+  frontPort: number;
+  front: ChildProcess;
+  back: ChildProcess;
+  version: string;
+  stop(): void;
+}
+
+function common(dir: string, name: string): string {
+  const tmp = path.join(dir, `${name}-tmp`);
+  mkdirSync(tmp, { recursive: true });
+  return `worker_processes 1;
+master_process off;
+daemon off;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}.error.log warn;
+events { worker_connections 4096; }
+`;
+}
+
+function httpCommon(dir: string, name: string): string {
+  const tmp = path.join(dir, `${name}-tmp`);
+  return `  access_log off;
+  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi; uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
+  keepalive_requests 10000000; keepalive_timeout 120s;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host $host;
+  # Room for a 64 KiB response in memory (the default spills it to a temp file).
+  proxy_buffer_size 16k; proxy_buffers 8 16k;
+`;
+}
+
+export async function startNginxChain(dir: string, o: { servicePort: number; frontPort: number; backPort: number; client: Certificates; server: Certificates; cpu?: string }): Promise<NginxChain> {
+  mkdirSync(dir, { recursive: true });
+  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
+  const ca = w('ca.pem', o.client.caPem);
+  const cCert = w('front.crt', o.client.certPem), cKey = w('front.key', o.client.keyPem);
+  const sCert = w('back.crt', o.server.certPem), sKey = w('back.key', o.server.keyPem);
+  const front = `${common(dir, 'front')}http {
+${httpCommon(dir, 'front')}
+  upstream back { server 127.0.0.1:${o.backPort}; keepalive 128; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:${o.frontPort};
+    location / {
+      proxy_pass https://back;
+      proxy_ssl_certificate ${cCert};
+      proxy_ssl_certificate_key ${cKey};
+      proxy_ssl_trusted_certificate ${ca};
+      proxy_ssl_session_reuse on;
+    }
+  }
+}
+`;
+  const back = `${common(dir, 'back')}http {
+${httpCommon(dir, 'back')}
+  upstream svc { server 127.0.0.1:${o.servicePort}; keepalive 128; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:${o.backPort} ssl;
+    ssl_certificate ${sCert};
+    ssl_certificate_key ${sKey};
+    ssl_client_certificate ${ca};
+    ssl_verify_client on;
+    location / { proxy_pass http://svc; }
+  }
+}
+`;
+  const fConf = w('front.conf', front), bConf = w('back.conf', back);
+  const version = (spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr || '').trim().replace('nginx version: ', '');
+  const start = (conf: string) => spawnPinned(o.cpu, 'nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'startup.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const b = start(bConf);
+  const f = start(fConf);
+  let stderr = '';
+  for (const c of [b, f]) c.stderr!.on('data', (d) => (stderr += d));
+  await new Promise((r) => setTimeout(r, 300));
+  if (b.exitCode !== null || f.exitCode !== null) throw new Error(`nginx did not start: ${stderr}`);
+  return {
+    frontPort: o.frontPort, front: f, back: b, version,
+    stop() { for (const c of [f, b]) c.kill('SIGTERM'); },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Process plumbing for the data-plane benchmark: CPU pinning with taskset,
+ * RSS and CPU time from /proc, wrk runs and their parsing. Linux only; every
+ * helper degrades to "not measured" rather than failing the run.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+
+export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+/** Load generator on CPU 0, everything under test on CPU 1 (when there are two). */
+export const CPUS = os.cpus().length >= 2 && has('taskset') ? { load: '0', proxies: '1' } : undefined;
+
+export function spawnPinned(cpu: string | undefined, cmd: string, args: string[], opts: Parameters<typeof spawn>[2] = {}): ChildProcess {
+  const child = cpu ? spawn('taskset', ['-c', cpu, cmd, ...args], opts) : spawn(cmd, args, opts);
+  pin(child.pid, undefined);
+  return child;
+}
+
+/**
+ * Pins a running process and all its threads (libuv pool, V8 helpers), and
+ * raises its priority (nice -5 when allowed) so that other work on a shared
+ * machine disturbs every chain less; every process under test gets the same.
+ */
+export function pin(pid: number | undefined, cpu: string | undefined): void {
+  if (!pid) return;
+  if (cpu) { try { execFileSync('taskset', ['-a', '-pc', cpu, String(pid)], { stdio: 'ignore' }); } catch { /* best effort */ } }
+  try { execFileSync('renice', ['-n', String(NICE), '-p', String(pid)], { stdio: 'ignore' }); } catch { /* not allowed: fine */ }
+}
+
+export const NICE = -5;
+
+/** Resident set (VmRSS) and its peak (VmHWM), in MB. */
+export function memoryOf(pid: number | undefined): { rssMb: number; peakMb: number } | undefined {
+  if (!pid) return undefined;
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
+    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+  } catch { return undefined; }
+}
+
+const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
+/** User + system CPU time of a process so far, in ms. */
+export function cpuMsOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch { return 0; }
+}
+
+export interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+  requests: number;
+  command: string;
+}
+
+export function parseDuration(s: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(s.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+export function parseWrk(out: string): Omit<WrkResult, 'command'> {
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+  const pct = (p: string) => parseDuration(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '');
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    requests: num(/(\d+) requests in/),
+    p50Ms: pct('50'),
+    p99Ms: pct('99'),
+    errors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
+  };
+}
+
+/** One wrk run, pinned to the load CPU, keep-alive (wrk's default), one thread. */
+export function runWrk(url: string, o: { connections: number; seconds: number; host?: string }): Promise<WrkResult> {
+  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...(o.host ? ['-H', `Host: ${o.host}`] : []), url];
+  const command = `${CPUS ? `taskset -c ${CPUS.load} ` : ''}wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
+  return new Promise((resolve, reject) => {
+    const child = spawnPinned(CPUS?.load, 'wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (o.seconds + 20) * 1000);
+    child.on('error', reject);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      const r = parseWrk(out);
+      if (Number.isNaN(r.rps)) reject(new Error(`wrk output not understood:\n${out}`));
+      else resolve({ ...r, command });
+    });
+  });
+}
+
+/** Waits for the first JSON line a child prints on stdout. */
+export function firstJsonLine<T>(child: ChildProcess, timeoutMs = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`no output within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        try { resolve(JSON.parse(buf.slice(0, nl)) as T); } catch (e) { reject(e); }
+      }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited with code ${code} before printing`)); });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

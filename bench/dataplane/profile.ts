@@ -1,0 +1,61 @@
+/**
+ * Where the sidecars' time goes: starts the service and the devmesh chain
+ * with `--cpu-prof` in each sidecar, drives it with wrk, and prints the top
+ * functions by self time per sidecar (the .cpuprofile files stay in the
+ * output dir for a flame graph in Chrome DevTools or speedscope).
+ *
+ *   node out/bench/dataplane/profile.js [seconds] [connections] [outDir]
+ */
+import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { createCa } from '../../simulator/control/ca';
+import { benchSnapshot, SERVICE_HOST, startDevmeshChain } from './devmeshChain';
+import { freePort } from './ports';
+import { CPUS, cpuMsOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned } from './procs';
+
+interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+
+export function topSelf(file: string, n = 25): string[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[] };
+  const total = prof.samples.length;
+  const byFn = new Map<string, number>();
+  for (const node of prof.nodes) {
+    const f = node.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|out|node:)/, '$1').replace('file://', '')}:${f.lineNumber + 1}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + (node.hitCount ?? 0));
+  }
+  return [...byFn].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+}
+
+async function main() {
+  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const seconds = Number(args[0] ?? 5), connections = Number(args[1] ?? 64);
+  const out = path.resolve(args[2] ?? '/tmp/devmesh-prof');
+  mkdirSync(out, { recursive: true });
+  const svc = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { port } = await firstJsonLine<{ port: number }>(svc);
+  const ports = async (k: number) => Promise.all(Array.from({ length: k }, () => freePort()));
+  const snap = benchSnapshot(port, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
+  const profile = !process.argv.includes('--no-prof');
+  if (profile) process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --cpu-prof --cpu-prof-dir=${out}`;
+  const mesh = await startDevmeshChain(createCa({ trustDomain: 'cluster.local' }), snap, { sampling: 100, printAccessLog: false, observability: process.env.BENCH_OBSERVABILITY !== 'off' });
+  delete process.env.DEVMESH_SIDECAR_EXEC_ARGV;
+  for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
+  await runWrk(`http://127.0.0.1:${mesh.outboundPort}/`, { connections, seconds: 2, host: SERVICE_HOST });
+  const all = [svc.pid!, ...mesh.pids()];
+  const before = all.map(cpuMsOf);
+  const r = await runWrk(`http://127.0.0.1:${mesh.outboundPort}/`, { connections, seconds, host: SERVICE_HOST });
+  const perReq = all.map((pid, i) => ((cpuMsOf(pid) - before[i]) * 1000) / r.requests);
+  process.stdout.write(`${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; CPU µs/req: service ${perReq[0].toFixed(0)}, sidecar processes ${perReq.slice(1).map((x) => x.toFixed(0)).join(' + ')} (${mesh.layout} layout); RSS/peak MB ${mesh.pids().map((p) => { const m = memoryOf(p); return `${m?.rssMb.toFixed(0)}/${m?.peakMb.toFixed(0)}`; }).join(', ')}\n`);
+  const pids = mesh.pids();
+  await mesh.stop();
+  svc.kill();
+  await new Promise((res) => setTimeout(res, 500));
+  for (const f of readdirSync(out).filter((x) => x.endsWith('.cpuprofile'))) {
+    const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1]);
+    if (!pids.includes(pid)) continue;
+    process.stdout.write(`\n== ${f} (${pid === pids[0] ? 'client-v1: outbound' : 'bench-v1: inbound'})\n${topSelf(path.join(out, f)).join('\n')}\n`);
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,70 @@
+/**
+ * DevMesh for VS Code. activate() only wires the parts together; each part
+ * lives in its own file and every disposable goes into context.subscriptions.
+ * Closing the window (deactivate) stops a mesh this window started.
+ */
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { registerCommands } from './commands';
+import { startLanguageClient } from './language-client';
+import { MeshController } from './mesh-controller';
+import { findMeshFiles } from './mesh-files';
+import { createStatusBar } from './status-bar';
+import { registerTopologySerializer } from './topology-panel';
+import { MeshTreeProvider } from './tree-view';
+
+let mesh: MeshController | undefined;
+let client: LanguageClient | undefined;
+
+/** What the integration tests reach through `extension.exports`. */
+export interface DevmeshApi {
+  mesh: MeshController;
+  tree: MeshTreeProvider;
+  languageClient: () => LanguageClient | undefined;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<DevmeshApi> {
+  const output = vscode.window.createOutputChannel('DevMesh');
+  mesh = new MeshController(output, context.extensionPath);
+  const tree = new MeshTreeProvider(mesh);
+  let starting: Promise<void> | undefined;
+  const ensureLanguageClient = () => (starting ??= startLanguageClient(context, output).then((c) => { client = c; }, (e: unknown) => {
+    output.appendLine(`devmesh: language server failed to start: ${e instanceof Error ? e.message : String(e)}`);
+  }));
+
+  context.subscriptions.push(
+    output, mesh, tree,
+    vscode.window.createTreeView('devmesh.mesh', { treeDataProvider: tree, showCollapseAll: true }),
+    createStatusBar(mesh),
+    registerTopologySerializer(context, mesh),
+    ...registerCommands({ context, mesh, output, ensureLanguageClient }),
+    { dispose: () => void client?.stop() },
+  );
+
+  // The activation event matched a file name; only a real Mesh turns the rest on.
+  const meshes = await findMeshFiles();
+  await vscode.commands.executeCommand('setContext', 'devmesh.hasMesh', meshes.length > 0);
+  await vscode.commands.executeCommand('setContext', 'devmesh.state', 'stopped');
+  if (meshes.length > 0) {
+    void ensureLanguageClient();
+    for (const m of meshes) if (await mesh.attach(m)) break;
+    // A mesh started later in a terminal is picked up when it writes its session file.
+    const watcher = vscode.workspace.createFileSystemWatcher('**/.devmesh/session.json');
+    const onSession = (uri: vscode.Uri) => {
+      if (mesh && mesh.state === 'stopped') {
+        const meshFile = meshes.find((m) => vscode.Uri.joinPath(m, '..', '.devmesh', 'session.json').fsPath === uri.fsPath);
+        if (meshFile) void mesh.attach(meshFile);
+      }
+    };
+    // File events can be late or coalesced (and .devmesh may be excluded from watching): a slow poll backs them up.
+    const poll = setInterval(() => {
+      if (mesh?.state === 'stopped') void (async () => { for (const m of meshes) if (await mesh!.attach(m)) break; })();
+    }, 3_000);
+    context.subscriptions.push(watcher, watcher.onDidCreate(onSession), watcher.onDidChange(onSession), { dispose: () => clearInterval(poll) });
+  }
+  return { mesh, tree, languageClient: () => client };
+}
+
+export async function deactivate(): Promise<void> {
+  await Promise.all([mesh?.shutdown(), client?.stop()]);
+}

@@ -1,0 +1,176 @@
+/**
+ * Process layout of the sidecars (issue 8): several sidecars in one shared
+ * process keep their own identity, listeners and stats, and can be stopped
+ * one at a time; a crash of the shared process restarts it with every
+ * sidecar in it; with one process per sidecar a kill hits only that one.
+ * Real sidecars (out/simulator/sidecar/main.js), real mTLS.
+ */
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import { createCa } from '../../simulator/control/ca';
+import { EventLog } from '../../simulator/control/events';
+import { Sidecar, SidecarHost, sidecarLayout } from '../../simulator/control/sidecars';
+import { echoApp, freePort, snapshotOf } from '../sidecar/fixtures';
+import { pidAlive, waitFor, within } from './helpers';
+
+function getJson(port: number, path: string, host?: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: host ? { host } : {}, agent: false, timeout: 5_000 }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => { try { resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }); } catch { resolve({ status: res.statusCode ?? 0, body: text }); } });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+function postJson(port: number, path: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers, agent: false, timeout: 5_000 }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function twoWorkloads() {
+  const app = await echoApp('reviews-v1');
+  const ports = async () => ({ inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() });
+  const snapshot = snapshotOf([
+    { name: 'productpage', workloads: [{ name: 'productpage-v1', ports: await ports() }] },
+    { name: 'reviews', workloads: [{ name: 'reviews-v1', appPort: (app.server.address() as { port: number }).port, ports: await ports() }] },
+  ], {}, 1, { port: await freePort(), adminPort: await freePort() });
+  const ca = createCa({ trustDomain: 'cluster.local' });
+  const events = new EventLog();
+  const make = (host?: SidecarHost) => snapshot.workloads.map((w) => new Sidecar({
+    workload: w.name, name: w.name, events, host,
+    bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId) }),
+  }));
+  return { app, snapshot, events, make, admin: (name: string) => snapshot.workloads.find((w) => w.name === name)!.sidecar.adminPort };
+}
+
+describe('sidecars sharing one process', () => {
+  const cleanups: Array<() => unknown> = [];
+  after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+  test('the default layout is shared; DEVMESH_SIDECAR_LAYOUT=process and a custom entry give one process each', () => {
+    assert.equal(sidecarLayout({}), 'shared');
+    assert.equal(sidecarLayout({ DEVMESH_SIDECAR_LAYOUT: 'process' }), 'process');
+    assert.equal(sidecarLayout({ DEVMESH_SIDECAR_ENTRY: '/x/stub.js' }), 'process');
+    assert.equal(sidecarLayout({ DEVMESH_SIDECAR_ENTRY: '/x/stub.js', DEVMESH_SIDECAR_LAYOUT: 'shared' }), 'shared');
+  });
+
+  test('keep separate identities, listeners and stats, and /memory names the process they share', async () => {
+    const m = await twoWorkloads();
+    cleanups.push(() => { m.app.server.closeAllConnections(); m.app.server.close(); });
+    const host = new SidecarHost('sidecars', m.events);
+    const [pp, reviews] = m.make(host);
+    cleanups.push(() => Promise.all([pp.stop(200), reviews.stop(200)]));
+    pp.start();
+    reviews.start();
+    await within(Promise.all([pp.whenReady(), reviews.whenReady()]), 10_000, 'both sidecars ready');
+    assert.equal(pp.pid, reviews.pid);
+
+    const out = m.snapshot.workloads[0].sidecar.outboundPort;
+    const r = await getJson(out, '/', 'reviews');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.workload, 'reviews-v1');
+    assert.match(r.body.headers['x-forwarded-client-cert'], /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage$/);
+
+    const [ppCert, rvCert] = await Promise.all([getJson(m.admin('productpage-v1'), '/certs'), getJson(m.admin('reviews-v1'), '/certs')]);
+    assert.match(ppCert.body.subjectAltName, /sa\/productpage$/);
+    assert.match(rvCert.body.subjectAltName, /sa\/reviews$/);
+    const [ppStats, rvStats] = await Promise.all([getJson(m.admin('productpage-v1'), '/stats'), getJson(m.admin('reviews-v1'), '/stats')]);
+    assert.equal(ppStats.body['outbound.downstream_rq_total'], 1);
+    assert.equal(ppStats.body['inbound.downstream_rq_total'], undefined);
+    assert.equal(rvStats.body['inbound.downstream_rq_total'], 1);
+    assert.equal(rvStats.body['outbound.downstream_rq_total'], undefined);
+
+    const mem = await getJson(m.admin('reviews-v1'), '/memory');
+    assert.equal(mem.body.pid, reviews.pid);
+    assert.deepEqual([...mem.body.sidecarsInProcess].sort(), ['productpage-v1', 'reviews-v1']);
+    assert.ok(mem.body.rssPerSidecar > 0 && mem.body.rssPerSidecar < mem.body.rss);
+
+    // Stopping one sidecar closes its listeners; the other keeps serving from the same process.
+    await pp.stop(200);
+    await waitFor('productpage-v1 admin port closed', async () => !(await getJson(m.admin('productpage-v1'), '/ready').then(() => true, () => false)), 5_000);
+    assert.ok(pidAlive(reviews.pid!));
+    assert.equal((await getJson(m.admin('reviews-v1'), '/ready')).status, 200);
+    // ...and it comes back on its own, in the same process.
+    pp.start();
+    await within(pp.whenReady(), 10_000, 'productpage-v1 back');
+    assert.equal(pp.pid, reviews.pid);
+    assert.equal((await getJson(out, '/', 'reviews')).status, 200);
+  });
+
+  test('POST /restart on one sidecar\'s admin port restarts it alone, with the config it had, in the same process', async () => {
+    const m = await twoWorkloads();
+    cleanups.push(() => { m.app.server.closeAllConnections(); m.app.server.close(); });
+    const host = new SidecarHost('sidecars', m.events);
+    const logs: string[] = [];
+    const members = m.snapshot.workloads.map((w) => new Sidecar({
+      workload: w.name, name: w.name, events: m.events, host, onLog: (_l, msg) => logs.push(msg),
+      bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot: m.snapshot, certs: createCa({ trustDomain: 'cluster.local' }).issue(w.spiffeId) }),
+    }));
+    const [pp, reviews] = members;
+    cleanups.push(() => Promise.all(members.map((s) => s.stop(200))));
+    members.forEach((s) => s.start());
+    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'ready');
+    const next = { ...m.snapshot, version: 2 };
+    assert.deepEqual(await reviews.pushConfig(next), { ok: true });
+    const pid = reviews.pid;
+    const before = await getJson(m.admin('reviews-v1'), '/stats');
+    // A web page can POST to a loopback port without CORS: what a browser marks cross-site is refused.
+    assert.equal((await postJson(m.admin('reviews-v1'), '/restart', { origin: 'http://evil.example' })).status, 403);
+    assert.equal((await postJson(m.admin('reviews-v1'), '/restart', { 'sec-fetch-site': 'cross-site' })).status, 403);
+    assert.equal(reviews.pid, pid);
+    const answer = await postJson(m.admin('reviews-v1'), '/restart');
+    assert.equal(answer.status, 202);
+    assert.equal(answer.body.restarting, 'reviews-v1');
+    await waitFor('the restart logged', () => logs.some((l) => /reviews-v1 restarted in process/.test(l)), 5_000);
+    await waitFor('reviews-v1 serving again', async () => (await getJson(m.admin('reviews-v1'), '/ready').catch(() => ({ status: 0 }))).status === 200, 5_000);
+    assert.equal(reviews.pid, pid);
+    assert.equal(pp.supervised.restarts, 0);
+    assert.equal((await getJson(m.admin('reviews-v1'), '/config_dump')).body.version, 2);
+    assert.ok(before.body['inbound.downstream_rq_total'] === undefined);
+    assert.equal((await getJson(m.admin('productpage-v1'), '/ready')).status, 200);
+  });
+
+  test('a crash of the shared process restarts it, and every sidecar in it is bootstrapped again', async () => {
+    const m = await twoWorkloads();
+    cleanups.push(() => { m.app.server.closeAllConnections(); m.app.server.close(); });
+    const host = new SidecarHost('sidecars', m.events);
+    const members = m.make(host);
+    cleanups.push(() => Promise.all(members.map((s) => s.stop(200))));
+    members.forEach((s) => s.start());
+    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'ready');
+    const pid = members[0].pid!;
+    process.kill(pid, 'SIGKILL');
+    await waitFor('both sidecars back in a new process', () => members.every((s) => s.ready && s.pid !== pid && s.supervised.restarts === 1), 10_000);
+    assert.equal(members[0].pid, members[1].pid);
+    assert.ok(m.events.recent().some((e) => e.type === 'process.crashed' && e.workload === 'sidecars'));
+    assert.equal((await getJson(m.snapshot.workloads[0].sidecar.outboundPort, '/', 'reviews')).status, 200);
+  });
+
+  test('with one process per sidecar, killing one leaves the other running', async () => {
+    const m = await twoWorkloads();
+    cleanups.push(() => { m.app.server.closeAllConnections(); m.app.server.close(); });
+    const [pp, reviews] = m.make();
+    cleanups.push(() => Promise.all([pp.stop(200), reviews.stop(200)]));
+    pp.start();
+    reviews.start();
+    await within(Promise.all([pp.whenReady(), reviews.whenReady()]), 10_000, 'ready');
+    assert.notEqual(pp.pid, reviews.pid);
+    const reviewsPid = reviews.pid!;
+    process.kill(pp.pid!, 'SIGKILL');
+    await waitFor('productpage-v1 restarted', () => pp.ready && pp.supervised.restarts === 1, 10_000);
+    assert.equal(reviews.pid, reviewsPid);
+    assert.equal(reviews.supervised.restarts, 0);
+    assert.equal((await getJson(m.snapshot.workloads[0].sidecar.outboundPort, '/', 'reviews')).status, 200);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Integration tests that run inside a real VS Code extension host (loaded by
+ * @vscode/test-electron's runTests through the stand-in executable), against
+ * the extension loaded from source and a workspace the outer test prepared:
+ * a Bookinfo mesh with free ports and one broken policy file.
+ */
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+interface TreeLike { getChildren(item?: unknown): unknown[]; getTreeItem(item: unknown): vscode.TreeItem }
+interface Api {
+  mesh: {
+    state: string; ownsMesh: boolean; outputTail: string;
+    live?: { latest?: { workloads: { name: string }[] }; refresh(): Promise<void> };
+    client?: { injectFault(target: { service: string; workload?: string }, fault: { abort: { httpStatus: number; percentage: number } }): Promise<{ ok: boolean; message: string }> };
+  };
+  tree: TreeLike;
+}
+
+const COMMANDS = ['devmesh.start', 'devmesh.stop', 'devmesh.restart', 'devmesh.validate', 'devmesh.showTopology',
+  'devmesh.injectFault', 'devmesh.clearFaults', 'devmesh.showTraces', 'devmesh.openDashboard'];
+
+async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function api(): Promise<Api> {
+  const ext = vscode.extensions.getExtension('devmesh.devmesh');
+  assert.ok(ext, 'the extension devmesh.devmesh is installed');
+  return (await ext.activate()) as Api;
+}
+
+const tests: [string, () => Promise<void>][] = [
+  ['the extension activates on a workspace with a Mesh and registers every command', async () => {
+    const ext = vscode.extensions.getExtension('devmesh.devmesh')!;
+    await until('activation by workspaceContains', () => ext.isActive, 20_000);
+    const all = await vscode.commands.getCommands(true);
+    for (const c of COMMANDS) assert.ok(all.includes(c), `command ${c} is registered`);
+  }],
+  ['the language client publishes devmesh diagnostics for a broken policy file', async () => {
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    const broken = vscode.Uri.joinPath(folder, 'policies', 'broken.yaml');
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(broken));
+    const diags = await until('diagnostics on broken.yaml', () => {
+      const d = vscode.languages.getDiagnostics(broken).filter((x) => x.source === 'devmesh');
+      return d.length ? d : undefined;
+    }, 30_000);
+    const msgs = diags.map((d) => `${d.range.start.line + 1}: ${d.message}`).join('\n');
+    assert.ok(diags.some((d) => d.severity === vscode.DiagnosticSeverity.Error), `an error among:\n${msgs}`);
+    assert.ok(diags.some((d) => /nosuchsubset|subset/i.test(d.message)), `the unknown subset is named:\n${msgs}`);
+    // A YAML file that is not a policy gets nothing from us.
+    const other = vscode.Uri.joinPath(folder, 'not-a-policy.yaml');
+    await vscode.workspace.openTextDocument(other);
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(vscode.languages.getDiagnostics(other).filter((x) => x.source === 'devmesh').length, 0);
+    // devmesh up refuses a workspace with errors: the Start Mesh test removes the broken file.
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  }],
+  ['Start Mesh runs devmesh up, and the tree shows services, workloads and their sidecars', async () => {
+    const a = await api();
+    const broken = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'policies', 'broken.yaml');
+    await vscode.workspace.fs.delete(broken).then(undefined, () => undefined); // gone already when the diagnostics test ran
+    await vscode.commands.executeCommand('devmesh.start');
+    await until('the mesh to run', () => a.mesh.state === 'running' && (a.mesh.live?.latest?.workloads.length ?? 0) > 0, 60_000)
+      .catch((e: Error) => { throw new Error(`${e.message}; state ${a.mesh.state}; devmesh up said:\n${a.mesh.outputTail}`); });
+    assert.ok(a.mesh.ownsMesh, 'the extension started this mesh');
+    const roots = a.tree.getChildren();
+    const labels = roots.map((r) => String(a.tree.getTreeItem(r).label));
+    for (const s of ['productpage', 'details', 'reviews', 'ratings', 'Active faults', 'Recent errors']) assert.ok(labels.includes(s), `root ${s} in ${labels.join(', ')}`);
+    const reviews = roots[labels.indexOf('reviews')];
+    const workloads = a.tree.getChildren(reviews).map((w) => String(a.tree.getTreeItem(w).label));
+    assert.deepEqual(workloads.sort(), ['reviews-v1', 'reviews-v2', 'reviews-v3']);
+    const v2 = a.tree.getChildren(reviews).find((w) => a.tree.getTreeItem(w).label === 'reviews-v2');
+    const facts = a.tree.getChildren(v2).map((f) => { const ti = a.tree.getTreeItem(f); return `${ti.label}: ${ti.description}`; });
+    assert.ok(facts.some((f) => /^sidecar: inbound \d+ · outbound \d+/.test(f)), facts.join('\n'));
+    assert.ok(facts.includes('identity: spiffe://cluster.local/ns/default/sa/bookinfo-reviews'), facts.join('\n'));
+    assert.ok(facts.some((f) => f.startsWith('health: sidecar up')), facts.join('\n'));
+    assert.ok(facts.some((f) => f.startsWith('ejected: ')), facts.join('\n'));
+  }],
+  ['a runtime fault shows under Active faults, and Clear Faults removes it', async () => {
+    const a = await api();
+    const r = await a.mesh.client!.injectFault({ service: 'reviews', workload: 'reviews-v2' }, { abort: { httpStatus: 503, percentage: 100 } });
+    assert.ok(r.ok, r.message);
+    await a.mesh.live!.refresh();
+    const faultsRoot = () => a.tree.getChildren().find((x) => a.tree.getTreeItem(x).label === 'Active faults');
+    const faults = a.tree.getChildren(faultsRoot()).map((f) => `${a.tree.getTreeItem(f).label}: ${a.tree.getTreeItem(f).description}`);
+    assert.deepEqual(faults, ['reviews-v2: abort 503 100%']);
+    await vscode.commands.executeCommand('devmesh.clearFaults');
+    await a.mesh.live!.refresh();
+    assert.deepEqual(a.tree.getChildren(faultsRoot()), []);
+  }],
+  ['Show Topology opens the webview panel', async () => {
+    await vscode.commands.executeCommand('devmesh.showTopology');
+    await until('the topology tab', () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).some((t) => t.label === 'DevMesh Topology'));
+  }],
+  ['Stop Mesh stops the mesh the extension started', async () => {
+    const a = await api();
+    await vscode.commands.executeCommand('devmesh.stop');
+    await until('the mesh to stop', () => a.mesh.state === 'stopped' && !a.mesh.ownsMesh, 20_000);
+    const session = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, '.devmesh', 'session.json');
+    await until('the session file to go', () => { try { require('node:fs').statSync(session); return false; } catch { return true; } }, 10_000);
+  }],
+];
+
+/** What the outer test found missing in this build (DEVMESH_E2E_SKIP=lsp,mesh), with the reason. */
+const skips = new Map((process.env.DEVMESH_E2E_SKIP ?? '').split(';').filter(Boolean).map((s) => s.split('=') as [string, string]));
+const needs = (name: string): string | undefined =>
+  /diagnostics/.test(name) ? 'lsp' : /Start Mesh|Stop Mesh|runtime fault/.test(name) ? 'mesh' : undefined;
+
+export async function run(): Promise<void> {
+  let failed = 0;
+  for (const [name, fn] of tests) {
+    const t0 = Date.now();
+    const need = needs(name);
+    if (need && skips.has(need)) { console.log(`ok - ${name} # SKIP ${skips.get(need)}`); continue; }
+    try {
+      await fn();
+      console.log(`ok - ${name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`not ok - ${name}\n  ${(e instanceof Error ? e.stack ?? e.message : String(e)).split('\n').join('\n  ')}`);
+    }
+  }
+  console.log(`${tests.length - failed}/${tests.length} extension-host tests passed`);
+  if (failed) throw new Error(`${failed} extension-host test(s) failed`);
+}
