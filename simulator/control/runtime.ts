@@ -237,13 +237,15 @@ export class MeshRuntime {
       { name: this.snapshot.ingress.name, workload: null, spiffeId: this.snapshot.ingress.spiffeId },
       ...this.snapshot.workloads.map((w) => ({ name: w.name, workload: w.name, spiffeId: w.spiffeId })),
     ];
-    // One shared process for every sidecar unless DEVMESH_SIDECAR_LAYOUT=process (sidecars.ts says why).
+    // One shared process for the workloads' sidecars unless DEVMESH_SIDECAR_LAYOUT=process (sidecars.ts
+    // says why). The ingress keeps a process of its own, as Istio's gateway is its own deployment: a crash
+    // of the workloads' process then gives callers outside the mesh 503s from the edge, not reset connections.
     const host = sidecarLayout() === 'shared'
-      ? new SidecarHost(`sidecars (${owners.length})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[sidecars] ${line}`); } })
+      ? new SidecarHost(`sidecars (${owners.length - 1})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(/^\[[^\]]+ sidecar\] /.test(line) ? line : `[sidecars] ${line}`); } })
       : undefined;
     for (const o of owners) {
       const sidecar = new Sidecar({
-        workload: o.workload, name: o.name, events: this.events, host,
+        workload: o.workload, name: o.name, events: this.events, host: o.workload === null ? undefined : host,
         bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
         // Spans, edge samples and access-log entries, batched by the sidecar.
         onTelemetry: (data) => this.telemetry?.ingest(data),

@@ -66,6 +66,7 @@ export class SidecarHost {
         env: { ...process.env, DEVMESH_SIDECAR: name },
       }),
       onSpawn: (child) => this.attach(child),
+      hosts: () => [...this.members.keys()],
     });
   }
 

@@ -33,6 +33,8 @@ export interface SupervisedOptions {
   onSpawn?: (child: ChildProcess, restart: boolean) => void;
   /** Lines of output, already split; the runtime prefixes and prints them. */
   onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** The sidecars a shared process hosts: named in its events, since a crash takes them all down. */
+  hosts?: () => string[];
 }
 
 export class Supervised {
@@ -75,11 +77,15 @@ export class Supervised {
         type: restart ? 'process.restarted' : 'process.started',
         workload: this.opts.workload, process: this.opts.process,
         message: `${this.opts.process} of ${this.opts.workload} ${restart ? `restarted (restart ${this.restarts})` : 'started'} as pid ${child.pid}`,
-        data: { pid: child.pid, restarts: this.restarts },
+        data: { pid: child.pid, restarts: this.restarts, ...this.hosted() },
       });
     }
     this.opts.onSpawn?.(child, restart);
     return child;
+  }
+
+  private hosted(): { sidecars?: string[] } {
+    return this.opts.hosts ? { sidecars: this.opts.hosts() } : {};
   }
 
   /** Resolves on the next exit of the current child. */
@@ -107,7 +113,7 @@ export class Supervised {
     this.opts.events.record({
       type: 'process.crashed', workload: this.opts.workload, process: this.opts.process,
       message: `${this.opts.process} of ${this.opts.workload} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`,
-      data: { code, signal, restartInMs: delay },
+      data: { code, signal, restartInMs: delay, ...this.hosted() },
     });
     this.timer = setTimeout(() => { this.timer = undefined; if (!this.stopping) { this.restarts++; this.start(true); } }, delay);
   }

@@ -53,7 +53,9 @@ export function runChild(): void {
       // Admin `POST /restart`: this sidecar only; the others in the process keep serving.
       restart: () => void restart(key, sidecarKey),
     };
-    startSidecar(boot, { send: to, accessLog: boot.options?.printAccessLog === false ? undefined : (line) => process.stdout.write(`${line}\n`), host, observability: boot.options?.observability }).then(
+    // In a shared process the lines of every sidecar meet on one stdout: each says whose it is.
+    const print = sidecarKey === undefined ? (line: string) => process.stdout.write(`${line}\n`) : (line: string) => process.stdout.write(`[${key} sidecar] ${line}\n`);
+    startSidecar(boot, { send: to, accessLog: boot.options?.printAccessLog === false ? undefined : print, host, observability: boot.options?.observability }).then(
       async (s) => {
         entry.sidecar = s;
         entry.starting = false;

@@ -110,11 +110,13 @@ describe('a mesh under load', { concurrency: false }, () => {
     }
     const events = await readEvents(up, 500);
     for (const [what, target] of [['sidecar', 'back-v1'], ['app', 'back-v2']]) {
-      const crash = events.find((e) => e.type === 'process.crashed' && e.workload === target && e.process === what) as { data?: { restartInMs?: number; signal?: string } } | undefined;
+      // In the shared layout the event names the process and lists the sidecars it hosted.
+      const about = (e: { workload?: string; data?: { sidecars?: string[] } }) => e.workload === target || !!e.data?.sidecars?.includes(target);
+      const crash = events.find((e) => e.type === 'process.crashed' && about(e) && e.process === what) as { data?: { restartInMs?: number; signal?: string } } | undefined;
       assert.ok(crash, `crash of the ${what} of ${target} is an event`);
       assert.equal(crash.data?.signal, 'SIGKILL');
       assert.ok((crash.data?.restartInMs ?? 0) >= 100, 'restarted after a backoff');
-      assert.ok(events.some((e) => e.type === 'process.restarted' && e.workload === target && e.process === what), `restart of the ${what} of ${target} is an event`);
+      assert.ok(events.some((e) => e.type === 'process.restarted' && about(e) && e.process === what), `restart of the ${what} of ${target} is an event`);
     }
     record({ scenario: 'kill -9 sidecar, then app', load: '4 conns via ingress', faults: 'SIGKILL back-v1 sidecar; SIGKILL back-v2 app', durationMs: Date.now() - t0, sent, ok, failed, explained: rows.join('; '), lost: 0 });
   });
