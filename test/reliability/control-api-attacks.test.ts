@@ -5,9 +5,8 @@
  * cross-origin state-changing requests, path traversal, oversized bodies.
  * Every one is refused, and no refused write changed anything.
  *
- * Path traversal is tested on every path prefix the API serves today; the
- * dashboard's static route (branch ext) gets its own traversal test when it
- * lands on main.
+ * Path traversal is tried on every path prefix the API serves, the
+ * dashboard's static assets (served without the token) among them.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,6 +130,36 @@ describe('control API attacks', () => {
       const r = await refused(`traversal ${p}`, raw(port, 'GET', p, { host, ...auth() }), [400, 403, 404]);
       assert.ok(!/root:|"devDependencies"|BEGIN .*PRIVATE KEY/.test(r.body), `${p} leaked a file`);
     }
+  });
+
+  test('the dashboard route serves its page and two assets only: traversal through it reaches nothing, with or without the token', async () => {
+    const paths = ['/dashboard/../package.json', '/dashboard/..%2f..%2fpackage.json', '/dashboard/%2e%2e/%2e%2e/package.json', '/dashboard/webview.js/..%2f..%2f..%2fpackage.json',
+      '/dashboard/..%5c..%5cpackage.json', '/dashboard//etc/passwd', '/dashboard/webview.js%00.png', '/dashboard/%2e%2e%2f%2e%2e%2fsimulator%2fcontrol%2fca.js', '/dashboard/language-server.js', '/dashboard/webview.js.map', '/dashboard/../dist/language-server.js'];
+    for (const p of paths) {
+      for (const withToken of [false, true]) {
+        const r = await refused(`dashboard traversal ${p}${withToken ? ' (token)' : ''}`, raw(port, 'GET', p, { host, ...(withToken ? auth() : {}) }), withToken ? [400, 403, 404] : [400, 401, 403, 404]);
+        assert.ok(!/"devDependencies"|root:|BEGIN .*PRIVATE KEY|createCa|sourceMappingURL/.test(r.body), `${p} leaked a file`);
+      }
+    }
+  });
+
+  test('the dashboard page holds no token, sends no referrer, and a rebinding Host cannot load it', async () => {
+    const page = await raw(port, 'GET', '/', { host });
+    // Built or not (404 "run npm run build"), the page never carries the token and never leaks it onward.
+    assert.ok([200, 404].includes(page.status), `dashboard page: ${page.status}`);
+    assert.ok(!page.body.includes(token), 'the token is not in the page');
+    const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => { res.resume(); resolve(res.headers); }).on('error', reject);
+    });
+    assert.equal(headers['referrer-policy'], 'no-referrer');
+    const s = up.session() as { dashboardUrl?: string };
+    if (s.dashboardUrl) {
+      const u = new URL(s.dashboardUrl);
+      assert.equal(u.search, '', 'no token in the query string (it would be sent in Referer and logged)');
+      assert.ok(u.hash.includes(encodeURIComponent(token)) || u.hash.includes(token), 'the token travels in the fragment');
+    }
+    await refused('dashboard via rebinding', raw(port, 'GET', '/', { host: `evil.example:${port}` }), [403]);
+    await refused('dashboard asset via rebinding', raw(port, 'GET', '/dashboard/webview.js', { host: `evil.example:${port}` }), [403]);
   });
 
   test('oversized bodies and headers are refused without harm', async () => {

@@ -13,7 +13,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, r
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePorts, REPO, startUp, waitReady, type UpProcess } from '../control/helpers';
+import { freePorts, REPO, startUp, waitReady, type BookinfoFixture, type UpProcess } from '../control/helpers';
 
 export const LONG = process.env.RELIABILITY_LONG === '1' || process.argv.includes('--long');
 /** Short value in CI, long value for the recorded figures. */
@@ -21,15 +21,8 @@ export const size = <T>(short: T, long: T): T => (LONG ? long : short);
 
 export const ECHO = path.join(REPO, 'test', 'reliability', 'fixtures', 'echo.js');
 
-export interface MeshFixture {
-  dir: string;
-  meshFile: string;
-  controlPort: number;
-  ingressPort: number;
-  appPorts: Record<string, number>;
-  write(name: string, text: string): void;
-  cleanup(): void;
-}
+/** A generated Mesh in a temp folder: the same shape as the Bookinfo fixture of the control tests. */
+export type MeshFixture = BookinfoFixture;
 
 export const BACK_RULES = `apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -84,10 +84,14 @@ describe('a mesh under load', { concurrency: false }, () => {
     const t0 = Date.now();
     const rows: string[] = [];
     let sent = 0; let ok = 0; let failed = 0;
+    const killed: string[] = [];
     for (const [what, target] of [['sidecar', 'back-v1'], ['app', 'back-v2']] as const) {
       const topo = await topology();
       const w = topo.workloads.find((x) => x.name === target)!;
       const pid = what === 'sidecar' ? w.pids.sidecar! : w.pids.app!;
+      // The shared layout (the default) hosts every workload's sidecar in one process: the kill hits them all.
+      const hit = what === 'sidecar' ? topo.workloads.filter((x) => x.pids.sidecar === pid).map((x) => x.name) : [target];
+      killed.push(what === 'sidecar' ? `SIGKILL the sidecar process of ${hit.join(', ')}` : `SIGKILL the app of ${target}`);
       const restartsBefore = w.restarts[what];
       const gap = load();
       await sleep(500);
@@ -100,7 +104,8 @@ describe('a mesh under load', { concurrency: false }, () => {
       const g = await gap.stop();
       // Requests in the gap either went to the healthy endpoint or failed fast: none waited for the route timeout.
       assert.ok(g.maxMs < 3_000 + 1_000, `a request in the gap took ${g.maxMs} ms`);
-      for (const reason of Object.keys(g.reasons)) assert.match(reason, /^(503|502|504)/, `gap failure ${reason}`);
+      // A 5xx made by a sidecar, or a reset of a request whose response was already on its way when its origin died.
+      for (const reason of Object.keys(g.reasons)) assert.match(reason, /^(503|502|504|ECONNRESET)/, `gap failure ${reason}`);
       const clean = load({ maxMs: size(3_000, 15_000) });
       const c = await clean.done;
       assert.equal(c.failed, 0, `after the ${what} restart: ${reasons(c.reasons)} ${JSON.stringify(c.samples)}`);
@@ -118,7 +123,7 @@ describe('a mesh under load', { concurrency: false }, () => {
       assert.ok((crash.data?.restartInMs ?? 0) >= 100, 'restarted after a backoff');
       assert.ok(events.some((e) => e.type === 'process.restarted' && about(e) && e.process === what), `restart of the ${what} of ${target} is an event`);
     }
-    record({ scenario: 'kill -9 sidecar, then app', load: '4 conns via ingress', faults: 'SIGKILL back-v1 sidecar; SIGKILL back-v2 app', durationMs: Date.now() - t0, sent, ok, failed, explained: rows.join('; '), lost: 0 });
+    record({ scenario: 'kill -9 sidecar, then app', load: '4 conns via ingress', faults: killed.join('; '), durationMs: Date.now() - t0, sent, ok, failed, explained: rows.join('; '), lost: 0 });
   });
 
   test('certificate rotation under load: several rotations, zero failed requests', async () => {
@@ -138,7 +143,10 @@ describe('a mesh under load', { concurrency: false }, () => {
     const t0 = Date.now();
     const l = load({ concurrency: 4, pauseMs: 5, maxMs: soakMs });
     await sleep(Math.min(5_000, soakMs / 4)); // warm-up: pools, JIT, buffers
-    const pids = { 'devmesh up (control plane)': up.child.pid!, ...await sidecarPids(up) };
+    // One entry per process: in the shared layout the workloads' sidecars are one process.
+    const byPid = new Map<number, string[]>([[up.child.pid!, ['devmesh up (control plane)']]]);
+    for (const [n, p] of Object.entries(await sidecarPids(up))) byPid.set(p, [...(byPid.get(p) ?? []), n]);
+    const pids = Object.fromEntries([...byPid].map(([p, names]) => [names.length > 1 ? `sidecars of ${names.join('+')}` : names[0], p]));
     const first: Record<string, ProcSample> = {};
     for (const [n, p] of Object.entries(pids)) first[n] = sampleProc(p);
     const r = await l.done;
