@@ -4,6 +4,7 @@
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { freePorts } from '../../simulator/control/ports';
 import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
 import type { Resource } from '../../simulator/policy/model';
 import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
@@ -72,11 +73,7 @@ export function ap(name: string, spec: Resource<'AuthorizationPolicy'>['spec'], 
 }
 
 export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+  return (await freePorts(1))[0];
 }
 
 /** An app that answers JSON describing what it received, so tests can see through the mesh. */
