@@ -2,9 +2,10 @@
  * Which ports `devmesh up` needs, who in the Mesh owns each one, and whether
  * they are free. A taken port is reported with the owner and the place it is
  * written in the Mesh file, because "EADDRINUSE" alone tells nobody what to
- * change. Unpinned sidecar ports are picked by the kernel (port 0) before
- * anything starts, since every sidecar must know its peers' ports up front.
+ * change. Unpinned sidecar ports are picked (`freePorts`) before anything
+ * starts, since every sidecar must know its peers' ports up front.
  */
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import type { Resource } from '../policy/model';
 import type { PortAssignment } from './snapshot';
@@ -75,35 +76,70 @@ export function formatPortProblem(p: PortProblem, pos: SourcePosition | undefine
   return pos ? `${rel(pos.file)}:${pos.line}:${pos.column}: ${p.message}` : p.message;
 }
 
+/** Lowest port `freePorts` hands out: above the well-known and common development ports. */
+const LOWEST = 20_000;
+/** How long a port handed out by this process is not handed out again. */
+const LEASE_MS = 120_000;
+const handedOut = new Map<number, number>();
+
 /**
- * Asks the kernel for `count` distinct free ports. All sockets stay open until
- * every port is known so no port is handed out twice; the short window between
- * close and the sidecar's bind is the accepted cost of knowing ports up front.
+ * The kernel's ephemeral range, from which it picks both `listen(0)` ports
+ * and the source port of every outgoing connection.
+ */
+export function ephemeralRange(text?: string): [number, number] {
+  try {
+    const [low, high] = (text ?? readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high) && low > 0 && high >= low) return [low, high];
+  } catch { /* not Linux: the IANA range */ }
+  return [49152, 65535];
+}
+
+function bindable(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(undefined));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(srv));
+  });
+}
+
+/**
+ * `count` distinct ports that are free on 127.0.0.1 now. They are handed out
+ * before anyone binds them (every sidecar must know its peers' ports up
+ * front), so they are drawn below the kernel's ephemeral range: a port from
+ * `listen(0)` would be in that range, where any outgoing connection on the
+ * machine may take it as its source port before the sidecar binds it. A port
+ * this process handed out in the last two minutes is not handed out again,
+ * and every candidate is bound (exclusively) until all are known. When the
+ * ephemeral range leaves no room below it, the kernel picks.
  */
 export async function freePorts(count: number, avoid: ReadonlySet<number> = new Set()): Promise<number[]> {
   const servers: net.Server[] = [];
+  const now = Date.now();
+  for (const [port, at] of handedOut) if (now - at > LEASE_MS) handedOut.delete(port);
+  const [ephemeralLow] = ephemeralRange();
+  const span = ephemeralLow - LOWEST;
   try {
     const ports: number[] = [];
-    // Bounded: the kernel would have to hand out `avoid` ports hundreds of times in a row.
-    for (let tries = 0; ports.length < count && tries < count + 1000; tries++) {
-      const srv = net.createServer();
+    // Bounded: a full range, or the kernel handing out `avoid` ports hundreds of times in a row.
+    for (let tries = 0; ports.length < count && tries < count * 20 + 1000; tries++) {
+      const candidate = span >= 1_000 ? LOWEST + Math.floor(Math.random() * span) : 0;
+      if (candidate && (avoid.has(candidate) || handedOut.has(candidate) || ports.includes(candidate))) continue;
+      const srv = await bindable(candidate);
+      if (!srv) continue;
       servers.push(srv);
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => resolve());
-      });
       const port = (srv.address() as net.AddressInfo).port;
       // A pinned port of another workload is free now but taken later; never hand it out.
-      if (!avoid.has(port)) ports.push(port);
+      if (!avoid.has(port) && !handedOut.has(port)) ports.push(port);
     }
     if (ports.length < count) throw new Error(`could not find ${count} free ports on 127.0.0.1`);
+    for (const p of ports) handedOut.set(p, now);
     return ports;
   } finally {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   }
 }
 
-/** Pinned ports as written, the rest from the kernel. */
+/** Pinned ports as written, the rest from `freePorts`. */
 export async function assignPorts(mesh: Resource<'Mesh'>): Promise<PortAssignment> {
   const { ingressPort } = resolvedMeshSettings(mesh.spec);
   const needed: Array<(p: number) => void> = [];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { assignPorts, duplicateClaims, isPortFree, portClaims, takenPorts, formatPortProblem } from '../../simulator/control/ports';
+import { assignPorts, duplicateClaims, ephemeralRange, freePorts, isPortFree, portClaims, takenPorts, formatPortProblem } from '../../simulator/control/ports';
 import type { Resource } from '../../simulator/policy/model';
 
 const mesh = (extra: Partial<Resource<'Mesh'>['spec']> = {}): Resource<'Mesh'> => ({
@@ -70,4 +70,33 @@ test('pinned sidecar ports are kept and every other port is distinct and free', 
   const picked = [a.workloads['reviews-v1'].outboundPort, a.workloads['reviews-v1'].adminPort, ...Object.values(a.workloads['reviews-dev']), a.ingress.adminPort];
   assert.equal(new Set(picked).size, picked.length);
   for (const p of picked) assert.ok(p > 0 && (await isPortFree(p)), `port ${p} is free`);
+});
+
+test('free ports are drawn below the ephemeral range, where no outgoing connection takes them meanwhile', async () => {
+  const [low] = ephemeralRange();
+  const ports = await freePorts(20);
+  assert.equal(new Set(ports).size, 20);
+  for (const p of ports) {
+    assert.ok(p >= 20_000 && p < low, `port ${p} outside 20000..${low - 1}`);
+    assert.equal(await isPortFree(p), true);
+  }
+});
+
+test('a port handed out once is not handed out again by the next call', async () => {
+  const first = new Set(await freePorts(50));
+  const again = await freePorts(50);
+  assert.deepEqual(again.filter((p) => first.has(p)), []);
+});
+
+test('ports to avoid are never handed out', async () => {
+  const [low] = ephemeralRange();
+  const avoid = new Set<number>();
+  for (let p = 20_000; p < low; p += 2) avoid.add(p);
+  const ports = await freePorts(30, avoid);
+  assert.deepEqual(ports.filter((p) => p % 2 === 0), []);
+});
+
+test('the ephemeral range is read from the kernel setting, with the IANA range when it is unreadable', () => {
+  assert.deepEqual(ephemeralRange('32768\t60999\n'), [32768, 60999]);
+  assert.deepEqual(ephemeralRange('garbage'), [49152, 65535]);
 });

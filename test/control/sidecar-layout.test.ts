@@ -11,7 +11,8 @@ import * as http from 'node:http';
 import { createCa } from '../../simulator/control/ca';
 import { EventLog } from '../../simulator/control/events';
 import { Sidecar, SidecarHost, sidecarLayout } from '../../simulator/control/sidecars';
-import { echoApp, freePort, snapshotOf } from '../sidecar/fixtures';
+import { freePorts } from '../../simulator/control/ports';
+import { echoApp, snapshotOf } from '../sidecar/fixtures';
 import { pidAlive, waitFor, within } from './helpers';
 
 function getJson(port: number, path: string, host?: string): Promise<{ status: number; body: any }> {
@@ -40,11 +41,11 @@ function postJson(port: number, path: string, headers: http.OutgoingHttpHeaders 
 
 async function twoWorkloads() {
   const app = await echoApp('reviews-v1');
-  const ports = async () => ({ inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() });
+  const [p1, p2, p3, r1, r2, r3, i1, i2] = await freePorts(8);
   const snapshot = snapshotOf([
-    { name: 'productpage', workloads: [{ name: 'productpage-v1', ports: await ports() }] },
-    { name: 'reviews', workloads: [{ name: 'reviews-v1', appPort: (app.server.address() as { port: number }).port, ports: await ports() }] },
-  ], {}, 1, { port: await freePort(), adminPort: await freePort() });
+    { name: 'productpage', workloads: [{ name: 'productpage-v1', ports: { inboundPort: p1, outboundPort: p2, adminPort: p3 } }] },
+    { name: 'reviews', workloads: [{ name: 'reviews-v1', appPort: (app.server.address() as { port: number }).port, ports: { inboundPort: r1, outboundPort: r2, adminPort: r3 } }] },
+  ], {}, 1, { port: i1, adminPort: i2 });
   const ca = createCa({ trustDomain: 'cluster.local' });
   const events = new EventLog();
   const make = (host?: SidecarHost) => snapshot.workloads.map((w) => new Sidecar({
@@ -120,7 +121,7 @@ describe('sidecars sharing one process', () => {
     const [pp, reviews] = members;
     cleanups.push(() => Promise.all(members.map((s) => s.stop(200))));
     members.forEach((s) => s.start());
-    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'ready');
+    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'ready').catch((e) => { throw new Error(`${e.message}; sidecars said: ${logs.join(' | ')}; ${host.supervised.tail.join(' | ')}`); });
     const next = { ...m.snapshot, version: 2 };
     assert.deepEqual(await reviews.pushConfig(next), { ok: true });
     const pid = reviews.pid;

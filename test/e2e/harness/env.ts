@@ -4,7 +4,6 @@
  * passes with a clear skip message instead of failing.
  */
 import { existsSync } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -44,15 +43,14 @@ export function node24Env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...process.env, PATH: `${NODE24_BIN}${path.delimiter}${process.env.PATH ?? ''}`, ...extra };
 }
 
+/**
+ * Free ports from devmesh's own allocator (compiled by `npm run build`): drawn
+ * below the kernel's ephemeral range and never twice, so a port handed to
+ * code-server or a mesh is not taken by an outgoing connection meanwhile.
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const ports = require(path.join(REPO, 'out', 'simulator', 'control', 'ports.js')) as { freePorts(n: number): Promise<number[]> };
+  return ports.freePorts(n);
 }
 
 export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
