@@ -41,6 +41,13 @@ export class WorkloadCertificates {
     return certs;
   }
 
+  /** Drops `owner`'s certificate and its renewal (a workload removed, or given a new identity). */
+  forget(owner: string): void {
+    clearTimeout(this.timers.get(owner));
+    this.timers.delete(owner);
+    this.current.delete(owner);
+  }
+
   stop(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();

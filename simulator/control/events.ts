@@ -10,6 +10,8 @@ export type MeshEventType =
   | 'mesh.stopping'
   | 'config.applied'
   | 'config.rejected'
+  /** The Mesh file's workloads or services changed while running: workloads started, stopped or restarted. */
+  | 'mesh.changed'
   | 'certs.rotated'
   | 'process.started'
   | 'process.crashed'

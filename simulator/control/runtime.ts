@@ -30,6 +30,7 @@ import { faultsOnEdge } from './telemetry/edgeFaults';
 import type { OutlierEjection, Topology, TopologyEdges } from './topology-types';
 import { FaultStore } from './faults';
 import type { RuntimeFault } from '../protocol';
+import { describePlan, placedWorkloads, planMeshChange, type MeshChangePlan } from './mesh-change';
 
 /** A failure before the mesh is up: each line is printed as is, then devmesh exits 1. */
 export class UpError extends Error {
@@ -61,8 +62,10 @@ export class MeshRuntime {
   readonly token = randomBytes(32).toString('base64url');
   private ws!: MeshWorkspace;
   private loader!: IncrementalMeshLoader;
-  /** The Mesh as started: services and ports cannot change without a restart. */
+  /** The Mesh as running: services and workloads follow edits; mesh-wide settings stay as started. */
   private mesh!: Resource<'Mesh'>;
+  /** The process of the workloads' sidecars in the default layout. */
+  private sharedHost?: SidecarHost;
   private ports!: PortAssignment;
   snapshot!: MeshSnapshot;
   private certs?: WorkloadCertificates;
@@ -232,47 +235,54 @@ export class MeshRuntime {
   }
 
   private startSidecars(): void {
-    const sampling = this.mesh.spec.telemetry?.sampling;
-    const owners: Array<{ name: string; workload: string | null; spiffeId: string }> = [
-      { name: this.snapshot.ingress.name, workload: null, spiffeId: this.snapshot.ingress.spiffeId },
-      ...this.snapshot.workloads.map((w) => ({ name: w.name, workload: w.name, spiffeId: w.spiffeId })),
-    ];
     // One shared process for the workloads' sidecars unless DEVMESH_SIDECAR_LAYOUT=process (sidecars.ts
     // says why). The ingress keeps a process of its own, as Istio's gateway is its own deployment: a crash
     // of the workloads' process then gives callers outside the mesh 503s from the edge, not reset connections.
-    const host = sidecarLayout() === 'shared'
-      ? new SidecarHost(`sidecars (${owners.length - 1})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(/^\[[^\]]+ sidecar\] /.test(line) ? line : `[sidecars] ${line}`); } })
+    this.sharedHost = sidecarLayout() === 'shared'
+      ? new SidecarHost(`sidecars (${this.snapshot.workloads.length})`, this.events, { onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(/^\[[^\]]+ sidecar\] /.test(line) ? line : `[sidecars] ${line}`); } })
       : undefined;
-    for (const o of owners) {
-      const sidecar = new Sidecar({
-        workload: o.workload, name: o.name, events: this.events, host: o.workload === null ? undefined : host,
-        bootstrap: () => ({ type: 'bootstrap', workload: o.workload, snapshot: this.snapshot, certs: this.certs!.get(o.name, o.spiffeId), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
-        // Spans, edge samples and access-log entries, batched by the sidecar.
-        onTelemetry: (data) => this.telemetry?.ingest(data),
-        // stdout carries access logs: printed on request only, since every line costs the
-        // control plane CPU under load; stderr (crashes, warnings) is always shown.
-        onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[${o.name} sidecar] ${line}`); },
-        onLog: (level, message) => (level === 'info' ? this.out : this.err)(`[${o.name} sidecar] ${message}`),
-      });
-      this.sidecars.set(o.name, sidecar);
-      sidecar.start();
-    }
+    this.startSidecar(this.snapshot.ingress.name, null);
+    for (const w of this.snapshot.workloads) this.startSidecar(w.name, w.name);
+  }
+
+  /** Starts the sidecar of a workload (or of the ingress, `workload` null); it boots with the current snapshot. */
+  private startSidecar(name: string, workload: string | null): Sidecar {
+    const sampling = this.mesh.spec.telemetry?.sampling;
+    const identity = () => workload === null ? this.snapshot.ingress.spiffeId : this.snapshot.workloads.find((w) => w.name === name)!.spiffeId;
+    const sidecar = new Sidecar({
+      workload, name, events: this.events, host: workload === null ? undefined : this.sharedHost,
+      bootstrap: () => ({ type: 'bootstrap', workload, snapshot: this.snapshot, certs: this.certs!.get(name, identity()), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
+      // Spans, edge samples and access-log entries, batched by the sidecar.
+      onTelemetry: (data) => this.telemetry?.ingest(data),
+      // stdout carries access logs: printed on request only, since every line costs the
+      // control plane CPU under load; stderr (crashes, warnings) is always shown.
+      onOutput: (line, stream) => { if (stream === 'stderr' || this.opts.accessLog) this.out(`[${name} sidecar] ${line}`); },
+      onLog: (level, message) => (level === 'info' ? this.out : this.err)(`[${name} sidecar] ${message}`),
+    });
+    this.sidecars.set(name, sidecar);
+    sidecar.start();
+    return sidecar;
   }
 
   private startApps(commands: Map<string, ResolvedCommand>): void {
     for (const s of this.mesh.spec.services) for (const spec of s.workloads) {
       const cmd = commands.get(spec.name);
-      if (!cmd) continue;
-      const info = this.snapshot.workloads.find((w) => w.name === spec.name)!;
-      const proc = new Supervised({
-        workload: spec.name, process: 'app', events: this.events,
-        // The current snapshot, not `info`: a sidecar port moved at startup changes HTTP_PROXY.
-        spawn: () => spawnApp(cmd, appEnvironment(process.env, spec, this.snapshot.workloads.find((w) => w.name === spec.name) ?? info)),
-        onOutput: (line) => this.out(`[${spec.name}] ${line}`),
-      });
-      this.apps.set(spec.name, { spec, info, cmd, proc });
-      proc.start();
+      if (cmd) this.startApp(spec, cmd);
     }
+  }
+
+  private startApp(spec: WorkloadSpec, cmd: ResolvedCommand): AppEntry {
+    const info = this.snapshot.workloads.find((w) => w.name === spec.name)!;
+    const proc = new Supervised({
+      workload: spec.name, process: 'app', events: this.events,
+      // The current snapshot, not `info`: a sidecar port moved at startup changes HTTP_PROXY.
+      spawn: () => spawnApp(cmd, appEnvironment(process.env, spec, this.snapshot.workloads.find((w) => w.name === spec.name) ?? info)),
+      onOutput: (line) => this.out(`[${spec.name}] ${line}`),
+    });
+    const entry = { spec, info, cmd, proc };
+    this.apps.set(spec.name, entry);
+    proc.start();
+    return entry;
   }
 
   /** Every sidecar says ready and its listeners accept; every started app accepts on its port. */
@@ -397,23 +407,171 @@ export class MeshRuntime {
       this.events.record({ type: 'config.rejected', message: `edit rejected (${errors.length} error(s)); still serving config v${this.snapshot.version}`, data: { version: this.snapshot.version, diagnostics: errors } });
       return;
     }
-    this.rejectedNow = false;
-    const meshNow = JSON.stringify(ws.mesh.spec);
-    if (meshNow !== JSON.stringify(this.mesh.spec) && meshNow !== this.meshChangeWarned) {
+    const plan = planMeshChange(this.mesh, ws.mesh);
+    const meshNow = JSON.stringify(ws.mesh);
+    if (plan.needsRestart.length && meshNow !== this.meshChangeWarned) {
       this.meshChangeWarned = meshNow;
-      this.err(`the Mesh (services, workloads, ports) changed: that takes effect on the next devmesh up; policy changes are applied now`);
+      this.err(`the Mesh's ${plan.needsRestart.join(', ')} changed: that takes effect on the next devmesh up; services, workloads and policies are applied now`);
     }
-    if (JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
-    this.ws = { ...ws, mesh: this.mesh };
-    const next = { ...buildSnapshot(this.mesh, ws.resources, this.ports, this.snapshot.version + 1), faults: this.faults.list() };
+    // Services and workloads follow the file; the mesh-wide settings stay as started.
+    const mesh: Resource<'Mesh'> = plan.changed ? { ...this.mesh, spec: { ...this.mesh.spec, services: ws.mesh.spec.services } } : this.mesh;
+    let commands = new Map<string, ResolvedCommand>();
+    if (plan.changed) {
+      const prepared = await this.prepareMeshChange(plan, ws);
+      if (this.stopping) return;
+      if ('refused' in prepared) return this.refuseMeshChange(prepared.refused, files);
+      commands = prepared.commands;
+    }
+    this.rejectedNow = false;
+    if (!plan.changed && JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
+    this.ws = { ...ws, mesh };
+    if (plan.changed) await this.assignChangedPorts(plan, mesh);
+    this.mesh = mesh;
+    const next = { ...buildSnapshot(mesh, ws.resources, this.ports, this.snapshot.version + 1), faults: this.faults.list() };
     this.snapshot = next;
-    const results = await Promise.all([...this.sidecars].map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
+    // New and restarted sidecars boot with `next`; the others get it pushed once the new ones serve.
+    const booted = plan.changed ? await this.startChangedWorkloads(plan, commands) : new Map<string, { ok: boolean; error?: string }>();
+    const pushed = await Promise.all([...this.sidecars].filter(([name]) => !booted.has(name)).map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
+    const results = [...pushed, ...[...booted].map(([name, r]) => ({ name, ...r }))];
+    // Callers route away from removed workloads first; then they stop.
+    if (plan.removed.length) await this.stopWorkloads(plan.removed);
     const ms = performance.now() - t0;
     this.appliedAt = Date.now();
     const failed = results.filter((r) => !r.ok);
     const msg = `config v${next.version} applied to ${results.length - failed.length}/${results.length} sidecars in ${ms.toFixed(0)} ms`;
     this.out(msg + (failed.length ? ` (not applied: ${failed.map((f) => `${f.name}: ${f.error}`).join('; ')})` : ''));
+    if (plan.changed) {
+      const what = describePlan(plan);
+      this.out(`mesh ${mesh.metadata.name}: ${what} (config v${next.version})`);
+      this.events.record({ type: 'mesh.changed', message: what, data: { version: next.version, added: plan.added.map((w) => w.spec.name), removed: plan.removed, restartedApps: plan.restartApp, restartedSidecars: plan.restartSidecar } });
+    }
     this.events.record({ type: 'config.applied', message: msg, data: { version: next.version, ms, files: files.map(this.rel), failed } });
+  }
+
+  // ---------- Mesh edits: workloads started, stopped, restarted ----------
+
+  /**
+   * Everything that can refuse a Mesh edit, checked before anything changes:
+   * commands that do not resolve, and ports (app ports, pinned sidecar
+   * ports) that another process holds. Each refusal names its Mesh position.
+   */
+  private async prepareMeshChange(plan: MeshChangePlan, ws: MeshWorkspace): Promise<{ commands: Map<string, ResolvedCommand> } | { refused: Diagnostic[] }> {
+    const refused: Diagnostic[] = [];
+    const at = (field: (string | number)[], message: string) => {
+      const pos = ws.meshPosition(field);
+      refused.push({ file: pos ? this.rel(pos.file) : this.rel(ws.meshFile), line: pos?.line ?? 1, column: pos?.column ?? 1, endLine: pos?.line ?? 1, endColumn: pos?.column ?? 1, severity: 'error', code: 'mesh-change-refused', message });
+    };
+    const fieldOf = (name: string): (string | number)[] => {
+      for (const [i, s] of ws.mesh.spec.services.entries()) for (const [j, w] of s.workloads.entries()) if (w.name === name) return ['spec', 'services', i, 'workloads', j];
+      return ['spec', 'services'];
+    };
+    const commands = new Map<string, ResolvedCommand>();
+    const placed = placedWorkloads(ws.mesh.spec);
+    const claims: Array<{ port: number; owner: string; field: (string | number)[] }> = [];
+    const held = new Set(Object.values(this.ports.workloads).flatMap((a) => [a.inboundPort, a.outboundPort, a.adminPort]));
+    for (const name of [...plan.added.map((w) => w.spec.name), ...plan.restartApp]) {
+      const { spec } = placed.get(name)!;
+      const field = fieldOf(name);
+      if (spec.command) {
+        try { commands.set(name, resolveCommand(spec, ws.rootDir)); } catch (e) { at([...field, 'command'], (e as Error).message); }
+        const running = this.apps.get(name);
+        if (running?.spec.port !== spec.port) claims.push({ port: spec.port, owner: `port ${spec.port} of workload ${name}`, field: [...field, 'port'] });
+      }
+    }
+    for (const name of [...plan.added.map((w) => w.spec.name), ...plan.restartSidecar]) {
+      const { spec } = placed.get(name)!;
+      for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
+        const p = spec.sidecar?.[key];
+        if (p && !held.has(p)) claims.push({ port: p, owner: `sidecar ${key} ${p} of workload ${name}`, field: [...fieldOf(name), 'sidecar', key] });
+      }
+    }
+    for (const p of await takenPorts(claims)) at(p.claim.field, `${p.message}; the Mesh edit was not applied`);
+    return refused.length ? { refused } : { commands };
+  }
+
+  private refuseMeshChange(errors: Diagnostic[], files: string[]): void {
+    this.lastRejection = { time: Date.now(), files: files.map(this.rel), diagnostics: errors };
+    this.rejectedNow = true;
+    for (const d of errors) this.err(formatDiagnostic(d));
+    this.err(`config rejected: the Mesh edit cannot be applied (${errors.length} error(s)); still serving v${this.snapshot.version}`);
+    this.events.record({ type: 'config.rejected', message: `Mesh edit refused (${errors.length} error(s)); still serving config v${this.snapshot.version}`, data: { version: this.snapshot.version, diagnostics: errors } });
+  }
+
+  /** Ports for new workloads (pinned, or free ones), the pins of changed ones; removed workloads give theirs back. */
+  private async assignChangedPorts(plan: MeshChangePlan, mesh: Resource<'Mesh'>): Promise<void> {
+    for (const name of plan.removed) delete this.ports.workloads[name];
+    const placed = placedWorkloads(mesh.spec);
+    for (const name of plan.restartSidecar) {
+      const a = this.ports.workloads[name];
+      for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) a[key] = placed.get(name)!.spec.sidecar?.[key] ?? a[key];
+    }
+    const needed: Array<(p: number) => void> = [];
+    for (const { spec } of plan.added) {
+      const a = { inboundPort: spec.sidecar?.inboundPort ?? 0, outboundPort: spec.sidecar?.outboundPort ?? 0, adminPort: spec.sidecar?.adminPort ?? 0 };
+      this.ports.workloads[spec.name] = a;
+      for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) if (!a[key]) needed.push((p) => { a[key] = p; });
+    }
+    if (!needed.length) return;
+    const assigned = [this.ports.ingress.port, this.ports.ingress.adminPort, ...Object.values(this.ports.workloads).flatMap((w) => [w.inboundPort, w.outboundPort, w.adminPort])];
+    const fresh = await freePorts(needed.length, new Set([...portClaims(mesh).map((c) => c.port), ...assigned]));
+    needed.forEach((set, i) => set(fresh[i]));
+  }
+
+  /**
+   * Starts the sidecars and apps of new workloads, restarts what changed,
+   * and waits (bounded) for each new sidecar to serve. A workload that does
+   * not come up is reported, not fatal: the rest of the mesh keeps serving
+   * and its supervisor keeps trying.
+   */
+  private async startChangedWorkloads(plan: MeshChangePlan, commands: Map<string, ResolvedCommand>): Promise<Map<string, { ok: boolean; error?: string }>> {
+    const placed = placedWorkloads(this.mesh.spec);
+    const booting = new Map<string, Sidecar>();
+    for (const name of plan.restartSidecar) {
+      const old = this.sidecars.get(name);
+      this.sidecars.delete(name);
+      // A new identity or new ports: a new certificate, and the sidecar boots again with them.
+      this.certs?.forget(name);
+      await old?.stop(1_000);
+      booting.set(name, this.startSidecar(name, name));
+    }
+    for (const { spec } of plan.added) booting.set(spec.name, this.startSidecar(spec.name, spec.name));
+    for (const name of plan.restartApp) {
+      const old = this.apps.get(name);
+      this.apps.delete(name);
+      await old?.proc.stop(2_000);
+    }
+    for (const name of [...plan.restartApp, ...plan.added.filter((w) => w.spec.command).map((w) => w.spec.name)]) {
+      const cmd = commands.get(name);
+      if (cmd && !this.apps.has(name)) this.startApp(placed.get(name)!.spec, cmd);
+    }
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 20_000);
+    const booted = new Map<string, { ok: boolean; error?: string }>();
+    await Promise.all([...booting].map(async ([name, sc]) => {
+      try {
+        await this.sidecarListening(name, sc, deadline);
+        booted.set(name, { ok: true });
+      } catch (e) {
+        const error = (e as Error).message.split('\n')[0];
+        booted.set(name, { ok: false, error });
+        this.err(`devmesh: ${error}`);
+      }
+    }));
+    this.recordChildren();
+    return booted;
+  }
+
+  /** Apps first (they may still be answering through their sidecars), then their sidecars and certificates. */
+  private async stopWorkloads(names: string[]): Promise<void> {
+    await Promise.all(names.map(async (name) => {
+      const app = this.apps.get(name);
+      this.apps.delete(name);
+      await app?.proc.stop(2_000);
+      const sc = this.sidecars.get(name);
+      this.sidecars.delete(name);
+      await sc?.stop(1_000);
+      this.certs?.forget(name);
+    }));
+    this.recordChildren();
   }
 
   // ---------- API views ----------

@@ -130,6 +130,8 @@ export class Sidecar {
   private readyWaiters: Array<() => void> = [];
   private pending: Pending[] = [];
   private stopped = false;
+  /** The snapshot version of the last bootstrap: a sidecar that says ready serves it. */
+  private bootVersion = 0;
 
   constructor(private readonly opts: SidecarOptions) {
     this.host = opts.host ?? new SidecarHost(opts.name, opts.events, { onOutput: opts.onOutput, entry: opts.entry });
@@ -154,13 +156,16 @@ export class Sidecar {
       const pending = this.pending; this.pending = [];
       pending.forEach((p) => p.resolve({ ok: false, error: 'sidecar exited' }));
     });
-    this.send(this.opts.bootstrap());
+    const boot = this.opts.bootstrap();
+    this.bootVersion = boot.snapshot.version;
+    this.send(boot);
   }
 
   onMessage(m: SidecarMessage): void {
     switch (m.type) {
       case 'ready': {
         this.ready = true;
+        this.appliedVersion = Math.max(this.appliedVersion, this.bootVersion);
         const w = this.readyWaiters; this.readyWaiters = [];
         w.forEach((f) => f());
         break;

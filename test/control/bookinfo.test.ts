@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { bookinfoFixture, canBind, pidAlive, REPO, startUp, viaProxy, waitFor, waitReady, within, readEvents, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, canBind, freePorts, pidAlive, REPO, startUp, viaProxy, waitFor, waitReady, within, readEvents, withOutput, type BookinfoFixture, type UpProcess } from './helpers';
 
 const example = (p: string) => readFileSync(path.join(REPO, 'examples', p), 'utf8');
 
@@ -192,6 +192,43 @@ describe('Bookinfo through real sidecars', () => {
     const r = await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews', { cookie: 'user=jason' });
     assert.equal(r.status, 200);
     assert.deepEqual((JSON.parse(r.body) as { reviews: Array<{ rating: unknown }> }).reviews[0].rating, { stars: 5, color: 'black' });
+  });
+
+  test('a workload added to the Mesh file starts and serves at once, and removing it stops it', async () => {
+    const meshText = readFileSync(fx.meshFile, 'utf8');
+    const [v4Port] = await freePorts(1);
+    // A reviews-v4 deployment rolled out by editing the Mesh, as `kubectl apply` of a new Deployment would.
+    const v4 = `
+        - name: reviews-v4
+          labels: { app: reviews, version: v4 }
+          serviceAccount: bookinfo-reviews
+          port: ${v4Port}
+          command: ["node", "reviews.js"]
+          cwd: ${JSON.stringify(path.join(REPO, 'examples', 'bookinfo', 'services'))}
+          env: {"ENABLE_RATINGS":"false"}`;
+    const withV4 = meshText.replace(/(\n    - name: ratings\n)/, `${v4}$1`);
+    assert.notEqual(withV4, meshText);
+    fx.write('mesh.yaml', withV4);
+    const added = await waitFor('reviews-v4 to be up with the mesh on one config', async () => {
+      const t = await topology();
+      const w = t.workloads.find((x) => x.name === 'reviews-v4');
+      return w && w.health.sidecar === 'up' && w.health.app === 'up' && t.workloads.every((x) => x.configVersion === t.version) ? w : undefined;
+    }, 10_000, 50).catch(withOutput(up));
+    assert.equal(added.spiffeId, 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
+    assert.match(up.output(), /mesh bookinfo-test: started reviews-v4/);
+    // Istio's routing reaches it: a v4 subset and a route to it.
+    fx.write('destination-rules.yaml', example('bookinfo/policies/destination-rules.yaml').replace(/(\n(\s+)- name: v3\n(\s+)labels:\n\s+version: v3\n)/, '$1$2- name: v4\n$3labels:\n$3  version: v4\n'));
+    await waitFor('the v4 subset to be accepted', async () => (await config()).state === 'ok' && /v4/.test(readFileSync(path.join(fx.dir, 'destination-rules.yaml'), 'utf8')), 3_000, 20);
+    await applyRouting(example('bookinfo-tasks/virtual-service-all-v1.yaml').replace(/host: reviews\n(\s+)subset: v1/, 'host: reviews\n$1subset: v4'));
+    assert.deepEqual(await count(8), { 'reviews-v4': 8 });
+    // Rolled back: routes first, then the workload goes.
+    await applyRouting(example('bookinfo-tasks/virtual-service-all-v1.yaml'));
+    fx.write('mesh.yaml', meshText);
+    await waitFor('reviews-v4 to be gone', async () => !(await topology()).workloads.some((w) => w.name === 'reviews-v4'), 10_000, 50).catch(withOutput(up));
+    await waitFor('its app to exit and its ports to close', async () => !pidAlive(added.pids.app) && (await canBind(added.sidecar.inboundPort)) && (await canBind(v4Port)), 5_000);
+    assert.deepEqual(await count(5), { 'reviews-v1': 5 });
+    const events = await readEvents(up, 500);
+    assert.ok(events.some((e) => e.type === 'mesh.changed' && /stopped reviews-v4/.test((e as { message?: string }).message ?? '')), JSON.stringify(events.filter((e) => e.type === 'mesh.changed')));
   });
 
   test('SIGTERM stops the apps, the sidecars and the API, leaving no process and no listening port', async () => {

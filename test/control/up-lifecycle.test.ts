@@ -101,13 +101,57 @@ describe('a running devmesh up', () => {
     await waitFor('the fix to be accepted', async () => ((await (await up.api('/api/config')).json()) as { state: string }).state === 'ok', 8_000, 20).catch(withOutput(up));
   });
 
-  test('a change to the Mesh itself is reported as needing a restart while policy edits keep applying', async () => {
+  test('a changed env in the Mesh restarts that app alone; a mesh-wide setting is reported as needing a new up', async () => {
     const { readFileSync } = await import('node:fs');
     const text = readFileSync(fx.meshFile, 'utf8');
+    const t0 = await topology();
+    const pidOf = (t: Topology, name: string) => t.workloads.find((w) => w.name === name)!.pids.app;
     fx.write('mesh.yaml', text.replace('{"ENABLE_RATINGS":"false"}', '{"ENABLE_RATINGS":"true"}'));
-    await waitFor('the Mesh change to be reported', () => /the Mesh \(services, workloads, ports\) changed: that takes effect on the next devmesh up/.test(up.output()), 8_000, 20).catch(withOutput(up));
-    fx.write('mesh.yaml', text);
+    const t1 = await waitFor('reviews-v1 to run with the new env', async () => {
+      const t = await topology();
+      const w = t.workloads.find((x) => x.name === 'reviews-v1')!;
+      return w.pids.app !== pidOf(t0, 'reviews-v1') && w.health.app === 'up' ? t : undefined;
+    }, 8_000, 20).catch(withOutput(up));
+    assert.ok(!pidAlive(pidOf(t0, 'reviews-v1')), 'the old app is stopped');
+    for (const other of ['productpage-v1', 'reviews-v2', 'ratings-v1']) assert.equal(pidOf(t1, other), pidOf(t0, other), `${other} kept running`);
+    assert.match(up.output(), /mesh bookinfo-test: restarted the app of reviews-v1/);
+    // The control port is the installation itself: reported, not applied.
+    fx.write('mesh.yaml', text.replace(`controlPort: ${fx.controlPort}`, `controlPort: ${fx.controlPort + 1}`));
+    await waitFor('the control port change to be reported', () => /the Mesh's spec.controlPort changed: that takes effect on the next devmesh up/.test(up.output()), 8_000, 20).catch(withOutput(up));
     assert.equal((await up.api('/api/health')).status, 200);
+    fx.write('mesh.yaml', text);
+    await waitFor('reviews-v1 back on the original env', async () => pidOf(await topology(), 'reviews-v1') !== pidOf(t1, 'reviews-v1'), 8_000, 20).catch(withOutput(up));
+  });
+
+  test('a Mesh edit that adds a workload on a port another process holds is refused, and nothing changes', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(fx.meshFile, 'utf8');
+    const before = await topology();
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const held = (holder.address() as net.AddressInfo).port;
+    try {
+      fx.write('mesh.yaml', text.replace(/(\n    - name: ratings\n)/, `
+        - name: reviews-v9
+          labels: { app: reviews, version: v9 }
+          port: ${held}
+          command: ["node", "reviews.js"]$1`));
+      const cfg = await waitFor('the edit to be refused', async () => {
+        const c = await (await up.api('/api/config')).json() as { state: string; lastRejection: { diagnostics: Array<{ code: string; text: string }> } | null };
+        // A reload may also catch the file half-written (an editor's save is not atomic): wait for this refusal.
+        return c.state === 'rejected' && c.lastRejection?.diagnostics.some((x) => x.code === 'mesh-change-refused') ? c : undefined;
+      }, 8_000, 20).catch(withOutput(up));
+      const d = cfg.lastRejection!.diagnostics.find((x) => x.code === 'mesh-change-refused');
+      assert.ok(d, JSON.stringify(cfg.lastRejection));
+      assert.match(d.text, new RegExp(`mesh\\.yaml:\\d+:\\d+: .*port ${held} of workload reviews-v9 is already in use`));
+      const after = await topology();
+      assert.equal(after.version, before.version);
+      assert.deepEqual(after.workloads.map((w) => w.name), before.workloads.map((w) => w.name));
+    } finally {
+      holder.close();
+      fx.write('mesh.yaml', text);
+    }
+    await waitFor('the restored file to be accepted', async () => ((await (await up.api('/api/config')).json()) as { state: string }).state === 'ok', 8_000, 20).catch(withOutput(up));
   });
 
   test('an app killed with SIGKILL is restarted and the crash is an event', async () => {

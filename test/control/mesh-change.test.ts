@@ -1,0 +1,75 @@
+/** What a Mesh edit does to a running mesh (simulator/control/mesh-change.ts), decided without processes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { describePlan, planMeshChange } from '../../simulator/control/mesh-change';
+import type { MeshSpec, Resource } from '../../simulator/policy/model';
+
+const mesh = (edit: (spec: MeshSpec) => void = () => {}): Resource<'Mesh'> => {
+  const spec: MeshSpec = {
+    controlPort: 15000,
+    services: [
+      { name: 'reviews', port: 9080, workloads: [
+        { name: 'reviews-v1', port: 9181, labels: { version: 'v1' }, command: ['node', 'reviews.js'], env: { STARS: 'none' } },
+        { name: 'reviews-v2', port: 9182, labels: { version: 'v2' }, command: ['node', 'reviews.js'] },
+      ] },
+      { name: 'ratings', port: 9080, workloads: [{ name: 'ratings-v1', port: 9191 }] },
+    ],
+  };
+  edit(spec);
+  return { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'm' }, spec };
+};
+
+test('the same Mesh plans nothing', () => {
+  const plan = planMeshChange(mesh(), mesh());
+  assert.deepEqual(plan, { needsRestart: [], added: [], removed: [], restartApp: [], restartSidecar: [], changed: false });
+});
+
+test('a new workload is started and a missing one stopped; the others are left alone', () => {
+  const plan = planMeshChange(mesh(), mesh((s) => {
+    s.services[0].workloads.splice(1, 1);
+    s.services[1].workloads.push({ name: 'ratings-v2', port: 9192, command: ['node', 'ratings.js'] });
+  }));
+  assert.deepEqual(plan.added.map((w) => [w.service.name, w.spec.name]), [['ratings', 'ratings-v2']]);
+  assert.deepEqual(plan.removed, ['reviews-v2']);
+  assert.deepEqual([plan.restartApp, plan.restartSidecar], [[], []]);
+  assert.equal(plan.changed, true);
+  assert.equal(describePlan(plan), 'started ratings-v2; stopped reviews-v2');
+});
+
+test('command, env, cwd and port restart the app; labels and service ports only change the snapshot', () => {
+  const edits: Array<[string, (s: MeshSpec) => void, string[]]> = [
+    ['env', (s) => { s.services[0].workloads[0].env = { STARS: 'red' }; }, ['reviews-v1']],
+    ['command', (s) => { s.services[0].workloads[1].command = ['node', 'reviews.js', '--v2']; }, ['reviews-v2']],
+    ['cwd', (s) => { s.services[0].workloads[0].cwd = 'svc'; }, ['reviews-v1']],
+    ['port', (s) => { s.services[0].workloads[0].port = 9999; }, ['reviews-v1']],
+    ['labels', (s) => { s.services[0].workloads[0].labels = { version: 'v1b' }; }, []],
+    ['service port', (s) => { s.services[0].port = 9090; }, []],
+    // No command: the developer runs ratings-v1; devmesh has no app to restart.
+    ['port of a workload devmesh does not run', (s) => { s.services[1].workloads[0].port = 9999; }, []],
+    ['command removed', (s) => { delete s.services[0].workloads[0].command; }, ['reviews-v1']],
+  ];
+  for (const [what, edit, apps] of edits) {
+    const plan = planMeshChange(mesh(), mesh(edit));
+    assert.deepEqual(plan.restartApp, apps, what);
+    assert.deepEqual(plan.restartSidecar, [], what);
+    assert.equal(plan.changed, true, what);
+  }
+});
+
+test('a new service account or pinned sidecar port restarts the sidecar; a new outbound port also the app (its HTTP_PROXY)', () => {
+  let plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads[0].serviceAccount = 'reviews-sa'; }));
+  assert.deepEqual([plan.restartSidecar, plan.restartApp], [['reviews-v1'], []]);
+  plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads[1].sidecar = { inboundPort: 15106 }; }));
+  assert.deepEqual([plan.restartSidecar, plan.restartApp], [['reviews-v2'], []]);
+  plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads[1].sidecar = { outboundPort: 15107 }; }));
+  assert.deepEqual([plan.restartSidecar, plan.restartApp], [['reviews-v2'], ['reviews-v2']]);
+  // Moving a workload to another service changes its default service account, so its identity.
+  plan = planMeshChange(mesh(), mesh((s) => { s.services[1].workloads.push(s.services[0].workloads.pop()!); }));
+  assert.deepEqual([plan.added, plan.removed, plan.restartSidecar], [[], [], ['reviews-v2']]);
+});
+
+test('mesh-wide settings are named as needing a new devmesh up', () => {
+  const plan = planMeshChange(mesh(), mesh((s) => { s.controlPort = 16000; s.trustDomain = 'example.org'; s.ingress = { port: 8080 }; }));
+  assert.deepEqual(plan.needsRestart, ['spec.controlPort', 'spec.ingress', 'spec.trustDomain']);
+  assert.equal(plan.changed, false);
+});
