@@ -71,3 +71,13 @@ test('pinned sidecar ports are kept and every other port is distinct and free', 
   assert.equal(new Set(picked).size, picked.length);
   for (const p of picked) assert.ok(p > 0 && (await isPortFree(p)), `port ${p} is free`);
 });
+
+test('--control-port replaces the Mesh control port in the claims, named as the flag and with no Mesh position', async () => {
+  const claims = portClaims(mesh(), { controlPort: 16123 });
+  assert.equal(claims[0].port, 16123);
+  assert.equal(claims[0].owner, '--control-port 16123 (control API)');
+  assert.equal(claims[0].field, undefined);
+  assert.ok(!claims.some((c) => c.port === 15000), 'the overridden spec.controlPort is not claimed');
+  const a = await assignPorts(mesh(), { controlPort: 16123 });
+  assert.ok(!Object.values(a.workloads).some((w) => Object.values(w).includes(16123)), 'no sidecar is given the flag\'s port');
+});
