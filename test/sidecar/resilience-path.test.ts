@@ -237,6 +237,28 @@ describe('resilience through real sidecars', () => {
     assert.equal((await get('/Admin')).status, 200, 'paths are case-sensitive, as in Istio');
   });
 
+  test('AuthorizationPolicy path templates: {*} is one segment, {**} the rest of the path, in paths and notPaths', async () => {
+    await push({
+      destinationRules: [subsets], virtualServices: [toV1()],
+      authorizationPolicies: [
+        ap('allow-items', { selector: { matchLabels: { app: 'reviews' } }, rules: [{ to: [{ operation: { paths: ['/api/{*}/items', '/files/{**}'] } }] }] }),
+        ap('deny-internal', { selector: { matchLabels: { app: 'reviews' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/files/internal/{**}'], notPaths: ['/files/internal/{*}/public'] } }] }] }),
+      ],
+    });
+    const status = async (p: string) => (await get(p)).status;
+    assert.equal(await status('/api/7/items'), 200, '{*} matches one segment');
+    assert.equal(await status('/api/7/8/items'), 403, '{*} never spans two segments');
+    assert.equal(await status('/api//items'), 403, '{*} is not empty (after normalization // is one /)');
+    assert.equal(await status('/api/7/items/x'), 403, 'a template is anchored at the end');
+    assert.equal(await status('/files/'), 200, '{**} matches nothing');
+    assert.equal(await status('/files/a/b/c.txt'), 200, '{**} spans segments');
+    assert.equal(await status('/files'), 403, 'the literal slash before {**} is required');
+    assert.equal(await status('/files/internal/a/b'), 403, 'DENY by template');
+    assert.equal(await status('/files/internal/a/public'), 200, 'notPaths template exempts it');
+    assert.equal(await status('/files/internal/x/../../%69nternal/z'), 403, 'matched on the normalized path');
+    assert.deepEqual(v1.hits.map((h) => h.url), ['/api/7/items', '/files/', '/files/a/b/c.txt', '/files/internal/a/public']);
+  });
+
   test('AuthorizationPolicy ALLOW by principal and method; a dry-run DENY is counted, not enforced', async () => {
     await push({
       destinationRules: [subsets], virtualServices: [toV1()],
