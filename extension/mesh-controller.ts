@@ -13,6 +13,7 @@ import type { MeshState } from '../webview/protocol';
 import { resolveCli, type CliCommand } from './cli';
 import { pidAlive, readSession, type SessionInfo } from './session-file';
 import { readSettings } from './settings';
+import { attachNote, upArguments } from './up-args';
 
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
@@ -62,6 +63,8 @@ export class MeshController implements vscode.Disposable {
     this.connect(meshFile, session);
     try { await this.live!.client.health(); } catch { /* the live view reports it as unreachable */ }
     this.output.appendLine(`devmesh: attached to the mesh at ${session.apiUrl} (pid ${session.pid})`);
+    const note = attachNote(readSettings(meshFile).controlPort, session.apiUrl);
+    if (note) this.output.appendLine(`devmesh: ${note}`);
     return true;
   }
 
@@ -113,12 +116,9 @@ export class MeshController implements vscode.Disposable {
     if (this.ownsMesh) await this.stop();
     const settings = readSettings(meshFile);
     const cli = resolveCli(this.extensionPath);
-    const args = [...cli.args, 'up', '-f', meshFile.fsPath];
-    if (settings.traceExportEndpoint) args.push('--otlp-endpoint', settings.traceExportEndpoint);
-    if (settings.controlPort > 0) {
-      if (supportsOption(cli, '--control-port')) args.push('--control-port', String(settings.controlPort));
-      else this.log(`devmesh: devmesh.controlPort is ${settings.controlPort}, but this devmesh up has no --control-port; the Mesh's spec.controlPort applies\n`);
-    }
+    const up = upArguments(meshFile.fsPath, settings, (flag) => supportsOption(cli, flag));
+    for (const note of up.notes) this.log(`devmesh: ${note}\n`);
+    const args = [...cli.args, ...up.args];
     const env: NodeJS.ProcessEnv = { ...cli.env, NO_COLOR: '1' };
     this.output.show(true);
     this.log(`$ ${cli.describe} ${args.slice(cli.args.length).join(' ')}\n`);

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 export interface Settings {
   /** Path of the Mesh file, relative to the first workspace folder, or empty to find one. */
   meshFile: string;
-  /** Port of the control API when the extension starts the mesh (`up --control-port`, when the CLI has it); 0 keeps spec.controlPort. */
+  /** Port of the control API when this window starts the mesh (`up --control-port`); 0 keeps spec.controlPort. A mesh already running keeps its port. */
   controlPort: number;
   /** OTLP/HTTP endpoint the mesh exports traces to (`devmesh up --otlp-endpoint`); empty for none. */
   traceExportEndpoint: string;

@@ -10,11 +10,12 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .command('up')
     .description('start the mesh: sidecars with mTLS, the apps, the control API; hot-reloads policy edits')
     .option('-f, --file <mesh.yaml>', 'the Mesh file; policies are read from its folder tree', 'mesh.yaml')
+    .option('--control-port <n>', 'port of the control API and dashboard on 127.0.0.1; overrides the Mesh\'s spec.controlPort (default 15000)')
     .option('--access-log', 'print every sidecar\'s access log (Envoy format)', false)
     .option('--log-format <format>', 'access-log format: text (Istio\'s Envoy format) or json', 'text')
     .option('--otlp-endpoint <url>', 'send spans over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318/v1/traces)')
     .option('--max-traces <n>', 'traces kept in memory for `devmesh traces` and the API', '1000')
-    .action(async (opts: { file: string; accessLog: boolean; logFormat: string; otlpEndpoint?: string; maxTraces: string }) => {
+    .action(async (opts: { file: string; controlPort?: string; accessLog: boolean; logFormat: string; otlpEndpoint?: string; maxTraces: string }) => {
       if (opts.logFormat !== 'text' && opts.logFormat !== 'json') {
         process.stderr.write(`devmesh up: --log-format must be text or json (got ${opts.logFormat})\n`);
         return setExit(2);
@@ -24,15 +25,20 @@ export function register(program: Command, setExit: (code: number) => void): voi
         process.stderr.write(`devmesh up: --max-traces must be a positive integer (got ${opts.maxTraces})\n`);
         return setExit(2);
       }
+      const controlPort = opts.controlPort === undefined ? undefined : Number(opts.controlPort);
+      if (controlPort !== undefined && !(/^\d+$/.test(opts.controlPort!) && controlPort >= 1 && controlPort <= 65535)) {
+        process.stderr.write(`devmesh up: --control-port must be a port number from 1 to 65535 (got ${opts.controlPort})\n`);
+        return setExit(2);
+      }
       if (opts.otlpEndpoint && !/^https?:\/\//.test(opts.otlpEndpoint)) {
         process.stderr.write(`devmesh up: --otlp-endpoint must be an http:// or https:// URL (got ${opts.otlpEndpoint})\n`);
         return setExit(2);
       }
-      setExit(await up(opts.file, { accessLog: opts.accessLog, logFormat: opts.logFormat, otlpEndpoint: opts.otlpEndpoint, maxTraces }));
+      setExit(await up(opts.file, { accessLog: opts.accessLog, logFormat: opts.logFormat, otlpEndpoint: opts.otlpEndpoint, maxTraces, controlPort }));
     });
 }
 
-export async function up(meshFile: string, opts: { accessLog?: boolean; logFormat?: 'text' | 'json'; otlpEndpoint?: string; maxTraces?: number } = {}): Promise<number> {
+export async function up(meshFile: string, opts: { accessLog?: boolean; logFormat?: 'text' | 'json'; otlpEndpoint?: string; maxTraces?: number; controlPort?: number } = {}): Promise<number> {
   const { MeshRuntime, UpError } = await import('../control/runtime');
   const runtime = new MeshRuntime({ meshFile, ...opts });
   let signals = 0;

@@ -16,8 +16,14 @@ export interface PortClaim {
   port: number;
   /** Human words for the owner: "port 9080 of workload reviews-v1". */
   owner: string;
-  /** Field path in the Mesh document, for the error position. */
-  field: (string | number)[];
+  /** Field path in the Mesh document, for the error position; absent when the port came from the command line. */
+  field?: (string | number)[];
+}
+
+/** Ports given on the command line, which win over the Mesh file's. */
+export interface PortOverrides {
+  /** `devmesh up --control-port`: replaces spec.controlPort. */
+  controlPort?: number;
 }
 
 /**
@@ -26,10 +32,12 @@ export interface PortClaim {
  * A workload without `command` is run by the developer, so its port being
  * taken is expected, not an error.
  */
-export function portClaims(mesh: Resource<'Mesh'>): PortClaim[] {
+export function portClaims(mesh: Resource<'Mesh'>, overrides: PortOverrides = {}): PortClaim[] {
   const { controlPort, ingressPort } = resolvedMeshSettings(mesh.spec);
   const claims: PortClaim[] = [
-    { port: controlPort, owner: `controlPort ${controlPort} (control API)`, field: ['spec', 'controlPort'] },
+    overrides.controlPort !== undefined
+      ? { port: overrides.controlPort, owner: `--control-port ${overrides.controlPort} (control API)` }
+      : { port: controlPort, owner: `controlPort ${controlPort} (control API)`, field: ['spec', 'controlPort'] },
     { port: ingressPort, owner: `ingress port ${ingressPort}`, field: ['spec', 'ingress', 'port'] },
   ];
   mesh.spec.services.forEach((s, i) => s.workloads.forEach((w, j) => {
@@ -140,7 +148,7 @@ export async function freePorts(count: number, avoid: ReadonlySet<number> = new 
 }
 
 /** Pinned ports as written, the rest from `freePorts`. */
-export async function assignPorts(mesh: Resource<'Mesh'>): Promise<PortAssignment> {
+export async function assignPorts(mesh: Resource<'Mesh'>, overrides: PortOverrides = {}): Promise<PortAssignment> {
   const { ingressPort } = resolvedMeshSettings(mesh.spec);
   const needed: Array<(p: number) => void> = [];
   const workloads: PortAssignment['workloads'] = {};
@@ -155,7 +163,7 @@ export async function assignPorts(mesh: Resource<'Mesh'>): Promise<PortAssignmen
       }
     }
   }
-  const ports = await freePorts(needed.length, new Set(portClaims(mesh).map((c) => c.port)));
+  const ports = await freePorts(needed.length, new Set(portClaims(mesh, overrides).map((c) => c.port)));
   needed.forEach((set, i) => set(ports[i]));
   return { workloads, ingress };
 }

@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Resource, WorkloadSpec } from '../policy/model';
-import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace } from './load';
+import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace, type SourcePosition } from './load';
 import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
-import { accepts, assignPorts, duplicateClaims, formatPortProblem, freePorts, isPortFree, portClaims, takenPorts } from './ports';
+import { accepts, assignPorts, duplicateClaims, formatPortProblem, freePorts, isPortFree, portClaims, takenPorts, type PortOverrides } from './ports';
 import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
 import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
@@ -53,6 +53,8 @@ export interface RuntimeOptions {
   maxTraces?: number;
   /** Access-log entries kept in memory for the API (default 2000). */
   maxLogs?: number;
+  /** `--control-port`: the control API's port, overriding Mesh spec.controlPort. */
+  controlPort?: number;
 }
 
 interface AppEntry { spec: WorkloadSpec; info: WorkloadInfo; cmd: ResolvedCommand; proc: Supervised }
@@ -96,6 +98,12 @@ export class MeshRuntime {
   get rootDir(): string { return this.ws.rootDir; }
   get apiUrl(): string { return `http://127.0.0.1:${this.api?.port}`; }
   private rel = (f: string) => path.relative(process.cwd(), f) || f;
+  /** Ports from the command line win over the Mesh file's. */
+  private get portOverrides(): PortOverrides { return { controlPort: this.opts.controlPort }; }
+  /** `file:line:col: ` of a Mesh field, or nothing for a port given on the command line. */
+  private at(field: (string | number)[] | undefined): SourcePosition | undefined {
+    return field ? this.ws.meshPosition(field) : undefined;
+  }
 
   async start(): Promise<SessionInfo> {
     const t0 = performance.now();
@@ -107,7 +115,7 @@ export class MeshRuntime {
     await this.refuseSecondSession();
     await this.checkPorts();
     const commands = this.resolveCommands();
-    this.ports = await assignPorts(this.mesh); mark('ports');
+    this.ports = await assignPorts(this.mesh, this.portOverrides); mark('ports');
     this.snapshot = buildSnapshot(this.mesh, this.ws.resources, this.ports, 1);
     this.mintIdentities(); mark('certs');
     try {
@@ -170,15 +178,16 @@ export class MeshRuntime {
   }
 
   private async checkPorts(): Promise<void> {
-    const claims = portClaims(this.mesh);
+    const claims = portClaims(this.mesh, this.portOverrides);
     const lines: string[] = [];
     for (const [a, b] of duplicateClaims(claims)) {
-      const pos = this.ws.meshPosition(b.field);
+      const pos = this.at(b.field);
       lines.push(`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}${b.owner} is also ${a.owner}; give each its own port`);
     }
     const taken = await takenPorts(claims);
-    for (const p of taken) lines.push(formatPortProblem(p, this.ws.meshPosition(p.claim.field), this.rel));
-    if (lines.length) throw new UpError([...lines, 'devmesh up: nothing was started. Free those ports (e.g. `lsof -i :PORT`) or change them in the Mesh file.']);
+    for (const p of taken) lines.push(formatPortProblem(p, this.at(p.claim.field), this.rel));
+    const how = this.opts.controlPort !== undefined ? 'change them in the Mesh file or pass another --control-port' : 'change them in the Mesh file';
+    if (lines.length) throw new UpError([...lines, `devmesh up: nothing was started. Free those ports (e.g. \`lsof -i :PORT\`) or ${how}.`]);
   }
 
   private resolveCommands(): Map<string, ResolvedCommand> {
@@ -206,7 +215,7 @@ export class MeshRuntime {
   }
 
   private async openApi(): Promise<void> {
-    const { controlPort } = resolvedMeshSettings(this.mesh.spec);
+    const controlPort = this.opts.controlPort ?? resolvedMeshSettings(this.mesh.spec).controlPort;
     const otlpEndpoint = this.opts.otlpEndpoint ?? this.mesh.spec.telemetry?.otlp?.endpoint;
     this.telemetry = new TelemetryHub({
       events: this.events,
@@ -229,8 +238,9 @@ export class MeshRuntime {
         observability: { hub: this.telemetry, metrics: () => mergedMetrics(adminPorts()) },
       }, controlPort);
     } catch (e) {
-      const pos = this.ws.meshPosition(['spec', 'controlPort']);
-      throw new UpError([`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}controlPort ${controlPort} (control API) could not be opened: ${(e as Error).message}`]);
+      const flag = this.opts.controlPort !== undefined;
+      const pos = flag ? undefined : this.ws.meshPosition(['spec', 'controlPort']);
+      throw new UpError([`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}${flag ? '--control-port' : 'controlPort'} ${controlPort} (control API) could not be opened: ${(e as Error).message}`]);
     }
   }
 
@@ -322,10 +332,10 @@ export class MeshRuntime {
       // Restarted already (its backoff was shorter than the probe): its ports were ours, not lost.
       const probed = !sc.supervised.running;
       const inUse = sc.supervised.tail.slice(-3).some((l) => /already in use/.test(l));
-      const pinned = probed ? portClaims(this.mesh).find((c) => lost.includes(c.port)) : undefined;
+      const pinned = probed ? portClaims(this.mesh, this.portOverrides).find((c) => lost.includes(c.port)) : undefined;
       if (pinned) {
         const p = { claim: pinned, message: `${pinned.owner} was taken by another process before the sidecar of ${name} could listen on it; devmesh up stopped everything it started` };
-        throw new UpError([formatPortProblem(p, this.ws.meshPosition(pinned.field), this.rel)]);
+        throw new UpError([formatPortProblem(p, this.at(pinned.field), this.rel)]);
       }
       if (!(inUse || lost.length) || ++moves > MAX_PORT_MOVES || Date.now() > deadline) throw exitedEarly(name, 'the sidecar', sc.supervised, exit);
       if (probed && lost.length) await this.movePorts(name, lost);
@@ -347,7 +357,7 @@ export class MeshRuntime {
   private async movePorts(name: string, lost: number[]): Promise<void> {
     const a: Partial<Record<'inboundPort' | 'outboundPort' | 'adminPort', number>> = name === this.snapshot.ingress.name ? this.ports.ingress : this.ports.workloads[name];
     const assigned = [this.ports.ingress.adminPort, ...Object.values(this.ports.workloads).flatMap((w) => [w.inboundPort, w.outboundPort, w.adminPort])];
-    const fresh = await freePorts(lost.length, new Set([...portClaims(this.mesh).map((c) => c.port), ...assigned, ...lost]));
+    const fresh = await freePorts(lost.length, new Set([...portClaims(this.mesh, this.portOverrides).map((c) => c.port), ...assigned, ...lost]));
     const moved: string[] = [];
     for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
       const old = a[key];
@@ -457,8 +467,8 @@ export class MeshRuntime {
    */
   private async prepareMeshChange(plan: MeshChangePlan, ws: MeshWorkspace): Promise<{ commands: Map<string, ResolvedCommand> } | { refused: Diagnostic[] }> {
     const refused: Diagnostic[] = [];
-    const at = (field: (string | number)[], message: string) => {
-      const pos = ws.meshPosition(field);
+    const at = (field: (string | number)[] | undefined, message: string) => {
+      const pos = field && ws.meshPosition(field);
       refused.push({ file: pos ? this.rel(pos.file) : this.rel(ws.meshFile), line: pos?.line ?? 1, column: pos?.column ?? 1, endLine: pos?.line ?? 1, endColumn: pos?.column ?? 1, severity: 'error', code: 'mesh-change-refused', message });
     };
     const fieldOf = (name: string): (string | number)[] => {
@@ -513,7 +523,7 @@ export class MeshRuntime {
     }
     if (!needed.length) return;
     const assigned = [this.ports.ingress.port, this.ports.ingress.adminPort, ...Object.values(this.ports.workloads).flatMap((w) => [w.inboundPort, w.outboundPort, w.adminPort])];
-    const fresh = await freePorts(needed.length, new Set([...portClaims(mesh).map((c) => c.port), ...assigned]));
+    const fresh = await freePorts(needed.length, new Set([...portClaims(mesh, this.portOverrides).map((c) => c.port), ...assigned]));
     needed.forEach((set, i) => set(fresh[i]));
   }
 

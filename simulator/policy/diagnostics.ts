@@ -67,6 +67,7 @@ export const CODES = {
   'multiple-meshes': { severity: 'error', title: 'More than one Mesh in the workspace.' },
   'no-mesh': { severity: 'info', title: 'Policies without a Mesh: cross-references to services are not checked.' },
   'deny-all': { severity: 'info', title: 'An ALLOW policy without rules denies every request.' },
+  'bad-path-template': { severity: 'error', title: 'An AuthorizationPolicy path that is not a valid Istio path template ({*} one segment, {**} last operator).', seeAlso: 'IST0106' },
   'internal-error': { severity: 'warning', title: 'A check failed on this input: a devmesh bug worth reporting.' },
   'route-to-gateway-host': { severity: 'warning', title: 'A VirtualService host not served by its Gateway.', seeAlso: 'IST0132' },
 } as const satisfies Record<string, CodeInfo>;

@@ -4,7 +4,8 @@
  * the observability filters go (Envoy's order).
  */
 import type { Agent } from 'node:http';
-import { compose, type Filter, type Handler } from './context';
+import * as net from 'node:net';
+import { compose, type Filter, type Handler, type RequestContext } from './context';
 import { app } from './filters/app';
 import { authz } from './filters/authz';
 import { endpoint } from './filters/endpoint';
@@ -12,7 +13,7 @@ import { metrics } from './filters/metrics';
 import { announcePeer, learnPeer } from './filters/peerMetadata';
 import { route } from './filters/route';
 import { trace } from './filters/trace';
-import { upstream } from './filters/upstream';
+import { connectTimeoutMs, upstream } from './filters/upstream';
 import { xfcc } from './filters/xfcc';
 import { chaos } from './filters/chaos';
 import { circuitBreaker } from './filters/circuitBreaker';
@@ -47,6 +48,20 @@ export interface OutboundDeps {
 /** The observability filters, or none when a benchmark measures the path without them. */
 const observed = (on: boolean | undefined, ...filters: Filter[]): Filter[] => (on === false ? [] : filters);
 
+/** What opening a new upstream connection to the picked endpoint costs: TCP, plus mTLS unless tls.mode is DISABLE. */
+function openConnection(ctx: RequestContext, pool: () => H2Pool): Promise<void> {
+  const ep = ctx.endpoint!;
+  const timeoutMs = connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout);
+  if (ctx.policy?.tls?.mode !== 'DISABLE') return pool().handshake({ port: ep.sidecar.inboundPort, spiffeId: ep.spiffeId }, timeoutMs);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port: ep.sidecar.inboundPort });
+    const done = () => { clearTimeout(timer); socket.destroy(); resolve(); };
+    const timer = setTimeout(done, timeoutMs);
+    socket.once('connect', done);
+    socket.once('error', done);
+  });
+}
+
 /** The app's call to another service (and the ingress's call into the mesh). */
 export function outboundChain(d: OutboundDeps): Handler {
   const r = d.resilience;
@@ -55,8 +70,8 @@ export function outboundChain(d: OutboundDeps): Handler {
     [
       // Subset -> workloads (minus ejected hosts, and hosts a retry already tried) -> DestinationRule load balancer.
       endpoint({ lb: d.lb, random: d.random, eligible: eligibleEndpoints(r) }),
-      // connectionPool limits: wait for a connection, or 503 UO at once.
-      circuitBreaker(r),
+      // connectionPool limits: wait for a connection (as long as a real handshake to the peer takes), or 503 UO at once.
+      circuitBreaker(r, { connect: (ctx) => openConnection(ctx, d.pool) }),
       // outlierDetection: count each host's 5xx and gateway errors; eject past the threshold.
       outlier({ state: r, onEject: (m) => d.log?.('warn', m) }),
       // Runtime chaos aimed at this workload: HTTP faults, or a TCP toxic relay in the path.

@@ -34,7 +34,8 @@ export interface Source {
 export interface RequestContext {
   /** The snapshot in force when this request arrived; a config swap never changes it mid-request. */
   readonly tables: MeshTables;
-  readonly downstream: { headers: IncomingHttpHeaders; body: Readable; httpVersion: string };
+  /** `worker`: the Envoy worker thread its connection would be on (each has its own upstream pools; see connectionPool.ts). */
+  readonly downstream: { headers: IncomingHttpHeaders; body: Readable; httpVersion: string; worker?: number };
   readonly startedAt: number;
   method: string;
   /** Path with query string, as it will be sent upstream. */

@@ -32,6 +32,7 @@ export function newContext(
   target: { method: string; path: string; authority: string; proxyForm: boolean },
   source: Source,
   onDone: (e: Exchange) => void,
+  worker = 0,
 ): RequestContext {
   const headers = endToEndHeaders(req.headers);
   let requestId = req.headers['x-request-id'];
@@ -46,7 +47,7 @@ export function newContext(
 
   const ctx: RequestContext = {
     tables,
-    downstream: { headers: req.headers, body: req as unknown as Readable, httpVersion: req.httpVersion },
+    downstream: { headers: req.headers, body: req as unknown as Readable, httpVersion: req.httpVersion, worker },
     startedAt,
     method: target.method,
     path: target.path,

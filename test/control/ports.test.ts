@@ -100,3 +100,13 @@ test('the ephemeral range is read from the kernel setting, with the IANA range w
   assert.deepEqual(ephemeralRange('32768\t60999\n'), [32768, 60999]);
   assert.deepEqual(ephemeralRange('garbage'), [49152, 65535]);
 });
+
+test('--control-port replaces the Mesh control port in the claims, named as the flag and with no Mesh position', async () => {
+  const claims = portClaims(mesh(), { controlPort: 16123 });
+  assert.equal(claims[0].port, 16123);
+  assert.equal(claims[0].owner, '--control-port 16123 (control API)');
+  assert.equal(claims[0].field, undefined);
+  assert.ok(!claims.some((c) => c.port === 15000), 'the overridden spec.controlPort is not claimed');
+  const a = await assignPorts(mesh(), { controlPort: 16123 });
+  assert.ok(!Object.values(a.workloads).some((w) => Object.values(w).includes(16123)), 'no sidecar is given the flag\'s port');
+});

@@ -9,7 +9,7 @@ import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { editorSkipReason, meshSkipReason, node24Env, NODE24, REPO, VSCODE_SERVER_DIR } from './harness/env';
+import { editorSkipReason, freePorts, meshSkipReason, node24Env, NODE24, REPO, VSCODE_SERVER_DIR } from './harness/env';
 import { makeDemoMesh, readSession, type DemoMesh } from './harness/mesh';
 import { addEditorFixtures } from './policy-fixtures';
 
@@ -25,7 +25,9 @@ after(() => {
 
 test('extension integration tests pass in a real VS Code extension host', { skip: editorSkipReason(), timeout: 240_000 }, async (t) => {
   demo = await makeDemoMesh();
-  addEditorFixtures(demo.dir, { 'devmesh.cliPath': path.join(REPO, 'bin', 'devmesh.js') });
+  // devmesh.controlPort differs from the Mesh's spec.controlPort: Start Mesh must pass it as --control-port.
+  const [controlPort] = await freePorts(1);
+  addEditorFixtures(demo.dir, { 'devmesh.cliPath': path.join(REPO, 'bin', 'devmesh.js'), 'devmesh.controlPort': controlPort });
   const skips: string[] = [];
   if (!existsSync(path.join(REPO, 'dist', 'language-server.js'))) skips.push('lsp=dist/language-server.js is not built yet (language-server/main.ts missing)');
   const noMesh = meshSkipReason();

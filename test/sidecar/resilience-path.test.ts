@@ -149,33 +149,51 @@ describe('resilience through real sidecars', () => {
     assert.equal((await get('/slow/3000', { 'x-envoy-upstream-rq-timeout-ms': '100' })).status, 504);
   });
 
-  test('Istio\'s circuit-breaking task: maxConnections 1, http1MaxPendingRequests 1 — a split between 200 and 503 UO', async () => {
+  test('Istio\'s circuit-breaking task: at concurrency 2 a few 503 UO, at concurrency 3 most requests', async () => {
     await push({
       destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } } }, subsets: subsets.spec.subsets })],
       virtualServices: [toV1()],
     });
-    // A fortio-like load: `c` clients, each sending its next request when the last one answers.
+    const outbound = mesh.snapshot.workloads.find((w) => w.name === 'productpage-v1')!.sidecar.outboundPort;
+    // fortio -c C -qps 0 -n N: C clients, each on its own keep-alive connection, each sending its next request when the last one answers.
     const load = async (c: number, n: number) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: c });
       const codes: Record<string, number> = {};
       let left = n;
-      await Promise.all(Array.from({ length: c }, async () => {
-        while (left-- > 0) {
-          const r = await get('/slow/20');
-          const key = `${r.status}${r.status === 503 ? ` ${r.headers['x-devmesh-response-flags']}` : ''}`;
-          codes[key] = (codes[key] ?? 0) + 1;
-        }
-      }));
+      const one = () => new Promise<string>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: outbound, path: 'http://reviews:9080/cb', agent, timeout: 5000 }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(`${res.statusCode}${res.statusCode === 503 ? ` ${res.headers['x-devmesh-response-flags']}` : ''}`));
+        });
+        req.on('timeout', () => req.destroy(new Error('timed out')));
+        req.on('error', reject);
+      });
+      try {
+        await Promise.all(Array.from({ length: c }, async () => {
+          while (left-- > 0) { const k = await one(); codes[k] = (codes[k] ?? 0) + 1; }
+        }));
+      } finally { agent.destroy(); }
       return codes;
     };
     const c2 = await load(2, 20);
     const c3 = await load(3, 30);
     console.log(`circuit breaking: concurrency 2 -> ${JSON.stringify(c2)}; concurrency 3 -> ${JSON.stringify(c3)}`);
     for (const codes of [c2, c3]) assert.deepEqual(Object.keys(codes).filter((k) => k !== '200' && k !== '503 UO'), []);
-    assert.ok((c2['200'] ?? 0) >= 10, JSON.stringify(c2));
-    assert.ok((c3['200'] ?? 0) >= 1 && (c3['503 UO'] ?? 0) >= 1, JSON.stringify(c3));
-    // Never more than one request at a time reached the app.
+    // Why Envoy (and so devmesh) splits like this. The caller's sidecar has two workers, each with its own pool;
+    // fortio's two connections land one on each. maxRequestsPerConnection 1 makes every request open a new
+    // connection and wait in the pending queue while it connects (a real TCP + mTLS handshake to the peer), and
+    // the pending limit of 1 is the cluster's, shared by both workers. At concurrency 2 a request overflows only
+    // when both workers are connecting at the same moment: always for the first two requests, which start
+    // together, and rarely afterwards — a minority of 503s (Istio's docs show 3 of 20). At concurrency 3 two
+    // clients share a worker, whose second request waits for that worker's only connection (maxConnections 1 stops
+    // a second one) and holds the pending slot for a whole request: nearly every request of the other worker
+    // overflows meanwhile, so most requests are 503 UO (Istio's docs: about 2 in 3).
+    const share = (codes: Record<string, number>) => (codes['503 UO'] ?? 0) / ((codes['503 UO'] ?? 0) + (codes['200'] ?? 0));
+    assert.ok((c2['503 UO'] ?? 0) >= 1, `concurrency 2 has some 503 UO: ${JSON.stringify(c2)}`);
+    assert.ok(share(c2) < 0.5, `concurrency 2 is mostly 200: ${JSON.stringify(c2)}`);
+    assert.ok((c3['200'] ?? 0) >= 1 && share(c3) > share(c2), `concurrency 3 has more 503 UO than 2: ${JSON.stringify(c3)} vs ${JSON.stringify(c2)}`);
     const stats = mesh.sidecars.get('productpage-v1')!.stats.toJSON();
-    assert.ok(stats.upstream_rq_pending_overflow >= 1);
+    assert.ok(stats.upstream_rq_pending_overflow >= (c2['503 UO'] ?? 0) + (c3['503 UO'] ?? 0), 'each 503 UO is a pending overflow');
   });
 
   test('outlier detection ejects the failing endpoint; the load balancer skips it; /clusters shows it', async () => {
@@ -235,6 +253,28 @@ describe('resilience through real sidecars', () => {
     assert.equal(ok.status, 200);
     assert.equal(v1.hits[0].url, '/public/y');
     assert.equal((await get('/Admin')).status, 200, 'paths are case-sensitive, as in Istio');
+  });
+
+  test('AuthorizationPolicy path templates: {*} is one segment, {**} the rest of the path, in paths and notPaths', async () => {
+    await push({
+      destinationRules: [subsets], virtualServices: [toV1()],
+      authorizationPolicies: [
+        ap('allow-items', { selector: { matchLabels: { app: 'reviews' } }, rules: [{ to: [{ operation: { paths: ['/api/{*}/items', '/files/{**}'] } }] }] }),
+        ap('deny-internal', { selector: { matchLabels: { app: 'reviews' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/files/internal/{**}'], notPaths: ['/files/internal/{*}/public'] } }] }] }),
+      ],
+    });
+    const status = async (p: string) => (await get(p)).status;
+    assert.equal(await status('/api/7/items'), 200, '{*} matches one segment');
+    assert.equal(await status('/api/7/8/items'), 403, '{*} never spans two segments');
+    assert.equal(await status('/api//items'), 403, '{*} is not empty (after normalization // is one /)');
+    assert.equal(await status('/api/7/items/x'), 403, 'a template is anchored at the end');
+    assert.equal(await status('/files/'), 200, '{**} matches nothing');
+    assert.equal(await status('/files/a/b/c.txt'), 200, '{**} spans segments');
+    assert.equal(await status('/files'), 403, 'the literal slash before {**} is required');
+    assert.equal(await status('/files/internal/a/b'), 403, 'DENY by template');
+    assert.equal(await status('/files/internal/a/public'), 200, 'notPaths template exempts it');
+    assert.equal(await status('/files/internal/x/../../%69nternal/z'), 403, 'matched on the normalized path');
+    assert.deepEqual(v1.hits.map((h) => h.url), ['/api/7/items', '/files/', '/files/a/b/c.txt', '/files/internal/a/public']);
   });
 
   test('AuthorizationPolicy ALLOW by principal and method; a dry-run DENY is counted, not enforced', async () => {

@@ -8,6 +8,7 @@ import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
 import { mtlsConflict } from './mtls-conflict';
+import { pathTemplates } from './path-templates';
 import { principals } from './principals';
 import { retryOn } from './retry-on';
 import type { Rule } from './rule';
@@ -37,5 +38,6 @@ export const RULES: readonly Rule[] = [
   principals,
   selectors,
   authorization,
+  pathTemplates,
   mtlsConflict,
 ];

@@ -25,8 +25,8 @@ const operation: Schema = object('Operation', 'Specifies the operations of a req
   notPorts: strings('A list of negative match of ports.'),
   methods: strings('A list of methods as specified in the HTTP request, e.g. `GET`.'),
   notMethods: strings('A list of negative match of methods.'),
-  paths: strings('A list of paths as specified in the HTTP request, normalized as Envoy does. Exact, prefix (`/api/*`), suffix (`*.js`) and presence (`*`) matches.'),
-  notPaths: strings('A list of negative match of paths.'),
+  paths: strings('A list of paths as specified in the HTTP request, normalized as Envoy does. Exact, prefix (`/api/*`), suffix (`*.js`) and presence (`*`) matches, or a path template: `{*}` is exactly one segment, `{**}` any number of segments and must be the last operator (`/api/{*}/items/{**}`).'),
+  notPaths: strings('A list of negative match of paths; the same forms as `paths`, path templates included.'),
 });
 
 const condition: Schema = object('Condition', 'Additional conditions, e.g. `request.headers[version]`, `source.principal`, `source.namespace`, `destination.port`.', {

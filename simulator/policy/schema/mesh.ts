@@ -32,7 +32,7 @@ export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
   object('MeshSpec', 'The local mesh.', {
     trustDomain: string('SPIFFE trust domain of the workload identities.', { default: MESH_DEFAULTS.trustDomain, pattern: '^[a-z0-9.-]+$' }),
     namespace: string('Namespace of every workload and the default namespace of policies.', { default: MESH_DEFAULTS.namespace, ...dnsName }),
-    controlPort: port('Control API and dashboard on 127.0.0.1.'),
+    controlPort: port('Control API and dashboard on 127.0.0.1 (default 15000); `devmesh up --control-port` overrides it.'),
     ingress: object('Ingress', 'The edge proxy for callers outside the mesh.', {
       port: port('Port of the ingress listener on 127.0.0.1.'),
     }),

@@ -4,7 +4,7 @@
  * the limits are reached — gets 503 with flag UO at once, as Envoy answers an
  * overflow. No `connectionPool` = Istio's defaults, which never trip.
  */
-import type { Filter } from '../context';
+import type { Filter, RequestContext } from '../context';
 import { ProxyError } from '../errors';
 import { derive, type Derived } from '../resilience/attempt';
 import { poolLimits, type Connection } from '../resilience/connectionPool';
@@ -12,24 +12,42 @@ import { clusterName, type ResilienceState } from '../resilience/state';
 
 export const overflow = (what: string) => new ProxyError(503, 'UO', 'upstream-overflow', `upstream connect error or disconnect/reset before headers. reset reason: overflow (${what})`);
 
-export const circuitBreaker = (state: ResilienceState): Filter => (next) => (ctx) => {
+/**
+ * How a new upstream connection gets "established": `connect` performs what
+ * opening one costs for real (a TCP + mTLS handshake to the picked
+ * endpoint's sidecar) and resolves when it is done, failed or not — the
+ * request itself then reports any failure on its own path. Without it (unit
+ * tests) a connection is established on the next turn of the event loop.
+ */
+export interface CircuitBreakerOptions {
+  connect?: (ctx: RequestContext) => Promise<void>;
+}
+
+export const circuitBreaker = (state: ResilienceState, opts: CircuitBreakerOptions = {}): Filter => (next) => (ctx) => {
   const plan = ctx.plan;
   const cp = ctx.policy?.connectionPool;
   if (plan?.kind !== 'forward' || !cp) return next(ctx);
   const limits = poolLimits(cp);
   const entry = state.pool(clusterName(plan));
   const { pool } = entry;
-  const adm = pool.admit(limits, state.now());
+  const worker = ctx.downstream.worker ?? 0;
+  const adm = pool.admit(limits, state.now(), worker);
 
+  // Each worker's waiting requests take its own pool's connections, oldest first.
   const drain = () => {
-    while (entry.waiting.length > 0) {
-      const c = pool.dequeue();
-      if (!c) return;
-      entry.waiting.shift()!(c);
+    for (let i = 0; i < entry.waiting.length;) {
+      const w = entry.waiting[i];
+      const c = pool.dequeue(w.worker);
+      if (!c) { i++; continue; }
+      entry.waiting.splice(i, 1);
+      w.take(c);
     }
   };
-  // A new connection becomes usable once "established": on the next turn of the event loop.
-  const establish = (c: Connection) => setImmediate(() => { pool.established(c, state.now()); drain(); });
+  const establish = (c: Connection) => {
+    const done = () => { pool.established(c, state.now()); drain(); };
+    if (opts.connect) opts.connect(ctx).then(done, done);
+    else setImmediate(done);
+  };
 
   const run = (c: Connection) => {
     let released = false;
@@ -66,13 +84,13 @@ export const circuitBreaker = (state: ResilienceState): Filter => (next) => (ctx
       return run(adm.connection);
     case 'wait': {
       let waiting = true;
-      const waiter = (c: Connection) => { waiting = false; run(c); };
+      const waiter = { worker, take: (c: Connection) => { waiting = false; run(c); } };
       entry.waiting.push(waiter);
       ctx.onAbort(() => {
         if (!waiting) return;
         const i = entry.waiting.indexOf(waiter);
         if (i >= 0) entry.waiting.splice(i, 1);
-        pool.abandon();
+        pool.abandon(worker);
       });
       if (adm.opened) establish(adm.opened);
     }

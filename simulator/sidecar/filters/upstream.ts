@@ -127,6 +127,6 @@ function cancel(stream: http2.ClientHttp2Stream): void {
   if (!stream.destroyed) stream.destroy(new Error('downstream request cancelled'));
 }
 
-function connectTimeoutMs(d: string | undefined): number {
+export function connectTimeoutMs(d: string | undefined): number {
   return (d ? parseDuration(d) : undefined) || 10_000;
 }

@@ -5,10 +5,12 @@
  * send) and origin-form ones whose Host names the destination.
  */
 import * as http from 'node:http';
+import type * as net from 'node:net';
 import { headersLimits } from '../../http-limits';
 import type { Handler, Source } from '../context';
 import { newContext, type Exchange } from '../downstream';
 import { ProxyError } from '../errors';
+import { ENVOY_WORKERS } from '../resilience/connectionPool';
 import type { MeshTables } from '../tables';
 
 export interface ListenerDeps {
@@ -40,9 +42,16 @@ export function createOutboundServer(deps: ListenerDeps): http.Server {
     const t = deps.tables();
     const target = requestTarget(req.url ?? '/', req.headers.host);
     const tgt = 'error' in target ? { authority: req.headers.host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
-    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt }, sourceOf(t, req.socket.remoteAddress), deps.onDone);
+    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt }, sourceOf(t, req.socket.remoteAddress), deps.onDone, workers.get(req.socket) ?? 0);
     if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
     deps.handler(ctx);
+  });
+  // Envoy hands each downstream connection to one worker for its lifetime; round robin stands in for the kernel's spread.
+  const workers = new WeakMap<net.Socket, number>();
+  let nextWorker = 0;
+  server.on('connection', (socket: net.Socket) => {
+    workers.set(socket, nextWorker);
+    nextWorker = (nextWorker + 1) % ENVOY_WORKERS;
   });
   return server;
 }

@@ -16,15 +16,32 @@
  * - A connection closes after `maxRequestsPerConnection` requests, or when it
  *   sat idle for `idleTimeout` (default 1h).
  *
+ * - Envoy keeps one pool per worker thread (an Istio sidecar runs 2 workers;
+ *   a downstream connection stays on one worker), while the limits are the
+ *   cluster's, shared by all workers: pending requests and connections are
+ *   counted across workers, but a worker with no connection may always open
+ *   one, whatever `maxConnections` says (Envoy's rule, so a request is never
+ *   stuck on a worker that could not connect). This is why Istio's
+ *   circuit-breaking task sees 503s at concurrency 2 with maxConnections 1:
+ *   each client lands on its own worker, every request needs a new
+ *   connection (maxRequestsPerConnection 1) and is pending while it connects,
+ *   and when both workers are connecting at once the shared pending limit of
+ *   1 overflows.
+ *
  * Between sidecars devmesh really multiplexes one HTTP/2 session per peer, so
  * these connections are the accounting Envoy would do for its HTTP/1.1 pool
  * (Istio's default between sidecars), which is what the limits mean to users.
+ * The filter makes "connecting" last as long as a real TCP + mTLS handshake
+ * to the peer (circuitBreaker.ts), as it does for Envoy.
  */
 import type { ConnectionPoolSettings } from '../../policy/model';
 import { parseDuration } from '../../policy/duration';
 
 /** Envoy/Istio's "unlimited": 2^32 - 1. */
 export const UNLIMITED = 2 ** 32 - 1;
+
+/** Worker threads of an Istio sidecar (proxy concurrency 2 by default), each with its own pools. */
+export const ENVOY_WORKERS = 2;
 
 export interface PoolLimits {
   maxConnections: number;
@@ -52,6 +69,8 @@ export function poolLimits(cp: ConnectionPoolSettings | undefined): PoolLimits {
 
 export interface Connection {
   id: number;
+  /** The worker whose pool holds it. */
+  worker: number;
   ready: boolean;
   busy: boolean;
   served: number;
@@ -66,52 +85,76 @@ export type Admission =
   | { kind: 'overflow'; reason: 'pending' | 'requests' };
 
 export class ConnectionPoolState {
+  /** Every worker's connections. */
   readonly connections: Connection[] = [];
   /** Requests holding a connection. */
   active = 0;
+  /** Requests waiting for a connection, all workers together (the limit is the cluster's). */
   pending = 0;
+  private readonly pendingByWorker = new Map<number, number>();
   retriesActive = 0;
   private nextId = 1;
   /** Counters in Envoy's words, for /stats and /clusters. */
   readonly counters = { upstream_rq_pending_overflow: 0, upstream_rq_overflow: 0, upstream_cx_total: 0, upstream_cx_idle_timeout: 0, upstream_cx_max_requests: 0, upstream_rq_retry_overflow: 0 };
 
-  /** A new request arrives. */
-  admit(limits: PoolLimits, now: number): Admission {
+  /** A new request arrives on a worker (the one its downstream connection belongs to). */
+  admit(limits: PoolLimits, now: number, worker = 0): Admission {
     this.closeIdle(limits, now);
     if (this.active >= limits.maxRequests) {
       this.counters.upstream_rq_overflow++;
       return { kind: 'overflow', reason: 'requests' };
     }
-    const idle = this.connections.find((c) => c.ready && !c.busy);
-    if (idle && this.pending === 0) return { kind: 'go', connection: this.take(idle) };
+    const idle = this.connections.find((c) => c.worker === worker && c.ready && !c.busy);
+    if (idle && this.pendingOn(worker) === 0) return { kind: 'go', connection: this.take(idle) };
     if (this.pending >= limits.maxPending) {
       this.counters.upstream_rq_pending_overflow++;
       return { kind: 'overflow', reason: 'pending' };
     }
     this.pending++;
-    const connecting = this.connections.filter((c) => !c.ready).length;
-    if (this.connections.length < limits.maxConnections && connecting < this.pending) return { kind: 'wait', opened: this.open(now) };
-    return { kind: 'wait' };
+    this.pendingByWorker.set(worker, this.pendingOn(worker) + 1);
+    return { kind: 'wait', opened: this.openFor(worker, limits, now) };
   }
 
-  /** A connection finished connecting; returns whether a waiting request may take it (call `dequeue`). */
+  /** A connection finished connecting; a waiting request of its worker may take it (call `dequeue`). */
   established(c: Connection, now: number): void {
     c.ready = true;
     c.idleSince = now;
   }
 
-  /** A waiting request takes a free connection, if one is ready. */
-  dequeue(): Connection | undefined {
-    if (this.pending === 0) return undefined;
-    const idle = this.connections.find((c) => c.ready && !c.busy);
+  /** A waiting request of this worker takes a free connection of the worker's pool, if one is ready. */
+  dequeue(worker = 0): Connection | undefined {
+    if (this.pendingOn(worker) === 0) return undefined;
+    const idle = this.connections.find((c) => c.worker === worker && c.ready && !c.busy);
     if (!idle) return undefined;
-    this.pending--;
+    this.unpend(worker);
     return this.take(idle);
   }
 
   /** A waiting request gave up (the caller went away or timed out). */
-  abandon(): void {
-    if (this.pending > 0) this.pending--;
+  abandon(worker = 0): void {
+    if (this.pendingOn(worker) > 0) this.unpend(worker);
+  }
+
+  pendingOn(worker: number): number {
+    return this.pendingByWorker.get(worker) ?? 0;
+  }
+
+  private unpend(worker: number): void {
+    this.pending--;
+    this.pendingByWorker.set(worker, this.pendingOn(worker) - 1);
+  }
+
+  /**
+   * A new connection for the worker's waiting requests, if they outnumber its
+   * connections still connecting and the cluster allows one more — or the
+   * worker has none at all (Envoy opens that one past the limit).
+   */
+  private openFor(worker: number, limits: PoolLimits, now: number): Connection | undefined {
+    const mine = this.connections.filter((c) => c.worker === worker);
+    const connecting = mine.filter((c) => !c.ready).length;
+    if (connecting >= this.pendingOn(worker)) return undefined;
+    if (this.connections.length >= limits.maxConnections && mine.length > 0) return undefined;
+    return this.open(now, worker);
   }
 
   /** A request finished with its connection; the connection is closed if it served its quota. */
@@ -122,9 +165,8 @@ export class ConnectionPoolState {
     if (limits.maxRequestsPerConnection > 0 && c.served >= limits.maxRequestsPerConnection) {
       this.remove(c);
       this.counters.upstream_cx_max_requests++;
-      // Someone waits and a connection slot just freed: open a replacement.
-      const opened = this.pending > this.connections.filter((x) => !x.ready).length && this.connections.length < limits.maxConnections ? this.open(now) : undefined;
-      return { closed: true, opened };
+      // Someone on this worker waits and a connection slot just freed: open a replacement.
+      return { closed: true, opened: this.openFor(c.worker, limits, now) };
     }
     return { closed: false };
   }
@@ -155,8 +197,8 @@ export class ConnectionPoolState {
     return c;
   }
 
-  private open(now: number): Connection {
-    const c: Connection = { id: this.nextId++, ready: false, busy: false, served: 0, idleSince: now };
+  private open(now: number, worker: number): Connection {
+    const c: Connection = { id: this.nextId++, worker, ready: false, busy: false, served: 0, idleSince: now };
     this.connections.push(c);
     this.counters.upstream_cx_total++;
     return c;

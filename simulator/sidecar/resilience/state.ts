@@ -12,8 +12,8 @@ import { OutlierDetector, outlierSettings } from './outlierDetection';
 
 export interface PoolEntry {
   pool: ConnectionPoolState;
-  /** Requests waiting for a connection, oldest first. */
-  waiting: Array<(c: import('./connectionPool').Connection) => void>;
+  /** Requests waiting for a connection, oldest first, each on its worker. */
+  waiting: Array<{ worker: number; take: (c: import('./connectionPool').Connection) => void }>;
 }
 
 export class ResilienceState {

@@ -9,13 +9,15 @@
  * the dry-run policies would make on their own is reported beside the real
  * one (Envoy's shadow rules).
  * Principals are written `td/ns/NS/sa/SA` (no `spiffe://`); values support
- * Istio's `*`, `prefix*` and `*suffix` forms. Paths are matched
+ * Istio's `*`, `prefix*` and `*suffix` forms; paths also Istio's templates
+ * (`/api/{*}/items/{**}`, see policy/path-template.ts). Paths are matched
  * case-sensitively on the normalized path (see pathNormalize.ts); hosts
  * case-insensitively. `request.auth.*` (JWT) is not simulated: such a value
  * is always absent, as for a request without a token.
  */
 import type { AuthorizationPolicySpec, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource, Resource } from '../../policy/model';
 import { principalOf } from '../../policy/hosts';
+import { isPathTemplate, matchesPathTemplate } from '../../policy/path-template';
 import { ROOT_NAMESPACE } from './peerAuthentication';
 
 export interface AuthzRequest {
@@ -116,7 +118,7 @@ function operationMatches(o: AuthzOperation, req: AuthzRequest, deny: boolean): 
     field(o.hosts?.map((h) => h.toLowerCase()), o.notHosts?.map((h) => h.toLowerCase()), host, host.replace(/:\d+$/, '')) &&
     field(o.ports?.map(String), undefined, ...ports) && field(undefined, o.notPorts?.map(String), req.port === 0 ? undefined : String(req.port)) &&
     field(o.methods, o.notMethods, req.method) &&
-    (deny && trimmed ? field(o.paths, undefined, req.path, trimmed) && field(undefined, o.notPaths, req.path) : field(o.paths, o.notPaths, req.path))
+    (deny && trimmed ? pathField(o.paths, undefined, req.path, trimmed) && pathField(undefined, o.notPaths, req.path) : pathField(o.paths, o.notPaths, req.path))
   );
 }
 
@@ -139,9 +141,22 @@ function conditionMatches(c: AuthzCondition, req: AuthzRequest): boolean {
 
 /** A positive list must contain the value; a negative list must not. A missing value matches no positive list. */
 function field(values: string[] | undefined, notValues: string[] | undefined, ...candidates: (string | undefined)[]): boolean {
+  return listMatches(values, notValues, candidates, wildcard);
+}
+
+/** Paths: a value with `{*}`/`{**}` is a URI template (as Istio turns it into Envoy's uri_template), any other the usual string forms. */
+function pathField(values: string[] | undefined, notValues: string[] | undefined, ...candidates: (string | undefined)[]): boolean {
+  return listMatches(values, notValues, candidates, pathMatches);
+}
+
+function pathMatches(pattern: string, path: string): boolean {
+  return isPathTemplate(pattern) ? matchesPathTemplate(pattern, path) : wildcard(pattern, path);
+}
+
+function listMatches(values: string[] | undefined, notValues: string[] | undefined, candidates: (string | undefined)[], match: (pattern: string, value: string) => boolean): boolean {
   const present = candidates.filter((c): c is string => c !== undefined);
-  if (values && values.length > 0 && !values.some((v) => present.some((c) => wildcard(v, c)))) return false;
-  if (notValues && notValues.length > 0 && notValues.some((v) => present.some((c) => wildcard(v, c)))) return false;
+  if (values && values.length > 0 && !values.some((v) => present.some((c) => match(v, c)))) return false;
+  if (notValues && notValues.length > 0 && notValues.some((v) => present.some((c) => match(v, c)))) return false;
   return true;
 }
 

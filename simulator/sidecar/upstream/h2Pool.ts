@@ -76,6 +76,30 @@ export class H2Pool {
     return session;
   }
 
+  /**
+   * One TCP + mTLS handshake with the peer's sidecar, then the socket is
+   * closed: what opening a new upstream connection costs. The circuit
+   * breaker waits for it before a modelled connection counts as established
+   * (requests still travel on the shared session). Never rejects; bounded by
+   * `timeoutMs`.
+   */
+  handshake(target: H2Target, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve();
+      const socket = tls.connect({
+        host: '127.0.0.1', port: target.port, key: this.certs.keyPem, cert: this.certs.certPem, ca: this.certs.caPem,
+        ALPNProtocols: ['h2'], checkServerIdentity: (_host: string, cert: PeerCertificate) => checkSpiffe(cert, target.spiffeId),
+      });
+      socket.setNoDelay(true);
+      const done = () => { clearTimeout(timer); resolve(); };
+      const timer = setTimeout(() => { socket.destroy(); done(); }, timeoutMs);
+      // end(), not destroy(): our Finished must reach the peer, or its side counts a failed handshake.
+      socket.once('secureConnect', () => { socket.end(); socket.setTimeout(1_000, () => socket.destroy()); done(); });
+      socket.once('error', () => { socket.destroy(); done(); });
+      socket.once('close', done);
+    });
+  }
+
   /** New certificates: future sessions use them; current sessions drain and close. */
   refresh(certs: Certificates): void {
     this.certs = certs;

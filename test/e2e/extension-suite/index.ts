@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 interface TreeLike { getChildren(item?: unknown): unknown[]; getTreeItem(item: unknown): vscode.TreeItem }
 interface Api {
   mesh: {
-    state: string; ownsMesh: boolean; outputTail: string;
+    state: string; ownsMesh: boolean; outputTail: string; session?: { apiUrl: string };
     live?: { latest?: { workloads: { name: string }[] }; refresh(): Promise<void> };
     client?: { injectFault(target: { service: string; workload?: string }, fault: { abort: { httpStatus: number; percentage: number } }): Promise<{ ok: boolean; message: string }> };
   };
@@ -71,6 +71,8 @@ const tests: [string, () => Promise<void>][] = [
     await until('the mesh to run', () => a.mesh.state === 'running' && (a.mesh.live?.latest?.workloads.length ?? 0) > 0, 60_000)
       .catch((e: Error) => { throw new Error(`${e.message}; state ${a.mesh.state}; devmesh up said:\n${a.mesh.outputTail}`); });
     assert.ok(a.mesh.ownsMesh, 'the extension started this mesh');
+    const controlPort = vscode.workspace.getConfiguration('devmesh').get<number>('controlPort', 0);
+    if (controlPort > 0) assert.equal(a.mesh.session?.apiUrl, `http://127.0.0.1:${controlPort}`, 'devmesh.controlPort was passed as --control-port');
     const roots = a.tree.getChildren();
     const labels = roots.map((r) => String(a.tree.getTreeItem(r).label));
     for (const s of ['productpage', 'details', 'reviews', 'ratings', 'Active faults', 'Recent errors']) assert.ok(labels.includes(s), `root ${s} in ${labels.join(', ')}`);

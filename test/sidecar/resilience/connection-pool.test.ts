@@ -62,3 +62,55 @@ describe('connection pool (circuit breaker)', () => {
     assert.equal(p.counters.upstream_cx_idle_timeout, 1);
   });
 });
+
+describe('connection pools per Envoy worker, limits per cluster', () => {
+  const task = poolLimits({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } });
+  const opened = (a: ReturnType<ConnectionPoolState['admit']>) => (a.kind === 'wait' ? a.opened : undefined);
+
+  test('a worker without a connection opens one past maxConnections, so each worker has its own', () => {
+    const p = new ConnectionPoolState();
+    const a = p.admit(task, 0, 0);
+    p.established(opened(a)!, 1);
+    assert.ok(p.dequeue(0));
+    const b = p.admit(task, 2, 1);
+    assert.ok(opened(b), 'worker 1 opens its own connection although the cluster has 1 already');
+    assert.equal(opened(b)!.worker, 1);
+    assert.equal(p.connections.length, 2);
+  });
+
+  test('the pending limit is shared: both workers connecting at once overflow the second', () => {
+    const p = new ConnectionPoolState();
+    assert.ok(opened(p.admit(task, 0, 0)));
+    assert.deepEqual(p.admit(task, 0, 1), { kind: 'overflow', reason: 'pending' });
+  });
+
+  test('one worker after the other: no overflow, each request waits only for its own connection', () => {
+    const p = new ConnectionPoolState();
+    const a = p.admit(task, 0, 0);
+    p.established(opened(a)!, 1);
+    const ca = p.dequeue(0)!;
+    const b = p.admit(task, 2, 1);
+    p.established(opened(b)!, 3);
+    const cb = p.dequeue(1)!;
+    assert.equal(cb.worker, 1);
+    assert.equal(p.release(ca, task, 4).closed, true, 'maxRequestsPerConnection 1 closes it');
+    assert.equal(p.counters.upstream_rq_pending_overflow, 0);
+    assert.equal(p.release(cb, task, 5).closed, true);
+  });
+
+  test('two clients on one worker: the second waits for the worker\'s only connection and holds the pending slot', () => {
+    const p = new ConnectionPoolState();
+    const a = p.admit(task, 0, 0);
+    p.established(opened(a)!, 1);
+    const ca = p.dequeue(0)!;
+    const b = p.admit(task, 2, 0);
+    assert.equal(b.kind, 'wait');
+    assert.equal(opened(b), undefined, 'no second connection: the cluster is at maxConnections and the worker has one');
+    assert.deepEqual(p.admit(task, 3, 1), { kind: 'overflow', reason: 'pending' }, 'the other worker overflows meanwhile');
+    const r = p.release(ca, task, 20);
+    assert.ok(r.opened && r.opened.worker === 0, 'the closed connection is replaced for the waiting request');
+    p.established(r.opened, 21);
+    assert.ok(p.dequeue(0));
+    assert.equal(p.pending, 0);
+  });
+});
