@@ -1,11 +1,14 @@
 /**
  * A workspace of policy files, validated incrementally: each file is parsed
- * and schema-checked once per text it has had; the cross-file rules run over
- * the whole index after any change (they are linear and cheap). The CLI, the
- * control plane and the language server all use this one class.
+ * and schema-checked once per text it has had; per-document rules re-check a
+ * document only when its text or the cross-file facts it read changed (see
+ * rules/rule.ts); the few workspace-wide rules run over the index after any
+ * change. The CLI, the control plane and the language server all use this
+ * one class.
  */
 import { compareDiagnostics, diagnostic, type Diagnostic } from './diagnostics';
 import { RULES, type Report } from './rules';
+import { isDocumentRule, type DocumentRule } from './rules/rule';
 import { parseSource, rangeOf, type PolicyDocument, type SourceFile } from './source';
 import { validateSchema } from './validate-schema';
 import { WorkspaceIndex } from './workspace-index';
@@ -16,10 +19,24 @@ interface FileEntry {
   local: Diagnostic[];
 }
 
+/** What a per-document rule found in one document, and the facts it read then. */
+interface Remembered {
+  /** The rule's `facts` when these findings were last known to hold. */
+  facts: string;
+  /** The rule's `factsOf` this document when it was checked. */
+  own: string | undefined;
+  found: Diagnostic[];
+}
+
 export class Workspace {
   private readonly files = new Map<string, FileEntry>();
   private cachedIndex: WorkspaceIndex | undefined;
   private cachedSemantic: Diagnostic[] | undefined;
+  private cachedDiagnostics: Diagnostic[] | undefined;
+  /** Per document, per rule (by its place in RULES): the findings of per-document rules. */
+  private readonly remembered = new WeakMap<PolicyDocument, (Remembered | undefined)[]>();
+  /** Per rule: its `facts` at the last check, kept as one string object so documents compare by reference. */
+  private readonly lastFacts: (string | undefined)[] = [];
 
   /** Adds or replaces a file. Returns false when the text did not change. */
   setFile(file: string, text: string): boolean {
@@ -70,9 +87,13 @@ export class Workspace {
 
   /** Every diagnostic of every file, sorted by file and position. */
   diagnostics(): Diagnostic[] {
-    const all = [...this.files.values()].flatMap((f) => f.local);
-    all.push(...this.semantic());
-    return all.sort(compareDiagnostics);
+    if (!this.cachedDiagnostics) {
+      const all = [...this.files.values()].flatMap((f) => f.local);
+      all.push(...this.semantic());
+      this.cachedDiagnostics = all.sort(compareDiagnostics);
+    }
+    // A copy: callers may sort or filter what they get.
+    return [...this.cachedDiagnostics];
   }
 
   /** Diagnostics grouped by file; files without findings map to []. */
@@ -93,21 +114,54 @@ export class Workspace {
       out.push(diagnostic(code, doc.file, rangeOf(doc, path, options?.part), message, { severity: options?.severity, data: options?.data }));
     };
     const index = this.index;
-    for (const rule of RULES) {
+    RULES.forEach((rule, r) => {
       try {
-        rule.check(index, report);
+        if (isDocumentRule(rule)) this.checkDocuments(rule, r, index, out);
+        else rule.check(index, report);
       } catch (err) {
         // A rule bug must never take the validator (or a running mesh) down with it.
         const first = index.docs[0];
         if (first) out.push(diagnostic('internal-error', first.file, first.range, `a check (${rule.codes.join(', ')}) failed on this input: ${(err as Error).message}; please report it`));
       }
-    }
+    });
     this.cachedSemantic = out;
     return out;
+  }
+
+  /**
+   * Runs a per-document rule where its remembered findings may no longer
+   * hold: on new documents (an edited file's), and, when the cross-file facts
+   * the rule reads changed, on the documents whose own facts changed.
+   */
+  private checkDocuments(rule: DocumentRule, r: number, index: WorkspaceIndex, out: Diagnostic[]): void {
+    let facts = rule.facts?.(index) ?? '';
+    if (facts === this.lastFacts[r]) facts = this.lastFacts[r]!;
+    else this.lastFacts[r] = facts;
+    for (const kind of rule.kinds) {
+      for (const doc of index.byKind[kind]) {
+        let slots = this.remembered.get(doc);
+        if (!slots) this.remembered.set(doc, (slots = []));
+        let memo = slots[r];
+        if (memo && memo.facts !== facts) {
+          if (memo.own !== undefined && memo.own === rule.factsOf!(doc, index)) memo.facts = facts;
+          else memo = undefined;
+        }
+        if (!memo) {
+          const found: Diagnostic[] = [];
+          // Ranges are located once, when the finding is made: the document's text does not change under it.
+          rule.check(doc, index, (d, path, code, message, options) => {
+            found.push(diagnostic(code, d.file, rangeOf(d, path, options?.part), message, { severity: options?.severity, data: options?.data }));
+          });
+          slots[r] = memo = { facts, own: rule.factsOf?.(doc, index), found };
+        }
+        if (memo.found.length > 0) out.push(...memo.found);
+      }
+    }
   }
 
   private invalidate(): void {
     this.cachedIndex = undefined;
     this.cachedSemantic = undefined;
+    this.cachedDiagnostics = undefined;
   }
 }

@@ -1,9 +1,9 @@
-import type { Rule } from './rule';
+import type { WorkspaceRule } from './rule';
 import { gatewaysOf } from './destinations';
 import { arr, obj, str } from '../workspace-index';
 
 /** Two VirtualServices for one host on the same gateway: which one applies is undefined (IST0109, KIA1106). */
-export const duplicateHost: Rule = {
+export const duplicateHost: WorkspaceRule = {
   codes: ['duplicate-host'],
   check(index, report) {
     const seen = new Map<string, { name: string; file: string }>();

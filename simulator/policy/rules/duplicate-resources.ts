@@ -1,7 +1,7 @@
-import type { Rule } from './rule';
+import type { WorkspaceRule } from './rule';
 
 /** kubectl apply would overwrite one resource with the other: same kind, namespace and name. */
-export const duplicateResources: Rule = {
+export const duplicateResources: WorkspaceRule = {
   codes: ['duplicate-name'],
   check(index, report) {
     const seen = new Map<string, string>();
