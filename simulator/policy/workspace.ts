@@ -8,6 +8,7 @@
  */
 import { compareDiagnostics, diagnostic, type Diagnostic } from './diagnostics';
 import { RULES, type Report } from './rules';
+import type { Kind } from './model';
 import { isDocumentRule, type DocumentRule } from './rules/rule';
 import { parseSource, rangeOf, type PolicyDocument, type SourceFile } from './source';
 import { validateSchema } from './validate-schema';
@@ -28,13 +29,15 @@ interface Remembered {
   found: Diagnostic[];
 }
 
+type Slots = (Remembered | undefined)[];
+
 export class Workspace {
   private readonly files = new Map<string, FileEntry>();
   private cachedIndex: WorkspaceIndex | undefined;
   private cachedSemantic: Diagnostic[] | undefined;
   private cachedDiagnostics: Diagnostic[] | undefined;
   /** Per document, per rule (by its place in RULES): the findings of per-document rules. */
-  private readonly remembered = new WeakMap<PolicyDocument, (Remembered | undefined)[]>();
+  private readonly remembered = new WeakMap<PolicyDocument, Slots>();
   /** Per rule: its `facts` at the last check, kept as one string object so documents compare by reference. */
   private readonly lastFacts: (string | undefined)[] = [];
 
@@ -114,9 +117,10 @@ export class Workspace {
       out.push(diagnostic(code, doc.file, rangeOf(doc, path, options?.part), message, { severity: options?.severity, data: options?.data }));
     };
     const index = this.index;
+    const slots = new Map<Kind, Slots[]>();
     RULES.forEach((rule, r) => {
       try {
-        if (isDocumentRule(rule)) this.checkDocuments(rule, r, index, out);
+        if (isDocumentRule(rule)) this.checkDocuments(rule, r, index, slots, out);
         else rule.check(index, report);
       } catch (err) {
         // A rule bug must never take the validator (or a running mesh) down with it.
@@ -133,14 +137,17 @@ export class Workspace {
    * hold: on new documents (an edited file's), and, when the cross-file facts
    * the rule reads changed, on the documents whose own facts changed.
    */
-  private checkDocuments(rule: DocumentRule, r: number, index: WorkspaceIndex, out: Diagnostic[]): void {
+  private checkDocuments(rule: DocumentRule, r: number, index: WorkspaceIndex, slotsByKind: Map<Kind, Slots[]>, out: Diagnostic[]): void {
     let facts = rule.facts?.(index) ?? '';
     if (facts === this.lastFacts[r]) facts = this.lastFacts[r]!;
     else this.lastFacts[r] = facts;
     for (const kind of rule.kinds) {
-      for (const doc of index.byKind[kind]) {
-        let slots = this.remembered.get(doc);
-        if (!slots) this.remembered.set(doc, (slots = []));
+      const docs = index.byKind[kind];
+      let kindSlots = slotsByKind.get(kind);
+      if (!kindSlots) slotsByKind.set(kind, (kindSlots = docs.map((doc) => this.slots(doc))));
+      for (let i = 0; i < docs.length; i++) {
+        const doc = docs[i];
+        const slots = kindSlots[i];
         let memo = slots[r];
         if (memo && memo.facts !== facts) {
           if (memo.own !== undefined && memo.own === rule.factsOf!(doc, index)) memo.facts = facts;
@@ -157,6 +164,13 @@ export class Workspace {
         if (memo.found.length > 0) out.push(...memo.found);
       }
     }
+  }
+
+  /** The remembered findings of a document, one slot per rule. */
+  private slots(doc: PolicyDocument): Slots {
+    let slots = this.remembered.get(doc);
+    if (!slots) this.remembered.set(doc, (slots = []));
+    return slots;
   }
 
   private invalidate(): void {
