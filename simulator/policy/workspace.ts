@@ -9,7 +9,7 @@
 import { compareDiagnostics, diagnostic, type Diagnostic } from './diagnostics';
 import { RULES, type Report } from './rules';
 import type { Kind } from './model';
-import { isDocumentRule, type DocumentRule } from './rules/rule';
+import { isDocumentRule, type DocumentRule, type Rule } from './rules/rule';
 import { parseSource, rangeOf, type PolicyDocument, type SourceFile } from './source';
 import { validateSchema } from './validate-schema';
 import { WorkspaceIndex } from './workspace-index';
@@ -24,12 +24,15 @@ interface FileEntry {
 interface Remembered {
   /** The rule's `facts` when these findings were last known to hold. */
   facts: string;
-  /** The rule's `factsOf` this document when it was checked. */
+  /** The rule's `factsOf` this document, once it was needed (when the rule's facts changed). */
   own: string | undefined;
   found: Diagnostic[];
 }
 
 type Slots = (Remembered | undefined)[];
+
+/** Shared by every document without findings, so remembering nothing allocates nothing. */
+const NONE: Diagnostic[] = [];
 
 export class Workspace {
   private readonly files = new Map<string, FileEntry>();
@@ -40,6 +43,8 @@ export class Workspace {
   private readonly remembered = new WeakMap<PolicyDocument, Slots>();
   /** Per rule: its `facts` at the last check, kept as one string object so documents compare by reference. */
   private readonly lastFacts: (string | undefined)[] = [];
+  /** The index of the last check: the one every remembered finding with the last facts holds in. */
+  private lastIndex: WorkspaceIndex | undefined;
 
   /** Adds or replaces a file. Returns false when the text did not change. */
   setFile(file: string, text: string): boolean {
@@ -118,7 +123,7 @@ export class Workspace {
     };
     const index = this.index;
     const slots = new Map<Kind, Slots[]>();
-    RULES.forEach((rule, r) => {
+    RULES.forEach((rule: Rule, r) => {
       try {
         if (isDocumentRule(rule)) this.checkDocuments(rule, r, index, slots, out);
         else rule.check(index, report);
@@ -128,6 +133,7 @@ export class Workspace {
         if (first) out.push(diagnostic('internal-error', first.file, first.range, `a check (${rule.codes.join(', ')}) failed on this input: ${(err as Error).message}; please report it`));
       }
     });
+    this.lastIndex = index;
     this.cachedSemantic = out;
     return out;
   }
@@ -138,9 +144,11 @@ export class Workspace {
    * the rule reads changed, on the documents whose own facts changed.
    */
   private checkDocuments(rule: DocumentRule, r: number, index: WorkspaceIndex, slotsByKind: Map<Kind, Slots[]>, out: Diagnostic[]): void {
+    const previous = this.lastFacts[r];
     let facts = rule.facts?.(index) ?? '';
-    if (facts === this.lastFacts[r]) facts = this.lastFacts[r]!;
+    if (facts === previous) facts = previous;
     else this.lastFacts[r] = facts;
+    const factsOf = rule.factsOf;
     for (const kind of rule.kinds) {
       const docs = index.byKind[kind];
       let kindSlots = slotsByKind.get(kind);
@@ -150,18 +158,28 @@ export class Workspace {
         const slots = kindSlots[i];
         let memo = slots[r];
         if (memo && memo.facts !== facts) {
-          if (memo.own !== undefined && memo.own === rule.factsOf!(doc, index)) memo.facts = facts;
-          else memo = undefined;
+          // The facts changed since these findings were made; they still hold if the document's own facts did not.
+          // A document's own facts are stated only now, under the index its findings were last known to hold in.
+          const before = !factsOf ? undefined
+            : memo.own ?? (memo.facts === previous && this.lastIndex ? factsOf(doc, this.lastIndex) : undefined);
+          const now = before === undefined ? undefined : factsOf!(doc, index);
+          if (now !== undefined && now === before) {
+            memo.facts = facts;
+            memo.own = now;
+          } else {
+            memo = undefined;
+          }
         }
         if (!memo) {
-          const found: Diagnostic[] = [];
+          let found = NONE;
           // Ranges are located once, when the finding is made: the document's text does not change under it.
           rule.check(doc, index, (d, path, code, message, options) => {
+            if (found === NONE) found = [];
             found.push(diagnostic(code, d.file, rangeOf(d, path, options?.part), message, { severity: options?.severity, data: options?.data }));
           });
-          slots[r] = memo = { facts, own: rule.factsOf?.(doc, index), found };
+          slots[r] = memo = { facts, own: undefined, found };
         }
-        if (memo.found.length > 0) out.push(...memo.found);
+        if (memo.found !== NONE) out.push(...memo.found);
       }
     }
   }
@@ -169,7 +187,7 @@ export class Workspace {
   /** The remembered findings of a document, one slot per rule. */
   private slots(doc: PolicyDocument): Slots {
     let slots = this.remembered.get(doc);
-    if (!slots) this.remembered.set(doc, (slots = []));
+    if (!slots) this.remembered.set(doc, (slots = new Array<Remembered | undefined>(RULES.length).fill(undefined)));
     return slots;
   }
 
