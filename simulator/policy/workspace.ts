@@ -2,14 +2,14 @@
  * A workspace of policy files, validated incrementally: each file is parsed
  * and schema-checked once per text it has had; per-document rules re-check a
  * document only when its text or the cross-file facts it read changed (see
- * rules/rule.ts); the few workspace-wide rules run over the index after any
- * change. The CLI, the control plane and the language server all use this
+ * rules/rule.ts); the few workspace-wide rules run over the index after a
+ * change to the kinds of document they read. The CLI, the control plane and the language server all use this
  * one class.
  */
 import { compareDiagnostics, diagnostic, type Diagnostic } from './diagnostics';
 import { RULES, type Report } from './rules';
 import type { Kind } from './model';
-import { isDocumentRule, type DocumentRule, type Rule } from './rules/rule';
+import { isDocumentRule, type DocumentRule, type Rule, type WorkspaceRule } from './rules/rule';
 import { parseSource, rangeOf, type PolicyDocument, type SourceFile } from './source';
 import { validateSchema } from './validate-schema';
 import { WorkspaceIndex } from './workspace-index';
@@ -31,6 +31,10 @@ interface Remembered {
 
 type Slots = (Remembered | undefined)[];
 
+function sameDocuments(a: readonly PolicyDocument[], b: readonly PolicyDocument[]): boolean {
+  return a.length === b.length && a.every((doc, i) => doc === b[i]);
+}
+
 /** Shared by every document without findings, so remembering nothing allocates nothing. */
 const NONE: Diagnostic[] = [];
 
@@ -43,6 +47,8 @@ export class Workspace {
   private readonly remembered = new WeakMap<PolicyDocument, Slots>();
   /** Per rule: its `facts` at the last check, kept as one string object so documents compare by reference. */
   private readonly lastFacts: (string | undefined)[] = [];
+  /** Per workspace rule that reads only some kinds: the documents of its last run and what it found. */
+  private readonly lastRuns: ({ inputs: (readonly PolicyDocument[])[]; found: Diagnostic[] } | undefined)[] = [];
   /** The index of the last check: the one every remembered finding with the last facts holds in. */
   private lastIndex: WorkspaceIndex | undefined;
 
@@ -126,6 +132,7 @@ export class Workspace {
     RULES.forEach((rule: Rule, r) => {
       try {
         if (isDocumentRule(rule)) this.checkDocuments(rule, r, index, slots, out);
+        else if (rule.reads) this.checkUnlessSame(rule, r, index, out);
         else rule.check(index, report);
       } catch (err) {
         // A rule bug must never take the validator (or a running mesh) down with it.
@@ -182,6 +189,21 @@ export class Workspace {
         if (memo.found !== NONE) out.push(...memo.found);
       }
     }
+  }
+
+  /** Runs a workspace rule that reads only some kinds, unless their documents are the ones of its last run. */
+  private checkUnlessSame(rule: WorkspaceRule, r: number, index: WorkspaceIndex, out: Diagnostic[]): void {
+    const inputs = rule.reads!.map((kind) => index.byKind[kind] as readonly PolicyDocument[]);
+    const last = this.lastRuns[r];
+    if (!last || !inputs.every((docs, k) => sameDocuments(docs, last.inputs[k]))) {
+      const found: Diagnostic[] = [];
+      this.lastRuns[r] = undefined; // if the rule throws, nothing is remembered
+      rule.check(index, (d, path, code, message, options) => {
+        found.push(diagnostic(code, d.file, rangeOf(d, path, options?.part), message, { severity: options?.severity, data: options?.data }));
+      });
+      this.lastRuns[r] = { inputs, found };
+    }
+    out.push(...this.lastRuns[r]!.found);
   }
 
   /** The remembered findings of a document, one slot per rule. */

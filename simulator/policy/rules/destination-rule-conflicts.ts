@@ -8,6 +8,7 @@ import { arr, obj, str } from '../workspace-index';
  */
 export const destinationRuleConflicts: WorkspaceRule = {
   codes: ['conflicting-destination-rules', 'duplicate-subset'],
+  reads: ['DestinationRule', 'Mesh'],
   check(index, report) {
     const byHost = new Map<string, { policy?: string; subsets: Map<string, string> }>();
     for (const dr of index.byKind.DestinationRule) {

@@ -6,6 +6,7 @@ import { arr, obj, str, type WorkspaceIndex } from '../workspace-index';
 /** Two VirtualServices for one host on the same gateway: which one applies is undefined (IST0109, KIA1106). */
 export const duplicateHost: WorkspaceRule = {
   codes: ['duplicate-host'],
+  reads: ['VirtualService', 'Mesh'],
   check(index, report) {
     const seen = new Map<string, PolicyDocument<'VirtualService'>>();
     for (const vs of index.byKind.VirtualService) {

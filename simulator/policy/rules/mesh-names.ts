@@ -3,6 +3,7 @@ import type { WorkspaceRule } from './rule';
 /** Service and workload names are identities in metrics and routing: each must be unique. */
 export const meshNames: WorkspaceRule = {
   codes: ['duplicate-name'],
+  reads: ['Mesh'],
   check(index, report) {
     const mesh = index.mesh;
     if (!mesh) return;

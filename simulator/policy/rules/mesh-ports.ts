@@ -6,6 +6,7 @@ import { arr, num, obj } from '../workspace-index';
 /** Every port devmesh binds on 127.0.0.1 must be distinct. */
 export const meshPorts: WorkspaceRule = {
   codes: ['port-collision'],
+  reads: ['Mesh'],
   check(index, report) {
     const mesh = index.mesh;
     if (!mesh) return;

@@ -8,6 +8,7 @@ import { arr, obj, str } from '../workspace-index';
  */
 export const mtlsConflict: WorkspaceRule = {
   codes: ['mtls-conflict'],
+  reads: ['DestinationRule', 'PeerAuthentication', 'Mesh'],
   check(index, report) {
     const mesh = index.mesh;
     if (!mesh) return;

@@ -21,6 +21,12 @@ export type Report = (doc: PolicyDocument, path: Path, code: DiagnosticCode, mes
 export interface WorkspaceRule {
   /** The codes this rule may report. */
   codes: readonly DiagnosticCode[];
+  /**
+   * The kinds of document the findings depend on (with Mesh when the rule
+   * reads the default namespace), when not every kind: while the documents
+   * of these kinds are the same, the findings are, and the rule does not run.
+   */
+  reads?: readonly Kind[];
   check(index: WorkspaceIndex, report: Report): void;
 }
 
