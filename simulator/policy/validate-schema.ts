@@ -12,9 +12,20 @@ import { SCHEMAS, type Schema } from './schema';
 import { rangeOf, type Path, type PolicyDocument } from './source';
 import { closest } from './suggest';
 
-let validators: Map<Kind, ValidateFunction> | undefined;
+let ajv: Ajv | undefined;
+const validators = new Map<Kind, ValidateFunction>();
 
-function compile(): Map<Kind, ValidateFunction> {
+/** The validator of a kind, compiled the first time a document of that kind is seen: a start pays only for the kinds it has. */
+function validatorOf(kind: Kind): ValidateFunction {
+  let validate = validators.get(kind);
+  if (!validate) {
+    ajv ??= createAjv();
+    validators.set(kind, (validate = ajv.compile(SCHEMAS[kind])));
+  }
+  return validate;
+}
+
+function createAjv(): Ajv {
   // Code optimisation halves the compile time we pay at every start and costs little per document.
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, code: { optimize: false } });
   ajv.addFormat('duration', { type: 'string', validate: (s: string) => parseDuration(s) !== undefined });
@@ -35,14 +46,11 @@ function compile(): Map<Kind, ValidateFunction> {
     },
   });
   for (const k of ['x-notSimulated', 'x-ref']) ajv.addKeyword({ keyword: k });
-  const map = new Map<Kind, ValidateFunction>();
-  for (const [kind, schema] of Object.entries(SCHEMAS)) map.set(kind as Kind, ajv.compile(schema));
-  return map;
+  return ajv;
 }
 
 export function validateSchema(doc: PolicyDocument): Diagnostic[] {
-  validators ??= compile();
-  const validate = validators.get(doc.kind)!;
+  const validate = validatorOf(doc.kind);
   const out: Diagnostic[] = [];
   if (!validate(doc.value)) {
     for (const err of validate.errors ?? []) {

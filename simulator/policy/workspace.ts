@@ -156,6 +156,12 @@ export class Workspace {
     if (facts === previous) facts = previous;
     else this.lastFacts[r] = facts;
     const factsOf = rule.factsOf;
+    let found = NONE;
+    // Ranges are located once, when the finding is made: the document's text does not change under it.
+    const report: Report = (d, path, code, message, options) => {
+      if (found === NONE) found = [];
+      found.push(diagnostic(code, d.file, rangeOf(d, path, options?.part), message, { severity: options?.severity, data: options?.data }));
+    };
     for (const kind of rule.kinds) {
       const docs = index.byKind[kind];
       let kindSlots = slotsByKind.get(kind);
@@ -178,12 +184,8 @@ export class Workspace {
           }
         }
         if (!memo) {
-          let found = NONE;
-          // Ranges are located once, when the finding is made: the document's text does not change under it.
-          rule.check(doc, index, (d, path, code, message, options) => {
-            if (found === NONE) found = [];
-            found.push(diagnostic(code, d.file, rangeOf(d, path, options?.part), message, { severity: options?.severity, data: options?.data }));
-          });
+          found = NONE;
+          rule.check(doc, index, report);
           slots[r] = memo = { facts, own: undefined, found };
         }
         if (memo.found !== NONE) out.push(...memo.found);
