@@ -7,7 +7,10 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { offsetToPosition, Workspace, type Diagnostic } from '../../simulator/policy';
+import { offsetToPosition, Workspace, type Diagnostic, type PolicyDocument } from '../../simulator/policy';
+import { gateways } from '../../simulator/policy/rules/gateways';
+import type { DocumentRule } from '../../simulator/policy/rules/rule';
+import { unknownSubset } from '../../simulator/policy/rules/unknown-subset';
 import { seededRandom } from '../../simulator/random';
 
 const port = (service: string, version: number) => 7000 + 10 * ['reviews', 'ratings', 'details'].indexOf(service) + version;
@@ -140,6 +143,67 @@ describe('incremental validation across files', () => {
     ws.setFile('/ws/gateway.yaml', gateway('store-gateway'));
     ws.setFile('/ws/more-gateways.yaml', gateway('admin-gateway'));
     assert.match(ws.diagnostics()[0].message, /defined gateways: "store-gateway", "admin-gateway"/);
+  });
+});
+
+describe('what an edit checks again', () => {
+  /** Names of the documents `rule` checks while `edit` runs and diagnostics are asked for. */
+  function checkedBy(rule: DocumentRule<'VirtualService'>, ws: Workspace, edit: () => void): string[] {
+    const original = rule.check;
+    const checked: string[] = [];
+    rule.check = (doc: PolicyDocument<'VirtualService'>, ...rest) => {
+      checked.push(doc.name);
+      original.call(rule, doc, ...rest);
+    };
+    try {
+      edit();
+      ws.diagnostics();
+    } finally {
+      rule.check = original;
+    }
+    return checked;
+  }
+
+  const routes = (file: string, host: string, subset: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${file} }
+spec:
+  hosts: [${host}]
+  gateways: [${file.endsWith('ingress') ? 'shop-gateway' : 'mesh'}]
+  http:
+    - route:
+        - destination: { host: ${host}, subset: ${subset} }
+`;
+
+  function workspaceOfFour(): Workspace {
+    const ws = new Workspace();
+    ws.setFile('/ws/mesh.yaml', mesh(['reviews', 'ratings']));
+    ws.setFile('/ws/reviews-dr.yaml', destinationRule('reviews', ['v1', 'v2']));
+    ws.setFile('/ws/ratings-dr.yaml', destinationRule('ratings', ['v1']));
+    ws.setFile('/ws/gateway.yaml', gateway('shop-gateway'));
+    for (const [name, host] of [['reviews-a', 'reviews'], ['reviews-b', 'reviews'], ['ratings-a', 'ratings'], ['ratings-ingress', 'ratings']]) {
+      ws.setFile(`/ws/${name}.yaml`, routes(name, host, 'v1'));
+    }
+    ws.diagnostics();
+    return ws;
+  }
+
+  it('checks only the edited VirtualService after an edit to it', () => {
+    const ws = workspaceOfFour();
+    assert.deepEqual(checkedBy(unknownSubset, ws, () => ws.setFile('/ws/reviews-b.yaml', routes('reviews-b', 'reviews', 'v2'))), ['reviews-b']);
+  });
+
+  it('checks only the VirtualServices that route to a subset of the host whose DestinationRule changed', () => {
+    const ws = workspaceOfFour();
+    const checked = checkedBy(unknownSubset, ws, () => ws.setFile('/ws/ratings-dr.yaml', destinationRule('ratings', ['v2'])));
+    assert.deepEqual(checked, ['ratings-a', 'ratings-ingress']);
+    assert.deepEqual(ws.diagnostics().filter((d) => d.code === 'unknown-subset').map((d) => d.file), ['/ws/ratings-a.yaml', '/ws/ratings-ingress.yaml']);
+  });
+
+  it('checks no VirtualService for gateways when a DestinationRule changes, and only the bound one when its Gateway does', () => {
+    const ws = workspaceOfFour();
+    assert.deepEqual(checkedBy(gateways, ws, () => ws.setFile('/ws/reviews-dr.yaml', destinationRule('reviews', ['v1']))), []);
+    assert.deepEqual(checkedBy(gateways, ws, () => ws.setFile('/ws/gateway.yaml', gateway('store-gateway'))), ['ratings-ingress']);
   });
 });
 
