@@ -5,7 +5,7 @@
  * model can be traced back to its exact range in the text.
  */
 import * as jsyaml from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, parseAllDocuments, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import { diagnostic, type Diagnostic, type Range } from './diagnostics';
 import { classify, type Classification } from './kinds';
 import type { Kind, Resource } from './model';
@@ -51,6 +51,7 @@ const YAML_OPTIONS = { prettyErrors: false, uniqueKeys: true, strict: true } as 
  */
 class LazyYaml {
   private docs: Document.Parsed[] | undefined;
+  private segments: [number, number][] | null | undefined;
   constructor(private readonly text: string) {}
 
   get documents(): Document.Parsed[] {
@@ -60,15 +61,47 @@ class LazyYaml {
 
   /** The document at `index`, checked against what js-yaml saw there. */
   document(index: number, kind: string, name: string): Document.Parsed {
-    const docs = this.documents;
     const same = (d: Document.Parsed | undefined) => {
       const c = d?.contents;
       const metadata = isMap(c) ? c.get('metadata') : undefined;
       return isMap(c) && String(c.get('kind')) === kind && String((isMap(metadata) ? metadata.get('name') : undefined) ?? '') === name;
     };
+    if (!this.docs) {
+      const alone = this.alone(index);
+      if (same(alone)) return alone!;
+    }
+    const docs = this.documents;
     if (same(docs[index])) return docs[index];
     return docs.find(same) ?? docs[index] ?? docs[docs.length - 1];
   }
+
+  /**
+   * Document `index` parsed on its own, with the same offsets as in the file:
+   * the text before it is blanked (newlines kept) and the text after it is
+   * left out. When one document of a file has a finding, only that one pays
+   * for the positioned parse. Undefined when the file's documents cannot be
+   * told apart by their `---` lines alone (directives, `...` end markers).
+   */
+  private alone(index: number): Document.Parsed | undefined {
+    if (this.segments === undefined) this.segments = documentSegments(this.text);
+    const segment = this.segments?.[index];
+    if (!segment) return undefined;
+    const [start, end] = segment;
+    const doc = parseDocument(this.text.slice(0, start).replace(/[^\n]/g, ' ') + this.text.slice(start, end), YAML_OPTIONS);
+    return doc as Document.Parsed;
+  }
+}
+
+/**
+ * Where each document of a file starts and ends, as js-yaml and `yaml` count
+ * them: a `---` line starts a document; text before the first one is a
+ * document only if it holds more than blank lines and comments.
+ */
+function documentSegments(text: string): [number, number][] | null {
+  if (/^(%|\.\.\.(?:[ \t]|\r?\n|$))/m.test(text)) return null;
+  const starts = [...text.matchAll(/^---(?=[ \t]|\r?\n|$)/gm)].map((m) => m.index!);
+  if (starts.length === 0 || /^[ \t]*[^\s#]/m.test(text.slice(0, starts[0]))) starts.unshift(0);
+  return starts.map((start, i) => [start, starts[i + 1] ?? text.length]);
 }
 
 class LazyPolicyDocument<K extends Kind = Kind> implements PolicyDocument<K> {

@@ -12,9 +12,20 @@ import { SCHEMAS, type Schema } from './schema';
 import { rangeOf, type Path, type PolicyDocument } from './source';
 import { closest } from './suggest';
 
-let validators: Map<Kind, ValidateFunction> | undefined;
+let ajv: Ajv | undefined;
+const validators = new Map<Kind, ValidateFunction>();
 
-function compile(): Map<Kind, ValidateFunction> {
+/** The validator of a kind, compiled the first time a document of that kind is seen: a start pays only for the kinds it has. */
+function validatorOf(kind: Kind): ValidateFunction {
+  let validate = validators.get(kind);
+  if (!validate) {
+    ajv ??= createAjv();
+    validators.set(kind, (validate = ajv.compile(SCHEMAS[kind])));
+  }
+  return validate;
+}
+
+function createAjv(): Ajv {
   // Code optimisation halves the compile time we pay at every start and costs little per document.
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, code: { optimize: false } });
   ajv.addFormat('duration', { type: 'string', validate: (s: string) => parseDuration(s) !== undefined });
@@ -35,14 +46,11 @@ function compile(): Map<Kind, ValidateFunction> {
     },
   });
   for (const k of ['x-notSimulated', 'x-ref']) ajv.addKeyword({ keyword: k });
-  const map = new Map<Kind, ValidateFunction>();
-  for (const [kind, schema] of Object.entries(SCHEMAS)) map.set(kind as Kind, ajv.compile(schema));
-  return map;
+  return ajv;
 }
 
 export function validateSchema(doc: PolicyDocument): Diagnostic[] {
-  validators ??= compile();
-  const validate = validators.get(doc.kind)!;
+  const validate = validatorOf(doc.kind);
   const out: Diagnostic[] = [];
   if (!validate(doc.value)) {
     for (const err of validate.errors ?? []) {
@@ -121,20 +129,43 @@ function toDiagnostic(doc: PolicyDocument, err: ErrorObject): Diagnostic | undef
 }
 
 function walkNotSimulated(doc: PolicyDocument, schema: Schema | undefined, value: unknown, path: (string | number)[], out: Diagnostic[]): void {
-  if (!schema || value === undefined || value === null) return;
+  if (!schema || value === undefined || value === null || !reachesNotSimulated(schema)) return;
   if (schema['x-notSimulated'] && path.length > 0) {
-    out.push(diagnostic('not-simulated', doc.file, rangeOf(doc, path, 'key'),
+    out.push(diagnostic('not-simulated', doc.file, rangeOf(doc, [...path], 'key'),
       `"${fieldName(path)}" is accepted but not simulated locally (${schema['x-notSimulated']}); it will work on a cluster`));
     return;
   }
+  // One path, extended and shortened in place: most documents have no such field, and this walk runs on every one.
   if (Array.isArray(value)) {
-    if (schema.items) value.forEach((v, i) => walkNotSimulated(doc, schema.items, v, [...path, i], out));
+    if (!schema.items) return;
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      walkNotSimulated(doc, schema.items, value[i], path, out);
+      path.pop();
+    }
   } else if (typeof value === 'object') {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    for (const k of Object.keys(value as Record<string, unknown>)) {
       const child = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
-      walkNotSimulated(doc, child, v, [...path, k], out);
+      path.push(k);
+      walkNotSimulated(doc, child, (value as Record<string, unknown>)[k], path, out);
+      path.pop();
     }
   }
+}
+
+// Whether a schema has an x-notSimulated field anywhere below it, along the links walkNotSimulated follows.
+const notSimulatedBelow = new WeakMap<Schema, boolean>();
+
+function reachesNotSimulated(schema: Schema): boolean {
+  let found = notSimulatedBelow.get(schema);
+  if (found === undefined) {
+    found = !!schema['x-notSimulated']
+      || Object.values(schema.properties ?? {}).some(reachesNotSimulated)
+      || (schema.items !== undefined && reachesNotSimulated(schema.items))
+      || (typeof schema.additionalProperties === 'object' && reachesNotSimulated(schema.additionalProperties));
+    notSimulatedBelow.set(schema, found);
+  }
+  return found;
 }
 
 function parsePath(pointer: string): (string | number)[] {

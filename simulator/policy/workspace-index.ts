@@ -3,6 +3,11 @@
  * the workspace grouped by kind, the Mesh's services and workloads, and the
  * lookups rules need (host -> service, host -> DestinationRules, labels ->
  * workloads). Built once per change; rules never touch the disk.
+ *
+ * The index also states its cross-file facts as strings (`meshFacts`,
+ * `destinationRuleFacts`, `subsetFacts`, `gatewayFacts`, ...): equal strings
+ * mean equal facts, so a per-document rule can tell whether the findings it
+ * remembers for a document still hold after another file changed.
  */
 import { policyHost, serviceFqdn } from './hosts';
 import { MESH_DEFAULTS, type Kind } from './model';
@@ -37,6 +42,14 @@ export interface MeshView {
   services: ServiceView[];
   workloads: WorkloadView[];
   serviceByFqdn: Map<string, ServiceView>;
+  /** Everything above that rules read, as one string (see WorkspaceIndex). */
+  facts: string;
+}
+
+export interface GatewayView {
+  doc: PolicyDocument<'Gateway'>;
+  /** Hosts its servers serve, without their `namespace/` prefix. */
+  served: string[];
 }
 
 export type DocsByKind = { [K in Kind]: PolicyDocument<K>[] };
@@ -46,19 +59,26 @@ export class WorkspaceIndex {
     Mesh: [], VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [],
   };
   readonly mesh: MeshView | undefined;
+  /** Facts of the Mesh that rules read ('' without a Mesh), including the namespace of documents that name none. */
+  readonly meshFacts: string;
   private readonly drByHost = new Map<string, PolicyDocument<'DestinationRule'>[]>();
   private readonly subsetCache = new Map<string, string[]>();
+  private readonly subsetFactsCache = new Map<string, string>();
+  private drFacts: string | undefined;
+  private gatewayCache: Map<string, GatewayView> | undefined;
+  private gwFacts: string | undefined;
 
   constructor(readonly docs: readonly PolicyDocument[]) {
     for (const d of docs) (this.byKind[d.kind] as PolicyDocument[]).push(d);
-    this.mesh = this.byKind.Mesh.length > 0 ? buildMeshView(this.byKind.Mesh[0]) : undefined;
+    this.mesh = this.byKind.Mesh.length > 0 ? meshView(this.byKind.Mesh[0]) : undefined;
+    this.meshFacts = this.mesh?.facts ?? '';
     for (const dr of this.byKind.DestinationRule) {
       const host = str(dr.value.spec?.host);
       if (!host) continue;
       const fqdn = this.fqdn(host, dr);
-      const list = this.drByHost.get(fqdn) ?? [];
-      list.push(dr);
-      this.drByHost.set(fqdn, list);
+      const list = this.drByHost.get(fqdn);
+      if (list) list.push(dr);
+      else this.drByHost.set(fqdn, [dr]);
     }
   }
 
@@ -72,7 +92,7 @@ export class WorkspaceIndex {
 
   /** A host as written in `doc`, fully qualified in the document's namespace. */
   fqdn(host: string, doc: PolicyDocument): string {
-    return policyHost(host, this.namespaceOf(doc));
+    return cachedPolicyHost(host, this.namespaceOf(doc));
   }
 
   service(host: string, doc: PolicyDocument): ServiceView | undefined {
@@ -93,12 +113,68 @@ export class WorkspaceIndex {
     return names;
   }
 
+  /** What the DestinationRules of a host say about subsets: their names, the first one's file, the subset names. */
+  subsetFacts(fqdn: string): string {
+    let facts = this.subsetFactsCache.get(fqdn);
+    if (facts === undefined) {
+      const rules = this.destinationRules(fqdn);
+      facts = rules.length === 0 ? '' : JSON.stringify([rules.map((r) => r.name), rules[0].file, this.subsetNames(fqdn)]);
+      this.subsetFactsCache.set(fqdn, facts);
+    }
+    return facts;
+  }
+
+  /** subsetFacts of every host with a DestinationRule. */
+  get destinationRuleFacts(): string {
+    this.drFacts ??= [...this.drByHost.keys()].map((fqdn) => `${fqdn} ${this.subsetFacts(fqdn)}`).join('\n');
+    return this.drFacts;
+  }
+
+  /** Gateways by `namespace/name`; when two share a key, the later one counts (as a cluster would keep it). */
+  get gateways(): ReadonlyMap<string, GatewayView> {
+    this.gatewayCache ??= new Map(this.byKind.Gateway.map((doc) => [`${this.namespaceOf(doc)}/${doc.name}`, {
+      doc,
+      served: arr(obj(doc.value.spec).servers).flatMap((s) => arr(obj(s).hosts)).map((h) => String(h).replace(/^[^/]*\//, '')),
+    }]));
+    return this.gatewayCache;
+  }
+
+  /** What a VirtualService can read of the Gateways: their keys, names and served hosts, and the default namespace. */
+  get gatewayFacts(): string {
+    this.gwFacts ??= JSON.stringify([this.defaultNamespace, [...this.gateways].map(([key, g]) => [key, g.doc.name, g.served])]);
+    return this.gwFacts;
+  }
+
   /** Workloads of a namespace whose labels include every given label. */
   workloadsMatching(selector: Record<string, unknown>, namespace: string, among?: readonly WorkloadView[]): WorkloadView[] {
     const pool = among ?? this.mesh?.workloads ?? [];
     const entries = Object.entries(selector);
     return pool.filter((w) => w.namespace === namespace && entries.every(([k, v]) => w.labels[k] === String(v)));
   }
+}
+
+// A Mesh document's view depends on its text alone; an unchanged Mesh file keeps its document object.
+const meshViews = new WeakMap<PolicyDocument<'Mesh'>, MeshView>();
+
+function meshView(doc: PolicyDocument<'Mesh'>): MeshView {
+  let view = meshViews.get(doc);
+  if (!view) meshViews.set(doc, (view = buildMeshView(doc)));
+  return view;
+}
+
+// Rules qualify the same few hosts in the same few namespaces on every check; the answers repeat.
+const policyHosts = new Map<string, Map<string, string>>();
+
+function cachedPolicyHost(host: string, namespace: string): string {
+  let inNamespace = policyHosts.get(namespace);
+  if (!inNamespace) policyHosts.set(namespace, (inNamespace = new Map()));
+  let fqdn = inNamespace.get(host);
+  if (fqdn === undefined) {
+    if (inNamespace.size > 50_000) inNamespace.clear();
+    fqdn = policyHost(host, namespace);
+    inNamespace.set(host, fqdn);
+  }
+  return fqdn;
 }
 
 function buildMeshView(doc: PolicyDocument<'Mesh'>): MeshView {
@@ -140,6 +216,8 @@ function buildMeshView(doc: PolicyDocument<'Mesh'>): MeshView {
     });
     services.push(view);
   });
+  const facts = JSON.stringify([doc.file, doc.name, namespace, trustDomain,
+    services.map((s) => [s.name, s.port, s.protocol, s.workloads.map((w) => [w.name, w.labels, w.serviceAccount, w.port])])]);
   return {
     doc,
     name: doc.name,
@@ -148,6 +226,7 @@ function buildMeshView(doc: PolicyDocument<'Mesh'>): MeshView {
     services,
     workloads,
     serviceByFqdn: new Map(services.map((s) => [s.fqdn, s])),
+    facts,
   };
 }
 

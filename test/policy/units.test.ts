@@ -1,6 +1,9 @@
 import { strict as assert } from 'node:assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { durationProblem, hostMatches, parseDuration, policyHost, qualifyHost, re2Problem, toJsRegExp } from '../../simulator/policy';
+import { parseAllDocuments, type Node } from 'yaml';
+import { durationProblem, hostMatches, parseDuration, parseSource, policyHost, qualifyHost, rangeOf, re2Problem, toJsRegExp } from '../../simulator/policy';
 import { closest } from '../../simulator/policy/suggest';
 
 describe('durations', () => {
@@ -63,5 +66,36 @@ describe('did you mean', () => {
     assert.equal(closest('prefx', ['exact', 'prefix', 'regex']), 'prefix');
     assert.equal(closest('round_robin', ['ROUND_ROBIN', 'RANDOM'], true), 'ROUND_ROBIN');
     assert.equal(closest('zzzzzz', ['timeout', 'route']), undefined);
+  });
+});
+
+describe('positions of one document', () => {
+  const root = path.join(__dirname, '..', '..', '..');
+  const files = [
+    ...['valid', 'invalid'].flatMap((d) => readdirSync(path.join(root, 'test', 'policy', 'corpus', d)).map((f) => path.join(root, 'test', 'policy', 'corpus', d, f))),
+    ...readdirSync(path.join(root, 'examples', 'bookinfo', 'policies')).map((f) => path.join(root, 'examples', 'bookinfo', 'policies', f)),
+  ].filter((f) => f.endsWith('.yaml'));
+
+  it('are those of the whole file, when a document is parsed on its own', () => {
+    let compared = 0;
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      const whole = parseAllDocuments(text);
+      for (const doc of parseSource(file, text).documents) {
+        const expected = whole[doc.index];
+        assert.deepEqual(doc.yaml.range, expected.range, `${file} #${doc.index}`);
+        assert.deepEqual(doc.yaml.contents?.range, expected.contents?.range, `${file} #${doc.index}`);
+        const name = expected.getIn(['metadata', 'name'], true) as Node | undefined;
+        if (name?.range) assert.deepEqual(rangeOf(doc, ['metadata', 'name']), { start: name.range[0], end: name.range[1] });
+        compared++;
+      }
+    }
+    assert.ok(compared > 20, `only ${compared} documents`);
+  });
+
+  it('survive a comment before the first --- and a document that is only a comment', () => {
+    const text = '# policies\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: { name: a }\n---\n# nothing here\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: { name: b }\n';
+    const docs = parseSource('/x.yaml', text).documents;
+    assert.deepEqual(docs.map((d) => [d.name, text.slice(rangeOf(d, ['metadata', 'name']).start, rangeOf(d, ['metadata', 'name']).end)]), [['a', 'a'], ['b', 'b']]);
   });
 });

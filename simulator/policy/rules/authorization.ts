@@ -1,50 +1,46 @@
-import type { Rule } from './rule';
+import type { DocumentRule } from './rule';
+import { eachDocument } from './per-document';
 import { arr, obj, str } from '../workspace-index';
 
 const CONDITION_KEYS = [/^request\.headers\[[^\]]+\]$/, /^source\.(ip|namespace|principal)$/, /^remote\.ip$/, /^destination\.(ip|port)$/, /^connection\.sni$/];
 const METHODS = /^[A-Z]+$/;
 
 /** The parts of AuthorizationPolicies that are easy to get wrong and silently never match. */
-export const authorization: Rule = {
-  codes: ['deny-all', 'not-simulated', 'bad-value'],
-  check(index, report) {
-    for (const ap of index.byKind.AuthorizationPolicy) {
-      const spec = obj(ap.value.spec);
-      const action = str(spec.action) ?? 'ALLOW';
-      if (action === 'ALLOW' && spec.rules === undefined) {
-        report(ap, ['spec'], 'deny-all', `this ALLOW policy has no rules, so it denies every request to ${spec.selector ? 'the selected workloads' : 'the namespace'}; add "rules: [{}]" to allow all instead`, { part: 'key' });
+export const authorization: DocumentRule<'AuthorizationPolicy'> = eachDocument('AuthorizationPolicy', ['deny-all', 'not-simulated', 'bad-value'], (ap, report) => {
+  const spec = obj(ap.value.spec);
+  const action = str(spec.action) ?? 'ALLOW';
+  if (action === 'ALLOW' && spec.rules === undefined) {
+    report(ap, ['spec'], 'deny-all', `this ALLOW policy has no rules, so it denies every request to ${spec.selector ? 'the selected workloads' : 'the namespace'}; add "rules: [{}]" to allow all instead`, { part: 'key' });
+  }
+  if (action === 'CUSTOM') {
+    report(ap, ['spec', 'action'], 'not-simulated', 'CUSTOM (external authorization) is not simulated locally; the policy is ignored');
+  }
+  arr(spec.rules).forEach((rule, i) => {
+    arr(obj(rule).when).forEach((c, j) => {
+      const key = str(obj(c).key);
+      if (!key) return;
+      if (key.startsWith('request.auth.')) {
+        report(ap, ['spec', 'rules', i, 'when', j, 'key'], 'not-simulated', `"${key}" needs a JWT (RequestAuthentication), which is not simulated yet: this condition never matches locally`);
+      } else if (!CONDITION_KEYS.some((re) => re.test(key))) {
+        report(ap, ['spec', 'rules', i, 'when', j, 'key'], 'bad-value', `"${key}" is not an attribute Istio knows: use request.headers[name], source.ip, source.namespace, source.principal, remote.ip, destination.port, ...`);
       }
-      if (action === 'CUSTOM') {
-        report(ap, ['spec', 'action'], 'not-simulated', 'CUSTOM (external authorization) is not simulated locally; the policy is ignored');
-      }
-      arr(spec.rules).forEach((rule, i) => {
-        arr(obj(rule).when).forEach((c, j) => {
-          const key = str(obj(c).key);
-          if (!key) return;
-          if (key.startsWith('request.auth.')) {
-            report(ap, ['spec', 'rules', i, 'when', j, 'key'], 'not-simulated', `"${key}" needs a JWT (RequestAuthentication), which is not simulated yet: this condition never matches locally`);
-          } else if (!CONDITION_KEYS.some((re) => re.test(key))) {
-            report(ap, ['spec', 'rules', i, 'when', j, 'key'], 'bad-value', `"${key}" is not an attribute Istio knows: use request.headers[name], source.ip, source.namespace, source.principal, remote.ip, destination.port, ...`);
+    });
+    arr(obj(rule).to).forEach((to, j) => {
+      const op = obj(obj(to).operation);
+      for (const field of ['methods', 'notMethods'] as const) {
+        arr(op[field]).forEach((m, k) => {
+          if (typeof m === 'string' && !METHODS.test(m) && m !== '*') {
+            report(ap, ['spec', 'rules', i, 'to', j, 'operation', field, k], 'bad-value', `method "${m}" never matches: HTTP methods are upper case, e.g. "${m.toUpperCase()}"`);
           }
         });
-        arr(obj(rule).to).forEach((to, j) => {
-          const op = obj(obj(to).operation);
-          for (const field of ['methods', 'notMethods'] as const) {
-            arr(op[field]).forEach((m, k) => {
-              if (typeof m === 'string' && !METHODS.test(m) && m !== '*') {
-                report(ap, ['spec', 'rules', i, 'to', j, 'operation', field, k], 'bad-value', `method "${m}" never matches: HTTP methods are upper case, e.g. "${m.toUpperCase()}"`);
-              }
-            });
-          }
-          for (const field of ['ports', 'notPorts'] as const) {
-            arr(op[field]).forEach((p, k) => {
-              if (typeof p === 'string' && !/^\d+$/.test(p)) {
-                report(ap, ['spec', 'rules', i, 'to', j, 'operation', field, k], 'bad-value', `port "${p}" is not a number`);
-              }
-            });
+      }
+      for (const field of ['ports', 'notPorts'] as const) {
+        arr(op[field]).forEach((p, k) => {
+          if (typeof p === 'string' && !/^\d+$/.test(p)) {
+            report(ap, ['spec', 'rules', i, 'to', j, 'operation', field, k], 'bad-value', `port "${p}" is not a number`);
           }
         });
-      });
-    }
-  },
-};
+      }
+    });
+  });
+});

@@ -1,4 +1,4 @@
-import type { Rule } from './rule';
+import type { WorkspaceRule } from './rule';
 import { arr, obj, str } from '../workspace-index';
 
 /**
@@ -6,8 +6,9 @@ import { arr, obj, str } from '../workspace-index';
  * combined, but a second top-level trafficPolicy or a repeated subset name is
  * silently dropped (KIA0201). Inside one rule, a subset name must be unique.
  */
-export const destinationRuleConflicts: Rule = {
+export const destinationRuleConflicts: WorkspaceRule = {
   codes: ['conflicting-destination-rules', 'duplicate-subset'],
+  reads: ['DestinationRule', 'Mesh'],
   check(index, report) {
     const byHost = new Map<string, { policy?: string; subsets: Map<string, string> }>();
     for (const dr of index.byKind.DestinationRule) {

@@ -1,8 +1,9 @@
-import type { Rule } from './rule';
+import type { WorkspaceRule } from './rule';
 
 /** Service and workload names are identities in metrics and routing: each must be unique. */
-export const meshNames: Rule = {
+export const meshNames: WorkspaceRule = {
   codes: ['duplicate-name'],
+  reads: ['Mesh'],
   check(index, report) {
     const mesh = index.mesh;
     if (!mesh) return;

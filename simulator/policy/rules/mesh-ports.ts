@@ -1,11 +1,12 @@
 import { MESH_DEFAULTS } from '../model';
 import type { Path } from '../source';
-import type { Rule } from './rule';
+import type { WorkspaceRule } from './rule';
 import { arr, num, obj } from '../workspace-index';
 
 /** Every port devmesh binds on 127.0.0.1 must be distinct. */
-export const meshPorts: Rule = {
+export const meshPorts: WorkspaceRule = {
   codes: ['port-collision'],
+  reads: ['Mesh'],
   check(index, report) {
     const mesh = index.mesh;
     if (!mesh) return;

@@ -1,7 +1,7 @@
-import type { Rule } from './rule';
+import type { WorkspaceRule } from './rule';
 
 /** One Mesh per workspace; without one, references to services cannot be checked. */
-export const meshPresence: Rule = {
+export const meshPresence: WorkspaceRule = {
   codes: ['multiple-meshes', 'no-mesh'],
   check(index, report) {
     const meshes = index.byKind.Mesh;

@@ -1,4 +1,4 @@
-import type { Rule } from './rule';
+import type { WorkspaceRule } from './rule';
 import { arr, obj, str } from '../workspace-index';
 
 /**
@@ -6,8 +6,9 @@ import { arr, obj, str } from '../workspace-index';
  * DestinationRule that sends it plaintext (tls.mode DISABLE) breaks every call
  * (IST0113).
  */
-export const mtlsConflict: Rule = {
+export const mtlsConflict: WorkspaceRule = {
   codes: ['mtls-conflict'],
+  reads: ['DestinationRule', 'PeerAuthentication', 'Mesh'],
   check(index, report) {
     const mesh = index.mesh;
     if (!mesh) return;

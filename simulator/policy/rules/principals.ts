@@ -1,51 +1,63 @@
-import type { Rule } from './rule';
-import { arr, obj, str } from '../workspace-index';
+import type { DocumentRule } from './rule';
+import { arr, obj, str, type MeshView } from '../workspace-index';
 
 /**
  * AuthorizationPolicy principals are SPIFFE ids without `spiffe://`:
  * `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`. One that names a service
  * account no workload runs as can never match (KIA0106).
  */
-export const principals: Rule = {
+export const principals: DocumentRule<'AuthorizationPolicy'> = {
   codes: ['principal-format', 'unknown-principal'],
-  check(index, report) {
+  kinds: ['AuthorizationPolicy'],
+  facts: (index) => index.meshFacts,
+  check(ap, index, report) {
     const mesh = index.mesh;
-    const accounts = new Set((mesh?.workloads ?? []).map((w) => `${w.namespace}/sa/${w.serviceAccount}`));
-    // The ingress runs as Istio's ingress gateway account, so policies written for a cluster keep working.
-    accounts.add('istio-system/sa/istio-ingressgateway-service-account');
-    for (const ap of index.byKind.AuthorizationPolicy) {
-      arr(obj(ap.value.spec).rules).forEach((rule, i) => {
-        arr(obj(rule).from).forEach((from, j) => {
-          const source = obj(obj(from).source);
-          for (const field of ['principals', 'notPrincipals'] as const) {
-            arr(source[field]).forEach((p, k) => {
-              const principal = str(p);
-              if (!principal) return;
-              const path = ['spec', 'rules', i, 'from', j, 'source', field, k];
-              if (principal.startsWith('spiffe://')) {
-                report(ap, path, 'principal-format',
-                  `write principals without "spiffe://": "${principal.slice(9)}"`, { data: { replacement: principal.slice(9) } });
-                return;
-              }
-              if (!mesh || principal.includes('*')) return;
-              const m = /^([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal);
-              if (!m) {
-                report(ap, path, 'principal-format',
-                  `"${principal}" is not a principal: write "<trustDomain>/ns/<namespace>/sa/<serviceAccount>", e.g. "${mesh.trustDomain}/ns/${mesh.namespace}/sa/${mesh.workloads[0]?.serviceAccount ?? 'productpage'}"`);
-                return;
-              }
-              const [, td, ns, sa] = m;
-              if (td !== mesh.trustDomain && td !== 'cluster.local') {
-                report(ap, path, 'unknown-principal', `trust domain "${td}" is not the Mesh's ("${mesh.trustDomain}"); this principal never matches`);
-              } else if (!accounts.has(`${ns}/sa/${sa}`)) {
-                const known = [...new Set(mesh.workloads.map((w) => w.serviceAccount))].join(', ');
-                report(ap, path, 'unknown-principal',
-                  `no workload runs as service account "${sa}" in namespace "${ns}" (service accounts: ${known}); this principal never matches (KIA0106)`);
-              }
-            });
-          }
-        });
+    const accounts = serviceAccounts(mesh);
+    arr(obj(ap.value.spec).rules).forEach((rule, i) => {
+      arr(obj(rule).from).forEach((from, j) => {
+        const source = obj(obj(from).source);
+        for (const field of ['principals', 'notPrincipals'] as const) {
+          arr(source[field]).forEach((p, k) => {
+            const principal = str(p);
+            if (!principal) return;
+            const path = ['spec', 'rules', i, 'from', j, 'source', field, k];
+            if (principal.startsWith('spiffe://')) {
+              report(ap, path, 'principal-format',
+                `write principals without "spiffe://": "${principal.slice(9)}"`, { data: { replacement: principal.slice(9) } });
+              return;
+            }
+            if (!mesh || principal.includes('*')) return;
+            const m = /^([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal);
+            if (!m) {
+              report(ap, path, 'principal-format',
+                `"${principal}" is not a principal: write "<trustDomain>/ns/<namespace>/sa/<serviceAccount>", e.g. "${mesh.trustDomain}/ns/${mesh.namespace}/sa/${mesh.workloads[0]?.serviceAccount ?? 'productpage'}"`);
+              return;
+            }
+            const [, td, ns, sa] = m;
+            if (td !== mesh.trustDomain && td !== 'cluster.local') {
+              report(ap, path, 'unknown-principal', `trust domain "${td}" is not the Mesh's ("${mesh.trustDomain}"); this principal never matches`);
+            } else if (!accounts.has(`${ns}/sa/${sa}`)) {
+              const known = [...new Set(mesh.workloads.map((w) => w.serviceAccount))].join(', ');
+              report(ap, path, 'unknown-principal',
+                `no workload runs as service account "${sa}" in namespace "${ns}" (service accounts: ${known}); this principal never matches (KIA0106)`);
+            }
+          });
+        }
       });
-    }
+    });
   },
 };
+
+// The accounts of a Mesh view, computed once per view (a Mesh file's view lives as long as its text).
+const accountsOf = new WeakMap<MeshView, Set<string>>();
+
+function serviceAccounts(mesh: MeshView | undefined): Set<string> {
+  let accounts = mesh && accountsOf.get(mesh);
+  if (!accounts) {
+    accounts = new Set((mesh?.workloads ?? []).map((w) => `${w.namespace}/sa/${w.serviceAccount}`));
+    // The ingress runs as Istio's ingress gateway account, so policies written for a cluster keep working.
+    accounts.add('istio-system/sa/istio-ingressgateway-service-account');
+    if (mesh) accountsOf.set(mesh, accounts);
+  }
+  return accounts;
+}
