@@ -56,9 +56,130 @@ export interface TelemetryBatch {
   /** The most recent access-log entries of this batch (bounded; `droppedLogs` counts the rest). */
   logs: AccessLogEntry[];
   droppedLogs: number;
+  /**
+   * The compact form a sidecar sends instead of `spans`/`logs` (issue 8: a
+   * span as an object with its ~30 attribute names was ~1.5 KB of JSON per
+   * hop). `expandBatch` turns it back into exactly the records above.
+   */
+  spanCommons?: SpanCommon[];
+  spanRows?: SpanRow[];
+  logRows?: LogRow[];
+}
+
+/** What every span of one listener of one sidecar shares under one snapshot: sent once per batch. */
+export interface SpanCommon {
+  kind: SpanKind;
+  role: SpanRecord['role'];
+  workload: string;
+  service: string;
+  namespace: string;
+  nodeId: string;
+  canonical: string;
+  /** `istio.canonical_revision`: the version label, or `latest`. */
+  revision: string;
+  meshId: string;
+  /** `devmesh.version`: the version label, or empty. */
+  version: string;
+}
+
+/** One span, by position; see `expandSpan` for what each becomes. */
+export type SpanRow = [
+  common: number, traceId: string, spanId: string, parentSpanId: string | 0, start: number, durationMs: number,
+  method: string, path: string, host: string, status: number, httpVersion: string, userAgent: string,
+  requestId: string, authority: string, flags: string, responseSize: number, upstreamCluster: string, peerAddress: string,
+  service: string, peerWorkload: string, peerPrincipal: string, mtls: boolean, attempt: number, fault: string,
+];
+
+/** One access-log entry: its values in `ACCESS_LOG_FIELDS` order. */
+export type LogRow = Array<string | number>;
+
+/** The fields of an access-log entry, in the order `entryOf` writes them. */
+export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
+  'start_time', 'method', 'path', 'protocol', 'response_code', 'response_flags', 'response_code_details',
+  'connection_termination_details', 'upstream_transport_failure_reason', 'bytes_received', 'bytes_sent', 'duration',
+  'upstream_service_time', 'x_forwarded_for', 'user_agent', 'request_id', 'authority', 'upstream_host', 'upstream_cluster',
+  'upstream_local_address', 'downstream_local_address', 'downstream_remote_address', 'requested_server_name', 'route_name',
+  'workload', 'listener', 'peer_workload', 'downstream_peer', 'proxy_error', 'trace_id',
+];
+
+export function logRow(e: AccessLogEntry): LogRow {
+  const f = ACCESS_LOG_FIELDS;
+  const row: LogRow = new Array(f.length);
+  for (let i = 0; i < f.length; i++) row[i] = e[f[i]];
+  return row;
+}
+
+export function expandLog(row: LogRow): AccessLogEntry {
+  const f = ACCESS_LOG_FIELDS;
+  const e: Record<string, string | number> = {};
+  for (let i = 0; i < f.length; i++) e[f[i]] = row[i];
+  return e as unknown as AccessLogEntry;
+}
+
+/** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
+export function expandSpan(c: SpanCommon, r: SpanRow): SpanRecord {
+  const [, traceId, spanId, parentSpanId, start, durationMs, method, path, host, status, httpVersion, userAgent,
+    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault] = r;
+  const q = path.indexOf('?');
+  const pathOnly = q < 0 ? path : path.slice(0, q);
+  const error = status === 0 || status >= 500;
+  const attributes: Record<string, string | number | boolean> = {
+    'http.request.method': method,
+    'url.path': pathOnly,
+    'server.address': host,
+    'http.response.status_code': status,
+    'network.protocol.version': httpVersion,
+    'user_agent.original': userAgent,
+    'component': 'proxy',
+    'node_id': c.nodeId,
+    'guid:x-request-id': requestId,
+    'http.method': method,
+    'http.url': `http://${authority}${path}`,
+    'http.status_code': status,
+    'http.protocol': `HTTP/${httpVersion}`,
+    'response_flags': flags,
+    'response_size': responseSize,
+    'upstream_cluster': upstreamCluster,
+    'upstream_cluster.name': upstreamCluster,
+    'istio.canonical_service': c.canonical,
+    'istio.canonical_revision': c.revision,
+    'istio.namespace': c.namespace,
+    'istio.mesh_id': c.meshId,
+    'peer.address': peerAddress,
+    'devmesh.workload': c.workload,
+    'devmesh.service': service,
+    'devmesh.version': c.version,
+    'devmesh.peer.workload': peerWorkload,
+    'devmesh.peer.principal': peerPrincipal,
+    'devmesh.mtls': mtls,
+    'devmesh.retry.attempt': attempt,
+    'devmesh.fault.injected': fault,
+  };
+  if (error) attributes.error = true;
+  const name = `${host}${pathOnly}`;
+  // parentSpanId is absent, not undefined, on a root span: what JSON over IPC always delivered.
+  return parentSpanId !== 0
+    ? { traceId, spanId, parentSpanId, name, kind: c.kind, role: c.role, start, durationMs, error, workload: c.workload, service: c.service, namespace: c.namespace, attributes }
+    : { traceId, spanId, name, kind: c.kind, role: c.role, start, durationMs, error, workload: c.workload, service: c.service, namespace: c.namespace, attributes };
+}
+
+/** The batch with its compact parts turned back into `spans` and `logs` (a batch without them is returned as it is). */
+export function expandBatch(b: TelemetryBatch): TelemetryBatch {
+  if (!b.spanRows && !b.logRows) return b;
+  const commons = b.spanCommons ?? [];
+  const spans = b.spans.slice();
+  for (const r of b.spanRows ?? []) {
+    const c = commons[r[0]];
+    if (c) spans.push(expandSpan(c, r));
+  }
+  const logs = b.logs.slice();
+  for (const r of b.logRows ?? []) logs.push(expandLog(r));
+  return { from: b.from, spans, edges: b.edges, logs, droppedLogs: b.droppedLogs };
 }
 
 export function isTelemetryBatch(v: unknown): v is TelemetryBatch {
   const b = v as TelemetryBatch;
-  return !!b && typeof b.from === 'string' && Array.isArray(b.spans) && Array.isArray(b.edges) && Array.isArray(b.logs);
+  return !!b && typeof b.from === 'string' && Array.isArray(b.spans) && Array.isArray(b.edges) && Array.isArray(b.logs)
+    && (b.spanRows === undefined || (Array.isArray(b.spanRows) && Array.isArray(b.spanCommons)))
+    && (b.logRows === undefined || Array.isArray(b.logRows));
 }

@@ -5,11 +5,11 @@
  * control plane in one batch every `flushMs` (or sooner when many spans wait),
  * never one IPC message per request.
  */
-import type { EdgeSample, SpanRecord, TelemetryBatch } from '../telemetry-protocol';
+import { logRow, type EdgeSample, type LogRow, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { AccessLogEntry } from './accessLog';
 import type { Exchange } from './downstream';
 import { IstioMetrics } from './istioMetrics';
-import { serviceForAuthority } from './tables';
+import { serviceForAuthority, type MeshTables } from './tables';
 
 export interface TelemetryOptions {
   /** Name of this sidecar's workload (or the ingress). */
@@ -29,9 +29,11 @@ export interface TelemetryOptions {
 export class SidecarTelemetry {
   readonly metrics = new IstioMetrics();
   droppedSpans = 0;
-  private spans: SpanRecord[] = [];
+  private spanRows: SpanRow[] = [];
+  private spanCommons: SpanCommon[] = [];
+  private commonIndex = new Map<MeshTables, Map<string, number>>();
   private edges = new Map<string, EdgeSample>();
-  private logs: AccessLogEntry[] = [];
+  private logs: LogRow[] = [];
   private droppedLogs = 0;
   private readonly timer: NodeJS.Timeout;
   private early = false;
@@ -55,84 +57,67 @@ export class SidecarTelemetry {
       this.logs.shift();
       this.droppedLogs++;
     }
-    this.logs.push(log);
+    this.logs.push(logRow(log));
   }
 
   private finishSpan(listener: string, e: Exchange): void {
-    if (this.spans.length >= this.o.maxSpans) {
+    if (this.spanRows.length >= this.o.maxSpans) {
       this.droppedSpans++;
       return;
     }
     const ctx = e.ctx;
     const open = ctx.observed!.span!;
     const t = ctx.tables;
-    const id = t.identity;
     const inbound = listener === 'inbound';
     const plan = ctx.plan;
     const ep = ctx.endpoint;
-    const svc = inbound ? t.self?.service : plan?.kind === 'forward' ? serviceForAuthority(t, plan.host)?.name : serviceForAuthority(t, ctx.authority)?.name;
-    const host = plan?.kind === 'forward' ? `${plan.host}:${plan.port}` : ctx.authority;
-    const pathOnly = ctx.path.split('?')[0];
+    const forward = plan?.kind === 'forward' ? plan : undefined;
+    const svc = inbound ? t.self?.service : forward ? serviceForAuthority(t, forward.host)?.name : serviceForAuthority(t, ctx.authority)?.name;
+    const host = forward ? `${forward.host}:${forward.port}` : ctx.authority;
     const mtls = inbound ? ctx.source.spiffeId !== undefined : !!ep && ctx.policy?.tls?.mode !== 'DISABLE';
     const attempt = Number(ctx.headers['x-envoy-attempt-count'] ?? ctx.downstream.headers['x-envoy-attempt-count'] ?? 1) || 1;
-    const fault = ctx.flags.includes('FI') ? 'abort' : ctx.flags.includes('DI') ? 'delay' : 'none';
-    const namespace = t.self ? t.self.namespace : 'istio-system';
-    const canonical = id.labels.app ?? t.self?.service ?? id.name;
-    const attrs: Record<string, string | number | boolean> = {
-      // OpenTelemetry HTTP semantic conventions
-      'http.request.method': ctx.method,
-      'url.path': pathOnly,
-      'server.address': host,
-      'http.response.status_code': e.status,
-      'network.protocol.version': ctx.downstream.httpVersion,
-      'user_agent.original': String(ctx.downstream.headers['user-agent'] ?? ''),
-      // The tags Envoy/Istio put on their spans
-      'component': 'proxy',
-      'node_id': `sidecar~127.0.0.1~${id.name}.${namespace}~${namespace}.svc.cluster.local`,
-      'guid:x-request-id': ctx.requestId,
-      'http.method': ctx.method,
-      'http.url': `http://${ctx.authority}${ctx.path}`,
-      'http.status_code': e.status,
-      'http.protocol': `HTTP/${ctx.downstream.httpVersion}`,
-      'response_flags': ctx.flags.length > 0 ? ctx.flags.join(',') : '-',
-      'response_size': ctx.observed?.responseBytes ?? 0,
-      'upstream_cluster': inbound ? `inbound|${t.self?.appPort ?? 0}||` : plan?.kind === 'forward' ? `outbound|${plan.port}|${plan.subset ?? ''}|${plan.host}` : '-',
-      'upstream_cluster.name': inbound ? `inbound|${t.self?.appPort ?? 0}||` : plan?.kind === 'forward' ? `outbound|${plan.port}|${plan.subset ?? ''}|${plan.host}` : '-',
-      'istio.canonical_service': canonical,
-      'istio.canonical_revision': id.labels.version ?? 'latest',
-      'istio.namespace': namespace,
-      'istio.mesh_id': t.snapshot.meshName,
-      'peer.address': ctx.source.address ?? '',
-      // devmesh's own, for search in `devmesh traces` and the topology
-      'devmesh.workload': id.name,
-      'devmesh.service': svc ?? 'unknown',
-      'devmesh.version': id.labels.version ?? '',
-      'devmesh.peer.workload': (inbound ? ctx.source.workload : ep?.name) ?? 'unknown',
-      'devmesh.peer.principal': (inbound ? ctx.source.spiffeId : mtls ? ep?.spiffeId : undefined) ?? '',
-      'devmesh.mtls': mtls,
-      'devmesh.retry.attempt': attempt,
-      'devmesh.fault.injected': fault,
-    };
-    if (e.status === 0 || e.status >= 500) attrs.error = true;
-    this.spans.push({
-      traceId: open.traceId,
-      spanId: open.spanId,
-      parentSpanId: open.parentSpanId,
-      name: `${host}${pathOnly}`,
-      kind: inbound ? 'server' : 'client',
-      role: inbound ? 'inbound' : listener === 'ingress' ? 'ingress' : 'outbound',
-      start: open.start,
-      durationMs: e.durationMs,
-      error: e.status === 0 || e.status >= 500,
-      workload: id.name,
-      service: inbound ? (t.self?.service ?? canonical) : canonical,
-      namespace,
-      attributes: attrs,
-    });
-    if (this.spans.length >= this.o.flushAtSpans && !this.early) {
+    const flags = ctx.flags;
+    const fault = flags.length === 0 ? 'none' : flags.includes('FI') ? 'abort' : flags.includes('DI') ? 'delay' : 'none';
+    const cluster = inbound ? `inbound|${t.self?.appPort ?? 0}||` : forward ? `outbound|${forward.port}|${forward.subset ?? ''}|${forward.host}` : '-';
+    // Positions as SpanRow (telemetry-protocol.ts); the control plane expands it into the span record.
+    this.spanRows.push([
+      this.commonFor(t, listener), open.traceId, open.spanId, open.parentSpanId ?? 0, open.start, e.durationMs,
+      ctx.method, ctx.path, host, e.status, ctx.downstream.httpVersion, String(ctx.downstream.headers['user-agent'] ?? ''),
+      ctx.requestId, ctx.authority, flags.length > 0 ? flags.join(',') : '-', ctx.observed?.responseBytes ?? 0, cluster, ctx.source.address ?? '',
+      svc ?? 'unknown', (inbound ? ctx.source.workload : ep?.name) ?? 'unknown', (inbound ? ctx.source.spiffeId : mtls ? ep?.spiffeId : undefined) ?? '',
+      mtls, attempt, fault,
+    ]);
+    if (this.spanRows.length >= this.o.flushAtSpans && !this.early) {
       this.early = true;
       setImmediate(() => this.flush());
     }
+  }
+
+  /** Index in this batch's `spanCommons` of what every span of `listener` shares under snapshot `t`. */
+  private commonFor(t: MeshTables, listener: string): number {
+    let byListener = this.commonIndex.get(t);
+    if (!byListener) this.commonIndex.set(t, (byListener = new Map()));
+    let i = byListener.get(listener);
+    if (i !== undefined) return i;
+    const id = t.identity;
+    const inbound = listener === 'inbound';
+    const namespace = t.self ? t.self.namespace : 'istio-system';
+    const canonical = id.labels.app ?? t.self?.service ?? id.name;
+    i = this.spanCommons.length;
+    this.spanCommons.push({
+      kind: inbound ? 'server' : 'client',
+      role: inbound ? 'inbound' : listener === 'ingress' ? 'ingress' : 'outbound',
+      workload: id.name,
+      service: inbound ? (t.self?.service ?? canonical) : canonical,
+      namespace,
+      nodeId: `sidecar~127.0.0.1~${id.name}.${namespace}~${namespace}.svc.cluster.local`,
+      canonical,
+      revision: id.labels.version ?? 'latest',
+      meshId: t.snapshot.meshName,
+      version: id.labels.version ?? '',
+    });
+    byListener.set(listener, i);
+    return i;
   }
 
   private edge(e: Exchange): void {
@@ -158,9 +143,12 @@ export class SidecarTelemetry {
   /** Sends what accumulated since the last flush, if anything did. */
   flush(): void {
     this.early = false;
-    if (this.spans.length === 0 && this.edges.size === 0 && this.logs.length === 0) return;
-    const batch: TelemetryBatch = { from: this.o.name, spans: this.spans, edges: [...this.edges.values()], logs: this.logs, droppedLogs: this.droppedLogs };
-    this.spans = [];
+    if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0) return;
+    // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
+    const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows: this.logs };
+    this.spanRows = [];
+    this.spanCommons = [];
+    this.commonIndex = new Map();
     this.edges = new Map();
     this.logs = [];
     this.droppedLogs = 0;

@@ -4,7 +4,7 @@
  * OTLP exporter, and publishes edge updates on the event stream at most
  * every `publishMs`.
  */
-import { isTelemetryBatch } from '../../telemetry-protocol';
+import { expandBatch, isTelemetryBatch } from '../../telemetry-protocol';
 import type { EventLog } from '../events';
 import type { TopologyEdges } from '../topology-types';
 import { EdgeWindow } from './edges';
@@ -45,8 +45,9 @@ export class TelemetryHub {
   }
 
   /** One `telemetry` message from a sidecar; anything that is not a batch is ignored. */
-  ingest(data: unknown): void {
-    if (!isTelemetryBatch(data)) return;
+  ingest(raw: unknown): void {
+    if (!isTelemetryBatch(raw)) return;
+    const data = expandBatch(raw);
     this.batches++;
     const now = Date.now();
     for (const s of data.spans) this.traces.add(s);

@@ -72,13 +72,13 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
         const outcome: AttemptOutcome = err.flag === 'FI' ? { kind: 'response', status: err.status } : { kind: 'error', flag: err.flag, reason: err.reason };
         settle(a.ctx, outcome, () => ctx.fail(err), () => undefined);
       },
-    }, {
-      headers: { ...ctx.headers, [ATTEMPT_COUNT_HEADER]: String(n) },
-      downstream,
-      endpoint: undefined,
-      policy: undefined,
-      avoidEndpoints: policy.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined,
     });
+    const c = a.ctx;
+    c.headers = { ...ctx.headers, [ATTEMPT_COUNT_HEADER]: String(n) };
+    (c as { downstream: RequestContext['downstream'] }).downstream = downstream;
+    c.endpoint = undefined;
+    c.policy = undefined;
+    c.avoidEndpoints = policy.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined;
     current = a;
     if (perTryMs) {
       perTry = setTimeout(() => {

@@ -21,25 +21,79 @@ export interface Derived {
   abort(): void;
 }
 
-export function derive(parent: RequestContext, hooks: Hooks, overrides: Partial<RequestContext> = {}): Derived {
-  let onAbort: (() => void) | undefined;
-  let aborted = false;
-  const ctx: RequestContext = {
-    ...parent,
-    ...overrides,
-    respond: hooks.respond,
-    fail: hooks.fail,
-    onAbort(cb) {
-      onAbort = cb;
-      if (aborted) cb();
-    },
-  };
+/**
+ * The derived context as a class with every RequestContext field listed:
+ * one fixed object shape, where `{ ...parent, ...overrides }` cloned ~20
+ * properties through a megamorphic spread and then grew the object (issue 8:
+ * ~30 % of the outbound filters' own time went to derive). Same result: the
+ * parent's fields copied, then the overrides, then the hooks.
+ */
+class DerivedContext implements RequestContext {
+  readonly tables: RequestContext['tables'];
+  downstream: RequestContext['downstream'];
+  readonly startedAt: number;
+  method: string;
+  path: string;
+  authority: string;
+  headers: RequestContext['headers'];
+  requestId: string;
+  source: RequestContext['source'];
+  plan: RequestContext['plan'];
+  endpoint: RequestContext['endpoint'];
+  policy: RequestContext['policy'];
+  avoidEndpoints: RequestContext['avoidEndpoints'];
+  upstreamPort: RequestContext['upstreamPort'];
+  proxyForm: boolean;
+  responseHeaderOps: RequestContext['responseHeaderOps'];
+  flags: RequestContext['flags'];
+  observed: RequestContext['observed'];
+  respond: RequestContext['respond'];
+  fail: RequestContext['fail'];
+  abortCb: (() => void) | undefined = undefined;
+  aborted = false;
+
+  constructor(p: RequestContext, hooks: Hooks) {
+    this.tables = p.tables;
+    this.downstream = p.downstream;
+    this.startedAt = p.startedAt;
+    this.method = p.method;
+    this.path = p.path;
+    this.authority = p.authority;
+    this.headers = p.headers;
+    this.requestId = p.requestId;
+    this.source = p.source;
+    this.plan = p.plan;
+    this.endpoint = p.endpoint;
+    this.policy = p.policy;
+    this.avoidEndpoints = p.avoidEndpoints;
+    this.upstreamPort = p.upstreamPort;
+    this.proxyForm = p.proxyForm;
+    this.responseHeaderOps = p.responseHeaderOps;
+    this.flags = p.flags;
+    this.observed = p.observed;
+    this.respond = hooks.respond;
+    this.fail = hooks.fail;
+  }
+
+  onAbort(cb: () => void): void {
+    this.abortCb = cb;
+    if (this.aborted) cb();
+  }
+}
+
+export function derive(parent: RequestContext, hooks: Hooks, overrides?: Partial<RequestContext>): Derived {
+  const ctx = new DerivedContext(parent, hooks);
+  if (overrides) {
+    Object.assign(ctx, overrides);
+    ctx.respond = hooks.respond;
+    ctx.fail = hooks.fail;
+  }
   return {
     ctx,
     abort() {
-      if (aborted) return;
-      aborted = true;
-      onAbort?.();
+      if (ctx.aborted) return;
+      ctx.aborted = true;
+      ctx.abortCb?.();
     },
   };
 }

@@ -1,0 +1,98 @@
+/**
+ * The compact telemetry batch (spans and access-log entries as positional
+ * rows over IPC): what the control plane rebuilds from it must be the record
+ * the sidecar used to send whole — same fields, same attribute order, no
+ * parentSpanId key on a root span — since the trace store, `/api/traces`,
+ * `/api/logs` and OTLP all serve what they get.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Readable } from 'node:stream';
+import type { RequestContext } from '../../simulator/sidecar/context';
+import { AccessLog } from '../../simulator/sidecar/accessLog';
+import { compileTables } from '../../simulator/sidecar/tables';
+import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
+import { expandBatch, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
+import { snapshotOf } from '../sidecar/fixtures';
+
+const snap = snapshotOf([
+  { name: 'productpage', workloads: [{ name: 'productpage-v1', labels: { app: 'productpage', version: 'v1' }, appPort: 9080 }] },
+  { name: 'reviews', workloads: [{ name: 'reviews-v2', labels: { app: 'reviews', version: 'v2' }, appPort: 9081, ports: { inboundPort: 15006, outboundPort: 15001, adminPort: 15000 } }] },
+]);
+const caller = compileTables(snap, 'productpage-v1');
+const callee = compileTables(snap, 'reviews-v2');
+const T = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+function ctxOf(over: Partial<RequestContext>): RequestContext {
+  return {
+    tables: caller, downstream: { headers: { 'user-agent': 'curl/8' }, body: null as unknown as Readable, httpVersion: '1.1' }, startedAt: 0,
+    method: 'GET', path: '/reviews/1?x=2', authority: 'reviews:9080', proxyForm: false, headers: {}, requestId: 'rid-1',
+    source: { workload: 'productpage-v1', labels: {}, address: '127.0.0.1' }, responseHeaderOps: [], flags: [],
+    respond: () => undefined, fail: () => undefined, onAbort: () => undefined, ...over,
+  };
+}
+
+/** One batch as the control plane receives it: through JSON, then expanded. */
+function roundTrip(record: (t: SidecarTelemetry, log: AccessLog) => void): TelemetryBatch {
+  let sent: unknown;
+  const t = new SidecarTelemetry({ name: 'x', send: (b) => { sent = JSON.parse(JSON.stringify(b)); } });
+  record(t, new AccessLog(undefined));
+  t.close();
+  assert.ok(isTelemetryBatch(sent));
+  return expandBatch(sent);
+}
+
+describe('compact telemetry rows', () => {
+  test('an outbound span comes back with every attribute, in order, and error on a 5xx', () => {
+    const plan = { kind: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, subset: 'v2', routeName: 'reviews', path: '/reviews/1?x=2', authority: 'reviews:9080', requestHeaderOps: [], responseHeaderOps: [] } as unknown as RequestContext['plan'];
+    const ctx = ctxOf({ plan, endpoint: callee.self ?? undefined, policy: {}, flags: ['URX'], headers: { 'x-envoy-attempt-count': '3' }, observed: { span: { traceId: T, spanId: 'aaaaaaaaaaaaaaaa', start: 1000.5 }, responseBytes: 19 } });
+    const b = roundTrip((t, log) => { const e = { ctx, status: 503, durationMs: 2.5, aborted: false }; t.exchange('outbound', e, log.record('outbound', e)); });
+    assert.equal(b.spans.length, 1);
+    assert.equal(JSON.stringify(b.spans[0]), JSON.stringify({
+      traceId: T, spanId: 'aaaaaaaaaaaaaaaa', name: 'reviews.default.svc.cluster.local:9080/reviews/1', kind: 'client', role: 'outbound', start: 1000.5, durationMs: 2.5, error: true,
+      workload: 'productpage-v1', service: 'productpage', namespace: 'default',
+      attributes: {
+        'http.request.method': 'GET', 'url.path': '/reviews/1', 'server.address': 'reviews.default.svc.cluster.local:9080', 'http.response.status_code': 503,
+        'network.protocol.version': '1.1', 'user_agent.original': 'curl/8', 'component': 'proxy', 'node_id': 'sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local',
+        'guid:x-request-id': 'rid-1', 'http.method': 'GET', 'http.url': 'http://reviews:9080/reviews/1?x=2', 'http.status_code': 503, 'http.protocol': 'HTTP/1.1',
+        'response_flags': 'URX', 'response_size': 19, 'upstream_cluster': 'outbound|9080|v2|reviews.default.svc.cluster.local', 'upstream_cluster.name': 'outbound|9080|v2|reviews.default.svc.cluster.local',
+        'istio.canonical_service': 'productpage', 'istio.canonical_revision': 'v1', 'istio.namespace': 'default', 'istio.mesh_id': 'test', 'peer.address': '127.0.0.1',
+        'devmesh.workload': 'productpage-v1', 'devmesh.service': 'reviews', 'devmesh.version': 'v1', 'devmesh.peer.workload': 'reviews-v2',
+        'devmesh.peer.principal': 'spiffe://cluster.local/ns/default/sa/reviews', 'devmesh.mtls': true, 'devmesh.retry.attempt': 3, 'devmesh.fault.injected': 'none', 'error': true,
+      },
+    }));
+    assert.equal(b.logs.length, 1);
+    assert.deepEqual(Object.keys(b.logs[0]), Object.keys(new AccessLog(undefined).record('outbound', { ctx, status: 503, durationMs: 2.5, aborted: false })));
+    assert.equal(b.logs[0].upstream_cluster, 'outbound|9080|v2|reviews.default.svc.cluster.local');
+    assert.equal(b.logs[0].trace_id, T);
+  });
+
+  test('an inbound span keeps its parent; a root span has no parentSpanId key', () => {
+    const inbound = ctxOf({ tables: callee, source: { workload: 'productpage-v1', labels: {}, spiffeId: 'spiffe://cluster.local/ns/default/sa/productpage', address: '127.0.0.1' },
+      downstream: { headers: {}, body: null as unknown as Readable, httpVersion: '2.0' }, observed: { span: { traceId: T, spanId: 'bbbbbbbbbbbbbbbb', parentSpanId: 'aaaaaaaaaaaaaaaa', start: 1001 } } });
+    const root = ctxOf({ observed: { span: { traceId: T, spanId: 'cccccccccccccccc', start: 1002 } } });
+    const b = roundTrip((t, log) => {
+      const e1 = { ctx: inbound, status: 200, durationMs: 1, aborted: false };
+      t.exchange('inbound', e1, log.record('inbound', e1));
+      const e2 = { ctx: root, status: 404, durationMs: 1, aborted: false };
+      t.exchange('outbound', e2, log.record('outbound', e2));
+    });
+    const [s1, s2] = b.spans;
+    assert.equal(s1.parentSpanId, 'aaaaaaaaaaaaaaaa');
+    assert.equal(s1.kind, 'server');
+    assert.equal(s1.service, 'reviews');
+    assert.equal(s1.attributes['upstream_cluster'], 'inbound|9081||');
+    assert.equal(s1.attributes['devmesh.peer.principal'], 'spiffe://cluster.local/ns/default/sa/productpage');
+    assert.equal(s1.attributes['http.protocol'], 'HTTP/2.0');
+    assert.equal('error' in s1.attributes, false);
+    assert.equal('parentSpanId' in s2, false);
+    assert.equal(s2.attributes['upstream_cluster'], '-');
+    assert.equal(s2.error, false);
+    assert.equal(b.logs.length, 2);
+  });
+
+  test('a batch in the old whole-record form is taken as it is', () => {
+    const old: TelemetryBatch = { from: 'x', spans: [], edges: [], logs: [], droppedLogs: 0 };
+    assert.equal(expandBatch(old), old);
+  });
+});
