@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 export function register(program: Command, setExit: (code: number) => void): void {
   program
     .command('up')
-    .description('start the mesh: sidecars with mTLS, the apps, the control API; hot-reloads policy edits')
+    .description('start the mesh: sidecars with mTLS, the apps, the control API; applies policy and Mesh edits live')
     .option('-f, --file <mesh.yaml>', 'the Mesh file; policies are read from its folder tree', 'mesh.yaml')
     .option('--control-port <n>', 'port of the control API and dashboard on 127.0.0.1; overrides the Mesh\'s spec.controlPort (default 15000)')
     .option('--access-log', 'print every sidecar\'s access log (Envoy format)', false)
