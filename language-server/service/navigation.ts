@@ -1,7 +1,8 @@
 /**
  * Go to definition and find references across files: a host leads to its
- * Mesh service entry, a subset to its DestinationRule entry, a principal to
- * the workloads that run as its service account — and back.
+ * Mesh service entry, a subset to its DestinationRule entry, a gateway name
+ * to its Gateway, a principal to the workloads that run as its service
+ * account — and back.
  */
 import type { Location } from 'vscode-languageserver';
 import { arr, obj, rangeOf, schemaAt, str, type PolicyDocument, type Range, type Workspace } from '../../simulator/policy';
@@ -14,7 +15,9 @@ import { valueAt } from './values';
 type Symbol =
   | { type: 'service'; fqdn: string }
   | { type: 'subset'; fqdn: string; subset: string }
-  | { type: 'serviceAccount'; namespace: string; serviceAccount: string };
+  | { type: 'serviceAccount'; namespace: string; serviceAccount: string }
+  /** `namespace/name`, as VirtualServices name gateways (a bare name is in the rule's namespace). */
+  | { type: 'gateway'; key: string };
 
 export function definition(ws: Workspace, file: string, offset: number): Location[] {
   const sym = symbolAt(ws, file, offset);
@@ -45,6 +48,10 @@ function symbolAt(ws: Workspace, file: string, offset: number): Symbol | undefin
     const host = str(obj(t.doc.value.spec).host);
     return host ? { type: 'subset', fqdn: fqdnIn(index, host, t.namespace), subset: t.value } : undefined;
   }
+  if (ref === 'gateway' && t.doc && t.value !== 'mesh') return { type: 'gateway', key: gatewayKey(index, t.value, t.doc) };
+  if (t.kind === 'Gateway' && t.doc && t.path.length === 2 && t.path[0] === 'metadata' && t.path[1] === 'name') {
+    return { type: 'gateway', key: `${index.namespaceOf(t.doc)}/${t.value}` };
+  }
   if (ref === 'principal') {
     const p = parsePrincipal(t.value);
     return p ? { type: 'serviceAccount', namespace: p.namespace, serviceAccount: p.serviceAccount } : undefined;
@@ -66,6 +73,10 @@ function symbolAt(ws: Workspace, file: string, offset: number): Symbol | undefin
   }
 }
 
+function gatewayKey(index: Workspace['index'], name: string, doc: PolicyDocument): string {
+  return name.includes('/') ? name : `${index.namespaceOf(doc)}/${name}`;
+}
+
 function location(ws: Workspace, doc: PolicyDocument, range: Range): Location {
   return { uri: doc.file, range: toLspRange(ws.getSource(doc.file)!, range) };
 }
@@ -80,6 +91,10 @@ function declarations(ws: Workspace, sym: Symbol): Location[] {
     }
     case 'subset':
       return subsetsOf(index, sym.fqdn).filter((s) => s.name === sym.subset).map((s) => location(ws, s.rule, rangeOf(s.rule, [...s.path, 'name'])));
+    case 'gateway': {
+      const gw = index.gateways.get(sym.key);
+      return gw ? [location(ws, gw.doc, rangeOf(gw.doc, ['metadata', 'name']))] : [];
+    }
     case 'serviceAccount':
       if (!mesh) return [];
       return mesh.workloads.filter((w) => w.serviceAccount === sym.serviceAccount && w.namespace === sym.namespace).map((w) => {
@@ -93,7 +108,16 @@ function uses(ws: Workspace, sym: Symbol): Location[] {
   const index = ws.index;
   const out: Location[] = [];
   const at = (doc: PolicyDocument, path: (string | number)[]) => out.push(location(ws, doc, rangeOf(doc, path)));
-  if (sym.type === 'service' || sym.type === 'subset') {
+  if (sym.type === 'gateway') {
+    for (const vs of index.byKind.VirtualService) {
+      const spec = obj(vs.value.spec);
+      const named = (list: unknown, path: (string | number)[]) => arr(list).forEach((g, i) => {
+        if (typeof g === 'string' && g !== 'mesh' && gatewayKey(index, g, vs) === sym.key) at(vs, [...path, i]);
+      });
+      named(spec.gateways, ['spec', 'gateways']);
+      arr(spec.http).forEach((r, i) => arr(obj(r).match).forEach((m, j) => named(obj(m).gateways, ['spec', 'http', i, 'match', j, 'gateways'])));
+    }
+  } else if (sym.type === 'service' || sym.type === 'subset') {
     for (const vs of index.byKind.VirtualService) {
       for (const d of destinationsOf(vs)) {
         if (index.fqdn(d.host, vs) !== sym.fqdn) continue;

@@ -27,6 +27,21 @@ describe('go to definition', () => {
     assert.ok(locs.every((l) => l.uri === uriOf('mesh.yaml')));
   });
 
+  test('leads from a gateway name, at the top or in a match, to the Gateway', () => {
+    const gw = lineOf('policies/gateway.yaml', 'name: bookinfo-gateway');
+    for (const text of [
+      VS_HEAD + '  hosts: ["*"]\n  gateways: [bookinfo-gate|way]\n  http:\n    - route:\n        - destination: { host: productpage }\n',
+      VS_HEAD + '  hosts: ["*"]\n  gateways: [mesh, default/bookinfo-gateway]\n  http:\n    - match:\n        - gateways: [default/bookinfo-gate|way]\n      route:\n        - destination: { host: productpage }\n',
+    ]) {
+      const locs = at(ls, text, (u, p) => ls.definition(u, p));
+      assert.equal(locs.length, 1, text);
+      assert.equal(locs[0].uri, uriOf('policies/gateway.yaml'));
+      assert.equal(locs[0].range.start.line, gw);
+    }
+    assert.deepEqual(at(ls, VS_HEAD + '  hosts: [reviews]\n  gateways: [me|sh]\n  http:\n    - route:\n        - destination: { host: reviews }\n', (u, p) => ls.definition(u, p)), [], 'mesh is a reserved word, not a Gateway');
+    assert.deepEqual(at(ls, VS_HEAD + '  hosts: ["*"]\n  gateways: [other-ns/bookinfo-gate|way]\n  http:\n    - route:\n        - destination: { host: productpage }\n', (u, p) => ls.definition(u, p)), [], 'a Gateway of another namespace');
+  });
+
   test('finds nothing for a host the Mesh does not have', () => {
     assert.deepEqual(at(ls, ROUTE + '            host: nowh|ere\n', (u, p) => ls.definition(u, p)), []);
   });
@@ -42,6 +57,16 @@ describe('find references', () => {
     assert.ok(files.has(NEW_FILE), 'the VirtualService being edited');
     assert.ok(files.has(uriOf('policies/destination-rules.yaml')), 'the DestinationRule host');
     assert.equal(refs.length, 3, 'spec.hosts, the destination host and the DestinationRule host');
+  });
+
+  test('lists the VirtualServices bound to a Gateway, from its name', () => {
+    ls.setFile(NEW_FILE, VS_HEAD + '  hosts: ["*"]\n  gateways: [bookinfo-gateway]\n  http:\n    - match:\n        - gateways: [default/bookinfo-gateway]\n      route:\n        - destination: { host: productpage }\n');
+    const line = lineOf('policies/gateway.yaml', 'name: bookinfo-gateway');
+    const refs = ls.references(uriOf('policies/gateway.yaml'), { line, character: 12 }, false);
+    const inNew = refs.filter((r) => r.uri === NEW_FILE).map((r) => r.range.start.line).sort();
+    assert.deepEqual(inNew, [6, 9], 'spec.gateways and the match gateways of the file being edited');
+    assert.ok(refs.some((r) => r.uri === uriOf('policies/gateway.yaml') && r.range.start.line > line), 'the bookinfo VirtualService beside the Gateway');
+    assert.equal(ls.references(uriOf('policies/gateway.yaml'), { line, character: 12 }, true).length, refs.length + 1);
   });
 
   test('lists the destinations that use a subset, from the DestinationRule', () => {
