@@ -5,6 +5,7 @@
  *   direct   wrk -> service
  *   devmesh  wrk -> client sidecar (outbound) -> mTLS HTTP/2 -> bench sidecar (inbound) -> service
  *   nginx    wrk -> nginx -> mTLS -> nginx -> service
+ *   lean     wrk -> lean Node pair (one HTTP/2 mTLS session, no filters; dataplane/lean.ts) -> service
  *
  * The load generator runs on CPU 0; the service and the proxies on CPU 1
  * (taskset), so every chain gets the same single core and the figures are
@@ -112,14 +113,21 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       stops.push(() => nginx!.stop());
     } else notes.push('nginx is not installed: the nginx chain was skipped (apt-get install -y nginx).');
 
+    // ---- the lean Node pair: what Node's HTTP stack costs used plainly (the baseline devmesh is held to) ----
+    const lean = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'dataplane', 'lean.js'), String(servicePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    stops.push(() => lean.kill());
+    const { port: leanPort } = await firstJsonLine<{ port: number }>(lean);
+    pin(lean.pid, CPUS?.proxies);
+
     const targets: Target[] = [
       { name: 'direct', port: servicePort, pids: () => [svc.pid!] },
       { name: 'devmesh', port: mesh.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...mesh.pids()] },
       { name: 'devmesh, process per sidecar', port: meshP.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...meshP.pids()] },
+      { name: 'lean Node pair (one HTTP/2 mTLS session)', port: leanPort, pids: () => [svc.pid!, lean.pid!] },
       ...(nginx ? [{ name: 'nginx', port: nginx.frontPort, pids: () => [svc.pid!, nginx!.front.pid!, nginx!.back.pid!] }] : []),
     ];
     /** Direct, devmesh (default layout) and nginx: the chains every scenario compares. */
-    const main = targets.filter((t) => !t.name.includes('process per sidecar'));
+    const main = targets.filter((t) => !t.name.includes('process per sidecar') && !t.name.startsWith('lean'));
     for (const t of targets) {
       const r = await get(t.port, t.host);
       if (r.status !== 200) throw new Error(`${t.name}: GET / answered ${r.status}`);
