@@ -467,7 +467,7 @@ export class MeshRuntime {
    */
   private async prepareMeshChange(plan: MeshChangePlan, ws: MeshWorkspace): Promise<{ commands: Map<string, ResolvedCommand> } | { refused: Diagnostic[] }> {
     const refused: Diagnostic[] = [];
-    const at = (field: (string | number)[] | undefined, message: string) => {
+    const refuse = (field: (string | number)[] | undefined, message: string) => {
       const pos = field && ws.meshPosition(field);
       refused.push({ file: pos ? this.rel(pos.file) : this.rel(ws.meshFile), line: pos?.line ?? 1, column: pos?.column ?? 1, endLine: pos?.line ?? 1, endColumn: pos?.column ?? 1, severity: 'error', code: 'mesh-change-refused', message });
     };
@@ -483,7 +483,7 @@ export class MeshRuntime {
       const { spec } = placed.get(name)!;
       const field = fieldOf(name);
       if (spec.command) {
-        try { commands.set(name, resolveCommand(spec, ws.rootDir)); } catch (e) { at([...field, 'command'], (e as Error).message); }
+        try { commands.set(name, resolveCommand(spec, ws.rootDir)); } catch (e) { refuse([...field, 'command'], (e as Error).message); }
         const running = this.apps.get(name);
         if (running?.spec.port !== spec.port) claims.push({ port: spec.port, owner: `port ${spec.port} of workload ${name}`, field: [...field, 'port'] });
       }
@@ -495,7 +495,7 @@ export class MeshRuntime {
         if (p && !held.has(p)) claims.push({ port: p, owner: `sidecar ${key} ${p} of workload ${name}`, field: [...fieldOf(name), 'sidecar', key] });
       }
     }
-    for (const p of await takenPorts(claims)) at(p.claim.field, `${p.message}; the Mesh edit was not applied`);
+    for (const p of await takenPorts(claims)) refuse(p.claim.field, `${p.message}; the Mesh edit was not applied`);
     return refused.length ? { refused } : { commands };
   }
 
