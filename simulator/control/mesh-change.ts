@@ -14,7 +14,12 @@
  */
 import type { MeshSpec, Resource, ServiceSpec, WorkloadSpec } from '../policy/model';
 
-export interface PlacedWorkload { service: ServiceSpec; spec: WorkloadSpec }
+export interface PlacedWorkload {
+  service: ServiceSpec;
+  spec: WorkloadSpec;
+  /** Where it is written: `['spec', 'services', i, 'workloads', j]`. */
+  field: (string | number)[];
+}
 
 export interface MeshChangePlan {
   /** Mesh-wide settings that changed; they take effect on the next `devmesh up` only. */
@@ -42,7 +47,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
 
 export function placedWorkloads(spec: MeshSpec): Map<string, PlacedWorkload> {
   const out = new Map<string, PlacedWorkload>();
-  for (const service of spec.services) for (const w of service.workloads) out.set(w.name, { service, spec: w });
+  spec.services.forEach((service, i) => service.workloads.forEach((w, j) => out.set(w.name, { service, spec: w, field: ['spec', 'services', i, 'workloads', j] })));
   return out;
 }
 

@@ -7,8 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
-import type { Resource } from '../policy/model';
-import type { PortAssignment } from './snapshot';
+import type { Resource, WorkloadSpec } from '../policy/model';
+import type { PortAssignment, SidecarPortAssignment } from './snapshot';
 import { resolvedMeshSettings } from './snapshot';
 import type { SourcePosition } from './load';
 
@@ -147,6 +147,25 @@ export async function freePorts(count: number, avoid: ReadonlySet<number> = new 
   }
 }
 
+/**
+ * A workload's sidecar ports as pinned in the Mesh (0 where not pinned); each
+ * port still to pick gets a setter in `needed`, for `fillPorts`.
+ */
+export function pinnedSidecarPorts(w: WorkloadSpec, needed: Array<(port: number) => void>): SidecarPortAssignment {
+  const a = { inboundPort: w.sidecar?.inboundPort ?? 0, outboundPort: w.sidecar?.outboundPort ?? 0, adminPort: w.sidecar?.adminPort ?? 0 };
+  for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
+    if (!a[key]) needed.push((p) => { a[key] = p; });
+  }
+  return a;
+}
+
+/** Gives every setter in `needed` a distinct free port, none of them in `avoid`. */
+export async function fillPorts(needed: Array<(port: number) => void>, avoid: ReadonlySet<number>): Promise<void> {
+  if (!needed.length) return;
+  const ports = await freePorts(needed.length, avoid);
+  needed.forEach((set, i) => set(ports[i]));
+}
+
 /** Pinned ports as written, the rest from `freePorts`. */
 export async function assignPorts(mesh: Resource<'Mesh'>, overrides: PortOverrides = {}): Promise<PortAssignment> {
   const { ingressPort } = resolvedMeshSettings(mesh.spec);
@@ -154,17 +173,9 @@ export async function assignPorts(mesh: Resource<'Mesh'>, overrides: PortOverrid
   const workloads: PortAssignment['workloads'] = {};
   const ingress = { port: ingressPort, adminPort: 0 };
   needed.push((p) => { ingress.adminPort = p; });
-  for (const s of mesh.spec.services) {
-    for (const w of s.workloads) {
-      const a = { inboundPort: w.sidecar?.inboundPort ?? 0, outboundPort: w.sidecar?.outboundPort ?? 0, adminPort: w.sidecar?.adminPort ?? 0 };
-      workloads[w.name] = a;
-      for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
-        if (!a[key]) needed.push((p) => { a[key] = p; });
-      }
-    }
-  }
-  const ports = await freePorts(needed.length, new Set(portClaims(mesh, overrides).map((c) => c.port)));
-  needed.forEach((set, i) => set(ports[i]));
+  for (const s of mesh.spec.services) for (const w of s.workloads) workloads[w.name] = pinnedSidecarPorts(w, needed);
+  // A pinned port of another workload is free now but taken later; never hand it out.
+  await fillPorts(needed, new Set(portClaims(mesh, overrides).map((c) => c.port)));
   return { workloads, ingress };
 }
 

@@ -12,7 +12,7 @@ import type { Resource, WorkloadSpec } from '../policy/model';
 import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace, type SourcePosition } from './load';
 import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
-import { accepts, assignPorts, duplicateClaims, formatPortProblem, freePorts, isPortFree, portClaims, takenPorts, type PortOverrides } from './ports';
+import { accepts, assignPorts, duplicateClaims, fillPorts, formatPortProblem, freePorts, isPortFree, pinnedSidecarPorts, portClaims, takenPorts, type PortOverrides } from './ports';
 import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
 import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
@@ -375,12 +375,9 @@ export class MeshRuntime {
   }
 
   private portPosition(workload: string): string | undefined {
-    for (const [i, s] of this.mesh.spec.services.entries()) for (const [j, w] of s.workloads.entries()) {
-      if (w.name !== workload) continue;
-      const p = this.ws.meshPosition(['spec', 'services', i, 'workloads', j, 'port']);
-      return p ? `${this.rel(p.file)}:${p.line}:${p.column}` : undefined;
-    }
-    return undefined;
+    const placed = placedWorkloads(this.mesh.spec).get(workload);
+    const p = placed && this.ws.meshPosition([...placed.field, 'port']);
+    return p ? `${this.rel(p.file)}:${p.line}:${p.column}` : undefined;
   }
 
   private printReady(ms: number, phases: Record<string, number>): void {
@@ -471,17 +468,12 @@ export class MeshRuntime {
       const pos = field && ws.meshPosition(field);
       refused.push({ file: pos ? this.rel(pos.file) : this.rel(ws.meshFile), line: pos?.line ?? 1, column: pos?.column ?? 1, endLine: pos?.line ?? 1, endColumn: pos?.column ?? 1, severity: 'error', code: 'mesh-change-refused', message });
     };
-    const fieldOf = (name: string): (string | number)[] => {
-      for (const [i, s] of ws.mesh.spec.services.entries()) for (const [j, w] of s.workloads.entries()) if (w.name === name) return ['spec', 'services', i, 'workloads', j];
-      return ['spec', 'services'];
-    };
     const commands = new Map<string, ResolvedCommand>();
     const placed = placedWorkloads(ws.mesh.spec);
     const claims: Array<{ port: number; owner: string; field: (string | number)[] }> = [];
     const held = new Set(Object.values(this.ports.workloads).flatMap((a) => [a.inboundPort, a.outboundPort, a.adminPort]));
     for (const name of [...plan.added.map((w) => w.spec.name), ...plan.restartApp]) {
-      const { spec } = placed.get(name)!;
-      const field = fieldOf(name);
+      const { spec, field } = placed.get(name)!;
       if (spec.command) {
         try { commands.set(name, resolveCommand(spec, ws.rootDir)); } catch (e) { refuse([...field, 'command'], (e as Error).message); }
         const running = this.apps.get(name);
@@ -489,10 +481,10 @@ export class MeshRuntime {
       }
     }
     for (const name of [...plan.added.map((w) => w.spec.name), ...plan.restartSidecar]) {
-      const { spec } = placed.get(name)!;
+      const { spec, field } = placed.get(name)!;
       for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
         const p = spec.sidecar?.[key];
-        if (p && !held.has(p)) claims.push({ port: p, owner: `sidecar ${key} ${p} of workload ${name}`, field: [...fieldOf(name), 'sidecar', key] });
+        if (p && !held.has(p)) claims.push({ port: p, owner: `sidecar ${key} ${p} of workload ${name}`, field: [...field, 'sidecar', key] });
       }
     }
     for (const p of await takenPorts(claims)) refuse(p.claim.field, `${p.message}; the Mesh edit was not applied`);
@@ -516,15 +508,9 @@ export class MeshRuntime {
       for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) a[key] = placed.get(name)!.spec.sidecar?.[key] ?? a[key];
     }
     const needed: Array<(p: number) => void> = [];
-    for (const { spec } of plan.added) {
-      const a = { inboundPort: spec.sidecar?.inboundPort ?? 0, outboundPort: spec.sidecar?.outboundPort ?? 0, adminPort: spec.sidecar?.adminPort ?? 0 };
-      this.ports.workloads[spec.name] = a;
-      for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) if (!a[key]) needed.push((p) => { a[key] = p; });
-    }
-    if (!needed.length) return;
+    for (const { spec } of plan.added) this.ports.workloads[spec.name] = pinnedSidecarPorts(spec, needed);
     const assigned = [this.ports.ingress.port, this.ports.ingress.adminPort, ...Object.values(this.ports.workloads).flatMap((w) => [w.inboundPort, w.outboundPort, w.adminPort])];
-    const fresh = await freePorts(needed.length, new Set([...portClaims(mesh, this.portOverrides).map((c) => c.port), ...assigned]));
-    needed.forEach((set, i) => set(fresh[i]));
+    await fillPorts(needed, new Set([...portClaims(mesh, this.portOverrides).map((c) => c.port), ...assigned]));
   }
 
   /**
