@@ -18,7 +18,8 @@ const title = h('span', { class: 'mesh-name' }, 'devmesh');
 const stateEl = h('span', { class: 'state', 'data-state': 'starting' }, 'connecting\u2026');
 const rateEl = h('span', { class: 'rate' }, '');
 const updatedEl = h('span', { class: 'updated' }, '');
-const header = h('header', { class: 'bar' }, title, stateEl, rateEl, updatedEl);
+const relayout = h('button', { class: 'relayout', title: 'Lay the graph out again, forgetting the nodes you dragged' }, 'Re-layout');
+const header = h('header', { class: 'bar' }, title, stateEl, rateEl, updatedEl, relayout);
 const svgEl = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
 svgEl.id = 'topology';
 svgEl.setAttribute('role', 'img');
@@ -28,7 +29,7 @@ const empty = h('p', { class: 'empty' }, 'Waiting for the mesh\u2026');
 const main = h('main', {}, svgEl, empty);
 document.body.append(header, h('div', { class: 'layout' }, main, panelEl));
 
-let graph: Graph = { nodes: [], edges: [], groups: [], totalRps: 0 };
+let graph: Graph = { nodes: [], edges: [], groups: [], namespaces: [], totalRps: 0 };
 let nextRequest = 1;
 const send = (m: PageMessage) => transport.send(m);
 
@@ -45,6 +46,7 @@ const panel = new SidePanel(panelEl, {
   close: () => view.select(null),
 });
 const view = new GraphView(svgEl, (s) => { panel.show(s, graph); send({ type: 'select', selection: s }); }, saveState, initial);
+relayout.addEventListener('click', () => view.resetLayout());
 
 function setState(state: MeshState, message?: string): void {
   stateEl.dataset.state = state;

@@ -1,10 +1,12 @@
 /**
  * Topology JSON -> what the page draws: nodes (one per workload, plus the
- * ingress), service groups (the versions of a service side by side), edges
- * (caller -> callee) with their labels, colours and badges. Pure: the d3 page
- * and the VS Code tree read the same model, and the tests read it without a DOM.
+ * ingress), service groups (the versions of a service together, with the
+ * service's ports), the namespaces they sit in, and edges (caller -> callee)
+ * with their labels, colours and badges. Pure: the d3 page and the VS Code
+ * tree read the same model, and the tests read it without a DOM. Where things
+ * go on the canvas is layout.ts's business.
  */
-import type { Topology, TopologyEdge, TopologyFault, TopologyWorkload } from './topology';
+import type { Topology, TopologyEdge, TopologyFault, TopologyService, TopologyWorkload } from './topology';
 
 /** Kiali's default thresholds: a 0.1 % error rate degrades, 20 % fails. */
 export const DEGRADED_ERROR_RATE = 0.001;
@@ -17,6 +19,8 @@ export interface GraphNode {
   id: string;
   kind: 'ingress' | 'workload';
   service: string;
+  /** The workload's namespace (the Mesh's when the topology names none); the ingress has none. */
+  namespace?: string;
   /** `version` label, or the workload name when there is none. */
   version: string;
   label: string;
@@ -24,11 +28,6 @@ export interface GraphNode {
   badges: Badge[];
   spiffeId?: string;
   restarts: number;
-  /** Column from the ingress (0) along the call graph; a layout hint. */
-  depth: number;
-  /** Position among the versions of its service; versions sit side by side. */
-  slot: number;
-  slots: number;
 }
 
 export interface GraphEdge {
@@ -52,17 +51,29 @@ export interface GraphEdge {
   codes: Record<string, number>;
 }
 
+/** A port of a service, as callers address it. */
+export interface ServicePort {
+  name?: string;
+  port: number;
+  protocol?: string;
+}
+
 export interface ServiceGroup {
+  /** `service:<namespace>/<name>`: one box per service, even when two namespaces share a service name. */
   id: string;
   name: string;
+  namespace: string;
+  /** Its workloads, versions in order (v1 before v2 before v10). */
   members: string[];
-  depth: number;
+  ports: ServicePort[];
 }
 
 export interface Graph {
   nodes: GraphNode[];
   edges: GraphEdge[];
   groups: ServiceGroup[];
+  /** Namespaces in the order the Mesh first names them. */
+  namespaces: string[];
   /** Sum of the request rates of the edges leaving the ingress, or of all edges when none do. */
   totalRps: number;
 }
@@ -130,11 +141,56 @@ function faultHits(f: TopologyFault, service: string, workload: string, version:
   return true;
 }
 
-/** A destination that names a service (not yet a workload) is drawn to that service's first workload. */
+/**
+ * A destination that names a service (not yet a workload) is drawn to that
+ * service's first workload: `reviews`, `reviews.default` or the FQDN.
+ */
 function resolveEndpoint(name: string, nodes: Map<string, GraphNode>, byService: Map<string, string[]>): string | undefined {
   if (nodes.has(name)) return name;
-  const bare = name.split('.')[0];
-  return byService.get(name)?.[0] ?? byService.get(bare)?.[0];
+  const [bare, ns] = name.split('.');
+  return byService.get(name)?.[0] ?? (ns ? byService.get(`${bare}.${ns}`)?.[0] : undefined) ?? byService.get(bare)?.[0];
+}
+
+/** The namespace a topology without namespaces means: the Mesh's, else Kubernetes' default. */
+export const DEFAULT_NAMESPACE = 'default';
+
+/** A service's ports: its `ports` list when the topology has one, else the one-port shorthand. */
+export function servicePorts(s: Pick<TopologyService, 'port' | 'protocol' | 'ports'>): ServicePort[] {
+  if (s.ports?.length) {
+    return s.ports.filter((p) => Number.isInteger(p?.port)).map((p) => ({ name: p.name || undefined, port: p.port, protocol: p.protocol || undefined }));
+  }
+  return s.port !== undefined ? [{ port: s.port, protocol: s.protocol }] : [];
+}
+
+const byVersion = (a: TopologyWorkload, b: TopologyWorkload) =>
+  versionOf(a).localeCompare(versionOf(b), undefined, { numeric: true }) || a.name.localeCompare(b.name);
+
+/**
+ * One group per (namespace, service), in the order the Mesh lists its
+ * services; a workload goes to its own service (`workload.service`) in its
+ * namespace, so a workload that several services select is drawn once.
+ */
+function serviceGroups(t: Topology): { group: ServiceGroup; workloads: TopologyWorkload[] }[] {
+  const meshNs = t.namespace || DEFAULT_NAMESPACE;
+  const out = new Map<string, { group: ServiceGroup; workloads: TopologyWorkload[] }>();
+  const ensure = (name: string, namespace: string, ports: ServicePort[]) => {
+    const id = `service:${namespace}/${name}`;
+    const known = out.get(id);
+    if (known) return known;
+    const entry = { group: { id, name, namespace, members: [], ports }, workloads: [] };
+    out.set(id, entry);
+    return entry;
+  };
+  for (const s of t.services) ensure(s.name, s.namespace || meshNs, servicePorts(s));
+  for (const w of t.workloads) {
+    const namespace = w.namespace || t.services.find((s) => s.name === w.service)?.namespace || meshNs;
+    ensure(w.service, namespace, []).workloads.push(w);
+  }
+  for (const e of out.values()) {
+    e.workloads.sort(byVersion);
+    e.group.members = e.workloads.map((w) => w.name);
+  }
+  return [...out.values()].filter((e) => e.workloads.length > 0);
 }
 
 export function buildGraph(t: Topology): Graph {
@@ -147,17 +203,15 @@ export function buildGraph(t: Topology): Graph {
     nodes.set(t.ingress.name, {
       id: t.ingress.name, kind: 'ingress', service: INGRESS_SERVICE, version: '', label: t.ingress.name,
       health: up ? 'idle' : 'down', badges: (t.ingress.restarts ?? 0) > 0 ? ['restarted'] : [],
-      spiffeId: t.ingress.spiffeId, restarts: t.ingress.restarts ?? 0, depth: 0, slot: 0, slots: 1,
+      spiffeId: t.ingress.spiffeId, restarts: t.ingress.restarts ?? 0,
     });
   }
-  // Services in the order the Mesh lists them, versions sorted so v1 is left of v2.
-  const serviceOrder = t.services.map((s) => s.name);
-  for (const w of t.workloads) if (!serviceOrder.includes(w.service)) serviceOrder.push(w.service);
-  for (const service of serviceOrder) {
-    const members = t.workloads.filter((w) => w.service === service)
-      .sort((a, b) => versionOf(a).localeCompare(versionOf(b), undefined, { numeric: true }) || a.name.localeCompare(b.name));
-    byService.set(service, members.map((w) => w.name));
-    members.forEach((w, i) => {
+  const grouped = serviceGroups(t);
+  for (const { group, workloads } of grouped) {
+    const service = group.name;
+    if (!byService.has(service)) byService.set(service, group.members);
+    byService.set(`${service}.${group.namespace}`, group.members);
+    for (const w of workloads) {
       const down = w.health?.sidecar === 'down' || w.health?.app === 'down';
       const restarts = (w.restarts?.sidecar ?? 0) + (w.restarts?.app ?? 0);
       const version = versionOf(w);
@@ -166,10 +220,10 @@ export function buildGraph(t: Topology): Graph {
       if ((t.outliers ?? []).some((o) => o.host === w.name)) badges.push('ejected');
       if (restarts > 0) badges.push('restarted');
       nodes.set(w.name, {
-        id: w.name, kind: 'workload', service, version, label: w.labels?.version ? `${service} ${version}` : w.name,
-        health: down ? 'down' : 'idle', badges, spiffeId: w.spiffeId, restarts, depth: UNREACHED, slot: i, slots: members.length,
+        id: w.name, kind: 'workload', service, namespace: group.namespace, version, label: w.labels?.version ? `${service} ${version}` : w.name,
+        health: down ? 'down' : 'idle', badges, spiffeId: w.spiffeId, restarts,
       });
-    });
+    }
   }
 
   const edges = new Map<string, GraphEdge>();
@@ -196,16 +250,12 @@ export function buildGraph(t: Topology): Graph {
     if (src.health === 'idle' && e.rps > 0) src.health = 'healthy';
   }
 
-  assignDepths(nodes, [...edges.values()]);
-  const groups: ServiceGroup[] = [...byService].filter(([, m]) => m.length > 0).map(([name, members]) => ({
-    id: `service:${name}`, name, members, depth: groupDepth(members.map((m) => nodes.get(m)!.depth)),
-  }));
-  for (const g of groups) for (const m of g.members) nodes.get(m)!.depth = g.depth;
-
+  const groups = grouped.map((g) => g.group);
+  const namespaces = [...new Set(groups.map((g) => g.namespace))];
   const list = [...edges.values()];
   const fromIngress = t.ingress ? list.filter((e) => e.source === t.ingress!.name) : [];
   const totalRps = (fromIngress.length ? fromIngress : list).reduce((s, e) => s + e.rps, 0);
-  return { nodes: [...nodes.values()], edges: list, groups, totalRps };
+  return { nodes: [...nodes.values()], edges: list, groups, namespaces, totalRps };
 }
 
 function makeEdge(id: string, source: string, target: string, raw: TopologyEdge): GraphEdge {
@@ -236,69 +286,6 @@ function mergeEdge(a: GraphEdge, raw: TopologyEdge): GraphEdge {
   };
 }
 
-/** Depth of a workload no traffic reaches yet; its service box decides where it sits. */
-const UNREACHED = -1;
-
-/** A service sits at the shallowest depth any of its versions is called at; never-called services right after the ingress. */
-function groupDepth(depths: number[]): number {
-  const reached = depths.filter((d) => d !== UNREACHED);
-  return reached.length ? Math.min(...reached) : 1;
-}
-
 function clamp01(x: number): number {
   return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
-}
-
-/** Breadth-first from the ingress; nodes nobody calls sit in the first column after it. */
-function assignDepths(nodes: Map<string, GraphNode>, edges: GraphEdge[]): void {
-  const out = new Map<string, string[]>();
-  for (const e of edges) out.set(e.source, [...(out.get(e.source) ?? []), e.target]);
-  const ingress = [...nodes.values()].find((n) => n.kind === 'ingress');
-  const seen = new Set<string>();
-  let frontier = ingress ? [ingress.id] : [];
-  let depth = 0;
-  while (frontier.length && depth < nodes.size + 1) {
-    const next: string[] = [];
-    for (const id of frontier) {
-      if (seen.has(id)) continue;
-      seen.add(id);
-      nodes.get(id)!.depth = depth;
-      for (const t of out.get(id) ?? []) if (!seen.has(t)) next.push(t);
-    }
-    frontier = next;
-    depth++;
-  }
-}
-
-export const LAYOUT = { column: 240, row: 86, groupGap: 40, top: 60, left: 80 };
-
-/**
- * Where each node wants to sit: one column per call depth, services stacked
- * in Mesh order within a column, the versions of a service next to each other
- * inside its box. Depends only on the graph's structure, so an update with the
- * same workloads yields the same targets and the picture does not jump.
- */
-export function targetPositions(g: Graph): Map<string, { x: number; y: number }> {
-  const out = new Map<string, { x: number; y: number }>();
-  const byDepth = new Map<number, ServiceGroup[]>();
-  for (const grp of g.groups) byDepth.set(grp.depth, [...(byDepth.get(grp.depth) ?? []), grp]);
-  const columns = [...byDepth.keys()].sort((a, b) => a - b);
-  const ingress = g.nodes.find((n) => n.kind === 'ingress');
-  let tallest = 0;
-  const heights = new Map<number, number>();
-  for (const d of columns) {
-    const h = byDepth.get(d)!.reduce((s, grp) => s + grp.members.length * LAYOUT.row + LAYOUT.groupGap, -LAYOUT.groupGap);
-    heights.set(d, h);
-    tallest = Math.max(tallest, h);
-  }
-  for (const d of columns) {
-    let y = LAYOUT.top + (tallest - heights.get(d)!) / 2;
-    const x = LAYOUT.left + d * LAYOUT.column;
-    for (const grp of byDepth.get(d)!) {
-      for (const m of grp.members) { out.set(m, { x, y: y + LAYOUT.row / 2 }); y += LAYOUT.row; }
-      y += LAYOUT.groupGap;
-    }
-  }
-  if (ingress) out.set(ingress.id, { x: LAYOUT.left, y: LAYOUT.top + Math.max(tallest, LAYOUT.row) / 2 });
-  return out;
 }

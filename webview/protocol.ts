@@ -73,6 +73,8 @@ export type PageMessage =
 export interface PageState {
   /** Node positions by id, so a reload does not reshuffle the graph. */
   positions: Record<string, { x: number; y: number }>;
+  /** Nodes the user dragged, which a new layout leaves where they are. */
+  pinned?: string[];
   transform?: { x: number; y: number; k: number };
   selection?: Selection | null;
 }
@@ -134,6 +136,7 @@ export function sanitizePageState(v: unknown): PageState {
       if (isObj(p) && isNum(p.x) && isNum(p.y)) out.positions[id] = { x: p.x, y: p.y };
     }
   }
+  if (Array.isArray(v.pinned)) out.pinned = v.pinned.filter((id): id is string => isStr(id) && id in out.positions);
   const t = v.transform;
   if (isObj(t) && isNum(t.x) && isNum(t.y) && isNum(t.k) && t.k > 0) out.transform = { x: t.x, y: t.y, k: t.k };
   if (v.selection === null || isSelection(v.selection)) out.selection = v.selection as Selection | null;

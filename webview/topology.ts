@@ -9,11 +9,21 @@ export type Health = 'up' | 'down';
 
 export interface TopologyService {
   name: string;
+  /** Absent in a topology from before namespaces: the topology's `namespace`. */
   namespace?: string;
   fqdn?: string;
+  /** The one-port shorthand; `ports` wins when both are there. */
   port?: number;
   protocol?: string;
+  /** Every port of the service, as callers address it (a multi-port service has several). */
+  ports?: TopologyServicePort[];
   workloads: string[];
+}
+
+export interface TopologyServicePort {
+  name?: string;
+  port: number;
+  protocol?: string;
 }
 
 export interface TopologyWorkload {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { buildGraph, dotCount, edgeLabel, formatMs, formatPercent, formatRps, healthOfRate, targetPositions } from '../../webview/model';
-import { bookinfo } from './fixtures';
+import { buildGraph, dotCount, edgeLabel, formatMs, formatPercent, formatRps, healthOfRate, servicePorts } from '../../webview/model';
+import { bookinfo, bookinfoSplit } from './fixtures';
 
 test('a topology without traffic gives one node per workload plus the ingress, and no edges', () => {
   const g = buildGraph(bookinfo());
@@ -16,7 +16,6 @@ test('the versions of a service are grouped in one service box, ordered v1, v2, 
   const g = buildGraph(bookinfo());
   const reviews = g.groups.find((x) => x.name === 'reviews')!;
   assert.deepEqual(reviews.members, ['reviews-v1', 'reviews-v2', 'reviews-v3']);
-  assert.deepEqual(g.nodes.filter((n) => n.service === 'reviews').map((n) => [n.slot, n.slots]), [[0, 3], [1, 3], [2, 3]]);
   assert.equal(g.nodes.find((n) => n.id === 'reviews-v2')?.label, 'reviews v2');
 });
 
@@ -58,30 +57,6 @@ test('a destination given as a service name is drawn to that service, and duplic
   assert.equal(e.p99Ms, 30);
 });
 
-test('call depth from the ingress puts callees in later columns', () => {
-  const g = buildGraph(bookinfo([
-    { source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 1 },
-    { source: 'productpage-v1', destination: 'reviews-v2', requestsPerSecond: 1 },
-    { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 1 },
-  ]));
-  const depth = (id: string) => g.nodes.find((n) => n.id === id)!.depth;
-  assert.equal(depth('istio-ingressgateway'), 0);
-  assert.equal(depth('productpage-v1'), 1);
-  assert.equal(depth('reviews-v2'), 2);
-  assert.equal(depth('reviews-v1'), 2, 'versions of a service share its column');
-  assert.equal(depth('ratings-v1'), 3);
-  const pos = targetPositions(g);
-  assert.ok(pos.get('ratings-v1')!.x > pos.get('reviews-v1')!.x);
-  assert.equal(pos.get('reviews-v1')!.x, pos.get('reviews-v3')!.x);
-  assert.ok(pos.get('reviews-v1')!.y < pos.get('reviews-v2')!.y && pos.get('reviews-v2')!.y < pos.get('reviews-v3')!.y);
-});
-
-test('the layout targets do not change when only the numbers change', () => {
-  const a = targetPositions(buildGraph(bookinfo([{ source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 1 }])));
-  const b = targetPositions(buildGraph(bookinfo([{ source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 900, errorRate: 0.9 }])));
-  assert.deepEqual([...a], [...b]);
-});
-
 test('down workloads, restarts, ejections and runtime faults show on the node', () => {
   const t = bookinfo();
   t.workloads[1] = { ...t.workloads[1], health: { sidecar: 'up', app: 'down' }, restarts: { sidecar: 1, app: 2 } };
@@ -93,6 +68,45 @@ test('down workloads, restarts, ejections and runtime faults show on the node', 
   assert.equal(details.restarts, 3);
   assert.deepEqual(details.badges, ['ejected', 'restarted']);
   assert.deepEqual(g.nodes.filter((n) => n.badges.includes('fault')).map((n) => n.id), ['reviews-v3']);
+});
+
+test('a topology without namespaces puts every workload in the Mesh namespace', () => {
+  const t = bookinfo();
+  delete t.namespace;
+  for (const w of t.workloads) delete w.namespace;
+  const g = buildGraph(t);
+  assert.deepEqual(g.namespaces, ['default']);
+  assert.ok(g.nodes.filter((n) => n.kind === 'workload').every((n) => n.namespace === 'default'));
+  assert.equal(g.nodes.find((n) => n.kind === 'ingress')!.namespace, undefined, 'the ingress sits outside the namespaces');
+  assert.deepEqual(g.groups.map((x) => x.id), ['service:default/productpage', 'service:default/details', 'service:default/reviews', 'service:default/ratings']);
+});
+
+test('workloads take their namespace, services group per namespace, namespaces keep the Mesh order', () => {
+  const g = buildGraph(bookinfoSplit());
+  assert.deepEqual(g.namespaces, ['front', 'default']);
+  assert.equal(g.nodes.find((n) => n.id === 'productpage-v1')!.namespace, 'front');
+  assert.equal(g.nodes.find((n) => n.id === 'reviews-v2')!.namespace, 'default');
+  assert.deepEqual(g.groups.find((x) => x.name === 'productpage')!.namespace, 'front');
+});
+
+test('a service name shared by two namespaces gives two boxes, and a call to name.namespace lands in the right one', () => {
+  const t = bookinfo([{ source: 'productpage-v1', destination: 'ratings.staging', requestsPerSecond: 1 }]);
+  t.services.push({ name: 'ratings', namespace: 'staging', workloads: ['ratings-staging'] });
+  t.workloads.push({ name: 'ratings-staging', service: 'ratings', namespace: 'staging', labels: { version: 'v9' } });
+  const g = buildGraph(t);
+  assert.deepEqual(g.groups.filter((x) => x.name === 'ratings').map((x) => [x.id, x.members]),
+    [['service:default/ratings', ['ratings-v1']], ['service:staging/ratings', ['ratings-staging']]]);
+  assert.deepEqual(g.edges.map((e) => e.id), ['productpage-v1->ratings-staging']);
+});
+
+test('a service lists its ports: the ports list when there is one, else the one-port shorthand', () => {
+  assert.deepEqual(servicePorts({ port: 9080, protocol: 'http' }), [{ port: 9080, protocol: 'http' }]);
+  assert.deepEqual(servicePorts({ port: 9080, ports: [{ name: 'http', port: 9080, protocol: 'http' }, { name: 'grpc-admin', port: 9090, protocol: 'grpc' }] }),
+    [{ name: 'http', port: 9080, protocol: 'http' }, { name: 'grpc-admin', port: 9090, protocol: 'grpc' }]);
+  assert.deepEqual(servicePorts({}), []);
+  const t = bookinfo();
+  t.services[2] = { ...t.services[2], ports: [{ name: 'http', port: 9080, protocol: 'http' }, { name: 'http-admin', port: 9081, protocol: 'http' }] };
+  assert.deepEqual(buildGraph(t).groups.find((x) => x.name === 'reviews')!.ports.map((p) => p.port), [9080, 9081]);
 });
 
 test('numbers read the way people say them', () => {

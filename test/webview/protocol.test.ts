@@ -37,13 +37,14 @@ test('a fault must abort with an HTTP status or delay, with an Istio percentage'
   assert.ok(!isFaultSpec({ delay: { fixedDelayMs: -1, percentage: 10 } }));
 });
 
-test('restored page state keeps only well-formed positions, zoom and selection', () => {
+test('restored page state keeps only well-formed positions, dragged nodes, zoom and selection', () => {
   const s = sanitizePageState({
     positions: { a: { x: 1, y: 2 }, b: { x: 'no', y: 2 }, c: null },
+    pinned: ['a', 'b', 7, 'gone'],
     transform: { x: 3, y: 4, k: 0 },
     selection: { kind: 'node', id: 'a' },
   });
-  assert.deepEqual(s, { positions: { a: { x: 1, y: 2 } }, selection: { kind: 'node', id: 'a' } });
+  assert.deepEqual(s, { positions: { a: { x: 1, y: 2 } }, pinned: ['a'], selection: { kind: 'node', id: 'a' } });
   assert.deepEqual(sanitizePageState(undefined), { positions: {} });
   assert.deepEqual(sanitizePageState({ transform: { x: 1, y: 1, k: 2 } }).transform, { x: 1, y: 1, k: 2 });
 });

@@ -1,18 +1,23 @@
 /**
- * The d3 drawing: service boxes, workload nodes, edges with labels, a lock for
+ * The d3 drawing: namespace boxes, service boxes (with a chip per port when a
+ * service has several), workload nodes, curved edges with labels, a lock for
  * mTLS, badges for faults and ejections, and dots moving along edges (more
- * dots for more traffic, red ones for errors). Positions are kept by id
- * across updates, so new data moves nothing that did not change.
+ * dots for more traffic, red ones for errors). Where things go is layout.ts's
+ * answer, asked again only when the graph's structure changes (layoutKey):
+ * new numbers every second move nothing, and a new layout glides the nodes to
+ * their places. A node the user drags stays where it was put.
  */
-import { drag, forceCollide, forceSimulation, forceX, forceY, select, zoom, zoomIdentity } from 'd3';
-import type { Selection as D3Sel, Simulation, SimulationNodeDatum, ZoomTransform } from 'd3';
-import { dotCount, targetPositions, type Badge, type Graph, type GraphEdge, type GraphNode } from '../model';
+import { drag, easeCubicInOut, select, timer, zoom, zoomIdentity } from 'd3';
+import type { Selection as D3Sel, Timer, ZoomTransform } from 'd3';
+import { dotCount, type Badge, type Graph, type GraphEdge, type GraphNode, type ServiceGroup } from '../model';
+import { boxesOf, curvePath, edgeCurve, pointOn, portChips, SIZES, union, type Boxes, type Curve, type Point, type Rect } from '../geometry';
+import { layoutGraph, layoutKey } from '../layout';
 import type { PageState, Selection } from '../protocol';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const NODE_R = 18;
-
-type SimNode = GraphNode & SimulationNodeDatum & { tx: number; ty: number };
+const NODE_R = SIZES.nodeRadius;
+/** How long nodes take to glide to a new layout. */
+const MOVE_MS = 600;
 
 /** Glyphs every common font has: fault ϟ, ejected ⊘, restarted ↻. */
 const BADGE_GLYPHS: Record<Badge, string> = { fault: '\u03DF', ejected: '\u2298', restarted: '\u21BB' };
@@ -20,22 +25,31 @@ function badgeText(badges: Badge[]): string {
   return badges.map((b) => BADGE_GLYPHS[b]).join(' ');
 }
 
+type Layer = D3Sel<SVGGElement, unknown, null, undefined>;
+
 export class GraphView {
   private readonly svg: D3Sel<SVGSVGElement, unknown, null, undefined>;
-  private readonly root: D3Sel<SVGGElement, unknown, null, undefined>;
-  private readonly layers: Record<'groups' | 'edges' | 'dots' | 'nodes', D3Sel<SVGGElement, unknown, null, undefined>>;
-  private readonly sim: Simulation<SimNode, undefined>;
-  private nodes = new Map<string, SimNode>();
-  private graph: Graph = { nodes: [], edges: [], groups: [], totalRps: 0 };
+  private readonly root: Layer;
+  private readonly layers: Record<'namespaces' | 'groups' | 'edges' | 'dots' | 'nodes', Layer>;
+  private graph: Graph = { nodes: [], edges: [], groups: [], namespaces: [], totalRps: 0 };
+  /** Where each node is drawn now (its circle's centre). */
+  private pos = new Map<string, Point>();
+  /** Nodes the user dragged: layouts leave them where they were put. */
+  private readonly pinned = new Set<string>();
+  private curves = new Map<string, Curve>();
+  private boxes: Boxes = { services: new Map(), namespaces: new Map() };
   private transform: ZoomTransform = zoomIdentity;
   private selection: Selection | null = null;
   private frame = 0;
   private readonly reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
   private readonly zoomer;
-  /** Fit the first picture to the window, unless the user's own zoom was restored. */
+  /** Fit the picture to the window after the next layout, unless the user's own zoom was restored. */
   private needsFit: boolean;
   private userZoomed = false;
-  private targetsKey = '';
+  private layoutKey = '';
+  private layoutSeq = 0;
+  private layoutsDone = 0;
+  private move: Timer | undefined;
 
   constructor(el: SVGSVGElement, private readonly onSelect: (s: Selection | null) => void, private readonly onStateChange: () => void, initial: PageState) {
     this.svg = select(el);
@@ -47,6 +61,7 @@ export class GraphView {
         .append('path').attr('d', 'M0,-5L10,0L0,5').attr('class', `arrow ${h}`);
     }
     this.layers = {
+      namespaces: this.root.append('g').attr('class', 'namespaces'),
       groups: this.root.append('g').attr('class', 'groups'),
       edges: this.root.append('g').attr('class', 'edges'),
       dots: this.root.append('g').attr('class', 'dots'),
@@ -62,27 +77,23 @@ export class GraphView {
     this.needsFit = !initial.transform;
     if (initial.transform) this.svg.call(z.transform, zoomIdentity.translate(initial.transform.x, initial.transform.y).scale(initial.transform.k));
     this.svg.on('click', (ev: MouseEvent) => { if (ev.target === el) this.select(null); });
-    for (const [id, p] of Object.entries(initial.positions)) this.nodes.set(id, { id, x: p.x, y: p.y, fx: p.x, fy: p.y } as SimNode);
+    // A reload shows the nodes where they were; the first layout is aligned to them, so nothing moves.
+    for (const [id, p] of Object.entries(initial.positions)) this.pos.set(id, p);
+    for (const id of initial.pinned ?? []) this.pinned.add(id);
     this.selection = initial.selection ?? null;
-    this.sim = forceSimulation<SimNode>([])
-      .force('x', forceX<SimNode>((d) => d.tx).strength(0.5))
-      .force('y', forceY<SimNode>((d) => d.ty).strength(0.5))
-      .force('collide', forceCollide<SimNode>(NODE_R * 2.2))
-      .alphaDecay(0.08)
-      .on('tick', () => this.positions())
-      .on('end', () => { this.fit(); this.onStateChange(); });
+    this.svg.attr('data-layout', 'pending');
     if (!this.reducedMotion) this.animate();
   }
 
-  state(): Pick<PageState, 'positions' | 'transform' | 'selection'> {
+  state(): Pick<PageState, 'positions' | 'pinned' | 'transform' | 'selection'> {
     const positions: PageState['positions'] = {};
-    for (const n of this.nodes.values()) if (n.x !== undefined && n.y !== undefined) positions[n.id] = { x: Math.round(n.x), y: Math.round(n.y) };
-    return { positions, transform: { x: this.transform.x, y: this.transform.y, k: this.transform.k }, selection: this.selection };
+    for (const [id, p] of this.pos) positions[id] = { x: Math.round(p.x), y: Math.round(p.y) };
+    return { positions, pinned: [...this.pinned], transform: { x: this.transform.x, y: this.transform.y, k: this.transform.k }, selection: this.selection };
   }
 
   select(s: Selection | null): void {
     this.selection = s;
-    this.layers.nodes.selectAll<SVGGElement, SimNode>('g.node').classed('selected', (d) => s?.kind === 'node' && s.id === d.id);
+    this.layers.nodes.selectAll<SVGGElement, GraphNode>('g.node').classed('selected', (d) => s?.kind === 'node' && s.id === d.id);
     this.layers.edges.selectAll<SVGGElement, GraphEdge>('g.edge').classed('selected', (d) => s?.kind === 'edge' && s.id === d.id);
     this.onSelect(s);
     this.onStateChange();
@@ -90,50 +101,122 @@ export class GraphView {
 
   update(graph: Graph): void {
     this.graph = graph;
-    const targets = targetPositions(graph);
-    const key = [...targets].map(([id, p]) => `${id}@${p.x},${p.y}`).sort().join('|');
-    const next = new Map<string, SimNode>();
-    for (const n of graph.nodes) {
-      const t = targets.get(n.id) ?? { x: 0, y: 0 };
-      const prev = this.nodes.get(n.id);
-      // Keep the old position (and a user's pin); a new node starts at its target.
-      next.set(n.id, Object.assign(prev ?? { x: t.x, y: t.y }, n, { tx: t.x, ty: t.y }) as SimNode);
-    }
-    this.nodes = next;
+    const ids = new Set(graph.nodes.map((n) => n.id));
+    for (const id of [...this.pinned]) if (!ids.has(id)) this.pinned.delete(id);
+    this.drawNamespaces();
     this.drawGroups();
     this.drawEdges();
     this.drawNodes();
-    this.sim.nodes([...next.values()]);
-    // Only a change of structure (workloads, call depths) re-runs the layout; new numbers do not.
-    if (key !== this.targetsKey) {
-      this.targetsKey = key;
+    // Only a change of structure (workloads, namespaces, ports, who calls whom) lays out again; new numbers do not.
+    const key = layoutKey(graph);
+    if (key !== this.layoutKey) {
+      this.layoutKey = key;
       if (!this.userZoomed) this.needsFit = true;
-      this.sim.alpha(0.8).restart();
-    } else this.positions();
+      void this.relayout();
+    }
+    this.positions();
   }
 
-  /** Zooms so every node is in view (at most 1:1), once. */
+  /** Forgets the dragged positions and lays the graph out afresh, fitted to the window. */
+  resetLayout(): void {
+    this.pinned.clear();
+    this.userZoomed = false;
+    this.needsFit = true;
+    void this.relayout();
+  }
+
+  private async relayout(): Promise<void> {
+    const seq = ++this.layoutSeq;
+    const graph = this.graph;
+    this.svg.attr('data-layout', 'pending');
+    const ids = new Set(graph.nodes.map((n) => n.id));
+    const previous = new Map([...this.pos].filter(([id]) => ids.has(id) && !this.pinned.has(id)));
+    let next: Map<string, Point>;
+    try {
+      next = await layoutGraph(graph, previous);
+    } catch (e) {
+      // Never a blank page: without ELK every service still gets a place, in rows.
+      console.error('devmesh: the layered layout failed; showing the services in rows', e);
+      next = await layoutGraph(graph, previous, { flows: false });
+    }
+    if (seq !== this.layoutSeq) return; // a newer structure is being laid out
+    for (const id of this.pinned) { const p = this.pos.get(id); if (p) next.set(id, p); }
+    this.glideTo(next);
+  }
+
+  /** Moves every node to its new place over MOVE_MS (at once with reduced motion or on the first picture). */
+  private glideTo(next: Map<string, Point>): void {
+    this.move?.stop();
+    const from = new Map([...this.pos].filter(([id]) => next.has(id)));
+    const finish = () => {
+      this.pos = new Map([...next].map(([id, p]) => [id, this.pinned.has(id) ? this.pos.get(id) ?? p : p]));
+      this.positions();
+      this.fit();
+      this.layoutsDone++;
+      this.svg.attr('data-layout', 'done').attr('data-layouts', this.layoutsDone);
+      this.onStateChange();
+    };
+    const still = [...next].every(([id, p]) => { const f = from.get(id); return f && f.x === p.x && f.y === p.y; });
+    if (this.reducedMotion || from.size === 0 || still) { finish(); return; }
+    this.pos = new Map(from);
+    const move = (this.move = timer((elapsed) => {
+      const k = easeCubicInOut(Math.min(1, elapsed / MOVE_MS));
+      for (const [id, p] of next) {
+        if (this.pinned.has(id)) continue; // the user has it in hand
+        const f = from.get(id) ?? p;
+        this.pos.set(id, { x: f.x + (p.x - f.x) * k, y: f.y + (p.y - f.y) * k });
+      }
+      if (elapsed >= MOVE_MS) { move.stop(); finish(); } else this.positions();
+    }));
+  }
+
+  /** Zooms so the whole picture is in view (at most 1:1), once per new layout unless the user zoomed. */
   private fit(): void {
-    if (!this.needsFit || this.nodes.size === 0) return;
+    if (!this.needsFit || this.pos.size === 0) return;
     this.needsFit = false;
     const el = this.svg.node()!;
     const w = el.clientWidth, h = el.clientHeight;
-    const xs = [...this.nodes.values()].map((n) => n.x ?? 0), ys = [...this.nodes.values()].map((n) => n.y ?? 0);
-    const pad = 70;
-    const x0 = Math.min(...xs) - pad, x1 = Math.max(...xs) + pad, y0 = Math.min(...ys) - pad, y1 = Math.max(...ys) + pad;
-    const k = Math.min(1, w / (x1 - x0), h / (y1 - y0));
-    const t = zoomIdentity.translate((w - (x1 - x0) * k) / 2 - x0 * k, (h - (y1 - y0) * k) / 2 - y0 * k).scale(k);
+    const cells = [...this.pos.values()].map((p) => ({ x: p.x - SIZES.ingressWidth / 2, y: p.y - SIZES.cellAbove, width: SIZES.ingressWidth, height: SIZES.cellHeight }));
+    const all = union([...cells, ...this.boxes.namespaces.values()])!;
+    const pad = 24;
+    const x0 = all.x - pad, y0 = all.y - pad, bw = all.width + 2 * pad, bh = all.height + 2 * pad;
+    const k = Math.max(0.2, Math.min(1, w / bw, h / bh));
+    const t = zoomIdentity.translate((w - bw * k) / 2 - x0 * k, (h - bh * k) / 2 - y0 * k).scale(k);
     this.svg.call(this.zoomer.transform, t);
   }
 
-  private drawGroups(): void {
-    const groups = this.graph.groups.filter((g) => g.members.length > 0);
-    const sel = this.layers.groups.selectAll<SVGGElement, (typeof groups)[number]>('g.group').data(groups, (d) => d.id);
+  private drawNamespaces(): void {
+    const sel = this.layers.namespaces.selectAll<SVGGElement, string>('g.namespace').data(this.graph.namespaces, (d) => d);
     sel.exit().remove();
-    const enter = sel.enter().append('g').attr('class', 'group').attr('data-service', (d) => d.name);
-    enter.append('rect').attr('rx', 8);
+    const enter = sel.enter().append('g').attr('class', 'namespace').attr('data-namespace', (d) => d);
+    enter.append('rect').attr('rx', 10);
+    enter.append('text').attr('class', 'namespace-label').text((d) => d);
+    enter.append('title').text((d) => `namespace ${d}`);
+  }
+
+  private drawGroups(): void {
+    const sel = this.layers.groups.selectAll<SVGGElement, ServiceGroup>('g.group').data(this.graph.groups, (d) => d.id);
+    sel.exit().remove();
+    const enter = sel.enter().append('g').attr('class', 'group').attr('data-service', (d) => d.name).attr('data-namespace', (d) => d.namespace);
+    enter.append('rect').attr('class', 'group-box').attr('rx', 8);
     enter.append('text').attr('class', 'group-label');
-    enter.merge(sel).select('text').text((d) => d.name);
+    enter.append('title');
+    enter.append('g').attr('class', 'ports');
+    const all = enter.merge(sel);
+    all.select('text.group-label').text((d) => d.name);
+    all.select('title').text((d) => `${d.name}.${d.namespace}${d.ports.length ? `\nports: ${d.ports.map((p) => `${p.port}${p.name ? ` (${p.name})` : ''}${p.protocol ? ` ${p.protocol}` : ''}`).join(', ')}` : ''}`);
+    all.select<SVGGElement>('g.ports').each(function (d) {
+      const chips = select(this).selectAll<SVGGElement, ReturnType<typeof portChips>[number]>('g.port').data(portChips(d), (c) => c.text);
+      chips.exit().remove();
+      const c = chips.enter().append('g').attr('class', 'port');
+      c.append('rect').attr('rx', SIZES.chipHeight / 2).attr('height', SIZES.chipHeight);
+      c.append('text').attr('dy', '0.35em');
+      c.append('title');
+      const allChips = c.merge(chips).attr('data-port', (p) => p.text);
+      allChips.select('rect').attr('x', (p) => p.x).attr('width', (p) => p.width);
+      allChips.select('text').attr('x', (p) => p.x + 5).attr('y', SIZES.chipHeight / 2).text((p) => p.text);
+      allChips.select('title').text((p) => p.title);
+    });
   }
 
   private drawEdges(): void {
@@ -159,8 +242,7 @@ export class GraphView {
   }
 
   private drawNodes(): void {
-    const data = [...this.nodes.values()];
-    const sel = this.layers.nodes.selectAll<SVGGElement, SimNode>('g.node').data(data, (d) => d.id);
+    const sel = this.layers.nodes.selectAll<SVGGElement, GraphNode>('g.node').data(this.graph.nodes, (d) => d.id);
     sel.exit().remove();
     const enter = sel.enter().append('g').attr('class', 'node').attr('data-id', (d) => d.id)
       .on('click', (ev: MouseEvent, d) => { ev.stopPropagation(); this.select({ kind: 'node', id: d.id }); });
@@ -173,49 +255,60 @@ export class GraphView {
     enter.append('text').attr('class', 'node-label').attr('dy', NODE_R + 14);
     enter.append('text').attr('class', 'node-badges').attr('dx', NODE_R - 2).attr('dy', -NODE_R + 4);
     enter.append('title');
-    enter.call(drag<SVGGElement, SimNode>()
-      .on('start', (ev, d) => { if (!ev.active) this.sim.alphaTarget(0.1).restart(); d.fx = d.x; d.fy = d.y; })
-      .on('drag', (ev, d) => { d.fx = ev.x; d.fy = ev.y; })
-      .on('end', (ev) => { if (!ev.active) this.sim.alphaTarget(0); this.onStateChange(); }));
+    enter.call(drag<SVGGElement, GraphNode>()
+      .subject((ev: { x: number; y: number }, d) => this.pos.get(d.id) ?? { x: ev.x, y: ev.y })
+      .on('drag', (ev: { x: number; y: number }, d) => { this.pinned.add(d.id); this.pos.set(d.id, { x: ev.x, y: ev.y }); this.positions(); })
+      .on('end', () => this.onStateChange()));
     const all = enter.merge(sel);
     all.attr('data-health', (d) => d.health).attr('data-kind', (d) => d.kind).attr('data-service', (d) => d.service)
+      .attr('data-namespace', (d) => d.namespace ?? null)
       .classed('selected', (d) => this.selection?.kind === 'node' && this.selection.id === d.id);
     all.select('.shape').attr('class', (d) => `shape ${d.health}`);
     all.select('text.node-version').text((d) => (d.kind === 'ingress' ? 'in' : d.version.replace(/^(.{4}).+$/, '$1')));
     all.select('text.node-label').text((d) => d.label);
     all.select('text.node-badges').text((d) => badgeText(d.badges));
-    all.select('title').text((d) => `${d.id}\n${d.spiffeId ?? ''}\nhealth: ${d.health}${d.restarts ? `\nrestarts: ${d.restarts}` : ''}`);
+    all.select('title').text((d) => `${d.id}${d.namespace ? `.${d.namespace}` : ''}\n${d.spiffeId ?? ''}\nhealth: ${d.health}${d.restarts ? `\nrestarts: ${d.restarts}` : ''}`);
   }
 
-  private endpoints(e: GraphEdge): [number, number, number, number] | undefined {
-    const s = this.nodes.get(e.source), t = this.nodes.get(e.target);
-    if (!s || !t || s.x === undefined || t.x === undefined || s.y === undefined || t.y === undefined) return undefined;
-    const dx = t.x - s.x, dy = t.y - s.y, len = Math.hypot(dx, dy) || 1;
-    const r = NODE_R + 3;
-    return [s.x + (dx / len) * r, s.y + (dy / len) * r, t.x - (dx / len) * (r + 4), t.y - (dy / len) * (r + 4)];
-  }
-
+  /** Puts everything where `pos` says: nodes, edge curves and labels, and the boxes around them. */
   private positions(): void {
-    this.layers.nodes.selectAll<SVGGElement, SimNode>('g.node').attr('transform', (d) => `translate(${d.x ?? 0},${d.y ?? 0})`);
+    this.boxes = boxesOf(this.graph, this.pos);
+    this.curves = new Map();
+    for (const e of this.graph.edges) {
+      const s = this.pos.get(e.source), t = this.pos.get(e.target);
+      if (s && t) this.curves.set(e.id, edgeCurve(s, t));
+    }
+    this.layers.nodes.selectAll<SVGGElement, GraphNode>('g.node')
+      .classed('unplaced', (d) => !this.pos.has(d.id))
+      .attr('transform', (d) => { const p = this.pos.get(d.id); return p ? `translate(${p.x},${p.y})` : null; });
     this.layers.edges.selectAll<SVGGElement, GraphEdge>('g.edge').each((d, i, els) => {
-      const p = this.endpoints(d);
-      if (!p) return;
-      const g = select(els[i]);
-      g.selectAll('path.edge-line, path.edge-hit').attr('d', `M${p[0]},${p[1]}L${p[2]},${p[3]}`);
-      const mx = (p[0] + p[2]) / 2, my = (p[1] + p[3]) / 2;
-      g.select('text.edge-label').attr('x', mx).attr('y', my - 6);
-      g.select('path.lock').attr('transform', `translate(${mx - 8},${my + 9})`);
-      g.select('text.edge-badges').attr('x', mx + 6).attr('y', my + 14);
+      const c = this.curves.get(d.id);
+      const g = select(els[i]).classed('unplaced', !c);
+      if (!c) return;
+      g.selectAll('path.edge-line, path.edge-hit').attr('d', curvePath(c));
+      const m = pointOn(c, 0.5);
+      g.select('text.edge-label').attr('x', m.x).attr('y', m.y - 6);
+      g.select('path.lock').attr('transform', `translate(${m.x - 8},${m.y + 9})`);
+      g.select('text.edge-badges').attr('x', m.x + 6).attr('y', m.y + 14);
     });
-    this.layers.groups.selectAll<SVGGElement, Graph['groups'][number]>('g.group').each((d, i, els) => {
-      const ms = d.members.map((m) => this.nodes.get(m)).filter((n): n is SimNode => !!n && n.x !== undefined);
-      if (!ms.length) return;
-      const pad = NODE_R + 34;
-      const x0 = Math.min(...ms.map((n) => n.x!)) - pad, x1 = Math.max(...ms.map((n) => n.x!)) + pad;
-      const y0 = Math.min(...ms.map((n) => n.y!)) - pad, y1 = Math.max(...ms.map((n) => n.y!)) + pad;
+    const place = (g: D3Sel<SVGGElement, unknown, null, undefined>, r: Rect | undefined) => {
+      g.classed('unplaced', !r);
+      if (!r) return;
+      g.select('rect').attr('x', r.x).attr('y', r.y).attr('width', r.width).attr('height', r.height);
+    };
+    this.layers.groups.selectAll<SVGGElement, ServiceGroup>('g.group').each((d, i, els) => {
+      const r = this.boxes.services.get(d.id);
       const g = select(els[i]);
-      g.select('rect').attr('x', x0).attr('y', y0).attr('width', x1 - x0).attr('height', y1 - y0);
-      g.select('text').attr('x', x0 + 8).attr('y', y0 + 14);
+      place(g, r);
+      if (!r) return;
+      g.select('text.group-label').attr('x', r.x + SIZES.servicePadX).attr('y', r.y + 14);
+      g.select('g.ports').attr('transform', `translate(${r.x},${r.y + SIZES.serviceHeader})`);
+    });
+    this.layers.namespaces.selectAll<SVGGElement, string>('g.namespace').each((d, i, els) => {
+      const r = this.boxes.namespaces.get(d);
+      const g = select(els[i]);
+      place(g, r);
+      if (r) g.select('text.namespace-label').attr('x', r.x + SIZES.namespacePad).attr('y', r.y + 17);
     });
   }
 
@@ -227,13 +320,13 @@ export class GraphView {
       const wanted: { x: number; y: number; err: boolean }[] = [];
       for (const e of this.graph.edges) {
         const n = dotCount(e.rps);
-        const p = n ? this.endpoints(e) : undefined;
-        if (!p) continue;
+        const c = n ? this.curves.get(e.id) : undefined;
+        if (!c) continue;
         const speed = 0.25 + Math.min(1, e.rps / 50) * 0.5; // edges per second
         const redEvery = e.errorRate > 0 ? Math.max(1, Math.round(1 / e.errorRate)) : 0;
         for (let i = 0; i < n; i++) {
-          const f = ((now / 1000) * speed + i / n) % 1;
-          wanted.push({ x: p[0] + (p[2] - p[0]) * f, y: p[1] + (p[3] - p[1]) * f, err: redEvery > 0 && i % redEvery === 0 });
+          const p = pointOn(c, ((now / 1000) * speed + i / n) % 1);
+          wanted.push({ x: p.x, y: p.y, err: redEvery > 0 && i % redEvery === 0 });
         }
       }
       while (layer.childNodes.length < wanted.length) layer.appendChild(document.createElementNS(SVG_NS, 'circle'));
@@ -249,6 +342,6 @@ export class GraphView {
 
   dispose(): void {
     cancelAnimationFrame(this.frame);
-    this.sim.stop();
+    this.move?.stop();
   }
 }

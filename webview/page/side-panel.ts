@@ -62,6 +62,7 @@ export class SidePanel {
       if (!n) return;
       this.el.append(close, h('h2', {}, n.id));
       fact('service', n.service);
+      if (n.namespace) fact('namespace', n.namespace);
       if (n.version) fact('version', n.version);
       fact('health', n.health);
       if (n.spiffeId) fact('identity', n.spiffeId);
