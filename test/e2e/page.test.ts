@@ -4,7 +4,11 @@
  * the page sends). The topology is a fixture with live edges, so edge drawing
  * (labels, mTLS lock, fault badge, colours, moving dots) is checked before the
  * control plane serves edges; the live-mesh tests are dashboard.test.ts and
- * code-server-ui.test.ts.
+ * code-server-ui.test.ts. The first topology has the shape served before
+ * namespaces and multi-port services; the second has both, and checks the
+ * layered layout in the DOM: flows left to right from the ingress, idle
+ * services apart, namespace boxes around their nodes, port chips, positions
+ * that hold still on new numbers and a dragged node that stays put.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -13,6 +17,7 @@ import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ARTIFACTS, browserSkipReason, REPO } from './harness/env';
 import { launchBrowser, type Browser } from './harness/browser';
+import { assertKialiLayout, node, readLayout, settledLayout } from './harness/topology-dom';
 
 const skip = browserSkipReason();
 let server: http.Server | undefined;
@@ -97,9 +102,96 @@ test('the page draws edges with rates, errors, a lock for mTLS and a fault badge
   // Positions survive a new message with other numbers (stable layout).
   const before = await page.locator('svg#topology g.node[data-id="reviews-v2"]').getAttribute('transform');
   await page.evaluate((t) => window.postMessage({ type: 'topology', topology: { ...t, edges: t.edges.map((e) => ({ ...e, requestsPerSecond: e.requestsPerSecond * 3 })) }, at: Date.now() }, '*'), topology);
-  await page.waitForTimeout(300);
+  await page.locator('.rate', { hasText: '60.0 rps' }).waitFor();
   assert.equal(await page.locator('svg#topology g.node[data-id="reviews-v2"]').getAttribute('transform'), before);
+  assertKialiLayout(await readLayout(page));
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'page-edges.png') });
   assert.deepEqual(errors, []);
+});
+
+/** Bookinfo over three namespaces: productpage in front, the rest in default (reviews with two ports), a job in jobs; details and the job idle. */
+const namespaced = {
+  mesh: 'bookinfo', namespace: 'default', ready: true,
+  services: [
+    { name: 'productpage', namespace: 'front', workloads: ['productpage-v1'] },
+    { name: 'reviews', namespace: 'default', ports: [{ name: 'http', port: 9080, protocol: 'http' }, { name: 'grpc-admin', port: 9090, protocol: 'grpc' }], workloads: ['reviews-v1', 'reviews-v2'] },
+    { name: 'ratings', namespace: 'default', port: 9080, protocol: 'http', workloads: ['ratings-v1'] },
+    { name: 'details', namespace: 'default', workloads: ['details-v1'] },
+    { name: 'batch', namespace: 'jobs', workloads: ['batch-v1'] },
+  ],
+  workloads: [
+    { name: 'productpage-v1', service: 'productpage', namespace: 'front', labels: { version: 'v1' } },
+    { name: 'reviews-v1', service: 'reviews', namespace: 'default', labels: { version: 'v1' } },
+    { name: 'reviews-v2', service: 'reviews', namespace: 'default', labels: { version: 'v2' } },
+    { name: 'ratings-v1', service: 'ratings', namespace: 'default', labels: { version: 'v1' } },
+    { name: 'details-v1', service: 'details', namespace: 'default', labels: { version: 'v1' } },
+    { name: 'batch-v1', service: 'batch', namespace: 'jobs', labels: { version: 'v1' } },
+  ],
+  ingress: { name: 'istio-ingressgateway', health: 'up' },
+  edges: [
+    { source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 20, mtlsShare: 1 },
+    { source: 'productpage-v1', destination: 'reviews-v1', requestsPerSecond: 10, mtlsShare: 1 },
+    { source: 'productpage-v1', destination: 'reviews-v2', requestsPerSecond: 10, mtlsShare: 1 },
+    { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 10, mtlsShare: 1 },
+  ],
+};
+type Namespaced = typeof namespaced;
+
+test('the layered layout: flows left to right from the ingress, idle services apart, namespace boxes, port chips, stable positions', { skip, timeout: 30_000 }, async () => {
+  const page = await browser!.ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(m.text()); });
+  await page.goto(base + '/');
+  await page.waitForFunction(() => (window as unknown as { sent: { type: string }[] }).sent.some((m) => m.type === 'ready'));
+  const post = (t: Namespaced) => page.evaluate((x) => { window.postMessage({ type: 'topology', topology: x, at: Date.now() }, '*'); }, t);
+  await post(namespaced);
+  const first = await settledLayout(page);
+  assertKialiLayout(first);
+  assert.deepEqual(first.namespaces.map((n) => n.name).sort(), ['default', 'front', 'jobs']);
+  assert.deepEqual(first.services.find((s) => s.name === 'reviews')?.ports, ['http 9080', 'grpc-admin 9090'], 'a chip per port');
+  assert.deepEqual(first.services.find((s) => s.name === 'ratings')?.ports, [], 'one port, no chip');
+  const bottom = (id: string) => node(first, id).rect.y + node(first, id).rect.height;
+  for (const busy of ['reviews-v1', 'reviews-v2', 'ratings-v1']) {
+    assert.ok(node(first, 'details-v1').rect.y > bottom(busy), `idle details sits under the flows, below ${busy}`);
+  }
+  const jobs = first.namespaces.find((n) => n.name === 'jobs')!.rect;
+  for (const busy of first.namespaces.filter((n) => n.name !== 'jobs')) assert.ok(jobs.y > busy.rect.y + busy.rect.height, `the idle namespace is under ${busy.name}`);
+
+  // New numbers: nothing moves, no new layout.
+  await post({ ...namespaced, edges: namespaced.edges.map((e) => ({ ...e, requestsPerSecond: e.requestsPerSecond * 5 })) });
+  await page.locator('.rate', { hasText: '100 rps' }).waitFor();
+  const again = await readLayout(page);
+  assert.equal(again.layouts, first.layouts, 'no layout for new numbers');
+  assert.deepEqual(again.nodes.map((n) => n.transform), first.nodes.map((n) => n.transform));
+
+  // A dragged node stays where it was put, also through a new layout.
+  const r = node(first, 'reviews-v1').rect;
+  await page.mouse.move(r.x + r.width / 2, r.y + r.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(r.x + r.width / 2 + 20, r.y + r.height / 2 - 15, { steps: 4 });
+  await page.mouse.move(r.x + r.width / 2 + 40, r.y + r.height / 2 - 30, { steps: 4 });
+  await page.mouse.up();
+  const dragged = await readLayout(page);
+  assert.ok(Math.abs(node(dragged, 'reviews-v1').rect.x - (r.x + 40)) <= 2 && Math.abs(node(dragged, 'reviews-v1').rect.y - (r.y - 30)) <= 2, 'the node followed the mouse');
+
+  // A new call is a new structure: details joins the flows, right of productpage; the dragged node does not move.
+  await post({ ...namespaced, edges: [...namespaced.edges, { source: 'productpage-v1', destination: 'details-v1', requestsPerSecond: 5, mtlsShare: 1 }] });
+  const grown = await settledLayout(page, first.layouts);
+  assertKialiLayout(grown);
+  assert.ok(node(grown, 'details-v1').rect.x > node(grown, 'productpage-v1').rect.x);
+  assert.equal(node(grown, 'reviews-v1').transform, node(dragged, 'reviews-v1').transform, 'the dragged node kept its place');
+
+  // Re-layout forgets the drag: reviews v1 is back above v2, in its column.
+  await page.locator('button.relayout').click();
+  const fresh = await settledLayout(page, grown.layouts);
+  assertKialiLayout(fresh);
+  const cx = (id: string) => node(fresh, id).rect.x + node(fresh, id).rect.width / 2;
+  assert.ok(Math.abs(cx('reviews-v1') - cx('reviews-v2')) < 1);
+  assert.ok(node(fresh, 'reviews-v1').rect.y < node(fresh, 'reviews-v2').rect.y);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'page-namespaces.png') });
+  assert.deepEqual(errors, [], 'no page error and no CSP violation (elkjs runs without eval or a worker)');
+  await page.close();
 });
