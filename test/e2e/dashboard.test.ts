@@ -3,7 +3,9 @@
  * served by `devmesh up` draws one node per workload, takes its token from the
  * URL fragment (and wipes it from the address bar), sends it only as a header,
  * and runs under its CSP without a violation. After traffic through the
- * ingress, edges carry non-zero rates. Screenshot kept in test-artifacts/ and docs/.
+ * ingress, edges carry non-zero rates and the layered layout holds in the
+ * DOM: the ingress leftmost, each caller left of its callee, the namespace box
+ * around its workloads. Screenshot kept in test-artifacts/ and docs/.
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +14,7 @@ import * as assert from 'node:assert/strict';
 import { ARTIFACTS, browserSkipReason, DOCS, meshSkipReason, waitFor } from './harness/env';
 import { launchBrowser, type Browser } from './harness/browser';
 import { sendTraffic, startDemoMesh, type RunningMesh } from './harness/mesh';
+import { assertKialiLayout, readLayout, type DomLayout } from './harness/topology-dom';
 
 const skip = browserSkipReason() ?? meshSkipReason();
 let mesh: RunningMesh | undefined;
@@ -68,6 +71,14 @@ test('the dashboard draws one node per workload, live, under its CSP', { skip, t
       const rates = await page.locator('svg#topology g.edge').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-rps'))));
       return rates.some((r) => r > 0) ? true : undefined;
     }, 20_000, 250);
+    // The edges are a new structure: once the page has laid them out, the picture reads left to right.
+    const laidOut: DomLayout = await waitFor('the layout of the flows', async () => {
+      const l = await readLayout(page);
+      return l.state === 'done' && l.edges.length >= 2 ? l : undefined;
+    }, 20_000, 250);
+    t.diagnostic(`edges laid out: ${laidOut.edges.map((e) => e.id).join(', ')}`);
+    assertKialiLayout(laidOut);
+    assert.deepEqual(laidOut.namespaces.map((n) => n.name), ['default'], 'the demo runs in one namespace, drawn as one box');
   }
   await page.waitForTimeout(1_500);
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -14,6 +14,8 @@ export interface DomLayout {
   services: { name: string; namespace: string; rect: DomRect; ports: string[] }[];
   edges: { id: string; source: string; target: string; rps: number }[];
   layouts: number;
+  /** `done` once the nodes are in their places; `pending` while a layout is computed or the nodes glide. */
+  state: string | null;
 }
 
 /** The picture once the page says its layout is done (nodes no longer moving); `after` waits for a later layout than that count. */
@@ -47,6 +49,7 @@ export function readLayout(page: Page): Promise<DomLayout> {
         return { id: g.getAttribute('data-id')!, source, target, rps: Number(g.getAttribute('data-rps')) };
       }),
       layouts: Number(svg.getAttribute('data-layouts')),
+      state: svg.getAttribute('data-layout'),
     };
   });
 }
