@@ -2,7 +2,8 @@
  * UI scenarios in a real editor: code-server 4.139.1 with the packaged .vsix
  * installed, driven by chromium. A policy error reaches the Problems panel;
  * Show Topology draws the live graph of a running demo mesh (the extension
- * attaches through .devmesh/session.json). Screenshots go to test-artifacts/
+ * attaches through .devmesh/session.json), laid out in layers under VS Code's
+ * webview CSP. Screenshots go to test-artifacts/
  * and docs/ (the README uses them).
  */
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { ARTIFACTS, DOCS, editorSkipReason, meshSkipReason, REPO, waitFor } from
 import { launchBrowser, type Browser } from './harness/browser';
 import { openWorkbench, packageVsix, quickInput, startCodeServer, type CodeServer } from './harness/code-server';
 import { makeDemoMesh, sendTraffic, startDemoMesh, type DemoMesh, type RunningMesh } from './harness/mesh';
+import { assertKialiLayout, readLayout, type DomLayout } from './harness/topology-dom';
 import { addEditorFixtures } from './policy-fixtures';
 
 const skip = editorSkipReason() ?? (existsSync(path.join(REPO, 'dist', 'language-server.js')) ? undefined : 'dist/language-server.js is not built yet (language-server/main.ts missing)');
@@ -72,6 +74,8 @@ test('Show Topology draws one node per workload of the running mesh', { skip: sk
   await page.locator('.statusbar-item', { hasText: 'mesh running' }).first().waitFor({ timeout: 30_000 });
   await quickInput(page, '>DevMesh: Show Topology', 'DevMesh: Show Topology');
   const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  const layoutFailures: string[] = [];
+  page.on('console', (m) => { if (/layered layout failed/.test(m.text())) layoutFailures.push(m.text()); });
   const expected = demo!.workloads.length + 1; // + the ingress
   await waitFor('the graph nodes', async () => ((await frame.locator('svg#topology g.node').count()) === expected ? true : undefined), 40_000, 250);
   const ids = await frame.locator('svg#topology g.node').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')));
@@ -84,6 +88,13 @@ test('Show Topology draws one node per workload of the running mesh', { skip: sk
     const rates = await frame.locator('svg#topology g.edge').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-rps'))));
     return rates.some((r) => r > 0) ? true : undefined;
   }, 20_000, 250);
+  // The layered layout runs under VS Code's webview CSP too: the flows read left to right in the namespace's box.
+  const laidOut: DomLayout = await waitFor('the layout of the flows in the webview', async () => {
+    const l = await readLayout(frame.locator('svg#topology'));
+    return l.state === 'done' && l.edges.length >= 2 ? l : undefined;
+  }, 20_000, 250);
+  assertKialiLayout(laidOut);
+  assert.deepEqual(layoutFailures, [], 'elkjs ran in the webview');
   // The picture for the README: the DevMesh view beside the graph, no panel.
   await page.keyboard.press('Control+J');
   await page.locator('.activitybar .action-item a[aria-label^="DevMesh"]').first().click().catch(() => undefined);

@@ -73,7 +73,7 @@ test('the dashboard draws one node per workload, live, under its CSP', { skip, t
     }, 20_000, 250);
     // The edges are a new structure: once the page has laid them out, the picture reads left to right.
     const laidOut: DomLayout = await waitFor('the layout of the flows', async () => {
-      const l = await readLayout(page);
+      const l = await readLayout(page.locator('svg#topology'));
       return l.state === 'done' && l.edges.length >= 2 ? l : undefined;
     }, 20_000, 250);
     t.diagnostic(`edges laid out: ${laidOut.edges.map((e) => e.id).join(', ')}`);

@@ -104,7 +104,7 @@ test('the page draws edges with rates, errors, a lock for mTLS and a fault badge
   await page.evaluate((t) => window.postMessage({ type: 'topology', topology: { ...t, edges: t.edges.map((e) => ({ ...e, requestsPerSecond: e.requestsPerSecond * 3 })) }, at: Date.now() }, '*'), topology);
   await page.locator('.rate', { hasText: '60.0 rps' }).waitFor();
   assert.equal(await page.locator('svg#topology g.node[data-id="reviews-v2"]').getAttribute('transform'), before);
-  assertKialiLayout(await readLayout(page));
+  assertKialiLayout(await readLayout(page.locator('svg#topology')));
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'page-edges.png') });
   assert.deepEqual(errors, []);
@@ -145,9 +145,10 @@ test('the layered layout: flows left to right from the ingress, idle services ap
   page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(m.text()); });
   await page.goto(base + '/');
   await page.waitForFunction(() => (window as unknown as { sent: { type: string }[] }).sent.some((m) => m.type === 'ready'));
+  const svg = page.locator('svg#topology');
   const post = (t: Namespaced) => page.evaluate((x) => { window.postMessage({ type: 'topology', topology: x, at: Date.now() }, '*'); }, t);
   await post(namespaced);
-  const first = await settledLayout(page);
+  const first = await settledLayout(svg);
   assertKialiLayout(first);
   assert.deepEqual(first.namespaces.map((n) => n.name).sort(), ['default', 'front', 'jobs']);
   assert.deepEqual(first.services.find((s) => s.name === 'reviews')?.ports, ['http 9080', 'grpc-admin 9090'], 'a chip per port');
@@ -162,7 +163,7 @@ test('the layered layout: flows left to right from the ingress, idle services ap
   // New numbers: nothing moves, no new layout.
   await post({ ...namespaced, edges: namespaced.edges.map((e) => ({ ...e, requestsPerSecond: e.requestsPerSecond * 5 })) });
   await page.locator('.rate', { hasText: '100 rps' }).waitFor();
-  const again = await readLayout(page);
+  const again = await readLayout(svg);
   assert.equal(again.layouts, first.layouts, 'no layout for new numbers');
   assert.deepEqual(again.nodes.map((n) => n.transform), first.nodes.map((n) => n.transform));
 
@@ -173,19 +174,19 @@ test('the layered layout: flows left to right from the ingress, idle services ap
   await page.mouse.move(r.x + r.width / 2 + 20, r.y + r.height / 2 - 15, { steps: 4 });
   await page.mouse.move(r.x + r.width / 2 + 40, r.y + r.height / 2 - 30, { steps: 4 });
   await page.mouse.up();
-  const dragged = await readLayout(page);
+  const dragged = await readLayout(svg);
   assert.ok(Math.abs(node(dragged, 'reviews-v1').rect.x - (r.x + 40)) <= 2 && Math.abs(node(dragged, 'reviews-v1').rect.y - (r.y - 30)) <= 2, 'the node followed the mouse');
 
   // A new call is a new structure: details joins the flows, right of productpage; the dragged node does not move.
   await post({ ...namespaced, edges: [...namespaced.edges, { source: 'productpage-v1', destination: 'details-v1', requestsPerSecond: 5, mtlsShare: 1 }] });
-  const grown = await settledLayout(page, first.layouts);
+  const grown = await settledLayout(svg, first.layouts);
   assertKialiLayout(grown);
   assert.ok(node(grown, 'details-v1').rect.x > node(grown, 'productpage-v1').rect.x);
   assert.equal(node(grown, 'reviews-v1').transform, node(dragged, 'reviews-v1').transform, 'the dragged node kept its place');
 
   // Re-layout forgets the drag: reviews v1 is back above v2, in its column.
   await page.locator('button.relayout').click();
-  const fresh = await settledLayout(page, grown.layouts);
+  const fresh = await settledLayout(svg, grown.layouts);
   assertKialiLayout(fresh);
   const cx = (id: string) => node(fresh, id).rect.x + node(fresh, id).rect.width / 2;
   assert.ok(Math.abs(cx('reviews-v1') - cx('reviews-v2')) < 1);

@@ -5,7 +5,8 @@
  * each caller is left of its callee, each namespace box holds its nodes.
  */
 import * as assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
+import type { Locator } from 'playwright-core';
+import { waitFor } from './env';
 
 export interface DomRect { x: number; y: number; width: number; height: number }
 export interface DomLayout {
@@ -18,38 +19,40 @@ export interface DomLayout {
   state: string | null;
 }
 
-/** The picture once the page says its layout is done (nodes no longer moving); `after` waits for a later layout than that count. */
-export async function settledLayout(page: Page, after = 0): Promise<DomLayout> {
-  await page.waitForFunction((n) => {
-    const svg = document.querySelector('svg#topology');
-    return svg?.getAttribute('data-layout') === 'done' && Number(svg.getAttribute('data-layouts')) > n;
-  }, after, { timeout: 15_000 });
-  return readLayout(page);
+/**
+ * The picture once the page says its layout is done (nodes no longer moving)
+ * and it is a later layout than `after`. `svg` is the page's svg#topology,
+ * in a page or in a webview's frame.
+ */
+export function settledLayout(svg: Locator, after = 0): Promise<DomLayout> {
+  return waitFor(`a finished layout after layout ${after}`, async () => {
+    const l = await readLayout(svg);
+    return l.state === 'done' && l.layouts > after ? l : undefined;
+  }, 15_000, 50);
 }
 
-export function readLayout(page: Page): Promise<DomLayout> {
-  return page.evaluate(() => {
+export function readLayout(svg: Locator): Promise<DomLayout> {
+  return svg.evaluate((root) => {
     const rect = (el: Element | null): DomRect => {
       const r = el!.getBoundingClientRect();
       return { x: r.x, y: r.y, width: r.width, height: r.height };
     };
-    const svg = document.querySelector('svg#topology')!;
     return {
-      nodes: Array.from(svg.querySelectorAll('g.node')).map((g) => ({
+      nodes: Array.from(root.querySelectorAll('g.node')).map((g) => ({
         id: g.getAttribute('data-id')!, kind: g.getAttribute('data-kind')!, namespace: g.getAttribute('data-namespace'),
         transform: g.getAttribute('transform'), rect: rect(g.querySelector('.shape')),
       })),
-      namespaces: Array.from(svg.querySelectorAll('g.namespace:not(.unplaced)')).map((g) => ({ name: g.getAttribute('data-namespace')!, rect: rect(g.querySelector('rect')) })),
-      services: Array.from(svg.querySelectorAll('g.group:not(.unplaced)')).map((g) => ({
+      namespaces: Array.from(root.querySelectorAll('g.namespace:not(.unplaced)')).map((g) => ({ name: g.getAttribute('data-namespace')!, rect: rect(g.querySelector('rect')) })),
+      services: Array.from(root.querySelectorAll('g.group:not(.unplaced)')).map((g) => ({
         name: g.getAttribute('data-service')!, namespace: g.getAttribute('data-namespace')!, rect: rect(g.querySelector('rect.group-box')),
         ports: Array.from(g.querySelectorAll('g.port')).map((p) => p.getAttribute('data-port')!),
       })),
-      edges: Array.from(svg.querySelectorAll('g.edge')).map((g) => {
+      edges: Array.from(root.querySelectorAll('g.edge')).map((g) => {
         const [source, target] = g.getAttribute('data-id')!.split('->');
         return { id: g.getAttribute('data-id')!, source, target, rps: Number(g.getAttribute('data-rps')) };
       }),
-      layouts: Number(svg.getAttribute('data-layouts')),
-      state: svg.getAttribute('data-layout'),
+      layouts: Number(root.getAttribute('data-layouts')),
+      state: root.getAttribute('data-layout'),
     };
   });
 }
