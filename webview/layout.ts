@@ -162,16 +162,27 @@ function placeGroupsAt(groups: ServiceGroup[], corners: Point[], labelOf: (id: s
   }));
 }
 
-/** Idle services of a namespace with traffic: rows under its flows, inside its box. */
+/**
+ * Idle services of a namespace with traffic: rows under its flows, inside its
+ * box. The rows may be as wide as the flows, or wider up to MIN_IDLE_ROW
+ * where no namespace box stands to the right, so a namespace never grows
+ * into the one its flows lead to.
+ */
 function placeIdleUnderFlows(g: Graph, active: Set<string>, labelOf: (id: string) => string, positions: Positions): void {
+  const flowBoxes = boxesOf(g, positions).namespaces;
   for (const ns of g.namespaces) {
     const inNs = g.groups.filter((grp) => grp.namespace === ns);
     const idle = inNs.filter((grp) => !active.has(grp.id));
     const flows = inNs.filter((grp) => active.has(grp.id)).flatMap((grp) => serviceBox(grp, labelOf, positions) ?? []);
-    if (!idle.length || !flows.length) continue;
+    const own = flowBoxes.get(ns);
+    if (!idle.length || !flows.length || !own) continue;
     const x0 = Math.min(...flows.map((b) => b.x)), x1 = Math.max(...flows.map((b) => b.x + b.width));
     const bottom = Math.max(...flows.map((b) => b.y + b.height));
-    const corners = rows(idle.map((grp) => serviceSize(grp, labelOf)), { x: x0, y: bottom + IDLE_GAP }, Math.max(x1 - x0, MIN_IDLE_ROW));
+    const neighbours = [...flowBoxes].filter(([other, b]) => other !== ns && b.x >= own.x + own.width - 1 && b.y + b.height > own.y).map(([, b]) => b.x);
+    const room = neighbours.length ? Math.min(...neighbours) - BAND_GAP - SIZES.namespacePad - x0 : Infinity;
+    const widest = Math.max(...idle.map((grp) => serviceSize(grp, labelOf).width));
+    const maxWidth = Math.max(x1 - x0, widest, Math.min(MIN_IDLE_ROW, room));
+    const corners = rows(idle.map((grp) => serviceSize(grp, labelOf)), { x: x0, y: bottom + IDLE_GAP }, maxWidth);
     placeGroupsAt(idle, corners, labelOf, positions);
   }
 }

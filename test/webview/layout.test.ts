@@ -78,6 +78,19 @@ test('a namespace with no traffic at all sits in a band under the namespaces wit
   for (const busy of ['front', 'default']) assert.ok(jobs.y > ns.get(busy)!.y + ns.get(busy)!.height, `jobs is under ${busy}`);
 });
 
+test('idle services of a narrow namespace wrap at its width, so the namespace its flows lead to stays beside it', async () => {
+  const t = bookinfoSplit(BOOKINFO_FLOWS);
+  for (const s of ['admin', 'audit', 'feedback']) withIdle(t, s, 'front');
+  const g = buildGraph(t);
+  const p = await layoutGraph(g);
+  assertWellFormed(g, p);
+  const ns = boxesOf(g, p).namespaces;
+  const front = ns.get('front')!, def = ns.get('default')!;
+  assert.ok(front.x + front.width < def.x, 'front ends before default begins');
+  assert.ok(def.y < front.y + front.height, 'default is beside front, not pushed under it');
+  assert.ok(y(p, 'admin-v1') > y(p, 'productpage-v1'));
+});
+
 test('every namespace is a box around its services, the ingress outside them, flows crossing from one to the next', async () => {
   const t = withIdle(bookinfoSplit(BOOKINFO_FLOWS), 'admin', 'front');
   const g = buildGraph(t);
