@@ -102,7 +102,7 @@ async function layoutFlows(g: Graph, active: Set<string>, labelOf: (id: string) 
       'elk.algorithm': 'layered',
       'elk.direction': 'RIGHT',
       'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
-      // The Mesh's order breaks ties, so equal graphs give equal pictures and an added service disturbs little.
+      // The Mesh's order breaks ties: services keep the order the Mesh lists them in where the calls allow.
       'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
       'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX',
       ...spacing,
