@@ -8,11 +8,13 @@ import { markdownTable, type BenchResult } from './stats';
 import { benchDataplane } from './dataplane';
 import { benchValidate } from './validate';
 import { benchObservability } from './observability';
+import { benchTopology } from './topology';
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   validate: () => benchValidate(),
   dataplane: () => benchDataplane({ quick: process.argv.includes('--quick'), only: onlyArg() }),
   observability: () => benchObservability(),
+  topology: () => benchTopology(),
 };
 
 /** `--only=throughput,latency,big,telemetry,up`: a subset of the data-plane scenarios. */
