@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 'use strict';
-// Thin launcher: the CLI is compiled from simulator/cli.ts into out/.
+// Thin launcher. In a clone of the repository the CLI is tsc's out/ (what the
+// tests run); the npm package and the .vsix ship only the bundle dist/cli.js.
+const fs = require('fs');
 const path = require('path');
-const entry = path.join(__dirname, '..', 'out', 'simulator', 'cli.js');
-try {
-  require.resolve(entry);
-} catch {
-  process.stderr.write('devmesh: not built yet — run `npm run build` in ' + path.join(__dirname, '..') + '\n');
+const root = path.join(__dirname, '..');
+const entry = [path.join(root, 'out', 'simulator', 'cli.js'), path.join(root, 'dist', 'cli.js')].find((f) => fs.existsSync(f));
+if (!entry) {
+  process.stderr.write('devmesh: not built yet — run `npm run build` in ' + root + '\n');
   process.exit(2);
 }
 require(entry).main(process.argv.slice(2)).then(

@@ -1,5 +1,5 @@
 /**
- * Sidecar processes, forked from `out/simulator/sidecar/main.js` with an IPC
+ * Sidecar processes, forked from the sidecar's entry (shipped.ts) with an IPC
  * channel. The control plane speaks only the messages of `protocol.ts`:
  * `bootstrap` on every (re)start with the current snapshot and certificates,
  * `config` on every accepted edit, `certs` on rotation, `shutdown` at the end.
@@ -15,13 +15,13 @@
  * the topology shows each of them restarted with the same pid.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import type { Addressed, Certificates, ControlMessage, MeshSnapshot, SidecarMessage } from '../protocol';
 import type { EventLog } from './events';
+import { SIDECAR_MAIN } from '../shipped';
 import { Supervised } from './supervisor';
 
-/** The compiled sidecar; DEVMESH_SIDECAR_ENTRY swaps it (tests of supervision use a stub). */
-export const SIDECAR_ENTRY = process.env.DEVMESH_SIDECAR_ENTRY || path.join(__dirname, '..', 'sidecar', 'main.js');
+/** The sidecar (compiled, or dist/sidecar.js when bundled); DEVMESH_SIDECAR_ENTRY swaps it (tests of supervision use a stub). */
+export const SIDECAR_ENTRY = process.env.DEVMESH_SIDECAR_ENTRY || SIDECAR_MAIN;
 
 export type SidecarLayout = 'shared' | 'process';
 

@@ -12,9 +12,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Router, type Response } from 'express';
 import { contentSecurityPolicy, makeNonce, pageHtml } from '../../../webview/html';
+import { DIST_DIR } from '../../shipped';
 
 /** Where `npm run build` puts the page bundle: <package>/dist. */
-export const DASHBOARD_DIR = process.env.DEVMESH_DASHBOARD_DIR || path.join(__dirname, '..', '..', '..', '..', 'dist');
+export const DASHBOARD_DIR = process.env.DEVMESH_DASHBOARD_DIR || DIST_DIR;
 
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/dashboard/webview.js': { file: 'webview.js', type: 'text/javascript; charset=utf-8' },
