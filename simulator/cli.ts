@@ -17,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   const setExit = (code: number) => { exitCode = code; };
 
   const commands = [
+    import('./commands/init'),
     import('./commands/validate'),
     import('./commands/up'),
     import('./commands/export'),

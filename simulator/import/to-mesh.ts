@@ -178,24 +178,35 @@ function protocolOf(service: string, port: any, notes: ImportNote[]): Protocol {
  * privileged and outside Istio's 15000-15099; otherwise the next free port from 9100.
  */
 function assignLocalPorts(workloads: ImportedWorkload[], notes: ImportNote[]): void {
-  const taken = new Set<number>();
-  const pending: ImportedWorkload[] = [];
-  for (const w of workloads) {
-    if (!RESERVED(w.containerPort) && !taken.has(w.containerPort)) {
-      w.port = w.containerPort;
-      taken.add(w.port);
-    } else {
-      pending.push(w);
-    }
-  }
-  let next = FIRST_FREE_PORT;
-  for (const w of pending) {
-    while (taken.has(next) || RESERVED(next)) next++;
-    w.port = next;
-    taken.add(next);
+  const ports = pickLocalPorts(workloads.map((w) => ({ port: w.containerPort })));
+  workloads.forEach((w, i) => {
+    w.port = ports[i];
     // The app is told its port as PORT; a container that listens on a fixed port needs its own setting.
-    notes.push({ severity: 'info', code: 'port', message: `workload ${w.name} listens on ${w.containerPort} in the cluster; locally it gets port ${w.port} (PORT=${w.port})` });
-  }
+    if (w.port !== w.containerPort) notes.push({ severity: 'info', code: 'port', message: `workload ${w.name} listens on ${w.containerPort} in the cluster; locally it gets port ${w.port} (PORT=${w.port})` });
+  });
+}
+
+/**
+ * One local port per workload, in order: a `fixed` port (a process devmesh
+ * does not start, already listening there) is kept as it is; any other keeps
+ * the port it wants when that is free, not privileged and outside Istio's
+ * 15000-15099, else gets the next free port from 9100. Pure.
+ */
+export function pickLocalPorts(wanted: readonly { port: number; fixed?: boolean }[]): number[] {
+  const taken = new Set<number>(wanted.filter((w) => w.fixed).map((w) => w.port));
+  const kept = wanted.map((w) => {
+    if (w.fixed) return w.port;
+    if (RESERVED(w.port) || taken.has(w.port)) return undefined;
+    taken.add(w.port);
+    return w.port;
+  });
+  let next = FIRST_FREE_PORT;
+  return kept.map((p) => {
+    if (p !== undefined) return p;
+    while (taken.has(next) || RESERVED(next)) next++;
+    taken.add(next);
+    return next;
+  });
 }
 
 function chooseNamespace(objects: readonly KubeManifest[]): string {
