@@ -1,39 +1,33 @@
 /**
- * Which `devmesh` to run: the `devmesh.cliPath` setting; the workspace's own
- * (its node_modules, or the workspace is devmesh itself); the one shipped
- * beside this extension when it was installed from source; else `devmesh` on PATH.
- * JavaScript entries run with the editor's own Node, so no Node install is needed.
+ * The `devmesh` the extension runs (chosen by cli-choice.ts), as a command:
+ * JavaScript entries run with the editor's own Node — in desktop VS Code the
+ * extension host is Electron, and ELECTRON_RUN_AS_NODE makes it plain Node,
+ * for the CLI and for the sidecars and `node` apps it starts in turn.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { chooseCli } from './cli-choice';
 import { readSettings } from './settings';
 
 export interface CliCommand {
   file: string;
   args: string[];
   env: NodeJS.ProcessEnv;
+  /** The command as the output channel shows it. */
   describe: string;
-}
-
-function nodeEntry(js: string): CliCommand {
-  // In desktop VS Code the extension host is Electron; this makes it act as plain Node.
-  return { file: process.execPath, args: [js], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, describe: js };
-}
-
-function isDevmeshRepo(dir: string): boolean {
-  try { return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'devmesh'; } catch { return false; }
+  /** Which devmesh this is and why it was chosen, for the output channel. */
+  source: string;
 }
 
 export function resolveCli(extensionPath: string): CliCommand {
-  const configured = readSettings().cliPath;
-  if (configured) return configured.endsWith('.js') ? nodeEntry(configured) : { file: configured, args: [], env: process.env, describe: configured };
-  for (const folder of vscode.workspace.workspaceFolders ?? []) {
-    const dir = folder.uri.fsPath;
-    const inModules = path.join(dir, 'node_modules', 'devmesh', 'bin', 'devmesh.js');
-    if (existsSync(inModules)) return nodeEntry(inModules);
-    if (isDevmeshRepo(dir) && existsSync(path.join(dir, 'out', 'simulator', 'cli.js'))) return nodeEntry(path.join(dir, 'bin', 'devmesh.js'));
-  }
-  if (existsSync(path.join(extensionPath, 'out', 'simulator', 'cli.js'))) return nodeEntry(path.join(extensionPath, 'bin', 'devmesh.js'));
-  return { file: 'devmesh', args: [], env: process.env, describe: 'devmesh (PATH)' };
+  const choice = chooseCli({
+    cliPath: readSettings().cliPath,
+    workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+    extensionPath,
+    exists: existsSync,
+    packageOf: (dir) => { try { return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')); } catch { return undefined; } },
+  });
+  if (!choice.js) return { file: choice.file, args: choice.args, env: process.env, describe: choice.file, source: choice.source };
+  return { file: process.execPath, args: [choice.file, ...choice.args], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, describe: choice.file, source: choice.source };
 }

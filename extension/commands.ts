@@ -82,6 +82,7 @@ async function validate(d: CommandDeps): Promise<void> {
   const dir = mesh ? path.dirname(mesh.fsPath) : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   if (!dir) return;
   const cli = resolveCli(d.context.extensionPath);
+  d.output.appendLine(`devmesh: running ${cli.source}`);
   d.output.appendLine(`$ ${cli.describe} validate ${dir}`);
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(cli.file, [...cli.args, 'validate', dir], { cwd: dir, env: { ...cli.env, NO_COLOR: '1' }, timeout: 60_000, maxBuffer: 16 << 20 },

@@ -121,6 +121,7 @@ export class MeshController implements vscode.Disposable {
     const args = [...cli.args, ...up.args];
     const env: NodeJS.ProcessEnv = { ...cli.env, NO_COLOR: '1' };
     this.output.show(true);
+    this.log(`devmesh: running ${cli.source}\n`);
     this.log(`$ ${cli.describe} ${args.slice(cli.args.length).join(' ')}\n`);
     this.meshFile = meshFile;
     this.setState('starting');
