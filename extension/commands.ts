@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { createMeshFile } from './create-mesh';
 import { clearFaults, injectFault } from './faults';
 import { resolveCli } from './cli';
 import { findMeshFiles, pickMeshFile } from './mesh-files';
@@ -16,6 +17,8 @@ export interface CommandDeps {
   output: vscode.OutputChannel;
   /** Starts the language client if it is not running (a command may be the first thing to activate us). */
   ensureLanguageClient: () => Promise<void>;
+  /** Looks for Mesh files again and turns on what a Mesh needs (after Create Mesh File wrote one). */
+  onMeshFiles: () => Promise<void>;
 }
 
 export function registerCommands(d: CommandDeps): vscode.Disposable[] {
@@ -43,6 +46,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       await mesh.start(file);
     }),
     reg('devmesh.validate', async () => validate(d)),
+    reg('devmesh.init', async () => { if (await createMeshFile(output)) await d.onMeshFiles(); }),
     reg('devmesh.showTopology', () => { TopologyPanel.show(context, mesh); }),
     reg('devmesh.refresh', () => mesh.live?.refresh()),
     reg('devmesh.injectFault', (item?: MeshItem) => injectFault(mesh, targetOf(item))),

@@ -32,22 +32,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
     output.appendLine(`devmesh: language server failed to start: ${e instanceof Error ? e.message : String(e)}`);
   }));
 
-  context.subscriptions.push(
-    output, mesh, tree,
-    vscode.window.createTreeView('devmesh.mesh', { treeDataProvider: tree, showCollapseAll: true }),
-    createStatusBar(mesh),
-    registerTopologySerializer(context, mesh),
-    ...registerCommands({ context, mesh, output, ensureLanguageClient }),
-    { dispose: () => void client?.stop() },
-  );
-
-  // The activation event matched a file name; only a real Mesh turns the rest on.
-  const meshes = await findMeshFiles();
-  await vscode.commands.executeCommand('setContext', 'devmesh.hasMesh', meshes.length > 0);
-  await vscode.commands.executeCommand('setContext', 'devmesh.state', 'stopped');
-  if (meshes.length > 0) {
+  // The activation event matched a file name; only a real Mesh turns the rest on (also once one is created).
+  let watching = false;
+  const onMeshFiles = async () => {
+    const meshes = await findMeshFiles();
+    await vscode.commands.executeCommand('setContext', 'devmesh.hasMesh', meshes.length > 0);
+    if (meshes.length === 0 || watching) return;
+    watching = true;
     void ensureLanguageClient();
-    for (const m of meshes) if (await mesh.attach(m)) break;
+    for (const m of meshes) if (await mesh!.attach(m)) break;
     // A mesh started later in a terminal is picked up when it writes its session file.
     const watcher = vscode.workspace.createFileSystemWatcher('**/.devmesh/session.json');
     const onSession = (uri: vscode.Uri) => {
@@ -61,7 +54,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
       if (mesh?.state === 'stopped') void (async () => { for (const m of meshes) if (await mesh!.attach(m)) break; })();
     }, 3_000);
     context.subscriptions.push(watcher, watcher.onDidCreate(onSession), watcher.onDidChange(onSession), { dispose: () => clearInterval(poll) });
-  }
+  };
+  // A mesh.yaml written later (by hand, or by Create Mesh File) turns it on too.
+  const meshFileWatcher = vscode.workspace.createFileSystemWatcher('**/{mesh.yaml,mesh.yml,*.mesh.yaml}');
+
+  context.subscriptions.push(
+    output, mesh, tree,
+    vscode.window.createTreeView('devmesh.mesh', { treeDataProvider: tree, showCollapseAll: true }),
+    createStatusBar(mesh),
+    registerTopologySerializer(context, mesh),
+    ...registerCommands({ context, mesh, output, ensureLanguageClient, onMeshFiles }),
+    { dispose: () => void client?.stop() },
+    meshFileWatcher, meshFileWatcher.onDidCreate(() => void onMeshFiles()), meshFileWatcher.onDidChange(() => void onMeshFiles()),
+  );
+
+  await vscode.commands.executeCommand('setContext', 'devmesh.state', 'stopped');
+  await onMeshFiles();
   return { mesh, tree, languageClient: () => client };
 }
 

@@ -5,7 +5,7 @@
  * knob worth trying written out as a comment. Pure.
  */
 import { Document, isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
-import { API_VERSIONS } from '../policy';
+import { API_VERSIONS } from '../policy/kinds';
 import type { FoundService } from './project';
 
 /** A found service with its local port settled. */

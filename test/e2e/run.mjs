@@ -10,7 +10,7 @@ execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'b
 const dir = path.join(root, 'out', 'e2e');
 const only = process.argv.slice(2);
 // Cheapest first: the page alone, the browser dashboard, the extension host, then the UI scenarios in code-server.
-const order = ['page', 'dashboard', 'extension-host', 'code-server-ui'];
+const order = ['page', 'dashboard', 'extension-host', 'code-server-ui', 'code-server-own-project'];
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.js'))
   .filter((f) => !only.length || only.some((o) => f.includes(o)))
   .sort((a, b) => order.findIndex((o) => a.startsWith(o)) - order.findIndex((o) => b.startsWith(o)))
