@@ -102,17 +102,25 @@ function summary(found: Found, services: readonly (FoundService | PlannedService
 /** On a terminal: confirm what was found, or ask for services when there is none. Undefined: write nothing. */
 async function ask(found: Found): Promise<Found | undefined> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
+  // Lines typed ahead (or pasted) wait in the iterator for their question; Ctrl-D ends it (undefined).
+  const lines = rl[Symbol.asyncIterator]();
+  const question = async (prompt: string): Promise<string | undefined> => {
+    rl.setPrompt(prompt);
+    rl.prompt();
+    const next = await lines.next();
+    return next.done ? undefined : String(next.value).trim();
+  };
   try {
     if (found.services.length) {
       process.stdout.write(summary(found, found.services));
-      const yes = (await rl.question('Write mesh.yaml and policies/ with these services? [Y/n] ')).trim().toLowerCase();
+      const yes = (await question('Write mesh.yaml and policies/ with these services? [Y/n] '))?.toLowerCase();
       return yes === '' || yes === 'y' || yes === 'yes' ? found : undefined;
     }
     process.stdout.write('No services found in a Compose file, a Procfile or package.json start scripts.\n'
       + 'Add each as name=port:command (the command is optional: without it you run the app yourself). Empty line to finish.\n');
     const services: FoundService[] = [];
     for (;;) {
-      const line = (await rl.question(`service ${services.length + 1}: `)).trim();
+      const line = await question(`service ${services.length + 1}: `);
       if (!line) break;
       try { services.push(parseServiceFlag(line)); } catch (err) { process.stdout.write(`  ${err instanceof Error ? err.message : String(err)}\n`); }
     }

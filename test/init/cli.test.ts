@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,6 +12,13 @@ function init(dir: string, args: string[] = []) {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/devmesh.js'), 'init', ...args], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } });
   return { status: r.status, out: r.stdout + r.stderr };
 }
+
+/** `devmesh init` on a terminal: util-linux's `script` gives it a pseudo-terminal and types `keys`. */
+function initOnTerminal(dir: string, keys: string) {
+  const r = spawnSync('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(ROOT, 'bin/devmesh.js'))} init`, '/dev/null'], { cwd: dir, input: keys, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } });
+  return { status: r.status, out: r.stdout.replace(/\r/g, '') }; // a terminal ends lines with CRLF
+}
+const noTerminal = spawnSync('script', ['--version']).status === 0 ? undefined : 'util-linux script is not installed (it makes the pseudo-terminal)';
 
 function tempProject(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-init-'));
@@ -62,5 +69,29 @@ describe('devmesh init in a project folder', () => {
     const r = init(tempProject(t), ['--service', 'api:3000']);
     assert.equal(r.status, 2);
     assert.match(r.out, /devmesh init: "api:3000" is not of the form --service name=port\[:command\]/);
+  });
+
+  it('on a terminal, shows the services it found and writes only after a yes', { skip: noTerminal }, (t) => {
+    const dir = tempProject(t);
+    writeFileSync(path.join(dir, 'Procfile'), 'web: node web.js\n');
+    const no = initOnTerminal(dir, 'n\n');
+    assert.match(no.out, /found 1 service in Procfile:\n\s+web +http:\/\/web:5000/);
+    assert.match(no.out, /Write mesh\.yaml and policies\/ with these services\? \[Y\/n\]/);
+    assert.equal(no.status, 1);
+    assert.equal(existsSync(path.join(dir, 'mesh.yaml')), false);
+    assert.equal(initOnTerminal(dir, '\x04').status, 1, 'Ctrl-D writes nothing either');
+    assert.equal(existsSync(path.join(dir, 'mesh.yaml')), false);
+    const yes = initOnTerminal(dir, '\n');
+    assert.equal(yes.status, 0, yes.out);
+    assert.match(readFileSync(path.join(dir, 'mesh.yaml'), 'utf8'), /name: web/);
+  });
+
+  it('on a terminal with nothing found, asks for services as name=port:command until an empty line', { skip: noTerminal }, (t) => {
+    const dir = tempProject(t);
+    const r = initOnTerminal(dir, 'api:3000\napi=3000:node api.js\nweb=3001\n\n');
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /"api:3000" is not of the form/);
+    const mesh = readFileSync(path.join(dir, 'mesh.yaml'), 'utf8');
+    assert.match(mesh, /name: api[\s\S]*command: \[ node, api\.js \][\s\S]*name: web/);
   });
 });
