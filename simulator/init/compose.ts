@@ -7,7 +7,7 @@
  * context with a package.json `start` script and no command runs that script.
  * A service that only has an `image` runs from it, as before (`docker compose
  * up <service>`): devmesh fronts its published port and keeps `image:` for
- * `devmesh export`. `environment` is copied as written, except Compose's `$$`
+ * `devmesh export`; databases and brokers are declared as tcp. `environment` is copied as written, except Compose's `$$`
  * escape, which means a literal `$`.
  */
 import * as path from 'node:path';
@@ -18,7 +18,7 @@ import { commandWords, dnsLabel, packageManager, readPackage, type Found, type F
 /** The file names Compose itself looks for, in its order. */
 export const COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
-/** Ports and images of servers that speak their own protocol, not HTTP: proxied as plain TCP. */
+/** Ports and images of servers that speak their own protocol, not HTTP: declared as tcp. */
 const TCP_PORTS = new Set([1433, 2181, 3306, 4222, 5432, 5672, 6379, 9042, 9092, 11211, 26257, 27017]);
 const TCP_IMAGES = /^(?:.*\/)?(postgres|postgis|mysql|mariadb|redis|valkey|mongo|rabbitmq|kafka|zookeeper|memcached|nats|cassandra|cockroach\w*|mssql\S*|bitnami\/(postgresql|mysql|redis|mongodb|kafka|rabbitmq))(?::|@|$)/;
 
@@ -62,7 +62,7 @@ function fromComposeService(key: string, svc: any, file: string, project: Projec
       ? `${file}: service "${key}" runs from its image; start it as before (docker compose up -d ${key}) and devmesh fronts 127.0.0.1:${port.published ?? port.target}`
       : `${file}: service "${key}" has no command devmesh can run; add one to mesh.yaml, or run it yourself on port ${port.published ?? port.target}` });
   }
-  if (protocol === 'tcp') notes.push({ severity: 'info', message: `${file}: service "${key}" speaks its own protocol (not HTTP): proxied as plain tcp; apps reach it at 127.0.0.1:${port.published ?? port.target}, not ${key}:${port.target}` });
+  if (protocol === 'tcp') notes.push({ severity: 'info', message: `${file}: service "${key}" speaks its own protocol, not HTTP: it is in the Mesh as tcp (devmesh export deploys it), but devmesh does not proxy TCP yet, so apps reach it directly at 127.0.0.1:${port.published ?? port.target}, not ${key}:${port.target}` });
   return {
     name: dnsLabel(key),
     port: port.target,

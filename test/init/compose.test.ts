@@ -38,7 +38,7 @@ services:
     assert.match(notes.map((n) => n.message).join('\n'), /docker compose up -d search.*127\.0\.0\.1:9201/);
   });
 
-  it('proxies databases and brokers as plain tcp, known by their image or their port', () => {
+  it('declares databases and brokers as tcp, known by their image or their port, and says how apps reach them', () => {
     const { services, notes } = compose(`
 services:
   cache: { image: "redis:7-alpine", ports: ["6380:6379"] }
@@ -46,7 +46,7 @@ services:
   web: { image: "nginx", ports: ["8080:80"] }
 `);
     assert.deepEqual(services.map((s) => [s.name, s.protocol]), [['cache', 'tcp'], ['db', 'tcp'], ['web', 'http']]);
-    assert.match(notes.map((n) => n.message).join('\n'), /apps reach it at 127\.0\.0\.1:6380, not cache:6379/);
+    assert.match(notes.map((n) => n.message).join('\n'), /apps reach it directly at 127\.0\.0\.1:6380, not cache:6379/);
   });
 
   it('runs the start script of a build context that has no command, with the package manager its lockfile names', () => {
