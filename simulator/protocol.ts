@@ -18,9 +18,24 @@ export interface WorkloadInfo {
   serviceAccount: string;
   /** spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount> */
   spiffeId: string;
-  /** Where the application listens on 127.0.0.1. */
+  /** Where the application listens on 127.0.0.1 (its first local port; PORT for the app). */
   appPort: number;
+  /**
+   * Container port (a service targetPort, by number or name) -> the local
+   * port the app listens on for it. Absent: every container port is appPort.
+   */
+  ports?: Record<string, number>;
   sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
+}
+
+/** One port of a service, as a Kubernetes Service port with the protocol Istio reads from it. */
+export interface ServicePortInfo {
+  name: string;
+  /** What callers address. */
+  port: number;
+  /** The container port on the workloads: a number, or a name a workload maps in its `ports`. */
+  targetPort: number | string;
+  protocol: Protocol;
 }
 
 export interface ServiceInfo {
@@ -28,9 +43,12 @@ export interface ServiceInfo {
   namespace: string;
   /** name.namespace.svc.<domain> — Istio's FQDN; the domain is `cluster.local`. */
   fqdn: string;
+  /** The first port (and its protocol). */
   port: number;
   protocol: Protocol;
-  /** Names of the workloads behind this service. */
+  /** Every port. Absent: the one port above, targeting the same number. */
+  ports?: ServicePortInfo[];
+  /** Names of the workloads behind this service (nested ones and the ones its selector picks). */
   workloads: string[];
 }
 
@@ -63,7 +81,10 @@ export interface MeshSnapshot {
   version: number;
   meshName: string;
   trustDomain: string;
+  /** The Mesh's default namespace (of policies that name none; the ingress resolves short names in it). */
   namespace: string;
+  /** Istio's root namespace (mesh-wide policies); absent means istio-system. */
+  rootNamespace?: string;
   services: ServiceInfo[];
   workloads: WorkloadInfo[];
   ingress: IngressInfo;

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { portVariable } from '../policy/mesh-inventory';
 import type { WorkloadSpec } from '../policy/model';
 import type { WorkloadInfo } from '../protocol';
 
@@ -13,7 +14,9 @@ import type { WorkloadInfo } from '../protocol';
  * Java send their calls to the sidecar's outbound listener; Node's http and
  * fetch ignore it before Node 24, so `DEVMESH_OUTBOUND` names the same
  * listener for Node apps to use explicitly. Loopback stays direct (NO_PROXY)
- * so an app's own health checks do not loop through its sidecar. Pure.
+ * so an app's own health checks do not loop through its sidecar. `PORT` is
+ * its first local port; `PORT_<targetPort>` names the local port of each
+ * container port (`PORT_9080`, `PORT_GRPC`) when it serves several. Pure.
  */
 export function appEnvironment(base: NodeJS.ProcessEnv, spec: WorkloadSpec, info: WorkloadInfo): Record<string, string> {
   const outbound = `http://127.0.0.1:${info.sidecar.outboundPort}`;
@@ -21,7 +24,9 @@ export function appEnvironment(base: NodeJS.ProcessEnv, spec: WorkloadSpec, info
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   // Proxy settings inherited from the user's shell would send mesh calls elsewhere.
   for (const k of ['HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy']) delete env[k];
-  Object.assign(env, spec.env ?? {}, {
+  const ports: Record<string, string> = {};
+  for (const [key, local] of Object.entries(info.ports ?? {})) ports[portVariable(key)] = String(local);
+  Object.assign(env, spec.env ?? {}, ports, {
     PORT: String(info.appPort),
     HTTP_PROXY: outbound,
     http_proxy: outbound,
@@ -30,6 +35,7 @@ export function appEnvironment(base: NodeJS.ProcessEnv, spec: WorkloadSpec, info
     DEVMESH_OUTBOUND: outbound,
     DEVMESH_WORKLOAD: info.name,
     DEVMESH_SERVICE: info.service,
+    DEVMESH_NAMESPACE: info.namespace,
   });
   return env;
 }

@@ -12,13 +12,19 @@
  * port, trust domain, namespace, telemetry) are the installation itself:
  * those still take a new `devmesh up`, and the plan says which they are.
  */
-import type { MeshSpec, Resource, ServiceSpec, WorkloadSpec } from '../policy/model';
+import { meshInventory } from '../policy/mesh-inventory';
+import type { MeshSpec, Resource, WorkloadSpec } from '../policy/model';
 
 export interface PlacedWorkload {
-  service: ServiceSpec;
+  /** The service it is named after (the one it is nested under, else the first that selects it). */
+  service: string;
   spec: WorkloadSpec;
-  /** Where it is written: `['spec', 'services', i, 'workloads', j]`. */
+  /** Where it is written: `['spec', 'services', i, 'workloads', j]` or `['spec', 'workloads', j]`. */
   field: (string | number)[];
+  /** `ns/serviceAccount`: its SPIFFE identity without the trust domain. */
+  identity: string;
+  /** The local ports its app is given (PORT first), in a stable order. */
+  localPorts: number[];
 }
 
 export interface MeshChangePlan {
@@ -47,7 +53,12 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
 
 export function placedWorkloads(spec: MeshSpec): Map<string, PlacedWorkload> {
   const out = new Map<string, PlacedWorkload>();
-  spec.services.forEach((service, i) => service.workloads.forEach((w, j) => out.set(w.name, { service, spec: w, field: ['spec', 'services', i, 'workloads', j] })));
+  for (const w of meshInventory(spec).workloads) {
+    const [, list, i, , j] = w.path;
+    const written = list === 'workloads' ? spec.workloads![i as number] : spec.services[i as number].workloads![j as number];
+    const others = [...new Set(Object.values(w.containerPorts))].filter((p) => p !== w.appPort).sort((a, b) => a - b);
+    out.set(w.name, { service: w.service, spec: written, field: [...w.path], identity: `${w.namespace}/${w.serviceAccount}`, localPorts: w.appPort === undefined ? others : [w.appPort, ...others] });
+  }
   return out;
 }
 
@@ -64,14 +75,14 @@ export function planMeshChange(running: Resource<'Mesh'>, edited: Resource<'Mesh
   for (const [name, now] of after) {
     const was = before.get(name);
     if (!was) continue;
-    // The service account defaults to the service name, so moving a workload between services can change it.
-    if ((was.spec.serviceAccount ?? was.service.name) !== (now.spec.serviceAccount ?? now.service.name) || !same(was.spec.sidecar, now.spec.sidecar)) restartSidecar.push(name);
-    // A command removed stops the app: the developer runs it from now on.
-    if ((was.spec.command || now.spec.command) && (!same(was.spec.command, now.spec.command) || !same(was.spec.env, now.spec.env) || was.spec.cwd !== now.spec.cwd || was.spec.port !== now.spec.port
+    // The service account defaults to the service name, so moving a workload between services (or namespaces) can change it.
+    if (was.identity !== now.identity || !same(was.spec.sidecar, now.spec.sidecar)) restartSidecar.push(name);
+    // A command removed stops the app: the developer runs it from now on. Its env holds its local ports.
+    if ((was.spec.command || now.spec.command) && (!same(was.spec.command, now.spec.command) || !same(was.spec.env, now.spec.env) || was.spec.cwd !== now.spec.cwd || !same(was.localPorts, now.localPorts)
       // Its HTTP_PROXY is the outbound port.
       || was.spec.sidecar?.outboundPort !== now.spec.sidecar?.outboundPort)) restartApp.push(name);
   }
-  return { needsRestart, added, removed, restartApp, restartSidecar, changed: !same(running.spec.services, edited.spec.services) };
+  return { needsRestart, added, removed, restartApp, restartSidecar, changed: !same(running.spec.services, edited.spec.services) || !same(running.spec.workloads, edited.spec.workloads) || running.spec.rootNamespace !== edited.spec.rootNamespace };
 }
 
 /** One line for the log: what the edit does, e.g. "started ratings-v2; stopped reviews-v3; restarted the app of details-v1". */

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import type { Resource, WorkloadSpec } from '../policy/model';
+import { placedWorkloads } from './mesh-change';
 import type { PortAssignment, SidecarPortAssignment } from './snapshot';
 import { resolvedMeshSettings } from './snapshot';
 import type { SourcePosition } from './load';
@@ -40,15 +41,22 @@ export function portClaims(mesh: Resource<'Mesh'>, overrides: PortOverrides = {}
       : { port: controlPort, owner: `controlPort ${controlPort} (control API)`, field: ['spec', 'controlPort'] },
     { port: ingressPort, owner: `ingress port ${ingressPort}`, field: ['spec', 'ingress', 'port'] },
   ];
-  mesh.spec.services.forEach((s, i) => s.workloads.forEach((w, j) => {
-    const at = ['spec', 'services', i, 'workloads', j];
-    if (w.command) claims.push({ port: w.port, owner: `port ${w.port} of workload ${w.name}`, field: [...at, 'port'] });
+  for (const { spec: w, field: at } of placedWorkloads(mesh.spec).values()) {
+    if (w.command) claims.push(...appPortClaims(w, at));
     for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
       const p = w.sidecar?.[key];
       if (p) claims.push({ port: p, owner: `sidecar ${key} ${p} of workload ${w.name}`, field: [...at, 'sidecar', key] });
     }
-  }));
+  }
   return claims;
+}
+
+/** The local ports a workload's app listens on (`port`, or each distinct one of `ports`), where they are written. */
+export function appPortClaims(w: WorkloadSpec, at: (string | number)[]): PortClaim[] {
+  if (w.port !== undefined) return [{ port: w.port, owner: `port ${w.port} of workload ${w.name}`, field: [...at, 'port'] }];
+  const seen = new Set<number>();
+  return Object.entries(w.ports ?? {}).filter(([, p]) => !seen.has(p) && !!seen.add(p))
+    .map(([key, p]) => ({ port: p, owner: `port ${p} (container port ${key}) of workload ${w.name}`, field: [...at, 'ports', key] }));
 }
 
 /** Two owners in the Mesh claiming one port (the validator reports it too; `up` must not start either way). */
@@ -173,7 +181,7 @@ export async function assignPorts(mesh: Resource<'Mesh'>, overrides: PortOverrid
   const workloads: PortAssignment['workloads'] = {};
   const ingress = { port: ingressPort, adminPort: 0 };
   needed.push((p) => { ingress.adminPort = p; });
-  for (const s of mesh.spec.services) for (const w of s.workloads) workloads[w.name] = pinnedSidecarPorts(w, needed);
+  for (const { spec: w } of placedWorkloads(mesh.spec).values()) workloads[w.name] = pinnedSidecarPorts(w, needed);
   // A pinned port of another workload is free now but taken later; never hand it out.
   await fillPorts(needed, new Set(portClaims(mesh, overrides).map((c) => c.port)));
   return { workloads, ingress };

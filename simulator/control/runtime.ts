@@ -12,7 +12,7 @@ import type { Resource, WorkloadSpec } from '../policy/model';
 import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace, type SourcePosition } from './load';
 import { formatText } from '../diagnostics-format';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
-import { accepts, assignPorts, duplicateClaims, fillPorts, formatPortProblem, freePorts, isPortFree, pinnedSidecarPorts, portClaims, takenPorts, type PortOverrides } from './ports';
+import { accepts, appPortClaims, assignPorts, duplicateClaims, fillPorts, formatPortProblem, freePorts, isPortFree, pinnedSidecarPorts, portClaims, takenPorts, type PortClaim, type PortOverrides } from './ports';
 import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
 import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
@@ -193,13 +193,13 @@ export class MeshRuntime {
   private resolveCommands(): Map<string, ResolvedCommand> {
     const out = new Map<string, ResolvedCommand>();
     const lines: string[] = [];
-    this.mesh.spec.services.forEach((s, i) => s.workloads.forEach((w, j) => {
-      if (!w.command) return;
+    for (const { spec: w, field } of placedWorkloads(this.mesh.spec).values()) {
+      if (!w.command) continue;
       try { out.set(w.name, resolveCommand(w, this.ws.rootDir)); } catch (e) {
-        const pos = this.ws.meshPosition(['spec', 'services', i, 'workloads', j, 'command']);
+        const pos = this.ws.meshPosition([...field, 'command']);
         lines.push(`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}${(e as Error).message}`);
       }
-    }));
+    }
     if (lines.length) throw new UpError([...lines, 'devmesh up: nothing was started.']);
     return out;
   }
@@ -275,7 +275,7 @@ export class MeshRuntime {
   }
 
   private startApps(commands: Map<string, ResolvedCommand>): void {
-    for (const s of this.mesh.spec.services) for (const spec of s.workloads) {
+    for (const { spec } of placedWorkloads(this.mesh.spec).values()) {
       const cmd = commands.get(spec.name);
       if (cmd) this.startApp(spec, cmd);
     }
@@ -421,7 +421,7 @@ export class MeshRuntime {
       this.err(`the Mesh's ${plan.needsRestart.join(', ')} changed: that takes effect on the next devmesh up; services, workloads and policies are applied now`);
     }
     // Services and workloads follow the file; the mesh-wide settings stay as started.
-    const mesh: Resource<'Mesh'> = plan.changed ? { ...this.mesh, spec: { ...this.mesh.spec, services: ws.mesh.spec.services } } : this.mesh;
+    const mesh: Resource<'Mesh'> = plan.changed ? { ...this.mesh, spec: { ...this.mesh.spec, services: ws.mesh.spec.services, workloads: ws.mesh.spec.workloads, rootNamespace: ws.mesh.spec.rootNamespace } } : this.mesh;
     let commands = new Map<string, ResolvedCommand>();
     if (plan.changed) {
       const prepared = await this.prepareMeshChange(plan, ws);
@@ -470,14 +470,15 @@ export class MeshRuntime {
     };
     const commands = new Map<string, ResolvedCommand>();
     const placed = placedWorkloads(ws.mesh.spec);
-    const claims: Array<{ port: number; owner: string; field: (string | number)[] }> = [];
+    const claims: PortClaim[] = [];
     const held = new Set(Object.values(this.ports.workloads).flatMap((a) => [a.inboundPort, a.outboundPort, a.adminPort]));
     for (const name of [...plan.added.map((w) => w.spec.name), ...plan.restartApp]) {
       const { spec, field } = placed.get(name)!;
       if (spec.command) {
         try { commands.set(name, resolveCommand(spec, ws.rootDir)); } catch (e) { refuse([...field, 'command'], (e as Error).message); }
         const running = this.apps.get(name);
-        if (running?.spec.port !== spec.port) claims.push({ port: spec.port, owner: `port ${spec.port} of workload ${name}`, field: [...field, 'port'] });
+        const held = new Set(running ? appPortClaims(running.spec, field).map((c) => c.port) : []);
+        claims.push(...appPortClaims(spec, field).filter((c) => !held.has(c.port)));
       }
     }
     for (const name of [...plan.added.map((w) => w.spec.name), ...plan.restartSidecar]) {

@@ -5,7 +5,8 @@
  */
 import type { IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
 import { MESH_DEFAULTS, type IstioKind, type Kind, type MeshSpec, type Resource } from '../policy/model';
-import { serviceFqdn, spiffeId } from '../policy/hosts';
+import { spiffeId } from '../policy/hosts';
+import { meshInventory } from '../policy/mesh-inventory';
 
 export interface SidecarPortAssignment {
   inboundPort: number;
@@ -27,6 +28,7 @@ export function resolvedMeshSettings(spec: MeshSpec) {
   return {
     trustDomain: spec.trustDomain ?? MESH_DEFAULTS.trustDomain,
     namespace: spec.namespace ?? MESH_DEFAULTS.namespace,
+    rootNamespace: spec.rootNamespace ?? MESH_DEFAULTS.rootNamespace,
     controlPort: spec.controlPort ?? MESH_DEFAULTS.controlPort,
     ingressPort: spec.ingress?.port ?? MESH_DEFAULTS.ingressPort,
   };
@@ -38,37 +40,34 @@ export function buildSnapshot(
   ports: PortAssignment,
   version: number,
 ): MeshSnapshot {
-  const { trustDomain, namespace } = resolvedMeshSettings(mesh.spec);
-  const services: ServiceInfo[] = [];
-  const workloads: WorkloadInfo[] = [];
-
-  for (const s of mesh.spec.services) {
-    services.push({
-      name: s.name,
-      namespace,
-      fqdn: serviceFqdn(s.name, namespace),
-      port: s.port,
-      protocol: s.protocol ?? 'http',
-      workloads: s.workloads.map((w) => w.name),
-    });
-    for (const w of s.workloads) {
-      const assigned = ports.workloads[w.name];
-      if (!assigned) throw new Error(`no sidecar ports assigned to workload ${w.name}`);
-      const serviceAccount = w.serviceAccount ?? s.name;
-      workloads.push({
-        name: w.name,
-        service: s.name,
-        namespace,
-        // Istio's subsets select on pod labels; `app` defaults to the service
-        // name so a DestinationRule written for Kubernetes still selects here.
-        labels: { app: s.name, ...(w.labels ?? {}) },
-        serviceAccount,
-        spiffeId: spiffeId(trustDomain, namespace, serviceAccount),
-        appPort: w.port,
-        sidecar: { ...assigned },
-      });
-    }
-  }
+  const { trustDomain, namespace, rootNamespace } = resolvedMeshSettings(mesh.spec);
+  const inventory = meshInventory(mesh.spec);
+  const services: ServiceInfo[] = inventory.services.map((s) => ({
+    name: s.name,
+    namespace: s.namespace,
+    fqdn: s.fqdn,
+    port: s.ports[0].port,
+    protocol: s.protocol,
+    ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol })),
+    workloads: s.workloads.map((w) => w.name),
+  }));
+  const workloads: WorkloadInfo[] = inventory.workloads.map((w) => {
+    const assigned = ports.workloads[w.name];
+    if (!assigned) throw new Error(`no sidecar ports assigned to workload ${w.name}`);
+    return {
+      name: w.name,
+      service: w.service,
+      namespace: w.namespace,
+      // Istio's subsets select on pod labels; a nested workload gets `app: <service>` so a
+      // DestinationRule written for Kubernetes still selects it (meshInventory).
+      labels: w.labels,
+      serviceAccount: w.serviceAccount,
+      spiffeId: spiffeId(trustDomain, w.namespace, w.serviceAccount),
+      appPort: w.appPort ?? 0,
+      ports: { ...w.containerPorts },
+      sidecar: { ...assigned },
+    };
+  });
 
   const ingress: IngressInfo = {
     name: INGRESS_NAME,
@@ -90,6 +89,7 @@ export function buildSnapshot(
     meshName: mesh.metadata.name,
     trustDomain,
     namespace,
+    rootNamespace,
     services,
     workloads,
     ingress,

@@ -1,15 +1,25 @@
 /** The table `devmesh up` prints once the mesh is ready. Pure. */
-import type { MeshSnapshot } from '../protocol';
+import type { MeshSnapshot, ServiceInfo } from '../protocol';
 
 export function formatTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }
 
+/**
+ * One row per workload: the services that select it with their ports (each
+ * `name.namespace` when the mesh has several namespaces), its app's local
+ * ports, its sidecar's ports and its identity.
+ */
 export function meshTable(s: MeshSnapshot): string {
+  const namespaces = new Set([...s.services.map((x) => x.namespace), ...s.workloads.map((w) => w.namespace)]);
+  const named = (svc: ServiceInfo) => (namespaces.size > 1 ? `${svc.name}.${svc.namespace}` : svc.name);
+  const ports = (svc: ServiceInfo) => (svc.ports ?? [{ port: svc.port }]).map((p) => p.port).join(',');
   const rows = [['SERVICE', 'WORKLOAD', 'APP PORT', 'SIDECAR (in/out/admin)', 'IDENTITY']];
   for (const w of s.workloads) {
-    rows.push([`${w.service}:${s.services.find((x) => x.name === w.service)?.port ?? ''}`, w.name, String(w.appPort),
+    const services = s.services.filter((x) => x.workloads.includes(w.name));
+    const local = [...new Set([w.appPort, ...Object.values(w.ports ?? {})])].join(',');
+    rows.push([services.map((x) => `${named(x)}:${ports(x)}`).join(' ') || `(${w.service})`, w.name, local,
       `${w.sidecar.inboundPort}/${w.sidecar.outboundPort}/${w.sidecar.adminPort}`, w.spiffeId]);
   }
   rows.push(['(ingress)', s.ingress.name, '-', `${s.ingress.port} (admin ${s.ingress.adminPort})`, s.ingress.spiffeId]);

@@ -10,7 +10,7 @@ const LOOPBACK = /(^|[/@:=\s])(127\.\d+\.\d+\.\d+|localhost|\[::1\])(?=[:/\s]|$)
 
 export function meshDifferences(mesh: MeshSpec, trustDomain: string): ExportFinding[] {
   const out: ExportFinding[] = [];
-  const workloads = mesh.services.flatMap((s) => s.workloads);
+  const workloads = [...mesh.services.flatMap((s) => s.workloads ?? []), ...(mesh.workloads ?? [])];
   const withCommand = workloads.filter((w) => w.command || w.cwd).map((w) => w.name);
   if (withCommand.length) {
     out.push({ severity: 'info', code: 'local-command', message: `local command/cwd of ${withCommand.join(', ')} not exported: on the cluster each container runs its image's entrypoint, which must listen on the workload port (PORT is set to it)` });

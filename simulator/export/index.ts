@@ -4,7 +4,7 @@
  * for validation out. Writing them is the command's job.
  */
 import { Document } from 'yaml';
-import { MESH_DEFAULTS, type ResolvedPolicies } from '../policy';
+import { MESH_DEFAULTS, meshInventory, type ResolvedPolicies } from '../policy';
 import { ingressDifferences, meshDifferences } from './differences';
 import type { ExportFinding } from './findings';
 import { copyIstioResources, type IstioCopy, type PolicySource } from './istio';
@@ -48,7 +48,8 @@ export function exportMesh(resolved: ResolvedPolicies, policySources: readonly P
   const mesh = resolved.mesh;
   const findings: ExportFinding[] = [];
 
-  const known = new Set(mesh.services.flatMap((s) => [s.name, ...s.workloads.map((w) => w.name)]));
+  const inventory = meshInventory(mesh);
+  const known = new Set([...inventory.services.map((s) => s.name), ...inventory.workloads.map((w) => w.name)]);
   const unknown = Object.keys(imageMap).filter((k) => !known.has(k));
   if (unknown.length) findings.push({ severity: 'warning', code: 'image-map', message: `image map entries ${unknown.join(', ')} name no workload or service of the Mesh` });
 
@@ -62,11 +63,20 @@ export function exportMesh(resolved: ResolvedPolicies, policySources: readonly P
   const byKind = (kind: string) => kubernetes.filter((o) => o.kind === kind);
   files.push(file('namespace.yaml', header, byKind('Namespace')));
   files.push(file('serviceaccounts.yaml', header, byKind('ServiceAccount')));
-  for (const service of mesh.services) {
-    const mine = kubernetes.filter((o) => (o.kind === 'Service' && o.metadata.name === service.name)
-      || (o.kind === 'Deployment' && service.workloads.some((w) => w.name === o.metadata.name)));
-    files.push(file(`${service.name}.yaml`, header, mine));
+  // One file per service with the workloads declared under it (`<namespace>/<name>.yaml` outside the
+  // Mesh's namespace), and `workloads.yaml` for those declared on their own.
+  const onCluster = (ns: string) => (ns === inventory.namespace ? namespace : ns);
+  const placedIn = new Set<string>();
+  for (const service of inventory.services) {
+    const ns = onCluster(service.namespace);
+    const nested = inventory.workloads.filter((w) => w.declaredIn === service.name && w.namespace === service.namespace).map((w) => w.name);
+    nested.forEach((n) => placedIn.add(n));
+    const mine = kubernetes.filter((o) => o.metadata.namespace === ns && ((o.kind === 'Service' && o.metadata.name === service.name)
+      || (o.kind === 'Deployment' && nested.includes(o.metadata.name))));
+    files.push(file(service.namespace === inventory.namespace ? `${service.name}.yaml` : `${service.namespace}/${service.name}.yaml`, header, mine));
   }
+  const loose = kubernetes.filter((o) => o.kind === 'Deployment' && !placedIn.has(o.metadata.name));
+  if (loose.length) files.push(file('workloads.yaml', header, loose));
   for (const copy of istio) {
     files.push({ path: copy.path, text: joinDocuments(copy.documents) });
   }

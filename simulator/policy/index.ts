@@ -15,3 +15,5 @@ export * from './workspace-index';
 export type * from './model';
 export { MESH_DEFAULTS } from './model';
 export { SCHEMAS, schemaAt, type Schema } from './schema';
+export * from './mesh-inventory';
+export * from './protocols';

@@ -7,7 +7,13 @@
 
 // ---------- devmesh.dev/v1alpha1 Mesh ----------
 
-export type Protocol = 'http' | 'tcp' | 'grpc';
+/**
+ * Application protocols of a service port, as Istio names them
+ * (pkg/config/protocol): from `protocol`/`appProtocol` or the port name's
+ * prefix (`http-web`, `grpc-api`, `tcp-db`). devmesh serves `http` (HTTP/1.1)
+ * today; the others are carried in the model and warned about.
+ */
+export type Protocol = 'http' | 'http2' | 'grpc' | 'grpc-web' | 'tcp' | 'tls' | 'https' | 'mongo' | 'redis' | 'mysql' | 'udp';
 
 export interface SidecarPorts {
   inboundPort?: number;
@@ -17,9 +23,14 @@ export interface SidecarPorts {
 
 export interface WorkloadSpec {
   name: string;
+  /** Only on `spec.workloads` entries; a nested workload is in its service's namespace. */
+  namespace?: string;
   labels?: Record<string, string>;
   serviceAccount?: string;
-  port: number;
+  /** The local port its app listens on, when it serves one container port. */
+  port?: number;
+  /** Container port (a targetPort number, or a name) -> the local port the app listens on. */
+  ports?: Record<string, number>;
   command?: string[];
   cwd?: string;
   env?: Record<string, string>;
@@ -27,25 +38,50 @@ export interface WorkloadSpec {
   sidecar?: SidecarPorts;
 }
 
+/** One port of a service, as a Kubernetes Service port. */
+export interface ServicePortSpec {
+  name?: string;
+  /** What callers address. */
+  port: number;
+  /** The workload-side (container) port: a number or a container port name. Default: `port`. */
+  targetPort?: number | string;
+  /** devmesh's protocol names, or Kubernetes' L4 `TCP`/`UDP`/`SCTP`. */
+  protocol?: Protocol | 'TCP' | 'UDP' | 'SCTP';
+  appProtocol?: string;
+}
+
 export interface ServiceSpec {
   name: string;
-  port: number;
+  /** Default: spec.namespace. */
+  namespace?: string;
+  /** The one-port shorthand: `port` (+ `protocol`, `targetPort`). */
+  port?: number;
   protocol?: Protocol;
-  workloads: WorkloadSpec[];
+  targetPort?: number | string;
+  ports?: ServicePortSpec[];
+  /** Labels of the workloads (in the service's namespace) behind it, as a Kubernetes Service selector. */
+  selector?: Record<string, string>;
+  /** Shorthand: workloads declared under the service (its namespace; `app: <service>` by default). */
+  workloads?: WorkloadSpec[];
 }
 
 export interface MeshSpec {
   trustDomain?: string;
   namespace?: string;
+  /** Istio's root namespace: mesh-wide PeerAuthentication, AuthorizationPolicy, DestinationRule. */
+  rootNamespace?: string;
   controlPort?: number;
   ingress?: { port?: number };
   telemetry?: { otlp?: { endpoint: string }; sampling?: number };
   services: ServiceSpec[];
+  /** Workloads declared outside any service (services select them by labels). */
+  workloads?: WorkloadSpec[];
 }
 
 export const MESH_DEFAULTS = {
   trustDomain: 'cluster.local',
   namespace: 'default',
+  rootNamespace: 'istio-system',
   controlPort: 15000,
   ingressPort: 15080,
 } as const;

@@ -9,35 +9,20 @@
  * mean equal facts, so a per-document rule can tell whether the findings it
  * remembers for a document still hold after another file changed.
  */
-import { policyHost, serviceFqdn } from './hosts';
+import { policyHost } from './hosts';
+import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inventory';
 import { MESH_DEFAULTS, type Kind } from './model';
+import { arr, obj, str } from './plain';
 import type { Path, PolicyDocument } from './source';
 
-export interface WorkloadView {
-  name: string;
-  service: string;
-  namespace: string;
-  labels: Record<string, string>;
-  serviceAccount: string;
-  port: number | undefined;
-  /** Path of the workload entry inside the Mesh document. */
-  path: Path;
-}
-
-export interface ServiceView {
-  name: string;
-  namespace: string;
-  fqdn: string;
-  port: number | undefined;
-  protocol: string;
-  workloads: WorkloadView[];
-  path: Path;
-}
+export type { ServedPort, ServicePortView, ServiceView, WorkloadView } from './mesh-inventory';
 
 export interface MeshView {
   doc: PolicyDocument<'Mesh'>;
   name: string;
   namespace: string;
+  /** Istio's root namespace (spec.rootNamespace, default istio-system). */
+  rootNamespace: string;
   trustDomain: string;
   services: ServiceView[];
   workloads: WorkloadView[];
@@ -178,72 +163,14 @@ function cachedPolicyHost(host: string, namespace: string): string {
 }
 
 function buildMeshView(doc: PolicyDocument<'Mesh'>): MeshView {
-  const spec = obj(doc.value.spec);
-  const namespace = str(spec.namespace) ?? MESH_DEFAULTS.namespace;
-  const trustDomain = str(spec.trustDomain) ?? MESH_DEFAULTS.trustDomain;
-  const services: ServiceView[] = [];
-  const workloads: WorkloadView[] = [];
-  arr(spec.services).forEach((raw, i) => {
-    const s = obj(raw);
-    const name = str(s.name);
-    if (!name) return;
-    const view: ServiceView = {
-      name,
-      namespace,
-      fqdn: serviceFqdn(name, namespace),
-      port: num(s.port),
-      protocol: str(s.protocol) ?? 'http',
-      workloads: [],
-      path: ['spec', 'services', i],
-    };
-    arr(s.workloads).forEach((rawW, j) => {
-      const w = obj(rawW);
-      const wname = str(w.name);
-      if (!wname) return;
-      const labels: Record<string, string> = {};
-      for (const [k, v] of Object.entries(obj(w.labels))) labels[k] = String(v);
-      const wl: WorkloadView = {
-        name: wname,
-        service: name,
-        namespace,
-        labels,
-        serviceAccount: str(w.serviceAccount) ?? name,
-        port: num(w.port),
-        path: ['spec', 'services', i, 'workloads', j],
-      };
-      view.workloads.push(wl);
-      workloads.push(wl);
-    });
-    services.push(view);
-  });
-  const facts = JSON.stringify([doc.file, doc.name, namespace, trustDomain,
-    services.map((s) => [s.name, s.port, s.protocol, s.workloads.map((w) => [w.name, w.labels, w.serviceAccount, w.port])])]);
-  return {
-    doc,
-    name: doc.name,
-    namespace,
-    trustDomain,
-    services,
-    workloads,
-    serviceByFqdn: new Map(services.map((s) => [s.fqdn, s])),
-    facts,
-  };
+  const inv = meshInventory(doc.value.spec);
+  const { namespace, rootNamespace, trustDomain, services, workloads } = inv;
+  const facts = JSON.stringify([doc.file, doc.name, namespace, rootNamespace, trustDomain,
+    services.map((s) => [s.name, s.namespace, s.ports.map((p) => [p.name, p.port, p.targetPort, p.protocol]), s.selector, s.workloads.map((w) => w.name)]),
+    workloads.map((w) => [w.name, w.namespace, w.labels, w.serviceAccount, w.port, w.ports, w.service])]);
+  const serviceByFqdn = new Map<string, ServiceView>();
+  for (const s of services) if (!serviceByFqdn.has(s.fqdn)) serviceByFqdn.set(s.fqdn, s);
+  return { doc, name: doc.name, namespace, rootNamespace, trustDomain, services, workloads, serviceByFqdn, facts };
 }
 
-// Defensive accessors: rules run on documents that may have schema errors.
-
-export function obj(v: unknown): Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, any>) : {};
-}
-
-export function arr(v: unknown): any[] {
-  return Array.isArray(v) ? v : [];
-}
-
-export function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
+export { arr, num, obj, str } from './plain';

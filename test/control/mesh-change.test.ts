@@ -26,10 +26,10 @@ test('the same Mesh plans nothing', () => {
 
 test('a new workload is started and a missing one stopped; the others are left alone', () => {
   const plan = planMeshChange(mesh(), mesh((s) => {
-    s.services[0].workloads.splice(1, 1);
-    s.services[1].workloads.push({ name: 'ratings-v2', port: 9192, command: ['node', 'ratings.js'] });
+    s.services[0].workloads!.splice(1, 1);
+    s.services[1].workloads!.push({ name: 'ratings-v2', port: 9192, command: ['node', 'ratings.js'] });
   }));
-  assert.deepEqual(plan.added.map((w) => [w.service.name, w.spec.name]), [['ratings', 'ratings-v2']]);
+  assert.deepEqual(plan.added.map((w) => [w.service, w.spec.name]), [['ratings', 'ratings-v2']]);
   assert.deepEqual(plan.removed, ['reviews-v2']);
   assert.deepEqual([plan.restartApp, plan.restartSidecar], [[], []]);
   assert.equal(plan.changed, true);
@@ -38,15 +38,15 @@ test('a new workload is started and a missing one stopped; the others are left a
 
 test('command, env, cwd and port restart the app; labels and service ports only change the snapshot', () => {
   const edits: Array<[string, (s: MeshSpec) => void, string[]]> = [
-    ['env', (s) => { s.services[0].workloads[0].env = { STARS: 'red' }; }, ['reviews-v1']],
-    ['command', (s) => { s.services[0].workloads[1].command = ['node', 'reviews.js', '--v2']; }, ['reviews-v2']],
-    ['cwd', (s) => { s.services[0].workloads[0].cwd = 'svc'; }, ['reviews-v1']],
-    ['port', (s) => { s.services[0].workloads[0].port = 9999; }, ['reviews-v1']],
-    ['labels', (s) => { s.services[0].workloads[0].labels = { version: 'v1b' }; }, []],
+    ['env', (s) => { s.services[0].workloads![0].env = { STARS: 'red' }; }, ['reviews-v1']],
+    ['command', (s) => { s.services[0].workloads![1].command = ['node', 'reviews.js', '--v2']; }, ['reviews-v2']],
+    ['cwd', (s) => { s.services[0].workloads![0].cwd = 'svc'; }, ['reviews-v1']],
+    ['port', (s) => { s.services[0].workloads![0].port = 9999; }, ['reviews-v1']],
+    ['labels', (s) => { s.services[0].workloads![0].labels = { version: 'v1b' }; }, []],
     ['service port', (s) => { s.services[0].port = 9090; }, []],
     // No command: the developer runs ratings-v1; devmesh has no app to restart.
-    ['port of a workload devmesh does not run', (s) => { s.services[1].workloads[0].port = 9999; }, []],
-    ['command removed', (s) => { delete s.services[0].workloads[0].command; }, ['reviews-v1']],
+    ['port of a workload devmesh does not run', (s) => { s.services[1].workloads![0].port = 9999; }, []],
+    ['command removed', (s) => { delete s.services[0].workloads![0].command; }, ['reviews-v1']],
   ];
   for (const [what, edit, apps] of edits) {
     const plan = planMeshChange(mesh(), mesh(edit));
@@ -57,14 +57,14 @@ test('command, env, cwd and port restart the app; labels and service ports only 
 });
 
 test('a new service account or pinned sidecar port restarts the sidecar; a new outbound port also the app (its HTTP_PROXY)', () => {
-  let plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads[0].serviceAccount = 'reviews-sa'; }));
+  let plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads![0].serviceAccount = 'reviews-sa'; }));
   assert.deepEqual([plan.restartSidecar, plan.restartApp], [['reviews-v1'], []]);
-  plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads[1].sidecar = { inboundPort: 15106 }; }));
+  plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads![1].sidecar = { inboundPort: 15106 }; }));
   assert.deepEqual([plan.restartSidecar, plan.restartApp], [['reviews-v2'], []]);
-  plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads[1].sidecar = { outboundPort: 15107 }; }));
+  plan = planMeshChange(mesh(), mesh((s) => { s.services[0].workloads![1].sidecar = { outboundPort: 15107 }; }));
   assert.deepEqual([plan.restartSidecar, plan.restartApp], [['reviews-v2'], ['reviews-v2']]);
   // Moving a workload to another service changes its default service account, so its identity.
-  plan = planMeshChange(mesh(), mesh((s) => { s.services[1].workloads.push(s.services[0].workloads.pop()!); }));
+  plan = planMeshChange(mesh(), mesh((s) => { s.services[1].workloads!.push(s.services[0].workloads!.pop()!); }));
   assert.deepEqual([plan.added, plan.removed, plan.restartSidecar], [[], [], ['reviews-v2']]);
 });
 

@@ -46,7 +46,7 @@ test('a port held by another process is reported with its owner and the Mesh pos
   const port = (holder.address() as net.AddressInfo).port;
   try {
     const m = mesh();
-    m.spec.services[0].workloads[0].port = port;
+    m.spec.services[0].workloads![0].port = port;
     const problems = await takenPorts(portClaims(m));
     const mine = problems.find((p) => p.claim.port === port)!;
     assert.ok(mine, 'the held port is reported');
@@ -65,9 +65,9 @@ test('isPortFree tells a held port from a free one', async () => {
 
 test('pinned sidecar ports are kept and every other port is distinct and free', async () => {
   const a = await assignPorts(mesh());
-  assert.equal(a.workloads['reviews-v1'].inboundPort, 15106);
+  assert.equal(a.workloads!['reviews-v1'].inboundPort, 15106);
   assert.equal(a.ingress.port, 15080);
-  const picked = [a.workloads['reviews-v1'].outboundPort, a.workloads['reviews-v1'].adminPort, ...Object.values(a.workloads['reviews-dev']), a.ingress.adminPort];
+  const picked = [a.workloads!['reviews-v1'].outboundPort, a.workloads!['reviews-v1'].adminPort, ...Object.values(a.workloads!['reviews-dev']), a.ingress.adminPort];
   assert.equal(new Set(picked).size, picked.length);
   for (const p of picked) assert.ok(p > 0 && (await isPortFree(p)), `port ${p} is free`);
 });

@@ -46,9 +46,12 @@ test('workload labels get app=<service> unless written, so Kubernetes-style subs
   assert.deepEqual(s.workloads[0].labels, { app: 'reviews', version: 'v1' });
 });
 
-test('services carry their FQDN, default protocol http and the names of their workloads', () => {
+test('services carry their FQDN, default protocol http, their one port targeting itself and the names of their workloads', () => {
   const s = buildSnapshot(mesh, [], ports, 1);
-  assert.deepEqual(s.services[0], { name: 'reviews', namespace: 'default', fqdn: 'reviews.default.svc.cluster.local', port: 9080, protocol: 'http', workloads: ['reviews-v1', 'reviews-v2'] });
+  assert.deepEqual(s.services[0], {
+    name: 'reviews', namespace: 'default', fqdn: 'reviews.default.svc.cluster.local', port: 9080, protocol: 'http',
+    ports: [{ name: 'http', port: 9080, targetPort: 9080, protocol: 'http' }], workloads: ['reviews-v1', 'reviews-v2'],
+  });
 });
 
 test('sidecar ports come from the assignment and app ports from the Mesh', () => {

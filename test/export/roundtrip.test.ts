@@ -12,7 +12,7 @@ function shape(mesh: MeshSpec) {
     name: s.name,
     port: s.port,
     protocol: s.protocol ?? 'http',
-    workloads: s.workloads.map((w) => ({ name: w.name, labels: w.labels ?? {}, serviceAccount: w.serviceAccount ?? s.name, port: w.port, image: w.image, env: w.env ?? {} })),
+    workloads: (s.workloads ?? []).map((w) => ({ name: w.name, labels: w.labels ?? {}, serviceAccount: w.serviceAccount ?? s.name, port: w.port, image: w.image, env: w.env ?? {} })),
   })).sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -1,14 +1,22 @@
 import { API_VERSIONS } from '../kinds';
 import { MESH_DEFAULTS } from '../model';
+import { KUBERNETES_L4, PROTOCOLS } from '../protocols';
 import { array, enumOf, labels, map, number, object, port, resource, string, type Schema } from './common';
 
 const dnsName = { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 };
 
-const workload: Schema = object('Workload', 'One instance of a service (a pod, in Kubernetes terms) with its own sidecar and identity.', {
-  name: string('Unique name of the workload, e.g. `reviews-v2`. Metrics and the topology use it.', dnsName),
-  labels: labels('Labels of the workload; DestinationRule subsets and policy selectors select on them (e.g. `app: reviews`, `version: v2`).'),
-  serviceAccount: string('Service account: the identity is `spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>`. Default: the service name.', { ...dnsName, 'x-ref': 'serviceAccount' }),
-  port: port('Where the application listens on 127.0.0.1 (given to it as PORT).'),
+
+/** A workload entry; `namespace` only where it is declared outside a service. */
+const workload = (topLevel: boolean): Schema => object('Workload', 'One instance of a service (a pod, in Kubernetes terms) with its own sidecar and identity.', {
+  name: string('Name of the workload, unique across the Mesh (CLI commands, metrics and the topology name workloads by it), e.g. `reviews-v2`.', dnsName),
+  ...(topLevel ? { namespace: string('Namespace of the workload (default: spec.namespace). Services of that namespace select it by labels.', { ...dnsName, 'x-ref': 'namespace' }) } : {}),
+  labels: labels(topLevel
+    ? 'Labels of the workload; service selectors, DestinationRule subsets and policy selectors select on them (e.g. `app: reviews`, `version: v1`).'
+    : 'Labels of the workload; `app: <service>` unless given. DestinationRule subsets, service selectors and policy selectors select on them (e.g. `app: reviews`, `version: v2`).'),
+  serviceAccount: string(`Service account: the identity is \`spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>\`. Default: ${topLevel ? 'its `app` label, else its name' : 'the service name'}.`, { ...dnsName, 'x-ref': 'serviceAccount' }),
+  port: port('Where the application listens on 127.0.0.1 when it serves one container port (given to it as PORT). With several, use `ports`.'),
+  ports: map('Each container port (a service `targetPort`, by number or by name) -> the local port its app listens on, e.g. `{ "9080": 9183, grpc: 9184 }`. The app gets `PORT` (its first) and `PORT_<targetPort>` for each (`PORT_9080`, `PORT_GRPC`).',
+    { type: 'integer', minimum: 1, maximum: 65535, description: 'The local port on 127.0.0.1 the app listens on for this container port.' }, { title: 'ports' }),
   command: array('Optional: the command devmesh starts and supervises. Without it, devmesh only fronts the port (run the app yourself, e.g. in a debugger).', { type: 'string' }, { minItems: 1 }),
   cwd: string('Working directory of the command, relative to the Mesh file.'),
   env: map('Environment variables for the command.', { type: 'string' }),
@@ -18,20 +26,40 @@ const workload: Schema = object('Workload', 'One instance of a service (a pod, i
     outboundPort: port('Port of the outbound listener the app sends its calls to (HTTP_PROXY).'),
     adminPort: port('Port of the sidecar admin endpoint (stats, config dump, health).'),
   }),
-}, { required: ['name', 'port'] });
+}, { required: ['name'], 'x-exclusive': [['port', 'ports']] });
 
-const service: Schema = object('Service', 'A service callers address by name, e.g. `http://reviews:9080`.', {
-  name: string('Service name; callers use `name`, `name.<namespace>` or `name.<namespace>.svc.cluster.local`.', dnsName),
+const PROTOCOL_DOC = 'Application protocol of the port, as Istio names it. devmesh serves `http` (HTTP/1.1) today; the others are carried (export, import, validation) and not simulated yet.';
+
+const targetPort: Schema = {
+  type: ['integer', 'string'],
+  description: 'The workload-side (container) port, as in Kubernetes: a number, or the name of a container port a workload maps in `ports`. Default: `port`.',
+};
+
+const servicePort: Schema = object('ServicePort', 'One port of the service, as in a Kubernetes Service. Istio reads the protocol from `appProtocol`, else from the name\'s prefix (`http`, `http-*`, `http2-*`, `grpc-*`, `grpc-web-*`, `tcp-*`, `tls-*`, `https-*`, `mongo-*`, `redis-*`, `mysql-*`).', {
+  name: string('Name of the port, unique in the service; required when it has several. Its prefix up to the first `-` gives the protocol (Istio\'s port naming), e.g. `http-web`, `grpc-api`.', dnsName),
   port: port('The service port callers address (virtual: nothing binds it).'),
-  protocol: enumOf('Application protocol.', ['http', 'tcp', 'grpc'], { default: 'http' }),
-  workloads: array('The workloads behind the service.', workload, { minItems: 1 }),
-}, { required: ['name', 'port', 'workloads'] });
+  targetPort,
+  protocol: enumOf(`${PROTOCOL_DOC} Kubernetes' L4 values \`TCP\`, \`UDP\` and \`SCTP\` are accepted as a Service manifest writes them (TCP leaves the protocol to \`appProtocol\` and the name).`, [...PROTOCOLS, ...KUBERNETES_L4]),
+  appProtocol: string('The application protocol, as Kubernetes\' `appProtocol` (`http`, `http2`, `grpc`, `tcp`, `kubernetes.io/h2c`, ...); Istio prefers it over the port name.'),
+}, { required: ['port'] });
+
+const service: Schema = object('Service', 'A service callers address by name, e.g. `http://reviews:9080`, as a Kubernetes Service: its ports, and the workloads behind it (nested, or picked by `selector`).', {
+  name: string('Service name, unique in its namespace; callers in the same namespace use `name`, others `name.<namespace>` or `name.<namespace>.svc.cluster.local`.', dnsName),
+  namespace: string('Namespace of the service (default: spec.namespace); its nested workloads are in it too.', { ...dnsName, 'x-ref': 'namespace' }),
+  port: port('The one-port shorthand: the service port callers address (virtual: nothing binds it). With several ports, use `ports`.'),
+  protocol: enumOf(PROTOCOL_DOC, PROTOCOLS, { default: 'http' }),
+  targetPort,
+  ports: array('The ports of the service, each with its own name, port, targetPort and protocol.', servicePort, { minItems: 1 }),
+  selector: labels('Labels of the workloads behind the service, as a Kubernetes Service selector: every workload of the service\'s namespace whose labels include all of them (nested ones belong to it anyway). One workload may back several services, e.g. `reviews` and `reviews-v1`.'),
+  workloads: array('Shorthand: workloads declared under the service, in its namespace, labelled `app: <service>` by default.', workload(false), { minItems: 1 }),
+}, { required: ['name'], 'x-exclusive': [['port', 'ports'], ['protocol', 'ports'], ['targetPort', 'ports']] });
 
 export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
   'What runs where: the services of the local mesh, their workloads and how devmesh starts them.',
   object('MeshSpec', 'The local mesh.', {
     trustDomain: string('SPIFFE trust domain of the workload identities.', { default: MESH_DEFAULTS.trustDomain, pattern: '^[a-z0-9.-]+$' }),
-    namespace: string('Namespace of every workload and the default namespace of policies.', { default: MESH_DEFAULTS.namespace, ...dnsName }),
+    namespace: string('The default namespace: of services, workloads and policies that name none.', { default: MESH_DEFAULTS.namespace, ...dnsName }),
+    rootNamespace: string('Istio\'s root namespace: PeerAuthentication and AuthorizationPolicy there apply mesh-wide, DestinationRules there are the last fallback. The ingress gateway runs in istio-system.', { default: MESH_DEFAULTS.rootNamespace, ...dnsName }),
     controlPort: port('Control API and dashboard on 127.0.0.1 (default 15000); `devmesh up --control-port` overrides it.'),
     ingress: object('Ingress', 'The edge proxy for callers outside the mesh.', {
       port: port('Port of the ingress listener on 127.0.0.1.'),
@@ -43,5 +71,6 @@ export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
       sampling: number('Percentage of requests traced, 0-100. Default 100.', { minimum: 0, maximum: 100, default: 100 }),
     }),
     services: array('The services of the mesh.', service, { minItems: 1 }),
+    workloads: array('Workloads declared outside any service (services select them by labels), each in its `namespace`.', workload(true), { minItems: 1 }),
   }, { required: ['services'] }));
 

@@ -1,0 +1,20 @@
+/**
+ * Defensive accessors for plain data: rules and the Mesh inventory run on
+ * documents that may have schema errors, so every read expects any shape.
+ */
+
+export function obj(v: unknown): Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, any>) : {};
+}
+
+export function arr(v: unknown): any[] {
+  return Array.isArray(v) ? v : [];
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
