@@ -12,6 +12,7 @@ import { endpoint } from './filters/endpoint';
 import { metrics } from './filters/metrics';
 import { announcePeer, learnPeer } from './filters/peerMetadata';
 import { route } from './filters/route';
+import { servicePort } from './filters/servicePort';
 import { trace } from './filters/trace';
 import { connectTimeoutMs, upstream } from './filters/upstream';
 import { xfcc } from './filters/xfcc';
@@ -115,6 +116,8 @@ export function inboundChain(d: {
 }): Handler {
   return compose(
     [
+      // Which of this workload's ports the call is for (service port -> targetPort -> the app's port), and its mTLS mode.
+      servicePort(),
       // Which workload called, when its certificate vouches for the name it gives.
       learnPeer(),
       // Trace: the server span, parent of whatever the app calls next.
@@ -125,7 +128,7 @@ export function inboundChain(d: {
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
       xfcc(),
     ],
-    // HTTP/1.1 keep-alive to the app.
+    // HTTP/1.1 keep-alive to the app, on the local port of the container port called.
     app(d.appAgent),
   );
 }

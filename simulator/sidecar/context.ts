@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import type { HeaderOperations } from '../policy/model';
 import type { WorkloadInfo } from '../protocol';
 import type { ProxyError, ResponseFlag } from './errors';
-import type { MeshTables } from './tables';
+import type { InboundPort, MeshTables } from './tables';
 import type { RoutePlan } from './routing/plan';
 import type { EffectivePolicy } from './routing/trafficPolicy';
 import type { HopObservation } from './observation';
@@ -28,6 +28,8 @@ export interface Source {
   spiffeId?: string;
   /** sha256 (hex) of the peer certificate, for x-forwarded-client-cert. */
   certHash?: string;
+  /** Inbound: whether the connection is TLS (false: plaintext). */
+  tls?: boolean;
   address?: string;
 }
 
@@ -53,6 +55,8 @@ export interface RequestContext {
   policy?: EffectivePolicy;
   /** Set by retry: workloads already tried, which the endpoint pick avoids when it can (retryIgnorePreviousHosts). */
   avoidEndpoints?: ReadonlySet<string>;
+  /** Inbound, set by the servicePort filter: the port of this workload the call is for. */
+  inbound?: InboundPort;
   /** Set by the chaos filter: connect here (a toxic relay) instead of the endpoint's inbound port. */
   upstreamPort?: number;
   /** The request came in proxy form (`GET http://host/path`). */
@@ -66,6 +70,8 @@ export interface RequestContext {
   respond(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, body: Readable | string | null): void;
   /** Answer with a proxy-made error response. */
   fail(err: ProxyError): void;
+  /** Cut the exchange off without an answer, as Envoy closes a connection no filter chain admits (downstream contexts only). */
+  reset?(): void;
   /** Called once when the downstream goes away before the response finished. */
   onAbort(cb: () => void): void;
 }

@@ -95,6 +95,10 @@ export function newContext(
       if (!ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
       ctx.respond(err.status, { 'content-type': 'text/plain; charset=utf-8', [PROXY_ERROR_HEADER]: err.reason }, err.message.endsWith('\n') ? err.message : `${err.message}\n`);
     },
+    reset() {
+      answered = true;
+      res.destroy();
+    },
     onAbort(cb) {
       abortCb = cb;
     },

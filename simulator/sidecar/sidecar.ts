@@ -19,6 +19,7 @@ import type { Exchange } from './downstream';
 import { authz } from './filters/authz';
 import { endpoint } from './filters/endpoint';
 import { route } from './filters/route';
+import { servicePort } from './filters/servicePort';
 import { xfcc } from './filters/xfcc';
 import { createAdminServer } from './listeners/admin';
 import { createInboundListener, type InboundListener } from './listeners/inbound';
@@ -123,7 +124,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       certs,
       stats,
       onUpgrade: (() => {
-        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [authz(), xfcc()] });
+        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [servicePort(), authz(), xfcc()] });
         return (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => {
           countTcp(socket, 'destination', { principal: source.spiffeId });
           up(req, socket, head, source);
@@ -178,7 +179,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
           try {
             const next = compileTables(msg.snapshot, workload);
             if (next.version < tables.version) throw new Error(`snapshot ${next.version} is older than the one in force (${tables.version})`);
-            const mtlsChanged = next.mtls.mode !== tables.mtls.mode;
+            const mtlsChanged = next.mtlsModes.join() !== tables.mtlsModes.join();
             tables = next;
             resilience.toxics.sync(next.snapshot.faults ?? []);
             if (mtlsChanged) inbound?.enforce();

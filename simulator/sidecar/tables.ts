@@ -1,20 +1,38 @@
 /**
- * A snapshot compiled for one sidecar: lookups by host, VirtualServices
- * split into the ones sidecars apply (`mesh`) and the ones the ingress
- * applies (bound to a Gateway), compiled matches, and the PeerAuthentication
- * mode for this workload. Compiling is where a bad snapshot is caught: this
- * throws, the sidecar answers `rejected`, and the old tables keep serving.
- * Pure: the same snapshot always gives the same tables.
+ * A snapshot compiled for one sidecar, scoped as pilot scopes a proxy's
+ * config: the VirtualServices and DestinationRules its namespace sees
+ * (exportTo), one route table per (service host, service port) with the
+ * origin of every rule, the DestinationRule in force per service host, the
+ * ports its own workload serves (service port -> container port -> the
+ * app's local port) and the PeerAuthentication mode of each. Short host
+ * names resolve in the workload's own namespace (the Kubernetes search
+ * path); the ingress, in istio-system, resolves them in the Mesh's default
+ * namespace. Compiling is where a bad snapshot is caught: this throws, the
+ * sidecar answers `rejected`, and the old tables keep serving. Pure: the
+ * same snapshot always gives the same tables.
  */
 import type { DestinationRuleSpec, HTTPRoute, Resource, VirtualServiceSpec } from '../policy/model';
-import { hostMatches, qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
-import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
+import { qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
+import type { MeshSnapshot, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../protocol';
 import { compileMatch, qualifyGateway, type CompiledMatch } from './routing/match';
 import { compileFullRegex } from './routing/stringMatch';
-import { resolvePeerAuthentication, type ResolvedMtls } from './security/peerAuthentication';
+import { destinationRuleFor } from './routing/destinationRuleScope';
+import { containerPortNumber, localPortOf, portsOf } from './routing/servicePorts';
+import { virtualServiceFor, visibleVirtualServices } from './routing/virtualServiceScope';
+import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
+
+/** Where a route rule comes from: a VirtualService's `http[rule]` today; HTTPRoutes and others later. */
+export interface RouteOrigin {
+  kind: 'VirtualService';
+  namespace: string;
+  name: string;
+  /** Index of the rule in its resource. */
+  rule: number;
+}
 
 export interface CompiledRule {
   index: number;
+  origin: RouteOrigin;
   rule: HTTPRoute;
   /** null = the rule matches every request. */
   matches: CompiledMatch[] | null;
@@ -27,7 +45,30 @@ export interface CompiledVirtualService {
   hosts: string[];
   /** Qualified gateway names; `mesh` when the VS applies at sidecars. */
   gateways: string[];
+  exportTo?: string[];
   rules: CompiledRule[];
+}
+
+/** The routes of one (service host, service port), first match wins. */
+export interface RouteTable {
+  service: ServiceInfo;
+  port: ServicePortInfo;
+  /** The resource the rules come from; none: the default route to the service on this port. */
+  source?: { kind: 'VirtualService'; namespace: string; name: string };
+  rules: CompiledRule[];
+}
+
+/** A port this sidecar's own workload serves: a service port, its container port and the app's local port. */
+export interface InboundPort {
+  service?: ServiceInfo;
+  servicePort?: number;
+  /** The container port: the service's targetPort as text (`9080`, `grpc`). */
+  targetPort: string;
+  /** The number Envoy sees (portLevelMtls, AuthorizationPolicy ports). */
+  number: number;
+  /** Where the app listens on 127.0.0.1. */
+  localPort: number;
+  mtls: { mode: EnforcedMode; source: string };
 }
 
 export interface MeshTables {
@@ -35,60 +76,77 @@ export interface MeshTables {
   snapshot: MeshSnapshot;
   /** This sidecar's workload; null for the ingress. */
   self: WorkloadInfo | null;
-  /** SPIFFE id, labels and namespace this proxy speaks for. */
+  /** SPIFFE id, labels and namespace this proxy speaks for (the ingress is in istio-system). */
   identity: { spiffeId: string; labels: Record<string, string>; namespace: string; name: string };
-  /** Every spelling of a service host (short, name.ns, name.ns.svc, FQDN) -> service. */
+  /** Where short host names resolve: the workload's namespace; the Mesh's default one at the ingress. */
+  hostNamespace: string;
+  rootNamespace: string;
+  /** Every spelling of a service host this proxy resolves (FQDN, name.ns.svc, name.ns, short names of hostNamespace) -> service. */
   serviceByHost: Map<string, ServiceInfo>;
   workloadsByService: Map<string, WorkloadInfo[]>;
   workloadByName: Map<string, WorkloadInfo>;
-  /** VirtualServices applied by sidecars, by exact FQDN; wildcard hosts in `meshWildcards`. */
+  /** The VirtualService in force at this proxy for each service FQDN that has one. */
   meshRoutes: Map<string, CompiledVirtualService>;
-  meshWildcards: CompiledVirtualService[];
-  /** VirtualServices bound to a Gateway (applied by the ingress only). */
+  /** One route table per `fqdn:port` of every service. */
+  routes: Map<string, RouteTable>;
+  /** VirtualServices bound to a Gateway that the ingress sees. */
   gatewayRoutes: CompiledVirtualService[];
   /** Gateways by qualified name `ns/name`, with their server hosts. */
   gateways: Map<string, { hosts: string[] }>;
+  /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
   destinationRules: Map<string, DestinationRuleSpec>;
-  /** PeerAuthentication resolved for this workload (inbound). */
+  destinationRuleSources: Map<string, string[]>;
+  /** The ports this workload serves, by `fqdn:servicePort`, and the one a request naming none gets. */
+  inbound: { byDestination: Map<string, InboundPort>; primary: InboundPort } | null;
+  /** PeerAuthentication composed for this workload (inbound). */
   mtls: ResolvedMtls;
+  /** The modes of its inbound ports: a connection is admitted when one of them admits it. */
+  mtlsModes: EnforcedMode[];
 }
+
+export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
 
 export function compileTables(snapshot: MeshSnapshot, workload: string | null): MeshTables {
   checkShape(snapshot);
   const ns = snapshot.namespace;
+  const rootNamespace = snapshot.rootNamespace ?? ROOT_NAMESPACE;
   const self = workload === null ? null : snapshot.workloads.find((w) => w.name === workload) ?? null;
   if (workload !== null && !self) throw new Error(`workload "${workload}" is not in snapshot ${snapshot.version}`);
+  // The ingress gateway runs in istio-system, as Istio's does.
+  const proxyNamespace = self ? self.namespace : 'istio-system';
+  const hostNamespace = self ? self.namespace : ns;
 
   const serviceByHost = new Map<string, ServiceInfo>();
   const workloadsByService = new Map<string, WorkloadInfo[]>();
   const workloadByName = new Map(snapshot.workloads.map((w) => [w.name, w]));
   for (const s of snapshot.services) {
     const fqdn = (s.fqdn || serviceFqdn(s.name, s.namespace)).toLowerCase();
-    for (const alias of [fqdn, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`]) serviceByHost.set(alias.toLowerCase(), s);
-    // Short names resolve in the mesh's namespace, as Kubernetes DNS search paths do.
-    if (s.namespace === ns) serviceByHost.set(s.name.toLowerCase(), s);
+    for (const alias of [fqdn, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`]) if (!serviceByHost.has(alias.toLowerCase())) serviceByHost.set(alias.toLowerCase(), s);
     workloadsByService.set(fqdn, s.workloads.map((n) => workloadByName.get(n)).filter((w): w is WorkloadInfo => !!w));
   }
+  // Short names resolve in this proxy's namespace, as a Kubernetes DNS search path does.
+  for (const s of snapshot.services) if (s.namespace === hostNamespace) serviceByHost.set(s.name.toLowerCase(), s);
 
+  const compiled = snapshot.virtualServices.map((vs) => compileVirtualService(vs, ns));
+  const visible = visibleVirtualServices(compiled, proxyNamespace);
+  const meshVisible = visible.filter((vs) => vs.gateways.includes('mesh'));
   const meshRoutes = new Map<string, CompiledVirtualService>();
-  const meshWildcards: CompiledVirtualService[] = [];
-  const gatewayRoutes: CompiledVirtualService[] = [];
-  for (const vs of snapshot.virtualServices) {
-    const c = compileVirtualService(vs, ns);
-    if (c.gateways.includes('mesh')) {
-      for (const h of c.hosts) {
-        if (h.startsWith('*')) meshWildcards.push(c);
-        // Two VirtualServices for one host: Istio merges; we keep the first (the validator warns).
-        else if (!meshRoutes.has(h)) meshRoutes.set(h, c);
-      }
-    }
-    if (c.gateways.some((g) => g !== 'mesh')) gatewayRoutes.push(c);
+  const routes = new Map<string, RouteTable>();
+  for (const s of snapshot.services) {
+    const vs = virtualServiceFor(meshVisible, s.fqdn);
+    if (vs) meshRoutes.set(s.fqdn, vs);
+    for (const port of portsOf(s)) routes.set(routeKey(s.fqdn, port.port), routeTable(s, port, vs));
   }
+  const gatewayRoutes = visible.filter((vs) => vs.gateways.some((g) => g !== 'mesh'));
 
+  const labels = self?.labels ?? snapshot.ingress.labels;
   const destinationRules = new Map<string, DestinationRuleSpec>();
-  for (const dr of snapshot.destinationRules) {
-    const host = qualifyHost(dr.spec.host, dr.metadata.namespace ?? ns);
-    if (!destinationRules.has(host)) destinationRules.set(host, dr.spec);
+  const destinationRuleSources = new Map<string, string[]>();
+  for (const s of snapshot.services) {
+    const dr = destinationRuleFor(snapshot.destinationRules, { namespace: proxyNamespace, labels, rootNamespace }, s, ns);
+    if (!dr) continue;
+    destinationRules.set(s.fqdn, dr.spec);
+    destinationRuleSources.set(s.fqdn, dr.from);
   }
 
   const gateways = new Map<string, { hosts: string[] }>();
@@ -99,12 +157,49 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   const identity = self
     ? { spiffeId: self.spiffeId, labels: self.labels, namespace: self.namespace, name: self.name }
-    : { spiffeId: snapshot.ingress.spiffeId, labels: snapshot.ingress.labels, namespace: ns, name: snapshot.ingress.name };
-  const mtls = self
-    ? resolvePeerAuthentication(snapshot.peerAuthentications, { namespace: self.namespace, labels: self.labels }, self.appPort, ns)
-    : { mode: 'PERMISSIVE' as const, source: 'ingress' };
+    : { spiffeId: snapshot.ingress.spiffeId, labels: snapshot.ingress.labels, namespace: proxyNamespace, name: snapshot.ingress.name };
+  const mtls: ResolvedMtls = self
+    ? composePeerAuthentication(snapshot.peerAuthentications, { namespace: self.namespace, labels: self.labels }, ns, rootNamespace)
+    : { mode: 'PERMISSIVE', source: 'ingress' };
+  const inbound = self ? inboundPorts(self, snapshot.services, mtls) : null;
+  const mtlsModes = inbound ? [...new Set([inbound.primary, ...inbound.byDestination.values()].map((p) => p.mtls.mode))] : [mtls.mode];
 
-  return { version: snapshot.version, snapshot, self, identity, serviceByHost, workloadsByService, workloadByName, meshRoutes, meshWildcards, gatewayRoutes, gateways, destinationRules, mtls };
+  return {
+    version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, workloadsByService, workloadByName,
+    meshRoutes, routes, gatewayRoutes, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes,
+  };
+}
+
+/**
+ * The rules of a VirtualService that apply on one service port (pilot's
+ * route translation for a listener port): a match naming another `port` is
+ * dropped, and a rule left without matches does not apply there.
+ */
+function routeTable(service: ServiceInfo, port: ServicePortInfo, vs: CompiledVirtualService | undefined): RouteTable {
+  if (!vs) return { service, port, rules: [] };
+  const rules: CompiledRule[] = [];
+  for (const r of vs.rules) {
+    if (r.matches === null) { rules.push(r); continue; }
+    const here = r.matches.filter((m) => m.source.port === undefined || m.source.port === port.port);
+    if (here.length === r.matches.length) rules.push(r);
+    else if (here.length > 0) rules.push({ ...r, matches: here });
+  }
+  return { service, port, source: { kind: 'VirtualService', namespace: vs.namespace, name: vs.name }, rules };
+}
+
+/** Service port -> container port -> the app's local port, for every service that selects the workload. */
+function inboundPorts(self: WorkloadInfo, services: readonly ServiceInfo[], mtls: ResolvedMtls): NonNullable<MeshTables['inbound']> {
+  const port = (targetPort: string, service?: ServiceInfo, servicePort?: number): InboundPort => {
+    const localPort = localPortOf(self, targetPort);
+    const number = containerPortNumber(targetPort, localPort);
+    return { service, servicePort, targetPort, number, localPort, mtls: mtlsForPort(mtls, number) };
+  };
+  const byDestination = new Map<string, InboundPort>();
+  const selecting = services.filter((s) => s.workloads.includes(self.name));
+  for (const s of selecting) for (const p of portsOf(s)) byDestination.set(routeKey(s.fqdn, p.port), port(String(p.targetPort), s, p.port));
+  // A request that names no service port gets the first port of the workload's own service.
+  const own = selecting.find((s) => s.name === self.service) ?? selecting[0];
+  return { byDestination, primary: own ? byDestination.get(routeKey(own.fqdn, portsOf(own)[0].port))! : port(String(self.appPort)) };
 }
 
 function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string): CompiledVirtualService {
@@ -116,9 +211,12 @@ function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string): 
       if (d.weight !== undefined && (typeof d.weight !== 'number' || d.weight < 0)) throw new Error(`VirtualService ${vs.metadata.name}: http[${index}] has a negative or non-numeric weight`);
     }
     if (rule.rewrite?.uriRegexRewrite) compileFullRegex(rule.rewrite.uriRegexRewrite.match);
-    return { index, rule, matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatch(m, namespace)) : null };
+    return {
+      index, rule, origin: { kind: 'VirtualService', namespace, name: vs.metadata.name, rule: index },
+      matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatch(m, namespace)) : null,
+    };
   });
-  return { name: vs.metadata.name, namespace, hosts: (spec.hosts ?? []).map((h) => qualifyHost(h, namespace)), gateways, rules };
+  return { name: vs.metadata.name, namespace, hosts: (spec.hosts ?? []).map((h) => qualifyHost(h, namespace)), gateways, exportTo: spec.exportTo, rules };
 }
 
 function checkShape(s: MeshSnapshot): void {
@@ -130,16 +228,18 @@ function checkShape(s: MeshSnapshot): void {
   if (!s.ingress) throw new Error('snapshot has no ingress');
 }
 
-/** The service a Host / :authority names, if any (port ignored). */
+/** The service a Host / :authority names, as this proxy resolves it (port ignored). */
 export function serviceForAuthority(t: MeshTables, authority: string): ServiceInfo | undefined {
-  return t.serviceByHost.get(stripPort(authority).toLowerCase());
+  const host = stripPort(authority).toLowerCase();
+  return t.serviceByHost.get(host) ?? t.serviceByHost.get(qualifyHost(host, t.hostNamespace));
 }
 
-/** The VirtualService a sidecar applies to a service FQDN: exact host first, then wildcards. */
+/** The VirtualService a sidecar applies to a service FQDN. */
 export function meshVirtualService(t: MeshTables, fqdn: string): CompiledVirtualService | undefined {
-  return t.meshRoutes.get(fqdn) ?? t.meshWildcards.find((vs) => vs.hosts.some((h) => hostMatches(h, fqdn)));
+  return t.meshRoutes.get(fqdn);
 }
 
+/** The services a caller here can name, short where its namespace allows. */
 export function knownServices(t: MeshTables): string {
-  return t.snapshot.services.map((s) => `${s.name}:${s.port}`).join(', ') || '(none)';
+  return t.snapshot.services.map((s) => `${s.namespace === t.hostNamespace ? s.name : `${s.name}.${s.namespace}`}:${portsOf(s).map((p) => p.port).join(',')}`).join(', ') || '(none)';
 }

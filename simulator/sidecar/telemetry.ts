@@ -78,7 +78,7 @@ export class SidecarTelemetry {
     const attempt = Number(ctx.headers['x-envoy-attempt-count'] ?? ctx.downstream.headers['x-envoy-attempt-count'] ?? 1) || 1;
     const flags = ctx.flags;
     const fault = flags.length === 0 ? 'none' : flags.includes('FI') ? 'abort' : flags.includes('DI') ? 'delay' : 'none';
-    const cluster = inbound ? `inbound|${t.self?.appPort ?? 0}||` : forward ? `outbound|${forward.port}|${forward.subset ?? ''}|${forward.host}` : '-';
+    const cluster = inbound ? `inbound|${ctx.inbound?.localPort ?? t.self?.appPort ?? 0}||` : forward ? `outbound|${forward.port}|${forward.subset ?? ''}|${forward.host}` : '-';
     // Positions as SpanRow (telemetry-protocol.ts); the control plane expands it into the span record.
     this.spanRows.push([
       this.commonFor(t, listener), open.traceId, open.spanId, open.parentSpanId ?? 0, open.start, e.durationMs,

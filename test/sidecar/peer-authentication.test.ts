@@ -80,11 +80,12 @@ describe('PeerAuthentication at the inbound listener', () => {
     assert.ok(mesh.sidecars.get('reviews-v1')!.stats.get('inbound.cx_plaintext_refused') >= 1);
   });
 
-  test('a workload-selector policy beats the namespace policy, and portLevelMtls beats both', async () => {
-    const appPort = mesh.snapshot.workloads.find((w) => w.name === 'reviews-v1')!.appPort;
+  test('a workload-selector policy beats the namespace policy, and portLevelMtls (keyed by the container port, as in Istio) beats both', async () => {
+    // The service port 9080 targets container port 9080 (the targetPort default); the app listens on another local port.
+    const containerPort = 9080;
     await mesh.push({ peerAuthentications: [pa('default', { mtls: { mode: 'STRICT' } }), pa('reviews', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'PERMISSIVE' } })] });
     assert.ok('status' in (await plaintextGet(inboundPort)));
-    await mesh.push({ peerAuthentications: [pa('reviews', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { [appPort]: { mode: 'STRICT' } } })] });
+    await mesh.push({ peerAuthentications: [pa('reviews', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { [containerPort]: { mode: 'STRICT' } } })] });
     assert.ok('refused' in (await plaintextGet(inboundPort)));
   });
 

@@ -22,9 +22,8 @@ export const authz = (deps: AuthzDeps = {}): Filter => (next) => (ctx) => {
   const t = ctx.tables;
   ctx.path = normalizePath(ctx.path);
   if (!t.self || t.snapshot.authorizationPolicies.length === 0) return next(ctx);
-  const policies = policiesFor(t.snapshot.authorizationPolicies, { namespace: t.self.namespace, labels: t.self.labels }, t.snapshot.namespace);
+  const policies = policiesFor(t.snapshot.authorizationPolicies, { namespace: t.self.namespace, labels: t.self.labels }, t.snapshot.namespace, t.rootNamespace);
   if (policies.length === 0) return next(ctx);
-  const service = t.snapshot.services.find((s) => s.name === t.self!.service);
   const decision = authorize(policies, {
     peer: ctx.source.spiffeId,
     peerNamespace: namespaceOf(ctx.source.spiffeId),
@@ -32,8 +31,8 @@ export const authz = (deps: AuthzDeps = {}): Filter => (next) => (ctx) => {
     method: ctx.method,
     path: splitPath(ctx.path).path,
     host: ctx.authority,
-    port: t.self.appPort,
-    altPorts: service ? [service.port] : undefined,
+    // The workload (container) port, as Envoy's inbound listener sees it; `ports` in policies name these.
+    port: ctx.inbound?.number ?? t.self.appPort,
     headers: ctx.downstream.headers,
   }, t.snapshot.namespace);
   const who = ctx.source.spiffeId ?? ctx.source.address ?? 'unknown peer';

@@ -4,6 +4,7 @@
  * changes the real one. The copy's authority gets `-shadow` (Envoy's
  * convention). Bodies are copied when they fit the replay buffer.
  */
+import { destinationPort } from '../routing/servicePorts';
 import { qualifyHost } from '../../policy/hosts';
 import type { Filter, Handler, RequestContext } from '../context';
 import { hasRequestBody } from '../upstream/hopByHop';
@@ -44,12 +45,13 @@ function shadow(ctx: RequestContext, d: Destination, body: Buffer | null, s: Mir
   const plan = ctx.plan;
   if (plan?.kind !== 'forward') return;
   const t = ctx.tables;
-  const service = t.serviceByHost.get(qualifyHost(d.host, t.snapshot.namespace)) ?? t.serviceByHost.get(d.host.toLowerCase());
+  // A mirror host is read in the namespace of the rule that names it, as a route destination is.
+  const service = t.serviceByHost.get(qualifyHost(d.host, plan.origin?.namespace ?? t.hostNamespace));
   if (!service) return s.stats?.inc('mirror.unknown_destination');
   s.stats?.inc('mirror.requests');
   const copy: RequestContext = {
     ...ctx,
-    plan: { ...plan, service, host: service.fqdn, subset: d.subset, port: d.port?.number ?? service.port },
+    plan: { ...plan, service, host: service.fqdn, subset: d.subset, port: destinationPort(service, d.port?.number, plan.port) },
     authority: shadowAuthority(ctx.authority),
     headers: { ...ctx.headers },
     downstream: { ...ctx.downstream, body: body ? Readable.from([body], { objectMode: false }) : Readable.from([]) },

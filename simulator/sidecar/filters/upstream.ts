@@ -10,6 +10,7 @@ import type { Handler, RequestContext } from '../context';
 import { refusedStream, upstreamConnectFailure, upstreamReset } from '../errors';
 import { parseDuration } from '../../policy/duration';
 import type { LbStats } from '../routing/loadBalancer';
+import { DESTINATION_HEADER, destinationOf } from './servicePort';
 import type { Stats } from '../stats';
 import { forwardHttp1 } from '../upstream/http1';
 import { hasRequestBody } from '../upstream/hopByHop';
@@ -33,6 +34,8 @@ export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
     active.set(ep.name, (active.get(ep.name) ?? 1) - 1);
   };
   ctx.headers['x-forwarded-proto'] = 'http';
+  // The callee's sidecar learns which service port this is for (its inbound listener serves them all).
+  if (ctx.plan?.kind === 'forward') ctx.headers[DESTINATION_HEADER] = destinationOf(ctx.plan);
   if (ctx.policy?.tls?.mode === 'DISABLE') {
     deps.stats.inc('upstream_rq_plaintext');
     forwardHttp1(ctx, ctx.upstreamPort ?? ep.sidecar.inboundPort, deps.plaintextAgent, release);

@@ -134,9 +134,9 @@ export function configDump(t: MeshTables, extra?: Record<string, unknown>): unkn
     identity: t.identity,
     inboundMtls: t.self ? t.mtls : undefined,
     services: t.snapshot.services.map((s) => ({ host: s.fqdn, port: s.port, workloads: s.workloads })),
-    meshRoutes: [...t.meshRoutes.values(), ...t.meshWildcards].map((vs) => ({ virtualService: `${vs.namespace}/${vs.name}`, hosts: vs.hosts, rules: vs.rules.map((r) => r.rule) })),
+    routes: [...t.routes].map(([key, r]) => ({ route: key, source: r.source ? `${r.source.kind} ${r.source.namespace}/${r.source.name}` : 'default', rules: r.rules.map((x) => ({ origin: x.origin, rule: x.rule })) })),
     gatewayRoutes: t.gatewayRoutes.map((vs) => ({ virtualService: `${vs.namespace}/${vs.name}`, gateways: vs.gateways, hosts: vs.hosts, rules: vs.rules.map((r) => r.rule) })),
-    destinationRules: Object.fromEntries(t.destinationRules),
+    destinationRules: Object.fromEntries([...t.destinationRules].map(([host, spec]) => [host, { from: t.destinationRuleSources.get(host), ...spec }])),
     ...extra,
   };
 }

@@ -14,6 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Certificates } from '../../protocol';
 import type { Source } from '../context';
 import { newContext, type AnyRequest, type AnyResponse } from '../downstream';
+import { admits } from '../security/peerAuthentication';
 import { PEER, PLAINTEXT, identify, namespaceOf, type PeerIdentity } from '../security/peerIdentity';
 import type { Stats } from '../stats';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
@@ -50,12 +51,19 @@ export function peerSource(socket: unknown): Source {
     labels: {},
     spiffeId: peer.spiffeId,
     certHash: peer.certHash,
+    tls: peer.tls,
     namespace: namespaceOf(peer.spiffeId),
     address: (socket as net.Socket | undefined)?.remoteAddress,
   };
 }
 
 export function createInboundListener(deps: InboundDeps): InboundListener {
+  /**
+   * Whether the current PeerAuthentication still admits a connection with this
+   * peer: when the mode of one of the workload's ports does (portLevelMtls);
+   * each request is then checked against its own port's mode (servicePort.ts).
+   */
+  const admitted = (peer: PeerIdentity) => deps.tables().mtlsModes.some((mode) => admits(mode, peer));
   const sockets = new Set<net.Socket>();
   /** HTTP/1.1 connections (plaintext or TLS) with their requests in flight. */
   const http1 = new Map<net.Socket, { inflight: number; closeWhenIdle: boolean }>();
@@ -97,9 +105,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
   Object.assign(secure, headersLimits(), { requestTimeout: 0, requireHostHeader: true });
   secure.on('secureConnection', (tls: TLSSocket) => {
     const peer = identify(tls);
-    const mode = deps.tables().mtls.mode;
-    if (mode === 'DISABLE' || (mode === 'STRICT' && !peer.spiffeId)) {
-      deps.stats.inc(mode === 'DISABLE' ? 'inbound.cx_tls_refused' : 'inbound.cx_unauthenticated_refused');
+    if (!admitted(peer)) {
+      deps.stats.inc(deps.tables().mtlsModes.every((m) => m === 'DISABLE') ? 'inbound.cx_tls_refused' : 'inbound.cx_unauthenticated_refused');
       tls.destroy();
       return;
     }
@@ -136,7 +143,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
         secure.emit('connection', socket);
         return;
       }
-      if (deps.tables().mtls.mode === 'STRICT') {
+      if (!admitted(PLAINTEXT)) {
         // Istio's STRICT: a plaintext client gets its connection reset, no HTTP answer.
         deps.stats.inc('inbound.cx_plaintext_refused');
         socket.destroy();
@@ -159,13 +166,6 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     socket.once('close', () => http1.delete(socket));
   }
 
-  /** Whether the current mode still admits a connection with this peer. */
-  const admitted = (peer: PeerIdentity) => {
-    const mode = deps.tables().mtls.mode;
-    if (mode === 'STRICT') return peer.tls && !!peer.spiffeId;
-    if (mode === 'DISABLE') return !peer.tls;
-    return true;
-  };
 
   return {
     server,

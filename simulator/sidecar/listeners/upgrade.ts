@@ -18,6 +18,7 @@ import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, upstreamConnectFailure, type
 import { checkSpiffe } from '../upstream/h2Pool';
 import { endToEndHeaders } from '../upstream/hopByHop';
 import type { MeshTables } from '../tables';
+import { DESTINATION_HEADER, destinationOf } from '../filters/servicePort';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => void;
 
@@ -35,6 +36,7 @@ export function outboundUpgrade(deps: UpgradeDeps & { filters: Filter[]; certs: 
     const upstream = plaintext
       ? net.connect(ep.sidecar.inboundPort, '127.0.0.1')
       : tls.connect({ host: '127.0.0.1', port: ep.sidecar.inboundPort, key: certs.keyPem, cert: certs.certPem, ca: certs.caPem, ALPNProtocols: ['http/1.1'], checkServerIdentity: (_h, cert) => checkSpiffe(cert, ep.spiffeId) });
+    if (ctx.plan?.kind === 'forward') ctx.headers[DESTINATION_HEADER] = destinationOf(ctx.plan);
     tunnel(ctx, upstream, plaintext ? 'connect' : 'secureConnect');
   };
   return (req, socket, head, source) => run(deps, compose(deps.filters, terminal), req, socket, head, source, 'outbound');
@@ -42,7 +44,7 @@ export function outboundUpgrade(deps: UpgradeDeps & { filters: Filter[]; certs: 
 
 /** Inbound: authz + xfcc, then a TCP tunnel to the app. */
 export function inboundUpgrade(deps: UpgradeDeps & { filters: Filter[] }): UpgradeHandler {
-  const terminal: Handler = (ctx) => tunnel(ctx, net.connect(ctx.tables.self!.appPort, '127.0.0.1'), 'connect');
+  const terminal: Handler = (ctx) => tunnel(ctx, net.connect(ctx.inbound?.localPort ?? ctx.tables.self!.appPort, '127.0.0.1'), 'connect');
   return (req, socket, head, source) => run(deps, compose(deps.filters, terminal), req, socket, head, source, 'inbound');
 }
 
@@ -85,6 +87,10 @@ function tunnelContext(tables: MeshTables, req: IncomingMessage, socket: net.Soc
       proxyError = err.reason;
       ctx.flags.push(err.flag);
       ctx.respond(err.status, { 'content-type': 'text/plain; charset=utf-8', [PROXY_ERROR_HEADER]: err.reason, [RESPONSE_FLAGS_HEADER]: err.flag }, err.message);
+    },
+    reset() {
+      answered = true;
+      socket.destroy();
     },
     onAbort() {},
   };

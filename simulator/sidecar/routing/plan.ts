@@ -1,16 +1,19 @@
 /**
  * The routing decision for one request, as a pure function of the compiled
- * tables, the request's attributes and a random source: which VirtualService
- * rule applies (first match wins), and what it does — forward to a
- * destination picked by weight, redirect, or answer directly.
+ * tables, the request's attributes and a random source: which route table
+ * (the service host and the service port the request addressed), which of
+ * its rules applies (first match wins), and what it does — forward to a
+ * destination (host, subset, service port) picked by weight, redirect, or
+ * answer directly. Every plan names the rule it came from.
  */
 import type { HTTPMatchRequest, HTTPRoute, HeaderOperations } from '../../policy/model';
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../../policy/hosts';
 import type { ServiceInfo } from '../../protocol';
 import { ProxyError, noRoute } from '../errors';
-import { knownServices, meshVirtualService, serviceForAuthority, type CompiledVirtualService, type MeshTables } from '../tables';
+import { knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin } from '../tables';
 import type { RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
+import { describePorts, destinationPort, portsOf, requestedPort } from './servicePorts';
 import { pickWeighted } from './weights';
 
 export interface ForwardPlan {
@@ -19,6 +22,7 @@ export interface ForwardPlan {
   service: ServiceInfo;
   host: string;
   subset?: string;
+  /** The service port the request goes to. */
   port: number;
   /** Path and authority after rewrite. */
   path: string;
@@ -28,36 +32,49 @@ export interface ForwardPlan {
   responseHeaderOps: HeaderOperations[];
   /** The rule that matched (timeouts, retries and faults read it), and where it came from. */
   rule?: HTTPRoute;
+  origin?: RouteOrigin;
   routeName: string;
 }
 
+type Answer = { responseHeaderOps: HeaderOperations[]; routeName: string; origin?: RouteOrigin };
+
 export type RoutePlan =
   | ForwardPlan
-  | { kind: 'redirect'; status: number; location: string; responseHeaderOps: HeaderOperations[]; routeName: string }
-  | { kind: 'direct'; status: number; body: string; responseHeaderOps: HeaderOperations[]; routeName: string }
+  | ({ kind: 'redirect'; status: number; location: string } & Answer)
+  | ({ kind: 'direct'; status: number; body: string } & Answer)
   | { kind: 'error'; error: ProxyError };
 
 /** First rule whose matches (ORed; conditions inside one ANDed) accept the request. */
-export function selectRule(vs: CompiledVirtualService, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number } | undefined {
-  for (const r of vs.rules) {
+export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin } | undefined {
+  for (const r of source.rules) {
     if (r.matches === null) {
       // A rule without match still honours the VS's gateways (checked by the caller).
-      return { rule: r.rule, index: r.index };
+      return { rule: r.rule, index: r.index, origin: r.origin };
     }
-    for (const m of r.matches) if (m.test(a)) return { rule: r.rule, match: m.source, index: r.index };
+    for (const m of r.matches) if (m.test(a)) return { rule: r.rule, match: m.source, index: r.index, origin: r.origin };
   }
   return undefined;
 }
 
-/** A sidecar's (or the ingress's proxy-form) plan: the Host names a mesh service. */
+/**
+ * A sidecar's (or the ingress's proxy-form) plan: the Host names a mesh
+ * service as this proxy resolves it, its port one of the service's ports.
+ */
 export function planMesh(t: MeshTables, a: RequestAttributes, random: () => number): RoutePlan {
   const service = serviceForAuthority(t, a.authority);
   if (!service) {
-    return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-host', `devmesh: no service named "${stripPort(a.authority)}" in mesh ${t.snapshot.meshName}; known services: ${knownServices(t)}\n`) };
+    const host = stripPort(a.authority);
+    const where = host.includes('.') ? '' : ` in namespace ${t.hostNamespace} (short names resolve in the caller's namespace; write name.namespace for another)`;
+    return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-host', `devmesh: no service named "${host}"${where} in mesh ${t.snapshot.meshName}; known services: ${knownServices(t)}\n`) };
   }
-  const vs = meshVirtualService(t, service.fqdn);
-  if (!vs) return forwardTo(t, service, undefined, a.path + queryString(a.query), a.authority, [], [], undefined, 'default');
-  return applyVirtualService(t, vs, { ...a, port: a.port || service.port }, random);
+  const port = requestedPort(service, authorityPort(a.authority));
+  if (port === undefined) {
+    return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-port', `devmesh: service ${service.name}.${service.namespace} has no port ${authorityPort(a.authority) ?? '80'}; it has ${describePorts(service)}: address one of them, e.g. http://${service.name}:${portsOf(service)[0].port}\n`) };
+  }
+  const table = t.routes.get(routeKey(service.fqdn, port))!;
+  const attrs = { ...a, port };
+  if (!table.source) return forwardTo(service, undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'default');
+  return applyRules(t, table.rules, `VirtualService ${table.source.namespace}/${table.source.name}`, attrs, random);
 }
 
 /**
@@ -74,7 +91,7 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: () => n
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gw)) continue;
       if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) continue;
-      const plan = applyVirtualService(t, vs, { ...a, gateway: gw }, random);
+      const plan = applyRules(t, vs.rules, `VirtualService ${vs.namespace}/${vs.name}`, { ...a, gateway: gw }, random);
       if (plan.kind === 'error' && plan.error.reason === 'no-route-match') continue;
       return plan;
     }
@@ -83,27 +100,32 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: () => n
   return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at the ingress routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
 }
 
-function applyVirtualService(t: MeshTables, vs: CompiledVirtualService, a: RequestAttributes, random: () => number): RoutePlan {
-  const hit = selectRule(vs, a);
+function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: string, a: RequestAttributes, random: () => number): RoutePlan {
+  const hit = selectRule({ rules }, a);
   if (!hit) {
-    return { kind: 'error', error: noRoute(`devmesh: no rule of VirtualService ${vs.namespace}/${vs.name} matches ${a.method} ${a.path}\n`, 'no-route-match') };
+    return { kind: 'error', error: noRoute(`devmesh: no rule of ${source} matches ${a.method} ${a.path}${a.port ? ` on port ${a.port}` : ''}\n`, 'no-route-match') };
   }
-  const { rule, match, index } = hit;
-  const routeName = rule.name ?? `${vs.name}.${index}`;
+  const { rule, match, index, origin } = hit;
+  const routeName = rule.name ?? `${origin.name}.${index}`;
   const responseOps = rule.headers?.response ? [rule.headers.response] : [];
   if (rule.directResponse) {
     const body = rule.directResponse.body?.string ?? (rule.directResponse.body?.bytes ? Buffer.from(rule.directResponse.body.bytes, 'base64').toString() : '');
-    return { kind: 'direct', status: rule.directResponse.status, body, responseHeaderOps: responseOps, routeName };
+    return { kind: 'direct', status: rule.directResponse.status, body, responseHeaderOps: responseOps, routeName, origin };
   }
   if (rule.redirect) {
     const { status, location } = redirectLocation(rule.redirect, { authority: a.authority, path: a.path + queryString(a.query), scheme: 'http' });
-    return { kind: 'redirect', status, location, responseHeaderOps: responseOps, routeName };
+    return { kind: 'redirect', status, location, responseHeaderOps: responseOps, routeName, origin };
   }
   const dest = pickWeighted(rule.route ?? [], random);
   if (!dest) return { kind: 'error', error: new ProxyError(503, 'UH', 'no-weighted-destination', `devmesh: route ${routeName} has no destination with a weight above 0\n`) };
-  const fqdn = qualifyHost(dest.destination.host, vs.namespace);
+  const fqdn = qualifyHost(dest.destination.host, origin.namespace);
   const service = t.serviceByHost.get(fqdn);
   if (!service) return { kind: 'error', error: new ProxyError(503, 'NC', 'unknown-destination', `devmesh: route ${routeName} sends to ${fqdn}, which is not a mesh service; known services: ${knownServices(t)}\n`) };
+  const port = destinationPort(service, dest.destination.port?.number, a.port);
+  if (!portsOf(service).some((p) => p.port === port)) {
+    const why = dest.destination.port ? `port ${port}` : `no destination.port, and the request's port ${a.port || '(none)'} is not one of its ports (IST0112)`;
+    return { kind: 'error', error: new ProxyError(503, 'NC', 'unknown-destination-port', `devmesh: route ${routeName} sends to ${service.name}.${service.namespace} with ${why}; it has ${describePorts(service)}\n`) };
+  }
   let path = a.path + queryString(a.query);
   let authority = a.authority;
   if (rule.rewrite) {
@@ -112,11 +134,11 @@ function applyVirtualService(t: MeshTables, vs: CompiledVirtualService, a: Reque
   }
   const requestOps = [rule.headers?.request, dest.headers?.request].filter((o): o is HeaderOperations => !!o);
   const responseAll = [...responseOps, ...(dest.headers?.response ? [dest.headers.response] : [])];
-  return forwardTo(t, service, dest.destination.subset, path, authority, requestOps, responseAll, rule, routeName, dest.destination.port?.number);
+  return forwardTo(service, dest.destination.subset, port, path, authority, requestOps, responseAll, rule, routeName, origin);
 }
 
-function forwardTo(t: MeshTables, service: ServiceInfo, subset: string | undefined, path: string, authority: string, requestHeaderOps: HeaderOperations[], responseHeaderOps: HeaderOperations[], rule: HTTPRoute | undefined, routeName: string, port?: number): ForwardPlan {
-  return { kind: 'forward', service, host: service.fqdn, subset, port: port ?? service.port, path, authority, requestHeaderOps, responseHeaderOps, rule, routeName };
+function forwardTo(service: ServiceInfo, subset: string | undefined, port: number, path: string, authority: string, requestHeaderOps: HeaderOperations[], responseHeaderOps: HeaderOperations[], rule: HTTPRoute | undefined, routeName: string, origin?: RouteOrigin): ForwardPlan {
+  return { kind: 'forward', service, host: service.fqdn, subset, port, path, authority, requestHeaderOps, responseHeaderOps, rule, origin, routeName };
 }
 
 function queryString(q: Record<string, string>): string {

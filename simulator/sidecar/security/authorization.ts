@@ -29,9 +29,10 @@ export interface AuthzRequest {
   /** Path without query. */
   path: string;
   host: string;
+  /** The workload (container) port the request is for, as Envoy's inbound listener sees it; 0 when unknown. */
   port: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Other ports that name this destination (the service port beside the workload's port). */
+  /** Other ports that name this destination. */
   altPorts?: number[];
 }
 
@@ -51,14 +52,19 @@ export function isDryRun(p: Resource<'AuthorizationPolicy'>): boolean {
   return String(p.metadata.annotations?.[DRY_RUN_ANNOTATION] ?? '').toLowerCase() === 'true';
 }
 
-/** The policies that apply to a workload: its namespace's (selector matching or none) and mesh-wide ones. */
-export function policiesFor(all: readonly Resource<'AuthorizationPolicy'>[], workload: { namespace: string; labels: Record<string, string> }, defaultNamespace: string): Resource<'AuthorizationPolicy'>[] {
+/**
+ * The policies that apply to a workload (pilot/pkg/model/authorization.go
+ * ListAuthorizationPolicies): those of its namespace and of the root
+ * namespace whose selector matches its labels (or that have none) — a
+ * root-namespace policy's selector picks workloads in every namespace. A
+ * policy with a targetRef is for a gateway or waypoint, never a sidecar.
+ */
+export function policiesFor(all: readonly Resource<'AuthorizationPolicy'>[], workload: { namespace: string; labels: Record<string, string> }, defaultNamespace: string, rootNamespace = ROOT_NAMESPACE): Resource<'AuthorizationPolicy'>[] {
   return all.filter((p) => {
     const ns = p.metadata.namespace ?? defaultNamespace;
-    const sel = p.spec.selector?.matchLabels;
-    const selects = !sel || Object.entries(sel).every(([k, v]) => workload.labels[k] === v);
-    if (ns === workload.namespace) return selects;
-    return ns === ROOT_NAMESPACE && !sel;
+    if (ns !== workload.namespace && ns !== rootNamespace) return false;
+    if (p.spec.targetRef || (p.spec.targetRefs && p.spec.targetRefs.length > 0)) return false;
+    return Object.entries(p.spec.selector?.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v);
   });
 }
 

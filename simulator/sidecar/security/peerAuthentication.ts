@@ -1,11 +1,15 @@
 /**
- * Which mTLS mode a workload's inbound listener enforces, resolved from
- * PeerAuthentications as Istio does: the most specific policy that sets a
- * mode wins — workload (selector matches) > namespace (no selector, the
- * workload's namespace) > mesh (no selector, root namespace `istio-system`)
- * > the default PERMISSIVE. `UNSET` inherits from the next level up, and a
- * workload policy's `portLevelMtls` for the workload's port beats its own
- * `mtls`. At one level the oldest policy wins; we take the first listed.
+ * Which mTLS mode a workload's inbound listener enforces, composed from
+ * PeerAuthentications as Istio does (pilot/pkg/security/authn
+ * policy_applier.go ComposePeerAuthentication, fed by authentication.go
+ * getConfigsForWorkload): of the policies in the workload's namespace and the
+ * root namespace whose selector matches it, the first (oldest) of each level
+ * counts — workload (a selector, not in the root namespace) > namespace (no
+ * selector) > mesh (no selector, root namespace) > the default PERMISSIVE.
+ * `UNSET` inherits from the level above; a root-namespace policy with a
+ * selector is ignored. The workload policy's `portLevelMtls`, keyed by the
+ * workload (container) port, overrides the mode for that port (UNSET there
+ * inherits the workload's mode).
  */
 import type { MtlsMode, Resource } from '../../policy/model';
 
@@ -17,34 +21,68 @@ export interface ResolvedMtls {
   mode: EnforcedMode;
   /** `ns/name` of the deciding PeerAuthentication, or `default`. */
   source: string;
+  /** portLevelMtls of the workload policy, by container port number. */
+  perPort?: Record<string, { mode: EnforcedMode; source: string }>;
 }
 
+type Policy = Resource<'PeerAuthentication'>;
+
+export function composePeerAuthentication(
+  policies: readonly Policy[],
+  workload: { namespace: string; labels: Record<string, string> },
+  defaultNamespace: string,
+  rootNamespace = ROOT_NAMESPACE,
+): ResolvedMtls {
+  const nsOf = (p: Policy) => p.metadata.namespace ?? defaultNamespace;
+  const name = (p: Policy) => `${nsOf(p)}/${p.metadata.name}`;
+  const selector = (p: Policy) => p.spec.selector?.matchLabels ?? {};
+  const applies = (p: Policy) => (nsOf(p) === workload.namespace || nsOf(p) === rootNamespace)
+    && Object.entries(selector(p)).every(([k, v]) => workload.labels[k] === v);
+  let mesh: Policy | undefined;
+  let namespace: Policy | undefined;
+  let wl: Policy | undefined;
+  for (const p of policies.filter(applies)) {
+    if (Object.keys(selector(p)).length === 0) {
+      if (nsOf(p) === rootNamespace) mesh ??= p;
+      else namespace ??= p;
+    } else if (nsOf(p) !== rootNamespace) {
+      wl ??= p;
+    }
+  }
+  let out: ResolvedMtls = { mode: 'PERMISSIVE', source: 'default' };
+  for (const p of [mesh, namespace, wl]) {
+    const mode = p?.spec.mtls?.mode;
+    if (p && mode && mode !== 'UNSET') out = { mode, source: name(p) };
+  }
+  const ports = wl?.spec.portLevelMtls;
+  if (wl && ports && Object.keys(ports).length > 0) {
+    out.perPort = {};
+    for (const [port, m] of Object.entries(ports)) {
+      out.perPort[port] = m?.mode && m.mode !== 'UNSET' ? { mode: m.mode, source: `${name(wl)} port ${port}` } : { mode: out.mode, source: out.source };
+    }
+  }
+  return out;
+}
+
+/** The mode for one container port: its portLevelMtls entry, else the workload's mode. */
+export function mtlsForPort(m: ResolvedMtls, port: number): { mode: EnforcedMode; source: string } {
+  return m.perPort?.[String(port)] ?? { mode: m.mode, source: m.source };
+}
+
+/** The mode a workload enforces on one of its container ports. */
 export function resolvePeerAuthentication(
-  policies: readonly Resource<'PeerAuthentication'>[],
+  policies: readonly Policy[],
   workload: { namespace: string; labels: Record<string, string> },
   port: number,
   defaultNamespace: string,
-): ResolvedMtls {
-  const nsOf = (p: Resource<'PeerAuthentication'>) => p.metadata.namespace ?? defaultNamespace;
-  const hasSelector = (p: Resource<'PeerAuthentication'>) => Object.keys(p.spec.selector?.matchLabels ?? {}).length > 0;
-  const selects = (p: Resource<'PeerAuthentication'>) =>
-    Object.entries(p.spec.selector?.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v);
+  rootNamespace = ROOT_NAMESPACE,
+): { mode: EnforcedMode; source: string } {
+  return mtlsForPort(composePeerAuthentication(policies, workload, defaultNamespace, rootNamespace), port);
+}
 
-  const workloadLevel = policies.filter((p) => nsOf(p) === workload.namespace && hasSelector(p) && selects(p));
-  for (const p of workloadLevel) {
-    const portMode = p.spec.portLevelMtls?.[String(port)]?.mode;
-    if (portMode && portMode !== 'UNSET') return { mode: portMode, source: `${nsOf(p)}/${p.metadata.name}` };
-  }
-  const levels = [
-    workloadLevel,
-    policies.filter((p) => nsOf(p) === workload.namespace && !hasSelector(p)),
-    policies.filter((p) => nsOf(p) === ROOT_NAMESPACE && !hasSelector(p)),
-  ];
-  for (const level of levels) {
-    for (const p of level) {
-      const mode = p.spec.mtls?.mode;
-      if (mode && mode !== 'UNSET') return { mode, source: `${nsOf(p)}/${p.metadata.name}` };
-    }
-  }
-  return { mode: 'PERMISSIVE', source: 'default' };
+/** Whether a mode admits a peer: STRICT wants a verified mesh certificate, DISABLE plaintext, PERMISSIVE anything. */
+export function admits(mode: EnforcedMode, peer: { tls: boolean; spiffeId?: string }): boolean {
+  if (mode === 'STRICT') return peer.tls && !!peer.spiffeId;
+  if (mode === 'DISABLE') return !peer.tls;
+  return true;
 }
