@@ -6,7 +6,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { freePorts } from '../../simulator/control/ports';
 import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
-import type { Resource } from '../../simulator/policy/model';
+import type { IstioKind, MeshSpec, Resource } from '../../simulator/policy/model';
+import { buildSnapshot, type PortAssignment } from '../../simulator/control/snapshot';
 import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
 import { createCa, type MeshCa } from '../../simulator/control/ca';
 import { startSidecar, type Sidecar, type StartOptions } from '../../simulator/sidecar/sidecar';
@@ -56,11 +57,11 @@ export function snapshotOf(services: ServiceDef[], policies: Policies = {}, vers
   };
 }
 
-export function vs(name: string, spec: Resource<'VirtualService'>['spec']): Resource<'VirtualService'> {
-  return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: NS }, spec };
+export function vs(name: string, spec: Resource<'VirtualService'>['spec'], namespace = NS): Resource<'VirtualService'> {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace }, spec };
 }
-export function dr(name: string, spec: Resource<'DestinationRule'>['spec']): Resource<'DestinationRule'> {
-  return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: NS }, spec };
+export function dr(name: string, spec: Resource<'DestinationRule'>['spec'], namespace = NS): Resource<'DestinationRule'> {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace }, spec };
 }
 export function gw(name: string, spec: Resource<'Gateway'>['spec']): Resource<'Gateway'> {
   return { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name, namespace: NS }, spec };
@@ -158,8 +159,42 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
     }
   }
   const ingressPorts = { port: await freePort(), adminPort: await freePort() };
+  return runSidecars(ca, (p, version) => snapshotOf(services, p, version, ingressPorts), policies, apps, opts);
+}
+
+/**
+ * A whole in-process mesh from a Mesh spec, through the control plane's own
+ * buildSnapshot: every local port a workload's app listens on (`port`, or
+ * each one of `ports`) gets an echo app named `<workload>` (or
+ * `<workload>:<container port>`), whatever number the spec wrote there.
+ */
+export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean } = {}): Promise<TestMesh> {
+  const ca = createCa({ trustDomain: spec.trustDomain ?? TD });
+  const mesh: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'test' }, spec: structuredClone(spec) };
+  const apps = new Map<string, http.Server>();
+  const workloads = [...mesh.spec.services.flatMap((s) => s.workloads ?? []), ...(mesh.spec.workloads ?? [])];
+  const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort() } };
+  for (const w of workloads) {
+    if (w.ports) {
+      for (const key of Object.keys(w.ports)) {
+        const app = await echoApp(`${w.name}:${key}`);
+        apps.set(`${w.name}:${key}`, app.server);
+        w.ports[key] = app.port;
+      }
+    } else {
+      const app = await echoApp(w.name);
+      apps.set(w.name, app.server);
+      w.port = app.port;
+    }
+    assignment.workloads[w.name] = { inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
+  }
+  const resources = (p: Policies) => [...(p.virtualServices ?? []), ...(p.destinationRules ?? []), ...(p.gateways ?? []), ...(p.peerAuthentications ?? []), ...(p.authorizationPolicies ?? [])] as Resource<IstioKind>[];
+  return runSidecars(ca, (p, version) => buildSnapshot(mesh, resources(p), assignment, version), policies, apps, opts);
+}
+
+async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, http.Server>, opts: StartOptions & { ingress?: boolean }): Promise<TestMesh> {
   let version = 1;
-  let snapshot = snapshotOf(services, policies, version, ingressPorts);
+  let snapshot = build(policies, version);
   const sidecars = new Map<string, Sidecar>();
   let ingress: Sidecar | undefined;
   const started: Promise<void>[] = [];
@@ -203,7 +238,7 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
     },
     async push(p) {
       version += 1;
-      snapshot = snapshotOf(services, p, version, ingressPorts);
+      snapshot = build(p, version);
       const all = [...sidecars.values(), ...(ingress ? [ingress] : [])];
       const replies = await Promise.all(all.map((s) => s.handle({ type: 'config', snapshot })));
       for (const r of replies) if (r?.type !== 'applied') throw new Error(`config not applied: ${JSON.stringify(r)}`);

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolvePeerAuthentication } from '../../simulator/sidecar/security/peerAuthentication';
+import { composePeerAuthentication, mtlsForPort, resolvePeerAuthentication } from '../../simulator/sidecar/security/peerAuthentication';
 import { authorize, policiesFor, type AuthzRequest } from '../../simulator/sidecar/security/authorization';
 import { formatXfcc, parseXfcc } from '../../simulator/sidecar/security/xfcc';
 import { spiffeFromSan } from '../../simulator/sidecar/security/peerIdentity';
@@ -75,5 +75,34 @@ describe('x-forwarded-client-cert', () => {
   test('the SPIFFE id is read from the URI SAN, ignoring other names', () => {
     assert.equal(spiffeFromSan('DNS:x.example, URI:https://a, URI:spiffe://td/ns/a/sa/b'), 'spiffe://td/ns/a/sa/b');
     assert.equal(spiffeFromSan('DNS:x.example'), undefined);
+  });
+});
+
+describe('PeerAuthentication composed as Istio does', () => {
+  test('the first policy of a level counts, even when it leaves the mode UNSET', () => {
+    const first = pa('a', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'UNSET' } });
+    const second = pa('b', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'DISABLE' } });
+    assert.deepEqual(composePeerAuthentication([pa('ns', { mtls: { mode: 'STRICT' } }), first, second], reviews, 'default'), { mode: 'STRICT', source: 'default/ns' });
+  });
+  test('a root-namespace policy with a selector is ignored; the root namespace can be another one', () => {
+    const rooted = pa('r', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'STRICT' } }, 'istio-system');
+    assert.equal(composePeerAuthentication([rooted], reviews, 'default').mode, 'PERMISSIVE');
+    assert.equal(composePeerAuthentication([pa('m', { mtls: { mode: 'STRICT' } }, 'mesh-root')], reviews, 'default', 'mesh-root').mode, 'STRICT');
+    assert.equal(composePeerAuthentication([pa('m', { mtls: { mode: 'STRICT' } }, 'istio-system')], reviews, 'default', 'mesh-root').mode, 'PERMISSIVE');
+  });
+  test('an UNSET port inherits the workload\'s mode; the ports are container ports', () => {
+    const m = composePeerAuthentication([pa('w', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 9090: { mode: 'UNSET' }, 9091: { mode: 'DISABLE' } } })], reviews, 'default');
+    assert.deepEqual([mtlsForPort(m, 9080).mode, mtlsForPort(m, 9090).mode, mtlsForPort(m, 9091).mode], ['STRICT', 'STRICT', 'DISABLE']);
+  });
+});
+
+describe('AuthorizationPolicies a workload gets', () => {
+  test('a root-namespace policy\'s selector picks workloads in every namespace; another namespace\'s never', () => {
+    const all = [ap('root-sel', { selector: { matchLabels: { app: 'reviews' } } }, 'istio-system'), ap('root-other', { selector: { matchLabels: { app: 'x' } } }, 'istio-system'), ap('front', {}, 'front')];
+    assert.deepEqual(policiesFor(all, { namespace: 'back', labels: { app: 'reviews' } }, 'default').map((p) => p.metadata.name), ['root-sel']);
+    assert.deepEqual(policiesFor(all, { namespace: 'front', labels: { app: 'reviews' } }, 'default').map((p) => p.metadata.name), ['root-sel', 'front']);
+  });
+  test('a policy with a targetRef is for a gateway, not a sidecar', () => {
+    assert.deepEqual(policiesFor([ap('gw', { targetRefs: [{ kind: 'Gateway', name: 'x' }] })], reviews, 'default'), []);
   });
 });
