@@ -70,6 +70,11 @@ export const CODES = {
   'bad-path-template': { severity: 'error', title: 'An AuthorizationPolicy path that is not a valid Istio path template ({*} one segment, {**} last operator).', seeAlso: 'IST0106' },
   'internal-error': { severity: 'warning', title: 'A check failed on this input: a devmesh bug worth reporting.' },
   'route-to-gateway-host': { severity: 'warning', title: 'A VirtualService host not served by its Gateway.', seeAlso: 'IST0132' },
+  'unknown-port': { severity: 'error', title: 'A port that the service (or the selected workloads) does not have.', seeAlso: 'IST0101' },
+  'destination-port-required': { severity: 'error', title: 'A destination of a service with several ports that names no port.', seeAlso: 'IST0112' },
+  'undeclared-protocol': { severity: 'info', title: 'A service port whose name, protocol and appProtocol do not say its protocol (Istio sniffs it).', seeAlso: 'IST0118' },
+  'service-without-workloads': { severity: 'warning', title: 'A service with no workload behind it (callers get 503).' },
+  'ineffective-policy': { severity: 'warning', title: 'A policy Istio ignores where it is written.', seeAlso: 'IST0167' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type DiagnosticCode = keyof typeof CODES;

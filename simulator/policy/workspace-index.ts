@@ -71,6 +71,11 @@ export class WorkspaceIndex {
     return this.mesh?.namespace ?? MESH_DEFAULTS.namespace;
   }
 
+  /** Istio's root namespace: mesh-wide PeerAuthentication and AuthorizationPolicy, the last DestinationRules. */
+  get rootNamespace(): string {
+    return this.mesh?.rootNamespace ?? MESH_DEFAULTS.rootNamespace;
+  }
+
   namespaceOf(doc: PolicyDocument): string {
     return doc.namespace ?? this.defaultNamespace;
   }
@@ -130,11 +135,26 @@ export class WorkspaceIndex {
     return this.gwFacts;
   }
 
-  /** Workloads of a namespace whose labels include every given label. */
+  /** Workloads of a namespace (every namespace for `*`) whose labels include every given label. */
   workloadsMatching(selector: Record<string, unknown>, namespace: string, among?: readonly WorkloadView[]): WorkloadView[] {
     const pool = among ?? this.mesh?.workloads ?? [];
     const entries = Object.entries(selector);
-    return pool.filter((w) => w.namespace === namespace && entries.every(([k, v]) => w.labels[k] === String(v)));
+    return pool.filter((w) => (namespace === '*' || w.namespace === namespace) && entries.every(([k, v]) => w.labels[k] === String(v)));
+  }
+
+  /**
+   * The workloads a PeerAuthentication or AuthorizationPolicy selects: those
+   * of its namespace; an AuthorizationPolicy in the root namespace selects in
+   * every namespace (a PeerAuthentication there with a selector selects none).
+   */
+  policyWorkloads(doc: PolicyDocument<'PeerAuthentication' | 'AuthorizationPolicy'>): WorkloadView[] {
+    const labels = obj(obj(obj(doc.value.spec).selector).matchLabels);
+    const ns = this.namespaceOf(doc);
+    if (ns === this.rootNamespace) {
+      if (doc.kind === 'AuthorizationPolicy') return this.workloadsMatching(labels, '*');
+      return Object.keys(labels).length === 0 ? this.workloadsMatching({}, '*') : [];
+    }
+    return this.workloadsMatching(labels, ns);
   }
 }
 
@@ -173,4 +193,4 @@ function buildMeshView(doc: PolicyDocument<'Mesh'>): MeshView {
   return { doc, name: doc.name, namespace, rootNamespace, trustDomain, services, workloads, serviceByFqdn, facts };
 }
 
-export { arr, num, obj, str } from './plain';
+export { arr, num, obj, str, valueAt } from './plain';

@@ -2,9 +2,11 @@ import type { WorkspaceRule } from './rule';
 import { arr, obj, str } from '../workspace-index';
 
 /**
- * Istio merges several DestinationRules for one host only partly: subsets are
- * combined, but a second top-level trafficPolicy or a repeated subset name is
- * silently dropped (KIA0201). Inside one rule, a subset name must be unique.
+ * Istio merges several DestinationRules for one host of one namespace only
+ * partly: subsets are combined, but a second top-level trafficPolicy or a
+ * repeated subset name is silently dropped (KIA0201). Rules in different
+ * namespaces do not merge: each proxy takes its own namespace's first. Inside
+ * one rule, a subset name must be unique.
  */
 export const destinationRuleConflicts: WorkspaceRule = {
   codes: ['conflicting-destination-rules', 'duplicate-subset'],
@@ -16,8 +18,9 @@ export const destinationRuleConflicts: WorkspaceRule = {
       const host = str(spec.host);
       if (!host || spec.workloadSelector) continue;
       const fqdn = index.fqdn(host, dr);
-      const seen = byHost.get(fqdn) ?? { subsets: new Map<string, string>() };
-      byHost.set(fqdn, seen);
+      const key = `${index.namespaceOf(dr)}|${fqdn}`;
+      const seen = byHost.get(key) ?? { subsets: new Map<string, string>() };
+      byHost.set(key, seen);
       if (spec.trafficPolicy) {
         if (seen.policy && seen.policy !== dr.name) {
           report(dr, ['spec', 'trafficPolicy'], 'conflicting-destination-rules',

@@ -3,11 +3,13 @@
  * http and tcp rules, `mirror` and `mirrors`. Several rules walk these.
  */
 import type { Path, PolicyDocument } from '../source';
-import { arr, obj, str } from '../workspace-index';
+import { arr, num, obj, str } from '../workspace-index';
 
 export interface DestinationRef {
   host: string;
   subset?: string;
+  /** `port.number`, when written. */
+  port?: number;
   /** Path of the `destination` object. */
   path: Path;
 }
@@ -23,7 +25,7 @@ export function destinationsOf(vs: PolicyDocument<'VirtualService'>): readonly D
   const push = (d: unknown, path: Path) => {
     const dest = obj(d);
     const host = str(dest.host);
-    if (host) out.push({ host, subset: str(dest.subset), path });
+    if (host) out.push({ host, subset: str(dest.subset), port: num(obj(dest.port).number), path });
   };
   const spec = obj(vs.value.spec);
   arr(spec.http).forEach((r, i) => {

@@ -3,18 +3,27 @@ import type { WorkspaceRule } from './rule';
 import { gatewaysOf } from './destinations';
 import { arr, obj, str, type WorkspaceIndex } from '../workspace-index';
 
-/** Two VirtualServices for one host on the same gateway: which one applies is undefined (IST0109, KIA1106). */
+/**
+ * Two VirtualServices for one host on the same gateway that one namespace
+ * both sees: which one applies is undefined (IST0109, KIA1106). As istioctl's
+ * analyzer scopes it, a VirtualService exported to some namespaces conflicts
+ * with another exported to one of them or to all.
+ */
 export const duplicateHost: WorkspaceRule = {
   codes: ['duplicate-host'],
   reads: ['VirtualService', 'Mesh'],
   check(index, report) {
     const seen = new Map<string, PolicyDocument<'VirtualService'>>();
+    /** Per `gateway|fqdn`, the first VirtualService in any scope: one exported to all conflicts with it. */
+    const anyScope = new Map<string, PolicyDocument<'VirtualService'>>();
     for (const vs of index.byKind.VirtualService) {
-      for (const { key, gateway, host, i } of routedHosts(vs, index)) {
-        const first = seen.get(key);
+      for (const { key, wide, gateway, host, i } of routedHosts(vs, index)) {
+        const hostKey = wide.replace('|*|', '|');
+        const first = key === wide ? anyScope.get(hostKey) : seen.get(key) ?? seen.get(wide);
         if (!first) {
           seen.set(key, vs);
-        } else if (first.name !== vs.name || first.file !== vs.file) {
+          if (!anyScope.has(hostKey)) anyScope.set(hostKey, vs);
+        } else if (first.name !== vs.name || first.file !== vs.file || index.namespaceOf(first) !== index.namespaceOf(vs)) {
           report(vs, ['spec', 'hosts', i], 'duplicate-host',
             `VirtualService "${first.name}" (${first.file}) already routes host "${host}" for ${gateway === 'mesh' ? 'the sidecars' : `gateway ${gateway}`}; only one of them would apply: merge the rules into one VirtualService (IST0109)`);
         }
@@ -24,8 +33,10 @@ export const duplicateHost: WorkspaceRule = {
 };
 
 interface RoutedHost {
-  /** `gateway|fqdn`: two VirtualServices with one key conflict. */
+  /** `gateway|scope|fqdn` (scope: a namespace it is exported to, or `*`): two VirtualServices with one key conflict. */
   key: string;
+  /** The key of the same host exported to every namespace, which conflicts with any scope. */
+  wide: string;
   gateway: string;
   host: string;
   /** Index of the host in spec.hosts. */
@@ -42,10 +53,14 @@ function routedHosts(vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex
   if (cached && cached.namespace === namespace) return cached.hosts;
   const hosts: RoutedHost[] = [];
   const spec = obj(vs.value.spec);
+  const exportTo = arr(spec.exportTo).filter((e): e is string => typeof e === 'string');
+  const scopes = exportTo.length === 0 || exportTo.includes('*') ? ['*'] : [...new Set(exportTo.map((e) => (e === '.' ? namespace : e)))];
   for (const gateway of gatewaysOf(vs)) {
     arr(spec.hosts).forEach((h, i) => {
       const host = str(h);
-      if (host) hosts.push({ key: `${gateway}|${index.fqdn(host, vs)}`, gateway, host, i });
+      if (!host) return;
+      const fqdn = index.fqdn(host, vs);
+      for (const scope of scopes) hosts.push({ key: `${gateway}|${scope}|${fqdn}`, wide: `${gateway}|*|${fqdn}`, gateway, host, i });
     });
   }
   routedHostsCache.set(vs, { namespace, hosts });

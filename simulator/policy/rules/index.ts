@@ -7,8 +7,10 @@ import { gateways } from './gateways';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
+import { meshServices } from './mesh-services';
 import { mtlsConflict } from './mtls-conflict';
 import { pathTemplates } from './path-templates';
+import { policyPorts } from './policy-ports';
 import { principals } from './principals';
 import { retryOn } from './retry-on';
 import type { Rule } from './rule';
@@ -18,6 +20,7 @@ import { shadowedRules } from './shadowed-rules';
 import { subsetNoWorkloads } from './subset-no-workloads';
 import { unknownHost } from './unknown-host';
 import { unknownSubset } from './unknown-subset';
+import { workloadPorts } from './workload-ports';
 
 export type { Report, Rule } from './rule';
 
@@ -25,6 +28,8 @@ export const RULES: readonly Rule[] = [
   meshPresence,
   meshNames,
   meshPorts,
+  meshServices,
+  workloadPorts,
   duplicateResources,
   unknownHost,
   unknownSubset,
@@ -37,6 +42,7 @@ export const RULES: readonly Rule[] = [
   retryOn,
   principals,
   selectors,
+  policyPorts,
   authorization,
   pathTemplates,
   mtlsConflict,

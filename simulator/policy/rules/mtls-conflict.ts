@@ -29,7 +29,8 @@ export const mtlsConflict: WorkspaceRule = {
             const paSpec = obj(pa.value.spec);
             const ns = index.namespaceOf(pa);
             const selector = obj(obj(paSpec.selector).matchLabels);
-            const applies = (ns === w.namespace || ns === 'istio-system')
+            const rooted = ns === index.rootNamespace && ns !== w.namespace;
+            const applies = (ns === w.namespace || (rooted && Object.keys(selector).length === 0))
               && Object.entries(selector).every(([k, v]) => w.labels[k] === String(v));
             return applies && obj(paSpec.mtls).mode === 'STRICT';
           });

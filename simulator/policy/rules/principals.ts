@@ -30,16 +30,19 @@ export const principals: DocumentRule<'AuthorizationPolicy'> = {
             const m = /^([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal);
             if (!m) {
               report(ap, path, 'principal-format',
-                `"${principal}" is not a principal: write "<trustDomain>/ns/<namespace>/sa/<serviceAccount>", e.g. "${mesh.trustDomain}/ns/${mesh.namespace}/sa/${mesh.workloads[0]?.serviceAccount ?? 'productpage'}"`);
+                `"${principal}" is not a principal: write "<trustDomain>/ns/<namespace>/sa/<serviceAccount>", e.g. "${mesh.trustDomain}/ns/${mesh.workloads[0]?.namespace ?? mesh.namespace}/sa/${mesh.workloads[0]?.serviceAccount ?? 'productpage'}"`);
               return;
             }
             const [, td, ns, sa] = m;
             if (td !== mesh.trustDomain && td !== 'cluster.local') {
               report(ap, path, 'unknown-principal', `trust domain "${td}" is not the Mesh's ("${mesh.trustDomain}"); this principal never matches`);
             } else if (!accounts.has(`${ns}/sa/${sa}`)) {
-              const known = [...new Set(mesh.workloads.map((w) => w.serviceAccount))].join(', ');
+              const here = [...new Set(mesh.workloads.filter((w) => w.namespace === ns).map((w) => w.serviceAccount))];
+              const elsewhere = mesh.workloads.filter((w) => w.serviceAccount === sa).map((w) => w.namespace);
+              const known = here.length ? `service accounts there: ${here.join(', ')}` : `no workload runs in namespace "${ns}"`;
+              const hint = elsewhere.length ? `; "${sa}" runs in namespace ${[...new Set(elsewhere)].map((n) => `"${n}"`).join(', ')}: write "${td}/ns/${elsewhere[0]}/sa/${sa}"` : '';
               report(ap, path, 'unknown-principal',
-                `no workload runs as service account "${sa}" in namespace "${ns}" (service accounts: ${known}); this principal never matches (KIA0106)`);
+                `no workload runs as service account "${sa}" in namespace "${ns}" (${known})${hint}; this principal never matches (KIA0106)`);
             }
           });
         }

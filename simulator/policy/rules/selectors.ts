@@ -1,9 +1,14 @@
 import type { DocumentRule } from './rule';
 import { obj } from '../workspace-index';
 
-/** A workload selector that matches no workload makes the policy dead (IST0127). */
+/**
+ * A workload selector that matches no workload makes the policy dead
+ * (IST0127). An AuthorizationPolicy in the root namespace selects workloads
+ * in every namespace; a PeerAuthentication there with a selector is ignored
+ * by Istio (ComposePeerAuthentication), which says so (IST0167).
+ */
 export const selectors: DocumentRule<'PeerAuthentication' | 'AuthorizationPolicy'> = {
-  codes: ['no-matching-workloads'],
+  codes: ['no-matching-workloads', 'ineffective-policy'],
   kinds: ['PeerAuthentication', 'AuthorizationPolicy'],
   facts: (index) => index.meshFacts,
   check(doc, index, report) {
@@ -11,10 +16,16 @@ export const selectors: DocumentRule<'PeerAuthentication' | 'AuthorizationPolicy
     const labels = obj(obj(obj(doc.value.spec).selector).matchLabels);
     if (Object.keys(labels).length === 0) return;
     const ns = index.namespaceOf(doc);
-    if (index.workloadsMatching(labels, ns).length > 0) return;
+    if (doc.kind === 'PeerAuthentication' && ns === index.rootNamespace) {
+      report(doc, ['spec', 'selector'], 'ineffective-policy',
+        `a PeerAuthentication with a selector in the root namespace "${ns}" applies to no workload: put it in the namespace of the workloads it selects, or drop the selector to make it mesh-wide (IST0167)`, { part: 'key' });
+      return;
+    }
+    if (index.policyWorkloads(doc).length > 0) return;
     const shown = Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',');
+    const where = ns === index.rootNamespace ? 'in any namespace (the root namespace selects across all)' : `in namespace "${ns}"`;
     report(doc, ['spec', 'selector', 'matchLabels'], 'no-matching-workloads',
-      `no matching workloads for this resource with the following labels: ${shown} in namespace "${ns}"; fix the labels or the Mesh workloads (IST0127)`,
+      `no matching workloads for this resource with the following labels: ${shown} ${where}; fix the labels or the Mesh workloads (IST0127)`,
       { part: 'key' });
   },
 };

@@ -100,6 +100,6 @@ export const destinationRuleSchema: Schema = resource('DestinationRule', API_VER
       labels: labels('Labels apply a filter over the endpoints of a service in the service registry.'),
       trafficPolicy: { ...trafficPolicy, description: 'Traffic policies that apply to this subset; they override the ones at the DestinationRule level.' },
     }, { required: ['name'] })),
-    exportTo: notSimulated(array('Namespaces to which this destination rule is exported.', { type: 'string' }), 'devmesh runs a single namespace view'),
+    exportTo: array('Namespaces to which this destination rule is exported: `.` its own namespace, `*` all (the default), or namespace names. A proxy takes the rule of its own namespace first, then the service\'s namespace\'s rules exported to it, then the root namespace\'s.', { type: 'string', 'x-ref': 'namespace' }),
     workloadSelector: notSimulated(workloadSelector('DestinationRule')),
   }, { required: ['host'] }));

@@ -148,5 +148,5 @@ export const virtualServiceSchema: Schema = resource('VirtualService', API_VERSI
     http: array('An ordered list of route rules for HTTP traffic. The first rule matching an incoming request is used.', httpRoute),
     tls: notSimulated(array('An ordered list of route rules for non-terminated TLS & HTTPS traffic.', {})),
     tcp: array('An ordered list of route rules for opaque TCP traffic.', tcpRoute),
-    exportTo: notSimulated(array('Namespaces to which this virtual service is exported.', { type: 'string' }), 'devmesh runs a single namespace view'),
+    exportTo: array('Namespaces to which this virtual service is exported: `.` its own namespace, `*` all (the default), or namespace names. A sidecar applies its own namespace\'s private VirtualServices first, then those exported to it by name, then the public ones.', { type: 'string', 'x-ref': 'namespace' }),
   }, { required: ['hosts'] }));
