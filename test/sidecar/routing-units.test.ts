@@ -101,11 +101,16 @@ describe('subsets and traffic policy', () => {
     assert.match((subsetEndpoints(endpoints, rule, 'v9', 'reviews') as { error: string }).error, /v9/);
     assert.match((subsetEndpoints(endpoints, undefined, 'v1', 'reviews') as { error: string }).error, /needs a DestinationRule/);
   });
-  test('port-level settings override the top level, and the subset overrides both', () => {
+  test('port-level settings replace the top level for their service port (no inheritance, as Istio), and the subset overrides both', () => {
     assert.deepEqual(effectiveTrafficPolicy(rule, undefined, 9090).loadBalancer, { simple: 'RANDOM' });
+    assert.deepEqual(effectiveTrafficPolicy(rule, undefined, 9090).tls, { mode: 'ISTIO_MUTUAL' });
     assert.deepEqual(effectiveTrafficPolicy(rule, undefined, 9080).loadBalancer, { simple: 'ROUND_ROBIN' });
+    assert.equal(effectiveTrafficPolicy(rule, undefined, 9080).tls, undefined, 'port 9080 settings say nothing of tls: the default, not the top level\'s');
     assert.deepEqual(effectiveTrafficPolicy(rule, 'v2', 9080).loadBalancer, { consistentHash: { httpHeaderName: 'x-user' } });
-    assert.deepEqual(effectiveTrafficPolicy(rule, 'v2', 9080).tls, { mode: 'ISTIO_MUTUAL' });
+    assert.deepEqual(effectiveTrafficPolicy(rule, 'v2', 9090).tls, { mode: 'ISTIO_MUTUAL' });
+    const subsetPorts = dr('r', { host: 'r', trafficPolicy: { tls: { mode: 'DISABLE' } }, subsets: [{ name: 's', trafficPolicy: { loadBalancer: { simple: 'RANDOM' }, portLevelSettings: [{ port: { number: 9080 }, connectionPool: { tcp: { maxConnections: 1 } } }] } }] }).spec;
+    assert.deepEqual(effectiveTrafficPolicy(subsetPorts, 's', 9080), { connectionPool: { tcp: { maxConnections: 1 } } }, 'the subset\'s port-level settings replace every field');
+    assert.deepEqual(effectiveTrafficPolicy(subsetPorts, 's', 9090), { tls: { mode: 'DISABLE' }, loadBalancer: { simple: 'RANDOM' } });
     assert.deepEqual(effectiveTrafficPolicy(rule, 'canary', 9080).loadBalancer, { simple: 'ROUND_ROBIN' });
     assert.deepEqual(effectiveTrafficPolicy(undefined, undefined, 9080), {});
   });
