@@ -8,7 +8,7 @@ import {
   CompletionItemKind, InsertTextFormat, InsertTextMode, MarkupKind,
   type CompletionItem, type TextEdit,
 } from 'vscode-languageserver';
-import { API_VERSIONS, KINDS, schemaAt, type Kind, type Schema, type SourceFile, type WorkspaceIndex } from '../../simulator/policy';
+import { API_VERSIONS, KINDS, schemaAt, type Kind, type Schema, type ServiceView, type SourceFile, type WorkspaceIndex } from '../../simulator/policy';
 import { cursorContext, type CursorContext } from './cursor';
 import { fqdnIn, labelsText, principals, serviceByFqdn, serviceMarkdown, subsetsOf, subsetWorkloads } from './mesh-facts';
 import { toLspRange } from './positions';
@@ -183,14 +183,18 @@ function valueItems(index: WorkspaceIndex, ctx: CursorContext, edit: (t: string)
     return list.map((d, i) => value(d, { detail: 'duration', sortText: String(i).padStart(2, '0') }));
   }
   switch (schema['x-ref']) {
-    case 'host': return hostItems(index, value);
+    case 'host': return hostItems(index, ctx.namespace ?? index.defaultNamespace, value);
+    case 'servicePort': return servicePortItems(index, ctx, value);
     case 'subset': return subsetItems(index, ctx, value);
     case 'principal': return principals(index).map((p) => value(p.principal, {
       detail: `service account ${p.serviceAccount}`,
       documentation: { kind: MarkupKind.Markdown, value: `Workloads: ${p.workloads.map((w) => `\`${w.name}\``).join(', ')}` },
     }));
     case 'serviceAccount': return [...new Set((index.mesh?.workloads ?? []).map((w) => w.serviceAccount))].map((sa) => value(sa, { detail: 'service account' }));
-    case 'namespace': return [value(index.defaultNamespace, { detail: 'Mesh namespace' })];
+    case 'namespace': return meshNamespaces(index).map((ns, i) => value(ns, {
+      detail: ns === index.defaultNamespace ? 'the Mesh\'s default namespace' : ns === index.rootNamespace ? 'root namespace (mesh-wide policies)' : 'namespace of the Mesh',
+      sortText: String(i).padStart(3, '0'),
+    }));
     case 'gateway': return ['mesh', ...index.byKind.Gateway.map((g) => g.name)].map((g, i) => value(g, {
       detail: g === 'mesh' ? 'every sidecar' : 'Gateway', sortText: String(i).padStart(3, '0'),
     }));
@@ -198,15 +202,46 @@ function valueItems(index: WorkspaceIndex, ctx: CursorContext, edit: (t: string)
   return [];
 }
 
-function hostItems(index: WorkspaceIndex, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+/**
+ * Hosts as a policy in `namespace` may name them: a service of that namespace
+ * by its short name (and FQDN), one of another namespace by its FQDN only —
+ * Istio reads `name.namespace` in a policy literally, as no service.
+ */
+function hostItems(index: WorkspaceIndex, namespace: string, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
   return (index.mesh?.services ?? []).flatMap((s) => {
     const documentation = { kind: MarkupKind.Markdown, value: serviceMarkdown(s) };
-    const detail = `Mesh service, port ${s.port ?? '?'}, ${s.workloads.length} workload${s.workloads.length === 1 ? '' : 's'}`;
+    const detail = `Mesh service ${s.name}.${s.namespace}, port${s.ports.length === 1 ? '' : 's'} ${s.ports.map((p) => p.port).join(', ') || '?'}, ${s.workloads.length} workload${s.workloads.length === 1 ? '' : 's'}`;
+    const here = s.namespace === namespace;
     return [
-      value(s.name, { kind: CompletionItemKind.Reference, detail, documentation, sortText: `0${s.name}` }),
-      value(s.fqdn, { kind: CompletionItemKind.Reference, detail, documentation, sortText: `1${s.name}` }),
+      ...(here ? [value(s.name, { kind: CompletionItemKind.Reference, detail, documentation, sortText: `0${s.name}` })] : []),
+      value(s.fqdn, { kind: CompletionItemKind.Reference, detail, documentation, sortText: `${here ? 1 : 2}${s.name}`, filterText: `${s.name}.${s.namespace} ${s.fqdn}` }),
     ];
   });
+}
+
+/** The ports of the services this document names (its hosts, its destinations, a DestinationRule's host). */
+function servicePortItems(index: WorkspaceIndex, ctx: CursorContext, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+  const named = new Set<string>();
+  for (const l of ctx.doc.lines) {
+    const text = l.key?.text === 'host' ? l.value?.text : undefined;
+    if (text) named.add(text.replace(/^["']|["']$/g, ''));
+    for (const m of l.text.matchAll(/host:\s*["']?([A-Za-z0-9.*-]+)/g)) named.add(m[1]);
+    const hosts = /^\s*hosts:\s*\[(.*)\]/.exec(l.text);
+    if (hosts) for (const h of hosts[1].split(',')) named.add(h.trim().replace(/^["']|["']$/g, ''));
+    const item = /^\s*-\s*["']?([A-Za-z0-9.*-]+)["']?\s*$/.exec(l.text);
+    if (item) named.add(item[1]);
+  }
+  const services = [...new Set([...named].map((h) => serviceByFqdn(index, fqdnIn(index, h, ctx.namespace))).filter((s): s is ServiceView => !!s))];
+  return services.flatMap((s) => s.ports.map((p) => value(String(p.port), {
+    kind: CompletionItemKind.Value,
+    detail: `port ${p.name || p.port} of ${s.name}.${s.namespace} (${p.protocol}, targetPort ${p.targetPort})`,
+  })));
+}
+
+/** The namespaces of the Mesh (default first) and the root namespace. */
+function meshNamespaces(index: WorkspaceIndex): string[] {
+  const mesh = index.mesh;
+  return [...new Set([index.defaultNamespace, ...(mesh?.services ?? []).map((s) => s.namespace), ...(mesh?.workloads ?? []).map((w) => w.namespace), index.rootNamespace])];
 }
 
 function subsetItems(index: WorkspaceIndex, ctx: CursorContext, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {

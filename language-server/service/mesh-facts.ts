@@ -47,14 +47,17 @@ export function labelsText(labels: Record<string, string>): string {
 }
 
 export function workloadLine(w: WorkloadView): string {
-  return `- \`${w.name}\` — port ${w.port ?? '?'}, ${labelsText(w.labels)}, service account \`${w.serviceAccount}\``;
+  const local = Object.entries(w.containerPorts);
+  const ports = local.length > 1 ? `ports ${local.map(([k, p]) => `${k}→${p}`).join(', ')}` : `port ${w.appPort ?? w.port ?? '?'}`;
+  return `- \`${w.name}\` — ${ports}, ${labelsText(w.labels)}, service account \`${w.serviceAccount}\`${w.namespace ? ` (namespace ${w.namespace})` : ''}`;
 }
 
 export function serviceMarkdown(s: ServiceView): string {
+  const ports = s.ports.map((p) => `${p.port}${p.name && p.name !== p.protocol ? ` ${p.name}` : ''} (${p.protocol}${String(p.targetPort) !== String(p.port) ? `, targetPort ${p.targetPort}` : ''})`);
   return [
-    `**${s.name}** — Mesh service \`${s.fqdn}\``,
+    `**${s.name}** — Mesh service \`${s.fqdn}\` in namespace \`${s.namespace}\``,
     '',
-    `Port ${s.port ?? '?'} (${s.protocol}), ${s.workloads.length} workload${s.workloads.length === 1 ? '' : 's'}:`,
+    `Port${ports.length === 1 ? '' : 's'} ${ports.join(', ') || '?'}, ${s.workloads.length} workload${s.workloads.length === 1 ? '' : 's'}${s.selector ? ` (selector ${labelsText(s.selector)})` : ''}:`,
     ...s.workloads.map(workloadLine),
   ].join('\n');
 }

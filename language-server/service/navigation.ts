@@ -66,8 +66,10 @@ function symbolAt(ws: Workspace, file: string, offset: number): Symbol | undefin
       const svc = mesh.services.find((s) => s.path[2] === p[2]);
       return svc ? { type: 'service', fqdn: svc.fqdn } : undefined;
     }
-    if (p[1] === 'services' && p[3] === 'workloads' && p[5] === 'serviceAccount') {
-      return { type: 'serviceAccount', namespace: mesh.namespace, serviceAccount: target.value! };
+    const account = (p[1] === 'services' && p[3] === 'workloads' && p[5] === 'serviceAccount') || (p[1] === 'workloads' && p[3] === 'serviceAccount');
+    if (account) {
+      const w = mesh.workloads.find((x) => x.path.length === p.length - 1 && x.path.every((seg, i) => seg === p[i]));
+      return { type: 'serviceAccount', namespace: w?.namespace ?? mesh.namespace, serviceAccount: target.value! };
     }
     return undefined;
   }

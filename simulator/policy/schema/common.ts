@@ -7,8 +7,8 @@
  * - `format: 'duration' | 're2'`: checked by our ajv formats.
  * - `x-exclusive`: groups of fields of which at most one may be set (proto `oneof`).
  * - `x-notSimulated`: the field is accepted but has no local effect yet (a warning).
- * - `x-ref`: what a string refers to ('host', 'subset', 'gateway', 'principal',
- *   'namespace', 'label'), for completion and go-to-definition.
+ * - `x-ref`: what a value refers to ('host', 'subset', 'gateway', 'principal',
+ *   'namespace', 'label', 'servicePort'), for completion and go-to-definition.
  *
  * One schema source feeds validation, completion and hover.
  */
@@ -34,7 +34,7 @@ export interface Schema {
   examples?: unknown[];
   'x-exclusive'?: string[][];
   'x-notSimulated'?: string;
-  'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount';
+  'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount' | 'servicePort';
 }
 
 type Props = Record<string, Schema>;
@@ -96,8 +96,8 @@ export const percent = (description: string): Schema =>
     value: number('The percentage, from 0.0 to 100.0.', { minimum: 0, maximum: 100 }),
   });
 
-export const portSelector: Schema = object('PortSelector', 'Specifies the number of a port to be used for matching or selection.', {
-  number: port('Valid port number.'),
+export const portSelector: Schema = object('PortSelector', 'Specifies the number of a port to be used for matching or selection: a port of the service (what callers address), not its targetPort.', {
+  number: { ...port('Valid port number: a service port.'), 'x-ref': 'servicePort' },
 });
 
 export const workloadSelector = (resource: string): Schema =>

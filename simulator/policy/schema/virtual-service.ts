@@ -28,7 +28,7 @@ const matchRequest: Schema = object('HTTPMatchRequest', 'Conditions that must be
   method: stringMatch('the HTTP method'),
   authority: stringMatch('the HTTP authority (Host header)'),
   headers: map('The header keys must be lowercase and use hyphen as the separator, e.g. `x-request-id`. Matches the header value with a StringMatch; an empty match `{}` checks only presence.', stringMatch('the header value')),
-  port: port('Specifies the ports on the host that is being addressed.'),
+  port: { ...port('Specifies the ports on the host that is being addressed: a service port. The rule applies only to requests for that port of the host.'), 'x-ref': 'servicePort' },
   sourceLabels: labels('One or more labels that constrain the applicability of a rule to source (client) workloads with the given labels.'),
   gateways: array('Names of gateways where the rule should be applied. Overrides the `gateways` of the VirtualService for this match.', string('A gateway name (`ns/name` or `name`), or `mesh`.', { 'x-ref': 'gateway' })),
   queryParams: map('Query parameters for matching. `exact: ""` matches the key with an empty value; `{}` checks presence.', stringMatch('the query parameter value')),
@@ -129,7 +129,7 @@ const httpRoute: Schema = object('HTTPRoute', 'Rules for HTTP/1.1, HTTP/2 and gR
 const tcpRoute: Schema = object('TCPRoute', 'Routing rules for opaque TCP traffic.', {
   match: array('Match conditions to be satisfied for the rule to be activated.', object('L4MatchAttributes', 'L4 connection match attributes.', {
     destinationSubnets: notSimulated(array('IPv4 or IPv6 ip addresses of destination with optional subnet.', { type: 'string' })),
-    port: port('Specifies the port on the host that is being addressed.'),
+    port: { ...port('Specifies the port on the host that is being addressed: a service port.'), 'x-ref': 'servicePort' },
     sourceLabels: labels('One or more labels that constrain the applicability of a rule to workloads with the given labels.'),
     gateways: array('Names of gateways where the rule should be applied.', { type: 'string', 'x-ref': 'gateway' }),
     sourceNamespace: string('Source namespace constraining the applicability of a rule.'),

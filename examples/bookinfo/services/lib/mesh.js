@@ -61,7 +61,12 @@ function sendJson(res, status, value) {
   res.end(body);
 }
 
-/** Listens on 127.0.0.1:$PORT and exits cleanly on SIGTERM (what devmesh sends on Ctrl-C). */
+/**
+ * Listens on 127.0.0.1:$PORT and exits cleanly on SIGTERM (what devmesh sends on Ctrl-C).
+ * A workload with more container ports gets each as PORT_<targetPort>; every one
+ * other than PORT serves a small admin endpoint (GET /health), as an app's
+ * metrics or admin port would.
+ */
 function serve(name, handler) {
   const port = Number(process.env.PORT);
   if (!port) { console.error(`${name}: PORT is not set (devmesh sets it from the workload's port)`); process.exit(2); }
@@ -73,10 +78,20 @@ function serve(name, handler) {
   });
   server.keepAliveTimeout = 65_000;
   server.listen(port, '127.0.0.1', () => console.log(`${name} listening on 127.0.0.1:${port}`));
-  const stop = () => { server.close(() => process.exit(0)); server.closeIdleConnections(); setTimeout(() => process.exit(0), 1000).unref(); };
+  const admins = adminPorts(port).map((admin) => {
+    const s = http.createServer((req, res) => sendJson(res, req.url === '/health' ? 200 : 404, req.url === '/health' ? { status: `${name} is healthy`, workload: podName(), port: admin } : { error: 'admin port: GET /health' }));
+    s.listen(admin, '127.0.0.1', () => console.log(`${name} admin listening on 127.0.0.1:${admin}`));
+    return s;
+  });
+  const stop = () => { for (const a of admins) a.close(); server.close(() => process.exit(0)); server.closeIdleConnections(); setTimeout(() => process.exit(0), 1000).unref(); };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   return server;
+}
+
+/** The local ports devmesh gives as PORT_<targetPort> besides PORT. */
+function adminPorts(port) {
+  return [...new Set(Object.entries(process.env).filter(([k]) => /^PORT_./.test(k)).map(([, v]) => Number(v)))].filter((p) => p && p !== port);
 }
 
 /** The workload's name, shown like Bookinfo's pod name ("Reviews served by: reviews-v2"). */
