@@ -64,8 +64,10 @@ export interface IngressInfo {
 /** A fault added at run time (`devmesh fault add`), not from a file. */
 export interface RuntimeFault {
   id: string;
-  /** Target: a service name, optionally narrowed to a subset/workload or a caller. */
+  /** Target: a service (`name`, `name.namespace` or FQDN, as given), optionally narrowed to a subset/workload or a caller. */
   service: string;
+  /** The FQDN of the target service, resolved when the fault was added. */
+  host?: string;
   subset?: string;
   workload?: string;
   source?: string;

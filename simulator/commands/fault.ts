@@ -21,6 +21,7 @@ Examples:
   devmesh fault add reviews --abort 503 --percent 50 --for 2m
   devmesh fault add ratings --delay 2s --percent 100 --subset v1
   devmesh fault add reviews --workload reviews-v2 --abort 500
+  devmesh fault add details.default --abort 503                 a service of another namespace
   devmesh fault add ratings --abort 503 --source reviews-v3     only calls from reviews-v3
   devmesh fault add reviews --toxic latency --latency 200ms --jitter 50ms
   devmesh fault add reviews --toxic bandwidth --rate 16         16 KB/s
@@ -36,7 +37,7 @@ export function register(program: Command, setExit: (code: number) => void): voi
 
   fault.command('add')
     .description('add a fault on a service (optionally a subset, workload or caller edge)')
-    .argument('<service>', 'target service name, e.g. reviews')
+    .argument('<service>', 'target service: its name (e.g. reviews), name.namespace when several namespaces have one, or the FQDN')
     .option('-f, --file <mesh.yaml>', 'the Mesh file of the running mesh', 'mesh.yaml')
     .option('--abort <status>', 'answer with this HTTP status')
     .option('--delay <duration>', 'HTTP: hold requests this long (e.g. 2s); with --toxic slow_close: delay the close')

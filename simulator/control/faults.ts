@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseDuration } from '../policy/duration';
-import type { MeshSnapshot, RuntimeFault } from '../protocol';
-import { faultProblem } from '../sidecar/chaos/runtimeFaults';
+import type { MeshSnapshot, RuntimeFault, ServiceInfo } from '../protocol';
+import { faultProblem, faultService } from '../sidecar/chaos/runtimeFaults';
 import { toxicOf, TOXIC_TYPES, type ToxicType } from '../sidecar/chaos/toxics';
 
 /** What a client sends: durations as Istio strings ("2s") or milliseconds. */
@@ -48,7 +48,8 @@ export function faultFromRequest(req: FaultRequest, snapshot: MeshSnapshot, now:
   if (req.tcp && kinds > 1) throw new FaultError('a TCP toxic is its own fault; add HTTP faults separately');
   const problem = faultProblem(req, snapshot);
   if (problem) throw new FaultError(problem);
-  const f: RuntimeFault = { id, service: req.service };
+  const target = faultService(req.service, snapshot) as ServiceInfo;
+  const f: RuntimeFault = { id, service: req.service, host: target.fqdn };
   if (req.subset) f.subset = req.subset;
   if (req.workload) f.workload = req.workload;
   if (req.source) f.source = req.source;

@@ -13,10 +13,12 @@ import type { ActiveFaultRef } from '../topology-types';
 export function faultsOnEdge(snapshot: MeshSnapshot, edge: { source: string; sourceService?: string; destination?: string; service: string }, now = Date.now()): ActiveFaultRef[] {
   const out: ActiveFaultRef[] = [];
   const ns = snapshot.namespace;
-  const fqdn = qualifyHost(edge.service, ns);
+  // The service is named short, in the namespace of the workload that answered (else the Mesh's).
+  const callee = snapshot.workloads.find((w) => w.name === edge.destination);
+  const fqdn = qualifyHost(edge.service, callee?.namespace ?? ns);
   for (const f of snapshot.faults ?? []) {
     if (f.expiresAt !== undefined && f.expiresAt <= now) continue;
-    if (qualifyHost(f.service, ns) !== fqdn) continue;
+    if ((f.host ?? qualifyHost(f.service, ns)) !== fqdn) continue;
     if (f.workload && edge.destination && f.workload !== edge.destination) continue;
     if (f.source && f.source !== edge.source && f.source !== edge.sourceService) continue;
     if (f.delay) out.push({ id: f.id, kind: 'delay', source: 'runtime', percentage: f.delay.percentage, fixedDelayMs: f.delay.fixedDelayMs });

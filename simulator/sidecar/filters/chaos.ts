@@ -22,7 +22,7 @@ export const chaos = (state: ResilienceState): Filter => (next) => (ctx) => {
   const subsetLabels = (name: string) => dr?.subsets?.find((s) => s.name === name)?.labels;
 
   const withToxic = (c: RequestContext) => {
-    const toxic = toxicsFor(faults, ep, subsetLabels, caller, now)[0];
+    const toxic = toxicsFor(faults, ep, subsetLabels, caller, now, plan.host)[0];
     if (!toxic) return next(c);
     const port = state.toxics.portFor(toxic, ep.name, ep.sidecar.inboundPort);
     if (typeof port === 'number') {

@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bandwidthMs, latencyFor, scheduleChunk, toxicApplies, toxicOf } from '../../../simulator/sidecar/chaos/toxics';
-import { endpointFaults, routeFaults, toxicsFor, active } from '../../../simulator/sidecar/chaos/runtimeFaults';
+import { endpointFaults, faultProblem, faultService, routeFaults, toxicsFor, active } from '../../../simulator/sidecar/chaos/runtimeFaults';
 import { seededRandom } from '../../../simulator/sidecar/routing/loadBalancer';
-import type { RuntimeFault, WorkloadInfo } from '../../../simulator/protocol';
+import type { MeshSnapshot, RuntimeFault, WorkloadInfo } from '../../../simulator/protocol';
 
 const wl = (name: string, version: string): WorkloadInfo => ({ name, service: 'reviews', namespace: 'default', labels: { app: 'reviews', version }, serviceAccount: 'reviews', spiffeId: 'x', appPort: 1, sidecar: { inboundPort: 2, outboundPort: 3, adminPort: 4 } });
 const caller = { workload: 'productpage-v1', service: 'productpage' };
@@ -55,5 +55,25 @@ describe('which runtime faults apply', () => {
     const t = { id: 't', service: 'reviews', subset: 'v2', tcp: { type: 'latency' as const, latencyMs: 1 } };
     assert.equal(toxicsFor([t], wl('reviews-v1', 'v1'), labels, caller, 0).length, 0);
     assert.equal(toxicsFor([t], wl('reviews-v2', 'v2'), labels, caller, 0).length, 1);
+  });
+});
+
+describe('which service a runtime fault names, across namespaces', () => {
+  const svc = (name: string, namespace: string) => ({ name, namespace, fqdn: `${name}.${namespace}.svc.cluster.local`, port: 9080, protocol: 'http' as const, workloads: [`${name}-${namespace}`] });
+  const snapshot = { namespace: 'default', meshName: 'm', services: [svc('reviews', 'default'), svc('reviews', 'front'), svc('productpage', 'front')], workloads: [], destinationRules: [], ingress: { name: 'istio-ingressgateway' } } as unknown as MeshSnapshot;
+  test('a short name is the only service of that name, else the one in the Mesh\'s namespace; name.namespace and the FQDN say which', () => {
+    assert.equal((faultService('productpage', snapshot) as { fqdn: string }).fqdn, 'productpage.front.svc.cluster.local');
+    assert.equal((faultService('reviews', snapshot) as { fqdn: string }).fqdn, 'reviews.default.svc.cluster.local');
+    assert.equal((faultService('reviews.front', snapshot) as { fqdn: string }).fqdn, 'reviews.front.svc.cluster.local');
+    assert.equal((faultService('reviews.front.svc.cluster.local', snapshot) as { fqdn: string }).fqdn, 'reviews.front.svc.cluster.local');
+    assert.equal(faultService('ratings', snapshot), undefined);
+  });
+  test('a fault matches calls to its resolved host only', () => {
+    const f: RuntimeFault = { id: 'a', service: 'reviews.front', host: 'reviews.front.svc.cluster.local', abort: { httpStatus: 503, percentage: 100 } };
+    assert.deepEqual(routeFaults([f], 'reviews.front.svc.cluster.local', undefined, { workload: 'x' }, 0).map((x) => x.id), ['a']);
+    assert.deepEqual(routeFaults([f], 'reviews.default.svc.cluster.local', undefined, { workload: 'x' }, 0), []);
+  });
+  test('an unknown service is named with the services there are, as name.namespace outside the Mesh\'s namespace', () => {
+    assert.match(faultProblem({ service: 'ratings' }, snapshot)!, /no service "ratings" .*services: reviews, reviews\.front, productpage\.front/);
   });
 });
