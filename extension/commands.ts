@@ -69,8 +69,8 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
 }
 
 function targetOf(item?: MeshItem): { service: string; workload?: string } | undefined {
-  if (item?.kind === 'service') return { service: item.name };
-  if (item?.kind === 'workload') return { service: item.workload.service, workload: item.workload.name };
+  if (item?.kind === 'service') return { service: item.target };
+  if (item?.kind === 'workload') return { service: item.service, workload: item.workload.name };
   return undefined;
 }
 

@@ -1,16 +1,20 @@
 /**
  * The DevMesh view: services -> workloads -> sidecar facts (ports, identity,
- * health, restarts, ejected?), then active faults and recent errors. Refreshed
- * whenever the live topology changes (the event stream or the poll).
+ * health, restarts, ejected?), then active faults and recent errors; with
+ * several namespaces, services are grouped under their namespace. A
+ * workload appears under every service that selects it. Refreshed whenever
+ * the live topology changes (the event stream or the poll).
  */
 import * as vscode from 'vscode';
-import type { Topology, TopologyFault, TopologyWorkload } from '../webview/topology';
+import type { Topology, TopologyFault, TopologyService, TopologyWorkload } from '../webview/topology';
 import { buildGraph, formatPercent, formatRps } from '../webview/model';
 import type { MeshController } from './mesh-controller';
 
 export type MeshItem =
-  | { kind: 'service'; name: string; workloads: TopologyWorkload[] }
-  | { kind: 'workload'; workload: TopologyWorkload; ejectedBy: string[] }
+  | { kind: 'namespace'; name: string; services: TopologyService[] }
+  /** `target`: how fault commands name it (`name`, or `name.namespace` with several namespaces). */
+  | { kind: 'service'; name: string; namespace?: string; target: string; ports: string; workloads: TopologyWorkload[] }
+  | { kind: 'workload'; workload: TopologyWorkload; service: string; ejectedBy: string[] }
   | { kind: 'fact'; label: string; description?: string; icon: string; tooltip?: string; copy?: string }
   | { kind: 'faults'; faults: TopologyFault[] }
   | { kind: 'fault'; fault: TopologyFault }
@@ -33,13 +37,22 @@ export class MeshTreeProvider implements vscode.TreeDataProvider<MeshItem>, vsco
   getChildren(item?: MeshItem): MeshItem[] {
     const t = this.topology;
     if (!t) return [];
+    const namespaces = [...new Set(t.services.map((s) => s.namespace ?? t.namespace ?? 'default'))];
+    const serviceItem = (s: TopologyService): MeshItem => ({
+      kind: 'service', name: s.name, namespace: s.namespace, target: namespaces.length > 1 ? `${s.name}.${s.namespace}` : s.name,
+      ports: (s.ports ?? (s.port !== undefined ? [{ port: s.port }] : [])).map((p) => p.port).join(', '),
+      workloads: t.workloads.filter((w) => s.workloads.includes(w.name) && (w.namespace ?? s.namespace) === s.namespace),
+    });
     if (!item) {
-      const roots: MeshItem[] = t.services.map((s) => ({ kind: 'service' as const, name: s.name, workloads: t.workloads.filter((w) => w.service === s.name) }));
+      const roots: MeshItem[] = namespaces.length > 1
+        ? namespaces.map((name) => ({ kind: 'namespace' as const, name, services: t.services.filter((s) => (s.namespace ?? t.namespace) === name) }))
+        : t.services.map(serviceItem);
       roots.push({ kind: 'faults', faults: t.faults ?? [] }, { kind: 'errors' });
       return roots;
     }
     switch (item.kind) {
-      case 'service': return item.workloads.map((workload) => ({ kind: 'workload' as const, workload, ejectedBy: (t.outliers ?? []).filter((o) => o.host === workload.name).map((o) => o.reporter) }));
+      case 'namespace': return item.services.map(serviceItem);
+      case 'service': return item.workloads.map((workload) => ({ kind: 'workload' as const, workload, service: item.target, ejectedBy: (t.outliers ?? []).filter((o) => o.host === workload.name).map((o) => o.reporter) }));
       case 'workload': return workloadFacts(item.workload, item.ejectedBy);
       case 'faults': return item.faults.map((fault) => ({ kind: 'fault' as const, fault }));
       case 'errors': return this.errors(t);
@@ -60,19 +73,28 @@ export class MeshTreeProvider implements vscode.TreeDataProvider<MeshItem>, vsco
   getTreeItem(item: MeshItem): vscode.TreeItem {
     const C = vscode.TreeItemCollapsibleState;
     switch (item.kind) {
+      case 'namespace': {
+        const ti = new vscode.TreeItem(item.name, C.Expanded);
+        ti.id = `namespace:${item.name}`;
+        ti.contextValue = 'namespace';
+        ti.iconPath = new vscode.ThemeIcon('symbol-namespace');
+        ti.description = `${item.services.length} service${item.services.length === 1 ? '' : 's'}`;
+        return ti;
+      }
       case 'service': {
         const ti = new vscode.TreeItem(item.name, C.Expanded);
-        ti.id = `service:${item.name}`;
+        ti.id = `service:${item.namespace ?? ''}/${item.name}`;
         ti.contextValue = 'service';
         ti.iconPath = new vscode.ThemeIcon('symbol-interface');
-        ti.description = `${item.workloads.length} workload${item.workloads.length === 1 ? '' : 's'}`;
+        ti.description = `${item.ports ? `:${item.ports} · ` : ''}${item.workloads.length} workload${item.workloads.length === 1 ? '' : 's'}`;
         return ti;
       }
       case 'workload': {
         const w = item.workload;
         const ti = new vscode.TreeItem(w.name, C.Collapsed);
         const ejected = item.ejectedBy.length > 0;
-        ti.id = `workload:${w.name}`;
+        // One workload may back several services: its id is unique per service.
+        ti.id = `workload:${item.service}/${w.name}`;
         ti.contextValue = 'workload';
         const down = w.health?.sidecar === 'down' || w.health?.app === 'down';
         ti.iconPath = new vscode.ThemeIcon(down ? 'error' : ejected ? 'debug-disconnect' : 'pass', new vscode.ThemeColor(down ? 'errorForeground' : 'testing.iconPassed'));
@@ -131,7 +153,9 @@ export class MeshTreeProvider implements vscode.TreeDataProvider<MeshItem>, vsco
 function workloadFacts(w: TopologyWorkload, ejectedBy: string[]): MeshItem[] {
   const facts: MeshItem[] = [];
   if (w.sidecar) facts.push({ kind: 'fact', label: 'sidecar', description: `inbound ${w.sidecar.inboundPort} · outbound ${w.sidecar.outboundPort}${w.sidecar.adminPort ? ` · admin ${w.sidecar.adminPort}` : ''}`, icon: 'plug' });
-  if (w.appPort) facts.push({ kind: 'fact', label: 'app', description: `127.0.0.1:${w.appPort}${w.managed === false ? ' (run by you)' : ''}`, icon: 'server-process' });
+  const local = Object.entries(w.ports ?? {});
+  if (local.length > 1) facts.push({ kind: 'fact', label: 'app', description: `${local.map(([key, port]) => `${key} → 127.0.0.1:${port}`).join(' · ')}${w.managed === false ? ' (run by you)' : ''}`, icon: 'server-process' });
+  else if (w.appPort) facts.push({ kind: 'fact', label: 'app', description: `127.0.0.1:${w.appPort}${w.managed === false ? ' (run by you)' : ''}`, icon: 'server-process' });
   if (w.spiffeId) facts.push({ kind: 'fact', label: 'identity', description: w.spiffeId, icon: 'key', tooltip: w.spiffeId, copy: w.spiffeId });
   facts.push({ kind: 'fact', label: 'health', description: `sidecar ${w.health?.sidecar ?? '?'} · app ${w.health?.app ?? '?'}`, icon: 'heart' });
   facts.push({ kind: 'fact', label: 'restarts', description: `sidecar ${w.restarts?.sidecar ?? 0} · app ${w.restarts?.app ?? 0}`, icon: 'debug-restart' });

@@ -17,12 +17,15 @@ export interface TopologyService {
   protocol?: string;
   /** Every port of the service, as callers address it (a multi-port service has several). */
   ports?: TopologyServicePort[];
+  /** The workloads behind it (nested, or picked by its selector); one workload may back several services. */
   workloads: string[];
 }
 
 export interface TopologyServicePort {
   name?: string;
   port: number;
+  /** The container port it targets on the workloads (a number, or a name they map). */
+  targetPort?: number | string;
   protocol?: string;
 }
 
@@ -34,6 +37,8 @@ export interface TopologyWorkload {
   serviceAccount?: string;
   spiffeId?: string;
   appPort?: number;
+  /** Container port (a service targetPort) -> the local port its app listens on. */
+  ports?: Record<string, number>;
   sidecar?: { inboundPort: number; outboundPort: number; adminPort?: number };
   managed?: boolean;
   pids?: { sidecar: number | null; app: number | null };

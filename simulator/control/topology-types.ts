@@ -6,7 +6,7 @@
  * Edges are caller -> callee as the caller's sidecar saw them
  * (reporter=source), over a sliding window (`windowSeconds`, 30 s by default).
  */
-import type { RuntimeFault, WorkloadInfo } from '../protocol';
+import type { RuntimeFault, ServicePortInfo, WorkloadInfo } from '../protocol';
 
 /** Figures shared by workload and service edges, over the window. */
 export interface EdgeTraffic {
@@ -86,8 +86,11 @@ export interface TopologyService {
   name: string;
   namespace: string;
   fqdn: string;
+  /** The first port and its protocol; `ports` has them all. */
   port: number;
   protocol: string;
+  ports?: ServicePortInfo[];
+  /** The workloads behind it (nested, or picked by its selector); one workload may back several services. */
   workloads: string[];
 }
 
