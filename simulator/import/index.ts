@@ -58,9 +58,10 @@ function flatNames(paths: readonly string[]): Map<string, string> {
 
 /** The Mesh as YAML a person edits next: flow-style labels, a TODO where each command goes. */
 export function meshYaml(mesh: ImportedMesh, options: ImportOptions): string {
-  const services = mesh.services.map((s) => ({
+  // A service that only selects workloads another one holds has no list of its own.
+  const services = mesh.services.map(({ workloads, ...s }) => ({
     ...s,
-    workloads: s.workloads.map(({ containerPort: _containerPort, ...w }) => w),
+    ...(workloads.length ? { workloads: workloads.map(({ containerPort: _containerPort, containerPorts: _containerPorts, ...w }) => w) } : {}),
   }));
   const doc = new Document({
     apiVersion: API_VERSIONS.Mesh[0],
@@ -80,9 +81,11 @@ export function meshYaml(mesh: ImportedMesh, options: ImportOptions): string {
       if (isMap(labels)) labels.flow = true;
       const env = node.get('env', true);
       if (isMap(env)) env.flow = true;
-      const portPair = node.items.find((p) => isScalar(p.key) && p.key.value === 'port');
+      const ports = node.get('ports', true);
+      if (isMap(ports)) ports.flow = true;
+      const portPair = node.items.find((p) => isScalar(p.key) && (p.key.value === 'port' || p.key.value === 'ports'));
       if (portPair && isScalar(portPair.key)) {
-        const moved = w.port !== w.containerPort ? ` (in the cluster it listens on ${w.containerPort}; PORT tells it ${w.port})` : '';
+        const moved = w.port !== undefined && w.port !== w.containerPort ? ` (in the cluster it listens on ${w.containerPort}; PORT tells it ${w.port})` : '';
         portPair.key.commentBefore = ` TODO: command to start ${w.name} locally, e.g. command: ["node", "server.js"]${moved}`;
       }
     });

@@ -1,11 +1,14 @@
 /**
- * Kubernetes objects -> a Mesh. A Service becomes a Mesh service (its first
- * port, protocol from appProtocol or the port name's prefix, as Istio reads
- * it); the Deployments and StatefulSets its selector matches become its
- * workloads (pod labels, service account, image, plain env). Each workload gets
- * a local port no other one uses. Pure: objects in, Mesh spec and notes out.
+ * Kubernetes objects -> a Mesh. A Service becomes a Mesh service in its
+ * namespace (one port: `port` and the protocol from appProtocol or the port
+ * name's prefix, as Istio reads it; several: `ports` as written); the
+ * Deployments and StatefulSets its selector matches become its workloads (pod
+ * labels, service account, image, plain env). A workload another Service
+ * already holds is picked by that Service's `selector` instead. Each container
+ * port gets a local port no other workload uses. Pure: objects in, Mesh spec
+ * and notes out.
  */
-import { MESH_DEFAULTS, type MeshSpec, type Protocol, type ServiceSpec, type WorkloadSpec } from '../policy';
+import { MESH_DEFAULTS, portVariable, type Protocol, type ServiceSpec, type WorkloadSpec } from '../policy';
 import type { KubeManifest } from './manifests';
 import type { ImportNote } from './notes';
 
@@ -21,31 +24,33 @@ const FIRST_FREE_PORT = 9100;
 export interface ImportedWorkload extends WorkloadSpec {
   /** The container port it listens on in the cluster (the local port may differ). */
   containerPort: number;
+  /** With several: each container port (the Service's targetPort as written) -> its number in the cluster. */
+  containerPorts?: Record<string, number>;
 }
 
 export interface ImportedMesh {
   namespace: string;
+  /** A service that only selects workloads another one holds has no `workloads` of its own (`[]` here). */
   services: (Omit<ServiceSpec, 'workloads'> & { workloads: ImportedWorkload[] })[];
 }
 
+const namespaceOf = (o: KubeManifest) => o.namespace ?? MESH_DEFAULTS.namespace;
+
 export function buildMesh(objects: readonly KubeManifest[], notes: ImportNote[]): ImportedMesh {
   const namespace = chooseNamespace(objects);
-  const inNs = (o: KubeManifest) => (o.namespace ?? MESH_DEFAULTS.namespace) === namespace;
-  const elsewhere = objects.filter((o) => !inNs(o) && !QUIET_KINDS.has(o.kind));
-  if (elsewhere.length) {
-    notes.push({ severity: 'warning', code: 'namespace', message: `the Mesh runs namespace "${namespace}"; not mapped from other namespaces: ${elsewhere.map(id).join(', ')}` });
-  }
-  const workloads = objects.filter((o) => inNs(o) && WORKLOAD_KINDS.has(o.kind) && o.apiVersion === 'apps/v1');
+  const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind) && o.apiVersion === 'apps/v1');
   for (const o of objects) {
-    if (!inNs(o) || QUIET_KINDS.has(o.kind) || (o.kind === 'Service' && o.apiVersion === 'v1') || workloads.includes(o)) continue;
+    if (QUIET_KINDS.has(o.kind) || (o.kind === 'Service' && o.apiVersion === 'v1') || workloads.includes(o)) continue;
     notes.push({ severity: 'warning', code: 'unmapped', message: `${id(o)} (${o.file}) has no devmesh equivalent and is not mapped${hint(o.kind)}` });
   }
 
   const claimedBy = new Map<KubeManifest, string>();
   const services: ImportedMesh['services'] = [];
-  for (const svc of objects.filter((o) => inNs(o) && o.kind === 'Service' && o.apiVersion === 'v1')) {
-    const mapped = mapService(svc, workloads, claimedBy, notes);
-    if (mapped) services.push(mapped);
+  for (const svc of objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'v1')) {
+    const mapped = mapService(svc, workloads.filter((w) => namespaceOf(w) === namespaceOf(svc)), claimedBy, notes);
+    if (!mapped) continue;
+    const { name, ...rest } = mapped;
+    services.push(namespaceOf(svc) === namespace ? mapped : { name, namespace: namespaceOf(svc), ...rest });
   }
   for (const w of workloads) {
     if (!claimedBy.has(w)) notes.push({ severity: 'warning', code: 'no-workload', message: `${id(w)} is selected by no Service; a Mesh workload sits behind a service, so it is not mapped` });
@@ -70,40 +75,43 @@ function mapService(svc: KubeManifest, workloads: readonly KubeManifest[], claim
     notes.push({ severity: 'warning', code: 'no-selector', message: `Service ${name} has no selector (its endpoints are managed by hand); not mapped` });
     return undefined;
   }
-  const ports: any[] = Array.isArray(spec.ports) ? spec.ports : [];
+  const all: any[] = Array.isArray(spec.ports) ? spec.ports : [];
+  const ports = all.filter((p) => {
+    if (!p.protocol || p.protocol === 'TCP') return true;
+    notes.push({ severity: 'warning', code: 'protocol', message: `Service ${name}: ${describePort(p)} is ${p.protocol}, which devmesh does not proxy (TCP-based traffic only); not mapped` });
+    return false;
+  });
   const port = ports[0];
   if (!port || typeof port.port !== 'number') {
-    notes.push({ severity: 'warning', code: 'no-selector', message: `Service ${name} has no port; not mapped` });
+    notes.push({ severity: 'warning', code: 'no-selector', message: `Service ${name} has no ${all.length ? 'TCP ' : ''}port; not mapped` });
     return undefined;
   }
-  if (ports.length > 1) {
-    notes.push({ severity: 'warning', code: 'extra-port', message: `Service ${name}: a Mesh service has one port; mapped ${describePort(port)}, not ${ports.slice(1).map(describePort).join(', ')}` });
-  }
-  if (port.protocol && port.protocol !== 'TCP') {
-    notes.push({ severity: 'warning', code: 'protocol', message: `Service ${name}: ${port.protocol} is not simulated (devmesh proxies TCP-based traffic); not mapped` });
-    return undefined;
-  }
-  const protocol = protocolOf(name, port, notes);
+  const protocol = ports.length === 1 ? protocolOf(name, port, notes) : 'http';
 
   const selected = workloads.filter((w) => matches(selector, w.value.spec?.template?.metadata?.labels ?? {}));
   const mine: ImportedWorkload[] = [];
+  let shared = false;
   for (const w of selected) {
-    const owner = claimedBy.get(w);
-    if (owner) {
-      notes.push({ severity: 'warning', code: 'shared-workload', message: `${id(w)} is selected by Service ${owner} and Service ${name}; the Mesh lists it under ${owner} only` });
+    if (claimedBy.has(w)) {
+      // Another Service holds it already: this one selects it by labels, as on the cluster.
+      shared = true;
       continue;
     }
     claimedBy.set(w, name);
-    mine.push(mapWorkload(w, port, notes));
+    mine.push(mapWorkload(w, ports, notes));
   }
-  if (mine.length === 0) {
+  if (mine.length === 0 && !shared) {
     notes.push({ severity: 'warning', code: 'no-workload', message: `Service ${name} selects no Deployment or StatefulSet in the folder (selector ${JSON.stringify(selector)}); not mapped` });
     return undefined;
   }
-  return { name, port: port.port, ...(protocol === 'http' ? {} : { protocol }), workloads: mine };
+  const ports_ = ports.length === 1
+    ? { port: port.port, ...(protocol === 'http' ? {} : { protocol }) }
+    : { ports: ports.map((p) => ({ name: p.name, port: p.port, ...(p.targetPort !== undefined && p.targetPort !== p.port ? { targetPort: p.targetPort } : {}), ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) })) };
+  return { name, ...ports_, ...(shared ? { selector } : {}), workloads: mine };
 }
 
-function mapWorkload(w: KubeManifest, servicePort: any, notes: ImportNote[]): ImportedWorkload {
+function mapWorkload(w: KubeManifest, servicePorts: any[], notes: ImportNote[]): ImportedWorkload {
+  const servicePort = servicePorts[0];
   const spec = w.value.spec ?? {};
   const pod = spec.template?.spec ?? {};
   const containers: any[] = (Array.isArray(pod.containers) ? pod.containers : []).filter((c: any) => c?.name !== 'istio-proxy');
@@ -112,6 +120,8 @@ function mapWorkload(w: KubeManifest, servicePort: any, notes: ImportNote[]): Im
     notes.push({ severity: 'warning', code: 'containers', message: `${id(w)}: only its first container (${container.name}) is a local workload; not mapped: ${containers.slice(1).map((c) => c.name).join(', ')}` });
   }
   const containerPort = resolveTargetPort(w, containers, servicePort, notes);
+  const containerPorts: Record<string, number> = {};
+  if (servicePorts.length > 1) for (const p of servicePorts) containerPorts[String(p.targetPort ?? p.port)] = resolveTargetPort(w, containers, p, notes);
   const env: Record<string, string> = {};
   for (const e of Array.isArray(container.env) ? container.env : []) {
     if (!e?.name) continue;
@@ -139,6 +149,7 @@ function mapWorkload(w: KubeManifest, servicePort: any, notes: ImportNote[]): Im
     serviceAccount: pod.serviceAccountName ?? pod.serviceAccount ?? 'default',
     port: containerPort,
     containerPort,
+    ...(servicePorts.length > 1 ? { containerPorts } : {}),
     ...(typeof container.image === 'string' ? { image: container.image } : {}),
     ...(Object.keys(env).length ? { env } : {}),
   };
@@ -178,11 +189,19 @@ function protocolOf(service: string, port: any, notes: ImportNote[]): Protocol {
  * privileged and outside Istio's 15000-15099; otherwise the next free port from 9100.
  */
 function assignLocalPorts(workloads: ImportedWorkload[], notes: ImportNote[]): void {
-  const ports = pickLocalPorts(workloads.map((w) => ({ port: w.containerPort })));
-  workloads.forEach((w, i) => {
-    w.port = ports[i];
-    // The app is told its port as PORT; a container that listens on a fixed port needs its own setting.
-    if (w.port !== w.containerPort) notes.push({ severity: 'info', code: 'port', message: `workload ${w.name} listens on ${w.containerPort} in the cluster; locally it gets port ${w.port} (PORT=${w.port})` });
+  // Each container port of each workload, in order; a workload with several gets `ports`.
+  const wanted = workloads.flatMap((w) => {
+    if (!w.containerPorts) return [{ w, key: undefined as string | undefined, cluster: w.containerPort }];
+    delete w.port;
+    w.ports = {};
+    return Object.entries(w.containerPorts).map(([key, cluster]) => ({ w, key: key as string | undefined, cluster }));
+  });
+  const ports = pickLocalPorts(wanted.map((x) => ({ port: x.cluster })));
+  wanted.forEach(({ w, key, cluster }, i) => {
+    if (key === undefined) w.port = ports[i];
+    else w.ports![key] = ports[i];
+    // The app is told its port as PORT (PORT_<targetPort> for each of several); a container that listens on a fixed port needs its own setting.
+    if (ports[i] !== cluster) notes.push({ severity: 'info', code: 'port', message: `workload ${w.name} listens on ${cluster} in the cluster; locally it gets port ${ports[i]} (${key === undefined ? 'PORT' : portVariable(key)}=${ports[i]})` });
   });
 }
 

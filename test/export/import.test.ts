@@ -40,7 +40,13 @@ describe('devmesh import of a cluster\'s manifests', () => {
     assert.equal(frontend.containerPort, 8080);
     assert.deepEqual(frontend.labels, { app: 'frontend', version: 'v1' });
     assert.equal(service(r, 'catalog')!.workloads[0].serviceAccount, 'default');
-    assert.equal(service(r, 'catalog')!.workloads[0].port, 9000);
+  });
+
+  it('maps a Service with several ports to `ports` and gives each container port its local port', async () => {
+    const catalog = service(await importShop(), 'catalog')!;
+    assert.deepEqual(catalog.ports, [{ name: 'http', port: 80, targetPort: 9000 }, { name: 'http-metrics', port: 9090 }]);
+    assert.deepEqual(catalog.workloads[0].ports, { 9000: 9000, 9090: 9090 });
+    assert.equal(catalog.workloads[0].port, undefined);
   });
 
   it('maps a StatefulSet behind a Service and reads tcp-prefixed ports as tcp', async () => {
@@ -51,7 +57,7 @@ describe('devmesh import of a cluster\'s manifests', () => {
 
   it('reports what it could not map', async () => {
     const notes = (await importShop()).notes.map((n) => `${n.code}: ${n.message}`).join('\n');
-    for (const expected of [/headless: Service orders-db-headless/, /extra-port: Service catalog.*http-metrics 9090/, /unmapped: CronJob cleanup/,
+    for (const expected of [/headless: Service orders-db-headless/, /unmapped: CronJob cleanup/,
       /unmapped: DaemonSet node-exporter/, /protocol: Service cache: redis/, /env: Deployment frontend: env SESSION_SECRET/, /containers: Deployment cart-v2.*log-shipper/]) {
       assert.match(notes, expected);
     }
