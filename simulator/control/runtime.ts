@@ -391,7 +391,9 @@ export class MeshRuntime {
     const entry = s.services.find((x) => x.name === 'productpage') ?? s.services[0];
     if (entry) {
       const p = entry.name === 'productpage' ? '/productpage' : '/';
-      this.out(`try:  curl -x http://127.0.0.1:${s.ingress.port} http://${entry.name}:${entry.port}${p}`);
+      // The ingress reads short names in the Mesh's namespace; elsewhere the host is name.namespace.
+      const host = entry.namespace === s.namespace ? entry.name : `${entry.name}.${entry.namespace}`;
+      this.out(`try:  curl -x http://127.0.0.1:${s.ingress.port} http://${host}:${entry.port}${p}`);
       if (s.gateways.length) this.out(`      curl http://127.0.0.1:${s.ingress.port}${p}   (routed by Gateway ${s.gateways.map((g) => g.metadata.name).join(', ')})`);
     }
     this.out(`watching ${this.rel(this.rootDir) || '.'} for policy edits; Ctrl-C stops the mesh${this.opts.accessLog ? '' : ' (--access-log prints every request)'}`);

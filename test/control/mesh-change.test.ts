@@ -73,3 +73,17 @@ test('mesh-wide settings are named as needing a new devmesh up', () => {
   assert.deepEqual(plan.needsRestart, ['spec.controlPort', 'spec.ingress', 'spec.trustDomain']);
   assert.equal(plan.changed, false);
 });
+
+test('a workload in spec.workloads is started like a nested one; a move to another namespace is a new identity', () => {
+  const plan = planMeshChange(mesh(), mesh((s) => { s.workloads = [{ name: 'loadgen', namespace: 'tools', port: 9300, command: ['node', 'load.js'] }]; }));
+  assert.deepEqual(plan.added.map((w) => [w.service, w.spec.name, w.field]), [['loadgen', 'loadgen', ['spec', 'workloads', 0]]]);
+  assert.equal(plan.changed, true);
+  const moved = planMeshChange(mesh(), mesh((s) => { s.services[1].namespace = 'other'; }));
+  assert.deepEqual([moved.restartSidecar, moved.restartApp], [['ratings-v1'], []]);
+});
+
+test('a service port change leaves the apps alone; a new local port in ports restarts the app', () => {
+  const withPorts = (local: number) => mesh((s) => { s.services[0].workloads![0] = { name: 'reviews-v1', ports: { '9080': 9181, admin: local }, command: ['node', 'reviews.js'] }; });
+  assert.deepEqual(planMeshChange(withPorts(9190), withPorts(9191)).restartApp, ['reviews-v1']);
+  assert.deepEqual(planMeshChange(mesh(), mesh((s) => { s.services[0].ports = [{ name: 'http', port: 9080 }, { name: 'http-x', port: 9081, targetPort: 9080 }]; delete s.services[0].port; })).restartApp, []);
+});

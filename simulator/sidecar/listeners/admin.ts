@@ -15,6 +15,7 @@ import type { AccessLog } from '../accessLog';
 import type { IstioMetrics } from '../istioMetrics';
 import type { Stats } from '../stats';
 import type { MeshTables } from '../tables';
+import { portsOf } from '../routing/servicePorts';
 
 export interface AdminDeps {
   tables: () => MeshTables;
@@ -133,7 +134,8 @@ export function configDump(t: MeshTables, extra?: Record<string, unknown>): unkn
     mesh: t.snapshot.meshName,
     identity: t.identity,
     inboundMtls: t.self ? t.mtls : undefined,
-    services: t.snapshot.services.map((s) => ({ host: s.fqdn, port: s.port, workloads: s.workloads })),
+    services: t.snapshot.services.map((s) => ({ host: s.fqdn, port: s.port, ports: portsOf(s), workloads: s.workloads })),
+    inbound: t.inbound ? [...t.inbound.byDestination].map(([destination, p]) => ({ destination, targetPort: p.targetPort, containerPort: p.number, localPort: p.localPort, mtls: p.mtls })) : undefined,
     routes: [...t.routes].map(([key, r]) => ({ route: key, source: r.source ? `${r.source.kind} ${r.source.namespace}/${r.source.name}` : 'default', rules: r.rules.map((x) => ({ origin: x.origin, rule: x.rule })) })),
     gatewayRoutes: t.gatewayRoutes.map((vs) => ({ virtualService: `${vs.namespace}/${vs.name}`, gateways: vs.gateways, hosts: vs.hosts, rules: vs.rules.map((r) => r.rule) })),
     destinationRules: Object.fromEntries([...t.destinationRules].map(([host, spec]) => [host, { from: t.destinationRuleSources.get(host), ...spec }])),
