@@ -10,10 +10,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePorts, REPO, SERVICES, startUp, viaProxy, waitReady, type UpProcess } from './helpers';
+import { plaintextStatus } from '../sidecar/fixtures';
 
 interface Topology {
   version: number;
@@ -36,14 +36,7 @@ async function exampleOnFreePorts(): Promise<{ dir: string; meshFile: string; po
   return { dir, meshFile, ports };
 }
 
-/** A plaintext HTTP/1.1 request straight to an inbound listener: the status, or the error that ended the connection. */
-function plaintext(port: number, host: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/health', headers: { host }, agent: false, timeout: 5000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
+const plaintext = (port: number, host: string) => plaintextStatus(port, host, '/health');
 
 describe('Bookinfo over two namespaces (examples/bookinfo-namespaces)', () => {
   let fx: Awaited<ReturnType<typeof exampleOnFreePorts>>;

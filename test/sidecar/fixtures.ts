@@ -94,6 +94,15 @@ export async function echoApp(name: string): Promise<{ server: http.Server; port
   return { server, port: (server.address() as net.AddressInfo).port };
 }
 
+/** HTTP/1.1 in plaintext straight to a listener (an inbound one, say): the status, or the error code that ended the connection. */
+export function plaintextStatus(port: number, host: string, path = '/'): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 5000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
 /** GET through a listener with an explicit Host (fetch() cannot set Host). */
 export function getVia(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

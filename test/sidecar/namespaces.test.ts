@@ -6,9 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import type { MeshSpec } from '../../simulator/policy/model';
-import { ap, dr, pa, startMeshFromSpec, vs, type TestMesh } from './fixtures';
+import { ap, dr, pa, plaintextStatus, startMeshFromSpec, vs, type TestMesh } from './fixtures';
 
 const spec: MeshSpec = {
   namespace: 'default',
@@ -26,14 +25,7 @@ const spec: MeshSpec = {
   ],
 };
 
-/** HTTP/1.1 in plaintext straight to a sidecar's inbound port: the status, or how the connection ended. */
-function plaintextGet(port: number, host: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 3000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
+const plaintextGet = (port: number, host: string) => plaintextStatus(port, host);
 
 describe('a mesh over two namespaces', () => {
   let mesh: TestMesh;
