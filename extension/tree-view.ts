@@ -6,14 +6,14 @@
  * the live topology changes (the event stream or the poll).
  */
 import * as vscode from 'vscode';
-import type { Topology, TopologyFault, TopologyService, TopologyWorkload } from '../webview/topology';
+import type { Topology, TopologyFault, TopologyWorkload } from '../webview/topology';
+import { meshTree, type NamespaceNode, type ServiceNode } from './mesh-tree';
 import { buildGraph, formatPercent, formatRps } from '../webview/model';
 import type { MeshController } from './mesh-controller';
 
 export type MeshItem =
-  | { kind: 'namespace'; name: string; services: TopologyService[] }
-  /** `target`: how fault commands name it (`name`, or `name.namespace` with several namespaces). */
-  | { kind: 'service'; name: string; namespace?: string; target: string; ports: string; workloads: TopologyWorkload[] }
+  | ({ kind: 'namespace' } & NamespaceNode)
+  | ({ kind: 'service' } & ServiceNode)
   | { kind: 'workload'; workload: TopologyWorkload; service: string; ejectedBy: string[] }
   | { kind: 'fact'; label: string; description?: string; icon: string; tooltip?: string; copy?: string }
   | { kind: 'faults'; faults: TopologyFault[] }
@@ -37,21 +37,16 @@ export class MeshTreeProvider implements vscode.TreeDataProvider<MeshItem>, vsco
   getChildren(item?: MeshItem): MeshItem[] {
     const t = this.topology;
     if (!t) return [];
-    const namespaces = [...new Set(t.services.map((s) => s.namespace ?? t.namespace ?? 'default'))];
-    const serviceItem = (s: TopologyService): MeshItem => ({
-      kind: 'service', name: s.name, namespace: s.namespace, target: namespaces.length > 1 ? `${s.name}.${s.namespace}` : s.name,
-      ports: (s.ports ?? (s.port !== undefined ? [{ port: s.port }] : [])).map((p) => p.port).join(', '),
-      workloads: t.workloads.filter((w) => s.workloads.includes(w.name) && (w.namespace ?? s.namespace) === s.namespace),
-    });
     if (!item) {
-      const roots: MeshItem[] = namespaces.length > 1
-        ? namespaces.map((name) => ({ kind: 'namespace' as const, name, services: t.services.filter((s) => (s.namespace ?? t.namespace) === name) }))
-        : t.services.map(serviceItem);
+      const tree = meshTree(t);
+      const roots: MeshItem[] = 'namespaces' in tree
+        ? tree.namespaces.map((n) => ({ kind: 'namespace' as const, ...n }))
+        : tree.services.map((s) => ({ kind: 'service' as const, ...s }));
       roots.push({ kind: 'faults', faults: t.faults ?? [] }, { kind: 'errors' });
       return roots;
     }
     switch (item.kind) {
-      case 'namespace': return item.services.map(serviceItem);
+      case 'namespace': return item.services.map((s) => ({ kind: 'service' as const, ...s }));
       case 'service': return item.workloads.map((workload) => ({ kind: 'workload' as const, workload, service: item.target, ejectedBy: (t.outliers ?? []).filter((o) => o.host === workload.name).map((o) => o.reporter) }));
       case 'workload': return workloadFacts(item.workload, item.ejectedBy);
       case 'faults': return item.faults.map((fault) => ({ kind: 'fault' as const, fault }));
