@@ -26,6 +26,7 @@ import { eligibleEndpoints, outlier } from '../../simulator/sidecar/filters/outl
 import { announcePeer, learnPeer } from '../../simulator/sidecar/filters/peerMetadata';
 import { retry } from '../../simulator/sidecar/filters/retry';
 import { route } from '../../simulator/sidecar/filters/route';
+import { servicePort } from '../../simulator/sidecar/filters/servicePort';
 import { timeout } from '../../simulator/sidecar/filters/timeout';
 import { trace } from '../../simulator/sidecar/filters/trace';
 import { xfcc } from '../../simulator/sidecar/filters/xfcc';
@@ -80,13 +81,13 @@ function outboundChain(): void {
 
 function inboundChain(): void {
   const ok = (status: number) => { if (status !== 200) throw new Error(`status ${status}`); };
-  const chain = compose([learnPeer(), trace({ sampling: 100, random: Math.random }), metrics(), authz({}), xfcc()], (ctx) => ctx.respond(200, { 'content-length': '94' }, null));
+  const chain = compose([servicePort(), learnPeer(), trace({ sampling: 100, random: Math.random }), metrics(), authz({}), xfcc()], (ctx) => ctx.respond(200, { 'content-length': '94' }, null));
   const headers: IncomingHttpHeaders = {
     ':method': 'GET', ':path': '/', ':authority': 'bench', ':scheme': 'https', 'user-agent': 'wrk', 'x-request-id': 'f81d4fae-7dec-11d0-a765-00a0c91e6bf6',
     traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1',
-    'x-devmesh-peer-workload': 'client-v1', 'x-envoy-attempt-count': '1', 'x-forwarded-proto': 'http',
+    'x-devmesh-peer-workload': 'client-v1', 'x-devmesh-destination': 'bench.default.svc.cluster.local:9080', 'x-envoy-attempt-count': '1', 'x-forwarded-proto': 'http',
   };
-  measure('inbound filters (learnPeer .. xfcc, stub app)', 100_000, () => chain(ctxOf(server, headers, '2.0', { labels: {}, spiffeId: client.identity.spiffeId, certHash: 'ab'.repeat(32), namespace: 'default', address: '127.0.0.1' }, ok)));
+  measure('inbound filters (servicePort .. xfcc, stub app)', 100_000, () => chain(ctxOf(server, headers, '2.0', { labels: {}, spiffeId: client.identity.spiffeId, certHash: 'ab'.repeat(32), namespace: 'default', address: '127.0.0.1' }, ok)));
 }
 
 function exchangeEnd(): void {
