@@ -7,6 +7,7 @@
  * files itself: it acts only on the last snapshot it accepted. Everything here
  * is plain JSON so it crosses process boundaries unchanged.
  */
+import type { ResolvedDefaults } from './policy/defaults';
 import type { Protocol, Resource } from './policy/model';
 
 /** One workload (a pod, in Kubernetes terms) with its sidecar's listeners. */
@@ -96,6 +97,13 @@ export interface MeshSnapshot {
   peerAuthentications: Resource<'PeerAuthentication'>[];
   authorizationPolicies: Resource<'AuthorizationPolicy'>[];
   faults: RuntimeFault[];
+  /**
+   * Every default the sidecars apply (retries, timeouts, pools, outlier
+   * detection, mTLS, path normalization, proxy headers), resolved from the
+   * flavor, `compatibilityVersion` and `meshConfig`, each with its source.
+   * Absent in a snapshot from an older control plane: the newest Istio's.
+   */
+  defaults?: ResolvedDefaults;
 }
 
 /** PEM material for one sidecar's identity. */

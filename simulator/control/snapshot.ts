@@ -7,6 +7,7 @@ import type { IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../pr
 import { MESH_DEFAULTS, type IstioKind, type Kind, type MeshSpec, type Resource } from '../policy/model';
 import { spiffeId } from '../policy/hosts';
 import { meshInventory } from '../policy/mesh-inventory';
+import { resolveDefaults } from '../policy/defaults';
 
 export interface SidecarPortAssignment {
   inboundPort: number;
@@ -99,5 +100,6 @@ export function buildSnapshot(
     peerAuthentications: ofKind('PeerAuthentication'),
     authorizationPolicies: ofKind('AuthorizationPolicy'),
     faults: [],
+    defaults: resolveDefaults(mesh.spec),
   };
 }

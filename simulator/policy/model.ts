@@ -73,9 +73,38 @@ export interface MeshSpec {
   controlPort?: number;
   ingress?: { port?: number };
   telemetry?: { otlp?: { endpoint: string }; sampling?: number };
+  /** The mesh flavor whose defaults apply (only Istio's today). */
+  flavor?: 'istio';
+  /** An older Istio release whose defaults to apply, as Istio's `compatibilityVersion` (e.g. "1.23"). */
+  compatibilityVersion?: string;
+  /** The mesh-wide settings of Istio's MeshConfig that change what sidecars do. */
+  meshConfig?: MeshConfigSpec;
   services: ServiceSpec[];
   /** Workloads declared outside any service (services select them by labels). */
   workloads?: WorkloadSpec[];
+}
+
+/** The part of Istio's MeshConfig (istio/api mesh/v1alpha1/config.proto) devmesh simulates, same field names. */
+export interface MeshConfigSpec {
+  defaultHttpRetryPolicy?: HTTPRetry;
+  pathNormalization?: { normalization?: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES' };
+  connectTimeout?: string;
+  enableAutoMtls?: boolean;
+  defaultConfig?: { proxyHeaders?: ProxyHeadersSpec };
+}
+
+/** Istio's ProxyConfig.ProxyHeaders (istio/api mesh/v1alpha1/proxy.proto). */
+export interface ProxyHeadersSpec {
+  forwardedClientCert?: 'UNDEFINED' | 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  setCurrentClientCertDetails?: { subject?: boolean; uri?: boolean; dns?: boolean; cert?: boolean; chain?: boolean };
+  requestId?: { disabled?: boolean };
+  server?: { disabled?: boolean; value?: string };
+  attemptCount?: { disabled?: boolean };
+  envoyDebugHeaders?: { disabled?: boolean };
+  metadataExchangeHeaders?: { mode?: 'UNDEFINED' | 'IN_MESH' };
+  preserveHttp1HeaderCase?: boolean;
+  xForwardedHost?: { enabled?: boolean };
+  xForwardedPort?: { enabled?: boolean };
 }
 
 export const MESH_DEFAULTS = {

@@ -12,6 +12,7 @@
  * same snapshot always gives the same tables.
  */
 import type { DestinationRuleSpec, HTTPRoute, Resource, VirtualServiceSpec } from '../policy/model';
+import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
 import { qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
 import type { MeshSnapshot, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../protocol';
 import { compileMatch, qualifyGateway, type CompiledMatch } from './routing/match';
@@ -102,6 +103,8 @@ export interface MeshTables {
   mtls: ResolvedMtls;
   /** The modes of its inbound ports: a connection is admitted when one of them admits it. */
   mtlsModes: EnforcedMode[];
+  /** The defaults in force (the snapshot's, or the newest Istio's for a snapshot without them). */
+  defaults: ResolvedDefaults;
 }
 
 export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
@@ -158,15 +161,16 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const identity = self
     ? { spiffeId: self.spiffeId, labels: self.labels, namespace: self.namespace, name: self.name }
     : { spiffeId: snapshot.ingress.spiffeId, labels: snapshot.ingress.labels, namespace: proxyNamespace, name: snapshot.ingress.name };
+  const defaults = snapshot.defaults ?? resolveDefaults();
   const mtls: ResolvedMtls = self
-    ? composePeerAuthentication(snapshot.peerAuthentications, { namespace: self.namespace, labels: self.labels }, ns, rootNamespace)
+    ? composePeerAuthentication(snapshot.peerAuthentications, { namespace: self.namespace, labels: self.labels }, ns, rootNamespace, defaults.mtlsMode)
     : { mode: 'PERMISSIVE', source: 'ingress' };
   const inbound = self ? inboundPorts(self, snapshot.services, mtls) : null;
   const mtlsModes = inbound ? [...new Set([inbound.primary, ...inbound.byDestination.values()].map((p) => p.mtls.mode))] : [mtls.mode];
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes,
+    meshRoutes, routes, gatewayRoutes, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
   };
 }
 

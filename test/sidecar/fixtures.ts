@@ -11,6 +11,7 @@ import { buildSnapshot, type PortAssignment } from '../../simulator/control/snap
 import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
 import { createCa, type MeshCa } from '../../simulator/control/ca';
 import { startSidecar, type Sidecar, type StartOptions } from '../../simulator/sidecar/sidecar';
+import { resolveDefaults, type DefaultsInput } from '../../simulator/policy/defaults';
 
 export interface WorkloadDef {
   name: string;
@@ -30,6 +31,8 @@ export interface Policies {
   gateways?: Resource<'Gateway'>[];
   peerAuthentications?: Resource<'PeerAuthentication'>[];
   authorizationPolicies?: Resource<'AuthorizationPolicy'>[];
+  /** The Mesh's flavor, compatibilityVersion and meshConfig (the defaults in force). */
+  mesh?: DefaultsInput;
 }
 
 export const TD = 'cluster.local';
@@ -54,6 +57,7 @@ export function snapshotOf(services: ServiceDef[], policies: Policies = {}, vers
     ingress: { name: 'istio-ingressgateway', port: ingressPorts.port, adminPort: ingressPorts.adminPort, serviceAccount: 'istio-ingressgateway', spiffeId: spiffeId(TD, 'istio-system', 'istio-ingressgateway'), labels: { istio: 'ingressgateway' } },
     virtualServices: policies.virtualServices ?? [], destinationRules: policies.destinationRules ?? [], gateways: policies.gateways ?? [],
     peerAuthentications: policies.peerAuthentications ?? [], authorizationPolicies: policies.authorizationPolicies ?? [], faults: [],
+    defaults: resolveDefaults(policies.mesh),
   };
 }
 

@@ -5,13 +5,15 @@
  * getConfigsForWorkload): of the policies in the workload's namespace and the
  * root namespace whose selector matches it, the first (oldest) of each level
  * counts — workload (a selector, not in the root namespace) > namespace (no
- * selector) > mesh (no selector, root namespace) > the default PERMISSIVE.
+ * selector) > mesh (no selector, root namespace) > the flavor's default
+ * (policy/defaults: Istio's PERMISSIVE).
  * `UNSET` inherits from the level above; a root-namespace policy with a
  * selector is ignored. The workload policy's `portLevelMtls`, keyed by the
  * workload (container) port, overrides the mode for that port (UNSET there
  * inherits the workload's mode).
  */
 import type { MtlsMode, Resource } from '../../policy/model';
+import { ISTIO } from '../../policy/defaults';
 
 export const ROOT_NAMESPACE = 'istio-system';
 
@@ -32,6 +34,8 @@ export function composePeerAuthentication(
   workload: { namespace: string; labels: Record<string, string> },
   defaultNamespace: string,
   rootNamespace = ROOT_NAMESPACE,
+  /** The mode when no policy decides: the defaults table's. */
+  fallback: EnforcedMode = ISTIO.defaults.mtlsMode,
 ): ResolvedMtls {
   const nsOf = (p: Policy) => p.metadata.namespace ?? defaultNamespace;
   const name = (p: Policy) => `${nsOf(p)}/${p.metadata.name}`;
@@ -49,7 +53,7 @@ export function composePeerAuthentication(
       wl ??= p;
     }
   }
-  let out: ResolvedMtls = { mode: 'PERMISSIVE', source: 'default' };
+  let out: ResolvedMtls = { mode: fallback, source: 'default' };
   for (const p of [mesh, namespace, wl]) {
     const mode = p?.spec.mtls?.mode;
     if (p && mode && mode !== 'UNSET') out = { mode, source: name(p) };
@@ -76,8 +80,9 @@ export function resolvePeerAuthentication(
   port: number,
   defaultNamespace: string,
   rootNamespace = ROOT_NAMESPACE,
+  fallback: EnforcedMode = ISTIO.defaults.mtlsMode,
 ): { mode: EnforcedMode; source: string } {
-  return mtlsForPort(composePeerAuthentication(policies, workload, defaultNamespace, rootNamespace), port);
+  return mtlsForPort(composePeerAuthentication(policies, workload, defaultNamespace, rootNamespace, fallback), port);
 }
 
 /** Whether a mode admits a peer: STRICT wants a verified mesh certificate, DISABLE plaintext, PERMISSIVE anything. */

@@ -1,0 +1,151 @@
+/**
+ * Istio's defaults, as the newest release devmesh follows (1.30) applies
+ * them, each with the pilot line or Envoy doc section it comes from, and the
+ * behaviour changes of earlier releases that `spec.compatibilityVersion`
+ * brings back (Istio's manifests/helm-profiles/compatibility-version-*.yaml
+ * flip the same feature flags).
+ *
+ * Sources: istio/istio branch release-1.30 (pilot/ below), istio/api
+ * (mesh/v1alpha1), and the Envoy docs of the proxy Istio 1.30 ships
+ * (go-control-plane envoy v1.37).
+ */
+import type { FlavorTable } from './types';
+
+const P = 'istio/istio@release-1.30 pilot/pkg/networking';
+const UNLIMITED = 2 ** 32 - 1;
+
+export const ISTIO: FlavorTable = {
+  flavor: 'istio',
+  current: '1.30',
+  versions: ['1.20', '1.21', '1.22', '1.23', '1.24', '1.25', '1.26', '1.27', '1.28', '1.29', '1.30'],
+  defaults: {
+    retry: {
+      attempts: 2,
+      retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+      retriableStatusCodes: [],
+      retryIgnorePreviousHosts: true,
+      backoffBaseMs: 25,
+      backoffMaxFactor: 10,
+    },
+    defaultHttpRetryPolicy: null,
+    inboundRetry: { attempts: 2, retryOn: 'reset-before-request' },
+    routeTimeoutMs: 0,
+    loadBalancer: 'LEAST_REQUEST',
+    outlierDetection: {
+      consecutive5xxErrors: 5,
+      consecutiveGatewayErrors: 0,
+      consecutiveLocalOriginFailures: 5,
+      intervalMs: 10_000,
+      baseEjectionTimeMs: 30_000,
+      maxEjectionPercent: 10,
+      minHealthPercent: 0,
+      maxEjectionTimeMs: 300_000,
+    },
+    connectionPool: {
+      maxConnections: UNLIMITED,
+      http1MaxPendingRequests: UNLIMITED,
+      http2MaxRequests: UNLIMITED,
+      maxRetries: UNLIMITED,
+      maxRequestsPerConnection: 0,
+      idleTimeoutMs: 3_600_000,
+      connectTimeoutMs: 10_000,
+    },
+    mtlsMode: 'PERMISSIVE',
+    autoMtls: true,
+    pathNormalization: 'BASE',
+    mirrorShadowHostSuffix: false,
+    proxyHeaders: {
+      server: { outbound: 'envoy', inbound: 'istio-envoy', gateway: 'istio-envoy' },
+      attemptCount: true,
+      requestId: true,
+      forwardedClientCert: { inbound: 'APPEND_FORWARD', gateway: 'SANITIZE_SET' },
+      setCurrentClientCertDetails: { subject: true, uri: true, dns: true },
+      envoyDebugHeaders: true,
+      xForwardedHost: false,
+      xForwardedPort: false,
+      xForwardedForAtGateway: true,
+    },
+  },
+  sources: {
+    'retry.attempts': `${P}/core/route/retry/retry.go:36 (defaultNumRetries 2)`,
+    'retry.retryOn': `${P}/core/route/retry/retry.go:37 (defaultRetryOn)`,
+    'retry.retriableStatusCodes': `${P}/core/route/retry/retry.go:45-50 (DefaultPolicy sets no RetriableStatusCodes since 1.24, istio/istio#52111)`,
+    'retry.retryIgnorePreviousHosts': `${P}/core/route/retry/retry.go:40-57 (RetryPreviousHosts predicate; none under consistent hashing)`,
+    'retry.backoffBaseMs': 'Envoy docs, router filter, x-envoy-max-retries: fully jittered back-off, base interval 25ms',
+    'retry.backoffMaxFactor': 'Envoy docs, router filter, x-envoy-max-retries: the interval is capped at 10 times the base',
+    defaultHttpRetryPolicy: `${P}/core/route/route.go:680-684 (no rule retries: meshConfig.defaultHttpRetryPolicy, unset by default)`,
+    inboundRetry: `${P}/core/route/route.go:1305-1313 (BuildDefaultHTTPInboundRoute: reset-before-request, 2 retries, not for gRPC)`,
+    routeTimeoutMs: `${P}/core/route/route.go:1336-1340 (setTimeout: Notimeout unless the rule sets timeout)`,
+    loadBalancer: `${P}/core/cluster_traffic_policy.go:354-356 (defaultLBAlgorithm LEAST_REQUEST)`,
+    'outlierDetection.consecutive5xxErrors': `${P}/core/cluster_traffic_policy.go:464-473 (unset: Envoy's consecutive_5xx default 5)`,
+    'outlierDetection.consecutiveGatewayErrors': `${P}/core/cluster_traffic_policy.go:474-483 (unset: Envoy's enforcing_consecutive_gateway_failure default 0)`,
+    'outlierDetection.consecutiveLocalOriginFailures': `${P}/core/cluster_traffic_policy.go:495-503 (Envoy's consecutive_local_origin_failure default 5)`,
+    'outlierDetection.intervalMs': `${P}/core/cluster_traffic_policy.go:485-487 (unset: Envoy's interval default 10s)`,
+    'outlierDetection.baseEjectionTimeMs': `${P}/core/cluster_traffic_policy.go:488-490 (unset: Envoy's base_ejection_time default 30s)`,
+    'outlierDetection.maxEjectionPercent': `${P}/core/cluster_traffic_policy.go:491-493 (unset: Envoy's max_ejection_percent default 10%, at least one host)`,
+    'outlierDetection.minHealthPercent': `${P}/core/cluster_traffic_policy.go:507-520 (healthy_panic_threshold = minHealthPercent, default 0)`,
+    'outlierDetection.maxEjectionTimeMs': 'Envoy docs, cluster OutlierDetection.max_ejection_time: default 300s',
+    'connectionPool.maxConnections': `${P}/core/cluster_traffic_policy.go:438-451 (getDefaultCircuitBreakerThresholds: MaxUint32)`,
+    'connectionPool.http1MaxPendingRequests': `${P}/core/cluster_traffic_policy.go:438-451 (MaxPendingRequests MaxUint32)`,
+    'connectionPool.http2MaxRequests': `${P}/core/cluster_traffic_policy.go:438-451 (MaxRequests MaxUint32)`,
+    'connectionPool.maxRetries': `${P}/core/cluster_traffic_policy.go:440-445 (MaxRetries MaxUint32, not Envoy's 3)`,
+    'connectionPool.maxRequestsPerConnection': 'Envoy docs, cluster max_requests_per_connection: unset = no limit',
+    'connectionPool.idleTimeoutMs': 'Envoy docs, core HttpProtocolOptions.idle_timeout: default 1 hour',
+    'connectionPool.connectTimeoutMs': 'istio/api mesh/v1alpha1/config.proto connect_timeout (default 10s)',
+    mtlsMode: 'istio/api security/v1beta1/peer_authentication.proto (no policy: PERMISSIVE)',
+    autoMtls: `istio/api mesh/v1alpha1/config.proto enable_auto_mtls (default true); ${P}/core/cluster_tls.go:463 (plaintext to a DISABLE destination)`,
+    pathNormalization: `${P}/core/listener_builder.go:339-353 (BASE: normalize_path, no slash merging; on every listener before routing)`,
+    mirrorShadowHostSuffix: `${P}/core/route/route.go:1448 (DisableShadowHostSuffixAppend: DISABLE_SHADOW_HOST_SUFFIX, true since 1.28)`,
+    'proxyHeaders.server': `${P}/util/proxy_headers.go:50-64 (OVERWRITE; istio-envoy on inbound and gateways, Envoy's default "envoy" on the sidecar outbound)`,
+    'proxyHeaders.attemptCount': `${P}/util/proxy_headers.go:53 (IncludeRequestAttemptCount true)`,
+    'proxyHeaders.requestId': `${P}/util/proxy_headers.go:55 (GenerateRequestID unset: Envoy generates x-request-id)`,
+    'proxyHeaders.forwardedClientCert': `${P}/util/proxy_headers.go:52 (APPEND_FORWARD at the sidecar inbound); ${P}/core/gateway.go:723 (SANITIZE_SET at gateways)`,
+    'proxyHeaders.setCurrentClientCertDetails': `${P}/core/listener_inbound.go:825-831 (Subject, URI, DNS unless disabled)`,
+    'proxyHeaders.envoyDebugHeaders': `${P}/util/proxy_headers.go:54 (SuppressDebugHeaders false: the router adds its x-envoy-* headers)`,
+    'proxyHeaders.xForwardedHost': `${P}/util/proxy_headers.go:58 (XForwardedHost false)`,
+    'proxyHeaders.xForwardedPort': `${P}/util/proxy_headers.go:57 (XForwardedPort false)`,
+    'proxyHeaders.xForwardedForAtGateway': `${P}/core/gateway.go:700 (useRemoteAddress true at gateways); ${P}/core/listener_inbound.go:821 (false at the sidecar)`,
+  },
+  changes: [
+    {
+      since: '1.24',
+      path: 'retry.retriableStatusCodes',
+      before: [503],
+      feature: 'EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY',
+      source: 'istio/istio#52111 (release note 50506): the default retry policy stopped retrying 503',
+      summary: 'routes without `retries` (or with `retries` but no `retryOn`) also retry an app\'s 503 twice',
+    },
+    {
+      since: '1.24',
+      path: 'inboundRetry',
+      before: null,
+      feature: 'ENABLE_INBOUND_RETRY_POLICY',
+      source: 'istio/istio#52055: inbound routes retry a request reset before it reached the app',
+      summary: 'the inbound sidecar does not retry a request the app reset before reading it (no reset-before-request retry)',
+    },
+    {
+      since: '1.28',
+      path: 'mirrorShadowHostSuffix',
+      before: true,
+      feature: 'DISABLE_SHADOW_HOST_SUFFIX',
+      source: 'istio/istio#57708: mirrored requests keep their Host',
+      summary: 'mirrored requests get `-shadow` appended to their Host (`reviews:9080` -> `reviews-shadow:9080`)',
+    },
+  ],
+  unmodelled: [
+    { since: '1.21', feature: 'ENABLE_EXTERNAL_NAME_ALIAS', why: 'ExternalName services do not exist in a local mesh' },
+    { since: '1.21', feature: 'PERSIST_OLDEST_FIRST_HEURISTIC_FOR_VIRTUAL_SERVICE_HOST_MATCHING', why: 'devmesh reports two VirtualServices for one host as an error' },
+    { since: '1.21', feature: 'VERIFY_CERTIFICATE_AT_CLIENT', why: 'applies to DestinationRule TLS to external hosts (ServiceEntry is not simulated)' },
+    { since: '1.21', feature: 'ENABLE_AUTO_SNI', why: 'applies to TLS origination to external hosts' },
+    { since: '1.22', feature: 'ENABLE_ENHANCED_RESOURCE_SCOPING', why: 'meshConfig discovery selectors are not simulated' },
+    { since: '1.22', feature: 'ENABLE_RESOLUTION_NONE_TARGET_PORT', why: 'applies to ServiceEntry resolution NONE' },
+    { since: '1.23', feature: 'ENABLE_DELIMITED_STATS_TAG_REGEX', why: 'Envoy stats tag extraction, not Istio\'s standard metrics' },
+    { since: '1.24', feature: 'ENABLE_ENHANCED_DESTINATIONRULE_MERGE', why: 'exportTo is not simulated; devmesh reports two DestinationRules for one host' },
+    { since: '1.24', feature: 'PREFER_DESTINATIONRULE_TLS_FOR_EXTERNAL_SERVICES', why: 'applies to external services' },
+    { since: '1.24', feature: 'PILOT_UNIFIED_SIDECAR_SCOPE', why: 'the Sidecar resource is not simulated' },
+    { since: '1.27', feature: 'ENABLE_NATIVE_SIDECARS', why: 'Kubernetes pod start-up order' },
+    { since: '1.28', feature: 'PILOT_SPAWN_UPSTREAM_SPAN_FOR_GATEWAY', why: 'the ingress records one span per request, not a separate upstream span' },
+    { since: '1.29', feature: 'DISABLE_TRACK_REMAINING_CB_METRICS', why: 'Envoy\'s circuit breaker remaining_* gauges are not exported' },
+    { since: '1.30', feature: 'PILOT_SIDECAR_PICK_BEST_SERVICE_NAMESPACE', why: 'one hostname names one service here' },
+  ],
+};
