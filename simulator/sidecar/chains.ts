@@ -14,7 +14,8 @@ import { announcePeer, learnPeer } from './filters/peerMetadata';
 import { route } from './filters/route';
 import { servicePort } from './filters/servicePort';
 import { trace } from './filters/trace';
-import { connectTimeoutMs, upstream } from './filters/upstream';
+import { upstream } from './filters/upstream';
+import { connectTimeoutMs } from './resilience/connectionPool';
 import { xfcc } from './filters/xfcc';
 import { chaos } from './filters/chaos';
 import { circuitBreaker } from './filters/circuitBreaker';
@@ -52,7 +53,7 @@ const observed = (on: boolean | undefined, ...filters: Filter[]): Filter[] => (o
 /** What opening a new upstream connection to the picked endpoint costs: TCP, plus mTLS unless tls.mode is DISABLE. */
 function openConnection(ctx: RequestContext, pool: () => H2Pool): Promise<void> {
   const ep = ctx.endpoint!;
-  const timeoutMs = connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout);
+  const timeoutMs = connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout, ctx.tables.defaults.connectionPool);
   if (ctx.policy?.tls?.mode !== 'DISABLE') return pool().handshake({ port: ep.sidecar.inboundPort, spiffeId: ep.spiffeId }, timeoutMs);
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port: ep.sidecar.inboundPort });

@@ -91,19 +91,27 @@ describe('resilience through real sidecars', () => {
     assert.equal((await get('/none')).status, 200);
   });
 
-  test('Istio\'s default retries: a 503 is tried 3 times in all with x-envoy-attempt-count, then returned with URX', async () => {
+  test('Istio\'s default retries return an app\'s 503 as is: one attempt, no URX (retry.go DefaultPolicy, since 1.24)', async () => {
     await push({ destinationRules: [subsets], virtualServices: [toV1()] });
     const r = await get('/s/503');
     assert.equal(r.status, 503);
+    assert.deepEqual(v1.hits.map((h) => h.attempt), ['1']);
+    assert.doesNotMatch(flagsOf(mesh, '/s/503')[0], /URX/);
+  });
+
+  test('compatibilityVersion 1.23: the default policy tries a 503 3 times in all with x-envoy-attempt-count, then returns it with URX', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1()], mesh: { compatibilityVersion: '1.23' } });
+    const r = await get('/s/503');
+    assert.equal(r.status, 503);
     assert.deepEqual(v1.hits.map((h) => h.attempt), ['1', '2', '3']);
-    assert.match(flagsOf(mesh, '/s/503')[0], /URX/);
+    assert.match(flagsOf(mesh, '/s/503').at(-1)!, /URX/);
     // 500 is not in the default policy: one attempt.
     v1.reset();
     assert.equal((await get('/s/500')).status, 500);
     assert.equal(v1.hits.length, 1);
   });
 
-  test('retries with retryOn 5xx recover a flaky endpoint and replay a POST body; a fault route gets no retries', async () => {
+  test('retries with retryOn 5xx recover a flaky endpoint and replay a POST body', async () => {
     await push({ destinationRules: [subsets], virtualServices: [toV1({ retries: { attempts: 3, retryOn: '5xx' } })] });
     const body = 'x'.repeat(10_000);
     const r = await get('/flaky/a/2', { 'content-type': 'text/plain' }, 'POST', body);

@@ -38,18 +38,18 @@ const matchRequest: Schema = object('HTTPMatchRequest', 'Conditions that must be
   statPrefix: notSimulated(string('The human readable prefix to use when emitting statistics for this route.')),
 });
 
-const retry: Schema = object('HTTPRetry', 'Retry policy to use when a HTTP request fails. When `retries` is not set, Istio still retries twice on connect-failure, refused-stream, unavailable, cancelled and retriable-status-codes (503).', {
-  attempts: integer('Number of retries to be allowed for a given request (not counting the first try). 0 disables retries.', { minimum: 0 }),
+const retry: Schema = object('HTTPRetry', 'Retry policy to use when a HTTP request fails. When `retries` is not set, Istio still retries twice on connect-failure, refused-stream, unavailable and cancelled (the Mesh\'s `meshConfig.defaultHttpRetryPolicy` replaces that); since Istio 1.24 an app\'s 503 is not retried (`compatibilityVersion: "1.23"` brings it back).', {
+  attempts: integer('Number of retries to be allowed for a given request (not counting the first try). 0 or unset disables retries.', { minimum: 0 }),
   perTryTimeout: duration('Timeout per attempt for a given request, including the initial call and any retries. Defaults to the route timeout.'),
-  retryOn: string('Conditions under which retry takes place, comma-separated: `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`, `retriable-status-codes`, `retriable-headers`, gRPC statuses (`cancelled`, `deadline-exceeded`, `internal`, `resource-exhausted`, `unavailable`) and HTTP status codes such as `503`.', {
+  retryOn: string('Conditions under which retry takes place (unset: the default policy\'s connect-failure, refused-stream, unavailable, cancelled), comma-separated: `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`, `retriable-status-codes`, `retriable-headers`, gRPC statuses (`cancelled`, `deadline-exceeded`, `internal`, `resource-exhausted`, `unavailable`) and HTTP status codes such as `503`.', {
     pattern: '^\\s*[a-z0-9-]+(\\s*,\\s*[a-z0-9-]+)*\\s*$',
   }),
   retryRemoteLocalities: notSimulated(boolean('Whether retries should retry to other localities.')),
-  retryIgnorePreviousHosts: boolean('Whether to skip previously tried hosts on retry.', { default: true }),
+  retryIgnorePreviousHosts: boolean('Whether to skip previously tried hosts on retry. Default: true, except on a route to one destination whose DestinationRule hashes consistently.', { default: true }),
   backoff: duration('Base interval of the exponential backoff between retries (default 25ms).'),
 });
 
-const fault: Schema = object('HTTPFaultInjection', 'Fault injection policy to apply on HTTP traffic at the client side. Routes with a fault get no retries or timeouts, as in Istio.', {
+const fault: Schema = object('HTTPFaultInjection', 'Fault injection policy to apply on HTTP traffic at the client side. An aborted request never reaches the upstream, so it is not retried, and a delay is not counted in the route timeout; requests the fault spares get the rule\'s retries and timeout as usual (pilot sets them regardless).', {
   delay: object('Delay', 'Delay requests before forwarding, emulating network or upstream overload.', {
     fixedDelay: duration('Add a fixed delay before forwarding the request.'),
     exponentialDelay: notSimulated(duration('Add a delay (based on an exponential function) before forwarding the request.')),
@@ -113,7 +113,7 @@ const httpRoute: Schema = object('HTTPRoute', 'Rules for HTTP/1.1, HTTP/2 and gR
   timeout: duration('Timeout for HTTP requests. Default: disabled (no timeout).'),
   retries: retry,
   fault,
-  mirror: { ...destination, description: 'Mirror HTTP traffic to another destination in addition to forwarding it. Mirrored traffic is best effort: responses are discarded and the Host/Authority gets a `-shadow` suffix.' },
+  mirror: { ...destination, description: 'Mirror HTTP traffic to another destination in addition to forwarding it. Mirrored traffic is best effort: responses are discarded. The Host keeps its value since Istio 1.28 (up to 1.27, and with `compatibilityVersion` 1.27 or older, it gets a `-shadow` suffix).' },
   mirrors: array('Mirror traffic to several destinations.', object('HTTPMirrorPolicy', 'A mirror destination.', {
     destination,
     percentage: percent('Percentage of the traffic to be mirrored. Absent: 100%.'),

@@ -27,7 +27,7 @@ export const circuitBreaker = (state: ResilienceState, opts: CircuitBreakerOptio
   const plan = ctx.plan;
   const cp = ctx.policy?.connectionPool;
   if (plan?.kind !== 'forward' || !cp) return next(ctx);
-  const limits = poolLimits(cp);
+  const limits = poolLimits(cp, ctx.tables.defaults.connectionPool);
   const entry = state.pool(clusterName(plan));
   const { pool } = entry;
   const worker = ctx.downstream.worker ?? 0;

@@ -20,7 +20,7 @@ export const outlier = (s: OutlierSettings): Filter => (next) => (ctx) => {
   const ep = ctx.endpoint;
   if (plan?.kind !== 'forward' || !od || !ep) return next(ctx);
   const cluster = clusterName(plan);
-  const det = s.state.detector(cluster, od);
+  const det = s.state.detector(cluster, od, ctx.tables.defaults.outlierDetection);
   const record = (r: Parameters<typeof det.record>[1]) => {
     const e = det.record(ep.name, r, s.state.hosts.get(cluster) ?? [ep.name], s.state.now());
     if (e) {
@@ -54,7 +54,7 @@ export function eligibleEndpoints(state: ResilienceState) {
     const cluster = clusterName(plan);
     state.hosts.set(cluster, endpoints.map((e) => e.name));
     let out = endpoints;
-    if (policy.outlierDetection) out = state.detector(cluster, policy.outlierDetection).eligible(out, state.now());
+    if (policy.outlierDetection) out = state.detector(cluster, policy.outlierDetection, ctx.tables.defaults.outlierDetection).eligible(out, state.now());
     const avoid = ctx.avoidEndpoints;
     if (avoid && avoid.size > 0) {
       const fresh = out.filter((e) => !avoid.has(e.name));

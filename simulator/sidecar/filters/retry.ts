@@ -1,8 +1,9 @@
 /**
  * Retry: re-runs the cluster part of the chain (endpoint pick -> circuit
- * breaker -> outlier -> upstream) per the route's retry policy — Istio's
- * default when the rule has no `retries`. Each attempt carries
- * `x-envoy-attempt-count`, may have its own `perTryTimeout`, waits a jittered
+ * breaker -> outlier -> upstream) per the route's retry policy — the
+ * defaults table's when the rule has no `retries`. Each attempt carries
+ * `x-envoy-attempt-count` (unless proxyHeaders.attemptCount is disabled),
+ * may have its own `perTryTimeout`, waits a jittered
  * exponential backoff, avoids hosts already tried, and replays the body from
  * a bounded buffer (a larger body is not retried). A retriable answer with no
  * retries left goes to the caller with flag URX. Retries in flight per
@@ -27,15 +28,20 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
   if (plan?.kind !== 'forward') return next(ctx);
   const perTryOverride = headerMs(ctx.downstream.headers[PER_TRY_TIMEOUT_HEADER]);
   delete ctx.headers[PER_TRY_TIMEOUT_HEADER];
-  const policy = retryPolicyFor(plan.rule);
+  const defaults = ctx.tables.defaults;
+  const countAttempts = defaults.proxyHeaders.attemptCount;
+  const traffic = effectiveTrafficPolicy(ctx.tables.destinationRules.get(plan.host), plan.subset, plan.port);
+  // pilot route.go:686-689: only a route with one destination carries its consistent hash into the retry policy.
+  const consistentHash = plan.rule?.route?.length === 1 && !!traffic.loadBalancer?.consistentHash;
+  const policy = retryPolicyFor(plan.rule, defaults, consistentHash);
   if (!policy) {
-    ctx.headers[ATTEMPT_COUNT_HEADER] = '1';
+    if (countAttempts) ctx.headers[ATTEMPT_COUNT_HEADER] = '1';
     return next(ctx);
   }
   const perTryMs = perTryOverride || policy.perTryTimeoutMs;
   const body: ReplayableBody | undefined = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion) ? replayableBody(ctx.downstream.body) : undefined;
   const cluster = state.pool(clusterName(plan));
-  const limits = poolLimits(effectiveTrafficPolicy(ctx.tables.destinationRules.get(plan.host), plan.subset, plan.port).connectionPool);
+  const limits = poolLimits(traffic.connectionPool, defaults.connectionPool);
   const tried = new Set<string>();
   let attempt = 0;
   let current: Derived | undefined;
@@ -74,7 +80,7 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
       },
     });
     const c = a.ctx;
-    c.headers = { ...ctx.headers, [ATTEMPT_COUNT_HEADER]: String(n) };
+    c.headers = countAttempts ? { ...ctx.headers, [ATTEMPT_COUNT_HEADER]: String(n) } : { ...ctx.headers };
     (c as { downstream: RequestContext['downstream'] }).downstream = downstream;
     c.endpoint = undefined;
     c.policy = undefined;

@@ -14,10 +14,11 @@ import type { Stats } from '../stats';
 export const timeout = (s: { stats?: Stats } = {}): Filter => (next) => (ctx) => {
   const plan = ctx.plan;
   if (plan?.kind !== 'forward') return next(ctx);
-  const ms = routeTimeoutMs(plan.rule, ctx.downstream.headers);
+  const ms = routeTimeoutMs(plan.rule, ctx.downstream.headers, ctx.tables.defaults.routeTimeoutMs);
   delete ctx.headers[TIMEOUT_HEADER];
   if (ms === undefined) return next(ctx);
-  ctx.headers['x-envoy-expected-rq-timeout-ms'] = String(ms);
+  // One of the router's x-envoy-* headers, off with proxyHeaders.envoyDebugHeaders.disabled.
+  if (ctx.tables.defaults.proxyHeaders.envoyDebugHeaders) ctx.headers['x-envoy-expected-rq-timeout-ms'] = String(ms);
   let state: 'waiting' | 'streaming' | 'done' = 'waiting';
   let streaming: Readable | undefined;
   const finish = () => { state = 'done'; clearTimeout(timer); };

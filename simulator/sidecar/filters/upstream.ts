@@ -8,7 +8,7 @@ import type { Agent } from 'node:http';
 import * as http2 from 'node:http2';
 import type { Handler, RequestContext } from '../context';
 import { refusedStream, upstreamConnectFailure, upstreamReset } from '../errors';
-import { parseDuration } from '../../policy/duration';
+import { connectTimeoutMs } from '../resilience/connectionPool';
 import type { LbStats } from '../routing/loadBalancer';
 import { DESTINATION_HEADER, destinationOf } from './servicePort';
 import type { Stats } from '../stats';
@@ -69,10 +69,10 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
     return ctx.fail(upstreamReset(`devmesh: request to ${ep.name} could not start: ${(err as Error).message}\n`));
   }
   let responded = false;
-  // connectionPool.tcp.connectTimeout (Istio default 10s): a session that does not connect in time is a connect failure.
+  // connectionPool.tcp.connectTimeout (else meshConfig.connectTimeout, Istio's 10s): a session that does not connect in time is a connect failure.
   let connectTimer: NodeJS.Timeout | undefined;
   if (!(session as unknown as Record<symbol, boolean>)[CONNECTED]) {
-    const ms = connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout);
+    const ms = connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout, ctx.tables.defaults.connectionPool);
     connectTimer = setTimeout(() => {
       if (responded || (session as unknown as Record<symbol, boolean>)[CONNECTED]) return;
       responded = true;
@@ -130,6 +130,4 @@ function cancel(stream: http2.ClientHttp2Stream): void {
   if (!stream.destroyed) stream.destroy(new Error('downstream request cancelled'));
 }
 
-export function connectTimeoutMs(d: string | undefined): number {
-  return (d ? parseDuration(d) : undefined) || 10_000;
-}
+

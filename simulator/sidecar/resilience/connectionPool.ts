@@ -36,6 +36,7 @@
  */
 import type { ConnectionPoolSettings } from '../../policy/model';
 import { parseDuration } from '../../policy/duration';
+import type { ConnectionPoolDefaults } from '../../policy/defaults';
 
 /** Envoy/Istio's "unlimited": 2^32 - 1. */
 export const UNLIMITED = 2 ** 32 - 1;
@@ -54,17 +55,23 @@ export interface PoolLimits {
   connectTimeoutMs: number;
 }
 
-export function poolLimits(cp: ConnectionPoolSettings | undefined): PoolLimits {
-  const pos = (n: number | undefined) => (typeof n === 'number' && n > 0 ? n : UNLIMITED);
+/** The DestinationRule's connectionPool over the defaults table's (Istio: every threshold MaxUint32, pilot getDefaultCircuitBreakerThresholds). */
+export function poolLimits(cp: ConnectionPoolSettings | undefined, d: ConnectionPoolDefaults): PoolLimits {
+  const pos = (n: number | undefined, dflt: number) => (typeof n === 'number' && n > 0 ? n : dflt);
   return {
-    maxConnections: pos(cp?.tcp?.maxConnections),
-    maxPending: pos(cp?.http?.http1MaxPendingRequests),
-    maxRequests: pos(cp?.http?.http2MaxRequests),
-    maxRetries: pos(cp?.http?.maxRetries),
-    maxRequestsPerConnection: cp?.http?.maxRequestsPerConnection ?? 0,
-    idleTimeoutMs: (cp?.http?.idleTimeout ? parseDuration(cp.http.idleTimeout) : undefined) ?? (cp?.tcp?.idleTimeout ? parseDuration(cp.tcp.idleTimeout) : undefined) ?? 3_600_000,
-    connectTimeoutMs: (cp?.tcp?.connectTimeout ? parseDuration(cp.tcp.connectTimeout) : undefined) || 10_000,
+    maxConnections: pos(cp?.tcp?.maxConnections, d.maxConnections),
+    maxPending: pos(cp?.http?.http1MaxPendingRequests, d.http1MaxPendingRequests),
+    maxRequests: pos(cp?.http?.http2MaxRequests, d.http2MaxRequests),
+    maxRetries: pos(cp?.http?.maxRetries, d.maxRetries),
+    maxRequestsPerConnection: cp?.http?.maxRequestsPerConnection ?? d.maxRequestsPerConnection,
+    idleTimeoutMs: (cp?.http?.idleTimeout ? parseDuration(cp.http.idleTimeout) : undefined) ?? (cp?.tcp?.idleTimeout ? parseDuration(cp.tcp.idleTimeout) : undefined) ?? d.idleTimeoutMs,
+    connectTimeoutMs: connectTimeoutMs(cp?.tcp?.connectTimeout, d),
   };
+}
+
+/** connectionPool.tcp.connectTimeout, else the defaults table's (meshConfig.connectTimeout, Istio 10s). */
+export function connectTimeoutMs(connectTimeout: string | undefined, d: Pick<ConnectionPoolDefaults, 'connectTimeoutMs'>): number {
+  return (connectTimeout ? parseDuration(connectTimeout) : undefined) || d.connectTimeoutMs;
 }
 
 export interface Connection {

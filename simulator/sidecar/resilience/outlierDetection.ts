@@ -3,8 +3,10 @@
  * `outlierDetection`. Pure: every method takes the clock reading, so tests
  * drive it with a fake clock.
  *
- * - `consecutive5xxErrors` (default 5; 0 disables) and
- *   `consecutiveGatewayErrors` (502/503/504; default off) eject a host the
+ * Unset fields take the defaults table's values (policy/defaults: what
+ * pilot leaves to Envoy).
+ * - `consecutive5xxErrors` (Istio: 5; 0 disables) and
+ *   `consecutiveGatewayErrors` (502/503/504; Istio: off) eject a host the
  *   moment the count is reached. Failures the proxy sees itself (connect
  *   failure, reset, timeout) count as 503/504, as Envoy does unless
  *   `splitExternalLocalOriginErrors` is set; any other answer resets the counts.
@@ -19,6 +21,7 @@
  */
 import type { OutlierDetection } from '../../policy/model';
 import { parseDuration } from '../../policy/duration';
+import type { OutlierDefaults } from '../../policy/defaults';
 
 export interface OutlierSettings {
   consecutive5xx: number;
@@ -33,18 +36,21 @@ export interface OutlierSettings {
   maxEjectionMs: number;
 }
 
-export function outlierSettings(od: OutlierDetection): OutlierSettings {
-  const ms = (d: string | undefined, dflt: number) => (d ? parseDuration(d) ?? dflt : dflt);
+/** The DestinationRule's settings over the defaults table's (what pilot leaves unset, Envoy defaults). */
+export function outlierSettings(od: OutlierDetection, d: OutlierDefaults): OutlierSettings {
+  const ms = (v: string | undefined, dflt: number) => (v ? parseDuration(v) ?? dflt : dflt);
+  const base = ms(od.baseEjectionTime, d.baseEjectionTimeMs);
   return {
-    consecutive5xx: od.consecutive5xxErrors ?? 5,
-    consecutiveGateway: od.consecutiveGatewayErrors ?? 0,
-    consecutiveLocalOrigin: od.consecutiveLocalOriginFailures ?? 5,
+    consecutive5xx: od.consecutive5xxErrors ?? d.consecutive5xxErrors,
+    consecutiveGateway: od.consecutiveGatewayErrors ?? d.consecutiveGatewayErrors,
+    consecutiveLocalOrigin: od.consecutiveLocalOriginFailures ?? d.consecutiveLocalOriginFailures,
     splitLocalOrigin: od.splitExternalLocalOriginErrors ?? false,
-    intervalMs: Math.max(1, ms(od.interval, 10_000)),
-    baseEjectionMs: ms(od.baseEjectionTime, 30_000),
-    maxEjectionPercent: od.maxEjectionPercent ?? 10,
-    minHealthPercent: od.minHealthPercent ?? 0,
-    maxEjectionMs: Math.max(300_000, ms(od.baseEjectionTime, 30_000)),
+    intervalMs: Math.max(1, ms(od.interval, d.intervalMs)),
+    baseEjectionMs: base,
+    maxEjectionPercent: od.maxEjectionPercent ?? d.maxEjectionPercent,
+    minHealthPercent: od.minHealthPercent ?? d.minHealthPercent,
+    // Envoy: max_ejection_time (300s) is raised to base_ejection_time when that is larger.
+    maxEjectionMs: Math.max(d.maxEjectionTimeMs, base),
   };
 }
 

@@ -1,16 +1,24 @@
 /**
- * Retry decisions, pure. Istio's semantics:
- * - no `retries` on the rule: Istio's default policy — 2 retries on
+ * Retry decisions, pure, as pilot's retry.ConvertPolicy and Envoy's router
+ * make them (istio/istio@release-1.30 pilot/pkg/networking/core/route/retry/retry.go):
+ * - no `retries` on the rule: the Mesh's `meshConfig.defaultHttpRetryPolicy`
+ *   if set, else the flavor's default policy (Istio: 2 retries on
  *   connect-failure, refused-stream, unavailable, cancelled and
- *   retriable-status-codes (503), preferring hosts not tried yet;
- * - `attempts` counts retries (not the first try); 0 disables retries;
- *   `retryOn` unset keeps the default conditions;
- * - a rule with a `fault` gets no retries;
- * - bare status codes in `retryOn` become retriable status codes;
- * - backoff: Envoy's jittered exponential backoff from 25 ms (or `backoff`),
- *   each wait uniform in [0, base * 2^(n-1)), capped at 10x base.
+ *   retriable-status-codes with no status code — an app's 503 is returned as
+ *   is since 1.24; `compatibilityVersion` 1.23 brings back the 503);
+ * - `attempts` counts retries (not the first try); 0 or unset disables
+ *   retries (retry.go:105); `retryOn` unset keeps the default conditions and
+ *   codes (retry.go:111-124); bare status codes in `retryOn` become
+ *   retriable status codes;
+ * - a rule with a `fault` keeps its retries (pilot sets them regardless): an
+ *   aborted request never reaches the router, a spared one is retried;
+ * - retries avoid hosts already tried unless the route's single destination
+ *   hashes consistently (retry.go:52-57), or `retryIgnorePreviousHosts` says;
+ * - backoff: Envoy's fully jittered exponential back-off from 25 ms (or
+ *   `backoff`), retry N waits uniform in [0, (2^N - 1) * base), capped at 10x base.
  */
-import type { HTTPRoute } from '../../policy/model';
+import type { HTTPRetry, HTTPRoute } from '../../policy/model';
+import type { ResolvedDefaults } from '../../policy/defaults';
 import { parseDuration } from '../../policy/duration';
 import type { ResponseFlag } from '../errors';
 
@@ -28,60 +36,73 @@ export interface RetryPolicy {
   ignorePreviousHosts: boolean;
   backoffBaseMs: number;
   backoffMaxMs: number;
-  /** The source of the policy, for config dumps: `default` or `route`. */
-  origin: 'default' | 'route';
+  /** The source of the policy, for config dumps: the flavor's `default`, the Mesh's `meshConfig`, or the `route`. */
+  origin: 'default' | 'meshConfig' | 'route';
 }
-
-export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
-export const DEFAULT_BACKOFF_MS = 25;
 
 /**
- * The policy in force for a rule, or undefined when the route does not retry.
- * Memoised per rule object (rules are immutable within a snapshot; a new
- * snapshot brings new objects): parsing `retryOn` on every request was a
+ * The policy in force for a rule (undefined: the route does not retry).
+ * Memoised per defaults table and rule (both immutable within a snapshot; a
+ * new snapshot brings new objects): parsing `retryOn` on every request was a
  * measurable part of the request path (issue 8). Callers must not mutate it.
+ *
+ * @param consistentHash the route has one destination whose load balancer hashes consistently
  */
-export function retryPolicyFor(rule: HTTPRoute | undefined): RetryPolicy | undefined {
-  if (!rule) return (defaultPolicy ??= { value: computeRetryPolicy(undefined) }).value;
-  if (memo.has(rule)) return memo.get(rule);
-  const p = computeRetryPolicy(rule);
-  memo.set(rule, p);
-  return p;
+export function retryPolicyFor(rule: HTTPRoute | undefined, d: ResolvedDefaults, consistentHash = false): RetryPolicy | undefined {
+  let perDefaults = memo.get(d);
+  if (!perDefaults) memo.set(d, (perDefaults = { byRule: new WeakMap(), none: undefined }));
+  const slot = consistentHash ? 1 : 0;
+  const cached = rule ? perDefaults.byRule.get(rule) : perDefaults.none;
+  if (cached && slot in cached) return cached[slot];
+  const entry = cached ?? {};
+  entry[slot] = computeRetryPolicy(rule, d, consistentHash);
+  if (rule) perDefaults.byRule.set(rule, entry);
+  else perDefaults.none = entry;
+  return entry[slot];
 }
 
-const memo = new WeakMap<HTTPRoute, RetryPolicy | undefined>();
-let defaultPolicy: { value: RetryPolicy | undefined } | undefined;
+type Entry = { 0?: RetryPolicy | undefined; 1?: RetryPolicy | undefined };
+const memo = new WeakMap<ResolvedDefaults, { byRule: WeakMap<HTTPRoute, Entry>; none: Entry | undefined }>();
 
-function computeRetryPolicy(rule: HTTPRoute | undefined): RetryPolicy | undefined {
-  if (rule?.fault) return undefined;
-  const r = rule?.retries;
-  const attempts = r?.attempts ?? 2;
-  if (!(attempts > 0)) return undefined;
+export function computeRetryPolicy(rule: HTTPRoute | undefined, d: ResolvedDefaults, consistentHash: boolean): RetryPolicy | undefined {
+  const own: HTTPRetry | undefined = rule?.retries ?? d.defaultHttpRetryPolicy ?? undefined;
+  const origin = rule?.retries ? 'route' : own ? 'meshConfig' : 'default';
+  const base = (own?.backoff ? parseDuration(own.backoff) : undefined) || d.retry.backoffBaseMs;
+  const common = { backoffBaseMs: base, backoffMaxMs: base * d.retry.backoffMaxFactor, origin } as const;
+  if (!own) {
+    return {
+      retries: d.retry.attempts,
+      ...parseRetryOn(d.retry.retryOn),
+      statusCodes: new Set(d.retry.retriableStatusCodes),
+      ignorePreviousHosts: d.retry.retryIgnorePreviousHosts && !consistentHash,
+      ...common,
+    };
+  }
+  // Attempts unset is 0 in the proto: an explicit policy without attempts disables retries.
+  if (!((own.attempts ?? 0) > 0)) return undefined;
+  const conditions = own.retryOn !== undefined && own.retryOn !== '' ? parseRetryOn(own.retryOn) : { ...parseRetryOn(d.retry.retryOn), statusCodes: new Set(d.retry.retriableStatusCodes) };
+  const perTry = own.perTryTimeout ? parseDuration(own.perTryTimeout) : undefined;
+  return {
+    retries: own.attempts!,
+    ...conditions,
+    perTryTimeoutMs: perTry && perTry > 0 ? perTry : undefined,
+    ignorePreviousHosts: own.retryIgnorePreviousHosts ?? (d.retry.retryIgnorePreviousHosts && !consistentHash),
+    ...common,
+  };
+}
+
+/** `retryOn` as pilot's parseRetryOn reads it: HTTP status codes apart, and `retriable-status-codes` added when there are any. */
+export function parseRetryOn(spec: string): { on: Set<string>; statusCodes: Set<number> } {
   const on = new Set<string>();
   const statusCodes = new Set<number>();
-  const spec = r?.retryOn && r.retryOn.trim() !== '' ? r.retryOn : DEFAULT_RETRY_ON;
   for (const raw of spec.split(',')) {
     const c = raw.trim();
     if (c === '') continue;
-    if (/^\d{3}$/.test(c)) {
-      statusCodes.add(Number(c));
-      on.add('retriable-status-codes');
-    } else on.add(c);
+    if (/^\d+$/.test(c) && Number(c) >= 100 && Number(c) <= 599) statusCodes.add(Number(c));
+    else on.add(c);
   }
-  // Istio adds 503 as the retriable status code of its default policy.
-  if (spec === DEFAULT_RETRY_ON) statusCodes.add(503);
-  const perTry = r?.perTryTimeout ? parseDuration(r.perTryTimeout) : undefined;
-  const base = (r?.backoff ? parseDuration(r.backoff) : undefined) || DEFAULT_BACKOFF_MS;
-  return {
-    retries: attempts,
-    on,
-    statusCodes,
-    perTryTimeoutMs: perTry && perTry > 0 ? perTry : undefined,
-    ignorePreviousHosts: r?.retryIgnorePreviousHosts ?? true,
-    backoffBaseMs: base,
-    backoffMaxMs: base * 10,
-    origin: r ? 'route' : 'default',
-  };
+  if (statusCodes.size > 0) on.add('retriable-status-codes');
+  return { on, statusCodes };
 }
 
 /** What one attempt ended with. */
@@ -116,9 +137,14 @@ export function retriable(p: RetryPolicy, o: AttemptOutcome): boolean {
   return false;
 }
 
-/** The wait before retry number `n` (1-based), jittered: uniform in [0, min(base * 2^(n-1), max)). */
+/**
+ * The wait before retry number `n` (1-based), fully jittered: uniform in
+ * [0, min((2^n - 1) * base, max)) — Envoy docs, router filter,
+ * x-envoy-max-retries: "the first retry will be delayed randomly by 0-24ms,
+ * the 2nd by 0-74ms, the 3rd by 0-174ms".
+ */
 export function backoffMs(p: Pick<RetryPolicy, 'backoffBaseMs' | 'backoffMaxMs'>, n: number, random: () => number): number {
-  const ceiling = Math.min(p.backoffBaseMs * 2 ** Math.max(0, n - 1), p.backoffMaxMs);
+  const ceiling = Math.min(p.backoffBaseMs * (2 ** Math.max(1, n) - 1), p.backoffMaxMs);
   return Math.floor(random() * ceiling);
 }
 

@@ -9,6 +9,7 @@ import { ToxicRegistry } from '../chaos/toxicRegistry';
 import type { Stats } from '../stats';
 import { ConnectionPoolState } from './connectionPool';
 import { OutlierDetector, outlierSettings } from './outlierDetection';
+import type { OutlierDefaults } from '../../policy/defaults';
 
 export interface PoolEntry {
   pool: ConnectionPoolState;
@@ -18,7 +19,7 @@ export interface PoolEntry {
 
 export class ResilienceState {
   readonly pools = new Map<string, PoolEntry>();
-  readonly outliers = new Map<string, { detector: OutlierDetector; spec: string }>();
+  readonly outliers = new Map<string, { detector: OutlierDetector; spec: string; defaults: OutlierDefaults }>();
   readonly hosts = new Map<string, string[]>();
   readonly toxics: ToxicRegistry;
 
@@ -36,18 +37,19 @@ export class ResilienceState {
   }
 
   /** The cluster's detector; a changed `outlierDetection` keeps the host history but takes the new settings. */
-  detector(cluster: string, od: OutlierDetection): OutlierDetector {
+  detector(cluster: string, od: OutlierDetection, defaults: OutlierDefaults): OutlierDetector {
     const spec = JSON.stringify(od);
     const have = this.outliers.get(cluster);
     if (have) {
-      if (have.spec !== spec) {
-        have.detector.settings = outlierSettings(od);
+      if (have.spec !== spec || have.defaults !== defaults) {
+        have.detector.settings = outlierSettings(od, defaults);
         have.spec = spec;
+        have.defaults = defaults;
       }
       return have.detector;
     }
-    const detector = new OutlierDetector(outlierSettings(od), this.now());
-    this.outliers.set(cluster, { detector, spec });
+    const detector = new OutlierDetector(outlierSettings(od, defaults), this.now());
+    this.outliers.set(cluster, { detector, spec, defaults });
     return detector;
   }
 

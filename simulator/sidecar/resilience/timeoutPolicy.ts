@@ -1,8 +1,11 @@
 /**
- * The route timeout for one request, pure. Istio: off unless the rule sets
- * `timeout` ("0s" also means off); a rule with a `fault` gets none. The app
- * may override per request with `x-envoy-upstream-rq-timeout-ms` (0 = none),
- * as Envoy honours it from a trusted (in-mesh) caller.
+ * The route timeout for one request, pure. Istio: the rule's `timeout`, else
+ * the defaults table's (none: pilot route.go setTimeout, Notimeout); "0s"
+ * means off. A rule with a `fault` keeps its timeout (pilot sets it
+ * regardless); the fault filter runs first, so an injected delay is not
+ * counted, as Envoy's router starts the timer after it. The app may override
+ * per request with `x-envoy-upstream-rq-timeout-ms` (0 = none), as Envoy
+ * honours it from a trusted (in-mesh) caller.
  */
 import type { HTTPRoute } from '../../policy/model';
 import { parseDuration } from '../../policy/duration';
@@ -11,11 +14,10 @@ export const TIMEOUT_HEADER = 'x-envoy-upstream-rq-timeout-ms';
 export const PER_TRY_TIMEOUT_HEADER = 'x-envoy-upstream-rq-per-try-timeout-ms';
 
 /** Milliseconds, or undefined for no timeout. */
-export function routeTimeoutMs(rule: HTTPRoute | undefined, headers: Record<string, unknown>): number | undefined {
-  if (rule?.fault) return undefined;
+export function routeTimeoutMs(rule: HTTPRoute | undefined, headers: Record<string, unknown>, defaultMs = 0): number | undefined {
   const override = headerMs(headers[TIMEOUT_HEADER]);
   if (override !== undefined) return override > 0 ? override : undefined;
-  const ms = rule?.timeout ? parseDuration(rule.timeout) : undefined;
+  const ms = rule?.timeout ? parseDuration(rule.timeout) : defaultMs;
   return ms !== undefined && ms > 0 ? ms : undefined;
 }
 

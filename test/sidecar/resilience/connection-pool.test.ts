@@ -1,10 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionPoolState, poolLimits, UNLIMITED } from '../../../simulator/sidecar/resilience/connectionPool';
+import { resolveDefaults } from '../../../simulator/policy/defaults';
+
+/** Istio's defaults (policy/defaults), what a DestinationRule leaves unset falls back on. */
+const D = resolveDefaults();
 
 describe('connection pool (circuit breaker)', () => {
   test('Istio defaults never trip', () => {
-    const l = poolLimits(undefined);
+    const l = poolLimits(undefined, D.connectionPool);
     assert.equal(l.maxConnections, UNLIMITED);
     assert.equal(l.connectTimeoutMs, 10_000);
     const p = new ConnectionPoolState();
@@ -12,7 +16,7 @@ describe('connection pool (circuit breaker)', () => {
   });
 
   test('maxConnections 1, http1MaxPendingRequests 1: one in flight, one waiting, the third overflows', () => {
-    const l = poolLimits({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } });
+    const l = poolLimits({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } }, D.connectionPool);
     const p = new ConnectionPoolState();
     const first = p.admit(l, 0);
     assert.equal(first.kind, 'wait');
@@ -31,7 +35,7 @@ describe('connection pool (circuit breaker)', () => {
   });
 
   test('http2MaxRequests caps requests in flight; maxRetries caps retries', () => {
-    const l = poolLimits({ http: { http2MaxRequests: 1, maxRetries: 1 } });
+    const l = poolLimits({ http: { http2MaxRequests: 1, maxRetries: 1 } }, D.connectionPool);
     const p = new ConnectionPoolState();
     const a = p.admit(l, 0);
     if (a.kind === 'wait') p.established(a.opened!, 0);
@@ -44,7 +48,7 @@ describe('connection pool (circuit breaker)', () => {
   });
 
   test('maxRequestsPerConnection closes a connection after its quota; idleTimeout closes idle ones', () => {
-    const l = poolLimits({ http: { maxRequestsPerConnection: 2, idleTimeout: '1s' } });
+    const l = poolLimits({ http: { maxRequestsPerConnection: 2, idleTimeout: '1s' } }, D.connectionPool);
     const p = new ConnectionPoolState();
     const a = p.admit(l, 0);
     if (a.kind === 'wait') p.established(a.opened!, 0);
@@ -64,7 +68,7 @@ describe('connection pool (circuit breaker)', () => {
 });
 
 describe('connection pools per Envoy worker, limits per cluster', () => {
-  const task = poolLimits({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } });
+  const task = poolLimits({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 } }, D.connectionPool);
   const opened = (a: ReturnType<ConnectionPoolState['admit']>) => (a.kind === 'wait' ? a.opened : undefined);
 
   test('a worker without a connection opens one past maxConnections, so each worker has its own', () => {

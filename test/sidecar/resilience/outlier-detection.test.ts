@@ -1,6 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OutlierDetector, outlierSettings } from '../../../simulator/sidecar/resilience/outlierDetection';
+import { resolveDefaults } from '../../../simulator/policy/defaults';
+
+/** Istio's defaults (policy/defaults), what a DestinationRule leaves unset falls back on. */
+const D = resolveDefaults();
 
 const hosts = ['a', 'b', 'c'];
 const fail = (d: OutlierDetector, h: string, n: number, now: number, status = 503) => {
@@ -11,12 +15,12 @@ const fail = (d: OutlierDetector, h: string, n: number, now: number, status = 50
 
 describe('outlier detection', () => {
   test('defaults: 5 consecutive 5xx, 10s interval, 30s base ejection, 10% max ejection', () => {
-    const s = outlierSettings({});
+    const s = outlierSettings({}, D.outlierDetection);
     assert.deepEqual([s.consecutive5xx, s.intervalMs, s.baseEjectionMs, s.maxEjectionPercent, s.consecutiveGateway], [5, 10_000, 30_000, 10, 0]);
   });
 
   test('the fifth consecutive 5xx ejects the host at once; a success in between resets the count', () => {
-    const d = new OutlierDetector(outlierSettings({}), 0);
+    const d = new OutlierDetector(outlierSettings({}, D.outlierDetection), 0);
     assert.equal(fail(d, 'a', 4, 0), undefined);
     d.record('a', { kind: 'response', status: 200 }, hosts, 0);
     assert.equal(fail(d, 'a', 4, 0), undefined);
@@ -26,7 +30,7 @@ describe('outlier detection', () => {
   });
 
   test('local failures count as 5xx; consecutiveGatewayErrors counts only 502/503/504', () => {
-    const d = new OutlierDetector(outlierSettings({ consecutive5xxErrors: 0, consecutiveGatewayErrors: 2 }), 0);
+    const d = new OutlierDetector(outlierSettings({ consecutive5xxErrors: 0, consecutiveGatewayErrors: 2 }, D.outlierDetection), 0);
     d.record('a', { kind: 'response', status: 500 }, hosts, 0);
     d.record('a', { kind: 'response', status: 500 }, hosts, 0);
     assert.equal(d.isEjected('a'), false);
@@ -35,7 +39,7 @@ describe('outlier detection', () => {
   });
 
   test('the ejection lasts baseEjectionTime x times ejected, ending at an interval sweep', () => {
-    const d = new OutlierDetector(outlierSettings({ consecutive5xxErrors: 1, interval: '1s', baseEjectionTime: '3s', maxEjectionPercent: 100 }), 0);
+    const d = new OutlierDetector(outlierSettings({ consecutive5xxErrors: 1, interval: '1s', baseEjectionTime: '3s', maxEjectionPercent: 100 }, D.outlierDetection), 0);
     fail(d, 'a', 1, 0);
     assert.ok(d.isEjected('a'));
     d.sweep(2_999);
@@ -51,14 +55,14 @@ describe('outlier detection', () => {
   });
 
   test('maxEjectionPercent: with 10% of 3 hosts one host may go, not a second', () => {
-    const d = new OutlierDetector(outlierSettings({ consecutive5xxErrors: 1 }), 0);
+    const d = new OutlierDetector(outlierSettings({ consecutive5xxErrors: 1 }, D.outlierDetection), 0);
     assert.ok(fail(d, 'a', 1, 0));
     assert.equal(fail(d, 'b', 1, 0), undefined);
     assert.equal(d.counters.ejections_overflow, 1);
   });
 
   test('below minHealthPercent healthy hosts, every host is eligible again (panic)', () => {
-    const d = new OutlierDetector(outlierSettings({ consecutive5xxErrors: 1, maxEjectionPercent: 100, minHealthPercent: 50 }), 0);
+    const d = new OutlierDetector(outlierSettings({ consecutive5xxErrors: 1, maxEjectionPercent: 100, minHealthPercent: 50 }, D.outlierDetection), 0);
     fail(d, 'a', 1, 0);
     assert.deepEqual(d.eligible(hosts.map((name) => ({ name })), 0).map((h) => h.name), ['b', 'c']);
     fail(d, 'b', 1, 0);
