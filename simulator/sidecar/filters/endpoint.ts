@@ -29,7 +29,7 @@ export const endpoint = (settings: EndpointSettings): Filter => (next) => (ctx) 
   ctx.policy = policy;
   const clusterKey = `${plan.host}|${plan.subset ?? ''}`;
   const candidates = settings.eligible ? settings.eligible(ctx, subset.endpoints, policy) : subset.endpoints;
-  const pick = pickEndpoint(policy.loadBalancer, candidates, clusterKey, settings.lb, { headers: ctx.downstream.headers, query: splitPath(ctx.path).query, sourceIp: ctx.source.address }, settings.random);
+  const pick = pickEndpoint(policy.loadBalancer, candidates, clusterKey, settings.lb, { headers: ctx.downstream.headers, query: splitPath(ctx.path).query, sourceIp: ctx.source.address }, settings.random, t.defaults.loadBalancer);
   if (!pick) return ctx.fail(noHealthyUpstream(`devmesh: no workload of ${plan.host}${plan.subset ? ` in subset "${plan.subset}"` : ''} to send to\n`));
   ctx.endpoint = pick.endpoint;
   if (pick.setCookie) ctx.responseHeaderOps.push({ add: { 'set-cookie': pick.setCookie } });

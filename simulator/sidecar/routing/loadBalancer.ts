@@ -3,7 +3,7 @@
  * is a function of the endpoints, the shared stats, the request and an
  * injected random source (tests pass a seeded one).
  *
- * - LEAST_REQUEST (Istio's default when `simple` is unset): Envoy's power of
+ * - LEAST_REQUEST (Istio's default when `simple` is unset, from policy/defaults): Envoy's power of
  *   two choices — sample two endpoints, take the one with fewer active requests.
  * - ROUND_ROBIN: a counter per cluster.
  * - RANDOM: uniform.
@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { LoadBalancerSettings } from '../../policy/model';
+import { ISTIO, type Defaults } from '../../policy/defaults';
 
 export interface Endpoint {
   name: string;
@@ -47,11 +48,14 @@ export function pickEndpoint<E extends Endpoint>(
   stats: LbStats,
   req: LbRequest,
   random: () => number,
+  /** The flavor's algorithm when `simple` is unset (Istio: LEAST_REQUEST; see policy/defaults). */
+  fallback: Defaults['loadBalancer'] = ISTIO.defaults.loadBalancer,
 ): LbPick<E> | undefined {
   if (endpoints.length === 0) return undefined;
   if (endpoints.length === 1) return { endpoint: endpoints[0] };
   if (lb?.consistentHash) return hashPick(lb.consistentHash, endpoints, req, random);
-  switch (lb?.simple) {
+  const simple = !lb?.simple || lb.simple === 'UNSPECIFIED' ? fallback : lb.simple;
+  switch (simple) {
     case 'ROUND_ROBIN': {
       const n = stats.roundRobin.get(clusterKey) ?? 0;
       stats.roundRobin.set(clusterKey, n + 1);
@@ -61,7 +65,7 @@ export function pickEndpoint<E extends Endpoint>(
     case 'PASSTHROUGH':
       return { endpoint: endpoints[Math.floor(random() * endpoints.length)] };
     default: {
-      // LEAST_REQUEST, LEAST_CONN (deprecated alias) and unset.
+      // LEAST_REQUEST and LEAST_CONN (its deprecated alias).
       const a = endpoints[Math.floor(random() * endpoints.length)];
       const b = endpoints[Math.floor(random() * endpoints.length)];
       const la = stats.activeRequests.get(a.name) ?? 0;
