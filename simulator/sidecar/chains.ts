@@ -22,6 +22,7 @@ import { circuitBreaker } from './filters/circuitBreaker';
 import { cors } from './filters/cors';
 import { fault } from './filters/fault';
 import { mirror } from './filters/mirror';
+import { normalize } from './filters/normalize';
 import { eligibleEndpoints, outlier } from './filters/outlier';
 import { retry } from './filters/retry';
 import { timeout } from './filters/timeout';
@@ -84,6 +85,8 @@ export function outboundChain(d: OutboundDeps): Handler {
   );
   return compose(
     [
+      // The path as Envoy's connection manager normalizes it (meshConfig.pathNormalization), before routing sees it.
+      normalize(),
       // Trace: the client span starts first so it covers every step below; the context goes upstream.
       // Metrics: note the response size; istio_* (reporter=source) are recorded when the exchange ends.
       ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
@@ -117,6 +120,8 @@ export function inboundChain(d: {
 }): Handler {
   return compose(
     [
+      // The path as Envoy's connection manager normalizes it, before authorization sees it.
+      normalize(),
       // Which of this workload's ports the call is for (service port -> targetPort -> the app's port), and its mTLS mode.
       servicePort(),
       // Which workload called, when its certificate vouches for the name it gives.

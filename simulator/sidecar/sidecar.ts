@@ -18,6 +18,7 @@ import type { Source } from './context';
 import type { Exchange } from './downstream';
 import { authz } from './filters/authz';
 import { endpoint } from './filters/endpoint';
+import { normalize } from './filters/normalize';
 import { route } from './filters/route';
 import { servicePort } from './filters/servicePort';
 import { xfcc } from './filters/xfcc';
@@ -102,7 +103,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     tables: getTables,
     onDone: done(outboundName),
     certs: getCerts,
-    filters: [route({ role, random }), endpoint({ lb, random })],
+    filters: [normalize(), route({ role, random }), endpoint({ lb, random })],
   });
   outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     countTcp(socket, 'source', { service: upgradeTarget(req) });
@@ -124,7 +125,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       certs,
       stats,
       onUpgrade: (() => {
-        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [servicePort(), authz(), xfcc()] });
+        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [normalize(), servicePort(), authz(), xfcc()] });
         return (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => {
           countTcp(socket, 'destination', { principal: source.spiffeId });
           up(req, socket, head, source);

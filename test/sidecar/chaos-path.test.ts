@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dr, startMesh, type TestMesh } from './fixtures';
+import { dr, startMesh, vs, type TestMesh } from './fixtures';
 import { seededRandom } from '../../simulator/sidecar/routing/loadBalancer';
 import type { MeshSnapshot, RuntimeFault } from '../../simulator/protocol';
 
@@ -30,13 +30,21 @@ describe('runtime chaos through real sidecars', () => {
   });
   after(() => mesh.close());
 
-  test('an abort on one workload is retried onto the other (Istio\'s default retry avoids the failed host)', async () => {
-    await setFaults([{ id: 'w', service: 'reviews', workload: 'reviews-v1', abort: { httpStatus: 503, percentage: 100 } }]);
+  test('an abort on one workload is retried onto the other by a route that retries 503 (retries avoid the failed host)', async () => {
+    const retry503 = vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], retries: { attempts: 2, retryOn: 'gateway-error' } }] });
+    await setFaults([{ id: 'w', service: 'reviews', workload: 'reviews-v1', abort: { httpStatus: 503, percentage: 100 } }], { virtualServices: [retry503] });
     for (let i = 0; i < 10; i++) {
       const r = await get();
       assert.equal(r.status, 200);
       assert.equal(r.json().workload, 'reviews-v2');
     }
+  });
+
+  test('without such a route the workload\'s 503 reaches the caller: Istio\'s default policy no longer retries 503 (since 1.24)', async () => {
+    await setFaults([{ id: 'w', service: 'reviews', workload: 'reviews-v1', abort: { httpStatus: 503, percentage: 100 } }], { virtualServices: [] });
+    const seen = new Set<number>();
+    for (let i = 0; i < 20; i++) seen.add((await get()).status);
+    assert.deepEqual([...seen].sort(), [200, 503]);
   });
 
   test('an abort on the service fails the caller\'s requests; with a caller edge only that caller\'s', async () => {

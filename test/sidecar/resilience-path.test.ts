@@ -249,18 +249,30 @@ describe('resilience through real sidecars', () => {
     assert.equal(actual.headers['access-control-expose-headers'], 'x-app');
   });
 
-  test('AuthorizationPolicy: bypass spellings of a denied path are refused; the app sees the normalized path', async () => {
-    await push({ destinationRules: [subsets], virtualServices: [toV1()], authorizationPolicies: [ap('deny-admin', { selector: { matchLabels: { app: 'reviews' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin', '/admin/*'] } }] }] })] });
-    for (const p of ['/admin', '/admin/../admin', '/public/%2e%2e/admin', '/public/..%2Fadmin', '//admin', '/admin/', '/./admin', '/%61dmin/x', '/public\\..\\admin']) {
+  test('AuthorizationPolicy on Istio\'s BASE-normalized path: dot segments and escapes are refused, `//admin` and `%2F` get through as in Istio; the app sees the normalized path', async () => {
+    const denyAdmin = ap('deny-admin', { selector: { matchLabels: { app: 'reviews' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin', '/admin/*'] } }] }] });
+    await push({ destinationRules: [subsets], virtualServices: [toV1()], authorizationPolicies: [denyAdmin] });
+    for (const p of ['/admin', '/admin/../admin', '/public/%2e%2e/admin', '/admin/', '/./admin', '/%61dmin/x', '/public\\..\\admin']) {
       const r = await get(p);
       assert.equal(r.status, 403, `${p} -> ${r.status}`);
       assert.equal(r.text.trim(), 'RBAC: access denied');
     }
     assert.equal(v1.hits.length, 0);
+    // Istio's security best practices: BASE merges no slashes and decodes no %2F, so these reach the app.
+    for (const p of ['//admin', '/public/..%2Fadmin']) assert.equal((await get(p)).status, 200, p);
+    assert.deepEqual(v1.hits.map((h) => h.url), ['//admin', '/public/..%2Fadmin']);
+    v1.reset();
     const ok = await get('/public/./x/../y');
     assert.equal(ok.status, 200);
     assert.equal(v1.hits[0].url, '/public/y');
     assert.equal((await get('/Admin')).status, 200, 'paths are case-sensitive, as in Istio');
+  });
+
+  test('meshConfig.pathNormalization DECODE_AND_MERGE_SLASHES refuses the `//admin` and `%2F` spellings too', async () => {
+    const denyAdmin = ap('deny-admin', { selector: { matchLabels: { app: 'reviews' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin', '/admin/*'] } }] }] });
+    await push({ destinationRules: [subsets], virtualServices: [toV1()], authorizationPolicies: [denyAdmin], mesh: { meshConfig: { pathNormalization: { normalization: 'DECODE_AND_MERGE_SLASHES' } } } });
+    for (const p of ['//admin', '/public/..%2Fadmin', '/admin']) assert.equal((await get(p)).status, 403, p);
+    assert.equal(v1.hits.length, 0);
   });
 
   test('AuthorizationPolicy path templates: {*} is one segment, {**} the rest of the path, in paths and notPaths', async () => {

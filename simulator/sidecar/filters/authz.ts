@@ -1,6 +1,7 @@
 /**
- * Authz: Istio's inbound RBAC. The path is normalized first (as Envoy does
- * before any filter), so the app sees exactly the path that was authorized.
+ * Authz: Istio's inbound RBAC, on the path the normalize filter left (as
+ * Envoy's connection manager normalizes before any filter), so the app sees
+ * exactly the path that was authorized.
  * DENY then ALLOW policies selecting this workload decide; a denial is a 403
  * `RBAC: access denied`, as Envoy answers. AUDIT matches and dry-run
  * (`istio.io/dry-run: "true"`) decisions are counted and logged, never enforced.
@@ -8,7 +9,6 @@
 import type { Filter } from '../context';
 import { ProxyError } from '../errors';
 import { authorize, policiesFor } from '../security/authorization';
-import { normalizePath } from '../security/pathNormalize';
 import { namespaceOf } from '../security/peerIdentity';
 import { splitPath } from '../routing/match';
 import type { Stats } from '../stats';
@@ -20,7 +20,6 @@ export interface AuthzDeps {
 
 export const authz = (deps: AuthzDeps = {}): Filter => (next) => (ctx) => {
   const t = ctx.tables;
-  ctx.path = normalizePath(ctx.path);
   if (!t.self || t.snapshot.authorizationPolicies.length === 0) return next(ctx);
   const policies = policiesFor(t.snapshot.authorizationPolicies, { namespace: t.self.namespace, labels: t.self.labels }, t.snapshot.namespace, t.rootNamespace);
   if (policies.length === 0) return next(ctx);

@@ -1,10 +1,13 @@
 /**
  * HTTPRewrite and HTTPRedirect as Envoy applies them.
  *
- * `rewrite.uri` replaces the part of the path the rule's uri match matched:
- * the prefix for a prefix match, the whole path for an exact or regex match,
- * and the leading `/` when the rule has no uri match (Istio then translates
- * it to a `/` prefix match). The query string is kept.
+ * `rewrite.uri` replaces the part of the path the rule's uri match matched,
+ * verbatim, as Envoy's prefix_rewrite does (pilot route.go:651): the prefix
+ * for a prefix match — so `rewrite.uri: /` after `prefix: /api` turns
+ * `/api/items` into `//items`, which Envoy's route docs warn about and
+ * `devmesh validate` flags (rewrite-double-slash) — the whole path for an
+ * exact or regex match, and the leading `/` when the rule has no uri match
+ * (Istio then translates it to a `/` prefix match). The query string is kept.
  */
 import type { HTTPMatchRequest, HTTPRedirect, HTTPRewrite } from '../../policy/model';
 

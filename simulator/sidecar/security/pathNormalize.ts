@@ -1,34 +1,41 @@
 /**
- * Request paths normalized before authorization, as Envoy does ahead of its
- * RBAC filter (Istio's pathNormalization, here its strictest form
- * DECODE_AND_MERGE_SLASHES), so that spelling a path differently cannot slip
- * past a policy: `/admin/../admin`, `/%2e%2e/admin`, `//admin`, `/admin/./`,
- * `/admin%2Fx` and `\admin` all become the path the app will resolve.
+ * Request paths normalized as Envoy's HTTP connection manager does before
+ * any filter or route sees them, per Istio's meshConfig.pathNormalization
+ * (istio/istio@release-1.30 pilot/pkg/networking/core/listener_builder.go:339-353;
+ * istio/api mesh/v1alpha1/config.proto ProxyPathNormalization). The result
+ * is what routing matches, what AuthorizationPolicy checks and what goes
+ * upstream, on every listener (outbound, inbound, ingress).
  *
- * 1. percent-decode unreserved characters (ALPHA DIGIT - . _ ~) and `/` `\`
- *    (%2F, %5C); other escapes stay encoded with upper-case hex;
- * 2. `\` becomes `/` (Envoy's URL canonicalizer does the same);
- * 3. merge repeated slashes;
- * 4. remove `.` and `..` segments (RFC 3986 5.2.4); `..` never climbs above `/`.
+ * - NONE: the path as received.
+ * - BASE (Istio's default, Envoy's normalize_path, RFC 3986): percent-decode
+ *   unreserved characters (ALPHA DIGIT - . _ ~), other escapes keep their
+ *   encoding with upper-case hex; `\` becomes `/`; `.` and `..` segments are
+ *   removed (`..` never climbs above `/`). Repeated slashes stay: `//admin`
+ *   is not `/admin`, and a prefix rewrite's `//items` reaches the app.
+ * - MERGE_SLASHES: BASE, then repeated slashes merged.
+ * - DECODE_AND_MERGE_SLASHES: `%2F`/`%5C` decoded first (UNESCAPE_AND_FORWARD), then MERGE_SLASHES.
  * Case is kept: Istio matches paths case-sensitively. The query is untouched.
  */
+import type { PathNormalization } from '../../policy/defaults';
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
-export function normalizePath(pathWithQuery: string): string {
+export function normalizePath(pathWithQuery: string, mode: PathNormalization): string {
+  if (mode === 'NONE') return pathWithQuery;
   const q = pathWithQuery.indexOf('?');
   const raw = q < 0 ? pathWithQuery : pathWithQuery.slice(0, q);
   const query = q < 0 ? '' : pathWithQuery.slice(q);
-  let path = decodeSafe(raw).replace(/\\/g, '/');
+  let path = decodeSafe(raw, mode === 'DECODE_AND_MERGE_SLASHES').replace(/\\/g, '/');
   if (!path.startsWith('/')) path = `/${path}`;
-  path = path.replace(/\/{2,}/g, '/');
-  return removeDotSegments(path) + query;
+  path = removeDotSegments(path);
+  if (mode === 'MERGE_SLASHES' || mode === 'DECODE_AND_MERGE_SLASHES') path = path.replace(/\/{2,}/g, '/');
+  return path + query;
 }
 
-function decodeSafe(s: string): string {
+function decodeSafe(s: string, slashes: boolean): string {
   return s.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
     const ch = String.fromCharCode(parseInt(hex, 16));
-    if (UNRESERVED.test(ch) || ch === '/' || ch === '\\') return ch;
+    if (UNRESERVED.test(ch) || (slashes && (ch === '/' || ch === '\\'))) return ch;
     return `%${hex.toUpperCase()}`;
   });
 }

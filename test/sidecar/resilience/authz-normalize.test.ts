@@ -8,18 +8,26 @@ const ap = (name: string, spec: Resource<'AuthorizationPolicy'>['spec'], annotat
   ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace: 'default', annotations }, spec });
 const req = (x: Partial<AuthzRequest> = {}): AuthzRequest => ({ peer: 'spiffe://cluster.local/ns/default/sa/productpage', peerNamespace: 'default', method: 'GET', path: '/', host: 'reviews:9080', port: 9182, altPorts: [9080], headers: {}, ...x });
 
-describe('path normalization before authorization', () => {
-  test('dot segments, merged slashes, unreserved and slash escapes, backslashes', () => {
-    assert.equal(normalizePath('/admin/../admin'), '/admin');
-    assert.equal(normalizePath('/public/%2e%2e/admin'), '/admin');
-    assert.equal(normalizePath('/%2E%2E/%2e/admin'), '/admin');
-    assert.equal(normalizePath('//admin///x'), '/admin/x');
-    assert.equal(normalizePath('/admin%2Fx'), '/admin/x');
-    assert.equal(normalizePath('/a\\..\\admin'), '/admin');
-    assert.equal(normalizePath('/%61dmin'), '/admin');
-    assert.equal(normalizePath('/a/./b/.'), '/a/b/');
-    assert.equal(normalizePath('/../../x?q=/../y'), '/x?q=/../y');
-    assert.equal(normalizePath('/Admin%20x'), '/Admin%20x', 'case and reserved escapes kept');
+describe('path normalization (meshConfig.pathNormalization, Envoy normalize_path)', () => {
+  test('BASE, Istio\'s default: dot segments, unreserved escapes and backslashes, but repeated slashes and %2F stay', () => {
+    const base = (p: string) => normalizePath(p, 'BASE');
+    assert.equal(base('/admin/../admin'), '/admin');
+    assert.equal(base('/public/%2e%2e/admin'), '/admin');
+    assert.equal(base('/%2E%2E/%2e/admin'), '/admin');
+    assert.equal(base('/a\\..\\admin'), '/admin');
+    assert.equal(base('/%61dmin'), '/admin');
+    assert.equal(base('/a/./b/.'), '/a/b/');
+    assert.equal(base('/../../x?q=/../y'), '/x?q=/../y');
+    assert.equal(base('/Admin%20x'), '/Admin%20x', 'case and reserved escapes kept');
+    assert.equal(base('//admin///x'), '//admin///x');
+    assert.equal(base('/admin%2fx'), '/admin%2Fx');
+  });
+  test('MERGE_SLASHES merges them; DECODE_AND_MERGE_SLASHES also decodes %2F and %5C first; NONE leaves the path alone', () => {
+    assert.equal(normalizePath('//admin///x', 'MERGE_SLASHES'), '/admin/x');
+    assert.equal(normalizePath('/admin%2Fx', 'MERGE_SLASHES'), '/admin%2Fx');
+    assert.equal(normalizePath('/admin%2Fx', 'DECODE_AND_MERGE_SLASHES'), '/admin/x');
+    assert.equal(normalizePath('/a%5C..%5Cadmin', 'DECODE_AND_MERGE_SLASHES'), '/admin');
+    assert.equal(normalizePath('/a/../b//c', 'NONE'), '/a/../b//c');
   });
 });
 
