@@ -2,9 +2,10 @@
  * Quick fixes, built from the `data` the validator attaches to its
  * diagnostics: rename a misspelled field or enum value, drop `spiffe://`,
  * point an unknown host at the nearest Mesh service, add a missing subset to
- * its DestinationRule, or create the DestinationRule when there is none.
+ * its DestinationRule, create the DestinationRule when there is none, or
+ * turn a prefix rewrite that doubles a slash into a uriRegexRewrite.
  */
-import { isMap, isSeq, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { CodeActionKind, type CodeAction, type TextEdit, type WorkspaceEdit } from 'vscode-languageserver';
 import { API_VERSIONS, locate, type Diagnostic, type PolicyDocument, type Workspace } from '../../simulator/policy';
 import { closest } from '../../simulator/policy/suggest';
@@ -37,6 +38,11 @@ export function codeActions(ws: Workspace, file: string, range: { start: number;
         const names = ws.index.mesh?.services.map((s) => s.name) ?? [];
         const guess = typeof data.host === 'string' ? closest(data.host.split('.')[0], names) : undefined;
         if (guess) fix(`Change to "${guess}"`, replace(guess));
+        break;
+      }
+      case 'rewrite-double-slash': {
+        const edit = typeof data.regex === 'string' && typeof data.rewrite === 'string' ? regexRewriteEdit(source, d.range.start, Number(data.rule), data.regex, data.rewrite) : undefined;
+        if (edit) fix(`Strip the prefix with uriRegexRewrite "${data.regex}" -> "${data.rewrite}"`, { changes: { [file]: [edit] } });
         break;
       }
       case 'unknown-subset': {
@@ -72,6 +78,19 @@ export function codeActions(ws: Workspace, file: string, range: { start: number;
     }
   }
   return out;
+}
+
+/** Replaces `uri: /` of rule `rule`'s rewrite with `uriRegexRewrite: { match, rewrite }`, in the document at `offset`. */
+function regexRewriteEdit(source: NonNullable<ReturnType<Workspace['getSource']>>, offset: number, rule: number, regex: string, rewrite: string): TextEdit | undefined {
+  const doc = source.documents.find((x) => offset >= x.yaml.range[0] && offset <= x.yaml.range[2]);
+  const rw = doc && locate(doc.yaml, ['spec', 'http', rule, 'rewrite']);
+  if (!rw || rw.depth !== 4 || !isMap(rw.node)) return undefined;
+  const pair = rw.node.items.find((p) => isScalar(p.key) && p.key.value === 'uri');
+  const key = pair?.key as Node | undefined;
+  const value = pair?.value as Node | undefined;
+  if (!key?.range || !value?.range) return undefined;
+  const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  return { range: toLspRange(source, { start: key.range[0], end: value.range[1] }), newText: `uriRegexRewrite: { match: ${quote(regex)}, rewrite: ${quote(rewrite)} }` };
 }
 
 /** Keeps the quotes of the original text around a replacement. */

@@ -69,6 +69,7 @@ export const CODES = {
   'deny-all': { severity: 'info', title: 'An ALLOW policy without rules denies every request.' },
   'bad-path-template': { severity: 'error', title: 'An AuthorizationPolicy path that is not a valid Istio path template ({*} one segment, {**} last operator).', seeAlso: 'IST0106' },
   'internal-error': { severity: 'warning', title: 'A check failed on this input: a devmesh bug worth reporting.' },
+  'rewrite-double-slash': { severity: 'warning', title: 'rewrite.uri ending in "/" after a uri prefix without one: Envoy sends "//" to the app.' },
   'route-to-gateway-host': { severity: 'warning', title: 'A VirtualService host not served by its Gateway.', seeAlso: 'IST0132' },
   'unknown-port': { severity: 'error', title: 'A port that the service (or the selected workloads) does not have.', seeAlso: 'IST0101' },
   'destination-port-required': { severity: 'error', title: 'A destination of a service with several ports that names no port.', seeAlso: 'IST0112' },

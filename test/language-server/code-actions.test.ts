@@ -37,6 +37,16 @@ describe('quick fixes', () => {
     assert.deepEqual(ls.policyDiagnostics(NEW_FILE).filter((d) => d.code === 'unknown-field'), []);
   });
 
+  test('turn a prefix rewrite that doubles a slash into a uriRegexRewrite that strips the prefix', () => {
+    const ls = bookinfo();
+    const [fix] = fixesAt(ls, VS_HEAD + '  hosts: [reviews]\n  http:\n    - match:\n        - uri:\n            prefix: /api\n      rewrite:\n        uri: |/\n      route:\n        - destination:\n            host: reviews\n');
+    assert.equal(fix.title, 'Strip the prefix with uriRegexRewrite "^/api/?" -> "/"');
+    const after = apply(ls, fix).get(NEW_FILE)!;
+    assert.match(after, /\n      rewrite:\n        uriRegexRewrite: \{ match: '\^\/api\/\?', rewrite: '\/' \}\n/);
+    ls.setFile(NEW_FILE, after);
+    assert.deepEqual(ls.policyDiagnostics(NEW_FILE).map((d) => d.code), []);
+  });
+
   test('fix an enum value to the nearest allowed one', () => {
     const ls = bookinfo();
     const [fix] = fixesAt(ls, 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: default\nspec:\n  mtls:\n    mode: STRI|KT\n');

@@ -13,6 +13,7 @@ import { pathTemplates } from './path-templates';
 import { policyPorts } from './policy-ports';
 import { principals } from './principals';
 import { retryOn } from './retry-on';
+import { rewriteDoubleSlash } from './rewrite-double-slash';
 import type { Rule } from './rule';
 import { routeWeights } from './route-weights';
 import { selectors } from './selectors';
@@ -40,6 +41,7 @@ export const RULES: readonly Rule[] = [
   destinationRuleConflicts,
   gateways,
   retryOn,
+  rewriteDoubleSlash,
   principals,
   selectors,
   policyPorts,
