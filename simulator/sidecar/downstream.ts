@@ -2,7 +2,14 @@
  * Builds a RequestContext from a downstream request and writes the answer
  * back: response header operations from the route, hop-by-hop stripping,
  * `x-devmesh-proxy-error` + response flags on proxy-made responses, and one
- * access-log call when the exchange ends (finished or aborted).
+ * access-log call when the exchange ends (finished or aborted). What Envoy's
+ * connection manager does to every request and response of a listener
+ * happens here too, per the defaults table's proxy headers: x-request-id,
+ * the Server header (OVERWRITE: `envoy` on the sidecar's outbound listener,
+ * `istio-envoy` on inbound and the ingress), x-forwarded-client-cert
+ * sanitized where the downstream is not a verified mTLS peer,
+ * x-forwarded-for appended at the ingress (use_remote_address), and
+ * x-envoy-overloaded on circuit-breaker refusals.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -12,6 +19,7 @@ import type { RequestContext, Source } from './context';
 import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, ProxyError } from './errors';
 import { applyHeaderOps, type HeaderMap } from './routing/headerOps';
 import type { MeshTables } from './tables';
+import type { ListenerClass } from '../policy/defaults';
 import { endToEndHeaders, endToEndResponseHeaders } from './upstream/hopByHop';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -29,17 +37,29 @@ export function newContext(
   tables: MeshTables,
   req: AnyRequest,
   res: AnyResponse,
-  target: { method: string; path: string; authority: string; proxyForm: boolean },
+  target: { method: string; path: string; authority: string; proxyForm: boolean; listener: ListenerClass },
   source: Source,
   onDone: (e: Exchange) => void,
   worker = 0,
 ): RequestContext {
   const headers = endToEndHeaders(req.headers);
+  const proxyHeaders = tables.defaults.proxyHeaders;
   let requestId = req.headers['x-request-id'];
   if (typeof requestId !== 'string' || requestId.length === 0) {
-    requestId = randomUUID();
-    headers['x-request-id'] = requestId;
+    requestId = proxyHeaders.requestId ? randomUUID() : '';
+    if (requestId) headers['x-request-id'] = requestId;
   }
+  if (target.listener !== 'inbound') {
+    // The app's (or outside client's) connection is plaintext: Envoy's SANITIZE / SANITIZE_SET drop its XFCC.
+    delete headers['x-forwarded-client-cert'];
+    if (target.listener === 'gateway' && proxyHeaders.xForwardedForAtGateway && source.address) {
+      const had = headers['x-forwarded-for'];
+      const ip = source.address.replace(/^::ffff:/, '');
+      headers['x-forwarded-for'] = typeof had === 'string' && had !== '' ? `${had}, ${ip}` : ip;
+    }
+  }
+  if (proxyHeaders.xForwardedPort && headers['x-forwarded-port'] === undefined && req.socket?.localPort) headers['x-forwarded-port'] = String(req.socket.localPort);
+  const server = proxyHeaders.server[target.listener];
   let answered = false;
   let proxyError: string | undefined;
   let abortCb: (() => void) | undefined;
@@ -65,6 +85,8 @@ export function newContext(
       }
       answered = true;
       const out = endToEndResponseHeaders(upstreamHeaders) as HeaderMap;
+      // ServerHeaderTransformation OVERWRITE (null: PASS_THROUGH, the upstream's stays).
+      if (server !== null) out.server = server;
       for (const ops of ctx.responseHeaderOps) applyHeaderOps(out, ops);
       if (ctx.flags.length > 0 && proxyError !== undefined) out[RESPONSE_FLAGS_HEADER] = ctx.flags.join(',');
       if (typeof body === 'string') out['content-length'] = Buffer.byteLength(body);
@@ -93,7 +115,10 @@ export function newContext(
       }
       proxyError = err.reason;
       if (!ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
-      ctx.respond(err.status, { 'content-type': 'text/plain; charset=utf-8', [PROXY_ERROR_HEADER]: err.reason }, err.message.endsWith('\n') ? err.message : `${err.message}\n`);
+      const local: OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', [PROXY_ERROR_HEADER]: err.reason };
+      // Envoy's router marks a circuit-breaker refusal (Envoy docs, router filter, x-envoy-overloaded).
+      if (err.flag === 'UO' && proxyHeaders.envoyDebugHeaders) local['x-envoy-overloaded'] = 'true';
+      ctx.respond(err.status, local, err.message.endsWith('\n') ? err.message : `${err.message}\n`);
     },
     reset() {
       answered = true;

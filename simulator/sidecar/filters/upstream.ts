@@ -12,7 +12,7 @@ import { connectTimeoutMs } from '../resilience/connectionPool';
 import type { LbStats } from '../routing/loadBalancer';
 import { DESTINATION_HEADER, destinationOf } from './servicePort';
 import type { Stats } from '../stats';
-import { forwardHttp1 } from '../upstream/http1';
+import { forwardHttp1, markServiceTime } from '../upstream/http1';
 import { hasRequestBody } from '../upstream/hopByHop';
 import { CONNECTED, type H2Pool } from '../upstream/h2Pool';
 
@@ -69,6 +69,7 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
     return ctx.fail(upstreamReset(`devmesh: request to ${ep.name} could not start: ${(err as Error).message}\n`));
   }
   let responded = false;
+  const sent = performance.now();
   // connectionPool.tcp.connectTimeout (else meshConfig.connectTimeout, Istio's 10s): a session that does not connect in time is a connect failure.
   let connectTimer: NodeJS.Timeout | undefined;
   if (!(session as unknown as Record<symbol, boolean>)[CONNECTED]) {
@@ -85,6 +86,7 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
   stream.once('response', (h) => {
     clearTimeout(connectTimer);
     responded = true;
+    markServiceTime(ctx, h, sent);
     ctx.respond(Number(h[':status']), h, stream);
   });
   stream.once('error', (err: NodeJS.ErrnoException) => {

@@ -78,7 +78,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
       });
     }
     const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? t.identity.name;
-    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', path: req.url ?? '/', authority, proxyForm: false }, peerSource(req.socket), deps.onDone);
+    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', path: req.url ?? '/', authority, proxyForm: false, listener: 'inbound' }, peerSource(req.socket), deps.onDone);
     deps.handler(ctx);
   };
 

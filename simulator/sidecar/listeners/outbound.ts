@@ -42,7 +42,7 @@ export function createOutboundServer(deps: ListenerDeps): http.Server {
     const t = deps.tables();
     const target = requestTarget(req.url ?? '/', req.headers.host);
     const tgt = 'error' in target ? { authority: req.headers.host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
-    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt }, sourceOf(t, req.socket.remoteAddress), deps.onDone, workers.get(req.socket) ?? 0);
+    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway' }, sourceOf(t, req.socket.remoteAddress), deps.onDone, workers.get(req.socket) ?? 0);
     if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
     deps.handler(ctx);
   });

@@ -5,9 +5,25 @@
  * certificates have an empty subject, hence `Subject=""`.
  */
 import { createHash } from 'node:crypto';
+import type { ForwardClientCert } from '../../policy/defaults';
 
-export function formatXfcc(by: string, peer: { spiffeId: string; certHash: string; subject?: string }): string {
-  return `By=${by};Hash=${peer.certHash};Subject="${peer.subject ?? ''}";URI=${peer.spiffeId}`;
+export function formatXfcc(by: string, peer: { spiffeId: string; certHash: string; subject?: string }, details: { subject: boolean; uri: boolean } = { subject: true, uri: true }): string {
+  return `By=${by};Hash=${peer.certHash}${details.subject ? `;Subject="${peer.subject ?? ''}"` : ''}${details.uri ? `;URI=${peer.spiffeId}` : ''}`;
+}
+
+/**
+ * The x-forwarded-client-cert the app gets, as Envoy's connection manager
+ * mutates it (forward_client_cert_details): SANITIZE drops it, FORWARD_ONLY
+ * and ALWAYS_FORWARD_ONLY leave it, APPEND_FORWARD appends this hop's
+ * element, SANITIZE_SET replaces it; on a connection without a verified
+ * client certificate every mode but ALWAYS_FORWARD_ONLY drops it.
+ */
+export function forwardedClientCert(mode: ForwardClientCert, incoming: string | undefined, element: string | undefined): string | undefined {
+  if (mode === 'ALWAYS_FORWARD_ONLY') return incoming;
+  if (mode === 'SANITIZE' || element === undefined) return undefined;
+  if (mode === 'FORWARD_ONLY') return incoming;
+  if (mode === 'APPEND_FORWARD' && incoming) return `${incoming},${element}`;
+  return element;
 }
 
 export function certHash(der: Buffer): string {

@@ -6,6 +6,11 @@ import * as http from 'node:http';
 import type { RequestContext } from '../context';
 import { upstreamConnectFailure, upstreamReset } from '../errors';
 
+/** Envoy's router reports the upstream's time on the response (off with proxyHeaders.envoyDebugHeaders disabled). */
+export function markServiceTime(ctx: RequestContext, headers: Record<string, unknown>, sent: number): void {
+  if (ctx.tables.defaults.proxyHeaders.envoyDebugHeaders) headers['x-envoy-upstream-service-time'] = String(Math.round(performance.now() - sent));
+}
+
 export function newKeepAliveAgent(): http.Agent {
   // No cap on sockets: a cap would queue requests invisibly; circuit breaking is the place to limit.
   return new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
@@ -15,9 +20,11 @@ export function forwardHttp1(ctx: RequestContext, port: number, agent: http.Agen
   const headers = ctx.headers;
   headers.host = ctx.authority;
   const req = http.request({ host: '127.0.0.1', port, method: ctx.method, path: ctx.path, headers, agent });
+  const sent = performance.now();
   let responded = false;
   req.once('response', (res) => {
     responded = true;
+    markServiceTime(ctx, res.headers, sent);
     res.once('close', () => release?.());
     ctx.respond(res.statusCode ?? 502, res.headers, res);
   });
