@@ -222,15 +222,24 @@ describe('resilience through real sidecars', () => {
     assert.equal(v1.hits.length, 3, 'exactly consecutive5xxErrors failures reached v1');
   });
 
-  test('mirror: a copy goes to v2 with the -shadow authority; the caller sees only v1\'s answer', async () => {
-    await push({ destinationRules: [subsets], virtualServices: [toV1({ mirror: { host: 'reviews', subset: 'v2' }, mirrorPercentage: { value: 100 } })] });
+  const mirrored = async () => {
     const r = await get('/m', {}, 'POST', 'hello');
     assert.equal(r.json<{ workload: string }>().workload, 'reviews-v1');
     const deadline = Date.now() + 3000;
     while (v2.hits.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     assert.equal(v2.hits.length, 1);
-    assert.equal(v2.hits[0].host, 'reviews-shadow:9080');
     assert.equal(v2.hits[0].bodyBytes, 5);
+    return v2.hits[0];
+  };
+
+  test('mirror: a copy goes to v2 with the request\'s own Host (DISABLE_SHADOW_HOST_SUFFIX, Istio 1.28 on); the caller sees only v1\'s answer', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ mirror: { host: 'reviews', subset: 'v2' }, mirrorPercentage: { value: 100 } })] });
+    assert.equal((await mirrored()).host, 'reviews:9080');
+  });
+
+  test('mirror with compatibilityVersion 1.27: the copy\'s Host gets Envoy\'s -shadow suffix', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ mirror: { host: 'reviews', subset: 'v2' }, mirrorPercentage: { value: 100 } })], mesh: { compatibilityVersion: '1.27' } });
+    assert.equal((await mirrored()).host, 'reviews-shadow:9080');
   });
 
   test('CORS: the caller\'s sidecar answers an allowed preflight itself and adds headers to actual responses', async () => {

@@ -1,8 +1,10 @@
 /**
  * Mirror: copies the request to `mirror`/`mirrors` destinations,
  * fire-and-forget — the copy's answer is thrown away and never delays or
- * changes the real one. The copy's authority gets `-shadow` (Envoy's
- * convention). Bodies are copied when they fit the replay buffer.
+ * changes the real one. The copy keeps its authority (Istio 1.28 on sets
+ * Envoy's disable_shadow_host_suffix_append); with the defaults of 1.27 or
+ * older it gets Envoy's `-shadow`. Bodies are copied when they fit the
+ * replay buffer.
  */
 import { destinationPort } from '../routing/servicePorts';
 import { qualifyHost } from '../../policy/hosts';
@@ -52,7 +54,7 @@ function shadow(ctx: RequestContext, d: Destination, body: Buffer | null, s: Mir
   const copy: RequestContext = {
     ...ctx,
     plan: { ...plan, service, host: service.fqdn, subset: d.subset, port: destinationPort(service, d.port?.number, plan.port) },
-    authority: shadowAuthority(ctx.authority),
+    authority: t.defaults.mirrorShadowHostSuffix ? shadowAuthority(ctx.authority) : ctx.authority,
     headers: { ...ctx.headers },
     downstream: { ...ctx.downstream, body: body ? Readable.from([body], { objectMode: false }) : Readable.from([]) },
     flags: [],

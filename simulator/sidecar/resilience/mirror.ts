@@ -1,8 +1,8 @@
 /**
  * Traffic mirroring decisions, pure. `mirror` + `mirrorPercentage` (absent =
  * 100 %) or `mirrors[]`, each with its own `percentage` (absent = 100 %).
- * The copy's authority gets `-shadow` appended to the host, as Envoy does,
- * so the mirror service can tell shadow traffic apart.
+ * Up to Istio 1.27 the copy's authority gets `-shadow` appended to the host,
+ * as Envoy does unless told not to (policy/defaults mirrorShadowHostSuffix).
  */
 import type { Destination, HTTPRoute } from '../../policy/model';
 import { chosen, percentOf } from './percent';
