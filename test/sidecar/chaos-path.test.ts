@@ -66,7 +66,7 @@ describe('runtime chaos through real sidecars', () => {
   test('latency toxic with jitter delays each answer by about latency ± jitter', async () => {
     await setFaults([{ id: 'lat', service: 'reviews', tcp: { type: 'latency', latencyMs: 250, jitterMs: 50 } }]);
     const { r, ms } = await timed();
-    assert.equal(r.status, 200);
+    assert.equal(r.status, 200, `${r.headers['x-devmesh-response-flags']} ${r.text}`);
     assert.ok(ms >= 200, `took ${ms} ms`);
     await setFaults([]);
     assert.ok((await timed()).ms < 1000);

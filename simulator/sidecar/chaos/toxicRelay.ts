@@ -72,14 +72,31 @@ export class ToxicRelay {
       case 'bandwidth': {
         client.pipe(upstream);
         let at = 0;
+        // Chunks leave in arrival order: one queue per connection, released by due time. A timer per chunk
+        // could fire out of order when two fall due in the same millisecond, and reordered bytes break TLS.
+        const queue: { at: number; chunk: Buffer | null }[] = [];
+        const release = () => {
+          const now = Date.now();
+          while (queue.length > 0 && queue[0].at <= now) {
+            const { chunk } = queue.shift()!;
+            if (client.destroyed) continue;
+            if (chunk === null) client.end();
+            else client.write(chunk);
+          }
+          if (queue.length > 0) this.later(queue[0].at - now, release);
+        };
+        const enqueue = (due: number, chunk: Buffer | null) => {
+          queue.push({ at: due, chunk });
+          if (queue.length === 1) this.later(Math.max(0, due - Date.now()), release);
+        };
         upstream.on('data', (chunk: Buffer) => {
           const extra = t.type === 'latency' ? latencyFor(t, this.random) : bandwidthMs(t, chunk.length);
           const now = Date.now();
           // Bandwidth accumulates from the previous chunk's slot; latency shifts each chunk.
           at = t.type === 'bandwidth' ? Math.max(at, now) + extra : scheduleChunk(at, now, extra);
-          this.later(at - now, () => { if (!client.destroyed) client.write(chunk); });
+          enqueue(at, chunk);
         });
-        upstream.once('end', () => this.later(Math.max(0, at - Date.now()), () => client.end()));
+        upstream.once('end', () => enqueue(Math.max(at, Date.now()), null));
       }
     }
   }
