@@ -12,6 +12,7 @@
  * a few of devmesh's own (workload, listener, trace_id, ...). A bounded ring
  * keeps the last entries for the admin `/access_log`.
  */
+import { formatFlags } from './errors';
 import type { Exchange } from './downstream';
 
 export type AccessLogSink = (line: string) => void;
@@ -72,7 +73,7 @@ export function entryOf(listener: string, e: Exchange): AccessLogEntry {
     path: header(h, 'x-envoy-original-path') ?? ctx.path,
     protocol: `HTTP/${ctx.downstream.httpVersion}`,
     response_code: e.status,
-    response_flags: ctx.flags.length > 0 ? ctx.flags.join(',') : '-',
+    response_flags: formatFlags(ctx.flags),
     response_code_details: e.proxyError ?? (e.aborted ? 'downstream_remote_disconnect' : e.status ? 'via_upstream' : '-'),
     connection_termination_details: '-',
     upstream_transport_failure_reason: '-',

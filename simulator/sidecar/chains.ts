@@ -134,7 +134,7 @@ export function inboundChain(d: {
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
       xfcc(),
     ],
-    // HTTP/1.1 keep-alive to the app, on the local port of the container port called.
-    app(d.appAgent),
+    // HTTP/1.1 keep-alive to the app, on the local port of the container port called, retrying a request the app never read (Istio's inbound reset-before-request).
+    app(d.appAgent, { random: d.random, stats: d.stats }),
   );
 }

@@ -16,7 +16,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { RequestContext, Source } from './context';
-import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, ProxyError } from './errors';
+import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, ProxyError, formatFlags } from './errors';
 import { applyHeaderOps, type HeaderMap } from './routing/headerOps';
 import type { MeshTables } from './tables';
 import type { ListenerClass } from '../policy/defaults';
@@ -88,7 +88,7 @@ export function newContext(
       // ServerHeaderTransformation OVERWRITE (null: PASS_THROUGH, the upstream's stays).
       if (server !== null) out.server = server;
       for (const ops of ctx.responseHeaderOps) applyHeaderOps(out, ops);
-      if (ctx.flags.length > 0 && proxyError !== undefined) out[RESPONSE_FLAGS_HEADER] = ctx.flags.join(',');
+      if (ctx.flags.length > 0 && proxyError !== undefined) out[RESPONSE_FLAGS_HEADER] = formatFlags(ctx.flags);
       if (typeof body === 'string') out['content-length'] = Buffer.byteLength(body);
       try {
         (res as ServerResponse).writeHead(status, out as OutgoingHttpHeaders);

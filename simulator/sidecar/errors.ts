@@ -20,6 +20,16 @@ export type ResponseFlag =
   | 'RL'   // rate limited
   | 'NC';  // upstream cluster not found
 
+/** Envoy's order of response flags in %RESPONSE_FLAGS% (source/common/stream_info/utility.h, ALL_RESPONSE_STRINGS_FLAGS). */
+const ENVOY_FLAG_ORDER: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'UAEX', 'DC', 'URX', 'NC'];
+
+/** Flags as Envoy prints them: comma-separated in its fixed order (`UF,URX`), `-` for none. */
+export function formatFlags(flags: readonly ResponseFlag[]): string {
+  if (flags.length === 0) return '-';
+  if (flags.length === 1) return flags[0];
+  return [...flags].sort((a, b) => ENVOY_FLAG_ORDER.indexOf(a) - ENVOY_FLAG_ORDER.indexOf(b)).join(',');
+}
+
 export const PROXY_ERROR_HEADER = 'x-devmesh-proxy-error';
 export const RESPONSE_FLAGS_HEADER = 'x-devmesh-response-flags';
 
@@ -41,3 +51,5 @@ export const noHealthyUpstream = (message: string) => new ProxyError(503, 'UH', 
 export const upstreamConnectFailure = (message: string) => new ProxyError(503, 'UF', 'upstream-connect-failure', message);
 export const upstreamReset = (message: string) => new ProxyError(503, 'UC', 'upstream-reset', message);
 export const refusedStream = (message: string) => new ProxyError(503, 'UC', 'refused-stream', message);
+/** The upstream reset the connection before it read the request (retried under reset-before-request). */
+export const resetBeforeRequest = (message: string) => new ProxyError(503, 'UC', 'reset-before-request', message);

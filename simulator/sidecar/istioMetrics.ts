@@ -12,6 +12,7 @@
  * lookup and a few additions. prom-client reads the series at scrape time
  * through its collector interface and renders the exposition format.
  */
+import { formatFlags } from './errors';
 import { Registry } from 'prom-client';
 import type { WorkloadInfo } from '../protocol';
 import type { Exchange } from './downstream';
@@ -153,7 +154,7 @@ export class IstioMetrics {
     const t = ctx.tables;
     const me = this.self(t);
     const code = e.status;
-    const flags = ctx.flags.length > 0 ? ctx.flags.join(',') : '-';
+    const flags = formatFlags(ctx.flags);
     const grpc = typeof ctx.downstream.headers['content-type'] === 'string' && ctx.downstream.headers['content-type'].startsWith('application/grpc');
     const protocol = grpc ? 'grpc' : 'http';
     let key: string;

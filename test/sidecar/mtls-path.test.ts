@@ -61,7 +61,7 @@ describe('a request from one workload to another', () => {
     assert.match(r.text, /reviews:9080/);
   });
 
-  test('an upstream whose app is down answers 503 UF from the inbound sidecar', async () => {
+  test('an upstream whose app is down answers 503 UF,URX from the inbound sidecar, after its reset-before-request retries (pilot route.go:1305-1313)', async () => {
     const app = mesh.apps.get('reviews-v1')!;
     const port = mesh.snapshot.workloads.find((w) => w.name === 'reviews-v1')!.appPort;
     app.closeAllConnections();
@@ -69,7 +69,8 @@ describe('a request from one workload to another', () => {
     try {
       const r = await mesh.request('productpage-v1', { url: 'http://reviews:9080/' });
       assert.equal(r.status, 503);
-      assert.equal(r.headers['x-devmesh-response-flags'], 'UF');
+      assert.equal(r.headers['x-devmesh-response-flags'], 'UF,URX');
+      assert.equal(mesh.sidecars.get('reviews-v1')!.stats.get('inbound.app_retry'), 2);
     } finally {
       await new Promise<void>((r) => app.listen(port, '127.0.0.1', r));
     }

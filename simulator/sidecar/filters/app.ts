@@ -1,14 +1,56 @@
 /**
  * App: the last inbound step, HTTP/1.1 keep-alive to the application on
  * the local port of the container port the call is for (its first port when
- * the call names none). A refused connection (app down) is 503 UF.
+ * the call names none). A refused connection (app down) is 503 UF. Istio's
+ * inbound route retries a request the app never read — a refused
+ * connection, or a kept-alive connection the app closed as the request went
+ * out — twice (reset-before-request, the defaults table's inboundRetry), so
+ * an app that is down answers 503 with flags UF,URX after three tries.
  */
 import type { Agent } from 'node:http';
+import { Readable } from 'node:stream';
 import type { Handler } from '../context';
+import type { ProxyError } from '../errors';
+import { replayableBody } from '../resilience/bodyBuffer';
+import { backoffMs, inboundRetryPolicy, retriable } from '../resilience/retryPolicy';
+import type { Stats } from '../stats';
 import { forwardHttp1 } from '../upstream/http1';
+import { hasRequestBody } from '../upstream/hopByHop';
+import type { InboundPort } from '../tables';
 
-export const app = (agent: Agent): Handler => (ctx) => {
+/** The protocol of the service port a call is for (the port's own, else the service's). */
+function protocolOf(p: InboundPort | undefined): string | undefined {
+  return p?.service?.ports?.find((sp) => sp.port === p.servicePort)?.protocol ?? p?.service?.protocol;
+}
+
+export const app = (agent: Agent, deps: { random: () => number; stats?: Stats }): Handler => (ctx) => {
   const self = ctx.tables.self!;
   const port = ctx.inbound?.localPort ?? self.appPort;
-  forwardHttp1(ctx, port, agent, undefined, `app ${self.name} at 127.0.0.1:${port}`);
+  const who = `app ${self.name} at 127.0.0.1:${port}`;
+  const policy = inboundRetryPolicy(ctx.tables.defaults, protocolOf(ctx.inbound) === 'grpc');
+  if (!policy) return forwardHttp1(ctx, port, agent, undefined, who);
+  const body = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion) ? replayableBody(ctx.downstream.body) : undefined;
+  let attempt = 0;
+  let gone = false;
+  let backoff: NodeJS.Timeout | undefined;
+  const run = () => {
+    attempt++;
+    const n = attempt;
+    const fail = (err: ProxyError) => {
+      const outcome = { kind: 'error', flag: err.flag, reason: err.reason } as const;
+      if (!gone && retriable(policy, outcome)) {
+        if (n <= policy.retries && (!body || body.replayable)) {
+          deps.stats?.inc('inbound.app_retry');
+          backoff = setTimeout(run, backoffMs(policy, n, deps.random));
+          ctx.onAbort(() => { gone = true; clearTimeout(backoff); });
+          return;
+        }
+        if (!ctx.flags.includes('URX')) ctx.flags.push('URX');
+      }
+      ctx.fail(err);
+    };
+    const stream = !body ? undefined : n === 1 ? body.takeLive() : body.replay() ?? Readable.from([]);
+    forwardHttp1(ctx, port, agent, undefined, who, { body: stream, fail });
+  };
+  run();
 };

@@ -4,7 +4,8 @@
  */
 import * as http from 'node:http';
 import type { RequestContext } from '../context';
-import { upstreamConnectFailure, upstreamReset } from '../errors';
+import { resetBeforeRequest, upstreamConnectFailure, upstreamReset, type ProxyError } from '../errors';
+import type { Readable } from 'node:stream';
 
 /** Envoy's router reports the upstream's time on the response (off with proxyHeaders.envoyDebugHeaders disabled). */
 export function markServiceTime(ctx: RequestContext, headers: Record<string, unknown>, sent: number): void {
@@ -16,7 +17,14 @@ export function newKeepAliveAgent(): http.Agent {
   return new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 256, scheduling: 'lifo' });
 }
 
-export function forwardHttp1(ctx: RequestContext, port: number, agent: http.Agent, release?: () => void, who = `127.0.0.1:${port}`): void {
+/** One attempt's own body stream and failure handler (the inbound retry to the app). */
+export interface Attempt {
+  body?: Readable;
+  fail?: (err: ProxyError) => void;
+}
+
+export function forwardHttp1(ctx: RequestContext, port: number, agent: http.Agent, release?: () => void, who = `127.0.0.1:${port}`, attempt: Attempt = {}): void {
+  const fail = attempt.fail ?? ctx.fail;
   const headers = ctx.headers;
   headers.host = ctx.authority;
   const req = http.request({ host: '127.0.0.1', port, method: ctx.method, path: ctx.path, headers, agent });
@@ -28,15 +36,19 @@ export function forwardHttp1(ctx: RequestContext, port: number, agent: http.Agen
     res.once('close', () => release?.());
     ctx.respond(res.statusCode ?? 502, res.headers, res);
   });
+  let cancelled = false;
   req.once('error', (err: NodeJS.ErrnoException) => {
     release?.();
-    if (responded) return;
+    // Our own cancel (the downstream went away): nobody is left to answer, nothing to retry.
+    if (responded || cancelled) return;
     responded = true;
-    if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') ctx.fail(upstreamConnectFailure(`devmesh: connection to ${who} refused\n`));
-    else ctx.fail(upstreamReset(`devmesh: ${who} failed: ${err.message}\n`));
+    if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') fail(upstreamConnectFailure(`devmesh: connection to ${who} refused\n`));
+    // A kept-alive connection the peer closed as this request went out: it was never read (the race Istio's inbound retry covers).
+    else if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) fail(resetBeforeRequest(`devmesh: ${who} closed its idle connection before reading the request\n`));
+    else fail(upstreamReset(`devmesh: ${who} failed: ${err.message}\n`));
   });
-  ctx.onAbort(() => req.destroy());
-  const body = ctx.downstream.body;
+  ctx.onAbort(() => { cancelled = true; req.destroy(); });
+  const body = attempt.body ?? ctx.downstream.body;
   const cl = ctx.downstream.headers['content-length'];
   // An HTTP/2 request whose HEADERS frame ended the stream has no body: end at once rather than pipe
   // an empty stream (same bytes on the wire — an empty pipe ends with end() too — one tick sooner, no pipe).
