@@ -27,6 +27,7 @@ import { eligibleEndpoints, outlier } from './filters/outlier';
 import { retry } from './filters/retry';
 import { timeout } from './filters/timeout';
 import type { ResilienceState } from './resilience/state';
+import { sendsMtls } from './security/upstreamTls';
 import type { LbStats } from './routing/loadBalancer';
 import type { Stats } from './stats';
 import type { H2Pool } from './upstream/h2Pool';
@@ -51,11 +52,11 @@ export interface OutboundDeps {
 /** The observability filters, or none when a benchmark measures the path without them. */
 const observed = (on: boolean | undefined, ...filters: Filter[]): Filter[] => (on === false ? [] : filters);
 
-/** What opening a new upstream connection to the picked endpoint costs: TCP, plus mTLS unless tls.mode is DISABLE. */
+/** What opening a new upstream connection to the picked endpoint costs: TCP, plus mTLS when the call is mTLS (upstreamTls.ts). */
 function openConnection(ctx: RequestContext, pool: () => H2Pool): Promise<void> {
   const ep = ctx.endpoint!;
   const timeoutMs = connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout, ctx.tables.defaults.connectionPool);
-  if (ctx.policy?.tls?.mode !== 'DISABLE') return pool().handshake({ port: ep.sidecar.inboundPort, spiffeId: ep.spiffeId }, timeoutMs);
+  if (sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) return pool().handshake({ port: ep.sidecar.inboundPort, spiffeId: ep.spiffeId }, timeoutMs);
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port: ep.sidecar.inboundPort });
     const done = () => { clearTimeout(timer); socket.destroy(); resolve(); };
@@ -80,7 +81,7 @@ export function outboundChain(d: OutboundDeps): Handler {
       // Runtime chaos aimed at this workload: HTTP faults, or a TCP toxic relay in the path.
       chaos(r),
     ],
-    // mTLS HTTP/2 to the peer sidecar (plaintext HTTP/1.1 if tls.mode DISABLE).
+    // mTLS HTTP/2 to the peer sidecar (plaintext HTTP/1.1 for tls.mode DISABLE or a DISABLE peer under auto mTLS).
     upstream({ pool: d.pool, plaintextAgent: d.plaintextAgent, lb: d.lb, stats: d.stats }),
   );
   return compose(

@@ -12,6 +12,7 @@
  * lookup and a few additions. prom-client reads the series at scrape time
  * through its collector interface and renders the exposition format.
  */
+import { sendsMtls } from './security/upstreamTls';
 import { formatFlags } from './errors';
 import { Registry } from 'prom-client';
 import type { WorkloadInfo } from '../protocol';
@@ -175,7 +176,7 @@ export class IstioMetrics {
       const ep: WorkloadInfo | undefined = ctx.endpoint;
       const plan = ctx.plan;
       const host = plan?.kind === 'forward' ? plan.host : ctx.authority;
-      const mtls = !!ep && ctx.policy?.tls?.mode !== 'DISABLE';
+      const mtls = !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
       key = `s\0${ep?.name ?? ''}\0${host}\0${code}\0${flags}\0${mtls}\0${protocol}`;
       labels = () => {
         const dst = ep ? workloadSide(ep.name, ep.namespace, ep.labels, mtls ? ep.spiffeId : undefined, ep.service) : unknownSide();

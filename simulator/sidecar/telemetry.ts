@@ -5,6 +5,7 @@
  * control plane in one batch every `flushMs` (or sooner when many spans wait),
  * never one IPC message per request.
  */
+import { sendsMtls } from './security/upstreamTls';
 import { logRow, type EdgeSample, type LogRow, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { AccessLogEntry } from './accessLog';
 import type { Exchange } from './downstream';
@@ -74,7 +75,7 @@ export class SidecarTelemetry {
     const forward = plan?.kind === 'forward' ? plan : undefined;
     const svc = inbound ? t.self?.service : forward ? serviceForAuthority(t, forward.host)?.name : serviceForAuthority(t, ctx.authority)?.name;
     const host = forward ? `${forward.host}:${forward.port}` : ctx.authority;
-    const mtls = inbound ? ctx.source.spiffeId !== undefined : !!ep && ctx.policy?.tls?.mode !== 'DISABLE';
+    const mtls = inbound ? ctx.source.spiffeId !== undefined : !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
     const attempt = Number(ctx.headers['x-envoy-attempt-count'] ?? ctx.downstream.headers['x-envoy-attempt-count'] ?? 1) || 1;
     const flags = ctx.flags;
     const fault = flags.length === 0 ? 'none' : flags.includes('FI') ? 'abort' : flags.includes('DI') ? 'delay' : 'none';
@@ -131,7 +132,7 @@ export class SidecarTelemetry {
     if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [] }));
     s.requests++;
     if (e.status === 0 || e.status >= 500) s.errors++;
-    if (ep && ctx.policy?.tls?.mode !== 'DISABLE') s.mtls++;
+    if (ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) s.mtls++;
     const ms = Math.round(e.durationMs * 100) / 100;
     if (s.latenciesMs.length < this.o.latencySamples) s.latenciesMs.push(ms);
     else {

@@ -89,18 +89,17 @@ describe('PeerAuthentication at the inbound listener', () => {
     assert.ok('refused' in (await plaintextGet(inboundPort)));
   });
 
-  test('DISABLE serves plaintext only, so a mesh caller needs a DestinationRule with tls DISABLE', async () => {
-    await mesh.push({ peerAuthentications: [pa('reviews', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'DISABLE' } })] });
+  test('DISABLE serves plaintext only; auto mTLS reaches it in plaintext, a DestinationRule forcing ISTIO_MUTUAL does not (pilot mtls_checker.go:53-66)', async () => {
+    const disable = pa('reviews', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'DISABLE' } });
+    await mesh.push({ peerAuthentications: [disable] });
     assert.ok('refused' in (await tlsGet(inboundPort, mesh.ca.certPem, mesh.ca.issue('spiffe://cluster.local/ns/default/sa/x'))));
-    const broken = await mesh.request('productpage-v1', { url: 'http://reviews:9080/' });
-    assert.equal(broken.status, 503);
-    await mesh.push({
-      peerAuthentications: [pa('reviews', { selector: { matchLabels: { app: 'reviews' } }, mtls: { mode: 'DISABLE' } })],
-      destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'DISABLE' } } })],
-    });
     const ok = await mesh.request('productpage-v1', { url: 'http://reviews:9080/' });
     assert.equal(ok.status, 200);
-    assert.equal(ok.json().headers['x-forwarded-client-cert'], undefined);
+    assert.equal(ok.json().headers['x-forwarded-client-cert'], undefined, 'plaintext: no peer certificate to vouch for');
+    await mesh.push({ peerAuthentications: [disable], destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })] });
+    assert.equal((await mesh.request('productpage-v1', { url: 'http://reviews:9080/' })).status, 503);
+    await mesh.push({ peerAuthentications: [disable], destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'DISABLE' } } })] });
+    assert.equal((await mesh.request('productpage-v1', { url: 'http://reviews:9080/' })).status, 200);
   });
 
   test('an AuthorizationPolicy ALLOW for one principal denies other callers with 403', async () => {

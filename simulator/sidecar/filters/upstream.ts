@@ -1,7 +1,8 @@
 /**
  * Upstream: sends the request to the picked workload's sidecar. mTLS over
- * the shared HTTP/2 session unless the DestinationRule says `tls.mode:
- * DISABLE`, then plaintext HTTP/1.1 keep-alive. Bodies stream both ways; the
+ * the shared HTTP/2 session, or plaintext HTTP/1.1 keep-alive when the
+ * DestinationRule says `tls.mode: DISABLE` or auto mTLS finds the endpoint's
+ * PeerAuthentication DISABLE (security/upstreamTls.ts). Bodies stream both ways; the
  * active-request count feeds LEAST_REQUEST.
  */
 import type { Agent } from 'node:http';
@@ -9,6 +10,7 @@ import * as http2 from 'node:http2';
 import type { Handler, RequestContext } from '../context';
 import { refusedStream, upstreamConnectFailure, upstreamReset } from '../errors';
 import { connectTimeoutMs } from '../resilience/connectionPool';
+import { sendsMtls } from '../security/upstreamTls';
 import type { LbStats } from '../routing/loadBalancer';
 import { DESTINATION_HEADER, destinationOf } from './servicePort';
 import type { Stats } from '../stats';
@@ -36,7 +38,7 @@ export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
   ctx.headers['x-forwarded-proto'] = 'http';
   // The callee's sidecar learns which service port this is for (its inbound listener serves them all).
   if (ctx.plan?.kind === 'forward') ctx.headers[DESTINATION_HEADER] = destinationOf(ctx.plan);
-  if (ctx.policy?.tls?.mode === 'DISABLE') {
+  if (!sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) {
     deps.stats.inc('upstream_rq_plaintext');
     forwardHttp1(ctx, ctx.upstreamPort ?? ep.sidecar.inboundPort, deps.plaintextAgent, release);
   } else {

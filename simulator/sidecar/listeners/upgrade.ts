@@ -5,6 +5,7 @@
  * http/1.1; HTTP/2 has no Upgrade), then plain TCP to the app. The 101 and
  * every frame after it flow back untouched.
  */
+import { sendsMtls } from '../security/upstreamTls';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -32,7 +33,7 @@ export function outboundUpgrade(deps: UpgradeDeps & { filters: Filter[]; certs: 
   const terminal: Handler = (ctx) => {
     const ep = ctx.endpoint!;
     const certs = deps.certs();
-    const plaintext = ctx.policy?.tls?.mode === 'DISABLE';
+    const plaintext = !sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
     const upstream = plaintext
       ? net.connect(ep.sidecar.inboundPort, '127.0.0.1')
       : tls.connect({ host: '127.0.0.1', port: ep.sidecar.inboundPort, key: certs.keyPem, cert: certs.certPem, ca: certs.caPem, ALPNProtocols: ['http/1.1'], checkServerIdentity: (_h, cert) => checkSpiffe(cert, ep.spiffeId) });
