@@ -95,10 +95,10 @@ export function outboundChain(d: OutboundDeps): Handler {
       announcePeer(),
       // Which VirtualService rule, and its own answers (no route, redirect, direct response).
       route({ role: d.role, random: d.random }),
+      // fault: abort/delay from the rule or a runtime fault, before CORS and any retry (Istio's HCM order, listener_builder.go:438).
+      fault({ random: d.random, now: r.now, stats: d.stats }),
       // corsPolicy: answer preflights here, add the allow headers to responses.
       cors(),
-      // fault: abort/delay from the rule or a runtime fault, before any retry (Envoy's order).
-      fault({ random: d.random, now: r.now, stats: d.stats }),
       // mirror: fire-and-forget copies through the cluster part.
       mirror({ random: d.random, send: toCluster, stats: d.stats }),
       // timeout: the rule's timeout bounds all attempts together.
