@@ -171,11 +171,18 @@ function valueItems(index: WorkspaceIndex, ctx: CursorContext, edit: (t: string)
   }
   if (!schema) return [];
   if (schema.enum) {
-    return schema.enum.map((v, i) => value(String(v), {
-      kind: CompletionItemKind.EnumMember,
-      detail: v === schema.default ? 'default' : undefined,
-      sortText: `${v === schema.default ? 0 : 1}${String(i).padStart(2, '0')}`,
-    }));
+    const docs = schema['x-enumDescriptions'];
+    return schema.enum.map((v, i) => {
+      // A string that YAML would read as a number (a version such as 1.23) goes in quoted.
+      const text = typeof v === 'string' && schema.type === 'string' && /^[\d.]+$/.test(v) ? `"${v}"` : String(v);
+      return value(String(v), {
+        kind: CompletionItemKind.EnumMember,
+        detail: v === schema.default ? 'default' : undefined,
+        sortText: `${v === schema.default ? 0 : 1}${String(i).padStart(2, '0')}`,
+        ...(text !== String(v) ? { textEdit: edit(space + text) } : {}),
+        ...(docs?.[String(v)] ? { documentation: { kind: MarkupKind.Markdown, value: docs[String(v)] } } : {}),
+      });
+    });
   }
   if (schema.type === 'boolean') return ['true', 'false'].map((v) => value(v, { detail: String(schema.default) === v ? 'default' : undefined }));
   if (schema.format === 'duration') {

@@ -76,6 +76,8 @@ function describeField(t: Target): string | undefined {
 function describeValue(index: WorkspaceIndex, t: Target): string | undefined {
   if (t.value === undefined) return undefined;
   const schema = schemaAt(t.kind, t.path);
+  const documented = schema?.['x-enumDescriptions']?.[t.value];
+  if (documented) return documented;
   switch (schema?.['x-ref']) {
     case 'host': {
       const fqdn = fqdnIn(index, t.value, t.namespace);

@@ -8,7 +8,9 @@
  * command, env, cwd, port) has its app restarted; labels and services only
  * change what the sidecars route on, so a new snapshot is enough. A new
  * service account is a new identity: its sidecar restarts with a certificate
- * for it, as a pod would. Settings of the whole mesh (control port, ingress
+ * for it, as a pod would. The defaults (flavor, compatibilityVersion,
+ * meshConfig) are configuration, as istiod pushes a MeshConfig change: a new
+ * snapshot is enough. Settings of the whole mesh (control port, ingress
  * port, trust domain, namespace, telemetry) are the installation itself:
  * those still take a new `devmesh up`, and the plan says which they are.
  */
@@ -38,6 +40,13 @@ export interface MeshChangePlan {
   restartSidecar: string[];
   /** Anything at all a sidecar would see (services, ports, labels...), i.e. a new snapshot is due. */
   changed: boolean;
+  /** flavor, compatibilityVersion or meshConfig changed: the sidecars' defaults change with the next snapshot. */
+  defaultsChanged: boolean;
+}
+
+/** The Mesh fields the defaults table resolves from (policy/defaults). */
+export function defaultsOf(spec: MeshSpec): Pick<MeshSpec, 'flavor' | 'compatibilityVersion' | 'meshConfig'> {
+  return { flavor: spec.flavor, compatibilityVersion: spec.compatibilityVersion, meshConfig: spec.meshConfig };
 }
 
 const MESH_SETTINGS: Array<[string, (s: MeshSpec, name: string) => unknown]> = [
@@ -82,7 +91,11 @@ export function planMeshChange(running: Resource<'Mesh'>, edited: Resource<'Mesh
       // Its HTTP_PROXY is the outbound port.
       || was.spec.sidecar?.outboundPort !== now.spec.sidecar?.outboundPort)) restartApp.push(name);
   }
-  return { needsRestart, added, removed, restartApp, restartSidecar, changed: !same(running.spec.services, edited.spec.services) || !same(running.spec.workloads, edited.spec.workloads) || running.spec.rootNamespace !== edited.spec.rootNamespace };
+  return {
+    needsRestart, added, removed, restartApp, restartSidecar,
+    changed: !same(running.spec.services, edited.spec.services) || !same(running.spec.workloads, edited.spec.workloads) || running.spec.rootNamespace !== edited.spec.rootNamespace,
+    defaultsChanged: !same(defaultsOf(running.spec), defaultsOf(edited.spec)),
+  };
 }
 
 /** One line for the log: what the edit does, e.g. "started ratings-v2; stopped reviews-v3; restarted the app of details-v1". */

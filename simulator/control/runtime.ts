@@ -30,7 +30,7 @@ import { faultsOnEdge } from './telemetry/edgeFaults';
 import type { OutlierEjection, Topology, TopologyEdges } from './topology-types';
 import { FaultStore } from './faults';
 import type { RuntimeFault } from '../protocol';
-import { describePlan, placedWorkloads, planMeshChange, type MeshChangePlan } from './mesh-change';
+import { defaultsOf, describePlan, placedWorkloads, planMeshChange, type MeshChangePlan } from './mesh-change';
 
 /** A failure before the mesh is up: each line is printed as is, then devmesh exits 1. */
 export class UpError extends Error {
@@ -422,8 +422,10 @@ export class MeshRuntime {
       this.meshChangeWarned = meshNow;
       this.err(`the Mesh's ${plan.needsRestart.join(', ')} changed: that takes effect on the next devmesh up; services, workloads and policies are applied now`);
     }
-    // Services and workloads follow the file; the mesh-wide settings stay as started.
-    const mesh: Resource<'Mesh'> = plan.changed ? { ...this.mesh, spec: { ...this.mesh.spec, services: ws.mesh.spec.services, workloads: ws.mesh.spec.workloads, rootNamespace: ws.mesh.spec.rootNamespace } } : this.mesh;
+    // Services, workloads and the defaults (compatibilityVersion, meshConfig) follow the file; the mesh-wide settings stay as started.
+    const mesh: Resource<'Mesh'> = plan.changed || plan.defaultsChanged
+      ? { ...this.mesh, spec: { ...this.mesh.spec, services: ws.mesh.spec.services, workloads: ws.mesh.spec.workloads, rootNamespace: ws.mesh.spec.rootNamespace, ...defaultsOf(ws.mesh.spec) } }
+      : this.mesh;
     let commands = new Map<string, ResolvedCommand>();
     if (plan.changed) {
       const prepared = await this.prepareMeshChange(plan, ws);
@@ -432,7 +434,7 @@ export class MeshRuntime {
       commands = prepared.commands;
     }
     this.rejectedNow = false;
-    if (!plan.changed && JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
+    if (!plan.changed && !plan.defaultsChanged && JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
     this.ws = { ...ws, mesh };
     if (plan.changed) await this.assignChangedPorts(plan, mesh);
     this.mesh = mesh;
@@ -449,6 +451,7 @@ export class MeshRuntime {
     const failed = results.filter((r) => !r.ok);
     const msg = `config v${next.version} applied to ${results.length - failed.length}/${results.length} sidecars in ${ms.toFixed(0)} ms`;
     this.out(msg + (failed.length ? ` (not applied: ${failed.map((f) => `${f.name}: ${f.error}`).join('; ')})` : ''));
+    if (plan.defaultsChanged) this.out(`mesh ${mesh.metadata.name}: defaults of Istio ${next.defaults?.version}${mesh.spec.meshConfig ? ' with the Mesh\'s meshConfig' : ''} (config v${next.version})`);
     if (plan.changed) {
       const what = describePlan(plan);
       this.out(`mesh ${mesh.metadata.name}: ${what} (config v${next.version})`);

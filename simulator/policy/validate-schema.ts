@@ -9,7 +9,7 @@ import { durationProblem, parseDuration } from './duration';
 import type { Kind } from './model';
 import { re2Problem } from './re2';
 import { SCHEMAS, type Schema } from './schema';
-import { rangeOf, type Path, type PolicyDocument } from './source';
+import { locate, rangeOf, type Path, type PolicyDocument } from './source';
 import { closest } from './suggest';
 
 let ajv: Ajv | undefined;
@@ -45,7 +45,7 @@ function createAjv(): Ajv {
       return errors.length === 0;
     },
   });
-  for (const k of ['x-notSimulated', 'x-ref']) ajv.addKeyword({ keyword: k });
+  for (const k of ['x-notSimulated', 'x-ref', 'x-enumDescriptions']) ajv.addKeyword({ keyword: k });
   return ajv;
 }
 
@@ -87,13 +87,19 @@ function toDiagnostic(doc: PolicyDocument, err: ErrorObject): Diagnostic | undef
     }
     case 'type': {
       const expected = String(err.params.type);
-      const hint = parent.format === 'duration' ? ' (a duration such as "1.5s")' : '';
+      // YAML reads 1.20 as the number 1.2: quote the value as written.
+      const written = () => { const node = locate(doc.yaml, path).node as { source?: string } | undefined; return node?.source ?? String(data); };
+      const quoted = parent.enum && typeof data === 'number' ? ` (quote it: "${written()}"; one of ${list(parent.enum.map(String), true)})` : '';
+      const hint = parent.format === 'duration' ? ' (a duration such as "1.5s")' : quoted;
       return at('wrong-type', `"${field}" must be ${article(expected)}${hint}, not ${describe(data)}`, path);
     }
     case 'enum': {
       const allowed = (err.schema as (string | number)[]).map(String);
-      const guess = typeof data === 'string' ? closest(data, allowed, true) : undefined;
-      const fix = guess ? `did you mean "${guess}"?` : `use one of ${list(allowed)}`;
+      // A number for a string enum is told once, as the wrong type (quote it).
+      if (typeof data === 'number' && parent.type === 'string') return undefined;
+      // A version is not a typo: "1.31" is not "1.21" misspelled, so the known ones are listed instead.
+      const guess = typeof data === 'string' && !/^\d+(\.\d+)*$/.test(data) ? closest(data, allowed, true) : undefined;
+      const fix = guess ? `did you mean "${guess}"?` : `use one of ${list(allowed, !!parent['x-enumDescriptions'])}`;
       return at('bad-enum', `"${String(data)}" is not a valid ${field}: ${fix}`, path, 'value',
         guess ? { suggestion: guess } : undefined);
     }
@@ -211,9 +217,9 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-function list(items: readonly string[]): string {
+function list(items: readonly string[], whole = false): string {
   const quoted = items.map((s) => `"${s}"`);
-  return quoted.length > 8 ? `${quoted.slice(0, 8).join(', ')}, ...` : quoted.join(', ');
+  return quoted.length > 8 && !whole ? `${quoted.slice(0, 8).join(', ')}, ...` : quoted.join(', ');
 }
 
 function dedupe(diags: Diagnostic[]): Diagnostic[] {

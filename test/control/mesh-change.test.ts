@@ -21,7 +21,15 @@ const mesh = (edit: (spec: MeshSpec) => void = () => {}): Resource<'Mesh'> => {
 
 test('the same Mesh plans nothing', () => {
   const plan = planMeshChange(mesh(), mesh());
-  assert.deepEqual(plan, { needsRestart: [], added: [], removed: [], restartApp: [], restartSidecar: [], changed: false });
+  assert.deepEqual(plan, { needsRestart: [], added: [], removed: [], restartApp: [], restartSidecar: [], changed: false, defaultsChanged: false });
+});
+
+test('a compatibilityVersion or meshConfig edit is a new snapshot for the sidecars, no restart (as istiod pushes a MeshConfig change)', () => {
+  for (const edit of [(s: MeshSpec) => { s.compatibilityVersion = '1.23'; }, (s: MeshSpec) => { s.meshConfig = { defaultConfig: { proxyHeaders: { server: { disabled: true } } } }; }]) {
+    const plan = planMeshChange(mesh(), mesh(edit));
+    assert.equal(plan.defaultsChanged, true);
+    assert.deepEqual([plan.needsRestart, plan.added, plan.removed, plan.restartApp, plan.restartSidecar, plan.changed], [[], [], [], [], [], false]);
+  }
 });
 
 test('a new workload is started and a missing one stopped; the others are left alone', () => {

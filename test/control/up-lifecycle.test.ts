@@ -123,6 +123,21 @@ describe('a running devmesh up', () => {
     await waitFor('reviews-v1 back on the original env', async () => pidOf(await topology(), 'reviews-v1') !== pidOf(t1, 'reviews-v1'), 8_000, 20).catch(withOutput(up));
   });
 
+  test('a compatibilityVersion edit in the Mesh is a new snapshot on every sidecar, with nothing restarted', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(fx.meshFile, 'utf8');
+    const t0 = await topology();
+    fx.write('mesh.yaml', text.replace('spec:\n', 'spec:\n  compatibilityVersion: "1.23"\n'));
+    const t1 = await waitFor('the new defaults on every sidecar', async () => {
+      const t = await topology();
+      return t.version > t0.version && t.workloads.every((w) => w.configVersion === t.version) ? t : undefined;
+    }, 8_000, 20).catch(withOutput(up));
+    assert.match(up.output(), /mesh bookinfo-test: defaults of Istio 1\.23/);
+    for (const w of t0.workloads) assert.deepEqual(t1.workloads.find((x) => x.name === w.name)!.pids, w.pids, `${w.name} kept running`);
+    fx.write('mesh.yaml', text);
+    await waitFor('back to the newest defaults', () => /defaults of Istio 1\.30/.test(up.output()), 8_000, 20).catch(withOutput(up));
+  });
+
   test('a Mesh edit that adds a workload on a port another process holds is refused, and nothing changes', async () => {
     const { readFileSync } = await import('node:fs');
     const text = readFileSync(fx.meshFile, 'utf8');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InsertTextFormat, type CompletionItem } from 'vscode-languageserver';
-import { AP_HEAD, at, bookinfo, DR_HEAD, VS_HEAD } from './fixtures';
+import { AP_HEAD, at, bookinfo, DR_HEAD, MESH_HEAD, VS_HEAD } from './fixtures';
 
 const ls = bookinfo();
 const complete = (marked: string): CompletionItem[] => at(ls, marked, (u, p) => ls.completion(u, p));
@@ -34,6 +34,20 @@ describe('completion', () => {
     const route = complete(VS_HEAD + '  http:\n    - |\n').find((i) => i.label === 'route')!;
     assert.equal(route.insertTextFormat, InsertTextFormat.Snippet);
     assert.equal((route.textEdit as { newText: string }).newText, 'route:\n        - destination:\n            host: ${1}');
+  });
+
+  test('offers the Istio compatibility versions quoted (YAML would read 1.20 as a number), each saying what it brings back', () => {
+    const items = complete(MESH_HEAD + '  compatibilityVersion: |\n');
+    assert.deepEqual(items.map((i) => i.label), ['1.20', '1.21', '1.22', '1.23', '1.24', '1.25', '1.26', '1.27', '1.28', '1.29', '1.30']);
+    const v123 = items.find((i) => i.label === '1.23')!;
+    assert.equal((v123.textEdit as { newText: string }).newText, '"1.23"');
+    assert.match((v123.documentation as { value: string }).value, /retry an app's 503 twice/);
+    assert.match((items.find((i) => i.label === '1.30')!.documentation as { value: string }).value, /newest release/);
+  });
+
+  test('offers meshConfig.pathNormalization modes with what each does', () => {
+    const items = complete(MESH_HEAD + '  meshConfig:\n    pathNormalization:\n      normalization: |\n');
+    assert.ok(items.some((i) => i.label === 'MERGE_SLASHES' && /merged/.test((i.documentation as { value: string }).value)));
   });
 
   test('offers enum values with the default first', () => {

@@ -44,6 +44,7 @@ export const VS_HEAD = 'apiVersion: networking.istio.io/v1\nkind: VirtualService
 export const DR_HEAD = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\nspec:\n';
 export const AP_HEAD = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: allow\nspec:\n';
 
+export const MESH_HEAD = 'apiVersion: devmesh.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: other\nspec:\n';
 export const NEW_FILE = 'file:///scratch/new.yaml';
 
 /** Opens `marked` as a new file and returns what `feature` answers at its caret. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { MarkupContent } from 'vscode-languageserver';
-import { AP_HEAD, at, bookinfo, DR_HEAD, VS_HEAD } from './fixtures';
+import { AP_HEAD, at, bookinfo, DR_HEAD, MESH_HEAD, VS_HEAD } from './fixtures';
 
 const ls = bookinfo();
 const hoverText = (marked: string): string | undefined => {
@@ -16,6 +16,15 @@ describe('hover', () => {
     assert.match(text, /\*\*consecutive5xxErrors\*\*: `integer`/);
     assert.match(text, /Default: `5`/);
     assert.match(text, /ejected/);
+  });
+
+  test('a compatibility version says what it brings back and which Istio flags it flips', () => {
+    const text = hoverText(MESH_HEAD + '  compatibilityVersion: "1.2|3"\n')!;
+    assert.match(text, /Istio 1\.23's defaults instead of 1\.30's/);
+    assert.match(text, /retry an app's 503 twice .*EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY=false/);
+    assert.match(text, /reset-before-request/);
+    assert.match(text, /-shadow/);
+    assert.match(hoverText(MESH_HEAD + '  compatibilityVersion: "1.2|8"\n')!, /nothing devmesh simulates differs/);
   });
 
   test('shows what a host resolves to: FQDN, port, workloads and subsets', () => {

@@ -7,6 +7,9 @@
  * - `format: 'duration' | 're2'`: checked by our ajv formats.
  * - `x-exclusive`: groups of fields of which at most one may be set (proto `oneof`).
  * - `x-notSimulated`: the field is accepted but has no local effect yet (a warning).
+ * - `x-enumDescriptions`: what each enum value means, shown when completing
+ *   and hovering that value (and an unknown value is answered with the list,
+ *   never a "did you mean" guess: versions and modes are not typos).
  * - `x-ref`: what a value refers to ('host', 'subset', 'gateway', 'principal',
  *   'namespace', 'label', 'servicePort'), for completion and go-to-definition.
  *
@@ -34,6 +37,7 @@ export interface Schema {
   examples?: unknown[];
   'x-exclusive'?: string[][];
   'x-notSimulated'?: string;
+  'x-enumDescriptions'?: Record<string, string>;
   'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount' | 'servicePort';
 }
 

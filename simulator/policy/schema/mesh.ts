@@ -1,7 +1,9 @@
 import { API_VERSIONS } from '../kinds';
 import { MESH_DEFAULTS } from '../model';
 import { KUBERNETES_L4, PROTOCOLS } from '../protocols';
-import { array, enumOf, labels, map, number, object, port, resource, string, type Schema } from './common';
+import { ISTIO, describeVersion } from '../defaults';
+import { array, boolean, duration, enumOf, labels, map, notSimulated, number, object, port, resource, string, type Schema } from './common';
+import { httpRetry } from './virtual-service';
 
 const dnsName = { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 };
 
@@ -54,6 +56,62 @@ const service: Schema = object('Service', 'A service callers address by name, e.
   workloads: array('Shorthand: workloads declared under the service, in its namespace, labelled `app: <service>` by default.', workload(false), { minItems: 1 }),
 }, { required: ['name'], 'x-exclusive': [['port', 'ports'], ['protocol', 'ports'], ['targetPort', 'ports']] });
 
+const disabled = (title: string, what: string): Schema => object(title, what, { disabled: boolean(`true turns it off. ${what}`, { default: false }) });
+const enabled = (title: string, what: string): Schema => object(title, what, { enabled: boolean(`true turns it on. ${what}`, { default: false }) });
+
+const XFCC_MODES: Record<string, string> = {
+  UNDEFINED: 'Istio\'s default for the sidecar: APPEND_FORWARD.',
+  SANITIZE: 'Never send x-forwarded-client-cert to the app.',
+  FORWARD_ONLY: 'Forward the header the peer sent, if the connection is mTLS; add nothing.',
+  APPEND_FORWARD: 'Append this hop\'s element (By, Hash, Subject, URI) to what an mTLS peer sent. Istio\'s default.',
+  SANITIZE_SET: 'Replace the header with this hop\'s element when the connection is mTLS.',
+  ALWAYS_FORWARD_ONLY: 'Always forward the header as received, mTLS or not.',
+};
+
+const proxyHeaders: Schema = object('ProxyHeaders', 'Headers the proxies add or rewrite (Istio ProxyConfig.proxyHeaders, istio/api mesh/v1alpha1/proxy.proto).', {
+  forwardedClientCert: enumOf('x-forwarded-client-cert at the sidecar\'s inbound listener (gateways keep SANITIZE_SET).', Object.keys(XFCC_MODES), { default: 'UNDEFINED', 'x-enumDescriptions': XFCC_MODES }),
+  setCurrentClientCertDetails: object('SetCurrentClientCertDetails', 'Which fields of the peer certificate go into x-forwarded-client-cert (Hash and By always).', {
+    subject: boolean('Subject="..." (empty for mesh certificates).', { default: true }),
+    uri: boolean('URI=spiffe://... of the peer.', { default: true }),
+    dns: boolean('DNS SANs of the peer (mesh certificates have none).', { default: true }),
+    cert: notSimulated(boolean('The whole peer certificate, URL-encoded PEM.', { default: false })),
+    chain: notSimulated(boolean('The whole peer chain, URL-encoded PEM.', { default: false })),
+  }),
+  requestId: disabled('RequestId', 'x-request-id is generated for every request that has none.'),
+  server: object('Server', 'The Server response header: `envoy` on the sidecar\'s outbound listener, `istio-envoy` on inbound and the ingress, whatever the app sent.', {
+    disabled: boolean('true leaves the app\'s Server header as it is (PASS_THROUGH).', { default: false }),
+    value: string('The Server header every listener writes instead.'),
+  }),
+  attemptCount: disabled('AttemptCount', 'x-envoy-attempt-count on every request sent upstream.'),
+  envoyDebugHeaders: disabled('EnvoyDebugHeaders', 'x-envoy-upstream-service-time, x-envoy-overloaded, x-envoy-original-path and x-envoy-expected-rq-timeout-ms.'),
+  metadataExchangeHeaders: notSimulated(object('MetadataExchangeHeaders', 'x-envoy-peer-metadata headers to services outside the mesh.', {
+    mode: enumOf('IN_MESH: only to in-mesh services.', ['UNDEFINED', 'IN_MESH'], { default: 'UNDEFINED' }),
+  })),
+  preserveHttp1HeaderCase: notSimulated(boolean('Keep the case of HTTP/1.x header names.', { default: false })),
+  xForwardedHost: enabled('XForwardedHost', 'x-forwarded-host gets the original Host when a route rewrites the authority.'),
+  xForwardedPort: enabled('XForwardedPort', 'x-forwarded-port with the port the client connected to.'),
+});
+
+const NORMALIZATION: Record<string, string> = {
+  DEFAULT: 'BASE.',
+  NONE: 'Paths are used as received.',
+  BASE: 'RFC 3986: `/a/../b` is `/b`, `%61` is `a`, `\\` is `/`; repeated slashes stay (`//admin` is not `/admin`). Istio\'s default.',
+  MERGE_SLASHES: 'BASE, then `//` merged to `/`.',
+  DECODE_AND_MERGE_SLASHES: 'MERGE_SLASHES, after decoding `%2F` and `%5C` to `/` and `\\`.',
+};
+
+const meshConfig: Schema = object('MeshConfig', 'Mesh-wide proxy settings with the names of Istio\'s MeshConfig (istio/api mesh/v1alpha1/config.proto), as you set them in the `meshConfig` of an Istio install.', {
+  defaultHttpRetryPolicy: { ...httpRetry, description: 'The retry policy of routes without `retries` (replaces the default: 2 retries on connect-failure, refused-stream, unavailable, cancelled). `attempts: 0` turns retries off mesh-wide.' },
+  pathNormalization: object('ProxyPathNormalization', 'How every proxy normalizes request paths before routing, authorization and forwarding.', {
+    normalization: enumOf('The normalization.', Object.keys(NORMALIZATION), { default: 'DEFAULT', 'x-enumDescriptions': NORMALIZATION }),
+  }),
+  connectTimeout: duration('Connection timeout to upstreams when a DestinationRule sets no `connectionPool.tcp.connectTimeout`.', { default: '10s' }),
+  enableAutoMtls: boolean('Clients send mTLS to endpoints whose PeerAuthentication allows it, plaintext to DISABLE ones, when no DestinationRule sets `tls`; false: plaintext unless a DestinationRule says otherwise.', { default: true }),
+  defaultConfig: object('ProxyConfig', 'Defaults of every proxy (Istio ProxyConfig).', { proxyHeaders }),
+});
+
+const VERSIONS = Object.fromEntries(ISTIO.versions.map((v) => [v, describeVersion(v)]));
+
 export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
   'What runs where: the services of the local mesh, their workloads and how devmesh starts them.',
   object('MeshSpec', 'The local mesh.', {
@@ -70,6 +128,9 @@ export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
       }, { required: ['endpoint'] }),
       sampling: number('Percentage of requests traced, 0-100. Default 100.', { minimum: 0, maximum: 100, default: 100 }),
     }),
+    flavor: enumOf('The mesh whose semantics and defaults devmesh follows.', ['istio'], { default: 'istio', 'x-enumDescriptions': { istio: `Istio ${ISTIO.current} (pilot and the Envoy it ships).` } }),
+    compatibilityVersion: enumOf(`An older Istio release whose defaults to apply, as Istio's \`compatibilityVersion\` install setting (a string such as "1.23"). Default: the newest release devmesh follows, ${ISTIO.current}.`, ISTIO.versions, { 'x-enumDescriptions': VERSIONS }),
+    meshConfig,
     services: array('The services of the mesh.', service, { minItems: 1 }),
     workloads: array('Workloads declared outside any service (services select them by labels), each in its `namespace`.', workload(true), { minItems: 1 }),
   }, { required: ['services'] }));

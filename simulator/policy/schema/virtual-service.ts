@@ -38,7 +38,7 @@ const matchRequest: Schema = object('HTTPMatchRequest', 'Conditions that must be
   statPrefix: notSimulated(string('The human readable prefix to use when emitting statistics for this route.')),
 });
 
-const retry: Schema = object('HTTPRetry', 'Retry policy to use when a HTTP request fails. When `retries` is not set, Istio still retries twice on connect-failure, refused-stream, unavailable and cancelled (the Mesh\'s `meshConfig.defaultHttpRetryPolicy` replaces that); since Istio 1.24 an app\'s 503 is not retried (`compatibilityVersion: "1.23"` brings it back).', {
+export const httpRetry: Schema = object('HTTPRetry', 'Retry policy to use when a HTTP request fails. When `retries` is not set, Istio still retries twice on connect-failure, refused-stream, unavailable and cancelled (the Mesh\'s `meshConfig.defaultHttpRetryPolicy` replaces that); since Istio 1.24 an app\'s 503 is not retried (`compatibilityVersion: "1.23"` brings it back).', {
   attempts: integer('Number of retries to be allowed for a given request (not counting the first try). 0 or unset disables retries.', { minimum: 0 }),
   perTryTimeout: duration('Timeout per attempt for a given request, including the initial call and any retries. Defaults to the route timeout.'),
   retryOn: string('Conditions under which retry takes place (unset: the default policy\'s connect-failure, refused-stream, unavailable, cancelled), comma-separated: `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`, `retriable-status-codes`, `retriable-headers`, gRPC statuses (`cancelled`, `deadline-exceeded`, `internal`, `resource-exhausted`, `unavailable`) and HTTP status codes such as `503`.', {
@@ -111,7 +111,7 @@ const httpRoute: Schema = object('HTTPRoute', 'Rules for HTTP/1.1, HTTP/2 and gR
     }),
   }, { 'x-exclusive': [['uri', 'uriRegexRewrite']] }),
   timeout: duration('Timeout for HTTP requests. Default: disabled (no timeout).'),
-  retries: retry,
+  retries: httpRetry,
   fault,
   mirror: { ...destination, description: 'Mirror HTTP traffic to another destination in addition to forwarding it. Mirrored traffic is best effort: responses are discarded. The Host keeps its value since Istio 1.28 (up to 1.27, and with `compatibilityVersion` 1.27 or older, it gets a `-shadow` suffix).' },
   mirrors: array('Mirror traffic to several destinations.', object('HTTPMirrorPolicy', 'A mirror destination.', {
