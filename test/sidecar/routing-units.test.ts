@@ -175,6 +175,11 @@ describe('rewrite, redirect and header operations', () => {
   test('a redirect keeps what the rule leaves out and defaults to 301', () => {
     assert.deepEqual(redirectLocation({ uri: '/v2' }, { authority: 'reviews:9080', path: '/v1?q=1', scheme: 'http' }), { status: 301, location: 'http://reviews:9080/v2?q=1' });
     assert.deepEqual(redirectLocation({ authority: 'new.example', redirectCode: 308, scheme: 'https' }, { authority: 'old:80', path: '/p', scheme: 'http' }), { status: 308, location: 'https://new.example/p' });
+    // pilot route.go:822-828: no explicit :80 for http or :443 for https.
+    assert.equal(redirectLocation({ port: 443, scheme: 'https' }, { authority: 'reviews:9080', path: '/p', scheme: 'http' }).location, 'https://reviews/p');
+    assert.equal(redirectLocation({ port: 80 }, { authority: 'reviews:9080', path: '/p', scheme: 'http' }).location, 'http://reviews/p');
+    assert.equal(redirectLocation({ port: 8443, scheme: 'https' }, { authority: 'reviews:9080', path: '/p', scheme: 'http' }).location, 'https://reviews:8443/p');
+    assert.equal(redirectLocation({ derivePort: 'FROM_REQUEST_PORT', authority: 'other' }, { authority: 'reviews', path: '/p', scheme: 'http', port: 9080 }).location, 'http://other:9080/p');
     assert.deepEqual(redirectLocation({ port: 8443 }, { authority: 'old:80', path: '/p', scheme: 'http' }).location, 'http://old:8443/p');
   });
   test('header operations remove, then set, then add', () => {

@@ -113,7 +113,7 @@ function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: strin
     return { kind: 'direct', status: rule.directResponse.status, body, responseHeaderOps: responseOps, routeName, origin };
   }
   if (rule.redirect) {
-    const { status, location } = redirectLocation(rule.redirect, { authority: a.authority, path: a.path + queryString(a.query), scheme: 'http' });
+    const { status, location } = redirectLocation(rule.redirect, { authority: a.authority, path: a.path + queryString(a.query), scheme: 'http', port: a.port || undefined });
     return { kind: 'redirect', status, location, responseHeaderOps: responseOps, routeName, origin };
   }
   const dest = pickWeighted(rule.route ?? [], random);

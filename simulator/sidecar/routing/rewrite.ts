@@ -30,11 +30,19 @@ export function rewritePath(pathWithQuery: string, rewrite: HTTPRewrite, matched
   return rewrite.uri + path.slice(1) + query;
 }
 
-/** Location and status of a redirect; the request's own scheme/host/path fill what the rule leaves out. */
-export function redirectLocation(r: HTTPRedirect, req: { authority: string; path: string; scheme: string }): { status: number; location: string } {
+/**
+ * Location and status of a redirect, as pilot's ApplyRedirect builds Envoy's
+ * RedirectAction (istio/istio@release-1.30 pilot/pkg/networking/core/route/route.go:779-853):
+ * the request's own scheme, host and path fill what the rule leaves out; a
+ * `port` (or `derivePort: FROM_REQUEST_PORT`, the port the request came to)
+ * replaces the host's port, except that 80 with http and 443 with https are
+ * left out; FROM_PROTOCOL_DEFAULT drops the port.
+ */
+export function redirectLocation(r: HTTPRedirect, req: { authority: string; path: string; scheme: string; port?: number }): { status: number; location: string } {
   const scheme = r.scheme ?? req.scheme;
   let host = r.authority ?? req.authority;
-  if (r.port !== undefined) host = `${stripPortOf(host)}:${r.port}`;
+  const port = r.port ?? (r.derivePort === 'FROM_REQUEST_PORT' ? req.port : undefined);
+  if (port !== undefined) host = (port === 80 && scheme === 'http') || (port === 443 && scheme === 'https') ? stripPortOf(host) : `${stripPortOf(host)}:${port}`;
   else if (r.derivePort === 'FROM_PROTOCOL_DEFAULT') host = stripPortOf(host);
   const q = req.path.indexOf('?');
   const path = r.uri ?? req.path;
