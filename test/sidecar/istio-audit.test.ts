@@ -23,7 +23,8 @@ interface Hit { workload: string; url: string; host: string; headers: http.Incom
 
 /**
  * An app that says what it received and answers by path: /s/CODE answers
- * CODE, /slow/MS waits, /flaky/ID/N answers 503 N times then 200. It sets
+ * CODE, /slow/MS waits, /flaky/ID/N answers 503 N times then 200,
+ * /w/WORKLOAD/CODE answers CODE on that workload only. It sets
  * its own `server` header, which Istio's proxies overwrite.
  */
 async function scriptedApp(workload: string, hits: Hit[]) {
@@ -41,6 +42,7 @@ async function scriptedApp(workload: string, hits: Hit[]) {
       if (parts[1] === 's') status = Number(parts[2]);
       if (parts[1] === 'slow') delay = Number(parts[2]);
       if (parts[1] === 'flaky' && n <= Number(parts[3])) status = 503;
+      if (parts[1] === 'w' && parts[2] === workload) status = Number(parts[3]);
       const t = setTimeout(() => {
         res.writeHead(status, { 'content-type': 'application/json', server: 'app-server' });
         res.end(JSON.stringify({ workload, url }));
@@ -63,6 +65,10 @@ interface Row {
   /** `productpage-v1` (an app calling through its sidecar) or `ingress` (a client outside the mesh). */
   via?: 'productpage-v1' | 'ingress';
   request: { url: string; method?: string; headers?: Record<string, string>; host?: string };
+  /** Requests sent first, one after the other (to eject a host, say). */
+  before?: string[];
+  /** A request in flight while the row's request goes out (the app has seen it first). */
+  during?: string;
   expect: {
     status: number;
     /** Requests that reached an app (retries included). */
@@ -210,6 +216,26 @@ const ROWS: Row[] = [
     },
     request: { url: '/flaky/hash/1', headers: { 'x-user': 'jason' } },
     expect: { status: 200, attempts: 2 },
+  },
+
+  {
+    behaviour: 'outlier detection ejects a host after consecutive5xxErrors and the next request goes to the other',
+    source: `${PILOT}/core/cluster_traffic_policy.go:454-505 (applyOutlierDetection); ${ENVOY}, outlier detection: consecutive 5xx`,
+    policies: {
+      destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: { consecutive5xxErrors: 1, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 100 } } })],
+      virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }] }] })],
+    },
+    before: ['/w/reviews-v1/500', '/w/reviews-v1/500'],
+    request: { url: '/w/reviews-v1/500' },
+    expect: { status: 200, attempts: 1, workload: 'reviews-v2' },
+  },
+  {
+    behaviour: 'connectionPool http2MaxRequests overflow answers 503 UO with x-envoy-overloaded, and is not retried',
+    source: `${PILOT}/core/cluster_traffic_policy.go:438-451 (thresholds); ${ENVOY}, router filter: x-envoy-overloaded; circuit breaking`,
+    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { http: { http2MaxRequests: 1 } } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] })], virtualServices: [toReviews({ retries: { attempts: 2, retryOn: '5xx' } })] },
+    during: '/slow/500',
+    request: { url: '/overflow' },
+    expect: { status: 503, attempts: 0, flags: 'UO', headers: { 'x-envoy-overloaded': 'true' } },
   },
 
   // ---------- matching, rewrites, redirects ----------
@@ -471,11 +497,21 @@ describe('devmesh against Istio 1.30, row by row', () => {
   for (const row of ROWS) {
     test(`${row.behaviour} — ${row.source}`, async () => {
       await mesh.push(row.policies ?? {});
+      const send = (path: string) => mesh.request('productpage-v1', { url: `http://reviews:9080${path}` });
+      for (const path of row.before ?? []) await send(path);
+      let inFlight: Promise<unknown> | undefined;
+      if (row.during) {
+        const seen = hits.length;
+        inFlight = send(row.during);
+        const deadline = Date.now() + 3000;
+        while (hits.length === seen && Date.now() < deadline) await new Promise((res) => setTimeout(res, 5));
+      }
       hits.length = 0;
       const url = row.request.url.startsWith('http://') || row.via === 'ingress' ? row.request.url : `http://reviews:9080${row.request.url}`;
       const r = await mesh.request(row.via ?? 'productpage-v1', { url, method: row.request.method, headers: row.request.headers, host: row.request.host });
+      await inFlight;
       const e = row.expect;
-      const reached = hits.filter((h) => h.workload !== 'productpage-v1');
+      const reached = hits.filter((h) => h.workload !== 'productpage-v1' && h.url !== row.during);
       const last = reached.at(-1);
       const seen = `status ${r.status}, app saw ${JSON.stringify(reached.map((h) => `${h.workload} ${h.url}`))}, body ${JSON.stringify(r.text.slice(0, 200))}`;
       assert.equal(r.status, e.status, seen);
