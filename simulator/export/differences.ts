@@ -28,6 +28,12 @@ export function meshDifferences(mesh: MeshSpec, trustDomain: string): ExportFind
   if (mesh.telemetry?.otlp || mesh.telemetry?.sampling !== undefined) {
     out.push({ severity: 'warning', code: 'telemetry', message: 'spec.telemetry (OTLP endpoint, sampling) is devmesh\'s own; on the cluster configure tracing with Istio\'s Telemetry resource or meshConfig' });
   }
+  if (mesh.compatibilityVersion !== undefined) {
+    out.push({ severity: 'warning', code: 'compatibility-version', message: `spec.compatibilityVersion "${mesh.compatibilityVersion}" is an install setting on the cluster: install Istio with it (istioctl install --set compatibilityVersion=${mesh.compatibilityVersion}, or the Helm value), or the cluster runs its own release's defaults` });
+  }
+  if (mesh.meshConfig !== undefined) {
+    out.push({ severity: 'warning', code: 'mesh-config', message: `spec.meshConfig (${Object.keys(mesh.meshConfig).join(', ')}) is the cluster's MeshConfig: set the same fields in the Istio install (istioctl --set meshConfig.… or the istio ConfigMap), or the cluster keeps its defaults` });
+  }
   if (trustDomain !== MESH_DEFAULTS.trustDomain) {
     out.push({ severity: 'warning', code: 'trust-domain', message: `trust domain "${trustDomain}": the cluster's Istio must use the same (meshConfig.trustDomain) or principals in AuthorizationPolicies will not match` });
   }

@@ -6,6 +6,8 @@ export type ExportFindingCode =
   | 'loopback-env'        // env values that point at 127.0.0.1/localhost
   | 'telemetry'           // OTLP endpoint / sampling: configure Istio's Telemetry API instead
   | 'trust-domain'        // the cluster's trust domain must match
+  | 'compatibility-version' // the Istio install must use the same compatibilityVersion
+  | 'mesh-config'         // the Istio install must carry the same meshConfig fields
   | 'no-gateway'          // Host-based ingress fallback has no cluster equivalent
   | 'gateway-selector'    // the Gateway must select the cluster's ingress gateway pods
   | 'gateway-port'        // the Gateway port vs the local ingress port

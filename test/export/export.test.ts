@@ -6,6 +6,7 @@ import {
 } from '../../simulator/export';
 import type { MeshSpec } from '../../simulator/policy';
 import { exportBookinfo } from './helpers';
+import { meshDifferences } from '../../simulator/export/differences';
 
 const find = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as any;
 
@@ -89,6 +90,15 @@ describe('devmesh export of the bookinfo example', () => {
     assert.ok(codes.includes('local-command'));
     assert.ok(codes.includes('gateway-port'));
     assert.ok(!codes.includes('no-gateway'));
+    assert.ok(!codes.includes('compatibility-version'));
+  });
+});
+
+describe('the defaults a Mesh sets', () => {
+  it('says that compatibilityVersion and meshConfig belong to the Istio install on the cluster', () => {
+    const found = meshDifferences({ services: [], compatibilityVersion: '1.23', meshConfig: { pathNormalization: { normalization: 'MERGE_SLASHES' } } }, 'cluster.local');
+    assert.match(found.find((f) => f.code === 'compatibility-version')!.message, /istioctl install --set compatibilityVersion=1\.23/);
+    assert.match(found.find((f) => f.code === 'mesh-config')!.message, /pathNormalization/);
   });
 });
 
