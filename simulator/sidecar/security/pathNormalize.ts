@@ -24,6 +24,8 @@ export function normalizePath(pathWithQuery: string, mode: PathNormalization): s
   if (mode === 'NONE') return pathWithQuery;
   const q = pathWithQuery.indexOf('?');
   const raw = q < 0 ? pathWithQuery : pathWithQuery.slice(0, q);
+  // Most paths have nothing to normalize: no escape, backslash, dot segment or (when merging) double slash.
+  if (raw.startsWith('/') && !/[%\\]|\/\.|\.$/.test(raw) && (mode === 'BASE' || !raw.includes('//'))) return pathWithQuery;
   const query = q < 0 ? '' : pathWithQuery.slice(q);
   let path = decodeSafe(raw, mode === 'DECODE_AND_MERGE_SLASHES').replace(/\\/g, '/');
   if (!path.startsWith('/')) path = `/${path}`;
