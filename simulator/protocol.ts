@@ -8,7 +8,7 @@
  * is plain JSON so it crosses process boundaries unchanged.
  */
 import type { ResolvedDefaults } from './policy/defaults';
-import type { Protocol, Resource } from './policy/model';
+import type { ExtensionProvider, Protocol, Resource } from './policy/model';
 
 /** One workload (a pod, in Kubernetes terms) with its sidecar's listeners. */
 export interface WorkloadInfo {
@@ -96,6 +96,10 @@ export interface MeshSnapshot {
   gateways: Resource<'Gateway'>[];
   peerAuthentications: Resource<'PeerAuthentication'>[];
   authorizationPolicies: Resource<'AuthorizationPolicy'>[];
+  /** JWT rules (absent = none); a file `jwksUri` is an absolute `file://` URL here. */
+  requestAuthentications?: Resource<'RequestAuthentication'>[];
+  /** The Mesh's extensionProviders: the external authorizers CUSTOM policies name (absent = none). */
+  extensionProviders?: ExtensionProvider[];
   faults: RuntimeFault[];
   /**
    * Every default the sidecars apply (retries, timeouts, pools, outlier

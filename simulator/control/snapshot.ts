@@ -99,6 +99,8 @@ export function buildSnapshot(
     gateways: ofKind('Gateway'),
     peerAuthentications: ofKind('PeerAuthentication'),
     authorizationPolicies: ofKind('AuthorizationPolicy'),
+    requestAuthentications: ofKind('RequestAuthentication'),
+    extensionProviders: mesh.spec.extensionProviders ?? [],
     faults: [],
     defaults: resolveDefaults(mesh.spec),
   };

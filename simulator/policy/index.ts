@@ -6,6 +6,7 @@
 export * from './diagnostics';
 export * from './duration';
 export * from './hosts';
+export * from './jwks';
 export * from './kinds';
 export * from './re2';
 export * from './resolve';

@@ -13,6 +13,7 @@ export const API_VERSIONS: Record<Kind, readonly string[]> = {
   Gateway: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
   PeerAuthentication: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
   AuthorizationPolicy: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
+  RequestAuthentication: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
 };
 
 export const KINDS = Object.keys(API_VERSIONS) as Kind[];

@@ -79,6 +79,8 @@ export interface MeshSpec {
   compatibilityVersion?: string;
   /** The mesh-wide settings of Istio's MeshConfig that change what sidecars do. */
   meshConfig?: MeshConfigSpec;
+  /** Istio's meshConfig.extensionProviders: the external authorizers AuthorizationPolicy CUSTOM names. */
+  extensionProviders?: ExtensionProvider[];
   services: ServiceSpec[];
   /** Workloads declared outside any service (services select them by labels). */
   workloads?: WorkloadSpec[];
@@ -105,6 +107,51 @@ export interface ProxyHeadersSpec {
   preserveHttp1HeaderCase?: boolean;
   xForwardedHost?: { enabled?: boolean };
   xForwardedPort?: { enabled?: boolean };
+}
+
+/** meshConfig's EnvoyExternalAuthorizationRequestBody. */
+export interface ExtAuthzRequestBody {
+  maxRequestBytes?: number;
+  allowPartialMessage?: boolean;
+  packAsBytes?: boolean;
+}
+
+/** meshConfig's EnvoyExternalAuthorizationHttpProvider (`port` may be written as a string, as Istio's tasks do). */
+export interface ExtAuthzHttpProvider {
+  service: string;
+  port: number | string;
+  timeout?: string;
+  pathPrefix?: string;
+  failOpen?: boolean;
+  clearRouteCache?: boolean;
+  statusOnError?: string;
+  /** Deprecated in Istio: includeRequestHeadersInCheck. */
+  includeHeadersInCheck?: string[];
+  includeRequestHeadersInCheck?: string[];
+  includeAdditionalHeadersInCheck?: Record<string, string>;
+  includeRequestBodyInCheck?: ExtAuthzRequestBody;
+  headersToUpstreamOnAllow?: string[];
+  headersToDownstreamOnDeny?: string[];
+  headersToDownstreamOnAllow?: string[];
+}
+
+/** meshConfig's EnvoyExternalAuthorizationGrpcProvider. */
+export interface ExtAuthzGrpcProvider {
+  service: string;
+  port: number | string;
+  timeout?: string;
+  failOpen?: boolean;
+  clearRouteCache?: boolean;
+  statusOnError?: string;
+  includeRequestBodyInCheck?: ExtAuthzRequestBody;
+}
+
+/** One entry of meshConfig.extensionProviders; the other provider kinds (tracing, logging) are accepted, not simulated. */
+export interface ExtensionProvider {
+  name: string;
+  envoyExtAuthzHttp?: ExtAuthzHttpProvider;
+  envoyExtAuthzGrpc?: ExtAuthzGrpcProvider;
+  [other: string]: unknown;
 }
 
 export const MESH_DEFAULTS = {
@@ -452,6 +499,43 @@ export interface AuthorizationPolicySpec {
   provider?: { name: string };
 }
 
+// ---------- security.istio.io RequestAuthentication ----------
+
+export interface JWTHeader {
+  name: string;
+  prefix?: string;
+}
+
+export interface ClaimToHeader {
+  header: string;
+  claim: string;
+}
+
+export interface JWTRule {
+  issuer?: string;
+  audiences?: string[];
+  /** A URL (http/https) or, in devmesh, a file path relative to the policy file. */
+  jwksUri?: string;
+  /** The CRD's alternative spelling of jwksUri. */
+  jwks_uri?: string;
+  jwks?: string;
+  fromHeaders?: JWTHeader[];
+  fromParams?: string[];
+  fromCookies?: string[];
+  outputPayloadToHeader?: string;
+  forwardOriginalToken?: boolean;
+  outputClaimToHeaders?: ClaimToHeader[];
+  timeout?: string;
+  spaceDelimitedClaims?: string[];
+}
+
+export interface RequestAuthenticationSpec {
+  selector?: WorkloadSelector;
+  targetRef?: unknown;
+  targetRefs?: unknown[];
+  jwtRules?: JWTRule[];
+}
+
 // ---------- resources ----------
 
 export interface SpecByKind {
@@ -461,6 +545,7 @@ export interface SpecByKind {
   Gateway: GatewaySpec;
   PeerAuthentication: PeerAuthenticationSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
+  RequestAuthentication: RequestAuthenticationSpec;
 }
 
 export type Kind = keyof SpecByKind;

@@ -2,6 +2,7 @@
  * The validated workspace as plain resources, ready to become a snapshot:
  * namespaces defaulted to the Mesh's, only documents without schema errors.
  */
+import { jwksSourceOf, resolveJwksFile } from './jwks';
 import { MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from './model';
 import type { Workspace } from './workspace';
 
@@ -21,12 +22,13 @@ export function resolvePolicies(ws: Workspace): ResolvedPolicies | undefined {
   const mesh = index.mesh;
   if (!mesh) return undefined;
   const resources: ResolvedPolicies['resources'] = {
-    VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [],
+    VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
   };
   for (const doc of index.docs) {
     if (doc.kind === 'Mesh') continue;
     const value = structuredClone(doc.value) as Resource;
     value.metadata = { ...value.metadata, namespace: index.namespaceOf(doc) };
+    if (doc.kind === 'RequestAuthentication') absoluteJwksFiles(value as Resource<'RequestAuthentication'>, doc.file);
     (resources[doc.kind as IstioKind] as Resource[]).push(value);
   }
   const spec = structuredClone(mesh.doc.value.spec) as MeshSpec;
@@ -38,4 +40,14 @@ export function resolvePolicies(ws: Workspace): ResolvedPolicies | undefined {
     trustDomain: mesh.trustDomain ?? MESH_DEFAULTS.trustDomain,
     resources,
   };
+}
+
+/** A JWKS file is named relative to its policy file; the sidecars get it as an absolute file:// URL. */
+function absoluteJwksFiles(ra: Resource<'RequestAuthentication'>, policyFile: string): void {
+  for (const rule of ra.spec.jwtRules ?? []) {
+    const source = jwksSourceOf(rule);
+    if (source.kind !== 'file') continue;
+    rule.jwksUri = resolveJwksFile(source.path, policyFile);
+    delete rule.jwks_uri;
+  }
 }

@@ -12,10 +12,20 @@
 import { policyHost } from './hosts';
 import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inventory';
 import { MESH_DEFAULTS, type Kind } from './model';
-import { arr, obj, str } from './plain';
+import { arr, num, obj, str } from './plain';
 import type { Path, PolicyDocument } from './source';
 
 export type { ServedPort, ServicePortView, ServiceView, WorkloadView } from './mesh-inventory';
+
+/** One of the Mesh's `spec.extensionProviders`. */
+export interface ExtensionProviderView {
+  name: string;
+  /** `http`/`grpc`: an external authorizer; `other`: a tracing or logging provider. */
+  kind: 'http' | 'grpc' | 'other';
+  service: string | undefined;
+  port: number | undefined;
+  path: Path;
+}
 
 export interface MeshView {
   doc: PolicyDocument<'Mesh'>;
@@ -26,6 +36,7 @@ export interface MeshView {
   trustDomain: string;
   services: ServiceView[];
   workloads: WorkloadView[];
+  extensionProviders: ExtensionProviderView[];
   serviceByFqdn: Map<string, ServiceView>;
   /** Everything above that rules read, as one string (see WorkspaceIndex). */
   facts: string;
@@ -41,7 +52,7 @@ export type DocsByKind = { [K in Kind]: PolicyDocument<K>[] };
 
 export class WorkspaceIndex {
   readonly byKind: DocsByKind = {
-    Mesh: [], VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [],
+    Mesh: [], VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
   };
   readonly mesh: MeshView | undefined;
   /** Facts of the Mesh that rules read ('' without a Mesh), including the namespace of documents that name none. */
@@ -185,12 +196,27 @@ function cachedPolicyHost(host: string, namespace: string): string {
 function buildMeshView(doc: PolicyDocument<'Mesh'>): MeshView {
   const inv = meshInventory(doc.value.spec);
   const { namespace, rootNamespace, trustDomain, services, workloads } = inv;
+  const extensionProviders = extensionProviderViews(doc.value.spec);
   const facts = JSON.stringify([doc.file, doc.name, namespace, rootNamespace, trustDomain,
     services.map((s) => [s.name, s.namespace, s.ports.map((p) => [p.name, p.port, p.targetPort, p.protocol]), s.selector, s.workloads.map((w) => w.name)]),
-    workloads.map((w) => [w.name, w.namespace, w.labels, w.serviceAccount, w.port, w.ports, w.service])]);
+    workloads.map((w) => [w.name, w.namespace, w.labels, w.serviceAccount, w.port, w.ports, w.service]),
+    extensionProviders.map((p) => [p.name, p.kind, p.service, p.port])]);
   const serviceByFqdn = new Map<string, ServiceView>();
   for (const s of services) if (!serviceByFqdn.has(s.fqdn)) serviceByFqdn.set(s.fqdn, s);
-  return { doc, name: doc.name, namespace, rootNamespace, trustDomain, services, workloads, serviceByFqdn, facts };
+  return { doc, name: doc.name, namespace, rootNamespace, trustDomain, services, workloads, extensionProviders, serviceByFqdn, facts };
+}
+
+/** The Mesh's `spec.extensionProviders`, read defensively (the document may have schema errors). */
+function extensionProviderViews(rawSpec: unknown): ExtensionProviderView[] {
+  return arr(obj(rawSpec).extensionProviders).flatMap((raw, i): ExtensionProviderView[] => {
+    const p = obj(raw);
+    const name = str(p.name);
+    if (!name) return [];
+    const kind = p.envoyExtAuthzHttp !== undefined ? 'http' : p.envoyExtAuthzGrpc !== undefined ? 'grpc' : 'other';
+    const body = obj(kind === 'http' ? p.envoyExtAuthzHttp : p.envoyExtAuthzGrpc);
+    const port = typeof body.port === 'string' && /^\d+$/.test(body.port) ? Number(body.port) : num(body.port);
+    return [{ name, kind, service: str(body.service), port, path: ['spec', 'extensionProviders', i] }];
+  });
 }
 
 export { arr, num, obj, str, valueAt } from './plain';

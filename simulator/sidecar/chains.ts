@@ -8,6 +8,8 @@ import * as net from 'node:net';
 import { compose, type Filter, type Handler, type RequestContext } from './context';
 import { app } from './filters/app';
 import { authz } from './filters/authz';
+import { extAuthz } from './filters/extAuthz';
+import { jwt } from './filters/jwt';
 import { endpoint } from './filters/endpoint';
 import { metrics } from './filters/metrics';
 import { announcePeer, learnPeer } from './filters/peerMetadata';
@@ -27,7 +29,9 @@ import { eligibleEndpoints, outlier } from './filters/outlier';
 import { retry } from './filters/retry';
 import { timeout } from './filters/timeout';
 import type { ResilienceState } from './resilience/state';
+import type { JwksStore } from './security/jwksStore';
 import { sendsMtls } from './security/upstreamTls';
+import type { AuthzCall } from './upstream/authzCall';
 import type { LbStats } from './routing/loadBalancer';
 import type { Stats } from './stats';
 import type { H2Pool } from './upstream/h2Pool';
@@ -47,6 +51,29 @@ export interface OutboundDeps {
   resilience: ResilienceState;
   /** Log lines for the control plane (ejections). */
   log?: (level: 'info' | 'warn', message: string) => void;
+  /** End-user authentication and authorization at the ingress (RequestAuthentication, CUSTOM/DENY/ALLOW). */
+  security?: SecurityDeps;
+}
+
+/** What the jwt and ext_authz filters need: the JWKS keys and a way to reach an external authorizer. */
+export interface SecurityDeps {
+  jwks: JwksStore;
+  authzCall: AuthzCall;
+  /** Epoch millis, for token lifetimes (tests pass a fixed clock). */
+  now?: () => number;
+}
+
+/** Envoy's order on a proxy that enforces policy: jwt_authn, then ext_authz (CUSTOM), then RBAC (DENY, then ALLOW). */
+export function securityFilters(s: SecurityDeps | undefined, stats: Stats | undefined, log: OutboundDeps['log']): Filter[] {
+  if (!s) return [authz({ stats, log })];
+  return [
+    // RequestAuthentication: a token found must verify (401); a verified one names the end user (ctx.auth).
+    jwt({ store: s.jwks, now: s.now, stats, log }),
+    // AuthorizationPolicy CUSTOM: the external authorizer decides when its policies' rules match.
+    extAuthz({ call: s.authzCall, stats, log }),
+    // AuthorizationPolicy on the normalized path: DENY, then ALLOW, on the peer identity and the end user (AUDIT, dry-run logged).
+    authz({ stats, log }),
+  ];
 }
 
 /** The observability filters, or none when a benchmark measures the path without them. */
@@ -66,11 +93,10 @@ function openConnection(ctx: RequestContext, pool: () => H2Pool): Promise<void> 
   });
 }
 
-/** The app's call to another service (and the ingress's call into the mesh). */
-export function outboundChain(d: OutboundDeps): Handler {
+/** The cluster part: what a retry re-runs, a mirror copy goes through, and an external authorizer is called on. */
+export function clusterChain(d: OutboundDeps): Handler {
   const r = d.resilience;
-  // The cluster part: what a retry re-runs and a mirror copy goes through.
-  const toCluster = compose(
+  return compose(
     [
       // Subset -> workloads (minus ejected hosts, and hosts a retry already tried) -> DestinationRule load balancer.
       endpoint({ lb: d.lb, random: d.random, eligible: eligibleEndpoints(r) }),
@@ -84,6 +110,11 @@ export function outboundChain(d: OutboundDeps): Handler {
     // mTLS HTTP/2 to the peer sidecar (plaintext HTTP/1.1 for tls.mode DISABLE or a DISABLE peer under auto mTLS).
     upstream({ pool: d.pool, plaintextAgent: d.plaintextAgent, lb: d.lb, stats: d.stats }),
   );
+}
+
+/** The app's call to another service (and the ingress's call into the mesh). */
+export function outboundChain(d: OutboundDeps, toCluster: Handler = clusterChain(d)): Handler {
+  const r = d.resilience;
   return compose(
     [
       // The path as Envoy's connection manager normalizes it (meshConfig.pathNormalization), before routing sees it.
@@ -91,6 +122,8 @@ export function outboundChain(d: OutboundDeps): Handler {
       // Trace: the client span starts first so it covers every step below; the context goes upstream.
       // Metrics: note the response size; istio_* (reporter=source) are recorded when the exchange ends.
       ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
+      // At the ingress gateway only: the policies that select it, before routing (claim routes read the verified token).
+      ...(d.role === 'ingress' ? securityFilters(d.security, d.stats, d.log) : []),
       // Tell the callee's sidecar which workload calls (Istio's peer metadata exchange).
       announcePeer(),
       // Which VirtualService rule, and its own answers (no route, redirect, direct response).
@@ -118,6 +151,7 @@ export function inboundChain(d: {
   observe?: boolean;
   stats?: Stats;
   log?: (level: 'info' | 'warn', message: string) => void;
+  security?: SecurityDeps;
 }): Handler {
   return compose(
     [
@@ -130,8 +164,8 @@ export function inboundChain(d: {
       // Trace: the server span, parent of whatever the app calls next.
       // Metrics: reporter=destination, recorded when the exchange ends.
       ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
-      // AuthorizationPolicy on the normalized path: DENY, then ALLOW, on the verified peer identity (AUDIT, dry-run logged).
-      authz({ stats: d.stats, log: d.log }),
+      // RequestAuthentication, then AuthorizationPolicy CUSTOM, DENY, ALLOW (see securityFilters).
+      ...securityFilters(d.security, d.stats, d.log),
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
       xfcc(),
     ],

@@ -17,6 +17,7 @@ import type { InboundPort, MeshTables } from './tables';
 import type { RoutePlan } from './routing/plan';
 import type { EffectivePolicy } from './routing/trafficPolicy';
 import type { HopObservation } from './observation';
+import type { RequestAuth } from './security/requestAuthentication';
 
 /** Who is calling, as the sidecar knows it. */
 export interface Source {
@@ -53,6 +54,8 @@ export interface RequestContext {
   /** Set by the endpoint filter: the picked workload and the DestinationRule policy in force for it. */
   endpoint?: WorkloadInfo;
   policy?: EffectivePolicy;
+  /** Set by the jwt filter: the end user a verified token names (request principal and claims). */
+  auth?: RequestAuth;
   /** Set by retry: workloads already tried, which the endpoint pick avoids when it can (retryIgnorePreviousHosts). */
   avoidEndpoints?: ReadonlySet<string>;
   /** Inbound, set by the servicePort filter: the port of this workload the call is for. */
@@ -82,4 +85,20 @@ export type Filter = (next: Handler) => Handler;
 /** Composes filters so that the first in the list sees the request first. */
 export function compose(filters: Filter[], terminal: Handler): Handler {
   return filters.reduceRight<Handler>((next, filter) => filter(next), terminal);
+}
+
+/**
+ * Sets (or, with undefined, removes) a request header the way Envoy's filters
+ * share one header map: what a filter (jwt, ext_authz) changes is what the
+ * filters after it and the route read, and what is sent on.
+ */
+export function setRequestHeader(ctx: RequestContext, name: string, value: string | undefined): void {
+  const downstream = ctx.downstream.headers as Record<string, string | string[] | undefined>;
+  if (value === undefined) {
+    delete ctx.headers[name];
+    delete downstream[name];
+  } else {
+    ctx.headers[name] = value;
+    downstream[name] = value;
+  }
 }

@@ -114,11 +114,12 @@ export function newContext(
         return;
       }
       proxyError = err.reason;
-      if (!ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
-      const local: OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', [PROXY_ERROR_HEADER]: err.reason };
+      if (err.flag && !ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
+      const local: OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', ...err.headers, [PROXY_ERROR_HEADER]: err.reason };
       // Envoy's router marks a circuit-breaker refusal (Envoy docs, router filter, x-envoy-overloaded).
       if (err.flag === 'UO' && proxyHeaders.envoyDebugHeaders) local['x-envoy-overloaded'] = 'true';
-      ctx.respond(err.status, local, err.message.endsWith('\n') ? err.message : `${err.message}\n`);
+      const body = err.verbatim || err.message.endsWith('\n') ? err.message : `${err.message}\n`;
+      ctx.respond(err.status, local, body);
     },
     reset() {
       answered = true;

@@ -33,16 +33,29 @@ export function formatFlags(flags: readonly ResponseFlag[]): string {
 export const PROXY_ERROR_HEADER = 'x-devmesh-proxy-error';
 export const RESPONSE_FLAGS_HEADER = 'x-devmesh-response-flags';
 
+export interface ProxyErrorOptions {
+  /** Extra response headers (e.g. `www-authenticate` on a JWT refusal, an external authorizer's headers). */
+  headers?: Record<string, string | string[]>;
+  /** Send the body exactly as given (an external authorizer's body), without the trailing newline added otherwise. */
+  verbatim?: boolean;
+}
+
 export class ProxyError extends Error {
+  readonly headers?: Record<string, string | string[]>;
+  readonly verbatim: boolean;
   constructor(
     readonly status: number,
-    readonly flag: ResponseFlag,
+    /** Undefined for a local reply Envoy gives no flag (jwt_authn's 401). */
+    readonly flag: ResponseFlag | undefined,
     /** Stable, machine-readable reason, e.g. `unknown-host`. */
     readonly reason: string,
     /** Human-readable body. */
     message: string,
+    options: ProxyErrorOptions = {},
   ) {
     super(message);
+    this.headers = options.headers;
+    this.verbatim = options.verbatim === true;
   }
 }
 

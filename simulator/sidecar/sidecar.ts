@@ -13,10 +13,9 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Certificates, ControlMessage, SidecarMessage, SidecarOptions } from '../protocol';
 import { AccessLog, type AccessLogSink } from './accessLog';
-import { inboundChain, outboundChain } from './chains';
+import { clusterChain, inboundChain, outboundChain, securityFilters, type OutboundDeps, type SecurityDeps } from './chains';
 import type { Source } from './context';
 import type { Exchange } from './downstream';
-import { authz } from './filters/authz';
 import { endpoint } from './filters/endpoint';
 import { normalize } from './filters/normalize';
 import { route } from './filters/route';
@@ -28,9 +27,11 @@ import { createOutboundServer } from './listeners/outbound';
 import { inboundUpgrade, outboundUpgrade } from './listeners/upgrade';
 import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
+import { JwksStore } from './security/jwksStore';
 import { Stats } from './stats';
 import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
+import { authzCaller } from './upstream/authzCall';
 import { H2Pool } from './upstream/h2Pool';
 import { newKeepAliveAgent } from './upstream/http1';
 
@@ -47,6 +48,8 @@ export interface StartOptions {
   host?: { sidecars: () => string[]; restart?: () => void };
   /** false: no tracing and no Istio metrics (bench/observability.ts measures the difference). */
   observability?: boolean;
+  /** Epoch millis for JWT lifetimes (tests pass a fixed clock). */
+  now?: () => number;
 }
 
 export interface Sidecar {
@@ -94,16 +97,20 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
 
   const role = workload === null ? 'ingress' : 'sidecar';
   const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
+  const outboundDeps: OutboundDeps = { role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log };
+  // The cluster part serves the app's calls and the calls to external authorizers in the mesh.
+  const cluster = clusterChain(outboundDeps);
+  const security: SecurityDeps = { jwks: new JwksStore({ log }), authzCall: authzCaller({ cluster, agent: plaintextAgent }), now: opts.now };
   const outbound = createOutboundServer({
     tables: getTables,
-    handler: outboundChain({ role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log }),
+    handler: outboundChain({ ...outboundDeps, security }, cluster),
     onDone: done(outboundName),
   });
   const upgradeOut = outboundUpgrade({
     tables: getTables,
     onDone: done(outboundName),
     certs: getCerts,
-    filters: [normalize(), route({ role, random }), endpoint({ lb, random })],
+    filters: [normalize(), ...(role === 'ingress' ? securityFilters(security, stats, log) : []), route({ role, random }), endpoint({ lb, random })],
   });
   outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     countTcp(socket, 'source', { service: upgradeTarget(req) });
@@ -120,12 +127,12 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   if (tables.self) {
     inbound = createInboundListener({
       tables: getTables,
-      handler: inboundChain({ appAgent, stats, log, sampling, random, observe }),
+      handler: inboundChain({ appAgent, stats, log, sampling, random, observe, security }),
       onDone: done('inbound'),
       certs,
       stats,
       onUpgrade: (() => {
-        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [normalize(), servicePort(), authz(), xfcc()] });
+        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [normalize(), servicePort(), ...securityFilters(security, stats, log), xfcc()] });
         return (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => {
           countTcp(socket, 'destination', { principal: source.spiffeId });
           up(req, socket, head, source);

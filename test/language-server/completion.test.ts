@@ -110,7 +110,7 @@ describe('completion', () => {
   });
 
   test('offers the kinds of the API group being typed', () => {
-    assert.deepEqual(labels('apiVersion: security.istio.io/v1\nkind: |\n').sort(), ['AuthorizationPolicy', 'PeerAuthentication']);
+    assert.deepEqual(labels('apiVersion: security.istio.io/v1\nkind: |\n').sort(), ['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication']);
   });
 
   test('gives nothing in a YAML file that is not a mesh policy', () => {

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { freePorts } from '../../simulator/control/ports';
 import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
-import type { IstioKind, MeshSpec, Resource } from '../../simulator/policy/model';
+import type { ExtensionProvider, IstioKind, MeshSpec, Resource } from '../../simulator/policy/model';
 import { buildSnapshot, type PortAssignment } from '../../simulator/control/snapshot';
 import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
 import { createCa, type MeshCa } from '../../simulator/control/ca';
@@ -33,6 +33,8 @@ export interface Policies {
   authorizationPolicies?: Resource<'AuthorizationPolicy'>[];
   /** The Mesh's flavor, compatibilityVersion and meshConfig (the defaults in force). */
   mesh?: DefaultsInput;
+  requestAuthentications?: Resource<'RequestAuthentication'>[];
+  extensionProviders?: ExtensionProvider[];
 }
 
 export const TD = 'cluster.local';
@@ -56,7 +58,8 @@ export function snapshotOf(services: ServiceDef[], policies: Policies = {}, vers
     version, meshName: 'test', trustDomain: TD, namespace: NS, services: svc, workloads: wls,
     ingress: { name: 'istio-ingressgateway', port: ingressPorts.port, adminPort: ingressPorts.adminPort, serviceAccount: 'istio-ingressgateway', spiffeId: spiffeId(TD, 'istio-system', 'istio-ingressgateway'), labels: { istio: 'ingressgateway' } },
     virtualServices: policies.virtualServices ?? [], destinationRules: policies.destinationRules ?? [], gateways: policies.gateways ?? [],
-    peerAuthentications: policies.peerAuthentications ?? [], authorizationPolicies: policies.authorizationPolicies ?? [], faults: [],
+    peerAuthentications: policies.peerAuthentications ?? [], authorizationPolicies: policies.authorizationPolicies ?? [],
+    requestAuthentications: policies.requestAuthentications ?? [], extensionProviders: policies.extensionProviders ?? [], faults: [],
     defaults: resolveDefaults(policies.mesh),
   };
 }
@@ -75,6 +78,10 @@ export function pa(name: string, spec: Resource<'PeerAuthentication'>['spec'], n
 }
 export function ap(name: string, spec: Resource<'AuthorizationPolicy'>['spec'], namespace = NS): Resource<'AuthorizationPolicy'> {
   return { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace }, spec };
+}
+
+export function ra(name: string, spec: Resource<'RequestAuthentication'>['spec'], namespace = NS): Resource<'RequestAuthentication'> {
+  return { apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name, namespace }, spec };
 }
 
 export async function freePort(): Promise<number> {
@@ -201,8 +208,12 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
     }
     assignment.workloads[w.name] = { inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
   }
-  const resources = (p: Policies) => [...(p.virtualServices ?? []), ...(p.destinationRules ?? []), ...(p.gateways ?? []), ...(p.peerAuthentications ?? []), ...(p.authorizationPolicies ?? [])] as Resource<IstioKind>[];
-  return runSidecars(ca, (p, version) => buildSnapshot(mesh, resources(p), assignment, version), policies, apps, opts);
+  const resources = (p: Policies) => [
+    ...(p.virtualServices ?? []), ...(p.destinationRules ?? []), ...(p.gateways ?? []), ...(p.peerAuthentications ?? []), ...(p.authorizationPolicies ?? []), ...(p.requestAuthentications ?? []),
+  ] as Resource<IstioKind>[];
+  // extensionProviders are Mesh config (meshConfig in Istio): a push with them edits the Mesh, as a user would.
+  const meshWith = (p: Policies): Resource<'Mesh'> => (p.extensionProviders ? { ...mesh, spec: { ...mesh.spec, extensionProviders: p.extensionProviders } } : mesh);
+  return runSidecars(ca, (p, version) => buildSnapshot(meshWith(p), resources(p), assignment, version), policies, apps, opts);
 }
 
 async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, http.Server>, opts: StartOptions & { ingress?: boolean }): Promise<TestMesh> {

@@ -6,8 +6,8 @@ const strings = (description: string, extra: Partial<Schema> = {}): Schema => ar
 const source: Schema = object('Source', 'Specifies the source identities of a request. Fields are ANDed; values in one field are ORed.', {
   principals: strings('Peer identities derived from the peer certificate, written `<trustDomain>/ns/<namespace>/sa/<serviceAccount>` (no `spiffe://`). Prefix, suffix and `*` wildcards are supported.', { 'x-ref': 'principal' }),
   notPrincipals: strings('A list of negative match of peer identities.', { 'x-ref': 'principal' }),
-  requestPrincipals: notSimulated(strings('Request identities derived from a JWT (`iss/sub`).'), 'JWT (RequestAuthentication) is not simulated yet'),
-  notRequestPrincipals: notSimulated(strings('A list of negative match of request identities.'), 'JWT (RequestAuthentication) is not simulated yet'),
+  requestPrincipals: strings('Request identities from a JWT that a RequestAuthentication verified, written `<iss>/<sub>`. Prefix, suffix and `*` wildcards are supported; `*` means "any verified token" (so it requires one).', { 'x-ref': 'requestPrincipal' }),
+  notRequestPrincipals: strings('A list of negative match of request identities; `["*"]` matches requests without a verified token.', { 'x-ref': 'requestPrincipal' }),
   namespaces: strings('Namespaces derived from the peer certificate.', { 'x-ref': 'namespace' }),
   notNamespaces: strings('A list of negative match of namespaces.', { 'x-ref': 'namespace' }),
   ipBlocks: strings('IP blocks (single IP or CIDR) of the direct peer.'),
@@ -29,14 +29,14 @@ const operation: Schema = object('Operation', 'Specifies the operations of a req
   notPaths: strings('A list of negative match of paths; the same forms as `paths`, path templates included.'),
 });
 
-const condition: Schema = object('Condition', 'Additional conditions, e.g. `request.headers[version]`, `source.principal`, `source.namespace`, `destination.port`.', {
-  key: string('The name of an Istio attribute: request.headers[...], source.ip, remote.ip, source.namespace, source.principal, request.auth.* (not simulated), destination.ip, destination.port, connection.sni.'),
+const condition: Schema = object('Condition', 'Additional conditions, e.g. `request.headers[version]`, `source.principal`, `request.auth.claims[groups]`, `destination.port`.', {
+  key: string('The name of an Istio attribute: request.headers[...], source.ip, remote.ip, source.namespace, source.principal, request.auth.principal, request.auth.audiences, request.auth.presenter, request.auth.claims[name] (nested: request.auth.claims[a][b]; a list claim matches when one of its items does), destination.ip, destination.port, connection.sni.'),
   values: strings('A list of allowed values for the attribute.'),
   notValues: strings('A list of negative match of values for the attribute.'),
 }, { required: ['key'] });
 
 export const authorizationPolicySchema: Schema = resource('AuthorizationPolicy', API_VERSIONS.AuthorizationPolicy,
-  'Access control on workloads: DENY policies are checked first, then ALLOW; a workload with no ALLOW policy allows everything that is not denied.',
+  'Access control on workloads and the ingress gateway: CUSTOM (an external authorizer) first, then DENY, then ALLOW; a workload with no ALLOW policy allows everything that is not denied.',
   object('AuthorizationPolicy', 'Enables access control on workloads.', {
     selector: workloadSelector('AuthorizationPolicy'),
     targetRef: notSimulated({ type: 'object', description: 'A Gateway API resource the policy applies to.' }),
@@ -46,6 +46,8 @@ export const authorizationPolicySchema: Schema = resource('AuthorizationPolicy',
       to: array('Specifies the operation of a request. Entries are ORed.', object('To', 'An operation.', { operation })),
       when: array('Specifies a list of additional conditions of a request. Conditions are ANDed.', condition),
     })),
-    action: enumOf('The action to take if the request is matched with the rules. Default ALLOW.', ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'], { default: 'ALLOW' }),
-    provider: notSimulated(object('ExtensionProvider', 'The extension provider for CUSTOM action.', { name: string('Name of the provider.') }), 'CUSTOM (ext_authz) is not simulated'),
+    action: enumOf('The action to take if the request is matched with the rules. Default ALLOW. CUSTOM asks the external authorizer named in `provider` about the requests the rules match.', ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'], { default: 'ALLOW' }),
+    provider: object('ExtensionProvider', 'The external authorizer for `action: CUSTOM`: one of the Mesh\'s `spec.extensionProviders`.', {
+      name: string('Name of an extension provider in the Mesh (`spec.extensionProviders[].name`).', { 'x-ref': 'extensionProvider' }),
+    }),
   }, { 'x-exclusive': [['selector', 'targetRef', 'targetRefs']] }));

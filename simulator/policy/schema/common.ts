@@ -11,7 +11,8 @@
  *   and hovering that value (and an unknown value is answered with the list,
  *   never a "did you mean" guess: versions and modes are not typos).
  * - `x-ref`: what a value refers to ('host', 'subset', 'gateway', 'principal',
- *   'namespace', 'label', 'servicePort'), for completion and go-to-definition.
+ *   'namespace', 'label', 'servicePort', 'extensionProvider',
+ *   'requestPrincipal'), for completion and go-to-definition.
  *
  * One schema source feeds validation, completion and hover.
  */
@@ -38,7 +39,7 @@ export interface Schema {
   'x-exclusive'?: string[][];
   'x-notSimulated'?: string;
   'x-enumDescriptions'?: Record<string, string>;
-  'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount' | 'servicePort';
+  'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount' | 'servicePort' | 'extensionProvider' | 'requestPrincipal';
 }
 
 type Props = Record<string, Schema>;

@@ -5,6 +5,7 @@ import { destinationRuleSchema } from './destination-rule';
 import { gatewaySchema } from './gateway';
 import { meshSchema } from './mesh';
 import { peerAuthenticationSchema } from './peer-authentication';
+import { requestAuthenticationSchema } from './request-authentication';
 import { virtualServiceSchema } from './virtual-service';
 
 export type { Schema } from './common';
@@ -17,6 +18,7 @@ export const SCHEMAS: Record<Kind, Schema> = {
   Gateway: gatewaySchema,
   PeerAuthentication: peerAuthenticationSchema,
   AuthorizationPolicy: authorizationPolicySchema,
+  RequestAuthentication: requestAuthenticationSchema,
 };
 
 /**

@@ -3,6 +3,7 @@ import { MESH_DEFAULTS } from '../model';
 import { KUBERNETES_L4, PROTOCOLS } from '../protocols';
 import { ISTIO, describeVersion } from '../defaults';
 import { array, boolean, duration, enumOf, labels, map, notSimulated, number, object, port, resource, string, type Schema } from './common';
+import { extensionProviders } from './extension-providers';
 import { httpRetry } from './virtual-service';
 
 const dnsName = { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 };
@@ -131,6 +132,7 @@ export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
     flavor: enumOf('The mesh whose semantics and defaults devmesh follows.', ['istio'], { default: 'istio', 'x-enumDescriptions': { istio: `Istio ${ISTIO.current} (pilot and the Envoy it ships).` } }),
     compatibilityVersion: enumOf(`An older Istio release whose defaults to apply, as Istio's \`compatibilityVersion\` install setting (a string such as "1.23"). Default: the newest release devmesh follows, ${ISTIO.current}.`, ISTIO.versions, { 'x-enumDescriptions': VERSIONS }),
     meshConfig,
+    extensionProviders,
     services: array('The services of the mesh.', service, { minItems: 1 }),
     workloads: array('Workloads declared outside any service (services select them by labels), each in its `namespace`.', workload(true), { minItems: 1 }),
   }, { required: ['services'] }));

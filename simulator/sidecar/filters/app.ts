@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import type { Handler } from '../context';
 import type { ProxyError } from '../errors';
 import { replayableBody } from '../resilience/bodyBuffer';
-import { backoffMs, inboundRetryPolicy, retriable } from '../resilience/retryPolicy';
+import { backoffMs, inboundRetryPolicy, retriable, type AttemptOutcome } from '../resilience/retryPolicy';
 import type { Stats } from '../stats';
 import { forwardHttp1 } from '../upstream/http1';
 import { hasRequestBody } from '../upstream/hopByHop';
@@ -37,7 +37,8 @@ export const app = (agent: Agent, deps: { random: () => number; stats?: Stats })
     attempt++;
     const n = attempt;
     const fail = (err: ProxyError) => {
-      const outcome = { kind: 'error', flag: err.flag, reason: err.reason } as const;
+      // A local reply without a flag is an answer, not a failure to reach the app: never retried.
+      const outcome: AttemptOutcome = err.flag === undefined ? { kind: 'response', status: err.status } : { kind: 'error', flag: err.flag, reason: err.reason };
       if (!gone && retriable(policy, outcome)) {
         if (n <= policy.retries && (!body || body.replayable)) {
           deps.stats?.inc('inbound.app_retry');

@@ -1,15 +1,17 @@
 /**
- * Authz: Istio's inbound RBAC, on the path the normalize filter left (as
- * Envoy's connection manager normalizes before any filter), so the app sees
- * exactly the path that was authorized.
- * DENY then ALLOW policies selecting this workload decide; a denial is a 403
+ * Authz: Istio's RBAC, at a workload's inbound and at the ingress gateway,
+ * on the path the normalize filter left (as Envoy's connection manager
+ * normalizes before any filter), so the app sees exactly the path that was
+ * authorized. DENY then ALLOW policies selecting this proxy decide (CUSTOM
+ * ran before, in extAuthz); a denial is a 403
  * `RBAC: access denied`, as Envoy answers. AUDIT matches and dry-run
  * (`istio.io/dry-run: "true"`) decisions are counted and logged, never enforced.
  */
-import type { Filter } from '../context';
+import type { Filter, RequestContext } from '../context';
 import { ProxyError } from '../errors';
-import { authorize, policiesFor } from '../security/authorization';
+import { authorize, policiesFor, type AuthzRequest } from '../security/authorization';
 import { namespaceOf } from '../security/peerIdentity';
+import { proxyTarget } from '../security/proxyTarget';
 import { splitPath } from '../routing/match';
 import type { Stats } from '../stats';
 
@@ -20,20 +22,10 @@ export interface AuthzDeps {
 
 export const authz = (deps: AuthzDeps = {}): Filter => (next) => (ctx) => {
   const t = ctx.tables;
-  if (!t.self || t.snapshot.authorizationPolicies.length === 0) return next(ctx);
-  const policies = policiesFor(t.snapshot.authorizationPolicies, { namespace: t.self.namespace, labels: t.self.labels }, t.snapshot.namespace, t.rootNamespace);
+  if (t.snapshot.authorizationPolicies.length === 0) return next(ctx);
+  const policies = policiesFor(t.snapshot.authorizationPolicies, proxyTarget(t), t.snapshot.namespace, t.rootNamespace);
   if (policies.length === 0) return next(ctx);
-  const decision = authorize(policies, {
-    peer: ctx.source.spiffeId,
-    peerNamespace: namespaceOf(ctx.source.spiffeId),
-    sourceIp: ctx.source.address,
-    method: ctx.method,
-    path: splitPath(ctx.path).path,
-    host: ctx.authority,
-    // The workload (container) port, as Envoy's inbound listener sees it; `ports` in policies name these.
-    port: ctx.inbound?.number ?? t.self.appPort,
-    headers: ctx.downstream.headers,
-  }, t.snapshot.namespace);
+  const decision = authorize(policies, authzRequest(ctx), t.snapshot.namespace);
   const who = ctx.source.spiffeId ?? ctx.source.address ?? 'unknown peer';
   if (decision.audited) {
     deps.stats?.inc('rbac.audit');
@@ -49,3 +41,20 @@ export const authz = (deps: AuthzDeps = {}): Filter => (next) => (ctx) => {
   deps.stats?.inc(`rbac.denied_by.${decision.policy}`);
   ctx.fail(new ProxyError(403, 'UAEX', 'rbac-access-denied', 'RBAC: access denied'));
 };
+
+/** The request as AuthorizationPolicy sees it, at a workload's inbound or at the ingress gateway. */
+export function authzRequest(ctx: RequestContext): AuthzRequest {
+  // The workload (container) port, as Envoy's inbound listener sees it; `ports` in policies name these.
+  const target = proxyTarget(ctx.tables, ctx.inbound);
+  return {
+    peer: ctx.source.spiffeId,
+    peerNamespace: namespaceOf(ctx.source.spiffeId),
+    sourceIp: ctx.source.address,
+    method: ctx.method,
+    path: splitPath(ctx.path).path,
+    host: ctx.authority,
+    port: target.port,
+    headers: ctx.downstream.headers,
+    auth: ctx.auth,
+  };
+}

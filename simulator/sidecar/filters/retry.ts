@@ -75,7 +75,8 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
         if (settled || n !== attempt || gone) return;
         settled = true;
         // An injected abort on the workload (runtime chaos) is judged as the status it answers with.
-        const outcome: AttemptOutcome = err.flag === 'FI' ? { kind: 'response', status: err.status } : { kind: 'error', flag: err.flag, reason: err.reason };
+        // So is a local reply without a flag: the proxy answered, nothing failed upstream.
+        const outcome: AttemptOutcome = err.flag === 'FI' || err.flag === undefined ? { kind: 'response', status: err.status } : { kind: 'error', flag: err.flag, reason: err.reason };
         settle(a.ctx, outcome, () => ctx.fail(err), () => undefined);
       },
     });

@@ -18,6 +18,7 @@ export const route = (settings: RouteSettings): Filter => (next) => (ctx) => {
   const t = ctx.tables;
   const useGateways = settings.role === 'ingress' && !ctx.proxyForm;
   const attrs = attributesFor(ctx.method, ctx.path, ctx.authority, ctx.downstream.headers, t.identity.labels, 'mesh', t.identity.namespace);
+  attrs.auth = ctx.auth;
   const plan = useGateways ? planIngress(t, attrs, settings.random) : planMesh(t, attrs, settings.random);
   ctx.plan = plan;
   switch (plan.kind) {

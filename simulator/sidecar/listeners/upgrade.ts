@@ -86,8 +86,8 @@ function tunnelContext(tables: MeshTables, req: IncomingMessage, socket: net.Soc
     },
     fail(err: ProxyError) {
       proxyError = err.reason;
-      ctx.flags.push(err.flag);
-      ctx.respond(err.status, { 'content-type': 'text/plain; charset=utf-8', [PROXY_ERROR_HEADER]: err.reason, [RESPONSE_FLAGS_HEADER]: err.flag }, err.message);
+      if (err.flag) ctx.flags.push(err.flag);
+      ctx.respond(err.status, { 'content-type': 'text/plain; charset=utf-8', ...err.headers, [PROXY_ERROR_HEADER]: err.reason, ...(err.flag ? { [RESPONSE_FLAGS_HEADER]: err.flag } : {}) }, err.message);
     },
     reset() {
       answered = true;

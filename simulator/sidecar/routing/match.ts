@@ -4,6 +4,7 @@
  * a rule are ORed (see `select.ts`). Pure: no sockets, no clock.
  */
 import type { HTTPMatchRequest } from '../../policy/model';
+import { claimAt, routingClaimPath, type RequestAuth } from '../security/requestAuthentication';
 import { compileStringMatch, type ValueMatcher } from './stringMatch';
 
 export interface RequestAttributes {
@@ -22,6 +23,8 @@ export interface RequestAttributes {
   sourceNamespace?: string;
   /** `mesh` at a sidecar; the qualified gateway name (`ns/name`) at the ingress. */
   gateway: string;
+  /** The verified JWT's end user, for `@request.auth.claims` matches (only the ingress has one). */
+  auth?: RequestAuth;
 }
 
 export interface CompiledMatch {
@@ -56,12 +59,14 @@ export function compileMatch(m: HTTPMatchRequest, vsNamespace: string): Compiled
   for (const [name, sm] of Object.entries(m.headers ?? {})) {
     const key = name.toLowerCase();
     const hm = compileStringMatch(sm);
-    checks.push((a) => hm(headerValue(a.headers[key])));
+    const claim = routingClaimPath(name);
+    checks.push(claim ? (a) => claimMatch(a, claim, hm) : (a) => hm(headerValue(a.headers[key])));
   }
   for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
     const key = name.toLowerCase();
     const hm = compileStringMatch(sm);
-    checks.push((a) => !hm(headerValue(a.headers[key])));
+    const claim = routingClaimPath(name);
+    checks.push(claim ? (a) => !claimMatch(a, claim, hm) : (a) => !hm(headerValue(a.headers[key])));
   }
   for (const [name, sm] of Object.entries(m.queryParams ?? {})) {
     const qm = compileStringMatch(sm);
@@ -90,6 +95,17 @@ export function compileMatch(m: HTTPMatchRequest, vsNamespace: string): Compiled
 export function qualifyGateway(name: string, namespace: string): string {
   if (name === 'mesh' || name.includes('/')) return name;
   return `${namespace}/${name}`;
+}
+
+/**
+ * `@request.auth.claims.<name>` (Istio's claim-based routing, a metadata
+ * match on the verified JWT): a string claim, or one item of a list claim.
+ * Without a token nothing matches.
+ */
+function claimMatch(a: RequestAttributes, path: string[], m: ValueMatcher): boolean {
+  const v = a.auth ? claimAt(a.auth.claims, path) : undefined;
+  if (Array.isArray(v)) return v.some((item) => typeof item === 'string' && m(item));
+  return typeof v === 'string' && m(v);
 }
 
 /** Repeated headers are joined with `,` as HTTP allows (set-cookie never reaches here). */

@@ -1,6 +1,7 @@
 /**
  * AuthorizationPolicy evaluation as Istio's inbound RBAC does it, pure:
- * CUSTOM is not simulated; DENY policies first (any match denies); then, if
+ * CUSTOM first (customDecision: whether to ask the external authorizer);
+ * DENY policies next (any match denies); then, if
  * any ALLOW policy applies to the workload, the request must match one of
  * them; no ALLOW policy = allow. An ALLOW policy with no rules matches
  * nothing (so it denies everything); an empty rule `{}` matches everything.
@@ -12,13 +13,15 @@
  * Istio's `*`, `prefix*` and `*suffix` forms; paths also Istio's templates
  * (`/api/{*}/items/{**}`, see policy/path-template.ts). Paths are matched
  * case-sensitively on the normalized path (see pathNormalize.ts); hosts
- * case-insensitively. `request.auth.*` (JWT) is not simulated: such a value
- * is always absent, as for a request without a token.
+ * case-insensitively. `requestPrincipals` and `request.auth.*` read the
+ * token the jwt filter verified (requestAuthentication.ts); a request
+ * without one has no request principal and no claims.
  */
 import type { AuthorizationPolicySpec, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource, Resource } from '../../policy/model';
 import { principalOf } from '../../policy/hosts';
 import { isPathTemplate, matchesPathTemplate } from '../../policy/path-template';
 import { ROOT_NAMESPACE } from './peerAuthentication';
+import { claimAt, claimMatches, claimPath, requestPrincipalMatches, type RequestAuth } from './requestAuthentication';
 
 export interface AuthzRequest {
   /** SPIFFE id of the mTLS peer, if any. */
@@ -34,6 +37,8 @@ export interface AuthzRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Other ports that name this destination. */
   altPorts?: number[];
+  /** The end user of a verified JWT, if any. */
+  auth?: RequestAuth;
 }
 
 export interface AuthzDecision {
@@ -80,6 +85,36 @@ export function authorize(policies: readonly Resource<'AuthorizationPolicy'>[], 
 
 const nameOf = (p: Resource<'AuthorizationPolicy'>, ns: string) => `${p.metadata.namespace ?? ns}/${p.metadata.name}`;
 
+/** What the CUSTOM policies of a proxy decide before any DENY or ALLOW policy is looked at. */
+export type CustomDecision =
+  /** No CUSTOM policy matches: on to DENY and ALLOW. */
+  | { kind: 'none' }
+  /** Ask this external authorizer. */
+  | { kind: 'ask'; provider: string; policies: string[] }
+  /** Deny without asking: the provider cannot be used, so pilot turns the policy into a DENY. */
+  | { kind: 'deny'; policy: string; why: string };
+
+/**
+ * CUSTOM as pilot builds it: the rules of the enforced CUSTOM policies decide
+ * whether the external authorizer is asked. A provider that is not usable
+ * (`usable` says which names are) makes its policies DENY policies, and so
+ * do CUSTOM policies naming more than one provider on one proxy (Istio's
+ * default without PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS). Dry-run
+ * CUSTOM policies are not enforced and call no one.
+ */
+export function customDecision(policies: readonly Resource<'AuthorizationPolicy'>[], req: AuthzRequest, defaultNamespace: string, usable: (provider: string) => string | undefined): CustomDecision {
+  const customs = policies.filter((p) => p.spec.action === 'CUSTOM' && !isDryRun(p));
+  if (customs.length === 0) return { kind: 'none' };
+  const providers = [...new Set(customs.map((p) => p.spec.provider?.name ?? ''))];
+  const matching = customs.filter((p) => policyMatches(p.spec, req, true));
+  if (matching.length === 0) return { kind: 'none' };
+  const first = nameOf(matching[0], defaultNamespace);
+  if (providers.length > 1) return { kind: 'deny', policy: first, why: `CUSTOM policies name several providers (${providers.join(', ')}) for one proxy` };
+  const problem = usable(providers[0]);
+  if (problem) return { kind: 'deny', policy: first, why: problem };
+  return { kind: 'ask', provider: providers[0], policies: matching.map((p) => nameOf(p, defaultNamespace)) };
+}
+
 function decide(policies: readonly Resource<'AuthorizationPolicy'>[], req: AuthzRequest, defaultNamespace: string): AuthzDecision {
   const name = (p: Resource<'AuthorizationPolicy'>) => nameOf(p, defaultNamespace);
   const action = (p: Resource<'AuthorizationPolicy'>) => p.spec.action ?? 'ALLOW';
@@ -109,8 +144,7 @@ function sourceMatches(s: AuthzSource, req: AuthzRequest): boolean {
     field(s.principals, s.notPrincipals, principal) &&
     field(s.namespaces, s.notNamespaces, req.peerNamespace) &&
     field(s.serviceAccounts, s.notServiceAccounts, serviceAccount) &&
-    // No JWT support yet: a request principal is never present.
-    field(s.requestPrincipals, s.notRequestPrincipals, undefined) &&
+    requestPrincipalField(s.requestPrincipals, s.notRequestPrincipals, req.auth) &&
     ipField(s.ipBlocks, s.notIpBlocks, req.sourceIp) &&
     ipField(s.remoteIpBlocks, s.notRemoteIpBlocks, req.sourceIp)
   );
@@ -139,10 +173,23 @@ function conditionMatches(c: AuthzCondition, req: AuthzRequest): boolean {
   else if (c.key === 'source.ip' || c.key === 'remote.ip') value = req.sourceIp;
   else if (c.key === 'destination.port') {
     return field(c.values, undefined, ...[req.port, ...(req.altPorts ?? [])].map(String)) && field(undefined, c.notValues, String(req.port));
+  } else if (c.key === 'request.auth.principal') {
+    return requestPrincipalField(c.values, c.notValues, req.auth);
+  } else if (c.key.startsWith('request.auth.')) {
+    const path = c.key === 'request.auth.audiences' ? ['aud'] : c.key === 'request.auth.presenter' ? ['azp'] : claimPath(c.key);
+    const claim = path && req.auth ? claimAt(req.auth.claims, path) : undefined;
+    return listMatches(c.values, c.notValues, [claim], (pattern, v) => claimMatches(v, pattern));
   }
-  // request.auth.* (JWT claims, principal, audiences) and anything else unknown: absent, never a positive match.
+  // Anything else unknown: absent, never a positive match.
   if (c.key === 'source.ip' || c.key === 'remote.ip') return ipField(c.values, c.notValues, value);
   return field(c.values, c.notValues, value);
+}
+
+/** Request principals (`iss/sub` patterns) of the verified token; no token matches no positive list and every negative one. */
+function requestPrincipalField(values: string[] | undefined, notValues: string[] | undefined, auth: RequestAuth | undefined): boolean {
+  if (values && values.length > 0 && !values.some((v) => requestPrincipalMatches(v, auth))) return false;
+  if (notValues && notValues.length > 0 && notValues.some((v) => requestPrincipalMatches(v, auth))) return false;
+  return true;
 }
 
 /** A positive list must contain the value; a negative list must not. A missing value matches no positive list. */
@@ -159,8 +206,8 @@ function pathMatches(pattern: string, path: string): boolean {
   return isPathTemplate(pattern) ? matchesPathTemplate(pattern, path) : wildcard(pattern, path);
 }
 
-function listMatches(values: string[] | undefined, notValues: string[] | undefined, candidates: (string | undefined)[], match: (pattern: string, value: string) => boolean): boolean {
-  const present = candidates.filter((c): c is string => c !== undefined);
+function listMatches<T>(values: string[] | undefined, notValues: string[] | undefined, candidates: (T | undefined)[], match: (pattern: string, value: T) => boolean): boolean {
+  const present = candidates.filter((c): c is T => c !== undefined);
   if (values && values.length > 0 && !values.some((v) => present.some((c) => match(v, c)))) return false;
   if (notValues && notValues.length > 0 && notValues.some((v) => present.some((c) => match(v, c)))) return false;
   return true;

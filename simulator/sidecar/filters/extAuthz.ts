@@ -1,0 +1,76 @@
+/**
+ * External authorization: AuthorizationPolicy `action: CUSTOM`, before DENY
+ * and ALLOW as in Istio. When a CUSTOM policy's rules match, the named
+ * provider decides: allowed requests go on (with the headers it returns),
+ * denied ones get its answer with flag UAEX, and a provider that cannot be
+ * reached answers `statusOnError` (UAEX) unless `failOpen`. A provider that
+ * is unknown or unusable turns its policies into DENY policies (403 `RBAC:
+ * access denied`), as pilot does.
+ */
+import { setRequestHeader, type Filter, type RequestContext } from '../context';
+import { ProxyError } from '../errors';
+import { customDecision, policiesFor } from '../security/authorization';
+import { checkRequest, checkVerdict, resolveProviders, type ProviderResolution } from '../security/extAuthz';
+import { proxyTarget } from '../security/proxyTarget';
+import type { MeshTables } from '../tables';
+import type { Stats } from '../stats';
+import type { AuthzCall } from '../upstream/authzCall';
+import { authzRequest } from './authz';
+
+export interface ExtAuthzDeps {
+  call: AuthzCall;
+  stats?: Stats;
+  log?: (level: 'info' | 'warn', message: string) => void;
+}
+
+const resolved = new WeakMap<MeshTables, Map<string, ProviderResolution>>();
+
+function providers(t: MeshTables): Map<string, ProviderResolution> {
+  let map = resolved.get(t);
+  if (!map) resolved.set(t, (map = resolveProviders(t.snapshot.extensionProviders ?? [], t)));
+  return map;
+}
+
+export const extAuthz = (deps: ExtAuthzDeps): Filter => (next) => (ctx) => {
+  const t = ctx.tables;
+  if (!t.snapshot.authorizationPolicies.some((p) => p.spec.action === 'CUSTOM')) return next(ctx);
+  const policies = policiesFor(t.snapshot.authorizationPolicies, proxyTarget(t), t.snapshot.namespace, t.rootNamespace);
+  const byName = providers(t);
+  const usable = (name: string) => {
+    const r = byName.get(name);
+    return !r ? `extension provider "${name}" is not defined in the Mesh (spec.extensionProviders)` : 'problem' in r ? r.problem : undefined;
+  };
+  const decision = customDecision(policies, authzRequest(ctx), t.snapshot.namespace, usable);
+  if (decision.kind === 'none') return next(ctx);
+  if (decision.kind === 'deny') {
+    deps.stats?.inc('ext_authz.bad_custom_action');
+    deps.log?.('warn', `ext_authz: ${decision.policy} denies ${ctx.method} ${ctx.path}: ${decision.why} (pilot turns such a CUSTOM policy into a DENY)`);
+    return ctx.fail(new ProxyError(403, 'UAEX', 'ext-authz-bad-provider', 'RBAC: access denied'));
+  }
+  const resolution = byName.get(decision.provider);
+  if (!resolution || 'problem' in resolution) return next(ctx); // unreachable: customDecision asks only a usable provider
+  const provider = resolution.provider;
+  const check = checkRequest(provider, { method: ctx.method, path: ctx.path, authority: ctx.authority, headers: ctx.downstream.headers });
+  deps.call(provider, check, ctx).then((answer) => answer, (err: Error) => ({ error: err.message })).then((answer) => {
+    const verdict = checkVerdict(provider, answer);
+    switch (verdict.kind) {
+      case 'allow':
+        deps.stats?.inc('ext_authz.ok');
+        for (const [name, value] of Object.entries(verdict.upstream)) setRequestHeader(ctx, name, value);
+        if (Object.keys(verdict.downstream).length > 0) ctx.responseHeaderOps.push({ set: verdict.downstream });
+        return next(ctx);
+      case 'deny':
+        deps.stats?.inc('ext_authz.denied');
+        return ctx.fail(new ProxyError(verdict.status, 'UAEX', 'ext-authz-denied', verdict.body, { headers: verdict.headers, verbatim: true }));
+      case 'error':
+        deps.stats?.inc('ext_authz.error');
+        deps.log?.('warn', `ext_authz: provider ${provider.name} (${provider.address}) failed for ${ctx.method} ${ctx.path}: ${verdict.why}${provider.failOpen ? '; failOpen lets the request through' : ''}`);
+        if (provider.failOpen) {
+          deps.stats?.inc('ext_authz.failure_mode_allowed');
+          return next(ctx);
+        }
+        return ctx.fail(new ProxyError(provider.statusOnError, 'UAEX', 'ext-authz-error', `devmesh: external authorizer ${provider.name} (${provider.address}) failed: ${verdict.why}\n`));
+    }
+  });
+};
+
