@@ -17,18 +17,23 @@ export type AuthzCall = (p: ResolvedProvider, check: CheckRequest, ctx: RequestC
 
 export function authzCaller(deps: { cluster?: Handler; agent: http.Agent }): AuthzCall {
   return (p, check, ctx) => {
-    const call = p.target.kind === 'local' ? callLocal(p.target.host, p.target.port, check, deps.agent) : callMesh(p, check, ctx, deps.cluster);
+    // The timeout also cancels the call, so an authorizer that never answers holds no connection.
+    const cancel = new AbortController();
+    const call = p.target.kind === 'local' ? callLocal(p.target.host, p.target.port, check, deps.agent, cancel.signal) : callMesh(p, check, ctx, deps.cluster, cancel.signal);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no decision within ${p.timeoutMs} ms (timeout)`)), p.timeoutMs);
+      timer = setTimeout(() => {
+        reject(new Error(`no decision within ${p.timeoutMs} ms (timeout)`));
+        cancel.abort();
+      }, p.timeoutMs);
     });
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   };
 }
 
-function callLocal(host: string, port: number, check: CheckRequest, agent: http.Agent): Promise<CheckResponse> {
+function callLocal(host: string, port: number, check: CheckRequest, agent: http.Agent, signal: AbortSignal): Promise<CheckResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, method: check.method, path: check.path, headers: { ...check.headers, host: check.authority }, agent }, (res) => {
+    const req = http.request({ host, port, method: check.method, path: check.path, headers: { ...check.headers, host: check.authority }, agent, signal }, (res) => {
       readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }), reject);
     });
     req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code === 'ECONNREFUSED' ? `connection refused by ${host}:${port}` : err.message)));
@@ -36,7 +41,7 @@ function callLocal(host: string, port: number, check: CheckRequest, agent: http.
   });
 }
 
-function callMesh(p: ResolvedProvider, check: CheckRequest, ctx: RequestContext, cluster: Handler | undefined): Promise<CheckResponse> {
+function callMesh(p: ResolvedProvider, check: CheckRequest, ctx: RequestContext, cluster: Handler | undefined, signal: AbortSignal): Promise<CheckResponse> {
   if (p.target.kind !== 'mesh' || !cluster) return Promise.reject(new Error('this proxy has no route to the mesh'));
   const { service, port } = p.target;
   return new Promise((resolve, reject) => {
@@ -64,7 +69,7 @@ function callMesh(p: ResolvedProvider, check: CheckRequest, ctx: RequestContext,
       fail(err) {
         reject(new Error(err.message.trim()));
       },
-      onAbort: () => undefined,
+      onAbort: (cb) => signal.addEventListener('abort', cb, { once: true }),
     };
     cluster(call);
   });

@@ -1,0 +1,199 @@
+/**
+ * External authorization (AuthorizationPolicy CUSTOM) through real sidecars,
+ * with a real authorizer process: examples/end-users/services/ext-authz.js,
+ * which behaves as Istio's samples/extauthz. Istio's "External
+ * Authorization" task (security/authorization/authz-custom), an authorizer
+ * in the mesh and one on 127.0.0.1, failures, and the order CUSTOM, DENY, ALLOW.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { ExtensionProvider, Resource } from '../../simulator/policy/model';
+import { ap, freePort, startMeshRetrying, type Policies, type TestMesh } from './fixtures';
+
+const EXT_AUTHZ = path.resolve(__dirname, '..', '..', '..', 'examples', 'end-users', 'services', 'ext-authz.js');
+const DENY_BODY = 'denied by ext_authz for not found header `x-ext-authz: allow` in the request';
+
+/** Starts the sample authorizer as its own process; resolves once it listens. */
+async function startAuthorizer(port: number): Promise<{ child: ChildProcess; checks: () => string[]; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [EXT_AUTHZ], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`ext-authz did not start: ${out}`)), 10_000);
+    child.stdout!.on('data', (d: string) => {
+      out += d;
+      if (out.includes('Starting HTTP server')) { clearTimeout(timer); resolve(); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ext-authz exited ${code}: ${out}`)); });
+  });
+  return {
+    child,
+    checks: () => out.split('\n').filter((l) => l.startsWith('[HTTP]')),
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+const httpProvider = (name: string, service: string, port: number | string, extra: Partial<NonNullable<ExtensionProvider['envoyExtAuthzHttp']>> = {}): ExtensionProvider =>
+  ({ name, envoyExtAuthzHttp: { service, port, includeRequestHeadersInCheck: ['x-ext-authz'], ...extra } });
+
+const custom = (provider: string, paths = ['/headers']): Resource<'AuthorizationPolicy'> =>
+  ap('ext-authz', { selector: { matchLabels: { app: 'httpbin' } }, action: 'CUSTOM', provider: { name: provider }, rules: [{ to: [{ operation: { paths } }] }] });
+
+describe('External authorization with an authorizer in the mesh (Istio task authz-custom)', () => {
+  let mesh: TestMesh;
+  let authorizer: Awaited<ReturnType<typeof startAuthorizer>>;
+  const providers = (extra: Partial<NonNullable<ExtensionProvider['envoyExtAuthzHttp']>> = {}) =>
+    [httpProvider('sample-ext-authz-http', 'ext-authz.default.svc.cluster.local', '8000', extra)];
+  const get = (p: string, headers: Record<string, string> = {}) => mesh.request('sleep-v1', { url: `http://httpbin:8000${p}`, headers });
+
+  before(async () => {
+    const port = await freePort();
+    authorizer = await startAuthorizer(port);
+    mesh = await startMeshRetrying([
+      { name: 'httpbin', port: 8000, workloads: [{ name: 'httpbin-v1', labels: { app: 'httpbin' } }] },
+      { name: 'sleep', port: 80, workloads: [{ name: 'sleep-v1', labels: { app: 'sleep' } }] },
+      { name: 'ext-authz', port: 8000, workloads: [{ name: 'ext-authz-v1', labels: { app: 'ext-authz' }, appPort: port }] },
+    ], { extensionProviders: providers(), authorizationPolicies: [custom('sample-ext-authz-http')] });
+  });
+  after(async () => {
+    await mesh.close();
+    await authorizer.stop();
+  });
+
+  test('a request the authorizer denies gets its 403 and body, flag UAEX', async () => {
+    const r = await get('/headers', { 'x-ext-authz': 'deny' });
+    assert.equal(r.status, 403);
+    assert.equal(r.text, DENY_BODY);
+    assert.equal(r.headers['x-devmesh-response-flags'], 'UAEX');
+    assert.equal(r.headers['x-devmesh-proxy-error'], 'ext-authz-denied');
+    // headersToDownstreamOnDeny is not set: the authorizer's headers go back to the client.
+    assert.equal(r.headers['x-ext-authz-check-result'], 'denied');
+  });
+
+  test('a request with x-ext-authz: allow reaches the app; the check went through the mesh with httpbin\'s identity', async () => {
+    const r = await get('/headers', { 'x-ext-authz': 'allow' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json().headers['x-ext-authz'], 'allow');
+    // headersToUpstreamOnAllow is not set: the app gets the request unchanged.
+    assert.equal(r.json().headers['x-ext-authz-check-result'], undefined);
+    const check = authorizer.checks().at(-1)!;
+    assert.match(check, /^\[HTTP\]\[allowed\]: GET httpbin:8000\/headers/);
+    assert.match(check, /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin/);
+    assert.match(check, /"content-length":"0"/);
+  });
+
+  test('a path the CUSTOM rules do not match is not sent to the authorizer', async () => {
+    const before = authorizer.checks().length;
+    assert.equal((await get('/ip')).status, 200);
+    assert.equal(authorizer.checks().length, before);
+  });
+
+  test('headersToUpstreamOnAllow and headersToDownstreamOnAllow copy the authorizer\'s headers', async () => {
+    await mesh.push({ extensionProviders: providers({ headersToUpstreamOnAllow: ['x-ext-authz-check-*'], headersToDownstreamOnAllow: ['x-ext-authz-check-result'] }), authorizationPolicies: [custom('sample-ext-authz-http')] });
+    const r = await get('/headers', { 'x-ext-authz': 'allow' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json().headers['x-ext-authz-check-result'], 'allowed');
+    assert.ok(r.json().headers['x-ext-authz-check-received']);
+    assert.equal(r.headers['x-ext-authz-check-result'], 'allowed');
+  });
+
+  test('CUSTOM runs before DENY: the authorizer\'s denial wins, and an allowed request still meets the DENY policy', async () => {
+    const deny = ap('deny-headers', { selector: { matchLabels: { app: 'httpbin' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/headers'] } }] }] });
+    await mesh.push({ extensionProviders: providers(), authorizationPolicies: [custom('sample-ext-authz-http'), deny] });
+    const denied = await get('/headers', { 'x-ext-authz': 'deny' });
+    assert.equal(denied.text, DENY_BODY);
+    const allowed = await get('/headers', { 'x-ext-authz': 'allow' });
+    assert.equal(allowed.status, 403);
+    assert.equal(allowed.text, 'RBAC: access denied\n');
+  });
+});
+
+describe('External authorization with a local process, and when the authorizer fails', () => {
+  let mesh: TestMesh;
+  let authorizer: Awaited<ReturnType<typeof startAuthorizer>>;
+  let authorizerPort: number;
+  let silent: net.Server;
+  let silentPort: number;
+  let downPort: number;
+  const get = (p: string, headers: Record<string, string> = {}) => mesh.request('sleep-v1', { url: `http://httpbin:8000${p}`, headers });
+  const use = (provider: ExtensionProvider, policies: Partial<Policies> = {}) =>
+    mesh.push({ extensionProviders: [provider], authorizationPolicies: [custom(provider.name)], ...policies });
+
+  before(async () => {
+    authorizerPort = await freePort();
+    authorizer = await startAuthorizer(authorizerPort);
+    // Accepts connections and never answers: a provider that times out.
+    silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    silentPort = (silent.address() as AddressInfo).port;
+    downPort = await freePort();
+    mesh = await startMeshRetrying([
+      { name: 'httpbin', port: 8000, workloads: [{ name: 'httpbin-v1', labels: { app: 'httpbin' } }] },
+      { name: 'sleep', port: 80, workloads: [{ name: 'sleep-v1', labels: { app: 'sleep' } }] },
+    ]);
+  });
+  after(async () => {
+    await mesh.close();
+    await authorizer.stop();
+    silent.close();
+  });
+
+  test('a process on 127.0.0.1 decides as the same authorizer in the mesh does', async () => {
+    await use(httpProvider('local-authz', '127.0.0.1', authorizerPort));
+    assert.equal((await get('/headers', { 'x-ext-authz': 'deny' })).text, DENY_BODY);
+    assert.equal((await get('/headers', { 'x-ext-authz': 'allow' })).status, 200);
+    assert.match(authorizer.checks().at(-1)!, /^\[HTTP\]\[allowed\]: GET httpbin:8000\/headers/);
+  });
+
+  test('pathPrefix and includeAdditionalHeadersInCheck shape the check request', async () => {
+    await use(httpProvider('local-authz', 'localhost', authorizerPort, { pathPrefix: '/check', includeAdditionalHeadersInCheck: { 'x-ext-authz': 'allow' } }));
+    assert.equal((await get('/headers?x=1', { 'x-ext-authz': 'deny' })).status, 200);
+    assert.match(authorizer.checks().at(-1)!, /GET httpbin:8000\/check\/headers\?x=1/);
+  });
+
+  test('an authorizer that cannot be reached: 403 with flag UAEX; failOpen lets the request through; statusOnError changes the status', async () => {
+    await use(httpProvider('down', '127.0.0.1', downPort));
+    const r = await get('/headers');
+    assert.equal(r.status, 403);
+    assert.equal(r.headers['x-devmesh-response-flags'], 'UAEX');
+    assert.equal(r.headers['x-devmesh-proxy-error'], 'ext-authz-error');
+    assert.match(r.text, /connection refused/);
+    await use(httpProvider('down', '127.0.0.1', downPort, { failOpen: true }));
+    assert.equal((await get('/headers')).status, 200);
+    await use(httpProvider('down', '127.0.0.1', downPort, { statusOnError: '503' }));
+    assert.equal((await get('/headers')).status, 503);
+  });
+
+  test('an authorizer that does not answer within its timeout is a failure too', async () => {
+    await use(httpProvider('silent', '127.0.0.1', silentPort, { timeout: '200ms' }));
+    const r = await get('/headers');
+    assert.equal(r.status, 403);
+    assert.match(r.text, /no decision within 200 ms/);
+  });
+
+  test('a CUSTOM policy naming no provider of the Mesh denies what it matches (pilot makes it a DENY), and nothing else', async () => {
+    await mesh.push({ extensionProviders: [], authorizationPolicies: [custom('no-such-provider')] });
+    const r = await get('/headers');
+    assert.equal(r.status, 403);
+    assert.equal(r.text, 'RBAC: access denied\n');
+    assert.equal(r.headers['x-devmesh-proxy-error'], 'ext-authz-bad-provider');
+    assert.equal((await get('/ip')).status, 200);
+  });
+
+  test('the sidecar counts its ext_authz decisions', async () => {
+    const stats = mesh.sidecars.get('httpbin-v1')!.stats;
+    assert.ok(stats.get('ext_authz.denied') >= 1);
+    assert.ok(stats.get('ext_authz.ok') >= 1);
+    assert.ok(stats.get('ext_authz.error') >= 2);
+    assert.ok(stats.get('ext_authz.bad_custom_action') >= 1);
+  });
+});
+
