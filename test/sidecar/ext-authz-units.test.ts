@@ -1,0 +1,103 @@
+/**
+ * The pure decisions of external authorization: which provider a name means,
+ * the check request, how the answer is read, and when CUSTOM asks at all.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ExtensionProvider } from '../../simulator/policy/model';
+import { customDecision, type AuthzRequest } from '../../simulator/sidecar/security/authorization';
+import { checkRequest, checkVerdict, headerNameMatches, resolveProviders, type ResolvedProvider } from '../../simulator/sidecar/security/extAuthz';
+import { compileTables } from '../../simulator/sidecar/tables';
+import { ap, snapshotOf } from './fixtures';
+
+const tables = compileTables(snapshotOf([
+  { name: 'ext-authz', port: 8000, workloads: [{ name: 'ext-authz-v1' }] },
+  { name: 'httpbin', port: 8000, workloads: [{ name: 'httpbin-v1' }] },
+]), null);
+
+const resolve = (...providers: ExtensionProvider[]) => resolveProviders(providers, tables);
+const usable = (name: string, providers: ExtensionProvider[]): ResolvedProvider => {
+  const r = resolve(...providers).get(name);
+  assert.ok(r && 'provider' in r, JSON.stringify(r));
+  return r.provider;
+};
+
+describe('which authorizer a provider names', () => {
+  test('a Mesh service by its full name (optionally ns/), or a loopback address', () => {
+    const p = usable('a', [{ name: 'a', envoyExtAuthzHttp: { service: 'ext-authz.default.svc.cluster.local', port: '8000' } }]);
+    assert.deepEqual([p.target.kind, p.target.port, p.statusOnError, p.timeoutMs], ['mesh', 8000, 403, 600_000]);
+    assert.equal(usable('b', [{ name: 'b', envoyExtAuthzHttp: { service: 'default/ext-authz.default.svc.cluster.local', port: 8000 } }]).target.kind, 'mesh');
+    assert.deepEqual(usable('c', [{ name: 'c', envoyExtAuthzHttp: { service: 'localhost', port: 9000 } }]).target, { kind: 'local', host: '127.0.0.1', port: 9000 });
+  });
+
+  test('a short name, a missing port, a bad status or a lone "*" make the provider unusable, with pilot\'s reason', () => {
+    const problems = resolve(
+      { name: 'short', envoyExtAuthzHttp: { service: 'ext-authz', port: 8000 } },
+      { name: 'port', envoyExtAuthzHttp: { service: 'ext-authz.default.svc.cluster.local', port: 9000 } },
+      { name: 'status', envoyExtAuthzHttp: { service: '127.0.0.1', port: 9000, statusOnError: 'abc' } },
+      { name: 'star', envoyExtAuthzHttp: { service: '127.0.0.1', port: 9000, includeRequestHeadersInCheck: ['*'] } },
+      { name: 'zipkin', zipkin: { service: 'z', port: 9411 } },
+    );
+    const why = (n: string) => (problems.get(n) as { problem: string }).problem;
+    assert.match(why('short'), /could not find service ext-authz in the mesh/);
+    assert.match(why('port'), /has no port 9000 \(it has 8000\)/);
+    assert.match(why('status'), /invalid statusOnError "abc"/);
+    assert.match(why('star'), /a single wildcard/);
+    assert.match(why('zipkin'), /not an external authorizer/);
+  });
+
+  test('header lists take exact, prefix* and *suffix names, case-insensitively', () => {
+    assert.ok(headerNameMatches(['x-ext-authz'], 'X-Ext-Authz'));
+    assert.ok(headerNameMatches(['x-auth-*'], 'x-auth-user'));
+    assert.ok(headerNameMatches(['*-token'], 'id-token'));
+    assert.ok(!headerNameMatches(['x-auth-*'], 'x-other'));
+  });
+});
+
+describe('the check request and the verdict', () => {
+  const p = usable('a', [{ name: 'a', envoyExtAuthzHttp: {
+    service: '127.0.0.1', port: 9000, pathPrefix: '/check', includeRequestHeadersInCheck: ['x-ext-authz'],
+    includeAdditionalHeadersInCheck: { 'X-Tenant': 'blue' }, headersToUpstreamOnAllow: ['x-user'], headersToDownstreamOnDeny: ['x-reason'],
+  } }]);
+
+  test('carries method, prefixed path with query, Host, Authorization and the listed headers, without a body', () => {
+    const c = checkRequest(p, { method: 'POST', path: '/admin?x=1', authority: 'httpbin:8000', headers: { authorization: 'Bearer t', 'x-ext-authz': 'allow', cookie: 'c=1', 'content-length': '12' } });
+    assert.deepEqual(c, { method: 'POST', path: '/check/admin?x=1', authority: 'httpbin:8000', headers: { authorization: 'Bearer t', 'x-ext-authz': 'allow', 'x-tenant': 'blue', 'content-length': '0' } });
+  });
+
+  test('200 allows with the listed headers; another status denies with its body; 5xx and no answer are errors', () => {
+    assert.deepEqual(checkVerdict(p, { status: 200, headers: { 'x-user': 'alice', 'x-other': 'no' }, body: '' }), { kind: 'allow', upstream: { 'x-user': 'alice' }, downstream: {} });
+    assert.deepEqual(checkVerdict(p, { status: 401, headers: { 'x-reason': 'r', 'www-authenticate': 'Basic', 'x-other': 'no' }, body: 'who are you' }),
+      { kind: 'deny', status: 401, headers: { 'x-reason': 'r', 'www-authenticate': 'Basic' }, body: 'who are you' });
+    assert.equal(checkVerdict(p, { status: 503, headers: {}, body: '' }).kind, 'error');
+    assert.deepEqual(checkVerdict(p, { error: 'connection refused' }), { kind: 'error', why: 'connection refused' });
+  });
+
+  test('without headersToDownstreamOnDeny every header of the denial goes back, but the ones of its own transfer', () => {
+    const q = usable('b', [{ name: 'b', envoyExtAuthzHttp: { service: '127.0.0.1', port: 9000 } }]);
+    const v = checkVerdict(q, { status: 403, headers: { 'x-ext-authz-check-result': 'denied', 'content-length': '5', date: 'now' }, body: 'nope!' });
+    assert.deepEqual(v, { kind: 'deny', status: 403, headers: { 'x-ext-authz-check-result': 'denied' }, body: 'nope!' });
+  });
+});
+
+describe('when CUSTOM asks', () => {
+  const req: AuthzRequest = { method: 'GET', path: '/headers', host: 'httpbin', port: 8000, headers: {} };
+  const custom = (name: string, provider: string, paths: string[], annotations?: Record<string, string>) => {
+    const p = ap(name, { action: 'CUSTOM', provider: { name: provider }, rules: [{ to: [{ operation: { paths } }] }] });
+    if (annotations) p.metadata.annotations = annotations;
+    return p;
+  };
+  const ok = () => undefined;
+
+  test('only when a rule matches, and only enforced policies', () => {
+    assert.deepEqual(customDecision([custom('a', 'p', ['/ip'])], req, 'default', ok), { kind: 'none' });
+    assert.deepEqual(customDecision([custom('a', 'p', ['/headers'])], req, 'default', ok), { kind: 'ask', provider: 'p', policies: ['default/a'] });
+    assert.deepEqual(customDecision([custom('a', 'p', ['/headers'], { 'istio.io/dry-run': 'true' })], req, 'default', ok), { kind: 'none' });
+  });
+
+  test('an unusable provider, or two providers on one proxy, deny what the rules match', () => {
+    assert.deepEqual(customDecision([custom('a', 'p', ['/headers'])], req, 'default', () => 'gone'), { kind: 'deny', policy: 'default/a', why: 'gone' });
+    const two = customDecision([custom('a', 'p', ['/headers']), custom('b', 'q', ['/other'])], req, 'default', ok);
+    assert.equal(two.kind, 'deny');
+  });
+});
