@@ -15,7 +15,8 @@ import {
   type Connection, type Diagnostic, type InitializeParams, type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { collectPolicyFiles } from '../simulator/policy-files';
+import { Workspace } from '../simulator/policy';
+import { collectPolicyFiles, readReferencedFile } from '../simulator/policy-files';
 import { LanguageService } from './service';
 
 /**
@@ -45,7 +46,7 @@ export function createServerConnection(transport: Transport): Connection {
   return createConnection(ProposedFeatures.all, new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
 }
 
-export function startServer(connection: Connection, service = new LanguageService()): void {
+export function startServer(connection: Connection, service = new LanguageService(new Workspace(), readReferencedFile)): void {
   const documents = new TextDocuments(TextDocument);
   const published = new Map<string, string>();
   const pending = new Set<string>();

@@ -3,9 +3,10 @@
  * and loading them into a Workspace. Kept out of simulator/policy/ so the
  * core stays pure.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Workspace } from './policy';
+import { fileURLToPath } from 'node:url';
+import { compareDiagnostics, jwksFileDiagnostics, Workspace, type Diagnostic } from './policy';
 
 const YAML_FILE = /\.ya?ml$/i;
 const SKIP_DIR = (name: string) => name === 'node_modules' || name.startsWith('.');
@@ -86,4 +87,16 @@ export async function loadMeshWorkspace(meshFile: string): Promise<{ workspace: 
   const files = await collectPolicyFiles([root]);
   if (!files.includes(path.normalize(meshFile))) files.push(path.normalize(meshFile));
   return { workspace: await loadWorkspace(files), files, root };
+}
+
+/** Reads a file a policy names (a RequestAuthentication's JWKS file), relative to that policy file; throws when it cannot. */
+export function readReferencedFile(written: string, policyFile: string): string {
+  if (/^file:/i.test(written)) return readFileSync(fileURLToPath(written), 'utf8');
+  const base = /^file:/i.test(policyFile) ? fileURLToPath(policyFile) : path.resolve(policyFile);
+  return readFileSync(path.resolve(path.dirname(base), written), 'utf8');
+}
+
+/** The workspace's findings plus those about the files its policies name (JWKS files), in file order. */
+export function diagnosticsWithFiles(ws: Workspace): Diagnostic[] {
+  return [...ws.diagnostics(), ...jwksFileDiagnostics(ws.index, readReferencedFile)].sort(compareDiagnostics);
 }

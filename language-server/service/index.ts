@@ -7,7 +7,7 @@
 import type {
   CodeAction, CompletionItem, Diagnostic as LspDiagnostic, DocumentSymbol, FoldingRange, Hover, Location, Position, Range as LspRange,
 } from 'vscode-languageserver';
-import { Workspace, type Diagnostic } from '../../simulator/policy';
+import { compareDiagnostics, jwksFileDiagnostics, Workspace, type Diagnostic, type ReadFile } from '../../simulator/policy';
 import { codeActions } from './code-actions';
 import { complete } from './completion';
 import { toLspDiagnostic } from './diagnostics';
@@ -17,7 +17,11 @@ import { documentSymbols, foldingRanges } from './outline';
 import { toOffset } from './positions';
 
 export class LanguageService {
-  constructor(readonly workspace: Workspace = new Workspace()) {}
+  /**
+   * @param readFile reads the files policies name (JWKS files) for their
+   *   diagnostics; the transport passes one that reads the disk.
+   */
+  constructor(readonly workspace: Workspace = new Workspace(), private readonly readFile?: ReadFile) {}
 
   /** Adds or replaces a file's text (an open buffer or a file on disk). False when unchanged. */
   setFile(uri: string, text: string): boolean {
@@ -31,7 +35,7 @@ export class LanguageService {
   /** The validator's findings per file, in LSP form; every file of the workspace has an entry. */
   diagnosticsByFile(): Map<string, LspDiagnostic[]> {
     const out = new Map<string, LspDiagnostic[]>();
-    for (const [file, diags] of this.workspace.diagnosticsByFile()) {
+    for (const [file, diags] of this.findingsByFile()) {
       const source = this.workspace.getSource(file);
       out.set(file, source ? diags.map((d) => toLspDiagnostic(source, d)) : []);
     }
@@ -40,7 +44,19 @@ export class LanguageService {
 
   /** The findings of one file, as the validator reports them (offsets). */
   policyDiagnostics(uri: string): Diagnostic[] {
-    return this.workspace.diagnosticsByFile().get(uri) ?? [];
+    return this.findingsByFile().get(uri) ?? [];
+  }
+
+  /** The validator's findings, plus those about the JWKS files policies name (read fresh: they change outside the editor too). */
+  private findingsByFile(): Map<string, Diagnostic[]> {
+    const byFile = this.workspace.diagnosticsByFile();
+    if (!this.readFile) return byFile;
+    for (const d of jwksFileDiagnostics(this.workspace.index, this.readFile)) {
+      const list = byFile.get(d.file);
+      if (list) list.push(d);
+    }
+    for (const list of byFile.values()) list.sort(compareDiagnostics);
+    return byFile;
   }
 
   completion(uri: string, position: Position): CompletionItem[] {

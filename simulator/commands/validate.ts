@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatText, locateAll } from '../diagnostics-format';
-import { collectPolicyFiles, loadWorkspace, PathError } from '../policy-files';
+import { collectPolicyFiles, diagnosticsWithFiles, loadWorkspace, PathError } from '../policy-files';
 
 export function register(program: Command, setExit: (code: number) => void): void {
   program
@@ -31,7 +31,7 @@ Examples:
         return;
       }
       const ws = await loadWorkspace(files);
-      const diags = locateAll(ws, ws.diagnostics());
+      const diags = locateAll(ws, diagnosticsWithFiles(ws));
       const policyFiles = ws.fileNames().filter((f) => (ws.getSource(f)?.documents.length ?? 0) > 0 || diags.some((d) => d.file === f)).length;
       if (opts.format === 'json') {
         process.stdout.write(JSON.stringify(diags, null, 2) + '\n');

@@ -8,7 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { collectPolicyFiles, loadMeshWorkspace as loadPolicyWorkspace, PathError } from '../policy-files';
+import { collectPolicyFiles, diagnosticsWithFiles, loadMeshWorkspace as loadPolicyWorkspace, PathError } from '../policy-files';
 import { locateAll, type LocatedDiagnostic } from '../diagnostics-format';
 import { offsetToPosition, rangeOf, resolvePolicies, type Workspace } from '../policy';
 import type { IstioKind, Resource } from '../policy/model';
@@ -120,7 +120,7 @@ function unreadable(abs: string, err: PathError): MeshWorkspace {
 /** What `up` needs from a validated workspace. */
 function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   const rootDir = path.dirname(abs);
-  const diagnostics = locateAll(ws, ws.diagnostics());
+  const diagnostics = locateAll(ws, diagnosticsWithFiles(ws));
   const meshDoc = ws.index.mesh?.doc;
   if (meshDoc && path.resolve(meshDoc.file) !== abs) {
     diagnostics.push({ file: displayPath(abs), line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'mesh-missing',

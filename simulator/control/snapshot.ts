@@ -4,7 +4,7 @@
  * it is unit-tested without processes and hot reload is "build, then push".
  */
 import type { IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
-import { MESH_DEFAULTS, type IstioKind, type Kind, type MeshSpec, type Resource } from '../policy/model';
+import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type Kind, type MeshSpec, type Resource } from '../policy/model';
 import { spiffeId } from '../policy/hosts';
 import { meshInventory } from '../policy/mesh-inventory';
 import { resolveDefaults } from '../policy/defaults';
@@ -76,8 +76,8 @@ export function buildSnapshot(
     adminPort: ports.ingress.adminPort,
     serviceAccount: INGRESS_SERVICE_ACCOUNT,
     // Like Istio's ingress gateway, which runs in istio-system.
-    spiffeId: spiffeId(trustDomain, 'istio-system', INGRESS_SERVICE_ACCOUNT),
-    labels: { istio: 'ingressgateway', app: INGRESS_NAME },
+    spiffeId: spiffeId(trustDomain, INGRESS_GATEWAY.namespace, INGRESS_SERVICE_ACCOUNT),
+    labels: { ...INGRESS_GATEWAY.labels },
   };
 
   const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>

@@ -76,6 +76,13 @@ export const CODES = {
   'undeclared-protocol': { severity: 'info', title: 'A service port whose name, protocol and appProtocol do not say its protocol (Istio sniffs it).', seeAlso: 'IST0118' },
   'service-without-workloads': { severity: 'warning', title: 'A service with no workload behind it (callers get 503).' },
   'ineffective-policy': { severity: 'warning', title: 'A policy Istio ignores where it is written.', seeAlso: 'IST0167' },
+  'bad-jwks': { severity: 'error', title: 'A JSON Web Key Set (inline or in a jwksUri file) Envoy cannot verify tokens with.', seeAlso: 'IST0106' },
+  'jwks-unreadable': { severity: 'error', title: 'A jwksUri file that cannot be read.' },
+  'jwks-not-local': { severity: 'warning', title: 'A JWT rule whose keys devmesh does not fetch (a non-loopback URL, or none): its tokens are rejected locally.' },
+  'unknown-provider': { severity: 'error', title: 'An AuthorizationPolicy CUSTOM provider the Mesh\'s extensionProviders do not define.' },
+  'bad-provider': { severity: 'error', title: 'An extension provider Istio cannot use (service not in the mesh, wrong port, bad status).' },
+  'jwt-claim-route': { severity: 'error', title: 'A VirtualService applied by sidecars that routes on JWT claims; Istio allows that on gateways only.' },
+  'jwt-claim-route-without-authn': { severity: 'warning', title: 'A VirtualService routes on JWT claims at a gateway no RequestAuthentication selects.', seeAlso: 'IST0149' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type DiagnosticCode = keyof typeof CODES;

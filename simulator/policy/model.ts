@@ -154,6 +154,12 @@ export interface ExtensionProvider {
   [other: string]: unknown;
 }
 
+/** The local ingress stands in for Istio's ingress gateway: its namespace and pod labels, which policies select. */
+export const INGRESS_GATEWAY = {
+  namespace: 'istio-system',
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } as Readonly<Record<string, string>>,
+} as const;
+
 export const MESH_DEFAULTS = {
   trustDomain: 'cluster.local',
   namespace: 'default',

@@ -11,7 +11,7 @@
  */
 import { policyHost } from './hosts';
 import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inventory';
-import { MESH_DEFAULTS, type Kind } from './model';
+import { INGRESS_GATEWAY, MESH_DEFAULTS, type Kind } from './model';
 import { arr, num, obj, str } from './plain';
 import type { Path, PolicyDocument } from './source';
 
@@ -154,18 +154,32 @@ export class WorkspaceIndex {
   }
 
   /**
-   * The workloads a PeerAuthentication or AuthorizationPolicy selects: those
-   * of its namespace; an AuthorizationPolicy in the root namespace selects in
-   * every namespace (a PeerAuthentication there with a selector selects none).
+   * The workloads a PeerAuthentication, AuthorizationPolicy or
+   * RequestAuthentication selects: those of its namespace; an
+   * AuthorizationPolicy or RequestAuthentication in the root namespace
+   * selects in every namespace (a PeerAuthentication there with a selector
+   * selects none).
    */
-  policyWorkloads(doc: PolicyDocument<'PeerAuthentication' | 'AuthorizationPolicy'>): WorkloadView[] {
+  policyWorkloads(doc: PolicyDocument<'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication'>): WorkloadView[] {
     const labels = obj(obj(obj(doc.value.spec).selector).matchLabels);
     const ns = this.namespaceOf(doc);
     if (ns === this.rootNamespace) {
-      if (doc.kind === 'AuthorizationPolicy') return this.workloadsMatching(labels, '*');
+      if (doc.kind !== 'PeerAuthentication') return this.workloadsMatching(labels, '*');
       return Object.keys(labels).length === 0 ? this.workloadsMatching({}, '*') : [];
     }
     return this.workloadsMatching(labels, ns);
+  }
+
+  /**
+   * Whether a policy selects the local ingress, Istio's ingress gateway
+   * (istio-system, `istio: ingressgateway`): written there or in the root
+   * namespace, with the gateway's labels or none.
+   */
+  selectsIngressGateway(doc: PolicyDocument): boolean {
+    const ns = this.namespaceOf(doc);
+    if (ns !== INGRESS_GATEWAY.namespace && ns !== this.rootNamespace) return false;
+    const labels = obj(obj(obj(doc.value.spec).selector).matchLabels);
+    return Object.entries(labels).every(([k, v]) => INGRESS_GATEWAY.labels[k] === String(v));
   }
 }
 

@@ -2,27 +2,25 @@ import type { DocumentRule } from './rule';
 import { eachDocument } from './per-document';
 import { arr, obj, str } from '../workspace-index';
 
-const CONDITION_KEYS = [/^request\.headers\[[^\]]+\]$/, /^source\.(ip|namespace|principal)$/, /^remote\.ip$/, /^destination\.(ip|port)$/, /^connection\.sni$/];
+const CONDITION_KEYS = [/^request\.headers\[[^\]]+\]$/, /^source\.(ip|namespace|principal)$/, /^remote\.ip$/, /^destination\.(ip|port)$/, /^connection\.sni$/,
+  /^request\.auth\.(principal|audiences|presenter)$/, /^request\.auth\.claims(\[[^\[\]]+\])+$/];
 const METHODS = /^[A-Z]+$/;
 
 /** The parts of AuthorizationPolicies that are easy to get wrong and silently never match. */
-export const authorization: DocumentRule<'AuthorizationPolicy'> = eachDocument('AuthorizationPolicy', ['deny-all', 'not-simulated', 'bad-value'], (ap, report) => {
+export const authorization: DocumentRule<'AuthorizationPolicy'> = eachDocument('AuthorizationPolicy', ['deny-all', 'bad-value'], (ap, report) => {
   const spec = obj(ap.value.spec);
   const action = str(spec.action) ?? 'ALLOW';
   if (action === 'ALLOW' && spec.rules === undefined) {
     report(ap, ['spec'], 'deny-all', `this ALLOW policy has no rules, so it denies every request to ${spec.selector ? 'the selected workloads' : 'the namespace'}; add "rules: [{}]" to allow all instead`, { part: 'key' });
   }
-  if (action === 'CUSTOM') {
-    report(ap, ['spec', 'action'], 'not-simulated', 'CUSTOM (external authorization) is not simulated locally; the policy is ignored');
-  }
   arr(spec.rules).forEach((rule, i) => {
     arr(obj(rule).when).forEach((c, j) => {
       const key = str(obj(c).key);
       if (!key) return;
-      if (key.startsWith('request.auth.')) {
-        report(ap, ['spec', 'rules', i, 'when', j, 'key'], 'not-simulated', `"${key}" needs a JWT (RequestAuthentication), which is not simulated yet: this condition never matches locally`);
+      if (key.startsWith('request.auth.') && !CONDITION_KEYS.some((re) => re.test(key))) {
+        report(ap, ['spec', 'rules', i, 'when', j, 'key'], 'bad-value', `"${key}" is not a request.auth attribute Istio knows: use request.auth.principal, request.auth.audiences, request.auth.presenter or request.auth.claims[name] (nested: request.auth.claims[a][b])`);
       } else if (!CONDITION_KEYS.some((re) => re.test(key))) {
-        report(ap, ['spec', 'rules', i, 'when', j, 'key'], 'bad-value', `"${key}" is not an attribute Istio knows: use request.headers[name], source.ip, source.namespace, source.principal, remote.ip, destination.port, ...`);
+        report(ap, ['spec', 'rules', i, 'when', j, 'key'], 'bad-value', `"${key}" is not an attribute Istio knows: use request.headers[name], source.ip, source.namespace, source.principal, remote.ip, destination.port, request.auth.claims[name], ...`);
       }
     });
     arr(obj(rule).to).forEach((to, j) => {

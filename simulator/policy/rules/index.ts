@@ -3,7 +3,9 @@ import { authorization } from './authorization';
 import { destinationRuleConflicts } from './destination-rule-conflicts';
 import { duplicateHost } from './duplicate-host';
 import { duplicateResources } from './duplicate-resources';
+import { extAuthz } from './ext-authz';
 import { gateways } from './gateways';
+import { jwtClaimRoute } from './jwt-claim-route';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
@@ -12,6 +14,7 @@ import { mtlsConflict } from './mtls-conflict';
 import { pathTemplates } from './path-templates';
 import { policyPorts } from './policy-ports';
 import { principals } from './principals';
+import { requestAuthentication } from './request-authentication';
 import { retryOn } from './retry-on';
 import { rewriteDoubleSlash } from './rewrite-double-slash';
 import type { Rule } from './rule';
@@ -40,12 +43,15 @@ export const RULES: readonly Rule[] = [
   shadowedRules,
   destinationRuleConflicts,
   gateways,
+  jwtClaimRoute,
   retryOn,
   rewriteDoubleSlash,
   principals,
   selectors,
   policyPorts,
   authorization,
+  requestAuthentication,
+  extAuthz,
   pathTemplates,
   mtlsConflict,
 ];

@@ -2,14 +2,15 @@ import type { DocumentRule } from './rule';
 import { obj } from '../workspace-index';
 
 /**
- * A workload selector that matches no workload makes the policy dead
- * (IST0127). An AuthorizationPolicy in the root namespace selects workloads
- * in every namespace; a PeerAuthentication there with a selector is ignored
- * by Istio (ComposePeerAuthentication), which says so (IST0167).
+ * A workload selector that matches no workload (nor the ingress gateway)
+ * makes the policy dead (IST0127). An AuthorizationPolicy or
+ * RequestAuthentication in the root namespace selects workloads in every
+ * namespace; a PeerAuthentication there with a selector is ignored by Istio
+ * (ComposePeerAuthentication), which says so (IST0167).
  */
-export const selectors: DocumentRule<'PeerAuthentication' | 'AuthorizationPolicy'> = {
+export const selectors: DocumentRule<'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication'> = {
   codes: ['no-matching-workloads', 'ineffective-policy'],
-  kinds: ['PeerAuthentication', 'AuthorizationPolicy'],
+  kinds: ['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'],
   facts: (index) => index.meshFacts,
   check(doc, index, report) {
     if (!index.mesh) return;
@@ -22,6 +23,7 @@ export const selectors: DocumentRule<'PeerAuthentication' | 'AuthorizationPolicy
       return;
     }
     if (index.policyWorkloads(doc).length > 0) return;
+    if (index.selectsIngressGateway(doc)) return;
     const shown = Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',');
     const where = ns === index.rootNamespace ? 'in any namespace (the root namespace selects across all)' : `in namespace "${ns}"`;
     report(doc, ['spec', 'selector', 'matchLabels'], 'no-matching-workloads',

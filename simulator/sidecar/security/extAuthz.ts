@@ -60,7 +60,8 @@ export function resolveProviders(providers: readonly ExtensionProvider[], t: Mes
       continue;
     }
     if (p.envoyExtAuthzHttp) out.set(p.name, resolveOne(p.name, 'http', p.envoyExtAuthzHttp, t));
-    else if (p.envoyExtAuthzGrpc) out.set(p.name, resolveOne(p.name, 'grpc', p.envoyExtAuthzGrpc, t));
+    // The gRPC API (envoy.service.auth.v3.Authorization/Check) is not simulated yet: its policies deny what they match.
+    else if (p.envoyExtAuthzGrpc) out.set(p.name, { problem: `envoyExtAuthzGrpc is not simulated yet (provider ${p.name})` });
     else out.set(p.name, { problem: `extension provider ${p.name} is not an external authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc)` });
   }
   return out;
