@@ -8,7 +8,7 @@ import {
   CompletionItemKind, InsertTextFormat, InsertTextMode, MarkupKind,
   type CompletionItem, type TextEdit,
 } from 'vscode-languageserver';
-import { API_VERSIONS, KINDS, schemaAt, type Kind, type Schema, type ServiceView, type SourceFile, type WorkspaceIndex } from '../../simulator/policy';
+import { API_VERSIONS, arr, KINDS, obj, schemaAt, str, type Kind, type Schema, type ServiceView, type SourceFile, type WorkspaceIndex } from '../../simulator/policy';
 import { cursorContext, type CursorContext } from './cursor';
 import { fqdnIn, labelsText, principals, serviceByFqdn, serviceMarkdown, subsetsOf, subsetWorkloads } from './mesh-facts';
 import { toLspRange } from './positions';
@@ -205,8 +205,23 @@ function valueItems(index: WorkspaceIndex, ctx: CursorContext, edit: (t: string)
     case 'gateway': return ['mesh', ...index.byKind.Gateway.map((g) => g.name)].map((g, i) => value(g, {
       detail: g === 'mesh' ? 'every sidecar' : 'Gateway', sortText: String(i).padStart(3, '0'),
     }));
+    case 'extensionProvider': return (index.mesh?.extensionProviders ?? []).filter((p) => p.kind !== 'other').map((p) => value(p.name, {
+      kind: CompletionItemKind.Reference,
+      detail: `${p.kind === 'http' ? 'HTTP' : 'gRPC'} external authorizer ${p.service ?? '?'}:${p.port ?? '?'}`,
+      documentation: { kind: MarkupKind.Markdown, value: `Mesh \`spec.extensionProviders\` entry \`${p.name}\`: asked about the requests this policy's rules match.` },
+    }));
+    case 'requestPrincipal': return requestPrincipalItems(index, value);
   }
   return [];
+}
+
+/** `<issuer>/*` for every issuer a RequestAuthentication accepts, and `*` (any verified token). */
+function requestPrincipalItems(index: WorkspaceIndex, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+  const issuers = new Set(index.byKind.RequestAuthentication.flatMap((ra) => arr(obj(ra.value.spec).jwtRules).map((r) => str(obj(r).issuer)).filter((i): i is string => !!i)));
+  return [
+    value('*', { detail: 'any verified token (with iss and sub)', sortText: '0' }),
+    ...[...issuers].map((iss) => value(`${iss}/*`, { detail: 'any subject of this issuer (RequestAuthentication)', sortText: `1${iss}` })),
+  ];
 }
 
 /**

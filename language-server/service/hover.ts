@@ -101,6 +101,12 @@ function describeValue(index: WorkspaceIndex, t: Target): string | undefined {
         ...workloads.map(workloadLine),
       ].join('\n');
     }
+    case 'extensionProvider': {
+      const p = index.mesh?.extensionProviders.find((x) => x.name === t.value);
+      if (!p) return `Extension provider \`${t.value}\`: not defined in the Mesh's \`spec.extensionProviders\` (the policy denies what its rules match)`;
+      if (p.kind === 'other') return `Extension provider \`${p.name}\`: not an external authorizer`;
+      return `**${p.name}** — ${p.kind === 'http' ? 'HTTP' : 'gRPC'} external authorizer \`${p.service ?? '?'}:${p.port ?? '?'}\` (Mesh \`spec.extensionProviders\`)`;
+    }
     case 'principal': {
       const p = parsePrincipal(t.value);
       const known = p && principals(index).find((x) => x.serviceAccount === p.serviceAccount && x.namespace === p.namespace);

@@ -2,7 +2,8 @@
  * Go to definition and find references across files: a host leads to its
  * Mesh service entry, a subset to its DestinationRule entry, a gateway name
  * to its Gateway, a principal to the workloads that run as its service
- * account — and back.
+ * account, a CUSTOM policy's provider to the Mesh's extensionProviders entry
+ * — and back.
  */
 import type { Location } from 'vscode-languageserver';
 import { arr, obj, rangeOf, schemaAt, str, type PolicyDocument, type Range, type Workspace } from '../../simulator/policy';
@@ -17,7 +18,9 @@ type Symbol =
   | { type: 'subset'; fqdn: string; subset: string }
   | { type: 'serviceAccount'; namespace: string; serviceAccount: string }
   /** `namespace/name`, as VirtualServices name gateways (a bare name is in the rule's namespace). */
-  | { type: 'gateway'; key: string };
+  | { type: 'gateway'; key: string }
+  /** An extension provider of the Mesh, as AuthorizationPolicy CUSTOM names it. */
+  | { type: 'provider'; name: string };
 
 export function definition(ws: Workspace, file: string, offset: number): Location[] {
   const sym = symbolAt(ws, file, offset);
@@ -49,6 +52,7 @@ function symbolAt(ws: Workspace, file: string, offset: number): Symbol | undefin
     return host ? { type: 'subset', fqdn: fqdnIn(index, host, t.namespace), subset: t.value } : undefined;
   }
   if (ref === 'gateway' && t.doc && t.value !== 'mesh') return { type: 'gateway', key: gatewayKey(index, t.value, t.doc) };
+  if (ref === 'extensionProvider') return { type: 'provider', name: t.value };
   if (t.kind === 'Gateway' && t.doc && t.path.length === 2 && t.path[0] === 'metadata' && t.path[1] === 'name') {
     return { type: 'gateway', key: `${index.namespaceOf(t.doc)}/${t.value}` };
   }
@@ -71,6 +75,8 @@ function symbolAt(ws: Workspace, file: string, offset: number): Symbol | undefin
       const w = mesh.workloads.find((x) => x.path.length === p.length - 1 && x.path.every((seg, i) => seg === p[i]));
       return { type: 'serviceAccount', namespace: w?.namespace ?? mesh.namespace, serviceAccount: target.value! };
     }
+    if (p[1] === 'extensionProviders' && p.length === 4 && p[3] === 'name') return { type: 'provider', name: target.value! };
+    if (p[1] === 'extensionProviders' && p[4] === 'service') return { type: 'service', fqdn: target.value!.replace(/^[^/]*\//, '').toLowerCase() };
     return undefined;
   }
 }
@@ -97,6 +103,10 @@ function declarations(ws: Workspace, sym: Symbol): Location[] {
       const gw = index.gateways.get(sym.key);
       return gw ? [location(ws, gw.doc, rangeOf(gw.doc, ['metadata', 'name']))] : [];
     }
+    case 'provider': {
+      const provider = mesh?.extensionProviders.find((p) => p.name === sym.name);
+      return provider && mesh ? [location(ws, mesh.doc, rangeOf(mesh.doc, [...provider.path, 'name']))] : [];
+    }
     case 'serviceAccount':
       if (!mesh) return [];
       return mesh.workloads.filter((w) => w.serviceAccount === sym.serviceAccount && w.namespace === sym.namespace).map((w) => {
@@ -110,7 +120,11 @@ function uses(ws: Workspace, sym: Symbol): Location[] {
   const index = ws.index;
   const out: Location[] = [];
   const at = (doc: PolicyDocument, path: (string | number)[]) => out.push(location(ws, doc, rangeOf(doc, path)));
-  if (sym.type === 'gateway') {
+  if (sym.type === 'provider') {
+    for (const ap of index.byKind.AuthorizationPolicy) {
+      if (str(obj(obj(ap.value.spec).provider).name) === sym.name) at(ap, ['spec', 'provider', 'name']);
+    }
+  } else if (sym.type === 'gateway') {
     for (const vs of index.byKind.VirtualService) {
       const spec = obj(vs.value.spec);
       const named = (list: unknown, path: (string | number)[]) => arr(list).forEach((g, i) => {

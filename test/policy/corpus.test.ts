@@ -72,4 +72,16 @@ describe('policy corpus', () => {
       assert.deepEqual(ws.diagnostics().map((d) => `${path.basename(d.file)}: ${d.code}: ${d.message}`), [], routing);
     }
   });
+
+  it('validates the end-users example cleanly, with each of its task files added', () => {
+    const root = path.join(CORPUS, '..', '..', '..', 'examples');
+    const base = ['mesh.yaml', 'policies/gateway.yaml'].map((f) => path.join(root, 'end-users', f));
+    const tasks = yamlFiles(path.join(root, 'end-users-tasks'));
+    assert.ok(tasks.length >= 5);
+    for (const task of [undefined, ...tasks]) {
+      const ws = new Workspace();
+      for (const f of [...base, ...(task ? [task] : [])]) ws.setFile(f, read(f));
+      assert.deepEqual(ws.diagnostics().map((d) => `${path.basename(d.file)}: ${d.code}: ${d.message}`), [], task);
+    }
+  });
 });
