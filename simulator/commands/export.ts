@@ -8,7 +8,7 @@ import {
   type ExportFinding, type ExportResult, type PolicySource,
 } from '../export';
 import { resolvePolicies, Workspace } from '../policy';
-import { collectPolicyFiles, loadWorkspace, PathError } from '../policy-files';
+import { collectPolicyFiles, diagnosticsWithFiles, loadWorkspace, PathError, readReferencedFile } from '../policy-files';
 
 interface ExportOpts {
   file: string;
@@ -78,7 +78,7 @@ async function runExport(opts: ExportOpts): Promise<number> {
     throw err;
   }
 
-  const diags = ws.diagnostics();
+  const diags = diagnosticsWithFiles(ws);
   if (diags.some((d) => d.severity === 'error')) {
     const located = locateAll(ws, diags);
     process.stderr.write(formatText(located.filter((d) => d.severity === 'error'), ws.fileNames().length));
@@ -95,7 +95,10 @@ async function runExport(opts: ExportOpts): Promise<number> {
 
   let result: ExportResult;
   try {
-    result = exportMesh(resolved, sources, { namespace: opts.namespace, imageMap, meshFileName: path.basename(meshFile) });
+    result = exportMesh(resolved, sources, {
+      namespace: opts.namespace, imageMap, meshFileName: path.basename(meshFile),
+      readFile: (written, policyPath) => readReferencedFile(written, path.join(root, policyPath)),
+    });
   } catch (err) {
     if (!(err instanceof MissingImagesError)) throw err;
     return fail(1, `${err.message}.\n  Add "image: registry/name:tag" to each in ${opts.file}, or map them in --image-map FILE (lines "workload: image"). devmesh never makes one up.`);

@@ -14,7 +14,11 @@ export type ExportFindingCode =
   | 'not-simulated-kind'  // an Istio kind devmesh does not simulate, copied as is
   | 'other-namespace'     // a policy that names a namespace other than the Mesh's
   | 'namespace-reference' // a policy that names the Mesh's namespace while exporting to another
-  | 'image-map';          // an image-map entry that names no workload
+  | 'image-map'           // an image-map entry that names no workload
+  | 'jwks-inlined'        // a RequestAuthentication's JWKS file, carried inline
+  | 'loopback-jwks'       // a jwksUri on 127.0.0.1: istiod cannot fetch it there
+  | 'extension-providers' // the Mesh's extensionProviders, written as mesh config
+  | 'loopback-authorizer';// an external authorizer that is a local process
 
 export interface ExportFinding {
   severity: 'warning' | 'info';

@@ -8,11 +8,15 @@ import { MESH_DEFAULTS, meshInventory, type ResolvedPolicies } from '../policy';
 import { ingressDifferences, meshDifferences } from './differences';
 import type { ExportFinding } from './findings';
 import { copyIstioResources, type IstioCopy, type PolicySource } from './istio';
+import type { ReadPolicyFile } from './jwks';
+import { meshConfigFile } from './mesh-config';
 import { buildKubernetesObjects, type KubeObject } from './kubernetes';
 
 export * from './differences';
 export * from './findings';
 export * from './istio';
+export * from './jwks';
+export * from './mesh-config';
 export * from './kubernetes';
 export * from './kubernetes-schema';
 
@@ -22,6 +26,8 @@ export interface ExportOptions {
   imageMap?: Readonly<Record<string, string>>;
   /** Shown in the header comment of each generated file. */
   meshFileName?: string;
+  /** Reads the files policies name (JWKS files, inlined on the way out). */
+  readFile?: ReadPolicyFile;
 }
 
 export interface ManifestFile {
@@ -56,7 +62,7 @@ export function exportMesh(resolved: ResolvedPolicies, policySources: readonly P
   const kubernetes = buildKubernetesObjects(mesh, { namespace, imageMap });
   findings.push(...meshDifferences(mesh, resolved.trustDomain));
   findings.push(...ingressDifferences(resolved.resources.Gateway, mesh.ingress?.port ?? MESH_DEFAULTS.ingressPort));
-  const istio = copyIstioResources(policySources, resolved.namespace, namespace, findings);
+  const istio = copyIstioResources(policySources, resolved.namespace, namespace, findings, options.readFile);
 
   const header = `${GENERATED_HEADER} from ${options.meshFileName ?? 'the Mesh'}: edit the Mesh and export again.`;
   const files: ManifestFile[] = [];
@@ -85,6 +91,9 @@ export function exportMesh(resolved: ResolvedPolicies, policySources: readonly P
     kind: 'Kustomization',
     resources: files.map((f) => f.path),
   }]));
+  // Mesh config, not a namespace's resource: beside the kustomization, not in it.
+  const meshConfig = meshConfigFile(mesh.extensionProviders ?? [], resolved.namespace, namespace, findings);
+  if (meshConfig) files.push({ path: meshConfig.path, text: `# ${header}\n${meshConfig.text}` });
   return { namespace, files, kubernetes, istio, findings };
 }
 

@@ -6,6 +6,7 @@
 import { isMap, isScalar, parseAllDocuments, type Document } from 'yaml';
 import { classify } from '../policy';
 import type { ExportFinding } from './findings';
+import { carryJwks, type ReadPolicyFile } from './jwks';
 
 export interface PolicySource {
   /** Path relative to the Mesh folder; the copy keeps it under istio/. */
@@ -25,7 +26,7 @@ export interface IstioCopy {
  * (or with none) move to `namespace`; those that name another namespace
  * (e.g. istio-system for a mesh-wide policy) keep it.
  */
-export function copyIstioResources(sources: readonly PolicySource[], meshNamespace: string, namespace: string, findings: ExportFinding[]): IstioCopy[] {
+export function copyIstioResources(sources: readonly PolicySource[], meshNamespace: string, namespace: string, findings: ExportFinding[], readFile?: ReadPolicyFile): IstioCopy[] {
   const out: IstioCopy[] = [];
   for (const source of sources) {
     const copy: IstioCopy = { path: `istio/${source.path.split(/[\\/]/).join('/')}`, documents: [], resources: [] };
@@ -45,6 +46,7 @@ export function copyIstioResources(sources: readonly PolicySource[], meshNamespa
       if (written !== undefined && written !== meshNamespace) {
         findings.push({ severity: 'info', code: 'other-namespace', message: `${kind} ${name} (${source.path}) stays in namespace "${written}"` });
       }
+      if (kind === 'RequestAuthentication') carryJwks(doc, source.path, `${kind} ${name} (${source.path})`, readFile, findings);
       if (namespace !== meshNamespace) namespaceReferences(doc.toJS(), meshNamespace, `${kind} ${name} (${source.path})`, findings);
       copy.documents.push(doc);
       copy.resources.push(doc.toJS());

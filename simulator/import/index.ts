@@ -4,9 +4,10 @@
  * could not be mapped out. Writing them is the command's job.
  */
 import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
-import { API_VERSIONS } from '../policy';
+import { API_VERSIONS, type ExtensionProvider } from '../policy';
 import { readManifests, type ManifestFile } from './manifests';
 import type { ImportNote } from './notes';
+import { extensionProvidersOf, isMeshConfig } from './mesh-config';
 import { buildMesh, type ImportedMesh } from './to-mesh';
 
 export * from './manifests';
@@ -30,7 +31,8 @@ export interface ImportResult {
 
 export function importManifests(files: readonly ManifestFile[], options: ImportOptions): ImportResult {
   const { objects, istio, notes } = readManifests(files);
-  const mesh = buildMesh(objects, notes);
+  const extensionProviders = extensionProvidersOf(objects, notes);
+  const mesh = buildMesh(objects.filter((o) => !isMeshConfig(o)), notes);
   const policies: ImportResult['policies'] = [];
   const sourceFiles = [...new Set(istio.map((i) => i.file))];
   const names = flatNames(sourceFiles);
@@ -45,7 +47,7 @@ export function importManifests(files: readonly ManifestFile[], options: ImportO
       resources: docs.length,
     });
   }
-  return { mesh, meshText: meshYaml(mesh, options), policies, notes };
+  return { mesh, meshText: meshYaml(mesh, options, extensionProviders), policies, notes };
 }
 
 /** One flat policies/ folder: each file keeps its name; a name two folders share gets its folder as a prefix. */
@@ -57,7 +59,7 @@ function flatNames(paths: readonly string[]): Map<string, string> {
 }
 
 /** The Mesh as YAML a person edits next: flow-style labels, a TODO where each command goes. */
-export function meshYaml(mesh: ImportedMesh, options: ImportOptions): string {
+export function meshYaml(mesh: ImportedMesh, options: ImportOptions, extensionProviders: readonly ExtensionProvider[] = []): string {
   // A service that only selects workloads another one holds has no list of its own.
   const services = mesh.services.map(({ workloads, ...s }) => ({
     ...s,
@@ -67,7 +69,7 @@ export function meshYaml(mesh: ImportedMesh, options: ImportOptions): string {
     apiVersion: API_VERSIONS.Mesh[0],
     kind: 'Mesh',
     metadata: { name: options.name },
-    spec: { namespace: mesh.namespace, services },
+    spec: { namespace: mesh.namespace, ...(extensionProviders.length ? { extensionProviders } : {}), services },
   });
   doc.commentBefore = [
     ` Imported by devmesh import from ${options.source}.`,

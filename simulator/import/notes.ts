@@ -13,7 +13,8 @@ export type ImportNoteCode =
   | 'env'          // env from Secrets/ConfigMaps/fields
   | 'containers'   // more than one app container
   | 'replicas'     // more than one replica
-  | 'statefulset'; // no stable identity or storage locally
+  | 'statefulset'  // no stable identity or storage locally
+  | 'mesh-config'; // extensionProviders taken from an IstioOperator or the istio ConfigMap
 
 export interface ImportNote {
   severity: 'warning' | 'info';

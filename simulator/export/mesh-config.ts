@@ -1,0 +1,31 @@
+/**
+ * The Mesh's extensionProviders belong to Istio's mesh config, not to a
+ * namespace's resources: they are written to mesh-config.yaml as an
+ * IstioOperator overlay (`istioctl install -f mesh-config.yaml`, with the
+ * cluster's other install options) and left out of the kustomization.
+ */
+import { Document } from 'yaml';
+import { isLoopbackHost, type ExtensionProvider } from '../policy';
+import type { ExportFinding } from './findings';
+
+export const MESH_CONFIG_FILE = 'mesh-config.yaml';
+
+export function meshConfigFile(providers: readonly ExtensionProvider[], meshNamespace: string, namespace: string, findings: ExportFinding[]): { path: string; text: string } | undefined {
+  if (providers.length === 0) return undefined;
+  for (const p of providers) {
+    const body = p.envoyExtAuthzHttp ?? p.envoyExtAuthzGrpc;
+    const host = body?.service?.replace(/^[^/]*\//, '') ?? '';
+    if (isLoopbackHost(host)) {
+      findings.push({ severity: 'warning', code: 'loopback-authorizer', message: `extension provider ${p.name} is a process on this machine (${body!.service}:${body!.port}); on the cluster run the authorizer in the pod beside the app and name it through a ServiceEntry (Istio's samples/extauthz/local-ext-authz.yaml)` });
+    } else if (namespace !== meshNamespace && host.includes(`.${meshNamespace}.svc`)) {
+      findings.push({ severity: 'warning', code: 'namespace-reference', message: `extension provider ${p.name} names ${host}, in namespace "${meshNamespace}", while the policies move to "${namespace}": edit mesh-config.yaml if the authorizer moves too` });
+    }
+  }
+  findings.push({ severity: 'info', code: 'extension-providers', message: `spec.extensionProviders (${providers.map((p) => p.name).join(', ')}) are Istio mesh config, written to ${MESH_CONFIG_FILE} (not applied by kubectl apply -k): install it with "istioctl install -f ${MESH_CONFIG_FILE}" together with your other install options, or merge its meshConfig into the istio ConfigMap` });
+  const doc = new Document({
+    apiVersion: 'install.istio.io/v1alpha1',
+    kind: 'IstioOperator',
+    spec: { meshConfig: { extensionProviders: providers } },
+  });
+  return { path: MESH_CONFIG_FILE, text: doc.toString({ lineWidth: 0 }) };
+}
