@@ -5,7 +5,7 @@
  * cannot be read, or holds no usable key, is an error at its jwksUri.
  */
 import { diagnostic, type Diagnostic } from './diagnostics';
-import { checkJwks, jwksSourceOf } from './jwks';
+import { checkJwks, jwksFindings, jwksSourceOf } from './jwks';
 import type { JWTRule } from './model';
 import { rangeOf, type Path, type PolicyDocument } from './source';
 import { arr, obj, type WorkspaceIndex } from './workspace-index';
@@ -48,13 +48,7 @@ export function jwksFileDiagnostics(index: WorkspaceIndex, read: ReadFile): Diag
       at('jwks-unreadable', `cannot read the JWKS file "${ref.written}"${e.path ? ` (${e.path})` : ''}: ${why}; create it ("devmesh jwt keys --out ${ref.written}") or fix the path, which is relative to this policy file`);
       continue;
     }
-    const checked = checkJwks(text);
-    if (checked.error) {
-      at('bad-jwks', `the JWKS file "${ref.written}": ${checked.error}; it must hold {"keys": [<public JWK>, ...]} ("devmesh jwt keys" writes one)`);
-      continue;
-    }
-    for (const s of checked.skipped) at('bad-jwks', `the JWKS file "${ref.written}": key at index ${s.index} is skipped: ${s.message}`, 'warning');
-    for (const k of checked.privateKeys) at('bad-jwks', `the JWKS file "${ref.written}": key at index ${k} contains private key material; only public keys are used for verification — publish the public half only`, 'warning');
+    for (const f of jwksFindings(checkJwks(text), `the JWKS file "${ref.written}"`)) at('bad-jwks', f.message, f.severity === 'warning' ? 'warning' : undefined);
   }
   return out;
 }

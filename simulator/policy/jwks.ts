@@ -148,3 +148,16 @@ export function jwkProblem(jwk: Record<string, unknown>): string | undefined {
       return '[kty] is not supported in [keys]';
   }
 }
+
+/**
+ * What to tell about a JWKS (`what` names it: "jwks", "the JWKS file x.json"):
+ * the error that makes it unusable, or warnings about keys Envoy skips and
+ * private material that does not belong in it.
+ */
+export function jwksFindings(checked: JwksCheck, what: string): { severity: 'error' | 'warning'; message: string }[] {
+  if (checked.error) return [{ severity: 'error', message: `${what}: ${checked.error}; it must hold {"keys": [<public JWK>, ...]} ("devmesh jwt keys" writes one)` }];
+  return [
+    ...checked.skipped.map((s) => ({ severity: 'warning' as const, message: `${what}: key at index ${s.index} is skipped: ${s.message}` })),
+    ...checked.privateKeys.map((k) => ({ severity: 'warning' as const, message: `${what}: key at index ${k} contains private key material; only public keys are used for verification — publish the public half only` })),
+  ];
+}

@@ -1,4 +1,4 @@
-import { checkJwks, jwksSourceOf } from '../jwks';
+import { checkJwks, jwksFindings, jwksSourceOf } from '../jwks';
 import type { JWTRule } from '../model';
 import type { Path } from '../source';
 import { eachDocument } from './per-document';
@@ -22,16 +22,9 @@ export const requestAuthentication = eachDocument('RequestAuthentication', ['mis
     }
     const source = jwksSourceOf(rule);
     switch (source.kind) {
-      case 'inline': {
-        const checked = checkJwks(source.text);
-        if (checked.error) {
-          report(doc, [...at, 'jwks'], 'bad-jwks', `jwks: ${checked.error}; write {"keys": [<public JWK>, ...]} ("devmesh jwt keys" writes one)`);
-          break;
-        }
-        for (const s of checked.skipped) report(doc, [...at, 'jwks'], 'bad-jwks', `jwks key at index ${s.index} is skipped: ${s.message}`, { severity: 'warning' });
-        for (const k of checked.privateKeys) report(doc, [...at, 'jwks'], 'bad-jwks', `jwks key at index ${k} contains private key material; only public keys are used for verification — publish the public half only`, { severity: 'warning' });
+      case 'inline':
+        for (const f of jwksFindings(checkJwks(source.text), 'jwks')) report(doc, [...at, 'jwks'], 'bad-jwks', f.message, { severity: f.severity });
         break;
-      }
       case 'invalid':
         report(doc, [...at, uriField], 'bad-value', `${uriField}: ${source.problem}`);
         break;
