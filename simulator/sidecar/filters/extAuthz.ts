@@ -51,7 +51,11 @@ export const extAuthz = (deps: ExtAuthzDeps): Filter => (next) => (ctx) => {
   if (!resolution || 'problem' in resolution) return next(ctx); // unreachable: customDecision asks only a usable provider
   const provider = resolution.provider;
   const check = checkRequest(provider, { method: ctx.method, path: ctx.path, authority: ctx.authority, headers: ctx.downstream.headers });
+  // A client that leaves while the authorizer decides gets nothing sent on its behalf.
+  let gone = false;
+  ctx.onAbort(() => { gone = true; });
   deps.call(provider, check, ctx).then((answer) => answer, (err: Error) => ({ error: err.message })).then((answer) => {
+    if (gone) return;
     const verdict = checkVerdict(provider, answer);
     switch (verdict.kind) {
       case 'allow':

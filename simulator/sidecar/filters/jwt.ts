@@ -50,7 +50,11 @@ export const jwt = (deps: JwtDeps): Filter => (next) => (ctx) => {
   }
   const request = { headers: ctx.downstream.headers as Record<string, string | string[] | undefined>, query: splitPath(ctx.path).query };
   const nowSeconds = Math.floor((deps.now ?? Date.now)() / 1000);
+  // A client that leaves while keys are fetched gets nothing sent on its behalf.
+  let gone = false;
+  ctx.onAbort(() => { gone = true; });
   Promise.all(providers.map((p) => verifyProvider(p, extractTokens(p, request), deps.store, nowSeconds))).then((results) => {
+    if (gone) return;
     const status = requirementStatus(results.map((r) => r.status));
     if (status !== 'Ok') {
       deps.stats?.inc('jwt_authn.denied');
