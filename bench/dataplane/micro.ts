@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { compose, type RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
 import type { Exchange } from '../../simulator/sidecar/downstream';
-import { authz } from '../../simulator/sidecar/filters/authz';
+import { securityFilters } from '../../simulator/sidecar/chains';
 import { chaos } from '../../simulator/sidecar/filters/chaos';
 import { circuitBreaker } from '../../simulator/sidecar/filters/circuitBreaker';
 import { cors } from '../../simulator/sidecar/filters/cors';
@@ -31,6 +31,7 @@ import { timeout } from '../../simulator/sidecar/filters/timeout';
 import { trace } from '../../simulator/sidecar/filters/trace';
 import { xfcc } from '../../simulator/sidecar/filters/xfcc';
 import { ResilienceState } from '../../simulator/sidecar/resilience/state';
+import { JwksStore } from '../../simulator/sidecar/security/jwksStore';
 import { newLbStats } from '../../simulator/sidecar/routing/loadBalancer';
 import { Stats } from '../../simulator/sidecar/stats';
 import { compileTables } from '../../simulator/sidecar/tables';
@@ -81,13 +82,15 @@ function outboundChain(): void {
 
 function inboundChain(): void {
   const ok = (status: number) => { if (status !== 200) throw new Error(`status ${status}`); };
-  const chain = compose([servicePort(), learnPeer(), trace({ sampling: 100, random: Math.random }), metrics(), authz({}), xfcc()], (ctx) => ctx.respond(200, { 'content-length': '94' }, null));
+  // The sidecar's own security filters (jwt, ext_authz, authz), as chains.ts composes them; this snapshot has no such policies.
+  const security = { jwks: new JwksStore(), authzCall: () => Promise.reject(new Error('no authorizer in the benchmark')) };
+  const chain = compose([servicePort(), learnPeer(), trace({ sampling: 100, random: Math.random }), metrics(), ...securityFilters(security, undefined, undefined), xfcc()], (ctx) => ctx.respond(200, { 'content-length': '94' }, null));
   const headers: IncomingHttpHeaders = {
     ':method': 'GET', ':path': '/', ':authority': 'bench', ':scheme': 'https', 'user-agent': 'wrk', 'x-request-id': 'f81d4fae-7dec-11d0-a765-00a0c91e6bf6',
     traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1',
     'x-devmesh-peer-workload': 'client-v1', 'x-devmesh-destination': 'bench.default.svc.cluster.local:9080', 'x-envoy-attempt-count': '1', 'x-forwarded-proto': 'http',
   };
-  measure('inbound filters (servicePort .. xfcc, stub app)', 100_000, () => chain(ctxOf(server, headers, '2.0', { labels: {}, spiffeId: client.identity.spiffeId, certHash: 'ab'.repeat(32), namespace: 'default', address: '127.0.0.1' }, ok)));
+  measure('inbound filters (servicePort .. jwt, ext_authz, authz .. xfcc, stub app)', 100_000, () => chain(ctxOf(server, headers, '2.0', { labels: {}, spiffeId: client.identity.spiffeId, certHash: 'ab'.repeat(32), namespace: 'default', address: '127.0.0.1' }, ok)));
 }
 
 function exchangeEnd(): void {
