@@ -4,7 +4,7 @@
  *
  * - Which policies apply: those of the proxy's namespace whose selector
  *   matches (or that have none), and those of the root namespace, which
- *   select in every namespace.
+ *   select in every namespace (not those attached by targetRefs).
  * - Every jwtRule of them is one provider; providers are ordered by issuer.
  * - Where a provider looks for tokens: its fromHeaders (value after the
  *   prefix), fromParams and fromCookies, or by default `Authorization:
@@ -68,16 +68,18 @@ export interface PolicyTarget {
 }
 
 /** Istio's workload selection for authentication policies: own namespace, plus the root namespace everywhere. */
-export function selects(p: { metadata: { namespace?: string }; spec: { selector?: WorkloadSelector } }, target: PolicyTarget, defaultNamespace: string): boolean {
+export function selects(p: { metadata: { namespace?: string }; spec: { selector?: WorkloadSelector; targetRef?: unknown; targetRefs?: unknown[] } }, target: PolicyTarget, defaultNamespace: string, rootNamespace = ROOT_NAMESPACE): boolean {
   const ns = p.metadata.namespace ?? defaultNamespace;
-  if (ns !== target.namespace && ns !== ROOT_NAMESPACE) return false;
+  if (ns !== target.namespace && ns !== rootNamespace) return false;
+  // A policy attached by targetRef(s) is for a Gateway API gateway or a waypoint, not simulated: it selects no proxy here.
+  if (p.spec.targetRef || (p.spec.targetRefs && p.spec.targetRefs.length > 0)) return false;
   return Object.entries(p.spec.selector?.matchLabels ?? {}).every(([k, v]) => target.labels[k] === v);
 }
 
-export function providersFor(all: readonly Resource<'RequestAuthentication'>[], target: PolicyTarget, defaultNamespace: string): JwtProvider[] {
+export function providersFor(all: readonly Resource<'RequestAuthentication'>[], target: PolicyTarget, defaultNamespace: string, rootNamespace = ROOT_NAMESPACE): JwtProvider[] {
   const rules: { rule: JWTRule; policy: string }[] = [];
   for (const p of all) {
-    if (!selects(p, target, defaultNamespace)) continue;
+    if (!selects(p, target, defaultNamespace, rootNamespace)) continue;
     for (const rule of p.spec.jwtRules ?? []) rules.push({ rule, policy: `${p.metadata.namespace ?? defaultNamespace}/${p.metadata.name}` });
   }
   // Pilot sorts the rules by issuer so the generated config is stable; the order decides whose payload wins.
