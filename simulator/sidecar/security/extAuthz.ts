@@ -16,7 +16,7 @@
  *   headers; no answer, a timeout or a 5xx is an error: `statusOnError`
  *   (default 403), or the request goes on when `failOpen`.
  */
-import type { ExtAuthzGrpcProvider, ExtAuthzHttpProvider, ExtensionProvider } from '../../policy/model';
+import type { ExtAuthzHttpProvider, ExtensionProvider } from '../../policy/model';
 import { isLoopbackHost } from '../../policy/jwks';
 import { parseDuration } from '../../policy/duration';
 import type { ServiceInfo } from '../../protocol';
@@ -27,9 +27,9 @@ export type AuthzTarget =
   | { kind: 'mesh'; service: ServiceInfo; port: number }
   | { kind: 'local'; host: string; port: number };
 
+/** An HTTP external authorizer ready to be asked (gRPC ones are not simulated yet). */
 export interface ResolvedProvider {
   name: string;
-  protocol: 'http' | 'grpc';
   target: AuthzTarget;
   /** `host:port` as written, for messages. */
   address: string;
@@ -59,7 +59,7 @@ export function resolveProviders(providers: readonly ExtensionProvider[], t: Mes
       out.set(p.name, { problem: `extension provider name must be unique, found duplicate: ${p.name}` });
       continue;
     }
-    if (p.envoyExtAuthzHttp) out.set(p.name, resolveOne(p.name, 'http', p.envoyExtAuthzHttp, t));
+    if (p.envoyExtAuthzHttp) out.set(p.name, resolveHttp(p.name, p.envoyExtAuthzHttp, t));
     // The gRPC API (envoy.service.auth.v3.Authorization/Check) is not simulated yet: its policies deny what they match.
     else if (p.envoyExtAuthzGrpc) out.set(p.name, { problem: `envoyExtAuthzGrpc is not simulated yet (provider ${p.name})` });
     else out.set(p.name, { problem: `extension provider ${p.name} is not an external authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc)` });
@@ -67,31 +67,30 @@ export function resolveProviders(providers: readonly ExtensionProvider[], t: Mes
   return out;
 }
 
-function resolveOne(name: string, protocol: 'http' | 'grpc', c: ExtAuthzHttpProvider | ExtAuthzGrpcProvider, t: MeshTables): ProviderResolution {
+function resolveHttp(name: string, c: ExtAuthzHttpProvider, t: MeshTables): ProviderResolution {
   const port = typeof c.port === 'string' ? Number(c.port) : c.port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) return { problem: `port must be in the range [1, 65535], found: ${String(c.port)}` };
   const target = resolveService(c.service ?? '', port, t);
   if ('problem' in target) return target;
   const status = c.statusOnError === undefined || c.statusOnError === '' ? 403 : Number(c.statusOnError);
   if (!Number.isInteger(status) || status < 100 || status > 599) return { problem: `invalid statusOnError "${c.statusOnError}"` };
-  const http: ExtAuthzHttpProvider = protocol === 'http' ? (c as ExtAuthzHttpProvider) : { service: c.service, port: c.port };
-  const include = http.includeRequestHeadersInCheck?.length ? http.includeRequestHeadersInCheck : http.includeHeadersInCheck ?? [];
-  for (const [field, list] of [['includeRequestHeadersInCheck', include], ['headersToUpstreamOnAllow', http.headersToUpstreamOnAllow], ['headersToDownstreamOnAllow', http.headersToDownstreamOnAllow], ['headersToDownstreamOnDeny', http.headersToDownstreamOnDeny]] as const) {
+  const include = c.includeRequestHeadersInCheck?.length ? c.includeRequestHeadersInCheck : c.includeHeadersInCheck ?? [];
+  for (const [field, list] of [['includeRequestHeadersInCheck', include], ['headersToUpstreamOnAllow', c.headersToUpstreamOnAllow], ['headersToDownstreamOnAllow', c.headersToDownstreamOnAllow], ['headersToDownstreamOnDeny', c.headersToDownstreamOnDeny]] as const) {
     if ((list ?? []).includes('*')) return { problem: `a single wildcard ("*") is not supported, change it to either prefix or suffix match: ${field}` };
   }
-  if (http.pathPrefix && !http.pathPrefix.startsWith('/')) return { problem: `pathPrefix must begin with \`/\`, found: "${http.pathPrefix}"` };
+  if (c.pathPrefix && !c.pathPrefix.startsWith('/')) return { problem: `pathPrefix must begin with \`/\`, found: "${c.pathPrefix}"` };
   return {
     provider: {
-      name, protocol, target: target.target, address: `${c.service}:${port}`,
+      name, target: target.target, address: `${c.service}:${port}`,
       timeoutMs: (c.timeout ? parseDuration(c.timeout) : undefined) ?? DEFAULT_AUTHZ_TIMEOUT_MS,
       failOpen: c.failOpen === true,
       statusOnError: status,
-      pathPrefix: http.pathPrefix ?? '',
+      pathPrefix: c.pathPrefix ?? '',
       includeHeaders: include,
-      additionalHeaders: Object.fromEntries(Object.entries(http.includeAdditionalHeadersInCheck ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
-      upstreamOnAllow: http.headersToUpstreamOnAllow ?? [],
-      downstreamOnAllow: http.headersToDownstreamOnAllow ?? [],
-      downstreamOnDeny: http.headersToDownstreamOnDeny?.length ? http.headersToDownstreamOnDeny : undefined,
+      additionalHeaders: Object.fromEntries(Object.entries(c.includeAdditionalHeadersInCheck ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+      upstreamOnAllow: c.headersToUpstreamOnAllow ?? [],
+      downstreamOnAllow: c.headersToDownstreamOnAllow ?? [],
+      downstreamOnDeny: c.headersToDownstreamOnDeny?.length ? c.headersToDownstreamOnDeny : undefined,
     },
   };
 }
