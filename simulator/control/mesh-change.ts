@@ -9,8 +9,9 @@
  * change what the sidecars route on, so a new snapshot is enough. A new
  * service account is a new identity: its sidecar restarts with a certificate
  * for it, as a pod would. The defaults (flavor, compatibilityVersion,
- * meshConfig) are configuration, as istiod pushes a MeshConfig change: a new
- * snapshot is enough. Settings of the whole mesh (control port, ingress
+ * meshConfig) and the extension providers (external authorizers) are
+ * configuration, as istiod pushes a MeshConfig change: a new snapshot is
+ * enough. Settings of the whole mesh (control port, ingress
  * port, trust domain, namespace, telemetry) are the installation itself:
  * those still take a new `devmesh up`, and the plan says which they are.
  */
@@ -38,10 +39,12 @@ export interface MeshChangePlan {
   restartApp: string[];
   /** Workloads whose sidecar must restart (service account or pinned sidecar ports changed). */
   restartSidecar: string[];
-  /** Anything at all a sidecar would see (services, ports, labels...), i.e. a new snapshot is due. */
+  /** Anything at all a sidecar would see (services, ports, labels, extension providers...), i.e. a new snapshot is due. */
   changed: boolean;
   /** flavor, compatibilityVersion or meshConfig changed: the sidecars' defaults change with the next snapshot. */
   defaultsChanged: boolean;
+  /** The extension providers (external authorizers) changed. */
+  extensionProviders?: boolean;
 }
 
 /** The Mesh fields the defaults table resolves from (policy/defaults). */
@@ -91,10 +94,14 @@ export function planMeshChange(running: Resource<'Mesh'>, edited: Resource<'Mesh
       // Its HTTP_PROXY is the outbound port.
       || was.spec.sidecar?.outboundPort !== now.spec.sidecar?.outboundPort)) restartApp.push(name);
   }
+  // extensionProviders are meshConfig istiod applies without a restart: a new snapshot is enough.
+  const extensionProviders = !same(running.spec.extensionProviders, edited.spec.extensionProviders);
   return {
     needsRestart, added, removed, restartApp, restartSidecar,
-    changed: !same(running.spec.services, edited.spec.services) || !same(running.spec.workloads, edited.spec.workloads) || running.spec.rootNamespace !== edited.spec.rootNamespace,
+    changed: !same(running.spec.services, edited.spec.services) || !same(running.spec.workloads, edited.spec.workloads)
+      || running.spec.rootNamespace !== edited.spec.rootNamespace || extensionProviders,
     defaultsChanged: !same(defaultsOf(running.spec), defaultsOf(edited.spec)),
+    ...(extensionProviders ? { extensionProviders } : {}),
   };
 }
 
@@ -106,5 +113,6 @@ export function describePlan(plan: MeshChangePlan): string {
   if (plan.restartSidecar.length) parts.push(`restarted the sidecar of ${plan.restartSidecar.join(', ')}`);
   const appsOnly = plan.restartApp.filter((n) => !plan.restartSidecar.includes(n));
   if (appsOnly.length) parts.push(`restarted the app of ${appsOnly.join(', ')}`);
+  if (plan.extensionProviders) parts.push('extension providers updated');
   return parts.join('; ') || 'services updated';
 }

@@ -422,9 +422,12 @@ export class MeshRuntime {
       this.meshChangeWarned = meshNow;
       this.err(`the Mesh's ${plan.needsRestart.join(', ')} changed: that takes effect on the next devmesh up; services, workloads and policies are applied now`);
     }
-    // Services, workloads and the defaults (compatibilityVersion, meshConfig) follow the file; the mesh-wide settings stay as started.
+    // Services, workloads, the root namespace, extension providers and the defaults (compatibilityVersion, meshConfig) follow the file; the mesh-wide settings stay as started.
     const mesh: Resource<'Mesh'> = plan.changed || plan.defaultsChanged
-      ? { ...this.mesh, spec: { ...this.mesh.spec, services: ws.mesh.spec.services, workloads: ws.mesh.spec.workloads, rootNamespace: ws.mesh.spec.rootNamespace, ...defaultsOf(ws.mesh.spec) } }
+      ? {
+        ...this.mesh,
+        spec: { ...this.mesh.spec, services: ws.mesh.spec.services, workloads: ws.mesh.spec.workloads, rootNamespace: ws.mesh.spec.rootNamespace, extensionProviders: ws.mesh.spec.extensionProviders, ...defaultsOf(ws.mesh.spec) },
+      }
       : this.mesh;
     let commands = new Map<string, ResolvedCommand>();
     if (plan.changed) {

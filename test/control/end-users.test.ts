@@ -110,6 +110,15 @@ describe('examples/end-users through devmesh up (Istio\'s end-user and ext-authz
     assert.equal((await get(ingress, '/ip')).status, 200);
   });
 
+  test('an edit of the Mesh\'s extension provider applies at once (an authorizer that is down answers statusOnError)', async () => {
+    const [down] = await freePorts(1);
+    const mesh = readFileSync(meshFile, 'utf8');
+    writeFileSync(meshFile, mesh.replace('service: ext-authz.foo.svc.cluster.local\n        port: "8000"', `service: 127.0.0.1\n        port: ${down}\n        statusOnError: "503"`));
+    await waitFor('the new provider in force', async () => (await get(ingress, '/headers', { 'x-ext-authz': 'allow' })).status === 503).catch(withOutput(up));
+    writeFileSync(meshFile, mesh);
+    await waitFor('the provider back', async () => (await get(ingress, '/headers', { 'x-ext-authz': 'allow' })).status === 200).catch(withOutput(up));
+  });
+
   test('the access log has the refusals with their reasons', async () => {
     const details = async () => {
       const { entries } = await (await up.api('/api/logs?limit=2000')).json() as { entries: { response_code: number; response_code_details: string; workload: string }[] };

@@ -95,3 +95,11 @@ test('a service port change leaves the apps alone; a new local port in ports res
   assert.deepEqual(planMeshChange(withPorts(9190), withPorts(9191)).restartApp, ['reviews-v1']);
   assert.deepEqual(planMeshChange(mesh(), mesh((s) => { s.services[0].ports = [{ name: 'http', port: 9080 }, { name: 'http-x', port: 9081, targetPort: 9080 }]; delete s.services[0].port; })).restartApp, []);
 });
+
+test('an edit of the extension providers is a new snapshot, applied at once like a meshConfig edit', () => {
+  const plan = planMeshChange(mesh(), mesh((s) => {
+    s.extensionProviders = [{ name: 'authz', envoyExtAuthzHttp: { service: '127.0.0.1', port: 9300 } }];
+  }));
+  assert.deepEqual([plan.changed, plan.extensionProviders, plan.needsRestart, plan.added, plan.restartApp], [true, true, [], [], []]);
+  assert.equal(describePlan(plan), 'extension providers updated');
+});
