@@ -110,6 +110,22 @@ describe('examples/end-users through devmesh up (Istio\'s end-user and ext-authz
     assert.equal((await get(ingress, '/ip')).status, 200);
   });
 
+  test('a RequestAuthentication naming a JWKS file that does not exist is refused, and the mesh keeps serving what it served', async () => {
+    const before = (await (await up.api('/api/config')).json() as { version: number }).version;
+    const broken = path.join(dir, 'policies', 'broken.yaml');
+    writeFileSync(broken, readFileSync(path.join(TASKS, 'request-authentication-ingress.yaml'), 'utf8').replace('name: jwt-example', 'name: broken').replace('../jwks.json', '../missing-jwks.json'));
+    try {
+      await waitFor('the edit refused', () => /jwks-unreadable: cannot read the JWKS file "\.\.\/missing-jwks\.json"/.test(up.output())).catch(withOutput(up));
+      assert.equal((await (await up.api('/api/config')).json() as { version: number }).version, before);
+      // Still in force: the CUSTOM policy on /headers; not in force: the broken rule (a bad token on /ip passes).
+      assert.equal((await get(ingress, '/headers', { 'x-ext-authz': 'deny' })).status, 403);
+      assert.equal((await get(ingress, '/ip', { authorization: 'Bearer deadbeef' })).status, 200);
+    } finally {
+      rmSync(broken, { force: true });
+    }
+    await waitFor('the mesh accepting edits again', async () => (await (await up.api('/api/config')).json() as { state: string }).state === 'ok').catch(withOutput(up));
+  });
+
   test('an edit of the Mesh\'s extension provider applies at once (an authorizer that is down answers statusOnError)', async () => {
     const [down] = await freePorts(1);
     const mesh = readFileSync(meshFile, 'utf8');

@@ -166,6 +166,9 @@ describe('where the keys come from', () => {
     assert.equal(r.text, 'Jwks remote fetch is failed\n');
     assert.equal(r.headers['x-devmesh-proxy-error'], 'jwks-fetch-failed');
     assert.equal((await mesh.request('sleep-v1', { url: 'http://httpbin:8000/headers' })).status, 200);
+    // Nothing else in the mesh is affected: sleep has no RequestAuthentication and takes the same token.
+    const other = await mesh.request('httpbin-v1', { url: 'http://sleep:80/headers', headers: { authorization: `Bearer ${await mint(k.key, { iss: ISS, sub: 'a' })}` } });
+    assert.equal(other.status, 200);
   });
 
   test('a malformed JWKS file is Envoy\'s JWKS status', async () => {
