@@ -32,7 +32,7 @@ const compiled = new WeakMap<MeshTables, JwtProvider[]>();
 
 export function providersOf(t: MeshTables): JwtProvider[] {
   let providers = compiled.get(t);
-  if (!providers) compiled.set(t, (providers = providersFor(t.snapshot.requestAuthentications ?? [], proxyTarget(t), t.snapshot.namespace)));
+  if (!providers) compiled.set(t, (providers = providersFor(t.snapshot.requestAuthentications ?? [], proxyTarget(t), t.snapshot.namespace, t.rootNamespace)));
   return providers;
 }
 

@@ -62,6 +62,9 @@ function callMesh(p: ResolvedProvider, check: CheckRequest, ctx: RequestContext,
       endpoint: undefined,
       policy: undefined,
       upstreamPort: undefined,
+      // An outbound call of this proxy: not the inbound port the original request is for, and no connection to reset.
+      inbound: undefined,
+      reset: undefined,
       respond(status, headers, body) {
         if (body === null || typeof body === 'string') return resolve({ status, headers: headers as CheckResponse['headers'], body: body ?? '' });
         readBody(body).then((text) => resolve({ status, headers: headers as CheckResponse['headers'], body: text }), reject);
