@@ -94,6 +94,39 @@ spec:
     assert.deepEqual(codes(ds.filter((d) => d.code !== 'deny-all')), ['no-matching-workloads@5', 'ineffective-policy@17']);
   });
 
+  it('a RequestAuthentication selects like an AuthorizationPolicy: in its namespace, or from the root namespace in all', () => {
+    const ds = check(`apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: here, namespace: default }
+spec:
+  selector: { matchLabels: { app: productpage } }
+  jwtRules: [{ issuer: https://issuer.example.com, jwksUri: https://127.0.0.1:8443/jwks.json }]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: everywhere, namespace: istio-system }
+spec:
+  selector: { matchLabels: { app: productpage } }
+  jwtRules: [{ issuer: https://issuer.example.com, jwksUri: https://127.0.0.1:8443/jwks.json }]
+`);
+    assert.deepEqual(codes(ds), ['no-matching-workloads@5']);
+  });
+
+  it('an extension provider names a service of any namespace by its FQDN (or ns/FQDN) at any of its ports', () => {
+    const ws = new Workspace();
+    ws.setFile('/m/mesh.yaml', MESH.replace('spec:\n', `spec:
+  extensionProviders:
+    - { name: admin, envoyExtAuthzHttp: { service: details.default.svc.cluster.local, port: 9090 } }
+    - { name: scoped, envoyExtAuthzHttp: { service: default/details.default.svc.cluster.local, port: 9080 } }
+    - { name: wrong-port, envoyExtAuthzHttp: { service: details.default.svc.cluster.local, port: 9191 } }
+    - { name: wrong-namespace, envoyExtAuthzHttp: { service: front/details.default.svc.cluster.local, port: 9080 } }
+`));
+    const ds = ws.diagnostics();
+    assert.deepEqual(ds.map((d) => d.code), ['bad-provider', 'bad-provider']);
+    assert.match(ds[0].message, /has no port 9191 \(it has 9080, 9090\)/);
+    assert.match(ds[1].message, /could not find service front\/details\.default\.svc\.cluster\.local/);
+  });
+
   it('two VirtualServices for one host conflict only where one namespace sees both (exportTo)', () => {
     const vs = (name: string, ns: string, exportTo?: string) => `apiVersion: networking.istio.io/v1
 kind: VirtualService

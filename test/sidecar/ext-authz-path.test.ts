@@ -11,8 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { ExtensionProvider, Resource } from '../../simulator/policy/model';
-import { ap, freePort, startMeshRetrying, type Policies, type TestMesh } from './fixtures';
+import type { ExtensionProvider, MeshSpec, Resource } from '../../simulator/policy/model';
+import { ap, freePort, startMeshFromSpec, startMeshRetrying, type Policies, type TestMesh } from './fixtures';
 
 const EXT_AUTHZ = path.resolve(__dirname, '..', '..', '..', 'examples', 'end-users', 'services', 'ext-authz.js');
 const DENY_BODY = 'denied by ext_authz for not found header `x-ext-authz: allow` in the request';
@@ -197,3 +197,52 @@ describe('External authorization with a local process, and when the authorizer f
   });
 });
 
+
+describe('An authorizer in another namespace, on the second port of its service, for a policy in the root namespace', () => {
+  let mesh: TestMesh;
+  let authorizer: Awaited<ReturnType<typeof startAuthorizer>>;
+  const FQDN = 'ext-authz.authz.svc.cluster.local';
+  // The authorizer's first port is an echo app that answers 200 to anything: a check sent there would allow every request.
+  const spec = (authorizerPort: number): MeshSpec => ({
+    namespace: 'default',
+    services: [
+      { name: 'httpbin', port: 8000, workloads: [{ name: 'httpbin-v1', port: 1 }] },
+      { name: 'sleep', namespace: 'front', port: 80, workloads: [{ name: 'sleep-v1', port: 1 }] },
+      {
+        name: 'ext-authz', namespace: 'authz',
+        ports: [{ name: 'http', port: 8080 }, { name: 'http-check', port: 8000, targetPort: 'check' }],
+        workloads: [{ name: 'ext-authz-v1', ports: { '8080': 1, check: authorizerPort } }],
+      },
+    ],
+  });
+  // Written in istio-system, the root namespace: it selects httpbin in default.
+  const rootCustom = ap('ext-authz', { selector: { matchLabels: { app: 'httpbin' } }, action: 'CUSTOM', provider: { name: 'authz' }, rules: [{ to: [{ operation: { paths: ['/headers'] } }] }] }, 'istio-system');
+  const get = (headers: Record<string, string> = {}) => mesh.request('sleep-v1', { url: 'http://httpbin.default:8000/headers', headers });
+
+  before(async () => {
+    const port = await freePort();
+    authorizer = await startAuthorizer(port);
+    mesh = await startMeshFromSpec(spec(port), { extensionProviders: [httpProvider('authz', FQDN, 8000)], authorizationPolicies: [rootCustom] }, { served: { 'ext-authz-v1:check': port } });
+  });
+  after(async () => {
+    await mesh.close();
+    await authorizer.stop();
+  });
+
+  test('the check reaches the authorizer by its FQDN and service port 8000 (targetPort check), with httpbin\'s identity', async () => {
+    const denied = await get({ 'x-ext-authz': 'deny' });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.text, DENY_BODY);
+    assert.equal((await get({ 'x-ext-authz': 'allow' })).status, 200);
+    assert.match(authorizer.checks().at(-1)!, /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin/);
+  });
+
+  test('`namespace/host` names it too; a port the service lacks makes the provider unusable, so the policy denies what it matches', async () => {
+    await mesh.push({ extensionProviders: [httpProvider('authz', `authz/${FQDN}`, 8000)], authorizationPolicies: [rootCustom] });
+    assert.equal((await get({ 'x-ext-authz': 'deny' })).text, DENY_BODY);
+    await mesh.push({ extensionProviders: [httpProvider('authz', FQDN, 9000)], authorizationPolicies: [rootCustom] });
+    const r = await get({ 'x-ext-authz': 'allow' });
+    assert.equal(r.status, 403);
+    assert.equal(r.headers['x-devmesh-proxy-error'], 'ext-authz-bad-provider');
+  });
+});

@@ -186,25 +186,27 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
  * A whole in-process mesh from a Mesh spec, through the control plane's own
  * buildSnapshot: every local port a workload's app listens on (`port`, or
  * each one of `ports`) gets an echo app named `<workload>` (or
- * `<workload>:<container port>`), whatever number the spec wrote there.
+ * `<workload>:<container port>`), whatever number the spec wrote there —
+ * but for the ones `opts.served` names by those names, where a process of
+ * the test already listens.
  */
-export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean } = {}): Promise<TestMesh> {
+export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number> } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: spec.trustDomain ?? TD });
   const mesh: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'test' }, spec: structuredClone(spec) };
   const apps = new Map<string, http.Server>();
   const workloads = [...mesh.spec.services.flatMap((s) => s.workloads ?? []), ...(mesh.spec.workloads ?? [])];
   const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort() } };
   for (const w of workloads) {
+    const listen = async (name: string): Promise<number> => {
+      if (opts.served?.[name] !== undefined) return opts.served[name];
+      const app = await echoApp(name);
+      apps.set(name, app.server);
+      return app.port;
+    };
     if (w.ports) {
-      for (const key of Object.keys(w.ports)) {
-        const app = await echoApp(`${w.name}:${key}`);
-        apps.set(`${w.name}:${key}`, app.server);
-        w.ports[key] = app.port;
-      }
+      for (const key of Object.keys(w.ports)) w.ports[key] = await listen(`${w.name}:${key}`);
     } else {
-      const app = await echoApp(w.name);
-      apps.set(w.name, app.server);
-      w.port = app.port;
+      w.port = await listen(w.name);
     }
     assignment.workloads[w.name] = { inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
   }

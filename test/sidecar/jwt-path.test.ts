@@ -12,7 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateKeys, loadSigningKey, mint, type MintOptions, type SigningKey } from '../../simulator/jwt-keys';
-import { ap, gw, ra, startMeshRetrying, vs, type TestMesh } from './fixtures';
+import type { MeshSpec } from '../../simulator/policy/model';
+import { ap, gw, ra, startMeshFromSpec, startMeshRetrying, vs, type TestMesh } from './fixtures';
 
 const ISS = 'testing@secure.istio.io';
 
@@ -157,5 +158,57 @@ describe('End-user authentication at the ingress gateway (Istio task authn-polic
     });
     assert.equal((await viaIngress('/headers')).status, 403);
     assert.equal((await viaIngress('/ip')).status, 200);
+  });
+});
+
+describe('RequestAuthentication across namespaces (spec.rootNamespace: mesh-root)', () => {
+  // httpbin in default, sleep in front; the root namespace is mesh-root, so istio-system is an ordinary namespace here.
+  const spec: MeshSpec = {
+    namespace: 'default',
+    rootNamespace: 'mesh-root',
+    services: [
+      { name: 'httpbin', port: 8000, workloads: [{ name: 'httpbin-v1', port: 1 }] },
+      { name: 'sleep', namespace: 'front', port: 80, workloads: [{ name: 'sleep-v1', port: 1 }] },
+    ],
+  };
+  let mesh: TestMesh;
+  let key: SigningKey;
+  let jwks: string;
+  const rule = () => ({ jwtRules: [{ issuer: ISS, jwks }] });
+  const badToken = { authorization: 'Bearer deadbeef' };
+  const toHttpbin = (h: Record<string, string> = {}) => mesh.request('sleep-v1', { url: 'http://httpbin.default:8000/headers', headers: h });
+  const toSleep = (h: Record<string, string> = {}) => mesh.request('httpbin-v1', { url: 'http://sleep.front/headers', headers: h });
+
+  before(async () => {
+    const pair = await generateKeys();
+    jwks = JSON.stringify(pair.jwks);
+    key = await loadSigningKey(JSON.stringify(pair.privateJwk));
+    mesh = await startMeshFromSpec(spec);
+  });
+  after(() => mesh.close());
+
+  test('one in the root namespace selects by labels in every namespace: httpbin in default checks tokens, sleep in front does not', async () => {
+    await mesh.push({ requestAuthentications: [ra('httpbin-jwt', { selector: { matchLabels: { app: 'httpbin' } }, ...rule() }, 'mesh-root')] });
+    const bad = await toHttpbin(badToken);
+    assert.equal(bad.status, 401);
+    assert.equal(bad.headers['x-devmesh-proxy-error'], 'jwt-malformed');
+    assert.equal((await toHttpbin({ authorization: `Bearer ${await mint(key, { iss: ISS, sub: 'alice' })}` })).status, 200);
+    assert.equal((await toSleep(badToken)).status, 200);
+  });
+
+  test('one in another namespace applies to none of default\'s workloads (istio-system is not the root here); one in front applies to front\'s', async () => {
+    await mesh.push({ requestAuthentications: [ra('everyone', rule(), 'istio-system'), ra('front-jwt', rule(), 'front')] });
+    assert.equal((await toHttpbin(badToken)).status, 200);
+    assert.equal((await toSleep(badToken)).status, 401);
+  });
+
+  test('a root-namespace AuthorizationPolicy requiring a principal reads the token a default-namespace RequestAuthentication verified', async () => {
+    await mesh.push({
+      requestAuthentications: [ra('httpbin-jwt', rule(), 'default')],
+      authorizationPolicies: [ap('require-jwt', { selector: { matchLabels: { app: 'httpbin' } }, rules: [{ from: [{ source: { requestPrincipals: [`${ISS}/*`] } }] }] }, 'mesh-root')],
+    });
+    assert.equal((await toHttpbin()).status, 403);
+    assert.equal((await toHttpbin({ authorization: `Bearer ${await mint(key, { iss: ISS, sub: 'alice' })}` })).status, 200);
+    assert.equal((await toSleep()).status, 200, 'the policy selects app: httpbin only');
   });
 });

@@ -102,6 +102,15 @@ describe('which providers apply, and where they look for tokens', () => {
     assert.deepEqual(providers.map((p) => [p.name, p.issuer, p.policy]), [['origins-0', 'alpha', 'istio-system/mesh'], ['origins-1', 'zeta', 'foo/b']]);
   });
 
+  test('with spec.rootNamespace set, its policies select everywhere and istio-system\'s only there', () => {
+    const all = [
+      ra('istio', { jwtRules: [{ issuer: 'never' }] }, 'istio-system'),
+      ra('root', { selector: { matchLabels: { app: 'httpbin' } }, jwtRules: [{ issuer: 'root' }] }, 'mesh-root'),
+    ];
+    assert.deepEqual(providersFor(all, target, 'default', 'mesh-root').map((p) => p.policy), ['mesh-root/root']);
+    assert.deepEqual(providersFor(all, { namespace: 'istio-system', labels: {} }, 'default', 'mesh-root').map((p) => p.policy), ['istio-system/istio']);
+  });
+
   test('without locations: Authorization: Bearer and the access_token query parameter', () => {
     const [p] = providersFor([ra('a', { jwtRules: [{ issuer: 'i' }] }, 'foo')], target, 'default');
     assert.deepEqual(extractTokens(p, { headers: { authorization: 'Bearer abc.def.ghi' }, query: {} }).map((t) => t.token), ['abc.def.ghi']);
