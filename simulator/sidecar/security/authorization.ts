@@ -21,6 +21,7 @@ import type { AuthorizationPolicySpec, AuthzCondition, AuthzOperation, AuthzRule
 import { principalOf } from '../../policy/hosts';
 import { isPathTemplate, matchesPathTemplate } from '../../policy/path-template';
 import { ROOT_NAMESPACE } from './peerAuthentication';
+import { selects, type PolicyTarget } from './policySelection';
 import { claimAt, claimMatches, claimPath, requestPrincipalMatches, type RequestAuth } from './requestAuthentication';
 
 export interface AuthzRequest {
@@ -64,13 +65,8 @@ export function isDryRun(p: Resource<'AuthorizationPolicy'>): boolean {
  * root-namespace policy's selector picks workloads in every namespace. A
  * policy with a targetRef is for a gateway or waypoint, never a sidecar.
  */
-export function policiesFor(all: readonly Resource<'AuthorizationPolicy'>[], workload: { namespace: string; labels: Record<string, string> }, defaultNamespace: string, rootNamespace = ROOT_NAMESPACE): Resource<'AuthorizationPolicy'>[] {
-  return all.filter((p) => {
-    const ns = p.metadata.namespace ?? defaultNamespace;
-    if (ns !== workload.namespace && ns !== rootNamespace) return false;
-    if (p.spec.targetRef || (p.spec.targetRefs && p.spec.targetRefs.length > 0)) return false;
-    return Object.entries(p.spec.selector?.matchLabels ?? {}).every(([k, v]) => workload.labels[k] === v);
-  });
+export function policiesFor(all: readonly Resource<'AuthorizationPolicy'>[], workload: PolicyTarget, defaultNamespace: string, rootNamespace = ROOT_NAMESPACE): Resource<'AuthorizationPolicy'>[] {
+  return all.filter((p) => selects(p, workload, defaultNamespace, rootNamespace));
 }
 
 export function authorize(policies: readonly Resource<'AuthorizationPolicy'>[], req: AuthzRequest, defaultNamespace: string): AuthzDecision {

@@ -6,7 +6,7 @@
  * select it here too).
  */
 import type { InboundPort, MeshTables } from '../tables';
-import type { PolicyTarget } from './requestAuthentication';
+import type { PolicyTarget } from './policySelection';
 
 export interface ProxyTarget extends PolicyTarget {
   /**

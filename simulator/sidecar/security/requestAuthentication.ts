@@ -17,11 +17,12 @@
  *   spaceDelimitedClaims split into lists), the payload and claim headers,
  *   and — unless forwardOriginalToken — the token's header removed.
  */
-import type { JWTRule, Resource, WorkloadSelector } from '../../policy/model';
+import type { JWTRule, Resource } from '../../policy/model';
 import { jwksSourceOf, type JwksSource } from '../../policy/jwks';
 import { parseDuration } from '../../policy/duration';
 import type { JwtStatus } from './jwtStatus';
 import { ROOT_NAMESPACE } from './peerAuthentication';
+import { selects, type PolicyTarget } from './policySelection';
 
 export type TokenLocation =
   | { kind: 'header'; name: string; prefix: string }
@@ -59,21 +60,6 @@ export interface RequestAuth {
   principal: string;
   /** The payload, with space-delimited claims turned into lists. */
   claims: Record<string, unknown>;
-}
-
-/** The proxy a policy may apply to: its namespace and labels. */
-export interface PolicyTarget {
-  namespace: string;
-  labels: Record<string, string>;
-}
-
-/** Istio's workload selection for authentication policies: own namespace, plus the root namespace everywhere. */
-export function selects(p: { metadata: { namespace?: string }; spec: { selector?: WorkloadSelector; targetRef?: unknown; targetRefs?: unknown[] } }, target: PolicyTarget, defaultNamespace: string, rootNamespace = ROOT_NAMESPACE): boolean {
-  const ns = p.metadata.namespace ?? defaultNamespace;
-  if (ns !== target.namespace && ns !== rootNamespace) return false;
-  // A policy attached by targetRef(s) is for a Gateway API gateway or a waypoint, not simulated: it selects no proxy here.
-  if (p.spec.targetRef || (p.spec.targetRefs && p.spec.targetRefs.length > 0)) return false;
-  return Object.entries(p.spec.selector?.matchLabels ?? {}).every(([k, v]) => target.labels[k] === v);
 }
 
 export function providersFor(all: readonly Resource<'RequestAuthentication'>[], target: PolicyTarget, defaultNamespace: string, rootNamespace = ROOT_NAMESPACE): JwtProvider[] {
