@@ -45,7 +45,7 @@ function createAjv(): Ajv {
       return errors.length === 0;
     },
   });
-  for (const k of ['x-notSimulated', 'x-ref', 'x-enumDescriptions']) ajv.addKeyword({ keyword: k });
+  for (const k of ['x-notSimulated', 'x-ref', 'x-enumDescriptions', 'x-elsewhere']) ajv.addKeyword({ keyword: k });
   return ajv;
 }
 
@@ -76,7 +76,8 @@ function toDiagnostic(doc: PolicyDocument, err: ErrorObject): Diagnostic | undef
       const known = Object.keys(parent.properties ?? {});
       const guess = closest(prop, known);
       const where = parent.title ?? (field || 'this object');
-      const fix = guess ? `did you mean "${guess}"?` : `remove it; ${where} has ${list(known)}`;
+      const elsewhere = parent['x-elsewhere']?.[prop];
+      const fix = elsewhere ? `write it at ${elsewhere}` : guess ? `did you mean "${guess}"?` : `remove it; ${where} has ${list(known)}`;
       return at('unknown-field', `unknown field "${prop}" in ${where}: ${fix}`, [...path, prop], 'key',
         { field: prop, ...(guess ? { suggestion: guess } : {}) });
     }

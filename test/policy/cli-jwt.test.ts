@@ -109,3 +109,13 @@ describe('devmesh validate on JWKS files', () => {
     assert.deepEqual([d.line, d.column], [8, 16]);
   });
 });
+
+describe('devmesh validate on extension providers', () => {
+  it('Istio\'s meshConfig.extensionProviders copied into spec.meshConfig is told where a Mesh writes them', () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'mesh.yaml'), MESH.replace('spec:\n', 'spec:\n  meshConfig:\n    extensionProviders: [{ name: authz, envoyExtAuthzHttp: { service: 127.0.0.1, port: 9300 } }]\n'));
+    const r = run(['validate', '.'], dir);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /^mesh\.yaml:6:5: error unknown-field: unknown field "extensionProviders" in MeshConfig: write it at spec\.extensionProviders/m);
+  });
+});

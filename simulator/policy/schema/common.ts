@@ -10,6 +10,8 @@
  * - `x-enumDescriptions`: what each enum value means, shown when completing
  *   and hovering that value (and an unknown value is answered with the list,
  *   never a "did you mean" guess: versions and modes are not typos).
+ * - `x-elsewhere`: fields Istio has in this object that a devmesh file writes
+ *   in another place, and where (the unknown-field message says so).
  * - `x-ref`: what a value refers to ('host', 'subset', 'gateway', 'principal',
  *   'namespace', 'label', 'servicePort', 'extensionProvider',
  *   'requestPrincipal'), for completion and go-to-definition.
@@ -39,6 +41,7 @@ export interface Schema {
   'x-exclusive'?: string[][];
   'x-notSimulated'?: string;
   'x-enumDescriptions'?: Record<string, string>;
+  'x-elsewhere'?: Record<string, string>;
   'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount' | 'servicePort' | 'extensionProvider' | 'requestPrincipal';
 }
 

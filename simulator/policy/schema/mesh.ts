@@ -109,7 +109,7 @@ const meshConfig: Schema = object('MeshConfig', 'Mesh-wide proxy settings with t
   connectTimeout: duration('Connection timeout to upstreams when a DestinationRule sets no `connectionPool.tcp.connectTimeout`.', { default: '10s' }),
   enableAutoMtls: boolean('Clients send mTLS to endpoints whose PeerAuthentication allows it, plaintext to DISABLE ones, when no DestinationRule sets `tls`; false: plaintext unless a DestinationRule says otherwise.', { default: true }),
   defaultConfig: object('ProxyConfig', 'Defaults of every proxy (Istio ProxyConfig).', { proxyHeaders }),
-});
+}, { 'x-elsewhere': { extensionProviders: 'spec.extensionProviders, beside meshConfig (the same list as Istio\'s meshConfig.extensionProviders)' } });
 
 const VERSIONS = Object.fromEntries(ISTIO.versions.map((v) => [v, describeVersion(v)]));
 
