@@ -2,8 +2,7 @@
  * Field documentation from the one schema source: the type, default,
  * allowed values and Istio's meaning, as Markdown for hover and completion.
  */
-import { schemaAt, type Kind, type Schema } from '../../simulator/policy';
-import type { Segment } from './lines';
+import type { Schema } from '../../simulator/policy';
 
 export function typeLabel(s: Schema): string {
   if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' | ');
@@ -27,11 +26,6 @@ export function fieldMarkdown(name: string, s: Schema, parent?: Schema): string 
   if (s.required?.length) lines.push(`Required fields: ${s.required.map((r) => `\`${r}\``).join(', ')}`);
   if (s['x-notSimulated']) lines.push('', `_Accepted but not simulated locally: ${s['x-notSimulated']}._`);
   return lines.join('\n').trim();
-}
-
-/** The schema of the value at `path` and of its parent, for a kind. */
-export function schemaWithParent(kind: Kind, path: readonly Segment[]): { schema?: Schema; parent?: Schema } {
-  return { schema: schemaAt(kind, path), parent: path.length ? schemaAt(kind, path.slice(0, -1)) : undefined };
 }
 
 /** A map of label values (`labels`, `matchLabels`, `sourceLabels`). */

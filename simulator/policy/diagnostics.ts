@@ -87,10 +87,6 @@ export const CODES = {
 
 export type DiagnosticCode = keyof typeof CODES;
 
-export function codeInfo(code: DiagnosticCode): CodeInfo {
-  return CODES[code];
-}
-
 /** Builds a diagnostic with the code's default severity unless one is given. */
 export function diagnostic(
   code: DiagnosticCode,
