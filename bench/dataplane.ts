@@ -22,7 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../simulator/control/ca';
 import { spiffeId } from '../simulator/policy/hosts';
-import type { SidecarOptions } from '../simulator/protocol';
+import type { BootstrapOptions } from '../simulator/protocol';
 import { benchSnapshot, SERVICE_HOST, startDevmeshChain, type DevmeshChain } from './dataplane/devmeshChain';
 import { nginxAvailable, startNginxChain, type NginxChain } from './dataplane/nginx';
 import type { PacedResult } from './dataplane/paced';
@@ -92,8 +92,8 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     const ports = async (n: number) => Promise.all(Array.from({ length: n }, () => freePort()));
     const snap = benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
     // As `devmesh up` runs them: access-log lines kept for /access_log, not printed; 100 % trace sampling.
-    const telemetryOn: SidecarOptions = { sampling: 100, printAccessLog: false };
-    const telemetryOff: SidecarOptions = { ...telemetryOn, observability: false };
+    const telemetryOn: BootstrapOptions = { sampling: 100, printAccessLog: false };
+    const telemetryOff: BootstrapOptions = { ...telemetryOn, observability: false };
     const mesh: DevmeshChain = await startDevmeshChain(ca, snap, telemetryOn, 'shared');
     stops.push(() => mesh.stop());
     for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
@@ -236,7 +236,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     if (want('telemetry')) {
       await mesh.stop();
       await meshP.stop();
-      const variants: Array<[string, SidecarOptions]> = [
+      const variants: Array<[string, BootstrapOptions]> = [
         ['devmesh, tracing and metrics off', telemetryOff],
         ['devmesh, tracing (100 % sampling, the devmesh default) and metrics on', telemetryOn],
         ['devmesh, tracing (1 % sampling, Istio\'s default) and metrics on', { ...telemetryOn, sampling: 1 }],

@@ -77,7 +77,7 @@ export async function loadWorkspace(files: readonly string[]): Promise<Workspace
  * The workspace of a Mesh file: the Mesh and every policy YAML in its folder
  * tree (what `devmesh up` runs).
  */
-export async function loadMeshWorkspace(meshFile: string): Promise<{ workspace: Workspace; files: string[]; root: string }> {
+export async function loadMeshFolder(meshFile: string): Promise<{ workspace: Workspace; files: string[]; root: string }> {
   try {
     await fs.access(meshFile);
   } catch {

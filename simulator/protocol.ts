@@ -126,12 +126,13 @@ export interface Certificates {
 // ---------- messages: control -> sidecar ----------
 
 export type ControlMessage =
-  | { type: 'bootstrap'; workload: string | null; snapshot: MeshSnapshot; certs: Certificates; options?: SidecarOptions }
+  | { type: 'bootstrap'; workload: string | null; snapshot: MeshSnapshot; certs: Certificates; options?: BootstrapOptions }
   | { type: 'config'; snapshot: MeshSnapshot }
   | { type: 'certs'; certs: Certificates }
   | { type: 'shutdown'; graceMs: number };
 
-export interface SidecarOptions {
+/** How a sidecar runs, given once at bootstrap (`devmesh up`'s flags and the Mesh's telemetry settings). */
+export interface BootstrapOptions {
   /** Log format for access logs. */
   logFormat?: 'text' | 'json';
   /** Trace sampling, 0-100. */

@@ -32,7 +32,7 @@ export interface RequestSummary {
   flags?: string;
 }
 
-export interface TraceSpan {
+export interface WaterfallSpan {
   name: string;
   workload?: string;
   startMs: number;
@@ -40,10 +40,11 @@ export interface TraceSpan {
   status?: number;
 }
 
-export interface TraceSummary {
+/** A trace as the side panel draws it: a waterfall of spans, times relative to its start. */
+export interface TraceWaterfall {
   traceId: string;
   durationMs: number;
-  spans: TraceSpan[];
+  spans: WaterfallSpan[];
 }
 
 /** The side panel's data for one selection; each part is absent until the mesh serves it. */
@@ -51,7 +52,7 @@ export interface Details {
   selection: Selection;
   requests?: RequestSummary[];
   codes?: Record<string, number>;
-  traces?: TraceSummary[];
+  traces?: TraceWaterfall[];
   /** Why something is missing (for example, the API has no traces route yet). */
   notes?: string[];
 }

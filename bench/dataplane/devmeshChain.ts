@@ -2,16 +2,16 @@
  * The devmesh chain under test: a caller workload's sidecar (outbound) ->
  * mTLS HTTP/2 -> the service workload's sidecar (inbound) -> the service,
  * with the sidecars started exactly as `devmesh up` starts them (the control
- * plane's `Sidecar`, so whatever process layout and flags it uses are what
+ * plane's `ManagedSidecar`, so whatever process layout and flags it uses are what
  * is measured), and a VirtualService, a DestinationRule with a subset, a
  * STRICT PeerAuthentication and an AuthorizationPolicy on the path.
  */
 import { serviceFqdn, spiffeId } from '../../simulator/policy/hosts';
 import type { Resource } from '../../simulator/policy/model';
-import type { MeshSnapshot, SidecarOptions } from '../../simulator/protocol';
+import type { MeshSnapshot, BootstrapOptions } from '../../simulator/protocol';
 import type { MeshCa } from '../../simulator/control/ca';
 import { EventLog } from '../../simulator/control/events';
-import { Sidecar, SidecarHost, sidecarLayout, type SidecarLayout } from '../../simulator/control/sidecars';
+import { ManagedSidecar, SidecarHost, sidecarLayout, type SidecarLayout } from '../../simulator/control/sidecars';
 
 const TD = 'cluster.local';
 const NS = 'default';
@@ -65,17 +65,17 @@ export interface DevmeshChain {
   outboundPort: number;
   /** Every client workload's outbound listener (several with replicas > 1). */
   outboundPorts: number[];
-  sidecars: Sidecar[];
+  sidecars: ManagedSidecar[];
   layout: SidecarLayout;
   /** Distinct sidecar processes. */
   pids(): number[];
   stop(): Promise<void>;
 }
 
-export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: SidecarOptions = {}, layout: SidecarLayout = sidecarLayout()): Promise<DevmeshChain> {
+export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: BootstrapOptions = {}, layout: SidecarLayout = sidecarLayout()): Promise<DevmeshChain> {
   const events = new EventLog();
   const host = layout === 'shared' ? new SidecarHost('sidecars', events) : undefined;
-  const sidecars = snapshot.workloads.map((w) => new Sidecar({
+  const sidecars = snapshot.workloads.map((w) => new ManagedSidecar({
     workload: w.name, name: w.name, events, host,
     bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId), options }),
     onLog: (level, message) => { if (level !== 'info') process.stderr.write(`[${w.name}] ${message}\n`); },

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { displayPath, formatText, locateAll } from '../diagnostics-format';
 import { importManifests, type ImportNote } from '../import';
-import { collectPolicyFiles, loadMeshWorkspace, PathError } from '../policy-files';
+import { collectPolicyFiles, loadMeshFolder, PathError } from '../policy-files';
 
 interface ImportOpts {
   out: string;
@@ -73,7 +73,7 @@ async function runImport(dir: string, opts: ImportOpts): Promise<number> {
     + (istio ? `; copied ${istio} Istio resources to ${displayPath(policiesDir, process.cwd())}` : '') + '\n');
 
   // Check the Mesh as devmesh will load it: with every YAML under its folder.
-  const { workspace } = await loadMeshWorkspace(outFile);
+  const { workspace } = await loadMeshFolder(outFile);
   const diags = locateAll(workspace, workspace.diagnostics());
   const errors = diags.filter((d) => d.severity === 'error');
   if (diags.length) process.stderr.write(formatText(diags, workspace.fileNames().length));

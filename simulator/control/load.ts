@@ -8,7 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { collectPolicyFiles, diagnosticsWithFiles, loadMeshWorkspace as loadPolicyWorkspace, PathError } from '../policy-files';
+import { collectPolicyFiles, diagnosticsWithFiles, loadMeshFolder, PathError } from '../policy-files';
 import { locateAll, type LocatedDiagnostic } from '../diagnostics-format';
 import { offsetToPosition, rangeOf, resolvePolicies, type Workspace } from '../policy';
 import type { IstioKind, Resource } from '../policy/model';
@@ -48,19 +48,9 @@ export function isPolicyFileName(name: string): boolean {
 
 const EMPTY_MESH: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'invalid' }, spec: { services: [] } };
 
-export async function loadMeshWorkspace(meshFile: string): Promise<MeshWorkspace> {
-  const abs = path.resolve(meshFile);
-  try {
-    const loaded = await loadPolicyWorkspace(abs);
-    return viewOf(abs, loaded.workspace);
-  } catch (err) {
-    if (!(err instanceof PathError)) throw err;
-    return unreadable(abs, err);
-  }
-}
-
 /**
- * Hot reload's loader: keeps the core's Workspace between edits and feeds it
+ * Loads the Mesh and its policies for `up` (`load()`), then for hot reload
+ * (`update()`): keeps the core's Workspace between edits and feeds it
  * only the files that changed, so an edit costs one file's parse and schema
  * check plus the cross-file rules, not the whole folder again (the budget for
  * save -> every sidecar serving is 100 ms at p99).
@@ -72,7 +62,7 @@ export class IncrementalMeshLoader {
   async load(): Promise<MeshWorkspace> {
     const abs = path.resolve(this.meshFile);
     try {
-      this.workspace = (await loadPolicyWorkspace(abs)).workspace;
+      this.workspace = (await loadMeshFolder(abs)).workspace;
       return viewOf(abs, this.workspace);
     } catch (err) {
       if (!(err instanceof PathError)) throw err;

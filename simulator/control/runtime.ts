@@ -18,7 +18,7 @@ import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
 import { Supervised, killGroup, delay, type ExitInfo } from './supervisor';
-import { Sidecar, SidecarHost, SIDECAR_ENTRY, sidecarLayout } from './sidecars';
+import { ManagedSidecar, SidecarHost, SIDECAR_ENTRY, sidecarLayout } from './sidecars';
 import { forgetChildren, reapLeftovers, recordChildren, type ChildRecord } from './leftovers';
 import { WorkloadCertificates } from './certs';
 import { listenControlApi, type ControlApiServer } from './api/server';
@@ -74,7 +74,7 @@ export class MeshRuntime {
   private api?: ControlApiServer;
   telemetry?: TelemetryHub;
   private watcher?: PolicyWatcher;
-  private readonly sidecars = new Map<string, Sidecar>();
+  private readonly sidecars = new Map<string, ManagedSidecar>();
   private readonly apps = new Map<string, AppEntry>();
   private ready = false;
   private stopping?: Promise<void>;
@@ -256,10 +256,10 @@ export class MeshRuntime {
   }
 
   /** Starts the sidecar of a workload (or of the ingress, `workload` null); it boots with the current snapshot. */
-  private startSidecar(name: string, workload: string | null): Sidecar {
+  private startSidecar(name: string, workload: string | null): ManagedSidecar {
     const sampling = this.mesh.spec.telemetry?.sampling;
     const identity = () => workload === null ? this.snapshot.ingress.spiffeId : this.snapshot.workloads.find((w) => w.name === name)!.spiffeId;
-    const sidecar = new Sidecar({
+    const sidecar = new ManagedSidecar({
       workload, name, events: this.events, host: workload === null ? undefined : this.sharedHost,
       bootstrap: () => ({ type: 'bootstrap', workload, snapshot: this.snapshot, certs: this.certs!.get(name, identity()), options: { sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog } }),
       // Spans, edge samples and access-log entries, batched by the sidecar.
@@ -324,7 +324,7 @@ export class MeshRuntime {
    * to a new free one and the sidecar, restarted by its supervisor, boots with
    * the new snapshot. Bounded; a pinned port taken is a one-line error.
    */
-  private async sidecarListening(name: string, sc: Sidecar, deadline: number): Promise<void> {
+  private async sidecarListening(name: string, sc: ManagedSidecar, deadline: number): Promise<void> {
     for (let moves = 0; ;) {
       const exit = await Promise.race([sc.whenReady().then(() => null), sc.supervised.nextExit()]);
       if (!exit) break;
@@ -530,7 +530,7 @@ export class MeshRuntime {
    */
   private async startChangedWorkloads(plan: MeshChangePlan, commands: Map<string, ResolvedCommand>): Promise<Map<string, { ok: boolean; error?: string }>> {
     const placed = placedWorkloads(this.mesh.spec);
-    const booting = new Map<string, Sidecar>();
+    const booting = new Map<string, ManagedSidecar>();
     for (const name of plan.restartSidecar) {
       const old = this.sidecars.get(name);
       this.sidecars.delete(name);

@@ -50,7 +50,7 @@ export function sidecarExecArgv(env: NodeJS.ProcessEnv = process.env): string[] 
 /** One sidecar process and the sidecars it hosts. */
 export class SidecarHost {
   readonly supervised: Supervised;
-  private readonly members = new Map<string, Sidecar>();
+  private readonly members = new Map<string, ManagedSidecar>();
 
   constructor(readonly name: string, events: EventLog, opts: { onOutput?: (line: string, stream: 'stdout' | 'stderr') => void; entry?: string } = {}) {
     this.supervised = new Supervised({
@@ -74,7 +74,7 @@ export class SidecarHost {
   get size(): number { return this.members.size; }
 
   /** Adds a sidecar; starts the process, or bootstraps the sidecar in the running one. */
-  add(member: Sidecar): void {
+  add(member: ManagedSidecar): void {
     this.members.set(member.key, member);
     if (!this.supervised.child || !this.supervised.running) {
       if (!this.supervised.child) this.supervised.start();
@@ -83,7 +83,7 @@ export class SidecarHost {
     member.attach(this.supervised.child);
   }
 
-  remove(member: Sidecar): void { this.members.delete(member.key); }
+  remove(member: ManagedSidecar): void { this.members.delete(member.key); }
 
   private attach(child: ChildProcess): void {
     child.on('message', (m: Addressed<SidecarMessage>) => {
@@ -103,7 +103,7 @@ export class SidecarHost {
   }
 }
 
-export interface SidecarOptions {
+export interface ManagedSidecarOptions {
   /** Workload name, or null for the ingress gateway. */
   workload: string | null;
   /** Name shown in events and the table; the sidecar's key in a shared process. */
@@ -121,7 +121,12 @@ export interface SidecarOptions {
 
 interface Pending { version: number; resolve: (r: { ok: boolean; error?: string }) => void }
 
-export class Sidecar {
+/**
+ * The control plane's handle on one sidecar (the sidecar itself is
+ * `sidecar/sidecar.ts`): boots it in its host process, counts its
+ * acknowledgements, and knows whether it serves.
+ */
+export class ManagedSidecar {
   readonly host: SidecarHost;
   ready = false;
   appliedVersion = 0;
@@ -133,7 +138,7 @@ export class Sidecar {
   /** The snapshot version of the last bootstrap: a sidecar that says ready serves it. */
   private bootVersion = 0;
 
-  constructor(private readonly opts: SidecarOptions) {
+  constructor(private readonly opts: ManagedSidecarOptions) {
     this.host = opts.host ?? new SidecarHost(opts.name, opts.events, { onOutput: opts.onOutput, entry: opts.entry });
   }
 

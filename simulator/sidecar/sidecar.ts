@@ -11,7 +11,7 @@
  */
 import type * as http from 'node:http';
 import type * as net from 'node:net';
-import type { Certificates, ControlMessage, SidecarMessage, SidecarOptions } from '../protocol';
+import type { Certificates, ControlMessage, SidecarMessage, BootstrapOptions } from '../protocol';
 import { AccessLog, type AccessLogSink } from './accessLog';
 import { clusterChain, inboundChain, outboundChain, securityFilters, type OutboundDeps, type SecurityDeps } from './chains';
 import type { Source } from './context';
@@ -72,7 +72,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let tables = compileTables(boot.snapshot, workload);
   let certs: Certificates = boot.certs;
   let draining = false;
-  const options: SidecarOptions = boot.options ?? {};
+  const options: BootstrapOptions = boot.options ?? {};
   const stats = new Stats();
   const accessLog = new AccessLog(opts.accessLog, options.logFormat ?? 'text');
   const lb = newLbStats();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { IncrementalMeshLoader, loadMeshWorkspace, formatDiagnostic } from '../../simulator/control/load';
+import { IncrementalMeshLoader, formatDiagnostic } from '../../simulator/control/load';
 
 const MESH = `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
@@ -48,7 +48,7 @@ function folder(files: Record<string, string>): string {
 test('the Mesh and every policy in its folder tree are loaded, namespaces defaulted', async () => {
   const dir = folder({ 'mesh.yaml': MESH, 'policies/dr.yaml': DR, 'policies/deep/vs.yaml': VS('v1'), 'notes.yaml': 'just: yaml\n' });
   try {
-    const ws = await loadMeshWorkspace(path.join(dir, 'mesh.yaml'));
+    const ws = await new IncrementalMeshLoader(path.join(dir, 'mesh.yaml')).load();
     assert.deepEqual(ws.diagnostics, []);
     assert.equal(ws.mesh.metadata.name, 'm');
     assert.deepEqual(ws.resources.map((r) => `${r.kind}/${r.metadata.name}/${r.metadata.namespace}`).sort(), ['DestinationRule/reviews/default', 'VirtualService/reviews/default']);
@@ -59,7 +59,7 @@ test('the Mesh and every policy in its folder tree are loaded, namespaces defaul
 test('meshPosition gives the 1-based line and column of a Mesh field, for port and command errors', async () => {
   const dir = folder({ 'mesh.yaml': MESH });
   try {
-    const ws = await loadMeshWorkspace(path.join(dir, 'mesh.yaml'));
+    const ws = await new IncrementalMeshLoader(path.join(dir, 'mesh.yaml')).load();
     assert.deepEqual(ws.meshPosition(['spec', 'services', 0, 'workloads', 0, 'port']), { file: path.join(dir, 'mesh.yaml'), line: 11, column: 17 });
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
@@ -67,7 +67,7 @@ test('meshPosition gives the 1-based line and column of a Mesh field, for port a
 test('an error in any policy file is a diagnostic with file, line and code, formatted like devmesh validate', async () => {
   const dir = folder({ 'mesh.yaml': MESH, 'dr.yaml': DR, 'vs.yaml': VS('v7') });
   try {
-    const ws = await loadMeshWorkspace(path.join(dir, 'mesh.yaml'));
+    const ws = await new IncrementalMeshLoader(path.join(dir, 'mesh.yaml')).load();
     const d = ws.diagnostics.find((x) => x.severity === 'error')!;
     assert.equal(d.code, 'unknown-subset');
     assert.match(formatDiagnostic(d), /vs\.yaml:8:\d+: error unknown-subset: subset "v7"/);
@@ -75,7 +75,7 @@ test('an error in any policy file is a diagnostic with file, line and code, form
 });
 
 test('a missing Mesh file is one clear error, not an exception', async () => {
-  const ws = await loadMeshWorkspace('/nonexistent/mesh.yaml');
+  const ws = await new IncrementalMeshLoader('/nonexistent/mesh.yaml').load();
   assert.equal(ws.diagnostics.length, 1);
   assert.match(ws.diagnostics[0].message, /Mesh file not found/);
 });

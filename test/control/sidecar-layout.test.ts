@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { createCa } from '../../simulator/control/ca';
 import { EventLog } from '../../simulator/control/events';
-import { Sidecar, SidecarHost, sidecarLayout } from '../../simulator/control/sidecars';
+import { ManagedSidecar, SidecarHost, sidecarLayout } from '../../simulator/control/sidecars';
 import { freePorts } from '../../simulator/control/ports';
 import { echoApp, snapshotOf } from '../sidecar/fixtures';
 import { pidAlive, waitFor, within } from './helpers';
@@ -48,7 +48,7 @@ async function twoWorkloads() {
   ], {}, 1, { port: i1, adminPort: i2 });
   const ca = createCa({ trustDomain: 'cluster.local' });
   const events = new EventLog();
-  const make = (host?: SidecarHost) => snapshot.workloads.map((w) => new Sidecar({
+  const make = (host?: SidecarHost) => snapshot.workloads.map((w) => new ManagedSidecar({
     workload: w.name, name: w.name, events, host,
     bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId) }),
   }));
@@ -114,7 +114,7 @@ describe('sidecars sharing one process', () => {
     cleanups.push(() => { m.app.server.closeAllConnections(); m.app.server.close(); });
     const host = new SidecarHost('sidecars', m.events);
     const logs: string[] = [];
-    const members = m.snapshot.workloads.map((w) => new Sidecar({
+    const members = m.snapshot.workloads.map((w) => new ManagedSidecar({
       workload: w.name, name: w.name, events: m.events, host, onLog: (_l, msg) => logs.push(msg),
       bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot: m.snapshot, certs: createCa({ trustDomain: 'cluster.local' }).issue(w.spiffeId) }),
     }));

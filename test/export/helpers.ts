@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { exportMesh, type ExportResult, type PolicySource } from '../../simulator/export';
 import { resolvePolicies, type ResolvedPolicies } from '../../simulator/policy';
-import { loadMeshWorkspace } from '../../simulator/policy-files';
+import { loadMeshFolder } from '../../simulator/policy-files';
 
 /** The repository root (tests run from out/test/export/). */
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -12,7 +12,7 @@ export const BOOKINFO = path.join(ROOT, 'examples/bookinfo/mesh.yaml');
 export const SHOP_FIXTURE = path.join(ROOT, 'test/export/fixtures/shop');
 
 export async function loadResolved(meshFile: string): Promise<{ resolved: ResolvedPolicies; sources: PolicySource[] }> {
-  const { workspace, root } = await loadMeshWorkspace(meshFile);
+  const { workspace, root } = await loadMeshFolder(meshFile);
   const errors = workspace.diagnostics().filter((d) => d.severity === 'error');
   if (errors.length) throw new Error(`${meshFile} has errors: ${errors.map((e) => e.message).join('; ')}`);
   const resolved = resolvePolicies(workspace)!;

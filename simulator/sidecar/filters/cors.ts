@@ -4,7 +4,7 @@
  * service; actual requests get the allow headers on their response.
  */
 import type { Filter } from '../context';
-import { corsDecision } from '../resilience/cors';
+import { corsDecision } from '../routing/cors';
 
 export const cors = (): Filter => (next) => (ctx) => {
   const plan = ctx.plan;

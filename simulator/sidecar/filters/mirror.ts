@@ -12,7 +12,7 @@ import type { Filter, Handler, RequestContext } from '../context';
 import { hasRequestBody } from '../upstream/hopByHop';
 import { discard } from '../resilience/attempt';
 import { replayableBody } from '../resilience/bodyBuffer';
-import { mirrorTargets, shadowAuthority } from '../resilience/mirror';
+import { mirrorTargets, shadowAuthority } from '../routing/mirror';
 import type { Stats } from '../stats';
 import type { Destination } from '../../policy/model';
 import { Readable } from 'node:stream';

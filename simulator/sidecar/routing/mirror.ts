@@ -5,7 +5,7 @@
  * as Envoy does unless told not to (policy/defaults mirrorShadowHostSuffix).
  */
 import type { Destination, HTTPRoute } from '../../policy/model';
-import { chosen, percentOf } from './percent';
+import { chosen, percentOf } from '../resilience/percent';
 
 /** The destinations this request is copied to. */
 export function mirrorTargets(rule: HTTPRoute | undefined, random: () => number): Destination[] {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mirrorTargets, shadowAuthority } from '../../../simulator/sidecar/resilience/mirror';
-import { corsDecision } from '../../../simulator/sidecar/resilience/cors';
+import { mirrorTargets, shadowAuthority } from '../../../simulator/sidecar/routing/mirror';
+import { corsDecision } from '../../../simulator/sidecar/routing/cors';
 import { seededRandom } from '../../../simulator/sidecar/routing/loadBalancer';
 
 describe('mirror decisions', () => {

@@ -9,7 +9,7 @@
  */
 import type { CorsPolicy } from '../../policy/model';
 import { parseDuration } from '../../policy/duration';
-import { compileStringMatch } from '../routing/stringMatch';
+import { compileStringMatch } from './stringMatch';
 
 export type CorsDecision =
   | { kind: 'none' }
