@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { displayPath, formatText, locateAll } from '../diagnostics-format';
 import { dnsLabel, findServices, parseServiceFlag, planInit, ServiceFlagError, type Found, type FoundService, type PlannedService } from '../init';
 import { existingFiles, ignoreStateDir, projectOnDisk, writePlan } from '../init/disk';
-import { loadMeshWorkspace } from '../policy-files';
+import { loadMeshFolder } from '../policy-files';
 
 interface InitOpts {
   service: string[];
@@ -75,7 +75,7 @@ async function runInit(dir: string, opts: InitOpts): Promise<number> {
   process.stdout.write(`wrote ${written.map((f) => displayPath(f, process.cwd())).join(', ')}${ignored ? '; added .devmesh/ to .gitignore' : ''}\n`);
 
   // Check the Mesh as devmesh up will load it: with every YAML under its folder.
-  const { workspace } = await loadMeshWorkspace(written[0]);
+  const { workspace } = await loadMeshFolder(written[0]);
   const diags = locateAll(workspace, workspace.diagnostics());
   if (diags.length) process.stderr.write(formatText(diags, workspace.fileNames().length));
   if (diags.some((d) => d.severity === 'error')) return fail(1, 'the Mesh was written but does not validate (above): fix it, then run devmesh validate');

@@ -1,10 +1,13 @@
 /**
  * The request paths, composed in one place. Read top to bottom: each step
- * sees the request after the ones above it. Slots marked "later" are where
- * the observability filters go (Envoy's order).
+ * sees the request after the ones above it. Upgrades (WebSocket) are chosen
+ * by the same filters as requests, then become a byte tunnel
+ * (listeners/upgrade.ts). Every dependency is required: a chain that leaves
+ * one out (and with it, say, outlier ejections or RBAC counters) does not compile.
  */
 import type { Agent } from 'node:http';
 import * as net from 'node:net';
+import type { Certificates } from '../protocol';
 import { compose, type Filter, type Handler, type RequestContext } from './context';
 import { app } from './filters/app';
 import { authz } from './filters/authz';
@@ -28,13 +31,19 @@ import { normalize } from './filters/normalize';
 import { eligibleEndpoints, outlier } from './filters/outlier';
 import { retry } from './filters/retry';
 import { timeout } from './filters/timeout';
+import { inboundUpgrade, outboundUpgrade, type UpgradeHandler } from './listeners/upgrade';
+import type { Exchange } from './downstream';
 import type { ResilienceState } from './resilience/state';
 import type { JwksStore } from './security/jwksStore';
 import { sendsMtls } from './security/upstreamTls';
 import type { AuthzCall } from './upstream/authzCall';
 import type { LbStats } from './routing/loadBalancer';
 import type { Stats } from './stats';
+import type { MeshTables } from './tables';
 import type { H2Pool } from './upstream/h2Pool';
+
+/** Log lines for the control plane (ejections, RBAC audit and dry-run). */
+export type SidecarLog = (level: 'info' | 'warn', message: string) => void;
 
 export interface OutboundDeps {
   role: 'sidecar' | 'ingress';
@@ -49,8 +58,7 @@ export interface OutboundDeps {
   observe?: boolean;
   /** Circuit breakers, outlier detectors and toxic relays of this sidecar. */
   resilience: ResilienceState;
-  /** Log lines for the control plane (ejections). */
-  log?: (level: 'info' | 'warn', message: string) => void;
+  log: SidecarLog;
   /** End-user authentication and authorization at the ingress (RequestAuthentication, CUSTOM/DENY/ALLOW). */
   security?: SecurityDeps;
 }
@@ -64,7 +72,7 @@ export interface SecurityDeps {
 }
 
 /** Envoy's order on a proxy that enforces policy: jwt_authn, then ext_authz (CUSTOM), then RBAC (DENY, then ALLOW). */
-export function securityFilters(s: SecurityDeps | undefined, stats: Stats | undefined, log: OutboundDeps['log']): Filter[] {
+export function securityFilters(s: SecurityDeps | undefined, stats: Stats, log: SidecarLog): Filter[] {
   if (!s) return [authz({ stats, log })];
   return [
     // RequestAuthentication: a token found must verify (401); a verified one names the end user (ctx.auth).
@@ -103,7 +111,7 @@ export function clusterChain(d: OutboundDeps): Handler {
       // connectionPool limits: wait for a connection (as long as a real handshake to the peer takes), or 503 UO at once.
       circuitBreaker(r, { connect: (ctx) => openConnection(ctx, d.pool) }),
       // outlierDetection: count each host's 5xx and gateway errors; eject past the threshold.
-      outlier({ state: r, onEject: (m) => d.log?.('warn', m) }),
+      outlier({ state: r, onEject: (m) => d.log('warn', m) }),
       // Runtime chaos aimed at this workload: HTTP faults, or a TCP toxic relay in the path.
       chaos(r),
     ],
@@ -143,16 +151,18 @@ export function outboundChain(d: OutboundDeps, toCluster: Handler = clusterChain
   );
 }
 
-/** A call that arrived at this workload's sidecar, after PeerAuthentication admitted the connection. */
-export function inboundChain(d: {
+export interface InboundDeps {
   appAgent: Agent;
   sampling: number;
   random: () => number;
   observe?: boolean;
-  stats?: Stats;
-  log?: (level: 'info' | 'warn', message: string) => void;
+  stats: Stats;
+  log: SidecarLog;
   security?: SecurityDeps;
-}): Handler {
+}
+
+/** A call that arrived at this workload's sidecar, after PeerAuthentication admitted the connection. */
+export function inboundChain(d: InboundDeps): Handler {
   return compose(
     [
       // The path as Envoy's connection manager normalizes it, before authorization sees it.
@@ -172,4 +182,59 @@ export function inboundChain(d: {
     // HTTP/1.1 keep-alive to the app, on the local port of the container port called, retrying a request the app never read (Istio's inbound reset-before-request).
     app(d.appAgent, { random: d.random, stats: d.stats }),
   );
+}
+
+/** What an upgrade chain needs besides its filters' dependencies: the tables, and where finished exchanges go. */
+interface TunnelDeps {
+  tables: () => MeshTables;
+  onDone: (e: Exchange) => void;
+}
+
+export type OutboundUpgradeDeps = TunnelDeps & Pick<OutboundDeps, 'role' | 'random' | 'lb' | 'stats' | 'resilience' | 'log'> & {
+  /** This sidecar's certificate for the mTLS connection of each tunnel. */
+  certs: () => Certificates;
+  /** The end-user filters (the ingress applies them to upgrades as to requests). */
+  security: SecurityDeps;
+};
+
+/**
+ * A WebSocket (or other Upgrade) the app opens: chosen like a request, then a
+ * tunnel to the picked workload's sidecar. No trace, metrics, retry, timeout
+ * or mirror: those are per request, and an upgraded connection is counted by
+ * the istio_tcp_* metrics instead (sidecar.ts).
+ */
+export function outboundUpgradeChain(d: OutboundUpgradeDeps): UpgradeHandler {
+  const r = d.resilience;
+  return outboundUpgrade({ tables: d.tables, onDone: d.onDone, certs: d.certs }, [
+    // The path as Envoy's connection manager normalizes it (meshConfig.pathNormalization), before routing sees it.
+    normalize(),
+    // At the ingress gateway only: the policies that select it, before routing.
+    ...(d.role === 'ingress' ? securityFilters(d.security, d.stats, d.log) : []),
+    // Tell the callee's sidecar which workload calls.
+    announcePeer(),
+    // Which VirtualService rule, and its own answers (no route, redirect, direct response).
+    route({ role: d.role, random: d.random }),
+    // fault: the upgrade request is aborted or delayed like any request.
+    fault({ random: d.random, now: r.now, stats: d.stats }),
+    // Subset -> workloads minus hosts outlier detection ejected -> DestinationRule load balancer.
+    endpoint({ lb: d.lb, random: d.random, eligible: eligibleEndpoints(r) }),
+  ]);
+}
+
+export type InboundUpgradeDeps = TunnelDeps & Pick<InboundDeps, 'stats' | 'log'> & { security: SecurityDeps };
+
+/** An upgrade that arrived at this workload's sidecar: the inbound request's checks, then a TCP tunnel to the app. */
+export function inboundUpgradeChain(d: InboundUpgradeDeps): UpgradeHandler {
+  return inboundUpgrade({ tables: d.tables, onDone: d.onDone }, [
+    // The path as Envoy's connection manager normalizes it, before authorization sees it.
+    normalize(),
+    // Which of this workload's ports the call is for (service port -> targetPort -> the app's port), and its mTLS mode.
+    servicePort(),
+    // Which workload called, when its certificate vouches for the name it gives.
+    learnPeer(),
+    // RequestAuthentication, then AuthorizationPolicy CUSTOM, DENY, ALLOW: denials, AUDIT and dry-run counted and logged as for requests.
+    ...securityFilters(d.security, d.stats, d.log),
+    // Tell the app who called (x-forwarded-client-cert).
+    xfcc(),
+  ]);
 }

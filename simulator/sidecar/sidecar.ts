@@ -13,18 +13,12 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Certificates, ControlMessage, SidecarMessage, BootstrapOptions } from '../protocol';
 import { AccessLog, type AccessLogSink } from './accessLog';
-import { clusterChain, inboundChain, outboundChain, securityFilters, type OutboundDeps, type SecurityDeps } from './chains';
+import { clusterChain, inboundChain, inboundUpgradeChain, outboundChain, outboundUpgradeChain, type OutboundDeps, type SecurityDeps } from './chains';
 import type { Source } from './context';
 import type { Exchange } from './downstream';
-import { endpoint } from './filters/endpoint';
-import { normalize } from './filters/normalize';
-import { route } from './filters/route';
-import { servicePort } from './filters/servicePort';
-import { xfcc } from './filters/xfcc';
 import { createAdminServer } from './listeners/admin';
 import { createInboundListener, type InboundListener } from './listeners/inbound';
 import { createOutboundServer } from './listeners/outbound';
-import { inboundUpgrade, outboundUpgrade } from './listeners/upgrade';
 import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
 import { JwksStore } from './security/jwksStore';
@@ -106,12 +100,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     handler: outboundChain({ ...outboundDeps, security }, cluster),
     onDone: done(outboundName),
   });
-  const upgradeOut = outboundUpgrade({
-    tables: getTables,
-    onDone: done(outboundName),
-    certs: getCerts,
-    filters: [normalize(), ...(role === 'ingress' ? securityFilters(security, stats, log) : []), route({ role, random }), endpoint({ lb, random })],
-  });
+  const upgradeOut = outboundUpgradeChain({ role, random, lb, stats, resilience, log, security, tables: getTables, certs: getCerts, onDone: done(outboundName) });
   outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     countTcp(socket, 'source', { service: upgradeTarget(req) });
     upgradeOut(req, socket, head, { labels: {}, address: socket.remoteAddress });
@@ -132,7 +121,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       certs,
       stats,
       onUpgrade: (() => {
-        const up = inboundUpgrade({ tables: getTables, onDone: done('inbound'), filters: [normalize(), servicePort(), ...securityFilters(security, stats, log), xfcc()] });
+        const up = inboundUpgradeChain({ stats, log, security, tables: getTables, onDone: done('inbound') });
         return (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => {
           countTcp(socket, 'destination', { principal: source.spiffeId });
           up(req, socket, head, source);

@@ -16,11 +16,13 @@ import { splitPath } from '../routing/match';
 import type { Stats } from '../stats';
 
 export interface AuthzDeps {
-  stats?: Stats;
-  log?: (level: 'info' | 'warn', message: string) => void;
+  /** rbac.allowed / denied / audit / shadow_* counters (admin /stats). */
+  stats: Stats;
+  /** AUDIT and dry-run lines for the control plane. */
+  log: (level: 'info' | 'warn', message: string) => void;
 }
 
-export const authz = (deps: AuthzDeps = {}): Filter => (next) => (ctx) => {
+export const authz = (deps: AuthzDeps): Filter => (next) => (ctx) => {
   const t = ctx.tables;
   if (t.snapshot.authorizationPolicies.length === 0) return next(ctx);
   const policies = policiesFor(t.snapshot.authorizationPolicies, proxyTarget(t), t.snapshot.namespace, t.rootNamespace);
@@ -28,17 +30,17 @@ export const authz = (deps: AuthzDeps = {}): Filter => (next) => (ctx) => {
   const decision = authorize(policies, authzRequest(ctx), t.snapshot.namespace);
   const who = ctx.source.spiffeId ?? ctx.source.address ?? 'unknown peer';
   if (decision.audited) {
-    deps.stats?.inc('rbac.audit');
-    deps.log?.('info', `rbac audit: ${ctx.method} ${ctx.path} from ${who} matched ${decision.audited.join(', ')}`);
+    deps.stats.inc('rbac.audit');
+    deps.log('info', `rbac audit: ${ctx.method} ${ctx.path} from ${who} matched ${decision.audited.join(', ')}`);
   }
   if (decision.dryRun) {
-    deps.stats?.inc(decision.dryRun.allowed ? 'rbac.shadow_allowed' : 'rbac.shadow_denied');
-    deps.log?.('info', `rbac dry-run: ${ctx.method} ${ctx.path} from ${who} would be ${decision.dryRun.allowed ? 'allowed' : 'DENIED'} (${decision.dryRun.policy}); enforced decision: ${decision.allowed ? 'allowed' : 'denied'}`);
+    deps.stats.inc(decision.dryRun.allowed ? 'rbac.shadow_allowed' : 'rbac.shadow_denied');
+    deps.log('info', `rbac dry-run: ${ctx.method} ${ctx.path} from ${who} would be ${decision.dryRun.allowed ? 'allowed' : 'DENIED'} (${decision.dryRun.policy}); enforced decision: ${decision.allowed ? 'allowed' : 'denied'}`);
   }
-  deps.stats?.inc(decision.allowed ? 'rbac.allowed' : 'rbac.denied');
+  deps.stats.inc(decision.allowed ? 'rbac.allowed' : 'rbac.denied');
   if (decision.allowed) return next(ctx);
   // Envoy's exact body; which policy decided stays on this side (admin /stats), not told to the caller.
-  deps.stats?.inc(`rbac.denied_by.${decision.policy}`);
+  deps.stats.inc(`rbac.denied_by.${decision.policy}`);
   ctx.fail(new ProxyError(403, 'UAEX', 'rbac-access-denied', 'RBAC: access denied'));
 };
 

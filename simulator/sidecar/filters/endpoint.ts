@@ -15,7 +15,7 @@ export interface EndpointSettings {
   lb: LbStats;
   random: () => number;
   /** Narrows the candidates before the pick: outlier ejections, hosts a retry already tried. */
-  eligible?: <E extends WorkloadInfo>(ctx: RequestContext, endpoints: E[], policy: EffectivePolicy) => E[];
+  eligible: <E extends WorkloadInfo>(ctx: RequestContext, endpoints: E[], policy: EffectivePolicy) => E[];
 }
 
 export const endpoint = (settings: EndpointSettings): Filter => (next) => (ctx) => {
@@ -28,7 +28,7 @@ export const endpoint = (settings: EndpointSettings): Filter => (next) => (ctx) 
   const policy = effectiveTrafficPolicy(dr, plan.subset, plan.port);
   ctx.policy = policy;
   const clusterKey = `${plan.host}|${plan.subset ?? ''}`;
-  const candidates = settings.eligible ? settings.eligible(ctx, subset.endpoints, policy) : subset.endpoints;
+  const candidates = settings.eligible(ctx, subset.endpoints, policy);
   const pick = pickEndpoint(policy.loadBalancer, candidates, clusterKey, settings.lb, { headers: ctx.downstream.headers, query: splitPath(ctx.path).query, sourceIp: ctx.source.address }, settings.random, t.defaults.loadBalancer);
   if (!pick) return ctx.fail(noHealthyUpstream(`devmesh: no workload of ${plan.host}${plan.subset ? ` in subset "${plan.subset}"` : ''} to send to\n`));
   ctx.endpoint = pick.endpoint;

@@ -1,6 +1,7 @@
 /**
- * WebSocket and other `Upgrade` requests. They run the same route/endpoint
- * (outbound) or authz/xfcc (inbound) filters, then become a byte tunnel:
+ * WebSocket and other `Upgrade` requests. They run the filters chains.ts
+ * composes for them (route, fault and endpoint outbound; peer, authz and
+ * xfcc inbound), then become a byte tunnel:
  * HTTP/1.1 over one mTLS connection per upgrade to the peer sidecar (ALPN
  * http/1.1; HTTP/2 has no Upgrade), then plain TCP to the app. The 101 and
  * every frame after it flow back untouched.
@@ -28,8 +29,8 @@ export interface UpgradeDeps {
   onDone: (e: Exchange) => void;
 }
 
-/** Outbound: route + endpoint filters, then a tunnel to the picked workload's sidecar. */
-export function outboundUpgrade(deps: UpgradeDeps & { filters: Filter[]; certs: () => Certificates }): UpgradeHandler {
+/** Outbound: `filters` pick the endpoint, then a tunnel to the picked workload's sidecar. */
+export function outboundUpgrade(deps: UpgradeDeps & { certs: () => Certificates }, filters: Filter[]): UpgradeHandler {
   const terminal: Handler = (ctx) => {
     const ep = ctx.endpoint!;
     const certs = deps.certs();
@@ -40,13 +41,13 @@ export function outboundUpgrade(deps: UpgradeDeps & { filters: Filter[]; certs: 
     if (ctx.plan?.kind === 'forward') ctx.headers[DESTINATION_HEADER] = destinationOf(ctx.plan);
     tunnel(ctx, upstream, plaintext ? 'connect' : 'secureConnect');
   };
-  return (req, socket, head, source) => run(deps, compose(deps.filters, terminal), req, socket, head, source, 'outbound');
+  return (req, socket, head, source) => run(deps, compose(filters, terminal), req, socket, head, source, 'outbound');
 }
 
-/** Inbound: authz + xfcc, then a TCP tunnel to the app. */
-export function inboundUpgrade(deps: UpgradeDeps & { filters: Filter[] }): UpgradeHandler {
+/** Inbound: `filters` admit the caller, then a TCP tunnel to the app (on the local port of the container port called). */
+export function inboundUpgrade(deps: UpgradeDeps, filters: Filter[]): UpgradeHandler {
   const terminal: Handler = (ctx) => tunnel(ctx, net.connect(ctx.inbound?.localPort ?? ctx.tables.self!.appPort, '127.0.0.1'), 'connect');
-  return (req, socket, head, source) => run(deps, compose(deps.filters, terminal), req, socket, head, source, 'inbound');
+  return (req, socket, head, source) => run(deps, compose(filters, terminal), req, socket, head, source, 'inbound');
 }
 
 function run(deps: UpgradeDeps, handler: Handler, req: IncomingMessage, socket: net.Socket, head: Buffer, source: Source, listener: string): void {
