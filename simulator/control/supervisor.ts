@@ -53,6 +53,8 @@ export class Supervised {
   constructor(private readonly opts: SupervisedOptions) {}
 
   get pid(): number | undefined { return this.child?.pid; }
+  /** A restart is waiting out its backoff. */
+  get restartPending(): boolean { return this.timer !== undefined; }
   get running(): boolean { return !!this.child && this.child.exitCode === null && this.child.signalCode === null; }
 
   start(restart = false): ChildProcess {

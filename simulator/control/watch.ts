@@ -15,26 +15,10 @@ export function watchPolicies(rootDir: string, onChange: (files: string[]) => Pr
     ignoreInitial: true,
     ignored: (p, stats) => isIgnored(rootDir, p) || (!!stats?.isFile() && !isPolicyFileName(p)),
   });
-  let changed = new Set<string>();
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-
-  const flush = async () => {
-    timer = undefined;
-    if (running) { again = true; return; }
-    const files = [...changed]; changed = new Set();
-    // A failed reload must be seen, never swallowed: the mesh keeps its last snapshot.
-    running = onChange(files).catch(onError);
-    await running;
-    running = undefined;
-    if (again) { again = false; flush(); }
-  };
+  const queue = new ReloadQueue(onChange, debounceMs, onError);
   const schedule = (file: string) => {
     if (!isPolicyFileName(file) || isIgnored(rootDir, file)) return;
-    changed.add(file);
-    clearTimeout(timer);
-    timer = setTimeout(flush, debounceMs);
+    queue.notice(file);
   };
   watcher.on('add', schedule).on('change', schedule).on('unlink', schedule).on('error', onError);
   // chokidar drops a second 'change' of one path within 50 ms (its emit throttle), which
@@ -46,7 +30,44 @@ export function watchPolicies(rootDir: string, onChange: (files: string[]) => Pr
     schedule(path.basename(watched) === name && isPolicyFileName(watched) ? watched : path.join(watched, name));
   });
   const ready = new Promise<void>((r) => watcher.once('ready', () => r()));
-  return { ready, close: async () => { clearTimeout(timer); await watcher.close(); } };
+  return { ready, close: async () => { queue.close(); await watcher.close(); } };
+}
+
+/**
+ * The reload rhythm, apart from the file system: files noticed within
+ * `debounceMs` of each other make one reload; a reload runs alone, and
+ * files noticed meanwhile make exactly one more after it.
+ */
+export class ReloadQueue {
+  private changed = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly run: (files: string[]) => Promise<void>,
+    private readonly debounceMs: number,
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {}
+
+  notice(file: string): void {
+    this.changed.add(file);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.flush(), this.debounceMs);
+  }
+
+  close(): void { clearTimeout(this.timer); }
+
+  private async flush(): Promise<void> {
+    this.timer = undefined;
+    if (this.running) { this.again = true; return; }
+    const files = [...this.changed]; this.changed = new Set();
+    // A failed reload must be seen, never swallowed: the mesh keeps its last snapshot.
+    this.running = this.run(files).catch(this.onError);
+    await this.running;
+    this.running = undefined;
+    if (this.again) { this.again = false; void this.flush(); }
+  }
 }
 
 /** Inside a folder policies never live in (node_modules, .git, .devmesh, any dot-folder). */

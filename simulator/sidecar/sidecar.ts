@@ -38,6 +38,11 @@ export interface StartOptions {
   accessLog?: AccessLogSink;
   /** Random source for weights and load balancing (tests pass a seeded one). */
   random?: () => number;
+  /**
+   * The clock of every resilience decision: outlier ejections and their end,
+   * runtime fault and toxic expiry (tests pass a fake one and move it).
+   */
+  now?: () => number;
   /** The process this sidecar shares (main.ts): admin `/memory` says who else is in it. */
   host?: { sidecars: () => string[]; restart?: () => void };
   /** false: no tracing and no Istio metrics (bench/observability.ts measures the difference). */
@@ -73,7 +78,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let pool = new H2Pool(certs);
   const plaintextAgent = newKeepAliveAgent();
   const appAgent = newKeepAliveAgent();
-  const resilience = new ResilienceState(stats, random);
+  const resilience = new ResilienceState(stats, random, opts.now);
   const log = (level: 'info' | 'warn', message: string) => void opts.send?.({ type: 'log', level, message });
   // Toxic relays close when their fault expires, even if no request comes to notice it.
   const toxicSweep = setInterval(() => resilience.toxics.sync(tables.snapshot.faults ?? []), 1000);

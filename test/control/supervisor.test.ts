@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { backoffDelay, Supervised } from '../../simulator/control/supervisor';
 import { EventLog } from '../../simulator/control/events';
-import { within } from './helpers';
+import { waitFor, within } from './helpers';
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
@@ -50,7 +50,7 @@ test('stop kills the whole process group, grandchildren included, and does not r
   while ((alive(grandchild) || alive(leader)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(alive(grandchild), false, 'grandchild is gone');
   assert.equal(alive(leader), false, 'leader is gone');
-  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(sup.restartPending, false, 'no restart is waiting to happen');
   assert.equal(sup.restarts, 0);
 });
 
@@ -62,6 +62,7 @@ test('the last lines of output are kept for error messages', async () => {
   sup.start();
   await sup.nextExit();
   await sup.stop(100);
-  await new Promise((r) => setTimeout(r, 50));
+  // The exit can come before the last output is read.
+  await waitFor('the error line in the tail', () => sup.tail.includes('Error: listen EACCES'), 3_000, 10).catch(() => undefined);
   assert.ok(sup.tail.includes('Error: listen EACCES'), sup.tail.join('|'));
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { watchPolicies } from '../../simulator/control/watch';
+import { ReloadQueue, watchPolicies } from '../../simulator/control/watch';
 import { waitFor } from './helpers';
 
 test('a burst of saves becomes one reload with every changed policy file, and other files are ignored', async () => {
@@ -20,32 +20,46 @@ test('a burst of saves becomes one reload with every changed policy file, and ot
     writeFileSync(path.join(dir, 'notes.txt'), 'not a policy\n');
     writeFileSync(path.join(dir, '.devmesh', 'session.json'), '{}');
     await waitFor('a reload', () => calls.length > 0, 3_000, 10);
-    await new Promise((r) => setTimeout(r, 400));
-    assert.deepEqual(calls, [['a.yaml', 'b.yml']]);
+    // A later save is a barrier: the watcher sees events in order, so whatever the burst
+    // (or the ignored files) would still cause comes before the barrier's own reload.
+    writeFileSync(path.join(dir, 'z.yaml'), 'x: 1\n');
+    await waitFor('the barrier\'s reload', () => calls.some((c) => c.includes('z.yaml')), 3_000, 10);
+    assert.deepEqual(calls, [['a.yaml', 'b.yml'], ['z.yaml']]);
   } finally { await w.close(); rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('saves during a running reload trigger exactly one more reload, so the last save wins', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-watch-'));
+test('files noticed during a running reload make exactly one more, so the last save wins', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const calls: string[][] = [];
   let release: () => void = () => undefined;
-  const w = watchPolicies(dir, async (files) => {
-    calls.push(files.map((f) => path.basename(f)));
+  const queue = new ReloadQueue(async (files) => {
+    calls.push(files);
     if (calls.length === 1) await new Promise<void>((r) => { release = r; });
   }, 10);
-  try {
-    await w.ready;
-    writeFileSync(path.join(dir, 'a.yaml'), 'x: 1\n');
-    await waitFor('the first reload to start', () => calls.length === 1, 3_000, 10);
-    writeFileSync(path.join(dir, 'b.yaml'), 'x: 1\n');
-    await new Promise((r) => setTimeout(r, 100));
-    writeFileSync(path.join(dir, 'c.yaml'), 'x: 1\n');
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(calls.length, 1, 'no second reload while the first runs');
-    release();
-    await waitFor('the follow-up reload', () => calls.length === 2, 3_000, 10);
-    assert.deepEqual(calls[1].sort(), ['b.yaml', 'c.yaml']);
-  } finally { await w.close(); rmSync(dir, { recursive: true, force: true }); }
+  queue.notice('a.yaml');
+  t.mock.timers.tick(10);
+  assert.deepEqual(calls, [['a.yaml']]);
+  queue.notice('b.yaml');
+  t.mock.timers.tick(10);
+  queue.notice('c.yaml');
+  t.mock.timers.tick(10);
+  assert.equal(calls.length, 1, 'no second reload while the first runs');
+  release();
+  await new Promise<void>((r) => setImmediate(r));
+  assert.deepEqual(calls, [['a.yaml'], ['b.yaml', 'c.yaml']]);
+});
+
+test('files noticed within the debounce make one reload; a file noticed after it, another', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const calls: string[][] = [];
+  const queue = new ReloadQueue(async (files) => { calls.push(files); }, 20);
+  queue.notice('a.yaml');
+  t.mock.timers.tick(19);
+  queue.notice('b.yaml');
+  t.mock.timers.tick(19);
+  assert.deepEqual(calls, [], 'each notice restarts the debounce');
+  t.mock.timers.tick(1);
+  assert.deepEqual(calls, [['a.yaml', 'b.yaml']]);
 });
 
 test('two saves of one file 10 ms apart both count: the second is not lost to chokidar\'s change throttle', async () => {

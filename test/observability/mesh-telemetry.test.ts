@@ -165,7 +165,13 @@ describe('observability of a running mesh', () => {
       // Each sidecar sends its lines in its own batch: wait for all six hops, then check there are no more.
       return mine.length >= 6 && mine.some((e) => e.workload === 'ratings-v1') ? mine : undefined;
     }, 5_000, 100);
-    await new Promise((r) => setTimeout(r, 300)); // one more batch period: a seventh line would show up now
+    // A barrier: the same path again (product 8). Each sidecar sends its lines in order, so once
+    // every hop of the barrier has arrived, a seventh line of product 7 would have too.
+    await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/8/reviews');
+    await waitFor('every hop of the barrier request', async () => {
+      const l = await api<{ entries: AccessLogEntry[] }>('/api/logs?limit=200');
+      return l.entries.filter((e) => /\/8(\/|$)/.test(e.path)).length >= 6;
+    }, 5_000, 100);
     logs.splice(0, logs.length, ...(await api<{ entries: AccessLogEntry[] }>('/api/logs?limit=200')).entries.filter((e) => /\/7(\/|$)/.test(e.path)));
     assert.equal(logs.length, 6, 'edge out, productpage in+out, reviews in+out, ratings in');
     const ids = new Set(logs.map((e) => e.request_id));
@@ -181,12 +187,17 @@ describe('observability of a running mesh', () => {
     const before = await metricsText();
     const N = 7;
     for (let i = 0; i < N; i++) assert.equal((await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews')).status, 200);
-    await new Promise((r) => setTimeout(r, 100));
-    const after = await metricsText();
+    let after = '';
     const delta = (name: string, want: Record<string, string>) => sum(samples(after, name).filter(where(want))) - sum(samples(before, name).filter(where(want)));
+    // Each sidecar records its side when its exchange ends, which may be just after the caller has its answer.
+    const toRatings = { reporter: 'destination', destination_workload: 'ratings-v1', source_workload: 'reviews-v2' };
+    await waitFor('every side of the requests counted', async () => {
+      after = await metricsText();
+      return [dest, { ...dest, reporter: 'source' }, toRatings].every((want) => delta('istio_requests_total', want) >= N);
+    }, 5_000, 50);
     assert.equal(delta('istio_requests_total', dest), N);
     assert.equal(delta('istio_requests_total', { ...dest, reporter: 'source' }), N, 'the caller reports the same requests');
-    assert.equal(delta('istio_requests_total', { reporter: 'destination', destination_workload: 'ratings-v1', source_workload: 'reviews-v2' }), N);
+    assert.equal(delta('istio_requests_total', toRatings), N);
     assert.equal(delta('istio_request_duration_milliseconds_count', dest), N);
     assert.equal(delta('istio_request_duration_milliseconds_bucket', { ...dest, le: '+Inf' }), N);
     assert.equal(delta('istio_response_bytes_count', dest), N);

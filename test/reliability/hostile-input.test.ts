@@ -193,6 +193,7 @@ describe('hostile HTTP input to every listener', () => {
     const perListener = size(10, 50);
     const t0 = Date.now();
     const closedAfter: Array<{ name: string; ms: number | 'open' }> = [];
+    let dribbling = 0;
     const dribblers = listeners.flatMap((l) => Array.from({ length: perListener }, () => new Promise<void>((resolve) => {
       const s = connect(l);
       const start = Date.now();
@@ -200,6 +201,7 @@ describe('hostile HTTP input to every listener', () => {
       const end = (ms: number | 'open') => { clearInterval(timer); closedAfter.push({ name: l.name, ms }); s.destroy(); resolve(); };
       s.on(l.tls ? 'secureConnect' : 'connect', () => {
         s.write(`GET ${l.target} HTTP/1.1\r\nHost: ${l.host}\r\n`);
+        dribbling++;
         let n = 0;
         timer = setInterval(() => {
           if (Date.now() - start > HEADERS_TIMEOUT_MS * 4 + 2_000) return end('open');
@@ -210,7 +212,7 @@ describe('hostile HTTP input to every listener', () => {
       s.on('error', () => { /* close follows */ });
     })));
     // While they dribble, everyone else is served.
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('every dribbler connected and sending', () => dribbling === listeners.length * perListener, 5_000, 20);
     for (const l of listeners) await stillServes(l, 'slowloris in progress');
     await Promise.all(dribblers);
     const stuck = closedAfter.filter((c) => c.ms === 'open' || c.ms > HEADERS_TIMEOUT_MS * 4 + 1_000);
@@ -250,7 +252,8 @@ describe('hostile HTTP input to every listener', () => {
   async function countAppHits(f: () => Promise<number>): Promise<{ reply: number; hits: number }> {
     const before = appHits;
     const reply = await f();
-    await new Promise((r) => setTimeout(r, 200));
+    // Every attempt happened before the reply; an app may still be reading the last one's body.
+    await waitFor('the app to finish reading', () => openAtApp.size === 0, 5_000, 10);
     return { reply, hits: appHits - before };
   }
 });

@@ -94,13 +94,15 @@ describe('a mesh under load', { concurrency: false }, () => {
       killed.push(what === 'sidecar' ? `SIGKILL the sidecar process of ${hit.join(', ')}` : `SIGKILL the app of ${target}`);
       const restartsBefore = w.restarts[what];
       const gap = load();
-      await sleep(500);
+      await waitFor('the load flowing', () => gap.result.ok > 0, 10_000, 20);
       process.kill(pid, 'SIGKILL');
       await waitFor(`${what} of ${target} restarted`, async () => {
         const x = (await topology()).workloads.find((y) => y.name === target)!;
         return x.restarts[what] > restartsBefore && x.health.sidecar === 'up' && x.health.app === 'up' && x.pids[what] !== pid;
       }, 20_000);
-      await sleep(1_000); // sessions to the new process settle
+      // Sessions to the new process are open again once a few requests in a row pass.
+      let streak = 0;
+      await waitFor('requests passing again', async () => { streak = (await request(fx.ingressPort, URL, { timeoutMs: 3_000 })).status === 200 ? streak + 1 : 0; return streak >= 5; }, 20_000, 50);
       const g = await gap.stop();
       // Requests in the gap either went to the healthy endpoint or failed fast: none waited for the route timeout.
       assert.ok(g.maxMs < 3_000 + 1_000, `a request in the gap took ${g.maxMs} ms`);

@@ -83,14 +83,6 @@ test('a TLS client and server with workload certificates complete a mutual hands
   }
 });
 
-test('minting a root and seven workload certificates takes well under the startup budget', () => {
-  const start = process.hrtime.bigint();
-  const ca = createCa({ trustDomain: 'cluster.local' });
-  for (let i = 0; i < 7; i++) ca.issue(`spiffe://cluster.local/ns/default/sa/w${i}`);
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  assert.ok(ms < 200, `took ${ms} ms`);
-});
-
 test('key files are written with mode 0600', { skip: process.platform === 'win32' }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devmesh-ca-'));
   try {
