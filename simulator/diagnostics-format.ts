@@ -3,7 +3,7 @@
  * the output is either grouped text or a JSON array.
  */
 import * as path from 'node:path';
-import { offsetToPosition, type Diagnostic, type Workspace } from './policy';
+import { offsetToPosition, type Diagnostic, type DiagnosticCode, type Workspace } from './policy';
 
 export interface LocatedDiagnostic {
   file: string;
@@ -12,26 +12,28 @@ export interface LocatedDiagnostic {
   endLine: number;
   endColumn: number;
   severity: Diagnostic['severity'];
-  code: string;
+  code: DiagnosticCode;
   message: string;
 }
 
+/** One diagnostic with 1-based line:column from its file's line starts (none known: the file's start). */
+export function locate(d: Diagnostic, lineStarts: readonly number[] = [0], cwd = process.cwd()): LocatedDiagnostic {
+  const start = offsetToPosition(lineStarts, d.range.start);
+  const end = offsetToPosition(lineStarts, d.range.end);
+  return {
+    file: displayPath(d.file, cwd),
+    line: start.line + 1,
+    column: start.character + 1,
+    endLine: end.line + 1,
+    endColumn: end.character + 1,
+    severity: d.severity,
+    code: d.code,
+    message: d.message,
+  };
+}
+
 export function locateAll(ws: Workspace, diags: readonly Diagnostic[], cwd = process.cwd()): LocatedDiagnostic[] {
-  return diags.map((d) => {
-    const lines = ws.getSource(d.file)?.lineStarts ?? [0];
-    const start = offsetToPosition(lines, d.range.start);
-    const end = offsetToPosition(lines, d.range.end);
-    return {
-      file: displayPath(d.file, cwd),
-      line: start.line + 1,
-      column: start.character + 1,
-      endLine: end.line + 1,
-      endColumn: end.character + 1,
-      severity: d.severity,
-      code: d.code,
-      message: d.message,
-    };
-  });
+  return diags.map((d) => locate(d, ws.getSource(d.file)?.lineStarts, cwd));
 }
 
 export function displayPath(file: string, cwd: string): string {
@@ -41,7 +43,13 @@ export function displayPath(file: string, cwd: string): string {
 
 const COLORS = { error: '\x1b[31m', warning: '\x1b[33m', info: '\x1b[36m', dim: '\x1b[2m', bold: '\x1b[1m', reset: '\x1b[0m' };
 
-/** `path:line:col: severity code: message`, grouped by file, then a summary line. */
+/** The one way a diagnostic is printed: `path:line:col: severity code: message`. */
+export function formatDiagnostic(d: LocatedDiagnostic, color = false): string {
+  const c = (k: keyof typeof COLORS, s: string) => (color ? COLORS[k] + s + COLORS.reset : s);
+  return `${c('bold', `${d.file}:${d.line}:${d.column}`)}: ${c(d.severity, d.severity)} ${c('dim', d.code)}: ${d.message}`;
+}
+
+/** Every diagnostic as formatDiagnostic prints it, grouped by file, then a summary line. */
 export function formatText(located: readonly LocatedDiagnostic[], fileCount: number, color = false): string {
   const c = (k: keyof typeof COLORS, s: string) => (color ? COLORS[k] + s + COLORS.reset : s);
   const lines: string[] = [];
@@ -51,7 +59,7 @@ export function formatText(located: readonly LocatedDiagnostic[], fileCount: num
       if (current !== undefined) lines.push('');
       current = d.file;
     }
-    lines.push(`${c('bold', `${d.file}:${d.line}:${d.column}`)}: ${c(d.severity, d.severity)} ${c('dim', d.code)}: ${d.message}`);
+    lines.push(formatDiagnostic(d, color));
   }
   const count = (s: string) => located.filter((d) => d.severity === s).length;
   const errors = count('error');

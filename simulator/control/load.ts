@@ -9,17 +9,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { collectPolicyFiles, diagnosticsWithFiles, loadMeshFolder, PathError } from '../policy-files';
-import { locateAll, type LocatedDiagnostic } from '../diagnostics-format';
-import { offsetToPosition, rangeOf, resolvePolicies, type Workspace } from '../policy';
+import { displayPath as relativeToCwd, locate, locateAll, type LocatedDiagnostic } from '../diagnostics-format';
+import { diagnostic, rangeOf, resolvePolicies, type DiagnosticCode, type Workspace } from '../policy';
 import type { IstioKind, Resource } from '../policy/model';
-
-export interface SourcePosition {
-  file: string;
-  /** 1-based */
-  line: number;
-  /** 1-based */
-  column: number;
-}
 
 /** A diagnostic at the terminal edge: file relative to the cwd, 1-based line/column. */
 export type Diagnostic = LocatedDiagnostic;
@@ -35,8 +27,12 @@ export interface MeshWorkspace {
   /** Files that hold at least one mesh policy document (validate's "N files checked"). */
   policyFileCount: number;
   diagnostics: Diagnostic[];
-  /** Where a field of the Mesh document was written, e.g. ['spec','services',0,'port']. */
-  meshPosition(fieldPath: (string | number)[]): SourcePosition | undefined;
+  /**
+   * A finding of the control plane (a port taken, a command not found) at a
+   * field of the Mesh document, e.g. ['spec','services',0,'port']; without
+   * one, at the Mesh file's start.
+   */
+  meshDiagnostic(fieldPath: (string | number)[] | undefined, code: DiagnosticCode, message: string): Diagnostic;
 }
 
 /** Folders that never hold policies; the watcher skips them (the core's walk skips dot-folders and node_modules). */
@@ -45,6 +41,8 @@ export const IGNORED_DIRS = new Set(['node_modules', '.git', '.devmesh']);
 export function isPolicyFileName(name: string): boolean {
   return /\.ya?ml$/i.test(name);
 }
+
+const displayPath = (file: string) => relativeToCwd(file, process.cwd());
 
 const EMPTY_MESH: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'invalid' }, spec: { services: [] } };
 
@@ -103,8 +101,8 @@ export class IncrementalMeshLoader {
 }
 
 function unreadable(abs: string, err: PathError): MeshWorkspace {
-  const d: Diagnostic = { file: displayPath(err.file), line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'file-unreadable', message: err.message };
-  return { meshFile: abs, rootDir: path.dirname(abs), mesh: EMPTY_MESH, resources: [], files: [], policyFileCount: 0, diagnostics: [d], meshPosition: () => undefined };
+  const d = locate(diagnostic('file-unreadable', err.file, { start: 0, end: 0 }, err.message));
+  return { meshFile: abs, rootDir: path.dirname(abs), mesh: EMPTY_MESH, resources: [], files: [], policyFileCount: 0, diagnostics: [d], meshDiagnostic: atFileStart(abs) };
 }
 
 /** What `up` needs from a validated workspace. */
@@ -112,14 +110,13 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   const rootDir = path.dirname(abs);
   const diagnostics = locateAll(ws, diagnosticsWithFiles(ws));
   const meshDoc = ws.index.mesh?.doc;
+  const atStart = atFileStart(abs);
   if (meshDoc && path.resolve(meshDoc.file) !== abs) {
-    diagnostics.push({ file: displayPath(abs), line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'mesh-missing',
-      message: `no kind: Mesh document in this file (the Mesh found is in ${displayPath(meshDoc.file)}); pass that file with -f` });
+    diagnostics.push(atStart(undefined, 'mesh-missing', `no kind: Mesh document in this file (the Mesh found is in ${displayPath(meshDoc.file)}); pass that file with -f`));
   }
   const resolved = diagnostics.some((d) => d.severity === 'error') ? undefined : resolvePolicies(ws);
   if (!resolved && !diagnostics.some((d) => d.severity === 'error')) {
-    diagnostics.push({ file: displayPath(abs), line: 1, column: 1, endLine: 1, endColumn: 1, severity: 'error', code: 'mesh-missing',
-      message: `no kind: Mesh (apiVersion devmesh.dev/v1alpha1) document in ${path.basename(abs)}; devmesh up needs one to know what to run` });
+    diagnostics.push(atStart(undefined, 'mesh-missing', `no kind: Mesh (apiVersion devmesh.dev/v1alpha1) document in ${path.basename(abs)}; devmesh up needs one to know what to run`));
   }
   const mesh: Resource<'Mesh'> = resolved
     ? { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: resolved.meshName }, spec: resolved.mesh }
@@ -127,29 +124,22 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   const resources = resolved ? (Object.values(resolved.resources).flat() as Resource<IstioKind>[]) : [];
   const files = ws.fileNames();
   const policyFileCount = files.filter((f) => (ws.getSource(f)?.documents.length ?? 0) > 0 || diagnostics.some((d) => d.file === displayPath(f))).length;
-  return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshPosition: positionIn(ws) };
+  return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshDiagnostic: inMesh(ws, abs) };
 }
 
-function positionIn(ws: Workspace): MeshWorkspace['meshPosition'] {
-  return (fieldPath) => {
+function inMesh(ws: Workspace, abs: string): MeshWorkspace['meshDiagnostic'] {
+  return (fieldPath, code, message) => {
     const doc = ws.index.mesh?.doc;
     const source = doc && ws.getSource(doc.file);
-    if (!doc || !source) return undefined;
-    const p = offsetToPosition(source.lineStarts, rangeOf(doc, fieldPath).start);
-    return { file: doc.file, line: p.line + 1, column: p.character + 1 };
+    if (!doc || !source || !fieldPath) return atFileStart(abs)(fieldPath, code, message);
+    return locate(diagnostic(code, doc.file, rangeOf(doc, fieldPath), message), source.lineStarts);
   };
 }
 
-function displayPath(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+function atFileStart(file: string): MeshWorkspace['meshDiagnostic'] {
+  return (_field, code, message) => locate(diagnostic(code, file, { start: 0, end: 0 }, message));
 }
 
 export function hasErrors(diagnostics: Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
-}
-
-/** One diagnostic as `devmesh validate` prints it: `file:line:col: severity code: message`. */
-export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.code}: ${d.message}`;
 }

@@ -11,7 +11,6 @@ import type { Resource, WorkloadSpec } from '../policy/model';
 import { placedWorkloads } from './mesh-change';
 import type { PortAssignment, SidecarPortAssignment } from './snapshot';
 import { resolvedMeshSettings } from './snapshot';
-import type { SourcePosition } from './load';
 
 export interface PortClaim {
   port: number;
@@ -86,10 +85,6 @@ export interface PortProblem { claim: PortClaim; message: string }
 export async function takenPorts(claims: PortClaim[]): Promise<PortProblem[]> {
   const results = await Promise.all(claims.map(async (c) => ({ c, free: await isPortFree(c.port) })));
   return results.filter((r) => !r.free).map(({ c }) => ({ claim: c, message: `${c.owner} is already in use by another process` }));
-}
-
-export function formatPortProblem(p: PortProblem, pos: SourcePosition | undefined, rel: (f: string) => string): string {
-  return pos ? `${rel(pos.file)}:${pos.line}:${pos.column}: ${p.message}` : p.message;
 }
 
 /** Lowest port `freePorts` hands out: above the well-known and common development ports. */

@@ -9,10 +9,11 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Resource, WorkloadSpec } from '../policy/model';
-import { formatDiagnostic, hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace, type SourcePosition } from './load';
-import { formatText } from '../diagnostics-format';
+import { hasErrors, IncrementalMeshLoader, type Diagnostic, type MeshWorkspace } from './load';
+import { formatDiagnostic, formatText } from '../diagnostics-format';
+import type { DiagnosticCode } from '../policy';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
-import { accepts, appPortClaims, assignPorts, duplicateClaims, fillPorts, formatPortProblem, freePorts, isPortFree, pinnedSidecarPorts, portClaims, takenPorts, type PortClaim, type PortOverrides } from './ports';
+import { accepts, appPortClaims, assignPorts, duplicateClaims, fillPorts, freePorts, isPortFree, pinnedSidecarPorts, portClaims, takenPorts, type PortClaim, type PortOverrides } from './ports';
 import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
 import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
@@ -100,9 +101,9 @@ export class MeshRuntime {
   private rel = (f: string) => path.relative(process.cwd(), f) || f;
   /** Ports from the command line win over the Mesh file's. */
   private get portOverrides(): PortOverrides { return { controlPort: this.opts.controlPort }; }
-  /** `file:line:col: ` of a Mesh field, or nothing for a port given on the command line. */
-  private at(field: (string | number)[] | undefined): SourcePosition | undefined {
-    return field ? this.ws.meshPosition(field) : undefined;
+  /** A finding at a Mesh field, printed as `validate` prints one; a value from the command line (no field) is its message alone. */
+  private finding(field: (string | number)[] | undefined, code: DiagnosticCode, message: string): string {
+    return field ? formatDiagnostic(this.ws.meshDiagnostic(field, code, message)) : message;
   }
 
   async start(): Promise<SessionInfo> {
@@ -180,12 +181,8 @@ export class MeshRuntime {
   private async checkPorts(): Promise<void> {
     const claims = portClaims(this.mesh, this.portOverrides);
     const lines: string[] = [];
-    for (const [a, b] of duplicateClaims(claims)) {
-      const pos = this.at(b.field);
-      lines.push(`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}${b.owner} is also ${a.owner}; give each its own port`);
-    }
-    const taken = await takenPorts(claims);
-    for (const p of taken) lines.push(formatPortProblem(p, this.at(p.claim.field), this.rel));
+    for (const [a, b] of duplicateClaims(claims)) lines.push(this.finding(b.field, 'port-collision', `${b.owner} is also ${a.owner}; give each its own port`));
+    for (const p of await takenPorts(claims)) lines.push(this.finding(p.claim.field, 'port-in-use', p.message));
     const how = this.opts.controlPort !== undefined ? 'change them in the Mesh file or pass another --control-port' : 'change them in the Mesh file';
     if (lines.length) throw new UpError([...lines, `devmesh up: nothing was started. Free those ports (e.g. \`lsof -i :PORT\`) or ${how}.`]);
   }
@@ -196,8 +193,7 @@ export class MeshRuntime {
     for (const { spec: w, field } of placedWorkloads(this.mesh.spec).values()) {
       if (!w.command) continue;
       try { out.set(w.name, resolveCommand(w, this.ws.rootDir)); } catch (e) {
-        const pos = this.ws.meshPosition([...field, 'command']);
-        lines.push(`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}${(e as Error).message}`);
+        lines.push(this.finding([...field, 'command'], 'bad-command', (e as Error).message));
       }
     }
     if (lines.length) throw new UpError([...lines, 'devmesh up: nothing was started.']);
@@ -239,8 +235,7 @@ export class MeshRuntime {
       }, controlPort);
     } catch (e) {
       const flag = this.opts.controlPort !== undefined;
-      const pos = flag ? undefined : this.ws.meshPosition(['spec', 'controlPort']);
-      throw new UpError([`${pos ? `${this.rel(pos.file)}:${pos.line}:${pos.column}: ` : ''}${flag ? '--control-port' : 'controlPort'} ${controlPort} (control API) could not be opened: ${(e as Error).message}`]);
+      throw new UpError([this.finding(flag ? undefined : ['spec', 'controlPort'], 'port-in-use', `${flag ? '--control-port' : 'controlPort'} ${controlPort} (control API) could not be opened: ${(e as Error).message}`)]);
     }
   }
 
@@ -302,9 +297,10 @@ export class MeshRuntime {
     const waits: Promise<void>[] = [];
     for (const [name, sc] of this.sidecars) waits.push(this.sidecarListening(name, sc, deadline));
     for (const [name, app] of this.apps) {
-      const pos = this.portPosition(name);
+      const notListening = () => new UpError([this.finding([...placedWorkloads(this.mesh.spec).get(name)!.field, 'port'], 'app-not-listening',
+        `the app of ${name} (command ${JSON.stringify(app.spec.command?.join(' '))}) did not accept connections on 127.0.0.1:${app.info.appPort} in time; it must listen on 127.0.0.1:$PORT`), 'devmesh up: stopped everything it started.']);
       waits.push(Promise.race([
-        waitAccepting(app.info.appPort, deadline, `app ${name} (command ${JSON.stringify(app.spec.command?.join(' '))}; it must listen on 127.0.0.1:$PORT${pos ? `, ${pos}` : ''})`),
+        waitAccepting(app.info.appPort, deadline).then((ok) => { if (!ok) throw notListening(); }),
         (async () => {
           for (;;) {
             const exit = await app.proc.nextExit();
@@ -334,13 +330,14 @@ export class MeshRuntime {
       const inUse = sc.supervised.tail.slice(-3).some((l) => /already in use/.test(l));
       const pinned = probed ? portClaims(this.mesh, this.portOverrides).find((c) => lost.includes(c.port)) : undefined;
       if (pinned) {
-        const p = { claim: pinned, message: `${pinned.owner} was taken by another process before the sidecar of ${name} could listen on it; devmesh up stopped everything it started` };
-        throw new UpError([formatPortProblem(p, this.at(pinned.field), this.rel)]);
+        throw new UpError([this.finding(pinned.field, 'port-in-use', `${pinned.owner} was taken by another process before the sidecar of ${name} could listen on it; devmesh up stopped everything it started`)]);
       }
       if (!(inUse || lost.length) || ++moves > MAX_PORT_MOVES || Date.now() > deadline) throw exitedEarly(name, 'the sidecar', sc.supervised, exit);
       if (probed && lost.length) await this.movePorts(name, lost);
     }
-    await Promise.all(this.sidecarPortsOf(name).map((p) => waitAccepting(p, deadline, `sidecar of ${name}`)));
+    await Promise.all(this.sidecarPortsOf(name).map(async (p) => {
+      if (!(await waitAccepting(p, deadline))) throw new UpError([`the sidecar of ${name} did not accept connections on 127.0.0.1:${p} in time.`, 'devmesh up: stopped everything it started.']);
+    }));
   }
 
   private sidecarPortsOf(name: string): number[] {
@@ -372,12 +369,6 @@ export class MeshRuntime {
     this.events.record({ type: 'ports.moved', workload: name, process: 'sidecar', message, data: { moved, version: next.version } });
     for (const [other, sc] of this.sidecars) if (other !== name) void sc.pushConfig(next);
     if (moved.some((m) => m.startsWith('outboundPort'))) this.apps.get(name)?.proc.recycle();
-  }
-
-  private portPosition(workload: string): string | undefined {
-    const placed = placedWorkloads(this.mesh.spec).get(workload);
-    const p = placed && this.ws.meshPosition([...placed.field, 'port']);
-    return p ? `${this.rel(p.file)}:${p.line}:${p.column}` : undefined;
   }
 
   private printReady(ms: number, phases: Record<string, number>): void {
@@ -472,10 +463,7 @@ export class MeshRuntime {
    */
   private async prepareMeshChange(plan: MeshChangePlan, ws: MeshWorkspace): Promise<{ commands: Map<string, ResolvedCommand> } | { refused: Diagnostic[] }> {
     const refused: Diagnostic[] = [];
-    const refuse = (field: (string | number)[] | undefined, message: string) => {
-      const pos = field && ws.meshPosition(field);
-      refused.push({ file: pos ? this.rel(pos.file) : this.rel(ws.meshFile), line: pos?.line ?? 1, column: pos?.column ?? 1, endLine: pos?.line ?? 1, endColumn: pos?.column ?? 1, severity: 'error', code: 'mesh-change-refused', message });
-    };
+    const refuse = (field: (string | number)[] | undefined, code: DiagnosticCode, message: string) => refused.push(ws.meshDiagnostic(field, code, `${message}; the Mesh edit was not applied`));
     const commands = new Map<string, ResolvedCommand>();
     const placed = placedWorkloads(ws.mesh.spec);
     const claims: PortClaim[] = [];
@@ -483,7 +471,7 @@ export class MeshRuntime {
     for (const name of [...plan.added.map((w) => w.spec.name), ...plan.restartApp]) {
       const { spec, field } = placed.get(name)!;
       if (spec.command) {
-        try { commands.set(name, resolveCommand(spec, ws.rootDir)); } catch (e) { refuse([...field, 'command'], (e as Error).message); }
+        try { commands.set(name, resolveCommand(spec, ws.rootDir)); } catch (e) { refuse([...field, 'command'], 'bad-command', (e as Error).message); }
         const running = this.apps.get(name);
         const held = new Set(running ? appPortClaims(running.spec, field).map((c) => c.port) : []);
         claims.push(...appPortClaims(spec, field).filter((c) => !held.has(c.port)));
@@ -496,7 +484,7 @@ export class MeshRuntime {
         if (p && !held.has(p)) claims.push({ port: p, owner: `sidecar ${key} ${p} of workload ${name}`, field: [...field, 'sidecar', key] });
       }
     }
-    for (const p of await takenPorts(claims)) refuse(p.claim.field, `${p.message}; the Mesh edit was not applied`);
+    for (const p of await takenPorts(claims)) refuse(p.claim.field, 'port-in-use', p.message);
     return refused.length ? { refused } : { commands };
   }
 
@@ -701,10 +689,11 @@ async function takenPortsOf(ports: number[]): Promise<number[]> {
   return ports.filter((_, i) => !free[i]);
 }
 
-async function waitAccepting(port: number, deadline: number, what: string): Promise<void> {
+/** Whether 127.0.0.1:port accepts before `deadline`. */
+async function waitAccepting(port: number, deadline: number): Promise<boolean> {
   for (;;) {
-    if (await accepts(port, 200)) return;
-    if (Date.now() > deadline) throw new UpError([`${what} did not accept connections on 127.0.0.1:${port} in time.`, 'devmesh up: stopped everything it started.']);
+    if (await accepts(port, 200)) return true;
+    if (Date.now() > deadline) return false;
     await delay(20);
   }
 }

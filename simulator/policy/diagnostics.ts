@@ -83,6 +83,12 @@ export const CODES = {
   'bad-provider': { severity: 'error', title: 'An extension provider Istio cannot use (service not in the mesh, wrong port, bad status).' },
   'jwt-claim-route': { severity: 'error', title: 'A VirtualService applied by sidecars that routes on JWT claims; Istio allows that on gateways only.' },
   'jwt-claim-route-without-authn': { severity: 'warning', title: 'A VirtualService routes on JWT claims at a gateway no RequestAuthentication selects.', seeAlso: 'IST0149' },
+  // Findings of `devmesh up` about the machine it runs on, located in the Mesh file like the rest.
+  'file-unreadable': { severity: 'error', title: 'A file devmesh cannot read: missing, or not readable.' },
+  'mesh-missing': { severity: 'error', title: 'The file given to devmesh up holds no Mesh document.' },
+  'port-in-use': { severity: 'error', title: 'A port the Mesh names is held by another process.' },
+  'bad-command': { severity: 'error', title: 'A workload command devmesh cannot run: not found, not executable, or its cwd is not a folder.' },
+  'app-not-listening': { severity: 'error', title: 'A workload\'s app did not accept connections on its port in time.' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type DiagnosticCode = keyof typeof CODES;

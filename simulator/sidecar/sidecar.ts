@@ -39,16 +39,14 @@ export interface StartOptions {
   /** Random source for weights and load balancing (tests pass a seeded one). */
   random?: () => number;
   /**
-   * The clock of every resilience decision: outlier ejections and their end,
-   * runtime fault and toxic expiry (tests pass a fake one and move it).
+   * The clock of every time-bound decision: outlier ejections and their end,
+   * runtime fault and toxic expiry, JWT lifetimes (tests pass a fake one and move it).
    */
   now?: () => number;
   /** The process this sidecar shares (main.ts): admin `/memory` says who else is in it. */
   host?: { sidecars: () => string[]; restart?: () => void };
   /** false: no tracing and no Istio metrics (bench/observability.ts measures the difference). */
   observability?: boolean;
-  /** Epoch millis for JWT lifetimes (tests pass a fixed clock). */
-  now?: () => number;
 }
 
 export interface Sidecar {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { IncrementalMeshLoader, formatDiagnostic } from '../../simulator/control/load';
+import { IncrementalMeshLoader } from '../../simulator/control/load';
+import { formatDiagnostic } from '../../simulator/diagnostics-format';
 
 const MESH = `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
@@ -56,11 +57,15 @@ test('the Mesh and every policy in its folder tree are loaded, namespaces defaul
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('meshPosition gives the 1-based line and column of a Mesh field, for port and command errors', async () => {
+test('a control-plane finding is a catalogued diagnostic at its Mesh field, printed as validate prints one', async () => {
   const dir = folder({ 'mesh.yaml': MESH });
   try {
     const ws = await new IncrementalMeshLoader(path.join(dir, 'mesh.yaml')).load();
-    assert.deepEqual(ws.meshPosition(['spec', 'services', 0, 'workloads', 0, 'port']), { file: path.join(dir, 'mesh.yaml'), line: 11, column: 17 });
+    const d = ws.meshDiagnostic(['spec', 'services', 0, 'workloads', 0, 'port'], 'port-in-use', 'port 9181 of workload reviews-v1 is already in use by another process');
+    assert.deepEqual([d.line, d.column, d.severity, d.code], [11, 17, 'error', 'port-in-use']);
+    assert.equal(formatDiagnostic({ ...d, file: 'mesh.yaml' }), 'mesh.yaml:11:17: error port-in-use: port 9181 of workload reviews-v1 is already in use by another process');
+    const nowhere = ws.meshDiagnostic(undefined, 'bad-command', 'x');
+    assert.deepEqual([path.resolve(nowhere.file), nowhere.line, nowhere.column], [path.join(dir, 'mesh.yaml'), 1, 1]);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
@@ -77,6 +82,7 @@ test('an error in any policy file is a diagnostic with file, line and code, form
 test('a missing Mesh file is one clear error, not an exception', async () => {
   const ws = await new IncrementalMeshLoader('/nonexistent/mesh.yaml').load();
   assert.equal(ws.diagnostics.length, 1);
+  assert.equal(ws.diagnostics[0].code, 'file-unreadable');
   assert.match(ws.diagnostics[0].message, /Mesh file not found/);
 });
 

@@ -152,11 +152,11 @@ describe('a running devmesh up', () => {
       const cfg = await waitFor('the edit to be refused', async () => {
         const c = await (await up.api('/api/config')).json() as { state: string; lastRejection: { diagnostics: Array<{ code: string; text: string }> } | null };
         // A reload may also catch the file half-written (an editor's save is not atomic): wait for this refusal.
-        return c.state === 'rejected' && c.lastRejection?.diagnostics.some((x) => x.code === 'mesh-change-refused') ? c : undefined;
+        return c.state === 'rejected' && c.lastRejection?.diagnostics.some((x) => x.code === 'port-in-use') ? c : undefined;
       }, 8_000, 20).catch(withOutput(up));
-      const d = cfg.lastRejection!.diagnostics.find((x) => x.code === 'mesh-change-refused');
+      const d = cfg.lastRejection!.diagnostics.find((x) => x.code === 'port-in-use');
       assert.ok(d, JSON.stringify(cfg.lastRejection));
-      assert.match(d.text, new RegExp(`mesh\\.yaml:\\d+:\\d+: .*port ${held} of workload reviews-v9 is already in use`));
+      assert.match(d.text, new RegExp(`mesh\\.yaml:\\d+:\\d+: error port-in-use: port ${held} of workload reviews-v9 is already in use by another process; the Mesh edit was not applied`));
       const after = await topology();
       assert.equal(after.version, before.version);
       assert.deepEqual(after.workloads.map((w) => w.name), before.workloads.map((w) => w.name));
@@ -244,7 +244,7 @@ describe('devmesh up refuses to start', () => {
       const up = startUp(fx.meshFile, env);
       const { code } = await within(up.exited, 10_000, 'devmesh exiting');
       assert.equal(code, 1);
-      assert.match(up.output(), new RegExp(`mesh.yaml:\\d+:\\d+: port ${fx.appPorts['reviews-v1']} of workload reviews-v1 is already in use by another process`));
+      assert.match(up.output(), new RegExp(`mesh.yaml:\\d+:\\d+: error port-in-use: port ${fx.appPorts['reviews-v1']} of workload reviews-v1 is already in use by another process`));
       assert.equal(existsSync(path.join(fx.dir, '.devmesh', 'session.json')), false);
       assert.ok(await canBind(fx.controlPort), 'the API was never opened');
     } finally { holder.close(); fx.cleanup(); }
@@ -258,7 +258,7 @@ describe('devmesh up refuses to start', () => {
       const up = startUp(fx.meshFile, env);
       const { code } = await within(up.exited, 10_000, 'devmesh exiting');
       assert.equal(code, 1);
-      assert.match(up.output(), /mesh.yaml:\d+:\d+: command "no-such-program-xyz" of workload details-v1 was not found on PATH/);
+      assert.match(up.output(), /mesh.yaml:\d+:\d+: error bad-command: command "no-such-program-xyz" of workload details-v1 was not found on PATH/);
     } finally { fx.cleanup(); }
   });
 

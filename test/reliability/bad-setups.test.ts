@@ -48,7 +48,7 @@ describe('bad local setups', () => {
     try {
       const o = await upFails(fx);
       holder.close();
-      await check('port in use', fx, o, new RegExp(`^mesh\\.yaml:\\d+:\\d+: port ${fx.appPorts['back-v1']} of workload back-v1 is already in use`));
+      await check('port in use', fx, o, new RegExp(`^mesh\\.yaml:\\d+:\\d+: error port-in-use: port ${fx.appPorts['back-v1']} of workload back-v1 is already in use`));
     } finally { holder.close(); fx.cleanup(); }
   });
 
@@ -57,7 +57,7 @@ describe('bad local setups', () => {
     try {
       writeFileSync(fx.meshFile, (await import('node:fs')).readFileSync(fx.meshFile, 'utf8').replace('command: ["node", ', 'command: ["no-such-program-devmesh", '));
       const o = await upFails(fx);
-      await check('command not found', fx, o, /^mesh\.yaml:\d+:\d+: command "no-such-program-devmesh" of workload front-v1 was not found on PATH/);
+      await check('command not found', fx, o, /^mesh\.yaml:\d+:\d+: error bad-command: command "no-such-program-devmesh" of workload front-v1 was not found on PATH/);
     } finally { fx.cleanup(); }
   });
 

@@ -62,7 +62,7 @@ test('a pinned port taken between the check and the bind is a one-line error nam
     const exit = await within(up.exited, 30_000, 'devmesh up exiting');
     assert.equal(exit.code, 1, up.output());
     const lines = up.output().trim().split('\n').filter((l) => !l.startsWith('['));
-    assert.deepEqual(lines, [`mesh.yaml:6:20: ingress port ${fx.ingressPort} was taken by another process before the sidecar of istio-ingressgateway could listen on it; devmesh up stopped everything it started`]);
+    assert.deepEqual(lines, [`mesh.yaml:6:20: error port-in-use: ingress port ${fx.ingressPort} was taken by another process before the sidecar of istio-ingressgateway could listen on it; devmesh up stopped everything it started`]);
     assert.deepEqual(processesIn(fx.dir).filter((p) => !thieves(thiefDir).includes(p)), [], 'nothing left running');
     assert.ok(await canBind(fx.controlPort), 'control port released');
   } finally {
