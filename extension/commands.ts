@@ -6,10 +6,11 @@ import { createMeshFile } from './create-mesh';
 import { clearFaults, injectFault } from './faults';
 import { resolveCli } from './cli';
 import { findMeshFiles, pickMeshFile } from './mesh-files';
-import type { MeshController } from './mesh-controller';
+import { sessionOf, type MeshController } from './mesh-controller';
 import { TopologyPanel } from './topology-panel';
 import type { MeshItem } from './tree-view';
-import { waterfall, type SpanRow } from './text';
+import { unlessNotFound } from '../simulator/control/api/client';
+import { waterfall } from '../simulator/commands/waterfall';
 
 export interface CommandDeps {
   context: vscode.ExtensionContext;
@@ -75,8 +76,7 @@ function targetOf(item?: MeshItem): { service: string; workload?: string } | und
 }
 
 async function waitForSessionGone(file: vscode.Uri): Promise<void> {
-  const { readSession } = await import('./session-file');
-  for (let i = 0; i < 50 && readSession(file.fsPath); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 50 && sessionOf(file); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** `devmesh validate` over the Mesh's folder (or the workspace), printed to the output channel. */
@@ -102,8 +102,6 @@ async function validate(d: CommandDeps): Promise<void> {
   } else void vscode.window.showErrorMessage(`DevMesh: devmesh validate could not run (${stderr.trim() || `exit ${code}`}); see the DevMesh output.`);
 }
 
-interface TraceRow { traceId: string; root?: { name: string; service: string }; durationMs: number; spans?: number; errors?: number; services?: string[] }
-
 /** Recent traces (of a workload's service, or with errors) in a quick pick; the chosen one opens as a text waterfall. */
 async function showTraces(mesh: MeshController, arg?: MeshItem | string): Promise<void> {
   const client = mesh.client;
@@ -112,23 +110,22 @@ async function showTraces(mesh: MeshController, arg?: MeshItem | string): Promis
     let traceId = typeof arg === 'string' ? arg : undefined;
     if (!traceId) {
       const item = typeof arg === 'string' ? undefined : arg;
-      const q = item?.kind === 'workload' ? `service=${encodeURIComponent(item.workload.service)}&` : item?.kind === 'error' ? 'errors=true&' : '';
-      const list = await client.optional(`/api/traces?${q}limit=50`);
+      const list = await unlessNotFound(client.traces({ service: item?.kind === 'workload' ? item.workload.service : undefined, errors: item?.kind === 'error', limit: 50 }));
       if (list === undefined) return void vscode.window.showWarningMessage('DevMesh: this mesh\'s control API has no trace routes (GET /api/traces answered 404).');
-      const traces = (list as { traces?: TraceRow[] }).traces ?? [];
-      if (!traces.length) return void vscode.window.showInformationMessage('DevMesh: no traces yet; send some traffic through the ingress.');
-      const pick = await vscode.window.showQuickPick(traces.map((t) => ({
-        label: `${t.root?.name ?? t.traceId}`, description: `${t.durationMs.toFixed(1)} ms · ${t.spans ?? '?'} spans${t.errors ? ` · ${t.errors} error(s)` : ''}`,
-        detail: `${t.traceId} · ${(t.services ?? []).join(' -> ')}`, traceId: t.traceId,
+      if (!list.traces.length) return void vscode.window.showInformationMessage('DevMesh: no traces yet; send some traffic through the ingress.');
+      const pick = await vscode.window.showQuickPick(list.traces.map((t) => ({
+        label: t.root.name, description: `${t.durationMs.toFixed(1)} ms · ${t.spans} spans${t.errors ? ` · ${t.errors} error(s)` : ''}`,
+        detail: `${t.traceId} · ${t.services.join(' -> ')}`, traceId: t.traceId,
       })), { placeHolder: 'Recent traces, newest first', matchOnDetail: true });
       if (!pick) return;
       traceId = pick.traceId;
     }
-    const trace = (await client.optional(`/api/traces/${encodeURIComponent(traceId)}`)) as { spans?: SpanRow[] } | undefined;
+    const trace = await unlessNotFound(client.trace(traceId));
     if (!trace) return void vscode.window.showWarningMessage(`DevMesh: trace ${traceId} is not in the mesh's trace store (it keeps the most recent ones).`);
-    const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: waterfall(traceId, trace.spans ?? []) });
+    const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: waterfall(trace.summary, trace.spans) + '\n' });
     await vscode.window.showTextDocument(doc, { preview: true });
   } catch (e) {
     void vscode.window.showErrorMessage(`DevMesh: could not read traces: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
+

@@ -4,8 +4,8 @@
  * answers 404, and the user is told exactly that.
  */
 import * as vscode from 'vscode';
+import { clearFaults as clear, injectFault as inject, type FaultResult } from '../webview/fault-actions';
 import type { FaultSpec, FaultTarget } from '../webview/protocol';
-import type { FaultResult } from '../webview/api-client';
 import type { MeshController } from './mesh-controller';
 
 function report(r: FaultResult, what: string): void {
@@ -57,12 +57,12 @@ export async function injectFault(mesh: MeshController, preset?: FaultTarget): P
   if (!target) return;
   const fault = await pickFault();
   if (!fault) return;
-  report(await mesh.client!.injectFault(target, fault), `fault on ${target.workload ?? target.service}`);
+  report(await inject(mesh.client!, target, fault), `fault on ${target.workload ?? target.service}`);
   void mesh.live?.refresh();
 }
 
 export async function clearFaults(mesh: MeshController, target?: FaultTarget): Promise<void> {
   if (!needRunning(mesh)) return;
-  report(await mesh.client!.clearFaults(target), target ? `faults on ${target.workload ?? target.service} cleared` : 'all runtime faults cleared');
+  report(await clear(mesh.client!, target), target ? `faults on ${target.workload ?? target.service} cleared` : 'all runtime faults cleared');
   void mesh.live?.refresh();
 }

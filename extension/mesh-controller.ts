@@ -6,12 +6,14 @@
  * the topology panel all read.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ControlClient, type MeshEventLike } from '../webview/api-client';
+import { ControlClient } from '../simulator/control/api/client';
+import type { MeshEvent, SessionInfo } from '../simulator/control/api/contract';
+import { pidAlive, readSession } from '../simulator/control/session';
 import { LiveTopology } from '../webview/live';
 import type { MeshState } from '../webview/protocol';
 import { resolveCli, type CliCommand } from './cli';
-import { pidAlive, readSession, type SessionInfo } from './session-file';
 import { readSettings } from './settings';
 import { attachNote, upArguments } from './up-args';
 
@@ -25,7 +27,7 @@ export class MeshController implements vscode.Disposable {
   session: SessionInfo | undefined;
   live: LiveTopology | undefined;
   /** Problems worth a look: crashes, rejected configs. Newest first. */
-  readonly recentErrors: MeshEventLike[] = [];
+  readonly recentErrors: MeshEvent[] = [];
   private child: ChildProcess | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
@@ -57,7 +59,7 @@ export class MeshController implements vscode.Disposable {
 
   /** Attaches to the mesh whose session file sits beside `meshFile`, if its process is alive. */
   async attach(meshFile: vscode.Uri): Promise<boolean> {
-    const session = readSession(meshFile.fsPath);
+    const session = sessionOf(meshFile);
     if (!session || !pidAlive(session.pid)) return false;
     if (this.session && this.session.apiUrl === session.apiUrl && this.session.token === session.token && this.live) return true;
     this.connect(meshFile, session);
@@ -92,7 +94,7 @@ export class MeshController implements vscode.Disposable {
   /** A terminal's mesh said it is stopping: drop it once its session file is gone. */
   private detachSoon(): void {
     const t = setTimeout(() => {
-      if (this.meshFile && !readSession(this.meshFile.fsPath)) { this.disconnect(); this.setState('stopped'); }
+      if (this.meshFile && !sessionOf(this.meshFile)) { this.disconnect(); this.setState('stopped'); }
     }, 1_500);
     t.unref?.();
   }
@@ -140,7 +142,7 @@ export class MeshController implements vscode.Disposable {
     // Wait for the session file that names our child's pid.
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline && this.child === child && child.exitCode === null) {
-      const s = readSession(meshFile.fsPath);
+      const s = sessionOf(meshFile);
       if (s && s.pid === child.pid) { this.connect(meshFile, s); return; }
       await Promise.race([exited, new Promise((r) => setTimeout(r, 150))]);
     }
@@ -199,4 +201,9 @@ function terminate(child: ChildProcess): Promise<void> {
     child.once('exit', () => { clearTimeout(kill); resolve(); });
     child.kill('SIGTERM');
   });
+}
+
+/** The session of the mesh whose Mesh file this is (the one reader: loopback URLs only). */
+export function sessionOf(meshFile: vscode.Uri): SessionInfo | undefined {
+  return readSession(path.dirname(meshFile.fsPath));
 }

@@ -4,7 +4,7 @@
  * each with the workloads it selects (one workload may back several
  * services), and how fault commands name them.
  */
-import type { Topology, TopologyService, TopologyWorkload } from '../webview/topology';
+import type { Topology, TopologyService, TopologyWorkload } from '../simulator/control/api/contract';
 
 export interface ServiceNode {
   name: string;

@@ -6,7 +6,7 @@
  * the live topology changes (the event stream or the poll).
  */
 import * as vscode from 'vscode';
-import type { Topology, TopologyFault, TopologyWorkload } from '../webview/topology';
+import type { RuntimeFault, Topology, TopologyWorkload } from '../simulator/control/api/contract';
 import { meshTree, type NamespaceNode, type ServiceNode } from './mesh-tree';
 import { buildGraph, formatPercent, formatRps } from '../webview/model';
 import type { MeshController } from './mesh-controller';
@@ -16,8 +16,8 @@ export type MeshItem =
   | ({ kind: 'service' } & ServiceNode)
   | { kind: 'workload'; workload: TopologyWorkload; service: string; ejectedBy: string[] }
   | { kind: 'fact'; label: string; description?: string; icon: string; tooltip?: string; copy?: string }
-  | { kind: 'faults'; faults: TopologyFault[] }
-  | { kind: 'fault'; fault: TopologyFault }
+  | { kind: 'faults'; faults: RuntimeFault[] }
+  | { kind: 'fault'; fault: RuntimeFault }
   | { kind: 'errors' }
   | { kind: 'error'; label: string; description: string; tooltip: string };
 

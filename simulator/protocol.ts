@@ -7,6 +7,7 @@
  * files itself: it acts only on the last snapshot it accepted. Everything here
  * is plain JSON so it crosses process boundaries unchanged.
  */
+import type { RuntimeFault } from './control/api/contract';
 import type { ResolvedDefaults } from './policy/defaults';
 import type { ExtensionProvider, Protocol, Resource } from './policy/model';
 
@@ -62,22 +63,8 @@ export interface IngressInfo {
   labels: Record<string, string>;
 }
 
-/** A fault added at run time (`devmesh fault add`), not from a file. */
-export interface RuntimeFault {
-  id: string;
-  /** Target: a service (`name`, `name.namespace` or FQDN, as given), optionally narrowed to a subset/workload or a caller. */
-  service: string;
-  /** The FQDN of the target service, resolved when the fault was added. */
-  host?: string;
-  subset?: string;
-  workload?: string;
-  source?: string;
-  delay?: { fixedDelayMs: number; percentage: number };
-  abort?: { httpStatus: number; percentage: number };
-  tcp?: { type: 'latency' | 'bandwidth' | 'reset_peer' | 'timeout' | 'slow_close'; [k: string]: unknown };
-  /** Epoch millis after which the fault no longer applies. */
-  expiresAt?: number;
-}
+/** A fault added at run time (`devmesh fault add`), not from a file: the control API's shape. */
+export type { RuntimeFault } from './control/api/contract';
 
 export interface MeshSnapshot {
   /** Increases by one with every accepted configuration. */

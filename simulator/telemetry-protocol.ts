@@ -4,33 +4,7 @@
  * milliseconds rather than per request. Plain JSON, like the rest of the
  * protocol, so it crosses the IPC channel unchanged.
  */
-import type { AccessLogEntry } from './sidecar/accessLog';
-
-export type SpanKind = 'client' | 'server';
-
-/** One finished span of one hop, as a sidecar recorded it. */
-export interface SpanRecord {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  /** `host:port/path`, Envoy's operation name. */
-  name: string;
-  /** client: the caller's sidecar (and the ingress edge); server: the callee's. */
-  kind: SpanKind;
-  /** Which listener recorded it. */
-  role: 'ingress' | 'outbound' | 'inbound';
-  /** Epoch milliseconds (fractional). */
-  start: number;
-  durationMs: number;
-  /** 5xx, reset, or no response. */
-  error: boolean;
-  /** The workload whose sidecar recorded the span (`istio-ingressgateway` at the edge). */
-  workload: string;
-  /** Canonical service of that workload (its `app` label or service name). */
-  service: string;
-  namespace: string;
-  attributes: Record<string, string | number | boolean>;
-}
+import type { AccessLogEntry, SpanKind, SpanRecord } from './control/api/contract';
 
 /** Requests from one caller workload to one callee workload during one batch (reporter=source). */
 export interface EdgeSample {

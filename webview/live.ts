@@ -4,13 +4,14 @@
  * without events). Answers the page's requests (details, faults). Shared by
  * the extension host and the browser dashboard, so both behave the same.
  */
-import { ApiError, type ControlClient, type MeshEventLike } from './api-client';
+import { ApiError, unlessNotFound, type ControlClient } from '../simulator/control/api/client';
+import type { MeshEvent, Topology } from '../simulator/control/api/contract';
+import { clearFaults, injectFault } from './fault-actions';
 import type { Details, HostMessage, MeshState, PageMessage, Selection } from './protocol';
-import type { Topology } from './topology';
 
 export interface LiveOptions {
   pollMs?: number;
-  onEvent?: (e: MeshEventLike) => void;
+  onEvent?: (e: MeshEvent) => void;
 }
 
 export class LiveTopology {
@@ -58,7 +59,7 @@ export class LiveTopology {
    * merged in place, no refetch. Anything else (a restart, a config change)
    * refetches the whole topology.
    */
-  private onEvent(e: MeshEventLike): void {
+  private onEvent(e: MeshEvent): void {
     this.opts.onEvent?.(e);
     const edges = e.type === 'topology.updated' ? (e.data as { edges?: unknown } | undefined) : undefined;
     if (edges && Array.isArray(edges.edges) && this.latest) {
@@ -106,13 +107,13 @@ export class LiveTopology {
         if (msg.selection) this.emit({ type: 'details', details: await this.details(msg.selection) });
         return;
       case 'injectFault': {
-        const r = await this.client.injectFault(msg.target, msg.fault);
+        const r = await injectFault(this.client, msg.target, msg.fault);
         this.emit({ type: 'result', requestId: msg.requestId, ok: r.ok, message: r.message });
         if (r.ok) void this.refresh();
         return;
       }
       case 'clearFaults': {
-        const r = await this.client.clearFaults(msg.target);
+        const r = await clearFaults(this.client, msg.target);
         this.emit({ type: 'result', requestId: msg.requestId, ok: r.ok, message: r.message });
         if (r.ok) void this.refresh();
         return;
@@ -133,10 +134,10 @@ export class LiveTopology {
     const service = this.latest?.workloads.find((w) => w.name === target)?.service;
     try {
       const logWorkload = source ?? target;
-      const logs = await this.client.optional(`/api/logs?workload=${encodeURIComponent(logWorkload)}&limit=200`);
+      const logs = await unlessNotFound(this.client.logs({ workload: logWorkload, limit: 200 }));
       if (logs === undefined) d.notes!.push('Recent requests: this mesh serves no access log (/api/logs).');
       else {
-        const entries = ((logs as { entries?: LogEntry[] }).entries ?? [])
+        const entries = logs.entries
           .filter((l) => (source ? l.listener !== 'inbound' && l.peer_workload === target : l.listener === 'inbound' || l.listener === 'ingress'));
         d.requests = entries.slice(-20).reverse().map((l) => ({
           time: Date.parse(l.start_time), method: l.method, path: l.path, status: l.response_code, durationMs: l.duration,
@@ -146,14 +147,13 @@ export class LiveTopology {
         for (const l of entries) d.codes[String(l.response_code)] = (d.codes[String(l.response_code)] ?? 0) + 1;
       }
       if (service) {
-        const list = await this.client.optional(`/api/traces?service=${encodeURIComponent(service)}&limit=50`);
+        const list = await unlessNotFound(this.client.traces({ service, limit: 50 }));
         if (list === undefined) d.notes!.push('Traces: this mesh serves no traces (/api/traces).');
         else {
-          const slowest = ((list as { traces?: { traceId: string; durationMs: number; start: number }[] }).traces ?? [])
-            .sort((a, b) => b.durationMs - a.durationMs).slice(0, 3);
+          const slowest = list.traces.sort((a, b) => b.durationMs - a.durationMs).slice(0, 3);
           d.traces = [];
           for (const t of slowest) {
-            const full = (await this.client.optional(`/api/traces/${encodeURIComponent(t.traceId)}`)) as { spans?: SpanLike[] } | undefined;
+            const full = await unlessNotFound(this.client.trace(t.traceId));
             const spans = full?.spans ?? [];
             const start = Math.min(t.start, ...spans.map((s) => s.start));
             d.traces.push({
@@ -171,10 +171,3 @@ export class LiveTopology {
   }
 }
 
-/** The fields of an access-log entry (Envoy's names) the side panel shows. */
-interface LogEntry {
-  start_time: string; method: string; path: string; response_code: number; response_flags: string; duration: number;
-  listener: string; peer_workload: string; trace_id: string;
-}
-
-interface SpanLike { name: string; kind?: string; workload: string; start: number; durationMs: number; error: boolean }

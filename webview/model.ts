@@ -6,7 +6,7 @@
  * tree read the same model, and the tests read it without a DOM. Where things
  * go on the canvas is layout.ts's business.
  */
-import type { Topology, TopologyEdge, TopologyFault, TopologyService, TopologyWorkload } from './topology';
+import type { RuntimeFault, Topology, TopologyService, TopologyWorkload, WorkloadEdge } from '../simulator/control/api/contract';
 
 /** Kiali's default thresholds: a 0.1 % error rate degrades, 20 % fails. */
 export const DEGRADED_ERROR_RATE = 0.001;
@@ -48,7 +48,6 @@ export interface GraphEdge {
   label: string;
   /** Longer text shown on hover. */
   title: string;
-  codes: Record<string, number>;
 }
 
 /** A port of a service, as callers address it. */
@@ -134,7 +133,7 @@ function versionOf(w: TopologyWorkload): string {
   return w.labels?.version ?? w.name;
 }
 
-function faultHits(f: TopologyFault, service: string, workload: string, version: string): boolean {
+function faultHits(f: RuntimeFault, service: string, workload: string, version: string): boolean {
   if (f.service !== service) return false;
   if (f.workload && f.workload !== workload) return false;
   if (f.subset && f.subset !== version) return false;
@@ -155,7 +154,7 @@ function resolveEndpoint(name: string, nodes: Map<string, GraphNode>, byService:
 export const DEFAULT_NAMESPACE = 'default';
 
 /** A service's ports: its `ports` list when the topology has one, else the one-port shorthand. */
-export function servicePorts(s: Pick<TopologyService, 'port' | 'protocol' | 'ports'>): ServicePort[] {
+export function servicePorts(s: Partial<Pick<TopologyService, 'port' | 'protocol' | 'ports'>>): ServicePort[] {
   if (s.ports?.length) {
     return s.ports.filter((p) => Number.isInteger(p?.port)).map((p) => ({ name: p.name || undefined, port: p.port, protocol: p.protocol || undefined }));
   }
@@ -258,7 +257,7 @@ export function buildGraph(t: Topology): Graph {
   return { nodes: [...nodes.values()], edges: list, groups, namespaces, totalRps };
 }
 
-function makeEdge(id: string, source: string, target: string, raw: TopologyEdge): GraphEdge {
+function makeEdge(id: string, source: string, target: string, raw: WorkloadEdge): GraphEdge {
   const badges: Badge[] = [];
   if (raw.activeFaults?.length) badges.push('fault');
   if (raw.ejectedEndpoints?.length) badges.push('ejected');
@@ -266,22 +265,20 @@ function makeEdge(id: string, source: string, target: string, raw: TopologyEdge)
   return {
     id, source, target, rps: Math.max(0, raw.requestsPerSecond ?? 0), errorRate: clamp01(raw.errorRate ?? 0),
     p50Ms: raw.latencyMs?.p50, p99Ms: raw.latencyMs?.p99, mtls: mtlsShare >= 0.999, mtlsShare, requests: raw.requests ?? 0,
-    health: 'idle', badges, label: '', title: '', codes: { ...(raw.codes ?? {}) },
+    health: 'idle', badges, label: '', title: '',
   };
 }
 
 /** Two raw edges that land on one pair (a service name and its workload): rates add, the worse latency wins. */
-function mergeEdge(a: GraphEdge, raw: TopologyEdge): GraphEdge {
+function mergeEdge(a: GraphEdge, raw: WorkloadEdge): GraphEdge {
   const b = makeEdge(a.id, a.source, a.target, raw);
   const rps = a.rps + b.rps;
   const errorRate = rps > 0 ? (a.errorRate * a.rps + b.errorRate * b.rps) / rps : Math.max(a.errorRate, b.errorRate);
-  const codes = { ...a.codes };
-  for (const [k, v] of Object.entries(b.codes)) codes[k] = (codes[k] ?? 0) + v;
   const max = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.max(x, y));
   const requests = a.requests + b.requests;
   const mtlsShare = requests > 0 ? (a.mtlsShare * a.requests + b.mtlsShare * b.requests) / requests : Math.min(a.mtlsShare, b.mtlsShare);
   return {
-    ...a, rps, errorRate, codes, requests, p50Ms: max(a.p50Ms, b.p50Ms), p99Ms: max(a.p99Ms, b.p99Ms),
+    ...a, rps, errorRate, requests, p50Ms: max(a.p50Ms, b.p50Ms), p99Ms: max(a.p99Ms, b.p99Ms),
     mtlsShare, mtls: mtlsShare >= 0.999, badges: [...new Set([...a.badges, ...b.badges])],
   };
 }

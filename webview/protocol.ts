@@ -4,7 +4,8 @@
  * that talks to the control API. One typed protocol, checked on arrival at
  * both ends because a webview message is untyped JSON.
  */
-import { isTopology, type Topology } from './topology';
+import { isTopology } from '../simulator/control/api/client';
+import type { Topology } from '../simulator/control/api/contract';
 
 export type MeshState = 'stopped' | 'starting' | 'running' | 'unreachable';
 

@@ -4,9 +4,8 @@
  * beside the Mesh file (`-f`, default ./mesh.yaml) and calls /api/faults.
  */
 import type { Command } from 'commander';
-import * as path from 'node:path';
-import type { RuntimeFault } from '../protocol';
-import type { FaultRequest } from '../control/faults';
+import type { FaultRequest } from '../control/api/contract';
+import { MeshClientError, onMesh } from './meshClient';
 
 interface Common { file: string }
 
@@ -61,11 +60,8 @@ export function register(program: Command, setExit: (code: number) => void): voi
         if (o.abort !== undefined) req.abort = { httpStatus: Number(o.abort), percentage };
         if (o.delay !== undefined) req.delay = { fixedDelay: o.delay, percentage };
       }
-      const r = await call(o.file, 'POST', '/api/faults', req);
-      if (!r) return setExit(1);
-      if (r.status !== 201) return fail(setExit, r.body);
-      const f = (r.body as { fault: RuntimeFault & { description: string } }).fault;
-      process.stdout.write(`${f.id}  ${f.description}\n`);
+      const added = await call(setExit, o.file, (c) => c.addFault(req));
+      if (added) process.stdout.write(`${added.fault.id}  ${added.fault.description}\n`);
     });
 
   fault.command('list')
@@ -73,10 +69,9 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('-f, --file <mesh.yaml>', 'the Mesh file of the running mesh', 'mesh.yaml')
     .option('--json', 'print JSON')
     .action(async (o: Common & { json?: boolean }) => {
-      const r = await call(o.file, 'GET', '/api/faults');
-      if (!r) return setExit(1);
-      if (r.status !== 200) return fail(setExit, r.body);
-      const faults = (r.body as { faults: Array<RuntimeFault & { description: string }> }).faults;
+      const listed = await call(setExit, o.file, (c) => c.faults());
+      if (!listed) return;
+      const faults = listed.faults;
       if (o.json) return void process.stdout.write(JSON.stringify(faults, null, 2) + '\n');
       if (faults.length === 0) return void process.stdout.write('no faults\n');
       for (const f of faults) process.stdout.write(`${f.id}  ${f.description}\n`);
@@ -92,38 +87,21 @@ export function register(program: Command, setExit: (code: number) => void): voi
         process.stderr.write('devmesh fault clear: give a fault id or --all\n');
         return setExit(2);
       }
-      const r = await call(o.file, 'DELETE', id ? `/api/faults/${encodeURIComponent(id)}` : '/api/faults');
-      if (!r) return setExit(1);
-      if (r.status !== 200) return fail(setExit, r.body);
-      const cleared = (r.body as { cleared: string[] }).cleared;
+      const r = await call(setExit, o.file, (c) => c.clearFaults(id));
+      if (!r) return;
+      const cleared = r.cleared;
       process.stdout.write(cleared.length ? `cleared ${cleared.join(', ')}\n` : 'no faults to clear\n');
     });
 }
 
-function fail(setExit: (c: number) => void, body: unknown): void {
-  process.stderr.write(`devmesh fault: ${(body as { message?: string })?.message ?? JSON.stringify(body)}\n`);
-  setExit(1);
-}
-
-/** Calls the running mesh's API with its session token; prints why and returns undefined when there is none. */
-async function call(meshFile: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: unknown } | undefined> {
-  const { readSession, sessionFile } = await import('../control/session');
-  const root = path.dirname(path.resolve(meshFile));
-  const s = readSession(root);
-  if (!s) {
-    process.stderr.write(`devmesh fault: no running mesh for ${meshFile} (no ${path.relative(process.cwd(), sessionFile(root)) || sessionFile(root)}); start it with devmesh up -f ${meshFile}\n`);
-    return undefined;
-  }
+/** Calls the running mesh; prints why and sets exit 1 when there is none or it refuses. */
+async function call<T>(setExit: (c: number) => void, meshFile: string, f: Parameters<typeof onMesh<T>>[1]): Promise<T | undefined> {
   try {
-    const r = await fetch(s.apiUrl + p, {
-      method,
-      headers: { authorization: `Bearer ${s.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(10_000),
-    });
-    return { status: r.status, body: await r.json().catch(() => ({})) };
+    return await onMesh(meshFile, f);
   } catch (e) {
-    process.stderr.write(`devmesh fault: the mesh at ${s.apiUrl} did not answer (${(e as Error).message}); is devmesh up still running?\n`);
+    if (!(e instanceof MeshClientError)) throw e;
+    process.stderr.write(`devmesh fault: ${e.message}\n`);
+    setExit(1);
     return undefined;
   }
 }

@@ -6,8 +6,8 @@
  */
 import type { Command } from 'commander';
 import { formatText } from '../sidecar/accessLog';
-import type { StoredLogEntry } from '../control/telemetry/logStore';
-import { MeshClientError, meshClient } from './meshClient';
+import type { StoredLogEntry } from '../control/api/contract';
+import { MeshClientError, onMesh } from './meshClient';
 
 interface Opts { file: string; follow?: boolean; limit: string; json?: boolean }
 
@@ -29,26 +29,22 @@ export function formatLogLine(e: StoredLogEntry, json: boolean): string {
 
 async function logs(workload: string | undefined, o: Opts): Promise<number> {
   try {
-    const client = meshClient(o.file);
-    const query = (extra: Record<string, string>) => {
-      const q = new URLSearchParams(extra);
-      if (workload) q.set('workload', workload);
-      return `/api/logs?${q}`;
-    };
-    const first = await client.get<{ entries: StoredLogEntry[]; lastSeq: number }>(query({ limit: o.limit }));
-    for (const e of first.entries) process.stdout.write(formatLogLine(e, !!o.json) + '\n');
-    if (!o.follow) return 0;
-    let after = first.lastSeq;
-    let stop = false;
-    const onSignal = () => { stop = true; };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    while (!stop) {
-      await new Promise((r) => setTimeout(r, 500));
-      const next = await client.get<{ entries: StoredLogEntry[]; lastSeq: number }>(query({ limit: '2000', after: String(after) }));
-      for (const e of next.entries) process.stdout.write(formatLogLine(e, !!o.json) + '\n');
-      after = next.lastSeq;
-    }
+    await onMesh(o.file, async (client) => {
+      const first = await client.logs({ workload, limit: Number(o.limit) });
+      for (const e of first.entries) process.stdout.write(formatLogLine(e, !!o.json) + '\n');
+      if (!o.follow) return;
+      let after = first.lastSeq;
+      let stop = false;
+      const onSignal = () => { stop = true; };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      while (!stop) {
+        await new Promise((r) => setTimeout(r, 500));
+        const next = await client.logs({ workload, limit: 2000, after });
+        for (const e of next.entries) process.stdout.write(formatLogLine(e, !!o.json) + '\n');
+        after = next.lastSeq;
+      }
+    });
     return 0;
   } catch (e) {
     if (!(e instanceof MeshClientError)) throw e;

@@ -1,34 +1,32 @@
 /**
- * How `devmesh traces`, `devmesh logs` (and the other read-only subcommands)
- * find a running mesh: `.devmesh/session.json` beside the Mesh file given with
- * `-f`, which holds the API URL and the session token.
+ * How `devmesh traces`, `logs` and `fault` find a running mesh:
+ * `.devmesh/session.json` beside the Mesh file given with `-f` (read by the
+ * one session reader, loopback only), then the one API client. Errors say
+ * what to do in the words of the command line.
  */
 import * as path from 'node:path';
+import { ApiError, ControlClient } from '../control/api/client';
+import type { SessionInfo } from '../control/api/contract';
 import { readSession } from '../control/session';
 
 export class MeshClientError extends Error {}
 
-export interface MeshClient {
-  apiUrl: string;
-  get<T>(p: string): Promise<T>;
+export interface MeshConnection { client: ControlClient; session: SessionInfo }
+
+export function connectToMesh(meshFile: string): MeshConnection {
+  const session = readSession(path.dirname(path.resolve(meshFile)));
+  if (!session) throw new MeshClientError(`no running mesh for ${meshFile}: .devmesh/session.json is missing beside it (start one with: devmesh up -f ${meshFile})`);
+  return { session, client: new ControlClient(session.apiUrl, session.token) };
 }
 
-export function meshClient(meshFile: string): MeshClient {
-  const abs = path.resolve(meshFile);
-  const session = readSession(path.dirname(abs));
-  if (!session) throw new MeshClientError(`no running mesh for ${meshFile}: .devmesh/session.json is missing beside it (start one with: devmesh up -f ${meshFile})`);
-  return {
-    apiUrl: session.apiUrl,
-    async get<T>(p: string): Promise<T> {
-      let res: Response;
-      try {
-        res = await fetch(session.apiUrl + p, { headers: { authorization: `Bearer ${session.token}` }, signal: AbortSignal.timeout(5_000) });
-      } catch (e) {
-        throw new MeshClientError(`the mesh for ${meshFile} does not answer at ${session.apiUrl} (${(e as Error).message}); is devmesh up still running (pid ${session.pid})?`);
-      }
-      const body = await res.json().catch(() => ({})) as T & { message?: string };
-      if (!res.ok) throw new MeshClientError(`${p}: ${res.status} ${body.message ?? ''}`.trim());
-      return body;
-    },
-  };
+/** Runs `call` against the mesh; an API that does not answer, or answers an error, becomes a MeshClientError. */
+export async function onMesh<T>(meshFile: string, call: (client: ControlClient) => Promise<T>): Promise<T> {
+  const { client, session } = connectToMesh(meshFile);
+  try {
+    return await call(client);
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    if (e.status === 0) throw new MeshClientError(`the mesh for ${meshFile} does not answer at ${session.apiUrl} (${e.message}); is devmesh up still running (pid ${session.pid})?`);
+    throw new MeshClientError(e.message);
+  }
 }

@@ -4,9 +4,8 @@
  * or one trace by id.
  */
 import type { Command } from 'commander';
-import type { SpanRecord } from '../telemetry-protocol';
-import type { TraceSummary } from '../control/telemetry/traceStore';
-import { MeshClientError, meshClient } from './meshClient';
+import type { Trace } from '../control/api/contract';
+import { MeshClientError, onMesh } from './meshClient';
 import { waterfall } from './waterfall';
 
 interface Opts { file: string; service?: string; errors?: boolean; minDuration?: string; limit: string; json?: boolean }
@@ -26,30 +25,19 @@ export function register(program: Command, setExit: (code: number) => void): voi
 
 async function traces(traceId: string | undefined, o: Opts): Promise<number> {
   try {
-    const client = meshClient(o.file);
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-    let ids: string[];
-    if (traceId) ids = [traceId];
-    else {
-      const q = new URLSearchParams({ limit: o.limit });
-      if (o.service) q.set('service', o.service);
-      if (o.errors) q.set('errors', 'true');
-      if (o.minDuration) q.set('minDuration', o.minDuration);
-      const list = await client.get<{ traces: TraceSummary[] }>(`/api/traces?${q}`);
-      if (list.traces.length === 0) {
-        process.stdout.write('no traces match (send some requests through the mesh first)\n');
-        return 0;
-      }
-      ids = list.traces.map((t) => t.traceId);
+    const all = await onMesh(o.file, async (client) => {
+      const ids = traceId ? [traceId]
+        : (await client.traces({ service: o.service, errors: o.errors, minDurationMs: o.minDuration ? Number(o.minDuration) : undefined, limit: Number(o.limit) })).traces.map((t) => t.traceId);
+      const traces: Trace[] = [];
+      for (const id of ids) traces.push(await client.trace(id));
+      return traces;
+    });
+    if (all.length === 0) {
+      process.stdout.write('no traces match (send some requests through the mesh first)\n');
+      return 0;
     }
-    const out: string[] = [];
-    const all: unknown[] = [];
-    for (const id of ids) {
-      const t = await client.get<{ summary: TraceSummary; spans: SpanRecord[] }>(`/api/traces/${encodeURIComponent(id)}`);
-      all.push(t);
-      out.push(waterfall(t.summary, t.spans, { color }));
-    }
-    process.stdout.write(o.json ? JSON.stringify(all, null, 2) + '\n' : out.join('\n\n') + '\n');
+    process.stdout.write(o.json ? JSON.stringify(all, null, 2) + '\n' : all.map((t) => waterfall(t.summary, t.spans, { color })).join('\n\n') + '\n');
     return 0;
   } catch (e) {
     if (!(e instanceof MeshClientError)) throw e;

@@ -6,8 +6,7 @@
  *     0.0 ms |##########################| 8.4 ms  istio-ingressgateway  client  GET productpage.default.svc.cluster.local:9080/productpage 200
  *     0.9 ms |  ######################  | 7.1 ms    productpage-v1  server  GET ... 200
  */
-import type { SpanRecord } from '../telemetry-protocol';
-import type { TraceSummary } from '../control/telemetry/traceStore';
+import type { SpanRecord, TraceSummary } from '../control/api/contract';
 
 export interface WaterfallOptions { width?: number; color?: boolean }
 

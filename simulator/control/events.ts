@@ -4,36 +4,7 @@
  * can replay the recent past to a new subscriber, then stream live.
  */
 import { EventEmitter } from 'node:events';
-
-export type MeshEventType =
-  | 'mesh.ready'
-  | 'mesh.stopping'
-  | 'config.applied'
-  | 'config.rejected'
-  /** The Mesh file's workloads or services changed while running: workloads started, stopped or restarted. */
-  | 'mesh.changed'
-  | 'certs.rotated'
-  | 'process.started'
-  | 'process.crashed'
-  | 'process.restarted'
-  | 'process.stopped'
-  /** A sidecar's unpinned port was taken by another process at startup and given a new one. */
-  | 'ports.moved'
-  /** Live edges (TopologyEdges in data), at most a few per second; streamed, not kept for replay. */
-  | 'topology.updated'
-  | 'faults.changed';
-
-export interface MeshEvent {
-  id: number;
-  time: number;
-  type: MeshEventType;
-  /** Workload name, `istio-ingressgateway`, or absent for mesh-wide events. */
-  workload?: string;
-  /** `app` or `sidecar` for process events. */
-  process?: 'app' | 'sidecar';
-  message: string;
-  data?: Record<string, unknown>;
-}
+import type { MeshEvent, MeshEventType } from './api/contract';
 
 export class EventLog {
   private readonly ring: MeshEvent[] = [];

@@ -7,22 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseDuration } from '../policy/duration';
+import type { FaultRequest } from './api/contract';
 import type { MeshSnapshot, RuntimeFault, ServiceInfo } from '../protocol';
 import { faultProblem, faultService } from '../sidecar/chaos/runtimeFaults';
 import { toxicOf, TOXIC_TYPES, type ToxicType } from '../sidecar/chaos/toxics';
-
-/** What a client sends: durations as Istio strings ("2s") or milliseconds. */
-export interface FaultRequest {
-  service: string;
-  subset?: string;
-  workload?: string;
-  source?: string;
-  abort?: { httpStatus: number; percentage?: number };
-  delay?: { fixedDelay: string | number; percentage?: number };
-  tcp?: { type: string; latency?: string | number; jitter?: string | number; rate?: number; timeout?: string | number; delay?: string | number; percentage?: number };
-  /** How long the fault lasts ("2m"); default 10m; "0" = until cleared. */
-  for?: string | number;
-}
 
 export const DEFAULT_FAULT_LIFETIME_MS = 10 * 60_000;
 

@@ -14,7 +14,7 @@ import { formatDiagnostic, formatText } from '../diagnostics-format';
 import type { DiagnosticCode } from '../policy';
 import { buildSnapshot, resolvedMeshSettings, type PortAssignment } from './snapshot';
 import { accepts, appPortClaims, assignPorts, duplicateClaims, fillPorts, freePorts, isPortFree, pinnedSidecarPorts, portClaims, takenPorts, type PortClaim, type PortOverrides } from './ports';
-import { probeSession, removeSession, writeSession, type SessionInfo } from './session';
+import { probeSession, removeSession, writeSession } from './session';
 import { dashboardUrl } from './api/dashboard';
 import { appEnvironment, resolveCommand, spawnApp, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
@@ -28,7 +28,7 @@ import { meshTable } from './table';
 import { TelemetryHub } from './telemetry/hub';
 import { mergedMetrics } from './telemetry/mergedMetrics';
 import { faultsOnEdge } from './telemetry/edgeFaults';
-import type { OutlierEjection, Topology, TopologyEdges } from './topology-types';
+import type { ConfigView, OutlierEjection, SessionInfo, Topology, TopologyEdges } from './api/contract';
 import { FaultStore } from './faults';
 import type { RuntimeFault } from '../protocol';
 import { defaultsOf, describePlan, placedWorkloads, planMeshChange, type MeshChangePlan } from './mesh-change';
@@ -634,7 +634,7 @@ export class MeshRuntime {
     return out;
   }
 
-  private configView() {
+  private configView(): ConfigView {
     return {
       version: this.snapshot.version,
       appliedAt: this.appliedAt,

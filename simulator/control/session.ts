@@ -3,17 +3,12 @@
  * `devmesh` subcommands, tests) where the running mesh's API is and the token
  * it wants. Only the user can read it (0600 in a 0700 folder). It also lets a
  * second `devmesh up` for the same Mesh see that one is already running.
+ * `devmesh up` writes it; every reader (the CLI, the extension, `up` itself)
+ * reads it with `readSession`, which never hands out a non-loopback URL.
  */
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
-
-export interface SessionInfo {
-  apiUrl: string;
-  token: string;
-  pid: number;
-  /** Opens the browser dashboard already authorised (the token is in the fragment, never sent to a server). */
-  dashboardUrl?: string;
-}
+import type { SessionInfo } from './api/contract';
 
 export function stateDir(rootDir: string): string {
   return path.join(rootDir, '.devmesh');
@@ -41,7 +36,18 @@ export function writeSession(rootDir: string, info: SessionInfo): void {
   renameSync(tmp, file);
 }
 
+/**
+ * The session of the Mesh in `rootDir`, or undefined when there is none or it
+ * is not one: malformed, or an `apiUrl` that is not plain HTTP on loopback
+ * (the token is only ever sent to this machine).
+ */
 export function readSession(rootDir: string): SessionInfo | undefined {
+  const v = sessionFileContent(rootDir);
+  return v && isLoopbackUrl(v.apiUrl) ? v : undefined;
+}
+
+/** The file as written, whatever its URL: enough to tell whose it is. */
+function sessionFileContent(rootDir: string): SessionInfo | undefined {
   try {
     const v = JSON.parse(readFileSync(sessionFile(rootDir), 'utf8')) as SessionInfo;
     return typeof v?.apiUrl === 'string' && typeof v.token === 'string' && Number.isInteger(v.pid) ? v : undefined;
@@ -50,9 +56,18 @@ export function readSession(rootDir: string): SessionInfo | undefined {
   }
 }
 
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** Removes the session file, but only if it is still ours (a newer `up` may have replaced it). */
 export function removeSession(rootDir: string, pid = process.pid): void {
-  const s = readSession(rootDir);
+  const s = sessionFileContent(rootDir);
   if (s && s.pid !== pid) return;
   rmSync(sessionFile(rootDir), { force: true });
 }

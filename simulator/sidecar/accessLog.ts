@@ -12,46 +12,11 @@
  * a few of devmesh's own (workload, listener, trace_id, ...). A bounded ring
  * keeps the last entries for the admin `/access_log`.
  */
+import type { AccessLogEntry } from '../control/api/contract';
 import { formatFlags } from './errors';
 import type { Exchange } from './downstream';
 
 export type AccessLogSink = (line: string) => void;
-
-export interface AccessLogEntry {
-  start_time: string;
-  method: string;
-  path: string;
-  protocol: string;
-  response_code: number;
-  response_flags: string;
-  response_code_details: string;
-  connection_termination_details: string;
-  upstream_transport_failure_reason: string;
-  bytes_received: number;
-  bytes_sent: number;
-  duration: number;
-  upstream_service_time: string;
-  x_forwarded_for: string;
-  user_agent: string;
-  request_id: string;
-  authority: string;
-  upstream_host: string;
-  upstream_cluster: string;
-  upstream_local_address: string;
-  downstream_local_address: string;
-  downstream_remote_address: string;
-  requested_server_name: string;
-  route_name: string;
-  // devmesh's own fields (JSON only)
-  /** Workload whose sidecar logged it (`istio-ingressgateway` at the edge). */
-  workload: string;
-  listener: string;
-  /** Workload the request went to (outbound) or came from (inbound), when known. */
-  peer_workload: string;
-  downstream_peer: string;
-  proxy_error: string;
-  trace_id: string;
-}
 
 const dash = (v: unknown): string => (v === undefined || v === null || v === '' ? '-' : String(v));
 const header = (h: Record<string, string | string[] | undefined>, name: string) => {

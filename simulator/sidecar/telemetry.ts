@@ -7,7 +7,7 @@
  */
 import { sendsMtls } from './security/upstreamTls';
 import { logRow, type EdgeSample, type LogRow, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
-import type { AccessLogEntry } from './accessLog';
+import type { AccessLogEntry } from '../control/api/contract';
 import type { Exchange } from './downstream';
 import { IstioMetrics } from './istioMetrics';
 import { serviceForAuthority, type MeshTables } from './tables';

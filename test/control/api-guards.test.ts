@@ -7,6 +7,7 @@ import { crossSiteReason } from '../../simulator/control/api/csrf-guard';
 import { splitSidecarPath } from '../../simulator/control/api/sidecar-proxy';
 import { listenControlApi, type ControlApiServer } from '../../simulator/control/api/server';
 import { EventLog } from '../../simulator/control/events';
+import { bookinfo } from '../webview/fixtures';
 
 const TOKEN = 'test-token-0123456789';
 let api: ControlApiServer;
@@ -21,7 +22,7 @@ before(async () => {
   adminPort = (admin.address() as import('node:net').AddressInfo).port;
   api = await listenControlApi({
     token: TOKEN, events, isReady: () => true,
-    topology: async () => ({ services: [] }), config: () => ({ version: 1 }),
+    topology: async () => bookinfo(), config: () => ({ version: 1, appliedAt: 0, state: 'ok', files: [], lastRejection: null }),
     adminPortOf: (w) => (w === 'reviews-v1' ? adminPort : undefined),
   }, 0);
 });

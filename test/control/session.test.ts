@@ -63,3 +63,17 @@ test('a corrupt session file reads as no session', () => {
     assert.equal(readSession(dir), undefined);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('a session file whose apiUrl is not loopback HTTP is not a session: the token never leaves the machine', () => {
+  const dir = tmp();
+  try {
+    for (const apiUrl of ['http://192.168.1.5:15000', 'https://127.0.0.1:15000', 'http://evil.example:15000', 'http://127.0.0.1.evil.example', 'not a url']) {
+      writeSession(dir, { apiUrl, token: 't', pid: process.pid });
+      assert.equal(readSession(dir), undefined, apiUrl);
+    }
+    for (const apiUrl of ['http://127.0.0.1:15000', 'http://localhost:15000', 'http://[::1]:15000']) {
+      writeSession(dir, { apiUrl, token: 't', pid: process.pid });
+      assert.equal(readSession(dir)?.apiUrl, apiUrl);
+    }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

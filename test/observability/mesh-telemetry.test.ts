@@ -14,10 +14,10 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BIN, bookinfoFixture, freePorts, removeDir, startUp, viaProxy, waitFor, waitReady, type BookinfoFixture, type UpProcess } from '../control/helpers';
-import { parseText, formatText, type AccessLogEntry } from '../../simulator/sidecar/accessLog';
+import { parseText, formatText } from '../../simulator/sidecar/accessLog';
 import { DURATION_BUCKETS_MS } from '../../simulator/sidecar/istioMetrics';
-import type { SpanRecord } from '../../simulator/telemetry-protocol';
-import type { Topology } from '../../simulator/control/topology-types';
+import type { AccessLogEntry, SpanRecord } from '../../simulator/control/api/contract';
+import type { Topology } from '../../simulator/control/api/contract';
 import { decodeTraceRequest, type DecodedSpan } from './protobuf';
 
 const REVIEWS_V2 = `apiVersion: networking.istio.io/v1

@@ -11,7 +11,7 @@ import { EdgeWindow } from '../../simulator/control/telemetry/edges';
 import { LogStore } from '../../simulator/control/telemetry/logStore';
 import { treeOrder, waterfall } from '../../simulator/commands/waterfall';
 import { tracesUrl } from '../../simulator/control/telemetry/otlp';
-import type { SpanRecord } from '../../simulator/telemetry-protocol';
+import type { SpanRecord } from '../../simulator/control/api/contract';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const S = '00f067aa0ba902b7';

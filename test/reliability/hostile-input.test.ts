@@ -16,6 +16,7 @@ import { listenControlApi, type ControlApiServer } from '../../simulator/control
 import { startMeshRetrying as startMesh, vs, type TestMesh } from '../sidecar/fixtures';
 import { waitFor } from '../control/helpers';
 import { LONG, record, size } from './harness';
+import { bookinfo } from '../webview/fixtures';
 
 /** Short in CI so slowloris is detected in seconds; the listeners' default is 10 s. */
 const HEADERS_TIMEOUT_MS = 1_500;
@@ -59,7 +60,7 @@ describe('hostile HTTP input to every listener', () => {
         req.once('end', () => { appHits++; lastAppHeaders = req.headers; });
       });
     }
-    api = await listenControlApi({ token, events: new EventLog(), isReady: () => true, topology: async () => ({}), config: () => ({}), adminPortOf: () => undefined }, 0);
+    api = await listenControlApi({ token, events: new EventLog(), isReady: () => true, topology: async () => bookinfo(), config: () => ({ version: 1, appliedAt: 0, state: 'ok', files: [], lastRejection: null }), adminPortOf: () => undefined }, 0);
     const front = mesh.sidecars.get('front-v1')!;
     const back = mesh.sidecars.get('back-v1')!;
     const certs = mesh.ca.issue(mesh.snapshot.workloads.find((w) => w.name === 'front-v1')!.spiffeId);

@@ -3,16 +3,16 @@ import * as assert from 'node:assert/strict';
 import { buildGraph, type Graph } from '../../webview/model';
 import { activeGroups, layoutGraph, layoutKey, type Positions } from '../../webview/layout';
 import { boxesOf, contains, edgeCurve, overlaps, pointOn, portChips, type Rect } from '../../webview/geometry';
-import type { Topology } from '../../webview/topology';
-import { BOOKINFO_FLOWS, bookinfo, bookinfoSplit, randomMesh } from './fixtures';
+import type { Topology } from '../../simulator/control/api/contract';
+import { BOOKINFO_FLOWS, bookinfo, bookinfoSplit, randomMesh, service as serviceOf, workload } from './fixtures';
 
 const x = (p: Positions, id: string) => p.get(id)!.x;
 const y = (p: Positions, id: string) => p.get(id)!.y;
 
 /** Adds a service with one workload and no traffic. */
 function withIdle(t: Topology, service: string, namespace: string): Topology {
-  t.services.push({ name: service, namespace, workloads: [`${service}-v1`] });
-  t.workloads.push({ name: `${service}-v1`, service, namespace, labels: { version: 'v1' } });
+  t.services.push(serviceOf(service, namespace, [`${service}-v1`]));
+  t.workloads.push(workload(`${service}-v1`, service, namespace));
   return t;
 }
 

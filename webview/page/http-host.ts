@@ -5,7 +5,7 @@
  * sessionStorage and wiped from the address bar, and travels only as a Bearer
  * header. The event stream is read with fetch so it can carry that header.
  */
-import { ControlClient } from '../api-client';
+import { ControlClient } from '../../simulator/control/api/client';
 import { LiveTopology } from '../live';
 import type { HostMessage, PageMessage } from '../protocol';
 import { isPageMessage } from '../protocol';

@@ -56,7 +56,6 @@ export class SidePanel {
     close.addEventListener('click', () => this.actions.close());
     const facts = h('dl', { class: 'facts' });
     const fact = (k: string, v: string) => facts.append(h('dt', {}, k), h('dd', {}, v));
-    let codes: Record<string, number> = {};
     if (s.kind === 'node') {
       const n = graph.nodes.find((x) => x.id === s.id);
       if (!n) return;
@@ -70,7 +69,6 @@ export class SidePanel {
       if (n.badges.length) fact('badges', n.badges.join(', '));
       const inbound = graph.edges.filter((e) => e.target === n.id);
       fact('inbound', formatRps(inbound.reduce((a, e) => a + e.rps, 0)));
-      for (const e of inbound) for (const [c, v] of Object.entries(e.codes)) codes[c] = (codes[c] ?? 0) + v;
     } else {
       const e = graph.edges.find((x) => x.id === s.id);
       if (!e) return;
@@ -80,11 +78,10 @@ export class SidePanel {
       fact('p50 / p99', `${formatMs(e.p50Ms)} / ${formatMs(e.p99Ms)}`);
       fact('security', e.mtls ? 'mTLS' : 'plain text');
       if (e.badges.length) fact('badges', e.badges.join(', '));
-      codes = { ...e.codes };
     }
     this.el.append(facts);
-    if (this.details?.codes && !Object.keys(codes).length) codes = this.details.codes;
-    this.el.append(h('h3', {}, 'Status codes'), codeBars(codes));
+    // From the access log of the selection's recent requests (live.ts).
+    this.el.append(h('h3', {}, 'Status codes'), codeBars(this.details?.codes ?? {}));
     this.el.append(this.faultForm(graph));
     if (this.status) this.el.append(h('p', { class: 'status', role: 'status' }, this.status));
     this.el.append(h('h3', {}, 'Recent requests'), this.requests());

@@ -11,6 +11,7 @@
  */
 import { Router, type Request } from 'express';
 import type { TelemetryHub } from '../telemetry/hub';
+import type { ApiErrorBody, LogPage, TelemetryStatus, TraceList } from './contract';
 
 export interface ObservabilityDeps {
   hub: TelemetryHub;
@@ -32,23 +33,23 @@ export function observabilityRouter(d: ObservabilityDeps): Router {
   const r = Router();
   r.get('/api/traces', (req, res) => {
     const limit = Math.min(Math.max(num(req, 'limit') ?? 20, 1), 1000);
-    res.json({ traces: d.hub.traces.list({ service: str(req, 'service'), minDurationMs: num(req, 'minDuration'), errors: bool(req, 'errors'), limit }), stored: d.hub.traces.size });
+    res.json({ traces: d.hub.traces.list({ service: str(req, 'service'), minDurationMs: num(req, 'minDuration'), errors: bool(req, 'errors'), limit }), stored: d.hub.traces.size } satisfies TraceList);
   });
   r.get('/api/traces/:traceId', (req, res) => {
     const t = d.hub.traces.get(String(req.params.traceId));
-    if (!t) return void res.status(404).json({ error: 'not-found', message: `no trace ${req.params.traceId} in the store (it keeps the last ${d.hub.traces.maxTraces})` });
+    if (!t) return void res.status(404).json({ error: 'not-found', message: `no trace ${req.params.traceId} in the store (it keeps the last ${d.hub.traces.maxTraces})` } satisfies ApiErrorBody);
     res.json(t);
   });
   r.get('/api/logs', (req, res) => {
     const limit = Math.min(Math.max(num(req, 'limit') ?? 100, 1), d.hub.logs.capacity);
-    res.json({ entries: d.hub.logs.query({ workload: str(req, 'workload'), limit, after: num(req, 'after') }), lastSeq: d.hub.logs.lastSeq, dropped: d.hub.logs.dropped });
+    res.json({ entries: d.hub.logs.query({ workload: str(req, 'workload'), limit, after: num(req, 'after') }), lastSeq: d.hub.logs.lastSeq, dropped: d.hub.logs.dropped } satisfies LogPage);
   });
   r.get('/api/telemetry', (_req, res) => {
     const o = d.hub.otlp;
     res.json({
       batches: d.hub.batches, traces: d.hub.traces.size, maxTraces: d.hub.traces.maxTraces, logs: d.hub.logs.lastSeq,
       otlp: o ? { url: o.url, sent: o.sent, failed: o.failed, dropped: o.dropped } : null,
-    });
+    } satisfies TelemetryStatus);
   });
   r.get('/metrics', async (_req, res) => {
     const m = await d.metrics();

@@ -12,7 +12,8 @@ import { csrfGuard } from './csrf-guard';
 import { sidecarAdminProxy } from './sidecar-proxy';
 import { observabilityRouter, type ObservabilityDeps } from './observability';
 import { dashboardRoutes } from './dashboard';
-import type { EventLog, MeshEvent } from '../events';
+import type { EventLog } from '../events';
+import type { ApiErrorBody, ConfigView, Health, MeshEvent, Topology } from './contract';
 import type { FaultStore } from '../faults';
 import { faultsRouter } from './faults';
 
@@ -20,8 +21,8 @@ export interface ControlApiDeps {
   token: string;
   events: EventLog;
   isReady: () => boolean;
-  topology: () => Promise<unknown>;
-  config: () => unknown;
+  topology: () => Promise<Topology>;
+  config: () => ConfigView;
   adminPortOf: (workload: string) => number | undefined;
   /** Traces, access logs, merged metrics (observability.ts). */
   observability?: ObservabilityDeps;
@@ -41,7 +42,7 @@ export function createControlApp(deps: ControlApiDeps, getPort: () => number): e
 
   app.get('/api/health', (_req, res) => {
     const ready = deps.isReady();
-    res.status(ready ? 200 : 503).json({ ready });
+    res.status(ready ? 200 : 503).json({ ready } satisfies Health);
   });
   app.get('/api/topology', async (_req, res) => { res.json(await deps.topology()); });
   app.get('/api/config', (_req, res) => { res.json(deps.config()); });
@@ -50,7 +51,7 @@ export function createControlApp(deps: ControlApiDeps, getPort: () => number): e
   if (deps.observability) app.use(observabilityRouter(deps.observability));
   if (deps.faults) app.use('/api/faults', faultsRouter(deps.faults));
 
-  app.use((req, res) => { res.status(404).json({ error: 'not-found', message: `no route ${req.method} ${req.path}` }); });
+  app.use((req, res) => { res.status(404).json({ error: 'not-found', message: `no route ${req.method} ${req.path}` } satisfies ApiErrorBody); });
   return app;
 }
 

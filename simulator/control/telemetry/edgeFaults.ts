@@ -8,7 +8,7 @@
 import type { MeshSnapshot } from '../../protocol';
 import { parseDuration } from '../../policy/duration';
 import { qualifyHost } from '../../policy/hosts';
-import type { ActiveFaultRef } from '../topology-types';
+import type { ActiveFaultRef } from '../api/contract';
 
 export function faultsOnEdge(snapshot: MeshSnapshot, edge: { source: string; sourceService?: string; destination?: string; service: string }, now = Date.now()): ActiveFaultRef[] {
   const out: ActiveFaultRef[] = [];

@@ -5,7 +5,7 @@
  * summed per caller->callee service. Pure apart from the clock passed in.
  */
 import type { EdgeSample } from '../../telemetry-protocol';
-import type { EdgeTraffic, ServiceEdge, TopologyEdges, WorkloadEdge } from '../topology-types';
+import type { EdgeTraffic, ServiceEdge, TopologyEdges, WorkloadEdge } from '../api/contract';
 
 interface Bucket { second: number; requests: number; errors: number; mtls: number; latencies: number[] }
 interface Series { source: string; destination: string; service: string; firstSeen: number; lastSeen: number; buckets: Bucket[] }

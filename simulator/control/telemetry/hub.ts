@@ -6,7 +6,7 @@
  */
 import { expandBatch, isTelemetryBatch } from '../../telemetry-protocol';
 import type { EventLog } from '../events';
-import type { TopologyEdges } from '../topology-types';
+import type { TopologyEdges } from '../api/contract';
 import { EdgeWindow } from './edges';
 import { LogStore } from './logStore';
 import { OtlpExporter } from './otlp';

@@ -3,9 +3,8 @@
  * `devmesh logs`. Each entry gets a sequence number so a follower asks for
  * "everything after the last one I saw".
  */
-import type { AccessLogEntry } from '../../sidecar/accessLog';
+import type { AccessLogEntry, StoredLogEntry } from '../api/contract';
 
-export type StoredLogEntry = AccessLogEntry & { seq: number };
 
 export class LogStore {
   private readonly ring: StoredLogEntry[] = [];

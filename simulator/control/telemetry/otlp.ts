@@ -11,7 +11,7 @@ import { SpanKind, SpanStatusCode, type HrTime } from '@opentelemetry/api';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import type { SpanRecord } from '../../telemetry-protocol';
+import type { SpanRecord } from '../api/contract';
 
 export interface OtlpOptions {
   endpoint: string;

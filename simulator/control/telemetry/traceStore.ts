@@ -4,18 +4,7 @@
  * trace arrive from several sidecars in any order; parent links are kept as
  * the sidecars recorded them.
  */
-import type { SpanRecord } from '../../telemetry-protocol';
-
-export interface TraceSummary {
-  traceId: string;
-  /** The root span's operation and service (the earliest span when the root is not here). */
-  root: { name: string; service: string; workload: string };
-  start: number;
-  durationMs: number;
-  spans: number;
-  errors: number;
-  services: string[];
-}
+import type { SpanRecord, Trace, TraceSummary } from '../api/contract';
 
 export interface TraceQuery {
   service?: string;
@@ -65,7 +54,7 @@ export class TraceStore {
     return out;
   }
 
-  get(traceId: string): { traceId: string; summary: TraceSummary; spans: SpanRecord[] } | undefined {
+  get(traceId: string): Trace | undefined {
     const e = this.traces.get(traceId.toLowerCase());
     if (!e) return undefined;
     return { traceId, summary: summarize(traceId, e), spans: [...e.spans].sort((a, b) => a.start - b.start || (a.kind === 'client' ? -1 : 1)) };

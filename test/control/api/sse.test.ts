@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { SseParser } from '../../webview/sse';
+import { SseParser } from '../../../simulator/control/api/sse';
 
 test('events split across chunks come out whole, with id, type and multi-line data', () => {
   const p = new SseParser();

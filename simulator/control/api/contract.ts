@@ -1,0 +1,435 @@
+/**
+ * The control API's contract: every JSON shape `devmesh up` serves on
+ * 127.0.0.1 and writes to `.devmesh/session.json`. The control plane builds
+ * these, and the CLI, the VS Code extension and the topology page read them,
+ * all from this one module: a field renamed here fails the build of every
+ * side that reads it (test/webview/contract.test.ts shows it). Types only, no
+ * imports and no runtime code, so a browser bundle takes it as it is.
+ *
+ *   GET  /api/health             Health (503 while starting)
+ *   GET  /api/topology           Topology
+ *   GET  /api/config             ConfigView
+ *   GET  /api/events             server-sent MeshEvent (topology.updated: TopologyUpdatedEvent)
+ *   GET  /api/traces             TraceList       ?service=&minDuration=<ms>&errors=true&limit=
+ *   GET  /api/traces/:id         Trace
+ *   GET  /api/logs               LogPage         ?workload=&limit=&after=<seq>
+ *   GET  /api/telemetry          TelemetryStatus
+ *   GET  /api/faults             FaultList
+ *   POST /api/faults             FaultRequest -> FaultAdded (201)
+ *   DELETE /api/faults[/:id]     FaultsCleared
+ *   GET  /metrics                Prometheus text of every sidecar
+ *   *    /api/sidecars/<name>/…  that sidecar's admin port
+ *   errors                       ApiErrorBody with the HTTP status
+ */
+
+// ---------- finding the API ----------
+
+/** `.devmesh/session.json` beside the Mesh file (0600): where the API is and the token it wants. */
+export interface SessionInfo {
+  /** Always loopback: `http://127.0.0.1:<port>`. Readers refuse anything else. */
+  apiUrl: string;
+  /** Sent as `authorization: Bearer <token>`. */
+  token: string;
+  /** The `devmesh up` process. */
+  pid: number;
+  /** Opens the browser dashboard already authorised (the token is in the fragment, never sent to a server). */
+  dashboardUrl?: string;
+}
+
+/** The body of every error answer. */
+export interface ApiErrorBody {
+  /** Stable code: `not-found`, `invalid-fault`, `unknown-fault`, `unauthorized`, ... */
+  error: string;
+  message: string;
+}
+
+/** `GET /api/health`: 200 when every sidecar serves, 503 while starting or stopping. */
+export interface Health {
+  ready: boolean;
+}
+
+// ---------- topology ----------
+
+export type ProcessHealth = 'up' | 'down';
+
+/** Figures shared by workload and service edges, over the window. */
+export interface EdgeTraffic {
+  /** Requests in the window. */
+  requests: number;
+  /** 5xx, resets and proxy failures in the window. */
+  errors: number;
+  /** Requests per second over the window (or since the edge was first seen, if later). */
+  requestsPerSecond: number;
+  /** errors / requests, 0..1; 0 when there were no requests. */
+  errorRate: number;
+  /** Latency percentiles in ms over the window; null when there were no requests. */
+  latencyMs: { p50: number; p95: number; p99: number } | null;
+  /** Share of requests sent over mutual TLS, 0..1. */
+  mtlsShare: number;
+  /** Epoch ms of the last request seen on this edge. */
+  lastSeen: number;
+}
+
+/** A fault that applies to an edge's traffic (runtime `devmesh fault` or a VirtualService rule). */
+export interface ActiveFaultRef {
+  id: string;
+  kind: 'delay' | 'abort' | 'tcp';
+  /** Where it comes from: `runtime` (devmesh fault / POST /api/faults) or `VirtualService ns/name`. */
+  source: string;
+  percentage?: number;
+  httpStatus?: number;
+  fixedDelayMs?: number;
+}
+
+/**
+ * Caller workload -> callee workload, as the caller's sidecar saw it
+ * (reporter=source), over a sliding window (`windowSeconds`).
+ */
+export interface WorkloadEdge extends EdgeTraffic {
+  /** `source->destination`, stable across updates. */
+  id: string;
+  /** Calling workload, or `istio-ingressgateway` for traffic from outside. */
+  source: string;
+  /** Called workload, or `unknown` when no workload was picked (no route, unknown host). */
+  destination: string;
+  /** Service the caller addressed (short name). */
+  service: string;
+  activeFaults: ActiveFaultRef[];
+  /** Workloads of `service` the caller's outlier detection has ejected. */
+  ejectedEndpoints: string[];
+}
+
+/** Caller service -> callee service (workload edges summed). */
+export interface ServiceEdge extends EdgeTraffic {
+  id: string;
+  /** Calling service, or `istio-ingressgateway`. */
+  source: string;
+  destination: string;
+  /** The workload edges folded into this one. */
+  workloadEdges: string[];
+  activeFaults: ActiveFaultRef[];
+  ejectedEndpoints: string[];
+}
+
+/** The live part of the topology; also the data of each `topology.updated` event. */
+export interface TopologyEdges {
+  generatedAt: number;
+  windowSeconds: number;
+  edges: WorkloadEdge[];
+  serviceEdges: ServiceEdge[];
+}
+
+/** A workload of the running config, with what the control plane knows of its processes. */
+export interface TopologyWorkload {
+  name: string;
+  service: string;
+  namespace: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  /** spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount> */
+  spiffeId: string;
+  /** Where the app listens on 127.0.0.1 (its first local port; PORT for the app). */
+  appPort: number;
+  /** Container port (a service targetPort, by number or name) -> the local port the app listens on for it. Absent: every container port is appPort. */
+  ports?: Record<string, number>;
+  sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
+  /** devmesh starts this workload's app (it has a `command`). */
+  managed: boolean;
+  pids: { sidecar: number | null; app: number | null };
+  /** sidecar: it serves; app: its sidecar reaches it on `appPort` (the sidecar watches and reports). */
+  health: { sidecar: ProcessHealth; app: ProcessHealth };
+  restarts: { sidecar: number; app: number };
+  /** Config version the sidecar applied. */
+  configVersion: number;
+}
+
+export interface TopologyService {
+  name: string;
+  namespace: string;
+  fqdn: string;
+  /** The first port (the one-port shorthand). */
+  port: number;
+  protocol: string;
+  /** Every port of the service, as callers address it (a multi-port service has several). */
+  ports?: TopologyServicePort[];
+  /** The workloads behind it (nested, or picked by its selector); one workload may back several services. */
+  workloads: string[];
+}
+
+export interface TopologyServicePort {
+  name?: string;
+  port: number;
+  /** The container port it targets on the workloads (a number, or a name they map). */
+  targetPort?: number | string;
+  protocol?: string;
+}
+
+export interface TopologyIngress {
+  name: string;
+  port: number;
+  adminPort: number;
+  serviceAccount: string;
+  spiffeId: string;
+  labels: Record<string, string>;
+  pid: number | null;
+  health: ProcessHealth;
+  restarts: number;
+}
+
+/** A host ejected by a caller's outlier detection, as that sidecar reported it. */
+export interface OutlierEjection {
+  /** The calling workload (or the ingress) whose detector ejected the host. */
+  reporter: string;
+  /** Envoy-style cluster name, `outbound|port|subset|host`. */
+  cluster: string;
+  /** The ejected workload. */
+  host: string;
+  /** ISO time the ejection ends (the host returns at the next interval sweep after it). */
+  until?: string;
+  reason?: string;
+}
+
+/** A fault added at run time (`devmesh fault add`, `POST /api/faults`), as it is in force. */
+export interface RuntimeFault {
+  id: string;
+  /** Target: a service (`name`, `name.namespace` or FQDN, as given), optionally narrowed to a subset/workload or a caller. */
+  service: string;
+  /** The FQDN of the target service, resolved when the fault was added. */
+  host?: string;
+  subset?: string;
+  workload?: string;
+  source?: string;
+  delay?: { fixedDelayMs: number; percentage: number };
+  abort?: { httpStatus: number; percentage: number };
+  tcp?: { type: 'latency' | 'bandwidth' | 'reset_peer' | 'timeout' | 'slow_close'; [k: string]: unknown };
+  /** Epoch millis after which the fault no longer applies. */
+  expiresAt?: number;
+}
+
+/** `GET /api/topology`. */
+export interface Topology extends TopologyEdges {
+  mesh: string;
+  /** Config version in force. */
+  version: number;
+  ready: boolean;
+  trustDomain: string;
+  namespace: string;
+  services: TopologyService[];
+  workloads: TopologyWorkload[];
+  ingress: TopologyIngress;
+  /** Runtime faults in force. */
+  faults: RuntimeFault[];
+  outliers: OutlierEjection[];
+}
+
+// ---------- config ----------
+
+/** A finding as `devmesh validate` prints it, with the printed line in `text`. */
+export interface ApiDiagnostic {
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  severity: 'error' | 'warning' | 'info';
+  /** A code of the diagnostics catalogue (`unknown-subset`, `port-in-use`, ...). */
+  code: string;
+  message: string;
+  text: string;
+}
+
+/** `GET /api/config`: the config in force and the last edit that was refused. */
+export interface ConfigView {
+  version: number;
+  /** Epoch ms the version in force was applied. */
+  appliedAt: number;
+  /** `rejected` until an edit is accepted again after a refused one. */
+  state: 'ok' | 'rejected';
+  /** The policy files read (relative to where `devmesh up` runs). */
+  files: string[];
+  lastRejection: { time: number; files: string[]; diagnostics: ApiDiagnostic[] } | null;
+}
+
+// ---------- faults ----------
+
+/** `POST /api/faults`: durations as Istio strings ("2s") or milliseconds. */
+export interface FaultRequest {
+  service: string;
+  subset?: string;
+  workload?: string;
+  source?: string;
+  abort?: { httpStatus: number; percentage?: number };
+  delay?: { fixedDelay: string | number; percentage?: number };
+  tcp?: { type: string; latency?: string | number; jitter?: string | number; rate?: number; timeout?: string | number; delay?: string | number; percentage?: number };
+  /** How long the fault lasts ("2m"); default 10m; "0" = until cleared. */
+  for?: string | number;
+}
+
+/** A fault as `GET /api/faults` lists it: one line for humans, the expiry as an ISO time. */
+export type ListedFault = Omit<RuntimeFault, 'expiresAt'> & { description: string; expiresAt: string | null };
+
+export interface FaultList { faults: ListedFault[] }
+export interface FaultAdded { fault: RuntimeFault & { description: string }; faults: ListedFault[] }
+export interface FaultsCleared { cleared: string[]; faults: ListedFault[] }
+
+// ---------- traces ----------
+
+export type SpanKind = 'client' | 'server';
+
+/** One finished span of one hop, as a sidecar recorded it. */
+export interface SpanRecord {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  /** `host:port/path`, Envoy's operation name. */
+  name: string;
+  /** client: the caller's sidecar (and the ingress edge); server: the callee's. */
+  kind: SpanKind;
+  /** Which listener recorded it. */
+  role: 'ingress' | 'outbound' | 'inbound';
+  /** Epoch milliseconds (fractional). */
+  start: number;
+  durationMs: number;
+  /** 5xx, reset, or no response. */
+  error: boolean;
+  /** The workload whose sidecar recorded the span (`istio-ingressgateway` at the edge). */
+  workload: string;
+  /** Canonical service of that workload (its `app` label or service name). */
+  service: string;
+  namespace: string;
+  attributes: Record<string, string | number | boolean>;
+}
+
+/** One trace in a list: its root and its size. */
+export interface TraceSummary {
+  traceId: string;
+  /** The root span's operation and service (the earliest span when the root is not here). */
+  root: { name: string; service: string; workload: string };
+  start: number;
+  durationMs: number;
+  spans: number;
+  errors: number;
+  services: string[];
+}
+
+/** `GET /api/traces`: most recent first. */
+export interface TraceList { traces: TraceSummary[]; stored: number }
+
+/** `GET /api/traces/:id`: every span, by start time. */
+export interface Trace { traceId: string; summary: TraceSummary; spans: SpanRecord[] }
+
+// ---------- access logs ----------
+
+/** One access-log entry under Istio's JSON keys, plus devmesh's own (workload, listener, ...). */
+export interface AccessLogEntry {
+  start_time: string;
+  method: string;
+  path: string;
+  protocol: string;
+  response_code: number;
+  response_flags: string;
+  response_code_details: string;
+  connection_termination_details: string;
+  upstream_transport_failure_reason: string;
+  bytes_received: number;
+  bytes_sent: number;
+  duration: number;
+  upstream_service_time: string;
+  x_forwarded_for: string;
+  user_agent: string;
+  request_id: string;
+  authority: string;
+  upstream_host: string;
+  upstream_cluster: string;
+  upstream_local_address: string;
+  downstream_local_address: string;
+  downstream_remote_address: string;
+  requested_server_name: string;
+  route_name: string;
+  /** Workload whose sidecar logged it (`istio-ingressgateway` at the edge). */
+  workload: string;
+  listener: string;
+  /** Workload the request went to (outbound) or came from (inbound), when known. */
+  peer_workload: string;
+  downstream_peer: string;
+  proxy_error: string;
+  trace_id: string;
+}
+
+/** An entry as the control plane keeps it: `seq` grows by one per entry, for `?after=`. */
+export type StoredLogEntry = AccessLogEntry & { seq: number };
+
+/** `GET /api/logs`: oldest first. */
+export interface LogPage { entries: StoredLogEntry[]; lastSeq: number; dropped: number }
+
+/** `GET /api/telemetry`: store sizes and export counters. */
+export interface TelemetryStatus {
+  batches: number;
+  traces: number;
+  maxTraces: number;
+  logs: number;
+  otlp: { url: string; sent: number; failed: number; dropped: number } | null;
+}
+
+// ---------- events ----------
+
+export type MeshEventType =
+  | 'mesh.ready'
+  | 'mesh.stopping'
+  | 'config.applied'
+  | 'config.rejected'
+  /** The Mesh file's workloads or services changed while running: workloads started, stopped or restarted. */
+  | 'mesh.changed'
+  | 'certs.rotated'
+  | 'process.started'
+  | 'process.crashed'
+  | 'process.restarted'
+  | 'process.stopped'
+  /** A sidecar's unpinned port was taken by another process at startup and given a new one. */
+  | 'ports.moved'
+  /** Live edges (TopologyEdges in data), at most a few per second; streamed, not kept for replay. */
+  | 'topology.updated'
+  | 'faults.changed';
+
+/** One event of `GET /api/events` (the SSE `data:` line; `event:` is its type). */
+export interface MeshEvent {
+  id: number;
+  time: number;
+  type: MeshEventType;
+  /** Workload name, `istio-ingressgateway`, the shared sidecar process's name, or absent for mesh-wide events. */
+  workload?: string;
+  /** `app` or `sidecar` for process events. */
+  process?: 'app' | 'sidecar';
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** `data` of process.started / crashed / restarted / stopped. */
+export interface ProcessEventData {
+  pid?: number;
+  restarts?: number;
+  code?: number | null;
+  signal?: string | null;
+  /** process.crashed: the restart comes after this backoff. */
+  restartInMs?: number;
+  /** A shared sidecar process: the workloads (and the ingress) whose sidecars it hosts, all down while it is. */
+  sidecars?: string[];
+}
+
+/** `data` of config.applied. */
+export interface ConfigAppliedData {
+  version: number;
+  /** Sidecars that run it / that were told. */
+  applied: number;
+  sidecars: number;
+  ms: number;
+  /** Why the version changed (files edited, a fault added, a port moved, ...). */
+  why: string;
+  failed: Array<{ name: string; error?: string }>;
+}
+
+/** `event: topology.updated`: the live edges, at most a few times a second. */
+export interface TopologyUpdatedEvent extends MeshEvent {
+  type: 'topology.updated';
+  data: TopologyEdges & Record<string, unknown>;
+}
