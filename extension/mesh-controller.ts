@@ -72,6 +72,8 @@ export class MeshController implements vscode.Disposable {
 
   private connect(meshFile: vscode.Uri, session: SessionInfo): void {
     this.disconnect();
+    // Events before this are replayed by the stream: the output says only what happens from now on.
+    const attachedAt = Date.now();
     this.meshFile = meshFile;
     this.session = session;
     const live = new LiveTopology(new ControlClient(session.apiUrl, session.token), undefined, {
@@ -86,6 +88,9 @@ export class MeshController implements vscode.Disposable {
     this.unsubscribe = live.subscribe((m) => {
       if (m.type === 'state') this.setState(m.state);
       if (m.type === 'topology') this.changed.fire();
+      // A mesh this window started prints crashes and restarts in its own output (piped here);
+      // one started in a terminal says them through its event stream.
+      if (m.type === 'notice' && m.notice.kind !== 'rejected' && !this.ownsMesh && m.notice.time >= attachedAt) this.log(`devmesh: ${m.notice.message}\n`);
     });
     this.live = live;
     live.start();

@@ -7,28 +7,12 @@
  * files itself: it acts only on the last snapshot it accepted. Everything here
  * is plain JSON so it crosses process boundaries unchanged.
  */
-import type { RuntimeFault } from './control/api/contract';
+import type { IngressInfo, RuntimeFault, WorkloadInfo } from './control/api/contract';
 import type { ResolvedDefaults } from './policy/defaults';
 import type { ExtensionProvider, Protocol, Resource } from './policy/model';
 
-/** One workload (a pod, in Kubernetes terms) with its sidecar's listeners. */
-export interface WorkloadInfo {
-  name: string;
-  service: string;
-  namespace: string;
-  labels: Record<string, string>;
-  serviceAccount: string;
-  /** spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount> */
-  spiffeId: string;
-  /** Where the application listens on 127.0.0.1 (its first local port; PORT for the app). */
-  appPort: number;
-  /**
-   * Container port (a service targetPort, by number or name) -> the local
-   * port the app listens on for it. Absent: every container port is appPort.
-   */
-  ports?: Record<string, number>;
-  sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
-}
+/** A workload and the ingress as the sidecars and the control API both see them (the API's contract owns the shapes). */
+export type { IngressInfo, WorkloadInfo } from './control/api/contract';
 
 /** One port of a service, as a Kubernetes Service port with the protocol Istio reads from it. */
 export interface ServicePortInfo {
@@ -52,15 +36,6 @@ export interface ServiceInfo {
   ports?: ServicePortInfo[];
   /** Names of the workloads behind this service (nested ones and the ones its selector picks). */
   workloads: string[];
-}
-
-export interface IngressInfo {
-  name: string;
-  port: number;
-  adminPort: number;
-  serviceAccount: string;
-  spiffeId: string;
-  labels: Record<string, string>;
 }
 
 /** A fault added at run time (`devmesh fault add`), not from a file: the control API's shape. */
@@ -116,6 +91,8 @@ export type ControlMessage =
   | { type: 'bootstrap'; workload: string | null; snapshot: MeshSnapshot; certs: Certificates; options?: BootstrapOptions }
   | { type: 'config'; snapshot: MeshSnapshot }
   | { type: 'certs'; certs: Certificates }
+  /** The app was (re)started: forget what is known of it and probe it again (status.ts). */
+  | { type: 'recheckApp' }
   | { type: 'shutdown'; graceMs: number };
 
 /** How a sidecar runs, given once at bootstrap (`devmesh up`'s flags and the Mesh's telemetry settings). */
@@ -153,4 +130,13 @@ export type SidecarMessage =
   | { type: 'certsApplied'; serial?: string; notAfter: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** Spans, edge samples and access-log entries, batched (a TelemetryBatch, telemetry-protocol.ts). */
-  | { type: 'telemetry'; data: unknown };
+  | { type: 'telemetry'; data: unknown }
+  /** What the control plane shows of this sidecar, sent when it changes (status.ts): no probing per API request. */
+  | { type: 'status'; status: SidecarStatus };
+
+export interface SidecarStatus {
+  /** Whether the app accepts on its port (absent for the ingress, which fronts no app). */
+  app?: 'up' | 'down';
+  /** Hosts this sidecar's outlier detection has ejected (`until`: epoch ms). */
+  ejections: Array<{ cluster: string; host: string; until: number; reason?: string }>;
+}

@@ -7,7 +7,7 @@
 import { ApiError, unlessNotFound, type ControlClient } from '../simulator/control/api/client';
 import type { MeshEvent, Topology } from '../simulator/control/api/contract';
 import { clearFaults, injectFault } from './fault-actions';
-import type { Details, HostMessage, MeshState, PageMessage, Selection } from './protocol';
+import { noticeOf, type Details, type HostMessage, type MeshState, type PageMessage, type Selection } from './protocol';
 
 export interface LiveOptions {
   pollMs?: number;
@@ -61,6 +61,9 @@ export class LiveTopology {
    */
   private onEvent(e: MeshEvent): void {
     this.opts.onEvent?.(e);
+    // A crash, a restart, a refused edit: said on the page as it happens, not only drawn.
+    const notice = noticeOf(e);
+    if (notice) this.emit({ type: 'notice', notice });
     const edges = e.type === 'topology.updated' ? (e.data as { edges?: unknown } | undefined) : undefined;
     if (edges && Array.isArray(edges.edges) && this.latest) {
       this.latest = { ...this.latest, ...(edges as Partial<Topology>) };

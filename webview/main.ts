@@ -18,8 +18,11 @@ const title = h('span', { class: 'mesh-name' }, 'devmesh');
 const stateEl = h('span', { class: 'state', 'data-state': 'starting' }, 'connecting\u2026');
 const rateEl = h('span', { class: 'rate' }, '');
 const updatedEl = h('span', { class: 'updated' }, '');
+// The last crash, restart or refused edit, said as it happens (the drawing shows only its effect).
+const noticeEl = h('span', { class: 'notice', role: 'status', 'aria-live': 'polite' }, '');
+noticeEl.hidden = true;
 const relayout = h('button', { class: 'relayout', title: 'Lay the graph out again, forgetting the nodes you dragged' }, 'Re-layout');
-const header = h('header', { class: 'bar' }, title, stateEl, rateEl, updatedEl, relayout);
+const header = h('header', { class: 'bar' }, title, stateEl, rateEl, updatedEl, noticeEl, relayout);
 const svgEl = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
 svgEl.id = 'topology';
 svgEl.setAttribute('role', 'img');
@@ -69,6 +72,12 @@ function onMessage(m: HostMessage): void {
     case 'state': setState(m.state, m.message); return;
     case 'details': panel.setDetails(m.details, graph); return;
     case 'result': panel.setStatus(m.message, graph); return;
+    case 'notice':
+      noticeEl.hidden = false;
+      noticeEl.dataset.kind = m.notice.kind;
+      noticeEl.textContent = `${new Date(m.notice.time).toLocaleTimeString()} ${m.notice.message}`;
+      noticeEl.title = m.notice.workloads.join(', ');
+      return;
   }
 }
 

@@ -5,7 +5,7 @@
  * both ends because a webview message is untyped JSON.
  */
 import { isTopology } from '../simulator/control/api/client';
-import type { Topology } from '../simulator/control/api/contract';
+import type { MeshEvent, ProcessEventData, Topology } from '../simulator/control/api/contract';
 
 export type MeshState = 'stopped' | 'starting' | 'running' | 'unreachable';
 
@@ -58,8 +58,26 @@ export interface Details {
   notes?: string[];
 }
 
+/** Something the user should see happen: a crash (and what it took down), a restart, a refused edit. */
+export interface Notice {
+  time: number;
+  kind: 'crash' | 'restart' | 'rejected';
+  message: string;
+  /** The workloads it concerns: the sidecars a crashed process hosted, or the workload itself. */
+  workloads: string[];
+}
+
+/** The events of the stream that are notices; the rest only refresh the topology. */
+export function noticeOf(e: MeshEvent): Notice | undefined {
+  const kind = e.type === 'process.crashed' ? 'crash' : e.type === 'process.restarted' ? 'restart' : e.type === 'config.rejected' ? 'rejected' : undefined;
+  if (!kind) return undefined;
+  const hosted = (e.data as ProcessEventData | undefined)?.sidecars;
+  return { time: e.time, kind, message: e.message, workloads: hosted?.length ? hosted : e.workload ? [e.workload] : [] };
+}
+
 export type HostMessage =
   | { type: 'topology'; topology: Topology; at: number }
+  | { type: 'notice'; notice: Notice }
   | { type: 'state'; state: MeshState; message?: string }
   | { type: 'details'; details: Details }
   | { type: 'result'; requestId: number; ok: boolean; message: string };
@@ -113,6 +131,8 @@ export function isHostMessage(v: unknown): v is HostMessage {
     case 'state': return MESH_STATES.includes(v.state as MeshState) && (v.message === undefined || typeof v.message === 'string');
     case 'details': return isObj(v.details) && isSelection(v.details.selection);
     case 'result': return isNum(v.requestId) && typeof v.ok === 'boolean' && typeof v.message === 'string';
+    case 'notice': return isObj(v.notice) && isNum(v.notice.time) && ['crash', 'restart', 'rejected'].includes(v.notice.kind as string)
+      && typeof v.notice.message === 'string' && Array.isArray(v.notice.workloads) && v.notice.workloads.every(isStr);
     default: return false;
   }
 }

@@ -1,9 +1,13 @@
 /**
  * `devmesh up [-f mesh.yaml]`: runs the mesh in the foreground until
  * Ctrl-C/SIGTERM. All the work is in control/runtime.ts; this module only
- * maps it onto a terminal: printing, signals, exit codes.
+ * maps it onto a terminal: the banner, signals, exit codes.
  */
 import type { Command } from 'commander';
+import * as path from 'node:path';
+import type { MeshStarted } from '../control/runtime';
+import { meshTable } from '../control/table';
+import type { MeshSnapshot, ServiceInfo } from '../protocol';
 
 export function register(program: Command, setExit: (code: number) => void): void {
   program
@@ -61,7 +65,8 @@ export async function up(meshFile: string, opts: { accessLog?: boolean; logForma
   process.on('exit', () => runtime.killAll());
 
   try {
-    await runtime.start();
+    const started = await runtime.start();
+    for (const line of readyBanner(started, { accessLog: !!opts.accessLog, cwd: process.cwd() })) process.stdout.write(line + '\n');
   } catch (e) {
     if (e instanceof UpError) {
       for (const line of e.lines) process.stderr.write(line + '\n');
@@ -80,4 +85,45 @@ export async function up(meshFile: string, opts: { accessLog?: boolean; logForma
   // this unref'd timer still ends the process instead of hanging the terminal.
   setTimeout(() => process.exit(0), 2_000).unref();
   return 0;
+}
+
+/** What `up` prints once the mesh serves: the table, where the API is, and a first request to try. Pure. */
+export function readyBanner(m: Pick<MeshStarted, 'session' | 'snapshot' | 'rootDir' | 'ms' | 'phases'>, o: { accessLog: boolean; cwd: string }): string[] {
+  const s = m.snapshot;
+  const rel = (f: string) => path.relative(o.cwd, f);
+  const lines = ['', meshTable(s), ''];
+  lines.push(`mesh ${s.meshName} ready in ${Math.round(m.ms)} ms (${Object.entries(m.phases).map(([k, v]) => `${k} ${v}`).join(', ')}) — config v${s.version}, ${s.workloads.length} workloads, mTLS identities from a local CA`);
+  lines.push(`control API + dashboard: ${m.session.apiUrl}  (token in ${rel(path.join(m.rootDir, '.devmesh', 'session.json'))})`);
+  if (m.session.dashboardUrl) lines.push(`open the dashboard: ${m.session.dashboardUrl}`);
+  const entry = entryPoint(s);
+  if (entry) {
+    // The ingress reads short names in the Mesh's namespace; elsewhere the host is name.namespace.
+    const host = entry.service.namespace === s.namespace ? entry.service.name : `${entry.service.name}.${entry.service.namespace}`;
+    lines.push(`try:  curl -x http://127.0.0.1:${s.ingress.port} http://${host}:${entry.service.port}${entry.path}`);
+    if (entry.gateways.length) lines.push(`      curl http://127.0.0.1:${s.ingress.port}${entry.path}   (routed by Gateway ${entry.gateways.join(', ')})`);
+  }
+  lines.push(`watching ${rel(m.rootDir) || '.'} for policy edits; Ctrl-C stops the mesh${o.accessLog ? '' : ' (--access-log prints every request)'}`);
+  return lines;
+}
+
+/**
+ * Where a person would try the mesh first: the first route of a
+ * VirtualService bound to a Gateway (its first exact or prefix path, and the
+ * service it routes to), else the first service at "/".
+ */
+export function entryPoint(s: MeshSnapshot): { service: ServiceInfo; path: string; gateways: string[] } | undefined {
+  // A short host is read in the VirtualService's namespace, as Istio does; `name.namespace` and the FQDN anywhere.
+  const serviceOf = (host: string, ns: string) => s.services.find((x) => x.fqdn === host || `${x.name}.${x.namespace}` === host || (x.name === host && x.namespace === ns));
+  for (const vs of s.virtualServices) {
+    const gateways = (vs.spec.gateways ?? []).filter((g) => s.gateways.some((gw) => gw.metadata.name === g.split('/').pop()));
+    if (!gateways.length) continue;
+    for (const rule of vs.spec.http ?? []) {
+      const service = rule.route?.map((r) => serviceOf(r.destination.host, vs.metadata.namespace ?? s.namespace)).find(Boolean);
+      if (!service) continue;
+      const uri = rule.match?.map((m) => m.uri).find((u) => u?.exact !== undefined || u?.prefix !== undefined);
+      return { service, path: uri?.exact ?? uri?.prefix ?? '/', gateways };
+    }
+  }
+  const first = s.services[0];
+  return first && { service: first, path: '/', gateways: [] };
 }

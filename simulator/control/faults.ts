@@ -2,12 +2,13 @@
  * Runtime faults (`devmesh fault add`, `POST /api/faults`): temporary HTTP
  * delays/aborts and TCP toxics on a service, subset, workload or caller
  * edge, each with an expiry. The store validates a request against the
- * running snapshot, and tells the runtime to push a new snapshot whenever the
- * list changes — on add, on clear, and when a fault expires.
+ * config in force and submits the new list to the config publisher whenever
+ * it changes — on add, on clear, and when a fault expires.
  */
 import { randomBytes } from 'node:crypto';
 import { parseDuration } from '../policy/duration';
 import type { FaultRequest } from './api/contract';
+import type { EventLog } from './events';
 import type { MeshSnapshot, RuntimeFault, ServiceInfo } from '../protocol';
 import { faultProblem, faultService } from '../sidecar/chaos/runtimeFaults';
 import { toxicOf, TOXIC_TYPES, type ToxicType } from '../sidecar/chaos/toxics';
@@ -67,14 +68,19 @@ export function faultFromRequest(req: FaultRequest, snapshot: MeshSnapshot, now:
   return f;
 }
 
+/** Where the fault list goes: the config publisher (publisher.ts) carries it into every snapshot. */
+export interface FaultSink {
+  readonly snapshot: MeshSnapshot;
+  publish(change: { faults: RuntimeFault[] }, why: string): Promise<{ version: number; failed: Array<{ name: string; error?: string }> } | undefined>;
+}
+
 export class FaultStore {
   private faults: RuntimeFault[] = [];
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly snapshot: () => MeshSnapshot,
-    /** Called with the new list whenever it changes; returns when sidecars have it. */
-    private readonly onChange: (faults: RuntimeFault[], why: string) => Promise<void> | void,
+    private readonly sink: FaultSink,
+    private readonly events: EventLog,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -84,11 +90,11 @@ export class FaultStore {
   }
 
   async add(req: FaultRequest): Promise<RuntimeFault> {
-    const f = faultFromRequest(req, this.snapshot(), this.now(), `f-${randomBytes(3).toString('hex')}`);
+    const f = faultFromRequest(req, this.sink.snapshot, this.now(), `f-${randomBytes(3).toString('hex')}`);
     this.dropExpired();
     this.faults.push(f);
     this.schedule();
-    await this.onChange(this.faults.slice(), `fault ${f.id} added (${describeFault(f)})`);
+    await this.changed(`fault ${f.id} added (${describeFault(f, this.now())})`);
     return f;
   }
 
@@ -98,12 +104,19 @@ export class FaultStore {
     if (removed.length === 0) return [];
     this.faults = id === undefined ? [] : this.faults.filter((f) => f.id !== id);
     this.schedule();
-    await this.onChange(this.faults.slice(), id === undefined ? `all faults cleared (${removed.length})` : `fault ${id} cleared`);
+    await this.changed(id === undefined ? `all faults cleared (${removed.length})` : `fault ${id} cleared`);
     return removed;
   }
 
   stop(): void {
     clearTimeout(this.timer);
+  }
+
+  /** The list changed: the next config carries it (sidecars have it when this resolves). */
+  private async changed(why: string): Promise<void> {
+    const faults = this.faults.slice();
+    const report = await this.sink.publish({ faults }, why);
+    if (report) this.events.record({ type: 'faults.changed', message: why, data: { version: report.version, faults, failed: report.failed } });
   }
 
   private dropExpired(): RuntimeFault[] {
@@ -113,7 +126,7 @@ export class FaultStore {
     return gone;
   }
 
-  /** Sidecars ignore expired faults by themselves; this also takes them off the list and the snapshot. */
+  /** Sidecars ignore expired faults by themselves; this also takes them off the list and the config. */
   private schedule(): void {
     clearTimeout(this.timer);
     const next = Math.min(...this.faults.map((f) => f.expiresAt ?? Infinity));
@@ -121,7 +134,7 @@ export class FaultStore {
     this.timer = setTimeout(() => {
       const gone = this.dropExpired();
       this.schedule();
-      if (gone.length) void this.onChange(this.faults.slice(), `fault ${gone.map((f) => f.id).join(', ')} expired`);
+      if (gone.length) void this.changed(`fault ${gone.map((f) => f.id).join(', ')} expired`);
     }, Math.max(0, next - this.now()) + 10);
     this.timer.unref();
   }

@@ -181,14 +181,3 @@ export async function assignPorts(mesh: Resource<'Mesh'>, overrides: PortOverrid
   await fillPorts(needed, new Set(portClaims(mesh, overrides).map((c) => c.port)));
   return { workloads, ingress };
 }
-
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-export function accepts(port: number, timeoutMs = 300): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ port, host: '127.0.0.1' });
-    const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
-    sock.setTimeout(timeoutMs, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}

@@ -15,7 +15,7 @@
  * the topology shows each of them restarted with the same pid.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Addressed, Certificates, ControlMessage, MeshSnapshot, SidecarMessage } from '../protocol';
+import type { Addressed, Certificates, ControlMessage, MeshSnapshot, SidecarMessage, SidecarStatus } from '../protocol';
 import type { EventLog } from './events';
 import { SIDECAR_MAIN } from '../shipped';
 import { Supervised } from './supervisor';
@@ -47,12 +47,19 @@ export function sidecarExecArgv(env: NodeJS.ProcessEnv = process.env): string[] 
   return ['--max-semi-space-size=4', ...(extra ? extra.split(/\s+/) : [])];
 }
 
+export interface SidecarHostOptions {
+  onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
+  entry?: string;
+  /** After a crash and restart: every sidecar in the new process serves again. */
+  onServing?: (sidecars: string[], pid: number) => void;
+}
+
 /** One sidecar process and the sidecars it hosts. */
 export class SidecarHost {
   readonly supervised: Supervised;
   private readonly members = new Map<string, ManagedSidecar>();
 
-  constructor(readonly name: string, events: EventLog, opts: { onOutput?: (line: string, stream: 'stdout' | 'stderr') => void; entry?: string } = {}) {
+  constructor(readonly name: string, events: EventLog, opts: SidecarHostOptions = {}) {
     this.supervised = new Supervised({
       workload: name,
       process: 'sidecar',
@@ -65,8 +72,22 @@ export class SidecarHost {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         env: { ...process.env, DEVMESH_SIDECAR: name },
       }),
-      onSpawn: (child) => this.attach(child),
+      onSpawn: (child, restart) => {
+        this.attach(child);
+        if (restart) this.whenAllServing(child, opts.onServing);
+      },
       hosts: () => [...this.members.keys()],
+    });
+  }
+
+  /** Tells `onServing` once every member of a restarted process is ready again (not if that process dies first). */
+  private whenAllServing(child: ChildProcess, onServing?: (sidecars: string[], pid: number) => void): void {
+    if (!onServing) return;
+    const members = [...this.members.values()];
+    let exited = false;
+    child.once('exit', () => { exited = true; });
+    void Promise.all(members.map((m) => m.whenReady())).then(() => {
+      if (!exited && this.supervised.child === child) onServing(members.map((m) => m.key), child.pid!);
     });
   }
 
@@ -117,6 +138,8 @@ export interface ManagedSidecarOptions {
   entry?: string;
   /** The process to live in; default: a process of its own. */
   host?: SidecarHost;
+  /** A process of its own: told when it serves again after a crash. */
+  onServing?: (sidecars: string[], pid: number) => void;
 }
 
 interface Pending { version: number; resolve: (r: { ok: boolean; error?: string }) => void }
@@ -132,14 +155,17 @@ export class ManagedSidecar {
   appliedVersion = 0;
   /** Serial of the certificate the sidecar says new connections use (after a rotation). */
   certsSerial: string | undefined;
+  /** What the sidecar last reported of its app and its ejections (undefined until the running process reports). */
+  status: SidecarStatus | undefined;
   private readyWaiters: Array<() => void> = [];
+  private appWaiters: Array<() => void> = [];
   private pending: Pending[] = [];
   private stopped = false;
   /** The snapshot version of the last bootstrap: a sidecar that says ready serves it. */
   private bootVersion = 0;
 
   constructor(private readonly opts: ManagedSidecarOptions) {
-    this.host = opts.host ?? new SidecarHost(opts.name, opts.events, { onOutput: opts.onOutput, entry: opts.entry });
+    this.host = opts.host ?? new SidecarHost(opts.name, opts.events, { onOutput: opts.onOutput, entry: opts.entry, onServing: opts.onServing });
   }
 
   get key(): string { return this.opts.name; }
@@ -155,8 +181,10 @@ export class ManagedSidecar {
   /** Called by the host for every (re)started process. */
   attach(child: ChildProcess): void {
     this.ready = false;
+    this.status = undefined;
     child.once('exit', () => {
       this.ready = false;
+      this.status = undefined;
       // A sidecar that died cannot apply anything; whoever waits learns it now.
       const pending = this.pending; this.pending = [];
       pending.forEach((p) => p.resolve({ ok: false, error: 'sidecar exited' }));
@@ -184,6 +212,11 @@ export class ManagedSidecar {
         break;
       }
       case 'certsApplied': this.certsSerial = m.serial; break;
+      case 'status': {
+        this.status = m.status;
+        if (m.status.app === 'up') { const w = this.appWaiters; this.appWaiters = []; w.forEach((f) => f()); }
+        break;
+      }
       case 'log':
         // Kept with the output tail: a sidecar that fails to start says why in a log message.
         if (m.level !== 'info') this.supervised.tail.push(m.message);
@@ -196,6 +229,17 @@ export class ManagedSidecar {
   /** Resolves when the current process reports this sidecar `ready`. */
   whenReady(): Promise<void> {
     return this.ready ? Promise.resolve() : new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  /** Its app was (re)started: what the sidecar said of it is stale until it probes again. */
+  recheckApp(): void {
+    if (this.status) this.status = { ...this.status, app: undefined };
+    this.send({ type: 'recheckApp' });
+  }
+
+  /** Resolves when the sidecar reports that its app accepts connections. */
+  whenAppUp(): Promise<void> {
+    return this.status?.app === 'up' ? Promise.resolve() : new Promise((r) => this.appWaiters.push(r));
   }
 
   send(msg: ControlMessage): boolean {

@@ -75,10 +75,11 @@ export class Supervised {
     child.once('error', (err) => { this.line(`${err.message}`, 'stderr'); if (child.exitCode === null && child.pid === undefined) this.onExit(child, -1, null); });
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
     if (child.pid !== undefined) {
+      const shared = this.shared();
       this.opts.events.record({
         type: restart ? 'process.restarted' : 'process.started',
         workload: this.opts.workload, process: this.opts.process,
-        message: `${this.opts.process} of ${this.opts.workload} ${restart ? `restarted (restart ${this.restarts})` : 'started'} as pid ${child.pid}`,
+        message: `${this.who()} ${restart ? `restarted (restart ${this.restarts})` : 'started'} as pid ${child.pid}${restart && shared ? `: the sidecars of ${shared.join(', ')} boot again` : ''}`,
         data: { pid: child.pid, restarts: this.restarts, ...this.hosted() },
       });
     }
@@ -88,6 +89,17 @@ export class Supervised {
 
   private hosted(): { sidecars?: string[] } {
     return this.opts.hosts ? { sidecars: this.opts.hosts() } : {};
+  }
+
+  /** The sidecars of a process several share (its name is not theirs), or undefined. */
+  private shared(): string[] | undefined {
+    const hosts = this.opts.hosts?.() ?? [];
+    return hosts.length > 1 || (hosts.length === 1 && hosts[0] !== this.opts.workload) ? hosts : undefined;
+  }
+
+  /** `app of ratings-v1`, `sidecar of reviews-v1`, or a shared process by its name (`sidecars (6)`). */
+  private who(): string {
+    return this.shared() ? this.opts.workload : `${this.opts.process} of ${this.opts.workload}`;
   }
 
   /** Resolves on the next exit of the current child. */
@@ -112,10 +124,11 @@ export class Supervised {
     if (recycled) { this.restarts++; this.start(true); return; }
     if (Date.now() - this.startedAt >= (this.opts.backoff ?? DEFAULT_BACKOFF).resetAfterMs) this.consecutiveCrashes = 0;
     const delay = backoffDelay(this.consecutiveCrashes++, this.opts.backoff);
+    const shared = this.shared();
     this.opts.events.record({
       type: 'process.crashed', workload: this.opts.workload, process: this.opts.process,
-      message: `${this.opts.process} of ${this.opts.workload} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`,
-      data: { code, signal, restartInMs: delay, ...this.hosted() },
+      message: `${this.who()} (pid ${child.pid}) exited (${signal ?? `code ${code}`})${shared ? `: the sidecars of ${shared.join(', ')} are down` : ''}; restarting in ${delay} ms`,
+      data: { pid: child.pid, code, signal, restartInMs: delay, ...this.hosted() },
     });
     this.timer = setTimeout(() => { this.timer = undefined; if (!this.stopping) { this.restarts++; this.start(true); } }, delay);
   }

@@ -59,6 +59,8 @@ export interface OutboundDeps {
   /** Circuit breakers, outlier detectors and toxic relays of this sidecar. */
   resilience: ResilienceState;
   log: SidecarLog;
+  /** Told about every ejection (a log line and a status report for the control plane). */
+  onEject: (message: string) => void;
   /** End-user authentication and authorization at the ingress (RequestAuthentication, CUSTOM/DENY/ALLOW). */
   security?: SecurityDeps;
 }
@@ -111,7 +113,7 @@ export function clusterChain(d: OutboundDeps): Handler {
       // connectionPool limits: wait for a connection (as long as a real handshake to the peer takes), or 503 UO at once.
       circuitBreaker(r, { connect: (ctx) => openConnection(ctx, d.pool) }),
       // outlierDetection: count each host's 5xx and gateway errors; eject past the threshold.
-      outlier({ state: r, onEject: (m) => d.log('warn', m) }),
+      outlier({ state: r, onEject: d.onEject }),
       // Runtime chaos aimed at this workload: HTTP faults, or a TCP toxic relay in the path.
       chaos(r),
     ],

@@ -25,6 +25,11 @@ function send(m: Addressed<SidecarMessage>): void {
   if (process.send && process.connected) process.send(m);
 }
 
+/** The answer to a config for a sidecar this process does not run (stopped, or failed to start). */
+function notRunning(version: number): SidecarMessage {
+  return { type: 'rejected', version, error: 'sidecar not running (it will boot with this snapshot)' };
+}
+
 type Bootstrap = Extract<ControlMessage, { type: 'bootstrap' }>;
 
 interface Hosted {
@@ -66,6 +71,7 @@ export function runChild(): void {
       },
       (err: Error) => {
         to({ type: 'log', level: 'error', message: `sidecar ${boot.workload ?? 'ingress'} failed to start: ${err.message}` });
+        for (const m of entry.queue) if (m.type === 'config') to(notRunning(m.snapshot.version));
         if (hosted.get(key) === entry) hosted.delete(key);
         if (hosted.size === 0 && draining === 0) {
           process.exitCode = 1;
@@ -91,6 +97,8 @@ export function runChild(): void {
     }
     if (!h) {
       if (msg.type === 'shutdown') exitIfEmpty();
+      // Whoever waits for an answer learns now that this one is not running (it boots with the latest config).
+      if (msg.type === 'config') send({ ...notRunning(msg.snapshot.version), sidecar: msg.sidecar });
       return;
     }
     if (!h.sidecar) {

@@ -23,6 +23,7 @@ import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
 import { JwksStore } from './security/jwksStore';
 import { Stats } from './stats';
+import { StatusReporter } from './status';
 import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
 import { authzCaller } from './upstream/authzCall';
@@ -94,7 +95,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
 
   const role = workload === null ? 'ingress' : 'sidecar';
   const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
-  const outboundDeps: OutboundDeps = { role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log };
+  const outboundDeps: OutboundDeps = { role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log, onEject: (m) => { log('warn', m); status?.poke(); } };
   // The cluster part serves the app's calls and the calls to external authorizers in the mesh.
   const cluster = clusterChain(outboundDeps);
   const security: SecurityDeps = { jwks: new JwksStore({ log }), authzCall: authzCaller({ cluster, agent: plaintextAgent }), now: opts.now };
@@ -165,6 +166,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     opts.send?.(m);
     return m;
   };
+  // The app's health and the ejections, for the control API (only a sidecar with a control plane reports).
+  const status = opts.send ? new StatusReporter({ appPort: () => tables.self?.appPort, ejections: () => resilience.ejections(), send: (s) => send({ type: 'status', status: s }) }) : undefined;
 
   const sidecar: Sidecar = {
     workload,
@@ -199,6 +202,9 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
           stats.inc('certs.rotated');
           return send({ type: 'certsApplied', serial: certs.serial, notAfter: certs.notAfter });
         }
+        case 'recheckApp':
+          status?.recheck();
+          return undefined;
         case 'shutdown':
           await sidecar.close(msg.graceMs);
           return undefined;
@@ -209,6 +215,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     async close(graceMs = 2000) {
       if (draining) return;
       draining = true;
+      status?.close();
       telemetry.close();
       const closed = [outbound, inbound?.server, admin].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
       outbound.closeIdleConnections();
@@ -228,6 +235,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     },
   };
   send({ type: 'ready', workload, ports });
+  status?.start();
   return sidecar;
 }
 

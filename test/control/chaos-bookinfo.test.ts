@@ -122,4 +122,35 @@ describe('Bookinfo fault injection, request timeouts and runtime chaos', () => {
     assert.equal(badSubset.code, 1);
     assert.match(badSubset.err, /subset "v9"/);
   });
+
+  test('an ejection by outlier detection shows in the topology as the caller\'s sidecar reported it', async () => {
+    const dr = readFileSync(path.join(fx.dir, 'destination-rules.yaml'), 'utf8');
+    try {
+      // reviews: outlier detection on, every version reachable (no VirtualService), reviews-v2 answering 503.
+      const before = (await topology()).version;
+      fx.write('destination-rules.yaml', dr.replace(/(name: reviews\nspec:\n  host: reviews\n  trafficPolicy:\n)/, '$1    outlierDetection: { consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100 }\n'));
+      fx.write('routing.yaml', '# no routes: every version of every service\n');
+      await settled(before);
+      const v = (await topology()).version;
+      const added = await up.api('/api/faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service: 'reviews', workload: 'reviews-v2', abort: { httpStatus: 503 } }) });
+      assert.equal(added.status, 201, await added.clone().text());
+      await settled(v);
+      type Ejecting = { outliers: Array<{ reporter: string; host: string; cluster: string; reason?: string; until?: string }>; edges: Array<{ source: string; service: string; ejectedEndpoints: string[] }> };
+      const t = await waitFor('productpage-v1 to eject reviews-v2', async () => {
+        for (let i = 0; i < 6; i++) await page();
+        const x = (await (await up.api('/api/topology')).json()) as Ejecting;
+        return x.outliers.some((o) => o.reporter === 'productpage-v1' && o.host === 'reviews-v2') ? x : undefined;
+      }, 20_000, 50);
+      const o = t.outliers.find((x) => x.reporter === 'productpage-v1')!;
+      assert.equal(o.cluster, 'outbound|9080||reviews.default.svc.cluster.local');
+      assert.equal(o.reason, 'consecutive_5xx');
+      assert.ok(Date.parse(o.until!) > Date.now(), 'the ejection lasts');
+      const toReviews = t.edges.filter((e) => e.source === 'productpage-v1' && e.service === 'reviews');
+      assert.ok(toReviews.length > 0 && toReviews.every((e) => e.ejectedEndpoints.includes('reviews-v2')), JSON.stringify(toReviews));
+    } finally {
+      await up.api('/api/faults', { method: 'DELETE' });
+      fx.write('destination-rules.yaml', dr);
+      fx.write('routing.yaml', task('virtual-service-all-v1.yaml'));
+    }
+  });
 });

@@ -35,7 +35,8 @@ describe('a running devmesh up', () => {
     const out = up.output();
     assert.match(out, /reviews:9080\s+reviews-v2\s+\d+\s+\d+\/\d+\/\d+\s+spiffe:\/\/cluster.local\/ns\/default\/sa\/bookinfo-reviews/);
     assert.match(out, new RegExp(`control API \\+ dashboard: http://127.0.0.1:${fx.controlPort}`));
-    assert.match(out, new RegExp(`curl -x http://127.0.0.1:${fx.ingressPort} http://productpage:9080/productpage`));
+    // No Gateway here: the first service, at its root.
+    assert.match(out, new RegExp(`try:  curl -x http://127.0.0.1:${fx.ingressPort} http://productpage:9080/$`, 'm'));
   });
 
   test('writes the session file 0600 with the API URL, a token and its pid', () => {
@@ -112,7 +113,7 @@ describe('a running devmesh up', () => {
     }, 8_000, 20).catch(withOutput(up));
     assert.ok(!pidAlive(pidOf(t0, 'reviews-v1')), 'the old app is stopped');
     for (const other of ['productpage-v1', 'reviews-v2', 'ratings-v1']) assert.equal(pidOf(t1, other), pidOf(t0, other), `${other} kept running`);
-    assert.match(up.output(), /mesh bookinfo-test: restarted the app of reviews-v1/);
+    await waitFor('the edit reported', () => /mesh bookinfo-test: restarted the app of reviews-v1/.test(up.output()), 8_000, 20).catch(withOutput(up));
     // The control port is the installation itself: reported, not applied.
     fx.write('mesh.yaml', text.replace(`controlPort: ${fx.controlPort}`, `controlPort: ${fx.controlPort + 1}`));
     await waitFor('the control port change to be reported', () => /the Mesh's spec.controlPort changed: that takes effect on the next devmesh up/.test(up.output()), 8_000, 20).catch(withOutput(up));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { faultTargetOf, isFaultSpec, isHostMessage, isPageMessage, sanitizePageState } from '../../webview/protocol';
+import { faultTargetOf, isFaultSpec, isHostMessage, isPageMessage, noticeOf, sanitizePageState } from '../../webview/protocol';
 import { bookinfo } from './fixtures';
 
 test('host messages are recognised by type and malformed ones are refused', () => {
@@ -8,6 +8,8 @@ test('host messages are recognised by type and malformed ones are refused', () =
   assert.ok(isHostMessage({ type: 'state', state: 'running' }));
   assert.ok(isHostMessage({ type: 'details', details: { selection: { kind: 'node', id: 'reviews-v1' } } }));
   assert.ok(isHostMessage({ type: 'result', requestId: 1, ok: false, message: 'no fault routes' }));
+  assert.ok(isHostMessage({ type: 'notice', notice: { time: 1, kind: 'crash', message: 'm', workloads: ['a'] } }));
+  assert.ok(!isHostMessage({ type: 'notice', notice: { time: 1, kind: 'boom', message: 'm', workloads: [] } }));
   assert.ok(!isHostMessage({ type: 'topology', topology: { services: [] }, at: 1 }), 'a topology needs workloads');
   assert.ok(!isHostMessage({ type: 'state', state: 'exploded' }));
   assert.ok(!isHostMessage({ type: 'eval', code: 'alert(1)' }));
@@ -54,4 +56,13 @@ test('a node targets its own workload and an edge adds the caller', () => {
   assert.deepEqual(faultTargetOf({ kind: 'node', id: 'reviews-v2' }, serviceOf), { service: 'reviews', workload: 'reviews-v2' });
   assert.deepEqual(faultTargetOf({ kind: 'edge', id: 'productpage-v1->reviews-v2' }, serviceOf), { service: 'reviews', workload: 'reviews-v2', source: 'productpage-v1' });
   assert.equal(faultTargetOf({ kind: 'node', id: 'istio-ingressgateway' }, serviceOf), undefined);
+});
+
+test('a crash of the shared sidecar process is a notice naming every workload it took down; routine events are not', () => {
+  const crash = noticeOf({ id: 3, time: 1000, type: 'process.crashed', workload: 'sidecars (2)', process: 'sidecar',
+    message: 'sidecars (2) (pid 9) exited (SIGKILL): the sidecars of a-v1, b-v1 are down; restarting in 100 ms',
+    data: { pid: 9, signal: 'SIGKILL', restartInMs: 100, sidecars: ['a-v1', 'b-v1'] } });
+  assert.deepEqual(crash, { time: 1000, kind: 'crash', message: 'sidecars (2) (pid 9) exited (SIGKILL): the sidecars of a-v1, b-v1 are down; restarting in 100 ms', workloads: ['a-v1', 'b-v1'] });
+  assert.deepEqual(noticeOf({ id: 4, time: 2000, type: 'process.restarted', workload: 'ratings-v1', process: 'app', message: 'app of ratings-v1 restarted (restart 1) as pid 10' })?.workloads, ['ratings-v1']);
+  assert.equal(noticeOf({ id: 5, time: 3000, type: 'config.applied', message: 'config v2 applied to 7/7 sidecars in 3 ms' }), undefined);
 });

@@ -119,8 +119,8 @@ export interface TopologyEdges {
   serviceEdges: ServiceEdge[];
 }
 
-/** A workload of the running config, with what the control plane knows of its processes. */
-export interface TopologyWorkload {
+/** One workload (a pod, in Kubernetes terms) with its sidecar's listeners, as the running config has it. */
+export interface WorkloadInfo {
   name: string;
   service: string;
   namespace: string;
@@ -133,6 +133,10 @@ export interface TopologyWorkload {
   /** Container port (a service targetPort, by number or name) -> the local port the app listens on for it. Absent: every container port is appPort. */
   ports?: Record<string, number>;
   sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
+}
+
+/** A workload of the running config, with what the control plane knows of its processes. */
+export interface TopologyWorkload extends WorkloadInfo {
   /** devmesh starts this workload's app (it has a `command`). */
   managed: boolean;
   pids: { sidecar: number | null; app: number | null };
@@ -164,13 +168,17 @@ export interface TopologyServicePort {
   protocol?: string;
 }
 
-export interface TopologyIngress {
+/** The ingress gateway's sidecar, as the running config has it. */
+export interface IngressInfo {
   name: string;
   port: number;
   adminPort: number;
   serviceAccount: string;
   spiffeId: string;
   labels: Record<string, string>;
+}
+
+export interface TopologyIngress extends IngressInfo {
   pid: number | null;
   health: ProcessHealth;
   restarts: number;

@@ -21,7 +21,7 @@ export interface ControlApiDeps {
   token: string;
   events: EventLog;
   isReady: () => boolean;
-  topology: () => Promise<Topology>;
+  topology: () => Topology;
   config: () => ConfigView;
   adminPortOf: (workload: string) => number | undefined;
   /** Traces, access logs, merged metrics (observability.ts). */
@@ -44,7 +44,7 @@ export function createControlApp(deps: ControlApiDeps, getPort: () => number): e
     const ready = deps.isReady();
     res.status(ready ? 200 : 503).json({ ready } satisfies Health);
   });
-  app.get('/api/topology', async (_req, res) => { res.json(await deps.topology()); });
+  app.get('/api/topology', (_req, res) => { res.json(deps.topology()); });
   app.get('/api/config', (_req, res) => { res.json(deps.config()); });
   app.get('/api/events', (req, res) => serveEvents(deps.events, req, res));
   app.use('/api/sidecars', sidecarAdminProxy(deps.adminPortOf));

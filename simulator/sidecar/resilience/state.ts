@@ -17,6 +17,9 @@ export interface PoolEntry {
   waiting: Array<{ worker: number; take: (c: import('./connectionPool').Connection) => void }>;
 }
 
+/** One ejected host, as the sidecar reports it to the control plane. */
+export interface HostEjection { cluster: string; host: string; until: number; reason?: string }
+
 export class ResilienceState {
   readonly pools = new Map<string, PoolEntry>();
   readonly outliers = new Map<string, { detector: OutlierDetector; spec: string; defaults: OutlierDefaults }>();
@@ -51,6 +54,19 @@ export class ResilienceState {
     const detector = new OutlierDetector(outlierSettings(od, defaults), this.now());
     this.outliers.set(cluster, { detector, spec, defaults });
     return detector;
+  }
+
+  /** The hosts outlier detection has ejected now, per cluster (after the sweeps due). */
+  ejections(): HostEjection[] {
+    const now = this.now();
+    const out: HostEjection[] = [];
+    for (const [cluster, { detector }] of [...this.outliers].sort(([a], [b]) => a.localeCompare(b))) {
+      detector.sweep(now);
+      for (const [host, s] of detector.hosts) {
+        if (s.ejectedUntil !== undefined) out.push({ cluster, host, until: s.ejectedUntil, reason: s.lastReason });
+      }
+    }
+    return out;
   }
 
   /** `/clusters` on the admin port: per cluster, hosts with their outlier state, and the pool. */

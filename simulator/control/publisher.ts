@@ -1,0 +1,124 @@
+/**
+ * The one owner of the config the sidecars run. Everything that changes it
+ * — a policy edit, a Mesh edit, a sidecar port moved at start-up, a runtime
+ * fault added, cleared or expired — submits a change here; the publisher
+ * builds the next snapshot from its inputs (Mesh, Istio resources, ports,
+ * runtime faults), gives it the next version, pushes it to every sidecar,
+ * waits for their acknowledgements and reports "config vN applied to x/y
+ * sidecars". Changes are published one at a time, in order, so a sidecar
+ * never sees an older version after a newer one.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ConfigAppliedData } from './api/contract';
+import type { EventLog } from './events';
+import type { IstioKind, Resource } from '../policy/model';
+import type { MeshSnapshot, RuntimeFault } from '../protocol';
+import type { ManagedSidecar } from './sidecars';
+import { buildSnapshot, type PortAssignment } from './snapshot';
+
+/** What a snapshot is built from. */
+export interface ConfigInputs {
+  /** The Mesh as running: services and workloads follow edits; mesh-wide settings stay as started. */
+  mesh: Resource<'Mesh'>;
+  resources: readonly Resource<IstioKind>[];
+  ports: PortAssignment;
+  faults: readonly RuntimeFault[];
+}
+
+/** How one sidecar took a version: applied, or why not. */
+export interface Ack { ok: boolean; error?: string }
+
+export interface PublishOptions {
+  /**
+   * Sidecars that start with the new version rather than get it pushed (new
+   * or restarted workloads): started here, after the snapshot is built and
+   * before the others get it, so callers never route to a workload that is
+   * not serving yet.
+   */
+  boot?: (next: MeshSnapshot) => Promise<Map<string, Ack>>;
+  /** Data for the config.applied event (e.g. the files of an edit). */
+  data?: Record<string, unknown>;
+}
+
+export interface PublisherOptions {
+  /** The sidecars that run the config now. */
+  sidecars: () => Iterable<[string, ManagedSidecar]>;
+  events: EventLog;
+  out: (line: string) => void;
+}
+
+export class ConfigPublisher {
+  private current: MeshSnapshot;
+  private queue: Promise<unknown> = Promise.resolve();
+  private inFlight = 0;
+  private closed = false;
+  /** Epoch ms the version in force was applied. */
+  appliedAt = Date.now();
+
+  constructor(private inputsNow: ConfigInputs, private readonly o: PublisherOptions) {
+    this.current = build(inputsNow, 1);
+  }
+
+  /** The config in force (what a sidecar that boots now gets). */
+  get snapshot(): MeshSnapshot { return this.current; }
+  get inputs(): Readonly<ConfigInputs> { return this.inputsNow; }
+
+  /** From now on changes are not published (the mesh is stopping). */
+  close(): void { this.closed = true; }
+
+  /**
+   * Publishes the inputs with `change` applied as the next version, after
+   * every change submitted before it. With none in flight, `snapshot` is the
+   * new version as soon as this returns (a sidecar that restarts now boots
+   * with it). Resolves with what the sidecars did.
+   */
+  publish(change: Partial<ConfigInputs>, why: string, o: PublishOptions = {}): Promise<ConfigReport | undefined> {
+    const start = () => this.publishNow(change, why, o);
+    const run = this.inFlight === 0 ? start() : this.queue.then(start);
+    this.inFlight++;
+    this.queue = run.catch(() => undefined).finally(() => { this.inFlight--; });
+    return run;
+  }
+
+  private async publishNow(change: Partial<ConfigInputs>, why: string, o: PublishOptions): Promise<ConfigReport | undefined> {
+    if (this.closed) return undefined;
+    const t0 = performance.now();
+    this.inputsNow = { ...this.inputsNow, ...change };
+    const next = build(this.inputsNow, this.current.version + 1);
+    this.current = next;
+    const booted = o.boot ? await o.boot(next) : new Map<string, Ack>();
+    const pushed = await Promise.all([...this.o.sidecars()].filter(([name]) => !booted.has(name))
+      .map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));
+    const results = [...pushed, ...[...booted].map(([name, r]) => ({ name, ...r }))];
+    this.appliedAt = Date.now();
+    const report = configReport(next.version, results, performance.now() - t0, why);
+    this.o.out(report.line);
+    const data: ConfigAppliedData = { version: next.version, applied: report.applied, sidecars: report.sidecars, ms: report.ms, why, failed: report.failed };
+    this.o.events.record({ type: 'config.applied', message: report.line, data: { ...data, ...o.data } });
+    return report;
+  }
+}
+
+export interface ConfigReport {
+  version: number;
+  applied: number;
+  sidecars: number;
+  ms: number;
+  failed: Array<{ name: string; error?: string }>;
+  /** `config v7 applied to 7/7 sidecars in 4 ms`, then why and what failed. */
+  line: string;
+}
+
+/** The one sentence for a published version. Pure. */
+export function configReport(version: number, results: Array<{ name: string } & Ack>, ms: number, why: string): ConfigReport {
+  const failed = results.filter((r) => !r.ok).map((r) => ({ name: r.name, error: r.error }));
+  const applied = results.length - failed.length;
+  const line = `config v${version} applied to ${applied}/${results.length} sidecars in ${ms.toFixed(0)} ms`
+    + (why ? `: ${why}` : '')
+    + (failed.length ? ` (not applied: ${failed.map((f) => `${f.name}: ${f.error}`).join('; ')})` : '');
+  return { version, applied, sidecars: results.length, ms, failed, line };
+}
+
+function build(i: ConfigInputs, version: number): MeshSnapshot {
+  return { ...buildSnapshot(i.mesh, i.resources, i.ports, version), faults: [...i.faults] };
+}

@@ -1,0 +1,77 @@
+/**
+ * A crash says so. A real `devmesh up` (Bookinfo, real sidecars in their
+ * shared process, real apps) under load through the ingress; the shared
+ * sidecar process is killed with SIGKILL. `up` prints the crash with every
+ * workload it took down, the restart, and when they serve again; the event
+ * stream (what the topology page and the extension read) carries the same;
+ * and traffic comes back.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ControlClient } from '../../simulator/control/api/client';
+import type { MeshEvent, ProcessEventData } from '../../simulator/control/api/contract';
+import { bookinfoFixture, startUp, viaProxy, waitFor, waitReady, withOutput, type BookinfoFixture, type UpProcess } from './helpers';
+
+const WORKLOADS = ['productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'];
+
+describe('kill -9 of the shared sidecar process under load', () => {
+  let fx: BookinfoFixture;
+  let up: UpProcess;
+  before(async () => {
+    fx = await bookinfoFixture();
+    up = startUp(fx.meshFile);
+    await waitReady(up, fx.meshFile, 30_000);
+  });
+  after(async () => { await up?.stop(); fx?.cleanup(); });
+
+  test('up prints the crash, the workloads it took down and the restart; the event stream says the same; traffic comes back', async () => {
+    const s = up.session();
+    const client = new ControlClient(s.apiUrl, s.token);
+    const events: MeshEvent[] = [];
+    const stream = new AbortController();
+    void client.streamEvents((e) => events.push(e), stream.signal);
+
+    // Load through the ingress (its own process: it outlives the crash and answers 503 meanwhile).
+    let stop = false;
+    const statuses: number[] = [];
+    const load = (async () => {
+      while (!stop) statuses.push(await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews', {}, 5_000).then((r) => r.status, () => 0));
+    })();
+    try {
+      await waitFor('the load flowing', () => statuses.filter((x) => x === 200).length >= 5, 10_000, 20);
+      const t = await client.topology();
+      const pids = new Set(t.workloads.map((w) => w.pids.sidecar));
+      assert.equal(pids.size, 1, 'every workload\'s sidecar is in one process');
+      const pid = [...pids][0]!;
+      const sentBefore = statuses.length;
+
+      process.kill(pid, 'SIGKILL');
+
+      const crashed = new RegExp(`devmesh: sidecars \\(6\\) \\(pid ${pid}\\) exited \\(SIGKILL\\): the sidecars of ${WORKLOADS.join(', ')} are down; restarting in \\d+ ms`);
+      await waitFor('up to print the crash', () => crashed.test(up.output()), 10_000, 20).catch(withOutput(up));
+      const restarted = await waitFor('up to print the restart', () => /devmesh: sidecars \(6\) restarted \(restart 1\) as pid (\d+): the sidecars of .* boot again/.exec(up.output()) ?? undefined, 10_000, 20).catch(withOutput(up));
+      const newPid = Number(restarted[1]);
+      assert.notEqual(newPid, pid);
+      await waitFor('up to print that they serve again', () => new RegExp(`devmesh: sidecars of ${WORKLOADS.join(', ')} serving again in pid ${newPid} \\(config v\\d+\\)`).test(up.output()), 15_000, 20).catch(withOutput(up));
+
+      // The event stream: what the topology page shows as a notice and the extension writes to its output.
+      const crash = await waitFor('the crash event', () => events.find((e) => e.type === 'process.crashed'), 5_000, 20);
+      const data = crash.data as ProcessEventData;
+      assert.equal(crash.process, 'sidecar');
+      assert.deepEqual([data.pid, data.signal, data.sidecars], [pid, 'SIGKILL', WORKLOADS]);
+      assert.ok(events.some((e) => e.type === 'process.restarted' && (e.data as ProcessEventData).pid === newPid));
+
+      // Traffic comes back: the requests sent during the gap failed fast, and now they pass again.
+      let streak = 0;
+      await waitFor('requests passing again', () => { streak = statuses.at(-1) === 200 ? streak + 1 : 0; return streak >= 10 && statuses.length > sentBefore + 10; }, 20_000, 20);
+      const after = await client.topology();
+      for (const w of after.workloads) {
+        assert.deepEqual([w.name, w.health.sidecar, w.restarts.sidecar, w.pids.sidecar], [w.name, 'up', 1, newPid]);
+      }
+    } finally {
+      stop = true;
+      stream.abort();
+      await load;
+    }
+  });
+});
