@@ -24,7 +24,8 @@ export function workload(name: string, service: string, namespace = 'default', v
 
 /** A service as the topology lists it; `ports` for a service with several. */
 export function service(name: string, namespace: string, workloads: string[], ports?: TopologyServicePort[]): TopologyService {
-  return { name, namespace, fqdn: `${name}.${namespace}.svc.cluster.local`, port: ports?.[0]?.port ?? 9080, protocol: 'http', ...(ports ? { ports } : {}), workloads };
+  const all = ports ?? [{ port: 9080, protocol: 'http' }];
+  return { name, namespace, fqdn: `${name}.${namespace}.svc.cluster.local`, port: all[0].port, protocol: all[0].protocol ?? 'http', ports: all, workloads };
 }
 
 /** A topology shaped as `GET /api/topology` serves it, with live edges. */

@@ -155,7 +155,7 @@ export interface TopologyService {
   port: number;
   protocol: string;
   /** Every port of the service, as callers address it (a multi-port service has several). */
-  ports?: TopologyServicePort[];
+  ports: TopologyServicePort[];
   /** The workloads behind it (nested, or picked by its selector); one workload may back several services. */
   workloads: string[];
 }

@@ -17,7 +17,7 @@ const CONTRACT = path.join(REPO, 'simulator', 'control', 'api', 'contract.ts');
 test('a topology typed by the contract goes through the graph model the page and the extension draw', () => {
   const t: Topology = {
     mesh: 'm', version: 1, ready: true, trustDomain: 'cluster.local', namespace: 'default', generatedAt: 0, windowSeconds: 30,
-    services: [{ name: 'a', namespace: 'default', fqdn: 'a.default.svc.cluster.local', port: 9080, protocol: 'http', workloads: ['a-v1'] }],
+    services: [{ name: 'a', namespace: 'default', fqdn: 'a.default.svc.cluster.local', port: 9080, protocol: 'http', ports: [{ port: 9080, protocol: 'http' }], workloads: ['a-v1'] }],
     workloads: [{ name: 'a-v1', service: 'a', namespace: 'default', labels: { version: 'v1' }, serviceAccount: 'a', spiffeId: 'spiffe://cluster.local/ns/default/sa/a',
       appPort: 1, sidecar: { inboundPort: 2, outboundPort: 3, adminPort: 4 }, managed: true, pids: { sidecar: 1, app: 2 }, health: { sidecar: 'up', app: 'up' }, restarts: { sidecar: 0, app: 0 }, configVersion: 1 }],
     ingress: { name: 'istio-ingressgateway', port: 5, adminPort: 6, serviceAccount: 'gw', spiffeId: 'x', labels: {}, pid: 1, health: 'up', restarts: 0 },
