@@ -38,6 +38,8 @@ export interface PublishOptions {
   boot?: (next: MeshSnapshot) => Promise<Map<string, Ack>>;
   /** Data for the config.applied event (e.g. the files of an edit). */
   data?: Record<string, unknown>;
+  /** When the change began (`performance.now()`), if before this call: an edit's time includes reading and validating it. */
+  startedAt?: number;
 }
 
 export interface PublisherOptions {
@@ -82,7 +84,7 @@ export class ConfigPublisher {
 
   private async publishNow(change: Partial<ConfigInputs>, why: string, o: PublishOptions): Promise<ConfigReport | undefined> {
     if (this.closed) return undefined;
-    const t0 = performance.now();
+    const t0 = o.startedAt ?? performance.now();
     this.inputsNow = { ...this.inputsNow, ...change };
     const next = build(this.inputsNow, this.current.version + 1);
     this.current = next;

@@ -8,6 +8,7 @@
  * get it pushed, and removed ones stop once no caller routes to them.
  */
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { formatDiagnostic } from '../diagnostics-format';
 import type { DiagnosticCode } from '../policy';
 import type { Resource } from '../policy/model';
@@ -50,6 +51,7 @@ export class MeshReloader {
   /** Re-reads the changed files; a valid set becomes the next config, an invalid one is reported and ignored. */
   async reload(files: string[] = []): Promise<void> {
     if (this.o.stopping()) return;
+    const startedAt = performance.now();
     const ws = await this.o.loader.update(files);
     if (this.o.stopping()) return;
     if (hasErrors(ws.diagnostics)) return this.refuse(ws.diagnostics.filter((d) => d.severity === 'error'), files, 'edit rejected', (n) => `config rejected: ${n} error(s)`);
@@ -87,6 +89,7 @@ export class MeshReloader {
         // New and restarted sidecars boot with the new config; the others get it pushed once the new ones serve.
         boot: plan.changed ? () => this.o.workloads.applyPlan(plan, placedWorkloads(mesh.spec), commands, deadline) : undefined,
         data: { files: edited },
+        startedAt,
       });
     const next = this.o.publisher.snapshot;
     const report = await published;
