@@ -13,7 +13,7 @@ interface Api {
   mesh: {
     state: string; ownsMesh: boolean; outputTail: string; session?: { apiUrl: string };
     live?: { latest?: { workloads: { name: string }[] }; refresh(): Promise<void> };
-    client?: { injectFault(target: { service: string; workload?: string }, fault: { abort: { httpStatus: number; percentage: number } }): Promise<{ ok: boolean; message: string }> };
+    client?: { addFault(req: { service: string; workload?: string; abort: { httpStatus: number; percentage: number } }): Promise<{ fault: { id: string; description: string } }> };
   };
   tree: TreeLike;
 }
@@ -88,8 +88,8 @@ const tests: [string, () => Promise<void>][] = [
   }],
   ['a runtime fault shows under Active faults, and Clear Faults removes it', async () => {
     const a = await api();
-    const r = await a.mesh.client!.injectFault({ service: 'reviews', workload: 'reviews-v2' }, { abort: { httpStatus: 503, percentage: 100 } });
-    assert.ok(r.ok, r.message);
+    const r = await a.mesh.client!.addFault({ service: 'reviews', workload: 'reviews-v2', abort: { httpStatus: 503, percentage: 100 } });
+    assert.match(r.fault.description, /abort 503 \(100%\) on reviews workload reviews-v2/);
     await a.mesh.live!.refresh();
     const faultsRoot = () => a.tree.getChildren().find((x) => a.tree.getTreeItem(x).label === 'Active faults');
     const faults = a.tree.getChildren(faultsRoot()).map((f) => `${a.tree.getTreeItem(f).label}: ${a.tree.getTreeItem(f).description}`);
