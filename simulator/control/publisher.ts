@@ -5,8 +5,9 @@
  * builds the next snapshot from its inputs (Mesh, Istio resources, ports,
  * runtime faults), gives it the next version, pushes it to every sidecar,
  * waits for their acknowledgements and reports "config vN applied to x/y
- * sidecars". Changes are published one at a time, in order, so a sidecar
- * never sees an older version after a newer one.
+ * sidecars". A change is in force the moment it is submitted (a sidecar or
+ * app that starts then gets it); pushes go out one at a time, in order, and
+ * a sidecar already running a newer version is not sent an older one.
  */
 import { performance } from 'node:perf_hooks';
 import type { ConfigAppliedData } from './api/contract';
@@ -52,7 +53,6 @@ export interface PublisherOptions {
 export class ConfigPublisher {
   private current: MeshSnapshot;
   private queue: Promise<unknown> = Promise.resolve();
-  private inFlight = 0;
   private closed = false;
   /** Epoch ms the version in force was applied. */
   appliedAt = Date.now();
@@ -69,25 +69,24 @@ export class ConfigPublisher {
   close(): void { this.closed = true; }
 
   /**
-   * Publishes the inputs with `change` applied as the next version, after
-   * every change submitted before it. With none in flight, `snapshot` is the
-   * new version as soon as this returns (a sidecar that restarts now boots
-   * with it). Resolves with what the sidecars did.
+   * Makes the inputs with `change` applied the next version, in force at
+   * once (`snapshot` is it when this returns: a sidecar or app that starts
+   * now gets it), and pushes it after every version submitted before it.
+   * Resolves with what the sidecars did.
    */
   publish(change: Partial<ConfigInputs>, why: string, o: PublishOptions = {}): Promise<ConfigReport | undefined> {
-    const start = () => this.publishNow(change, why, o);
-    const run = this.inFlight === 0 ? start() : this.queue.then(start);
-    this.inFlight++;
-    this.queue = run.catch(() => undefined).finally(() => { this.inFlight--; });
-    return run;
-  }
-
-  private async publishNow(change: Partial<ConfigInputs>, why: string, o: PublishOptions): Promise<ConfigReport | undefined> {
-    if (this.closed) return undefined;
+    if (this.closed) return Promise.resolve(undefined);
     const t0 = o.startedAt ?? performance.now();
     this.inputsNow = { ...this.inputsNow, ...change };
     const next = build(this.inputsNow, this.current.version + 1);
     this.current = next;
+    const run = this.queue.then(() => this.push(next, why, o, t0));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async push(next: MeshSnapshot, why: string, o: PublishOptions, t0: number): Promise<ConfigReport | undefined> {
+    if (this.closed) return undefined;
     const booted = o.boot ? await o.boot(next) : new Map<string, Ack>();
     const pushed = await Promise.all([...this.o.sidecars()].filter(([name]) => !booted.has(name))
       .map(async ([name, sc]) => ({ name, ...(await sc.pushConfig(next)) })));

@@ -247,8 +247,15 @@ export class ManagedSidecar {
     return this.host.send(this.key, msg, (err) => this.opts.onLog?.('warn', `could not send ${msg.type} to ${this.opts.name}: ${err.message}`));
   }
 
-  /** Pushes a snapshot; resolves when the sidecar applied or rejected it (or after `timeoutMs`). */
+  /**
+   * Pushes a snapshot; resolves when the sidecar applied or rejected it (or
+   * after `timeoutMs`). One that already runs this version or a newer one
+   * (it booted with it) is not sent an older one.
+   */
   pushConfig(snapshot: MeshSnapshot, timeoutMs = 2_000): Promise<{ ok: boolean; error?: string }> {
+    if (Math.max(this.appliedVersion, this.bootVersion) >= snapshot.version) {
+      return Promise.resolve(this.ready ? { ok: true } : { ok: false, error: `starting with config v${this.bootVersion}` });
+    }
     if (!this.send({ type: 'config', snapshot })) return Promise.resolve({ ok: false, error: 'sidecar not running (it will boot with this snapshot)' });
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
