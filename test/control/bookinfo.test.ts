@@ -217,8 +217,11 @@ describe('Bookinfo through real sidecars', () => {
     assert.equal(added.spiffeId, 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
     assert.match(up.output(), /mesh bookinfo-test: started reviews-v4/);
     // Istio's routing reaches it: a v4 subset and a route to it.
+    const beforeSubset = (await config()).version;
     fx.write('destination-rules.yaml', example('bookinfo/policies/destination-rules.yaml').replace(/(\n(\s+)- name: v3\n(\s+)labels:\n\s+version: v3\n)/, '$1$2- name: v4\n$3labels:\n$3  version: v4\n'));
-    await waitFor('the v4 subset to be accepted', async () => (await config()).state === 'ok' && /v4/.test(readFileSync(path.join(fx.dir, 'destination-rules.yaml'), 'utf8')), 3_000, 20);
+    assert.match(readFileSync(path.join(fx.dir, 'destination-rules.yaml'), 'utf8'), /name: v4/);
+    // Wait for the edit itself to be applied (a later routing edit must not be mistaken for it).
+    await waitFor('the v4 subset to be accepted', async () => { const c = await config(); return c.state === 'ok' && c.version > beforeSubset; }, 3_000, 20);
     await applyRouting(example('bookinfo-tasks/virtual-service-all-v1.yaml').replace(/host: reviews\n(\s+)subset: v1/, 'host: reviews\n$1subset: v4'));
     assert.deepEqual(await count(8), { 'reviews-v4': 8 });
     // Rolled back: routes first, then the workload goes.
