@@ -3,6 +3,8 @@
  * file system, network or editor APIs in here (see simulator/policy-files.ts
  * for reading files from disk).
  */
+export * from './access';
+export * from './cluster-index';
 export * from './diagnostics';
 export * from './duration';
 export * from './hosts';

@@ -47,3 +47,20 @@ export function classify(apiVersion: string | undefined, kind: string | undefine
   if (group && kind !== undefined) return { istioGroup: true, problem: 'unsupported-kind', unsupportedKind: kind };
   return { istioGroup: group };
 }
+
+/**
+ * Kubernetes and Gateway API kinds that some checks read as facts about the
+ * cluster the policies deploy to (a Gateway's credential Secret, the pods a
+ * gateway selector picks, the namespaces that exist). They are not policies:
+ * devmesh runs none of them.
+ */
+const REFERENCE_KINDS: Record<string, readonly string[]> = {
+  v1: ['Namespace', 'Service', 'Pod', 'Secret', 'Node'],
+  'apps/v1': ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet'],
+};
+
+export function isReferenceKind(apiVersion: string | undefined, kind: string | undefined): boolean {
+  if (apiVersion === undefined || kind === undefined) return false;
+  if (apiVersion.startsWith('gateway.networking.k8s.io/')) return kind === 'Gateway';
+  return REFERENCE_KINDS[apiVersion]?.includes(kind) ?? false;
+}

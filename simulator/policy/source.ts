@@ -5,29 +5,42 @@
  * model can be traced back to its exact range in the text.
  */
 import * as jsyaml from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, parseAllDocuments, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { Document as YamlDocument, isMap, isPair, isScalar, isSeq, parseAllDocuments, parseDocument, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import { diagnostic, type Diagnostic, type Range } from './diagnostics';
-import { classify, type Classification } from './kinds';
+import { classify, isReferenceKind, type Classification } from './kinds';
 import type { Kind, Resource } from './model';
 
 export type Path = readonly (string | number)[];
 
-export interface PolicyDocument<K extends Kind = Kind> {
+/**
+ * A document of a source file that devmesh reads: a policy (below) or a
+ * reference document — a Kubernetes or Gateway API object, or an Istio kind
+ * devmesh does not simulate — that checks read as facts about the cluster.
+ */
+export interface SourceDocument {
   file: string;
   /** Position of the document within its file, counting every document. */
   index: number;
-  kind: K;
+  /** Position inside the document's `items` when it is an item of a `kind: List`. */
+  item?: number;
+  kind: string;
   apiVersion: string;
   /** metadata.name, or '' when missing (a diagnostic says so). */
   name: string;
   /** metadata.namespace as written; undefined means "the Mesh's namespace". */
   namespace: string | undefined;
+  /** The document as plain data. */
+  value: Record<string, any>;
+  /** Range of the whole document (or List item) in the file. */
+  readonly range: Range;
+  /** The parsed YAML with positions (built on first use); for a List item, a document whose contents is the item. */
+  readonly yaml: Document.Parsed;
+}
+
+export interface PolicyDocument<K extends Kind = Kind> extends SourceDocument {
+  kind: K;
   /** The document as plain data. Shape is checked by the schema, not guaranteed. */
   value: Resource<K>;
-  /** Range of the whole document in the file. */
-  readonly range: Range;
-  /** The parsed YAML with positions (built on first use). */
-  readonly yaml: Document.Parsed;
 }
 
 export interface SourceFile {
@@ -36,12 +49,16 @@ export interface SourceFile {
   /** Offsets where each line starts; line n (0-based) starts at lineStarts[n]. */
   lineStarts: number[];
   documents: PolicyDocument[];
+  /** Kubernetes objects and Istio kinds devmesh does not simulate, read by the checks that need them. */
+  references: SourceDocument[];
   /** Syntax and classification findings of this file alone. */
   diagnostics: Diagnostic[];
 }
 
 /** Quick pre-check: a file that never mentions a mesh API group is not ours. */
 const MESH_API_HINT = /(devmesh\.dev|istio\.io)\//;
+/** ... unless it holds Kubernetes objects that checks read. */
+const REFERENCE_HINT = /gateway\.networking\.k8s\.io\/|\bkind:\s*["']?(Namespace|Service|Pod|Secret|Node|Deployment|StatefulSet|DaemonSet|ReplicaSet|List)["']?\s*$/m;
 const YAML_OPTIONS = { prettyErrors: false, uniqueKeys: true, strict: true } as const;
 
 /**
@@ -59,13 +76,22 @@ class LazyYaml {
     return Array.isArray(this.docs) ? this.docs : [];
   }
 
-  /** The document at `index`, checked against what js-yaml saw there. */
-  document(index: number, kind: string, name: string): Document.Parsed {
-    const same = (d: Document.Parsed | undefined) => {
-      const c = d?.contents;
-      const metadata = isMap(c) ? c.get('metadata') : undefined;
-      return isMap(c) && String(c.get('kind')) === kind && String((isMap(metadata) ? metadata.get('name') : undefined) ?? '') === name;
-    };
+  /** The document at `index` (or the `item` of the List there), checked against what js-yaml saw. */
+  document(index: number, kind: string, name: string, item?: number): Document.Parsed {
+    if (item !== undefined) {
+      const list = this.top(index, (c) => String(c.get('kind')) === 'List');
+      const items = isMap(list.contents) ? list.contents.get('items', true) : undefined;
+      const node = isSeq(items) ? items.items[item] : undefined;
+      return isMap(node) ? itemDocument(node) : list;
+    }
+    return this.top(index, (c) => {
+      const metadata = c.get('metadata');
+      return String(c.get('kind')) === kind && String((isMap(metadata) ? metadata.get('name') : undefined) ?? '') === name;
+    });
+  }
+
+  private top(index: number, matches: (contents: YAMLMap) => boolean): Document.Parsed {
+    const same = (d: Document.Parsed | undefined) => isMap(d?.contents) && matches(d.contents);
     if (!this.docs) {
       const alone = this.alone(index);
       if (same(alone)) return alone!;
@@ -104,21 +130,34 @@ function documentSegments(text: string): [number, number][] | null {
   return starts.map((start, i) => [start, starts[i + 1] ?? text.length]);
 }
 
-class LazyPolicyDocument<K extends Kind = Kind> implements PolicyDocument<K> {
+/**
+ * A List item as a document of its own: its nodes keep their offsets in the
+ * file, so every path inside it is located as in a document of its own.
+ */
+function itemDocument(node: YAMLMap): Document.Parsed {
+  const doc = new YamlDocument(null) as unknown as Document.Parsed;
+  doc.contents = node as Document.Parsed['contents'];
+  const r = node.range ?? [0, 0, 0];
+  (doc as { range: [number, number, number] }).range = [r[0], r[1], r[2]];
+  return doc;
+}
+
+class LazyDocument implements SourceDocument {
   private parsed: Document.Parsed | undefined;
   constructor(
     readonly file: string,
     readonly index: number,
-    readonly kind: K,
+    readonly item: number | undefined,
+    readonly kind: string,
     readonly apiVersion: string,
     readonly name: string,
     readonly namespace: string | undefined,
-    readonly value: Resource<K>,
+    readonly value: Record<string, any>,
     private readonly source: LazyYaml,
   ) {}
 
   get yaml(): Document.Parsed {
-    this.parsed ??= this.source.document(this.index, this.kind, this.name);
+    this.parsed ??= this.source.document(this.index, this.kind, this.name, this.item);
     return this.parsed;
   }
 
@@ -129,8 +168,8 @@ class LazyPolicyDocument<K extends Kind = Kind> implements PolicyDocument<K> {
 
 export function parseSource(file: string, text: string): SourceFile {
   const lineStarts = computeLineStarts(text);
-  const out: SourceFile = { file, text, lineStarts, documents: [], diagnostics: [] };
-  if (!MESH_API_HINT.test(text)) return out;
+  const out: SourceFile = { file, text, lineStarts, documents: [], references: [], diagnostics: [] };
+  if (!MESH_API_HINT.test(text) && !REFERENCE_HINT.test(text)) return out;
 
   let values: unknown[] | undefined = [];
   try {
@@ -142,28 +181,45 @@ export function parseSource(file: string, text: string): SourceFile {
 
   const lazy = new LazyYaml(text);
   values.forEach((value, index) => {
-    if (!isObject(value)) return;
-    const cls = classify(typeof value.apiVersion === 'string' ? value.apiVersion : undefined, typeof value.kind === 'string' ? value.kind : undefined);
-    if (cls.kind === undefined && !cls.istioGroup) return;
-    if (cls.problem) {
-      // Rare: take the positioned path for this file to report where.
-      const doc = lazy.documents[index];
-      if (doc) out.diagnostics.push(...classifyDiagnostics(file, doc, { ...classifyDocument(doc) }));
-      return;
-    }
-    if (cls.kind === undefined) return;
-    out.documents.push(documentOf(file, index, cls.kind, value, lazy));
+    eachResource(value, (resource, item) => {
+      const cls = classify(str(resource.apiVersion), str(resource.kind));
+      if (cls.problem) {
+        // Rare: take the positioned path for this document to report where.
+        const node = lazy.document(index, String(resource.kind), String(resource.metadata?.name ?? ''), item).contents;
+        if (isMap(node)) out.diagnostics.push(...classifyDiagnostics(file, node, classifyNode(node)));
+      }
+      read(out, file, index, item, cls, resource, lazy);
+    });
   });
   return out;
 }
 
-function documentOf(file: string, index: number, kind: Kind, value: Record<string, any>, lazy: LazyYaml): PolicyDocument {
+/** A document's resources: the items of a `kind: List`, or the document itself. */
+function eachResource(value: unknown, visit: (resource: Record<string, any>, item: number | undefined) => void): void {
+  if (!isObject(value)) return;
+  if (value.kind === 'List' && Array.isArray(value.items)) {
+    value.items.forEach((item: unknown, i: number) => { if (isObject(item)) visit(item, i); });
+  } else {
+    visit(value, undefined);
+  }
+}
+
+/** Files a classified resource as a policy, a reference document, or nothing. */
+function read(out: SourceFile, file: string, index: number, item: number | undefined, cls: Classification, value: Record<string, any>, lazy: LazyYaml): void {
+  if (cls.kind !== undefined) {
+    if (!cls.problem) out.documents.push(documentOf(file, index, item, cls.kind, value, lazy) as PolicyDocument);
+  } else if (cls.problem === 'unsupported-kind' || isReferenceKind(str(value.apiVersion), str(value.kind))) {
+    out.references.push(documentOf(file, index, item, String(value.kind), value, lazy));
+  }
+}
+
+function documentOf(file: string, index: number, item: number | undefined, kind: string, value: Record<string, any>, lazy: LazyYaml): SourceDocument {
   const metadata = isObject(value.metadata) ? value.metadata : {};
-  return new LazyPolicyDocument(
-    file, index, kind, String(value.apiVersion ?? ''),
+  return new LazyDocument(
+    file, index, item, kind, String(value.apiVersion ?? ''),
     typeof metadata.name === 'string' ? metadata.name : '',
     typeof metadata.namespace === 'string' ? metadata.namespace : undefined,
-    value as unknown as Resource, lazy,
+    value, lazy,
   );
 }
 
@@ -172,26 +228,33 @@ function parseWithPositions(out: SourceFile): SourceFile {
   const { file, text } = out;
   const lazy = new LazyYaml(text);
   lazy.documents.forEach((doc, index) => {
-    const range = nodeRange(doc.contents) ?? { start: doc.range[0], end: doc.range[1] };
-    const cls = classifyDocument(doc);
-    const ours = cls.kind !== undefined || cls.istioGroup;
+    const root = doc.contents;
+    const range = nodeRange(root) ?? { start: doc.range[0], end: doc.range[1] };
+    const list = isMap(root) && String(root.get('kind')) === 'List' ? root.get('items', true) : undefined;
+    const items = isSeq(list) ? (list as YAMLSeq).items : undefined;
+    const nodes = items ? items.map((node, i) => [node, i] as const) : [[root, undefined] as const];
+    const classes = nodes.map(([node]) => (isMap(node) ? classifyNode(node) : { istioGroup: false }));
+    const ours = classes.some((cls) => cls.kind !== undefined || cls.istioGroup);
     // Syntax errors are reported only for documents that look like mesh policies;
-    // other YAML (CI files, Helm values) is left alone, even when broken.
+    // other YAML (CI files, Helm values, broken Kubernetes manifests) is left alone.
     if (ours || (doc.errors.length > 0 && MESH_API_HINT.test(text.slice(range.start, range.end)))) {
       for (const e of doc.errors) out.diagnostics.push(yamlError(file, e.pos, e.message, e.code));
     }
-    if (!ours) return;
-    const classification = classifyDiagnostics(file, doc, cls);
-    out.diagnostics.push(...classification);
-    if (cls.kind === undefined || classification.some((d) => d.severity === 'error')) return;
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (err) {
-      out.diagnostics.push(diagnostic('yaml-syntax', file, range, `cannot read this document: ${(err as Error).message}`));
-      return;
-    }
-    if (isObject(value)) out.documents.push(documentOf(file, index, cls.kind, value, lazy));
+    nodes.forEach(([node, item], i) => {
+      const cls = classes[i];
+      if (!isMap(node)) return;
+      const classification = classifyDiagnostics(file, node, cls);
+      out.diagnostics.push(...classification);
+      if (classification.some((d) => d.severity === 'error') || (doc.errors.length > 0 && !ours)) return;
+      let value: unknown;
+      try {
+        value = node.toJS(doc, { maxAliasCount: 100 });
+      } catch (err) {
+        out.diagnostics.push(diagnostic('yaml-syntax', file, nodeRange(node) ?? range, `cannot read this document: ${(err as Error).message}`));
+        return;
+      }
+      if (isObject(value)) read(out, file, index, item, cls, value, lazy);
+    });
   });
   return out;
 }
@@ -201,9 +264,7 @@ interface DocClass extends Classification {
   kindNode?: Node;
 }
 
-function classifyDocument(doc: Document.Parsed): DocClass {
-  const root = doc.contents;
-  if (!isMap(root)) return { istioGroup: false };
+function classifyNode(root: YAMLMap): DocClass {
   const apiVersionNode = root.get('apiVersion', true) as Node | undefined;
   const kindNode = root.get('kind', true) as Node | undefined;
   const apiVersion = isScalar(apiVersionNode) ? String(apiVersionNode.value) : undefined;
@@ -211,8 +272,8 @@ function classifyDocument(doc: Document.Parsed): DocClass {
   return { ...classify(apiVersion, kind), apiVersionNode, kindNode };
 }
 
-function classifyDiagnostics(file: string, doc: Document.Parsed, cls: DocClass): Diagnostic[] {
-  const whole = nodeRange(doc.contents) ?? { start: 0, end: 0 };
+function classifyDiagnostics(file: string, root: YAMLMap, cls: DocClass): Diagnostic[] {
+  const whole = nodeRange(root) ?? { start: 0, end: 0 };
   if (cls.problem === 'missing-api-version') {
     return [diagnostic('missing-api-version', file, nodeRange(cls.kindNode) ?? whole,
       `${cls.kind} needs an apiVersion: add "apiVersion: ${cls.expected?.[0]}"`)];
@@ -312,7 +373,7 @@ export function locate(doc: Document.Parsed, path: Path): Located {
  * The best range to underline for a path: the key when asked (or when the value
  * is a large block), the value otherwise; falls back to the nearest ancestor.
  */
-export function rangeOf(doc: PolicyDocument, path: Path, part: 'key' | 'value' = 'value'): Range {
+export function rangeOf(doc: SourceDocument, path: Path, part: 'key' | 'value' = 'value'): Range {
   const loc = locate(doc.yaml, path);
   if (loc.depth === path.length) {
     if (part === 'key' && loc.key) return loc.key;
@@ -328,11 +389,15 @@ export function rangeOf(doc: PolicyDocument, path: Path, part: 'key' | 'value' =
 }
 
 /** The `kind: X` line, a natural anchor for document-level findings. */
-export function firstLine(doc: PolicyDocument): Range {
+export function firstLine(doc: SourceDocument): Range {
   const loc = locate(doc.yaml, ['kind']);
   return loc.value ?? doc.range;
 }
 
 export function isObject(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
 }

@@ -9,11 +9,12 @@
  * mean equal facts, so a per-document rule can tell whether the findings it
  * remembers for a document still hold after another file changed.
  */
+import { buildClusterView, type ClusterView } from './cluster-index';
 import { policyHost } from './hosts';
 import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inventory';
 import { INGRESS_GATEWAY, MESH_DEFAULTS, type Kind } from './model';
 import { arr, num, obj, str } from './plain';
-import type { Path, PolicyDocument } from './source';
+import type { Path, PolicyDocument, SourceDocument } from './source';
 
 export type { ServedPort, ServicePortView, ServiceView, WorkloadView } from './mesh-inventory';
 
@@ -64,7 +65,13 @@ export class WorkspaceIndex {
   private gatewayCache: Map<string, GatewayView> | undefined;
   private gwFacts: string | undefined;
 
-  constructor(readonly docs: readonly PolicyDocument[]) {
+  private clusterView: ClusterView | undefined;
+
+  /**
+   * @param docs every policy document
+   * @param references the Kubernetes objects and not-simulated Istio documents (see cluster-index.ts)
+   */
+  constructor(readonly docs: readonly PolicyDocument[], readonly references: readonly SourceDocument[] = []) {
     for (const d of docs) (this.byKind[d.kind] as PolicyDocument[]).push(d);
     this.mesh = this.byKind.Mesh.length > 0 ? meshView(this.byKind.Mesh[0]) : undefined;
     this.meshFacts = this.mesh?.facts ?? '';
@@ -76,6 +83,12 @@ export class WorkspaceIndex {
       if (list) list.push(dr);
       else this.drByHost.set(fqdn, [dr]);
     }
+  }
+
+  /** What the workspace says about the cluster: Kubernetes objects and the Istio kinds devmesh does not simulate. */
+  get cluster(): ClusterView {
+    this.clusterView ??= buildClusterView(this.references, this.defaultNamespace);
+    return this.clusterView;
   }
 
   get defaultNamespace(): string {

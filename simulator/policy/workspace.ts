@@ -10,7 +10,7 @@ import { compareDiagnostics, diagnostic, type Diagnostic } from './diagnostics';
 import { RULES, type Report } from './rules';
 import type { Kind } from './model';
 import { isDocumentRule, type DocumentRule, type Rule, type WorkspaceRule } from './rules/rule';
-import { parseSource, rangeOf, type PolicyDocument, type SourceFile } from './source';
+import { parseSource, rangeOf, type PolicyDocument, type SourceDocument, type SourceFile } from './source';
 import { validateSchema } from './validate-schema';
 import { WorkspaceIndex } from './workspace-index';
 
@@ -89,13 +89,18 @@ export class Workspace {
     return [...this.files.values()].flatMap((f) => f.source.documents);
   }
 
+  /** Every reference document (Kubernetes objects, Istio kinds devmesh does not simulate), in file order. */
+  references(): SourceDocument[] {
+    return [...this.files.values()].flatMap((f) => f.source.references);
+  }
+
   /**
    * The index over every policy document. Rules read documents that may have
    * schema errors (so one typo does not hide every cross-file finding); they
    * use the defensive accessors of workspace-index.ts.
    */
   get index(): WorkspaceIndex {
-    this.cachedIndex ??= new WorkspaceIndex(this.documents());
+    this.cachedIndex ??= new WorkspaceIndex(this.documents(), this.references());
     return this.cachedIndex;
   }
 

@@ -1,6 +1,6 @@
 import type { DiagnosticCode, Severity } from '../diagnostics';
 import type { Kind } from '../model';
-import type { Path, PolicyDocument } from '../source';
+import type { Path, PolicyDocument, SourceDocument } from '../source';
 import type { WorkspaceIndex } from '../workspace-index';
 
 export interface ReportOptions {
@@ -11,7 +11,7 @@ export interface ReportOptions {
   data?: Record<string, unknown>;
 }
 
-export type Report = (doc: PolicyDocument, path: Path, code: DiagnosticCode, message: string, options?: ReportOptions) => void;
+export type Report = (doc: SourceDocument, path: Path, code: DiagnosticCode, message: string, options?: ReportOptions) => void;
 
 /**
  * A check over the whole workspace at once, for findings that depend on the
