@@ -70,6 +70,8 @@ export const CODES = {
   'bad-path-template': { severity: 'error', title: 'An AuthorizationPolicy path that is not a valid Istio path template ({*} one segment, {**} last operator).', seeAlso: 'IST0106' },
   'internal-error': { severity: 'warning', title: 'A check failed on this input: a devmesh bug worth reporting.' },
   'rewrite-double-slash': { severity: 'warning', title: 'rewrite.uri ending in "/" after a uri prefix without one: Envoy sends "//" to the app.' },
+  'unknown-delegate': { severity: 'error', title: 'A delegate that names no VirtualService without hosts visible to the root.', seeAlso: 'IST0101' },
+  'unused-delegate': { severity: 'info', title: 'A VirtualService without hosts that no other VirtualService delegates to: it applies nowhere.' },
   'route-to-gateway-host': { severity: 'warning', title: 'A VirtualService host not served by its Gateway.', seeAlso: 'IST0132' },
   'unknown-port': { severity: 'error', title: 'A port that the service (or the selected workloads) does not have.', seeAlso: 'IST0101' },
   'destination-port-required': { severity: 'error', title: 'A destination of a service with several ports that names no port.', seeAlso: 'IST0112' },

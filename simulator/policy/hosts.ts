@@ -88,3 +88,13 @@ export function spiffeId(trustDomain: string, namespace: string, serviceAccount:
 export function principalOf(spiffe: string): string {
   return spiffe.startsWith('spiffe://') ? spiffe.slice('spiffe://'.length) : spiffe;
 }
+
+/**
+ * Whether a resource of namespace `owner` with this `exportTo` is visible to
+ * namespace `viewer`, as Istio reads exportTo: none means everywhere, `*`
+ * everywhere, `.` its own namespace, `~` nowhere, else the namespaces named.
+ */
+export function exportedTo(exportTo: readonly unknown[] | undefined, owner: string, viewer: string): boolean {
+  if (!exportTo || exportTo.length === 0) return true;
+  return exportTo.some((e) => e === '*' || (e === '.' ? owner : e) === viewer);
+}

@@ -66,6 +66,7 @@ export class WorkspaceIndex {
   private gwFacts: string | undefined;
 
   private clusterView: ClusterView | undefined;
+  private vsCache: Map<string, PolicyDocument<'VirtualService'>> | undefined;
 
   /**
    * @param docs every policy document
@@ -157,6 +158,12 @@ export class WorkspaceIndex {
   get gatewayFacts(): string {
     this.gwFacts ??= JSON.stringify([this.defaultNamespace, [...this.gateways].map(([key, g]) => [key, g.doc.name, g.served])]);
     return this.gwFacts;
+  }
+
+  /** VirtualServices by `namespace/name`; when two share a key, the later one counts. */
+  get virtualServices(): ReadonlyMap<string, PolicyDocument<'VirtualService'>> {
+    this.vsCache ??= new Map(this.byKind.VirtualService.map((doc) => [`${this.namespaceOf(doc)}/${doc.name}`, doc]));
+    return this.vsCache;
   }
 
   /** Workloads of a namespace (every namespace for `*`) whose labels include every given label. */

@@ -15,6 +15,7 @@ import type { DestinationRuleSpec, HTTPRoute, Resource, VirtualServiceSpec } fro
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
 import { qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
 import type { MeshSnapshot, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../protocol';
+import { mergeDelegates, type VirtualServiceLookup } from './routing/delegate';
 import { compileMatch, qualifyGateway, type CompiledMatch } from './routing/match';
 import { compileFullRegex } from './routing/stringMatch';
 import { destinationRuleFor } from './routing/destinationRuleScope';
@@ -130,7 +131,10 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   // Short names resolve in this proxy's namespace, as a Kubernetes DNS search path does.
   for (const s of snapshot.services) if (s.namespace === hostNamespace) serviceByHost.set(s.name.toLowerCase(), s);
 
-  const compiled = snapshot.virtualServices.map((vs) => compileVirtualService(vs, ns));
+  // Delegates (VirtualServices without hosts) apply only inside the roots that name them.
+  const byName = new Map(snapshot.virtualServices.map((vs) => [`${vs.metadata.namespace ?? ns}/${vs.metadata.name}`, vs]));
+  const lookup: VirtualServiceLookup = (namespace, name) => byName.get(`${namespace}/${name}`);
+  const compiled = snapshot.virtualServices.map((vs) => compileVirtualService(vs, ns, lookup));
   const visible = visibleVirtualServices(compiled, proxyNamespace);
   const meshVisible = visible.filter((vs) => vs.gateways.includes('mesh'));
   const meshRoutes = new Map<string, CompiledVirtualService>();
@@ -206,17 +210,17 @@ function inboundPorts(self: WorkloadInfo, services: readonly ServiceInfo[], mtls
   return { byDestination, primary: own ? byDestination.get(routeKey(own.fqdn, portsOf(own)[0].port))! : port(String(self.appPort)) };
 }
 
-function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string): CompiledVirtualService {
+function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string, lookup: VirtualServiceLookup): CompiledVirtualService {
   const spec: VirtualServiceSpec = vs.spec ?? {};
   const namespace = vs.metadata.namespace ?? meshNs;
   const gateways = spec.gateways && spec.gateways.length > 0 ? spec.gateways.map((g) => qualifyGateway(g, namespace)) : ['mesh'];
-  const rules = (spec.http ?? []).map((rule, index): CompiledRule => {
+  const rules = mergeDelegates(spec.http ?? [], { namespace, name: vs.metadata.name }, lookup, meshNs).map(({ rule, from }, index): CompiledRule => {
     for (const d of rule.route ?? []) {
-      if (d.weight !== undefined && (typeof d.weight !== 'number' || d.weight < 0)) throw new Error(`VirtualService ${vs.metadata.name}: http[${index}] has a negative or non-numeric weight`);
+      if (d.weight !== undefined && (typeof d.weight !== 'number' || d.weight < 0)) throw new Error(`VirtualService ${from.name}: http[${from.rule}] has a negative or non-numeric weight`);
     }
     if (rule.rewrite?.uriRegexRewrite) compileFullRegex(rule.rewrite.uriRegexRewrite.match);
     return {
-      index, rule, origin: { kind: 'VirtualService', namespace, name: vs.metadata.name, rule: index },
+      index, rule, origin: { kind: 'VirtualService', ...from },
       matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatch(m, namespace)) : null,
     };
   });

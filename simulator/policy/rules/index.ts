@@ -1,5 +1,6 @@
 /** Every semantic rule, in the order their findings are most useful to read. */
 import { authorization } from './authorization';
+import { delegates } from './delegates';
 import { destinationRuleConflicts } from './destination-rule-conflicts';
 import { duplicateHost } from './duplicate-host';
 import { duplicateResources } from './duplicate-resources';
@@ -39,6 +40,7 @@ export const RULES: readonly Rule[] = [
   unknownSubset,
   subsetNoWorkloads,
   routeWeights,
+  delegates,
   duplicateHost,
   shadowedRules,
   destinationRuleConflicts,

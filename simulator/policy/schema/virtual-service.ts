@@ -98,10 +98,10 @@ const httpRoute: Schema = object('HTTPRoute', 'Rules for HTTP/1.1, HTTP/2 and gR
       bytes: string('Response body as base64 encoded bytes.'),
     }, { 'x-exclusive': [['string', 'bytes']] }),
   }, { required: ['status'] }),
-  delegate: notSimulated(object('Delegate', 'Delegate the route to another VirtualService.', {
+  delegate: object('Delegate', 'Delegate this rule to another VirtualService (one without hosts): its http rules take this rule\'s place, each match narrowed by this rule\'s match, and fields it leaves unset (timeout, retries, fault, rewrite, headers, ...) taken from this rule.', {
     name: string('Name of the delegate VirtualService.'),
-    namespace: string('Namespace of the delegate VirtualService.'),
-  })),
+    namespace: string('Namespace of the delegate VirtualService (default: this VirtualService\'s).', { 'x-ref': 'namespace' }),
+  }, { required: ['name'] }),
   rewrite: object('HTTPRewrite', 'Rewrite the URI and/or authority before forwarding.', {
     uri: string('Rewrite the path (or the matched prefix) portion of the URI with this value.'),
     authority: string('Rewrite the Authority/Host header with this value.'),
@@ -143,10 +143,10 @@ const tcpRoute: Schema = object('TCPRoute', 'Routing rules for opaque TCP traffi
 export const virtualServiceSchema: Schema = resource('VirtualService', API_VERSIONS.VirtualService,
   'Traffic routing for one or more hosts: match conditions, destinations, weights, retries, timeouts, faults and more.',
   object('VirtualService', 'A VirtualService defines a set of traffic routing rules to apply when a host is addressed.', {
-    hosts: array('The destination hosts to which traffic is being sent: a Mesh service name (short or FQDN), or for gateway-bound VirtualServices any DNS name (wildcards allowed).', string('A host.', { 'x-ref': 'host' }), { minItems: 1 }),
+    hosts: array('The destination hosts to which traffic is being sent: a Mesh service name (short or FQDN), or for gateway-bound VirtualServices any DNS name (wildcards allowed). A VirtualService without hosts is a delegate: it applies only where another VirtualService\'s `delegate` names it.', string('A host.', { 'x-ref': 'host' })),
     gateways: array('The names of gateways and sidecars that should apply these routes. The reserved word `mesh` means all sidecars; when omitted, only sidecars (`mesh`) apply them.', string('A gateway (`ns/name` or `name`), or `mesh`.', { 'x-ref': 'gateway' })),
     http: array('An ordered list of route rules for HTTP traffic. The first rule matching an incoming request is used.', httpRoute),
     tls: notSimulated(array('An ordered list of route rules for non-terminated TLS & HTTPS traffic.', {})),
     tcp: array('An ordered list of route rules for opaque TCP traffic.', tcpRoute),
     exportTo: array('Namespaces to which this virtual service is exported: `.` its own namespace, `*` all (the default), or namespace names. A sidecar applies its own namespace\'s private VirtualServices first, then those exported to it by name, then the public ones.', { type: 'string', 'x-ref': 'namespace' }),
-  }, { required: ['hosts'] }));
+  }));
