@@ -72,7 +72,7 @@ export const CODES = {
   'rewrite-double-slash': { severity: 'warning', title: 'rewrite.uri ending in "/" after a uri prefix without one: Envoy sends "//" to the app.' },
   'unknown-delegate': { severity: 'error', title: 'A delegate that names no VirtualService without hosts visible to the root.', seeAlso: 'IST0101' },
   'unused-delegate': { severity: 'info', title: 'A VirtualService without hosts that no other VirtualService delegates to: it applies nowhere.' },
-  'route-to-gateway-host': { severity: 'warning', title: 'A VirtualService host not served by its Gateway.', seeAlso: 'IST0132' },
+  'route-to-gateway-host': { severity: 'warning', title: 'A Gateway of a VirtualService serves none of its hosts.', seeAlso: 'IST0132' },
   'unknown-port': { severity: 'error', title: 'A port that the service (or the selected workloads) does not have.', seeAlso: 'IST0101' },
   'destination-port-required': { severity: 'error', title: 'A destination of a service with several ports that names no port.', seeAlso: 'IST0112' },
   'undeclared-protocol': { severity: 'info', title: 'A service port whose name, protocol and appProtocol do not say its protocol (Istio sniffs it).', seeAlso: 'IST0118' },
@@ -85,6 +85,7 @@ export const CODES = {
   'bad-provider': { severity: 'error', title: 'An extension provider Istio cannot use (service not in the mesh, wrong port, bad status).' },
   'jwt-claim-route': { severity: 'error', title: 'A VirtualService applied by sidecars that routes on JWT claims; Istio allows that on gateways only.' },
   'jwt-claim-route-without-authn': { severity: 'warning', title: 'A VirtualService routes on JWT claims at a gateway no RequestAuthentication selects.', seeAlso: 'IST0149' },
+  'internal-gateway': { severity: 'warning', title: 'A VirtualService bound to the Gateway Istio generates internally for a Gateway API Gateway.', seeAlso: 'IST0165' },
   // Findings of `devmesh up` about the machine it runs on, located in the Mesh file like the rest.
   'file-unreadable': { severity: 'error', title: 'A file devmesh cannot read: missing, or not readable.' },
   'mesh-missing': { severity: 'error', title: 'The file given to devmesh up holds no Mesh document.' },

@@ -63,6 +63,11 @@ export function hostMatches(pattern: string, fqdn: string): boolean {
   return pattern === fqdn;
 }
 
+/** Whether two (possibly wildcard) hosts have a name in common, as Istio's host.Name.Matches reads them. */
+export function hostsOverlap(a: string, b: string): boolean {
+  return a === b || hostMatches(a, b) || hostMatches(b, a);
+}
+
 /** Drops a `:port` suffix from an authority. */
 export function stripPort(authority: string): string {
   if (authority.startsWith('[')) {

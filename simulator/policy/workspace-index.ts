@@ -47,6 +47,11 @@ export interface GatewayView {
   doc: PolicyDocument<'Gateway'>;
   /** Hosts its servers serve, without their `namespace/` prefix. */
   served: string[];
+  /**
+   * The same hosts with the namespaces whose VirtualServices may bind them:
+   * `ns/host` that namespace, `./host` the Gateway's, `*\/host` and `host` any (`*`).
+   */
+  servedFor: { namespace: string; host: string }[];
 }
 
 export type DocsByKind = { [K in Kind]: PolicyDocument<K>[] };
@@ -147,16 +152,23 @@ export class WorkspaceIndex {
 
   /** Gateways by `namespace/name`; when two share a key, the later one counts (as a cluster would keep it). */
   get gateways(): ReadonlyMap<string, GatewayView> {
-    this.gatewayCache ??= new Map(this.byKind.Gateway.map((doc) => [`${this.namespaceOf(doc)}/${doc.name}`, {
-      doc,
-      served: arr(obj(doc.value.spec).servers).flatMap((s) => arr(obj(s).hosts)).map((h) => String(h).replace(/^[^/]*\//, '')),
-    }]));
+    this.gatewayCache ??= new Map(this.byKind.Gateway.map((doc) => {
+      const namespace = this.namespaceOf(doc);
+      const servedFor = arr(obj(doc.value.spec).servers).flatMap((s) => arr(obj(s).hosts)).filter((h): h is string => typeof h === 'string').map((h) => {
+        const slash = h.indexOf('/');
+        if (slash < 0) return { namespace: '*', host: h.toLowerCase() };
+        const ns = h.slice(0, slash);
+        return { namespace: ns === '.' ? namespace : ns, host: h.slice(slash + 1).toLowerCase() };
+      });
+      return [`${namespace}/${doc.name}`, { doc, served: servedFor.map((s) => s.host), servedFor }];
+    }));
     return this.gatewayCache;
   }
 
-  /** What a VirtualService can read of the Gateways: their keys, names and served hosts, and the default namespace. */
+  /** What a VirtualService can read of the Gateways (Istio's and the Gateway API's): their keys, names and served hosts, and the default namespace. */
   get gatewayFacts(): string {
-    this.gwFacts ??= JSON.stringify([this.defaultNamespace, [...this.gateways].map(([key, g]) => [key, g.doc.name, g.served])]);
+    this.gwFacts ??= JSON.stringify([this.defaultNamespace, [...this.gateways].map(([key, g]) => [key, g.doc.name, g.servedFor]),
+      [...this.cluster.gatewayApiGateways].map(([key, g]) => [key, g.hostnames])]);
     return this.gwFacts;
   }
 
