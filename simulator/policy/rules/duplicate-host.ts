@@ -1,68 +1,107 @@
+import { hostsOverlap } from '../hosts';
 import type { PolicyDocument } from '../source';
-import type { WorkspaceRule } from './rule';
+import type { DocumentRule } from './rule';
 import { gatewaysOf } from './destinations';
 import { arr, obj, str, type WorkspaceIndex } from '../workspace-index';
 
 /**
- * Two VirtualServices for one host on the same gateway that one namespace
- * both sees: which one applies is undefined (IST0109, KIA1106). As istioctl's
- * analyzer scopes it, a VirtualService exported to some namespaces conflicts
- * with another exported to one of them or to all.
+ * Two VirtualServices that the sidecars (`mesh`) apply to one host: which one
+ * applies is undefined (IST0109, KIA1106). VirtualServices bound only to
+ * gateways are merged by Istio and never conflict. `exportTo` scopes a
+ * VirtualService's hosts as Istio's analyzer does: two exported everywhere
+ * conflict on the same host; one exported to some namespaces conflicts with
+ * one exported everywhere whose host overlaps it. Each VirtualService of a
+ * conflict gets the finding.
  */
-export const duplicateHost: WorkspaceRule = {
+export const duplicateHost: DocumentRule<'VirtualService'> = {
   codes: ['duplicate-host'],
-  reads: ['VirtualService', 'Mesh'],
-  check(index, report) {
-    const seen = new Map<string, PolicyDocument<'VirtualService'>>();
-    /** Per `gateway|fqdn`, the first VirtualService in any scope: one exported to all conflicts with it. */
-    const anyScope = new Map<string, PolicyDocument<'VirtualService'>>();
-    for (const vs of index.byKind.VirtualService) {
-      for (const { key, wide, gateway, host, i } of routedHosts(vs, index)) {
-        const hostKey = wide.replace('|*|', '|');
-        const first = key === wide ? anyScope.get(hostKey) : seen.get(key) ?? seen.get(wide);
-        if (!first) {
-          seen.set(key, vs);
-          if (!anyScope.has(hostKey)) anyScope.set(hostKey, vs);
-        } else if (first.name !== vs.name || first.file !== vs.file || index.namespaceOf(first) !== index.namespaceOf(vs)) {
-          report(vs, ['spec', 'hosts', i], 'duplicate-host',
-            `VirtualService "${first.name}" (${first.file}) already routes host "${host}" for ${gateway === 'mesh' ? 'the sidecars' : `gateway ${gateway}`}; only one of them would apply: merge the rules into one VirtualService (IST0109)`);
-        }
-      }
+  kinds: ['VirtualService'],
+  facts: (index) => scopedHosts(index).facts,
+  factsOf: (vs, index) => JSON.stringify(conflictsOf(vs, index).map((c) => [c.i, c.others.map(id)])),
+  check(vs, index, report) {
+    for (const { i, host, others } of conflictsOf(vs, index)) {
+      report(vs, ['spec', 'hosts', i], 'duplicate-host',
+        `VirtualService ${others.map((o) => `${id(o)} (${o.file})`).join(', ')} also routes host "${host}" for the sidecars (IST0109): which one applies is undefined; merge them into one VirtualService, or scope them apart with exportTo`);
     }
   },
 };
 
-interface RoutedHost {
-  /** `gateway|scope|fqdn` (scope: a namespace it is exported to, or `*`): two VirtualServices with one key conflict. */
-  key: string;
-  /** The key of the same host exported to every namespace, which conflicts with any scope. */
-  wide: string;
-  gateway: string;
-  host: string;
+interface ScopedHost {
+  vs: PolicyDocument<'VirtualService'>;
   /** Index of the host in spec.hosts. */
   i: number;
+  host: string;
+  fqdn: string;
+  /** `*`, or a namespace the VirtualService is exported to. */
+  scope: string;
 }
 
-// The keys of a document depend on its text and its namespace; this rule runs on every
-// change, so an unchanged document's keys are built once, not once per keystroke.
-const routedHostsCache = new WeakMap<PolicyDocument, { namespace: string; hosts: RoutedHost[] }>();
+interface HostTable {
+  byKey: Map<string, ScopedHost[]>;
+  byVs: Map<PolicyDocument<'VirtualService'>, ScopedHost[]>;
+  /** The hosts exported everywhere, and those exported to some namespaces: the two meet by overlap. */
+  everywhere: ScopedHost[];
+  scoped: ScopedHost[];
+  facts: string;
+}
 
-function routedHosts(vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex): RoutedHost[] {
-  const namespace = index.namespaceOf(vs);
-  const cached = routedHostsCache.get(vs);
-  if (cached && cached.namespace === namespace) return cached.hosts;
-  const hosts: RoutedHost[] = [];
-  const spec = obj(vs.value.spec);
-  const exportTo = arr(spec.exportTo).filter((e): e is string => typeof e === 'string');
-  const scopes = exportTo.length === 0 || exportTo.includes('*') ? ['*'] : [...new Set(exportTo.map((e) => (e === '.' ? namespace : e)))];
-  for (const gateway of gatewaysOf(vs)) {
+const tables = new WeakMap<WorkspaceIndex, HostTable>();
+
+/** Every host of every VirtualService the sidecars apply, by `scope/fqdn`. */
+function scopedHosts(index: WorkspaceIndex): HostTable {
+  let table = tables.get(index);
+  if (table) return table;
+  table = { byKey: new Map(), byVs: new Map(), everywhere: [], scoped: [], facts: '' };
+  const facts: unknown[] = [];
+  for (const vs of index.byKind.VirtualService) {
+    if (!gatewaysOf(vs).includes('mesh')) continue;
+    const spec = obj(vs.value.spec);
+    const namespace = index.namespaceOf(vs);
+    const exportTo = arr(spec.exportTo).filter((e): e is string => typeof e === 'string');
+    const scopes = exportTo.length === 0 || exportTo.includes('*') ? ['*'] : [...new Set(exportTo.map((e) => (e === '.' ? namespace : e)))];
+    const keys: string[] = [];
     arr(spec.hosts).forEach((h, i) => {
       const host = str(h);
       if (!host) return;
       const fqdn = index.fqdn(host, vs);
-      for (const scope of scopes) hosts.push({ key: `${gateway}|${scope}|${fqdn}`, wide: `${gateway}|*|${fqdn}`, gateway, host, i });
+      for (const scope of scopes) {
+        const entry = { vs, i, host, fqdn, scope };
+        const key = `${scope}/${fqdn}`;
+        keys.push(key);
+        const list = table!.byKey.get(key);
+        if (list) list.push(entry);
+        else table!.byKey.set(key, [entry]);
+        (scope === '*' ? table!.everywhere : table!.scoped).push(entry);
+        const own = table!.byVs.get(vs);
+        if (own) own.push(entry);
+        else table!.byVs.set(vs, [entry]);
+      }
     });
+    facts.push([namespace, vs.name, keys]);
   }
-  routedHostsCache.set(vs, { namespace, hosts });
-  return hosts;
+  table.facts = JSON.stringify(facts);
+  tables.set(index, table);
+  return table;
+}
+
+/** The hosts of `vs` that another VirtualService's hosts conflict with, and those VirtualServices. */
+function conflictsOf(vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex): { i: number; host: string; others: PolicyDocument<'VirtualService'>[] }[] {
+  const table = scopedHosts(index);
+  const out = new Map<number, { i: number; host: string; others: Set<PolicyDocument<'VirtualService'>> }>();
+  const add = (mine: ScopedHost, other: ScopedHost) => {
+    if (other.vs === vs) return;
+    const entry = out.get(mine.i) ?? { i: mine.i, host: mine.host, others: new Set() };
+    entry.others.add(other.vs);
+    out.set(mine.i, entry);
+  };
+  for (const m of table.byVs.get(vs) ?? []) {
+    for (const other of table.byKey.get(`${m.scope}/${m.fqdn}`) ?? []) add(m, other);
+    // A host exported to some namespaces meets every overlapping host exported everywhere, and the other way round.
+    for (const other of m.scope === '*' ? table.scoped : table.everywhere) if (hostsOverlap(m.fqdn, other.fqdn)) add(m, other);
+  }
+  return [...out.values()].sort((a, b) => a.i - b.i).map((e) => ({ i: e.i, host: e.host, others: [...e.others] }));
+}
+
+function id(vs: PolicyDocument): string {
+  return `${vs.namespace ? `${vs.namespace}/` : ''}${vs.name}`;
 }
