@@ -10,7 +10,7 @@
  * remembers for a document still hold after another file changed.
  */
 import { buildClusterView, type ClusterView } from './cluster-index';
-import { policyHost } from './hosts';
+import { hostMatches, policyHost } from './hosts';
 import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inventory';
 import { INGRESS_GATEWAY, MESH_DEFAULTS, type Kind } from './model';
 import { arr, num, obj, str } from './plain';
@@ -54,6 +54,14 @@ export interface GatewayView {
   servedFor: { namespace: string; host: string }[];
 }
 
+/** A destination host resolved: what defines it and the ports it has. */
+export interface ResolvedDestination {
+  kind: 'service' | 'ServiceEntry';
+  /** The service's name, or the ServiceEntry's `namespace/name`. */
+  name: string;
+  ports: number[];
+}
+
 export type DocsByKind = { [K in Kind]: PolicyDocument<K>[] };
 
 export class WorkspaceIndex {
@@ -72,6 +80,7 @@ export class WorkspaceIndex {
 
   private clusterView: ClusterView | undefined;
   private vsCache: Map<string, PolicyDocument<'VirtualService'>> | undefined;
+  private seFacts: string | undefined;
 
   /**
    * @param docs every policy document
@@ -117,6 +126,27 @@ export class WorkspaceIndex {
 
   service(host: string, doc: PolicyDocument): ServiceView | undefined {
     return this.mesh?.serviceByFqdn.get(this.fqdn(host, doc));
+  }
+
+  /**
+   * What a destination host names, seen from a document's namespace: a Mesh
+   * service, or a host of a ServiceEntry exported there (wildcards match by
+   * suffix), with the ports callers may name. Undefined: nothing.
+   */
+  destination(host: string, doc: PolicyDocument): ResolvedDestination | undefined {
+    const service = this.service(host, doc);
+    if (service) return { kind: 'service', name: service.name, ports: service.ports.map((p) => p.port) };
+    const fqdn = this.fqdn(host, doc);
+    const namespace = this.namespaceOf(doc);
+    const entry = this.cluster.serviceEntries.find((se) => (se.visibleIn.includes('*') || se.visibleIn.includes(namespace))
+      && se.hosts.some((h) => h === fqdn || hostMatches(h, fqdn)));
+    return entry ? { kind: 'ServiceEntry', name: `${entry.namespace}/${entry.doc.name}`, ports: entry.ports } : undefined;
+  }
+
+  /** Hosts, ports and visibility of every ServiceEntry, as one string. */
+  get serviceEntryFacts(): string {
+    this.seFacts ??= JSON.stringify(this.cluster.serviceEntries.map((se) => [se.namespace, se.doc.name, se.hosts, se.ports, se.visibleIn]));
+    return this.seFacts;
   }
 
   destinationRules(fqdn: string): readonly PolicyDocument<'DestinationRule'>[] {

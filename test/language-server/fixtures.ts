@@ -54,14 +54,17 @@ export function at<T>(ls: LanguageService, marked: string, feature: (uri: string
   return feature(NEW_FILE, position);
 }
 
-/** A canary VirtualService with two mistakes an editor client must report: an unknown subset and a bad duration. */
+/**
+ * A canary VirtualService at the ingress (the sidecars' VirtualService for reviews is the
+ * example's) with two mistakes an editor client must report: an unknown subset and a bad duration.
+ */
 export const BROKEN_CANARY = [
   'apiVersion: networking.istio.io/v1',
   'kind: VirtualService',
-  'metadata:',
-  '  name: reviews-canary',
+  'metadata: { name: reviews-canary }',
   'spec:',
   '  hosts: [reviews]',
+  '  gateways: [bookinfo-gateway]',
   '  http:',
   '    - route:',
   '        - destination:',

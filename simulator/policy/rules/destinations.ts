@@ -1,6 +1,6 @@
 /**
  * Every place a VirtualService names a destination, with its path: routes of
- * http and tcp rules, `mirror` and `mirrors`. Several rules walk these.
+ * http, tcp and tls rules, `mirror` and `mirrors`. Several rules walk these.
  */
 import type { Path, PolicyDocument } from '../source';
 import { arr, num, obj, str } from '../workspace-index';
@@ -34,9 +34,11 @@ export function destinationsOf(vs: PolicyDocument<'VirtualService'>): readonly D
     if (rule.mirror) push(rule.mirror, ['spec', 'http', i, 'mirror']);
     arr(rule.mirrors).forEach((m, j) => push(obj(m).destination, ['spec', 'http', i, 'mirrors', j, 'destination']));
   });
-  arr(spec.tcp).forEach((r, i) => {
-    arr(obj(r).route).forEach((rd, j) => push(obj(rd).destination, ['spec', 'tcp', i, 'route', j, 'destination']));
-  });
+  for (const proto of ['tcp', 'tls'] as const) {
+    arr(spec[proto]).forEach((r, i) => {
+      arr(obj(r).route).forEach((rd, j) => push(obj(rd).destination, ['spec', proto, i, 'route', j, 'destination']));
+    });
+  }
   cache.set(vs, out);
   return out;
 }

@@ -2,44 +2,66 @@ import { hostMatches } from '../hosts';
 import type { PolicyDocument } from '../source';
 import type { DocumentRule } from './rule';
 import { destinationsOf, gatewaysOf } from './destinations';
-import { arr, obj, str, type MeshView } from '../workspace-index';
+import { arr, obj, str, type MeshView, type WorkspaceIndex } from '../workspace-index';
 
-/** Destinations and DestinationRules must name a service of the Mesh (IST0101). */
+/**
+ * Destinations must name a service of the Mesh or a host of a ServiceEntry
+ * visible to the VirtualService (IST0101); on a ServiceEntry, a port it has,
+ * and a port when it has several (IST0112) — a Mesh service's ports are
+ * policy-ports' to check. A DestinationRule for a host that is neither
+ * applies to nothing (IST0174). A host the sidecars route that is no service
+ * is only noted: Istio applies such routes to calls to that name on port 80.
+ */
 export const unknownHost: DocumentRule<'VirtualService' | 'DestinationRule'> = {
   codes: ['unknown-host'],
   kinds: ['VirtualService', 'DestinationRule'],
-  // Every host is looked up among the Mesh's services, and the hint lists them all.
-  facts: (index) => index.meshFacts,
+  // Every host is looked up among the Mesh's services and the ServiceEntries, and the hint lists the services.
+  facts: (index) => `${index.meshFacts}\n${index.serviceEntryFacts}`,
   check(doc, index, report) {
     const mesh = index.mesh;
     if (!mesh) return;
+    const namespace = index.namespaceOf(doc);
     if (doc.kind === 'DestinationRule') {
       const host = str(obj(doc.value.spec).host);
-      if (host && !host.includes('*') && !index.service(host, doc)) {
-        report(doc, ['spec', 'host'], 'unknown-host', `this DestinationRule applies to nothing: ${hint(mesh, host, index.namespaceOf(doc))}`, { severity: 'warning', data: { host } });
+      if (host && !host.includes('*') && !index.destination(host, doc)) {
+        report(doc, ['spec', 'host'], 'unknown-host', `this DestinationRule applies to no service (IST0174): ${hint(mesh, host, namespace)}`, { severity: 'warning', data: { host } });
       }
       return;
     }
     const vs = doc as PolicyDocument<'VirtualService'>;
     for (const d of destinationsOf(vs)) {
-      if (!index.service(d.host, vs)) {
-        report(vs, [...d.path, 'host'], 'unknown-host', `referenced host not found (IST0101): ${hint(mesh, d.host, index.namespaceOf(vs))}`, { data: { host: d.host } });
+      const target = index.destination(d.host, vs);
+      if (!target) {
+        report(vs, [...d.path, 'host'], 'unknown-host', `referenced host not found (IST0101): ${hint(mesh, d.host, namespace)}`, { data: { host: d.host } });
+      } else if (target.kind !== 'ServiceEntry') {
+        continue;
+      } else if (d.port !== undefined && target.ports.length > 0 && !target.ports.includes(d.port)) {
+        report(vs, [...d.path, 'port', 'number'], 'unknown-host',
+          `referenced host:port not found (IST0101): ServiceEntry ${target.name} has no port ${d.port}; use ${target.ports.join(', ')}`, { data: { host: d.host } });
+      } else if (d.port === undefined && target.ports.length > 1) {
+        report(vs, [...d.path, 'host'], 'unknown-host',
+          `ServiceEntry ${target.name} has several ports (${target.ports.join(', ')}): name the one to send to with port.number (IST0112)`, { data: { host: d.host } });
       }
     }
-    // Hosts of sidecar-bound VirtualServices must be mesh services, or the routes never apply.
+    // Hosts of sidecar-bound VirtualServices that are not services: the routes apply only to calls to that name.
     if (gatewaysOf(vs).includes('mesh')) {
       arr(obj(vs.value.spec).hosts).forEach((h, i) => {
         const host = str(h);
-        if (!host) return;
-        const fqdn = index.fqdn(host, vs);
-        const matches = mesh.services.some((s) => hostMatches(fqdn, s.fqdn));
-        if (!matches) {
-          report(vs, ['spec', 'hosts', i], 'unknown-host', `these routes never apply: ${hint(mesh, host, index.namespaceOf(vs))}`, { severity: 'warning', data: { host } });
-        }
+        if (!host || routable(host, vs, index, mesh)) return;
+        report(vs, ['spec', 'hosts', i], 'unknown-host',
+          `no service or ServiceEntry has host "${host}", so the sidecars apply these routes only to calls to that name (Istio: on port 80); ${hint(mesh, host, namespace)}`,
+          { severity: 'info', data: { host } });
       });
     }
   },
 };
+
+/** Whether a VirtualService host names (or, as a wildcard, covers) a service or a ServiceEntry host. */
+function routable(host: string, vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex, mesh: MeshView): boolean {
+  const fqdn = index.fqdn(host, vs);
+  return mesh.services.some((s) => hostMatches(fqdn, s.fqdn)) || index.destination(host, vs) !== undefined
+    || index.cluster.serviceEntries.some((se) => se.hosts.some((h) => hostMatches(fqdn, h)));
+}
 
 /** How to name a service from a policy in `namespace`: short in its own namespace, else the FQDN. */
 function policyName(s: { name: string; namespace: string; fqdn: string }, namespace: string): string {
@@ -57,5 +79,6 @@ function hint(mesh: MeshView, host: string, namespace: string): string {
   if (elsewhere && elsewhere.length) {
     return `a short host names a service of this resource's namespace "${namespace}", which has no "${host}": write ${elsewhere.map((s) => `"${s.fqdn}"`).join(' or ')}`;
   }
-  return `"${host}" is not a service of the Mesh: use one of ${mesh.services.map((s) => policyName(s, namespace)).join(', ')}, or add it to ${mesh.doc.file}`;
+  const names = mesh.services.map((s) => policyName(s, namespace));
+  return `"${host}" is not a service of the Mesh${names.length ? `: use one of ${names.join(', ')}, or add it to ${mesh.doc.file}` : ` (it has none yet): add it to ${mesh.doc.file}`} or define it with a ServiceEntry`;
 }
