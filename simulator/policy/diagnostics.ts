@@ -85,6 +85,8 @@ export const CODES = {
   'bad-provider': { severity: 'error', title: 'An extension provider Istio cannot use (service not in the mesh, wrong port, bad status).' },
   'jwt-claim-route': { severity: 'error', title: 'A VirtualService applied by sidecars that routes on JWT claims; Istio allows that on gateways only.' },
   'jwt-claim-route-without-authn': { severity: 'warning', title: 'A VirtualService routes on JWT claims at a gateway no RequestAuthentication selects.', seeAlso: 'IST0149' },
+  'no-ca-certificates': { severity: 'warning', title: 'A DestinationRule originating TLS (SIMPLE/MUTUAL) without caCertificates to verify the server.', seeAlso: 'IST0128, IST0129' },
+  'deprecated': { severity: 'warning', title: 'A field Istio has deprecated (still honoured, or ignored).', seeAlso: 'IST0002' },
   'internal-gateway': { severity: 'warning', title: 'A VirtualService bound to the Gateway Istio generates internally for a Gateway API Gateway.', seeAlso: 'IST0165' },
   // Findings of `devmesh up` about the machine it runs on, located in the Mesh file like the rest.
   'file-unreadable': { severity: 'error', title: 'A file devmesh cannot read: missing, or not readable.' },

@@ -1,6 +1,8 @@
 /** Every semantic rule, in the order their findings are most useful to read. */
 import { authorization } from './authorization';
+import { caCertificates } from './ca-certificates';
 import { delegates } from './delegates';
+import { deprecatedFields } from './deprecated-fields';
 import { destinationRuleConflicts } from './destination-rule-conflicts';
 import { duplicateHost } from './duplicate-host';
 import { duplicateResources } from './duplicate-resources';
@@ -22,6 +24,7 @@ import type { Rule } from './rule';
 import { routeWeights } from './route-weights';
 import { selectors } from './selectors';
 import { shadowedRules } from './shadowed-rules';
+import { sidecarDeprecations } from './sidecar-deprecations';
 import { subsetNoWorkloads } from './subset-no-workloads';
 import { unknownHost } from './unknown-host';
 import { unknownSubset } from './unknown-subset';
@@ -56,4 +59,7 @@ export const RULES: readonly Rule[] = [
   extAuthz,
   pathTemplates,
   mtlsConflict,
+  caCertificates,
+  deprecatedFields,
+  sidecarDeprecations,
 ];

@@ -54,7 +54,7 @@ const fault: Schema = object('HTTPFaultInjection', 'Fault injection policy to ap
     fixedDelay: duration('Add a fixed delay before forwarding the request.'),
     exponentialDelay: notSimulated(duration('Add a delay (based on an exponential function) before forwarding the request.')),
     percentage: percent('Percentage of requests on which the delay will be injected. If absent, no request is delayed.'),
-    percent: notSimulated(integer('Deprecated integer percentage; use `percentage`.', { minimum: 0, maximum: 100 }), 'deprecated: use percentage.value'),
+    percent: integer('Deprecated integer percentage (Istio still honours it when `percentage` is absent); use `percentage`.', { minimum: 0, maximum: 100 }),
   }, { 'x-exclusive': [['fixedDelay', 'exponentialDelay']] }),
   abort: object('Abort', 'Abort requests and return an error to the caller, emulating a faulty upstream.', {
     httpStatus: integer('HTTP status code to use to abort the request.', { minimum: 200, maximum: 599 }),
