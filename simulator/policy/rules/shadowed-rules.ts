@@ -1,42 +1,56 @@
 import { eachDocument } from './per-document';
 import type { Rule } from './rule';
 import { arr, obj } from '../workspace-index';
+import { matchCovers } from './match-cover';
 
 /**
- * The first matching rule wins. A rule after a catch-all rule (no match, or an
- * empty match) can never apply, nor can a match identical to an earlier one
- * (IST0130, IST0131).
+ * The first matching rule wins, for http, tcp and tls rules alike. A rule
+ * after a catch-all rule (no match, or an empty one) can never apply, nor can
+ * a rule whose every match repeats an earlier one (IST0130); a match that
+ * repeats an earlier one is ineffective (IST0131), and so is an http match
+ * that an earlier, broader one covers (a prefix of its prefix, the same
+ * method and headers or fewer conditions).
  */
 export const shadowedRules: Rule = eachDocument('VirtualService', ['shadowed-rule', 'ineffective-match'], (vs, report) => {
-  const rules = arr(obj(vs.value.spec).http);
-  const earlier = new Map<string, number>();
-  let catchAll: number | undefined;
-  rules.forEach((raw, i) => {
-    const matches = arr(obj(raw).match);
-    if (catchAll !== undefined) {
-      report(vs, ['spec', 'http', i], 'shadowed-rule',
-        `http rule ${i} is never used: rule ${catchAll} has no match conditions and takes every request first; move this rule above it (IST0130)`);
-      return;
-    }
-    if (matches.length === 0 || matches.some((m) => Object.keys(obj(m)).filter((k) => k !== 'name').length === 0)) {
-      catchAll = i;
-    }
-    const keys = matches.map((m) => canonical(obj(m)));
-    const unused = keys.filter((k) => earlier.has(k));
-    if (matches.length > 0 && unused.length === matches.length) {
-      report(vs, ['spec', 'http', i, 'match'], 'shadowed-rule',
-        `http rule ${i} is never used: every match repeats one of rule ${earlier.get(keys[0])}, which comes first; change the match or remove the rule (IST0130)`, { part: 'key' });
-    } else {
+  const spec = obj(vs.value.spec);
+  for (const proto of ['http', 'tcp', 'tls'] as const) {
+    const earlier = new Map<string, number>();
+    /** Every match seen so far, for the covering check (http only). */
+    const seen: { rule: number; match: number; value: Record<string, unknown> }[] = [];
+    let catchAll: number | undefined;
+    arr(spec[proto]).forEach((raw, i) => {
+      const path = ['spec', proto, i];
+      const matches = arr(obj(raw).match).map(obj);
+      if (catchAll !== undefined) {
+        report(vs, path, 'shadowed-rule',
+          `${proto} rule ${i} is never used: rule ${catchAll} has no match conditions and takes every ${proto === 'http' ? 'request' : 'connection'} first; move this rule above it (IST0130)`);
+        return;
+      }
+      if (matches.length === 0 || matches.some((m) => Object.keys(m).filter((k) => k !== 'name').length === 0)) catchAll = i;
+      const keys = matches.map(canonical);
+      let repeated = 0;
       keys.forEach((k, j) => {
-        const dup = earlier.get(k);
-        if (dup !== undefined || keys.indexOf(k) < j) {
-          report(vs, ['spec', 'http', i, 'match', j], 'ineffective-match',
-            `match ${j} of http rule ${i} duplicates a match of rule ${dup ?? i}; remove it (IST0131)`);
+        const dup = earlier.get(k) ?? (keys.indexOf(k) < j ? i : undefined);
+        if (dup !== undefined) {
+          repeated++;
+          report(vs, [...path, 'match', j], 'ineffective-match', `match ${j} of ${proto} rule ${i} repeats a match of rule ${dup}, which takes those ${proto === 'http' ? 'requests' : 'connections'} first; remove it (IST0131)`);
+          return;
         }
+        if (proto !== 'http') return;
+        const cover = seen.find((s) => matchCovers(s.value, matches[j]));
+        if (cover) {
+          report(vs, [...path, 'match', j], 'ineffective-match',
+            `match ${j} of http rule ${i} is never used: match ${cover.match} of rule ${cover.rule} is broader and takes every request it would (IST0131); move the narrower match first`);
+        }
+        seen.push({ rule: i, match: j, value: matches[j] });
       });
-    }
-    keys.forEach((k) => { if (!earlier.has(k)) earlier.set(k, i); });
-  });
+      if (matches.length > 0 && repeated === matches.length) {
+        report(vs, [...path, 'match'], 'shadowed-rule',
+          `${proto} rule ${i} is never used: every match repeats one of an earlier rule, which comes first; change the match or remove the rule (IST0130)`, { part: 'key' });
+      }
+      keys.forEach((k) => { if (!earlier.has(k)) earlier.set(k, i); });
+    });
+  }
 });
 
 /**
