@@ -11,6 +11,7 @@ import { offsetToPosition, Workspace, type Diagnostic, type PolicyDocument } fro
 import { gateways } from '../../simulator/policy/rules/gateways';
 import type { DocumentRule } from '../../simulator/policy/rules/rule';
 import { unknownSubset } from '../../simulator/policy/rules/unknown-subset';
+import { createCa } from '../../simulator/control/ca';
 import { seededRandom } from '../../simulator/random';
 
 const port = (service: string, version: number) => 7000 + 10 * ['reviews', 'ratings', 'details'].indexOf(service) + version;
@@ -142,7 +143,7 @@ describe('incremental validation across files', () => {
     const ws = workspace();
     ws.setFile('/ws/gateway.yaml', gateway('store-gateway'));
     ws.setFile('/ws/more-gateways.yaml', gateway('admin-gateway'));
-    assert.match(ws.diagnostics()[0].message, /defined gateways: "store-gateway", "admin-gateway"/);
+    assert.match(ws.diagnostics().find((d) => d.code === 'unknown-gateway')!.message, /defined gateways: "store-gateway", "admin-gateway"/);
   });
 });
 
@@ -224,6 +225,9 @@ const metadata = (r: Rng, name: string) => {
   return `metadata: { name: ${name}${ns ? `, namespace: ${ns}` : ''} }`;
 };
 
+/** A certificate valid for a year, base64 as a Secret holds it. */
+const VALID_CERT = Buffer.from(createCa({ trustDomain: 'shop.example.com' }).certPem).toString('base64');
+
 /** Random variants of each file of a small mesh workspace: every cross-file rule has something to find. */
 const RENDER: Record<string, (r: Rng) => string> = {
   '/ws/mesh.yaml': (r) => `apiVersion: devmesh.dev/v1alpha1
@@ -256,10 +260,16 @@ ${some(r, SUBSETS).map((s) => `    - { name: ${s}, labels: { version: ${s} } }`)
 kind: Gateway
 ${metadata(r, g)}
 spec:
-  selector: { istio: ingressgateway }
+  selector: { ${pick(r, ['istio: ingressgateway', 'istio: ingressgateway', 'istio: ingressgateway', 'app: edge', 'app: nowhere'])} }
   servers:
-    - port: { number: 80, name: http, protocol: HTTP }
-      hosts: [${JSON.stringify(pick(r, ['*.example.com', 'a.example.com', '*', 'shop/*.example.com']))}]`).join('\n---\n') + '\n',
+    - port: { number: ${pick(r, [80, 80, 80, 8003, 8004])}, name: http, protocol: HTTP }
+      hosts: [${JSON.stringify(pick(r, ['*.example.com', '*.example.com', 'a.example.com', '*', 'shop/*.example.com']))}]
+${r() < 0.4 ? `      tls: { mode: SIMPLE, credentialName: ${pick(r, ['shop-cert', 'other-cert'])} }\n` : ''}`).join('\n---\n') + '\n',
+  '/ws/cluster.yaml': (r) => [
+    r() < 0.7 ? `apiVersion: v1\nkind: Pod\nmetadata: { name: edge-1, namespace: ${pick(r, ['shop', 'edge'])}, labels: { app: edge } }\n` : '',
+    r() < 0.7 ? `apiVersion: v1\nkind: Service\nmetadata: { name: edge, namespace: shop }\nspec:\n  selector: { app: edge }\n  ports: [{ name: http, port: 80, targetPort: ${pick(r, [8003, 8005])} }]\n` : '',
+    r() < 0.7 ? `apiVersion: v1\nkind: Secret\nmetadata: { name: shop-cert, namespace: ${pick(r, ['istio-system', 'shop'])} }\ntype: kubernetes.io/tls\ndata: { tls.crt: ${pick(r, ['aGk=', VALID_CERT])}, tls.key: eQ== }\n` : '',
+  ].filter(Boolean).join('---\n'),
   '/ws/routes-1.yaml': (r) => virtualServices(r, 'one'),
   '/ws/routes-2.yaml': (r) => virtualServices(r, 'two'),
   '/ws/security.yaml': (r) => `apiVersion: security.istio.io/v1
@@ -307,6 +317,7 @@ function coldDiagnostics(ws: Workspace): Diagnostic[] {
 }
 
 describe('incremental validation under random edits', () => {
+  const produced = new Set<string>();
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`matches a cold validation of the same files after each of 150 random edits (seed ${seed})`, () => {
       const r = seededRandom(seed);
@@ -327,9 +338,16 @@ describe('incremental validation under random edits', () => {
         for (const d of incremental) codes.add(d.code);
       }
       // The generator must exercise the cross-file rules, or the comparison proves little.
+      for (const code of codes) produced.add(code);
       for (const code of ['unknown-subset', 'unknown-host', 'unknown-gateway', 'route-to-gateway-host', 'subset-no-workloads', 'unknown-principal']) {
         assert.ok(codes.has(code), `seed ${seed} never produced ${code}: ${[...codes].join(', ')}`);
       }
     });
   }
+
+  it('exercised, over all seeds, the rules that read Gateways, Kubernetes objects and other VirtualServices', () => {
+    for (const code of ['duplicate-host', 'no-gateway-workload', 'gateway-port', 'unknown-credential', 'invalid-credential', 'conflicting-gateways', 'duplicate-certificate']) {
+      assert.ok(produced.has(code), `no seed produced ${code}: ${[...produced].join(', ')}`);
+    }
+  });
 });

@@ -9,6 +9,10 @@ import { duplicateResources } from './duplicate-resources';
 import { extAuthz } from './ext-authz';
 import { gateways } from './gateways';
 import { jwtClaimRoute } from './jwt-claim-route';
+import { conflictingGateways } from './conflicting-gateways';
+import { duplicateCertificates } from './duplicate-certificates';
+import { gatewayCredentials } from './gateway-credentials';
+import { gatewayWorkloadRule } from './gateway-workloads';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
@@ -49,6 +53,10 @@ export const RULES: readonly Rule[] = [
   destinationRuleConflicts,
   gateways,
   jwtClaimRoute,
+  gatewayWorkloadRule,
+  gatewayCredentials,
+  conflictingGateways,
+  duplicateCertificates,
   retryOn,
   rewriteDoubleSlash,
   principals,

@@ -1,0 +1,75 @@
+/**
+ * The workloads a Gateway's selector may pick on the cluster, and the ports
+ * the Kubernetes Services in front of them expose: Istio's default ingress
+ * gateway (which devmesh's own ingress plays locally, and which `istioctl
+ * analyze` assumes too), the pods and pod templates of the workspace's
+ * Kubernetes objects, and the Mesh's workloads. Gateway checks read these;
+ * locally devmesh's one ingress serves every Gateway whatever its selector.
+ * Pure: the index in, views out, computed once per index.
+ */
+import type { WorkspaceIndex } from './workspace-index';
+
+/** Istio's ingress gateway as a default install has it (and as `istioctl analyze` adds it to files it reads). */
+export const DEFAULT_INGRESS_GATEWAY = {
+  name: 'istio-ingressgateway',
+  namespace: 'istio-system',
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } as Record<string, string>,
+  /** Service port -> container port: the analyzer's default (80, 443, 31400, 15443), and today's install (80 -> 8080, 443 -> 8443). */
+  ports: [[80, 80], [443, 443], [31400, 31400], [15443, 15443], [80, 8080], [443, 8443]] as const,
+};
+
+export interface GatewayWorkload {
+  /** `Kind name` as shown in messages, e.g. `Pod my-ingressgateway-1234`. */
+  title: string;
+  namespace: string;
+  labels: Record<string, string>;
+  /**
+   * Ports a Gateway server may listen on to be reachable through a Service in
+   * front of the workload: each Service port's container port, and the Service port itself.
+   */
+  exposed: Set<number>;
+}
+
+export interface GatewayWorkloads {
+  all: GatewayWorkload[];
+  /** Everything above as one string, for rules that remember their findings (see rules/rule.ts). */
+  facts: string;
+}
+
+const cache = new WeakMap<WorkspaceIndex, GatewayWorkloads>();
+
+export function gatewayWorkloads(index: WorkspaceIndex): GatewayWorkloads {
+  let found = cache.get(index);
+  if (found) return found;
+  const all: GatewayWorkload[] = [{
+    title: `Istio's ingress gateway (${DEFAULT_INGRESS_GATEWAY.namespace}/${DEFAULT_INGRESS_GATEWAY.name})`,
+    namespace: DEFAULT_INGRESS_GATEWAY.namespace,
+    labels: DEFAULT_INGRESS_GATEWAY.labels,
+    exposed: new Set(DEFAULT_INGRESS_GATEWAY.ports.flat()),
+  }];
+  const cluster = index.cluster;
+  for (const pod of cluster.pods) {
+    const exposed = new Set<number>();
+    for (const svc of cluster.services) {
+      if (svc.namespace !== pod.namespace || !svc.selector || !selects(svc.selector, pod.labels)) continue;
+      for (const p of svc.ports) {
+        if (p.protocol.toUpperCase() !== 'TCP') continue;
+        exposed.add(p.port);
+        if (typeof p.targetPort === 'number') exposed.add(p.targetPort);
+      }
+    }
+    all.push({ title: `${pod.kind} ${pod.name}`, namespace: pod.namespace, labels: pod.labels, exposed });
+  }
+  for (const w of index.mesh?.workloads ?? []) {
+    const service = index.mesh!.services.find((s) => s.name === w.service && s.namespace === w.namespace);
+    all.push({ title: `workload ${w.name}`, namespace: w.namespace, labels: w.labels, exposed: new Set(service?.port === undefined ? [] : [service.port]) });
+  }
+  found = { all, facts: JSON.stringify(all.map((w) => [w.title, w.namespace, w.labels, [...w.exposed]])) };
+  cache.set(index, found);
+  return found;
+}
+
+/** Whether labels include every label of a selector (an empty selector selects everything, as Kubernetes reads it). */
+export function selects(selector: Record<string, unknown>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === String(v));
+}
