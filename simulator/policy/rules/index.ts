@@ -1,5 +1,6 @@
 /** Every semantic rule, in the order their findings are most useful to read. */
 import { authorization } from './authorization';
+import { authzNamespaces } from './authz-namespaces';
 import { caCertificates } from './ca-certificates';
 import { delegates } from './delegates';
 import { deprecatedFields } from './deprecated-fields';
@@ -13,6 +14,8 @@ import { conflictingGateways } from './conflicting-gateways';
 import { duplicateCertificates } from './duplicate-certificates';
 import { gatewayCredentials } from './gateway-credentials';
 import { gatewayWorkloadRule } from './gateway-workloads';
+import { ingressSubsets } from './ingress-subsets';
+import { jwtClaimRoutes } from './jwt-claim-routes';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
@@ -57,6 +60,8 @@ export const RULES: readonly Rule[] = [
   gatewayCredentials,
   conflictingGateways,
   duplicateCertificates,
+  jwtClaimRoutes,
+  ingressSubsets,
   retryOn,
   rewriteDoubleSlash,
   principals,
@@ -65,6 +70,7 @@ export const RULES: readonly Rule[] = [
   authorization,
   requestAuthentication,
   extAuthz,
+  authzNamespaces,
   pathTemplates,
   mtlsConflict,
   caCertificates,

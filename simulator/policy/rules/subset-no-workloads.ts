@@ -16,7 +16,7 @@ export const subsetNoWorkloads: DocumentRule<'DestinationRule'> = {
       if (index.workloadsMatching(labels, service.namespace, service.workloads).length > 0) return;
       const have = service.workloads.map((w) => `${w.name} {${Object.entries(w.labels).map(([k, v]) => `${k}: ${v}`).join(', ')}}`).join('; ');
       report(dr, ['spec', 'subsets', i, 'labels'], 'subset-no-workloads',
-        `subset "${obj(raw).name}" selects no workload of ${service.name}: its labels match none of ${have || 'its workloads (it has none)'}; requests routed to it get 503 (no healthy upstream)`,
+        `subset "${obj(raw).name}" selects no workload of ${service.name}: its labels match none of ${have || 'its workloads (it has none)'}; requests routed to it get 503 (no healthy upstream) (IST0173)`,
         { part: 'key' });
     });
   },
