@@ -48,7 +48,7 @@ export const CODES = {
   'bad-regex': { severity: 'error', title: 'A regular expression RE2 (Envoy) cannot compile.', seeAlso: 'IST0122' },
   'one-of': { severity: 'error', title: 'Fields that exclude each other are set together.', seeAlso: 'IST0106' },
   'not-simulated': { severity: 'warning', title: 'A field devmesh accepts but does not simulate yet.' },
-  'unknown-host': { severity: 'error', title: 'A host that names no service of the Mesh.', seeAlso: 'IST0101' },
+  'unknown-host': { severity: 'error', title: 'A host that names no service of the Mesh nor ServiceEntry, or a port it does not have.', seeAlso: 'IST0101, IST0112, IST0174' },
   'unknown-subset': { severity: 'error', title: 'A subset that no DestinationRule of the host defines.', seeAlso: 'IST0101, KIA1107' },
   'unknown-gateway': { severity: 'error', title: 'A gateway that no Gateway resource defines.', seeAlso: 'IST0101, KIA1102' },
   'subset-no-workloads': { severity: 'warning', title: 'Subset labels select no workload of the host.', seeAlso: 'IST0173, KIA0203' },
@@ -58,7 +58,7 @@ export const CODES = {
   'ineffective-match': { severity: 'info', title: 'A match that repeats an earlier match.', seeAlso: 'IST0131' },
   'conflicting-destination-rules': { severity: 'error', title: 'Two DestinationRules for one host.', seeAlso: 'KIA0201' },
   'duplicate-subset': { severity: 'error', title: 'A subset name used twice in one DestinationRule.' },
-  'unknown-principal': { severity: 'warning', title: 'A principal that names no service account of the Mesh.', seeAlso: 'KIA0106' },
+  'unknown-principal': { severity: 'info', title: 'A principal that names no service account of the Mesh: it never matches locally.', seeAlso: 'KIA0106' },
   'principal-format': { severity: 'error', title: 'A principal written with spiffe:// (Istio expects the id without it).' },
   'no-matching-workloads': { severity: 'warning', title: 'A selector that matches no workload.', seeAlso: 'IST0127' },
   'mtls-conflict': { severity: 'error', title: 'PeerAuthentication STRICT while a DestinationRule sends plaintext.', seeAlso: 'IST0113' },
@@ -115,7 +115,8 @@ export function diagnostic(
   extra?: { severity?: Severity; data?: Record<string, unknown> },
 ): Diagnostic {
   const info: CodeInfo = CODES[code];
-  const cite = info.seeAlso && !message.includes(info.seeAlso.split(',')[0]) ? ` [${info.seeAlso}]` : '';
+  // The catalogue's codes are cited unless the message already names one of them.
+  const cite = info.seeAlso && !info.seeAlso.split(', ').some((c) => message.includes(c)) ? ` [${info.seeAlso}]` : '';
   return {
     code,
     severity: extra?.severity ?? info.severity,

@@ -35,14 +35,14 @@ export const principals: DocumentRule<'AuthorizationPolicy'> = {
             }
             const [, td, ns, sa] = m;
             if (td !== mesh.trustDomain && td !== 'cluster.local') {
-              report(ap, path, 'unknown-principal', `trust domain "${td}" is not the Mesh's ("${mesh.trustDomain}"); this principal never matches`);
+              report(ap, path, 'unknown-principal', `trust domain "${td}" is not the Mesh's ("${mesh.trustDomain}"); this principal never matches in the local mesh`);
             } else if (!accounts.has(`${ns}/sa/${sa}`)) {
               const here = [...new Set(mesh.workloads.filter((w) => w.namespace === ns).map((w) => w.serviceAccount))];
               const elsewhere = mesh.workloads.filter((w) => w.serviceAccount === sa).map((w) => w.namespace);
               const known = here.length ? `service accounts there: ${here.join(', ')}` : `no workload runs in namespace "${ns}"`;
               const hint = elsewhere.length ? `; "${sa}" runs in namespace ${[...new Set(elsewhere)].map((n) => `"${n}"`).join(', ')}: write "${td}/ns/${elsewhere[0]}/sa/${sa}"` : '';
               report(ap, path, 'unknown-principal',
-                `no workload runs as service account "${sa}" in namespace "${ns}" (${known})${hint}; this principal never matches (KIA0106)`);
+                `no workload runs as service account "${sa}" in namespace "${ns}" (${known})${hint}; this principal never matches in the local mesh (KIA0106)`);
             }
           });
         }
