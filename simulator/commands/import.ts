@@ -54,10 +54,6 @@ async function runImport(dir: string, opts: ImportOpts): Promise<number> {
   const manifests = await Promise.all(files.map(async (f) => ({ path: path.relative(dir, f), text: await fs.readFile(f, 'utf8') })));
   const name = sanitizeName(opts.name ?? path.basename(path.resolve(dir)));
   const result = importManifests(manifests, { name, source: displayPath(path.resolve(dir), outDir) });
-  if (result.mesh.services.length === 0) {
-    printNotes(result.notes);
-    return fail(1, `no Service in ${dir} selects a Deployment or StatefulSet; nothing to write (see the notes above)`);
-  }
 
   await fs.mkdir(outDir, { recursive: true });
   await fs.writeFile(outFile, result.meshText);
@@ -67,9 +63,10 @@ async function runImport(dir: string, opts: ImportOpts): Promise<number> {
     await fs.writeFile(target, p.text);
   }
   printNotes(result.notes);
-  const workloads = result.mesh.services.reduce((n, s) => n + s.workloads.length, 0);
   const istio = result.policies.reduce((n, p) => n + p.resources, 0);
-  process.stdout.write(`wrote ${displayPath(outFile, process.cwd())}: namespace ${result.mesh.namespace}, ${result.mesh.services.length} services, ${workloads} workloads`
+  const workloads = result.mesh.services.reduce((n, s) => n + s.workloads.length, result.mesh.workloads.length);
+  const namespaces = new Set([result.mesh.namespace, ...result.mesh.services.map((s) => s.namespace ?? result.mesh.namespace), ...result.mesh.workloads.map((w) => w.namespace ?? result.mesh.namespace)]);
+  process.stdout.write(`wrote ${displayPath(outFile, process.cwd())}: ${namespaces.size > 1 ? `${namespaces.size} namespaces (default ${result.mesh.namespace})` : `namespace ${result.mesh.namespace}`}, ${result.mesh.services.length} services, ${workloads} workloads`
     + (istio ? `; copied ${istio} Istio resources to ${displayPath(policiesDir, process.cwd())}` : '') + '\n');
 
   // Check the Mesh as devmesh will load it: with every YAML under its folder.
@@ -82,7 +79,9 @@ async function runImport(dir: string, opts: ImportOpts): Promise<number> {
     const hint = isInside(source, outDir) ? ` — the manifests folder is inside ${displayPath(outDir, process.cwd())}, so its Istio files are read twice; write the Mesh to another folder` : '';
     return fail(1, `the imported Mesh does not validate yet (above)${hint}`);
   }
-  process.stdout.write('devmesh validate: no errors. Fill in the TODO commands (or run the apps yourself), then: devmesh up -f ' + displayPath(outFile, process.cwd()) + '\n');
+  process.stdout.write(workloads === 0
+    ? 'devmesh validate: no errors. The input has nothing to run, so the Mesh has no workloads; devmesh validate checks the policies against its services.\n'
+    : 'devmesh validate: no errors. Fill in the TODO commands (or run the apps yourself), then: devmesh up -f ' + displayPath(outFile, process.cwd()) + '\n');
   return 0;
 }
 

@@ -4,11 +4,11 @@
  * could not be mapped out. Writing them is the command's job.
  */
 import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
-import { API_VERSIONS, type ExtensionProvider } from '../policy';
+import { API_VERSIONS, classify, type ExtensionProvider } from '../policy';
 import { readManifests, type ManifestFile } from './manifests';
 import type { ImportNote } from './notes';
 import { extensionProvidersOf, isMeshConfig } from './mesh-config';
-import { buildMesh, type ImportedMesh } from './to-mesh';
+import { buildMesh, type ImportedMesh, type ImportedWorkload } from './to-mesh';
 
 export * from './manifests';
 export * from './notes';
@@ -33,6 +33,12 @@ export function importManifests(files: readonly ManifestFile[], options: ImportO
   const { objects, istio, notes } = readManifests(files);
   const extensionProviders = extensionProvidersOf(objects, notes);
   const mesh = buildMesh(objects.filter((o) => !isMeshConfig(o)), notes);
+  for (const i of istio) {
+    const cls = classify(String(i.document.get('apiVersion') ?? ''), i.kind);
+    if (cls.kind === undefined) {
+      notes.push({ severity: 'info', code: 'not-simulated', message: `${i.kind} ${i.name} (${i.file}) is copied as written; devmesh does not simulate ${i.kind} locally (validate still checks what it can)` });
+    }
+  }
   const policies: ImportResult['policies'] = [];
   const sourceFiles = [...new Set(istio.map((i) => i.file))];
   const names = flatNames(sourceFiles);
@@ -58,39 +64,39 @@ function flatNames(paths: readonly string[]): Map<string, string> {
   return new Map(paths.map((p) => [p, count.get(base(p))! > 1 ? p.split(/[\\/]/).join('-') : base(p)]));
 }
 
-/** The Mesh as YAML a person edits next: flow-style labels, a TODO where each command goes. */
+/** The Mesh as YAML a person edits next: flow-style labels and selectors, a TODO where each command goes. */
 export function meshYaml(mesh: ImportedMesh, options: ImportOptions, extensionProviders: readonly ExtensionProvider[] = []): string {
+  const plain = ({ containerPort: _containerPort, containerPorts: _containerPorts, ...w }: ImportedWorkload) => w;
   // A service that only selects workloads another one holds has no list of its own.
-  const services = mesh.services.map(({ workloads, ...s }) => ({
-    ...s,
-    ...(workloads.length ? { workloads: workloads.map(({ containerPort: _containerPort, containerPorts: _containerPorts, ...w }) => w) } : {}),
-  }));
+  const services = mesh.services.map(({ workloads, ...s }) => ({ ...s, ...(workloads.length ? { workloads: workloads.map(plain) } : {}) }));
   const doc = new Document({
     apiVersion: API_VERSIONS.Mesh[0],
     kind: 'Mesh',
     metadata: { name: options.name },
-    spec: { namespace: mesh.namespace, ...(extensionProviders.length ? { extensionProviders } : {}), services },
+    spec: { namespace: mesh.namespace, ...(extensionProviders.length ? { extensionProviders } : {}), services, ...(mesh.workloads.length ? { workloads: mesh.workloads.map(plain) } : {}) },
   });
   doc.commentBefore = [
     ` Imported by devmesh import from ${options.source}.`,
     ' Workloads without a command are processes you run yourself (devmesh fronts their port);',
     ' fill in each TODO to let devmesh start them. Check with: devmesh validate',
   ].join('\n');
+  const todo = (node: YAMLMap, w: ImportedWorkload) => {
+    for (const key of ['labels', 'env', 'ports']) {
+      const value = node.get(key, true);
+      if (isMap(value)) value.flow = true;
+    }
+    const pair = node.items.find((p) => isScalar(p.key) && (p.key.value === 'port' || p.key.value === 'ports'))
+      ?? node.items.find((p) => isScalar(p.key) && p.key.value === 'serviceAccount');
+    if (pair && isScalar(pair.key)) {
+      const moved = w.port !== undefined && w.port !== w.containerPort ? ` (in the cluster it listens on ${w.containerPort}; PORT tells it ${w.port})` : '';
+      pair.key.commentBefore = ` TODO: command to start ${w.name} locally, e.g. command: ["node", "server.js"]${moved}`;
+    }
+  };
   mesh.services.forEach((s, i) => {
-    s.workloads.forEach((w, j) => {
-      const node = doc.getIn(['spec', 'services', i, 'workloads', j]) as YAMLMap;
-      const labels = node.get('labels', true);
-      if (isMap(labels)) labels.flow = true;
-      const env = node.get('env', true);
-      if (isMap(env)) env.flow = true;
-      const ports = node.get('ports', true);
-      if (isMap(ports)) ports.flow = true;
-      const portPair = node.items.find((p) => isScalar(p.key) && (p.key.value === 'port' || p.key.value === 'ports'));
-      if (portPair && isScalar(portPair.key)) {
-        const moved = w.port !== undefined && w.port !== w.containerPort ? ` (in the cluster it listens on ${w.containerPort}; PORT tells it ${w.port})` : '';
-        portPair.key.commentBefore = ` TODO: command to start ${w.name} locally, e.g. command: ["node", "server.js"]${moved}`;
-      }
-    });
+    const selector = doc.getIn(['spec', 'services', i, 'selector'], true);
+    if (isMap(selector)) selector.flow = true;
+    s.workloads.forEach((w, j) => todo(doc.getIn(['spec', 'services', i, 'workloads', j]) as YAMLMap, w));
   });
+  mesh.workloads.forEach((w, j) => todo(doc.getIn(['spec', 'workloads', j]) as YAMLMap, w));
   return doc.toString({ lineWidth: 0 });
 }

@@ -3,7 +3,7 @@
  * items unpacked, each remembering its file. Istio documents are kept as
  * parsed YAML Documents so their copies keep comments and field order.
  */
-import { isMap, parseAllDocuments, type Document } from 'yaml';
+import { Document, isMap, parseAllDocuments, type YAMLSeq } from 'yaml';
 import { classify } from '../policy';
 import type { ImportNote } from './notes';
 
@@ -50,11 +50,15 @@ export function readManifests(files: readonly ManifestFile[]): { objects: KubeMa
         continue;
       }
       const items = kind === 'List' && Array.isArray(value.items) ? value.items : [value];
-      for (const item of items) {
-        if (!item || typeof item !== 'object' || typeof item.kind !== 'string') continue;
+      items.forEach((item: any, i: number) => {
+        if (!item || typeof item !== 'object' || typeof item.kind !== 'string') return;
         if (classify(item.apiVersion, item.kind).istioGroup) {
-          notes.push({ severity: 'warning', code: 'unmapped', message: `${f.path}: Istio ${item.kind} inside a List is not copied; move it to its own document` });
-          continue;
+          // An Istio resource inside a List is copied as a document of its own.
+          const node = (doc.get('items', true) as YAMLSeq).items[i];
+          const own = new Document();
+          own.contents = node as Document['contents'];
+          istio.push({ file: f.path, kind: item.kind, name: String(item.metadata?.name ?? ''), document: own });
+          return;
         }
         objects.push({
           file: f.path,
@@ -64,7 +68,7 @@ export function readManifests(files: readonly ManifestFile[]): { objects: KubeMa
           namespace: typeof item.metadata?.namespace === 'string' ? item.metadata.namespace : undefined,
           value: item,
         });
-      }
+      });
     }
   }
   return { objects, istio, notes };

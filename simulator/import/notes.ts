@@ -14,7 +14,11 @@ export type ImportNoteCode =
   | 'containers'   // more than one app container
   | 'replicas'     // more than one replica
   | 'statefulset'  // no stable identity or storage locally
-  | 'mesh-config'; // extensionProviders taken from an IstioOperator or the istio ConfigMap
+  | 'mesh-config'  // extensionProviders taken from an IstioOperator or the istio ConfigMap
+  | 'gateway'      // a pod that runs only an Istio proxy: devmesh's ingress plays it
+  | 'no-service'   // a workload no Service selects (listed under spec.workloads)
+  | 'topology'     // node topology labels added to a pod's workload, as Istio adds them
+  | 'not-simulated'; // an Istio resource copied as written that devmesh does not run locally
 
 export interface ImportNote {
   severity: 'warning' | 'info';

@@ -134,11 +134,12 @@ describe('devmesh import on the command line', () => {
     assert.match(missing.stderr, /no such folder/);
   });
 
-  it('exits 1 when the folder has no Service that selects a workload', async (t) => {
+  it('still writes a Mesh when the folder has nothing to run, and says what it did not map', async (t) => {
     const dir = await tempDir(t);
     await fs.writeFile(path.join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n');
     const run = devmesh(['import', dir, '--out', path.join(dir, 'out/mesh.yaml')]);
-    assert.equal(run.status, 1);
-    assert.match(run.stderr, /nothing to write/);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /unmapped: ConfigMap c \(cm.yaml\) has no devmesh equivalent/);
+    assert.match(run.stdout, /0 services, 0 workloads/);
   });
 });

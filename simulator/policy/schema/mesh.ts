@@ -133,7 +133,7 @@ export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
     compatibilityVersion: enumOf(`An older Istio release whose defaults to apply, as Istio's \`compatibilityVersion\` install setting (a string such as "1.23"). Default: the newest release devmesh follows, ${ISTIO.current}.`, ISTIO.versions, { 'x-enumDescriptions': VERSIONS }),
     meshConfig,
     extensionProviders,
-    services: array('The services of the mesh.', service, { minItems: 1 }),
+    services: array('The services of the mesh (none: a Mesh that runs nothing, against which devmesh validate still checks policies).', service),
     workloads: array('Workloads declared outside any service (services select them by labels), each in its `namespace`.', workload(true), { minItems: 1 }),
   }, { required: ['services'] }));
 
