@@ -42,13 +42,13 @@ spec:
     - { name: v2, labels: { version: v2 } }`);
       } else {
         // Each VirtualService gets its own host name (a prefix of the service) to avoid duplicate-host findings:
-        // hosts are spread over gateways so the 2,000 documents stay valid.
+        // hosts are spread over gateways, each serving its own domain, so the 2,000 documents stay valid.
         const i = vsCount++;
         docs.push(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: vs-${n} }
 spec:
-  hosts: [route-${i}.example.com]
+  hosts: [route-${i}.g${i % 10}.example.com]
   gateways: [gw-${i % 10}]
   http:
     - name: canary
@@ -76,7 +76,7 @@ spec:
   selector: { istio: ingressgateway }
   servers:
     - port: { number: 80, name: http, protocol: HTTP }
-      hosts: ["*.example.com"]`).join('\n---\n');
+      hosts: ["*.g${g}.example.com"]`).join('\n---\n');
   out.set('/ws/gateways.yaml', gateways + '\n');
   documents += 10;
   return { files: out, documents };

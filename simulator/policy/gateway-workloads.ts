@@ -7,7 +7,7 @@
  * locally devmesh's one ingress serves every Gateway whatever its selector.
  * Pure: the index in, views out, computed once per index.
  */
-import type { WorkspaceIndex } from './workspace-index';
+import type { MeshView, WorkspaceIndex } from './workspace-index';
 
 /** Istio's ingress gateway as a default install has it (and as `istioctl analyze` adds it to files it reads). */
 export const DEFAULT_INGRESS_GATEWAY = {
@@ -60,12 +60,26 @@ export function gatewayWorkloads(index: WorkspaceIndex): GatewayWorkloads {
     }
     all.push({ title: `${pod.kind} ${pod.name}`, namespace: pod.namespace, labels: pod.labels, exposed });
   }
-  for (const w of index.mesh?.workloads ?? []) {
-    const service = index.mesh!.services.find((s) => s.name === w.service && s.namespace === w.namespace);
-    all.push({ title: `workload ${w.name}`, namespace: w.namespace, labels: w.labels, exposed: new Set(service?.port === undefined ? [] : [service.port]) });
-  }
-  found = { all, facts: JSON.stringify(all.map((w) => [w.title, w.namespace, w.labels, [...w.exposed]])) };
+  const mesh = index.mesh ? meshGatewayWorkloads(index.mesh) : { all: [], facts: '' };
+  all.push(...mesh.all);
+  found = { all, facts: `${JSON.stringify(all.slice(0, all.length - mesh.all.length).map((w) => [w.title, w.namespace, w.labels, [...w.exposed]]))}\n${mesh.facts}` };
   cache.set(index, found);
+  return found;
+}
+
+// A Mesh's workloads as gateway workloads depend on the Mesh document alone.
+const meshCache = new WeakMap<MeshView, GatewayWorkloads>();
+
+function meshGatewayWorkloads(mesh: MeshView): GatewayWorkloads {
+  let found = meshCache.get(mesh);
+  if (!found) {
+    const ports = new Map(mesh.services.map((s) => [`${s.namespace}/${s.name}`, s.port]));
+    const all = mesh.workloads.map((w): GatewayWorkload => {
+      const port = ports.get(`${w.namespace}/${w.service}`);
+      return { title: `workload ${w.name}`, namespace: w.namespace, labels: w.labels, exposed: new Set(port === undefined ? [] : [port]) };
+    });
+    meshCache.set(mesh, (found = { all, facts: mesh.facts }));
+  }
   return found;
 }
 

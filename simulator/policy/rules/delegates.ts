@@ -14,7 +14,15 @@ import { arr, obj, str, type WorkspaceIndex } from '../workspace-index';
 export const delegates: DocumentRule<'VirtualService'> = {
   codes: ['bad-value', 'unknown-delegate', 'unused-delegate'],
   kinds: ['VirtualService'],
-  facts: (index) => JSON.stringify([...index.virtualServices].map(([key, vs]) => [key, isDelegate(vs), obj(vs.value.spec).exportTo, delegateKeys(vs, index)])),
+  // Only delegates and the VirtualServices that name one take part: most workspaces have none, and this stays ''.
+  facts(index) {
+    let facts = '';
+    for (const vs of index.byKind.VirtualService) {
+      const own = delegationFacts(vs, index);
+      if (own) facts += `${own}\n`;
+    }
+    return facts;
+  },
   check(vs, index, report) {
     const spec = obj(vs.value.spec);
     const delegate = isDelegate(vs);
@@ -57,6 +65,20 @@ function checkDelegate(root: PolicyDocument<'VirtualService'>, ref: Record<strin
   } else if (!exportedTo(arr(obj(target.value.spec).exportTo), namespace, rootNs)) {
     report(root, [...path, 'name'], 'unknown-delegate', `delegate VirtualService "${namespace}/${name}" is not exported to namespace "${rootNs}" (its exportTo), so pilot skips this rule: add "${rootNs}" to its exportTo`);
   }
+}
+
+// What a VirtualService says about delegation depends on its text and namespace: computed once per document.
+const factsCache = new WeakMap<PolicyDocument, { namespace: string; facts: string }>();
+
+function delegationFacts(vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex): string {
+  const namespace = index.namespaceOf(vs);
+  let cached = factsCache.get(vs);
+  if (!cached || cached.namespace !== namespace) {
+    const refs = delegateKeys(vs, index);
+    const facts = isDelegate(vs) || refs.length > 0 ? JSON.stringify([`${namespace}/${vs.name}`, isDelegate(vs), obj(vs.value.spec).exportTo, refs]) : '';
+    factsCache.set(vs, (cached = { namespace, facts }));
+  }
+  return cached.facts;
 }
 
 /** A VirtualService without hosts is a delegate. */

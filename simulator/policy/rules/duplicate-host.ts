@@ -52,36 +52,46 @@ function scopedHosts(index: WorkspaceIndex): HostTable {
   let table = tables.get(index);
   if (table) return table;
   table = { byKey: new Map(), byVs: new Map(), everywhere: [], scoped: [], facts: '' };
-  const facts: unknown[] = [];
+  const facts: string[] = [];
   for (const vs of index.byKind.VirtualService) {
-    if (!gatewaysOf(vs).includes('mesh')) continue;
+    const own = hostsOf(vs, index);
+    if (own.entries.length === 0) continue;
+    facts.push(own.facts);
+    table.byVs.set(vs, own.entries);
+    for (const entry of own.entries) {
+      const key = `${entry.scope}/${entry.fqdn}`;
+      const list = table.byKey.get(key);
+      if (list) list.push(entry);
+      else table.byKey.set(key, [entry]);
+      (entry.scope === '*' ? table.everywhere : table.scoped).push(entry);
+    }
+  }
+  table.facts = facts.join('\n');
+  tables.set(index, table);
+  return table;
+}
+
+// A VirtualService's scoped hosts depend on its text and namespace: computed once per document.
+const hostsCache = new WeakMap<PolicyDocument, { namespace: string; entries: ScopedHost[]; facts: string }>();
+
+function hostsOf(vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex): { entries: ScopedHost[]; facts: string } {
+  const namespace = index.namespaceOf(vs);
+  let cached = hostsCache.get(vs);
+  if (cached && cached.namespace === namespace) return cached;
+  const entries: ScopedHost[] = [];
+  if (gatewaysOf(vs).includes('mesh')) {
     const spec = obj(vs.value.spec);
-    const namespace = index.namespaceOf(vs);
     const exportTo = arr(spec.exportTo).filter((e): e is string => typeof e === 'string');
     const scopes = exportTo.length === 0 || exportTo.includes('*') ? ['*'] : [...new Set(exportTo.map((e) => (e === '.' ? namespace : e)))];
-    const keys: string[] = [];
     arr(spec.hosts).forEach((h, i) => {
       const host = str(h);
       if (!host) return;
       const fqdn = index.fqdn(host, vs);
-      for (const scope of scopes) {
-        const entry = { vs, i, host, fqdn, scope };
-        const key = `${scope}/${fqdn}`;
-        keys.push(key);
-        const list = table!.byKey.get(key);
-        if (list) list.push(entry);
-        else table!.byKey.set(key, [entry]);
-        (scope === '*' ? table!.everywhere : table!.scoped).push(entry);
-        const own = table!.byVs.get(vs);
-        if (own) own.push(entry);
-        else table!.byVs.set(vs, [entry]);
-      }
+      for (const scope of scopes) entries.push({ vs, i, host, fqdn, scope });
     });
-    facts.push([namespace, vs.name, keys]);
   }
-  table.facts = JSON.stringify(facts);
-  tables.set(index, table);
-  return table;
+  hostsCache.set(vs, (cached = { namespace, entries, facts: `${namespace}/${vs.name} ${entries.map((e) => `${e.scope}/${e.fqdn}`).join(' ')}` }));
+  return cached;
 }
 
 /** The hosts of `vs` that another VirtualService's hosts conflict with, and those VirtualServices. */

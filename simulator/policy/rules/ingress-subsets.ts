@@ -48,23 +48,36 @@ interface SubsetRouting {
 
 const cache = new WeakMap<WorkspaceIndex, { byHost: Map<string, SubsetRouting[]>; facts: string }>();
 
+// A VirtualService's own subset routes depend on its text and namespace: computed once per document.
+const ownCache = new WeakMap<PolicyDocument, { namespace: string; routes: [string, string[]][] }>();
+
+/** The hosts of a VirtualService the sidecars apply that it routes to subsets of, with those subsets. */
+function ownSubsets(vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex): [string, string[]][] {
+  const namespace = index.namespaceOf(vs);
+  let cached = ownCache.get(vs);
+  if (!cached || cached.namespace !== namespace) {
+    const bySubsetHost = new Map<string, Set<string>>();
+    if (gatewaysOf(vs).includes('mesh')) {
+      const hosts = new Set(arr(obj(vs.value.spec).hosts).map(str).filter((h): h is string => !!h).map((h) => index.fqdn(h, vs)));
+      for (const d of destinationsOf(vs)) {
+        const fqdn = index.fqdn(d.host, vs);
+        if (d.subset && hosts.has(fqdn)) bySubsetHost.set(fqdn, (bySubsetHost.get(fqdn) ?? new Set()).add(d.subset));
+      }
+    }
+    ownCache.set(vs, (cached = { namespace, routes: [...bySubsetHost].map(([h, s]) => [h, [...s]]) }));
+  }
+  return cached.routes;
+}
+
 /** Per host: the VirtualServices the sidecars apply that route their own host to subsets. */
 function subsetRouted(index: WorkspaceIndex): { byHost: Map<string, SubsetRouting[]>; facts: string } {
   let found = cache.get(index);
   if (found) return found;
   const byHost = new Map<string, SubsetRouting[]>();
   for (const vs of index.byKind.VirtualService) {
-    if (!gatewaysOf(vs).includes('mesh')) continue;
-    const hosts = new Set(arr(obj(vs.value.spec).hosts).map(str).filter((h): h is string => !!h).map((h) => index.fqdn(h, vs)));
-    const bySubsetHost = new Map<string, Set<string>>();
-    for (const d of destinationsOf(vs)) {
-      const fqdn = index.fqdn(d.host, vs);
-      if (!d.subset || !hosts.has(fqdn)) continue;
-      bySubsetHost.set(fqdn, (bySubsetHost.get(fqdn) ?? new Set()).add(d.subset));
-    }
-    for (const [fqdn, subsets] of bySubsetHost) {
+    for (const [fqdn, subsets] of ownSubsets(vs, index)) {
       const list = byHost.get(fqdn) ?? [];
-      list.push({ vs, id: `${index.namespaceOf(vs)}/${vs.name}`, subsets: [...subsets] });
+      list.push({ vs, id: `${index.namespaceOf(vs)}/${vs.name}`, subsets });
       byHost.set(fqdn, list);
     }
   }
