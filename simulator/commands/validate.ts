@@ -14,7 +14,10 @@ Exit status: 0 when there is no error (warnings do not fail), 1 when there is an
 Examples:
   devmesh validate                      check every policy under the current folder
   devmesh validate examples/bookinfo    check one folder
-  devmesh validate --format json vs.yaml | jq .`)
+  devmesh validate --format json vs.yaml | jq .
+  devmesh validate k8s/ local/mesh.yaml  check a cluster's manifests as istioctl analyze would, with the Mesh
+                                        devmesh import made from them (Secrets, Namespaces and gateway pods
+                                        beside the policies are read for the gateway and authorization checks)`)
     .action(async (paths: string[], opts: { format: string }) => {
       if (opts.format !== 'text' && opts.format !== 'json') {
         process.stderr.write(`devmesh validate: unknown --format "${opts.format}" (use text or json)\n`);
