@@ -93,6 +93,7 @@ export const CODES = {
   'duplicate-certificate': { severity: 'warning', title: 'Two Gateways on the same gateway workloads serve one certificate.', seeAlso: 'IST0138' },
   'ingress-subset': { severity: 'warning', title: 'A gateway route to a host without a subset, while the sidecars\' VirtualService of that host routes it to subsets.', seeAlso: 'IST0140' },
   'unknown-namespace': { severity: 'warning', title: 'An AuthorizationPolicy source namespace (or pattern) that names no namespace.', seeAlso: 'IST0101' },
+  'ineffective-selector': { severity: 'warning', title: 'A policy that selects a Gateway API gateway\'s pods by label, which Istio ignores there (use targetRef).', seeAlso: 'IST0166' },
   'no-ca-certificates': { severity: 'warning', title: 'A DestinationRule originating TLS (SIMPLE/MUTUAL) without caCertificates to verify the server.', seeAlso: 'IST0128, IST0129' },
   'deprecated': { severity: 'warning', title: 'A field Istio has deprecated (still honoured, or ignored).', seeAlso: 'IST0002' },
   'internal-gateway': { severity: 'warning', title: 'A VirtualService bound to the Gateway Istio generates internally for a Gateway API Gateway.', seeAlso: 'IST0165' },

@@ -12,6 +12,7 @@ import { gateways } from './gateways';
 import { jwtClaimRoute } from './jwt-claim-route';
 import { conflictingGateways } from './conflicting-gateways';
 import { duplicateCertificates } from './duplicate-certificates';
+import { gatewayApiSelectors } from './gateway-api-selectors';
 import { gatewayCredentials } from './gateway-credentials';
 import { gatewayWorkloadRule } from './gateway-workloads';
 import { ingressSubsets } from './ingress-subsets';
@@ -67,6 +68,7 @@ export const RULES: readonly Rule[] = [
   principals,
   selectors,
   policyPorts,
+  gatewayApiSelectors,
   authorization,
   requestAuthentication,
   extAuthz,

@@ -241,7 +241,14 @@ export const CASES: readonly Case[] = [
   { name: 'telemetrySelector', messages: 6, notApplicable: TELEMETRY },
   { name: 'telemetryDefaultSelector', messages: 2, notApplicable: TELEMETRY },
   { name: 'Telemetry Lightstep', messages: 1, notApplicable: TELEMETRY },
-  { name: 'KubernetesGatewaySelector', messages: 4, notApplicable: 'policies that select a Gateway API gateway\'s pods by label instead of targetRef: devmesh runs no Gateway API gateways yet (issue 16)' },
+  {
+    name: 'KubernetesGatewaySelector',
+    inputs: ['k8sgateway-selector.yaml'],
+    expected: [
+      ['IST0166', 'RequestAuthentication default/ra-ineffective'], ['IST0166', 'AuthorizationPolicy default/ap-ineffective'],
+      ['IST0166', 'WasmPlugin default/wasmplugin-ineffective'], ['IST0166', 'Telemetry default/telemetry-ineffective'],
+    ],
+  },
   { name: 'GatewayAPICRDVersionBelowMinimum', messages: 1, notApplicable: 'installed CRD versions: a cluster\'s state' },
   { name: 'ServiceEntry Addresses Required Lowercase Protocol', messages: 1, notApplicable: SERVICE_ENTRY },
   { name: 'ServiceEntry Addresses Required Uppercase Protocol', messages: 1, notApplicable: SERVICE_ENTRY },
