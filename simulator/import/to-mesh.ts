@@ -125,7 +125,8 @@ export function buildMesh(objects: readonly KubeManifest[], notes: ImportNote[])
   for (const c of candidates.filter((x) => !claimed.has(x))) {
     const first = c.containers.flatMap((x) => (Array.isArray(x?.ports) ? x.ports : [])).find((p: any) => typeof p?.containerPort === 'number');
     if (first) c.targets.set(String(first.containerPort), first.containerPort);
-    c.workload = { ...mapWorkload(c, notes), ...(c.namespace === namespace ? {} : { namespace: c.namespace }) };
+    const { name, ...rest } = mapWorkload(c, notes);
+    c.workload = { name, ...(c.namespace === namespace ? {} : { namespace: c.namespace }), ...rest };
     notes.push({ severity: 'info', code: 'no-service', message: `${id(c.object)} is selected by no Service: listed under spec.workloads, where services may select it by its labels` });
     unclaimed.push(c.workload);
   }
@@ -155,8 +156,9 @@ function mapService(svc: KubeManifest, notes: ImportNote[]): { ports: MappedPort
     return undefined;
   }
   const all: any[] = (Array.isArray(spec.ports) ? spec.ports : []).filter((p: any) => typeof p?.port === 'number');
+  // Kubernetes' L4 protocol: UDP and SCTP are not proxied; anything else (TCP, or a value Kubernetes would refuse) is taken as TCP.
   const tcp = all.filter((p) => {
-    if (!p.protocol || p.protocol === 'TCP') return true;
+    if (p.protocol !== 'UDP' && p.protocol !== 'SCTP') return true;
     notes.push({ severity: 'warning', code: 'protocol', message: `Service ${name}: ${p.name ?? 'port'} ${p.port} is ${p.protocol}, which devmesh does not proxy (TCP-based traffic only); not mapped` });
     return false;
   });
@@ -243,14 +245,19 @@ function target(c: Candidate, port: MappedPort, notes: ImportNote[]): void {
  * targetPort.
  */
 function assignLocalPorts(placed: Candidate[], notes: ImportNote[]): void {
-  const wanted = placed.flatMap((c) => [...new Set(c.targets.values())].map((cluster) => ({ c, cluster })));
+  // A workload with no container port known still gets a local port (PORT tells its app).
+  const wanted = placed.flatMap((c) => (c.targets.size === 0 ? [{ c, cluster: 0 }] : [...new Set(c.targets.values())].map((cluster) => ({ c, cluster }))));
   const local = pickLocalPorts(wanted.map((x) => ({ port: x.cluster })));
   const localOf = new Map(wanted.map((x, i) => [`${x.c.object.file}|${x.c.object.kind}|${namespaceOf(x.c.object)}|${x.c.object.name}|${x.cluster}`, local[i]]));
   for (const c of placed) {
     const w = c.workload!;
     const at = (cluster: number) => localOf.get(`${c.object.file}|${c.object.kind}|${namespaceOf(c.object)}|${c.object.name}|${cluster}`)!;
     const clusters = [...new Set(c.targets.values())];
-    if (clusters.length === 0) continue;
+    if (clusters.length === 0) {
+      w.port = at(0);
+      notes.push({ severity: 'info', code: 'port', message: `${id(c.object)} declares no container port; locally its app gets port ${w.port} (PORT=${w.port})` });
+      continue;
+    }
     w.containerPort = [...c.targets.values()][0];
     if (clusters.length === 1) {
       w.port = at(clusters[0]);
@@ -331,7 +338,7 @@ function addNodeTopology(labels: Record<string, string>, nodeName: unknown, node
 
 /** Istio's protocol selection (appProtocol, then the port name's prefix); what devmesh does not serve yet is said once. */
 function protocolOf(service: string, port: any, notes: ImportNote[]): Protocol {
-  const { protocol, declared } = portProtocol({ name: port.name, port: port.port, protocol: port.protocol, appProtocol: port.appProtocol });
+  const { protocol, declared } = portProtocol({ name: port.name, port: port.port, appProtocol: port.appProtocol });
   if (!declared) {
     notes.push({ severity: 'info', code: 'protocol', message: `Service ${service}: port ${port.port} declares no protocol (name it http-..., grpc-... or tcp-..., or set appProtocol); Istio would sniff it, devmesh assumes http` });
   } else if (!['http', 'http2', 'grpc', 'grpc-web', 'tcp'].includes(protocol)) {

@@ -76,7 +76,7 @@ export const CODES = {
   'unknown-port': { severity: 'error', title: 'A port that the service (or the selected workloads) does not have.', seeAlso: 'IST0101' },
   'destination-port-required': { severity: 'error', title: 'A destination of a service with several ports that names no port.', seeAlso: 'IST0112' },
   'undeclared-protocol': { severity: 'info', title: 'A service port whose name, protocol and appProtocol do not say its protocol (Istio sniffs it).', seeAlso: 'IST0118' },
-  'service-without-workloads': { severity: 'warning', title: 'A service with no workload behind it (callers get 503).' },
+  'service-without-workloads': { severity: 'info', title: 'A service with no workload behind it: callers get 503 locally (on a cluster its endpoints may be elsewhere).' },
   'ineffective-policy': { severity: 'warning', title: 'A policy Istio ignores where it is written.', seeAlso: 'IST0167' },
   'bad-jwks': { severity: 'error', title: 'A JSON Web Key Set (inline or in a jwksUri file) Envoy cannot verify tokens with.', seeAlso: 'IST0106' },
   'jwks-unreadable': { severity: 'error', title: 'A jwksUri file that cannot be read.' },

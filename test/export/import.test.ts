@@ -127,7 +127,7 @@ spec: { containers: [{ name: sleep, image: curl }] }
     assert.deepEqual(r.mesh.services.map((s) => [s.name, s.namespace, s.workloads.map((w) => w.name)]), [['httpbin', undefined, ['httpbin']]]);
     assert.deepEqual(r.mesh.workloads.map((w) => [w.name, w.namespace, w.labels]), [['sleep', 'test-ambient', { app: 'sleep' }]]);
     assert.match(r.meshText, /workloads:\n {4}- name: sleep\n {6}namespace: test-ambient/);
-    assert.ok(r.notes.some((n) => n.code === 'no-service' && /Pod test-ambient\/sleep/.test(n.message)));
+    assert.ok(r.notes.some((n) => n.code === 'no-service' && /Pod sleep/.test(n.message)));
   });
 
   it('maps a Service without a selector to a host with nothing behind it, in its namespace and with all its ports', () => {

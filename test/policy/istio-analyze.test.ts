@@ -100,7 +100,7 @@ function run(c: ApplicableCase): Outcome {
     if (f.codes.some((code) => c.alsoIstio?.some((a) => a.code === code && glob(a.resource, f.resource)))) return;
     unexplained.push(`${d.severity} ${d.code} on ${f.resource}: ${d.message}`);
   });
-  const meshProblems = findings.filter((f) => f.diagnostic.file === meshFile && f.diagnostic.severity !== 'info')
+  const meshProblems = findings.filter((f) => f.diagnostic.file === meshFile && f.diagnostic.severity !== 'info' && f.diagnostic.code !== 'not-simulated')
     .map((f) => `${f.diagnostic.code}: ${f.diagnostic.message}`);
   return { found, missed, unexplained, meshProblems };
 }

@@ -127,7 +127,7 @@ spec:
     assert.match(ds[1].message, /could not find service front\/details\.default\.svc\.cluster\.local/);
   });
 
-  it('two VirtualServices for one host conflict only where one namespace sees both (exportTo)', () => {
+  it('two VirtualServices for one host conflict only where one namespace sees both (exportTo), and both are told', () => {
     const vs = (name: string, ns: string, exportTo?: string) => `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: ${name}, namespace: ${ns} }
@@ -136,8 +136,8 @@ spec:
   http: [{ route: [{ destination: { host: reviews.default.svc.cluster.local } }] }]
 `;
     assert.deepEqual(codes(check([vs('a', 'default', '.'), vs('b', 'front', '.')].join('---\n'))), []);
-    assert.deepEqual(codes(check([vs('a', 'default', '.'), vs('b', 'front')].join('---\n'))), ['duplicate-host@13']);
-    assert.deepEqual(codes(check([vs('a', 'front'), vs('b', 'default', '.')].join('---\n'))), ['duplicate-host@12']);
+    assert.deepEqual(codes(check([vs('a', 'default', '.'), vs('b', 'front')].join('---\n'))), ['duplicate-host@5', 'duplicate-host@13']);
+    assert.deepEqual(codes(check([vs('a', 'front'), vs('b', 'default', '.')].join('---\n'))), ['duplicate-host@5', 'duplicate-host@12']);
   });
 
   it('DestinationRules for one host conflict only within one namespace', () => {

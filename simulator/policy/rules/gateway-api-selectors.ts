@@ -1,7 +1,7 @@
 import type { SourceDocument } from '../source';
 import type { WorkspaceRule } from './rule';
 import { obj, strings } from '../access';
-import { selects } from '../gateway-workloads';
+import { selects } from '../cluster-workloads';
 
 const GATEWAY_NAME = 'gateway.networking.k8s.io/gateway-name';
 /** The policies Istio attaches to a Gateway API gateway by targetRef only. */

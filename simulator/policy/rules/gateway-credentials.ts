@@ -1,5 +1,5 @@
 import { credentialProblem } from '../credentials';
-import { gatewayWorkloads, selects } from '../gateway-workloads';
+import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { DocumentRule } from './rule';
 import { arr, obj, str, strings } from '../access';
 
@@ -13,14 +13,14 @@ import { arr, obj, str, strings } from '../access';
 export const gatewayCredentials: DocumentRule<'Gateway'> = {
   codes: ['unknown-credential', 'invalid-credential'],
   kinds: ['Gateway'],
-  facts: (index) => `${gatewayWorkloads(index).facts}\n${JSON.stringify([...index.cluster.secrets].map(([key, s]) => [key, s.type, s.data]))}`,
+  facts: (index) => `${clusterWorkloads(index).facts}\n${JSON.stringify([...index.cluster.secrets].map(([key, s]) => [key, s.type, s.data]))}`,
   check(gw, index, report) {
     const secrets = index.cluster.secrets;
     if (secrets.size === 0) return;
     const spec = obj(gw.value.spec);
     const selector = strings(spec.selector);
     // Istio looks in the namespace of the gateway's pods; Istio's own ingress gateway is the last resort.
-    const namespaces = [...new Set(gatewayWorkloads(index).all.filter((w) => selects(selector, w.labels)).map((w) => w.namespace).reverse())];
+    const namespaces = [...new Set(clusterWorkloads(index).all.filter((w) => selects(selector, w.labels)).map((w) => w.namespace).reverse())];
     if (namespaces.length === 0) return; // gateway-workloads says the selector matches nothing
     arr(spec.servers).forEach((server, i) => {
       const name = str(obj(obj(server).tls).credentialName);

@@ -3,7 +3,7 @@
  * port, hosts, bind and certificate. Computed once per index.
  */
 import type { PolicyDocument } from '../source';
-import { gatewayWorkloads, selects } from '../gateway-workloads';
+import { clusterWorkloads, selects } from '../cluster-workloads';
 import { arr, obj, str, strings } from '../access';
 import type { WorkspaceIndex } from '../workspace-index';
 
@@ -49,7 +49,7 @@ export function gatewayServers(index: WorkspaceIndex): GatewayServers {
       });
     });
   }
-  found = { all, facts: JSON.stringify([gatewayWorkloads(index).facts, all.map((s) => [s.key, s.selector, s.i, s.port, s.hosts, s.bind, s.certificate])]) };
+  found = { all, facts: JSON.stringify([clusterWorkloads(index).facts, all.map((s) => [s.key, s.selector, s.i, s.port, s.hosts, s.bind, s.certificate])]) };
   cache.set(index, found);
   return found;
 }
@@ -57,5 +57,5 @@ export function gatewayServers(index: WorkspaceIndex): GatewayServers {
 /** Whether two selectors pick a workload in common: the same selector, or one gateway workload both select. */
 export function shareWorkloads(a: Record<string, string>, b: Record<string, string>, index: WorkspaceIndex): boolean {
   if (JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort())) return true;
-  return gatewayWorkloads(index).all.some((w) => selects(a, w.labels) && selects(b, w.labels));
+  return clusterWorkloads(index).all.some((w) => selects(a, w.labels) && selects(b, w.labels));
 }

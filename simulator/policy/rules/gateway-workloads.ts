@@ -1,4 +1,4 @@
-import { gatewayWorkloads, selects } from '../gateway-workloads';
+import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { DocumentRule } from './rule';
 import { arr, obj, strings } from '../access';
 
@@ -14,12 +14,12 @@ import { arr, obj, strings } from '../access';
 export const gatewayWorkloadRule: DocumentRule<'Gateway'> = {
   codes: ['no-gateway-workload', 'gateway-port'],
   kinds: ['Gateway'],
-  facts: (index) => gatewayWorkloads(index).facts,
+  facts: (index) => clusterWorkloads(index).facts,
   check(gw, index, report) {
     const spec = obj(gw.value.spec);
     const selector = strings(spec.selector);
     const shown = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
-    const matching = gatewayWorkloads(index).all.filter((w) => selects(selector, w.labels));
+    const matching = clusterWorkloads(index).all.filter((w) => selects(selector, w.labels));
     if (matching.length === 0) {
       report(gw, spec.selector ? ['spec', 'selector'] : ['kind'], 'no-gateway-workload',
         `no gateway workload matches selector ${shown} (IST0101): on a cluster nothing would serve this Gateway (locally devmesh's ingress serves it whatever its selector); use "istio: ingressgateway" for Istio's ingress gateway, or the labels of your gateway's pods`,

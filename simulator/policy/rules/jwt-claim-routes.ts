@@ -1,4 +1,4 @@
-import { gatewayWorkloads, selects } from '../gateway-workloads';
+import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { PolicyDocument } from '../source';
 import type { DocumentRule } from './rule';
 import { arr, obj, strings } from '../access';
@@ -15,7 +15,7 @@ const CLAIM = /^@request\.auth\.claims[.[]/;
 export const jwtClaimRoutes: DocumentRule<'VirtualService'> = {
   codes: ['jwt-claim-route', 'bad-value'],
   kinds: ['VirtualService'],
-  facts: (index) => `${index.gatewayFacts}\n${gatewayWorkloads(index).facts}\n${JSON.stringify(requestAuthentications(index))}`,
+  facts: (index) => `${index.gatewayFacts}\n${clusterWorkloads(index).facts}\n${JSON.stringify(requestAuthentications(index))}`,
   check(vs, index, report) {
     const claim = claimKey(vs);
     if (!claim) return;
@@ -29,7 +29,7 @@ export const jwtClaimRoutes: DocumentRule<'VirtualService'> = {
       const gw = index.gateways.get(name.includes('/') ? name : `${index.namespaceOf(vs)}/${name}`);
       if (!gw) return; // the gateways rule reports it
       const selector = strings(obj(gw.doc.value.spec).selector);
-      const uncovered = gatewayWorkloads(index).all.filter((w) => selects(selector, w.labels)
+      const uncovered = clusterWorkloads(index).all.filter((w) => selects(selector, w.labels)
         && !authns.some((ra) => (ra.namespace === index.rootNamespace || ra.namespace === w.namespace) && selects(ra.selector, w.labels)));
       if (uncovered.length === 0) return;
       report(vs, ['spec', 'gateways', i], 'jwt-claim-route',

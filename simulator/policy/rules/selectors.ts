@@ -1,4 +1,4 @@
-import { DEFAULT_INGRESS_GATEWAY, selects } from '../gateway-workloads';
+import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { DocumentRule } from './rule';
 import { obj, strings } from '../access';
 
@@ -8,21 +8,22 @@ import { obj, strings } from '../access';
  * AuthorizationPolicy in the root namespace — or an AuthorizationPolicy for a
  * whole namespace that has no workloads. A PeerAuthentication with a selector
  * in the root namespace is ignored by Istio (ComposePeerAuthentication),
- * which says so (IST0167). Istio's ingress gateway (devmesh's ingress,
- * `istio: ingressgateway` in istio-system) is a workload too.
+ * which says so (IST0167). The workloads are the Mesh's, the pods of the
+ * Kubernetes manifests beside the policies, and Istio's ingress gateway
+ * (devmesh's ingress, `istio: ingressgateway` in istio-system).
  */
 export const selectors: DocumentRule<'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication'> = {
   codes: ['no-matching-workloads', 'ineffective-policy'],
   kinds: ['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'],
-  facts: (index) => index.meshFacts,
+  facts: (index) => `${clusterWorkloads(index).facts}\n${index.rootNamespace}`,
   check(doc, index, report) {
-    const mesh = index.mesh;
-    if (!mesh) return;
+    if (!index.mesh) return;
     const spec = obj(doc.value.spec);
     const ns = index.namespaceOf(doc);
     const meshWide = ns === index.rootNamespace;
+    const workloads = clusterWorkloads(index).all;
     if (spec.selector === undefined) {
-      if (doc.kind === 'AuthorizationPolicy' && !meshWide && !mesh.workloads.some((w) => w.namespace === ns) && ns !== DEFAULT_INGRESS_GATEWAY.namespace) {
+      if (doc.kind === 'AuthorizationPolicy' && !meshWide && !workloads.some((w) => w.namespace === ns)) {
         report(doc, ['metadata', 'name'], 'no-matching-workloads',
           `this AuthorizationPolicy applies to every workload of namespace "${ns}", and it has none (IST0127): move it to the namespace of the workloads it is for, or add them to the Mesh`);
       }
@@ -35,9 +36,7 @@ export const selectors: DocumentRule<'PeerAuthentication' | 'AuthorizationPolicy
         `a PeerAuthentication with a selector in the root namespace "${ns}" applies to no workload: put it in the namespace of the workloads it selects, or drop the selector to make it mesh-wide (IST0167)`, { part: 'key' });
       return;
     }
-    if (index.policyWorkloads(doc).length > 0) return;
-    const ingress = DEFAULT_INGRESS_GATEWAY;
-    if ((meshWide || ns === ingress.namespace) && selects(labels, ingress.labels)) return;
+    if (workloads.some((w) => (meshWide || w.namespace === ns) && selects(labels, w.labels))) return;
     const shown = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
     const where = meshWide ? `anywhere in the mesh (it is in the root namespace "${ns}")` : `in namespace "${ns}"`;
     report(doc, ['spec', 'selector', 'matchLabels'], 'no-matching-workloads',

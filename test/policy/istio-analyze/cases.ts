@@ -42,6 +42,15 @@ export function applies(c: Case): c is ApplicableCase {
   return 'inputs' in c;
 }
 
+/** Findings of one Istio code, by one analyzer, on resources named exactly or by a `*` pattern. */
+function also(code: string, by: string, ...resources: string[]): AlsoIstio[] {
+  return resources.map((resource) => ({ code, resource, by }));
+}
+
+const NO_SERVICE = 'virtualservice.DestinationHostAnalyzer: the destination hosts have no Service or ServiceEntry in the inputs';
+const SCHEMA = 'schema validation (pkg/config/validation)';
+const DB_HOST = also('IST0174', 'destinationrule.PodNotSelectedAnalyzer: no Service mydbserver.prod', 'DestinationRule *');
+
 // Reasons shared by several cases.
 const INJECTION = 'sidecar injection (namespace labels, injector ConfigMap and webhook, proxy images): devmesh starts its own sidecars, nothing is injected';
 const ENVOY_FILTER = 'EnvoyFilter patches Envoy\'s configuration; devmesh\'s sidecars are not Envoy and EnvoyFilter is accepted as not simulated';
@@ -58,14 +67,14 @@ export const CASES: readonly Case[] = [
   {
     name: 'deprecation',
     inputs: ['deprecation.yaml'],
-    expected: [['IST0002', 'VirtualService foo/productpage'], ['IST0002', 'Sidecar default/no-selector']],
+    expected: [['IST0002', 'VirtualService foo/productpage'], ['IST0002', 'Sidecar default/no-selector']], alsoIstio: also('IST0106', SCHEMA + ': HTTP route, redirect or direct_response is required', 'VirtualService foo/productpage'),
   },
   { name: 'externalControlPlaneMissingWebhooks', messages: 2, notApplicable: EXTERNAL_CP },
   { name: 'externalControlPlaneMissingWebhooks (custom namespace)', messages: 2, notApplicable: EXTERNAL_CP },
   { name: 'externalControlPlaneUsingIpAddresses', messages: 1, notApplicable: EXTERNAL_CP },
   { name: 'externalControlPlaneValidWebhooks', messages: 0, notApplicable: EXTERNAL_CP },
   { name: 'externalControlPlaneValidWebhooks (custom namespace)', messages: 0, notApplicable: EXTERNAL_CP },
-  { name: 'gatewayNoWorkload', inputs: ['gateway-no-workload.yaml'], expected: [['IST0101', 'Gateway httpbin-gateway']] },
+  { name: 'gatewayNoWorkload', inputs: ['gateway-no-workload.yaml'], expected: [['IST0101', 'Gateway httpbin-gateway']], alsoIstio: also('IST0106', SCHEMA + ': gateway must have at least one server', 'Gateway httpbin-gateway') },
   { name: 'gatewayBadPort', inputs: ['gateway-no-port.yaml'], expected: [['IST0162', 'Gateway httpbin-gateway']] },
   { name: 'gatewayCorrectPort', inputs: ['gateway-correct-port.yaml'], expected: [] },
   { name: 'gatewayCustomIngressGateway', inputs: ['gateway-custom-ingressgateway.yaml'], expected: [] },
@@ -76,7 +85,11 @@ export const CASES: readonly Case[] = [
   {
     name: 'gatewaySecret',
     inputs: ['gateway-secrets.yaml'],
-    expected: [['IST0101', 'Gateway defaultgateway-bogusCredentialName'], ['IST0101', 'Gateway customgateway-wrongnamespace'], ['IST0101', 'Gateway bogusgateway']],
+    expected: [['IST0101', 'Gateway defaultgateway-bogusCredentialName'], ['IST0101', 'Gateway customgateway-wrongnamespace'], ['IST0101', 'Gateway bogusgateway']], alsoIstio: [
+      ...also('IST0145', 'gateway.ConflictingGatewayAnalyzer: one selector, port 443 and host httpbin.example.com', 'Gateway *'),
+      ...also('IST0138', 'gateway.CertificateAnalyzer: one credentialName on gateways of one selector', 'Gateway customgateway-wrongnamespace', 'Gateway bogusgateway'),
+      ...also('IST0106', SCHEMA + ': invalid gateway name (not a DNS label)', 'Gateway defaultgateway-bogusCredentialName'),
+    ],
   },
   {
     name: 'gatewaySecretValidations',
@@ -84,13 +97,13 @@ export const CASES: readonly Case[] = [
     expected: [
       ['IST0161', 'Gateway defaultgateway-invalid-keys'], ['IST0161', 'Gateway defaultgateway-missing-keys'],
       ['IST0161', 'Gateway defaultgateway-invalid-cert'], ['IST0161', 'Gateway defaultgateway-expired'],
-    ],
+    ], alsoIstio: also('IST0145', 'gateway.ConflictingGatewayAnalyzer: one selector, port 443 and host httpbin.example.com', 'Gateway *'),
   },
   { name: 'conflicting gateways detect', inputs: ['conflicting-gateways.yaml'], expected: [['IST0145', 'Gateway alpha'], ['IST0145', 'Gateway beta']] },
   { name: 'gateways with different port are non-conflicting', inputs: ['gateway-different-port.yaml'], expected: [] },
-  { name: 'conflicting gateways with multiple port declarations', inputs: ['conflicting-gateways-multiple-ports.yaml'], expected: [['IST0145', 'Gateway alpha'], ['IST0145', 'Gateway beta']] },
-  { name: 'conflicting gateways detect by sub selector', inputs: ['conflicting-gateways-subSelector.yaml'], expected: [['IST0145', 'Gateway alpha'], ['IST0145', 'Gateway beta']] },
-  { name: 'conflicting gateways detect: no port', inputs: ['conflicting-gateways-invalid-port.yaml'], expected: [] },
+  { name: 'conflicting gateways with multiple port declarations', inputs: ['conflicting-gateways-multiple-ports.yaml'], expected: [['IST0145', 'Gateway alpha'], ['IST0145', 'Gateway beta']], alsoIstio: also('IST0162', 'gateway.IngressGatewayPortAnalyzer: ports 70 and 90 are not on the ingress gateway\'s Service', 'Gateway alpha', 'Gateway beta') },
+  { name: 'conflicting gateways detect by sub selector', inputs: ['conflicting-gateways-subSelector.yaml'], expected: [['IST0145', 'Gateway alpha'], ['IST0145', 'Gateway beta']], alsoIstio: also('IST0162', 'gateway.IngressGatewayPortAnalyzer: no Service in front of the selected pods', 'Gateway alpha', 'Gateway beta') },
+  { name: 'conflicting gateways detect: no port', inputs: ['conflicting-gateways-invalid-port.yaml'], expected: [], alsoIstio: also('IST0106', SCHEMA + ': port is required', 'Gateway alpha', 'Gateway beta') },
   { name: 'istioInjection', messages: 6, notApplicable: INJECTION },
   { name: 'istioInjectionEnableNamespacesByDefault', messages: 6, notApplicable: INJECTION },
   { name: 'istioInjectionProxyImageMismatch', messages: 2, notApplicable: INJECTION },
@@ -110,6 +123,9 @@ export const CASES: readonly Case[] = [
       ['IST0109', 'VirtualService team3/ratings'], ['IST0109', 'VirtualService team4/ratings'], ['IST0109', 'VirtualService foo/ratings'],
       ['IST0109', 'VirtualService bar/ratings'], ['IST0109', 'VirtualService foo/productpage'], ['IST0109', 'VirtualService foo/bogus-productpage'],
       ['IST0109', 'VirtualService team2/ratings'],
+    ], alsoIstio: [
+      ...also('IST0101', `${NO_SERVICE}; virtualservice.GatewayAnalyzer: no Gateway istio-ingressgateway`, 'VirtualService *'),
+      ...also('IST0132', 'virtualservice.GatewayAnalyzer: a Gateway that does not exist serves no host', 'VirtualService bar/*', 'VirtualService team2/ratings', 'VirtualService team4/ratings'),
     ],
   },
   {
@@ -119,7 +135,7 @@ export const CASES: readonly Case[] = [
       ['IST0109', 'VirtualService foo/productpage'], ['IST0109', 'VirtualService bar/productpage'],
       ['IST0109', 'VirtualService foo/productpage-c'], ['IST0109', 'VirtualService bar/productpage-c'],
       ['IST0109', 'VirtualService foo/productpage-d'], ['IST0109', 'VirtualService bar/productpage-d'],
-    ],
+    ], alsoIstio: also('IST0101', NO_SERVICE, 'VirtualService *'),
   },
   {
     name: 'virtualServiceDestinationHosts',
@@ -129,12 +145,19 @@ export const CASES: readonly Case[] = [
       ['IST0101', 'VirtualService default/reviews-bookinfo-other'], ['IST0101', 'VirtualService default/reviews-mirror-bogushost'],
       ['IST0101', 'VirtualService default/reviews-bogusport'], ['IST0112', 'VirtualService default/reviews-2port-missing'],
       ['IST0101', 'VirtualService istio-system/cross-namespace-details'], ['IST0101', 'VirtualService hello/hello-export-to-bogus'],
+    ], alsoIstio: [
+      ...also('IST0101', 'virtualservice.DestinationRuleAnalyzer: subset v1 of a host without DestinationRule', 'VirtualService default/*'),
+      ...also('IST0106', SCHEMA + ': destination is required', 'VirtualService default/reviews-bogushost'),
+      ...also('IST0109', 'virtualservice.ConflictingMeshGatewayHostsAnalyzer: hello exported everywhere and to "bogus"', 'VirtualService hello/hello', 'VirtualService hello/hello-export-to-bogus'),
     ],
   },
   {
     name: 'virtualServiceDestinationRules',
     inputs: ['virtualservice_destinationrules.yaml'],
-    expected: [['IST0101', 'VirtualService default/reviews-bogussubset'], ['IST0101', 'VirtualService default/reviews-mirror-bogussubset']],
+    expected: [['IST0101', 'VirtualService default/reviews-bogussubset'], ['IST0101', 'VirtualService default/reviews-mirror-bogussubset']], alsoIstio: [
+      ...also('IST0101', NO_SERVICE, 'VirtualService default/*'),
+      ...also('IST0174', 'destinationrule.PodNotSelectedAnalyzer: no Service reviews', 'DestinationRule default/reviews'),
+    ],
   },
   {
     name: 'virtualServiceGateways',
@@ -142,11 +165,11 @@ export const CASES: readonly Case[] = [
     expected: [
       ['IST0101', 'VirtualService httpbin-bogus'],
       ['IST0132', 'VirtualService default/cross-test'], ['IST0132', 'VirtualService httpbin-bogus'], ['IST0132', 'VirtualService httpbin'],
-    ],
+    ], alsoIstio: also('IST0106', SCHEMA + ': gateway must have at least one server', 'Gateway httpbin-gateway', 'Gateway another/crossnamespace-gw'),
   },
   { name: 'virtualServiceKubernetesGateways', inputs: ['virtualservice_kubernetes_gateways.yaml'], expected: [['IST0132', 'VirtualService default/my-vs-host-mismatch']] },
-  { name: 'virtualServiceJWTClaimRoute', inputs: ['virtualservice_jwtclaimroute.yaml'], expected: [['IST0149', 'VirtualService foo']] },
-  { name: 'virtualServiceInternalGatewayRef', inputs: ['virtualservice_internal_gateway_ref.yaml'], expected: [['IST0165', 'VirtualService httpbin']] },
+  { name: 'virtualServiceJWTClaimRoute', inputs: ['virtualservice_jwtclaimroute.yaml'], expected: [['IST0149', 'VirtualService foo']], alsoIstio: also('IST0101', NO_SERVICE, 'VirtualService foo') },
+  { name: 'virtualServiceInternalGatewayRef', inputs: ['virtualservice_internal_gateway_ref.yaml'], expected: [['IST0165', 'VirtualService httpbin']], alsoIstio: also('IST0101', NO_SERVICE, 'VirtualService httpbin') },
   { name: 'serviceMultipleDeployments', messages: 3, notApplicable: 'Deployments selected by several Kubernetes Services with conflicting ports: Kubernetes wiring, which devmesh import reports as a note (a workload listed under one service)' },
   { name: 'deploymentMultiServicesInDifferentNamespace', messages: 0, notApplicable: 'Kubernetes Deployment and Service wiring (see serviceMultipleDeployments)' },
   { name: 'serviceWithNoSelector', messages: 0, notApplicable: 'Kubernetes Deployment and Service wiring (see serviceMultipleDeployments)' },
@@ -164,17 +187,17 @@ export const CASES: readonly Case[] = [
       ['IST0101', 'AuthorizationPolicy httpbin/httpbin-bogus-not-ns'], ['IST0127', 'AuthorizationPolicy test-ambient/no-workload'],
     ],
   },
-  { name: 'destinationrule with no cacert, simple at destinationlevel', inputs: ['destinationrule-simple-destination.yaml'], expected: [['IST0128', 'DestinationRule db-tls']] },
-  { name: 'destinationrule with no cacert, mutual at destinationlevel', inputs: ['destinationrule-mutual-destination.yaml'], expected: [['IST0128', 'DestinationRule db-mtls']] },
-  { name: 'destinationrule with no cacert, simple at portlevel', inputs: ['destinationrule-simple-port.yaml'], expected: [['IST0129', 'DestinationRule db-tls']] },
-  { name: 'destinationrule with credentialname, simple at destinationlevel, no workloadSelector', inputs: ['destinationrule-simple-destination-credentialname.yaml'], expected: [['IST0128', 'DestinationRule db-tls']] },
-  { name: 'destinationrule with credentialname, simple at destinationlevel, workloadSelector', inputs: ['destinationrule-simple-destination-credentialname-selector.yaml'], expected: [] },
-  { name: 'destinationrule with credentialname, simple at portlevel, no workloadSelector', inputs: ['destinationrule-simple-port-credentialname.yaml'], expected: [['IST0129', 'DestinationRule db-tls']] },
-  { name: 'destinationrule with credentialname, simple at portlevel, workloadSelector', inputs: ['destinationrule-simple-port-credentialname-selector.yaml'], expected: [] },
-  { name: 'destinationrule with no cacert, mutual at portlevel', inputs: ['destinationrule-mutual-port.yaml'], expected: [['IST0129', 'DestinationRule db-mtls']] },
-  { name: 'destinationrule with no cacert, mutual at destinationlevel and simple at port level', inputs: ['destinationrule-compound-simple-mutual.yaml'], expected: [['IST0128', 'DestinationRule db-mtls'], ['IST0129', 'DestinationRule db-mtls']] },
-  { name: 'destinationrule with no cacert, simple at destinationlevel and mutual at port level', inputs: ['destinationrule-compound-mutual-simple.yaml'], expected: [['IST0129', 'DestinationRule db-mtls'], ['IST0128', 'DestinationRule db-mtls']] },
-  { name: 'destinationrule with both cacerts', inputs: ['destinationrule-with-ca.yaml'], expected: [] },
+  { name: 'destinationrule with no cacert, simple at destinationlevel', inputs: ['destinationrule-simple-destination.yaml'], expected: [['IST0128', 'DestinationRule db-tls']], alsoIstio: DB_HOST },
+  { name: 'destinationrule with no cacert, mutual at destinationlevel', inputs: ['destinationrule-mutual-destination.yaml'], expected: [['IST0128', 'DestinationRule db-mtls']], alsoIstio: DB_HOST },
+  { name: 'destinationrule with no cacert, simple at portlevel', inputs: ['destinationrule-simple-port.yaml'], expected: [['IST0129', 'DestinationRule db-tls']], alsoIstio: DB_HOST },
+  { name: 'destinationrule with credentialname, simple at destinationlevel, no workloadSelector', inputs: ['destinationrule-simple-destination-credentialname.yaml'], expected: [['IST0128', 'DestinationRule db-tls']], alsoIstio: DB_HOST },
+  { name: 'destinationrule with credentialname, simple at destinationlevel, workloadSelector', inputs: ['destinationrule-simple-destination-credentialname-selector.yaml'], expected: [], alsoIstio: DB_HOST },
+  { name: 'destinationrule with credentialname, simple at portlevel, no workloadSelector', inputs: ['destinationrule-simple-port-credentialname.yaml'], expected: [['IST0129', 'DestinationRule db-tls']], alsoIstio: DB_HOST },
+  { name: 'destinationrule with credentialname, simple at portlevel, workloadSelector', inputs: ['destinationrule-simple-port-credentialname-selector.yaml'], expected: [], alsoIstio: DB_HOST },
+  { name: 'destinationrule with no cacert, mutual at portlevel', inputs: ['destinationrule-mutual-port.yaml'], expected: [['IST0129', 'DestinationRule db-mtls']], alsoIstio: DB_HOST },
+  { name: 'destinationrule with no cacert, mutual at destinationlevel and simple at port level', inputs: ['destinationrule-compound-simple-mutual.yaml'], expected: [['IST0128', 'DestinationRule db-mtls'], ['IST0129', 'DestinationRule db-mtls']], alsoIstio: DB_HOST },
+  { name: 'destinationrule with no cacert, simple at destinationlevel and mutual at port level', inputs: ['destinationrule-compound-mutual-simple.yaml'], expected: [['IST0129', 'DestinationRule db-mtls'], ['IST0128', 'DestinationRule db-mtls']], alsoIstio: DB_HOST },
+  { name: 'destinationrule with both cacerts', inputs: ['destinationrule-with-ca.yaml'], expected: [], alsoIstio: DB_HOST },
   {
     name: 'dupmatches',
     inputs: ['virtualservice_dupmatches.yaml', 'virtualservice_overlappingmatches.yaml'],
@@ -186,6 +209,11 @@ export const CASES: readonly Case[] = [
       ['IST0130', 'VirtualService none/tls-routing'], ['IST0131', 'VirtualService none/tls-routing-almostmatch'], ['IST0131', 'VirtualService none/tls-routing'],
       ['IST0131', 'VirtualService non-method-get'], ['IST0131', 'VirtualService overlapping-in-single-match'],
       ['IST0131', 'VirtualService overlapping-in-two-matches'], ['IST0131', 'VirtualService overlapping-mathes-with-different-methods'],
+    ], alsoIstio: [
+      ...also('IST0101', `${NO_SERVICE}; virtualservice.GatewayAnalyzer: no Gateway tcp-echo-gateway`, 'VirtualService *'),
+      ...also('IST0132', 'virtualservice.GatewayAnalyzer: a Gateway that does not exist serves no host', 'VirtualService *tcp*'),
+      ...also('IST0109', 'virtualservice.ConflictingMeshGatewayHostsAnalyzer: sample.baz.svc.cluster.local in six VirtualServices', 'VirtualService duplicate-match', 'VirtualService non-method-get',
+        'VirtualService uri-with-prefix-exact', 'VirtualService overlapping-*'),
     ],
   },
   {
@@ -194,7 +222,7 @@ export const CASES: readonly Case[] = [
     expected: [
       ['IST0132', 'VirtualService default/testing-service-02-test-01'], ['IST0132', 'VirtualService default/testing-service-02-test-02'],
       ['IST0132', 'VirtualService default/testing-service-02-test-03'], ['IST0132', 'VirtualService default/testing-service-03-test-04'],
-    ],
+    ], alsoIstio: also('IST0101', NO_SERVICE, 'VirtualService *'),
   },
   {
     name: 'host defined in virtualservice not found in the gateway(beta version)',
@@ -202,10 +230,10 @@ export const CASES: readonly Case[] = [
     expected: [
       ['IST0132', 'VirtualService default/testing-service-02-test-01'], ['IST0132', 'VirtualService default/testing-service-02-test-02'],
       ['IST0132', 'VirtualService default/testing-service-02-test-03'], ['IST0132', 'VirtualService default/testing-service-03-test-04'],
-    ],
+    ], alsoIstio: also('IST0101', NO_SERVICE, 'VirtualService *'),
   },
-  { name: 'host defined in virtualservice not found in the gateway with ns', inputs: ['virtualservice_host_not_found_gateway_with_ns_prefix.yaml'], expected: [['IST0132', 'VirtualService default/testing-service-01-test-01']] },
-  { name: 'host defined in virtualservice not found in the gateway with ns(beta version)', inputs: ['virtualservice_host_not_found_gateway_with_ns_prefix_beta.yaml'], expected: [['IST0132', 'VirtualService default/testing-service-01-test-01']] },
+  { name: 'host defined in virtualservice not found in the gateway with ns', inputs: ['virtualservice_host_not_found_gateway_with_ns_prefix.yaml'], expected: [['IST0132', 'VirtualService default/testing-service-01-test-01']], alsoIstio: also('IST0101', NO_SERVICE, 'VirtualService *') },
+  { name: 'host defined in virtualservice not found in the gateway with ns(beta version)', inputs: ['virtualservice_host_not_found_gateway_with_ns_prefix_beta.yaml'], expected: [['IST0132', 'VirtualService default/testing-service-01-test-01']], alsoIstio: also('IST0101', NO_SERVICE, 'VirtualService *') },
   { name: 'missing Addresses and Protocol in Service Entry', messages: 3, notApplicable: SERVICE_ENTRY },
   { name: 'missing Addresses and Protocol in Service Entry with ISTIO_META_DNS_AUTO_ALLOCATE enabled', messages: 0, notApplicable: SERVICE_ENTRY },
   {
@@ -214,10 +242,10 @@ export const CASES: readonly Case[] = [
     expected: [
       ['IST0138', 'Gateway istio-system/gateway-01-test-01'], ['IST0138', 'Gateway istio-system/gateway-02-test-01'],
       ['IST0138', 'Gateway istio-system/gateway-01-test-02'], ['IST0138', 'Gateway default/gateway-01-test-03'],
-    ],
+    ], alsoIstio: also('IST0161', 'gateway.SecretAnalyzer: the Secrets hold "cert" and "key" that are no PEM certificate', 'Gateway *'),
   },
   { name: 'webook', messages: 3, notApplicable: 'the sidecar injector\'s webhook configurations: devmesh has no webhooks' },
-  { name: 'Route Rule no effect on Ingress', inputs: ['virtualservice_route_rule_no_effects_ingress.yaml'], expected: [['IST0140', 'VirtualService default/testing-service-01-test-01']] },
+  { name: 'Route Rule no effect on Ingress', inputs: ['virtualservice_route_rule_no_effects_ingress.yaml'], expected: [['IST0140', 'VirtualService default/testing-service-01-test-01']], alsoIstio: also('IST0173', 'destinationrule.PodNotSelectedAnalyzer: no pod behind ratings for subset v1', 'DestinationRule default/ratings') },
   { name: 'Application Pod SecurityContext with UID 1337', messages: 1, notApplicable: UID },
   { name: 'Application Container SecurityContext with UID 1337', messages: 1, notApplicable: UID },
   { name: 'Deployment Pod SecurityContext with UID 1337', messages: 1, notApplicable: UID },

@@ -41,7 +41,7 @@ describe('destination hosts', () => {
     assert.match(f.message, /referenced host not found \(IST0101\): "other.example.com"/);
   });
 
-  it('must name a port the host has, and a port when it has several', () => {
+  it('must name a port the ServiceEntry host has, and a port when it has several', () => {
     const se = serviceEntry('db', 'default', ['db.example.com'], '  ports:\n    - { number: 80, name: http, protocol: HTTP }\n    - { number: 443, name: https, protocol: HTTPS }\n');
     const wrong = findings({ '/mesh.yaml': MESH, '/se.yaml': se, '/vs.yaml': routeTo('a', '{ host: db.example.com, port: { number: 8080 } }') }, 'unknown-host');
     assert.deepEqual(wrong.map((f) => f.text), ['8080']);
@@ -49,8 +49,8 @@ describe('destination hosts', () => {
     const none = findings({ '/mesh.yaml': MESH, '/se.yaml': se, '/vs.yaml': routeTo('a', '{ host: db.example.com }') }, 'unknown-host');
     assert.match(none[0].message, /several ports \(80, 443\).*IST0112/);
     assert.deepEqual(findings({ '/mesh.yaml': MESH, '/se.yaml': se, '/vs.yaml': routeTo('a', '{ host: db.example.com, port: { number: 443 } }') }, 'unknown-host'), []);
-    const mine = findings({ '/mesh.yaml': MESH, '/vs.yaml': routeTo('a', '{ host: reviews, port: { number: 9999 } }') }, 'unknown-host');
-    assert.match(mine[0].message, /service reviews has no port 9999; use 8080/);
+    const mine = findings({ '/mesh.yaml': MESH, '/vs.yaml': routeTo('a', '{ host: reviews, port: { number: 9999 } }') }, 'unknown-host', 'unknown-port');
+    assert.deepEqual(mine.map((f) => f.code), ['unknown-port'], 'a Mesh service\'s ports are policy-ports\' to check');
   });
 
   it('note a host the sidecars route that is no service, without warning (Istio routes such names on port 80)', () => {

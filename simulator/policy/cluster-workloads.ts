@@ -1,11 +1,12 @@
 /**
- * The workloads a Gateway's selector may pick on the cluster, and the ports
- * the Kubernetes Services in front of them expose: Istio's default ingress
+ * Every workload the workspace knows of on the cluster, and the ports the
+ * Kubernetes Services in front of each expose: Istio's default ingress
  * gateway (which devmesh's own ingress plays locally, and which `istioctl
  * analyze` assumes too), the pods and pod templates of the workspace's
- * Kubernetes objects, and the Mesh's workloads. Gateway checks read these;
- * locally devmesh's one ingress serves every Gateway whatever its selector.
- * Pure: the index in, views out, computed once per index.
+ * Kubernetes objects, and the Mesh's workloads. Gateway selectors and policy
+ * selectors are matched against these; locally devmesh's one ingress serves
+ * every Gateway whatever its selector. Pure: the index in, views out,
+ * computed once per index.
  */
 import type { MeshView, WorkspaceIndex } from './workspace-index';
 
@@ -18,7 +19,7 @@ export const DEFAULT_INGRESS_GATEWAY = {
   ports: [[80, 80], [443, 443], [31400, 31400], [15443, 15443], [80, 8080], [443, 8443]] as const,
 };
 
-export interface GatewayWorkload {
+export interface ClusterWorkload {
   /** `Kind name` as shown in messages, e.g. `Pod my-ingressgateway-1234`. */
   title: string;
   namespace: string;
@@ -30,18 +31,18 @@ export interface GatewayWorkload {
   exposed: Set<number>;
 }
 
-export interface GatewayWorkloads {
-  all: GatewayWorkload[];
+export interface ClusterWorkloads {
+  all: ClusterWorkload[];
   /** Everything above as one string, for rules that remember their findings (see rules/rule.ts). */
   facts: string;
 }
 
-const cache = new WeakMap<WorkspaceIndex, GatewayWorkloads>();
+const cache = new WeakMap<WorkspaceIndex, ClusterWorkloads>();
 
-export function gatewayWorkloads(index: WorkspaceIndex): GatewayWorkloads {
+export function clusterWorkloads(index: WorkspaceIndex): ClusterWorkloads {
   let found = cache.get(index);
   if (found) return found;
-  const all: GatewayWorkload[] = [{
+  const all: ClusterWorkload[] = [{
     title: `Istio's ingress gateway (${DEFAULT_INGRESS_GATEWAY.namespace}/${DEFAULT_INGRESS_GATEWAY.name})`,
     namespace: DEFAULT_INGRESS_GATEWAY.namespace,
     labels: DEFAULT_INGRESS_GATEWAY.labels,
@@ -50,6 +51,10 @@ export function gatewayWorkloads(index: WorkspaceIndex): GatewayWorkloads {
   const cluster = index.cluster;
   for (const pod of cluster.pods) {
     const exposed = new Set<number>();
+    // The default install's ingress Service selects every `istio: ingressgateway` pod of istio-system.
+    if (pod.namespace === DEFAULT_INGRESS_GATEWAY.namespace && pod.labels.istio === DEFAULT_INGRESS_GATEWAY.labels.istio) {
+      for (const p of DEFAULT_INGRESS_GATEWAY.ports.flat()) exposed.add(p);
+    }
     for (const svc of cluster.services) {
       if (svc.namespace !== pod.namespace || !svc.selector || !selects(svc.selector, pod.labels)) continue;
       for (const p of svc.ports) {
@@ -60,7 +65,7 @@ export function gatewayWorkloads(index: WorkspaceIndex): GatewayWorkloads {
     }
     all.push({ title: `${pod.kind} ${pod.name}`, namespace: pod.namespace, labels: pod.labels, exposed });
   }
-  const mesh = index.mesh ? meshGatewayWorkloads(index.mesh) : { all: [], facts: '' };
+  const mesh = index.mesh ? meshWorkloads(index.mesh) : { all: [], facts: '' };
   all.push(...mesh.all);
   found = { all, facts: `${JSON.stringify(all.slice(0, all.length - mesh.all.length).map((w) => [w.title, w.namespace, w.labels, [...w.exposed]]))}\n${mesh.facts}` };
   cache.set(index, found);
@@ -68,13 +73,13 @@ export function gatewayWorkloads(index: WorkspaceIndex): GatewayWorkloads {
 }
 
 // A Mesh's workloads as gateway workloads depend on the Mesh document alone.
-const meshCache = new WeakMap<MeshView, GatewayWorkloads>();
+const meshCache = new WeakMap<MeshView, ClusterWorkloads>();
 
-function meshGatewayWorkloads(mesh: MeshView): GatewayWorkloads {
+function meshWorkloads(mesh: MeshView): ClusterWorkloads {
   let found = meshCache.get(mesh);
   if (!found) {
     const ports = new Map(mesh.services.map((s) => [`${s.namespace}/${s.name}`, s.port]));
-    const all = mesh.workloads.map((w): GatewayWorkload => {
+    const all = mesh.workloads.map((w): ClusterWorkload => {
       const port = ports.get(`${w.namespace}/${w.service}`);
       return { title: `workload ${w.name}`, namespace: w.namespace, labels: w.labels, exposed: new Set(port === undefined ? [] : [port]) };
     });
