@@ -8,7 +8,7 @@
  * exists) read them; nothing here is run locally. Pure: documents in, views
  * out.
  */
-import { arr, obj, str, strings } from './access';
+import { arr, obj, str, strings } from './plain';
 import { policyHost } from './hosts';
 import type { SourceDocument } from './source';
 

@@ -3,7 +3,7 @@
  * file system, network or editor APIs in here (see simulator/policy-files.ts
  * for reading files from disk).
  */
-export * from './access';
+export * from './plain';
 export * from './cluster-index';
 export * from './diagnostics';
 export * from './duration';

@@ -28,3 +28,10 @@ export function valueAt(root: unknown, path: readonly (string | number)[]): unkn
   }
   return v;
 }
+
+/** The string values of a map (labels, annotations, selectors). */
+export function strings(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(obj(v))) if (x !== null && x !== undefined) out[k] = String(x);
+  return out;
+}

@@ -1,5 +1,5 @@
 import type { DocumentRule } from './rule';
-import { arr, obj } from '../access';
+import { arr, obj } from '../plain';
 import type { WorkspaceIndex } from '../workspace-index';
 
 /**

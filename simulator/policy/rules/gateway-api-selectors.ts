@@ -1,6 +1,6 @@
 import type { SourceDocument } from '../source';
 import type { WorkspaceRule } from './rule';
-import { obj, strings } from '../access';
+import { obj, strings } from '../plain';
 import { selects } from '../cluster-workloads';
 
 const GATEWAY_NAME = 'gateway.networking.k8s.io/gateway-name';

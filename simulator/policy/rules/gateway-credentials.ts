@@ -1,7 +1,7 @@
 import { credentialProblem } from '../credentials';
 import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { DocumentRule } from './rule';
-import { arr, obj, str, strings } from '../access';
+import { arr, obj, str, strings } from '../plain';
 
 /**
  * A Gateway server's `credentialName` must name a Secret in the namespace of

@@ -4,7 +4,7 @@
  */
 import type { PolicyDocument } from '../source';
 import { clusterWorkloads, selects } from '../cluster-workloads';
-import { arr, obj, str, strings } from '../access';
+import { arr, obj, str, strings } from '../plain';
 import type { WorkspaceIndex } from '../workspace-index';
 
 export interface GatewayServer {

@@ -1,6 +1,6 @@
 import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { DocumentRule } from './rule';
-import { arr, obj, strings } from '../access';
+import { arr, obj, strings } from '../plain';
 
 /**
  * A Gateway's selector must match a gateway workload on the cluster (IST0101),

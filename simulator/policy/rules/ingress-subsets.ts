@@ -1,7 +1,7 @@
 import type { PolicyDocument } from '../source';
 import type { DocumentRule } from './rule';
 import { destinationsOf, gatewaysOf } from './destinations';
-import { arr, obj, str } from '../access';
+import { arr, obj, str } from '../plain';
 import type { WorkspaceIndex } from '../workspace-index';
 
 /**

@@ -1,7 +1,7 @@
 import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { PolicyDocument } from '../source';
 import type { DocumentRule } from './rule';
-import { arr, obj, strings } from '../access';
+import { arr, obj, strings } from '../plain';
 import type { WorkspaceIndex } from '../workspace-index';
 
 const CLAIM = /^@request\.auth\.claims[.[]/;

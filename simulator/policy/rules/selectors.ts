@@ -1,6 +1,6 @@
 import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { DocumentRule } from './rule';
-import { obj, strings } from '../access';
+import { obj, strings } from '../plain';
 
 /**
  * A policy that applies to no workload is dead (IST0127): a selector that
