@@ -118,10 +118,16 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   if (!resolved && !diagnostics.some((d) => d.severity === 'error')) {
     diagnostics.push(atStart(undefined, 'mesh-missing', `no kind: Mesh (apiVersion devmesh.dev/v1alpha1) document in ${path.basename(abs)}; devmesh up needs one to know what to run`));
   }
-  const mesh: Resource<'Mesh'> = resolved
+  // A Mesh without services is one validate checks policies against (devmesh import writes one for an input with nothing to run); up has nothing to start.
+  if (resolved && resolved.mesh.services.length === 0 && (resolved.mesh.workloads ?? []).length === 0) {
+    const at = positionIn(ws)(['spec', 'services']);
+    diagnostics.push({ file: displayPath(at?.file ?? abs), line: at?.line ?? 1, column: at?.column ?? 1, endLine: at?.line ?? 1, endColumn: at?.column ?? 1, severity: 'error', code: 'nothing-to-run',
+      message: 'this Mesh has no services and no workloads, so devmesh up has nothing to run: add a service with its workloads (devmesh validate still checks policies against it)' });
+  }
+  const mesh: Resource<'Mesh'> = resolved && !hasErrors(diagnostics)
     ? { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: resolved.meshName }, spec: resolved.mesh }
     : EMPTY_MESH;
-  const resources = resolved ? (Object.values(resolved.resources).flat() as Resource<IstioKind>[]) : [];
+  const resources = resolved && !hasErrors(diagnostics) ? (Object.values(resolved.resources).flat() as Resource<IstioKind>[]) : [];
   const files = ws.fileNames();
   const policyFileCount = files.filter((f) => (ws.getSource(f)?.documents.length ?? 0) > 0 || diagnostics.some((d) => d.file === displayPath(f))).length;
   return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshDiagnostic: inMesh(ws, abs) };
