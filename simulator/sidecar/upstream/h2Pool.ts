@@ -12,7 +12,12 @@
  * - A session that receives GOAWAY, errors or closes is dropped from the map;
  *   the next request opens a new one. Requests on it finish or fail on their own.
  * - New certificates (`refresh`) apply to new sessions; old ones are closed
- *   gracefully, so their in-flight streams complete.
+ *   gracefully, so their in-flight streams complete. The close waits for
+ *   the session to connect and send the requests already made on it: Node
+ *   fails requests waiting for a session that closes ("New streams cannot be
+ *   created after receiving a GOAWAY", seen as 503 UC across certificate
+ *   rotations under load), and nghttp2 refuses streams queued behind the
+ *   GOAWAY.
  */
 import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
@@ -103,7 +108,7 @@ export class H2Pool {
   /** New certificates: future sessions use them; current sessions drain and close. */
   refresh(certs: Certificates): void {
     this.certs = certs;
-    for (const s of this.sessions.values()) s.close();
+    for (const s of this.sessions.values()) drain(s);
     this.sessions.clear();
   }
 
@@ -113,7 +118,7 @@ export class H2Pool {
 
   close(): void {
     this.closed = true;
-    for (const s of this.sessions.values()) s.close();
+    for (const s of this.sessions.values()) drain(s);
     this.sessions.clear();
   }
 
@@ -122,6 +127,13 @@ export class H2Pool {
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
   }
+}
+
+/** Closes a session gracefully once it has connected and sent the requests made on it (they are written on the next turn of the event loop). */
+function drain(session: http2.ClientHttp2Session): void {
+  const close = () => setImmediate(() => session.close());
+  if (session.connecting) session.once('connect', close);
+  else close();
 }
 
 /** Istio verifies the server's SPIFFE id, not a hostname. */
