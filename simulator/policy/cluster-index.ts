@@ -3,7 +3,7 @@
  * from the reference documents (see source.ts): Kubernetes Namespaces,
  * Services, Pods and the pod templates of Deployments and the like, Secrets,
  * Nodes, Gateway API Gateways, and the Istio kinds devmesh does not simulate
- * (ServiceEntry, Sidecar, RequestAuthentication, ...). Checks about deploying
+ * (ServiceEntry, Sidecar, Telemetry, ...). Checks about deploying
  * (a gateway's workload and ports, a credential's Secret, a namespace that
  * exists) read them; nothing here is run locally. Pure: documents in, views
  * out.

@@ -8,13 +8,14 @@
  * every Gateway whatever its selector. Pure: the index in, views out,
  * computed once per index.
  */
+import { INGRESS_GATEWAY } from './model';
 import type { MeshView, WorkspaceIndex } from './workspace-index';
 
 /** Istio's ingress gateway as a default install has it (and as `istioctl analyze` adds it to files it reads). */
 export const DEFAULT_INGRESS_GATEWAY = {
   name: 'istio-ingressgateway',
-  namespace: 'istio-system',
-  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } as Record<string, string>,
+  namespace: INGRESS_GATEWAY.namespace,
+  labels: INGRESS_GATEWAY.labels,
   /** Service port -> container port: the analyzer's default (80, 443, 31400, 15443), and today's install (80 -> 8080, 443 -> 8443). */
   ports: [[80, 80], [443, 443], [31400, 31400], [15443, 15443], [80, 8080], [443, 8443]] as const,
 };

@@ -12,7 +12,7 @@
 import { buildClusterView, type ClusterView } from './cluster-index';
 import { hostMatches, policyHost } from './hosts';
 import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inventory';
-import { INGRESS_GATEWAY, MESH_DEFAULTS, type Kind } from './model';
+import { MESH_DEFAULTS, type Kind } from './model';
 import { arr, num, obj, str } from './plain';
 import type { Path, PolicyDocument, SourceDocument } from './source';
 
@@ -230,18 +230,6 @@ export class WorkspaceIndex {
       return Object.keys(labels).length === 0 ? this.workloadsMatching({}, '*') : [];
     }
     return this.workloadsMatching(labels, ns);
-  }
-
-  /**
-   * Whether a policy selects the local ingress, Istio's ingress gateway
-   * (istio-system, `istio: ingressgateway`): written there or in the root
-   * namespace, with the gateway's labels or none.
-   */
-  selectsIngressGateway(doc: PolicyDocument): boolean {
-    const ns = this.namespaceOf(doc);
-    if (ns !== INGRESS_GATEWAY.namespace && ns !== this.rootNamespace) return false;
-    const labels = obj(obj(obj(doc.value.spec).selector).matchLabels);
-    return Object.entries(labels).every(([k, v]) => INGRESS_GATEWAY.labels[k] === String(v));
   }
 }
 

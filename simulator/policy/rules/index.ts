@@ -16,7 +16,6 @@ import { gatewayApiSelectors } from './gateway-api-selectors';
 import { gatewayCredentials } from './gateway-credentials';
 import { gatewayWorkloadRule } from './gateway-workloads';
 import { ingressSubsets } from './ingress-subsets';
-import { jwtClaimRoutes } from './jwt-claim-routes';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
@@ -61,7 +60,6 @@ export const RULES: readonly Rule[] = [
   gatewayCredentials,
   conflictingGateways,
   duplicateCertificates,
-  jwtClaimRoutes,
   ingressSubsets,
   retryOn,
   rewriteDoubleSlash,
