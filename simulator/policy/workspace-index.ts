@@ -81,6 +81,7 @@ export class WorkspaceIndex {
   private clusterView: ClusterView | undefined;
   private vsCache: Map<string, PolicyDocument<'VirtualService'>> | undefined;
   private seFacts: string | undefined;
+  private svcExportFacts: string | undefined;
 
   /**
    * @param docs every policy document
@@ -141,6 +142,12 @@ export class WorkspaceIndex {
     const entry = this.cluster.serviceEntries.find((se) => (se.visibleIn.includes('*') || se.visibleIn.includes(namespace))
       && se.hosts.some((h) => h === fqdn || hostMatches(h, fqdn)));
     return entry ? { kind: 'ServiceEntry', name: `${entry.namespace}/${entry.doc.name}`, ports: entry.ports } : undefined;
+  }
+
+  /** The Kubernetes Services an `networking.istio.io/exportTo` annotation scopes, and where to, as one string. */
+  get serviceExportFacts(): string {
+    this.svcExportFacts ??= JSON.stringify(this.cluster.services.filter((s) => !s.exportTo.includes('*')).map((s) => [s.namespace, s.name, s.exportTo]));
+    return this.svcExportFacts;
   }
 
   /** Hosts, ports and visibility of every ServiceEntry, as one string. */

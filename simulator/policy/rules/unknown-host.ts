@@ -1,4 +1,4 @@
-import { hostMatches } from '../hosts';
+import { hostMatches, exportedTo } from '../hosts';
 import type { PolicyDocument } from '../source';
 import type { DocumentRule } from './rule';
 import { destinationsOf, gatewaysOf } from './destinations';
@@ -8,7 +8,10 @@ import { arr, obj, str, type MeshView, type WorkspaceIndex } from '../workspace-
  * Destinations must name a service of the Mesh or a host of a ServiceEntry
  * visible to the VirtualService (IST0101); on a ServiceEntry, a port it has,
  * and a port when it has several (IST0112) — a Mesh service's ports are
- * policy-ports' to check. A DestinationRule for a host that is neither
+ * policy-ports' to check. A service whose Kubernetes Service in the
+ * workspace is exported (`networking.istio.io/exportTo`) to none of the
+ * namespaces the VirtualService applies in is not found there (IST0101), as
+ * Istio's analyzer decides it. A DestinationRule for a host that is neither
  * applies to nothing (IST0174). A host the sidecars route that is no service
  * is only noted: Istio applies such routes to calls to that name on port 80.
  */
@@ -16,7 +19,7 @@ export const unknownHost: DocumentRule<'VirtualService' | 'DestinationRule'> = {
   codes: ['unknown-host'],
   kinds: ['VirtualService', 'DestinationRule'],
   // Every host is looked up among the Mesh's services and the ServiceEntries, and the hint lists the services.
-  facts: (index) => `${index.meshFacts}\n${index.serviceEntryFacts}`,
+  facts: (index) => `${index.meshFacts}\n${index.serviceEntryFacts}\n${index.serviceExportFacts}`,
   check(doc, index, report) {
     const mesh = index.mesh;
     if (!mesh) return;
@@ -34,7 +37,8 @@ export const unknownHost: DocumentRule<'VirtualService' | 'DestinationRule'> = {
       if (!target) {
         report(vs, [...d.path, 'host'], 'unknown-host', `referenced host not found (IST0101): ${hint(mesh, d.host, namespace)}`, { data: { host: d.host } });
       } else if (target.kind !== 'ServiceEntry') {
-        continue;
+        const hidden = hiddenService(d.host, vs, index);
+        if (hidden) report(vs, [...d.path, 'host'], 'unknown-host', `referenced host not found (IST0101): ${hidden}`, { data: { host: d.host } });
       } else if (d.port !== undefined && target.ports.length > 0 && !target.ports.includes(d.port)) {
         report(vs, [...d.path, 'port', 'number'], 'unknown-host',
           `referenced host:port not found (IST0101): ServiceEntry ${target.name} has no port ${d.port}; use ${target.ports.join(', ')}`, { data: { host: d.host } });
@@ -55,6 +59,23 @@ export const unknownHost: DocumentRule<'VirtualService' | 'DestinationRule'> = {
     }
   },
 };
+
+/**
+ * Why a Mesh service is out of a VirtualService's sight on a cluster: its
+ * Kubernetes Service is exported to none of the namespaces the VirtualService
+ * is exported to (its own without exportTo). Undefined: it is visible, or the
+ * workspace holds no such Service.
+ */
+function hiddenService(host: string, vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex): string | undefined {
+  const service = index.service(host, vs);
+  const k8s = service && index.cluster.services.find((s) => s.name === service.name && s.namespace === service.namespace);
+  if (!k8s || k8s.exportTo.includes('*')) return undefined;
+  const namespace = index.namespaceOf(vs);
+  const exportTo = arr(obj(vs.value.spec).exportTo).map(str).filter((e): e is string => !!e);
+  const applies = exportTo.length === 0 ? [namespace] : exportTo.map((e) => (e === '.' ? namespace : e));
+  if (applies.some((ns) => exportedTo(k8s.exportTo, k8s.namespace, ns))) return undefined;
+  return `Service ${k8s.namespace}/${k8s.name} is exported (networking.istio.io/exportTo) only to ${k8s.exportTo.join(', ')}, and this VirtualService applies in ${applies.join(', ')}; add ${applies.length > 1 ? 'one of them' : applies[0]} to the Service's annotation, or export the VirtualService where the Service is seen`;
+}
 
 /** Whether a VirtualService host names (or, as a wildcard, covers) a service or a ServiceEntry host. */
 function routable(host: string, vs: PolicyDocument<'VirtualService'>, index: WorkspaceIndex, mesh: MeshView): boolean {

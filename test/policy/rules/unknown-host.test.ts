@@ -41,6 +41,29 @@ describe('destination hosts', () => {
     assert.match(f.message, /referenced host not found \(IST0101\): "other.example.com"/);
   });
 
+  it('do not see a Kubernetes Service exported (networking.istio.io/exportTo) to none of the namespaces the VirtualService applies in', () => {
+    const service = (exportTo: string) => `apiVersion: v1
+kind: Service
+metadata:
+  name: reviews
+  namespace: default
+  annotations: { networking.istio.io/exportTo: "${exportTo}" }
+spec:
+  selector: { app: reviews }
+  ports: [{ name: http, port: 8080 }]
+`;
+    const vs = routeTo('a', '{ host: reviews }');
+    const [f, ...more] = findings({ '/mesh.yaml': MESH, '/svc.yaml': service('banana'), '/vs.yaml': vs }, 'unknown-host');
+    assert.deepEqual(more, []);
+    assert.equal(f.text, 'reviews');
+    assert.match(f.message, /referenced host not found \(IST0101\): Service default\/reviews is exported .* only to banana, and this VirtualService applies in default/);
+    const exported = vs.replace('spec:\n', 'spec:\n  exportTo: [banana]\n');
+    assert.deepEqual(findings({ '/mesh.yaml': MESH, '/svc.yaml': service('banana'), '/vs.yaml': exported }, 'unknown-host'), [], 'exported to banana, the VirtualService applies where the Service is seen');
+    assert.deepEqual(findings({ '/mesh.yaml': MESH, '/svc.yaml': service('.'), '/vs.yaml': vs }, 'unknown-host'), [], '"." is the Service\'s own namespace');
+    assert.equal(findings({ '/mesh.yaml': MESH, '/svc.yaml': service('.'), '/vs.yaml': vs.replace('spec:\n', 'spec:\n  exportTo: [bogus]\n') }, 'unknown-host').length, 1,
+      'a VirtualService exported only to bogus applies there, where the Service is not seen');
+  });
+
   it('must name a port the ServiceEntry host has, and a port when it has several', () => {
     const se = serviceEntry('db', 'default', ['db.example.com'], '  ports:\n    - { number: 80, name: http, protocol: HTTP }\n    - { number: 443, name: https, protocol: HTTPS }\n');
     const wrong = findings({ '/mesh.yaml': MESH, '/se.yaml': se, '/vs.yaml': routeTo('a', '{ host: db.example.com, port: { number: 8080 } }') }, 'unknown-host');
