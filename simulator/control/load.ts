@@ -120,9 +120,8 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   }
   // A Mesh without services is one validate checks policies against (devmesh import writes one for an input with nothing to run); up has nothing to start.
   if (resolved && resolved.mesh.services.length === 0 && (resolved.mesh.workloads ?? []).length === 0) {
-    const at = positionIn(ws)(['spec', 'services']);
-    diagnostics.push({ file: displayPath(at?.file ?? abs), line: at?.line ?? 1, column: at?.column ?? 1, endLine: at?.line ?? 1, endColumn: at?.column ?? 1, severity: 'error', code: 'nothing-to-run',
-      message: 'this Mesh has no services and no workloads, so devmesh up has nothing to run: add a service with its workloads (devmesh validate still checks policies against it)' });
+    diagnostics.push(inMesh(ws, abs)(['spec', 'services'], 'nothing-to-run',
+      'this Mesh has no services and no workloads, so devmesh up has nothing to run: add a service with its workloads (devmesh validate still checks policies against it)'));
   }
   const mesh: Resource<'Mesh'> = resolved && !hasErrors(diagnostics)
     ? { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: resolved.meshName }, spec: resolved.mesh }

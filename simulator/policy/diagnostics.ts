@@ -100,6 +100,7 @@ export const CODES = {
   // Findings of `devmesh up` about the machine it runs on, located in the Mesh file like the rest.
   'file-unreadable': { severity: 'error', title: 'A file devmesh cannot read: missing, or not readable.' },
   'mesh-missing': { severity: 'error', title: 'The file given to devmesh up holds no Mesh document.' },
+  'nothing-to-run': { severity: 'error', title: 'A Mesh with no services and no workloads: devmesh validate checks policies against it, devmesh up has nothing to start.' },
   'port-in-use': { severity: 'error', title: 'A port the Mesh names is held by another process.' },
   'bad-command': { severity: 'error', title: 'A workload command devmesh cannot run: not found, not executable, or its cwd is not a folder.' },
   'app-not-listening': { severity: 'error', title: 'A workload\'s app did not accept connections on its port in time.' },

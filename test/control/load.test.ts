@@ -79,6 +79,17 @@ test('an error in any policy file is a diagnostic with file, line and code, form
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('a Mesh with no services and no workloads is nothing to run: an error at spec.services, and nothing is loaded', async () => {
+  const dir = folder({ 'mesh.yaml': 'apiVersion: devmesh.dev/v1alpha1\nkind: Mesh\nmetadata: { name: m }\nspec:\n  services: []\n' });
+  try {
+    const ws = await new IncrementalMeshLoader(path.join(dir, 'mesh.yaml')).load();
+    const errors = ws.diagnostics.filter((d) => d.severity === 'error');
+    assert.deepEqual(errors.map((d) => [d.code, d.line, d.column]), [['nothing-to-run', 5, 3]]);
+    assert.match(errors[0].message, /nothing to run: add a service with its workloads/);
+    assert.deepEqual(ws.mesh.spec.services, []);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('a missing Mesh file is one clear error, not an exception', async () => {
   const ws = await new IncrementalMeshLoader('/nonexistent/mesh.yaml').load();
   assert.equal(ws.diagnostics.length, 1);
