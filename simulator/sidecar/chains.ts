@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import type { Certificates } from '../protocol';
 import { compose, type Filter, type Handler, type RequestContext } from './context';
 import { app } from './filters/app';
+import { appByProtocol, appH2c } from './filters/appH2c';
 import { authz } from './filters/authz';
 import { extAuthz } from './filters/extAuthz';
 import { jwt } from './filters/jwt';
@@ -41,6 +42,7 @@ import type { LbStats } from './routing/loadBalancer';
 import type { Stats } from './stats';
 import type { MeshTables } from './tables';
 import type { H2Pool } from './upstream/h2Pool';
+import type { H2cPool } from './upstream/h2cPool';
 
 /** Log lines for the control plane (ejections, RBAC audit and dry-run). */
 export type SidecarLog = (level: 'info' | 'warn', message: string) => void;
@@ -155,6 +157,8 @@ export function outboundChain(d: OutboundDeps, toCluster: Handler = clusterChain
 
 export interface InboundDeps {
   appAgent: Agent;
+  /** h2c sessions to the app's gRPC and HTTP/2 ports. */
+  appH2c: () => H2cPool;
   sampling: number;
   random: () => number;
   observe?: boolean;
@@ -181,8 +185,9 @@ export function inboundChain(d: InboundDeps): Handler {
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
       xfcc(),
     ],
-    // HTTP/1.1 keep-alive to the app, on the local port of the container port called, retrying a request the app never read (Istio's inbound reset-before-request).
-    app(d.appAgent, { random: d.random, stats: d.stats }),
+    // To the app on the local port of the container port called: h2c for gRPC/HTTP/2 ports; else HTTP/1.1 keep-alive,
+    // retrying a request the app never read (Istio's inbound reset-before-request).
+    appByProtocol({ h2c: appH2c(d.appH2c), http1: app(d.appAgent, { random: d.random, stats: d.stats }) }),
   );
 }
 

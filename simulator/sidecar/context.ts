@@ -64,6 +64,12 @@ export interface RequestContext {
   upstreamPort?: number;
   /** The request came in proxy form (`GET http://host/path`). */
   proxyForm: boolean;
+  /**
+   * The service host and port the app's connection was opened for (a CONNECT
+   * tunnel, a local upstream port): the route table is that port's, whatever
+   * the `:authority` says; the authority is still matched and sent as is.
+   */
+  destination?: { host: string; port: number };
   /** Header operations to apply to the response, innermost first. */
   responseHeaderOps: HeaderOperations[];
   flags: ResponseFlag[];

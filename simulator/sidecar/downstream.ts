@@ -10,9 +10,14 @@
  * sanitized where the downstream is not a verified mTLS peer,
  * x-forwarded-for appended at the ingress (use_remote_address), and
  * x-envoy-overloaded on circuit-breaker refusals.
+ * HTTP/2 and gRPC, as a proxy must carry them: trailers forwarded when the
+ * body ends, a bodiless answer as one HEADERS frame (a gRPC trailers-only
+ * response), an upstream's mid-body reset passed on as a reset, and the
+ * proxy's own errors to a gRPC caller as a gRPC status (Envoy's gRPC local
+ * reply).
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as http2Constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { RequestContext, Source } from './context';
@@ -20,7 +25,10 @@ import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, ProxyError, formatFlags } fr
 import { applyHeaderOps, type HeaderMap } from './routing/headerOps';
 import type { MeshTables } from './tables';
 import type { ListenerClass } from '../policy/defaults';
-import { endToEndHeaders, endToEndResponseHeaders } from './upstream/hopByHop';
+import { grpcLocalReply } from './grpc/localReply';
+import { grpcStatusOf, isGrpc } from './grpc/status';
+import { resetStream } from './upstream/h2Reset';
+import { endToEndHeaders, endToEndResponseHeaders, onTrailers } from './upstream/hopByHop';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
@@ -31,6 +39,8 @@ export interface Exchange {
   durationMs: number;
   proxyError?: string;
   aborted: boolean;
+  /** The call's gRPC status (trailers, or a trailers-only answer's headers); undefined for non-gRPC exchanges or when none came. */
+  grpcStatus?: number;
 }
 
 export function newContext(
@@ -63,7 +73,13 @@ export function newContext(
   let answered = false;
   let proxyError: string | undefined;
   let abortCb: (() => void) | undefined;
+  let grpcStatus: number | undefined;
   const startedAt = performance.now();
+  const h2 = req.httpVersionMajor === 2;
+  const resetDownstream = (code: number | undefined) => {
+    if (h2) resetStream((res as Http2ServerResponse).stream, code);
+    else res.destroy();
+  };
 
   const ctx: RequestContext = {
     tables,
@@ -90,8 +106,13 @@ export function newContext(
       for (const ops of ctx.responseHeaderOps) applyHeaderOps(out, ops);
       if (ctx.flags.length > 0 && proxyError !== undefined) out[RESPONSE_FLAGS_HEADER] = formatFlags(ctx.flags);
       if (typeof body === 'string') out['content-length'] = Buffer.byteLength(body);
+      grpcStatus = grpcStatusOf(out);
       try {
-        (res as ServerResponse).writeHead(status, out as OutgoingHttpHeaders);
+        if (body === null && h2) {
+          // Headers and END_STREAM in one HEADERS frame: how a trailers-only gRPC answer must arrive.
+          res.statusCode = status;
+          for (const name in out) res.setHeader(name, out[name] as string | string[]);
+        } else (res as ServerResponse).writeHead(status, out as OutgoingHttpHeaders);
       } catch (err) {
         // An upstream header Node refuses to forward: say so rather than crash.
         if (body instanceof Readable) body.destroy();
@@ -102,22 +123,35 @@ export function newContext(
       if (body === null || typeof body === 'string') {
         if (body === null) res.end();
         else res.end(body);
-      } else {
-        body.on('error', () => res.destroy());
-        body.pipe(res as NodeJS.WritableStream);
+        return;
       }
+      // Trailers (grpc-status and the app's metadata) go out when the body ends; registered before the pipe's own 'end'.
+      onTrailers(body, (trailers) => {
+        const t = endToEndResponseHeaders(trailers);
+        grpcStatus ??= grpcStatusOf(t);
+        try { res.addTrailers(t); } catch { /* a trailer Node refuses: the body still completes */ }
+      });
+      // The upstream reset its stream mid-body: reset ours with the same code (CANCEL stays CANCELLED to a gRPC caller).
+      body.once('close', () => { if (!body.readableEnded) resetDownstream((body as { rstCode?: number }).rstCode); });
+      body.on('error', () => resetDownstream((body as { rstCode?: number }).rstCode));
+      body.pipe(res as NodeJS.WritableStream);
     },
     fail(err: ProxyError) {
       if (answered) {
         // Headers are out: all we can do is cut the response short, as Envoy resets the stream.
-        res.destroy();
+        resetDownstream(http2Constants.NGHTTP2_INTERNAL_ERROR);
         return;
       }
       proxyError = err.reason;
       if (err.flag && !ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
-      const local: OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', ...err.headers, [PROXY_ERROR_HEADER]: err.reason };
+      // A gRPC caller gets the error as a gRPC status (Envoy's local reply for gRPC), not as an HTTP error page.
+      const grpc = isGrpc(req.headers);
+      const local: OutgoingHttpHeaders = grpc
+        ? { ...err.headers, ...grpcLocalReply(err), [PROXY_ERROR_HEADER]: err.reason }
+        : { 'content-type': 'text/plain; charset=utf-8', ...err.headers, [PROXY_ERROR_HEADER]: err.reason };
       // Envoy's router marks a circuit-breaker refusal (Envoy docs, router filter, x-envoy-overloaded).
       if (err.flag === 'UO' && proxyHeaders.envoyDebugHeaders) local['x-envoy-overloaded'] = 'true';
+      if (grpc) return ctx.respond(200, local, null);
       const body = err.verbatim || err.message.endsWith('\n') ? err.message : `${err.message}\n`;
       ctx.respond(err.status, local, body);
     },
@@ -138,7 +172,7 @@ export function newContext(
       if (!ctx.flags.includes('DC')) ctx.flags.push('DC');
       abortCb?.();
     }
-    onDone({ ctx, status: aborted && !res.headersSent ? 0 : res.statusCode, durationMs: performance.now() - startedAt, proxyError, aborted });
+    onDone({ ctx, status: aborted && !res.headersSent ? 0 : res.statusCode, durationMs: performance.now() - startedAt, proxyError, aborted, grpcStatus });
   };
   // Node's HTTP/2 compat layer emits 'finish' on every stream close, a reset
   // one too: a caller's RST_STREAM before our response ended is an abort, or

@@ -19,6 +19,7 @@ import type { Exchange } from './downstream';
 import { createAdminServer } from './listeners/admin';
 import { createInboundListener, type InboundListener } from './listeners/inbound';
 import { createOutboundServer } from './listeners/outbound';
+import { createHttp2Entry, type ServeHttp2 } from './listeners/http2Entry';
 import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
 import { JwksStore } from './security/jwksStore';
@@ -28,6 +29,7 @@ import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
 import { authzCaller } from './upstream/authzCall';
 import { H2Pool } from './upstream/h2Pool';
+import { H2cPool } from './upstream/h2cPool';
 import { newKeepAliveAgent } from './upstream/http1';
 
 export type Bootstrap = Extract<ControlMessage, { type: 'bootstrap' }>;
@@ -58,6 +60,12 @@ export interface Sidecar {
   /** Istio metrics, spans, edges and log entries (sent to the control plane in batches). */
   readonly telemetry: SidecarTelemetry;
   tables(): MeshTables;
+  /**
+   * Serves HTTP/2 (prior knowledge) from the app on a connection opened for
+   * one service port — a CONNECT tunnel after its 200, or a local upstream
+   * port — running every stream through the outbound chain.
+   */
+  serveHttp2: ServeHttp2;
   /** Handles one control message and returns the reply (also passed to `send`). */
   handle(msg: ControlMessage): Promise<SidecarMessage | undefined>;
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then closes everything. */
@@ -77,6 +85,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let pool = new H2Pool(certs);
   const plaintextAgent = newKeepAliveAgent();
   const appAgent = newKeepAliveAgent();
+  const appH2c = new H2cPool();
   const resilience = new ResilienceState(stats, random, opts.now);
   const log = (level: 'info' | 'warn', message: string) => void opts.send?.({ type: 'log', level, message });
   // Toxic relays close when their fault expires, even if no request comes to notice it.
@@ -99,11 +108,10 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   // The cluster part serves the app's calls and the calls to external authorizers in the mesh.
   const cluster = clusterChain(outboundDeps);
   const security: SecurityDeps = { jwks: new JwksStore({ log }), authzCall: authzCaller({ cluster, agent: plaintextAgent }), now: opts.now };
-  const outbound = createOutboundServer({
-    tables: getTables,
-    handler: outboundChain({ ...outboundDeps, security }, cluster),
-    onDone: done(outboundName),
-  });
+  const outboundHandler = outboundChain({ ...outboundDeps, security }, cluster);
+  const outbound = createOutboundServer({ tables: getTables, handler: outboundHandler, onDone: done(outboundName) });
+  // HTTP/2 connections from the app (CONNECT tunnels, local upstream ports): each stream runs the same outbound chain.
+  const http2Entry = createHttp2Entry({ tables: getTables, handler: outboundHandler, onDone: done(outboundName), stats, log });
   const upgradeOut = outboundUpgradeChain({ role, random, lb, stats, resilience, log, security, tables: getTables, certs: getCerts, onDone: done(outboundName) });
   outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     countTcp(socket, 'source', { service: upgradeTarget(req) });
@@ -120,7 +128,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   if (tables.self) {
     inbound = createInboundListener({
       tables: getTables,
-      handler: inboundChain({ appAgent, stats, log, sampling, random, observe, security }),
+      handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security }),
       onDone: done('inbound'),
       certs,
       stats,
@@ -176,6 +184,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     accessLog,
     telemetry,
     tables: getTables,
+    serveHttp2: http2Entry.serve,
     async handle(msg) {
       switch (msg.type) {
         case 'config': {
@@ -219,18 +228,22 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       telemetry.close();
       const closed = [outbound, inbound?.server, admin].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
       outbound.closeIdleConnections();
+      http2Entry.close();
       inbound?.closeIdle();
       pool.close();
+      appH2c.close();
       clearInterval(toxicSweep);
       resilience.close();
       const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
       await Promise.race([Promise.all(closed), timer]);
       outbound.closeAllConnections();
+      http2Entry.destroyAll();
       admin.closeAllConnections();
       inbound?.destroyAll();
       pool.destroy();
       plaintextAgent.destroy();
       appAgent.destroy();
+      appH2c.destroy();
       await Promise.race([Promise.all(closed), new Promise<void>((r) => setTimeout(r, 200).unref())]);
     },
   };

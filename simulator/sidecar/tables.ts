@@ -11,7 +11,7 @@
  * sidecar answers `rejected`, and the old tables keep serving. Pure: the
  * same snapshot always gives the same tables.
  */
-import type { DestinationRuleSpec, HTTPRoute, Resource, VirtualServiceSpec } from '../policy/model';
+import type { DestinationRuleSpec, HTTPRoute, Protocol, Resource, VirtualServiceSpec } from '../policy/model';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
 import { qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
 import type { MeshSnapshot, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../protocol';
@@ -70,6 +70,8 @@ export interface InboundPort {
   number: number;
   /** Where the app listens on 127.0.0.1. */
   localPort: number;
+  /** The service port's protocol: how the sidecar speaks to the app (h2c for grpc and http2). */
+  protocol: Protocol;
   mtls: { mode: EnforcedMode; source: string };
 }
 
@@ -197,17 +199,17 @@ function routeTable(service: ServiceInfo, port: ServicePortInfo, vs: CompiledVir
 
 /** Service port -> container port -> the app's local port, for every service that selects the workload. */
 function inboundPorts(self: WorkloadInfo, services: readonly ServiceInfo[], mtls: ResolvedMtls): NonNullable<MeshTables['inbound']> {
-  const port = (targetPort: string, service?: ServiceInfo, servicePort?: number): InboundPort => {
+  const port = (targetPort: string, protocol: Protocol, service?: ServiceInfo, servicePort?: number): InboundPort => {
     const localPort = localPortOf(self, targetPort);
     const number = containerPortNumber(targetPort, localPort);
-    return { service, servicePort, targetPort, number, localPort, mtls: mtlsForPort(mtls, number) };
+    return { service, servicePort, targetPort, number, localPort, protocol, mtls: mtlsForPort(mtls, number) };
   };
   const byDestination = new Map<string, InboundPort>();
   const selecting = services.filter((s) => s.workloads.includes(self.name));
-  for (const s of selecting) for (const p of portsOf(s)) byDestination.set(routeKey(s.fqdn, p.port), port(String(p.targetPort), s, p.port));
+  for (const s of selecting) for (const p of portsOf(s)) byDestination.set(routeKey(s.fqdn, p.port), port(String(p.targetPort), p.protocol, s, p.port));
   // A request that names no service port gets the first port of the workload's own service.
   const own = selecting.find((s) => s.name === self.service) ?? selecting[0];
-  return { byDestination, primary: own ? byDestination.get(routeKey(own.fqdn, portsOf(own)[0].port))! : port(String(self.appPort)) };
+  return { byDestination, primary: own ? byDestination.get(routeKey(own.fqdn, portsOf(own)[0].port))! : port(String(self.appPort), 'http') };
 }
 
 function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string, lookup: VirtualServiceLookup): CompiledVirtualService {

@@ -190,12 +190,16 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
  * but for the ones `opts.served` names by those names, where a process of
  * the test already listens.
  */
-export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number> } = {}): Promise<TestMesh> {
+/** An app a test starts itself for one container port of a workload (a gRPC server, say) instead of the echo app. */
+export type AppFactory = (workload: string, containerPort: string) => Promise<{ port: number; close(): void } | undefined>;
+
+export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: spec.trustDomain ?? TD });
   const mesh: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'test' }, spec: structuredClone(spec) };
   const apps = new Map<string, http.Server>();
   const workloads = [...mesh.spec.services.flatMap((s) => s.workloads ?? []), ...(mesh.spec.workloads ?? [])];
   const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort() } };
+  const own: Array<{ close(): void }> = [];
   for (const w of workloads) {
     const listen = async (name: string): Promise<number> => {
       if (opts.served?.[name] !== undefined) return opts.served[name];
@@ -204,7 +208,11 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
       return app.port;
     };
     if (w.ports) {
-      for (const key of Object.keys(w.ports)) w.ports[key] = await listen(`${w.name}:${key}`);
+      for (const key of Object.keys(w.ports)) {
+        const custom = await opts.app?.(w.name, key);
+        if (custom) own.push(custom);
+        w.ports[key] = custom ? custom.port : await listen(`${w.name}:${key}`);
+      }
     } else {
       w.port = await listen(w.name);
     }
@@ -215,10 +223,10 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
   ] as Resource<IstioKind>[];
   // extensionProviders are Mesh config (meshConfig in Istio): a push with them edits the Mesh, as a user would.
   const meshWith = (p: Policies): Resource<'Mesh'> => (p.extensionProviders ? { ...mesh, spec: { ...mesh.spec, extensionProviders: p.extensionProviders } } : mesh);
-  return runSidecars(ca, (p, version) => buildSnapshot(meshWith(p), resources(p), assignment, version), policies, apps, opts);
+  return runSidecars(ca, (p, version) => buildSnapshot(meshWith(p), resources(p), assignment, version), policies, apps, opts, own);
 }
 
-async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, http.Server>, opts: StartOptions & { ingress?: boolean }): Promise<TestMesh> {
+async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, http.Server>, opts: StartOptions & { ingress?: boolean }, own: Array<{ close(): void }> = []): Promise<TestMesh> {
   let version = 1;
   let snapshot = build(policies, version);
   const sidecars = new Map<string, Sidecar>();
@@ -237,6 +245,7 @@ async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => 
   if (failure) {
     await Promise.all([...sidecars.values(), ...(ingress ? [ingress as Sidecar] : [])].map((s) => s.close(0)));
     for (const a of apps.values()) { a.closeAllConnections(); a.close(); }
+    for (const a of own) a.close();
     throw failure.reason;
   }
   const agent = new http.Agent({ keepAlive: true });
@@ -276,6 +285,7 @@ async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => 
         a.closeAllConnections();
         a.close();
       }
+      for (const a of own) a.close();
     },
   };
   return mesh;

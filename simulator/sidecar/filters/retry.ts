@@ -14,7 +14,9 @@ import { ProxyError } from '../errors';
 import { derive, discard, type Derived } from '../resilience/attempt';
 import { replayableBody, type ReplayableBody } from '../resilience/bodyBuffer';
 import { poolLimits } from '../resilience/connectionPool';
-import { backoffMs, grpcStatusOf, retriable, retryPolicyFor, type AttemptOutcome } from '../resilience/retryPolicy';
+import { backoffMs, retriable, retryPolicyFor, type AttemptOutcome } from '../resilience/retryPolicy';
+import { grpcStatusOf, isGrpc } from '../grpc/status';
+import { GRPC_TIMEOUT_HEADER, formatGrpcTimeout, parseGrpcTimeout } from '../grpc/timeout';
 import { clusterName, type ResilienceState } from '../resilience/state';
 import { PER_TRY_TIMEOUT_HEADER, headerMs } from '../resilience/timeoutPolicy';
 import { effectiveTrafficPolicy } from '../routing/trafficPolicy';
@@ -82,6 +84,8 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
     });
     const c = a.ctx;
     c.headers = countAttempts ? { ...ctx.headers, [ATTEMPT_COUNT_HEADER]: String(n) } : { ...ctx.headers };
+    // A gRPC callee learns the per-try deadline when it is the shorter one, as Envoy rewrites grpc-timeout.
+    if (perTryMs && isGrpc(ctx.downstream.headers)) c.headers[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(Math.min(perTryMs, parseGrpcTimeout(ctx.headers[GRPC_TIMEOUT_HEADER]) ?? Infinity));
     (c as { downstream: RequestContext['downstream'] }).downstream = downstream;
     c.endpoint = undefined;
     c.policy = undefined;

@@ -19,7 +19,7 @@ export const route = (settings: RouteSettings): Filter => (next) => (ctx) => {
   const useGateways = settings.role === 'ingress' && !ctx.proxyForm;
   const attrs = attributesFor(ctx.method, ctx.path, ctx.authority, ctx.downstream.headers, t.identity.labels, 'mesh', t.identity.namespace);
   attrs.auth = ctx.auth;
-  const plan = useGateways ? planIngress(t, attrs, settings.random) : planMesh(t, attrs, settings.random);
+  const plan = useGateways ? planIngress(t, attrs, settings.random) : planMesh(t, attrs, settings.random, ctx.destination);
   ctx.plan = plan;
   switch (plan.kind) {
     case 'error':

@@ -44,6 +44,7 @@ class DerivedContext implements RequestContext {
   avoidEndpoints: RequestContext['avoidEndpoints'];
   upstreamPort: RequestContext['upstreamPort'];
   proxyForm: boolean;
+  destination: RequestContext['destination'];
   responseHeaderOps: RequestContext['responseHeaderOps'];
   flags: RequestContext['flags'];
   observed: RequestContext['observed'];
@@ -68,6 +69,7 @@ class DerivedContext implements RequestContext {
     this.avoidEndpoints = p.avoidEndpoints;
     this.upstreamPort = p.upstreamPort;
     this.proxyForm = p.proxyForm;
+    this.destination = p.destination;
     this.responseHeaderOps = p.responseHeaderOps;
     this.flags = p.flags;
     this.observed = p.observed;

@@ -6,6 +6,7 @@
  */
 import type { HTTPFaultInjection } from '../../policy/model';
 import { parseDuration } from '../../policy/duration';
+import { GRPC_STATUS, grpcStatusCode } from '../../policy/grpc-status';
 import type { RuntimeFault } from '../../protocol';
 import { chosen, percentOf } from './percent';
 
@@ -22,13 +23,6 @@ export interface FaultDecision {
   source?: string;
 }
 
-/** gRPC status names Istio accepts in `abort.grpcStatus`, with their codes. */
-export const GRPC_STATUS: Record<string, number> = {
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
-};
-
 /** The route's own fault (Istio `HTTPFaultInjection`). */
 export function decideRouteFault(fault: HTTPFaultInjection | undefined, random: () => number): FaultDecision {
   if (!fault) return {};
@@ -44,7 +38,8 @@ export function decideRouteFault(fault: HTTPFaultInjection | undefined, random: 
   if (a && (a.httpStatus !== undefined || a.grpcStatus !== undefined)) {
     if (chosen(percentOf(a.percentage, 0), random)) {
       if (a.grpcStatus !== undefined) {
-        const code = GRPC_STATUS[a.grpcStatus.toUpperCase()] ?? (Number.isInteger(Number(a.grpcStatus)) ? Number(a.grpcStatus) : GRPC_STATUS.UNKNOWN);
+        // Validation refuses other names, as Istio does; a snapshot that has one anyway aborts with UNKNOWN.
+        const code = grpcStatusCode(a.grpcStatus) ?? GRPC_STATUS.UNKNOWN;
         out.abort = { httpStatus: 200, grpcStatus: code };
       } else out.abort = { httpStatus: a.httpStatus! };
     }

@@ -164,10 +164,3 @@ export function backoffMs(p: Pick<RetryPolicy, 'backoffBaseMs' | 'backoffMaxMs'>
   const ceiling = Math.min(p.backoffBaseMs * (2 ** Math.max(1, n) - 1), p.backoffMaxMs);
   return Math.floor(random() * ceiling);
 }
-
-/** The `grpc-status` of a trailers-only gRPC response, if the headers carry one. */
-export function grpcStatusOf(headers: Record<string, unknown>): number | undefined {
-  const v = headers['grpc-status'];
-  const s = Array.isArray(v) ? v[0] : v;
-  return typeof s === 'string' && /^\d+$/.test(s) ? Number(s) : undefined;
-}

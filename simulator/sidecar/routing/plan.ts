@@ -58,18 +58,21 @@ export function selectRule(source: { rules: readonly CompiledRule[] }, a: Reques
 
 /**
  * A sidecar's (or the ingress's proxy-form) plan: the Host names a mesh
- * service as this proxy resolves it, its port one of the service's ports.
+ * service as this proxy resolves it, its port one of the service's ports —
+ * or, for a connection opened for one service port (a CONNECT tunnel, a
+ * local upstream port), that port, whatever the Host says.
  */
-export function planMesh(t: MeshTables, a: RequestAttributes, random: () => number): RoutePlan {
-  const service = serviceForAuthority(t, a.authority);
+export function planMesh(t: MeshTables, a: RequestAttributes, random: () => number, destination?: { host: string; port: number }): RoutePlan {
+  const target = destination ? `${destination.host}:${destination.port}` : a.authority;
+  const service = serviceForAuthority(t, target);
   if (!service) {
-    const host = stripPort(a.authority);
+    const host = stripPort(target);
     const where = host.includes('.') ? '' : ` in namespace ${t.hostNamespace} (short names resolve in the caller's namespace; write name.namespace for another)`;
     return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-host', `devmesh: no service named "${host}"${where} in mesh ${t.snapshot.meshName}; known services: ${knownServices(t)}\n`) };
   }
-  const port = requestedPort(service, authorityPort(a.authority));
+  const port = requestedPort(service, authorityPort(target));
   if (port === undefined) {
-    return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-port', `devmesh: service ${service.name}.${service.namespace} has no port ${authorityPort(a.authority) ?? '80'}; it has ${describePorts(service)}: address one of them, e.g. http://${service.name}:${portsOf(service)[0].port}\n`) };
+    return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-port', `devmesh: service ${service.name}.${service.namespace} has no port ${authorityPort(target) ?? '80'}; it has ${describePorts(service)}: address one of them, e.g. http://${service.name}:${portsOf(service)[0].port}\n`) };
   }
   const table = t.routes.get(routeKey(service.fqdn, port))!;
   const attrs = { ...a, port };

@@ -36,3 +36,18 @@ export function hasRequestBody(headers: IncomingHttpHeaders, httpVersion: string
   if (cl !== undefined) return cl !== '0';
   return headers['transfer-encoding'] !== undefined;
 }
+
+/**
+ * Calls `cb` with a response body's trailers if it has any: an HTTP/2
+ * stream's 'trailers' event, or an HTTP/1.1 message's `trailers` once it has
+ * ended. Register it before piping the body, so it runs before the pipe ends
+ * the destination.
+ */
+export function onTrailers(body: NodeJS.EventEmitter, cb: (trailers: IncomingHttpHeaders) => void): void {
+  if (typeof (body as { rstCode?: unknown }).rstCode === 'number' || 'sentHeaders' in body) {
+    body.once('trailers', (t: IncomingHttpHeaders) => cb(t));
+    return;
+  }
+  const message = body as { trailers?: IncomingHttpHeaders };
+  if (message.trailers !== undefined) body.once('end', () => { if (Object.keys(message.trailers!).length > 0) cb(message.trailers!); });
+}

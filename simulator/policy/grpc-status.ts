@@ -1,0 +1,28 @@
+/**
+ * gRPC status codes by the names Istio accepts in a VirtualService's
+ * `fault.abort.grpcStatus` (istio/istio pkg/util/grpc/codes.go
+ * SupportedGRPCStatus: upper case, exactly as written there; validation.go
+ * validateGRPCStatus rejects anything else). Pure: read by validation, the
+ * language server and the sidecars.
+ */
+export const GRPC_STATUS = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+} as const satisfies Record<string, number>;
+
+export type GrpcStatusName = keyof typeof GRPC_STATUS;
+
+export const GRPC_STATUS_NAMES = Object.keys(GRPC_STATUS) as GrpcStatusName[];
+
+const BY_CODE = new Map<number, GrpcStatusName>(GRPC_STATUS_NAMES.map((n) => [GRPC_STATUS[n], n]));
+
+/** The code of a status name as Istio spells it, or undefined (Istio refuses the VirtualService). */
+export function grpcStatusCode(name: string): number | undefined {
+  return Object.prototype.hasOwnProperty.call(GRPC_STATUS, name) ? GRPC_STATUS[name as GrpcStatusName] : undefined;
+}
+
+/** `UNAVAILABLE` for 14; the number itself for a code outside the list. */
+export function grpcStatusName(code: number): string {
+  return BY_CODE.get(code) ?? String(code);
+}

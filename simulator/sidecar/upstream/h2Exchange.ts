@@ -1,0 +1,104 @@
+/**
+ * One request on an HTTP/2 session: to a peer sidecar over mTLS (the
+ * upstream filter) or to an app over h2c (gRPC and HTTP/2 ports). The body
+ * streams both ways with HTTP/2 flow control as the back-pressure; a
+ * trailers-only response (HEADERS with END_STREAM, what a gRPC error before
+ * any message is) is answered with no body, so it leaves this proxy as one
+ * HEADERS frame again; trailers travel on the body stream ('trailers') for
+ * the downstream edge to send on. A caller that goes away cancels the stream
+ * with RST_STREAM CANCEL, what gRPC reads as CANCELLED. A failure before the
+ * session connected is a connect failure (UF), after it a reset (UC), and a
+ * REFUSED_STREAM stays one (Istio's default retries replay it).
+ */
+import * as http2 from 'node:http2';
+import type { RequestContext } from '../context';
+import { refusedStream, upstreamConnectFailure, upstreamReset } from '../errors';
+
+export interface H2Target {
+  /** Who the request goes to, for error messages (`reviews-v1`, `app ratings-v1 at 127.0.0.1:9190`). */
+  who: string;
+  scheme: 'https' | 'http';
+  /** Whether the session's connection is up: what a failure counts as (UF before, UC after). */
+  connected(): boolean;
+  /** How long a session that is not connected yet may take (connectionPool.tcp.connectTimeout). */
+  connectTimeoutMs: number;
+  /** Called once when the stream is closed, answered or not. */
+  onClose?: () => void;
+  /** Called with the response headers before they are handed on. */
+  onResponse?: (headers: http2.IncomingHttpHeaders) => void;
+}
+
+const REFUSED = http2.constants.NGHTTP2_REFUSED_STREAM;
+
+export function exchangeH2(ctx: RequestContext, session: http2.ClientHttp2Session, target: H2Target): void {
+  const headers: http2.OutgoingHttpHeaders = ctx.headers;
+  headers[':method'] = ctx.method;
+  headers[':path'] = ctx.path;
+  headers[':authority'] = ctx.authority;
+  headers[':scheme'] = target.scheme;
+  const body = ctx.downstream.body;
+  const withBody = hasBody(ctx);
+  const cancel = new AbortController();
+  let stream: http2.ClientHttp2Stream;
+  try {
+    stream = session.request(headers, { endStream: !withBody, signal: cancel.signal });
+  } catch (err) {
+    target.onClose?.();
+    return ctx.fail(upstreamReset(`devmesh: request to ${target.who} could not start: ${(err as Error).message}\n`));
+  }
+  let responded = false;
+  let connectTimer: NodeJS.Timeout | undefined;
+  if (!target.connected()) {
+    const ms = target.connectTimeoutMs;
+    connectTimer = setTimeout(() => {
+      if (responded || target.connected()) return;
+      responded = true;
+      cancel.abort();
+      session.destroy();
+      ctx.fail(upstreamConnectFailure(`devmesh: connection to ${target.who} timed out after ${ms} ms (connectTimeout)\n`));
+    }, ms);
+    session.once('connect', () => clearTimeout(connectTimer));
+  }
+  stream.once('response', (h, flags) => {
+    clearTimeout(connectTimer);
+    responded = true;
+    target.onResponse?.(h);
+    // Trailers-only: nothing more will come, and a body stream here would turn into an empty DATA frame downstream.
+    const trailersOnly = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+    if (trailersOnly) stream.resume();
+    ctx.respond(Number(h[':status']), h, trailersOnly ? null : stream);
+  });
+  const failed = (cause: string) => {
+    clearTimeout(connectTimer);
+    if (responded) return;
+    responded = true;
+    // Node reports a peer's REFUSED_STREAM as a stream 'error' before 'close': it must stay a
+    // refused stream (the peer never processed it, Istio's default retries replay it), not a
+    // reset. Seen under load when a session is replaced (certificate rotation, peer restart).
+    if (stream.rstCode === REFUSED) return ctx.fail(refusedStream(`devmesh: ${target.who} refused the stream (REFUSED_STREAM)\n`));
+    if (!target.connected()) ctx.fail(upstreamConnectFailure(`devmesh: connection to ${target.who} failed: ${cause}\n`));
+    else ctx.fail(upstreamReset(`devmesh: ${target.who} reset the request: ${cause}\n`));
+  };
+  stream.once('error', (err: NodeJS.ErrnoException) => failed(((err.cause as Error | undefined) ?? err).message));
+  stream.once('close', () => {
+    target.onClose?.();
+    failed(`stream closed without a response (code ${stream.rstCode})`);
+  });
+  ctx.onAbort(() => cancel.abort());
+  if (withBody) {
+    body.pipe(stream);
+    stream.once('close', () => body.unpipe(stream));
+  }
+}
+
+/**
+ * Whether the downstream request has a body to stream: HTTP/2 unless its
+ * HEADERS frame ended the stream; HTTP/1.1 by content-length or chunking.
+ */
+export function hasBody(ctx: RequestContext): boolean {
+  const d = ctx.downstream;
+  if (d.httpVersion.startsWith('2')) return (d.body as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
+  const cl = d.headers['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return d.headers['transfer-encoding'] !== undefined;
+}
