@@ -28,7 +28,7 @@ import type { ListenerClass } from '../policy/defaults';
 import { grpcLocalReply } from './grpc/localReply';
 import { grpcStatusOf, isGrpc } from './grpc/status';
 import { resetStream } from './upstream/h2Reset';
-import { endToEndHeaders, endToEndResponseHeaders, onTrailers } from './upstream/hopByHop';
+import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, onTrailers } from './upstream/hopByHop';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
@@ -76,9 +76,18 @@ export function newContext(
   let grpcStatus: number | undefined;
   const startedAt = performance.now();
   const h2 = req.httpVersionMajor === 2;
+  /** Set when this proxy cuts a started response short: the exchange then ended here, not by the client going away. */
+  let cutShort = false;
   const resetDownstream = (code: number | undefined) => {
+    cutShort = true;
     if (h2) resetStream((res as Http2ServerResponse).stream, code);
     else res.destroy();
+  };
+  /** The upstream reset a response that had started (Envoy: flag UR, upstream_reset_after_response_started). */
+  const upstreamResetMidBody = (code: number | undefined) => {
+    if (!ctx.flags.includes('UR')) ctx.flags.push('UR');
+    proxyError ??= 'upstream_reset_after_response_started{remote_reset}';
+    resetDownstream(code);
   };
 
   const ctx: RequestContext = {
@@ -131,14 +140,27 @@ export function newContext(
         grpcStatus ??= grpcStatusOf(t);
         try { res.addTrailers(t); } catch { /* a trailer Node refuses: the body still completes */ }
       });
-      // The upstream reset its stream mid-body: reset ours with the same code (CANCEL stays CANCELLED to a gRPC caller).
-      body.once('close', () => { if (!body.readableEnded) resetDownstream((body as { rstCode?: number }).rstCode); });
-      body.on('error', () => resetDownstream((body as { rstCode?: number }).rstCode));
+      if (isHttp2Stream(body)) {
+        // Node ends an HTTP/2 stream's readable side on RST_STREAM too: only its close tells a clean end
+        // (NO_ERROR) from a reset, which goes on as a reset with the same code (CANCEL stays CANCELLED to gRPC).
+        body.on('error', () => undefined);
+        body.once('close', () => {
+          if (body.rstCode === http2Constants.NGHTTP2_NO_ERROR && body.readableEnded) res.end();
+          else upstreamResetMidBody(body.rstCode);
+        });
+        body.pipe(res as NodeJS.WritableStream, { end: false });
+        return;
+      }
+      // An HTTP/1.1 body cut short (the app's connection died): cut ours short too.
+      body.once('close', () => { if (!body.readableEnded) upstreamResetMidBody(undefined); });
+      body.on('error', () => upstreamResetMidBody(undefined));
       body.pipe(res as NodeJS.WritableStream);
     },
     fail(err: ProxyError) {
       if (answered) {
         // Headers are out: all we can do is cut the response short, as Envoy resets the stream.
+        proxyError ??= err.reason;
+        if (!ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
         resetDownstream(http2Constants.NGHTTP2_INTERNAL_ERROR);
         return;
       }
@@ -168,7 +190,7 @@ export function newContext(
   const finish = (aborted: boolean) => {
     if (done) return;
     done = true;
-    if (aborted) {
+    if (aborted && !cutShort) {
       if (!ctx.flags.includes('DC')) ctx.flags.push('DC');
       abortCb?.();
     }

@@ -10,6 +10,7 @@ export type ResponseFlag =
   | 'UH'   // no healthy upstream host
   | 'UF'   // upstream connection failure
   | 'UC'   // upstream connection termination
+  | 'UR'   // upstream remote reset (here: of a stream whose response had started)
   | 'URX'  // upstream retry limit exceeded
   | 'UT'   // upstream request timeout
   | 'UO'   // upstream overflow (circuit breaking)

@@ -17,6 +17,7 @@
 import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type * as net from 'node:net';
+import type { ServiceInfo, ServicePortInfo } from '../../protocol';
 import type { Handler } from '../context';
 import { newContext, type Exchange } from '../downstream';
 import { ENVOY_WORKERS } from '../resilience/connectionPool';
@@ -25,13 +26,20 @@ import type { MeshTables } from '../tables';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
 import { sourceOf } from './outbound';
 
-/** The service port a connection is for: a host as the app named it (`reviews`, `reviews.default`, the FQDN) and a service port. */
+/**
+ * The mesh service and service port a connection is for, as the dispatcher
+ * resolved them (its ConnectionDestination has this shape and more).
+ */
 export interface Http2Destination {
-  host: string;
-  port: number;
+  service: Pick<ServiceInfo, 'fqdn'>;
+  port: Pick<ServicePortInfo, 'port'>;
 }
 
-/** What the dispatcher calls with a connection it hands over (`head`: bytes it already read from it). */
+/**
+ * What the dispatcher calls with a connection it hands over: the socket,
+ * paused or flowing, with anything already read either pushed back
+ * (`unshift`) or passed as `head`. From here on the entry owns the socket.
+ */
 export type ServeHttp2 = (socket: Duplex, destination: Http2Destination, head?: Buffer) => void;
 
 export interface Http2EntryDeps {
@@ -68,10 +76,10 @@ export function createHttp2Entry(deps: Http2EntryDeps): Http2Entry {
   const servers = new Map<string, http2.Http2Server>();
 
   const serverFor = (destination: Http2Destination): http2.Http2Server => {
-    const key = `${destination.host}:${destination.port}`;
+    const dest = { host: destination.service.fqdn, port: destination.port.port };
+    const key = `${dest.host}:${dest.port}`;
     let server = servers.get(key);
     if (server) return server;
-    const dest = { host: destination.host, port: destination.port };
     server = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 }, (req, res) => {
       const t = deps.tables();
       const session = req.stream.session as http2.ServerHttp2Session;
@@ -95,7 +103,7 @@ export function createHttp2Entry(deps: Http2EntryDeps): Http2Entry {
   };
 
   const refuse = (socket: Duplex, first: Buffer, destination: Http2Destination) => {
-    const where = `${destination.host}:${destination.port}`;
+    const where = `${destination.service.fqdn}:${destination.port.port}`;
     if (HTTP1_REQUEST.test(first.toString('latin1', 0, 16))) {
       deps.stats.inc('http2_entry.cx_http1_refused');
       const body = `devmesh: ${where} is a gRPC/HTTP/2 port: this connection speaks HTTP/1.x. Speak HTTP/2 with prior knowledge on it (what gRPC clients do), or send HTTP/1.1 requests in proxy form to the outbound listener (HTTP_PROXY).\n`;

@@ -4,6 +4,7 @@
  * `host` becomes `:authority` on HTTP/2 and comes back from it on HTTP/1.1.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Http2Stream } from 'node:http2';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings', 'host']);
 
@@ -44,10 +45,15 @@ export function hasRequestBody(headers: IncomingHttpHeaders, httpVersion: string
  * the destination.
  */
 export function onTrailers(body: NodeJS.EventEmitter, cb: (trailers: IncomingHttpHeaders) => void): void {
-  if (typeof (body as { rstCode?: unknown }).rstCode === 'number' || 'sentHeaders' in body) {
+  if (isHttp2Stream(body)) {
     body.once('trailers', (t: IncomingHttpHeaders) => cb(t));
     return;
   }
   const message = body as { trailers?: IncomingHttpHeaders };
   if (message.trailers !== undefined) body.once('end', () => { if (Object.keys(message.trailers!).length > 0) cb(message.trailers!); });
+}
+
+/** Whether a body is an HTTP/2 stream (it has trailers and an RST_STREAM code), not an HTTP/1.1 message or a buffer replay. */
+export function isHttp2Stream(body: unknown): body is Http2Stream {
+  return typeof (body as { rstCode?: unknown }).rstCode === 'number' && typeof (body as { sentHeaders?: unknown }).sentHeaders === 'object';
 }

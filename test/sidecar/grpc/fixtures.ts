@@ -12,7 +12,10 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { MeshSpec, ServicePortSpec } from '../../../simulator/policy/model';
+import type { ServiceInfo, ServicePortInfo } from '../../../simulator/protocol';
+import { portsOf } from '../../../simulator/sidecar/routing/servicePorts';
 import type { Sidecar } from '../../../simulator/sidecar/sidecar';
+import { serviceForAuthority } from '../../../simulator/sidecar/tables';
 import { startMeshFromSpec, type Policies, type TestMesh } from '../fixtures';
 
 const PROTO = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'sidecar', 'grpc', 'echo.proto');
@@ -44,7 +47,8 @@ export const UNLIMITED: grpc.ChannelOptions = { 'grpc.max_receive_message_length
 
 /** What a gRPC echo app saw. */
 export interface AppLog {
-  calls: Array<{ method: string; metadata: Record<string, string>; deadline?: number }>;
+  /** `deadline`: what grpc-js made of the grpc-timeout it received (epoch ms), `at`: when the call arrived. */
+  calls: Array<{ method: string; metadata: Record<string, string>; deadline?: number; at: number }>;
   cancelled: number;
   /** Fired when a server stream's write had to wait for the client (flow control reached the app): the message index. */
   events: EventEmitter;
@@ -66,7 +70,7 @@ export async function grpcEchoApp(name: string): Promise<{ port: number; log: Ap
     for (const [k, v] of Object.entries(call.metadata.getMap())) md[k] = Buffer.isBuffer(v) ? `b64:${v.toString('base64')}` : String(v);
     md[':authority'] = call.getHost();
     const deadline = call.getDeadline();
-    log.calls.push({ method, metadata: md, deadline: deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : undefined });
+    log.calls.push({ method, metadata: md, at: Date.now(), deadline: deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : undefined });
     call.on('cancelled', () => { log.cancelled++; log.events.emit('cancelled', method); });
     return md;
   };
@@ -172,7 +176,8 @@ export async function statusOf(p: Promise<unknown>): Promise<{ code: number; det
  * A local upstream port for one service port: every connection accepted is
  * handed to the sidecar's HTTP/2 entry with that destination.
  */
-export async function upstreamPort(sidecar: Sidecar, destination: { host: string; port: number }): Promise<{ port: number; close(): void }> {
+export async function upstreamPort(sidecar: Sidecar, target: { host: string; port: number }): Promise<{ port: number; close(): void }> {
+  const destination = destinationOf(sidecar, target.host, target.port);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -181,6 +186,15 @@ export async function upstreamPort(sidecar: Sidecar, destination: { host: string
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as net.AddressInfo).port, close: () => { for (const s of sockets) s.destroy(); server.close(); } };
+}
+
+/** The service port a host:port names, as the dispatcher resolves it with the sidecar's tables. */
+export function destinationOf(sidecar: Sidecar, host: string, port: number): { service: ServiceInfo; port: ServicePortInfo } {
+  const service = serviceForAuthority(sidecar.tables(), host);
+  if (!service) throw new Error(`no service ${host}`);
+  const servicePort = portsOf(service).find((p) => p.port === port);
+  if (!servicePort) throw new Error(`service ${host} has no port ${port}`);
+  return { service, port: servicePort };
 }
 
 /** An HTTP CONNECT proxy in front of the entry, what `grpc_proxy` points a grpc-js client at. */
@@ -194,7 +208,13 @@ export async function connectProxy(sidecar: Sidecar, targets: string[] = []): Pr
     const m = /^(.+):(\d+)$/.exec(req.url ?? '');
     if (!m) return socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    sidecar.serveHttp2(socket, { host: m[1], port: Number(m[2]) }, head);
+    let destination;
+    try {
+      destination = destinationOf(sidecar, m[1], Number(m[2]));
+    } catch (e) {
+      return socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n`);
+    }
+    sidecar.serveHttp2(socket, destination, head);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as net.AddressInfo).port, targets, close: () => { for (const s of sockets) s.destroy(); server.close(); } };
@@ -226,7 +246,7 @@ export interface GrpcMesh {
  * grpc-js echo apps named after the given workloads (`ratings-v1` by
  * default, labels app + version from the name).
  */
-export async function grpcMesh(opts: { workloads?: string[]; policies?: Policies; port?: ServicePortSpec } = {}): Promise<GrpcMesh> {
+export async function grpcMesh(opts: { workloads?: string[]; policies?: Policies; port?: ServicePortSpec; app?: (workload: string) => Promise<{ port: number; log?: AppLog; close(): void }> } = {}): Promise<GrpcMesh> {
   const apps = new Map<string, AppLog>();
   const names = opts.workloads ?? ['ratings-v1'];
   const spec: MeshSpec = {
@@ -242,8 +262,8 @@ export async function grpcMesh(opts: { workloads?: string[]; policies?: Policies
   const mesh = await startMeshFromSpec(spec, opts.policies ?? {}, {
     app: async (w, key) => {
       if (!w.startsWith('ratings')) return undefined;
-      const app = await grpcEchoApp(w);
-      apps.set(w, app.log);
+      const app = await (opts.app ?? grpcEchoApp)(w);
+      if (app.log) apps.set(w, app.log);
       void key;
       return app;
     },
