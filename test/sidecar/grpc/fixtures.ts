@@ -58,7 +58,8 @@ export interface AppLog {
  * A grpc-js server answering the Echo service as `name`. Each call may ask,
  * in its metadata, for `fail-with: <code>` (an error status with a message
  * and binary metadata), `sleep-ms: <n>` (before answering; between streamed
- * messages) or `hang: 1` (never answer). Answers carry the workload, the
+ * messages) or `hang: 1` (never answer) — of every workload, or with
+ * `only-on: <workload,...>` of the ones named. Answers carry the workload, the
  * metadata received, `x-served-by` in the headers and `x-checksum-bin` in
  * the trailers.
  */
@@ -69,6 +70,11 @@ export async function grpcEchoApp(name: string): Promise<{ port: number; log: Ap
     const md: Record<string, string> = {};
     for (const [k, v] of Object.entries(call.metadata.getMap())) md[k] = Buffer.isBuffer(v) ? `b64:${v.toString('base64')}` : String(v);
     md[':authority'] = call.getHost();
+    if (md['only-on'] !== undefined && !md['only-on'].split(',').includes(name)) {
+      delete md['fail-with'];
+      delete md.hang;
+      delete md['sleep-ms'];
+    }
     const deadline = call.getDeadline();
     log.calls.push({ method, metadata: md, at: Date.now(), deadline: deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : undefined });
     call.on('cancelled', () => { log.cancelled++; log.events.emit('cancelled', method); });
