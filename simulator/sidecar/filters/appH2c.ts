@@ -7,7 +7,7 @@
  */
 import type { Handler } from '../context';
 import { upstreamConnectFailure } from '../errors';
-import type { InboundPort } from '../tables';
+import { speaksHttp2 } from '../routing/servicePorts';
 import { exchangeH2 } from '../upstream/h2Exchange';
 import { H2cPool } from '../upstream/h2cPool';
 
@@ -27,10 +27,5 @@ export const appH2c = (pool: () => H2cPool): Handler => (ctx) => {
   exchangeH2(ctx, session, { who, scheme: 'http', connected: () => H2cPool.connected(session), connectTimeoutMs: APP_CONNECT_TIMEOUT_MS });
 };
 
-/** Whether the sidecar speaks HTTP/2 (h2c) to the app on this port. */
-export function speaksH2c(port: InboundPort | undefined): boolean {
-  return port?.protocol === 'grpc' || port?.protocol === 'http2';
-}
-
 /** The app step for the port a call is for: h2c for gRPC and HTTP/2 ports, else HTTP/1.1. */
-export const appByProtocol = (apps: { h2c: Handler; http1: Handler }): Handler => (ctx) => (speaksH2c(ctx.inbound) ? apps.h2c(ctx) : apps.http1(ctx));
+export const appByProtocol = (apps: { h2c: Handler; http1: Handler }): Handler => (ctx) => (speaksHttp2(ctx.inbound?.protocol) ? apps.h2c(ctx) : apps.http1(ctx));

@@ -9,6 +9,7 @@ import { ProxyError } from '../errors';
 import { derive, type Derived } from '../resilience/attempt';
 import { poolLimits, type Connection } from '../resilience/connectionPool';
 import { clusterName, type ResilienceState } from '../resilience/state';
+import { protocolOf, speaksHttp2 } from '../routing/servicePorts';
 
 export const overflow = (what: string) => new ProxyError(503, 'UO', 'upstream-overflow', `upstream connect error or disconnect/reset before headers. reset reason: overflow (${what})`);
 
@@ -27,7 +28,8 @@ export const circuitBreaker = (state: ResilienceState, opts: CircuitBreakerOptio
   const plan = ctx.plan;
   const cp = ctx.policy?.connectionPool;
   if (plan?.kind !== 'forward' || !cp) return next(ctx);
-  const limits = poolLimits(cp, ctx.tables.defaults.connectionPool);
+  // gRPC and HTTP/2 ports get Envoy's HTTP/2 pool (requests multiplexed on a connection), others the HTTP/1.1 one.
+  const limits = poolLimits(cp, ctx.tables.defaults.connectionPool, speaksHttp2(protocolOf(plan.service, plan.port)));
   const entry = state.pool(clusterName(plan));
   const { pool } = entry;
   const worker = ctx.downstream.worker ?? 0;
@@ -37,7 +39,7 @@ export const circuitBreaker = (state: ResilienceState, opts: CircuitBreakerOptio
   const drain = () => {
     for (let i = 0; i < entry.waiting.length;) {
       const w = entry.waiting[i];
-      const c = pool.dequeue(w.worker);
+      const c = pool.dequeue(w.worker, limits);
       if (!c) { i++; continue; }
       entry.waiting.splice(i, 1);
       w.take(c);

@@ -7,6 +7,7 @@ import type { EffectivePolicy } from '../routing/trafficPolicy';
 import type { Filter, RequestContext } from '../context';
 import { derive } from '../resilience/attempt';
 import { clusterName, type ResilienceState } from '../resilience/state';
+import { grpcStatusOf, grpcToHttpStatus } from '../grpc/status';
 
 export interface OutlierSettings {
   state: ResilienceState;
@@ -30,7 +31,9 @@ export const outlier = (s: OutlierSettings): Filter => (next) => (ctx) => {
   };
   const d = derive(ctx, {
     respond(status, headers, body) {
-      record({ kind: 'response', status });
+      // A trailers-only gRPC answer counts as its status maps (UNAVAILABLE as 503), as Envoy's router reports it; a status in later trailers does not count.
+      const grpc = grpcStatusOf(headers as Record<string, unknown>);
+      record({ kind: 'response', status: grpc === undefined ? status : grpcToHttpStatus(grpc) });
       ctx.respond(status, headers, body);
     },
     fail(err) {

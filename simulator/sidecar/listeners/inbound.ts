@@ -5,7 +5,8 @@
  * connection: STRICT closes plaintext connections and TLS peers without a
  * mesh certificate; DISABLE closes TLS ones. HTTP/2 (what sidecars speak) and
  * HTTP/1.1 over TLS (what `tls.connect` clients and upgrades speak) share the
- * TLS side; plaintext is HTTP/1.1.
+ * TLS side; plaintext is HTTP/1.1, or HTTP/2 with prior knowledge (h2c)
+ * when the client opens with the HTTP/2 preface.
  */
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -83,6 +84,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
   };
 
   const plain = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, onRequest);
+  // Plaintext HTTP/2 with prior knowledge: a gRPC client outside the mesh calling a PERMISSIVE port.
+  const plainH2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 }, onRequest);
   const secure = http2.createSecureServer(
     {
       key: deps.certs.keyPem,
@@ -115,12 +118,15 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     if (tls.alpnProtocol !== 'h2') trackHttp1(tls);
   });
   const sessions = new Set<http2.ServerHttp2Session>();
-  secure.on('session', (session) => {
+  const onSession = (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
     if (!session.connecting) session.setLocalWindowSize(SESSION_WINDOW);
-  });
+  };
+  secure.on('session', onSession);
+  plainH2.on('session', onSession);
+  plainH2.on('sessionError', () => deps.stats.inc('inbound.cx_session_error'));
   secure.on('tlsClientError', () => deps.stats.inc('inbound.cx_tls_handshake_error'));
   secure.on('sessionError', () => deps.stats.inc('inbound.cx_session_error'));
   if (deps.onUpgrade) {
@@ -150,6 +156,12 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
         return;
       }
       deps.stats.inc('inbound.cx_plaintext');
+      if (first.subarray(0, 4).toString('latin1') === 'PRI ') {
+        // HTTP/2 takes the bytes put back from the socket's buffer itself.
+        (socket as unknown as Record<symbol, PeerIdentity>)[PEER] = PLAINTEXT;
+        plainH2.emit('connection', socket);
+        return;
+      }
       trackHttp1(socket);
       plain.emit('connection', socket);
       socket.resume();
@@ -198,6 +210,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
       for (const s of sockets) s.destroy();
       // Stops the deadline checkers started on 'listening' (they never listened themselves).
       plain.close();
+      plainH2.close();
       secure.close();
     },
   };

@@ -31,6 +31,11 @@
  * Between sidecars devmesh really multiplexes one HTTP/2 session per peer, so
  * these connections are the accounting Envoy would do for its HTTP/1.1 pool
  * (Istio's default between sidecars), which is what the limits mean to users.
+ * A gRPC or HTTP/2 port is different: Istio gives its cluster HTTP/2
+ * upstream (http2_protocol_options), and Envoy's HTTP/2 pool multiplexes —
+ * a ready connection takes every request of its worker (`multiplexed`), and
+ * one that served `maxRequestsPerConnection` drains: no new requests, closed
+ * when its last one ends. Requests still wait (pending) while it connects.
  * The filter makes "connecting" last as long as a real TCP + mTLS handshake
  * to the peer (circuitBreaker.ts), as it does for Envoy.
  */
@@ -53,10 +58,12 @@ export interface PoolLimits {
   maxRequestsPerConnection: number;
   idleTimeoutMs: number;
   connectTimeoutMs: number;
+  /** HTTP/2 to the destination (a gRPC or HTTP/2 port): connections carry many requests at once. */
+  multiplexed: boolean;
 }
 
 /** The DestinationRule's connectionPool over the defaults table's (Istio: every threshold MaxUint32, pilot getDefaultCircuitBreakerThresholds). */
-export function poolLimits(cp: ConnectionPoolSettings | undefined, d: ConnectionPoolDefaults): PoolLimits {
+export function poolLimits(cp: ConnectionPoolSettings | undefined, d: ConnectionPoolDefaults, multiplexed = false): PoolLimits {
   const pos = (n: number | undefined, dflt: number) => (typeof n === 'number' && n > 0 ? n : dflt);
   return {
     maxConnections: pos(cp?.tcp?.maxConnections, d.maxConnections),
@@ -66,6 +73,7 @@ export function poolLimits(cp: ConnectionPoolSettings | undefined, d: Connection
     maxRequestsPerConnection: cp?.http?.maxRequestsPerConnection ?? d.maxRequestsPerConnection,
     idleTimeoutMs: (cp?.http?.idleTimeout ? parseDuration(cp.http.idleTimeout) : undefined) ?? (cp?.tcp?.idleTimeout ? parseDuration(cp.tcp.idleTimeout) : undefined) ?? d.idleTimeoutMs,
     connectTimeoutMs: connectTimeoutMs(cp?.tcp?.connectTimeout, d),
+    multiplexed,
   };
 }
 
@@ -81,6 +89,8 @@ export interface Connection {
   ready: boolean;
   busy: boolean;
   served: number;
+  /** Requests on it now (more than one only when multiplexed). */
+  streams: number;
   idleSince: number;
 }
 
@@ -112,7 +122,7 @@ export class ConnectionPoolState {
       return { kind: 'overflow', reason: 'requests' };
     }
     const idle = this.connections.find((c) => c.worker === worker && c.ready && !c.busy);
-    if (idle && this.pendingOn(worker) === 0) return { kind: 'go', connection: this.take(idle) };
+    if (idle && this.pendingOn(worker) === 0) return { kind: 'go', connection: this.take(idle, limits) };
     if (this.pending >= limits.maxPending) {
       this.counters.upstream_rq_pending_overflow++;
       return { kind: 'overflow', reason: 'pending' };
@@ -129,12 +139,12 @@ export class ConnectionPoolState {
   }
 
   /** A waiting request of this worker takes a free connection of the worker's pool, if one is ready. */
-  dequeue(worker = 0): Connection | undefined {
+  dequeue(worker = 0, limits?: PoolLimits): Connection | undefined {
     if (this.pendingOn(worker) === 0) return undefined;
     const idle = this.connections.find((c) => c.worker === worker && c.ready && !c.busy);
     if (!idle) return undefined;
     this.unpend(worker);
-    return this.take(idle);
+    return this.take(idle, limits);
   }
 
   /** A waiting request gave up (the caller went away or timed out). */
@@ -166,9 +176,20 @@ export class ConnectionPoolState {
 
   /** A request finished with its connection; the connection is closed if it served its quota. */
   release(c: Connection, limits: PoolLimits, now: number): { closed: boolean; opened?: Connection } {
+    c.streams--;
+    this.active--;
+    if (limits.multiplexed) {
+      // Drained (served its quota) and its last request ended: closed; a waiting request gets a new one.
+      if (c.busy && c.streams === 0 && this.connections.includes(c)) {
+        this.remove(c);
+        this.counters.upstream_cx_max_requests++;
+        return { closed: true, opened: this.openFor(c.worker, limits, now) };
+      }
+      if (c.streams === 0) c.idleSince = now;
+      return { closed: false };
+    }
     c.busy = false;
     c.idleSince = now;
-    this.active--;
     if (limits.maxRequestsPerConnection > 0 && c.served >= limits.maxRequestsPerConnection) {
       this.remove(c);
       this.counters.upstream_cx_max_requests++;
@@ -197,15 +218,17 @@ export class ConnectionPoolState {
     if (this.retriesActive > 0) this.retriesActive--;
   }
 
-  private take(c: Connection): Connection {
-    c.busy = true;
+  /** HTTP/1.1: the connection is busy until released. Multiplexed: busy (draining) only once it served its quota. */
+  private take(c: Connection, limits?: PoolLimits): Connection {
     c.served++;
+    c.streams++;
+    c.busy = limits?.multiplexed ? limits.maxRequestsPerConnection > 0 && c.served >= limits.maxRequestsPerConnection : true;
     this.active++;
     return c;
   }
 
   private open(now: number, worker: number): Connection {
-    const c: Connection = { id: this.nextId++, worker, ready: false, busy: false, served: 0, idleSince: now };
+    const c: Connection = { id: this.nextId++, worker, ready: false, busy: false, served: 0, streams: 0, idleSince: now };
     this.connections.push(c);
     this.counters.upstream_cx_total++;
     return c;
@@ -218,7 +241,7 @@ export class ConnectionPoolState {
 
   private closeIdle(limits: PoolLimits, now: number): void {
     for (const c of this.connections.slice()) {
-      if (c.ready && !c.busy && now - c.idleSince >= limits.idleTimeoutMs) {
+      if (c.ready && c.streams === 0 && now - c.idleSince >= limits.idleTimeoutMs) {
         this.remove(c);
         this.counters.upstream_cx_idle_timeout++;
       }
@@ -226,6 +249,6 @@ export class ConnectionPoolState {
   }
 
   toJSON() {
-    return { connections: this.connections.length, connectionsBusy: this.connections.filter((c) => c.busy).length, active: this.active, pending: this.pending, retriesActive: this.retriesActive, ...this.counters };
+    return { connections: this.connections.length, connectionsBusy: this.connections.filter((c) => c.streams > 0).length, active: this.active, pending: this.pending, retriesActive: this.retriesActive, ...this.counters };
   }
 }

@@ -3,6 +3,7 @@
  * snapshot without `ports` has the one `port`), which port a destination
  * means, and where on a workload a service port lands. Pure.
  */
+import type { Protocol } from '../../policy/model';
 import type { ServiceInfo, ServicePortInfo, WorkloadInfo } from '../../protocol';
 
 export function portsOf(s: ServiceInfo): ServicePortInfo[] {
@@ -45,4 +46,14 @@ export function containerPortNumber(targetPort: string, localPort: number): numb
 
 export function describePorts(s: ServiceInfo): string {
   return portsOf(s).map((p) => `${p.port}${p.name && p.name !== p.protocol ? ` (${p.name})` : ''}`).join(', ');
+}
+
+/** The protocol of one of a service's ports (its first port's when it names none of them). */
+export function protocolOf(s: ServiceInfo, port: number): Protocol {
+  return portsOf(s).find((p) => p.port === port)?.protocol ?? s.protocol;
+}
+
+/** Whether Istio speaks HTTP/2 to a port of this protocol end to end (grpc, http2), not HTTP/1.1. */
+export function speaksHttp2(protocol: Protocol | undefined): boolean {
+  return protocol === 'grpc' || protocol === 'http2';
 }

@@ -117,4 +117,32 @@ describe('connection pools per Envoy worker, limits per cluster', () => {
     assert.ok(p.dequeue(0));
     assert.equal(p.pending, 0);
   });
+
+  test('a gRPC/HTTP/2 destination multiplexes: with maxConnections 1 every request of the worker rides the one connection', () => {
+    const l = poolLimits({ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } }, D.connectionPool, true);
+    const p = new ConnectionPoolState();
+    const first = p.admit(l, 0);
+    assert.ok(first.kind === 'wait' && first.opened);
+    p.established(first.opened!, 1);
+    const c = p.dequeue(0, l)!;
+    for (let i = 0; i < 10; i++) assert.deepEqual(p.admit(l, 2), { kind: 'go', connection: c }, `request ${i + 2}`);
+    assert.equal(p.active, 11);
+    assert.equal(p.connections.length, 1);
+    assert.equal(p.counters.upstream_rq_pending_overflow, 0);
+  });
+
+  test('a multiplexed connection that served maxRequestsPerConnection drains: no new requests, closed after its last one', () => {
+    const l = poolLimits({ http: { maxRequestsPerConnection: 2 } }, D.connectionPool, true);
+    const p = new ConnectionPoolState();
+    const a = p.admit(l, 0);
+    if (a.kind === 'wait') p.established(a.opened!, 0);
+    const c = p.dequeue(0, l)!;
+    const second = p.admit(l, 1);
+    assert.equal(second.kind, 'go');
+    const third = p.admit(l, 2);
+    assert.ok(third.kind === 'wait' && third.opened, 'its quota is used: the next request waits for a new connection');
+    assert.equal(p.release(c, l, 3).closed, false, 'one request still on it');
+    assert.equal(p.release(c, l, 4).closed, true);
+    assert.deepEqual(p.connections, [third.opened]);
+  });
 });
