@@ -14,12 +14,14 @@ export interface EdgeSample {
   /** Callee service name (short), or the authority when it names no mesh service. */
   service: string;
   requests: number;
-  /** 5xx, resets and proxy failures. */
+  /** 5xx, resets and proxy failures; for gRPC, every call whose status is not OK. */
   errors: number;
   /** Requests sent over mTLS. */
   mtls: number;
   /** Latencies in ms; at most a bounded reservoir of them, `requests` is exact. */
   latenciesMs: number[];
+  /** `grpc` for gRPC calls, else `http` (absent from older sidecars: http). */
+  protocol?: 'http' | 'grpc';
 }
 
 export interface TelemetryBatch {
@@ -62,6 +64,8 @@ export type SpanRow = [
   method: string, path: string, host: string, status: number, httpVersion: string, userAgent: string,
   requestId: string, authority: string, flags: string, responseSize: number, upstreamCluster: string, peerAddress: string,
   service: string, peerWorkload: string, peerPrincipal: string, mtls: boolean, attempt: number, fault: string,
+  /** `grpc` for a gRPC call (content-type application/grpc), else `http`; and its gRPC status, -1 when it ended without one. */
+  protocol: 'http' | 'grpc', grpcStatus: number,
 ];
 
 /** One access-log entry: its values in `ACCESS_LOG_FIELDS` order. */
@@ -73,7 +77,7 @@ export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
   'connection_termination_details', 'upstream_transport_failure_reason', 'bytes_received', 'bytes_sent', 'duration',
   'upstream_service_time', 'x_forwarded_for', 'user_agent', 'request_id', 'authority', 'upstream_host', 'upstream_cluster',
   'upstream_local_address', 'downstream_local_address', 'downstream_remote_address', 'requested_server_name', 'route_name',
-  'workload', 'listener', 'peer_workload', 'downstream_peer', 'proxy_error', 'trace_id',
+  'workload', 'listener', 'peer_workload', 'downstream_peer', 'proxy_error', 'trace_id', 'grpc_status',
 ];
 
 export function logRow(e: AccessLogEntry): LogRow {
@@ -93,10 +97,12 @@ export function expandLog(row: LogRow): AccessLogEntry {
 /** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
 export function expandSpan(c: SpanCommon, r: SpanRow): SpanRecord {
   const [, traceId, spanId, parentSpanId, start, durationMs, method, path, host, status, httpVersion, userAgent,
-    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault] = r;
+    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus] = r;
   const q = path.indexOf('?');
   const pathOnly = q < 0 ? path : path.slice(0, q);
-  const error = status === 0 || status >= 500;
+  const grpc = protocol === 'grpc';
+  // A gRPC call fails by its status (HTTP 200 carries UNAVAILABLE too); one that ended without a status failed.
+  const error = status === 0 || status >= 500 || (grpc && grpcStatus !== 0);
   const attributes: Record<string, string | number | boolean> = {
     'http.request.method': method,
     'url.path': pathOnly,
@@ -129,12 +135,32 @@ export function expandSpan(c: SpanCommon, r: SpanRow): SpanRecord {
     'devmesh.retry.attempt': attempt,
     'devmesh.fault.injected': fault,
   };
+  if (grpc) Object.assign(attributes, rpcAttributes(pathOnly, grpcStatus));
   if (error) attributes.error = true;
   const name = `${host}${pathOnly}`;
   // parentSpanId is absent, not undefined, on a root span: what JSON over IPC always delivered.
   return parentSpanId !== 0
     ? { traceId, spanId, parentSpanId, name, kind: c.kind, role: c.role, start, durationMs, error, workload: c.workload, service: c.service, namespace: c.namespace, attributes }
     : { traceId, spanId, name, kind: c.kind, role: c.role, start, durationMs, error, workload: c.workload, service: c.service, namespace: c.namespace, attributes };
+}
+
+/**
+ * A gRPC span's attributes: OpenTelemetry's rpc.* (rpc.system, rpc.service,
+ * rpc.method from `/package.Service/Method`, rpc.grpc.status_code) and the
+ * tags Envoy's tracer sets on gRPC calls (grpc.path, grpc.status_code).
+ */
+export function rpcAttributes(path: string, grpcStatus: number): Record<string, string | number> {
+  const m = /^\/([^/]+)\/([^/]+)$/.exec(path);
+  const out: Record<string, string | number> = { 'rpc.system': 'grpc', 'grpc.path': path };
+  if (m) {
+    out['rpc.service'] = m[1];
+    out['rpc.method'] = m[2];
+  }
+  if (grpcStatus >= 0) {
+    out['rpc.grpc.status_code'] = grpcStatus;
+    out['grpc.status_code'] = grpcStatus;
+  }
+  return out;
 }
 
 /** The batch with its compact parts turned back into `spans` and `logs` (a batch without them is returned as it is). */

@@ -48,6 +48,8 @@ export interface GraphEdge {
   label: string;
   /** Longer text shown on hover. */
   title: string;
+  /** What the calls on it speak (`grpc`, `http`); a gRPC edge says so on the canvas. */
+  protocols: string[];
 }
 
 /** A port of a service, as callers address it. */
@@ -110,17 +112,18 @@ export function formatMs(ms: number | undefined): string {
   return ms >= 10 ? `${Math.round(ms)}ms` : `${ms.toFixed(1)}ms`;
 }
 
-/** What an edge says on the canvas: rate, then the error share when there are errors. */
-export function edgeLabel(e: Pick<GraphEdge, 'rps' | 'errorRate'>): string {
-  const parts = [formatRps(e.rps)];
+/** What an edge says on the canvas: gRPC when its calls are, the rate, then the error share when there are errors. */
+export function edgeLabel(e: Pick<GraphEdge, 'rps' | 'errorRate'> & { protocols?: string[] }): string {
+  const parts = e.protocols?.includes('grpc') ? ['gRPC', formatRps(e.rps)] : [formatRps(e.rps)];
   if (e.errorRate > 0) parts.push(`${formatPercent(e.errorRate)} err`);
   return parts.join(' · ');
 }
 
-export function edgeTitle(e: Pick<GraphEdge, 'source' | 'target' | 'rps' | 'errorRate' | 'p50Ms' | 'p99Ms' | 'mtlsShare'>): string {
+export function edgeTitle(e: Pick<GraphEdge, 'source' | 'target' | 'rps' | 'errorRate' | 'p50Ms' | 'p99Ms' | 'mtlsShare'> & { protocols?: string[] }): string {
   const security = e.mtlsShare >= 0.999 ? 'mTLS' : e.mtlsShare > 0 ? `${formatPercent(e.mtlsShare)} mTLS` : 'plain text';
+  const speaks = e.protocols?.length ? `${e.protocols.map((p) => (p === 'grpc' ? 'gRPC' : p.toUpperCase())).join(' + ')} over ` : '';
   return `${e.source} -> ${e.target}\n${formatRps(e.rps)}, ${formatPercent(e.errorRate)} errors\n`
-    + `p50 ${formatMs(e.p50Ms)}, p99 ${formatMs(e.p99Ms)}\n${security}`;
+    + `p50 ${formatMs(e.p50Ms)}, p99 ${formatMs(e.p99Ms)}\n${speaks}${security}`;
 }
 
 /** How many dots travel along an edge at once: more traffic, more dots, never a swarm. */
@@ -265,7 +268,7 @@ function makeEdge(id: string, source: string, target: string, raw: WorkloadEdge)
   return {
     id, source, target, rps: Math.max(0, raw.requestsPerSecond ?? 0), errorRate: clamp01(raw.errorRate ?? 0),
     p50Ms: raw.latencyMs?.p50, p99Ms: raw.latencyMs?.p99, mtls: mtlsShare >= 0.999, mtlsShare, requests: raw.requests ?? 0,
-    health: 'idle', badges, label: '', title: '',
+    health: 'idle', badges, label: '', title: '', protocols: [...raw.protocols].sort(),
   };
 }
 
@@ -279,7 +282,7 @@ function mergeEdge(a: GraphEdge, raw: WorkloadEdge): GraphEdge {
   const mtlsShare = requests > 0 ? (a.mtlsShare * a.requests + b.mtlsShare * b.requests) / requests : Math.min(a.mtlsShare, b.mtlsShare);
   return {
     ...a, rps, errorRate, requests, p50Ms: max(a.p50Ms, b.p50Ms), p99Ms: max(a.p99Ms, b.p99Ms),
-    mtlsShare, mtls: mtlsShare >= 0.999, badges: [...new Set([...a.badges, ...b.badges])],
+    mtlsShare, mtls: mtlsShare >= 0.999, badges: [...new Set([...a.badges, ...b.badges])], protocols: [...new Set([...a.protocols, ...b.protocols])].sort(),
   };
 }
 

@@ -8,13 +8,20 @@
  * "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS%
  * %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%
  *
- * or, with `--log-format json`, the same fields under Istio's JSON keys plus
- * a few of devmesh's own (workload, listener, trace_id, ...). A bounded ring
- * keeps the last entries for the admin `/access_log`.
+ * followed, on a gRPC call only, by the call's status as Envoy's
+ * %GRPC_STATUS(SNAKE_STRING)% writes it (`OK`, `UNAVAILABLE`; `-` when the
+ * call ended without one) — Istio's default format has no gRPC field, and a
+ * gRPC failure is an HTTP 200.
+ *
+ * Or, with `--log-format json`, the same fields under Istio's JSON keys plus
+ * a few of devmesh's own (workload, listener, trace_id, grpc_status, ...). A
+ * bounded ring keeps the last entries for the admin `/access_log`.
  */
 import type { AccessLogEntry } from '../control/api/contract';
 import { formatFlags } from './errors';
+import { grpcStatusName } from '../policy/grpc-status';
 import type { Exchange } from './downstream';
+import { isGrpc } from './grpc/status';
 
 export type AccessLogSink = (line: string) => void;
 
@@ -63,12 +70,13 @@ export function entryOf(listener: string, e: Exchange): AccessLogEntry {
     downstream_peer: ctx.source.spiffeId ?? '-',
     proxy_error: e.proxyError ?? '-',
     trace_id: ctx.observed?.span?.traceId ?? '-',
+    grpc_status: isGrpc(h) ? (e.grpcStatus === undefined ? '-' : grpcStatusName(e.grpcStatus)) : '',
   };
 }
 
 /** Istio's default text format (see the top of this file). */
 export function formatText(e: AccessLogEntry): string {
-  return `[${e.start_time}] "${e.method} ${e.path} ${e.protocol}" ${e.response_code} ${e.response_flags} ${e.response_code_details} ${e.connection_termination_details} "${e.upstream_transport_failure_reason}" ${e.bytes_received} ${e.bytes_sent} ${e.duration} ${e.upstream_service_time} "${e.x_forwarded_for}" "${e.user_agent}" "${e.request_id}" "${e.authority}" "${e.upstream_host}" ${e.upstream_cluster} ${e.upstream_local_address} ${e.downstream_local_address} ${e.downstream_remote_address} ${e.requested_server_name} ${e.route_name}`;
+  return `[${e.start_time}] "${e.method} ${e.path} ${e.protocol}" ${e.response_code} ${e.response_flags} ${e.response_code_details} ${e.connection_termination_details} "${e.upstream_transport_failure_reason}" ${e.bytes_received} ${e.bytes_sent} ${e.duration} ${e.upstream_service_time} "${e.x_forwarded_for}" "${e.user_agent}" "${e.request_id}" "${e.authority}" "${e.upstream_host}" ${e.upstream_cluster} ${e.upstream_local_address} ${e.downstream_local_address} ${e.downstream_remote_address} ${e.requested_server_name} ${e.route_name}${e.grpc_status ? ` ${e.grpc_status}` : ''}`;
 }
 
 export function formatEntry(e: AccessLogEntry, format: 'text' | 'json'): string {
@@ -77,7 +85,7 @@ export function formatEntry(e: AccessLogEntry, format: 'text' | 'json'): string 
 
 /** Reads a text line back into its fields (tests, `devmesh logs`); undefined if it is not one. */
 export function parseText(line: string): Partial<AccessLogEntry> | undefined {
-  const m = /^\[(\S+)\] "(\S+) (\S+) (\S+)" (\d+) (\S+) (\S+) (\S+) "([^"]*)" (\d+) (\d+) (\d+) (\S+) "([^"]*)" "([^"]*)" "([^"]*)" "([^"]*)" "([^"]*)" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)$/.exec(line);
+  const m = /^\[(\S+)\] "(\S+) (\S+) (\S+)" (\d+) (\S+) (\S+) (\S+) "([^"]*)" (\d+) (\d+) (\d+) (\S+) "([^"]*)" "([^"]*)" "([^"]*)" "([^"]*)" "([^"]*)" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)(?: (\S+))?$/.exec(line);
   if (!m) return undefined;
   return {
     start_time: m[1], method: m[2], path: m[3], protocol: m[4], response_code: Number(m[5]), response_flags: m[6],
@@ -85,6 +93,7 @@ export function parseText(line: string): Partial<AccessLogEntry> | undefined {
     bytes_received: Number(m[10]), bytes_sent: Number(m[11]), duration: Number(m[12]), upstream_service_time: m[13],
     x_forwarded_for: m[14], user_agent: m[15], request_id: m[16], authority: m[17], upstream_host: m[18], upstream_cluster: m[19],
     upstream_local_address: m[20], downstream_local_address: m[21], downstream_remote_address: m[22], requested_server_name: m[23], route_name: m[24],
+    grpc_status: m[25] ?? '',
   };
 }
 

@@ -2,7 +2,9 @@
  * Istio's standard metrics, with Istio's names, labels and buckets, so the
  * Grafana dashboards and PromQL people already have work unchanged:
  * istio_requests_total, istio_request_duration_milliseconds,
- * istio_request_bytes, istio_response_bytes and istio_tcp_*.
+ * istio_request_bytes, istio_response_bytes, istio_tcp_* and, for gRPC,
+ * istio_request_messages_total and istio_response_messages_total (with
+ * grpc_response_status set on every series of a gRPC call).
  *
  * One prom-client Registry per sidecar (no default registry: several
  * sidecars may share a process). The hot path does not go through
@@ -17,6 +19,7 @@ import { formatFlags } from './errors';
 import { Registry } from 'prom-client';
 import type { WorkloadInfo } from '../protocol';
 import type { Exchange } from './downstream';
+import { isGrpc } from './grpc/status';
 import { serviceForAuthority, type MeshTables } from './tables';
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
@@ -101,7 +104,7 @@ function workloadSide(name: string, namespace: string, labels: Record<string, st
 type WorkloadSide = ReturnType<typeof workloadSide>;
 const unknownSide = (principal?: string): WorkloadSide => ({ workload: UNKNOWN, namespace: UNKNOWN, principal: principal ?? UNKNOWN, app: UNKNOWN, version: UNKNOWN, canonical: UNKNOWN, revision: UNKNOWN });
 
-function labelsOf(reporter: 'source' | 'destination', src: WorkloadSide, dst: WorkloadSide, svc: { host: string; name: string; namespace: string }, protocol: string, code: number, flags: string, security: string): IstioLabels {
+function labelsOf(reporter: 'source' | 'destination', src: WorkloadSide, dst: WorkloadSide, svc: { host: string; name: string; namespace: string }, protocol: string, code: number, flags: string, security: string, grpcStatus = ''): IstioLabels {
   const s: Side = {
     source_workload: src.workload, source_workload_namespace: src.namespace, source_principal: src.principal, source_app: src.app,
     source_version: src.version, source_canonical_service: src.canonical, source_canonical_revision: src.revision,
@@ -112,7 +115,7 @@ function labelsOf(reporter: 'source' | 'destination', src: WorkloadSide, dst: Wo
     destination_app: dst.app, destination_version: dst.version,
     destination_service: svc.host, destination_service_name: svc.name, destination_service_namespace: svc.namespace,
     destination_canonical_service: dst.canonical, destination_canonical_revision: dst.revision, destination_cluster: CLUSTER,
-    request_protocol: protocol, response_code: String(code), grpc_response_status: '', response_flags: flags, connection_security_policy: security,
+    request_protocol: protocol, response_code: String(code), grpc_response_status: grpcStatus, response_flags: flags, connection_security_policy: security,
   };
 }
 
@@ -122,6 +125,8 @@ export class IstioMetrics {
   private readonly duration = new HistogramFamily('istio_request_duration_milliseconds', 'Request duration in milliseconds (Istio standard metric).', DURATION_BUCKETS_MS);
   private readonly requestBytes = new HistogramFamily('istio_request_bytes', 'Request body sizes in bytes (Istio standard metric).', BYTES_BUCKETS);
   private readonly responseBytes = new HistogramFamily('istio_response_bytes', 'Response body sizes in bytes (Istio standard metric).', BYTES_BUCKETS);
+  private readonly requestMessages = new CounterFamily('istio_request_messages_total', 'gRPC messages sent by clients (Istio standard metric, gRPC only).');
+  private readonly responseMessages = new CounterFamily('istio_response_messages_total', 'gRPC messages sent by servers (Istio standard metric, gRPC only).');
   private readonly tcpSent = new CounterFamily('istio_tcp_sent_bytes_total', 'Bytes sent downstream on TCP (upgraded) connections.');
   private readonly tcpReceived = new CounterFamily('istio_tcp_received_bytes_total', 'Bytes received from downstream on TCP (upgraded) connections.');
   private readonly tcpOpened = new CounterFamily('istio_tcp_connections_opened_total', 'TCP (upgraded) connections opened.');
@@ -130,7 +135,7 @@ export class IstioMetrics {
   private selfCache: { version: number; side: WorkloadSide; svc?: { host: string; name: string; namespace: string } } | undefined;
 
   constructor() {
-    for (const m of [this.requests, this.duration, this.requestBytes, this.responseBytes, this.tcpSent, this.tcpReceived, this.tcpOpened, this.tcpClosed]) {
+    for (const m of [this.requests, this.duration, this.requestBytes, this.responseBytes, this.requestMessages, this.responseMessages, this.tcpSent, this.tcpReceived, this.tcpOpened, this.tcpClosed]) {
       // prom-client's collector interface: anything with name + get() is rendered at scrape time.
       this.registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
     }
@@ -156,34 +161,36 @@ export class IstioMetrics {
     const me = this.self(t);
     const code = e.status;
     const flags = formatFlags(ctx.flags);
-    const grpc = typeof ctx.downstream.headers['content-type'] === 'string' && ctx.downstream.headers['content-type'].startsWith('application/grpc');
+    const grpc = isGrpc(ctx.downstream.headers);
     const protocol = grpc ? 'grpc' : 'http';
+    // Istio's label: the call's gRPC status code as a number; empty for HTTP (and for a gRPC call that ended without one).
+    const grpcStatus = grpc && e.grpcStatus !== undefined ? String(e.grpcStatus) : '';
     let key: string;
     let labels: () => IstioLabels;
     if (listener === 'inbound') {
       const src = ctx.source;
       const mtls = src.spiffeId !== undefined;
-      key = `d\0${src.workload ?? ''}\0${src.spiffeId ?? ''}\0${code}\0${flags}\0${mtls}\0${protocol}`;
+      key = `d\0${src.workload ?? ''}\0${src.spiffeId ?? ''}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}`;
       labels = () => {
         const w = src.workload ? t.workloadByName.get(src.workload) : undefined;
         const srcSide = src.workload
           ? workloadSide(src.workload, src.namespace ?? UNKNOWN, src.labels, src.spiffeId, w?.service)
           : unknownSide(src.spiffeId);
         const svc = me.svc ?? { host: UNKNOWN, name: UNKNOWN, namespace: UNKNOWN };
-        return labelsOf('destination', srcSide, me.side, svc, protocol, code, flags, mtls ? 'mutual_tls' : 'none');
+        return labelsOf('destination', srcSide, me.side, svc, protocol, code, flags, mtls ? 'mutual_tls' : 'none', grpcStatus);
       };
     } else {
       const ep: WorkloadInfo | undefined = ctx.endpoint;
       const plan = ctx.plan;
       const host = plan?.kind === 'forward' ? plan.host : ctx.authority;
       const mtls = !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
-      key = `s\0${ep?.name ?? ''}\0${host}\0${code}\0${flags}\0${mtls}\0${protocol}`;
+      key = `s\0${ep?.name ?? ''}\0${host}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}`;
       labels = () => {
         const dst = ep ? workloadSide(ep.name, ep.namespace, ep.labels, mtls ? ep.spiffeId : undefined, ep.service) : unknownSide();
         const s = serviceForAuthority(t, host);
         const svc = s ? { host: s.fqdn, name: s.name, namespace: s.namespace } : { host: host.replace(/:\d+$/, ''), name: host.replace(/:\d+$/, ''), namespace: UNKNOWN };
         // As Istio: the source side cannot vouch for the connection's security policy.
-        return labelsOf('source', me.side, dst, svc, protocol, code, flags, UNKNOWN);
+        return labelsOf('source', me.side, dst, svc, protocol, code, flags, UNKNOWN, grpcStatus);
       };
     }
     this.requests.add(key, labels, 1);
@@ -191,6 +198,10 @@ export class IstioMetrics {
     const reqLen = Number(ctx.downstream.headers['content-length']);
     this.requestBytes.observe(key, labels, Number.isFinite(reqLen) ? reqLen : 0);
     this.responseBytes.observe(key, labels, ctx.observed?.responseBytes ?? 0);
+    if (grpc) {
+      this.requestMessages.add(key, labels, ctx.observed?.requestMessages?.messages ?? 0);
+      this.responseMessages.add(key, labels, ctx.observed?.responseMessages?.messages ?? 0);
+    }
   }
 
   /** One upgraded (WebSocket/TCP) connection closed after moving `sent`/`received` bytes downstream. */

@@ -9,6 +9,7 @@ import { sendsMtls } from './security/upstreamTls';
 import { logRow, type EdgeSample, type LogRow, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { AccessLogEntry } from '../control/api/contract';
 import type { Exchange } from './downstream';
+import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
 import { serviceForAuthority, type MeshTables } from './tables';
 
@@ -86,7 +87,7 @@ export class SidecarTelemetry {
       ctx.method, ctx.path, host, e.status, ctx.downstream.httpVersion, String(ctx.downstream.headers['user-agent'] ?? ''),
       ctx.requestId, ctx.authority, flags.length > 0 ? flags.join(',') : '-', ctx.observed?.responseBytes ?? 0, cluster, ctx.source.address ?? '',
       svc ?? 'unknown', (inbound ? ctx.source.workload : ep?.name) ?? 'unknown', (inbound ? ctx.source.spiffeId : mtls ? ep?.spiffeId : undefined) ?? '',
-      mtls, attempt, fault,
+      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1,
     ]);
     if (this.spanRows.length >= this.o.flushAtSpans && !this.early) {
       this.early = true;
@@ -127,11 +128,13 @@ export class SidecarTelemetry {
     const plan = ctx.plan;
     const destination = ep?.name ?? 'unknown';
     const service = ep?.service ?? (plan?.kind === 'forward' ? (serviceForAuthority(ctx.tables, plan.host)?.name ?? plan.host) : (serviceForAuthority(ctx.tables, ctx.authority)?.name ?? ctx.authority));
-    const key = `${destination}\0${service}`;
+    const protocol = isGrpc(ctx.downstream.headers) ? 'grpc' : 'http';
+    const key = `${destination}\0${service}\0${protocol}`;
     let s = this.edges.get(key);
-    if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [] }));
+    if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol }));
     s.requests++;
-    if (e.status === 0 || e.status >= 500) s.errors++;
+    // A gRPC call that failed is an HTTP 200 with a status that is not OK (or none at all).
+    if (e.status === 0 || e.status >= 500 || (protocol === 'grpc' && e.grpcStatus !== 0)) s.errors++;
     if (ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) s.mtls++;
     const ms = Math.round(e.durationMs * 100) / 100;
     if (s.latenciesMs.length < this.o.latencySamples) s.latenciesMs.push(ms);

@@ -68,6 +68,8 @@ export interface EdgeTraffic {
   mtlsShare: number;
   /** Epoch ms of the last request seen on this edge. */
   lastSeen: number;
+  /** What the calls on it speak: `http`, `grpc` (sorted; both when a caller uses two ports). */
+  protocols: string[];
 }
 
 /** A fault that applies to an edge's traffic (runtime `devmesh fault` or a VirtualService rule). */
@@ -362,6 +364,8 @@ export interface AccessLogEntry {
   downstream_peer: string;
   proxy_error: string;
   trace_id: string;
+  /** The gRPC status by name (`UNAVAILABLE`); `-` when the call ended without one; empty for a request that is not gRPC. */
+  grpc_status: string;
 }
 
 /** An entry as the control plane keeps it: `seq` grows by one per entry, for `?after=`. */

@@ -8,7 +8,7 @@ import type { EdgeSample } from '../../telemetry-protocol';
 import type { EdgeTraffic, ServiceEdge, TopologyEdges, WorkloadEdge } from '../api/contract';
 
 interface Bucket { second: number; requests: number; errors: number; mtls: number; latencies: number[] }
-interface Series { source: string; destination: string; service: string; firstSeen: number; lastSeen: number; buckets: Bucket[] }
+interface Series { source: string; destination: string; service: string; firstSeen: number; lastSeen: number; buckets: Bucket[]; protocols: Set<string> }
 
 /** Latency samples kept per edge per second. */
 const SAMPLES_PER_BUCKET = 500;
@@ -29,8 +29,9 @@ export class EdgeWindow {
   add(s: EdgeSample, now = Date.now()): void {
     const key = `${s.source}->${s.destination}\0${s.service}`;
     let series = this.series.get(key);
-    if (!series) this.series.set(key, (series = { source: s.source, destination: s.destination, service: s.service, firstSeen: now, lastSeen: now, buckets: [] }));
+    if (!series) this.series.set(key, (series = { source: s.source, destination: s.destination, service: s.service, firstSeen: now, lastSeen: now, buckets: [], protocols: new Set() }));
     series.lastSeen = now;
+    series.protocols.add(s.protocol ?? 'http');
     const second = Math.floor(now / 1000);
     let b = series.buckets[series.buckets.length - 1];
     if (!b || b.second !== second) series.buckets.push((b = { second, requests: 0, errors: 0, mtls: 0, latencies: [] }));
@@ -100,5 +101,6 @@ function traffic(parts: Series[], now: number, windowMs: number): EdgeTraffic {
     latencyMs: lat.length ? { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) } : null,
     mtlsShare: requests ? round(mtls / requests) : 0,
     lastSeen,
+    protocols: [...new Set(parts.flatMap((p) => [...p.protocols]))].sort(),
   };
 }

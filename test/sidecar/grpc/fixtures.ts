@@ -14,7 +14,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { MeshSpec, ServicePortSpec } from '../../../simulator/policy/model';
 import type { ServiceInfo, ServicePortInfo } from '../../../simulator/protocol';
 import { portsOf } from '../../../simulator/sidecar/routing/servicePorts';
-import type { Sidecar } from '../../../simulator/sidecar/sidecar';
+import type { Sidecar, StartOptions } from '../../../simulator/sidecar/sidecar';
 import { serviceForAuthority } from '../../../simulator/sidecar/tables';
 import { startMeshFromSpec, type Policies, type TestMesh } from '../fixtures';
 
@@ -252,7 +252,7 @@ export interface GrpcMesh {
  * grpc-js echo apps named after the given workloads (`ratings-v1` by
  * default, labels app + version from the name).
  */
-export async function grpcMesh(opts: { workloads?: string[]; policies?: Policies; port?: ServicePortSpec; app?: (workload: string) => Promise<{ port: number; log?: AppLog; close(): void }> } = {}): Promise<GrpcMesh> {
+export async function grpcMesh(opts: { workloads?: string[]; policies?: Policies; port?: ServicePortSpec; app?: (workload: string) => Promise<{ port: number; log?: AppLog; close(): void }>; sidecar?: StartOptions } = {}): Promise<GrpcMesh> {
   const apps = new Map<string, AppLog>();
   const names = opts.workloads ?? ['ratings-v1'];
   const spec: MeshSpec = {
@@ -266,6 +266,7 @@ export async function grpcMesh(opts: { workloads?: string[]; policies?: Policies
     ],
   };
   const mesh = await startMeshFromSpec(spec, opts.policies ?? {}, {
+    ...opts.sidecar,
     app: async (w, key) => {
       if (!w.startsWith('ratings')) return undefined;
       const app = await (opts.app ?? grpcEchoApp)(w);
