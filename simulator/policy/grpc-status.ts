@@ -26,3 +26,24 @@ export function grpcStatusCode(name: string): number | undefined {
 export function grpcStatusName(code: number): string {
   return BY_CODE.get(code) ?? String(code);
 }
+
+/** One line per status, for hovers and completion (grpc/grpc doc/statuscodes.md). */
+export const GRPC_STATUS_DOCS: Record<GrpcStatusName, string> = {
+  OK: '0: not an error; returned on success.',
+  CANCELLED: '1: the operation was cancelled, typically by the caller.',
+  UNKNOWN: '2: unknown error.',
+  INVALID_ARGUMENT: '3: the client specified an invalid argument.',
+  DEADLINE_EXCEEDED: '4: the deadline expired before the operation could complete.',
+  NOT_FOUND: '5: some requested entity was not found.',
+  ALREADY_EXISTS: '6: the entity a client attempted to create already exists.',
+  PERMISSION_DENIED: '7: the caller does not have permission to execute the operation.',
+  RESOURCE_EXHAUSTED: '8: some resource has been exhausted (a quota, a rate limit).',
+  FAILED_PRECONDITION: '9: the system is not in a state required for the operation.',
+  ABORTED: '10: the operation was aborted (a concurrency conflict).',
+  OUT_OF_RANGE: '11: the operation was attempted past the valid range.',
+  UNIMPLEMENTED: '12: the operation is not implemented or not supported.',
+  INTERNAL: '13: internal error.',
+  UNAVAILABLE: '14: the service is currently unavailable; a retry may succeed (Istio\'s default retries retry it).',
+  DATA_LOSS: '15: unrecoverable data loss or corruption.',
+  UNAUTHENTICATED: '16: the request does not have valid authentication credentials.',
+};

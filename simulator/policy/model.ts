@@ -10,8 +10,9 @@
 /**
  * Application protocols of a service port, as Istio names them
  * (pkg/config/protocol): from `protocol`/`appProtocol` or the port name's
- * prefix (`http-web`, `grpc-api`, `tcp-db`). devmesh serves `http` (HTTP/1.1)
- * today; the others are carried in the model and warned about.
+ * prefix (`http-web`, `grpc-api`, `tcp-db`). devmesh serves `http` (HTTP/1.1
+ * to the app) and `http2`/`grpc` (HTTP/2 end to end); the others are
+ * carried in the model and warned about.
  */
 export type Protocol = 'http' | 'http2' | 'grpc' | 'grpc-web' | 'tcp' | 'tls' | 'https' | 'mongo' | 'redis' | 'mysql' | 'udp';
 

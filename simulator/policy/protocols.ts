@@ -18,7 +18,7 @@ export const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'grpc-we
 export const KUBERNETES_L4 = ['TCP', 'UDP', 'SCTP'] as const;
 
 /** What devmesh's sidecars serve today; every other protocol is carried and warned about. */
-export const SIMULATED_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http']);
+export const SIMULATED_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http', 'http2', 'grpc']);
 
 const WELL_KNOWN_TCP_PORTS = new Set([25, 53, 3306, 27017]);
 

@@ -100,7 +100,8 @@ function toDiagnostic(doc: PolicyDocument, err: ErrorObject): Diagnostic | undef
       if (typeof data === 'number' && parent.type === 'string') return undefined;
       // A version is not a typo: "1.31" is not "1.21" misspelled, so the known ones are listed instead.
       const guess = typeof data === 'string' && !/^\d+(\.\d+)*$/.test(data) ? closest(data, allowed, true) : undefined;
-      const fix = guess ? `did you mean "${guess}"?` : `use one of ${list(allowed, !!parent['x-enumDescriptions'])}`;
+      const every = `use one of ${list(allowed, !!parent['x-enumDescriptions'])}`;
+      const fix = guess ? `did you mean "${guess}"?${parent['x-enumListAll'] ? ` Or ${every}` : ''}` : every;
       return at('bad-enum', `"${String(data)}" is not a valid ${field}: ${fix}`, path, 'value',
         guess ? { suggestion: guess } : undefined);
     }

@@ -45,6 +45,13 @@ describe('completion', () => {
     assert.match((items.find((i) => i.label === '1.30')!.documentation as { value: string }).value, /newest release/);
   });
 
+  test('offers the gRPC status names of fault.abort.grpcStatus, each with its code and meaning', () => {
+    const items = complete(VS_HEAD + '  http:\n    - fault:\n        abort:\n          grpcStatus: |\n');
+    assert.equal(items.length, 17);
+    const unavailable = items.find((i) => i.label === 'UNAVAILABLE')!;
+    assert.match((unavailable.documentation as { value: string }).value, /^14: the service is currently unavailable/);
+  });
+
   test('offers meshConfig.pathNormalization modes with what each does', () => {
     const items = complete(MESH_HEAD + '  meshConfig:\n    pathNormalization:\n      normalization: |\n');
     assert.ok(items.some((i) => i.label === 'MERGE_SLASHES' && /merged/.test((i.documentation as { value: string }).value)));

@@ -42,6 +42,8 @@ export interface Schema {
   'x-notSimulated'?: string;
   'x-enumDescriptions'?: Record<string, string>;
   'x-elsewhere'?: Record<string, string>;
+  /** A bad value's error lists every allowed one (a closed set people look up, like gRPC status names), not only a guess. */
+  'x-enumListAll'?: boolean;
   'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount' | 'servicePort' | 'extensionProvider' | 'requestPrincipal';
 }
 

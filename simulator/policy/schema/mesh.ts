@@ -31,7 +31,7 @@ const workload = (topLevel: boolean): Schema => object('Workload', 'One instance
   }),
 }, { required: ['name'], 'x-exclusive': [['port', 'ports']] });
 
-const PROTOCOL_DOC = 'Application protocol of the port, as Istio names it. devmesh serves `http` (HTTP/1.1) today; the others are carried (export, import, validation) and not simulated yet.';
+const PROTOCOL_DOC = 'Application protocol of the port, as Istio names it. devmesh serves `http` (HTTP/1.1 to the app) and `http2`/`grpc` (HTTP/2 end to end, h2c to the app); the others are carried (export, import, validation) and not simulated yet.';
 
 const targetPort: Schema = {
   type: ['integer', 'string'],

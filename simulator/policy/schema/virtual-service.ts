@@ -1,3 +1,4 @@
+import { GRPC_STATUS_DOCS, GRPC_STATUS_NAMES } from '../grpc-status';
 import { API_VERSIONS } from '../kinds';
 import {
   array, boolean, duration, enumOf, integer, labels, map, notSimulated, object, percent, port, portSelector,
@@ -58,7 +59,9 @@ const fault: Schema = object('HTTPFaultInjection', 'Fault injection policy to ap
   }, { 'x-exclusive': [['fixedDelay', 'exponentialDelay']] }),
   abort: object('Abort', 'Abort requests and return an error to the caller, emulating a faulty upstream.', {
     httpStatus: integer('HTTP status code to use to abort the request.', { minimum: 200, maximum: 599 }),
-    grpcStatus: string('gRPC status code to use to abort the request, e.g. `UNAVAILABLE`.'),
+    grpcStatus: enumOf('gRPC status to abort the request with, by name as Istio writes it (upper case), e.g. `UNAVAILABLE`: the caller gets a trailers-only gRPC response with that status and `grpc-message: fault filter abort`.', GRPC_STATUS_NAMES, {
+      'x-enumDescriptions': GRPC_STATUS_DOCS, 'x-enumListAll': true,
+    }),
     http2Error: notSimulated(string('HTTP/2 error code to use to abort the request.')),
     percentage: percent('Percentage of requests to be aborted. If absent, no request is aborted.'),
   }, { 'x-exclusive': [['httpStatus', 'grpcStatus', 'http2Error']] }),
