@@ -160,7 +160,7 @@ export function newContext(
       if (answered) {
         // Headers are out: all we can do is cut the response short, as Envoy resets the stream.
         proxyError ??= err.reason;
-        if (!ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
+        if (err.flag && !ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
         resetDownstream(http2Constants.NGHTTP2_INTERNAL_ERROR);
         return;
       }
