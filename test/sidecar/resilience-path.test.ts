@@ -253,6 +253,16 @@ describe('resilience through real sidecars', () => {
     assert.equal((await mirrored()).host, 'reviews-shadow:9080');
   });
 
+  test('mirror in front of retries: the copy and every attempt get the whole POST body', async () => {
+    await push({ destinationRules: [subsets], virtualServices: [toV1({ mirror: { host: 'reviews', subset: 'v2' }, mirrorPercentage: { value: 100 }, retries: { attempts: 3, retryOn: '5xx' } })] });
+    const r = await get('/flaky/mr/2', { 'content-type': 'text/plain' }, 'POST', 'z'.repeat(10_000));
+    assert.equal(r.status, 200);
+    assert.deepEqual(v1.hits.map((h) => [h.attempt, h.bodyBytes]), [['1', 10_000], ['2', 10_000], ['3', 10_000]]);
+    const deadline = Date.now() + 3000;
+    while (v2.hits.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(v2.hits.map((h) => [h.url, h.bodyBytes]), [['/flaky/mr/2', 10_000]]);
+  });
+
   test('CORS: the caller\'s sidecar answers an allowed preflight itself and adds headers to actual responses', async () => {
     const corsPolicy = { allowOrigins: [{ exact: 'https://app.example' }], allowMethods: ['GET', 'POST'], allowHeaders: ['x-token'], maxAge: '1h', exposeHeaders: ['x-app'] };
     await push({ destinationRules: [subsets], virtualServices: [toV1({ corsPolicy })] });

@@ -35,7 +35,8 @@ export const mirror = (s: MirrorSettings): Filter => (next) => (ctx) => {
     return next(ctx);
   }
   const body = replayableBody(ctx.downstream.body);
-  const live = body.takeLive();
+  // A stream of its own: retry, below, keeps its own replay buffer of what it reads.
+  const live = body.tee();
   void body.complete().then((buf) => {
     if (!buf) return s.stats?.inc('mirror.skipped_body_too_large');
     for (const d of targets) shadow(ctx, d, buf, s);

@@ -3,6 +3,12 @@
  * consumer streams it live while up to `limit` bytes are copied aside. A
  * larger body, or one still arriving, cannot be replayed — such a request is
  * not retried or mirrored, as Envoy stops retrying past its buffer limit.
+ *
+ * The live stream is the request itself: the copy listens to its 'data'
+ * with the flow paused, so the first consumer's pipe starts it and its
+ * back-pressure holds it (no PassThrough in between — every gRPC call has a
+ * body, and the extra stream per call showed in its CPU profile). `tee()`
+ * gives a stream of its own where another buffer wraps the body again.
  */
 import { PassThrough, Readable } from 'node:stream';
 
@@ -13,10 +19,11 @@ export class ReplayableBody {
   private size = 0;
   private overflow = false;
   private ended = false;
-  private live?: PassThrough;
+  private live = false;
   private readonly waiters: Array<(b: Buffer | undefined) => void> = [];
 
   constructor(private readonly src: Readable, private readonly limit = REPLAY_LIMIT) {
+    const flowing = src.readableFlowing;
     src.on('data', (c: Buffer) => {
       if (this.overflow) return;
       this.size += c.length;
@@ -29,16 +36,32 @@ export class ReplayableBody {
     src.once('end', () => { this.ended = true; this.settle(); });
     src.once('error', () => { this.overflow = true; this.settle(); });
     src.once('close', () => { if (!this.ended) { this.overflow = true; this.settle(); } });
+    // Listening must not start the flow: whoever reads the body live does (a consumer already reading keeps it going).
+    if (flowing !== true) src.pause();
+    // An HTTP/2 request whose HEADERS frame ended the stream has no body, and nobody may ever read it to 'end'.
+    if ((src as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === true) this.ended = true;
   }
 
   /** The live stream for the first attempt (once). */
   takeLive(): Readable {
     if (!this.live) {
-      this.live = new PassThrough({ highWaterMark: this.limit + 1 });
-      this.src.pipe(this.live);
-      return this.live;
+      this.live = true;
+      return this.src;
     }
     return this.replay() ?? Readable.from([]);
+  }
+
+  /**
+   * The live stream as a copy of its own (a PassThrough that reads ahead up
+   * to the limit), for a filter that hands the body on to others who buffer
+   * it again (mirror, in front of retry): they get a new stream to wrap.
+   */
+  tee(): Readable {
+    if (this.live) return this.replay() ?? Readable.from([]);
+    this.live = true;
+    const copy = new PassThrough({ highWaterMark: this.limit + 1 });
+    this.src.pipe(copy);
+    return copy;
   }
 
   /** Whether the whole body is here and within the limit. */
