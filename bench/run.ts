@@ -9,12 +9,14 @@ import { benchDataplane } from './dataplane';
 import { benchValidate } from './validate';
 import { benchObservability } from './observability';
 import { benchTopology } from './topology';
+import { benchGrpc } from './grpc';
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   validate: () => benchValidate(),
   dataplane: () => benchDataplane({ quick: process.argv.includes('--quick'), only: onlyArg() }),
   observability: () => benchObservability(),
   topology: () => benchTopology(),
+  grpc: () => benchGrpc({ quick: process.argv.includes('--quick') }),
 };
 
 /** `--only=throughput,latency,big,telemetry,up`: a subset of the data-plane scenarios. */

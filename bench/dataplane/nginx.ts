@@ -82,7 +82,11 @@ ${httpCommon(dir, 'back')}
   }
 }
 `;
-  const fConf = w('front.conf', front), bConf = w('back.conf', back);
+  return startPair(dir, w('front.conf', front), w('back.conf', back), o);
+}
+
+/** Starts the back, then the front nginx, and checks both stayed up. */
+async function startPair(dir: string, fConf: string, bConf: string, o: { frontPort: number; cpu?: string }): Promise<NginxChain> {
   const version = (spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr || '').trim().replace('nginx version: ', '');
   const start = (conf: string) => spawnPinned(o.cpu, 'nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'startup.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const b = start(bConf);
@@ -95,4 +99,52 @@ ${httpCommon(dir, 'back')}
     frontPort: o.frontPort, front: f, back: b, version,
     stop() { for (const c of [f, b]) c.kill('SIGTERM'); },
   };
+}
+
+/**
+ * The gRPC reference: nginx -> mTLS -> nginx -> gRPC service, as the issue
+ * asks (`grpc_pass`). The front listens h2c (what a plaintext gRPC client
+ * speaks) and `grpc_pass`es over TLS with a client certificate from
+ * devmesh's CA to the back, which requires it (`ssl_verify_client on`) and
+ * `grpc_pass`es h2c to the service; kept-alive upstream connections on both
+ * hops, one process each, as the HTTP/1.1 pair.
+ */
+export async function startNginxGrpcChain(dir: string, o: { servicePort: number; frontPort: number; backPort: number; client: Certificates; server: Certificates; cpu?: string }): Promise<NginxChain> {
+  mkdirSync(dir, { recursive: true });
+  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
+  const ca = w('ca.pem', o.client.caPem);
+  const cCert = w('front.crt', o.client.certPem), cKey = w('front.key', o.client.keyPem);
+  const sCert = w('back.crt', o.server.certPem), sKey = w('back.key', o.server.keyPem);
+  const grpcHttp = (name: string) => `${httpCommon(dir, name)}
+  grpc_read_timeout 120s; grpc_send_timeout 120s;
+`;
+  const front = `${common(dir, 'front')}http {
+${grpcHttp('front')}
+  upstream back { server 127.0.0.1:${o.backPort}; keepalive 128; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:${o.frontPort} http2;
+    location / {
+      grpc_pass grpcs://back;
+      grpc_ssl_certificate ${cCert};
+      grpc_ssl_certificate_key ${cKey};
+      grpc_ssl_trusted_certificate ${ca};
+      grpc_ssl_session_reuse on;
+    }
+  }
+}
+`;
+  const back = `${common(dir, 'back')}http {
+${grpcHttp('back')}
+  upstream svc { server 127.0.0.1:${o.servicePort}; keepalive 128; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:${o.backPort} ssl http2;
+    ssl_certificate ${sCert};
+    ssl_certificate_key ${sKey};
+    ssl_client_certificate ${ca};
+    ssl_verify_client on;
+    location / { grpc_pass grpc://svc; }
+  }
+}
+`;
+  return startPair(dir, w('front.conf', front), w('back.conf', back), o);
 }
