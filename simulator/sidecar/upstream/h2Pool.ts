@@ -24,6 +24,7 @@ import * as tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import type { Certificates } from '../../protocol';
 import { spiffeFromSan } from '../security/peerIdentity';
+import { SessionSet } from './sessionSet';
 
 /** Marks a session whose TLS handshake completed: a later failure is a reset (UC), not a connect failure (UF). */
 export const CONNECTED = Symbol('devmesh.h2.connected');
@@ -37,17 +38,15 @@ export interface H2Target {
   spiffeId: string;
 }
 
-export class H2Pool {
-  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
-  private closed = false;
-
-  constructor(private certs: Certificates) {}
+export class H2Pool extends SessionSet<string> {
+  constructor(private certs: Certificates) {
+    super();
+  }
 
   session(target: H2Target): http2.ClientHttp2Session {
     const key = `${target.port}|${target.spiffeId}`;
-    const existing = this.sessions.get(key);
-    if (existing && !existing.closed && !existing.destroyed) return existing;
-    if (this.closed) throw new Error('upstream pool is closed');
+    const existing = this.live(key, 'upstream pool');
+    if (existing) return existing;
     const expected = target.spiffeId;
     const session = http2.connect(`https://127.0.0.1:${target.port}`, {
       key: this.certs.keyPem,
@@ -69,9 +68,7 @@ export class H2Pool {
       (session as unknown as Record<symbol, boolean>)[CONNECTED] = true;
       session.setLocalWindowSize(SESSION_WINDOW);
     });
-    const forget = () => {
-      if (this.sessions.get(key) === session) this.sessions.delete(key);
-    };
+    const forget = () => this.forget(key, session);
     session.once('goaway', forget);
     session.once('close', forget);
     // Stream-level errors report connection failures to each request; this keeps the session error from crashing us.
@@ -108,32 +105,8 @@ export class H2Pool {
   /** New certificates: future sessions use them; current sessions drain and close. */
   refresh(certs: Certificates): void {
     this.certs = certs;
-    for (const s of this.sessions.values()) drain(s);
-    this.sessions.clear();
+    this.drainAll();
   }
-
-  get size(): number {
-    return this.sessions.size;
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const s of this.sessions.values()) drain(s);
-    this.sessions.clear();
-  }
-
-  destroy(): void {
-    this.closed = true;
-    for (const s of this.sessions.values()) s.destroy();
-    this.sessions.clear();
-  }
-}
-
-/** Closes a session gracefully once it has connected and sent the requests made on it (they are written on the next turn of the event loop). */
-function drain(session: http2.ClientHttp2Session): void {
-  const close = () => setImmediate(() => session.close());
-  if (session.connecting) session.once('connect', close);
-  else close();
 }
 
 /** Istio verifies the server's SPIFFE id, not a hostname. */

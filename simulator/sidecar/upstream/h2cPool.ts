@@ -7,24 +7,21 @@
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { STREAM_WINDOW } from './h2Pool';
+import { SessionSet } from './sessionSet';
 
 const UP = Symbol('devmesh.h2c.connected');
 
-export class H2cPool {
-  private readonly sessions = new Map<number, http2.ClientHttp2Session>();
-  private closed = false;
-
+export class H2cPool extends SessionSet<number> {
   session(port: number): http2.ClientHttp2Session {
-    const existing = this.sessions.get(port);
-    if (existing && !existing.closed && !existing.destroyed) return existing;
-    if (this.closed) throw new Error('app pool is closed');
+    const existing = this.live(port, 'app pool');
+    if (existing) return existing;
     const session = http2.connect(`http://127.0.0.1:${port}`, {
       settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
       maxSessionMemory: 64,
       createConnection: () => net.connect({ host: '127.0.0.1', port, noDelay: true }),
     });
     session.once('connect', () => { (session as unknown as Record<symbol, boolean>)[UP] = true; });
-    const forget = () => { if (this.sessions.get(port) === session) this.sessions.delete(port); };
+    const forget = () => this.forget(port, session);
     session.once('goaway', forget);
     session.once('close', forget);
     // Each stream reports a failed connection to its own request; this keeps the session's error from crashing us.
@@ -37,17 +34,5 @@ export class H2cPool {
   /** Whether a session's TCP connection is up (a failure then is a reset, not a refused connection). */
   static connected(session: http2.ClientHttp2Session): boolean {
     return (session as unknown as Record<symbol, boolean>)[UP] === true;
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const s of this.sessions.values()) s.close();
-    this.sessions.clear();
-  }
-
-  destroy(): void {
-    this.closed = true;
-    for (const s of this.sessions.values()) s.destroy();
-    this.sessions.clear();
   }
 }
