@@ -39,6 +39,22 @@ export interface Http2Destination {
  * What the dispatcher calls with a connection it hands over: the socket,
  * paused or flowing, with anything already read either pushed back
  * (`unshift`) or passed as `head`. From here on the entry owns the socket.
+ *
+ * This is the one contract between the L4 dispatcher and the L7 HTTP/2
+ * path; the sidecar exposes it as `Sidecar.serveHttp2` (one entry per
+ * sidecar, made in sidecar.ts with the outbound chain). The dispatcher's
+ * `http2` path calls it as
+ *
+ *   http2: (socket, destination) => http2Entry.serve(socket, destination)
+ *
+ * with its ConnectionDestination (only `service.fqdn` and `port.port` are
+ * read), after it has answered a CONNECT with 200 (`answer.accept()`): the
+ * entry writes nothing before the client's preface, so the 200 must be out
+ * first. The entry then sniffs the first bytes (HTTP/2 preface: served;
+ * HTTP/1.x: a 505 naming the port; TLS or garbage: closed and logged),
+ * counts `http2_entry.cx_*`, and runs every stream through the outbound
+ * chain with `ctx.destination` set to that service port. Connections it
+ * holds end with the sidecar (`close()` sends GOAWAY, `destroyAll()` cuts).
  */
 export type ServeHttp2 = (socket: Duplex, destination: Http2Destination, head?: Buffer) => void;
 
