@@ -17,7 +17,9 @@
  * data-plane benchmark. Same concurrency for every chain: 16 calls in flight
  * (h2: 1 connection x 16 streams, what one gRPC channel does, and 4 x 4;
  * h1: 16 connections). Latency percentiles come from h2load's per-request
- * log, after the warm-up. Nothing here is pass/fail.
+ * log (every call of the run: h2load's --warm-up-time writes more lines to
+ * its log than it counts, so each chain gets an unmeasured run first
+ * instead). Nothing here is pass/fail.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -39,22 +41,23 @@ const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US'
 const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}x` : '—');
 const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
-/** One h2load run pinned to the load CPU; percentiles from its per-request log, warm-up excluded. */
-function runH2load(chain: Chain, o: { clients: number; streams: number; seconds: number; warmup: number; dataFile: string; logFile: string }): Promise<H2loadResult> {
+/** One h2load run pinned to the load CPU; percentiles from its per-request log (one line per call done). */
+function runH2load(chain: Chain, o: { clients: number; streams: number; seconds: number; dataFile: string; logFile: string }): Promise<H2loadResult> {
   const url = `http://127.0.0.1:${chain.port}${chain.h1 ? '/' : SAY_PATH}`;
   const args = [
-    '-t1', `-c${o.clients}`, `-m${o.streams}`, `-D${o.seconds}`, `--warm-up-time=${o.warmup}`, `--log-file=${o.logFile}`,
+    '-t1', `-c${o.clients}`, `-m${o.streams}`, `-D${o.seconds}`, `--log-file=${o.logFile}`,
     '-H', `:authority: ${chain.authority}`,
     ...(chain.h1 ? ['--h1'] : ['-d', o.dataFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers']),
     url,
   ];
   const command = `${CPUS ? `taskset -c ${CPUS.load} ` : ''}h2load ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
+  rmSync(o.logFile, { force: true });
   return new Promise((resolve, reject) => {
     const child = spawnPinned(CPUS?.load, 'h2load', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (o.seconds + o.warmup + 30) * 1000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), (o.seconds + 30) * 1000);
     child.on('error', reject);
     child.on('exit', () => {
       clearTimeout(timer);
@@ -62,10 +65,11 @@ function runH2load(chain: Chain, o: { clients: number; streams: number; seconds:
       const rps = num(/finished in [\d.]+\w+, ([\d.]+) req\/s/);
       if (Number.isNaN(rps)) return reject(new Error(`h2load output not understood:\n${out}`));
       const rows = readFileSync(o.logFile, 'utf8').trim().split('\n').map((l) => l.split('\t').map(Number)).filter((r) => r.length === 3);
-      const first = rows.reduce((m, r) => Math.min(m, r[0]), Infinity);
-      const measured = rows.filter((r) => r[0] >= first + o.warmup * 1e6).map((r) => r[2] / 1000);
+      const done = num(/(\d+) done/);
+      if (rows.length !== done) return reject(new Error(`h2load logged ${rows.length} calls for ${done} done: its log cannot give the percentiles`));
+      const measured = rows.map((r) => r[2] / 1000);
       resolve({
-        rps, done: num(/(\d+) done/), failed: num(/(\d+) failed/) + num(/(\d+) errored/) + num(/(\d+) timeout/),
+        rps, done, failed: num(/(\d+) failed/) + num(/(\d+) errored/) + num(/(\d+) timeout/),
         non2xx: num(/status codes: \d+ 2xx, (\d+) 3xx/) + num(/(\d+) 4xx/) + num(/(\d+) 5xx/),
         p50Ms: percentile(measured, 50), p99Ms: percentile(measured, 99), command,
       });
@@ -89,11 +93,10 @@ export async function benchGrpc(o: { quick?: boolean } = {}): Promise<BenchResul
   if (!has('h2load')) throw new Error('h2load is not installed (apt-get install -y nghttp2-client); the gRPC benchmark needs it');
   const seconds = o.quick ? 2 : 5;
   const rounds = o.quick ? 1 : 3;
-  const warmup = 1;
   const md: string[] = [];
   const notes: string[] = [];
   const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
-  md.push(`Load average at start (1/5/15 min): ${load()}. Pinning: ${CPUS ? `h2load on CPU ${CPUS.load}; services, sidecars and nginx on CPU ${CPUS.proxies}` : 'none (taskset missing or one CPU)'}. ${seconds} s per h2load run after ${warmup} s of warm-up; each figure is the median of ${rounds} rounds that alternate the chains.`);
+  md.push(`Load average at start (1/5/15 min): ${load()}. Pinning: ${CPUS ? `h2load on CPU ${CPUS.load}; services, sidecars and nginx on CPU ${CPUS.proxies}` : 'none (taskset missing or one CPU)'}. ${seconds} s per h2load run; each figure is the median of ${rounds} rounds that alternate the chains, after one unmeasured 2 s run per chain.`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-bench-grpc-'));
   const dataFile = path.join(dir, 'say.bin');
   writeFileSync(dataFile, REQUEST_FRAME);
@@ -130,6 +133,9 @@ export async function benchGrpc(o: { quick?: boolean } = {}): Promise<BenchResul
     ];
     for (const c of chains.filter((x) => !x.h1)) await checkCall(c.port, c.authority);
 
+    // One unmeasured run per chain first: the first seconds of a fresh Node process (JIT, pools, TLS sessions) are not its speed.
+    for (const c of chains) await runH2load(c, { clients: c.h1 ? 16 : 4, streams: c.h1 ? 1 : 4, seconds: 2, dataFile, logFile: path.join(dir, 'h2load.log') });
+
     const shapes = [{ label: '1 x 16', clients: 1, streams: 16 }, { label: '4 x 4', clients: 4, streams: 4 }];
     const rows: string[][] = [];
     let command = '';
@@ -141,7 +147,7 @@ export async function benchGrpc(o: { quick?: boolean } = {}): Promise<BenchResul
           // HTTP/1.1 has one request in flight per connection: 16 connections for the same 16 in flight.
           const clients = c.h1 ? shape.clients * shape.streams : shape.clients;
           const before = c.pids().map(cpuMsOf);
-          const r = await runH2load(c, { clients, streams: c.h1 ? 1 : shape.streams, seconds, warmup, dataFile, logFile: path.join(dir, 'h2load.log') });
+          const r = await runH2load(c, { clients, streams: c.h1 ? 1 : shape.streams, seconds, dataFile, logFile: path.join(dir, 'h2load.log') });
           const used = c.pids().map(cpuMsOf).reduce((a, b, i) => a + b - before[i], 0);
           (runs[c.name] ??= []).push({ ...r, cpuUsPerCall: r.done > 0 ? (used * 1000) / r.done : NaN });
           if (!c.h1) command ||= r.command;
