@@ -56,6 +56,22 @@ test('a destination given as a service name is drawn to that service, and duplic
   assert.equal(e.p99Ms, 30);
 });
 
+test('a gRPC edge says gRPC on the canvas and in its title; an edge that also carries HTTP lists both', () => {
+  const g = buildGraph(bookinfo([
+    { source: 'reviews-v1', destination: 'ratings-v1', requestsPerSecond: 3, protocols: ['grpc'] },
+    { source: 'productpage-v1', destination: 'details-v1', requestsPerSecond: 2, protocols: ['http'] },
+    { source: 'productpage-v1', destination: 'details', requestsPerSecond: 1, protocols: ['grpc'] },
+  ]));
+  const byId = new Map(g.edges.map((e) => [e.id, e]));
+  const grpcEdge = byId.get('reviews-v1->ratings-v1')!;
+  assert.deepEqual(grpcEdge.protocols, ['grpc']);
+  assert.match(grpcEdge.label, /^gRPC · /);
+  assert.match(grpcEdge.title, /gRPC over /);
+  const both = byId.get('productpage-v1->details-v1')!;
+  assert.deepEqual(both.protocols, ['grpc', 'http']);
+  assert.match(both.title, /gRPC \+ HTTP over /);
+});
+
 test('down workloads, restarts, ejections and runtime faults show on the node', () => {
   const t = bookinfo();
   t.workloads[1] = { ...t.workloads[1], health: { sidecar: 'up', app: 'down' }, restarts: { sidecar: 1, app: 2 } };
