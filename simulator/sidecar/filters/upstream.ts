@@ -16,7 +16,7 @@ import { DESTINATION_HEADER, destinationOf } from './servicePort';
 import type { Stats } from '../stats';
 import { forwardHttp1, markServiceTime } from '../upstream/http1';
 import { exchangeH2 } from '../upstream/h2Exchange';
-import { CONNECTED, type H2Pool } from '../upstream/h2Pool';
+import { H2Pool } from '../upstream/h2Pool';
 
 export interface UpstreamDeps {
   pool: () => H2Pool;
@@ -61,7 +61,7 @@ function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): v
   exchangeH2(ctx, session, {
     who: ep.name,
     scheme: 'https',
-    connected: () => (session as unknown as Record<symbol, boolean>)[CONNECTED] === true,
+    connected: () => H2Pool.connected(session),
     // connectionPool.tcp.connectTimeout (else meshConfig.connectTimeout, Istio's 10s): a session that does not connect in time is a connect failure.
     connectTimeoutMs: connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout, ctx.tables.defaults.connectionPool),
     onClose: release,

@@ -26,9 +26,6 @@ import type { Certificates } from '../../protocol';
 import { spiffeFromSan } from '../security/peerIdentity';
 import { SessionSet } from './sessionSet';
 
-/** Marks a session whose TLS handshake completed: a later failure is a reset (UC), not a connect failure (UF). */
-export const CONNECTED = Symbol('devmesh.h2.connected');
-
 export const STREAM_WINDOW = 1 << 20;
 export const SESSION_WINDOW = 16 << 20;
 
@@ -64,18 +61,8 @@ export class H2Pool extends SessionSet<string> {
         return socket;
       },
     });
-    session.once('connect', () => {
-      (session as unknown as Record<symbol, boolean>)[CONNECTED] = true;
-      session.setLocalWindowSize(SESSION_WINDOW);
-    });
-    const forget = () => this.forget(key, session);
-    session.once('goaway', forget);
-    session.once('close', forget);
-    // Stream-level errors report connection failures to each request; this keeps the session error from crashing us.
-    session.on('error', forget);
-    session.unref();
-    this.sessions.set(key, session);
-    return session;
+    session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
+    return this.keep(key, session);
   }
 
   /**

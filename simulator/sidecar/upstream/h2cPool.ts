@@ -9,8 +9,6 @@ import * as net from 'node:net';
 import { STREAM_WINDOW } from './h2Pool';
 import { SessionSet } from './sessionSet';
 
-const UP = Symbol('devmesh.h2c.connected');
-
 export class H2cPool extends SessionSet<number> {
   session(port: number): http2.ClientHttp2Session {
     const existing = this.live(port, 'app pool');
@@ -20,19 +18,6 @@ export class H2cPool extends SessionSet<number> {
       maxSessionMemory: 64,
       createConnection: () => net.connect({ host: '127.0.0.1', port, noDelay: true }),
     });
-    session.once('connect', () => { (session as unknown as Record<symbol, boolean>)[UP] = true; });
-    const forget = () => this.forget(port, session);
-    session.once('goaway', forget);
-    session.once('close', forget);
-    // Each stream reports a failed connection to its own request; this keeps the session's error from crashing us.
-    session.on('error', forget);
-    session.unref();
-    this.sessions.set(port, session);
-    return session;
-  }
-
-  /** Whether a session's TCP connection is up (a failure then is a reset, not a refused connection). */
-  static connected(session: http2.ClientHttp2Session): boolean {
-    return (session as unknown as Record<symbol, boolean>)[UP] === true;
+    return this.keep(port, session);
   }
 }

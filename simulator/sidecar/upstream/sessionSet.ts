@@ -6,6 +6,9 @@
  */
 import type * as http2 from 'node:http2';
 
+/** Marks a session whose connection came up: a later failure is a reset (UC), not a connect failure (UF). */
+const CONNECTED = Symbol('devmesh.h2.connected');
+
 export abstract class SessionSet<K> {
   protected readonly sessions = new Map<K, http2.ClientHttp2Session>();
   protected closed = false;
@@ -16,6 +19,29 @@ export abstract class SessionSet<K> {
     if (existing && !existing.closed && !existing.destroyed) return existing;
     if (this.closed) throw new Error(`${what} is closed`);
     return undefined;
+  }
+
+  /** Whether a session's connection is up (TLS handshake done for mTLS, TCP for h2c). */
+  static connected(session: http2.ClientHttp2Session): boolean {
+    return (session as unknown as Record<symbol, boolean>)[CONNECTED] === true;
+  }
+
+  /**
+   * Keeps a new session for `key` until it receives GOAWAY, errors or
+   * closes (the next request then opens another); it does not hold the
+   * process open. Requests on it finish or fail on their own: each stream
+   * reports a failed connection to its request, so the session's 'error' is
+   * only listened to here, never thrown.
+   */
+  protected keep(key: K, session: http2.ClientHttp2Session): http2.ClientHttp2Session {
+    session.once('connect', () => { (session as unknown as Record<symbol, boolean>)[CONNECTED] = true; });
+    const forget = () => this.forget(key, session);
+    session.once('goaway', forget);
+    session.once('close', forget);
+    session.on('error', forget);
+    session.unref();
+    this.sessions.set(key, session);
+    return session;
   }
 
   /** Forgets `session` if it is still the one for `key` (a replacement may already be there). */
