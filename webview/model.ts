@@ -268,7 +268,8 @@ function makeEdge(id: string, source: string, target: string, raw: WorkloadEdge)
   return {
     id, source, target, rps: Math.max(0, raw.requestsPerSecond ?? 0), errorRate: clamp01(raw.errorRate ?? 0),
     p50Ms: raw.latencyMs?.p50, p99Ms: raw.latencyMs?.p99, mtls: mtlsShare >= 0.999, mtlsShare, requests: raw.requests ?? 0,
-    health: 'idle', badges, label: '', title: '', protocols: [...raw.protocols].sort(),
+    // An edge without protocols (a partial message, as the page tests post) draws as plain HTTP.
+    health: 'idle', badges, label: '', title: '', protocols: [...(raw.protocols ?? [])].sort(),
   };
 }
 

@@ -38,7 +38,7 @@ const topology = {
     { source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 20, errorRate: 0, latencyMs: { p50: 5, p99: 40 }, mtlsShare: 1 },
     { source: 'productpage-v1', destination: 'reviews-v1', requestsPerSecond: 10, errorRate: 0, mtlsShare: 1 },
     { source: 'productpage-v1', destination: 'reviews-v2', requestsPerSecond: 10, errorRate: 0.5, mtlsShare: 1, activeFaults: [{ id: 'f1', kind: 'abort', source: 'runtime', httpStatus: 503, percentage: 50 }] },
-    { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 5, errorRate: 0, mtlsShare: 0 },
+    { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 5, errorRate: 0, mtlsShare: 0, protocols: ['grpc'] },
   ],
 };
 
@@ -84,6 +84,11 @@ test('the page draws edges with rates, errors, a lock for mTLS and a fault badge
   assert.equal(await edge('productpage-v1->reviews-v2').locator('path.lock').getAttribute('visibility'), 'visible', 'the mTLS lock');
   assert.equal(await edge('reviews-v2->ratings-v1').locator('path.lock').getAttribute('visibility'), 'hidden');
   assert.equal(await edge('reviews-v2->ratings-v1').getAttribute('data-mtls'), 'false');
+  // A gRPC edge is dashed and says so; the others (no protocols in this message, as an older control plane sends) are plain.
+  assert.equal(await edge('reviews-v2->ratings-v1').getAttribute('data-protocols'), 'grpc');
+  assert.match((await edge('reviews-v2->ratings-v1').locator('text.edge-label').textContent()) ?? '', /^gRPC · /);
+  assert.equal(await edge('reviews-v2->ratings-v1').locator('path.edge-line').evaluate((e) => getComputedStyle(e).strokeDasharray !== 'none'), true);
+  assert.equal(await edge('productpage-v1->reviews-v1').locator('path.edge-line').evaluate((e) => getComputedStyle(e).strokeDasharray), 'none');
   assert.equal(await edge('istio-ingressgateway->productpage-v1').getAttribute('data-health'), 'healthy');
   assert.equal(await page.locator('.rate').textContent(), '20.0 rps');
   await page.waitForTimeout(1_200);
