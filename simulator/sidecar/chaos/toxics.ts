@@ -11,6 +11,8 @@
  * - timeout: no data passes; closed after `timeoutMs` (0 = held open until the toxic goes);
  * - slow_close: the close reaches the caller `delayMs` late.
  */
+import { chance } from '../../random';
+
 export type ToxicType = 'latency' | 'bandwidth' | 'reset_peer' | 'timeout' | 'slow_close';
 export const TOXIC_TYPES: readonly ToxicType[] = ['latency', 'bandwidth', 'reset_peer', 'timeout', 'slow_close'];
 
@@ -27,8 +29,7 @@ export interface Toxic {
 
 /** Whether this connection gets the toxic (drawn once, when it opens). */
 export function toxicApplies(t: Toxic, random: () => number): boolean {
-  const p = t.percentage ?? 100;
-  return p >= 100 || (p > 0 && random() * 100 < p);
+  return chance(t.percentage ?? 100, random);
 }
 
 /** Extra wait for one chunk under a latency toxic: latency ± jitter, never negative. */

@@ -6,6 +6,7 @@
  * response, retries and faults included.
  */
 import type { Filter } from '../context';
+import { chance } from '../../random';
 import { newSpanId, newTraceId, readTraceContext, writeTraceContext } from '../tracing/propagation';
 
 export interface TraceSettings {
@@ -16,7 +17,7 @@ export interface TraceSettings {
 
 /** Pure: whether to record a trace that starts here. */
 export function sampleNew(percent: number, random: () => number): boolean {
-  return percent >= 100 || (percent > 0 && random() * 100 < percent);
+  return chance(percent, random);
 }
 
 export const trace = (s: TraceSettings): Filter => (next) => (ctx) => {

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { LoadBalancerSettings } from '../../policy/model';
 import { ISTIO, type Defaults } from '../../policy/defaults';
+import { draw, uniformIndex, type RandomSource } from '../../random';
 
 export interface Endpoint {
   name: string;
@@ -47,7 +48,7 @@ export function pickEndpoint<E extends Endpoint>(
   clusterKey: string,
   stats: LbStats,
   req: LbRequest,
-  random: () => number,
+  random: RandomSource,
   /** The flavor's algorithm when `simple` is unset (Istio: LEAST_REQUEST; see policy/defaults). */
   fallback: Defaults['loadBalancer'] = ISTIO.defaults.loadBalancer,
 ): LbPick<E> | undefined {
@@ -63,11 +64,11 @@ export function pickEndpoint<E extends Endpoint>(
     }
     case 'RANDOM':
     case 'PASSTHROUGH':
-      return { endpoint: endpoints[Math.floor(random() * endpoints.length)] };
+      return { endpoint: endpoints[uniformIndex(endpoints.length, random)] };
     default: {
       // LEAST_REQUEST and LEAST_CONN (its deprecated alias).
-      const a = endpoints[Math.floor(random() * endpoints.length)];
-      const b = endpoints[Math.floor(random() * endpoints.length)];
+      const a = endpoints[uniformIndex(endpoints.length, random)];
+      const b = endpoints[uniformIndex(endpoints.length, random)];
       const la = stats.activeRequests.get(a.name) ?? 0;
       const lb2 = stats.activeRequests.get(b.name) ?? 0;
       return { endpoint: lb2 < la ? b : a };
@@ -75,7 +76,7 @@ export function pickEndpoint<E extends Endpoint>(
   }
 }
 
-function hashPick<E extends Endpoint>(ch: NonNullable<LoadBalancerSettings['consistentHash']>, endpoints: readonly E[], req: LbRequest, random: () => number): LbPick<E> {
+function hashPick<E extends Endpoint>(ch: NonNullable<LoadBalancerSettings['consistentHash']>, endpoints: readonly E[], req: LbRequest, random: RandomSource): LbPick<E> {
   let key: string | undefined;
   let setCookie: string | undefined;
   if (ch.httpHeaderName) key = first(req.headers[ch.httpHeaderName.toLowerCase()]);
@@ -85,11 +86,11 @@ function hashPick<E extends Endpoint>(ch: NonNullable<LoadBalancerSettings['cons
     key = readCookie(first(req.headers.cookie), ch.httpCookie.name);
     if (key === undefined && ch.httpCookie.ttl) {
       // Envoy mints the cookie when a ttl is given, so the next request sticks.
-      key = Math.floor(random() * 2 ** 48).toString(16);
+      key = Math.floor(draw(random, 'a new hash cookie value') * 2 ** 48).toString(16);
       setCookie = `${ch.httpCookie.name}=${key}; Path=${ch.httpCookie.path ?? '/'}; HttpOnly`;
     }
   }
-  if (key === undefined) return { endpoint: endpoints[Math.floor(random() * endpoints.length)] };
+  if (key === undefined) return { endpoint: endpoints[uniformIndex(endpoints.length, random)] };
   let best = endpoints[0];
   let bestScore = -1;
   for (const e of endpoints) {

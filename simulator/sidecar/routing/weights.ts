@@ -4,26 +4,22 @@
  * destination gets everything whatever its weight. When no destination
  * states a weight, they share equally.
  */
+import { weightedIndex, type RandomSource } from '../../random';
+
 export interface Weighted {
   weight?: number;
 }
 
-export function pickWeighted<T extends Weighted>(items: readonly T[], random: () => number): T | undefined {
+/** Each destination's relative weight as the pick reads it (explain shows them as percentages). */
+export function effectiveWeights(items: readonly Weighted[]): number[] {
+  if (items.length === 1) return [1];
+  const anyWeight = items.some((d) => d.weight !== undefined);
+  return items.map((d) => (anyWeight ? Math.max(0, d.weight ?? 0) : 1));
+}
+
+export function pickWeighted<T extends Weighted>(items: readonly T[], random: RandomSource): T | undefined {
   if (items.length === 0) return undefined;
   if (items.length === 1) return items[0];
-  const anyWeight = items.some((d) => d.weight !== undefined);
-  const weightOf = (d: T) => (anyWeight ? Math.max(0, d.weight ?? 0) : 1);
-  let total = 0;
-  for (const d of items) total += weightOf(d);
-  if (total <= 0) return undefined;
-  let r = random() * total;
-  for (const d of items) {
-    const w = weightOf(d);
-    if (w <= 0) continue;
-    if (r < w) return d;
-    r -= w;
-  }
-  // Floating point left-over: the last destination with weight.
-  for (let i = items.length - 1; i >= 0; i--) if (weightOf(items[i]) > 0) return items[i];
-  return undefined;
+  const i = weightedIndex(effectiveWeights(items), random);
+  return i < 0 ? undefined : items[i];
 }
