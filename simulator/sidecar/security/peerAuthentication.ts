@@ -40,16 +40,14 @@ export function composePeerAuthentication(
   const nsOf = (p: Policy) => p.metadata.namespace ?? defaultNamespace;
   const name = (p: Policy) => `${nsOf(p)}/${p.metadata.name}`;
   const selector = (p: Policy) => p.spec.selector?.matchLabels ?? {};
-  const applies = (p: Policy) => (nsOf(p) === workload.namespace || nsOf(p) === rootNamespace)
-    && Object.entries(selector(p)).every(([k, v]) => workload.labels[k] === v);
   let mesh: Policy | undefined;
   let namespace: Policy | undefined;
   let wl: Policy | undefined;
-  for (const p of policies.filter(applies)) {
+  for (const p of applyingPeerAuthentications(policies, workload, defaultNamespace, rootNamespace)) {
     if (Object.keys(selector(p)).length === 0) {
       if (nsOf(p) === rootNamespace) mesh ??= p;
       else namespace ??= p;
-    } else if (nsOf(p) !== rootNamespace) {
+    } else {
       wl ??= p;
     }
   }
@@ -66,6 +64,27 @@ export function composePeerAuthentication(
     }
   }
   return out;
+}
+
+/**
+ * The PeerAuthentications that apply to a workload, in order: those of its
+ * namespace whose selector matches its labels (or that have none), and the
+ * root namespace's without a selector (`devmesh describe` lists them as
+ * istioctl's "Applied PeerAuthentication").
+ */
+export function applyingPeerAuthentications(
+  policies: readonly Policy[],
+  workload: { namespace: string; labels: Record<string, string> },
+  defaultNamespace: string,
+  rootNamespace = ROOT_NAMESPACE,
+): Policy[] {
+  const nsOf = (p: Policy) => p.metadata.namespace ?? defaultNamespace;
+  return policies.filter((p) => {
+    const selector = Object.entries(p.spec.selector?.matchLabels ?? {});
+    // A root-namespace policy with a selector is ignored, as pilot ignores it.
+    if (nsOf(p) === rootNamespace) return selector.length === 0;
+    return nsOf(p) === workload.namespace && selector.every(([k, v]) => workload.labels[k] === v);
+  });
 }
 
 /** The mode for one container port: its portLevelMtls entry, else the workload's mode. */
