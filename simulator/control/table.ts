@@ -1,9 +1,10 @@
 /** The table `devmesh up` prints once the mesh is ready. Pure. */
 import type { MeshSnapshot, ServiceInfo } from '../protocol';
 
-export function formatTable(rows: string[][]): string {
+/** Columns aligned, `gap` spaces between them (istioctl's tables use 1 or 5), no trailing blanks. */
+export function formatTable(rows: string[][], gap = 2): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join(' '.repeat(gap)).trimEnd()).join('\n');
 }
 
 /**

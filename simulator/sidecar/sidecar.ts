@@ -27,6 +27,7 @@ import { Stats } from './stats';
 import { StatusReporter } from './status';
 import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
+import { proxyConfigOf } from './proxyConfig';
 import { authzCaller } from './upstream/authzCall';
 import { H2Pool } from './upstream/h2Pool';
 import { H2cPool } from './upstream/h2cPool';
@@ -150,7 +151,11 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     ready: () => !draining,
     sharedWith: opts.host?.sidecars,
     restart: opts.host?.restart,
-    extra: () => ({ upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString(), toxics: resilience.toxics.toJSON() }),
+    extra: () => ({
+      upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString(), toxics: resilience.toxics.toJSON(),
+      // What `devmesh proxy-config` prints: this sidecar's listeners, routes, clusters, endpoints and secrets now.
+      proxyConfig: proxyConfigOf(tables, { ports, outlier: (c, h) => resilience.outlierOf(c, h), certs, now: resilience.now() }),
+    }),
     routes: { '/clusters': () => resilience.clusters() },
   });
 

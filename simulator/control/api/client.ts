@@ -7,7 +7,7 @@
  * No Node or DOM imports beyond `fetch`, so it runs in both.
  */
 import type {
-  ApiErrorBody, ConfigView, FaultAdded, FaultList, FaultRequest, FaultsCleared, Health, LogPage, MeshEvent, TelemetryStatus, Topology, Trace, TraceList,
+  ApiErrorBody, ConfigView, FaultAdded, FaultList, FaultRequest, FaultsCleared, Health, LogPage, MeshEvent, SidecarConfigDump, TelemetryStatus, Topology, Trace, TraceList,
 } from './contract';
 import { SseParser, type SseEvent } from './sse';
 
@@ -58,6 +58,11 @@ export class ControlClient {
   }
 
   telemetry(): Promise<TelemetryStatus> { return this.json('/api/telemetry'); }
+
+  /** One sidecar's own config dump, from its admin port through the control API (`devmesh proxy-config`). */
+  sidecarConfigDump(workload: string): Promise<SidecarConfigDump> {
+    return this.json(`/api/sidecars/${encodeURIComponent(workload)}/config_dump`);
+  }
 
   faults(): Promise<FaultList> { return this.json('/api/faults'); }
 

@@ -232,6 +232,21 @@ export interface Topology extends TopologyEdges {
   outliers: OutlierEjection[];
 }
 
+// ---------- a sidecar's admin port ----------
+
+/**
+ * `GET /api/sidecars/<name>/config_dump`: that sidecar's own config dump,
+ * forwarded from its admin port; `proxyConfig` is its effective
+ * configuration in Envoy's terms (listeners, routes, clusters, endpoints,
+ * secrets), what `devmesh proxy-config` prints.
+ */
+export interface SidecarConfigDump {
+  version: number;
+  mesh: string;
+  proxyConfig: import('../../proxy-config/types').ProxyConfigDump;
+  [section: string]: unknown;
+}
+
 // ---------- config ----------
 
 /** A finding as `devmesh validate` prints it, with the printed line in `text`. */

@@ -10,6 +10,7 @@ import type { Stats } from '../stats';
 import { ConnectionPoolState } from './connectionPool';
 import { OutlierDetector, outlierSettings } from './outlierDetection';
 import type { OutlierDefaults } from '../../policy/defaults';
+import type { HostOutlier } from '../../proxy-config/types';
 
 export interface PoolEntry {
   pool: ConnectionPoolState;
@@ -71,29 +72,31 @@ export class ResilienceState {
 
   /** `/clusters` on the admin port: per cluster, hosts with their outlier state, and the pool. */
   clusters(): unknown {
-    const now = this.now();
     const names = new Set([...this.hosts.keys(), ...this.pools.keys(), ...this.outliers.keys()]);
     return [...names].sort().map((name) => {
       const det = this.outliers.get(name)?.detector;
-      det?.sweep(now);
       return {
         cluster: name,
-        hosts: (this.hosts.get(name) ?? []).map((h) => {
-          const s = det?.hosts.get(h);
-          return {
-            host: h,
-            ejected: !!s?.ejectedUntil,
-            ejectedUntil: s?.ejectedUntil ? new Date(s.ejectedUntil).toISOString() : undefined,
-            ejectionReason: s?.ejectedUntil ? s.lastReason : undefined,
-            timesEjected: s?.ejections ?? 0,
-            consecutive5xx: s?.consecutive5xx ?? 0,
-            consecutiveGatewayErrors: s?.consecutiveGateway ?? 0,
-          };
-        }),
+        hosts: (this.hosts.get(name) ?? []).map((h) => ({ host: h, ...this.outlierOf(name, h) })),
         outlierDetection: det ? { ...det.counters, settings: det.settings } : undefined,
         circuitBreakers: this.pools.get(name)?.pool.toJSON(),
       };
     });
+  }
+
+  /** One host's outlier state in one cluster, after the sweeps due (never ejected: all zero). */
+  outlierOf(cluster: string, host: string): HostOutlier {
+    const det = this.outliers.get(cluster)?.detector;
+    det?.sweep(this.now());
+    const s = det?.hosts.get(host);
+    return {
+      ejected: !!s?.ejectedUntil,
+      ejectedUntil: s?.ejectedUntil ? new Date(s.ejectedUntil).toISOString() : undefined,
+      ejectionReason: s?.ejectedUntil ? s.lastReason : undefined,
+      timesEjected: s?.ejections ?? 0,
+      consecutive5xx: s?.consecutive5xx ?? 0,
+      consecutiveGatewayErrors: s?.consecutiveGateway ?? 0,
+    };
   }
 
   close(): void {

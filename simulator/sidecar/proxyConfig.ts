@@ -1,0 +1,226 @@
+/**
+ * One sidecar's effective configuration in Envoy's terms — listeners, route
+ * configurations, clusters, endpoints and secrets — as `/config_dump` serves
+ * it under `proxyConfig` and `devmesh proxy-config` prints it in istioctl's
+ * columns. Built from the tables this sidecar acts on (compileTables), the
+ * ports it bound, its outlier detectors' state and its certificates, so it
+ * says what this proxy does now, not what the files say. Pure but for the
+ * certificate parsing.
+ *
+ * The mapping to Envoy: the outbound listener has one filter chain per
+ * service port, each to the route configuration named by the port (`9080`)
+ * whose virtual hosts are the services on it (`reviews.default.svc.cluster.local:9080`);
+ * a route per match of each VirtualService rule; a cluster per service port
+ * and DestinationRule subset (`outbound|9080|v1|reviews.default.svc.cluster.local`),
+ * its endpoints the callee sidecars' inbound listeners; the inbound listener
+ * one chain per workload port (TLS, plaintext, or both as PERMISSIVE takes
+ * them) to `inbound|<app port>||`; secrets `default` (the workload
+ * certificate) and `ROOTCA` (the trust bundle).
+ */
+import { X509Certificate } from 'node:crypto';
+import type { HTTPMatchRequest } from '../policy/model';
+import type { ClusterConfig, EndpointConfig, HostOutlier, ListenerConfig, ProxyConfigDump, RouteConfig, RouteEntry, SecretConfig } from '../proxy-config/types';
+import type { Certificates, ServiceInfo } from '../protocol';
+import { clusterName } from './resilience/state';
+import { portsOf } from './routing/servicePorts';
+import { subsetEndpoints } from './routing/subsets';
+import { effectiveWeights } from './routing/weights';
+import type { CompiledRule, MeshTables } from './tables';
+import { qualifyHost } from '../policy/hosts';
+
+export interface LiveState {
+  /** The ports this sidecar bound. */
+  ports: { inbound?: number; outbound?: number; ingress?: number; admin: number };
+  outlier: (cluster: string, host: string) => HostOutlier;
+  certs: Certificates;
+  now: number;
+}
+
+export function proxyConfigOf(t: MeshTables, live: LiveState): ProxyConfigDump {
+  const clusters = clustersOf(t);
+  return {
+    proxy: t.identity.name,
+    version: t.version,
+    listeners: listenersOf(t, live),
+    routes: [...outboundRoutes(t), ...gatewayRoutes(t), ...inboundRoutes(t)],
+    clusters,
+    endpoints: endpointsOf(t, clusters, live),
+    secrets: secretsOf(live.certs, live.now),
+  };
+}
+
+/** The service port numbers this proxy routes, ascending: one route configuration (and outbound chain) each. */
+function servicePortNumbers(t: MeshTables): number[] {
+  return [...new Set(t.snapshot.services.flatMap((s) => portsOf(s).map((p) => p.port)))].sort((a, b) => a - b);
+}
+
+/** Gateway server ports of the Gateways the ingress serves, ascending. */
+function gatewayPorts(t: MeshTables): number[] {
+  return [...new Set(t.snapshot.gateways.flatMap((g) => (g.spec.servers ?? []).map((s) => s.port?.number)).filter((n): n is number => typeof n === 'number'))].sort((a, b) => a - b);
+}
+
+function listenersOf(t: MeshTables, live: LiveState): ListenerConfig[] {
+  const out: ListenerConfig[] = [];
+  const routed = servicePortNumbers(t).map((p) => ({ match: `Addr: *:${p}`, destination: `Route: ${p}` }));
+  const unknown = { match: 'ALL', destination: 'BlackHoleCluster' };
+  if (t.self) {
+    out.push({ name: 'virtualOutbound', address: '127.0.0.1', port: live.ports.outbound ?? t.self.sidecar.outboundPort, chains: [...routed, unknown] });
+    const chains: ListenerConfig['chains'] = [];
+    const seen = new Set<number>();
+    for (const p of [...(t.inbound?.byDestination.values() ?? [])].sort((a, b) => a.number - b.number)) {
+      if (seen.has(p.number)) continue;
+      seen.add(p.number);
+      const to = `Cluster: inbound|${p.localPort}||`;
+      if (p.mtls.mode !== 'DISABLE') chains.push({ match: `Trans: tls; Addr: *:${p.number}`, destination: to });
+      if (p.mtls.mode !== 'STRICT') chains.push({ match: `Trans: raw_buffer; Addr: *:${p.number}`, destination: to });
+    }
+    out.push({ name: 'virtualInbound', address: '127.0.0.1', port: live.ports.inbound ?? t.self.sidecar.inboundPort, chains });
+  } else {
+    // Origin-form requests go to the Gateways' routes; proxy-form ones (curl -x) are routed as inside the mesh.
+    const gateways = gatewayPorts(t).map((p) => ({ match: 'Origin form', destination: `Route: http.${p}` }));
+    const proxyForm = routed.map((c) => ({ match: `Proxy form; ${c.match}`, destination: c.destination }));
+    out.push({ name: 'ingress', address: '127.0.0.1', port: live.ports.ingress ?? t.snapshot.ingress.port, chains: [...gateways, ...proxyForm, unknown] });
+  }
+  out.push({ name: 'admin', address: '127.0.0.1', port: live.ports.admin, chains: [{ match: 'ALL', destination: 'Admin: /config_dump, /clusters, /stats, /stats/prometheus, /certs, /ready' }] });
+  return out;
+}
+
+/** Every spelling of a service a caller here can use, as Envoy's virtual host domains (with and without the port). */
+function domainsOf(t: MeshTables, s: ServiceInfo, port: number): string[] {
+  const names = [s.fqdn, ...(s.namespace === t.hostNamespace ? [s.name] : []), `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
+  return names.flatMap((n) => [n, `${n}:${port}`]);
+}
+
+function outboundRoutes(t: MeshTables): RouteConfig[] {
+  return servicePortNumbers(t).map((port) => ({
+    name: String(port),
+    virtualHosts: t.snapshot.services.filter((s) => portsOf(s).some((p) => p.port === port)).map((s) => {
+      const table = t.routes.get(`${s.fqdn}:${port}`)!;
+      const routes = table.source ? table.rules.flatMap((r) => routeEntries(t, r, port)) : [defaultRoute(s, port)];
+      return { name: `${s.fqdn}:${port}`, domains: domainsOf(t, s, port), routes };
+    }),
+  }));
+}
+
+/** The ingress's Gateway routes: per Gateway server port, a virtual host per server host with the bound VirtualServices' rules. */
+function gatewayRoutes(t: MeshTables): RouteConfig[] {
+  if (t.self) return [];
+  return gatewayPorts(t).map((port) => {
+    const virtualHosts: RouteConfig['virtualHosts'] = [];
+    for (const gw of t.snapshot.gateways) {
+      const ns = gw.metadata.namespace ?? t.snapshot.namespace;
+      const name = `${ns}/${gw.metadata.name}`;
+      for (const server of (gw.spec.servers ?? []).filter((s) => s.port?.number === port)) {
+        for (const host of server.hosts ?? []) {
+          const h = host.includes('/') ? host.slice(host.indexOf('/') + 1) : host;
+          const routes = t.gatewayRoutes.filter((vs) => vs.gateways.includes(name)).flatMap((vs) => vs.rules.flatMap((r) => routeEntries(t, r, undefined)));
+          virtualHosts.push({ name: `${h}:${port}`, domains: [h, `${h}:${port}`], routes });
+        }
+      }
+    }
+    return { name: `http.${port}`, virtualHosts };
+  });
+}
+
+function inboundRoutes(t: MeshTables): RouteConfig[] {
+  const seen = new Set<number>();
+  const out: RouteConfig[] = [];
+  for (const p of t.inbound?.byDestination.values() ?? []) {
+    if (seen.has(p.localPort)) continue;
+    seen.add(p.localPort);
+    const cluster = `inbound|${p.localPort}||`;
+    out.push({ name: cluster, virtualHosts: [{ name: `inbound|http|${p.number}`, domains: ['*'], routes: [{ name: 'default', match: '/*', action: { clusters: [{ name: cluster, weight: 100 }] } }] }] });
+  }
+  return out;
+}
+
+function defaultRoute(s: ServiceInfo, port: number): RouteEntry {
+  return { name: 'default', match: '/*', action: { clusters: [{ name: clusterName({ host: s.fqdn, port }), weight: 100 }] } };
+}
+
+/** One route per match of a rule (a rule without matches: one for every path), as pilot translates it. */
+function routeEntries(t: MeshTables, r: CompiledRule, port: number | undefined): RouteEntry[] {
+  const name = r.rule.name ?? `${r.origin.name}.${r.index}`;
+  const action = routeAction(t, r, port);
+  const matches = r.matches ?? [null];
+  return matches.map((m) => {
+    const e: RouteEntry = { name, match: m ? pathMatch(m.source) : '/*', origin: r.origin, action };
+    if (m && Object.keys(m.source).some((k) => k !== 'uri' && k !== 'name')) e.conditions = m.source;
+    return e;
+  });
+}
+
+function routeAction(t: MeshTables, r: CompiledRule, port: number | undefined): RouteEntry['action'] {
+  if (r.rule.redirect) return { redirect: true };
+  if (r.rule.directResponse) return { directResponse: r.rule.directResponse.status };
+  const dests = r.rule.route ?? [];
+  const weights = effectiveWeights(dests);
+  const total = weights.reduce((a, w) => a + w, 0) || 1;
+  return {
+    clusters: dests.map((d, i) => {
+      const service = t.serviceByHost.get(qualifyHost(d.destination.host, r.origin.namespace));
+      const fqdn = service?.fqdn ?? qualifyHost(d.destination.host, r.origin.namespace);
+      const p = d.destination.port?.number ?? (service && portsOf(service).length === 1 ? portsOf(service)[0].port : port ?? 0);
+      return { name: clusterName({ host: fqdn, port: p, subset: d.destination.subset }), weight: Math.round((10000 * weights[i]) / total) / 100 };
+    }),
+  };
+}
+
+/** istioctl's MATCH column: the path condition only (`/prefix*`, `/exact`, `regex ...`), `/*` when there is none. */
+function pathMatch(m: HTTPMatchRequest): string {
+  const u = m.uri;
+  if (u?.prefix !== undefined) return `${u.prefix}*`;
+  if (u?.exact !== undefined) return u.exact;
+  if (u?.regex !== undefined) return `regex ${u.regex}`;
+  return '/*';
+}
+
+function clustersOf(t: MeshTables): ClusterConfig[] {
+  const out: ClusterConfig[] = [];
+  for (const s of t.snapshot.services) {
+    const dr = t.destinationRules.get(s.fqdn);
+    const from = t.destinationRuleSources.get(s.fqdn);
+    for (const p of portsOf(s)) {
+      for (const subset of ['', ...(dr?.subsets ?? []).map((x) => x.name)]) {
+        const c: ClusterConfig = { name: clusterName({ host: s.fqdn, port: p.port, subset: subset || undefined }), fqdn: s.fqdn, port: p.port, subset, direction: 'outbound', type: 'EDS' };
+        if (from) c.destinationRule = from;
+        out.push(c);
+      }
+    }
+  }
+  const inbound = new Map<number, number>();
+  for (const p of t.inbound?.byDestination.values() ?? []) inbound.set(p.localPort, p.number);
+  for (const [local, number] of [...inbound].sort((a, b) => a[0] - b[0])) out.push({ name: `inbound|${local}||`, fqdn: '', port: number, subset: '', direction: 'inbound', type: 'STATIC' });
+  out.push({ name: 'BlackHoleCluster', fqdn: '', subset: '', direction: '', type: 'STATIC' });
+  return out;
+}
+
+function endpointsOf(t: MeshTables, clusters: readonly ClusterConfig[], live: LiveState): EndpointConfig[] {
+  const out: EndpointConfig[] = [];
+  for (const c of clusters) {
+    if (c.direction === 'outbound') {
+      const picked = subsetEndpoints(t.workloadsByService.get(c.fqdn) ?? [], t.destinationRules.get(c.fqdn), c.subset || undefined, c.fqdn);
+      if ('error' in picked) continue;
+      for (const w of picked.endpoints) out.push({ cluster: c.name, address: `127.0.0.1:${w.sidecar.inboundPort}`, workload: w.name, health: 'HEALTHY', outlier: live.outlier(c.name, w.name) });
+    } else if (c.direction === 'inbound' && t.self) {
+      const local = Number(c.name.split('|')[1]);
+      out.push({ cluster: c.name, address: `127.0.0.1:${local}`, workload: t.self.name, health: 'HEALTHY', outlier: live.outlier(c.name, t.self.name) });
+    }
+  }
+  return out;
+}
+
+/** The workload certificate and each CA of the trust bundle; no key material. */
+function secretsOf(certs: Certificates, now: number): SecretConfig[] {
+  const entry = (name: string, type: SecretConfig['type'], pem: string): SecretConfig => {
+    const x = new X509Certificate(pem);
+    const notBefore = Date.parse(x.validFrom);
+    const notAfter = Date.parse(x.validTo);
+    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const s: SecretConfig = { name, type, status: 'ACTIVE', valid: now >= notBefore && now <= notAfter, serial: x.serialNumber.toLowerCase(), notAfter: iso(notAfter), notBefore: iso(notBefore) };
+    if (x.subjectAltName) s.subjectAltName = x.subjectAltName;
+    return s;
+  };
+  const cas = certs.caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  return [entry('default', 'Cert Chain', certs.certPem), ...cas.map((pem) => entry('ROOTCA', 'CA', pem))];
+}
