@@ -5,24 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BIN, bookinfoFixture, REPO, startUp, viaProxy, waitFor, waitReady, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, cli, REPO, startUp, viaProxy, waitFor, waitReady, type BookinfoFixture, type UpProcess } from './helpers';
 
 const task = (f: string) => readFileSync(path.join(REPO, 'examples', 'bookinfo-tasks', f), 'utf8');
-
-/** Runs the real CLI; resolves with its exit code and output (bounded in time). */
-function cli(args: string[], cwd: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = ''; let err = '';
-    child.stdout.on('data', (c) => { out += c; });
-    child.stderr.on('data', (c) => { err += c; });
-    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', (code) => { clearTimeout(t); resolve({ code, out, err }); });
-  });
-}
 
 describe('Bookinfo fault injection, request timeouts and runtime chaos', () => {
   let fx: BookinfoFixture;

@@ -108,6 +108,18 @@ export function startUp(meshFile: string, env: Record<string, string> = {}, args
   };
 }
 
+/** Runs the real CLI (`node bin/devmesh.js ...args`); resolves with its exit code and output (bounded in time). */
+export function cli(args: string[], cwd: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = ''; let err = '';
+    child.stdout!.on('data', (c) => { out += c; });
+    child.stderr!.on('data', (c) => { err += c; });
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', (code) => { clearTimeout(t); resolve({ code, out, err }); });
+  });
+}
+
 /** Polls `check` every `everyMs` until it returns a value or `timeoutMs` passes. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;

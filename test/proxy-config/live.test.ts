@@ -9,22 +9,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { BIN, bookinfoFixture, freePorts, REPO, startUp, viaProxy, waitFor, waitReady, within, type BookinfoFixture, type UpProcess } from '../control/helpers';
-
-function cli(args: string[], cwd: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = ''; let err = '';
-    child.stdout.on('data', (c) => { out += c; });
-    child.stderr.on('data', (c) => { err += c; });
-    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', (code) => { clearTimeout(t); resolve({ code, out, err }); });
-  });
-}
+import { bookinfoFixture, cli, freePorts, REPO, startUp, viaProxy, waitFor, waitReady, within, type BookinfoFixture, type UpProcess } from '../control/helpers';
 
 /** The table's rows as cells: columns split where istioctl's layout puts two or more spaces. */
 const rows = (table: string) => table.trimEnd().split('\n').map((l) => l.split(/ {2,}/));
