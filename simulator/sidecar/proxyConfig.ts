@@ -26,7 +26,7 @@ import { portsOf } from './routing/servicePorts';
 import { subsetEndpoints } from './routing/subsets';
 import { effectiveWeights } from './routing/weights';
 import type { CompiledRule, MeshTables } from './tables';
-import { qualifyHost } from '../policy/hosts';
+import { hostMatches, qualifyHost } from '../policy/hosts';
 
 export interface LiveState {
   /** The ports this sidecar bound. */
@@ -113,7 +113,9 @@ function gatewayRoutes(t: MeshTables): RouteConfig[] {
       for (const server of (gw.spec.servers ?? []).filter((s) => s.port?.number === port)) {
         for (const host of server.hosts ?? []) {
           const h = host.includes('/') ? host.slice(host.indexOf('/') + 1) : host;
-          const routes = t.gatewayRoutes.filter((vs) => vs.gateways.includes(name)).flatMap((vs) => vs.rules.flatMap((r) => routeEntries(t, r, undefined)));
+          // The VirtualServices bound to this Gateway whose hosts cover the server's host, in order.
+          const bound = t.gatewayRoutes.filter((vs) => vs.gateways.includes(name) && vs.hosts.some((v) => hostMatches(v, h) || hostMatches(h, v)));
+          const routes = bound.flatMap((vs) => vs.rules.flatMap((r) => routeEntries(t, r, undefined)));
           virtualHosts.push({ name: `${h}:${port}`, domains: [h, `${h}:${port}`], routes });
         }
       }
