@@ -79,7 +79,7 @@ export function formatRoutes(out: string[], routes: RouteLines, level: number, s
   for (const r of routes.reaching) {
     for (const d of r.destinations) if (d.reaches) out.push(`${pad(level)}${routeTo(d)}`);
     // A catch-all after other rules takes only what they did not.
-    const matches = r.matches.length ? r.matches : r.rule.rule > 0 ? ['Match: every request no earlier rule took'] : [];
+    const matches = r.matches.length ? r.matches : r.index > 0 ? ['Match: every request no earlier rule took'] : [];
     const facts = [...r.faults.map((f) => `Fault injection: ${f}`), ...matches];
     if (facts.length) out.push(`${pad(level)}${facts.join(', ')}`);
   }

@@ -37,6 +37,8 @@ export interface DestinationLine {
 }
 
 export interface RouteLine {
+  /** The rule's place in the table (delegates merged), and the resource rule it comes from. */
+  index: number;
   rule: RouteOrigin;
   /** Envoy's route name: the rule's `name`, else `<resource>.<index>`. */
   route: string;
@@ -79,7 +81,7 @@ function describeRule(t: MeshTables, r: CompiledRule, target: Target, requestPor
   const rule = r.rule;
   const route = rule.name ?? `${r.origin.name}.${r.index}`;
   const matches = (r.matches ?? []).map((m) => renderMatch(m.source));
-  const base = { rule: r.origin, route, matches, faults: faultLines(r) };
+  const base = { index: r.index, rule: r.origin, route, matches, faults: faultLines(r) };
   if (rule.redirect) return { ...base, action: 'redirect', destinations: [] };
   if (rule.directResponse) return { ...base, action: 'direct-response', destinations: [] };
   const dests = rule.route ?? [];

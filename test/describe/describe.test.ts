@@ -79,6 +79,19 @@ describe('describe: routes that reach a workload and routes that never will', ()
     assert.deepEqual(describeService(s, 'reviews').services[0].ports[0].views[0].routes.reaching[0].faults, ['delay 2s for 12.5 %', 'abort for no request (no percentage)']);
   });
 
+  it('a delegated rule is told as written in its delegate, with the root rule\'s match narrowing it', () => {
+    const s = snapshot([subsets,
+      vs('reviews', { hosts: ['reviews'], http: [
+        { match: [{ uri: { prefix: '/v2' } }], delegate: { name: 'reviews-v2-routes', namespace: 'front' } },
+        { route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+      ] }),
+      vs('reviews-v2-routes', { http: [{ route: [{ destination: { host: 'reviews.default.svc.cluster.local', subset: 'v2' } }] }] }, 'front'),
+    ]);
+    const [line] = describeWorkload(s, 'reviews-v2').services[0].ports[0].views[0].routes.reaching;
+    assert.deepEqual([line.index, line.rule, line.matches], [0, { kind: 'VirtualService', namespace: 'front', name: 'reviews-v2-routes', rule: 0 }, ['Match: /v2*']]);
+    assert.match(formatDescribe(describeWorkload(s, 'reviews-v1')), /Route to host "reviews" subset "v1" with weight 100 %\n {3}Match: every request no earlier rule took/);
+  });
+
   it('callers in namespaces that see different VirtualServices get a view each (exportTo)', () => {
     const s = snapshot([subsets,
       vs('reviews-private', { hosts: ['reviews'], exportTo: ['.'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v2' } }] }] }),
