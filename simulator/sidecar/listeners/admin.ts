@@ -1,7 +1,8 @@
 /**
  * The admin port (127.0.0.1 only), in the spirit of Envoy's admin API:
- * /ready, /stats (JSON counters), /config_dump (snapshot version + route
- * tables), /memory, /access_log (recent lines), /certs, and
+ * /ready, /stats (JSON counters), /config_dump (snapshot version, route
+ * tables, and what the sidecar passes in `extra`: its `proxyConfig` in
+ * Envoy's terms, for `devmesh proxy-config`), /memory, /access_log (recent lines), /certs, and
  * /stats/prometheus (Istio's standard metrics; `?format=json` gives
  * prom-client's JSON form, which the control plane merges), and
  * `POST /restart`, which restarts this one sidecar even when it shares its
