@@ -10,6 +10,10 @@ import { buildSnapshot, type PortAssignment } from '../../simulator/control/snap
 import { describeService, describeWorkload, DescribeUsageError } from '../../simulator/describe/describe';
 import { formatDescribe } from '../../simulator/describe/format';
 import { renderMatch } from '../../simulator/describe/routes';
+import { explore, merge } from '../../simulator/explain/odds';
+import { attributesFor, planMesh } from '../../simulator/sidecar/routing/plan';
+import { compileTables } from '../../simulator/sidecar/tables';
+import { seededRandom } from '../../simulator/random';
 import type { IstioKind, MeshSpec, Resource } from '../../simulator/policy/model';
 import type { MeshSnapshot } from '../../simulator/protocol';
 import { ap, dr, gw, vs } from '../sidecar/fixtures';
@@ -103,6 +107,28 @@ describe('describe: routes that reach a workload and routes that never will', ()
       [['default'], 'default/reviews-private'],
     ]);
     assert.match(formatDescribe(describeWorkload(s, 'reviews-v2')), /For callers in namespace default:\n {3}DestinationRule/);
+  });
+});
+
+describe('describe agrees with the sidecar', () => {
+  it('for random weights, the share describe gives each subset is the odds the sidecar\'s own route plan picks it with', () => {
+    const random = seededRandom(18);
+    for (let round = 0; round < 20; round++) {
+      const w1 = Math.floor(random() * 5);
+      const w2 = Math.floor(random() * 5);
+      if (w1 + w2 === 0) continue;
+      const s = snapshot([subsets, vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: w1 }, { destination: { host: 'reviews', subset: 'v2' }, weight: w2 }] }] })]);
+      const t = compileTables(s, 'web-v1');
+      const plans = merge(explore((r) => planMesh(t, attributesFor('GET', '/', 'reviews.default:9080', {}, {}, 'mesh'), r)), (p) => (p.kind === 'forward' ? p.subset ?? '' : p.kind));
+      const odds = Object.fromEntries(plans.map((p) => [p.value.kind === 'forward' ? p.value.subset : p.value.kind, 100 * p.probability]));
+      for (const name of ['reviews-v1', 'reviews-v2']) {
+        const routes = describeWorkload(s, name).services[0].ports[0].views[0].routes;
+        const reaching = routes.reaching.flatMap((r) => r.destinations.filter((d) => d.reaches));
+        const subset = name.slice(-2);
+        assert.deepEqual(reaching.map((d) => d.subset), odds[subset] ? [subset] : [], `weights ${w1}/${w2}, ${name}`);
+        if (odds[subset]) assert.ok(Math.abs(reaching[0].percent - odds[subset]) < 1e-9, `weights ${w1}/${w2}, ${name}: ${reaching[0].percent} % vs the plan's ${odds[subset]} %`);
+      }
+    }
   });
 });
 
