@@ -9,7 +9,7 @@
  */
 import type { IngressInfo, RuntimeFault, WorkloadInfo } from './control/api/contract';
 import type { ResolvedDefaults } from './policy/defaults';
-import type { ExtensionProvider, Protocol, Resource } from './policy/model';
+import type { ExtensionProvider, OutboundTrafficMode, Protocol, Resource } from './policy/model';
 
 /** A workload and the ingress as the sidecars and the control API both see them (the API's contract owns the shapes). */
 export type { IngressInfo, WorkloadInfo } from './control/api/contract';
@@ -36,6 +36,34 @@ export interface ServiceInfo {
   ports?: ServicePortInfo[];
   /** Names of the workloads behind this service (nested ones and the ones its selector picks). */
   workloads: string[];
+  /** Set when a ServiceEntry declares the host (policy/service-entries.ts). */
+  entry?: ServiceEntryInfo;
+}
+
+/** What a ServiceEntry says of one of its hosts, beyond the ports. */
+export interface ServiceEntryInfo {
+  /** `namespace/name` of the ServiceEntry. */
+  source: string;
+  location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+  resolution: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
+  addresses: string[];
+  exportTo?: string[];
+  subjectAltNames?: string[];
+}
+
+/**
+ * Where a sidecar sends a call: a mesh workload (through its sidecar), or,
+ * with `external`, an address outside the mesh (a ServiceEntry endpoint, a
+ * WorkloadEntry without a sidecar, the host a passthrough call named).
+ */
+export type Endpoint = WorkloadInfo & { external?: ExternalAddress };
+
+export interface ExternalAddress {
+  /** An IP or a DNS name (resolved when connecting). */
+  address: string;
+  /** ServiceEntry port name -> the port on this endpoint. */
+  ports: Record<string, number>;
+  weight?: number;
 }
 
 /** A fault added at run time (`devmesh fault add`), not from a file: the control API's shape. */
@@ -60,6 +88,12 @@ export interface MeshSnapshot {
   authorizationPolicies: Resource<'AuthorizationPolicy'>[];
   /** JWT rules (absent = none); a file `jwksUri` is an absolute `file://` URL here. */
   requestAuthentications?: Resource<'RequestAuthentication'>[];
+  /** The service registry beyond the Mesh's services, and the Sidecar resources (absent = none). */
+  serviceEntries?: Resource<'ServiceEntry'>[];
+  workloadEntries?: Resource<'WorkloadEntry'>[];
+  sidecars?: Resource<'Sidecar'>[];
+  /** Mesh spec.outboundTrafficPolicy.mode (absent = ALLOW_ANY). */
+  outboundTrafficPolicy?: OutboundTrafficMode;
   /** The Mesh's extensionProviders: the external authorizers CUSTOM policies name (absent = none). */
   extensionProviders?: ExtensionProvider[];
   faults: RuntimeFault[];

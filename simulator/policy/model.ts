@@ -82,6 +82,8 @@ export interface MeshSpec {
   meshConfig?: MeshConfigSpec;
   /** Istio's meshConfig.extensionProviders: the external authorizers AuthorizationPolicy CUSTOM names. */
   extensionProviders?: ExtensionProvider[];
+  /** Istio's meshConfig.outboundTrafficPolicy: what a sidecar does with a host no registry entry names (default ALLOW_ANY). */
+  outboundTrafficPolicy?: OutboundTrafficPolicy;
   services: ServiceSpec[];
   /** Workloads declared outside any service (services select them by labels). */
   workloads?: WorkloadSpec[];
@@ -543,6 +545,66 @@ export interface RequestAuthenticationSpec {
   jwtRules?: JWTRule[];
 }
 
+// ---------- networking.istio.io ServiceEntry, WorkloadEntry, Sidecar ----------
+
+export type OutboundTrafficMode = 'ALLOW_ANY' | 'REGISTRY_ONLY';
+
+export interface OutboundTrafficPolicy {
+  mode?: OutboundTrafficMode;
+  egressProxy?: unknown;
+}
+
+/** A port of a ServiceEntry (Istio's ServicePort): number, protocol, name, targetPort. */
+export interface ServiceEntryPort {
+  number: number;
+  protocol?: string;
+  name: string;
+  targetPort?: number;
+}
+
+/** WorkloadEntry's spec, also a ServiceEntry's `endpoints[]` entry. */
+export interface WorkloadEntrySpec {
+  address?: string;
+  /** Port name (of the ServiceEntry) -> the port on this endpoint. */
+  ports?: Record<string, number>;
+  labels?: Record<string, string>;
+  network?: string;
+  locality?: string;
+  weight?: number;
+  serviceAccount?: string;
+}
+
+export type ServiceEntryLocation = 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+export type ServiceEntryResolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
+
+export interface ServiceEntrySpec {
+  hosts: string[];
+  addresses?: string[];
+  ports?: ServiceEntryPort[];
+  location?: ServiceEntryLocation;
+  resolution?: ServiceEntryResolution;
+  endpoints?: WorkloadEntrySpec[];
+  workloadSelector?: { labels?: Record<string, string> };
+  exportTo?: string[];
+  subjectAltNames?: string[];
+}
+
+export interface IstioEgressListener {
+  port?: { number?: number; protocol?: string; name?: string };
+  bind?: string;
+  captureMode?: string;
+  // `namespace/host`: `./*`, `istio-system/*`, `*/api.example.com`, `~/*`.
+  hosts: string[];
+}
+
+export interface SidecarSpec {
+  workloadSelector?: { labels?: Record<string, string> };
+  ingress?: unknown[];
+  egress?: IstioEgressListener[];
+  outboundTrafficPolicy?: OutboundTrafficPolicy;
+  inboundConnectionPool?: unknown;
+}
+
 // ---------- resources ----------
 
 export interface SpecByKind {
@@ -553,6 +615,9 @@ export interface SpecByKind {
   PeerAuthentication: PeerAuthenticationSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
+  ServiceEntry: ServiceEntrySpec;
+  WorkloadEntry: WorkloadEntrySpec;
+  Sidecar: SidecarSpec;
 }
 
 export type Kind = keyof SpecByKind;

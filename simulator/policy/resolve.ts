@@ -23,12 +23,14 @@ export function resolvePolicies(ws: Workspace): ResolvedPolicies | undefined {
   if (!mesh) return undefined;
   const resources: ResolvedPolicies['resources'] = {
     VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
+    ServiceEntry: [], WorkloadEntry: [], Sidecar: [],
   };
   for (const doc of index.docs) {
     if (doc.kind === 'Mesh') continue;
     const value = structuredClone(doc.value) as Resource;
     value.metadata = { ...value.metadata, namespace: index.namespaceOf(doc) };
     if (doc.kind === 'RequestAuthentication') absoluteJwksFiles(value as Resource<'RequestAuthentication'>, doc.file);
+    if (doc.kind === 'DestinationRule') absoluteTlsFiles(value as Resource<'DestinationRule'>, doc.file);
     (resources[doc.kind as IstioKind] as Resource[]).push(value);
   }
   const spec = structuredClone(mesh.doc.value.spec) as MeshSpec;
@@ -49,5 +51,18 @@ function absoluteJwksFiles(ra: Resource<'RequestAuthentication'>, policyFile: st
     if (source.kind !== 'file') continue;
     rule.jwksUri = resolveJwksFile(source.path, policyFile);
     delete rule.jwks_uri;
+  }
+}
+
+/** TLS origination files (caCertificates, clientCertificate, privateKey) are named relative to their policy file; the sidecars get absolute file:// URLs. */
+function absoluteTlsFiles(dr: Resource<'DestinationRule'>, policyFile: string): void {
+  const policies = [dr.spec.trafficPolicy, ...(dr.spec.subsets ?? []).map((s) => s.trafficPolicy)];
+  const settings = policies.flatMap((p) => [p?.tls, ...(p?.portLevelSettings ?? []).map((l) => l.tls)]);
+  for (const tls of settings) {
+    if (!tls) continue;
+    for (const field of ['caCertificates', 'clientCertificate', 'privateKey'] as const) {
+      const file = tls[field];
+      if (file) tls[field] = resolveJwksFile(file, policyFile);
+    }
   }
 }

@@ -67,6 +67,7 @@ export type DocsByKind = { [K in Kind]: PolicyDocument<K>[] };
 export class WorkspaceIndex {
   readonly byKind: DocsByKind = {
     Mesh: [], VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
+    ServiceEntry: [], WorkloadEntry: [], Sidecar: [],
   };
   readonly mesh: MeshView | undefined;
   /** Facts of the Mesh that rules read ('' without a Mesh), including the namespace of documents that name none. */

@@ -22,6 +22,10 @@ import { formatFlags } from './errors';
 import { grpcStatusName } from '../policy/grpc-status';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
+import type { Endpoint } from '../protocol';
+import { externalTarget } from './routing/externalEndpoints';
+import { isPassthrough, PASSTHROUGH_CLUSTER } from './routing/outboundPolicy';
+import type { RoutePlan } from './routing/plan';
 
 export type AccessLogSink = (line: string) => void;
 
@@ -57,13 +61,13 @@ export function entryOf(listener: string, e: Exchange): AccessLogEntry {
     user_agent: dash(header(h, 'user-agent')),
     request_id: ctx.requestId,
     authority: ctx.authority,
-    upstream_host: inbound && self ? `127.0.0.1:${ctx.inbound?.localPort ?? self.appPort}` : ctx.endpoint ? `127.0.0.1:${ctx.endpoint.sidecar.inboundPort}` : '-',
-    upstream_cluster: inbound && self ? `inbound|${ctx.inbound?.localPort ?? self.appPort}||` : plan?.kind === 'forward' ? `outbound|${plan.port}|${plan.subset ?? ''}|${plan.host}` : '-',
+    upstream_host: inbound && self ? `127.0.0.1:${ctx.inbound?.localPort ?? self.appPort}` : ctx.endpoint ? upstreamHost(ctx.endpoint, plan) : '-',
+    upstream_cluster: inbound && self ? `inbound|${ctx.inbound?.localPort ?? self.appPort}||` : outboundCluster(plan),
     upstream_local_address: '-',
     downstream_local_address: '-',
     downstream_remote_address: dash(ctx.source.address),
     requested_server_name: '-',
-    route_name: inbound ? 'default' : plan && plan.kind !== 'error' ? plan.routeName : '-',
+    route_name: inbound ? 'default' : plan && plan.kind !== 'error' ? plan.routeName : plan?.routeName ?? '-',
     workload: t.identity.name,
     listener,
     peer_workload: dash(inbound ? ctx.source.workload : ctx.endpoint?.name),
@@ -113,4 +117,19 @@ export class AccessLog {
   tail(): AccessLogEntry[] {
     return this.ring.slice();
   }
+}
+
+/** Envoy's upstream cluster of an outbound call: `outbound|port|subset|host`, PassthroughCluster, BlackHoleCluster, or `-`. */
+export function outboundCluster(plan: RoutePlan | undefined): string {
+  if (plan?.kind === 'forward') return isPassthrough(plan.service) ? PASSTHROUGH_CLUSTER : `outbound|${plan.port}|${plan.subset ?? ''}|${plan.host}`;
+  return plan?.kind === 'error' ? plan.cluster ?? '-' : '-';
+}
+
+/** The address an outbound call went to: the endpoint's sidecar, or its address outside the mesh. */
+function upstreamHost(ep: Endpoint, plan: RoutePlan | undefined): string {
+  if (ep.external && plan?.kind === 'forward') {
+    const to = externalTarget(ep, plan);
+    return `${to.host}:${to.port}`;
+  }
+  return `127.0.0.1:${ep.sidecar.inboundPort}`;
 }

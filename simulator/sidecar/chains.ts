@@ -37,6 +37,7 @@ import type { Exchange } from './downstream';
 import type { ResilienceState } from './resilience/state';
 import type { JwksStore } from './security/jwksStore';
 import { sendsMtls } from './security/upstreamTls';
+import { externalTarget } from './routing/externalEndpoints';
 import type { AuthzCall } from './upstream/authzCall';
 import type { LbStats } from './routing/loadBalancer';
 import type { Stats } from './stats';
@@ -91,13 +92,14 @@ export function securityFilters(s: SecurityDeps | undefined, stats: Stats, log: 
 /** The observability filters, or none when a benchmark measures the path without them. */
 const observed = (on: boolean | undefined, ...filters: Filter[]): Filter[] => (on === false ? [] : filters);
 
-/** What opening a new upstream connection to the picked endpoint costs: TCP, plus mTLS when the call is mTLS (upstreamTls.ts). */
+/** What opening a new upstream connection to the picked endpoint costs: TCP (to its sidecar, or its address outside the mesh), plus mTLS when the call is mTLS (upstreamTls.ts). */
 function openConnection(ctx: RequestContext, pool: () => H2Pool): Promise<void> {
   const ep = ctx.endpoint!;
   const timeoutMs = connectTimeoutMs(ctx.policy?.connectionPool?.tcp?.connectTimeout, ctx.tables.defaults.connectionPool);
   if (sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) return pool().handshake({ port: ep.sidecar.inboundPort, spiffeId: ep.spiffeId }, timeoutMs);
+  const to = ep.external && ctx.plan?.kind === 'forward' ? externalTarget(ep, ctx.plan) : { host: '127.0.0.1', port: ep.sidecar.inboundPort };
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port: ep.sidecar.inboundPort });
+    const socket = net.connect(to);
     const done = () => { clearTimeout(timer); socket.destroy(); resolve(); };
     const timer = setTimeout(done, timeoutMs);
     socket.once('connect', done);

@@ -11,7 +11,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { HeaderOperations } from '../policy/model';
-import type { WorkloadInfo } from '../protocol';
+import type { Endpoint } from '../protocol';
 import type { ProxyError, ResponseFlag } from './errors';
 import type { InboundPort, MeshTables } from './tables';
 import type { RoutePlan } from './routing/plan';
@@ -52,7 +52,7 @@ export interface RequestContext {
   /** Set by the route filter. */
   plan?: RoutePlan;
   /** Set by the endpoint filter: the picked workload and the DestinationRule policy in force for it. */
-  endpoint?: WorkloadInfo;
+  endpoint?: Endpoint;
   policy?: EffectivePolicy;
   /** Set by the jwt filter: the end user a verified token names (request principal and claims). */
   auth?: RequestAuth;

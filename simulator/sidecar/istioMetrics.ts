@@ -21,6 +21,9 @@ import type { WorkloadInfo } from '../protocol';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { serviceForAuthority, type MeshTables } from './tables';
+import { stripPort } from '../policy/hosts';
+import { isPassthrough, PASSTHROUGH_CLUSTER } from './routing/outboundPolicy';
+import type { RoutePlan } from './routing/plan';
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 export const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -180,15 +183,16 @@ export class IstioMetrics {
         return labelsOf('destination', srcSide, me.side, svc, protocol, code, flags, mtls ? 'mutual_tls' : 'none', grpcStatus);
       };
     } else {
-      const ep: WorkloadInfo | undefined = ctx.endpoint;
+      const ep = ctx.endpoint;
       const plan = ctx.plan;
-      const host = plan?.kind === 'forward' ? plan.host : ctx.authority;
+      // Passthrough calls are told apart by the host they named.
+      const host = plan?.kind === 'forward' && !isPassthrough(plan.service) ? plan.host : ctx.authority;
       const mtls = !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
       key = `s\0${ep?.name ?? ''}\0${host}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}`;
       labels = () => {
-        const dst = ep ? workloadSide(ep.name, ep.namespace, ep.labels, mtls ? ep.spiffeId : undefined, ep.service) : unknownSide();
-        const s = serviceForAuthority(t, host);
-        const svc = s ? { host: s.fqdn, name: s.name, namespace: s.namespace } : { host: host.replace(/:\d+$/, ''), name: host.replace(/:\d+$/, ''), namespace: UNKNOWN };
+        // An address outside the mesh is no workload: Istio reports its destination workload unknown.
+        const dst = ep && !ep.external ? workloadSide(ep.name, ep.namespace, ep.labels, mtls ? ep.spiffeId : undefined, ep.service) : unknownSide();
+        const svc = destinationServiceLabels(t, plan, host, ctx.authority);
         // As Istio: the source side cannot vouch for the connection's security policy.
         return labelsOf('source', me.side, dst, svc, protocol, code, flags, UNKNOWN, grpcStatus);
       };
@@ -237,4 +241,16 @@ export class IstioMetrics {
   json(): Promise<unknown> {
     return this.registry.getMetricsAsJSON();
   }
+}
+
+/**
+ * destination_service(_name, _namespace) of an outbound call: the mesh
+ * service or ServiceEntry host; a passthrough call is the host it named in
+ * the PassthroughCluster, a REGISTRY_ONLY refusal the BlackHoleCluster.
+ */
+function destinationServiceLabels(t: MeshTables, plan: RoutePlan | undefined, host: string, authority: string): { host: string; name: string; namespace: string } {
+  if (plan?.kind === 'forward' && isPassthrough(plan.service)) return { host: stripPort(authority), name: PASSTHROUGH_CLUSTER, namespace: UNKNOWN };
+  if (plan?.kind === 'error' && plan.cluster) return { host: plan.cluster, name: plan.cluster, namespace: UNKNOWN };
+  const s = serviceForAuthority(t, host);
+  return s ? { host: s.fqdn, name: s.name, namespace: s.namespace } : { host: stripPort(host), name: stripPort(host), namespace: UNKNOWN };
 }

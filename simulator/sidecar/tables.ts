@@ -11,16 +11,19 @@
  * sidecar answers `rejected`, and the old tables keep serving. Pure: the
  * same snapshot always gives the same tables.
  */
-import type { DestinationRuleSpec, HTTPRoute, Protocol, Resource, VirtualServiceSpec } from '../policy/model';
+import type { DestinationRuleSpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, VirtualServiceSpec } from '../policy/model';
+import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
-import { qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
-import type { MeshSnapshot, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../protocol';
+import { hostMatches, qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
+import type { Endpoint, MeshSnapshot, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../protocol';
 import { mergeDelegates, type VirtualServiceLookup } from './routing/delegate';
 import { compileMatch, qualifyGateway, type CompiledMatch } from './routing/match';
 import { compileFullRegex } from './routing/stringMatch';
 import { destinationRuleFor } from './routing/destinationRuleScope';
 import { containerPortNumber, localPortOf, portsOf } from './routing/servicePorts';
 import { virtualServiceFor, visibleVirtualServices } from './routing/virtualServiceScope';
+import { visibleTo } from './routing/exportTo';
+import { sidecarScope } from './routing/sidecarScope';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
 /** Where a route rule comes from: a VirtualService's `http[rule]` today; HTTPRoutes and others later. */
@@ -87,7 +90,10 @@ export interface MeshTables {
   rootNamespace: string;
   /** Every spelling of a service host this proxy resolves (FQDN, name.ns.svc, name.ns, short names of hostNamespace) -> service. */
   serviceByHost: Map<string, ServiceInfo>;
-  workloadsByService: Map<string, WorkloadInfo[]>;
+  /** ServiceEntry hosts with a wildcard (`*.example.com`) this proxy knows, most specific first. */
+  wildcardEntries: ServiceInfo[];
+  /** The endpoints of each service FQDN (or ServiceEntry host): mesh workloads, and addresses outside the mesh. */
+  workloadsByService: Map<string, Endpoint[]>;
   workloadByName: Map<string, WorkloadInfo>;
   /** The VirtualService in force at this proxy for each service FQDN that has one. */
   meshRoutes: Map<string, CompiledVirtualService>;
@@ -108,6 +114,10 @@ export interface MeshTables {
   mtlsModes: EnforcedMode[];
   /** The defaults in force (the snapshot's, or the newest Istio's for a snapshot without them). */
   defaults: ResolvedDefaults;
+  /** What this proxy does with a host outside its registry: the Sidecar's mode, else the Mesh's, else ALLOW_ANY. */
+  outbound: { mode: OutboundTrafficMode; source: string };
+  /** `ns/name` of the Sidecar resource in force for this workload, if any. */
+  sidecarResource?: string;
 }
 
 export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
@@ -123,15 +133,32 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const hostNamespace = self ? self.namespace : ns;
 
   const serviceByHost = new Map<string, ServiceInfo>();
-  const workloadsByService = new Map<string, WorkloadInfo[]>();
+  const workloadsByService = new Map<string, Endpoint[]>();
   const workloadByName = new Map(snapshot.workloads.map((w) => [w.name, w]));
-  for (const s of snapshot.services) {
+  // The Sidecar resource in force narrows what this proxy knows (gateways have none).
+  const scope = self ? sidecarScope(snapshot.sidecars ?? [], { namespace: self.namespace, labels: self.labels }, rootNamespace, ns) : { knows: () => true, source: undefined, mode: undefined };
+  const meshServices = snapshot.services.filter((s) => scope.knows(s.fqdn, s.namespace));
+  for (const s of meshServices) {
     const fqdn = (s.fqdn || serviceFqdn(s.name, s.namespace)).toLowerCase();
     for (const alias of [fqdn, `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`]) if (!serviceByHost.has(alias.toLowerCase())) serviceByHost.set(alias.toLowerCase(), s);
     workloadsByService.set(fqdn, s.workloads.map((n) => workloadByName.get(n)).filter((w): w is WorkloadInfo => !!w));
   }
   // Short names resolve in this proxy's namespace, as a Kubernetes DNS search path does.
-  for (const s of snapshot.services) if (s.namespace === hostNamespace) serviceByHost.set(s.name.toLowerCase(), s);
+  for (const s of meshServices) if (s.namespace === hostNamespace) serviceByHost.set(s.name.toLowerCase(), s);
+  // ServiceEntry hosts exported to this proxy's namespace and in its Sidecar's scope; the first entry of a host wins.
+  const entries = serviceEntryServices(snapshot.serviceEntries ?? [], snapshot.workloadEntries ?? [], snapshot.workloads, ns)
+    .filter(({ service: s }) => visibleTo(s.entry.exportTo, s.namespace, proxyNamespace) && scope.knows(s.fqdn, s.namespace));
+  const wildcardEntries: ServiceInfo[] = [];
+  const entryServices: ServiceInfo[] = [];
+  for (const { service: s, endpoints } of entries) {
+    if (entryServices.some((e) => e.fqdn === s.fqdn) || meshServices.some((m) => m.fqdn === s.fqdn)) continue;
+    entryServices.push(s);
+    if (s.fqdn.startsWith('*')) wildcardEntries.push(s);
+    else serviceByHost.set(s.fqdn, s);
+    workloadsByService.set(s.fqdn, [...s.workloads.map((n) => workloadByName.get(n)).filter((w): w is WorkloadInfo => !!w), ...endpoints]);
+  }
+  wildcardEntries.sort((a, b) => b.fqdn.length - a.fqdn.length);
+  const registry = [...meshServices, ...entryServices];
 
   // Delegates (VirtualServices without hosts) apply only inside the roots that name them.
   const byName = new Map(snapshot.virtualServices.map((vs) => [`${vs.metadata.namespace ?? ns}/${vs.metadata.name}`, vs]));
@@ -141,7 +168,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const meshVisible = visible.filter((vs) => vs.gateways.includes('mesh'));
   const meshRoutes = new Map<string, CompiledVirtualService>();
   const routes = new Map<string, RouteTable>();
-  for (const s of snapshot.services) {
+  for (const s of registry) {
     const vs = virtualServiceFor(meshVisible, s.fqdn);
     if (vs) meshRoutes.set(s.fqdn, vs);
     for (const port of portsOf(s)) routes.set(routeKey(s.fqdn, port.port), routeTable(s, port, vs));
@@ -151,7 +178,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const labels = self?.labels ?? snapshot.ingress.labels;
   const destinationRules = new Map<string, DestinationRuleSpec>();
   const destinationRuleSources = new Map<string, string[]>();
-  for (const s of snapshot.services) {
+  for (const s of registry) {
     const dr = destinationRuleFor(snapshot.destinationRules, { namespace: proxyNamespace, labels, rootNamespace }, s, ns);
     if (!dr) continue;
     destinationRules.set(s.fqdn, dr.spec);
@@ -174,9 +201,14 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const inbound = self ? inboundPorts(self, snapshot.services, mtls) : null;
   const mtlsModes = inbound ? [...new Set([inbound.primary, ...inbound.byDestination.values()].map((p) => p.mtls.mode))] : [mtls.mode];
 
+  const outbound = scope.mode
+    ? { mode: scope.mode, source: `Sidecar ${scope.source}` }
+    : { mode: snapshot.outboundTrafficPolicy ?? 'ALLOW_ANY', source: snapshot.outboundTrafficPolicy ? 'Mesh spec.outboundTrafficPolicy' : 'default' };
+
   return {
-    version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, workloadsByService, workloadByName,
+    version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, wildcardEntries, workloadsByService, workloadByName,
     meshRoutes, routes, gatewayRoutes, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    outbound, sidecarResource: scope.source,
   };
 }
 
@@ -226,7 +258,14 @@ function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string, l
       matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatch(m, namespace)) : null,
     };
   });
-  return { name: vs.metadata.name, namespace, hosts: (spec.hosts ?? []).map((h) => qualifyHost(h, namespace)), gateways, exportTo: spec.exportTo, rules };
+  return { name: vs.metadata.name, namespace, hosts: (spec.hosts ?? []).flatMap((h) => vsHosts(h, namespace)), gateways, exportTo: spec.exportTo, rules };
+}
+
+/** A VirtualService host: the service it qualifies to, and a dotted name as written too (a ServiceEntry's `api.example.com`). */
+function vsHosts(host: string, namespace: string): string[] {
+  const q = qualifyHost(host, namespace);
+  const literal = stripPort(host).toLowerCase();
+  return literal.includes('.') && literal !== q ? [q, literal] : [q];
 }
 
 function checkShape(s: MeshSnapshot): void {
@@ -238,10 +277,23 @@ function checkShape(s: MeshSnapshot): void {
   if (!s.ingress) throw new Error('snapshot has no ingress');
 }
 
-/** The service a Host / :authority names, as this proxy resolves it (port ignored). */
+/** The service a Host / :authority names, as this proxy resolves it (port ignored): a mesh service or a ServiceEntry host. */
 export function serviceForAuthority(t: MeshTables, authority: string): ServiceInfo | undefined {
   const host = stripPort(authority).toLowerCase();
-  return t.serviceByHost.get(host) ?? t.serviceByHost.get(qualifyHost(host, t.hostNamespace));
+  return t.serviceByHost.get(host) ?? t.serviceByHost.get(qualifyHost(host, t.hostNamespace)) ?? t.wildcardEntries.find((s) => hostMatches(s.fqdn, host));
+}
+
+/**
+ * The service a route destination names, written in a resource of
+ * `namespace`: a ServiceEntry host as written (`api.example.com`, which
+ * qualifyHost would read as a service in namespace `example`), else the
+ * mesh service the name qualifies to.
+ */
+export function destinationService(t: MeshTables, host: string, namespace: string): ServiceInfo | undefined {
+  const literal = host.toLowerCase();
+  const entry = t.serviceByHost.get(literal);
+  if (entry?.entry) return entry;
+  return t.serviceByHost.get(qualifyHost(host, namespace)) ?? (literal.includes('.') ? t.wildcardEntries.find((s) => hostMatches(s.fqdn, literal)) : undefined);
 }
 
 /** The VirtualService a sidecar applies to a service FQDN. */

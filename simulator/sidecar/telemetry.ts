@@ -126,7 +126,8 @@ export class SidecarTelemetry {
     const ctx = e.ctx;
     const ep = ctx.endpoint;
     const plan = ctx.plan;
-    const destination = ep?.name ?? 'unknown';
+    // A host outside the mesh is one node (its ServiceEntry host, the PassthroughCluster), whichever address answered; a refusal is the BlackHoleCluster's.
+    const destination = ep ? (ep.external ? ep.service : ep.name) : plan?.kind === 'error' && plan.cluster ? plan.cluster : 'unknown';
     const service = ep?.service ?? (plan?.kind === 'forward' ? (serviceForAuthority(ctx.tables, plan.host)?.name ?? plan.host) : (serviceForAuthority(ctx.tables, ctx.authority)?.name ?? ctx.authority));
     const protocol = isGrpc(ctx.downstream.headers) ? 'grpc' : 'http';
     const key = `${destination}\0${service}\0${protocol}`;

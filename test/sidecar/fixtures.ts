@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { freePorts } from '../../simulator/control/ports';
 import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
-import type { ExtensionProvider, IstioKind, MeshSpec, Resource } from '../../simulator/policy/model';
+import type { ExtensionProvider, IstioKind, MeshSpec, OutboundTrafficMode, Resource } from '../../simulator/policy/model';
 import { buildSnapshot, type PortAssignment } from '../../simulator/control/snapshot';
 import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
 import { createCa, type MeshCa } from '../../simulator/control/ca';
@@ -35,6 +35,11 @@ export interface Policies {
   mesh?: DefaultsInput;
   requestAuthentications?: Resource<'RequestAuthentication'>[];
   extensionProviders?: ExtensionProvider[];
+  serviceEntries?: Resource<'ServiceEntry'>[];
+  workloadEntries?: Resource<'WorkloadEntry'>[];
+  sidecars?: Resource<'Sidecar'>[];
+  /** Mesh spec.outboundTrafficPolicy.mode. */
+  outboundTrafficPolicy?: OutboundTrafficMode;
 }
 
 export const TD = 'cluster.local';
@@ -60,6 +65,8 @@ export function snapshotOf(services: ServiceDef[], policies: Policies = {}, vers
     virtualServices: policies.virtualServices ?? [], destinationRules: policies.destinationRules ?? [], gateways: policies.gateways ?? [],
     peerAuthentications: policies.peerAuthentications ?? [], authorizationPolicies: policies.authorizationPolicies ?? [],
     requestAuthentications: policies.requestAuthentications ?? [], extensionProviders: policies.extensionProviders ?? [], faults: [],
+    serviceEntries: policies.serviceEntries ?? [], workloadEntries: policies.workloadEntries ?? [], sidecars: policies.sidecars ?? [],
+    ...(policies.outboundTrafficPolicy ? { outboundTrafficPolicy: policies.outboundTrafficPolicy } : {}),
     defaults: resolveDefaults(policies.mesh),
   };
 }
@@ -78,6 +85,14 @@ export function pa(name: string, spec: Resource<'PeerAuthentication'>['spec'], n
 }
 export function ap(name: string, spec: Resource<'AuthorizationPolicy'>['spec'], namespace = NS): Resource<'AuthorizationPolicy'> {
   return { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace }, spec };
+}
+
+export function se(name: string, spec: Resource<'ServiceEntry'>['spec'], namespace = NS): Resource<'ServiceEntry'> {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name, namespace }, spec };
+}
+
+export function sidecarResource(name: string, spec: Resource<'Sidecar'>['spec'], namespace = NS): Resource<'Sidecar'> {
+  return { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name, namespace }, spec };
 }
 
 export function ra(name: string, spec: Resource<'RequestAuthentication'>['spec'], namespace = NS): Resource<'RequestAuthentication'> {
@@ -220,9 +235,13 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
   }
   const resources = (p: Policies) => [
     ...(p.virtualServices ?? []), ...(p.destinationRules ?? []), ...(p.gateways ?? []), ...(p.peerAuthentications ?? []), ...(p.authorizationPolicies ?? []), ...(p.requestAuthentications ?? []),
+    ...(p.serviceEntries ?? []), ...(p.workloadEntries ?? []), ...(p.sidecars ?? []),
   ] as Resource<IstioKind>[];
   // extensionProviders are Mesh config (meshConfig in Istio): a push with them edits the Mesh, as a user would.
-  const meshWith = (p: Policies): Resource<'Mesh'> => (p.extensionProviders ? { ...mesh, spec: { ...mesh.spec, extensionProviders: p.extensionProviders } } : mesh);
+  const meshWith = (p: Policies): Resource<'Mesh'> => ({
+    ...mesh,
+    spec: { ...mesh.spec, ...(p.extensionProviders ? { extensionProviders: p.extensionProviders } : {}), ...(p.outboundTrafficPolicy ? { outboundTrafficPolicy: { mode: p.outboundTrafficPolicy } } : {}) },
+  });
   return runSidecars(ca, (p, version) => buildSnapshot(meshWith(p), resources(p), assignment, version), policies, apps, opts, own);
 }
 

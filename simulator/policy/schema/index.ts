@@ -6,6 +6,8 @@ import { gatewaySchema } from './gateway';
 import { meshSchema } from './mesh';
 import { peerAuthenticationSchema } from './peer-authentication';
 import { requestAuthenticationSchema } from './request-authentication';
+import { serviceEntrySchema, workloadEntrySchema } from './service-entry';
+import { sidecarSchema } from './sidecar';
 import { virtualServiceSchema } from './virtual-service';
 
 export type { Schema } from './common';
@@ -19,6 +21,9 @@ export const SCHEMAS: Record<Kind, Schema> = {
   PeerAuthentication: peerAuthenticationSchema,
   AuthorizationPolicy: authorizationPolicySchema,
   RequestAuthentication: requestAuthenticationSchema,
+  ServiceEntry: serviceEntrySchema,
+  WorkloadEntry: workloadEntrySchema,
+  Sidecar: sidecarSchema,
 };
 
 /**

@@ -5,6 +5,7 @@ import { ISTIO, describeVersion } from '../defaults';
 import { array, boolean, duration, enumOf, labels, map, notSimulated, number, object, port, resource, string, type Schema } from './common';
 import { extensionProviders } from './extension-providers';
 import { httpRetry } from './virtual-service';
+import { outboundTrafficPolicy } from './sidecar';
 
 const dnsName = { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 };
 
@@ -109,7 +110,7 @@ const meshConfig: Schema = object('MeshConfig', 'Mesh-wide proxy settings with t
   connectTimeout: duration('Connection timeout to upstreams when a DestinationRule sets no `connectionPool.tcp.connectTimeout`.', { default: '10s' }),
   enableAutoMtls: boolean('Clients send mTLS to endpoints whose PeerAuthentication allows it, plaintext to DISABLE ones, when no DestinationRule sets `tls`; false: plaintext unless a DestinationRule says otherwise.', { default: true }),
   defaultConfig: object('ProxyConfig', 'Defaults of every proxy (Istio ProxyConfig).', { proxyHeaders }),
-}, { 'x-elsewhere': { extensionProviders: 'spec.extensionProviders, beside meshConfig (the same list as Istio\'s meshConfig.extensionProviders)' } });
+}, { 'x-elsewhere': { extensionProviders: 'spec.extensionProviders, beside meshConfig (the same list as Istio\'s meshConfig.extensionProviders)', outboundTrafficPolicy: 'spec.outboundTrafficPolicy, beside meshConfig (the same setting as Istio\'s meshConfig.outboundTrafficPolicy)' } });
 
 const VERSIONS = Object.fromEntries(ISTIO.versions.map((v) => [v, describeVersion(v)]));
 
@@ -133,6 +134,7 @@ export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
     compatibilityVersion: enumOf(`An older Istio release whose defaults to apply, as Istio's \`compatibilityVersion\` install setting (a string such as "1.23"). Default: the newest release devmesh follows, ${ISTIO.current}.`, ISTIO.versions, { 'x-enumDescriptions': VERSIONS }),
     meshConfig,
     extensionProviders,
+    outboundTrafficPolicy: outboundTrafficPolicy('every sidecar (and the ingress)'),
     services: array('The services of the mesh (none: a Mesh that runs nothing, against which devmesh validate still checks policies).', service),
     workloads: array('Workloads declared outside any service (services select them by labels), each in its `namespace`.', workload(true), { minItems: 1 }),
   }, { required: ['services'] }));

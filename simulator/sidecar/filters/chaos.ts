@@ -23,7 +23,8 @@ export const chaos = (state: ResilienceState): Filter => (next) => (ctx) => {
 
   const withToxic = (c: RequestContext) => {
     const toxic = toxicsFor(faults, ep, subsetLabels, caller, now, plan.host)[0];
-    if (!toxic) return next(c);
+    // A TCP toxic relays to a sidecar's port; an address outside the mesh gets the HTTP faults only.
+    if (!toxic || ep.external) return next(c);
     const port = state.toxics.portFor(toxic, ep.name, ep.sidecar.inboundPort);
     if (typeof port === 'number') {
       c.upstreamPort = port;

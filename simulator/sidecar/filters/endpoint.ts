@@ -2,9 +2,11 @@
  * Endpoint: resolves the plan's subset to workloads, looks up the
  * DestinationRule policy in force (subset and port level), and lets the load
  * balancer pick one. No workload left = 503 UH, as Envoy's "no healthy upstream".
+ * A ServiceEntry host's endpoints may be addresses outside the mesh (externalEndpoints.ts).
  */
 import type { Filter, RequestContext } from '../context';
 import type { WorkloadInfo } from '../../protocol';
+import { endpointsOf } from '../routing/externalEndpoints';
 import { noHealthyUpstream, noRoute } from '../errors';
 import { pickEndpoint, type LbStats } from '../routing/loadBalancer';
 import { subsetEndpoints } from '../routing/subsets';
@@ -23,7 +25,7 @@ export const endpoint = (settings: EndpointSettings): Filter => (next) => (ctx) 
   if (plan?.kind !== 'forward') return next(ctx);
   const t = ctx.tables;
   const dr = t.destinationRules.get(plan.host);
-  const subset = subsetEndpoints(t.workloadsByService.get(plan.host) ?? [], dr, plan.subset, plan.host);
+  const subset = subsetEndpoints(endpointsOf(t, plan), dr, plan.subset, plan.host);
   if ('error' in subset) return ctx.fail(noRoute(`devmesh: ${subset.error}\n`, 'unknown-subset', 503));
   const policy = effectiveTrafficPolicy(dr, plan.subset, plan.port);
   ctx.policy = policy;

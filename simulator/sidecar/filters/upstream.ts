@@ -1,5 +1,7 @@
 /**
- * Upstream: sends the request to the picked workload's sidecar. mTLS over
+ * Upstream: sends the request to the picked workload's sidecar (or, for an
+ * endpoint outside the mesh, to its address, with TLS when a DestinationRule
+ * originates it). mTLS over
  * the shared HTTP/2 session, or plaintext HTTP/1.1 keep-alive when the
  * DestinationRule says `tls.mode: DISABLE` or auto mTLS finds the endpoint's
  * PeerAuthentication DISABLE (security/upstreamTls.ts). Bodies stream both ways; the
@@ -17,6 +19,11 @@ import type { Stats } from '../stats';
 import { forwardHttp1, markServiceTime } from '../upstream/http1';
 import { exchangeH2 } from '../upstream/h2Exchange';
 import { H2Pool } from '../upstream/h2Pool';
+import { stripPort } from '../../policy/hosts';
+import { ProxyError } from '../errors';
+import { externalTarget } from '../routing/externalEndpoints';
+import type { ForwardPlan } from '../routing/plan';
+import { tlsOrigination } from '../security/tlsOrigination';
 
 export interface UpstreamDeps {
   pool: () => H2Pool;
@@ -36,6 +43,8 @@ export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
     active.set(ep.name, (active.get(ep.name) ?? 1) - 1);
   };
   ctx.headers['x-forwarded-proto'] = 'http';
+  // Outside the mesh: straight to the address, in plaintext or with the DestinationRule's TLS origination.
+  if (ep.external) return forwardExternal(ctx, deps, release);
   // The callee's sidecar learns which service port this is for (its inbound listener serves them all).
   if (ctx.plan?.kind === 'forward') ctx.headers[DESTINATION_HEADER] = destinationOf(ctx.plan);
   if (!sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) {
@@ -46,6 +55,18 @@ export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
     forwardHttp2(ctx, deps.pool(), release);
   }
 };
+
+function forwardExternal(ctx: RequestContext, deps: UpstreamDeps, release: () => void): void {
+  const plan = ctx.plan as ForwardPlan;
+  const to = externalTarget(ctx.endpoint!, plan);
+  const origination = tlsOrigination(ctx.policy?.tls, stripPort(ctx.authority), plan.service.entry?.subjectAltNames);
+  if (origination && 'error' in origination) {
+    release();
+    return ctx.fail(new ProxyError(503, 'UF', 'upstream-tls-config', `devmesh: TLS origination to ${plan.host}: ${origination.error}\n`));
+  }
+  deps.stats.inc(origination ? 'upstream_rq_tls_origination' : 'upstream_rq_external');
+  forwardHttp1(ctx, { ...to, tls: origination?.options }, origination?.agent ?? deps.plaintextAgent, release, `${to.host}:${to.port}`);
+}
 
 function forwardHttp2(ctx: RequestContext, pool: H2Pool, release: () => void): void {
   const ep = ctx.endpoint!;

@@ -20,6 +20,7 @@ import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, upstreamConnectFailure, type
 import { checkSpiffe } from '../upstream/h2Pool';
 import { endToEndHeaders } from '../upstream/hopByHop';
 import type { MeshTables } from '../tables';
+import { externalTarget } from '../routing/externalEndpoints';
 import { DESTINATION_HEADER, destinationOf } from '../filters/servicePort';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => void;
@@ -35,10 +36,12 @@ export function outboundUpgrade(deps: UpgradeDeps & { certs: () => Certificates 
     const ep = ctx.endpoint!;
     const certs = deps.certs();
     const plaintext = !sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
+    // A WebSocket to a host outside the mesh goes to its address, in plaintext (no TLS origination for upgrades).
+    const to = ep.external && ctx.plan?.kind === 'forward' ? externalTarget(ep, ctx.plan) : { host: '127.0.0.1', port: ep.sidecar.inboundPort };
     const upstream = plaintext
-      ? net.connect(ep.sidecar.inboundPort, '127.0.0.1')
+      ? net.connect(to.port, to.host)
       : tls.connect({ host: '127.0.0.1', port: ep.sidecar.inboundPort, key: certs.keyPem, cert: certs.certPem, ca: certs.caPem, ALPNProtocols: ['http/1.1'], checkServerIdentity: (_h, cert) => checkSpiffe(cert, ep.spiffeId) });
-    if (ctx.plan?.kind === 'forward') ctx.headers[DESTINATION_HEADER] = destinationOf(ctx.plan);
+    if (ctx.plan?.kind === 'forward' && !ep.external) ctx.headers[DESTINATION_HEADER] = destinationOf(ctx.plan);
     tunnel(ctx, upstream, plaintext ? 'connect' : 'secureConnect');
   };
   return (req, socket, head, source) => run(deps, compose(filters, terminal), req, socket, head, source, 'outbound');

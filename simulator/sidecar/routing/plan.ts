@@ -10,7 +10,8 @@ import type { HTTPMatchRequest, HTTPRoute, HeaderOperations } from '../../policy
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../../policy/hosts';
 import type { ServiceInfo } from '../../protocol';
 import { ProxyError, noRoute } from '../errors';
-import { knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin } from '../tables';
+import { destinationService, knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin } from '../tables';
+import { outsideRegistry } from './outboundPolicy';
 import type { RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
 import { describePorts, destinationPort, portsOf, requestedPort } from './servicePorts';
@@ -34,6 +35,8 @@ export interface ForwardPlan {
   rule?: HTTPRoute;
   origin?: RouteOrigin;
   routeName: string;
+  /** Where the caller sent the call (`host:port` as it named it): a resolution NONE host or the PassthroughCluster connects there. */
+  target?: { host: string; port: number };
 }
 
 type Answer = { responseHeaderOps: HeaderOperations[]; routeName: string; origin?: RouteOrigin };
@@ -42,7 +45,7 @@ export type RoutePlan =
   | ForwardPlan
   | ({ kind: 'redirect'; status: number; location: string } & Answer)
   | ({ kind: 'direct'; status: number; body: string } & Answer)
-  | { kind: 'error'; error: ProxyError };
+  | { kind: 'error'; error: ProxyError; cluster?: string; routeName?: string };
 
 /** First rule whose matches (ORed; conditions inside one ANDed) accept the request. */
 export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin } | undefined {
@@ -65,18 +68,16 @@ export function selectRule(source: { rules: readonly CompiledRule[] }, a: Reques
 export function planMesh(t: MeshTables, a: RequestAttributes, random: () => number, destination?: { host: string; port: number }): RoutePlan {
   const target = destination ? `${destination.host}:${destination.port}` : a.authority;
   const service = serviceForAuthority(t, target);
-  if (!service) {
-    const host = stripPort(target);
-    const where = host.includes('.') ? '' : ` in namespace ${t.hostNamespace} (short names resolve in the caller's namespace; write name.namespace for another)`;
-    return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-host', `devmesh: no service named "${host}"${where} in mesh ${t.snapshot.meshName}; known services: ${knownServices(t)}\n`) };
-  }
+  if (!service) return outsideRegistry(t, { ...a, authority: target });
   const port = requestedPort(service, authorityPort(target));
+  // A ServiceEntry host on a port the entry does not declare: no listener route for it, as for any unknown host.
+  if (port === undefined && service.entry) return outsideRegistry(t, { ...a, authority: target });
   if (port === undefined) {
     return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-port', `devmesh: service ${service.name}.${service.namespace} has no port ${authorityPort(target) ?? '80'}; it has ${describePorts(service)}: address one of them, e.g. http://${service.name}:${portsOf(service)[0].port}\n`) };
   }
   const table = t.routes.get(routeKey(service.fqdn, port))!;
   const attrs = { ...a, port };
-  if (!table.source) return forwardTo(service, undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'default');
+  if (!table.source) return forwardTo(service, undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'default', targetOf(target, port));
   return applyRules(t, table.rules, `VirtualService ${table.source.namespace}/${table.source.name}`, attrs, random);
 }
 
@@ -122,7 +123,7 @@ function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: strin
   const dest = pickWeighted(rule.route ?? [], random);
   if (!dest) return { kind: 'error', error: new ProxyError(503, 'UH', 'no-weighted-destination', `devmesh: route ${routeName} has no destination with a weight above 0\n`) };
   const fqdn = qualifyHost(dest.destination.host, origin.namespace);
-  const service = t.serviceByHost.get(fqdn);
+  const service = destinationService(t, dest.destination.host, origin.namespace);
   if (!service) return { kind: 'error', error: new ProxyError(503, 'NC', 'unknown-destination', `devmesh: route ${routeName} sends to ${fqdn}, which is not a mesh service; known services: ${knownServices(t)}\n`) };
   const port = destinationPort(service, dest.destination.port?.number, a.port);
   if (!portsOf(service).some((p) => p.port === port)) {
@@ -137,14 +138,20 @@ function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: strin
   }
   const requestOps = [rule.headers?.request, dest.headers?.request].filter((o): o is HeaderOperations => !!o);
   const responseAll = [...responseOps, ...(dest.headers?.response ? [dest.headers.response] : [])];
-  return forwardTo(service, dest.destination.subset, port, path, authority, requestOps, responseAll, rule, routeName, origin);
+  // A resolution NONE destination is called where the request was sent, on the destination's port.
+  return forwardTo(service, dest.destination.subset, port, path, authority, requestOps, responseAll, rule, routeName, targetOf(a.authority, port), origin);
 }
 
-function forwardTo(service: ServiceInfo, subset: string | undefined, port: number, path: string, authority: string, requestHeaderOps: HeaderOperations[], responseHeaderOps: HeaderOperations[], rule: HTTPRoute | undefined, routeName: string, origin?: RouteOrigin): ForwardPlan {
-  return { kind: 'forward', service, host: service.fqdn, subset, port, path, authority, requestHeaderOps, responseHeaderOps, rule, origin, routeName };
+export function forwardTo(service: ServiceInfo, subset: string | undefined, port: number, path: string, authority: string, requestHeaderOps: HeaderOperations[], responseHeaderOps: HeaderOperations[], rule: HTTPRoute | undefined, routeName: string, target: NonNullable<ForwardPlan['target']>, origin?: RouteOrigin): ForwardPlan {
+  return { kind: 'forward', service, host: service.fqdn, subset, port, path, authority, requestHeaderOps, responseHeaderOps, rule, origin, routeName, target };
 }
 
-function queryString(q: Record<string, string>): string {
+/** The host the caller named (without brackets for IPv6) and the port the call goes to. */
+export function targetOf(authority: string, port: number): NonNullable<ForwardPlan['target']> {
+  return { host: stripPort(authority).replace(/^\[|\]$/g, ''), port };
+}
+
+export function queryString(q: Record<string, string>): string {
   // The original query string is kept by callers that have it; see attributesFor.
   return (q as { [RAW_QUERY]?: string })[RAW_QUERY] ?? '';
 }

@@ -5,9 +5,9 @@
 import type { DestinationRuleSpec } from '../../policy/model';
 import type { WorkloadInfo } from '../../protocol';
 
-export type SubsetResult = { endpoints: WorkloadInfo[] } | { error: string };
+export type SubsetResult<E extends WorkloadInfo = WorkloadInfo> = { endpoints: E[] } | { error: string };
 
-export function subsetEndpoints(workloads: readonly WorkloadInfo[], dr: DestinationRuleSpec | undefined, subset: string | undefined, host: string): SubsetResult {
+export function subsetEndpoints<E extends WorkloadInfo>(workloads: readonly E[], dr: DestinationRuleSpec | undefined, subset: string | undefined, host: string): SubsetResult<E> {
   if (!subset) return { endpoints: workloads.slice() };
   const def = dr?.subsets?.find((s) => s.name === subset);
   if (!def) {

@@ -9,7 +9,7 @@
  * server that turned mTLS off is reached in plaintext instead of refusing
  * every call. With auto mTLS off and no tls setting, plaintext.
  */
-import type { ServiceInfo, WorkloadInfo } from '../../protocol';
+import type { Endpoint, ServiceInfo, WorkloadInfo } from '../../protocol';
 import { containerPortNumber, localPortOf, portsOf } from '../routing/servicePorts';
 import type { EffectivePolicy } from '../routing/trafficPolicy';
 import type { MeshTables } from '../tables';
@@ -17,6 +17,8 @@ import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type ResolvedMt
 
 /** @param dest the service and service port called, for the endpoint's container port (portLevelMtls) */
 export function sendsMtls(t: MeshTables, ep: WorkloadInfo, policy: EffectivePolicy | undefined, dest?: { kind: string; service?: ServiceInfo; port?: number }): boolean {
+  // An address outside the mesh has no sidecar: TLS to it is origination (tlsOrigination.ts), never mesh mTLS.
+  if ((ep as Endpoint).external) return false;
   const mode = policy?.tls?.mode;
   if (mode !== undefined) return mode !== 'DISABLE';
   if (!t.defaults.autoMtls) return false;

@@ -3,8 +3,10 @@
  * when a DestinationRule disables TLS. Node's Agent pools the connections.
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
+import type * as tls from 'node:tls';
 import type { RequestContext } from '../context';
-import { resetBeforeRequest, upstreamConnectFailure, upstreamReset, type ProxyError } from '../errors';
+import { ProxyError, resetBeforeRequest, upstreamConnectFailure, upstreamReset } from '../errors';
 import type { Readable } from 'node:stream';
 
 /** Envoy's router reports the upstream's time on the response (off with proxyHeaders.envoyDebugHeaders disabled). */
@@ -23,11 +25,20 @@ export interface Attempt {
   fail?: (err: ProxyError) => void;
 }
 
-export function forwardHttp1(ctx: RequestContext, port: number, agent: http.Agent, release?: () => void, who = `127.0.0.1:${port}`, attempt: Attempt = {}): void {
+/** A host outside the mesh (a ServiceEntry endpoint, the PassthroughCluster), with TLS when the DestinationRule originates it. */
+export interface UpstreamAddress {
+  host: string;
+  port: number;
+  tls?: tls.ConnectionOptions;
+}
+
+export function forwardHttp1(ctx: RequestContext, to: number | UpstreamAddress, agent: http.Agent, release?: () => void, who = typeof to === 'number' ? `127.0.0.1:${to}` : `${to.host}:${to.port}`, attempt: Attempt = {}): void {
   const fail = attempt.fail ?? ctx.fail;
   const headers = ctx.headers;
   headers.host = ctx.authority;
-  const req = http.request({ host: '127.0.0.1', port, method: ctx.method, path: ctx.path, headers, agent });
+  const { host, port, tls: tlsOptions } = typeof to === 'number' ? { host: '127.0.0.1', port: to, tls: undefined } : to;
+  const options = { host, port, method: ctx.method, path: ctx.path, headers, agent };
+  const req = tlsOptions ? https.request({ ...options, ...tlsOptions } as https.RequestOptions) : http.request(options);
   const sent = performance.now();
   let responded = false;
   req.once('response', (res) => {
@@ -43,6 +54,9 @@ export function forwardHttp1(ctx: RequestContext, port: number, agent: http.Agen
     if (responded || cancelled) return;
     responded = true;
     if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') fail(upstreamConnectFailure(`devmesh: connection to ${who} refused\n`));
+    else if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') fail(upstreamConnectFailure(`devmesh: ${host} does not resolve (${err.code})\n`));
+    // Envoy: "upstream connect error ... TLS error: ... CERTIFICATE_VERIFY_FAILED", flag UF.
+    else if (tlsOptions && !responded && isTlsFailure(err)) fail(new ProxyError(503, 'UF', 'upstream-tls-failure', `devmesh: TLS to ${who} failed: ${err.message}\n`));
     // A kept-alive connection the peer closed as this request went out: it was never read (the race Istio's inbound retry covers).
     else if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) fail(resetBeforeRequest(`devmesh: ${who} closed its idle connection before reading the request\n`));
     else fail(upstreamReset(`devmesh: ${who} failed: ${err.message}\n`));
@@ -56,4 +70,9 @@ export function forwardHttp1(ctx: RequestContext, port: number, agent: http.Agen
   const h2NoBody = h2 && (body as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === true;
   if (!h2NoBody && (h2 || (cl !== undefined && cl !== '0') || ctx.downstream.headers['transfer-encoding'] !== undefined)) body.pipe(req);
   else req.end();
+}
+
+/** A handshake that failed: a certificate not trusted, a name not matching, a protocol error. */
+function isTlsFailure(err: NodeJS.ErrnoException): boolean {
+  return /CERT|SSL|TLS|ALTNAME|SELF_SIGNED|UNABLE_TO|HANDSHAKE/i.test(String(err.code ?? '')) || /handshake|certificate|self.signed/i.test(err.message);
 }
