@@ -56,7 +56,7 @@ export function forwardHttp1(ctx: RequestContext, to: number | UpstreamAddress, 
     if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') fail(upstreamConnectFailure(`devmesh: connection to ${who} refused\n`));
     else if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') fail(upstreamConnectFailure(`devmesh: ${host} does not resolve (${err.code})\n`));
     // Envoy: "upstream connect error ... TLS error: ... CERTIFICATE_VERIFY_FAILED", flag UF.
-    else if (tlsOptions && !responded && isTlsFailure(err)) fail(new ProxyError(503, 'UF', 'upstream-tls-failure', `devmesh: TLS to ${who} failed: ${err.message}\n`));
+    else if (tlsOptions && isTlsFailure(err)) fail(new ProxyError(503, 'UF', 'upstream-tls-failure', `devmesh: TLS to ${who} failed: ${err.message}\n`));
     // A kept-alive connection the peer closed as this request went out: it was never read (the race Istio's inbound retry covers).
     else if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) fail(resetBeforeRequest(`devmesh: ${who} closed its idle connection before reading the request\n`));
     else fail(upstreamReset(`devmesh: ${who} failed: ${err.message}\n`));
