@@ -230,6 +230,17 @@ function requestPrincipalItems(index: WorkspaceIndex, value: (l: string, e?: Par
  * Istio reads `name.namespace` in a policy literally, as no service.
  */
 function hostItems(index: WorkspaceIndex, namespace: string, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+  // ServiceEntry hosts are written as they are (a policy reads a dotted host literally).
+  const seen = new Set<string>();
+  const entries = index.cluster.serviceEntries.flatMap((se) => se.hosts.filter((h) => !seen.has(h) && seen.add(h)).map((host) => value(host, {
+    kind: CompletionItemKind.Reference,
+    detail: `ServiceEntry ${se.namespace}/${se.doc.name}, port${se.ports.length === 1 ? '' : 's'} ${se.ports.join(', ') || '?'}, resolution ${String(se.doc.value.spec?.resolution ?? 'NONE')}`,
+    sortText: `3${host}`,
+  })));
+  return [...meshHostItems(index, namespace, value), ...entries];
+}
+
+function meshHostItems(index: WorkspaceIndex, namespace: string, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
   return (index.mesh?.services ?? []).flatMap((s) => {
     const documentation = { kind: MarkupKind.Markdown, value: serviceMarkdown(s) };
     const detail = `Mesh service ${s.name}.${s.namespace}, port${s.ports.length === 1 ? '' : 's'} ${s.ports.map((p) => p.port).join(', ') || '?'}, ${s.workloads.length} workload${s.workloads.length === 1 ? '' : 's'}`;

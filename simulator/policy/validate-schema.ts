@@ -202,6 +202,7 @@ const GENERIC = new Set(['value', 'number', 'exact', 'prefix', 'regex', 'mode', 
 function patternHint(field: string): string {
   if (field === 'name' || field === 'namespace') return 'use lowercase letters, digits and "-", starting and ending with a letter or digit';
   if (field === 'retryOn') return 'use a comma-separated list such as "5xx,connect-failure,reset"';
+  if (/^hosts\[\d+\]$/.test(field)) return 'a Sidecar egress host is namespace/dnsName: "./*", "istio-system/*", "*/api.example.com"';
   return 'see the field documentation';
 }
 

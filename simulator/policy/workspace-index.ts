@@ -104,7 +104,8 @@ export class WorkspaceIndex {
 
   /** What the workspace says about the cluster: Kubernetes objects and the Istio kinds devmesh does not simulate. */
   get cluster(): ClusterView {
-    this.clusterView ??= buildClusterView(this.references, this.defaultNamespace);
+    // The egress kinds are simulated policies now, and still part of what the cluster holds (ServiceEntry hosts are destinations).
+    this.clusterView ??= buildClusterView([...this.references, ...this.byKind.ServiceEntry, ...this.byKind.WorkloadEntry, ...this.byKind.Sidecar], this.defaultNamespace);
     return this.clusterView;
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InsertTextFormat, type CompletionItem } from 'vscode-languageserver';
-import { AP_HEAD, at, bookinfo, DR_HEAD, MESH_HEAD, VS_HEAD } from './fixtures';
+import { AP_HEAD, at, bookinfo, DR_HEAD, MESH_HEAD, uriOf, VS_HEAD } from './fixtures';
 
 const ls = bookinfo();
 const complete = (marked: string): CompletionItem[] => at(ls, marked, (u, p) => ls.completion(u, p));
@@ -74,6 +74,16 @@ describe('completion', () => {
     assert.ok(got.includes('reviews'));
     assert.ok(got.includes('reviews.default.svc.cluster.local'));
     assert.equal(got.length, 8, 'four services, two names each');
+  });
+
+  test('offers ServiceEntry hosts as destinations, as written', () => {
+    const withEntry = bookinfo();
+    withEntry.setFile(uriOf('policies/egress.yaml'), 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: payments\nspec:\n  hosts: [api.payments.example]\n  resolution: DNS\n  ports: [{ number: 443, name: https, protocol: TLS }]\n');
+    const items = at(withEntry, VS_HEAD + '  http:\n    - route:\n        - destination:\n            host: |\n', (u, p) => withEntry.completion(u, p));
+    const entry = items.find((i) => i.label === 'api.payments.example');
+    assert.ok(entry, `offered: ${items.map((i) => i.label)}`);
+    assert.equal(entry.detail, 'ServiceEntry default/payments, port 443, resolution DNS');
+    assert.ok(!labels(VS_HEAD + '  http:\n    - route:\n        - destination:\n            host: |\n').includes('api.payments.example'), 'only where a ServiceEntry declares it');
   });
 
   test('offers hosts in a flow sequence too', () => {

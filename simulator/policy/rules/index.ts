@@ -30,6 +30,7 @@ import { rewriteDoubleSlash } from './rewrite-double-slash';
 import type { Rule } from './rule';
 import { routeWeights } from './route-weights';
 import { selectors } from './selectors';
+import { serviceEntries } from './service-entries';
 import { shadowedRules } from './shadowed-rules';
 import { sidecarDeprecations } from './sidecar-deprecations';
 import { subsetNoWorkloads } from './subset-no-workloads';
@@ -69,6 +70,7 @@ export const RULES: readonly Rule[] = [
   gatewayApiSelectors,
   authorization,
   requestAuthentication,
+  serviceEntries,
   extAuthz,
   authzNamespaces,
   pathTemplates,

@@ -5,20 +5,20 @@ import { destinationsOf } from './destinations';
 export const unknownSubset: DocumentRule<'VirtualService'> = {
   codes: ['unknown-subset'],
   kinds: ['VirtualService'],
-  facts: (index) => `${index.meshFacts}\n${index.destinationRuleFacts}`,
+  facts: (index) => `${index.meshFacts}\n${index.serviceEntryFacts}\n${index.destinationRuleFacts}`,
   // Per destination with a subset: whether its host is a service (else unknown-host speaks) and its DestinationRules' subsets.
   factsOf(vs, index) {
     let facts = '';
     for (const d of destinationsOf(vs)) {
       if (!d.subset) continue;
       const fqdn = index.fqdn(d.host, vs);
-      facts += `${fqdn} ${!index.mesh ? '-' : index.service(d.host, vs) ? '+' : 'x'} ${index.subsetFacts(fqdn)}\n`;
+      facts += `${fqdn} ${!index.mesh ? '-' : index.destination(d.host, vs) ? '+' : 'x'} ${index.subsetFacts(fqdn)}\n`;
     }
     return facts;
   },
   check(vs, index, report) {
     for (const d of destinationsOf(vs)) {
-      if (!d.subset || (index.mesh && !index.service(d.host, vs))) continue; // unknown host is reported once, by unknown-host
+      if (!d.subset || (index.mesh && !index.destination(d.host, vs))) continue; // unknown host is reported once, by unknown-host
       const fqdn = index.fqdn(d.host, vs);
       const rules = index.destinationRules(fqdn);
       const subsets = index.subsetNames(fqdn);

@@ -60,15 +60,20 @@ const outlierDetection: Schema = object('OutlierDetection', 'Ejects endpoints th
   minHealthPercent: integer('Outlier detection is enabled as long as this % of hosts are healthy; below it, it is disabled. Default 0.', { minimum: 0, maximum: 100, default: 0 }),
 });
 
-const tls: Schema = object('ClientTLSSettings', 'SSL/TLS settings for upstream connections. ISTIO_MUTUAL uses the workload certificates of the mesh.', {
-  mode: enumOf('Indicates whether connections to this port should be secured using TLS.', ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL']),
-  clientCertificate: notSimulated(string('Client certificate file for MUTUAL mode.')),
-  privateKey: notSimulated(string('Private key file for MUTUAL mode.')),
-  caCertificates: notSimulated(string('CA certificates file to verify the server.')),
-  credentialName: notSimulated(string('Name of the secret holding the client credentials.')),
-  subjectAltNames: notSimulated(array('SANs to verify the server certificate against.', { type: 'string' })),
-  sni: string('SNI string to present to the server during TLS handshake.'),
-  insecureSkipVerify: notSimulated(boolean('Skip verification of the server certificate.')),
+const tls: Schema = object('ClientTLSSettings', 'SSL/TLS settings for upstream connections. ISTIO_MUTUAL uses the workload certificates of the mesh; SIMPLE and MUTUAL originate TLS to a host outside the mesh (a ServiceEntry host): the app calls plain HTTP, the sidecar speaks HTTPS.', {
+  mode: enumOf('Indicates whether connections to this port should be secured using TLS.', ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'], { 'x-enumDescriptions': {
+    DISABLE: 'Plaintext.',
+    SIMPLE: 'TLS to the host (origination): its certificate is verified against caCertificates (or the system roots) and subjectAltNames (or the server name).',
+    MUTUAL: 'As SIMPLE, and the sidecar presents clientCertificate/privateKey.',
+    ISTIO_MUTUAL: 'Mesh mTLS with the workload certificates (the default between sidecars under auto mTLS).',
+  } }),
+  clientCertificate: string('PEM file of the client certificate for MUTUAL, relative to this policy file.'),
+  privateKey: string('PEM file of the client certificate\'s private key for MUTUAL, relative to this policy file.'),
+  caCertificates: string('PEM file of the CA certificates the server\'s certificate must lead to, relative to this policy file. None: the system\'s roots.'),
+  credentialName: notSimulated(string('Name of the secret holding the client credentials.'), 'there are no Kubernetes secrets locally: name the files with caCertificates, clientCertificate and privateKey'),
+  subjectAltNames: array('Names of which the server certificate must carry one (DNS or URI SAN). None: the ServiceEntry\'s subjectAltNames, else the server name.', { type: 'string' }),
+  sni: string('SNI string to present to the server during TLS handshake. None: the Host of the call.'),
+  insecureSkipVerify: boolean('Skip verification of the server certificate (its CA and names).', { default: false }),
 });
 
 const trafficPolicyProps = {

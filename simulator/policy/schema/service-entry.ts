@@ -38,7 +38,7 @@ export function workloadEntryFields(what: string): Record<string, Schema> {
 export const serviceEntrySchema: Schema = resource('ServiceEntry', API_VERSIONS.ServiceEntry,
   'Adds a host to the mesh\'s service registry: an API outside the mesh (a payment API, a cloud bucket) or a workload the platform does not know. Sidecars route, retry, time out, load-balance and observe calls to it like calls to mesh services, and VirtualServices and DestinationRules apply to its hosts.',
   object('ServiceEntry', 'ServiceEntry enables adding additional entries into Istio\'s internal service registry.', {
-    hosts: array('The hosts of the entry: DNS names (`api.example.com`), optionally with a wildcard prefix (`*.example.com`). Callers use them as written (`http://api.example.com/`); VirtualService and DestinationRule hosts name them.', { type: 'string', minLength: 1, 'x-ref': 'host' }, { minItems: 1 }),
+    hosts: array('The hosts of the entry: DNS names (`api.example.com`), optionally with a wildcard prefix (`*.example.com`). Callers use them as written (`http://api.example.com/`); VirtualService and DestinationRule hosts name them.', { type: 'string', minLength: 1 }, { minItems: 1 }),
     addresses: array('Virtual IPs (or CIDR blocks) of the service: a caller connecting to one of them reaches the entry.', { type: 'string' }),
     ports: array('The ports of the service. Istio requires at least one.', servicePort, { minItems: 1 }),
     location: enumOf('Whether the service is part of the mesh.', Object.keys(LOCATIONS), { default: 'MESH_EXTERNAL', 'x-enumDescriptions': LOCATIONS }),

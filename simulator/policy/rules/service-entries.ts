@@ -1,0 +1,47 @@
+import type { Path } from '../source';
+import { eachDocument } from './per-document';
+import { arr, num, obj, str } from '../workspace-index';
+
+/**
+ * What Istio's validation refuses in a ServiceEntry (pilot's
+ * ValidateServiceEntry): an entry without ports; resolution STATIC with
+ * neither endpoints nor a workloadSelector; STATIC endpoints whose address
+ * is not an IP; DNS with a wildcard host and no endpoint to resolve; an
+ * endpoint naming a port the entry does not declare.
+ */
+export const serviceEntries = eachDocument('ServiceEntry', ['service-entry-invalid'], (doc, report) => {
+  const spec = obj(doc.value.spec);
+  const resolution = str(spec.resolution) ?? 'NONE';
+  const portNames = new Set(arr(spec.ports).map((p) => str(obj(p).name)).filter((n): n is string => !!n));
+  if (arr(spec.ports).length === 0) {
+    report(doc, ['spec'], 'service-entry-invalid', 'this ServiceEntry has no ports; Istio requires at least one ("service entry must have at least one port"): add `ports: [{ number: 443, name: https, protocol: TLS }]` (or the ports its hosts serve)', { part: 'key' });
+  }
+  const endpoints = arr(spec.endpoints);
+  const selects = Object.keys(obj(obj(spec.workloadSelector).labels)).length > 0;
+  if (resolution === 'STATIC' && endpoints.length === 0 && !selects) {
+    report(doc, ['spec', 'resolution'], 'service-entry-invalid', 'resolution STATIC needs endpoints (their addresses are the hosts to call) or a workloadSelector; add `endpoints: [{ address: 127.0.0.1 }]`, or use resolution DNS to resolve the hosts themselves');
+  }
+  if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && endpoints.length === 0) {
+    arr(spec.hosts).forEach((h, i) => {
+      if (str(h)?.startsWith('*')) report(doc, ['spec', 'hosts', i], 'service-entry-invalid', `resolution ${resolution} cannot resolve the wildcard host "${h}": add endpoints, or use resolution NONE`);
+    });
+  }
+  endpoints.forEach((raw, i) => {
+    const e = obj(raw);
+    const at: Path = ['spec', 'endpoints', i];
+    const address = str(e.address);
+    if (resolution === 'STATIC' && address && !isIP(address) && !address.startsWith('unix://')) {
+      report(doc, [...at, 'address'], 'service-entry-invalid', `endpoint address "${address}" is not an IP address; with resolution STATIC write an IP (127.0.0.1 for a local server), or use resolution DNS for a name`);
+    }
+    for (const [name, port] of Object.entries(obj(e.ports))) {
+      if (!portNames.has(name)) report(doc, [...at, 'ports', name], 'service-entry-invalid', `endpoint port "${name}" is not a port of this ServiceEntry (${[...portNames].join(', ') || 'none'}); name one of them`, { part: 'key' });
+      else if (num(port) === undefined) report(doc, [...at, 'ports', name], 'service-entry-invalid', `endpoint port "${name}" must be a port number`);
+    }
+  });
+});
+
+/** An IPv4 or IPv6 address (no name resolution: the policy core does no I/O). */
+function isIP(a: string): boolean {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) return a.split('.').every((o) => Number(o) <= 255);
+  return a.includes(':') && /^[0-9a-fA-F:.]+$/.test(a) && (a.match(/::/g) ?? []).length <= 1;
+}

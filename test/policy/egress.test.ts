@@ -1,0 +1,144 @@
+/** ServiceEntry, WorkloadEntry and Sidecar in validation: hosts they add are destinations, and what Istio refuses is an error where it is written. */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { Workspace, offsetToPosition, type Diagnostic } from '../../simulator/policy';
+
+const MESH = `apiVersion: devmesh.dev/v1alpha1
+kind: Mesh
+metadata: { name: shop }
+spec:
+  outboundTrafficPolicy: { mode: REGISTRY_ONLY }
+  services:
+    - name: productpage
+      port: 9080
+      workloads: [{ name: productpage-v1, port: 9180 }]
+`;
+
+function check(policy: string): (Diagnostic & { line: number })[] {
+  const ws = new Workspace();
+  ws.setFile('/m/mesh.yaml', MESH);
+  ws.setFile('/m/p.yaml', policy);
+  const lines = ws.getSource('/m/p.yaml')!.lineStarts;
+  return ws.diagnostics().filter((d) => d.file === '/m/p.yaml').map((d) => ({ ...d, line: offsetToPosition(lines, d.range.start).line + 1 }));
+}
+const codes = (ds: { code: string; line: number }[]) => ds.map((d) => `${d.code}@${d.line}`);
+
+const ENTRY = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: payments }
+spec:
+  hosts: [api.payments.example]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{ number: 443, name: https, protocol: HTTPS }, { number: 80, name: http, protocol: HTTP, targetPort: 8080 }]
+  endpoints:
+    - { address: 127.0.0.1, ports: { https: 9443, http: 9080 }, labels: { version: v1 } }
+  exportTo: ["."]
+`;
+
+describe('egress resources in validation', () => {
+  it('accepts Istio\'s egress resources as written, with the Mesh outboundTrafficPolicy', () => {
+    const ds = check(`${ENTRY}---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: vm-1 }
+spec: { address: 127.0.0.1, labels: { app: legacy }, ports: { http: 9099 }, serviceAccount: legacy }
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: default }
+spec:
+  egress: [{ hosts: ["./*", "istio-system/*", "~/api.blocked.example"] }]
+  outboundTrafficPolicy: { mode: ALLOW_ANY }
+`);
+    assert.deepEqual(ds.map((d) => `${d.code}: ${d.message}`), []);
+  });
+
+  it('knows a ServiceEntry host as a destination (IST0101 otherwise), and its DestinationRule subsets', () => {
+    const ds = check(`${ENTRY}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: payments }
+spec:
+  host: api.payments.example
+  subsets: [{ name: v1, labels: { version: v1 } }]
+  trafficPolicy: { tls: { mode: SIMPLE, caCertificates: ca.pem, sni: api.payments.example, subjectAltNames: [api.payments.example] } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: payments }
+spec:
+  hosts: [api.payments.example]
+  http:
+    - route:
+        - destination: { host: api.payments.example, subset: v1 }
+        - destination: { host: api.payments.example, subset: v9 }
+        - destination: { host: api.unknown.example }
+`);
+    assert.deepEqual(codes(ds), ['unknown-subset@29', 'unknown-host@30']);
+    assert.match(ds[1].message, /declare it with a ServiceEntry \(hosts: \[api\.unknown\.example\]\)/);
+  });
+
+  it('refuses a ServiceEntry without ports, STATIC without endpoints, and endpoint ports and addresses Istio cannot use', () => {
+    const ds = check(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: no-ports }
+spec:
+  hosts: [a.example]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: static-empty }
+spec:
+  hosts: [b.example]
+  ports: [{ number: 80, name: http }]
+  resolution: STATIC
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: bad-endpoints }
+spec:
+  hosts: ["*.c.example"]
+  ports: [{ number: 80, name: http }]
+  resolution: STATIC
+  endpoints:
+    - address: c.example
+      ports: { grpc: 9000 }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: wildcard-dns }
+spec:
+  hosts: ["*.d.example"]
+  ports: [{ number: 80, name: http }]
+  resolution: DNS
+`);
+    assert.deepEqual(codes(ds), ['service-entry-invalid@4', 'service-entry-invalid@14', 'service-entry-invalid@24', 'service-entry-invalid@25', 'service-entry-invalid@31']);
+    assert.match(ds[0].message, /no ports.*at least one/);
+    assert.match(ds[1].message, /STATIC needs endpoints/);
+    assert.match(ds[2].message, /"c\.example" is not an IP address/);
+    assert.match(ds[3].message, /endpoint port "grpc" is not a port of this ServiceEntry \(http\)/);
+    assert.match(ds[4].message, /cannot resolve the wildcard host/);
+  });
+
+  it('checks the fields: a bad resolution, an outbound mode, a Sidecar host without a namespace', () => {
+    const ds = check(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: e }
+spec:
+  hosts: [e.example]
+  ports: [{ number: 80, name: http }]
+  resolution: DYNAMIC
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: s }
+spec:
+  egress: [{ hosts: ["api.example.com"] }]
+  outboundTrafficPolicy: { mode: BLOCK }
+`);
+    assert.deepEqual(codes(ds), ['bad-enum@7', 'bad-value@13', 'bad-enum@14']);
+    assert.match(ds[1].message, /namespace\/dnsName: "\.\/\*"/);
+  });
+});
