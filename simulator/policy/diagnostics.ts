@@ -84,7 +84,7 @@ export const CODES = {
   'unknown-provider': { severity: 'error', title: 'An AuthorizationPolicy CUSTOM provider the Mesh\'s extensionProviders do not define.' },
   'bad-provider': { severity: 'error', title: 'An extension provider Istio cannot use (service not in the mesh, wrong port, bad status).' },
   'jwt-claim-route': { severity: 'error', title: 'A VirtualService applied by sidecars that routes on JWT claims; Istio allows that on gateways only.', seeAlso: 'IST0106' },
-  'service-entry-invalid': { severity: 'error', title: 'A ServiceEntry Istio refuses: no ports, STATIC without endpoints, a wildcard DNS host without endpoints, an endpoint port or address it cannot use.', seeAlso: 'IST0106' },
+  'service-entry-invalid': { severity: 'error', title: 'A ServiceEntry Istio refuses or cannot send to: STATIC without endpoints, an endpoint port or address it cannot use, endpoints with NONE; no ports (noted).', seeAlso: 'IST0106' },
   'jwt-claim-route-without-authn': { severity: 'warning', title: 'A VirtualService routes on JWT claims at a gateway no RequestAuthentication selects.', seeAlso: 'IST0149' },
   'no-gateway-workload': { severity: 'warning', title: 'A Gateway whose selector matches no gateway workload: on a cluster nothing serves it.', seeAlso: 'IST0101' },
   'gateway-port': { severity: 'warning', title: 'A Gateway server port that no Service in front of its gateway workloads exposes.', seeAlso: 'IST0162' },

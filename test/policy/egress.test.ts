@@ -71,15 +71,15 @@ spec:
   hosts: [api.payments.example]
   http:
     - route:
-        - destination: { host: api.payments.example, subset: v1 }
-        - destination: { host: api.payments.example, subset: v9 }
+        - destination: { host: api.payments.example, subset: v1, port: { number: 80 } }
+        - destination: { host: api.payments.example, subset: v9, port: { number: 80 } }
         - destination: { host: api.unknown.example }
 `);
     assert.deepEqual(codes(ds), ['unknown-subset@29', 'unknown-host@30']);
-    assert.match(ds[1].message, /declare it with a ServiceEntry \(hosts: \[api\.unknown\.example\]\)/);
+    assert.match(ds[1].message, /"api\.unknown\.example" is not a service of the Mesh.* or define it with a ServiceEntry/);
   });
 
-  it('refuses a ServiceEntry without ports, STATIC without endpoints, and endpoint ports and addresses Istio cannot use', () => {
+  it('refuses STATIC without endpoints and endpoint ports and addresses Istio cannot use; notes an entry without ports', () => {
     const ds = check(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: no-ports }
@@ -108,18 +108,20 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: { name: wildcard-dns }
+metadata: { name: none-with-endpoints }
 spec:
   hosts: ["*.d.example"]
   ports: [{ number: 80, name: http }]
-  resolution: DNS
+  resolution: NONE
+  endpoints: [{ address: 127.0.0.1 }]
 `);
-    assert.deepEqual(codes(ds), ['service-entry-invalid@4', 'service-entry-invalid@14', 'service-entry-invalid@24', 'service-entry-invalid@25', 'service-entry-invalid@31']);
-    assert.match(ds[0].message, /no ports.*at least one/);
+    assert.deepEqual(codes(ds), ['service-entry-invalid@4', 'service-entry-invalid@14', 'service-entry-invalid@24', 'service-entry-invalid@25', 'service-entry-invalid@34']);
+    assert.match(ds[0].message, /no ports, so no sidecar routes to it/);
+    assert.equal(ds[0].severity, 'info');
     assert.match(ds[1].message, /STATIC needs endpoints/);
     assert.match(ds[2].message, /"c\.example" is not an IP address/);
     assert.match(ds[3].message, /endpoint port "grpc" is not a port of this ServiceEntry \(http\)/);
-    assert.match(ds[4].message, /cannot resolve the wildcard host/);
+    assert.match(ds[4].message, /resolution NONE takes no endpoints/);
   });
 
   it('checks the fields: a bad resolution, an outbound mode, a Sidecar host without a namespace', () => {

@@ -3,28 +3,32 @@ import { eachDocument } from './per-document';
 import { arr, num, obj, str } from '../workspace-index';
 
 /**
- * What Istio's validation refuses in a ServiceEntry (pilot's
- * ValidateServiceEntry): an entry without ports; resolution STATIC with
- * neither endpoints nor a workloadSelector; STATIC endpoints whose address
- * is not an IP; DNS with a wildcard host and no endpoint to resolve; an
- * endpoint naming a port the entry does not declare.
+ * What Istio's validation refuses in a ServiceEntry (pkg/config/validation
+ * ValidateServiceEntry): STATIC endpoints whose address is not an IP, an
+ * endpoint naming a port the entry does not declare, endpoints with
+ * resolution NONE, more than one with DNS_ROUND_ROBIN. And what it accepts
+ * but cannot carry traffic: STATIC with neither endpoints nor a
+ * workloadSelector (an error here, so a call never meets an empty cluster),
+ * an entry without ports (noted: nothing is built for it).
  */
 export const serviceEntries = eachDocument('ServiceEntry', ['service-entry-invalid'], (doc, report) => {
   const spec = obj(doc.value.spec);
   const resolution = str(spec.resolution) ?? 'NONE';
   const portNames = new Set(arr(spec.ports).map((p) => str(obj(p).name)).filter((n): n is string => !!n));
   if (arr(spec.ports).length === 0) {
-    report(doc, ['spec'], 'service-entry-invalid', 'this ServiceEntry has no ports; Istio requires at least one ("service entry must have at least one port"): add `ports: [{ number: 443, name: https, protocol: TLS }]` (or the ports its hosts serve)', { part: 'key' });
+    // Istio accepts it (validation has no such check), but builds no listener or cluster for a service without ports.
+    report(doc, ['spec'], 'service-entry-invalid', 'this ServiceEntry has no ports, so no sidecar routes to it (Istio accepts it, and builds nothing for it): add the ports its hosts serve, e.g. `ports: [{ number: 443, name: https, protocol: TLS }]`', { part: 'key', severity: 'info' });
   }
   const endpoints = arr(spec.endpoints);
   const selects = Object.keys(obj(obj(spec.workloadSelector).labels)).length > 0;
   if (resolution === 'STATIC' && endpoints.length === 0 && !selects) {
     report(doc, ['spec', 'resolution'], 'service-entry-invalid', 'resolution STATIC needs endpoints (their addresses are the hosts to call) or a workloadSelector; add `endpoints: [{ address: 127.0.0.1 }]`, or use resolution DNS to resolve the hosts themselves');
   }
-  if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && endpoints.length === 0) {
-    arr(spec.hosts).forEach((h, i) => {
-      if (str(h)?.startsWith('*')) report(doc, ['spec', 'hosts', i], 'service-entry-invalid', `resolution ${resolution} cannot resolve the wildcard host "${h}": add endpoints, or use resolution NONE`);
-    });
+  if (resolution === 'DNS_ROUND_ROBIN' && endpoints.length > 1) {
+    report(doc, ['spec', 'endpoints'], 'service-entry-invalid', 'resolution DNS_ROUND_ROBIN takes 0 or 1 endpoint ("there must only be 0 or 1 endpoint for resolution mode DNS_ROUND_ROBIN"): keep one, or use resolution DNS');
+  }
+  if (resolution === 'NONE' && endpoints.length > 0) {
+    report(doc, ['spec', 'endpoints'], 'service-entry-invalid', 'resolution NONE takes no endpoints ("no endpoints should be provided for resolution type none"): the call goes where the caller sent it; use resolution STATIC or DNS to send to these endpoints');
   }
   endpoints.forEach((raw, i) => {
     const e = obj(raw);
