@@ -28,9 +28,12 @@ export const timeout = (s: { stats?: Stats } = {}): Filter => (next) => (ctx) =>
   let state: 'waiting' | 'streaming' | 'done' = 'waiting';
   let streaming: Readable | undefined;
   const finish = () => { state = 'done'; clearTimeout(timer); };
+  // The endpoint the attempts went to is the request's (access log, metrics, topology edges).
+  const adopt = () => { ctx.endpoint = d.ctx.endpoint ?? ctx.endpoint; ctx.policy = d.ctx.policy ?? ctx.policy; };
   const d = derive(ctx, {
     respond(status, headers, body) {
       if (state === 'done') return discard(body);
+      adopt();
       if (body !== null && typeof body !== 'string') {
         state = 'streaming';
         streaming = body;
@@ -41,6 +44,7 @@ export const timeout = (s: { stats?: Stats } = {}): Filter => (next) => (ctx) =>
     },
     fail(err) {
       if (state === 'done') return;
+      adopt();
       finish();
       ctx.fail(err);
     },

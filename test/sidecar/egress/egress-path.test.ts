@@ -67,7 +67,7 @@ describe('egress through a sidecar', () => {
     await mesh.push({
       serviceEntries: [entry([v1])],
       virtualServices: [vs('payments', { hosts: ['api.payments.example'], http: [
-        { match: [{ uri: { prefix: '/flaky' } }], route: [{ destination: { host: 'api.payments.example' } }], retries: { attempts: 3, retryOn: '5xx' } },
+        { match: [{ uri: { prefix: '/flaky' } }], route: [{ destination: { host: 'api.payments.example' } }], timeout: '5s', retries: { attempts: 3, retryOn: '5xx' } },
         { match: [{ uri: { prefix: '/teapot' } }], route: [{ destination: { host: 'api.payments.example' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } } },
       ] })],
     });
@@ -76,6 +76,9 @@ describe('egress through a sidecar', () => {
     assert.equal(r.status, 200);
     assert.equal(v1.seen.length - start, 3, 'two 503s, then the third attempt answers');
     assert.equal(v1.seen.at(-1)!.headers['x-envoy-attempt-count'], '3');
+    const log = mesh.sidecars.get('productpage-v1')!.accessLog.tail().at(-1)!;
+    assert.equal(log.upstream_host, `127.0.0.1:${v1.port}`, 'the endpoint behind a timeout is the request\'s');
+    assert.equal(log.peer_workload, '127.0.0.1');
     const f = await mesh.request('productpage-v1', { url: 'http://api.payments.example/teapot' });
     assert.equal(f.status, 418);
     assert.equal(v1.seen.length - start, 3, 'an aborted call never leaves the sidecar');
