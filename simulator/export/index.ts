@@ -92,7 +92,7 @@ export function exportMesh(resolved: ResolvedPolicies, policySources: readonly P
     resources: files.map((f) => f.path),
   }]));
   // Mesh config, not a namespace's resource: beside the kustomization, not in it.
-  const meshConfig = meshConfigFile(mesh.extensionProviders ?? [], resolved.namespace, namespace, findings);
+  const meshConfig = meshConfigFile(mesh.extensionProviders ?? [], resolved.namespace, namespace, findings, mesh.outboundTrafficPolicy);
   if (meshConfig) files.push({ path: meshConfig.path, text: `# ${header}\n${meshConfig.text}` });
   return { namespace, files, kubernetes, istio, findings };
 }

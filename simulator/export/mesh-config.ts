@@ -1,17 +1,17 @@
 /**
- * The Mesh's extensionProviders belong to Istio's mesh config, not to a
+ * The Mesh's extensionProviders and outboundTrafficPolicy belong to Istio's mesh config, not to a
  * namespace's resources: they are written to mesh-config.yaml as an
  * IstioOperator overlay (`istioctl install -f mesh-config.yaml`, with the
  * cluster's other install options) and left out of the kustomization.
  */
 import { Document } from 'yaml';
-import { isLoopbackHost, type ExtensionProvider } from '../policy';
+import { isLoopbackHost, type ExtensionProvider, type OutboundTrafficPolicy } from '../policy';
 import type { ExportFinding } from './findings';
 
 export const MESH_CONFIG_FILE = 'mesh-config.yaml';
 
-export function meshConfigFile(providers: readonly ExtensionProvider[], meshNamespace: string, namespace: string, findings: ExportFinding[]): { path: string; text: string } | undefined {
-  if (providers.length === 0) return undefined;
+export function meshConfigFile(providers: readonly ExtensionProvider[], meshNamespace: string, namespace: string, findings: ExportFinding[], outbound?: OutboundTrafficPolicy): { path: string; text: string } | undefined {
+  if (providers.length === 0 && !outbound?.mode) return undefined;
   for (const p of providers) {
     const body = p.envoyExtAuthzHttp ?? p.envoyExtAuthzGrpc;
     const host = body?.service?.replace(/^[^/]*\//, '') ?? '';
@@ -21,11 +21,12 @@ export function meshConfigFile(providers: readonly ExtensionProvider[], meshName
       findings.push({ severity: 'warning', code: 'namespace-reference', message: `extension provider ${p.name} names ${host}, in namespace "${meshNamespace}", while the policies move to "${namespace}": edit mesh-config.yaml if the authorizer moves too` });
     }
   }
-  findings.push({ severity: 'info', code: 'extension-providers', message: `spec.extensionProviders (${providers.map((p) => p.name).join(', ')}) are Istio mesh config, written to ${MESH_CONFIG_FILE} (not applied by kubectl apply -k): install it with "istioctl install -f ${MESH_CONFIG_FILE}" together with your other install options, or merge its meshConfig into the istio ConfigMap` });
+  const fields = [...(providers.length ? [`spec.extensionProviders (${providers.map((p) => p.name).join(', ')})`] : []), ...(outbound?.mode ? [`spec.outboundTrafficPolicy (${outbound.mode})`] : [])];
+  findings.push({ severity: 'info', code: 'extension-providers', message: `${fields.join(' and ')} ${fields.length > 1 ? 'are' : 'is'} Istio mesh config, written to ${MESH_CONFIG_FILE} (not applied by kubectl apply -k): install it with "istioctl install -f ${MESH_CONFIG_FILE}" together with your other install options, or merge its meshConfig into the istio ConfigMap` });
   const doc = new Document({
     apiVersion: 'install.istio.io/v1alpha1',
     kind: 'IstioOperator',
-    spec: { meshConfig: { extensionProviders: providers } },
+    spec: { meshConfig: { ...(providers.length ? { extensionProviders: providers } : {}), ...(outbound?.mode ? { outboundTrafficPolicy: { mode: outbound.mode } } : {}) } },
   });
   return { path: MESH_CONFIG_FILE, text: doc.toString({ lineWidth: 0 }) };
 }

@@ -7,7 +7,7 @@ import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
 import { API_VERSIONS, classify, type ExtensionProvider } from '../policy';
 import { readManifests, type ManifestFile } from './manifests';
 import type { ImportNote } from './notes';
-import { extensionProvidersOf, isMeshConfig } from './mesh-config';
+import { isMeshConfig, meshConfigOf, type ImportedMeshConfig } from './mesh-config';
 import { buildMesh, type ImportedMesh, type ImportedWorkload } from './to-mesh';
 
 export * from './manifests';
@@ -31,7 +31,7 @@ export interface ImportResult {
 
 export function importManifests(files: readonly ManifestFile[], options: ImportOptions): ImportResult {
   const { objects, istio, notes } = readManifests(files);
-  const extensionProviders = extensionProvidersOf(objects, notes);
+  const meshConfig = meshConfigOf(objects, notes);
   const mesh = buildMesh(objects.filter((o) => !isMeshConfig(o)), notes);
   for (const i of istio) {
     const cls = classify(String(i.document.get('apiVersion') ?? ''), i.kind);
@@ -53,7 +53,7 @@ export function importManifests(files: readonly ManifestFile[], options: ImportO
       resources: docs.length,
     });
   }
-  return { mesh, meshText: meshYaml(mesh, options, extensionProviders), policies, notes };
+  return { mesh, meshText: meshYaml(mesh, options, meshConfig), policies, notes };
 }
 
 /** One flat policies/ folder: each file keeps its name; a name two folders share gets its folder as a prefix. */
@@ -65,7 +65,7 @@ function flatNames(paths: readonly string[]): Map<string, string> {
 }
 
 /** The Mesh as YAML a person edits next: flow-style labels and selectors, a TODO where each command goes. */
-export function meshYaml(mesh: ImportedMesh, options: ImportOptions, extensionProviders: readonly ExtensionProvider[] = []): string {
+export function meshYaml(mesh: ImportedMesh, options: ImportOptions, { extensionProviders, outboundTrafficPolicy }: ImportedMeshConfig = { extensionProviders: [] }): string {
   const plain = ({ containerPort: _containerPort, containerPorts: _containerPorts, ...w }: ImportedWorkload) => w;
   // A service that only selects workloads another one holds has no list of its own.
   const services = mesh.services.map(({ workloads, ...s }) => ({ ...s, ...(workloads.length ? { workloads: workloads.map(plain) } : {}) }));
@@ -73,7 +73,7 @@ export function meshYaml(mesh: ImportedMesh, options: ImportOptions, extensionPr
     apiVersion: API_VERSIONS.Mesh[0],
     kind: 'Mesh',
     metadata: { name: options.name },
-    spec: { namespace: mesh.namespace, ...(extensionProviders.length ? { extensionProviders } : {}), services, ...(mesh.workloads.length ? { workloads: mesh.workloads.map(plain) } : {}) },
+    spec: { namespace: mesh.namespace, ...(extensionProviders.length ? { extensionProviders } : {}), ...(outboundTrafficPolicy ? { outboundTrafficPolicy } : {}), services, ...(mesh.workloads.length ? { workloads: mesh.workloads.map(plain) } : {}) },
   });
   doc.commentBefore = [
     ` Imported by devmesh import from ${options.source}.`,

@@ -177,14 +177,14 @@ items:
     kind: Gateway
     metadata: { name: alpha }
     spec: { selector: { istio: ingressgateway }, servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [foo.bar] }] }
-  - apiVersion: networking.istio.io/v1
-    kind: ServiceEntry
+  - apiVersion: telemetry.istio.io/v1
+    kind: Telemetry
     metadata: { name: api }
-    spec: { hosts: [api.example.com] }
+    spec: { accessLogging: [{ providers: [{ name: envoy }] }] }
 `);
     assert.deepEqual(r.policies.map((p) => [p.path, p.resources]), [['dump-0.yaml', 2]]);
-    assert.match(r.policies[0].text, /^apiVersion: networking.istio.io\/v1\nkind: Gateway\n[\s\S]*---\napiVersion: networking.istio.io\/v1\nkind: ServiceEntry/);
-    assert.ok(r.notes.some((n) => n.code === 'not-simulated' && /ServiceEntry api/.test(n.message)));
+    assert.match(r.policies[0].text, /^apiVersion: networking.istio.io\/v1\nkind: Gateway\n[\s\S]*---\napiVersion: telemetry.istio.io\/v1\nkind: Telemetry/);
+    assert.ok(r.notes.some((n) => n.code === 'not-simulated' && /Telemetry api/.test(n.message)));
   });
 
   it('writes a Mesh even when the input has nothing to run', async (t) => {
