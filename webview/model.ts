@@ -17,7 +17,8 @@ export type Badge = 'fault' | 'ejected' | 'restarted';
 
 export interface GraphNode {
   id: string;
-  kind: 'ingress' | 'workload';
+  /** `external`: a host outside the mesh (a ServiceEntry host, the PassthroughCluster, the BlackHoleCluster), as Kiali draws service entries. */
+  kind: 'ingress' | 'workload' | 'external';
   service: string;
   /** The workload's namespace (the Mesh's when the topology names none); the ingress has none. */
   namespace?: string;
@@ -153,6 +154,14 @@ function resolveEndpoint(name: string, nodes: Map<string, GraphNode>, byService:
   return byService.get(name)?.[0] ?? (ns ? byService.get(`${bare}.${ns}`)?.[0] : undefined) ?? byService.get(bare)?.[0];
 }
 
+/** Where the page draws hosts outside the mesh. */
+export const EXTERNAL_NAMESPACE = 'outside the mesh';
+
+/** An edge to a host outside the mesh: its destination is the host (a ServiceEntry's, or Istio's Passthrough/BlackHole cluster), from a known caller. */
+function isExternal(raw: WorkloadEdge, nodes: Map<string, GraphNode>): boolean {
+  return raw.destination !== 'unknown' && nodes.has(raw.source) && (raw.destination === raw.service || /^(PassthroughCluster|BlackHoleCluster)$/.test(raw.destination));
+}
+
 /** The namespace a topology without namespaces means: the Mesh's, else Kubernetes' default. */
 export const DEFAULT_NAMESPACE = 'default';
 
@@ -228,6 +237,15 @@ export function buildGraph(t: Topology): Graph {
     }
   }
 
+  // A destination that is no workload of the Mesh but a host outside it gets a node (and a group) of its own.
+  const groups = grouped.map((g) => g.group);
+  for (const raw of t.edges ?? []) {
+    if (resolveEndpoint(raw.destination, nodes, byService) || !isExternal(raw, nodes)) continue;
+    const id = raw.destination;
+    nodes.set(id, { id, kind: 'external', service: id, namespace: EXTERNAL_NAMESPACE, version: '', label: id, health: 'idle', badges: [], restarts: 0 });
+    groups.push({ id: `service:${EXTERNAL_NAMESPACE}/${id}`, name: id, namespace: EXTERNAL_NAMESPACE, members: [id], ports: [] });
+  }
+
   const edges = new Map<string, GraphEdge>();
   for (const raw of t.edges ?? []) {
     const source = resolveEndpoint(raw.source, nodes, byService);
@@ -252,7 +270,6 @@ export function buildGraph(t: Topology): Graph {
     if (src.health === 'idle' && e.rps > 0) src.health = 'healthy';
   }
 
-  const groups = grouped.map((g) => g.group);
   const namespaces = [...new Set(groups.map((g) => g.namespace))];
   const list = [...edges.values()];
   const fromIngress = t.ingress ? list.filter((e) => e.source === t.ingress!.name) : [];

@@ -148,3 +148,20 @@ test('dot density grows with the rate and stays bounded', () => {
   assert.ok(dotCount(10) > dotCount(1));
   assert.equal(dotCount(1e9), 12);
 });
+
+test('a host outside the mesh is a node of its own (a ServiceEntry host, the PassthroughCluster, the BlackHoleCluster), an unknown destination is not', () => {
+  const g = buildGraph(bookinfo([
+    { source: 'productpage-v1', destination: 'api.payments.example', service: 'api.payments.example', requestsPerSecond: 2, errorRate: 0 },
+    { source: 'productpage-v1', destination: 'PassthroughCluster', service: 'PassthroughCluster', requestsPerSecond: 1, errorRate: 0 },
+    { source: 'reviews-v2', destination: 'BlackHoleCluster', service: 'api.elsewhere.example', requestsPerSecond: 1, errorRate: 1 },
+    { source: 'reviews-v1', destination: 'BlackHoleCluster', service: 'other.example', requestsPerSecond: 1, errorRate: 1 },
+    { source: 'reviews-v1', destination: 'unknown', service: 'ratings', requestsPerSecond: 1, errorRate: 1 },
+  ]));
+  const external = g.nodes.filter((n) => n.kind === 'external');
+  assert.deepEqual(external.map((n) => n.id), ['api.payments.example', 'PassthroughCluster', 'BlackHoleCluster']);
+  assert.ok(g.edges.some((e) => e.id === 'productpage-v1->api.payments.example' && e.rps === 2));
+  assert.equal(g.nodes.find((n) => n.id === 'BlackHoleCluster')!.health, 'failing');
+  assert.deepEqual(g.groups.filter((grp) => grp.namespace === 'outside the mesh').map((grp) => grp.members), [['api.payments.example'], ['PassthroughCluster'], ['BlackHoleCluster']]);
+  assert.ok(g.namespaces.includes('outside the mesh'));
+  assert.equal(g.edges.filter((e) => e.target === 'BlackHoleCluster').length, 2);
+});

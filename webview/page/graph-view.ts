@@ -249,6 +249,8 @@ export class GraphView {
     enter.each(function (d) {
       const g = select(this);
       if (d.kind === 'ingress') g.append('path').attr('class', 'shape').attr('d', `M0,${-NODE_R - 4}L${NODE_R + 4},0L0,${NODE_R + 4}L${-NODE_R - 4},0Z`);
+      // A host outside the mesh: a square, as Kiali draws a service entry.
+      else if (d.kind === 'external') g.append('rect').attr('class', 'shape external').attr('x', -NODE_R).attr('y', -NODE_R).attr('width', 2 * NODE_R).attr('height', 2 * NODE_R).attr('rx', 3);
       else g.append('circle').attr('class', 'shape').attr('r', NODE_R);
     });
     enter.append('text').attr('class', 'node-version').attr('dy', '0.35em');
@@ -264,7 +266,7 @@ export class GraphView {
       .attr('data-namespace', (d) => d.namespace ?? null)
       .classed('selected', (d) => this.selection?.kind === 'node' && this.selection.id === d.id);
     all.select('.shape').attr('class', (d) => `shape ${d.health}`);
-    all.select('text.node-version').text((d) => (d.kind === 'ingress' ? 'in' : d.version.replace(/^(.{4}).+$/, '$1')));
+    all.select('text.node-version').text((d) => (d.kind === 'ingress' ? 'in' : d.kind === 'external' ? 'ext' : d.version.replace(/^(.{4}).+$/, '$1')));
     all.select('text.node-label').text((d) => d.label);
     all.select('text.node-badges').text((d) => badgeText(d.badges));
     all.select('title').text((d) => `${d.id}${d.namespace ? `.${d.namespace}` : ''}\n${d.spiffeId ?? ''}\nhealth: ${d.health}${d.restarts ? `\nrestarts: ${d.restarts}` : ''}`);
