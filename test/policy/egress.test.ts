@@ -1,7 +1,7 @@
 /** ServiceEntry, WorkloadEntry and Sidecar in validation: hosts they add are destinations, and what Istio refuses is an error where it is written. */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { Workspace, offsetToPosition, type Diagnostic } from '../../simulator/policy';
+import { checkBeside, codes } from './fixtures';
 
 const MESH = `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
@@ -14,14 +14,7 @@ spec:
       workloads: [{ name: productpage-v1, port: 9180 }]
 `;
 
-function check(policy: string): (Diagnostic & { line: number })[] {
-  const ws = new Workspace();
-  ws.setFile('/m/mesh.yaml', MESH);
-  ws.setFile('/m/p.yaml', policy);
-  const lines = ws.getSource('/m/p.yaml')!.lineStarts;
-  return ws.diagnostics().filter((d) => d.file === '/m/p.yaml').map((d) => ({ ...d, line: offsetToPosition(lines, d.range.start).line + 1 }));
-}
-const codes = (ds: { code: string; line: number }[]) => ds.map((d) => `${d.code}@${d.line}`);
+const check = (policy: string) => checkBeside(MESH, policy);
 
 const ENTRY = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -1,7 +1,8 @@
 /** The cross-file rules on a Mesh with namespaces and multi-port services: each finding where Istio would make it. */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { Workspace, offsetToPosition, type Diagnostic } from '../../simulator/policy';
+import { checkBeside, codes } from './fixtures';
+import { Workspace } from '../../simulator/policy';
 
 const MESH = `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
@@ -26,14 +27,7 @@ spec:
 `;
 
 /** Diagnostics of one policy file beside the Mesh, as `code@line` (1-based) with their messages. */
-function check(policy: string): (Diagnostic & { line: number })[] {
-  const ws = new Workspace();
-  ws.setFile('/m/mesh.yaml', MESH);
-  ws.setFile('/m/p.yaml', policy);
-  const lines = ws.getSource('/m/p.yaml')!.lineStarts;
-  return ws.diagnostics().filter((d) => d.file === '/m/p.yaml').map((d) => ({ ...d, line: offsetToPosition(lines, d.range.start).line + 1 }));
-}
-const codes = (ds: { code: string; line: number }[]) => ds.map((d) => `${d.code}@${d.line}`);
+const check = (policy: string) => checkBeside(MESH, policy);
 
 describe('a Mesh over namespaces', () => {
   it('is valid as written: per-version services, a second port, a workload in another namespace', () => {

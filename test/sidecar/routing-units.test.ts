@@ -203,8 +203,13 @@ describe('planning a request', () => {
   test('a destination that is not a mesh service is 503 NC; an unknown Host is 502 NR', () => {
     const p = plan('/x');
     assert.equal(p.kind === 'error' && `${p.error.status} ${p.error.flag}`, '503 NC');
-    const u = plan('/', 'unknown.other:80');
-    assert.equal(u.kind === 'error' && `${u.error.status} ${u.error.flag} ${u.error.reason}`, '502 NR unknown-host');
+    for (const host of ['unknown:80', 'unknown.default:80', 'unknown.other.svc:80', 'unknown.other.svc.cluster.local']) {
+      const u = plan('/', host);
+      assert.equal(u.kind === 'error' && `${u.error.status} ${u.error.flag} ${u.error.reason}`, '502 NR unknown-host', host);
+    }
+    // A dotted name outside the mesh's namespaces is a host on the internet: Istio's default (ALLOW_ANY) passes it through.
+    const out = plan('/', 'unknown.example:80');
+    assert.equal(out.kind === 'forward' && `${out.service.fqdn} ${out.routeName}`, 'PassthroughCluster allow_any');
   });
   test('a VirtualService bound only to a gateway does not apply at sidecars', () => {
     const t2 = compileTables(snapshotOf([{ name: 'reviews', workloads: [{ name: 'r1' }] }], { virtualServices: [vs('edge', { hosts: ['reviews'], gateways: ['gw'], http: [{ directResponse: { status: 418 } }] })] }), 'r1');

@@ -6,8 +6,8 @@
  * virtual hosts):
  *
  * - a name that can only be a mesh name (one label, `*.svc`,
- *   `*.cluster.local`) is no route (502 NR) with the names this proxy knows:
- *   no DNS outside the cluster would answer it;
+ *   `*.cluster.local`, `name.<a namespace of the mesh>`) is no route (502 NR)
+ *   with the names this proxy knows: no DNS outside the cluster would answer it;
  * - ALLOW_ANY (the default) sends it to the PassthroughCluster: straight to
  *   the host and port the caller named, no mesh policy on the way;
  * - REGISTRY_ONLY answers 502 from the BlackHoleCluster.
@@ -32,7 +32,7 @@ export type OutsideRegistry =
 /** What this proxy does with a connection or request to `host`, which its registry does not name. */
 export function outsideRegistryFor(t: MeshTables, host: string): OutsideRegistry {
   const h = host.toLowerCase();
-  if (looksLikeMeshName(h)) return { kind: 'unknown-mesh-name', host: h };
+  if (looksLikeMeshName(h) || namespaceOfMesh(t, h)) return { kind: 'unknown-mesh-name', host: h };
   if (t.outbound.mode === 'REGISTRY_ONLY') return { kind: 'blackhole', host: h, source: t.outbound.source };
   return { kind: 'passthrough', host: h };
 }
@@ -40,6 +40,12 @@ export function outsideRegistryFor(t: MeshTables, host: string): OutsideRegistry
 /** A single label, or a Kubernetes service name (`*.svc`, `*.svc.cluster.local`): a mesh name, never the internet. */
 export function looksLikeMeshName(host: string): boolean {
   return !host.startsWith('[') && !/^\d+\.\d+\.\d+\.\d+$/.test(host) && (!host.includes('.') || /\.svc(\.|$)/.test(host) || host.endsWith('.cluster.local'));
+}
+
+/** `name.namespace` where the namespace is one of the mesh's: the Kubernetes search path's short form, not a host on the internet. */
+function namespaceOfMesh(t: MeshTables, host: string): boolean {
+  const parts = host.split('.');
+  return parts.length === 2 && t.snapshot.services.some((s) => s.namespace === parts[1]);
 }
 
 /** The plan of an HTTP request to a host outside the registry. */
