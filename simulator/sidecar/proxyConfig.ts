@@ -25,7 +25,8 @@ import { clusterName } from './resilience/state';
 import { portsOf } from './routing/servicePorts';
 import { subsetEndpoints } from './routing/subsets';
 import { effectiveWeights } from './routing/weights';
-import type { CompiledRule, MeshTables } from './tables';
+import { destinationService, type CompiledRule, type MeshTables } from './tables';
+import { externalTarget } from './routing/externalEndpoints';
 import { hostMatches, qualifyHost } from '../policy/hosts';
 
 export interface LiveState {
@@ -51,7 +52,7 @@ export function proxyConfigOf(t: MeshTables, live: LiveState): ProxyConfigDump {
 
 /** The service port numbers this proxy routes, ascending: one route configuration (and outbound chain) each. */
 function servicePortNumbers(t: MeshTables): number[] {
-  return [...new Set(t.snapshot.services.flatMap((s) => portsOf(s).map((p) => p.port)))].sort((a, b) => a - b);
+  return [...new Set(t.registry.flatMap((s) => portsOf(s).map((p) => p.port)))].sort((a, b) => a - b);
 }
 
 /** Gateway server ports of the Gateways the ingress serves, ascending. */
@@ -94,7 +95,7 @@ function domainsOf(t: MeshTables, s: ServiceInfo, port: number): string[] {
 function outboundRoutes(t: MeshTables): RouteConfig[] {
   return servicePortNumbers(t).map((port) => ({
     name: String(port),
-    virtualHosts: t.snapshot.services.filter((s) => portsOf(s).some((p) => p.port === port)).map((s) => {
+    virtualHosts: t.registry.filter((s) => portsOf(s).some((p) => p.port === port)).map((s) => {
       const table = t.routes.get(`${s.fqdn}:${port}`)!;
       const routes = table.source ? table.rules.flatMap((r) => routeEntries(t, r, port)) : [defaultRoute(s, port)];
       return { name: `${s.fqdn}:${port}`, domains: domainsOf(t, s, port), routes };
@@ -160,7 +161,7 @@ function routeAction(t: MeshTables, r: CompiledRule, port: number | undefined): 
   const total = weights.reduce((a, w) => a + w, 0) || 1;
   return {
     clusters: dests.map((d, i) => {
-      const service = t.serviceByHost.get(qualifyHost(d.destination.host, r.origin.namespace));
+      const service = destinationService(t, d.destination.host, r.origin.namespace);
       const fqdn = service?.fqdn ?? qualifyHost(d.destination.host, r.origin.namespace);
       const p = d.destination.port?.number ?? (service && portsOf(service).length === 1 ? portsOf(service)[0].port : port ?? 0);
       return { name: clusterName({ host: fqdn, port: p, subset: d.destination.subset }), weight: Math.round((10000 * weights[i]) / total) / 100 };
@@ -179,7 +180,7 @@ function pathMatch(m: HTTPMatchRequest): string {
 
 function clustersOf(t: MeshTables): ClusterConfig[] {
   const out: ClusterConfig[] = [];
-  for (const s of t.snapshot.services) {
+  for (const s of t.registry) {
     const dr = t.destinationRules.get(s.fqdn);
     const from = t.destinationRuleSources.get(s.fqdn);
     for (const p of portsOf(s)) {
@@ -203,7 +204,12 @@ function endpointsOf(t: MeshTables, clusters: readonly ClusterConfig[], live: Li
     if (c.direction === 'outbound') {
       const picked = subsetEndpoints(t.workloadsByService.get(c.fqdn) ?? [], t.destinationRules.get(c.fqdn), c.subset || undefined, c.fqdn);
       if ('error' in picked) continue;
-      for (const w of picked.endpoints) out.push({ cluster: c.name, address: `127.0.0.1:${w.sidecar.inboundPort}`, workload: w.name, health: 'HEALTHY', outlier: live.outlier(c.name, w.name) });
+      const service = t.registry.find((s) => s.fqdn === c.fqdn);
+      for (const w of picked.endpoints) {
+        // An endpoint outside the mesh is its own address; a workload is its sidecar's inbound listener.
+        const to = w.external && service ? externalTarget(w, { service, port: c.port ?? service.port }) : { host: '127.0.0.1', port: w.sidecar.inboundPort };
+        out.push({ cluster: c.name, address: `${to.host}:${to.port}`, workload: w.name, health: 'HEALTHY', outlier: live.outlier(c.name, w.name) });
+      }
     } else if (c.direction === 'inbound' && t.self) {
       const local = Number(c.name.split('|')[1]);
       out.push({ cluster: c.name, address: `127.0.0.1:${local}`, workload: t.self.name, health: 'HEALTHY', outlier: live.outlier(c.name, t.self.name) });

@@ -90,6 +90,8 @@ export interface MeshTables {
   rootNamespace: string;
   /** Every spelling of a service host this proxy resolves (FQDN, name.ns.svc, name.ns, short names of hostNamespace) -> service. */
   serviceByHost: Map<string, ServiceInfo>;
+  /** The services this proxy knows, each with a route table per port: the mesh services in its Sidecar's scope, then the ServiceEntry hosts. */
+  registry: ServiceInfo[];
   /** ServiceEntry hosts with a wildcard (`*.example.com`) this proxy knows, most specific first. */
   wildcardEntries: ServiceInfo[];
   /** The endpoints of each service FQDN (or ServiceEntry host): mesh workloads, and addresses outside the mesh. */
@@ -206,7 +208,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     : { mode: snapshot.outboundTrafficPolicy ?? 'ALLOW_ANY', source: snapshot.outboundTrafficPolicy ? 'Mesh spec.outboundTrafficPolicy' : 'default' };
 
   return {
-    version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, wildcardEntries, workloadsByService, workloadByName,
+    version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
     meshRoutes, routes, gatewayRoutes, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
     outbound, sidecarResource: scope.source,
   };

@@ -12,7 +12,7 @@ import { clustersTable, describeDomains, endpointsTable, listenersTable, routesT
 import type { HostOutlier } from '../../simulator/proxy-config/types';
 import { proxyConfigOf, type LiveState } from '../../simulator/sidecar/proxyConfig';
 import { compileTables } from '../../simulator/sidecar/tables';
-import { dr, pa, snapshotOf, vs } from '../sidecar/fixtures';
+import { dr, pa, se, sidecarResource, snapshotOf, vs } from '../sidecar/fixtures';
 
 const ca = createCa({ trustDomain: 'cluster.local' });
 const healthy: HostOutlier = { ejected: false, timesEjected: 0, consecutive5xx: 0, consecutiveGatewayErrors: 0 };
@@ -112,5 +112,16 @@ describe('istioctl\'s table layout', () => {
     // NAME is as wide as `inbound|7001||` (14 characters), then five spaces.
     assert.ok(routes.includes('9080               reviews.default.svc.cluster.local:9080     reviews, reviews.default     /beta*     reviews.default'), routes.join('\n'));
     for (const line of [...listeners, ...clusters, ...routes]) assert.equal(line, line.trimEnd());
+  });
+});
+
+describe('proxy config of a sidecar with egress', () => {
+  it('lists a ServiceEntry host\'s clusters with its endpoints\' own addresses, and leaves out services a Sidecar scopes away', () => {
+    const entry = se('payments', { hosts: ['api.payments.example'], resolution: 'STATIC', ports: [{ number: 80, name: 'http' }], endpoints: [{ address: '127.0.0.1', ports: { http: 9490 } }] });
+    const scoped = sidecarResource('default', { egress: [{ hosts: ['*/api.payments.example'] }] });
+    const dump = proxyConfigOf(compileTables(snapshotOf(SERVICES, { serviceEntries: [entry], sidecars: [scoped] }), 'web-v1'), live());
+    assert.deepEqual(dump.endpoints.filter((e) => e.cluster.startsWith('outbound|')).map((e) => `${e.cluster} ${e.address}`), ['outbound|80||api.payments.example 127.0.0.1:9490']);
+    assert.ok(dump.routes.some((r) => r.virtualHosts.some((h) => h.name === 'api.payments.example:80')));
+    assert.ok(!dump.clusters.some((c) => c.fqdn === 'reviews.default.svc.cluster.local'), 'reviews is outside the Sidecar\'s egress hosts');
   });
 });
