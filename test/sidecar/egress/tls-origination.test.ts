@@ -8,6 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dr, se, startMeshRetrying, type TestMesh } from '../fixtures';
 import { externalHttps, testCa, type ExternalServer, type TestCa } from './fixtures';
@@ -20,6 +21,7 @@ describe('Egress TLS Origination', () => {
   let files: string;
   let cnn: ExternalServer;
   let bank: ExternalServer;
+  const dirs: string[] = [];
 
   // The task's ServiceEntry, with the endpoint on 127.0.0.1 instead of DNS.
   const cnnEntry = () => se('edition-cnn-com', {
@@ -35,6 +37,7 @@ describe('Egress TLS Origination', () => {
   before(async () => {
     ca = testCa();
     files = ca.writeFiles('sleep.client');
+    dirs.push(files);
     [cnn, bank] = await Promise.all([externalHttps('cnn', ca, ['edition.cnn.com']), externalHttps('bank', ca, ['api.bank.example'], true)]);
     mesh = await startMeshRetrying(services, {
       serviceEntries: [cnnEntry()],
@@ -44,6 +47,7 @@ describe('Egress TLS Origination', () => {
   after(async () => {
     await mesh?.close();
     await Promise.all([cnn?.close(), bank?.close()]);
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('turns the app\'s plain HTTP into HTTPS to the external host (tls SIMPLE, SNI from the Host)', async () => {
@@ -72,6 +76,7 @@ describe('Egress TLS Origination', () => {
   it('refuses a server the CA file does not vouch for, and says which file is missing', async () => {
     const other = testCa('another CA');
     const otherFiles = other.writeFiles('nobody');
+    dirs.push(otherFiles);
     await mesh.push({
       serviceEntries: [cnnEntry()],
       destinationRules: [dr('edition-cnn-com', { host: 'edition.cnn.com', trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, tls: { mode: 'SIMPLE', caCertificates: path.join(otherFiles, 'ca.pem') } }] } })],
