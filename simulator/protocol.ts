@@ -62,6 +62,11 @@ export interface MeshSnapshot {
   requestAuthentications?: Resource<'RequestAuthentication'>[];
   /** The Mesh's extensionProviders: the external authorizers CUSTOM policies name (absent = none). */
   extensionProviders?: ExtensionProvider[];
+  /** Gateway API: routes (attached to Services for the mesh, to Gateways for the ingress), Gateways and ReferenceGrants. Absent: none. */
+  httpRoutes?: Resource<'HTTPRoute'>[];
+  grpcRoutes?: Resource<'GRPCRoute'>[];
+  kubernetesGateways?: Resource<'KubernetesGateway'>[];
+  referenceGrants?: Resource<'ReferenceGrant'>[];
   faults: RuntimeFault[];
   /**
    * Every default the sidecars apply (retries, timeouts, pools, outlier

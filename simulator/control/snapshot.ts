@@ -4,7 +4,8 @@
  * it is unit-tested without processes and hot reload is "build, then push".
  */
 import type { IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
-import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type Kind, type MeshSpec, type Resource } from '../policy/model';
+import { resourceKind } from '../policy/kinds';
+import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from '../policy/model';
 import { spiffeId } from '../policy/hosts';
 import { meshInventory } from '../policy/mesh-inventory';
 import { resolveDefaults } from '../policy/defaults';
@@ -83,7 +84,7 @@ export function buildSnapshot(
   const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>
     ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? namespace } });
   const ofKind = <K extends IstioKind>(kind: K) =>
-    resources.filter((r): r is Resource<K> => (r.kind as Kind) === kind).map(withNamespace);
+    resources.filter((r): r is Resource<K> => resourceKind(r) === kind).map(withNamespace);
 
   return {
     version,
@@ -101,6 +102,10 @@ export function buildSnapshot(
     authorizationPolicies: ofKind('AuthorizationPolicy'),
     requestAuthentications: ofKind('RequestAuthentication'),
     extensionProviders: mesh.spec.extensionProviders ?? [],
+    httpRoutes: ofKind('HTTPRoute'),
+    grpcRoutes: ofKind('GRPCRoute'),
+    kubernetesGateways: ofKind('KubernetesGateway'),
+    referenceGrants: ofKind('ReferenceGrant'),
     faults: [],
     defaults: resolveDefaults(mesh.spec),
   };

@@ -195,6 +195,8 @@ export interface Metadata {
   namespace?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Set by Kubernetes; the Gateway API orders routes of equal precedence by it (oldest first). */
+  creationTimestamp?: string;
 }
 
 // ---------- networking.istio.io VirtualService ----------
@@ -543,6 +545,207 @@ export interface RequestAuthenticationSpec {
   jwtRules?: JWTRule[];
 }
 
+// ---------- gateway.networking.k8s.io (Kubernetes Gateway API) ----------
+
+/** A reference to a route's parent: a Gateway (ingress) or, GAMMA, a Service (mesh). */
+export interface ParentReference {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+/** A reference to a backend; a Kubernetes Service unless group/kind say otherwise. */
+export interface BackendObjectReference {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+}
+
+export interface HTTPHeaderNameValue {
+  name: string;
+  value: string;
+}
+
+export interface HTTPHeaderFilter {
+  set?: HTTPHeaderNameValue[];
+  add?: HTTPHeaderNameValue[];
+  remove?: string[];
+}
+
+export interface HTTPPathModifier {
+  type: 'ReplaceFullPath' | 'ReplacePrefixMatch';
+  replaceFullPath?: string;
+  replacePrefixMatch?: string;
+}
+
+export interface HTTPRequestRedirectFilter {
+  scheme?: 'http' | 'https';
+  hostname?: string;
+  path?: HTTPPathModifier;
+  port?: number;
+  statusCode?: 301 | 302 | 303 | 307 | 308;
+}
+
+export interface HTTPURLRewriteFilter {
+  hostname?: string;
+  path?: HTTPPathModifier;
+}
+
+export interface HTTPRequestMirrorFilter {
+  backendRef: BackendObjectReference;
+  percent?: number;
+  fraction?: { numerator: number; denominator?: number };
+}
+
+export interface HTTPCORSFilter {
+  allowOrigins?: string[];
+  allowCredentials?: boolean;
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  maxAge?: number;
+}
+
+export type HTTPRouteFilterType = 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestRedirect' | 'URLRewrite' | 'RequestMirror' | 'CORS' | 'ExtensionRef' | 'ExternalAuth';
+
+export interface HTTPRouteFilter {
+  type: HTTPRouteFilterType;
+  requestHeaderModifier?: HTTPHeaderFilter;
+  responseHeaderModifier?: HTTPHeaderFilter;
+  requestRedirect?: HTTPRequestRedirectFilter;
+  urlRewrite?: HTTPURLRewriteFilter;
+  requestMirror?: HTTPRequestMirrorFilter;
+  cors?: HTTPCORSFilter;
+  extensionRef?: { group: string; kind: string; name: string };
+}
+
+export interface HTTPPathMatch {
+  type?: 'Exact' | 'PathPrefix' | 'RegularExpression';
+  value?: string;
+}
+
+export interface HTTPHeaderMatch {
+  type?: 'Exact' | 'RegularExpression';
+  name: string;
+  value: string;
+}
+
+export interface HTTPRouteMatch {
+  path?: HTTPPathMatch;
+  headers?: HTTPHeaderMatch[];
+  queryParams?: HTTPHeaderMatch[];
+  method?: string;
+}
+
+export interface HTTPBackendRef extends BackendObjectReference {
+  weight?: number;
+  filters?: HTTPRouteFilter[];
+}
+
+export interface HTTPRouteTimeouts {
+  request?: string;
+  backendRequest?: string;
+}
+
+export interface HTTPRouteRetry {
+  codes?: number[];
+  attempts?: number;
+  backoff?: string;
+}
+
+export interface HTTPRouteRule {
+  name?: string;
+  matches?: HTTPRouteMatch[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+  timeouts?: HTTPRouteTimeouts;
+  retry?: HTTPRouteRetry;
+  sessionPersistence?: unknown;
+}
+
+export interface HTTPRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: HTTPRouteRule[];
+}
+
+export interface GRPCMethodMatch {
+  type?: 'Exact' | 'RegularExpression';
+  service?: string;
+  method?: string;
+}
+
+export interface GRPCRouteMatch {
+  method?: GRPCMethodMatch;
+  headers?: HTTPHeaderMatch[];
+}
+
+export interface GRPCRouteFilter {
+  type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestMirror' | 'ExtensionRef';
+  requestHeaderModifier?: HTTPHeaderFilter;
+  responseHeaderModifier?: HTTPHeaderFilter;
+  requestMirror?: HTTPRequestMirrorFilter;
+  extensionRef?: { group: string; kind: string; name: string };
+}
+
+export interface GRPCBackendRef extends BackendObjectReference {
+  weight?: number;
+  filters?: GRPCRouteFilter[];
+}
+
+export interface GRPCRouteRule {
+  name?: string;
+  matches?: GRPCRouteMatch[];
+  filters?: GRPCRouteFilter[];
+  backendRefs?: GRPCBackendRef[];
+  sessionPersistence?: unknown;
+}
+
+export interface GRPCRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: GRPCRouteRule[];
+}
+
+/** A Kubernetes Secret (or other object) a listener's TLS names. */
+export interface SecretObjectReference {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface RouteNamespaces {
+  from?: 'All' | 'Same' | 'Selector' | 'None';
+  selector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+}
+
+export interface Listener {
+  name: string;
+  hostname?: string;
+  port: number;
+  protocol: string;
+  tls?: { mode?: 'Terminate' | 'Passthrough'; certificateRefs?: SecretObjectReference[]; options?: Record<string, string> };
+  allowedRoutes?: { namespaces?: RouteNamespaces; kinds?: { group?: string; kind: string }[] };
+}
+
+export interface KubernetesGatewaySpec {
+  gatewayClassName: string;
+  listeners?: Listener[];
+  addresses?: unknown[];
+  infrastructure?: unknown;
+}
+
+export interface ReferenceGrantSpec {
+  from: { group: string; kind: string; namespace: string }[];
+  to: { group: string; kind: string; name?: string }[];
+}
+
 // ---------- resources ----------
 
 export interface SpecByKind {
@@ -553,6 +756,11 @@ export interface SpecByKind {
   PeerAuthentication: PeerAuthenticationSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
+  HTTPRoute: HTTPRouteSpec;
+  GRPCRoute: GRPCRouteSpec;
+  /** A Gateway API Gateway (`kind: Gateway` in gateway.networking.k8s.io). */
+  KubernetesGateway: KubernetesGatewaySpec;
+  ReferenceGrant: ReferenceGrantSpec;
 }
 
 export type Kind = keyof SpecByKind;

@@ -23,6 +23,7 @@ export function resolvePolicies(ws: Workspace): ResolvedPolicies | undefined {
   if (!mesh) return undefined;
   const resources: ResolvedPolicies['resources'] = {
     VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
+    HTTPRoute: [], GRPCRoute: [], KubernetesGateway: [], ReferenceGrant: [],
   };
   for (const doc of index.docs) {
     if (doc.kind === 'Mesh') continue;

@@ -67,6 +67,7 @@ export type DocsByKind = { [K in Kind]: PolicyDocument<K>[] };
 export class WorkspaceIndex {
   readonly byKind: DocsByKind = {
     Mesh: [], VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
+    HTTPRoute: [], GRPCRoute: [], KubernetesGateway: [], ReferenceGrant: [],
   };
   readonly mesh: MeshView | undefined;
   /** Facts of the Mesh that rules read ('' without a Mesh), including the namespace of documents that name none. */
@@ -103,7 +104,8 @@ export class WorkspaceIndex {
 
   /** What the workspace says about the cluster: Kubernetes objects and the Istio kinds devmesh does not simulate. */
   get cluster(): ClusterView {
-    this.clusterView ??= buildClusterView(this.references, this.defaultNamespace);
+    // Gateway API Gateways are policies here (devmesh serves them); the cluster's checks read them beside the references.
+    this.clusterView ??= buildClusterView([...this.references, ...this.byKind.KubernetesGateway], this.defaultNamespace);
     return this.clusterView;
   }
 

@@ -21,28 +21,45 @@ import { compileFullRegex } from './routing/stringMatch';
 import { destinationRuleFor } from './routing/destinationRuleScope';
 import { containerPortNumber, localPortOf, portsOf } from './routing/servicePorts';
 import { virtualServiceFor, visibleVirtualServices } from './routing/virtualServiceScope';
+import { compileGatewayApi, gatewayPortTables, meshRoutesFor, type GatewayApiTables, type GatewayPortTable } from './routing/gatewayApi/attach';
+import type { GatewayApiAction } from './routing/gatewayApi/compile';
+import { routeSource } from './routing/routeSource';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
-/** Where a route rule comes from: a VirtualService's `http[rule]` today; HTTPRoutes and others later. */
+/** Where a route rule comes from: a VirtualService's `http[rule]`, or an HTTPRoute's or GRPCRoute's `rules[rule]`. */
 export interface RouteOrigin {
-  kind: 'VirtualService';
+  kind: RouteApi;
   namespace: string;
   name: string;
   /** Index of the rule in its resource. */
   rule: number;
 }
 
+/** The routing APIs a route table can come from. */
+export type RouteApi = 'VirtualService' | 'HTTPRoute' | 'GRPCRoute';
+
 export interface CompiledRule {
   index: number;
   origin: RouteOrigin;
+  /** The rule in Istio's shape (for a Gateway API rule, as pilot converts it): timeout, retries, mirrors and CORS read it. */
   rule: HTTPRoute;
   /** null = the rule matches every request. */
   matches: CompiledMatch[] | null;
+  /** A Gateway API rule: what it does, with the Gateway API's semantics (see routing/gatewayApi). */
+  gatewayApi?: GatewayApiAction;
+}
+
+/** The resources a route table's rules come from: one VirtualService, or the Gateway API routes attached to the service port. */
+export interface RouteSource {
+  api: RouteApi;
+  resources: { kind: RouteApi; namespace: string; name: string }[];
 }
 
 export interface CompiledVirtualService {
   name: string;
   namespace: string;
+  /** metadata.creationTimestamp, when written (Istio orders VirtualServices of one host by it). */
+  created?: string;
   /** Qualified hosts (FQDN or wildcard). */
   hosts: string[];
   /** Qualified gateway names; `mesh` when the VS applies at sidecars. */
@@ -51,12 +68,18 @@ export interface CompiledVirtualService {
   rules: CompiledRule[];
 }
 
-/** The routes of one (service host, service port), first match wins. */
+/**
+ * The routes of one (service host, service port), first match wins: a
+ * VirtualService's in its order, Gateway API routes' already sorted by
+ * precedence.
+ */
 export interface RouteTable {
   service: ServiceInfo;
   port: ServicePortInfo;
-  /** The resource the rules come from; none: the default route to the service on this port. */
-  source?: { kind: 'VirtualService'; namespace: string; name: string };
+  /** What the rules come from; none: the default route to the service on this port. */
+  source?: RouteSource;
+  /** Routes of the other API for this host that Istio leaves unused for this caller (both APIs route the host). */
+  ignored?: RouteSource;
   rules: CompiledRule[];
 }
 
@@ -95,6 +118,9 @@ export interface MeshTables {
   routes: Map<string, RouteTable>;
   /** VirtualServices bound to a Gateway that the ingress sees. */
   gatewayRoutes: CompiledVirtualService[];
+  /** Gateway API: every route with its status, and the ingress's tables per Gateway port (`ns/name:port`). */
+  gatewayApi: GatewayApiTables;
+  gatewayPorts: Map<string, GatewayPortTable>;
   /** Gateways by qualified name `ns/name`, with their server hosts. */
   gateways: Map<string, { hosts: string[] }>;
   /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
@@ -141,11 +167,16 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const meshVisible = visible.filter((vs) => vs.gateways.includes('mesh'));
   const meshRoutes = new Map<string, CompiledVirtualService>();
   const routes = new Map<string, RouteTable>();
+  const gatewayApi = compileGatewayApi(snapshot);
   for (const s of snapshot.services) {
     const vs = virtualServiceFor(meshVisible, s.fqdn);
     if (vs) meshRoutes.set(s.fqdn, vs);
-    for (const port of portsOf(s)) routes.set(routeKey(s.fqdn, port.port), routeTable(s, port, vs));
+    for (const port of portsOf(s)) {
+      const attached = meshRoutesFor(gatewayApi, s, port.port, proxyNamespace);
+      routes.set(routeKey(s.fqdn, port.port), routeSource(s, port, vs && virtualServiceTable(s, port, vs), attached, proxyNamespace, vs && { created: vs.created, namespace: vs.namespace, name: vs.name }));
+    }
   }
+  const gatewayPorts = gatewayPortTables(gatewayApi);
   const gatewayRoutes = visible.filter((vs) => vs.gateways.some((g) => g !== 'mesh'));
 
   const labels = self?.labels ?? snapshot.ingress.labels;
@@ -176,7 +207,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
   };
 }
 
@@ -185,8 +216,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
  * route translation for a listener port): a match naming another `port` is
  * dropped, and a rule left without matches does not apply there.
  */
-function routeTable(service: ServiceInfo, port: ServicePortInfo, vs: CompiledVirtualService | undefined): RouteTable {
-  if (!vs) return { service, port, rules: [] };
+function virtualServiceTable(service: ServiceInfo, port: ServicePortInfo, vs: CompiledVirtualService): RouteTable {
   const rules: CompiledRule[] = [];
   for (const r of vs.rules) {
     if (r.matches === null) { rules.push(r); continue; }
@@ -194,7 +224,7 @@ function routeTable(service: ServiceInfo, port: ServicePortInfo, vs: CompiledVir
     if (here.length === r.matches.length) rules.push(r);
     else if (here.length > 0) rules.push({ ...r, matches: here });
   }
-  return { service, port, source: { kind: 'VirtualService', namespace: vs.namespace, name: vs.name }, rules };
+  return { service, port, source: { api: 'VirtualService', resources: [{ kind: 'VirtualService', namespace: vs.namespace, name: vs.name }] }, rules };
 }
 
 /** Service port -> container port -> the app's local port, for every service that selects the workload. */
@@ -226,7 +256,7 @@ function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string, l
       matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatch(m, namespace)) : null,
     };
   });
-  return { name: vs.metadata.name, namespace, hosts: (spec.hosts ?? []).map((h) => qualifyHost(h, namespace)), gateways, exportTo: spec.exportTo, rules };
+  return { name: vs.metadata.name, namespace, created: vs.metadata.creationTimestamp, hosts: (spec.hosts ?? []).map((h) => qualifyHost(h, namespace)), gateways, exportTo: spec.exportTo, rules };
 }
 
 function checkShape(s: MeshSnapshot): void {

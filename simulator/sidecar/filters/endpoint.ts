@@ -28,7 +28,9 @@ export const endpoint = (settings: EndpointSettings): Filter => (next) => (ctx) 
   const policy = effectiveTrafficPolicy(dr, plan.subset, plan.port);
   ctx.policy = policy;
   const clusterKey = `${plan.host}|${plan.subset ?? ''}`;
-  const candidates = settings.eligible(ctx, subset.endpoints, policy);
+  // A call to a workload's own address goes to that workload only.
+  const endpoints = plan.endpoint ? subset.endpoints.filter((w) => w.name === plan.endpoint) : subset.endpoints;
+  const candidates = settings.eligible(ctx, endpoints, policy);
   const pick = pickEndpoint(policy.loadBalancer, candidates, clusterKey, settings.lb, { headers: ctx.downstream.headers, query: splitPath(ctx.path).query, sourceIp: ctx.source.address }, settings.random, t.defaults.loadBalancer);
   if (!pick) return ctx.fail(noHealthyUpstream(`devmesh: no workload of ${plan.host}${plan.subset ? ` in subset "${plan.subset}"` : ''} to send to\n`));
   ctx.endpoint = pick.endpoint;

@@ -25,6 +25,10 @@ export interface RequestAttributes {
   gateway: string;
   /** The verified JWT's end user, for `@request.auth.claims` matches (only the ingress has one). */
   auth?: RequestAuth;
+  /** `https` on a Gateway API HTTPS listener; `http` otherwise. */
+  scheme?: 'http' | 'https';
+  /** On a Gateway API listener: its port (which redirects derive theirs from). */
+  listenerPort?: number;
 }
 
 export interface CompiledMatch {

@@ -10,7 +10,9 @@ import type { HTTPMatchRequest, HTTPRoute, HeaderOperations } from '../../policy
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../../policy/hosts';
 import type { ServiceInfo } from '../../protocol';
 import { ProxyError, noRoute } from '../errors';
-import { knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin } from '../tables';
+import { knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin, type RouteSource } from '../tables';
+import { gatewayApiOutcome } from './gatewayApi/action';
+import { workloadAtAddress } from './podAddress';
 import type { RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
 import { describePorts, destinationPort, portsOf, requestedPort } from './servicePorts';
@@ -34,6 +36,8 @@ export interface ForwardPlan {
   rule?: HTTPRoute;
   origin?: RouteOrigin;
   routeName: string;
+  /** A call to a workload's own address (a pod IP in Kubernetes): that workload only, no route applies. */
+  endpoint?: string;
 }
 
 type Answer = { responseHeaderOps: HeaderOperations[]; routeName: string; origin?: RouteOrigin };
@@ -44,16 +48,25 @@ export type RoutePlan =
   | ({ kind: 'direct'; status: number; body: string } & Answer)
   | { kind: 'error'; error: ProxyError };
 
-/** First rule whose matches (ORed; conditions inside one ANDed) accept the request. */
-export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin } | undefined {
+/**
+ * First rule whose matches (ORed; conditions inside one ANDed) accept the
+ * request. Gateway API rules are already in precedence order, so the first
+ * match is the most specific one there too.
+ */
+export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin; entry: CompiledRule } | undefined {
   for (const r of source.rules) {
     if (r.matches === null) {
       // A rule without match still honours the VS's gateways (checked by the caller).
-      return { rule: r.rule, index: r.index, origin: r.origin };
+      return { rule: r.rule, index: r.index, origin: r.origin, entry: r };
     }
-    for (const m of r.matches) if (m.test(a)) return { rule: r.rule, match: m.source, index: r.index, origin: r.origin };
+    for (const m of r.matches) if (m.test(a)) return { rule: r.rule, match: m.source, index: r.index, origin: r.origin, entry: r };
   }
   return undefined;
+}
+
+/** `VirtualService ns/name`, `HTTPRoute ns/a, ns/b`. */
+export function describeSource(source: RouteSource): string {
+  return source.resources.map((r, i) => `${i === 0 || r.kind !== source.resources[i - 1].kind ? `${r.kind} ` : ''}${r.namespace}/${r.name}`).join(', ');
 }
 
 /**
@@ -66,6 +79,8 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: () => numb
   const target = destination ? `${destination.host}:${destination.port}` : a.authority;
   const service = serviceForAuthority(t, target);
   if (!service) {
+    const pod = workloadAtAddress(t, target);
+    if (pod) return { ...forwardTo(pod.service, undefined, pod.port, a.path + queryString(a.query), a.authority, [], [], undefined, 'passthrough'), endpoint: pod.workload };
     const host = stripPort(target);
     const where = host.includes('.') ? '' : ` in namespace ${t.hostNamespace} (short names resolve in the caller's namespace; write name.namespace for another)`;
     return { kind: 'error', error: new ProxyError(502, 'NR', 'unknown-host', `devmesh: no service named "${host}"${where} in mesh ${t.snapshot.meshName}; known services: ${knownServices(t)}\n`) };
@@ -77,7 +92,7 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: () => numb
   const table = t.routes.get(routeKey(service.fqdn, port))!;
   const attrs = { ...a, port };
   if (!table.source) return forwardTo(service, undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'default');
-  return applyRules(t, table.rules, `VirtualService ${table.source.namespace}/${table.source.name}`, attrs, random);
+  return applyRules(t, table.rules, describeSource(table.source), attrs, random);
 }
 
 /**
@@ -108,8 +123,9 @@ function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: strin
   if (!hit) {
     return { kind: 'error', error: noRoute(`devmesh: no rule of ${source} matches ${a.method} ${a.path}${a.port ? ` on port ${a.port}` : ''}\n`, 'no-route-match') };
   }
-  const { rule, match, index, origin } = hit;
+  const { rule, match, index, origin, entry } = hit;
   const routeName = rule.name ?? `${origin.name}.${index}`;
+  if (entry.gatewayApi) return gatewayApiPlan(t, entry, a, random, routeName);
   const responseOps = rule.headers?.response ? [rule.headers.response] : [];
   if (rule.directResponse) {
     const body = rule.directResponse.body?.string ?? (rule.directResponse.body?.bytes ? Buffer.from(rule.directResponse.body.bytes, 'base64').toString() : '');
@@ -138,6 +154,22 @@ function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: strin
   const requestOps = [rule.headers?.request, dest.headers?.request].filter((o): o is HeaderOperations => !!o);
   const responseAll = [...responseOps, ...(dest.headers?.response ? [dest.headers.response] : [])];
   return forwardTo(service, dest.destination.subset, port, path, authority, requestOps, responseAll, rule, routeName, origin);
+}
+
+/** A Gateway API rule's outcome as a plan: its redirect, its 500s, or the backend it picked. */
+function gatewayApiPlan(t: MeshTables, entry: CompiledRule, a: RequestAttributes, random: () => number, routeName: string): RoutePlan {
+  const origin = entry.origin;
+  const out = gatewayApiOutcome(entry.gatewayApi!, origin, routeName, { method: a.method, path: a.path + queryString(a.query), authority: a.authority, scheme: a.scheme ?? 'http', port: a.listenerPort ?? a.port }, random);
+  switch (out.kind) {
+    case 'error': return out;
+    case 'redirect': return { ...out, routeName, origin };
+    case 'direct': return { ...out, routeName, origin };
+    case 'forward': {
+      const service = t.serviceByHost.get(out.fqdn);
+      if (!service) return { kind: 'error', error: new ProxyError(500, 'NC', 'invalid-backend', `devmesh: route ${routeName} sends to ${out.fqdn}, which is not a mesh service\n`) };
+      return forwardTo(service, undefined, out.port, out.path, out.authority, out.requestHeaderOps, out.responseHeaderOps, entry.rule, routeName, origin);
+    }
+  }
 }
 
 function forwardTo(service: ServiceInfo, subset: string | undefined, port: number, path: string, authority: string, requestHeaderOps: HeaderOperations[], responseHeaderOps: HeaderOperations[], rule: HTTPRoute | undefined, routeName: string, origin?: RouteOrigin): ForwardPlan {
