@@ -52,7 +52,7 @@ export function newContext(
   onDone: (e: Exchange) => void,
   worker = 0,
 ): RequestContext {
-  const headers = endToEndHeaders(req.headers);
+  const headers = endToEndHeaders(req.headers, req.rawHeaders);
   const proxyHeaders = tables.defaults.proxyHeaders;
   let requestId = req.headers['x-request-id'];
   if (typeof requestId !== 'string' || requestId.length === 0) {

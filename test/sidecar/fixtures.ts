@@ -35,6 +35,8 @@ export interface Policies {
   mesh?: DefaultsInput;
   requestAuthentications?: Resource<'RequestAuthentication'>[];
   extensionProviders?: ExtensionProvider[];
+  /** HTTPRoutes, GRPCRoutes, Gateway API Gateways and ReferenceGrants. */
+  gatewayApi?: Resource<'HTTPRoute' | 'GRPCRoute' | 'KubernetesGateway' | 'ReferenceGrant'>[];
 }
 
 export const TD = 'cluster.local';
@@ -95,7 +97,7 @@ export async function echoApp(name: string): Promise<{ server: http.Server; port
     req.on('data', (d: Buffer) => (size += d.length));
     req.on('end', () => {
       if (req.url?.startsWith('/status/')) res.statusCode = Number(req.url.slice(8)) || 200;
-      const body = JSON.stringify({ workload: name, method: req.method, url: req.url, headers: req.headers, bodyBytes: size });
+      const body = JSON.stringify({ workload: name, method: req.method, url: req.url, headers: req.headers, headersDistinct: req.headersDistinct, bodyBytes: size });
       res.setHeader('content-type', 'application/json');
       res.setHeader('x-app', name);
       res.end(body);
@@ -150,6 +152,8 @@ export interface EchoBody {
   method: string;
   url: string;
   headers: Record<string, string>;
+  /** Every value of every header as received (a repeated header is not joined). */
+  headersDistinct: Record<string, string[]>;
   bodyBytes: number;
 }
 
@@ -219,7 +223,7 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
     assignment.workloads[w.name] = { inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
   }
   const resources = (p: Policies) => [
-    ...(p.virtualServices ?? []), ...(p.destinationRules ?? []), ...(p.gateways ?? []), ...(p.peerAuthentications ?? []), ...(p.authorizationPolicies ?? []), ...(p.requestAuthentications ?? []),
+    ...(p.virtualServices ?? []), ...(p.destinationRules ?? []), ...(p.gateways ?? []), ...(p.peerAuthentications ?? []), ...(p.authorizationPolicies ?? []), ...(p.requestAuthentications ?? []), ...(p.gatewayApi ?? []),
   ] as Resource<IstioKind>[];
   // extensionProviders are Mesh config (meshConfig in Istio): a push with them edits the Mesh, as a user would.
   const meshWith = (p: Policies): Resource<'Mesh'> => (p.extensionProviders ? { ...mesh, spec: { ...mesh.spec, extensionProviders: p.extensionProviders } } : mesh);

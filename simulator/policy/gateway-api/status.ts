@@ -228,7 +228,13 @@ export interface BackendStatus {
   rule: number;
   ref: BackendRef;
   service?: WorldService;
-  problem?: { reason: BackendProblem; message: string };
+  /**
+   * `gatewayOnly`: a cross-namespace reference without a ReferenceGrant, which
+   * only Gateway parents refuse — Istio does not ask for a grant for mesh
+   * (Service-parent) routes, and the mesh conformance suite's consumer route
+   * has none.
+   */
+  problem?: { reason: BackendProblem; message: string; gatewayOnly?: boolean };
 }
 
 export interface RouteStatus {
@@ -252,17 +258,19 @@ export function routeStatus(route: Resource<'HTTPRoute' | 'GRPCRoute'>, kind: Ro
   const backends = backendStatuses(spec, kind, namespace, world);
   const problems = ruleProblems(spec, kind);
   const parents = arr(spec.parentRefs).map((raw, index) => parentStatus(parentRefOf(raw, namespace), index, kind, namespace, hostnames, world, gateways));
-  const bad = backends.filter((b) => b.problem);
-  const resolved: Condition = bad.length === 0
-    ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'All references resolved' }
-    : { type: 'ResolvedRefs', status: 'False', reason: bad[0].problem!.reason, message: bad.map((b) => b.problem!.message).join('; ') };
+  const resolvedRefs = (mesh: boolean): Condition => {
+    const bad = backends.filter((b) => b.problem && !(mesh && b.problem.gatewayOnly));
+    return bad.length === 0
+      ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'All references resolved' }
+      : { type: 'ResolvedRefs', status: 'False', reason: bad[0].problem!.reason, message: bad.map((b) => b.problem!.message).join('; ') };
+  };
   for (const p of parents) {
     if (!p.managed) continue;
     if (p.accepted && problems.length > 0) {
       p.accepted = false;
       p.conditions = [{ type: 'Accepted', status: 'False', reason: problems[0].reason, message: problems.map((x) => x.message).join('; ') }];
     }
-    p.conditions.push(resolved);
+    p.conditions.push(resolvedRefs(isServiceParent(p.ref)));
   }
   return { kind, namespace, name: route.metadata.name, parents, backends, problems };
 }
@@ -325,7 +333,7 @@ function resolveBackend(raw: unknown, path: Path, rule: number, kind: RouteKind,
   if (ref.name.includes('.')) return problem('BackendNotFound', `backendRef "${ref.name}" is a hostname; name the Service (e.g. "${ref.name.split('.')[0]}") and its namespace`);
   if (ref.port === undefined) return problem('UnsupportedValue', `backendRef ${ref.name} needs a port (required for a Service)`);
   if (!referenceAllowed(world.referenceGrants, { group: GATEWAY_API_GROUP, kind, namespace }, { group: '', kind: 'Service', namespace: ref.namespace, name: ref.name })) {
-    return problem('RefNotPermitted', `backendRef ${ref.namespace}/${ref.name} is in another namespace and no ReferenceGrant in ${ref.namespace} allows ${kind}s of ${namespace} to use it`);
+    return { ...status, problem: { reason: 'RefNotPermitted', message: `backendRef ${ref.namespace}/${ref.name} is in another namespace and no ReferenceGrant in ${ref.namespace} allows ${kind}s of ${namespace} to use it from a Gateway`, gatewayOnly: true } };
   }
   const service = world.services.get(`${ref.namespace}/${ref.name}`);
   if (!service) return problem('BackendNotFound', `backend Service ${ref.namespace}/${ref.name} is not a service of the Mesh`);

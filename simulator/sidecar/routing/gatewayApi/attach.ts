@@ -27,8 +27,9 @@ export interface CompiledGatewayApiRoute {
   kind: RouteKind;
   status: RouteStatus;
   age: RouteAge;
-  /** Empty when the route is accepted nowhere. */
-  entries: GatewayApiEntry[];
+  /** Its rules as Service parents use them, and as Gateway parents do; empty where it is accepted by no such parent. */
+  mesh: GatewayApiEntry[];
+  gateway: GatewayApiEntry[];
 }
 
 export interface GatewayApiTables {
@@ -55,12 +56,9 @@ export function compileGatewayApi(snapshot: MeshSnapshot): GatewayApiTables {
     gateways: status.gateways,
     routes: routes.map(({ route, kind }, i) => {
       const s = status.routes[i];
-      const accepted = s.parents.some((p) => p.accepted);
-      return {
-        route, kind, status: s,
-        age: { created: route.metadata.creationTimestamp, namespace: s.namespace, name: s.name },
-        entries: accepted ? compileGatewayApiRoute(route, kind, s, (ns, name) => serviceFqdn(name, ns)) : [],
-      };
+      const compile = (parents: 'mesh' | 'gateway') => s.parents.some((p) => p.accepted && (parents === 'mesh' ? !!p.service : !!p.gateway))
+        ? compileGatewayApiRoute(route, kind, s, (ns, name) => serviceFqdn(name, ns), parents) : [];
+      return { route, kind, status: s, age: { created: route.metadata.creationTimestamp, namespace: s.namespace, name: s.name }, mesh: compile('mesh'), gateway: compile('gateway') };
     }),
   };
 }
@@ -72,13 +70,13 @@ export function meshRoutesFor(g: GatewayApiTables, service: { name: string; name
   const consumer = attached.filter((r) => r.status.namespace === callerNamespace && callerNamespace !== service.namespace);
   const routes = consumer.length > 0 ? consumer : attached.filter((r) => r.status.namespace === service.namespace);
   if (routes.length === 0) return undefined;
-  return { routes, entries: sorted(routes) };
+  return { routes, entries: sorted(routes, 'mesh') };
 }
 
-function sorted(routes: readonly CompiledGatewayApiRoute[]): GatewayApiEntry[] {
+function sorted(routes: readonly CompiledGatewayApiRoute[], parents: 'mesh' | 'gateway'): GatewayApiEntry[] {
   const ageOf = new Map<GatewayApiEntry, RouteAge>();
-  for (const r of routes) for (const e of r.entries) ageOf.set(e, r.age);
-  return byPrecedence(routes.flatMap((r) => r.entries), (e) => ageOf.get(e)!);
+  for (const r of routes) for (const e of r[parents]) ageOf.set(e, r.age);
+  return byPrecedence(routes.flatMap((r) => r[parents]), (e) => ageOf.get(e)!);
 }
 
 // ---------- ingress ----------
@@ -121,7 +119,7 @@ export function gatewayPortTables(g: GatewayApiTables): Map<string, GatewayPortT
           }
         }
       }
-      const hosts = new Map([...byHost].map(([h, routes]) => [h, { routes, entries: sorted(routes) }]));
+      const hosts = new Map([...byHost].map(([h, routes]) => [h, { routes, entries: sorted(routes, 'gateway') }]));
       table.listeners.push({ name: l.name, ...(l.hostname ? { hostname: l.hostname } : {}), hosts });
     }
   }

@@ -64,10 +64,14 @@ export interface GatewayApiEntry {
   match: number;
 }
 
-/** Compiles the rules of an accepted route; backends that did not resolve are marked, not dropped. */
-export function compileGatewayApiRoute(route: Resource<'HTTPRoute' | 'GRPCRoute'>, kind: RouteKind, status: RouteStatus, serviceFqdn: (namespace: string, name: string) => string): GatewayApiEntry[] {
+/**
+ * Compiles the rules of an accepted route for its mesh parents or its
+ * Gateway parents (which also refuse cross-namespace backends without a
+ * ReferenceGrant); backends that did not resolve are marked, not dropped.
+ */
+export function compileGatewayApiRoute(route: Resource<'HTTPRoute' | 'GRPCRoute'>, kind: RouteKind, status: RouteStatus, serviceFqdn: (namespace: string, name: string) => string, parents: 'mesh' | 'gateway'): GatewayApiEntry[] {
   const namespace = route.metadata.namespace ?? '';
-  const problems = new Map(status.backends.filter((b) => b.problem).map((b) => [b.path.join('/'), b.problem!.message]));
+  const problems = new Map(status.backends.filter((b) => b.problem && !(parents === 'mesh' && b.problem.gatewayOnly)).map((b) => [b.path.join('/'), b.problem!.message]));
   const out: GatewayApiEntry[] = [];
   arr(obj(route.spec).rules).forEach((raw, index) => {
     const r = obj(raw);
