@@ -15,6 +15,8 @@ import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inven
 import { MESH_DEFAULTS, type Kind } from './model';
 import { arr, num, obj, str } from './plain';
 import type { Path, PolicyDocument, SourceDocument } from './source';
+import { gatewayApiStatus, type GatewayApiWorld, type GatewayStatus, type RouteStatus, type WorldService } from './gateway-api/status';
+import { tlsSecretOf } from './gateway-api/secrets';
 
 export type { ServedPort, ServicePortView, ServiceView, WorkloadView } from './mesh-inventory';
 
@@ -77,6 +79,7 @@ export class WorkspaceIndex {
   private readonly subsetFactsCache = new Map<string, string>();
   private drFacts: string | undefined;
   private gatewayCache: Map<string, GatewayView> | undefined;
+  private gatewayApiCache: { world: GatewayApiWorld; gateways: GatewayStatus[]; routes: Map<PolicyDocument, RouteStatus> } | undefined;
   private gwFacts: string | undefined;
 
   private clusterView: ClusterView | undefined;
@@ -215,6 +218,34 @@ export class WorkspaceIndex {
   get virtualServices(): ReadonlyMap<string, PolicyDocument<'VirtualService'>> {
     this.vsCache ??= new Map(this.byKind.VirtualService.map((doc) => [`${this.namespaceOf(doc)}/${doc.name}`, doc]));
     return this.vsCache;
+  }
+
+  /**
+   * The Gateway API as a controller would see it: the Mesh's services, the
+   * Gateways, ReferenceGrants and TLS Secrets of the workspace, and the
+   * status of every Gateway and route (computed once per index).
+   */
+  get gatewayApi(): { world: GatewayApiWorld; gateways: GatewayStatus[]; routes: Map<PolicyDocument, RouteStatus> } {
+    if (this.gatewayApiCache) return this.gatewayApiCache;
+    const withNamespace = <D extends PolicyDocument>(d: D) => ({ ...d.value, metadata: { ...obj(d.value.metadata), name: d.name, namespace: this.namespaceOf(d) } });
+    const services = new Map<string, WorldService>();
+    for (const s of this.mesh?.services ?? []) services.set(`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: s.ports });
+    const secrets = new Map<string, { problem?: string }>();
+    for (const ref of this.references) {
+      if (ref.kind !== 'Secret') continue;
+      const tls = tlsSecretOf(ref);
+      secrets.set(`${ref.namespace ?? this.defaultNamespace}/${ref.name}`, 'problem' in tls ? { problem: tls.problem } : {});
+    }
+    const world: GatewayApiWorld = {
+      services,
+      gateways: this.byKind.KubernetesGateway.map(withNamespace) as GatewayApiWorld['gateways'],
+      referenceGrants: this.byKind.ReferenceGrant.map(withNamespace) as GatewayApiWorld['referenceGrants'],
+      secrets,
+    };
+    const docs = [...this.byKind.HTTPRoute.map((d) => ({ d, kind: 'HTTPRoute' as const })), ...this.byKind.GRPCRoute.map((d) => ({ d, kind: 'GRPCRoute' as const }))];
+    const status = gatewayApiStatus(world, docs.map(({ d, kind }) => ({ route: withNamespace(d) as never, kind })));
+    this.gatewayApiCache = { world, gateways: status.gateways, routes: new Map(docs.map(({ d }, i) => [d as PolicyDocument, status.routes[i]])) };
+    return this.gatewayApiCache;
   }
 
   /** Workloads of a namespace (every namespace for `*`) whose labels include every given label. */

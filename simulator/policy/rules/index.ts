@@ -16,6 +16,7 @@ import { gatewayApiSelectors } from './gateway-api-selectors';
 import { gatewayCredentials } from './gateway-credentials';
 import { gatewayWorkloadRule } from './gateway-workloads';
 import { ingressSubsets } from './ingress-subsets';
+import { gatewayApiStatus } from './gateway-api-status';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
@@ -29,6 +30,7 @@ import { retryOn } from './retry-on';
 import { rewriteDoubleSlash } from './rewrite-double-slash';
 import type { Rule } from './rule';
 import { routeWeights } from './route-weights';
+import { routedByBothApis } from './routed-by-both-apis';
 import { selectors } from './selectors';
 import { shadowedRules } from './shadowed-rules';
 import { sidecarDeprecations } from './sidecar-deprecations';
@@ -61,6 +63,8 @@ export const RULES: readonly Rule[] = [
   conflictingGateways,
   duplicateCertificates,
   ingressSubsets,
+  gatewayApiStatus,
+  routedByBothApis,
   retryOn,
   rewriteDoubleSlash,
   principals,

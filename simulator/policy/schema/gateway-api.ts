@@ -12,9 +12,7 @@ const PRECISE_HOSTNAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[
 const HEADER_NAME = '^[A-Za-z0-9!#$%&\'*+\\-.^_`|~]+$';
 const SECTION_NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
-const gatewayDuration = (description: string): Schema => duration(`${description}\n\nA Gateway API duration (GEP-2257): hours, minutes, seconds and milliseconds, e.g. \`10s\`, \`500ms\`, \`1h30m\`; \`0s\` disables the timeout.`, {
-  pattern: '^([0-9]{1,5}(h|m|s|ms)){1,4}$',
-});
+const gatewayDuration = (description: string): Schema => duration(`${description}\n\nA Gateway API duration (GEP-2257): hours, minutes, seconds and milliseconds, e.g. \`10s\`, \`500ms\`, \`1h30m\`; \`0s\` disables the timeout.`);
 
 export const parentReference: Schema = object('ParentReference', 'A parent the route attaches to: a Gateway (`group: gateway.networking.k8s.io`, the default) for the ingress, or a Service (`group: ""`, `kind: Service`) for mesh traffic to that Service (GAMMA).', {
   group: string('Group of the parent: `gateway.networking.k8s.io` (default) for a Gateway, `""` (the core group) for a Service.', { default: 'gateway.networking.k8s.io' }),

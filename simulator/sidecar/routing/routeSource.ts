@@ -14,7 +14,7 @@
 import type { ServiceInfo, ServicePortInfo } from '../../protocol';
 import type { CompiledGatewayApiRoute } from './gatewayApi/attach';
 import type { GatewayApiEntry } from './gatewayApi/compile';
-import { compareAge } from './gatewayApi/precedence';
+import { compareAge } from '../../policy/gateway-api/age';
 import type { CompiledRule, RouteSource, RouteTable } from '../tables';
 
 export function routeSource(

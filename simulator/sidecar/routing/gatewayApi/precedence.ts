@@ -10,14 +10,10 @@
  * matches) come last. Once sorted, the first entry whose match accepts a
  * request is the one the Gateway API selects. Pure.
  */
+import { compareAge, type ResourceAge } from '../../../policy/gateway-api/age';
 import type { GatewayApiEntry } from './compile';
 
-export interface RouteAge {
-  /** metadata.creationTimestamp, when the document has one (absent: as old as any other). */
-  created?: string;
-  namespace: string;
-  name: string;
-}
+export type RouteAge = ResourceAge;
 
 export function byPrecedence(entries: readonly GatewayApiEntry[], ageOf: (e: GatewayApiEntry) => RouteAge): GatewayApiEntry[] {
   return [...entries].sort((a, b) => compareEntries(a, b, ageOf));
@@ -35,16 +31,4 @@ function compareEntries(a: GatewayApiEntry, b: GatewayApiEntry, ageOf: (e: Gatew
   const age = compareAge(ageOf(a), ageOf(b));
   if (age !== 0) return age;
   return a.index - b.index || a.match - b.match;
-}
-
-/** Oldest first (by creationTimestamp when both have one), then `namespace/name`. */
-export function compareAge(a: RouteAge, b: RouteAge): number {
-  if (a.created && b.created && a.created !== b.created) {
-    const ta = Date.parse(a.created);
-    const tb = Date.parse(b.created);
-    if (Number.isFinite(ta) && Number.isFinite(tb) && ta !== tb) return ta - tb;
-  }
-  if (a.namespace !== b.namespace) return a.namespace < b.namespace ? -1 : 1;
-  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-  return 0;
 }
