@@ -12,7 +12,7 @@ import type { ResolvedDefaults } from './policy/defaults';
 import type { ExtensionProvider, Protocol, Resource } from './policy/model';
 
 /** A workload and the ingress as the sidecars and the control API both see them (the API's contract owns the shapes). */
-export type { IngressInfo, WorkloadInfo } from './control/api/contract';
+export type { GatewayListenerInfo, IngressInfo, WorkloadInfo } from './control/api/contract';
 
 /** One port of a service, as a Kubernetes Service port with the protocol Istio reads from it. */
 export interface ServicePortInfo {
@@ -40,6 +40,15 @@ export interface ServiceInfo {
 
 /** A fault added at run time (`devmesh fault add`), not from a file: the control API's shape. */
 export type { RuntimeFault } from './control/api/contract';
+
+/** The certificate an HTTPS Gateway listener serves, for its hostname (none: the port's default). */
+export interface ListenerCertificate {
+  hostname?: string;
+  certPem: string;
+  keyPem: string;
+  /** Where it came from: `Secret ns/name`, or `minted by devmesh`. */
+  source: string;
+}
 
 export interface MeshSnapshot {
   /** Increases by one with every accepted configuration. */
@@ -88,6 +97,8 @@ export interface Certificates {
   notBefore?: number;
   /** Hex serial number, for logs and the admin `/certs` view. */
   serial?: string;
+  /** The ingress's HTTPS Gateway listeners' certificates, by `namespace/name:port` of the Gateway port. */
+  listeners?: Record<string, ListenerCertificate[]>;
 }
 
 // ---------- messages: control -> sidecar ----------
@@ -128,7 +139,7 @@ export type Addressed<M> = M & { sidecar?: string };
 // ---------- messages: sidecar -> control ----------
 
 export type SidecarMessage =
-  | { type: 'ready'; workload: string | null; ports: { inbound?: number; outbound?: number; ingress?: number; admin: number } }
+  | { type: 'ready'; workload: string | null; ports: { inbound?: number; outbound?: number; ingress?: number; admin: number; listeners?: Record<string, number> } }
   | { type: 'applied'; version: number }
   | { type: 'rejected'; version: number; error: string }
   /** Reply to `certs`: new connections use the certificate with this serial. */

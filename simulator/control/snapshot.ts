@@ -3,12 +3,13 @@
  * same Mesh, resources, ports and version always give the same snapshot, so
  * it is unit-tested without processes and hot reload is "build, then push".
  */
-import type { IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
+import type { GatewayListenerInfo, IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
 import { resourceKind } from '../policy/kinds';
 import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from '../policy/model';
 import { spiffeId } from '../policy/hosts';
 import { meshInventory } from '../policy/mesh-inventory';
 import { resolveDefaults } from '../policy/defaults';
+import { gatewayStatuses, servedGatewayPorts, type WorldService } from '../policy/gateway-api/status';
 
 export interface SidecarPortAssignment {
   inboundPort: number;
@@ -19,7 +20,8 @@ export interface SidecarPortAssignment {
 export interface PortAssignment {
   /** Per workload name. */
   workloads: Record<string, SidecarPortAssignment>;
-  ingress: { port: number; adminPort: number };
+  /** `listeners`: the local port of each Gateway API Gateway port, by `namespace/name:port` (absent: the port itself). */
+  ingress: { port: number; adminPort: number; listeners?: Record<string, number> };
 }
 
 /** Istio's ingress gateway runs under this service account; AuthorizationPolicies name it. */
@@ -71,6 +73,13 @@ export function buildSnapshot(
     };
   });
 
+  const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>
+    ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? namespace } });
+  const ofKind = <K extends IstioKind>(kind: K) =>
+    resources.filter((r): r is Resource<K> => resourceKind(r) === kind).map(withNamespace);
+  const kubernetesGateways = ofKind('KubernetesGateway');
+  const referenceGrants = ofKind('ReferenceGrant');
+
   const ingress: IngressInfo = {
     name: INGRESS_NAME,
     port: ports.ingress.port,
@@ -79,12 +88,8 @@ export function buildSnapshot(
     // Like Istio's ingress gateway, which runs in istio-system.
     spiffeId: spiffeId(trustDomain, INGRESS_GATEWAY.namespace, INGRESS_SERVICE_ACCOUNT),
     labels: { ...INGRESS_GATEWAY.labels },
+    listeners: gatewayListeners(services, kubernetesGateways, referenceGrants, ports.ingress.listeners ?? {}),
   };
-
-  const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>
-    ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? namespace } });
-  const ofKind = <K extends IstioKind>(kind: K) =>
-    resources.filter((r): r is Resource<K> => resourceKind(r) === kind).map(withNamespace);
 
   return {
     version,
@@ -104,9 +109,17 @@ export function buildSnapshot(
     extensionProviders: mesh.spec.extensionProviders ?? [],
     httpRoutes: ofKind('HTTPRoute'),
     grpcRoutes: ofKind('GRPCRoute'),
-    kubernetesGateways: ofKind('KubernetesGateway'),
-    referenceGrants: ofKind('ReferenceGrant'),
+    kubernetesGateways,
+    referenceGrants,
     faults: [],
     defaults: resolveDefaults(mesh.spec),
   };
+}
+
+/** The Gateway API ports the ingress serves, each on its assigned local port (the port itself when none is assigned). */
+function gatewayListeners(services: ServiceInfo[], gateways: Resource<'KubernetesGateway'>[], grants: Resource<'ReferenceGrant'>[], local: Record<string, number>): GatewayListenerInfo[] {
+  if (gateways.length === 0) return [];
+  const world = new Map<string, WorldService>(services.map((s) => [`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: s.ports ?? [] }]));
+  return servedGatewayPorts(gatewayStatuses({ services: world, gateways, referenceGrants: grants }))
+    .map((p) => ({ gateway: p.gateway, port: p.port, protocol: p.protocol, localPort: local[`${p.gateway}:${p.port}`] ?? p.port }));
 }

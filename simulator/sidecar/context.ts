@@ -19,6 +19,14 @@ import type { EffectivePolicy } from './routing/trafficPolicy';
 import type { HopObservation } from './observation';
 import type { RequestAuth } from './security/requestAuthentication';
 
+/** A Gateway port the ingress serves, as requests that arrive there know it. */
+export interface GatewayListenerRef {
+  /** `namespace/name` of the Gateway. */
+  gateway: string;
+  port: number;
+  scheme: 'http' | 'https';
+}
+
 /** Who is calling, as the sidecar knows it. */
 export interface Source {
   /** Calling workload (outbound: the sidecar's own workload; inbound: from the peer certificate). */
@@ -70,6 +78,8 @@ export interface RequestContext {
    * the `:authority` says; the authority is still matched and sent as is.
    */
   destination?: { host: string; port: number };
+  /** At the ingress: the Gateway API listener port it came to (its routes decide), with its scheme. */
+  gatewayListener?: GatewayListenerRef;
   /** Header operations to apply to the response, innermost first. */
   responseHeaderOps: HeaderOperations[];
   flags: ResponseFlag[];

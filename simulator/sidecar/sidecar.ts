@@ -20,6 +20,7 @@ import { createAdminServer } from './listeners/admin';
 import { createInboundListener, type InboundListener } from './listeners/inbound';
 import { createOutboundServer } from './listeners/outbound';
 import { createHttp2Entry, type ServeHttp2 } from './listeners/http2Entry';
+import { GatewayListeners } from './listeners/gatewayListeners';
 import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
 import { JwksStore } from './security/jwksStore';
@@ -55,7 +56,7 @@ export interface StartOptions {
 
 export interface Sidecar {
   readonly workload: string | null;
-  readonly ports: { inbound?: number; outbound?: number; ingress?: number; admin: number };
+  readonly ports: { inbound?: number; outbound?: number; ingress?: number; admin: number; listeners?: Record<string, number> };
   readonly stats: Stats;
   readonly accessLog: AccessLog;
   /** Istio metrics, spans, edges and log entries (sent to the control plane in batches). */
@@ -113,6 +114,10 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const outbound = createOutboundServer({ tables: getTables, handler: outboundHandler, onDone: done(outboundName) });
   // HTTP/2 connections from the app (CONNECT tunnels, local upstream ports): each stream runs the same outbound chain.
   const http2Entry = createHttp2Entry({ tables: getTables, handler: outboundHandler, onDone: done(outboundName), stats, log });
+  // The ingress also serves each Gateway API Gateway's listener ports, through the same chain.
+  const gatewayListeners = role === 'ingress'
+    ? new GatewayListeners({ tables: getTables, handler: outboundHandler, onDone: done('ingress') }, getCerts, (level, message) => void opts.send?.({ type: 'log', level, message }))
+    : undefined;
   const upgradeOut = outboundUpgradeChain({ role, random, lb, stats, resilience, log, security, tables: getTables, certs: getCerts, onDone: done(outboundName) });
   outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     countTcp(socket, 'source', { service: upgradeTarget(req) });
@@ -173,7 +178,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     throw err;
   }
   const [adminPort, outPort, inPort] = boundPorts;
-  const ports = self ? { admin: adminPort, outbound: outPort, inbound: inPort } : { admin: adminPort, ingress: outPort };
+  await gatewayListeners?.reconcile(tables.snapshot.ingress.listeners ?? []);
+  const ports = self ? { admin: adminPort, outbound: outPort, inbound: inPort } : { admin: adminPort, ingress: outPort, listeners: gatewayListeners!.ports() };
 
   const send = (m: SidecarMessage) => {
     opts.send?.(m);
@@ -199,6 +205,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
             const mtlsChanged = next.mtlsModes.join() !== tables.mtlsModes.join();
             tables = next;
             resilience.toxics.sync(next.snapshot.faults ?? []);
+            await gatewayListeners?.reconcile(next.snapshot.ingress.listeners ?? []);
+            if (gatewayListeners) (ports as { listeners?: Record<string, number> }).listeners = gatewayListeners.ports();
             if (mtlsChanged) inbound?.enforce();
             stats.inc('config.applied');
             return send({ type: 'applied', version: next.version });
@@ -210,6 +218,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
         case 'certs': {
           certs = msg.certs;
           inbound?.setCertificates(certs);
+          gatewayListeners?.refresh();
           const old = pool;
           pool = new H2Pool(certs);
           old.close(); // graceful: streams in flight on the old sessions complete
@@ -231,7 +240,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       draining = true;
       status?.close();
       telemetry.close();
-      const closed = [outbound, inbound?.server, admin].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
+      const closed = [outbound, inbound?.server, admin, ...(gatewayListeners?.servers() ?? [])].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
       outbound.closeIdleConnections();
       http2Entry.close();
       inbound?.closeIdle();
@@ -244,6 +253,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       outbound.closeAllConnections();
       http2Entry.destroyAll();
       admin.closeAllConnections();
+      gatewayListeners?.close();
       inbound?.destroyAll();
       pool.destroy();
       plaintextAgent.destroy();

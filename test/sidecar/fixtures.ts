@@ -8,7 +8,7 @@ import { freePorts } from '../../simulator/control/ports';
 import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
 import type { ExtensionProvider, IstioKind, MeshSpec, Resource } from '../../simulator/policy/model';
 import { buildSnapshot, type PortAssignment } from '../../simulator/control/snapshot';
-import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
+import type { Certificates, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
 import { createCa, type MeshCa } from '../../simulator/control/ca';
 import { startSidecar, type Sidecar, type StartOptions } from '../../simulator/sidecar/sidecar';
 import { resolveDefaults, type DefaultsInput } from '../../simulator/policy/defaults';
@@ -197,12 +197,12 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
 /** An app a test starts itself for one container port of a workload (a gRPC server, say) instead of the echo app. */
 export type AppFactory = (workload: string, containerPort: string) => Promise<{ port: number; close(): void } | undefined>;
 
-export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory } = {}): Promise<TestMesh> {
+export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory; gatewayPorts?: Record<string, number>; listenerCertificates?: Certificates['listeners'] } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: spec.trustDomain ?? TD });
   const mesh: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'test' }, spec: structuredClone(spec) };
   const apps = new Map<string, http.Server>();
   const workloads = [...mesh.spec.services.flatMap((s) => s.workloads ?? []), ...(mesh.spec.workloads ?? [])];
-  const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort() } };
+  const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort(), listeners: opts.gatewayPorts } };
   const own: Array<{ close(): void }> = [];
   for (const w of workloads) {
     const listen = async (name: string): Promise<number> => {
@@ -230,7 +230,7 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
   return runSidecars(ca, (p, version) => buildSnapshot(meshWith(p), resources(p), assignment, version), policies, apps, opts, own);
 }
 
-async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, http.Server>, opts: StartOptions & { ingress?: boolean }, own: Array<{ close(): void }> = []): Promise<TestMesh> {
+async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, http.Server>, opts: StartOptions & { ingress?: boolean; listenerCertificates?: Certificates['listeners'] }, own: Array<{ close(): void }> = []): Promise<TestMesh> {
   let version = 1;
   let snapshot = build(policies, version);
   const sidecars = new Map<string, Sidecar>();
@@ -240,7 +240,8 @@ async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => 
     started.push(startSidecar({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId) }, opts).then((s) => void sidecars.set(w.name, s)));
   }
   if (opts.ingress !== false) {
-    started.push(startSidecar({ type: 'bootstrap', workload: null, snapshot, certs: ca.issue(snapshot.ingress.spiffeId) }, opts).then((s) => void (ingress = s)));
+    const certs = { ...ca.issue(snapshot.ingress.spiffeId), ...(opts.listenerCertificates ? { listeners: opts.listenerCertificates } : {}) };
+    started.push(startSidecar({ type: 'bootstrap', workload: null, snapshot, certs }, opts).then((s) => void (ingress = s)));
   }
   // Ports are probed free, then bound: another process can take one in between.
   // Whatever did start is closed again, so a caller may retry (startMeshRetrying).

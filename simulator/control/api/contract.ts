@@ -178,6 +178,19 @@ export interface IngressInfo {
   serviceAccount: string;
   spiffeId: string;
   labels: Record<string, string>;
+  /** The Gateway API listeners it serves: one local listener per port of each Gateway devmesh runs. */
+  listeners?: GatewayListenerInfo[];
+}
+
+/** A port of a Gateway API Gateway, as the ingress serves it. */
+export interface GatewayListenerInfo {
+  /** `namespace/name` of the Gateway. */
+  gateway: string;
+  /** The port as the Gateway writes it (what routes and redirects see). */
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** Where devmesh listens on 127.0.0.1: the port itself, or a free one for a port below 1024. */
+  localPort: number;
 }
 
 export interface TopologyIngress extends IngressInfo {

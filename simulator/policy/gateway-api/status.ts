@@ -410,3 +410,17 @@ export function gatewayApiStatus(world: GatewayApiWorld, routes: readonly { rout
   }
   return { gateways, routes: statuses };
 }
+
+/** The ports of each Gateway devmesh serves: one local listener per (Gateway, port), with the listeners on it. */
+export function servedGatewayPorts(gateways: readonly GatewayStatus[]): { gateway: string; port: number; protocol: 'HTTP' | 'HTTPS'; listeners: ListenerStatus[] }[] {
+  const out: { gateway: string; port: number; protocol: 'HTTP' | 'HTTPS'; listeners: ListenerStatus[] }[] = [];
+  for (const gw of gateways) {
+    for (const l of gw.listeners) {
+      if (!l.served) continue;
+      const have = out.find((p) => p.gateway === gw.key && p.port === l.port);
+      if (have) have.listeners.push(l);
+      else out.push({ gateway: gw.key, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS', listeners: [l] });
+    }
+  }
+  return out;
+}

@@ -5,11 +5,11 @@
  * when proxyHeaders ask) and request header operations, and passes on.
  */
 import type { Filter } from '../context';
-import { attributesFor, planIngress, planMesh } from '../routing/plan';
+import { attributesFor, planGatewayListener, planIngress, planMesh } from '../routing/plan';
 import { applyHeaderOps, type HeaderMap } from '../routing/headerOps';
 
 export interface RouteSettings {
-  /** `sidecar`: mesh VirtualServices; `ingress`: Gateway-bound ones for origin-form requests. */
+  /** `sidecar`: mesh routes; `ingress`: Gateway-bound VirtualServices for origin-form requests, Gateway API routes on a Gateway listener port. */
   role: 'sidecar' | 'ingress';
   random: () => number;
 }
@@ -19,7 +19,8 @@ export const route = (settings: RouteSettings): Filter => (next) => (ctx) => {
   const useGateways = settings.role === 'ingress' && !ctx.proxyForm;
   const attrs = attributesFor(ctx.method, ctx.path, ctx.authority, ctx.downstream.headers, t.identity.labels, 'mesh', t.identity.namespace);
   attrs.auth = ctx.auth;
-  const plan = useGateways ? planIngress(t, attrs, settings.random) : planMesh(t, attrs, settings.random, ctx.destination);
+  const plan = ctx.gatewayListener ? planGatewayListener(t, ctx.gatewayListener, attrs, settings.random)
+    : useGateways ? planIngress(t, attrs, settings.random) : planMesh(t, attrs, settings.random, ctx.destination);
   ctx.plan = plan;
   switch (plan.kind) {
     case 'error':

@@ -35,7 +35,7 @@ export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
     released = true;
     active.set(ep.name, (active.get(ep.name) ?? 1) - 1);
   };
-  ctx.headers['x-forwarded-proto'] = 'http';
+  ctx.headers['x-forwarded-proto'] = ctx.gatewayListener?.scheme ?? 'http';
   // The callee's sidecar learns which service port this is for (its inbound listener serves them all).
   if (ctx.plan?.kind === 'forward') ctx.headers[DESTINATION_HEADER] = destinationOf(ctx.plan);
   if (!sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) {

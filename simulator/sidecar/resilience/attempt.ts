@@ -45,6 +45,7 @@ class DerivedContext implements RequestContext {
   upstreamPort: RequestContext['upstreamPort'];
   proxyForm: boolean;
   destination: RequestContext['destination'];
+  gatewayListener: RequestContext['gatewayListener'];
   responseHeaderOps: RequestContext['responseHeaderOps'];
   flags: RequestContext['flags'];
   observed: RequestContext['observed'];
@@ -70,6 +71,7 @@ class DerivedContext implements RequestContext {
     this.upstreamPort = p.upstreamPort;
     this.proxyForm = p.proxyForm;
     this.destination = p.destination;
+    this.gatewayListener = p.gatewayListener;
     this.responseHeaderOps = p.responseHeaderOps;
     this.flags = p.flags;
     this.observed = p.observed;

@@ -12,6 +12,7 @@ import type { ServiceInfo } from '../../protocol';
 import { ProxyError, noRoute } from '../errors';
 import { knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin, type RouteSource } from '../tables';
 import { gatewayApiOutcome } from './gatewayApi/action';
+import { gatewayPortKey, ingressRoutesFor } from './gatewayApi/attach';
 import { workloadAtAddress } from './podAddress';
 import type { RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
@@ -116,6 +117,25 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: () => n
   }
   const names = [...t.gateways.keys()].join(', ');
   return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at the ingress routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
+}
+
+/**
+ * The ingress's plan for a request that came to a Gateway API listener port:
+ * the listener of that port whose hostname covers the Host most
+ * specifically, then the routes serving that Host's most specific hostname
+ * there, by precedence. No listener or route for the Host is 404, as Envoy
+ * answers a Host no virtual host serves.
+ */
+export function planGatewayListener(t: MeshTables, l: { gateway: string; port: number; scheme: 'http' | 'https' }, a: RequestAttributes, random: () => number): RoutePlan {
+  const table = t.gatewayPorts.get(gatewayPortKey(l.gateway, l.port));
+  const host = stripPort(a.authority).toLowerCase();
+  const hit = table ? ingressRoutesFor(table, host) : undefined;
+  if (!hit || hit.entries.length === 0) {
+    const why = !table ? 'no longer serves this port' : hit?.listener === undefined ? `has no listener on port ${l.port} for host "${host}"` : `has no route attached to listener ${hit.listener} for host "${host}"`;
+    return { kind: 'error', error: noRoute(`devmesh: Gateway ${l.gateway} ${why}\n`, 'no-gateway-route') };
+  }
+  const source = describeSource({ api: 'HTTPRoute', resources: hit.routes.map((r) => ({ kind: r.kind, namespace: r.status.namespace, name: r.status.name })) });
+  return applyRules(t, hit.entries, source, { ...a, gateway: l.gateway, scheme: l.scheme, listenerPort: l.port }, random);
 }
 
 function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: string, a: RequestAttributes, random: () => number): RoutePlan {

@@ -48,7 +48,8 @@ function validated(manifests: string[]): { spec: MeshSpec; resources: Resource[]
   const ws = new Workspace();
   ws.setFile('mesh.yaml', read('mesh.yaml'));
   for (const m of manifests) ws.setFile(m, read(path.join('manifests', m)));
-  const errors = ws.diagnostics().filter((d) => d.severity === 'error' || d.code.startsWith('route-')).map((d) => `${d.file}: ${d.code}: ${d.message}`);
+  // Errors, and any route status problem short of a note (a weight-0 backend that does not exist is one).
+  const errors = ws.diagnostics().filter((d) => d.severity === 'error' || (d.code.startsWith('route-') && d.severity !== 'info')).map((d) => `${d.file}: ${d.code}: ${d.message}`);
   const resolved = resolvePolicies(ws);
   assert.ok(resolved, 'the Mesh resolves');
   return { spec: resolved.mesh, resources: Object.values(resolved.resources).flat(), errors };
