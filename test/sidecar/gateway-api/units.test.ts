@@ -167,7 +167,7 @@ describe('HTTPRoutes on a Service, as a sidecar plans', () => {
     if (a.kind !== 'forward' || b.kind !== 'forward') return;
     assert.equal(a.routeName, 'retrying');
     assert.equal(routeTimeoutMs(a.rule, {}), 2000);
-    const retry = retryPolicyFor(a.rule)!;
+    const retry = retryPolicyFor(a.rule, t.defaults)!;
     assert.equal(retry.retries, 3);
     assert.equal(retry.perTryTimeoutMs, 500);
     assert.deepEqual([...retry.on].sort(), ['cancelled', 'connect-failure', 'refused-stream', 'retriable-status-codes', 'unavailable']);
