@@ -6,6 +6,8 @@
  * over the policy core: one code path validates for `validate`, `up`, hot
  * reload and the language server.
  */
+import { tlsSecrets, type TlsSecret } from '../policy/gateway-api/secrets';
+import type { GatewayStatus, RouteStatus } from '../policy/gateway-api/status';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { collectPolicyFiles, diagnosticsWithFiles, loadMeshFolder, PathError } from '../policy-files';
@@ -33,6 +35,14 @@ export interface MeshWorkspace {
    * one, at the Mesh file's start.
    */
   meshDiagnostic(fieldPath: (string | number)[] | undefined, code: DiagnosticCode, message: string): Diagnostic;
+  /** The Gateway API as a controller would report it (status of every Gateway and route), and the workspace's TLS Secrets. */
+  gatewayApi: GatewayApiView;
+}
+
+export interface GatewayApiView {
+  gateways: GatewayStatus[];
+  routes: RouteStatus[];
+  secrets: Map<string, TlsSecret>;
 }
 
 /** Folders that never hold policies; the watcher skips them (the core's walk skips dot-folders and node_modules). */
@@ -102,7 +112,7 @@ export class IncrementalMeshLoader {
 
 function unreadable(abs: string, err: PathError): MeshWorkspace {
   const d = locate(diagnostic('file-unreadable', err.file, { start: 0, end: 0 }, err.message));
-  return { meshFile: abs, rootDir: path.dirname(abs), mesh: EMPTY_MESH, resources: [], files: [], policyFileCount: 0, diagnostics: [d], meshDiagnostic: atFileStart(abs) };
+  return { meshFile: abs, rootDir: path.dirname(abs), mesh: EMPTY_MESH, resources: [], files: [], policyFileCount: 0, diagnostics: [d], meshDiagnostic: atFileStart(abs), gatewayApi: { gateways: [], routes: [], secrets: new Map() } };
 }
 
 /** What `up` needs from a validated workspace. */
@@ -129,7 +139,9 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   const resources = resolved && !hasErrors(diagnostics) ? (Object.values(resolved.resources).flat() as Resource<IstioKind>[]) : [];
   const files = ws.fileNames();
   const policyFileCount = files.filter((f) => (ws.getSource(f)?.documents.length ?? 0) > 0 || diagnostics.some((d) => d.file === displayPath(f))).length;
-  return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshDiagnostic: inMesh(ws, abs) };
+  const g = ws.index.gatewayApi;
+  const gatewayApi = { gateways: g.gateways, routes: [...g.routes.values()], secrets: tlsSecrets(ws.references(), ws.index.defaultNamespace) };
+  return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshDiagnostic: inMesh(ws, abs), gatewayApi };
 }
 
 function inMesh(ws: Workspace, abs: string): MeshWorkspace['meshDiagnostic'] {

@@ -16,7 +16,7 @@ import { MESH_DEFAULTS, type Kind } from './model';
 import { arr, num, obj, str } from './plain';
 import type { Path, PolicyDocument, SourceDocument } from './source';
 import { gatewayApiStatus, type GatewayApiWorld, type GatewayStatus, type RouteStatus, type WorldService } from './gateway-api/status';
-import { tlsSecretOf } from './gateway-api/secrets';
+import { tlsSecrets } from './gateway-api/secrets';
 
 export type { ServedPort, ServicePortView, ServiceView, WorkloadView } from './mesh-inventory';
 
@@ -230,12 +230,7 @@ export class WorkspaceIndex {
     const withNamespace = <D extends PolicyDocument>(d: D) => ({ ...d.value, metadata: { ...obj(d.value.metadata), name: d.name, namespace: this.namespaceOf(d) } });
     const services = new Map<string, WorldService>();
     for (const s of this.mesh?.services ?? []) services.set(`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: s.ports });
-    const secrets = new Map<string, { problem?: string }>();
-    for (const ref of this.references) {
-      if (ref.kind !== 'Secret') continue;
-      const tls = tlsSecretOf(ref);
-      secrets.set(`${ref.namespace ?? this.defaultNamespace}/${ref.name}`, 'problem' in tls ? { problem: tls.problem } : {});
-    }
+    const secrets = new Map([...tlsSecrets(this.references, this.defaultNamespace)].map(([key, tls]) => [key, 'problem' in tls ? { problem: tls.problem } : {}]));
     const world: GatewayApiWorld = {
       services,
       gateways: this.byKind.KubernetesGateway.map(withNamespace) as GatewayApiWorld['gateways'],

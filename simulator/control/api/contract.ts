@@ -34,6 +34,18 @@ export interface SessionInfo {
   pid: number;
   /** Opens the browser dashboard already authorised (the token is in the fragment, never sent to a server). */
   dashboardUrl?: string;
+  /** Where each Gateway API Gateway port listens (a port below 1024, or one in use, is mapped to a free one). */
+  gatewayListeners?: SessionGatewayListener[];
+}
+
+export interface SessionGatewayListener {
+  /** `namespace/name` of the Gateway. */
+  gateway: string;
+  /** The port as the Gateway writes it. */
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** `http(s)://127.0.0.1:<local port>`. */
+  url: string;
 }
 
 /** The body of every error answer. */
@@ -286,6 +298,48 @@ export interface ConfigView {
   /** The policy files read (relative to where `devmesh up` runs). */
   files: string[];
   lastRejection: { time: number; files: string[]; diagnostics: ApiDiagnostic[] } | null;
+  /** The Gateway API as a Kubernetes controller would report it, and where devmesh serves each Gateway port. */
+  gatewayApi: GatewayApiConfig;
+}
+
+/** A condition as Kubernetes writes it in a status. */
+export interface KubeCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+export interface GatewayApiConfig {
+  gateways: GatewayApiGateway[];
+  routes: GatewayApiRoute[];
+}
+
+export interface GatewayApiGateway {
+  namespace: string;
+  name: string;
+  gatewayClassName: string;
+  /** Whether devmesh runs it (class istio or devmesh); other classes are left to their controllers, with no status here. */
+  managed: boolean;
+  status?: {
+    conditions: KubeCondition[];
+    listeners: { name: string; attachedRoutes: number; supportedKinds: { group: string; kind: string }[]; conditions: KubeCondition[] }[];
+  };
+  /** Where devmesh serves each port on 127.0.0.1, and for HTTPS with which certificates (never their keys). */
+  local?: { port: number; protocol: 'HTTP' | 'HTTPS'; url: string; certificates?: { hostname: string | null; source: string }[] }[];
+}
+
+export interface GatewayApiRoute {
+  kind: 'HTTPRoute' | 'GRPCRoute';
+  namespace: string;
+  name: string;
+  status: {
+    parents: {
+      parentRef: { group: string; kind: string; namespace: string; name: string; sectionName?: string; port?: number };
+      controllerName: string;
+      conditions: KubeCondition[];
+    }[];
+  };
 }
 
 // ---------- faults ----------

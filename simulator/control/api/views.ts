@@ -13,7 +13,7 @@ import type { ConfigPublisher } from '../publisher';
 import type { TelemetryHub } from '../telemetry/hub';
 import { faultsOnEdge } from '../telemetry/edgeFaults';
 import type { Workloads } from '../workloads';
-import type { ConfigView, Health, OutlierEjection, Topology, TopologyEdges, TopologyWorkload } from './contract';
+import type { ConfigView, GatewayApiConfig, Health, OutlierEjection, Topology, TopologyEdges, TopologyWorkload } from './contract';
 
 /** The last edit that was refused, and whether the files are still in that state. */
 export interface Rejection {
@@ -33,6 +33,8 @@ export interface ViewSources {
   files: () => string[];
   /** The last refused edit; `current` while the files are still in that state. */
   rejection: () => { last: Rejection | null; current: boolean };
+  /** The Gateway API's status and where its Gateways listen. */
+  gatewayApi: () => GatewayApiConfig;
   now?: () => number;
 }
 
@@ -110,6 +112,7 @@ export class ApiViews {
       state: current ? 'rejected' : 'ok',
       files: this.s.files(),
       lastRejection: last && { ...last, diagnostics: last.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })) },
+      gatewayApi: this.s.gatewayApi(),
     };
   }
 

@@ -38,3 +38,10 @@ function readTlsSecret(value: Record<string, any>): TlsSecret {
     return { problem: `tls.crt or tls.key is not a PEM certificate and key: ${(err as Error).message}` };
   }
 }
+
+/** Every TLS Secret of the workspace's reference documents, by `namespace/name`. */
+export function tlsSecrets(references: readonly SourceDocument[], defaultNamespace: string): Map<string, TlsSecret> {
+  const out = new Map<string, TlsSecret>();
+  for (const ref of references) if (ref.kind === 'Secret') out.set(`${ref.namespace ?? defaultNamespace}/${ref.name}`, tlsSecretOf(ref));
+  return out;
+}
