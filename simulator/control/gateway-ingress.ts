@@ -13,19 +13,23 @@ import type { Certificates, GatewayListenerInfo, ListenerCertificate } from '../
 import type { SessionGatewayListener } from './api/contract';
 import type { MeshCa } from './ca';
 import type { GatewayApiView } from './load';
-import { fillPorts } from './ports';
+import { fillPorts, isPortFree } from './ports';
 import type { PortAssignment } from './snapshot';
 
 const PRIVILEGED = 1024;
 
-/** `namespace/name:port` -> local port, for every Gateway port; existing ones stay where they are. */
-export async function gatewayPorts(ports: readonly { gateway: string; port: number }[], current: Record<string, number>, taken: ReadonlySet<number>): Promise<Record<string, number>> {
+/**
+ * `namespace/name:port` -> local port, for every Gateway port; existing ones
+ * stay where they are. A port from 1024 up that the mesh or another process
+ * holds is mapped too (the banner says why).
+ */
+export async function gatewayPorts(ports: readonly { gateway: string; port: number }[], current: Record<string, number>, taken: ReadonlySet<number>, free: (port: number) => Promise<boolean> = isPortFree): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const needed: ((p: number) => void)[] = [];
   for (const p of ports) {
     const key = `${p.gateway}:${p.port}`;
     if (current[key] !== undefined) out[key] = current[key];
-    else if (p.port >= PRIVILEGED && !taken.has(p.port)) out[key] = p.port;
+    else if (p.port >= PRIVILEGED && !taken.has(p.port) && !Object.values(out).includes(p.port) && await free(p.port)) out[key] = p.port;
     else needed.push((local) => { out[key] = local; });
   }
   await fillPorts(needed, new Set([...taken, ...Object.values(out)]));
@@ -120,7 +124,7 @@ export function listenerUrl(l: GatewayListenerInfo): string {
 /** One line per Gateway port for `up`'s banner: where to send requests, and with which certificate. */
 export function describeGatewayListeners(listeners: readonly GatewayListenerInfo[], certs: Record<string, ListenerCertificate[]>): string[] {
   return listeners.map((l) => {
-    const mapped = l.localPort !== l.port ? ` (port ${l.port} of the Gateway, mapped: ${l.port} needs privileges)` : '';
+    const mapped = l.localPort === l.port ? '' : ` (port ${l.port} of the Gateway, mapped: ${l.port < PRIVILEGED ? `${l.port} needs privileges` : `${l.port} was in use`})`;
     const sources = (certs[`${l.gateway}:${l.port}`] ?? []).map((c) => c.source);
     const minted = sources.some((s) => s.startsWith('minted')) ? ' (trust .devmesh/ca.pem)' : '';
     const tls = l.protocol === 'HTTPS' ? `; TLS: ${sources.join(', ') || 'no certificate'}${minted}` : '';
