@@ -22,6 +22,8 @@ export interface EdgeSample {
   latenciesMs: number[];
   /** `grpc` for gRPC calls, else `http` (absent from older sidecars: http). */
   protocol?: 'http' | 'grpc';
+  /** Requests per route source (`HTTPRoute ns/name`, `VirtualService ns/name`); absent or missing a request: the default route. */
+  routes?: Record<string, number>;
 }
 
 export interface TelemetryBatch {

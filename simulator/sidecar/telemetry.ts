@@ -133,6 +133,12 @@ export class SidecarTelemetry {
     let s = this.edges.get(key);
     if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol }));
     s.requests++;
+    // Which API routed it (the rule's origin): the topology says so per edge.
+    const origin = plan && plan.kind !== 'error' ? plan.origin : undefined;
+    if (origin) {
+      const route = `${origin.kind} ${origin.namespace}/${origin.name}`;
+      (s.routes ??= {})[route] = (s.routes[route] ?? 0) + 1;
+    }
     // A gRPC call that failed is an HTTP 200 with a status that is not OK (or none at all).
     if (e.status === 0 || e.status >= 500 || (protocol === 'grpc' && e.grpcStatus !== 0)) s.errors++;
     if (ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) s.mtls++;

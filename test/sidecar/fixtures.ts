@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { freePorts } from '../../simulator/control/ports';
 import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
 import type { ExtensionProvider, IstioKind, MeshSpec, Resource } from '../../simulator/policy/model';
+import { resourceKind } from '../../simulator/policy/kinds';
 import { buildSnapshot, type PortAssignment } from '../../simulator/control/snapshot';
 import type { Certificates, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
 import { createCa, type MeshCa } from '../../simulator/control/ca';
@@ -63,7 +64,14 @@ export function snapshotOf(services: ServiceDef[], policies: Policies = {}, vers
     peerAuthentications: policies.peerAuthentications ?? [], authorizationPolicies: policies.authorizationPolicies ?? [],
     requestAuthentications: policies.requestAuthentications ?? [], extensionProviders: policies.extensionProviders ?? [], faults: [],
     defaults: resolveDefaults(policies.mesh),
+    ...gatewayApiOf(policies.gatewayApi ?? []),
   };
+}
+
+/** Gateway API resources split by kind, as the snapshot carries them. */
+function gatewayApiOf(resources: NonNullable<Policies['gatewayApi']>): Pick<MeshSnapshot, 'httpRoutes' | 'grpcRoutes' | 'kubernetesGateways' | 'referenceGrants'> {
+  const of = <K extends 'HTTPRoute' | 'GRPCRoute' | 'KubernetesGateway' | 'ReferenceGrant'>(kind: K) => resources.filter((r) => resourceKind(r) === kind) as Resource<K>[];
+  return { httpRoutes: of('HTTPRoute'), grpcRoutes: of('GRPCRoute'), kubernetesGateways: of('KubernetesGateway'), referenceGrants: of('ReferenceGrant') };
 }
 
 export function vs(name: string, spec: Resource<'VirtualService'>['spec'], namespace = NS): Resource<'VirtualService'> {
@@ -105,6 +113,38 @@ export async function echoApp(name: string): Promise<{ server: http.Server; port
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+export interface Hit { url: string; host: string; attempt?: string; bodyBytes: number; at: number }
+
+/** An app whose behaviour is chosen by the path: /s/CODE, /slow/MS, /flaky/ID/N (N x 503 then 200), /slowfirst/ID/MS. */
+export async function scriptedApp(name: string, override?: (path: string) => number | undefined) {
+  const hits: Hit[] = [];
+  const seen = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    let size = 0;
+    req.on('data', (c: Buffer) => { size += c.length; });
+    req.on('end', () => {
+      const url = req.url ?? '/';
+      hits.push({ url, host: req.headers.host ?? '', attempt: req.headers['x-envoy-attempt-count'] as string | undefined, bodyBytes: size, at: Date.now() });
+      const parts = url.split('?')[0].split('/');
+      const n = (seen.get(url) ?? 0) + 1;
+      seen.set(url, n);
+      let status = override?.(url) ?? 200;
+      let delay = 0;
+      if (parts[1] === 's') status = Number(parts[2]);
+      if (parts[1] === 'slow') delay = Number(parts[2]);
+      if (parts[1] === 'flaky' && n <= Number(parts[3])) status = 503;
+      if (parts[1] === 'slowfirst' && n === 1) delay = Number(parts[3]);
+      const t = setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'application/json', 'x-app': name });
+        res.end(JSON.stringify({ workload: name, url, bodyBytes: size }));
+      }, delay);
+      res.once('close', () => clearTimeout(t));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as net.AddressInfo).port, hits, reset: () => { hits.length = 0; seen.clear(); } };
 }
 
 /** HTTP/1.1 in plaintext straight to a listener (an inbound one, say): the status, or the error code that ended the connection. */

@@ -82,6 +82,8 @@ export interface EdgeTraffic {
   lastSeen: number;
   /** What the calls on it speak: `http`, `grpc` (sorted; both when a caller uses two ports). */
   protocols: string[];
+  /** Which routes the caller's sidecar applied in the window, most used first: `HTTPRoute ns/name`, `GRPCRoute ns/name`, `VirtualService ns/name`; empty: the default route. */
+  routedBy: string[];
 }
 
 /** A fault that applies to an edge's traffic (runtime `devmesh fault` or a VirtualService rule). */
