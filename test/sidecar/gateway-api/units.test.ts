@@ -196,4 +196,29 @@ describe('HTTPRoutes on a Service, as a sidecar plans', () => {
     assert.equal(p.kind, 'forward');
     if (p.kind === 'forward') assert.deepEqual([p.service.name, p.endpoint, p.routeName], ['reviews', 'reviews-v2', 'passthrough']);
   });
+
+  it('a GRPCRoute matches /<service>/<method> as pilot writes it: exact, service prefix, method or regex, and metadata; most specific first', () => {
+    const grpc: Resource<'GRPCRoute'> = {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'g', namespace: NS },
+      spec: {
+        parentRefs: onService('reviews'),
+        rules: [
+          { backendRefs: [to('ratings')] },
+          { matches: [{ method: { service: 'shop.Reviews' } }], backendRefs: [to('reviews-v1')] },
+          { matches: [{ method: { service: 'shop.Reviews', method: 'Get' } }], backendRefs: [to('reviews-v2')] },
+          { matches: [{ method: { method: 'Health' } }], backendRefs: [to('productpage')] },
+          { matches: [{ method: { type: 'RegularExpression', service: 'shop\\.Rev.*', method: 'Li.t' } }, { headers: [{ name: 'x-canary', value: 'yes' }] }], backendRefs: [to('reviews')] },
+        ],
+      },
+    };
+    const t = compileTables({ ...snapshotOf(SERVICES), grpcRoutes: [grpc] }, 'productpage-v1');
+    const call = (path: string, headers: Record<string, string> = {}) => where(plan(t, path, headers, 'POST'));
+    assert.equal(call('/shop.Reviews/Get'), 'reviews-v2 /shop.Reviews/Get', 'service and method: exact');
+    assert.equal(call('/shop.Reviews/Put'), 'reviews-v1 /shop.Reviews/Put', 'the service\'s other methods');
+    assert.equal(call('/grpc.health.v1.Health/Health'), 'productpage /grpc.health.v1.Health/Health', 'a method of any service');
+    assert.equal(call('/shop.Reviewz/List'), 'reviews /shop.Reviewz/List', 'a regular expression');
+    assert.equal(call('/other.Svc/Do', { 'x-canary': 'yes' }), 'reviews /other.Svc/Do', 'metadata');
+    assert.equal(call('/other.Svc/Do'), 'ratings /other.Svc/Do', 'a rule with no matches takes the rest');
+    assert.equal(t.routes.get(routeKey('reviews.default.svc.cluster.local', 9080))!.source!.api, 'GRPCRoute');
+  });
 });
