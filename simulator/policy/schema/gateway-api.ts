@@ -48,7 +48,7 @@ const pathModifier = (what: string): Schema => object('HTTPPathModifier', what, 
   replacePrefixMatch: string('What replaces the matched prefix: `/foo/bar` matched by `/foo` with `/xyz` becomes `/xyz/bar`; with `/` or `""`, `/bar`. Only with a `PathPrefix` match.'),
 }, { required: ['type'] });
 
-const mirrorFilter: Schema = object('HTTPRequestMirrorFilter', 'Copies requests to another backend; the copies\' responses are thrown away. The copy\'s Host gets `-shadow`, as Envoy does.', {
+const mirrorFilter: Schema = object('HTTPRequestMirrorFilter', 'Copies requests to another backend; the copies\' responses are thrown away. The copy keeps the request\'s Host (Istio 1.28 on; with an older `compatibilityVersion` it gets Envoy\'s `-shadow` suffix).', {
   backendRef: backendObjectReference('Where the copies go.'),
   percent: integer('Percentage of requests to mirror (0-100). Unset (and no fraction): all.', { minimum: 0, maximum: 100 }),
   fraction: object('Fraction', 'Fraction of requests to mirror.', {

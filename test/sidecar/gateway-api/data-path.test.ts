@@ -2,8 +2,9 @@
  * A request an HTTPRoute routes goes through the same chain as one a
  * VirtualService routes (real sidecars, mTLS between them, scripted apps
  * that count what reaches them): the route's retry and timeouts, runtime
- * faults, AuthorizationPolicy, outlier detection, metrics, access log and
- * the edge the topology draws — which also says the HTTPRoute routed it.
+ * faults, AuthorizationPolicy, outlier detection, mirrors, metrics, access
+ * log and the edge the topology draws — which also says the HTTPRoute
+ * routed it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,22 +25,26 @@ describe('an HTTPRoute-routed request through the shared chain', () => {
   let mesh: TestMesh;
   let v1: App;
   let v2: App;
+  let ratings: App;
   const batches: TelemetryBatch[] = [];
-  const push = async (p: Policies) => { await mesh.push(p); v1.reset(); v2.reset(); };
+  const push = async (p: Policies) => { await mesh.push(p); v1.reset(); v2.reset(); ratings.reset(); };
   const get = (path: string) => mesh.request('productpage-v1', { url: `http://reviews:9080${path}` });
   const log = (path: string) => mesh.sidecars.get('productpage-v1')!.accessLog.tail().filter((e) => e.path === path);
 
   before(async () => {
     v1 = await scriptedApp('reviews-v1', (u) => (u.startsWith('/od') ? 500 : undefined));
     v2 = await scriptedApp('reviews-v2');
+    ratings = await scriptedApp('ratings-v1');
     const pp = await scriptedApp('productpage-v1');
     mesh = await startMesh([
       { name: 'productpage', workloads: [{ name: 'productpage-v1', appPort: pp.port }] },
+      { name: 'ratings', workloads: [{ name: 'ratings-v1', appPort: ratings.port }] },
       { name: 'reviews', workloads: [{ name: 'reviews-v1', labels: { app: 'reviews', version: 'v1' }, appPort: v1.port }, { name: 'reviews-v2', labels: { app: 'reviews', version: 'v2' }, appPort: v2.port }] },
     ], {}, { ingress: false, random: seededRandom(5), send: (m) => { if (m.type === 'telemetry') batches.push(m.data as TelemetryBatch); } });
     mesh.apps.set('pp', pp.server);
     mesh.apps.set('v1', v1.server);
     mesh.apps.set('v2', v2.server);
+    mesh.apps.set('ratings', ratings.server);
   });
   after(() => mesh?.close());
 
@@ -97,6 +102,18 @@ describe('an HTTPRoute-routed request through the shared chain', () => {
     const firstOk = statuses.indexOf(200);
     assert.ok(statuses.filter((s) => s === 500).length <= 1, `at most one 500 before the ejection: ${statuses}`);
     assert.ok(statuses.slice(firstOk).every((s) => s === 200), `${statuses}`);
+  });
+
+  test('RequestMirror: the mirror backend gets a copy with its body, and the caller sees only the route\'s answer', async () => {
+    await push({ gatewayApi: [route([{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'ratings', port: 9080 }, percent: 100 } }], backendRefs: [to] }])] });
+    const r = await mesh.request('productpage-v1', { url: 'http://reviews:9080/mirrored', method: 'POST', body: 'hello' });
+    assert.equal(r.status, 200);
+    assert.match(r.json<{ workload: string }>().workload, /^reviews-v[12]$/);
+    // The copy is sent beside the request, not before its answer: wait for it to arrive.
+    const deadline = Date.now() + 5000;
+    while (ratings.hits.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(ratings.hits.map((h) => [h.url, h.bodyBytes]), [['/mirrored', 5]]);
+    assert.equal(v1.hits.length + v2.hits.length, 1, 'the route\'s backend got the request once');
   });
 
   test('the access log names the rule, Istio\'s metrics count the request, and the edge says the HTTPRoute routed it', async () => {

@@ -8,6 +8,7 @@ import { pathPrefixMatches, replacePrefixMatch } from '../../../simulator/sideca
 import { redirectLocation } from '../../../simulator/sidecar/routing/gatewayApi/action';
 import { retryPolicyFor } from '../../../simulator/sidecar/resilience/retryPolicy';
 import { routeTimeoutMs } from '../../../simulator/sidecar/resilience/timeoutPolicy';
+import { mirrorTargets } from '../../../simulator/sidecar/routing/mirror';
 import { seededRandom } from '../../../simulator/random';
 import { snapshotOf, vs, NS } from '../fixtures';
 
@@ -173,6 +174,28 @@ describe('HTTPRoutes on a Service, as a sidecar plans', () => {
     assert.deepEqual([...retry.on].sort(), ['cancelled', 'connect-failure', 'refused-stream', 'retriable-status-codes', 'unavailable']);
     assert.deepEqual([...retry.statusCodes].sort(), [500, 503]);
     assert.equal(routeTimeoutMs(b.rule, {}), 500, 'no retry: backendRequest is the route timeout, as pilot writes it');
+  });
+
+  it('RequestMirror becomes the mirrors pilot writes: percent, or fraction as a percentage, to the backend\'s Service and port; neither copies every request', () => {
+    const mirrorTo = (extra: Record<string, unknown>) => ({ type: 'RequestMirror' as const, requestMirror: { backendRef: { name: 'ratings', port: 9080 }, ...extra } });
+    const t = tables([route('r', {
+      parentRefs: onService('reviews'),
+      rules: [
+        { matches: [{ path: { type: 'Exact', value: '/all' } }], filters: [mirrorTo({})], backendRefs: [to('reviews')] },
+        { matches: [{ path: { type: 'Exact', value: '/percent' } }], filters: [mirrorTo({ percent: 30 })], backendRefs: [to('reviews')] },
+        { matches: [{ path: { type: 'Exact', value: '/fraction' } }], filters: [mirrorTo({ fraction: { numerator: 1, denominator: 8 } })], backendRefs: [to('reviews')] },
+        { matches: [{ path: { type: 'Exact', value: '/default-denominator' } }], filters: [mirrorTo({ fraction: { numerator: 5 } })], backendRefs: [to('reviews')] },
+      ],
+    })]);
+    const mirrorsOf = (path: string) => { const p = plan(t, path); assert.equal(p.kind, 'forward'); return p.kind === 'forward' ? p.rule?.mirrors : undefined; };
+    const ratings = { host: 'ratings.default.svc.cluster.local', port: { number: 9080 } };
+    assert.deepEqual(mirrorsOf('/all'), [{ destination: ratings }]);
+    assert.deepEqual(mirrorsOf('/percent'), [{ destination: ratings, percentage: { value: 30 } }]);
+    assert.deepEqual(mirrorsOf('/fraction'), [{ destination: ratings, percentage: { value: 12.5 } }]);
+    assert.deepEqual(mirrorsOf('/default-denominator'), [{ destination: ratings, percentage: { value: 5 } }]);
+    // The shared mirror filter draws them: with no percentage every request is copied.
+    const all = plan(t, '/all');
+    assert.ok(all.kind === 'forward' && all.rule && mirrorTargets(all.rule, () => 0.999).length === 1);
   });
 
   it('a VirtualService and an HTTPRoute for one host: the HTTPRoute for callers in its namespace, the older one elsewhere', () => {
