@@ -116,13 +116,19 @@ describe('an HTTPRoute-routed request through the shared chain', () => {
     assert.equal(v1.hits.length + v2.hits.length, 1, 'the route\'s backend got the request once');
   });
 
-  test('the access log names the rule, Istio\'s metrics count the request, and the edge says the HTTPRoute routed it', async () => {
+  test('the access log names the rule, Istio\'s metrics count the request, the trace has both hops, and the edge says the HTTPRoute routed it', async () => {
     await push({ gatewayApi: [route([{ name: 'all-reviews', backendRefs: [to] }])] });
-    assert.equal((await get('/observed')).status, 200);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const traced = await mesh.request('productpage-v1', { url: 'http://reviews:9080/observed', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    assert.equal(traced.status, 200);
     assert.deepEqual(log('/observed').map((e) => e.route_name), ['all-reviews']);
     const pp = mesh.sidecars.get('productpage-v1')!;
     assert.match(await pp.telemetry.metrics.text(), /istio_requests_total\{[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_code="200"/);
     pp.telemetry.flush();
+    for (const sc of mesh.sidecars.values()) sc.telemetry.flush();
+    // SpanRow positions: traceId 1, path 7, upstream cluster 16 (telemetry-protocol.ts).
+    const spans = batches.flatMap((b) => b.spanRows ?? []).filter((r) => r[1] === traceId);
+    assert.deepEqual(spans.map((r) => [r[7], r[16].replace(/\d+\|\|$/, '')]).sort(), [['/observed', 'inbound|'], ['/observed', 'outbound|9080||reviews.default.svc.cluster.local']]);
     const edges = batches.flatMap((b) => b.edges).filter((e) => e.source === 'productpage-v1' && e.service === 'reviews');
     assert.ok(edges.some((e) => e.routes?.['HTTPRoute default/reviews-route']), JSON.stringify(edges));
   });
