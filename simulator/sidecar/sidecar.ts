@@ -240,7 +240,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       draining = true;
       status?.close();
       telemetry.close();
-      const closed = [outbound, inbound?.server, admin, ...(gatewayListeners?.servers() ?? [])].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
+      const closed = [outbound, inbound?.server, admin].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
+      if (gatewayListeners) closed.push(gatewayListeners.drain());
       outbound.closeIdleConnections();
       http2Entry.close();
       inbound?.closeIdle();

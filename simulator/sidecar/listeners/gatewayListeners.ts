@@ -5,15 +5,15 @@
  * went away; the rest keep their connections. A port that cannot be bound
  * is reported and the others serve on.
  */
-import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Certificates, GatewayListenerInfo } from '../../protocol';
 import { gatewayPortKey } from '../routing/gatewayApi/attach';
-import { createGatewayListenerServer, type ListenerDeps } from './outbound';
+import { createGatewayServer, type GatewayServer } from './gatewayServer';
+import type { ListenerDeps } from './outbound';
 
 interface Open {
   info: GatewayListenerInfo;
-  server: http.Server;
+  port: GatewayServer;
 }
 
 export class GatewayListeners {
@@ -34,19 +34,17 @@ export class GatewayListeners {
 
   /** Local port of each served Gateway port, by `namespace/name:port`. */
   ports(): Record<string, number> {
-    return Object.fromEntries([...this.open].map(([key, o]) => [key, (o.server.address() as net.AddressInfo | null)?.port ?? o.info.localPort]));
+    return Object.fromEntries([...this.open].map(([key, o]) => [key, (o.port.server.address() as net.AddressInfo | null)?.port ?? o.info.localPort]));
   }
 
   /** New certificates (a rotation, a changed Secret): the default one for clients without SNI follows; SNI picks per handshake. */
   refresh(): void {
-    for (const [key, o] of this.open) {
-      const first = this.certs().listeners?.[key]?.[0];
-      if (first && 'setSecureContext' in o.server) (o.server as unknown as { setSecureContext(c: object): void }).setSecureContext({ cert: first.certPem, key: first.keyPem });
-    }
+    for (const o of this.open.values()) o.port.refreshCertificate();
   }
 
-  servers(): http.Server[] {
-    return [...this.open.values()].map((o) => o.server);
+  /** Stops accepting on every port and lets their connections finish; resolves when every port is closed. */
+  drain(): Promise<void> {
+    return Promise.all([...this.open.values()].map((o) => new Promise<void>((r) => { o.port.server.once('close', () => r()); o.port.close(); }))).then(() => undefined);
   }
 
   private async apply(listeners: readonly GatewayListenerInfo[]): Promise<void> {
@@ -55,18 +53,18 @@ export class GatewayListeners {
       const w = wanted.get(key);
       if (w && w.localPort === o.info.localPort && w.protocol === o.info.protocol) continue;
       this.open.delete(key);
-      o.server.close();
-      o.server.closeIdleConnections();
+      o.port.close();
     }
     await Promise.all([...wanted].filter(([key]) => !this.open.has(key)).map(async ([key, info]) => {
       const scheme = info.protocol === 'HTTPS' ? 'https' : 'http';
-      const server = createGatewayListenerServer(this.deps, { gateway: info.gateway, port: info.port, scheme }, () => this.certs().listeners?.[key] ?? []);
+      const port = createGatewayServer(this.deps, { gateway: info.gateway, port: info.port, scheme }, () => this.certs().listeners?.[key] ?? []);
+      const server = port.server;
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen(info.localPort, '127.0.0.1', () => { server.off('error', reject); resolve(); });
         });
-        this.open.set(key, { info, server });
+        this.open.set(key, { info, port });
       } catch (err) {
         this.log('error', `Gateway ${info.gateway} port ${info.port}: cannot listen on 127.0.0.1:${info.localPort}: ${(err as Error).message}`);
       }
@@ -74,7 +72,7 @@ export class GatewayListeners {
   }
 
   close(): void {
-    for (const o of this.open.values()) { o.server.close(); o.server.closeAllConnections(); }
+    for (const o of this.open.values()) { o.port.server.close(); o.port.destroy(); }
     this.open.clear();
   }
 }

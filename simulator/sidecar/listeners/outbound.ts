@@ -5,9 +5,8 @@
  * send) and origin-form ones whose Host names the destination.
  */
 import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as http2 from 'node:http2';
 import type * as net from 'node:net';
-import * as tls from 'node:tls';
 import { headersLimits } from '../../http-limits';
 import type { GatewayListenerRef, Handler, Source } from '../context';
 import { newContext, type Exchange } from '../downstream';
@@ -43,51 +42,39 @@ export function createOutboundServer(deps: ListenerDeps): http.Server {
   return withWorkers(http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }), deps);
 }
 
-/**
- * A Gateway API listener port at the ingress: plain HTTP, or HTTPS with the
- * certificate of the listener whose hostname the client's SNI names (the
- * most specific one; the first for a client without SNI). Requests are
- * routed by the routes attached to the Gateway's listeners on that port.
- */
-export function createGatewayListenerServer(deps: ListenerDeps, listener: GatewayListenerRef, certificates?: () => { hostname?: string; certPem: string; keyPem: string }[]): http.Server {
-  const options = { keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() };
-  if (listener.scheme === 'http' || !certificates) return withWorkers(http.createServer(options), deps, listener);
-  const contexts = new WeakMap<object, tls.SecureContext>();
-  const contextOf = (c: { certPem: string; keyPem: string }) => {
-    let sc = contexts.get(c);
-    if (!sc) contexts.set(c, (sc = tls.createSecureContext({ cert: c.certPem, key: c.keyPem })));
-    return sc;
-  };
-  const pick = (servername: string | undefined) => {
-    const all = certificates();
-    const host = servername?.toLowerCase();
-    const specific = (h?: string) => (!h ? 0 : h.startsWith('*.') ? h.length : 1_000_000 + h.length);
-    const fits = all.filter((c) => !c.hostname || (host !== undefined && (c.hostname === host || (c.hostname.startsWith('*.') && host.endsWith(c.hostname.slice(1))))));
-    return fits.sort((a, b) => specific(b.hostname) - specific(a.hostname))[0] ?? all[0];
-  };
-  const first = pick(undefined);
-  const server = https.createServer({ ...options, cert: first?.certPem, key: first?.keyPem, SNICallback: (name, cb) => {
-    const c = pick(name);
-    cb(c ? null : new Error('no certificate for this listener'), c ? contextOf(c) : undefined);
-  } });
-  return withWorkers(server, deps, listener);
+function withWorkers<S extends http.Server>(server: S, deps: ListenerDeps): S {
+  const serve = requestEntry(deps);
+  // Envoy hands each downstream connection to one worker for its lifetime; round robin stands in for the kernel's spread.
+  const workers = new WorkerSpread<net.Socket>();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => serve(req, res, workers.of(req.socket)));
+  server.on('connection', (socket: net.Socket) => workers.assign(socket));
+  return server;
 }
 
-function withWorkers<S extends http.Server>(server: S, deps: ListenerDeps, gatewayListener?: GatewayListenerRef): S {
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+/** Which of Envoy's workers a downstream connection is on: round robin, as the kernel spreads them. */
+export class WorkerSpread<K extends object> {
+  private readonly workers = new WeakMap<K, number>();
+  private next = 0;
+  assign(connection: K): void {
+    this.workers.set(connection, this.next);
+    this.next = (this.next + 1) % ENVOY_WORKERS;
+  }
+  of(connection: K): number { return this.workers.get(connection) ?? 0; }
+}
+
+/**
+ * One request into the chain: its target read from the request line (or, on
+ * HTTP/2, `:authority` and `:path`), a context, then the handler. At a
+ * Gateway listener the context says which one, so its routes decide.
+ */
+export function requestEntry(deps: ListenerDeps, gatewayListener?: GatewayListenerRef): (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, worker: number) => void {
+  return (req, res, worker) => {
     const t = deps.tables();
-    const target = requestTarget(req.url ?? '/', req.headers.host);
-    const tgt = 'error' in target ? { authority: req.headers.host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
-    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, sourceOf(t, req.socket.remoteAddress), deps.onDone, workers.get(req.socket) ?? 0);
+    const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+    const target = requestTarget(req.url ?? '/', host);
+    const tgt = 'error' in target ? { authority: host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
+    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, sourceOf(t, req.socket?.remoteAddress), deps.onDone, worker);
     if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
     deps.handler(ctx);
-  });
-  // Envoy hands each downstream connection to one worker for its lifetime; round robin stands in for the kernel's spread.
-  const workers = new WeakMap<net.Socket, number>();
-  let nextWorker = 0;
-  server.on(server instanceof https.Server ? 'secureConnection' : 'connection', (socket: net.Socket) => {
-    workers.set(socket, nextWorker);
-    nextWorker = (nextWorker + 1) % ENVOY_WORKERS;
-  });
-  return server;
+  };
 }
