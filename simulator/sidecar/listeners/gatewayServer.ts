@@ -19,6 +19,7 @@ import { headersLimits } from '../../http-limits';
 import type { GatewayListenerRef } from '../context';
 import { STREAM_WINDOW } from '../upstream/h2Pool';
 import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
+import { onFirstBytes, startsHttp2 } from './sniff';
 
 export interface ListenerCertificateRef { hostname?: string; certPem: string; keyPem: string }
 
@@ -33,7 +34,6 @@ export interface GatewayServer {
   destroy(): void;
 }
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** A client that connects and says nothing is dropped after this long. */
 const SNIFF_TIMEOUT_MS = 10_000;
 /** How long a closed listener's connections get to finish what they are doing. */
@@ -97,14 +97,8 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
   const server = net.createServer((socket) => {
     track(socket);
     socket.on('error', () => socket.destroy());
-    const timer = setTimeout(() => socket.destroy(), SNIFF_TIMEOUT_MS);
-    timer.unref();
-    socket.once('data', (first: Buffer) => {
-      clearTimeout(timer);
-      socket.pause();
-      socket.unshift(first);
-      const n = Math.min(first.length, PREFACE.length);
-      if (first.subarray(0, n).equals(PREFACE.subarray(0, n))) return void h2c.emit('connection', socket);
+    onFirstBytes(socket, SNIFF_TIMEOUT_MS, (first) => {
+      if (startsHttp2(first)) return void h2c.emit('connection', socket);
       workers.assign(socket);
       h1.emit('connection', socket);
       // HTTP/1.1 reads the bytes put back through 'data': let them flow (HTTP/2 reads them itself).
