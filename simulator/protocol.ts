@@ -12,7 +12,7 @@ import type { ResolvedDefaults } from './policy/defaults';
 import type { ExtensionProvider, Protocol, Resource } from './policy/model';
 
 /** A workload and the ingress as the sidecars and the control API both see them (the API's contract owns the shapes). */
-export type { IngressInfo, WorkloadInfo } from './control/api/contract';
+export type { IngressInfo, UpstreamInfo, WorkloadInfo } from './control/api/contract';
 
 /** One port of a service, as a Kubernetes Service port with the protocol Istio reads from it. */
 export interface ServicePortInfo {

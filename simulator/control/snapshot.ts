@@ -6,7 +6,7 @@
 import type { IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
 import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type Kind, type MeshSpec, type Resource } from '../policy/model';
 import { spiffeId } from '../policy/hosts';
-import { meshInventory } from '../policy/mesh-inventory';
+import { meshInventory, type WorkloadView } from '../policy/mesh-inventory';
 import { resolveDefaults } from '../policy/defaults';
 
 export interface SidecarPortAssignment {
@@ -67,8 +67,15 @@ export function buildSnapshot(
       appPort: w.appPort ?? 0,
       ports: { ...w.containerPorts },
       sidecar: { ...assigned },
+      ...upstreamsOf(w),
     };
   });
+
+  /** Local upstream ports; validation refuses one naming no service or port, so none such reaches here. */
+  function upstreamsOf(w: WorkloadView): Pick<WorkloadInfo, 'upstreams'> {
+    const upstreams = w.upstreams.flatMap((u) => (u.target && u.targetPort && u.localPort !== undefined ? [{ service: u.target.fqdn, port: u.targetPort.port, localPort: u.localPort }] : []));
+    return upstreams.length > 0 ? { upstreams } : {};
+  }
 
   const ingress: IngressInfo = {
     name: INGRESS_NAME,

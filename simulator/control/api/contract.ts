@@ -135,6 +135,17 @@ export interface WorkloadInfo {
   /** Container port (a service targetPort, by number or name) -> the local port the app listens on for it. Absent: every container port is appPort. */
   ports?: Record<string, number>;
   sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
+  /** Local upstream ports its sidecar listens on, each leading to a service port (Consul Connect's model). */
+  upstreams?: UpstreamInfo[];
+}
+
+/** A local upstream port: 127.0.0.1:<localPort> on the workload's sidecar leads to <service>:<port>. */
+export interface UpstreamInfo {
+  /** FQDN of the service. */
+  service: string;
+  /** The service port. */
+  port: number;
+  localPort: number;
 }
 
 /** A workload of the running config, with what the control plane knows of its processes. */
