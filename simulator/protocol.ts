@@ -110,6 +110,12 @@ export interface BootstrapOptions {
   printAccessLog?: boolean;
   /** false: no tracing and no Istio metrics filters (the benchmark's "telemetry off" baseline). */
   observability?: boolean;
+  /**
+   * How TCP connections travel between sidecars over mTLS: `h2`, a CONNECT
+   * stream on the pair's HTTP/2 session (default), or `tls`, a TLS
+   * connection each (BENCHMARKS.md "TCP through the mesh" compares them).
+   */
+  tcpTunnel?: 'h2' | 'tls';
 }
 
 /**

@@ -22,6 +22,19 @@ export interface EdgeSample {
   latenciesMs: number[];
   /** `grpc` for gRPC calls, else `http` (absent from older sidecars: http). */
   protocol?: 'http' | 'grpc';
+  /** TCP connections on this edge during the batch (TCP and TLS ports), when there were any. */
+  tcp?: TcpEdgeSample;
+}
+
+export interface TcpEdgeSample {
+  /** Connections that reached the callee (connected) during the batch. */
+  connections: number;
+  /** Connections that failed (no route, overflow, connect failure, refused). */
+  failed: number;
+  /** Bytes both ways during the batch. */
+  bytes: number;
+  /** Connections open at the end of the batch. */
+  open: number;
 }
 
 export interface TelemetryBatch {

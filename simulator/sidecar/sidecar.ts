@@ -13,13 +13,20 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Certificates, ControlMessage, SidecarMessage, BootstrapOptions } from '../protocol';
 import { AccessLog, type AccessLogSink } from './accessLog';
-import { clusterChain, inboundChain, inboundUpgradeChain, outboundChain, outboundUpgradeChain, type OutboundDeps, type SecurityDeps } from './chains';
+import { clusterChain, inboundChain, inboundL4Chain, inboundUpgradeChain, outboundChain, outboundL4Chain, outboundUpgradeChain, type OutboundDeps, type SecurityDeps } from './chains';
 import type { Source } from './context';
 import type { Exchange } from './downstream';
 import { createAdminServer } from './listeners/admin';
 import { createInboundListener, type InboundListener } from './listeners/inbound';
-import { createOutboundServer } from './listeners/outbound';
+import { createOutboundServer, pinAuthority, sourceOf } from './listeners/outbound';
+import { onConnect } from './listeners/connect';
+import { dispatcher, type ConnectAnswer, type ConnectionHandler } from './listeners/dispatch';
 import { createHttp2Entry, type ServeHttp2 } from './listeners/http2Entry';
+import { UpstreamListeners } from './listeners/upstreams';
+import type { L4Error, L4Exchange } from './l4/context';
+import { newL4Context, type L4Observer } from './l4/connection';
+import { l4EntryOf } from './l4/accessLog';
+import { passthrough } from './l4/passthrough';
 import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
 import { JwksStore } from './security/jwksStore';
@@ -113,6 +120,65 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const outbound = createOutboundServer({ tables: getTables, handler: outboundHandler, onDone: done(outboundName) });
   // HTTP/2 connections from the app (CONNECT tunnels, local upstream ports): each stream runs the same outbound chain.
   const http2Entry = createHttp2Entry({ tables: getTables, handler: outboundHandler, onDone: done(outboundName), stats, log });
+
+  // TCP connections (L4): every one is observed once when accepted and once when over.
+  const l4Live = observe ? telemetry.connections : new Set<L4Exchange>();
+  const l4Observer: L4Observer = {
+    live: l4Live,
+    opened: (e) => {
+      stats.inc(`${e.ctx.listener}.tcp.cx_total`);
+      if (observe) telemetry.connectionOpened(e);
+    },
+    done: (e) => {
+      stats.inc(e.connected ? `${e.ctx.listener}.tcp.cx_closed` : `${e.ctx.listener}.tcp.cx_failed`);
+      const entry = accessLog.push(l4EntryOf(e));
+      if (observe) telemetry.connectionDone(e, entry);
+    },
+  };
+  /** How an app's CONNECT is answered from an L4 outcome: 200 once connected, else the error's status. */
+  const answerOf = (answer: ConnectAnswer | undefined) => answer
+    ? { accept: answer.accept, refuse: (err: L4Error) => answer.refuse(err.status ?? (err.flag === 'NR' || err.flag === 'NC' ? 502 : 503), err.reason, err.message) }
+    : {};
+  const outboundL4 = outboundL4Chain({ random, lb, resilience, log, tunnel: { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? 'h2' } });
+  const l4Connection: ConnectionHandler = (socket, destination) => {
+    const t = getTables();
+    const ctx = newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(destination.answer));
+    ctx.destination = { service: destination.service, port: destination.port, authority: destination.authority };
+    outboundL4(ctx);
+  };
+  // The dispatcher: a connection to one service port goes where the port's protocol says (dispatch.ts).
+  const dispatch = dispatcher({
+    http1: (socket, destination) => {
+      pinAuthority(socket, destination.authority);
+      outbound.emit('connection', socket);
+      socket.resume();
+    },
+    // HTTP/2 with prior knowledge inside the socket (gRPC clients): every stream through the outbound chain (http2Entry.ts).
+    http2: (socket, destination) => http2Entry.serve(socket, destination),
+    l4: l4Connection,
+  });
+  /** A connection refused before it reached any chain (bad CONNECT target, an upstream whose service is gone): logged as one. */
+  const refuseConnection = (socket: net.Socket, err: L4Error, answer?: ConnectAnswer) => {
+    const t = getTables();
+    newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(answer)).fail(err);
+  };
+  if (role === 'sidecar') {
+    outbound.on('connect', onConnect({
+      tables: getTables,
+      dispatch,
+      passthrough: (socket, host, port, answer) => {
+        const t = getTables();
+        passthrough(newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(answer)), host, port);
+      },
+      refused: (socket, err, answer) => refuseConnection(socket, { flag: 'NR', ...err }, answer),
+    }));
+  }
+  const upstreams = new UpstreamListeners({
+    tables: getTables,
+    dispatch,
+    unresolved: (socket, u) => refuseConnection(socket, { flag: 'NR', reason: 'unknown-upstream', message: `upstream ${u.localPort} leads to ${u.service}:${u.port}, which the config no longer has` }),
+    log,
+  });
   const upgradeOut = outboundUpgradeChain({ role, random, lb, stats, resilience, log, security, tables: getTables, certs: getCerts, onDone: done(outboundName) });
   outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     countTcp(socket, 'source', { service: upgradeTarget(req) });
@@ -127,12 +193,21 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
 
   let inbound: InboundListener | undefined;
   if (tables.self) {
+    const inboundL4 = inboundL4Chain({ stats, log });
     inbound = createInboundListener({
       tables: getTables,
       handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security }),
       onDone: done('inbound'),
       certs,
       stats,
+      onTunnel: (tunnel) => {
+        const ctx = newL4Context(getTables(), 'inbound', tunnel.stream, tunnel.source, l4Observer, tunnel.ends);
+        ctx.mtls = tunnel.source.spiffeId !== undefined;
+        ctx.requested = tunnel.authority;
+        ctx.tunnelHeaders = tunnel.headers;
+        if (tunnel.port) ctx.inbound = tunnel.port;
+        inboundL4(ctx);
+      },
       onUpgrade: (() => {
         const up = inboundUpgradeChain({ stats, log, security, tables: getTables, onDone: done('inbound') });
         return (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => {
@@ -168,8 +243,10 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let boundPorts: number[];
   try {
     boundPorts = await Promise.all(listening);
+    await upstreams.sync(self?.upstreams ?? []);
   } catch (err) {
     for (const s of [admin, outbound, inbound?.server]) s?.close();
+    await upstreams.close(true);
     throw err;
   }
   const [adminPort, outPort, inPort] = boundPorts;
@@ -200,6 +277,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
             tables = next;
             resilience.toxics.sync(next.snapshot.faults ?? []);
             if (mtlsChanged) inbound?.enforce();
+            // Upstreams added or dropped by a Mesh edit: their listeners open or close (connections in progress finish).
+            upstreams.sync(next.self?.upstreams ?? []).catch((err: Error) => log('warn', err.message));
             stats.inc('config.applied');
             return send({ type: 'applied', version: next.version });
           } catch (err) {
@@ -235,12 +314,16 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       outbound.closeIdleConnections();
       http2Entry.close();
       inbound?.closeIdle();
+      const upstreamsClosed = upstreams.close();
       pool.close();
       appH2c.close();
       clearInterval(toxicSweep);
       resilience.close();
       const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
-      await Promise.race([Promise.all(closed), timer]);
+      await Promise.race([Promise.all([...closed, upstreamsClosed]), timer]);
+      // TCP connections still open are cut (Envoy's drain ends them too).
+      for (const e of l4Live) e.ctx.downstream.destroy();
+      await upstreams.close(true);
       outbound.closeAllConnections();
       http2Entry.destroyAll();
       admin.closeAllConnections();

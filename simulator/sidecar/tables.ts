@@ -11,8 +11,10 @@
  * sidecar answers `rejected`, and the old tables keep serving. Pure: the
  * same snapshot always gives the same tables.
  */
-import type { DestinationRuleSpec, HTTPRoute, Protocol, Resource, VirtualServiceSpec } from '../policy/model';
+import type { DestinationRuleSpec, HTTPRoute, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
+import { protocolClass } from '../policy/protocols';
+import { compileL4Match, type CompiledL4Match } from './routing/l4Match';
 import { qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
 import type { MeshSnapshot, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../protocol';
 import { mergeDelegates, type VirtualServiceLookup } from './routing/delegate';
@@ -23,13 +25,15 @@ import { containerPortNumber, localPortOf, portsOf } from './routing/servicePort
 import { virtualServiceFor, visibleVirtualServices } from './routing/virtualServiceScope';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
-/** Where a route rule comes from: a VirtualService's `http[rule]` today; HTTPRoutes and others later. */
+/** Where a route rule comes from: a VirtualService's `http[rule]`, `tcp[rule]` or `tls[rule]`; HTTPRoutes and others later. */
 export interface RouteOrigin {
   kind: 'VirtualService';
   namespace: string;
   name: string;
   /** Index of the rule in its resource. */
   rule: number;
+  /** Which list the rule is in; absent: `http`. */
+  section?: 'tcp' | 'tls';
 }
 
 export interface CompiledRule {
@@ -49,6 +53,16 @@ export interface CompiledVirtualService {
   gateways: string[];
   exportTo?: string[];
   rules: CompiledRule[];
+  tcp: CompiledL4Rule[];
+  tls: CompiledL4Rule[];
+}
+
+/** A tcp[] or tls[] rule: its destinations, and its matches (null: every connection). */
+export interface CompiledL4Rule {
+  index: number;
+  origin: RouteOrigin;
+  route: RouteDestination[];
+  matches: CompiledL4Match[] | null;
 }
 
 /** The routes of one (service host, service port), first match wins. */
@@ -58,6 +72,10 @@ export interface RouteTable {
   /** The resource the rules come from; none: the default route to the service on this port. */
   source?: { kind: 'VirtualService'; namespace: string; name: string };
   rules: CompiledRule[];
+  /** tcp[] rules, on a TCP port (neither HTTP nor TLS). */
+  tcp: CompiledL4Rule[];
+  /** tls[] rules, on a TLS port (tls-*, https-*). */
+  tls: CompiledL4Rule[];
 }
 
 /** A port this sidecar's own workload serves: a service port, its container port and the app's local port. */
@@ -186,15 +204,39 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
  * dropped, and a rule left without matches does not apply there.
  */
 function routeTable(service: ServiceInfo, port: ServicePortInfo, vs: CompiledVirtualService | undefined): RouteTable {
-  if (!vs) return { service, port, rules: [] };
-  const rules: CompiledRule[] = [];
-  for (const r of vs.rules) {
-    if (r.matches === null) { rules.push(r); continue; }
-    const here = r.matches.filter((m) => m.source.port === undefined || m.source.port === port.port);
-    if (here.length === r.matches.length) rules.push(r);
-    else if (here.length > 0) rules.push({ ...r, matches: here });
+  if (!vs) return { service, port, rules: [], tcp: [], tls: [] };
+  const cls = protocolClass(port.protocol);
+  return {
+    service, port, source: { kind: 'VirtualService', namespace: vs.namespace, name: vs.name },
+    rules: onPort(vs.rules, port.port),
+    // Istio applies tcp[] to ports that are neither HTTP nor TLS, tls[] to TLS ports (VirtualService proto).
+    tcp: cls === 'tcp' ? onPort(vs.tcp, port.port) : [],
+    tls: cls === 'tls' ? onPort(vs.tls, port.port) : [],
+  };
+}
+
+/** The rules with the matches that may apply on a port: a match naming another port is dropped, a rule left with none too. */
+function onPort<R extends { matches: { source: { port?: number } }[] | null }>(rules: readonly R[], port: number): R[] {
+  const out: R[] = [];
+  for (const r of rules) {
+    if (r.matches === null) { out.push(r); continue; }
+    const here = r.matches.filter((m) => m.source.port === undefined || m.source.port === port);
+    if (here.length === r.matches.length) out.push(r);
+    else if (here.length > 0) out.push({ ...r, matches: here });
   }
-  return { service, port, source: { kind: 'VirtualService', namespace: vs.namespace, name: vs.name }, rules };
+  return out;
+}
+
+function compileL4Rules(list: (TCPRoute | TLSRoute)[] | undefined, section: 'tcp' | 'tls', vs: Resource<'VirtualService'>, namespace: string): CompiledL4Rule[] {
+  return (list ?? []).map((rule, index): CompiledL4Rule => {
+    for (const d of rule.route ?? []) {
+      if (d.weight !== undefined && (typeof d.weight !== 'number' || d.weight < 0)) throw new Error(`VirtualService ${vs.metadata.name}: ${section}[${index}] has a negative or non-numeric weight`);
+    }
+    return {
+      index, route: rule.route ?? [], origin: { kind: 'VirtualService', namespace, name: vs.metadata.name, rule: index, section },
+      matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileL4Match(m, namespace)) : null,
+    };
+  });
 }
 
 /** Service port -> container port -> the app's local port, for every service that selects the workload. */
@@ -226,7 +268,10 @@ function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string, l
       matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatch(m, namespace)) : null,
     };
   });
-  return { name: vs.metadata.name, namespace, hosts: (spec.hosts ?? []).map((h) => qualifyHost(h, namespace)), gateways, exportTo: spec.exportTo, rules };
+  return {
+    name: vs.metadata.name, namespace, hosts: (spec.hosts ?? []).map((h) => qualifyHost(h, namespace)), gateways, exportTo: spec.exportTo, rules,
+    tcp: compileL4Rules(spec.tcp, 'tcp', vs, namespace), tls: compileL4Rules(spec.tls, 'tls', vs, namespace),
+  };
 }
 
 function checkShape(s: MeshSnapshot): void {

@@ -5,6 +5,7 @@
  */
 import type { EffectivePolicy } from '../routing/trafficPolicy';
 import type { Filter, RequestContext } from '../context';
+import type { MeshTables } from '../tables';
 import { derive } from '../resilience/attempt';
 import { clusterName, type ResilienceState } from '../resilience/state';
 import { grpcStatusOf, grpcToHttpStatus } from '../grpc/status';
@@ -51,14 +52,14 @@ export const outlier = (s: OutlierSettings): Filter => (next) => (ctx) => {
  * minHealthPercent), and — on a retry — hosts not tried yet when any are left.
  */
 export function eligibleEndpoints(state: ResilienceState) {
-  return <E extends { name: string }>(ctx: RequestContext, endpoints: E[], policy: EffectivePolicy): E[] => {
+  return <E extends { name: string }>(ctx: Pick<RequestContext, 'plan' | 'avoidEndpoints' | 'tables'> | { plan?: { kind: 'forward'; host: string; subset?: string; port: number }; tables: MeshTables }, endpoints: E[], policy: EffectivePolicy): E[] => {
     const plan = ctx.plan;
     if (plan?.kind !== 'forward') return endpoints;
     const cluster = clusterName(plan);
     state.hosts.set(cluster, endpoints.map((e) => e.name));
     let out = endpoints;
     if (policy.outlierDetection) out = state.detector(cluster, policy.outlierDetection, ctx.tables.defaults.outlierDetection).eligible(out, state.now());
-    const avoid = ctx.avoidEndpoints;
+    const avoid = 'avoidEndpoints' in ctx ? ctx.avoidEndpoints : undefined;
     if (avoid && avoid.size > 0) {
       const fresh = out.filter((e) => !avoid.has(e.name));
       if (fresh.length > 0) out = fresh;

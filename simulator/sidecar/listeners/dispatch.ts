@@ -31,6 +31,17 @@ export interface ConnectionDestination {
   authority: string;
   /** How the connection reached the sidecar. */
   via: 'connect' | 'upstream';
+  /**
+   * How to answer the app's CONNECT (absent for a local upstream port). The
+   * dispatcher accepts it (200) before handing an HTTP connection over; the
+   * L4 chain answers once its tunnel is up, or refuses with a status.
+   */
+  answer?: ConnectAnswer;
+}
+
+export interface ConnectAnswer {
+  accept(): void;
+  refuse(status: number, reason: string, message: string): void;
 }
 
 /** Takes over one app connection; from here on the handler owns the socket (and closes it). */
@@ -63,5 +74,10 @@ export function connectionPath(protocol: Protocol): ConnectionPath {
 }
 
 export function dispatcher(deps: DispatchDeps): ConnectionHandler {
-  return (socket, destination) => deps[connectionPath(destination.port.protocol)](socket, destination);
+  return (socket, destination) => {
+    const path = connectionPath(destination.port.protocol);
+    // HTTP inside the tunnel: the app may start sending as soon as it is told the tunnel is up.
+    if (path !== 'l4') destination.answer?.accept();
+    deps[path](socket, destination);
+  };
 }

@@ -11,7 +11,7 @@ import type { Handler, Source } from '../context';
 import { newContext, type Exchange } from '../downstream';
 import { ProxyError } from '../errors';
 import { ENVOY_WORKERS } from '../resilience/connectionPool';
-import type { MeshTables } from '../tables';
+import { serviceForAuthority, type MeshTables } from '../tables';
 
 export interface ListenerDeps {
   tables: () => MeshTables;
@@ -32,6 +32,17 @@ export function requestTarget(url: string, host: string | undefined): { authorit
   return { authority: m[2], path, proxyForm: true };
 }
 
+/**
+ * Connections that lead to one service port (a CONNECT tunnel or a local
+ * upstream port): a request whose Host names no mesh service goes there.
+ * An app talking to 127.0.0.1:19080 sends `Host: 127.0.0.1:19080`.
+ */
+const pinned = new WeakMap<net.Socket, string>();
+
+export function pinAuthority(socket: net.Socket, authority: string): void {
+  pinned.set(socket, authority);
+}
+
 export function sourceOf(t: MeshTables, address: string | undefined): Source {
   const id = t.identity;
   return { workload: id.name, labels: id.labels, namespace: id.namespace, spiffeId: id.spiffeId, address };
@@ -40,7 +51,9 @@ export function sourceOf(t: MeshTables, address: string | undefined): Source {
 export function createOutboundServer(deps: ListenerDeps): http.Server {
   const server = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, (req, res) => {
     const t = deps.tables();
-    const target = requestTarget(req.url ?? '/', req.headers.host);
+    const pin = pinned.get(req.socket);
+    const host = pin && !(req.headers.host && serviceForAuthority(t, req.headers.host)) ? pin : req.headers.host;
+    const target = requestTarget(req.url ?? '/', host);
     const tgt = 'error' in target ? { authority: req.headers.host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
     const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway' }, sourceOf(t, req.socket.remoteAddress), deps.onDone, workers.get(req.socket) ?? 0);
     if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
