@@ -12,7 +12,11 @@ import type { MeshTables } from '../tables';
 import type { L4Context, L4Error, L4Exchange, L4Listener } from './context';
 
 export interface L4Observer {
-  /** A connection was accepted (istio_tcp_connections_opened_total). */
+  /**
+   * A connection opened (istio_tcp_connections_opened_total): told once its
+   * labels are known — when it connects, or when it fails before that — as
+   * Istio's stats filter waits for the peer's metadata before it reports.
+   */
   opened?(e: L4Exchange): void;
   /** It is over: access log, metrics, topology. */
   done(e: L4Exchange): void;
@@ -29,17 +33,30 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
   const startedAt = performance.now();
   let upstream: Duplex | undefined;
   let over = false;
+  let told = false;
+  const tellOpened = () => {
+    if (told) return;
+    told = true;
+    observer.opened?.(exchange);
+  };
   const closers: (() => void)[] = [];
   const exchange: L4Exchange = { ctx: undefined as unknown as L4Context, durationMs: 0, bytesReceived: 0, bytesSent: 0, connected: false };
 
-  const finish = () => {
+  /** `refused`: the downstream was just told why (a CONNECT answer): let that reach it before the socket goes. */
+  const finish = (refused = false) => {
     if (over) return;
     over = true;
     upstream?.destroy();
-    downstream.destroy();
+    if (!refused) downstream.destroy();
+    else if (downstream.writableFinished) downstream.destroy();
+    else {
+      downstream.once('finish', () => downstream.destroy());
+      setTimeout(() => downstream.destroy(), 1000).unref();
+    }
     observer.live?.delete(exchange);
     exchange.durationMs = performance.now() - startedAt;
     for (const c of closers) c();
+    tellOpened();
     observer.done(exchange);
   };
   downstream.on('error', () => downstream.destroy());
@@ -48,6 +65,7 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
     if (!upstream || upstream.destroyed) return finish();
     upstream.destroy();
   });
+  const finishNow = () => finish();
 
   const ctx: L4Context = {
     tables, listener, downstream, startedAt, source, mtls: false, flags: [],
@@ -57,12 +75,7 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
       ctx.proxyError ??= err.reason;
       if (ends.refuse && !exchange.connected && !err.reset) {
         ends.refuse(err);
-        // The refusal is written; the close that follows ends the exchange.
-        downstream.once('finish', () => downstream.destroy());
-        setTimeout(() => downstream.destroy(), 1000).unref();
-      } else {
-        upstream?.destroy();
-        downstream.destroy();
+        return finish(true);
       }
       finish();
     },
@@ -73,6 +86,7 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
       }
       upstream = up;
       exchange.connected = true;
+      tellOpened();
       ends.accept?.();
       up.on('error', () => up.destroy());
       up.once('close', () => {
@@ -80,8 +94,8 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
         // Let what the upstream sent drain to the downstream, then close it (Envoy flushes before closing).
         if (downstream.writableEnded) downstream.destroy();
         else downstream.end(() => downstream.destroy());
-        downstream.once('close', finish);
-        setTimeout(finish, 2000).unref();
+        downstream.once('close', finishNow);
+        setTimeout(finishNow, 2000).unref();
       });
       downstream.on('data', (c: Buffer) => { exchange.bytesReceived += c.length; });
       up.on('data', (c: Buffer) => { exchange.bytesSent += c.length; });
@@ -97,6 +111,5 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
   if (ends.refuse) ctx.refuse = ends.refuse;
   exchange.ctx = ctx;
   observer.live?.add(exchange);
-  observer.opened?.(exchange);
   return ctx;
 }

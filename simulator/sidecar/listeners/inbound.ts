@@ -166,6 +166,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     // HTTP/1.1 CONNECT: plaintext, or over a TLS connection of its own (the `tls` tunnel transport).
     const http1Tunnel = (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       http1.delete(socket);
+      // A tunnel carries half-closes both ways (a TLS socket would end its side at the peer's FIN).
+      socket.allowHalfOpen = true;
       if (head.length > 0) socket.unshift(head);
       onTunnel({ authority: req.url, headers: req.headers, stream: socket, source: peerSource(socket), ends: http1Ends(socket) });
     };
@@ -181,7 +183,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
   }
 
   // noDelay: a sidecar writes small frames; Nagle would hold each one for the peer's delayed ACK.
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  // allowHalfOpen: a TCP client's FIN must not end what its server still sends back (HTTP handles its own ends).
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());

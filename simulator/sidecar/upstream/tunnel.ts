@@ -99,6 +99,8 @@ function overHttp1(target: TunnelTarget, certs: Certificates, settle: (r: Tunnel
     })
     : net.connect({ host: '127.0.0.1', port: target.port, allowHalfOpen: true });
   socket.setNoDelay(true);
+  // The app's half-close travels; the peer's answer still comes back.
+  socket.allowHalfOpen = true;
   socket.once(target.transport === 'tls' ? 'secureConnect' : 'connect', () => {
     const lines = [`CONNECT ${target.authority} HTTP/1.1`, `host: ${target.authority}`, ...Object.entries(target.headers).map(([k, v]) => `${k}: ${v}`)];
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
