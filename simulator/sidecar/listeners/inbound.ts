@@ -21,7 +21,7 @@ import type { Stats } from '../stats';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
 import type { ListenerDeps } from './outbound';
 import { headersLimits } from '../../http-limits';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { protocolClass } from '../../policy/protocols';
 import { PROXY_ERROR_HEADER } from '../errors';
@@ -175,10 +175,9 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     // The secure server emits 'connect' for both: HTTP/1.1 (req, socket, head) and HTTP/2 CONNECT streams (req, res).
     secure.on('connect', (req: http.IncomingMessage | http2.Http2ServerRequest, second: net.Socket | http2.Http2ServerResponse, head?: Buffer) => {
       if (!(req instanceof http2.Http2ServerRequest)) return http1Tunnel(req, second as net.Socket, head ?? Buffer.alloc(0));
+      // The raw stream both ways: the compat request only starts reading it when read itself, which it never is.
       const h2 = req.stream;
-      // The request reads the stream's data (compat layer); the answer is written on the stream itself.
-      const stream = Duplex.from({ readable: req, writable: h2 });
-      onTunnel({ authority: req.headers[':authority'] as string | undefined, headers: req.headers, stream, source: peerSource(req.socket), ends: h2Ends(h2) });
+      onTunnel({ authority: req.headers[':authority'] as string | undefined, headers: req.headers, stream: h2, source: peerSource(req.socket), ends: h2Ends(h2) });
     });
   }
 

@@ -91,13 +91,28 @@ function overH2(target: TunnelTarget, pool: H2Pool, settle: (r: TunnelResult) =>
   return () => stream.close(http2.constants.NGHTTP2_CANCEL);
 }
 
+/**
+ * TLS sessions to resume per (peer port, identity, our certificate), so a
+ * connection after the first costs an abbreviated handshake, as nginx's
+ * proxy_ssl_session_reuse does. New certificates start new sessions.
+ */
+const sessions = new Map<string, Buffer>();
+const MAX_SESSIONS = 256;
+
 function overHttp1(target: TunnelTarget, certs: Certificates, settle: (r: TunnelResult) => void): () => void {
+  const key = `${target.port}|${target.spiffeId}|${certs.serial ?? certs.notAfter}`;
   const socket = target.transport === 'tls'
     ? tls.connect({
       host: '127.0.0.1', port: target.port, key: certs.keyPem, cert: certs.certPem, ca: certs.caPem, ALPNProtocols: ['http/1.1'],
-      checkServerIdentity: (_h, cert) => checkSpiffe(cert, target.spiffeId),
+      checkServerIdentity: (_h, cert) => checkSpiffe(cert, target.spiffeId), session: sessions.get(key),
     })
     : net.connect({ host: '127.0.0.1', port: target.port, allowHalfOpen: true });
+  if (socket instanceof tls.TLSSocket) {
+    socket.on('session', (session: Buffer) => {
+      if (sessions.size >= MAX_SESSIONS && !sessions.has(key)) sessions.delete(sessions.keys().next().value!);
+      sessions.set(key, session);
+    });
+  }
   socket.setNoDelay(true);
   // The app's half-close travels; the peer's answer still comes back.
   socket.allowHalfOpen = true;
