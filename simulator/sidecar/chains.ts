@@ -48,6 +48,7 @@ import { l4Authz } from './l4/authz';
 import { l4Chaos } from './l4/chaos';
 import { l4ConnectionLimit } from './l4/connectionLimit';
 import { l4Endpoint } from './l4/endpoint';
+import { l4GatewayRoute } from './l4/gatewayRoute';
 import { l4Outlier } from './l4/outlier';
 import { l4LearnPeer } from './l4/peer';
 import { l4Route } from './l4/route';
@@ -268,14 +269,14 @@ export function outboundL4Chain(d: {
   resilience: ResilienceState;
   tunnel: ToPeerDeps;
   log?: (level: 'info' | 'warn', message: string) => void;
-  /** `mesh` at a sidecar; the Gateway (`ns/name`) at the ingress. */
-  gateway?: string;
+  /** `sidecar`: the addressed service's tcp[]/tls[] rules; `ingress`: the rules bound to the Gateway whose TCP port it came to. */
+  role: 'sidecar' | 'ingress';
 }): L4Handler {
   const r = d.resilience;
   return composeL4(
     [
-      // Which tcp[]/tls[] rule (by port, source, and on TLS ports the ClientHello's SNI) and which destination.
-      l4Route({ random: d.random, gateway: d.gateway }),
+      // Which tcp[]/tls[] rule (by port, source, and on TLS ports the ClientHello's SNI; at the ingress, by Gateway port) and which destination.
+      d.role === 'ingress' ? l4GatewayRoute({ random: d.random }) : l4Route({ random: d.random }),
       // Subset -> workloads (minus ejected hosts) -> the DestinationRule's load balancer.
       l4Endpoint({ lb: d.lb, random: d.random, state: r }),
       // connectionPool.tcp.maxConnections: past the limit, the connection is closed at once (UO).

@@ -22,7 +22,8 @@ import { createOutboundServer, pinAuthority, sourceOf } from './listeners/outbou
 import { onConnect } from './listeners/connect';
 import { dispatcher, type ConnectAnswer, type ConnectionHandler } from './listeners/dispatch';
 import { createHttp2Entry, type ServeHttp2 } from './listeners/http2Entry';
-import { UpstreamListeners } from './listeners/upstreams';
+import { upstreamEntries, upstreamListeners } from './listeners/upstreams';
+import { TcpListeners } from './listeners/tcpListeners';
 import type { L4Error, L4Exchange } from './l4/context';
 import { newL4Context, type L4Observer } from './l4/connection';
 import { l4EntryOf } from './l4/accessLog';
@@ -139,7 +140,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const answerOf = (answer: ConnectAnswer | undefined) => answer
     ? { accept: answer.accept, refuse: (err: L4Error) => answer.refuse(err.status ?? (err.flag === 'NR' || err.flag === 'NC' ? 502 : 503), err.reason, err.message) }
     : {};
-  const outboundL4 = outboundL4Chain({ random, lb, resilience, log, tunnel: { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? 'h2' } });
+  const tunnel = { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? 'h2' } as const;
+  const outboundL4 = outboundL4Chain({ role: 'sidecar', random, lb, resilience, log, tunnel });
   const l4Connection: ConnectionHandler = (socket, destination) => {
     const t = getTables();
     const ctx = newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(destination.answer));
@@ -173,7 +175,18 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       refused: (socket, err, answer) => refuseConnection(socket, { flag: 'NR', ...err }, answer),
     }));
   }
-  const upstreams = new UpstreamListeners({
+  // The ingress: a Gateway server of protocol TCP is a listener of its own on 127.0.0.1:<server port>.
+  const ingressL4 = outboundL4Chain({ role: 'ingress', random, lb, resilience, log, tunnel });
+  const gatewayPorts = new TcpListeners<{ port: number; gateways: string[] }>((socket, target) => {
+    const t = getTables();
+    const ctx = newL4Context(t, 'ingress', socket, { workload: t.identity.name, labels: t.identity.labels, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, address: socket.remoteAddress }, l4Observer);
+    ctx.gateway = { names: target.gateways, port: target.port };
+    ingressL4(ctx);
+  }, log);
+  const gatewayEntries = (t: MeshTables) => role === 'ingress'
+    ? [...t.gatewayTcpPorts].map(([port, gateways]) => ({ port, target: { port, gateways }, describe: `Gateway ${gateways.join(', ')} TCP server port ${port}` }))
+    : [];
+  const upstreams = upstreamListeners({
     tables: getTables,
     dispatch,
     unresolved: (socket, u) => refuseConnection(socket, { flag: 'NR', reason: 'unknown-upstream', message: `upstream ${u.localPort} leads to ${u.service}:${u.port}, which the config no longer has` }),
@@ -243,10 +256,12 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let boundPorts: number[];
   try {
     boundPorts = await Promise.all(listening);
-    await upstreams.sync(self?.upstreams ?? []);
+    await upstreams.sync(upstreamEntries(self?.upstreams));
+    // A Gateway port that cannot be bound is logged; the rest of the ingress serves on.
+    await gatewayPorts.sync(gatewayEntries(tables)).catch(() => undefined);
   } catch (err) {
     for (const s of [admin, outbound, inbound?.server]) s?.close();
-    await upstreams.close(true);
+    await Promise.all([upstreams.close(true), gatewayPorts.close(true)]);
     throw err;
   }
   const [adminPort, outPort, inPort] = boundPorts;
@@ -278,7 +293,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
             resilience.toxics.sync(next.snapshot.faults ?? []);
             if (mtlsChanged) inbound?.enforce();
             // Upstreams added or dropped by a Mesh edit: their listeners open or close (connections in progress finish).
-            upstreams.sync(next.self?.upstreams ?? []).catch((err: Error) => log('warn', err.message));
+            upstreams.sync(upstreamEntries(next.self?.upstreams)).catch((err: Error) => log('warn', err.message));
+            gatewayPorts.sync(gatewayEntries(next)).catch(() => undefined);
             stats.inc('config.applied');
             return send({ type: 'applied', version: next.version });
           } catch (err) {
@@ -314,7 +330,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       outbound.closeIdleConnections();
       http2Entry.close();
       inbound?.closeIdle();
-      const upstreamsClosed = upstreams.close();
+      const upstreamsClosed = Promise.all([upstreams.close(), gatewayPorts.close()]);
       pool.close();
       appH2c.close();
       clearInterval(toxicSweep);
@@ -323,7 +339,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       await Promise.race([Promise.all([...closed, upstreamsClosed]), timer]);
       // TCP connections still open are cut (Envoy's drain ends them too).
       for (const e of l4Live) e.ctx.downstream.destroy();
-      await upstreams.close(true);
+      await Promise.all([upstreams.close(true), gatewayPorts.close(true)]);
       outbound.closeAllConnections();
       http2Entry.destroyAll();
       admin.closeAllConnections();

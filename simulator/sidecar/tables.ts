@@ -115,6 +115,8 @@ export interface MeshTables {
   gatewayRoutes: CompiledVirtualService[];
   /** Gateways by qualified name `ns/name`, with their server hosts. */
   gateways: Map<string, { hosts: string[] }>;
+  /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
+  gatewayTcpPorts: Map<number, string[]>;
   /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
   destinationRules: Map<string, DestinationRuleSpec>;
   destinationRuleSources: Map<string, string[]>;
@@ -177,7 +179,13 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   }
 
   const gateways = new Map<string, { hosts: string[] }>();
+  const gatewayTcpPorts = new Map<number, string[]>();
   for (const gw of snapshot.gateways) {
+    const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
+    for (const server of gw.spec.servers ?? []) {
+      if (!['TCP', 'MONGO'].includes(String(server.port?.protocol).toUpperCase()) || typeof server.port.number !== 'number') continue;
+      gatewayTcpPorts.set(server.port.number, [...(gatewayTcpPorts.get(server.port.number) ?? []), name]);
+    }
     const hosts = (gw.spec.servers ?? []).flatMap((s) => s.hosts ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
     gateways.set(`${gw.metadata.namespace ?? ns}/${gw.metadata.name}`, { hosts });
   }
@@ -194,7 +202,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gateways, gatewayTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
   };
 }
 

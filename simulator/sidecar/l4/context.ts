@@ -60,6 +60,8 @@ export interface L4Context {
   proxyError?: string;
   /** `127.0.0.1:<port>` of what it connected to. */
   upstreamHost?: string;
+  /** At the ingress: the Gateway server port the connection came to, and the Gateways with a TCP server there. */
+  gateway?: { names: string[]; port: number };
   /** A CONNECT to a host outside the mesh: `host:port` (Istio's PassthroughCluster). */
   passthrough?: string;
   /** Closes the connection with an error, before or after it connected. */

@@ -15,8 +15,6 @@ const CLIENT_HELLO_TIMEOUT_MS = 10_000;
 
 export interface L4RouteSettings {
   random: () => number;
-  /** `mesh` at a sidecar; the Gateway (`ns/name`) at the ingress. */
-  gateway?: string;
 }
 
 export const l4Route = (s: L4RouteSettings): L4Filter => (next) => (ctx) => {
@@ -25,7 +23,7 @@ export const l4Route = (s: L4RouteSettings): L4Filter => (next) => (ctx) => {
     const t = ctx.tables;
     const table = t.routes.get(routeKey(dest.service.fqdn, dest.port.port));
     if (!table) return ctx.fail({ flag: 'NR', reason: 'unknown-port', message: `no route table for ${dest.authority}` });
-    const plan = planL4(t, table, { port: dest.port.port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway: s.gateway ?? 'mesh', sni: ctx.sni }, s.random);
+    const plan = planL4(t, table, { port: dest.port.port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway: 'mesh', sni: ctx.sni }, s.random);
     if (plan.kind === 'error') return ctx.fail({ flag: plan.flag, reason: plan.reason, message: plan.message });
     ctx.plan = plan;
     next(ctx);

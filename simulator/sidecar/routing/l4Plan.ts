@@ -55,13 +55,36 @@ export function planL4(t: MeshTables, table: RouteTable, a: L4Attributes & { sni
     const rules = `${table.source?.namespace}/${table.source?.name}`;
     return { kind: 'error', flag: 'NR', reason: 'no-sni-match', message: a.sni ? `no tls[] rule of VirtualService ${rules} matches server name "${a.sni}"` : `the client sent no server name (SNI), and VirtualService ${rules} routes port ${a.port} by SNI` };
   }
+  return forward(t, hit, a.port, random);
+}
+
+/**
+ * The ingress's plan for a connection to one of its Gateway TCP servers: the
+ * first tcp[] rule, of the VirtualServices bound to one of the Gateways with
+ * a server on that port, whose match holds (`port` is the Gateway's port).
+ * Nothing matching: no route (Envoy has no filter chain), the connection closes.
+ */
+export function planGatewayL4(t: MeshTables, gateways: readonly string[], port: number, random: () => number): L4Plan {
+  for (const gateway of gateways) {
+    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    for (const vs of t.gatewayRoutes) {
+      if (!vs.gateways.includes(gateway)) continue;
+      const hit = pickTcp(vs.tcp, a);
+      if (hit !== 'default') return forward(t, hit, port, random);
+    }
+  }
+  return { kind: 'error', flag: 'NR', reason: 'no-gateway-route', message: `no tcp[] rule of a VirtualService bound to ${gateways.join(', ')} matches port ${port}` };
+}
+
+/** The destination of a rule, picked by weight, sent to its port (or the service's only one, or `port`). */
+function forward(t: MeshTables, hit: CompiledL4Rule, requestedPort: number, random: () => number): L4Plan {
   const routeName = `${hit.origin.name}.${hit.origin.section}.${hit.index}`;
   const dest = pickWeighted(hit.route, random);
   if (!dest) return { kind: 'error', flag: 'UH', reason: 'no-weighted-destination', message: `route ${routeName} has no destination with a weight above 0` };
   const fqdn = qualifyHost(dest.destination.host, hit.origin.namespace);
   const service = t.serviceByHost.get(fqdn);
   if (!service) return { kind: 'error', flag: 'NC', reason: 'unknown-destination', message: `route ${routeName} sends to ${fqdn}, which is not a mesh service; known services: ${knownServices(t)}` };
-  const port = destinationPort(service, dest.destination.port?.number, a.port);
+  const port = destinationPort(service, dest.destination.port?.number, requestedPort);
   if (!portsOf(service).some((p) => p.port === port)) {
     return { kind: 'error', flag: 'NC', reason: 'unknown-destination-port', message: `route ${routeName} sends to ${service.name}.${service.namespace} port ${port}, which it does not have; it has ${describePorts(service)}` };
   }
