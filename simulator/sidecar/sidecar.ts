@@ -241,6 +241,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     restart: opts.host?.restart,
     extra: () => ({
       upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString(), toxics: resilience.toxics.toJSON(),
+      tcpListeners: { upstreams: upstreams.ports, gateway: gatewayPorts.ports }, tcpConnections: l4Live.size,
       // What `devmesh proxy-config` prints: this sidecar's listeners, routes, clusters, endpoints and secrets now.
       proxyConfig: proxyConfigOf(tables, { ports, outlier: (c, h) => resilience.outlierOf(c, h), certs, now: resilience.now() }),
     }),

@@ -61,4 +61,6 @@ function peekServerName(ctx: L4Context, done: (sni: string | undefined) => void)
   timer.unref();
   ctx.onClose(() => clearTimeout(timer));
   socket.on('data', onData);
+  // The socket arrives paused (nothing read before a handler owns it).
+  socket.resume();
 }

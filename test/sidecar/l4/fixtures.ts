@@ -128,3 +128,82 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return undefined;
 }
+
+/** A TLS server app that greets every client with its name and the server name the client asked for (TLS passthrough tests). */
+export async function tlsGreeter(name: string, certs: { certPem: string; keyPem: string }): Promise<{ server: net.Server & { destroyAll(): void }; port: number }> {
+  const tls = await import('node:tls');
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer({ cert: certs.certPem, key: certs.keyPem }, (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+    s.end(`${name} ${(s as unknown as { servername?: string }).servername ?? '-'}\n`);
+  }) as unknown as net.Server & { destroyAll(): void };
+  server.destroyAll = () => { for (const s of sockets) s.destroy(); };
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+/** A TLS client to `port` asking for `servername`: what the server said, or '' when the connection closed first. */
+export async function tlsHello(port: number, servername: string): Promise<string> {
+  const tls = await import('node:tls');
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(got.trim()));
+  });
+}
+
+/** Debian's redis-server on a free port (no persistence), or undefined when it is not installed; close() stops the process. */
+export async function redisServer(port: number): Promise<{ server: net.Server; port: number } | undefined> {
+  const { spawn, spawnSync } = await import('node:child_process');
+  if (spawnSync('redis-server', ['--version']).error) return undefined;
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // The mesh fixtures close apps as servers: closing this one stops the process.
+  const server = Object.assign(new net.Server(), {
+    close(cb?: (err?: Error) => void) { child.kill('SIGTERM'); void exited.then(() => cb?.()); return server; },
+  }) as net.Server;
+  await eventually(() => new Promise<true | undefined>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.end('PING\r\n'));
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.on('error', () => resolve(undefined));
+    s.on('close', () => resolve(got.startsWith('+PONG') ? true : undefined));
+  }), `redis-server on 127.0.0.1:${port}`);
+  return { server, port };
+}
+
+/** `redis-cli -p <port> <args...>`: what it printed (stdout and stderr) and its exit code. */
+export async function redisCli(port: number, ...args: string[]): Promise<{ out: string; code: number }> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 5000 }, (err, stdout, stderr) => {
+      resolve({ out: `${stdout}${stderr}`.trim(), code: err ? Number((err as { code?: number }).code ?? 1) : 0 });
+    });
+  });
+}
+
+/** One command in Redis' wire protocol (RESP) on an open socket: its reply (a status, an error, an integer or a bulk string; null for a nil). */
+export function redisCommand(s: net.Socket, ...args: string[]): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const done = (v: string | null) => { s.off('data', onData); s.off('close', onClose); resolve(v); };
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const eol = buf.indexOf('\r\n');
+      if (eol < 0) return;
+      if (buf[0] !== '$') return done(buf.slice(0, eol));
+      const len = Number(buf.slice(1, eol));
+      if (len < 0) return done(null);
+      if (buf.length >= eol + 2 + len + 2) done(buf.slice(eol + 2, eol + 2 + len));
+    };
+    const onClose = () => reject(new Error(`closed before answering ${args[0]} (got "${buf}")`));
+    s.on('data', onData);
+    s.once('close', onClose);
+    s.resume();
+    s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+  });
+}
