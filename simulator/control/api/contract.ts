@@ -179,6 +179,18 @@ export interface TopologyServicePort {
   /** The container port it targets on the workloads (a number, or a name they map). */
   targetPort?: number | string;
   protocol?: string;
+  /** How an app reaches this port through its sidecar (proxy form, CONNECT, local upstream ports). */
+  reach?: ServicePortReach;
+}
+
+/** The three ways an app reaches one service port (simulator/control/reach.ts). */
+export interface ServicePortReach {
+  /** `http://reviews:9080/` through HTTP_PROXY: HTTP/1.1 ports only. */
+  proxyForm?: string;
+  /** `reviews:9080`, the CONNECT target for HTTPS_PROXY, https_proxy and grpc_proxy. */
+  connect: string;
+  /** Local upstream ports leading here: 127.0.0.1:<localPort> on that workload's sidecar. */
+  upstreams: Array<{ workload: string; localPort: number }>;
 }
 
 /** The ingress gateway's sidecar, as the running config has it. */
