@@ -6,6 +6,7 @@
  * errors for consecutive5xxErrors); a connection that succeeds resets the
  * counts. Only when the DestinationRule sets `outlierDetection`.
  */
+import { outcomeRecorder } from '../filters/outlier';
 import { clusterName, type ResilienceState } from '../resilience/state';
 import type { L4Filter } from './context';
 
@@ -13,15 +14,7 @@ export const l4Outlier = (s: { state: ResilienceState; onEject?: (message: strin
   const od = ctx.policy?.outlierDetection;
   const ep = ctx.endpoint;
   if (!od || !ep) return next(ctx);
-  const cluster = clusterName(ctx.plan!);
-  const det = s.state.detector(cluster, od, ctx.tables.defaults.outlierDetection);
-  const record = (r: Parameters<typeof det.record>[1]) => {
-    const e = det.record(ep.name, r, s.state.hosts.get(cluster) ?? [ep.name], s.state.now());
-    if (e) {
-      s.state.stats.inc('outlier_detection.ejections_enforced_total');
-      s.onEject?.(`outlier detection ejected ${ep.name} from ${cluster} (${e.reason}) until ${new Date(e.until).toISOString()}`);
-    }
-  };
+  const record = outcomeRecorder(s, clusterName(ctx.plan!), od, ctx.tables.defaults.outlierDetection, ep.name);
   const { relay, fail } = ctx;
   let decided = false;
   ctx.relay = (upstream) => {
