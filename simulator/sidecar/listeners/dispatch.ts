@@ -7,10 +7,12 @@
  * workload (Consul Connect's model: `redis-cli -p 16379`). The last two end
  * here with a plain socket to the app and the destination it named:
  *
- * - `http` ports: HTTP/1.1 inside the socket, into the L7 chain as if it came
- *   to the outbound listener (every request routed and policed on its own);
- * - `http2`, `grpc`, `grpc-web` ports: HTTP/2 with prior knowledge inside
- *   the socket, into the L7 HTTP/2 entry (`serveHttp2Connection`);
+ * - `http` (and `grpc-web`) ports: HTTP/1.1 inside the socket, into the L7
+ *   chain as if it came to the outbound listener (every request routed and
+ *   policed on its own);
+ * - `http2`, `grpc` ports: HTTP/2 with prior knowledge inside
+ *   the socket, into the L7 HTTP/2 entry (`http2Entry.ts`: every stream runs
+ *   the outbound chain on its own, as for a request to the outbound listener);
  * - every other port (`tcp`, `tls`, `https`, `mongo`, `redis`, `mysql`, ...):
  *   the L4 chain, one policy decision per connection.
  *
@@ -53,7 +55,7 @@ export type ConnectionPath = 'http1' | 'http2' | 'l4';
 export interface DispatchDeps {
   /** HTTP/1.1 into the L7 chain (the outbound listener's own request handling). */
   http1: ConnectionHandler;
-  /** HTTP/2 (prior knowledge) into the L7 chain, per call: `serveHttp2Connection`. */
+  /** HTTP/2 (prior knowledge) into the L7 chain, per call: the HTTP/2 entry's `serve`. */
   http2: ConnectionHandler;
   /** The L4 chain: tcp[]/tls[] routes, authz, pool limits, toxics, TCP metrics, per connection. */
   l4: ConnectionHandler;
@@ -63,10 +65,11 @@ export interface DispatchDeps {
 export function connectionPath(protocol: Protocol): ConnectionPath {
   switch (protocol) {
     case 'http':
+    // gRPC-Web is HTTP/1.1 (or h2 from a browser, never prior knowledge): served as HTTP/1.1 requests, not translated.
+    case 'grpc-web':
       return 'http1';
     case 'http2':
     case 'grpc':
-    case 'grpc-web':
       return 'http2';
     default:
       return 'l4';

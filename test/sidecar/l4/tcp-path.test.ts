@@ -24,7 +24,7 @@ async function meshWith(opts: { tcpTunnel?: 'h2' | 'tls' } = {}): Promise<{ mesh
       { name: 'sleep', port: 80, workloads: [{ name: 'sleep', port: 3, upstreams: [{ service: 'tcp-echo', port: 9000, localPort: local }, { service: 'tcp-echo', port: 8080, localPort: localHttp }] }] },
     ],
   };
-  const mesh = await startMeshFromSpec(spec, {}, { app: (n) => (n === 'tcp-echo-v1:9000' ? tcpEcho('hello') : undefined), tcpTunnel: opts.tcpTunnel } as Parameters<typeof startMeshFromSpec>[2]);
+  const mesh = await startMeshFromSpec(spec, {}, { app: (w, port) => (w === 'tcp-echo-v1' && port === '9000' ? tcpEcho('hello') : undefined), tcpTunnel: opts.tcpTunnel } as Parameters<typeof startMeshFromSpec>[2]);
   return { mesh, local, localHttp };
 }
 

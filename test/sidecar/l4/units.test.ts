@@ -11,6 +11,7 @@ import { readClientHello } from '../../../simulator/sidecar/l4/clientHello';
 import { sniffPlaintext } from '../../../simulator/sidecar/listeners/sniff';
 import { connectTarget } from '../../../simulator/sidecar/listeners/connect';
 import { connectionPath } from '../../../simulator/sidecar/listeners/dispatch';
+import { PROTOCOLS } from '../../../simulator/policy/protocols';
 import { planL4 } from '../../../simulator/sidecar/routing/l4Plan';
 import { sniScore } from '../../../simulator/sidecar/routing/l4Match';
 import { compileTables, routeKey, type MeshTables } from '../../../simulator/sidecar/tables';
@@ -156,6 +157,14 @@ describe('the L4 plan', () => {
     assert.equal(sniScore('*.example.com', 'example.com'), 0);
     assert.ok(sniScore('*.example.com', 'a.example.com') > 0);
     assert.ok(sniScore('a.example.com', 'A.Example.com') > sniScore('*.example.com', 'a.example.com'));
+  });
+});
+
+test('the dispatcher sends HTTP ports to the HTTP/1.1 chain, gRPC and HTTP/2 ports to the HTTP/2 entry, the rest to the L4 chain', () => {
+  const paths = Object.fromEntries(PROTOCOLS.map((p) => [p, connectionPath(p)]));
+  assert.deepEqual(paths, {
+    http: 'http1', 'grpc-web': 'http1', http2: 'http2', grpc: 'http2',
+    tcp: 'l4', tls: 'l4', https: 'l4', mongo: 'l4', redis: 'l4', mysql: 'l4', udp: 'l4',
   });
 });
 
