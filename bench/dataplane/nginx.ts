@@ -49,11 +49,7 @@ function httpCommon(dir: string, name: string): string {
 }
 
 export async function startNginxChain(dir: string, o: { servicePort: number; frontPort: number; backPort: number; client: Certificates; server: Certificates; cpu?: string }): Promise<NginxChain> {
-  mkdirSync(dir, { recursive: true });
-  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
-  const ca = w('ca.pem', o.client.caPem);
-  const cCert = w('front.crt', o.client.certPem), cKey = w('front.key', o.client.keyPem);
-  const sCert = w('back.crt', o.server.certPem), sKey = w('back.key', o.server.keyPem);
+  const { w, ca, cCert, cKey, sCert, sKey } = pairFiles(dir, o);
   const front = `${common(dir, 'front')}http {
 ${httpCommon(dir, 'front')}
   upstream back { server 127.0.0.1:${o.backPort}; keepalive 128; keepalive_requests 10000000; }
@@ -110,11 +106,7 @@ async function startPair(dir: string, fConf: string, bConf: string, o: { frontPo
  * hops, one process each, as the HTTP/1.1 pair.
  */
 export async function startNginxGrpcChain(dir: string, o: { servicePort: number; frontPort: number; backPort: number; client: Certificates; server: Certificates; cpu?: string }): Promise<NginxChain> {
-  mkdirSync(dir, { recursive: true });
-  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
-  const ca = w('ca.pem', o.client.caPem);
-  const cCert = w('front.crt', o.client.certPem), cKey = w('front.key', o.client.keyPem);
-  const sCert = w('back.crt', o.server.certPem), sKey = w('back.key', o.server.keyPem);
+  const { w, ca, cCert, cKey, sCert, sKey } = pairFiles(dir, o);
   const grpcHttp = (name: string) => `${httpCommon(dir, name)}
   grpc_read_timeout 120s; grpc_send_timeout 120s;
 `;
@@ -155,11 +147,7 @@ ${grpcHttp('back')}
  * certificate -> back (`ssl_verify_client on`) -> the service.
  */
 export async function startNginxStreamChain(dir: string, o: { servicePort: number; frontPort: number; backPort: number; client: Certificates; server: Certificates; cpu?: string }): Promise<NginxChain> {
-  mkdirSync(dir, { recursive: true });
-  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
-  const ca = w('ca.pem', o.client.caPem);
-  const cCert = w('front.crt', o.client.certPem), cKey = w('front.key', o.client.keyPem);
-  const sCert = w('back.crt', o.server.certPem), sKey = w('back.key', o.server.keyPem);
+  const { w, ca, cCert, cKey, sCert, sKey } = pairFiles(dir, o);
   const module = 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n';
   const front = `${module}${common(dir, 'sfront')}stream {
   server {
@@ -189,3 +177,14 @@ export async function startNginxStreamChain(dir: string, o: { servicePort: numbe
 
 /** Debian's libnginx-mod-stream, which the TCP reference needs. */
 export const nginxStreamAvailable = (): boolean => has('nginx') && existsSync('/usr/lib/nginx/modules/ngx_stream_module.so');
+
+/** The folder of a pair, with the CA and both certificates written in it (0600); `w` writes a config file there. */
+function pairFiles(dir: string, o: { client: Certificates; server: Certificates }) {
+  mkdirSync(dir, { recursive: true });
+  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
+  return {
+    w, ca: w('ca.pem', o.client.caPem),
+    cCert: w('front.crt', o.client.certPem), cKey: w('front.key', o.client.keyPem),
+    sCert: w('back.crt', o.server.certPem), sKey: w('back.key', o.server.keyPem),
+  };
+}

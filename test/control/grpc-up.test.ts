@@ -7,12 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { LogPage } from '../../simulator/control/api/contract';
 import { echoClient, grpcEchoApp, say, withEnv, type AppLog } from '../sidecar/grpc/fixtures';
-import { freePorts, removeDir, startUp, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
+import { freePorts, removeDir, upWithMesh, waitFor, withOutput, type UpProcess } from './helpers';
 
 describe('gRPC under devmesh up', () => {
   let dir: string;
@@ -24,8 +21,7 @@ describe('gRPC under devmesh up', () => {
     app = await grpcEchoApp('ratings-v1');
     const [control, ingress, page, pageOut, local] = await freePorts(5);
     ports = { control, ingress, page, pageOut, local };
-    dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-grpc-up-'));
-    writeFileSync(path.join(dir, 'mesh.yaml'), `apiVersion: devmesh.dev/v1alpha1
+    ({ dir, up } = await upWithMesh(`apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
 metadata: { name: shop }
 spec:
@@ -45,10 +41,7 @@ spec:
           sidecar: { outboundPort: ${pageOut} }
           upstreams:
             - { service: ratings, port: 9090, localPort: ${local} }
-`);
-    up = startUp(path.join(dir, 'mesh.yaml'));
-    await waitReady(up, path.join(dir, 'mesh.yaml'));
-    await waitFor('the banner', () => up.output().includes('how apps reach each service')).catch(withOutput(up));
+`, 'devmesh-grpc-up-'));
   });
   after(async () => {
     for (const c of clients) c.close();

@@ -8,12 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Topology } from '../../simulator/control/api/contract';
 import { connectVia, redisCli, redisCommand } from '../sidecar/l4/fixtures';
-import { freePorts, removeDir, startUp, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
+import { freePorts, removeDir, upWithMesh, type UpProcess } from './helpers';
 
 const installed = !spawnSync('redis-server', ['--version']).error && !spawnSync('redis-cli', ['--version']).error;
 
@@ -24,8 +21,7 @@ describe('Redis under devmesh up', { skip: installed ? false : 'redis-server/red
   before(async () => {
     const [control, ingress, redis, cart, cartOut, local] = await freePorts(6);
     ports = { control, ingress, redis, cart, cartOut, local };
-    dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-tcp-up-'));
-    writeFileSync(path.join(dir, 'mesh.yaml'), `apiVersion: devmesh.dev/v1alpha1
+    ({ dir, up } = await upWithMesh(`apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
 metadata: { name: shop }
 spec:
@@ -46,10 +42,7 @@ spec:
           sidecar: { outboundPort: ${cartOut} }
           upstreams:
             - { service: redis, port: 6379, localPort: ${local} }
-`);
-    up = startUp(path.join(dir, 'mesh.yaml'));
-    await waitReady(up, path.join(dir, 'mesh.yaml'));
-    await waitFor('the banner', () => up.output().includes('how apps reach each service')).catch(withOutput(up));
+`, 'devmesh-tcp-up-'));
   });
   after(async () => {
     await up?.stop();
