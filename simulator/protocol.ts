@@ -12,7 +12,7 @@ import type { ResolvedDefaults } from './policy/defaults';
 import type { ExtensionProvider, Protocol, Resource } from './policy/model';
 
 /** A workload and the ingress as the sidecars and the control API both see them (the API's contract owns the shapes). */
-export type { GatewayListenerInfo, IngressInfo, WorkloadInfo } from './control/api/contract';
+export type { GatewayListenerInfo, IngressInfo, UpstreamInfo, WorkloadInfo } from './control/api/contract';
 
 /** One port of a service, as a Kubernetes Service port with the protocol Istio reads from it. */
 export interface ServicePortInfo {
@@ -126,6 +126,12 @@ export interface BootstrapOptions {
   printAccessLog?: boolean;
   /** false: no tracing and no Istio metrics filters (the benchmark's "telemetry off" baseline). */
   observability?: boolean;
+  /**
+   * How TCP connections travel between sidecars over mTLS: `h2`, a CONNECT
+   * stream on the pair's HTTP/2 session (default), or `tls`, a TLS
+   * connection each (BENCHMARKS.md "TCP through the mesh" compares them).
+   */
+  tcpTunnel?: 'h2' | 'tls';
 }
 
 /**

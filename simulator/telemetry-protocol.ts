@@ -24,6 +24,19 @@ export interface EdgeSample {
   protocol?: 'http' | 'grpc';
   /** Requests per route source (`HTTPRoute ns/name`, `VirtualService ns/name`); absent or missing a request: the default route. */
   routes?: Record<string, number>;
+  /** TCP connections on this edge during the batch (TCP and TLS ports), when there were any. */
+  tcp?: TcpEdgeSample;
+}
+
+export interface TcpEdgeSample {
+  /** Connections that reached the callee (connected) during the batch. */
+  connections: number;
+  /** Connections that failed (no route, overflow, connect failure, refused). */
+  failed: number;
+  /** Bytes both ways during the batch. */
+  bytes: number;
+  /** Connections open at the end of the batch. */
+  open: number;
 }
 
 export interface TelemetryBatch {

@@ -7,7 +7,7 @@ import type { GatewayListenerInfo, IngressInfo, MeshSnapshot, ServiceInfo, Workl
 import { resourceKind } from '../policy/kinds';
 import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from '../policy/model';
 import { spiffeId } from '../policy/hosts';
-import { meshInventory } from '../policy/mesh-inventory';
+import { meshInventory, type WorkloadView } from '../policy/mesh-inventory';
 import { resolveDefaults } from '../policy/defaults';
 import { gatewayStatuses, servedGatewayPorts, type WorldService } from '../policy/gateway-api/status';
 
@@ -70,6 +70,7 @@ export function buildSnapshot(
       appPort: w.appPort ?? 0,
       ports: { ...w.containerPorts },
       sidecar: { ...assigned },
+      ...upstreamsOf(w),
     };
   });
 
@@ -79,6 +80,12 @@ export function buildSnapshot(
     resources.filter((r): r is Resource<K> => resourceKind(r) === kind).map(withNamespace);
   const kubernetesGateways = ofKind('KubernetesGateway');
   const referenceGrants = ofKind('ReferenceGrant');
+
+  /** Local upstream ports; validation refuses one naming no service or port, so none such reaches here. */
+  function upstreamsOf(w: WorkloadView): Pick<WorkloadInfo, 'upstreams'> {
+    const upstreams = w.upstreams.flatMap((u) => (u.target && u.targetPort && u.localPort !== undefined ? [{ service: u.target.fqdn, port: u.targetPort.port, localPort: u.localPort }] : []));
+    return upstreams.length > 0 ? { upstreams } : {};
+  }
 
   const ingress: IngressInfo = {
     name: INGRESS_NAME,

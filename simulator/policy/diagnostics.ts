@@ -110,6 +110,7 @@ export const CODES = {
   'port-in-use': { severity: 'error', title: 'A port the Mesh names is held by another process.' },
   'bad-command': { severity: 'error', title: 'A workload command devmesh cannot run: not found, not executable, or its cwd is not a folder.' },
   'app-not-listening': { severity: 'error', title: 'A workload\'s app did not accept connections on its port in time.' },
+  'protocol-mismatch': { severity: 'error', title: 'A route kind on a port of another protocol (tcp[] on an HTTP port, tls[] on a port that is not TLS): Istio never applies it.' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type DiagnosticCode = keyof typeof CODES;

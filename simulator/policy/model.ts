@@ -10,9 +10,10 @@
 /**
  * Application protocols of a service port, as Istio names them
  * (pkg/config/protocol): from `protocol`/`appProtocol` or the port name's
- * prefix (`http-web`, `grpc-api`, `tcp-db`). devmesh serves `http` (HTTP/1.1
- * to the app) and `http2`/`grpc` (HTTP/2 end to end); the others are
- * carried in the model and warned about.
+ * prefix (`http-web`, `grpc-api`, `tcp-db`). `http` (HTTP/1.1 to the app)
+ * and `http2`/`grpc` (HTTP/2 end to end) are served at L7 per request;
+ * `tcp`, `tls`, `https`, `mongo`, `redis` and `mysql` at L4 per connection
+ * (protocols.ts says which are simulated).
  */
 export type Protocol = 'http' | 'http2' | 'grpc' | 'grpc-web' | 'tcp' | 'tls' | 'https' | 'mongo' | 'redis' | 'mysql' | 'udp';
 
@@ -20,6 +21,19 @@ export interface SidecarPorts {
   inboundPort?: number;
   outboundPort?: number;
   adminPort?: number;
+}
+
+/**
+ * A local upstream port (Consul Connect's model): the sidecar listens on
+ * 127.0.0.1:<localPort> and carries each connection to the service port, for
+ * clients that honour no proxy (database drivers, redis-cli, a gRPC client).
+ */
+export interface UpstreamSpec {
+  /** The service as callers name it: `redis`, `redis.cache`, or its FQDN. */
+  service: string;
+  /** A service port; may be left out when the service has one. */
+  port?: number;
+  localPort: number;
 }
 
 export interface WorkloadSpec {
@@ -37,6 +51,8 @@ export interface WorkloadSpec {
   env?: Record<string, string>;
   image?: string;
   sidecar?: SidecarPorts;
+  /** Local ports its app connects to for other services (`DEVMESH_UPSTREAM_<SERVICE>_<PORT>`). */
+  upstreams?: UpstreamSpec[];
 }
 
 /** One port of a service, as a Kubernetes Service port. */
@@ -326,12 +342,27 @@ export interface TCPRoute {
   route?: RouteDestination[];
 }
 
+export interface TLSMatchAttributes {
+  /** SNI values to match (wildcards `*.example.com` allowed); required by Istio. */
+  sniHosts: string[];
+  destinationSubnets?: string[];
+  port?: number;
+  sourceLabels?: Record<string, string>;
+  gateways?: string[];
+  sourceNamespace?: string;
+}
+
+export interface TLSRoute {
+  match: TLSMatchAttributes[];
+  route?: RouteDestination[];
+}
+
 export interface VirtualServiceSpec {
   hosts?: string[];
   gateways?: string[];
   http?: HTTPRoute[];
   tcp?: TCPRoute[];
-  tls?: unknown[];
+  tls?: TLSRoute[];
   exportTo?: string[];
 }
 

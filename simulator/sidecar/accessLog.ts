@@ -103,7 +103,11 @@ export class AccessLog {
   constructor(private readonly sink: AccessLogSink | undefined, private readonly format: 'text' | 'json' = 'text', private readonly keep = 200) {}
 
   record(listener: string, e: Exchange): AccessLogEntry {
-    const entry = entryOf(listener, e);
+    return this.push(entryOf(listener, e));
+  }
+
+  /** An entry made elsewhere (a TCP connection's, l4/accessLog.ts). */
+  push(entry: AccessLogEntry): AccessLogEntry {
     if (this.ring.length >= this.keep) this.ring.shift();
     this.ring.push(entry);
     if (this.sink) this.sink(formatEntry(entry, this.format));

@@ -8,10 +8,24 @@
 import { sendsMtls } from './security/upstreamTls';
 import { logRow, type EdgeSample, type LogRow, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { AccessLogEntry } from '../control/api/contract';
+import type { L4Exchange } from './l4/context';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
 import { serviceForAuthority, type MeshTables } from './tables';
+
+type AccessLogEntryOut = AccessLogEntry;
+
+/** A TCP connection's edge: caller -> the workload it reached (or `unknown`), for the service it went to. */
+function tcpEdgeKey(e: L4Exchange): { key: string; destination: string; service: string } {
+  const ctx = e.ctx;
+  const destination = ctx.endpoint?.name ?? 'unknown';
+  const service = ctx.endpoint?.service ?? (ctx.plan ? (serviceForAuthority(ctx.tables, ctx.plan.host)?.name ?? ctx.plan.host) : ctx.destination?.service.name ?? ctx.passthrough ?? 'unknown');
+  return { key: `${destination}\0${service}`, destination, service };
+}
+
+/** An edge with TCP connections open says so at least this often, so the topology's window keeps it. */
+const OPEN_REFRESH_MS = 5_000;
 
 export interface TelemetryOptions {
   /** Name of this sidecar's workload (or the ingress). */
@@ -37,6 +51,12 @@ export class SidecarTelemetry {
   private edges = new Map<string, EdgeSample>();
   private logs: LogRow[] = [];
   private droppedLogs = 0;
+  /** TCP connections in progress (l4/connection.ts keeps their bytes current). */
+  readonly connections = new Set<L4Exchange>();
+  /** What was reported of each connection so far. */
+  private readonly reported = new WeakMap<L4Exchange, { sent: number; received: number; connected: boolean }>();
+  /** Open connections per outbound TCP edge at the last flush, and when that edge last said so. */
+  private openByEdge = new Map<string, { open: number; at: number }>();
   private readonly timer: NodeJS.Timeout;
   private early = false;
   private readonly o: Required<Omit<TelemetryOptions, 'send'>> & Pick<TelemetryOptions, 'send'>;
@@ -55,11 +75,7 @@ export class SidecarTelemetry {
     this.metrics.record(listener, e);
     if (e.ctx.observed?.span) this.finishSpan(listener, e);
     if (listener !== 'inbound') this.edge(e);
-    if (this.logs.length >= this.o.maxLogs) {
-      this.logs.shift();
-      this.droppedLogs++;
-    }
-    this.logs.push(logRow(log));
+    this.pushLog(log);
   }
 
   private finishSpan(listener: string, e: Exchange): void {
@@ -150,9 +166,90 @@ export class SidecarTelemetry {
     }
   }
 
+  /** A TCP connection was accepted (istio_tcp_connections_opened_total). */
+  connectionOpened(e: L4Exchange): void {
+    this.metrics.recordConnection(e, 'open', 0, 0);
+  }
+
+  /** A TCP connection is over: its last bytes and its close in the metrics, its edge, its access-log entry. */
+  connectionDone(e: L4Exchange, entry: AccessLogEntryOut): void {
+    const { sent, received } = this.progress(e);
+    this.metrics.recordConnection(e, 'close', sent, received);
+    if (e.ctx.listener !== 'inbound') {
+      const edge = this.tcpEdge(e);
+      edge.bytes += sent + received;
+      if (!e.connected) edge.failed++;
+    }
+    this.pushLog(entry);
+  }
+
+  /** Bytes since the last report; a newly connected connection is counted once on its edge. */
+  private progress(e: L4Exchange): { sent: number; received: number } {
+    let r = this.reported.get(e);
+    if (!r) this.reported.set(e, (r = { sent: 0, received: 0, connected: false }));
+    const sent = e.bytesSent - r.sent;
+    const received = e.bytesReceived - r.received;
+    r.sent = e.bytesSent;
+    r.received = e.bytesReceived;
+    if (e.connected && !r.connected) {
+      r.connected = true;
+      if (e.ctx.listener !== 'inbound') this.tcpEdge(e).connections++;
+    }
+    return { sent, received };
+  }
+
+  /** The edge sample a TCP connection counts on (reporter=source), created for this batch if needed. */
+  private tcpEdge(e: L4Exchange): NonNullable<EdgeSample['tcp']> {
+    const ctx = e.ctx;
+    const { key, destination, service } = tcpEdgeKey(e);
+    let s = this.edges.get(key);
+    if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [] }));
+    s.tcp ??= { connections: 0, failed: 0, bytes: 0, open: 0 };
+    return s.tcp;
+  }
+
+  /**
+   * Bytes of the connections still open (metrics and edges), and how many
+   * each outbound TCP edge holds: said when it changed, and every few
+   * seconds while it holds any, so an idle pooled connection stays drawn.
+   */
+  private liveConnections(now: number): void {
+    const open = new Map<string, { count: number; e: L4Exchange }>();
+    for (const e of this.connections) {
+      const { sent, received } = this.progress(e);
+      const outbound = e.ctx.listener !== 'inbound';
+      if (sent + received > 0) {
+        this.metrics.recordConnection(e, 'bytes', sent, received);
+        if (outbound) this.tcpEdge(e).bytes += sent + received;
+      }
+      if (e.connected && outbound) {
+        const { key } = tcpEdgeKey(e);
+        open.set(key, { count: (open.get(key)?.count ?? 0) + 1, e });
+      }
+    }
+    const next = new Map<string, { open: number; at: number }>();
+    for (const [key, { count, e }] of open) {
+      const last = this.openByEdge.get(key);
+      if (!last || last.open !== count || now - last.at >= OPEN_REFRESH_MS || this.edges.get(key)?.tcp) {
+        this.tcpEdge(e).open = count;
+        next.set(key, { open: count, at: now });
+      } else next.set(key, last);
+    }
+    this.openByEdge = next;
+  }
+
+  private pushLog(entry: AccessLogEntryOut): void {
+    if (this.logs.length >= this.o.maxLogs) {
+      this.logs.shift();
+      this.droppedLogs++;
+    }
+    this.logs.push(logRow(entry));
+  }
+
   /** Sends what accumulated since the last flush, if anything did. */
   flush(): void {
     this.early = false;
+    if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
     if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0) return;
     // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
     const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows: this.logs };

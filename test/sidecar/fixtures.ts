@@ -174,7 +174,7 @@ export interface TestMesh {
   snapshot: MeshSnapshot;
   sidecars: Map<string, Sidecar>;
   ingress?: Sidecar;
-  apps: Map<string, http.Server>;
+  apps: Map<string, net.Server>;
   /** Sends a request through a workload's outbound listener (or the ingress with `via: 'ingress'`). */
   request(via: string, opts: { url: string; method?: string; headers?: http.OutgoingHttpHeaders; body?: string; host?: string }): Promise<Reply>;
   push(policies: Policies): Promise<void>;
@@ -232,33 +232,37 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
  * each one of `ports`) gets an echo app named `<workload>` (or
  * `<workload>:<container port>`), whatever number the spec wrote there —
  * but for the ones `opts.served` names by those names, where a process of
- * the test already listens.
+ * the test already listens, and the ones `opts.app` starts an app for.
  */
-/** An app a test starts itself for one container port of a workload (a gRPC server, say) instead of the echo app. */
-export type AppFactory = (workload: string, containerPort: string) => Promise<{ port: number; close(): void } | undefined>;
+/**
+ * An app a test starts itself for one local port of a workload (a gRPC
+ * server, tcp-echo, Redis) instead of the echo app: `containerPort` is the
+ * key of the workload's `ports` (undefined for `port:`). One with a `server`
+ * is kept in `mesh.apps` under `<workload>` or `<workload>:<container port>`.
+ */
+export type AppFactory = (workload: string, containerPort?: string) => Promise<{ port: number; close?(): void; server?: net.Server } | undefined> | undefined;
 
 export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory; gatewayPorts?: Record<string, number>; listenerCertificates?: Certificates['listeners'] } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: spec.trustDomain ?? TD });
   const mesh: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'test' }, spec: structuredClone(spec) };
-  const apps = new Map<string, http.Server>();
+  const apps = new Map<string, net.Server>();
   const workloads = [...mesh.spec.services.flatMap((s) => s.workloads ?? []), ...(mesh.spec.workloads ?? [])];
   const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort(), listeners: opts.gatewayPorts } };
-  const own: Array<{ close(): void }> = [];
+  const own: Array<{ close?(): void }> = [];
   for (const w of workloads) {
-    const listen = async (name: string): Promise<number> => {
+    const listen = async (key?: string): Promise<number> => {
+      const name = key === undefined ? w.name : `${w.name}:${key}`;
       if (opts.served?.[name] !== undefined) return opts.served[name];
-      const app = await echoApp(name);
-      apps.set(name, app.server);
+      const custom = await opts.app?.(w.name, key);
+      if (custom && !custom.server) own.push(custom);
+      const app = custom ?? await echoApp(name);
+      if (app.server) apps.set(name, app.server);
       return app.port;
     };
     if (w.ports) {
-      for (const key of Object.keys(w.ports)) {
-        const custom = await opts.app?.(w.name, key);
-        if (custom) own.push(custom);
-        w.ports[key] = custom ? custom.port : await listen(`${w.name}:${key}`);
-      }
+      for (const key of Object.keys(w.ports)) w.ports[key] = await listen(key);
     } else {
-      w.port = await listen(w.name);
+      w.port = await listen();
     }
     assignment.workloads[w.name] = { inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
   }
@@ -270,7 +274,7 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
   return runSidecars(ca, (p, version) => buildSnapshot(meshWith(p), resources(p), assignment, version), policies, apps, opts, own);
 }
 
-async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, http.Server>, opts: StartOptions & { ingress?: boolean; listenerCertificates?: Certificates['listeners'] }, own: Array<{ close(): void }> = []): Promise<TestMesh> {
+async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, net.Server>, opts: StartOptions & { ingress?: boolean; listenerCertificates?: Certificates['listeners'] }, own: Array<{ close?(): void }> = []): Promise<TestMesh> {
   let version = 1;
   let snapshot = build(policies, version);
   const sidecars = new Map<string, Sidecar>();
@@ -289,8 +293,8 @@ async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => 
   const failure = outcome.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) {
     await Promise.all([...sidecars.values(), ...(ingress ? [ingress as Sidecar] : [])].map((s) => s.close(0)));
-    for (const a of apps.values()) { a.closeAllConnections(); a.close(); }
-    for (const a of own) a.close();
+    for (const a of apps.values()) closeApp(a);
+    for (const a of own) a.close?.();
     throw failure.reason;
   }
   const agent = new http.Agent({ keepAlive: true });
@@ -326,12 +330,15 @@ async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => 
     async close() {
       agent.destroy();
       await Promise.all([...sidecars.values(), ...(ingress ? [ingress] : [])].map((s) => s.close(200)));
-      for (const a of apps.values()) {
-        a.closeAllConnections();
-        a.close();
-      }
-      for (const a of own) a.close();
+      for (const a of apps.values()) closeApp(a);
+      for (const a of own) a.close?.();
     },
   };
   return mesh;
+}
+
+function closeApp(a: net.Server): void {
+  if (a instanceof http.Server) a.closeAllConnections();
+  else (a as net.Server & { destroyAll?: () => void }).destroyAll?.();
+  a.close();
 }

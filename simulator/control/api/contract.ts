@@ -149,6 +149,17 @@ export interface WorkloadInfo {
   /** Container port (a service targetPort, by number or name) -> the local port the app listens on for it. Absent: every container port is appPort. */
   ports?: Record<string, number>;
   sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
+  /** Local upstream ports its sidecar listens on, each leading to a service port (Consul Connect's model). */
+  upstreams?: UpstreamInfo[];
+}
+
+/** A local upstream port: 127.0.0.1:<localPort> on the workload's sidecar leads to <service>:<port>. */
+export interface UpstreamInfo {
+  /** FQDN of the service. */
+  service: string;
+  /** The service port. */
+  port: number;
+  localPort: number;
 }
 
 /** A workload of the running config, with what the control plane knows of its processes. */
@@ -182,6 +193,18 @@ export interface TopologyServicePort {
   /** The container port it targets on the workloads (a number, or a name they map). */
   targetPort?: number | string;
   protocol?: string;
+  /** How an app reaches this port through its sidecar (proxy form, CONNECT, local upstream ports). */
+  reach?: ServicePortReach;
+}
+
+/** The three ways an app reaches one service port (simulator/control/reach.ts). */
+export interface ServicePortReach {
+  /** `http://reviews:9080/` through HTTP_PROXY: HTTP/1.1 ports only. */
+  proxyForm?: string;
+  /** `reviews:9080`, the CONNECT target for HTTPS_PROXY, https_proxy and grpc_proxy. */
+  connect: string;
+  /** Local upstream ports leading here: 127.0.0.1:<localPort> on that workload's sidecar. */
+  upstreams: Array<{ workload: string; localPort: number }>;
 }
 
 /** The ingress gateway's sidecar, as the running config has it. */

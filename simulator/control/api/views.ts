@@ -9,6 +9,7 @@
 import { formatDiagnostic, type LocatedDiagnostic } from '../../diagnostics-format';
 import type { MeshSnapshot } from '../../protocol';
 import type { FaultStore } from '../faults';
+import { reachOf } from '../reach';
 import type { ConfigPublisher } from '../publisher';
 import type { TelemetryHub } from '../telemetry/hub';
 import { faultsOnEdge } from '../telemetry/edgeFaults';
@@ -67,11 +68,14 @@ export class ApiViews {
     const outliers = this.ejections();
     return {
       mesh: s.meshName, version: s.version, ready: this.s.started(), trustDomain: s.trustDomain, namespace: s.namespace,
-      services: s.services.map((svc) => ({
-        name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port: svc.port, protocol: svc.protocol,
-        ports: svc.ports?.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol })) ?? [{ port: svc.port, targetPort: svc.port, protocol: svc.protocol }],
-        workloads: svc.workloads,
-      })),
+      services: s.services.map((svc) => {
+        const reach = reachOf(s, svc);
+        return {
+          name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port: svc.port, protocol: svc.protocol,
+          ports: svc.ports?.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol, reach: reach.get(p.port) })) ?? [{ port: svc.port, targetPort: svc.port, protocol: svc.protocol, reach: reach.get(svc.port) }],
+          workloads: svc.workloads,
+        };
+      }),
       workloads,
       ingress: { ...s.ingress, pid: ing?.pid ?? null, health: ing?.ready ? 'up' : 'down', restarts: ing?.supervised.restarts ?? 0 },
       ...withEjections(this.edges(), outliers, s),

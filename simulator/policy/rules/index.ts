@@ -17,6 +17,7 @@ import { gatewayCredentials } from './gateway-credentials';
 import { gatewayWorkloadRule } from './gateway-workloads';
 import { ingressSubsets } from './ingress-subsets';
 import { gatewayApiStatus } from './gateway-api-status';
+import { l4Routes } from './l4-routes';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
@@ -38,6 +39,7 @@ import { subsetNoWorkloads } from './subset-no-workloads';
 import { unknownHost } from './unknown-host';
 import { unknownSubset } from './unknown-subset';
 import { workloadPorts } from './workload-ports';
+import { workloadUpstreams } from './workload-upstreams';
 
 export type { Report, Rule } from './rule';
 
@@ -47,12 +49,14 @@ export const RULES: readonly Rule[] = [
   meshPorts,
   meshServices,
   workloadPorts,
+  workloadUpstreams,
   duplicateResources,
   unknownHost,
   unknownSubset,
   subsetNoWorkloads,
   routeWeights,
   delegates,
+  l4Routes,
   duplicateHost,
   shadowedRules,
   destinationRuleConflicts,

@@ -12,7 +12,7 @@ import type { GatewayListenerRef, Handler, Source } from '../context';
 import { newContext, type Exchange } from '../downstream';
 import { ProxyError } from '../errors';
 import { ENVOY_WORKERS } from '../resilience/connectionPool';
-import type { MeshTables } from '../tables';
+import { serviceForAuthority, type MeshTables } from '../tables';
 
 export interface ListenerDeps {
   tables: () => MeshTables;
@@ -31,6 +31,17 @@ export function requestTarget(url: string, host: string | undefined): { authorit
   if (m[1].toLowerCase() !== 'http') return { error: `only http:// targets are proxied (got ${m[1]}://); the mesh adds TLS itself` };
   const path = m[3] === '' ? '/' : m[3].startsWith('?') ? `/${m[3]}` : m[3];
   return { authority: m[2], path, proxyForm: true };
+}
+
+/**
+ * Connections that lead to one service port (a CONNECT tunnel or a local
+ * upstream port): a request whose Host names no mesh service goes there.
+ * An app talking to 127.0.0.1:19080 sends `Host: 127.0.0.1:19080`.
+ */
+const pinned = new WeakMap<net.Socket, string>();
+
+export function pinAuthority(socket: net.Socket, authority: string): void {
+  pinned.set(socket, authority);
 }
 
 export function sourceOf(t: MeshTables, address: string | undefined): Source {
@@ -70,7 +81,10 @@ export class WorkerSpread<K extends object> {
 export function requestEntry(deps: ListenerDeps, gatewayListener?: GatewayListenerRef): (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, worker: number) => void {
   return (req, res, worker) => {
     const t = deps.tables();
-    const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+    const given = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+    // A request on a CONNECT tunnel or local upstream port whose Host names no mesh service goes to the pinned one.
+    const pin = req.socket ? pinned.get(req.socket) : undefined;
+    const host = pin && !(given && serviceForAuthority(t, given)) ? pin : given;
     const target = requestTarget(req.url ?? '/', host);
     const tgt = 'error' in target ? { authority: host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
     const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, sourceOf(t, req.socket?.remoteAddress), deps.onDone, worker);

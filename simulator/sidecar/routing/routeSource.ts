@@ -25,11 +25,12 @@ export function routeSource(
   callerNamespace: string,
   virtualServiceAge?: { created?: string; namespace: string; name: string },
 ): RouteTable {
-  if (!gatewayApi) return virtualService ?? { service, port, rules: [] };
+  if (!gatewayApi) return virtualService ?? { service, port, rules: [], tcp: [], tls: [] };
   const api = gatewayApi.routes.some((r) => r.kind === 'HTTPRoute') ? 'HTTPRoute' : 'GRPCRoute';
   const source: RouteSource = { api, resources: gatewayApi.routes.map((r) => ({ kind: r.kind, namespace: r.status.namespace, name: r.status.name })) };
   const rules: CompiledRule[] = gatewayApi.entries;
-  const table: RouteTable = { service, port, source, rules };
+  // Gateway API routes here are HTTP and gRPC; TCPRoute and TLSRoute are not read.
+  const table: RouteTable = { service, port, source, rules, tcp: [], tls: [] };
   if (!virtualService) return table;
   const inCallerNamespace = gatewayApi.routes.every((r) => r.status.namespace === callerNamespace);
   const vsRef = virtualService.source!.resources[0];
