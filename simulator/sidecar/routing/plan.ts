@@ -11,10 +11,11 @@ import { authorityPort, hostMatches, qualifyHost, stripPort } from '../../policy
 import type { ServiceInfo } from '../../protocol';
 import { ProxyError, noRoute } from '../errors';
 import { knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin } from '../tables';
-import type { RequestAttributes } from './match';
+import type { CompiledMatch, RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
 import { describePorts, destinationPort, portsOf, requestedPort } from './servicePorts';
 import { pickWeighted } from './weights';
+import type { RandomSource } from '../../random';
 
 export interface ForwardPlan {
   kind: 'forward';
@@ -44,14 +45,33 @@ export type RoutePlan =
   | ({ kind: 'direct'; status: number; body: string } & Answer)
   | { kind: 'error'; error: ProxyError };
 
+/**
+ * What explain learns while a plan is made (the sidecars pass none): each
+ * rule the request did not match with the first condition each of its
+ * matches failed, and at the ingress each Gateway and VirtualService looked at.
+ */
+export interface PlanObserver {
+  missed?(rule: CompiledRule, failed: string[]): void;
+  /** The rule that matched, and the match that did (none: the rule has no match conditions). */
+  matched?(rule: CompiledRule, match: CompiledMatch | undefined): void;
+  gateway?(name: string, hosts: string[], matched: boolean): void;
+  virtualService?(name: string, gateway: string, outcome: 'host-not-covered' | 'no-rule-matched' | 'routed'): void;
+}
+
 /** First rule whose matches (ORed; conditions inside one ANDed) accept the request. */
-export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin } | undefined {
+export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes, observer?: PlanObserver): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin } | undefined {
   for (const r of source.rules) {
     if (r.matches === null) {
       // A rule without match still honours the VS's gateways (checked by the caller).
+      observer?.matched?.(r, undefined);
       return { rule: r.rule, index: r.index, origin: r.origin };
     }
-    for (const m of r.matches) if (m.test(a)) return { rule: r.rule, match: m.source, index: r.index, origin: r.origin };
+    for (const m of r.matches) {
+      if (!m.test(a)) continue;
+      observer?.matched?.(r, m);
+      return { rule: r.rule, match: m.source, index: r.index, origin: r.origin };
+    }
+    observer?.missed?.(r, r.matches.map((m) => m.failing?.(a) ?? 'did not match'));
   }
   return undefined;
 }
@@ -62,7 +82,7 @@ export function selectRule(source: { rules: readonly CompiledRule[] }, a: Reques
  * or, for a connection opened for one service port (a CONNECT tunnel, a
  * local upstream port), that port, whatever the Host says.
  */
-export function planMesh(t: MeshTables, a: RequestAttributes, random: () => number, destination?: { host: string; port: number }): RoutePlan {
+export function planMesh(t: MeshTables, a: RequestAttributes, random: RandomSource, destination?: { host: string; port: number }, observer?: PlanObserver): RoutePlan {
   const target = destination ? `${destination.host}:${destination.port}` : a.authority;
   const service = serviceForAuthority(t, target);
   if (!service) {
@@ -77,7 +97,7 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: () => numb
   const table = t.routes.get(routeKey(service.fqdn, port))!;
   const attrs = { ...a, port };
   if (!table.source) return forwardTo(service, undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'default');
-  return applyRules(t, table.rules, `VirtualService ${table.source.namespace}/${table.source.name}`, attrs, random);
+  return applyRules(t, table.rules, `VirtualService ${table.source.namespace}/${table.source.name}`, attrs, random, observer);
 }
 
 /**
@@ -86,16 +106,22 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: () => numb
  * With no Gateway at all, the Host must name a mesh service (devmesh's
  * shortcut for a mesh without an ingress configuration).
  */
-export function planIngress(t: MeshTables, a: RequestAttributes, random: () => number): RoutePlan {
-  if (t.gateways.size === 0) return planMesh(t, a, random);
+export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
+  if (t.gateways.size === 0) return planMesh(t, a, random, undefined, observer);
   const host = stripPort(a.authority).toLowerCase();
-  const gateways = [...t.gateways].filter(([, g]) => g.hosts.some((h) => hostMatches(h, host))).map(([name]) => name);
+  const gateways = [...t.gateways].filter(([name, g]) => {
+    const covered = g.hosts.some((h) => hostMatches(h, host));
+    observer?.gateway?.(name, g.hosts, covered);
+    return covered;
+  }).map(([name]) => name);
   for (const gw of gateways) {
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gw)) continue;
-      if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) continue;
-      const plan = applyRules(t, vs.rules, `VirtualService ${vs.namespace}/${vs.name}`, { ...a, gateway: gw }, random);
-      if (plan.kind === 'error' && plan.error.reason === 'no-route-match') continue;
+      const name = `${vs.namespace}/${vs.name}`;
+      if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) { observer?.virtualService?.(name, gw, 'host-not-covered'); continue; }
+      const plan = applyRules(t, vs.rules, `VirtualService ${name}`, { ...a, gateway: gw }, random, observer);
+      if (plan.kind === 'error' && plan.error.reason === 'no-route-match') { observer?.virtualService?.(name, gw, 'no-rule-matched'); continue; }
+      observer?.virtualService?.(name, gw, 'routed');
       return plan;
     }
   }
@@ -103,8 +129,8 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: () => n
   return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at the ingress routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
 }
 
-function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: string, a: RequestAttributes, random: () => number): RoutePlan {
-  const hit = selectRule({ rules }, a);
+function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: string, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
+  const hit = selectRule({ rules }, a, observer);
   if (!hit) {
     return { kind: 'error', error: noRoute(`devmesh: no rule of ${source} matches ${a.method} ${a.path}${a.port ? ` on port ${a.port}` : ''}\n`, 'no-route-match') };
   }
