@@ -4,12 +4,13 @@
  * (file:line:col, which terminals and editors open), odds as percentages,
  * then the outcomes. Golden files in test/explain/golden hold what it prints.
  */
+import { formatDuration } from '../policy/duration';
 import type { DestinationStep, EndpointStep, ExplainResult, Location, ResourceRef } from './result';
 
 const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
 const at = (l: Location | undefined) => (l ? `  ${l.file}:${l.line}:${l.column}` : '');
 const res = (r: ResourceRef) => `${r.kind} ${r.namespace}/${r.name}${at(r.location)}`;
-const ms = (n: number) => (n === 0 ? '0s' : n % 3_600_000 === 0 ? `${n / 3_600_000}h` : n % 60_000 === 0 ? `${n / 60_000}m` : n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`);
+const ms = formatDuration;
 
 export function formatExplain(r: ExplainResult): string {
   const out: string[] = [];

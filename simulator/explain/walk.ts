@@ -12,6 +12,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type MeshTables } from '../sidecar/tables';
 import type { MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Provenance } from '../policy/defaults';
+import { formatDuration } from '../policy/duration';
 import { authorityPort, qualifyHost } from '../policy/hosts';
 import { planRoute, forwardAs } from '../sidecar/filters/route';
 import { faultFor } from '../sidecar/filters/fault';
@@ -317,7 +318,7 @@ class Walk {
       const p = probability * f.probability;
       const fault = f.value;
       const faulted = fault.delayMs !== undefined || fault.abort ? [faultRecord(fault, plan)] : [];
-      const delayed = fault.delayMs !== undefined ? ` after a ${fault.delayMs} ms injected delay` : '';
+      const delayed = fault.delayMs !== undefined ? ` after a ${formatDuration(fault.delayMs)} injected delay` : '';
       if (fault.abort) {
         const s = fault.abort.grpcStatus !== undefined ? `200 grpc-status ${fault.abort.grpcStatus}` : `${fault.abort.httpStatus}`;
         out.push({ probability: p, kind: 'refused', status: fault.abort.grpcStatus !== undefined ? 200 : fault.abort.httpStatus, flags: fault.delayMs !== undefined ? 'DI,FI' : 'FI', summary: `${s} fault filter abort${delayed} (${faultSource(fault, plan)})`, records: [routed, ...faulted] });
