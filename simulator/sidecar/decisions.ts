@@ -13,14 +13,11 @@ import type { AuthzDecision } from './security/authorization';
 import type { FaultDecision } from './resilience/faultDecision';
 import type { RoutePlan } from './routing/plan';
 import type { RouteOrigin } from './tables';
+import type { RequestContext } from './context';
+import { admits } from './security/peerAuthentication';
 
-/** A rule of a resource: a route rule (VirtualService http[i], HTTPRoute rules[i]) or an AuthorizationPolicy rule. */
-export interface RuleRef {
-  kind: string;
-  namespace: string;
-  name: string;
-  rule: number;
-}
+export type { RuleRef, DecisionRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
+import type { RuleRef, DecisionRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
 
 /** `VirtualService/default/reviews/1`: the id per-rule counters, spans and the editor's code lenses share. */
 export function ruleKey(r: RuleRef): string {
@@ -30,80 +27,6 @@ export function ruleKey(r: RuleRef): string {
 export function parseRuleKey(key: string): RuleRef | undefined {
   const m = /^([A-Za-z]+)\/([^/]+)\/([^/]+)\/(\d+)$/.exec(key);
   return m ? { kind: m[1], namespace: m[2], name: m[3], rule: Number(m[4]) } : undefined;
-}
-
-export type DecisionRecord = RouteRecord | FaultRecord | MirrorRecord | AttemptRecord | MtlsRecord | AuthzRecord;
-
-/** Which rule routed the request (or that none did), and where to. */
-export interface RouteRecord {
-  step: 'route';
-  /** The proxy that decided (workload, or the ingress's name). */
-  proxy: string;
-  /** Envoy's route name: the rule's `name`, else `<resource>.<index>`; `default` without a route resource. */
-  route: string;
-  rule?: RuleRef;
-  action: 'forward' | 'redirect' | 'direct' | 'refused';
-  /** forward: the destination service host, service port and subset. */
-  host?: string;
-  port?: number;
-  subset?: string;
-  /** redirect, direct, refused: the status the route answers with, and for refused the flag and reason. */
-  status?: number;
-  flag?: string;
-  reason?: string;
-}
-
-/** A fault that acted on the request: the route rule's, or a runtime fault's (`devmesh fault add`). */
-export interface FaultRecord {
-  step: 'fault';
-  rule?: RuleRef;
-  runtime?: string;
-  delayMs?: number;
-  abort?: number;
-  grpcStatus?: number;
-}
-
-export interface MirrorRecord {
-  step: 'mirror';
-  rule?: RuleRef;
-  /** Hosts a copy went to. */
-  to: string[];
-}
-
-/** One try at the cluster: the endpoint the load balancer picked and how it ended. */
-export interface AttemptRecord {
-  step: 'attempt';
-  n: number;
-  endpoint?: string;
-  /** The status the attempt got, or the flag it failed with (`UF`, `UT`, `UO`, `FI` ...). */
-  result: string;
-  retried: boolean;
-}
-
-/** PeerAuthentication at the callee's inbound port. */
-export interface MtlsRecord {
-  step: 'mtls';
-  proxy: string;
-  /** The container port, as portLevelMtls keys it. */
-  port: number;
-  mode: string;
-  /** `ns/name` of the PeerAuthentication that set the mode, or `default`. */
-  source: string;
-  peer?: string;
-  admitted: boolean;
-}
-
-export interface AuthzRecord {
-  step: 'authz';
-  proxy: string;
-  allowed: boolean;
-  /** The policy and rule that decided, when one did (none: no ALLOW policy, or none matched). */
-  rule?: RuleRef;
-  action?: string;
-  /** `ns/name` of the deciding policy, or why none decided. */
-  reason: string;
-  audit?: string[];
-  dryRun?: { allowed: boolean; policy: string };
 }
 
 /** What the filters note on a request while deciding (RequestContext.notes), read into records at the end. */
@@ -188,4 +111,61 @@ export function rulesOf(records: readonly DecisionRecord[]): RuleRef[] {
 function strip<T extends object>(r: T): T {
   for (const k of Object.keys(r) as (keyof T)[]) if (r[k] === undefined) delete r[k];
   return r;
+}
+
+/** Flags that say an attempt failed at the proxy rather than got the app's answer. */
+const FAILURE_FLAGS = ['UF', 'UC', 'UT', 'UO', 'UH', 'NR', 'NC', 'FI', 'UAEX'] as const;
+
+/**
+ * The records of one finished exchange, from what its filters noted: at an
+ * outbound (or the ingress) listener the route, fault, mirror and attempts
+ * (and the ingress's own authorization), at an inbound one PeerAuthentication
+ * and authorization.
+ */
+export function recordsOf(listener: string, ctx: RequestContext, status: number): DecisionRecord[] {
+  const out: DecisionRecord[] = [];
+  const notes = ctx.notes;
+  // A context no listener made (a unit test's) has noted nothing.
+  if (!notes) return out;
+  const proxy = ctx.tables.identity.name;
+  if (listener === 'inbound') {
+    const port = ctx.inbound;
+    if (port) {
+      const peer = { tls: ctx.source.tls !== false, spiffeId: ctx.source.spiffeId };
+      out.push(mtlsRecord(proxy, port.number, port.mtls, peer, admits(port.mtls.mode, peer)));
+    }
+    if (notes.authz) out.push(authzRecord(notes.authz, proxy));
+    return out;
+  }
+  if (notes.authz) out.push(authzRecord(notes.authz, proxy));
+  const plan = ctx.plan;
+  if (!plan) return out;
+  out.push(routeRecord(plan, proxy));
+  if (notes.fault) out.push(faultRecord(notes.fault, plan));
+  if (notes.mirrors) out.push(mirrorRecord(notes.mirrors, plan));
+  if (notes.attempts) notes.attempts.forEach((a, i) => out.push(attemptRecord(i + 1, a)));
+  else if (plan.kind === 'forward' && (ctx.endpoint || ctx.flags.includes('UH'))) {
+    const failed = FAILURE_FLAGS.find((f) => ctx.flags.includes(f));
+    out.push(attemptRecord(1, { endpoint: ctx.endpoint?.name, result: failed ?? String(status), retried: false }));
+  }
+  return out;
+}
+
+const keys = new WeakMap<object, string>();
+
+/** The rule key of a compiled rule's origin, made once per origin (they live as long as their tables). */
+export function originKey(origin: RouteOrigin): string {
+  let k = keys.get(origin);
+  if (k === undefined) keys.set(origin, (k = ruleKey(origin)));
+  return k;
+}
+
+/** The rule keys an exchange counts against: its route rule (outbound, ingress) and its authorization rule. */
+export function ruleKeysOf(ctx: RequestContext, listener: string): string[] | undefined {
+  const plan = ctx.plan;
+  const by = ctx.notes?.authz?.by;
+  const route = listener !== 'inbound' && plan && plan.kind !== 'error' && plan.origin ? originKey(plan.origin) : undefined;
+  if (!by) return route === undefined ? undefined : [route];
+  const authz = ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule });
+  return route === undefined ? [authz] : [authz, route];
 }

@@ -245,7 +245,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       // What `devmesh proxy-config` prints: this sidecar's listeners, routes, clusters, endpoints and secrets now.
       proxyConfig: proxyConfigOf(tables, { ports, outlier: (c, h) => resilience.outlierOf(c, h), certs, now: resilience.now() }),
     }),
-    routes: { '/clusters': () => resilience.clusters() },
+    routes: { '/clusters': () => resilience.clusters(), '/rules': () => Object.fromEntries(telemetry.ruleTotals) },
   });
 
   const self = tables.self;

@@ -36,6 +36,7 @@ export const authz = (deps: AuthzDeps): Filter => (next) => (ctx) => {
   const policies = authzPoliciesAt(t);
   if (policies.length === 0) return next(ctx);
   const decision = authorize(policies, authzRequest(ctx), t.snapshot.namespace);
+  if (ctx.notes) ctx.notes.authz = decision;
   const who = ctx.source.spiffeId ?? ctx.source.address ?? 'unknown peer';
   if (decision.audited) {
     deps.stats.inc('rbac.audit');

@@ -38,6 +38,7 @@ export const fault = (s: FaultSettings): Filter => (next) => (ctx) => {
 
 /** Delay, then abort or pass on. Shared with the endpoint-level chaos filter. */
 export function applyFault(ctx: Parameters<ReturnType<Filter>>[0], d: FaultDecision, next: (c: typeof ctx) => void, stats?: Stats): void {
+  if (ctx.notes) ctx.notes.fault = d;
   const go = () => {
     if (!d.abort) return next(ctx);
     stats?.inc('fault.aborts_injected');

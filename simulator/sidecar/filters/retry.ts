@@ -118,11 +118,15 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
       ctx.endpoint = a.endpoint;
       ctx.policy = a.policy;
     }
+    const note = { endpoint: a.endpoint?.name, result: outcome.kind === 'response' ? String(outcome.status) : outcome.flag, retried: false };
+    // An unknown subset (NR) is no cluster: the router failed before any attempt, as without a retry policy.
+    if (ctx.notes && !(outcome.kind === 'error' && outcome.flag === 'NR')) (ctx.notes.attempts ??= []).push(note);
     if (retriable(policy!, outcome)) {
       const left = attempt <= policy!.retries;
       const bodyOk = !body || body.replayable;
       if (left && bodyOk && cluster.pool.startRetry(limits)) {
         retrying = true;
+        note.retried = true;
         drop();
         state.stats.inc('upstream_rq_retry');
         backoff = setTimeout(run, backoffMs(policy!, attempt, state.random));
