@@ -16,21 +16,26 @@ import { formatDuration } from '../policy/duration';
 import { authorityPort, qualifyHost } from '../policy/hosts';
 import { planRoute, forwardAs } from '../sidecar/filters/route';
 import { faultFor } from '../sidecar/filters/fault';
-import { chooseEndpoint, type EndpointChoice } from '../sidecar/filters/endpoint';
+import { chooseEndpoint, lbKey } from '../sidecar/filters/endpoint';
+import { eligibleEndpoints } from '../sidecar/filters/outlier';
 import { retryPolicyOf } from '../sidecar/filters/retry';
 import { authzPoliciesAt, authzRequest } from '../sidecar/filters/authz';
 import { destinationOf, inboundPortFor } from '../sidecar/filters/servicePort';
 import { requestTarget } from '../sidecar/listeners/outbound';
-import { newLbStats } from '../sidecar/routing/loadBalancer';
+import { newLbStats, type LbStats } from '../sidecar/routing/loadBalancer';
 import type { ForwardPlan, PlanObserver, RoutePlan } from '../sidecar/routing/plan';
 import { effectiveWeights } from '../sidecar/routing/weights';
 import { mirrorTargets } from '../sidecar/routing/mirror';
-import { retriable, type RetryPolicy } from '../sidecar/resilience/retryPolicy';
+import { retriable, type AttemptOutcome, type RetryPolicy } from '../sidecar/resilience/retryPolicy';
+import { ResilienceState } from '../sidecar/resilience/state';
+import { Stats } from '../sidecar/stats';
+import type { RequestContext } from '../sidecar/context';
+import type { RandomSource } from '../random';
 import { routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
 import { poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
 import type { FaultDecision } from '../sidecar/resilience/faultDecision';
-import { authorize, explainPolicy, type AuthzDecision, type PolicyVerdict } from '../sidecar/security/authorization';
+import { authorize, explainPolicy, type PolicyVerdict } from '../sidecar/security/authorization';
 import { admits } from '../sidecar/security/peerAuthentication';
 import { normalizePath } from '../sidecar/security/pathNormalize';
 import { sendsMtls } from '../sidecar/security/upstreamTls';
@@ -130,11 +135,11 @@ class Walk {
         outcomes.push({ probability, kind: 'mesh', status: plan.status, summary: plan.kind === 'redirect' ? `${plan.status} redirect to ${plan.location} (${plan.routeName})` : `${plan.status} direct response from route ${plan.routeName}`, records: [routed] });
         continue;
       }
-      const dest = this.destinationStep(plan, probability, request);
-      destinations.push(dest.step);
-      outcomes.push(...this.outcomesOf(plan, probability, routed, dest.choices, dest.step));
+      const step = this.destinationStep(plan, probability, request);
+      destinations.push(step);
+      outcomes.push(...this.outcomesOf(plan, probability, routed, step, request));
     }
-    const merged = merge(outcomes.map((o) => ({ value: o, probability: o.probability, choices: [], draws: [] })), (o) => `${o.kind}|${o.summary}|${JSON.stringify(o.records)}`)
+    const merged = merge(outcomes.map((o) => ({ value: o, probability: o.probability })), (o) => `${o.kind}|${o.summary}|${JSON.stringify(o.records)}`)
       .map(({ value, probability }) => ({ ...value, probability }));
     return {
       request: this.req,
@@ -191,7 +196,7 @@ class Walk {
     const routeDests = first.rule?.route ?? [];
     const weights = effectiveWeights(routeDests);
     const total = weights.reduce((a, b) => a + b, 0);
-    step.destinations = merge(plans.map((p) => ({ value: p.plan, probability: p.probability, choices: [], draws: [] })), planKey).map(({ value, probability }) => {
+    step.destinations = merge(plans.map((p) => ({ value: p.plan, probability: p.probability })), planKey).map(({ value, probability }) => {
       const f = value as ForwardPlan;
       const i = routeDests.findIndex((d) => d.destination.subset === f.subset && qualifyHost(d.destination.host, first.origin?.namespace ?? t.hostNamespace) === f.host);
       return { host: f.host, port: f.port, ...(f.subset !== undefined ? { subset: f.subset } : {}), ...(i >= 0 && total > 0 && routeDests.length > 1 ? { weight: routeDests[i].weight ?? weights[i] } : {}), probability };
@@ -208,25 +213,15 @@ class Walk {
       if (at) step.retries.location = at;
     }
     step.faults = faultOdds(explore((random) => faultFor(t, first, this.now, random)));
-    step.mirrors = merge(explore((random) => mirrorTargets(first.rule, random)).flatMap((b) => b.value.map((d) => ({ value: d.host, probability: b.probability, choices: [], draws: [] }))), (h) => h)
+    step.mirrors = merge(explore((random) => mirrorTargets(first.rule, random)).flatMap((b) => b.value.map((d) => ({ value: d.host, probability: b.probability }))), (h) => h)
       .map(({ value, probability }) => ({ host: value, probability }));
     return step;
   }
 
-  private destinationStep(plan: ForwardPlan, probability: number, request: CallerRequest): { step: DestinationStep; choices: Array<{ value: EndpointChoice; probability: number }> } {
+  private destinationStep(plan: ForwardPlan, probability: number, request: CallerRequest): DestinationStep {
     const t = this.caller;
-    const callerPath = plan.path;
-    // Round robin turns with each request: one pick per candidate, from one set of stats, covers its cycle.
-    const lb = newLbStats();
-    const firstChoice = chooseEndpoint(t, plan, { headers: request.headers, path: callerPath, sourceIp: '127.0.0.1' }, newLbStats(), () => 0.5);
-    const rounds = firstChoice.kind === 'unknown-subset' ? 1 : Math.max(1, firstChoice.candidates.length);
-    const branches = [] as Array<{ value: EndpointChoice; probability: number }>;
-    for (let i = 0; i < rounds; i++) {
-      for (const b of explore((random) => chooseEndpoint(t, plan, { headers: request.headers, path: callerPath, sourceIp: '127.0.0.1' }, lb, random))) {
-        branches.push({ value: b.value, probability: b.probability / rounds });
-      }
-    }
-    const byWorkload = merge(branches.map((b) => ({ ...b, choices: [], draws: [] })), (c) => (c.kind === 'picked' ? c.pick!.endpoint.name : c.kind));
+    const req = { headers: request.headers, path: plan.path, sourceIp: LOOPBACK };
+    const first = chooseEndpoint(t, plan, req, newLbStats(), () => 0.5);
     const dr = t.destinationRules.get(plan.host);
     const drRefs = (t.destinationRuleSources.get(plan.host) ?? []).map((n) => { const [ns, name] = n.split('/'); return this.ref('DestinationRule', ns, name); });
     const subsetDef = plan.subset ? dr?.subsets?.find((s) => s.name === plan.subset) : undefined;
@@ -234,18 +229,26 @@ class Walk {
       cluster: clusterName(plan), host: plan.host, port: plan.port, ...(plan.subset !== undefined ? { subset: plan.subset } : {}), probability,
       ...(drRefs.length ? { destinationRule: drRefs } : {}),
       ...(subsetDef ? { selector: subsetDef.labels ?? {} } : {}),
-      workloads: firstChoice.kind === 'unknown-subset' ? [] : firstChoice.endpoints.map((w) => w.name),
+      workloads: first.kind === 'unknown-subset' ? [] : first.endpoints.map((w) => w.name),
       loadBalancer: { policy: 'none', source: '' },
-      endpoints: byWorkload.filter((c) => c.value.kind === 'picked').map((c) => ({ workload: c.value.kind === 'picked' ? c.value.pick!.endpoint.name : '', probability: c.probability })),
+      endpoints: [],
       policy: { levels: [], connectionPool: {}, connectionPoolSource: '' },
       at: [],
     };
-    if (firstChoice.kind === 'unknown-subset') {
-      step.problem = firstChoice.error;
-      return { step, choices: [{ value: firstChoice, probability: 1 }] };
+    if (first.kind === 'unknown-subset') {
+      step.problem = first.error;
+      return step;
     }
-    if (firstChoice.endpoints.length === 0) step.problem = plan.subset ? `subset ${plan.subset} selects no workload of ${plan.service.name}` : `${plan.service.name} has no workload`;
-    const policy = firstChoice.policy;
+    if (first.endpoints.length === 0) step.problem = plan.subset ? `subset ${plan.subset} selects no workload of ${plan.service.name}` : `${plan.service.name} has no workload`;
+    // The first attempt's pick, over a round robin's whole cycle (one pick per candidate from one set of stats).
+    const lb = newLbStats();
+    const rounds = Math.max(1, first.candidates.length);
+    const picks: Array<{ value: string; probability: number }> = [];
+    for (let i = 0; i < rounds; i++) {
+      for (const b of explore((random) => chooseEndpoint(t, plan, req, lb, random))) if (b.value.kind === 'picked') picks.push({ value: b.value.pick!.endpoint.name, probability: b.probability / rounds });
+    }
+    step.endpoints = merge(picks, (w) => w).map((e) => ({ workload: e.value, probability: e.probability }));
+    const policy = first.policy;
     step.loadBalancer = lbOf(policy, t);
     step.policy = {
       levels: policyLevels(dr, plan),
@@ -253,12 +256,24 @@ class Walk {
       ...(policy.outlierDetection ? { outlierDetection: { ...outlierSettings(policy.outlierDetection, t.defaults.outlierDetection) } } : {}),
       ...(policy.tls?.mode ? { tls: policy.tls.mode } : {}),
     };
-    for (const e of step.endpoints) step.at.push(this.endpointStep(plan, t.workloadByName.get(e.workload)!, policy, request));
-    return { step, choices: byWorkload.map((c) => ({ value: c.value, probability: c.probability })) };
+    for (const w of step.workloads) {
+      const v = this.verdictAt(plan, t.workloadByName.get(w)!, policy, request);
+      if (step.endpoints.some((e) => e.workload === w)) step.at.push(v.step);
+    }
+    return step;
   }
 
-  /** How the call goes out to one workload and what its sidecar's inbound decides. */
-  private endpointStep(plan: ForwardPlan, ep: WorkloadInfo, policy: EffectivePolicy, request: CallerRequest): EndpointStep {
+  private readonly verdicts = new Map<string, Verdict>();
+
+  /** How the call goes out to one workload and what its sidecar's inbound decides (once per workload and destination). */
+  private verdictAt(plan: ForwardPlan, ep: WorkloadInfo, policy: EffectivePolicy, request: CallerRequest): Verdict {
+    const key = `${ep.name}|${plan.host}|${plan.port}|${plan.subset ?? ''}`;
+    let v = this.verdicts.get(key);
+    if (!v) this.verdicts.set(key, (v = this.decideAt(plan, ep, policy, request)));
+    return v;
+  }
+
+  private decideAt(plan: ForwardPlan, ep: WorkloadInfo, policy: EffectivePolicy, request: CallerRequest): Verdict {
     const t = this.caller;
     const sends = sendsMtls(t, ep, policy, plan);
     const dest = this.tables(ep.name);
@@ -271,32 +286,37 @@ class Walk {
     forwardAs(sent, plan, t.defaults.proxyHeaders);
     const inbound = inboundPortFor(dest, destinationOf(plan), sent.authority);
     const peer = { tls: sends, spiffeId: sends ? t.identity.spiffeId : undefined };
-    const source = { workload: t.identity.name, labels: {}, spiffeId: peer.spiffeId, tls: sends, address: '127.0.0.1' };
-    const out: EndpointStep = {
-      workload: ep.name,
-      mtls: { sends, why },
-      authz: { policies: [], allowed: true, reason: 'no AuthorizationPolicy selects it' },
-    };
+    const source = { workload: t.identity.name, labels: {}, spiffeId: peer.spiffeId, tls: sends, address: LOOPBACK };
+    const step: EndpointStep = { workload: ep.name, mtls: { sends, why }, authz: { policies: [], allowed: true, reason: 'no AuthorizationPolicy selects it' } };
+    const records: DecisionRecord[] = [];
     if (inbound) {
-      const src = inbound.mtls.source;
-      const m = /^([^/ ]+)\/([^ ]+)/.exec(src);
-      out.port = { port: inbound.number, mode: inbound.mtls.mode, source: m ? this.ref('PeerAuthentication', m[1], m[2]) : 'default', admitted: admits(inbound.mtls.mode, peer) };
+      const admitted = admits(inbound.mtls.mode, peer);
+      const m = /^([^/ ]+)\/([^ ]+)/.exec(inbound.mtls.source);
+      step.port = { port: inbound.number, mode: inbound.mtls.mode, source: m ? this.ref('PeerAuthentication', m[1], m[2]) : 'default', admitted };
+      if (!admitted) {
+        // The callee's listener closes the connection: a plaintext one is reset, a TLS one fails its handshake.
+        const flag = sends ? 'UF' : 'UC';
+        const who = m ? `PeerAuthentication ${m[1]}/${m[2]}` : 'the default';
+        return { step, records, outcome: { kind: 'error', flag, reason: sends ? 'upstream-connect-failure' : 'upstream-reset' }, refused: `${ep.name}'s port ${inbound.number} is ${inbound.mtls.mode} (${who}) and refuses a ${sends ? 'mTLS' : 'plaintext'} connection` };
+      }
+      records.push(mtlsRecord(ep.name, inbound.number, inbound.mtls, peer, admitted));
     }
-    const path = normalizePath(sent.path, dest.defaults.pathNormalization);
     const policies = authzPoliciesAt(dest);
-    if (policies.length === 0) return out;
+    const app = this.req.appStatus;
+    const answered: Verdict = { step, records, outcome: app === undefined ? undefined : { kind: 'response', status: app } };
+    if (policies.length === 0) return answered;
+    const path = normalizePath(sent.path, dest.defaults.pathNormalization);
     const areq = authzRequest({ tables: dest, source, method: this.req.method.toUpperCase(), path, authority: sent.authority, inbound, downstream: { headers: sent.headers as IncomingHttpHeaders } });
     const decision = authorize(policies, areq, dest.snapshot.namespace);
-    out.authz = {
-      policies: policies.map((p) => explainPolicy(p, areq, dest.snapshot.namespace)).map((v) => this.verdictView(v)),
+    step.authz = {
+      policies: policies.map((p) => explainPolicy(p, areq, dest.snapshot.namespace)).map((x) => this.verdictView(x)),
       allowed: decision.allowed,
       reason: decision.policy,
     };
-    this.decisions.set(`${ep.name}|${plan.host}|${plan.port}`, decision);
-    return out;
+    records.push(authzRecord(decision, ep.name));
+    if (decision.allowed) return answered;
+    return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied ${denialReason(step)}` };
   }
-
-  private readonly decisions = new Map<string, AuthzDecision>();
 
   private verdictView(v: PolicyVerdict): EndpointStep['authz']['policies'][number] {
     const ref = this.ref('AuthorizationPolicy', v.policy.namespace, v.policy.name);
@@ -309,11 +329,50 @@ class Walk {
     };
   }
 
-  /** Each way a routed request can end: fault, endpoint, mTLS, authorization, and (with an assumed app status) retries. */
-  private outcomesOf(plan: ForwardPlan, probability: number, routed: DecisionRecord, choices: Array<{ value: EndpointChoice; probability: number }>, step: DestinationStep): Outcome[] {
+  /**
+   * The attempts of one routed request, as the retry filter makes them: each
+   * picks an endpoint (avoiding the ones tried, as retryIgnorePreviousHosts
+   * does, through the outlier filter's own eligibility), ends as that
+   * workload's verdict, and is tried again while the retry policy's own test
+   * says so and retries are left.
+   */
+  private attempts(plan: ForwardPlan, policy: RetryPolicy | undefined, request: CallerRequest, lb: LbStats, random: RandomSource): Attempt[] {
+    const t = this.caller;
+    const req = { headers: request.headers, path: plan.path, sourceIp: LOOPBACK };
+    const eligible = eligibleEndpoints(new ResilienceState(new Stats(), random, () => this.now));
+    const tried = new Set<string>();
+    const out: Attempt[] = [];
+    for (let n = 1; ; n++) {
+      const ctx = { plan, tables: t, avoidEndpoints: policy?.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined } as RequestContext;
+      const choice = chooseEndpoint(t, plan, req, lb, random, (endpoints, p) => eligible(ctx, endpoints, p));
+      if (choice.kind === 'unknown-subset') return [...out, { error: { status: 503, flag: 'NR', message: choice.error }, retried: false }];
+      if (!choice.pick) return [...out, { error: { status: 503, flag: 'UH', message: `no healthy upstream: ${plan.subset ? `subset ${plan.subset} selects no workload` : 'the service has no workload'}` }, retried: false }];
+      const ep = choice.pick.endpoint;
+      tried.add(ep.name);
+      const verdict = this.verdictAt(plan, ep, choice.policy, request);
+      const again = !!policy && verdict.outcome !== undefined && retriable(policy, verdict.outcome);
+      const left = n <= (policy?.retries ?? 0);
+      out.push({ endpoint: ep.name, verdict, retried: again && left, exhausted: again && !left });
+      if (!(again && left)) return out;
+    }
+  }
+
+  /** Each way a routed request can end: fault, then the attempts with their endpoints and verdicts. */
+  private outcomesOf(plan: ForwardPlan, probability: number, routed: DecisionRecord, step: DestinationStep, request: CallerRequest): Outcome[] {
     const t = this.caller;
     const out: Outcome[] = [];
     const where = plan.subset ? `subset ${plan.subset}` : plan.service.name;
+    const share = step.probability < 1 ? ` (${where}, ${pct(step.probability)})` : plan.subset ? ` (${where})` : '';
+    const { policy } = retryPolicyOf(t, plan);
+    // Round robin turns with each request: a whole cycle of requests, from one set of stats.
+    // A round robin's counter is wherever earlier requests left it, and retries pick from fewer
+    // candidates (hosts tried are avoided): every start in one cycle of all those lengths.
+    const rounds = cycleOf(step.workloads.length);
+    const runs: Array<{ value: Attempt[]; probability: number }> = [];
+    for (let i = 0; i < rounds; i++) {
+      for (const b of explore((random) => this.attempts(plan, policy, request, lbAt(plan, i), random))) runs.push({ value: b.value, probability: b.probability / rounds });
+    }
+    const tries = merge(runs, (a) => JSON.stringify(a.map((x) => [x.endpoint, x.error?.flag, x.retried])));
     for (const f of merge(explore((random) => faultFor(t, plan, this.now, random)), (d) => JSON.stringify(d))) {
       const p = probability * f.probability;
       const fault = f.value;
@@ -324,47 +383,80 @@ class Walk {
         out.push({ probability: p, kind: 'refused', status: fault.abort.grpcStatus !== undefined ? 200 : fault.abort.httpStatus, flags: fault.delayMs !== undefined ? 'DI,FI' : 'FI', summary: `${s} fault filter abort${delayed} (${faultSource(fault, plan)})`, records: [routed, ...faulted] });
         continue;
       }
-      for (const c of choices) {
-        const q = p * c.probability;
-        const choice = c.value;
-        if (choice.kind === 'unknown-subset') {
-          out.push({ probability: q, kind: 'refused', status: 503, flags: 'NR', summary: `503 NR: ${choice.error}`, records: [routed, ...faulted] });
-          continue;
-        }
-        if (choice.kind === 'none') {
-          out.push({ probability: q, kind: 'refused', status: 503, flags: 'UH', summary: `503 UH: no healthy upstream (${step.problem ?? `no workload in ${where}`})`, records: [routed, ...faulted, attemptRecord(1, { result: 'UH', retried: false })] });
-          continue;
-        }
-        const ep = choice.pick!.endpoint;
-        const at = step.at.find((a) => a.workload === ep.name)!;
-        const share = step.probability < 1 ? ` (${where}, ${pct(step.probability)})` : plan.subset ? ` (${where})` : '';
-        const mtls = at.port ? [mtlsRecord(ep.name, at.port.port, { mode: at.port.mode, source: typeof at.port.source === 'string' ? at.port.source : `${at.port.source.namespace}/${at.port.source.name}` }, { tls: at.mtls.sends, spiffeId: at.mtls.sends ? t.identity.spiffeId : undefined }, at.port.admitted)] : [];
-        if (at.port && !at.port.admitted) {
-          out.push({ probability: q, kind: 'refused', status: 503, summary: `503: ${ep.name}'s port ${at.port.port} is ${at.port.mode} (${typeof at.port.source === 'string' ? 'default' : `PeerAuthentication ${at.port.source.namespace}/${at.port.source.name}`}) and refuses a ${at.mtls.sends ? 'mTLS' : 'plaintext'} connection`, records: [routed, ...faulted, attemptRecord(1, { endpoint: ep.name, result: 'UC', retried: false }), ...mtls] });
-          continue;
-        }
-        const decision = this.decisions.get(`${ep.name}|${plan.host}|${plan.port}`);
-        const authz = decision ? [authzRecord(decision, ep.name)] : [];
-        if (decision && !decision.allowed) {
-          out.push({ probability: q, kind: 'refused', status: 403, flags: 'UAEX', summary: `403 RBAC: access denied ${denialReason(at)}`, records: [routed, ...faulted, attemptRecord(1, { endpoint: ep.name, result: '403', retried: false }), ...mtls, ...authz] });
-          continue;
-        }
-        const app = this.req.appStatus;
-        if (app === undefined) {
-          out.push({ probability: q, kind: 'answered', summary: `forwarded to ${ep.name}${share}${delayed}: the app answers`, records: [routed, ...faulted, attemptRecord(1, { endpoint: ep.name, result: 'app', retried: false }), ...mtls, ...authz] });
-          continue;
-        }
-        // The app's answer, assumed: the retry policy's own test says whether it is tried again.
-        const { policy } = retryPolicyOf(t, plan);
-        const again = !!policy && retriable(policy, { kind: 'response', status: app });
-        const tries = again ? 1 + policy!.retries : 1;
-        const attempts = Array.from({ length: tries }, (_, i) => attemptRecord(i + 1, { ...(i === 0 ? { endpoint: ep.name } : {}), result: String(app), retried: i < tries - 1 }));
-        out.push({ probability: q, kind: 'answered', status: app, ...(again ? { flags: 'URX' } : {}), summary: `${app} from ${ep.name}${share}${delayed}${again ? ` after ${tries} attempts (URX)` : ''}`, records: [routed, ...faulted, ...attempts, ...mtls, ...authz] });
-      }
+      for (const run of tries) out.push(this.outcomeOf(run.value, p * run.probability, [routed, ...faulted], share, delayed));
     }
     return out;
   }
+
+  /** What the caller gets from its attempts: the last one's answer, URX when it would have been retried but none were left. */
+  private outcomeOf(attempts: Attempt[], probability: number, before: DecisionRecord[], share: string, delayed: string): Outcome {
+    const records = [...before];
+    attempts.forEach((a, i) => {
+      // An unknown subset is no cluster at all: the router fails before any attempt (the sidecar records none).
+      if (a.error?.flag === 'NR') return;
+      const result = a.error ? a.error.flag : a.verdict!.outcome?.kind === 'error' ? a.verdict!.outcome.flag : a.verdict!.outcome?.kind === 'response' ? String(a.verdict!.outcome.status) : 'app';
+      records.push(attemptRecord(i + 1, { ...(a.endpoint ? { endpoint: a.endpoint } : {}), result, retried: a.retried }), ...(a.verdict?.records ?? []));
+    });
+    const last = attempts[attempts.length - 1];
+    const n = attempts.length;
+    const after = n > 1 ? ` after ${n} attempts (${attempts.map((a) => a.endpoint).join(', ')})` : '';
+    const urx = last.exhausted ? ['URX'] : [];
+    if (last.error) {
+      return { probability, kind: 'refused', status: last.error.status, flags: last.error.flag, summary: `${last.error.status} ${last.error.flag}: ${last.error.message}${after}`, records };
+    }
+    const v = last.verdict!;
+    if (v.refused) {
+      const status = v.outcome?.kind === 'response' ? v.outcome.status : 503;
+      const flags = [...(v.outcome?.kind === 'error' ? [v.outcome.flag] : status === 403 ? ['UAEX'] : []), ...urx].join(',');
+      // Envoy's own words for an RBAC denial; a refused connection says its flag, as the access log would.
+      const head = v.outcome?.kind === 'error' ? `${status} ${v.outcome.flag}:` : `${status}`;
+      return { probability, kind: 'refused', status, ...(flags ? { flags } : {}), summary: `${head} ${v.refused}${after}${urx.length ? ' (URX)' : ''}`, records };
+    }
+    const status = v.outcome?.kind === 'response' ? v.outcome.status : undefined;
+    const flags = urx.join(',');
+    const summary = status === undefined ? `forwarded to ${last.endpoint}${share}${delayed}: the app answers${after}` : `${status} from ${last.endpoint}${share}${delayed}${after}${flags ? ` (${flags})` : ''}`;
+    return { probability, kind: 'answered', ...(status !== undefined ? { status } : {}), ...(flags ? { flags } : {}), summary, records };
+  }
 }
+
+/** One workload's verdict on a call: its records, how the attempt ends as the retry policy judges it (unknown: the app's answer), and why it refuses. */
+interface Verdict {
+  step: EndpointStep;
+  records: DecisionRecord[];
+  outcome?: AttemptOutcome;
+  refused?: string;
+}
+
+interface Attempt {
+  endpoint?: string;
+  verdict?: Verdict;
+  /** The cluster had nothing to send to. */
+  error?: { status: number; flag: string; message: string };
+  retried: boolean;
+  /** Retriable, but no retries left (URX). */
+  exhausted?: boolean;
+}
+
+/** Load-balancer stats whose round-robin counter for the plan's cluster stands at `n`. */
+function lbAt(plan: ForwardPlan, n: number): LbStats {
+  const lb = newLbStats();
+  lb.roundRobin.set(lbKey(plan), n);
+  return lb;
+}
+
+/** The least common multiple of 1..n: a round robin over n, then n-1, ... candidates repeats after it (capped: n > 7 is read as 7). */
+function cycleOf(n: number): number {
+  let l = 1;
+  for (let k = 2; k <= Math.min(n, 7); k++) l = (l * k) / gcd(l, k);
+  return l;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Where an app's connection to its sidecar comes from. */
+const LOOPBACK = '127.0.0.1';
 
 function planKey(p: RoutePlan): string {
   return p.kind === 'forward' ? `forward|${p.host}|${p.port}|${p.subset ?? ''}` : p.kind === 'error' ? `error|${p.error.reason}` : `${p.kind}|${p.status}`;

@@ -32,6 +32,11 @@ export type EndpointChoice =
  * no narrowing): subset -> workloads -> DestinationRule policy for that
  * subset and port -> the candidates `narrow` leaves -> the load balancer's pick.
  */
+/** The key the load balancer's shared stats keep a cluster's round-robin counter under. */
+export function lbKey(plan: ForwardPlan): string {
+  return `${plan.host}|${plan.subset ?? ''}`;
+}
+
 export function chooseEndpoint(
   t: MeshTables,
   plan: ForwardPlan,
@@ -44,7 +49,7 @@ export function chooseEndpoint(
   const subset = subsetEndpoints(t.workloadsByService.get(plan.host) ?? [], dr, plan.subset, plan.host);
   if ('error' in subset) return { kind: 'unknown-subset', error: subset.error };
   const policy = effectiveTrafficPolicy(dr, plan.subset, plan.port);
-  const clusterKey = `${plan.host}|${plan.subset ?? ''}`;
+  const clusterKey = lbKey(plan);
   const candidates = narrow ? narrow(subset.endpoints, policy) : subset.endpoints;
   const pick = pickEndpoint(policy.loadBalancer, candidates, clusterKey, lb, { headers: req.headers, query: splitPath(req.path).query, sourceIp: req.sourceIp }, random, t.defaults.loadBalancer);
   return { kind: pick ? 'picked' : 'none', endpoints: subset.endpoints, policy, candidates, pick };
