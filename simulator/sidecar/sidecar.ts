@@ -91,7 +91,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const stats = new Stats();
   const accessLog = new AccessLog(opts.accessLog, options.logFormat ?? 'text');
   const lb = newLbStats();
-  let pool = new H2Pool(certs);
+  const closeNotify = () => stats.inc('upstream_cx_close_notify');
+  let pool = new H2Pool(certs, closeNotify);
   const plaintextAgent = newKeepAliveAgent();
   const appAgent = newKeepAliveAgent();
   const appH2c = new H2cPool();
@@ -307,7 +308,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
           certs = msg.certs;
           inbound?.setCertificates(certs);
           const old = pool;
-          pool = new H2Pool(certs);
+          pool = new H2Pool(certs, closeNotify);
           old.close(); // graceful: streams in flight on the old sessions complete
           stats.inc('certs.rotated');
           return send({ type: 'certsApplied', serial: certs.serial, notAfter: certs.notAfter });
