@@ -10,9 +10,10 @@
  *   GET  /api/topology           Topology
  *   GET  /api/config             ConfigView
  *   GET  /api/events             server-sent MeshEvent (topology.updated: TopologyUpdatedEvent)
- *   GET  /api/traces             TraceList       ?service=&minDuration=<ms>&errors=true&limit=
+ *   GET  /api/traces             TraceList       ?service=&rule=<rule key>&minDuration=<ms>&errors=true&limit=
  *   GET  /api/traces/:id         Trace
  *   GET  /api/logs               LogPage         ?workload=&limit=&after=<seq>
+ *   GET  /api/rules              RuleList        ?rule=<rule key>&edge=<source>%3E<destination>
  *   GET  /api/telemetry          TelemetryStatus
  *   GET  /api/faults             FaultList
  *   POST /api/faults             FaultRequest -> FaultAdded (201)
@@ -456,6 +457,39 @@ export interface AuthzRecord {
   reason: string;
   audit?: string[];
   dryRun?: { allowed: boolean; policy: string };
+}
+
+// ---------- per-rule counters ----------
+
+/** One rule as the lenses and the topology show it. */
+export interface RuleStats {
+  /** `kind/namespace/name/index`, e.g. `VirtualService/default/reviews/1` or `AuthorizationPolicy/default/ratings-viewer/0`. */
+  rule: string;
+  /** Requests in the last minute. */
+  requestsPerMinute: number;
+  /** Requests in the last 10 minutes. */
+  requests: number;
+  /** 5xx, resets and proxy failures, as a share of `requests` (0 without requests). */
+  errorRate: number;
+  /** Of the latencies sampled in the last 10 minutes; null without requests. */
+  p99Ms: number | null;
+  /** Epoch millis of the last request it decided. */
+  lastHit: number;
+  /** Since the control plane started. */
+  total: number;
+  /** caller -> callee workloads it sent traffic over (route rules) or decided for (authorization rules), last 10 minutes. */
+  edges: Array<{ source: string; destination: string; requests: number }>;
+  /** Trace ids of sampled requests it decided, newest first. */
+  traces: string[];
+}
+
+/** `GET /api/rules`: every rule that decided a request since the control plane started, most requests in the window first. */
+export interface RuleList {
+  /** The window `requests`, `errorRate`, `p99Ms` and `edges` cover (10 minutes). */
+  windowMs: number;
+  /** The control plane's clock when it answered (epoch millis), to read `lastHit` against. */
+  now: number;
+  rules: RuleStats[];
 }
 
 // ---------- access logs ----------
