@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { explainRequest } from '../../simulator/explain/walk';
 import type { ExplainResult, Outcome } from '../../simulator/explain/result';
 import type { DecisionRecord } from '../../simulator/sidecar/decisions';
-import type { AccessLogEntry } from '../../simulator/sidecar/accessLog';
+import type { AccessLogEntry } from '../../simulator/control/api/contract';
 import type { HTTPRoute, Resource } from '../../simulator/policy/model';
 import { seededRandom } from '../../simulator/random';
 import { ap, dr, pa, startMeshRetrying, vs, type Policies, type ServiceDef, type TestMesh } from '../sidecar/fixtures';

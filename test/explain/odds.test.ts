@@ -9,7 +9,7 @@ import { explore, merge, TooManyBranches } from '../../simulator/explain/odds';
 import { chance, seededRandom, uniformIndex, weightedIndex } from '../../simulator/random';
 import { pickWeighted } from '../../simulator/sidecar/routing/weights';
 import { decideRouteFault } from '../../simulator/sidecar/resilience/faultDecision';
-import { mirrorTargets } from '../../simulator/sidecar/resilience/mirror';
+import { mirrorTargets } from '../../simulator/sidecar/routing/mirror';
 import { newLbStats, pickEndpoint } from '../../simulator/sidecar/routing/loadBalancer';
 
 const odds = <T>(run: Parameters<typeof explore<T>>[0], key: (v: T) => string) =>
