@@ -12,7 +12,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { explainRequest } from '../../simulator/explain/walk';
-import type { ExplainResult, Outcome } from '../../simulator/explain/result';
+import type { ExplainResult } from '../../simulator/explain/result';
+import { disagreement, type HopSeen } from '../../simulator/explain/compare';
 import type { DecisionRecord } from '../../simulator/sidecar/decisions';
 import type { AccessLogEntry } from '../../simulator/control/api/contract';
 import type { HTTPRoute, Resource } from '../../simulator/policy/model';
@@ -107,8 +108,6 @@ function requestFor(rnd: Rnd): Request {
   return { method: pick(rnd, ['GET', 'GET', 'POST']), path: pick(rnd, ['/status/200', '/status/200', '/status/503', '/status/500', '/status/404', '/status/409']), headers: user ? { 'x-user': user } : {} };
 }
 
-/** What the sidecars decided for one request: the caller's outbound records, and each callee's inbound records. */
-interface Seen { status: number; outbound: DecisionRecord[]; inbound: Map<string, DecisionRecord[][]>; flags: string }
 
 async function entries(mesh: TestMesh, workload: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
   // The entry is written when the exchange ends, at the latest a turn after the caller has the response.
@@ -120,7 +119,7 @@ async function entries(mesh: TestMesh, workload: string, id: string, listener: s
   }
 }
 
-async function observe(mesh: TestMesh, req: Request, id: string): Promise<Seen> {
+async function observe(mesh: TestMesh, req: Request, id: string): Promise<HopSeen> {
   const reply = await mesh.request('frontend-v1', { url: `http://reviews:9080${req.path}`, method: req.method, headers: { ...req.headers, 'x-request-id': id } });
   const [out] = await entries(mesh, 'frontend-v1', id, 'outbound', 1);
   assert.ok(out, `no outbound access-log entry for ${id}`);
@@ -148,35 +147,6 @@ async function pushSettled(mesh: TestMesh, policies: Policies): Promise<void> {
   await mesh.push(policies);
   const goaways = sent() - before.sent;
   while (caller.get('upstream_cx_close_notify') - before.read < goaways) await new Promise((r) => setImmediate(r));
-}
-
-const only = (records: DecisionRecord[], step: DecisionRecord['step']) => records.filter((r) => r.step === step);
-
-/** Why a predicted outcome does not agree with what the sidecars did (undefined: it agrees). */
-function disagreement(o: Outcome, seen: Seen): string | undefined {
-  const predicted = o.records;
-  const route = only(predicted, 'route');
-  if (JSON.stringify(route) !== JSON.stringify(only(seen.outbound, 'route'))) return 'route';
-  if (JSON.stringify(only(predicted, 'fault')) !== JSON.stringify(only(seen.outbound, 'fault'))) return 'fault';
-  const want = only(predicted, 'attempt') as Array<Extract<DecisionRecord, { step: 'attempt' }>>;
-  const got = only(seen.outbound, 'attempt') as Array<Extract<DecisionRecord, { step: 'attempt' }>>;
-  if (want.length !== got.length) return `attempts ${want.length} vs ${got.length}`;
-  for (let i = 0; i < want.length; i++) {
-    if (want[i].endpoint !== got[i].endpoint) return `attempt ${i + 1} endpoint`;
-    if (want[i].retried !== got[i].retried) return `attempt ${i + 1} retried`;
-    if (want[i].result !== got[i].result) return `attempt ${i + 1} result ${want[i].result} vs ${got[i].result}`;
-  }
-  if (o.status !== undefined && o.status !== seen.status) return `status ${o.status} vs ${seen.status}`;
-  // Retriable but no retries left: the caller's access log says URX.
-  if ((o.flags ?? '').split(',').includes('URX') !== seen.flags.split(',').includes('URX')) return `URX ${o.flags ?? '-'} vs ${seen.flags}`;
-  // The authorization verdict each workload reached gave (the records after its attempt in the prediction).
-  for (const [w, recorded] of seen.inbound) {
-    const i = predicted.findIndex((r) => r.step === 'attempt' && r.endpoint === w);
-    const next = predicted.findIndex((r, j) => j > i && r.step === 'attempt');
-    const expected = only(predicted.slice(i + 1, next < 0 ? undefined : next), 'authz');
-    for (const actual of recorded) if (JSON.stringify(only(actual, 'authz')) !== JSON.stringify(expected)) return `authz at ${w}`;
-  }
-  return undefined;
 }
 
 describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
