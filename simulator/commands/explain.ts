@@ -10,6 +10,8 @@
  * predict), 2 for a usage error or policies with errors.
  */
 import type { Command } from 'commander';
+import type { MeshSnapshot } from '../protocol';
+import type { ExplainOptions } from '../explain/walk';
 
 interface Opts {
   file: string;
@@ -51,20 +53,13 @@ Examples:
     });
 }
 
-function usage(message: string): number {
+export function usage(message: string): number {
   process.stderr.write(`devmesh explain: ${message}\n`);
   return 2;
 }
 
 async function explain(method: string | undefined, url: string | undefined, o: Opts): Promise<number> {
   if (o.format !== 'text' && o.format !== 'json') return usage(`unknown --format "${o.format}" (use text or json)`);
-  if (o.trace) {
-    const { explainTrace } = await import('./explainTrace');
-    return explainTrace(o.trace, o.file, o.format);
-  }
-  if (!o.from) return usage('--from <workload|ingress> is required (which sidecar the request leaves from)');
-  if (!method || !url) return usage('give the request as METHOD URL, e.g. GET http://reviews:9080/reviews/0');
-  if (!/^[A-Za-z]+$/.test(method)) return usage(`"${method}" is not an HTTP method`);
   const headers: Record<string, string> = {};
   for (const h of o.header) {
     const colon = h.indexOf(':');
@@ -75,30 +70,49 @@ async function explain(method: string | undefined, url: string | undefined, o: O
     for (const c of o.cookie) if (!/^[^=;\s]+=[^;]*$/.test(c)) return usage(`--cookie '${c}': write a cookie as name=value`);
     headers.cookie = [headers.cookie, ...o.cookie].filter(Boolean).join('; ');
   }
+  if (o.trace) {
+    // The request of each hop is in the trace; headers are not, so -H and --cookie give the ones its rules read.
+    const { explainTrace } = await import('./explainTrace');
+    return explainTrace(o.trace, o.file, o.format, headers);
+  }
+  if (!o.from) return usage('--from <workload|ingress> is required (which sidecar the request leaves from)');
+  if (!method || !url) return usage('give the request as METHOD URL, e.g. GET http://reviews:9080/reviews/0');
+  if (!/^[A-Za-z]+$/.test(method)) return usage(`"${method}" is not an HTTP method`);
   const appStatus = o.appStatus === undefined ? undefined : Number(o.appStatus);
   if (appStatus !== undefined && !(Number.isInteger(appStatus) && appStatus >= 100 && appStatus <= 599)) return usage(`--app-status ${o.appStatus}: a status code from 100 to 599`);
 
-  const { IncrementalMeshLoader, hasErrors } = await import('../control/load');
-  const { formatDiagnostic } = await import('../diagnostics-format');
-  const ws = await new IncrementalMeshLoader(o.file).load();
-  if (hasErrors(ws.diagnostics)) {
-    for (const d of ws.diagnostics.filter((x) => x.severity === 'error')) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    return usage(`the policies have errors (fix them first; devmesh validate lists them all)`);
-  }
-  const { buildSnapshot } = await import('../control/snapshot');
+  const loaded = await snapshotOf(o.file);
+  if ('errors' in loaded) return loaded.errors;
+  const { snapshot, locate } = loaded;
   const { explainRequest, ExplainUsageError } = await import('../explain/walk');
   const { formatExplain } = await import('../explain/format');
-  // Ports do not change a decision: the snapshot `up` would push, with none assigned.
-  const none = { inboundPort: 0, outboundPort: 0, adminPort: 0 };
-  const { meshInventory } = await import('../policy/mesh-inventory');
-  const workloads = Object.fromEntries(meshInventory(ws.mesh.spec).workloads.map((w) => [w.name, none]));
-  const snapshot = buildSnapshot(ws.mesh, ws.resources, { workloads, ingress: { port: 0, adminPort: 0 } }, 1);
   try {
-    const result = explainRequest(snapshot, { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, appStatus }, { locate: (ref, path) => ws.policyPosition(ref, path) });
+    const result = explainRequest(snapshot, { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, appStatus }, { locate });
     process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatExplain(result));
     return result.answered ? 0 : 1;
   } catch (e) {
     if (e instanceof ExplainUsageError) return usage(e.message);
     throw e;
   }
+}
+
+/**
+ * The snapshot `devmesh up` would push for the Mesh file, with no ports
+ * assigned (ports do not change a decision), and where each resource is
+ * written; or, when the policies have errors, the exit status after listing them.
+ */
+export async function snapshotOf(file: string): Promise<{ snapshot: MeshSnapshot; locate: ExplainOptions['locate'] } | { errors: number }> {
+  const { IncrementalMeshLoader, hasErrors } = await import('../control/load');
+  const { formatDiagnostic } = await import('../diagnostics-format');
+  const ws = await new IncrementalMeshLoader(file).load();
+  if (hasErrors(ws.diagnostics)) {
+    for (const d of ws.diagnostics.filter((x) => x.severity === 'error')) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    return { errors: usage(`the policies have errors (fix them first; devmesh validate lists them all)`) };
+  }
+  const { buildSnapshot } = await import('../control/snapshot');
+  const none = { inboundPort: 0, outboundPort: 0, adminPort: 0 };
+  const { meshInventory } = await import('../policy/mesh-inventory');
+  const workloads = Object.fromEntries(meshInventory(ws.mesh.spec).workloads.map((w) => [w.name, none]));
+  const snapshot = buildSnapshot(ws.mesh, ws.resources, { workloads, ingress: { port: 0, adminPort: 0 } }, 1);
+  return { snapshot, locate: (ref, path) => ws.policyPosition(ref, path) };
 }
