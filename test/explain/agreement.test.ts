@@ -108,7 +108,6 @@ function requestFor(rnd: Rnd): Request {
   return { method: pick(rnd, ['GET', 'GET', 'POST']), path: pick(rnd, ['/status/200', '/status/200', '/status/503', '/status/500', '/status/404', '/status/409']), headers: user ? { 'x-user': user } : {} };
 }
 
-
 async function entries(mesh: TestMesh, workload: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
   // The entry is written when the exchange ends, at the latest a turn after the caller has the response.
   const deadline = Date.now() + 5000;
@@ -146,7 +145,11 @@ async function pushSettled(mesh: TestMesh, policies: Policies): Promise<void> {
   const before = { sent: sent(), read: caller.get('upstream_cx_close_notify') };
   await mesh.push(policies);
   const goaways = sent() - before.sent;
-  while (caller.get('upstream_cx_close_notify') - before.read < goaways) await new Promise((r) => setImmediate(r));
+  const deadline = Date.now() + 5000;
+  while (caller.get('upstream_cx_close_notify') - before.read < goaways) {
+    assert.ok(Date.now() < deadline, `the caller read ${caller.get('upstream_cx_close_notify') - before.read} of the ${goaways} GOAWAYs the callees sent`);
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
