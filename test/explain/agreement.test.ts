@@ -1,13 +1,17 @@
 /**
  * The property behind `devmesh explain`: for policies and requests generated
  * from a seed, the offline walk predicts what real sidecars do. Each case
- * pushes its policies to a real in-process mesh (sidecars with mTLS, apps on
- * 127.0.0.1), sends each request through the caller's sidecar, and reads
- * what the sidecars decided from their access logs (the decision records);
- * the walk, over the very snapshot the sidecars run, must list an outcome
- * with odds above 0 that agrees on the route rule, subset, every attempt and
- * its workload, the fault, the authorization verdict at each workload and
- * the status the caller got. PROPERTY_CASES and PROPERTY_SEED change the run.
+ * pushes its policies (VirtualService rules with matches, weights, subsets,
+ * retries, aborts and delays, redirects and direct responses;
+ * DestinationRule load balancers and TLS; PeerAuthentication;
+ * AuthorizationPolicy) to a real in-process mesh (sidecars with mTLS, apps on
+ * 127.0.0.1), sends each request through the caller's sidecar or the ingress
+ * (proxy form), and reads what the sidecars decided from their access logs
+ * (the decision records); the walk, over the very snapshot the sidecars run,
+ * must list an outcome with odds above 0 that agrees on the route rule,
+ * subset, fault, every attempt and its workload, URX, the authorization
+ * verdict at each workload and the status the caller got (compare.ts).
+ * PROPERTY_CASES and PROPERTY_SEED change the run.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,6 +56,10 @@ function rule(rnd: Rnd, catchAll: boolean): HTTPRoute {
       [{ withoutHeaders: { 'x-user': {} } }],
     ]);
   }
+  // Now and then the mesh answers itself: a redirect or a direct response, no destination.
+  const own = rnd();
+  if (own < 0.06) return { ...r, redirect: { uri: '/moved', redirectCode: pick(rnd, [301, 308]) } };
+  if (own < 0.1) return { ...r, directResponse: { status: pick(rnd, [204, 418]) } };
   const n = 1 + Math.floor(rnd() * 3);
   r.route = Array.from({ length: n }, () => ({
     destination: { host: 'reviews', ...maybe(rnd, 0.85, () => ({ subset: pick(rnd, ['v1', 'v2', 'v3', 'team-a', 'team-a', 'v9']) })) },
@@ -59,7 +67,12 @@ function rule(rnd: Rnd, catchAll: boolean): HTTPRoute {
   }));
   const retries = pick<HTTPRoute['retries'] | undefined>(rnd, [undefined, undefined, { attempts: 0 }, { attempts: 2, retryOn: '5xx' }, { attempts: 1, retryOn: 'gateway-error' }, { attempts: 3, retryOn: '503,retriable-4xx' }, { attempts: 2 }]);
   if (retries) r.retries = retries;
-  const fault = pick<HTTPRoute['fault'] | undefined>(rnd, [undefined, undefined, undefined, { abort: { httpStatus: 418, percentage: { value: 100 } } }, { abort: { httpStatus: 503, percentage: { value: 50 } } }, { abort: { httpStatus: 500 } }]);
+  const fault = pick<HTTPRoute['fault'] | undefined>(rnd, [
+    undefined, undefined, undefined,
+    { abort: { httpStatus: 418, percentage: { value: 100 } } }, { abort: { httpStatus: 503, percentage: { value: 50 } } }, { abort: { httpStatus: 500 } },
+    { delay: { fixedDelay: '1ms', percentage: { value: 50 } } },
+    { delay: { fixedDelay: '2ms', percentage: { value: 100 } }, abort: { httpStatus: 503, percentage: { value: 50 } } },
+  ]);
   if (fault) r.fault = fault;
   return r;
 }
@@ -102,25 +115,27 @@ function policiesFor(rnd: Rnd): Policies {
   };
 }
 
-interface Request { method: string; path: string; headers: Record<string, string> }
+/** A request from `frontend-v1`'s outbound listener, or from outside through the ingress (proxy form, as `curl -x`). */
+interface Request { from: 'frontend-v1' | 'ingress'; method: string; path: string; headers: Record<string, string> }
 function requestFor(rnd: Rnd): Request {
   const user = pick(rnd, [undefined, 'jason', 'kim']);
-  return { method: pick(rnd, ['GET', 'GET', 'POST']), path: pick(rnd, ['/status/200', '/status/200', '/status/503', '/status/500', '/status/404', '/status/409']), headers: user ? { 'x-user': user } : {} };
+  return { from: pick(rnd, ['frontend-v1', 'frontend-v1', 'ingress'] as const), method: pick(rnd, ['GET', 'GET', 'POST']), path: pick(rnd, ['/status/200', '/status/200', '/status/503', '/status/500', '/status/404', '/status/409']), headers: user ? { 'x-user': user } : {} };
 }
 
-async function entries(mesh: TestMesh, workload: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
+async function entries(mesh: TestMesh, proxy: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
+  const sidecar = proxy === 'ingress' ? mesh.ingress! : mesh.sidecars.get(proxy)!;
   // The entry is written when the exchange ends, at the latest a turn after the caller has the response.
   const deadline = Date.now() + 5000;
   for (;;) {
-    const found = mesh.sidecars.get(workload)!.accessLog.tail().filter((e) => e.request_id === id && e.listener === listener);
+    const found = sidecar.accessLog.tail().filter((e) => e.request_id === id && e.listener === listener);
     if (found.length >= atLeast || Date.now() > deadline) return found;
     await new Promise((r) => setImmediate(r));
   }
 }
 
 async function observe(mesh: TestMesh, req: Request, id: string): Promise<HopSeen> {
-  const reply = await mesh.request('frontend-v1', { url: `http://reviews:9080${req.path}`, method: req.method, headers: { ...req.headers, 'x-request-id': id } });
-  const [out] = await entries(mesh, 'frontend-v1', id, 'outbound', 1);
+  const reply = await mesh.request(req.from, { url: `http://reviews:9080${req.path}`, method: req.method, headers: { ...req.headers, 'x-request-id': id } });
+  const [out] = await entries(mesh, req.from, id, req.from === 'ingress' ? 'ingress' : 'outbound', 1);
   assert.ok(out, `no outbound access-log entry for ${id}`);
   const inbound = new Map<string, DecisionRecord[][]>();
   // Attempts whose connection the callee refused (UC, UF) never became an exchange there.
@@ -134,20 +149,20 @@ async function observe(mesh: TestMesh, req: Request, id: string): Promise<HopSee
 }
 
 /**
- * Pushes a case's policies and waits until the caller has read every GOAWAY
+ * Pushes a case's policies and waits until the callers have read every GOAWAY
  * a callee sent for a connection the new PeerAuthentication no longer admits:
  * a request sent before that would race the close (a refused stream, retried),
  * which no offline walk can know of.
  */
 async function pushSettled(mesh: TestMesh, policies: Policies): Promise<void> {
-  const caller = mesh.sidecars.get('frontend-v1')!.stats;
+  const read = () => [mesh.sidecars.get('frontend-v1')!, mesh.ingress!].reduce((n, c) => n + c.stats.get('upstream_cx_close_notify'), 0);
   const sent = () => REVIEWS.reduce((n, w) => n + mesh.sidecars.get(w)!.stats.get('inbound.cx_goaway_by_policy'), 0);
-  const before = { sent: sent(), read: caller.get('upstream_cx_close_notify') };
+  const before = { sent: sent(), read: read() };
   await mesh.push(policies);
   const goaways = sent() - before.sent;
   const deadline = Date.now() + 5000;
-  while (caller.get('upstream_cx_close_notify') - before.read < goaways) {
-    assert.ok(Date.now() < deadline, `the caller read ${caller.get('upstream_cx_close_notify') - before.read} of the ${goaways} GOAWAYs the callees sent`);
+  while (read() - before.read < goaways) {
+    assert.ok(Date.now() < deadline, `the callers read ${read() - before.read} of the ${goaways} GOAWAYs the callees sent`);
     await new Promise((r) => setImmediate(r));
   }
 }
@@ -166,7 +181,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
       for (let q = 0; q < REQUESTS_PER_CASE; q++) {
         const req = requestFor(rnd);
         const appStatus = Number(req.path.split('/')[2]);
-        const walked: ExplainResult = explainRequest(mesh.snapshot, { from: 'frontend-v1', method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, appStatus });
+        const walked: ExplainResult = explainRequest(mesh.snapshot, { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus });
         const started = Date.now();
         const seen = await observe(mesh, req, `case-${c}-${q}`);
         if (process.env.PROPERTY_DEBUG && Date.now() - started > 500) console.log(`slow ${Date.now() - started} ms`, c, q, req, JSON.stringify(seen.outbound), JSON.stringify(policies));
@@ -175,21 +190,22 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         if (!agreeing) {
           assert.fail([
             `case ${c} request ${q}: no predicted outcome agrees with what the sidecars did`,
-            `request: ${req.method} ${req.path} ${JSON.stringify(req.headers)}`,
+            `request from ${req.from}: ${req.method} ${req.path} ${JSON.stringify(req.headers)}`,
             `policies: ${JSON.stringify(policies)}`,
             `sidecars: status ${seen.status} flags ${seen.flags}; outbound ${JSON.stringify(seen.outbound)}; inbound ${JSON.stringify([...seen.inbound])}`,
             ...candidates.map((o) => `predicted ${(o.probability * 100).toFixed(1)} % (${disagreement(o, seen)}): ${o.summary} ${JSON.stringify(o.records)}`),
           ].join('\n'));
         }
         covered.add(agreeing.kind);
-        for (const r of seen.outbound) covered.add(r.step === 'route' ? `route:${r.action}` : r.step === 'attempt' ? `attempt:${r.retried ? 'retried' : r.result}` : r.step);
+        covered.add(`from:${req.from}`);
+        for (const r of seen.outbound) covered.add(r.step === 'route' ? `route:${r.action}` : r.step === 'attempt' ? `attempt:${r.retried ? 'retried' : r.result}` : r.step === 'fault' && r.delayMs !== undefined ? 'fault:delay' : r.step);
         for (const records of seen.inbound.values()) for (const rs of records) for (const r of rs) if (r.step === 'authz') covered.add(`authz:${r.allowed ? 'allow' : 'deny'}`);
       }
     }
     if (process.env.PROPERTY_DEBUG) console.log([...covered].join(" "));
     // The generator reaches every kind of decision the property is about.
     // (A connection PeerAuthentication refuses is UC for a plaintext caller, UF for an mTLS one: either will do.)
-    for (const kinds of ['answered', 'refused', 'route:forward', 'route:refused', 'fault', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'authz:allow', 'authz:deny']) {
+    for (const kinds of ['from:ingress', 'answered', 'refused', 'mesh', 'route:forward', 'route:refused', 'route:redirect|route:direct', 'fault', 'fault:delay', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'authz:allow', 'authz:deny']) {
       assert.ok(kinds.split('|').some((k) => covered.has(k)), `no generated case covered ${kinds} (covered: ${[...covered].join(', ')})`);
     }
   });
