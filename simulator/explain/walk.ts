@@ -520,7 +520,8 @@ function lbOf(policy: { loadBalancer?: import('../policy/model').LoadBalancerSet
 function poolOf(policy: { connectionPool?: import('../policy/model').ConnectionPoolSettings }, t: MeshTables): Pick<DestinationStep['policy'], 'connectionPool' | 'connectionPoolSource'> {
   const limits = poolLimits(policy.connectionPool, t.defaults.connectionPool);
   const shown: Record<string, number> = {};
-  for (const [k, v] of Object.entries(limits)) if (v !== UNLIMITED) shown[k] = v;
+  // The limits only (`multiplexed` is how the cluster speaks, not a limit).
+  for (const [k, v] of Object.entries(limits)) if (typeof v === 'number' && v !== UNLIMITED) shown[k] = v;
   return {
     connectionPool: shown,
     connectionPoolSource: policy.connectionPool ? 'DestinationRule connectionPool, the rest Istio\'s defaults' : `Istio ${t.defaults.version} defaults (no limit but connectTimeout; ${t.defaults.provenance['connectionPool.maxConnections']?.source ?? ''})`,
