@@ -20,6 +20,7 @@
 import type { AccessLogEntry } from '../control/api/contract';
 import { formatFlags } from './errors';
 import { grpcStatusName } from '../policy/grpc-status';
+import { recordsOf, type DecisionRecord } from './decisions';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 
@@ -71,6 +72,7 @@ export function entryOf(listener: string, e: Exchange): AccessLogEntry {
     proxy_error: e.proxyError ?? '-',
     trace_id: ctx.observed?.span?.traceId ?? '-',
     grpc_status: isGrpc(h) ? (e.grpcStatus === undefined ? '-' : grpcStatusName(e.grpcStatus)) : '',
+    decisions: recordsOf(listener, ctx, e.status),
   };
 }
 

@@ -17,6 +17,7 @@ import type { InboundPort, MeshTables } from './tables';
 import type { RoutePlan } from './routing/plan';
 import type { EffectivePolicy } from './routing/trafficPolicy';
 import type { HopObservation } from './observation';
+import type { DecisionNotes } from './decisions';
 import type { RequestAuth } from './security/requestAuthentication';
 
 /** A Gateway port the ingress serves, as requests that arrive there know it. */
@@ -85,6 +86,8 @@ export interface RequestContext {
   flags: ResponseFlag[];
   /** Span and sizes noted by the trace and metrics filters (observation.ts). */
   observed?: HopObservation;
+  /** What the filters decided (fault, mirrors, attempts, authz), read into decision records when the exchange ends (decisions.ts). */
+  notes?: DecisionNotes;
   /** Answer with an upstream (or synthesized) response. */
   respond(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, body: Readable | string | null): void;
   /** Answer with a proxy-made error response. */

@@ -104,6 +104,8 @@ export function newContext(
     source,
     responseHeaderOps: [],
     flags: [],
+    // One object the filters note their decisions in, shared by the contexts derived for attempts.
+    notes: {},
     respond(status, upstreamHeaders, body) {
       if (answered) {
         if (body instanceof Readable) body.destroy();

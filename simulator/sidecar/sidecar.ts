@@ -92,7 +92,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const stats = new Stats();
   const accessLog = new AccessLog(opts.accessLog, options.logFormat ?? 'text');
   const lb = newLbStats();
-  let pool = new H2Pool(certs);
+  const closeNotify = () => stats.inc('upstream_cx_close_notify');
+  let pool = new H2Pool(certs, closeNotify);
   const plaintextAgent = newKeepAliveAgent();
   const appAgent = newKeepAliveAgent();
   const appH2c = new H2cPool();
@@ -250,7 +251,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       // What `devmesh proxy-config` prints: this sidecar's listeners, routes, clusters, endpoints and secrets now.
       proxyConfig: proxyConfigOf(tables, { ports, outlier: (c, h) => resilience.outlierOf(c, h), certs, now: resilience.now() }),
     }),
-    routes: { '/clusters': () => resilience.clusters() },
+    routes: { '/clusters': () => resilience.clusters(), '/rules': () => Object.fromEntries(telemetry.ruleTotals) },
   });
 
   const self = tables.self;
@@ -316,7 +317,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
           inbound?.setCertificates(certs);
           gatewayListeners?.refresh();
           const old = pool;
-          pool = new H2Pool(certs);
+          pool = new H2Pool(certs, closeNotify);
           old.close(); // graceful: streams in flight on the old sessions complete
           stats.inc('certs.rotated');
           return send({ type: 'certsApplied', serial: certs.serial, notAfter: certs.notAfter });

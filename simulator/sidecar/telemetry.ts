@@ -6,9 +6,10 @@
  * never one IPC message per request.
  */
 import { sendsMtls } from './security/upstreamTls';
-import { logRow, type EdgeSample, type LogRow, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
+import { logRow, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { AccessLogEntry } from '../control/api/contract';
 import type { L4Exchange } from './l4/context';
+import { ruleKeysOf } from './decisions';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
@@ -49,6 +50,9 @@ export class SidecarTelemetry {
   private spanCommons: SpanCommon[] = [];
   private commonIndex = new Map<MeshTables, Map<string, number>>();
   private edges = new Map<string, EdgeSample>();
+  private rules = new Map<string, RuleSample>();
+  /** Hits per rule since this sidecar started (admin `/rules`). */
+  readonly ruleTotals = new Map<string, { requests: number; errors: number; lastHit: number }>();
   private logs: LogRow[] = [];
   private droppedLogs = 0;
   /** TCP connections in progress (l4/connection.ts keeps their bytes current). */
@@ -73,12 +77,14 @@ export class SidecarTelemetry {
   /** One finished exchange on `listener` (outbound, ingress or inbound). */
   exchange(listener: string, e: Exchange, log: AccessLogEntry): void {
     this.metrics.record(listener, e);
-    if (e.ctx.observed?.span) this.finishSpan(listener, e);
+    if (e.ctx.observed?.span) this.finishSpan(listener, e, log);
     if (listener !== 'inbound') this.edge(e);
+    const rules = ruleKeysOf(e.ctx, listener);
+    if (rules) for (const rule of rules) this.ruleHit(rule, listener, e);
     this.pushLog(log);
   }
 
-  private finishSpan(listener: string, e: Exchange): void {
+  private finishSpan(listener: string, e: Exchange, log: AccessLogEntry): void {
     if (this.spanRows.length >= this.o.maxSpans) {
       this.droppedSpans++;
       return;
@@ -103,7 +109,7 @@ export class SidecarTelemetry {
       ctx.method, ctx.path, host, e.status, ctx.downstream.httpVersion, String(ctx.downstream.headers['user-agent'] ?? ''),
       ctx.requestId, ctx.authority, flags.length > 0 ? flags.join(',') : '-', ctx.observed?.responseBytes ?? 0, cluster, ctx.source.address ?? '',
       svc ?? 'unknown', (inbound ? ctx.source.workload : ep?.name) ?? 'unknown', (inbound ? ctx.source.spiffeId : mtls ? ep?.spiffeId : undefined) ?? '',
-      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1,
+      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1, log.decisions,
     ]);
     if (this.spanRows.length >= this.o.flushAtSpans && !this.early) {
       this.early = true;
@@ -138,6 +144,31 @@ export class SidecarTelemetry {
     return i;
   }
 
+  /** One request a rule decided: counted for the control plane's window and in this sidecar's totals. */
+  private ruleHit(rule: string, listener: string, e: Exchange): void {
+    const ctx = e.ctx;
+    const authz = rule.startsWith('AuthorizationPolicy/');
+    const side = authz && listener === 'inbound' ? 'destination' : 'source';
+    const peer = (side === 'destination' ? ctx.source.workload : ctx.endpoint?.name) ?? 'unknown';
+    const key = `${rule}\0${peer}\0${side}`;
+    const failed = e.status === 0 || e.status >= 500;
+    let s = this.rules.get(key);
+    if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
+    s.requests++;
+    if (failed) s.errors++;
+    reservoir(s.latenciesMs, s.requests, e.durationMs, this.o.latencySamples);
+    const trace = ctx.observed?.span?.traceId;
+    if (trace && s.traces[s.traces.length - 1] !== trace) {
+      if (s.traces.length >= 5) s.traces.shift();
+      s.traces.push(trace);
+    }
+    let total = this.ruleTotals.get(rule);
+    if (!total) this.ruleTotals.set(rule, (total = { requests: 0, errors: 0, lastHit: 0 }));
+    total.requests++;
+    if (failed) total.errors++;
+    total.lastHit = Date.now();
+  }
+
   private edge(e: Exchange): void {
     const ctx = e.ctx;
     const ep = ctx.endpoint;
@@ -158,12 +189,7 @@ export class SidecarTelemetry {
     // A gRPC call that failed is an HTTP 200 with a status that is not OK (or none at all).
     if (e.status === 0 || e.status >= 500 || (protocol === 'grpc' && e.grpcStatus !== 0)) s.errors++;
     if (ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) s.mtls++;
-    const ms = Math.round(e.durationMs * 100) / 100;
-    if (s.latenciesMs.length < this.o.latencySamples) s.latenciesMs.push(ms);
-    else {
-      const j = Math.floor(Math.random() * s.requests);
-      if (j < this.o.latencySamples) s.latenciesMs[j] = ms;
-    }
+    reservoir(s.latenciesMs, s.requests, e.durationMs, this.o.latencySamples);
   }
 
   /** A TCP connection was accepted (istio_tcp_connections_opened_total). */
@@ -250,9 +276,11 @@ export class SidecarTelemetry {
   flush(): void {
     this.early = false;
     if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
-    if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0) return;
+    if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0 && this.rules.size === 0) return;
     // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
     const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows: this.logs };
+    if (this.rules.size > 0) batch.rules = [...this.rules.values()];
+    this.rules = new Map();
     this.spanRows = [];
     this.spanCommons = [];
     this.commonIndex = new Map();
@@ -265,5 +293,15 @@ export class SidecarTelemetry {
   close(): void {
     clearInterval(this.timer);
     this.flush();
+  }
+}
+
+/** Keeps a uniform sample of at most `cap` latencies out of the `seen` so far (the count stays exact elsewhere). */
+function reservoir(samples: number[], seen: number, durationMs: number, cap: number): void {
+  const ms = Math.round(durationMs * 100) / 100;
+  if (samples.length < cap) samples.push(ms);
+  else {
+    const j = Math.floor(Math.random() * seen);
+    if (j < cap) samples[j] = ms;
   }
 }

@@ -10,9 +10,10 @@
  *   GET  /api/topology           Topology
  *   GET  /api/config             ConfigView
  *   GET  /api/events             server-sent MeshEvent (topology.updated: TopologyUpdatedEvent)
- *   GET  /api/traces             TraceList       ?service=&minDuration=<ms>&errors=true&limit=
+ *   GET  /api/traces             TraceList       ?service=&rule=<rule key>&minDuration=<ms>&errors=true&limit=
  *   GET  /api/traces/:id         Trace
  *   GET  /api/logs               LogPage         ?workload=&limit=&after=<seq>
+ *   GET  /api/rules              RuleList        ?rule=<rule key>&edge=<source>%3E<destination>
  *   GET  /api/telemetry          TelemetryStatus
  *   GET  /api/faults             FaultList
  *   POST /api/faults             FaultRequest -> FaultAdded (201)
@@ -415,6 +416,8 @@ export interface SpanRecord {
   service: string;
   namespace: string;
   attributes: Record<string, string | number | boolean>;
+  /** What the sidecar decided for this hop, with the rules behind it; absent when it noted nothing. */
+  decisions?: DecisionRecord[];
 }
 
 /** One trace in a list: its root and its size. */
@@ -434,6 +437,129 @@ export interface TraceList { traces: TraceSummary[]; stored: number }
 
 /** `GET /api/traces/:id`: every span, by start time. */
 export interface Trace { traceId: string; summary: TraceSummary; spans: SpanRecord[] }
+
+// ---------- decisions ----------
+
+/*
+ * What a sidecar decided for one request, each with the origin behind it
+ * (simulator/sidecar/decisions.ts builds them, in the sidecars and in
+ * `devmesh explain`); spans and access-log entries carry them.
+ */
+
+/** A rule of a resource: a route rule (VirtualService http[i], HTTPRoute rules[i]) or an AuthorizationPolicy rule. */
+export interface RuleRef {
+  kind: string;
+  namespace: string;
+  name: string;
+  rule: number;
+}
+
+export type DecisionRecord = RouteRecord | FaultRecord | MirrorRecord | AttemptRecord | MtlsRecord | AuthzRecord;
+
+/** Which rule routed the request (or that none did), and where to. */
+export interface RouteRecord {
+  step: 'route';
+  /** The proxy that decided (workload, or the ingress's name). */
+  proxy: string;
+  /** Envoy's route name: the rule's `name`, else `<resource>.<index>`; `default` without a route resource. */
+  route: string;
+  rule?: RuleRef;
+  action: 'forward' | 'redirect' | 'direct' | 'refused';
+  /** forward: the destination service host, service port and subset. */
+  host?: string;
+  port?: number;
+  subset?: string;
+  /** redirect, direct, refused: the status the route answers with, and for refused the flag and reason. */
+  status?: number;
+  flag?: string;
+  reason?: string;
+}
+
+/** A fault that acted on the request: the route rule's, or a runtime fault's (`devmesh fault add`). */
+export interface FaultRecord {
+  step: 'fault';
+  rule?: RuleRef;
+  runtime?: string;
+  delayMs?: number;
+  abort?: number;
+  grpcStatus?: number;
+}
+
+export interface MirrorRecord {
+  step: 'mirror';
+  rule?: RuleRef;
+  /** Hosts a copy went to. */
+  to: string[];
+}
+
+/** One try at the cluster: the endpoint the load balancer picked and how it ended. */
+export interface AttemptRecord {
+  step: 'attempt';
+  n: number;
+  endpoint?: string;
+  /** The status the attempt got, or the flag it failed with (`UF`, `UT`, `UO`, `FI` ...). */
+  result: string;
+  retried: boolean;
+}
+
+/** PeerAuthentication at the callee's inbound port. */
+export interface MtlsRecord {
+  step: 'mtls';
+  proxy: string;
+  /** The container port, as portLevelMtls keys it. */
+  port: number;
+  mode: string;
+  /** `ns/name` of the PeerAuthentication that set the mode, or `default`. */
+  source: string;
+  peer?: string;
+  admitted: boolean;
+}
+
+export interface AuthzRecord {
+  step: 'authz';
+  proxy: string;
+  allowed: boolean;
+  /** The policy and rule that decided, when one did (none: no ALLOW policy, or none matched). */
+  rule?: RuleRef;
+  action?: string;
+  /** `ns/name` of the deciding policy, or why none decided. */
+  reason: string;
+  audit?: string[];
+  dryRun?: { allowed: boolean; policy: string };
+}
+
+// ---------- per-rule counters ----------
+
+/** One rule as the lenses and the topology show it. */
+export interface RuleStats {
+  /** `kind/namespace/name/index`, e.g. `VirtualService/default/reviews/1` or `AuthorizationPolicy/default/ratings-viewer/0`. */
+  rule: string;
+  /** Requests in the last minute. */
+  requestsPerMinute: number;
+  /** Requests in the last 10 minutes. */
+  requests: number;
+  /** 5xx, resets and proxy failures, as a share of `requests` (0 without requests). */
+  errorRate: number;
+  /** Of the latencies sampled in the last 10 minutes; null without requests. */
+  p99Ms: number | null;
+  /** Epoch millis of the last request it decided. */
+  lastHit: number;
+  /** Since the control plane started. */
+  total: number;
+  /** caller -> callee workloads it sent traffic over (route rules) or decided for (authorization rules), last 10 minutes. */
+  edges: Array<{ source: string; destination: string; requests: number }>;
+  /** Trace ids of sampled requests it decided, newest first. */
+  traces: string[];
+}
+
+/** `GET /api/rules`: every rule that decided a request since the control plane started, most requests in the window first. */
+export interface RuleList {
+  /** The window `requests`, `errorRate`, `p99Ms` and `edges` cover (10 minutes). */
+  windowMs: number;
+  /** The control plane's clock when it answered (epoch millis), to read `lastHit` against. */
+  now: number;
+  rules: RuleStats[];
+}
 
 // ---------- access logs ----------
 
@@ -473,6 +599,8 @@ export interface AccessLogEntry {
   trace_id: string;
   /** The gRPC status by name (`UNAVAILABLE`); `-` when the call ended without one; empty for a request that is not gRPC. */
   grpc_status: string;
+  /** What the sidecar decided for the request, with the rules behind it (JSON only). */
+  decisions: DecisionRecord[];
 }
 
 /** An entry as the control plane keeps it: `seq` grows by one per entry, for `?after=`. */

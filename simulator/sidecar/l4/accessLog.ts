@@ -52,5 +52,7 @@ export function l4EntryOf(e: L4Exchange): AccessLogEntry {
     trace_id: '-',
     // Not a gRPC call: nothing added to the text line.
     grpc_status: '',
+    // A connection's tcp route decisions are not recorded as decision records yet (explain walks HTTP).
+    decisions: [],
   };
 }

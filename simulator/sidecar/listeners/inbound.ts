@@ -136,7 +136,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
   secure.on('secureConnection', (tls: TLSSocket) => {
     const peer = identify(tls);
     if (!admitted(peer)) {
-      deps.stats.inc(deps.tables().mtlsModes.every((m) => m === 'DISABLE') ? 'inbound.cx_tls_refused' : 'inbound.cx_unauthenticated_refused');
+      deps.stats.inc('inbound.cx_unauthenticated_refused');
       tls.destroy();
       return;
     }
@@ -193,6 +193,13 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
       socket.pause();
       socket.unshift(first);
       if (first[0] === TLS_HANDSHAKE) {
+        if (deps.tables().mtlsModes.every((m) => m === 'DISABLE')) {
+          // Istio's DISABLE has no TLS filter chain: the client's handshake fails (a connect
+          // failure, UF, retried under connect-failure), never a connection that opens and resets.
+          deps.stats.inc('inbound.cx_tls_refused');
+          socket.destroy();
+          return;
+        }
         secure.emit('connection', socket);
         return;
       }
@@ -250,6 +257,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
         const peer = (session.socket as unknown as Record<symbol, PeerIdentity> | undefined)?.[PEER];
         if (peer && !admitted(peer)) {
           deps.stats.inc('inbound.cx_closed_by_policy');
+          // The caller counts the GOAWAY as upstream_cx_close_notify when it reads it.
+          deps.stats.inc('inbound.cx_goaway_by_policy');
           session.close();
         }
       }

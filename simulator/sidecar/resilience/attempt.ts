@@ -49,6 +49,7 @@ class DerivedContext implements RequestContext {
   responseHeaderOps: RequestContext['responseHeaderOps'];
   flags: RequestContext['flags'];
   observed: RequestContext['observed'];
+  notes: RequestContext['notes'];
   respond: RequestContext['respond'];
   fail: RequestContext['fail'];
   abortCb: (() => void) | undefined = undefined;
@@ -75,6 +76,7 @@ class DerivedContext implements RequestContext {
     this.responseHeaderOps = p.responseHeaderOps;
     this.flags = p.flags;
     this.observed = p.observed;
+    this.notes = p.notes;
     this.respond = hooks.respond;
     this.fail = hooks.fail;
   }

@@ -14,10 +14,11 @@ import { knownServices, routeKey, serviceForAuthority, type CompiledRule, type M
 import { gatewayApiOutcome } from './gatewayApi/action';
 import { gatewayPortKey, ingressRoutesFor } from './gatewayApi/attach';
 import { workloadAtAddress } from './podAddress';
-import type { RequestAttributes } from './match';
+import type { CompiledMatch, RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
 import { describePorts, destinationPort, portsOf, requestedPort } from './servicePorts';
 import { pickWeighted } from './weights';
+import type { RandomSource } from '../../random';
 
 export interface ForwardPlan {
   kind: 'forward';
@@ -50,17 +51,36 @@ export type RoutePlan =
   | { kind: 'error'; error: ProxyError };
 
 /**
+ * What explain learns while a plan is made (the sidecars pass none): each
+ * rule the request did not match with the first condition each of its
+ * matches failed, and at the ingress each Gateway and VirtualService looked at.
+ */
+export interface PlanObserver {
+  missed?(rule: CompiledRule, failed: string[]): void;
+  /** The rule that matched, and the match that did (none: the rule has no match conditions). */
+  matched?(rule: CompiledRule, match: CompiledMatch | undefined): void;
+  gateway?(name: string, hosts: string[], matched: boolean): void;
+  virtualService?(name: string, gateway: string, outcome: 'host-not-covered' | 'no-rule-matched' | 'routed'): void;
+}
+
+/**
  * First rule whose matches (ORed; conditions inside one ANDed) accept the
  * request. Gateway API rules are already in precedence order, so the first
  * match is the most specific one there too.
  */
-export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin; entry: CompiledRule } | undefined {
+export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes, observer?: PlanObserver): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin; entry: CompiledRule } | undefined {
   for (const r of source.rules) {
     if (r.matches === null) {
       // A rule without match still honours the VS's gateways (checked by the caller).
+      observer?.matched?.(r, undefined);
       return { rule: r.rule, index: r.index, origin: r.origin, entry: r };
     }
-    for (const m of r.matches) if (m.test(a)) return { rule: r.rule, match: m.source, index: r.index, origin: r.origin, entry: r };
+    for (const m of r.matches) {
+      if (!m.test(a)) continue;
+      observer?.matched?.(r, m);
+      return { rule: r.rule, match: m.source, index: r.index, origin: r.origin, entry: r };
+    }
+    observer?.missed?.(r, r.matches.map((m) => m.failing?.(a) ?? 'did not match'));
   }
   return undefined;
 }
@@ -76,7 +96,7 @@ export function describeSource(source: RouteSource): string {
  * or, for a connection opened for one service port (a CONNECT tunnel, a
  * local upstream port), that port, whatever the Host says.
  */
-export function planMesh(t: MeshTables, a: RequestAttributes, random: () => number, destination?: { host: string; port: number }): RoutePlan {
+export function planMesh(t: MeshTables, a: RequestAttributes, random: RandomSource, destination?: { host: string; port: number }, observer?: PlanObserver): RoutePlan {
   const target = destination ? `${destination.host}:${destination.port}` : a.authority;
   const service = serviceForAuthority(t, target);
   if (!service) {
@@ -93,7 +113,7 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: () => numb
   const table = t.routes.get(routeKey(service.fqdn, port))!;
   const attrs = { ...a, port };
   if (!table.source) return forwardTo(service, undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'default');
-  return applyRules(t, table.rules, describeSource(table.source), attrs, random);
+  return applyRules(t, table.rules, describeSource(table.source), attrs, random, observer);
 }
 
 /**
@@ -102,16 +122,22 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: () => numb
  * With no Gateway at all, the Host must name a mesh service (devmesh's
  * shortcut for a mesh without an ingress configuration).
  */
-export function planIngress(t: MeshTables, a: RequestAttributes, random: () => number): RoutePlan {
-  if (t.gateways.size === 0) return planMesh(t, a, random);
+export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
+  if (t.gateways.size === 0) return planMesh(t, a, random, undefined, observer);
   const host = stripPort(a.authority).toLowerCase();
-  const gateways = [...t.gateways].filter(([, g]) => g.hosts.some((h) => hostMatches(h, host))).map(([name]) => name);
+  const gateways = [...t.gateways].filter(([name, g]) => {
+    const covered = g.hosts.some((h) => hostMatches(h, host));
+    observer?.gateway?.(name, g.hosts, covered);
+    return covered;
+  }).map(([name]) => name);
   for (const gw of gateways) {
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gw)) continue;
-      if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) continue;
-      const plan = applyRules(t, vs.rules, `VirtualService ${vs.namespace}/${vs.name}`, { ...a, gateway: gw }, random);
-      if (plan.kind === 'error' && plan.error.reason === 'no-route-match') continue;
+      const name = `${vs.namespace}/${vs.name}`;
+      if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) { observer?.virtualService?.(name, gw, 'host-not-covered'); continue; }
+      const plan = applyRules(t, vs.rules, `VirtualService ${name}`, { ...a, gateway: gw }, random, observer);
+      if (plan.kind === 'error' && plan.error.reason === 'no-route-match') { observer?.virtualService?.(name, gw, 'no-rule-matched'); continue; }
+      observer?.virtualService?.(name, gw, 'routed');
       return plan;
     }
   }
@@ -126,7 +152,7 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: () => n
  * there, by precedence. No listener or route for the Host is 404, as Envoy
  * answers a Host no virtual host serves.
  */
-export function planGatewayListener(t: MeshTables, l: { gateway: string; port: number; scheme: 'http' | 'https' }, a: RequestAttributes, random: () => number): RoutePlan {
+export function planGatewayListener(t: MeshTables, l: { gateway: string; port: number; scheme: 'http' | 'https' }, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
   const table = t.gatewayPorts.get(gatewayPortKey(l.gateway, l.port));
   const host = stripPort(a.authority).toLowerCase();
   const hit = table ? ingressRoutesFor(table, host) : undefined;
@@ -135,11 +161,11 @@ export function planGatewayListener(t: MeshTables, l: { gateway: string; port: n
     return { kind: 'error', error: noRoute(`devmesh: Gateway ${l.gateway} ${why}\n`, 'no-gateway-route') };
   }
   const source = describeSource({ api: 'HTTPRoute', resources: hit.routes.map((r) => ({ kind: r.kind, namespace: r.status.namespace, name: r.status.name })) });
-  return applyRules(t, hit.entries, source, { ...a, gateway: l.gateway, scheme: l.scheme, listenerPort: l.port }, random);
+  return applyRules(t, hit.entries, source, { ...a, gateway: l.gateway, scheme: l.scheme, listenerPort: l.port }, random, observer);
 }
 
-function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: string, a: RequestAttributes, random: () => number): RoutePlan {
-  const hit = selectRule({ rules }, a);
+function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: string, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
+  const hit = selectRule({ rules }, a, observer);
   if (!hit) {
     return { kind: 'error', error: noRoute(`devmesh: no rule of ${source} matches ${a.method} ${a.path}${a.port ? ` on port ${a.port}` : ''}\n`, 'no-route-match') };
   }
