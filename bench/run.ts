@@ -10,6 +10,7 @@ import { benchValidate } from './validate';
 import { benchObservability } from './observability';
 import { benchTopology } from './topology';
 import { benchGrpc } from './grpc';
+import { benchTcp } from './tcp';
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   validate: () => benchValidate(),
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   observability: () => benchObservability(),
   topology: () => benchTopology(),
   grpc: () => benchGrpc({ quick: process.argv.includes('--quick') }),
+  tcp: () => benchTcp({ quick: process.argv.includes('--quick') }),
 };
 
 /** `--only=throughput,latency,big,telemetry,up`: a subset of the data-plane scenarios. */

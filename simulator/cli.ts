@@ -28,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     import('./commands/jwt'),
     import('./commands/describe'),
     import('./commands/proxyConfig'),
+    import('./commands/explain'),
     import('./commands/lsp'),
   ];
   for (const command of await Promise.all(commands)) command.register(program, setExit);

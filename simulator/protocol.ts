@@ -12,7 +12,7 @@ import type { ResolvedDefaults } from './policy/defaults';
 import type { ExtensionProvider, OutboundTrafficMode, Protocol, Resource } from './policy/model';
 
 /** A workload and the ingress as the sidecars and the control API both see them (the API's contract owns the shapes). */
-export type { IngressInfo, WorkloadInfo } from './control/api/contract';
+export type { GatewayListenerInfo, IngressInfo, UpstreamInfo, WorkloadInfo } from './control/api/contract';
 
 /** One port of a service, as a Kubernetes Service port with the protocol Istio reads from it. */
 export interface ServicePortInfo {
@@ -69,6 +69,15 @@ export interface ExternalAddress {
 /** A fault added at run time (`devmesh fault add`), not from a file: the control API's shape. */
 export type { RuntimeFault } from './control/api/contract';
 
+/** The certificate an HTTPS Gateway listener serves, for its hostname (none: the port's default). */
+export interface ListenerCertificate {
+  hostname?: string;
+  certPem: string;
+  keyPem: string;
+  /** Where it came from: `Secret ns/name`, or `minted by devmesh`. */
+  source: string;
+}
+
 export interface MeshSnapshot {
   /** Increases by one with every accepted configuration. */
   version: number;
@@ -96,6 +105,11 @@ export interface MeshSnapshot {
   outboundTrafficPolicy?: OutboundTrafficMode;
   /** The Mesh's extensionProviders: the external authorizers CUSTOM policies name (absent = none). */
   extensionProviders?: ExtensionProvider[];
+  /** Gateway API: routes (attached to Services for the mesh, to Gateways for the ingress), Gateways and ReferenceGrants. Absent: none. */
+  httpRoutes?: Resource<'HTTPRoute'>[];
+  grpcRoutes?: Resource<'GRPCRoute'>[];
+  kubernetesGateways?: Resource<'KubernetesGateway'>[];
+  referenceGrants?: Resource<'ReferenceGrant'>[];
   faults: RuntimeFault[];
   /**
    * Every default the sidecars apply (retries, timeouts, pools, outlier
@@ -117,6 +131,8 @@ export interface Certificates {
   notBefore?: number;
   /** Hex serial number, for logs and the admin `/certs` view. */
   serial?: string;
+  /** The ingress's HTTPS Gateway listeners' certificates, by `namespace/name:port` of the Gateway port. */
+  listeners?: Record<string, ListenerCertificate[]>;
 }
 
 // ---------- messages: control -> sidecar ----------
@@ -144,6 +160,12 @@ export interface BootstrapOptions {
   printAccessLog?: boolean;
   /** false: no tracing and no Istio metrics filters (the benchmark's "telemetry off" baseline). */
   observability?: boolean;
+  /**
+   * How TCP connections travel between sidecars over mTLS: `h2`, a CONNECT
+   * stream on the pair's HTTP/2 session (default), or `tls`, a TLS
+   * connection each (BENCHMARKS.md "TCP through the mesh" compares them).
+   */
+  tcpTunnel?: 'h2' | 'tls';
 }
 
 /**
@@ -157,7 +179,7 @@ export type Addressed<M> = M & { sidecar?: string };
 // ---------- messages: sidecar -> control ----------
 
 export type SidecarMessage =
-  | { type: 'ready'; workload: string | null; ports: { inbound?: number; outbound?: number; ingress?: number; admin: number } }
+  | { type: 'ready'; workload: string | null; ports: { inbound?: number; outbound?: number; ingress?: number; admin: number; listeners?: Record<string, number> } }
   | { type: 'applied'; version: number }
   | { type: 'rejected'; version: number; error: string }
   /** Reply to `certs`: new connections use the certificate with this serial. */

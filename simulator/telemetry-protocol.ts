@@ -5,6 +5,7 @@
  * protocol, so it crosses the IPC channel unchanged.
  */
 import type { AccessLogEntry, SpanKind, SpanRecord } from './control/api/contract';
+import { ruleKey, type DecisionRecord } from './sidecar/decisions';
 
 /** Requests from one caller workload to one callee workload during one batch (reporter=source). */
 export interface EdgeSample {
@@ -22,6 +23,40 @@ export interface EdgeSample {
   latenciesMs: number[];
   /** `grpc` for gRPC calls, else `http` (absent from older sidecars: http). */
   protocol?: 'http' | 'grpc';
+  /** Requests per route source (`HTTPRoute ns/name`, `VirtualService ns/name`); absent or missing a request: the default route. */
+  routes?: Record<string, number>;
+  /** TCP connections on this edge during the batch (TCP and TLS ports), when there were any. */
+  tcp?: TcpEdgeSample;
+}
+
+export interface TcpEdgeSample {
+  /** Connections that reached the callee (connected) during the batch. */
+  connections: number;
+  /** Connections that failed (no route, overflow, connect failure, refused). */
+  failed: number;
+  /** Bytes both ways during the batch. */
+  bytes: number;
+  /** Connections open at the end of the batch. */
+  open: number;
+}
+
+/**
+ * Requests one rule decided during one batch at one sidecar, per peer: a
+ * route rule counts at the caller's sidecar (peer: the workload it sent to),
+ * an authorization rule at the callee's (peer: the workload that called).
+ */
+export interface RuleSample {
+  /** `kind/namespace/name/index` (decisions.ts ruleKey). */
+  rule: string;
+  peer: string;
+  /** Whose side counted it: `source` (route) or `destination` (authorization). */
+  side: 'source' | 'destination';
+  requests: number;
+  /** 5xx, resets and proxy failures. */
+  errors: number;
+  latenciesMs: number[];
+  /** Trace ids of sampled requests it decided (a few per batch, newest last). */
+  traces: string[];
 }
 
 export interface TelemetryBatch {
@@ -32,6 +67,8 @@ export interface TelemetryBatch {
   /** The most recent access-log entries of this batch (bounded; `droppedLogs` counts the rest). */
   logs: AccessLogEntry[];
   droppedLogs: number;
+  /** Hits per rule (per-rule counters); absent from a sidecar that counts none. */
+  rules?: RuleSample[];
   /**
    * The compact form a sidecar sends instead of `spans`/`logs` (issue 8: a
    * span as an object with its ~30 attribute names was ~1.5 KB of JSON per
@@ -66,10 +103,11 @@ export type SpanRow = [
   service: string, peerWorkload: string, peerPrincipal: string, mtls: boolean, attempt: number, fault: string,
   /** `grpc` for a gRPC call (content-type application/grpc), else `http`; and its gRPC status, -1 when it ended without one. */
   protocol: 'http' | 'grpc', grpcStatus: number,
+  decisions?: DecisionRecord[],
 ];
 
 /** One access-log entry: its values in `ACCESS_LOG_FIELDS` order. */
-export type LogRow = Array<string | number>;
+export type LogRow = Array<string | number | DecisionRecord[]>;
 
 /** The fields of an access-log entry, in the order `entryOf` writes them. */
 export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
@@ -77,7 +115,7 @@ export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
   'connection_termination_details', 'upstream_transport_failure_reason', 'bytes_received', 'bytes_sent', 'duration',
   'upstream_service_time', 'x_forwarded_for', 'user_agent', 'request_id', 'authority', 'upstream_host', 'upstream_cluster',
   'upstream_local_address', 'downstream_local_address', 'downstream_remote_address', 'requested_server_name', 'route_name',
-  'workload', 'listener', 'peer_workload', 'downstream_peer', 'proxy_error', 'trace_id', 'grpc_status',
+  'workload', 'listener', 'peer_workload', 'downstream_peer', 'proxy_error', 'trace_id', 'grpc_status', 'decisions',
 ];
 
 export function logRow(e: AccessLogEntry): LogRow {
@@ -89,7 +127,7 @@ export function logRow(e: AccessLogEntry): LogRow {
 
 export function expandLog(row: LogRow): AccessLogEntry {
   const f = ACCESS_LOG_FIELDS;
-  const e: Record<string, string | number> = {};
+  const e: Record<string, LogRow[number]> = {};
   for (let i = 0; i < f.length; i++) e[f[i]] = row[i];
   return e as unknown as AccessLogEntry;
 }
@@ -97,7 +135,7 @@ export function expandLog(row: LogRow): AccessLogEntry {
 /** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
 export function expandSpan(c: SpanCommon, r: SpanRow): SpanRecord {
   const [, traceId, spanId, parentSpanId, start, durationMs, method, path, host, status, httpVersion, userAgent,
-    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus] = r;
+    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, decisions] = r;
   const q = path.indexOf('?');
   const pathOnly = q < 0 ? path : path.slice(0, q);
   const grpc = protocol === 'grpc';
@@ -136,12 +174,21 @@ export function expandSpan(c: SpanCommon, r: SpanRow): SpanRecord {
     'devmesh.fault.injected': fault,
   };
   if (grpc) Object.assign(attributes, rpcAttributes(pathOnly, grpcStatus));
+  // The rules behind the hop, as attributes a collector can filter on (the records themselves stay beside them).
+  if (decisions && decisions.length > 0) {
+    for (const d of decisions) {
+      if (d.step === 'route' && d.rule) attributes['devmesh.route.rule'] = ruleKey(d.rule);
+      if (d.step === 'authz') attributes['devmesh.authz'] = `${d.allowed ? 'allow' : 'deny'}${d.rule ? ` ${ruleKey(d.rule)}` : ''}`;
+    }
+  }
   if (error) attributes.error = true;
   const name = `${host}${pathOnly}`;
   // parentSpanId is absent, not undefined, on a root span: what JSON over IPC always delivered.
-  return parentSpanId !== 0
+  const span: SpanRecord = parentSpanId !== 0
     ? { traceId, spanId, parentSpanId, name, kind: c.kind, role: c.role, start, durationMs, error, workload: c.workload, service: c.service, namespace: c.namespace, attributes }
     : { traceId, spanId, name, kind: c.kind, role: c.role, start, durationMs, error, workload: c.workload, service: c.service, namespace: c.namespace, attributes };
+  if (decisions && decisions.length > 0) span.decisions = decisions;
+  return span;
 }
 
 /**
@@ -174,7 +221,7 @@ export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   }
   const logs = b.logs.slice();
   for (const r of b.logRows ?? []) logs.push(expandLog(r));
-  return { from: b.from, spans, edges: b.edges, logs, droppedLogs: b.droppedLogs };
+  return { from: b.from, spans, edges: b.edges, logs, droppedLogs: b.droppedLogs, ...(b.rules ? { rules: b.rules } : {}) };
 }
 
 export function isTelemetryBatch(v: unknown): v is TelemetryBatch {

@@ -51,6 +51,8 @@ export interface GraphEdge {
   title: string;
   /** What the calls on it speak (`grpc`, `http`); a gRPC edge says so on the canvas. */
   protocols: string[];
+  /** Which API's routes the caller applied on this edge (`HTTPRoute ns/name`, ...); empty: the default route. */
+  routedBy: string[];
 }
 
 /** A port of a service, as callers address it. */
@@ -285,8 +287,8 @@ function makeEdge(id: string, source: string, target: string, raw: WorkloadEdge)
   return {
     id, source, target, rps: Math.max(0, raw.requestsPerSecond ?? 0), errorRate: clamp01(raw.errorRate ?? 0),
     p50Ms: raw.latencyMs?.p50, p99Ms: raw.latencyMs?.p99, mtls: mtlsShare >= 0.999, mtlsShare, requests: raw.requests ?? 0,
-    // An edge without protocols (a partial message, as the page tests post) draws as plain HTTP.
-    health: 'idle', badges, label: '', title: '', protocols: [...(raw.protocols ?? [])].sort(),
+    // An edge without protocols or routedBy (a partial message, as the page tests post) draws as plain HTTP by the default route.
+    health: 'idle', badges, label: '', title: '', protocols: [...(raw.protocols ?? [])].sort(), routedBy: [...(raw.routedBy ?? [])],
   };
 }
 
@@ -301,6 +303,7 @@ function mergeEdge(a: GraphEdge, raw: WorkloadEdge): GraphEdge {
   return {
     ...a, rps, errorRate, requests, p50Ms: max(a.p50Ms, b.p50Ms), p99Ms: max(a.p99Ms, b.p99Ms),
     mtlsShare, mtls: mtlsShare >= 0.999, badges: [...new Set([...a.badges, ...b.badges])], protocols: [...new Set([...a.protocols, ...b.protocols])].sort(),
+    routedBy: [...new Set([...a.routedBy, ...b.routedBy])],
   };
 }
 

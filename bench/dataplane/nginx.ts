@@ -8,7 +8,7 @@
  * nginx checks DNS names, and mesh certificates carry only a SPIFFE URI.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Certificates } from '../../simulator/protocol';
 import { has, spawnPinned } from './procs';
@@ -49,11 +49,7 @@ function httpCommon(dir: string, name: string): string {
 }
 
 export async function startNginxChain(dir: string, o: { servicePort: number; frontPort: number; backPort: number; client: Certificates; server: Certificates; cpu?: string }): Promise<NginxChain> {
-  mkdirSync(dir, { recursive: true });
-  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
-  const ca = w('ca.pem', o.client.caPem);
-  const cCert = w('front.crt', o.client.certPem), cKey = w('front.key', o.client.keyPem);
-  const sCert = w('back.crt', o.server.certPem), sKey = w('back.key', o.server.keyPem);
+  const { w, ca, cCert, cKey, sCert, sKey } = pairFiles(dir, o);
   const front = `${common(dir, 'front')}http {
 ${httpCommon(dir, 'front')}
   upstream back { server 127.0.0.1:${o.backPort}; keepalive 128; keepalive_requests 10000000; }
@@ -110,11 +106,7 @@ async function startPair(dir: string, fConf: string, bConf: string, o: { frontPo
  * hops, one process each, as the HTTP/1.1 pair.
  */
 export async function startNginxGrpcChain(dir: string, o: { servicePort: number; frontPort: number; backPort: number; client: Certificates; server: Certificates; cpu?: string }): Promise<NginxChain> {
-  mkdirSync(dir, { recursive: true });
-  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
-  const ca = w('ca.pem', o.client.caPem);
-  const cCert = w('front.crt', o.client.certPem), cKey = w('front.key', o.client.keyPem);
-  const sCert = w('back.crt', o.server.certPem), sKey = w('back.key', o.server.keyPem);
+  const { w, ca, cCert, cKey, sCert, sKey } = pairFiles(dir, o);
   const grpcHttp = (name: string) => `${httpCommon(dir, name)}
   grpc_read_timeout 120s; grpc_send_timeout 120s;
 `;
@@ -147,4 +139,52 @@ ${grpcHttp('back')}
 }
 `;
   return startPair(dir, w('front.conf', front), w('back.conf', back), o);
+}
+
+/**
+ * The TCP reference: two nginx `stream` proxies with mTLS between them
+ * (Debian's libnginx-mod-stream): front (plain TCP in) -> TLS with a client
+ * certificate -> back (`ssl_verify_client on`) -> the service.
+ */
+export async function startNginxStreamChain(dir: string, o: { servicePort: number; frontPort: number; backPort: number; client: Certificates; server: Certificates; cpu?: string }): Promise<NginxChain> {
+  const { w, ca, cCert, cKey, sCert, sKey } = pairFiles(dir, o);
+  const module = 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n';
+  const front = `${module}${common(dir, 'sfront')}stream {
+  server {
+    listen 127.0.0.1:${o.frontPort};
+    proxy_pass 127.0.0.1:${o.backPort};
+    proxy_ssl on;
+    proxy_ssl_certificate ${cCert};
+    proxy_ssl_certificate_key ${cKey};
+    proxy_ssl_trusted_certificate ${ca};
+    proxy_ssl_session_reuse on;
+  }
+}
+`;
+  const back = `${module}${common(dir, 'sback')}stream {
+  server {
+    listen 127.0.0.1:${o.backPort} ssl;
+    ssl_certificate ${sCert};
+    ssl_certificate_key ${sKey};
+    ssl_client_certificate ${ca};
+    ssl_verify_client on;
+    proxy_pass 127.0.0.1:${o.servicePort};
+  }
+}
+`;
+  return startPair(dir, w('sfront.conf', front), w('sback.conf', back), o);
+}
+
+/** Debian's libnginx-mod-stream, which the TCP reference needs. */
+export const nginxStreamAvailable = (): boolean => has('nginx') && existsSync('/usr/lib/nginx/modules/ngx_stream_module.so');
+
+/** The folder of a pair, with the CA and both certificates written in it (0600); `w` writes a config file there. */
+function pairFiles(dir: string, o: { client: Certificates; server: Certificates }) {
+  mkdirSync(dir, { recursive: true });
+  const w = (f: string, s: string) => { writeFileSync(path.join(dir, f), s, { mode: 0o600 }); return path.join(dir, f); };
+  return {
+    w, ca: w('ca.pem', o.client.caPem),
+    cCert: w('front.crt', o.client.certPem), cKey: w('front.key', o.client.keyPem),
+    sCert: w('back.crt', o.server.certPem), sKey: w('back.key', o.server.keyPem),
+  };
 }

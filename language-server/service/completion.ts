@@ -211,6 +211,8 @@ function valueItems(index: WorkspaceIndex, ctx: CursorContext, edit: (t: string)
       documentation: { kind: MarkupKind.Markdown, value: `Mesh \`spec.extensionProviders\` entry \`${p.name}\`: asked about the requests this policy's rules match.` },
     }));
     case 'requestPrincipal': return requestPrincipalItems(index, value);
+    case 'parentRef': return unquote(ctx.siblings.get('kind')) === 'Service' ? serviceNameItems(index, ctx, value) : gatewayNameItems(index, ctx, value);
+    case 'backendRef': return serviceNameItems(index, ctx, value);
   }
   return [];
 }
@@ -222,6 +224,33 @@ function requestPrincipalItems(index: WorkspaceIndex, value: (l: string, e?: Par
     value('*', { detail: 'any verified token (with iss and sub)', sortText: '0' }),
     ...[...issuers].map((iss) => value(`${iss}/*`, { detail: 'any subject of this issuer (RequestAuthentication)', sortText: `1${iss}` })),
   ];
+}
+
+const unquote = (v: string | undefined) => v?.replace(/^["']|["']$/g, '');
+
+/** The namespace a Gateway API reference resolves in: its own `namespace`, else the document's. */
+function referenceNamespace(index: WorkspaceIndex, ctx: CursorContext): string {
+  return unquote(ctx.siblings.get('namespace')) ?? ctx.namespace ?? index.defaultNamespace;
+}
+
+/** Services of the Mesh by name, as a parentRef (kind Service) or backendRef names them: in the reference's namespace. */
+function serviceNameItems(index: WorkspaceIndex, ctx: CursorContext, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+  const ns = referenceNamespace(index, ctx);
+  return (index.mesh?.services ?? []).filter((s) => s.namespace === ns).map((s) => value(s.name, {
+    kind: CompletionItemKind.Reference,
+    detail: `Service ${s.name}.${s.namespace}, port${s.ports.length === 1 ? '' : 's'} ${s.ports.map((p) => p.port).join(', ')}`,
+    documentation: { kind: MarkupKind.Markdown, value: serviceMarkdown(s) },
+  }));
+}
+
+/** Gateway API Gateways of the reference's namespace, with their listeners. */
+function gatewayNameItems(index: WorkspaceIndex, ctx: CursorContext, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+  const ns = referenceNamespace(index, ctx);
+  return index.gatewayApi.gateways.filter((g) => g.namespace === ns).map((g) => value(g.name, {
+    kind: CompletionItemKind.Reference,
+    detail: `Gateway (class ${g.gatewayClassName})`,
+    documentation: { kind: MarkupKind.Markdown, value: g.listeners.map((l) => `- \`${l.name}\`: ${l.protocol} ${l.port}${l.hostname ? ` ${l.hostname}` : ''}`).join('\n') || 'no listener devmesh serves' },
+  }));
 }
 
 /**
@@ -254,6 +283,18 @@ function meshHostItems(index: WorkspaceIndex, namespace: string, value: (l: stri
 
 /** The ports of the services this document names (its hosts, its destinations, a DestinationRule's host). */
 function servicePortItems(index: WorkspaceIndex, ctx: CursorContext, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
+  // A Gateway API reference: the ports of the Service (or the listeners of the Gateway) it names.
+  if (ctx.kind === 'HTTPRoute' || ctx.kind === 'GRPCRoute') {
+    const name = unquote(ctx.siblings.get('name'));
+    const ns = referenceNamespace(index, ctx);
+    const parent = ctx.path.includes('parentRefs');
+    if (parent && (unquote(ctx.siblings.get('kind')) ?? 'Gateway') === 'Gateway') {
+      const gw = index.gatewayApi.gateways.find((g) => g.namespace === ns && g.name === name);
+      return [...new Set(gw?.listeners.map((l) => l.port) ?? [])].map((p) => value(String(p), { detail: `listeners ${gw!.listeners.filter((l) => l.port === p).map((l) => l.name).join(', ')} of Gateway ${gw!.key}` }));
+    }
+    const svc = (index.mesh?.services ?? []).find((s) => s.namespace === ns && s.name === name);
+    return (svc?.ports ?? []).map((p) => value(String(p.port), { detail: `port ${p.name || p.port} of ${svc!.name}.${svc!.namespace} (${p.protocol}, targetPort ${p.targetPort})` }));
+  }
   const named = new Set<string>();
   for (const l of ctx.doc.lines) {
     const text = l.key?.text === 'host' ? l.value?.text : undefined;

@@ -6,7 +6,7 @@
  * — and back.
  */
 import type { Location } from 'vscode-languageserver';
-import { arr, obj, rangeOf, schemaAt, str, type PolicyDocument, type Range, type Workspace } from '../../simulator/policy';
+import { arr, obj, rangeOf, schemaAt, serviceFqdn, str, type PolicyDocument, type Range, type Workspace } from '../../simulator/policy';
 import { destinationsOf } from '../../simulator/policy/rules/destinations';
 import { fqdnIn, parsePrincipal, serviceByFqdn, subsetsOf } from './mesh-facts';
 import { toLspRange } from './positions';
@@ -20,7 +20,9 @@ type Symbol =
   /** `namespace/name`, as VirtualServices name gateways (a bare name is in the rule's namespace). */
   | { type: 'gateway'; key: string }
   /** An extension provider of the Mesh, as AuthorizationPolicy CUSTOM names it. */
-  | { type: 'provider'; name: string };
+  | { type: 'provider'; name: string }
+  /** A Gateway API Gateway, `namespace/name`, as route parentRefs name it. */
+  | { type: 'kubernetesGateway'; key: string };
 
 export function definition(ws: Workspace, file: string, offset: number): Location[] {
   const sym = symbolAt(ws, file, offset);
@@ -55,6 +57,15 @@ function symbolAt(ws: Workspace, file: string, offset: number): Symbol | undefin
   if (ref === 'extensionProvider') return { type: 'provider', name: t.value };
   if (t.kind === 'Gateway' && t.doc && t.path.length === 2 && t.path[0] === 'metadata' && t.path[1] === 'name') {
     return { type: 'gateway', key: `${index.namespaceOf(t.doc)}/${t.value}` };
+  }
+  if ((ref === 'parentRef' || ref === 'backendRef') && t.doc) {
+    const r = obj(valueAt(t.doc.value, t.path.slice(0, -1)));
+    const ns = str(r.namespace) ?? t.namespace ?? index.defaultNamespace;
+    if (ref === 'parentRef' && (str(r.kind) ?? 'Gateway') === 'Gateway') return { type: 'kubernetesGateway', key: `${ns}/${t.value}` };
+    return { type: 'service', fqdn: serviceFqdn(t.value, ns) };
+  }
+  if (t.kind === 'KubernetesGateway' && t.doc && t.path.length === 2 && t.path[0] === 'metadata' && t.path[1] === 'name') {
+    return { type: 'kubernetesGateway', key: `${index.namespaceOf(t.doc)}/${t.value}` };
   }
   if (ref === 'principal') {
     const p = parsePrincipal(t.value);
@@ -107,6 +118,10 @@ function declarations(ws: Workspace, sym: Symbol): Location[] {
       const provider = mesh?.extensionProviders.find((p) => p.name === sym.name);
       return provider && mesh ? [location(ws, mesh.doc, rangeOf(mesh.doc, [...provider.path, 'name']))] : [];
     }
+    case 'kubernetesGateway': {
+      const doc = index.byKind.KubernetesGateway.find((d) => `${index.namespaceOf(d)}/${d.name}` === sym.key);
+      return doc ? [location(ws, doc, rangeOf(doc, ['metadata', 'name']))] : [];
+    }
     case 'serviceAccount':
       if (!mesh) return [];
       return mesh.workloads.filter((w) => w.serviceAccount === sym.serviceAccount && w.namespace === sym.namespace).map((w) => {
@@ -120,6 +135,24 @@ function uses(ws: Workspace, sym: Symbol): Location[] {
   const index = ws.index;
   const out: Location[] = [];
   const at = (doc: PolicyDocument, path: (string | number)[]) => out.push(location(ws, doc, rangeOf(doc, path)));
+  if (sym.type === 'service' || sym.type === 'kubernetesGateway') {
+    for (const route of [...index.byKind.HTTPRoute, ...index.byKind.GRPCRoute]) {
+      const ns = index.namespaceOf(route);
+      const spec = obj(route.value.spec);
+      arr(spec.parentRefs).forEach((raw, i) => {
+        const p = obj(raw);
+        const kind = str(p.kind) ?? 'Gateway';
+        const pns = str(p.namespace) ?? ns;
+        const hit = sym.type === 'service' ? kind === 'Service' && serviceFqdn(str(p.name) ?? '', pns) === sym.fqdn : kind === 'Gateway' && `${pns}/${str(p.name)}` === sym.key;
+        if (hit) at(route, ['spec', 'parentRefs', i, 'name']);
+      });
+      if (sym.type !== 'service') continue;
+      arr(spec.rules).forEach((rule, r) => arr(obj(rule).backendRefs).forEach((raw, i) => {
+        const b = obj(raw);
+        if ((str(b.kind) ?? 'Service') === 'Service' && serviceFqdn(str(b.name) ?? '', str(b.namespace) ?? ns) === sym.fqdn) at(route, ['spec', 'rules', r, 'backendRefs', i, 'name']);
+      }));
+    }
+  }
   if (sym.type === 'provider') {
     for (const ap of index.byKind.AuthorizationPolicy) {
       if (str(obj(obj(ap.value.spec).provider).name) === sym.name) at(ap, ['spec', 'provider', 'name']);
@@ -150,7 +183,7 @@ function uses(ws: Workspace, sym: Symbol): Location[] {
         if (host && index.fqdn(host, dr) === sym.fqdn) at(dr, ['spec', 'host']);
       }
     }
-  } else {
+  } else if (sym.type === 'serviceAccount') {
     for (const ap of index.byKind.AuthorizationPolicy) {
       arr(obj(ap.value.spec).rules).forEach((rule, i) => arr(obj(rule).from).forEach((from, j) => {
         const source = obj(obj(from).source);

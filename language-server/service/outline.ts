@@ -2,6 +2,7 @@
  * Document symbols (resource -> top-level sections of spec -> rules and
  * entries) and folding ranges that follow resources and their blocks.
  */
+import { kindName } from '../../simulator/policy/kinds';
 import { isMap, isPair, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { SymbolKind, type DocumentSymbol, type FoldingRange } from 'vscode-languageserver';
 import { offsetToPosition, type PolicyDocument, type SourceFile } from '../../simulator/policy';
@@ -16,7 +17,7 @@ export function documentSymbols(source: SourceFile): DocumentSymbol[] {
     const spec = doc.yaml.get('spec', true);
     return {
       name: doc.name || '(unnamed)',
-      detail: doc.kind,
+      detail: kindName(doc.kind),
       kind: SymbolKind.Class,
       range: toLspRange(source, whole),
       selectionRange: toLspRange(source, clamp(selection, whole)),

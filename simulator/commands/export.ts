@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { displayPath, formatText, locateAll } from '../diagnostics-format';
 import {
   exportMesh, GENERATED_HEADER, MissingImagesError, runtimeFaultsFinding, validateKubernetesObjects,
@@ -88,9 +88,9 @@ async function runExport(opts: ExportOpts): Promise<number> {
   if (!resolved) return fail(1, `${opts.file} holds no Mesh (kind: Mesh, apiVersion: devmesh.dev/v1alpha1)`);
 
   const sources: PolicySource[] = ws.fileNames().sort()
-    // Every file that mentions an Istio API group: copyIstioResources keeps only its Istio documents,
+    // Every file that mentions an Istio or Gateway API group: copyIstioResources keeps only their documents,
     // including kinds devmesh does not simulate (ServiceEntry, Sidecar, ...).
-    .filter((f) => /istio\.io\//.test(ws.getSource(f)?.text ?? ''))
+    .filter((f) => /(istio\.io|gateway\.networking\.k8s\.io)\//.test(ws.getSource(f)?.text ?? ''))
     .map((f) => ({ path: path.relative(root, f), text: ws.getSource(f)!.text }));
 
   let result: ExportResult;
@@ -111,7 +111,7 @@ async function runExport(opts: ExportOpts): Promise<number> {
   if (schemaProblems.length) {
     return fail(1, `generated manifests do not match the Kubernetes API schemas (a devmesh bug; please report it):\n${schemaProblems.map((p) => `  ${p.object}: ${p.message}`).join('\n')}`);
   }
-  const check = validateExportedIstio(result, resolved.mesh, ws.getSource(resolved.meshFile)!.text, outDir);
+  const check = validateExportedIstio(result, resolved.mesh, ws.getSource(resolved.meshFile)!.text, outDir, ws.references().map((r) => r.value));
   const errors = check.diagnostics().filter((d) => d.severity === 'error');
   if (errors.length) {
     process.stderr.write(formatText(locateAll(check, errors), result.istio.length));
@@ -125,15 +125,17 @@ async function runExport(opts: ExportOpts): Promise<number> {
   const shown = displayPath(outDir, process.cwd()) || '.';
   process.stdout.write(
     `wrote ${result.files.length} files to ${shown}: namespace ${result.namespace}, ${count('ServiceAccount')} ServiceAccounts, `
-    + `${count('Deployment')} Deployments, ${count('Service')} Services, ${istioCount} Istio resources\n`
+    + `${count('Deployment')} Deployments, ${count('Service')} Services, ${istioCount} Istio and Gateway API resources\n`
     + `checked against the Kubernetes API schemas and devmesh's Istio validator\n`
     + `deploy with: kubectl apply -k ${shown}\n`);
   return 0;
 }
 
 /** Workspace of the exported Istio files plus the Mesh moved to the target namespace. */
-function validateExportedIstio(result: ExportResult, mesh: object, meshText: string, outDir: string): Workspace {
+function validateExportedIstio(result: ExportResult, mesh: object, meshText: string, outDir: string, references: object[]): Workspace {
   const ws = new Workspace();
+  // The TLS Secrets Gateway listeners name are checked as the workspace has them (export copies no Secret).
+  references.forEach((r, i) => ws.setFile(path.join(outDir, `.reference-check-${i}.yaml`), stringifyYaml(r)));
   const moved = structuredClone(mesh) as { namespace?: string };
   moved.namespace = result.namespace;
   ws.setFile(path.join(outDir, '.mesh-check.yaml'), `${meshText.match(/^apiVersion:.*$/m)?.[0] ?? 'apiVersion: devmesh.dev/v1alpha1'}\nkind: Mesh\nmetadata: { name: export-check }\nspec: ${JSON.stringify(moved)}\n`);

@@ -15,8 +15,8 @@ export function register(program: Command, setExit: (code: number) => void): voi
   program
     .command('import')
     .description('write a Mesh (and copy the Istio resources) from a folder of Kubernetes manifests')
-    .argument('<dir>', 'folder of Kubernetes YAML (Deployments, StatefulSets, Services, ServiceAccounts, Istio resources), searched recursively')
-    .option('-o, --out <mesh.yaml>', 'the Mesh file to write; Istio resources go to policies/ beside it', 'mesh.yaml')
+    .argument('<dir>', 'folder of Kubernetes YAML (Deployments, StatefulSets, Services, ServiceAccounts, Istio and Gateway API resources), searched recursively')
+    .option('-o, --out <mesh.yaml>', 'the Mesh file to write; Istio and Gateway API resources go to policies/ beside it', 'mesh.yaml')
     .option('--name <name>', 'metadata.name of the Mesh (default: the folder\'s name)')
     .option('--force', 'overwrite an existing Mesh file')
     .addHelpText('after', `
@@ -67,7 +67,7 @@ async function runImport(dir: string, opts: ImportOpts): Promise<number> {
   const workloads = result.mesh.services.reduce((n, s) => n + s.workloads.length, result.mesh.workloads.length);
   const namespaces = new Set([result.mesh.namespace, ...result.mesh.services.map((s) => s.namespace ?? result.mesh.namespace), ...result.mesh.workloads.map((w) => w.namespace ?? result.mesh.namespace)]);
   process.stdout.write(`wrote ${displayPath(outFile, process.cwd())}: ${namespaces.size > 1 ? `${namespaces.size} namespaces (default ${result.mesh.namespace})` : `namespace ${result.mesh.namespace}`}, ${result.mesh.services.length} services, ${workloads} workloads`
-    + (istio ? `; copied ${istio} Istio resources to ${displayPath(policiesDir, process.cwd())}` : '') + '\n');
+    + (istio ? `; copied ${istio} Istio and Gateway API resources to ${displayPath(policiesDir, process.cwd())}` : '') + '\n');
 
   // Check the Mesh as devmesh will load it: with every YAML under its folder.
   const { workspace } = await loadMeshFolder(outFile);

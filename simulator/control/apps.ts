@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { portVariable } from '../policy/mesh-inventory';
+import { portVariable, upstreamVariable } from '../policy/mesh-inventory';
 import type { WorkloadSpec } from '../policy/model';
 import type { WorkloadInfo } from '../protocol';
 
@@ -13,23 +13,32 @@ import type { WorkloadInfo } from '../protocol';
  * The app's environment. `HTTP_PROXY` makes curl, Python requests, Go and
  * Java send their calls to the sidecar's outbound listener; Node's http and
  * fetch ignore it before Node 24, so `DEVMESH_OUTBOUND` names the same
- * listener for Node apps to use explicitly. Loopback stays direct (NO_PROXY)
- * so an app's own health checks do not loop through its sidecar. `PORT` is
- * its first local port; `PORT_<targetPort>` names the local port of each
- * container port (`PORT_9080`, `PORT_GRPC`) when it serves several. Pure.
+ * listener for Node apps to use explicitly. `HTTPS_PROXY`, `https_proxy` and
+ * `grpc_proxy` point there too: clients that tunnel (grpc-js, grpc-go, curl
+ * for https://) send `CONNECT host:port`, which the sidecar serves as the
+ * port's protocol says (dispatch.ts); a host outside the mesh passes through.
+ * Loopback stays direct (NO_PROXY) so an app's own health checks do not loop
+ * through its sidecar. `PORT` is its first local port; `PORT_<targetPort>`
+ * names the local port of each container port (`PORT_9080`, `PORT_GRPC`)
+ * when it serves several; `DEVMESH_UPSTREAM_<SERVICE>_<PORT>` is the address
+ * of each local upstream port (`127.0.0.1:16379`). Pure.
  */
 export function appEnvironment(base: NodeJS.ProcessEnv, spec: WorkloadSpec, info: WorkloadInfo): Record<string, string> {
   const outbound = `http://127.0.0.1:${info.sidecar.outboundPort}`;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   // Proxy settings inherited from the user's shell would send mesh calls elsewhere.
-  for (const k of ['HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy']) delete env[k];
+  for (const k of ['ALL_PROXY', 'all_proxy']) delete env[k];
   const ports: Record<string, string> = {};
   for (const [key, local] of Object.entries(info.ports ?? {})) ports[portVariable(key)] = String(local);
+  for (const u of info.upstreams ?? []) ports[upstreamVariable(u.service, u.port)] = `127.0.0.1:${u.localPort}`;
   Object.assign(env, spec.env ?? {}, ports, {
     PORT: String(info.appPort),
     HTTP_PROXY: outbound,
     http_proxy: outbound,
+    HTTPS_PROXY: outbound,
+    https_proxy: outbound,
+    grpc_proxy: outbound,
     NO_PROXY: 'localhost,127.0.0.1',
     no_proxy: 'localhost,127.0.0.1',
     DEVMESH_OUTBOUND: outbound,

@@ -40,6 +40,12 @@ export interface MeshCa {
   trustBundlePem: string;
   workloadLifetimeMs: number;
   issue(spiffeId: string, opts?: { lifetimeMs?: number }): Certificates;
+  /**
+   * A server certificate for DNS names (wildcards allowed) and IP addresses,
+   * as an HTTPS Gateway listener without certificateRefs serves it: clients
+   * trust it with the mesh's root (`trustBundlePem`).
+   */
+  issueServer(names: { dns: string[]; ips?: string[] }, opts?: { lifetimeMs?: number }): Certificates;
 }
 
 interface CaState {
@@ -82,6 +88,33 @@ export function createCa(opts: CaOptions, existing?: { certPem: string; keyPem: 
   }
   const trustBundlePem = existing?.previousRootPem ? certPem + existing.previousRootPem : certPem;
 
+  /** A certificate signed by this root with the given subjectAltName entries. */
+  const leaf = (altNames: Buffer[], lifetimeMs?: number): Certificates => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const t = now();
+    const notBefore = t - BACKDATE_MS;
+    const notAfter = t + (lifetimeMs ?? workloadLifetimeMs);
+    const serial = newSerial();
+    const der = signCertificate(state.key, {
+      serial, issuer: state.subject, subject: seq(), publicKey, notBefore, notAfter,
+      extensions: [
+        extension(OID.keyUsage, true, keyUsage(KU.digitalSignature | KU.keyEncipherment)),
+        extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth))),
+        extension(OID.basicConstraints, true, seq()),
+        extension(OID.authorityKeyIdentifier, false, seq(tlv(0x80, state.keyId))),
+        // Critical because the subject is empty (RFC 5280 4.2.1.6), as in Istio's certs.
+        extension(OID.subjectAltName, true, seq(...altNames)),
+      ],
+    });
+    return {
+      certPem: toPem('CERTIFICATE', der),
+      keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      caPem: trustBundlePem,
+      notAfter,
+      notBefore,
+      serial: serial.toString('hex'),
+    };
+  };
   return {
     trustDomain: opts.trustDomain,
     certPem,
@@ -90,30 +123,11 @@ export function createCa(opts: CaOptions, existing?: { certPem: string; keyPem: 
     workloadLifetimeMs,
     issue(spiffeId, issueOpts) {
       if (!spiffeId.startsWith('spiffe://')) throw new Error(`not a SPIFFE id: ${spiffeId}`);
-      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const t = now();
-      const notBefore = t - BACKDATE_MS;
-      const notAfter = t + (issueOpts?.lifetimeMs ?? workloadLifetimeMs);
-      const serial = newSerial();
-      const der = signCertificate(state.key, {
-        serial, issuer: state.subject, subject: seq(), publicKey, notBefore, notAfter,
-        extensions: [
-          extension(OID.keyUsage, true, keyUsage(KU.digitalSignature | KU.keyEncipherment)),
-          extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth))),
-          extension(OID.basicConstraints, true, seq()),
-          extension(OID.authorityKeyIdentifier, false, seq(tlv(0x80, state.keyId))),
-          // Critical because the subject is empty (RFC 5280 4.2.1.6), as in Istio's certs.
-          extension(OID.subjectAltName, true, seq(tlv(0x86, Buffer.from(spiffeId, 'ascii')))),
-        ],
-      });
-      return {
-        certPem: toPem('CERTIFICATE', der),
-        keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-        caPem: trustBundlePem,
-        notAfter,
-        notBefore,
-        serial: serial.toString('hex'),
-      };
+      return leaf([tlv(0x86, Buffer.from(spiffeId, 'ascii'))], issueOpts?.lifetimeMs);
+    },
+    issueServer(names, issueOpts) {
+      const ip = (a: string) => tlv(0x87, Buffer.from(a.split('.').map(Number)));
+      return leaf([...names.dns.map((d) => tlv(0x82, Buffer.from(d, 'ascii'))), ...(names.ips ?? []).map(ip)], issueOpts?.lifetimeMs);
     },
   };
 }

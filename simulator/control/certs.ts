@@ -24,6 +24,9 @@ export class WorkloadCertificates {
 
   get caPem(): string { return this.ca.trustBundlePem; }
 
+  /** The CA itself, for certificates that are not workload identities (HTTPS Gateway listeners). */
+  get authority(): MeshCa { return this.ca; }
+
   /** Issues (or returns) the certificate of `owner` (a workload or the ingress) for `spiffeId`. */
   get(owner: string, spiffeId: string): Certificates {
     const have = this.current.get(owner);

@@ -6,12 +6,21 @@
  * over the policy core: one code path validates for `validate`, `up`, hot
  * reload and the language server.
  */
+import { tlsSecrets, type TlsSecret } from '../policy/gateway-api/secrets';
+import type { GatewayStatus, RouteStatus } from '../policy/gateway-api/status';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { collectPolicyFiles, diagnosticsWithFiles, loadMeshFolder, PathError } from '../policy-files';
 import { displayPath as relativeToCwd, locate, locateAll, type LocatedDiagnostic } from '../diagnostics-format';
-import { diagnostic, rangeOf, resolvePolicies, type DiagnosticCode, type Workspace } from '../policy';
+import { diagnostic, offsetToPosition, rangeOf, resolvePolicies, type DiagnosticCode, type Workspace } from '../policy';
 import type { IstioKind, Resource } from '../policy/model';
+
+/** Where something was written: file relative to the cwd, 1-based line and column. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
 
 /** A diagnostic at the terminal edge: file relative to the cwd, 1-based line/column. */
 export type Diagnostic = LocatedDiagnostic;
@@ -33,6 +42,16 @@ export interface MeshWorkspace {
    * one, at the Mesh file's start.
    */
   meshDiagnostic(fieldPath: (string | number)[] | undefined, code: DiagnosticCode, message: string): Diagnostic;
+  /** Where a policy document (kind, namespace as resolved, name), or a field of it, was written; file relative to the cwd. */
+  policyPosition(ref: { kind: string; namespace: string; name: string }, fieldPath?: readonly (string | number)[]): SourcePosition | undefined;
+  /** The Gateway API as a controller would report it (status of every Gateway and route), and the workspace's TLS Secrets. */
+  gatewayApi: GatewayApiView;
+}
+
+export interface GatewayApiView {
+  gateways: GatewayStatus[];
+  routes: RouteStatus[];
+  secrets: Map<string, TlsSecret>;
 }
 
 /** Folders that never hold policies; the watcher skips them (the core's walk skips dot-folders and node_modules). */
@@ -102,7 +121,7 @@ export class IncrementalMeshLoader {
 
 function unreadable(abs: string, err: PathError): MeshWorkspace {
   const d = locate(diagnostic('file-unreadable', err.file, { start: 0, end: 0 }, err.message));
-  return { meshFile: abs, rootDir: path.dirname(abs), mesh: EMPTY_MESH, resources: [], files: [], policyFileCount: 0, diagnostics: [d], meshDiagnostic: atFileStart(abs) };
+  return { meshFile: abs, rootDir: path.dirname(abs), mesh: EMPTY_MESH, resources: [], files: [], policyFileCount: 0, diagnostics: [d], meshDiagnostic: atFileStart(abs), policyPosition: () => undefined, gatewayApi: { gateways: [], routes: [], secrets: new Map() } };
 }
 
 /** What `up` needs from a validated workspace. */
@@ -129,7 +148,20 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   const resources = resolved && !hasErrors(diagnostics) ? (Object.values(resolved.resources).flat() as Resource<IstioKind>[]) : [];
   const files = ws.fileNames();
   const policyFileCount = files.filter((f) => (ws.getSource(f)?.documents.length ?? 0) > 0 || diagnostics.some((d) => d.file === displayPath(f))).length;
-  return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshDiagnostic: inMesh(ws, abs) };
+  const g = ws.index.gatewayApi;
+  const gatewayApi = { gateways: g.gateways, routes: [...g.routes.values()], secrets: tlsSecrets(ws.references(), ws.index.defaultNamespace) };
+  return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshDiagnostic: inMesh(ws, abs), policyPosition: policyPositionIn(ws), gatewayApi };
+}
+
+function policyPositionIn(ws: Workspace): MeshWorkspace['policyPosition'] {
+  return (ref, fieldPath = []) => {
+    const index = ws.index;
+    const doc = index.docs.find((d) => d.kind === ref.kind && d.name === ref.name && index.namespaceOf(d) === ref.namespace);
+    const source = doc && ws.getSource(doc.file);
+    if (!doc || !source) return undefined;
+    const p = offsetToPosition(source.lineStarts, fieldPath.length ? rangeOf(doc, fieldPath).start : doc.range.start);
+    return { file: displayPath(doc.file), line: p.line + 1, column: p.character + 1 };
+  };
 }
 
 function inMesh(ws: Workspace, abs: string): MeshWorkspace['meshDiagnostic'] {

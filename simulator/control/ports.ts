@@ -28,7 +28,8 @@ export interface PortOverrides {
 
 /**
  * Ports that must be free before starting: control API, ingress, pinned
- * sidecar ports, and the app port of every workload devmesh starts itself.
+ * sidecar ports, local upstream ports (the sidecar binds them), and the app
+ * port of every workload devmesh starts itself.
  * A workload without `command` is run by the developer, so its port being
  * taken is expected, not an error.
  */
@@ -46,6 +47,9 @@ export function portClaims(mesh: Resource<'Mesh'>, overrides: PortOverrides = {}
       const p = w.sidecar?.[key];
       if (p) claims.push({ port: p, owner: `sidecar ${key} ${p} of workload ${w.name}`, field: [...at, 'sidecar', key] });
     }
+    (w.upstreams ?? []).forEach((u, i) => {
+      if (typeof u?.localPort === 'number') claims.push({ port: u.localPort, owner: `upstream localPort ${u.localPort} (${u.service}) of workload ${w.name}`, field: [...at, 'upstreams', i, 'localPort'] });
+    });
   }
   return claims;
 }

@@ -12,9 +12,11 @@ import { performance } from 'node:perf_hooks';
 import { formatDiagnostic } from '../diagnostics-format';
 import type { DiagnosticCode } from '../policy';
 import type { Resource } from '../policy/model';
+import type { MeshSnapshot } from '../protocol';
 import { resolveCommand, type ResolvedCommand } from './apps';
 import type { Rejection } from './api/views';
 import type { EventLog } from './events';
+import { gatewayPorts, heldPorts, servedPorts, type GatewayIngress } from './gateway-ingress';
 import { hasErrors, type Diagnostic, type IncrementalMeshLoader, type MeshWorkspace } from './load';
 import { defaultsOf, describePlan, placedWorkloads, planMeshChange, type MeshChangePlan } from './mesh-change';
 import { appPortClaims, fillPorts, pinnedSidecarPorts, portClaims, takenPorts, type PortClaim, type PortOverrides } from './ports';
@@ -33,6 +35,10 @@ export interface ReloaderOptions {
   stopping: () => boolean;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** The certificates of the ingress's Gateway listeners. */
+  gateways: GatewayIngress;
+  /** A config that moved the Gateway listeners (one opened or closed) is in force. */
+  onGatewayListeners: (snapshot: MeshSnapshot) => void;
 }
 
 const rel = (f: string) => path.relative(process.cwd(), f) || f;
@@ -47,6 +53,8 @@ export class MeshReloader {
   /** The policy files read, relative to the cwd. */
   get files(): string[] { return this.ws.files.map(rel); }
   get rejection(): { last: Rejection | null; current: boolean } { return { last: this.last, current: this.rejectedNow }; }
+  /** The last workspace accepted. */
+  get workspace(): MeshWorkspace { return this.ws; }
 
   /** Re-reads the changed files; a valid set becomes the next config, an invalid one is reported and ignored. */
   async reload(files: string[] = []): Promise<void> {
@@ -78,13 +86,16 @@ export class MeshReloader {
       commands = prepared.commands;
     }
     this.rejectedNow = false;
+    // Listener certificates first: a Secret edit needs no new config, and a new HTTPS port must not open without its certificate.
+    this.o.gateways.update(ws.gatewayApi);
     if (!plan.changed && !plan.defaultsChanged && JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
     this.ws = { ...ws, mesh };
     const edited = files.map(rel);
     const what = plan.changed ? describePlan(plan) : '';
-    const ports = plan.changed ? await this.portsFor(plan, mesh) : undefined;
+    const ports = await this.gatewayPortsFor(ws, mesh, plan.changed ? await this.portsFor(plan, mesh) : this.o.publisher.inputs.ports);
+    const listenersBefore = JSON.stringify(this.o.publisher.snapshot.ingress.listeners ?? []);
     const deadline = Date.now() + this.o.startTimeoutMs;
-    const published = this.o.publisher.publish({ mesh, resources: ws.resources, ...(ports ? { ports } : {}) },
+    const published = this.o.publisher.publish({ mesh, resources: ws.resources, ports },
       [what, edited.length ? `${edited.join(', ')} edited` : ''].filter(Boolean).join('; '), {
         // New and restarted sidecars boot with the new config; the others get it pushed once the new ones serve.
         boot: plan.changed ? () => this.o.workloads.applyPlan(plan, placedWorkloads(mesh.spec), commands, deadline) : undefined,
@@ -93,6 +104,7 @@ export class MeshReloader {
       });
     const next = this.o.publisher.snapshot;
     const report = await published;
+    if (report && JSON.stringify(next.ingress.listeners ?? []) !== listenersBefore) this.o.onGatewayListeners(next);
     // Callers route away from removed workloads first; then they stop.
     if (plan.removed.length) await this.o.workloads.stopWorkloads(plan.removed);
     if (plan.defaultsChanged && report) {
@@ -143,6 +155,13 @@ export class MeshReloader {
     }
     for (const p of await takenPorts(claims)) refuse(p.claim.field, 'port-in-use', p.message);
     return refused.length ? { refused } : { commands };
+  }
+
+  /** A local port for every Gateway port of the edit: the ones already open stay where they are. */
+  private async gatewayPortsFor(ws: MeshWorkspace, mesh: Resource<'Mesh'>, ports: PortAssignment): Promise<PortAssignment> {
+    const held = heldPorts(portClaims(mesh, this.o.portOverrides).map((c) => c.port), ports);
+    const listeners = await gatewayPorts(servedPorts(ws.gatewayApi.gateways), ports.ingress.listeners ?? {}, held);
+    return { ...ports, ingress: { ...ports.ingress, listeners } };
   }
 
   /** The ports after the edit: new workloads get theirs (pinned, or free ones), changed ones their pins; removed ones give theirs back. */

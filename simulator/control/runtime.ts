@@ -12,15 +12,18 @@
  *   ApiViews         what the API answers, from state the sidecars push (api/views.ts)
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import * as path from 'node:path';
-import type { MeshSnapshot } from '../protocol';
+import type { Certificates, ListenerCertificate, MeshSnapshot } from '../protocol';
 import type { DiagnosticCode } from '../policy';
 import { formatDiagnostic, formatText } from '../diagnostics-format';
 import { hasErrors, IncrementalMeshLoader, type MeshWorkspace } from './load';
 import { resolvedMeshSettings } from './snapshot';
 import { assignPorts, duplicateClaims, portClaims, takenPorts, type PortOverrides } from './ports';
-import { probeSession, removeSession, writeSession } from './session';
+import { ensureStateDir, probeSession, removeSession, writeSession } from './session';
+import { describeGatewayListeners, GatewayIngress, gatewayPorts, heldPorts, servedPorts, sessionListeners } from './gateway-ingress';
+import { gatewayApiConfig } from './gateway-api-config';
 import { dashboardUrl } from './api/dashboard';
 import { resolveCommand, type ResolvedCommand } from './apps';
 import { EventLog } from './events';
@@ -71,6 +74,8 @@ export interface MeshStarted {
   phases: Record<string, number>;
   /** Resolves once the policy watcher has scanned the tree (edits from then on are applied). */
   watching: Promise<void>;
+  /** The certificates of the HTTPS Gateway listeners, by `namespace/name:port` (the banner names their sources). */
+  listenerCertificates: Record<string, ListenerCertificate[]>;
 }
 
 export class MeshRuntime {
@@ -83,6 +88,8 @@ export class MeshRuntime {
   private faults?: FaultStore;
   private reloader?: MeshReloader;
   private certs?: WorkloadCertificates;
+  /** The certificates the ingress serves on HTTPS Gateway listeners (Secrets, or minted by the CA). */
+  private gateways?: GatewayIngress;
   private api?: ControlApiServer;
   private telemetry?: TelemetryHub;
   private watcher?: PolicyWatcher;
@@ -131,7 +138,7 @@ export class MeshRuntime {
       const ms = performance.now() - t0;
       const watching = this.watch();
       this.events.record({ type: 'mesh.ready', message: `mesh ${this.ws.mesh.metadata.name} ready in ${Math.round(ms)} ms`, data: { ms, phases } });
-      return { session, snapshot: this.publisher!.snapshot, rootDir: this.ws.rootDir, ms, phases, watching };
+      return { session, snapshot: this.publisher!.snapshot, rootDir: this.ws.rootDir, ms, phases, watching, listenerCertificates: this.gateways!.certs };
     } catch (e) {
       await this.stop();
       throw e;
@@ -187,9 +194,11 @@ export class MeshRuntime {
     return out;
   }
 
-  /** Sidecar ports (pinned or free), and with them the first config: the publisher owns it from here on. */
+  /** Sidecar ports (pinned or free), a local port per Gateway port, and with them the first config: the publisher owns it from here on. */
   private async assignPorts(): Promise<void> {
     const ports = await assignPorts(this.ws.mesh, this.portOverrides);
+    const held = heldPorts(portClaims(this.ws.mesh, this.portOverrides).map((c) => c.port), ports);
+    ports.ingress.listeners = await gatewayPorts(servedPorts(this.ws.gatewayApi.gateways), {}, held);
     this.publisher = new ConfigPublisher({ mesh: this.ws.mesh, resources: this.ws.resources, ports, faults: [] },
       { sidecars: () => this.workloads?.sidecars ?? [], events: this.events, out: this.out });
   }
@@ -198,11 +207,33 @@ export class MeshRuntime {
     const snapshot = this.publisher!.snapshot;
     const lifetime = Number(process.env.DEVMESH_CERT_LIFETIME_MS) || undefined; // a testing knob
     this.certs = new WorkloadCertificates(snapshot.trustDomain, (owner, certs) => {
-      this.workloads?.sidecars.get(owner)?.pushCerts(certs);
+      this.workloads?.sidecars.get(owner)?.pushCerts(this.withListeners(owner, certs));
       this.events.record({ type: 'certs.rotated', workload: owner, message: `certificate of ${owner} rotated (valid until ${new Date(certs.notAfter).toISOString()})`, data: { notAfter: certs.notAfter } });
     }, lifetime);
     for (const w of snapshot.workloads) this.certs.get(w.name, w.spiffeId);
     this.certs.get(snapshot.ingress.name, snapshot.ingress.spiffeId);
+    this.gateways = new GatewayIngress(() => this.certs!.authority, () => {
+      const ingress = this.publisher!.snapshot.ingress;
+      this.workloads?.sidecars.get(ingress.name)?.pushCerts(this.withListeners(ingress.name, this.certs!.get(ingress.name, ingress.spiffeId)));
+    });
+    this.gateways.update(this.ws.gatewayApi);
+    // The root a client trusts to call an HTTPS Gateway listener whose certificate devmesh minted (public; no key).
+    writeFileSync(path.join(ensureStateDir(this.ws.rootDir), 'ca.pem'), this.certs.caPem);
+  }
+
+  /** The ingress's certificates carry its HTTPS Gateway listeners' too. */
+  private withListeners(owner: string, certs: Certificates): Certificates {
+    return owner === this.publisher!.snapshot.ingress.name ? this.gateways!.withListeners(certs) : certs;
+  }
+
+  /** Where the Gateway ports listen changed (an edit added or removed one): the session file and the terminal say so. */
+  private gatewayListenersChanged(snapshot: MeshSnapshot): void {
+    writeSession(this.ws.rootDir, { ...this.session(), ...sessionListeners(snapshot.ingress.listeners ?? []) });
+    for (const line of describeGatewayListeners(snapshot.ingress.listeners ?? [], this.gateways!.certs)) this.out(line);
+  }
+
+  private session(): SessionInfo {
+    return { apiUrl: this.apiUrl, token: this.token, pid: process.pid, dashboardUrl: dashboardUrl(this.apiUrl, this.token), ...sessionListeners(this.publisher!.snapshot.ingress.listeners ?? []) };
   }
 
   /** The telemetry store, the API on 127.0.0.1 and the session file that says where it is. */
@@ -212,7 +243,8 @@ export class MeshRuntime {
     const controlPort = this.opts.controlPort ?? resolvedMeshSettings(mesh.spec).controlPort;
     const otlpEndpoint = this.opts.otlpEndpoint ?? mesh.spec.telemetry?.otlp?.endpoint;
     this.workloads = new Workloads({
-      publisher, events: this.events, certs: this.certs!, rootDir: this.ws.rootDir,
+      publisher, events: this.events, rootDir: this.ws.rootDir,
+      certs: { get: (owner, spiffeId) => this.withListeners(owner, this.certs!.get(owner, spiffeId)), forget: (owner) => this.certs!.forget(owner) },
       boot: { sampling: mesh.spec.telemetry?.sampling, logFormat: this.opts.logFormat, printAccessLog: !!this.opts.accessLog },
       accessLog: !!this.opts.accessLog,
       onTelemetry: (data) => this.telemetry?.ingest(data),
@@ -226,6 +258,7 @@ export class MeshRuntime {
       started: () => this.ready && !this.stopping,
       files: () => this.reloader?.files ?? this.ws.files.map(this.rel),
       rejection: () => this.reloader?.rejection ?? { last: null, current: false },
+      gatewayApi: () => gatewayApiConfig((this.reloader?.workspace ?? this.ws).gatewayApi, publisher.snapshot.ingress.listeners ?? [], this.gateways!.certs),
     });
     this.telemetry = new TelemetryHub({
       events: this.events,
@@ -251,7 +284,7 @@ export class MeshRuntime {
       const flag = this.opts.controlPort !== undefined;
       throw new UpError([this.finding(flag ? undefined : ['spec', 'controlPort'], 'port-in-use', `${flag ? '--control-port' : 'controlPort'} ${controlPort} (control API) could not be opened: ${(e as Error).message}`)]);
     }
-    const session: SessionInfo = { apiUrl: this.apiUrl, token: this.token, pid: process.pid, dashboardUrl: dashboardUrl(this.apiUrl, this.token) };
+    const session = this.session();
     writeSession(this.ws.rootDir, session);
     return session;
   }
@@ -271,6 +304,7 @@ export class MeshRuntime {
     const reloader = new MeshReloader({
       loader: this.loader, publisher, workloads: this.workloads!, events: this.events, portOverrides: this.portOverrides,
       startTimeoutMs: this.opts.startTimeoutMs ?? 20_000, stopping: () => !!this.stopping, out: this.out, err: this.err,
+      gateways: this.gateways!, onGatewayListeners: (snapshot) => this.gatewayListenersChanged(snapshot),
     }, this.ws);
     this.reloader = reloader;
     this.watcher = watchPolicies(this.ws.rootDir, (files) => reloader.reload(files), undefined,

@@ -3,11 +3,13 @@
  * same Mesh, resources, ports and version always give the same snapshot, so
  * it is unit-tested without processes and hot reload is "build, then push".
  */
-import type { IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
-import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type Kind, type MeshSpec, type Resource } from '../policy/model';
+import type { GatewayListenerInfo, IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
+import { resourceKind } from '../policy/kinds';
+import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from '../policy/model';
 import { spiffeId } from '../policy/hosts';
-import { meshInventory } from '../policy/mesh-inventory';
+import { meshInventory, type WorkloadView } from '../policy/mesh-inventory';
 import { resolveDefaults } from '../policy/defaults';
+import { gatewayStatuses, servedGatewayPorts, type WorldService } from '../policy/gateway-api/status';
 
 export interface SidecarPortAssignment {
   inboundPort: number;
@@ -18,7 +20,8 @@ export interface SidecarPortAssignment {
 export interface PortAssignment {
   /** Per workload name. */
   workloads: Record<string, SidecarPortAssignment>;
-  ingress: { port: number; adminPort: number };
+  /** `listeners`: the local port of each Gateway API Gateway port, by `namespace/name:port` (absent: the port itself). */
+  ingress: { port: number; adminPort: number; listeners?: Record<string, number> };
 }
 
 /** Istio's ingress gateway runs under this service account; AuthorizationPolicies name it. */
@@ -67,8 +70,22 @@ export function buildSnapshot(
       appPort: w.appPort ?? 0,
       ports: { ...w.containerPorts },
       sidecar: { ...assigned },
+      ...upstreamsOf(w),
     };
   });
+
+  const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>
+    ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? namespace } });
+  const ofKind = <K extends IstioKind>(kind: K) =>
+    resources.filter((r): r is Resource<K> => resourceKind(r) === kind).map(withNamespace);
+  const kubernetesGateways = ofKind('KubernetesGateway');
+  const referenceGrants = ofKind('ReferenceGrant');
+
+  /** Local upstream ports; validation refuses one naming no service or port, so none such reaches here. */
+  function upstreamsOf(w: WorkloadView): Pick<WorkloadInfo, 'upstreams'> {
+    const upstreams = w.upstreams.flatMap((u) => (u.target && u.targetPort && u.localPort !== undefined ? [{ service: u.target.fqdn, port: u.targetPort.port, localPort: u.localPort }] : []));
+    return upstreams.length > 0 ? { upstreams } : {};
+  }
 
   const ingress: IngressInfo = {
     name: INGRESS_NAME,
@@ -78,12 +95,8 @@ export function buildSnapshot(
     // Like Istio's ingress gateway, which runs in istio-system.
     spiffeId: spiffeId(trustDomain, INGRESS_GATEWAY.namespace, INGRESS_SERVICE_ACCOUNT),
     labels: { ...INGRESS_GATEWAY.labels },
+    listeners: gatewayListeners(services, kubernetesGateways, referenceGrants, ports.ingress.listeners ?? {}),
   };
-
-  const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>
-    ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? namespace } });
-  const ofKind = <K extends IstioKind>(kind: K) =>
-    resources.filter((r): r is Resource<K> => (r.kind as Kind) === kind).map(withNamespace);
 
   return {
     version,
@@ -105,7 +118,19 @@ export function buildSnapshot(
     sidecars: ofKind('Sidecar'),
     ...(mesh.spec.outboundTrafficPolicy?.mode ? { outboundTrafficPolicy: mesh.spec.outboundTrafficPolicy.mode } : {}),
     extensionProviders: mesh.spec.extensionProviders ?? [],
+    httpRoutes: ofKind('HTTPRoute'),
+    grpcRoutes: ofKind('GRPCRoute'),
+    kubernetesGateways,
+    referenceGrants,
     faults: [],
     defaults: resolveDefaults(mesh.spec),
   };
+}
+
+/** The Gateway API ports the ingress serves, each on its assigned local port (the port itself when none is assigned). */
+function gatewayListeners(services: ServiceInfo[], gateways: Resource<'KubernetesGateway'>[], grants: Resource<'ReferenceGrant'>[], local: Record<string, number>): GatewayListenerInfo[] {
+  if (gateways.length === 0) return [];
+  const world = new Map<string, WorldService>(services.map((s) => [`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: s.ports ?? [] }]));
+  return servedGatewayPorts(gatewayStatuses({ services: world, gateways, referenceGrants: grants }))
+    .map((p) => ({ gateway: p.gateway, port: p.port, protocol: p.protocol, localPort: local[`${p.gateway}:${p.port}`] ?? p.port }));
 }

@@ -32,7 +32,8 @@ export interface AppProcess { spec: WorkloadSpec; cmd: ResolvedCommand; proc: Su
 export interface WorkloadsOptions {
   publisher: ConfigPublisher;
   events: EventLog;
-  certs: WorkloadCertificates;
+  /** Each sidecar's certificates (the ingress's carry its Gateway listeners'). */
+  certs: Pick<WorkloadCertificates, 'get' | 'forget'>;
   /** Folder of the Mesh file: `.devmesh/children.json` is kept there. */
   rootDir: string;
   boot: BootstrapOptions;

@@ -183,11 +183,12 @@ function callerViews(callers: readonly MeshTables[], target: Target, port: Servi
   for (const t of callers) {
     const table = t.routes.get(routeKey(target.service.fqdn, port.port));
     const drFrom = t.destinationRuleSources.get(target.service.fqdn);
-    const key = `${table?.source ? `${table.source.namespace}/${table.source.name}` : '-'}|${drFrom?.join(',') ?? '-'}`;
+    const key = `${table?.source ? table.source.resources.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(',') : '-'}|${drFrom?.join(',') ?? '-'}`;
     const have = views.get(key);
     if (have) { have.callerNamespaces.push(t.identity.namespace); continue; }
     const view: CallerView = { callerNamespaces: [t.identity.namespace], routes: table ? routeLines(t, table.rules, target, port.port) : { reaching: [], notReaching: [] } };
-    if (table?.source) view.routeSource = table.source;
+    // A VirtualService, or the first of the Gateway API routes attached to the port.
+    if (table?.source) view.routeSource = table.source.resources[0];
     const dr = destinationRuleView(t, target, port.port);
     if (dr) view.destinationRule = dr;
     views.set(key, view);

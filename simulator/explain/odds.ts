@@ -76,7 +76,7 @@ export function explore<T>(run: (random: RandomSource) => T, maxBranches = 4096)
 }
 
 /** Branches with equal keys merged, their probabilities summed (first branch's value kept), most likely first. */
-export function merge<T>(branches: readonly Branch<T>[], key: (v: T) => string): Array<{ value: T; probability: number }> {
+export function merge<T>(branches: ReadonlyArray<{ value: T; probability: number }>, key: (v: T) => string): Array<{ value: T; probability: number }> {
   const byKey = new Map<string, { value: T; probability: number }>();
   for (const b of branches) {
     const k = key(b.value);

@@ -18,7 +18,10 @@ export type ExportFindingCode =
   | 'jwks-inlined'        // a RequestAuthentication's JWKS file, carried inline
   | 'loopback-jwks'       // a jwksUri on 127.0.0.1: istiod cannot fetch it there
   | 'extension-providers' // the Mesh's extensionProviders, written as mesh config
-  | 'loopback-authorizer';// an external authorizer that is a local process
+  | 'loopback-authorizer' // an external authorizer that is a local process
+  | 'gateway-api-crds'    // Gateway API resources need the Gateway API CRDs on the cluster (Istio does not install them)
+  | 'gateway-api-experimental' // fields of the Gateway API's experimental channel (HTTPRoute retry, ...)
+  | 'gateway-certificate'; // an HTTPS listener's certificate: a Secret to apply too, or one devmesh minted
 
 export interface ExportFinding {
   severity: 'warning' | 'info';

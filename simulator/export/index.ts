@@ -10,6 +10,7 @@ import type { ExportFinding } from './findings';
 import { copyIstioResources, type IstioCopy, type PolicySource } from './istio';
 import type { ReadPolicyFile } from './jwks';
 import { meshConfigFile } from './mesh-config';
+import { gatewayApiFindings } from './gateway-api';
 import { buildKubernetesObjects, type KubeObject } from './kubernetes';
 
 export * from './differences';
@@ -63,6 +64,7 @@ export function exportMesh(resolved: ResolvedPolicies, policySources: readonly P
   findings.push(...meshDifferences(mesh, resolved.trustDomain));
   findings.push(...ingressDifferences(resolved.resources.Gateway, mesh.ingress?.port ?? MESH_DEFAULTS.ingressPort));
   const istio = copyIstioResources(policySources, resolved.namespace, namespace, findings, options.readFile);
+  findings.push(...gatewayApiFindings(istio));
 
   const header = `${GENERATED_HEADER} from ${options.meshFileName ?? 'the Mesh'}: edit the Mesh and export again.`;
   const files: ManifestFile[] = [];

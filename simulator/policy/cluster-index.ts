@@ -108,6 +108,8 @@ export function buildClusterView(refs: readonly SourceDocument[], defaultNamespa
       continue;
     }
     if (doc.apiVersion.startsWith('gateway.networking.k8s.io/')) {
+      // A Gateway (a KubernetesGateway policy document); other Gateway API kinds devmesh does not run are no cluster facts.
+      if (doc.kind !== 'Gateway' && doc.kind !== 'KubernetesGateway') continue;
       const listeners = arr(obj(value.spec).listeners).map(obj);
       const hostnames = listeners.some((l) => !str(l.hostname)) ? undefined : listeners.map((l) => String(l.hostname).toLowerCase());
       view.gatewayApiGateways.set(`${ns}/${doc.name}`, { doc, name: doc.name, namespace: ns, hostnames });

@@ -98,6 +98,12 @@ export const CODES = {
   'no-ca-certificates': { severity: 'warning', title: 'A DestinationRule originating TLS (SIMPLE/MUTUAL) without caCertificates to verify the server.', seeAlso: 'IST0128, IST0129' },
   'deprecated': { severity: 'warning', title: 'A field Istio has deprecated (still honoured, or ignored).', seeAlso: 'IST0002' },
   'internal-gateway': { severity: 'warning', title: 'A VirtualService bound to the Gateway Istio generates internally for a Gateway API Gateway.', seeAlso: 'IST0165' },
+  'route-not-accepted': { severity: 'error', title: 'A Gateway API route one of its parents does not accept (its status would say Accepted: False).' },
+  'route-refs-unresolved': { severity: 'warning', title: 'A Gateway API route reference that does not resolve (ResolvedRefs: False); requests sent there get 500.' },
+  'listener-invalid': { severity: 'error', title: 'A Gateway listener devmesh cannot serve (its Accepted, ResolvedRefs or Conflicted condition says why).' },
+  'gateway-class-ignored': { severity: 'info', title: 'A Gateway of a class devmesh does not run (left to its own controller, as Istio does).' },
+  'minted-certificate': { severity: 'info', title: 'An HTTPS listener without certificateRefs: devmesh mints a certificate, a cluster needs a Secret.' },
+  'routed-by-both-apis': { severity: 'warning', title: 'A host routed by a VirtualService and by Gateway API routes: Istio uses one of them per caller.' },
   // Findings of `devmesh up` about the machine it runs on, located in the Mesh file like the rest.
   'file-unreadable': { severity: 'error', title: 'A file devmesh cannot read: missing, or not readable.' },
   'mesh-missing': { severity: 'error', title: 'The file given to devmesh up holds no Mesh document.' },
@@ -105,6 +111,7 @@ export const CODES = {
   'port-in-use': { severity: 'error', title: 'A port the Mesh names is held by another process.' },
   'bad-command': { severity: 'error', title: 'A workload command devmesh cannot run: not found, not executable, or its cwd is not a folder.' },
   'app-not-listening': { severity: 'error', title: 'A workload\'s app did not accept connections on its port in time.' },
+  'protocol-mismatch': { severity: 'error', title: 'A route kind on a port of another protocol (tcp[] on an HTTP port, tls[] on a port that is not TLS): Istio never applies it.' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type DiagnosticCode = keyof typeof CODES;

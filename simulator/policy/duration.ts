@@ -33,3 +33,12 @@ export function durationProblem(text: string): string | undefined {
   if (/^\d+(\.\d+)?$/.test(text)) return `add a unit, e.g. "${text}s" or "${text}ms"`;
   return 'use a number with a unit, e.g. "1.5s", "300ms", "1m" or "1h30m"';
 }
+
+/** Milliseconds as Istio writes a duration: `7s`, `1.5s`, `300ms`, `2m`, `1h`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 100 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

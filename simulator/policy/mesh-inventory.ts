@@ -80,6 +80,21 @@ export interface WorkloadView {
   containerPorts: Record<string, number>;
   /** Its first local port (PORT for its app): the one its own service's first port reaches. */
   appPort: number | undefined;
+  /** Its local upstream ports, as written and resolved. */
+  upstreams: UpstreamView[];
+  path: Path;
+}
+
+/** A local upstream port of a workload: `{ service, port, localPort }`, resolved in the workload's namespace. */
+export interface UpstreamView {
+  /** As written. */
+  service: string | undefined;
+  port: number | undefined;
+  localPort: number | undefined;
+  /** The service it names, when one does (a short name in the workload's namespace, `name.ns`, or an FQDN). */
+  target: ServiceView | undefined;
+  /** The service port it reaches: the one written, or the service's only one. */
+  targetPort: ServicePortView | undefined;
   path: Path;
 }
 
@@ -130,6 +145,7 @@ export function meshInventory(rawSpec: unknown): MeshInventory {
     s.workloads = [...own, ...picked];
   }
   for (const w of workloads) resolvePorts(w, services);
+  for (const w of workloads) for (const u of w.upstreams) resolveUpstream(u, w.namespace, services);
   return {
     namespace,
     rootNamespace: str(spec.rootNamespace) ?? MESH_DEFAULTS.rootNamespace,
@@ -148,6 +164,15 @@ export function selects(selector: Record<string, string>, labels: Record<string,
 /** `PORT_<key>`: a container port's environment variable (`PORT_9080`, `PORT_GRPC`, `PORT_HTTP_ADMIN`). */
 export function portVariable(key: string): string {
   return `PORT_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/**
+ * `DEVMESH_UPSTREAM_<SERVICE>_<PORT>`: a local upstream port's environment
+ * variable, named by the service's short name (`DEVMESH_UPSTREAM_REDIS_6379`).
+ */
+export function upstreamVariable(service: string, port: number): string {
+  const name = service.split('.')[0];
+  return `DEVMESH_UPSTREAM_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_${port}`;
 }
 
 /** The ports of a service: `ports[]`, or the `port` shorthand as one port named after its protocol. */
@@ -189,7 +214,24 @@ function workload(raw: unknown, namespace: string, path: Path, declaredIn: strin
     port: num(w.port),
     ports: w.ports !== undefined ? ports : undefined,
     served: [], containerPorts: {}, appPort: undefined, path,
+    upstreams: arr(w.upstreams).map((r, i) => {
+      const u = obj(r);
+      return { service: str(u.service), port: num(u.port), localPort: num(u.localPort), target: undefined, targetPort: undefined, path: [...path, 'upstreams', i] };
+    }),
   };
+}
+
+/** A service as a caller in `namespace` names it: `name` (its own namespace), `name.ns`, `name.ns.svc`, or the FQDN. */
+export function serviceNamed(services: readonly ServiceView[], name: string, namespace: string): ServiceView | undefined {
+  const n = name.toLowerCase().replace(/\.$/, '');
+  return services.find((s) => s.namespace === namespace && s.name === n)
+    ?? services.find((s) => n === s.fqdn || n === `${s.name}.${s.namespace}` || n === `${s.name}.${s.namespace}.svc`);
+}
+
+function resolveUpstream(u: UpstreamView, namespace: string, services: readonly ServiceView[]): void {
+  u.target = u.service ? serviceNamed(services, u.service, namespace) : undefined;
+  const ports = u.target?.ports ?? [];
+  u.targetPort = u.port !== undefined ? ports.find((p) => p.port === u.port) : ports.length === 1 ? ports[0] : undefined;
 }
 
 function resolvePorts(w: WorkloadView, services: readonly ServiceView[]): void {

@@ -10,9 +10,10 @@
 /**
  * Application protocols of a service port, as Istio names them
  * (pkg/config/protocol): from `protocol`/`appProtocol` or the port name's
- * prefix (`http-web`, `grpc-api`, `tcp-db`). devmesh serves `http` (HTTP/1.1
- * to the app) and `http2`/`grpc` (HTTP/2 end to end); the others are
- * carried in the model and warned about.
+ * prefix (`http-web`, `grpc-api`, `tcp-db`). `http` (HTTP/1.1 to the app)
+ * and `http2`/`grpc` (HTTP/2 end to end) are served at L7 per request;
+ * `tcp`, `tls`, `https`, `mongo`, `redis` and `mysql` at L4 per connection
+ * (protocols.ts says which are simulated).
  */
 export type Protocol = 'http' | 'http2' | 'grpc' | 'grpc-web' | 'tcp' | 'tls' | 'https' | 'mongo' | 'redis' | 'mysql' | 'udp';
 
@@ -20,6 +21,19 @@ export interface SidecarPorts {
   inboundPort?: number;
   outboundPort?: number;
   adminPort?: number;
+}
+
+/**
+ * A local upstream port (Consul Connect's model): the sidecar listens on
+ * 127.0.0.1:<localPort> and carries each connection to the service port, for
+ * clients that honour no proxy (database drivers, redis-cli, a gRPC client).
+ */
+export interface UpstreamSpec {
+  /** The service as callers name it: `redis`, `redis.cache`, or its FQDN. */
+  service: string;
+  /** A service port; may be left out when the service has one. */
+  port?: number;
+  localPort: number;
 }
 
 export interface WorkloadSpec {
@@ -37,6 +51,8 @@ export interface WorkloadSpec {
   env?: Record<string, string>;
   image?: string;
   sidecar?: SidecarPorts;
+  /** Local ports its app connects to for other services (`DEVMESH_UPSTREAM_<SERVICE>_<PORT>`). */
+  upstreams?: UpstreamSpec[];
 }
 
 /** One port of a service, as a Kubernetes Service port. */
@@ -197,6 +213,8 @@ export interface Metadata {
   namespace?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Set by Kubernetes; the Gateway API orders routes of equal precedence by it (oldest first). */
+  creationTimestamp?: string;
 }
 
 // ---------- networking.istio.io VirtualService ----------
@@ -326,12 +344,27 @@ export interface TCPRoute {
   route?: RouteDestination[];
 }
 
+export interface TLSMatchAttributes {
+  /** SNI values to match (wildcards `*.example.com` allowed); required by Istio. */
+  sniHosts: string[];
+  destinationSubnets?: string[];
+  port?: number;
+  sourceLabels?: Record<string, string>;
+  gateways?: string[];
+  sourceNamespace?: string;
+}
+
+export interface TLSRoute {
+  match: TLSMatchAttributes[];
+  route?: RouteDestination[];
+}
+
 export interface VirtualServiceSpec {
   hosts?: string[];
   gateways?: string[];
   http?: HTTPRoute[];
   tcp?: TCPRoute[];
-  tls?: unknown[];
+  tls?: TLSRoute[];
   exportTo?: string[];
 }
 
@@ -605,6 +638,207 @@ export interface SidecarSpec {
   inboundConnectionPool?: unknown;
 }
 
+// ---------- gateway.networking.k8s.io (Kubernetes Gateway API) ----------
+
+/** A reference to a route's parent: a Gateway (ingress) or, GAMMA, a Service (mesh). */
+export interface ParentReference {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+/** A reference to a backend; a Kubernetes Service unless group/kind say otherwise. */
+export interface BackendObjectReference {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+}
+
+export interface HTTPHeaderNameValue {
+  name: string;
+  value: string;
+}
+
+export interface HTTPHeaderFilter {
+  set?: HTTPHeaderNameValue[];
+  add?: HTTPHeaderNameValue[];
+  remove?: string[];
+}
+
+export interface HTTPPathModifier {
+  type: 'ReplaceFullPath' | 'ReplacePrefixMatch';
+  replaceFullPath?: string;
+  replacePrefixMatch?: string;
+}
+
+export interface HTTPRequestRedirectFilter {
+  scheme?: 'http' | 'https';
+  hostname?: string;
+  path?: HTTPPathModifier;
+  port?: number;
+  statusCode?: 301 | 302 | 303 | 307 | 308;
+}
+
+export interface HTTPURLRewriteFilter {
+  hostname?: string;
+  path?: HTTPPathModifier;
+}
+
+export interface HTTPRequestMirrorFilter {
+  backendRef: BackendObjectReference;
+  percent?: number;
+  fraction?: { numerator: number; denominator?: number };
+}
+
+export interface HTTPCORSFilter {
+  allowOrigins?: string[];
+  allowCredentials?: boolean;
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  maxAge?: number;
+}
+
+export type HTTPRouteFilterType = 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestRedirect' | 'URLRewrite' | 'RequestMirror' | 'CORS' | 'ExtensionRef' | 'ExternalAuth';
+
+export interface HTTPRouteFilter {
+  type: HTTPRouteFilterType;
+  requestHeaderModifier?: HTTPHeaderFilter;
+  responseHeaderModifier?: HTTPHeaderFilter;
+  requestRedirect?: HTTPRequestRedirectFilter;
+  urlRewrite?: HTTPURLRewriteFilter;
+  requestMirror?: HTTPRequestMirrorFilter;
+  cors?: HTTPCORSFilter;
+  extensionRef?: { group: string; kind: string; name: string };
+}
+
+export interface HTTPPathMatch {
+  type?: 'Exact' | 'PathPrefix' | 'RegularExpression';
+  value?: string;
+}
+
+export interface HTTPHeaderMatch {
+  type?: 'Exact' | 'RegularExpression';
+  name: string;
+  value: string;
+}
+
+export interface HTTPRouteMatch {
+  path?: HTTPPathMatch;
+  headers?: HTTPHeaderMatch[];
+  queryParams?: HTTPHeaderMatch[];
+  method?: string;
+}
+
+export interface HTTPBackendRef extends BackendObjectReference {
+  weight?: number;
+  filters?: HTTPRouteFilter[];
+}
+
+export interface HTTPRouteTimeouts {
+  request?: string;
+  backendRequest?: string;
+}
+
+export interface HTTPRouteRetry {
+  codes?: number[];
+  attempts?: number;
+  backoff?: string;
+}
+
+export interface HTTPRouteRule {
+  name?: string;
+  matches?: HTTPRouteMatch[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+  timeouts?: HTTPRouteTimeouts;
+  retry?: HTTPRouteRetry;
+  sessionPersistence?: unknown;
+}
+
+export interface HTTPRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: HTTPRouteRule[];
+}
+
+export interface GRPCMethodMatch {
+  type?: 'Exact' | 'RegularExpression';
+  service?: string;
+  method?: string;
+}
+
+export interface GRPCRouteMatch {
+  method?: GRPCMethodMatch;
+  headers?: HTTPHeaderMatch[];
+}
+
+export interface GRPCRouteFilter {
+  type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestMirror' | 'ExtensionRef';
+  requestHeaderModifier?: HTTPHeaderFilter;
+  responseHeaderModifier?: HTTPHeaderFilter;
+  requestMirror?: HTTPRequestMirrorFilter;
+  extensionRef?: { group: string; kind: string; name: string };
+}
+
+export interface GRPCBackendRef extends BackendObjectReference {
+  weight?: number;
+  filters?: GRPCRouteFilter[];
+}
+
+export interface GRPCRouteRule {
+  name?: string;
+  matches?: GRPCRouteMatch[];
+  filters?: GRPCRouteFilter[];
+  backendRefs?: GRPCBackendRef[];
+  sessionPersistence?: unknown;
+}
+
+export interface GRPCRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: GRPCRouteRule[];
+}
+
+/** A Kubernetes Secret (or other object) a listener's TLS names. */
+export interface SecretObjectReference {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface RouteNamespaces {
+  from?: 'All' | 'Same' | 'Selector' | 'None';
+  selector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+}
+
+export interface Listener {
+  name: string;
+  hostname?: string;
+  port: number;
+  protocol: string;
+  tls?: { mode?: 'Terminate' | 'Passthrough'; certificateRefs?: SecretObjectReference[]; options?: Record<string, string> };
+  allowedRoutes?: { namespaces?: RouteNamespaces; kinds?: { group?: string; kind: string }[] };
+}
+
+export interface KubernetesGatewaySpec {
+  gatewayClassName: string;
+  listeners?: Listener[];
+  addresses?: unknown[];
+  infrastructure?: unknown;
+}
+
+export interface ReferenceGrantSpec {
+  from: { group: string; kind: string; namespace: string }[];
+  to: { group: string; kind: string; name?: string }[];
+}
+
 // ---------- resources ----------
 
 export interface SpecByKind {
@@ -618,6 +852,11 @@ export interface SpecByKind {
   ServiceEntry: ServiceEntrySpec;
   WorkloadEntry: WorkloadEntrySpec;
   Sidecar: SidecarSpec;
+  HTTPRoute: HTTPRouteSpec;
+  GRPCRoute: GRPCRouteSpec;
+  /** A Gateway API Gateway (`kind: Gateway` in gateway.networking.k8s.io). */
+  KubernetesGateway: KubernetesGatewaySpec;
+  ReferenceGrant: ReferenceGrantSpec;
 }
 
 export type Kind = keyof SpecByKind;

@@ -17,8 +17,39 @@ export const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'grpc-we
 /** Kubernetes' L4 protocol values, accepted on `ports[]` entries as a Service manifest writes them. */
 export const KUBERNETES_L4 = ['TCP', 'UDP', 'SCTP'] as const;
 
-/** What devmesh's sidecars serve today; every other protocol is carried and warned about. */
-export const SIMULATED_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http', 'http2', 'grpc']);
+/**
+ * What devmesh's sidecars serve today: HTTP/1.1 and HTTP/2/gRPC per request,
+ * and the L4 protocols per connection (TCP proxy, TLS passthrough by SNI);
+ * every other protocol is carried and warned about.
+ */
+export const SIMULATED_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http', 'http2', 'grpc', 'tcp', 'tls', 'https', 'mongo', 'redis', 'mysql']);
+
+/**
+ * How Istio treats a port (pkg/config/protocol `IsHTTP`, `IsTLS`, `IsTCP`):
+ * `http` ports get http[] routes, `tls` ports (https, tls) tls[] routes by
+ * SNI, `tcp` ports (tcp, mongo, redis, mysql) tcp[] routes; UDP is not proxied.
+ * The VirtualService proto: "TCP routes will be applied to any port that is
+ * not a HTTP or TLS port"; "TLS routes will be applied to platform service
+ * ports named 'https-*', 'tls-*'".
+ */
+export type ProtocolClass = 'http' | 'tls' | 'tcp' | 'udp';
+
+export function protocolClass(p: Protocol): ProtocolClass {
+  switch (p) {
+    case 'http':
+    case 'http2':
+    case 'grpc':
+    case 'grpc-web':
+      return 'http';
+    case 'https':
+    case 'tls':
+      return 'tls';
+    case 'udp':
+      return 'udp';
+    default:
+      return 'tcp';
+  }
+}
 
 const WELL_KNOWN_TCP_PORTS = new Set([25, 53, 3306, 27017]);
 

@@ -49,16 +49,16 @@ export interface SourceFile {
   /** Offsets where each line starts; line n (0-based) starts at lineStarts[n]. */
   lineStarts: number[];
   documents: PolicyDocument[];
-  /** Kubernetes objects and Istio kinds devmesh does not simulate, read by the checks that need them. */
+  /** Kubernetes objects (TLS Secrets of Gateway listeners among them) and Istio kinds devmesh does not simulate, read by the checks that need them. */
   references: SourceDocument[];
   /** Syntax and classification findings of this file alone. */
   diagnostics: Diagnostic[];
 }
 
 /** Quick pre-check: a file that never mentions a mesh API group is not ours. */
-const MESH_API_HINT = /(devmesh\.dev|istio\.io)\//;
+const MESH_API_HINT = /(devmesh\.dev|istio\.io|gateway\.networking\.k8s\.io)\//;
 /** ... unless it holds Kubernetes objects that checks read. */
-const REFERENCE_HINT = /gateway\.networking\.k8s\.io\/|\bkind:\s*["']?(Namespace|Service|Pod|Secret|Node|Deployment|StatefulSet|DaemonSet|ReplicaSet|List)["']?\s*$/m;
+const REFERENCE_HINT = /\bkind:\s*["']?(Namespace|Service|Pod|Secret|Node|Deployment|StatefulSet|DaemonSet|ReplicaSet|List)["']?\s*$/m;
 const YAML_OPTIONS = { prettyErrors: false, uniqueKeys: true, strict: true } as const;
 
 /**

@@ -15,6 +15,8 @@ import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inven
 import { MESH_DEFAULTS, type Kind } from './model';
 import { arr, num, obj, str } from './plain';
 import type { Path, PolicyDocument, SourceDocument } from './source';
+import { gatewayApiStatus, type GatewayApiWorld, type GatewayStatus, type RouteStatus, type WorldService } from './gateway-api/status';
+import { tlsSecrets } from './gateway-api/secrets';
 
 export type { ServedPort, ServicePortView, ServiceView, WorkloadView } from './mesh-inventory';
 
@@ -68,6 +70,7 @@ export class WorkspaceIndex {
   readonly byKind: DocsByKind = {
     Mesh: [], VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
     ServiceEntry: [], WorkloadEntry: [], Sidecar: [],
+    HTTPRoute: [], GRPCRoute: [], KubernetesGateway: [], ReferenceGrant: [],
   };
   readonly mesh: MeshView | undefined;
   /** Facts of the Mesh that rules read ('' without a Mesh), including the namespace of documents that name none. */
@@ -77,6 +80,7 @@ export class WorkspaceIndex {
   private readonly subsetFactsCache = new Map<string, string>();
   private drFacts: string | undefined;
   private gatewayCache: Map<string, GatewayView> | undefined;
+  private gatewayApiCache: { world: GatewayApiWorld; gateways: GatewayStatus[]; routes: Map<PolicyDocument, RouteStatus> } | undefined;
   private gwFacts: string | undefined;
 
   private clusterView: ClusterView | undefined;
@@ -104,8 +108,9 @@ export class WorkspaceIndex {
 
   /** What the workspace says about the cluster: Kubernetes objects and the Istio kinds devmesh does not simulate. */
   get cluster(): ClusterView {
-    // The egress kinds are simulated policies now, and still part of what the cluster holds (ServiceEntry hosts are destinations).
-    this.clusterView ??= buildClusterView([...this.references, ...this.byKind.ServiceEntry, ...this.byKind.WorkloadEntry, ...this.byKind.Sidecar], this.defaultNamespace);
+    // Gateway API Gateways are policies here (devmesh serves them), and the egress kinds are simulated policies now; the cluster's checks
+    // read both beside the references (ServiceEntry hosts are destinations).
+    this.clusterView ??= buildClusterView([...this.references, ...this.byKind.KubernetesGateway, ...this.byKind.ServiceEntry, ...this.byKind.WorkloadEntry, ...this.byKind.Sidecar], this.defaultNamespace);
     return this.clusterView;
   }
 
@@ -215,6 +220,29 @@ export class WorkspaceIndex {
   get virtualServices(): ReadonlyMap<string, PolicyDocument<'VirtualService'>> {
     this.vsCache ??= new Map(this.byKind.VirtualService.map((doc) => [`${this.namespaceOf(doc)}/${doc.name}`, doc]));
     return this.vsCache;
+  }
+
+  /**
+   * The Gateway API as a controller would see it: the Mesh's services, the
+   * Gateways, ReferenceGrants and TLS Secrets of the workspace, and the
+   * status of every Gateway and route (computed once per index).
+   */
+  get gatewayApi(): { world: GatewayApiWorld; gateways: GatewayStatus[]; routes: Map<PolicyDocument, RouteStatus> } {
+    if (this.gatewayApiCache) return this.gatewayApiCache;
+    const withNamespace = <D extends PolicyDocument>(d: D) => ({ ...d.value, metadata: { ...obj(d.value.metadata), name: d.name, namespace: this.namespaceOf(d) } });
+    const services = new Map<string, WorldService>();
+    for (const s of this.mesh?.services ?? []) services.set(`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: s.ports });
+    const secrets = new Map([...tlsSecrets(this.references, this.defaultNamespace)].map(([key, tls]) => [key, 'problem' in tls ? { problem: tls.problem } : {}]));
+    const world: GatewayApiWorld = {
+      services,
+      gateways: this.byKind.KubernetesGateway.map(withNamespace) as GatewayApiWorld['gateways'],
+      referenceGrants: this.byKind.ReferenceGrant.map(withNamespace) as GatewayApiWorld['referenceGrants'],
+      secrets,
+    };
+    const docs = [...this.byKind.HTTPRoute.map((d) => ({ d, kind: 'HTTPRoute' as const })), ...this.byKind.GRPCRoute.map((d) => ({ d, kind: 'GRPCRoute' as const }))];
+    const status = gatewayApiStatus(world, docs.map(({ d, kind }) => ({ route: withNamespace(d) as never, kind })));
+    this.gatewayApiCache = { world, gateways: status.gateways, routes: new Map(docs.map(({ d }, i) => [d as PolicyDocument, status.routes[i]])) };
+    return this.gatewayApiCache;
   }
 
   /** Workloads of a namespace (every namespace for `*`) whose labels include every given label. */

@@ -20,6 +20,7 @@
 import type { AccessLogEntry } from '../control/api/contract';
 import { formatFlags } from './errors';
 import { grpcStatusName } from '../policy/grpc-status';
+import { recordsOf, type DecisionRecord } from './decisions';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import type { Endpoint } from '../protocol';
@@ -75,6 +76,7 @@ export function entryOf(listener: string, e: Exchange): AccessLogEntry {
     proxy_error: e.proxyError ?? '-',
     trace_id: ctx.observed?.span?.traceId ?? '-',
     grpc_status: isGrpc(h) ? (e.grpcStatus === undefined ? '-' : grpcStatusName(e.grpcStatus)) : '',
+    decisions: recordsOf(listener, ctx, e.status),
   };
 }
 
@@ -107,7 +109,11 @@ export class AccessLog {
   constructor(private readonly sink: AccessLogSink | undefined, private readonly format: 'text' | 'json' = 'text', private readonly keep = 200) {}
 
   record(listener: string, e: Exchange): AccessLogEntry {
-    const entry = entryOf(listener, e);
+    return this.push(entryOf(listener, e));
+  }
+
+  /** An entry made elsewhere (a TCP connection's, l4/accessLog.ts). */
+  push(entry: AccessLogEntry): AccessLogEntry {
     if (this.ring.length >= this.keep) this.ring.shift();
     this.ring.push(entry);
     if (this.sink) this.sink(formatEntry(entry, this.format));

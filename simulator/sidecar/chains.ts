@@ -44,6 +44,18 @@ import type { Stats } from './stats';
 import type { MeshTables } from './tables';
 import type { H2Pool } from './upstream/h2Pool';
 import type { H2cPool } from './upstream/h2cPool';
+import { composeL4, type L4Handler } from './l4/context';
+import { l4Authz } from './l4/authz';
+import { l4Chaos } from './l4/chaos';
+import { l4ConnectionLimit } from './l4/connectionLimit';
+import { l4Endpoint } from './l4/endpoint';
+import { l4GatewayRoute } from './l4/gatewayRoute';
+import { l4Outlier } from './l4/outlier';
+import { l4LearnPeer } from './l4/peer';
+import { l4Route } from './l4/route';
+import { l4ServicePort } from './l4/servicePort';
+import { toApp } from './l4/toApp';
+import { toPeer, type ToPeerDeps } from './l4/toPeer';
 
 /** Log lines for the control plane (ejections, RBAC audit and dry-run). */
 export type SidecarLog = (level: 'info' | 'warn', message: string) => void;
@@ -246,4 +258,53 @@ export function inboundUpgradeChain(d: InboundUpgradeDeps): UpgradeHandler {
     // Tell the app who called (x-forwarded-client-cert).
     xfcc(),
   ]);
+}
+
+/**
+ * A connection the app opened to a TCP or TLS port (by CONNECT or a local
+ * upstream port), per connection as Envoy's tcp_proxy serves it. Metrics,
+ * the access log and the topology observe it from the context (l4/connection.ts).
+ */
+export function outboundL4Chain(d: {
+  random: () => number;
+  lb: LbStats;
+  resilience: ResilienceState;
+  tunnel: ToPeerDeps;
+  log?: (level: 'info' | 'warn', message: string) => void;
+  /** `sidecar`: the addressed service's tcp[]/tls[] rules; `ingress`: the rules bound to the Gateway whose TCP port it came to. */
+  role: 'sidecar' | 'ingress';
+}): L4Handler {
+  const r = d.resilience;
+  return composeL4(
+    [
+      // Which tcp[]/tls[] rule (by port, source, and on TLS ports the ClientHello's SNI; at the ingress, by Gateway port) and which destination.
+      d.role === 'ingress' ? l4GatewayRoute({ random: d.random }) : l4Route({ random: d.random }),
+      // Subset -> workloads (minus ejected hosts) -> the DestinationRule's load balancer.
+      l4Endpoint({ lb: d.lb, random: d.random, state: r }),
+      // connectionPool.tcp.maxConnections: past the limit, the connection is closed at once (UO).
+      l4ConnectionLimit(r),
+      // outlierDetection: connect failures and timeouts count against the host; a connection that succeeds resets it.
+      l4Outlier({ state: r, onEject: (m) => d.log?.('warn', m) }),
+      // Runtime chaos: a TCP toxic relay in the path to the peer.
+      l4Chaos(r),
+    ],
+    // A tunnel to the peer's sidecar (mTLS unless tls.mode DISABLE), within connectTimeout; then the bytes flow.
+    toPeer(d.tunnel),
+  );
+}
+
+/** A tunnel (or a plaintext client) that reached this workload's inbound listener for a TCP or TLS port. */
+export function inboundL4Chain(d: { stats: Stats; log: (level: 'info' | 'warn', message: string) => void }): L4Handler {
+  return composeL4(
+    [
+      // Which of this workload's ports it is for, and whether that port's mTLS mode admits the peer.
+      l4ServicePort(),
+      // Which workload called, when its certificate vouches for the name it gives.
+      l4LearnPeer(),
+      // AuthorizationPolicy for TCP (HTTP-only fields as Istio treats them on TCP), once per connection.
+      l4Authz(d),
+    ],
+    // TCP to the app on the local port of the container port called.
+    toApp(),
+  );
 }

@@ -17,7 +17,16 @@ import type { InboundPort, MeshTables } from './tables';
 import type { RoutePlan } from './routing/plan';
 import type { EffectivePolicy } from './routing/trafficPolicy';
 import type { HopObservation } from './observation';
+import type { DecisionNotes } from './decisions';
 import type { RequestAuth } from './security/requestAuthentication';
+
+/** A Gateway port the ingress serves, as requests that arrive there know it. */
+export interface GatewayListenerRef {
+  /** `namespace/name` of the Gateway. */
+  gateway: string;
+  port: number;
+  scheme: 'http' | 'https';
+}
 
 /** Who is calling, as the sidecar knows it. */
 export interface Source {
@@ -70,11 +79,15 @@ export interface RequestContext {
    * the `:authority` says; the authority is still matched and sent as is.
    */
   destination?: { host: string; port: number };
+  /** At the ingress: the Gateway API listener port it came to (its routes decide), with its scheme. */
+  gatewayListener?: GatewayListenerRef;
   /** Header operations to apply to the response, innermost first. */
   responseHeaderOps: HeaderOperations[];
   flags: ResponseFlag[];
   /** Span and sizes noted by the trace and metrics filters (observation.ts). */
   observed?: HopObservation;
+  /** What the filters decided (fault, mirrors, attempts, authz), read into decision records when the exchange ends (decisions.ts). */
+  notes?: DecisionNotes;
   /** Answer with an upstream (or synthesized) response. */
   respond(status: number, headers: OutgoingHttpHeaders | IncomingHttpHeaders, body: Readable | string | null): void;
   /** Answer with a proxy-made error response. */

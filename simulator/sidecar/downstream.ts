@@ -47,12 +47,12 @@ export function newContext(
   tables: MeshTables,
   req: AnyRequest,
   res: AnyResponse,
-  target: { method: string; path: string; authority: string; proxyForm: boolean; listener: ListenerClass },
+  target: { method: string; path: string; authority: string; proxyForm: boolean; listener: ListenerClass; gatewayListener?: RequestContext['gatewayListener'] },
   source: Source,
   onDone: (e: Exchange) => void,
   worker = 0,
 ): RequestContext {
-  const headers = endToEndHeaders(req.headers);
+  const headers = endToEndHeaders(req.headers, req.rawHeaders);
   const proxyHeaders = tables.defaults.proxyHeaders;
   let requestId = req.headers['x-request-id'];
   if (typeof requestId !== 'string' || requestId.length === 0) {
@@ -98,11 +98,14 @@ export function newContext(
     path: target.path,
     authority: target.authority,
     proxyForm: target.proxyForm,
+    ...(target.gatewayListener ? { gatewayListener: target.gatewayListener } : {}),
     headers,
     requestId,
     source,
     responseHeaderOps: [],
     flags: [],
+    // One object the filters note their decisions in, shared by the contexts derived for attempts.
+    notes: {},
     respond(status, upstreamHeaders, body) {
       if (answered) {
         if (body instanceof Readable) body.destroy();

@@ -20,6 +20,7 @@ import { Registry } from 'prom-client';
 import type { WorkloadInfo } from '../protocol';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
+import type { L4Exchange } from './l4/context';
 import { serviceForAuthority, type MeshTables } from './tables';
 import { stripPort } from '../policy/hosts';
 import { isPassthrough, PASSTHROUGH_CLUSTER } from './routing/outboundPolicy';
@@ -122,6 +123,12 @@ function labelsOf(reporter: 'source' | 'destination', src: WorkloadSide, dst: Wo
   };
 }
 
+/** Istio's TCP metrics carry every label but the response code and gRPC status. */
+function tcpLabels(l: IstioLabels): Record<string, string> {
+  const { response_code: _c, grpc_response_status: _g, ...rest } = l;
+  return rest;
+}
+
 export class IstioMetrics {
   readonly registry = new Registry();
   private readonly requests = new CounterFamily('istio_requests_total', 'Requests processed by the sidecar (Istio standard metric).');
@@ -130,10 +137,10 @@ export class IstioMetrics {
   private readonly responseBytes = new HistogramFamily('istio_response_bytes', 'Response body sizes in bytes (Istio standard metric).', BYTES_BUCKETS);
   private readonly requestMessages = new CounterFamily('istio_request_messages_total', 'gRPC messages sent by clients (Istio standard metric, gRPC only).');
   private readonly responseMessages = new CounterFamily('istio_response_messages_total', 'gRPC messages sent by servers (Istio standard metric, gRPC only).');
-  private readonly tcpSent = new CounterFamily('istio_tcp_sent_bytes_total', 'Bytes sent downstream on TCP (upgraded) connections.');
-  private readonly tcpReceived = new CounterFamily('istio_tcp_received_bytes_total', 'Bytes received from downstream on TCP (upgraded) connections.');
-  private readonly tcpOpened = new CounterFamily('istio_tcp_connections_opened_total', 'TCP (upgraded) connections opened.');
-  private readonly tcpClosed = new CounterFamily('istio_tcp_connections_closed_total', 'TCP (upgraded) connections closed.');
+  private readonly tcpSent = new CounterFamily('istio_tcp_sent_bytes_total', 'Bytes sent downstream on TCP connections (TCP ports and upgraded HTTP connections).');
+  private readonly tcpReceived = new CounterFamily('istio_tcp_received_bytes_total', 'Bytes received from downstream on TCP connections (TCP ports and upgraded HTTP connections).');
+  private readonly tcpOpened = new CounterFamily('istio_tcp_connections_opened_total', 'TCP connections opened (TCP ports and upgraded HTTP connections).');
+  private readonly tcpClosed = new CounterFamily('istio_tcp_connections_closed_total', 'TCP connections closed (TCP ports and upgraded HTTP connections).');
   /** Label sets of this sidecar's own side, rebuilt when the config version changes. */
   private selfCache: { version: number; side: WorkloadSide; svc?: { host: string; name: string; namespace: string } } | undefined;
 
@@ -220,8 +227,7 @@ export class IstioMetrics {
       const l = reporter === 'source'
         ? labelsOf('source', me.side, other, svc, 'tcp', 0, '-', UNKNOWN)
         : labelsOf('destination', other, me.side, svc, 'tcp', 0, '-', peer.principal ? 'mutual_tls' : 'none');
-      const { response_code: _c, grpc_response_status: _g, ...rest } = l;
-      return rest;
+      return tcpLabels(l);
     };
     if (phase === 'open') {
       this.tcpOpened.add(key, labels, 1);
@@ -230,6 +236,47 @@ export class IstioMetrics {
     this.tcpClosed.add(key, labels, 1);
     this.tcpSent.add(key, labels, sent);
     this.tcpReceived.add(key, labels, received);
+  }
+
+  /**
+   * One TCP connection of the L4 path: opened (counted when accepted), bytes
+   * as they flow (reported while it lasts, so long connections show up
+   * before they end), closed. `received` is from the downstream, `sent` to it,
+   * as Istio's istio_tcp_received_bytes_total / istio_tcp_sent_bytes_total.
+   */
+  recordConnection(e: L4Exchange, phase: 'open' | 'bytes' | 'close', sent: number, received: number): void {
+    const ctx = e.ctx;
+    const t = ctx.tables;
+    const me = this.self(t);
+    const flags = ctx.flags.length > 0 ? ctx.flags.join(',') : '-';
+    let key: string;
+    let labels: () => Record<string, string>;
+    if (ctx.listener === 'inbound') {
+      const src = ctx.source;
+      const mtls = src.spiffeId !== undefined;
+      const svc = ctx.inbound?.service;
+      key = `d\0${src.workload ?? ''}\0${src.spiffeId ?? ''}\0${svc?.fqdn ?? ''}\0${flags}\0${mtls}`;
+      labels = () => {
+        const w = src.workload ? t.workloadByName.get(src.workload) : undefined;
+        const srcSide = src.workload ? workloadSide(src.workload, src.namespace ?? UNKNOWN, src.labels, src.spiffeId, w?.service) : unknownSide(src.spiffeId);
+        const service = svc ? { host: svc.fqdn, name: svc.name, namespace: svc.namespace } : me.svc ?? { host: UNKNOWN, name: UNKNOWN, namespace: UNKNOWN };
+        return tcpLabels(labelsOf('destination', srcSide, me.side, service, 'tcp', 0, flags, mtls ? 'mutual_tls' : 'none'));
+      };
+    } else {
+      const ep = ctx.endpoint;
+      const host = ctx.plan?.host ?? ctx.destination?.service.fqdn ?? ctx.passthrough ?? UNKNOWN;
+      key = `s\0${ep?.name ?? ''}\0${host}\0${flags}\0${ctx.mtls}`;
+      labels = () => {
+        const dst = ep ? workloadSide(ep.name, ep.namespace, ep.labels, ctx.mtls ? ep.spiffeId : undefined, ep.service) : unknownSide();
+        const s = t.serviceByHost.get(host);
+        const service = s ? { host: s.fqdn, name: s.name, namespace: s.namespace } : { host, name: host, namespace: UNKNOWN };
+        return tcpLabels(labelsOf('source', me.side, dst, service, 'tcp', 0, flags, UNKNOWN));
+      };
+    }
+    if (phase === 'open') return this.tcpOpened.add(key, labels, 1);
+    if (sent > 0) this.tcpSent.add(key, labels, sent);
+    if (received > 0) this.tcpReceived.add(key, labels, received);
+    if (phase === 'close') this.tcpClosed.add(key, labels, 1);
   }
 
   /** Prometheus text exposition. */

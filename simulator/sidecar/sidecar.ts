@@ -13,13 +13,22 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { Certificates, ControlMessage, SidecarMessage, BootstrapOptions } from '../protocol';
 import { AccessLog, type AccessLogSink } from './accessLog';
-import { clusterChain, inboundChain, inboundUpgradeChain, outboundChain, outboundUpgradeChain, type OutboundDeps, type SecurityDeps } from './chains';
+import { clusterChain, inboundChain, inboundL4Chain, inboundUpgradeChain, outboundChain, outboundL4Chain, outboundUpgradeChain, type OutboundDeps, type SecurityDeps } from './chains';
 import type { Source } from './context';
 import type { Exchange } from './downstream';
 import { createAdminServer } from './listeners/admin';
 import { createInboundListener, type InboundListener } from './listeners/inbound';
-import { createOutboundServer } from './listeners/outbound';
+import { createOutboundServer, pinAuthority, sourceOf } from './listeners/outbound';
+import { onConnect } from './listeners/connect';
+import { dispatcher, type ConnectAnswer, type ConnectionHandler } from './listeners/dispatch';
 import { createHttp2Entry, type ServeHttp2 } from './listeners/http2Entry';
+import { GatewayListeners } from './listeners/gatewayListeners';
+import { upstreamEntries, upstreamListeners } from './listeners/upstreams';
+import { TcpListeners } from './listeners/tcpListeners';
+import type { L4Error, L4Exchange } from './l4/context';
+import { newL4Context, type L4Observer } from './l4/connection';
+import { l4EntryOf } from './l4/accessLog';
+import { passthrough } from './l4/passthrough';
 import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
 import { JwksStore } from './security/jwksStore';
@@ -55,7 +64,7 @@ export interface StartOptions {
 
 export interface Sidecar {
   readonly workload: string | null;
-  readonly ports: { inbound?: number; outbound?: number; ingress?: number; admin: number };
+  readonly ports: { inbound?: number; outbound?: number; ingress?: number; admin: number; listeners?: Record<string, number> };
   readonly stats: Stats;
   readonly accessLog: AccessLog;
   /** Istio metrics, spans, edges and log entries (sent to the control plane in batches). */
@@ -83,7 +92,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const stats = new Stats();
   const accessLog = new AccessLog(opts.accessLog, options.logFormat ?? 'text');
   const lb = newLbStats();
-  let pool = new H2Pool(certs);
+  const closeNotify = () => stats.inc('upstream_cx_close_notify');
+  let pool = new H2Pool(certs, closeNotify);
   const plaintextAgent = newKeepAliveAgent();
   const appAgent = newKeepAliveAgent();
   const appH2c = new H2cPool();
@@ -113,6 +123,81 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const outbound = createOutboundServer({ tables: getTables, handler: outboundHandler, onDone: done(outboundName) });
   // HTTP/2 connections from the app (CONNECT tunnels, local upstream ports): each stream runs the same outbound chain.
   const http2Entry = createHttp2Entry({ tables: getTables, handler: outboundHandler, onDone: done(outboundName), stats, log });
+  // The ingress also serves each Gateway API Gateway's listener ports, through the same chain.
+  const gatewayListeners = role === 'ingress'
+    ? new GatewayListeners({ tables: getTables, handler: outboundHandler, onDone: done('ingress') }, getCerts, (level, message) => void opts.send?.({ type: 'log', level, message }))
+    : undefined;
+
+  // TCP connections (L4): every one is observed once when accepted and once when over.
+  const l4Live = observe ? telemetry.connections : new Set<L4Exchange>();
+  const l4Observer: L4Observer = {
+    live: l4Live,
+    opened: (e) => {
+      stats.inc(`${e.ctx.listener}.tcp.cx_total`);
+      if (observe) telemetry.connectionOpened(e);
+    },
+    done: (e) => {
+      stats.inc(e.connected ? `${e.ctx.listener}.tcp.cx_closed` : `${e.ctx.listener}.tcp.cx_failed`);
+      const entry = accessLog.push(l4EntryOf(e));
+      if (observe) telemetry.connectionDone(e, entry);
+    },
+  };
+  /** How an app's CONNECT is answered from an L4 outcome: 200 once connected, else the error's status. */
+  const answerOf = (answer: ConnectAnswer | undefined) => answer
+    ? { accept: answer.accept, refuse: (err: L4Error) => answer.refuse(err.status ?? (err.flag === 'NR' || err.flag === 'NC' ? 502 : 503), err.reason, err.message) }
+    : {};
+  const tunnel = { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? 'h2' } as const;
+  const outboundL4 = outboundL4Chain({ role: 'sidecar', random, lb, resilience, log, tunnel });
+  const l4Connection: ConnectionHandler = (socket, destination) => {
+    const t = getTables();
+    const ctx = newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(destination.answer));
+    ctx.destination = { service: destination.service, port: destination.port, authority: destination.authority };
+    outboundL4(ctx);
+  };
+  // The dispatcher: a connection to one service port goes where the port's protocol says (dispatch.ts).
+  const dispatch = dispatcher({
+    http1: (socket, destination) => {
+      pinAuthority(socket, destination.authority);
+      outbound.emit('connection', socket);
+      socket.resume();
+    },
+    // HTTP/2 with prior knowledge inside the socket (gRPC clients): every stream through the outbound chain (http2Entry.ts).
+    http2: (socket, destination) => http2Entry.serve(socket, destination),
+    l4: l4Connection,
+  });
+  /** A connection refused before it reached any chain (bad CONNECT target, an upstream whose service is gone): logged as one. */
+  const refuseConnection = (socket: net.Socket, err: L4Error, answer?: ConnectAnswer) => {
+    const t = getTables();
+    newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(answer)).fail(err);
+  };
+  if (role === 'sidecar') {
+    outbound.on('connect', onConnect({
+      tables: getTables,
+      dispatch,
+      passthrough: (socket, host, port, answer) => {
+        const t = getTables();
+        passthrough(newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(answer)), host, port);
+      },
+      refused: (socket, err, answer) => refuseConnection(socket, { flag: 'NR', ...err }, answer),
+    }));
+  }
+  // The ingress: a Gateway server of protocol TCP is a listener of its own on 127.0.0.1:<server port>.
+  const ingressL4 = outboundL4Chain({ role: 'ingress', random, lb, resilience, log, tunnel });
+  const gatewayPorts = new TcpListeners<{ port: number; gateways: string[] }>((socket, target) => {
+    const t = getTables();
+    const ctx = newL4Context(t, 'ingress', socket, { workload: t.identity.name, labels: t.identity.labels, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, address: socket.remoteAddress }, l4Observer);
+    ctx.gateway = { names: target.gateways, port: target.port };
+    ingressL4(ctx);
+  }, log);
+  const gatewayEntries = (t: MeshTables) => role === 'ingress'
+    ? [...t.gatewayTcpPorts].map(([port, gateways]) => ({ port, target: { port, gateways }, describe: `Gateway ${gateways.join(', ')} TCP server port ${port}` }))
+    : [];
+  const upstreams = upstreamListeners({
+    tables: getTables,
+    dispatch,
+    unresolved: (socket, u) => refuseConnection(socket, { flag: 'NR', reason: 'unknown-upstream', message: `upstream ${u.localPort} leads to ${u.service}:${u.port}, which the config no longer has` }),
+    log,
+  });
   const upgradeOut = outboundUpgradeChain({ role, random, lb, stats, resilience, log, security, tables: getTables, certs: getCerts, onDone: done(outboundName) });
   outbound.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     countTcp(socket, 'source', { service: upgradeTarget(req) });
@@ -127,12 +212,21 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
 
   let inbound: InboundListener | undefined;
   if (tables.self) {
+    const inboundL4 = inboundL4Chain({ stats, log });
     inbound = createInboundListener({
       tables: getTables,
       handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security }),
       onDone: done('inbound'),
       certs,
       stats,
+      onTunnel: (tunnel) => {
+        const ctx = newL4Context(getTables(), 'inbound', tunnel.stream, tunnel.source, l4Observer, tunnel.ends);
+        ctx.mtls = tunnel.source.spiffeId !== undefined;
+        ctx.requested = tunnel.authority;
+        ctx.tunnelHeaders = tunnel.headers;
+        if (tunnel.port) ctx.inbound = tunnel.port;
+        inboundL4(ctx);
+      },
       onUpgrade: (() => {
         const up = inboundUpgradeChain({ stats, log, security, tables: getTables, onDone: done('inbound') });
         return (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => {
@@ -153,10 +247,11 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     restart: opts.host?.restart,
     extra: () => ({
       upstreamSessions: pool.size, certificateNotAfter: new Date(certs.notAfter).toISOString(), toxics: resilience.toxics.toJSON(),
+      tcpListeners: { upstreams: upstreams.ports, gateway: gatewayPorts.ports }, tcpConnections: l4Live.size,
       // What `devmesh proxy-config` prints: this sidecar's listeners, routes, clusters, endpoints and secrets now.
       proxyConfig: proxyConfigOf(tables, { ports, outlier: (c, h) => resilience.outlierOf(c, h), certs, now: resilience.now() }),
     }),
-    routes: { '/clusters': () => resilience.clusters() },
+    routes: { '/clusters': () => resilience.clusters(), '/rules': () => Object.fromEntries(telemetry.ruleTotals) },
   });
 
   const self = tables.self;
@@ -168,12 +263,17 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let boundPorts: number[];
   try {
     boundPorts = await Promise.all(listening);
+    await upstreams.sync(upstreamEntries(self?.upstreams));
+    // A Gateway port that cannot be bound is logged; the rest of the ingress serves on.
+    await gatewayPorts.sync(gatewayEntries(tables)).catch(() => undefined);
   } catch (err) {
     for (const s of [admin, outbound, inbound?.server]) s?.close();
+    await Promise.all([upstreams.close(true), gatewayPorts.close(true)]);
     throw err;
   }
   const [adminPort, outPort, inPort] = boundPorts;
-  const ports = self ? { admin: adminPort, outbound: outPort, inbound: inPort } : { admin: adminPort, ingress: outPort };
+  await gatewayListeners?.reconcile(tables.snapshot.ingress.listeners ?? []);
+  const ports = self ? { admin: adminPort, outbound: outPort, inbound: inPort } : { admin: adminPort, ingress: outPort, listeners: gatewayListeners!.ports() };
 
   const send = (m: SidecarMessage) => {
     opts.send?.(m);
@@ -199,7 +299,12 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
             const mtlsChanged = next.mtlsModes.join() !== tables.mtlsModes.join();
             tables = next;
             resilience.toxics.sync(next.snapshot.faults ?? []);
+            await gatewayListeners?.reconcile(next.snapshot.ingress.listeners ?? []);
+            if (gatewayListeners) (ports as { listeners?: Record<string, number> }).listeners = gatewayListeners.ports();
             if (mtlsChanged) inbound?.enforce();
+            // Upstreams added or dropped by a Mesh edit: their listeners open or close (connections in progress finish).
+            upstreams.sync(upstreamEntries(next.self?.upstreams)).catch((err: Error) => log('warn', err.message));
+            gatewayPorts.sync(gatewayEntries(next)).catch(() => undefined);
             stats.inc('config.applied');
             return send({ type: 'applied', version: next.version });
           } catch (err) {
@@ -210,8 +315,9 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
         case 'certs': {
           certs = msg.certs;
           inbound?.setCertificates(certs);
+          gatewayListeners?.refresh();
           const old = pool;
-          pool = new H2Pool(certs);
+          pool = new H2Pool(certs, closeNotify);
           old.close(); // graceful: streams in flight on the old sessions complete
           stats.inc('certs.rotated');
           return send({ type: 'certsApplied', serial: certs.serial, notAfter: certs.notAfter });
@@ -232,18 +338,24 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       status?.close();
       telemetry.close();
       const closed = [outbound, inbound?.server, admin].filter((s): s is http.Server | net.Server => !!s).map((s) => new Promise<void>((r) => s.close(() => r())));
+      if (gatewayListeners) closed.push(gatewayListeners.drain());
       outbound.closeIdleConnections();
       http2Entry.close();
       inbound?.closeIdle();
+      const upstreamsClosed = Promise.all([upstreams.close(), gatewayPorts.close()]);
       pool.close();
       appH2c.close();
       clearInterval(toxicSweep);
       resilience.close();
       const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
-      await Promise.race([Promise.all(closed), timer]);
+      await Promise.race([Promise.all([...closed, upstreamsClosed]), timer]);
+      // TCP connections still open are cut (Envoy's drain ends them too).
+      for (const e of l4Live) e.ctx.downstream.destroy();
+      await Promise.all([upstreams.close(true), gatewayPorts.close(true)]);
       outbound.closeAllConnections();
       http2Entry.destroyAll();
       admin.closeAllConnections();
+      gatewayListeners?.close();
       inbound?.destroyAll();
       pool.destroy();
       plaintextAgent.destroy();

@@ -11,9 +11,11 @@
  * sidecar answers `rejected`, and the old tables keep serving. Pure: the
  * same snapshot always gives the same tables.
  */
-import type { DestinationRuleSpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, VirtualServiceSpec } from '../policy/model';
+import type { DestinationRuleSpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
+import { protocolClass } from '../policy/protocols';
+import { compileL4Match, type CompiledL4Match } from './routing/l4Match';
 import { hostMatches, qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
 import type { Endpoint, MeshSnapshot, ServiceInfo, ServicePortInfo, WorkloadInfo } from '../protocol';
 import { mergeDelegates, type VirtualServiceLookup } from './routing/delegate';
@@ -24,43 +26,82 @@ import { containerPortNumber, localPortOf, portsOf } from './routing/servicePort
 import { virtualServiceFor, visibleVirtualServices } from './routing/virtualServiceScope';
 import { visibleTo } from './routing/exportTo';
 import { sidecarScope } from './routing/sidecarScope';
+import { compileGatewayApi, gatewayPortTables, meshRoutesFor, type GatewayApiTables, type GatewayPortTable } from './routing/gatewayApi/attach';
+import type { GatewayApiAction } from './routing/gatewayApi/compile';
+import { routeSource } from './routing/routeSource';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
-/** Where a route rule comes from: a VirtualService's `http[rule]` today; HTTPRoutes and others later. */
+/** Where a route rule comes from: a VirtualService's `http[rule]`, `tcp[rule]` or `tls[rule]`, or an HTTPRoute's or GRPCRoute's `rules[rule]`. */
 export interface RouteOrigin {
-  kind: 'VirtualService';
+  kind: RouteApi;
   namespace: string;
   name: string;
   /** Index of the rule in its resource. */
   rule: number;
+  /** Which list the rule is in; absent: `http`. */
+  section?: 'tcp' | 'tls';
 }
+
+/** The routing APIs a route table can come from. */
+export type RouteApi = 'VirtualService' | 'HTTPRoute' | 'GRPCRoute';
 
 export interface CompiledRule {
   index: number;
   origin: RouteOrigin;
+  /** The rule in Istio's shape (for a Gateway API rule, as pilot converts it): timeout, retries, mirrors and CORS read it. */
   rule: HTTPRoute;
   /** null = the rule matches every request. */
   matches: CompiledMatch[] | null;
+  /** A Gateway API rule: what it does, with the Gateway API's semantics (see routing/gatewayApi). */
+  gatewayApi?: GatewayApiAction;
+}
+
+/** The resources a route table's rules come from: one VirtualService, or the Gateway API routes attached to the service port. */
+export interface RouteSource {
+  api: RouteApi;
+  resources: { kind: RouteApi; namespace: string; name: string }[];
 }
 
 export interface CompiledVirtualService {
   name: string;
   namespace: string;
+  /** metadata.creationTimestamp, when written (Istio orders VirtualServices of one host by it). */
+  created?: string;
   /** Qualified hosts (FQDN or wildcard). */
   hosts: string[];
   /** Qualified gateway names; `mesh` when the VS applies at sidecars. */
   gateways: string[];
   exportTo?: string[];
   rules: CompiledRule[];
+  tcp: CompiledL4Rule[];
+  tls: CompiledL4Rule[];
 }
 
-/** The routes of one (service host, service port), first match wins. */
+/** A tcp[] or tls[] rule: its destinations, and its matches (null: every connection). */
+export interface CompiledL4Rule {
+  index: number;
+  origin: RouteOrigin;
+  route: RouteDestination[];
+  matches: CompiledL4Match[] | null;
+}
+
+/**
+ * The routes of one (service host, service port), first match wins: a
+ * VirtualService's in its order, Gateway API routes' already sorted by
+ * precedence.
+ */
 export interface RouteTable {
   service: ServiceInfo;
   port: ServicePortInfo;
-  /** The resource the rules come from; none: the default route to the service on this port. */
-  source?: { kind: 'VirtualService'; namespace: string; name: string };
+  /** What the rules come from; none: the default route to the service on this port. */
+  source?: RouteSource;
+  /** Routes of the other API for this host that Istio leaves unused for this caller (both APIs route the host). */
+  ignored?: RouteSource;
   rules: CompiledRule[];
+  /** tcp[] rules, on a TCP port (neither HTTP nor TLS). */
+  tcp: CompiledL4Rule[];
+  /** tls[] rules, on a TLS port (tls-*, https-*). */
+  tls: CompiledL4Rule[];
 }
 
 /** A port this sidecar's own workload serves: a service port, its container port and the app's local port. */
@@ -103,8 +144,13 @@ export interface MeshTables {
   routes: Map<string, RouteTable>;
   /** VirtualServices bound to a Gateway that the ingress sees. */
   gatewayRoutes: CompiledVirtualService[];
+  /** Gateway API: every route with its status, and the ingress's tables per Gateway port (`ns/name:port`). */
+  gatewayApi: GatewayApiTables;
+  gatewayPorts: Map<string, GatewayPortTable>;
   /** Gateways by qualified name `ns/name`, with their server hosts. */
   gateways: Map<string, { hosts: string[] }>;
+  /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
+  gatewayTcpPorts: Map<number, string[]>;
   /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
   destinationRules: Map<string, DestinationRuleSpec>;
   destinationRuleSources: Map<string, string[]>;
@@ -170,11 +216,16 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const meshVisible = visible.filter((vs) => vs.gateways.includes('mesh'));
   const meshRoutes = new Map<string, CompiledVirtualService>();
   const routes = new Map<string, RouteTable>();
+  const gatewayApi = compileGatewayApi(snapshot);
   for (const s of registry) {
     const vs = virtualServiceFor(meshVisible, s.fqdn);
     if (vs) meshRoutes.set(s.fqdn, vs);
-    for (const port of portsOf(s)) routes.set(routeKey(s.fqdn, port.port), routeTable(s, port, vs));
+    for (const port of portsOf(s)) {
+      const attached = meshRoutesFor(gatewayApi, s, port.port, proxyNamespace);
+      routes.set(routeKey(s.fqdn, port.port), routeSource(s, port, vs && virtualServiceTable(s, port, vs), attached, proxyNamespace, vs && { created: vs.created, namespace: vs.namespace, name: vs.name }));
+    }
   }
+  const gatewayPorts = gatewayPortTables(gatewayApi);
   const gatewayRoutes = visible.filter((vs) => vs.gateways.some((g) => g !== 'mesh'));
 
   const labels = self?.labels ?? snapshot.ingress.labels;
@@ -188,7 +239,13 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   }
 
   const gateways = new Map<string, { hosts: string[] }>();
+  const gatewayTcpPorts = new Map<number, string[]>();
   for (const gw of snapshot.gateways) {
+    const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
+    for (const server of gw.spec.servers ?? []) {
+      if (!['TCP', 'MONGO'].includes(String(server.port?.protocol).toUpperCase()) || typeof server.port.number !== 'number') continue;
+      gatewayTcpPorts.set(server.port.number, [...(gatewayTcpPorts.get(server.port.number) ?? []), name]);
+    }
     const hosts = (gw.spec.servers ?? []).flatMap((s) => s.hosts ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
     gateways.set(`${gw.metadata.namespace ?? ns}/${gw.metadata.name}`, { hosts });
   }
@@ -209,7 +266,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gateways, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
     outbound, sidecarResource: scope.source,
   };
 }
@@ -219,16 +276,39 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
  * route translation for a listener port): a match naming another `port` is
  * dropped, and a rule left without matches does not apply there.
  */
-function routeTable(service: ServiceInfo, port: ServicePortInfo, vs: CompiledVirtualService | undefined): RouteTable {
-  if (!vs) return { service, port, rules: [] };
-  const rules: CompiledRule[] = [];
-  for (const r of vs.rules) {
-    if (r.matches === null) { rules.push(r); continue; }
-    const here = r.matches.filter((m) => m.source.port === undefined || m.source.port === port.port);
-    if (here.length === r.matches.length) rules.push(r);
-    else if (here.length > 0) rules.push({ ...r, matches: here });
+function virtualServiceTable(service: ServiceInfo, port: ServicePortInfo, vs: CompiledVirtualService): RouteTable {
+  const cls = protocolClass(port.protocol);
+  return {
+    service, port, source: { api: 'VirtualService', resources: [{ kind: 'VirtualService', namespace: vs.namespace, name: vs.name }] },
+    rules: onPort(vs.rules, port.port),
+    // Istio applies tcp[] to ports that are neither HTTP nor TLS, tls[] to TLS ports (VirtualService proto).
+    tcp: cls === 'tcp' ? onPort(vs.tcp, port.port) : [],
+    tls: cls === 'tls' ? onPort(vs.tls, port.port) : [],
+  };
+}
+
+/** The rules with the matches that may apply on a port: a match naming another port is dropped, a rule left with none too. */
+function onPort<R extends { matches: { source: { port?: number } }[] | null }>(rules: readonly R[], port: number): R[] {
+  const out: R[] = [];
+  for (const r of rules) {
+    if (r.matches === null) { out.push(r); continue; }
+    const here = r.matches.filter((m) => m.source.port === undefined || m.source.port === port);
+    if (here.length === r.matches.length) out.push(r);
+    else if (here.length > 0) out.push({ ...r, matches: here });
   }
-  return { service, port, source: { kind: 'VirtualService', namespace: vs.namespace, name: vs.name }, rules };
+  return out;
+}
+
+function compileL4Rules(list: (TCPRoute | TLSRoute)[] | undefined, section: 'tcp' | 'tls', vs: Resource<'VirtualService'>, namespace: string): CompiledL4Rule[] {
+  return (list ?? []).map((rule, index): CompiledL4Rule => {
+    for (const d of rule.route ?? []) {
+      if (d.weight !== undefined && (typeof d.weight !== 'number' || d.weight < 0)) throw new Error(`VirtualService ${vs.metadata.name}: ${section}[${index}] has a negative or non-numeric weight`);
+    }
+    return {
+      index, route: rule.route ?? [], origin: { kind: 'VirtualService', namespace, name: vs.metadata.name, rule: index, section },
+      matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileL4Match(m, namespace)) : null,
+    };
+  });
 }
 
 /** Service port -> container port -> the app's local port, for every service that selects the workload. */
@@ -260,7 +340,10 @@ function compileVirtualService(vs: Resource<'VirtualService'>, meshNs: string, l
       matches: rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatch(m, namespace)) : null,
     };
   });
-  return { name: vs.metadata.name, namespace, hosts: (spec.hosts ?? []).flatMap((h) => vsHosts(h, namespace)), gateways, exportTo: spec.exportTo, rules };
+  return {
+    name: vs.metadata.name, namespace, created: vs.metadata.creationTimestamp, hosts: (spec.hosts ?? []).flatMap((h) => vsHosts(h, namespace)), gateways, exportTo: spec.exportTo, rules,
+    tcp: compileL4Rules(spec.tcp, 'tcp', vs, namespace), tls: compileL4Rules(spec.tls, 'tls', vs, namespace),
+  };
 }
 
 /** A VirtualService host: the service it qualifies to, and a dotted name as written too (a ServiceEntry's `api.example.com`). */

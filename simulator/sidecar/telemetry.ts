@@ -6,12 +6,27 @@
  * never one IPC message per request.
  */
 import { sendsMtls } from './security/upstreamTls';
-import { logRow, type EdgeSample, type LogRow, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
+import { logRow, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { AccessLogEntry } from '../control/api/contract';
+import type { L4Exchange } from './l4/context';
+import { ruleKeysOf } from './decisions';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
 import { serviceForAuthority, type MeshTables } from './tables';
+
+type AccessLogEntryOut = AccessLogEntry;
+
+/** A TCP connection's edge: caller -> the workload it reached (or `unknown`), for the service it went to. */
+function tcpEdgeKey(e: L4Exchange): { key: string; destination: string; service: string } {
+  const ctx = e.ctx;
+  const destination = ctx.endpoint?.name ?? 'unknown';
+  const service = ctx.endpoint?.service ?? (ctx.plan ? (serviceForAuthority(ctx.tables, ctx.plan.host)?.name ?? ctx.plan.host) : ctx.destination?.service.name ?? ctx.passthrough ?? 'unknown');
+  return { key: `${destination}\0${service}`, destination, service };
+}
+
+/** An edge with TCP connections open says so at least this often, so the topology's window keeps it. */
+const OPEN_REFRESH_MS = 5_000;
 
 export interface TelemetryOptions {
   /** Name of this sidecar's workload (or the ingress). */
@@ -35,8 +50,17 @@ export class SidecarTelemetry {
   private spanCommons: SpanCommon[] = [];
   private commonIndex = new Map<MeshTables, Map<string, number>>();
   private edges = new Map<string, EdgeSample>();
+  private rules = new Map<string, RuleSample>();
+  /** Hits per rule since this sidecar started (admin `/rules`). */
+  readonly ruleTotals = new Map<string, { requests: number; errors: number; lastHit: number }>();
   private logs: LogRow[] = [];
   private droppedLogs = 0;
+  /** TCP connections in progress (l4/connection.ts keeps their bytes current). */
+  readonly connections = new Set<L4Exchange>();
+  /** What was reported of each connection so far. */
+  private readonly reported = new WeakMap<L4Exchange, { sent: number; received: number; connected: boolean }>();
+  /** Open connections per outbound TCP edge at the last flush, and when that edge last said so. */
+  private openByEdge = new Map<string, { open: number; at: number }>();
   private readonly timer: NodeJS.Timeout;
   private early = false;
   private readonly o: Required<Omit<TelemetryOptions, 'send'>> & Pick<TelemetryOptions, 'send'>;
@@ -53,16 +77,14 @@ export class SidecarTelemetry {
   /** One finished exchange on `listener` (outbound, ingress or inbound). */
   exchange(listener: string, e: Exchange, log: AccessLogEntry): void {
     this.metrics.record(listener, e);
-    if (e.ctx.observed?.span) this.finishSpan(listener, e);
+    if (e.ctx.observed?.span) this.finishSpan(listener, e, log);
     if (listener !== 'inbound') this.edge(e);
-    if (this.logs.length >= this.o.maxLogs) {
-      this.logs.shift();
-      this.droppedLogs++;
-    }
-    this.logs.push(logRow(log));
+    const rules = ruleKeysOf(e.ctx, listener);
+    if (rules) for (const rule of rules) this.ruleHit(rule, listener, e);
+    this.pushLog(log);
   }
 
-  private finishSpan(listener: string, e: Exchange): void {
+  private finishSpan(listener: string, e: Exchange, log: AccessLogEntry): void {
     if (this.spanRows.length >= this.o.maxSpans) {
       this.droppedSpans++;
       return;
@@ -87,7 +109,7 @@ export class SidecarTelemetry {
       ctx.method, ctx.path, host, e.status, ctx.downstream.httpVersion, String(ctx.downstream.headers['user-agent'] ?? ''),
       ctx.requestId, ctx.authority, flags.length > 0 ? flags.join(',') : '-', ctx.observed?.responseBytes ?? 0, cluster, ctx.source.address ?? '',
       svc ?? 'unknown', (inbound ? ctx.source.workload : ep?.name) ?? 'unknown', (inbound ? ctx.source.spiffeId : mtls ? ep?.spiffeId : undefined) ?? '',
-      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1,
+      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1, log.decisions,
     ]);
     if (this.spanRows.length >= this.o.flushAtSpans && !this.early) {
       this.early = true;
@@ -122,6 +144,31 @@ export class SidecarTelemetry {
     return i;
   }
 
+  /** One request a rule decided: counted for the control plane's window and in this sidecar's totals. */
+  private ruleHit(rule: string, listener: string, e: Exchange): void {
+    const ctx = e.ctx;
+    const authz = rule.startsWith('AuthorizationPolicy/');
+    const side = authz && listener === 'inbound' ? 'destination' : 'source';
+    const peer = (side === 'destination' ? ctx.source.workload : ctx.endpoint?.name) ?? 'unknown';
+    const key = `${rule}\0${peer}\0${side}`;
+    const failed = e.status === 0 || e.status >= 500;
+    let s = this.rules.get(key);
+    if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
+    s.requests++;
+    if (failed) s.errors++;
+    reservoir(s.latenciesMs, s.requests, e.durationMs, this.o.latencySamples);
+    const trace = ctx.observed?.span?.traceId;
+    if (trace && s.traces[s.traces.length - 1] !== trace) {
+      if (s.traces.length >= 5) s.traces.shift();
+      s.traces.push(trace);
+    }
+    let total = this.ruleTotals.get(rule);
+    if (!total) this.ruleTotals.set(rule, (total = { requests: 0, errors: 0, lastHit: 0 }));
+    total.requests++;
+    if (failed) total.errors++;
+    total.lastHit = Date.now();
+  }
+
   private edge(e: Exchange): void {
     const ctx = e.ctx;
     const ep = ctx.endpoint;
@@ -134,23 +181,107 @@ export class SidecarTelemetry {
     let s = this.edges.get(key);
     if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol }));
     s.requests++;
+    // Which API routed it (the rule's origin): the topology says so per edge.
+    const origin = plan && plan.kind !== 'error' ? plan.origin : undefined;
+    if (origin) {
+      const route = `${origin.kind} ${origin.namespace}/${origin.name}`;
+      (s.routes ??= {})[route] = (s.routes[route] ?? 0) + 1;
+    }
     // A gRPC call that failed is an HTTP 200 with a status that is not OK (or none at all).
     if (e.status === 0 || e.status >= 500 || (protocol === 'grpc' && e.grpcStatus !== 0)) s.errors++;
     if (ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) s.mtls++;
-    const ms = Math.round(e.durationMs * 100) / 100;
-    if (s.latenciesMs.length < this.o.latencySamples) s.latenciesMs.push(ms);
-    else {
-      const j = Math.floor(Math.random() * s.requests);
-      if (j < this.o.latencySamples) s.latenciesMs[j] = ms;
+    reservoir(s.latenciesMs, s.requests, e.durationMs, this.o.latencySamples);
+  }
+
+  /** A TCP connection was accepted (istio_tcp_connections_opened_total). */
+  connectionOpened(e: L4Exchange): void {
+    this.metrics.recordConnection(e, 'open', 0, 0);
+  }
+
+  /** A TCP connection is over: its last bytes and its close in the metrics, its edge, its access-log entry. */
+  connectionDone(e: L4Exchange, entry: AccessLogEntryOut): void {
+    const { sent, received } = this.progress(e);
+    this.metrics.recordConnection(e, 'close', sent, received);
+    if (e.ctx.listener !== 'inbound') {
+      const edge = this.tcpEdge(e);
+      edge.bytes += sent + received;
+      if (!e.connected) edge.failed++;
     }
+    this.pushLog(entry);
+  }
+
+  /** Bytes since the last report; a newly connected connection is counted once on its edge. */
+  private progress(e: L4Exchange): { sent: number; received: number } {
+    let r = this.reported.get(e);
+    if (!r) this.reported.set(e, (r = { sent: 0, received: 0, connected: false }));
+    const sent = e.bytesSent - r.sent;
+    const received = e.bytesReceived - r.received;
+    r.sent = e.bytesSent;
+    r.received = e.bytesReceived;
+    if (e.connected && !r.connected) {
+      r.connected = true;
+      if (e.ctx.listener !== 'inbound') this.tcpEdge(e).connections++;
+    }
+    return { sent, received };
+  }
+
+  /** The edge sample a TCP connection counts on (reporter=source), created for this batch if needed. */
+  private tcpEdge(e: L4Exchange): NonNullable<EdgeSample['tcp']> {
+    const ctx = e.ctx;
+    const { key, destination, service } = tcpEdgeKey(e);
+    let s = this.edges.get(key);
+    if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [] }));
+    s.tcp ??= { connections: 0, failed: 0, bytes: 0, open: 0 };
+    return s.tcp;
+  }
+
+  /**
+   * Bytes of the connections still open (metrics and edges), and how many
+   * each outbound TCP edge holds: said when it changed, and every few
+   * seconds while it holds any, so an idle pooled connection stays drawn.
+   */
+  private liveConnections(now: number): void {
+    const open = new Map<string, { count: number; e: L4Exchange }>();
+    for (const e of this.connections) {
+      const { sent, received } = this.progress(e);
+      const outbound = e.ctx.listener !== 'inbound';
+      if (sent + received > 0) {
+        this.metrics.recordConnection(e, 'bytes', sent, received);
+        if (outbound) this.tcpEdge(e).bytes += sent + received;
+      }
+      if (e.connected && outbound) {
+        const { key } = tcpEdgeKey(e);
+        open.set(key, { count: (open.get(key)?.count ?? 0) + 1, e });
+      }
+    }
+    const next = new Map<string, { open: number; at: number }>();
+    for (const [key, { count, e }] of open) {
+      const last = this.openByEdge.get(key);
+      if (!last || last.open !== count || now - last.at >= OPEN_REFRESH_MS || this.edges.get(key)?.tcp) {
+        this.tcpEdge(e).open = count;
+        next.set(key, { open: count, at: now });
+      } else next.set(key, last);
+    }
+    this.openByEdge = next;
+  }
+
+  private pushLog(entry: AccessLogEntryOut): void {
+    if (this.logs.length >= this.o.maxLogs) {
+      this.logs.shift();
+      this.droppedLogs++;
+    }
+    this.logs.push(logRow(entry));
   }
 
   /** Sends what accumulated since the last flush, if anything did. */
   flush(): void {
     this.early = false;
-    if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0) return;
+    if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
+    if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0 && this.rules.size === 0) return;
     // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
     const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows: this.logs };
+    if (this.rules.size > 0) batch.rules = [...this.rules.values()];
+    this.rules = new Map();
     this.spanRows = [];
     this.spanCommons = [];
     this.commonIndex = new Map();
@@ -163,5 +294,15 @@ export class SidecarTelemetry {
   close(): void {
     clearInterval(this.timer);
     this.flush();
+  }
+}
+
+/** Keeps a uniform sample of at most `cap` latencies out of the `seen` so far (the count stays exact elsewhere). */
+function reservoir(samples: number[], seen: number, durationMs: number, cap: number): void {
+  const ms = Math.round(durationMs * 100) / 100;
+  if (samples.length < cap) samples.push(ms);
+  else {
+    const j = Math.floor(Math.random() * seen);
+    if (j < cap) samples[j] = ms;
   }
 }

@@ -22,7 +22,7 @@ before(async () => {
   adminPort = (admin.address() as import('node:net').AddressInfo).port;
   api = await listenControlApi({
     token: TOKEN, events, isReady: () => true,
-    topology: () => bookinfo(), config: () => ({ version: 1, appliedAt: 0, state: 'ok', files: [], lastRejection: null }),
+    topology: () => bookinfo(), config: () => ({ version: 1, appliedAt: 0, state: 'ok', files: [], lastRejection: null, gatewayApi: { gateways: [], routes: [] } }),
     adminPortOf: (w) => (w === 'reviews-v1' ? adminPort : undefined),
   }, 0);
 });

@@ -19,7 +19,19 @@ test('an app gets PORT, its outbound listener as HTTP_PROXY and DEVMESH_OUTBOUND
   assert.equal(env.NO_PROXY, 'localhost,127.0.0.1');
   assert.equal(env.STAR_COLOR, 'black');
   assert.equal(env.PATH, '/bin');
-  assert.equal(env.HTTPS_PROXY, undefined, 'a corporate proxy from the shell would bypass the mesh');
+  assert.equal(env.HTTPS_PROXY, 'http://127.0.0.1:15101', 'a corporate proxy from the shell would bypass the mesh: the sidecar takes its place');
+});
+
+test('an app tunnels through its sidecar: HTTPS_PROXY, https_proxy and grpc_proxy name the outbound listener (CONNECT)', () => {
+  const env = appEnvironment({ https_proxy: 'http://corp:3128', grpc_proxy: 'http://corp:3128' }, { name: 'reviews-v2', port: 9182 }, info);
+  for (const k of ['HTTPS_PROXY', 'https_proxy', 'grpc_proxy']) assert.equal(env[k], 'http://127.0.0.1:15101', k);
+});
+
+test('an app gets DEVMESH_UPSTREAM_<SERVICE>_<PORT> for each local upstream port, named by the short service name', () => {
+  const withUpstreams = { ...info, upstreams: [{ service: 'redis.cache.svc.cluster.local', port: 6379, localPort: 16379 }, { service: 'ratings.default.svc.cluster.local', port: 9090, localPort: 19090 }] };
+  const env = appEnvironment({}, { name: 'cart-v1', port: 9190 }, withUpstreams);
+  assert.equal(env.DEVMESH_UPSTREAM_REDIS_6379, '127.0.0.1:16379');
+  assert.equal(env.DEVMESH_UPSTREAM_RATINGS_9090, '127.0.0.1:19090');
 });
 
 test('the Mesh env cannot override PORT or the proxy, which devmesh owns', () => {

@@ -206,3 +206,20 @@ export async function readEvents(up: UpProcess, ms: number): Promise<Array<{ typ
 export function withOutput(up: UpProcess): (e: unknown) => never {
   return (e) => { throw new Error(`${(e as Error).message}\n--- devmesh output ---\n${up.output()}`); };
 }
+
+/** `devmesh up` on `meshYaml` (written as mesh.yaml in a new temp folder), once it serves and has printed its ready banner. */
+export async function upWithMesh(meshYaml: string, prefix: string): Promise<{ dir: string; up: UpProcess }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const meshFile = path.join(dir, 'mesh.yaml');
+  writeFileSync(meshFile, meshYaml);
+  const up = startUp(meshFile);
+  try {
+    await waitReady(up, meshFile);
+    await waitFor('the ready banner', () => up.output().includes('how apps reach each service')).catch(withOutput(up));
+  } catch (e) {
+    await up.stop();
+    removeDir(dir);
+    throw e;
+  }
+  return { dir, up };
+}

@@ -37,7 +37,7 @@ const topology = {
   edges: [
     { source: 'istio-ingressgateway', destination: 'productpage-v1', requestsPerSecond: 20, errorRate: 0, latencyMs: { p50: 5, p99: 40 }, mtlsShare: 1 },
     { source: 'productpage-v1', destination: 'reviews-v1', requestsPerSecond: 10, errorRate: 0, mtlsShare: 1 },
-    { source: 'productpage-v1', destination: 'reviews-v2', requestsPerSecond: 10, errorRate: 0.5, mtlsShare: 1, activeFaults: [{ id: 'f1', kind: 'abort', source: 'runtime', httpStatus: 503, percentage: 50 }] },
+    { source: 'productpage-v1', destination: 'reviews-v2', requestsPerSecond: 10, errorRate: 0.5, mtlsShare: 1, routedBy: ['HTTPRoute default/reviews'], activeFaults: [{ id: 'f1', kind: 'abort', source: 'runtime', httpStatus: 503, percentage: 50 }] },
     { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 5, errorRate: 0, mtlsShare: 0, protocols: ['grpc'] },
   ],
 };
@@ -97,6 +97,8 @@ test('the page draws edges with rates, errors, a lock for mTLS and a fault badge
   // A click selects and asks the host for details; the panel shows the edge's numbers.
   await edge('productpage-v1->reviews-v2').locator('path.edge-hit').click({ force: true });
   await page.locator('#details h2').waitFor();
+  // Which routes the caller applied: the Gateway API's HTTPRoute here, the default route on an edge without one.
+  await page.locator('#details', { hasText: 'routed by' }).locator('text=HTTPRoute default/reviews').waitFor({ timeout: 5_000 });
   const sent = await page.evaluate(() => (window as unknown as { sent: unknown[] }).sent);
   assert.deepEqual(sent.at(-1), { type: 'select', selection: { kind: 'edge', id: 'productpage-v1->reviews-v2' } });
   // The host answers with the edge's recent requests (from the access log): their status codes show.

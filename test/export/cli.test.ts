@@ -9,7 +9,7 @@ describe('devmesh export on the command line', () => {
     const dir = await tempDir(t);
     const run = devmesh(['export', '-f', BOOKINFO, '--out', dir]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /6 Deployments, 4 Services, 13 Istio resources/);
+    assert.match(run.stdout, /6 Deployments, 4 Services, 13 Istio and Gateway API resources/);
     assert.match(run.stdout, /kubectl apply -k /);
     assert.match(run.stderr, /note local-command/);
     const files = await fs.readdir(dir);
@@ -78,7 +78,7 @@ describe('devmesh export on the command line', () => {
     assert.equal(devmesh(['export', '-f', meshFile, '--out', path.join(dir, 'k8s')]).status, 0);
     const again = devmesh(['export', '-f', meshFile, '--out', path.join(dir, 'k8s')]);
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stdout, /13 Istio resources/);
+    assert.match(again.stdout, /13 Istio and Gateway API resources/);
     const check = devmesh(['validate', dir]);
     assert.equal(check.status, 0, check.stdout);
     assert.match(check.stdout, /0 errors/);

@@ -17,7 +17,7 @@ export async function loadResolved(meshFile: string): Promise<{ resolved: Resolv
   if (errors.length) throw new Error(`${meshFile} has errors: ${errors.map((e) => e.message).join('; ')}`);
   const resolved = resolvePolicies(workspace)!;
   const sources = workspace.fileNames().sort()
-    .filter((f) => /istio\.io\//.test(workspace.getSource(f)!.text))
+    .filter((f) => /(istio\.io|gateway\.networking\.k8s\.io)\//.test(workspace.getSource(f)!.text))
     .map((f) => ({ path: path.relative(root, f), text: workspace.getSource(f)!.text }));
   return { resolved, sources };
 }

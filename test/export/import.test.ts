@@ -74,7 +74,7 @@ describe('devmesh import of a cluster\'s manifests', () => {
     const dir = await tempDir(t);
     const run = devmesh(['import', SHOP_FIXTURE, '--out', path.join(dir, 'mesh.yaml')]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /5 services, 6 workloads; copied 6 Istio resources/);
+    assert.match(run.stdout, /5 services, 6 workloads; copied 6 Istio and Gateway API resources/);
     assert.deepEqual((await fs.readdir(path.join(dir, 'policies'))).sort(), ['security.yaml', 'traffic.yaml']);
     const check = devmesh(['validate', dir]);
     assert.equal(check.status, 0, check.stdout);
@@ -195,6 +195,6 @@ items:
     const run = devmesh(['import', input, '--out', path.join(dir, 'out', 'mesh.yaml')]);
     assert.equal(run.status, 0, run.stderr);
     assert.match(await fs.readFile(path.join(dir, 'out', 'mesh.yaml'), 'utf8'), /services: \[\]/);
-    assert.match(run.stdout, /0 services, 0 workloads; copied 1 Istio resources/);
+    assert.match(run.stdout, /0 services, 0 workloads; copied 1 Istio and Gateway API resources/);
   });
 });

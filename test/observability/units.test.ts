@@ -116,6 +116,19 @@ describe('edge window', () => {
     assert.deepEqual(later.edges.map((x) => x.destination), ['reviews-v1']);
     assert.equal(w.view((x) => x, t0 + 30_000).edges.length, 0);
   });
+
+  test('an edge says which routes its caller applied, the most used first; none is the default route', () => {
+    const w = new EdgeWindow(10_000);
+    const t0 = 2_000_000;
+    const sample = { source: 'productpage-v1', destination: 'reviews-v1', service: 'reviews', errors: 0, mtls: 0, latenciesMs: [] };
+    w.add({ ...sample, requests: 3, routes: { 'VirtualService default/reviews': 1, 'HTTPRoute default/reviews': 2 } }, t0);
+    w.add({ ...sample, requests: 1, routes: { 'HTTPRoute default/reviews': 1 } }, t0 + 1000);
+    w.add({ ...sample, destination: 'ratings-v1', service: 'ratings', requests: 1 }, t0 + 1000);
+    const v = w.view((x) => x.replace(/-v\d+$/, ''), t0 + 2000);
+    assert.deepEqual(v.edges.find((x) => x.destination === 'reviews-v1')!.routedBy, ['HTTPRoute default/reviews', 'VirtualService default/reviews']);
+    assert.deepEqual(v.edges.find((x) => x.destination === 'ratings-v1')!.routedBy, []);
+    assert.deepEqual(v.serviceEdges.find((x) => x.destination === 'reviews')!.routedBy, ['HTTPRoute default/reviews', 'VirtualService default/reviews']);
+  });
 });
 
 describe('log store and OTLP URL', () => {

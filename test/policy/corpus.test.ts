@@ -84,4 +84,16 @@ describe('policy corpus', () => {
       assert.deepEqual(ws.diagnostics().map((d) => `${path.basename(d.file)}: ${d.code}: ${d.message}`), [], task);
     }
   });
+
+  it('validates the Gateway API bookinfo example cleanly, with each Gateway API task file in place of its routing', () => {
+    const root = path.join(CORPUS, '..', '..', '..', 'examples');
+    const base = ['mesh.yaml', 'policies/gateway.yaml'].map((f) => path.join(root, 'bookinfo-gateway-api', f));
+    const routings = [path.join(root, 'bookinfo-gateway-api', 'policies', 'routing.yaml'), ...yamlFiles(path.join(root, 'bookinfo-tasks', 'gateway-api'))];
+    assert.ok(routings.length >= 7);
+    for (const routing of routings) {
+      const ws = new Workspace();
+      for (const f of [...base, routing]) ws.setFile(f, read(f));
+      assert.deepEqual(ws.diagnostics().map((d) => `${path.basename(d.file)}: ${d.code}: ${d.message}`), [], routing);
+    }
+  });
 });

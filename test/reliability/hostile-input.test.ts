@@ -60,7 +60,7 @@ describe('hostile HTTP input to every listener', () => {
         req.once('end', () => { appHits++; lastAppHeaders = req.headers; });
       });
     }
-    api = await listenControlApi({ token, events: new EventLog(), isReady: () => true, topology: () => bookinfo(), config: () => ({ version: 1, appliedAt: 0, state: 'ok', files: [], lastRejection: null }), adminPortOf: () => undefined }, 0);
+    api = await listenControlApi({ token, events: new EventLog(), isReady: () => true, topology: () => bookinfo(), config: () => ({ version: 1, appliedAt: 0, state: 'ok', files: [], lastRejection: null, gatewayApi: { gateways: [], routes: [] } }), adminPortOf: () => undefined }, 0);
     const front = mesh.sidecars.get('front-v1')!;
     const back = mesh.sidecars.get('back-v1')!;
     const certs = mesh.ca.issue(mesh.snapshot.workloads.find((w) => w.name === 'front-v1')!.spiffeId);

@@ -7,8 +7,9 @@ import * as net from 'node:net';
 import { freePorts } from '../../simulator/control/ports';
 import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
 import type { ExtensionProvider, IstioKind, MeshSpec, OutboundTrafficMode, Resource } from '../../simulator/policy/model';
+import { resourceKind } from '../../simulator/policy/kinds';
 import { buildSnapshot, type PortAssignment } from '../../simulator/control/snapshot';
-import type { MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
+import type { Certificates, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../../simulator/protocol';
 import { createCa, type MeshCa } from '../../simulator/control/ca';
 import { startSidecar, type Sidecar, type StartOptions } from '../../simulator/sidecar/sidecar';
 import { resolveDefaults, type DefaultsInput } from '../../simulator/policy/defaults';
@@ -40,6 +41,8 @@ export interface Policies {
   sidecars?: Resource<'Sidecar'>[];
   /** Mesh spec.outboundTrafficPolicy.mode. */
   outboundTrafficPolicy?: OutboundTrafficMode;
+  /** HTTPRoutes, GRPCRoutes, Gateway API Gateways and ReferenceGrants. */
+  gatewayApi?: Resource<'HTTPRoute' | 'GRPCRoute' | 'KubernetesGateway' | 'ReferenceGrant'>[];
 }
 
 export const TD = 'cluster.local';
@@ -68,7 +71,14 @@ export function snapshotOf(services: ServiceDef[], policies: Policies = {}, vers
     serviceEntries: policies.serviceEntries ?? [], workloadEntries: policies.workloadEntries ?? [], sidecars: policies.sidecars ?? [],
     ...(policies.outboundTrafficPolicy ? { outboundTrafficPolicy: policies.outboundTrafficPolicy } : {}),
     defaults: resolveDefaults(policies.mesh),
+    ...gatewayApiOf(policies.gatewayApi ?? []),
   };
+}
+
+/** Gateway API resources split by kind, as the snapshot carries them. */
+function gatewayApiOf(resources: NonNullable<Policies['gatewayApi']>): Pick<MeshSnapshot, 'httpRoutes' | 'grpcRoutes' | 'kubernetesGateways' | 'referenceGrants'> {
+  const of = <K extends 'HTTPRoute' | 'GRPCRoute' | 'KubernetesGateway' | 'ReferenceGrant'>(kind: K) => resources.filter((r) => resourceKind(r) === kind) as Resource<K>[];
+  return { httpRoutes: of('HTTPRoute'), grpcRoutes: of('GRPCRoute'), kubernetesGateways: of('KubernetesGateway'), referenceGrants: of('ReferenceGrant') };
 }
 
 export function vs(name: string, spec: Resource<'VirtualService'>['spec'], namespace = NS): Resource<'VirtualService'> {
@@ -110,7 +120,7 @@ export async function echoApp(name: string): Promise<{ server: http.Server; port
     req.on('data', (d: Buffer) => (size += d.length));
     req.on('end', () => {
       if (req.url?.startsWith('/status/')) res.statusCode = Number(req.url.slice(8)) || 200;
-      const body = JSON.stringify({ workload: name, method: req.method, url: req.url, headers: req.headers, bodyBytes: size });
+      const body = JSON.stringify({ workload: name, method: req.method, url: req.url, headers: req.headers, headersDistinct: req.headersDistinct, bodyBytes: size });
       res.setHeader('content-type', 'application/json');
       res.setHeader('x-app', name);
       res.end(body);
@@ -118,6 +128,38 @@ export async function echoApp(name: string): Promise<{ server: http.Server; port
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+export interface Hit { url: string; host: string; attempt?: string; bodyBytes: number; at: number }
+
+/** An app whose behaviour is chosen by the path: /s/CODE, /slow/MS, /flaky/ID/N (N x 503 then 200), /slowfirst/ID/MS. */
+export async function scriptedApp(name: string, override?: (path: string) => number | undefined) {
+  const hits: Hit[] = [];
+  const seen = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    let size = 0;
+    req.on('data', (c: Buffer) => { size += c.length; });
+    req.on('end', () => {
+      const url = req.url ?? '/';
+      hits.push({ url, host: req.headers.host ?? '', attempt: req.headers['x-envoy-attempt-count'] as string | undefined, bodyBytes: size, at: Date.now() });
+      const parts = url.split('?')[0].split('/');
+      const n = (seen.get(url) ?? 0) + 1;
+      seen.set(url, n);
+      let status = override?.(url) ?? 200;
+      let delay = 0;
+      if (parts[1] === 's') status = Number(parts[2]);
+      if (parts[1] === 'slow') delay = Number(parts[2]);
+      if (parts[1] === 'flaky' && n <= Number(parts[3])) status = 503;
+      if (parts[1] === 'slowfirst' && n === 1) delay = Number(parts[3]);
+      const t = setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'application/json', 'x-app': name });
+        res.end(JSON.stringify({ workload: name, url, bodyBytes: size }));
+      }, delay);
+      res.once('close', () => clearTimeout(t));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as net.AddressInfo).port, hits, reset: () => { hits.length = 0; seen.clear(); } };
 }
 
 /** HTTP/1.1 in plaintext straight to a listener (an inbound one, say): the status, or the error code that ended the connection. */
@@ -147,7 +189,7 @@ export interface TestMesh {
   snapshot: MeshSnapshot;
   sidecars: Map<string, Sidecar>;
   ingress?: Sidecar;
-  apps: Map<string, http.Server>;
+  apps: Map<string, net.Server>;
   /** Sends a request through a workload's outbound listener (or the ingress with `via: 'ingress'`). */
   request(via: string, opts: { url: string; method?: string; headers?: http.OutgoingHttpHeaders; body?: string; host?: string }): Promise<Reply>;
   push(policies: Policies): Promise<void>;
@@ -165,6 +207,8 @@ export interface EchoBody {
   method: string;
   url: string;
   headers: Record<string, string>;
+  /** Every value of every header as received (a repeated header is not joined). */
+  headersDistinct: Record<string, string[]>;
   bodyBytes: number;
 }
 
@@ -203,38 +247,42 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
  * each one of `ports`) gets an echo app named `<workload>` (or
  * `<workload>:<container port>`), whatever number the spec wrote there —
  * but for the ones `opts.served` names by those names, where a process of
- * the test already listens.
+ * the test already listens, and the ones `opts.app` starts an app for.
  */
-/** An app a test starts itself for one container port of a workload (a gRPC server, say) instead of the echo app. */
-export type AppFactory = (workload: string, containerPort: string) => Promise<{ port: number; close(): void } | undefined>;
+/**
+ * An app a test starts itself for one local port of a workload (a gRPC
+ * server, tcp-echo, Redis) instead of the echo app: `containerPort` is the
+ * key of the workload's `ports` (undefined for `port:`). One with a `server`
+ * is kept in `mesh.apps` under `<workload>` or `<workload>:<container port>`.
+ */
+export type AppFactory = (workload: string, containerPort?: string) => Promise<{ port: number; close?(): void; server?: net.Server } | undefined> | undefined;
 
-export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory } = {}): Promise<TestMesh> {
+export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory; gatewayPorts?: Record<string, number>; listenerCertificates?: Certificates['listeners'] } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: spec.trustDomain ?? TD });
   const mesh: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'test' }, spec: structuredClone(spec) };
-  const apps = new Map<string, http.Server>();
+  const apps = new Map<string, net.Server>();
   const workloads = [...mesh.spec.services.flatMap((s) => s.workloads ?? []), ...(mesh.spec.workloads ?? [])];
-  const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort() } };
-  const own: Array<{ close(): void }> = [];
+  const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort(), listeners: opts.gatewayPorts } };
+  const own: Array<{ close?(): void }> = [];
   for (const w of workloads) {
-    const listen = async (name: string): Promise<number> => {
+    const listen = async (key?: string): Promise<number> => {
+      const name = key === undefined ? w.name : `${w.name}:${key}`;
       if (opts.served?.[name] !== undefined) return opts.served[name];
-      const app = await echoApp(name);
-      apps.set(name, app.server);
+      const custom = await opts.app?.(w.name, key);
+      if (custom && !custom.server) own.push(custom);
+      const app = custom ?? await echoApp(name);
+      if (app.server) apps.set(name, app.server);
       return app.port;
     };
     if (w.ports) {
-      for (const key of Object.keys(w.ports)) {
-        const custom = await opts.app?.(w.name, key);
-        if (custom) own.push(custom);
-        w.ports[key] = custom ? custom.port : await listen(`${w.name}:${key}`);
-      }
+      for (const key of Object.keys(w.ports)) w.ports[key] = await listen(key);
     } else {
-      w.port = await listen(w.name);
+      w.port = await listen();
     }
     assignment.workloads[w.name] = { inboundPort: await freePort(), outboundPort: await freePort(), adminPort: await freePort() };
   }
   const resources = (p: Policies) => [
-    ...(p.virtualServices ?? []), ...(p.destinationRules ?? []), ...(p.gateways ?? []), ...(p.peerAuthentications ?? []), ...(p.authorizationPolicies ?? []), ...(p.requestAuthentications ?? []),
+    ...(p.virtualServices ?? []), ...(p.destinationRules ?? []), ...(p.gateways ?? []), ...(p.peerAuthentications ?? []), ...(p.authorizationPolicies ?? []), ...(p.requestAuthentications ?? []), ...(p.gatewayApi ?? []),
     ...(p.serviceEntries ?? []), ...(p.workloadEntries ?? []), ...(p.sidecars ?? []),
   ] as Resource<IstioKind>[];
   // extensionProviders are Mesh config (meshConfig in Istio): a push with them edits the Mesh, as a user would.
@@ -245,7 +293,7 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
   return runSidecars(ca, (p, version) => buildSnapshot(meshWith(p), resources(p), assignment, version), policies, apps, opts, own);
 }
 
-async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, http.Server>, opts: StartOptions & { ingress?: boolean }, own: Array<{ close(): void }> = []): Promise<TestMesh> {
+async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, net.Server>, opts: StartOptions & { ingress?: boolean; listenerCertificates?: Certificates['listeners'] }, own: Array<{ close?(): void }> = []): Promise<TestMesh> {
   let version = 1;
   let snapshot = build(policies, version);
   const sidecars = new Map<string, Sidecar>();
@@ -255,7 +303,8 @@ async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => 
     started.push(startSidecar({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId) }, opts).then((s) => void sidecars.set(w.name, s)));
   }
   if (opts.ingress !== false) {
-    started.push(startSidecar({ type: 'bootstrap', workload: null, snapshot, certs: ca.issue(snapshot.ingress.spiffeId) }, opts).then((s) => void (ingress = s)));
+    const certs = { ...ca.issue(snapshot.ingress.spiffeId), ...(opts.listenerCertificates ? { listeners: opts.listenerCertificates } : {}) };
+    started.push(startSidecar({ type: 'bootstrap', workload: null, snapshot, certs }, opts).then((s) => void (ingress = s)));
   }
   // Ports are probed free, then bound: another process can take one in between.
   // Whatever did start is closed again, so a caller may retry (startMeshRetrying).
@@ -263,8 +312,8 @@ async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => 
   const failure = outcome.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) {
     await Promise.all([...sidecars.values(), ...(ingress ? [ingress as Sidecar] : [])].map((s) => s.close(0)));
-    for (const a of apps.values()) { a.closeAllConnections(); a.close(); }
-    for (const a of own) a.close();
+    for (const a of apps.values()) closeApp(a);
+    for (const a of own) a.close?.();
     throw failure.reason;
   }
   const agent = new http.Agent({ keepAlive: true });
@@ -300,12 +349,15 @@ async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => 
     async close() {
       agent.destroy();
       await Promise.all([...sidecars.values(), ...(ingress ? [ingress] : [])].map((s) => s.close(200)));
-      for (const a of apps.values()) {
-        a.closeAllConnections();
-        a.close();
-      }
-      for (const a of own) a.close();
+      for (const a of apps.values()) closeApp(a);
+      for (const a of own) a.close?.();
     },
   };
   return mesh;
+}
+
+function closeApp(a: net.Server): void {
+  if (a instanceof http.Server) a.closeAllConnections();
+  else (a as net.Server & { destroyAll?: () => void }).destroyAll?.();
+  a.close();
 }

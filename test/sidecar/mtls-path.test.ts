@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseXfcc } from '../../simulator/sidecar/security/xfcc';
@@ -61,7 +62,7 @@ describe('a request from one workload to another', () => {
   });
 
   test('an upstream whose app is down answers 503 UF,URX from the inbound sidecar, after its reset-before-request retries (pilot route.go:1305-1313)', async () => {
-    const app = mesh.apps.get('reviews-v1')!;
+    const app = mesh.apps.get('reviews-v1') as http.Server;
     const port = mesh.snapshot.workloads.find((w) => w.name === 'reviews-v1')!.appPort;
     app.closeAllConnections();
     await new Promise<void>((r) => app.close(() => r()));

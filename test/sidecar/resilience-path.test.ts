@@ -6,41 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ap, dr, startMesh, vs, type Policies, type TestMesh } from './fixtures';
+import { ap, dr, scriptedApp, startMesh, vs, type Policies, type TestMesh } from './fixtures';
 import { seededRandom } from '../../simulator/sidecar/routing/loadBalancer';
-
-interface Hit { url: string; host: string; attempt?: string; bodyBytes: number; at: number }
-
-/** An app whose behaviour is chosen by the path: /s/CODE, /slow/MS, /flaky/ID/N (N x 503 then 200), /slowfirst/ID/MS. */
-async function scriptedApp(name: string, override?: (path: string) => number | undefined) {
-  const hits: Hit[] = [];
-  const seen = new Map<string, number>();
-  const server = http.createServer((req, res) => {
-    let size = 0;
-    req.on('data', (c: Buffer) => { size += c.length; });
-    req.on('end', () => {
-      const url = req.url ?? '/';
-      hits.push({ url, host: req.headers.host ?? '', attempt: req.headers['x-envoy-attempt-count'] as string | undefined, bodyBytes: size, at: Date.now() });
-      const parts = url.split('?')[0].split('/');
-      const n = (seen.get(url) ?? 0) + 1;
-      seen.set(url, n);
-      let status = override?.(url) ?? 200;
-      let delay = 0;
-      if (parts[1] === 's') status = Number(parts[2]);
-      if (parts[1] === 'slow') delay = Number(parts[2]);
-      if (parts[1] === 'flaky' && n <= Number(parts[3])) status = 503;
-      if (parts[1] === 'slowfirst' && n === 1) delay = Number(parts[3]);
-      const t = setTimeout(() => {
-        res.writeHead(status, { 'content-type': 'application/json', 'x-app': name });
-        res.end(JSON.stringify({ workload: name, url, bodyBytes: size }));
-      }, delay);
-      res.once('close', () => clearTimeout(t));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as AddressInfo).port, hits, reset: () => { hits.length = 0; seen.clear(); } };
-}
 
 type App = Awaited<ReturnType<typeof scriptedApp>>;
 const subsets = dr('reviews', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });

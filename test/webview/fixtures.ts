@@ -7,7 +7,7 @@ export type EdgeSpec = Partial<Omit<WorkloadEdge, 'latencyMs'>> & Pick<WorkloadE
 export function edge(e: EdgeSpec): WorkloadEdge {
   return {
     id: `${e.source}->${e.destination}`, service: e.destination.replace(/-v\d+$/, ''), requests: 0, errors: 0, requestsPerSecond: 0, errorRate: 0,
-    mtlsShare: 0, lastSeen: 0, protocols: ['http'], activeFaults: [], ejectedEndpoints: [], ...e,
+    mtlsShare: 0, lastSeen: 0, protocols: ['http'], activeFaults: [], ejectedEndpoints: [], routedBy: [], ...e,
     latencyMs: e.latencyMs ? { p95: e.latencyMs.p99, ...e.latencyMs } : null,
   };
 }

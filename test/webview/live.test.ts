@@ -18,7 +18,7 @@ test('a crash on the event stream reaches the page as a notice naming the worklo
   let fetched = 0;
   const api = await listenControlApi({
     token: 'live-test-token', events, isReady: () => true, adminPortOf: () => undefined,
-    topology: () => { fetched++; return bookinfo(); }, config: () => ({ version: 1, appliedAt: 0, state: 'ok', files: [], lastRejection: null }),
+    topology: () => { fetched++; return bookinfo(); }, config: () => ({ version: 1, appliedAt: 0, state: 'ok', files: [], lastRejection: null, gatewayApi: { gateways: [], routes: [] } }),
   }, 0);
   const messages: HostMessage[] = [];
   const live = new LiveTopology(new ControlClient(`http://127.0.0.1:${api.port}`, 'live-test-token'), (m) => messages.push(m), { pollMs: 60_000 });

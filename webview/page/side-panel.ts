@@ -77,6 +77,7 @@ export class SidePanel {
       fact('errors', formatPercent(e.errorRate));
       fact('p50 / p99', `${formatMs(e.p50Ms)} / ${formatMs(e.p99Ms)}`);
       fact('security', e.mtls ? 'mTLS' : 'plain text');
+      fact('routed by', e.routedBy.length ? e.routedBy.join(', ') : 'the default route (no VirtualService or Gateway API route)');
       if (e.badges.length) fact('badges', e.badges.join(', '));
     }
     this.el.append(facts);

@@ -7,7 +7,7 @@
  * No Node or DOM imports beyond `fetch`, so it runs in both.
  */
 import type {
-  ApiErrorBody, ConfigView, FaultAdded, FaultList, FaultRequest, FaultsCleared, Health, LogPage, MeshEvent, SidecarConfigDump, TelemetryStatus, Topology, Trace, TraceList,
+  ApiErrorBody, ConfigView, FaultAdded, FaultList, FaultRequest, FaultsCleared, Health, LogPage, MeshEvent, RuleList, SidecarConfigDump, TelemetryStatus, Topology, Trace, TraceList,
 } from './contract';
 import { SseParser, type SseEvent } from './sse';
 
@@ -19,7 +19,16 @@ export class ApiError extends Error {
   }
 }
 
-export interface TraceQuery { service?: string; errors?: boolean; minDurationMs?: number; limit?: number }
+export interface TraceQuery {
+  service?: string;
+  /** Only traces a rule decided a hop of: its key, `VirtualService/default/reviews/1`. */
+  rule?: string;
+  errors?: boolean;
+  minDurationMs?: number;
+  limit?: number;
+}
+/** One rule by its key, or the rules that sent traffic over one caller->callee edge (workload names). */
+export interface RuleQuery { rule?: string; edge?: { source: string; destination: string } }
 export interface LogQuery { workload?: string; limit?: number; after?: number }
 
 export class ControlClient {
@@ -48,13 +57,18 @@ export class ControlClient {
   config(): Promise<ConfigView> { return this.json('/api/config'); }
 
   traces(q: TraceQuery = {}): Promise<TraceList> {
-    return this.json(`/api/traces${query({ service: q.service, errors: q.errors ? 'true' : undefined, minDuration: q.minDurationMs, limit: q.limit })}`);
+    return this.json(`/api/traces${query({ service: q.service, rule: q.rule, errors: q.errors ? 'true' : undefined, minDuration: q.minDurationMs, limit: q.limit })}`);
   }
 
   trace(traceId: string): Promise<Trace> { return this.json(`/api/traces/${encodeURIComponent(traceId)}`); }
 
   logs(q: LogQuery = {}): Promise<LogPage> {
     return this.json(`/api/logs${query({ workload: q.workload, limit: q.limit, after: q.after })}`);
+  }
+
+  /** Per-rule counters: requests per minute, error share, p99 and the last hit of each route and authorization rule. */
+  rules(q: RuleQuery = {}): Promise<RuleList> {
+    return this.json(`/api/rules${query({ rule: q.rule, edge: q.edge && `${q.edge.source}>${q.edge.destination}` })}`);
   }
 
   telemetry(): Promise<TelemetryStatus> { return this.json('/api/telemetry'); }

@@ -10,9 +10,10 @@
  *   GET  /api/topology           Topology
  *   GET  /api/config             ConfigView
  *   GET  /api/events             server-sent MeshEvent (topology.updated: TopologyUpdatedEvent)
- *   GET  /api/traces             TraceList       ?service=&minDuration=<ms>&errors=true&limit=
+ *   GET  /api/traces             TraceList       ?service=&rule=<rule key>&minDuration=<ms>&errors=true&limit=
  *   GET  /api/traces/:id         Trace
  *   GET  /api/logs               LogPage         ?workload=&limit=&after=<seq>
+ *   GET  /api/rules              RuleList        ?rule=<rule key>&edge=<source>%3E<destination>
  *   GET  /api/telemetry          TelemetryStatus
  *   GET  /api/faults             FaultList
  *   POST /api/faults             FaultRequest -> FaultAdded (201)
@@ -34,6 +35,18 @@ export interface SessionInfo {
   pid: number;
   /** Opens the browser dashboard already authorised (the token is in the fragment, never sent to a server). */
   dashboardUrl?: string;
+  /** Where each Gateway API Gateway port listens (a port below 1024, or one in use, is mapped to a free one). */
+  gatewayListeners?: SessionGatewayListener[];
+}
+
+export interface SessionGatewayListener {
+  /** `namespace/name` of the Gateway. */
+  gateway: string;
+  /** The port as the Gateway writes it. */
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** `http(s)://127.0.0.1:<local port>`. */
+  url: string;
 }
 
 /** The body of every error answer. */
@@ -70,6 +83,8 @@ export interface EdgeTraffic {
   lastSeen: number;
   /** What the calls on it speak: `http`, `grpc` (sorted; both when a caller uses two ports). */
   protocols: string[];
+  /** Which routes the caller's sidecar applied in the window, most used first: `HTTPRoute ns/name`, `GRPCRoute ns/name`, `VirtualService ns/name`; empty: the default route. */
+  routedBy: string[];
 }
 
 /** A fault that applies to an edge's traffic (runtime `devmesh fault` or a VirtualService rule). */
@@ -135,6 +150,17 @@ export interface WorkloadInfo {
   /** Container port (a service targetPort, by number or name) -> the local port the app listens on for it. Absent: every container port is appPort. */
   ports?: Record<string, number>;
   sidecar: { inboundPort: number; outboundPort: number; adminPort: number };
+  /** Local upstream ports its sidecar listens on, each leading to a service port (Consul Connect's model). */
+  upstreams?: UpstreamInfo[];
+}
+
+/** A local upstream port: 127.0.0.1:<localPort> on the workload's sidecar leads to <service>:<port>. */
+export interface UpstreamInfo {
+  /** FQDN of the service. */
+  service: string;
+  /** The service port. */
+  port: number;
+  localPort: number;
 }
 
 /** A workload of the running config, with what the control plane knows of its processes. */
@@ -168,6 +194,18 @@ export interface TopologyServicePort {
   /** The container port it targets on the workloads (a number, or a name they map). */
   targetPort?: number | string;
   protocol?: string;
+  /** How an app reaches this port through its sidecar (proxy form, CONNECT, local upstream ports). */
+  reach?: ServicePortReach;
+}
+
+/** The three ways an app reaches one service port (simulator/control/reach.ts). */
+export interface ServicePortReach {
+  /** `http://reviews:9080/` through HTTP_PROXY: HTTP/1.1 ports only. */
+  proxyForm?: string;
+  /** `reviews:9080`, the CONNECT target for HTTPS_PROXY, https_proxy and grpc_proxy. */
+  connect: string;
+  /** Local upstream ports leading here: 127.0.0.1:<localPort> on that workload's sidecar. */
+  upstreams: Array<{ workload: string; localPort: number }>;
 }
 
 /** The ingress gateway's sidecar, as the running config has it. */
@@ -178,6 +216,19 @@ export interface IngressInfo {
   serviceAccount: string;
   spiffeId: string;
   labels: Record<string, string>;
+  /** The Gateway API listeners it serves: one local listener per port of each Gateway devmesh runs. */
+  listeners?: GatewayListenerInfo[];
+}
+
+/** A port of a Gateway API Gateway, as the ingress serves it. */
+export interface GatewayListenerInfo {
+  /** `namespace/name` of the Gateway. */
+  gateway: string;
+  /** The port as the Gateway writes it (what routes and redirects see). */
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** Where devmesh listens on 127.0.0.1: the port itself, or a free one for a port below 1024. */
+  localPort: number;
 }
 
 export interface TopologyIngress extends IngressInfo {
@@ -273,6 +324,48 @@ export interface ConfigView {
   /** The policy files read (relative to where `devmesh up` runs). */
   files: string[];
   lastRejection: { time: number; files: string[]; diagnostics: ApiDiagnostic[] } | null;
+  /** The Gateway API as a Kubernetes controller would report it, and where devmesh serves each Gateway port. */
+  gatewayApi: GatewayApiConfig;
+}
+
+/** A condition as Kubernetes writes it in a status. */
+export interface KubeCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+export interface GatewayApiConfig {
+  gateways: GatewayApiGateway[];
+  routes: GatewayApiRoute[];
+}
+
+export interface GatewayApiGateway {
+  namespace: string;
+  name: string;
+  gatewayClassName: string;
+  /** Whether devmesh runs it (class istio or devmesh); other classes are left to their controllers, with no status here. */
+  managed: boolean;
+  status?: {
+    conditions: KubeCondition[];
+    listeners: { name: string; attachedRoutes: number; supportedKinds: { group: string; kind: string }[]; conditions: KubeCondition[] }[];
+  };
+  /** Where devmesh serves each port on 127.0.0.1, and for HTTPS with which certificates (never their keys). */
+  local?: { port: number; protocol: 'HTTP' | 'HTTPS'; url: string; certificates?: { hostname: string | null; source: string }[] }[];
+}
+
+export interface GatewayApiRoute {
+  kind: 'HTTPRoute' | 'GRPCRoute';
+  namespace: string;
+  name: string;
+  status: {
+    parents: {
+      parentRef: { group: string; kind: string; namespace: string; name: string; sectionName?: string; port?: number };
+      controllerName: string;
+      conditions: KubeCondition[];
+    }[];
+  };
 }
 
 // ---------- faults ----------
@@ -323,6 +416,8 @@ export interface SpanRecord {
   service: string;
   namespace: string;
   attributes: Record<string, string | number | boolean>;
+  /** What the sidecar decided for this hop, with the rules behind it; absent when it noted nothing. */
+  decisions?: DecisionRecord[];
 }
 
 /** One trace in a list: its root and its size. */
@@ -342,6 +437,129 @@ export interface TraceList { traces: TraceSummary[]; stored: number }
 
 /** `GET /api/traces/:id`: every span, by start time. */
 export interface Trace { traceId: string; summary: TraceSummary; spans: SpanRecord[] }
+
+// ---------- decisions ----------
+
+/*
+ * What a sidecar decided for one request, each with the origin behind it
+ * (simulator/sidecar/decisions.ts builds them, in the sidecars and in
+ * `devmesh explain`); spans and access-log entries carry them.
+ */
+
+/** A rule of a resource: a route rule (VirtualService http[i], HTTPRoute rules[i]) or an AuthorizationPolicy rule. */
+export interface RuleRef {
+  kind: string;
+  namespace: string;
+  name: string;
+  rule: number;
+}
+
+export type DecisionRecord = RouteRecord | FaultRecord | MirrorRecord | AttemptRecord | MtlsRecord | AuthzRecord;
+
+/** Which rule routed the request (or that none did), and where to. */
+export interface RouteRecord {
+  step: 'route';
+  /** The proxy that decided (workload, or the ingress's name). */
+  proxy: string;
+  /** Envoy's route name: the rule's `name`, else `<resource>.<index>`; `default` without a route resource. */
+  route: string;
+  rule?: RuleRef;
+  action: 'forward' | 'redirect' | 'direct' | 'refused';
+  /** forward: the destination service host, service port and subset. */
+  host?: string;
+  port?: number;
+  subset?: string;
+  /** redirect, direct, refused: the status the route answers with, and for refused the flag and reason. */
+  status?: number;
+  flag?: string;
+  reason?: string;
+}
+
+/** A fault that acted on the request: the route rule's, or a runtime fault's (`devmesh fault add`). */
+export interface FaultRecord {
+  step: 'fault';
+  rule?: RuleRef;
+  runtime?: string;
+  delayMs?: number;
+  abort?: number;
+  grpcStatus?: number;
+}
+
+export interface MirrorRecord {
+  step: 'mirror';
+  rule?: RuleRef;
+  /** Hosts a copy went to. */
+  to: string[];
+}
+
+/** One try at the cluster: the endpoint the load balancer picked and how it ended. */
+export interface AttemptRecord {
+  step: 'attempt';
+  n: number;
+  endpoint?: string;
+  /** The status the attempt got, or the flag it failed with (`UF`, `UT`, `UO`, `FI` ...). */
+  result: string;
+  retried: boolean;
+}
+
+/** PeerAuthentication at the callee's inbound port. */
+export interface MtlsRecord {
+  step: 'mtls';
+  proxy: string;
+  /** The container port, as portLevelMtls keys it. */
+  port: number;
+  mode: string;
+  /** `ns/name` of the PeerAuthentication that set the mode, or `default`. */
+  source: string;
+  peer?: string;
+  admitted: boolean;
+}
+
+export interface AuthzRecord {
+  step: 'authz';
+  proxy: string;
+  allowed: boolean;
+  /** The policy and rule that decided, when one did (none: no ALLOW policy, or none matched). */
+  rule?: RuleRef;
+  action?: string;
+  /** `ns/name` of the deciding policy, or why none decided. */
+  reason: string;
+  audit?: string[];
+  dryRun?: { allowed: boolean; policy: string };
+}
+
+// ---------- per-rule counters ----------
+
+/** One rule as the lenses and the topology show it. */
+export interface RuleStats {
+  /** `kind/namespace/name/index`, e.g. `VirtualService/default/reviews/1` or `AuthorizationPolicy/default/ratings-viewer/0`. */
+  rule: string;
+  /** Requests in the last minute. */
+  requestsPerMinute: number;
+  /** Requests in the last 10 minutes. */
+  requests: number;
+  /** 5xx, resets and proxy failures, as a share of `requests` (0 without requests). */
+  errorRate: number;
+  /** Of the latencies sampled in the last 10 minutes; null without requests. */
+  p99Ms: number | null;
+  /** Epoch millis of the last request it decided. */
+  lastHit: number;
+  /** Since the control plane started. */
+  total: number;
+  /** caller -> callee workloads it sent traffic over (route rules) or decided for (authorization rules), last 10 minutes. */
+  edges: Array<{ source: string; destination: string; requests: number }>;
+  /** Trace ids of sampled requests it decided, newest first. */
+  traces: string[];
+}
+
+/** `GET /api/rules`: every rule that decided a request since the control plane started, most requests in the window first. */
+export interface RuleList {
+  /** The window `requests`, `errorRate`, `p99Ms` and `edges` cover (10 minutes). */
+  windowMs: number;
+  /** The control plane's clock when it answered (epoch millis), to read `lastHit` against. */
+  now: number;
+  rules: RuleStats[];
+}
 
 // ---------- access logs ----------
 
@@ -381,6 +599,8 @@ export interface AccessLogEntry {
   trace_id: string;
   /** The gRPC status by name (`UNAVAILABLE`); `-` when the call ended without one; empty for a request that is not gRPC. */
   grpc_status: string;
+  /** What the sidecar decided for the request, with the rules behind it (JSON only). */
+  decisions: DecisionRecord[];
 }
 
 /** An entry as the control plane keeps it: `seq` grows by one per entry, for `?after=`. */

@@ -5,13 +5,16 @@
  *
  *   GET /api/traces?service=&minDuration=<ms>&errors=true&limit=   recent traces, newest first
  *   GET /api/traces/:traceId                                       every span of one trace
+ *   GET /api/traces?rule=<kind/ns/name/index>                       recent traces a rule decided a hop of
  *   GET /api/logs?workload=&limit=&after=<seq>                     recent access-log entries, oldest first
+ *   GET /api/rules?rule=&edge=<source>%3E<destination>              per-rule counters over the last 10 minutes
  *   GET /api/telemetry                                             store sizes and export counters
  *   GET /metrics                                                   Istio metrics of every sidecar, merged
  */
 import { Router, type Request } from 'express';
 import type { TelemetryHub } from '../telemetry/hub';
-import type { ApiErrorBody, LogPage, TelemetryStatus, TraceList } from './contract';
+import type { ApiErrorBody, LogPage, RuleList, TelemetryStatus, TraceList } from './contract';
+import { RULE_WINDOW_MS } from '../telemetry/ruleWindow';
 
 export interface ObservabilityDeps {
   hub: TelemetryHub;
@@ -33,7 +36,7 @@ export function observabilityRouter(d: ObservabilityDeps): Router {
   const r = Router();
   r.get('/api/traces', (req, res) => {
     const limit = Math.min(Math.max(num(req, 'limit') ?? 20, 1), 1000);
-    res.json({ traces: d.hub.traces.list({ service: str(req, 'service'), minDurationMs: num(req, 'minDuration'), errors: bool(req, 'errors'), limit }), stored: d.hub.traces.size } satisfies TraceList);
+    res.json({ traces: d.hub.traces.list({ service: str(req, 'service'), rule: str(req, 'rule'), minDurationMs: num(req, 'minDuration'), errors: bool(req, 'errors'), limit }), stored: d.hub.traces.size } satisfies TraceList);
   });
   r.get('/api/traces/:traceId', (req, res) => {
     const t = d.hub.traces.get(String(req.params.traceId));
@@ -43,6 +46,9 @@ export function observabilityRouter(d: ObservabilityDeps): Router {
   r.get('/api/logs', (req, res) => {
     const limit = Math.min(Math.max(num(req, 'limit') ?? 100, 1), d.hub.logs.capacity);
     res.json({ entries: d.hub.logs.query({ workload: str(req, 'workload'), limit, after: num(req, 'after') }), lastSeq: d.hub.logs.lastSeq, dropped: d.hub.logs.dropped } satisfies LogPage);
+  });
+  r.get('/api/rules', (req, res) => {
+    res.json({ windowMs: RULE_WINDOW_MS, now: Date.now(), rules: d.hub.rules.view(Date.now(), { rule: str(req, 'rule'), edge: str(req, 'edge') }) } satisfies RuleList);
   });
   r.get('/api/telemetry', (_req, res) => {
     const o = d.hub.otlp;

@@ -9,11 +9,12 @@
 import { formatDiagnostic, type LocatedDiagnostic } from '../../diagnostics-format';
 import type { MeshSnapshot } from '../../protocol';
 import type { FaultStore } from '../faults';
+import { reachOf } from '../reach';
 import type { ConfigPublisher } from '../publisher';
 import type { TelemetryHub } from '../telemetry/hub';
 import { faultsOnEdge } from '../telemetry/edgeFaults';
 import type { Workloads } from '../workloads';
-import type { ConfigView, Health, OutlierEjection, Topology, TopologyEdges, TopologyWorkload } from './contract';
+import type { ConfigView, GatewayApiConfig, Health, OutlierEjection, Topology, TopologyEdges, TopologyWorkload } from './contract';
 
 /** The last edit that was refused, and whether the files are still in that state. */
 export interface Rejection {
@@ -33,6 +34,8 @@ export interface ViewSources {
   files: () => string[];
   /** The last refused edit; `current` while the files are still in that state. */
   rejection: () => { last: Rejection | null; current: boolean };
+  /** The Gateway API's status and where its Gateways listen. */
+  gatewayApi: () => GatewayApiConfig;
   now?: () => number;
 }
 
@@ -65,11 +68,14 @@ export class ApiViews {
     const outliers = this.ejections();
     return {
       mesh: s.meshName, version: s.version, ready: this.s.started(), trustDomain: s.trustDomain, namespace: s.namespace,
-      services: s.services.map((svc) => ({
-        name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port: svc.port, protocol: svc.protocol,
-        ports: svc.ports?.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol })) ?? [{ port: svc.port, targetPort: svc.port, protocol: svc.protocol }],
-        workloads: svc.workloads,
-      })),
+      services: s.services.map((svc) => {
+        const reach = reachOf(s, svc);
+        return {
+          name: svc.name, namespace: svc.namespace, fqdn: svc.fqdn, port: svc.port, protocol: svc.protocol,
+          ports: svc.ports?.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol, reach: reach.get(p.port) })) ?? [{ port: svc.port, targetPort: svc.port, protocol: svc.protocol, reach: reach.get(svc.port) }],
+          workloads: svc.workloads,
+        };
+      }),
       workloads,
       ingress: { ...s.ingress, pid: ing?.pid ?? null, health: ing?.ready ? 'up' : 'down', restarts: ing?.supervised.restarts ?? 0 },
       ...withEjections(this.edges(), outliers, s),
@@ -110,6 +116,7 @@ export class ApiViews {
       state: current ? 'rejected' : 'ok',
       files: this.s.files(),
       lastRejection: last && { ...last, diagnostics: last.diagnostics.map((d) => ({ ...d, text: formatDiagnostic(d) })) },
+      gatewayApi: this.s.gatewayApi(),
     };
   }
 

@@ -7,7 +7,7 @@
 import type { EdgeSample } from '../../telemetry-protocol';
 import type { EdgeTraffic, ServiceEdge, TopologyEdges, WorkloadEdge } from '../api/contract';
 
-interface Bucket { second: number; requests: number; errors: number; mtls: number; latencies: number[] }
+interface Bucket { second: number; requests: number; errors: number; mtls: number; latencies: number[]; routes: Map<string, number> }
 interface Series { source: string; destination: string; service: string; firstSeen: number; lastSeen: number; buckets: Bucket[]; protocols: Set<string> }
 
 /** Latency samples kept per edge per second. */
@@ -34,11 +34,12 @@ export class EdgeWindow {
     series.protocols.add(s.protocol ?? 'http');
     const second = Math.floor(now / 1000);
     let b = series.buckets[series.buckets.length - 1];
-    if (!b || b.second !== second) series.buckets.push((b = { second, requests: 0, errors: 0, mtls: 0, latencies: [] }));
+    if (!b || b.second !== second) series.buckets.push((b = { second, requests: 0, errors: 0, mtls: 0, latencies: [], routes: new Map() }));
     b.requests += s.requests;
     b.errors += s.errors;
     b.mtls += s.mtls;
     for (const l of s.latenciesMs) if (b.latencies.length < SAMPLES_PER_BUCKET) b.latencies.push(l);
+    for (const [route, n] of Object.entries(s.routes ?? {})) b.routes.set(route, (b.routes.get(route) ?? 0) + n);
     this.changes++;
   }
 
@@ -80,6 +81,7 @@ export class EdgeWindow {
 function traffic(parts: Series[], now: number, windowMs: number): EdgeTraffic {
   let requests = 0, errors = 0, mtls = 0, lastSeen = 0, firstSeen = Infinity;
   const lat: number[] = [];
+  const routes = new Map<string, number>();
   for (const s of parts) {
     lastSeen = Math.max(lastSeen, s.lastSeen);
     firstSeen = Math.min(firstSeen, s.firstSeen);
@@ -88,6 +90,7 @@ function traffic(parts: Series[], now: number, windowMs: number): EdgeTraffic {
       errors += b.errors;
       mtls += b.mtls;
       for (const l of b.latencies) lat.push(l);
+      for (const [route, n] of b.routes) routes.set(route, (routes.get(route) ?? 0) + n);
     }
   }
   lat.sort((a, b) => a - b);
@@ -102,5 +105,6 @@ function traffic(parts: Series[], now: number, windowMs: number): EdgeTraffic {
     mtlsShare: requests ? round(mtls / requests) : 0,
     lastSeen,
     protocols: [...new Set(parts.flatMap((p) => [...p.protocols]))].sort(),
+    routedBy: [...routes].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([route]) => route),
   };
 }

@@ -11,6 +11,7 @@ import { EdgeWindow } from './edges';
 import { LogStore } from './logStore';
 import { OtlpExporter } from './otlp';
 import { TraceStore } from './traceStore';
+import { RuleWindow } from './ruleWindow';
 
 export interface TelemetryHubOptions {
   events: EventLog;
@@ -28,6 +29,8 @@ export class TelemetryHub {
   readonly traces: TraceStore;
   readonly logs: LogStore;
   readonly edges: EdgeWindow;
+  /** Per-rule counters (code lenses, the topology's edges). */
+  readonly rules = new RuleWindow();
   readonly otlp?: OtlpExporter;
   batches = 0;
   private readonly timer: NodeJS.Timeout;
@@ -52,6 +55,7 @@ export class TelemetryHub {
     const now = Date.now();
     for (const s of data.spans) this.traces.add(s);
     for (const e of data.edges) this.edges.add(e, now);
+    for (const r of data.rules ?? []) this.rules.add(data.from, r, now);
     this.logs.add(data.logs, data.droppedLogs);
     if (this.otlp && data.spans.length) this.otlp.add(data.spans);
   }

@@ -5,9 +5,12 @@
  * the sidecars recorded them.
  */
 import type { SpanRecord, Trace, TraceSummary } from '../api/contract';
+import { ruleKey } from '../../sidecar/decisions';
 
 export interface TraceQuery {
   service?: string;
+  /** Only traces a rule decided a hop of (`kind/namespace/name/index`). */
+  rule?: string;
   minDurationMs?: number;
   errors?: boolean;
   limit?: number;
@@ -49,6 +52,7 @@ export class TraceStore {
       if (q.errors && e.errors === 0) continue;
       if (q.minDurationMs !== undefined && e.end - e.start < q.minDurationMs) continue;
       if (q.service && !e.spans.some((s) => s.service === q.service || s.workload === q.service)) continue;
+      if (q.rule && !e.spans.some((s) => decidedBy(s, q.rule!))) continue;
       out.push(summarize(traceId, e));
     }
     return out;
@@ -59,6 +63,11 @@ export class TraceStore {
     if (!e) return undefined;
     return { traceId, summary: summarize(traceId, e), spans: [...e.spans].sort((a, b) => a.start - b.start || (a.kind === 'client' ? -1 : 1)) };
   }
+}
+
+/** Whether a span's decision records name a rule. */
+function decidedBy(s: SpanRecord, rule: string): boolean {
+  return !!s.decisions?.some((d) => (d.step === 'route' || d.step === 'authz') && d.rule && ruleKey(d.rule) === rule);
 }
 
 export function rootOf(spans: readonly SpanRecord[]): SpanRecord {

@@ -1,3 +1,4 @@
+import { kindName } from '../kinds';
 import type { PolicyDocument } from '../source';
 import type { WorkspaceRule } from './rule';
 
@@ -11,7 +12,7 @@ export const duplicateResources: WorkspaceRule = {
       const key = resourceKey(doc, index.namespaceOf(doc));
       const first = seen.get(key);
       if (first) {
-        report(doc, ['metadata', 'name'], 'duplicate-name', `${doc.kind} "${doc.name}" is already defined in ${first}; on a cluster one would replace the other: rename one`);
+        report(doc, ['metadata', 'name'], 'duplicate-name', `${kindName(doc.kind)} "${doc.name}" is already defined in ${first}; on a cluster one would replace the other: rename one`);
       } else {
         seen.set(key, doc.file);
       }

@@ -16,6 +16,8 @@ import { gatewayApiSelectors } from './gateway-api-selectors';
 import { gatewayCredentials } from './gateway-credentials';
 import { gatewayWorkloadRule } from './gateway-workloads';
 import { ingressSubsets } from './ingress-subsets';
+import { gatewayApiStatus } from './gateway-api-status';
+import { l4Routes } from './l4-routes';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
@@ -29,6 +31,7 @@ import { retryOn } from './retry-on';
 import { rewriteDoubleSlash } from './rewrite-double-slash';
 import type { Rule } from './rule';
 import { routeWeights } from './route-weights';
+import { routedByBothApis } from './routed-by-both-apis';
 import { selectors } from './selectors';
 import { serviceEntries } from './service-entries';
 import { shadowedRules } from './shadowed-rules';
@@ -37,6 +40,7 @@ import { subsetNoWorkloads } from './subset-no-workloads';
 import { unknownHost } from './unknown-host';
 import { unknownSubset } from './unknown-subset';
 import { workloadPorts } from './workload-ports';
+import { workloadUpstreams } from './workload-upstreams';
 
 export type { Report, Rule } from './rule';
 
@@ -46,12 +50,14 @@ export const RULES: readonly Rule[] = [
   meshPorts,
   meshServices,
   workloadPorts,
+  workloadUpstreams,
   duplicateResources,
   unknownHost,
   unknownSubset,
   subsetNoWorkloads,
   routeWeights,
   delegates,
+  l4Routes,
   duplicateHost,
   shadowedRules,
   destinationRuleConflicts,
@@ -62,6 +68,8 @@ export const RULES: readonly Rule[] = [
   conflictingGateways,
   duplicateCertificates,
   ingressSubsets,
+  gatewayApiStatus,
+  routedByBothApis,
   retryOn,
   rewriteDoubleSlash,
   principals,

@@ -4,7 +4,7 @@ import type { WorkspaceRule } from './rule';
 import { num, obj } from '../workspace-index';
 import { valueAt } from '../plain';
 
-/** Every port devmesh binds on 127.0.0.1 must be distinct (a workload may serve several container ports on one local port). */
+/** Every port devmesh binds on 127.0.0.1 must be distinct (a workload may serve several container ports on one local port): control API, ingress, apps, pinned sidecar listeners and local upstream ports. */
 export const meshPorts: WorkspaceRule = {
   codes: ['port-collision'],
   reads: ['Mesh'],
@@ -31,6 +31,7 @@ export const meshPorts: WorkspaceRule = {
       for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
         claim(num(sidecar[key]), `the ${key.replace('Port', '')} listener of ${w.name}'s sidecar`, [...w.path, 'sidecar', key], true);
       }
+      w.upstreams.forEach((u, i) => claim(u.localPort, `upstream ${i + 1} (to ${u.service ?? '?'}) of ${w.name}'s sidecar`, [...u.path, 'localPort'], true));
     }
   },
 };

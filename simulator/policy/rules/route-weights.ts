@@ -9,7 +9,7 @@ import { arr, num, obj } from '../workspace-index';
  */
 export const routeWeights: Rule = eachDocument('VirtualService', ['bad-weights'], (vs, report) => {
   const spec = obj(vs.value.spec);
-  for (const proto of ['http', 'tcp'] as const) {
+  for (const proto of ['http', 'tcp', 'tls'] as const) {
     arr(spec[proto]).forEach((r, i) => {
       const routes = arr(obj(r).route);
       const weights = routes.map((rd) => num(obj(rd).weight));

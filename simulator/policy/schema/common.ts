@@ -14,7 +14,9 @@
  *   in another place, and where (the unknown-field message says so).
  * - `x-ref`: what a value refers to ('host', 'subset', 'gateway', 'principal',
  *   'namespace', 'label', 'servicePort', 'extensionProvider',
- *   'requestPrincipal'), for completion and go-to-definition.
+ *   'requestPrincipal', and for the Gateway API 'parentRef' — a Service or
+ *   Gateway by the sibling `kind` — and 'backendRef', a Service), for
+ *   completion and go-to-definition.
  *
  * One schema source feeds validation, completion and hover.
  */
@@ -44,7 +46,7 @@ export interface Schema {
   'x-elsewhere'?: Record<string, string>;
   /** A bad value's error lists every allowed one (a closed set people look up, like gRPC status names), not only a guess. */
   'x-enumListAll'?: boolean;
-  'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount' | 'servicePort' | 'extensionProvider' | 'requestPrincipal';
+  'x-ref'?: 'host' | 'subset' | 'gateway' | 'principal' | 'namespace' | 'labelKey' | 'serviceAccount' | 'servicePort' | 'extensionProvider' | 'requestPrincipal' | 'parentRef' | 'backendRef';
 }
 
 type Props = Record<string, Schema>;

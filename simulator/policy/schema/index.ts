@@ -3,6 +3,7 @@ import { authorizationPolicySchema } from './authorization-policy';
 import type { Schema } from './common';
 import { destinationRuleSchema } from './destination-rule';
 import { gatewaySchema } from './gateway';
+import { grpcRouteSchema, httpRouteSchema, kubernetesGatewaySchema, referenceGrantSchema } from './gateway-api';
 import { meshSchema } from './mesh';
 import { peerAuthenticationSchema } from './peer-authentication';
 import { requestAuthenticationSchema } from './request-authentication';
@@ -24,6 +25,10 @@ export const SCHEMAS: Record<Kind, Schema> = {
   ServiceEntry: serviceEntrySchema,
   WorkloadEntry: workloadEntrySchema,
   Sidecar: sidecarSchema,
+  HTTPRoute: httpRouteSchema,
+  GRPCRoute: grpcRouteSchema,
+  KubernetesGateway: kubernetesGatewaySchema,
+  ReferenceGrant: referenceGrantSchema,
 };
 
 /**

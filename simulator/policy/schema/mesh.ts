@@ -30,9 +30,15 @@ const workload = (topLevel: boolean): Schema => object('Workload', 'One instance
     outboundPort: port('Port of the outbound listener the app sends its calls to (HTTP_PROXY).'),
     adminPort: port('Port of the sidecar admin endpoint (stats, config dump, health).'),
   }),
+  upstreams: array('Local upstream ports (Consul Connect\'s model) for clients that use no proxy (database drivers, `redis-cli`, a gRPC client given an address): the sidecar listens on 127.0.0.1:`localPort` and carries each connection to the service port through the mesh (mTLS, routes, policies, metrics). The app gets `DEVMESH_UPSTREAM_<SERVICE>_<PORT>=127.0.0.1:<localPort>` for each.',
+    object('Upstream', 'One local port that leads to a service port.', {
+      service: string('The service, as a caller in this workload\'s namespace names it: `redis`, `redis.<namespace>` or its FQDN.', { 'x-ref': 'host' }),
+      port: { ...port('The service port to reach; may be left out when the service has only one.'), 'x-ref': 'servicePort' },
+      localPort: port('The port on 127.0.0.1 the app connects to, e.g. `16379`; the sidecar binds it.'),
+    }, { required: ['service', 'localPort'] })),
 }, { required: ['name'], 'x-exclusive': [['port', 'ports']] });
 
-const PROTOCOL_DOC = 'Application protocol of the port, as Istio names it. devmesh serves `http` (HTTP/1.1 to the app) and `http2`/`grpc` (HTTP/2 end to end, h2c to the app); the others are carried (export, import, validation) and not simulated yet.';
+const PROTOCOL_DOC = 'Application protocol of the port, as Istio names it. devmesh serves `http` (HTTP/1.1 to the app) and `http2`/`grpc` (HTTP/2 end to end, h2c to the app) per request, and `tcp`, `tls`, `https`, `mongo`, `redis`, `mysql` per connection (L4: tcp/tls routes, mTLS, policies, TCP metrics); the others are carried (export, import, validation) and not simulated yet.';
 
 const targetPort: Schema = {
   type: ['integer', 'string'],

@@ -143,13 +143,28 @@ const tcpRoute: Schema = object('TCPRoute', 'Routing rules for opaque TCP traffi
   }, { required: ['destination'] })),
 });
 
+const tlsRoute: Schema = object('TLSRoute', 'Routing rules for non-terminated TLS traffic (TLS passthrough), on `tls-*` and `https-*` ports: the connection is routed by the SNI the client sends in its ClientHello, and its bytes pass through untouched (inside the sidecars\' mTLS).', {
+  match: array('Match conditions to be satisfied for the rule to be activated. All conditions inside a single match block have AND semantics, while the list of match blocks have OR semantics.', object('TLSMatchAttributes', 'TLS connection match attributes.', {
+    sniHosts: array('SNI (server name indicator) to match on. Wildcard prefixes can be used in the SNI value, e.g., `*.com` will match `foo.example.com` as well as `example.com`. An SNI value must be a subset (i.e., fall within the domain) of the corresponding virtual service\'s hosts.', { type: 'string' }, { minItems: 1 }),
+    destinationSubnets: notSimulated(array('IPv4 or IPv6 ip addresses of destination with optional subnet.', { type: 'string' })),
+    port: { ...port('Specifies the port on the host that is being addressed: a service port.'), 'x-ref': 'servicePort' },
+    sourceLabels: labels('One or more labels that constrain the applicability of a rule to workloads with the given labels.'),
+    gateways: array('Names of gateways where the rule should be applied.', { type: 'string', 'x-ref': 'gateway' }),
+    sourceNamespace: string('Source namespace constraining the applicability of a rule.'),
+  }, { required: ['sniHosts'] }), { minItems: 1 }),
+  route: array('The destination to which the connection should be forwarded to.', object('RouteDestination', 'L4 routing rule destination.', {
+    destination,
+    weight: integer('Relative proportion of connections to forward to this destination.'),
+  }, { required: ['destination'] })),
+}, { required: ['match'] });
+
 export const virtualServiceSchema: Schema = resource('VirtualService', API_VERSIONS.VirtualService,
   'Traffic routing for one or more hosts: match conditions, destinations, weights, retries, timeouts, faults and more.',
   object('VirtualService', 'A VirtualService defines a set of traffic routing rules to apply when a host is addressed.', {
     hosts: array('The destination hosts to which traffic is being sent: a Mesh service name (short or FQDN), or for gateway-bound VirtualServices any DNS name (wildcards allowed). A VirtualService without hosts is a delegate: it applies only where another VirtualService\'s `delegate` names it.', string('A host.', { 'x-ref': 'host' })),
     gateways: array('The names of gateways and sidecars that should apply these routes. The reserved word `mesh` means all sidecars; when omitted, only sidecars (`mesh`) apply them.', string('A gateway (`ns/name` or `name`), or `mesh`.', { 'x-ref': 'gateway' })),
     http: array('An ordered list of route rules for HTTP traffic. The first rule matching an incoming request is used.', httpRoute),
-    tls: notSimulated(array('An ordered list of route rules for non-terminated TLS & HTTPS traffic.', {})),
-    tcp: array('An ordered list of route rules for opaque TCP traffic.', tcpRoute),
+    tls: array('An ordered list of route rules for non-terminated TLS & HTTPS traffic, routed by the SNI of the ClientHello. Applied to ports named `https-*` or `tls-*`; such a port without a VirtualService is treated as opaque TCP.', tlsRoute),
+    tcp: array('An ordered list of route rules for opaque TCP traffic, applied to any port that is not an HTTP or TLS port. The first rule matching a connection is used; with none, the connection goes to the addressed service and port.', tcpRoute),
     exportTo: array('Namespaces to which this virtual service is exported: `.` its own namespace, `*` all (the default), or namespace names. A sidecar applies its own namespace\'s private VirtualServices first, then those exported to it by name, then the public ones.', { type: 'string', 'x-ref': 'namespace' }),
   }));

@@ -7,7 +7,10 @@
  * `RBAC: access denied`, as Envoy answers. AUDIT matches and dry-run
  * (`istio.io/dry-run: "true"`) decisions are counted and logged, never enforced.
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Resource } from '../../policy/model';
 import type { Filter, RequestContext } from '../context';
+import type { MeshTables } from '../tables';
 import { ProxyError } from '../errors';
 import { authorize, policiesFor, type AuthzRequest } from '../security/authorization';
 import { namespaceOf } from '../security/peerIdentity';
@@ -22,12 +25,18 @@ export interface AuthzDeps {
   log: (level: 'info' | 'warn', message: string) => void;
 }
 
+/** The AuthorizationPolicies that select this proxy (explain lists them with their verdicts). */
+export function authzPoliciesAt(t: MeshTables): Resource<'AuthorizationPolicy'>[] {
+  if (t.snapshot.authorizationPolicies.length === 0) return [];
+  return policiesFor(t.snapshot.authorizationPolicies, proxyTarget(t), t.snapshot.namespace, t.rootNamespace);
+}
+
 export const authz = (deps: AuthzDeps): Filter => (next) => (ctx) => {
   const t = ctx.tables;
-  if (t.snapshot.authorizationPolicies.length === 0) return next(ctx);
-  const policies = policiesFor(t.snapshot.authorizationPolicies, proxyTarget(t), t.snapshot.namespace, t.rootNamespace);
+  const policies = authzPoliciesAt(t);
   if (policies.length === 0) return next(ctx);
   const decision = authorize(policies, authzRequest(ctx), t.snapshot.namespace);
+  if (ctx.notes) ctx.notes.authz = decision;
   const who = ctx.source.spiffeId ?? ctx.source.address ?? 'unknown peer';
   if (decision.audited) {
     deps.stats.inc('rbac.audit');
@@ -44,8 +53,11 @@ export const authz = (deps: AuthzDeps): Filter => (next) => (ctx) => {
   ctx.fail(new ProxyError(403, 'UAEX', 'rbac-access-denied', 'RBAC: access denied'));
 };
 
+/** What authorization reads of a request: a RequestContext, or the request explain walks. */
+export type AuthzInput = Pick<RequestContext, 'tables' | 'source' | 'method' | 'path' | 'authority' | 'inbound' | 'auth'> & { downstream: { headers: IncomingHttpHeaders } };
+
 /** The request as AuthorizationPolicy sees it, at a workload's inbound or at the ingress gateway. */
-export function authzRequest(ctx: RequestContext): AuthzRequest {
+export function authzRequest(ctx: AuthzInput): AuthzRequest {
   // The workload (container) port, as Envoy's inbound listener sees it; `ports` in policies name these.
   const target = proxyTarget(ctx.tables, ctx.inbound);
   return {

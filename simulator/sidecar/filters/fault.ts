@@ -10,27 +10,35 @@ import { ProxyError } from '../errors';
 import { routeFaults } from '../chaos/runtimeFaults';
 import { decideRouteFault, decideRuntimeFaults, mergeFaults, type FaultDecision } from '../resilience/faultDecision';
 import type { Stats } from '../stats';
+import type { RandomSource } from '../../random';
+import type { ForwardPlan } from '../routing/plan';
+import type { MeshTables } from '../tables';
 
 export interface FaultSettings {
-  random: () => number;
+  random: RandomSource;
   now: () => number;
   stats?: Stats;
+}
+
+/** The faults for one routed request at this proxy: the rule's own and the runtime faults on its destination (explain calls it with odds). */
+export function faultFor(t: MeshTables, plan: ForwardPlan, now: number, random: RandomSource): FaultDecision {
+  const runtime = t.snapshot.faults;
+  const caller = { workload: t.identity.name, service: t.self?.service };
+  const fromRuntime = runtime && runtime.length > 0 ? decideRuntimeFaults(routeFaults(runtime, plan.host, plan.subset, caller, now), random) : {};
+  return mergeFaults(decideRouteFault(plan.rule?.fault, random), fromRuntime);
 }
 
 export const fault = (s: FaultSettings): Filter => (next) => (ctx) => {
   const plan = ctx.plan;
   if (plan?.kind !== 'forward') return next(ctx);
-  const runtime = ctx.tables.snapshot.faults;
-  const id = ctx.tables.identity;
-  const caller = { workload: id.name, service: ctx.tables.self?.service };
-  const fromRuntime = runtime && runtime.length > 0 ? decideRuntimeFaults(routeFaults(runtime, plan.host, plan.subset, caller, s.now()), s.random) : {};
-  const d = mergeFaults(decideRouteFault(plan.rule?.fault, s.random), fromRuntime);
+  const d = faultFor(ctx.tables, plan, s.now(), s.random);
   if (d.delayMs === undefined && !d.abort) return next(ctx);
   applyFault(ctx, d, next, s.stats);
 };
 
 /** Delay, then abort or pass on. Shared with the endpoint-level chaos filter. */
 export function applyFault(ctx: Parameters<ReturnType<Filter>>[0], d: FaultDecision, next: (c: typeof ctx) => void, stats?: Stats): void {
+  if (ctx.notes) ctx.notes.fault = d;
   const go = () => {
     if (!d.abort) return next(ctx);
     stats?.inc('fault.aborts_injected');

@@ -29,6 +29,7 @@ export const mirror = (s: MirrorSettings): Filter => (next) => (ctx) => {
   if (plan?.kind !== 'forward') return next(ctx);
   const targets = mirrorTargets(plan.rule, s.random);
   if (targets.length === 0) return next(ctx);
+  if (ctx.notes) ctx.notes.mirrors = targets.map((d) => d.host);
   const withBody = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion);
   if (!withBody) {
     for (const d of targets) shadow(ctx, d, null, s);
@@ -60,6 +61,8 @@ function shadow(ctx: RequestContext, d: Destination, body: Buffer | null, s: Mir
     downstream: { ...ctx.downstream, body: body ? Readable.from([body], { objectMode: false }) : Readable.from([]) },
     flags: [],
     responseHeaderOps: [],
+    // The copy's decisions are its own: they never land in the original's records.
+    notes: {},
     endpoint: undefined,
     policy: undefined,
     respond: (_status, _headers, b) => {

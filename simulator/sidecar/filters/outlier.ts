@@ -5,6 +5,10 @@
  */
 import type { EffectivePolicy } from '../routing/trafficPolicy';
 import type { Filter, RequestContext } from '../context';
+import type { MeshTables } from '../tables';
+import type { OutlierDetection } from '../../policy/model';
+import type { OutlierDefaults } from '../../policy/defaults';
+import type { HostResult } from '../resilience/outlierDetection';
 import { derive } from '../resilience/attempt';
 import { clusterName, type ResilienceState } from '../resilience/state';
 import { grpcStatusOf, grpcToHttpStatus } from '../grpc/status';
@@ -15,20 +19,24 @@ export interface OutlierSettings {
   onEject?: (message: string) => void;
 }
 
+/** Counts one outcome of `host` against its cluster's detector (the HTTP and the L4 path); an ejection is counted and told. */
+export function outcomeRecorder(s: OutlierSettings, cluster: string, od: OutlierDetection, defaults: OutlierDefaults, host: string): (r: HostResult) => void {
+  const det = s.state.detector(cluster, od, defaults);
+  return (r) => {
+    const e = det.record(host, r, s.state.hosts.get(cluster) ?? [host], s.state.now());
+    if (e) {
+      s.state.stats.inc('outlier_detection.ejections_enforced_total');
+      s.onEject?.(`outlier detection ejected ${host} from ${cluster} (${e.reason}) until ${new Date(e.until).toISOString()}`);
+    }
+  };
+}
+
 export const outlier = (s: OutlierSettings): Filter => (next) => (ctx) => {
   const plan = ctx.plan;
   const od = ctx.policy?.outlierDetection;
   const ep = ctx.endpoint;
   if (plan?.kind !== 'forward' || !od || !ep) return next(ctx);
-  const cluster = clusterName(plan);
-  const det = s.state.detector(cluster, od, ctx.tables.defaults.outlierDetection);
-  const record = (r: Parameters<typeof det.record>[1]) => {
-    const e = det.record(ep.name, r, s.state.hosts.get(cluster) ?? [ep.name], s.state.now());
-    if (e) {
-      s.state.stats.inc('outlier_detection.ejections_enforced_total');
-      s.onEject?.(`outlier detection ejected ${ep.name} from ${cluster} (${e.reason}) until ${new Date(e.until).toISOString()}`);
-    }
-  };
+  const record = outcomeRecorder(s, clusterName(plan), od, ctx.tables.defaults.outlierDetection, ep.name);
   const d = derive(ctx, {
     respond(status, headers, body) {
       // A trailers-only gRPC answer counts as its status maps (UNAVAILABLE as 503), as Envoy's router reports it; a status in later trailers does not count.
@@ -51,14 +59,14 @@ export const outlier = (s: OutlierSettings): Filter => (next) => (ctx) => {
  * minHealthPercent), and — on a retry — hosts not tried yet when any are left.
  */
 export function eligibleEndpoints(state: ResilienceState) {
-  return <E extends { name: string }>(ctx: RequestContext, endpoints: E[], policy: EffectivePolicy): E[] => {
+  return <E extends { name: string }>(ctx: Pick<RequestContext, 'plan' | 'avoidEndpoints' | 'tables'> | { plan?: { kind: 'forward'; host: string; subset?: string; port: number }; tables: MeshTables }, endpoints: E[], policy: EffectivePolicy): E[] => {
     const plan = ctx.plan;
     if (plan?.kind !== 'forward') return endpoints;
     const cluster = clusterName(plan);
     state.hosts.set(cluster, endpoints.map((e) => e.name));
     let out = endpoints;
     if (policy.outlierDetection) out = state.detector(cluster, policy.outlierDetection, ctx.tables.defaults.outlierDetection).eligible(out, state.now());
-    const avoid = ctx.avoidEndpoints;
+    const avoid = 'avoidEndpoints' in ctx ? ctx.avoidEndpoints : undefined;
     if (avoid && avoid.size > 0) {
       const fresh = out.filter((e) => !avoid.has(e.name));
       if (fresh.length > 0) out = fresh;

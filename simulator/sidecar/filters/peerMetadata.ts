@@ -6,7 +6,8 @@
  * destination side learns `source_workload`/`source_version` when several
  * workloads share a service account (reviews v1/v2/v3).
  */
-import type { Filter } from '../context';
+import type { Filter, Source } from '../context';
+import type { MeshTables } from '../tables';
 
 export const PEER_HEADER = 'x-devmesh-peer-workload';
 
@@ -21,20 +22,22 @@ export const learnPeer = (): Filter => (next) => (ctx) => {
   const claimed = ctx.headers[PEER_HEADER];
   if (claimed !== undefined) {
     delete ctx.headers[PEER_HEADER];
-    const src = ctx.source;
-    if (typeof claimed === 'string' && src.spiffeId) {
-      const t = ctx.tables;
-      const w = t.workloadByName.get(claimed);
-      if (w && w.spiffeId === src.spiffeId) {
-        src.workload = w.name;
-        src.labels = w.labels;
-        src.namespace = w.namespace;
-      } else if (claimed === t.snapshot.ingress.name && t.snapshot.ingress.spiffeId === src.spiffeId) {
-        src.workload = claimed;
-        src.labels = t.snapshot.ingress.labels;
-        src.namespace = 'istio-system';
-      }
-    }
+    learnSource(ctx.tables, ctx.source, claimed);
   }
   next(ctx);
 };
+
+/** Fills in the calling workload when its claimed name belongs to the identity in its certificate (HTTP and TCP alike). */
+export function learnSource(t: MeshTables, src: Source, claimed: unknown): void {
+  if (typeof claimed !== 'string' || !src.spiffeId) return;
+  const w = t.workloadByName.get(claimed);
+  if (w && w.spiffeId === src.spiffeId) {
+    src.workload = w.name;
+    src.labels = w.labels;
+    src.namespace = w.namespace;
+  } else if (claimed === t.snapshot.ingress.name && t.snapshot.ingress.spiffeId === src.spiffeId) {
+    src.workload = claimed;
+    src.labels = t.snapshot.ingress.labels;
+    src.namespace = 'istio-system';
+  }
+}

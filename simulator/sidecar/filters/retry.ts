@@ -14,16 +14,26 @@ import { ProxyError } from '../errors';
 import { derive, discard, type Derived } from '../resilience/attempt';
 import { replayableBody, type ReplayableBody } from '../resilience/bodyBuffer';
 import { poolLimits } from '../resilience/connectionPool';
-import { backoffMs, retriable, retryPolicyFor, type AttemptOutcome } from '../resilience/retryPolicy';
+import { backoffMs, retriable, retryPolicyFor, type AttemptOutcome, type RetryPolicy } from '../resilience/retryPolicy';
 import { grpcStatusOf, isGrpc } from '../grpc/status';
 import { GRPC_TIMEOUT_HEADER, formatGrpcTimeout, parseGrpcTimeout } from '../grpc/timeout';
 import { clusterName, type ResilienceState } from '../resilience/state';
 import { PER_TRY_TIMEOUT_HEADER, headerMs } from '../resilience/timeoutPolicy';
-import { effectiveTrafficPolicy } from '../routing/trafficPolicy';
+import { effectiveTrafficPolicy, type EffectivePolicy } from '../routing/trafficPolicy';
+import type { ForwardPlan } from '../routing/plan';
+import type { MeshTables } from '../tables';
 import { hasRequestBody } from '../upstream/hopByHop';
 import { Readable } from 'node:stream';
 
 export const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
+
+/** The retry policy of a routed request at this proxy, and the traffic policy it was read with (explain calls it too). */
+export function retryPolicyOf(t: MeshTables, plan: ForwardPlan): { policy: RetryPolicy | undefined; traffic: EffectivePolicy } {
+  const traffic = effectiveTrafficPolicy(t.destinationRules.get(plan.host), plan.subset, plan.port);
+  // pilot route.go:686-689: only a route with one destination carries its consistent hash into the retry policy.
+  const consistentHash = plan.rule?.route?.length === 1 && !!traffic.loadBalancer?.consistentHash;
+  return { policy: retryPolicyFor(plan.rule, t.defaults, consistentHash), traffic };
+}
 
 export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
   const plan = ctx.plan;
@@ -32,10 +42,7 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
   delete ctx.headers[PER_TRY_TIMEOUT_HEADER];
   const defaults = ctx.tables.defaults;
   const countAttempts = defaults.proxyHeaders.attemptCount;
-  const traffic = effectiveTrafficPolicy(ctx.tables.destinationRules.get(plan.host), plan.subset, plan.port);
-  // pilot route.go:686-689: only a route with one destination carries its consistent hash into the retry policy.
-  const consistentHash = plan.rule?.route?.length === 1 && !!traffic.loadBalancer?.consistentHash;
-  const policy = retryPolicyFor(plan.rule, defaults, consistentHash);
+  const { policy, traffic } = retryPolicyOf(ctx.tables, plan);
   if (!policy) {
     if (countAttempts) ctx.headers[ATTEMPT_COUNT_HEADER] = '1';
     return next(ctx);
@@ -111,11 +118,15 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
       ctx.endpoint = a.endpoint;
       ctx.policy = a.policy;
     }
+    const note = { endpoint: a.endpoint?.name, result: outcome.kind === 'response' ? String(outcome.status) : outcome.flag, retried: false };
+    // An unknown subset (NR) is no cluster: the router failed before any attempt, as without a retry policy.
+    if (ctx.notes && !(outcome.kind === 'error' && outcome.flag === 'NR')) (ctx.notes.attempts ??= []).push(note);
     if (retriable(policy!, outcome)) {
       const left = attempt <= policy!.retries;
       const bodyOk = !body || body.replayable;
       if (left && bodyOk && cluster.pool.startRetry(limits)) {
         retrying = true;
+        note.retried = true;
         drop();
         state.stats.inc('upstream_rq_retry');
         backoff = setTimeout(run, backoffMs(policy!, attempt, state.random));

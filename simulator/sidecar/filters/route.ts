@@ -4,22 +4,48 @@
  * plan, applies rewrite (with x-envoy-original-path, and x-forwarded-host
  * when proxyHeaders ask) and request header operations, and passes on.
  */
-import type { Filter } from '../context';
-import { attributesFor, planIngress, planMesh } from '../routing/plan';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ProxyHeaderDefaults } from '../../policy/defaults';
+import type { RandomSource } from '../../random';
+import type { Filter, GatewayListenerRef } from '../context';
+import { attributesFor, planGatewayListener, planIngress, planMesh, type ForwardPlan, type PlanObserver, type RoutePlan } from '../routing/plan';
+import type { MeshTables } from '../tables';
+import type { RequestAuth } from '../security/requestAuthentication';
 import { applyHeaderOps, type HeaderMap } from '../routing/headerOps';
 
 export interface RouteSettings {
-  /** `sidecar`: mesh VirtualServices; `ingress`: Gateway-bound ones for origin-form requests. */
+  /** `sidecar`: mesh routes; `ingress`: Gateway-bound VirtualServices for origin-form requests, Gateway API routes on a Gateway listener port. */
   role: 'sidecar' | 'ingress';
-  random: () => number;
+  random: RandomSource;
+}
+
+/**
+ * The route decision for a request at this proxy: the ingress routes an
+ * origin-form request by its Gateways, everything else by the mesh's route
+ * tables. Explain calls it with odds and an observer.
+ */
+export function planRoute(
+  t: MeshTables,
+  role: RouteSettings['role'],
+  /** `destination`: the service port a connection was opened for (a CONNECT tunnel, a local upstream port), whatever the Host says. */
+  req: {
+    method: string; path: string; authority: string; proxyForm: boolean; headers: IncomingHttpHeaders; auth?: RequestAuth; destination?: { host: string; port: number };
+    /** A Gateway API Gateway's listener the request came in on: its routes decide. */
+    gatewayListener?: GatewayListenerRef;
+  },
+  random: RandomSource,
+  observer?: PlanObserver,
+): RoutePlan {
+  const attrs = attributesFor(req.method, req.path, req.authority, req.headers, t.identity.labels, 'mesh', t.identity.namespace);
+  // The verified token's end user (the ingress's jwt filter), for @request.auth.claims matches.
+  attrs.auth = req.auth;
+  if (req.gatewayListener) return planGatewayListener(t, req.gatewayListener, attrs, random, observer);
+  return role === 'ingress' && !req.proxyForm ? planIngress(t, attrs, random, observer) : planMesh(t, attrs, random, req.destination, observer);
 }
 
 export const route = (settings: RouteSettings): Filter => (next) => (ctx) => {
   const t = ctx.tables;
-  const useGateways = settings.role === 'ingress' && !ctx.proxyForm;
-  const attrs = attributesFor(ctx.method, ctx.path, ctx.authority, ctx.downstream.headers, t.identity.labels, 'mesh', t.identity.namespace);
-  attrs.auth = ctx.auth;
-  const plan = useGateways ? planIngress(t, attrs, settings.random) : planMesh(t, attrs, settings.random, ctx.destination);
+  const plan = planRoute(t, settings.role, { method: ctx.method, path: ctx.path, authority: ctx.authority, proxyForm: ctx.proxyForm, headers: ctx.downstream.headers, auth: ctx.auth, destination: ctx.destination, gatewayListener: ctx.gatewayListener }, settings.random);
   ctx.plan = plan;
   switch (plan.kind) {
     case 'error':
@@ -34,20 +60,28 @@ export const route = (settings: RouteSettings): Filter => (next) => (ctx) => {
       ctx.respond(plan.status, { location: plan.location }, null);
       return;
     case 'forward': {
-      const rewrite = plan.rule?.rewrite;
-      const headers = t.defaults.proxyHeaders;
-      // Envoy's router keeps the path before a prefix or regex rewrite (off with envoyDebugHeaders disabled).
-      if (rewrite && (rewrite.uri !== undefined || rewrite.uriRegexRewrite) && headers.envoyDebugHeaders) ctx.headers['x-envoy-original-path'] = ctx.path;
-      // pilot route.go:626-631: with proxyHeaders.xForwardedHost, a rewritten authority leaves the original in x-forwarded-host.
-      if (rewrite && headers.xForwardedHost && plan.authority !== ctx.authority) appendForwardedHost(ctx.headers, ctx.authority);
-      ctx.path = plan.path;
-      ctx.authority = plan.authority;
-      for (const ops of plan.requestHeaderOps) applyHeaderOps(ctx.headers as HeaderMap, ops);
+      forwardAs(ctx, plan, t.defaults.proxyHeaders);
       ctx.responseHeaderOps.push(...plan.responseHeaderOps);
       next(ctx);
     }
   }
 };
+
+/**
+ * The request as the route sends it on: rewritten path and authority, the
+ * rule's and destination's header operations, and the headers Envoy's router
+ * adds for a rewrite. Explain calls it too, for the request the callee sees.
+ */
+export function forwardAs(req: { path: string; authority: string; headers: OutgoingHttpHeaders }, plan: ForwardPlan, headers: ProxyHeaderDefaults): void {
+  const rewrite = plan.rule?.rewrite;
+  // Envoy's router keeps the path before a prefix or regex rewrite (off with envoyDebugHeaders disabled).
+  if (rewrite && (rewrite.uri !== undefined || rewrite.uriRegexRewrite) && headers.envoyDebugHeaders) req.headers['x-envoy-original-path'] = req.path;
+  // pilot route.go:626-631: with proxyHeaders.xForwardedHost, a rewritten authority leaves the original in x-forwarded-host.
+  if (rewrite && headers.xForwardedHost && plan.authority !== req.authority) appendForwardedHost(req.headers as HeaderMap, req.authority);
+  req.path = plan.path;
+  req.authority = plan.authority;
+  for (const ops of plan.requestHeaderOps) applyHeaderOps(req.headers as HeaderMap, ops);
+}
 
 /** Envoy's append_x_forwarded_host: append unless it is already the last value. */
 function appendForwardedHost(headers: HeaderMap, host: string): void {

@@ -16,6 +16,7 @@ import type { AccessLog } from '../accessLog';
 import type { IstioMetrics } from '../istioMetrics';
 import type { Stats } from '../stats';
 import type { MeshTables } from '../tables';
+import { describeSource } from '../routing/plan';
 import { portsOf } from '../routing/servicePorts';
 
 export interface AdminDeps {
@@ -137,7 +138,13 @@ export function configDump(t: MeshTables, extra?: Record<string, unknown>): unkn
     inboundMtls: t.self ? t.mtls : undefined,
     services: t.snapshot.services.map((s) => ({ host: s.fqdn, port: s.port, ports: portsOf(s), workloads: s.workloads })),
     inbound: t.inbound ? [...t.inbound.byDestination].map(([destination, p]) => ({ destination, targetPort: p.targetPort, containerPort: p.number, localPort: p.localPort, mtls: p.mtls })) : undefined,
-    routes: [...t.routes].map(([key, r]) => ({ route: key, source: r.source ? `${r.source.kind} ${r.source.namespace}/${r.source.name}` : 'default', rules: r.rules.map((x) => ({ origin: x.origin, rule: x.rule })) })),
+    routes: [...t.routes].map(([key, r]) => ({
+      route: key, protocol: r.port.protocol, source: r.source ? describeSource(r.source) : 'default',
+      ...(r.ignored ? { ignored: `${describeSource(r.ignored)} (both APIs route this host; Istio uses the other one for this caller)` } : {}),
+      rules: r.rules.map((x) => ({ origin: x.origin, rule: x.rule, ...(x.gatewayApi ? { gatewayApi: x.gatewayApi, match: x.matches?.[0]?.source } : {}) })),
+      ...(r.tcp.length ? { tcp: r.tcp.map((x) => ({ origin: x.origin, match: x.matches?.map((m) => m.source), route: x.route })) } : {}),
+      ...(r.tls.length ? { tls: r.tls.map((x) => ({ origin: x.origin, match: x.matches?.map((m) => m.source), route: x.route })) } : {}),
+    })),
     gatewayRoutes: t.gatewayRoutes.map((vs) => ({ virtualService: `${vs.namespace}/${vs.name}`, gateways: vs.gateways, hosts: vs.hosts, rules: vs.rules.map((r) => r.rule) })),
     destinationRules: Object.fromEntries([...t.destinationRules].map(([host, spec]) => [host, { from: t.destinationRuleSources.get(host), ...spec }])),
     ...extra,

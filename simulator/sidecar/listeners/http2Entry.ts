@@ -25,6 +25,7 @@ import type { Stats } from '../stats';
 import type { MeshTables } from '../tables';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
 import { sourceOf } from './outbound';
+import { onFirstBytes, startsHttp2 } from './sniff';
 
 /**
  * The mesh service and service port a connection is for, as the dispatcher
@@ -76,7 +77,6 @@ export interface Http2Entry {
   destroyAll(): void;
 }
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const TLS_HANDSHAKE = 0x16;
 /** A request line as HTTP/1.x sends it: a method token, a space (enough to know, from the first bytes). */
 const HTTP1_REQUEST = /^[A-Z]{3,10} /;
@@ -140,8 +140,7 @@ export function createHttp2Entry(deps: Http2EntryDeps): Http2Entry {
     socket.on('error', () => socket.destroy());
     (socket as net.Socket).setNoDelay?.(true);
     const decide = (first: Buffer) => {
-      const n = Math.min(first.length, PREFACE.length);
-      if (first.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+      if (startsHttp2(first)) {
         deps.stats.inc('http2_entry.cx_total');
         // HTTP/2 takes the bytes put back (unshift) from the socket's buffer, then reads the socket itself.
         serverFor(destination).emit('connection', socket);
@@ -154,14 +153,7 @@ export function createHttp2Entry(deps: Http2EntryDeps): Http2Entry {
       socket.unshift(head);
       return decide(head);
     }
-    const timer = setTimeout(() => socket.destroy(), SNIFF_TIMEOUT_MS);
-    timer.unref();
-    socket.once('data', (first: Buffer) => {
-      clearTimeout(timer);
-      socket.pause();
-      socket.unshift(first);
-      decide(first);
-    });
+    onFirstBytes(socket, SNIFF_TIMEOUT_MS, decide);
     // The dispatcher may have paused it (a CONNECT socket waits for its 200 to be written).
     socket.resume();
   };

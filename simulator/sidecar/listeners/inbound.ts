@@ -21,6 +21,12 @@ import type { Stats } from '../stats';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
 import type { ListenerDeps } from './outbound';
 import { headersLimits } from '../../http-limits';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { protocolClass } from '../../policy/protocols';
+import { PROXY_ERROR_HEADER } from '../errors';
+import type { InboundPort, MeshTables } from '../tables';
+import { sniffPlaintext } from './sniff';
 
 const TLS_HANDSHAKE = 0x16;
 /** A client that connects and says nothing is dropped after this long. */
@@ -30,6 +36,27 @@ export interface InboundDeps extends ListenerDeps {
   certs: Certificates;
   stats: Stats;
   onUpgrade?: (req: http.IncomingMessage, socket: net.Socket, head: Buffer, source: Source) => void;
+  /** A TCP connection for one of the workload's TCP/TLS ports: a caller's sidecar's CONNECT tunnel, or a plaintext client. */
+  onTunnel?: (tunnel: InboundTunnel) => void;
+}
+
+/**
+ * One connection for a TCP or TLS port of this workload. A caller's sidecar
+ * names the port in a CONNECT (`<fqdn>:<port>`) — as a stream on its HTTP/2
+ * session, or as HTTP/1.1 on its own mTLS (or plaintext) connection — and
+ * is answered 200 once the app is reached (`ends.accept`) or told why not
+ * (`ends.refuse`). A plaintext client (redis-cli pointed at the inbound
+ * port) sends its own protocol at once; it reaches the workload's TCP port.
+ */
+export interface InboundTunnel {
+  /** The destination a sidecar named; absent for a plaintext client. */
+  authority?: string;
+  headers: Record<string, string | string[] | undefined>;
+  stream: Duplex;
+  source: Source;
+  /** A plaintext client: the TCP port it reaches. */
+  port?: InboundPort;
+  ends: { accept?(): void; refuse?(err: { status?: number; reason: string; message: string }): void };
 }
 
 export interface InboundListener {
@@ -109,7 +136,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
   secure.on('secureConnection', (tls: TLSSocket) => {
     const peer = identify(tls);
     if (!admitted(peer)) {
-      deps.stats.inc(deps.tables().mtlsModes.every((m) => m === 'DISABLE') ? 'inbound.cx_tls_refused' : 'inbound.cx_unauthenticated_refused');
+      deps.stats.inc('inbound.cx_unauthenticated_refused');
       tls.destroy();
       return;
     }
@@ -134,9 +161,29 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     plain.on('upgrade', (req, socket, head) => onUpgrade(req, socket as net.Socket, head, peerSource(socket)));
     secure.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => onUpgrade(req, socket, head, peerSource(socket)));
   }
+  if (deps.onTunnel) {
+    const onTunnel = deps.onTunnel;
+    // HTTP/1.1 CONNECT: plaintext, or over a TLS connection of its own (the `tls` tunnel transport).
+    const http1Tunnel = (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      http1.delete(socket);
+      // A tunnel carries half-closes both ways (a TLS socket would end its side at the peer's FIN).
+      socket.allowHalfOpen = true;
+      if (head.length > 0) socket.unshift(head);
+      onTunnel({ authority: req.url, headers: req.headers, stream: socket, source: peerSource(socket), ends: http1Ends(socket) });
+    };
+    plain.on('connect', http1Tunnel);
+    // The secure server emits 'connect' for both: HTTP/1.1 (req, socket, head) and HTTP/2 CONNECT streams (req, res).
+    secure.on('connect', (req: http.IncomingMessage | http2.Http2ServerRequest, second: net.Socket | http2.Http2ServerResponse, head?: Buffer) => {
+      if (!(req instanceof http2.Http2ServerRequest)) return http1Tunnel(req, second as net.Socket, head ?? Buffer.alloc(0));
+      // The raw stream both ways: the compat request only starts reading it when read itself, which it never is.
+      const h2 = req.stream;
+      onTunnel({ authority: req.headers[':authority'] as string | undefined, headers: req.headers, stream: h2, source: peerSource(req.socket), ends: h2Ends(h2) });
+    });
+  }
 
   // noDelay: a sidecar writes small frames; Nagle would hold each one for the peer's delayed ACK.
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  // allowHalfOpen: a TCP client's FIN must not end what its server still sends back (HTTP handles its own ends).
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
@@ -146,6 +193,13 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
       socket.pause();
       socket.unshift(first);
       if (first[0] === TLS_HANDSHAKE) {
+        if (deps.tables().mtlsModes.every((m) => m === 'DISABLE')) {
+          // Istio's DISABLE has no TLS filter chain: the client's handshake fails (a connect
+          // failure, UF, retried under connect-failure), never a connection that opens and resets.
+          deps.stats.inc('inbound.cx_tls_refused');
+          socket.destroy();
+          return;
+        }
         secure.emit('connection', socket);
         return;
       }
@@ -155,18 +209,29 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
         socket.destroy();
         return;
       }
-      deps.stats.inc('inbound.cx_plaintext');
-      if (first.subarray(0, 4).toString('latin1') === 'PRI ') {
-        // HTTP/2 takes the bytes put back from the socket's buffer itself.
-        (socket as unknown as Record<symbol, PeerIdentity>)[PEER] = PLAINTEXT;
-        plainH2.emit('connection', socket);
-        return;
-      }
-      trackHttp1(socket);
-      plain.emit('connection', socket);
-      socket.resume();
+      const tcpPort = deps.onTunnel ? plaintextTcpPort(deps.tables()) : undefined;
+      if (!tcpPort) return servePlaintextHttp(socket, first);
+      // The workload serves a TCP port: a client that does not speak HTTP is one of its clients.
+      sniffThen(socket, first, (kind) => {
+        if (kind === 'http') return servePlaintextHttp(socket, first);
+        deps.stats.inc('inbound.cx_plaintext_tcp');
+        deps.onTunnel!({ headers: {}, stream: socket, source: peerSource(socket), port: tcpPort, ends: {} });
+      });
     });
   });
+
+  function servePlaintextHttp(socket: net.Socket, first: Buffer): void {
+    deps.stats.inc('inbound.cx_plaintext');
+    if (first.subarray(0, 4).toString('latin1') === 'PRI ') {
+      // HTTP/2 takes the bytes put back from the socket's buffer itself.
+      (socket as unknown as Record<symbol, PeerIdentity>)[PEER] = PLAINTEXT;
+      plainH2.emit('connection', socket);
+      return;
+    }
+    trackHttp1(socket);
+    plain.emit('connection', socket);
+    socket.resume();
+  }
 
   // Node starts its headers/request deadline checks on 'listening'; `plain` and
   // `secure` never listen (the sniffer above hands them connections), so without
@@ -192,6 +257,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
         const peer = (session.socket as unknown as Record<symbol, PeerIdentity> | undefined)?.[PEER];
         if (peer && !admitted(peer)) {
           deps.stats.inc('inbound.cx_closed_by_policy');
+          // The caller counts the GOAWAY as upstream_cx_close_notify when it reads it.
+          deps.stats.inc('inbound.cx_goaway_by_policy');
           session.close();
         }
       }
@@ -212,6 +279,64 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
       plain.close();
       plainH2.close();
       secure.close();
+    },
+  };
+}
+
+/** The one TCP or TLS port of the workload a plaintext client can mean; none when it has none or several. */
+export function plaintextTcpPort(t: MeshTables): InboundPort | undefined {
+  if (!t.inbound) return undefined;
+  const ports = [...t.inbound.byDestination.values()].filter((p) => p.service && protocolClass(protocolOf(p)) !== 'http');
+  const distinct = [...new Map(ports.map((p) => [p.localPort, p])).values()];
+  return distinct.length === 1 ? distinct[0] : undefined;
+}
+
+function protocolOf(p: InboundPort) {
+  return (p.service?.ports ?? []).find((x) => x.port === p.servicePort)?.protocol ?? p.service?.protocol ?? 'http';
+}
+
+/** Reads until the client's first line tells HTTP from TCP, then pushes it all back. */
+function sniffThen(socket: net.Socket, first: Buffer, done: (kind: 'http' | 'tcp') => void): void {
+  let buf = first;
+  let kind = sniffPlaintext(buf);
+  if (kind !== 'more') return done(kind);
+  // The first chunk was pushed back; read it again with what follows.
+  socket.read(buf.length);
+  const timer = setTimeout(() => finish('tcp'), SNIFF_TIMEOUT_MS);
+  const onData = (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    kind = sniffPlaintext(buf);
+    if (kind !== 'more') finish(kind);
+  };
+  const finish = (k: 'http' | 'tcp') => {
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(buf);
+    done(k);
+  };
+  socket.on('data', onData);
+  socket.resume();
+}
+
+/** Answers an HTTP/1.1 CONNECT on its socket. */
+function http1Ends(socket: net.Socket): InboundTunnel['ends'] {
+  return {
+    accept: () => void socket.write('HTTP/1.1 200 OK\r\n\r\n'),
+    refuse: (err) => {
+      const status = err.status ?? 503;
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${PROXY_ERROR_HEADER}: ${err.reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    },
+  };
+}
+
+/** Answers an HTTP/2 CONNECT stream. */
+function h2Ends(stream: http2.ServerHttp2Stream): InboundTunnel['ends'] {
+  return {
+    accept: () => { if (!stream.headersSent && !stream.destroyed) stream.respond({ ':status': 200 }); },
+    refuse: (err) => {
+      if (stream.headersSent || stream.destroyed) return;
+      stream.respond({ ':status': err.status ?? 503, [PROXY_ERROR_HEADER]: err.reason }, { endStream: true });
     },
   };
 }

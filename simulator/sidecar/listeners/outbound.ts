@@ -5,13 +5,14 @@
  * send) and origin-form ones whose Host names the destination.
  */
 import * as http from 'node:http';
+import type * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { headersLimits } from '../../http-limits';
-import type { Handler, Source } from '../context';
+import type { GatewayListenerRef, Handler, Source } from '../context';
 import { newContext, type Exchange } from '../downstream';
 import { ProxyError } from '../errors';
 import { ENVOY_WORKERS } from '../resilience/connectionPool';
-import type { MeshTables } from '../tables';
+import { serviceForAuthority, type MeshTables } from '../tables';
 
 export interface ListenerDeps {
   tables: () => MeshTables;
@@ -32,26 +33,62 @@ export function requestTarget(url: string, host: string | undefined): { authorit
   return { authority: m[2], path, proxyForm: true };
 }
 
+/**
+ * Connections that lead to one service port (a CONNECT tunnel or a local
+ * upstream port): a request whose Host names no mesh service goes there.
+ * An app talking to 127.0.0.1:19080 sends `Host: 127.0.0.1:19080`.
+ */
+const pinned = new WeakMap<net.Socket, string>();
+
+export function pinAuthority(socket: net.Socket, authority: string): void {
+  pinned.set(socket, authority);
+}
+
 export function sourceOf(t: MeshTables, address: string | undefined): Source {
   const id = t.identity;
   return { workload: id.name, labels: id.labels, namespace: id.namespace, spiffeId: id.spiffeId, address };
 }
 
 export function createOutboundServer(deps: ListenerDeps): http.Server {
-  const server = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, (req, res) => {
+  return withWorkers(http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }), deps);
+}
+
+function withWorkers<S extends http.Server>(server: S, deps: ListenerDeps): S {
+  const serve = requestEntry(deps);
+  // Envoy hands each downstream connection to one worker for its lifetime; round robin stands in for the kernel's spread.
+  const workers = new WorkerSpread<net.Socket>();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => serve(req, res, workers.of(req.socket)));
+  server.on('connection', (socket: net.Socket) => workers.assign(socket));
+  return server;
+}
+
+/** Which of Envoy's workers a downstream connection is on: round robin, as the kernel spreads them. */
+export class WorkerSpread<K extends object> {
+  private readonly workers = new WeakMap<K, number>();
+  private next = 0;
+  assign(connection: K): void {
+    this.workers.set(connection, this.next);
+    this.next = (this.next + 1) % ENVOY_WORKERS;
+  }
+  of(connection: K): number { return this.workers.get(connection) ?? 0; }
+}
+
+/**
+ * One request into the chain: its target read from the request line (or, on
+ * HTTP/2, `:authority` and `:path`), a context, then the handler. At a
+ * Gateway listener the context says which one, so its routes decide.
+ */
+export function requestEntry(deps: ListenerDeps, gatewayListener?: GatewayListenerRef): (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, worker: number) => void {
+  return (req, res, worker) => {
     const t = deps.tables();
-    const target = requestTarget(req.url ?? '/', req.headers.host);
-    const tgt = 'error' in target ? { authority: req.headers.host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
-    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway' }, sourceOf(t, req.socket.remoteAddress), deps.onDone, workers.get(req.socket) ?? 0);
+    const given = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+    // A request on a CONNECT tunnel or local upstream port whose Host names no mesh service goes to the pinned one.
+    const pin = req.socket ? pinned.get(req.socket) : undefined;
+    const host = pin && !(given && serviceForAuthority(t, given)) ? pin : given;
+    const target = requestTarget(req.url ?? '/', host);
+    const tgt = 'error' in target ? { authority: host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
+    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, sourceOf(t, req.socket?.remoteAddress), deps.onDone, worker);
     if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
     deps.handler(ctx);
-  });
-  // Envoy hands each downstream connection to one worker for its lifetime; round robin stands in for the kernel's spread.
-  const workers = new WeakMap<net.Socket, number>();
-  let nextWorker = 0;
-  server.on('connection', (socket: net.Socket) => {
-    workers.set(socket, nextWorker);
-    nextWorker = (nextWorker + 1) % ENVOY_WORKERS;
-  });
-  return server;
+  };
 }

@@ -66,7 +66,7 @@ function run(deps: UpgradeDeps, handler: Handler, req: IncomingMessage, socket: 
 const HEAD = Symbol('head');
 
 function tunnelContext(tables: MeshTables, req: IncomingMessage, socket: net.Socket, head: Buffer, target: { method: string; path: string; authority: string; proxyForm: boolean }, source: Source, onDone: (e: Exchange) => void): RequestContext {
-  const headers = endToEndHeaders(req.headers);
+  const headers = endToEndHeaders(req.headers, req.rawHeaders);
   const requestId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID();
   headers['x-request-id'] = requestId;
   const startedAt = performance.now();

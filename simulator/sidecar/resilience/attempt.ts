@@ -45,9 +45,11 @@ class DerivedContext implements RequestContext {
   upstreamPort: RequestContext['upstreamPort'];
   proxyForm: boolean;
   destination: RequestContext['destination'];
+  gatewayListener: RequestContext['gatewayListener'];
   responseHeaderOps: RequestContext['responseHeaderOps'];
   flags: RequestContext['flags'];
   observed: RequestContext['observed'];
+  notes: RequestContext['notes'];
   respond: RequestContext['respond'];
   fail: RequestContext['fail'];
   abortCb: (() => void) | undefined = undefined;
@@ -70,9 +72,11 @@ class DerivedContext implements RequestContext {
     this.upstreamPort = p.upstreamPort;
     this.proxyForm = p.proxyForm;
     this.destination = p.destination;
+    this.gatewayListener = p.gatewayListener;
     this.responseHeaderOps = p.responseHeaderOps;
     this.flags = p.flags;
     this.observed = p.observed;
+    this.notes = p.notes;
     this.respond = hooks.respond;
     this.fail = hooks.fail;
   }

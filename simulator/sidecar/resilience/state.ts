@@ -11,6 +11,7 @@ import { ConnectionPoolState } from './connectionPool';
 import { OutlierDetector, outlierSettings } from './outlierDetection';
 import type { OutlierDefaults } from '../../policy/defaults';
 import type { HostOutlier } from '../../proxy-config/types';
+import { TcpConnections } from './tcpConnections';
 
 export interface PoolEntry {
   pool: ConnectionPoolState;
@@ -26,6 +27,8 @@ export class ResilienceState {
   readonly outliers = new Map<string, { detector: OutlierDetector; spec: string; defaults: OutlierDefaults }>();
   readonly hosts = new Map<string, string[]>();
   readonly toxics: ToxicRegistry;
+  /** TCP connections per cluster (connectionPool.tcp.maxConnections on the L4 path). */
+  readonly tcp = new TcpConnections();
 
   constructor(readonly stats: Stats, readonly random: () => number, readonly now: () => number = Date.now) {
     this.toxics = new ToxicRegistry(random, now);
@@ -72,7 +75,7 @@ export class ResilienceState {
 
   /** `/clusters` on the admin port: per cluster, hosts with their outlier state, and the pool. */
   clusters(): unknown {
-    const names = new Set([...this.hosts.keys(), ...this.pools.keys(), ...this.outliers.keys()]);
+    const names = new Set([...this.hosts.keys(), ...this.pools.keys(), ...this.outliers.keys(), ...this.tcp.clusters()]);
     return [...names].sort().map((name) => {
       const det = this.outliers.get(name)?.detector;
       return {
@@ -80,6 +83,7 @@ export class ResilienceState {
         hosts: (this.hosts.get(name) ?? []).map((h) => ({ host: h, ...this.outlierOf(name, h) })),
         outlierDetection: det ? { ...det.counters, settings: det.settings } : undefined,
         circuitBreakers: this.pools.get(name)?.pool.toJSON(),
+        tcp: this.tcp.clusters().includes(name) ? this.tcp.toJSON(name) : undefined,
       };
     });
   }

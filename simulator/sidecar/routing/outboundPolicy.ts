@@ -66,7 +66,7 @@ export function outsideRegistry(t: MeshTables, a: RequestAttributes): RoutePlan 
       };
     case 'passthrough': {
       const port = a.port || 80;
-      return forwardTo(passthroughService(port), undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'allow_any', targetOf(a.authority, port));
+      return forwardTo(passthroughService(port), undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'allow_any', undefined, targetOf(a.authority, port));
     }
   }
 }

@@ -10,12 +10,16 @@ import type { HTTPMatchRequest, HTTPRoute, HeaderOperations } from '../../policy
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../../policy/hosts';
 import type { ServiceInfo } from '../../protocol';
 import { ProxyError, noRoute } from '../errors';
-import { destinationService, knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin } from '../tables';
+import { destinationService, knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin, type RouteSource } from '../tables';
 import { outsideRegistry } from './outboundPolicy';
-import type { RequestAttributes } from './match';
+import { gatewayApiOutcome } from './gatewayApi/action';
+import { gatewayPortKey, ingressRoutesFor } from './gatewayApi/attach';
+import { workloadAtAddress } from './podAddress';
+import type { CompiledMatch, RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
 import { describePorts, destinationPort, portsOf, requestedPort } from './servicePorts';
 import { pickWeighted } from './weights';
+import type { RandomSource } from '../../random';
 
 export interface ForwardPlan {
   kind: 'forward';
@@ -37,6 +41,8 @@ export interface ForwardPlan {
   routeName: string;
   /** Where the caller sent the call (`host:port` as it named it): a resolution NONE host or the PassthroughCluster connects there. */
   target?: { host: string; port: number };
+  /** A call to a workload's own address (a pod IP in Kubernetes): that workload only, no route applies. */
+  endpoint?: string;
 }
 
 type Answer = { responseHeaderOps: HeaderOperations[]; routeName: string; origin?: RouteOrigin };
@@ -47,16 +53,44 @@ export type RoutePlan =
   | ({ kind: 'direct'; status: number; body: string } & Answer)
   | { kind: 'error'; error: ProxyError; cluster?: string; routeName?: string };
 
-/** First rule whose matches (ORed; conditions inside one ANDed) accept the request. */
-export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin } | undefined {
+/**
+ * What explain learns while a plan is made (the sidecars pass none): each
+ * rule the request did not match with the first condition each of its
+ * matches failed, and at the ingress each Gateway and VirtualService looked at.
+ */
+export interface PlanObserver {
+  missed?(rule: CompiledRule, failed: string[]): void;
+  /** The rule that matched, and the match that did (none: the rule has no match conditions). */
+  matched?(rule: CompiledRule, match: CompiledMatch | undefined): void;
+  gateway?(name: string, hosts: string[], matched: boolean): void;
+  virtualService?(name: string, gateway: string, outcome: 'host-not-covered' | 'no-rule-matched' | 'routed'): void;
+}
+
+/**
+ * First rule whose matches (ORed; conditions inside one ANDed) accept the
+ * request. Gateway API rules are already in precedence order, so the first
+ * match is the most specific one there too.
+ */
+export function selectRule(source: { rules: readonly CompiledRule[] }, a: RequestAttributes, observer?: PlanObserver): { rule: HTTPRoute; match?: HTTPMatchRequest; index: number; origin: RouteOrigin; entry: CompiledRule } | undefined {
   for (const r of source.rules) {
     if (r.matches === null) {
       // A rule without match still honours the VS's gateways (checked by the caller).
-      return { rule: r.rule, index: r.index, origin: r.origin };
+      observer?.matched?.(r, undefined);
+      return { rule: r.rule, index: r.index, origin: r.origin, entry: r };
     }
-    for (const m of r.matches) if (m.test(a)) return { rule: r.rule, match: m.source, index: r.index, origin: r.origin };
+    for (const m of r.matches) {
+      if (!m.test(a)) continue;
+      observer?.matched?.(r, m);
+      return { rule: r.rule, match: m.source, index: r.index, origin: r.origin, entry: r };
+    }
+    observer?.missed?.(r, r.matches.map((m) => m.failing?.(a) ?? 'did not match'));
   }
   return undefined;
+}
+
+/** `VirtualService ns/name`, `HTTPRoute ns/a, ns/b`. */
+export function describeSource(source: RouteSource): string {
+  return source.resources.map((r, i) => `${i === 0 || r.kind !== source.resources[i - 1].kind ? `${r.kind} ` : ''}${r.namespace}/${r.name}`).join(', ');
 }
 
 /**
@@ -65,10 +99,14 @@ export function selectRule(source: { rules: readonly CompiledRule[] }, a: Reques
  * or, for a connection opened for one service port (a CONNECT tunnel, a
  * local upstream port), that port, whatever the Host says.
  */
-export function planMesh(t: MeshTables, a: RequestAttributes, random: () => number, destination?: { host: string; port: number }): RoutePlan {
+export function planMesh(t: MeshTables, a: RequestAttributes, random: RandomSource, destination?: { host: string; port: number }, observer?: PlanObserver): RoutePlan {
   const target = destination ? `${destination.host}:${destination.port}` : a.authority;
   const service = serviceForAuthority(t, target);
-  if (!service) return outsideRegistry(t, { ...a, authority: target });
+  if (!service) {
+    const pod = workloadAtAddress(t, target);
+    if (pod) return { ...forwardTo(pod.service, undefined, pod.port, a.path + queryString(a.query), a.authority, [], [], undefined, 'passthrough'), endpoint: pod.workload };
+    return outsideRegistry(t, { ...a, authority: target });
+  }
   const port = requestedPort(service, authorityPort(target));
   // A ServiceEntry host on a port the entry does not declare: no listener route for it, as for any unknown host.
   if (port === undefined && service.entry) return outsideRegistry(t, { ...a, authority: target });
@@ -77,8 +115,8 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: () => numb
   }
   const table = t.routes.get(routeKey(service.fqdn, port))!;
   const attrs = { ...a, port };
-  if (!table.source) return forwardTo(service, undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'default', targetOf(target, port));
-  return applyRules(t, table.rules, `VirtualService ${table.source.namespace}/${table.source.name}`, attrs, random);
+  if (!table.source) return forwardTo(service, undefined, port, a.path + queryString(a.query), a.authority, [], [], undefined, 'default', undefined, targetOf(target, port));
+  return applyRules(t, table.rules, describeSource(table.source), attrs, random, observer);
 }
 
 /**
@@ -87,16 +125,22 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: () => numb
  * With no Gateway at all, the Host must name a mesh service (devmesh's
  * shortcut for a mesh without an ingress configuration).
  */
-export function planIngress(t: MeshTables, a: RequestAttributes, random: () => number): RoutePlan {
-  if (t.gateways.size === 0) return planMesh(t, a, random);
+export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
+  if (t.gateways.size === 0) return planMesh(t, a, random, undefined, observer);
   const host = stripPort(a.authority).toLowerCase();
-  const gateways = [...t.gateways].filter(([, g]) => g.hosts.some((h) => hostMatches(h, host))).map(([name]) => name);
+  const gateways = [...t.gateways].filter(([name, g]) => {
+    const covered = g.hosts.some((h) => hostMatches(h, host));
+    observer?.gateway?.(name, g.hosts, covered);
+    return covered;
+  }).map(([name]) => name);
   for (const gw of gateways) {
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gw)) continue;
-      if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) continue;
-      const plan = applyRules(t, vs.rules, `VirtualService ${vs.namespace}/${vs.name}`, { ...a, gateway: gw }, random);
-      if (plan.kind === 'error' && plan.error.reason === 'no-route-match') continue;
+      const name = `${vs.namespace}/${vs.name}`;
+      if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) { observer?.virtualService?.(name, gw, 'host-not-covered'); continue; }
+      const plan = applyRules(t, vs.rules, `VirtualService ${name}`, { ...a, gateway: gw }, random, observer);
+      if (plan.kind === 'error' && plan.error.reason === 'no-route-match') { observer?.virtualService?.(name, gw, 'no-rule-matched'); continue; }
+      observer?.virtualService?.(name, gw, 'routed');
       return plan;
     }
   }
@@ -104,13 +148,33 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: () => n
   return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at the ingress routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
 }
 
-function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: string, a: RequestAttributes, random: () => number): RoutePlan {
-  const hit = selectRule({ rules }, a);
+/**
+ * The ingress's plan for a request that came to a Gateway API listener port:
+ * the listener of that port whose hostname covers the Host most
+ * specifically, then the routes serving that Host's most specific hostname
+ * there, by precedence. No listener or route for the Host is 404, as Envoy
+ * answers a Host no virtual host serves.
+ */
+export function planGatewayListener(t: MeshTables, l: { gateway: string; port: number; scheme: 'http' | 'https' }, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
+  const table = t.gatewayPorts.get(gatewayPortKey(l.gateway, l.port));
+  const host = stripPort(a.authority).toLowerCase();
+  const hit = table ? ingressRoutesFor(table, host) : undefined;
+  if (!hit || hit.entries.length === 0) {
+    const why = !table ? 'no longer serves this port' : hit?.listener === undefined ? `has no listener on port ${l.port} for host "${host}"` : `has no route attached to listener ${hit.listener} for host "${host}"`;
+    return { kind: 'error', error: noRoute(`devmesh: Gateway ${l.gateway} ${why}\n`, 'no-gateway-route') };
+  }
+  const source = describeSource({ api: 'HTTPRoute', resources: hit.routes.map((r) => ({ kind: r.kind, namespace: r.status.namespace, name: r.status.name })) });
+  return applyRules(t, hit.entries, source, { ...a, gateway: l.gateway, scheme: l.scheme, listenerPort: l.port }, random, observer);
+}
+
+function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: string, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
+  const hit = selectRule({ rules }, a, observer);
   if (!hit) {
     return { kind: 'error', error: noRoute(`devmesh: no rule of ${source} matches ${a.method} ${a.path}${a.port ? ` on port ${a.port}` : ''}\n`, 'no-route-match') };
   }
-  const { rule, match, index, origin } = hit;
+  const { rule, match, index, origin, entry } = hit;
   const routeName = rule.name ?? `${origin.name}.${index}`;
+  if (entry.gatewayApi) return gatewayApiPlan(t, entry, a, random, routeName);
   const responseOps = rule.headers?.response ? [rule.headers.response] : [];
   if (rule.directResponse) {
     const body = rule.directResponse.body?.string ?? (rule.directResponse.body?.bytes ? Buffer.from(rule.directResponse.body.bytes, 'base64').toString() : '');
@@ -139,11 +203,27 @@ function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: strin
   const requestOps = [rule.headers?.request, dest.headers?.request].filter((o): o is HeaderOperations => !!o);
   const responseAll = [...responseOps, ...(dest.headers?.response ? [dest.headers.response] : [])];
   // A resolution NONE destination is called where the request was sent, on the destination's port.
-  return forwardTo(service, dest.destination.subset, port, path, authority, requestOps, responseAll, rule, routeName, targetOf(a.authority, port), origin);
+  return forwardTo(service, dest.destination.subset, port, path, authority, requestOps, responseAll, rule, routeName, origin, targetOf(a.authority, port));
 }
 
-export function forwardTo(service: ServiceInfo, subset: string | undefined, port: number, path: string, authority: string, requestHeaderOps: HeaderOperations[], responseHeaderOps: HeaderOperations[], rule: HTTPRoute | undefined, routeName: string, target: NonNullable<ForwardPlan['target']>, origin?: RouteOrigin): ForwardPlan {
-  return { kind: 'forward', service, host: service.fqdn, subset, port, path, authority, requestHeaderOps, responseHeaderOps, rule, origin, routeName, target };
+/** A Gateway API rule's outcome as a plan: its redirect, its 500s, or the backend it picked. */
+function gatewayApiPlan(t: MeshTables, entry: CompiledRule, a: RequestAttributes, random: () => number, routeName: string): RoutePlan {
+  const origin = entry.origin;
+  const out = gatewayApiOutcome(entry.gatewayApi!, origin, routeName, { method: a.method, path: a.path + queryString(a.query), authority: a.authority, scheme: a.scheme ?? 'http', port: a.listenerPort ?? a.port }, random);
+  switch (out.kind) {
+    case 'error': return out;
+    case 'redirect': return { ...out, routeName, origin };
+    case 'direct': return { ...out, routeName, origin };
+    case 'forward': {
+      const service = t.serviceByHost.get(out.fqdn);
+      if (!service) return { kind: 'error', error: new ProxyError(500, 'NC', 'invalid-backend', `devmesh: route ${routeName} sends to ${out.fqdn}, which is not a mesh service\n`) };
+      return forwardTo(service, undefined, out.port, out.path, out.authority, out.requestHeaderOps, out.responseHeaderOps, entry.rule, routeName, origin);
+    }
+  }
+}
+
+export function forwardTo(service: ServiceInfo, subset: string | undefined, port: number, path: string, authority: string, requestHeaderOps: HeaderOperations[], responseHeaderOps: HeaderOperations[], rule: HTTPRoute | undefined, routeName: string, origin?: RouteOrigin, target?: ForwardPlan['target']): ForwardPlan {
+  return { kind: 'forward', service, host: service.fqdn, subset, port, path, authority, requestHeaderOps, responseHeaderOps, rule, origin, routeName, ...(target ? { target } : {}) };
 }
 
 /** The host the caller named (without brackets for IPv6) and the port the call goes to. */

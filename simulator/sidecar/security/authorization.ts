@@ -46,10 +46,20 @@ export interface AuthzDecision {
   allowed: boolean;
   /** `ns/name` of the policy that decided, or why none did. */
   policy: string;
+  /** The policy and rule that decided, when one did (per-rule counters and decision records name it). */
+  by?: PolicyRule;
   /** AUDIT policies that matched. */
   audited?: string[];
   /** With dry-run policies present: what enforcing them too would have decided. */
   dryRun?: { allowed: boolean; policy: string };
+}
+
+/** One rule of one AuthorizationPolicy. */
+export interface PolicyRule {
+  namespace: string;
+  name: string;
+  action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  rule: number;
 }
 
 export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
@@ -75,7 +85,10 @@ export function authorize(policies: readonly Resource<'AuthorizationPolicy'>[], 
   const audited = policies.filter((p) => p.spec.action === 'AUDIT' && !isDryRun(p) && policyMatches(p.spec, req, false)).map((p) => nameOf(p, defaultNamespace));
   if (audited.length > 0) decision.audited = audited;
   // Envoy's shadow rules hold the dry-run policies alone: what they would decide on their own.
-  if (enforced.length !== policies.length) decision.dryRun = decide(policies.filter(isDryRun), req, defaultNamespace);
+  if (enforced.length !== policies.length) {
+    const shadow = decide(policies.filter(isDryRun), req, defaultNamespace);
+    decision.dryRun = { allowed: shadow.allowed, policy: shadow.policy };
+  }
   return decision;
 }
 
@@ -113,17 +126,108 @@ export function customDecision(policies: readonly Resource<'AuthorizationPolicy'
 
 function decide(policies: readonly Resource<'AuthorizationPolicy'>[], req: AuthzRequest, defaultNamespace: string): AuthzDecision {
   const name = (p: Resource<'AuthorizationPolicy'>) => nameOf(p, defaultNamespace);
-  const action = (p: Resource<'AuthorizationPolicy'>) => p.spec.action ?? 'ALLOW';
-  for (const p of policies) if (action(p) === 'DENY' && policyMatches(p.spec, req, true)) return { allowed: false, policy: name(p) };
-  const allows = policies.filter((p) => action(p) === 'ALLOW');
+  const by = (p: Resource<'AuthorizationPolicy'>, rule: number): PolicyRule => ({ namespace: p.metadata.namespace ?? defaultNamespace, name: p.metadata.name, action: actionOf(p), rule });
+  for (const p of policies) {
+    if (actionOf(p) !== 'DENY') continue;
+    const rule = matchingRule(p.spec, req, true);
+    if (rule >= 0) return { allowed: false, policy: name(p), by: by(p, rule) };
+  }
+  const allows = policies.filter((p) => actionOf(p) === 'ALLOW');
   if (allows.length === 0) return { allowed: true, policy: 'no ALLOW policy' };
-  for (const p of allows) if (policyMatches(p.spec, req, false)) return { allowed: true, policy: name(p) };
+  for (const p of allows) {
+    const rule = matchingRule(p.spec, req, false);
+    if (rule >= 0) return { allowed: true, policy: name(p), by: by(p, rule) };
+  }
   return { allowed: false, policy: `no ALLOW policy matched (${allows.map(name).join(', ')})` };
 }
 
+const actionOf = (p: Resource<'AuthorizationPolicy'>): PolicyRule['action'] => p.spec.action ?? 'ALLOW';
+
 /** `deny`: evaluating a DENY policy, where a trailing slash must not dodge a path (`/admin/` is `/admin`). */
 function policyMatches(spec: AuthorizationPolicySpec, req: AuthzRequest, deny: boolean): boolean {
-  return (spec.rules ?? []).some((r) => ruleMatches(r, req, deny));
+  return matchingRule(spec, req, deny) >= 0;
+}
+
+/** The index of the first rule that matches, or -1. */
+function matchingRule(spec: AuthorizationPolicySpec, req: AuthzRequest, deny: boolean): number {
+  const rules = spec.rules ?? [];
+  for (let i = 0; i < rules.length; i++) if (ruleMatches(rules[i], req, deny)) return i;
+  return -1;
+}
+
+/** One policy as explain reads it: for each rule, matched, or the first condition the request failed. */
+export interface PolicyVerdict {
+  policy: { namespace: string; name: string };
+  action: PolicyRule['action'];
+  dryRun: boolean;
+  /** The index of the first rule that matches, or -1 (a policy without rules matches nothing). */
+  matched: number;
+  rules: Array<{ rule: number; matched: boolean; failed?: string }>;
+}
+
+/**
+ * Every rule of a policy against a request, with the first failing condition
+ * of each: the same predicates `authorize` runs, asked one field at a time
+ * (the fields of a source, an operation and the conditions of a rule are ANDed).
+ */
+export function explainPolicy(p: Resource<'AuthorizationPolicy'>, req: AuthzRequest, defaultNamespace: string): PolicyVerdict {
+  const action = actionOf(p);
+  const deny = action === 'DENY' || action === 'CUSTOM';
+  const rules = (p.spec.rules ?? []).map((r, rule) => {
+    const failed = ruleMatches(r, req, deny) ? undefined : firstFailure(r, req, deny);
+    return failed === undefined ? { rule, matched: true } : { rule, matched: false, failed };
+  });
+  return {
+    policy: { namespace: p.metadata.namespace ?? defaultNamespace, name: p.metadata.name }, action, dryRun: isDryRun(p),
+    matched: matchingRule(p.spec, req, deny), rules,
+  };
+}
+
+/** Which part of a rule a request fails: `from`, `to` (each an OR of entries, reported by their first), then the `when` conditions. */
+function firstFailure(rule: AuthzRule, req: AuthzRequest, deny: boolean): string {
+  const several = (n: number, what: string) => (n > 1 ? ` (and in none of the other ${n - 1} ${what})` : '');
+  if (rule.from && rule.from.length > 0 && !rule.from.some((f) => sourceMatches(f.source ?? {}, req))) {
+    const s = rule.from[0].source ?? {};
+    const key = (Object.keys(s) as (keyof AuthzSource)[]).find((k) => !sourceMatches({ [k]: s[k] } as AuthzSource, req));
+    return `${key ? mismatch(key, s[key] as string[], sourceValue(key, req)) : 'the source does not match'}${several(rule.from.length, 'sources')}`;
+  }
+  if (rule.to && rule.to.length > 0 && !rule.to.some((t) => operationMatches(t.operation ?? {}, req, deny))) {
+    const o = rule.to[0].operation ?? {};
+    const key = (Object.keys(o) as (keyof AuthzOperation)[]).find((k) => !operationMatches({ [k]: o[k] } as AuthzOperation, req, deny));
+    return `${key ? mismatch(key, o[key] as string[], operationValue(key, req)) : 'the operation does not match'}${several(rule.to.length, 'operations')}`;
+  }
+  const c = (rule.when ?? []).find((x) => !conditionMatches(x, req));
+  if (!c) return 'no condition failed';
+  return c.values && !conditionMatches({ key: c.key, values: c.values }, req)
+    ? `${c.key} not in ${JSON.stringify(c.values)}`
+    : `${c.key} is in notValues ${JSON.stringify(c.notValues ?? [])}`;
+}
+
+/** `principal cluster.local/ns/default/sa/a not in principals ["..."]`, `method POST in notMethods ["POST"]`. */
+function mismatch(field: string, values: string[] | undefined, actual: { what: string; value: string | undefined }): string {
+  const negative = field.startsWith('not');
+  const had = actual.value === undefined ? `no ${actual.what}` : `${actual.what} ${actual.value}`;
+  return negative ? `${had} is in ${field} ${JSON.stringify(values)}` : `${had} not in ${field} ${JSON.stringify(values)}`;
+}
+
+function sourceValue(key: keyof AuthzSource, req: AuthzRequest): { what: string; value: string | undefined } {
+  const principal = req.peer ? principalOf(req.peer) : undefined;
+  switch (key) {
+    case 'principals': case 'notPrincipals': return { what: 'principal', value: principal ?? undefined };
+    case 'serviceAccounts': case 'notServiceAccounts': return { what: 'principal', value: principal };
+    case 'namespaces': case 'notNamespaces': return { what: 'peer namespace', value: req.peerNamespace };
+    case 'requestPrincipals': case 'notRequestPrincipals': return { what: 'request principal', value: undefined };
+    default: return { what: 'source address', value: req.sourceIp };
+  }
+}
+
+function operationValue(key: keyof AuthzOperation, req: AuthzRequest): { what: string; value: string | undefined } {
+  switch (key) {
+    case 'methods': case 'notMethods': return { what: 'method', value: req.method };
+    case 'paths': case 'notPaths': return { what: 'path', value: req.path };
+    case 'ports': case 'notPorts': return { what: 'port', value: String(req.port) };
+    default: return { what: 'host', value: req.host };
+  }
 }
 
 function ruleMatches(rule: AuthzRule, req: AuthzRequest, deny: boolean): boolean {

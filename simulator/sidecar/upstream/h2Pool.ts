@@ -36,7 +36,8 @@ export interface H2Target {
 }
 
 export class H2Pool extends SessionSet<string> {
-  constructor(private certs: Certificates) {
+  /** @param onGoaway told of each session the peer closes with GOAWAY (Envoy's upstream_cx_close_notify). */
+  constructor(private certs: Certificates, private readonly onGoaway?: () => void) {
     super();
   }
 
@@ -62,6 +63,7 @@ export class H2Pool extends SessionSet<string> {
       },
     });
     session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
+    if (this.onGoaway) session.once('goaway', this.onGoaway);
     return this.keep(key, session);
   }
 

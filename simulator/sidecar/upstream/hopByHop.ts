@@ -8,15 +8,35 @@ import type { Http2Stream } from 'node:http2';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings', 'host']);
 
-/** Copies request headers minus hop-by-hop ones, names listed in `Connection`, and pseudo-headers. */
-export function endToEndHeaders(src: IncomingHttpHeaders | OutgoingHttpHeaders): OutgoingHttpHeaders {
+/**
+ * Copies request headers minus hop-by-hop ones, names listed in `Connection`,
+ * and pseudo-headers. With `raw` (the request's rawHeaders), a header that
+ * came in several lines stays several values, as Envoy keeps them: Node joins
+ * them into one `a, b` in `headers`, and an app that reads each value (Go's
+ * `Header["X"]`) would see one.
+ */
+export function endToEndHeaders(src: IncomingHttpHeaders | OutgoingHttpHeaders, raw?: readonly string[]): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const connection = src.connection;
   const extra = typeof connection === 'string' && connection.length > 0 ? new Set(connection.toLowerCase().split(',').map((s) => s.trim())) : undefined;
+  let names = 0;
   for (const name in src) {
+    names++;
     if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || extra?.has(name)) continue;
     const v = src[name];
     if (v !== undefined) out[name] = v;
+  }
+  // More raw lines than names: some header came more than once.
+  if (raw && raw.length / 2 > names) {
+    const seen = new Map<string, string[]>();
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i].toLowerCase();
+      if (!(name in out) || name === 'cookie') continue;
+      const list = seen.get(name);
+      if (list) list.push(raw[i + 1]);
+      else seen.set(name, [raw[i + 1]]);
+    }
+    for (const [name, values] of seen) if (values.length > 1) out[name] = values;
   }
   // `te: trailers` is the one TE value HTTP/2 allows (gRPC needs it).
   if (typeof src.te === 'string' && src.te.toLowerCase() === 'trailers') out.te = 'trailers';

@@ -22,11 +22,11 @@ test('a topology typed by the contract goes through the graph model the page and
       appPort: 1, sidecar: { inboundPort: 2, outboundPort: 3, adminPort: 4 }, managed: true, pids: { sidecar: 1, app: 2 }, health: { sidecar: 'up', app: 'up' }, restarts: { sidecar: 0, app: 0 }, configVersion: 1 }],
     ingress: { name: 'istio-ingressgateway', port: 5, adminPort: 6, serviceAccount: 'gw', spiffeId: 'x', labels: {}, pid: 1, health: 'up', restarts: 0 },
     edges: [{ id: 'istio-ingressgateway->a-v1', source: 'istio-ingressgateway', destination: 'a-v1', service: 'a', requests: 30, errors: 3, requestsPerSecond: 1,
-      errorRate: 0.1, latencyMs: { p50: 2, p95: 5, p99: 9 }, mtlsShare: 1, lastSeen: 0, protocols: ['http'], activeFaults: [], ejectedEndpoints: [] }],
+      errorRate: 0.1, latencyMs: { p50: 2, p95: 5, p99: 9 }, mtlsShare: 1, lastSeen: 0, protocols: ['http'], activeFaults: [], ejectedEndpoints: [], routedBy: ['HTTPRoute default/a'] }],
     serviceEdges: [], faults: [], outliers: [],
   };
   const g = buildGraph(t);
-  assert.deepEqual(g.edges.map((e) => [e.id, e.rps, e.errorRate, e.p99Ms, e.mtls, e.health]), [['istio-ingressgateway->a-v1', 1, 0.1, 9, true, 'degraded']]);
+  assert.deepEqual(g.edges.map((e) => [e.id, e.rps, e.errorRate, e.p99Ms, e.mtls, e.health, e.routedBy]), [['istio-ingressgateway->a-v1', 1, 0.1, 9, true, 'degraded', ['HTTPRoute default/a']]]);
 });
 
 /** Type errors of `entry` (and what it imports) compiled with `tsconfig`, the contract's text replaced by `contract`. */

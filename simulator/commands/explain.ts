@@ -1,0 +1,118 @@
+/**
+ * `devmesh explain --from <workload|ingress> METHOD URL [-H 'name: value'] [--cookie k=v]`:
+ * why a request would go where it goes, offline — the Mesh and its policies
+ * read as `devmesh up` reads them, then the static walk (explain/walk.ts) over
+ * the snapshot `up` would push. `--trace <id>` asks the running mesh what
+ * its sidecars decided for one request and sets the walk beside it.
+ *
+ * Exit status: 0 when the request would be answered, 1 when the mesh would
+ * refuse it (or, with --trace, when a sidecar decided what the walk does not
+ * predict), 2 for a usage error or policies with errors.
+ */
+import type { Command } from 'commander';
+import type { MeshSnapshot } from '../protocol';
+import type { ExplainOptions } from '../explain/walk';
+
+interface Opts {
+  file: string;
+  from?: string;
+  header: string[];
+  cookie: string[];
+  format: string;
+  proxyForm?: boolean;
+  appStatus?: string;
+  trace?: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function register(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('explain')
+    .description('explain which rules, subsets, endpoints, retries, faults and policies decide a request (offline), or what the sidecars decided for a traced one')
+    .argument('[method]', 'HTTP method (GET, POST, ...)')
+    .argument('[url]', 'http://host[:port]/path as the caller writes it')
+    .option('-f, --file <mesh.yaml>', 'the Mesh file', 'mesh.yaml')
+    .option('--from <workload>', 'the calling workload, or "ingress" for a client outside the mesh')
+    .option('-H, --header <header>', "a request header, 'name: value' (repeatable)", collect, [])
+    .option('--cookie <cookie>', 'a cookie, name=value (repeatable)', collect, [])
+    .option('--proxy-form', 'at the ingress: the request comes in proxy form (curl -x), routed as inside the mesh, not by Gateways')
+    .option('--app-status <code>', 'assume the app answers this status (explain then predicts retries)')
+    .option('--trace <traceId>', 'with a running mesh: what the sidecars decided for this traced request, beside the walk')
+    .option('--format <format>', 'text or json', 'text')
+    .addHelpText('after', `
+Exit status: 0 when the request would be answered, 1 when the mesh would refuse it
+(with --trace: when a sidecar decided something the walk does not predict), 2 for a usage error.
+
+Examples:
+  devmesh explain --from productpage-v1 GET http://reviews:9080/reviews/0 -H 'end-user: jason'
+  devmesh explain --from ingress GET http://bookinfo.example.com/productpage --cookie user=jason
+  devmesh explain --trace 4bf92f3577b34da6a3ce929d0e0e4736 -f examples/bookinfo/mesh.yaml`)
+    .action(async (method: string | undefined, url: string | undefined, opts: Opts) => {
+      setExit(await explain(method, url, opts));
+    });
+}
+
+export function usage(message: string): number {
+  process.stderr.write(`devmesh explain: ${message}\n`);
+  return 2;
+}
+
+async function explain(method: string | undefined, url: string | undefined, o: Opts): Promise<number> {
+  if (o.format !== 'text' && o.format !== 'json') return usage(`unknown --format "${o.format}" (use text or json)`);
+  const headers: Record<string, string> = {};
+  for (const h of o.header) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) return usage(`-H '${h}': write a header as 'name: value'`);
+    headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+  }
+  if (o.cookie.length) {
+    for (const c of o.cookie) if (!/^[^=;\s]+=[^;]*$/.test(c)) return usage(`--cookie '${c}': write a cookie as name=value`);
+    headers.cookie = [headers.cookie, ...o.cookie].filter(Boolean).join('; ');
+  }
+  if (o.trace) {
+    // The request of each hop is in the trace; headers are not, so -H and --cookie give the ones its rules read.
+    const { explainTrace } = await import('./explainTrace');
+    return explainTrace(o.trace, o.file, o.format, headers);
+  }
+  if (!o.from) return usage('--from <workload|ingress> is required (which sidecar the request leaves from)');
+  if (!method || !url) return usage('give the request as METHOD URL, e.g. GET http://reviews:9080/reviews/0');
+  if (!/^[A-Za-z]+$/.test(method)) return usage(`"${method}" is not an HTTP method`);
+  const appStatus = o.appStatus === undefined ? undefined : Number(o.appStatus);
+  if (appStatus !== undefined && !(Number.isInteger(appStatus) && appStatus >= 100 && appStatus <= 599)) return usage(`--app-status ${o.appStatus}: a status code from 100 to 599`);
+
+  const loaded = await snapshotOf(o.file);
+  if ('errors' in loaded) return loaded.errors;
+  const { snapshot, locate } = loaded;
+  const { explainRequest, ExplainUsageError } = await import('../explain/walk');
+  const { formatExplain } = await import('../explain/format');
+  try {
+    const result = explainRequest(snapshot, { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, appStatus }, { locate });
+    process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatExplain(result));
+    return result.answered ? 0 : 1;
+  } catch (e) {
+    if (e instanceof ExplainUsageError) return usage(e.message);
+    throw e;
+  }
+}
+
+/**
+ * The snapshot `devmesh up` would push for the Mesh file, with no ports
+ * assigned (ports do not change a decision), and where each resource is
+ * written; or, when the policies have errors, the exit status after listing them.
+ */
+export async function snapshotOf(file: string): Promise<{ snapshot: MeshSnapshot; locate: ExplainOptions['locate'] } | { errors: number }> {
+  const { IncrementalMeshLoader, hasErrors } = await import('../control/load');
+  const { formatDiagnostic } = await import('../diagnostics-format');
+  const ws = await new IncrementalMeshLoader(file).load();
+  if (hasErrors(ws.diagnostics)) {
+    for (const d of ws.diagnostics.filter((x) => x.severity === 'error')) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    return { errors: usage(`the policies have errors (fix them first; devmesh validate lists them all)`) };
+  }
+  const { buildSnapshot } = await import('../control/snapshot');
+  const none = { inboundPort: 0, outboundPort: 0, adminPort: 0 };
+  const { meshInventory } = await import('../policy/mesh-inventory');
+  const workloads = Object.fromEntries(meshInventory(ws.mesh.spec).workloads.map((w) => [w.name, none]));
+  const snapshot = buildSnapshot(ws.mesh, ws.resources, { workloads, ingress: { port: 0, adminPort: 0 } }, 1);
+  return { snapshot, locate: (ref, path) => ws.policyPosition(ref, path) };
+}

@@ -1,0 +1,51 @@
+/**
+ * A recorded trace read as hops the walk can explain: each span a caller's
+ * sidecar wrote (outbound, or the ingress) with the request it carried and
+ * its decision records, and the records of the callee spans under it (one
+ * per attempt that reached a workload). Pure: the spans come from the
+ * control API (`GET /api/traces/:id`).
+ */
+import type { SpanRecord } from '../control/api/contract';
+import type { HopSeen } from './compare';
+import type { ExplainRequest } from './result';
+
+export interface TraceHop {
+  span: SpanRecord;
+  /** The request as the walk takes it; headers are not in spans (`-H` adds them). */
+  request: ExplainRequest;
+  seen: HopSeen;
+}
+
+/** The hops of a trace, in the order they started; spans recorded without decisions (an older sidecar) are skipped. */
+export function hopsOf(spans: readonly SpanRecord[], headers: Record<string, string> = {}): TraceHop[] {
+  const hops: TraceHop[] = [];
+  const callers = spans.filter((s) => s.role !== 'inbound' && s.decisions).sort((a, b) => a.start - b.start);
+  for (const span of callers) {
+    const under = spans.filter((s) => s.role === 'inbound' && s.parentSpanId === span.spanId).sort((a, b) => a.start - b.start);
+    const inbound = new Map<string, HopSeen['outbound'][]>();
+    for (const s of under) {
+      const list = inbound.get(s.workload) ?? [];
+      list.push(s.decisions ?? []);
+      inbound.set(s.workload, list);
+    }
+    const a = span.attributes;
+    hops.push({
+      span,
+      request: {
+        from: span.role === 'ingress' ? 'ingress' : span.workload,
+        method: String(a['http.method']),
+        url: String(a['http.url']),
+        headers,
+        appStatus: appStatusOf(under),
+      },
+      seen: { status: Number(a['http.status_code']), flags: String(a['response_flags'] ?? '-'), outbound: span.decisions ?? [], inbound },
+    });
+  }
+  return hops;
+}
+
+/** What the app answered at the callee, as the walk assumes it: the status of an inbound span the proxy did not answer itself. */
+function appStatusOf(inbound: readonly SpanRecord[]): number | undefined {
+  const app = inbound.find((s) => (s.attributes['response_flags'] ?? '-') === '-' && Number(s.attributes['http.status_code']) > 0);
+  return app ? Number(app.attributes['http.status_code']) : undefined;
+}

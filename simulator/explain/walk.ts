@@ -1,0 +1,558 @@
+/**
+ * The static walk behind `devmesh explain`: one request, from a workload's
+ * sidecar (or the ingress) to the workloads that would answer it, decided by
+ * the functions the sidecars run — route plan, fault, mirror, endpoint pick,
+ * retry and timeout policy, auto mTLS, PeerAuthentication, AuthorizationPolicy
+ * — in the order the filter chains run them (chains.ts). Random choices are
+ * explored as odds (odds.ts), never rolled; what each sidecar would record is
+ * built with the sidecars' own record builders (decisions.ts). Pure: a
+ * snapshot and a request in, a result out.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type MeshTables } from '../sidecar/tables';
+import type { MeshSnapshot, WorkloadInfo } from '../protocol';
+import type { Provenance } from '../policy/defaults';
+import { formatDuration } from '../policy/duration';
+import { authorityPort, qualifyHost } from '../policy/hosts';
+import { planRoute, forwardAs } from '../sidecar/filters/route';
+import { faultFor } from '../sidecar/filters/fault';
+import { chooseEndpoint, lbKey } from '../sidecar/filters/endpoint';
+import { eligibleEndpoints } from '../sidecar/filters/outlier';
+import { retryPolicyOf } from '../sidecar/filters/retry';
+import { authzPoliciesAt, authzRequest } from '../sidecar/filters/authz';
+import { destinationOf, inboundPortFor } from '../sidecar/filters/servicePort';
+import { requestTarget } from '../sidecar/listeners/outbound';
+import { newLbStats, type LbStats } from '../sidecar/routing/loadBalancer';
+import type { ForwardPlan, PlanObserver, RoutePlan } from '../sidecar/routing/plan';
+import { effectiveWeights } from '../sidecar/routing/weights';
+import { mirrorTargets } from '../sidecar/routing/mirror';
+import { retriable, type AttemptOutcome, type RetryPolicy } from '../sidecar/resilience/retryPolicy';
+import { ResilienceState } from '../sidecar/resilience/state';
+import { Stats } from '../sidecar/stats';
+import type { RequestContext } from '../sidecar/context';
+import type { RandomSource } from '../random';
+import { routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
+import { poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
+import { outlierSettings } from '../sidecar/resilience/outlierDetection';
+import type { FaultDecision } from '../sidecar/resilience/faultDecision';
+import { authorize, explainPolicy, type PolicyVerdict } from '../sidecar/security/authorization';
+import { admits } from '../sidecar/security/peerAuthentication';
+import { normalizePath } from '../sidecar/security/pathNormalize';
+import { sendsMtls } from '../sidecar/security/upstreamTls';
+import { portsOf, requestedPort } from '../sidecar/routing/servicePorts';
+import type { EffectivePolicy } from '../sidecar/routing/trafficPolicy';
+import { clusterName } from '../sidecar/resilience/state';
+import {
+  attemptRecord, authzRecord, faultRecord, mtlsRecord, routeRecord, ruleOf,
+  type DecisionRecord, type RuleRef,
+} from '../sidecar/decisions';
+import { explore, merge } from './odds';
+import type { DestinationStep, EndpointStep, ExplainRequest, ExplainResult, HostStep, Location, Outcome, ResourceRef, RouteStep, RuleStep } from './result';
+
+/** Finds where a resource (or one of its fields) is written; the CLI reads the policy files for it. */
+export type Locator = (ref: { kind: string; namespace: string; name: string }, path?: readonly (string | number)[]) => Location | undefined;
+
+export interface ExplainOptions {
+  locate?: Locator;
+  /** Epoch millis, for runtime faults' expiry. */
+  now?: number;
+}
+
+/** A request explain cannot read (unknown workload, bad URL): a usage error, exit 2. */
+export class ExplainUsageError extends Error {}
+
+export function explainRequest(snapshot: MeshSnapshot, req: ExplainRequest, opts: ExplainOptions = {}): ExplainResult {
+  return new Walk(snapshot, req, opts).run();
+}
+
+/** The request as the caller's sidecar holds it after the connection manager (path normalized). */
+interface CallerRequest {
+  method: string;
+  path: string;
+  authority: string;
+  proxyForm: boolean;
+  headers: IncomingHttpHeaders;
+}
+
+const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
+
+class Walk {
+  private readonly tablesOf = new Map<string | null, MeshTables>();
+  private readonly caller: MeshTables;
+  private readonly role: 'sidecar' | 'ingress';
+  private readonly locate: Locator;
+  private readonly now: number;
+
+  constructor(private readonly snapshot: MeshSnapshot, private readonly req: ExplainRequest, opts: ExplainOptions) {
+    const from = req.from === 'ingress' || req.from === snapshot.ingress.name ? null : req.from;
+    if (from !== null && !snapshot.workloads.some((w) => w.name === from)) {
+      throw new ExplainUsageError(`--from ${req.from}: no such workload; use one of ${[...snapshot.workloads.map((w) => w.name), 'ingress'].join(', ')}`);
+    }
+    this.role = from === null ? 'ingress' : 'sidecar';
+    this.caller = this.tables(from);
+    this.locate = opts.locate ?? (() => undefined);
+    this.now = opts.now ?? Date.now();
+  }
+
+  private tables(workload: string | null): MeshTables {
+    let t = this.tablesOf.get(workload);
+    if (!t) this.tablesOf.set(workload, (t = compileTables(this.snapshot, workload)));
+    return t;
+  }
+
+  run(): ExplainResult {
+    const t = this.caller;
+    const target = requestTarget(this.req.url, undefined);
+    if ('error' in target) throw new ExplainUsageError(`${this.req.url}: ${target.error}; write the URL as http://host[:port]/path`);
+    const headers: IncomingHttpHeaders = {};
+    for (const [k, v] of Object.entries(this.req.headers)) headers[k.toLowerCase()] = v;
+    headers.host = target.authority;
+    const proxyForm = this.role === 'ingress' ? this.req.proxyForm === true : true;
+    // The connection manager normalizes the path before any filter (normalize.ts).
+    const path = normalizePath(target.path, t.defaults.pathNormalization);
+    const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers };
+
+    const host: HostStep = this.hostStep(request.authority, path, proxyForm);
+    const seen = { missed: new Map<CompiledRule, string[]>(), matched: undefined as { rule: CompiledRule; because: string } | undefined };
+    const observer: PlanObserver = {
+      missed: (rule, failed) => { if (!seen.missed.has(rule)) seen.missed.set(rule, failed); },
+      matched: (rule, match) => { seen.matched ??= { rule, because: match?.describe?.() ?? (match ? 'a match' : 'no match conditions: every request') }; },
+      gateway: (name, hosts, matched) => { if (!host.gateways!.some((g) => g.name === name)) host.gateways!.push({ name, hosts, matched }); },
+      virtualService: (name, gateway, outcome) => { if (!host.virtualServices!.some((v) => v.name === name && v.gateway === gateway)) host.virtualServices!.push({ name, gateway, outcome }); },
+    };
+    const plans = explore((random) => planRoute(t, this.role, request, random, observer));
+    const route = this.routeStep(plans.map((b) => ({ plan: b.value, probability: b.probability })), seen, request.headers);
+    const destinations: DestinationStep[] = [];
+    const outcomes: Outcome[] = [];
+    const proxy = t.identity.name;
+    for (const { value: plan, probability } of merge(plans, planKey)) {
+      const routed = routeRecord(plan, proxy);
+      if (plan.kind === 'error') {
+        outcomes.push({ probability, kind: 'refused', status: plan.error.status, flags: plan.error.flag, summary: `${plan.error.status} ${plan.error.flag}: ${firstLine(plan.error.message)}`, records: [routed] });
+        continue;
+      }
+      if (plan.kind !== 'forward') {
+        outcomes.push({ probability, kind: 'mesh', status: plan.status, summary: plan.kind === 'redirect' ? `${plan.status} redirect to ${plan.location} (${plan.routeName})` : `${plan.status} direct response from route ${plan.routeName}`, records: [routed] });
+        continue;
+      }
+      const step = this.destinationStep(plan, probability, request);
+      destinations.push(step);
+      outcomes.push(...this.outcomesOf(plan, probability, routed, step, request));
+    }
+    const merged = merge(outcomes.map((o) => ({ value: o, probability: o.probability })), (o) => `${o.kind}|${o.summary}|${JSON.stringify(o.records)}`)
+      .map(({ value, probability }) => ({ ...value, probability }));
+    return {
+      request: this.req,
+      caller: { proxy, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, listener: this.role === 'ingress' ? 'ingress' : 'outbound' },
+      defaults: { flavor: t.defaults.flavor, version: t.defaults.version },
+      host, route, destinations, outcomes: merged,
+      outcome: headline(merged, route),
+      answered: merged.some((o) => o.kind !== 'refused'),
+    };
+  }
+
+  private hostStep(authority: string, path: string, proxyForm: boolean): HostStep {
+    const t = this.caller;
+    const byGateway = this.role === 'ingress' && !proxyForm && t.gateways.size > 0;
+    if (byGateway) return { authority, path, via: 'gateway', gateways: [], virtualServices: [] };
+    const service = serviceForAuthority(t, authority);
+    if (!service) return { authority, path, via: 'mesh', problem: `no service ${authority} as ${t.identity.name} resolves names (namespace ${t.hostNamespace})` };
+    const port = requestedPort(service, authorityPort(authority));
+    const info = port === undefined ? undefined : portsOf(service).find((p) => p.port === port);
+    return {
+      authority, path, via: 'mesh',
+      service: { name: service.name, namespace: service.namespace, fqdn: service.fqdn },
+      ...(info ? { port: { port: info.port, name: info.name, protocol: info.protocol } } : {}),
+      ...(info ? {} : { problem: `${service.name}.${service.namespace} has no port ${authorityPort(authority) ?? '(none given)'}` }),
+    };
+  }
+
+  private ref(kind: string, namespace: string, name: string, path?: readonly (string | number)[]): ResourceRef {
+    const location = this.locate({ kind, namespace, name }, path);
+    return location ? { kind, namespace, name, location } : { kind, namespace, name };
+  }
+
+  private ruleLocation(rule: RuleRef): Location | undefined {
+    return this.locate(rule, rulePath(rule));
+  }
+
+  private routeStep(plans: Array<{ plan: RoutePlan; probability: number }>, seen: { missed: Map<CompiledRule, string[]>; matched?: { rule: CompiledRule; because: string } }, headers: IncomingHttpHeaders): RouteStep {
+    const t = this.caller;
+    const first = plans[0].plan;
+    const rules: RuleStep[] = [];
+    for (const [rule, failed] of seen.missed) {
+      const ref = ruleOf(rule.origin)!;
+      rules.push({ rule: ref, location: this.ruleLocation(ref), matched: false, failed });
+    }
+    if (seen.matched) {
+      const ref = ruleOf(seen.matched.rule.origin)!;
+      rules.push({ rule: ref, location: this.ruleLocation(ref), matched: true, because: seen.matched.because });
+    }
+    const origin = first.kind !== 'error' ? first.origin : undefined;
+    const source = origin ? this.ref(origin.kind, origin.namespace, origin.name) : undefined;
+    if (first.kind === 'error') return { source, rules, action: 'refused', status: first.error.status, message: firstLine(first.error.message) };
+    const step: RouteStep = { source, rules, chosen: ruleOf(first.origin), routeName: first.routeName, action: first.kind };
+    if (first.kind !== 'forward') return { ...step, status: first.status, message: first.kind === 'redirect' ? `redirect to ${first.location}` : 'direct response' };
+    const routeDests = first.rule?.route ?? [];
+    const weights = effectiveWeights(routeDests);
+    const total = weights.reduce((a, b) => a + b, 0);
+    step.destinations = merge(plans.map((p) => ({ value: p.plan, probability: p.probability })), planKey).map(({ value, probability }) => {
+      const f = value as ForwardPlan;
+      const i = routeDests.findIndex((d) => d.destination.subset === f.subset && qualifyHost(d.destination.host, first.origin?.namespace ?? t.hostNamespace) === f.host);
+      return { host: f.host, port: f.port, ...(f.subset !== undefined ? { subset: f.subset } : {}), ...(i >= 0 && total > 0 && routeDests.length > 1 ? { weight: routeDests[i].weight ?? weights[i] } : {}), probability };
+    });
+    // Timeout, retries, faults and mirrors belong to the rule: read with the rule's first destination.
+    const ms = routeTimeoutMs(first.rule, headers, t.defaults.routeTimeoutMs);
+    const timeoutSource = headers[TIMEOUT_HEADER] !== undefined ? `the request's ${TIMEOUT_HEADER} header`
+      : first.rule?.timeout !== undefined ? `the rule's timeout (${first.rule.timeout})` : defaultSource(t.defaults.provenance.routeTimeoutMs, t.defaults.version, 'no route timeout');
+    step.timeout = ms === undefined ? { source: timeoutSource } : { ms, source: timeoutSource };
+    const { policy } = retryPolicyOf(t, first);
+    step.retries = policy ? retriesOf(policy, t, first) : { retries: 0, on: '', source: 'retries disabled (attempts 0 or unset in the rule\'s retries)' };
+    if (policy?.origin === 'route' && first.origin) {
+      const at = this.locate(ruleOf(first.origin)!, [...rulePath(ruleOf(first.origin)!), 'retries']);
+      if (at) step.retries.location = at;
+    }
+    step.faults = faultOdds(explore((random) => faultFor(t, first, this.now, random)));
+    step.mirrors = merge(explore((random) => mirrorTargets(first.rule, random)).flatMap((b) => b.value.map((d) => ({ value: d.host, probability: b.probability }))), (h) => h)
+      .map(({ value, probability }) => ({ host: value, probability }));
+    return step;
+  }
+
+  private destinationStep(plan: ForwardPlan, probability: number, request: CallerRequest): DestinationStep {
+    const t = this.caller;
+    const req = { headers: request.headers, path: plan.path, sourceIp: LOOPBACK };
+    const first = chooseEndpoint(t, plan, req, newLbStats(), () => 0.5);
+    const dr = t.destinationRules.get(plan.host);
+    const drRefs = (t.destinationRuleSources.get(plan.host) ?? []).map((n) => { const [ns, name] = n.split('/'); return this.ref('DestinationRule', ns, name); });
+    const subsetDef = plan.subset ? dr?.subsets?.find((s) => s.name === plan.subset) : undefined;
+    const step: DestinationStep = {
+      cluster: clusterName(plan), host: plan.host, port: plan.port, ...(plan.subset !== undefined ? { subset: plan.subset } : {}), probability,
+      ...(drRefs.length ? { destinationRule: drRefs } : {}),
+      ...(subsetDef ? { selector: subsetDef.labels ?? {} } : {}),
+      workloads: first.kind === 'unknown-subset' ? [] : first.endpoints.map((w) => w.name),
+      loadBalancer: { policy: 'none', source: '' },
+      endpoints: [],
+      policy: { levels: [], connectionPool: {}, connectionPoolSource: '' },
+      at: [],
+    };
+    if (first.kind === 'unknown-subset') {
+      step.problem = first.error;
+      return step;
+    }
+    if (first.endpoints.length === 0) step.problem = plan.subset ? `subset ${plan.subset} selects no workload of ${plan.service.name}` : `${plan.service.name} has no workload`;
+    // The first attempt's pick, over a round robin's whole cycle (one pick per candidate from one set of stats).
+    const lb = newLbStats();
+    const rounds = Math.max(1, first.candidates.length);
+    const picks: Array<{ value: string; probability: number }> = [];
+    for (let i = 0; i < rounds; i++) {
+      for (const b of explore((random) => chooseEndpoint(t, plan, req, lb, random))) if (b.value.kind === 'picked') picks.push({ value: b.value.pick!.endpoint.name, probability: b.probability / rounds });
+    }
+    step.endpoints = merge(picks, (w) => w).map((e) => ({ workload: e.value, probability: e.probability }));
+    const policy = first.policy;
+    step.loadBalancer = lbOf(policy, t);
+    step.policy = {
+      levels: policyLevels(dr, plan),
+      ...poolOf(policy, t),
+      ...(policy.outlierDetection ? { outlierDetection: { ...outlierSettings(policy.outlierDetection, t.defaults.outlierDetection) } } : {}),
+      ...(policy.tls?.mode ? { tls: policy.tls.mode } : {}),
+    };
+    for (const w of step.workloads) {
+      const v = this.verdictAt(plan, t.workloadByName.get(w)!, policy, request);
+      if (step.endpoints.some((e) => e.workload === w)) step.at.push(v.step);
+    }
+    return step;
+  }
+
+  private readonly verdicts = new Map<string, Verdict>();
+
+  /** How the call goes out to one workload and what its sidecar's inbound decides (once per workload and destination). */
+  private verdictAt(plan: ForwardPlan, ep: WorkloadInfo, policy: EffectivePolicy, request: CallerRequest): Verdict {
+    const key = `${ep.name}|${plan.host}|${plan.port}|${plan.subset ?? ''}`;
+    let v = this.verdicts.get(key);
+    if (!v) this.verdicts.set(key, (v = this.decideAt(plan, ep, policy, request)));
+    return v;
+  }
+
+  private decideAt(plan: ForwardPlan, ep: WorkloadInfo, policy: EffectivePolicy, request: CallerRequest): Verdict {
+    const t = this.caller;
+    const sends = sendsMtls(t, ep, policy, plan);
+    const dest = this.tables(ep.name);
+    const why = policy.tls?.mode ? `DestinationRule tls.mode ${policy.tls.mode}`
+      : !t.defaults.autoMtls ? 'no DestinationRule tls, and auto mTLS is off (meshConfig.enableAutoMtls)'
+        : sends ? `auto mTLS: ${ep.name} accepts mTLS on this port` : `auto mTLS: ${ep.name} turned mTLS off (PeerAuthentication DISABLE), so plaintext`;
+    // The request as the callee's sidecar receives it: the route's rewrite and header operations applied.
+    const sent = { path: request.path, authority: request.authority, headers: { ...request.headers } as OutgoingHttpHeaders };
+    delete sent.headers.host;
+    forwardAs(sent, plan, t.defaults.proxyHeaders);
+    const inbound = inboundPortFor(dest, destinationOf(plan), sent.authority);
+    const peer = { tls: sends, spiffeId: sends ? t.identity.spiffeId : undefined };
+    const source = { workload: t.identity.name, labels: {}, spiffeId: peer.spiffeId, tls: sends, address: LOOPBACK };
+    const step: EndpointStep = { workload: ep.name, mtls: { sends, why }, authz: { policies: [], allowed: true, reason: 'no AuthorizationPolicy selects it' } };
+    const records: DecisionRecord[] = [];
+    if (inbound) {
+      const admitted = admits(inbound.mtls.mode, peer);
+      const m = /^([^/ ]+)\/([^ ]+)/.exec(inbound.mtls.source);
+      step.port = { port: inbound.number, mode: inbound.mtls.mode, source: m ? this.ref('PeerAuthentication', m[1], m[2]) : 'default', admitted };
+      if (!admitted) {
+        // The callee's listener closes the connection: a plaintext one is reset, a TLS one fails its handshake.
+        const flag = sends ? 'UF' : 'UC';
+        const who = m ? `PeerAuthentication ${m[1]}/${m[2]}` : 'the default';
+        return { step, records, outcome: { kind: 'error', flag, reason: sends ? 'upstream-connect-failure' : 'upstream-reset' }, refused: `${ep.name}'s port ${inbound.number} is ${inbound.mtls.mode} (${who}) and refuses a ${sends ? 'mTLS' : 'plaintext'} connection` };
+      }
+      records.push(mtlsRecord(ep.name, inbound.number, inbound.mtls, peer, admitted));
+    }
+    const policies = authzPoliciesAt(dest);
+    const app = this.req.appStatus;
+    const answered: Verdict = { step, records, outcome: app === undefined ? undefined : { kind: 'response', status: app } };
+    if (policies.length === 0) return answered;
+    const path = normalizePath(sent.path, dest.defaults.pathNormalization);
+    const areq = authzRequest({ tables: dest, source, method: this.req.method.toUpperCase(), path, authority: sent.authority, inbound, downstream: { headers: sent.headers as IncomingHttpHeaders } });
+    const decision = authorize(policies, areq, dest.snapshot.namespace);
+    step.authz = {
+      policies: policies.map((p) => explainPolicy(p, areq, dest.snapshot.namespace)).map((x) => this.verdictView(x)),
+      allowed: decision.allowed,
+      reason: decision.policy,
+    };
+    records.push(authzRecord(decision, ep.name));
+    if (decision.allowed) return answered;
+    return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied ${denialReason(step)}` };
+  }
+
+  private verdictView(v: PolicyVerdict): EndpointStep['authz']['policies'][number] {
+    const ref = this.ref('AuthorizationPolicy', v.policy.namespace, v.policy.name);
+    return {
+      policy: ref, action: v.action, dryRun: v.dryRun, matched: v.matched,
+      rules: v.rules.map((r) => {
+        const location = this.locate({ kind: 'AuthorizationPolicy', namespace: v.policy.namespace, name: v.policy.name }, ['spec', 'rules', r.rule]);
+        return { ...r, ...(location ? { location } : {}) };
+      }),
+    };
+  }
+
+  /**
+   * The attempts of one routed request, as the retry filter makes them: each
+   * picks an endpoint (avoiding the ones tried, as retryIgnorePreviousHosts
+   * does, through the outlier filter's own eligibility), ends as that
+   * workload's verdict, and is tried again while the retry policy's own test
+   * says so and retries are left.
+   */
+  private attempts(plan: ForwardPlan, policy: RetryPolicy | undefined, request: CallerRequest, lb: LbStats, random: RandomSource): Attempt[] {
+    const t = this.caller;
+    const req = { headers: request.headers, path: plan.path, sourceIp: LOOPBACK };
+    const eligible = eligibleEndpoints(new ResilienceState(new Stats(), random, () => this.now));
+    const tried = new Set<string>();
+    const out: Attempt[] = [];
+    for (let n = 1; ; n++) {
+      const ctx = { plan, tables: t, avoidEndpoints: policy?.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined } as RequestContext;
+      const choice = chooseEndpoint(t, plan, req, lb, random, (endpoints, p) => eligible(ctx, endpoints, p));
+      if (choice.kind === 'unknown-subset') return [...out, { error: { status: 503, flag: 'NR', message: choice.error }, retried: false }];
+      if (!choice.pick) return [...out, { error: { status: 503, flag: 'UH', message: `no healthy upstream: ${plan.subset ? `subset ${plan.subset} selects no workload` : 'the service has no workload'}` }, retried: false }];
+      const ep = choice.pick.endpoint;
+      tried.add(ep.name);
+      const verdict = this.verdictAt(plan, ep, choice.policy, request);
+      const again = !!policy && verdict.outcome !== undefined && retriable(policy, verdict.outcome);
+      const left = n <= (policy?.retries ?? 0);
+      out.push({ endpoint: ep.name, verdict, retried: again && left, exhausted: again && !left });
+      if (!(again && left)) return out;
+    }
+  }
+
+  /** Each way a routed request can end: fault, then the attempts with their endpoints and verdicts. */
+  private outcomesOf(plan: ForwardPlan, probability: number, routed: DecisionRecord, step: DestinationStep, request: CallerRequest): Outcome[] {
+    const t = this.caller;
+    const out: Outcome[] = [];
+    const where = plan.subset ? `subset ${plan.subset}` : plan.service.name;
+    const share = step.probability < 1 ? ` (${where}, ${pct(step.probability)})` : plan.subset ? ` (${where})` : '';
+    const { policy } = retryPolicyOf(t, plan);
+    // Round robin turns with each request: a whole cycle of requests, from one set of stats.
+    // A round robin's counter is wherever earlier requests left it, and retries pick from fewer
+    // candidates (hosts tried are avoided): every start in one cycle of all those lengths.
+    const rounds = cycleOf(step.workloads.length);
+    const runs: Array<{ value: Attempt[]; probability: number }> = [];
+    for (let i = 0; i < rounds; i++) {
+      for (const b of explore((random) => this.attempts(plan, policy, request, lbAt(plan, i), random))) runs.push({ value: b.value, probability: b.probability / rounds });
+    }
+    const tries = merge(runs, (a) => JSON.stringify(a.map((x) => [x.endpoint, x.error?.flag, x.retried])));
+    for (const f of merge(explore((random) => faultFor(t, plan, this.now, random)), (d) => JSON.stringify(d))) {
+      const p = probability * f.probability;
+      const fault = f.value;
+      const faulted = fault.delayMs !== undefined || fault.abort ? [faultRecord(fault, plan)] : [];
+      const delayed = fault.delayMs !== undefined ? ` after a ${formatDuration(fault.delayMs)} injected delay` : '';
+      if (fault.abort) {
+        const s = fault.abort.grpcStatus !== undefined ? `200 grpc-status ${fault.abort.grpcStatus}` : `${fault.abort.httpStatus}`;
+        out.push({ probability: p, kind: 'refused', status: fault.abort.grpcStatus !== undefined ? 200 : fault.abort.httpStatus, flags: fault.delayMs !== undefined ? 'DI,FI' : 'FI', summary: `${s} fault filter abort${delayed} (${faultSource(fault, plan)})`, records: [routed, ...faulted] });
+        continue;
+      }
+      for (const run of tries) out.push(this.outcomeOf(run.value, p * run.probability, [routed, ...faulted], share, delayed));
+    }
+    return out;
+  }
+
+  /** What the caller gets from its attempts: the last one's answer, URX when it would have been retried but none were left. */
+  private outcomeOf(attempts: Attempt[], probability: number, before: DecisionRecord[], share: string, delayed: string): Outcome {
+    const records = [...before];
+    attempts.forEach((a, i) => {
+      // An unknown subset is no cluster at all: the router fails before any attempt (the sidecar records none).
+      if (a.error?.flag === 'NR') return;
+      const result = a.error ? a.error.flag : a.verdict!.outcome?.kind === 'error' ? a.verdict!.outcome.flag : a.verdict!.outcome?.kind === 'response' ? String(a.verdict!.outcome.status) : 'app';
+      records.push(attemptRecord(i + 1, { ...(a.endpoint ? { endpoint: a.endpoint } : {}), result, retried: a.retried }), ...(a.verdict?.records ?? []));
+    });
+    const last = attempts[attempts.length - 1];
+    const n = attempts.length;
+    const after = n > 1 ? ` after ${n} attempts (${attempts.map((a) => a.endpoint).join(', ')})` : '';
+    const urx = last.exhausted ? ['URX'] : [];
+    if (last.error) {
+      return { probability, kind: 'refused', status: last.error.status, flags: last.error.flag, summary: `${last.error.status} ${last.error.flag}: ${last.error.message}${after}`, records };
+    }
+    const v = last.verdict!;
+    if (v.refused) {
+      const status = v.outcome?.kind === 'response' ? v.outcome.status : 503;
+      const flags = [...(v.outcome?.kind === 'error' ? [v.outcome.flag] : status === 403 ? ['UAEX'] : []), ...urx].join(',');
+      // Envoy's own words for an RBAC denial; a refused connection says its flag, as the access log would.
+      const head = v.outcome?.kind === 'error' ? `${status} ${v.outcome.flag}:` : `${status}`;
+      return { probability, kind: 'refused', status, ...(flags ? { flags } : {}), summary: `${head} ${v.refused}${after}${urx.length ? ' (URX)' : ''}`, records };
+    }
+    const status = v.outcome?.kind === 'response' ? v.outcome.status : undefined;
+    const flags = urx.join(',');
+    const summary = status === undefined ? `forwarded to ${last.endpoint}${share}${delayed}: the app answers${after}` : `${status} from ${last.endpoint}${share}${delayed}${after}${flags ? ` (${flags})` : ''}`;
+    return { probability, kind: 'answered', ...(status !== undefined ? { status } : {}), ...(flags ? { flags } : {}), summary, records };
+  }
+}
+
+/** One workload's verdict on a call: its records, how the attempt ends as the retry policy judges it (unknown: the app's answer), and why it refuses. */
+interface Verdict {
+  step: EndpointStep;
+  records: DecisionRecord[];
+  outcome?: AttemptOutcome;
+  refused?: string;
+}
+
+interface Attempt {
+  endpoint?: string;
+  verdict?: Verdict;
+  /** The cluster had nothing to send to. */
+  error?: { status: number; flag: string; message: string };
+  retried: boolean;
+  /** Retriable, but no retries left (URX). */
+  exhausted?: boolean;
+}
+
+/** Load-balancer stats whose round-robin counter for the plan's cluster stands at `n`. */
+function lbAt(plan: ForwardPlan, n: number): LbStats {
+  const lb = newLbStats();
+  lb.roundRobin.set(lbKey(plan), n);
+  return lb;
+}
+
+/** The least common multiple of 1..n: a round robin over n, then n-1, ... candidates repeats after it (capped: n > 7 is read as 7). */
+function cycleOf(n: number): number {
+  let l = 1;
+  for (let k = 2; k <= Math.min(n, 7); k++) l = (l * k) / gcd(l, k);
+  return l;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Where an app's connection to its sidecar comes from. */
+const LOOPBACK = '127.0.0.1';
+
+function planKey(p: RoutePlan): string {
+  return p.kind === 'forward' ? `forward|${p.host}|${p.port}|${p.subset ?? ''}` : p.kind === 'error' ? `error|${p.error.reason}` : `${p.kind}|${p.status}`;
+}
+
+function firstLine(s: string): string {
+  return s.replace(/^devmesh: /, '').split('\n')[0];
+}
+
+/** The field path of a rule in its resource. */
+export function rulePath(rule: RuleRef): (string | number)[] {
+  return rule.kind === 'VirtualService' ? ['spec', 'http', rule.rule] : ['spec', 'rules', rule.rule];
+}
+
+function defaultSource(p: Provenance | undefined, version: string, what: string): string {
+  if (!p) return `${what} (Istio ${version} default)`;
+  const from = p.from === 'meshConfig' ? p.source : p.from === 'compatibilityVersion' ? `compatibilityVersion ${p.version}: ${p.source}` : `Istio ${p.version} default: ${p.source}`;
+  return `${what} (${from})`;
+}
+
+function retriesOf(p: RetryPolicy, t: MeshTables, plan: ForwardPlan): NonNullable<RouteStep['retries']> {
+  const on = [...p.on].join(',') + (p.statusCodes.size > 0 ? ` (status ${[...p.statusCodes].join(',')})` : '');
+  const source = p.origin === 'route' ? `the rule's retries (${plan.routeName})`
+    : p.origin === 'meshConfig' ? 'Mesh spec.meshConfig.defaultHttpRetryPolicy'
+      : defaultSource(t.defaults.provenance['retry.attempts'], t.defaults.version, 'the default retry policy').replace(/^the default retry policy \((.*)\)$/, '$1') + retriableCodesNote(t);
+  return { retries: p.retries, on, ...(p.perTryTimeoutMs ? { perTryTimeoutMs: p.perTryTimeoutMs } : {}), source };
+}
+
+function retriableCodesNote(t: MeshTables): string {
+  const p = t.defaults.provenance['retry.retriableStatusCodes'];
+  return p?.from === 'compatibilityVersion' ? `; retriable status codes ${t.defaults.retry.retriableStatusCodes.join(',')} from compatibilityVersion ${p.version}` : '';
+}
+
+function faultOdds(branches: Array<{ value: FaultDecision; probability: number }>): NonNullable<RouteStep['faults']> {
+  const out: NonNullable<RouteStep['faults']> = [];
+  const delay = branches.filter((b) => b.value.delayMs !== undefined);
+  const abort = branches.filter((b) => b.value.abort);
+  if (delay.length) out.push({ kind: 'delay', probability: delay.reduce((a, b) => a + b.probability, 0), delayMs: delay[0].value.delayMs, source: delay[0].value.source ?? 'route' });
+  if (abort.length) {
+    const a = abort[0].value.abort!;
+    out.push({ kind: 'abort', probability: abort.reduce((x, b) => x + b.probability, 0), status: a.httpStatus, ...(a.grpcStatus !== undefined ? { grpcStatus: a.grpcStatus } : {}), source: abort[0].value.source ?? 'route' });
+  }
+  return out;
+}
+
+function faultSource(d: FaultDecision, plan: ForwardPlan): string {
+  return d.source === 'route' ? `the fault of ${plan.origin ? `${plan.origin.kind} ${plan.origin.namespace}/${plan.origin.name} rule ${plan.origin.rule}` : plan.routeName}` : `runtime fault ${d.source}`;
+}
+
+function lbOf(policy: { loadBalancer?: import('../policy/model').LoadBalancerSettings }, t: MeshTables): DestinationStep['loadBalancer'] {
+  const lb = policy.loadBalancer;
+  const ch = lb?.consistentHash;
+  if (ch) {
+    const on = ch.httpHeaderName ? `header ${ch.httpHeaderName}` : ch.httpCookie ? `cookie ${ch.httpCookie.name}` : ch.useSourceIp ? 'the source IP' : ch.httpQueryParameterName ? `query parameter ${ch.httpQueryParameterName}` : 'nothing';
+    return { policy: `consistent hash on ${on}`, source: 'DestinationRule trafficPolicy.loadBalancer.consistentHash' };
+  }
+  if (lb?.simple && lb.simple !== 'UNSPECIFIED') return { policy: lb.simple, source: 'DestinationRule trafficPolicy.loadBalancer.simple' };
+  return { policy: t.defaults.loadBalancer, source: defaultSource(t.defaults.provenance.loadBalancer, t.defaults.version, 'no loadBalancer.simple').replace(/^no loadBalancer\.simple \((.*)\)$/, '$1') };
+}
+
+function poolOf(policy: { connectionPool?: import('../policy/model').ConnectionPoolSettings }, t: MeshTables): Pick<DestinationStep['policy'], 'connectionPool' | 'connectionPoolSource'> {
+  const limits = poolLimits(policy.connectionPool, t.defaults.connectionPool);
+  const shown: Record<string, number> = {};
+  // The limits only (`multiplexed` is how the cluster speaks, not a limit).
+  for (const [k, v] of Object.entries(limits)) if (typeof v === 'number' && v !== UNLIMITED) shown[k] = v;
+  return {
+    connectionPool: shown,
+    connectionPoolSource: policy.connectionPool ? 'DestinationRule connectionPool, the rest Istio\'s defaults' : `Istio ${t.defaults.version} defaults (no limit but connectTimeout; ${t.defaults.provenance['connectionPool.maxConnections']?.source ?? ''})`,
+  };
+}
+
+/** Which levels of the DestinationRule shape the policy for this subset and port (trafficPolicy.ts merges them). */
+function policyLevels(dr: import('../policy/model').DestinationRuleSpec | undefined, plan: ForwardPlan): string[] {
+  if (!dr) return ['no DestinationRule'];
+  const levels: string[] = [];
+  if (dr.trafficPolicy) levels.push('trafficPolicy');
+  if (dr.trafficPolicy?.portLevelSettings?.some((p) => p.port?.number === plan.port)) levels.push(`trafficPolicy.portLevelSettings port ${plan.port} (replaces the top level for this port)`);
+  const sub = plan.subset ? dr.subsets?.find((s) => s.name === plan.subset)?.trafficPolicy : undefined;
+  if (sub) levels.push(`subset ${plan.subset} trafficPolicy (overrides field by field)`);
+  if (sub?.portLevelSettings?.some((p) => p.port?.number === plan.port)) levels.push(`subset ${plan.subset} portLevelSettings port ${plan.port}`);
+  return levels.length ? levels : ['DestinationRule without trafficPolicy'];
+}
+
+function denialReason(at: EndpointStep): string {
+  const deny = at.authz.policies.find((p) => p.action === 'DENY' && !p.dryRun && p.matched >= 0);
+  if (deny) return `by AuthorizationPolicy ${deny.policy.namespace}/${deny.policy.name} (DENY) rule ${deny.matched}`;
+  const allows = at.authz.policies.filter((p) => p.action === 'ALLOW' && !p.dryRun);
+  if (allows.length === 0) return `(${at.authz.reason})`;
+  const first = allows[0];
+  const why = first.rules.length === 0 ? 'it has no rules, so it matches nothing'
+    : first.rules.length === 1 ? `${first.rules[0].failed} (rule 0)` : first.rules.map((r) => `rule ${r.rule}: ${r.failed}`).join('; ');
+  return `by AuthorizationPolicy ${first.policy.namespace}/${first.policy.name}: ${why}${allows.length > 1 ? `; no other ALLOW policy matched either (${allows.length - 1} more)` : ''}`;
+}
+
+function headline(outcomes: Outcome[], route: RouteStep): string {
+  const retries = route.retries && route.retries.retries > 0 ? `; up to ${route.retries.retries} retries on ${route.retries.on}` : '';
+  const lines = outcomes.map((o) => `${o.summary}${outcomes.length > 1 ? ` — ${pct(o.probability)}` : ''}`);
+  return lines.join('\n') + (outcomes.some((o) => o.kind === 'answered') ? retries : '');
+}

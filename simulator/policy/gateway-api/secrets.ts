@@ -1,0 +1,47 @@
+/**
+ * Kubernetes TLS Secrets (`type: kubernetes.io/tls`, keys `tls.crt` and
+ * `tls.key` under `data` in base64 or `stringData` as text), as a Gateway
+ * listener's certificateRefs name them: the PEM they hold, or what is wrong
+ * with them. Pure (node:crypto parses, nothing is read from disk).
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { obj, str } from '../plain';
+import type { SourceDocument } from '../source';
+
+export type TlsSecret = { certPem: string; keyPem: string; notAfter: string; dnsNames: string[] } | { problem: string };
+
+const cache = new WeakMap<SourceDocument, TlsSecret>();
+
+export function tlsSecretOf(doc: SourceDocument): TlsSecret {
+  let s = cache.get(doc);
+  if (!s) cache.set(doc, (s = readTlsSecret(doc.value)));
+  return s;
+}
+
+function readTlsSecret(value: Record<string, any>): TlsSecret {
+  const data = obj(value.data);
+  const text = obj(value.stringData);
+  const field = (key: string): string | undefined => {
+    if (typeof text[key] === 'string') return text[key];
+    const b64 = str(data[key]);
+    return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
+  };
+  const certPem = field('tls.crt');
+  const keyPem = field('tls.key');
+  if (!certPem || !keyPem) return { problem: `needs both tls.crt and tls.key (type kubernetes.io/tls); it has ${[...new Set([...Object.keys(data), ...Object.keys(text)])].join(', ') || 'no data'}` };
+  try {
+    const cert = new X509Certificate(certPem);
+    createPrivateKey(keyPem);
+    const dnsNames = (cert.subjectAltName ?? '').split(',').map((s) => s.trim()).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
+    return { certPem, keyPem, notAfter: cert.validTo, dnsNames };
+  } catch (err) {
+    return { problem: `tls.crt or tls.key is not a PEM certificate and key: ${(err as Error).message}` };
+  }
+}
+
+/** Every TLS Secret of the workspace's reference documents, by `namespace/name`. */
+export function tlsSecrets(references: readonly SourceDocument[], defaultNamespace: string): Map<string, TlsSecret> {
+  const out = new Map<string, TlsSecret>();
+  for (const ref of references) if (ref.kind === 'Secret') out.set(`${ref.namespace ?? defaultNamespace}/${ref.name}`, tlsSecretOf(ref));
+  return out;
+}

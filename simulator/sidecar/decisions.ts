@@ -1,0 +1,171 @@
+/**
+ * Decision records: what a sidecar decided for one request, each with the
+ * origin behind it (kind, namespace/name, rule index). The filters only note
+ * what they decided on the request (`DecisionNotes`, a field or two each, no
+ * strings); the records are built from those notes when the exchange ends,
+ * and only where something reads them (a sampled span, the access log, the
+ * per-rule counters). `devmesh explain` builds the same records with the same
+ * builders from the same decision functions run with odds instead of dice,
+ * so a record from a live span and one from the static walk compare field
+ * by field.
+ */
+import type { AuthzDecision } from './security/authorization';
+import type { FaultDecision } from './resilience/faultDecision';
+import type { RoutePlan } from './routing/plan';
+import type { RouteOrigin } from './tables';
+import type { RequestContext } from './context';
+import { admits } from './security/peerAuthentication';
+
+export type { RuleRef, DecisionRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
+import type { RuleRef, DecisionRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
+
+/** `VirtualService/default/reviews/1`: the id per-rule counters, spans and the editor's code lenses share. */
+export function ruleKey(r: RuleRef): string {
+  return `${r.kind}/${r.namespace}/${r.name}/${r.rule}`;
+}
+
+export function parseRuleKey(key: string): RuleRef | undefined {
+  const m = /^([A-Za-z]+)\/([^/]+)\/([^/]+)\/(\d+)$/.exec(key);
+  return m ? { kind: m[1], namespace: m[2], name: m[3], rule: Number(m[4]) } : undefined;
+}
+
+/** What the filters note on a request while deciding (RequestContext.notes), read into records at the end. */
+export interface DecisionNotes {
+  fault?: FaultDecision;
+  /** Hosts the mirror filter copied the request to. */
+  mirrors?: string[];
+  /** The retry filter's tries, in order. */
+  attempts?: AttemptNote[];
+  authz?: AuthzDecision;
+}
+
+export interface AttemptNote {
+  endpoint?: string;
+  result: string;
+  retried: boolean;
+}
+
+export function ruleOf(origin: RouteOrigin | undefined): RuleRef | undefined {
+  return origin && { kind: origin.kind, namespace: origin.namespace, name: origin.name, rule: origin.rule };
+}
+
+export function routeRecord(plan: RoutePlan, proxy: string): RouteRecord {
+  switch (plan.kind) {
+    case 'forward': {
+      const r: RouteRecord = { step: 'route', proxy, route: plan.routeName, rule: ruleOf(plan.origin), action: 'forward', host: plan.host, port: plan.port };
+      if (plan.subset !== undefined) r.subset = plan.subset;
+      return strip(r);
+    }
+    case 'redirect':
+    case 'direct':
+      return strip({ step: 'route', proxy, route: plan.routeName, rule: ruleOf(plan.origin), action: plan.kind, status: plan.status });
+    case 'error':
+      return { step: 'route', proxy, route: '-', action: 'refused', status: plan.error.status, flag: plan.error.flag, reason: plan.error.reason };
+  }
+}
+
+export function faultRecord(d: FaultDecision, plan: RoutePlan | undefined): FaultRecord {
+  const fromRoute = d.source === 'route';
+  const r: FaultRecord = { step: 'fault' };
+  if (fromRoute && plan && plan.kind !== 'error' && plan.origin) r.rule = ruleOf(plan.origin);
+  if (!fromRoute && d.source) r.runtime = d.source;
+  if (d.delayMs !== undefined) r.delayMs = d.delayMs;
+  if (d.abort) {
+    r.abort = d.abort.httpStatus;
+    if (d.abort.grpcStatus !== undefined) r.grpcStatus = d.abort.grpcStatus;
+  }
+  return r;
+}
+
+export function mirrorRecord(to: string[], plan: RoutePlan | undefined): MirrorRecord {
+  return strip({ step: 'mirror', rule: plan && plan.kind !== 'error' ? ruleOf(plan.origin) : undefined, to });
+}
+
+export function attemptRecord(n: number, note: AttemptNote): AttemptRecord {
+  return strip({ step: 'attempt', n, endpoint: note.endpoint, result: note.result, retried: note.retried });
+}
+
+export function mtlsRecord(proxy: string, port: number, mtls: { mode: string; source: string }, peer: { tls: boolean; spiffeId?: string }, admitted: boolean): MtlsRecord {
+  return strip({ step: 'mtls', proxy, port, mode: mtls.mode, source: mtls.source, peer: peer.tls ? peer.spiffeId : undefined, admitted });
+}
+
+export function authzRecord(d: AuthzDecision, proxy: string): AuthzRecord {
+  const r: AuthzRecord = { step: 'authz', proxy, allowed: d.allowed, reason: d.policy };
+  if (d.by) {
+    r.rule = { kind: 'AuthorizationPolicy', namespace: d.by.namespace, name: d.by.name, rule: d.by.rule };
+    r.action = d.by.action;
+  }
+  if (d.audited) r.audit = d.audited;
+  if (d.dryRun) r.dryRun = d.dryRun;
+  return r;
+}
+
+/** The rules a request's records name, for the per-rule counters: the route rule and the authorization rule. */
+export function rulesOf(records: readonly DecisionRecord[]): RuleRef[] {
+  const out: RuleRef[] = [];
+  for (const r of records) if ((r.step === 'route' || r.step === 'authz') && r.rule) out.push(r.rule);
+  return out;
+}
+
+/** Drops keys whose value is undefined, so records compare with deepEqual and serialize the same. */
+function strip<T extends object>(r: T): T {
+  for (const k of Object.keys(r) as (keyof T)[]) if (r[k] === undefined) delete r[k];
+  return r;
+}
+
+/** Flags that say an attempt failed at the proxy rather than got the app's answer. */
+const FAILURE_FLAGS = ['UF', 'UC', 'UT', 'UO', 'UH', 'NR', 'NC', 'FI', 'UAEX'] as const;
+
+/**
+ * The records of one finished exchange, from what its filters noted: at an
+ * outbound (or the ingress) listener the route, fault, mirror and attempts
+ * (and the ingress's own authorization), at an inbound one PeerAuthentication
+ * and authorization.
+ */
+export function recordsOf(listener: string, ctx: RequestContext, status: number): DecisionRecord[] {
+  const out: DecisionRecord[] = [];
+  const notes = ctx.notes;
+  // A context no listener made (a unit test's) has noted nothing.
+  if (!notes) return out;
+  const proxy = ctx.tables.identity.name;
+  if (listener === 'inbound') {
+    const port = ctx.inbound;
+    if (port) {
+      const peer = { tls: ctx.source.tls !== false, spiffeId: ctx.source.spiffeId };
+      out.push(mtlsRecord(proxy, port.number, port.mtls, peer, admits(port.mtls.mode, peer)));
+    }
+    if (notes.authz) out.push(authzRecord(notes.authz, proxy));
+    return out;
+  }
+  if (notes.authz) out.push(authzRecord(notes.authz, proxy));
+  const plan = ctx.plan;
+  if (!plan) return out;
+  out.push(routeRecord(plan, proxy));
+  if (notes.fault) out.push(faultRecord(notes.fault, plan));
+  if (notes.mirrors) out.push(mirrorRecord(notes.mirrors, plan));
+  if (notes.attempts) notes.attempts.forEach((a, i) => out.push(attemptRecord(i + 1, a)));
+  else if (plan.kind === 'forward' && (ctx.endpoint || ctx.flags.includes('UH'))) {
+    const failed = FAILURE_FLAGS.find((f) => ctx.flags.includes(f));
+    out.push(attemptRecord(1, { endpoint: ctx.endpoint?.name, result: failed ?? String(status), retried: false }));
+  }
+  return out;
+}
+
+const keys = new WeakMap<object, string>();
+
+/** The rule key of a compiled rule's origin, made once per origin (they live as long as their tables). */
+export function originKey(origin: RouteOrigin): string {
+  let k = keys.get(origin);
+  if (k === undefined) keys.set(origin, (k = ruleKey(origin)));
+  return k;
+}
+
+/** The rule keys an exchange counts against: its route rule (outbound, ingress) and its authorization rule. */
+export function ruleKeysOf(ctx: RequestContext, listener: string): string[] | undefined {
+  const plan = ctx.plan;
+  const by = ctx.notes?.authz?.by;
+  const route = listener !== 'inbound' && plan && plan.kind !== 'error' && plan.origin ? originKey(plan.origin) : undefined;
+  if (!by) return route === undefined ? undefined : [route];
+  const authz = ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule });
+  return route === undefined ? [authz] : [authz, route];
+}

@@ -1,0 +1,115 @@
+/**
+ * Builds an L4Context over one connection and runs its lifecycle: counting
+ * bytes both ways once it relays, propagating half-closes (a FIN from one
+ * side ends the other side's writes, as Envoy's tcp_proxy does), tearing
+ * both sides down when either goes away, and telling the observer exactly
+ * once when it is over. Live connections stay in `live`, so telemetry can
+ * report the bytes of long connections while they last.
+ */
+import type { Duplex } from 'node:stream';
+import type { Source } from '../context';
+import type { MeshTables } from '../tables';
+import type { L4Context, L4Error, L4Exchange, L4Listener } from './context';
+
+export interface L4Observer {
+  /**
+   * A connection opened (istio_tcp_connections_opened_total): told once its
+   * labels are known — when it connects, or when it fails before that — as
+   * Istio's stats filter waits for the peer's metadata before it reports.
+   */
+  opened?(e: L4Exchange): void;
+  /** It is over: access log, metrics, topology. */
+  done(e: L4Exchange): void;
+  /** Connections in progress, their bytes updated as they flow. */
+  live?: Set<L4Exchange>;
+}
+
+export interface TunnelEnds {
+  accept?(): void;
+  refuse?(err: L4Error): void;
+}
+
+export function newL4Context(tables: MeshTables, listener: L4Listener, downstream: Duplex, source: Source, observer: L4Observer, ends: TunnelEnds = {}): L4Context {
+  const startedAt = performance.now();
+  let upstream: Duplex | undefined;
+  let over = false;
+  let told = false;
+  const tellOpened = () => {
+    if (told) return;
+    told = true;
+    observer.opened?.(exchange);
+  };
+  const closers: (() => void)[] = [];
+  const exchange: L4Exchange = { ctx: undefined as unknown as L4Context, durationMs: 0, bytesReceived: 0, bytesSent: 0, connected: false };
+
+  /** `refused`: the downstream was just told why (a CONNECT answer): let that reach it before the socket goes. */
+  const finish = (refused = false) => {
+    if (over) return;
+    over = true;
+    upstream?.destroy();
+    if (!refused) downstream.destroy();
+    else if (downstream.writableFinished) downstream.destroy();
+    else {
+      downstream.once('finish', () => downstream.destroy());
+      setTimeout(() => downstream.destroy(), 1000).unref();
+    }
+    observer.live?.delete(exchange);
+    exchange.durationMs = performance.now() - startedAt;
+    for (const c of closers) c();
+    tellOpened();
+    observer.done(exchange);
+  };
+  downstream.on('error', () => downstream.destroy());
+  downstream.once('close', () => {
+    // The downstream went away first: whatever the upstream still sends has nowhere to go.
+    if (!upstream || upstream.destroyed) return finish();
+    upstream.destroy();
+  });
+  const finishNow = () => finish();
+
+  const ctx: L4Context = {
+    tables, listener, downstream, startedAt, source, mtls: false, flags: [],
+    fail(err: L4Error) {
+      if (over) return;
+      if (err.flag && !ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
+      ctx.proxyError ??= err.reason;
+      if (ends.refuse && !exchange.connected && !err.reset) {
+        ends.refuse(err);
+        return finish(true);
+      }
+      finish();
+    },
+    relay(up: Duplex) {
+      if (over) {
+        up.destroy();
+        return;
+      }
+      upstream = up;
+      exchange.connected = true;
+      tellOpened();
+      ends.accept?.();
+      up.on('error', () => up.destroy());
+      up.once('close', () => {
+        if (downstream.destroyed) return finish();
+        // Let what the upstream sent drain to the downstream, then close it (Envoy flushes before closing).
+        if (downstream.writableEnded) downstream.destroy();
+        else downstream.end(() => downstream.destroy());
+        downstream.once('close', finishNow);
+        setTimeout(finishNow, 2000).unref();
+      });
+      downstream.on('data', (c: Buffer) => { exchange.bytesReceived += c.length; });
+      up.on('data', (c: Buffer) => { exchange.bytesSent += c.length; });
+      downstream.pipe(up);
+      up.pipe(downstream);
+      downstream.resume();
+    },
+    onClose(cb) {
+      closers.push(cb);
+    },
+  };
+  if (ends.accept) ctx.accept = ends.accept;
+  if (ends.refuse) ctx.refuse = ends.refuse;
+  exchange.ctx = ctx;
+  observer.live?.add(exchange);
+  return ctx;
+}

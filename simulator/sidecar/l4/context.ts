@@ -1,0 +1,97 @@
+/**
+ * The connection context and the filter shape of the L4 chain: what the
+ * HTTP chain's RequestContext is to a request, this is to one TCP
+ * connection (Envoy's network filters: tcp_proxy, network RBAC, the TCP
+ * stats filter). A handler either fails the connection (`fail`: closed, the
+ * access log says why) or connects it (`relay`: bytes flow both ways,
+ * half-closes included, until either side closes). Exactly one `onDone` per
+ * connection, when it is over.
+ */
+import type { Duplex } from 'node:stream';
+import type { ServiceInfo, ServicePortInfo, WorkloadInfo } from '../../protocol';
+import type { Source } from '../context';
+import type { ResponseFlag } from '../errors';
+import type { L4ForwardPlan } from '../routing/l4Plan';
+import type { EffectivePolicy } from '../routing/trafficPolicy';
+import type { InboundPort, MeshTables } from '../tables';
+
+/** Why a connection ends early. `status` is what an inbound tunnel answers the caller's sidecar (HTTP CONNECT status). */
+export interface L4Error {
+  flag?: ResponseFlag;
+  /** Stable reason (`rbac-access-denied`, `upstream-connect-failure`, ...): the access log's details. */
+  reason: string;
+  message: string;
+  status?: number;
+  /** Reset the connection without an answer, even to a sidecar's tunnel (a port whose mTLS mode refuses the peer). */
+  reset?: boolean;
+}
+
+export type L4Listener = 'outbound' | 'inbound' | 'ingress';
+
+export interface L4Context {
+  /** The snapshot in force when the connection arrived; it keeps it for its lifetime. */
+  readonly tables: MeshTables;
+  readonly listener: L4Listener;
+  /** Outbound: the app's connection. Inbound: the tunnel from the caller's sidecar (or a plaintext client). */
+  readonly downstream: Duplex;
+  readonly startedAt: number;
+  source: Source;
+  /** The service port addressed: outbound, what the app named; inbound, what the caller's sidecar named (none for a raw plaintext client). */
+  destination?: { service: ServiceInfo; port: ServicePortInfo; authority: string };
+  /** Inbound: the `<fqdn>:<port>` the caller's sidecar named in its CONNECT. */
+  requested?: string;
+  /** Inbound: the headers of the caller's CONNECT (peer metadata); none for a plaintext client. */
+  tunnelHeaders?: Record<string, string | string[] | undefined>;
+  /** The server name of the app's TLS ClientHello (tls ports). */
+  sni?: string;
+  /** Set by the route filter. */
+  plan?: L4ForwardPlan;
+  /** Set by the endpoint filter: the picked workload and the DestinationRule policy in force for it. */
+  endpoint?: WorkloadInfo;
+  policy?: EffectivePolicy;
+  /** Inbound: the port of this workload the connection is for. */
+  inbound?: InboundPort;
+  /** Set by the chaos filter: connect here (a toxic relay) instead of the peer's inbound port. */
+  upstreamPort?: number;
+  /** Outbound: whether the hop to the peer is mTLS. Inbound: whether the peer came over mTLS. */
+  mtls: boolean;
+  flags: ResponseFlag[];
+  /** Why it ended (Envoy's %RESPONSE_CODE_DETAILS%), when a proxy decided it. */
+  proxyError?: string;
+  /** `127.0.0.1:<port>` of what it connected to. */
+  upstreamHost?: string;
+  /** At the ingress: the Gateway server port the connection came to, and the Gateways with a TCP server there. */
+  gateway?: { names: string[]; port: number };
+  /** A CONNECT to a host outside the mesh: `host:port` (Istio's PassthroughCluster). */
+  passthrough?: string;
+  /** Closes the connection with an error, before or after it connected. */
+  fail(err: L4Error): void;
+  /** Connected: relays bytes both ways until either side closes. */
+  relay(upstream: Duplex): void;
+  /** Called once when the connection is over (failed, closed or reset). */
+  onClose(cb: () => void): void;
+  /** Inbound: the peer's sidecar is told the tunnel is up (HTTP 200), just before relaying. */
+  accept?(): void;
+  /** Inbound: the peer's sidecar is told why not (HTTP status + x-devmesh-proxy-error) instead of a bare close. */
+  refuse?(err: L4Error): void;
+}
+
+export type L4Handler = (ctx: L4Context) => void;
+export type L4Filter = (next: L4Handler) => L4Handler;
+
+/** Composes filters so that the first in the list sees the connection first. */
+export function composeL4(filters: L4Filter[], terminal: L4Handler): L4Handler {
+  return filters.reduceRight<L4Handler>((next, filter) => filter(next), terminal);
+}
+
+/** A finished (or live) connection, as observers see it. */
+export interface L4Exchange {
+  ctx: L4Context;
+  durationMs: number;
+  /** Bytes received from the downstream (the app, or the caller's sidecar). */
+  bytesReceived: number;
+  /** Bytes sent to the downstream. */
+  bytesSent: number;
+  /** true once it connected to its upstream. */
+  connected: boolean;
+}

@@ -1,0 +1,66 @@
+/**
+ * L4 route: which tcp[]/tls[] rule, and which destination (host, subset,
+ * port) the connection goes to. On a TLS port it first reads the
+ * ClientHello's server name without consuming it (Envoy's tls_inspector),
+ * so the bytes reach the destination untouched.
+ */
+import { protocolClass } from '../../policy/protocols';
+import { planL4 } from '../routing/l4Plan';
+import { routeKey } from '../tables';
+import { MAX_CLIENT_HELLO, readClientHello } from './clientHello';
+import type { L4Context, L4Filter } from './context';
+
+/** How long a TLS client may take to send its ClientHello. */
+const CLIENT_HELLO_TIMEOUT_MS = 10_000;
+
+export interface L4RouteSettings {
+  random: () => number;
+}
+
+export const l4Route = (s: L4RouteSettings): L4Filter => (next) => (ctx) => {
+  const dest = ctx.destination!;
+  const route = () => {
+    const t = ctx.tables;
+    const table = t.routes.get(routeKey(dest.service.fqdn, dest.port.port));
+    if (!table) return ctx.fail({ flag: 'NR', reason: 'unknown-port', message: `no route table for ${dest.authority}` });
+    const plan = planL4(t, table, { port: dest.port.port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway: 'mesh', sni: ctx.sni }, s.random);
+    if (plan.kind === 'error') return ctx.fail({ flag: plan.flag, reason: plan.reason, message: plan.message });
+    ctx.plan = plan;
+    next(ctx);
+  };
+  if (protocolClass(dest.port.protocol) !== 'tls') return route();
+  peekServerName(ctx, (sni) => {
+    ctx.sni = sni;
+    route();
+  });
+};
+
+/** Reads until the ClientHello is complete (or is not one), then pushes every byte back. */
+function peekServerName(ctx: L4Context, done: (sni: string | undefined) => void): void {
+  const socket = ctx.downstream;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let decided = false;
+  const decide = (sni: string | undefined) => {
+    if (decided) return;
+    decided = true;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.pause();
+    if (chunks.length > 0) socket.unshift(Buffer.concat(chunks));
+    done(sni);
+  };
+  const onData = (c: Buffer) => {
+    chunks.push(c);
+    size += c.length;
+    const read = readClientHello(Buffer.concat(chunks));
+    if (read.kind === 'hello') decide(read.sni);
+    else if (read.kind === 'not-tls' || size >= MAX_CLIENT_HELLO) decide(undefined);
+  };
+  const timer = setTimeout(() => decide(undefined), CLIENT_HELLO_TIMEOUT_MS);
+  timer.unref();
+  ctx.onClose(() => clearTimeout(timer));
+  socket.on('data', onData);
+  // The socket arrives paused (nothing read before a handler owns it).
+  socket.resume();
+}

@@ -1,0 +1,33 @@
+/**
+ * The L4 outbound terminal: a tunnel to the picked workload's sidecar
+ * (upstream/tunnel.ts), mTLS unless the DestinationRule says `tls.mode:
+ * DISABLE`, within `connectionPool.tcp.connectTimeout` (default 10s); then
+ * the bytes flow. A failure closes the app's connection (flag UF), as
+ * Envoy's tcp_proxy does when it cannot connect upstream.
+ */
+import { PEER_HEADER } from '../filters/peerMetadata';
+import { poolLimits } from '../resilience/connectionPool';
+import { openTunnel, type TunnelDeps, type TunnelTransport } from '../upstream/tunnel';
+import type { L4Handler } from './context';
+
+export interface ToPeerDeps extends TunnelDeps {
+  /** How mTLS tunnels travel (BENCHMARKS.md "TCP through the mesh"): a CONNECT stream on the pair's HTTP/2 session, or a TLS connection each. */
+  transport: Exclude<TunnelTransport, 'plaintext'>;
+}
+
+export const toPeer = (deps: ToPeerDeps): L4Handler => (ctx) => {
+  const plan = ctx.plan!;
+  const ep = ctx.endpoint!;
+  const transport: TunnelTransport = ctx.policy?.tls?.mode === 'DISABLE' ? 'plaintext' : deps.transport;
+  const port = ctx.upstreamPort ?? ep.sidecar.inboundPort;
+  const timeoutMs = poolLimits(ctx.policy?.connectionPool, ctx.tables.defaults.connectionPool).connectTimeoutMs;
+  ctx.mtls = transport !== 'plaintext';
+  ctx.upstreamHost = `127.0.0.1:${ep.sidecar.inboundPort}`;
+  openTunnel({ transport, port, spiffeId: ep.spiffeId, authority: `${plan.host}:${plan.port}`, headers: { [PEER_HEADER]: ctx.tables.identity.name }, timeoutMs }, deps, (r) => {
+    if (r.ok) return ctx.relay(r.stream);
+    if (r.kind === 'timeout') return ctx.fail({ flag: 'UF', reason: 'connect-timeout', message: `connecting to ${ep.name}: ${r.message}` });
+    // The peer answered: it could not reach its app (a connect failure, as HBONE reports it), or it refused the connection (RBAC, mTLS mode).
+    if (r.kind === 'refused') return ctx.fail({ flag: r.status === 503 ? 'UF' : undefined, reason: r.reason ?? `peer-status-${r.status}`, status: r.status, message: `${ep.name}: ${r.message}` });
+    ctx.fail({ flag: 'UF', reason: 'upstream-connect-failure', message: `connecting to ${ep.name}: ${r.message}` });
+  });
+};

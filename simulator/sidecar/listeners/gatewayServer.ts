@@ -1,0 +1,114 @@
+/**
+ * One Gateway API listener port at the ingress, speaking what an Envoy
+ * gateway listener speaks (codec AUTO): HTTP/1.1 and HTTP/2 on the same
+ * port. In plaintext the first bytes decide — the HTTP/2 preface (prior
+ * knowledge, what a gRPC client's plaintext channel sends) goes to an h2c
+ * server, anything else to HTTP/1.1; with TLS, ALPN decides (`h2` or
+ * `http/1.1`), and the certificate is the one of the listener whose
+ * hostname the client's SNI names (the most specific; the first for a
+ * client without SNI). Every request or stream runs the ingress chain with
+ * the listener it came to, so the routes attached there (HTTPRoutes and
+ * GRPCRoutes) decide.
+ */
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { headersLimits } from '../../http-limits';
+import type { GatewayListenerRef } from '../context';
+import { STREAM_WINDOW } from '../upstream/h2Pool';
+import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
+import { onFirstBytes, startsHttp2 } from './sniff';
+
+export interface ListenerCertificateRef { hostname?: string; certPem: string; keyPem: string }
+
+export interface GatewayServer {
+  /** The socket server that listens (its `address()` is the local port). */
+  readonly server: net.Server;
+  /** The default certificate changed (a rotation, an edited Secret); SNI picks per handshake anyway. */
+  refreshCertificate(): void;
+  /** Stops accepting; idle HTTP/1.1 connections close, HTTP/2 ones get GOAWAY (streams in flight finish). */
+  close(): void;
+  /** Cuts every connection still open. */
+  destroy(): void;
+}
+
+/** A client that connects and says nothing is dropped after this long. */
+const SNIFF_TIMEOUT_MS = 10_000;
+/** How long a closed listener's connections get to finish what they are doing. */
+const DRAIN_MS = 5_000;
+
+export function createGatewayServer(deps: ListenerDeps, listener: GatewayListenerRef, certificates?: () => ListenerCertificateRef[]): GatewayServer {
+  const serve = requestEntry(deps, listener);
+  const workers = new WorkerSpread<object>();
+  const sockets = new Set<Duplex>();
+  const sessions = new Set<http2.Http2Session>();
+  const track = (socket: Duplex) => { sockets.add(socket); socket.once('close', () => sockets.delete(socket)); };
+  const onSession = (session: http2.Http2Session) => {
+    sessions.add(session);
+    workers.assign(session);
+    session.once('close', () => sessions.delete(session));
+  };
+  // Each HTTP/2 stream is one request; its worker is its connection's.
+  const onStreamRequest = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => serve(req, res, workers.of(req.stream.session ?? {}));
+  const onHttp1Request = (req: http.IncomingMessage, res: http.ServerResponse) => serve(req, res, workers.of(req.socket));
+  const h2Settings = { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 };
+
+  if (listener.scheme === 'https' && certificates) {
+    const contexts = new WeakMap<object, tls.SecureContext>();
+    const contextOf = (c: ListenerCertificateRef) => {
+      let sc = contexts.get(c);
+      if (!sc) contexts.set(c, (sc = tls.createSecureContext({ cert: c.certPem, key: c.keyPem })));
+      return sc;
+    };
+    const pick = (servername: string | undefined) => {
+      const all = certificates();
+      const host = servername?.toLowerCase();
+      const specific = (h?: string) => (!h ? 0 : h.startsWith('*.') ? h.length : 1_000_000 + h.length);
+      const fits = all.filter((c) => !c.hostname || (host !== undefined && (c.hostname === host || (c.hostname.startsWith('*.') && host.endsWith(c.hostname.slice(1))))));
+      return fits.sort((a, b) => specific(b.hostname) - specific(a.hostname))[0] ?? all[0];
+    };
+    const first = pick(undefined);
+    // ALPN offers h2 and http/1.1; an HTTP/1.1 client gets Node's HTTP/1.1 server on the same socket.
+    const server = http2.createSecureServer({
+      ...h2Settings, allowHTTP1: true, cert: first?.certPem, key: first?.keyPem,
+      SNICallback: (name, cb) => {
+        const c = pick(name);
+        cb(c ? null : new Error('no certificate for this listener'), c ? contextOf(c) : undefined);
+      },
+    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => { track(socket); if (socket.alpnProtocol !== 'h2') workers.assign(socket); });
+    server.on('session', onSession);
+    server.on('request', (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) =>
+      ('stream' in req ? onStreamRequest(req, res as http2.Http2ServerResponse) : onHttp1Request(req, res as http.ServerResponse)));
+    return {
+      server,
+      refreshCertificate: () => { const c = pick(undefined); if (c) server.setSecureContext({ cert: c.certPem, key: c.keyPem }); },
+      // HTTP/1.1 over TLS has no idle tracking here: what is still open after the drain time is cut.
+      close: () => { server.close(); for (const s of sessions) s.close(); setTimeout(() => { for (const s of sockets) s.destroy(); }, DRAIN_MS).unref(); },
+      destroy: () => { for (const s of sockets) s.destroy(); },
+    };
+  }
+
+  const h1 = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, onHttp1Request);
+  const h2c = http2.createServer(h2Settings, onStreamRequest);
+  h2c.on('session', onSession);
+  const server = net.createServer((socket) => {
+    track(socket);
+    socket.on('error', () => socket.destroy());
+    onFirstBytes(socket, SNIFF_TIMEOUT_MS, (first) => {
+      if (startsHttp2(first)) return void h2c.emit('connection', socket);
+      workers.assign(socket);
+      h1.emit('connection', socket);
+      // HTTP/1.1 reads the bytes put back through 'data': let them flow (HTTP/2 reads them itself).
+      socket.resume();
+    });
+  });
+  return {
+    server,
+    refreshCertificate: () => undefined,
+    close: () => { server.close(); h1.closeIdleConnections(); for (const s of sessions) s.close(); },
+    destroy: () => { for (const s of sockets) s.destroy(); h1.closeAllConnections(); },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The routing decision for one connection, as a pure function of the
+ * compiled tables, the connection's attributes and a random source, as
+ * pilot builds a sidecar's outbound TCP/TLS filter chains
+ * (networking/core/tls.go):
+ *
+ * - a TCP port: the first tcp[] rule with no match, or with a match whose
+ *   static predicates hold, routes it; with none, the connection goes to
+ *   the addressed service and port (the default route);
+ * - a TLS port: every tls[] match whose static predicates hold becomes a
+ *   filter chain keyed by its sniHosts, and the ClientHello's server name
+ *   picks one (an exact name before a wildcard, then the first written); no
+ *   tls[] rule applying: the default route, whatever the SNI ("traffic
+ *   'https-*' or 'tls-*' ports without associated virtual service will be
+ *   treated as opaque TCP"); rules applying but no SNI matching: no filter
+ *   chain, the connection is closed (NR);
+ * - the destination is picked by weight (relative, as for HTTP) and sent to
+ *   its `port`, or the service's only port, or the addressed one.
+ */
+import { qualifyHost } from '../../policy/hosts';
+import type { ServiceInfo } from '../../protocol';
+import type { ResponseFlag } from '../errors';
+import { knownServices, type CompiledL4Rule, type MeshTables, type RouteOrigin, type RouteTable } from '../tables';
+import { sniScore, type L4Attributes } from './l4Match';
+import { describePorts, destinationPort, portsOf } from './servicePorts';
+import { pickWeighted } from './weights';
+
+export interface L4ForwardPlan {
+  kind: 'forward';
+  service: ServiceInfo;
+  /** The destination's FQDN (the cluster's host). */
+  host: string;
+  subset?: string;
+  port: number;
+  /** The tcp[]/tls[] rule that routed it; none for the default route. */
+  origin?: RouteOrigin;
+  /** `default`, or `<vs>.<section>.<index>`. */
+  routeName: string;
+}
+
+export interface L4PlanError {
+  kind: 'error';
+  flag: ResponseFlag;
+  /** Stable reason, as for HTTP (`no-sni-match`, `unknown-destination`, ...). */
+  reason: string;
+  message: string;
+}
+
+export type L4Plan = L4ForwardPlan | L4PlanError;
+
+export function planL4(t: MeshTables, table: RouteTable, a: L4Attributes & { sni?: string }, random: () => number): L4Plan {
+  const hit = table.tls.length > 0 ? pickTls(table.tls, a) : pickTcp(table.tcp, a);
+  if (hit === 'default') return { kind: 'forward', service: table.service, host: table.service.fqdn, port: table.port.port, routeName: 'default' };
+  if (hit === 'no-sni') {
+    const vs = table.source?.resources[0];
+    const rules = `${vs?.namespace}/${vs?.name}`;
+    return { kind: 'error', flag: 'NR', reason: 'no-sni-match', message: a.sni ? `no tls[] rule of VirtualService ${rules} matches server name "${a.sni}"` : `the client sent no server name (SNI), and VirtualService ${rules} routes port ${a.port} by SNI` };
+  }
+  return forward(t, hit, a.port, random);
+}
+
+/**
+ * The ingress's plan for a connection to one of its Gateway TCP servers: the
+ * first tcp[] rule, of the VirtualServices bound to one of the Gateways with
+ * a server on that port, whose match holds (`port` is the Gateway's port).
+ * Nothing matching: no route (Envoy has no filter chain), the connection closes.
+ */
+export function planGatewayL4(t: MeshTables, gateways: readonly string[], port: number, random: () => number): L4Plan {
+  for (const gateway of gateways) {
+    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    for (const vs of t.gatewayRoutes) {
+      if (!vs.gateways.includes(gateway)) continue;
+      const hit = pickTcp(vs.tcp, a);
+      if (hit !== 'default') return forward(t, hit, port, random);
+    }
+  }
+  return { kind: 'error', flag: 'NR', reason: 'no-gateway-route', message: `no tcp[] rule of a VirtualService bound to ${gateways.join(', ')} matches port ${port}` };
+}
+
+/** The destination of a rule, picked by weight, sent to its port (or the service's only one, or `port`). */
+function forward(t: MeshTables, hit: CompiledL4Rule, requestedPort: number, random: () => number): L4Plan {
+  const routeName = `${hit.origin.name}.${hit.origin.section}.${hit.index}`;
+  const dest = pickWeighted(hit.route, random);
+  if (!dest) return { kind: 'error', flag: 'UH', reason: 'no-weighted-destination', message: `route ${routeName} has no destination with a weight above 0` };
+  const fqdn = qualifyHost(dest.destination.host, hit.origin.namespace);
+  const service = t.serviceByHost.get(fqdn);
+  if (!service) return { kind: 'error', flag: 'NC', reason: 'unknown-destination', message: `route ${routeName} sends to ${fqdn}, which is not a mesh service; known services: ${knownServices(t)}` };
+  const port = destinationPort(service, dest.destination.port?.number, requestedPort);
+  if (!portsOf(service).some((p) => p.port === port)) {
+    return { kind: 'error', flag: 'NC', reason: 'unknown-destination-port', message: `route ${routeName} sends to ${service.name}.${service.namespace} port ${port}, which it does not have; it has ${describePorts(service)}` };
+  }
+  return { kind: 'forward', service, host: service.fqdn, subset: dest.destination.subset, port, origin: hit.origin, routeName };
+}
+
+function pickTcp(rules: readonly CompiledL4Rule[], a: L4Attributes): CompiledL4Rule | 'default' {
+  for (const r of rules) {
+    if (r.route.length === 0) continue;
+    if (r.matches === null || r.matches.some((m) => m.test(a))) return r;
+  }
+  return 'default';
+}
+
+function pickTls(rules: readonly CompiledL4Rule[], a: L4Attributes & { sni?: string }): CompiledL4Rule | 'default' | 'no-sni' {
+  let applies = false;
+  let best: { rule: CompiledL4Rule; score: number } | undefined;
+  for (const r of rules) {
+    if (r.route.length === 0) continue;
+    for (const m of r.matches ?? []) {
+      if (!m.test(a)) continue;
+      applies = true;
+      if (!a.sni) continue;
+      const score = Math.max(0, ...(m.sniHosts ?? []).map((p) => sniScore(p, a.sni!)));
+      if (score > 0 && (!best || score > best.score)) best = { rule: r, score };
+    }
+  }
+  if (!applies) return 'default';
+  return best ? best.rule : 'no-sni';
+}

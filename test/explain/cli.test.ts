@@ -1,0 +1,101 @@
+/**
+ * `devmesh explain` as a user runs it: a real process over the Bookinfo
+ * example (and Istio's task files dropped into a copy of it), its human
+ * output compared with golden files, its exit codes and its JSON.
+ * UPDATE_GOLDEN=1 rewrites the golden files from what it prints now.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const BIN = path.join(ROOT, 'bin', 'devmesh.js');
+const GOLDEN = path.join(ROOT, 'test', 'explain', 'golden');
+const work = mkdtempSync(path.join(tmpdir(), 'devmesh-explain-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** A copy of examples/bookinfo, with a task file instead of policies/routing.yaml when given. */
+function bookinfo(task?: string, copy = task): string {
+  const dir = path.join(work, task ?? 'bookinfo');
+  if (!existsSync(dir)) {
+    cpSync(path.join(ROOT, 'examples', 'bookinfo'), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}services`) });
+    if (copy) cpSync(path.join(ROOT, 'examples', 'bookinfo-tasks', `${copy}.yaml`), path.join(dir, 'policies', 'routing.yaml'));
+  }
+  return dir;
+}
+
+const run = (args: string[], cwd = bookinfo()) => spawnSync(process.execPath, [BIN, 'explain', '-f', 'mesh.yaml', ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 });
+
+function golden(name: string, actual: string): void {
+  const file = path.join(GOLDEN, `${name}.txt`);
+  if (process.env.UPDATE_GOLDEN === '1') {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(file, actual);
+  }
+  assert.equal(actual, readFileSync(file, 'utf8'), `${name}: the output differs from test/explain/golden/${name}.txt (UPDATE_GOLDEN=1 rewrites it)`);
+}
+
+interface Case { name: string; args: string[]; task?: string; exit: number }
+
+const CASES: Case[] = [
+  { name: 'jason-to-reviews-v2', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
+  { name: 'others-to-reviews-v1', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0'], exit: 0 },
+  { name: 'ingress-productpage', args: ['--from', 'ingress', 'GET', 'http://bookinfo.example.com/productpage', '--cookie', 'user=jason'], exit: 0 },
+  { name: 'ratings-denied-to-productpage', args: ['--from', 'productpage-v1', 'GET', 'http://ratings:9080/ratings/0'], exit: 1 },
+  { name: 'reviews-50-v3', task: 'virtual-service-reviews-50-v3', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0'], exit: 0 },
+  { name: 'ratings-abort-for-jason', task: 'virtual-service-ratings-test-abort', args: ['--from', 'reviews-v2', 'GET', 'http://ratings:9080/ratings/0', '-H', 'end-user: jason'], exit: 1 },
+  { name: 'ratings-delay-for-jason', task: 'virtual-service-ratings-test-delay', args: ['--from', 'reviews-v2', 'GET', 'http://ratings:9080/ratings/0', '-H', 'end-user: jason'], exit: 0 },
+  { name: 'unknown-host', args: ['--from', 'productpage-v1', 'GET', 'http://nope:9080/'], exit: 1 },
+];
+
+describe('devmesh explain (human format)', () => {
+  for (const c of CASES) {
+    it(`${c.name}: exit ${c.exit}, output as golden/${c.name}.txt`, () => {
+      const r = run(c.args, bookinfo(c.task));
+      assert.equal(r.stderr, '');
+      assert.equal(r.status, c.exit, r.stdout);
+      golden(c.name, r.stdout);
+    });
+  }
+});
+
+describe('devmesh explain --format json', () => {
+  it('prints the walk as JSON with each deciding rule located in its file', () => {
+    const r = run(['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason', '--format', 'json']);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.route.chosen, { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 0 });
+    assert.deepEqual(out.route.rules[0].location, { file: path.join('policies', 'routing.yaml'), line: 12, column: 7 });
+    assert.deepEqual(out.outcomes[0].records[0], { step: 'route', proxy: 'productpage-v1', route: 'reviews.0', rule: { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 0 }, action: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, subset: 'v2' });
+    assert.equal(out.answered, true);
+  });
+});
+
+describe('devmesh explain usage errors exit 2', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['no --from', ['GET', 'http://reviews:9080/'], /--from <workload\|ingress> is required/],
+    ['an unknown workload', ['--from', 'nobody', 'GET', 'http://reviews:9080/'], /no such workload; use one of productpage-v1/],
+    ['no URL', ['--from', 'productpage-v1', 'GET'], /give the request as METHOD URL/],
+    ['a header without a colon', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '-H', 'end-user'], /write a header as 'name: value'/],
+    ['an https URL', ['--from', 'productpage-v1', 'GET', 'https://reviews:9080/'], /only http:\/\/ targets/],
+    ['an unknown format', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--format', 'yaml'], /unknown --format "yaml"/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(what, () => {
+      const r = run(args);
+      assert.equal(r.status, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+
+  it('policies with errors are listed with their file:line:col', () => {
+    const dir = bookinfo('broken', '');
+    writeFileSync(path.join(dir, 'policies', 'routing.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: reviews }\nspec:\n  hosts: [reviews]\n  http:\n    - route: [{ destination: { host: reviews, subset: v9 } }]\n      timeot: 1s\n');
+    const r = run(['--from', 'productpage-v1', 'GET', 'http://reviews:9080/'], dir);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /policies\/routing\.yaml:8:7: error/);
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * Gateway API documents in the policy language: their schema, the status a
+ * controller would write (Accepted, ResolvedRefs per parent; listener
+ * conditions) and the diagnostics devmesh turns it into, with positions.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { Workspace, classify, offsetToPosition, type Diagnostic } from '../../simulator/policy';
+
+const MESH = `apiVersion: devmesh.dev/v1alpha1
+kind: Mesh
+metadata: { name: shop }
+spec:
+  services:
+    - name: reviews
+      ports: [{ name: http, port: 9080 }, { name: http-admin, port: 9090 }]
+      workloads: [{ name: reviews-v1, labels: { version: v1 }, ports: { "9080": 9182, "9090": 9192 } }]
+    - name: ratings
+      port: 9080
+      workloads: [{ name: ratings-v1, port: 9183 }]
+    - name: billing
+      namespace: pay
+      port: 8080
+      workloads: [{ name: billing-v1, port: 9184 }]
+`;
+
+function check(policy: string, extra: Record<string, string> = {}): (Diagnostic & { line: number })[] {
+  const ws = new Workspace();
+  ws.setFile('/m/mesh.yaml', MESH);
+  for (const [f, text] of Object.entries(extra)) ws.setFile(f, text);
+  ws.setFile('/m/p.yaml', policy);
+  const lines = ws.getSource('/m/p.yaml')!.lineStarts;
+  return ws.diagnostics().filter((d) => d.file === '/m/p.yaml').map((d) => ({ ...d, line: offsetToPosition(lines, d.range.start).line + 1 }));
+}
+const codes = (ds: { code: string; line: number; severity?: string }[]) => ds.map((d) => `${d.code}@${d.line}`);
+
+describe('Gateway API kinds', () => {
+  it('are told apart from Istio\'s by their group: kind Gateway is Istio\'s under networking.istio.io and the Gateway API\'s under gateway.networking.k8s.io', () => {
+    assert.equal(classify('networking.istio.io/v1', 'Gateway').kind, 'Gateway');
+    assert.equal(classify('gateway.networking.k8s.io/v1', 'Gateway').kind, 'KubernetesGateway');
+    assert.equal(classify('gateway.networking.k8s.io/v1beta1', 'HTTPRoute').kind, 'HTTPRoute');
+    assert.equal(classify('gateway.networking.k8s.io/v1alpha2', 'GRPCRoute').kind, 'GRPCRoute');
+    assert.equal(classify('gateway.networking.k8s.io/v1beta1', 'ReferenceGrant').kind, 'ReferenceGrant');
+    assert.equal(classify('gateway.networking.k8s.io/v9', 'HTTPRoute').problem, 'unknown-api-version');
+    assert.equal(classify('gateway.networking.k8s.io/v1alpha2', 'TCPRoute').problem, 'unsupported-kind');
+    assert.equal(classify('gateway.networking.k8s.io/v1', 'GatewayClass').istioGroup, false, 'a GatewayClass is the cluster\'s, not a policy');
+    assert.equal(classify(undefined, 'HTTPRoute').problem, 'missing-api-version');
+  });
+
+  it('an HTTPRoute attached to a Service of the Mesh is valid; a typo in a field is found by the schema', () => {
+    assert.deepEqual(codes(check(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: reviews }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: reviews, port: 9080 }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /v2 }, headers: [{ name: end-user, value: jason }] }]
+      backendRefs: [{ name: reviews, port: 9080 }]
+      timeouts: { request: 500ms }
+    - backendRefs: [{ name: ratings, port: 9080, weight: 0 }, { name: reviews, port: 9080 }]
+      filtres: []
+`)), ['unknown-field@11']);
+  });
+});
+
+describe('route status as diagnostics', () => {
+  it('a parentRef to a Service the Mesh lacks, or to a port the Service lacks, is not Accepted (NoMatchingParent)', () => {
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs:
+    - { group: "", kind: Service, name: reveiws }
+    - { group: "", kind: Service, name: reviews, port: 80 }
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+`);
+    assert.deepEqual(codes(ds), ['route-not-accepted@6', 'route-not-accepted@7']);
+    assert.match(ds[0].message, /Accepted: False \(NoMatchingParent\): parent Service default\/reveiws is not a service of the Mesh/);
+    assert.match(ds[1].message, /has no port 80; it has 9080, 9090/);
+  });
+
+  it('a backend that does not resolve is ResolvedRefs: False — its share gets 500 — and a weight-0 one is only a note', () => {
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: reviews }]
+  rules:
+    - backendRefs:
+        - { name: reviews, port: 9080 }
+        - { name: reviews-v9, port: 9080 }
+        - { name: ratings, port: 1234 }
+        - { name: ghost, port: 80, weight: 0 }
+        - { kind: ServiceImport, name: reviews, port: 9080 }
+`);
+    assert.deepEqual(ds.map((d) => `${d.code}@${d.line}:${d.severity}`), [
+      'route-refs-unresolved@9:warning', 'route-refs-unresolved@10:warning', 'route-refs-unresolved@11:info', 'route-refs-unresolved@12:warning',
+    ]);
+    assert.match(ds[0].message, /BackendNotFound\): backend Service default\/reviews-v9 is not a service of the Mesh; requests that would go there get 500/);
+    assert.match(ds[1].message, /has no port 1234; it has 9080/);
+    assert.match(ds[2].message, /its weight is 0, so no request goes there/);
+    assert.match(ds[3].message, /InvalidKind/);
+  });
+
+  it('filters the Gateway API refuses together make the route not Accepted', () => {
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: reviews }]
+  rules:
+    - matches: [{ path: { type: Exact, value: /a } }]
+      filters:
+        - { type: RequestRedirect, requestRedirect: { path: { type: ReplacePrefixMatch, replacePrefixMatch: /b } } }
+        - { type: URLRewrite, urlRewrite: { hostname: x.example } }
+    - filters: [{ type: ExtensionRef, extensionRef: { group: example.com, kind: Thing, name: t } }]
+      backendRefs: [{ name: reviews, port: 9080 }]
+`);
+    assert.deepEqual(ds.filter((d) => d.code === 'route-not-accepted').map((d) => `${d.line} ${/\((\w+)\)/.exec(d.message)![1]}`), ['7 UnsupportedValue', '9 IncompatibleFilters', '11 InvalidFilter']);
+  });
+
+  it('a backend in another namespace needs a ReferenceGrant there when a Gateway routes to it, not for mesh routes', () => {
+    const gateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec:
+  gatewayClassName: istio
+  listeners: [{ name: http, port: 80, protocol: HTTP }]
+`;
+    const route = (parent: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs: [${parent}]
+  rules: [{ backendRefs: [{ name: billing, namespace: pay, port: 8080 }] }]
+`;
+    assert.deepEqual(codes(check(route('{ group: "", kind: Service, name: reviews }'))), [], 'mesh routes need no grant');
+    const refused = check(route('{ name: edge }'), { '/m/gw.yaml': gateway });
+    assert.deepEqual(codes(refused), ['route-refs-unresolved@6']);
+    assert.match(refused[0].message, /RefNotPermitted\): backendRef pay\/billing is in another namespace and no ReferenceGrant in pay allows HTTPRoutes of default/);
+    const grant = `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: { name: from-default, namespace: pay }
+spec:
+  from: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default }]
+  to: [{ group: "", kind: Service }]
+`;
+    assert.deepEqual(codes(check(route('{ name: edge }'), { '/m/gw.yaml': gateway, '/m/grant.yaml': grant })), []);
+  });
+
+  it('a listener decides which routes attach: allowedRoutes namespaces and kinds, hostnames, sectionName', () => {
+    const gateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: infra }
+spec:
+  gatewayClassName: istio
+  listeners:
+    - { name: shop, hostname: shop.example.com, port: 80, protocol: HTTP, allowedRoutes: { namespaces: { from: All } } }
+    - { name: same, port: 8080, protocol: HTTP }
+`;
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs:
+    - { name: edge, namespace: infra, sectionName: shop }
+    - { name: edge, namespace: infra, sectionName: same }
+    - { name: edge, namespace: infra, sectionName: nope }
+  hostnames: [api.example.com]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+`, { '/m/gw.yaml': gateway });
+    assert.deepEqual(ds.map((d) => `${d.line} ${d.severity} ${/\((\w+)\)/.exec(d.message)![1]}`), ['6 warning NoMatchingListenerHostname', '7 warning NotAllowedByListeners', '8 error NoMatchingParent']);
+  });
+
+  it('listeners devmesh cannot serve, Gateways of other classes, and HTTPS without certificateRefs are told', () => {
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec:
+  gatewayClassName: istio
+  listeners:
+    - { name: tcp, port: 5432, protocol: TCP }
+    - { name: a, port: 80, protocol: HTTP }
+    - { name: b, port: 80, protocol: HTTPS }
+    - { name: tls, port: 443, protocol: HTTPS }
+    - { name: missing, port: 8443, protocol: HTTPS, tls: { certificateRefs: [{ name: nope }] } }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: other }
+spec:
+  gatewayClassName: cilium
+  listeners: [{ name: http, port: 80, protocol: HTTP }]
+`);
+    assert.deepEqual(ds.map((d) => `${d.code}@${d.line}`), [
+      'listener-invalid@7', 'listener-invalid@8', 'listener-invalid@9', 'minted-certificate@10', 'listener-invalid@11', 'gateway-class-ignored@17',
+    ]);
+    assert.match(ds[1].message, /ProtocolConflict/);
+    assert.match(ds[4].message, /no Secret default\/nope in the workspace/);
+  });
+
+  it('a TLS Secret in the workspace resolves a certificateRef; one without tls.key does not', () => {
+    const gateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec:
+  gatewayClassName: istio
+  listeners: [{ name: https, port: 443, protocol: HTTPS, tls: { certificateRefs: [{ name: shop-cert }] } }]
+`;
+    const secret = `apiVersion: v1
+kind: Secret
+metadata: { name: shop-cert }
+type: kubernetes.io/tls
+stringData:
+  tls.crt: "x"
+`;
+    const ds = check(gateway, { '/m/secret.yaml': secret });
+    assert.deepEqual(codes(ds), ['listener-invalid@6']);
+    assert.match(ds[0].message, /Secret default\/shop-cert: needs both tls.crt and tls.key/);
+  });
+
+  it('a host routed by a VirtualService and an HTTPRoute is told on both, with the split Istio makes', () => {
+    const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews }
+spec:
+  hosts: [reviews]
+  http: [{ route: [{ destination: { host: reviews, port: { number: 9080 } } }] }]
+`;
+    const ws = new Workspace();
+    ws.setFile('/m/mesh.yaml', MESH);
+    ws.setFile('/m/vs.yaml', vs);
+    ws.setFile('/m/route.yaml', `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: reviews-route }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: reviews }]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+`);
+    const both = ws.diagnostics().filter((d) => d.code === 'routed-by-both-apis');
+    assert.deepEqual(both.map((d) => d.file).sort(), ['/m/route.yaml', '/m/vs.yaml']);
+    assert.match(both[0].message, /the HTTPRoute for callers in namespace default, VirtualService default\/reviews for every other caller/);
+  });
+});
