@@ -15,7 +15,7 @@ import { replayableBody } from '../resilience/bodyBuffer';
 import { backoffMs, inboundRetryPolicy, retriable, type AttemptOutcome } from '../resilience/retryPolicy';
 import type { Stats } from '../stats';
 import { forwardHttp1 } from '../upstream/http1';
-import { hasRequestBody } from '../upstream/hopByHop';
+import { hasBody } from '../upstream/hopByHop';
 import type { InboundPort } from '../tables';
 
 /** The protocol of the service port a call is for (the port's own, else the service's). */
@@ -29,7 +29,7 @@ export const app = (agent: Agent, deps: { random: () => number; stats?: Stats })
   const who = `app ${self.name} at 127.0.0.1:${port}`;
   const policy = inboundRetryPolicy(ctx.tables.defaults, protocolOf(ctx.inbound) === 'grpc');
   if (!policy) return forwardHttp1(ctx, port, agent, undefined, who);
-  const body = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion) ? replayableBody(ctx.downstream.body) : undefined;
+  const body = hasBody(ctx.downstream) ? replayableBody(ctx.downstream.body) : undefined;
   let attempt = 0;
   let gone = false;
   let backoff: NodeJS.Timeout | undefined;

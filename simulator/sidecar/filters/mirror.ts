@@ -9,7 +9,7 @@
 import { destinationPort } from '../routing/servicePorts';
 import { qualifyHost } from '../../policy/hosts';
 import type { Filter, Handler, RequestContext } from '../context';
-import { hasRequestBody } from '../upstream/hopByHop';
+import { hasBody } from '../upstream/hopByHop';
 import { discard } from '../resilience/attempt';
 import { replayableBody } from '../resilience/bodyBuffer';
 import { mirrorTargets, shadowAuthority } from '../routing/mirror';
@@ -30,7 +30,7 @@ export const mirror = (s: MirrorSettings): Filter => (next) => (ctx) => {
   const targets = mirrorTargets(plan.rule, s.random);
   if (targets.length === 0) return next(ctx);
   if (ctx.notes) ctx.notes.mirrors = targets.map((d) => d.host);
-  const withBody = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion);
+  const withBody = hasBody(ctx.downstream);
   if (!withBody) {
     for (const d of targets) shadow(ctx, d, null, s);
     return next(ctx);

@@ -22,7 +22,7 @@ import { PER_TRY_TIMEOUT_HEADER, headerMs } from '../resilience/timeoutPolicy';
 import { effectiveTrafficPolicy, type EffectivePolicy } from '../routing/trafficPolicy';
 import type { ForwardPlan } from '../routing/plan';
 import type { MeshTables } from '../tables';
-import { hasRequestBody } from '../upstream/hopByHop';
+import { hasBody } from '../upstream/hopByHop';
 import { Readable } from 'node:stream';
 
 export const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
@@ -48,7 +48,7 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
     return next(ctx);
   }
   const perTryMs = perTryOverride || policy.perTryTimeoutMs;
-  const body: ReplayableBody | undefined = hasRequestBody(ctx.downstream.headers, ctx.downstream.httpVersion) ? replayableBody(ctx.downstream.body) : undefined;
+  const body: ReplayableBody | undefined = hasBody(ctx.downstream) ? replayableBody(ctx.downstream.body) : undefined;
   const cluster = state.pool(clusterName(plan));
   const limits = poolLimits(traffic.connectionPool, defaults.connectionPool);
   const tried = new Set<string>();

@@ -14,6 +14,7 @@ import * as http2 from 'node:http2';
 import type { RequestContext } from '../context';
 import { refusedStream, upstreamConnectFailure, upstreamReset } from '../errors';
 import { resetStream } from './h2Reset';
+import { hasBody } from './hopByHop';
 
 export interface H2Target {
   /** Who the request goes to, for error messages (`reviews-v1`, `app ratings-v1 at 127.0.0.1:9190`). */
@@ -38,7 +39,7 @@ export function exchangeH2(ctx: RequestContext, session: http2.ClientHttp2Sessio
   headers[':authority'] = ctx.authority;
   headers[':scheme'] = target.scheme;
   const body = ctx.downstream.body;
-  const withBody = hasBody(ctx);
+  const withBody = hasBody(ctx.downstream);
   let stream: http2.ClientHttp2Stream;
   try {
     stream = session.request(headers, { endStream: !withBody });
@@ -89,16 +90,4 @@ export function exchangeH2(ctx: RequestContext, session: http2.ClientHttp2Sessio
     body.pipe(stream);
     stream.once('close', () => body.unpipe(stream));
   }
-}
-
-/**
- * Whether the downstream request has a body to stream: HTTP/2 unless its
- * HEADERS frame ended the stream; HTTP/1.1 by content-length or chunking.
- */
-export function hasBody(ctx: RequestContext): boolean {
-  const d = ctx.downstream;
-  if (d.httpVersion.startsWith('2')) return (d.body as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
-  const cl = d.headers['content-length'];
-  if (cl !== undefined) return cl !== '0';
-  return d.headers['transfer-encoding'] !== undefined;
 }

@@ -50,12 +50,18 @@ export function endToEndResponseHeaders(src: IncomingHttpHeaders | OutgoingHttpH
   return out;
 }
 
-/** Whether a downstream HTTP/1.1 request carries a body (so the upstream stream must stay open). */
-export function hasRequestBody(headers: IncomingHttpHeaders, httpVersion: string): boolean {
-  if (httpVersion.startsWith('2')) return true; // HTTP/2 framing decides; treat as possibly non-empty
-  const cl = headers['content-length'];
+/**
+ * Whether a downstream request has a body to stream (so the upstream request
+ * must stay open, and a retry has something to replay): HTTP/2 unless its
+ * HEADERS frame ended the stream (the compat request's `stream.endAfterHeaders`);
+ * HTTP/1.1 by content-length or chunking. `body`: the stream an attempt sends
+ * instead of the downstream's own (a replayed copy).
+ */
+export function hasBody(d: { headers: IncomingHttpHeaders; httpVersion: string; body: unknown }, body: unknown = d.body): boolean {
+  if (d.httpVersion.startsWith('2')) return (body as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
+  const cl = d.headers['content-length'];
   if (cl !== undefined) return cl !== '0';
-  return headers['transfer-encoding'] !== undefined;
+  return d.headers['transfer-encoding'] !== undefined;
 }
 
 /**

@@ -8,6 +8,7 @@ import type * as tls from 'node:tls';
 import type { RequestContext } from '../context';
 import { ProxyError, resetBeforeRequest, upstreamConnectFailure, upstreamReset } from '../errors';
 import type { Readable } from 'node:stream';
+import { hasBody } from './hopByHop';
 
 /** Envoy's router reports the upstream's time on the response (off with proxyHeaders.envoyDebugHeaders disabled). */
 export function markServiceTime(ctx: RequestContext, headers: Record<string, unknown>, sent: number): void {
@@ -63,12 +64,9 @@ export function forwardHttp1(ctx: RequestContext, to: number | UpstreamAddress, 
   });
   ctx.onAbort(() => { cancelled = true; req.destroy(); });
   const body = attempt.body ?? ctx.downstream.body;
-  const cl = ctx.downstream.headers['content-length'];
   // An HTTP/2 request whose HEADERS frame ended the stream has no body: end at once rather than pipe
   // an empty stream (same bytes on the wire — an empty pipe ends with end() too — one tick sooner, no pipe).
-  const h2 = ctx.downstream.httpVersion.startsWith('2');
-  const h2NoBody = h2 && (body as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === true;
-  if (!h2NoBody && (h2 || (cl !== undefined && cl !== '0') || ctx.downstream.headers['transfer-encoding'] !== undefined)) body.pipe(req);
+  if (hasBody(ctx.downstream, body)) body.pipe(req);
   else req.end();
 }
 
