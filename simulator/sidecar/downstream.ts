@@ -19,7 +19,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { constants as http2Constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { RequestContext, Source } from './context';
 import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, ProxyError, formatFlags } from './errors';
 import { applyHeaderOps, type HeaderMap } from './routing/headerOps';
@@ -29,6 +29,7 @@ import { grpcLocalReply } from './grpc/localReply';
 import { grpcStatusOf, isGrpc } from './grpc/status';
 import { resetStream } from './upstream/h2Reset';
 import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, onTrailers } from './upstream/hopByHop';
+import { relay } from './upstream/relay';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse;
@@ -137,7 +138,7 @@ export function newContext(
         else res.end(body);
         return;
       }
-      // Trailers (grpc-status and the app's metadata) go out when the body ends; registered before the pipe's own 'end'.
+      // Trailers (grpc-status and the app's metadata) go out when the body ends; registered before the relay's own 'end'.
       onTrailers(body, (trailers) => {
         const t = endToEndResponseHeaders(trailers);
         grpcStatus ??= grpcStatusOf(t);
@@ -151,13 +152,13 @@ export function newContext(
           if (body.rstCode === http2Constants.NGHTTP2_NO_ERROR && body.readableEnded) res.end();
           else upstreamResetMidBody(body.rstCode);
         });
-        body.pipe(res as NodeJS.WritableStream, { end: false });
+        relay(body, res as unknown as Writable, false);
         return;
       }
       // An HTTP/1.1 body cut short (the app's connection died): cut ours short too.
       body.once('close', () => { if (!body.readableEnded) upstreamResetMidBody(undefined); });
       body.on('error', () => upstreamResetMidBody(undefined));
-      body.pipe(res as NodeJS.WritableStream);
+      relay(body, res as unknown as Writable);
     },
     fail(err: ProxyError) {
       if (answered) {

@@ -35,7 +35,7 @@ export const metrics = (): Filter => (next) => (ctx) => {
       const declared = Number(headers['content-length']);
       if (Number.isFinite(declared) && declared >= 0) obs.responseBytes = declared;
       else if (body instanceof Readable) {
-        // Same tick as the pipe that follows in respond(): no chunk is missed.
+        // Same tick as the relay that follows in respond(): no chunk is missed.
         obs.responseBytes = 0;
         body.on('data', (c: Buffer) => { obs.responseBytes! += c.length; });
       }
