@@ -12,8 +12,9 @@
  * ratios first, absolute numbers second. Scenarios: closed-loop throughput
  * (wrk, keep-alive, 16 and 64 connections), open-loop latency at fixed
  * rates (paced.ts, 100 and 1,000 req/s), a 64 KiB response, RSS idle and
- * under load, `devmesh up` time for bookinfo, config propagation, and
- * telemetry on vs off. Every step has a deadline; nothing here is pass/fail.
+ * under load, two chains against one by process layout (every core),
+ * `devmesh up` time for bookinfo, config propagation, and telemetry on vs off.
+ * Every step has a deadline; nothing here is pass/fail.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -230,6 +231,48 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       md.push('### Memory per workload with sidecars sharing one process', '',
         `One sidecar process hosting N workloads' sidecars (the default layout), N/2 caller/service pairs, 64 wrk connections spread over the callers for ${o.quick ? 1 : 4} s.`, '',
         table(['workloads in the process', 'RSS idle MB', 'RSS after load MB', 'peak MB', 'peak per workload MB', 'each added workload costs (MB)'], rows));
+    }
+
+    // ---- every core: two independent caller -> callee chains against one, by process layout ----
+    if (want('cores')) {
+      // The proxies and the service get both CPUs; the load generators stay on CPU 0 as everywhere else.
+      const both = CPUS ? `${CPUS.load},${CPUS.proxies}` : undefined;
+      pin(svc.pid, both);
+      const layouts: Array<[string, 'shared' | 'process', number]> = [
+        ['one shared process (the default layout)', 'shared', 1],
+        ['one process per core (2), a chain in each', 'shared', 2],
+        ['one process per sidecar', 'process', 1],
+      ];
+      const chains: Array<{ name: string; ports: number[]; pids: () => number[] }> = [];
+      const one = await startDevmeshChain(ca, benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) }), telemetryOn, 'shared');
+      stops.push(() => one.stop());
+      chains.push({ name: 'one chain (2 workloads, one process)', ports: one.outboundPorts, pids: () => one.pids() });
+      for (const [name, layout, hosts] of layouts) {
+        const more = await Promise.all(Array.from({ length: 2 }, () => ports(3)));
+        const c = await startDevmeshChain(ca, benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2), more }, 1, 'v1', 2), telemetryOn, layout, hosts);
+        stops.push(() => c.stop());
+        chains.push({ name: `two chains (4 workloads), ${name}`, ports: c.outboundPorts, pids: () => c.pids() });
+      }
+      for (const c of chains) for (const pid of c.pids()) pin(pid, both);
+      for (const c of chains) await Promise.all(c.ports.map((p) => runWrk(`http://127.0.0.1:${p}/`, { connections: 32, seconds: o.quick ? 1 : 2, host: SERVICE_HOST })));
+      const runs: Record<string, Array<{ rps: number; cpu: number }>> = {};
+      for (let round = 0; round < rounds; round++) {
+        for (const c of chains) {
+          const pids = [svc.pid!, ...c.pids()];
+          const before = pids.map(cpuMsOf);
+          const rs = await Promise.all(c.ports.map((p) => runWrk(`http://127.0.0.1:${p}/`, { connections: 32, seconds: secs, host: SERVICE_HOST })));
+          const used = pids.map(cpuMsOf).reduce((a, b, i) => a + b - before[i], 0);
+          const requests = rs.reduce((a, r) => a + r.requests, 0);
+          (runs[c.name] ??= []).push({ rps: rs.reduce((a, r) => a + r.rps, 0), cpu: (used * 1000) / requests });
+        }
+      }
+      const med = (name: string) => [...runs[name]].sort((a, b) => a.rps - b.rps)[Math.floor(runs[name].length / 2)];
+      const base = med(chains[0].name).rps;
+      md.push('### Every core: two independent chains against one (32 connections per chain)', '',
+        `Sidecars and the service may run on CPUs ${both ?? 'any'}; wrk (one per chain) on CPU ${CPUS?.load ?? 'any'}, so on this 2-CPU machine the load generators share CPU 0 with the proxies. Median of ${rounds} alternating rounds.`, '',
+        table(['chains', 'req/s (sum)', 'x one chain', 'CPU µs/req (service + proxies)', 'sidecar processes'],
+          chains.map((c) => { const r = med(c.name); return [c.name, fmt(r.rps), ratio(r.rps, base), fmt(r.cpu), String(c.pids().length)]; })));
+      pin(svc.pid, CPUS?.proxies);
     }
 
     // ---- telemetry on vs off ----

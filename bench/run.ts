@@ -21,7 +21,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   tcp: () => benchTcp({ quick: process.argv.includes('--quick') }),
 };
 
-/** `--only=throughput,latency,big,telemetry,up`: a subset of the data-plane scenarios. */
+/** `--only=throughput,latency,big,scaling,cores,telemetry,up`: a subset of the data-plane scenarios. */
 function onlyArg(): string[] | undefined {
   const a = process.argv.find((x) => x.startsWith('--only='));
   return a ? a.slice(7).split(',') : undefined;

@@ -72,11 +72,17 @@ export interface DevmeshChain {
   stop(): Promise<void>;
 }
 
-export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: BootstrapOptions = {}, layout: SidecarLayout = sidecarLayout()): Promise<DevmeshChain> {
+/**
+ * `hosts` > 1 with the shared layout: that many shared processes, the
+ * sidecars of replica N (client-vN, bench-vN) in process (N - 1) % hosts — what
+ * a layout of one process per core would do with independent chains.
+ */
+export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: BootstrapOptions = {}, layout: SidecarLayout = sidecarLayout(), hosts = 1): Promise<DevmeshChain> {
   const events = new EventLog();
-  const host = layout === 'shared' ? new SidecarHost('sidecars', events) : undefined;
+  const shared = layout === 'shared' ? Array.from({ length: hosts }, (_, i) => new SidecarHost(`sidecars ${i + 1}`, events)) : [];
+  const replicaOf = (name: string) => Number(/-v(\d+)$/.exec(name)?.[1] ?? 1);
   const sidecars = snapshot.workloads.map((w) => new ManagedSidecar({
-    workload: w.name, name: w.name, events, host,
+    workload: w.name, name: w.name, events, host: shared[(replicaOf(w.name) - 1) % Math.max(1, shared.length)],
     bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId), options }),
     onLog: (level, message) => { if (level !== 'info') process.stderr.write(`[${w.name}] ${message}\n`); },
   }));
