@@ -38,13 +38,17 @@ export function sidecarLayout(env: NodeJS.ProcessEnv = process.env): SidecarLayo
 /**
  * Node flags of a sidecar process. A 4 MB semi-space (V8's default grows to
  * 16 MB) keeps ~25 MB of young generation off the RSS under load at no
- * measurable CPU cost (BENCHMARKS.md). DEVMESH_SIDECAR_EXEC_ARGV adds flags
- * (the benchmark passes `--cpu-prof`, which NODE_OPTIONS refuses); inherited
- * --inspect/--test flags are never passed on.
+ * measurable CPU cost (BENCHMARKS.md). The old generation may grow to 1.5x
+ * what the last full GC left (V8 lets a small heap grow to ~4x): a sidecar's
+ * live heap is ~11 MB, and the rest of a peak under load is promoted garbage
+ * (issue 19: ~-18 MB peak RSS for two workloads, CPU within the rounds'
+ * noise). DEVMESH_SIDECAR_EXEC_ARGV adds flags (the benchmark passes
+ * `--cpu-prof`, which NODE_OPTIONS refuses; the last of a flag wins);
+ * inherited --inspect/--test flags are never passed on.
  */
 export function sidecarExecArgv(env: NodeJS.ProcessEnv = process.env): string[] {
   const extra = env.DEVMESH_SIDECAR_EXEC_ARGV?.trim();
-  return ['--max-semi-space-size=4', ...(extra ? extra.split(/\s+/) : [])];
+  return ['--max-semi-space-size=4', '--heap-growing-percent=50', ...(extra ? extra.split(/\s+/) : [])];
 }
 
 export interface SidecarHostOptions {

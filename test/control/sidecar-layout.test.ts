@@ -7,6 +7,7 @@
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { createCa } from '../../simulator/control/ca';
 import { EventLog } from '../../simulator/control/events';
@@ -96,6 +97,9 @@ describe('sidecars sharing one process', () => {
     assert.equal(mem.body.pid, reviews.pid);
     assert.deepEqual([...mem.body.sidecarsInProcess].sort(), ['productpage-v1', 'reviews-v1']);
     assert.ok(mem.body.rssPerSidecar > 0 && mem.body.rssPerSidecar < mem.body.rss);
+    // The process runs with the sidecar's GC settings (a small young generation, an old one kept near its live size).
+    const argv = readFileSync(`/proc/${reviews.pid}/cmdline`, 'utf8').split('\0');
+    assert.ok(argv.includes('--max-semi-space-size=4') && argv.includes('--heap-growing-percent=50'), argv.join(' '));
 
     // Stopping one sidecar closes its listeners; the other keeps serving from the same process.
     await pp.stop(200);
