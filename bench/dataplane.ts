@@ -34,6 +34,8 @@ import { percentile, type BenchResult } from './stats';
 
 interface Target { name: string; port: number; host?: string; pids: () => number[] }
 
+const LEAN = 'lean Node pair (one HTTP/2 mTLS session)';
+
 export interface DataplaneOptions { quick?: boolean; only?: string[] }
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : '—');
@@ -124,11 +126,13 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       { name: 'direct', port: servicePort, pids: () => [svc.pid!] },
       { name: 'devmesh', port: mesh.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...mesh.pids()] },
       { name: 'devmesh, process per sidecar', port: meshP.outboundPort, host: SERVICE_HOST, pids: () => [svc.pid!, ...meshP.pids()] },
-      { name: 'lean Node pair (one HTTP/2 mTLS session)', port: leanPort, pids: () => [svc.pid!, lean.pid!] },
+      { name: LEAN, port: leanPort, pids: () => [svc.pid!, lean.pid!] },
       ...(nginx ? [{ name: 'nginx', port: nginx.frontPort, pids: () => [svc.pid!, nginx!.front.pid!, nginx!.back.pid!] }] : []),
     ];
     /** Direct, devmesh (default layout) and nginx: the chains every scenario compares. */
-    const main = targets.filter((t) => !t.name.includes('process per sidecar') && !t.name.startsWith('lean'));
+    const main = targets.filter((t) => !t.name.includes('process per sidecar') && t.name !== LEAN);
+    /** The fixed-rate latency also runs the lean pair: what plain Node adds at those rates. */
+    const pacedChains = targets.filter((t) => !t.name.includes('process per sidecar'));
     for (const t of targets) {
       const r = await get(t.port, t.host);
       if (r.status !== 200) throw new Error(`${t.name}: GET / answered ${r.status}`);
@@ -161,11 +165,11 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
         for (const [name, rs] of Object.entries(runs)) res[name] = [...rs].sort((a, b) => a.rps - b.rps)[Math.floor(rs.length / 2)];
         for (const t of targets) {
           const r = res[t.name];
-          rows.push([`${t.name}`, String(c), fmt(r.rps), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq), `${r.errors + r.non2xx}`]);
+          rows.push([`${t.name}`, String(c), fmt(r.rps), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq), ratio(r.cpuUsPerReq, res[LEAN]?.cpuUsPerReq), `${r.errors + r.non2xx}`]);
         }
       }
       md.push('### Throughput (closed loop, keep-alive, ~100-byte responses)', '', `Command per figure: \`${command.replace(/-c\d+/, '-cN').replace(/http:\/\/\S+/, 'http://127.0.0.1:PORT/')}\``, '',
-        table(['chain', 'connections', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req (service + proxies)', 'errors'], rows));
+        table(['chain', 'connections', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req (service + proxies)', 'CPU x lean pair', 'errors'], rows));
     }
     const loaded = proxyMem();
 
@@ -183,11 +187,11 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       for (const rate of [100, 1000]) {
         const seconds = o.quick ? 2 : rate === 100 ? 20 : 10;
         const res: Record<string, { p50: number; p99: number; p999: number; n: number; errors: number; lag: number }> = {};
-        for (const t of main) {
+        for (const t of pacedChains) {
           const r = await paced(t, rate, seconds);
           res[t.name] = { p50: percentile(r.latenciesMs, 50), p99: percentile(r.latenciesMs, 99), p999: percentile(r.latenciesMs, 99.9), n: r.latenciesMs.length, errors: r.errors, lag: r.sendLagP99Ms };
         }
-        for (const t of main) {
+        for (const t of pacedChains) {
           const r = res[t.name], d = res.direct;
           const added = (a: number, b: number) => (t.name === 'direct' ? '—' : `+${fmt(a - b, 3)}`);
           rows.push([t.name, String(rate), String(r.n), fmt(r.p50, 3), fmt(r.p99, 3), fmt(r.p999, 3), added(r.p50, d.p50), added(r.p99, d.p99), String(r.errors), fmt(r.lag, 3)]);
