@@ -23,7 +23,7 @@ import { isGrpc } from './grpc/status';
 import type { L4Exchange } from './l4/context';
 import { serviceForAuthority, type MeshTables } from './tables';
 import { stripPort } from '../policy/hosts';
-import { isPassthrough, PASSTHROUGH_CLUSTER } from './routing/outboundPolicy';
+import { BLACKHOLE_CLUSTER, isPassthrough, PASSTHROUGH_CLUSTER } from './routing/outboundPolicy';
 import type { RoutePlan } from './routing/plan';
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
@@ -264,12 +264,16 @@ export class IstioMetrics {
       };
     } else {
       const ep = ctx.endpoint;
-      const host = ctx.plan?.host ?? ctx.destination?.service.fqdn ?? ctx.passthrough ?? UNKNOWN;
+      const host = ctx.plan?.host ?? ctx.destination?.service.fqdn ?? ctx.passthrough ?? ctx.blackhole ?? UNKNOWN;
       key = `s\0${ep?.name ?? ''}\0${host}\0${flags}\0${ctx.mtls}`;
       labels = () => {
         const dst = ep ? workloadSide(ep.name, ep.namespace, ep.labels, ctx.mtls ? ep.spiffeId : undefined, ep.service) : unknownSide();
         const s = t.serviceByHost.get(host);
-        const service = s ? { host: s.fqdn, name: s.name, namespace: s.namespace } : { host, name: host, namespace: UNKNOWN };
+        // As on the HTTP path: a passthrough connection is the host it named in the PassthroughCluster, a REGISTRY_ONLY refusal the BlackHoleCluster.
+        const service = s ? { host: s.fqdn, name: s.name, namespace: s.namespace }
+          : ctx.passthrough ? { host: stripPort(ctx.passthrough), name: PASSTHROUGH_CLUSTER, namespace: UNKNOWN }
+            : ctx.blackhole ? { host: BLACKHOLE_CLUSTER, name: BLACKHOLE_CLUSTER, namespace: UNKNOWN }
+              : { host, name: host, namespace: UNKNOWN };
         return tcpLabels(labelsOf('source', me.side, dst, service, 'tcp', 0, flags, UNKNOWN));
       };
     }

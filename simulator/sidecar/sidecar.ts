@@ -178,6 +178,13 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
         const t = getTables();
         passthrough(newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(answer)), host, port);
       },
+      blackhole: (socket, target, answer) => {
+        const t = getTables();
+        const ctx = newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(answer));
+        ctx.blackhole = `${target.host}:${target.port}`;
+        // Envoy's BlackHoleCluster has no endpoint: tcp_proxy closes the connection with UH.
+        ctx.fail({ flag: 'UH', status: 502, reason: 'registry-only', message: `${target.host}:${target.port} is not in the service registry and the outbound traffic policy is REGISTRY_ONLY (${target.source}); declare it with a ServiceEntry` });
+      },
       refused: (socket, err, answer) => refuseConnection(socket, { flag: 'NR', ...err }, answer),
     }));
   }

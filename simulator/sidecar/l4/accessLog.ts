@@ -10,6 +10,7 @@
  */
 import type { AccessLogEntry } from '../../control/api/contract';
 import { clusterName } from '../resilience/state';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from '../routing/outboundPolicy';
 import type { L4Exchange } from './context';
 
 export function l4EntryOf(e: L4Exchange): AccessLogEntry {
@@ -18,7 +19,7 @@ export function l4EntryOf(e: L4Exchange): AccessLogEntry {
   const dash = (v: unknown) => (v === undefined || v === null || v === '' ? '-' : String(v));
   const cluster = inbound
     ? `inbound|${ctx.inbound?.localPort ?? ctx.tables.self?.appPort ?? 0}||`
-    : ctx.plan ? clusterName(ctx.plan) : ctx.passthrough ? 'PassthroughCluster' : '-';
+    : ctx.plan ? clusterName(ctx.plan) : ctx.passthrough ? PASSTHROUGH_CLUSTER : ctx.blackhole ? BLACKHOLE_CLUSTER : '-';
   return {
     start_time: new Date(Date.now() - e.durationMs).toISOString(),
     method: '-',

@@ -12,7 +12,8 @@ export const l4Chaos = (state: ResilienceState): L4Filter => (next) => (ctx) => 
   const faults = ctx.tables.snapshot.faults;
   const plan = ctx.plan!;
   const ep = ctx.endpoint!;
-  if (!faults || faults.length === 0) return next(ctx);
+  // The toxic relay sits in front of a peer's inbound listener; an endpoint outside the mesh has none (not faulted on the L4 path yet).
+  if (!faults || faults.length === 0 || ep.external) return next(ctx);
   const id = ctx.tables.identity;
   const dr = ctx.tables.destinationRules.get(plan.host);
   const subsetLabels = (name: string) => dr?.subsets?.find((s) => s.name === name)?.labels;

@@ -8,7 +8,7 @@
  * connection, when it is over.
  */
 import type { Duplex } from 'node:stream';
-import type { ServiceInfo, ServicePortInfo, WorkloadInfo } from '../../protocol';
+import type { Endpoint, ServiceInfo, ServicePortInfo } from '../../protocol';
 import type { Source } from '../context';
 import type { ResponseFlag } from '../errors';
 import type { L4ForwardPlan } from '../routing/l4Plan';
@@ -46,8 +46,8 @@ export interface L4Context {
   sni?: string;
   /** Set by the route filter. */
   plan?: L4ForwardPlan;
-  /** Set by the endpoint filter: the picked workload and the DestinationRule policy in force for it. */
-  endpoint?: WorkloadInfo;
+  /** Set by the endpoint filter: the picked workload (or a ServiceEntry host's endpoint) and the DestinationRule policy in force for it. */
+  endpoint?: Endpoint;
   policy?: EffectivePolicy;
   /** Inbound: the port of this workload the connection is for. */
   inbound?: InboundPort;
@@ -64,6 +64,8 @@ export interface L4Context {
   gateway?: { names: string[]; port: number };
   /** A CONNECT to a host outside the mesh: `host:port` (Istio's PassthroughCluster). */
   passthrough?: string;
+  /** A CONNECT to a host outside the registry under REGISTRY_ONLY: `host:port` (Istio's BlackHoleCluster). */
+  blackhole?: string;
   /** Closes the connection with an error, before or after it connected. */
   fail(err: L4Error): void;
   /** Connected: relays bytes both ways until either side closes. */

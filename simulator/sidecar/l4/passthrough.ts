@@ -1,8 +1,9 @@
 /**
- * A CONNECT to a host outside the mesh: Istio's default outbound traffic
- * policy (ALLOW_ANY) sends it to the PassthroughCluster, a plain TCP
- * connection to where the app asked. Observed and logged like every other
- * connection, with no mesh policy on it.
+ * A plain TCP connection to a host outside the mesh, then the bytes flow:
+ * a CONNECT to a host the registry does not name under Istio's default
+ * outbound traffic policy (ALLOW_ANY: the PassthroughCluster, no mesh policy
+ * on it), and the last hop to a ServiceEntry host's endpoint (`toPeer`).
+ * No TLS of the proxy's: an app that speaks TLS does it end to end.
  */
 import * as net from 'node:net';
 import type { L4Context } from './context';
@@ -11,12 +12,17 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 export function passthrough(ctx: L4Context, host: string, port: number): void {
   ctx.passthrough = `${host}:${port}`;
-  ctx.upstreamHost = ctx.passthrough;
+  connectDirect(ctx, host, port, CONNECT_TIMEOUT_MS);
+}
+
+/** Opens `host:port` within `timeoutMs` and relays the connection to it; a failure closes it (UF). */
+export function connectDirect(ctx: L4Context, host: string, port: number, timeoutMs: number): void {
+  ctx.upstreamHost = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const up = net.connect({ host, port, allowHalfOpen: true });
   const timer = setTimeout(() => {
     up.destroy();
-    ctx.fail({ flag: 'UF', reason: 'connect-timeout', status: 504, message: `${host}:${port} did not accept within ${CONNECT_TIMEOUT_MS} ms` });
-  }, CONNECT_TIMEOUT_MS);
+    ctx.fail({ flag: 'UF', reason: 'connect-timeout', status: 504, message: `${host}:${port} did not accept within ${timeoutMs} ms` });
+  }, timeoutMs);
   timer.unref();
   up.once('connect', () => {
     clearTimeout(timer);

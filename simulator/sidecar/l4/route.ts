@@ -2,7 +2,8 @@
  * L4 route: which tcp[]/tls[] rule, and which destination (host, subset,
  * port) the connection goes to. On a TLS port it first reads the
  * ClientHello's server name without consuming it (Envoy's tls_inspector),
- * so the bytes reach the destination untouched.
+ * so the bytes reach the destination untouched (an app's CONNECT is
+ * answered first: its client sends nothing before).
  */
 import { protocolClass } from '../../policy/protocols';
 import { planL4 } from '../routing/l4Plan';
@@ -29,6 +30,9 @@ export const l4Route = (s: L4RouteSettings): L4Filter => (next) => (ctx) => {
     next(ctx);
   };
   if (protocolClass(dest.port.protocol) !== 'tls') return route();
+  // A CONNECT client (HTTPS_PROXY) sends its ClientHello only once told the tunnel is up: answer 200 first, as
+  // Envoy's CONNECT termination does; a connection no tls[] rule takes is then closed, not refused with a status.
+  ctx.accept?.();
   peekServerName(ctx, (sni) => {
     ctx.sni = sni;
     route();

@@ -3,12 +3,16 @@
  * (upstream/tunnel.ts), mTLS unless the DestinationRule says `tls.mode:
  * DISABLE`, within `connectionPool.tcp.connectTimeout` (default 10s); then
  * the bytes flow. A failure closes the app's connection (flag UF), as
- * Envoy's tcp_proxy does when it cannot connect upstream.
+ * Envoy's tcp_proxy does when it cannot connect upstream. A ServiceEntry
+ * host's endpoint has no sidecar: a plain TCP connection to its address
+ * (the app's own TLS passes through untouched).
  */
 import { PEER_HEADER } from '../filters/peerMetadata';
 import { poolLimits } from '../resilience/connectionPool';
+import { externalTarget } from '../routing/externalEndpoints';
 import { openTunnel, type TunnelDeps, type TunnelTransport } from '../upstream/tunnel';
 import type { L4Handler } from './context';
+import { connectDirect } from './passthrough';
 
 export interface ToPeerDeps extends TunnelDeps {
   /** How mTLS tunnels travel (BENCHMARKS.md "TCP through the mesh"): a CONNECT stream on the pair's HTTP/2 session, or a TLS connection each. */
@@ -18,9 +22,14 @@ export interface ToPeerDeps extends TunnelDeps {
 export const toPeer = (deps: ToPeerDeps): L4Handler => (ctx) => {
   const plan = ctx.plan!;
   const ep = ctx.endpoint!;
+  const timeoutMs = poolLimits(ctx.policy?.connectionPool, ctx.tables.defaults.connectionPool).connectTimeoutMs;
+  if (ep.external) {
+    const to = externalTarget(ep, plan);
+    ctx.mtls = false;
+    return connectDirect(ctx, to.host, to.port, timeoutMs);
+  }
   const transport: TunnelTransport = ctx.policy?.tls?.mode === 'DISABLE' ? 'plaintext' : deps.transport;
   const port = ctx.upstreamPort ?? ep.sidecar.inboundPort;
-  const timeoutMs = poolLimits(ctx.policy?.connectionPool, ctx.tables.defaults.connectionPool).connectTimeoutMs;
   ctx.mtls = transport !== 'plaintext';
   ctx.upstreamHost = `127.0.0.1:${ep.sidecar.inboundPort}`;
   openTunnel({ transport, port, spiffeId: ep.spiffeId, authority: `${plan.host}:${plan.port}`, headers: { [PEER_HEADER]: ctx.tables.identity.name }, timeoutMs }, deps, (r) => {

@@ -12,7 +12,7 @@ import type { ForwardPlan } from './plan';
 import { portsOf } from './servicePorts';
 import type { MeshTables } from '../tables';
 
-export function endpointsOf(t: MeshTables, plan: ForwardPlan): Endpoint[] {
+export function endpointsOf(t: MeshTables, plan: Pick<ForwardPlan, 'service' | 'host' | 'port' | 'target'>): Endpoint[] {
   if (plan.service.entry?.resolution === 'NONE') {
     const target = plan.target ?? { host: plan.host, port: plan.port };
     return [originalDestination(plan.service.fqdn, plan.service.namespace, target)];

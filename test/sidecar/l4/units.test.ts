@@ -192,6 +192,19 @@ describe('a CONNECT target', () => {
     assert.deepEqual(connectTarget(t, 'example.org:443'), { kind: 'passthrough', host: 'example.org', port: 443 });
     assert.deepEqual(connectTarget(t, '127.0.0.1:6379'), { kind: 'passthrough', host: '127.0.0.1', port: 6379 });
   });
+
+  test('a ServiceEntry host\'s declared port is the registry\'s; under REGISTRY_ONLY any other host is the BlackHoleCluster', () => {
+    const entry: Resource<'ServiceEntry'> = { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'api', namespace: 'default' }, spec: { hosts: ['api.example.com'], resolution: 'STATIC', ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], endpoints: [{ address: '127.0.0.1' }] } };
+    const strict: Resource<'Sidecar'> = { apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'default' }, spec: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } } };
+    const open = tablesFor('sleep', [entry]);
+    const tls = connectTarget(open, 'api.example.com:443');
+    assert.equal(tls.kind === 'mesh' && `${tls.destination.service.fqdn} ${tls.destination.port.protocol} ${connectionPath(tls.destination.port.protocol)}`, 'api.example.com tls l4');
+    assert.deepEqual(connectTarget(open, 'api.example.com:8443'), { kind: 'passthrough', host: 'api.example.com', port: 8443 }, 'a port the entry does not declare is outside the registry');
+    const closed = tablesFor('sleep', [entry, strict]);
+    assert.equal(connectTarget(closed, 'api.example.com:443').kind, 'mesh');
+    assert.deepEqual(connectTarget(closed, 'example.org:443'), { kind: 'blackhole', host: 'example.org', port: 443, source: 'Sidecar default/default' });
+    assert.equal(connectTarget(closed, 'tcp-ecko:9000').kind, 'error', 'a mesh name stays unknown, not black-holed');
+  });
 });
 
 describe('AuthorizationPolicy on a TCP connection (pilot: Generate(forTCP))', () => {
