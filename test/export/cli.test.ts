@@ -134,6 +134,17 @@ describe('devmesh import on the command line', () => {
     assert.match(missing.stderr, /no such folder/);
   });
 
+  it('reads back a folder devmesh export wrote: the same services, workloads and Istio resources', async (t) => {
+    const dir = await tempDir(t);
+    const exported = path.join(dir, 'k8s');
+    assert.equal(devmesh(['export', '-f', BOOKINFO, '--out', exported]).status, 0);
+    const run = devmesh(['import', exported, '--out', path.join(dir, 'local/mesh.yaml')]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /4 services, 6 workloads; copied 13 Istio and Gateway API resources/);
+    const again = devmesh(['validate', path.join(dir, 'local')]);
+    assert.equal(again.status, 0, again.stdout + again.stderr);
+  });
+
   it('still writes a Mesh when the folder has nothing to run, and says what it did not map', async (t) => {
     const dir = await tempDir(t);
     await fs.writeFile(path.join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\n');
