@@ -19,14 +19,22 @@ import { admits } from './security/peerAuthentication';
 export type { RuleRef, DecisionRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
 import type { RuleRef, DecisionRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
 
-/** `VirtualService/default/reviews/1`: the id per-rule counters, spans and the editor's code lenses share. */
+/**
+ * `VirtualService/default/reviews/1`: the id per-rule counters, spans and the
+ * editor's code lenses share. A VirtualService's tcp[] and tls[] rules name
+ * their list (`VirtualService/default/tcp-echo/tcp/0`), so they never share
+ * an id with the http[] rule of the same index.
+ */
 export function ruleKey(r: RuleRef): string {
-  return `${r.kind}/${r.namespace}/${r.name}/${r.rule}`;
+  return r.section ? `${r.kind}/${r.namespace}/${r.name}/${r.section}/${r.rule}` : `${r.kind}/${r.namespace}/${r.name}/${r.rule}`;
 }
 
 export function parseRuleKey(key: string): RuleRef | undefined {
-  const m = /^([A-Za-z]+)\/([^/]+)\/([^/]+)\/(\d+)$/.exec(key);
-  return m ? { kind: m[1], namespace: m[2], name: m[3], rule: Number(m[4]) } : undefined;
+  const m = /^([A-Za-z]+)\/([^/]+)\/([^/]+)\/(?:(tcp|tls)\/)?(\d+)$/.exec(key);
+  if (!m) return undefined;
+  const ref: RuleRef = { kind: m[1], namespace: m[2], name: m[3], rule: Number(m[5]) };
+  if (m[4]) ref.section = m[4] as 'tcp' | 'tls';
+  return ref;
 }
 
 /** What the filters note on a request while deciding (RequestContext.notes), read into records at the end. */
@@ -46,7 +54,10 @@ export interface AttemptNote {
 }
 
 export function ruleOf(origin: RouteOrigin | undefined): RuleRef | undefined {
-  return origin && { kind: origin.kind, namespace: origin.namespace, name: origin.name, rule: origin.rule };
+  if (!origin) return undefined;
+  const ref: RuleRef = { kind: origin.kind, namespace: origin.namespace, name: origin.name, rule: origin.rule };
+  if (origin.section) ref.section = origin.section;
+  return ref;
 }
 
 export function routeRecord(plan: RoutePlan, proxy: string): RouteRecord {

@@ -9,7 +9,7 @@ import { sendsMtls } from './security/upstreamTls';
 import { logRow, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { AccessLogEntry } from '../control/api/contract';
 import type { L4Exchange } from './l4/context';
-import { ruleKeysOf } from './decisions';
+import { originKey, ruleKeysOf } from './decisions';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
@@ -150,14 +150,16 @@ export class SidecarTelemetry {
     const authz = rule.startsWith('AuthorizationPolicy/');
     const side = authz && listener === 'inbound' ? 'destination' : 'source';
     const peer = (side === 'destination' ? ctx.source.workload : ctx.endpoint?.name) ?? 'unknown';
+    this.countRule(rule, peer, side, e.status === 0 || e.status >= 500, e.durationMs, ctx.observed?.span?.traceId);
+  }
+
+  private countRule(rule: string, peer: string, side: RuleSample['side'], failed: boolean, durationMs: number, trace: string | undefined): void {
     const key = `${rule}\0${peer}\0${side}`;
-    const failed = e.status === 0 || e.status >= 500;
     let s = this.rules.get(key);
     if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
     s.requests++;
     if (failed) s.errors++;
-    reservoir(s.latenciesMs, s.requests, e.durationMs, this.o.latencySamples);
-    const trace = ctx.observed?.span?.traceId;
+    reservoir(s.latenciesMs, s.requests, durationMs, this.o.latencySamples);
     if (trace && s.traces[s.traces.length - 1] !== trace) {
       if (s.traces.length >= 5) s.traces.shift();
       s.traces.push(trace);
@@ -206,6 +208,9 @@ export class SidecarTelemetry {
       const edge = this.tcpEdge(e);
       edge.bytes += sent + received;
       if (!e.connected) edge.failed++;
+      // A connection a tcp[]/tls[] rule routed counts against that rule, as a request does against an http[] rule.
+      const origin = e.ctx.plan?.origin;
+      if (origin) this.countRule(originKey(origin), e.ctx.endpoint?.name ?? 'unknown', 'source', !e.connected, e.durationMs, undefined);
     }
     this.pushLog(entry);
   }

@@ -452,6 +452,8 @@ export interface RuleRef {
   namespace: string;
   name: string;
   rule: number;
+  /** A VirtualService's tcp[] or tls[] list; absent: http[] (and every other kind's rules[]). */
+  section?: 'tcp' | 'tls';
 }
 
 export type DecisionRecord = RouteRecord | FaultRecord | MirrorRecord | AttemptRecord | MtlsRecord | AuthzRecord;
@@ -532,7 +534,7 @@ export interface AuthzRecord {
 
 /** One rule as the lenses and the topology show it. */
 export interface RuleStats {
-  /** `kind/namespace/name/index`, e.g. `VirtualService/default/reviews/1` or `AuthorizationPolicy/default/ratings-viewer/0`. */
+  /** `kind/namespace/name/index`, e.g. `VirtualService/default/reviews/1` or `AuthorizationPolicy/default/ratings-viewer/0`; a VirtualService's tcp[]/tls[] rule: `VirtualService/default/tcp-echo/tcp/0` (its requests are connections). */
   rule: string;
   /** Requests in the last minute. */
   requestsPerMinute: number;
