@@ -8,6 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
+import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeActionKind, createConnection, DidChangeWatchedFilesNotification, FileChangeType, IPCMessageReader, IPCMessageWriter,
@@ -17,6 +18,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { Workspace } from '../simulator/policy';
 import { collectPolicyFiles, readReferencedFile } from '../simulator/policy-files';
+import { DestinationAtRequest, ExplainRequest, ExplainSourcesRequest, RuleSitesRequest } from './requests';
 import { LanguageService } from './service';
 
 /**
@@ -185,9 +187,22 @@ export function startServer(connection: Connection, service = new LanguageServic
   connection.onCodeAction((p) => service.codeActions(p.textDocument.uri, p.range));
   connection.onDocumentSymbol((p) => service.documentSymbols(p.textDocument.uri));
   connection.onFoldingRanges((p) => service.foldingRanges(p.textDocument.uri));
+  // devmesh's own requests (the VS Code extension's code lenses, live hover and Explain Request); any client may send them.
+  connection.onRequest(RuleSitesRequest, (p) => service.ruleSites(p.uri));
+  connection.onRequest(DestinationAtRequest, (p) => service.destinationAt(p.uri, p.position));
+  connection.onRequest(ExplainSourcesRequest, () => service.explainSources());
+  connection.onRequest(ExplainRequest, (p) => service.explain(p, (uri) => displayUri(uri, folders)));
 
   documents.listen(connection);
   connection.listen();
+}
+
+/** A file as the explain text names it: relative to the workspace folder that holds it, as the CLI names it relative to its cwd. */
+export function displayUri(uri: string, folders: readonly string[]): string {
+  if (!uri.startsWith('file:')) return uri;
+  const file = fileURLToPath(uri);
+  const folder = folders.find((f) => !path.relative(f, file).startsWith('..'));
+  return folder ? path.relative(folder, file) : file;
 }
 
 async function readUri(uri: string): Promise<string | undefined> {

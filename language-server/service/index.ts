@@ -12,9 +12,14 @@ import { codeActions } from './code-actions';
 import { complete } from './completion';
 import { toLspDiagnostic } from './diagnostics';
 import { hover } from './hover';
+import { destinationAt, type DestinationInfo } from './destinations';
+import { explainInWorkspace, explainSources, type ExplainAnswer, type ExplainParams, type ExplainSource } from './explain';
 import { definition, references } from './navigation';
 import { documentSymbols, foldingRanges } from './outline';
 import { toOffset } from './positions';
+import { ruleSites, type RuleSite } from './rule-sites';
+
+export type { DestinationInfo, ExplainAnswer, ExplainParams, ExplainSource, RuleSite };
 
 export class LanguageService {
   /**
@@ -94,5 +99,27 @@ export class LanguageService {
   foldingRanges(uri: string): FoldingRange[] {
     const source = this.workspace.getSource(uri);
     return source ? foldingRanges(source) : [];
+  }
+
+  /** Every rule of the file the sidecars count, with its id and where it is written (the code lenses). */
+  ruleSites(uri: string): RuleSite[] {
+    const source = this.workspace.getSource(uri);
+    return source ? ruleSites(this.workspace.index, source) : [];
+  }
+
+  /** The route destination under the cursor and the workloads it selects (the live hover's static half). */
+  destinationAt(uri: string, position: Position): DestinationInfo | null {
+    const source = this.workspace.getSource(uri);
+    return (source && destinationAt(this.workspace.index, source, toOffset(source, position))) ?? null;
+  }
+
+  explainSources(): ExplainSource[] {
+    return explainSources(this.workspace);
+  }
+
+  /** The explain walk over the workspace as the editor holds it; `display` names a file in the text. */
+  explain(p: ExplainParams, display: (uri: string) => string = (u) => u): ExplainAnswer {
+    const errors = [...this.findingsByFile().values()].flat().filter((d) => d.severity === 'error');
+    return explainInWorkspace(this.workspace, errors, p, display);
   }
 }

@@ -109,10 +109,7 @@ export async function snapshotOf(file: string): Promise<{ snapshot: MeshSnapshot
     for (const d of ws.diagnostics.filter((x) => x.severity === 'error')) process.stderr.write(`${formatDiagnostic(d)}\n`);
     return { errors: usage(`the policies have errors (fix them first; devmesh validate lists them all)`) };
   }
-  const { buildSnapshot } = await import('../control/snapshot');
-  const none = { inboundPort: 0, outboundPort: 0, adminPort: 0 };
-  const { meshInventory } = await import('../policy/mesh-inventory');
-  const workloads = Object.fromEntries(meshInventory(ws.mesh.spec).workloads.map((w) => [w.name, none]));
-  const snapshot = buildSnapshot(ws.mesh, ws.resources, { workloads, ingress: { port: 0, adminPort: 0 } }, 1);
+  const { explainSnapshot } = await import('../explain/snapshot');
+  const snapshot = explainSnapshot(ws.mesh, ws.resources);
   return { snapshot, locate: (ref, path) => ws.policyPosition(ref, path) };
 }

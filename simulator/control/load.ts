@@ -153,14 +153,15 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshDiagnostic: inMesh(ws, abs), policyPosition: policyPositionIn(ws), gatewayApi };
 }
 
-function policyPositionIn(ws: Workspace): MeshWorkspace['policyPosition'] {
+/** Where a policy document (kind, resolved namespace, name) or a field of it is written, its file as `display` names it. */
+export function policyPositionIn(ws: Workspace, display: (file: string) => string = displayPath): MeshWorkspace['policyPosition'] {
   return (ref, fieldPath = []) => {
     const index = ws.index;
     const doc = index.docs.find((d) => d.kind === ref.kind && d.name === ref.name && index.namespaceOf(d) === ref.namespace);
     const source = doc && ws.getSource(doc.file);
     if (!doc || !source) return undefined;
     const p = offsetToPosition(source.lineStarts, fieldPath.length ? rangeOf(doc, fieldPath).start : doc.range.start);
-    return { file: displayPath(doc.file), line: p.line + 1, column: p.character + 1 };
+    return { file: display(doc.file), line: p.line + 1, column: p.character + 1 };
   };
 }
 
