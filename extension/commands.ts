@@ -53,6 +53,8 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     reg('devmesh.injectFault', (item?: MeshItem) => injectFault(mesh, targetOf(item))),
     reg('devmesh.clearFaults', (item?: MeshItem) => clearFaults(mesh, item?.kind === 'fault' ? { service: item.fault.service, workload: item.fault.workload } : targetOf(item))),
     reg('devmesh.showTraces', async (arg?: MeshItem | string) => showTraces(mesh, arg)),
+    // A rule's code lens: the recent traces that rule decided a hop of.
+    reg('devmesh.showRuleTraces', async (rule?: string) => { if (rule) await showTraces(mesh, { rule }); }),
     reg('devmesh.copySpiffeId', async (item?: MeshItem) => {
       const id = item?.kind === 'workload' ? item.workload.spiffeId : item?.kind === 'fact' ? item.copy : undefined;
       if (!id) return;
@@ -102,21 +104,26 @@ async function validate(d: CommandDeps): Promise<void> {
   } else void vscode.window.showErrorMessage(`DevMesh: devmesh validate could not run (${stderr.trim() || `exit ${code}`}); see the DevMesh output.`);
 }
 
-/** Recent traces (of a workload's service, or with errors) in a quick pick; the chosen one opens as a text waterfall. */
-async function showTraces(mesh: MeshController, arg?: MeshItem | string): Promise<void> {
+/** Recent traces (of a workload's service, with errors, or that a rule decided) in a quick pick; the chosen one opens as a text waterfall. */
+async function showTraces(mesh: MeshController, arg?: MeshItem | string | { rule: string }): Promise<void> {
   const client = mesh.client;
   if (!client) return void vscode.window.showWarningMessage('DevMesh: no mesh is running. Run "DevMesh: Start Mesh" first.');
   try {
     let traceId = typeof arg === 'string' ? arg : undefined;
     if (!traceId) {
-      const item = typeof arg === 'string' ? undefined : arg;
-      const list = await unlessNotFound(client.traces({ service: item?.kind === 'workload' ? item.workload.service : undefined, errors: item?.kind === 'error', limit: 50 }));
+      const item = typeof arg === 'string' || (arg && 'rule' in arg) ? undefined : arg;
+      const rule = arg && typeof arg === 'object' && 'rule' in arg ? arg.rule : undefined;
+      const list = await unlessNotFound(client.traces({ service: item?.kind === 'workload' ? item.workload.service : undefined, errors: item?.kind === 'error', rule, limit: 50 }));
       if (list === undefined) return void vscode.window.showWarningMessage('DevMesh: this mesh\'s control API has no trace routes (GET /api/traces answered 404).');
-      if (!list.traces.length) return void vscode.window.showInformationMessage('DevMesh: no traces yet; send some traffic through the ingress.');
+      if (!list.traces.length) {
+        return void vscode.window.showInformationMessage(rule
+          ? `DevMesh: no sampled trace that ${rule} decided is in the trace store (it keeps the most recent ones).`
+          : 'DevMesh: no traces yet; send some traffic through the ingress.');
+      }
       const pick = await vscode.window.showQuickPick(list.traces.map((t) => ({
         label: t.root.name, description: `${t.durationMs.toFixed(1)} ms · ${t.spans} spans${t.errors ? ` · ${t.errors} error(s)` : ''}`,
         detail: `${t.traceId} · ${t.services.join(' -> ')}`, traceId: t.traceId,
-      })), { placeHolder: 'Recent traces, newest first', matchOnDetail: true });
+      })), { placeHolder: rule ? `Recent traces ${rule} decided, newest first` : 'Recent traces, newest first', matchOnDetail: true });
       if (!pick) return;
       traceId = pick.traceId;
     }

@@ -6,12 +6,16 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { registerCommands } from './commands';
+import { DestinationHoverProvider } from './destination-hover';
+import { EXPLAIN_SCHEME, ExplainDocuments, explainRequestCommand } from './explain-request';
+import type { ExplainParams } from '../language-server/requests';
 import { startLanguageClient } from './language-client';
 import { MeshController } from './mesh-controller';
 import { findMeshFiles } from './mesh-files';
 import { createStatusBar } from './status-bar';
 import { registerTopologySerializer } from './topology-panel';
 import { MeshTreeProvider } from './tree-view';
+import { RuleLensProvider } from './rule-lenses';
 
 let mesh: MeshController | undefined;
 let client: LanguageClient | undefined;
@@ -21,6 +25,7 @@ export interface DevmeshApi {
   mesh: MeshController;
   tree: MeshTreeProvider;
   languageClient: () => LanguageClient | undefined;
+  lenses: RuleLensProvider;
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<DevmeshApi> {
@@ -28,7 +33,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
   mesh = new MeshController(output, context.extensionPath);
   const tree = new MeshTreeProvider(mesh);
   let starting: Promise<void> | undefined;
-  const ensureLanguageClient = () => (starting ??= startLanguageClient(context, output).then((c) => { client = c; }, (e: unknown) => {
+  // Lenses ask the language server where the rules are: they redraw once it runs.
+  const ensureLanguageClient = () => (starting ??= startLanguageClient(context, output).then((c) => { client = c; lenses.redraw(); }, (e: unknown) => {
     output.appendLine(`devmesh: language server failed to start: ${e instanceof Error ? e.message : String(e)}`);
   }));
 
@@ -55,6 +61,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
     }, 3_000);
     context.subscriptions.push(watcher, watcher.onDidCreate(onSession), watcher.onDidChange(onSession), { dispose: () => clearInterval(poll) });
   };
+  // The editor's view of the running mesh's rules and destinations, and Explain Request.
+  const languageClient = () => client;
+  const lenses = new RuleLensProvider(mesh, languageClient);
+  const explainDocs = new ExplainDocuments();
+  const yaml = [{ scheme: 'file', language: 'yaml' }];
+
   // A mesh.yaml written later (by hand, or by Create Mesh File) turns it on too.
   const meshFileWatcher = vscode.workspace.createFileSystemWatcher('**/{mesh.yaml,mesh.yml,*.mesh.yaml}');
 
@@ -65,12 +77,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
     registerTopologySerializer(context, mesh),
     ...registerCommands({ context, mesh, output, ensureLanguageClient, onMeshFiles }),
     { dispose: () => void client?.stop() },
+    lenses,
+    vscode.languages.registerCodeLensProvider(yaml, lenses),
+    vscode.languages.registerHoverProvider(yaml, new DestinationHoverProvider(mesh, languageClient)),
+    vscode.workspace.registerTextDocumentContentProvider(EXPLAIN_SCHEME, explainDocs),
+    vscode.languages.registerDocumentLinkProvider({ scheme: EXPLAIN_SCHEME }, explainDocs),
+    vscode.commands.registerCommand('devmesh.explainRequest', async (given?: Partial<ExplainParams>) => {
+      await ensureLanguageClient();
+      return explainRequestCommand(explainDocs, client, given);
+    }),
     meshFileWatcher, meshFileWatcher.onDidCreate(() => void onMeshFiles()), meshFileWatcher.onDidChange(() => void onMeshFiles()),
   );
 
   await vscode.commands.executeCommand('setContext', 'devmesh.state', 'stopped');
   await onMeshFiles();
-  return { mesh, tree, languageClient: () => client };
+  return { mesh, tree, languageClient, lenses };
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,0 +1,104 @@
+/**
+ * DevMesh: Explain Request… — the request as inputs (the workload it leaves
+ * from, method, URL, headers), then `devmesh explain`'s walk over the
+ * workspace as the editor holds it (the language server runs it, so unsaved
+ * edits count) shown beside the policy files as a read-only document; each
+ * `file:line:col` in it is a link that opens that rule or policy there.
+ */
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { ExplainRequest, ExplainSourcesRequest, type ExplainParams } from '../language-server/requests';
+
+export const EXPLAIN_SCHEME = 'devmesh-explain';
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+const LOCATION = /(?<![\w/.-])([\w./-]+\.ya?ml):(\d+):(\d+)/g;
+
+interface Shown { text: string; files: Record<string, string> }
+
+/** The explain documents: their text, and the URI of each file their text names. */
+export class ExplainDocuments implements vscode.TextDocumentContentProvider, vscode.DocumentLinkProvider {
+  private readonly docs = new Map<string, Shown>();
+  private n = 0;
+
+  add(title: string, shown: Shown): vscode.Uri {
+    const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: `/${title.replace(/[/\\]/g, '∕')} (${++this.n})` });
+    this.docs.set(uri.toString(), shown);
+    return uri;
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.docs.get(uri.toString())?.text ?? 'This explanation is gone (the window was reloaded); run DevMesh: Explain Request… again.\n';
+  }
+
+  provideDocumentLinks(document: vscode.TextDocument): vscode.DocumentLink[] {
+    const shown = this.docs.get(document.uri.toString());
+    if (!shown) return [];
+    const links: vscode.DocumentLink[] = [];
+    for (let i = 0; i < document.lineCount; i++) {
+      const text = document.lineAt(i).text;
+      for (const m of text.matchAll(LOCATION)) {
+        const file = shown.files[m[1]];
+        if (!file) continue;
+        const target = vscode.Uri.parse(file).with({ fragment: `L${m[2]},${m[3]}` });
+        const link = new vscode.DocumentLink(new vscode.Range(i, m.index!, i, m.index! + m[0].length), target);
+        link.tooltip = `Open ${m[1]} at line ${m[2]}`;
+        links.push(link);
+      }
+    }
+    return links;
+  }
+}
+
+/** Asks for what the arguments do not give; undefined when the user cancels. */
+async function askRequest(client: LanguageClient, given: Partial<ExplainParams>): Promise<ExplainParams | undefined> {
+  let from = given.from;
+  if (!from) {
+    const sources = await client.sendRequest(ExplainSourcesRequest, {});
+    if (!sources.length) { void vscode.window.showWarningMessage('DevMesh: no Mesh file in this workspace names a workload to send the request from.'); return undefined; }
+    from = (await vscode.window.showQuickPick(sources.map((s) => ({ label: s.name, description: s.description })), { title: 'Explain Request (1/4)', placeHolder: 'The request leaves from which workload\'s sidecar?' }))?.label;
+    if (!from) return undefined;
+  }
+  const method = given.method ?? (await vscode.window.showQuickPick(METHODS, { title: 'Explain Request (2/4)', placeHolder: 'Method' }));
+  if (!method) return undefined;
+  const url = given.url ?? (await vscode.window.showInputBox({
+    title: 'Explain Request (3/4)', prompt: 'The URL as the caller writes it', value: 'http://', placeHolder: 'http://reviews:9080/reviews/0',
+    validateInput: (v) => (/^https?:\/\/[^/\s]+/.test(v.trim()) ? undefined : 'Write http://host[:port]/path, e.g. http://reviews:9080/reviews/0'),
+  }))?.trim();
+  if (!url) return undefined;
+  let headers = given.headers;
+  if (!headers) {
+    headers = {};
+    for (let i = 1; i <= 20; i++) {
+      const h = await vscode.window.showInputBox({
+        title: `Explain Request (4/4): header ${i}`, prompt: 'A header as name: value (cookie: user=jason for a cookie); leave empty to explain the request',
+        placeHolder: 'end-user: jason',
+        validateInput: (v) => (!v.trim() || /^[^:\s]+\s*:/.test(v) ? undefined : 'Write a header as name: value'),
+      });
+      if (h === undefined) return undefined;
+      if (!h.trim()) break;
+      const colon = h.indexOf(':');
+      const name = h.slice(0, colon).trim().toLowerCase();
+      headers[name] = name === 'cookie' && headers.cookie ? `${headers.cookie}; ${h.slice(colon + 1).trim()}` : h.slice(colon + 1).trim();
+    }
+  }
+  return { from, method: method.toUpperCase(), url, headers, appStatus: given.appStatus };
+}
+
+/**
+ * The command. Arguments (from a test, a keybinding or another extension)
+ * fill the inputs they give; the rest are asked. Returns the document shown.
+ */
+export async function explainRequestCommand(docs: ExplainDocuments, client: LanguageClient | undefined, given: Partial<ExplainParams> = {}): Promise<vscode.Uri | undefined> {
+  if (!client) { void vscode.window.showWarningMessage('DevMesh: the language server is not running, and it runs the explain walk; see the DevMesh output.'); return undefined; }
+  const req = await askRequest(client, given);
+  if (!req) return undefined;
+  const answer = await client.sendRequest(ExplainRequest, req);
+  if (!answer.ok) { void vscode.window.showErrorMessage(`DevMesh: cannot explain ${req.method} ${req.url}: ${answer.message}`); return undefined; }
+  const host = req.url.replace(/^https?:\/\//, '');
+  const head = `# devmesh explain --from ${req.from} ${req.method} ${req.url}${Object.entries(req.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('')}\n`
+    + `# over the workspace as the editor holds it (unsaved edits included); ${answer.answered ? 'the mesh would answer it' : 'the mesh would REFUSE it'}. Ctrl+click a file:line:col to open it.\n\n`;
+  const uri = docs.add(`Explain ${req.method} ${host} from ${req.from}`, { text: head + answer.text, files: answer.files });
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: false });
+  return uri;
+}
