@@ -149,6 +149,11 @@ export class LiveTopology {
         d.codes = {};
         for (const l of entries) d.codes[String(l.response_code)] = (d.codes[String(l.response_code)] ?? 0) + 1;
       }
+      if (source && target) {
+        const rules = await unlessNotFound(this.client.rules({ edge: { source, destination: target } }));
+        if (rules === undefined) d.notes!.push('Rules: this mesh serves no per-rule counters (/api/rules).');
+        else d.rules = rules.rules.map((r) => ({ rule: r.rule, requests: r.edges.reduce((a, e) => a + e.requests, 0), errorRate: r.errorRate }));
+      }
       if (service) {
         const list = await unlessNotFound(this.client.traces({ service, limit: 50 }));
         if (list === undefined) d.notes!.push('Traces: this mesh serves no traces (/api/traces).');

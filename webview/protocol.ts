@@ -48,12 +48,24 @@ export interface TraceWaterfall {
   spans: WaterfallSpan[];
 }
 
+/** A rule that sent traffic over an edge (route rule) or decided it at the callee (authorization rule). */
+export interface EdgeRule {
+  /** The rule id, `VirtualService/default/reviews/0`. */
+  rule: string;
+  /** Requests over this edge in the window. */
+  requests: number;
+  /** The rule's error share over all its edges in the window, 0..1. */
+  errorRate: number;
+}
+
 /** The side panel's data for one selection; each part is absent until the mesh serves it. */
 export interface Details {
   selection: Selection;
   requests?: RequestSummary[];
   codes?: Record<string, number>;
   traces?: TraceWaterfall[];
+  /** An edge: the route and authorization rules that decided its requests in the rule window (10 minutes), most first (`GET /api/rules?edge=`). */
+  rules?: EdgeRule[];
   /** Why something is missing (for example, the API has no traces route yet). */
   notes?: string[];
 }

@@ -85,6 +85,7 @@ export class SidePanel {
     this.el.append(h('h3', {}, 'Status codes'), codeBars(this.details?.codes ?? {}));
     this.el.append(this.faultForm(graph));
     if (this.status) this.el.append(h('p', { class: 'status', role: 'status' }, this.status));
+    if (s.kind === 'edge') this.el.append(h('h3', {}, 'Rules that sent traffic here'), this.rules());
     this.el.append(h('h3', {}, 'Recent requests'), this.requests());
     this.el.append(h('h3', {}, 'Slowest traces'), this.traces());
     for (const note of this.details?.notes ?? []) this.el.append(h('p', { class: 'note' }, note));
@@ -107,6 +108,18 @@ export class SidePanel {
     clear.addEventListener('click', () => this.actions.clear(target));
     box.append(h('div', { class: 'row' }, kind, value, h('span', {}, '%'), pct), h('div', { class: 'row' }, inject, clear));
     return box;
+  }
+
+  /** The route and authorization rules behind an edge's requests, with their hits on it (10 minutes). */
+  private rules(): HTMLElement {
+    const rules = this.details?.rules;
+    if (!rules) return h('p', { class: 'note' }, this.details ? 'No rule counters from this mesh.' : 'Loading\u2026');
+    if (!rules.length) return h('p', { class: 'note' }, 'No rule decided a request here in the last 10 minutes (the default route, no authorization policy).');
+    const table = h('table', { class: 'requests rules' }, h('tr', {}, h('th', {}, 'rule'), h('th', {}, 'hits'), h('th', {}, 'errors')));
+    for (const r of rules) {
+      table.append(h('tr', { class: r.errorRate > 0 ? 'error' : '' }, h('td', { title: r.rule }, r.rule), h('td', {}, String(r.requests)), h('td', {}, formatPercent(r.errorRate))));
+    }
+    return table;
   }
 
   private requests(): HTMLElement {
