@@ -86,19 +86,21 @@ async function askRequest(client: LanguageClient, given: Partial<ExplainParams>)
 
 /**
  * The command. Arguments (from a test, a keybinding or another extension)
- * fill the inputs they give; the rest are asked. Returns the document shown.
+ * fill the inputs they give; the rest are asked. Returns the document shown,
+ * or what went wrong (also shown to the user); nothing when the user cancelled.
  */
-export async function explainRequestCommand(docs: ExplainDocuments, client: LanguageClient | undefined, given: Partial<ExplainParams> = {}): Promise<vscode.Uri | undefined> {
-  if (!client) { void vscode.window.showWarningMessage('DevMesh: the language server is not running, and it runs the explain walk; see the DevMesh output.'); return undefined; }
+export async function explainRequestCommand(docs: ExplainDocuments, client: LanguageClient | undefined, given: Partial<ExplainParams> = {}): Promise<{ uri?: vscode.Uri; error?: string } | undefined> {
+  const fail = (error: string) => { void vscode.window.showErrorMessage(`DevMesh: ${error}`); return { error }; };
+  if (!client) return fail('the language server is not running, and it runs the explain walk; see the DevMesh output.');
   const req = await askRequest(client, given);
   if (!req) return undefined;
   const answer = await client.sendRequest(ExplainRequest, req);
-  if (!answer.ok) { void vscode.window.showErrorMessage(`DevMesh: cannot explain ${req.method} ${req.url}: ${answer.message}`); return undefined; }
+  if (!answer.ok) return fail(`cannot explain ${req.method} ${req.url}: ${answer.message}`);
   const host = req.url.replace(/^https?:\/\//, '');
   const head = `# devmesh explain --from ${req.from} ${req.method} ${req.url}${Object.entries(req.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('')}\n`
     + `# over the workspace as the editor holds it (unsaved edits included); ${answer.answered ? 'the mesh would answer it' : 'the mesh would REFUSE it'}. Ctrl+click a file:line:col to open it.\n\n`;
   const uri = docs.add(`Explain ${req.method} ${host} from ${req.from}`, { text: head + answer.text, files: answer.files });
   const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: false });
-  return uri;
+  return { uri };
 }
