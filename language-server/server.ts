@@ -130,9 +130,13 @@ export function startServer(connection: Connection, service = new LanguageServic
 
   connection.onDidChangeWatchedFiles(async (params) => {
     for (const change of params.changes) {
-      if (!YAML.test(change.uri) || documents.get(change.uri)) continue;
+      if (!YAML.test(change.uri)) continue;
       if (change.type === FileChangeType.Deleted) {
+        // Gone from disk, so gone from the mesh `devmesh up` would read — even when an editor still holds
+        // its closed or deleted buffer (typing in it again brings it back through didChange).
         service.removeFile(change.uri);
+      } else if (documents.get(change.uri)) {
+        continue;
       } else {
         const text = await readUri(change.uri);
         if (text === undefined) service.removeFile(change.uri);

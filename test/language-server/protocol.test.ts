@@ -87,4 +87,29 @@ describe('devmesh lsp --stdio', () => {
     assert.deepEqual(Array.isArray(completion) ? completion : completion.items, []);
     assert.ok(!server.notifications.some((m) => m.method === 'textDocument/publishDiagnostics' && m.params.uri === ciUri));
   });
+
+  test('answers devmesh/ruleSites and devmesh/explain over the workspace the editor holds', async () => {
+    const routing = pathToUri(path.join(root, 'policies', 'routing.yaml'));
+    const sites = await server.request('devmesh/ruleSites', { uri: routing });
+    assert.deepEqual(sites.slice(0, 2).map((s: any) => [s.rule, s.range.start.line]), [['VirtualService/default/reviews/0', 11], ['VirtualService/default/reviews/1', 19]]);
+    const answer = await server.request('devmesh/explain', { from: 'productpage-v1', method: 'GET', url: 'http://ratings:9080/ratings/0', headers: {} });
+    assert.equal(answer.ok, true);
+    assert.equal(answer.answered, false);
+    assert.match(answer.text, /403 RBAC: access denied by AuthorizationPolicy default\/ratings-viewer/);
+  });
+
+  test('a file deleted on disk leaves the workspace even while the editor still holds its buffer', async () => {
+    let since = server.notifications.length;
+    server.notify('textDocument/didChange', { textDocument: { uri: brokenUri, version: 3 }, contentChanges: [{ text: BROKEN.replace('subset:', 'subset: x').replace(/subset: x\s*\S+/, 'subset: nosuch') }] });
+    await server.waitFor('textDocument/publishDiagnostics', (p) => p.uri === brokenUri && p.diagnostics.length > 0, 5_000, since);
+    const refused = await server.request('devmesh/explain', { from: 'productpage-v1', method: 'GET', url: 'http://ratings:9080/ratings/0', headers: {} });
+    assert.equal(refused.ok, false, 'the open canary buffer has errors, so the walk refuses');
+    assert.match(refused.message, /policies\/canary\.yaml:\d+:\d+/);
+    since = server.notifications.length;
+    server.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: brokenUri, type: 3 }] });
+    const published = await server.waitFor('textDocument/publishDiagnostics', (p) => p.uri === brokenUri, 5_000, since);
+    assert.deepEqual(published.diagnostics, []);
+    const answer = await server.request('devmesh/explain', { from: 'productpage-v1', method: 'GET', url: 'http://ratings:9080/ratings/0', headers: {} });
+    assert.equal(answer.ok, true);
+  });
 });
