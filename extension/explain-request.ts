@@ -100,7 +100,8 @@ export async function explainRequestCommand(docs: ExplainDocuments, client: Lang
   const head = `# devmesh explain --from ${req.from} ${req.method} ${req.url}${Object.entries(req.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('')}\n`
     + `# over the workspace as the editor holds it (unsaved edits included); ${answer.answered ? 'the mesh would answer it' : 'the mesh would REFUSE it'}. Ctrl+click a file:line:col to open it.\n\n`;
   const uri = docs.add(`Explain ${req.method} ${host} from ${req.from}`, { text: head + answer.text, files: answer.files });
-  const doc = await vscode.workspace.openTextDocument(uri);
+  // Its own language: word wrap on by default (configurationDefaults), so every file:line:col stays in view.
+  const doc = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), 'devmesh-explain');
   await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: false });
   return { uri };
 }

@@ -101,3 +101,75 @@ test('Show Topology draws one node per workload of the running mesh', { skip: sk
   await page.waitForTimeout(2_000); // let the layout settle for the picture
   await shot(page, 'vscode-topology.png', 'vscode-topology.png');
 });
+
+test('rule lenses count the traffic, and Explain Request opens beside the policies with a link that opens the deciding rule', { skip: skip ?? meshSkipReason(), timeout: 150_000 }, async () => {
+  assert.ok(mesh, 'the topology test started the mesh');
+  const page = browser!.ctx.pages()[0];
+  await page.keyboard.press('Escape');
+  // One editor group and no side bar: the policy file on the left, the explanation beside it.
+  await quickInput(page, '>View: Close All Editor Groups', 'Close All Editor Groups');
+  await page.keyboard.press('Control+B');
+  await quickInput(page, '>View: Close Secondary Side Bar', 'Close Secondary Side Bar').catch(() => page.keyboard.press('Escape'));
+  await quickInput(page, 'routing.yaml', 'routing.yaml');
+  await page.locator('.tab', { hasText: 'routing.yaml' }).waitFor({ timeout: 20_000 });
+  // The previous test's traffic took reviews' default rule (http[1]); some more keeps the last minute busy.
+  const sent = await sendTraffic(mesh!.ingressPort, 20);
+  assert.ok(sent.ok > 0);
+  const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: /req\/min/ }).first();
+  await lens.waitFor({ timeout: 30_000 });
+  const titles = (await page.locator('.monaco-editor .codelens-decoration').allInnerTexts()).map((s) => s.replace(/\s+/g, ' '));
+  assert.ok(titles.some((t) => /\d+(\.\d+)? req\/min · 0 % errors · p99 [\d.]+ ms · \d+ in 10 minutes/.test(t)), titles.join(' | '));
+  assert.ok(titles.some((t) => /no request matched in the last 10 minutes/.test(t)), `the jason rule saw none: ${titles.join(' | ')}`);
+
+  // DevMesh: Explain Request…: from, method, URL, one header, then an empty one to run it.
+  await quickInput(page, '>DevMesh: Explain Request', 'DevMesh: Explain Request');
+  const input = page.locator('.quick-input-widget input');
+  const choose = async (row: string) => {
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: row }).first().waitFor({ timeout: 20_000 });
+    await input.fill(row);
+    await page.keyboard.press('Enter');
+  };
+  await choose('productpage-v1');
+  await choose('GET');
+  const enter = async (title: RegExp, text: string) => {
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: 10_000 });
+    await input.fill(text);
+    await page.keyboard.press('Enter');
+  };
+  await enter(/3\/4/, 'http://reviews:9080/reviews/0');
+  await enter(/header 1/, 'end-user: jason');
+  await enter(/header 2/, '');
+  const explain = page.locator('.tab', { hasText: 'Explain GET reviews:9080' });
+  await explain.waitFor({ timeout: 20_000 });
+  const right = page.locator('.editor-group-container').nth(1);
+  await right.locator('.view-line', { hasText: /routing\.yaml:12:7/ }).first().waitFor({ timeout: 10_000 });
+  const shownText = (await right.locator('.view-lines').first().innerText()).replace(/\s+/g, ' ');
+  assert.match(shownText, /rule 0 matched/, shownText);
+  await page.waitForTimeout(500);
+  await shot(page, 'vscode-rule-insight.png', 'vscode-rule-insight.png');
+
+  // Ctrl+click on routing.yaml:12:7 opens rule 0 of VirtualService reviews at its line.
+  const at = await right.locator('.view-line', { hasText: /routing\.yaml:12:7/ }).first().evaluate((line) => {
+    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const i = n.textContent!.indexOf('routing.yaml:12:7');
+      if (i < 0) continue;
+      const r = document.createRange();
+      r.setStart(n, i + 2);
+      r.setEnd(n, i + 3);
+      const b = r.getBoundingClientRect();
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+    }
+    return undefined;
+  });
+  assert.ok(at, 'the link text is on screen');
+  await page.mouse.move(at.x, at.y);
+  await page.keyboard.down('Control');
+  await page.mouse.click(at.x, at.y);
+  await page.keyboard.up('Control');
+  await waitFor('routing.yaml active at line 12', async () => {
+    const active = await page.locator('.tab.active', { hasText: 'routing.yaml' }).count();
+    const pos = await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first().innerText().catch(() => '');
+    return active > 0 && /Ln 12, Col 7/.test(pos) ? true : undefined;
+  }, 15_000, 200);
+});
