@@ -5,6 +5,7 @@
  * `vscode` import), so unit tests run it in plain Node.
  */
 import type { RuleList, RuleStats, Topology } from '../simulator/control/api/contract';
+import type { DestinationInfo } from '../language-server/requests';
 
 const minutes = (ms: number) => Math.max(1, Math.round(ms / 60_000));
 
@@ -37,14 +38,7 @@ export function ruleLensTooltip(rule: string, s: RuleStats | undefined): string 
 }
 
 /** The static half, from the language server (devmesh/destinationAt). */
-export interface DestinationFacts {
-  host: string;
-  port?: number;
-  subset?: string;
-  service?: string;
-  workloads: string[];
-  problem?: string;
-}
+export type DestinationFacts = Omit<DestinationInfo, 'range'>;
 
 /**
  * Markdown: the endpoints the destination selects now — each workload's

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { MeshSpec } from '../../../simulator/policy/model';
 import { createCa } from '../../../simulator/control/ca';
 import { dr, freePort, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
-import { say, tcpEcho, tlsGreeter, tlsHello } from './fixtures';
+import { eventually, say, tcpEcho, tlsGreeter, tlsHello } from './fixtures';
 
 describe('tcp[] routes', () => {
   let mesh: TestMesh;
@@ -49,6 +49,17 @@ describe('tcp[] routes', () => {
     const entry = mesh.sidecars.get('web')!.accessLog.tail().filter((e) => e.protocol === '-').at(-1)!;
     assert.equal(entry.upstream_cluster, 'outbound|9000|v2|tcp-echo.default.svc.cluster.local');
     assert.equal(entry.peer_workload, 'tcp-echo-v2');
+  });
+
+  test('each connection counts against the tcp[] rule that routed it, under an id of its own (not http[] rule 0\'s)', async () => {
+    const count = (workload: string, rule: string) => mesh.sidecars.get(workload)!.telemetry.ruleTotals.get(rule)?.requests ?? 0;
+    const web = count('web', 'VirtualService/default/tcp-echo/tcp/0');
+    const sleep = count('sleep', 'VirtualService/default/tcp-echo/tcp/1');
+    await say(local.web, 'hi');
+    await say(local.sleep, 'hi');
+    await eventually(() => (count('web', 'VirtualService/default/tcp-echo/tcp/0') === web + 1 && count('sleep', 'VirtualService/default/tcp-echo/tcp/1') === sleep + 1) || undefined, 'the connections counted');
+    assert.equal(count('web', 'VirtualService/default/tcp-echo/0'), 0, 'no http[] id');
+    assert.equal(count('web', 'VirtualService/default/tcp-echo/tcp/1'), 0, 'the canary never took the default rule');
   });
 });
 
