@@ -17,7 +17,8 @@ import { jwt } from './filters/jwt';
 import { endpoint } from './filters/endpoint';
 import { metrics } from './filters/metrics';
 import { announcePeer, learnPeer } from './filters/peerMetadata';
-import { route } from './filters/route';
+import { route, type ProxyRole } from './filters/route';
+import { gatewayHop } from './filters/gatewayHop';
 import { servicePort } from './filters/servicePort';
 import { trace } from './filters/trace';
 import { upstream } from './filters/upstream';
@@ -61,7 +62,7 @@ import { toPeer, type ToPeerDeps } from './l4/toPeer';
 export type SidecarLog = (level: 'info' | 'warn', message: string) => void;
 
 export interface OutboundDeps {
-  role: 'sidecar' | 'ingress';
+  role: ProxyRole;
   random: () => number;
   lb: LbStats;
   pool: () => H2Pool;
@@ -179,6 +180,8 @@ export interface InboundDeps {
   stats: Stats;
   log: SidecarLog;
   security?: SecurityDeps;
+  /** The egress gateway: what its Gateway server ports receive goes on to its own gateway listener (gatewayHop.ts). */
+  egressGateway?: boolean;
 }
 
 /** A call that arrived at this workload's sidecar, after PeerAuthentication admitted the connection. */
@@ -198,6 +201,8 @@ export function inboundChain(d: InboundDeps): Handler {
       ...securityFilters(d.security, d.stats, d.log),
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
       xfcc(),
+      // At the egress gateway: name the Gateway server port for its own listener, the "app" here.
+      ...(d.egressGateway ? [gatewayHop()] : []),
     ],
     // To the app on the local port of the container port called: h2c for gRPC/HTTP/2 ports; else HTTP/1.1 keep-alive,
     // retrying a request the app never read (Istio's inbound reset-before-request).
