@@ -223,7 +223,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
 
   let inbound: InboundListener | undefined;
   if (tables.self) {
-    const inboundL4 = inboundL4Chain({ stats, log });
+    const inboundL4 = inboundL4Chain({ stats, log, egressGateway: egressGateway ? outboundL4Chain({ role: 'egress', random, lb, resilience, log, tunnel }) : undefined });
     inbound = createInboundListener({
       tables: getTables,
       handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security, egressGateway }),

@@ -150,7 +150,7 @@ export interface MeshTables {
   gatewayApi: GatewayApiTables;
   gatewayPorts: Map<string, GatewayPortTable>;
   /** The Gateways this proxy serves, by qualified name `ns/name`, with their server hosts (all, and per server port). */
-  gateways: Map<string, { hosts: string[]; servers: { port: number; hosts: string[] }[] }>;
+  gateways: Map<string, { hosts: string[]; servers: GatewayServerView[] }>;
   /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
   gatewayTcpPorts: Map<number, string[]>;
   /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
@@ -168,6 +168,13 @@ export interface MeshTables {
   outbound: { mode: OutboundTrafficMode; source: string };
   /** `ns/name` of the Sidecar resource in force for this workload, if any. */
   sidecarResource?: string;
+}
+
+/** One server of a Gateway this proxy serves: its port, protocol (upper case) and hosts (without their `namespace/`). */
+export interface GatewayServerView {
+  port: number;
+  protocol: string;
+  hosts: string[];
 }
 
 export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
@@ -240,7 +247,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     destinationRuleSources.set(s.fqdn, dr.from);
   }
 
-  const gateways = new Map<string, { hosts: string[]; servers: { port: number; hosts: string[] }[] }>();
+  const gateways = new Map<string, { hosts: string[]; servers: GatewayServerView[] }>();
   const gatewayTcpPorts = new Map<number, string[]>();
   // The Gateways this proxy serves: the egress gateway those that select it, the ingress every other one (egress-gateway.ts).
   const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
@@ -252,7 +259,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
       gatewayTcpPorts.set(server.port.number, [...(gatewayTcpPorts.get(server.port.number) ?? []), name]);
     }
     const hostsOf = (list: string[] | undefined) => (list ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
-    const servers = (gw.spec.servers ?? []).map((s) => ({ port: Number(s.port?.number), hosts: hostsOf(s.hosts) }));
+    const servers = (gw.spec.servers ?? []).map((s) => ({ port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts) }));
     gateways.set(name, { hosts: servers.flatMap((s) => s.hosts), servers });
   }
 

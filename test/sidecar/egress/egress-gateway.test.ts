@@ -10,11 +10,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { withEgressGateway } from '../../../simulator/policy/egress-gateway';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import { ap, dr, gw, se, startMeshFromSpec, vs, type Policies, type TestMesh } from '../fixtures';
 import { externalHttp, externalHttps, testCa, type ExternalServer, type TestCa } from './fixtures';
+import { connectVia, eventually } from '../l4/fixtures';
 
 const GATEWAY_HOST = 'istio-egressgateway.istio-system.svc.cluster.local';
 const spec: MeshSpec = { services: [{ name: 'sleep', port: 80, workloads: [{ name: 'sleep-v1', port: 1 }] }] };
@@ -164,5 +167,80 @@ describe('Egress Gateways with TLS Origination', () => {
     assert.equal(mesh.sidecars.get('sleep-v1')!.stats.get('upstream_rq_tls_origination') ?? 0, 0, 'the sidecar did not originate it');
     const sent = gateway.accessLog.tail().find((e) => e.listener === 'outbound' && e.path === '/politics')!;
     assert.equal(sent.upstream_cluster, 'outbound|443||edition.cnn.com');
+  });
+});
+
+describe('Egress Gateways for HTTPS traffic (TLS passthrough)', () => {
+  let ca: TestCa;
+  let cnn: ExternalServer;
+  let mesh: TestMesh;
+  // The task's resources: a TLS PASSTHROUGH server on 443, tls[] legs matched by SNI.
+  const policies = (sniAtGateway = 'edition.cnn.com'): Policies => ({
+    serviceEntries: [se('cnn', {
+      hosts: ['edition.cnn.com'], location: 'MESH_EXTERNAL', resolution: 'STATIC',
+      ports: [{ number: 443, name: 'tls', protocol: 'TLS' }],
+      endpoints: [{ address: '127.0.0.1', ports: { tls: cnn.port } }],
+    })],
+    gateways: [gw('istio-egressgateway', {
+      selector: { istio: 'egressgateway' },
+      servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: [sniAtGateway], tls: { mode: 'PASSTHROUGH' } }],
+    })],
+    destinationRules: [gatewaySubset()],
+    virtualServices: [vs('direct-cnn-through-egress-gateway', {
+      hosts: ['edition.cnn.com'],
+      gateways: ['mesh', 'istio-egressgateway'],
+      tls: [
+        { match: [{ gateways: ['mesh'], port: 443, sniHosts: ['edition.cnn.com'] }], route: [{ destination: { host: GATEWAY_HOST, subset: 'cnn', port: { number: 443 } } }] },
+        { match: [{ gateways: ['istio-egressgateway'], port: 443, sniHosts: ['edition.cnn.com'] }], route: [{ destination: { host: 'edition.cnn.com', port: { number: 443 } }, weight: 100 }] },
+      ],
+    })],
+  });
+
+  /** What an app with HTTPS_PROXY does: CONNECT through its sidecar, then its own TLS and a request inside. */
+  async function httpsVia(target: string, servername: string, urlPath = '/'): Promise<{ status: number; body: { server: string; host: string; tls: boolean } }> {
+    const c = await connectVia(mesh.sidecars.get('sleep-v1')!.ports.outbound!, target);
+    assert.equal(c.status, 200, `CONNECT ${target}: ${c.status} ${c.reason ?? ''} ${c.body}`);
+    const secure = tls.connect({ socket: c.socket, servername, ca: ca.certPem });
+    return new Promise((resolve, reject) => {
+      const req = https.request({ host: servername, port: 443, path: urlPath, headers: { host: servername, connection: 'close' }, createConnection: () => secure }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => { secure.end(); resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }); });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  before(async () => {
+    ca = testCa();
+    cnn = await externalHttps('cnn', ca, ['edition.cnn.com']);
+    mesh = await meshWith(policies());
+  });
+  after(async () => {
+    await mesh?.close();
+    await cnn?.close();
+  });
+
+  it('passes the app\'s TLS through the egress gateway to the external host, routed by SNI on both legs', async () => {
+    const r = await httpsVia('edition.cnn.com:443', 'edition.cnn.com', '/politics');
+    assert.deepEqual([r.status, r.body.server, r.body.host, r.body.tls], [200, 'cnn', 'edition.cnn.com', true]);
+    assert.equal(cnn.seen.at(-1)!.url, '/politics', 'the external host saw the app\'s own request');
+    // Each side logs the connection when it closes: the sidecar's hop to the gateway, the gateway's to the external host.
+    const sleepLog = await eventually(() => mesh.sidecars.get('sleep-v1')!.accessLog.tail().find((e) => e.upstream_cluster.includes(GATEWAY_HOST)), 'the sidecar\'s log entry');
+    assert.equal(sleepLog.upstream_cluster, `outbound|443|cnn|${GATEWAY_HOST}`);
+    const gatewayLog = await eventually(() => mesh.sidecars.get('istio-egressgateway')!.accessLog.tail().find((e) => e.upstream_cluster === 'outbound|443||edition.cnn.com'), 'the gateway\'s log entry');
+    assert.equal(gatewayLog.upstream_host, `127.0.0.1:${cnn.port}`);
+    assert.equal(gatewayLog.requested_server_name, 'edition.cnn.com');
+  });
+
+  it('closes a connection whose server name the gateway\'s TLS server does not serve (NR)', async () => {
+    await mesh.push(policies('www.cnn.com'));
+    const before = cnn.seen.length;
+    await assert.rejects(httpsVia('edition.cnn.com:443', 'edition.cnn.com'));
+    assert.equal(cnn.seen.length, before);
+    const refused = await eventually(() => mesh.sidecars.get('istio-egressgateway')!.accessLog.tail().find((e) => e.response_flags.includes('NR')), 'the gateway\'s NR entry');
+    assert.equal(refused.proxy_error, 'no-sni-match');
+    await mesh.push(policies());
   });
 });
