@@ -168,6 +168,32 @@ describe('Egress Gateways with TLS Origination', () => {
     const sent = gateway.accessLog.tail().find((e) => e.listener === 'outbound' && e.path === '/politics')!;
     assert.equal(sent.upstream_cluster, 'outbound|443||edition.cnn.com');
   });
+
+  it('originates mutual TLS at the gateway: its DestinationRule\'s client certificate reaches a server that requires one', async () => {
+    const bank = await externalHttps('bank', ca, ['edition.cnn.com'], true);
+    try {
+      const withMutual = (tls: Record<string, unknown>) => mesh.push({
+        serviceEntries: [se('cnn', {
+          hosts: ['edition.cnn.com'], location: 'MESH_EXTERNAL', resolution: 'STATIC',
+          ports: [{ number: 80, name: 'http-port', protocol: 'HTTP' }, { number: 443, name: 'https-port', protocol: 'HTTPS' }],
+          endpoints: [{ address: '127.0.0.1', ports: { 'https-port': bank.port } }],
+        })],
+        gateways: [egressGateway()],
+        destinationRules: [gatewaySubset(), dr('originate-mtls-for-edition-cnn-com', { host: 'edition.cnn.com', trafficPolicy: { portLevelSettings: [{ port: { number: 443 }, tls }] } })],
+        virtualServices: [twoLegs(443)],
+      });
+      await withMutual({ mode: 'MUTUAL', caCertificates: path.join(files, 'ca.pem'), clientCertificate: path.join(files, 'client.pem'), privateKey: path.join(files, 'client-key.pem'), sni: 'edition.cnn.com' });
+      const r = await mesh.request('sleep-v1', { url: 'http://edition.cnn.com/politics' });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(bank.seen.at(-1)!.clientCert, 'gateway.client');
+      // SIMPLE to the same server: no client certificate, the handshake fails at the gateway.
+      await withMutual({ mode: 'SIMPLE', caCertificates: path.join(files, 'ca.pem') });
+      const refused = await mesh.request('sleep-v1', { url: 'http://edition.cnn.com/politics' });
+      assert.equal(refused.status, 503);
+    } finally {
+      await bank.close();
+    }
+  });
 });
 
 describe('Egress Gateways for HTTPS traffic (TLS passthrough)', () => {
