@@ -79,4 +79,22 @@ describe('Egress through the egress gateway (examples/egress-gateway)', () => {
     assert.ok(edges.some((e) => e.source === 'shop-v1' && e.destination === 'istio-egressgateway'), JSON.stringify(edges));
     assert.ok(edges.some((e) => e.source === 'istio-egressgateway' && e.service.includes('api.payments.example')), JSON.stringify(edges));
   });
+
+  test('a reload without a Gateway selecting it stops the egress gateway; the shop then calls the API from its own sidecar', async () => {
+    // examples/egress's policies: the same ServiceEntry, no Gateway, no legs.
+    let text = readFileSync(path.join(REPO, 'examples', 'egress', 'policies', 'egress.yaml'), 'utf8');
+    text = text.replace(/\b9490\b/g, String(port(9490)));
+    writeFileSync(path.join(fx.dir, 'policies', 'egress-gateway.yaml'), text);
+    await waitFor('the egress gateway gone from the topology', async () => {
+      const t = await (await up.api('/api/topology')).json() as Topology;
+      return !t.workloads.some((w) => w.name === 'istio-egressgateway') && !t.services.some((s) => s.name === 'istio-egressgateway');
+    }, 15_000);
+    const r = await viaProxy(port(15380), 'http://shop:8000/checkout');
+    assert.equal(r.status, 200, r.body);
+    const direct = await waitFor('the shop\'s direct call in the log', async () => {
+      const page = await (await up.api('/api/logs?limit=200')).json() as LogPage;
+      return page.entries.find((e) => e.workload === 'shop-v1' && e.upstream_cluster === 'outbound|80||api.payments.example');
+    });
+    assert.equal(direct.upstream_host, `127.0.0.1:${port(9490)}`);
+  });
 });
