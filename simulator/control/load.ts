@@ -6,6 +6,7 @@
  * over the policy core: one code path validates for `validate`, `up`, hot
  * reload and the language server.
  */
+import { withEgressGateway } from '../policy/egress-gateway';
 import { tlsSecrets, type TlsSecret } from '../policy/gateway-api/secrets';
 import type { GatewayStatus, RouteStatus } from '../policy/gateway-api/status';
 import { promises as fs } from 'node:fs';
@@ -142,10 +143,11 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
     diagnostics.push(inMesh(ws, abs)(['spec', 'services'], 'nothing-to-run',
       'this Mesh has no services and no workloads, so devmesh up has nothing to run: add a service with its workloads (devmesh validate still checks policies against it)'));
   }
-  const mesh: Resource<'Mesh'> = resolved && !hasErrors(diagnostics)
-    ? { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: resolved.meshName }, spec: resolved.mesh }
-    : EMPTY_MESH;
   const resources = resolved && !hasErrors(diagnostics) ? (Object.values(resolved.resources).flat() as Resource<IstioKind>[]) : [];
+  // A Gateway selecting `istio: egressgateway` brings Istio's egress gateway workload with it (egress-gateway.ts).
+  const mesh: Resource<'Mesh'> = resolved && !hasErrors(diagnostics)
+    ? { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: resolved.meshName }, spec: withEgressGateway(resolved.mesh, resources) }
+    : EMPTY_MESH;
   const files = ws.fileNames();
   const policyFileCount = files.filter((f) => (ws.getSource(f)?.documents.length ?? 0) > 0 || diagnostics.some((d) => d.file === displayPath(f))).length;
   const g = ws.index.gatewayApi;

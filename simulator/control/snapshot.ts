@@ -8,6 +8,7 @@ import { resourceKind } from '../policy/kinds';
 import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from '../policy/model';
 import { spiffeId } from '../policy/hosts';
 import { meshInventory, type WorkloadView } from '../policy/mesh-inventory';
+import { EGRESS_GATEWAY, isEgressGateway } from '../policy/egress-gateway';
 import { resolveDefaults } from '../policy/defaults';
 import { gatewayStatuses, servedGatewayPorts, type WorldService } from '../policy/gateway-api/status';
 
@@ -67,8 +68,8 @@ export function buildSnapshot(
       labels: w.labels,
       serviceAccount: w.serviceAccount,
       spiffeId: spiffeId(trustDomain, w.namespace, w.serviceAccount),
-      appPort: w.appPort ?? 0,
-      ports: { ...w.containerPorts },
+      // The egress gateway has no app: what arrives for its container ports goes to its own gateway listener.
+      ...(isEgressGateway(w) ? gatewayListenerPorts(assigned) : { appPort: w.appPort ?? 0, ports: { ...w.containerPorts } }),
       sidecar: { ...assigned },
       ...upstreamsOf(w),
     };
@@ -133,4 +134,9 @@ function gatewayListeners(services: ServiceInfo[], gateways: Resource<'Kubernete
   const world = new Map<string, WorldService>(services.map((s) => [`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: s.ports ?? [] }]));
   return servedGatewayPorts(gatewayStatuses({ services: world, gateways, referenceGrants: grants }))
     .map((p) => ({ gateway: p.gateway, port: p.port, protocol: p.protocol, localPort: local[`${p.gateway}:${p.port}`] ?? p.port }));
+}
+
+/** The egress gateway's container ports, each served by its sidecar's own gateway listener (the outbound port). */
+function gatewayListenerPorts(assigned: SidecarPortAssignment): Pick<WorkloadInfo, 'appPort' | 'ports'> {
+  return { appPort: assigned.outboundPort, ports: Object.fromEntries(EGRESS_GATEWAY.ports.map((p) => [String(p.targetPort), assigned.outboundPort])) };
 }

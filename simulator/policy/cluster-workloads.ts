@@ -8,7 +8,9 @@
  * every Gateway whatever its selector. Pure: the index in, views out,
  * computed once per index.
  */
-import { INGRESS_GATEWAY } from './model';
+import { INGRESS_GATEWAY, type GatewaySpec } from './model';
+import { EGRESS_GATEWAY, selectsEgressGateway } from './egress-gateway';
+import { obj } from './plain';
 import type { MeshView, WorkspaceIndex } from './workspace-index';
 
 /** Istio's ingress gateway as a default install has it (and as `istioctl analyze` adds it to files it reads). */
@@ -49,6 +51,15 @@ export function clusterWorkloads(index: WorkspaceIndex): ClusterWorkloads {
     labels: DEFAULT_INGRESS_GATEWAY.labels,
     exposed: new Set(DEFAULT_INGRESS_GATEWAY.ports.flat()),
   }];
+  // The egress gateway devmesh runs when a Gateway selects it (egress-gateway.ts), as Istio's demo install has it.
+  if (index.docs.some((d) => d.kind === 'Gateway' && selectsEgressGateway(obj(d.value).spec as GatewaySpec))) {
+    all.push({
+      title: `Istio's egress gateway (${EGRESS_GATEWAY.namespace}/${EGRESS_GATEWAY.name})`,
+      namespace: EGRESS_GATEWAY.namespace,
+      labels: EGRESS_GATEWAY.labels,
+      exposed: new Set(EGRESS_GATEWAY.ports.flatMap((p) => [p.port, p.targetPort])),
+    });
+  }
   const cluster = index.cluster;
   for (const pod of cluster.pods) {
     const exposed = new Set<number>();

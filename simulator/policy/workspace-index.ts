@@ -10,9 +10,10 @@
  * remembers for a document still hold after another file changed.
  */
 import { buildClusterView, type ClusterView } from './cluster-index';
-import { hostMatches, policyHost } from './hosts';
+import { hostMatches, policyHost, serviceFqdn } from './hosts';
+import { EGRESS_GATEWAY, selectsEgressGateway } from './egress-gateway';
 import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inventory';
-import { MESH_DEFAULTS, type Kind } from './model';
+import { MESH_DEFAULTS, type GatewaySpec, type Kind } from './model';
 import { arr, num, obj, str } from './plain';
 import type { Path, PolicyDocument, SourceDocument } from './source';
 import { gatewayApiStatus, type GatewayApiWorld, type GatewayStatus, type RouteStatus, type WorldService } from './gateway-api/status';
@@ -29,6 +30,8 @@ export interface ExtensionProviderView {
   port: number | undefined;
   path: Path;
 }
+
+const EGRESS_GATEWAY_FQDN = serviceFqdn(EGRESS_GATEWAY.name, EGRESS_GATEWAY.namespace);
 
 export interface MeshView {
   doc: PolicyDocument<'Mesh'>;
@@ -145,6 +148,8 @@ export class WorkspaceIndex {
     const service = this.service(host, doc);
     if (service) return { kind: 'service', name: service.name, ports: service.ports.map((p) => p.port) };
     const fqdn = this.fqdn(host, doc);
+    // The egress gateway devmesh runs when a Gateway selects it (egress-gateway.ts) is a service like the Mesh's.
+    if (fqdn === EGRESS_GATEWAY_FQDN && this.runsEgressGateway) return { kind: 'service', name: EGRESS_GATEWAY.name, ports: EGRESS_GATEWAY.ports.map((p) => p.port) };
     const namespace = this.namespaceOf(doc);
     const entry = this.cluster.serviceEntries.find((se) => (se.visibleIn.includes('*') || se.visibleIn.includes(namespace))
       && se.hosts.some((h) => h === fqdn || hostMatches(h, fqdn)));
@@ -157,10 +162,15 @@ export class WorkspaceIndex {
     return this.svcExportFacts;
   }
 
-  /** Hosts, ports and visibility of every ServiceEntry, as one string. */
+  /** Hosts, ports and visibility of every ServiceEntry (and whether the egress gateway runs), as one string. */
   get serviceEntryFacts(): string {
-    this.seFacts ??= JSON.stringify(this.cluster.serviceEntries.map((se) => [se.namespace, se.doc.name, se.hosts, se.ports, se.visibleIn]));
+    this.seFacts ??= JSON.stringify([this.runsEgressGateway, this.cluster.serviceEntries.map((se) => [se.namespace, se.doc.name, se.hosts, se.ports, se.visibleIn])]);
     return this.seFacts;
+  }
+
+  /** Whether a Gateway selects `istio: egressgateway`, so that `up` runs the egress gateway. */
+  get runsEgressGateway(): boolean {
+    return this.byKind.Gateway.some((d) => selectsEgressGateway(obj(d.value).spec as GatewaySpec | undefined));
   }
 
   destinationRules(fqdn: string): readonly PolicyDocument<'DestinationRule'>[] {

@@ -17,7 +17,8 @@ import { jwt } from './filters/jwt';
 import { endpoint } from './filters/endpoint';
 import { metrics } from './filters/metrics';
 import { announcePeer, learnPeer } from './filters/peerMetadata';
-import { route } from './filters/route';
+import { route, type ProxyRole } from './filters/route';
+import { gatewayHop } from './filters/gatewayHop';
 import { servicePort } from './filters/servicePort';
 import { trace } from './filters/trace';
 import { upstream } from './filters/upstream';
@@ -50,6 +51,7 @@ import { l4Chaos } from './l4/chaos';
 import { l4ConnectionLimit } from './l4/connectionLimit';
 import { l4Endpoint } from './l4/endpoint';
 import { l4GatewayRoute } from './l4/gatewayRoute';
+import { l4EgressGatewayRoute } from './l4/egressGatewayRoute';
 import { l4Outlier } from './l4/outlier';
 import { l4LearnPeer } from './l4/peer';
 import { l4Route } from './l4/route';
@@ -61,7 +63,7 @@ import { toPeer, type ToPeerDeps } from './l4/toPeer';
 export type SidecarLog = (level: 'info' | 'warn', message: string) => void;
 
 export interface OutboundDeps {
-  role: 'sidecar' | 'ingress';
+  role: ProxyRole;
   random: () => number;
   lb: LbStats;
   pool: () => H2Pool;
@@ -179,6 +181,8 @@ export interface InboundDeps {
   stats: Stats;
   log: SidecarLog;
   security?: SecurityDeps;
+  /** The egress gateway: what its Gateway server ports receive goes on to its own gateway listener (gatewayHop.ts). */
+  egressGateway?: boolean;
 }
 
 /** A call that arrived at this workload's sidecar, after PeerAuthentication admitted the connection. */
@@ -198,6 +202,8 @@ export function inboundChain(d: InboundDeps): Handler {
       ...securityFilters(d.security, d.stats, d.log),
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
       xfcc(),
+      // At the egress gateway: name the Gateway server port for its own listener, the "app" here.
+      ...(d.egressGateway ? [gatewayHop()] : []),
     ],
     // To the app on the local port of the container port called: h2c for gRPC/HTTP/2 ports; else HTTP/1.1 keep-alive,
     // retrying a request the app never read (Istio's inbound reset-before-request).
@@ -271,14 +277,17 @@ export function outboundL4Chain(d: {
   resilience: ResilienceState;
   tunnel: ToPeerDeps;
   log?: (level: 'info' | 'warn', message: string) => void;
-  /** `sidecar`: the addressed service's tcp[]/tls[] rules; `ingress`: the rules bound to the Gateway whose TCP port it came to. */
-  role: 'sidecar' | 'ingress';
+  /**
+   * `sidecar`: the addressed service's tcp[]/tls[] rules; `ingress`: the rules bound to the Gateway whose TCP port it came to;
+   * `egress`: at the egress gateway, the rules bound to the Gateways with a server on the port the caller's sidecar named.
+   */
+  role: ProxyRole;
 }): L4Handler {
   const r = d.resilience;
   return composeL4(
     [
       // Which tcp[]/tls[] rule (by port, source, and on TLS ports the ClientHello's SNI; at the ingress, by Gateway port) and which destination.
-      d.role === 'ingress' ? l4GatewayRoute({ random: d.random }) : l4Route({ random: d.random }),
+      d.role === 'ingress' ? l4GatewayRoute({ random: d.random }) : d.role === 'egress' ? l4EgressGatewayRoute({ random: d.random }) : l4Route({ random: d.random }),
       // Subset -> workloads (minus ejected hosts) -> the DestinationRule's load balancer.
       l4Endpoint({ lb: d.lb, random: d.random, state: r }),
       // connectionPool.tcp.maxConnections: past the limit, the connection is closed at once (UO).
@@ -294,7 +303,12 @@ export function outboundL4Chain(d: {
 }
 
 /** A tunnel (or a plaintext client) that reached this workload's inbound listener for a TCP or TLS port. */
-export function inboundL4Chain(d: { stats: Stats; log: (level: 'info' | 'warn', message: string) => void }): L4Handler {
+export function inboundL4Chain(d: {
+  stats: Stats;
+  log: (level: 'info' | 'warn', message: string) => void;
+  /** At the egress gateway: what its Gateway server ports receive is routed on (outboundL4Chain, role `egress`), not sent to an app. */
+  egressGateway?: L4Handler;
+}): L4Handler {
   return composeL4(
     [
       // Which of this workload's ports it is for, and whether that port's mTLS mode admits the peer.
@@ -304,7 +318,7 @@ export function inboundL4Chain(d: { stats: Stats; log: (level: 'info' | 'warn', 
       // AuthorizationPolicy for TCP (HTTP-only fields as Istio treats them on TCP), once per connection.
       l4Authz(d),
     ],
-    // TCP to the app on the local port of the container port called.
-    toApp(),
+    // TCP to the app on the local port of the container port called (at the egress gateway: on to the external host).
+    d.egressGateway ?? toApp(),
   );
 }

@@ -33,6 +33,8 @@ import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
 import { JwksStore } from './security/jwksStore';
 import { Stats } from './stats';
+import type { ProxyRole } from './filters/route';
+import { isEgressGateway } from '../policy/egress-gateway';
 import { StatusReporter } from './status';
 import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
@@ -113,7 +115,9 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     if (observe) telemetry.exchange(listener, e, entry);
   };
 
-  const role = workload === null ? 'ingress' : 'sidecar';
+  // The egress gateway is a workload whose outbound listener is its gateway listener (egress-gateway.ts).
+  const egressGateway = tables.self !== null && isEgressGateway(tables.self);
+  const role: ProxyRole = workload === null ? 'ingress' : egressGateway ? 'egress' : 'sidecar';
   const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
   const outboundDeps: OutboundDeps = { role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log, onEject: (m) => { log('warn', m); status?.poke(); } };
   // The cluster part serves the app's calls and the calls to external authorizers in the mesh.
@@ -219,10 +223,10 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
 
   let inbound: InboundListener | undefined;
   if (tables.self) {
-    const inboundL4 = inboundL4Chain({ stats, log });
+    const inboundL4 = inboundL4Chain({ stats, log, egressGateway: egressGateway ? outboundL4Chain({ role: 'egress', random, lb, resilience, log, tunnel }) : undefined });
     inbound = createInboundListener({
       tables: getTables,
-      handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security }),
+      handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security, egressGateway }),
       onDone: done('inbound'),
       certs,
       stats,

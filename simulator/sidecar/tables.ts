@@ -11,7 +11,9 @@
  * sidecar answers `rejected`, and the old tables keep serving. Pure: the
  * same snapshot always gives the same tables.
  */
-import type { DestinationRuleSpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
+import type { DestinationRuleSpec, GatewaySpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
+import { isEgressGateway, selectsEgressGateway } from '../policy/egress-gateway';
+import { selects } from '../policy/mesh-inventory';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
 import { protocolClass } from '../policy/protocols';
@@ -147,8 +149,8 @@ export interface MeshTables {
   /** Gateway API: every route with its status, and the ingress's tables per Gateway port (`ns/name:port`). */
   gatewayApi: GatewayApiTables;
   gatewayPorts: Map<string, GatewayPortTable>;
-  /** Gateways by qualified name `ns/name`, with their server hosts. */
-  gateways: Map<string, { hosts: string[] }>;
+  /** The Gateways this proxy serves, by qualified name `ns/name`, with their server hosts (all, and per server port). */
+  gateways: Map<string, { hosts: string[]; servers: GatewayServerView[] }>;
   /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
   gatewayTcpPorts: Map<number, string[]>;
   /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
@@ -166,6 +168,13 @@ export interface MeshTables {
   outbound: { mode: OutboundTrafficMode; source: string };
   /** `ns/name` of the Sidecar resource in force for this workload, if any. */
   sidecarResource?: string;
+}
+
+/** One server of a Gateway this proxy serves: its port, protocol (upper case) and hosts (without their `namespace/`). */
+export interface GatewayServerView {
+  port: number;
+  protocol: string;
+  hosts: string[];
 }
 
 export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
@@ -238,16 +247,20 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     destinationRuleSources.set(s.fqdn, dr.from);
   }
 
-  const gateways = new Map<string, { hosts: string[] }>();
+  const gateways = new Map<string, { hosts: string[]; servers: GatewayServerView[] }>();
   const gatewayTcpPorts = new Map<number, string[]>();
+  // The Gateways this proxy serves: the egress gateway those that select it, the ingress every other one (egress-gateway.ts).
+  const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
   for (const gw of snapshot.gateways) {
+    if (!serves(gw.spec)) continue;
     const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
     for (const server of gw.spec.servers ?? []) {
       if (!['TCP', 'MONGO'].includes(String(server.port?.protocol).toUpperCase()) || typeof server.port.number !== 'number') continue;
       gatewayTcpPorts.set(server.port.number, [...(gatewayTcpPorts.get(server.port.number) ?? []), name]);
     }
-    const hosts = (gw.spec.servers ?? []).flatMap((s) => s.hosts ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
-    gateways.set(`${gw.metadata.namespace ?? ns}/${gw.metadata.name}`, { hosts });
+    const hostsOf = (list: string[] | undefined) => (list ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
+    const servers = (gw.spec.servers ?? []).map((s) => ({ port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts) }));
+    gateways.set(name, { hosts: servers.flatMap((s) => s.hosts), servers });
   }
 
   const identity = self

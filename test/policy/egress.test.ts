@@ -117,6 +117,47 @@ spec:
     assert.match(ds[4].message, /resolution NONE takes no endpoints/);
   });
 
+  it('refuses what Istio\'s ValidateServiceEntry refuses: a "*" host, an address that is no IP or CIDR, CIDRs with DNS, repeated ports, several hosts on a TCP port', () => {
+    const ds = check(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: db }
+spec:
+  hosts: [a.example, b.example]
+  addresses: [10.0.0.0/24, db.example, 10.0.0.1/40]
+  resolution: DNS
+  ports:
+    - { number: 5432, name: tcp, protocol: TCP }
+    - { number: 5432, name: tcp, protocol: TCP }
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: everything }
+spec:
+  hosts: ["*"]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: NONE
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: fine }
+spec:
+  hosts: [c.example, d.example]
+  addresses: [10.1.0.0/16, 10.2.0.7, "2001:db8::/32"]
+  ports: [{ number: 5432, name: tcp, protocol: TCP }, { number: 443, name: tls, protocol: TLS }]
+  resolution: NONE
+`);
+    assert.deepEqual(codes(ds), ['service-entry-invalid@6', 'service-entry-invalid@6', 'service-entry-invalid@7', 'service-entry-invalid@9', 'service-entry-invalid@10', 'service-entry-invalid@10', 'service-entry-invalid@16']);
+    const messages = ds.map((d) => d.message).join('\n');
+    assert.match(messages, /address "db\.example" is not an IP address or a CIDR block/);
+    assert.match(messages, /address "10\.0\.0\.1\/40" is not an IP address or a CIDR block/);
+    assert.match(messages, /CIDR addresses are allowed only for NONE\/STATIC resolution types/);
+    assert.match(messages, /multiple hosts provided with non-HTTP, non-TLS ports/);
+    assert.match(messages, /service entry port 5432 already defined/);
+    assert.match(messages, /service entry port name "tcp" already defined/);
+    assert.match(messages, /full wildcard "\*"/);
+    assert.ok(ds.every((d) => d.severity === 'error'));
+  });
+
   it('checks the fields: a bad resolution, an outbound mode, a Sidecar host without a namespace', () => {
     const ds = check(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry

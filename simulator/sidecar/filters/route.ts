@@ -7,15 +7,18 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ProxyHeaderDefaults } from '../../policy/defaults';
 import type { RandomSource } from '../../random';
-import type { Filter, GatewayListenerRef } from '../context';
+import type { Filter, GatewayListenerRef, RequestContext } from '../context';
 import { attributesFor, planGatewayListener, planIngress, planMesh, type ForwardPlan, type PlanObserver, type RoutePlan } from '../routing/plan';
 import type { MeshTables } from '../tables';
 import type { RequestAuth } from '../security/requestAuthentication';
 import { applyHeaderOps, type HeaderMap } from '../routing/headerOps';
 
 export interface RouteSettings {
-  /** `sidecar`: mesh routes; `ingress`: Gateway-bound VirtualServices for origin-form requests, Gateway API routes on a Gateway listener port. */
-  role: 'sidecar' | 'ingress';
+  /**
+   * `sidecar`: mesh routes; `ingress`: Gateway-bound VirtualServices for origin-form requests, Gateway API routes on a Gateway listener port;
+   * `egress`: the egress gateway's listener, by the VirtualServices bound to the Gateways that select it, on the server port the call came to.
+   */
+  role: ProxyRole;
   random: RandomSource;
 }
 
@@ -32,6 +35,8 @@ export function planRoute(
     method: string; path: string; authority: string; proxyForm: boolean; headers: IncomingHttpHeaders; auth?: RequestAuth; destination?: { host: string; port: number };
     /** A Gateway API Gateway's listener the request came in on: its routes decide. */
     gatewayListener?: GatewayListenerRef;
+    /** At the egress gateway: the Gateway server port the call came to (its inbound hop says which). */
+    serverPort?: number;
   },
   random: RandomSource,
   observer?: PlanObserver,
@@ -40,12 +45,27 @@ export function planRoute(
   // The verified token's end user (the ingress's jwt filter), for @request.auth.claims matches.
   attrs.auth = req.auth;
   if (req.gatewayListener) return planGatewayListener(t, req.gatewayListener, attrs, random, observer);
+  if (role === 'egress') return planIngress(t, attrs, random, observer, req.serverPort);
   return role === 'ingress' && !req.proxyForm ? planIngress(t, attrs, random, observer) : planMesh(t, attrs, random, req.destination, observer);
+}
+
+/** Which proxy a chain runs in: a workload's sidecar, devmesh's ingress, or the egress gateway. */
+export type ProxyRole = 'sidecar' | 'ingress' | 'egress';
+
+/** The header the egress gateway's inbound hop names the Gateway server port in (loopback, to its own listener). */
+export const GATEWAY_PORT_HEADER = 'x-devmesh-gateway-port';
+
+/** The server port an egress gateway call came to, taken off the request. */
+function serverPortOf(ctx: RequestContext): number | undefined {
+  const named = ctx.headers[GATEWAY_PORT_HEADER];
+  delete ctx.headers[GATEWAY_PORT_HEADER];
+  return typeof named === 'string' && /^\d+$/.test(named) ? Number(named) : undefined;
 }
 
 export const route = (settings: RouteSettings): Filter => (next) => (ctx) => {
   const t = ctx.tables;
-  const plan = planRoute(t, settings.role, { method: ctx.method, path: ctx.path, authority: ctx.authority, proxyForm: ctx.proxyForm, headers: ctx.downstream.headers, auth: ctx.auth, destination: ctx.destination, gatewayListener: ctx.gatewayListener }, settings.random);
+  const serverPort = settings.role === 'egress' ? serverPortOf(ctx) : undefined;
+  const plan = planRoute(t, settings.role, { method: ctx.method, path: ctx.path, authority: ctx.authority, proxyForm: ctx.proxyForm, headers: ctx.downstream.headers, auth: ctx.auth, destination: ctx.destination, gatewayListener: ctx.gatewayListener, serverPort }, settings.random);
   ctx.plan = plan;
   switch (plan.kind) {
     case 'error':

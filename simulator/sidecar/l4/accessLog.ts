@@ -17,7 +17,8 @@ export function l4EntryOf(e: L4Exchange): AccessLogEntry {
   const ctx = e.ctx;
   const inbound = ctx.listener === 'inbound';
   const dash = (v: unknown) => (v === undefined || v === null || v === '' ? '-' : String(v));
-  const cluster = inbound
+  // The egress gateway routes what it receives on (its inbound connection has a plan): the cluster it went to.
+  const cluster = inbound && !ctx.plan
     ? `inbound|${ctx.inbound?.localPort ?? ctx.tables.self?.appPort ?? 0}||`
     : ctx.plan ? clusterName(ctx.plan) : ctx.passthrough ? PASSTHROUGH_CLUSTER : ctx.blackhole ? BLACKHOLE_CLUSTER : '-';
   return {

@@ -15,6 +15,7 @@ import type * as net from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { PROXY_ERROR_HEADER } from '../errors';
 import { outsideRegistryFor } from '../routing/outboundPolicy';
+import { entryAtAddress } from '../routing/entryAddresses';
 import { portsOf, describePorts } from '../routing/servicePorts';
 import { knownServices, serviceForAuthority, type MeshTables } from '../tables';
 import type { ConnectAnswer, ConnectionDestination } from './dispatch';
@@ -31,7 +32,8 @@ export function connectTarget(t: MeshTables, target: string): ConnectTarget {
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return { kind: 'error', status: 400, reason: 'bad-connect-target', message: `CONNECT needs host:port, got "${target}"` };
   const host = m[1].toLowerCase();
   const port = Number(m[2]);
-  const service = serviceForAuthority(t, host);
+  // A name of the registry, or an address (or CIDR block) a ServiceEntry lists with this port.
+  const service = serviceForAuthority(t, host) ?? entryAtAddress(t, host, port);
   if (service) {
     const p = portsOf(service).find((x) => x.port === port);
     // A ServiceEntry host on a port it does not declare is outside the registry, as on the HTTP path (no listener for it).

@@ -321,9 +321,17 @@ function sniffThen(socket: net.Socket, first: Buffer, done: (kind: 'http' | 'tcp
 
 /** Answers an HTTP/1.1 CONNECT on its socket. */
 function http1Ends(socket: net.Socket): InboundTunnel['ends'] {
+  // Answered once: a chain that must read the client's first bytes (the egress gateway's SNI) accepts before relaying.
+  let answered = false;
   return {
-    accept: () => void socket.write('HTTP/1.1 200 OK\r\n\r\n'),
+    accept: () => {
+      if (answered) return;
+      answered = true;
+      socket.write('HTTP/1.1 200 OK\r\n\r\n');
+    },
     refuse: (err) => {
+      if (answered) return void socket.destroy();
+      answered = true;
       const status = err.status ?? 503;
       socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${PROXY_ERROR_HEADER}: ${err.reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
     },

@@ -65,15 +65,17 @@ export function planL4(t: MeshTables, table: RouteTable, a: L4Attributes & { sni
  * a server on that port, whose match holds (`port` is the Gateway's port).
  * Nothing matching: no route (Envoy has no filter chain), the connection closes.
  */
-export function planGatewayL4(t: MeshTables, gateways: readonly string[], port: number, random: () => number): L4Plan {
+export function planGatewayL4(t: MeshTables, gateways: readonly string[], port: number, random: () => number, tls?: { sni?: string }): L4Plan {
   for (const gateway of gateways) {
-    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, sni: tls?.sni };
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gateway)) continue;
-      const hit = pickTcp(vs.tcp, a);
-      if (hit !== 'default') return forward(t, hit, port, random);
+      // A TLS server (PASSTHROUGH) routes by the tls[] rules on the ClientHello's SNI; a TCP server by tcp[].
+      const hit = tls ? pickTls(vs.tls, a) : pickTcp(vs.tcp, a);
+      if (hit !== 'default' && hit !== 'no-sni') return forward(t, hit, port, random);
     }
   }
+  if (tls) return { kind: 'error', flag: 'NR', reason: 'no-sni-match', message: `no tls[] rule of a VirtualService bound to ${gateways.join(', ') || '(no Gateway)'} matches port ${port} and server name "${tls.sni ?? '(none)'}"` };
   return { kind: 'error', flag: 'NR', reason: 'no-gateway-route', message: `no tcp[] rule of a VirtualService bound to ${gateways.join(', ')} matches port ${port}` };
 }
 

@@ -125,11 +125,14 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: RandomSour
  * With no Gateway at all, the Host must name a mesh service (devmesh's
  * shortcut for a mesh without an ingress configuration).
  */
-export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomSource, observer?: PlanObserver): RoutePlan {
+export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomSource, observer?: PlanObserver, serverPort?: number): RoutePlan {
   if (t.gateways.size === 0) return planMesh(t, a, random, undefined, observer);
   const host = stripPort(a.authority).toLowerCase();
+  // At the egress gateway the request came to one server port: only servers of that port serve it, and match.port is that port.
+  if (serverPort !== undefined) a = { ...a, port: serverPort };
   const gateways = [...t.gateways].filter(([name, g]) => {
-    const covered = g.hosts.some((h) => hostMatches(h, host));
+    const hosts = serverPort === undefined ? g.hosts : g.servers.filter((s) => s.port === serverPort).flatMap((s) => s.hosts);
+    const covered = hosts.some((h) => hostMatches(h, host));
     observer?.gateway?.(name, g.hosts, covered);
     return covered;
   }).map(([name]) => name);
@@ -145,7 +148,8 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomS
     }
   }
   const names = [...t.gateways.keys()].join(', ');
-  return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at the ingress routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
+  const here = t.self ? `the egress gateway${serverPort !== undefined ? ` (server port ${serverPort})` : ''}` : 'the ingress';
+  return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at ${here} routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
 }
 
 /**

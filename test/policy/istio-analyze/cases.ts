@@ -148,6 +148,7 @@ export const CASES: readonly Case[] = [
     ], alsoIstio: [
       ...also('IST0101', 'virtualservice.DestinationRuleAnalyzer: subset v1 of a host without DestinationRule', 'VirtualService default/*'),
       ...also('IST0106', SCHEMA + ': destination is required', 'VirtualService default/reviews-bogushost'),
+      ...also('IST0106', SCHEMA + ': invalid host * (ValidateServiceEntry)', 'ServiceEntry default-ignore/service-entry-ignore'),
       ...also('IST0109', 'virtualservice.ConflictingMeshGatewayHostsAnalyzer: hello exported everywhere and to "bogus"', 'VirtualService hello/hello', 'VirtualService hello/hello-export-to-bogus'),
     ],
   },
