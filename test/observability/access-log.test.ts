@@ -46,7 +46,7 @@ const expectedOutbound = {
   request_id: 'rid-1', authority: 'reviews:9080', upstream_host: '127.0.0.1:15006', upstream_cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local',
   upstream_local_address: '-', downstream_local_address: '-', downstream_remote_address: '127.0.0.1', requested_server_name: '-',
   route_name: 'reviews.default.svc.cluster.local:9080', workload: 'productpage-v1', listener: 'outbound', peer_workload: 'reviews-v2', downstream_peer: '-',
-  proxy_error: 'upstream-connect-failure', trace_id: T,
+  proxy_error: 'upstream-connect-failure', trace_id: T, grpc_status: '',
 };
 
 const expectedInbound = {
@@ -56,7 +56,7 @@ const expectedInbound = {
   request_id: 'rid-2', authority: 'reviews.default.svc.cluster.local:9080', upstream_host: '127.0.0.1:9081', upstream_cluster: 'inbound|9081||',
   upstream_local_address: '-', downstream_local_address: '-', downstream_remote_address: '127.0.0.1', requested_server_name: '-',
   route_name: 'default', workload: 'reviews-v2', listener: 'inbound', peer_workload: 'productpage-v1', downstream_peer: 'spiffe://cluster.local/ns/default/sa/productpage',
-  proxy_error: '-', trace_id: '-',
+  proxy_error: '-', trace_id: '-', grpc_status: '',
 };
 
 /** The entry without its start time, in field order (the order JSON lines print). */
