@@ -3,7 +3,7 @@
  * tail, the printed line and the control plane's `/api/logs` (through the
  * telemetry batch) show for an outbound and an inbound exchange. The entry
  * is built on the hot path in a compact form; these are the records a user
- * reads, and they must not move.
+ * reads (the decision records behind each hop included), and they must not move.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +25,7 @@ const outbound: Exchange = {
     plan, endpoint: callee.self ?? undefined, policy: {}, flags: ['URX', 'UF'],
     downstream: { headers: { 'user-agent': 'curl/8', 'content-length': '12', 'x-forwarded-for': '10.0.0.1' }, body: null as unknown as Readable, httpVersion: '1.1' },
     observed: { span: { traceId: T, spanId: 'aaaaaaaaaaaaaaaa', start: 1000.5 }, responseBytes: 19 },
+    notes: { attempts: [{ endpoint: 'reviews-v2', result: 'UF', retried: true }, { endpoint: 'reviews-v2', result: 'UF', retried: false }] },
   }),
   status: 503, durationMs: 2.5, proxyError: 'upstream-connect-failure', aborted: false,
 };
@@ -35,6 +36,7 @@ const inbound: Exchange = {
     source: { workload: 'productpage-v1', labels: {}, spiffeId: 'spiffe://cluster.local/ns/default/sa/productpage', address: '127.0.0.1' },
     downstream: { headers: { 'x-envoy-original-path': '/before-rewrite' }, body: null as unknown as Readable, httpVersion: '2.0' },
     inbound: callee.inbound!.primary,
+    notes: { authz: { allowed: true, policy: 'default/allow-productpage', by: { namespace: 'default', name: 'allow-productpage', action: 'ALLOW', rule: 0 } } },
   }),
   status: 0, durationMs: 7.49, aborted: true,
 };
@@ -47,6 +49,11 @@ const expectedOutbound = {
   upstream_local_address: '-', downstream_local_address: '-', downstream_remote_address: '127.0.0.1', requested_server_name: '-',
   route_name: 'reviews.default.svc.cluster.local:9080', workload: 'productpage-v1', listener: 'outbound', peer_workload: 'reviews-v2', downstream_peer: '-',
   proxy_error: 'upstream-connect-failure', trace_id: T, grpc_status: '',
+  decisions: [
+    { step: 'route', proxy: 'productpage-v1', route: 'reviews.default.svc.cluster.local:9080', action: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, subset: 'v2' },
+    { step: 'attempt', n: 1, endpoint: 'reviews-v2', result: 'UF', retried: true },
+    { step: 'attempt', n: 2, endpoint: 'reviews-v2', result: 'UF', retried: false },
+  ],
 };
 
 const expectedInbound = {
@@ -57,6 +64,10 @@ const expectedInbound = {
   upstream_local_address: '-', downstream_local_address: '-', downstream_remote_address: '127.0.0.1', requested_server_name: '-',
   route_name: 'default', workload: 'reviews-v2', listener: 'inbound', peer_workload: 'productpage-v1', downstream_peer: 'spiffe://cluster.local/ns/default/sa/productpage',
   proxy_error: '-', trace_id: '-', grpc_status: '',
+  decisions: [
+    { step: 'mtls', proxy: 'reviews-v2', port: 9080, mode: 'PERMISSIVE', source: 'default', peer: 'spiffe://cluster.local/ns/default/sa/productpage', admitted: true },
+    { step: 'authz', proxy: 'reviews-v2', allowed: true, reason: 'default/allow-productpage', rule: { kind: 'AuthorizationPolicy', namespace: 'default', name: 'allow-productpage', rule: 0 }, action: 'ALLOW' },
+  ],
 };
 
 /** The entry without its start time, in field order (the order JSON lines print). */
@@ -99,7 +110,7 @@ describe('access-log entries', () => {
     assert.equal(lines[0], JSON.stringify(log.tail()[0]));
   });
 
-  test('the control plane gets the entries the admin tail shows', () => {
+  test('the control plane gets the entries the admin tail shows, and the span the same decision records', () => {
     let sent: unknown;
     const telemetry = new SidecarTelemetry({ name: 'x', send: (b) => { sent = JSON.parse(JSON.stringify(b)); } });
     const log = new AccessLog(undefined);
@@ -109,6 +120,9 @@ describe('access-log entries', () => {
     const batch: TelemetryBatch = expandBatch(sent);
     assert.deepEqual(batch.logs, log.tail());
     assert.equal(JSON.stringify(batch.logs), JSON.stringify(log.tail()));
+    // The sampled hop's span carries the same decision records as its entry.
+    assert.equal(batch.spans.length, 1);
+    assert.deepEqual(batch.spans[0].decisions, expectedOutbound.decisions);
   });
 
   test('the admin tail keeps the newest entries, oldest first', () => {
