@@ -106,10 +106,10 @@ export type SpanRow = [
   decisions?: DecisionRecord[],
 ];
 
-/** One access-log entry: its values in `ACCESS_LOG_FIELDS` order. */
+/** One access-log entry: its values in `ACCESS_LOG_FIELDS` order (`start_time` as epoch ms or the ISO string). */
 export type LogRow = Array<string | number | DecisionRecord[]>;
 
-/** The fields of an access-log entry, in the order `entryOf` writes them. */
+/** The fields of an access-log entry, in the order `rowOf` (sidecar/accessLog.ts) writes them. */
 export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
   'start_time', 'method', 'path', 'protocol', 'response_code', 'response_flags', 'response_code_details',
   'connection_termination_details', 'upstream_transport_failure_reason', 'bytes_received', 'bytes_sent', 'duration',
@@ -118,6 +118,9 @@ export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
   'workload', 'listener', 'peer_workload', 'downstream_peer', 'proxy_error', 'trace_id', 'grpc_status', 'decisions',
 ];
 
+/** Where a row holds its decision records (a span of the same exchange carries the same array). */
+export const LOG_DECISIONS = ACCESS_LOG_FIELDS.indexOf('decisions');
+
 export function logRow(e: AccessLogEntry): LogRow {
   const f = ACCESS_LOG_FIELDS;
   const row: LogRow = new Array(f.length);
@@ -125,10 +128,12 @@ export function logRow(e: AccessLogEntry): LogRow {
   return row;
 }
 
+/** A row back into the entry; a start time sent as epoch ms becomes the ISO string the entry has always had. */
 export function expandLog(row: LogRow): AccessLogEntry {
   const f = ACCESS_LOG_FIELDS;
   const e: Record<string, LogRow[number]> = {};
   for (let i = 0; i < f.length; i++) e[f[i]] = row[i];
+  if (typeof e.start_time === 'number') e.start_time = new Date(e.start_time).toISOString();
   return e as unknown as AccessLogEntry;
 }
 
