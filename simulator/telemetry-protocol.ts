@@ -103,8 +103,12 @@ export type SpanRow = [
   service: string, peerWorkload: string, peerPrincipal: string, mtls: boolean, attempt: number, fault: string,
   /** `grpc` for a gRPC call (content-type application/grpc), else `http`; and its gRPC status, -1 when it ended without one. */
   protocol: 'http' | 'grpc', grpcStatus: number,
-  decisions?: DecisionRecord[],
+  /** The hop's decision records, or (in a batch) the index of the log row of this batch that carries the same records. */
+  decisions?: DecisionRecord[] | number,
 ];
+
+/** Where a span row holds its decision records. */
+export const SPAN_DECISIONS = 26;
 
 /** One access-log entry: its values in `ACCESS_LOG_FIELDS` order (`start_time` as epoch ms or the ISO string). */
 export type LogRow = Array<string | number | DecisionRecord[]>;
@@ -138,9 +142,11 @@ export function expandLog(row: LogRow): AccessLogEntry {
 }
 
 /** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
-export function expandSpan(c: SpanCommon, r: SpanRow): SpanRecord {
+export function expandSpan(c: SpanCommon, r: SpanRow, logRows?: readonly LogRow[]): SpanRecord {
   const [, traceId, spanId, parentSpanId, start, durationMs, method, path, host, status, httpVersion, userAgent,
-    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, decisions] = r;
+    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, sent] = r;
+  // A span of a hop whose entry is in the same batch names that entry's row for its records.
+  const decisions = typeof sent === 'number' ? (logRows?.[sent]?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : sent;
   const q = path.indexOf('?');
   const pathOnly = q < 0 ? path : path.slice(0, q);
   const grpc = protocol === 'grpc';
@@ -222,7 +228,7 @@ export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   const spans = b.spans.slice();
   for (const r of b.spanRows ?? []) {
     const c = commons[r[0]];
-    if (c) spans.push(expandSpan(c, r));
+    if (c) spans.push(expandSpan(c, r, b.logRows));
   }
   const logs = b.logs.slice();
   for (const r of b.logRows ?? []) logs.push(expandLog(r));

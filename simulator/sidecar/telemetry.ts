@@ -6,7 +6,7 @@
  * never one IPC message per request.
  */
 import { sendsMtls } from './security/upstreamTls';
-import { LOG_DECISIONS, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
+import { LOG_DECISIONS, SPAN_DECISIONS, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { L4Exchange } from './l4/context';
 import { originKey, ruleKeysOf, type DecisionRecord } from './decisions';
 import type { Exchange } from './downstream';
@@ -285,6 +285,7 @@ export class SidecarTelemetry {
     if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
     if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0 && this.rules.size === 0) return;
     // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
+    if (this.spanRows.length > 0 && this.logs.length > 0) shareDecisions(this.spanRows, this.logs);
     const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows: this.logs };
     if (this.rules.size > 0) batch.rules = [...this.rules.values()];
     this.rules = new Map();
@@ -300,6 +301,24 @@ export class SidecarTelemetry {
   close(): void {
     clearInterval(this.timer);
     this.flush();
+  }
+}
+
+/**
+ * A span and the access-log entry of the same hop carry the same decision
+ * records (one array): in the batch the span names its entry's row by index
+ * instead of carrying a second copy (expandBatch puts the records back).
+ */
+function shareDecisions(spans: SpanRow[], logs: LogRow[]): void {
+  const rowOf = new Map<unknown, number>();
+  for (let i = 0; i < logs.length; i++) {
+    const d = logs[i][LOG_DECISIONS];
+    if (Array.isArray(d) && d.length > 0) rowOf.set(d, i);
+  }
+  if (rowOf.size === 0) return;
+  for (const span of spans) {
+    const i = rowOf.get(span[SPAN_DECISIONS]);
+    if (i !== undefined) span[SPAN_DECISIONS] = i;
   }
 }
 
