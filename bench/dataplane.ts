@@ -197,7 +197,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
         }
         for (const t of pacedChains) {
           const r = res[t.name], d = res.direct;
-          const added = (a: number, b: number) => (t.name === 'direct' ? '—' : `+${fmt(a - b, 3)}`);
+          const added = (a: number, b: number) => (t.name === 'direct' ? '—' : signed(a - b));
           rows.push([t.name, String(rate), String(r.n), fmt(r.p50, 3), fmt(r.p99, 3), fmt(r.p999, 3), added(r.p50, d.p50), added(r.p99, d.p99), String(r.errors), fmt(r.lag, 3)]);
         }
         const dm = res.devmesh, lean = res[LEAN], d = res.direct;
@@ -339,6 +339,9 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
   return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md.map((l) => (l.startsWith('### ') ? `\n${l}` : l)), ...notes.map((n) => `\n${n}`)].join('\n') };
 }
 
+/** A difference in ms with its sign: +0.420, -3.283. */
+const signed = (ms: number): string => `${ms >= 0 ? '+' : ''}${fmt(ms, 3)}`;
+
 /** What each scenario measured of issue 19's targets. */
 interface Goals {
   cpu: Array<{ what: string; ratio: number; devmesh: number; lean: number }>;
@@ -356,7 +359,7 @@ export function targetRows(g: Goals): string[] {
     : ['CPU per request, everything on, <= 1.3x the lean Node pair (same rounds)', g.cpu.map((c) => `${c.what}: ${c.ratio.toFixed(2)}x (${fmt(c.devmesh)} vs ${fmt(c.lean)} µs)`).join('; '), met(g.cpu.filter((c) => !c.what.includes('process per sidecar')).every((c) => c.ratio <= 1.3))]);
   if (g.latency.length === 0) rows.push(notRun('added p50 <= 0.3 ms, added p99 <= 2 ms at 100 and 1,000 req/s'));
   for (const l of g.latency) {
-    rows.push([`added p50 <= 0.3 ms, added p99 <= 2 ms over direct at ${fmt(l.rate)} req/s`, `+${fmt(l.p50, 3)} / +${fmt(l.p99, 3)} ms (lean pair +${fmt(l.leanP50, 3)} / +${fmt(l.leanP99, 3)})`, met(l.p50 <= 0.3 && l.p99 <= 2)]);
+    rows.push([`added p50 <= 0.3 ms, added p99 <= 2 ms over direct at ${fmt(l.rate)} req/s`, `${signed(l.p50)} / ${signed(l.p99)} ms (lean pair ${signed(l.leanP50)} / ${signed(l.leanP99)})`, met(l.p50 <= 0.3 && l.p99 <= 2)]);
   }
   const mem = (n: number, limit: number) => {
     const m = g.memory.filter((x) => x.workloads === n);
