@@ -37,25 +37,18 @@ const header = (h: Record<string, string | string[] | undefined>, name: string) 
   return Array.isArray(v) ? v.join(',') : v;
 };
 
-/** `127.0.0.1:<port>`, `HTTP/<version>`, `inbound|<port>||`: made once per value rather than once per exchange. */
-const loopbackHosts = new Map<number, string>();
-const loopback = (port: number): string => {
-  let s = loopbackHosts.get(port);
-  if (s === undefined) loopbackHosts.set(port, (s = `127.0.0.1:${port}`));
-  return s;
-};
-const inboundClusters = new Map<number, string>();
-const inboundCluster = (port: number): string => {
-  let s = inboundClusters.get(port);
-  if (s === undefined) inboundClusters.set(port, (s = `inbound|${port}||`));
-  return s;
-};
-const protocols = new Map<string, string>();
-const protocolOf = (httpVersion: string): string => {
-  let s = protocols.get(httpVersion);
-  if (s === undefined) protocols.set(httpVersion, (s = `HTTP/${httpVersion}`));
-  return s;
-};
+/** A string made once per value (a port, an HTTP version) rather than once per exchange. */
+function madeOnce<K>(make: (k: K) => string): (k: K) => string {
+  const made = new Map<K, string>();
+  return (k) => {
+    let s = made.get(k);
+    if (s === undefined) made.set(k, (s = make(k)));
+    return s;
+  };
+}
+const loopback = madeOnce((port: number) => `127.0.0.1:${port}`);
+const inboundCluster = madeOnce((port: number) => `inbound|${port}||`);
+const protocolOf = madeOnce((httpVersion: string) => `HTTP/${httpVersion}`);
 
 /**
  * The entry as a row, in `ACCESS_LOG_FIELDS` order: what the admin ring keeps
