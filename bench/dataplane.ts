@@ -78,6 +78,8 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
   md.push(`Load average at start (1/5/15 min): ${load()}. Pinning: ${CPUS ? `wrk and the paced client on CPU ${CPUS.load}; service, sidecars and nginx on CPU ${CPUS.proxies}` : 'none (taskset missing or one CPU)'}; every process of the run at nice ${NICE} (when allowed) so other work on the machine disturbs all chains less. Run length: ${secs} s per wrk run after a warm-up; throughput figures are the median of ${rounds} rounds that alternate the chains.`);
   if (!has('wrk')) throw new Error('wrk is not installed (apt-get install -y wrk); the data-plane benchmark needs it');
 
+  /** Issue 19's target rows, filled in by the scenarios that measure them and printed together at the end. */
+  const goals: Goals = { cpu: [], latency: [], memory: [], cores: [] };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-bench-'));
   const ca = createCa({ trustDomain: 'cluster.local' });
   const stops: Array<() => unknown> = [];
@@ -167,6 +169,8 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
           const r = res[t.name];
           rows.push([`${t.name}`, String(c), fmt(r.rps), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq), ratio(r.cpuUsPerReq, res[LEAN]?.cpuUsPerReq), `${r.errors + r.non2xx}`]);
         }
+        const lean = res[LEAN]?.cpuUsPerReq;
+        if (lean) for (const name of ['devmesh', 'devmesh, process per sidecar']) goals.cpu.push({ what: `${name}, ${c} connections`, ratio: res[name].cpuUsPerReq / lean, devmesh: res[name].cpuUsPerReq, lean });
       }
       md.push('### Throughput (closed loop, keep-alive, ~100-byte responses)', '', `Command per figure: \`${command.replace(/-c\d+/, '-cN').replace(/http:\/\/\S+/, 'http://127.0.0.1:PORT/')}\``, '',
         table(['chain', 'connections', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req (service + proxies)', 'CPU x lean pair', 'errors'], rows));
@@ -193,9 +197,11 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
         }
         for (const t of pacedChains) {
           const r = res[t.name], d = res.direct;
-          const added = (a: number, b: number) => (t.name === 'direct' ? '—' : `+${fmt(a - b, 3)}`);
+          const added = (a: number, b: number) => (t.name === 'direct' ? '—' : signed(a - b));
           rows.push([t.name, String(rate), String(r.n), fmt(r.p50, 3), fmt(r.p99, 3), fmt(r.p999, 3), added(r.p50, d.p50), added(r.p99, d.p99), String(r.errors), fmt(r.lag, 3)]);
         }
+        const dm = res.devmesh, lean = res[LEAN], d = res.direct;
+        goals.latency.push({ rate, p50: dm.p50 - d.p50, p99: dm.p99 - d.p99, leanP50: lean ? lean.p50 - d.p50 : NaN, leanP99: lean ? lean.p99 - d.p99 : NaN });
       }
       md.push('### Latency at fixed rates (open loop, latency from each request\'s due time)', '',
         'Client: `bench/dataplane/paced.ts` (Node, pinned to the load CPU, 32 keep-alive connections, 1 s warm-up not counted; wrk2 is not in Debian). Added = chain minus direct, same run.', '',
@@ -207,6 +213,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     md.push('### Memory (RSS)', '', table(['process', 'idle MB', 'after throughput runs MB', 'at end MB', 'peak (VmHWM) MB'],
       idle.map(([name, m], i) => [name, fmt(m?.rssMb ?? NaN, 1), fmt(loaded[i][1]?.rssMb ?? NaN, 1), fmt(after[i][1]?.rssMb ?? NaN, 1), fmt(after[i][1]?.peakMb ?? NaN, 1)])));
     const sharedPeak = after[0][1]?.peakMb ?? NaN;
+    goals.memory.push({ workloads: mesh.sidecars.length, perWorkloadMb: sharedPeak / mesh.sidecars.length, where: 'the throughput chain' });
     md.push('', `Per workload, devmesh default layout: ${fmt(sharedPeak / mesh.sidecars.length, 1)} MB (peak of the shared process / ${mesh.sidecars.length} workloads); process per sidecar: ${after.slice(1, 3).map(([, m]) => fmt(m?.peakMb ?? NaN, 1)).join(' / ')} MB each.`);
 
     // ---- memory per added workload (shared process) ----
@@ -226,6 +233,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
           const m = memoryOf(pid);
           const n = snapN.workloads.length;
           const peak = m?.peakMb ?? NaN;
+          goals.memory.push({ workloads: n, perWorkloadMb: peak / n, where: 'the scaling rows' });
           rows.push([String(n), fmt(idleMb, 1), fmt(m?.rssMb ?? NaN, 1), fmt(peak, 1), fmt(peak / n, 1), prev ? `${fmt((idleMb - prev.idle) / (n - prev.n), 1)} idle / ${fmt((peak - prev.peak) / (n - prev.n), 1)} under load` : '—']);
           prev = { n, peak, idle: idleMb };
         } finally {
@@ -272,6 +280,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       }
       const med = (name: string) => [...runs[name]].sort((a, b) => a.rps - b.rps)[Math.floor(runs[name].length / 2)];
       const base = med(chains[0].name).rps;
+      for (const c of chains.slice(1)) goals.cores.push({ layout: c.name, ratio: med(c.name).rps / base });
       md.push('### Every core: two independent chains against one (32 connections per chain)', '',
         `Sidecars and the service may run on CPUs ${both ?? 'any'}; wrk (one per chain) on CPU ${CPUS?.load ?? 'any'}, so on this 2-CPU machine the load generators share CPU 0 with the proxies. Median of ${rounds} alternating rounds.`, '',
         table(['chains', 'req/s (sum)', 'x one chain', 'CPU µs/req (service + proxies)', 'sidecar processes'],
@@ -320,7 +329,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
         table(['edits', 'sidecars', 'end-to-end p50 ms', 'p99 ms', 'max ms', 'reload+push p50 ms', 'reload+push p99 ms'],
           [[String(prop.endToEndMs.length), prop.sidecars, fmt(percentile(prop.endToEndMs, 50), 1), fmt(percentile(prop.endToEndMs, 99), 1), fmt(Math.max(...prop.endToEndMs), 1), fmt(percentile(prop.reportedMs, 50), 1), fmt(percentile(prop.reportedMs, 99), 1)]]));
     }
-    md.push('', `Load average at end (1/5/15 min): ${load()}.`);
+    md.push('', ...targetRows(goals), '', `Load average at end (1/5/15 min): ${load()}.`);
   } finally {
     await stopAll(stops);
     process.off('SIGINT', onSignal);
@@ -328,6 +337,39 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     rmSync(dir, { recursive: true, force: true });
   }
   return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md.map((l) => (l.startsWith('### ') ? `\n${l}` : l)), ...notes.map((n) => `\n${n}`)].join('\n') };
+}
+
+/** A difference in ms with its sign: +0.420, -3.283. */
+const signed = (ms: number): string => `${ms >= 0 ? '+' : ''}${fmt(ms, 3)}`;
+
+/** What each scenario measured of issue 19's targets. */
+interface Goals {
+  cpu: Array<{ what: string; ratio: number; devmesh: number; lean: number }>;
+  latency: Array<{ rate: number; p50: number; p99: number; leanP50: number; leanP99: number }>;
+  memory: Array<{ workloads: number; perWorkloadMb: number; where: string }>;
+  cores: Array<{ layout: string; ratio: number }>;
+}
+
+/** Issue 19's targets as one table: each row with this run's figure and whether it is met (a scenario left out says so). */
+export function targetRows(g: Goals): string[] {
+  const met = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const notRun = (what: string) => [what, 'not measured in this run (scenario left out)', '—'];
+  const rows: string[][] = [];
+  rows.push(g.cpu.length === 0 ? notRun('CPU per request, everything on, <= 1.3x the lean Node pair')
+    : ['CPU per request, everything on, <= 1.3x the lean Node pair (same rounds)', g.cpu.map((c) => `${c.what}: ${c.ratio.toFixed(2)}x (${fmt(c.devmesh)} vs ${fmt(c.lean)} µs)`).join('; '), met(g.cpu.filter((c) => !c.what.includes('process per sidecar')).every((c) => c.ratio <= 1.3))]);
+  if (g.latency.length === 0) rows.push(notRun('added p50 <= 0.3 ms, added p99 <= 2 ms at 100 and 1,000 req/s'));
+  for (const l of g.latency) {
+    rows.push([`added p50 <= 0.3 ms, added p99 <= 2 ms over direct at ${fmt(l.rate)} req/s`, `${signed(l.p50)} / ${signed(l.p99)} ms (lean pair ${signed(l.leanP50)} / ${signed(l.leanP99)})`, met(l.p50 <= 0.3 && l.p99 <= 2)]);
+  }
+  const mem = (n: number, limit: number) => {
+    const m = g.memory.filter((x) => x.workloads === n);
+    return m.length === 0 ? notRun(`memory per workload, default layout, ${n} workloads, <= ${limit} MB`)
+      : [`memory per workload, default layout, peaks included, ${n} workloads: <= ${limit} MB`, m.map((x) => `${fmt(x.perWorkloadMb, 1)} MB (${x.where})`).join('; '), met(m.every((x) => x.perWorkloadMb <= limit))];
+  };
+  rows.push(mem(2, 40), mem(8, 25));
+  rows.push(g.cores.length === 0 ? notRun('two independent chains on two CPUs >= 1.7x one chain')
+    : ['two independent chains on two CPUs >= 1.7x one chain', g.cores.map((c) => `${c.layout.replace(/^two chains \(4 workloads\), /, '')}: ${c.ratio.toFixed(2)}x`).join('; '), met(g.cores.some((c) => c.ratio >= 1.7))]);
+  return ['### Targets (issue 19), this run', '', table(['target', 'this run', 'met?'], rows)];
 }
 
 /** Stops everything started so far, last first; one failing stop never leaves the others running. */

@@ -103,13 +103,17 @@ export type SpanRow = [
   service: string, peerWorkload: string, peerPrincipal: string, mtls: boolean, attempt: number, fault: string,
   /** `grpc` for a gRPC call (content-type application/grpc), else `http`; and its gRPC status, -1 when it ended without one. */
   protocol: 'http' | 'grpc', grpcStatus: number,
-  decisions?: DecisionRecord[],
+  /** The hop's decision records, or (in a batch) the index of the log row of this batch that carries the same records. */
+  decisions?: DecisionRecord[] | number,
 ];
 
-/** One access-log entry: its values in `ACCESS_LOG_FIELDS` order. */
+/** Where a span row holds its decision records. */
+export const SPAN_DECISIONS = 26;
+
+/** One access-log entry: its values in `ACCESS_LOG_FIELDS` order (`start_time` as epoch ms or the ISO string). */
 export type LogRow = Array<string | number | DecisionRecord[]>;
 
-/** The fields of an access-log entry, in the order `entryOf` writes them. */
+/** The fields of an access-log entry, in the order `rowOf` (sidecar/accessLog.ts) writes them. */
 export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
   'start_time', 'method', 'path', 'protocol', 'response_code', 'response_flags', 'response_code_details',
   'connection_termination_details', 'upstream_transport_failure_reason', 'bytes_received', 'bytes_sent', 'duration',
@@ -118,6 +122,9 @@ export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
   'workload', 'listener', 'peer_workload', 'downstream_peer', 'proxy_error', 'trace_id', 'grpc_status', 'decisions',
 ];
 
+/** Where a row holds its decision records (a span of the same exchange carries the same array). */
+export const LOG_DECISIONS = ACCESS_LOG_FIELDS.indexOf('decisions');
+
 export function logRow(e: AccessLogEntry): LogRow {
   const f = ACCESS_LOG_FIELDS;
   const row: LogRow = new Array(f.length);
@@ -125,17 +132,21 @@ export function logRow(e: AccessLogEntry): LogRow {
   return row;
 }
 
+/** A row back into the entry; a start time sent as epoch ms becomes the ISO string the entry has always had. */
 export function expandLog(row: LogRow): AccessLogEntry {
   const f = ACCESS_LOG_FIELDS;
   const e: Record<string, LogRow[number]> = {};
   for (let i = 0; i < f.length; i++) e[f[i]] = row[i];
+  if (typeof e.start_time === 'number') e.start_time = new Date(e.start_time).toISOString();
   return e as unknown as AccessLogEntry;
 }
 
 /** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
-export function expandSpan(c: SpanCommon, r: SpanRow): SpanRecord {
+export function expandSpan(c: SpanCommon, r: SpanRow, logRows?: readonly LogRow[]): SpanRecord {
   const [, traceId, spanId, parentSpanId, start, durationMs, method, path, host, status, httpVersion, userAgent,
-    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, decisions] = r;
+    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, sent] = r;
+  // A span of a hop whose entry is in the same batch names that entry's row for its records.
+  const decisions = typeof sent === 'number' ? (logRows?.[sent]?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : sent;
   const q = path.indexOf('?');
   const pathOnly = q < 0 ? path : path.slice(0, q);
   const grpc = protocol === 'grpc';
@@ -217,7 +228,7 @@ export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   const spans = b.spans.slice();
   for (const r of b.spanRows ?? []) {
     const c = commons[r[0]];
-    if (c) spans.push(expandSpan(c, r));
+    if (c) spans.push(expandSpan(c, r, b.logRows));
   }
   const logs = b.logs.slice();
   for (const r of b.logRows ?? []) logs.push(expandLog(r));

@@ -98,7 +98,7 @@ function exchangeEnd(): void {
   const log = new AccessLog(undefined, 'text');
   let bytes = 0;
   const telemetry = new SidecarTelemetry({ name: 'bench', send: (b) => { bytes += JSON.stringify(b).length; } });
-  const plan = { kind: 'forward' as const, host: 'bench.default.svc.cluster.local', port: 9080, subset: 'v1', routeName: 'bench', rule: undefined, service: undefined };
+  const plan = { kind: 'forward' as const, host: 'bench.default.svc.cluster.local', port: 9080, subset: 'v1', routeName: 'bench', origin: { kind: 'VirtualService' as const, namespace: 'default', name: 'bench', rule: 0 }, service: undefined };
   const ok = () => undefined;
   const end = (listener: string, ctx: RequestContext) => {
     const e: Exchange = { ctx, status: 200, durationMs: 1.234, aborted: false };
@@ -108,10 +108,13 @@ function exchangeEnd(): void {
   let n = 0;
   measure('exchange end, both sidecars (stats, access log, Istio metrics, span, edge, batch JSON)', 50_000, (i) => {
     const out = ctxOf(client, { host: 'bench', 'user-agent': 'wrk' }, '1.1', { workload: 'client-v1', labels: client.identity.labels, namespace: 'default', address: '127.0.0.1' }, ok);
-    Object.assign(out, { plan, endpoint: server.self, policy: {}, observed: { span: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', start: 1.5 }, responseBytes: 94 } });
+    // What the real chain notes (decisions.ts): the outbound gets a route and an attempt record, the inbound mTLS and authz.
+    Object.assign(out, { plan, endpoint: server.self, policy: {}, notes: {}, observed: { span: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', start: 1.5 }, responseBytes: 94 } });
     out.headers['x-envoy-attempt-count'] = '1';
     end('outbound', out);
     const inb = ctxOf(server, { ':authority': 'bench', 'user-agent': 'wrk' }, '2.0', { workload: 'client-v1', labels: client.identity.labels, namespace: 'default', spiffeId: client.identity.spiffeId, address: '127.0.0.1' }, ok);
+    inb.inbound = server.inbound!.primary;
+    inb.notes = { authz: { allowed: true, policy: 'default/allow-client', by: { namespace: 'default', name: 'allow-client', action: 'ALLOW', rule: 0 } } };
     inb.observed = { span: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b8', parentSpanId: '00f067aa0ba902b7', start: 1.5 }, responseBytes: 94 };
     end('inbound', inb);
     n++;

@@ -20,7 +20,8 @@
 import type { AccessLogEntry } from '../control/api/contract';
 import { formatFlags } from './errors';
 import { grpcStatusName } from '../policy/grpc-status';
-import { recordsOf, type DecisionRecord } from './decisions';
+import { recordsOf } from './decisions';
+import { expandLog, logRow, type LogRow } from '../telemetry-protocol';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import type { Endpoint } from '../protocol';
@@ -36,7 +37,26 @@ const header = (h: Record<string, string | string[] | undefined>, name: string) 
   return Array.isArray(v) ? v.join(',') : v;
 };
 
-export function entryOf(listener: string, e: Exchange): AccessLogEntry {
+/** A string made once per value (a port, an HTTP version) rather than once per exchange. */
+function madeOnce<K>(make: (k: K) => string): (k: K) => string {
+  const made = new Map<K, string>();
+  return (k) => {
+    let s = made.get(k);
+    if (s === undefined) made.set(k, (s = make(k)));
+    return s;
+  };
+}
+const loopback = madeOnce((port: number) => `127.0.0.1:${port}`);
+const inboundCluster = madeOnce((port: number) => `inbound|${port}||`);
+const protocolOf = madeOnce((httpVersion: string) => `HTTP/${httpVersion}`);
+
+/**
+ * The entry as a row, in `ACCESS_LOG_FIELDS` order: what the admin ring keeps
+ * and the telemetry batch carries, one array per exchange. Its start time is
+ * epoch ms (`expandLog` writes the ISO string): no Date and no entry object
+ * per request, and nothing that outlives the ring but the row.
+ */
+export function rowOf(listener: string, e: Exchange): LogRow {
   const { ctx } = e;
   const plan = ctx.plan;
   const t = ctx.tables;
@@ -44,40 +64,46 @@ export function entryOf(listener: string, e: Exchange): AccessLogEntry {
   const h = ctx.downstream.headers as Record<string, string | string[] | undefined>;
   const reqLen = Number(h['content-length']);
   const self = t.self;
-  return {
-    start_time: new Date(Date.now() - e.durationMs).toISOString(),
-    method: ctx.method,
-    path: header(h, 'x-envoy-original-path') ?? ctx.path,
-    protocol: `HTTP/${ctx.downstream.httpVersion}`,
-    response_code: e.status,
-    response_flags: formatFlags(ctx.flags),
-    response_code_details: e.proxyError ?? (e.aborted ? 'downstream_remote_disconnect' : e.status ? 'via_upstream' : '-'),
-    connection_termination_details: '-',
-    upstream_transport_failure_reason: '-',
-    bytes_received: Number.isFinite(reqLen) ? reqLen : 0,
-    bytes_sent: ctx.observed?.responseBytes ?? 0,
-    duration: Math.round(e.durationMs),
-    upstream_service_time: '-',
-    x_forwarded_for: dash(header(h, 'x-forwarded-for')),
-    user_agent: dash(header(h, 'user-agent')),
-    request_id: ctx.requestId,
-    authority: ctx.authority,
-    upstream_host: inbound && self ? `127.0.0.1:${ctx.inbound?.localPort ?? self.appPort}` : ctx.endpoint ? upstreamHost(ctx.endpoint, plan) : '-',
-    upstream_cluster: inbound && self ? `inbound|${ctx.inbound?.localPort ?? self.appPort}||` : outboundCluster(plan),
-    upstream_local_address: '-',
-    downstream_local_address: '-',
-    downstream_remote_address: dash(ctx.source.address),
-    requested_server_name: '-',
-    route_name: inbound ? 'default' : plan && plan.kind !== 'error' ? plan.routeName : plan?.routeName ?? '-',
-    workload: t.identity.name,
+  const appPort = inbound && self ? (ctx.inbound?.localPort ?? self.appPort) : 0;
+  return [
+    Date.now() - e.durationMs,
+    ctx.method,
+    header(h, 'x-envoy-original-path') ?? ctx.path,
+    protocolOf(ctx.downstream.httpVersion),
+    e.status,
+    formatFlags(ctx.flags),
+    e.proxyError ?? (e.aborted ? 'downstream_remote_disconnect' : e.status ? 'via_upstream' : '-'),
+    '-',
+    '-',
+    Number.isFinite(reqLen) ? reqLen : 0,
+    ctx.observed?.responseBytes ?? 0,
+    Math.round(e.durationMs),
+    '-',
+    dash(header(h, 'x-forwarded-for')),
+    dash(header(h, 'user-agent')),
+    ctx.requestId,
+    ctx.authority,
+    inbound && self ? loopback(appPort) : ctx.endpoint ? upstreamHost(ctx.endpoint, plan) : '-',
+    inbound && self ? inboundCluster(appPort) : outboundCluster(plan),
+    '-',
+    '-',
+    dash(ctx.source.address),
+    '-',
+    inbound ? 'default' : plan && plan.kind !== 'error' ? plan.routeName : plan?.routeName ?? '-',
+    t.identity.name,
     listener,
-    peer_workload: dash(inbound ? ctx.source.workload : ctx.endpoint?.name),
-    downstream_peer: ctx.source.spiffeId ?? '-',
-    proxy_error: e.proxyError ?? '-',
-    trace_id: ctx.observed?.span?.traceId ?? '-',
-    grpc_status: isGrpc(h) ? (e.grpcStatus === undefined ? '-' : grpcStatusName(e.grpcStatus)) : '',
-    decisions: recordsOf(listener, ctx, e.status),
-  };
+    dash(inbound ? ctx.source.workload : ctx.endpoint?.name),
+    ctx.source.spiffeId ?? '-',
+    e.proxyError ?? '-',
+    ctx.observed?.span?.traceId ?? '-',
+    isGrpc(h) ? (e.grpcStatus === undefined ? '-' : grpcStatusName(e.grpcStatus)) : '',
+    recordsOf(listener, ctx, e.status),
+  ];
+}
+
+/** The entry of one finished exchange, as the admin tail, a printed line and the control plane show it. */
+export function entryOf(listener: string, e: Exchange): AccessLogEntry {
+  return expandLog(rowOf(listener, e));
 }
 
 /** Istio's default text format (see the top of this file). */
@@ -104,24 +130,35 @@ export function parseText(line: string): Partial<AccessLogEntry> | undefined {
 }
 
 export class AccessLog {
-  private readonly ring: AccessLogEntry[] = [];
+  /** The newest `keep` rows, a ring: `next` is where the following one goes. */
+  private readonly ring: LogRow[] = [];
+  private next = 0;
 
   constructor(private readonly sink: AccessLogSink | undefined, private readonly format: 'text' | 'json' = 'text', private readonly keep = 200) {}
 
-  record(listener: string, e: Exchange): AccessLogEntry {
-    return this.push(entryOf(listener, e));
+  /** Records one finished exchange; the row is what the telemetry batch sends (it is never changed after). */
+  record(listener: string, e: Exchange): LogRow {
+    return this.keepRow(rowOf(listener, e));
   }
 
-  /** An entry made elsewhere (a TCP connection's, l4/accessLog.ts). */
-  push(entry: AccessLogEntry): AccessLogEntry {
-    if (this.ring.length >= this.keep) this.ring.shift();
-    this.ring.push(entry);
-    if (this.sink) this.sink(formatEntry(entry, this.format));
-    return entry;
+  /** An entry made elsewhere (a TCP connection's, l4/accessLog.ts), kept as its row. */
+  push(entry: AccessLogEntry): LogRow {
+    return this.keepRow(logRow(entry));
   }
 
+  private keepRow(row: LogRow): LogRow {
+    if (this.ring.length < this.keep) this.ring.push(row);
+    else this.ring[this.next] = row;
+    this.next = (this.next + 1) % this.keep;
+    if (this.sink) this.sink(formatEntry(expandLog(row), this.format));
+    return row;
+  }
+
+  /** The kept entries, oldest first. */
   tail(): AccessLogEntry[] {
-    return this.ring.slice();
+    const full = this.ring.length === this.keep;
+    const rows = full ? [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)] : this.ring;
+    return rows.map(expandLog);
   }
 }
 
@@ -137,5 +174,5 @@ function upstreamHost(ep: Endpoint, plan: RoutePlan | undefined): string {
     const to = externalTarget(ep, plan);
     return `${to.host}:${to.port}`;
   }
-  return `127.0.0.1:${ep.sidecar.inboundPort}`;
+  return loopback(ep.sidecar.inboundPort);
 }

@@ -164,8 +164,11 @@ export class IstioMetrics {
     return this.selfCache;
   }
 
-  /** One finished HTTP exchange. `listener` is outbound/ingress (reporter=source) or inbound (reporter=destination). */
-  record(listener: string, e: Exchange): void {
+  /**
+   * One finished HTTP exchange. `listener` is outbound/ingress (reporter=source) or inbound (reporter=destination);
+   * `sentMtls`: whether an outbound call went out as mTLS (security/upstreamTls.ts), as the caller decided it.
+   */
+  record(listener: string, e: Exchange, sentMtls = !!e.ctx.endpoint && sendsMtls(e.ctx.tables, e.ctx.endpoint, e.ctx.policy, e.ctx.plan)): void {
     const ctx = e.ctx;
     const t = ctx.tables;
     const me = this.self(t);
@@ -194,7 +197,7 @@ export class IstioMetrics {
       const plan = ctx.plan;
       // Passthrough calls are told apart by the host they named.
       const host = plan?.kind === 'forward' && !isPassthrough(plan.service) ? plan.host : ctx.authority;
-      const mtls = !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
+      const mtls = !!ep && sentMtls;
       key = `s\0${ep?.name ?? ''}\0${host}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}`;
       labels = () => {
         // An address outside the mesh is no workload: Istio reports its destination workload unknown.

@@ -111,8 +111,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const observe = opts.observability !== false;
   const done = (listener: string) => (e: Exchange) => {
     stats.request(listener, e.status, e.ctx.flags);
-    const entry = accessLog.record(listener, e);
-    if (observe) telemetry.exchange(listener, e, entry);
+    const row = accessLog.record(listener, e);
+    if (observe) telemetry.exchange(listener, e, row);
   };
 
   // The egress gateway is a workload whose outbound listener is its gateway listener (egress-gateway.ts).
@@ -142,8 +142,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     },
     done: (e) => {
       stats.inc(e.connected ? `${e.ctx.listener}.tcp.cx_closed` : `${e.ctx.listener}.tcp.cx_failed`);
-      const entry = accessLog.push(l4EntryOf(e));
-      if (observe) telemetry.connectionDone(e, entry);
+      const row = accessLog.push(l4EntryOf(e));
+      if (observe) telemetry.connectionDone(e, row);
     },
   };
   /** How an app's CONNECT is answered from an L4 outcome: 200 once connected, else the error's status. */

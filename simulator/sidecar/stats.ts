@@ -14,11 +14,27 @@ export class Stats {
     return this.counters.get(name) ?? 0;
   }
 
+  /** Counter names per listener, built once: a finished request bumps them without making a string. */
+  private readonly names = new Map<string, { total: string; byClass: string[]; reset: string; flags: Map<string, string> }>();
+
   /** Counts one finished request by listener, status class and response flags. */
   request(listener: string, status: number, flags: readonly string[]): void {
-    this.inc(`${listener}.downstream_rq_total`);
-    this.inc(`${listener}.downstream_rq_${status === 0 ? 'reset' : `${Math.floor(status / 100)}xx`}`);
-    for (const f of flags) this.inc(`${listener}.response_flag.${f}`);
+    let n = this.names.get(listener);
+    if (!n) {
+      n = { total: `${listener}.downstream_rq_total`, byClass: [], reset: `${listener}.downstream_rq_reset`, flags: new Map() };
+      this.names.set(listener, n);
+    }
+    this.inc(n.total);
+    if (status === 0) this.inc(n.reset);
+    else {
+      const c = Math.floor(status / 100);
+      this.inc(n.byClass[c] ??= `${listener}.downstream_rq_${c}xx`);
+    }
+    for (const f of flags) {
+      let name = n.flags.get(f);
+      if (name === undefined) n.flags.set(f, (name = `${listener}.response_flag.${f}`));
+      this.inc(name);
+    }
   }
 
   toJSON(): Record<string, number> {

@@ -6,16 +6,13 @@
  * never one IPC message per request.
  */
 import { sendsMtls } from './security/upstreamTls';
-import { logRow, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
-import type { AccessLogEntry } from '../control/api/contract';
+import { LOG_DECISIONS, SPAN_DECISIONS, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { L4Exchange } from './l4/context';
-import { originKey, ruleKeysOf } from './decisions';
+import { originKey, ruleKeysOf, type DecisionRecord } from './decisions';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
 import { serviceForAuthority, type MeshTables } from './tables';
-
-type AccessLogEntryOut = AccessLogEntry;
 
 /** A TCP connection's edge: caller -> the workload it reached (or `unknown`), for the service it went to. */
 function tcpEdgeKey(e: L4Exchange): { key: string; destination: string; service: string } {
@@ -74,17 +71,21 @@ export class SidecarTelemetry {
     this.timer.unref();
   }
 
-  /** One finished exchange on `listener` (outbound, ingress or inbound). */
-  exchange(listener: string, e: Exchange, log: AccessLogEntry): void {
-    this.metrics.record(listener, e);
-    if (e.ctx.observed?.span) this.finishSpan(listener, e, log);
-    if (listener !== 'inbound') this.edge(e);
-    const rules = ruleKeysOf(e.ctx, listener);
+  /** One finished exchange on `listener` (outbound, ingress or inbound) and its access-log row (accessLog.ts `rowOf`). */
+  exchange(listener: string, e: Exchange, log: LogRow): void {
+    const ctx = e.ctx;
+    const ep = ctx.endpoint;
+    // Whether the call went out as mTLS, decided once for the metrics, the span and the edge.
+    const mtls = listener !== 'inbound' && !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
+    this.metrics.record(listener, e, mtls);
+    if (ctx.observed?.span) this.finishSpan(listener, e, mtls, log[LOG_DECISIONS] as DecisionRecord[]);
+    if (listener !== 'inbound') this.edge(e, mtls);
+    const rules = ruleKeysOf(ctx, listener);
     if (rules) for (const rule of rules) this.ruleHit(rule, listener, e);
     this.pushLog(log);
   }
 
-  private finishSpan(listener: string, e: Exchange, log: AccessLogEntry): void {
+  private finishSpan(listener: string, e: Exchange, sentMtls: boolean, decisions: DecisionRecord[]): void {
     if (this.spanRows.length >= this.o.maxSpans) {
       this.droppedSpans++;
       return;
@@ -98,7 +99,7 @@ export class SidecarTelemetry {
     const forward = plan?.kind === 'forward' ? plan : undefined;
     const svc = inbound ? t.self?.service : forward ? serviceForAuthority(t, forward.host)?.name : serviceForAuthority(t, ctx.authority)?.name;
     const host = forward ? `${forward.host}:${forward.port}` : ctx.authority;
-    const mtls = inbound ? ctx.source.spiffeId !== undefined : !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
+    const mtls = inbound ? ctx.source.spiffeId !== undefined : sentMtls;
     const attempt = Number(ctx.headers['x-envoy-attempt-count'] ?? ctx.downstream.headers['x-envoy-attempt-count'] ?? 1) || 1;
     const flags = ctx.flags;
     const fault = flags.length === 0 ? 'none' : flags.includes('FI') ? 'abort' : flags.includes('DI') ? 'delay' : 'none';
@@ -109,7 +110,7 @@ export class SidecarTelemetry {
       ctx.method, ctx.path, host, e.status, ctx.downstream.httpVersion, String(ctx.downstream.headers['user-agent'] ?? ''),
       ctx.requestId, ctx.authority, flags.length > 0 ? flags.join(',') : '-', ctx.observed?.responseBytes ?? 0, cluster, ctx.source.address ?? '',
       svc ?? 'unknown', (inbound ? ctx.source.workload : ep?.name) ?? 'unknown', (inbound ? ctx.source.spiffeId : mtls ? ep?.spiffeId : undefined) ?? '',
-      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1, log.decisions,
+      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1, decisions,
     ]);
     if (this.spanRows.length >= this.o.flushAtSpans && !this.early) {
       this.early = true;
@@ -171,7 +172,7 @@ export class SidecarTelemetry {
     total.lastHit = Date.now();
   }
 
-  private edge(e: Exchange): void {
+  private edge(e: Exchange, mtls: boolean): void {
     const ctx = e.ctx;
     const ep = ctx.endpoint;
     const plan = ctx.plan;
@@ -191,7 +192,7 @@ export class SidecarTelemetry {
     }
     // A gRPC call that failed is an HTTP 200 with a status that is not OK (or none at all).
     if (e.status === 0 || e.status >= 500 || (protocol === 'grpc' && e.grpcStatus !== 0)) s.errors++;
-    if (ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan)) s.mtls++;
+    if (mtls) s.mtls++;
     reservoir(s.latenciesMs, s.requests, e.durationMs, this.o.latencySamples);
   }
 
@@ -201,7 +202,7 @@ export class SidecarTelemetry {
   }
 
   /** A TCP connection is over: its last bytes and its close in the metrics, its edge, its access-log entry. */
-  connectionDone(e: L4Exchange, entry: AccessLogEntryOut): void {
+  connectionDone(e: L4Exchange, entry: LogRow): void {
     const { sent, received } = this.progress(e);
     this.metrics.recordConnection(e, 'close', sent, received);
     if (e.ctx.listener !== 'inbound') {
@@ -270,12 +271,12 @@ export class SidecarTelemetry {
     this.openByEdge = next;
   }
 
-  private pushLog(entry: AccessLogEntryOut): void {
+  private pushLog(row: LogRow): void {
     if (this.logs.length >= this.o.maxLogs) {
       this.logs.shift();
       this.droppedLogs++;
     }
-    this.logs.push(logRow(entry));
+    this.logs.push(row);
   }
 
   /** Sends what accumulated since the last flush, if anything did. */
@@ -284,6 +285,7 @@ export class SidecarTelemetry {
     if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
     if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0 && this.rules.size === 0) return;
     // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
+    if (this.spanRows.length > 0 && this.logs.length > 0) shareDecisions(this.spanRows, this.logs);
     const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows: this.logs };
     if (this.rules.size > 0) batch.rules = [...this.rules.values()];
     this.rules = new Map();
@@ -299,6 +301,24 @@ export class SidecarTelemetry {
   close(): void {
     clearInterval(this.timer);
     this.flush();
+  }
+}
+
+/**
+ * A span and the access-log entry of the same hop carry the same decision
+ * records (one array): in the batch the span names its entry's row by index
+ * instead of carrying a second copy (expandBatch puts the records back).
+ */
+function shareDecisions(spans: SpanRow[], logs: LogRow[]): void {
+  const rowOf = new Map<unknown, number>();
+  for (let i = 0; i < logs.length; i++) {
+    const d = logs[i][LOG_DECISIONS];
+    if (Array.isArray(d) && d.length > 0) rowOf.set(d, i);
+  }
+  if (rowOf.size === 0) return;
+  for (const span of spans) {
+    const i = rowOf.get(span[SPAN_DECISIONS]);
+    if (i !== undefined) span[SPAN_DECISIONS] = i;
   }
 }
 

@@ -10,27 +10,10 @@ import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import type { RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
-import { compileTables } from '../../simulator/sidecar/tables';
 import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
 import { expandBatch, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
-import { snapshotOf } from '../sidecar/fixtures';
+import { callee, ctxOf, T } from './exchanges';
 
-const snap = snapshotOf([
-  { name: 'productpage', workloads: [{ name: 'productpage-v1', labels: { app: 'productpage', version: 'v1' }, appPort: 9080 }] },
-  { name: 'reviews', workloads: [{ name: 'reviews-v2', labels: { app: 'reviews', version: 'v2' }, appPort: 9081, ports: { inboundPort: 15006, outboundPort: 15001, adminPort: 15000 } }] },
-]);
-const caller = compileTables(snap, 'productpage-v1');
-const callee = compileTables(snap, 'reviews-v2');
-const T = '4bf92f3577b34da6a3ce929d0e0e4736';
-
-function ctxOf(over: Partial<RequestContext>): RequestContext {
-  return {
-    tables: caller, downstream: { headers: { 'user-agent': 'curl/8' }, body: null as unknown as Readable, httpVersion: '1.1' }, startedAt: 0,
-    method: 'GET', path: '/reviews/1?x=2', authority: 'reviews:9080', proxyForm: false, headers: {}, requestId: 'rid-1',
-    source: { workload: 'productpage-v1', labels: {}, address: '127.0.0.1' }, responseHeaderOps: [], flags: [],
-    respond: () => undefined, fail: () => undefined, onAbort: () => undefined, ...over,
-  };
-}
 
 /** One batch as the control plane receives it: through JSON, then expanded. */
 function roundTrip(record: (t: SidecarTelemetry, log: AccessLog) => void): TelemetryBatch {
@@ -62,7 +45,9 @@ describe('compact telemetry rows', () => {
       },
     }));
     assert.equal(b.logs.length, 1);
-    assert.deepEqual(Object.keys(b.logs[0]), Object.keys(new AccessLog(undefined).record('outbound', { ctx, status: 503, durationMs: 2.5, aborted: false })));
+    const own = new AccessLog(undefined);
+    own.record('outbound', { ctx, status: 503, durationMs: 2.5, aborted: false });
+    assert.deepEqual(Object.keys(b.logs[0]), Object.keys(own.tail()[0]));
     assert.equal(b.logs[0].upstream_cluster, 'outbound|9080|v2|reviews.default.svc.cluster.local');
     assert.equal(b.logs[0].trace_id, T);
   });
