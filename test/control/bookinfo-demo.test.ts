@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Topology, WorkloadEdge } from '../../simulator/control/api/contract';
 import { redisCli } from '../sidecar/l4/fixtures';
@@ -59,6 +60,30 @@ describe('the Bookinfo demo: a gRPC hop and a TCP hop', () => {
     assert.equal(tcp.mtlsShare, 1, 'the TCP hop is inside mTLS');
     assert.equal(tcp.requests, 0);
     assert.equal(tcp.tcp!.failed, 0);
+  });
+
+  test('Istio\'s tasks keep their outcomes on the demo: all-v1, then ratings aborted for jason, then 50/50 to v3', async () => {
+    const task = (f: string) => readFileSync(path.join(REPO, 'examples', 'bookinfo-tasks', f), 'utf8');
+    const apply = async (text: string) => {
+      const before = (await (await up.api('/api/topology')).json() as Topology).version;
+      writeFileSync(path.join(demo.dir, 'policies', 'routing.yaml'), text);
+      await waitFor('every sidecar to apply the task', async () => {
+        const t = await (await up.api('/api/topology')).json() as Topology;
+        return t.version > before && t.workloads.every((w) => w.configVersion === t.version);
+      }).catch(withOutput(up));
+    };
+    const page = (user?: string) => viaProxy(demo.ingressPort, 'http://productpage:9080/productpage', user ? { cookie: `user=${user}` } : {}).then((r) => r.body);
+    await apply(task('virtual-service-all-v1.yaml'));
+    assert.match(await page('jason'), /Reviews served by:<\/dt><dd><u>reviews-v1<\/u>/);
+    await apply(task('virtual-service-ratings-test-abort.yaml'));
+    const jason = await page('jason');
+    assert.match(jason, /Ratings service is currently unavailable/);
+    assert.match(jason, /<h4>Book Details<\/h4>/);
+    await apply(task('virtual-service-reviews-50-v3.yaml'));
+    const served = new Set<string>();
+    for (let i = 0; i < 20; i++) served.add(/Reviews served by:<\/dt><dd><u>(reviews-v\d)<\/u>/.exec(await page())?.[1] ?? 'none');
+    assert.deepEqual([...served].sort(), ['reviews-v1', 'reviews-v3']);
+    await apply(readFileSync(path.join(REPO, 'examples', 'bookinfo', 'policies', 'routing.yaml'), 'utf8'));
   });
 
   test('ratings reads its stars from Redis: they are in redis-server, and an edit there shows on the page', { skip: redisInstalled ? false : 'redis-server not installed (apt-get install redis-server)' }, async () => {
