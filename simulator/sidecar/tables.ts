@@ -11,6 +11,7 @@
  * sidecar answers `rejected`, and the old tables keep serving. Pure: the
  * same snapshot always gives the same tables.
  */
+import { isTlsPassthrough } from '../policy/gateway-tls';
 import type { DestinationRuleSpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
@@ -151,6 +152,8 @@ export interface MeshTables {
   gateways: Map<string, { hosts: string[] }>;
   /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
   gatewayTcpPorts: Map<number, string[]>;
+  /** Ports of Gateway servers that pass TLS through (protocol TLS, or HTTPS, with `tls.mode: PASSTHROUGH`), routed by tls[] sniHosts; bound like TCP ones. */
+  gatewayTlsPorts: Map<number, string[]>;
   /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
   destinationRules: Map<string, DestinationRuleSpec>;
   destinationRuleSources: Map<string, string[]>;
@@ -240,11 +243,13 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   const gateways = new Map<string, { hosts: string[] }>();
   const gatewayTcpPorts = new Map<number, string[]>();
+  const gatewayTlsPorts = new Map<number, string[]>();
   for (const gw of snapshot.gateways) {
     const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
     for (const server of gw.spec.servers ?? []) {
-      if (!['TCP', 'MONGO'].includes(String(server.port?.protocol).toUpperCase()) || typeof server.port.number !== 'number') continue;
-      gatewayTcpPorts.set(server.port.number, [...(gatewayTcpPorts.get(server.port.number) ?? []), name]);
+      if (typeof server.port?.number !== 'number') continue;
+      const ports = isTlsPassthrough(server) ? gatewayTlsPorts : ['TCP', 'MONGO'].includes(String(server.port.protocol).toUpperCase()) ? gatewayTcpPorts : undefined;
+      ports?.set(server.port.number, [...(ports.get(server.port.number) ?? []), name]);
     }
     const hosts = (gw.spec.servers ?? []).flatMap((s) => s.hosts ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
     gateways.set(`${gw.metadata.namespace ?? ns}/${gw.metadata.name}`, { hosts });
@@ -266,7 +271,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, gatewayTlsPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
     outbound, sidecarResource: scope.source,
   };
 }

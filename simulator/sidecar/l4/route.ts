@@ -40,7 +40,7 @@ export const l4Route = (s: L4RouteSettings): L4Filter => (next) => (ctx) => {
 };
 
 /** Reads until the ClientHello is complete (or is not one), then pushes every byte back. */
-function peekServerName(ctx: L4Context, done: (sni: string | undefined) => void): void {
+export function peekServerName(ctx: L4Context, done: (sni: string | undefined) => void): void {
   const socket = ctx.downstream;
   const chunks: Buffer[] = [];
   let size = 0;
