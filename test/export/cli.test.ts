@@ -140,7 +140,7 @@ describe('devmesh import on the command line', () => {
     assert.equal(devmesh(['export', '-f', BOOKINFO, '--out', exported]).status, 0);
     const run = devmesh(['import', exported, '--out', path.join(dir, 'local/mesh.yaml')]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /4 services, 6 workloads; copied 13 Istio and Gateway API resources/);
+    assert.match(run.stdout, /5 services, 7 workloads; copied 15 Istio and Gateway API resources/);
     const again = devmesh(['validate', path.join(dir, 'local')]);
     assert.equal(again.status, 0, again.stdout + again.stderr);
   });
