@@ -21,8 +21,8 @@ export interface EdgeSample {
   mtls: number;
   /** Latencies in ms; at most a bounded reservoir of them, `requests` is exact. */
   latenciesMs: number[];
-  /** `grpc` for gRPC calls, else `http` (absent from older sidecars: http). */
-  protocol?: 'http' | 'grpc';
+  /** `grpc` for gRPC calls, `tcp` for TCP connections (TCP and TLS ports), else `http` (absent from older sidecars: http). */
+  protocol?: 'http' | 'grpc' | 'tcp';
   /** Requests per route source (`HTTPRoute ns/name`, `VirtualService ns/name`); absent or missing a request: the default route. */
   routes?: Record<string, number>;
   /** TCP connections on this edge during the batch (TCP and TLS ports), when there were any. */
@@ -38,6 +38,8 @@ export interface TcpEdgeSample {
   bytes: number;
   /** Connections open at the end of the batch. */
   open: number;
+  /** Of `connections`, those that travel to the peer inside mTLS. */
+  mtls?: number;
 }
 
 /**

@@ -49,8 +49,10 @@ export interface GraphEdge {
   label: string;
   /** Longer text shown on hover. */
   title: string;
-  /** What the calls on it speak (`grpc`, `http`); a gRPC edge says so on the canvas. */
+  /** What the calls on it speak (`grpc`, `http`, `tcp`); a gRPC or TCP edge says so on the canvas. */
   protocols: string[];
+  /** TCP connections on it (TCP and TLS ports): bytes/s and connections, which a TCP edge shows instead of requests. */
+  tcp?: { bytesPerSecond: number; connectionsPerSecond: number; open: number; connections: number; failed: number };
   /** Which API's routes the caller applied on this edge (`HTTPRoute ns/name`, ...); empty: the default route. */
   routedBy: string[];
 }
@@ -115,17 +117,36 @@ export function formatMs(ms: number | undefined): string {
   return ms >= 10 ? `${Math.round(ms)}ms` : `${ms.toFixed(1)}ms`;
 }
 
-/** What an edge says on the canvas: gRPC when its calls are, the rate, then the error share when there are errors. */
-export function edgeLabel(e: Pick<GraphEdge, 'rps' | 'errorRate'> & { protocols?: string[] }): string {
-  const parts = e.protocols?.includes('grpc') ? ['gRPC', formatRps(e.rps)] : [formatRps(e.rps)];
+export function formatBytesPerSecond(bps: number): string {
+  if (!(bps > 0)) return '0 B/s';
+  if (bps >= 1024 * 1024) return `${(bps / 1024 / 1024).toFixed(1)} MB/s`;
+  if (bps >= 1024) return `${(bps / 1024).toFixed(1)} kB/s`;
+  return `${Math.round(bps)} B/s`;
+}
+
+/** A TCP edge's connections: open now, else opened per second. */
+function formatConnections(t: NonNullable<GraphEdge['tcp']>): string {
+  return t.open > 0 ? `${t.open} conn` : `${t.connectionsPerSecond.toFixed(2)} conn/s`;
+}
+
+/**
+ * What an edge says on the canvas: gRPC when its calls are, the rate, then
+ * the error share when there are errors; a TCP edge (no requests, only
+ * connections) says TCP, its bytes/s and its connections.
+ */
+export function edgeLabel(e: Pick<GraphEdge, 'rps' | 'errorRate'> & { protocols?: string[]; tcp?: GraphEdge['tcp'] }): string {
+  const tcpOnly = e.tcp && !(e.rps > 0) && !e.protocols?.some((p) => p !== 'tcp');
+  const parts = tcpOnly ? ['TCP', formatBytesPerSecond(e.tcp!.bytesPerSecond), formatConnections(e.tcp!)]
+    : e.protocols?.includes('grpc') ? ['gRPC', formatRps(e.rps)] : [formatRps(e.rps)];
   if (e.errorRate > 0) parts.push(`${formatPercent(e.errorRate)} err`);
   return parts.join(' · ');
 }
 
-export function edgeTitle(e: Pick<GraphEdge, 'source' | 'target' | 'rps' | 'errorRate' | 'p50Ms' | 'p99Ms' | 'mtlsShare'> & { protocols?: string[] }): string {
+export function edgeTitle(e: Pick<GraphEdge, 'source' | 'target' | 'rps' | 'errorRate' | 'p50Ms' | 'p99Ms' | 'mtlsShare'> & { protocols?: string[]; tcp?: GraphEdge['tcp'] }): string {
   const security = e.mtlsShare >= 0.999 ? 'mTLS' : e.mtlsShare > 0 ? `${formatPercent(e.mtlsShare)} mTLS` : 'plain text';
   const speaks = e.protocols?.length ? `${e.protocols.map((p) => (p === 'grpc' ? 'gRPC' : p.toUpperCase())).join(' + ')} over ` : '';
-  return `${e.source} -> ${e.target}\n${formatRps(e.rps)}, ${formatPercent(e.errorRate)} errors\n`
+  const tcp = e.tcp ? `TCP ${formatBytesPerSecond(e.tcp.bytesPerSecond)}, ${e.tcp.open} open, ${e.tcp.connections} opened${e.tcp.failed ? `, ${e.tcp.failed} failed` : ''}\n` : '';
+  return `${e.source} -> ${e.target}\n${formatRps(e.rps)}, ${formatPercent(e.errorRate)} errors\n${tcp}`
     + `p50 ${formatMs(e.p50Ms)}, p99 ${formatMs(e.p99Ms)}\n${speaks}${security}`;
 }
 
@@ -258,7 +279,8 @@ export function buildGraph(t: Topology): Graph {
     edges.set(id, prev ? mergeEdge(prev, raw) : makeEdge(id, source, target, raw));
   }
   for (const e of edges.values()) {
-    e.health = healthOfRate(e.errorRate, e.rps);
+    // A TCP edge is live while it carries bytes or holds connections, though it has no requests.
+    e.health = healthOfRate(e.errorRate, e.rps + (e.tcp ? e.tcp.connectionsPerSecond + e.tcp.open + (e.tcp.bytesPerSecond > 0 ? 1 : 0) : 0));
     e.label = edgeLabel(e);
     e.title = edgeTitle(e);
   }
@@ -289,6 +311,7 @@ function makeEdge(id: string, source: string, target: string, raw: WorkloadEdge)
     p50Ms: raw.latencyMs?.p50, p99Ms: raw.latencyMs?.p99, mtls: mtlsShare >= 0.999, mtlsShare, requests: raw.requests ?? 0,
     // An edge without protocols or routedBy (a partial message, as the page tests post) draws as plain HTTP by the default route.
     health: 'idle', badges, label: '', title: '', protocols: [...(raw.protocols ?? [])].sort(), routedBy: [...(raw.routedBy ?? [])],
+    ...(raw.tcp ? { tcp: { bytesPerSecond: raw.tcp.bytesPerSecond ?? 0, connectionsPerSecond: raw.tcp.connectionsPerSecond ?? 0, open: raw.tcp.open ?? 0, connections: raw.tcp.connections ?? 0, failed: raw.tcp.failed ?? 0 } } : {}),
   };
 }
 
@@ -304,7 +327,14 @@ function mergeEdge(a: GraphEdge, raw: WorkloadEdge): GraphEdge {
     ...a, rps, errorRate, requests, p50Ms: max(a.p50Ms, b.p50Ms), p99Ms: max(a.p99Ms, b.p99Ms),
     mtlsShare, mtls: mtlsShare >= 0.999, badges: [...new Set([...a.badges, ...b.badges])], protocols: [...new Set([...a.protocols, ...b.protocols])].sort(),
     routedBy: [...new Set([...a.routedBy, ...b.routedBy])],
+    ...(a.tcp || b.tcp ? { tcp: sumTcp(a.tcp, b.tcp) } : {}),
   };
+}
+
+function sumTcp(a: GraphEdge['tcp'], b: GraphEdge['tcp']): NonNullable<GraphEdge['tcp']> {
+  const zero = { bytesPerSecond: 0, connectionsPerSecond: 0, open: 0, connections: 0, failed: 0 };
+  const x = a ?? zero, y = b ?? zero;
+  return { bytesPerSecond: x.bytesPerSecond + y.bytesPerSecond, connectionsPerSecond: x.connectionsPerSecond + y.connectionsPerSecond, open: x.open + y.open, connections: x.connections + y.connections, failed: x.failed + y.failed };
 }
 
 function clamp01(x: number): number {

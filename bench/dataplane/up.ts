@@ -5,7 +5,7 @@
  * rewritten to a free one, and run through the real CLI (`bin/devmesh.js`).
  *
  * Propagation is timed from the moment the file is written to the moment
- * devmesh prints "config vN applied to 7/7 sidecars", which it prints only
+ * devmesh prints "config vN applied to 8/8 sidecars", which it prints only
  * after every sidecar answered `applied` over IPC, i.e. after each one
  * swapped its tables. It includes the file watcher's latency and debounce
  * (20 ms), the reload (parse + validate + snapshot) and the IPC round trips.
@@ -22,7 +22,7 @@ export async function prepareBookinfo(dir: string): Promise<string> {
   cpSync(path.join(ROOT, 'examples', 'bookinfo'), dir, { recursive: true });
   const meshFile = path.join(dir, 'mesh.yaml');
   let text = readFileSync(meshFile, 'utf8');
-  for (const fixed of [15000, 15080, 9180, 9181, 9182, 9183, 9184, 9185]) {
+  for (const fixed of [15000, 15080, 9180, 9181, 9182, 9183, 9184, 9185, 9186, 16379]) {
     text = text.replace(new RegExp(`\\b${fixed}\\b`, 'g'), String(await freePort()));
   }
   writeFileSync(meshFile, text);
@@ -32,7 +32,7 @@ export async function prepareBookinfo(dir: string): Promise<string> {
 interface UpProcess { child: ChildProcess; lines: string[]; waitFor(re: RegExp, timeoutMs: number, from?: number): Promise<{ match: RegExpExecArray; at: number; index: number }> }
 
 function startUp(meshFile: string): UpProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'devmesh.js'), 'up', '-f', meshFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'devmesh.js'), 'up', '-f', meshFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', NODE_PATH: path.join(ROOT, 'node_modules') } });
   const lines: string[] = [];
   const stamps: number[] = [];
   const waiters: Array<() => void> = [];

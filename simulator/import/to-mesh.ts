@@ -13,7 +13,7 @@
  * ingress plays locally. Each container port a Service targets gets a local
  * port no other workload uses. Pure: objects in, Mesh spec and notes out.
  */
-import { MESH_DEFAULTS, portProtocol, portVariable, type Protocol, type ServiceSpec, type WorkloadSpec } from '../policy';
+import { MESH_DEFAULTS, portProtocol, SIMULATED_PROTOCOLS, portVariable, type Protocol, type ServiceSpec, type WorkloadSpec } from '../policy';
 import type { KubeManifest } from './manifests';
 import type { ImportNote } from './notes';
 
@@ -341,7 +341,7 @@ function protocolOf(service: string, port: any, notes: ImportNote[]): Protocol {
   const { protocol, declared } = portProtocol({ name: port.name, port: port.port, appProtocol: port.appProtocol });
   if (!declared) {
     notes.push({ severity: 'info', code: 'protocol', message: `Service ${service}: port ${port.port} declares no protocol (name it http-..., grpc-... or tcp-..., or set appProtocol); Istio would sniff it, devmesh assumes http` });
-  } else if (!['http', 'http2', 'grpc', 'grpc-web', 'tcp'].includes(protocol)) {
+  } else if (!SIMULATED_PROTOCOLS.has(protocol) && protocol !== 'grpc-web') {
     notes.push({ severity: 'warning', code: 'protocol', message: `Service ${service}: ${protocol} is not simulated as such yet; it is carried in the Mesh as Istio reads it` });
   }
   return protocol;

@@ -194,14 +194,17 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   }
   // The ingress: a Gateway server of protocol TCP is a listener of its own on 127.0.0.1:<server port>.
   const ingressL4 = outboundL4Chain({ role: 'ingress', random, lb, resilience, log, tunnel });
-  const gatewayPorts = new TcpListeners<{ port: number; gateways: string[] }>((socket, target) => {
+  const gatewayPorts = new TcpListeners<{ port: number; gateways: string[]; tls?: boolean }>((socket, target) => {
     const t = getTables();
     const ctx = newL4Context(t, 'ingress', socket, { workload: t.identity.name, labels: t.identity.labels, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, address: socket.remoteAddress }, l4Observer);
-    ctx.gateway = { names: target.gateways, port: target.port };
+    ctx.gateway = { names: target.gateways, port: target.port, tls: target.tls };
     ingressL4(ctx);
   }, log);
   const gatewayEntries = (t: MeshTables) => role === 'ingress'
-    ? [...t.gatewayTcpPorts].map(([port, gateways]) => ({ port, target: { port, gateways }, describe: `Gateway ${gateways.join(', ')} TCP server port ${port}` }))
+    ? [
+      ...[...t.gatewayTcpPorts].map(([port, gateways]) => ({ port, target: { port, gateways }, describe: `Gateway ${gateways.join(', ')} TCP server port ${port}` })),
+      ...[...t.gatewayTlsPorts].map(([port, gateways]) => ({ port, target: { port, gateways, tls: true }, describe: `Gateway ${gateways.join(', ')} TLS passthrough server port ${port}` })),
+    ]
     : [];
   const upstreams = upstreamListeners({
     tables: getTables,

@@ -13,6 +13,7 @@
  */
 import type { DestinationRuleSpec, GatewaySpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
 import { isEgressGateway, selectsEgressGateway } from '../policy/egress-gateway';
+import { isTlsPassthrough } from '../policy/gateway-tls';
 import { selects } from '../policy/mesh-inventory';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
@@ -153,6 +154,8 @@ export interface MeshTables {
   gateways: Map<string, { hosts: string[]; servers: GatewayServerView[] }>;
   /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
   gatewayTcpPorts: Map<number, string[]>;
+  /** Ports of Gateway servers that pass TLS through (protocol TLS, or HTTPS, with `tls.mode: PASSTHROUGH`), routed by tls[] sniHosts; bound like TCP ones. */
+  gatewayTlsPorts: Map<number, string[]>;
   /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
   destinationRules: Map<string, DestinationRuleSpec>;
   destinationRuleSources: Map<string, string[]>;
@@ -249,14 +252,16 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   const gateways = new Map<string, { hosts: string[]; servers: GatewayServerView[] }>();
   const gatewayTcpPorts = new Map<number, string[]>();
+  const gatewayTlsPorts = new Map<number, string[]>();
   // The Gateways this proxy serves: the egress gateway those that select it, the ingress every other one (egress-gateway.ts).
   const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
   for (const gw of snapshot.gateways) {
     if (!serves(gw.spec)) continue;
     const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
     for (const server of gw.spec.servers ?? []) {
-      if (!['TCP', 'MONGO'].includes(String(server.port?.protocol).toUpperCase()) || typeof server.port.number !== 'number') continue;
-      gatewayTcpPorts.set(server.port.number, [...(gatewayTcpPorts.get(server.port.number) ?? []), name]);
+      if (typeof server.port?.number !== 'number') continue;
+      const ports = isTlsPassthrough(server) ? gatewayTlsPorts : ['TCP', 'MONGO'].includes(String(server.port.protocol).toUpperCase()) ? gatewayTcpPorts : undefined;
+      ports?.set(server.port.number, [...(ports.get(server.port.number) ?? []), name]);
     }
     const hostsOf = (list: string[] | undefined) => (list ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
     const servers = (gw.spec.servers ?? []).map((s) => ({ port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts) }));
@@ -279,7 +284,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, gatewayTlsPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
     outbound, sidecarResource: scope.source,
   };
 }

@@ -226,7 +226,11 @@ export class SidecarTelemetry {
     r.received = e.bytesReceived;
     if (e.connected && !r.connected) {
       r.connected = true;
-      if (e.ctx.listener !== 'inbound') this.tcpEdge(e).connections++;
+      if (e.ctx.listener !== 'inbound') {
+        const edge = this.tcpEdge(e);
+        edge.connections++;
+        if (e.ctx.mtls) edge.mtls = (edge.mtls ?? 0) + 1;
+      }
     }
     return { sent, received };
   }
@@ -236,8 +240,8 @@ export class SidecarTelemetry {
     const ctx = e.ctx;
     const { key, destination, service } = tcpEdgeKey(e);
     let s = this.edges.get(key);
-    if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [] }));
-    s.tcp ??= { connections: 0, failed: 0, bytes: 0, open: 0 };
+    if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol: 'tcp' }));
+    s.tcp ??= { connections: 0, failed: 0, bytes: 0, open: 0, mtls: 0 };
     return s.tcp;
   }
 

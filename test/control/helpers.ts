@@ -223,3 +223,32 @@ export async function upWithMesh(meshYaml: string, prefix: string): Promise<{ di
   }
   return { dir, up };
 }
+
+export interface DemoCopy { dir: string; meshFile: string; controlPort: number; ingressPort: number; appPorts: Record<string, number>; upstreamPorts: Record<string, number> }
+
+/**
+ * examples/bookinfo (the demo `npm run demo` runs) copied to a temp folder
+ * with every port it pins — control, ingress, apps, local upstream ports —
+ * replaced by a free one, so a test runs beside a developer's own demo.
+ */
+export async function bookinfoDemoCopy(prefix = 'devmesh-demo-'): Promise<DemoCopy> {
+  const { parseDocument } = await import('yaml');
+  const { cpSync } = await import('node:fs');
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  cpSync(path.join(REPO, 'examples', 'bookinfo'), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.devmesh`) });
+  const meshFile = path.join(dir, 'mesh.yaml');
+  const doc = parseDocument(readFileSync(meshFile, 'utf8'));
+  type W = { name: string; port: number; upstreams?: Array<{ service: string; localPort: number }> };
+  const spec = doc.toJS() as { spec: { services: Array<{ workloads: W[] }> } };
+  const workloads = spec.spec.services.flatMap((s, si) => s.workloads.map((w, wi) => ({ w, si, wi })));
+  const upstreams = workloads.flatMap(({ w, si, wi }) => (w.upstreams ?? []).map((u, ui) => ({ key: `${w.name}:${u.service}`, path: ['spec', 'services', si, 'workloads', wi, 'upstreams', ui, 'localPort'] })));
+  const [controlPort, ingressPort, ...rest] = await freePorts(2 + workloads.length + upstreams.length);
+  doc.setIn(['spec', 'controlPort'], controlPort);
+  doc.setIn(['spec', 'ingress', 'port'], ingressPort);
+  const appPorts: Record<string, number> = {};
+  workloads.forEach(({ w, si, wi }, i) => { appPorts[w.name] = rest[i]; doc.setIn(['spec', 'services', si, 'workloads', wi, 'port'], rest[i]); });
+  const upstreamPorts: Record<string, number> = {};
+  upstreams.forEach((u, i) => { upstreamPorts[u.key] = rest[workloads.length + i]; doc.setIn(u.path, rest[workloads.length + i]); });
+  writeFileSync(meshFile, doc.toString());
+  return { dir, meshFile, controlPort, ingressPort, appPorts, upstreamPorts };
+}

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { Topology } from '../../simulator/control/api/contract';
 import { connectVia, redisCli, redisCommand } from '../sidecar/l4/fixtures';
-import { freePorts, removeDir, upWithMesh, type UpProcess } from './helpers';
+import { freePorts, removeDir, upWithMesh, waitFor, withOutput, type UpProcess } from './helpers';
 
 const installed = !spawnSync('redis-server', ['--version']).error && !spawnSync('redis-cli', ['--version']).error;
 
@@ -69,6 +69,25 @@ spec:
     try {
       assert.equal(c.status, 200);
       assert.equal(await redisCommand(c.socket, 'GET', 'cart:7'), 'two items');
+    } finally {
+      c.socket.destroy();
+    }
+  });
+
+  test('the topology draws cart-v1 -> redis-v1 as a TCP edge: its connections over mTLS, bytes and the one still open', async () => {
+    const c = await connectVia(ports.cartOut, 'redis:6379');
+    try {
+      assert.equal(await redisCommand(c.socket, 'SET', 'cart:8', 'x'.repeat(2_000)), '+OK');
+      const edge = await waitFor('a TCP edge with the open connection and its bytes', async () => {
+        const t = await (await up.api('/api/topology')).json() as Topology;
+        const e = t.edges.find((x) => x.source === 'cart-v1' && x.destination === 'redis-v1');
+        return e?.tcp && e.tcp.open >= 1 && e.tcp.bytes >= 2_000 ? e : undefined;
+      }).catch(withOutput(up));
+      assert.deepEqual(edge.protocols, ['tcp']);
+      assert.equal(edge.service, 'redis');
+      assert.equal(edge.mtlsShare, 1);
+      assert.ok(edge.tcp!.connections >= 1 && edge.tcp!.bytesPerSecond > 0, JSON.stringify(edge.tcp));
+      assert.equal(edge.requests, 0, 'connections, not requests');
     } finally {
       c.socket.destroy();
     }

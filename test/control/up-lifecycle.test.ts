@@ -6,10 +6,10 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { bookinfoFixture, canBind, pidAlive, startUp, STUB_SIDECAR, waitFor, waitReady, within, readEvents, withOutput, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, canBind, freePorts, pidAlive, startUp, STUB_SIDECAR, waitFor, waitReady, within, readEvents, withOutput, type BookinfoFixture, type UpProcess } from './helpers';
 
 const env = { DEVMESH_SIDECAR_ENTRY: STUB_SIDECAR };
 
@@ -247,6 +247,25 @@ describe('devmesh up refuses to start', () => {
       assert.equal(code, 1);
       assert.match(up.output(), new RegExp(`mesh.yaml:\\d+:\\d+: error port-in-use: port ${fx.appPorts['reviews-v1']} of workload reviews-v1 is already in use by another process`));
       assert.equal(existsSync(path.join(fx.dir, '.devmesh', 'session.json')), false);
+      assert.ok(await canBind(fx.controlPort), 'the API was never opened');
+    } finally { holder.close(); fx.cleanup(); }
+  });
+
+  test('when a local upstream port is taken, naming the upstream\'s localPort at its line', async () => {
+    const fx = await bookinfoFixture();
+    const [local] = await freePorts(1);
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(local, '127.0.0.1', () => r()));
+    try {
+      const text = readFileSync(fx.meshFile, 'utf8');
+      const withUpstream = text.replace('command: ["node", "productpage.js"]', `command: ["node", "productpage.js"]\n          upstreams: [{ service: ratings, port: 9080, localPort: ${local} }]`);
+      assert.notEqual(withUpstream, text);
+      fx.write('mesh.yaml', withUpstream);
+      const line = withUpstream.split('\n').findIndex((l) => l.includes(`localPort: ${local}`)) + 1;
+      const up = startUp(fx.meshFile, env);
+      const { code } = await within(up.exited, 10_000, 'devmesh exiting');
+      assert.equal(code, 1);
+      assert.match(up.output(), new RegExp(`mesh.yaml:${line}:\\d+: error port-in-use: upstream localPort ${local} \\(ratings\\) of workload productpage-v1 is already in use by another process`), up.output());
       assert.ok(await canBind(fx.controlPort), 'the API was never opened');
     } finally { holder.close(); fx.cleanup(); }
   });

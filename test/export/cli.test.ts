@@ -9,11 +9,11 @@ describe('devmesh export on the command line', () => {
     const dir = await tempDir(t);
     const run = devmesh(['export', '-f', BOOKINFO, '--out', dir]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /6 Deployments, 4 Services, 13 Istio and Gateway API resources/);
+    assert.match(run.stdout, /7 Deployments, 5 Services, 15 Istio and Gateway API resources/);
     assert.match(run.stdout, /kubectl apply -k /);
     assert.match(run.stderr, /note local-command/);
     const files = await fs.readdir(dir);
-    assert.deepEqual(files.sort(), ['details.yaml', 'istio', 'kustomization.yaml', 'namespace.yaml', 'productpage.yaml', 'ratings.yaml', 'reviews.yaml', 'serviceaccounts.yaml']);
+    assert.deepEqual(files.sort(), ['details.yaml', 'istio', 'kustomization.yaml', 'namespace.yaml', 'productpage.yaml', 'ratings.yaml', 'redis.yaml', 'reviews.yaml', 'serviceaccounts.yaml']);
   });
 
   it('fails with exit 1 and lists every workload that has no image', async (t) => {
@@ -78,7 +78,7 @@ describe('devmesh export on the command line', () => {
     assert.equal(devmesh(['export', '-f', meshFile, '--out', path.join(dir, 'k8s')]).status, 0);
     const again = devmesh(['export', '-f', meshFile, '--out', path.join(dir, 'k8s')]);
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stdout, /13 Istio and Gateway API resources/);
+    assert.match(again.stdout, /15 Istio and Gateway API resources/);
     const check = devmesh(['validate', dir]);
     assert.equal(check.status, 0, check.stdout);
     assert.match(check.stdout, /0 errors/);
@@ -140,7 +140,7 @@ describe('devmesh import on the command line', () => {
     assert.equal(devmesh(['export', '-f', BOOKINFO, '--out', exported]).status, 0);
     const run = devmesh(['import', exported, '--out', path.join(dir, 'local/mesh.yaml')]);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /4 services, 6 workloads; copied 13 Istio and Gateway API resources/);
+    assert.match(run.stdout, /5 services, 7 workloads; copied 15 Istio and Gateway API resources/);
     const again = devmesh(['validate', path.join(dir, 'local')]);
     assert.equal(again.status, 0, again.stdout + again.stderr);
   });

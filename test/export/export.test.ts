@@ -15,9 +15,9 @@ describe('devmesh export of the bookinfo example', () => {
     const result = await exportBookinfo();
     assert.deepEqual(validateKubernetesObjects(result.kubernetes), []);
     const kinds = result.kubernetes.map((o) => o.kind);
-    assert.equal(kinds.filter((k) => k === 'Deployment').length, 6);
-    assert.equal(kinds.filter((k) => k === 'Service').length, 4);
-    assert.equal(kinds.filter((k) => k === 'ServiceAccount').length, 4);
+    assert.equal(kinds.filter((k) => k === 'Deployment').length, 7);
+    assert.equal(kinds.filter((k) => k === 'Service').length, 5);
+    assert.equal(kinds.filter((k) => k === 'ServiceAccount').length, 5);
   });
 
   it('labels the namespace for sidecar injection and annotates every pod', async () => {
@@ -67,14 +67,14 @@ describe('devmesh export of the bookinfo example', () => {
       { name: 'reviews', namespace: 'books' }, { name: 'ratings', namespace: 'books' },
       { name: 'details', namespace: 'books' }, { name: 'productpage', namespace: 'books' },
     ]);
-    assert.equal(result.istio.reduce((n, c) => n + c.resources.length, 0), 13);
+    assert.equal(result.istio.reduce((n, c) => n + c.resources.length, 0), 15);
   });
 
   it('warns that principals naming the old namespace stay as written when the namespace changes', async () => {
     const result = await exportBookinfo({ namespace: 'books' });
     const refs = result.findings.filter((f) => f.code === 'namespace-reference');
-    assert.equal(refs.length, 2);
-    assert.match(refs[0].message, /cluster\.local\/ns\/default\/sa\/bookinfo-reviews/);
+    assert.equal(refs.length, 3);
+    assert.match(refs.map((r) => r.message).join('\n'), /cluster\.local\/ns\/default\/sa\/bookinfo-reviews/);
     assert.equal((await exportBookinfo()).findings.filter((f) => f.code === 'namespace-reference').length, 0);
   });
 

@@ -73,7 +73,7 @@ describe('completion', () => {
     const got = labels(VS_HEAD + '  hosts:\n    - |\n');
     assert.ok(got.includes('reviews'));
     assert.ok(got.includes('reviews.default.svc.cluster.local'));
-    assert.equal(got.length, 8, 'four services, two names each');
+    assert.equal(got.length, 10, 'five services (redis among them), two names each');
   });
 
   test('offers ServiceEntry hosts as destinations, as written', () => {
@@ -106,7 +106,7 @@ describe('completion', () => {
     const keys = labels(AP_HEAD + '  selector:\n    matchLabels:\n      |\n');
     assert.deepEqual(keys.sort(), ['app', 'version']);
     const values = labels(AP_HEAD + '  selector:\n    matchLabels:\n      app: |\n');
-    assert.deepEqual(values.sort(), ['details', 'productpage', 'ratings', 'reviews']);
+    assert.deepEqual(values.sort(), ['details', 'productpage', 'ratings', 'redis', 'reviews']);
   });
 
   test('offers only the label values of the DestinationRule host in a subset', () => {

@@ -29,7 +29,7 @@ describe('the language server on Gateway API routes', () => {
 
   test('completes a parentRef to a Service with the Mesh\'s services, and to a Gateway with the Gateways', () => {
     const services = labels(ROUTE + '  parentRefs:\n    - group: ""\n      kind: Service\n      name: |\n');
-    assert.deepEqual(services.sort(), ['details', 'productpage', 'ratings', 'reviews']);
+    assert.deepEqual(services.sort(), ['details', 'productpage', 'ratings', 'redis', 'reviews']);
     assert.deepEqual(labels(ROUTE + '  parentRefs:\n    - name: |\n'), ['edge']);
   });
 

@@ -25,7 +25,7 @@ describe('outline and folding', () => {
   test('lists Mesh services with their workloads', () => {
     const [mesh] = ls.documentSymbols(uriOf('mesh.yaml'));
     const services = mesh.children!.find((c) => c.name === 'services')!;
-    assert.deepEqual(services.children!.map((c) => c.name), ['productpage', 'details', 'reviews', 'ratings']);
+    assert.deepEqual(services.children!.map((c) => c.name), ['productpage', 'details', 'reviews', 'ratings', 'redis']);
     assert.deepEqual(services.children![2].children!.map((c) => c.name), ['reviews-v1', 'reviews-v2', 'reviews-v3']);
   });
 

@@ -117,6 +117,25 @@ describe('edge window', () => {
     assert.equal(w.view((x) => x, t0 + 30_000).edges.length, 0);
   });
 
+  test('a TCP edge counts connections and bytes per second, its open connections, failed connections as errors and mTLS connections in the share', () => {
+    const w = new EdgeWindow(10_000);
+    const t0 = 3_000_000;
+    const sample = { source: 'ratings-v1', destination: 'redis-v1', service: 'redis', requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol: 'tcp' as const };
+    w.add({ ...sample, tcp: { connections: 2, failed: 0, bytes: 4_000, open: 2, mtls: 2 } }, t0);
+    w.add({ ...sample, tcp: { connections: 0, failed: 1, bytes: 6_000, open: 1, mtls: 0 } }, t0 + 4_000);
+    const e = w.view((x) => x.replace(/-v\d+$/, ''), t0 + 9_000).edges[0];
+    assert.deepEqual(e.protocols, ['tcp']);
+    assert.deepEqual(e.tcp, { connections: 2, failed: 1, open: 1, bytes: 10_000, connectionsPerSecond: 0.2, bytesPerSecond: 1_000 });
+    assert.equal(e.requests, 0);
+    assert.equal(e.errorRate, 0.333, 'one of three connections failed');
+    assert.equal(e.mtlsShare, 1, 'both connections that connected went over mTLS');
+    const s = w.view((x) => x.replace(/-v\d+$/, ''), t0 + 9_000).serviceEdges[0];
+    assert.equal(s.tcp?.bytes, 10_000);
+    const http = new EdgeWindow(10_000);
+    http.add({ ...sample, protocol: 'http', requests: 1 }, t0);
+    assert.equal(http.view((x) => x, t0).edges[0].tcp, undefined, 'an edge without connections has no tcp figures');
+  });
+
   test('an edge says which routes its caller applied, the most used first; none is the default route', () => {
     const w = new EdgeWindow(10_000);
     const t0 = 2_000_000;

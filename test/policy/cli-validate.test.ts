@@ -31,7 +31,7 @@ describe('devmesh validate', () => {
   it('exits 0 with a summary for the bookinfo example', () => {
     const r = run(['validate', 'examples/bookinfo']);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /0 errors, 0 warnings in 5 files checked/);
+    assert.match(r.stdout, /0 errors, 0 warnings in 6 files checked/);
   });
 
   it('exits 1 and prints path:line:col: severity code: message for an error', () => {

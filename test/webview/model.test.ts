@@ -72,6 +72,24 @@ test('a gRPC edge says gRPC on the canvas and in its title; an edge that also ca
   assert.match(both.title, /gRPC \+ HTTP over /);
 });
 
+test('a TCP edge says TCP with its bytes per second and open connections, is live without requests, and has the lock when its connections are mTLS', () => {
+  const g = buildGraph(bookinfo([
+    { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 0, requests: 0, mtlsShare: 1, protocols: ['tcp'], tcp: { connections: 1, failed: 0, open: 1, bytes: 61_440, connectionsPerSecond: 0.033, bytesPerSecond: 2048 } },
+  ]));
+  const e = g.edges[0];
+  assert.deepEqual(e.protocols, ['tcp']);
+  assert.equal(e.label, 'TCP · 2.0 kB/s · 1 conn');
+  assert.match(e.title, /TCP 2\.0 kB\/s, 1 open, 1 opened\n/);
+  assert.match(e.title, /TCP over mTLS$/);
+  assert.equal(e.health, 'healthy', 'an edge that carries bytes is not idle');
+  assert.equal(e.mtls, true);
+  const closed = buildGraph(bookinfo([
+    { source: 'reviews-v2', destination: 'ratings-v1', requestsPerSecond: 0, errorRate: 0.5, protocols: ['tcp'], tcp: { connections: 1, failed: 1, open: 0, bytes: 10, connectionsPerSecond: 0.5, bytesPerSecond: 5 } },
+  ])).edges[0];
+  assert.equal(closed.label, 'TCP · 5 B/s · 0.50 conn/s · 50% err');
+  assert.equal(closed.health, 'failing');
+});
+
 test('down workloads, restarts, ejections and runtime faults show on the node', () => {
   const t = bookinfo();
   t.workloads[1] = { ...t.workloads[1], health: { sidecar: 'up', app: 'down' }, restarts: { sidecar: 1, app: 2 } };

@@ -234,7 +234,7 @@ export class GraphView {
     const all = enter.merge(sel);
     all.attr('data-health', (d) => d.health).attr('data-rps', (d) => d.rps.toFixed(3)).attr('data-mtls', (d) => String(d.mtls)).attr('data-protocols', (d) => d.protocols.join(' '))
       .classed('selected', (d) => this.selection?.kind === 'edge' && this.selection.id === d.id);
-    all.select('path.edge-line').attr('class', (d) => `edge-line ${d.health}${d.protocols.includes('grpc') ? ' grpc' : ''}`).attr('marker-end', (d) => `url(#arrow-${d.health})`);
+    all.select('path.edge-line').attr('class', (d) => `edge-line ${d.health}${d.protocols.includes('grpc') ? ' grpc' : ''}${d.tcp ? ' tcp' : ''}`).attr('marker-end', (d) => `url(#arrow-${d.health})`);
     all.select('text.edge-label').text((d) => d.label);
     all.select('path.lock').attr('visibility', (d) => (d.mtls ? 'visible' : 'hidden'));
     all.select('text.edge-badges').text((d) => badgeText(d.badges.filter((b) => b !== 'restarted')));

@@ -5,9 +5,13 @@
  * and on failure shows "Error fetching product reviews" instead of failing the
  * page. The signed-in user (cookie `user`, set by POST /login) travels to the
  * other services as the `end-user` header — what Istio's request-routing task
- * matches on (`end-user: jason` -> reviews v2).
+ * matches on (`end-user: jason` -> reviews v2). With DETAILS_GRPC
+ * (`details:9080`) details is called over gRPC with grpc-js, which reaches the
+ * sidecar through `grpc_proxy` (CONNECT on its outbound listener, set by
+ * devmesh), with the same 3 s deadline and one retry.
  */
 const { serve, sendJson, callService, forwardHeaders, podName } = require('./lib/mesh');
+const { detailsApi } = require('./lib/grpc');
 
 const detailsUrl = process.env.DETAILS_URL || 'http://details:9080';
 const reviewsUrl = process.env.REVIEWS_URL || 'http://reviews:9080';
@@ -39,7 +43,37 @@ async function fetchWithRetry(url, headers) {
   return last;
 }
 
-const getDetails = (req, id) => fetchWithRetry(`${detailsUrl}/details/${id}`, outHeaders(req));
+const detailsGrpc = process.env.DETAILS_GRPC ? grpcClient(process.env.DETAILS_GRPC) : null;
+
+/** A grpc-js client of details at `target`; without grpc-js, a client whose every call fails saying what to install. */
+function grpcClient(target) {
+  const api = detailsApi();
+  if (api.error) console.error(`productpage: cannot call details over gRPC at ${target}: ${api.error}`);
+  return api.error ? { error: api.error } : { api, client: new api.Details(target, api.grpc.credentials.createInsecure()) };
+}
+
+/** GetDetails over gRPC, the trace headers and end-user as metadata: `{ status, body }` as the HTTP call gives, 503 on any error. */
+function detailsOverGrpc(req, id) {
+  if (detailsGrpc.error) return Promise.resolve({ status: 503, body: null, error: detailsGrpc.error });
+  const { api, client } = detailsGrpc;
+  const metadata = new api.grpc.Metadata();
+  for (const [k, v] of Object.entries(outHeaders(req))) if (k !== 'user-agent' && k !== 'cookie') metadata.set(k, String(v));
+  return new Promise((resolve) => {
+    client.getDetails({ product_id: Number(id) }, metadata, { deadline: Date.now() + TIMEOUT_MS }, (err, d) => {
+      if (err) return resolve({ status: 503, body: null, error: `details over gRPC: ${api.grpc.status[err.code] ?? err.code} ${err.details}` });
+      const { isbn_10: isbn10, isbn_13: isbn13, ...rest } = d;
+      resolve({ status: 200, body: { ...rest, 'ISBN-10': isbn10, 'ISBN-13': isbn13 } });
+    });
+  });
+}
+
+async function detailsWithRetry(req, id) {
+  let last;
+  for (let i = 0; i < ATTEMPTS; i++) if ((last = await detailsOverGrpc(req, id)).status === 200) return last;
+  return last;
+}
+
+const getDetails = (req, id) => (detailsGrpc ? detailsWithRetry(req, id) : fetchWithRetry(`${detailsUrl}/details/${id}`, outHeaders(req)));
 const getReviews = (req, id) => fetchWithRetry(`${reviewsUrl}/reviews/${id}`, outHeaders(req));
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));

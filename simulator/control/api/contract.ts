@@ -73,18 +73,34 @@ export interface EdgeTraffic {
   errors: number;
   /** Requests per second over the window (or since the edge was first seen, if later). */
   requestsPerSecond: number;
-  /** errors / requests, 0..1; 0 when there were no requests. */
+  /** errors / requests, 0..1 (a TCP connection that failed counts as an error, one that connected as a request); 0 when there were none. */
   errorRate: number;
   /** Latency percentiles in ms over the window; null when there were no requests. */
   latencyMs: { p50: number; p95: number; p99: number } | null;
-  /** Share of requests sent over mutual TLS, 0..1. */
+  /** Share of requests (and TCP connections) sent over mutual TLS, 0..1. */
   mtlsShare: number;
   /** Epoch ms of the last request seen on this edge. */
   lastSeen: number;
-  /** What the calls on it speak: `http`, `grpc` (sorted; both when a caller uses two ports). */
+  /** What the calls on it speak: `http`, `grpc`, `tcp` (sorted; several when a caller uses several ports). */
   protocols: string[];
+  /** TCP connections over the window (TCP and TLS ports; Istio's istio_tcp_* for this edge); absent on an edge without any. */
+  tcp?: TcpEdgeTraffic;
   /** Which routes the caller's sidecar applied in the window, most used first: `HTTPRoute ns/name`, `GRPCRoute ns/name`, `VirtualService ns/name`; empty: the default route. */
   routedBy: string[];
+}
+
+/** An edge's TCP connections over the window, as the caller's sidecar counted them. */
+export interface TcpEdgeTraffic {
+  /** Connections that reached the callee in the window. */
+  connections: number;
+  /** Connections that failed (no route, overflow, connect failure, refused). */
+  failed: number;
+  /** Connections open now. */
+  open: number;
+  /** Bytes both ways in the window (also of connections still open). */
+  bytes: number;
+  connectionsPerSecond: number;
+  bytesPerSecond: number;
 }
 
 /** A fault that applies to an edge's traffic (runtime `devmesh fault` or a VirtualService rule). */

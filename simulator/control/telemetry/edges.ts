@@ -7,8 +7,14 @@
 import type { EdgeSample } from '../../telemetry-protocol';
 import type { EdgeTraffic, ServiceEdge, TopologyEdges, WorkloadEdge } from '../api/contract';
 
-interface Bucket { second: number; requests: number; errors: number; mtls: number; latencies: number[]; routes: Map<string, number> }
-interface Series { source: string; destination: string; service: string; firstSeen: number; lastSeen: number; buckets: Bucket[]; protocols: Set<string> }
+interface Bucket { second: number; requests: number; errors: number; mtls: number; latencies: number[]; routes: Map<string, number>; tcp?: TcpBucket }
+/** TCP connections in one second: opened (connected), failed, opened over mTLS, bytes both ways. */
+interface TcpBucket { connections: number; failed: number; mtls: number; bytes: number }
+interface Series {
+  source: string; destination: string; service: string; firstSeen: number; lastSeen: number; buckets: Bucket[]; protocols: Set<string>;
+  /** TCP connections open at the caller's sidecar, as its latest sample said. */
+  open?: number;
+}
 
 /** Latency samples kept per edge per second. */
 const SAMPLES_PER_BUCKET = 500;
@@ -31,7 +37,7 @@ export class EdgeWindow {
     let series = this.series.get(key);
     if (!series) this.series.set(key, (series = { source: s.source, destination: s.destination, service: s.service, firstSeen: now, lastSeen: now, buckets: [], protocols: new Set() }));
     series.lastSeen = now;
-    series.protocols.add(s.protocol ?? 'http');
+    series.protocols.add(s.protocol ?? (s.tcp ? 'tcp' : 'http'));
     const second = Math.floor(now / 1000);
     let b = series.buckets[series.buckets.length - 1];
     if (!b || b.second !== second) series.buckets.push((b = { second, requests: 0, errors: 0, mtls: 0, latencies: [], routes: new Map() }));
@@ -40,6 +46,14 @@ export class EdgeWindow {
     b.mtls += s.mtls;
     for (const l of s.latenciesMs) if (b.latencies.length < SAMPLES_PER_BUCKET) b.latencies.push(l);
     for (const [route, n] of Object.entries(s.routes ?? {})) b.routes.set(route, (b.routes.get(route) ?? 0) + n);
+    if (s.tcp) {
+      const t = (b.tcp ??= { connections: 0, failed: 0, mtls: 0, bytes: 0 });
+      t.connections += s.tcp.connections;
+      t.failed += s.tcp.failed;
+      t.mtls += s.tcp.mtls ?? 0;
+      t.bytes += s.tcp.bytes;
+      series.open = s.tcp.open;
+    }
     this.changes++;
   }
 
@@ -80,6 +94,7 @@ export class EdgeWindow {
 
 function traffic(parts: Series[], now: number, windowMs: number): EdgeTraffic {
   let requests = 0, errors = 0, mtls = 0, lastSeen = 0, firstSeen = Infinity;
+  let tcp: { connections: number; failed: number; mtls: number; bytes: number; open: number } | undefined;
   const lat: number[] = [];
   const routes = new Map<string, number>();
   for (const s of parts) {
@@ -91,20 +106,39 @@ function traffic(parts: Series[], now: number, windowMs: number): EdgeTraffic {
       mtls += b.mtls;
       for (const l of b.latencies) lat.push(l);
       for (const [route, n] of b.routes) routes.set(route, (routes.get(route) ?? 0) + n);
+      if (b.tcp) {
+        tcp ??= { connections: 0, failed: 0, mtls: 0, bytes: 0, open: 0 };
+        tcp.connections += b.tcp.connections;
+        tcp.failed += b.tcp.failed;
+        tcp.mtls += b.tcp.mtls;
+        tcp.bytes += b.tcp.bytes;
+      }
     }
+    if (s.open !== undefined) (tcp ??= { connections: 0, failed: 0, mtls: 0, bytes: 0, open: 0 }).open += s.open;
   }
   lat.sort((a, b) => a - b);
   // An edge younger than the window is rated over its own age (at least one second).
   const seconds = Math.max(1, Math.min(windowMs, now - firstSeen + 1000) / 1000);
   const round = (v: number) => Math.round(v * 1000) / 1000;
+  // A TCP connection counts as a request would for the error and mTLS shares: a failed one is an error.
+  const attempts = requests + (tcp ? tcp.connections + tcp.failed : 0);
+  const failures = errors + (tcp?.failed ?? 0);
+  const carried = requests + (tcp?.connections ?? 0);
+  const secured = mtls + (tcp?.mtls ?? 0);
   return {
     requests, errors,
     requestsPerSecond: round(requests / seconds),
-    errorRate: requests ? round(errors / requests) : 0,
+    errorRate: attempts ? round(failures / attempts) : 0,
     latencyMs: lat.length ? { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) } : null,
-    mtlsShare: requests ? round(mtls / requests) : 0,
+    mtlsShare: carried ? round(secured / carried) : 0,
     lastSeen,
     protocols: [...new Set(parts.flatMap((p) => [...p.protocols]))].sort(),
     routedBy: [...routes].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([route]) => route),
+    ...(tcp ? {
+      tcp: {
+        connections: tcp.connections, failed: tcp.failed, open: tcp.open, bytes: tcp.bytes,
+        connectionsPerSecond: round(tcp.connections / seconds), bytesPerSecond: round(tcp.bytes / seconds),
+      },
+    } : {}),
   };
 }

@@ -14,6 +14,7 @@ import { conflictingGateways } from './conflicting-gateways';
 import { duplicateCertificates } from './duplicate-certificates';
 import { gatewayApiSelectors } from './gateway-api-selectors';
 import { gatewayCredentials } from './gateway-credentials';
+import { gatewayTls } from './gateway-tls';
 import { gatewayWorkloadRule } from './gateway-workloads';
 import { ingressSubsets } from './ingress-subsets';
 import { gatewayApiStatus } from './gateway-api-status';
@@ -65,6 +66,7 @@ export const RULES: readonly Rule[] = [
   jwtClaimRoute,
   gatewayWorkloadRule,
   gatewayCredentials,
+  gatewayTls,
   conflictingGateways,
   duplicateCertificates,
   ingressSubsets,

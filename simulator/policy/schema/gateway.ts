@@ -10,7 +10,10 @@ const server: Schema = object('Server', 'A port on the gateway with the hosts it
   }, { required: ['number', 'protocol'] }),
   bind: notSimulated(string('The ip or the Unix domain socket to which the listener should be bound to.')),
   hosts: array('One or more hosts exposed by this gateway, optionally prefixed with `namespace/`; wildcards such as `*` or `*.example.com` allowed.', { type: 'string' }, { minItems: 1 }),
-  tls: notSimulated({ type: 'object', description: 'TLS settings for the server.' }, 'devmesh ingress serves plain HTTP'),
+  // Any other mode than PASSTHROUGH on a TLS server is warned about by rules/gateway-tls.ts.
+  tls: { type: 'object', description: 'TLS settings for the server. devmesh passes TLS through for protocol TLS with `mode: PASSTHROUGH` (routed by the tls[] sniHosts of the VirtualServices bound to the Gateway); it terminates no TLS at its ingress.', properties: {
+    mode: enumOf('How the server treats TLS: PASSTHROUGH forwards the client\'s TLS untouched, routed by its SNI.', ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'], { default: 'PASSTHROUGH' }),
+  }, additionalProperties: {} },
   name: string('An optional name of the server.'),
 }, { required: ['port', 'hosts'] });
 

@@ -60,8 +60,8 @@ export interface L4Context {
   proxyError?: string;
   /** `127.0.0.1:<port>` of what it connected to. */
   upstreamHost?: string;
-  /** At the ingress: the Gateway server port the connection came to, and the Gateways with a TCP server there. */
-  gateway?: { names: string[]; port: number };
+  /** At the ingress: the Gateway server port the connection came to, and the Gateways with a TCP (or, `tls`, a TLS passthrough) server there. */
+  gateway?: { names: string[]; port: number; tls?: boolean };
   /** A CONNECT to a host outside the mesh: `host:port` (Istio's PassthroughCluster). */
   passthrough?: string;
   /** A CONNECT to a host outside the registry under REGISTRY_ONLY: `host:port` (Istio's BlackHoleCluster). */

@@ -79,6 +79,26 @@ export function planGatewayL4(t: MeshTables, gateways: readonly string[], port: 
   return { kind: 'error', flag: 'NR', reason: 'no-gateway-route', message: `no tcp[] rule of a VirtualService bound to ${gateways.join(', ')} matches port ${port}` };
 }
 
+/**
+ * The ingress's plan for a connection to one of its TLS passthrough servers:
+ * the tls[] rule, of the VirtualServices bound to one of the Gateways with a
+ * passthrough server on that port, whose match holds and whose sniHosts take
+ * the ClientHello's server name (an exact name before a wildcard, as pilot
+ * orders filter chains). None: no filter chain, the connection closes (NR).
+ */
+export function planGatewayTls(t: MeshTables, gateways: readonly string[], port: number, sni: string | undefined, random: () => number): L4Plan {
+  for (const gateway of gateways) {
+    const a = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, sni };
+    for (const vs of t.gatewayRoutes) {
+      if (!vs.gateways.includes(gateway)) continue;
+      const hit = pickTls(vs.tls, a);
+      if (hit !== 'default' && hit !== 'no-sni') return forward(t, hit, port, random);
+    }
+  }
+  const asked = sni ? `server name "${sni}"` : 'a ClientHello without a server name (SNI)';
+  return { kind: 'error', flag: 'NR', reason: 'no-sni-match', message: `no tls[] rule of a VirtualService bound to ${gateways.join(', ')} takes ${asked} on port ${port}` };
+}
+
 /** The destination of a rule, picked by weight, sent to its port (or the service's only one, or `port`). */
 function forward(t: MeshTables, hit: CompiledL4Rule, requestedPort: number, random: () => number): L4Plan {
   const routeName = `${hit.origin.name}.${hit.origin.section}.${hit.index}`;

@@ -25,13 +25,15 @@ export async function makeDemoMesh(): Promise<DemoMesh> {
   cpSync(path.join(REPO, 'examples', 'bookinfo'), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.devmesh`) });
   const meshFile = path.join(dir, 'mesh.yaml');
   const mesh = yaml.load(readFileSync(meshFile, 'utf8')) as {
-    spec: { controlPort?: number; ingress?: { port: number }; services: { workloads: { name: string; port: number; sidecar?: unknown }[] }[] };
+    spec: { controlPort?: number; ingress?: { port: number }; services: { workloads: { name: string; port: number; sidecar?: unknown; upstreams?: { localPort: number }[] }[] }[] };
   };
   const workloads = mesh.spec.services.flatMap((s) => s.workloads);
-  const ports = await freePorts(2 + workloads.length);
+  const upstreams = workloads.flatMap((w) => w.upstreams ?? []);
+  const ports = await freePorts(2 + workloads.length + upstreams.length);
   mesh.spec.controlPort = ports[0];
   mesh.spec.ingress = { ...(mesh.spec.ingress ?? {}), port: ports[1] };
   workloads.forEach((w, i) => { w.port = ports[2 + i]; delete w.sidecar; });
+  upstreams.forEach((u, i) => { u.localPort = ports[2 + workloads.length + i]; });
   writeFileSync(meshFile, yaml.dump(mesh, { lineWidth: 200 }));
   return { dir, meshFile, ingressPort: ports[1], workloads: workloads.map((w) => w.name) };
 }
@@ -50,7 +52,8 @@ export interface RunningMesh extends DemoMesh {
 export async function startDemoMesh(demo?: DemoMesh): Promise<RunningMesh> {
   const m = demo ?? (await makeDemoMesh());
   let out = '';
-  const proc = spawn(process.execPath, [path.join(REPO, 'bin', 'devmesh.js'), 'up', '-f', m.meshFile], { cwd: m.dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // NODE_PATH: the demo's gRPC hop needs grpc-js, which a temp copy finds only in the clone's node_modules.
+  const proc = spawn(process.execPath, [path.join(REPO, 'bin', 'devmesh.js'), 'up', '-f', m.meshFile], { cwd: m.dir, env: { ...process.env, NO_COLOR: '1', NODE_PATH: path.join(REPO, 'node_modules') }, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (b: Buffer) => { out += b; });
   proc.stderr!.on('data', (b: Buffer) => { out += b; });
   const stop = async () => {

@@ -6,6 +6,11 @@
  * - "Authorization for TCP traffic" (tasks/security/authorization/authz-tcp):
  *   ALLOW on ports, ALLOW with an HTTP-only field, DENY with one, DENY with one and a port.
  *
+ * - "Ingress gateway without TLS termination" (tasks/traffic-management/ingress/ingress-sni-passthrough):
+ *   a Gateway server of protocol TLS in PASSTHROUGH mode, a VirtualService whose
+ *   tls[] rule takes nginx.example.com on that port to my-nginx, which serves
+ *   its own certificate.
+ *
  * Each step checks the outcome the task documents. The task's port 9002
  * (reached at the pod IP, outside the Service) has no local equivalent:
  * devmesh has no pod IPs, so those two steps are not reproduced.
@@ -15,7 +20,9 @@ import assert from 'node:assert/strict';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import { seededRandom } from '../../../simulator/sidecar/routing/loadBalancer';
 import { ap, dr, freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
-import { echoOutcome, eventually, say, tcpEcho } from './fixtures';
+import { createCa } from '../../../simulator/control/ca';
+import { echoOutcome, eventually, say, tcpEcho, tlsGreeter } from './fixtures';
+import * as tls from 'node:tls';
 import * as net from 'node:net';
 
 /** Rejects once nothing listens on the port any more (a connection is refused). */
@@ -135,5 +142,49 @@ describe('Istio task: Authorization for TCP traffic', () => {
     await mesh.push({ authorizationPolicies: [policy({ action: 'DENY', rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }] })] });
     assert.equal(await outcome(9000), 'connection rejected');
     assert.equal(await outcome(9001), 'connection succeeded');
+  });
+});
+
+describe('Istio task: Ingress gateway without TLS termination', () => {
+  let mesh: TestMesh;
+  let ingressPort: number;
+  // my-nginx's own certificate, from the task's example.com CA: not a mesh identity.
+  const exampleCa = createCa({ trustDomain: 'example.com' });
+  const nginxCert = exampleCa.issue('spiffe://example.com/nginx.example.com');
+  const gateway = (port: number) => gw('mygateway', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: port, name: 'https', protocol: 'TLS' }, tls: { mode: 'PASSTHROUGH' }, hosts: ['nginx.example.com'] }] });
+  const route = (port: number) => vs('nginx', { hosts: ['nginx.example.com'], gateways: ['mygateway'], tls: [{ match: [{ port, sniHosts: ['nginx.example.com'] }], route: [{ destination: { host: 'my-nginx', port: { number: 443 } } }] }] });
+  /** `curl --resolve nginx.example.com:<port>:127.0.0.1 --cacert example.com.crt https://nginx.example.com`: what answered, and whose certificate it showed. */
+  const hello = (servername: string) => new Promise<{ said: string; cert?: string }>((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port: ingressPort, servername, ca: exampleCa.certPem, checkServerIdentity: () => undefined });
+    let said = '';
+    let cert: string | undefined;
+    s.on('secureConnect', () => { cert = s.getPeerCertificate().subjectaltname; });
+    s.on('data', (d) => (said += d));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve({ said: said.trim(), cert }));
+  });
+
+  before(async () => {
+    ingressPort = await freePort();
+    const spec: MeshSpec = { services: [{ name: 'my-nginx', ports: [{ name: 'https', port: 443 }], workloads: [{ name: 'my-nginx-v1', labels: { run: 'my-nginx' }, port: 1 }] }] };
+    mesh = await startMeshFromSpec(spec, { gateways: [gateway(ingressPort)], virtualServices: [route(ingressPort)] },
+      { app: (n: string) => (n === 'my-nginx-v1' ? tlsGreeter(n, nginxCert) : undefined) } as Parameters<typeof startMeshFromSpec>[2]);
+  });
+  after(() => mesh.close());
+
+  test('the client reaches my-nginx through the ingress with the TLS it started: my-nginx\'s own certificate, verified by the example.com CA', async () => {
+    const r = await hello('nginx.example.com');
+    assert.equal(r.said, 'my-nginx-v1 nginx.example.com');
+    assert.equal(r.cert, 'URI:spiffe://example.com/nginx.example.com', 'the certificate is the app\'s, not the ingress\'s');
+    // The ingress logs the connection once both sides have closed.
+    const entry = await eventually(() => mesh.ingress!.accessLog.tail().find((e) => e.protocol === '-' && e.requested_server_name === 'nginx.example.com'), 'the ingress\'s access-log entry');
+    assert.deepEqual([entry.upstream_cluster, entry.response_flags], ['outbound|443||my-nginx.default.svc.cluster.local', '-']);
+  });
+
+  test('a server name no tls[] rule takes is closed before any TLS is answered (NR)', async () => {
+    const r = await hello('other.example.com');
+    assert.deepEqual(r, { said: '', cert: undefined });
+    const entry = mesh.ingress!.accessLog.tail().filter((e) => e.protocol === '-').at(-1)!;
+    assert.deepEqual([entry.requested_server_name, entry.response_flags, entry.proxy_error], ['other.example.com', 'NR', 'no-sni-match']);
   });
 });
