@@ -22,13 +22,14 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../simulator/control/ca';
+import { sharedProcessCount } from '../simulator/control/sidecars';
 import { spiffeId } from '../simulator/policy/hosts';
 import type { BootstrapOptions } from '../simulator/protocol';
-import { benchSnapshot, SERVICE_HOST, startDevmeshChain, type DevmeshChain } from './dataplane/devmeshChain';
+import { benchSnapshot, SERVICE_HOST, startDevmeshChain, type DevmeshChain, type Placement } from './dataplane/devmeshChain';
 import { nginxAvailable, startNginxChain, type NginxChain } from './dataplane/nginx';
 import type { PacedResult } from './dataplane/paced';
 import { freePort } from './dataplane/ports';
-import { CPUS, cpuMsOf, firstJsonLine, has, memoryOf, NICE, pin, runWrk, sleep, spawnPinned, type WrkResult } from './dataplane/procs';
+import { CPUS, cpuMsOf, firstJsonLine, has, machineBusyMs, memoryOf, NICE, pin, runWrk, sleep, spawnPinned, type WrkResult } from './dataplane/procs';
 import { prepareBookinfo, timePropagation, timeUp } from './dataplane/up';
 import { percentile, type BenchResult } from './stats';
 
@@ -216,75 +217,82 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     goals.memory.push({ workloads: mesh.sidecars.length, perWorkloadMb: sharedPeak / mesh.sidecars.length, where: 'the throughput chain' });
     md.push('', `Per workload, devmesh default layout: ${fmt(sharedPeak / mesh.sidecars.length, 1)} MB (peak of the shared process / ${mesh.sidecars.length} workloads); process per sidecar: ${after.slice(1, 3).map(([, m]) => fmt(m?.peakMb ?? NaN, 1)).join(' / ')} MB each.`);
 
-    // ---- memory per added workload (shared process) ----
+    // ---- memory per added workload (the default layout) ----
+    const both = CPUS ? `${CPUS.load},${CPUS.proxies}` : undefined;
     if (want('scaling')) {
       const rows: string[][] = [];
       let prev: { n: number; peak: number; idle: number } | undefined;
       for (const replicas of [1, 2, 4]) {
         const more = await Promise.all(Array.from({ length: 2 * (replicas - 1) }, () => ports(3)));
         const snapN = benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2), more }, 1, 'v1', replicas);
-        const chain = await startDevmeshChain(ca, snapN, telemetryOn, 'shared');
+        const chain = await startDevmeshChain(ca, snapN, telemetryOn, 'shared', 1, 'default');
         try {
-          const pid = chain.pids()[0];
-          pin(pid, CPUS?.proxies);
+          const pids = chain.pids();
+          for (const pid of pids) pin(pid, both ?? CPUS?.proxies);
           for (const p of chain.outboundPorts) await get(p, SERVICE_HOST);
-          const idleMb = memoryOf(pid)?.rssMb ?? NaN;
+          const sum = (f: (m: { rssMb: number; peakMb: number }) => number) => pids.reduce((a, pid) => { const m = memoryOf(pid); return a + (m ? f(m) : NaN); }, 0);
+          const idleMb = sum((m) => m.rssMb);
           await Promise.all(chain.outboundPorts.map((p) => runWrk(`http://127.0.0.1:${p}/`, { connections: 64 / replicas, seconds: o.quick ? 1 : 4, host: SERVICE_HOST })));
-          const m = memoryOf(pid);
           const n = snapN.workloads.length;
-          const peak = m?.peakMb ?? NaN;
-          goals.memory.push({ workloads: n, perWorkloadMb: peak / n, where: 'the scaling rows' });
-          rows.push([String(n), fmt(idleMb, 1), fmt(m?.rssMb ?? NaN, 1), fmt(peak, 1), fmt(peak / n, 1), prev ? `${fmt((idleMb - prev.idle) / (n - prev.n), 1)} idle / ${fmt((peak - prev.peak) / (n - prev.n), 1)} under load` : '—']);
+          const peak = sum((m) => m.peakMb);
+          goals.memory.push({ workloads: n, perWorkloadMb: peak / n, where: `the scaling rows (${pids.length} process${pids.length > 1 ? 'es' : ''})` });
+          rows.push([String(n), String(pids.length), fmt(idleMb, 1), fmt(sum((m) => m.rssMb), 1), fmt(peak, 1), fmt(peak / n, 1), prev ? `${fmt((idleMb - prev.idle) / (n - prev.n), 1)} idle / ${fmt((peak - prev.peak) / (n - prev.n), 1)} under load` : '—']);
           prev = { n, peak, idle: idleMb };
         } finally {
           await chain.stop();
         }
       }
-      md.push('### Memory per workload with sidecars sharing one process', '',
-        `One sidecar process hosting N workloads' sidecars (the default layout), N/2 caller/service pairs, 64 wrk connections spread over the callers for ${o.quick ? 1 : 4} s.`, '',
-        table(['workloads in the process', 'RSS idle MB', 'RSS after load MB', 'peak MB', 'peak per workload MB', 'each added workload costs (MB)'], rows));
+      md.push('### Memory per workload in the default layout', '',
+        `N workloads' sidecars in the default layout (one shared process per core, two workloads or more each: ${[2, 4, 8].map((n) => `${n} -> ${sharedProcessCount(n)}`).join(', ')} on this machine), N/2 caller/service pairs, 64 wrk connections spread over the callers for ${o.quick ? 1 : 4} s; the processes may use CPUs ${both ?? 'any'}. RSS and peaks are summed over the processes.`, '',
+        table(['workloads', 'processes', 'RSS idle MB', 'RSS after load MB', 'peak MB', 'peak per workload MB', 'each added workload costs (MB)'], rows));
     }
 
     // ---- every core: two independent caller -> callee chains against one, by process layout ----
     if (want('cores')) {
       // The proxies and the service get both CPUs; the load generators stay on CPU 0 as everywhere else.
-      const both = CPUS ? `${CPUS.load},${CPUS.proxies}` : undefined;
       pin(svc.pid, both);
-      const layouts: Array<[string, 'shared' | 'process', number]> = [
-        ['one shared process (the default layout)', 'shared', 1],
-        ['one process per core (2), a chain in each', 'shared', 2],
-        ['one process per sidecar', 'process', 1],
+      const layouts: Array<[string, 'shared' | 'process', number, Placement, BootstrapOptions]> = [
+        [`the default layout (${sharedProcessCount(4)} processes: one per core, two workloads or more each)`, 'shared', 1, 'default', telemetryOn],
+        ['one shared process (the default before)', 'shared', 1, 'chain', telemetryOn],
+        ['one process per core (2), callers in one, callees in the other', 'shared', 2, 'role', telemetryOn],
+        ['one process per sidecar', 'process', 1, 'chain', telemetryOn],
+        ['one process per core (2), a chain in each, telemetry off', 'shared', 2, 'chain', telemetryOff],
       ];
       const chains: Array<{ name: string; ports: number[]; pids: () => number[] }> = [];
-      const one = await startDevmeshChain(ca, benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) }), telemetryOn, 'shared');
-      stops.push(() => one.stop());
-      chains.push({ name: 'one chain (2 workloads, one process)', ports: one.outboundPorts, pids: () => one.pids() });
-      for (const [name, layout, hosts] of layouts) {
+      for (const [name, opts] of [['one chain (2 workloads, one process)', telemetryOn], ['one chain, telemetry off', telemetryOff]] as const) {
+        const one = await startDevmeshChain(ca, benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) }), opts, 'shared');
+        stops.push(() => one.stop());
+        chains.push({ name, ports: one.outboundPorts, pids: () => one.pids() });
+      }
+      for (const [name, layout, hosts, placement, opts] of layouts) {
         const more = await Promise.all(Array.from({ length: 2 }, () => ports(3)));
-        const c = await startDevmeshChain(ca, benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2), more }, 1, 'v1', 2), telemetryOn, layout, hosts);
+        const c = await startDevmeshChain(ca, benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2), more }, 1, 'v1', 2), opts, layout, hosts, placement);
         stops.push(() => c.stop());
         chains.push({ name: `two chains (4 workloads), ${name}`, ports: c.outboundPorts, pids: () => c.pids() });
       }
       for (const c of chains) for (const pid of c.pids()) pin(pid, both);
       for (const c of chains) await Promise.all(c.ports.map((p) => runWrk(`http://127.0.0.1:${p}/`, { connections: 32, seconds: o.quick ? 1 : 2, host: SERVICE_HOST })));
-      const runs: Record<string, Array<{ rps: number; cpu: number }>> = {};
+      const runs: Record<string, Array<{ rps: number; cpu: number; intake: number; busy: number; load: number }>> = {};
       for (let round = 0; round < rounds; round++) {
         for (const c of chains) {
           const pids = [svc.pid!, ...c.pids()];
           const before = pids.map(cpuMsOf);
+          const own = process.cpuUsage();
+          const busy = machineBusyMs();
           const rs = await Promise.all(c.ports.map((p) => runWrk(`http://127.0.0.1:${p}/`, { connections: 32, seconds: secs, host: SERVICE_HOST })));
           const used = pids.map(cpuMsOf).reduce((a, b, i) => a + b - before[i], 0);
+          const ownUs = process.cpuUsage(own);
           const requests = rs.reduce((a, r) => a + r.requests, 0);
-          (runs[c.name] ??= []).push({ rps: rs.reduce((a, r) => a + r.rps, 0), cpu: (used * 1000) / requests });
+          (runs[c.name] ??= []).push({ rps: rs.reduce((a, r) => a + r.rps, 0), cpu: (used * 1000) / requests, intake: (ownUs.user + ownUs.system) / requests, busy: (machineBusyMs() - busy) / (secs * 1000), load: os.loadavg()[0] });
         }
       }
       const med = (name: string) => [...runs[name]].sort((a, b) => a.rps - b.rps)[Math.floor(runs[name].length / 2)];
       const base = med(chains[0].name).rps;
-      for (const c of chains.slice(1)) goals.cores.push({ layout: c.name, ratio: med(c.name).rps / base });
+      for (const c of chains.filter((x) => x.name.startsWith('two chains') && !x.name.includes('telemetry off'))) goals.cores.push({ layout: c.name, ratio: med(c.name).rps / base });
       md.push('### Every core: two independent chains against one (32 connections per chain)', '',
-        `Sidecars and the service may run on CPUs ${both ?? 'any'}; wrk (one per chain) on CPU ${CPUS?.load ?? 'any'}, so on this 2-CPU machine the load generators share CPU 0 with the proxies. Median of ${rounds} alternating rounds.`, '',
-        table(['chains', 'req/s (sum)', 'x one chain', 'CPU µs/req (service + proxies)', 'sidecar processes'],
-          chains.map((c) => { const r = med(c.name); return [c.name, fmt(r.rps), ratio(r.rps, base), fmt(r.cpu), String(c.pids().length)]; })));
+        `Sidecars and the service may run on CPUs ${both ?? 'any'}; wrk (one per chain) on CPU ${CPUS?.load ?? 'any'}, so on this 2-CPU machine the load generators share CPU 0 with the proxies. Median of ${rounds} alternating rounds. Telemetry intake = CPU of the benchmark's own process, which receives the sidecars' telemetry batches over IPC as the control plane does (it parses them, stores nothing). CPUs busy = all CPUs' busy time from /proc/stat over the run (2.00 = both saturated, other helpers' work included).`, '',
+        table(['chains', 'req/s (sum)', 'x one chain', 'CPU µs/req (service + proxies)', 'telemetry intake µs/req', 'CPUs busy', 'load (1 min)', 'sidecar processes'],
+          chains.map((c) => { const r = med(c.name); return [c.name, fmt(r.rps), ratio(r.rps, c.name.includes('telemetry off') ? med(chains[1].name).rps : base), fmt(r.cpu), fmt(r.intake, 1), fmt(r.busy, 2), fmt(r.load, 1), String(c.pids().length)]; })));
       pin(svc.pid, CPUS?.proxies);
     }
 

@@ -34,7 +34,7 @@ const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Caller `client-v1` with two upstream ports; services `iperf` (iperf3) and `echo` (connRate's service), both tcp. */
-function tcpSnapshot(o: { iperfPort: number; echoPort: number; client: number[]; iperfSc: number[]; echoSc: number[]; ingress: number[]; upstreams: [number, number] }): MeshSnapshot {
+export function tcpSnapshot(o: { iperfPort: number; echoPort: number; client: number[]; iperfSc: number[]; echoSc: number[]; ingress: number[]; upstreams: [number, number] }): MeshSnapshot {
   const meta = (name: string) => ({ name, namespace: NS });
   const svc = (name: string, port: number) => ({ name, namespace: NS, fqdn: serviceFqdn(name, NS), port, protocol: 'tcp' as const, ports: [{ name: 'tcp', port, targetPort: port, protocol: 'tcp' as const }], workloads: [`${name}-v1`] });
   const wl = (name: string, service: string, appPort: number, p: number[], extra: object = {}) => ({
@@ -62,7 +62,7 @@ function tcpSnapshot(o: { iperfPort: number; echoPort: number; client: number[];
 interface Chain { name: string; iperf: number; echo: number; pids: () => number[] }
 
 /** One iperf3 run through a chain, pinned to the load CPU: MB/s received, and the CPU the chain's processes used per MB. */
-function iperf(port: number, seconds: number, streams: number): Promise<{ mbps: number; command: string }> {
+export function iperf(port: number, seconds: number, streams: number): Promise<{ mbps: number; command: string }> {
   const args = ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-P', String(streams), '-J'];
   const command = `${CPUS ? `taskset -c ${CPUS.load} ` : ''}iperf3 ${args.join(' ')}`;
   return new Promise((resolve, reject) => {

@@ -185,6 +185,11 @@ export type SidecarMessage =
   /** Reply to `certs`: new connections use the certificate with this serial. */
   | { type: 'certsApplied'; serial?: string; notAfter: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /**
+   * This sidecar could not start (a process shared with other sidecars keeps
+   * serving them); `port` when another process holds the port it had to bind.
+   */
+  | { type: 'failed'; error: string; port?: number }
   /** Spans, edge samples and access-log entries, batched (a TelemetryBatch, telemetry-protocol.ts). */
   | { type: 'telemetry'; data: unknown }
   /** What the control plane shows of this sidecar, sent when it changes (status.ts): no probing per API request. */

@@ -11,7 +11,7 @@ import type { Resource } from '../../simulator/policy/model';
 import type { MeshSnapshot, BootstrapOptions } from '../../simulator/protocol';
 import type { MeshCa } from '../../simulator/control/ca';
 import { EventLog } from '../../simulator/control/events';
-import { ManagedSidecar, SidecarHost, sidecarLayout, type SidecarLayout } from '../../simulator/control/sidecars';
+import { ManagedSidecar, SharedHosts, SidecarHost, sidecarLayout, type SidecarLayout } from '../../simulator/control/sidecars';
 
 const TD = 'cluster.local';
 const NS = 'default';
@@ -60,6 +60,11 @@ export function benchSnapshot(servicePort: number, ports: { client: number[]; se
   };
 }
 
+function startedSidecar(s: ManagedSidecar): ManagedSidecar {
+  s.start();
+  return s;
+}
+
 export interface DevmeshChain {
   /** Where the caller's app would send: the client sidecar's outbound listener. */
   outboundPort: number;
@@ -73,20 +78,33 @@ export interface DevmeshChain {
 }
 
 /**
- * `hosts` > 1 with the shared layout: that many shared processes, the
- * sidecars of replica N (client-vN, bench-vN) in process (N - 1) % hosts — what
- * a layout of one process per core would do with independent chains.
+ * How `hosts` shared processes split the workloads: `chain` puts replica N's
+ * caller and callee (client-vN, bench-vN) in process (N - 1) % hosts; `role`
+ * puts the callers in one process and the callees in the other; `default`
+ * is what `devmesh up` does (`SharedHosts`: one process per core, two
+ * workloads or more each, `hosts` ignored).
  */
-export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: BootstrapOptions = {}, layout: SidecarLayout = sidecarLayout(), hosts = 1): Promise<DevmeshChain> {
+export type Placement = 'chain' | 'role' | 'default';
+
+/**
+ * `hosts` > 1 with the shared layout: that many shared processes, the
+ * sidecars placed as `placement` says — what a layout of one process per
+ * core would do with independent chains.
+ */
+export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: BootstrapOptions = {}, layout: SidecarLayout = sidecarLayout(), hosts = 1, placement: Placement = 'chain'): Promise<DevmeshChain> {
   const events = new EventLog();
   const shared = layout === 'shared' ? Array.from({ length: hosts }, (_, i) => new SidecarHost(`sidecars ${i + 1}`, events)) : [];
+  const pool = new SharedHosts((name) => new SidecarHost(name, events));
   const replicaOf = (name: string) => Number(/-v(\d+)$/.exec(name)?.[1] ?? 1);
-  const sidecars = snapshot.workloads.map((w) => new ManagedSidecar({
-    workload: w.name, name: w.name, events, host: shared[(replicaOf(w.name) - 1) % Math.max(1, shared.length)],
+  const slot = (w: { name: string; service: string }) => placement === 'role' ? (w.service === 'client' ? 0 : 1) : replicaOf(w.name) - 1;
+  const hostOf = (w: { name: string; service: string }) => layout !== 'shared' ? undefined
+    : placement === 'default' ? pool.pick(snapshot.workloads.length) : shared[slot(w) % shared.length];
+  // Each joins its process before the next is placed (SharedHosts places by how many each already hosts).
+  const sidecars = snapshot.workloads.map((w) => startedSidecar(new ManagedSidecar({
+    workload: w.name, name: w.name, events, host: hostOf(w),
     bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId), options }),
     onLog: (level, message) => { if (level !== 'info') process.stderr.write(`[${w.name}] ${message}\n`); },
-  }));
-  for (const s of sidecars) s.start();
+  })));
   await Promise.race([
     Promise.all(sidecars.map((s) => s.whenReady())),
     new Promise((_, reject) => setTimeout(() => reject(new Error('devmesh sidecars not ready within 10 s')), 10_000)),

@@ -52,6 +52,15 @@ export function cpuMsOf(pid: number | undefined): number {
   } catch { return 0; }
 }
 
+/** Busy time of every CPU so far (all but idle and iowait, from /proc/stat), in ms. */
+export function machineBusyMs(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - f[3] - f[4]) * TICK_MS;
+  } catch { return NaN; }
+}
+
 export interface WrkResult {
   rps: number;
   p50Ms: number;

@@ -15,6 +15,7 @@
  * the topology shows each of them restarted with the same pid.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import type { Addressed, Certificates, ControlMessage, MeshSnapshot, SidecarMessage, SidecarStatus } from '../protocol';
 import type { EventLog } from './events';
 import { SIDECAR_MAIN } from '../shipped';
@@ -33,6 +34,53 @@ export type SidecarLayout = 'shared' | 'process';
 export function sidecarLayout(env: NodeJS.ProcessEnv = process.env): SidecarLayout {
   if (env.DEVMESH_SIDECAR_LAYOUT === 'process' || env.DEVMESH_SIDECAR_LAYOUT === 'shared') return env.DEVMESH_SIDECAR_LAYOUT;
   return env.DEVMESH_SIDECAR_ENTRY ? 'process' : 'shared';
+}
+
+/**
+ * How many shared processes the workloads' sidecars get (issue 19): one per
+ * core, so that busy chains are not serialised on one event loop, but never
+ * fewer than two workloads per process — a process costs ~60 MB idle and
+ * ~85 MB at its peak, so two workloads must share one to stay within 40 MB
+ * each (BENCHMARKS.md "Every core"). DEVMESH_SIDECAR_PROCESSES=N sets the
+ * number (1 is the single shared process of before).
+ */
+export function sharedProcessCount(workloads: number, cores = availableParallelism(), env: NodeJS.ProcessEnv = process.env): number {
+  const asked = Number(env.DEVMESH_SIDECAR_PROCESSES);
+  const most = Number.isInteger(asked) && asked >= 1 ? asked : cores;
+  return Math.max(1, Math.min(most, Math.floor(workloads / 2)));
+}
+
+/**
+ * The shared processes of a mesh's workload sidecars, and which one a
+ * sidecar joins: the one hosting fewest, so the workloads in Mesh order go
+ * round robin (the replicas of a service land on different cores). A new
+ * process is started when the mesh has grown enough for one more; a process
+ * whose last sidecar left has stopped and is forgotten.
+ */
+export class SharedHosts {
+  private hosts: SidecarHost[] = [];
+  private made = 0;
+
+  constructor(private readonly make: (name: string) => SidecarHost, private readonly count: (workloads: number) => number = sharedProcessCount) {}
+
+  /** The process for one more sidecar, in a mesh that will have `workloads` workloads. */
+  pick(workloads: number): SidecarHost {
+    // A process whose last sidecar left has been stopped (one not started yet is kept).
+    this.hosts = this.hosts.filter((h) => h.size > 0 || !h.supervised.child);
+    const target = this.count(workloads);
+    if (this.hosts.length < target) {
+      const host = this.make(target === 1 ? `sidecars (${workloads})` : `sidecars ${++this.made} of ${target}`);
+      this.hosts.push(host);
+      return host;
+    }
+    return this.hosts.reduce((a, b) => (b.size < a.size ? b : a));
+  }
+
+  /** How many sidecars each process hosts, in order. */
+  sizes(): number[] { return this.hosts.map((h) => h.size);
+  }
+
+  get processes(): readonly SidecarHost[] { return this.hosts; }
 }
 
 /**
@@ -146,6 +194,9 @@ export interface ManagedSidecarOptions {
   onServing?: (sidecars: string[], pid: number) => void;
 }
 
+/** Why a sidecar did not start: `port` when another process held that port. */
+export interface SidecarFailure { error: string; port?: number }
+
 interface Pending { version: number; resolve: (r: { ok: boolean; error?: string }) => void }
 
 /**
@@ -162,6 +213,7 @@ export class ManagedSidecar {
   /** What the sidecar last reported of its app and its ejections (undefined until the running process reports). */
   status: SidecarStatus | undefined;
   private readyWaiters: Array<() => void> = [];
+  private failureWaiters: Array<(f: SidecarFailure) => void> = [];
   private appWaiters: Array<() => void> = [];
   private pending: Pending[] = [];
   private stopped = false;
@@ -193,6 +245,10 @@ export class ManagedSidecar {
       const pending = this.pending; this.pending = [];
       pending.forEach((p) => p.resolve({ ok: false, error: 'sidecar exited' }));
     });
+    this.sendBoot();
+  }
+
+  private sendBoot(): void {
     const boot = this.opts.bootstrap();
     this.bootVersion = boot.snapshot.version;
     this.send(boot);
@@ -215,6 +271,11 @@ export class ManagedSidecar {
         done.forEach((p) => p.resolve(m.type === 'applied' ? { ok: true } : { ok: false, error: m.error }));
         break;
       }
+      case 'failed': {
+        const w = this.failureWaiters; this.failureWaiters = [];
+        w.forEach((f) => f({ error: m.error, port: m.port }));
+        break;
+      }
       case 'certsApplied': this.certsSerial = m.serial; break;
       case 'status': {
         this.status = m.status;
@@ -233,6 +294,17 @@ export class ManagedSidecar {
   /** Resolves when the current process reports this sidecar `ready`. */
   whenReady(): Promise<void> {
     return this.ready ? Promise.resolve() : new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  /** Resolves when this sidecar next says it could not start (its process may go on hosting others). */
+  nextFailure(): Promise<SidecarFailure> {
+    return new Promise((r) => this.failureWaiters.push(r));
+  }
+
+  /** Boots it again in its running process, with the latest snapshot and certificates (after a failed start). */
+  boot(): void {
+    const child = this.supervised.child;
+    if (child?.connected) this.sendBoot(); // else a process on its way out: its restart boots every member
   }
 
   /** Its app was (re)started: what the sidecar said of it is stale until it probes again. */

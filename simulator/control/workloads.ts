@@ -18,7 +18,7 @@ import { forgetChildren, recordChildren, type ChildRecord } from './leftovers';
 import type { MeshChangePlan, PlacedWorkload } from './mesh-change';
 import { freePorts, isPortFree, type PortClaim } from './ports';
 import type { Ack, ConfigPublisher } from './publisher';
-import { ManagedSidecar, SidecarHost, SIDECAR_ENTRY, sidecarLayout } from './sidecars';
+import { ManagedSidecar, SharedHosts, SidecarHost, SIDECAR_ENTRY, sidecarLayout, type SidecarFailure } from './sidecars';
 import type { SidecarPortAssignment } from './snapshot';
 import { delay, killGroup, Supervised, type ExitInfo } from './supervisor';
 
@@ -54,8 +54,8 @@ const MAX_PORT_MOVES = 5;
 export class Workloads {
   readonly sidecars = new Map<string, ManagedSidecar>();
   readonly apps = new Map<string, AppProcess>();
-  /** The process of the workloads' sidecars in the default layout. */
-  private sharedHost?: SidecarHost;
+  /** The processes of the workloads' sidecars in the default layout (one per core, two workloads or more each). */
+  private shared?: SharedHosts;
   private stopping = false;
 
   constructor(private readonly o: WorkloadsOptions) {}
@@ -65,19 +65,20 @@ export class Workloads {
   // ---------- start ----------
 
   /**
-   * The ingress's sidecar, one per workload, then the apps. One shared
-   * process for the workloads' sidecars unless DEVMESH_SIDECAR_LAYOUT=process;
-   * the ingress keeps a process of its own, as Istio's gateway is its own
-   * deployment: a crash of the workloads' process then gives callers outside
-   * the mesh 503s from the edge, not reset connections.
+   * The ingress's sidecar, one per workload, then the apps. The workloads'
+   * sidecars share processes (one per core, sidecars.ts says how many)
+   * unless DEVMESH_SIDECAR_LAYOUT=process; the ingress keeps a process of
+   * its own, as Istio's gateway is its own deployment: a crash of a
+   * workloads' process then gives callers outside the mesh 503s from the
+   * edge, not reset connections.
    */
   startAll(commands: Map<string, ResolvedCommand>, specs: readonly WorkloadSpec[]): void {
     const s = this.snapshot;
-    this.sharedHost = sidecarLayout() === 'shared'
-      ? new SidecarHost(`sidecars (${s.workloads.length})`, this.o.events, {
-        onOutput: (line, stream) => { if (stream === 'stderr' || this.o.accessLog) this.o.out(/^\[[^\]]+ sidecar\] /.test(line) ? line : `[sidecars] ${line}`); },
+    this.shared = sidecarLayout() === 'shared'
+      ? new SharedHosts((name) => new SidecarHost(name, this.o.events, {
+        onOutput: (line, stream) => { if (stream === 'stderr' || this.o.accessLog) this.o.out(/^\[[^\]]+ sidecar\] /.test(line) ? line : `[${name}] ${line}`); },
         onServing: (names, pid) => this.o.out(`devmesh: sidecars of ${names.join(', ')} serving again in pid ${pid} (config v${this.snapshot.version})`),
-      })
+      }))
       : undefined;
     this.startSidecar(s.ingress.name, null);
     for (const w of s.workloads) this.startSidecar(w.name, w.name);
@@ -91,7 +92,7 @@ export class Workloads {
   startSidecar(name: string, workload: string | null): ManagedSidecar {
     const identity = () => workload === null ? this.snapshot.ingress.spiffeId : this.snapshot.workloads.find((w) => w.name === name)!.spiffeId;
     const sidecar = new ManagedSidecar({
-      workload, name, events: this.o.events, host: workload === null ? undefined : this.sharedHost,
+      workload, name, events: this.o.events, host: workload === null ? undefined : this.shared?.pick(this.snapshot.workloads.length),
       bootstrap: () => ({ type: 'bootstrap', workload, snapshot: this.snapshot, certs: this.o.certs.get(name, identity()), options: this.o.boot }),
       // Spans, edge samples and access-log entries, batched by the sidecar.
       onTelemetry: this.o.onTelemetry,
@@ -161,8 +162,17 @@ export class Workloads {
    */
   async sidecarListening(name: string, sc: ManagedSidecar, deadline: number): Promise<void> {
     for (let moves = 0; ;) {
-      const exit = await Promise.race([sc.whenReady().then(() => null), sc.supervised.nextExit()]);
-      if (!exit) break;
+      const outcome = await Promise.race([
+        sc.whenReady().then(() => ({ ready: true as const })),
+        sc.supervised.nextExit().then((exit) => ({ exit })),
+        sc.nextFailure().then((failure) => ({ failure })),
+      ]);
+      if ('ready' in outcome) break;
+      if ('failure' in outcome) {
+        await this.failedToStart(name, sc, outcome.failure, ++moves > MAX_PORT_MOVES || Date.now() > deadline);
+        continue;
+      }
+      const { exit } = outcome;
       const lost = await takenPortsOf(this.sidecarPortsOf(name));
       // Restarted already (its backoff was shorter than the probe): its ports were ours, not lost.
       const probed = !sc.supervised.running;
@@ -179,6 +189,26 @@ export class Workloads {
     }));
   }
 
+  /**
+   * A sidecar said it could not start. In a process shared with other
+   * sidecars nothing exits, so this is the only word `up` gets: an unpinned
+   * port another process took is moved and the sidecar boots again in the
+   * same process; a pinned port, or any other reason, ends `up` now with the
+   * port and the workload, not at the start timeout. (A process of its own
+   * exits as well: its restart boots it with the moved port.)
+   */
+  private async failedToStart(name: string, sc: ManagedSidecar, f: SidecarFailure, givingUp: boolean): Promise<void> {
+    const pinned = f.port === undefined ? undefined : this.o.claims().find((c) => c.port === f.port);
+    if (pinned) {
+      throw new UpError([this.o.finding(pinned.field, 'port-in-use', `${pinned.owner} was taken by another process before the sidecar of ${name} could listen on it; devmesh up stopped everything it started`)]);
+    }
+    if (f.port === undefined || !this.sidecarPortsOf(name).includes(f.port) || givingUp) {
+      throw new UpError([`the sidecar of ${name} could not start: ${f.error}`, 'devmesh up: stopped everything it started.']);
+    }
+    // Booted before the publisher pushes the new ports to the others (the push then skips it).
+    await this.movePorts(name, [f.port], () => { if (sc.host.size > 1) sc.boot(); });
+  }
+
   private sidecarPortsOf(name: string): number[] {
     const s = this.snapshot;
     if (name === s.ingress.name) return [s.ingress.port, s.ingress.adminPort];
@@ -192,7 +222,7 @@ export class Workloads {
    * restarted sidecar boots with it, and the workload's app is restarted when
    * its outbound port, its HTTP_PROXY, moved.
    */
-  private async movePorts(name: string, lost: number[]): Promise<void> {
+  private async movePorts(name: string, lost: number[], onPublished?: () => void): Promise<void> {
     const ports = this.o.publisher.inputs.ports;
     const ingress = name === this.snapshot.ingress.name;
     const a: Partial<SidecarPortAssignment> = ingress ? { ...ports.ingress } : { ...ports.workloads[name] };
@@ -212,6 +242,7 @@ export class Workloads {
     this.o.err(`devmesh: ${why}`);
     // The sidecar boots with the new ports; the others get them pushed (not awaited: they may be booting too).
     void this.o.publisher.publish({ ports: next }, why);
+    onPublished?.();
     this.o.events.record({ type: 'ports.moved', workload: name, process: 'sidecar', message: why, data: { moved, version: this.snapshot.version } });
     if (moved.some((m) => m.startsWith('outboundPort'))) this.apps.get(name)?.proc.recycle();
   }

@@ -71,6 +71,8 @@ export function runChild(): void {
       },
       (err: Error) => {
         to({ type: 'log', level: 'error', message: `sidecar ${boot.workload ?? 'ingress'} failed to start: ${err.message}` });
+        // Said at once: in a process shared with other sidecars nothing exits, and `up` must not wait for a ready that never comes.
+        to({ type: 'failed', error: err.message, port: (err as { port?: number }).port });
         for (const m of entry.queue) if (m.type === 'config') to(notRunning(m.snapshot.version));
         if (hosted.get(key) === entry) hosted.delete(key);
         if (hosted.size === 0 && draining === 0) {

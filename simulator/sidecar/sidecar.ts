@@ -395,7 +395,8 @@ function upgradeTarget(req: http.IncomingMessage): string | undefined {
 function listen(server: net.Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on 127.0.0.1 is already in use`) : err);
+      // The port rides along: the control plane moves an unpinned one and boots this sidecar again.
+      reject(err.code === 'EADDRINUSE' ? Object.assign(new Error(`port ${port} on 127.0.0.1 is already in use`), { code: err.code, port }) : err);
     };
     server.once('error', onError);
     server.listen(port, '127.0.0.1', () => {

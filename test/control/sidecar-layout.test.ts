@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { createCa } from '../../simulator/control/ca';
 import { EventLog } from '../../simulator/control/events';
-import { ManagedSidecar, SidecarHost, sidecarLayout } from '../../simulator/control/sidecars';
+import { ManagedSidecar, SharedHosts, SidecarHost, sharedProcessCount, sidecarLayout } from '../../simulator/control/sidecars';
 import { freePorts } from '../../simulator/control/ports';
 import { echoApp, snapshotOf } from '../sidecar/fixtures';
 import { pidAlive, waitFor, within } from './helpers';
@@ -65,6 +65,53 @@ describe('sidecars sharing one process', () => {
     assert.equal(sidecarLayout({ DEVMESH_SIDECAR_LAYOUT: 'process' }), 'process');
     assert.equal(sidecarLayout({ DEVMESH_SIDECAR_ENTRY: '/x/stub.js' }), 'process');
     assert.equal(sidecarLayout({ DEVMESH_SIDECAR_ENTRY: '/x/stub.js', DEVMESH_SIDECAR_LAYOUT: 'shared' }), 'shared');
+  });
+
+  test('get one process per core, with two workloads or more in each; DEVMESH_SIDECAR_PROCESSES sets the number', () => {
+    const count = (workloads: number, cores: number, env: NodeJS.ProcessEnv = {}) => sharedProcessCount(workloads, cores, env);
+    assert.deepEqual([1, 2, 3, 4, 5, 8].map((n) => count(n, 2)), [1, 1, 1, 2, 2, 2]);
+    assert.deepEqual([2, 4, 8, 16, 40].map((n) => count(n, 8)), [1, 2, 4, 8, 8]);
+    assert.equal(count(8, 1), 1);
+    assert.equal(count(8, 8, { DEVMESH_SIDECAR_PROCESSES: '1' }), 1);
+    assert.equal(count(8, 2, { DEVMESH_SIDECAR_PROCESSES: '3' }), 3);
+    assert.equal(count(8, 2, { DEVMESH_SIDECAR_PROCESSES: 'many' }), 2);
+  });
+
+  test('of a mesh with four workloads on two cores are spread round robin over two processes, each serving its chain', async () => {
+    const app = await echoApp('b');
+    cleanups.push(() => { app.server.closeAllConnections(); app.server.close(); });
+    const appPort = (app.server.address() as { port: number }).port;
+    const ports = await freePorts(14);
+    const next = () => { const [inboundPort, outboundPort, adminPort] = ports.splice(0, 3); return { inboundPort, outboundPort, adminPort }; };
+    const snapshot = snapshotOf([
+      { name: 'a', workloads: [{ name: 'a-v1', ports: next() }, { name: 'a-v2', ports: next() }] },
+      { name: 'b', workloads: [{ name: 'b-v1', appPort, ports: next() }, { name: 'b-v2', appPort, ports: next() }] },
+    ], {}, 1, { port: ports[0], adminPort: ports[1] });
+    const ca = createCa({ trustDomain: 'cluster.local' });
+    const events = new EventLog();
+    const pool = new SharedHosts((name) => new SidecarHost(name, events), (n) => sharedProcessCount(n, 2, {}));
+    const members = snapshot.workloads.map((w) => {
+      const sc = new ManagedSidecar({ workload: w.name, name: w.name, events, host: pool.pick(snapshot.workloads.length), bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId) }) });
+      sc.start();
+      return sc;
+    });
+    cleanups.push(() => Promise.all(members.map((s) => s.stop(200))));
+    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'four sidecars ready');
+    assert.deepEqual(pool.sizes(), [2, 2]);
+    assert.deepEqual(pool.processes.map((h) => h.name), ['sidecars 1 of 2', 'sidecars 2 of 2']);
+    const pidOf = (name: string) => members.find((s) => s.key === name)!.pid;
+    assert.equal(pidOf('a-v1'), pidOf('b-v1'));
+    assert.equal(pidOf('a-v2'), pidOf('b-v2'));
+    assert.notEqual(pidOf('a-v1'), pidOf('a-v2'));
+    for (const caller of ['a-v1', 'a-v2']) {
+      const r = await getJson(snapshot.workloads.find((w) => w.name === caller)!.sidecar.outboundPort, '/', 'b');
+      assert.equal(r.status, 200, `${caller} -> b`);
+    }
+    // A process whose last sidecar left has stopped and is forgotten: the next sidecar joins the one still running.
+    const first = pool.processes[0];
+    for (const s of members.filter((x) => x.pid === pidOf('a-v2'))) await s.stop(200);
+    assert.equal(pool.pick(3), first);
+    assert.equal(pool.processes.length, 1);
   });
 
   test('keep separate identities, listeners and stats, and /memory names the process they share', async () => {

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canBind, REPO, startUp, within } from '../control/helpers';
-import { backWeights, meshFixture, processesIn, record, request, upMesh } from './harness';
+import { canBind, freePorts, REPO, startUp, within } from '../control/helpers';
+import { backWeights, meshFixture, processesIn, record, request, sidecarPids, upMesh } from './harness';
 
 const THIEF = path.join(REPO, 'test', 'reliability', 'fixtures', 'port-thief-sidecar.js');
 
@@ -65,6 +65,54 @@ test('a pinned port taken between the check and the bind is a one-line error nam
     assert.deepEqual(lines, [`mesh.yaml:6:20: error port-in-use: ingress port ${fx.ingressPort} was taken by another process before the sidecar of istio-ingressgateway could listen on it; devmesh up stopped everything it started`]);
     assert.deepEqual(processesIn(fx.dir).filter((p) => !thieves(thiefDir).includes(p)), [], 'nothing left running');
     assert.ok(await canBind(fx.controlPort), 'control port released');
+  } finally {
+    await up.stop();
+    killThieves(thiefDir);
+    fx.cleanup();
+  }
+});
+
+// In a process shared with other sidecars nothing exits when one sidecar cannot bind: it says so at once.
+const SHARED = { DEVMESH_SIDECAR_LAYOUT: 'shared', DEVMESH_SIDECAR_PROCESSES: '1' };
+
+test('in a shared sidecar process, an unpinned port taken before the bind is reported with the port and the workload, moved, and served from the same process', async () => {
+  const fx = await meshFixture({ 'back-vs.yaml': backWeights(100, 0) });
+  const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
+  const up = await upMesh(fx, { ...SHARED, DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'back-v1:inboundPort' });
+  try {
+    const [taken] = readdirSync(thiefDir).map((f) => /^thief-(\d+)\.pid$/.exec(f)?.[1]).filter(Boolean);
+    assert.ok(taken, 'a port was taken');
+    assert.match(up.output(), new RegExp(`devmesh: sidecar of back-v1: another process took its port before it could listen; moved inboundPort ${taken} -> \\d+`));
+    const pids = await sidecarPids(up);
+    assert.equal(pids['back-v1'], pids['front-v1'], 'back-v1 booted again in the process it shares with front-v1');
+    for (let i = 0; i < 10; i++) {
+      const r = await request(fx.ingressPort, 'http://front:8080/call/back/hello');
+      assert.equal(r.status, 200, `request ${i}: ${r.status} ${r.error ?? ''} ${r.body}`);
+      assert.equal(JSON.parse(r.body).workload, 'back-v1');
+    }
+    const topo = await (await up.api('/api/topology')).json() as { workloads: Array<{ name: string; restarts: { sidecar: number } }> };
+    assert.deepEqual(topo.workloads.map((w) => w.restarts.sidecar), [0, 0, 0], 'no process was restarted');
+  } finally {
+    await up.stop();
+    killThieves(thiefDir);
+    fx.cleanup();
+  }
+});
+
+test('in a shared sidecar process, a pinned sidecar port taken before the bind ends up at once with the port, the workload and its place in the Mesh', async () => {
+  const fx = await meshFixture();
+  const [pinned] = await freePorts(1);
+  fx.write('mesh.yaml', readFileSync(fx.meshFile, 'utf8').replace(/(- name: back-v1\n)/, `$1          sidecar: { inboundPort: ${pinned} }\n`));
+  const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
+  const up = startUp(fx.meshFile, { ...SHARED, DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'back-v1:inboundPort' });
+  try {
+    const exit = await within(up.exited, 30_000, 'devmesh up exiting');
+    assert.equal(exit.code, 1, up.output());
+    const lines = up.output().trim().split('\n').filter((l) => !l.startsWith('['));
+    const text = readFileSync(fx.meshFile, 'utf8').split('\n');
+    const line = text.findIndex((l) => l.includes(`inboundPort: ${pinned}`));
+    assert.deepEqual(lines, [`mesh.yaml:${line + 1}:${text[line].indexOf(String(pinned)) + 1}: error port-in-use: sidecar inboundPort ${pinned} of workload back-v1 was taken by another process before the sidecar of back-v1 could listen on it; devmesh up stopped everything it started`]);
+    assert.deepEqual(processesIn(fx.dir).filter((p) => !thieves(thiefDir).includes(p)), [], 'nothing left running');
   } finally {
     await up.stop();
     killThieves(thiefDir);
