@@ -45,6 +45,8 @@ export interface DecisionNotes {
   /** The retry filter's tries, in order. */
   attempts?: AttemptNote[];
   authz?: AuthzDecision;
+  /** What cut the attempt in flight short (`UT`: the route timeout); the retry filter notes that attempt with it. */
+  cut?: string;
 }
 
 export interface AttemptNote {
