@@ -78,6 +78,8 @@ export function judge(outcomes: readonly Outcome[], seen: HopSeen): { agrees: tr
 /** One record in a line of text, as `devmesh explain --trace` prints it. */
 export function describeRecord(r: DecisionRecord): string {
   switch (r.step) {
+    case 'request':
+      return `request   config v${r.config}${r.headers ? `, ${Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`).join(', ')}` : ''}`;
     case 'route': {
       const by = r.rule ? `${r.rule.kind} ${r.rule.namespace}/${r.rule.name} rule ${r.rule.rule}` : r.route === 'default' ? 'the default route' : `route ${r.route}`;
       if (r.action === 'forward') return `route     ${by} -> ${r.host}:${r.port}${r.subset ? ` subset ${r.subset}` : ''}`;
