@@ -20,7 +20,9 @@ interface Opts {
   cookie: string[];
   format: string;
   proxyForm?: boolean;
+  gateway?: string;
   appStatus?: string;
+  appDelay?: string;
   trace?: string;
 }
 
@@ -37,7 +39,9 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('-H, --header <header>', "a request header, 'name: value' (repeatable)", collect, [])
     .option('--cookie <cookie>', 'a cookie, name=value (repeatable)', collect, [])
     .option('--proxy-form', 'at the ingress: the request comes in proxy form (curl -x), routed as inside the mesh, not by Gateways')
+    .option('--gateway <name[:port]>', 'at the ingress: the Gateway API Gateway (name, namespace/name; :port when it has several) the request comes in on')
     .option('--app-status <code>', 'assume the app answers this status (explain then predicts retries)')
+    .option('--app-delay <duration>', 'assume the app takes this long to answer, e.g. 2s (explain then predicts per-try and route timeouts)')
     .option('--trace <traceId>', 'with a running mesh: what the sidecars decided for this traced request, beside the walk')
     .option('--format <format>', 'text or json', 'text')
     .addHelpText('after', `
@@ -47,6 +51,8 @@ Exit status: 0 when the request would be answered, 1 when the mesh would refuse 
 Examples:
   devmesh explain --from productpage-v1 GET http://reviews:9080/reviews/0 -H 'end-user: jason'
   devmesh explain --from ingress GET http://bookinfo.example.com/productpage --cookie user=jason
+  devmesh explain --from ingress --gateway bookinfo-gateway GET http://localhost/productpage
+  devmesh explain --from productpage-v1 GET http://reviews:9080/reviews/0 --app-delay 3s
   devmesh explain --trace 4bf92f3577b34da6a3ce929d0e0e4736 -f examples/bookinfo/mesh.yaml`)
     .action(async (method: string | undefined, url: string | undefined, opts: Opts) => {
       setExit(await explain(method, url, opts));
@@ -81,13 +87,17 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const appStatus = o.appStatus === undefined ? undefined : Number(o.appStatus);
   if (appStatus !== undefined && !(Number.isInteger(appStatus) && appStatus >= 100 && appStatus <= 599)) return usage(`--app-status ${o.appStatus}: a status code from 100 to 599`);
 
+  const { parseDuration } = await import('../policy/duration');
+  const appDelayMs = o.appDelay === undefined ? undefined : parseDuration(o.appDelay);
+  if (o.appDelay !== undefined && appDelayMs === undefined) return usage(`--app-delay ${o.appDelay}: a duration such as 300ms or 2s`);
+
   const loaded = await snapshotOf(o.file);
   if ('errors' in loaded) return loaded.errors;
   const { snapshot, locate } = loaded;
   const { explainRequest, ExplainUsageError } = await import('../explain/walk');
   const { formatExplain } = await import('../explain/format');
   try {
-    const result = explainRequest(snapshot, { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, appStatus }, { locate });
+    const result = explainRequest(snapshot, { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs }, { locate });
     process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatExplain(result));
     return result.answered ? 0 : 1;
   } catch (e) {

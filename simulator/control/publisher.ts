@@ -57,12 +57,24 @@ export class ConfigPublisher {
   /** Epoch ms the version in force was applied. */
   appliedAt = Date.now();
 
+  /** The last versions published, oldest first (`GET /api/config/:version`: explain --trace walks the one a request ran under). */
+  private readonly kept: MeshSnapshot[] = [];
+
   constructor(private inputsNow: ConfigInputs, private readonly o: PublisherOptions) {
     this.current = build(inputsNow, 1);
+    this.keep(this.current);
   }
 
   /** The config in force (what a sidecar that boots now gets). */
   get snapshot(): MeshSnapshot { return this.current; }
+
+  /** A recent version, while it is kept (the last KEPT_VERSIONS). */
+  version(v: number): MeshSnapshot | undefined { return this.kept.find((s) => s.version === v); }
+
+  private keep(s: MeshSnapshot): void {
+    this.kept.push(s);
+    if (this.kept.length > KEPT_VERSIONS) this.kept.shift();
+  }
   get inputs(): Readonly<ConfigInputs> { return this.inputsNow; }
 
   /** From now on changes are not published (the mesh is stopping). */
@@ -80,6 +92,7 @@ export class ConfigPublisher {
     this.inputsNow = { ...this.inputsNow, ...change };
     const next = build(this.inputsNow, this.current.version + 1);
     this.current = next;
+    this.keep(next);
     const run = this.queue.then(() => this.push(next, why, o, t0));
     this.queue = run.catch(() => undefined);
     return run;
@@ -119,6 +132,9 @@ export function configReport(version: number, results: Array<{ name: string } & 
     + (failed.length ? ` (not applied: ${failed.map((f) => `${f.name}: ${f.error}`).join('; ')})` : '');
   return { version, applied, sidecars: results.length, ms, failed, line };
 }
+
+/** How many published versions stay readable for explain --trace (a snapshot is a few hundred KB at most). */
+export const KEPT_VERSIONS = 32;
 
 function build(i: ConfigInputs, version: number): MeshSnapshot {
   return { ...buildSnapshot(i.mesh, i.resources, i.ports, version), faults: [...i.faults] };

@@ -276,6 +276,7 @@ export class MeshRuntime {
         isReady: () => views.health().ready,
         topology: () => views.topology(),
         config: () => views.config(),
+        configVersion: (v) => publisher.version(v),
         faults: this.faults,
         adminPortOf: (name) => views.adminPortOf(name),
         observability: { hub: this.telemetry, metrics: () => mergedMetrics(snapshotAdminPorts()) },

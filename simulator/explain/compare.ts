@@ -30,6 +30,7 @@ export function disagreement(o: Outcome, seen: HopSeen): string | undefined {
   const predicted = o.records;
   if (!same(only(predicted, 'route'), only(seen.outbound, 'route'))) return 'route';
   if (!same(only(predicted, 'fault'), only(seen.outbound, 'fault'))) return 'fault';
+  if (!same(only(predicted, 'mirror'), only(seen.outbound, 'mirror'))) return 'mirror';
   const want = only(predicted, 'attempt');
   const got = only(seen.outbound, 'attempt');
   if (want.length !== got.length) return `attempts ${want.length} vs ${got.length}`;
@@ -64,7 +65,7 @@ export function judge(outcomes: readonly Outcome[], seen: HopSeen): { agrees: tr
   const possible = outcomes.filter((o) => o.probability > 0);
   for (const o of possible) if (disagreement(o, seen) === undefined) return { agrees: true, outcome: o };
   // The closest: the one that agrees longest (route, then fault, then attempts ...), most likely first.
-  const order = ['authz', 'URX', 'status', 'attempt', 'fault', 'route'];
+  const order = ['authz', 'URX', 'status', 'attempt', 'mirror', 'fault', 'route'];
   const rank = (d: string) => order.findIndex((p) => d.startsWith(p));
   let closest: { o: Outcome; d: string } | undefined;
   for (const o of possible) {
@@ -77,6 +78,8 @@ export function judge(outcomes: readonly Outcome[], seen: HopSeen): { agrees: tr
 /** One record in a line of text, as `devmesh explain --trace` prints it. */
 export function describeRecord(r: DecisionRecord): string {
   switch (r.step) {
+    case 'request':
+      return `request   config v${r.config}${r.headers ? `, ${Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`).join(', ')}` : ''}`;
     case 'route': {
       const by = r.rule ? `${r.rule.kind} ${r.rule.namespace}/${r.rule.name} rule ${r.rule.rule}` : r.route === 'default' ? 'the default route' : `route ${r.route}`;
       if (r.action === 'forward') return `route     ${by} -> ${r.host}:${r.port}${r.subset ? ` subset ${r.subset}` : ''}`;

@@ -18,8 +18,11 @@ export function formatExplain(r: ExplainResult): string {
   const more = (text: string) => out.push(`${' '.repeat(12)}${text}`);
   const q = r.request;
   const headers = Object.entries(q.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('');
-  line('Request', `${q.method.toUpperCase()} ${q.url}${headers}`);
+  const gateway = q.gateway !== undefined ? ` --gateway ${q.gateway}` : '';
+  line('Request', `${q.method.toUpperCase()} ${q.url}${headers}${gateway}`);
   more(`from ${r.caller.proxy} (${r.caller.listener} listener, namespace ${r.caller.namespace}, ${r.caller.spiffeId}); ${r.defaults.flavor} ${r.defaults.version} defaults`);
+  // What the walk assumes of the app (it predicts retries and timeouts from them).
+  if (q.appStatus !== undefined || q.appDelayMs) more(`the app is assumed to answer${q.appStatus !== undefined ? ` ${q.appStatus}` : ''}${q.appDelayMs ? ` after ${ms(q.appDelayMs)}` : ''}`);
 
   const h = r.host;
   if (h.via === 'gateway') {

@@ -29,8 +29,12 @@ export interface ExplainRequest {
   headers: Record<string, string>;
   /** At the ingress: the request came in proxy form (`curl -x`), not routed by Gateways. */
   proxyForm?: boolean;
+  /** At the ingress: the Gateway API Gateway (`name`, `namespace/name`, with `:port` when it has several) the request came in on; its routes decide. */
+  gateway?: string;
   /** What the app is assumed to answer (predicts retries); unknown when absent. */
   appStatus?: number;
+  /** How long the app is assumed to take to answer (predicts per-try and route timeouts); 0 when absent. */
+  appDelayMs?: number;
 }
 
 /** Where the request goes before any rule: the service host and port, or the Gateways at the ingress. */

@@ -11,8 +11,10 @@ import type { ExplainRequest } from './result';
 
 export interface TraceHop {
   span: SpanRecord;
-  /** The request as the walk takes it; headers are not in spans (`-H` adds them). */
+  /** The request as the walk takes it: the headers its sidecar recorded (those its policies read), then `-H`'s. */
   request: ExplainRequest;
+  /** The config version the caller's sidecar decided under (its request record); absent from older sidecars. */
+  config?: number;
   seen: HopSeen;
 }
 
@@ -29,15 +31,17 @@ export function hopsOf(spans: readonly SpanRecord[], headers: Record<string, str
       inbound.set(s.workload, list);
     }
     const a = span.attributes;
+    const recorded = span.decisions?.find((d) => d.step === 'request');
     hops.push({
       span,
       request: {
         from: span.role === 'ingress' ? 'ingress' : span.workload,
         method: String(a['http.method']),
         url: String(a['http.url']),
-        headers,
+        headers: { ...recorded?.headers, ...headers },
         appStatus: appStatusOf(under),
       },
+      ...(recorded ? { config: recorded.config } : {}),
       seen: { status: Number(a['http.status_code']), flags: String(a['response_flags'] ?? '-'), outbound: span.decisions ?? [], inbound },
     });
   }

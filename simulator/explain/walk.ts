@@ -29,9 +29,10 @@ import { mirrorTargets } from '../sidecar/routing/mirror';
 import { retriable, type AttemptOutcome, type RetryPolicy } from '../sidecar/resilience/retryPolicy';
 import { ResilienceState } from '../sidecar/resilience/state';
 import { Stats } from '../sidecar/stats';
-import type { RequestContext } from '../sidecar/context';
+import type { GatewayListenerRef, RequestContext } from '../sidecar/context';
 import type { RandomSource } from '../random';
-import { routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
+import { headerMs, PER_TRY_TIMEOUT_HEADER, routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
+import { callTimeoutMs } from '../sidecar/grpc/timeout';
 import { poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
 import type { FaultDecision } from '../sidecar/resilience/faultDecision';
@@ -43,7 +44,7 @@ import { portsOf, requestedPort } from '../sidecar/routing/servicePorts';
 import type { EffectivePolicy } from '../sidecar/routing/trafficPolicy';
 import { clusterName } from '../sidecar/resilience/state';
 import {
-  attemptRecord, authzRecord, faultRecord, mtlsRecord, routeRecord, ruleOf,
+  attemptRecord, authzRecord, faultRecord, mirrorRecord, mtlsRecord, routeRecord, ruleOf,
   type DecisionRecord, type RuleRef,
 } from '../sidecar/decisions';
 import { explore, merge } from './odds';
@@ -72,6 +73,14 @@ interface CallerRequest {
   authority: string;
   proxyForm: boolean;
   headers: IncomingHttpHeaders;
+  gatewayListener?: GatewayListenerRef;
+}
+
+/** A Gateway API listener hostname (`*.example.com` matches one or more labels) against the request's host. */
+function hostnameMatches(hostname: string, authority: string): boolean {
+  const host = authority.replace(/:\d+$/, '').toLowerCase();
+  const h = hostname.toLowerCase();
+  return h.startsWith('*.') ? host.endsWith(h.slice(1)) : host === h;
 }
 
 const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
@@ -110,9 +119,10 @@ class Walk {
     const proxyForm = this.role === 'ingress' ? this.req.proxyForm === true : true;
     // The connection manager normalizes the path before any filter (normalize.ts).
     const path = normalizePath(target.path, t.defaults.pathNormalization);
-    const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers };
+    const gatewayListener = this.gatewayListener();
+    const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers, ...(gatewayListener ? { gatewayListener } : {}) };
 
-    const host: HostStep = this.hostStep(request.authority, path, proxyForm);
+    const host: HostStep = gatewayListener ? this.gatewayHostStep(gatewayListener, request.authority, path) : this.hostStep(request.authority, path, proxyForm);
     const seen = { missed: new Map<CompiledRule, string[]>(), matched: undefined as { rule: CompiledRule; because: string } | undefined };
     const observer: PlanObserver = {
       missed: (rule, failed) => { if (!seen.missed.has(rule)) seen.missed.set(rule, failed); },
@@ -149,6 +159,28 @@ class Walk {
       outcome: headline(merged, route),
       answered: merged.some((o) => o.kind !== 'refused'),
     };
+  }
+
+  /** The Gateway API Gateway port `--gateway` names, as the ingress serves it (one listener per Gateway port). */
+  private gatewayListener(): GatewayListenerRef | undefined {
+    const g = this.req.gateway;
+    if (g === undefined) return undefined;
+    if (this.role !== 'ingress') throw new ExplainUsageError(`--gateway ${g}: a Gateway's listener is the ingress's; use --from ingress`);
+    const m = /^(?:([^/:]+)\/)?([^/:]+)(?::(\d+))?$/.exec(g);
+    if (!m) throw new ExplainUsageError(`--gateway ${g}: write it as name, namespace/name, or name:port`);
+    const key = `${m[1] ?? this.snapshot.namespace}/${m[2]}`;
+    const ports = [...this.caller.gatewayPorts.values()].filter((p) => p.gateway === key).sort((a, b) => a.port - b.port);
+    const known = () => [...new Set([...this.caller.gatewayPorts.values()].map((p) => `${p.gateway}:${p.port}`))].join(', ') || 'none';
+    if (ports.length === 0) throw new ExplainUsageError(`--gateway ${g}: no Gateway API Gateway ${key} with an HTTP listener (known: ${known()})`);
+    const port = m[3] === undefined ? ports[0] : ports.find((p) => p.port === Number(m[3]));
+    if (!port) throw new ExplainUsageError(`--gateway ${g}: Gateway ${key} has no listener on port ${m[3]} (known: ${known()})`);
+    if (m[3] === undefined && ports.length > 1) throw new ExplainUsageError(`--gateway ${g}: Gateway ${key} listens on ${ports.map((p) => p.port).join(', ')}; name the port (${key}:${ports[0].port})`);
+    return { gateway: key, port: port.port, scheme: port.protocol === 'HTTPS' ? 'https' : 'http' };
+  }
+
+  private gatewayHostStep(l: GatewayListenerRef, authority: string, path: string): HostStep {
+    const table = this.caller.gatewayPorts.get(`${l.gateway}:${l.port}`)!;
+    return { authority, path, via: 'gateway', gateways: table.listeners.map((x) => ({ name: `${l.gateway}:${l.port} listener ${x.name}`, hosts: [x.hostname ?? '*'], matched: x.hostname === undefined || hostnameMatches(x.hostname, authority) })), virtualServices: [] };
   }
 
   private hostStep(authority: string, path: string, proxyForm: boolean): HostStep {
@@ -342,6 +374,11 @@ class Walk {
     const eligible = eligibleEndpoints(new ResilienceState(new Stats(), random, () => this.now));
     const tried = new Set<string>();
     const out: Attempt[] = [];
+    // The timeouts as the timeout and retry filters read them (the request's own headers first).
+    const perTryMs = (policy && headerMs(request.headers[PER_TRY_TIMEOUT_HEADER])) || policy?.perTryTimeoutMs;
+    const routeMs = callTimeoutMs(plan.rule, request.headers, t.defaults.routeTimeoutMs);
+    // Time spent in the attempts so far (retry backoffs are not counted: a few ms, jittered).
+    let elapsed = 0;
     for (let n = 1; ; n++) {
       const ctx = { plan, tables: t, avoidEndpoints: policy?.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined } as RequestContext;
       const choice = chooseEndpoint(t, plan, req, lb, random, (endpoints, p) => eligible(ctx, endpoints, p));
@@ -349,7 +386,15 @@ class Walk {
       if (!choice.pick) return [...out, { error: { status: 503, flag: 'UH', message: `no healthy upstream: ${plan.subset ? `subset ${plan.subset} selects no workload` : 'the service has no workload'}` }, retried: false }];
       const ep = choice.pick.endpoint;
       tried.add(ep.name);
-      const verdict = this.verdictAt(plan, ep, choice.policy, request);
+      let verdict = this.verdictAt(plan, ep, choice.policy, request);
+      // An attempt the app answers takes the app's time; one the mesh refuses, none.
+      const app = verdict.refused === undefined ? this.req.appDelayMs ?? 0 : 0;
+      const spent = perTryMs && app >= perTryMs ? perTryMs : app;
+      if (routeMs !== undefined && elapsed + spent >= routeMs) {
+        return [...out, { endpoint: ep.name, verdict: timedOut(verdict, 'upstream-timeout', `upstream request timeout (the route timeout, ${formatDuration(routeMs)}, passed during attempt ${n})`), retried: false }];
+      }
+      elapsed += spent;
+      if (spent < app) verdict = timedOut(verdict, 'upstream-per-try-timeout', `upstream request timeout (perTryTimeout ${formatDuration(perTryMs!)})`);
       const again = !!policy && verdict.outcome !== undefined && retriable(policy, verdict.outcome);
       const left = n <= (policy?.retries ?? 0);
       out.push({ endpoint: ep.name, verdict, retried: again && left, exhausted: again && !left });
@@ -383,7 +428,11 @@ class Walk {
         out.push({ probability: p, kind: 'refused', status: fault.abort.grpcStatus !== undefined ? 200 : fault.abort.httpStatus, flags: fault.delayMs !== undefined ? 'DI,FI' : 'FI', summary: `${s} fault filter abort${delayed} (${faultSource(fault, plan)})`, records: [routed, ...faulted] });
         continue;
       }
-      for (const run of tries) out.push(this.outcomeOf(run.value, p * run.probability, [routed, ...faulted], share, delayed));
+      // The mirror filter runs after the fault filter: a copy per mirror its percentage picks.
+      for (const m of merge(explore((random) => mirrorTargets(plan.rule, random).map((d) => d.host)), (h) => h.join(','))) {
+        const mirrored = m.value.length ? [mirrorRecord(m.value, plan)] : [];
+        for (const run of tries) out.push(this.outcomeOf(run.value, p * m.probability * run.probability, [routed, ...faulted, ...mirrored], share, delayed));
+      }
     }
     return out;
   }
@@ -406,7 +455,7 @@ class Walk {
     }
     const v = last.verdict!;
     if (v.refused) {
-      const status = v.outcome?.kind === 'response' ? v.outcome.status : 503;
+      const status = v.outcome?.kind === 'response' ? v.outcome.status : v.outcome?.kind === 'error' && v.outcome.flag === 'UT' ? 504 : 503;
       const flags = [...(v.outcome?.kind === 'error' ? [v.outcome.flag] : status === 403 ? ['UAEX'] : []), ...urx].join(',');
       // Envoy's own words for an RBAC denial; a refused connection says its flag, as the access log would.
       const head = v.outcome?.kind === 'error' ? `${status} ${v.outcome.flag}:` : `${status}`;
@@ -435,6 +484,11 @@ interface Attempt {
   retried: boolean;
   /** Retriable, but no retries left (URX). */
   exhausted?: boolean;
+}
+
+/** A verdict whose app answer came too late: the attempt ends as UT (504 upstream request timeout). */
+function timedOut(v: Verdict, reason: string, why: string): Verdict {
+  return { ...v, outcome: { kind: 'error', flag: 'UT', reason }, refused: why };
 }
 
 /** Load-balancer stats whose round-robin counter for the plan's cluster stands at `n`. */

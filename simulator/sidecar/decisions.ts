@@ -16,8 +16,11 @@ import type { RouteOrigin } from './tables';
 import type { RequestContext } from './context';
 import { admits } from './security/peerAuthentication';
 
-export type { RuleRef, DecisionRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
-import type { RuleRef, DecisionRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
+export type { RuleRef, DecisionRecord, RequestRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
+import type { RuleRef, DecisionRecord, RequestRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { MeshTables } from './tables';
+import { PER_TRY_TIMEOUT_HEADER, TIMEOUT_HEADER } from './resilience/timeoutPolicy';
 
 /**
  * `VirtualService/default/reviews/1`: the id per-rule counters, spans and the
@@ -45,6 +48,8 @@ export interface DecisionNotes {
   /** The retry filter's tries, in order. */
   attempts?: AttemptNote[];
   authz?: AuthzDecision;
+  /** What cut the attempt in flight short (`UT`: the route timeout); the retry filter notes that attempt with it. */
+  cut?: string;
 }
 
 export interface AttemptNote {
@@ -148,6 +153,7 @@ export function recordsOf(listener: string, ctx: RequestContext, status: number)
     if (notes.authz) out.push(authzRecord(notes.authz, proxy));
     return out;
   }
+  out.push(requestRecord(ctx.tables, ctx.downstream.headers));
   if (notes.authz) out.push(authzRecord(notes.authz, proxy));
   const plan = ctx.plan;
   if (!plan) return out;
@@ -179,4 +185,47 @@ export function ruleKeysOf(ctx: RequestContext, listener: string): string[] | un
   if (!by) return route === undefined ? undefined : [route];
   const authz = ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule });
   return route === undefined ? [authz] : [authz, route];
+}
+
+/** Headers that carry credentials: never recorded, whatever reads them. */
+const SECRET = new Set(['authorization', 'proxy-authorization', 'x-forwarded-client-cert']);
+const readHeaders = new WeakMap<MeshTables, ReadonlySet<string>>();
+
+/**
+ * The request headers some policy of this config reads: route match
+ * headers (VirtualService, HTTPRoute, GRPCRoute) and withoutHeaders,
+ * AuthorizationPolicy `request.headers[...]` conditions, consistent-hash
+ * headers and cookies, and Envoy's timeout headers. Once per tables.
+ */
+export function headersRead(t: MeshTables): ReadonlySet<string> {
+  let names = readHeaders.get(t);
+  if (names) return names;
+  const s = t.snapshot;
+  const out = new Set<string>([TIMEOUT_HEADER, PER_TRY_TIMEOUT_HEADER]);
+  const add = (k: string | undefined) => { if (k && !SECRET.has(k.toLowerCase())) out.add(k.toLowerCase()); };
+  for (const vs of s.virtualServices) for (const r of vs.spec.http ?? []) for (const m of r.match ?? []) {
+    for (const k of Object.keys(m.headers ?? {})) add(k);
+    for (const k of Object.keys(m.withoutHeaders ?? {})) add(k);
+  }
+  for (const hr of [...(s.httpRoutes ?? []), ...(s.grpcRoutes ?? [])]) for (const r of hr.spec.rules ?? []) for (const m of r.matches ?? []) for (const h of m.headers ?? []) add(h.name);
+  for (const ap of s.authorizationPolicies) for (const r of ap.spec.rules ?? []) for (const c of r.when ?? []) add(/^request\.headers\[(.+)\]$/.exec(c.key ?? '')?.[1]);
+  for (const dr of s.destinationRules) {
+    for (const tp of [dr.spec.trafficPolicy, ...(dr.spec.subsets ?? []).map((x) => x.trafficPolicy)]) {
+      const ch = tp?.loadBalancer?.consistentHash;
+      add(ch?.httpHeaderName);
+      if (ch?.httpCookie) add('cookie');
+    }
+  }
+  readHeaders.set(t, (names = out));
+  return names;
+}
+
+/** The config version in force and the headers of this request its policies read (see RequestRecord). */
+export function requestRecord(t: MeshTables, h: IncomingHttpHeaders): RequestRecord {
+  const r: RequestRecord = { step: 'request', config: t.snapshot.version };
+  for (const name of headersRead(t)) {
+    const v = h[name];
+    if (v !== undefined) (r.headers ??= {})[name] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return r;
 }

@@ -1,17 +1,22 @@
 /**
  * The property behind `devmesh explain`: for policies and requests generated
  * from a seed, the offline walk predicts what real sidecars do. Each case
- * pushes its policies (VirtualService rules with matches, weights, subsets,
- * retries, aborts and delays, redirects and direct responses;
- * DestinationRule load balancers and TLS; PeerAuthentication;
- * AuthorizationPolicy) to a real in-process mesh (sidecars with mTLS, apps on
- * 127.0.0.1), sends each request through the caller's sidecar or the ingress
- * (proxy form), and reads what the sidecars decided from their access logs
- * (the decision records); the walk, over the very snapshot the sidecars run,
- * must list an outcome with odds above 0 that agrees on the route rule,
- * subset, fault, every attempt and its workload, URX, the authorization
- * verdict at each workload and the status the caller got (compare.ts).
- * PROPERTY_CASES and PROPERTY_SEED change the run.
+ * pushes its policies (VirtualService rules or GAMMA HTTPRoute rules with
+ * matches, weights, subsets, retries with and without perTryTimeout, route
+ * timeouts, mirrors with their percentages, aborts and delays, redirects and
+ * direct responses; DestinationRule load balancers and TLS;
+ * PeerAuthentication; AuthorizationPolicy) to a real in-process mesh
+ * (sidecars with mTLS, apps on 127.0.0.1 that answer the status the path
+ * names, at once or slowly), sends each request (some with the client's own
+ * x-envoy-upstream-rq-timeout-ms or per-try header) through the caller's
+ * sidecar or the ingress (proxy form), and reads what the sidecars decided
+ * from their access logs (the decision records); the walk, over the very
+ * snapshot the sidecars run and told what the app answers and how long it
+ * takes, must list an outcome with odds above 0 that agrees on the route
+ * rule, subset, fault, mirror, every attempt and its workload (UT for one a
+ * timeout cut), URX, the authorization verdict at each workload and the
+ * status the caller got (compare.ts).
+ * PROPERTY_CASES (default 36; 150 or more for a longer run) and PROPERTY_SEED change the run.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,11 +25,23 @@ import type { ExplainResult } from '../../simulator/explain/result';
 import { disagreement, type HopSeen } from '../../simulator/explain/compare';
 import type { DecisionRecord } from '../../simulator/sidecar/decisions';
 import type { AccessLogEntry } from '../../simulator/control/api/contract';
-import type { HTTPRoute, Resource } from '../../simulator/policy/model';
+import type { HTTPRoute, HTTPRouteRule, Resource } from '../../simulator/policy/model';
 import { seededRandom } from '../../simulator/random';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ap, dr, pa, startMeshRetrying, vs, type Policies, type ServiceDef, type TestMesh } from '../sidecar/fixtures';
 
 const CASES = Number(process.env.PROPERTY_CASES ?? 36);
+/**
+ * How long a `/status/NNN/slow` request takes at the app. The generated
+ * timeouts keep wide margins from it, from each other and from a loaded
+ * machine's connection set-up, so no real timer races another: per-try 250ms
+ * (three tries and their backoffs end by ~850ms), a short route or client
+ * timeout of 1200ms (it cuts a slow answer's first try, and outlasts any
+ * chain of tries that time out or fail at once), a long one of 5s (nothing
+ * reaches it).
+ */
+const SLOW_MS = 2000;
 const SEED = Number(process.env.PROPERTY_SEED ?? 20_240_601);
 const REQUESTS_PER_CASE = 3;
 
@@ -65,8 +82,20 @@ function rule(rnd: Rnd, catchAll: boolean): HTTPRoute {
     destination: { host: 'reviews', ...maybe(rnd, 0.85, () => ({ subset: pick(rnd, ['v1', 'v2', 'v3', 'team-a', 'team-a', 'v9']) })) },
     ...maybe(rnd, 0.7, () => ({ weight: pick(rnd, [0, 10, 25, 50, 100]) })),
   }));
-  const retries = pick<HTTPRoute['retries'] | undefined>(rnd, [undefined, undefined, { attempts: 0 }, { attempts: 2, retryOn: '5xx' }, { attempts: 1, retryOn: 'gateway-error' }, { attempts: 3, retryOn: '503,retriable-4xx' }, { attempts: 2 }]);
+  const retries = pick<HTTPRoute['retries'] | undefined>(rnd, [
+    undefined, undefined, { attempts: 0 }, { attempts: 2, retryOn: '5xx' }, { attempts: 1, retryOn: 'gateway-error' }, { attempts: 3, retryOn: '503,retriable-4xx' }, { attempts: 2 },
+    { attempts: 2, perTryTimeout: '250ms', retryOn: '5xx' }, { attempts: 1, perTryTimeout: '250ms', retryOn: 'gateway-error' }, { attempts: 1, perTryTimeout: '250ms' },
+  ]);
   if (retries) r.retries = retries;
+  // A route timeout that cuts a slow answer's first attempt, or one no generated request reaches (see SLOW_MS).
+  const timeout = pick(rnd, [undefined, undefined, '1200ms', '5s']);
+  if (timeout) r.timeout = timeout;
+  // Copies to the other service (never to reviews: its inbound entries are the attempts compared).
+  const mirror = pick<Pick<HTTPRoute, 'mirror' | 'mirrorPercentage' | 'mirrors'> | undefined>(rnd, [
+    undefined, undefined, undefined, { mirror: { host: 'frontend' } }, { mirror: { host: 'frontend' }, mirrorPercentage: { value: 50 } },
+    { mirrors: [{ destination: { host: 'frontend' }, percentage: { value: 0 } }] },
+  ]);
+  if (mirror) Object.assign(r, mirror);
   const fault = pick<HTTPRoute['fault'] | undefined>(rnd, [
     undefined, undefined, undefined,
     { abort: { httpStatus: 418, percentage: { value: 100 } } }, { abort: { httpStatus: 503, percentage: { value: 50 } } }, { abort: { httpStatus: 500 } },
@@ -77,9 +106,39 @@ function rule(rnd: Rnd, catchAll: boolean): HTTPRoute {
   return r;
 }
 
+/** One random rule of the reviews HTTPRoute (GAMMA: its parent is the Service). */
+function httpRouteRule(rnd: Rnd, catchAll: boolean): HTTPRouteRule {
+  const r: HTTPRouteRule = {};
+  if (!catchAll) {
+    r.matches = pick<HTTPRouteRule['matches']>(rnd, [
+      [{ headers: [{ name: 'x-user', value: 'jason' }] }],
+      [{ path: { type: 'PathPrefix', value: '/status/5' } }],
+      [{ path: { type: 'Exact', value: '/status/200' } }, { method: 'POST' }],
+      [{ path: { type: 'RegularExpression', value: '/status/[24]0[04].*' }, method: 'GET' }],
+    ]);
+  }
+  if (rnd() < 0.08) return { ...r, filters: [{ type: 'RequestRedirect', requestRedirect: { path: { type: 'ReplaceFullPath', replaceFullPath: '/moved' }, statusCode: 302 } }] };
+  r.backendRefs = [{ name: 'reviews', port: 9080, ...maybe(rnd, 0.3, () => ({ weight: pick(rnd, [0, 1]) })) }];
+  const timeouts = pick<HTTPRouteRule['timeouts'] | undefined>(rnd, [undefined, undefined, { request: '1200ms' }, { request: '5s', backendRequest: '250ms' }]);
+  if (timeouts) r.timeouts = timeouts;
+  const retry = pick<HTTPRouteRule['retry'] | undefined>(rnd, [undefined, { attempts: 2, codes: [503] }, { attempts: 0 }]);
+  if (retry) r.retry = retry;
+  if (rnd() < 0.25) (r.filters ??= []).push({ type: 'RequestMirror', requestMirror: { backendRef: { name: 'frontend', port: 9080 }, ...maybe(rnd, 0.5, () => ({ percent: 50 })) } });
+  return r;
+}
+
+function httpRoute(rnd: Rnd): Resource<'HTTPRoute'> {
+  const n = 1 + Math.floor(rnd() * 3);
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'reviews-route', namespace: 'default' },
+    spec: { parentRefs: [{ group: '', kind: 'Service', name: 'reviews', port: 9080 }], rules: Array.from({ length: n }, (_, i) => httpRouteRule(rnd, i === n - 1 && rnd() < 0.6)) },
+  };
+}
+
 function policiesFor(rnd: Rnd): Policies {
   const n = 1 + Math.floor(rnd() * 3);
   const rules = Array.from({ length: n }, (_, i) => rule(rnd, i === n - 1 && rnd() < 0.6));
+  const routes = rnd();
   const trafficPolicy = {
     ...maybe(rnd, 0.5, () => ({ loadBalancer: pick(rnd, [{ simple: 'ROUND_ROBIN' as const }, { simple: 'RANDOM' as const }, { consistentHash: { httpHeaderName: 'x-user' } }]) })),
     ...maybe(rnd, 0.5, () => ({ tls: { mode: pick(rnd, ['ISTIO_MUTUAL', 'DISABLE'] as const) } })),
@@ -110,7 +169,8 @@ function policiesFor(rnd: Rnd): Policies {
   ]);
   const mesh = maybe(rnd, 0.25, () => ({ compatibilityVersion: '1.23' }));
   return {
-    virtualServices: rnd() < 0.85 ? [vs('reviews', { hosts: ['reviews'], http: rules })] : [],
+    virtualServices: routes < 0.6 ? [vs('reviews', { hosts: ['reviews'], http: rules })] : [],
+    ...(routes >= 0.6 && routes < 0.85 ? { gatewayApi: [httpRoute(rnd)] } : {}),
     destinationRules, peerAuthentications, authorizationPolicies, ...(mesh ? { mesh } : {}),
   };
 }
@@ -119,7 +179,53 @@ function policiesFor(rnd: Rnd): Policies {
 interface Request { from: 'frontend-v1' | 'ingress'; method: string; path: string; headers: Record<string, string> }
 function requestFor(rnd: Rnd): Request {
   const user = pick(rnd, [undefined, 'jason', 'kim']);
-  return { from: pick(rnd, ['frontend-v1', 'frontend-v1', 'ingress'] as const), method: pick(rnd, ['GET', 'GET', 'POST']), path: pick(rnd, ['/status/200', '/status/200', '/status/503', '/status/500', '/status/404', '/status/409']), headers: user ? { 'x-user': user } : {} };
+  // A slow answer is one no policy retries (a retried slow answer would outlast the test client's 5s).
+  const path = rnd() < 0.2 ? pick(rnd, ['/status/200/slow', '/status/404/slow']) : pick(rnd, ['/status/200', '/status/200', '/status/503', '/status/500', '/status/404', '/status/409']);
+  // The client's own timeouts: Envoy's request headers (1200 ms cuts a slow answer; 0 turns the route's timeout off).
+  const clientTimeout = pick<Record<string, string> | undefined>(rnd, [undefined, undefined, undefined, undefined, { 'x-envoy-upstream-rq-timeout-ms': '1200' }, { 'x-envoy-upstream-rq-timeout-ms': '0' }, { 'x-envoy-upstream-rq-per-try-timeout-ms': '250' }]);
+  return { from: pick(rnd, ['frontend-v1', 'frontend-v1', 'ingress'] as const), method: pick(rnd, ['GET', 'GET', 'POST']), path, headers: { ...(user ? { 'x-user': user } : {}), ...clientTimeout } };
+}
+
+/**
+ * Cases whose outcome no load-balancer pick or percentage changes, so each
+ * behaviour the property must reach is reached in every run: per-try
+ * timeouts retried to the end (URX) with a mirror, a route timeout, an
+ * HTTPRoute forwarding, and a connection PeerAuthentication refuses.
+ */
+const ANCHORS: Array<{ policies: Policies; requests: Request[] }> = [
+  {
+    policies: { virtualServices: [vs('reviews', { hosts: ['reviews'], http: [
+      { match: [{ headers: { 'x-user': { exact: 'jason' } } }], route: [{ destination: { host: 'reviews' } }], retries: { attempts: 1, perTryTimeout: '250ms', retryOn: '5xx' }, mirror: { host: 'frontend' } },
+      { route: [{ destination: { host: 'reviews' } }], timeout: '1200ms' },
+    ] })] },
+    requests: [
+      { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: { 'x-user': 'jason' } },
+      { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} },
+    ],
+  },
+  {
+    policies: { gatewayApi: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'reviews-route', namespace: 'default' }, spec: { parentRefs: [{ group: '', kind: 'Service', name: 'reviews', port: 9080 }], rules: [{ backendRefs: [{ name: 'reviews', port: 9080 }] }] } }] },
+    requests: [{ from: 'ingress', method: 'GET', path: '/status/200', headers: {} }],
+  },
+  {
+    // A plaintext caller (tls DISABLE) at a STRICT port: the connection is refused (UC).
+    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'DISABLE' } } })], peerAuthentications: [pa('strict', { mtls: { mode: 'STRICT' } })] },
+    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {} }],
+  },
+];
+
+/** The reviews app: `/status/NNN` answers NNN, at once or (`/status/NNN/slow`) after SLOW_MS. */
+async function statusApp(): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const [, , code, slow] = (req.url ?? '/').split('?')[0].split('/');
+      const timer = setTimeout(() => { res.statusCode = Number(code) || 200; res.end('{}'); }, slow === 'slow' ? SLOW_MS : 0);
+      res.once('close', () => clearTimeout(timer));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port };
 }
 
 async function entries(mesh: TestMesh, proxy: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
@@ -169,19 +275,34 @@ async function pushSettled(mesh: TestMesh, policies: Policies): Promise<void> {
 
 describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
   let mesh: TestMesh;
-  before(async () => { mesh = await startMeshRetrying(SERVICES, {}); });
-  after(async () => { await mesh?.close(); });
+  const apps: http.Server[] = [];
+  before(async () => {
+    const services = structuredClone(SERVICES);
+    for (const w of services[1].workloads) {
+      const app = await statusApp();
+      apps.push(app.server);
+      w.appPort = app.port;
+    }
+    mesh = await startMeshRetrying(services, {});
+  });
+  after(async () => {
+    await mesh?.close();
+    for (const a of apps) { a.closeAllConnections(); a.close(); }
+  });
 
   test(`${CASES} generated policy sets x ${REQUESTS_PER_CASE} requests (seed ${SEED})`, async () => {
     const rnd = seededRandom(SEED);
     const covered = new Set<string>();
-    for (let c = 0; c < CASES; c++) {
-      const policies = policiesFor(rnd);
+    // The anchors first (behaviours the dice of the sidecars could leave out of a short run), then the generated cases.
+    for (let c = -ANCHORS.length; c < CASES; c++) {
+      const anchor = c < 0 ? ANCHORS[c + ANCHORS.length] : undefined;
+      const policies = anchor ? anchor.policies : policiesFor(rnd);
       await pushSettled(mesh, policies);
-      for (let q = 0; q < REQUESTS_PER_CASE; q++) {
-        const req = requestFor(rnd);
+      for (let q = 0; q < (anchor ? anchor.requests.length : REQUESTS_PER_CASE); q++) {
+        const req = anchor ? anchor.requests[q] : requestFor(rnd);
         const appStatus = Number(req.path.split('/')[2]);
-        const walked: ExplainResult = explainRequest(mesh.snapshot, { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus });
+        const appDelayMs = req.path.endsWith('/slow') ? SLOW_MS : 0;
+        const walked: ExplainResult = explainRequest(mesh.snapshot, { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs });
         const started = Date.now();
         const seen = await observe(mesh, req, `case-${c}-${q}`);
         if (process.env.PROPERTY_DEBUG && Date.now() - started > 500) console.log(`slow ${Date.now() - started} ms`, c, q, req, JSON.stringify(seen.outbound), JSON.stringify(policies));
@@ -199,13 +320,19 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         covered.add(agreeing.kind);
         covered.add(`from:${req.from}`);
         for (const r of seen.outbound) covered.add(r.step === 'route' ? `route:${r.action}` : r.step === 'attempt' ? `attempt:${r.retried ? 'retried' : r.result}` : r.step === 'fault' && r.delayMs !== undefined ? 'fault:delay' : r.step);
+        for (const r of seen.outbound) if (r.step === 'route' && r.action === 'forward' && r.rule) covered.add(`forward-by:${r.rule.kind}`);
+        if (seen.outbound.some((r) => r.step === 'attempt' && r.result === 'UT' && r.retried)) covered.add('per-try-timeout:retried');
+        if (seen.flags.includes('UT') && !seen.flags.includes('URX')) covered.add('route-timeout');
         for (const records of seen.inbound.values()) for (const rs of records) for (const r of rs) if (r.step === 'authz') covered.add(`authz:${r.allowed ? 'allow' : 'deny'}`);
       }
     }
     if (process.env.PROPERTY_DEBUG) console.log([...covered].join(" "));
     // The generator reaches every kind of decision the property is about.
     // (A connection PeerAuthentication refuses is UC for a plaintext caller, UF for an mTLS one: either will do.)
-    for (const kinds of ['from:ingress', 'answered', 'refused', 'mesh', 'route:forward', 'route:refused', 'route:redirect|route:direct', 'fault', 'fault:delay', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'authz:allow', 'authz:deny']) {
+    for (const kinds of [
+      'from:ingress', 'answered', 'refused', 'mesh', 'forward-by:VirtualService', 'forward-by:HTTPRoute', 'route:forward', 'route:refused', 'route:redirect|route:direct',
+      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'authz:allow', 'authz:deny',
+    ]) {
       assert.ok(kinds.split('|').some((k) => covered.has(k)), `no generated case covered ${kinds} (covered: ${[...covered].join(', ')})`);
     }
   });

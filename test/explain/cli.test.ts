@@ -17,11 +17,11 @@ const GOLDEN = path.join(ROOT, 'test', 'explain', 'golden');
 const work = mkdtempSync(path.join(tmpdir(), 'devmesh-explain-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** A copy of examples/bookinfo, with a task file instead of policies/routing.yaml when given. */
-function bookinfo(task?: string, copy = task): string {
-  const dir = path.join(work, task ?? 'bookinfo');
+/** A copy of examples/bookinfo (or another example), with a task file instead of policies/routing.yaml when given. */
+function bookinfo(task?: string, copy = task, example = 'bookinfo'): string {
+  const dir = path.join(work, `${example}-${(task ?? "as-shipped").replace(/\//g, "-")}`);
   if (!existsSync(dir)) {
-    cpSync(path.join(ROOT, 'examples', 'bookinfo'), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}services`) });
+    cpSync(path.join(ROOT, 'examples', example), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}services`) });
     if (copy) cpSync(path.join(ROOT, 'examples', 'bookinfo-tasks', `${copy}.yaml`), path.join(dir, 'policies', 'routing.yaml'));
   }
   return dir;
@@ -38,7 +38,7 @@ function golden(name: string, actual: string): void {
   assert.equal(actual, readFileSync(file, 'utf8'), `${name}: the output differs from test/explain/golden/${name}.txt (UPDATE_GOLDEN=1 rewrites it)`);
 }
 
-interface Case { name: string; args: string[]; task?: string; exit: number }
+interface Case { name: string; args: string[]; task?: string; example?: string; exit: number }
 
 const CASES: Case[] = [
   { name: 'jason-to-reviews-v2', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
@@ -49,12 +49,19 @@ const CASES: Case[] = [
   { name: 'ratings-abort-for-jason', task: 'virtual-service-ratings-test-abort', args: ['--from', 'reviews-v2', 'GET', 'http://ratings:9080/ratings/0', '-H', 'end-user: jason'], exit: 1 },
   { name: 'ratings-delay-for-jason', task: 'virtual-service-ratings-test-delay', args: ['--from', 'reviews-v2', 'GET', 'http://ratings:9080/ratings/0', '-H', 'end-user: jason'], exit: 0 },
   { name: 'unknown-host', args: ['--from', 'productpage-v1', 'GET', 'http://nope:9080/'], exit: 1 },
+  // Istio's request-timeouts task with the app taking 2 s: the route's 0.5 s timeout cuts the attempt.
+  { name: 'reviews-timeout-slow-app', task: 'virtual-service-reviews-timeout', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--app-delay', '2s'], exit: 1 },
+  // Gateway API Bookinfo: the Gateway's HTTPRoute at the edge, a GAMMA HTTPRoute inside, the timeouts task's HTTPRoute.
+  { name: 'gateway-api-ingress-productpage', example: 'bookinfo-gateway-api', args: ['--from', 'ingress', '--gateway', 'bookinfo-gateway', 'GET', 'http://bookinfo.example.com/productpage'], exit: 0 },
+  { name: 'gateway-api-ingress-no-route', example: 'bookinfo-gateway-api', args: ['--from', 'ingress', '--gateway', 'bookinfo-gateway:80', 'GET', 'http://bookinfo.example.com/admin'], exit: 1 },
+  { name: 'gateway-api-jason-to-reviews-v2', example: 'bookinfo-gateway-api', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
+  { name: 'gateway-api-reviews-timeout-slow-app', example: 'bookinfo-gateway-api', task: 'gateway-api/route-reviews-timeout', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--app-delay', '2s'], exit: 1 },
 ];
 
 describe('devmesh explain (human format)', () => {
   for (const c of CASES) {
     it(`${c.name}: exit ${c.exit}, output as golden/${c.name}.txt`, () => {
-      const r = run(c.args, bookinfo(c.task));
+      const r = run(c.args, bookinfo(c.task, c.task, c.example));
       assert.equal(r.stderr, '');
       assert.equal(r.status, c.exit, r.stdout);
       golden(c.name, r.stdout);
@@ -81,6 +88,9 @@ describe('devmesh explain usage errors exit 2', () => {
     ['no URL', ['--from', 'productpage-v1', 'GET'], /give the request as METHOD URL/],
     ['a header without a colon', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '-H', 'end-user'], /write a header as 'name: value'/],
     ['an https URL', ['--from', 'productpage-v1', 'GET', 'https://reviews:9080/'], /only http:\/\/ targets/],
+    ['an unknown Gateway', ['--from', 'ingress', '--gateway', 'nope', 'GET', 'http://bookinfo.example.com/'], /--gateway nope: no Gateway API Gateway default\/nope/],
+    ['a Gateway from a workload', ['--from', 'productpage-v1', '--gateway', 'nope', 'GET', 'http://bookinfo.example.com/'], /a Gateway's listener is the ingress's; use --from ingress/],
+    ['an app delay that is no duration', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--app-delay', 'soon'], /--app-delay soon: a duration/],
     ['an unknown format', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--format', 'yaml'], /unknown --format "yaml"/],
   ];
   for (const [what, args, message] of cases) {

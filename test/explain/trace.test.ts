@@ -101,12 +101,29 @@ describe('explain --trace and per-rule counters on a running mesh', { timeout: 1
     for (const h of out.hops) assert.ok(h.predicted, `${h.request.url}: a predicted outcome`);
   });
 
-  test('without them, the hop to reviews differs in its route, said beside what was decided, exit 1', async () => {
+  test('without -H too: each caller recorded the config version and the headers its policies read (end-user, not the rest), and the walk takes them', async () => {
+    const r = await run(['explain', '--trace', TRACE, '-f', fx.meshFile, '--format', 'json'], fx.dir);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { agrees: boolean; hops: Array<HopJson & { walkedOver: string; request: { headers: Record<string, string> } }> };
+    const toReviews = out.hops.find((h) => h.request.url.startsWith('http://reviews:9080'))!;
+    assert.deepEqual(toReviews.request.headers, { 'end-user': 'jason' });
+    assert.match(toReviews.walkedOver, /^config v\d+, in force when the request ran$/);
+    const recorded = toReviews.decided.outbound[0] as unknown as { step: string; config: number; headers: Record<string, string> };
+    assert.equal(recorded.step, 'request');
+    assert.deepEqual(recorded.headers, { 'end-user': 'jason' });
+  });
+
+  test('after the policies change, the trace is still walked over the config it ran under; the folder\'s policies now would route it elsewhere', async () => {
+    const before = (await client.config()).version;
+    fx.write('reviews.yaml', POLICIES['reviews.yaml'].replace('subset: v2 }', 'subset: v3 }'));
+    await waitFor('the edit applied', async () => (await client.config()).version > before, 15_000, 100);
     const r = await run(['explain', '--trace', TRACE, '-f', fx.meshFile], fx.dir);
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /the walk differs at 1\b/);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`walked over config v${before}, in force when the request ran`));
     assert.match(r.stdout, /route {5}VirtualService default\/reviews rule 0 -> reviews\.default\.svc\.cluster\.local:9080 subset v2/);
-    assert.match(r.stdout, /the closest, 200 from reviews-v1 \(subset v1\) \(100 %\), differs in: route/);
+    // The offline walk reads the folder as it is now: jason goes to v3.
+    const now = await run(['explain', '-f', fx.meshFile, '--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason', '--format', 'json'], fx.dir);
+    assert.equal((JSON.parse(now.stdout) as { route: { destinations: Array<{ subset: string }> } }).route.destinations[0].subset, 'v3');
   });
 
   test('a trace the mesh does not keep is a usage error that says so', async () => {

@@ -203,3 +203,38 @@ describe('explain: the ingress', () => {
     assert.equal(r.outcomes[0].status, 404);
   });
 });
+
+describe('explain: timeouts and mirrors', () => {
+  const toV1 = (rule: Record<string, unknown>) => vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' } }], ...rule }] });
+
+  test('an app slower than the route timeout: the attempt in flight ends UT, 504, not retried', () => {
+    const r = explain({ virtualServices: [toV1({ timeout: '1s' })], destinationRules: [subsets] }, { appStatus: 200, appDelayMs: 2000 });
+    assert.deepEqual(r.outcomes.map((o) => [o.status, o.flags, o.records.filter((x) => x.step === 'attempt')]), [
+      [504, 'UT', [{ step: 'attempt', n: 1, endpoint: 'reviews-v1', result: 'UT', retried: false }]],
+    ]);
+    assert.match(r.outcomes[0].summary, /^504 UT: upstream request timeout \(the route timeout, 1s, passed during attempt 1\)/);
+  });
+
+  test('per-try timeouts are retried under 5xx until none are left (URX); the client\'s own header turns the route timeout off', () => {
+    const r = explain({ virtualServices: [toV1({ timeout: '1s', retries: { attempts: 2, perTryTimeout: '250ms', retryOn: '5xx' } })], destinationRules: [subsets] },
+      { appStatus: 200, appDelayMs: 2000, headers: { 'x-envoy-upstream-rq-timeout-ms': '0' } });
+    assert.deepEqual(r.outcomes.map((o) => [o.status, o.flags, o.records.filter((x) => x.step === 'attempt').map((a) => a.step === 'attempt' && `${a.result}${a.retried ? '+' : ''}`)]), [
+      [504, 'UT,URX', ['UT+', 'UT+', 'UT']],
+    ]);
+  });
+
+  test('the client\'s x-envoy-upstream-rq-timeout-ms cuts a slow answer without any route timeout', () => {
+    const r = explain({ destinationRules: [subsets], virtualServices: [toV1({})] }, { appStatus: 200, appDelayMs: 500, headers: { 'x-envoy-upstream-rq-timeout-ms': '100' } });
+    assert.deepEqual(r.outcomes.map((o) => [o.status, o.flags]), [[504, 'UT']]);
+    const fast = explain({ destinationRules: [subsets], virtualServices: [toV1({})] }, { appStatus: 200, appDelayMs: 50, headers: { 'x-envoy-upstream-rq-timeout-ms': '100' } });
+    assert.deepEqual(fast.outcomes.map((o) => [o.status, o.flags]), [[200, undefined]]);
+  });
+
+  test('a mirror percentage is odds: each outcome with and without the copy', () => {
+    const r = explain({ virtualServices: [toV1({ mirror: { host: 'ratings' }, mirrorPercentage: { value: 25 } })], destinationRules: [subsets] }, { appStatus: 200 });
+    assert.deepEqual(r.outcomes.map((o) => [o.probability, o.records.filter((x) => x.step === 'mirror')]), [
+      [0.75, []],
+      [0.25, [{ step: 'mirror', rule: { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 0 }, to: ['ratings'] }]],
+    ]);
+  });
+});

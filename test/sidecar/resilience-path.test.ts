@@ -120,6 +120,10 @@ describe('resilience through real sidecars', () => {
     assert.equal(r.text.trim(), 'upstream request timeout');
     assert.equal(r.headers['x-devmesh-response-flags'], 'UT');
     assert.ok(Date.now() - t0 >= 190, 'answered when the 200 ms timeout fired, not before');
+    // The attempt the timeout cut is in the decision records, as UT at the endpoint it went to (the access log names it too).
+    const cut = mesh.sidecars.get('productpage-v1')!.accessLog.tail().filter((e) => e.path === '/slow/3000').at(-1)!;
+    assert.deepEqual(cut.decisions.filter((d) => d.step === 'attempt'), [{ step: 'attempt', n: 1, endpoint: 'reviews-v1', result: 'UT', retried: false }]);
+    assert.equal(cut.peer_workload, 'reviews-v1');
     assert.equal((await get('/slow/300', { 'x-envoy-upstream-rq-timeout-ms': '2000' })).status, 200);
     assert.equal((await get('/slow/3000', { 'x-envoy-upstream-rq-timeout-ms': '100' })).status, 504);
   });

@@ -10,6 +10,7 @@ import type {
   ApiErrorBody, ConfigView, FaultAdded, FaultList, FaultRequest, FaultsCleared, Health, LogPage, MeshEvent, RuleList, SidecarConfigDump, TelemetryStatus, Topology, Trace, TraceList,
 } from './contract';
 import { SseParser, type SseEvent } from './sse';
+import type { MeshSnapshot } from '../../protocol';
 
 /** An answer that is not a success: the HTTP status (0 when the API did not answer at all) and the API's error code. */
 export class ApiError extends Error {
@@ -55,6 +56,9 @@ export class ControlClient {
   }
 
   config(): Promise<ConfigView> { return this.json('/api/config'); }
+
+  /** A recent config version's snapshot (404 once the control plane no longer keeps it). */
+  configVersion(version: number): Promise<MeshSnapshot> { return this.json(`/api/config/${version}`); }
 
   traces(q: TraceQuery = {}): Promise<TraceList> {
     return this.json(`/api/traces${query({ service: q.service, rule: q.rule, errors: q.errors ? 'true' : undefined, minDuration: q.minDurationMs, limit: q.limit })}`);

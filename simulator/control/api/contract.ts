@@ -9,6 +9,7 @@
  *   GET  /api/health             Health (503 while starting)
  *   GET  /api/topology           Topology
  *   GET  /api/config             ConfigView
+ *   GET  /api/config/:version    MeshSnapshot    a recent version's snapshot (the last 32 are kept), for explain --trace
  *   GET  /api/events             server-sent MeshEvent (topology.updated: TopologyUpdatedEvent)
  *   GET  /api/traces             TraceList       ?service=&rule=<rule key>&minDuration=<ms>&errors=true&limit=
  *   GET  /api/traces/:id         Trace
@@ -472,7 +473,21 @@ export interface RuleRef {
   section?: 'tcp' | 'tls';
 }
 
-export type DecisionRecord = RouteRecord | FaultRecord | MirrorRecord | AttemptRecord | MtlsRecord | AuthzRecord;
+export type DecisionRecord = RequestRecord | RouteRecord | FaultRecord | MirrorRecord | AttemptRecord | MtlsRecord | AuthzRecord;
+
+/**
+ * What the decisions below were made over, first at a caller's sidecar: the
+ * config version in force (`GET /api/config/:version` serves it while it is
+ * kept) and the request headers some policy of it reads (route matches,
+ * authorization conditions, hash keys, Envoy's timeout headers; never
+ * credentials), so `devmesh explain --trace` walks the same request over the
+ * same policies.
+ */
+export interface RequestRecord {
+  step: 'request';
+  config: number;
+  headers?: Record<string, string>;
+}
 
 /** Which rule routed the request (or that none did), and where to. */
 export interface RouteRecord {

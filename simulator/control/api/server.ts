@@ -15,6 +15,7 @@ import { dashboardRoutes } from './dashboard';
 import type { EventLog } from '../events';
 import type { ApiErrorBody, ConfigView, Health, MeshEvent, Topology } from './contract';
 import type { FaultStore } from '../faults';
+import type { MeshSnapshot } from '../../protocol';
 import { faultsRouter } from './faults';
 
 export interface ControlApiDeps {
@@ -23,6 +24,8 @@ export interface ControlApiDeps {
   isReady: () => boolean;
   topology: () => Topology;
   config: () => ConfigView;
+  /** A recent config version's snapshot, while the control plane keeps it. */
+  configVersion?: (version: number) => MeshSnapshot | undefined;
   adminPortOf: (workload: string) => number | undefined;
   /** Traces, access logs, merged metrics (observability.ts). */
   observability?: ObservabilityDeps;
@@ -46,6 +49,11 @@ export function createControlApp(deps: ControlApiDeps, getPort: () => number): e
   });
   app.get('/api/topology', (_req, res) => { res.json(deps.topology()); });
   app.get('/api/config', (_req, res) => { res.json(deps.config()); });
+  app.get('/api/config/:version', (req, res) => {
+    const s = /^\d+$/.test(req.params.version) ? deps.configVersion?.(Number(req.params.version)) : undefined;
+    if (s) res.json(s);
+    else res.status(404).json({ error: 'not-found', message: `config version ${req.params.version} is not kept (the last versions published are)` } satisfies ApiErrorBody);
+  });
   app.get('/api/events', (req, res) => serveEvents(deps.events, req, res));
   app.use('/api/sidecars', sidecarAdminProxy(deps.adminPortOf));
   if (deps.observability) app.use(observabilityRouter(deps.observability));

@@ -58,13 +58,22 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
   let backoff: NodeJS.Timeout | undefined;
   let gone = false;
   let retrying = false;
+  // The attempt in flight, until it settles: an abort from above (the route timeout, the caller gone) ends it.
+  let inFlight: Derived | undefined;
   ctx.onAbort(() => {
     gone = true;
     clearTimeout(perTry);
     clearTimeout(backoff);
     current?.abort();
     endRetry();
+    if (inFlight) cutShort(inFlight.ctx);
   });
+  /** The attempt an abort cut short, in the records as what cut it (UT) or as the caller gone (DC); its endpoint is the request's. */
+  function cutShort(a: RequestContext): void {
+    inFlight = undefined;
+    if (a.endpoint) { ctx.endpoint = a.endpoint; ctx.policy = a.policy; }
+    if (ctx.notes && a.endpoint) (ctx.notes.attempts ??= []).push({ endpoint: a.endpoint.name, result: ctx.notes.cut ?? 'DC', retried: false });
+  }
   function endRetry(): void {
     if (retrying) { retrying = false; cluster.pool.endRetry(); }
   }
@@ -98,6 +107,7 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
     c.policy = undefined;
     c.avoidEndpoints = policy.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined;
     current = a;
+    inFlight = a;
     if (perTryMs) {
       perTry = setTimeout(() => {
         if (n !== attempt) return;
@@ -111,6 +121,7 @@ export const retry = (state: ResilienceState): Filter => (next) => (ctx) => {
 
   /** One attempt ended: retry it, or hand its answer to the caller. */
   function settle(a: RequestContext, outcome: AttemptOutcome, deliver: () => void, drop: () => void): void {
+    inFlight = undefined;
     clearTimeout(perTry);
     endRetry();
     if (a.endpoint) {

@@ -54,7 +54,10 @@ export const timeout = (s: { stats?: Stats } = {}): Filter => (next) => (ctx) =>
     if (state === 'done') return;
     state = 'done';
     s.stats?.inc('upstream_rq_timeout');
+    // The attempt in flight ends as UT in the decision records (the retry filter notes it when aborted).
+    if (ctx.notes) ctx.notes.cut = 'UT';
     d.abort();
+    adopt();
     if (wasStreaming) streaming?.destroy();
     ctx.fail(new ProxyError(504, 'UT', 'upstream-timeout', 'upstream request timeout'));
   }, ms);
