@@ -50,6 +50,7 @@ const expectedOutbound = {
   route_name: 'reviews.default.svc.cluster.local:9080', workload: 'productpage-v1', listener: 'outbound', peer_workload: 'reviews-v2', downstream_peer: '-',
   proxy_error: 'upstream-connect-failure', trace_id: T, grpc_status: '',
   decisions: [
+    { step: 'request', config: 1 },
     { step: 'route', proxy: 'productpage-v1', route: 'reviews.default.svc.cluster.local:9080', action: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, subset: 'v2' },
     { step: 'attempt', n: 1, endpoint: 'reviews-v2', result: 'UF', retried: true },
     { step: 'attempt', n: 2, endpoint: 'reviews-v2', result: 'UF', retried: false },
