@@ -32,8 +32,8 @@ export function register(program: Command, setExit: (code: number) => void): voi
   program
     .command('explain')
     .description('explain which rules, subsets, endpoints, retries, faults and policies decide a request (offline), or what the sidecars decided for a traced one')
-    .argument('[method]', 'HTTP method (GET, POST, ...)')
-    .argument('[url]', 'http://host[:port]/path as the caller writes it')
+    .argument('[method]', 'HTTP method (GET, POST, ...), or grpc for a gRPC call')
+    .argument('[url]', 'http://host[:port]/path as the caller writes it; for grpc, host:port/package.Service/Method')
     .option('-f, --file <mesh.yaml>', 'the Mesh file', 'mesh.yaml')
     .option('--from <workload>', 'the calling workload, or "ingress" for a client outside the mesh')
     .option('-H, --header <header>', "a request header, 'name: value' (repeatable)", collect, [])
@@ -53,6 +53,7 @@ Examples:
   devmesh explain --from ingress GET http://bookinfo.example.com/productpage --cookie user=jason
   devmesh explain --from ingress --gateway bookinfo-gateway GET http://localhost/productpage
   devmesh explain --from productpage-v1 GET http://reviews:9080/reviews/0 --app-delay 3s
+  devmesh explain --from productpage-v1 grpc details:9080/bookinfo.details.v1.Details/GetDetails -H 'grpc-timeout: 3S'
   devmesh explain --trace 4bf92f3577b34da6a3ce929d0e0e4736 -f examples/bookinfo/mesh.yaml`)
     .action(async (method: string | undefined, url: string | undefined, opts: Opts) => {
       setExit(await explain(method, url, opts));
@@ -84,6 +85,14 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   if (!o.from) return usage('--from <workload|ingress> is required (which sidecar the request leaves from)');
   if (!method || !url) return usage('give the request as METHOD URL, e.g. GET http://reviews:9080/reviews/0');
   if (!/^[A-Za-z]+$/.test(method)) return usage(`"${method}" is not an HTTP method`);
+  if (method.toLowerCase() === 'grpc') {
+    const call = grpcCall(url);
+    if ('error' in call) return usage(call.error);
+    [method, url] = ['POST', call.url];
+    // What grpc-js sends with every call: the sidecars decide on these as on any header.
+    headers['content-type'] ??= 'application/grpc';
+    headers.te ??= 'trailers';
+  }
   const appStatus = o.appStatus === undefined ? undefined : Number(o.appStatus);
   if (appStatus !== undefined && !(Number.isInteger(appStatus) && appStatus >= 100 && appStatus <= 599)) return usage(`--app-status ${o.appStatus}: a status code from 100 to 599`);
 
@@ -104,6 +113,17 @@ async function explain(method: string | undefined, url: string | undefined, o: O
     if (e instanceof ExplainUsageError) return usage(e.message);
     throw e;
   }
+}
+
+/**
+ * A gRPC call as `host:port/package.Service/Method` (or `grpc://…`): the
+ * HTTP/2 POST it is on the wire, or what is wrong with it.
+ */
+export function grpcCall(target: string): { url: string } | { error: string } {
+  const m = /^(?:grpc:\/\/)?([^/\s]+)(\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*)$/.exec(target);
+  if (!m) return { error: `grpc ${target}: write the call as host:port/package.Service/Method, e.g. details:9080/bookinfo.details.v1.Details/GetDetails` };
+  if (!/:\d+$/.test(m[1])) return { error: `grpc ${target}: name the port (${m[1]}:PORT): gRPC has no default port` };
+  return { url: `http://${m[1]}${m[2]}` };
 }
 
 /**

@@ -33,6 +33,8 @@ import type { GatewayListenerRef, RequestContext } from '../sidecar/context';
 import type { RandomSource } from '../random';
 import { headerMs, PER_TRY_TIMEOUT_HEADER, routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
 import { callTimeoutMs } from '../sidecar/grpc/timeout';
+import { httpToGrpcStatus, isGrpc } from '../sidecar/grpc/status';
+import { grpcStatusName } from '../policy/grpc-status';
 import { poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
 import type { FaultDecision } from '../sidecar/resilience/faultDecision';
@@ -151,6 +153,7 @@ class Walk {
     }
     const merged = merge(outcomes.map((o) => ({ value: o, probability: o.probability })), (o) => `${o.kind}|${o.summary}|${JSON.stringify(o.records)}`)
       .map(({ value, probability }) => ({ ...value, probability }));
+    if (isGrpc(headers)) for (const o of merged) grpcCallerSees(o);
     return {
       request: this.req,
       caller: { proxy, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, listener: this.role === 'ingress' ? 'ingress' : 'outbound' },
@@ -609,4 +612,15 @@ function headline(outcomes: Outcome[], route: RouteStep): string {
   const retries = route.retries && route.retries.retries > 0 ? `; up to ${route.retries.retries} retries on ${route.retries.on}` : '';
   const lines = outcomes.map((o) => `${o.summary}${outcomes.length > 1 ? ` — ${pct(o.probability)}` : ''}`);
   return lines.join('\n') + (outcomes.some((o) => o.kind === 'answered') ? retries : '');
+}
+
+/**
+ * What a gRPC caller reads from the mesh's own answer: Envoy turns it into a
+ * trailers-only response whose grpc-status maps the HTTP status
+ * (sidecar/grpc/localReply.ts); an abort that names its gRPC status says it already.
+ */
+function grpcCallerSees(o: Outcome): void {
+  if (o.kind !== 'refused' || o.status === undefined || o.status === 200 || /grpc-status/.test(o.summary)) return;
+  const code = httpToGrpcStatus(o.status);
+  o.summary += `; the gRPC caller gets grpc-status ${code} ${grpcStatusName(code)} (trailers-only)`;
 }

@@ -48,6 +48,9 @@ const CASES: Case[] = [
   { name: 'reviews-50-v3', task: 'virtual-service-reviews-50-v3', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0'], exit: 0 },
   { name: 'ratings-abort-for-jason', task: 'virtual-service-ratings-test-abort', args: ['--from', 'reviews-v2', 'GET', 'http://ratings:9080/ratings/0', '-H', 'end-user: jason'], exit: 1 },
   { name: 'ratings-delay-for-jason', task: 'virtual-service-ratings-test-delay', args: ['--from', 'reviews-v2', 'GET', 'http://ratings:9080/ratings/0', '-H', 'end-user: jason'], exit: 0 },
+  // The demo's gRPC hop: a call is a POST to its method's path, authorized per method.
+  { name: 'grpc-details', args: ['--from', 'productpage-v1', 'grpc', 'details:9080/bookinfo.details.v1.Details/GetDetails', '-H', 'grpc-timeout: 3S'], exit: 0 },
+  { name: 'grpc-details-other-method', args: ['--from', 'productpage-v1', 'grpc', 'details:9080/bookinfo.details.v1.Details/DeleteDetails'], exit: 1 },
   { name: 'unknown-host', args: ['--from', 'productpage-v1', 'GET', 'http://nope:9080/'], exit: 1 },
   // Istio's request-timeouts task with the app taking 2 s: the route's 0.5 s timeout cuts the attempt.
   { name: 'reviews-timeout-slow-app', task: 'virtual-service-reviews-timeout', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--app-delay', '2s'], exit: 1 },
@@ -91,6 +94,8 @@ describe('devmesh explain usage errors exit 2', () => {
     ['an unknown Gateway', ['--from', 'ingress', '--gateway', 'nope', 'GET', 'http://bookinfo.example.com/'], /--gateway nope: no Gateway API Gateway default\/nope/],
     ['a Gateway from a workload', ['--from', 'productpage-v1', '--gateway', 'nope', 'GET', 'http://bookinfo.example.com/'], /a Gateway's listener is the ingress's; use --from ingress/],
     ['an app delay that is no duration', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--app-delay', 'soon'], /--app-delay soon: a duration/],
+    ['a gRPC call without a method path', ['--from', 'productpage-v1', 'grpc', 'details:9080'], /write the call as host:port\/package.Service\/Method/],
+    ['a gRPC call without a port', ['--from', 'productpage-v1', 'grpc', 'details/bookinfo.details.v1.Details/GetDetails'], /name the port \(details:PORT\)/],
     ['an unknown format', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--format', 'yaml'], /unknown --format "yaml"/],
   ];
   for (const [what, args, message] of cases) {
