@@ -124,7 +124,9 @@ const tests: [string, () => Promise<void>][] = [
     const live = a.mesh.live!.latest as unknown as { ingress: { port: number } };
     const ok = await sendThroughIngress(live.ingress.port, 20);
     assert.ok(ok > 0, 'the demo answered through the ingress');
-    await until('the lenses\' counters to see the traffic', () => a.lenses.current?.rules.some((r) => r.rule === 'VirtualService/default/reviews/1' && r.requests > 0), 30_000);
+    // productpage calls reviews over HTTP and details over gRPC (CONNECT): each hop's counts arrive in its own telemetry batch.
+    const counted = ['VirtualService/default/reviews/1', 'VirtualService/default/details/0', 'AuthorizationPolicy/default/details-viewer/0'];
+    await until('the lenses\' counters to see the traffic', () => counted.every((id) => a.lenses.current?.rules.some((r) => r.rule === id && r.requests > 0)), 30_000);
     const folder = vscode.workspace.workspaceFolders![0].uri;
     const lensesOf = async (rel: string) => {
       const uri = vscode.Uri.joinPath(folder, 'policies', rel);

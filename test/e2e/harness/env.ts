@@ -40,7 +40,8 @@ export function meshSkipReason(): string | undefined {
 
 /** Env for a tool that needs Node 24 first on PATH (code-server, @vscode/test-electron). */
 export function node24Env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: `${NODE24_BIN}${path.delimiter}${process.env.PATH ?? ''}`, ...extra };
+  // NODE_PATH: a mesh the editor starts runs the demo from a temp copy, whose gRPC hop needs the clone's grpc-js (as harness/mesh.ts gives it).
+  return { ...process.env, PATH: `${NODE24_BIN}${path.delimiter}${process.env.PATH ?? ''}`, NODE_PATH: path.join(REPO, 'node_modules'), ...extra };
 }
 
 /**
