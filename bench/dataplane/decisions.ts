@@ -14,30 +14,16 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { compose, type RequestContext } from '../../simulator/sidecar/context';
+import { type RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
 import type { Exchange } from '../../simulator/sidecar/downstream';
-import { chaos } from '../../simulator/sidecar/filters/chaos';
-import { circuitBreaker } from '../../simulator/sidecar/filters/circuitBreaker';
-import { cors } from '../../simulator/sidecar/filters/cors';
-import { endpoint } from '../../simulator/sidecar/filters/endpoint';
-import { fault } from '../../simulator/sidecar/filters/fault';
-import { metrics } from '../../simulator/sidecar/filters/metrics';
-import { mirror } from '../../simulator/sidecar/filters/mirror';
-import { eligibleEndpoints, outlier } from '../../simulator/sidecar/filters/outlier';
-import { announcePeer } from '../../simulator/sidecar/filters/peerMetadata';
-import { retry } from '../../simulator/sidecar/filters/retry';
-import { route } from '../../simulator/sidecar/filters/route';
-import { timeout } from '../../simulator/sidecar/filters/timeout';
-import { trace } from '../../simulator/sidecar/filters/trace';
-import { ResilienceState } from '../../simulator/sidecar/resilience/state';
-import { newLbStats } from '../../simulator/sidecar/routing/loadBalancer';
 import { Stats } from '../../simulator/sidecar/stats';
 import { compileTables } from '../../simulator/sidecar/tables';
 import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
 import { endToEndHeaders } from '../../simulator/sidecar/upstream/hopByHop';
 import { authorize } from '../../simulator/sidecar/security/authorization';
 import { benchSnapshot } from './devmeshChain';
+import { outboundFilterChain } from './outboundChain';
 
 const ROUNDS = Number(process.argv[2] ?? 7);
 const snap = benchSnapshot(1, { client: [2, 3, 4], server: [5, 6, 7], ingress: [8, 9] });
@@ -84,14 +70,8 @@ function ab(name: string, n: number, run: (notes: boolean) => (i: number) => voi
 }
 
 function outbound(notes: boolean): (i: number) => void {
-  const stats = new Stats();
-  const rs = new ResilienceState(stats, Math.random);
-  const lb = newLbStats();
   const ok = (status: number) => { if (status !== 200) throw new Error(`status ${status}`); };
-  const toCluster = compose([endpoint({ lb, random: Math.random, eligible: eligibleEndpoints(rs) }), circuitBreaker(rs), outlier({ state: rs }), chaos(rs)],
-    (ctx) => ctx.respond(200, { 'content-type': 'application/json', 'content-length': '94' }, null));
-  const chain = compose([trace({ sampling: 100, random: Math.random }), metrics(), announcePeer(), route({ role: 'sidecar', random: Math.random }), cors(),
-    fault({ random: Math.random, now: Date.now, stats }), mirror({ random: Math.random, send: toCluster, stats }), timeout({ stats }), retry(rs)], toCluster);
+  const chain = outboundFilterChain();
   const headers = { host: 'bench', 'user-agent': 'wrk', accept: '*/*' };
   const source = { workload: 'client-v1', labels: client.identity.labels, namespace: 'default', address: '127.0.0.1' };
   return () => chain(ctxOf(client, headers, '1.1', { ...source }, notes, ok));

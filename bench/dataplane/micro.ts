@@ -15,29 +15,18 @@ import { compose, type RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
 import type { Exchange } from '../../simulator/sidecar/downstream';
 import { securityFilters } from '../../simulator/sidecar/chains';
-import { chaos } from '../../simulator/sidecar/filters/chaos';
-import { circuitBreaker } from '../../simulator/sidecar/filters/circuitBreaker';
-import { cors } from '../../simulator/sidecar/filters/cors';
-import { endpoint } from '../../simulator/sidecar/filters/endpoint';
-import { fault } from '../../simulator/sidecar/filters/fault';
 import { metrics } from '../../simulator/sidecar/filters/metrics';
-import { mirror } from '../../simulator/sidecar/filters/mirror';
-import { eligibleEndpoints, outlier } from '../../simulator/sidecar/filters/outlier';
-import { announcePeer, learnPeer } from '../../simulator/sidecar/filters/peerMetadata';
-import { retry } from '../../simulator/sidecar/filters/retry';
-import { route } from '../../simulator/sidecar/filters/route';
+import { learnPeer } from '../../simulator/sidecar/filters/peerMetadata';
 import { servicePort } from '../../simulator/sidecar/filters/servicePort';
-import { timeout } from '../../simulator/sidecar/filters/timeout';
 import { trace } from '../../simulator/sidecar/filters/trace';
 import { xfcc } from '../../simulator/sidecar/filters/xfcc';
-import { ResilienceState } from '../../simulator/sidecar/resilience/state';
 import { JwksStore } from '../../simulator/sidecar/security/jwksStore';
-import { newLbStats } from '../../simulator/sidecar/routing/loadBalancer';
 import { Stats } from '../../simulator/sidecar/stats';
 import { compileTables } from '../../simulator/sidecar/tables';
 import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
 import { endToEndHeaders } from '../../simulator/sidecar/upstream/hopByHop';
 import { benchSnapshot } from './devmeshChain';
+import { outboundFilterChain } from './outboundChain';
 
 const snap = benchSnapshot(1, { client: [2, 3, 4], server: [5, 6, 7], ingress: [8, 9] });
 const client = compileTables(snap, 'client-v1');
@@ -67,14 +56,8 @@ function measure(name: string, n: number, one: (i: number) => void): void {
 }
 
 function outboundChain(): void {
-  const stats = new Stats();
-  const rs = new ResilienceState(stats, Math.random);
-  const lb = newLbStats();
   const ok = (status: number) => { if (status !== 200) throw new Error(`status ${status}`); };
-  const toCluster = compose([endpoint({ lb, random: Math.random, eligible: eligibleEndpoints(rs) }), circuitBreaker(rs), outlier({ state: rs }), chaos(rs)],
-    (ctx) => ctx.respond(200, { 'content-type': 'application/json', 'content-length': '94' }, null));
-  const chain = compose([trace({ sampling: 100, random: Math.random }), metrics(), announcePeer(), route({ role: 'sidecar', random: Math.random }), cors(),
-    fault({ random: Math.random, now: Date.now, stats }), mirror({ random: Math.random, send: toCluster, stats }), timeout({ stats }), retry(rs)], toCluster);
+  const chain = outboundFilterChain();
   const headers = { host: 'bench', 'user-agent': 'wrk', accept: '*/*' };
   const source = { workload: 'client-v1', labels: client.identity.labels, namespace: 'default', address: '127.0.0.1' };
   measure('outbound filters (trace .. retry -> endpoint .. chaos, stub upstream)', 100_000, () => chain(ctxOf(client, headers, '1.1', { ...source }, ok)));
