@@ -303,9 +303,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         const appStatus = Number(req.path.split('/')[2]);
         const appDelayMs = req.path.endsWith('/slow') ? SLOW_MS : 0;
         const walked: ExplainResult = explainRequest(mesh.snapshot, { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs });
-        const started = Date.now();
         const seen = await observe(mesh, req, `case-${c}-${q}`);
-        if (process.env.PROPERTY_DEBUG && Date.now() - started > 500) console.log(`slow ${Date.now() - started} ms`, c, q, req, JSON.stringify(seen.outbound), JSON.stringify(policies));
         const candidates = walked.outcomes.filter((o) => o.probability > 0);
         const agreeing = candidates.find((o) => disagreement(o, seen) === undefined);
         if (!agreeing) {
