@@ -13,18 +13,49 @@ export const EXPLAIN_SCHEME = 'devmesh-explain';
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 const LOCATION = /(?<![\w/.-])([\w./-]+\.ya?ml):(\d+):(\d+)/g;
 
-interface Shown { text: string; files: Record<string, string> }
+interface Shown { text: string; files: Record<string, string>; req: ExplainParams }
 
-/** The explain documents: their text, and the URI of each file their text names. */
-export class ExplainDocuments implements vscode.TextDocumentContentProvider, vscode.DocumentLinkProvider {
+/**
+ * The explain documents: their text, the URI of each file their text names,
+ * and the request each explains, so that an edit to a policy (saved or not)
+ * redraws every explanation still open from the new walk.
+ */
+export class ExplainDocuments implements vscode.TextDocumentContentProvider, vscode.DocumentLinkProvider, vscode.Disposable {
   private readonly docs = new Map<string, Shown>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
   private n = 0;
+  private redraw?: ReturnType<typeof setTimeout>;
+  private redrawing: Promise<void> = Promise.resolve();
 
   add(title: string, shown: Shown): vscode.Uri {
     const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: `/${title.replace(/[/\\]/g, '∕')} (${++this.n})` });
     this.docs.set(uri.toString(), shown);
     return uri;
   }
+
+  /** A policy changed: walk each open explanation's request again, once typing pauses. */
+  policiesChanged(client: () => LanguageClient | undefined): void {
+    if (!this.docs.size) return;
+    clearTimeout(this.redraw);
+    this.redraw = setTimeout(() => { this.redrawing = this.redrawing.then(() => this.redrawOpen(client())); }, 300);
+  }
+
+  private async redrawOpen(client: LanguageClient | undefined): Promise<void> {
+    if (!client) return;
+    const open = new Set(vscode.workspace.textDocuments.map((d) => d.uri.toString()));
+    for (const [key, shown] of this.docs) {
+      if (!open.has(key)) { this.docs.delete(key); continue; }
+      const answer = await client.sendRequest(ExplainRequest, shown.req).catch((e: Error) => ({ ok: false as const, message: e.message }));
+      const next = answer.ok ? { text: explanationText(shown.req, answer), files: answer.files, req: shown.req }
+        : { ...shown, text: `${headOf(shown.req)}# cannot explain it over the policies as they are now: ${answer.message}\n` };
+      if (next.text === shown.text) continue;
+      this.docs.set(key, next);
+      this.changed.fire(vscode.Uri.parse(key));
+    }
+  }
+
+  dispose(): void { clearTimeout(this.redraw); this.changed.dispose(); }
 
   provideTextDocumentContent(uri: vscode.Uri): string {
     return this.docs.get(uri.toString())?.text ?? 'This explanation is gone (the window was reloaded); run DevMesh: Explain Request… again.\n';
@@ -47,6 +78,16 @@ export class ExplainDocuments implements vscode.TextDocumentContentProvider, vsc
     }
     return links;
   }
+}
+
+const headOf = (req: ExplainParams): string =>
+  `# devmesh explain --from ${req.from} ${req.method} ${req.url}${Object.entries(req.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('')}\n`;
+
+/** The document's text: the command it mirrors, the verdict, then the walk. */
+function explanationText(req: ExplainParams, answer: { answered: boolean; text: string }): string {
+  return headOf(req)
+    + `# over the workspace as the editor holds it (unsaved edits included, redrawn as you edit); ${answer.answered ? 'the mesh would answer it' : 'the mesh would REFUSE it'}. Ctrl+click a file:line:col to open it.\n\n`
+    + answer.text;
 }
 
 /** Asks for what the arguments do not give; undefined when the user cancels. */
@@ -97,9 +138,7 @@ export async function explainRequestCommand(docs: ExplainDocuments, client: Lang
   const answer = await client.sendRequest(ExplainRequest, req);
   if (!answer.ok) return fail(`cannot explain ${req.method} ${req.url}: ${answer.message}`);
   const host = req.url.replace(/^https?:\/\//, '');
-  const head = `# devmesh explain --from ${req.from} ${req.method} ${req.url}${Object.entries(req.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('')}\n`
-    + `# over the workspace as the editor holds it (unsaved edits included); ${answer.answered ? 'the mesh would answer it' : 'the mesh would REFUSE it'}. Ctrl+click a file:line:col to open it.\n\n`;
-  const uri = docs.add(`Explain ${req.method} ${host} from ${req.from}`, { text: head + answer.text, files: answer.files });
+  const uri = docs.add(`Explain ${req.method} ${host} from ${req.from}`, { text: explanationText(req, answer), files: answer.files, req });
   // Its own language: word wrap on by default (configurationDefaults), so every file:line:col stays in view.
   const doc = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), 'devmesh-explain');
   await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: false });

@@ -66,6 +66,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
   const lenses = new RuleLensProvider(mesh, languageClient);
   const explainDocs = new ExplainDocuments();
   const yaml = [{ scheme: 'file', language: 'yaml' }];
+  const isPolicyFile = (uri: vscode.Uri) => uri.scheme === 'file' && /\.ya?ml$/i.test(uri.path);
+  const policyWatcher = vscode.workspace.createFileSystemWatcher('**/*.{yaml,yml}');
+  const onPolicyFile = () => explainDocs.policiesChanged(languageClient);
 
   // A mesh.yaml written later (by hand, or by Create Mesh File) turns it on too.
   const meshFileWatcher = vscode.workspace.createFileSystemWatcher('**/{mesh.yaml,mesh.yml,*.mesh.yaml}');
@@ -80,7 +83,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
     lenses,
     vscode.languages.registerCodeLensProvider(yaml, lenses),
     vscode.languages.registerHoverProvider(yaml, new DestinationHoverProvider(mesh, languageClient)),
+    explainDocs,
     vscode.workspace.registerTextDocumentContentProvider(EXPLAIN_SCHEME, explainDocs),
+    // Policies edited in a buffer, or changed on disk: open explanations are walked again.
+    vscode.workspace.onDidChangeTextDocument((e) => { if (e.contentChanges.length && isPolicyFile(e.document.uri)) explainDocs.policiesChanged(languageClient); }),
+    policyWatcher, policyWatcher.onDidChange(onPolicyFile), policyWatcher.onDidCreate(onPolicyFile), policyWatcher.onDidDelete(onPolicyFile),
     vscode.languages.registerDocumentLinkProvider({ scheme: EXPLAIN_SCHEME }, explainDocs),
     vscode.commands.registerCommand('devmesh.explainRequest', async (given?: Partial<ExplainParams>) => {
       await ensureLanguageClient();

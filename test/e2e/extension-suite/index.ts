@@ -176,6 +176,19 @@ const tests: [string, () => Promise<void>][] = [
       const e = vscode.window.activeTextEditor;
       return e && e.document.uri.path.endsWith('/policies/routing.yaml') && e.selection.active.line === 11 ? e : undefined;
     }, 10_000).catch((e: Error) => { throw new Error(`${e.message}: active ${vscode.window.activeTextEditor?.document.uri.toString()} line ${vscode.window.activeTextEditor?.selection.active.line}`); });
+    // An unsaved edit to the rule redraws the open explanation: jason no longer matches rule 0, the default route takes him to v1.
+    const editor = vscode.window.activeTextEditor!;
+    const at = editor.document.getText().indexOf('exact: jason');
+    assert.ok(at > 0, 'the jason match in routing.yaml');
+    const edit = new vscode.WorkspaceEdit();
+    edit.replace(editor.document.uri, new vscode.Range(editor.document.positionAt(at), editor.document.positionAt(at + 'exact: jason'.length)), 'exact: jane');
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    const redrawn = await until('the explanation redrawn from the edited buffer', () => {
+      const t = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString())?.getText();
+      return t && t !== text && /reviews-v1/.test(t) ? t : undefined;
+    }, 15_000);
+    assert.doesNotMatch(redrawn, /rule 0 .*matched/, redrawn);
+    await vscode.commands.executeCommand('workbench.action.files.revert');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   }],
   ['Stop Mesh stops the mesh the extension started', async () => {
