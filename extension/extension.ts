@@ -9,6 +9,8 @@ import { registerCommands } from './commands';
 import { DestinationHoverProvider } from './destination-hover';
 import { EXPLAIN_SCHEME, ExplainDocuments, explainRequestCommand } from './explain-request';
 import type { ExplainParams } from '../language-server/requests';
+import { RULE_ID } from '../webview/protocol';
+import { openRule } from './open-rule';
 import { startLanguageClient } from './language-client';
 import { MeshController } from './mesh-controller';
 import { findMeshFiles } from './mesh-files';
@@ -89,6 +91,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
     vscode.workspace.onDidChangeTextDocument((e) => { if (e.contentChanges.length && isPolicyFile(e.document.uri)) explainDocs.policiesChanged(languageClient); }),
     policyWatcher, policyWatcher.onDidChange(onPolicyFile), policyWatcher.onDidCreate(onPolicyFile), policyWatcher.onDidDelete(onPolicyFile),
     vscode.languages.registerDocumentLinkProvider({ scheme: EXPLAIN_SCHEME }, explainDocs),
+    vscode.commands.registerCommand('devmesh.openRule', async (rule?: string) => {
+      if (typeof rule !== 'string' || !RULE_ID.test(rule)) return { error: 'DevMesh: Open Rule takes a rule id such as VirtualService/default/reviews/0.' };
+      await ensureLanguageClient();
+      return openRule(client, rule);
+    }),
     vscode.commands.registerCommand('devmesh.explainRequest', async (given?: Partial<ExplainParams>) => {
       await ensureLanguageClient();
       return explainRequestCommand(explainDocs, client, given);

@@ -74,6 +74,7 @@ export class TopologyPanel implements vscode.Disposable {
   private async onPageMessage(m: unknown): Promise<void> {
     if (!isPageMessage(m)) return;
     if (m.type === 'openTrace') { await vscode.commands.executeCommand('devmesh.showTraces', m.traceId); return; }
+    if (m.type === 'openRule') { await vscode.commands.executeCommand('devmesh.openRule', m.rule); return; }
     const live = this.mesh.live;
     if (!live) {
       if (m.type === 'ready') this.follow();

@@ -98,7 +98,7 @@ export class LiveTopology {
     this.emit({ type: 'state', state, message });
   }
 
-  /** Handles one page message; `openTrace` is the host's business and ignored here. */
+  /** Handles one page message; `openTrace` and `openRule` are the host's business and ignored here. */
   async handle(msg: PageMessage): Promise<void> {
     switch (msg.type) {
       case 'ready':
@@ -122,6 +122,7 @@ export class LiveTopology {
         return;
       }
       case 'openTrace':
+      case 'openRule':
         return;
     }
   }

@@ -46,6 +46,7 @@ const panel = new SidePanel(panelEl, {
   inject: (target, fault) => { panel.setStatus('Injecting\u2026', graph); send({ type: 'injectFault', requestId: nextRequest++, target, fault }); },
   clear: (target) => { panel.setStatus('Clearing\u2026', graph); send({ type: 'clearFaults', requestId: nextRequest++, target }); },
   openTrace: (traceId) => send({ type: 'openTrace', traceId }),
+  openRule: transport.host === 'vscode' ? (rule) => send({ type: 'openRule', rule }) : undefined,
   close: () => view.select(null),
 });
 const view = new GraphView(svgEl, (s) => { panel.show(s, graph); send({ type: 'select', selection: s }); }, saveState, initial);

@@ -99,7 +99,12 @@ export type PageMessage =
   | { type: 'select'; selection: Selection | null }
   | { type: 'injectFault'; requestId: number; target: FaultTarget; fault: FaultSpec }
   | { type: 'clearFaults'; requestId: number; target?: FaultTarget }
-  | { type: 'openTrace'; traceId: string };
+  | { type: 'openTrace'; traceId: string }
+  /** Open the rule in the editor (VS Code only): a rule id as the sidecars count it (decisions.ts ruleKey). */
+  | { type: 'openRule'; rule: string };
+
+/** A rule id as sidecars count it: Kind/namespace/name/[tcp|tls/]index (decisions.ts ruleKey / parseRuleKey). */
+export const RULE_ID = /^[A-Za-z]+\/[^/\s]+\/[^/\s]+\/(?:(?:tcp|tls)\/)?\d+$/;
 
 /** What the page keeps across a reload (VS Code `setState`, sessionStorage in a browser). */
 export interface PageState {
@@ -157,6 +162,7 @@ export function isPageMessage(v: unknown): v is PageMessage {
     case 'injectFault': return isNum(v.requestId) && isFaultTarget(v.target) && isFaultSpec(v.fault);
     case 'clearFaults': return isNum(v.requestId) && (v.target === undefined || isFaultTarget(v.target));
     case 'openTrace': return isStr(v.traceId) && /^[0-9a-f]{16,32}$/i.test(v.traceId);
+    case 'openRule': return isStr(v.rule) && v.rule.length <= 512 && RULE_ID.test(v.rule);
     default: return false;
   }
 }

@@ -104,6 +104,12 @@ test('the page draws edges with rates, errors, a lock for mTLS and a fault badge
   // The host answers with the edge's recent requests (from the access log): their status codes show.
   await page.evaluate(() => window.postMessage({ type: 'details', details: { selection: { kind: 'edge', id: 'productpage-v1->reviews-v2' }, codes: { 200: 5, 503: 5 } } }, '*'));
   await page.locator('#details ul.codes', { hasText: '503' }).waitFor({ timeout: 5_000 });
+  // The rules behind the edge: in VS Code each is a link that asks the host to open it in the editor.
+  await page.evaluate(() => window.postMessage({ type: 'details', details: { selection: { kind: 'edge', id: 'productpage-v1->reviews-v2' }, codes: { 200: 5, 503: 5 },
+    rules: [{ rule: 'VirtualService/default/reviews/0', requests: 10, errorRate: 0.5 }] } }, '*'));
+  await page.locator('#details button.rule-link', { hasText: 'VirtualService/default/reviews/0' }).click({ timeout: 5_000 });
+  const opened = await page.evaluate(() => (window as unknown as { sent: { type: string }[] }).sent.filter((m) => m.type === 'openRule'));
+  assert.deepEqual(opened, [{ type: 'openRule', rule: 'VirtualService/default/reviews/0' }]);
   // Inject from the panel sends a typed fault request for that edge.
   await page.locator('#details button.inject').click();
   const inject = await page.evaluate(() => (window as unknown as { sent: { type: string }[] }).sent.find((m) => m.type === 'injectFault'));

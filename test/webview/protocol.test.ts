@@ -27,6 +27,12 @@ test('page messages are recognised by type and malformed ones are refused', () =
   assert.ok(!isPageMessage({ type: 'select', selection: { kind: 'service', id: 'x' } }));
   assert.ok(!isPageMessage({ type: 'injectFault', requestId: 1, target: { service: '' }, fault: { abort: { httpStatus: 503, percentage: 50 } } }));
   assert.ok(!isPageMessage({ type: 'openTrace', traceId: '../../etc/passwd' }));
+  assert.ok(isPageMessage({ type: 'openRule', rule: 'VirtualService/default/reviews/0' }));
+  assert.ok(isPageMessage({ type: 'openRule', rule: 'VirtualService/default/tcp-echo/tcp/1' }));
+  assert.ok(isPageMessage({ type: 'openRule', rule: 'AuthorizationPolicy/foo/allow-nothing/3' }));
+  assert.ok(!isPageMessage({ type: 'openRule', rule: 'VirtualService/default/reviews' }), 'no rule index');
+  assert.ok(!isPageMessage({ type: 'openRule', rule: '../../etc/passwd/0' }));
+  assert.ok(!isPageMessage({ type: 'openRule', rule: 'VirtualService/default/re views/0' }));
   assert.ok(!isPageMessage({ type: 'runCommand', command: 'workbench.action.terminal.new' }));
 });
 

@@ -20,6 +20,8 @@ export interface PanelActions {
   inject(target: FaultTarget, fault: FaultSpec): void;
   clear(target: FaultTarget): void;
   openTrace(traceId: string): void;
+  /** Opens a rule in the editor; absent where the host has no editor (the browser dashboard). */
+  openRule?(rule: string): void;
   close(): void;
 }
 
@@ -116,8 +118,14 @@ export class SidePanel {
     if (!rules) return h('p', { class: 'note' }, this.details ? 'No rule counters from this mesh.' : 'Loading\u2026');
     if (!rules.length) return h('p', { class: 'note' }, 'No rule decided a request here in the last 10 minutes (the default route, no authorization policy).');
     const table = h('table', { class: 'requests rules' }, h('tr', {}, h('th', {}, 'rule'), h('th', {}, 'hits'), h('th', {}, 'errors')));
+    const open = this.actions.openRule;
     for (const r of rules) {
-      table.append(h('tr', { class: r.errorRate > 0 ? 'error' : '' }, h('td', { title: r.rule }, r.rule), h('td', {}, String(r.requests)), h('td', {}, formatPercent(r.errorRate))));
+      let name: HTMLElement | string = r.rule;
+      if (open) {
+        name = h('button', { class: 'rule-link', title: `Open ${r.rule} in the editor` }, r.rule);
+        name.addEventListener('click', () => open(r.rule));
+      }
+      table.append(h('tr', { class: r.errorRate > 0 ? 'error' : '' }, h('td', { title: r.rule }, name), h('td', {}, String(r.requests)), h('td', {}, formatPercent(r.errorRate))));
     }
     return table;
   }

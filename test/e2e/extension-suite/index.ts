@@ -38,7 +38,7 @@ async function sendThroughIngress(port: number, n: number): Promise<number> {
 }
 
 const COMMANDS = ['devmesh.start', 'devmesh.stop', 'devmesh.restart', 'devmesh.validate', 'devmesh.showTopology',
-  'devmesh.injectFault', 'devmesh.clearFaults', 'devmesh.showTraces', 'devmesh.openDashboard', 'devmesh.explainRequest', 'devmesh.showRuleTraces'];
+  'devmesh.injectFault', 'devmesh.clearFaults', 'devmesh.showTraces', 'devmesh.openDashboard', 'devmesh.explainRequest', 'devmesh.showRuleTraces', 'devmesh.openRule'];
 
 async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -191,6 +191,16 @@ const tests: [string, () => Promise<void>][] = [
     await vscode.commands.executeCommand('workbench.action.files.revert');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   }],
+  ['Open Rule (the topology edge panel\'s rule links) opens the policy file at the rule the sidecars counted', async () => {
+    const opened = await vscode.commands.executeCommand<{ uri?: vscode.Uri; line?: number; error?: string }>('devmesh.openRule', 'VirtualService/default/reviews/1');
+    assert.equal(opened?.error, undefined);
+    const e = vscode.window.activeTextEditor!;
+    assert.ok(e.document.uri.path.endsWith('/policies/routing.yaml'), e.document.uri.toString());
+    assert.equal(e.selection.active.line, 19, 'the default route of reviews (http[1]) starts on line 20');
+    const missing = await vscode.commands.executeCommand<{ error?: string }>('devmesh.openRule', 'VirtualService/default/reviews/7');
+    assert.match(missing?.error ?? '', /no policy file in this workspace holds the rule VirtualService\/default\/reviews\/7/);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  }],
   ['Stop Mesh stops the mesh the extension started', async () => {
     const a = await api();
     await vscode.commands.executeCommand('devmesh.stop');
@@ -203,7 +213,7 @@ const tests: [string, () => Promise<void>][] = [
 /** What the outer test found missing in this build (DEVMESH_E2E_SKIP=lsp,mesh), with the reason. */
 const skips = new Map((process.env.DEVMESH_E2E_SKIP ?? '').split(';').filter(Boolean).map((s) => s.split('=') as [string, string]));
 const needs = (name: string): string | undefined =>
-  /diagnostics|Explain Request/.test(name) ? 'lsp' : /Start Mesh|Stop Mesh|runtime fault|code lenses/.test(name) ? 'mesh' : undefined;
+  /diagnostics|Explain Request|Open Rule/.test(name) ? 'lsp' : /Start Mesh|Stop Mesh|runtime fault|code lenses/.test(name) ? 'mesh' : undefined;
 
 export async function run(): Promise<void> {
   let failed = 0;
