@@ -120,28 +120,40 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
  * receiver's TCP stack too. Corked until the next tick, they leave in one
  * writev (BENCHMARKS.md "TCP through the mesh").
  */
-function pump(from: Duplex, to: Duplex, count: (bytes: number) => void): void {
+/** The most one corked batch holds before the source is paused (a socket read is 64 KB at most; an HTTP/2 stream can hand over its whole backlog at once). */
+const MAX_BATCH = 1 << 20;
+
+export function pump(from: Duplex, to: Duplex, count: (bytes: number) => void): void {
   // Only on HTTP/2 tunnels: with a TLS connection per tunnel (tcpTunnel: tls)
   // batching measured slower in two A/B runs, so that path copies as pipe() did.
   const batch = !(to instanceof TLSSocket || from instanceof TLSSocket);
   let corked = false;
+  // Back-pressure as pipe() applies it: a destination that buffers past its high-water mark pauses the source until it drains.
+  const backOff = () => {
+    if (from.isPaused()) return;
+    from.pause();
+    to.once('drain', () => from.resume());
+  };
   const flush = () => {
     corked = false;
     to.uncork();
-    if (to.writableNeedDrain && !from.isPaused()) {
-      from.pause();
-      to.once('drain', () => from.resume());
-    }
+    if (to.writableNeedDrain) backOff();
   };
   from.on('data', (chunk: Buffer) => {
     count(chunk.length);
     if (to.destroyed) return;
-    if (batch && !corked) {
+    if (!batch) {
+      if (!to.write(chunk)) backOff();
+      return;
+    }
+    if (!corked) {
       corked = true;
       to.cork();
       process.nextTick(flush);
     }
     to.write(chunk);
+    // A source that hands over more in one tick than a batch should hold (a stream's buffered backlog) waits too.
+    if (to.writableLength >= MAX_BATCH) backOff();
   });
   from.once('end', () => { if (!to.destroyed) to.end(); });
   // As pipe() does: a source paused while its head was read (a tunnel's answer) flows now.
