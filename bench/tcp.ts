@@ -80,7 +80,8 @@ export function iperf(port: number, seconds: number, streams: number): Promise<{
   });
 }
 
-async function connRate(port: number, seconds: number, concurrency: number): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; errors: number }> {
+/** New connections per second through `port` (bench/tcp/connRate.ts on the load CPU). */
+export async function connRate(port: number, seconds: number, concurrency: number): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; errors: number }> {
   const child = spawnPinned(CPUS?.load, process.execPath, [path.join(__dirname, 'tcp', 'connRate.js'), JSON.stringify({ port, seconds, concurrency })], { stdio: ['ignore', 'pipe', 'inherit'] });
   return firstJsonLine(child, (seconds + 30) * 1000);
 }

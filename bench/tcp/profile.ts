@@ -4,7 +4,10 @@
  * iperf3 server), the sidecar process with `--cpu-prof`, and the top
  * functions by self time (the .cpuprofile stays in the output dir).
  *
- *   node out/bench/tcp/profile.js [h2|tls] [seconds] [streams] [outDir] [--no-prof]
+ *   node out/bench/tcp/profile.js [h2|tls] [seconds] [streams] [outDir] [--no-prof] [--conn]
+ *
+ * `--conn`: new connections per second instead (bench/tcp/connRate.ts to the
+ * echo service, `streams` at a time), CPU per connection.
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +16,7 @@ import { startDevmeshChain } from '../dataplane/devmeshChain';
 import { topSelf } from '../dataplane/profile';
 import { freePort } from '../dataplane/ports';
 import { CPUS, cpuMsOf, firstJsonLine, pin, spawnPinned } from '../dataplane/procs';
-import { iperf, tcpSnapshot } from '../tcp';
+import { connRate, iperf, tcpSnapshot } from '../tcp';
 
 async function main() {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -34,6 +37,17 @@ async function main() {
   delete process.env.DEVMESH_SIDECAR_EXEC_ARGV;
   try {
     for (const pid of chain.pids()) pin(pid, CPUS?.proxies);
+    const conn = process.argv.includes('--conn');
+    if (conn) {
+      await connRate(upstreams[1], 1, streams);
+      const pids = [echo.pid!, ...chain.pids()];
+      const before = pids.map(cpuMsOf);
+      const r = await connRate(upstreams[1], seconds, streams);
+      const used = pids.map((p, i) => cpuMsOf(p) - before[i]);
+      const n = r.perSecond * seconds;
+      process.stdout.write(`${transport}: ${r.perSecond.toFixed(0)} connections/s (${streams} at a time, p50 ${r.p50Ms.toFixed(2)} ms, ${r.errors} errors); CPU µs per connection: echo ${(used[0] * 1000 / n).toFixed(0)}, sidecar process ${(used.slice(1).reduce((a, b) => a + b, 0) * 1000 / n).toFixed(0)}\n`);
+      return;
+    }
     await iperf(upstreams[0], 1, streams);
     const pids = [iperfd.pid!, ...chain.pids()];
     const before = pids.map(cpuMsOf);
