@@ -61,8 +61,24 @@ export function tcpSnapshot(o: { iperfPort: number; echoPort: number; client: nu
 
 interface Chain { name: string; iperf: number; echo: number; pids: () => number[] }
 
-/** One iperf3 run through a chain, pinned to the load CPU: MB/s received, and the CPU the chain's processes used per MB. */
-export function iperf(port: number, seconds: number, streams: number): Promise<{ mbps: number; command: string }> {
+/**
+ * One iperf3 run through a chain, pinned to the load CPU: MB/s received. The
+ * server takes one test at a time: when the previous test's connections are
+ * still closing through a busy chain, it answers "busy" and the run is
+ * tried again shortly after.
+ */
+export async function iperf(port: number, seconds: number, streams: number): Promise<{ mbps: number; command: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await iperfOnce(port, seconds, streams);
+    } catch (err) {
+      if (attempt >= 20 || !/server is busy/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+function iperfOnce(port: number, seconds: number, streams: number): Promise<{ mbps: number; command: string }> {
   const args = ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-P', String(streams), '-J'];
   const command = `${CPUS ? `taskset -c ${CPUS.load} ` : ''}iperf3 ${args.join(' ')}`;
   return new Promise((resolve, reject) => {
