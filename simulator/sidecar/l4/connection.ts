@@ -125,7 +125,8 @@ const MAX_BATCH = 1 << 20;
 
 export function pump(from: Duplex, to: Duplex, count: (bytes: number) => void): void {
   // Only on HTTP/2 tunnels: with a TLS connection per tunnel (tcpTunnel: tls)
-  // batching measured slower in two A/B runs, so that path copies as pipe() did.
+  // batching measured slower in two A/B runs, so that path copies as pipe() did
+  // (those runs predate the back-pressure below on that path; not re-measured).
   const batch = !(to instanceof TLSSocket || from instanceof TLSSocket);
   let corked = false;
   // Back-pressure as pipe() applies it: a destination that buffers past its high-water mark pauses the source until it drains.
