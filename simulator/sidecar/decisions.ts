@@ -9,7 +9,7 @@
  * so a record from a live span and one from the static walk compare field
  * by field.
  */
-import type { AuthzDecision } from './security/authorization';
+import type { AuthzDecision, PolicyRule } from './security/authorization';
 import type { FaultDecision } from './resilience/faultDecision';
 import type { RoutePlan } from './routing/plan';
 import type { RouteOrigin } from './tables';
@@ -193,8 +193,17 @@ export function ruleKeysOf(ctx: RequestContext, listener: string): string[] | un
   const by = ctx.notes?.authz?.by;
   const route = listener !== 'inbound' && plan && plan.kind !== 'error' && plan.origin ? originKey(plan.origin) : undefined;
   if (!by) return route === undefined ? undefined : [route];
-  const authz = ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule });
+  const authz = policyRuleKey(by);
   return route === undefined ? [authz] : [authz, route];
+}
+
+const policyKeys = new WeakMap<PolicyRule, string>();
+
+/** The rule key of the AuthorizationPolicy rule that decided, made once per rule (authorization.ts gives each its one object). */
+function policyRuleKey(by: PolicyRule): string {
+  let k = policyKeys.get(by);
+  if (k === undefined) policyKeys.set(by, (k = ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule })));
+  return k;
 }
 
 /** Headers that carry credentials: never recorded, whatever reads them. */

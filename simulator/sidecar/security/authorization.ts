@@ -144,8 +144,13 @@ function decide(policies: readonly Resource<'AuthorizationPolicy'>[], req: Authz
   return { allowed: false, policy: `no ALLOW policy matched (${names.join(', ')})` };
 }
 
+const policyRules = new WeakMap<Resource<'AuthorizationPolicy'>, { ns: string; rules: PolicyRule[] }>();
+
+/** The rule that decided, one object per policy and rule (a snapshot's policies are never changed): the same one every request it decides. */
 function ruleOfPolicy(p: Resource<'AuthorizationPolicy'>, rule: number, defaultNamespace: string): PolicyRule {
-  return { namespace: p.metadata.namespace ?? defaultNamespace, name: p.metadata.name, action: actionOf(p), rule };
+  let made = policyRules.get(p);
+  if (made === undefined || made.ns !== defaultNamespace) policyRules.set(p, (made = { ns: defaultNamespace, rules: [] }));
+  return (made.rules[rule] ??= { namespace: p.metadata.namespace ?? defaultNamespace, name: p.metadata.name, action: actionOf(p), rule });
 }
 
 const actionOf = (p: Resource<'AuthorizationPolicy'>): PolicyRule['action'] => p.spec.action ?? 'ALLOW';
