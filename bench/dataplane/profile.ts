@@ -5,8 +5,13 @@
  * output dir for a flame graph in Chrome DevTools or speedscope).
  *
  *   node out/bench/dataplane/profile.js [seconds] [connections] [outDir]
+ *
+ * `--heap` samples allocations instead (heapSampler.ts, over exactly the
+ * measured wrk run) and prints what each sidecar process allocates per
+ * request: devmesh's own frames, Node's, and the top allocation sites with
+ * what they allocate under them.
  */
-import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import { benchSnapshot, SERVICE_HOST, startDevmeshChain } from './devmeshChain';
@@ -14,6 +19,35 @@ import { freePort } from './ports';
 import { CPUS, cpuMsOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned } from './procs';
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+
+interface HeapNode { callFrame: Node['callFrame']; selfSize: number; children: HeapNode[] }
+
+/** Bytes per request of a sampled heap profile: by origin, and by the innermost devmesh frame each allocation happened under. */
+export function allocationsPerRequest(file: string, requests: number, n = 20): string[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { head: HeapNode };
+  const origin = new Map<string, number>();
+  const site = new Map<string, number>();
+  const name = (f: Node['callFrame']) => `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/out\//, '')}:${f.lineNumber + 1}`;
+  let total = 0;
+  const walk = (node: HeapNode, under: string | undefined) => {
+    const f = node.callFrame;
+    const own = f.url.includes('/out/');
+    const here = own ? name(f) : under;
+    const size = node.selfSize;
+    total += size;
+    const o = own ? 'devmesh code itself' : f.url.startsWith('node:') ? 'Node internals' : 'V8 builtins and natives';
+    origin.set(o, (origin.get(o) ?? 0) + size);
+    if (here) site.set(here, (site.get(here) ?? 0) + size);
+    for (const c of node.children) walk(c, here);
+  };
+  walk(prof.head, undefined);
+  const kb = (b: number) => `${(b / 1024 / requests).toFixed(1)} KB`;
+  const under = [...site.values()].reduce((a, b) => a + b, 0);
+  return [
+    `allocated ${kb(total)} per request; ${[...origin].map(([k, v]) => `${k} ${kb(v)}`).join(', ')}; under devmesh frames (Node calls included) ${kb(under)}`,
+    ...[...site].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${String(Math.round(v / requests)).padStart(7)} B/req  ${k}`),
+  ];
+}
 
 export function topSelf(file: string, n = 25): string[] {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[] };
@@ -36,21 +70,35 @@ async function main() {
   const { port } = await firstJsonLine<{ port: number }>(svc);
   const ports = async (k: number) => Promise.all(Array.from({ length: k }, () => freePort()));
   const snap = benchSnapshot(port, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
-  const profile = !process.argv.includes('--no-prof');
+  const heap = process.argv.includes('--heap');
+  const profile = !heap && !process.argv.includes('--no-prof');
   if (profile) process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --cpu-prof --cpu-prof-dir=${out}`;
+  if (heap) {
+    for (const f of readdirSync(out).filter((x) => x.endsWith('.heapprofile'))) rmSync(path.join(out, f));
+    process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --require ${path.join(__dirname, 'heapSampler.js')}`;
+    process.env.DEVMESH_HEAP_DIR = out;
+  }
   const mesh = await startDevmeshChain(createCa({ trustDomain: 'cluster.local' }), snap, { sampling: 100, printAccessLog: false, observability: process.env.BENCH_OBSERVABILITY !== 'off' });
   delete process.env.DEVMESH_SIDECAR_EXEC_ARGV;
   for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
   await runWrk(`http://127.0.0.1:${mesh.outboundPort}/`, { connections, seconds: 2, host: SERVICE_HOST });
   const all = [svc.pid!, ...mesh.pids()];
+  if (heap) for (const pid of mesh.pids()) process.kill(pid, 'SIGUSR2');
   const before = all.map(cpuMsOf);
   const r = await runWrk(`http://127.0.0.1:${mesh.outboundPort}/`, { connections, seconds, host: SERVICE_HOST });
+  if (heap) for (const pid of mesh.pids()) process.kill(pid, 'SIGUSR2');
   const perReq = all.map((pid, i) => ((cpuMsOf(pid) - before[i]) * 1000) / r.requests);
   process.stdout.write(`${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; CPU µs/req: service ${perReq[0].toFixed(0)}, sidecar processes ${perReq.slice(1).map((x) => x.toFixed(0)).join(' + ')} (${mesh.layout} layout); RSS/peak MB ${mesh.pids().map((p) => { const m = memoryOf(p); return `${m?.rssMb.toFixed(0)}/${m?.peakMb.toFixed(0)}`; }).join(', ')}\n`);
   const pids = mesh.pids();
+  // The sampler writes its profile after the second signal: wait for it before the processes stop.
+  for (let i = 0; heap && i < 100 && !pids.every((pid) => existsSync(path.join(out, `${pid}.heapprofile`))); i++) await new Promise((res) => setTimeout(res, 100));
   await mesh.stop();
   svc.kill();
   await new Promise((res) => setTimeout(res, 500));
+  for (const pid of heap ? pids : []) {
+    const file = path.join(out, `${pid}.heapprofile`);
+    process.stdout.write(`\n== ${file} (sidecar process ${pid})\n${allocationsPerRequest(file, r.requests).join('\n')}\n`);
+  }
   for (const f of readdirSync(out).filter((x) => x.endsWith('.cpuprofile'))) {
     const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1]);
     if (!pids.includes(pid)) continue;

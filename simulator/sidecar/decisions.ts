@@ -9,7 +9,7 @@
  * so a record from a live span and one from the static walk compare field
  * by field.
  */
-import type { AuthzDecision } from './security/authorization';
+import type { AuthzDecision, PolicyRule } from './security/authorization';
 import type { FaultDecision } from './resilience/faultDecision';
 import type { RoutePlan } from './routing/plan';
 import type { RouteOrigin } from './tables';
@@ -66,18 +66,21 @@ export function ruleOf(origin: RouteOrigin | undefined): RuleRef | undefined {
 }
 
 export function routeRecord(plan: RoutePlan, proxy: string): RouteRecord {
-  switch (plan.kind) {
-    case 'forward': {
-      const r: RouteRecord = { step: 'route', proxy, route: plan.routeName, rule: ruleOf(plan.origin), action: 'forward', host: plan.host, port: plan.port };
-      if (plan.subset !== undefined) r.subset = plan.subset;
-      return strip(r);
-    }
-    case 'redirect':
-    case 'direct':
-      return strip({ step: 'route', proxy, route: plan.routeName, rule: ruleOf(plan.origin), action: plan.kind, status: plan.status });
-    case 'error':
-      return { step: 'route', proxy, route: '-', action: 'refused', status: plan.error.status, flag: plan.error.flag, reason: plan.error.reason };
+  if (plan.kind === 'error') return { step: 'route', proxy, route: '-', action: 'refused', status: plan.error.status, flag: plan.error.flag, reason: plan.error.reason };
+  // Keys added in the record's order and only when defined (never `delete`d: that turns an object into a dictionary).
+  const r = { step: 'route', proxy, route: plan.routeName } as RouteRecord;
+  const rule = ruleOf(plan.origin);
+  if (rule) r.rule = rule;
+  if (plan.kind === 'forward') {
+    r.action = 'forward';
+    r.host = plan.host;
+    r.port = plan.port;
+    if (plan.subset !== undefined) r.subset = plan.subset;
+  } else {
+    r.action = plan.kind;
+    r.status = plan.status;
   }
+  return r;
 }
 
 export function faultRecord(d: FaultDecision, plan: RoutePlan | undefined): FaultRecord {
@@ -94,15 +97,21 @@ export function faultRecord(d: FaultDecision, plan: RoutePlan | undefined): Faul
 }
 
 export function mirrorRecord(to: string[], plan: RoutePlan | undefined): MirrorRecord {
-  return strip({ step: 'mirror', rule: plan && plan.kind !== 'error' ? ruleOf(plan.origin) : undefined, to });
+  const rule = plan && plan.kind !== 'error' ? ruleOf(plan.origin) : undefined;
+  return rule ? { step: 'mirror', rule, to } : { step: 'mirror', to };
 }
 
 export function attemptRecord(n: number, note: AttemptNote): AttemptRecord {
-  return strip({ step: 'attempt', n, endpoint: note.endpoint, result: note.result, retried: note.retried });
+  return note.endpoint !== undefined
+    ? { step: 'attempt', n, endpoint: note.endpoint, result: note.result, retried: note.retried }
+    : { step: 'attempt', n, result: note.result, retried: note.retried };
 }
 
 export function mtlsRecord(proxy: string, port: number, mtls: { mode: string; source: string }, peer: { tls: boolean; spiffeId?: string }, admitted: boolean): MtlsRecord {
-  return strip({ step: 'mtls', proxy, port, mode: mtls.mode, source: mtls.source, peer: peer.tls ? peer.spiffeId : undefined, admitted });
+  const id = peer.tls ? peer.spiffeId : undefined;
+  return id !== undefined
+    ? { step: 'mtls', proxy, port, mode: mtls.mode, source: mtls.source, peer: id, admitted }
+    : { step: 'mtls', proxy, port, mode: mtls.mode, source: mtls.source, admitted };
 }
 
 export function authzRecord(d: AuthzDecision, proxy: string): AuthzRecord {
@@ -123,14 +132,15 @@ export function rulesOf(records: readonly DecisionRecord[]): RuleRef[] {
   return out;
 }
 
-/** Drops keys whose value is undefined, so records compare with deepEqual and serialize the same. */
-function strip<T extends object>(r: T): T {
-  for (const k of Object.keys(r) as (keyof T)[]) if (r[k] === undefined) delete r[k];
-  return r;
-}
-
 /** Flags that say an attempt failed at the proxy rather than got the app's answer. */
 const FAILURE_FLAGS = ['UF', 'UC', 'UT', 'UO', 'UH', 'NR', 'NC', 'FI', 'UAEX'] as const;
+
+function failureFlag(flags: readonly string[]): string | undefined {
+  // Most exchanges carry no flag at all: no walk, no closure.
+  if (flags.length === 0) return undefined;
+  for (const f of FAILURE_FLAGS) if (flags.includes(f)) return f;
+  return undefined;
+}
 
 /**
  * The records of one finished exchange, from what its filters noted: at an
@@ -162,7 +172,7 @@ export function recordsOf(listener: string, ctx: RequestContext, status: number)
   if (notes.mirrors) out.push(mirrorRecord(notes.mirrors, plan));
   if (notes.attempts) notes.attempts.forEach((a, i) => out.push(attemptRecord(i + 1, a)));
   else if (plan.kind === 'forward' && (ctx.endpoint || ctx.flags.includes('UH'))) {
-    const failed = FAILURE_FLAGS.find((f) => ctx.flags.includes(f));
+    const failed = failureFlag(ctx.flags);
     out.push(attemptRecord(1, { endpoint: ctx.endpoint?.name, result: failed ?? String(status), retried: false }));
   }
   return out;
@@ -183,8 +193,17 @@ export function ruleKeysOf(ctx: RequestContext, listener: string): string[] | un
   const by = ctx.notes?.authz?.by;
   const route = listener !== 'inbound' && plan && plan.kind !== 'error' && plan.origin ? originKey(plan.origin) : undefined;
   if (!by) return route === undefined ? undefined : [route];
-  const authz = ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule });
+  const authz = policyRuleKey(by);
   return route === undefined ? [authz] : [authz, route];
+}
+
+const policyKeys = new WeakMap<PolicyRule, string>();
+
+/** The rule key of the AuthorizationPolicy rule that decided, made once per rule (authorization.ts gives each its one object). */
+function policyRuleKey(by: PolicyRule): string {
+  let k = policyKeys.get(by);
+  if (k === undefined) policyKeys.set(by, (k = ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule })));
+  return k;
 }
 
 /** Headers that carry credentials: never recorded, whatever reads them. */

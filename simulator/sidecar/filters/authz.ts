@@ -25,10 +25,20 @@ export interface AuthzDeps {
   log: (level: 'info' | 'warn', message: string) => void;
 }
 
-/** The AuthorizationPolicies that select this proxy (explain lists them with their verdicts). */
+const selected = new WeakMap<MeshTables, Resource<'AuthorizationPolicy'>[]>();
+
+/**
+ * The AuthorizationPolicies that select this proxy (explain lists them with
+ * their verdicts): chosen once per tables (they are immutable), not per
+ * request; callers share the array and do not change it.
+ */
 export function authzPoliciesAt(t: MeshTables): Resource<'AuthorizationPolicy'>[] {
-  if (t.snapshot.authorizationPolicies.length === 0) return [];
-  return policiesFor(t.snapshot.authorizationPolicies, proxyTarget(t), t.snapshot.namespace, t.rootNamespace);
+  let policies = selected.get(t);
+  if (policies === undefined) {
+    policies = t.snapshot.authorizationPolicies.length === 0 ? [] : policiesFor(t.snapshot.authorizationPolicies, proxyTarget(t), t.snapshot.namespace, t.rootNamespace);
+    selected.set(t, policies);
+  }
+  return policies;
 }
 
 export const authz = (deps: AuthzDeps): Filter => (next) => (ctx) => {

@@ -6,8 +6,14 @@
 import type { Protocol } from '../../policy/model';
 import type { ServiceInfo, ServicePortInfo, WorkloadInfo } from '../../protocol';
 
+const onePort = new WeakMap<ServiceInfo, ServicePortInfo[]>();
+
+/** Every port of a service; the one-port list of a service without `ports` is made once per service (a snapshot's are never changed), not per request. */
 export function portsOf(s: ServiceInfo): ServicePortInfo[] {
-  return s.ports && s.ports.length > 0 ? s.ports : [{ name: s.protocol, port: s.port, targetPort: s.port, protocol: s.protocol }];
+  if (s.ports && s.ports.length > 0) return s.ports;
+  let ports = onePort.get(s);
+  if (ports === undefined) onePort.set(s, (ports = [{ name: s.protocol, port: s.port, targetPort: s.port, protocol: s.protocol }]));
+  return ports;
 }
 
 /**

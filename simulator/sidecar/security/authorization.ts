@@ -80,9 +80,10 @@ export function policiesFor(all: readonly Resource<'AuthorizationPolicy'>[], wor
 }
 
 export function authorize(policies: readonly Resource<'AuthorizationPolicy'>[], req: AuthzRequest, defaultNamespace: string): AuthzDecision {
-  const enforced = policies.filter((p) => !isDryRun(p));
+  // Per request: no copies of the policy list unless a dry-run or AUDIT policy is in it.
+  const enforced = policies.some(isDryRun) ? policies.filter((p) => !isDryRun(p)) : policies;
   const decision = decide(enforced, req, defaultNamespace);
-  const audited = policies.filter((p) => p.spec.action === 'AUDIT' && !isDryRun(p) && policyMatches(p.spec, req, false)).map((p) => nameOf(p, defaultNamespace));
+  const audited = policies.some(isAudit) ? policies.filter((p) => isAudit(p) && !isDryRun(p) && policyMatches(p.spec, req, false)).map((p) => nameOf(p, defaultNamespace)) : [];
   if (audited.length > 0) decision.audited = audited;
   // Envoy's shadow rules hold the dry-run policies alone: what they would decide on their own.
   if (enforced.length !== policies.length) {
@@ -93,6 +94,7 @@ export function authorize(policies: readonly Resource<'AuthorizationPolicy'>[], 
 }
 
 const nameOf = (p: Resource<'AuthorizationPolicy'>, ns: string) => `${p.metadata.namespace ?? ns}/${p.metadata.name}`;
+const isAudit = (p: Resource<'AuthorizationPolicy'>) => p.spec.action === 'AUDIT';
 
 /** What the CUSTOM policies of a proxy decide before any DENY or ALLOW policy is looked at. */
 export type CustomDecision =
@@ -125,20 +127,30 @@ export function customDecision(policies: readonly Resource<'AuthorizationPolicy'
 }
 
 function decide(policies: readonly Resource<'AuthorizationPolicy'>[], req: AuthzRequest, defaultNamespace: string): AuthzDecision {
-  const name = (p: Resource<'AuthorizationPolicy'>) => nameOf(p, defaultNamespace);
-  const by = (p: Resource<'AuthorizationPolicy'>, rule: number): PolicyRule => ({ namespace: p.metadata.namespace ?? defaultNamespace, name: p.metadata.name, action: actionOf(p), rule });
   for (const p of policies) {
     if (actionOf(p) !== 'DENY') continue;
     const rule = matchingRule(p.spec, req, true);
-    if (rule >= 0) return { allowed: false, policy: name(p), by: by(p, rule) };
+    if (rule >= 0) return { allowed: false, policy: nameOf(p, defaultNamespace), by: ruleOfPolicy(p, rule, defaultNamespace) };
   }
-  const allows = policies.filter((p) => actionOf(p) === 'ALLOW');
-  if (allows.length === 0) return { allowed: true, policy: 'no ALLOW policy' };
-  for (const p of allows) {
+  let allows = 0;
+  for (const p of policies) {
+    if (actionOf(p) !== 'ALLOW') continue;
+    allows++;
     const rule = matchingRule(p.spec, req, false);
-    if (rule >= 0) return { allowed: true, policy: name(p), by: by(p, rule) };
+    if (rule >= 0) return { allowed: true, policy: nameOf(p, defaultNamespace), by: ruleOfPolicy(p, rule, defaultNamespace) };
   }
-  return { allowed: false, policy: `no ALLOW policy matched (${allows.map(name).join(', ')})` };
+  if (allows === 0) return { allowed: true, policy: 'no ALLOW policy' };
+  const names = policies.filter((p) => actionOf(p) === 'ALLOW').map((p) => nameOf(p, defaultNamespace));
+  return { allowed: false, policy: `no ALLOW policy matched (${names.join(', ')})` };
+}
+
+const policyRules = new WeakMap<Resource<'AuthorizationPolicy'>, { ns: string; rules: PolicyRule[] }>();
+
+/** The rule that decided, one object per policy and rule (a snapshot's policies are never changed): the same one every request it decides. */
+function ruleOfPolicy(p: Resource<'AuthorizationPolicy'>, rule: number, defaultNamespace: string): PolicyRule {
+  let made = policyRules.get(p);
+  if (made === undefined || made.ns !== defaultNamespace) policyRules.set(p, (made = { ns: defaultNamespace, rules: [] }));
+  return (made.rules[rule] ??= { namespace: p.metadata.namespace ?? defaultNamespace, name: p.metadata.name, action: actionOf(p), rule });
 }
 
 const actionOf = (p: Resource<'AuthorizationPolicy'>): PolicyRule['action'] => p.spec.action ?? 'ALLOW';
@@ -251,15 +263,21 @@ function sourceMatches(s: AuthzSource, req: AuthzRequest): boolean {
 }
 
 function operationMatches(o: AuthzOperation, req: AuthzRequest, deny: boolean): boolean {
-  const host = req.host.toLowerCase();
-  const ports = [req.port, ...(req.altPorts ?? [])].map(String);
   const trimmed = req.path.length > 1 && req.path.endsWith('/') ? req.path.replace(/\/+$/, '') : undefined;
+  // A field the operation leaves out matches anything: its candidates (lowercased host, port strings) are made only when one is set.
   return (
-    field(o.hosts?.map((h) => h.toLowerCase()), o.notHosts?.map((h) => h.toLowerCase()), host, host.replace(/:\d+$/, '')) &&
-    field(o.ports?.map(String), undefined, ...ports) && field(undefined, o.notPorts?.map(String), req.port === 0 ? undefined : String(req.port)) &&
+    (!some(o.hosts) && !some(o.notHosts) ? true : hostField(o, req.host.toLowerCase())) &&
+    (!some(o.ports) ? true : field(o.ports!.map(String), undefined, ...[req.port, ...(req.altPorts ?? [])].map(String))) &&
+    (!some(o.notPorts) ? true : field(undefined, o.notPorts!.map(String), req.port === 0 ? undefined : String(req.port))) &&
     field(o.methods, o.notMethods, req.method) &&
     (deny && trimmed ? pathField(o.paths, undefined, req.path, trimmed) && pathField(undefined, o.notPaths, req.path) : pathField(o.paths, o.notPaths, req.path))
   );
+}
+
+const some = (list: readonly unknown[] | undefined): boolean => list !== undefined && list.length > 0;
+
+function hostField(o: AuthzOperation, host: string): boolean {
+  return field(o.hosts?.map((h) => h.toLowerCase()), o.notHosts?.map((h) => h.toLowerCase()), host, host.replace(/:\d+$/, ''));
 }
 
 function conditionMatches(c: AuthzCondition, req: AuthzRequest): boolean {
@@ -307,10 +325,15 @@ function pathMatches(pattern: string, path: string): boolean {
 }
 
 function listMatches<T>(values: string[] | undefined, notValues: string[] | undefined, candidates: (T | undefined)[], match: (pattern: string, value: T) => boolean): boolean {
-  const present = candidates.filter((c): c is T => c !== undefined);
-  if (values && values.length > 0 && !values.some((v) => present.some((c) => match(v, c)))) return false;
-  if (notValues && notValues.length > 0 && notValues.some((v) => present.some((c) => match(v, c)))) return false;
+  if (values && values.length > 0 && !anyMatch(values, candidates, match)) return false;
+  if (notValues && notValues.length > 0 && anyMatch(notValues, candidates, match)) return false;
   return true;
+}
+
+/** Whether a pattern matches a candidate that is present (plain loops: this runs per rule per request). */
+function anyMatch<T>(patterns: readonly string[], candidates: readonly (T | undefined)[], match: (pattern: string, value: T) => boolean): boolean {
+  for (const v of patterns) for (const c of candidates) if (c !== undefined && match(v, c)) return true;
+  return false;
 }
 
 function wildcard(pattern: string, value: string): boolean {
