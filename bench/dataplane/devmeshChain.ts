@@ -23,27 +23,6 @@ export const SERVICE_HOST = 'bench';
  * added workload), every bench replica serving from the same app port.
  */
 export function benchSnapshot(servicePort: number, ports: { client: number[]; server: number[]; ingress: number[]; more?: number[][] }, version = 1, policyTag = 'v1', replicas = 1): MeshSnapshot {
-  const meta = (name: string) => ({ name, namespace: NS });
-  const vs: Resource<'VirtualService'> = {
-    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: meta('bench'),
-    spec: { hosts: [SERVICE_HOST], http: [
-      { match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ destination: { host: SERVICE_HOST, subset: 'v1' } }] },
-      { match: [{ uri: { prefix: '/' } }], route: [{ destination: { host: SERVICE_HOST, subset: 'v1' }, weight: 100 }], headers: { response: { set: { 'x-bench-route': policyTag } } } },
-    ] },
-  };
-  const dr: Resource<'DestinationRule'> = {
-    apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: meta('bench'),
-    spec: { host: SERVICE_HOST, trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
-  };
-  const pa: Resource<'PeerAuthentication'> = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: meta('default'), spec: { mtls: { mode: 'STRICT' } } };
-  const ap: Resource<'AuthorizationPolicy'> = {
-    apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: meta('bench-allow'),
-    spec: { selector: { matchLabels: { app: SERVICE_HOST } }, action: 'ALLOW', rules: [{ from: [{ source: { principals: [`${TD}/ns/${NS}/sa/client`] } }], to: [{ operation: { methods: ['GET', 'POST'] } }] }] },
-  };
-  const wl = (name: string, service: string, sa: string, appPort: number, p: number[], labels: Record<string, string>) => ({
-    name, service, namespace: NS, labels, serviceAccount: sa, spiffeId: spiffeId(TD, NS, sa), appPort,
-    sidecar: { inboundPort: p[0], outboundPort: p[1], adminPort: p[2] },
-  });
   const extra = Array.from({ length: replicas }, (_, i) => i + 1);
   return {
     version, meshName: 'bench', trustDomain: TD, namespace: NS,
@@ -52,12 +31,69 @@ export function benchSnapshot(servicePort: number, ports: { client: number[]; se
       { name: SERVICE_HOST, namespace: NS, fqdn: serviceFqdn(SERVICE_HOST, NS), port: 9080, protocol: 'http', workloads: extra.map((i) => `bench-v${i}`) },
     ],
     workloads: [
-      ...extra.map((i) => wl(`client-v${i}`, 'client', 'client', 1, i === 1 ? ports.client : ports.more![2 * (i - 2)], { app: 'client', version: 'v1' })),
-      ...extra.map((i) => wl(`bench-v${i}`, SERVICE_HOST, 'bench', servicePort, i === 1 ? ports.server : ports.more![2 * (i - 2) + 1], { app: SERVICE_HOST, version: 'v1' })),
+      ...extra.map((i) => workload(`client-v${i}`, 'client', 'client', 1, i === 1 ? ports.client : ports.more![2 * (i - 2)], { app: 'client', version: 'v1' })),
+      ...extra.map((i) => workload(`bench-v${i}`, SERVICE_HOST, 'bench', servicePort, i === 1 ? ports.server : ports.more![2 * (i - 2) + 1], { app: SERVICE_HOST, version: 'v1' })),
     ],
-    ingress: { name: 'istio-ingressgateway', port: ports.ingress[0], adminPort: ports.ingress[1], serviceAccount: 'istio-ingressgateway', spiffeId: spiffeId(TD, 'istio-system', 'istio-ingressgateway'), labels: { istio: 'ingressgateway' } },
-    virtualServices: [vs], destinationRules: [dr], gateways: [], peerAuthentications: [pa], authorizationPolicies: [ap], faults: [],
+    ingress: ingressOf(ports.ingress),
+    ...policies([SERVICE_HOST], policyTag),
   };
+}
+
+/** The service host chain `i` (from 1) of `chainsSnapshot` calls: `bench`, `bench-2`, ... */
+export const chainHost = (i: number): string => (i === 1 ? SERVICE_HOST : `${SERVICE_HOST}-${i}`);
+
+/**
+ * `chains` independent caller -> callee chains in one mesh: chain i is
+ * caller `client-vi` calling service `chainHost(i)` (workload `bench-vi`, its
+ * app on `servicePorts[i - 1]`), each callee service with the same
+ * VirtualService, DestinationRule and AuthorizationPolicy as `benchSnapshot`'s,
+ * so no request of one chain is balanced onto another chain's sidecars or app.
+ * Workloads in Mesh order: the callers, then the callees (as benchSnapshot).
+ */
+export function chainsSnapshot(servicePorts: number[], ports: { chains: Array<{ client: number[]; server: number[] }>; ingress: number[] }): MeshSnapshot {
+  const ids = servicePorts.map((_, i) => i + 1);
+  return {
+    version: 1, meshName: 'bench', trustDomain: TD, namespace: NS,
+    services: [
+      { name: 'client', namespace: NS, fqdn: serviceFqdn('client', NS), port: 9080, protocol: 'http', workloads: ids.map((i) => `client-v${i}`) },
+      ...ids.map((i) => ({ name: chainHost(i), namespace: NS, fqdn: serviceFqdn(chainHost(i), NS), port: 9080, protocol: 'http' as const, workloads: [`bench-v${i}`] })),
+    ],
+    workloads: [
+      ...ids.map((i) => workload(`client-v${i}`, 'client', 'client', 1, ports.chains[i - 1].client, { app: 'client', version: 'v1' })),
+      ...ids.map((i) => workload(`bench-v${i}`, chainHost(i), 'bench', servicePorts[i - 1], ports.chains[i - 1].server, { app: chainHost(i), version: 'v1' })),
+    ],
+    ingress: ingressOf(ports.ingress),
+    ...policies(ids.map(chainHost), 'v1'),
+  };
+}
+
+const workload = (name: string, service: string, sa: string, appPort: number, p: number[], labels: Record<string, string>) => ({
+  name, service, namespace: NS, labels, serviceAccount: sa, spiffeId: spiffeId(TD, NS, sa), appPort,
+  sidecar: { inboundPort: p[0], outboundPort: p[1], adminPort: p[2] },
+});
+
+const ingressOf = (p: number[]) => ({ name: 'istio-ingressgateway', port: p[0], adminPort: p[1], serviceAccount: 'istio-ingressgateway', spiffeId: spiffeId(TD, 'istio-system', 'istio-ingressgateway'), labels: { istio: 'ingressgateway' } });
+
+/** Per service host: a VirtualService (header match, then a weighted route that sets a response header), a DestinationRule with subset v1 and an ALLOW policy for the caller; one STRICT PeerAuthentication. */
+function policies(hosts: string[], policyTag: string): Pick<MeshSnapshot, 'virtualServices' | 'destinationRules' | 'gateways' | 'peerAuthentications' | 'authorizationPolicies' | 'faults'> {
+  const meta = (name: string) => ({ name, namespace: NS });
+  const vs = (host: string): Resource<'VirtualService'> => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: meta(host),
+    spec: { hosts: [host], http: [
+      { match: [{ headers: { 'end-user': { exact: 'jason' } } }], route: [{ destination: { host, subset: 'v1' } }] },
+      { match: [{ uri: { prefix: '/' } }], route: [{ destination: { host, subset: 'v1' }, weight: 100 }], headers: { response: { set: { 'x-bench-route': policyTag } } } },
+    ] },
+  });
+  const dr = (host: string): Resource<'DestinationRule'> => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: meta(host),
+    spec: { host, trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
+  });
+  const pa: Resource<'PeerAuthentication'> = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: meta('default'), spec: { mtls: { mode: 'STRICT' } } };
+  const ap = (host: string): Resource<'AuthorizationPolicy'> => ({
+    apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: meta(`${host}-allow`),
+    spec: { selector: { matchLabels: { app: host } }, action: 'ALLOW', rules: [{ from: [{ source: { principals: [`${TD}/ns/${NS}/sa/client`] } }], to: [{ operation: { methods: ['GET', 'POST'] } }] }] },
+  });
+  return { virtualServices: hosts.map(vs), destinationRules: hosts.map(dr), gateways: [], peerAuthentications: [pa], authorizationPolicies: hosts.map(ap), faults: [] };
 }
 
 function startedSidecar(s: ManagedSidecar): ManagedSidecar {

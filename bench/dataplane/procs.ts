@@ -29,7 +29,8 @@ export function pin(pid: number | undefined, cpu: string | undefined): void {
   try { execFileSync('renice', ['-n', String(NICE), '-p', String(pid)], { stdio: 'ignore' }); } catch { /* not allowed: fine */ }
 }
 
-export const NICE = -5;
+/** Niceness of every process under test; DEVMESH_BENCH_NICE changes it (a busier shared machine disturbs a run less at -15). */
+export const NICE = Number(process.env.DEVMESH_BENCH_NICE ?? -5);
 
 /** Resident set (VmRSS) and its peak (VmHWM), in MB. */
 export function memoryOf(pid: number | undefined): { rssMb: number; peakMb: number } | undefined {
@@ -92,12 +93,13 @@ export function parseWrk(out: string): Omit<WrkResult, 'command'> {
   };
 }
 
-/** One wrk run, pinned to the load CPU, keep-alive (wrk's default), one thread. */
-export function runWrk(url: string, o: { connections: number; seconds: number; host?: string }): Promise<WrkResult> {
+/** One wrk run, pinned to the load CPU (or `cpu`), keep-alive (wrk's default), one thread. */
+export function runWrk(url: string, o: { connections: number; seconds: number; host?: string; cpu?: string }): Promise<WrkResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...(o.host ? ['-H', `Host: ${o.host}`] : []), url];
-  const command = `${CPUS ? `taskset -c ${CPUS.load} ` : ''}wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
+  const cpu = o.cpu ?? CPUS?.load;
+  const command = `${cpu ? `taskset -c ${cpu} ` : ''}wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
   return new Promise((resolve, reject) => {
-    const child = spawnPinned(CPUS?.load, 'wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnPinned(cpu, 'wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));

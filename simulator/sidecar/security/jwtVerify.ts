@@ -5,8 +5,12 @@
  * for a token with the same `kid` (or none), a key with an `alg` only for that
  * algorithm; no such key is "Jwks doesn't have key to match kid or alg from
  * Jwt", keys that all fail are "Jwt verification fails".
+ *
+ * jose is loaded at the first signature check, not at sidecar start: most
+ * sidecars never see a RequestAuthentication, and its module graph costs
+ * every sidecar process ~1.7 MB of RSS (issue 19's memory target).
  */
-import { compactVerify, importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { JwksStore } from './jwksStore';
 import type { JwtStatus } from './jwtStatus';
 import { audiencesAllowed, parseJwt, timeStatus, type ParsedJwt } from './jwtToken';
@@ -56,6 +60,7 @@ export async function verifyToken(token: string, p: JwtProvider, store: JwksStor
 const imported = new WeakMap<object, Map<string, Promise<unknown>>>();
 
 async function signatureVerifies(token: string, jwk: Record<string, unknown>, alg: string): Promise<boolean> {
+  const { compactVerify, importJWK } = await import('jose');
   let byAlg = imported.get(jwk);
   if (!byAlg) imported.set(jwk, (byAlg = new Map()));
   let key = byAlg.get(alg);
