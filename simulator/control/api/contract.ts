@@ -571,6 +571,8 @@ export interface RuleStats {
   requestsPerMinute: number;
   /** Requests in the last 10 minutes. */
   requests: number;
+  /** How many of `requests` were TCP connections (every one of a tcp[]/tls[] rule's; an AuthorizationPolicy rule's that network RBAC decided). */
+  connections: number;
   /** 5xx, resets and proxy failures, as a share of `requests` (0 without requests). */
   errorRate: number;
   /** Of the latencies sampled in the last 10 minutes; null without requests. */
