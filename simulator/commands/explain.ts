@@ -82,6 +82,8 @@ async function explain(method: string | undefined, url: string | undefined, o: O
     headers.cookie = [headers.cookie, ...o.cookie].filter(Boolean).join('; ');
   }
   if (o.trace) {
+    // A TCP connection's id (16 hex digits, `conn <id>` in devmesh logs): its access-log entries, not a trace.
+    if (/^[0-9a-f]{16}$/.test(o.trace)) return (await import('./explainConnectionTrace')).explainConnectionTrace(o.trace, o.file, o.format);
     // The request of each hop is in the trace; headers are not, so -H and --cookie give the ones its rules read.
     const { explainTrace } = await import('./explainTrace');
     return explainTrace(o.trace, o.file, o.format, headers);

@@ -137,7 +137,7 @@ export function explainConnection(snapshot: MeshSnapshot, c: ExplainConnection, 
 
   const destinations: L4DestinationStep[] = [];
   const outcomes: Outcome[] = [];
-  const request: DecisionRecord = { step: 'request', config: snapshot.version };
+  const request: DecisionRecord = { step: 'request', config: snapshot.version, target: c.target };
   for (const { value: plan, probability } of plans) {
     const routed = l4RouteRecord(plan, proxy);
     if (plan.kind === 'error') {

@@ -487,6 +487,8 @@ export interface RequestRecord {
   step: 'request';
   config: number;
   headers?: Record<string, string>;
+  /** A TCP connection: the `host:port` the app named (its CONNECT target, or its local upstream port's service), which the walk starts from. */
+  target?: string;
 }
 
 /** Which rule routed the request (or that none did), and where to. */

@@ -59,7 +59,7 @@ export function l4RecordsOf(ctx: L4Context, connected: boolean): DecisionRecord[
     // The egress gateway routes what its inbound takes: its route and attempt follow.
     if (!ctx.plan && !ctx.planError) return out;
   } else {
-    out.push({ step: 'request', config: ctx.tables.snapshot.version });
+    out.push(ctx.destination ? { step: 'request', config: ctx.tables.snapshot.version, target: ctx.destination.authority } : { step: 'request', config: ctx.tables.snapshot.version });
   }
   const plan = ctx.plan ?? ctx.planError;
   // A connection refused before any route (a bad CONNECT target, a passthrough host): its access-log entry says why.
