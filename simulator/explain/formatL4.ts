@@ -6,6 +6,7 @@
  */
 import { formatDuration } from '../policy/duration';
 import type { ExplainConnectionResult, L4DestinationStep } from './walkL4';
+import { formatEndpoint } from './format';
 import type { Location, ResourceRef } from './result';
 
 const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
@@ -56,23 +57,5 @@ function formatDestination(d: L4DestinationStep, line: (l: string, t: string) =>
   more(`connection pool: ${pool.maxConnections !== undefined ? `max connections ${pool.maxConnections} (the next one is closed, UO)` : 'no connection limit'}, connect timeout ${formatDuration(pool.connectTimeoutMs)} (UF past it) — ${pool.source}`);
   const od = d.outlierDetection;
   more(`outlier detection: ${od ? `eject after ${od.consecutiveGateway ?? od.consecutive5xx} connect failures or timeouts in a row (they count as gateway errors), for ${formatDuration(Number(od.baseEjectionMs))} x ejections` : 'off (the DestinationRule sets no outlierDetection)'}`);
-  for (const a of d.at) {
-    line('At', a.workload);
-    more(`tunnel: ${a.mtls.sends ? 'mTLS' : 'plaintext'} (${a.mtls.why})`);
-    if (a.port) {
-      const src = a.port.source === 'default' ? 'no PeerAuthentication: the default' : res(a.port.source);
-      more(`PeerAuthentication: port ${a.port.port} ${a.port.mode} — ${src}; ${a.port.admitted ? 'admits' : 'REFUSES'} the connection`);
-    }
-    if (a.authz.policies.length === 0) {
-      more(`AuthorizationPolicy: ${a.authz.reason}: allowed`);
-      continue;
-    }
-    more('AuthorizationPolicy, as network RBAC reads it (DENY, then ALLOW; HTTP-only fields: an ALLOW rule never matches, a DENY rule drops them):');
-    for (const p of a.authz.policies) {
-      const verdict = p.matched >= 0 ? `matches rule ${p.matched}` : p.rules.length === 0 ? 'no rules: matches nothing' : 'no rule matches';
-      more(`  ${p.action}${p.dryRun ? ' (dry-run)' : ''} ${p.policy.namespace}/${p.policy.name}: ${verdict}${at(p.policy.location)}`);
-      for (const x of p.rules) if (x.failed) more(`    rule ${x.rule}: ${x.failed}${at(x.location)}`);
-    }
-    more(`-> ${a.authz.allowed ? 'allowed' : 'DENIED'} (${a.authz.reason})`);
-  }
+  for (const a of d.at) formatEndpoint(a, line, more, true);
 }

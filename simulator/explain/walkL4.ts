@@ -32,7 +32,7 @@ import { clusterName } from '../sidecar/resilience/state';
 import { authzRecord, ruleOf, type DecisionRecord, type RuleRef } from '../sidecar/decisions';
 import { explore, merge } from './odds';
 import type { EndpointStep, Outcome, ResourceRef, RuleStep } from './result';
-import { ExplainUsageError, type ExplainOptions, type Locator } from './walk';
+import { denialReason, ExplainUsageError, type ExplainOptions, type Locator } from './walk';
 
 export interface ExplainConnection {
   /** A workload name. */
@@ -306,7 +306,7 @@ function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo, plan:
   step.authz = { policies: written.map((p) => tcpPolicyView(p, req, dest.snapshot.namespace, locate, ref)), allowed: decision.allowed, reason: decision.policy };
   records.push(authzRecord(decision, ep.name));
   if (decision.allowed) return { records, result: CONNECTED };
-  return { records, result: '403', refused: `RBAC: access denied ${denial(step)}` };
+  return { records, result: '403', refused: `RBAC: access denied ${denialReason(step)}` };
 }
 
 /** One policy rule by rule as network RBAC reads it: an HTTP-only field ignores an ALLOW rule, and drops out of a DENY rule. */
@@ -327,14 +327,4 @@ function tcpPolicyView(p: Resource<'AuthorizationPolicy'>, req: ReturnType<typeo
     return location ? { ...x, location } : x;
   });
   return { policy: r, action: v.action, dryRun: v.dryRun, matched: rules.findIndex((x) => x.matched), rules: located };
-}
-
-function denial(at: EndpointStep): string {
-  const deny = at.authz.policies.find((p) => p.action === 'DENY' && !p.dryRun && p.matched >= 0);
-  if (deny) return `by AuthorizationPolicy ${deny.policy.namespace}/${deny.policy.name} (DENY) rule ${deny.matched}`;
-  const allows = at.authz.policies.filter((p) => p.action === 'ALLOW' && !p.dryRun);
-  if (allows.length === 0) return `(${at.authz.reason})`;
-  const first = allows[0];
-  const why = first.rules.length === 0 ? 'it has no rules, so it matches nothing' : first.rules.map((x) => `rule ${x.rule}: ${x.failed}`).join('; ');
-  return `by AuthorizationPolicy ${first.policy.namespace}/${first.policy.name}: ${why}`;
 }
