@@ -52,13 +52,16 @@ export function formatExplain(r: ExplainResult): string {
   for (const d of r.destinations) formatDestination(d, line, more);
 
   out.push('');
-  if (r.outcomes.length === 1) line('Outcome', r.outcomes[0].summary);
-  else {
-    line('Outcome', `${r.outcomes.length} possible outcomes`);
-    for (const o of r.outcomes) more(`${pct(o.probability).padStart(7)}  ${o.summary}`);
-  }
+  formatOutcomes(r.outcomes, line, more);
   if (r.outcomes.some((o) => o.kind === 'answered') && rt.retries && rt.retries.retries > 0) more(`up to ${rt.retries.retries} retries on ${rt.retries.on}`);
   return out.join('\n').replace(PILOT, 'pilot ') + '\n';
+}
+
+/** The outcomes: the one, or each with its odds. */
+export function formatOutcomes(outcomes: ExplainResult['outcomes'], line: (l: string, t: string) => void, more: (t: string) => void): void {
+  if (outcomes.length === 1) return line('Outcome', outcomes[0].summary);
+  line('Outcome', `${outcomes.length} possible outcomes`);
+  for (const o of outcomes) more(`${pct(o.probability).padStart(7)}  ${o.summary}`);
 }
 
 /** Sources name pilot files by their full path in the JSON; the text keeps it short. */

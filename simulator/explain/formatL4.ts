@@ -6,7 +6,7 @@
  */
 import { formatDuration } from '../policy/duration';
 import type { ExplainConnectionResult, L4DestinationStep } from './walkL4';
-import { formatEndpoint } from './format';
+import { formatEndpoint, formatOutcomes } from './format';
 import type { Location, ResourceRef } from './result';
 
 const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
@@ -38,11 +38,7 @@ export function formatConnection(r: ExplainConnectionResult): string {
   for (const d of r.destinations) formatDestination(d, line, more);
 
   out.push('');
-  if (r.outcomes.length === 1) line('Outcome', r.outcomes[0].summary);
-  else {
-    line('Outcome', `${r.outcomes.length} possible outcomes`);
-    for (const o of r.outcomes) more(`${pct(o.probability).padStart(7)}  ${o.summary}`);
-  }
+  formatOutcomes(r.outcomes, line, more);
   return out.join('\n') + '\n';
 }
 
