@@ -19,13 +19,15 @@ function rate(perMinute: number): string {
  * tcp[]/tls[] rule counts connections.
  */
 export function ruleLensTitle(rule: string, list: Pick<RuleList, 'windowMs' | 'now'>, s: RuleStats | undefined): string {
-  const unit = /\/(tcp|tls)\/\d+$/.test(rule) ? 'conn' : 'req';
+  // A tcp[]/tls[] rule decides connections; an AuthorizationPolicy rule, whatever reached it (connections when network RBAC decided them all).
+  const unit = /\/(tcp|tls)\/\d+$/.test(rule) || (s !== undefined && s.requests > 0 && s.connections === s.requests) ? 'conn' : 'req';
   const window = `${minutes(list.windowMs)} minutes`;
   if (!s || s.requests === 0) {
     const last = s && s.lastHit > 0 ? ` (last ${minutes(list.now - s.lastHit)} min ago)` : '';
     return `$(circle-slash) no ${unit === 'conn' ? 'connection' : 'request'} matched in the last ${window}${last}`;
   }
   const parts = [`${rate(s.requestsPerMinute)} ${unit}/min`];
+  if (unit === 'req' && s.connections > 0) parts.push(`${s.connections} TCP conn`);
   parts.push(`${Number((s.errorRate * 100).toFixed(1))} % errors`);
   if (s.p99Ms !== null && unit === 'req') parts.push(`p99 ${s.p99Ms < 10 ? s.p99Ms.toFixed(1) : Math.round(s.p99Ms)} ms`);
   parts.push(`${s.requests} in ${window}`);

@@ -54,6 +54,8 @@ export interface RuleSample {
   /** Whose side counted it: `source` (route) or `destination` (authorization). */
   side: 'source' | 'destination';
   requests: number;
+  /** How many of `requests` were TCP connections (a tcp[]/tls[] rule's all are; an AuthorizationPolicy rule's, those network RBAC decided). */
+  connections?: number;
   /** 5xx, resets and proxy failures. */
   errors: number;
   latenciesMs: number[];

@@ -145,7 +145,8 @@ export class LiveTopology {
           .filter((l) => (source ? l.listener !== 'inbound' && l.peer_workload === target : l.listener === 'inbound' || l.listener === 'ingress'));
         d.requests = entries.slice(-20).reverse().map((l) => ({
           time: Date.parse(l.start_time), method: l.method, path: l.path, status: l.response_code, durationMs: l.duration,
-          traceId: l.trace_id && l.trace_id !== '-' ? l.trace_id : undefined, flags: l.response_flags,
+          // A TCP connection's trace_id is its connection id (devmesh explain --trace), not a trace to open.
+          traceId: l.trace_id && l.trace_id !== '-' && l.protocol !== '-' ? l.trace_id : undefined, flags: l.response_flags,
         }));
         d.codes = {};
         for (const l of entries) d.codes[String(l.response_code)] = (d.codes[String(l.response_code)] ?? 0) + 1;

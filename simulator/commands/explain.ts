@@ -24,6 +24,7 @@ interface Opts {
   appStatus?: string;
   appDelay?: string;
   trace?: string;
+  sni?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -32,8 +33,8 @@ export function register(program: Command, setExit: (code: number) => void): voi
   program
     .command('explain')
     .description('explain which rules, subsets, endpoints, retries, faults and policies decide a request (offline), or what the sidecars decided for a traced one')
-    .argument('[method]', 'HTTP method (GET, POST, ...), or grpc for a gRPC call')
-    .argument('[url]', 'http://host[:port]/path as the caller writes it; for grpc, host:port/package.Service/Method')
+    .argument('[method]', 'HTTP method (GET, POST, ...), grpc for a gRPC call, tcp or tls for a connection')
+    .argument('[url]', 'http://host[:port]/path as the caller writes it; for grpc, host:port/package.Service/Method; for tcp and tls, host:port')
     .option('-f, --file <mesh.yaml>', 'the Mesh file', 'mesh.yaml')
     .option('--from <workload>', 'the calling workload, or "ingress" for a client outside the mesh')
     .option('-H, --header <header>', "a request header, 'name: value' (repeatable)", collect, [])
@@ -42,7 +43,8 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('--gateway <name[:port]>', 'at the ingress: the Gateway API Gateway (name, namespace/name; :port when it has several) the request comes in on')
     .option('--app-status <code>', 'assume the app answers this status (explain then predicts retries)')
     .option('--app-delay <duration>', 'assume the app takes this long to answer, e.g. 2s (explain then predicts per-try and route timeouts)')
-    .option('--trace <traceId>', 'with a running mesh: what the sidecars decided for this traced request, beside the walk')
+    .option('--sni <name>', 'tls: the server name the app\'s ClientHello sends (tls[] rules route on it)')
+    .option('--trace <traceId>', 'with a running mesh: what the sidecars decided for this traced request (or TCP connection: its id, the conn shown by devmesh logs), beside the walk')
     .option('--format <format>', 'text or json', 'text')
     .addHelpText('after', `
 Exit status: 0 when the request would be answered, 1 when the mesh would refuse it
@@ -54,6 +56,8 @@ Examples:
   devmesh explain --from ingress --gateway bookinfo-gateway GET http://localhost/productpage
   devmesh explain --from productpage-v1 GET http://reviews:9080/reviews/0 --app-delay 3s
   devmesh explain --from productpage-v1 grpc details:9080/bookinfo.details.v1.Details/GetDetails -H 'grpc-timeout: 3S'
+  devmesh explain --from ratings-v1 tcp redis:6379
+  devmesh explain --from sleep tls my-nginx:443 --sni nginx.example.com
   devmesh explain --trace 4bf92f3577b34da6a3ce929d0e0e4736 -f examples/bookinfo/mesh.yaml`)
     .action(async (method: string | undefined, url: string | undefined, opts: Opts) => {
       setExit(await explain(method, url, opts));
@@ -78,6 +82,8 @@ async function explain(method: string | undefined, url: string | undefined, o: O
     headers.cookie = [headers.cookie, ...o.cookie].filter(Boolean).join('; ');
   }
   if (o.trace) {
+    // A TCP connection's id (16 hex digits, `conn <id>` in devmesh logs): its access-log entries, not a trace.
+    if (/^[0-9a-f]{16}$/.test(o.trace)) return (await import('./explainConnectionTrace')).explainConnectionTrace(o.trace, o.file, o.format);
     // The request of each hop is in the trace; headers are not, so -H and --cookie give the ones its rules read.
     const { explainTrace } = await import('./explainTrace');
     return explainTrace(o.trace, o.file, o.format, headers);
@@ -85,6 +91,9 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   if (!o.from) return usage('--from <workload|ingress> is required (which sidecar the request leaves from)');
   if (!method || !url) return usage('give the request as METHOD URL, e.g. GET http://reviews:9080/reviews/0');
   if (!/^[A-Za-z]+$/.test(method)) return usage(`"${method}" is not an HTTP method`);
+  const l4 = method.toLowerCase();
+  if (l4 === 'tcp' || l4 === 'tls') return explainL4(l4, url, o);
+  if (o.sni !== undefined) return usage('--sni is for a TLS connection: devmesh explain --from W tls host:port --sni NAME');
   if (method.toLowerCase() === 'grpc') {
     const call = grpcCall(url);
     if ('error' in call) return usage(call.error);
@@ -108,6 +117,27 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   try {
     const result = explainRequest(snapshot, { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs }, { locate });
     process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatExplain(result));
+    return result.answered ? 0 : 1;
+  } catch (e) {
+    if (e instanceof ExplainUsageError) return usage(e.message);
+    throw e;
+  }
+}
+
+/** `explain --from W tcp host:port` / `tls host:port --sni NAME`: the walk of one connection (explain/walkL4.ts). */
+async function explainL4(protocol: 'tcp' | 'tls', target: string, o: Opts): Promise<number> {
+  if (o.header.length || o.cookie.length || o.appStatus !== undefined || o.appDelay !== undefined || o.proxyForm || o.gateway !== undefined) {
+    return usage(`${protocol} ${target}: a connection has no headers, cookies or app answer to assume; -H, --cookie, --app-status, --app-delay, --proxy-form and --gateway are for HTTP`);
+  }
+  if (protocol === 'tcp' && o.sni !== undefined) return usage('--sni is for a TLS connection (tls host:port --sni NAME)');
+  const loaded = await snapshotOf(o.file);
+  if ('errors' in loaded) return loaded.errors;
+  const { explainConnection } = await import('../explain/walkL4');
+  const { ExplainUsageError } = await import('../explain/walk');
+  const { formatConnection } = await import('../explain/formatL4');
+  try {
+    const result = explainConnection(loaded.snapshot, { from: o.from!, protocol, target, ...(o.sni !== undefined ? { sni: o.sni } : {}) }, { locate: loaded.locate });
+    process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatConnection(result));
     return result.answered ? 0 : 1;
   } catch (e) {
     if (e instanceof ExplainUsageError) return usage(e.message);

@@ -24,7 +24,8 @@ export function register(program: Command, setExit: (code: number) => void): voi
 
 export function formatLogLine(e: StoredLogEntry, json: boolean): string {
   if (json) return JSON.stringify(e);
-  return `[${e.workload}] ${formatText(e)}`;
+  // A TCP connection's id (its entries' trace_id) leads the line: `devmesh explain --trace <id>` takes it.
+  return `[${e.workload}${e.protocol === '-' && e.trace_id !== '-' ? ` conn ${e.trace_id}` : ''}] ${formatText(e)}`;
 }
 
 async function logs(workload: string | undefined, o: Opts): Promise<number> {

@@ -52,13 +52,16 @@ export function formatExplain(r: ExplainResult): string {
   for (const d of r.destinations) formatDestination(d, line, more);
 
   out.push('');
-  if (r.outcomes.length === 1) line('Outcome', r.outcomes[0].summary);
-  else {
-    line('Outcome', `${r.outcomes.length} possible outcomes`);
-    for (const o of r.outcomes) more(`${pct(o.probability).padStart(7)}  ${o.summary}`);
-  }
+  formatOutcomes(r.outcomes, line, more);
   if (r.outcomes.some((o) => o.kind === 'answered') && rt.retries && rt.retries.retries > 0) more(`up to ${rt.retries.retries} retries on ${rt.retries.on}`);
   return out.join('\n').replace(PILOT, 'pilot ') + '\n';
+}
+
+/** The outcomes: the one, or each with its odds. */
+export function formatOutcomes(outcomes: ExplainResult['outcomes'], line: (l: string, t: string) => void, more: (t: string) => void): void {
+  if (outcomes.length === 1) return line('Outcome', outcomes[0].summary);
+  line('Outcome', `${outcomes.length} possible outcomes`);
+  for (const o of outcomes) more(`${pct(o.probability).padStart(7)}  ${o.summary}`);
 }
 
 /** Sources name pilot files by their full path in the JSON; the text keeps it short. */
@@ -91,9 +94,10 @@ function describePool(p: Record<string, number>): string {
   return [limits.length ? limits.map(([k, v]) => `${POOL_WORDS[k] ?? k} ${v}`).join(', ') : 'no limits', ...times.map(([k, v]) => `${POOL_WORDS[k] ?? k} ${ms(v)}`)].join(', ');
 }
 
-function formatEndpoint(a: EndpointStep, line: (l: string, t: string) => void, more: (t: string) => void): void {
+/** One workload's verdict; `l4`: on a TCP connection's tunnel, with the policies as network RBAC reads them (formatL4.ts). */
+export function formatEndpoint(a: EndpointStep, line: (l: string, t: string) => void, more: (t: string) => void, l4 = false): void {
   line(`At`, `${a.workload}`);
-  more(`connection: ${a.mtls.sends ? 'mTLS' : 'plaintext'} (${a.mtls.why})`);
+  more(`${l4 ? 'tunnel' : 'connection'}: ${a.mtls.sends ? 'mTLS' : 'plaintext'} (${a.mtls.why})`);
   if (a.port) {
     const src = a.port.source === 'default' ? 'no PeerAuthentication: the default' : res(a.port.source);
     more(`PeerAuthentication: port ${a.port.port} ${a.port.mode} — ${src}; ${a.port.admitted ? 'admits' : 'REFUSES'} the connection`);
@@ -102,11 +106,13 @@ function formatEndpoint(a: EndpointStep, line: (l: string, t: string) => void, m
     more(`AuthorizationPolicy: ${a.authz.reason}: allowed`);
     return;
   }
-  more('AuthorizationPolicy (CUSTOM, then DENY, then ALLOW; AUDIT and dry-run never decide):');
+  more(l4 ? 'AuthorizationPolicy, as network RBAC reads it (DENY, then ALLOW; HTTP-only fields: an ALLOW rule never matches, a DENY rule drops them):'
+    : 'AuthorizationPolicy (CUSTOM, then DENY, then ALLOW; AUDIT and dry-run never decide):');
   for (const p of a.authz.policies) {
     const verdict = p.matched >= 0 ? `matches rule ${p.matched}` : p.rules.length === 0 ? 'no rules: matches nothing' : 'no rule matches';
     more(`  ${p.action}${p.dryRun ? ' (dry-run)' : ''} ${p.policy.namespace}/${p.policy.name}: ${verdict}${at(p.policy.location)}`);
-    for (const r of p.rules) if (!r.matched) more(`    rule ${r.rule}: ${r.failed}${at(r.location)}`);
+    // A matched rule says something only on TCP (the HTTP-only fields a DENY rule dropped).
+    for (const r of p.rules) if (r.failed) more(`    rule ${r.rule}: ${r.failed}${at(r.location)}`);
   }
   more(`-> ${a.authz.allowed ? 'allowed' : 'DENIED'} (${a.authz.reason})`);
 }

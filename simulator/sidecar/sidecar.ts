@@ -29,6 +29,7 @@ import type { L4Error, L4Exchange } from './l4/context';
 import { newL4Context, type L4Observer } from './l4/connection';
 import { l4EntryOf } from './l4/accessLog';
 import { passthrough } from './l4/passthrough';
+import { CONNECTION_ID_HEADER } from './l4/toPeer';
 import { newLbStats } from './routing/loadBalancer';
 import { ResilienceState } from './resilience/state';
 import { JwksStore } from './security/jwksStore';
@@ -238,6 +239,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
         ctx.mtls = tunnel.source.spiffeId !== undefined;
         ctx.requested = tunnel.authority;
         ctx.tunnelHeaders = tunnel.headers;
+        const id = tunnel.headers[CONNECTION_ID_HEADER];
+        if (typeof id === 'string') ctx.id = id;
         if (tunnel.port) ctx.inbound = tunnel.port;
         inboundL4(ctx);
       },

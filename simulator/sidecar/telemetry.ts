@@ -8,7 +8,7 @@
 import { sendsMtls } from './security/upstreamTls';
 import { LOG_DECISIONS, SPAN_DECISIONS, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { L4Exchange } from './l4/context';
-import { originKey, ruleKeysOf, type DecisionRecord } from './decisions';
+import { originKey, ruleKey, ruleKeysOf, type DecisionRecord } from './decisions';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
@@ -154,11 +154,13 @@ export class SidecarTelemetry {
     this.countRule(rule, peer, side, e.status === 0 || e.status >= 500, e.durationMs, ctx.observed?.span?.traceId);
   }
 
-  private countRule(rule: string, peer: string, side: RuleSample['side'], failed: boolean, durationMs: number, trace: string | undefined): void {
+  /** `trace` undefined and `connection` true: a TCP connection (it has no trace). */
+  private countRule(rule: string, peer: string, side: RuleSample['side'], failed: boolean, durationMs: number, trace: string | undefined, connection = false): void {
     const key = `${rule}\0${peer}\0${side}`;
     let s = this.rules.get(key);
     if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
     s.requests++;
+    if (connection) s.connections = (s.connections ?? 0) + 1;
     if (failed) s.errors++;
     reservoir(s.latenciesMs, s.requests, durationMs, this.o.latencySamples);
     if (trace && s.traces[s.traces.length - 1] !== trace) {
@@ -211,8 +213,11 @@ export class SidecarTelemetry {
       if (!e.connected) edge.failed++;
       // A connection a tcp[]/tls[] rule routed counts against that rule, as a request does against an http[] rule.
       const origin = e.ctx.plan?.origin;
-      if (origin) this.countRule(originKey(origin), e.ctx.endpoint?.name ?? 'unknown', 'source', !e.connected, e.durationMs, undefined);
+      if (origin) this.countRule(originKey(origin), e.ctx.endpoint?.name ?? 'unknown', 'source', !e.connected, e.durationMs, undefined, true);
     }
+    // A connection the network RBAC decided by a rule counts against that rule, at the callee (its lens: connections per minute).
+    const by = e.ctx.listener === 'inbound' ? e.ctx.authz?.by : undefined;
+    if (by) this.countRule(ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule }), e.ctx.source.workload ?? 'unknown', 'destination', !e.connected, e.durationMs, undefined, true);
     this.pushLog(entry);
   }
 

@@ -38,7 +38,52 @@ function golden(name: string, actual: string): void {
   assert.equal(actual, readFileSync(file, 'utf8'), `${name}: the output differs from test/explain/golden/${name}.txt (UPDATE_GOLDEN=1 rewrites it)`);
 }
 
-interface Case { name: string; args: string[]; task?: string; example?: string; exit: number }
+interface Case { name: string; args: string[]; task?: string; example?: string; exit: number; dir?: () => string }
+
+/**
+ * Bookinfo whose Redis hop has subsets, a weighted tcp[] route (80 % to v1,
+ * 20 % to a v2 no workload has) and an ALLOW policy whose rule 0 names an
+ * HTTP-only field (methods: never matches a connection) and rule 1 the caller.
+ */
+function redisWeighted(): string {
+  const dir = bookinfo('redis-weighted', '');
+  writeFileSync(path.join(dir, 'policies', 'redis.yaml'), `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: redis }
+spec:
+  host: redis
+  trafficPolicy:
+    connectionPool: { tcp: { maxConnections: 16, connectTimeout: 1s } }
+    outlierDetection: { consecutiveGatewayErrors: 3, interval: 10s, baseEjectionTime: 30s }
+  subsets:
+    - { name: v1, labels: { version: v1 } }
+    - { name: v2, labels: { version: v2 } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: redis }
+spec:
+  hosts: [redis]
+  tcp:
+    - match: [{ sourceLabels: { app: reviews } }]
+      route: [{ destination: { host: redis, subset: v1 } }]
+    - route:
+        - { destination: { host: redis, subset: v1 }, weight: 80 }
+        - { destination: { host: redis, subset: v2 }, weight: 20 }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: redis-ratings-only }
+spec:
+  selector: { matchLabels: { app: redis } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: ["cluster.local/ns/default/sa/bookinfo-ratings"] } }]
+      to: [{ operation: { methods: ["GET"] } }]
+    - from: [{ source: { principals: ["cluster.local/ns/default/sa/bookinfo-ratings"] } }]
+`);
+  return dir;
+}
 
 const CASES: Case[] = [
   { name: 'jason-to-reviews-v2', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
@@ -59,12 +104,16 @@ const CASES: Case[] = [
   { name: 'gateway-api-ingress-no-route', example: 'bookinfo-gateway-api', args: ['--from', 'ingress', '--gateway', 'bookinfo-gateway:80', 'GET', 'http://bookinfo.example.com/admin'], exit: 1 },
   { name: 'gateway-api-jason-to-reviews-v2', example: 'bookinfo-gateway-api', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
   { name: 'gateway-api-reviews-timeout-slow-app', example: 'bookinfo-gateway-api', task: 'gateway-api/route-reviews-timeout', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--app-delay', '2s'], exit: 1 },
+  // The demo's TCP hop (Redis): ratings may connect, reviews is refused by network RBAC.
+  { name: 'tcp-ratings-to-redis', args: ['--from', 'ratings-v1', 'tcp', 'redis:6379'], exit: 0 },
+  { name: 'tcp-reviews-to-redis-denied', args: ['--from', 'reviews-v1', 'tcp', 'redis:6379'], exit: 1 },
+  { name: 'tcp-redis-weighted-http-only-rule', dir: redisWeighted, args: ['--from', 'ratings-v1', 'tcp', 'redis:6379'], exit: 0 },
 ];
 
 describe('devmesh explain (human format)', () => {
   for (const c of CASES) {
     it(`${c.name}: exit ${c.exit}, output as golden/${c.name}.txt`, () => {
-      const r = run(c.args, bookinfo(c.task, c.task, c.example));
+      const r = run(c.args, c.dir ? c.dir() : bookinfo(c.task, c.task, c.example));
       assert.equal(r.stderr, '');
       assert.equal(r.status, c.exit, r.stdout);
       golden(c.name, r.stdout);
@@ -84,6 +133,21 @@ describe('devmesh explain --format json', () => {
   });
 });
 
+describe('devmesh explain ... tcp --format json', () => {
+  it('prints the connection\'s walk with the records each sidecar would write', () => {
+    const r = run(['--from', 'reviews-v1', 'tcp', 'redis:6379', '--format', 'json']);
+    assert.equal(r.status, 1, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.answered, false);
+    assert.deepEqual(out.outcomes[0].records.slice(1), [
+      { step: 'route', proxy: 'reviews-v1', route: 'default', action: 'forward', host: 'redis.default.svc.cluster.local', port: 6379 },
+      { step: 'attempt', n: 1, endpoint: 'redis-v1', result: '403', retried: false },
+      { step: 'mtls', proxy: 'redis-v1', port: 6379, mode: 'STRICT', source: 'default/default', peer: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews', admitted: true },
+      { step: 'authz', proxy: 'redis-v1', allowed: false, reason: 'no ALLOW policy matched (default/redis-ratings-only)' },
+    ]);
+  });
+});
+
 describe('devmesh explain usage errors exit 2', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['no --from', ['GET', 'http://reviews:9080/'], /--from <workload\|ingress> is required/],
@@ -96,6 +160,11 @@ describe('devmesh explain usage errors exit 2', () => {
     ['an app delay that is no duration', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--app-delay', 'soon'], /--app-delay soon: a duration/],
     ['a gRPC call without a method path', ['--from', 'productpage-v1', 'grpc', 'details:9080'], /write the call as host:port\/package.Service\/Method/],
     ['a gRPC call without a port', ['--from', 'productpage-v1', 'grpc', 'details/bookinfo.details.v1.Details/GetDetails'], /name the port \(details:PORT\)/],
+    ['a TCP target without a port', ['--from', 'ratings-v1', 'tcp', 'redis'], /write the target as host:port/],
+    ['tls on a TCP port', ['--from', 'ratings-v1', 'tls', 'redis:6379', '--sni', 'redis'], /port 6379 \(redis\) is redis, not TLS/],
+    ['--sni on a TCP connection', ['--from', 'ratings-v1', 'tcp', 'redis:6379', '--sni', 'redis'], /--sni is for a TLS connection/],
+    ['a header on a TCP connection', ['--from', 'ratings-v1', 'tcp', 'redis:6379', '-H', 'a: b'], /a connection has no headers/],
+    ['a TCP connection from the ingress', ['--from', 'ingress', 'tcp', 'redis:6379'], /a TCP connection leaves from a workload's sidecar/],
     ['an unknown format', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--format', 'yaml'], /unknown --format "yaml"/],
   ];
   for (const [what, args, message] of cases) {

@@ -5,7 +5,7 @@ import type { RuleStats, Topology, TopologyWorkload } from '../../simulator/cont
 
 const LIST = { windowMs: 600_000, now: 1_000_000_000 };
 const stats = (s: Partial<RuleStats>): RuleStats => ({
-  rule: 'VirtualService/default/reviews/0', requestsPerMinute: 0, requests: 0, errorRate: 0, p99Ms: null, lastHit: 0, total: 0, edges: [], traces: [], ...s,
+  rule: 'VirtualService/default/reviews/0', requestsPerMinute: 0, requests: 0, connections: 0, errorRate: 0, p99Ms: null, lastHit: 0, total: 0, edges: [], traces: [], ...s,
 });
 
 describe('rule lens', () => {
@@ -23,6 +23,13 @@ describe('rule lens', () => {
   test('a tcp[] rule counts connections', () => {
     assert.match(ruleLensTitle('VirtualService/default/echo/tcp/0', LIST, stats({ requestsPerMinute: 0.5, requests: 3 })), /^\$\(pulse\) 0\.5 conn\/min · 0 % errors · 3 in/);
     assert.match(ruleLensTitle('VirtualService/default/echo/tcp/0', LIST, undefined), /no connection matched/);
+  });
+
+  test('an AuthorizationPolicy rule that only network RBAC decided counts connections; one that decided both says how many were TCP', () => {
+    assert.equal(ruleLensTitle('AuthorizationPolicy/default/tcp-allow/0', LIST, stats({ requestsPerMinute: 4, requests: 9, connections: 9, p99Ms: 3000 })),
+      '$(pulse) 4 conn/min · 0 % errors · 9 in 10 minutes');
+    assert.equal(ruleLensTitle('AuthorizationPolicy/default/mixed/0', LIST, stats({ requestsPerMinute: 6, requests: 10, connections: 4, p99Ms: 12 })),
+      '$(pulse) 6 req/min · 4 TCP conn · 0 % errors · p99 12 ms · 10 in 10 minutes');
   });
 });
 

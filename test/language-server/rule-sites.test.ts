@@ -16,6 +16,9 @@ import { compileTables } from '../../simulator/sidecar/tables';
 import { authzPoliciesAt } from '../../simulator/sidecar/filters/authz';
 import { originKey, ruleKey } from '../../simulator/sidecar/decisions';
 import { REPO } from './fixtures';
+import { authorize } from '../../simulator/sidecar/security/authorization';
+import { asWritten, forTcp } from '../../simulator/sidecar/security/tcpAuthorization';
+import { tcpAuthzRequest } from '../../simulator/sidecar/l4/authz';
 
 function folder(dir: string): LanguageService {
   const ls = new LanguageService();
@@ -116,6 +119,23 @@ describe('rule sites (code lenses)', () => {
     const counted = sidecarKeys(ls);
     assert.ok(counted.has('VirtualService/default/echo/tcp/0'), [...counted].join(', '));
     assert.ok(counted.has('VirtualService/default/echo/0'));
+  });
+
+  test('a TCP connection network RBAC allows by the rule after an HTTP-only one counts under that rule\'s own site (the index as written, not as pilot filters it)', () => {
+    const ls = new LanguageService();
+    ls.setFile('file:///w/ap.yaml', [
+      'apiVersion: security.istio.io/v1', 'kind: AuthorizationPolicy', 'metadata: { name: tcp-echo, namespace: default }', 'spec:',
+      '  action: ALLOW', '  rules:',
+      '    - to: [{ operation: { methods: [GET], ports: ["9000"] } }]',
+      '    - to: [{ operation: { ports: ["9000"] } }]',
+    ].join('\n'));
+    const sites = ls.ruleSites('file:///w/ap.yaml');
+    assert.deepEqual(sites.map((s) => [s.rule, s.range.start.line + 1]), [['AuthorizationPolicy/default/tcp-echo/0', 7], ['AuthorizationPolicy/default/tcp-echo/1', 8]]);
+    const written = ls.workspace.documents().flatMap((d) => (d.kind === 'AuthorizationPolicy' ? [d.value as Resource<'AuthorizationPolicy'>] : []));
+    const tcp = forTcp(written);
+    const decision = asWritten(authorize(tcp, tcpAuthzRequest({ spiffeId: 'spiffe://cluster.local/ns/default/sa/sleep', address: '127.0.0.1' }, 9000), 'default'), tcp, 'default');
+    assert.equal(decision.allowed, true);
+    assert.equal(ruleKey({ kind: 'AuthorizationPolicy', namespace: decision.by!.namespace, name: decision.by!.name, rule: decision.by!.rule }), sites[1].rule);
   });
 
   test('a file that is not a mesh policy has no sites', () => {

@@ -53,6 +53,14 @@ describe('per-rule counters', () => {
     assert.deepEqual(w.view(T0, { rule: ROUTE }).map((r) => r.rule), [ROUTE]);
   });
 
+  test('an authorization rule says how many of the requests it decided were TCP connections', () => {
+    const w = new RuleWindow();
+    w.add('tcp-echo-v1', sample(AUTHZ, { side: 'destination', requests: 3, connections: 3 }), T0);
+    w.add('tcp-echo-v1', sample(AUTHZ, { side: 'destination', requests: 2 }), T0 + MIN);
+    const [r] = w.view(T0 + MIN);
+    assert.deepEqual([r.requests, r.connections], [5, 3]);
+  });
+
   test('rules with more requests in the window come first', () => {
     const w = new RuleWindow();
     w.add('a', sample(AUTHZ, { requests: 1 }), T0);

@@ -487,6 +487,8 @@ export interface RequestRecord {
   step: 'request';
   config: number;
   headers?: Record<string, string>;
+  /** A TCP connection: the `host:port` the app named (its CONNECT target, or its local upstream port's service), which the walk starts from. */
+  target?: string;
 }
 
 /** Which rule routed the request (or that none did), and where to. */
@@ -571,6 +573,8 @@ export interface RuleStats {
   requestsPerMinute: number;
   /** Requests in the last 10 minutes. */
   requests: number;
+  /** How many of `requests` were TCP connections (every one of a tcp[]/tls[] rule's; an AuthorizationPolicy rule's that network RBAC decided). */
+  connections: number;
   /** 5xx, resets and proxy failures, as a share of `requests` (0 without requests). */
   errorRate: number;
   /** Of the latencies sampled in the last 10 minutes; null without requests. */

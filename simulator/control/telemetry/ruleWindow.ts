@@ -17,7 +17,7 @@ const KEEP_MS = 15 * 60_000;
 const SAMPLES_PER_BUCKET = 200;
 const TRACES_KEPT = 20;
 
-interface Bucket { at: number; requests: number; errors: number; latencies: number[] }
+interface Bucket { at: number; requests: number; connections: number; errors: number; latencies: number[] }
 interface EdgeCount { source: string; destination: string; requests: number; lastHit: number }
 interface Series { buckets: Bucket[]; total: number; errorsTotal: number; lastHit: number; edges: Map<string, EdgeCount>; traces: string[] }
 
@@ -30,8 +30,9 @@ export class RuleWindow {
     if (!series) this.series.set(s.rule, (series = { buckets: [], total: 0, errorsTotal: 0, lastHit: now, edges: new Map(), traces: [] }));
     const at = Math.floor(now / BUCKET_MS) * BUCKET_MS;
     let b = series.buckets[series.buckets.length - 1];
-    if (!b || b.at !== at) series.buckets.push((b = { at, requests: 0, errors: 0, latencies: [] }));
+    if (!b || b.at !== at) series.buckets.push((b = { at, requests: 0, connections: 0, errors: 0, latencies: [] }));
     b.requests += s.requests;
+    b.connections += s.connections ?? 0;
     b.errors += s.errors;
     for (const l of s.latenciesMs) if (b.latencies.length < SAMPLES_PER_BUCKET) b.latencies.push(l);
     series.total += s.requests;
@@ -67,6 +68,7 @@ export class RuleWindow {
         rule,
         requestsPerMinute: lastMinute.reduce((a, b) => a + b.requests, 0),
         requests,
+        connections: recent.reduce((a, b) => a + b.connections, 0),
         errorRate: requests > 0 ? errors / requests : 0,
         p99Ms: latencies.length ? percentile(latencies, 99) : null,
         lastHit: s.lastHit,

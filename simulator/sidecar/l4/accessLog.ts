@@ -6,12 +6,15 @@
  *
  * A connection refused by RBAC says so in %CONNECTION_TERMINATION_DETAILS%
  * (`rbac_access_denied_matched_policy[ns/name]`), one that never connected
- * carries its flag (UF, UO, NR, UH).
+ * carries its flag (UF, UO, NR, UH). The JSON entry's trace_id is the
+ * connection's id, the same at both ends (l4/context.ts `id`; the text line
+ * stays Envoy's), and its decisions are the connection's records (l4/decisions.ts).
  */
 import type { AccessLogEntry } from '../../control/api/contract';
 import { clusterName } from '../resilience/state';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from '../routing/outboundPolicy';
 import type { L4Exchange } from './context';
+import { l4RecordsOf } from './decisions';
 
 export function l4EntryOf(e: L4Exchange): AccessLogEntry {
   const ctx = e.ctx;
@@ -51,10 +54,10 @@ export function l4EntryOf(e: L4Exchange): AccessLogEntry {
     peer_workload: dash(inbound ? ctx.source.workload : ctx.endpoint?.name),
     downstream_peer: ctx.source.spiffeId ?? '-',
     proxy_error: dash(ctx.proxyError),
-    trace_id: '-',
+    // No span for a connection: its id, the same at both ends, is what `devmesh explain --trace` takes (l4/context.ts `id`).
+    trace_id: dash(ctx.id),
     // Not a gRPC call: nothing added to the text line.
     grpc_status: '',
-    // A connection's tcp route decisions are not recorded as decision records yet (explain walks HTTP).
-    decisions: [],
+    decisions: l4RecordsOf(ctx, e.connected),
   };
 }

@@ -9,9 +9,16 @@
  */
 import { authorize, policiesFor } from '../security/authorization';
 import { namespaceOf } from '../security/peerIdentity';
-import { forTcp } from '../security/tcpAuthorization';
+import { asWritten, forTcp } from '../security/tcpAuthorization';
 import type { Stats } from '../stats';
 import type { L4Filter } from './context';
+import type { Source } from '../context';
+import type { AuthzRequest } from '../security/authorization';
+
+/** What network RBAC sees of a connection: the verified peer, its namespace, its address and the port (no HTTP attributes). */
+export function tcpAuthzRequest(source: Pick<Source, 'spiffeId' | 'address'>, port: number): AuthzRequest {
+  return { peer: source.spiffeId, peerNamespace: namespaceOf(source.spiffeId), sourceIp: source.address, method: '', path: '', host: '', port, headers: {} };
+}
 
 export interface L4AuthzDeps {
   stats: Stats;
@@ -24,10 +31,8 @@ export const l4Authz = (deps: L4AuthzDeps): L4Filter => (next) => (ctx) => {
   const policies = forTcp(policiesFor(t.snapshot.authorizationPolicies, { namespace: t.self.namespace, labels: t.self.labels }, t.snapshot.namespace, t.rootNamespace));
   if (policies.length === 0) return next(ctx);
   const port = ctx.inbound?.number ?? t.self.appPort;
-  const decision = authorize(policies, {
-    peer: ctx.source.spiffeId, peerNamespace: namespaceOf(ctx.source.spiffeId), sourceIp: ctx.source.address,
-    method: '', path: '', host: '', port, headers: {},
-  }, t.snapshot.namespace);
+  const decision = asWritten(authorize(policies, tcpAuthzRequest(ctx.source, port), t.snapshot.namespace), policies, t.snapshot.namespace);
+  ctx.authz = decision;
   const who = ctx.source.spiffeId ?? ctx.source.address ?? 'unknown peer';
   if (decision.audited) {
     deps.stats.inc('rbac.tcp.audit');

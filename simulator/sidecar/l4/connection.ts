@@ -8,6 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import type { Source } from '../context';
 import type { MeshTables } from '../tables';
 import type { L4Context, L4Error, L4Exchange, L4Listener } from './context';
@@ -70,9 +71,12 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
 
   const ctx: L4Context = {
     tables, listener, downstream, startedAt, source, mtls: false, flags: [],
+    // Inbound, the caller's sidecar names it (x-request-id on the tunnel).
+    id: listener === 'inbound' ? undefined : nextConnectionId(),
     fail(err: L4Error) {
       if (over) return;
       if (err.flag && !ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
+      ctx.failure ??= err;
       ctx.proxyError ??= err.reason;
       if (ends.refuse && !exchange.connected && !err.reset) {
         ends.refuse(err);
@@ -110,6 +114,15 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
   exchange.ctx = ctx;
   observer.live?.add(exchange);
   return ctx;
+}
+
+const idPrefix = randomBytes(4).toString('hex');
+let idCount = 0;
+
+/** A connection id unique across the mesh: this process's random prefix and a counter (16 hex digits, no syscall per connection). */
+export function nextConnectionId(): string {
+  idCount = (idCount + 1) >>> 0;
+  return idPrefix + idCount.toString(16).padStart(8, '0');
 }
 
 /**

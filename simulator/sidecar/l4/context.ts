@@ -11,9 +11,10 @@ import type { Duplex } from 'node:stream';
 import type { Endpoint, ServiceInfo, ServicePortInfo } from '../../protocol';
 import type { Source } from '../context';
 import type { ResponseFlag } from '../errors';
-import type { L4ForwardPlan } from '../routing/l4Plan';
+import type { L4ForwardPlan, L4PlanError } from '../routing/l4Plan';
 import type { EffectivePolicy } from '../routing/trafficPolicy';
 import type { InboundPort, MeshTables } from '../tables';
+import type { AuthzDecision } from '../security/authorization';
 
 /** Why a connection ends early. `status` is what an inbound tunnel answers the caller's sidecar (HTTP CONNECT status). */
 export interface L4Error {
@@ -60,6 +61,18 @@ export interface L4Context {
   proxyError?: string;
   /** `127.0.0.1:<port>` of what it connected to. */
   upstreamHost?: string;
+  /** The route filter found no route (NR, NC, UH): its plan error, for the route record (l4/decisions.ts). */
+  planError?: L4PlanError;
+  /** Inbound: what the network RBAC decided, rule indexes as written (l4/authz.ts), for the authz record. */
+  authz?: AuthzDecision;
+  /** The first error the connection failed with. */
+  failure?: L4Error;
+  /**
+   * The connection's id: made by the sidecar it left from (outbound, ingress)
+   * and carried in the tunnel's CONNECT as x-request-id, so both ends' access-log
+   * entries name it (trace_id: a connection has no span) and `devmesh explain --trace <id>` finds them.
+   */
+  id?: string;
   /** At the ingress: the Gateway server port the connection came to, and the Gateways with a TCP (or, `tls`, a TLS passthrough) server there. */
   gateway?: { names: string[]; port: number; tls?: boolean };
   /** A CONNECT to a host outside the mesh: `host:port` (Istio's PassthroughCluster). */

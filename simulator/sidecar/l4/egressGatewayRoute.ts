@@ -10,7 +10,7 @@
 import { hostMatches } from '../../policy/hosts';
 import { planGatewayL4 } from '../routing/l4Plan';
 import type { L4Filter } from './context';
-import { peekServerName } from './route';
+import { noRoute, peekServerName } from './route';
 
 export const l4EgressGatewayRoute = (s: { random: () => number }): L4Filter => (next) => (ctx) => {
   const t = ctx.tables;
@@ -24,7 +24,7 @@ export const l4EgressGatewayRoute = (s: { random: () => number }): L4Filter => (
     const names = [...new Set(here.filter((h) => !tls || (sni !== undefined && h.server.hosts.some((p) => hostMatches(p, sni)))).map((h) => h.name))];
     ctx.gateway = { names, port };
     const plan = planGatewayL4(t, names, port, s.random, tls ? { sni } : undefined);
-    if (plan.kind === 'error') return ctx.fail({ flag: plan.flag, reason: plan.reason, message: plan.message });
+    if (plan.kind === 'error') return noRoute(ctx, plan);
     ctx.plan = plan;
     next(ctx);
   };

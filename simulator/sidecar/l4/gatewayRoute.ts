@@ -8,7 +8,7 @@
  */
 import { planGatewayL4, planGatewayTls } from '../routing/l4Plan';
 import type { L4Filter } from './context';
-import { peekServerName } from './route';
+import { noRoute, peekServerName } from './route';
 
 export const l4GatewayRoute = (s: { random: () => number }): L4Filter => (next) => (ctx) => {
   const gw = ctx.gateway!;
@@ -16,13 +16,13 @@ export const l4GatewayRoute = (s: { random: () => number }): L4Filter => (next) 
     return peekServerName(ctx, (sni) => {
       ctx.sni = sni;
       const plan = planGatewayTls(ctx.tables, gw.names, gw.port, sni, s.random);
-      if (plan.kind === 'error') return ctx.fail({ flag: plan.flag, reason: plan.reason, message: plan.message });
+      if (plan.kind === 'error') return noRoute(ctx, plan);
       ctx.plan = plan;
       next(ctx);
     });
   }
   const plan = planGatewayL4(ctx.tables, gw.names, gw.port, s.random);
-  if (plan.kind === 'error') return ctx.fail({ flag: plan.flag, reason: plan.reason, message: plan.message });
+  if (plan.kind === 'error') return noRoute(ctx, plan);
   ctx.plan = plan;
   next(ctx);
 };

@@ -6,7 +6,7 @@
  * answered first: its client sends nothing before).
  */
 import { protocolClass } from '../../policy/protocols';
-import { planL4 } from '../routing/l4Plan';
+import { planL4, type L4PlanError } from '../routing/l4Plan';
 import { routeKey } from '../tables';
 import { MAX_CLIENT_HELLO, readClientHello } from './clientHello';
 import type { L4Context, L4Filter } from './context';
@@ -25,7 +25,7 @@ export const l4Route = (s: L4RouteSettings): L4Filter => (next) => (ctx) => {
     const table = t.routes.get(routeKey(dest.service.fqdn, dest.port.port));
     if (!table) return ctx.fail({ flag: 'NR', reason: 'unknown-port', message: `no route table for ${dest.authority}` });
     const plan = planL4(t, table, { port: dest.port.port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway: 'mesh', sni: ctx.sni }, s.random);
-    if (plan.kind === 'error') return ctx.fail({ flag: plan.flag, reason: plan.reason, message: plan.message });
+    if (plan.kind === 'error') return noRoute(ctx, plan);
     ctx.plan = plan;
     next(ctx);
   };
@@ -67,4 +67,10 @@ export function peekServerName(ctx: L4Context, done: (sni: string | undefined) =
   socket.on('data', onData);
   // The socket arrives paused (nothing read before a handler owns it).
   socket.resume();
+}
+
+/** No tcp[]/tls[] rule or destination for the connection: closed with the plan's flag, the plan error noted for its route record. */
+export function noRoute(ctx: L4Context, plan: L4PlanError): void {
+  ctx.planError = plan;
+  ctx.fail({ flag: plan.flag, reason: plan.reason, message: plan.message });
 }

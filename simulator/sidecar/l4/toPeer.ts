@@ -12,6 +12,9 @@ import { poolLimits } from '../resilience/connectionPool';
 import { externalTarget } from '../routing/externalEndpoints';
 import { openTunnel, type TunnelDeps, type TunnelTransport } from '../upstream/tunnel';
 import type { L4Handler } from './context';
+
+/** The tunnel header that carries the connection's id to the callee's sidecar (its access log's request_id). */
+export const CONNECTION_ID_HEADER = 'x-request-id';
 import { connectDirect } from './passthrough';
 
 export interface ToPeerDeps extends TunnelDeps {
@@ -32,7 +35,7 @@ export const toPeer = (deps: ToPeerDeps): L4Handler => (ctx) => {
   const port = ctx.upstreamPort ?? ep.sidecar.inboundPort;
   ctx.mtls = transport !== 'plaintext';
   ctx.upstreamHost = `127.0.0.1:${ep.sidecar.inboundPort}`;
-  openTunnel({ transport, port, spiffeId: ep.spiffeId, authority: `${plan.host}:${plan.port}`, headers: { [PEER_HEADER]: ctx.tables.identity.name }, timeoutMs }, deps, (r) => {
+  openTunnel({ transport, port, spiffeId: ep.spiffeId, authority: `${plan.host}:${plan.port}`, headers: ctx.id ? { [PEER_HEADER]: ctx.tables.identity.name, [CONNECTION_ID_HEADER]: ctx.id } : { [PEER_HEADER]: ctx.tables.identity.name }, timeoutMs }, deps, (r) => {
     if (r.ok) return ctx.relay(r.stream);
     if (r.kind === 'timeout') return ctx.fail({ flag: 'UF', reason: 'connect-timeout', message: `connecting to ${ep.name}: ${r.message}` });
     // The peer answered: it could not reach its app (a connect failure, as HBONE reports it), or it refused the connection (RBAC, mTLS mode).

@@ -31,9 +31,16 @@ const filled = (v: unknown) => Array.isArray(v) && v.length > 0;
 
 /** Whether a rule uses a field a TCP connection cannot have. */
 export function hasHttpOnlyFields(rule: AuthzRule): boolean {
-  return (rule.from ?? []).some((f) => HTTP_ONLY_SOURCE.some((k) => filled(f.source?.[k])))
-    || (rule.to ?? []).some((t) => HTTP_ONLY_OPERATION.some((k) => filled(t.operation?.[k])))
-    || (rule.when ?? []).some(isHttpOnlyCondition);
+  return httpOnlyFields(rule).length > 0;
+}
+
+/** The HTTP-only fields a rule uses (`methods`, `requestPrincipals`, `when request.headers[x-user]`), for explain. */
+export function httpOnlyFields(rule: AuthzRule): string[] {
+  const out = new Set<string>();
+  for (const f of rule.from ?? []) for (const k of HTTP_ONLY_SOURCE) if (filled(f.source?.[k])) out.add(k);
+  for (const t of rule.to ?? []) for (const k of HTTP_ONLY_OPERATION) if (filled(t.operation?.[k])) out.add(k);
+  for (const c of rule.when ?? []) if (isHttpOnlyCondition(c)) out.add(`when ${c.key}`);
+  return [...out];
 }
 
 /** The rule without its HTTP-only fields (a DENY or AUDIT rule on TCP). */
@@ -51,13 +58,32 @@ export function withoutHttpOnlyFields(rule: AuthzRule): AuthzRule {
   };
 }
 
+/** An ALLOW policy rewritten for TCP: the index, as written, of each rule it kept. */
+const writtenIndexes = new WeakMap<Resource<'AuthorizationPolicy'>, number[]>();
+
 /** The policies as they apply to a TCP connection. */
 export function forTcp(policies: readonly Resource<'AuthorizationPolicy'>[]): Resource<'AuthorizationPolicy'>[] {
   return policies.map((p) => {
     const rules = p.spec.rules;
     if (!rules || rules.length === 0) return p;
     const allow = (p.spec.action ?? 'ALLOW') === 'ALLOW';
-    const tcpRules = allow ? rules.filter((r) => !hasHttpOnlyFields(r ?? {})) : rules.map((r) => withoutHttpOnlyFields(r ?? {}));
-    return { ...p, spec: { ...p.spec, rules: tcpRules } };
+    if (!allow) return { ...p, spec: { ...p.spec, rules: rules.map((r) => withoutHttpOnlyFields(r ?? {})) } };
+    const kept = rules.flatMap((r, i) => (hasHttpOnlyFields(r ?? {}) ? [] : [i]));
+    const out = { ...p, spec: { ...p.spec, rules: kept.map((i) => rules[i]) } };
+    writtenIndexes.set(out, kept);
+    return out;
   });
+}
+
+/**
+ * A decision over `forTcp`'s policies with its rule index as written (an
+ * ALLOW policy lost the rules TCP ignores): decision records, the per-rule
+ * counters and the editor's lenses name the rule the user wrote.
+ */
+export function asWritten<D extends { by?: { namespace: string; name: string; rule: number } }>(decision: D, tcpPolicies: readonly Resource<'AuthorizationPolicy'>[], defaultNamespace: string): D {
+  const by = decision.by;
+  if (!by) return decision;
+  const p = tcpPolicies.find((x) => x.metadata.name === by.name && (x.metadata.namespace ?? defaultNamespace) === by.namespace);
+  const written = p ? writtenIndexes.get(p)?.[by.rule] : undefined;
+  return written === undefined || written === by.rule ? decision : { ...decision, by: { ...by, rule: written } };
 }

@@ -1,0 +1,57 @@
+/**
+ * `devmesh explain ... tcp|tls`'s human format: the L4 walk's steps in the
+ * order the sidecars decide a connection, in format.ts's layout (labels in a
+ * column, each deciding resource with file:line:col, odds as percentages).
+ * Golden files in test/explain/golden hold what it prints.
+ */
+import { formatDuration } from '../policy/duration';
+import type { ExplainConnectionResult, L4DestinationStep } from './walkL4';
+import { formatEndpoint, formatOutcomes } from './format';
+import type { Location, ResourceRef } from './result';
+
+const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
+const at = (l: Location | undefined) => (l ? `  ${l.file}:${l.line}:${l.column}` : '');
+const res = (r: ResourceRef) => `${r.kind} ${r.namespace}/${r.name}${at(r.location)}`;
+
+export function formatConnection(r: ExplainConnectionResult): string {
+  const out: string[] = [];
+  const line = (label: string, text: string) => out.push(`${label.padEnd(12)}${text}`);
+  const more = (text: string) => out.push(`${' '.repeat(12)}${text}`);
+  const c = r.connection;
+  line('Connection', `${c.protocol.toUpperCase()} ${c.target}${c.protocol === 'tls' ? ` (ClientHello server name: ${c.sni ?? 'none'})` : ''}`);
+  more(`from ${r.caller.proxy} (outbound listener, namespace ${r.caller.namespace}, ${r.caller.spiffeId}); ${r.defaults.flavor} ${r.defaults.version} defaults`);
+  const h = r.host;
+  if (h.service) {
+    line('Host', `${h.authority} -> service ${h.service.name}.${h.service.namespace} (${h.service.fqdn})${h.port ? `, port ${h.port.port} (${h.port.name}, ${h.port.protocol})` : ''}`);
+    if (h.problem) more(h.problem);
+  } else line('Host', `${h.authority}: ${h.problem ?? 'not a mesh service'}`);
+
+  const rt = r.route;
+  line('Route', rt.source ? res(rt.source) : rt.rules.length ? 'no tcp[]/tls[] rule takes it' : rt.action === 'refused' ? 'refused before any rule' : 'no tcp[]/tls[] rule for this port: the default route to the service');
+  for (const s of rt.rules) {
+    const where = `${s.rule.section}[${s.rule.rule}]${rt.source && s.rule.name === rt.source.name ? '' : ` of VirtualService ${s.rule.namespace}/${s.rule.name}`}`;
+    more(`  ${where}  ${s.matched ? `matched: ${s.because}` : `no match: ${(s.failed ?? []).join('; or ')}`}${at(s.location)}`);
+  }
+  if (rt.action === 'refused') more(`-> closed ${rt.flag ?? ''}: ${rt.message ?? ''}`);
+  else for (const d of rt.destinations ?? []) more(`-> ${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}  ${pct(d.probability)}${d.weight !== undefined ? ` (weight ${d.weight})` : ''}`);
+
+  for (const d of r.destinations) formatDestination(d, line, more);
+
+  out.push('');
+  formatOutcomes(r.outcomes, line, more);
+  return out.join('\n') + '\n';
+}
+
+function formatDestination(d: L4DestinationStep, line: (l: string, t: string) => void, more: (t: string) => void): void {
+  line('Cluster', `${d.cluster}  ${pct(d.probability)}`);
+  more(`workloads: ${d.workloads.join(', ') || 'none'}`);
+  if (d.problem) more(`problem: ${d.problem}`);
+  if (d.endpoints.length === 0) return;
+  more(`load balancing: ${d.loadBalancer}, one pick per connection`);
+  more(`endpoints: ${d.endpoints.map((e) => `${e.workload} ${pct(e.probability)}`).join(', ')}`);
+  const pool = d.connectionPool;
+  more(`connection pool: ${pool.maxConnections !== undefined ? `max connections ${pool.maxConnections} (the next one is closed, UO)` : 'no connection limit'}, connect timeout ${formatDuration(pool.connectTimeoutMs)} (UF past it) — ${pool.source}`);
+  const od = d.outlierDetection;
+  more(`outlier detection: ${od ? `eject after ${od.consecutiveGateway ?? od.consecutive5xx} connect failures or timeouts in a row (they count as gateway errors), for ${formatDuration(Number(od.baseEjectionMs))} x ejections` : 'off (the DestinationRule sets no outlierDetection)'}`);
+  for (const a of d.at) formatEndpoint(a, line, more, true);
+}
