@@ -76,6 +76,15 @@ export interface ListenerCertificate {
   keyPem: string;
   /** Where it came from: `Secret ns/name`, or `minted by devmesh`. */
   source: string;
+  /** An Istio Gateway server's TLS mode (absent: a Gateway API listener, SIMPLE). */
+  mode?: 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL' | 'ISTIO_MUTUAL';
+  /** MUTUAL: the CA client certificates must chain to, and where it came from. */
+  clientCaPem?: string;
+  clientCaSource?: string;
+  /** minProtocolVersion/maxProtocolVersion as Node names them (`TLSv1.2`), and cipherSuites (OpenSSL names). */
+  minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  ciphers?: string;
 }
 
 export interface MeshSnapshot {

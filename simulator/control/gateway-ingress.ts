@@ -5,9 +5,16 @@
  * binding 80 or 443 needs privileges), kept across reloads; and the
  * certificate each HTTPS listener serves — the PEM of the TLS Secret its
  * certificateRefs names, or one devmesh mints from its CA for the listener's
- * hostname (localhost and 127.0.0.1 when it has none).
+ * hostname (localhost and 127.0.0.1 when it has none). Istio Gateway
+ * servers that terminate TLS (HTTPS with SIMPLE, MUTUAL, OPTIONAL_MUTUAL or
+ * ISTIO_MUTUAL) get a port of their own the same way, one per server port,
+ * with the certificate of their credentialName Secret or files.
  */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
+import { ISTIO_INGRESS_GATEWAY, type TerminatedPort, type TerminatedServer } from '../policy/gateway-tls';
 import type { TlsSecret } from '../policy/gateway-api/secrets';
 import type { Certificates, GatewayListenerInfo, ListenerCertificate } from '../protocol';
 import type { SessionGatewayListener } from './api/contract';
@@ -36,9 +43,9 @@ export async function gatewayPorts(ports: readonly { gateway: string; port: numb
   return out;
 }
 
-/** The Gateway ports a set of Gateway statuses serves. */
-export function servedPorts(gateways: readonly GatewayStatus[]): { gateway: string; port: number }[] {
-  return servedGatewayPorts(gateways).map(({ gateway, port }) => ({ gateway, port }));
+/** The Gateway ports the ingress serves: every served Gateway API port, and every Istio Gateway server port that terminates TLS. */
+export function servedPorts(g: Pick<GatewayApiView, 'gateways' | 'istio'>): { gateway: string; port: number }[] {
+  return [...servedGatewayPorts(g.gateways).map(({ gateway, port }) => ({ gateway, port })), ...g.istio.map((p) => ({ gateway: ISTIO_INGRESS_GATEWAY, port: p.port }))];
 }
 
 /**
@@ -62,19 +69,131 @@ export class ListenerCertificates {
           const secret = secrets.get(`${l.certificate.namespace}/${l.certificate.name}`);
           if (secret && !('problem' in secret)) return { ...(hostname ? { hostname } : {}), certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${l.certificate.namespace}/${l.certificate.name}` };
         }
-        const mint = `${key}|${hostname ?? ''}`;
-        let certs = this.minted.get(mint);
-        if (!certs || certs.notAfter - this.now() < 60_000) {
-          certs = this.ca().issueServer(hostname ? { dns: [hostname] } : { dns: ['localhost'], ips: ['127.0.0.1'] });
-          this.minted.set(mint, certs);
-        }
+        const certs = this.mint(key, hostname ? [hostname] : []);
         return { ...(hostname ? { hostname } : {}), certPem: certs.certPem, keyPem: certs.keyPem, source: `minted by devmesh for ${hostname ?? 'localhost, 127.0.0.1'}` };
       });
     }
-    // Drop what no listener asks for any more.
-    for (const k of this.minted.keys()) if (!(k.slice(0, k.indexOf('|')) in out)) this.minted.delete(k);
     return out;
   }
+
+  /**
+   * The certificates of every Istio Gateway server port that terminates TLS,
+   * one per server host (SNI picks among them, as Envoy's filter chain
+   * match on server_names does), with what is wrong with a credential the
+   * server names: it then serves one minted for its hosts.
+   */
+  forIstio(ports: readonly TerminatedPort[], secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string = (f) => readFileSync(f, 'utf8')): { certs: Record<string, ListenerCertificate[]>; problems: string[] } {
+    const certs: Record<string, ListenerCertificate[]> = {};
+    const problems: string[] = [];
+    for (const p of ports) {
+      const key = `${ISTIO_INGRESS_GATEWAY}:${p.port}`;
+      certs[key] = p.servers.flatMap((server) => {
+        const where = `Gateway ${server.gateway} spec.servers[${server.index}] (port ${p.port}, ${server.mode})`;
+        const chosen = serverCredential(server, secrets, read, (m) => problems.push(`${where}: ${m}`)) ?? (() => {
+          const dns = server.hosts.filter((h) => h !== '*');
+          const minted = this.mint(`${key}|${server.gateway}|${server.index}`, dns);
+          return { certPem: minted.certPem, keyPem: minted.keyPem, source: `minted by devmesh for ${dns.join(', ') || 'localhost, 127.0.0.1'}` };
+        })();
+        let ca: { clientCaPem?: string; clientCaSource?: string } = {};
+        if (server.mode === 'ISTIO_MUTUAL') ca = { clientCaPem: this.ca().trustBundlePem, clientCaSource: 'the mesh CA (ISTIO_MUTUAL)' };
+        else if (server.mode !== 'SIMPLE') {
+          ca = clientCa(server, secrets, read, (m) => problems.push(`${where}: ${m}`)) ?? { clientCaPem: this.ca().trustBundlePem, clientCaSource: 'the mesh CA (no client CA resolved)' };
+        }
+        const settings = { mode: server.mode, ...ca, ...tlsParameters(server) };
+        // A `*` host (or none) is the port's catch-all chain; any other host is matched by SNI.
+        const hosts = server.hosts.length === 0 || server.hosts.includes('*') ? [undefined] : server.hosts;
+        return hosts.map((hostname) => ({ ...(hostname ? { hostname } : {}), ...chosen, ...settings }));
+      });
+    }
+    return { certs, problems };
+  }
+
+  /** A certificate devmesh's CA issues for these names (localhost and 127.0.0.1 with none), kept until it nears its end. */
+  private mint(key: string, dns: string[]): Certificates {
+    let certs = this.minted.get(key);
+    if (!certs || certs.notAfter - this.now() < 60_000) {
+      certs = this.ca().issueServer(dns.length ? { dns } : { dns: ['localhost'], ips: ['127.0.0.1'] });
+      this.minted.set(key, certs);
+    }
+    return certs;
+  }
+
+  /** Drops the minted certificates no port in `keep` asks for any more. */
+  sweep(keep: Record<string, unknown>): void {
+    for (const k of this.minted.keys()) if (!(k.slice(0, k.indexOf('|')) in keep)) this.minted.delete(k);
+  }
+}
+
+/** Istio's secret namespaces for a credentialName: the ingress gateway's own (istio-system), then the Gateway's. */
+function credentialKeys(name: string, gateway: string): string[] {
+  if (name.includes('/')) return [name];
+  return [...new Set([`${ISTIO_INGRESS_GATEWAY.split('/')[0]}/${name}`, `${gateway.split('/')[0]}/${name}`])];
+}
+
+/** The server certificate a server names: its credentialName Secret, or its serverCertificate and privateKey files. */
+function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void): { certPem: string; keyPem: string; source: string } | undefined {
+  const tls = server.tls ?? {};
+  if (server.mode === 'ISTIO_MUTUAL') return undefined;
+  if (tls.credentialName) {
+    const keys = credentialKeys(tls.credentialName, server.gateway);
+    const key = keys.find((k) => secrets.has(k));
+    const secret = key ? secrets.get(key)! : undefined;
+    if (!secret) problem(`credentialName "${tls.credentialName}" names no Secret in the workspace (looked for ${keys.join(', ')}; IST0101); serving a certificate minted by devmesh for ${server.hosts.join(', ')} (trust .devmesh/ca.pem) — add a kubernetes.io/tls Secret with tls.crt and tls.key`);
+    else if ('problem' in secret) problem(`Secret ${key} cannot serve TLS (${secret.problem}); serving a certificate minted by devmesh for ${server.hosts.join(', ')} until it is fixed`);
+    else return { certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${key}` };
+    return undefined;
+  }
+  if (tls.serverCertificate && tls.privateKey) {
+    try {
+      const certPem = read(path.resolve(server.dir ?? '.', tls.serverCertificate));
+      const keyPem = read(path.resolve(server.dir ?? '.', tls.privateKey));
+      createSecureContext({ cert: certPem, key: keyPem });
+      return { certPem, keyPem, source: `files ${tls.serverCertificate}, ${tls.privateKey}` };
+    } catch (err) {
+      problem(`serverCertificate ${tls.serverCertificate} / privateKey ${tls.privateKey}: ${(err as Error).message}; serving a certificate minted by devmesh for ${server.hosts.join(', ')}`);
+      return undefined;
+    }
+  }
+  problem(`names no certificate (credentialName, or serverCertificate and privateKey); serving one minted by devmesh for ${server.hosts.join(', ')} (trust .devmesh/ca.pem)`);
+  return undefined;
+}
+
+/**
+ * The CA a MUTUAL server verifies client certificates with, as istiod finds
+ * it: caCertCredentialName's Secret, else `<credentialName>-cacert`, else
+ * the credential's own `cacert`/`ca.crt`; or the caCertificates file.
+ */
+function clientCa(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void): { clientCaPem: string; clientCaSource: string } | undefined {
+  const tls = server.tls ?? {};
+  const names = tls.caCertCredentialName ? [tls.caCertCredentialName] : tls.credentialName ? [`${tls.credentialName}-cacert`, tls.credentialName] : [];
+  for (const name of names) {
+    const key = credentialKeys(name, server.gateway).find((k) => secrets.has(k));
+    const secret = key ? secrets.get(key) : undefined;
+    if (secret?.caPem) return { clientCaPem: secret.caPem, clientCaSource: `Secret ${key}` };
+    if (secret?.caProblem) problem(`Secret ${key}: ${secret.caProblem}`);
+  }
+  if (tls.caCertificates && !tls.credentialName) {
+    try {
+      const pem = read(path.resolve(server.dir ?? '.', tls.caCertificates));
+      createSecureContext({ ca: pem });
+      return { clientCaPem: pem, clientCaSource: `file ${tls.caCertificates}` };
+    } catch (err) {
+      problem(`caCertificates ${tls.caCertificates}: ${(err as Error).message}`);
+    }
+  }
+  problem(`${server.mode} needs a CA to verify client certificates (a "ca.crt" or "cacert" key in the credential Secret or a "${tls.credentialName ?? '<credentialName>'}-cacert" Secret, or caCertificates); none resolved, so only clients with a certificate of the mesh CA are admitted`);
+  return undefined;
+}
+
+const NODE_TLS_VERSIONS: Record<string, ListenerCertificate['minVersion']> = { TLSV1_0: 'TLSv1', TLSV1_1: 'TLSv1.1', TLSV1_2: 'TLSv1.2', TLSV1_3: 'TLSv1.3' };
+
+/** minProtocolVersion, maxProtocolVersion and cipherSuites as Node's TLS takes them (TLS_AUTO: Node's defaults, TLS 1.2 to 1.3 as Envoy's). */
+function tlsParameters(server: TerminatedServer): Pick<ListenerCertificate, 'minVersion' | 'maxVersion' | 'ciphers'> {
+  const tls = server.tls ?? {};
+  const min = NODE_TLS_VERSIONS[tls.minProtocolVersion ?? ''];
+  const max = NODE_TLS_VERSIONS[tls.maxProtocolVersion ?? ''];
+  const ciphers = Array.isArray(tls.cipherSuites) && tls.cipherSuites.length ? tls.cipherSuites.join(':') : undefined;
+  return { ...(min ? { minVersion: min } : {}), ...(max ? { maxVersion: max } : {}), ...(ciphers ? { ciphers } : {}) };
 }
 
 /**
@@ -88,13 +207,20 @@ export class GatewayIngress {
   /** `namespace/name:port` -> the certificates served there. */
   certs: Record<string, ListenerCertificate[]> = {};
 
-  constructor(ca: () => MeshCa, private readonly pushToIngress: () => void) {
+  /** What is wrong with the credentials Istio Gateway servers name, as last said. */
+  private problems = new Set<string>();
+
+  constructor(ca: () => MeshCa, private readonly pushToIngress: () => void, private readonly warn: (message: string) => void = () => undefined) {
     this.listenerCerts = new ListenerCertificates(ca);
   }
 
-  /** The certificates the workspace's Gateways need; when they changed, the ingress gets them at once. */
+  /** The certificates the workspace's Gateways need; when they changed, the ingress gets them at once. A credential problem is said once, when it appears. */
   update(g: GatewayApiView): void {
-    const next = this.listenerCerts.forGateways(g.gateways, g.secrets);
+    const istio = this.listenerCerts.forIstio(g.istio, g.secrets);
+    const next = { ...this.listenerCerts.forGateways(g.gateways, g.secrets), ...istio.certs };
+    this.listenerCerts.sweep(next);
+    for (const p of istio.problems) if (!this.problems.has(p)) this.warn(`devmesh: ${p}`);
+    this.problems = new Set(istio.problems);
     if (JSON.stringify(next) === JSON.stringify(this.certs)) return;
     this.certs = next;
     this.pushToIngress();
@@ -125,9 +251,12 @@ export function listenerUrl(l: GatewayListenerInfo): string {
 export function describeGatewayListeners(listeners: readonly GatewayListenerInfo[], certs: Record<string, ListenerCertificate[]>): string[] {
   return listeners.map((l) => {
     const mapped = l.localPort === l.port ? '' : ` (port ${l.port} of the Gateway, mapped: ${l.port < PRIVILEGED ? `${l.port} needs privileges` : `${l.port} was in use`})`;
-    const sources = (certs[`${l.gateway}:${l.port}`] ?? []).map((c) => c.source);
+    const chains = certs[`${l.gateway}:${l.port}`] ?? [];
+    const sources = [...new Set(chains.map((c) => c.source))];
     const minted = sources.some((s) => s.startsWith('minted')) ? ' (trust .devmesh/ca.pem)' : '';
-    const tls = l.protocol === 'HTTPS' ? `; TLS: ${sources.join(', ') || 'no certificate'}${minted}` : '';
-    return `Gateway ${l.gateway}: ${listenerUrl(l)}${mapped}${tls}`;
+    const cas = [...new Set(chains.flatMap((c) => (c.clientCaSource ? [`${c.mode} client certificates of ${c.clientCaSource}`] : [])))];
+    const tls = l.protocol === 'HTTPS' ? `; TLS: ${sources.join(', ') || 'no certificate'}${minted}${cas.length ? `; ${cas.join(', ')}` : ''}` : '';
+    // An Istio server port belongs to the ingress gateway, which serves every Gateway's servers of that port.
+    return `Gateway ${l.istio ? `${l.istio.join(', ')} (Istio server port ${l.port})` : l.gateway}: ${listenerUrl(l)}${mapped}${tls}`;
   });
 }

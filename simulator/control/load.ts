@@ -8,6 +8,7 @@
  */
 import { withEgressGateway } from '../policy/egress-gateway';
 import { tlsSecrets, type TlsSecret } from '../policy/gateway-api/secrets';
+import { ingressTerminatedPorts, type TerminatedPort } from '../policy/gateway-tls';
 import type { GatewayStatus, RouteStatus } from '../policy/gateway-api/status';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +16,7 @@ import { collectPolicyFiles, diagnosticsWithFiles, loadMeshFolder, PathError } f
 import { displayPath as relativeToCwd, locate, locateAll, type LocatedDiagnostic } from '../diagnostics-format';
 import { diagnostic, offsetToPosition, rangeOf, resolvePolicies, type DiagnosticCode, type Workspace } from '../policy';
 import type { IstioKind, Resource } from '../policy/model';
+import { resourceKind } from '../policy/kinds';
 
 /** Where something was written: file relative to the cwd, 1-based line and column. */
 export interface SourcePosition {
@@ -53,6 +55,8 @@ export interface GatewayApiView {
   gateways: GatewayStatus[];
   routes: RouteStatus[];
   secrets: Map<string, TlsSecret>;
+  /** Istio Gateway server ports that terminate TLS at the ingress, with the folder of each Gateway's file (relative certificate paths). */
+  istio: TerminatedPort[];
 }
 
 /** Folders that never hold policies; the watcher skips them (the core's walk skips dot-folders and node_modules). */
@@ -122,7 +126,7 @@ export class IncrementalMeshLoader {
 
 function unreadable(abs: string, err: PathError): MeshWorkspace {
   const d = locate(diagnostic('file-unreadable', err.file, { start: 0, end: 0 }, err.message));
-  return { meshFile: abs, rootDir: path.dirname(abs), mesh: EMPTY_MESH, resources: [], files: [], policyFileCount: 0, diagnostics: [d], meshDiagnostic: atFileStart(abs), policyPosition: () => undefined, gatewayApi: { gateways: [], routes: [], secrets: new Map() } };
+  return { meshFile: abs, rootDir: path.dirname(abs), mesh: EMPTY_MESH, resources: [], files: [], policyFileCount: 0, diagnostics: [d], meshDiagnostic: atFileStart(abs), policyPosition: () => undefined, gatewayApi: { gateways: [], routes: [], secrets: new Map(), istio: [] } };
 }
 
 /** What `up` needs from a validated workspace. */
@@ -151,7 +155,10 @@ function viewOf(abs: string, ws: Workspace): MeshWorkspace {
   const files = ws.fileNames();
   const policyFileCount = files.filter((f) => (ws.getSource(f)?.documents.length ?? 0) > 0 || diagnostics.some((d) => d.file === displayPath(f))).length;
   const g = ws.index.gatewayApi;
-  const gatewayApi = { gateways: g.gateways, routes: [...g.routes.values()], secrets: tlsSecrets(ws.references(), ws.index.defaultNamespace) };
+  const gatewayDirs = new Map(ws.index.byKind.Gateway.map((d) => [`${ws.index.namespaceOf(d)}/${d.name}`, path.dirname(d.file)]));
+  const istio = ingressTerminatedPorts(resources.filter((r): r is Resource<'Gateway'> => resourceKind(r) === 'Gateway'), ws.index.defaultNamespace,
+    (gw) => gatewayDirs.get(`${gw.metadata.namespace ?? ws.index.defaultNamespace}/${gw.metadata.name}`));
+  const gatewayApi = { gateways: g.gateways, routes: [...g.routes.values()], secrets: tlsSecrets(ws.references(), ws.index.defaultNamespace), istio };
   return { meshFile: abs, rootDir, mesh, resources, files, policyFileCount, diagnostics, meshDiagnostic: inMesh(ws, abs), policyPosition: policyPositionIn(ws), gatewayApi };
 }
 

@@ -160,7 +160,7 @@ export class MeshReloader {
   /** A local port for every Gateway port of the edit: the ones already open stay where they are. */
   private async gatewayPortsFor(ws: MeshWorkspace, mesh: Resource<'Mesh'>, ports: PortAssignment): Promise<PortAssignment> {
     const held = heldPorts(portClaims(mesh, this.o.portOverrides).map((c) => c.port), ports);
-    const listeners = await gatewayPorts(servedPorts(ws.gatewayApi.gateways), ports.ingress.listeners ?? {}, held);
+    const listeners = await gatewayPorts(servedPorts(ws.gatewayApi), ports.ingress.listeners ?? {}, held);
     return { ...ports, ingress: { ...ports.ingress, listeners } };
   }
 

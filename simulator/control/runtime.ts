@@ -198,7 +198,7 @@ export class MeshRuntime {
   private async assignPorts(): Promise<void> {
     const ports = await assignPorts(this.ws.mesh, this.portOverrides);
     const held = heldPorts(portClaims(this.ws.mesh, this.portOverrides).map((c) => c.port), ports);
-    ports.ingress.listeners = await gatewayPorts(servedPorts(this.ws.gatewayApi.gateways), {}, held);
+    ports.ingress.listeners = await gatewayPorts(servedPorts(this.ws.gatewayApi), {}, held);
     this.publisher = new ConfigPublisher({ mesh: this.ws.mesh, resources: this.ws.resources, ports, faults: [] },
       { sidecars: () => this.workloads?.sidecars ?? [], events: this.events, out: this.out });
   }
@@ -215,7 +215,7 @@ export class MeshRuntime {
     this.gateways = new GatewayIngress(() => this.certs!.authority, () => {
       const ingress = this.publisher!.snapshot.ingress;
       this.workloads?.sidecars.get(ingress.name)?.pushCerts(this.withListeners(ingress.name, this.certs!.get(ingress.name, ingress.spiffeId)));
-    });
+    }, (m) => this.err(m));
     this.gateways.update(this.ws.gatewayApi);
     // The root a client trusts to call an HTTPS Gateway listener whose certificate devmesh minted (public; no key).
     writeFileSync(path.join(ensureStateDir(this.ws.rootDir), 'ca.pem'), this.certs.caPem);

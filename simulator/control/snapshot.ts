@@ -3,6 +3,7 @@
  * same Mesh, resources, ports and version always give the same snapshot, so
  * it is unit-tested without processes and hot reload is "build, then push".
  */
+import { ingressTerminatedPorts, ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
 import type { GatewayListenerInfo, IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
 import { resourceKind } from '../policy/kinds';
 import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from '../policy/model';
@@ -96,7 +97,7 @@ export function buildSnapshot(
     // Like Istio's ingress gateway, which runs in istio-system.
     spiffeId: spiffeId(trustDomain, INGRESS_GATEWAY.namespace, INGRESS_SERVICE_ACCOUNT),
     labels: { ...INGRESS_GATEWAY.labels },
-    listeners: gatewayListeners(services, kubernetesGateways, referenceGrants, ports.ingress.listeners ?? {}),
+    listeners: [...gatewayListeners(services, kubernetesGateways, referenceGrants, ports.ingress.listeners ?? {}), ...istioTlsListeners(ofKind('Gateway'), namespace, ports.ingress.listeners ?? {})],
   };
 
   return {
@@ -134,6 +135,14 @@ function gatewayListeners(services: ServiceInfo[], gateways: Resource<'Kubernete
   const world = new Map<string, WorldService>(services.map((s) => [`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: s.ports ?? [] }]));
   return servedGatewayPorts(gatewayStatuses({ services: world, gateways, referenceGrants: grants }))
     .map((p) => ({ gateway: p.gateway, port: p.port, protocol: p.protocol, localPort: local[`${p.gateway}:${p.port}`] ?? p.port }));
+}
+
+/** The Istio Gateway server ports that terminate TLS, one listener per port for every Gateway with servers there (as the ingress gateway merges them). */
+function istioTlsListeners(gateways: Resource<'Gateway'>[], namespace: string, local: Record<string, number>): GatewayListenerInfo[] {
+  return ingressTerminatedPorts(gateways, namespace).map((p) => ({
+    gateway: ISTIO_INGRESS_GATEWAY, port: p.port, protocol: 'HTTPS' as const, localPort: local[`${ISTIO_INGRESS_GATEWAY}:${p.port}`] ?? p.port,
+    istio: [...new Set(p.servers.map((s) => s.gateway))], ...(p.clientCert ? { clientCert: p.clientCert } : {}),
+  }));
 }
 
 /** The egress gateway's container ports, each served by its sidecar's own gateway listener (the outbound port). */

@@ -29,6 +29,7 @@ export function formatExplain(r: ExplainResult): string {
     line('Host', `${h.authority}${h.path}: an origin-form request at the ingress, routed by Gateways`);
     for (const g of h.gateways ?? []) more(`Gateway ${g.name} hosts ${g.hosts.join(', ')}: ${g.matched ? 'covers it' : 'does not cover it'}`);
     for (const v of h.virtualServices ?? []) more(`VirtualService ${v.name} on ${v.gateway}: ${v.outcome === 'routed' ? 'routes it' : v.outcome === 'host-not-covered' ? 'hosts do not cover it' : 'no rule matches'}`);
+    if (h.tls) for (const s of h.tls.servers) more(`TLS terminated on server port ${h.tls.port} of Gateway ${s.gateway}: ${s.mode}, certificate ${s.certificate}`);
   } else if (h.service) {
     line('Host', `${h.authority} -> service ${h.service.name}.${h.service.namespace} (${h.service.fqdn})${h.port ? `, port ${h.port.port} (${h.port.name}, ${h.port.protocol})` : ''}`);
     if (h.problem) more(h.problem);

@@ -49,6 +49,8 @@ export interface HostStep {
   virtualServices?: Array<{ name: string; gateway: string; outcome: string }>;
   /** Why it resolves to nothing, when it does not. */
   problem?: string;
+  /** An https:// request at the ingress: the Istio Gateway server port that terminates its TLS, its mode and certificate source. */
+  tls?: { port: number; servers: Array<{ gateway: string; mode: string; certificate: string }> };
 }
 
 export interface RuleStep {

@@ -13,7 +13,8 @@ import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type M
 import type { MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Provenance } from '../policy/defaults';
 import { formatDuration } from '../policy/duration';
-import { authorityPort, qualifyHost } from '../policy/hosts';
+import { authorityPort, hostMatches, qualifyHost, stripPort } from '../policy/hosts';
+import { ISTIO_INGRESS_GATEWAY, terminatingMode, type ServerTls } from '../policy/gateway-tls';
 import { planRoute, forwardAs } from '../sidecar/filters/route';
 import { faultFor } from '../sidecar/filters/fault';
 import { chooseEndpoint, lbKey } from '../sidecar/filters/endpoint';
@@ -113,7 +114,9 @@ class Walk {
 
   run(): ExplainResult {
     const t = this.caller;
-    const target = requestTarget(this.req.url, undefined);
+    // https:// at the ingress: the Istio Gateway server port whose TLS the ingress terminates (istioTls below).
+    const https = this.role === 'ingress' && /^https:\/\//i.test(this.req.url);
+    const target = requestTarget(https ? this.req.url.replace(/^https/i, 'http') : this.req.url, undefined);
     if ('error' in target) throw new ExplainUsageError(`${this.req.url}: ${target.error}; write the URL as http://host[:port]/path`);
     const headers: IncomingHttpHeaders = {};
     for (const [k, v] of Object.entries(this.req.headers)) headers[k.toLowerCase()] = v;
@@ -121,10 +124,11 @@ class Walk {
     const proxyForm = this.role === 'ingress' ? this.req.proxyForm === true : true;
     // The connection manager normalizes the path before any filter (normalize.ts).
     const path = normalizePath(target.path, t.defaults.pathNormalization);
-    const gatewayListener = this.gatewayListener();
+    const tls = https && !this.req.gateway ? this.istioTls(target.authority) : undefined;
+    const gatewayListener = this.gatewayListener() ?? (tls ? { gateway: ISTIO_INGRESS_GATEWAY, port: tls.port, scheme: 'https' as const, istio: true } : undefined);
     const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers, ...(gatewayListener ? { gatewayListener } : {}) };
 
-    const host: HostStep = gatewayListener ? this.gatewayHostStep(gatewayListener, request.authority, path) : this.hostStep(request.authority, path, proxyForm);
+    const host: HostStep = gatewayListener && !gatewayListener.istio ? this.gatewayHostStep(gatewayListener, request.authority, path) : { ...this.hostStep(request.authority, path, proxyForm), ...(tls ? { tls } : {}) };
     const seen = { missed: new Map<CompiledRule, string[]>(), matched: undefined as { rule: CompiledRule; because: string } | undefined };
     const observer: PlanObserver = {
       missed: (rule, failed) => { if (!seen.missed.has(rule)) seen.missed.set(rule, failed); },
@@ -179,6 +183,32 @@ class Walk {
     if (!port) throw new ExplainUsageError(`--gateway ${g}: Gateway ${key} has no listener on port ${m[3]} (known: ${known()})`);
     if (m[3] === undefined && ports.length > 1) throw new ExplainUsageError(`--gateway ${g}: Gateway ${key} listens on ${ports.map((p) => p.port).join(', ')}; name the port (${key}:${ports[0].port})`);
     return { gateway: key, port: port.port, scheme: port.protocol === 'HTTPS' ? 'https' : 'http' };
+  }
+
+  /**
+   * The Istio Gateway server port that terminates an https:// request's TLS:
+   * the URL's port (443 when none) if a TLS-terminating server there covers
+   * the host, else the one such port whose servers do (the URL may name the
+   * local port devmesh mapped it to).
+   */
+  private istioTls(authority: string): HostStep['tls'] {
+    const host = stripPort(authority).toLowerCase();
+    const servers = this.snapshot.gateways.flatMap((gw) => (gw.spec.servers ?? []).map((server) => ({ gw, server })))
+      .filter(({ server }) => terminatingMode(server) && (server.hosts ?? []).some((h) => hostMatches(h.includes('/') ? h.slice(h.indexOf('/') + 1) : h, host)));
+    const asked = Number(authorityPort(authority) ?? 443);
+    const ports = [...new Set(servers.map(({ server }) => server.port.number))];
+    const port = ports.includes(asked) ? asked : ports.length === 1 ? ports[0] : undefined;
+    if (port === undefined) return undefined;
+    return {
+      port,
+      servers: servers.filter(({ server }) => server.port.number === port).map(({ gw, server }) => {
+        const tls = (server.tls ?? {}) as ServerTls;
+        const certificate = terminatingMode(server) === 'ISTIO_MUTUAL' ? 'of the mesh CA (ISTIO_MUTUAL)'
+          : tls.credentialName ? `of Secret ${tls.credentialName} (istio-system, else the Gateway's namespace)`
+            : tls.serverCertificate ? `from ${tls.serverCertificate}` : 'minted by devmesh (no credentialName)';
+        return { gateway: `${gw.metadata.namespace ?? this.snapshot.namespace}/${gw.metadata.name}`, mode: terminatingMode(server)!, certificate };
+      }),
+    };
   }
 
   private gatewayHostStep(l: GatewayListenerRef, authority: string, path: string): HostStep {

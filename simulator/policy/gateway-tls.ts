@@ -6,7 +6,8 @@
  * server name through the tls[] rules of the VirtualServices bound to the
  * Gateway; the client's TLS reaches the destination untouched. Pure.
  */
-import type { GatewayServer } from './model';
+import { selectsEgressGateway } from './egress-gateway';
+import type { GatewayServer, Resource } from './model';
 
 export function tlsModeOf(server: Pick<GatewayServer, 'tls'>): string | undefined {
   const tls = server.tls;
@@ -18,4 +19,84 @@ export function isTlsPassthrough(server: Pick<GatewayServer, 'port' | 'tls'>): b
   const mode = tlsModeOf(server);
   if (protocol === 'TLS') return (mode ?? 'PASSTHROUGH') === 'PASSTHROUGH';
   return protocol === 'HTTPS' && mode === 'PASSTHROUGH';
+}
+
+/**
+ * The modes in which the ingress terminates an HTTPS server's TLS (Istio's
+ * "Secure Gateways"): SIMPLE serves a certificate, MUTUAL also requires a
+ * client certificate its CA signed, OPTIONAL_MUTUAL verifies one when the
+ * client sends it, ISTIO_MUTUAL requires a mesh workload certificate (the
+ * gateway's own identity serves, the mesh CA verifies). A `TLS` server with
+ * these modes terminates and then routes tcp[] rules: not simulated.
+ */
+export type TerminatingMode = 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL' | 'ISTIO_MUTUAL';
+const TERMINATING: readonly string[] = ['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL', 'ISTIO_MUTUAL'];
+
+export function terminatingMode(server: Pick<GatewayServer, 'port' | 'tls'>): TerminatingMode | undefined {
+  const mode = tlsModeOf(server);
+  return String(server.port?.protocol ?? '').toUpperCase() === 'HTTPS' && mode && TERMINATING.includes(mode) ? mode as TerminatingMode : undefined;
+}
+
+/** `tls.httpsRedirect: true` on a server: every plain HTTP request gets a 301 to https. */
+export function redirectsToHttps(server: Pick<GatewayServer, 'tls'>): boolean {
+  return !!server.tls && typeof server.tls === 'object' && (server.tls as { httpsRedirect?: unknown }).httpsRedirect === true;
+}
+
+/** The Gateway key the ingress's Istio TLS ports are listed under: they belong to the ingress gateway workload, which merges every Gateway's servers per port. */
+export const ISTIO_INGRESS_GATEWAY = 'istio-system/istio-ingressgateway';
+
+/** One server that terminates TLS: where it is written and what it asks. */
+export interface TerminatedServer {
+  /** `namespace/name` of the Gateway and the index in spec.servers. */
+  gateway: string;
+  index: number;
+  hosts: string[];
+  mode: TerminatingMode;
+  tls: ServerTls;
+  /** The folder of the Gateway's policy file, where relative certificate paths start. */
+  dir?: string;
+}
+
+/** The fields of ServerTLSSettings the ingress reads. */
+export interface ServerTls {
+  credentialName?: string;
+  serverCertificate?: string;
+  privateKey?: string;
+  caCertificates?: string;
+  caCertCredentialName?: string;
+  minProtocolVersion?: string;
+  maxProtocolVersion?: string;
+  cipherSuites?: string[];
+}
+
+/** The ports of the servers that terminate TLS, each with its servers in the Gateways' order. */
+export interface TerminatedPort {
+  port: number;
+  servers: TerminatedServer[];
+  /** Whether a client certificate is asked for: `required` when every server needs one, `optional` when some do or may. */
+  clientCert?: 'required' | 'optional';
+}
+
+export function terminatedPorts(gateways: readonly { key: string; spec: { servers?: GatewayServer[] }; dir?: string }[]): TerminatedPort[] {
+  const byPort = new Map<number, TerminatedServer[]>();
+  for (const gw of gateways) {
+    (gw.spec.servers ?? []).forEach((server, index) => {
+      const mode = terminatingMode(server);
+      if (!mode || typeof server.port?.number !== 'number') return;
+      const hosts = (server.hosts ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
+      const list = byPort.get(server.port.number) ?? [];
+      list.push({ gateway: gw.key, index, hosts, mode, tls: server.tls as ServerTls, ...(gw.dir ? { dir: gw.dir } : {}) });
+      byPort.set(server.port.number, list);
+    });
+  }
+  return [...byPort].sort(([a], [b]) => a - b).map(([port, servers]) => {
+    const asking = servers.filter((s) => s.mode !== 'SIMPLE');
+    const required = servers.every((s) => s.mode === 'MUTUAL' || s.mode === 'ISTIO_MUTUAL');
+    return { port, servers, ...(asking.length ? { clientCert: required ? 'required' as const : 'optional' as const } : {}) };
+  });
+}
+
+/** The TLS-terminating ports of the Gateways the ingress serves (every Gateway but those selecting the egress gateway). */
+export function ingressTerminatedPorts(gateways: readonly Resource<'Gateway'>[], namespace: string, dirOf?: (gw: Resource<'Gateway'>) => string | undefined): TerminatedPort[] {
+  return terminatedPorts(gateways.filter((gw) => !selectsEgressGateway(gw.spec)).map((gw) => ({ key: `${gw.metadata.namespace ?? namespace}/${gw.metadata.name}`, spec: gw.spec ?? {}, dir: dirOf?.(gw) })));
 }

@@ -26,6 +26,8 @@ export interface GatewayListenerRef {
   gateway: string;
   port: number;
   scheme: 'http' | 'https';
+  /** An Istio Gateway server port that terminates TLS: the VirtualServices bound to the Gateways with servers on this port route it. */
+  istio?: boolean;
 }
 
 /** Who is calling, as the sidecar knows it. */

@@ -13,7 +13,7 @@
  */
 import type { DestinationRuleSpec, GatewaySpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
 import { isEgressGateway, selectsEgressGateway } from '../policy/egress-gateway';
-import { isTlsPassthrough } from '../policy/gateway-tls';
+import { isTlsPassthrough, redirectsToHttps, terminatingMode } from '../policy/gateway-tls';
 import { selects } from '../policy/mesh-inventory';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
@@ -178,6 +178,10 @@ export interface GatewayServerView {
   port: number;
   protocol: string;
   hosts: string[];
+  /** The ingress terminates its TLS on a port of its own (gateway-tls.ts): the plain ingress port does not serve its hosts. */
+  terminated?: boolean;
+  /** `tls.httpsRedirect`: a plain HTTP request gets a 301 to https. */
+  httpsRedirect?: boolean;
 }
 
 export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
@@ -264,7 +268,10 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
       ports?.set(server.port.number, [...(ports.get(server.port.number) ?? []), name]);
     }
     const hostsOf = (list: string[] | undefined) => (list ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
-    const servers = (gw.spec.servers ?? []).map((s) => ({ port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts) }));
+    const servers = (gw.spec.servers ?? []).map((s): GatewayServerView => ({
+      port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts),
+      ...(!self && terminatingMode(s) ? { terminated: true } : {}), ...(redirectsToHttps(s) ? { httpsRedirect: true } : {}),
+    }));
     gateways.set(name, { hosts: servers.flatMap((s) => s.hosts), servers });
   }
 

@@ -1,7 +1,10 @@
-/** Local ports and banner lines for Gateway API Gateway ports, as units. */
+/** Local ports, banner lines and certificates for Gateway API Gateway ports and Istio Gateway TLS server ports, as units. */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { describeGatewayListeners, gatewayPorts } from '../../simulator/control/gateway-ingress';
+import { createCa } from '../../simulator/control/ca';
+import { describeGatewayListeners, gatewayPorts, ListenerCertificates } from '../../simulator/control/gateway-ingress';
+import type { TlsSecret } from '../../simulator/policy/gateway-api/secrets';
+import type { TerminatedServer } from '../../simulator/policy/gateway-tls';
 
 describe('Gateway ports on 127.0.0.1', () => {
   it('keep a port from 1024 up when it is free, map one below 1024 or in use, and keep what a reload already assigned', async () => {
@@ -23,5 +26,56 @@ describe('Gateway ports on 127.0.0.1', () => {
       'Gateway ns/gw: https://127.0.0.1:20443 (port 443 of the Gateway, mapped: 443 needs privileges); TLS: minted by devmesh for a.example.com (trust .devmesh/ca.pem)',
       'Gateway ns/gw: http://127.0.0.1:20081 (port 8081 of the Gateway, mapped: 8081 was in use)',
     ]);
+  });
+});
+
+describe('Istio Gateway server certificates (forIstio)', () => {
+  const ca = createCa({ trustDomain: 'cluster.local' });
+  const own = ca.issueServer({ dns: ['a.example.com'] });
+  const clientRoot = createCa({ trustDomain: 'clients' }).certPem;
+  const server = (tls: TerminatedServer['tls'], mode: TerminatedServer['mode'] = 'SIMPLE', hosts = ['a.example.com']): TerminatedServer => ({ gateway: 'default/gw', index: 0, hosts, mode, tls, dir: '/policies' });
+  const secrets = new Map<string, TlsSecret>([
+    ['istio-system/a-cred', { certPem: own.certPem, keyPem: own.keyPem, notAfter: '', dnsNames: ['a.example.com'], caPem: 'SAME-SECRET-CA' }],
+    ['istio-system/b-cred-cacert', { problem: 'needs both tls.crt and tls.key', caPem: clientRoot }],
+    ['istio-system/b-cred', { certPem: own.certPem, keyPem: own.keyPem, notAfter: '', dnsNames: [] }],
+    ['default/c-cred', { certPem: own.certPem, keyPem: own.keyPem, notAfter: '', dnsNames: [] }],
+  ]);
+  const certsOf = (s: TerminatedServer, read?: (f: string) => string) => new ListenerCertificates(() => ca).forIstio([{ port: 443, servers: [s] }], secrets, read);
+
+  it('serve the credentialName Secret of istio-system, one chain per host, keyed under the ingress gateway', () => {
+    const { certs, problems } = certsOf(server({ credentialName: 'a-cred' }, 'SIMPLE', ['a.example.com', 'www.a.example.com']));
+    assert.deepEqual(problems, []);
+    const chains = certs['istio-system/istio-ingressgateway:443'];
+    assert.deepEqual(chains.map((c) => [c.hostname, c.source, c.mode, c.clientCaPem]), [['a.example.com', 'Secret istio-system/a-cred', 'SIMPLE', undefined], ['www.a.example.com', 'Secret istio-system/a-cred', 'SIMPLE', undefined]]);
+    assert.equal(chains[0].certPem, own.certPem);
+  });
+
+  it('look in the Gateway\'s namespace after istio-system', () => {
+    assert.equal(certsOf(server({ credentialName: 'c-cred' })).certs['istio-system/istio-ingressgateway:443'][0].source, 'Secret default/c-cred');
+  });
+
+  it('MUTUAL verifies clients with <name>-cacert before the Secret\'s own ca.crt, as istiod does', () => {
+    assert.deepEqual(certsOf(server({ credentialName: 'b-cred' }, 'MUTUAL')).certs['istio-system/istio-ingressgateway:443'].map((c) => [c.clientCaPem, c.clientCaSource]), [[clientRoot, 'Secret istio-system/b-cred-cacert']]);
+    assert.deepEqual(certsOf(server({ credentialName: 'a-cred' }, 'MUTUAL')).certs['istio-system/istio-ingressgateway:443'].map((c) => c.clientCaPem), ['SAME-SECRET-CA']);
+  });
+
+  it('a credentialName naming no Secret: a certificate the mesh CA mints for the hosts, and a problem naming the Secret', () => {
+    const { certs, problems } = certsOf(server({ credentialName: 'missing' }));
+    assert.match(certs['istio-system/istio-ingressgateway:443'][0].source, /^minted by devmesh for a\.example\.com/);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0], /Gateway default\/gw spec\.servers\[0\] \(port 443, SIMPLE\): credentialName "missing" names no Secret .*istio-system\/missing, default\/missing; IST0101/);
+  });
+
+  it('serverCertificate and privateKey files are read relative to the Gateway\'s file', () => {
+    const read: string[] = [];
+    const { certs } = certsOf(server({ serverCertificate: 'certs/a.crt', privateKey: 'certs/a.key' }), (f) => { read.push(f); return f.endsWith('.crt') ? own.certPem : own.keyPem; });
+    assert.deepEqual(read, ['/policies/certs/a.crt', '/policies/certs/a.key']);
+    assert.equal(certs['istio-system/istio-ingressgateway:443'][0].source, 'files certs/a.crt, certs/a.key');
+  });
+
+  it('ISTIO_MUTUAL: a certificate of the mesh CA, and clients verified against the mesh CA; versions and ciphers as Node names them', () => {
+    const [chain] = certsOf(server({ minProtocolVersion: 'TLSV1_3', cipherSuites: ['ECDHE-RSA-AES128-GCM-SHA256'] } as TerminatedServer['tls'], 'ISTIO_MUTUAL', ['*'])).certs['istio-system/istio-ingressgateway:443'];
+    assert.equal(chain.hostname, undefined, 'a * host is the port\'s catch-all chain');
+    assert.deepEqual([chain.clientCaPem, chain.clientCaSource, chain.minVersion, chain.ciphers], [ca.trustBundlePem, 'the mesh CA (ISTIO_MUTUAL)', 'TLSv1.3', 'ECDHE-RSA-AES128-GCM-SHA256']);
   });
 });

@@ -237,7 +237,7 @@ export interface IngressInfo {
   listeners?: GatewayListenerInfo[];
 }
 
-/** A port of a Gateway API Gateway, as the ingress serves it. */
+/** A port of a Gateway API Gateway, or an Istio Gateway server port that terminates TLS, as the ingress serves it. */
 export interface GatewayListenerInfo {
   /** `namespace/name` of the Gateway. */
   gateway: string;
@@ -246,6 +246,10 @@ export interface GatewayListenerInfo {
   protocol: 'HTTP' | 'HTTPS';
   /** Where devmesh listens on 127.0.0.1: the port itself, or a free one for a port below 1024. */
   localPort: number;
+  /** An Istio Gateway server port that terminates TLS (`gateway` is then the ingress gateway): the Gateways with servers on it. */
+  istio?: string[];
+  /** Whether the port asks for a client certificate (MUTUAL, ISTIO_MUTUAL: required; mixed with SIMPLE or OPTIONAL_MUTUAL: optional). */
+  clientCert?: 'required' | 'optional';
 }
 
 export interface TopologyIngress extends IngressInfo {

@@ -1,14 +1,18 @@
 /**
  * Kubernetes TLS Secrets (`type: kubernetes.io/tls`, keys `tls.crt` and
  * `tls.key` under `data` in base64 or `stringData` as text), as a Gateway
- * listener's certificateRefs name them: the PEM they hold, or what is wrong
- * with them. Pure (node:crypto parses, nothing is read from disk).
+ * listener's certificateRefs or an Istio Gateway server's credentialName
+ * names them: the PEM they hold, or what is wrong with them. As istiod reads
+ * a credential, `cert`/`key` are taken before `tls.crt`/`tls.key`, and the
+ * CA that verifies client certificates (MUTUAL) is `cacert` or `ca.crt` — a
+ * Secret with only a CA (`<name>-cacert`) has a problem and its `caPem`.
+ * Pure (node:crypto parses, nothing is read from disk).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { obj, str } from '../plain';
 import type { SourceDocument } from '../source';
 
-export type TlsSecret = { certPem: string; keyPem: string; notAfter: string; dnsNames: string[] } | { problem: string };
+export type TlsSecret = ({ certPem: string; keyPem: string; notAfter: string; dnsNames: string[] } | { problem: string }) & { caPem?: string; caProblem?: string };
 
 const cache = new WeakMap<SourceDocument, TlsSecret>();
 
@@ -26,16 +30,28 @@ function readTlsSecret(value: Record<string, any>): TlsSecret {
     const b64 = str(data[key]);
     return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
   };
-  const certPem = field('tls.crt');
-  const keyPem = field('tls.key');
-  if (!certPem || !keyPem) return { problem: `needs both tls.crt and tls.key (type kubernetes.io/tls); it has ${[...new Set([...Object.keys(data), ...Object.keys(text)])].join(', ') || 'no data'}` };
+  const generic = field('cert') && field('key');
+  const certPem = generic ? field('cert') : field('tls.crt');
+  const keyPem = generic ? field('key') : field('tls.key');
+  const ca = field('cacert') || field('ca.crt');
+  // A CA that does not parse spoils only client verification (MUTUAL), not the server certificate.
+  let caPem: { caPem?: string; caProblem?: string } = {};
+  if (ca) {
+    try {
+      new X509Certificate(ca);
+      caPem = { caPem: ca };
+    } catch (err) {
+      caPem = { caProblem: `its ${field('cacert') ? 'cacert' : 'ca.crt'} is not a PEM certificate: ${(err as Error).message}` };
+    }
+  }
+  if (!certPem || !keyPem) return { problem: `needs both tls.crt and tls.key (type kubernetes.io/tls); it has ${[...new Set([...Object.keys(data), ...Object.keys(text)])].join(', ') || 'no data'}`, ...caPem };
   try {
     const cert = new X509Certificate(certPem);
     createPrivateKey(keyPem);
     const dnsNames = (cert.subjectAltName ?? '').split(',').map((s) => s.trim()).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
-    return { certPem, keyPem, notAfter: cert.validTo, dnsNames };
+    return { certPem, keyPem, notAfter: cert.validTo, dnsNames, ...caPem };
   } catch (err) {
-    return { problem: `tls.crt or tls.key is not a PEM certificate and key: ${(err as Error).message}` };
+    return { problem: `${generic ? 'cert or key' : 'tls.crt or tls.key'} is not a PEM certificate and key: ${(err as Error).message}` };
   }
 }
 

@@ -8,7 +8,8 @@ import { arr, obj, str, strings } from '../plain';
  * a gateway workload the Gateway selects (IST0101), holding a certificate and
  * key with a certificate valid now (IST0161). Checked when the workspace
  * holds Kubernetes Secrets (a cluster's manifests): the Secrets of a cluster
- * are often kept elsewhere, and devmesh's ingress serves plain HTTP locally.
+ * are often kept elsewhere, and without any devmesh's ingress serves a
+ * certificate its CA mints (control/gateway-ingress.ts says which is missing).
  */
 export const gatewayCredentials: DocumentRule<'Gateway'> = {
   codes: ['unknown-credential', 'invalid-credential'],

@@ -3,16 +3,16 @@ import { array, enumOf, integer, map, notSimulated, object, port, resource, stri
 
 const server: Schema = object('Server', 'A port on the gateway with the hosts it serves. devmesh binds HTTP servers on its ingress listener.', {
   port: object('Port', 'The port on which the proxy should listen for incoming connections.', {
-    number: port('A valid non-negative integer port number. devmesh serves it on the Mesh ingress port.'),
+    number: port('A valid non-negative integer port number. devmesh serves HTTP servers on the Mesh ingress port, and TCP, TLS and TLS-terminating HTTPS servers on a port of their own.'),
     protocol: enumOf('The protocol exposed on the port.', ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'TCP', 'TLS']),
     name: string('Label assigned to the port.'),
     targetPort: integer('The port number on the endpoint where the traffic will be received.'),
   }, { required: ['number', 'protocol'] }),
   bind: notSimulated(string('The ip or the Unix domain socket to which the listener should be bound to.')),
   hosts: array('One or more hosts exposed by this gateway, optionally prefixed with `namespace/`; wildcards such as `*` or `*.example.com` allowed.', { type: 'string' }, { minItems: 1 }),
-  // Any other mode than PASSTHROUGH on a TLS server is warned about by rules/gateway-tls.ts.
-  tls: { type: 'object', description: 'TLS settings for the server. devmesh passes TLS through for protocol TLS with `mode: PASSTHROUGH` (routed by the tls[] sniHosts of the VirtualServices bound to the Gateway); it terminates no TLS at its ingress.', properties: {
-    mode: enumOf('How the server treats TLS: PASSTHROUGH forwards the client\'s TLS untouched, routed by its SNI.', ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'], { default: 'PASSTHROUGH' }),
+  // What the ingress does not simulate of tls is warned about by rules/gateway-tls.ts.
+  tls: { type: 'object', description: 'TLS settings for the server. devmesh terminates TLS for protocol HTTPS with mode SIMPLE, MUTUAL, OPTIONAL_MUTUAL or ISTIO_MUTUAL on the server\'s own port (the credentialName Secret\'s certificate, picked by SNI), and passes it through for protocol TLS with `mode: PASSTHROUGH` (routed by the tls[] sniHosts of the VirtualServices bound to the Gateway).', properties: {
+    mode: enumOf('How the server treats TLS: PASSTHROUGH forwards the client\'s TLS untouched, routed by its SNI; SIMPLE terminates it; MUTUAL also requires a client certificate the CA signed.', ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'], { default: 'PASSTHROUGH' }),
   }, additionalProperties: {} },
   name: string('An optional name of the server.'),
 }, { required: ['port', 'hosts'] });

@@ -44,6 +44,8 @@ export function planRoute(
   const attrs = attributesFor(req.method, req.path, req.authority, req.headers, t.identity.labels, 'mesh', t.identity.namespace);
   // The verified token's end user (the ingress's jwt filter), for @request.auth.claims matches.
   attrs.auth = req.auth;
+  // An Istio Gateway server port that terminates TLS: the Gateways' servers of that port, then their VirtualServices, as on the plain ingress port.
+  if (req.gatewayListener?.istio) return planIngress(t, { ...attrs, scheme: 'https' }, random, observer, req.gatewayListener.port);
   if (req.gatewayListener) return planGatewayListener(t, req.gatewayListener, attrs, random, observer);
   if (role === 'egress') return planIngress(t, attrs, random, observer, req.serverPort);
   return role === 'ingress' && !req.proxyForm ? planIngress(t, attrs, random, observer) : planMesh(t, attrs, random, req.destination, observer);

@@ -1,6 +1,7 @@
 /**
  * The ingress's Gateway API listener ports: one local server per port of
- * each Gateway devmesh runs (snapshot `ingress.listeners`), HTTP or HTTPS.
+ * each Gateway devmesh runs (snapshot `ingress.listeners`), HTTP or HTTPS,
+ * and one per Istio Gateway server port that terminates TLS.
  * A new snapshot opens the ports that appeared and closes the ones that
  * went away; the rest keep their connections. A port that cannot be bound
  * is reported and the others serve on.
@@ -51,13 +52,14 @@ export class GatewayListeners {
     const wanted = new Map(listeners.map((l) => [gatewayPortKey(l.gateway, l.port), l]));
     for (const [key, o] of this.open) {
       const w = wanted.get(key);
-      if (w && w.localPort === o.info.localPort && w.protocol === o.info.protocol) continue;
+      if (w && w.localPort === o.info.localPort && w.protocol === o.info.protocol && w.clientCert === o.info.clientCert) continue;
       this.open.delete(key);
       o.port.close();
     }
     await Promise.all([...wanted].filter(([key]) => !this.open.has(key)).map(async ([key, info]) => {
       const scheme = info.protocol === 'HTTPS' ? 'https' : 'http';
-      const port = createGatewayServer(this.deps, { gateway: info.gateway, port: info.port, scheme }, () => this.certs().listeners?.[key] ?? []);
+      const ref = { gateway: info.gateway, port: info.port, scheme, ...(info.istio ? { istio: true } : {}) } as const;
+      const port = createGatewayServer(this.deps, ref, () => this.certs().listeners?.[key] ?? [], { clientCert: info.clientCert, log: (m) => this.log('warn', m) });
       const server = port.server;
       try {
         await new Promise<void>((resolve, reject) => {

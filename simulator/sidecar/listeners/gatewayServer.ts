@@ -16,12 +16,48 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { headersLimits } from '../../http-limits';
+import type { ListenerCertificate } from '../../protocol';
 import type { GatewayListenerRef } from '../context';
 import { STREAM_WINDOW } from '../upstream/h2Pool';
 import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
 import { onFirstBytes, startsHttp2 } from './sniff';
 
-export interface ListenerCertificateRef { hostname?: string; certPem: string; keyPem: string }
+export type ListenerCertificateRef = Pick<ListenerCertificate, 'hostname' | 'certPem' | 'keyPem' | 'mode' | 'clientCaPem' | 'minVersion' | 'maxVersion' | 'ciphers'>;
+
+export interface TlsListenerOptions {
+  /** Whether the port asks for a client certificate: `required` refuses a client without one in the handshake. */
+  clientCert?: 'required' | 'optional';
+  /** Where refused clients are said. */
+  log?: (message: string) => void;
+}
+
+/** The TLS settings of one certificate's filter chain, as Node's TLS takes them. */
+function secureOptions(c: ListenerCertificateRef): tls.SecureContextOptions {
+  return {
+    cert: c.certPem, key: c.keyPem, ...(c.clientCaPem ? { ca: c.clientCaPem } : {}),
+    ...(c.minVersion ? { minVersion: c.minVersion } : {}), ...(c.maxVersion ? { maxVersion: c.maxVersion } : {}), ...(c.ciphers ? { ciphers: c.ciphers } : {}),
+  };
+}
+
+/**
+ * Why a connection's client is refused by the chain its SNI picked, or
+ * undefined: no chain for the name; MUTUAL and ISTIO_MUTUAL need a client
+ * certificate their CA signed; OPTIONAL_MUTUAL verifies one when sent.
+ */
+export function clientRefusal(c: ListenerCertificateRef | undefined, socket: Pick<tls.TLSSocket, 'authorized' | 'authorizationError' | 'servername' | 'getPeerCertificate'>): string | undefined {
+  if (!c) return `no server of this port covers the server name "${socket.servername || '(none)'}"; connection closed`;
+  if (c.mode === 'MUTUAL' || c.mode === 'ISTIO_MUTUAL') {
+    return socket.authorized ? undefined : `${c.mode} refused a client ${socket.authorizationError ? `whose certificate does not verify (${socket.authorizationError})` : 'without a certificate'}`;
+  }
+  if (c.mode === 'OPTIONAL_MUTUAL' && !socket.authorized && Object.keys(socket.getPeerCertificate() ?? {}).length > 0) {
+    return `OPTIONAL_MUTUAL refused a client whose certificate does not verify (${socket.authorizationError})`;
+  }
+  return undefined;
+}
+
+function describeListener(l: GatewayListenerRef): string {
+  return l.istio ? `Istio Gateway server port ${l.port}` : `Gateway ${l.gateway} port ${l.port}`;
+}
 
 export interface GatewayServer {
   /** The socket server that listens (its `address()` is the local port). */
@@ -39,7 +75,7 @@ const SNIFF_TIMEOUT_MS = 10_000;
 /** How long a closed listener's connections get to finish what they are doing. */
 const DRAIN_MS = 5_000;
 
-export function createGatewayServer(deps: ListenerDeps, listener: GatewayListenerRef, certificates?: () => ListenerCertificateRef[]): GatewayServer {
+export function createGatewayServer(deps: ListenerDeps, listener: GatewayListenerRef, certificates?: () => ListenerCertificateRef[], tlsOptions: TlsListenerOptions = {}): GatewayServer {
   const serve = requestEntry(deps, listener);
   const workers = new WorkerSpread<object>();
   const sockets = new Set<Duplex>();
@@ -59,7 +95,7 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
     const contexts = new WeakMap<object, tls.SecureContext>();
     const contextOf = (c: ListenerCertificateRef) => {
       let sc = contexts.get(c);
-      if (!sc) contexts.set(c, (sc = tls.createSecureContext({ cert: c.certPem, key: c.keyPem })));
+      if (!sc) contexts.set(c, (sc = tls.createSecureContext(secureOptions(c))));
       return sc;
     };
     const pick = (servername: string | undefined) => {
@@ -67,24 +103,38 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
       const host = servername?.toLowerCase();
       const specific = (h?: string) => (!h ? 0 : h.startsWith('*.') ? h.length : 1_000_000 + h.length);
       const fits = all.filter((c) => !c.hostname || (host !== undefined && (c.hostname === host || (c.hostname.startsWith('*.') && host.endsWith(c.hostname.slice(1))))));
-      return fits.sort((a, b) => specific(b.hostname) - specific(a.hostname))[0] ?? all[0];
+      // An Istio server port has a filter chain per server's hosts: a name none covers matches no chain, and Envoy closes the connection.
+      return fits.sort((a, b) => specific(b.hostname) - specific(a.hostname))[0] ?? (listener.istio ? undefined : all[0]);
     };
     const first = pick(undefined);
     // ALPN offers h2 and http/1.1; an HTTP/1.1 client gets Node's HTTP/1.1 server on the same socket.
+    // A port whose servers all need a client certificate refuses a client without one in the handshake; a mixed port asks, and checks per server below.
     const server = http2.createSecureServer({
-      ...h2Settings, allowHTTP1: true, cert: first?.certPem, key: first?.keyPem,
+      ...h2Settings, allowHTTP1: true, ...(first ? secureOptions(first) : {}),
+      requestCert: tlsOptions.clientCert !== undefined, rejectUnauthorized: tlsOptions.clientCert === 'required',
       SNICallback: (name, cb) => {
         const c = pick(name);
-        cb(c ? null : new Error('no certificate for this listener'), c ? contextOf(c) : undefined);
+        cb(c ? null : new Error(`no server of this port covers "${name}"`), c ? contextOf(c) : undefined);
       },
     });
-    server.on('secureConnection', (socket: tls.TLSSocket) => { track(socket); if (socket.alpnProtocol !== 'h2') workers.assign(socket); });
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      track(socket);
+      const refused = clientRefusal(pick(socket.servername || undefined), socket);
+      if (refused) {
+        tlsOptions.log?.(`${describeListener(listener)}: ${refused}`);
+        return void socket.destroy();
+      }
+      if (socket.alpnProtocol !== 'h2') workers.assign(socket);
+    });
+    server.on('tlsClientError', (err: Error & { code?: string }) => {
+      if (tlsOptions.clientCert === 'required' && /CERTIFICATE|certificate/.test(`${err.code} ${err.message}`)) tlsOptions.log?.(`${describeListener(listener)}: refused a client in the handshake: ${err.message}`);
+    });
     server.on('session', onSession);
     server.on('request', (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) =>
       ('stream' in req ? onStreamRequest(req, res as http2.Http2ServerResponse) : onHttp1Request(req, res as http.ServerResponse)));
     return {
       server,
-      refreshCertificate: () => { const c = pick(undefined); if (c) server.setSecureContext({ cert: c.certPem, key: c.keyPem }); },
+      refreshCertificate: () => { const c = pick(undefined); if (c) server.setSecureContext(secureOptions(c)); },
       // HTTP/1.1 over TLS has no idle tracking here: what is still open after the drain time is cut.
       close: () => { server.close(); for (const s of sessions) s.close(); setTimeout(() => { for (const s of sockets) s.destroy(); }, DRAIN_MS).unref(); },
       destroy: () => { for (const s of sockets) s.destroy(); },

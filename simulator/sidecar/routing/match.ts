@@ -96,7 +96,8 @@ export function compileMatch(m: HTTPMatchRequest, vsNamespace: string): Compiled
   }
   if (m.scheme) {
     const scheme = compileStringMatch(m.scheme);
-    checks.push({ test: () => scheme('http'), what: `scheme ${describeStringMatch(m.scheme)}`, actual: () => 'http' });
+    // https where the ingress terminated TLS (an Istio Gateway HTTPS server), http everywhere else.
+    checks.push({ test: (a) => scheme(a.scheme ?? 'http'), what: `scheme ${describeStringMatch(m.scheme)}`, actual: (a) => a.scheme ?? 'http' });
   }
   for (const [name, sm] of Object.entries(m.headers ?? {})) {
     const key = name.toLowerCase();

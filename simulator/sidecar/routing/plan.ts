@@ -10,7 +10,7 @@ import type { HTTPMatchRequest, HTTPRoute, HeaderOperations } from '../../policy
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../../policy/hosts';
 import type { ServiceInfo } from '../../protocol';
 import { ProxyError, noRoute } from '../errors';
-import { destinationService, knownServices, routeKey, serviceForAuthority, type CompiledRule, type MeshTables, type RouteOrigin, type RouteSource } from '../tables';
+import { destinationService, knownServices, routeKey, serviceForAuthority, type CompiledRule, type GatewayServerView, type MeshTables, type RouteOrigin, type RouteSource } from '../tables';
 import { outsideRegistry } from './outboundPolicy';
 import { gatewayApiOutcome } from './gatewayApi/action';
 import { gatewayPortKey, ingressRoutesFor } from './gatewayApi/attach';
@@ -130,12 +130,17 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomS
   const host = stripPort(a.authority).toLowerCase();
   // At the egress gateway the request came to one server port: only servers of that port serve it, and match.port is that port.
   if (serverPort !== undefined) a = { ...a, port: serverPort };
+  // The plain ingress port serves every server but those whose TLS the ingress terminates on their own port.
+  const servers = (g: { servers: GatewayServerView[] }) => g.servers.filter((s) => (serverPort === undefined ? !s.terminated : s.port === serverPort));
+  let redirect = false;
   const gateways = [...t.gateways].filter(([name, g]) => {
-    const hosts = serverPort === undefined ? g.hosts : g.servers.filter((s) => s.port === serverPort).flatMap((s) => s.hosts);
-    const covered = hosts.some((h) => hostMatches(h, host));
-    observer?.gateway?.(name, g.hosts, covered);
-    return covered;
+    const hit = servers(g).filter((s) => s.hosts.some((h) => hostMatches(h, host)));
+    observer?.gateway?.(name, g.hosts, hit.length > 0);
+    if (serverPort === undefined && hit.length > 0 && hit.every((s) => s.httpsRedirect)) redirect = true;
+    return hit.length > 0;
   }).map(([name]) => name);
+  // tls.httpsRedirect: Envoy's virtual host requires TLS and answers every plain request 301 to https.
+  if (redirect) return { kind: 'redirect', status: 301, location: `https://${host}${a.path}${queryString(a.query)}`, responseHeaderOps: [], routeName: 'https_redirect' };
   for (const gw of gateways) {
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gw)) continue;

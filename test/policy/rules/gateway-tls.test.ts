@@ -21,11 +21,28 @@ describe('Gateway server tls', () => {
     assert.deepEqual(findings({ '/mesh.yaml': MESH, '/gw.yaml': gateway('HTTPS', '{ mode: PASSTHROUGH }') }, 'not-simulated'), []);
   });
 
-  it('a mode that terminates TLS at the gateway is warned about on tls, saying what the ingress does instead', () => {
-    const f = findings({ '/mesh.yaml': MESH, '/gw.yaml': gateway('HTTPS', '{ mode: SIMPLE, credentialName: nginx-cert }') }, 'not-simulated');
+  it('an HTTPS server that terminates TLS (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL) is simulated: no warning', () => {
+    for (const mode of ['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']) {
+      assert.deepEqual(findings({ '/mesh.yaml': MESH, '/gw.yaml': gateway('HTTPS', `{ mode: ${mode}, credentialName: nginx-cert }`) }, 'not-simulated'), [], mode);
+    }
+    assert.deepEqual(findings({ '/mesh.yaml': MESH, '/gw.yaml': gateway('HTTPS', '{ mode: ISTIO_MUTUAL }') }, 'not-simulated'), []);
+  });
+
+  it('a TLS server that terminates is warned about on tls, saying what the ingress does instead', () => {
+    const f = findings({ '/mesh.yaml': MESH, '/gw.yaml': gateway('TLS', '{ mode: SIMPLE, credentialName: nginx-cert }') }, 'not-simulated');
     assert.equal(f.length, 1, JSON.stringify(f));
     assert.deepEqual([f[0].line, f[0].text, f[0].severity], [9, 'tls', 'warning']);
-    assert.match(f[0].message, /mode SIMPLE on a HTTPS server.*terminates no TLS.*passes TLS through only for protocol TLS with mode PASSTHROUGH/);
+    assert.match(f[0].message, /mode SIMPLE on a TLS server.*terminates TLS for HTTPS servers with mode SIMPLE, MUTUAL.*passes it through for protocol TLS with mode PASSTHROUGH/);
+  });
+
+  it('a field of a terminating server the ingress does not honour is warned about on that field', () => {
+    const f = findings({ '/mesh.yaml': MESH, '/gw.yaml': gateway('HTTPS', '{ mode: MUTUAL, credentialName: nginx-cert, subjectAltNames: [client.example.com] }') }, 'not-simulated');
+    assert.deepEqual(f.map((x) => x.text), ['subjectAltNames']);
+    assert.match(f[0].message, /tls\.subjectAltNames.*not simulated locally/);
+  });
+
+  it('httpsRedirect on an HTTP server is simulated: no warning', () => {
+    assert.deepEqual(findings({ '/mesh.yaml': MESH, '/gw.yaml': gateway('HTTP', '{ httpsRedirect: true }') }, 'not-simulated'), []);
   });
 
   it('an unknown mode is a bad enum value', () => {

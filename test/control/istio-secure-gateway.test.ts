@@ -1,0 +1,184 @@
+/**
+ * Istio's "Secure Gateways" task under `devmesh up` (a real process, real
+ * TLS on 127.0.0.1): Gateway HTTPS servers that terminate TLS at the ingress
+ * on their own port with the certificate of the credentialName Secret, the
+ * certificate picked by SNI among the servers of one port, a name no server
+ * covers refused as Envoy closes it, MUTUAL refusing a client without a
+ * certificate its CA signed, httpsRedirect answering 301 on the plain port,
+ * and Secret edits applied live (a new certificate on the next handshake;
+ * an invalid one refused, the last good one serving on).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createCa } from '../../simulator/control/ca';
+import type { Certificates } from '../../simulator/protocol';
+import { freePorts, removeDir, startUp, waitFor, waitReady, type UpProcess } from './helpers';
+
+const serverCa = createCa({ trustDomain: 'example.com' });
+const clientCa = createCa({ trustDomain: 'client.example.com' });
+const otherCa = createCa({ trustDomain: 'other.example.com' });
+const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
+
+/** A Kubernetes TLS Secret in istio-system, where the ingress gateway reads credentials. */
+const secret = (name: string, keys: Record<string, string>) => `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: istio-system }
+type: kubernetes.io/tls
+stringData:
+${Object.entries(keys).map(([k, v]) => `  ${k}: |\n${indent(v)}`).join('\n')}
+`;
+const tlsSecret = (name: string, c: Certificates, extra: Record<string, string> = {}) => secret(name, { 'tls.crt': c.certPem, 'tls.key': c.keyPem, ...extra });
+
+const APP = 'require("http").createServer((q, s) => s.end(JSON.stringify({ path: q.url, proto: q.headers["x-forwarded-proto"] }))).listen(process.env.PORT, "127.0.0.1")';
+
+const mesh = (controlPort: number, ingressPort: number, appPort: number) => `apiVersion: devmesh.dev/v1alpha1
+kind: Mesh
+metadata: { name: secure-gateways }
+spec:
+  controlPort: ${controlPort}
+  ingress: { port: ${ingressPort} }
+  services:
+    - name: httpbin
+      port: 8000
+      workloads:
+        - name: httpbin-v1
+          port: ${appPort}
+          command: ["node", "-e", ${JSON.stringify(APP)}]
+`;
+
+const gateway = (simplePort: number, mutualPort: number) => `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: secure }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - port: { number: ${simplePort}, name: https, protocol: HTTPS }
+      tls: { mode: SIMPLE, credentialName: httpbin-credential }
+      hosts: [httpbin.example.com]
+    - port: { number: ${simplePort}, name: https-helloworld, protocol: HTTPS }
+      tls: { mode: SIMPLE, credentialName: helloworld-credential }
+      hosts: [helloworld.example.com]
+    - port: { number: ${mutualPort}, name: https-mtls, protocol: HTTPS }
+      tls: { mode: MUTUAL, credentialName: mtls-credential }
+      hosts: [mtls.example.com]
+    - port: { number: 80, name: http, protocol: HTTP }
+      tls: { httpsRedirect: true }
+      hosts: [httpbin.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: httpbin }
+spec:
+  hosts: [httpbin.example.com, helloworld.example.com, mtls.example.com]
+  gateways: [secure]
+  http:
+    - match: [{ uri: { prefix: /status } }]
+      route: [{ destination: { host: httpbin, port: { number: 8000 } } }]
+`;
+
+interface Answer { status: number; body: string; san?: string }
+
+/** `curl --resolve host:port:127.0.0.1 --cacert ca https://host:port/path` (and `--cert`/`--key`). */
+function httpsGet(port: number, host: string, ca: string, client?: Certificates, urlPath = '/status/200'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({
+      host: '127.0.0.1', port, path: urlPath, servername: host, headers: { host }, ca, agent: false, timeout: 10_000,
+      ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+    }, (res) => {
+      const san = (res.socket as TLSSocket).getPeerCertificate().subjectaltname;
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, san }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+  });
+}
+
+describe('Istio Gateway servers that terminate TLS under devmesh up', () => {
+  let dir: string;
+  let up: UpProcess;
+  let ingressPort: number;
+  let simplePort: number;
+  let mutualPort: number;
+  const httpbinCert = serverCa.issueServer({ dns: ['httpbin.example.com'] });
+  const helloCert = serverCa.issueServer({ dns: ['helloworld.example.com'] });
+  const mtlsCert = serverCa.issueServer({ dns: ['mtls.example.com'] });
+  const write = (name: string, text: string) => writeFileSync(path.join(dir, name), text);
+
+  before(async () => {
+    const [controlPort, appPort] = await freePorts(2);
+    [ingressPort, simplePort, mutualPort] = await freePorts(3);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-secure-gw-'));
+    write('mesh.yaml', mesh(controlPort, ingressPort, appPort));
+    write('gateway.yaml', gateway(simplePort, mutualPort));
+    write('httpbin-credential.yaml', tlsSecret('httpbin-credential', httpbinCert));
+    write('helloworld-credential.yaml', tlsSecret('helloworld-credential', helloCert));
+    write('mtls-credential.yaml', tlsSecret('mtls-credential', mtlsCert, { 'ca.crt': clientCa.certPem }));
+    up = startUp(path.join(dir, 'mesh.yaml'));
+    await waitReady(up, path.join(dir, 'mesh.yaml'), 20_000);
+  });
+  after(async () => { await up?.stop(); if (dir) removeDir(dir); });
+
+  test('each TLS server port listens on 127.0.0.1 and up says with which certificates', async () => {
+    await waitFor('the Istio server ports in the banner', () => up.output().includes(`(Istio server port ${mutualPort})`));
+    const out = up.output();
+    assert.match(out, new RegExp(`Gateway default/secure \\(Istio server port ${simplePort}\\): https://127\\.0\\.0\\.1:${simplePort}; TLS: Secret istio-system/httpbin-credential, Secret istio-system/helloworld-credential`));
+    assert.match(out, new RegExp(`\\(Istio server port ${mutualPort}\\): https://127\\.0\\.0\\.1:${mutualPort}; TLS: Secret istio-system/mtls-credential; MUTUAL client certificates of Secret istio-system/mtls-credential`));
+  });
+
+  test('SIMPLE: the decrypted request is routed through the VirtualService bound to the Gateway, as https', async () => {
+    const r = await httpsGet(simplePort, 'httpbin.example.com', serverCa.trustBundlePem);
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(JSON.parse(r.body), { path: '/status/200', proto: 'https' });
+    assert.equal(r.san, 'DNS:httpbin.example.com');
+    const unrouted = await httpsGet(simplePort, 'httpbin.example.com', serverCa.trustBundlePem, undefined, '/headers');
+    assert.equal(unrouted.status, 404, 'no rule of the VirtualService matches /headers');
+  });
+
+  test('SNI picks the certificate of the server whose hosts name it; a name no server covers is refused', async () => {
+    const hello = await httpsGet(simplePort, 'helloworld.example.com', serverCa.trustBundlePem);
+    assert.equal(hello.san, 'DNS:helloworld.example.com');
+    assert.equal(hello.status, 200);
+    await assert.rejects(httpsGet(simplePort, 'other.example.com', serverCa.trustBundlePem), /alert|socket hang up|ECONNRESET|handshake|disconnected before secure TLS/i);
+  });
+
+  test('MUTUAL: no client certificate, or one of another CA, is refused; one the Secret\'s ca.crt signed is answered', async () => {
+    await assert.rejects(httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem), /certificate|alert|socket hang up|ECONNRESET/i);
+    await assert.rejects(httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, otherCa.issue('spiffe://other.example.com/ns/x/sa/y')), /certificate|alert|socket hang up|ECONNRESET/i);
+    const r = await httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, clientCa.issue('spiffe://client.example.com/ns/x/sa/curl'));
+    assert.equal(r.status, 200, r.body);
+    assert.match(up.output(), /MUTUAL refused a client|refused a client in the handshake/);
+  });
+
+  test('httpsRedirect: a plain request on the ingress port gets 301 to https', async () => {
+    // fetch() will not send another Host: curl -H 'Host: httpbin.example.com' http://127.0.0.1:<ingress>/status/200?x=1
+    const r = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: ingressPort, path: '/status/200?x=1', headers: { host: 'httpbin.example.com' }, agent: false, timeout: 5_000 }, (res) => { res.resume(); resolve(res); }).on('error', reject);
+    });
+    assert.equal(r.statusCode, 301);
+    assert.equal(r.headers.location, 'https://httpbin.example.com/status/200?x=1');
+  });
+
+  test('an edited Secret is served on the next handshake, without a restart', async () => {
+    const renewed = otherCa.issueServer({ dns: ['httpbin.example.com'] });
+    write('httpbin-credential.yaml', tlsSecret('httpbin-credential', renewed));
+    const r = await waitFor('the new certificate', () => httpsGet(simplePort, 'httpbin.example.com', otherCa.trustBundlePem).catch(() => undefined), 15_000);
+    assert.equal(r.status, 200);
+  });
+
+  test('an invalid Secret is refused with its diagnostic (IST0161) and the certificate before it keeps serving', async () => {
+    write('helloworld-credential.yaml', secret('helloworld-credential', { 'tls.crt': 'not a certificate', 'tls.key': 'nor a key' }));
+    await waitFor('the refusal', () => /invalid-credential[\s\S]*IST0161[\s\S]*still serving/.test(up.output()), 15_000);
+    const hello = await httpsGet(simplePort, 'helloworld.example.com', serverCa.trustBundlePem);
+    assert.equal(hello.status, 200);
+    assert.equal(hello.san, 'DNS:helloworld.example.com');
+  });
+});
