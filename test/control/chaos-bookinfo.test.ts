@@ -33,7 +33,7 @@ describe('Bookinfo fault injection, request timeouts and runtime chaos', () => {
   before(async () => {
     fx = await bookinfoFixture({ 'routing.yaml': task('virtual-service-all-v1.yaml') });
     up = startUp(fx.meshFile);
-    await waitReady(up, fx.meshFile, 20_000);
+    await waitReady(up, fx.meshFile);
   });
   after(async () => { await up?.stop(); fx?.cleanup(); });
 

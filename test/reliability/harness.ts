@@ -93,7 +93,7 @@ export async function upMesh(fx: MeshFixture, env: Record<string, string> = {}, 
   for (let attempt = 1; ; attempt++) {
     const up = startUp(fx.meshFile, env, args);
     try {
-      await waitReady(up, fx.meshFile, 30_000);
+      await waitReady(up, fx.meshFile);
       return up;
     } catch (e) {
       await up.stop();

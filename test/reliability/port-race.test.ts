@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canBind, freePorts, REPO, startUp, within } from '../control/helpers';
+import { canBind, freePorts, HANG_MS, REPO, startUp, within } from '../control/helpers';
 import { backWeights, meshFixture, processesIn, record, request, sidecarPids, upMesh } from './harness';
 
 const THIEF = path.join(REPO, 'test', 'reliability', 'fixtures', 'port-thief-sidecar.js');
@@ -68,7 +68,7 @@ test('a pinned port taken between the check and the bind is a one-line error nam
   const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
   const up = startUp(fx.meshFile, { DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'istio-ingressgateway:port' });
   try {
-    const exit = await within(up.exited, 30_000, 'devmesh up exiting');
+    const exit = await within(up.exited, HANG_MS, 'devmesh up exiting');
     assert.equal(exit.code, 1, up.output());
     const lines = up.output().trim().split('\n').filter((l) => !l.startsWith('['));
     assert.deepEqual(lines, [`mesh.yaml:6:20: error port-in-use: ingress port ${fx.ingressPort} was taken by another process before the sidecar of istio-ingressgateway could listen on it; devmesh up stopped everything it started`]);
@@ -116,7 +116,7 @@ test('in a shared sidecar process, a pinned sidecar port taken before the bind e
   const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
   const up = startUp(fx.meshFile, { ...SHARED, DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'back-v1:inboundPort' });
   try {
-    const exit = await within(up.exited, 30_000, 'devmesh up exiting');
+    const exit = await within(up.exited, HANG_MS, 'devmesh up exiting');
     assert.equal(exit.code, 1, up.output());
     const lines = up.output().trim().split('\n').filter((l) => !l.startsWith('['));
     const text = readFileSync(fx.meshFile, 'utf8').split('\n');
