@@ -5,8 +5,10 @@
  * change. Unpinned sidecar ports are picked (`freePorts`) before anything
  * starts, since every sidecar must know its peers' ports up front.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Resource, WorkloadSpec } from '../policy/model';
 import { placedWorkloads } from './mesh-change';
 import type { PortAssignment, SidecarPortAssignment } from './snapshot';
@@ -96,6 +98,31 @@ const LOWEST = 20_000;
 /** How long a port handed out by this process is not handed out again. */
 const LEASE_MS = 120_000;
 const handedOut = new Map<number, number>();
+/** One file per port handed out by any devmesh process on this machine (tests run several at once). */
+const leaseDir = () => process.env.DEVMESH_PORT_LEASES ?? path.join(os.tmpdir(), 'devmesh-port-leases');
+
+/**
+ * Claims `port` for LEASE_MS against other processes that pick ports here
+ * (parallel test runs, a second `devmesh up`): probing alone cannot see a port
+ * another process handed out but has not bound yet. Atomic (exclusive create);
+ * an expired lease is taken over. Without a writable temp dir the in-process
+ * lease still holds.
+ */
+function leaseAcrossProcesses(port: number, now: number): boolean {
+  const dir = leaseDir();
+  const file = path.join(dir, String(port));
+  try {
+    mkdirSync(dir, { recursive: true });
+    try {
+      if (now - statSync(file).mtimeMs < LEASE_MS) return false;
+      rmSync(file, { force: true });
+    } catch { /* no lease yet */ }
+    closeSync(openSync(file, 'wx'));
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'EEXIST';
+  }
+}
 
 /**
  * The kernel's ephemeral range, from which it picks both `listen(0)` ports
@@ -123,7 +150,8 @@ function bindable(port: number): Promise<net.Server | undefined> {
  * front), so they are drawn below the kernel's ephemeral range: a port from
  * `listen(0)` would be in that range, where any outgoing connection on the
  * machine may take it as its source port before the sidecar binds it. A port
- * this process handed out in the last two minutes is not handed out again,
+ * this process or another devmesh process on the machine (a lease file)
+ * handed out in the last two minutes is not handed out again,
  * and every candidate is bound (exclusively) until all are known. When the
  * ephemeral range leaves no room below it, the kernel picks.
  */
@@ -144,7 +172,7 @@ export async function freePorts(count: number, avoid: ReadonlySet<number> = new 
       servers.push(srv);
       const port = (srv.address() as net.AddressInfo).port;
       // A pinned port of another workload is free now but taken later; never hand it out.
-      if (!avoid.has(port) && !handedOut.has(port)) ports.push(port);
+      if (!avoid.has(port) && !handedOut.has(port) && leaseAcrossProcesses(port, now)) ports.push(port);
     }
     if (ports.length < count) throw new Error(`could not find ${count} free ports on 127.0.0.1`);
     for (const p of ports) handedOut.set(p, now);

@@ -123,8 +123,9 @@ export class MeshRuntime {
     const phases: Record<string, number> = {};
     let last = t0;
     const mark = (name: string) => { const now = performance.now(); phases[name] = Math.round(now - last); last = now; };
-    await this.loadOrThrow(); mark('load');
+    // Before the (slow) validation: a second up for a running Mesh answers at once.
     await this.refuseSecondSession();
+    await this.loadOrThrow(); mark('load');
     await this.checkPorts();
     const commands = this.resolveCommands();
     await this.assignPorts(); mark('ports');
@@ -161,14 +162,16 @@ export class MeshRuntime {
   }
 
   private async refuseSecondSession(): Promise<void> {
-    const s = await probeSession(this.ws.rootDir);
-    if (s.state === 'stale') removeSession(this.ws.rootDir, s.session.pid);
+    const meshFile = path.resolve(this.opts.meshFile);
+    const rootDir = path.dirname(meshFile);
+    const s = await probeSession(rootDir);
+    if (s.state === 'stale') removeSession(rootDir, s.session.pid);
     if (s.state === 'running') {
-      throw new UpError([`devmesh up is already running for ${this.rel(this.ws.meshFile)} (pid ${s.session.pid}, API ${s.session.apiUrl}${s.answering ? '' : ', not answering yet'}).`,
+      throw new UpError([`devmesh up is already running for ${this.rel(meshFile)} (pid ${s.session.pid}, API ${s.session.apiUrl}${s.answering ? '' : ', not answering yet'}).`,
         `Use that one, or stop it first (Ctrl-C in its terminal, or kill ${s.session.pid}).`]);
     }
     // No devmesh owns this Mesh: whatever a crashed one left running would hold our ports.
-    const reaped = await reapLeftovers(this.ws.rootDir);
+    const reaped = await reapLeftovers(rootDir);
     if (reaped.length) this.err(`a previous devmesh up for this Mesh ended without stopping its children; stopped: ${reaped.join(', ')}`);
   }
 

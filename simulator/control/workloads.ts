@@ -57,6 +57,8 @@ export class Workloads {
   /** The processes of the workloads' sidecars in the default layout (one per core, two workloads or more each). */
   private shared?: SharedHosts;
   private stopping = false;
+  /** Ports each sidecar was moved away from: a failure on one of them is from a boot with the config before the move. */
+  private readonly movedFrom = new Map<string, Set<number>>();
 
   constructor(private readonly o: WorkloadsOptions) {}
 
@@ -169,6 +171,9 @@ export class Workloads {
       ]);
       if ('ready' in outcome) break;
       if ('failure' in outcome) {
+        // A restart can boot before the move is published (its backoff was shorter than finding free
+        // ports); the boot with the moved ports follows, as a restart of its own process or a boot in a shared one.
+        if (outcome.failure.port !== undefined && this.movedFrom.get(name)?.has(outcome.failure.port)) continue;
         await this.failedToStart(name, sc, outcome.failure, ++moves > MAX_PORT_MOVES || Date.now() > deadline);
         continue;
       }
@@ -223,11 +228,14 @@ export class Workloads {
    * its outbound port, its HTTP_PROXY, moved.
    */
   private async movePorts(name: string, lost: number[], onPublished?: () => void): Promise<void> {
+    const before = this.o.publisher.inputs.ports;
+    const assigned = [before.ingress.adminPort, ...Object.values(before.workloads).flatMap((w) => [w.inboundPort, w.outboundPort, w.adminPort])];
+    const fresh = await freePorts(lost.length, new Set([...this.o.claims().map((c) => c.port), ...assigned, ...lost]));
+    // Read after the wait: several sidecars can lose a port at once, and another one's move
+    // published meanwhile must be kept, not overwritten with the assignment from before it.
     const ports = this.o.publisher.inputs.ports;
     const ingress = name === this.snapshot.ingress.name;
     const a: Partial<SidecarPortAssignment> = ingress ? { ...ports.ingress } : { ...ports.workloads[name] };
-    const assigned = [ports.ingress.adminPort, ...Object.values(ports.workloads).flatMap((w) => [w.inboundPort, w.outboundPort, w.adminPort])];
-    const fresh = await freePorts(lost.length, new Set([...this.o.claims().map((c) => c.port), ...assigned, ...lost]));
     const moved: string[] = [];
     for (const key of ['inboundPort', 'outboundPort', 'adminPort'] as const) {
       const old = a[key];
@@ -240,6 +248,7 @@ export class Workloads {
       : { ...ports, workloads: { ...ports.workloads, [name]: a as SidecarPortAssignment } };
     const why = `sidecar of ${name}: another process took its port before it could listen; moved ${moved.join(', ')}`;
     this.o.err(`devmesh: ${why}`);
+    for (const p of lost) this.movedFrom.set(name, (this.movedFrom.get(name) ?? new Set()).add(p));
     // The sidecar boots with the new ports; the others get them pushed (not awaited: they may be booting too).
     void this.o.publisher.publish({ ports: next }, why);
     onPublished?.();

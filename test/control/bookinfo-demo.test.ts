@@ -33,7 +33,7 @@ describe('the Bookinfo demo: a gRPC hop and a TCP hop', () => {
   before(async () => {
     demo = await bookinfoDemoCopy();
     up = startUp(demo.meshFile, { NODE_PATH });
-    await waitReady(up, demo.meshFile, 30_000);
+    await waitReady(up, demo.meshFile);
   });
   after(async () => { await up?.stop(); if (demo) removeDir(demo.dir); });
 
@@ -104,7 +104,7 @@ describe('the Bookinfo demo without redis-server and without grpc-js', () => {
     demo = await bookinfoDemoCopy('devmesh-demo-bare-');
     // A temp copy finds no node_modules (no NODE_PATH), and REDIS_SERVER names no program.
     up = startUp(demo.meshFile, { REDIS_SERVER: path.join(demo.dir, 'no-such-redis-server'), NODE_PATH: '' });
-    await waitReady(up, demo.meshFile, 30_000);
+    await waitReady(up, demo.meshFile);
   });
   after(async () => { await up?.stop(); if (demo) removeDir(demo.dir); });
 

@@ -47,7 +47,7 @@ describe('Bookinfo with the Gateway API (examples/bookinfo-gateway-api and its t
   before(async () => {
     fx = await exampleOnFreePorts();
     up = startUp(fx.meshFile);
-    await waitReady(up, fx.meshFile, 30_000);
+    await waitReady(up, fx.meshFile);
     gateway = (up.session() as unknown as { gatewayListeners: { port: number; url: string }[] }).gatewayListeners.find((l) => l.port === 80)!.url;
   });
   after(async () => { await up?.stop(); if (fx) rmSync(fx.dir, { recursive: true, force: true }); });

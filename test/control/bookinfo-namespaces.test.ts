@@ -48,7 +48,7 @@ describe('Bookinfo over two namespaces (examples/bookinfo-namespaces)', () => {
   before(async () => {
     fx = await exampleOnFreePorts();
     up = startUp(fx.meshFile);
-    await waitReady(up, fx.meshFile, 20_000);
+    await waitReady(up, fx.meshFile);
   });
   after(async () => { await up?.stop(); if (fx) rmSync(fx.dir, { recursive: true, force: true }); });
 

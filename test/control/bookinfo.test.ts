@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { bookinfoFixture, canBind, freePorts, pidAlive, REPO, startUp, viaProxy, waitFor, waitReady, within, readEvents, withOutput, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, canBind, freePorts, HANG_MS, pidAlive, REPO, startUp, viaProxy, waitFor, waitReady, within, readEvents, withOutput, type BookinfoFixture, type UpProcess } from './helpers';
 
 const example = (p: string) => readFileSync(path.join(REPO, 'examples', p), 'utf8');
 
@@ -239,7 +239,7 @@ describe('Bookinfo through real sidecars', () => {
     const pids = [...t.workloads.flatMap((w) => [w.pids.app, w.pids.sidecar]), t.ingress.pid];
     const ports = [fx.controlPort, fx.ingressPort, t.ingress.adminPort, ...t.workloads.flatMap((w) => [w.appPort, w.sidecar.inboundPort, w.sidecar.outboundPort, w.sidecar.adminPort])];
     up.child.kill('SIGTERM');
-    const { code } = await within(up.exited, 6_000, 'devmesh exiting after SIGTERM');
+    const { code } = await within(up.exited, HANG_MS, 'devmesh exiting after SIGTERM');
     assert.equal(code, 0);
     await waitFor('every child to be gone', () => pids.every((p) => !pidAlive(p)), 2_000).catch(() => undefined);
     assert.deepEqual(pids.filter(pidAlive), []);

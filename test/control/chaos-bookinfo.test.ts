@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { bookinfoFixture, cli, REPO, startUp, viaProxy, waitFor, waitReady, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, cli, HANG_MS, REPO, startUp, viaProxy, waitFor, waitReady, type BookinfoFixture, type UpProcess } from './helpers';
 
 const task = (f: string) => readFileSync(path.join(REPO, 'examples', 'bookinfo-tasks', f), 'utf8');
 
@@ -18,7 +18,7 @@ describe('Bookinfo fault injection, request timeouts and runtime chaos', () => {
   const settled = async (before: number) => waitFor('every sidecar to apply the new config', async () => {
     const t = await topology();
     return t.version > before && t.workloads.every((w) => w.configVersion === t.version);
-  }, 5_000, 20);
+  }, HANG_MS, 20);
   const applyRouting = async (text: string) => {
     const before = (await topology()).version;
     fx.write('routing.yaml', text);
@@ -33,7 +33,7 @@ describe('Bookinfo fault injection, request timeouts and runtime chaos', () => {
   before(async () => {
     fx = await bookinfoFixture({ 'routing.yaml': task('virtual-service-all-v1.yaml') });
     up = startUp(fx.meshFile);
-    await waitReady(up, fx.meshFile, 20_000);
+    await waitReady(up, fx.meshFile);
   });
   after(async () => { await up?.stop(); fx?.cleanup(); });
 

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { BIN, bookinfoFixture, canBind, freePorts, startUp, STUB_SIDECAR, waitReady, within, withOutput } from './helpers';
+import { BIN, bookinfoFixture, canBind, freePorts, HANG_MS, startUp, STUB_SIDECAR, waitReady, within, withOutput } from './helpers';
 
 const env = { DEVMESH_SIDECAR_ENTRY: STUB_SIDECAR };
 
@@ -45,7 +45,7 @@ describe('devmesh up --control-port', () => {
     const taken = (holder.address() as net.AddressInfo).port;
     try {
       const up = startUp(fx.meshFile, env, ['--control-port', String(taken)]);
-      const { code } = await within(up.exited, 10_000, 'devmesh exiting');
+      const { code } = await within(up.exited, HANG_MS, 'devmesh exiting');
       assert.equal(code, 1, up.output());
       assert.match(up.output(), new RegExp(`^--control-port ${taken} \\(control API\\) is already in use by another process$`, 'm'));
       assert.match(up.output(), /pass another --control-port/);

@@ -41,7 +41,7 @@ describe('Egress through the egress gateway (examples/egress-gateway)', () => {
     payments = spawn(process.execPath, [path.join(REPO, 'examples', 'egress', 'services', 'payments-api.js')], { env: { ...process.env, PORT: String(port(9490)) }, stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => payments.stdout!.once('data', () => resolve()));
     up = startUp(fx.meshFile);
-    await waitReady(up, fx.meshFile, 20_000);
+    await waitReady(up, fx.meshFile);
   });
   after(async () => {
     await up?.stop();

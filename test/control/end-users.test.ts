@@ -62,7 +62,7 @@ describe('examples/end-users through devmesh up (Istio\'s end-user and ext-authz
     const keys = cli('jwt', 'keys', '--out', 'jwks.json');
     assert.equal(keys.status, 0, keys.stderr);
     up = startUp(meshFile);
-    await waitReady(up, meshFile, 30_000);
+    await waitReady(up, meshFile);
   });
   after(async () => {
     await up?.stop();

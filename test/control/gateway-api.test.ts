@@ -83,7 +83,7 @@ describe('Gateway API Gateways under devmesh up', () => {
     [securePort] = await freePorts(1);
     fx = await bookinfoFixture({ 'gateway.yaml': gateway(securePort), 'route.yaml': ROUTE, 'secret.yaml': SECRET });
     up = startUp(fx.meshFile);
-    await waitReady(up, fx.meshFile, 20_000);
+    await waitReady(up, fx.meshFile);
   });
   after(async () => { await up?.stop(); fx?.cleanup(); });
 

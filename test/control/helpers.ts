@@ -120,6 +120,14 @@ export function cli(args: string[], cwd: string): Promise<{ code: number | null;
   });
 }
 
+/**
+ * How long a wait for an event (a process exits, a mesh serves, a line is printed, a
+ * config is applied) may take before the test calls it a hang. Not a speed target: on
+ * this 2-core machine under other test runs a node process took 9.6 s of wall time to
+ * load the control plane's modules (0.4 s of CPU, load average 22). Speed is measured in bench/.
+ */
+export const HANG_MS = 60_000;
+
 /** Polls `check` every `everyMs` until it returns a value or `timeoutMs` passes. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -135,7 +143,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /** Waits for the session file, then for /api/health to say ready. */
-export async function waitReady(up: UpProcess, meshFile: string, timeoutMs = 15_000): Promise<void> {
+export async function waitReady(up: UpProcess, meshFile: string, timeoutMs = HANG_MS): Promise<void> {
   const sessionFile = path.join(path.dirname(meshFile), '.devmesh', 'session.json');
   await waitFor('devmesh up to be ready', async () => {
     if (up.child.exitCode !== null) throw new Error(`devmesh up exited early:\n${up.output()}`);
@@ -182,6 +190,31 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   try {
     return await Promise.race([promise, new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new Error(`${what} did not happen within ${ms} ms`)), ms); })]);
   } finally { clearTimeout(timer); }
+}
+
+/** The events of the SSE stream (replayed history included) once `enough` holds of them; bounded against a hang. */
+export async function eventsUntil(up: UpProcess, what: string, enough: (events: Array<{ type: string; workload?: string; process?: string }>) => boolean, timeoutMs = HANG_MS): Promise<Array<{ type: string; workload?: string; process?: string }>> {
+  const s = up.session();
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), timeoutMs);
+  const events: Array<{ type: string; workload?: string; process?: string }> = [];
+  let text = '';
+  try {
+    const r = await fetch(`${s.apiUrl}/api/events`, { headers: { authorization: `Bearer ${s.token}` }, signal: ctrl.signal });
+    const reader = r.body!.getReader();
+    while (!enough(events)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+      const lines = text.split('\n');
+      text = lines.pop()!;
+      for (const l of lines) if (l.startsWith('data: ')) events.push(JSON.parse(l.slice(6)));
+    }
+    if (enough(events)) return events;
+    throw new Error('the stream ended');
+  } catch (e) {
+    throw new Error(`no ${what} in the event stream within ${timeoutMs} ms (${(e as Error).message}); last events: ${JSON.stringify(events.slice(-5))}`);
+  } finally { clearTimeout(timer); ctrl.abort(); }
 }
 
 /** Reads the SSE stream for `ms` and returns the events (replayed history included). */

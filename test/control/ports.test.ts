@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { assignPorts, duplicateClaims, ephemeralRange, freePorts, isPortFree, portClaims, takenPorts } from '../../simulator/control/ports';
 import type { Resource } from '../../simulator/policy/model';
 
@@ -86,6 +89,27 @@ test('a port handed out once is not handed out again by the next call', async ()
   const first = new Set(await freePorts(50));
   const again = await freePorts(50);
   assert.deepEqual(again.filter((p) => first.has(p)), []);
+});
+
+test('a port another process leased in the last two minutes is not handed out; an older lease is taken over', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-leases-'));
+  const before = process.env.DEVMESH_PORT_LEASES;
+  process.env.DEVMESH_PORT_LEASES = dir;
+  try {
+    const [low] = ephemeralRange();
+    const old = new Date(Date.now() - 3 * 60_000);
+    for (let p = 20_000; p < low; p++) {
+      if (p % 2 === 0) writeFileSync(path.join(dir, String(p)), '');
+      else if (p % 3 === 0) { writeFileSync(path.join(dir, String(p)), ''); utimesSync(path.join(dir, String(p)), old, old); }
+    }
+    const ports = await freePorts(40);
+    assert.deepEqual(ports.filter((p) => p % 2 === 0), [], 'leased by another process');
+    assert.ok(ports.some((p) => p % 3 === 0), 'expired leases are taken over');
+    for (const p of ports) assert.ok(existsSync(path.join(dir, String(p))), `port ${p} leased for this process`);
+  } finally {
+    if (before === undefined) delete process.env.DEVMESH_PORT_LEASES; else process.env.DEVMESH_PORT_LEASES = before;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('ports to avoid are never handed out', async () => {

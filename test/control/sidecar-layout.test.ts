@@ -40,6 +40,29 @@ function postJson(port: number, path: string, headers: http.OutgoingHttpHeaders 
   });
 }
 
+/** Only against a hang: every wait below is for an event (a ready, a failure, a restart), not a speed. */
+const HANG_MS = 60_000;
+
+/** `event`, unless a member says it could not start (a port another process took): then at once, with why. */
+function unlessFailed<T>(members: ManagedSidecar[], event: Promise<T>, what: string): Promise<T> {
+  return within(Promise.race([
+    event,
+    ...members.map((s) => s.nextFailure().then((f): never => { throw new Error(`${s.key} could not start: ${f.error}`); })),
+  ]), HANG_MS, what).catch((e) => { throw new Error(`${(e as Error).message}; the process said: ${members[0].supervised.tail.join(' | ')}`); });
+}
+
+/** Every member ready. */
+function allReady(members: ManagedSidecar[], what: string): Promise<unknown> {
+  return unlessFailed(members, Promise.all(members.map((s) => s.whenReady())), what);
+}
+
+/** What the host says once every sidecar of a restarted process serves again: its sidecars and the new pid. */
+function servingAgain(): { onServing: (sidecars: string[], pid: number) => void; next: Promise<{ sidecars: string[]; pid: number }> } {
+  let tell!: (v: { sidecars: string[]; pid: number }) => void;
+  const next = new Promise<{ sidecars: string[]; pid: number }>((r) => { tell = r; });
+  return { onServing: (sidecars, pid) => tell({ sidecars, pid }), next };
+}
+
 async function twoWorkloads() {
   const app = await echoApp('reviews-v1');
   const [p1, p2, p3, r1, r2, r3, i1, i2] = await freePorts(8);
@@ -49,8 +72,8 @@ async function twoWorkloads() {
   ], {}, 1, { port: i1, adminPort: i2 });
   const ca = createCa({ trustDomain: 'cluster.local' });
   const events = new EventLog();
-  const make = (host?: SidecarHost) => snapshot.workloads.map((w) => new ManagedSidecar({
-    workload: w.name, name: w.name, events, host,
+  const make = (host?: SidecarHost, onServing?: (sidecars: string[], pid: number) => void) => snapshot.workloads.map((w) => new ManagedSidecar({
+    workload: w.name, name: w.name, events, host, onServing,
     bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId) }),
   }));
   return { app, snapshot, events, make, admin: (name: string) => snapshot.workloads.find((w) => w.name === name)!.sidecar.adminPort };
@@ -96,7 +119,7 @@ describe('sidecars sharing one process', () => {
       return sc;
     });
     cleanups.push(() => Promise.all(members.map((s) => s.stop(200))));
-    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'four sidecars ready');
+    await allReady(members, 'four sidecars ready');
     assert.deepEqual(pool.sizes(), [2, 2]);
     assert.deepEqual(pool.processes.map((h) => h.name), ['sidecars 1 of 2', 'sidecars 2 of 2']);
     const pidOf = (name: string) => members.find((s) => s.key === name)!.pid;
@@ -122,7 +145,7 @@ describe('sidecars sharing one process', () => {
     cleanups.push(() => Promise.all([pp.stop(200), reviews.stop(200)]));
     pp.start();
     reviews.start();
-    await within(Promise.all([pp.whenReady(), reviews.whenReady()]), 10_000, 'both sidecars ready');
+    await allReady([pp, reviews], 'both sidecars ready');
     assert.equal(pp.pid, reviews.pid);
 
     const out = m.snapshot.workloads[0].sidecar.outboundPort;
@@ -155,7 +178,7 @@ describe('sidecars sharing one process', () => {
     assert.equal((await getJson(m.admin('reviews-v1'), '/ready')).status, 200);
     // ...and it comes back on its own, in the same process.
     pp.start();
-    await within(pp.whenReady(), 10_000, 'productpage-v1 back');
+    await allReady([pp], 'productpage-v1 back');
     assert.equal(pp.pid, reviews.pid);
     assert.equal((await getJson(out, '/', 'reviews')).status, 200);
   });
@@ -172,7 +195,7 @@ describe('sidecars sharing one process', () => {
     const [pp, reviews] = members;
     cleanups.push(() => Promise.all(members.map((s) => s.stop(200))));
     members.forEach((s) => s.start());
-    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'ready').catch((e) => { throw new Error(`${e.message}; sidecars said: ${logs.join(' | ')}; ${host.supervised.tail.join(' | ')}`); });
+    await allReady(members, 'ready').catch((e) => { throw new Error(`${e.message}; sidecars said: ${logs.join(' | ')}; ${host.supervised.tail.join(' | ')}`); });
     const next = { ...m.snapshot, version: 2 };
     assert.deepEqual(await reviews.pushConfig(next), { ok: true });
     const pid = reviews.pid;
@@ -196,15 +219,18 @@ describe('sidecars sharing one process', () => {
   test('a crash of the shared process restarts it, and every sidecar in it is bootstrapped again', async () => {
     const m = await twoWorkloads();
     cleanups.push(() => { m.app.server.closeAllConnections(); m.app.server.close(); });
-    const host = new SidecarHost('sidecars', m.events);
+    const serving = servingAgain();
+    const host = new SidecarHost('sidecars', m.events, { onServing: serving.onServing });
     const members = m.make(host);
     cleanups.push(() => Promise.all(members.map((s) => s.stop(200))));
     members.forEach((s) => s.start());
-    await within(Promise.all(members.map((s) => s.whenReady())), 10_000, 'ready');
+    await allReady(members, 'both sidecars ready');
     const pid = members[0].pid!;
     process.kill(pid, 'SIGKILL');
-    await waitFor('both sidecars back in a new process', () => members.every((s) => s.ready && s.pid !== pid && s.supervised.restarts === 1), 10_000);
-    assert.equal(members[0].pid, members[1].pid);
+    const back = await unlessFailed(members, serving.next, 'both sidecars serving again in a new process');
+    assert.deepEqual(back.sidecars, ['productpage-v1', 'reviews-v1']);
+    assert.notEqual(back.pid, pid);
+    assert.deepEqual(members.map((s) => [s.ready, s.pid, s.supervised.restarts]), [[true, back.pid, 1], [true, back.pid, 1]]);
     assert.ok(m.events.recent().some((e) => e.type === 'process.crashed' && e.workload === 'sidecars'));
     assert.equal((await getJson(m.snapshot.workloads[0].sidecar.outboundPort, '/', 'reviews')).status, 200);
   });
@@ -212,15 +238,20 @@ describe('sidecars sharing one process', () => {
   test('with one process per sidecar, killing one leaves the other running', async () => {
     const m = await twoWorkloads();
     cleanups.push(() => { m.app.server.closeAllConnections(); m.app.server.close(); });
-    const [pp, reviews] = m.make();
+    const serving = servingAgain();
+    const [pp, reviews] = m.make(undefined, serving.onServing);
     cleanups.push(() => Promise.all([pp.stop(200), reviews.stop(200)]));
     pp.start();
     reviews.start();
-    await within(Promise.all([pp.whenReady(), reviews.whenReady()]), 10_000, 'ready');
+    await allReady([pp, reviews], 'both sidecars ready');
     assert.notEqual(pp.pid, reviews.pid);
     const reviewsPid = reviews.pid!;
-    process.kill(pp.pid!, 'SIGKILL');
-    await waitFor('productpage-v1 restarted', () => pp.ready && pp.supervised.restarts === 1, 10_000);
+    const ppPid = pp.pid!;
+    process.kill(ppPid, 'SIGKILL');
+    const back = await unlessFailed([pp], serving.next, 'productpage-v1 serving again');
+    assert.deepEqual(back.sidecars, ['productpage-v1']);
+    assert.notEqual(back.pid, ppPid);
+    assert.deepEqual([pp.ready, pp.pid, pp.supervised.restarts], [true, back.pid, 1]);
     assert.equal(reviews.pid, reviewsPid);
     assert.equal(reviews.supervised.restarts, 0);
     assert.equal((await getJson(m.snapshot.workloads[0].sidecar.outboundPort, '/', 'reviews')).status, 200);

@@ -69,7 +69,7 @@ describe('explain --trace and per-rule counters on a running mesh', { timeout: 1
   before(async () => {
     fx = await bookinfoFixture(POLICIES);
     up = startUp(fx.meshFile);
-    await waitReady(up, fx.meshFile, 30_000);
+    await waitReady(up, fx.meshFile);
     const s = up.session();
     client = new ControlClient(s.apiUrl, s.token);
     const r = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { traceparent: `00-${TRACE}-${randomBytes(8).toString('hex')}-01`, 'end-user': 'jason' });

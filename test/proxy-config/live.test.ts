@@ -40,7 +40,7 @@ describe('devmesh proxy-config on a running Bookinfo', () => {
       extraMeshYaml: `    - name: notes\n      port: 9080\n      workloads:\n        - name: notes-v1\n          port: ${notesPort}\n`,
     });
     up = startUp(fx.meshFile);
-    await waitReady(up, fx.meshFile, 20_000);
+    await waitReady(up, fx.meshFile);
   });
   after(async () => { await up?.stop(); fx?.cleanup(); });
 

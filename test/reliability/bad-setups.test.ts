@@ -13,14 +13,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { canBind, startUp, within } from '../control/helpers';
+import { canBind, HANG_MS, startUp, within } from '../control/helpers';
 import { meshFixture, processesIn, record, type MeshFixture } from './harness';
 
 interface Outcome { code: number | null; lines: string[]; output: string }
 
 async function upFails(fx: MeshFixture, meshFile = fx.meshFile, env: Record<string, string> = {}): Promise<Outcome> {
   const up = startUp(meshFile, env);
-  const exit = await within(up.exited, 30_000, 'devmesh up exiting').catch(async (e) => { await up.stop(); throw e; });
+  const exit = await within(up.exited, HANG_MS, 'devmesh up exiting').catch(async (e) => { await up.stop(); throw e; });
   // Lines devmesh itself wrote (app output is prefixed with [workload]).
   const lines = up.output().split('\n').filter((l) => l && !l.startsWith('['));
   return { code: exit.code, lines, output: up.output() };

@@ -89,15 +89,18 @@ spec:
  * in the Mesh after a probe, so a parallel test run can take one first; devmesh
  * then names it and exits, and the fixture gets new ports (bounded).
  */
-export async function upMesh(fx: MeshFixture, env: Record<string, string> = {}, args: string[] = []): Promise<UpProcess> {
+export async function upMesh(fx: MeshFixture, env: Record<string, string> = {}, args: string[] = []): Promise<UpProcess & { retried: string[] }> {
+  // What the attempts before the one that served said: a test whose subject is the startup itself checks it is empty.
+  const retried: string[] = [];
   for (let attempt = 1; ; attempt++) {
     const up = startUp(fx.meshFile, env, args);
     try {
-      await waitReady(up, fx.meshFile, 30_000);
-      return up;
+      await waitReady(up, fx.meshFile);
+      return Object.assign(up, { retried });
     } catch (e) {
       await up.stop();
       if (attempt >= 3 || !/already in use|was taken by another process/.test(up.output())) throw e;
+      retried.push(up.output());
       await repickPorts(fx);
     }
   }

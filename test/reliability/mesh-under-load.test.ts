@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { canBind, pidAlive, readEvents, waitFor, within, type UpProcess } from '../control/helpers';
+import { canBind, HANG_MS, pidAlive, readEvents, waitFor, within, type UpProcess } from '../control/helpers';
 import { backWeights, Load, LONG, meshFixture, processesIn, reasons, record, request, sampleProc, sidecarPids, size, sleep, upMesh, type MeshFixture, type ProcSample } from './harness';
 
 const CERT_LIFETIME_MS = size(6_000, 30_000);
@@ -171,12 +171,16 @@ describe('a mesh under load', { concurrency: false }, () => {
 
   test('graceful shutdown under load: SIGTERM lets slow requests in flight finish, then nothing is left running', async () => {
     const slow = size(8, 32);
+    // SIGTERM once every slow request has reached an app (a fixed pause could come before some left the ingress).
+    const delayed = async () => (await Promise.all([fx.appPorts['back-v1'], fx.appPorts['back-v2']].map(async (port) =>
+      (JSON.parse((await request(port, 'http://back:8080/delayed')).body) as { delayed: number }).delayed))).reduce((a, b) => a + b);
+    const before = await delayed();
     const t0 = Date.now();
     const inflight = Array.from({ length: slow }, () => request(fx.ingressPort, 'http://back:8080/slow?delay=1200', { timeoutMs: 10_000 }));
-    await sleep(300);
+    await waitFor(`${slow} slow requests at the apps`, async () => (await delayed()) >= before + slow, HANG_MS, 20);
     up.child.kill('SIGTERM');
     const replies = await Promise.all(inflight);
-    const exit = await within(up.exited, 15_000, 'devmesh up exiting');
+    const exit = await within(up.exited, HANG_MS, 'devmesh up exiting');
     const bad = replies.filter((r) => r.status !== 200);
     record({ scenario: 'graceful shutdown under load', load: `${slow} requests of 1.2 s in flight`, faults: 'SIGTERM to devmesh up', durationMs: Date.now() - t0, sent: slow, ok: slow - bad.length, failed: bad.length, explained: bad.length ? bad.map((b) => b.status || b.error).join(', ') : `all drained; exit ${exit.code}`, lost: bad.length });
     assert.deepEqual(bad.map((b) => `${b.status} ${b.error ?? ''} ${b.body.slice(0, 80)}`), [], 'every request in flight completed');

@@ -10,16 +10,22 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canBind, freePorts, REPO, startUp, within } from '../control/helpers';
+import { canBind, freePorts, HANG_MS, REPO, startUp, within } from '../control/helpers';
 import { backWeights, meshFixture, processesIn, record, request, sidecarPids, upMesh } from './harness';
 
 const THIEF = path.join(REPO, 'test', 'reliability', 'fixtures', 'port-thief-sidecar.js');
 
-function thieves(dir: string): number[] {
-  return readdirSync(dir).filter((f) => f.startsWith('thief-')).map((f) => Number(readFileSync(path.join(dir, f), 'utf8')));
+/** The thieves that listened (the fixture names a pid file `thief-<port>.pid` once its port is held), port order. */
+function thieves(dir: string): Array<{ port: number; pid: number }> {
+  return readdirSync(dir).map((f) => /^thief-(\d+)\.pid$/.exec(f)).filter((m) => m !== null)
+    .map((m) => ({ port: Number(m[1]), pid: Number(readFileSync(path.join(dir, m[0]), 'utf8')) })).sort((a, b) => a.port - b.port);
 }
+const thiefPids = (dir: string) => thieves(dir).map((t) => t.pid);
+/** Every thief, also one still starting (`spawned-<port>.pid`). */
 function killThieves(dir: string): void {
-  for (const pid of thieves(dir)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.pid'))) {
+    try { process.kill(Number(readFileSync(path.join(dir, f), 'utf8')), 'SIGKILL'); } catch { /* gone */ }
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -31,11 +37,16 @@ test('unpinned sidecar ports taken between the probe and the bind are moved, and
   const t0 = Date.now();
   const up = await upMesh(fx, env);
   try {
-    assert.equal(thieves(thiefDir).length, 3, 'three ports were taken');
-    const out = up.output();
-    assert.match(out, /sidecar of istio-ingressgateway: another process took its port before it could listen; moved adminPort \d+ -> \d+/);
-    assert.match(out, /sidecar of front-v1: .*moved outboundPort \d+ -> \d+/);
-    assert.match(out, /sidecar of back-v1: .*moved inboundPort \d+ -> \d+/);
+    // The thieves steal once: a second start (new fixture ports) would have nothing to move.
+    assert.deepEqual(up.retried, [], 'devmesh up started at the first attempt');
+    // Each thief held its port before its sidecar was given the bootstrap, and holds it still.
+    const stolen = thieves(thiefDir);
+    assert.equal(stolen.length, 3, 'three ports were taken');
+    for (const { port } of stolen) assert.equal(await canBind(port), false, `port ${port} is held by its thief`);
+    const moves = [...up.output().matchAll(/^devmesh: sidecar of (\S+): another process took its port before it could listen; moved (\w+) (\d+) -> \d+$/gm)]
+      .map(([, name, key, from]) => ({ name, key, from: Number(from) }));
+    assert.deepEqual(moves.map((m) => `${m.name}:${m.key}`).sort(), ['back-v1:inboundPort', 'front-v1:outboundPort', 'istio-ingressgateway:adminPort'], up.output());
+    assert.deepEqual(moves.map((m) => m.from).sort((a, b) => a - b), stolen.map((t) => t.port), 'the ports moved are the ones the thieves hold');
     // ingress -> front (its app restarted with the new HTTP_PROXY) -> back-v1 (peers dial its new inbound port).
     let ok = 0;
     for (let i = 0; i < 20; i++) {
@@ -59,11 +70,11 @@ test('a pinned port taken between the check and the bind is a one-line error nam
   const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
   const up = startUp(fx.meshFile, { DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'istio-ingressgateway:port' });
   try {
-    const exit = await within(up.exited, 30_000, 'devmesh up exiting');
+    const exit = await within(up.exited, HANG_MS, 'devmesh up exiting');
     assert.equal(exit.code, 1, up.output());
     const lines = up.output().trim().split('\n').filter((l) => !l.startsWith('['));
     assert.deepEqual(lines, [`mesh.yaml:6:20: error port-in-use: ingress port ${fx.ingressPort} was taken by another process before the sidecar of istio-ingressgateway could listen on it; devmesh up stopped everything it started`]);
-    assert.deepEqual(processesIn(fx.dir).filter((p) => !thieves(thiefDir).includes(p)), [], 'nothing left running');
+    assert.deepEqual(processesIn(fx.dir).filter((p) => !thiefPids(thiefDir).includes(p)), [], 'nothing left running');
     assert.ok(await canBind(fx.controlPort), 'control port released');
   } finally {
     await up.stop();
@@ -80,8 +91,9 @@ test('in a shared sidecar process, an unpinned port taken before the bind is rep
   const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
   const up = await upMesh(fx, { ...SHARED, DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'back-v1:inboundPort' });
   try {
-    const [taken] = readdirSync(thiefDir).map((f) => /^thief-(\d+)\.pid$/.exec(f)?.[1]).filter(Boolean);
+    const [taken] = thieves(thiefDir).map((t) => t.port);
     assert.ok(taken, 'a port was taken');
+    assert.equal(await canBind(taken), false, `port ${taken} is held by its thief`);
     assert.match(up.output(), new RegExp(`devmesh: sidecar of back-v1: another process took its port before it could listen; moved inboundPort ${taken} -> \\d+`));
     const pids = await sidecarPids(up);
     assert.equal(pids['back-v1'], pids['front-v1'], 'back-v1 booted again in the process it shares with front-v1');
@@ -106,13 +118,13 @@ test('in a shared sidecar process, a pinned sidecar port taken before the bind e
   const thiefDir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-thief-'));
   const up = startUp(fx.meshFile, { ...SHARED, DEVMESH_SIDECAR_ENTRY: THIEF, THIEF_DIR: thiefDir, THIEF_TARGETS: 'back-v1:inboundPort' });
   try {
-    const exit = await within(up.exited, 30_000, 'devmesh up exiting');
+    const exit = await within(up.exited, HANG_MS, 'devmesh up exiting');
     assert.equal(exit.code, 1, up.output());
     const lines = up.output().trim().split('\n').filter((l) => !l.startsWith('['));
     const text = readFileSync(fx.meshFile, 'utf8').split('\n');
     const line = text.findIndex((l) => l.includes(`inboundPort: ${pinned}`));
     assert.deepEqual(lines, [`mesh.yaml:${line + 1}:${text[line].indexOf(String(pinned)) + 1}: error port-in-use: sidecar inboundPort ${pinned} of workload back-v1 was taken by another process before the sidecar of back-v1 could listen on it; devmesh up stopped everything it started`]);
-    assert.deepEqual(processesIn(fx.dir).filter((p) => !thieves(thiefDir).includes(p)), [], 'nothing left running');
+    assert.deepEqual(processesIn(fx.dir).filter((p) => !thiefPids(thiefDir).includes(p)), [], 'nothing left running');
   } finally {
     await up.stop();
     killThieves(thiefDir);

@@ -38,10 +38,17 @@ export function meshSkipReason(): string | undefined {
   return undefined;
 }
 
+/**
+ * NODE_PATH for a mesh that runs the demo from a temp copy (the harness's own, or one the
+ * editor starts): the demo's gRPC hop needs grpc-js, which a copy finds only in the clone's node_modules.
+ */
+export function demoModulesEnv(): { NODE_PATH: string } {
+  return { NODE_PATH: [path.join(REPO, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter) };
+}
+
 /** Env for a tool that needs Node 24 first on PATH (code-server, @vscode/test-electron). */
 export function node24Env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  // NODE_PATH: a mesh the editor starts runs the demo from a temp copy, whose gRPC hop needs the clone's grpc-js (as harness/mesh.ts gives it).
-  return { ...process.env, PATH: `${NODE24_BIN}${path.delimiter}${process.env.PATH ?? ''}`, NODE_PATH: path.join(REPO, 'node_modules'), ...extra };
+  return { ...process.env, PATH: `${NODE24_BIN}${path.delimiter}${process.env.PATH ?? ''}`, ...demoModulesEnv(), ...extra };
 }
 
 /**

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { freePorts, REPO, waitFor } from './env';
+import { demoModulesEnv, freePorts, REPO, waitFor } from './env';
 
 export interface Session { apiUrl: string; token: string; pid: number; dashboardUrl?: string }
 
@@ -52,8 +52,7 @@ export interface RunningMesh extends DemoMesh {
 export async function startDemoMesh(demo?: DemoMesh): Promise<RunningMesh> {
   const m = demo ?? (await makeDemoMesh());
   let out = '';
-  // NODE_PATH: the demo's gRPC hop needs grpc-js, which a temp copy finds only in the clone's node_modules.
-  const proc = spawn(process.execPath, [path.join(REPO, 'bin', 'devmesh.js'), 'up', '-f', m.meshFile], { cwd: m.dir, env: { ...process.env, NO_COLOR: '1', NODE_PATH: path.join(REPO, 'node_modules') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [path.join(REPO, 'bin', 'devmesh.js'), 'up', '-f', m.meshFile], { cwd: m.dir, env: { ...process.env, NO_COLOR: '1', ...demoModulesEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (b: Buffer) => { out += b; });
   proc.stderr!.on('data', (b: Buffer) => { out += b; });
   const stop = async () => {

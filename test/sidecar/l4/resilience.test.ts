@@ -17,8 +17,11 @@ describe('TCP resilience', () => {
   let mesh: TestMesh;
   let local: number;
   let version = 1000;
+  // Each case's policies are a patch on the ones in force, so a case undoes what it set (a 200 ms connectTimeout
+  // left in force would fail the next case's tunnels through a latency toxic on a loaded machine).
+  let current: MeshSnapshot | undefined;
   const apply = async (patch: Partial<MeshSnapshot>) => {
-    const snapshot = { ...mesh.snapshot, ...patch, version: ++version };
+    const snapshot = current = { ...(current ?? mesh.snapshot), ...patch, version: ++version };
     for (const s of mesh.sidecars.values()) assert.equal((await s.handle({ type: 'config', snapshot }))?.type, 'applied');
   };
   const lastEntry = () => mesh.sidecars.get('sleep')!.accessLog.tail().filter((e) => e.protocol === '-').at(-1)!;
@@ -39,7 +42,7 @@ describe('TCP resilience', () => {
   after(() => mesh.close());
 
   test('connectionPool.tcp.maxConnections: the connection past the limit is closed at once (UO); a freed slot is used again', async () => {
-    await mesh.push({ destinationRules: [dr('tcp-echo', { host: 'tcp-echo', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 } } } })] });
+    await apply({ destinationRules: [dr('tcp-echo', { host: 'tcp-echo', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 } } } })] });
     const first = await connectVia(mesh.sidecars.get('sleep')!.ports.outbound!, 'tcp-echo:9000');
     assert.match(await exchangeLine(first.socket, 'held'), /^v[12] held$/);
     const second = await connectVia(mesh.sidecars.get('sleep')!.ports.outbound!, 'tcp-echo:9000');
@@ -52,14 +55,13 @@ describe('TCP resilience', () => {
   });
 
   test('connectTimeout bounds a tunnel that never comes up (a toxic that holds every byte): closed with UF', async () => {
-    await mesh.push({ destinationRules: [dr('tcp-echo', { host: 'tcp-echo', trafficPolicy: { connectionPool: { tcp: { connectTimeout: '200ms' } } } })] });
     const hold: RuntimeFault = { id: 'hold', service: 'tcp-echo', host: 'tcp-echo.default.svc.cluster.local', tcp: { type: 'timeout' } };
-    await apply({ faults: [hold] });
+    await apply({ destinationRules: [dr('tcp-echo', { host: 'tcp-echo', trafficPolicy: { connectionPool: { tcp: { connectTimeout: '200ms' } } } })], faults: [hold] });
     try {
       assert.equal((await say(local, 'x')).trim(), '');
       assert.deepEqual([lastEntry().response_flags, lastEntry().proxy_error], ['UF', 'connect-timeout']);
     } finally {
-      await apply({ faults: [] });
+      await apply({ destinationRules: [], faults: [] });
     }
   });
 
@@ -81,6 +83,7 @@ describe('TCP resilience', () => {
       loadBalancer: { simple: 'ROUND_ROBIN' },
       outlierDetection: { consecutiveGatewayErrors: 2, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 100 },
     } })] });
+    const logged = mesh.sidecars.get('sleep')!.accessLog.tail().length;
     const down = mesh.apps.get('tcp-echo-v2')! as import('node:net').Server & { destroyAll(): void };
     down.destroyAll();
     await new Promise<void>((r) => down.close(() => r()));
@@ -89,7 +92,7 @@ describe('TCP resilience', () => {
     // Round robin alternates until v2 has failed twice; after that v1 only.
     assert.equal(answers.filter((a) => a === '').length, 2, JSON.stringify(answers));
     assert.deepEqual(new Set(answers.slice(4)), new Set(['v1 x']));
-    const failed = mesh.sidecars.get('sleep')!.accessLog.tail().filter((e) => e.protocol === '-' && e.response_flags === 'UF');
+    const failed = mesh.sidecars.get('sleep')!.accessLog.tail().slice(logged).filter((e) => e.protocol === '-' && e.response_flags === 'UF');
     assert.ok(failed.length >= 2 && failed.every((e) => e.peer_workload === 'tcp-echo-v2'));
     assert.match(JSON.stringify(await fetchClusters(mesh)), /"host":"tcp-echo-v2","ejected":true/);
   });
