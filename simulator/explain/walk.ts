@@ -26,11 +26,11 @@ import { newLbStats, type LbStats } from '../sidecar/routing/loadBalancer';
 import type { ForwardPlan, PlanObserver, RoutePlan } from '../sidecar/routing/plan';
 import { effectiveWeights } from '../sidecar/routing/weights';
 import { mirrorTargets } from '../sidecar/routing/mirror';
-import { retriable, type AttemptOutcome, type RetryPolicy } from '../sidecar/resilience/retryPolicy';
+import { backoffCeilingMs, retriable, type AttemptOutcome, type RetryPolicy } from '../sidecar/resilience/retryPolicy';
+import { weightedIndex, type RandomSource } from '../random';
 import { ResilienceState } from '../sidecar/resilience/state';
 import { Stats } from '../sidecar/stats';
 import type { GatewayListenerRef, RequestContext } from '../sidecar/context';
-import type { RandomSource } from '../random';
 import { headerMs, PER_TRY_TIMEOUT_HEADER, routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
 import { callTimeoutMs } from '../sidecar/grpc/timeout';
 import { httpToGrpcStatus, isGrpc } from '../sidecar/grpc/status';
@@ -50,6 +50,7 @@ import {
   type DecisionRecord, type RuleRef,
 } from '../sidecar/decisions';
 import { explore, merge } from './odds';
+import { pastDeadline } from './deadline';
 import type { DestinationStep, EndpointStep, ExplainRequest, ExplainResult, HostStep, Location, Outcome, ResourceRef, RouteStep, RuleStep } from './result';
 
 /** Finds where a resource (or one of its fields) is written; the CLI reads the policy files for it. */
@@ -380,9 +381,23 @@ class Walk {
     // The timeouts as the timeout and retry filters read them (the request's own headers first).
     const perTryMs = (policy && headerMs(request.headers[PER_TRY_TIMEOUT_HEADER])) || policy?.perTryTimeoutMs;
     const routeMs = callTimeoutMs(plan.rule, request.headers, t.defaults.routeTimeoutMs);
-    // Time spent in the attempts so far (retry backoffs are not counted: a few ms, jittered).
+    // The route timeout bounds the attempts and the backoffs between them, as Envoy's router does. The
+    // attempts' time is known (the app's assumed delay, the per-try timeouts); the backoffs are jittered
+    // draws, so whether the deadline passes in a wait (or in the attempt after it) is a choice with odds.
     let elapsed = 0;
+    const backoffs: number[] = [];
+    let late = 0;
+    const deadlinePasses = (fixedMs: number): boolean => {
+      if (routeMs === undefined) return false;
+      const p = pastDeadline(fixedMs, backoffs, routeMs);
+      const before = late;
+      late = Math.max(late, p);
+      return p > before && weightedIndex([1 - p, p - before], random, 'percentage') === 1;
+    };
     for (let n = 1; ; n++) {
+      if (n > 1 && deadlinePasses(elapsed)) {
+        return [...out, { error: { status: 504, flag: 'UT', message: `upstream request timeout (the route timeout, ${formatDuration(routeMs!)}, passed during the backoff before retry ${n - 1})` }, retried: false, inBackoff: true }];
+      }
       const ctx = { plan, tables: t, avoidEndpoints: policy?.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined } as RequestContext;
       const choice = chooseEndpoint(t, plan, req, lb, random, (endpoints, p) => eligible(ctx, endpoints, p));
       if (choice.kind === 'unknown-subset') return [...out, { error: { status: 503, flag: 'NR', message: choice.error }, retried: false }];
@@ -393,8 +408,8 @@ class Walk {
       // An attempt the app answers takes the app's time; one the mesh refuses, none.
       const app = verdict.refused === undefined ? this.req.appDelayMs ?? 0 : 0;
       const spent = perTryMs && app >= perTryMs ? perTryMs : app;
-      if (routeMs !== undefined && elapsed + spent >= routeMs) {
-        return [...out, { endpoint: ep.name, verdict: timedOut(verdict, 'upstream-timeout', `upstream request timeout (the route timeout, ${formatDuration(routeMs)}, passed during attempt ${n})`), retried: false }];
+      if (deadlinePasses(elapsed + spent)) {
+        return [...out, { endpoint: ep.name, verdict: timedOut(verdict, 'upstream-timeout', `upstream request timeout (the route timeout, ${formatDuration(routeMs!)}, passed during attempt ${n})`), retried: false }];
       }
       elapsed += spent;
       if (spent < app) verdict = timedOut(verdict, 'upstream-per-try-timeout', `upstream request timeout (perTryTimeout ${formatDuration(perTryMs!)})`);
@@ -402,6 +417,7 @@ class Walk {
       const left = n <= (policy?.retries ?? 0);
       out.push({ endpoint: ep.name, verdict, retried: again && left, exhausted: again && !left });
       if (!(again && left)) return out;
+      backoffs.push(backoffCeilingMs(policy!, n));
     }
   }
 
@@ -444,14 +460,16 @@ class Walk {
   private outcomeOf(attempts: Attempt[], probability: number, before: DecisionRecord[], share: string, delayed: string): Outcome {
     const records = [...before];
     attempts.forEach((a, i) => {
-      // An unknown subset is no cluster at all: the router fails before any attempt (the sidecar records none).
-      if (a.error?.flag === 'NR') return;
+      // An unknown subset is no cluster at all: the router fails before any attempt (the sidecar records none);
+      // a route timeout during a backoff ends the request before the next attempt starts.
+      if (a.error?.flag === 'NR' || a.inBackoff) return;
       const result = a.error ? a.error.flag : a.verdict!.outcome?.kind === 'error' ? a.verdict!.outcome.flag : a.verdict!.outcome?.kind === 'response' ? String(a.verdict!.outcome.status) : 'app';
       records.push(attemptRecord(i + 1, { ...(a.endpoint ? { endpoint: a.endpoint } : {}), result, retried: a.retried }), ...(a.verdict?.records ?? []));
     });
     const last = attempts[attempts.length - 1];
-    const n = attempts.length;
-    const after = n > 1 ? ` after ${n} attempts (${attempts.map((a) => a.endpoint).join(', ')})` : '';
+    const made = attempts.filter((a) => !a.inBackoff);
+    const n = made.length;
+    const after = n > 1 ? ` after ${n} attempts (${made.map((a) => a.endpoint).join(', ')})` : '';
     const urx = last.exhausted ? ['URX'] : [];
     if (last.error) {
       return { probability, kind: 'refused', status: last.error.status, flags: last.error.flag, summary: `${last.error.status} ${last.error.flag}: ${last.error.message}${after}`, records };
@@ -487,6 +505,8 @@ interface Attempt {
   retried: boolean;
   /** Retriable, but no retries left (URX). */
   exhausted?: boolean;
+  /** Not an attempt: the route timeout passed while waiting to make it (the error says so). */
+  inBackoff?: boolean;
 }
 
 /** A verdict whose app answer came too late: the attempt ends as UT (504 upstream request timeout). */

@@ -208,6 +208,12 @@ const ANCHORS: Array<{ policies: Policies; requests: Request[] }> = [
     requests: [{ from: 'ingress', method: 'GET', path: '/status/200', headers: {} }],
   },
   {
+    // The route timeout passes during a jittered backoff ([0, 5s), then [0, 15s)) before retry 1 (76 %) or 2 (23 %):
+    // 504 UT; or the waits are short enough for every retry (1 %): 503 URX. Three tries, so one passes in a backoff.
+    policies: { virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], timeout: '1200ms', retries: { attempts: 2, retryOn: '5xx', backoff: '5s' } }] })] },
+    requests: Array.from({ length: 3 }, () => ({ from: 'frontend-v1' as const, method: 'GET', path: '/status/503', headers: {} })),
+  },
+  {
     // A plaintext caller (tls DISABLE) at a STRICT port: the connection is refused (UC).
     policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'DISABLE' } } })], peerAuthentications: [pa('strict', { mtls: { mode: 'STRICT' } })] },
     requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {} }],
@@ -321,6 +327,8 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         for (const r of seen.outbound) if (r.step === 'route' && r.action === 'forward' && r.rule) covered.add(`forward-by:${r.rule.kind}`);
         if (seen.outbound.some((r) => r.step === 'attempt' && r.result === 'UT' && r.retried)) covered.add('per-try-timeout:retried');
         if (seen.flags.includes('UT') && !seen.flags.includes('URX')) covered.add('route-timeout');
+        const tries = seen.outbound.filter((r) => r.step === 'attempt');
+        if (seen.flags.includes('UT') && tries.length > 0 && tries[tries.length - 1].step === 'attempt' && (tries[tries.length - 1] as { retried: boolean }).retried) covered.add('route-timeout:backoff');
         for (const records of seen.inbound.values()) for (const rs of records) for (const r of rs) if (r.step === 'authz') covered.add(`authz:${r.allowed ? 'allow' : 'deny'}`);
       }
     }
@@ -329,7 +337,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
     // (A connection PeerAuthentication refuses is UC for a plaintext caller, UF for an mTLS one: either will do.)
     for (const kinds of [
       'from:ingress', 'answered', 'refused', 'mesh', 'forward-by:VirtualService', 'forward-by:HTTPRoute', 'route:forward', 'route:refused', 'route:redirect|route:direct',
-      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'authz:allow', 'authz:deny',
+      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'route-timeout:backoff', 'authz:allow', 'authz:deny',
     ]) {
       assert.ok(kinds.split('|').some((k) => covered.has(k)), `no generated case covered ${kinds} (covered: ${[...covered].join(', ')})`);
     }
