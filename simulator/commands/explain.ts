@@ -23,6 +23,7 @@ interface Opts {
   gateway?: string;
   appStatus?: string;
   appDelay?: string;
+  extAuthz?: string;
   trace?: string;
 }
 
@@ -42,6 +43,7 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('--gateway <name[:port]>', 'at the ingress: the Gateway API Gateway (name, namespace/name; :port when it has several) the request comes in on')
     .option('--app-status <code>', 'assume the app answers this status (explain then predicts retries)')
     .option('--app-delay <duration>', 'assume the app takes this long to answer, e.g. 2s (explain then predicts per-try and route timeouts)')
+    .option('--ext-authz <allow|deny>', 'assume an external authorizer (AuthorizationPolicy CUSTOM) answers this')
     .option('--trace <traceId>', 'with a running mesh: what the sidecars decided for this traced request, beside the walk')
     .option('--format <format>', 'text or json', 'text')
     .addHelpText('after', `
@@ -100,13 +102,20 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const appDelayMs = o.appDelay === undefined ? undefined : parseDuration(o.appDelay);
   if (o.appDelay !== undefined && appDelayMs === undefined) return usage(`--app-delay ${o.appDelay}: a duration such as 300ms or 2s`);
 
+  const extAuthz = o.extAuthz;
+  if (extAuthz !== undefined && extAuthz !== 'allow' && extAuthz !== 'deny') return usage(`--ext-authz ${extAuthz}: allow or deny`);
+
   const loaded = await snapshotOf(o.file);
   if ('errors' in loaded) return loaded.errors;
   const { snapshot, locate } = loaded;
   const { explainRequest, ExplainUsageError } = await import('../explain/walk');
+  const { verifyRequestTokens } = await import('../explain/tokens');
   const { formatExplain } = await import('../explain/format');
   try {
-    const result = explainRequest(snapshot, { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs }, { locate });
+    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs, ...(extAuthz ? { extAuthz } : {}) };
+    // The request's JWTs are verified first, by the sidecars' own verifier with the policies' keys.
+    const tokens = await verifyRequestTokens(snapshot, request);
+    const result = explainRequest(snapshot, request, { locate, tokens });
     process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatExplain(result));
     return result.answered ? 0 : 1;
   } catch (e) {

@@ -98,6 +98,11 @@ function formatEndpoint(a: EndpointStep, line: (l: string, t: string) => void, m
     const src = a.port.source === 'default' ? 'no PeerAuthentication: the default' : res(a.port.source);
     more(`PeerAuthentication: port ${a.port.port} ${a.port.mode} — ${src}; ${a.port.admitted ? 'admits' : 'REFUSES'} the connection`);
   }
+  if (a.jwt) {
+    more(`RequestAuthentication: ${a.jwt.status === 'OK' ? `passes${a.jwt.principal ? `, end user ${a.jwt.principal}` : ' (no end user)'}` : a.jwt.status === 'not verified' ? 'a token explain did not verify' : `REFUSES: ${a.jwt.status}`}`);
+    for (const p of a.jwt.providers) more(`  ${p.policy} issuer ${p.issuer || '(any)'}: ${p.result}`);
+  }
+  if (a.custom) more(`AuthorizationPolicy CUSTOM ${a.custom.policies.join(', ')}: ${a.custom.verdict}`);
   if (a.authz.policies.length === 0) {
     more(`AuthorizationPolicy: ${a.authz.reason}: allowed`);
     return;

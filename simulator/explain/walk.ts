@@ -20,6 +20,11 @@ import { chooseEndpoint, lbKey } from '../sidecar/filters/endpoint';
 import { eligibleEndpoints } from '../sidecar/filters/outlier';
 import { retryPolicyOf } from '../sidecar/filters/retry';
 import { authzPoliciesAt, authzRequest } from '../sidecar/filters/authz';
+import { customDecisionAt, providerAt } from '../sidecar/filters/extAuthz';
+import { jwtOutcome, providersOf } from '../sidecar/filters/jwt';
+import { JWT_STATUS, jwtHttpStatus } from '../sidecar/security/jwtStatus';
+import type { ProviderResult } from '../sidecar/security/jwtVerify';
+import type { RequestAuth } from '../sidecar/security/requestAuthentication';
 import { destinationOf, inboundPortFor } from '../sidecar/filters/servicePort';
 import { requestTarget } from '../sidecar/listeners/outbound';
 import { newLbStats, type LbStats } from '../sidecar/routing/loadBalancer';
@@ -51,6 +56,7 @@ import {
 } from '../sidecar/decisions';
 import { explore, merge } from './odds';
 import { pastDeadline } from './deadline';
+import { tokensIn, type TokenVerdicts } from './tokens';
 import type { DestinationStep, EndpointStep, ExplainRequest, ExplainResult, HostStep, Location, Outcome, ResourceRef, RouteStep, RuleStep } from './result';
 
 /** Finds where a resource (or one of its fields) is written; the CLI reads the policy files for it. */
@@ -60,6 +66,8 @@ export interface ExplainOptions {
   locate?: Locator;
   /** Epoch millis, for runtime faults' expiry. */
   now?: number;
+  /** The request's JWTs, verified beforehand (verifyRequestTokens); without them a token is reported unverified. */
+  tokens?: TokenVerdicts;
 }
 
 /** A request explain cannot read (unknown workload, bad URL): a usage error, exit 2. */
@@ -94,6 +102,7 @@ class Walk {
   private readonly role: 'sidecar' | 'ingress';
   private readonly locate: Locator;
   private readonly now: number;
+  private readonly tokens?: TokenVerdicts;
 
   constructor(private readonly snapshot: MeshSnapshot, private readonly req: ExplainRequest, opts: ExplainOptions) {
     const from = req.from === 'ingress' || req.from === snapshot.ingress.name ? null : req.from;
@@ -104,6 +113,7 @@ class Walk {
     this.caller = this.tables(from);
     this.locate = opts.locate ?? (() => undefined);
     this.now = opts.now ?? Date.now();
+    this.tokens = opts.tokens;
   }
 
   private tables(workload: string | null): MeshTables {
@@ -337,12 +347,31 @@ class Walk {
       }
       records.push(mtlsRecord(ep.name, inbound.number, inbound.mtls, peer, admitted));
     }
+    const path = normalizePath(sent.path, dest.defaults.pathNormalization);
+    // RequestAuthentication (jwt_authn), before any AuthorizationPolicy: a token found must verify; a verified one names the end user.
+    const jwt = this.jwtAt(dest, sent.headers as IncomingHttpHeaders, path);
+    if (jwt.view) step.jwt = jwt.view;
+    if (jwt.refused) return { step, records, outcome: { kind: 'response', status: jwt.refused.status }, refused: jwt.refused.why };
     const policies = authzPoliciesAt(dest);
     const app = this.req.appStatus;
-    const answered: Verdict = { step, records, outcome: app === undefined ? undefined : { kind: 'response', status: app } };
+    let answered: Verdict = { step, records, outcome: app === undefined ? undefined : { kind: 'response', status: app } };
     if (policies.length === 0) return answered;
-    const path = normalizePath(sent.path, dest.defaults.pathNormalization);
-    const areq = authzRequest({ tables: dest, source, method: this.req.method.toUpperCase(), path, authority: sent.authority, inbound, downstream: { headers: sent.headers as IncomingHttpHeaders } });
+    const areq = authzRequest({ tables: dest, source, method: this.req.method.toUpperCase(), path, authority: sent.authority, inbound, downstream: { headers: sent.headers as IncomingHttpHeaders }, auth: jwt.auth });
+    // AuthorizationPolicy CUSTOM (ext_authz) before DENY and ALLOW: its matching rules ask the external authorizer.
+    const custom = customDecisionAt(dest, areq);
+    if (custom.kind === 'deny') {
+      step.custom = { policies: [custom.policy], verdict: `denied without asking: ${custom.why} (pilot turns the policy into a DENY)` };
+      return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied by AuthorizationPolicy ${custom.policy} (CUSTOM): ${custom.why}` };
+    }
+    if (custom.kind === 'ask') {
+      const provider = providerAt(dest, custom.provider);
+      const asked = `the external authorizer ${custom.provider}${provider ? ` (${provider.address})` : ''}`;
+      const assumed = this.req.extAuthz;
+      step.custom = { policies: custom.policies, provider: custom.provider, ...(provider ? { address: provider.address } : {}), verdict: assumed === undefined ? `${asked} decides (assume its answer with --ext-authz allow|deny)` : `${asked} is assumed to ${assumed}` };
+      if (assumed === 'deny') return { step, records, outcome: { kind: 'response', status: 403 }, refused: `denied by ${asked}, asked by AuthorizationPolicy ${custom.policies.join(', ')} (CUSTOM)` };
+      // Its answer unknown: so is the attempt's (as an app's unknown answer); if it allows, DENY and ALLOW decide next.
+      if (assumed === undefined) answered = { ...answered, outcome: undefined };
+    }
     const decision = authorize(policies, areq, dest.snapshot.namespace);
     step.authz = {
       policies: policies.map((p) => explainPolicy(p, areq, dest.snapshot.namespace)).map((x) => this.verdictView(x)),
@@ -352,6 +381,26 @@ class Walk {
     records.push(authzRecord(decision, ep.name));
     if (decision.allowed) return answered;
     return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied ${denialReason(step)}` };
+  }
+
+  /** The RequestAuthentication verdict at a proxy: each provider's, from the verdicts verified before the walk (tokens.ts). */
+  private jwtAt(dest: MeshTables, headers: IncomingHttpHeaders, path: string): { view?: EndpointStep['jwt']; auth?: RequestAuth; refused?: { status: number; why: string } } {
+    const providers = providersOf(dest);
+    if (providers.length === 0) return {};
+    const results = providers.map((p) => {
+      const tokens = tokensIn(p, headers as Record<string, string | string[] | undefined>, path);
+      return tokens.length === 0 ? { status: 'JwtMissed' as const } : this.tokens?.(p, tokens);
+    });
+    const shown = (i: number) => ({ policy: providers[i].policy, issuer: providers[i].issuer });
+    if (results.some((r) => r === undefined)) {
+      return { view: { providers: providers.map((_, i) => ({ ...shown(i), result: results[i] ? JWT_STATUS[results[i]!.status] : 'a token, not verified (explain was given no keys)' })), status: 'not verified' } };
+    }
+    const verified = results as ProviderResult[];
+    const { status, auth } = jwtOutcome(providers, verified);
+    const view = { providers: providers.map((_, i) => ({ ...shown(i), result: verified[i].status === 'JwtMissed' ? 'no token (passes, no end user)' : JWT_STATUS[verified[i].status] })), status: JWT_STATUS[status], ...(auth ? { principal: auth.principal } : {}) };
+    if (status === 'Ok') return { view, ...(auth ? { auth } : {}) };
+    const by = [...new Set(providers.map((p) => p.policy))].join(', ');
+    return { view, refused: { status: jwtHttpStatus(status), why: `${JWT_STATUS[status]} (RequestAuthentication ${by})` } };
   }
 
   private verdictView(v: PolicyVerdict): EndpointStep['authz']['policies'][number] {

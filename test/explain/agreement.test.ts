@@ -21,7 +21,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { explainRequest } from '../../simulator/explain/walk';
-import type { ExplainResult } from '../../simulator/explain/result';
+import type { ExplainRequest, ExplainResult } from '../../simulator/explain/result';
+import { verifyRequestTokens } from '../../simulator/explain/tokens';
+import { generateKeys, loadSigningKey, mint, type MintOptions } from '../../simulator/jwt-keys';
+import { startAuthorizer } from '../sidecar/extAuthzServer';
 import { disagreement, type HopSeen } from '../../simulator/explain/compare';
 import type { DecisionRecord } from '../../simulator/sidecar/decisions';
 import type { AccessLogEntry } from '../../simulator/control/api/contract';
@@ -29,7 +32,7 @@ import type { HTTPRoute, HTTPRouteRule, Resource } from '../../simulator/policy/
 import { seededRandom } from '../../simulator/random';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ap, dr, pa, startMeshRetrying, vs, type Policies, type ServiceDef, type TestMesh } from '../sidecar/fixtures';
+import { ap, dr, freePort, pa, ra, startMeshRetrying, vs, type Policies, type ServiceDef, type TestMesh } from '../sidecar/fixtures';
 
 const CASES = Number(process.env.PROPERTY_CASES ?? 36);
 /**
@@ -220,6 +223,48 @@ const ANCHORS: Array<{ policies: Policies; requests: Request[] }> = [
   },
 ];
 
+const ISS = 'testing@secure.istio.io';
+
+/**
+ * End-user and external authorization, built once keys and the authorizer
+ * are up: RequestAuthentication with an ALLOW on requestPrincipals and a
+ * claim (a valid token, one without the claim, none, a malformed one, an
+ * expired one), and CUSTOM with a real authorizer that allows
+ * `x-ext-authz: allow` (asked and allowing, asked and denying, not asked),
+ * then a CUSTOM policy whose provider the Mesh does not define (denied without asking).
+ */
+async function securityAnchors(authorizerPort: number): Promise<Array<{ policies: Policies; requests: Request[] }>> {
+  const pair = await generateKeys();
+  const key = await loadSigningKey(JSON.stringify(pair.privateJwk));
+  const bearer = async (o: MintOptions) => ({ authorization: `Bearer ${await mint(key, { iss: ISS, sub: ISS, ...o })}` });
+  const reviews = { matchLabels: { app: 'reviews' } };
+  const get = (path: string, headers: Record<string, string>): Request => ({ from: 'frontend-v1', method: 'GET', path, headers });
+  const custom = (provider: string) => ap('ext-authz', { selector: reviews, action: 'CUSTOM', provider: { name: provider }, rules: [{ to: [{ operation: { paths: ['/status/200'] } }] }] });
+  return [
+    {
+      policies: {
+        requestAuthentications: [ra('jwt', { selector: reviews, jwtRules: [{ issuer: ISS, jwks: JSON.stringify(pair.jwks) }] })],
+        authorizationPolicies: [ap('require-jwt', { selector: reviews, rules: [{ from: [{ source: { requestPrincipals: [`${ISS}/${ISS}`] } }], when: [{ key: 'request.auth.claims[groups]', values: ['group1'] }] }] })],
+      },
+      requests: [
+        get('/status/200', await bearer({ claims: ['groups=group1'] })),
+        get('/status/200', await bearer({ claims: ['groups=group2'] })),
+        get('/status/200', {}),
+        get('/status/200', { authorization: 'Bearer invalidToken' }),
+        get('/status/200', await bearer({ claims: ['groups=group1'], exp: '-1h' })),
+      ],
+    },
+    {
+      policies: {
+        extensionProviders: [{ name: 'sample-ext-authz-http', envoyExtAuthzHttp: { service: '127.0.0.1', port: authorizerPort, includeRequestHeadersInCheck: ['x-ext-authz'] } }],
+        authorizationPolicies: [custom('sample-ext-authz-http')],
+      },
+      requests: [get('/status/200', { 'x-ext-authz': 'allow' }), get('/status/200', { 'x-ext-authz': 'deny' }), get('/status/404', {})],
+    },
+    { policies: { authorizationPolicies: [custom('not-in-the-mesh')] }, requests: [get('/status/200', { 'x-ext-authz': 'allow' })] },
+  ];
+}
+
 /** The reviews app: `/status/NNN` answers NNN, at once or (`/status/NNN/slow`) after SLOW_MS. */
 async function statusApp(): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((req, res) => {
@@ -281,8 +326,13 @@ async function pushSettled(mesh: TestMesh, policies: Policies): Promise<void> {
 
 describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
   let mesh: TestMesh;
+  let authorizer: Awaited<ReturnType<typeof startAuthorizer>>;
+  let anchors: Array<{ policies: Policies; requests: Request[] }>;
   const apps: http.Server[] = [];
   before(async () => {
+    const authorizerPort = await freePort();
+    authorizer = await startAuthorizer(authorizerPort);
+    anchors = [...ANCHORS, ...await securityAnchors(authorizerPort)];
     const services = structuredClone(SERVICES);
     for (const w of services[1].workloads) {
       const app = await statusApp();
@@ -293,6 +343,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
   });
   after(async () => {
     await mesh?.close();
+    await authorizer?.stop();
     for (const a of apps) { a.closeAllConnections(); a.close(); }
   });
 
@@ -300,15 +351,17 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
     const rnd = seededRandom(SEED);
     const covered = new Set<string>();
     // The anchors first (behaviours the dice of the sidecars could leave out of a short run), then the generated cases.
-    for (let c = -ANCHORS.length; c < CASES; c++) {
-      const anchor = c < 0 ? ANCHORS[c + ANCHORS.length] : undefined;
+    for (let c = -anchors.length; c < CASES; c++) {
+      const anchor = c < 0 ? anchors[c + anchors.length] : undefined;
       const policies = anchor ? anchor.policies : policiesFor(rnd);
       await pushSettled(mesh, policies);
       for (let q = 0; q < (anchor ? anchor.requests.length : REQUESTS_PER_CASE); q++) {
         const req = anchor ? anchor.requests[q] : requestFor(rnd);
         const appStatus = Number(req.path.split('/')[2]);
         const appDelayMs = req.path.endsWith('/slow') ? SLOW_MS : 0;
-        const walked: ExplainResult = explainRequest(mesh.snapshot, { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs });
+        // The sample authorizer allows what says `x-ext-authz: allow`; the walk is told so, as it is told the app's answer.
+        const request: ExplainRequest = { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs, extAuthz: req.headers['x-ext-authz'] === 'allow' ? 'allow' : 'deny' };
+        const walked: ExplainResult = explainRequest(mesh.snapshot, request, { tokens: await verifyRequestTokens(mesh.snapshot, request) });
         const seen = await observe(mesh, req, `case-${c}-${q}`);
         const candidates = walked.outcomes.filter((o) => o.probability > 0);
         const agreeing = candidates.find((o) => disagreement(o, seen) === undefined);
@@ -327,6 +380,8 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         for (const r of seen.outbound) if (r.step === 'route' && r.action === 'forward' && r.rule) covered.add(`forward-by:${r.rule.kind}`);
         if (seen.outbound.some((r) => r.step === 'attempt' && r.result === 'UT' && r.retried)) covered.add('per-try-timeout:retried');
         if (seen.flags.includes('UT') && !seen.flags.includes('URX')) covered.add('route-timeout');
+        if (anchor && seen.status === 401) covered.add('jwt:401');
+        if (anchor && req.headers['x-ext-authz'] !== undefined) covered.add(`ext-authz:${seen.status}`);
         const tries = seen.outbound.filter((r) => r.step === 'attempt');
         if (seen.flags.includes('UT') && tries.length > 0 && tries[tries.length - 1].step === 'attempt' && (tries[tries.length - 1] as { retried: boolean }).retried) covered.add('route-timeout:backoff');
         for (const records of seen.inbound.values()) for (const rs of records) for (const r of rs) if (r.step === 'authz') covered.add(`authz:${r.allowed ? 'allow' : 'deny'}`);
@@ -337,7 +392,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
     // (A connection PeerAuthentication refuses is UC for a plaintext caller, UF for an mTLS one: either will do.)
     for (const kinds of [
       'from:ingress', 'answered', 'refused', 'mesh', 'forward-by:VirtualService', 'forward-by:HTTPRoute', 'route:forward', 'route:refused', 'route:redirect|route:direct',
-      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'route-timeout:backoff', 'authz:allow', 'authz:deny',
+      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'route-timeout:backoff', 'jwt:401', 'ext-authz:200', 'ext-authz:403', 'authz:allow', 'authz:deny',
     ]) {
       assert.ok(kinds.split('|').some((k) => covered.has(k)), `no generated case covered ${kinds} (covered: ${[...covered].join(', ')})`);
     }
