@@ -103,6 +103,10 @@ function formatEndpoint(a: EndpointStep, line: (l: string, t: string) => void, m
     for (const p of a.jwt.providers) more(`  ${p.policy} issuer ${p.issuer || '(any)'}: ${p.result}`);
   }
   if (a.custom) more(`AuthorizationPolicy CUSTOM ${a.custom.policies.join(', ')}: ${a.custom.verdict}`);
+  if (a.refusedBy) {
+    more(`-> DENIED by ${a.refusedBy}: AuthorizationPolicy DENY and ALLOW are not reached`);
+    return;
+  }
   if (a.authz.policies.length === 0) {
     more(`AuthorizationPolicy: ${a.authz.reason}: allowed`);
     return;

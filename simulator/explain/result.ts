@@ -116,6 +116,8 @@ export interface EndpointStep {
   jwt?: { providers: Array<{ policy: string; issuer: string; result: string }>; status: string; principal?: string };
   /** AuthorizationPolicy CUSTOM rules that matched: the external authorizer asked, or the denial without asking. */
   custom?: { policies: string[]; provider?: string; address?: string; verdict: string };
+  /** The step that refused the request before DENY and ALLOW were looked at. */
+  refusedBy?: 'RequestAuthentication' | 'CUSTOM';
   authz: {
     policies: Array<{
       policy: ResourceRef;

@@ -351,6 +351,7 @@ class Walk {
     // RequestAuthentication (jwt_authn), before any AuthorizationPolicy: a token found must verify; a verified one names the end user.
     const jwt = this.jwtAt(dest, sent.headers as IncomingHttpHeaders, path);
     if (jwt.view) step.jwt = jwt.view;
+    if (jwt.refused) step.refusedBy = 'RequestAuthentication';
     if (jwt.refused) return { step, records, outcome: { kind: 'response', status: jwt.refused.status }, refused: jwt.refused.why };
     const policies = authzPoliciesAt(dest);
     const app = this.req.appStatus;
@@ -361,6 +362,7 @@ class Walk {
     const custom = customDecisionAt(dest, areq);
     if (custom.kind === 'deny') {
       step.custom = { policies: [custom.policy], verdict: `denied without asking: ${custom.why} (pilot turns the policy into a DENY)` };
+      step.refusedBy = 'CUSTOM';
       return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied by AuthorizationPolicy ${custom.policy} (CUSTOM): ${custom.why}` };
     }
     if (custom.kind === 'ask') {
@@ -368,6 +370,7 @@ class Walk {
       const asked = `the external authorizer ${custom.provider}${provider ? ` (${provider.address})` : ''}`;
       const assumed = this.req.extAuthz;
       step.custom = { policies: custom.policies, provider: custom.provider, ...(provider ? { address: provider.address } : {}), verdict: assumed === undefined ? `${asked} decides (assume its answer with --ext-authz allow|deny)` : `${asked} is assumed to ${assumed}` };
+      if (assumed === 'deny') step.refusedBy = 'CUSTOM';
       if (assumed === 'deny') return { step, records, outcome: { kind: 'response', status: 403 }, refused: `denied by ${asked}, asked by AuthorizationPolicy ${custom.policies.join(', ')} (CUSTOM)` };
       // Its answer unknown: so is the attempt's (as an app's unknown answer); if it allows, DENY and ALLOW decide next.
       if (assumed === undefined) answered = { ...answered, outcome: undefined };

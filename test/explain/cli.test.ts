@@ -22,7 +22,11 @@ function bookinfo(task?: string, copy = task, example = 'bookinfo'): string {
   const dir = path.join(work, `${example}-${(task ?? "as-shipped").replace(/\//g, "-")}`);
   if (!existsSync(dir)) {
     cpSync(path.join(ROOT, 'examples', example), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}services`) });
-    if (copy) cpSync(path.join(ROOT, 'examples', 'bookinfo-tasks', `${copy}.yaml`), path.join(dir, 'policies', 'routing.yaml'));
+    // An example's own task files (examples/end-users-tasks), else Bookinfo's.
+    const tasks = existsSync(path.join(ROOT, 'examples', `${example}-tasks`)) ? `${example}-tasks` : 'bookinfo-tasks';
+    if (copy) cpSync(path.join(ROOT, 'examples', tasks, `${copy}.yaml`), path.join(dir, 'policies', 'routing.yaml'));
+    // The JWT tasks read the example's key set (jwksUri ../jwks.json), made as its README says.
+    if (example === 'end-users') spawnSync(process.execPath, [BIN, 'jwt', 'keys', '-f', 'mesh.yaml', '--out', 'jwks.json'], { cwd: dir, encoding: 'utf8' });
   }
   return dir;
 }
@@ -59,6 +63,12 @@ const CASES: Case[] = [
   { name: 'gateway-api-ingress-no-route', example: 'bookinfo-gateway-api', args: ['--from', 'ingress', '--gateway', 'bookinfo-gateway:80', 'GET', 'http://bookinfo.example.com/admin'], exit: 1 },
   { name: 'gateway-api-jason-to-reviews-v2', example: 'bookinfo-gateway-api', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
   { name: 'gateway-api-reviews-timeout-slow-app', example: 'bookinfo-gateway-api', task: 'gateway-api/route-reviews-timeout', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--app-delay', '2s'], exit: 1 },
+  // End users at httpbin (Istio's authz-jwt task): a token that is no JWT is 401 before any policy; none is 403 by require-jwt.
+  { name: 'end-users-jwt-invalid-token', example: 'end-users', task: 'jwt-httpbin', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', 'authorization: Bearer deadbeef'], exit: 1 },
+  { name: 'end-users-jwt-no-token', example: 'end-users', task: 'jwt-httpbin', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 1 },
+  // External authorization (authz-custom): the authorizer's answer is an assumption, as the app's is.
+  { name: 'end-users-ext-authz-deny', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', 'x-ext-authz: deny', '--ext-authz', 'deny'], exit: 1 },
+  { name: 'end-users-ext-authz-unknown', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 0 },
 ];
 
 describe('devmesh explain (human format)', () => {
@@ -84,6 +94,20 @@ describe('devmesh explain --format json', () => {
   });
 });
 
+describe('devmesh explain with end-user tokens', () => {
+  it('verifies a token with the policies\' keys: one with the groups claim is the end user require-jwt allows, one without is denied', () => {
+    const dir = bookinfo('jwt-httpbin', 'jwt-httpbin', 'end-users');
+    const mint = (...claims: string[]) => spawnSync(process.execPath, [BIN, 'jwt', 'mint', '-f', 'mesh.yaml', '--iss', 'testing@secure.istio.io', '--sub', 'testing@secure.istio.io', ...claims.flatMap((c) => ['--claim', c])], { cwd: dir, encoding: 'utf8' }).stdout.trim();
+    const withGroup = run(['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', `authorization: Bearer ${mint('groups=["group1","group2"]')}`], dir);
+    assert.equal(withGroup.status, 0, withGroup.stdout + withGroup.stderr);
+    assert.match(withGroup.stdout, /RequestAuthentication: passes, end user testing@secure\.istio\.io\/testing@secure\.istio\.io/);
+    assert.match(withGroup.stdout, /ALLOW foo\/require-jwt: matches rule 0/);
+    const without = run(['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', `authorization: Bearer ${mint()}`], dir);
+    assert.equal(without.status, 1, without.stdout);
+    assert.match(without.stdout, /Outcome +403 RBAC: access denied by AuthorizationPolicy foo\/require-jwt/);
+  });
+});
+
 describe('devmesh explain usage errors exit 2', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['no --from', ['GET', 'http://reviews:9080/'], /--from <workload\|ingress> is required/],
@@ -96,6 +120,7 @@ describe('devmesh explain usage errors exit 2', () => {
     ['an app delay that is no duration', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--app-delay', 'soon'], /--app-delay soon: a duration/],
     ['a gRPC call without a method path', ['--from', 'productpage-v1', 'grpc', 'details:9080'], /write the call as host:port\/package.Service\/Method/],
     ['a gRPC call without a port', ['--from', 'productpage-v1', 'grpc', 'details/bookinfo.details.v1.Details/GetDetails'], /name the port \(details:PORT\)/],
+    ['an external authorizer answer that is neither allow nor deny', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--ext-authz', 'maybe'], /--ext-authz maybe: allow or deny/],
     ['an unknown format', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--format', 'yaml'], /unknown --format "yaml"/],
   ];
   for (const [what, args, message] of cases) {
