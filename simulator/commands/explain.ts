@@ -24,6 +24,7 @@ interface Opts {
   appStatus?: string;
   appDelay?: string;
   extAuthz?: string;
+  inFlight?: string;
   trace?: string;
 }
 
@@ -43,6 +44,7 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('--gateway <name[:port]>', 'at the ingress: the Gateway API Gateway (name, namespace/name; :port when it has several) the request comes in on')
     .option('--app-status <code>', 'assume the app answers this status (explain then predicts retries)')
     .option('--app-delay <duration>', 'assume the app takes this long to answer, e.g. 2s (explain then predicts per-try and route timeouts)')
+    .option('--in-flight <n>', 'assume the caller already has n requests in flight to the destination (predicts connectionPool overflow, 503 UO)')
     .option('--ext-authz <allow|deny>', 'assume an external authorizer (AuthorizationPolicy CUSTOM) answers this')
     .option('--trace <traceId>', 'with a running mesh: what the sidecars decided for this traced request, beside the walk')
     .option('--format <format>', 'text or json', 'text')
@@ -102,6 +104,8 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const appDelayMs = o.appDelay === undefined ? undefined : parseDuration(o.appDelay);
   if (o.appDelay !== undefined && appDelayMs === undefined) return usage(`--app-delay ${o.appDelay}: a duration such as 300ms or 2s`);
 
+  const inFlight = o.inFlight === undefined ? undefined : Number(o.inFlight);
+  if (inFlight !== undefined && !(Number.isInteger(inFlight) && inFlight >= 0)) return usage(`--in-flight ${o.inFlight}: a number of requests, 0 or more`);
   const extAuthz = o.extAuthz;
   if (extAuthz !== undefined && extAuthz !== 'allow' && extAuthz !== 'deny') return usage(`--ext-authz ${extAuthz}: allow or deny`);
 
@@ -112,7 +116,7 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const { verifyRequestTokens } = await import('../explain/tokens');
   const { formatExplain } = await import('../explain/format');
   try {
-    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs, ...(extAuthz ? { extAuthz } : {}) };
+    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs, ...(inFlight ? { inFlight } : {}), ...(extAuthz ? { extAuthz } : {}) };
     // The request's JWTs are verified first, by the sidecars' own verifier with the policies' keys.
     const tokens = await verifyRequestTokens(snapshot, request);
     const result = explainRequest(snapshot, request, { locate, tokens });

@@ -35,6 +35,8 @@ export interface ExplainRequest {
   appStatus?: number;
   /** How long the app is assumed to take to answer (predicts per-try and route timeouts); 0 when absent. */
   appDelayMs?: number;
+  /** Requests the caller's sidecar is assumed to have in flight to the destination cluster already (connection-pool overflow is load dependent); 0 when absent. */
+  inFlight?: number;
   /** What an external authorizer (AuthorizationPolicy CUSTOM) is assumed to answer; unknown when absent. */
   extAuthz?: 'allow' | 'deny';
 }

@@ -40,14 +40,15 @@ import { headerMs, PER_TRY_TIMEOUT_HEADER, routeTimeoutMs, TIMEOUT_HEADER } from
 import { callTimeoutMs } from '../sidecar/grpc/timeout';
 import { httpToGrpcStatus, isGrpc } from '../sidecar/grpc/status';
 import { grpcStatusName } from '../policy/grpc-status';
-import { poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
+import { admissionUnder, poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
+import { overflow } from '../sidecar/filters/circuitBreaker';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
 import type { FaultDecision } from '../sidecar/resilience/faultDecision';
 import { authorize, explainPolicy, type PolicyVerdict } from '../sidecar/security/authorization';
 import { admits } from '../sidecar/security/peerAuthentication';
 import { normalizePath } from '../sidecar/security/pathNormalize';
 import { sendsMtls } from '../sidecar/security/upstreamTls';
-import { portsOf, requestedPort } from '../sidecar/routing/servicePorts';
+import { portsOf, protocolOf, requestedPort, speaksHttp2 } from '../sidecar/routing/servicePorts';
 import type { EffectivePolicy } from '../sidecar/routing/trafficPolicy';
 import { clusterName } from '../sidecar/resilience/state';
 import {
@@ -386,6 +387,16 @@ class Walk {
     return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied ${denialReason(step)}` };
   }
 
+  /** Why one more request overflows the destination's connection pool under the assumed load (undefined: it does not). */
+  private overflowAt(plan: ForwardPlan, policy: EffectivePolicy): string | undefined {
+    const cp = policy.connectionPool;
+    if (!cp || !this.req.inFlight) return undefined;
+    const limits = poolLimits(cp, this.caller.defaults.connectionPool, speaksHttp2(protocolOf(plan.service, plan.port)));
+    const a = admissionUnder(limits, this.req.inFlight);
+    if (a.kind !== 'overflow') return undefined;
+    return `${overflow(a.reason === 'pending' ? 'http1MaxPendingRequests' : 'http2MaxRequests').message}: ${this.req.inFlight} request(s) already in flight to ${clusterName(plan)}`;
+  }
+
   /** The RequestAuthentication verdict at a proxy: each provider's, from the verdicts verified before the walk (tokens.ts). */
   private jwtAt(dest: MeshTables, headers: IncomingHttpHeaders, path: string): { view?: EndpointStep['jwt']; auth?: RequestAuth; refused?: { status: number; why: string } } {
     const providers = providersOf(dest);
@@ -456,6 +467,12 @@ class Walk {
       if (!choice.pick) return [...out, { error: { status: 503, flag: 'UH', message: `no healthy upstream: ${plan.subset ? `subset ${plan.subset} selects no workload` : 'the service has no workload'}` }, retried: false }];
       const ep = choice.pick.endpoint;
       tried.add(ep.name);
+      // The circuit breaker before the connection: with the assumed requests in flight, one more may overflow (503 UO).
+      const full = this.overflowAt(plan, choice.policy);
+      if (full) {
+        out.push({ endpoint: ep.name, verdict: { step: this.verdictAt(plan, ep, choice.policy, request).step, records: [], outcome: { kind: 'error', flag: 'UO', reason: 'upstream-overflow' }, refused: full }, retried: false });
+        return out;
+      }
       let verdict = this.verdictAt(plan, ep, choice.policy, request);
       // An attempt the app answers takes the app's time; one the mesh refuses, none.
       const app = verdict.refused === undefined ? this.req.appDelayMs ?? 0 : 0;

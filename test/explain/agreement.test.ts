@@ -179,7 +179,11 @@ function policiesFor(rnd: Rnd): Policies {
 }
 
 /** A request from `frontend-v1`'s outbound listener, or from outside through the ingress (proxy form, as `curl -x`). */
-interface Request { from: 'frontend-v1' | 'ingress'; method: string; path: string; headers: Record<string, string> }
+interface Request {
+  from: 'frontend-v1' | 'ingress'; method: string; path: string; headers: Record<string, string>;
+  /** Sent first and held by the app while this one is sent: the load a connection-pool limit overflows on. */
+  hold?: Request;
+}
 function requestFor(rnd: Rnd): Request {
   const user = pick(rnd, [undefined, 'jason', 'kim']);
   // A slow answer is one no policy retries (a retried slow answer would outlast the test client's 5s).
@@ -215,6 +219,16 @@ const ANCHORS: Array<{ policies: Policies; requests: Request[] }> = [
     // 504 UT; or the waits are short enough for every retry (1 %): 503 URX. Three tries, so one passes in a backoff.
     policies: { virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], timeout: '1200ms', retries: { attempts: 2, retryOn: '5xx', backoff: '5s' } }] })] },
     requests: Array.from({ length: 3 }, () => ({ from: 'frontend-v1' as const, method: 'GET', path: '/status/503', headers: {} })),
+  },
+  {
+    // Connection-pool overflow is load dependent: one request held in flight (a slow answer), then one more.
+    // http2MaxRequests 1: 503 UO at once; maxConnections 1 with room to wait: it waits for the connection and is answered.
+    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { http: { http2MaxRequests: 1 } } } })] },
+    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {}, hold: { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} } }],
+  },
+  {
+    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } } } })] },
+    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {}, hold: { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} } }],
   },
   {
     // A plaintext caller (tls DISABLE) at a STRICT port: the connection is refused (UC).
@@ -279,6 +293,17 @@ async function statusApp(): Promise<{ server: http.Server; port: number }> {
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/** Sends a request the apps hold (a slow answer): `arrived` once an app has it, `done` when its answer came back. */
+function holdAt(apps: http.Server[], send: () => Promise<unknown>): { arrived: Promise<void>; done: Promise<unknown> } {
+  let done: Promise<unknown> = Promise.resolve();
+  const arrived = new Promise<void>((resolve) => {
+    const seen = () => { for (const a of apps) a.off('request', seen); resolve(); };
+    for (const a of apps) a.on('request', seen);
+    done = send();
+  });
+  return { arrived, done: arrived.then(() => done) };
+}
+
 async function entries(mesh: TestMesh, proxy: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
   const sidecar = proxy === 'ingress' ? mesh.ingress! : mesh.sidecars.get(proxy)!;
   // The entry is written when the exchange ends, at the latest a turn after the caller has the response.
@@ -295,8 +320,8 @@ async function observe(mesh: TestMesh, req: Request, id: string): Promise<HopSee
   const [out] = await entries(mesh, req.from, id, req.from === 'ingress' ? 'ingress' : 'outbound', 1);
   assert.ok(out, `no outbound access-log entry for ${id}`);
   const inbound = new Map<string, DecisionRecord[][]>();
-  // Attempts whose connection the callee refused (UC, UF) never became an exchange there.
-  const reached = out.decisions.filter((d) => d.step === 'attempt' && d.endpoint && d.result !== 'UC' && d.result !== 'UF').map((d) => (d as { endpoint: string }).endpoint);
+  // Attempts whose connection the callee refused (UC, UF) or the caller's pool refused (UO) never became an exchange there.
+  const reached = out.decisions.filter((d) => d.step === 'attempt' && d.endpoint && !['UC', 'UF', 'UO'].includes(d.result)).map((d) => (d as { endpoint: string }).endpoint);
   for (const w of REVIEWS) {
     const want = reached.filter((x) => x === w).length;
     const got = want === 0 ? [] : await entries(mesh, w, id, 'inbound', want);
@@ -357,12 +382,16 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
       await pushSettled(mesh, policies);
       for (let q = 0; q < (anchor ? anchor.requests.length : REQUESTS_PER_CASE); q++) {
         const req = anchor ? anchor.requests[q] : requestFor(rnd);
+        // The held request reaches an app (its caller's pool holds it) before this one is sent.
+        const held = req.hold ? holdAt(apps, () => mesh.request(req.hold!.from, { url: `http://reviews:9080${req.hold!.path}`, method: req.hold!.method, headers: req.hold!.headers })) : undefined;
+        if (held) await held.arrived;
         const appStatus = Number(req.path.split('/')[2]);
         const appDelayMs = req.path.endsWith('/slow') ? SLOW_MS : 0;
         // The sample authorizer allows what says `x-ext-authz: allow`; the walk is told so, as it is told the app's answer.
-        const request: ExplainRequest = { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs, extAuthz: req.headers['x-ext-authz'] === 'allow' ? 'allow' : 'deny' };
+        const request: ExplainRequest = { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs, ...(req.hold ? { inFlight: 1 } : {}), extAuthz: req.headers['x-ext-authz'] === 'allow' ? 'allow' : 'deny' };
         const walked: ExplainResult = explainRequest(mesh.snapshot, request, { tokens: await verifyRequestTokens(mesh.snapshot, request) });
         const seen = await observe(mesh, req, `case-${c}-${q}`);
+        if (held) await held.done;
         const candidates = walked.outcomes.filter((o) => o.probability > 0);
         const agreeing = candidates.find((o) => disagreement(o, seen) === undefined);
         if (!agreeing) {
@@ -381,6 +410,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         if (seen.outbound.some((r) => r.step === 'attempt' && r.result === 'UT' && r.retried)) covered.add('per-try-timeout:retried');
         if (seen.flags.includes('UT') && !seen.flags.includes('URX')) covered.add('route-timeout');
         if (anchor && seen.status === 401) covered.add('jwt:401');
+        if (req.hold) covered.add(`pool:${seen.flags.includes('UO') ? 'overflow' : 'waited'}`);
         if (anchor && req.headers['x-ext-authz'] !== undefined) covered.add(`ext-authz:${seen.status}`);
         const tries = seen.outbound.filter((r) => r.step === 'attempt');
         if (seen.flags.includes('UT') && tries.length > 0 && tries[tries.length - 1].step === 'attempt' && (tries[tries.length - 1] as { retried: boolean }).retried) covered.add('route-timeout:backoff');
@@ -392,7 +422,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
     // (A connection PeerAuthentication refuses is UC for a plaintext caller, UF for an mTLS one: either will do.)
     for (const kinds of [
       'from:ingress', 'answered', 'refused', 'mesh', 'forward-by:VirtualService', 'forward-by:HTTPRoute', 'route:forward', 'route:refused', 'route:redirect|route:direct',
-      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'route-timeout:backoff', 'jwt:401', 'ext-authz:200', 'ext-authz:403', 'authz:allow', 'authz:deny',
+      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'route-timeout:backoff', 'jwt:401', 'pool:overflow', 'pool:waited', 'ext-authz:200', 'ext-authz:403', 'authz:allow', 'authz:deny',
     ]) {
       assert.ok(kinds.split('|').some((k) => covered.has(k)), `no generated case covered ${kinds} (covered: ${[...covered].join(', ')})`);
     }

@@ -42,7 +42,15 @@ function golden(name: string, actual: string): void {
   assert.equal(actual, readFileSync(file, 'utf8'), `${name}: the output differs from test/explain/golden/${name}.txt (UPDATE_GOLDEN=1 rewrites it)`);
 }
 
-interface Case { name: string; args: string[]; task?: string; example?: string; exit: number }
+interface Case { name: string; args: string[]; task?: string; example?: string; exit: number; /** Changes the copy's policy files. */ edit?: (dir: string) => void }
+
+/** Istio's circuit-breaking task's limits, on the example's reviews DestinationRule. */
+const CIRCUIT_BREAKER = (dir: string) => {
+  const file = path.join(dir, 'policies', 'destination-rules.yaml');
+  const text = readFileSync(file, 'utf8');
+  const limits = '      mode: ISTIO_MUTUAL\n    connectionPool:\n      tcp: { maxConnections: 1 }\n      http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 }\n    outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 3m, maxEjectionPercent: 100 }\n';
+  writeFileSync(file, text.replace(/(  host: reviews\n  trafficPolicy:\n    tls:\n)      mode: ISTIO_MUTUAL\n/, `$1${limits}`));
+};
 
 const CASES: Case[] = [
   { name: 'jason-to-reviews-v2', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
@@ -68,13 +76,17 @@ const CASES: Case[] = [
   { name: 'end-users-jwt-no-token', example: 'end-users', task: 'jwt-httpbin', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 1 },
   // External authorization (authz-custom): the authorizer's answer is an assumption, as the app's is.
   { name: 'end-users-ext-authz-deny', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', 'x-ext-authz: deny', '--ext-authz', 'deny'], exit: 1 },
+  // Istio's circuit-breaking task: with one request in flight, maxConnections 1 lets one more wait (http1MaxPendingRequests 1); with two, it overflows.
+  { name: 'circuit-breaking-overflow', edit: CIRCUIT_BREAKER, args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--in-flight', '2'], exit: 1 },
   { name: 'end-users-ext-authz-unknown', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 0 },
 ];
 
 describe('devmesh explain (human format)', () => {
   for (const c of CASES) {
     it(`${c.name}: exit ${c.exit}, output as golden/${c.name}.txt`, () => {
-      const r = run(c.args, bookinfo(c.task, c.task, c.example));
+      const dir = bookinfo(c.edit ? c.name : c.task, c.edit ? '' : c.task, c.example);
+      c.edit?.(dir);
+      const r = run(c.args, dir);
       assert.equal(r.stderr, '');
       assert.equal(r.status, c.exit, r.stdout);
       golden(c.name, r.stdout);
@@ -121,6 +133,7 @@ describe('devmesh explain usage errors exit 2', () => {
     ['a gRPC call without a method path', ['--from', 'productpage-v1', 'grpc', 'details:9080'], /write the call as host:port\/package.Service\/Method/],
     ['a gRPC call without a port', ['--from', 'productpage-v1', 'grpc', 'details/bookinfo.details.v1.Details/GetDetails'], /name the port \(details:PORT\)/],
     ['an external authorizer answer that is neither allow nor deny', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--ext-authz', 'maybe'], /--ext-authz maybe: allow or deny/],
+    ['an in-flight count that is no number', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--in-flight', 'many'], /--in-flight many: a number of requests/],
     ['an unknown format', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--format', 'yaml'], /unknown --format "yaml"/],
   ];
   for (const [what, args, message] of cases) {
