@@ -23,6 +23,8 @@ interface Opts {
   gateway?: string;
   appStatus?: string;
   appDelay?: string;
+  extAuthz?: string;
+  inFlight?: string;
   trace?: string;
   sni?: string;
 }
@@ -44,6 +46,8 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('--app-status <code>', 'assume the app answers this status (explain then predicts retries)')
     .option('--app-delay <duration>', 'assume the app takes this long to answer, e.g. 2s (explain then predicts per-try and route timeouts)')
     .option('--sni <name>', 'tls: the server name the app\'s ClientHello sends (tls[] rules route on it)')
+    .option('--in-flight <n>', 'assume the caller already has n requests in flight to the destination (predicts connectionPool overflow, 503 UO)')
+    .option('--ext-authz <allow|deny>', 'assume an external authorizer (AuthorizationPolicy CUSTOM) answers this')
     .option('--trace <traceId>', 'with a running mesh: what the sidecars decided for this traced request (or TCP connection: its id, the conn shown by devmesh logs), beside the walk')
     .option('--format <format>', 'text or json', 'text')
     .addHelpText('after', `
@@ -109,13 +113,22 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const appDelayMs = o.appDelay === undefined ? undefined : parseDuration(o.appDelay);
   if (o.appDelay !== undefined && appDelayMs === undefined) return usage(`--app-delay ${o.appDelay}: a duration such as 300ms or 2s`);
 
+  const inFlight = o.inFlight === undefined ? undefined : Number(o.inFlight);
+  if (inFlight !== undefined && !(Number.isInteger(inFlight) && inFlight >= 0)) return usage(`--in-flight ${o.inFlight}: a number of requests, 0 or more`);
+  const extAuthz = o.extAuthz;
+  if (extAuthz !== undefined && extAuthz !== 'allow' && extAuthz !== 'deny') return usage(`--ext-authz ${extAuthz}: allow or deny`);
+
   const loaded = await snapshotOf(o.file);
   if ('errors' in loaded) return loaded.errors;
   const { snapshot, locate } = loaded;
   const { explainRequest, ExplainUsageError } = await import('../explain/walk');
+  const { verifyRequestTokens } = await import('../explain/tokens');
   const { formatExplain } = await import('../explain/format');
   try {
-    const result = explainRequest(snapshot, { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs }, { locate });
+    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs, ...(inFlight ? { inFlight } : {}), ...(extAuthz ? { extAuthz } : {}) };
+    // The request's JWTs are verified first, by the sidecars' own verifier with the policies' keys.
+    const tokens = await verifyRequestTokens(snapshot, request);
+    const result = explainRequest(snapshot, request, { locate, tokens });
     process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatExplain(result));
     return result.answered ? 0 : 1;
   } catch (e) {

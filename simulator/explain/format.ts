@@ -22,6 +22,7 @@ export function formatExplain(r: ExplainResult): string {
   line('Request', `${q.method.toUpperCase()} ${q.url}${headers}${gateway}`);
   more(`from ${r.caller.proxy} (${r.caller.listener} listener, namespace ${r.caller.namespace}, ${r.caller.spiffeId}); ${r.defaults.flavor} ${r.defaults.version} defaults`);
   // What the walk assumes of the app (it predicts retries and timeouts from them).
+  if (q.inFlight) more(`the caller is assumed to have ${q.inFlight} request(s) in flight to the destination already`);
   if (q.appStatus !== undefined || q.appDelayMs) more(`the app is assumed to answer${q.appStatus !== undefined ? ` ${q.appStatus}` : ''}${q.appDelayMs ? ` after ${ms(q.appDelayMs)}` : ''}`);
 
   const h = r.host;
@@ -102,6 +103,15 @@ export function formatEndpoint(a: EndpointStep, line: (l: string, t: string) => 
   if (a.port) {
     const src = a.port.source === 'default' ? 'no PeerAuthentication: the default' : res(a.port.source);
     more(`PeerAuthentication: port ${a.port.port} ${a.port.mode} — ${src}; ${a.port.admitted ? 'admits' : 'REFUSES'} the connection`);
+  }
+  if (a.jwt) {
+    more(`RequestAuthentication: ${a.jwt.status === 'OK' ? `passes${a.jwt.principal ? `, end user ${a.jwt.principal}` : ' (no end user)'}` : a.jwt.status === 'not verified' ? 'a token explain did not verify' : `REFUSES: ${a.jwt.status}`}`);
+    for (const p of a.jwt.providers) more(`  ${p.policy} issuer ${p.issuer || '(any)'}: ${p.result}`);
+  }
+  if (a.custom) more(`AuthorizationPolicy CUSTOM ${a.custom.policies.join(', ')}: ${a.custom.verdict}`);
+  if (a.refusedBy) {
+    more(`-> DENIED by ${a.refusedBy}: AuthorizationPolicy DENY and ALLOW are not reached`);
+    return;
   }
   if (a.authz.policies.length === 0) {
     more(`AuthorizationPolicy: ${a.authz.reason}: allowed`);

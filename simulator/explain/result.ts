@@ -35,6 +35,10 @@ export interface ExplainRequest {
   appStatus?: number;
   /** How long the app is assumed to take to answer (predicts per-try and route timeouts); 0 when absent. */
   appDelayMs?: number;
+  /** Requests the caller's sidecar is assumed to have in flight to the destination cluster already (connection-pool overflow is load dependent); 0 when absent. */
+  inFlight?: number;
+  /** What an external authorizer (AuthorizationPolicy CUSTOM) is assumed to answer; unknown when absent. */
+  extAuthz?: 'allow' | 'deny';
 }
 
 /** Where the request goes before any rule: the service host and port, or the Gateways at the ingress. */
@@ -112,6 +116,12 @@ export interface EndpointStep {
   mtls: { sends: boolean; why: string };
   /** The inbound port the call is for, and its PeerAuthentication. */
   port?: { port: number; mode: string; source: ResourceRef | 'default'; admitted: boolean };
+  /** RequestAuthentication at the workload: each provider's verdict on the tokens it found, and the requirement's. */
+  jwt?: { providers: Array<{ policy: string; issuer: string; result: string }>; status: string; principal?: string };
+  /** AuthorizationPolicy CUSTOM rules that matched: the external authorizer asked, or the denial without asking. */
+  custom?: { policies: string[]; provider?: string; address?: string; verdict: string };
+  /** The step that refused the request before DENY and ALLOW were looked at. */
+  refusedBy?: 'RequestAuthentication' | 'CUSTOM';
   authz: {
     policies: Array<{
       policy: ResourceRef;

@@ -21,29 +21,35 @@ import { chooseEndpoint, lbKey } from '../sidecar/filters/endpoint';
 import { eligibleEndpoints } from '../sidecar/filters/outlier';
 import { retryPolicyOf } from '../sidecar/filters/retry';
 import { authzPoliciesAt, authzRequest } from '../sidecar/filters/authz';
+import { customDecisionAt, providerAt } from '../sidecar/filters/extAuthz';
+import { jwtOutcome, providersOf } from '../sidecar/filters/jwt';
+import { JWT_STATUS, jwtHttpStatus } from '../sidecar/security/jwtStatus';
+import type { ProviderResult } from '../sidecar/security/jwtVerify';
+import type { RequestAuth } from '../sidecar/security/requestAuthentication';
 import { destinationOf, inboundPortFor } from '../sidecar/filters/servicePort';
 import { requestTarget } from '../sidecar/listeners/outbound';
 import { newLbStats, type LbStats } from '../sidecar/routing/loadBalancer';
 import type { ForwardPlan, PlanObserver, RoutePlan } from '../sidecar/routing/plan';
 import { effectiveWeights } from '../sidecar/routing/weights';
 import { mirrorTargets } from '../sidecar/routing/mirror';
-import { retriable, type AttemptOutcome, type RetryPolicy } from '../sidecar/resilience/retryPolicy';
+import { backoffCeilingMs, retriable, type AttemptOutcome, type RetryPolicy } from '../sidecar/resilience/retryPolicy';
+import { weightedIndex, type RandomSource } from '../random';
 import { ResilienceState } from '../sidecar/resilience/state';
 import { Stats } from '../sidecar/stats';
 import type { GatewayListenerRef, RequestContext } from '../sidecar/context';
-import type { RandomSource } from '../random';
 import { headerMs, PER_TRY_TIMEOUT_HEADER, routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
 import { callTimeoutMs } from '../sidecar/grpc/timeout';
 import { httpToGrpcStatus, isGrpc } from '../sidecar/grpc/status';
 import { grpcStatusName } from '../policy/grpc-status';
-import { poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
+import { admissionUnder, poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
+import { overflow } from '../sidecar/filters/circuitBreaker';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
 import type { FaultDecision } from '../sidecar/resilience/faultDecision';
 import { authorize, explainPolicy, type PolicyVerdict } from '../sidecar/security/authorization';
 import { admits } from '../sidecar/security/peerAuthentication';
 import { normalizePath } from '../sidecar/security/pathNormalize';
 import { sendsMtls } from '../sidecar/security/upstreamTls';
-import { portsOf, requestedPort } from '../sidecar/routing/servicePorts';
+import { portsOf, protocolOf, requestedPort, speaksHttp2 } from '../sidecar/routing/servicePorts';
 import type { EffectivePolicy } from '../sidecar/routing/trafficPolicy';
 import { clusterName } from '../sidecar/resilience/state';
 import {
@@ -51,6 +57,8 @@ import {
   type DecisionRecord, type RuleRef,
 } from '../sidecar/decisions';
 import { explore, merge } from './odds';
+import { pastDeadline } from './deadline';
+import { tokensIn, type TokenVerdicts } from './tokens';
 import type { DestinationStep, EndpointStep, ExplainRequest, ExplainResult, HostStep, Location, Outcome, ResourceRef, RouteStep, RuleStep } from './result';
 
 /** Finds where a resource (or one of its fields) is written; the CLI reads the policy files for it. */
@@ -60,6 +68,8 @@ export interface ExplainOptions {
   locate?: Locator;
   /** Epoch millis, for runtime faults' expiry. */
   now?: number;
+  /** The request's JWTs, verified beforehand (verifyRequestTokens); without them a token is reported unverified. */
+  tokens?: TokenVerdicts;
 }
 
 /** A request explain cannot read (unknown workload, bad URL): a usage error, exit 2. */
@@ -94,6 +104,7 @@ class Walk {
   private readonly role: 'sidecar' | 'ingress';
   private readonly locate: Locator;
   private readonly now: number;
+  private readonly tokens?: TokenVerdicts;
 
   constructor(private readonly snapshot: MeshSnapshot, private readonly req: ExplainRequest, opts: ExplainOptions) {
     const from = req.from === 'ingress' || req.from === snapshot.ingress.name ? null : req.from;
@@ -104,6 +115,7 @@ class Walk {
     this.caller = this.tables(from);
     this.locate = opts.locate ?? (() => undefined);
     this.now = opts.now ?? Date.now();
+    this.tokens = opts.tokens;
   }
 
   private tables(workload: string | null): MeshTables {
@@ -366,12 +378,34 @@ class Walk {
       }
       records.push(mtlsRecord(ep.name, inbound.number, inbound.mtls, peer, admitted));
     }
+    const path = normalizePath(sent.path, dest.defaults.pathNormalization);
+    // RequestAuthentication (jwt_authn), before any AuthorizationPolicy: a token found must verify; a verified one names the end user.
+    const jwt = this.jwtAt(dest, sent.headers as IncomingHttpHeaders, path);
+    if (jwt.view) step.jwt = jwt.view;
+    if (jwt.refused) step.refusedBy = 'RequestAuthentication';
+    if (jwt.refused) return { step, records, outcome: { kind: 'response', status: jwt.refused.status }, refused: jwt.refused.why };
     const policies = authzPoliciesAt(dest);
     const app = this.req.appStatus;
-    const answered: Verdict = { step, records, outcome: app === undefined ? undefined : { kind: 'response', status: app } };
+    let answered: Verdict = { step, records, outcome: app === undefined ? undefined : { kind: 'response', status: app } };
     if (policies.length === 0) return answered;
-    const path = normalizePath(sent.path, dest.defaults.pathNormalization);
-    const areq = authzRequest({ tables: dest, source, method: this.req.method.toUpperCase(), path, authority: sent.authority, inbound, downstream: { headers: sent.headers as IncomingHttpHeaders } });
+    const areq = authzRequest({ tables: dest, source, method: this.req.method.toUpperCase(), path, authority: sent.authority, inbound, downstream: { headers: sent.headers as IncomingHttpHeaders }, auth: jwt.auth });
+    // AuthorizationPolicy CUSTOM (ext_authz) before DENY and ALLOW: its matching rules ask the external authorizer.
+    const custom = customDecisionAt(dest, areq);
+    if (custom.kind === 'deny') {
+      step.custom = { policies: [custom.policy], verdict: `denied without asking: ${custom.why} (pilot turns the policy into a DENY)` };
+      step.refusedBy = 'CUSTOM';
+      return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied by AuthorizationPolicy ${custom.policy} (CUSTOM): ${custom.why}` };
+    }
+    if (custom.kind === 'ask') {
+      const provider = providerAt(dest, custom.provider);
+      const asked = `the external authorizer ${custom.provider}${provider ? ` (${provider.address})` : ''}`;
+      const assumed = this.req.extAuthz;
+      step.custom = { policies: custom.policies, provider: custom.provider, ...(provider ? { address: provider.address } : {}), verdict: assumed === undefined ? `${asked} decides (assume its answer with --ext-authz allow|deny)` : `${asked} is assumed to ${assumed}` };
+      if (assumed === 'deny') step.refusedBy = 'CUSTOM';
+      if (assumed === 'deny') return { step, records, outcome: { kind: 'response', status: 403 }, refused: `denied by ${asked}, asked by AuthorizationPolicy ${custom.policies.join(', ')} (CUSTOM)` };
+      // Its answer unknown: so is the attempt's (as an app's unknown answer); if it allows, DENY and ALLOW decide next.
+      if (assumed === undefined) answered = { ...answered, outcome: undefined };
+    }
     const decision = authorize(policies, areq, dest.snapshot.namespace);
     step.authz = {
       policies: policies.map((p) => explainPolicy(p, areq, dest.snapshot.namespace)).map((x) => this.verdictView(x)),
@@ -381,6 +415,36 @@ class Walk {
     records.push(authzRecord(decision, ep.name));
     if (decision.allowed) return answered;
     return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied ${denialReason(step)}` };
+  }
+
+  /** Why one more request overflows the destination's connection pool under the assumed load (undefined: it does not). */
+  private overflowAt(plan: ForwardPlan, policy: EffectivePolicy): string | undefined {
+    const cp = policy.connectionPool;
+    if (!cp || !this.req.inFlight) return undefined;
+    const limits = poolLimits(cp, this.caller.defaults.connectionPool, speaksHttp2(protocolOf(plan.service, plan.port)));
+    const a = admissionUnder(limits, this.req.inFlight);
+    if (a.kind !== 'overflow') return undefined;
+    return `${overflow(a.reason === 'pending' ? 'http1MaxPendingRequests' : 'http2MaxRequests').message}: ${this.req.inFlight} request(s) already in flight to ${clusterName(plan)}`;
+  }
+
+  /** The RequestAuthentication verdict at a proxy: each provider's, from the verdicts verified before the walk (tokens.ts). */
+  private jwtAt(dest: MeshTables, headers: IncomingHttpHeaders, path: string): { view?: EndpointStep['jwt']; auth?: RequestAuth; refused?: { status: number; why: string } } {
+    const providers = providersOf(dest);
+    if (providers.length === 0) return {};
+    const results = providers.map((p) => {
+      const tokens = tokensIn(p, headers as Record<string, string | string[] | undefined>, path);
+      return tokens.length === 0 ? { status: 'JwtMissed' as const } : this.tokens?.(p, tokens);
+    });
+    const shown = (i: number) => ({ policy: providers[i].policy, issuer: providers[i].issuer });
+    if (results.some((r) => r === undefined)) {
+      return { view: { providers: providers.map((_, i) => ({ ...shown(i), result: results[i] ? JWT_STATUS[results[i]!.status] : 'a token, not verified (explain was given no keys)' })), status: 'not verified' } };
+    }
+    const verified = results as ProviderResult[];
+    const { status, auth } = jwtOutcome(providers, verified);
+    const view = { providers: providers.map((_, i) => ({ ...shown(i), result: verified[i].status === 'JwtMissed' ? 'no token (passes, no end user)' : JWT_STATUS[verified[i].status] })), status: JWT_STATUS[status], ...(auth ? { principal: auth.principal } : {}) };
+    if (status === 'Ok') return { view, ...(auth ? { auth } : {}) };
+    const by = [...new Set(providers.map((p) => p.policy))].join(', ');
+    return { view, refused: { status: jwtHttpStatus(status), why: `${JWT_STATUS[status]} (RequestAuthentication ${by})` } };
   }
 
   private verdictView(v: PolicyVerdict): EndpointStep['authz']['policies'][number] {
@@ -410,21 +474,41 @@ class Walk {
     // The timeouts as the timeout and retry filters read them (the request's own headers first).
     const perTryMs = (policy && headerMs(request.headers[PER_TRY_TIMEOUT_HEADER])) || policy?.perTryTimeoutMs;
     const routeMs = callTimeoutMs(plan.rule, request.headers, t.defaults.routeTimeoutMs);
-    // Time spent in the attempts so far (retry backoffs are not counted: a few ms, jittered).
+    // The route timeout bounds the attempts and the backoffs between them, as Envoy's router does. The
+    // attempts' time is known (the app's assumed delay, the per-try timeouts); the backoffs are jittered
+    // draws, so whether the deadline passes in a wait (or in the attempt after it) is a choice with odds.
     let elapsed = 0;
+    const backoffs: number[] = [];
+    let late = 0;
+    const deadlinePasses = (fixedMs: number): boolean => {
+      if (routeMs === undefined) return false;
+      const p = pastDeadline(fixedMs, backoffs, routeMs);
+      const before = late;
+      late = Math.max(late, p);
+      return p > before && weightedIndex([1 - p, p - before], random, 'percentage') === 1;
+    };
     for (let n = 1; ; n++) {
+      if (n > 1 && deadlinePasses(elapsed)) {
+        return [...out, { error: { status: 504, flag: 'UT', message: `upstream request timeout (the route timeout, ${formatDuration(routeMs!)}, passed during the backoff before retry ${n - 1})` }, retried: false, inBackoff: true }];
+      }
       const ctx = { plan, tables: t, avoidEndpoints: policy?.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined } as RequestContext;
       const choice = chooseEndpoint(t, plan, req, lb, random, (endpoints, p) => eligible(ctx, endpoints, p));
       if (choice.kind === 'unknown-subset') return [...out, { error: { status: 503, flag: 'NR', message: choice.error }, retried: false }];
       if (!choice.pick) return [...out, { error: { status: 503, flag: 'UH', message: `no healthy upstream: ${plan.subset ? `subset ${plan.subset} selects no workload` : 'the service has no workload'}` }, retried: false }];
       const ep = choice.pick.endpoint;
       tried.add(ep.name);
+      // The circuit breaker before the connection: with the assumed requests in flight, one more may overflow (503 UO).
+      const full = this.overflowAt(plan, choice.policy);
+      if (full) {
+        out.push({ endpoint: ep.name, verdict: { step: this.verdictAt(plan, ep, choice.policy, request).step, records: [], outcome: { kind: 'error', flag: 'UO', reason: 'upstream-overflow' }, refused: full }, retried: false });
+        return out;
+      }
       let verdict = this.verdictAt(plan, ep, choice.policy, request);
       // An attempt the app answers takes the app's time; one the mesh refuses, none.
       const app = verdict.refused === undefined ? this.req.appDelayMs ?? 0 : 0;
       const spent = perTryMs && app >= perTryMs ? perTryMs : app;
-      if (routeMs !== undefined && elapsed + spent >= routeMs) {
-        return [...out, { endpoint: ep.name, verdict: timedOut(verdict, 'upstream-timeout', `upstream request timeout (the route timeout, ${formatDuration(routeMs)}, passed during attempt ${n})`), retried: false }];
+      if (deadlinePasses(elapsed + spent)) {
+        return [...out, { endpoint: ep.name, verdict: timedOut(verdict, 'upstream-timeout', `upstream request timeout (the route timeout, ${formatDuration(routeMs!)}, passed during attempt ${n})`), retried: false }];
       }
       elapsed += spent;
       if (spent < app) verdict = timedOut(verdict, 'upstream-per-try-timeout', `upstream request timeout (perTryTimeout ${formatDuration(perTryMs!)})`);
@@ -432,6 +516,7 @@ class Walk {
       const left = n <= (policy?.retries ?? 0);
       out.push({ endpoint: ep.name, verdict, retried: again && left, exhausted: again && !left });
       if (!(again && left)) return out;
+      backoffs.push(backoffCeilingMs(policy!, n));
     }
   }
 
@@ -474,14 +559,16 @@ class Walk {
   private outcomeOf(attempts: Attempt[], probability: number, before: DecisionRecord[], share: string, delayed: string): Outcome {
     const records = [...before];
     attempts.forEach((a, i) => {
-      // An unknown subset is no cluster at all: the router fails before any attempt (the sidecar records none).
-      if (a.error?.flag === 'NR') return;
+      // An unknown subset is no cluster at all: the router fails before any attempt (the sidecar records none);
+      // a route timeout during a backoff ends the request before the next attempt starts.
+      if (a.error?.flag === 'NR' || a.inBackoff) return;
       const result = a.error ? a.error.flag : a.verdict!.outcome?.kind === 'error' ? a.verdict!.outcome.flag : a.verdict!.outcome?.kind === 'response' ? String(a.verdict!.outcome.status) : 'app';
       records.push(attemptRecord(i + 1, { ...(a.endpoint ? { endpoint: a.endpoint } : {}), result, retried: a.retried }), ...(a.verdict?.records ?? []));
     });
     const last = attempts[attempts.length - 1];
-    const n = attempts.length;
-    const after = n > 1 ? ` after ${n} attempts (${attempts.map((a) => a.endpoint).join(', ')})` : '';
+    const made = attempts.filter((a) => !a.inBackoff);
+    const n = made.length;
+    const after = n > 1 ? ` after ${n} attempts (${made.map((a) => a.endpoint).join(', ')})` : '';
     const urx = last.exhausted ? ['URX'] : [];
     if (last.error) {
       return { probability, kind: 'refused', status: last.error.status, flags: last.error.flag, summary: `${last.error.status} ${last.error.flag}: ${last.error.message}${after}`, records };
@@ -517,6 +604,8 @@ interface Attempt {
   retried: boolean;
   /** Retriable, but no retries left (URX). */
   exhausted?: boolean;
+  /** Not an attempt: the route timeout passed while waiting to make it (the error says so). */
+  inBackoff?: boolean;
 }
 
 /** A verdict whose app answer came too late: the attempt ends as UT (504 upstream request timeout). */

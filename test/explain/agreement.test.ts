@@ -21,7 +21,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { explainRequest } from '../../simulator/explain/walk';
-import type { ExplainResult } from '../../simulator/explain/result';
+import type { ExplainRequest, ExplainResult } from '../../simulator/explain/result';
+import { verifyRequestTokens } from '../../simulator/explain/tokens';
+import { generateKeys, loadSigningKey, mint, type MintOptions } from '../../simulator/jwt-keys';
+import { startAuthorizer } from '../sidecar/extAuthzServer';
 import { disagreement, type HopSeen } from '../../simulator/explain/compare';
 import type { DecisionRecord } from '../../simulator/sidecar/decisions';
 import type { AccessLogEntry } from '../../simulator/control/api/contract';
@@ -29,7 +32,7 @@ import type { HTTPRoute, HTTPRouteRule, Resource } from '../../simulator/policy/
 import { seededRandom } from '../../simulator/random';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ap, dr, pa, startMeshRetrying, vs, type Policies, type ServiceDef, type TestMesh } from '../sidecar/fixtures';
+import { ap, dr, freePort, pa, ra, startMeshRetrying, vs, type Policies, type ServiceDef, type TestMesh } from '../sidecar/fixtures';
 
 const CASES = Number(process.env.PROPERTY_CASES ?? 36);
 /**
@@ -176,7 +179,11 @@ function policiesFor(rnd: Rnd): Policies {
 }
 
 /** A request from `frontend-v1`'s outbound listener, or from outside through the ingress (proxy form, as `curl -x`). */
-interface Request { from: 'frontend-v1' | 'ingress'; method: string; path: string; headers: Record<string, string> }
+interface Request {
+  from: 'frontend-v1' | 'ingress'; method: string; path: string; headers: Record<string, string>;
+  /** Sent first and held by the app while this one is sent: the load a connection-pool limit overflows on. */
+  hold?: Request;
+}
 function requestFor(rnd: Rnd): Request {
   const user = pick(rnd, [undefined, 'jason', 'kim']);
   // A slow answer is one no policy retries (a retried slow answer would outlast the test client's 5s).
@@ -208,9 +215,76 @@ const ANCHORS: Array<{ policies: Policies; requests: Request[] }> = [
     requests: [{ from: 'ingress', method: 'GET', path: '/status/200', headers: {} }],
   },
   {
+    // The route timeout passes during a jittered backoff ([0, 5s), then [0, 15s)) before retry 1 (76 %) or 2 (23 %):
+    // 504 UT; or the waits are short enough for every retry (1 %): 503 URX. Three tries, so one passes in a backoff.
+    policies: { virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], timeout: '1200ms', retries: { attempts: 2, retryOn: '5xx', backoff: '5s' } }] })] },
+    requests: Array.from({ length: 3 }, () => ({ from: 'frontend-v1' as const, method: 'GET', path: '/status/503', headers: {} })),
+  },
+  {
     // A plaintext caller (tls DISABLE) at a STRICT port: the connection is refused (UC).
     policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'DISABLE' } } })], peerAuthentications: [pa('strict', { mtls: { mode: 'STRICT' } })] },
     requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {} }],
+  },
+];
+
+const ISS = 'testing@secure.istio.io';
+
+/**
+ * End-user and external authorization, built once keys and the authorizer
+ * are up: RequestAuthentication with an ALLOW on requestPrincipals and a
+ * claim (a valid token, one without the claim, none, a malformed one, an
+ * expired one), and CUSTOM with a real authorizer that allows
+ * `x-ext-authz: allow` (asked and allowing, asked and denying, not asked),
+ * then a CUSTOM policy whose provider the Mesh does not define (denied without asking).
+ */
+async function securityAnchors(authorizerPort: number): Promise<Array<{ policies: Policies; requests: Request[] }>> {
+  const pair = await generateKeys();
+  const key = await loadSigningKey(JSON.stringify(pair.privateJwk));
+  const bearer = async (o: MintOptions) => ({ authorization: `Bearer ${await mint(key, { iss: ISS, sub: ISS, ...o })}` });
+  const reviews = { matchLabels: { app: 'reviews' } };
+  const get = (path: string, headers: Record<string, string>): Request => ({ from: 'frontend-v1', method: 'GET', path, headers });
+  const custom = (provider: string) => ap('ext-authz', { selector: reviews, action: 'CUSTOM', provider: { name: provider }, rules: [{ to: [{ operation: { paths: ['/status/200'] } }] }] });
+  return [
+    {
+      policies: {
+        requestAuthentications: [ra('jwt', { selector: reviews, jwtRules: [{ issuer: ISS, jwks: JSON.stringify(pair.jwks) }] })],
+        authorizationPolicies: [ap('require-jwt', { selector: reviews, rules: [{ from: [{ source: { requestPrincipals: [`${ISS}/${ISS}`] } }], when: [{ key: 'request.auth.claims[groups]', values: ['group1'] }] }] })],
+      },
+      requests: [
+        get('/status/200', await bearer({ claims: ['groups=group1'] })),
+        get('/status/200', await bearer({ claims: ['groups=group2'] })),
+        get('/status/200', {}),
+        get('/status/200', { authorization: 'Bearer invalidToken' }),
+        get('/status/200', await bearer({ claims: ['groups=group1'], exp: '-1h' })),
+      ],
+    },
+    {
+      policies: {
+        extensionProviders: [{ name: 'sample-ext-authz-http', envoyExtAuthzHttp: { service: '127.0.0.1', port: authorizerPort, includeRequestHeadersInCheck: ['x-ext-authz'] } }],
+        authorizationPolicies: [custom('sample-ext-authz-http')],
+      },
+      requests: [get('/status/200', { 'x-ext-authz': 'allow' }), get('/status/200', { 'x-ext-authz': 'deny' }), get('/status/404', {})],
+    },
+    { policies: { authorizationPolicies: [custom('not-in-the-mesh')] }, requests: [get('/status/200', { 'x-ext-authz': 'allow' })] },
+  ];
+}
+
+/**
+ * Run after the generated cases, with no policy pushed after them:
+ * connection-pool overflow is load dependent, so one request is held in
+ * flight (a slow answer), then one more is sent. http2MaxRequests 1: 503 UO
+ * at once; maxConnections 1 with room to wait: it waits and is answered.
+ * (A connectionPool makes the caller open real handshakes to the callees
+ * (circuitBreaker.ts); pushes after them miscount the callees' GOAWAYs.)
+ */
+const TAIL: Array<{ policies: Policies; requests: Request[] }> = [
+  {
+    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { http: { http2MaxRequests: 1 } } } })] },
+    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {}, hold: { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} } }],
+  },
+  {
+    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } } } })] },
+    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {}, hold: { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} } }],
   },
 ];
 
@@ -226,6 +300,17 @@ async function statusApp(): Promise<{ server: http.Server; port: number }> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Sends a request the apps hold (a slow answer): `arrived` once an app has it, `done` when its answer came back. */
+function holdAt(apps: http.Server[], send: () => Promise<unknown>): { arrived: Promise<void>; done: Promise<unknown> } {
+  let done: Promise<unknown> = Promise.resolve();
+  const arrived = new Promise<void>((resolve) => {
+    const seen = () => { for (const a of apps) a.off('request', seen); resolve(); };
+    for (const a of apps) a.on('request', seen);
+    done = send();
+  });
+  return { arrived, done: arrived.then(() => done) };
 }
 
 async function entries(mesh: TestMesh, proxy: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
@@ -244,8 +329,8 @@ async function observe(mesh: TestMesh, req: Request, id: string): Promise<HopSee
   const [out] = await entries(mesh, req.from, id, req.from === 'ingress' ? 'ingress' : 'outbound', 1);
   assert.ok(out, `no outbound access-log entry for ${id}`);
   const inbound = new Map<string, DecisionRecord[][]>();
-  // Attempts whose connection the callee refused (UC, UF) never became an exchange there.
-  const reached = out.decisions.filter((d) => d.step === 'attempt' && d.endpoint && d.result !== 'UC' && d.result !== 'UF').map((d) => (d as { endpoint: string }).endpoint);
+  // Attempts whose connection the callee refused (UC, UF) or the caller's pool refused (UO) never became an exchange there.
+  const reached = out.decisions.filter((d) => d.step === 'attempt' && d.endpoint && !['UC', 'UF', 'UO'].includes(d.result)).map((d) => (d as { endpoint: string }).endpoint);
   for (const w of REVIEWS) {
     const want = reached.filter((x) => x === w).length;
     const got = want === 0 ? [] : await entries(mesh, w, id, 'inbound', want);
@@ -275,8 +360,13 @@ async function pushSettled(mesh: TestMesh, policies: Policies): Promise<void> {
 
 describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
   let mesh: TestMesh;
+  let authorizer: Awaited<ReturnType<typeof startAuthorizer>>;
+  let anchors: Array<{ policies: Policies; requests: Request[] }>;
   const apps: http.Server[] = [];
   before(async () => {
+    const authorizerPort = await freePort();
+    authorizer = await startAuthorizer(authorizerPort);
+    anchors = [...ANCHORS, ...await securityAnchors(authorizerPort)];
     const services = structuredClone(SERVICES);
     for (const w of services[1].workloads) {
       const app = await statusApp();
@@ -287,6 +377,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
   });
   after(async () => {
     await mesh?.close();
+    await authorizer?.stop();
     for (const a of apps) { a.closeAllConnections(); a.close(); }
   });
 
@@ -294,16 +385,22 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
     const rnd = seededRandom(SEED);
     const covered = new Set<string>();
     // The anchors first (behaviours the dice of the sidecars could leave out of a short run), then the generated cases.
-    for (let c = -ANCHORS.length; c < CASES; c++) {
-      const anchor = c < 0 ? ANCHORS[c + ANCHORS.length] : undefined;
+    for (let c = -anchors.length; c < CASES + TAIL.length; c++) {
+      const anchor = c < 0 ? anchors[c + anchors.length] : c >= CASES ? TAIL[c - CASES] : undefined;
       const policies = anchor ? anchor.policies : policiesFor(rnd);
       await pushSettled(mesh, policies);
       for (let q = 0; q < (anchor ? anchor.requests.length : REQUESTS_PER_CASE); q++) {
         const req = anchor ? anchor.requests[q] : requestFor(rnd);
+        // The held request reaches an app (its caller's pool holds it) before this one is sent.
+        const held = req.hold ? holdAt(apps, () => mesh.request(req.hold!.from, { url: `http://reviews:9080${req.hold!.path}`, method: req.hold!.method, headers: req.hold!.headers })) : undefined;
+        if (held) await held.arrived;
         const appStatus = Number(req.path.split('/')[2]);
         const appDelayMs = req.path.endsWith('/slow') ? SLOW_MS : 0;
-        const walked: ExplainResult = explainRequest(mesh.snapshot, { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs });
+        // The sample authorizer allows what says `x-ext-authz: allow`; the walk is told so, as it is told the app's answer.
+        const request: ExplainRequest = { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs, ...(req.hold ? { inFlight: 1 } : {}), extAuthz: req.headers['x-ext-authz'] === 'allow' ? 'allow' : 'deny' };
+        const walked: ExplainResult = explainRequest(mesh.snapshot, request, { tokens: await verifyRequestTokens(mesh.snapshot, request) });
         const seen = await observe(mesh, req, `case-${c}-${q}`);
+        if (held) await held.done;
         const candidates = walked.outcomes.filter((o) => o.probability > 0);
         const agreeing = candidates.find((o) => disagreement(o, seen) === undefined);
         if (!agreeing) {
@@ -321,6 +418,11 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         for (const r of seen.outbound) if (r.step === 'route' && r.action === 'forward' && r.rule) covered.add(`forward-by:${r.rule.kind}`);
         if (seen.outbound.some((r) => r.step === 'attempt' && r.result === 'UT' && r.retried)) covered.add('per-try-timeout:retried');
         if (seen.flags.includes('UT') && !seen.flags.includes('URX')) covered.add('route-timeout');
+        if (anchor && seen.status === 401) covered.add('jwt:401');
+        if (req.hold) covered.add(`pool:${seen.flags.includes('UO') ? 'overflow' : 'waited'}`);
+        if (anchor && req.headers['x-ext-authz'] !== undefined) covered.add(`ext-authz:${seen.status}`);
+        const tries = seen.outbound.filter((r) => r.step === 'attempt');
+        if (seen.flags.includes('UT') && tries.length > 0 && tries[tries.length - 1].step === 'attempt' && (tries[tries.length - 1] as { retried: boolean }).retried) covered.add('route-timeout:backoff');
         for (const records of seen.inbound.values()) for (const rs of records) for (const r of rs) if (r.step === 'authz') covered.add(`authz:${r.allowed ? 'allow' : 'deny'}`);
       }
     }
@@ -329,7 +431,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
     // (A connection PeerAuthentication refuses is UC for a plaintext caller, UF for an mTLS one: either will do.)
     for (const kinds of [
       'from:ingress', 'answered', 'refused', 'mesh', 'forward-by:VirtualService', 'forward-by:HTTPRoute', 'route:forward', 'route:refused', 'route:redirect|route:direct',
-      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'authz:allow', 'authz:deny',
+      'fault', 'fault:delay', 'mirror', 'attempt:retried', 'attempt:200', 'attempt:UC|attempt:UF', 'attempt:UT', 'per-try-timeout:retried', 'route-timeout', 'route-timeout:backoff', 'jwt:401', 'pool:overflow', 'pool:waited', 'ext-authz:200', 'ext-authz:403', 'authz:allow', 'authz:deny',
     ]) {
       assert.ok(kinds.split('|').some((k) => covered.has(k)), `no generated case covered ${kinds} (covered: ${[...covered].join(', ')})`);
     }

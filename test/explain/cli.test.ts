@@ -22,7 +22,11 @@ function bookinfo(task?: string, copy = task, example = 'bookinfo'): string {
   const dir = path.join(work, `${example}-${(task ?? "as-shipped").replace(/\//g, "-")}`);
   if (!existsSync(dir)) {
     cpSync(path.join(ROOT, 'examples', example), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}services`) });
-    if (copy) cpSync(path.join(ROOT, 'examples', 'bookinfo-tasks', `${copy}.yaml`), path.join(dir, 'policies', 'routing.yaml'));
+    // An example's own task files (examples/end-users-tasks), else Bookinfo's.
+    const tasks = existsSync(path.join(ROOT, 'examples', `${example}-tasks`)) ? `${example}-tasks` : 'bookinfo-tasks';
+    if (copy) cpSync(path.join(ROOT, 'examples', tasks, `${copy}.yaml`), path.join(dir, 'policies', 'routing.yaml'));
+    // The JWT tasks read the example's key set (jwksUri ../jwks.json), made as its README says.
+    if (example === 'end-users') spawnSync(process.execPath, [BIN, 'jwt', 'keys', '-f', 'mesh.yaml', '--out', 'jwks.json'], { cwd: dir, encoding: 'utf8' });
   }
   return dir;
 }
@@ -38,7 +42,15 @@ function golden(name: string, actual: string): void {
   assert.equal(actual, readFileSync(file, 'utf8'), `${name}: the output differs from test/explain/golden/${name}.txt (UPDATE_GOLDEN=1 rewrites it)`);
 }
 
-interface Case { name: string; args: string[]; task?: string; example?: string; exit: number; dir?: () => string }
+interface Case { name: string; args: string[]; task?: string; example?: string; exit: number; /** Changes the copy's policy files. */ edit?: (dir: string) => void; /** Makes its own copy. */ dir?: () => string }
+
+/** Istio's circuit-breaking task's limits, on the example's reviews DestinationRule. */
+const CIRCUIT_BREAKER = (dir: string) => {
+  const file = path.join(dir, 'policies', 'destination-rules.yaml');
+  const text = readFileSync(file, 'utf8');
+  const limits = '      mode: ISTIO_MUTUAL\n    connectionPool:\n      tcp: { maxConnections: 1 }\n      http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 }\n    outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 3m, maxEjectionPercent: 100 }\n';
+  writeFileSync(file, text.replace(/(  host: reviews\n  trafficPolicy:\n    tls:\n)      mode: ISTIO_MUTUAL\n/, `$1${limits}`));
+};
 
 /**
  * Bookinfo whose Redis hop has subsets, a weighted tcp[] route (80 % to v1,
@@ -108,12 +120,22 @@ const CASES: Case[] = [
   { name: 'tcp-ratings-to-redis', args: ['--from', 'ratings-v1', 'tcp', 'redis:6379'], exit: 0 },
   { name: 'tcp-reviews-to-redis-denied', args: ['--from', 'reviews-v1', 'tcp', 'redis:6379'], exit: 1 },
   { name: 'tcp-redis-weighted-http-only-rule', dir: redisWeighted, args: ['--from', 'ratings-v1', 'tcp', 'redis:6379'], exit: 0 },
+  // End users at httpbin (Istio's authz-jwt task): a token that is no JWT is 401 before any policy; none is 403 by require-jwt.
+  { name: 'end-users-jwt-invalid-token', example: 'end-users', task: 'jwt-httpbin', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', 'authorization: Bearer deadbeef'], exit: 1 },
+  { name: 'end-users-jwt-no-token', example: 'end-users', task: 'jwt-httpbin', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 1 },
+  // External authorization (authz-custom): the authorizer's answer is an assumption, as the app's is.
+  { name: 'end-users-ext-authz-deny', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', 'x-ext-authz: deny', '--ext-authz', 'deny'], exit: 1 },
+  // Istio's circuit-breaking task: with one request in flight, maxConnections 1 lets one more wait (http1MaxPendingRequests 1); with two, it overflows.
+  { name: 'circuit-breaking-overflow', edit: CIRCUIT_BREAKER, args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--in-flight', '2'], exit: 1 },
+  { name: 'end-users-ext-authz-unknown', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 0 },
 ];
 
 describe('devmesh explain (human format)', () => {
   for (const c of CASES) {
     it(`${c.name}: exit ${c.exit}, output as golden/${c.name}.txt`, () => {
-      const r = run(c.args, c.dir ? c.dir() : bookinfo(c.task, c.task, c.example));
+      const dir = c.dir ? c.dir() : bookinfo(c.edit ? c.name : c.task, c.edit ? '' : c.task, c.example);
+      c.edit?.(dir);
+      const r = run(c.args, dir);
       assert.equal(r.stderr, '');
       assert.equal(r.status, c.exit, r.stdout);
       golden(c.name, r.stdout);
@@ -148,6 +170,20 @@ describe('devmesh explain ... tcp --format json', () => {
   });
 });
 
+describe('devmesh explain with end-user tokens', () => {
+  it('verifies a token with the policies\' keys: one with the groups claim is the end user require-jwt allows, one without is denied', () => {
+    const dir = bookinfo('jwt-httpbin', 'jwt-httpbin', 'end-users');
+    const mint = (...claims: string[]) => spawnSync(process.execPath, [BIN, 'jwt', 'mint', '-f', 'mesh.yaml', '--iss', 'testing@secure.istio.io', '--sub', 'testing@secure.istio.io', ...claims.flatMap((c) => ['--claim', c])], { cwd: dir, encoding: 'utf8' }).stdout.trim();
+    const withGroup = run(['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', `authorization: Bearer ${mint('groups=["group1","group2"]')}`], dir);
+    assert.equal(withGroup.status, 0, withGroup.stdout + withGroup.stderr);
+    assert.match(withGroup.stdout, /RequestAuthentication: passes, end user testing@secure\.istio\.io\/testing@secure\.istio\.io/);
+    assert.match(withGroup.stdout, /ALLOW foo\/require-jwt: matches rule 0/);
+    const without = run(['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', `authorization: Bearer ${mint()}`], dir);
+    assert.equal(without.status, 1, without.stdout);
+    assert.match(without.stdout, /Outcome +403 RBAC: access denied by AuthorizationPolicy foo\/require-jwt/);
+  });
+});
+
 describe('devmesh explain usage errors exit 2', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['no --from', ['GET', 'http://reviews:9080/'], /--from <workload\|ingress> is required/],
@@ -165,6 +201,8 @@ describe('devmesh explain usage errors exit 2', () => {
     ['--sni on a TCP connection', ['--from', 'ratings-v1', 'tcp', 'redis:6379', '--sni', 'redis'], /--sni is for a TLS connection/],
     ['a header on a TCP connection', ['--from', 'ratings-v1', 'tcp', 'redis:6379', '-H', 'a: b'], /a connection has no headers/],
     ['a TCP connection from the ingress', ['--from', 'ingress', 'tcp', 'redis:6379'], /a TCP connection leaves from a workload's sidecar/],
+    ['an external authorizer answer that is neither allow nor deny', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--ext-authz', 'maybe'], /--ext-authz maybe: allow or deny/],
+    ['an in-flight count that is no number', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--in-flight', 'many'], /--in-flight many: a number of requests/],
     ['an unknown format', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--format', 'yaml'], /unknown --format "yaml"/],
   ];
   for (const [what, args, message] of cases) {

@@ -230,6 +230,18 @@ describe('explain: timeouts and mirrors', () => {
     assert.deepEqual(fast.outcomes.map((o) => [o.status, o.flags]), [[200, undefined]]);
   });
 
+  test('the route timeout bounds the backoffs too: a jittered wait that outlasts it ends the request 504 UT before the retry', () => {
+    // Backoffs uniform in [0, 2s), then [0, 6s): the first outlasts a 1.2 s timeout 40 % of the time,
+    // both together stay under it 1.2^2 / (2 x 2 x 6) = 6 % of the time.
+    const r = explain({ virtualServices: [toV1({ timeout: '1200ms', retries: { attempts: 2, retryOn: '5xx', backoff: '2s' } })], destinationRules: [subsets] }, { appStatus: 503 });
+    const shown = r.outcomes.map((o) => [Number(o.probability.toFixed(6)), o.status, o.flags, o.records.filter((x) => x.step === 'attempt').map((a) => a.step === 'attempt' && `${a.result}${a.retried ? '+' : ''}`).join(' ')]);
+    assert.deepEqual(shown, [[0.54, 504, 'UT', '503+ 503+'], [0.4, 504, 'UT', '503+'], [0.06, 503, 'URX', '503+ 503+ 503']]);
+    assert.match(r.outcomes[0].summary, /^504 UT: upstream request timeout \(the route timeout, 1\.2s, passed during the backoff before retry 2\) after 2 attempts/);
+    // Without a timeout every wait ends: each retry is made, the last 503 goes back (URX).
+    const untimed = explain({ virtualServices: [toV1({ retries: { attempts: 2, retryOn: '5xx', backoff: '2s' } })], destinationRules: [subsets] }, { appStatus: 503 });
+    assert.deepEqual(untimed.outcomes.map((o) => [o.status, o.flags]), [[503, 'URX']]);
+  });
+
   test('a mirror percentage is odds: each outcome with and without the copy', () => {
     const r = explain({ virtualServices: [toV1({ mirror: { host: 'ratings' }, mirrorPercentage: { value: 25 } })], destinationRules: [subsets] }, { appStatus: 200 });
     assert.deepEqual(r.outcomes.map((o) => [o.probability, o.records.filter((x) => x.step === 'mirror')]), [

@@ -7,39 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { ExtensionProvider, MeshSpec, Resource } from '../../simulator/policy/model';
+import { startAuthorizer } from './extAuthzServer';
 import { ap, freePort, startMeshFromSpec, startMeshRetrying, type Policies, type TestMesh } from './fixtures';
 
-const EXT_AUTHZ = path.resolve(__dirname, '..', '..', '..', 'examples', 'end-users', 'services', 'ext-authz.js');
 const DENY_BODY = 'denied by ext_authz for not found header `x-ext-authz: allow` in the request';
-
-/** Starts the sample authorizer as its own process; resolves once it listens. */
-async function startAuthorizer(port: number): Promise<{ child: ChildProcess; checks: () => string[]; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [EXT_AUTHZ], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ext-authz did not start: ${out}`)), 10_000);
-    child.stdout!.on('data', (d: string) => {
-      out += d;
-      if (out.includes('Starting HTTP server')) { clearTimeout(timer); resolve(); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`ext-authz exited ${code}: ${out}`)); });
-  });
-  return {
-    child,
-    checks: () => out.split('\n').filter((l) => l.startsWith('[HTTP]')),
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
-}
 
 const httpProvider = (name: string, service: string, port: number | string, extra: Partial<NonNullable<ExtensionProvider['envoyExtAuthzHttp']>> = {}): ExtensionProvider =>
   ({ name, envoyExtAuthzHttp: { service, port, includeRequestHeadersInCheck: ['x-ext-authz'], ...extra } });

@@ -9,8 +9,8 @@
  */
 import { setRequestHeader, type Filter, type RequestContext } from '../context';
 import { ProxyError } from '../errors';
-import { customDecision, policiesFor } from '../security/authorization';
-import { checkRequest, checkVerdict, resolveProviders, type ProviderResolution } from '../security/extAuthz';
+import { customDecision, policiesFor, type AuthzRequest, type CustomDecision } from '../security/authorization';
+import { checkRequest, checkVerdict, resolveProviders, type ProviderResolution, type ResolvedProvider } from '../security/extAuthz';
 import { proxyTarget } from '../security/proxyTarget';
 import type { MeshTables } from '../tables';
 import type { Stats } from '../stats';
@@ -31,17 +31,29 @@ function providers(t: MeshTables): Map<string, ProviderResolution> {
   return map;
 }
 
-export const extAuthz = (deps: ExtAuthzDeps): Filter => (next) => (ctx) => {
-  const t = ctx.tables;
-  if (!t.snapshot.authorizationPolicies.some((p) => p.spec.action === 'CUSTOM')) return next(ctx);
+/** What this proxy's CUSTOM policies decide for a request: ask a provider, deny without asking, or nothing (explain calls it too). */
+export function customDecisionAt(t: MeshTables, req: AuthzRequest): CustomDecision {
+  if (!t.snapshot.authorizationPolicies.some((p) => p.spec.action === 'CUSTOM')) return { kind: 'none' };
   const policies = policiesFor(t.snapshot.authorizationPolicies, proxyTarget(t), t.snapshot.namespace, t.rootNamespace);
   const byName = providers(t);
   const usable = (name: string) => {
     const r = byName.get(name);
     return !r ? `extension provider "${name}" is not defined in the Mesh (spec.extensionProviders)` : 'problem' in r ? r.problem : undefined;
   };
-  const decision = customDecision(policies, authzRequest(ctx), t.snapshot.namespace, usable);
+  return customDecision(policies, req, t.snapshot.namespace, usable);
+}
+
+/** The provider a CUSTOM decision asks, resolved (its address). */
+export function providerAt(t: MeshTables, name: string): ResolvedProvider | undefined {
+  const r = providers(t).get(name);
+  return r && 'provider' in r ? r.provider : undefined;
+}
+
+export const extAuthz = (deps: ExtAuthzDeps): Filter => (next) => (ctx) => {
+  const t = ctx.tables;
+  const decision = customDecisionAt(t, authzRequest(ctx));
   if (decision.kind === 'none') return next(ctx);
+  const byName = providers(t);
   if (decision.kind === 'deny') {
     deps.stats?.inc('ext_authz.bad_custom_action');
     deps.log?.('warn', `ext_authz: ${decision.policy} denies ${ctx.method} ${ctx.path}: ${decision.why} (pilot turns such a CUSTOM policy into a DENY)`);

@@ -12,10 +12,10 @@ import { setRequestHeader, type Filter, type RequestContext } from '../context';
 import { ProxyError } from '../errors';
 import { splitPath } from '../routing/match';
 import type { JwksStore } from '../security/jwksStore';
-import { JWT_STATUS, jwtHttpStatus, jwtReason, wwwAuthenticate } from '../security/jwtStatus';
+import { JWT_STATUS, jwtHttpStatus, jwtReason, wwwAuthenticate, type JwtStatus } from '../security/jwtStatus';
 import { verifyProvider, type ProviderResult } from '../security/jwtVerify';
 import { proxyTarget } from '../security/proxyTarget';
-import { claimHeaderValue, extractTokens, providersFor, requestAuthOf, requirementStatus, type JwtProvider } from '../security/requestAuthentication';
+import { claimHeaderValue, extractTokens, providersFor, requestAuthOf, requirementStatus, type JwtProvider, type RequestAuth } from '../security/requestAuthentication';
 import type { MeshTables } from '../tables';
 import type { Stats } from '../stats';
 
@@ -55,7 +55,7 @@ export const jwt = (deps: JwtDeps): Filter => (next) => (ctx) => {
   ctx.onAbort(() => { gone = true; });
   Promise.all(providers.map((p) => verifyProvider(p, extractTokens(p, request), deps.store, nowSeconds))).then((results) => {
     if (gone) return;
-    const status = requirementStatus(results.map((r) => r.status));
+    const { status, first, auth } = jwtOutcome(providers, results);
     if (status !== 'Ok') {
       deps.stats?.inc('jwt_authn.denied');
       return ctx.fail(new ProxyError(jwtHttpStatus(status), undefined, jwtReason(status), JWT_STATUS[status], {
@@ -63,19 +63,27 @@ export const jwt = (deps: JwtDeps): Filter => (next) => (ctx) => {
       }));
     }
     deps.stats?.inc('jwt_authn.allowed');
-    let first: number | undefined;
-    results.forEach((r, i) => {
-      if (r.status !== 'Ok') return;
-      first ??= i;
-      applyOutputs(ctx, providers[i], r);
-    });
-    if (first !== undefined) ctx.auth = requestAuthOf(results[first].jwt!.payload, providers[first].spaceDelimitedClaims);
+    results.forEach((r, i) => { if (r.status === 'Ok') applyOutputs(ctx, providers[i], r); });
+    if (first !== undefined) ctx.auth = auth;
     next(ctx);
   }, (err: Error) => {
     deps.log?.('warn', `jwt: verification failed unexpectedly: ${err.message}`);
     ctx.fail(new ProxyError(401, undefined, jwtReason('JwtVerificationFail'), JWT_STATUS.JwtVerificationFail));
   });
 };
+
+/**
+ * What jwt_authn decides from each provider's verdict on the tokens it found
+ * (explain runs it over verdicts it got beforehand): the requirement's
+ * status, and the end user named by the first provider whose token verified.
+ */
+export function jwtOutcome(providers: readonly JwtProvider[], results: readonly ProviderResult[]): { status: JwtStatus; first?: number; auth?: RequestAuth } {
+  const status = requirementStatus(results.map((r) => r.status));
+  if (status !== 'Ok') return { status };
+  const first = results.findIndex((r) => r.status === 'Ok');
+  if (first < 0) return { status };
+  return { status, first, auth: requestAuthOf(results[first].jwt!.payload, providers[first].spaceDelimitedClaims) };
+}
 
 /** What a verified token adds to the request, and the token's header removed unless the rule forwards it. */
 function applyOutputs(ctx: RequestContext, p: JwtProvider, r: ProviderResult): void {

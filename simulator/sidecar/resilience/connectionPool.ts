@@ -101,6 +101,23 @@ export type Admission =
   | { kind: 'wait'; opened?: Connection }
   | { kind: 'overflow'; reason: 'pending' | 'requests' };
 
+/**
+ * What the pool does with one more request while `inFlight` requests of the
+ * same worker already hold or wait for connections (explain's assumption of
+ * load, run through the very state the circuit breaker keeps).
+ */
+export function admissionUnder(limits: PoolLimits, inFlight: number): Admission {
+  const s = new ConnectionPoolState();
+  for (let i = 0; i < inFlight; i++) {
+    const a = s.admit(limits, 0);
+    if (a.kind === 'wait' && a.opened) {
+      s.established(a.opened, 0);
+      s.dequeue(0, limits);
+    }
+  }
+  return s.admit(limits, 0);
+}
+
 export class ConnectionPoolState {
   /** Every worker's connections. */
   readonly connections: Connection[] = [];

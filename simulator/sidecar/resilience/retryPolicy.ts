@@ -161,6 +161,10 @@ export function retriable(p: RetryPolicy, o: AttemptOutcome): boolean {
  * the 2nd by 0-74ms, the 3rd by 0-174ms".
  */
 export function backoffMs(p: Pick<RetryPolicy, 'backoffBaseMs' | 'backoffMaxMs'>, n: number, random: () => number): number {
-  const ceiling = Math.min(p.backoffBaseMs * (2 ** Math.max(1, n) - 1), p.backoffMaxMs);
-  return Math.floor(random() * ceiling);
+  return Math.floor(random() * backoffCeilingMs(p, n));
+}
+
+/** The longest wait before retry number `n` (explain reads the odds of a route timeout passing during the waits from it). */
+export function backoffCeilingMs(p: Pick<RetryPolicy, 'backoffBaseMs' | 'backoffMaxMs'>, n: number): number {
+  return Math.min(p.backoffBaseMs * (2 ** Math.max(1, n) - 1), p.backoffMaxMs);
 }
