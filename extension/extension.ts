@@ -13,7 +13,7 @@ import { RULE_ID } from '../webview/protocol';
 import { openRule } from './open-rule';
 import { startLanguageClient } from './language-client';
 import { MeshController } from './mesh-controller';
-import { findMeshFiles } from './mesh-files';
+import { findMeshFiles, isYamlFile } from './mesh-files';
 import { createStatusBar } from './status-bar';
 import { registerTopologySerializer } from './topology-panel';
 import { MeshTreeProvider } from './tree-view';
@@ -68,7 +68,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
   const lenses = new RuleLensProvider(mesh, languageClient);
   const explainDocs = new ExplainDocuments();
   const yaml = [{ scheme: 'file', language: 'yaml' }];
-  const isPolicyFile = (uri: vscode.Uri) => uri.scheme === 'file' && /\.ya?ml$/i.test(uri.path);
   const policyWatcher = vscode.workspace.createFileSystemWatcher('**/*.{yaml,yml}');
   const onPolicyFile = () => explainDocs.policiesChanged(languageClient);
 
@@ -88,7 +87,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Devmes
     explainDocs,
     vscode.workspace.registerTextDocumentContentProvider(EXPLAIN_SCHEME, explainDocs),
     // Policies edited in a buffer, or changed on disk: open explanations are walked again.
-    vscode.workspace.onDidChangeTextDocument((e) => { if (e.contentChanges.length && isPolicyFile(e.document.uri)) explainDocs.policiesChanged(languageClient); }),
+    vscode.workspace.onDidChangeTextDocument((e) => { if (e.contentChanges.length && isYamlFile(e.document.uri)) explainDocs.policiesChanged(languageClient); }),
     policyWatcher, policyWatcher.onDidChange(onPolicyFile), policyWatcher.onDidCreate(onPolicyFile), policyWatcher.onDidDelete(onPolicyFile),
     vscode.languages.registerDocumentLinkProvider({ scheme: EXPLAIN_SCHEME }, explainDocs),
     vscode.commands.registerCommand('devmesh.openRule', async (rule?: string) => {

@@ -33,6 +33,11 @@ export async function findMeshFiles(): Promise<vscode.Uri[]> {
   return meshes;
 }
 
+/** A YAML file on disk: where policies (and Mesh files) live. */
+export function isYamlFile(uri: vscode.Uri): boolean {
+  return uri.scheme === 'file' && /\.ya?ml$/i.test(uri.path);
+}
+
 /** The Mesh file to act on: the only one, or the user's pick among several. */
 export async function pickMeshFile(prompt = 'Which Mesh?'): Promise<vscode.Uri | undefined> {
   const files = await findMeshFiles();

@@ -8,13 +8,14 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { RuleSitesRequest } from '../language-server/requests';
+import { isYamlFile } from './mesh-files';
 
 /** Where the rule is, or what went wrong (also shown to the user). */
 export async function openRule(client: LanguageClient | undefined, rule: string): Promise<{ uri?: vscode.Uri; line?: number; error?: string }> {
   const fail = (error: string) => { void vscode.window.showWarningMessage(`DevMesh: ${error}`); return { error }; };
   if (!client) return fail('the language server is not running, and it finds the rule; see the DevMesh output.');
   // Open buffers first (unsaved rules count), then the workspace's YAML files.
-  const open = vscode.workspace.textDocuments.filter((d) => d.uri.scheme === 'file' && /\.ya?ml$/i.test(d.uri.path)).map((d) => d.uri);
+  const open = vscode.workspace.textDocuments.map((d) => d.uri).filter(isYamlFile);
   const found = await vscode.workspace.findFiles('**/*.{yaml,yml}', '**/{node_modules,.devmesh,.git}/**', 2_000);
   const seen = new Set<string>();
   for (const uri of [...open, ...found]) {
