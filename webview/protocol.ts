@@ -5,6 +5,7 @@
  * both ends because a webview message is untyped JSON.
  */
 import { isTopology } from '../simulator/control/api/client';
+import { RULE_KEY } from '../simulator/sidecar/ruleKey';
 import type { MeshEvent, ProcessEventData, Topology } from '../simulator/control/api/contract';
 
 export type MeshState = 'stopped' | 'starting' | 'running' | 'unreachable';
@@ -103,8 +104,8 @@ export type PageMessage =
   /** Open the rule in the editor (VS Code only): a rule id as the sidecars count it (decisions.ts ruleKey). */
   | { type: 'openRule'; rule: string };
 
-/** A rule id as sidecars count it: Kind/namespace/name/[tcp|tls/]index (decisions.ts ruleKey / parseRuleKey). */
-export const RULE_ID = /^[A-Za-z]+\/[^/\s]+\/[^/\s]+\/(?:(?:tcp|tls)\/)?\d+$/;
+/** A rule id as sidecars count it: Kind/namespace/name/[tcp|tls/]index (the sidecars' own grammar, ruleKey.ts). */
+export const RULE_ID = RULE_KEY;
 
 /** What the page keeps across a reload (VS Code `setState`, sessionStorage in a browser). */
 export interface PageState {

@@ -22,23 +22,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { MeshTables } from './tables';
 import { PER_TRY_TIMEOUT_HEADER, TIMEOUT_HEADER } from './resilience/timeoutPolicy';
 
-/**
- * `VirtualService/default/reviews/1`: the id per-rule counters, spans and the
- * editor's code lenses share. A VirtualService's tcp[] and tls[] rules name
- * their list (`VirtualService/default/tcp-echo/tcp/0`), so they never share
- * an id with the http[] rule of the same index.
- */
-export function ruleKey(r: RuleRef): string {
-  return r.section ? `${r.kind}/${r.namespace}/${r.name}/${r.section}/${r.rule}` : `${r.kind}/${r.namespace}/${r.name}/${r.rule}`;
-}
-
-export function parseRuleKey(key: string): RuleRef | undefined {
-  const m = /^([A-Za-z]+)\/([^/]+)\/([^/]+)\/(?:(tcp|tls)\/)?(\d+)$/.exec(key);
-  if (!m) return undefined;
-  const ref: RuleRef = { kind: m[1], namespace: m[2], name: m[3], rule: Number(m[5]) };
-  if (m[4]) ref.section = m[4] as 'tcp' | 'tls';
-  return ref;
-}
+export { RULE_KEY, ruleKey, parseRuleKey } from './ruleKey';
+import { ruleKey } from './ruleKey';
 
 /** What the filters note on a request while deciding (RequestContext.notes), read into records at the end. */
 export interface DecisionNotes {
