@@ -111,7 +111,7 @@ export interface MeshSpec {
 export type TcpTunnel = 'tls' | 'h2';
 
 /** The transport a Mesh that names none gets (chosen by bench/tcp.ts: BENCHMARKS.md "TCP through the mesh"). */
-export const DEFAULT_TCP_TUNNEL: TcpTunnel = 'h2';
+export const DEFAULT_TCP_TUNNEL: TcpTunnel = 'tls';
 
 /** The part of Istio's MeshConfig (istio/api mesh/v1alpha1/config.proto) devmesh simulates, same field names. */
 export interface MeshConfigSpec {
