@@ -9,7 +9,7 @@
  */
 import type { IngressInfo, RuntimeFault, WorkloadInfo } from './control/api/contract';
 import type { ResolvedDefaults } from './policy/defaults';
-import type { ExtensionProvider, OutboundTrafficMode, Protocol, Resource } from './policy/model';
+import type { ExtensionProvider, OutboundTrafficMode, Protocol, Resource, TcpTunnel } from './policy/model';
 
 /** A workload and the ingress as the sidecars and the control API both see them (the API's contract owns the shapes). */
 export type { GatewayListenerInfo, IngressInfo, UpstreamInfo, WorkloadInfo } from './control/api/contract';
@@ -112,6 +112,8 @@ export interface MeshSnapshot {
   sidecars?: Resource<'Sidecar'>[];
   /** Mesh spec.outboundTrafficPolicy.mode (absent = ALLOW_ANY). */
   outboundTrafficPolicy?: OutboundTrafficMode;
+  /** Mesh spec.tcpTunnel (absent: the sidecar's bootstrap option, else DEFAULT_TCP_TUNNEL). */
+  tcpTunnel?: TcpTunnel;
   /** The Mesh's extensionProviders: the external authorizers CUSTOM policies name (absent = none). */
   extensionProviders?: ExtensionProvider[];
   /** Gateway API: routes (attached to Services for the mesh, to Gateways for the ingress), Gateways and ReferenceGrants. Absent: none. */
@@ -170,11 +172,12 @@ export interface BootstrapOptions {
   /** false: no tracing and no Istio metrics filters (the benchmark's "telemetry off" baseline). */
   observability?: boolean;
   /**
-   * How TCP connections travel between sidecars over mTLS: `h2`, a CONNECT
-   * stream on the pair's HTTP/2 session (default), or `tls`, a TLS
-   * connection each (BENCHMARKS.md "TCP through the mesh" compares them).
+   * How TCP connections travel between sidecars over mTLS when the Mesh
+   * does not say (`spec.tcpTunnel` wins): `tls`, a TLS connection each, or
+   * `h2`, a CONNECT stream on the pair's HTTP/2 session (BENCHMARKS.md "TCP
+   * through the mesh" compares them; the benchmark sets it per chain).
    */
-  tcpTunnel?: 'h2' | 'tls';
+  tcpTunnel?: TcpTunnel;
 }
 
 /**

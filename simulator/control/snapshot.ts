@@ -119,6 +119,7 @@ export function buildSnapshot(
     workloadEntries: ofKind('WorkloadEntry'),
     sidecars: ofKind('Sidecar'),
     ...(mesh.spec.outboundTrafficPolicy?.mode ? { outboundTrafficPolicy: mesh.spec.outboundTrafficPolicy.mode } : {}),
+    ...(mesh.spec.tcpTunnel ? { tcpTunnel: mesh.spec.tcpTunnel } : {}),
     extensionProviders: mesh.spec.extensionProviders ?? [],
     httpRoutes: ofKind('HTTPRoute'),
     grpcRoutes: ofKind('GRPCRoute'),

@@ -34,6 +34,9 @@ export function meshDifferences(mesh: MeshSpec, trustDomain: string): ExportFind
   if (mesh.meshConfig !== undefined) {
     out.push({ severity: 'warning', code: 'mesh-config', message: `spec.meshConfig (${Object.keys(mesh.meshConfig).join(', ')}) is the cluster's MeshConfig: set the same fields in the Istio install (istioctl --set meshConfig.… or the istio ConfigMap), or the cluster keeps its defaults` });
   }
+  if (mesh.tcpTunnel === 'h2') {
+    out.push({ severity: 'info', code: 'tcp-tunnel', message: 'spec.tcpTunnel h2 is devmesh\'s own: on the cluster Istio\'s sidecars carry each TCP connection in an mTLS connection of its own (what `tcpTunnel: tls` does locally); only ambient mode tunnels it in HTTP/2 CONNECT (HBONE)' });
+  }
   if (trustDomain !== MESH_DEFAULTS.trustDomain) {
     out.push({ severity: 'warning', code: 'trust-domain', message: `trust domain "${trustDomain}": the cluster's Istio must use the same (meshConfig.trustDomain) or principals in AuthorizationPolicies will not match` });
   }

@@ -8,6 +8,7 @@ export type ExportFindingCode =
   | 'trust-domain'        // the cluster's trust domain must match
   | 'compatibility-version' // the Istio install must use the same compatibilityVersion
   | 'mesh-config'         // the Istio install must carry the same meshConfig fields
+  | 'tcp-tunnel'          // tcpTunnel h2: Istio's sidecars use an mTLS connection per TCP connection
   | 'no-gateway'          // Host-based ingress fallback has no cluster equivalent
   | 'gateway-selector'    // the Gateway must select the cluster's ingress gateway pods
   | 'gateway-port'        // the Gateway port vs the local ingress port

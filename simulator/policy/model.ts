@@ -100,10 +100,18 @@ export interface MeshSpec {
   extensionProviders?: ExtensionProvider[];
   /** Istio's meshConfig.outboundTrafficPolicy: what a sidecar does with a host no registry entry names (default ALLOW_ANY). */
   outboundTrafficPolicy?: OutboundTrafficPolicy;
+  /** How TCP connections travel between sidecars over mTLS (README "TCP"): a TLS connection each, or a CONNECT stream on the pair's HTTP/2 session. */
+  tcpTunnel?: TcpTunnel;
   services: ServiceSpec[];
   /** Workloads declared outside any service (services select them by labels). */
   workloads?: WorkloadSpec[];
 }
+
+/** `tls`: one mTLS connection per TCP connection (Istio's sidecars); `h2`: a CONNECT stream on the pair's HTTP/2 session (HBONE-like). */
+export type TcpTunnel = 'tls' | 'h2';
+
+/** The transport a Mesh that names none gets (chosen by bench/tcp.ts: BENCHMARKS.md "TCP through the mesh"). */
+export const DEFAULT_TCP_TUNNEL: TcpTunnel = 'tls';
 
 /** The part of Istio's MeshConfig (istio/api mesh/v1alpha1/config.proto) devmesh simulates, same field names. */
 export interface MeshConfigSpec {

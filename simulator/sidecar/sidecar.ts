@@ -36,6 +36,7 @@ import { JwksStore } from './security/jwksStore';
 import { Stats } from './stats';
 import type { ProxyRole } from './filters/route';
 import { isEgressGateway } from '../policy/egress-gateway';
+import { DEFAULT_TCP_TUNNEL } from '../policy/model';
 import { StatusReporter } from './status';
 import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
@@ -151,7 +152,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const answerOf = (answer: ConnectAnswer | undefined) => answer
     ? { accept: answer.accept, refuse: (err: L4Error) => answer.refuse(err.status ?? (err.flag === 'NR' || err.flag === 'NC' ? 502 : 503), err.reason, err.message) }
     : {};
-  const tunnel = { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? 'h2' } as const;
+  const tunnel = { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? DEFAULT_TCP_TUNNEL } as const;
   const outboundL4 = outboundL4Chain({ role: 'sidecar', random, lb, resilience, log, tunnel });
   const l4Connection: ConnectionHandler = (socket, destination) => {
     const t = getTables();

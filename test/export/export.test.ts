@@ -100,6 +100,11 @@ describe('the defaults a Mesh sets', () => {
     assert.match(found.find((f) => f.code === 'compatibility-version')!.message, /istioctl install --set compatibilityVersion=1\.23/);
     assert.match(found.find((f) => f.code === 'mesh-config')!.message, /pathNormalization/);
   });
+
+  it('says that tcpTunnel h2 is devmesh\'s own (Istio\'s sidecars use an mTLS connection per TCP connection), and says nothing of tls', () => {
+    assert.match(meshDifferences({ services: [], tcpTunnel: 'h2' }, 'cluster.local').find((f) => f.code === 'tcp-tunnel')!.message, /mTLS connection of its own/);
+    assert.deepEqual(meshDifferences({ services: [], tcpTunnel: 'tls' }, 'cluster.local').map((f) => f.code), []);
+  });
 });
 
 const mesh = (services: MeshSpec['services']): MeshSpec => ({ services });

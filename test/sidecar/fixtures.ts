@@ -260,6 +260,9 @@ export type AppFactory = (workload: string, containerPort?: string) => Promise<{
 export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory; gatewayPorts?: Record<string, number>; listenerCertificates?: Certificates['listeners'] } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: spec.trustDomain ?? TD });
   const mesh: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'test' }, spec: structuredClone(spec) };
+  // DEVMESH_TCP_TUNNEL=h2|tls runs every TCP test on that transport (a Mesh that names one keeps it).
+  const tunnel = process.env.DEVMESH_TCP_TUNNEL;
+  if (tunnel === 'h2' || tunnel === 'tls') mesh.spec.tcpTunnel ??= tunnel;
   const apps = new Map<string, net.Server>();
   const workloads = [...mesh.spec.services.flatMap((s) => s.workloads ?? []), ...(mesh.spec.workloads ?? [])];
   const assignment: PortAssignment = { workloads: {}, ingress: { port: await freePort(), adminPort: await freePort(), listeners: opts.gatewayPorts } };

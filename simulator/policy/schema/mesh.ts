@@ -1,11 +1,17 @@
 import { API_VERSIONS } from '../kinds';
-import { MESH_DEFAULTS } from '../model';
+import { DEFAULT_TCP_TUNNEL, MESH_DEFAULTS, type TcpTunnel } from '../model';
 import { KUBERNETES_L4, PROTOCOLS } from '../protocols';
 import { ISTIO, describeVersion } from '../defaults';
 import { array, boolean, duration, enumOf, labels, map, notSimulated, number, object, port, resource, string, type Schema } from './common';
 import { extensionProviders } from './extension-providers';
 import { httpRetry } from './virtual-service';
 import { outboundTrafficPolicy } from './sidecar';
+
+/** What each tunnel transport is (BENCHMARKS.md "TCP through the mesh" measures them). */
+const TCP_TUNNELS: Record<TcpTunnel, string> = {
+  tls: 'One mTLS connection per TCP connection, as Istio\'s sidecars (Envoy) carry TCP: a resumed TLS 1.3 handshake per connection, then the raw bytes. The faster relay per byte.',
+  h2: 'A CONNECT stream per TCP connection on the HTTP/2 mTLS session the two sidecars already share (as Istio\'s HBONE does): no handshake per connection, HTTP/2 framing per byte.',
+};
 
 const dnsName = { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 };
 
@@ -141,6 +147,10 @@ export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
     meshConfig,
     extensionProviders,
     outboundTrafficPolicy: outboundTrafficPolicy('every sidecar (and the ingress)'),
+    tcpTunnel: enumOf(`How a TCP connection (a \`tcp\`/\`tls\`/\`redis\`... port) travels between two sidecars over mTLS. Either way the callee sees the caller's SPIFFE identity, and PeerAuthentication, authorization, metrics and access logs are the same. Default: \`${DEFAULT_TCP_TUNNEL}\`.`, ['tls', 'h2'], {
+      default: DEFAULT_TCP_TUNNEL,
+      'x-enumDescriptions': TCP_TUNNELS,
+    }),
     services: array('The services of the mesh (none: a Mesh that runs nothing, against which devmesh validate still checks policies).', service),
     workloads: array('Workloads declared outside any service (services select them by labels), each in its `namespace`.', workload(true), { minItems: 1 }),
   }, { required: ['services'] }));

@@ -16,7 +16,9 @@ export class ToxicRelay {
   connections = 0;
 
   constructor(readonly toxic: Toxic, private readonly targetPort: number, private readonly random: () => number) {
-    this.server = net.createServer((client) => this.relay(client));
+    // Half-open both ways: a FIN from one side is passed on, and what the other side still sends gets through
+    // (a TLS connection per tunnel half-closes; an auto-closed side dropped the reply still in the toxic's queue).
+    this.server = net.createServer({ allowHalfOpen: true }, (client) => this.relay(client));
     this.listening = new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(0, '127.0.0.1', () => {
@@ -39,12 +41,15 @@ export class ToxicRelay {
 
   private relay(client: net.Socket): void {
     this.connections++;
-    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    const upstream = net.connect({ port: this.targetPort, host: '127.0.0.1', allowHalfOpen: true });
     this.track(client);
     this.track(upstream);
     const kill = () => { client.destroy(); upstream.destroy(); };
     client.once('close', () => upstream.destroy());
-    upstream.once('close', () => this.toxic.type === 'slow_close' ? this.later(this.toxic.delayMs ?? 0, () => client.destroy()) : client.destroy());
+    // Bytes a latency or bandwidth toxic still holds reach the client before the upstream's close does
+    // (a TLS connection per tunnel closes right after its last bytes; dropping them lost the reply).
+    let afterQueued = (then: () => void) => then();
+    upstream.once('close', () => this.toxic.type === 'slow_close' ? this.later(this.toxic.delayMs ?? 0, () => client.destroy()) : afterQueued(() => client.destroy()));
     const t = this.toxic;
     if (!toxicApplies(t, this.random)) {
       client.pipe(upstream);
@@ -74,21 +79,23 @@ export class ToxicRelay {
         let at = 0;
         // Chunks leave in arrival order: one queue per connection, released by due time. A timer per chunk
         // could fire out of order when two fall due in the same millisecond, and reordered bytes break TLS.
-        const queue: { at: number; chunk: Buffer | null }[] = [];
+        const queue: { at: number; chunk: Buffer | null | (() => void) }[] = [];
         const release = () => {
           const now = Date.now();
           while (queue.length > 0 && queue[0].at <= now) {
             const { chunk } = queue.shift()!;
-            if (client.destroyed) continue;
-            if (chunk === null) client.end();
+            if (typeof chunk === 'function') chunk();
+            else if (client.destroyed) continue;
+            else if (chunk === null) client.end();
             else client.write(chunk);
           }
           if (queue.length > 0) this.later(queue[0].at - now, release);
         };
-        const enqueue = (due: number, chunk: Buffer | null) => {
+        const enqueue = (due: number, chunk: Buffer | null | (() => void)) => {
           queue.push({ at: due, chunk });
           if (queue.length === 1) this.later(Math.max(0, due - Date.now()), release);
         };
+        afterQueued = (then) => (queue.length === 0 ? then() : enqueue(Math.max(at, Date.now()), then));
         upstream.on('data', (chunk: Buffer) => {
           const extra = t.type === 'latency' ? latencyFor(t, this.random) : bandwidthMs(t, chunk.length);
           const now = Date.now();

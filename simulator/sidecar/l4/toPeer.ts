@@ -11,6 +11,7 @@ import { PEER_HEADER } from '../filters/peerMetadata';
 import { poolLimits } from '../resilience/connectionPool';
 import { externalTarget } from '../routing/externalEndpoints';
 import { openTunnel, type TunnelDeps, type TunnelTransport } from '../upstream/tunnel';
+import type { TcpTunnel } from '../../policy/model';
 import type { L4Handler } from './context';
 
 /** The tunnel header that carries the connection's id to the callee's sidecar (its access log's request_id). */
@@ -18,8 +19,12 @@ export const CONNECTION_ID_HEADER = 'x-request-id';
 import { connectDirect } from './passthrough';
 
 export interface ToPeerDeps extends TunnelDeps {
-  /** How mTLS tunnels travel (BENCHMARKS.md "TCP through the mesh"): a CONNECT stream on the pair's HTTP/2 session, or a TLS connection each. */
-  transport: Exclude<TunnelTransport, 'plaintext'>;
+  /**
+   * How mTLS tunnels travel when the Mesh's `spec.tcpTunnel` does not say
+   * (BENCHMARKS.md "TCP through the mesh"): a TLS connection each, or a
+   * CONNECT stream on the pair's HTTP/2 session.
+   */
+  transport: TcpTunnel;
 }
 
 export const toPeer = (deps: ToPeerDeps): L4Handler => (ctx) => {
@@ -31,7 +36,8 @@ export const toPeer = (deps: ToPeerDeps): L4Handler => (ctx) => {
     ctx.mtls = false;
     return connectDirect(ctx, to.host, to.port, timeoutMs);
   }
-  const transport: TunnelTransport = ctx.policy?.tls?.mode === 'DISABLE' ? 'plaintext' : deps.transport;
+  // The snapshot the connection started with decides: a Mesh edit changes new connections only.
+  const transport: TunnelTransport = ctx.policy?.tls?.mode === 'DISABLE' ? 'plaintext' : ctx.tables.snapshot.tcpTunnel ?? deps.transport;
   const port = ctx.upstreamPort ?? ep.sidecar.inboundPort;
   ctx.mtls = transport !== 'plaintext';
   ctx.upstreamHost = `127.0.0.1:${ep.sidecar.inboundPort}`;

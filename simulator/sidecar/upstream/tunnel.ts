@@ -11,8 +11,8 @@
  * - `plaintext`: the same over plain TCP, when the DestinationRule says
  *   `tls.mode: DISABLE`.
  *
- * BENCHMARKS.md ("TCP through the mesh") compares the first two; `h2` is the
- * default. A non-200 answer carries the peer's reason in
+ * BENCHMARKS.md ("TCP through the mesh") compares the first two; the Mesh
+ * chooses with `spec.tcpTunnel` (DEFAULT_TCP_TUNNEL when it does not). A non-200 answer carries the peer's reason in
  * x-devmesh-proxy-error; it is a connect failure for outlier detection when
  * the peer could not reach its app (503), as HBONE reports it.
  */
@@ -113,17 +113,23 @@ function contextFor(certs: Certificates): tls.SecureContext {
 
 function overHttp1(target: TunnelTarget, certs: Certificates, settle: (r: TunnelResult) => void): () => void {
   const key = `${target.port}|${target.spiffeId}|${certs.serial ?? certs.notAfter}`;
+  const session = target.transport === 'tls' ? sessions.get(key) : undefined;
+  // A resumed session skips checkServerIdentity (Node): the session was made with a peer whose SPIFFE id was checked, and it is kept under that id.
   const socket = target.transport === 'tls'
     ? tls.connect({
       host: '127.0.0.1', port: target.port, secureContext: contextFor(certs), ALPNProtocols: ['http/1.1'],
-      checkServerIdentity: (_h, cert) => checkSpiffe(cert, target.spiffeId), session: sessions.get(key),
+      checkServerIdentity: (_h, cert) => checkSpiffe(cert, target.spiffeId), session,
     })
     : net.connect({ host: '127.0.0.1', port: target.port, allowHalfOpen: true });
   if (socket instanceof tls.TLSSocket) {
-    socket.on('session', (session: Buffer) => {
+    // TLS 1.3 tickets can be used again: a session is kept until the peer declines it (new keys or
+    // certificates), and not serialized again for every connection (i2d of the session and its certificate).
+    const keep = (fresh: Buffer) => {
       if (sessions.size >= MAX_SESSIONS && !sessions.has(key)) sessions.delete(sessions.keys().next().value!);
-      sessions.set(key, session);
-    });
+      sessions.set(key, fresh);
+    };
+    if (!session) socket.once('session', keep);
+    else socket.once('secureConnect', () => { if (!socket.isSessionReused()) socket.once('session', keep); });
   }
   socket.setNoDelay(true);
   // The app's half-close travels; the peer's answer still comes back.

@@ -19,12 +19,13 @@ const ECHO = 'tcp-echo.default.svc.cluster.local';
 async function meshWith(opts: { tcpTunnel?: 'h2' | 'tls' } = {}): Promise<{ mesh: TestMesh; local: number; localHttp: number }> {
   const [local, localHttp] = [await freePort(), await freePort()];
   const spec: MeshSpec = {
+    ...(opts.tcpTunnel ? { tcpTunnel: opts.tcpTunnel } : {}),
     services: [
       { name: 'tcp-echo', ports: [{ name: 'tcp', port: 9000 }, { name: 'http-admin', port: 8080, targetPort: 'admin' }], workloads: [{ name: 'tcp-echo-v1', ports: { '9000': 1, admin: 2 } }] },
       { name: 'sleep', port: 80, workloads: [{ name: 'sleep', port: 3, upstreams: [{ service: 'tcp-echo', port: 9000, localPort: local }, { service: 'tcp-echo', port: 8080, localPort: localHttp }] }] },
     ],
   };
-  const mesh = await startMeshFromSpec(spec, {}, { app: (w, port) => (w === 'tcp-echo-v1' && port === '9000' ? tcpEcho('hello') : undefined), tcpTunnel: opts.tcpTunnel } as Parameters<typeof startMeshFromSpec>[2]);
+  const mesh = await startMeshFromSpec(spec, {}, { app: (w, port) => (w === 'tcp-echo-v1' && port === '9000' ? tcpEcho('hello') : undefined) });
   return { mesh, local, localHttp };
 }
 
@@ -165,16 +166,40 @@ describe('a TCP service behind the mesh', () => {
 });
 
 describe('the other ways a tunnel travels', () => {
-  test('a TLS connection each (tcpTunnel: tls) carries the same bytes with the same identity', async () => {
+  test('a TLS connection each (Mesh tcpTunnel: tls) carries the same bytes with the same identity, the second one resuming the first one\'s session', async () => {
     const { mesh, local } = await meshWith({ tcpTunnel: 'tls' });
     try {
+      const stats = mesh.sidecars.get('tcp-echo-v1')!.stats;
       assert.equal((await say(local, 'over tls')).trim(), 'hello over tls');
-      assert.equal((await say(local, 'resumed')).trim(), 'hello resumed', 'the second connection resumes the TLS session');
+      const [mtls0, resumed0] = [stats.get('inbound.cx_mtls'), stats.get('inbound.cx_tls_resumed')];
+      assert.equal((await say(local, 'resumed')).trim(), 'hello resumed');
+      assert.equal((await say(local, 'again')).trim(), 'hello again');
+      assert.equal(stats.get('inbound.cx_mtls') - mtls0, 2, 'each TCP connection came in its own mTLS connection');
+      assert.equal(stats.get('inbound.cx_tls_resumed') - resumed0, 2, 'both resumed the session of a connection before (one ticket, used again)');
       const inb = await eventually(() => {
         const entries = mesh.sidecars.get('tcp-echo-v1')!.accessLog.tail().filter((e) => e.protocol === '-');
-        return entries.length === 2 ? entries : undefined;
+        return entries.length === 3 ? entries : undefined;
       }, 'the callee\'s entries');
       for (const e of inb) assert.equal(e.downstream_peer, 'spiffe://cluster.local/ns/default/sa/sleep', 'a resumed session keeps the peer\'s identity');
+    } finally {
+      await mesh.close();
+    }
+  });
+
+  test('a CONNECT stream each (Mesh tcpTunnel: h2) shares one mTLS connection between the pair', async () => {
+    const { mesh, local } = await meshWith({ tcpTunnel: 'h2' });
+    try {
+      const stats = mesh.sidecars.get('tcp-echo-v1')!.stats;
+      assert.equal((await say(local, 'one')).trim(), 'hello one');
+      const mtls0 = stats.get('inbound.cx_mtls');
+      assert.equal((await say(local, 'two')).trim(), 'hello two');
+      assert.equal((await say(local, 'three')).trim(), 'hello three');
+      assert.equal(stats.get('inbound.cx_mtls'), mtls0, 'no new mTLS connection for the later ones');
+      const inb = await eventually(() => {
+        const entries = mesh.sidecars.get('tcp-echo-v1')!.accessLog.tail().filter((e) => e.protocol === '-');
+        return entries.length === 3 ? entries : undefined;
+      }, 'the callee\'s entries');
+      for (const e of inb) assert.equal(e.downstream_peer, 'spiffe://cluster.local/ns/default/sa/sleep');
     } finally {
       await mesh.close();
     }
