@@ -94,10 +94,10 @@ export class ListenerCertificates {
           const minted = this.mint(`${key}|${server.gateway}|${server.index}`, dns);
           return { certPem: minted.certPem, keyPem: minted.keyPem, source: `minted by devmesh for ${dns.join(', ') || 'localhost, 127.0.0.1'}` };
         })();
-        let ca: { clientCaPem?: string; clientCaSource?: string } = {};
+        let ca: { clientCaPem?: string; clientCaSource?: string; clientCaMissing?: string } = {};
         if (server.mode === 'ISTIO_MUTUAL') ca = { clientCaPem: this.ca().trustBundlePem, clientCaSource: 'the mesh CA (ISTIO_MUTUAL)' };
         else if (server.mode !== 'SIMPLE') {
-          ca = clientCa(server, secrets, read, (m) => problems.push(`${where}: ${m}`)) ?? { clientCaPem: this.ca().trustBundlePem, clientCaSource: 'the mesh CA (no client CA resolved)' };
+          ca = clientCa(server, secrets, read, (m) => problems.push(`${where}: ${m}`)) ?? { clientCaMissing: noClientCa(server), clientCaSource: 'no CA (every connection refused)' };
         }
         const settings = { mode: server.mode, ...ca, ...tlsParameters(server) };
         // A `*` host (or none) is the port's catch-all chain; any other host is matched by SNI.
@@ -181,8 +181,22 @@ function clientCa(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecr
       problem(`caCertificates ${tls.caCertificates}: ${(err as Error).message}`);
     }
   }
-  problem(`${server.mode} needs a CA to verify client certificates (a "ca.crt" or "cacert" key in the credential Secret or a "${tls.credentialName ?? '<credentialName>'}-cacert" Secret, or caCertificates); none resolved, so only clients with a certificate of the mesh CA are admitted`);
+  problem(`${noClientCa(server)}; every connection to this server is refused until one resolves`);
   return undefined;
+}
+
+/**
+ * Why a MUTUAL or OPTIONAL_MUTUAL server has no CA: with a credentialName,
+ * istiod finds no CA in the Secret nor a `-cacert` Secret ("failed to fetch
+ * ca certificate") and sends Envoy no validation context, so the chain never
+ * completes a handshake; with files, validation rejects the Gateway ("MUTUAL
+ * TLS requires a client CA bundle").
+ */
+function noClientCa(server: TerminatedServer): string {
+  const tls = server.tls ?? {};
+  return tls.credentialName
+    ? `${server.mode} has no CA to verify client certificates: Secret "${tls.credentialName}" has no "ca.crt" (or "cacert") key and there is no "${tls.credentialName}-cacert" Secret (istiod: failed to fetch ca certificate); add the client CA to the Secret`
+    : `${server.mode} has no CA to verify client certificates: set tls.caCertificates (Istio rejects this Gateway: MUTUAL TLS requires a client CA bundle)`;
 }
 
 const NODE_TLS_VERSIONS: Record<string, ListenerCertificate['minVersion']> = { TLSV1_0: 'TLSv1', TLSV1_1: 'TLSv1.1', TLSV1_2: 'TLSv1.2', TLSV1_3: 'TLSv1.3' };
