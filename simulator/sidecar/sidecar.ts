@@ -25,7 +25,7 @@ import { createHttp2Entry, type ServeHttp2 } from './listeners/http2Entry';
 import { GatewayListeners } from './listeners/gatewayListeners';
 import { upstreamEntries, upstreamListeners } from './listeners/upstreams';
 import { TcpListeners } from './listeners/tcpListeners';
-import { ChainPicker, terminateTls } from './listeners/tlsChains';
+import { TlsTerminator } from './listeners/tlsChains';
 import { ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
 import type { L4Error, L4Exchange } from './l4/context';
 import { newL4Context, type L4Observer } from './l4/connection';
@@ -204,16 +204,20 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     ingressL4(ctx);
   };
   // A TLS server that terminates: the handshake with its certificates (SNI picks the server, as for HTTPS), then the decrypted stream routes as TCP.
-  const terminatedChains = new Map<number, ChainPicker>();
+  const terminators = new Map<string, TlsTerminator>();
   const gatewayPorts = new TcpListeners<{ port: number; gateways: string[]; tls?: boolean; terminate?: boolean }>((socket, target) => {
     if (!target.terminate) return routeGatewayConnection(socket, target);
-    const chains = () => getCerts().listeners?.[`${ISTIO_INGRESS_GATEWAY}:${target.port}`] ?? [];
-    let picker = terminatedChains.get(target.port);
-    if (!picker) terminatedChains.set(target.port, (picker = new ChainPicker(chains, true)));
-    terminateTls(socket, picker, chains(), {
-      secure: (clear) => routeGatewayConnection(clear, target),
-      refused: (why) => log('warn', `Istio Gateway TLS server port ${target.port}: ${why}`),
-    });
+    // One terminator per (port, Gateways): a config that changes the Gateways reopens the port with a new target.
+    const key = JSON.stringify(target);
+    let port = terminators.get(key);
+    if (!port) {
+      for (const k of terminators.keys()) if ((JSON.parse(k) as { port: number }).port === target.port) terminators.delete(k);
+      terminators.set(key, (port = new TlsTerminator(() => getCerts().listeners?.[`${ISTIO_INGRESS_GATEWAY}:${target.port}`] ?? [], {
+        secure: (clear) => routeGatewayConnection(clear, target),
+        refused: (why) => log('warn', `Istio Gateway TLS server port ${target.port}: ${why}`),
+      })));
+    }
+    port.accept(socket);
   }, log);
   const gatewayEntries = (t: MeshTables) => role === 'ingress'
     ? [

@@ -99,30 +99,45 @@ export class ChainPicker {
 }
 
 /**
- * Terminates TLS on an accepted TCP socket (a Gateway server of protocol
- * TLS with a terminating mode), with the port's chains; `secure` gets the
- * decrypted socket once the chain admits the client, `refused` says why not.
+ * Terminates TLS on the accepted TCP sockets of one port (Gateway servers of
+ * protocol TLS with a terminating mode), with the port's chains: a Node TLS
+ * server per client-certificate demand takes each socket (so `authorized`
+ * is Node's own verdict), `secure` gets the decrypted socket once the chain
+ * its SNI picked admits the client, `refused` says why not.
  */
-export function terminateTls(socket: net.Socket, picker: ChainPicker, chains: readonly ListenerCertificateRef[], on: { secure: (clear: tls.TLSSocket) => void; refused: (why: string) => void }): void {
-  const first = picker.pick(undefined);
-  const clientCert = clientCertOf(chains);
-  const clear = new tls.TLSSocket(socket, {
-    isServer: true, ...(first ? { secureContext: picker.contextOf(first) } : {}),
-    SNICallback: picker.sniCallback, requestCert: clientCert !== undefined, rejectUnauthorized: clientCert === 'required',
-  });
-  let chosen: ListenerCertificateRef | undefined;
-  clear.once('secure', () => {
-    chosen = picker.chosen(clear, () => first);
-    const refused = clientRefusal(chosen, clear);
-    if (refused) {
-      on.refused(refused);
-      return void clear.destroy();
-    }
-    on.secure(clear);
-  });
-  clear.once('error', (err: Error) => {
-    if (!chosen) on.refused(`TLS handshake failed: ${err.message}`);
-    clear.destroy();
-  });
-  socket.resume();
+export class TlsTerminator {
+  private readonly picker: ChainPicker;
+  private readonly servers = new Map<string, tls.Server>();
+
+  constructor(private readonly certificates: () => readonly ListenerCertificateRef[], private readonly on: { secure: (clear: tls.TLSSocket) => void; refused: (why: string) => void }) {
+    this.picker = new ChainPicker(certificates, true);
+  }
+
+  accept(socket: net.Socket): void {
+    const clientCert = clientCertOf(this.certificates());
+    this.serverFor(clientCert).emit('connection', socket);
+    socket.resume();
+  }
+
+  private serverFor(clientCert: 'required' | 'optional' | undefined): tls.Server {
+    const key = clientCert ?? 'none';
+    let server = this.servers.get(key);
+    if (server) return server;
+    const first = this.picker.pick(undefined);
+    server = tls.createServer({
+      ...(first ? secureOptions(first) : {}), SNICallback: this.picker.sniCallback,
+      requestCert: clientCert !== undefined, rejectUnauthorized: clientCert === 'required',
+    });
+    server.on('secureConnection', (clear: tls.TLSSocket) => {
+      const refused = clientRefusal(this.picker.chosen(clear, () => this.picker.pick(undefined)), clear);
+      if (refused) {
+        this.on.refused(refused);
+        return void clear.destroy();
+      }
+      this.on.secure(clear);
+    });
+    server.on('tlsClientError', (err: Error) => this.on.refused(`TLS handshake failed: ${err.message}`));
+    this.servers.set(key, server);
+    return server;
+  }
 }
