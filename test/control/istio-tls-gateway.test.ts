@@ -11,12 +11,15 @@
  *   tls[] rule picks by SNI, and the server's credential is not served;
  * - an OPTIONAL_MUTUAL (or MUTUAL) server with no CA (no ca.crt in the
  *   Secret, no -cacert Secret) admits nobody, not even a client without a
- *   certificate: istiod sends Envoy no validation context for it.
+ *   certificate: istiod sends Envoy no validation context for it;
+ * - serverCertificate/privateKey files are watched: a rotated pair serves on
+ *   the next handshake, an invalid rewrite is said and the last good pair
+ *   serves on.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
@@ -62,7 +65,7 @@ spec:
           command: ["node", "-e", ${JSON.stringify(NGINX)}]
 `;
 
-const gateway = (p: Record<'simple' | 'mutual' | 'noCa' | 'noMode', number>) => `apiVersion: networking.istio.io/v1
+const gateway = (p: Record<'simple' | 'mutual' | 'noCa' | 'noMode' | 'files', number>) => `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: tls }
 spec:
@@ -77,6 +80,9 @@ spec:
     - port: { number: ${p.noCa}, name: https-no-ca, protocol: HTTPS }
       tls: { mode: OPTIONAL_MUTUAL, credentialName: noca-credential }
       hosts: [noca.example.com]
+    - port: { number: ${p.files}, name: tls-files, protocol: TLS }
+      tls: { mode: SIMPLE, serverCertificate: certs/files.crt, privateKey: certs/files.key }
+      hosts: [files.example.com]
     - port: { number: ${p.noMode}, name: https-no-mode, protocol: HTTPS }
       tls: { credentialName: tcp-credential }
       hosts: [nginx.example.com]
@@ -88,7 +94,7 @@ spec:
   hosts: ["*"]
   gateways: [tls]
   tcp:
-    - match: [{ port: ${p.simple} }, { port: ${p.mutual} }]
+    - match: [{ port: ${p.simple} }, { port: ${p.mutual} }, { port: ${p.files} }]
       route: [{ destination: { host: tcp-echo, port: { number: 9000 } } }]
   tls:
     - match: [{ port: ${p.noMode}, sniHosts: [nginx.example.com] }]
@@ -127,17 +133,21 @@ function tlsSay(port: number, servername: string, ca: string, client?: Certifica
 describe('Istio Gateway TLS servers and TLS modes under devmesh up', () => {
   let dir: string;
   let up: UpProcess;
-  let ports: Record<'simple' | 'mutual' | 'noCa' | 'noMode', number>;
+  let ports: Record<'simple' | 'mutual' | 'noCa' | 'noMode' | 'files', number>;
   const tcpCert = serverCa.issueServer({ dns: ['tcp.example.com', 'nginx.example.com'] });
   const tcpmCert = serverCa.issueServer({ dns: ['tcpm.example.com'] });
   const nocaCert = serverCa.issueServer({ dns: ['noca.example.com'] });
   const nginxCert = nginxCa.issueServer({ dns: ['nginx.example.com'] });
+  const filesCert = serverCa.issueServer({ dns: ['files.example.com'] });
   const write = (name: string, text: string) => writeFileSync(path.join(dir, name), text);
 
   before(async () => {
-    const [controlPort, ingressPort, echoPort, nginxPort, simple, mutual, noCa, noMode] = await freePorts(8);
-    ports = { simple, mutual, noCa, noMode };
+    const [controlPort, ingressPort, echoPort, nginxPort, simple, mutual, noCa, noMode, files] = await freePorts(9);
+    ports = { simple, mutual, noCa, noMode, files };
     dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-tls-gw-'));
+    mkdirSync(path.join(dir, 'certs'));
+    write('certs/files.crt', filesCert.certPem);
+    write('certs/files.key', filesCert.keyPem);
     write('nginx.crt', nginxCert.certPem);
     write('nginx.key', nginxCert.keyPem);
     write('mesh.yaml', mesh(controlPort, ingressPort, echoPort, nginxPort));
@@ -176,5 +186,18 @@ describe('Istio Gateway TLS servers and TLS modes under devmesh up', () => {
     assert.equal(r.said, '', 'no HTTP answer: the connection is closed after the handshake');
     assert.match(up.output(), /OPTIONAL_MUTUAL has no CA to verify client certificates: Secret "noca-credential" has no "ca\.crt"/);
     assert.match(up.output(), /OPTIONAL_MUTUAL refused the connection/);
+  });
+
+  test('serverCertificate/privateKey files: a rotated pair serves on the next handshake; an invalid rewrite is said and the last good pair serves on', async () => {
+    const before = await tlsSay(ports.files, 'files.example.com', serverCa.trustBundlePem);
+    assert.deepEqual(before, { said: 'echo hello', san: 'DNS:files.example.com' });
+    const rotated = clientCa.issueServer({ dns: ['files.example.com'] });
+    write('certs/files.crt', rotated.certPem);
+    write('certs/files.key', rotated.keyPem);
+    const after = await waitFor('the rotated certificate', () => tlsSay(ports.files, 'files.example.com', clientCa.trustBundlePem).then((r) => (r.said ? r : undefined)), 15_000).catch(withOutput(up));
+    assert.deepEqual(after, { said: 'echo hello', san: 'DNS:files.example.com' });
+    write('certs/files.crt', 'not a certificate');
+    await waitFor('the invalid file said', () => /serverCertificate certs\/files\.crt \/ privateKey certs\/files\.key: .*still serving the certificate read from them before/.test(up.output()), 15_000).catch(withOutput(up));
+    assert.deepEqual(await tlsSay(ports.files, 'files.example.com', clientCa.trustBundlePem), { said: 'echo hello', san: 'DNS:files.example.com' }, 'the rotated pair, not a minted one');
   });
 });
