@@ -24,7 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import type { Certificates } from '../../simulator/protocol';
-import { freePorts, removeDir, startUp, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
+import { cli, freePorts, removeDir, startUp, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
 
 const serverCa = createCa({ trustDomain: 'example.com' });
 const clientCa = createCa({ trustDomain: 'client.example.com' });
@@ -199,5 +199,23 @@ describe('Istio Gateway TLS servers and TLS modes under devmesh up', () => {
     write('certs/files.crt', 'not a certificate');
     await waitFor('the invalid file said', () => /serverCertificate certs\/files\.crt \/ privateKey certs\/files\.key: .*still serving the certificate read from them before/.test(up.output()), 15_000).catch(withOutput(up));
     assert.deepEqual(await tlsSay(ports.files, 'files.example.com', clientCa.trustBundlePem), { said: 'echo hello', san: 'DNS:files.example.com' }, 'the rotated pair, not a minted one');
+  });
+
+  test('devmesh proxy-config listeners and secret show the TLS servers in istioctl\'s layout: a chain per SNI to its cluster, and the credentials by SDS name', async () => {
+    const pc = async (what: string) => {
+      const r = await cli(['proxy-config', what, 'istio-ingressgateway', '-f', path.join(dir, 'mesh.yaml')], dir);
+      assert.equal(r.code, 0, r.err);
+      return r.out.trimEnd().split('\n').map((l) => l.trim().split(/ {2,}/));
+    };
+    const listeners = await pc('listeners');
+    // ADDRESSES PORT MATCH DESTINATION: the address and port cells may sit one space apart.
+    const row = (port: number) => listeners.map((r) => r.join('  ')).filter((l) => new RegExp(`^127\\.0\\.0\\.1 +${port} `).test(l)).map((l) => l.replace(/^127\.0\.0\.1 +\d+ +/, '').split(/ {2,}/));
+    assert.deepEqual(row(ports.simple), [['SNI: tcp.example.com', 'Cluster: outbound|9000||tcp-echo.default.svc.cluster.local']], listeners.join('\n'));
+    assert.deepEqual(row(ports.noMode), [['SNI: nginx.example.com', 'Cluster: outbound|443||my-nginx.default.svc.cluster.local']]);
+    assert.deepEqual(row(ports.noCa), [['SNI: noca.example.com', `Route: https.${ports.noCa}`]]);
+    assert.ok(!listeners.some((r) => r.join('  ').includes(`Route: http.${ports.simple}`)), 'a TLS port is not an HTTP route of the ingress port');
+    const secrets = (await pc('secret')).map((r) => r.slice(0, 2));
+    for (const name of ['kubernetes://tcp-credential', 'kubernetes://tcpm-credential', 'file-cert:certs/files.crt~certs/files.key']) assert.ok(secrets.some((r) => r[0] === name && r[1] === 'Cert Chain'), `${name}\n${secrets.join('\n')}`);
+    assert.ok(secrets.some((r) => r[0] === 'kubernetes://tcpm-credential-cacert' && r[1] === 'CA'), `the MUTUAL server's CA, named as istiod serves it\n${secrets.join('\n')}`);
   });
 });
