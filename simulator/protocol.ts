@@ -81,6 +81,8 @@ export interface ListenerCertificate {
   /** MUTUAL: the CA client certificates must chain to, and where it came from. */
   clientCaPem?: string;
   clientCaSource?: string;
+  /** MUTUAL or OPTIONAL_MUTUAL with no CA resolved: why; the chain refuses every connection (istiod serves no `-cacert` secret, Envoy's chain never handshakes). */
+  clientCaMissing?: string;
   /** minProtocolVersion/maxProtocolVersion as Node names them (`TLSv1.2`), and cipherSuites (OpenSSL names). */
   minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';

@@ -11,6 +11,7 @@
  * with the certificate of their credentialName Secret or files.
  */
 import { readFileSync } from 'node:fs';
+import { watch, type FSWatcher } from 'chokidar';
 import * as path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
@@ -55,6 +56,8 @@ export function servedPorts(g: Pick<GatewayApiView, 'gateways' | 'istio'>): { ga
  */
 export class ListenerCertificates {
   private readonly minted = new Map<string, Certificates>();
+  /** The last certificate (or CA) each set of serverCertificate/privateKey (caCertificates) files held that parsed: an invalid rewrite keeps it serving. */
+  private readonly kept = new Map<string, object>();
 
   constructor(private readonly ca: () => MeshCa, private readonly now: () => number = Date.now) {}
 
@@ -89,15 +92,15 @@ export class ListenerCertificates {
       const key = `${ISTIO_INGRESS_GATEWAY}:${p.port}`;
       certs[key] = p.servers.flatMap((server) => {
         const where = `Gateway ${server.gateway} spec.servers[${server.index}] (port ${p.port}, ${server.mode})`;
-        const chosen = serverCredential(server, secrets, read, (m) => problems.push(`${where}: ${m}`)) ?? (() => {
+        const chosen = serverCredential(server, secrets, read, (m) => problems.push(`${where}: ${m}`), this.kept) ?? (() => {
           const dns = server.hosts.filter((h) => h !== '*');
           const minted = this.mint(`${key}|${server.gateway}|${server.index}`, dns);
           return { certPem: minted.certPem, keyPem: minted.keyPem, source: `minted by devmesh for ${dns.join(', ') || 'localhost, 127.0.0.1'}` };
         })();
-        let ca: { clientCaPem?: string; clientCaSource?: string } = {};
+        let ca: { clientCaPem?: string; clientCaSource?: string; clientCaMissing?: string } = {};
         if (server.mode === 'ISTIO_MUTUAL') ca = { clientCaPem: this.ca().trustBundlePem, clientCaSource: 'the mesh CA (ISTIO_MUTUAL)' };
         else if (server.mode !== 'SIMPLE') {
-          ca = clientCa(server, secrets, read, (m) => problems.push(`${where}: ${m}`)) ?? { clientCaPem: this.ca().trustBundlePem, clientCaSource: 'the mesh CA (no client CA resolved)' };
+          ca = clientCa(server, secrets, read, (m) => problems.push(`${where}: ${m}`), this.kept) ?? { clientCaMissing: noClientCa(server), clientCaSource: 'no CA (every connection refused)' };
         }
         const settings = { mode: server.mode, ...ca, ...tlsParameters(server) };
         // A `*` host (or none) is the port's catch-all chain; any other host is matched by SNI.
@@ -131,7 +134,7 @@ function credentialKeys(name: string, gateway: string): string[] {
 }
 
 /** The server certificate a server names: its credentialName Secret, or its serverCertificate and privateKey files. */
-function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void): { certPem: string; keyPem: string; source: string } | undefined {
+function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void, kept: Map<string, object>): { certPem: string; keyPem: string; source: string } | undefined {
   const tls = server.tls ?? {};
   if (server.mode === 'ISTIO_MUTUAL') return undefined;
   if (tls.credentialName) {
@@ -144,14 +147,19 @@ function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string,
     return undefined;
   }
   if (tls.serverCertificate && tls.privateKey) {
+    const files = [path.resolve(server.dir ?? '.', tls.serverCertificate), path.resolve(server.dir ?? '.', tls.privateKey)];
+    const key = `files|${files.join('|')}`;
     try {
-      const certPem = read(path.resolve(server.dir ?? '.', tls.serverCertificate));
-      const keyPem = read(path.resolve(server.dir ?? '.', tls.privateKey));
+      const [certPem, keyPem] = files.map(read);
       createSecureContext({ cert: certPem, key: keyPem });
-      return { certPem, keyPem, source: `files ${tls.serverCertificate}, ${tls.privateKey}` };
+      const good = { certPem, keyPem, source: `files ${tls.serverCertificate}, ${tls.privateKey}` };
+      kept.set(key, good);
+      return good;
     } catch (err) {
-      problem(`serverCertificate ${tls.serverCertificate} / privateKey ${tls.privateKey}: ${(err as Error).message}; serving a certificate minted by devmesh for ${server.hosts.join(', ')}`);
-      return undefined;
+      // A rotation caught half-written, or a bad pair: Envoy keeps the certificate it has (SDS rejects the update), so does the ingress.
+      const before = kept.get(key) as { certPem: string; keyPem: string; source: string } | undefined;
+      problem(`serverCertificate ${tls.serverCertificate} / privateKey ${tls.privateKey}: ${(err as Error).message}; ${before ? 'still serving the certificate read from them before' : `serving a certificate minted by devmesh for ${server.hosts.join(', ')}`} until they hold a matching certificate and key`);
+      return before;
     }
   }
   problem(`names no certificate (credentialName, or serverCertificate and privateKey); serving one minted by devmesh for ${server.hosts.join(', ')} (trust .devmesh/ca.pem)`);
@@ -163,7 +171,7 @@ function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string,
  * it: caCertCredentialName's Secret, else `<credentialName>-cacert`, else
  * the credential's own `cacert`/`ca.crt`; or the caCertificates file.
  */
-function clientCa(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void): { clientCaPem: string; clientCaSource: string } | undefined {
+function clientCa(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void, kept: Map<string, object>): { clientCaPem: string; clientCaSource: string } | undefined {
   const tls = server.tls ?? {};
   const names = tls.caCertCredentialName ? [tls.caCertCredentialName] : tls.credentialName ? [`${tls.credentialName}-cacert`, tls.credentialName] : [];
   for (const name of names) {
@@ -173,16 +181,35 @@ function clientCa(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecr
     if (secret?.caProblem) problem(`Secret ${key}: ${secret.caProblem}`);
   }
   if (tls.caCertificates && !tls.credentialName) {
+    const file = path.resolve(server.dir ?? '.', tls.caCertificates);
     try {
-      const pem = read(path.resolve(server.dir ?? '.', tls.caCertificates));
+      const pem = read(file);
       createSecureContext({ ca: pem });
-      return { clientCaPem: pem, clientCaSource: `file ${tls.caCertificates}` };
+      const good = { clientCaPem: pem, clientCaSource: `file ${tls.caCertificates}` };
+      kept.set(`ca|${file}`, good);
+      return good;
     } catch (err) {
-      problem(`caCertificates ${tls.caCertificates}: ${(err as Error).message}`);
+      const before = kept.get(`ca|${file}`) as { clientCaPem: string; clientCaSource: string } | undefined;
+      problem(`caCertificates ${tls.caCertificates}: ${(err as Error).message}${before ? '; still verifying clients with the CA read from it before' : ''}`);
+      if (before) return before;
     }
   }
-  problem(`${server.mode} needs a CA to verify client certificates (a "ca.crt" or "cacert" key in the credential Secret or a "${tls.credentialName ?? '<credentialName>'}-cacert" Secret, or caCertificates); none resolved, so only clients with a certificate of the mesh CA are admitted`);
+  problem(`${noClientCa(server)}; every connection to this server is refused until one resolves`);
   return undefined;
+}
+
+/**
+ * Why a MUTUAL or OPTIONAL_MUTUAL server has no CA: with a credentialName,
+ * istiod finds no CA in the Secret nor a `-cacert` Secret ("failed to fetch
+ * ca certificate") and sends Envoy no validation context, so the chain never
+ * completes a handshake; with files, validation rejects the Gateway ("MUTUAL
+ * TLS requires a client CA bundle").
+ */
+function noClientCa(server: TerminatedServer): string {
+  const tls = server.tls ?? {};
+  return tls.credentialName
+    ? `${server.mode} has no CA to verify client certificates: Secret "${tls.credentialName}" has no "ca.crt" (or "cacert") key and there is no "${tls.credentialName}-cacert" Secret (istiod: failed to fetch ca certificate); add the client CA to the Secret`
+    : `${server.mode} has no CA to verify client certificates: set tls.caCertificates (Istio rejects this Gateway: MUTUAL TLS requires a client CA bundle)`;
 }
 
 const NODE_TLS_VERSIONS: Record<string, ListenerCertificate['minVersion']> = { TLSV1_0: 'TLSv1', TLSV1_1: 'TLSv1.1', TLSV1_2: 'TLSv1.2', TLSV1_3: 'TLSv1.3' };
@@ -214,8 +241,16 @@ export class GatewayIngress {
     this.listenerCerts = new ListenerCertificates(ca);
   }
 
+  /** What the last update was given, for the certificate files' watcher to redo it. */
+  private view?: GatewayApiView;
+  private watcher?: FSWatcher;
+  private watched = new Set<string>();
+  private redo?: NodeJS.Timeout;
+
   /** The certificates the workspace's Gateways need; when they changed, the ingress gets them at once. A credential problem is said once, when it appears. */
   update(g: GatewayApiView): void {
+    this.view = g;
+    this.watchFiles(certificateFiles(g.istio));
     const istio = this.listenerCerts.forIstio(g.istio, g.secrets);
     const next = { ...this.listenerCerts.forGateways(g.gateways, g.secrets), ...istio.certs };
     this.listenerCerts.sweep(next);
@@ -226,10 +261,52 @@ export class GatewayIngress {
     this.pushToIngress();
   }
 
+  /**
+   * Watches the serverCertificate, privateKey and caCertificates files the
+   * servers name, as istio-agent watches the files it serves over SDS: a
+   * rewritten file is read again and served on the next handshake (an
+   * invalid one is said, and the last good certificate serves on).
+   */
+  private watchFiles(files: string[]): void {
+    const wanted = new Set(files);
+    if (wanted.size === 0 && !this.watcher) return;
+    this.watcher ??= watch([], { ignoreInitial: true }).on('all', () => {
+      // A rotation writes the certificate and the key one after the other: read them once both are written.
+      clearTimeout(this.redo);
+      this.redo = setTimeout(() => { if (this.view) this.update(this.view); }, FILE_SETTLE_MS);
+    });
+    const added = [...wanted].filter((f) => !this.watched.has(f));
+    const removed = [...this.watched].filter((f) => !wanted.has(f));
+    if (added.length) this.watcher.add(added);
+    if (removed.length) this.watcher.unwatch(removed);
+    this.watched = wanted;
+  }
+
+  /** Stops watching certificate files. */
+  async close(): Promise<void> {
+    clearTimeout(this.redo);
+    await this.watcher?.close();
+    this.watcher = undefined;
+  }
+
   /** The ingress's certificates carry its listeners'. */
   withListeners(certs: Certificates): Certificates {
     return { ...certs, listeners: this.certs };
   }
+}
+
+/** How long after a certificate file changes it is read again (a rotation writes certificate and key apart). */
+const FILE_SETTLE_MS = 100;
+
+/** The certificate files Istio Gateway servers name (serverCertificate, privateKey; caCertificates where no credentialName gives the CA), absolute. */
+export function certificateFiles(ports: readonly TerminatedPort[]): string[] {
+  const files = ports.flatMap((p) => p.servers.flatMap((server) => {
+    const tls = server.tls ?? {};
+    if (server.mode === 'ISTIO_MUTUAL') return [];
+    const named = tls.credentialName ? [] : [tls.serverCertificate, tls.privateKey, tls.caCertificates];
+    return named.filter((f): f is string => typeof f === 'string' && f !== '').map((f) => path.resolve(server.dir ?? '.', f));
+  }));
+  return [...new Set(files)].sort();
 }
 
 /** Every port the mesh holds or the Mesh pins, which a Gateway port must not take. */

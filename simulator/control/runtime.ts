@@ -324,6 +324,7 @@ export class MeshRuntime {
       this.ready = false;
       this.events.record({ type: 'mesh.stopping', message: 'stopping the mesh' });
       await this.watcher?.close();
+      await this.gateways?.close();
       this.publisher?.close();
       this.certs?.stop();
       this.faults?.stop();

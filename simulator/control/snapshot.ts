@@ -138,9 +138,12 @@ function gatewayListeners(services: ServiceInfo[], gateways: Resource<'Kubernete
     .map((p) => ({ gateway: p.gateway, port: p.port, protocol: p.protocol, localPort: local[`${p.gateway}:${p.port}`] ?? p.port }));
 }
 
-/** The Istio Gateway server ports that terminate TLS, one listener per port for every Gateway with servers there (as the ingress gateway merges them). */
+/**
+ * The Istio Gateway server ports that terminate TLS and route HTTP, one listener per port for every Gateway with servers
+ * there (as the ingress gateway merges them). A port of TLS servers is a TCP listener of the ingress (its tables' gateway ports).
+ */
 function istioTlsListeners(gateways: Resource<'Gateway'>[], namespace: string, local: Record<string, number>): GatewayListenerInfo[] {
-  return ingressTerminatedPorts(gateways, namespace).map((p) => ({
+  return ingressTerminatedPorts(gateways, namespace).filter((p) => p.protocol === 'HTTPS').map((p) => ({
     gateway: ISTIO_INGRESS_GATEWAY, port: p.port, protocol: 'HTTPS' as const, localPort: local[`${ISTIO_INGRESS_GATEWAY}:${p.port}`] ?? p.port,
     istio: [...new Set(p.servers.map((s) => s.gateway))], ...(p.clientCert ? { clientCert: p.clientCert } : {}),
   }));

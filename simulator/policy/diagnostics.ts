@@ -90,6 +90,7 @@ export const CODES = {
   'gateway-port': { severity: 'warning', title: 'A Gateway server port that no Service in front of its gateway workloads exposes.', seeAlso: 'IST0162' },
   'unknown-credential': { severity: 'error', title: 'A Gateway credentialName that names no Secret in the gateway workload\'s namespace.', seeAlso: 'IST0101' },
   'invalid-credential': { severity: 'error', title: 'A Gateway credential Secret without a certificate and key, or with a certificate that is unreadable or expired.', seeAlso: 'IST0161' },
+  'mutual-tls-no-ca': { severity: 'error', title: 'A MUTUAL or OPTIONAL_MUTUAL Gateway server with certificate files and no caCertificates: Istio rejects the Gateway (MUTUAL TLS requires a client CA bundle).', seeAlso: 'IST0106' },
   'conflicting-gateways': { severity: 'error', title: 'Two Gateways on the same gateway workloads serve one host on one port.', seeAlso: 'IST0145' },
   'duplicate-certificate': { severity: 'warning', title: 'Two Gateways on the same gateway workloads serve one certificate.', seeAlso: 'IST0138' },
   'ingress-subset': { severity: 'warning', title: 'A gateway route to a host without a subset, while the sidecars\' VirtualService of that host routes it to subsets.', seeAlso: 'IST0140' },

@@ -18,7 +18,8 @@ export function isTlsPassthrough(server: Pick<GatewayServer, 'port' | 'tls'>): b
   const protocol = String(server.port?.protocol ?? '').toUpperCase();
   const mode = tlsModeOf(server);
   if (protocol === 'TLS') return (mode ?? 'PASSTHROUGH') === 'PASSTHROUGH';
-  return protocol === 'HTTPS' && mode === 'PASSTHROUGH';
+  // An HTTPS server's `tls` without a mode is PASSTHROUGH, the enum's zero value (pkg/config/gateway IsPassThroughServer): no HTTP routes apply there.
+  return protocol === 'HTTPS' && !!server.tls && typeof server.tls === 'object' && (mode ?? 'PASSTHROUGH') === 'PASSTHROUGH';
 }
 
 /**
@@ -27,14 +28,23 @@ export function isTlsPassthrough(server: Pick<GatewayServer, 'port' | 'tls'>): b
  * client certificate its CA signed, OPTIONAL_MUTUAL verifies one when the
  * client sends it, ISTIO_MUTUAL requires a mesh workload certificate (the
  * gateway's own identity serves, the mesh CA verifies). A `TLS` server with
- * these modes terminates and then routes tcp[] rules: not simulated.
+ * these modes terminates too, and the decrypted stream is routed by the
+ * tcp[] rules of the VirtualServices bound to its Gateway (pilot's
+ * createGatewayTCPFilterChainOpts: "TCP with TLS termination and forwarding").
  */
 export type TerminatingMode = 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL' | 'ISTIO_MUTUAL';
 const TERMINATING: readonly string[] = ['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL', 'ISTIO_MUTUAL'];
 
+/** The terminating mode of an HTTPS server (whose decrypted requests are routed as HTTP). */
 export function terminatingMode(server: Pick<GatewayServer, 'port' | 'tls'>): TerminatingMode | undefined {
+  return terminatedProtocol(server) === 'HTTPS' ? tlsModeOf(server) as TerminatingMode : undefined;
+}
+
+/** The protocol of a server that terminates TLS: HTTPS (then HTTP routes), TLS (then tcp[] routes), or undefined. */
+export function terminatedProtocol(server: Pick<GatewayServer, 'port' | 'tls'>): 'HTTPS' | 'TLS' | undefined {
   const mode = tlsModeOf(server);
-  return String(server.port?.protocol ?? '').toUpperCase() === 'HTTPS' && mode && TERMINATING.includes(mode) ? mode as TerminatingMode : undefined;
+  const protocol = String(server.port?.protocol ?? '').toUpperCase();
+  return (protocol === 'HTTPS' || protocol === 'TLS') && mode && TERMINATING.includes(mode) ? protocol : undefined;
 }
 
 /** `tls.httpsRedirect: true` on a server: every plain HTTP request gets a 301 to https. */
@@ -52,6 +62,8 @@ export interface TerminatedServer {
   index: number;
   hosts: string[];
   mode: TerminatingMode;
+  /** HTTPS: the decrypted requests are routed as HTTP; TLS: the decrypted stream by tcp[] rules. */
+  protocol: 'HTTPS' | 'TLS';
   tls: ServerTls;
   /** The folder of the Gateway's policy file, where relative certificate paths start. */
   dir?: string;
@@ -72,6 +84,8 @@ export interface ServerTls {
 /** The ports of the servers that terminate TLS, each with its servers in the Gateways' order. */
 export interface TerminatedPort {
   port: number;
+  /** TLS when every server of the port is protocol TLS (a TCP listener that terminates), else HTTPS. */
+  protocol: 'HTTPS' | 'TLS';
   servers: TerminatedServer[];
   /** Whether a client certificate is asked for: `required` when every server needs one, `optional` when some do or may. */
   clientCert?: 'required' | 'optional';
@@ -81,18 +95,19 @@ export function terminatedPorts(gateways: readonly { key: string; spec: { server
   const byPort = new Map<number, TerminatedServer[]>();
   for (const gw of gateways) {
     (gw.spec.servers ?? []).forEach((server, index) => {
-      const mode = terminatingMode(server);
-      if (!mode || typeof server.port?.number !== 'number') return;
+      const protocol = terminatedProtocol(server);
+      if (!protocol || typeof server.port?.number !== 'number') return;
+      const mode = tlsModeOf(server) as TerminatingMode;
       const hosts = (server.hosts ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
       const list = byPort.get(server.port.number) ?? [];
-      list.push({ gateway: gw.key, index, hosts, mode, tls: server.tls as ServerTls, ...(gw.dir ? { dir: gw.dir } : {}) });
+      list.push({ gateway: gw.key, index, hosts, mode, protocol, tls: server.tls as ServerTls, ...(gw.dir ? { dir: gw.dir } : {}) });
       byPort.set(server.port.number, list);
     });
   }
   return [...byPort].sort(([a], [b]) => a - b).map(([port, servers]) => {
     const asking = servers.filter((s) => s.mode !== 'SIMPLE');
     const required = servers.every((s) => s.mode === 'MUTUAL' || s.mode === 'ISTIO_MUTUAL');
-    return { port, servers, ...(asking.length ? { clientCert: required ? 'required' as const : 'optional' as const } : {}) };
+    return { port, protocol: servers.every((s) => s.protocol === 'TLS') ? 'TLS' as const : 'HTTPS' as const, servers, ...(asking.length ? { clientCert: required ? 'required' as const : 'optional' as const } : {}) };
   });
 }
 

@@ -18,7 +18,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { constants as http2Constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import type { RequestContext, Source } from './context';
 import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, ProxyError, formatFlags } from './errors';
@@ -28,6 +28,8 @@ import type { ListenerClass } from '../policy/defaults';
 import { grpcLocalReply } from './grpc/localReply';
 import { grpcStatusOf, isGrpc } from './grpc/status';
 import { resetStream } from './upstream/h2Reset';
+import { gatewayXfcc } from './security/xfcc';
+import type { TLSSocket } from 'node:tls';
 import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, onTrailers } from './upstream/hopByHop';
 import { relay } from './upstream/relay';
 
@@ -63,6 +65,9 @@ export function newContext(
   if (target.listener !== 'inbound') {
     // The app's (or outside client's) connection is plaintext: Envoy's SANITIZE / SANITIZE_SET drop its XFCC.
     delete headers['x-forwarded-client-cert'];
+    // A gateway's SANITIZE_SET sets it from a client certificate the listener verified (MUTUAL, OPTIONAL_MUTUAL).
+    const set = target.listener === 'gateway' ? verifiedClientXfcc(req.socket) : undefined;
+    if (set) headers['x-forwarded-client-cert'] = set;
     if (target.listener === 'gateway' && proxyHeaders.xForwardedForAtGateway && source.address) {
       const had = headers['x-forwarded-for'];
       const ip = source.address.replace(/^::ffff:/, '');
@@ -206,4 +211,15 @@ export function newContext(
   res.once('finish', () => finish((req as { aborted?: boolean }).aborted === true));
   res.once('close', () => finish(!res.writableFinished));
   return ctx;
+}
+
+/** The gateway's x-forwarded-client-cert for a connection whose client certificate was verified, or undefined (plaintext, no or unverified certificate). */
+function verifiedClientXfcc(socket: unknown): string | undefined {
+  const tls = socket as Partial<Pick<TLSSocket, 'authorized' | 'getPeerCertificate' | 'getCertificate'>> | undefined;
+  if (!tls?.authorized || typeof tls.getPeerCertificate !== 'function') return undefined;
+  const peer = tls.getPeerCertificate();
+  if (!peer?.raw) return undefined;
+  const local = tls.getCertificate?.();
+  // A certificate Node verified but X509Certificate cannot read is left out of the header rather than failing the request.
+  try { return gatewayXfcc({ raw: peer.raw, subject: new X509Certificate(peer.raw).subject, subjectaltname: peer.subjectaltname }, local && 'subjectaltname' in local ? local : undefined); } catch { return undefined; }
 }

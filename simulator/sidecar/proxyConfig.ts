@@ -28,6 +28,7 @@ import { effectiveWeights } from './routing/weights';
 import { destinationService, type CompiledRule, type MeshTables } from './tables';
 import { externalTarget } from './routing/externalEndpoints';
 import { hostMatches, qualifyHost } from '../policy/hosts';
+import { planGatewayL4, planGatewayTls, type L4Plan } from './routing/l4Plan';
 
 export interface LiveState {
   /** The ports this sidecar bound. */
@@ -78,11 +79,43 @@ function listenersOf(t: MeshTables, live: LiveState): ListenerConfig[] {
     out.push({ name: 'virtualInbound', address: '127.0.0.1', port: live.ports.inbound ?? t.self.sidecar.inboundPort, chains });
   } else {
     // Origin-form requests go to the Gateways' routes; proxy-form ones (curl -x) are routed as inside the mesh.
-    const gateways = gatewayPorts(t).map((p) => ({ match: 'Origin form', destination: `Route: http.${p}` }));
+    // Not the ports with listeners of their own (TCP, TLS, HTTPS that terminates).
+    const own = new Set([...t.gatewayTcpPorts.keys(), ...t.gatewayTlsPorts.keys(), ...(t.snapshot.ingress.listeners ?? []).filter((l) => l.istio).map((l) => l.port)]);
+    const gateways = gatewayPorts(t).filter((p) => !own.has(p)).map((p) => ({ match: 'Origin form', destination: `Route: http.${p}` }));
     const proxyForm = routed.map((c) => ({ match: `Proxy form; ${c.match}`, destination: c.destination }));
     out.push({ name: 'ingress', address: '127.0.0.1', port: live.ports.ingress ?? t.snapshot.ingress.port, chains: [...gateways, ...proxyForm, unknown] });
+    out.push(...gatewayTlsListeners(t, live.certs));
   }
   out.push({ name: 'admin', address: '127.0.0.1', port: live.ports.admin, chains: [{ match: 'ALL', destination: 'Admin: /config_dump, /clusters, /stats, /stats/prometheus, /certs, /ready' }] });
+  return out;
+}
+
+/**
+ * The ingress's Istio Gateway ports with TLS, as istioctl lists a gateway's
+ * listeners: a filter chain per server host (`SNI: host`, or ALL for `*`)
+ * on an HTTPS port that terminates (to its `https.<port>` routes), on a TLS
+ * port that terminates or passes through (to the cluster its first tcp[] or
+ * tls[] rule picks), and ALL on a TCP port.
+ */
+function gatewayTlsListeners(t: MeshTables, certs: Certificates): ListenerConfig[] {
+  const cluster = (plan: L4Plan) => (plan.kind === 'forward' ? `Cluster: outbound|${plan.port}|${plan.subset ?? ''}|${plan.host}` : `(no route: ${plan.message})`);
+  const sni = (h: string | undefined) => (h ? `SNI: ${h}` : 'ALL');
+  const hostsOn = (port: number, gateways: readonly string[]) => [...new Set(gateways.flatMap((g) => t.gateways.get(g)?.servers.filter((s) => s.port === port).flatMap((s) => s.hosts) ?? []))];
+  const out: ListenerConfig[] = [];
+  for (const l of t.snapshot.ingress.listeners ?? []) {
+    if (!l.istio) continue;
+    const chains = certs.listeners?.[`${l.gateway}:${l.port}`] ?? [];
+    out.push({ name: `0.0.0.0_${l.port}`, address: '127.0.0.1', port: l.localPort, chains: chains.map((c) => ({ match: sni(c.hostname), destination: `Route: https.${l.port}` })) });
+  }
+  for (const [port, gateways] of [...t.gatewayTcpPorts, ...t.gatewayTlsPorts].sort(([a], [b]) => a - b)) {
+    const passthrough = t.gatewayTlsPorts.has(port);
+    const terminated = t.gatewayTerminatedTcpPorts.has(port);
+    const hosts = passthrough || terminated ? hostsOn(port, gateways).map((h) => (h === '*' ? undefined : h)) : [undefined];
+    out.push({ name: `0.0.0.0_${port}`, address: '127.0.0.1', port, chains: hosts.map((h) => ({
+      match: sni(h),
+      destination: cluster(passthrough ? planGatewayTls(t, gateways, port, h, () => 0) : planGatewayL4(t, gateways, port, () => 0)),
+    })) });
+  }
   return out;
 }
 
@@ -230,5 +263,27 @@ function secretsOf(certs: Certificates, now: number): SecretConfig[] {
     return s;
   };
   const cas = certs.caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  return [entry('default', 'Cert Chain', certs.certPem), ...cas.map((pem) => entry('ROOTCA', 'CA', pem))];
+  // The ingress's Gateway credentials, named as istio-agent names SDS resources: kubernetes://<Secret>, file-cert:<cert>~<key>, file-root:<ca>.
+  const gateway = new Map<string, SecretConfig>();
+  for (const c of Object.values(certs.listeners ?? {}).flat()) {
+    const name = resourceName(c.source, 'cert');
+    if (!gateway.has(name)) gateway.set(name, entry(name, 'Cert Chain', c.certPem));
+    const ca = c.clientCaPem && c.clientCaSource && !c.clientCaSource.startsWith('the mesh CA') ? resourceName(c.clientCaSource, 'root') : undefined;
+    if (ca && !gateway.has(ca)) gateway.set(ca, entry(ca, 'CA', firstPem(c.clientCaPem!)));
+  }
+  return [entry('default', 'Cert Chain', certs.certPem), ...gateway.values(), ...cas.map((pem) => entry('ROOTCA', 'CA', pem))];
+}
+
+/** An SDS resource name for where a gateway certificate came from (`Secret ns/name`, `files a, b`, `file ca`, or minted). */
+function resourceName(source: string, kind: 'cert' | 'root'): string {
+  const secret = /^Secret [^/]+\/(.+)$/.exec(source);
+  // istiod serves a Secret's CA as `<name>-cacert`, whether it is the Secret's ca.crt or a Secret of that name.
+  if (secret) return `kubernetes://${secret[1]}${kind === 'root' && !secret[1].endsWith('-cacert') ? '-cacert' : ''}`;
+  const files = /^files? (.+)$/.exec(source);
+  if (files) return `file-${kind}:${files[1].split(', ').join('~')}`;
+  return source;
+}
+
+function firstPem(pem: string): string {
+  return /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem)?.[0] ?? pem;
 }

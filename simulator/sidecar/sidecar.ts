@@ -25,6 +25,8 @@ import { createHttp2Entry, type ServeHttp2 } from './listeners/http2Entry';
 import { GatewayListeners } from './listeners/gatewayListeners';
 import { upstreamEntries, upstreamListeners } from './listeners/upstreams';
 import { TcpListeners } from './listeners/tcpListeners';
+import { TlsTerminator } from './listeners/tlsChains';
+import { ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
 import type { L4Error, L4Exchange } from './l4/context';
 import { newL4Context, type L4Observer } from './l4/connection';
 import { l4EntryOf } from './l4/accessLog';
@@ -196,15 +198,33 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   }
   // The ingress: a Gateway server of protocol TCP is a listener of its own on 127.0.0.1:<server port>.
   const ingressL4 = outboundL4Chain({ role: 'ingress', random, lb, resilience, log, tunnel });
-  const gatewayPorts = new TcpListeners<{ port: number; gateways: string[]; tls?: boolean }>((socket, target) => {
+  const routeGatewayConnection = (socket: net.Socket, target: { port: number; gateways: string[]; tls?: boolean }) => {
     const t = getTables();
     const ctx = newL4Context(t, 'ingress', socket, { workload: t.identity.name, labels: t.identity.labels, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, address: socket.remoteAddress }, l4Observer);
     ctx.gateway = { names: target.gateways, port: target.port, tls: target.tls };
     ingressL4(ctx);
+  };
+  // A TLS server that terminates: the handshake with its certificates (SNI picks the server, as for HTTPS), then the decrypted stream routes as TCP.
+  const terminators = new Map<string, TlsTerminator>();
+  const gatewayPorts = new TcpListeners<{ port: number; gateways: string[]; tls?: boolean; terminate?: boolean }>((socket, target) => {
+    if (!target.terminate) return routeGatewayConnection(socket, target);
+    // One terminator per (port, Gateways): a config that changes the Gateways reopens the port with a new target.
+    const key = JSON.stringify(target);
+    let port = terminators.get(key);
+    if (!port) {
+      for (const k of terminators.keys()) if ((JSON.parse(k) as { port: number }).port === target.port) terminators.delete(k);
+      terminators.set(key, (port = new TlsTerminator(() => getCerts().listeners?.[`${ISTIO_INGRESS_GATEWAY}:${target.port}`] ?? [], {
+        secure: (clear) => routeGatewayConnection(clear, target),
+        refused: (why) => log('warn', `Istio Gateway TLS server port ${target.port}: ${why}`),
+      })));
+    }
+    port.accept(socket);
   }, log);
   const gatewayEntries = (t: MeshTables) => role === 'ingress'
     ? [
-      ...[...t.gatewayTcpPorts].map(([port, gateways]) => ({ port, target: { port, gateways }, describe: `Gateway ${gateways.join(', ')} TCP server port ${port}` })),
+      ...[...t.gatewayTcpPorts].map(([port, gateways]) => (t.gatewayTerminatedTcpPorts.has(port)
+        ? { port, target: { port, gateways, terminate: true }, describe: `Gateway ${gateways.join(', ')} TLS server port ${port} (terminated, routed by tcp[])` }
+        : { port, target: { port, gateways }, describe: `Gateway ${gateways.join(', ')} TCP server port ${port}` })),
       ...[...t.gatewayTlsPorts].map(([port, gateways]) => ({ port, target: { port, gateways, tls: true }, describe: `Gateway ${gateways.join(', ')} TLS passthrough server port ${port}` })),
     ]
     : [];

@@ -13,7 +13,7 @@
  */
 import type { DestinationRuleSpec, GatewaySpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
 import { isEgressGateway, selectsEgressGateway } from '../policy/egress-gateway';
-import { isTlsPassthrough, redirectsToHttps, terminatingMode } from '../policy/gateway-tls';
+import { isTlsPassthrough, redirectsToHttps, terminatedProtocol, terminatingMode } from '../policy/gateway-tls';
 import { selects } from '../policy/mesh-inventory';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
@@ -154,8 +154,10 @@ export interface MeshTables {
   gateways: Map<string, { hosts: string[]; servers: GatewayServerView[] }>;
   /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
   gatewayTcpPorts: Map<number, string[]>;
-  /** Ports of Gateway servers that pass TLS through (protocol TLS, or HTTPS, with `tls.mode: PASSTHROUGH`), routed by tls[] sniHosts; bound like TCP ones. */
+  /** Ports of Gateway servers that pass TLS through (protocol TLS, or HTTPS, with `tls.mode: PASSTHROUGH` or no mode), routed by tls[] sniHosts; bound like TCP ones. */
   gatewayTlsPorts: Map<number, string[]>;
+  /** Of the TCP ports, those of servers of protocol TLS with a terminating mode: the ingress terminates TLS with their certificates first. */
+  gatewayTerminatedTcpPorts: Set<number>;
   /** The DestinationRule in force at this proxy per service FQDN (merged), and the rules merged into it. */
   destinationRules: Map<string, DestinationRuleSpec>;
   destinationRuleSources: Map<string, string[]>;
@@ -257,6 +259,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const gateways = new Map<string, { hosts: string[]; servers: GatewayServerView[] }>();
   const gatewayTcpPorts = new Map<number, string[]>();
   const gatewayTlsPorts = new Map<number, string[]>();
+  const gatewayTerminatedTcpPorts = new Set<number>();
   // The Gateways this proxy serves: the egress gateway those that select it, the ingress every other one (egress-gateway.ts).
   const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
   for (const gw of snapshot.gateways) {
@@ -264,7 +267,10 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
     for (const server of gw.spec.servers ?? []) {
       if (typeof server.port?.number !== 'number') continue;
-      const ports = isTlsPassthrough(server) ? gatewayTlsPorts : ['TCP', 'MONGO'].includes(String(server.port.protocol).toUpperCase()) ? gatewayTcpPorts : undefined;
+      // A TLS server that terminates is a TCP server behind the handshake: its stream is routed by tcp[] rules.
+      const terminatesTcp = !self && terminatedProtocol(server) === 'TLS';
+      if (terminatesTcp) gatewayTerminatedTcpPorts.add(server.port.number);
+      const ports = isTlsPassthrough(server) ? gatewayTlsPorts : terminatesTcp || ['TCP', 'MONGO'].includes(String(server.port.protocol).toUpperCase()) ? gatewayTcpPorts : undefined;
       ports?.set(server.port.number, [...(ports.get(server.port.number) ?? []), name]);
     }
     const hostsOf = (list: string[] | undefined) => (list ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
@@ -291,7 +297,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, gatewayTlsPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, gatewayTlsPorts, gatewayTerminatedTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
     outbound, sidecarResource: scope.source,
   };
 }

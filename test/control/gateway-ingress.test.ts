@@ -33,14 +33,14 @@ describe('Istio Gateway server certificates (forIstio)', () => {
   const ca = createCa({ trustDomain: 'cluster.local' });
   const own = ca.issueServer({ dns: ['a.example.com'] });
   const clientRoot = createCa({ trustDomain: 'clients' }).certPem;
-  const server = (tls: TerminatedServer['tls'], mode: TerminatedServer['mode'] = 'SIMPLE', hosts = ['a.example.com']): TerminatedServer => ({ gateway: 'default/gw', index: 0, hosts, mode, tls, dir: '/policies' });
+  const server = (tls: TerminatedServer['tls'], mode: TerminatedServer['mode'] = 'SIMPLE', hosts = ['a.example.com']): TerminatedServer => ({ gateway: 'default/gw', index: 0, hosts, mode, protocol: 'HTTPS', tls, dir: '/policies' });
   const secrets = new Map<string, TlsSecret>([
     ['istio-system/a-cred', { certPem: own.certPem, keyPem: own.keyPem, notAfter: '', dnsNames: ['a.example.com'], caPem: 'SAME-SECRET-CA' }],
     ['istio-system/b-cred-cacert', { problem: 'needs both tls.crt and tls.key', caPem: clientRoot }],
     ['istio-system/b-cred', { certPem: own.certPem, keyPem: own.keyPem, notAfter: '', dnsNames: [] }],
     ['default/c-cred', { certPem: own.certPem, keyPem: own.keyPem, notAfter: '', dnsNames: [] }],
   ]);
-  const certsOf = (s: TerminatedServer, read?: (f: string) => string) => new ListenerCertificates(() => ca).forIstio([{ port: 443, servers: [s] }], secrets, read);
+  const certsOf = (s: TerminatedServer, read?: (f: string) => string) => new ListenerCertificates(() => ca).forIstio([{ port: 443, protocol: 'HTTPS', servers: [s] }], secrets, read);
 
   it('serve the credentialName Secret of istio-system, one chain per host, keyed under the ingress gateway', () => {
     const { certs, problems } = certsOf(server({ credentialName: 'a-cred' }, 'SIMPLE', ['a.example.com', 'www.a.example.com']));
@@ -57,6 +57,16 @@ describe('Istio Gateway server certificates (forIstio)', () => {
   it('MUTUAL verifies clients with <name>-cacert before the Secret\'s own ca.crt, as istiod does', () => {
     assert.deepEqual(certsOf(server({ credentialName: 'b-cred' }, 'MUTUAL')).certs['istio-system/istio-ingressgateway:443'].map((c) => [c.clientCaPem, c.clientCaSource]), [[clientRoot, 'Secret istio-system/b-cred-cacert']]);
     assert.deepEqual(certsOf(server({ credentialName: 'a-cred' }, 'MUTUAL')).certs['istio-system/istio-ingressgateway:443'].map((c) => c.clientCaPem), ['SAME-SECRET-CA']);
+  });
+
+  it('MUTUAL with no CA anywhere (no ca.crt in the Secret, no -cacert Secret; or files without caCertificates): no CA, the chain refuses every connection, and a problem saying how to fix it', () => {
+    const viaSecret = certsOf(server({ credentialName: 'c-cred' }, 'MUTUAL'));
+    const [chain] = viaSecret.certs['istio-system/istio-ingressgateway:443'];
+    assert.equal(chain.clientCaPem, undefined, 'not the mesh CA: istiod sends no validation context');
+    assert.match(chain.clientCaMissing!, /Secret "c-cred" has no "ca\.crt" .* no "c-cred-cacert" Secret/);
+    assert.match(viaSecret.problems[0], /port 443, MUTUAL\): MUTUAL has no CA .*; every connection to this server is refused until one resolves/);
+    const viaFiles = certsOf(server({ serverCertificate: 'a.crt', privateKey: 'a.key' }, 'OPTIONAL_MUTUAL'), (f) => (f.endsWith('.crt') ? own.certPem : own.keyPem));
+    assert.match(viaFiles.certs['istio-system/istio-ingressgateway:443'][0].clientCaMissing!, /set tls\.caCertificates \(Istio rejects this Gateway: MUTUAL TLS requires a client CA bundle\)/);
   });
 
   it('a credentialName naming no Secret: a certificate the mesh CA mints for the hosts, and a problem naming the Secret', () => {

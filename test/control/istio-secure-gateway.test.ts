@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -35,7 +36,7 @@ ${Object.entries(keys).map(([k, v]) => `  ${k}: |\n${indent(v)}`).join('\n')}
 `;
 const tlsSecret = (name: string, c: Certificates, extra: Record<string, string> = {}) => secret(name, { 'tls.crt': c.certPem, 'tls.key': c.keyPem, ...extra });
 
-const APP = 'require("http").createServer((q, s) => s.end(JSON.stringify({ path: q.url, proto: q.headers["x-forwarded-proto"] }))).listen(process.env.PORT, "127.0.0.1")';
+const APP = 'require("http").createServer((q, s) => s.end(JSON.stringify({ path: q.url, proto: q.headers["x-forwarded-proto"], xfcc: q.headers["x-forwarded-client-cert"] }))).listen(process.env.PORT, "127.0.0.1")';
 
 const mesh = (controlPort: number, ingressPort: number, appPort: number) => `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
@@ -137,7 +138,9 @@ describe('Istio Gateway servers that terminate TLS under devmesh up', () => {
   test('SIMPLE: the decrypted request is routed through the VirtualService bound to the Gateway, as https', async () => {
     const r = await httpsGet(simplePort, 'httpbin.example.com', serverCa.trustBundlePem);
     assert.equal(r.status, 200, r.body);
-    assert.deepEqual(JSON.parse(r.body), { path: '/status/200', proto: 'https' });
+    const body = JSON.parse(r.body);
+    assert.deepEqual([body.path, body.proto], ['/status/200', 'https']);
+    assert.match(body.xfcc, /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin;Hash=[0-9a-f]{64};Subject="";URI=spiffe:[^,]*$/, 'no client certificate: only the sidecar\'s element');
     assert.equal(r.san, 'DNS:httpbin.example.com');
     const unrouted = await httpsGet(simplePort, 'httpbin.example.com', serverCa.trustBundlePem, undefined, '/headers');
     assert.equal(unrouted.status, 404, 'no rule of the VirtualService matches /headers');
@@ -153,8 +156,13 @@ describe('Istio Gateway servers that terminate TLS under devmesh up', () => {
   test('MUTUAL: no client certificate, or one of another CA, is refused; one the Secret\'s ca.crt signed is answered', async () => {
     await assert.rejects(httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem), /certificate|alert|socket hang up|ECONNRESET/i);
     await assert.rejects(httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, otherCa.issue('spiffe://other.example.com/ns/x/sa/y')), /certificate|alert|socket hang up|ECONNRESET/i);
-    const r = await httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, clientCa.issue('spiffe://client.example.com/ns/x/sa/curl'));
+    const client = clientCa.issue('spiffe://client.example.com/ns/x/sa/curl');
+    const r = await httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, client, '/status/200');
     assert.equal(r.status, 200, r.body);
+    // Istio's gateway SANITIZE_SET: the client's certificate (hash, URI, PEM), then httpbin's sidecar appends its own element (APPEND_FORWARD).
+    const [atGateway, atSidecar] = (JSON.parse(r.body).xfcc as string).split(/,(?=By=|Hash=)/);
+    assert.match(atGateway, new RegExp(`^Hash=${createHash('sha256').update(new X509Certificate(client.certPem).raw).digest('hex')};Subject="[^"]*";URI=spiffe://client\\.example\\.com/ns/x/sa/curl;Cert="-----BEGIN%20CERTIFICATE-----`));
+    assert.match(atSidecar, /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/istio-ingressgateway/);
     assert.match(up.output(), /MUTUAL refused a client|refused a client in the handshake/);
   });
 

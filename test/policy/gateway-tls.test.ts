@@ -1,7 +1,7 @@
 /** Which Istio Gateway servers the ingress terminates TLS for, and what a mixed port asks of clients; who a chain refuses. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { terminatedPorts, terminatingMode } from '../../simulator/policy/gateway-tls';
+import { isTlsPassthrough, terminatedPorts, terminatedProtocol, terminatingMode } from '../../simulator/policy/gateway-tls';
 import type { GatewayServer } from '../../simulator/policy/model';
 import { clientRefusal } from '../../simulator/sidecar/listeners/gatewayServer';
 
@@ -14,6 +14,20 @@ describe('Gateway servers that terminate TLS', () => {
     assert.equal(terminatingMode(server(443, 'HTTPS', { credentialName: 'x' })), undefined);
     assert.equal(terminatingMode(server(443, 'TLS', { mode: 'SIMPLE' })), undefined);
     assert.equal(terminatingMode(server(80, 'HTTP', { httpsRedirect: true })), undefined);
+  });
+
+  test('a TLS server with a terminating mode terminates too (then routed by tcp[]); PASSTHROUGH and AUTO_PASSTHROUGH do not', () => {
+    assert.deepEqual(['SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL', 'PASSTHROUGH', 'AUTO_PASSTHROUGH'].map((mode) => terminatedProtocol(server(9443, 'TLS', { mode }))), ['TLS', 'TLS', 'TLS', undefined, undefined]);
+    assert.equal(terminatedProtocol(server(443, 'HTTPS', { mode: 'SIMPLE' })), 'HTTPS');
+    const [port] = terminatedPorts([{ key: 'default/a', spec: { servers: [server(9443, 'TLS', { mode: 'SIMPLE' })] } }]);
+    assert.deepEqual([port.port, port.protocol, port.servers[0].protocol], [9443, 'TLS', 'TLS']);
+  });
+
+  test('an HTTPS server with tls and no mode passes TLS through (PASSTHROUGH is the mode\'s zero value); HTTPS without tls does not', () => {
+    assert.equal(isTlsPassthrough(server(443, 'HTTPS', { credentialName: 'x' })), true);
+    assert.equal(isTlsPassthrough(server(443, 'HTTPS', { mode: 'PASSTHROUGH' })), true);
+    assert.equal(isTlsPassthrough(server(443, 'HTTPS')), false);
+    assert.equal(isTlsPassthrough(server(443, 'HTTPS', { mode: 'SIMPLE' })), false);
   });
 
   test('one port per server port number, its servers in order; a client certificate required when every server needs one, optional when some do', () => {
@@ -42,6 +56,10 @@ describe('who a server chain refuses after the handshake', () => {
     assert.match(clientRefusal(chain('MUTUAL'), socket(false, { subject: {} }, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'))!, /does not verify \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
     assert.equal(clientRefusal(chain('MUTUAL'), socket(true, { subject: {} })), undefined);
     assert.equal(clientRefusal(chain('SIMPLE'), socket(false)), undefined);
+  });
+
+  test('a mutual chain with no CA refuses every client, even one whose certificate verified against something else', () => {
+    assert.match(clientRefusal({ certPem: '', keyPem: '', mode: 'MUTUAL', clientCaMissing: 'no CA here' }, socket(true, { subject: {} }))!, /MUTUAL refused the connection: no CA here/);
   });
 
   test('OPTIONAL_MUTUAL: no certificate is admitted, one that does not verify is not', () => {

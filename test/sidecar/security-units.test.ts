@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { composePeerAuthentication, mtlsForPort, resolvePeerAuthentication } from '../../simulator/sidecar/security/peerAuthentication';
 import { authorize, policiesFor, type AuthzRequest } from '../../simulator/sidecar/security/authorization';
-import { formatXfcc, parseXfcc } from '../../simulator/sidecar/security/xfcc';
+import { formatXfcc, gatewayXfcc, parseXfcc, rfc2253 } from '../../simulator/sidecar/security/xfcc';
+import { createHash } from 'node:crypto';
 import { spiffeFromSan } from '../../simulator/sidecar/security/peerIdentity';
 import { ap, pa } from './fixtures';
 
@@ -75,6 +76,23 @@ describe('x-forwarded-client-cert', () => {
   test('the SPIFFE id is read from the URI SAN, ignoring other names', () => {
     assert.equal(spiffeFromSan('DNS:x.example, URI:https://a, URI:spiffe://td/ns/a/sa/b'), 'spiffe://td/ns/a/sa/b');
     assert.equal(spiffeFromSan('DNS:x.example'), undefined);
+  });
+});
+
+describe('x-forwarded-client-cert at a gateway (SANITIZE_SET with subject, cert, dns, uri)', () => {
+  const raw = Buffer.from('a certificate in DER');
+  test('the subject in RFC 2253 form: last RDN first, commas escaped', () => {
+    assert.equal(rfc2253('C=US\nO=Example, Inc.\nCN=curl'), 'CN=curl,O=Example\\, Inc.,C=US');
+  });
+
+  test('By per URI SAN of the gateway\'s own certificate, then Hash, Subject, URI, the URL-encoded PEM and DNS', () => {
+    const v = gatewayXfcc({ raw, subject: 'O=client\nCN=curl', subjectaltname: 'DNS:curl.example.com, URI:spiffe://client.example.com/ns/x/sa/curl' }, { subjectaltname: 'DNS:mtls.example.com' });
+    const keys = v.split(';').map((p) => p.slice(0, p.indexOf('=')));
+    assert.deepEqual(keys, ['Hash', 'Subject', 'URI', 'Cert', 'DNS'], 'no By: the gateway\'s certificate has no URI SAN');
+    const parsed = parseXfcc(v);
+    assert.deepEqual([parsed.Hash, parsed.Subject, parsed.URI, parsed.DNS], [createHash('sha256').update(raw).digest('hex'), 'CN=curl,O=client', 'spiffe://client.example.com/ns/x/sa/curl', 'curl.example.com']);
+    assert.match(decodeURIComponent(parsed.Cert), /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n$/);
+    assert.match(gatewayXfcc({ raw, subject: 'CN=curl' }, { subjectaltname: 'URI:spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway' }), /^By=spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/istio-ingressgateway;Hash=/);
   });
 });
 

@@ -15,6 +15,7 @@ import { duplicateCertificates } from './duplicate-certificates';
 import { gatewayApiSelectors } from './gateway-api-selectors';
 import { gatewayCredentials } from './gateway-credentials';
 import { gatewayTls } from './gateway-tls';
+import { gatewayMutualCa } from './gateway-mutual-ca';
 import { gatewayWorkloadRule } from './gateway-workloads';
 import { ingressSubsets } from './ingress-subsets';
 import { gatewayApiStatus } from './gateway-api-status';
@@ -67,6 +68,7 @@ export const RULES: readonly Rule[] = [
   gatewayWorkloadRule,
   gatewayCredentials,
   gatewayTls,
+  gatewayMutualCa,
   conflictingGateways,
   duplicateCertificates,
   ingressSubsets,

@@ -11,7 +11,7 @@ const server: Schema = object('Server', 'A port on the gateway with the hosts it
   bind: notSimulated(string('The ip or the Unix domain socket to which the listener should be bound to.')),
   hosts: array('One or more hosts exposed by this gateway, optionally prefixed with `namespace/`; wildcards such as `*` or `*.example.com` allowed.', { type: 'string' }, { minItems: 1 }),
   // What the ingress does not simulate of tls is warned about by rules/gateway-tls.ts.
-  tls: { type: 'object', description: 'TLS settings for the server. devmesh terminates TLS for protocol HTTPS with mode SIMPLE, MUTUAL, OPTIONAL_MUTUAL or ISTIO_MUTUAL on the server\'s own port (the credentialName Secret\'s certificate, picked by SNI), and passes it through for protocol TLS with `mode: PASSTHROUGH` (routed by the tls[] sniHosts of the VirtualServices bound to the Gateway).', properties: {
+  tls: { type: 'object', description: 'TLS settings for the server. devmesh terminates TLS for protocol HTTPS or TLS with mode SIMPLE, MUTUAL, OPTIONAL_MUTUAL or ISTIO_MUTUAL on the server\'s own port (the credentialName Secret\'s certificate, picked by SNI; a TLS server\'s stream is then routed by tcp[] rules), and passes it through with `mode: PASSTHROUGH` (also when tls names no mode; routed by the tls[] sniHosts of the VirtualServices bound to the Gateway).', properties: {
     mode: enumOf('How the server treats TLS: PASSTHROUGH forwards the client\'s TLS untouched, routed by its SNI; SIMPLE terminates it; MUTUAL also requires a client certificate the CA signed.', ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'], { default: 'PASSTHROUGH' }),
   }, additionalProperties: {} },
   name: string('An optional name of the server.'),

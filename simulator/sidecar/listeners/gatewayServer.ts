@@ -16,43 +16,20 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { headersLimits } from '../../http-limits';
-import type { ListenerCertificate } from '../../protocol';
 import type { GatewayListenerRef } from '../context';
 import { STREAM_WINDOW } from '../upstream/h2Pool';
 import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
 import { onFirstBytes, startsHttp2 } from './sniff';
+import { ChainPicker, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
 
-export type ListenerCertificateRef = Pick<ListenerCertificate, 'hostname' | 'certPem' | 'keyPem' | 'mode' | 'clientCaPem' | 'minVersion' | 'maxVersion' | 'ciphers'>;
+export type { ListenerCertificateRef } from './tlsChains';
+export { clientRefusal } from './tlsChains';
 
 export interface TlsListenerOptions {
   /** Whether the port asks for a client certificate: `required` refuses a client without one in the handshake. */
   clientCert?: 'required' | 'optional';
   /** Where refused clients are said. */
   log?: (message: string) => void;
-}
-
-/** The TLS settings of one certificate's filter chain, as Node's TLS takes them. */
-function secureOptions(c: ListenerCertificateRef): tls.SecureContextOptions {
-  return {
-    cert: c.certPem, key: c.keyPem, ...(c.clientCaPem ? { ca: c.clientCaPem } : {}),
-    ...(c.minVersion ? { minVersion: c.minVersion } : {}), ...(c.maxVersion ? { maxVersion: c.maxVersion } : {}), ...(c.ciphers ? { ciphers: c.ciphers } : {}),
-  };
-}
-
-/**
- * Why a connection's client is refused by the chain its SNI picked, or
- * undefined: no chain for the name; MUTUAL and ISTIO_MUTUAL need a client
- * certificate their CA signed; OPTIONAL_MUTUAL verifies one when sent.
- */
-export function clientRefusal(c: ListenerCertificateRef | undefined, socket: Pick<tls.TLSSocket, 'authorized' | 'authorizationError' | 'servername' | 'getPeerCertificate'>): string | undefined {
-  if (!c) return `no server of this port covers the server name "${socket.servername || '(none)'}"; connection closed`;
-  if (c.mode === 'MUTUAL' || c.mode === 'ISTIO_MUTUAL') {
-    return socket.authorized ? undefined : `${c.mode} refused a client ${socket.authorizationError ? `whose certificate does not verify (${socket.authorizationError})` : 'without a certificate'}`;
-  }
-  if (c.mode === 'OPTIONAL_MUTUAL' && !socket.authorized && Object.keys(socket.getPeerCertificate() ?? {}).length > 0) {
-    return `OPTIONAL_MUTUAL refused a client whose certificate does not verify (${socket.authorizationError})`;
-  }
-  return undefined;
 }
 
 function describeListener(l: GatewayListenerRef): string {
@@ -92,34 +69,19 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
   const h2Settings = { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 };
 
   if (listener.scheme === 'https' && certificates) {
-    const contexts = new WeakMap<object, tls.SecureContext>();
-    const contextOf = (c: ListenerCertificateRef) => {
-      let sc = contexts.get(c);
-      if (!sc) contexts.set(c, (sc = tls.createSecureContext(secureOptions(c))));
-      return sc;
-    };
-    const pick = (servername: string | undefined) => {
-      const all = certificates();
-      const host = servername?.toLowerCase();
-      const specific = (h?: string) => (!h ? 0 : h.startsWith('*.') ? h.length : 1_000_000 + h.length);
-      const fits = all.filter((c) => !c.hostname || (host !== undefined && (c.hostname === host || (c.hostname.startsWith('*.') && host.endsWith(c.hostname.slice(1))))));
-      // An Istio server port has a filter chain per server's hosts: a name none covers matches no chain, and Envoy closes the connection.
-      return fits.sort((a, b) => specific(b.hostname) - specific(a.hostname))[0] ?? (listener.istio ? undefined : all[0]);
-    };
+    const chains = new ChainPicker(certificates, !!listener.istio);
+    const pick = (servername: string | undefined) => chains.pick(servername);
     const first = pick(undefined);
     // ALPN offers h2 and http/1.1; an HTTP/1.1 client gets Node's HTTP/1.1 server on the same socket.
     // A port whose servers all need a client certificate refuses a client without one in the handshake; a mixed port asks, and checks per server below.
     const server = http2.createSecureServer({
       ...h2Settings, allowHTTP1: true, ...(first ? secureOptions(first) : {}),
       requestCert: tlsOptions.clientCert !== undefined, rejectUnauthorized: tlsOptions.clientCert === 'required',
-      SNICallback: (name, cb) => {
-        const c = pick(name);
-        cb(c ? null : new Error(`no server of this port covers "${name}"`), c ? contextOf(c) : undefined);
-      },
+      SNICallback: chains.sniCallback,
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       track(socket);
-      const refused = clientRefusal(pick(socket.servername || undefined), socket);
+      const refused = clientRefusal(chains.chosen(socket, () => pick(undefined)), socket);
       if (refused) {
         tlsOptions.log?.(`${describeListener(listener)}: ${refused}`);
         return void socket.destroy();

@@ -39,3 +39,35 @@ export function parseXfcc(value: string): Record<string, string> {
   }
   return out;
 }
+
+/** A certificate's subject in RFC 2253 form, as Envoy writes it: the last RDN first, comma-separated, commas and the like escaped. */
+export function rfc2253(subject: string | undefined): string {
+  return (subject ?? '').split('\n').filter(Boolean).reverse().map((rdn) => rdn.replace(/([,+"\\<>;])/g, '\\$1')).join(',');
+}
+
+/** The Subject Alternative Names of one type in Node's `subjectaltname` string (`DNS:a, URI:b`). */
+export function sans(subjectaltname: string | undefined, type: 'DNS' | 'URI'): string[] {
+  return (subjectaltname ?? '').split(', ').filter((s) => s.startsWith(`${type}:`)).map((s) => s.slice(type.length + 1));
+}
+
+/**
+ * The x-forwarded-client-cert an Istio gateway sets for a client that
+ * presented a verified certificate: Istio builds every gateway listener
+ * with forward_client_cert_details SANITIZE_SET and
+ * set_current_client_cert_details { subject, cert, dns, uri }
+ * (pilot buildGatewayConnectionManager, unless the gateway's proxy config
+ * gatewayTopology says otherwise). Envoy writes By (each URI SAN of the
+ * gateway's own certificate), Hash, then Subject, URI, Cert (the
+ * URL-encoded PEM) and DNS, in that order.
+ */
+export function gatewayXfcc(peer: { raw: Buffer; subject: string | undefined; subjectaltname?: string }, local: { subjectaltname?: string } | undefined): string {
+  const pem = `-----BEGIN CERTIFICATE-----\n${peer.raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+  return [
+    ...sans(local?.subjectaltname, 'URI').map((u) => `By=${u}`),
+    `Hash=${certHash(peer.raw)}`,
+    `Subject="${rfc2253(peer.subject)}"`,
+    ...sans(peer.subjectaltname, 'URI').map((u) => `URI=${u}`),
+    `Cert="${encodeURIComponent(pem)}"`,
+    ...sans(peer.subjectaltname, 'DNS').map((d) => `DNS=${d}`),
+  ].join(';');
+}
