@@ -33,7 +33,7 @@ import { CPUS, cpuMsOf, firstJsonLine, has, pin, spawnPinned } from './dataplane
 import { ECHO, REQUEST_FRAME, SAY_PATH } from './grpc/service';
 import { percentile, type BenchResult } from './stats';
 
-interface Chain { name: string; port: number; h1: boolean; authority: string; pids: () => number[] }
+export interface Chain { name: string; port: number; h1: boolean; authority: string; pids: () => number[] }
 
 interface H2loadResult { rps: number; done: number; failed: number; non2xx: number; p50Ms: number; p99Ms: number; command: string }
 
@@ -42,7 +42,7 @@ const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) && 
 const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 /** One h2load run pinned to the load CPU; percentiles from its per-request log (one line per call done). */
-function runH2load(chain: Chain, o: { clients: number; streams: number; seconds: number; dataFile: string; logFile: string }): Promise<H2loadResult> {
+export function runH2load(chain: Chain, o: { clients: number; streams: number; seconds: number; dataFile: string; logFile: string }): Promise<H2loadResult> {
   const url = `http://127.0.0.1:${chain.port}${chain.h1 ? '/' : SAY_PATH}`;
   const args = [
     '-t1', `-c${o.clients}`, `-m${o.streams}`, `-D${o.seconds}`, `--log-file=${o.logFile}`,

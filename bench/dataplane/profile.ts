@@ -61,6 +61,37 @@ export function topSelf(file: string, n = 25): string[] {
   return [...byFn].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
 }
 
+/**
+ * Self time per call of a CPU profile that covers exactly `calls` calls: the
+ * busy total, then by origin (devmesh, each Node module, natives, GC), then
+ * the top functions, all in µs per call.
+ */
+export function selfPerCall(file: string, calls: number, n = 25): string[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  const timeOf = new Map<number, number>();
+  prof.samples.forEach((id, i) => timeOf.set(id, (timeOf.get(id) ?? 0) + (prof.timeDeltas[i + 1] ?? 0)));
+  const byFn = new Map<string, number>();
+  const byOrigin = new Map<string, number>();
+  const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
+  let busy = 0;
+  for (const node of prof.nodes) {
+    const t = timeOf.get(node.id) ?? 0;
+    const f = node.callFrame;
+    if (!t || f.functionName === '(idle)') continue;
+    busy += t;
+    add(byFn, `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|out)\//, '$1/').replace('file://', '')}:${f.lineNumber + 1}`, t);
+    const module = /^node:(?:internal\/)?(\w+)/.exec(f.url)?.[1];
+    add(byOrigin, f.url.includes('/out/') ? 'devmesh' : module ? `node:${module}` : f.url ? 'node_modules' : f.functionName, t);
+  }
+  const us = (t: number) => (t / calls).toFixed(1).padStart(7);
+  const top = (m: Map<string, number>, k: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, k);
+  return [
+    `busy ${us(busy).trim()} µs per call (profiler on)`,
+    `by origin: ${top(byOrigin, 14).map(([k, v]) => `${k} ${us(v).trim()}`).join(', ')}`,
+    ...top(byFn, n).map(([k, v]) => `${us(v)} µs  ${k}`),
+  ];
+}
+
 async function main() {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const seconds = Number(args[0] ?? 5), connections = Number(args[1] ?? 64);

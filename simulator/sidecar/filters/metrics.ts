@@ -25,19 +25,21 @@ export const metrics = (): Filter => (next) => (ctx) => {
   }
   ctx.respond = (status, headers, body) => {
     const obs = (ctx.observed ??= {});
-    if (grpc && body instanceof Readable) {
-      const responseMessages = (obs.responseMessages = new GrpcFrameCounter());
-      body.on('data', (c: Buffer) => responseMessages.push(c));
-    }
+    const messages = grpc && body instanceof Readable ? (obs.responseMessages = new GrpcFrameCounter()) : undefined;
     if (body === null) obs.responseBytes = 0;
     else if (typeof body === 'string') obs.responseBytes = Buffer.byteLength(body);
     else {
       const declared = Number(headers['content-length']);
-      if (Number.isFinite(declared) && declared >= 0) obs.responseBytes = declared;
-      else if (body instanceof Readable) {
-        // Same tick as the relay that follows in respond(): no chunk is missed.
+      if (Number.isFinite(declared) && declared >= 0) {
+        obs.responseBytes = declared;
+        if (messages) body.on('data', (c: Buffer) => messages.push(c));
+      } else if (body instanceof Readable) {
+        // Same tick as the relay that follows in respond(): no chunk is missed. One listener counts bytes and messages.
         obs.responseBytes = 0;
-        body.on('data', (c: Buffer) => { obs.responseBytes! += c.length; });
+        body.on('data', (c: Buffer) => {
+          obs.responseBytes! += c.length;
+          messages?.push(c);
+        });
       }
     }
     respond(status, headers, body);

@@ -11,26 +11,31 @@ export class GrpcFrameCounter {
   messages = 0;
   /** Bytes of the current message still to skip, or -1 while reading a prefix. */
   private remaining = -1;
-  private readonly prefix = Buffer.alloc(5);
+  /** Prefix bytes read so far (0-4) and the length they spell: a prefix cut by a chunk boundary needs no buffer. */
   private have = 0;
+  private length = 0;
 
-  push(chunk: Buffer): void {
+  push(chunk: Uint8Array): void {
     let i = 0;
-    while (i < chunk.length) {
+    const n = chunk.length;
+    while (i < n) {
       if (this.remaining < 0) {
-        const n = Math.min(5 - this.have, chunk.length - i);
-        chunk.copy(this.prefix, this.have, i, i + n);
-        this.have += n;
-        i += n;
+        // Byte 0 is the compressed flag; bytes 1-4 the big-endian length. Read in place, one byte at a time.
+        while (this.have < 5 && i < n) {
+          if (this.have > 0) this.length = this.length * 256 + chunk[i];
+          this.have++;
+          i++;
+        }
         if (this.have < 5) return;
+        this.remaining = this.length;
         this.have = 0;
-        this.remaining = this.prefix.readUInt32BE(1);
+        this.length = 0;
         if (this.remaining === 0) this.complete();
         continue;
       }
-      const n = Math.min(this.remaining, chunk.length - i);
-      this.remaining -= n;
-      i += n;
+      const take = Math.min(this.remaining, n - i);
+      this.remaining -= take;
+      i += take;
       if (this.remaining === 0) this.complete();
     }
   }
