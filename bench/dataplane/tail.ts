@@ -6,7 +6,7 @@
  * `--slow=MS`) are lined up with what the sidecar's event loop did while
  * each was in flight: GC pauses, IPC sends (telemetry batches), loop stalls.
  *
- *   node out/bench/dataplane/tail.js [rate=1000] [seconds=10] [--slow=MS] [--no-stalls] [--runs=N]
+ *   node out/bench/dataplane/tail.js [rate=1000] [seconds=10] [--slow=MS] [--no-stalls] [--runs=N] [--connections=32]
  *
  * DEVMESH_SIDECAR_EXEC_ARGV adds flags to the sidecar process as in
  * `devmesh up` (e.g. `--trace-gc`, `--max-semi-space-size=8`); telemetry
@@ -22,13 +22,13 @@ import type { PacedResult } from './paced';
 import { freePort } from './ports';
 import { CPUS, cpuMsOf, firstJsonLine, memoryOf, pin, sleep, spawnPinned } from './procs';
 
-type Event = [kind: string, start: number, ms: number, detail: string, oldMb?: number];
-interface Probe { summary: { cpuMs: number; loopUtilisation: number; delayMs: { p50: number; p99: number; max: number }; startedAt: number; endedAt: number }; events: Event[] }
+export type Event = [kind: string, start: number, ms: number, detail: string, oldMb?: number];
+export interface Probe { summary: { cpuMs: number; loopUtilisation: number; delayMs: { p50: number; p99: number; max: number }; startedAt: number; endedAt: number }; events: Event[] }
 
 const f = (n: number, d = 2) => n.toFixed(d);
 
-function paced(port: number, rate: number, seconds: number, timeline: boolean): Promise<PacedResult> {
-  const arg = JSON.stringify({ port, host: SERVICE_HOST, rate, seconds, connections: 32, warmupSeconds: 1, timeline });
+function paced(port: number, rate: number, seconds: number, timeline: boolean, connections: number): Promise<PacedResult> {
+  const arg = JSON.stringify({ port, host: SERVICE_HOST, rate, seconds, connections, warmupSeconds: 1, timeline });
   const child = spawnPinned(CPUS?.load, process.execPath, [path.join(__dirname, 'paced.js'), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
   return firstJsonLine<PacedResult>(child, (seconds + 30) * 1000);
 }
@@ -103,59 +103,84 @@ export function eventSummary(events: Event[], seconds: number): string[] {
   });
 }
 
-async function main() {
-  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-  const opt = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const rate = Number(args[0] ?? 1000), seconds = Number(args[1] ?? 10), runs = Number(opt('runs') ?? 1);
+export interface TailOptions {
+  /** Fixed rates to run, one after the other on the same chain (req/s). */
+  rates: number[];
+  seconds: number;
+  /** Runs per rate. */
+  runs?: number;
+  /** Client keep-alive connections (the latency table's 32). */
+  connections?: number;
+  /** Requests slower than this are "slow" (default: the run's p99). */
+  slowMs?: number;
+  /** The 1 ms stall timer (it costs the sidecar a timer wake-up per ms). */
+  stalls?: boolean;
+}
+
+/** Starts the service and the probed chain, runs each rate, and hands each run's lines to `write`. */
+export async function tailRuns(o: TailOptions, write: (lines: string[]) => void): Promise<void> {
+  const connections = o.connections ?? 32;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-tail-'));
   const svc = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const { port } = await firstJsonLine<{ port: number }>(svc);
-  const ports = async (k: number) => Promise.all(Array.from({ length: k }, () => freePort()));
-  const snap = benchSnapshot(port, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
   const extra = process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? '';
-  process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${extra} --require ${path.join(__dirname, 'tailProbe.js')}`;
-  process.env.DEVMESH_TAIL_DIR = dir;
-  if (process.argv.includes('--no-stalls')) process.env.DEVMESH_TAIL_STALLS = 'off';
-  const mesh = await startDevmeshChain(createCa({ trustDomain: 'cluster.local' }), snap, { sampling: 100, printAccessLog: false, observability: process.env.BENCH_OBSERVABILITY !== 'off' }, 'shared');
-  process.env.DEVMESH_SIDECAR_EXEC_ARGV = extra;
-  const pids = mesh.pids();
-  for (const pid of pids) pin(pid, CPUS?.proxies);
+  let mesh: Awaited<ReturnType<typeof startDevmeshChain>> | undefined;
   try {
-    await paced(mesh.outboundPort, rate, 2, false);
-    for (let run = 0; run < runs; run++) {
-      for (const pid of pids) process.kill(pid, 'SIGUSR2');
-      const all = [svc.pid!, ...pids];
-      const before = all.map(cpuMsOf);
-      const cpu0 = cpuJiffies(CPUS?.proxies);
-      const r = await paced(mesh.outboundPort, rate, seconds, true);
-      const cpu1 = cpuJiffies(CPUS?.proxies);
-      const used = all.map((pid, i) => cpuMsOf(pid) - before[i]);
-      for (const pid of pids) process.kill(pid, 'SIGUSR2');
-      for (let i = 0; i < 50 && !pids.every((pid) => existsSync(path.join(dir, `${pid}.tail.json`))); i++) await sleep(100);
-      const probes = pids.map((pid) => JSON.parse(readFileSync(path.join(dir, `${pid}.tail.json`), 'utf8')) as Probe);
-      for (const pid of pids) rmSync(path.join(dir, `${pid}.tail.json`));
-      const lat = [...r.latenciesMs].sort((a, b) => a - b);
-      const wall = (r.latenciesMs.length / rate) * 1000 + 1000;
-      const slowMs = Number(opt('slow') ?? percentile(lat, 99));
-      const events = probes.flatMap((p) => p.events);
-      const s = probes[0].summary;
-      const lines = [
-        `== run ${run + 1}: ${rate} req/s for ${seconds} s, ${r.latenciesMs.length} samples, ${r.errors} errors; load ${os.loadavg().map((x) => f(x)).join(' / ')}; sidecar flags: ${extra.trim() || '(defaults)'}`,
-        `latency ms: p50 ${f(percentile(lat, 50), 3)}  p90 ${f(percentile(lat, 90), 3)}  p99 ${f(percentile(lat, 99), 3)}  p99.9 ${f(percentile(lat, 99.9), 3)}  max ${f(lat[lat.length - 1], 1)}; client send lag p99 ${f(r.sendLagP99Ms, 3)}`,
-        `CPU ${CPUS?.proxies ?? '-'} busy ${f((100 * (cpu1[0] - cpu0[0])) / (cpu1[1] - cpu0[1]), 0)} % (everything on it); service ${f((1000 * used[0]) / r.sent, 0)} µs/req, sidecar process ${used.slice(1).map((u) => f((1000 * u) / r.sent, 0)).join(' + ')} µs/req (${f((100 * used.slice(1).reduce((a, b) => a + b, 0)) / wall, 0)} % of a CPU)`,
-        `sidecar loop: utilisation ${f(s.loopUtilisation * 100, 0)} %, delay p50 ${f(s.delayMs.p50)} p99 ${f(s.delayMs.p99)} max ${f(s.delayMs.max)} ms; RSS/peak MB ${pids.map((p) => { const m = memoryOf(p); return `${f(m?.rssMb ?? NaN, 1)}/${f(m?.peakMb ?? NaN, 1)}`; }).join(', ')}`,
-        'sidecar events during the run:',
-        ...eventSummary(events, seconds + 1),
-        promotion(probes, seconds + 1),
-        ...correlate(r, events, slowMs),
-      ];
-      process.stdout.write(`${lines.join('\n')}\n\n`);
+    const { port } = await firstJsonLine<{ port: number }>(svc);
+    const ports = async (k: number) => Promise.all(Array.from({ length: k }, () => freePort()));
+    const snap = benchSnapshot(port, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
+    process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${extra} --require ${path.join(__dirname, 'tailProbe.js')}`;
+    process.env.DEVMESH_TAIL_DIR = dir;
+    process.env.DEVMESH_TAIL_STALLS = o.stalls === false ? 'off' : 'on';
+    mesh = await startDevmeshChain(createCa({ trustDomain: 'cluster.local' }), snap, { sampling: 100, printAccessLog: false, observability: process.env.BENCH_OBSERVABILITY !== 'off' }, 'shared');
+    process.env.DEVMESH_SIDECAR_EXEC_ARGV = extra;
+    const pids = mesh.pids();
+    for (const pid of pids) pin(pid, CPUS?.proxies);
+    for (const rate of o.rates) {
+      await paced(mesh.outboundPort, rate, 2, false, connections);
+      for (let run = 0; run < (o.runs ?? 1); run++) {
+        for (const pid of pids) process.kill(pid, 'SIGUSR2');
+        const all = [svc.pid!, ...pids];
+        const before = all.map(cpuMsOf);
+        const cpu0 = cpuJiffies(CPUS?.proxies);
+        const r = await paced(mesh.outboundPort, rate, o.seconds, true, connections);
+        const cpu1 = cpuJiffies(CPUS?.proxies);
+        const used = all.map((pid, i) => cpuMsOf(pid) - before[i]);
+        for (const pid of pids) process.kill(pid, 'SIGUSR2');
+        for (let i = 0; i < 50 && !pids.every((pid) => existsSync(path.join(dir, `${pid}.tail.json`))); i++) await sleep(100);
+        const probes = pids.map((pid) => JSON.parse(readFileSync(path.join(dir, `${pid}.tail.json`), 'utf8')) as Probe);
+        for (const pid of pids) rmSync(path.join(dir, `${pid}.tail.json`));
+        const lat = [...r.latenciesMs].sort((a, b) => a - b);
+        const wall = (r.latenciesMs.length / rate) * 1000 + 1000;
+        const events = probes.flatMap((p) => p.events);
+        const s = probes[0].summary;
+        write([
+          `== ${rate} req/s for ${o.seconds} s over ${connections} connections (run ${run + 1}), ${r.latenciesMs.length} samples, ${r.errors} errors; load ${os.loadavg().map((x) => f(x)).join(' / ')}; sidecar flags: ${extra.trim() || '(defaults)'}`,
+          `latency ms: p50 ${f(percentile(lat, 50), 3)}  p90 ${f(percentile(lat, 90), 3)}  p99 ${f(percentile(lat, 99), 3)}  p99.9 ${f(percentile(lat, 99.9), 3)}  max ${f(lat[lat.length - 1], 1)}; client send lag p99 ${f(r.sendLagP99Ms, 3)}`,
+          `CPU ${CPUS?.proxies ?? '-'} busy ${f((100 * (cpu1[0] - cpu0[0])) / (cpu1[1] - cpu0[1]), 0)} % (everything on it); service ${f((1000 * used[0]) / r.sent, 0)} µs/req, sidecar process ${used.slice(1).map((u) => f((1000 * u) / r.sent, 0)).join(' + ')} µs/req (${f((100 * used.slice(1).reduce((a, b) => a + b, 0)) / wall, 0)} % of a CPU)`,
+          `sidecar loop: utilisation ${f(s.loopUtilisation * 100, 0)} %, delay p50 ${f(s.delayMs.p50)} p99 ${f(s.delayMs.p99)} max ${f(s.delayMs.max)} ms; RSS/peak MB ${pids.map((p) => { const m = memoryOf(p); return `${f(m?.rssMb ?? NaN, 1)}/${f(m?.peakMb ?? NaN, 1)}`; }).join(', ')}`,
+          'sidecar events during the run:',
+          ...eventSummary(events, o.seconds + 1),
+          promotion(probes, o.seconds + 1),
+          ...correlate(r, events, o.slowMs ?? percentile(lat, 99)),
+        ]);
+      }
     }
   } finally {
-    await mesh.stop();
+    process.env.DEVMESH_SIDECAR_EXEC_ARGV = extra;
+    await mesh?.stop();
     svc.kill();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function main() {
+  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const opt = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const slow = opt('slow');
+  await tailRuns({
+    rates: [Number(args[0] ?? 1000)], seconds: Number(args[1] ?? 10), runs: Number(opt('runs') ?? 1),
+    connections: Number(opt('connections') ?? 32), slowMs: slow === undefined ? undefined : Number(slow), stalls: !process.argv.includes('--no-stalls'),
+  }, (lines) => process.stdout.write(`${lines.join('\n')}\n\n`));
 }
 
 if (require.main === module) void main();
