@@ -13,7 +13,9 @@
  * (wrk, keep-alive, 16 and 64 connections), open-loop latency at fixed
  * rates (paced.ts, 100 and 1,000 req/s), a 64 KiB response, RSS idle and
  * under load, two chains against one by process layout (every core),
- * `devmesh up` time for bookinfo, config propagation, and telemetry on vs off.
+ * `devmesh up` time for bookinfo, config propagation, and telemetry on vs off;
+ * with `--only=tail` (never by default) what the slow requests of the fixed
+ * rates overlapped in the sidecar process (dataplane/tail.ts).
  * Every step has a deadline; nothing here is pass/fail.
  */
 import { execFileSync } from 'node:child_process';
@@ -30,6 +32,7 @@ import { nginxAvailable, startNginxChain, type NginxChain } from './dataplane/ng
 import type { PacedResult } from './dataplane/paced';
 import { freePort } from './dataplane/ports';
 import { CPUS, cpuMsOf, firstJsonLine, has, machineBusyMs, memoryOf, NICE, pin, runWrk, sleep, spawnPinned, type WrkResult } from './dataplane/procs';
+import { tailRuns } from './dataplane/tail';
 import { prepareBookinfo, timePropagation, timeUp } from './dataplane/up';
 import { percentile, type BenchResult } from './stats';
 
@@ -207,6 +210,15 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
       md.push('### Latency at fixed rates (open loop, latency from each request\'s due time)', '',
         'Client: `bench/dataplane/paced.ts` (Node, pinned to the load CPU, 32 keep-alive connections, 1 s warm-up not counted; wrk2 is not in Debian). Added = chain minus direct, same run.', '',
         table(['chain', 'req/s', 'samples', 'p50 ms', 'p99 ms', 'p99.9 ms', 'added p50 ms', 'added p99 ms', 'errors', 'client send lag p99 ms'], rows));
+    }
+
+    // ---- what the slow requests overlapped: only when asked (`--only=tail`), it starts a probed chain of its own ----
+    if (o.only?.includes('tail')) {
+      const out: string[] = [];
+      await tailRuns({ rates: [100, 1000], seconds: o.quick ? 2 : 10, stalls: false }, (lines) => out.push(...lines, ''));
+      md.push('### What the slow requests overlapped (fixed rates, `--only=tail`)', '',
+        'The devmesh chain of the latency table, started again with `bench/dataplane/tailProbe.js` preloaded in its sidecar process (GC pauses, IPC sends, loop delay), under the same paced client; every request above the run\'s p99 is lined up with what the sidecar\'s event loop did while it was in flight (`node out/bench/dataplane/tail.js RATE SECONDS` runs one rate alone).', '',
+        '```', ...out, '```');
     }
 
     // ---- memory ----

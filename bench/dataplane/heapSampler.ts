@@ -4,7 +4,8 @@
  * too (a proxy's per-request garbage is what its GC pays for). SIGUSR2
  * starts sampling and the next SIGUSR2 stops it and writes
  * `<dir>/<pid>.heapprofile`, so the harness brackets exactly the requests
- * it counts.
+ * it counts. With DEVMESH_HEAP_SURVIVORS=1 it samples only what outlived a
+ * scavenge (tail.js's promoted garbage, by allocation site).
  */
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import * as path from 'node:path';
 
 const dir = process.env.DEVMESH_HEAP_DIR ?? '/tmp';
 const interval = Number(process.env.DEVMESH_HEAP_INTERVAL ?? 1024);
+/** DEVMESH_HEAP_SURVIVORS=1: leave out what a scavenge collected, so the profile is what outlived the young generation (promoted, or still alive). */
+const survivors = process.env.DEVMESH_HEAP_SURVIVORS === '1';
 const session = new Session();
 session.connect();
 let sampling = false;
@@ -19,7 +22,7 @@ let sampling = false;
 process.on('SIGUSR2', () => {
   if (!sampling) {
     sampling = true;
-    session.post('HeapProfiler.startSampling', { samplingInterval: interval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    session.post('HeapProfiler.startSampling', { samplingInterval: interval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivors });
     return;
   }
   sampling = false;

@@ -20,6 +20,8 @@ export interface PacedOptions {
   seconds: number;
   connections: number;
   warmupSeconds?: number;
+  /** Also return each measured request's due time (epoch ms), to line slow requests up with a process's timeline (tail.ts). */
+  timeline?: boolean;
 }
 
 export interface PacedResult {
@@ -30,6 +32,8 @@ export interface PacedResult {
   latenciesMs: number[];
   /** How late sends were behind schedule, p99 (ms): the client's own accuracy. */
   sendLagP99Ms: number;
+  /** With `timeline`: due time of each entry of `latenciesMs`, in epoch ms (performance.timeOrigin + now). */
+  dueMs?: number[];
 }
 
 export function runPaced(o: PacedOptions): Promise<PacedResult> {
@@ -39,6 +43,7 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
   const total = warm + o.seconds * o.rate;
   const latencies: number[] = [];
   const lags: number[] = [];
+  const dues: number[] | undefined = o.timeline ? [] : undefined;
   let sent = 0;
   let done = 0;
   let ok = 0;
@@ -49,7 +54,7 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
     const finish = () => {
       agent.destroy();
       lags.sort((a, b) => a - b);
-      resolve({ sent, ok, errors, latenciesMs: latencies, sendLagP99Ms: lags[Math.floor(lags.length * 0.99)] ?? 0 });
+      resolve({ sent, ok, errors, latenciesMs: latencies, sendLagP99Ms: lags[Math.floor(lags.length * 0.99)] ?? 0, ...(dues ? { dueMs: dues } : {}) });
     };
     const send = (i: number, due: number) => {
       const req = http.request({ host: '127.0.0.1', port: o.port, path: o.path ?? '/', headers, agent }, (res) => {
@@ -58,7 +63,10 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
           const ms = performance.now() - due;
           if (res.statusCode === 200) ok++;
           else errors++;
-          if (i >= warm) latencies.push(ms);
+          if (i >= warm) {
+            latencies.push(ms);
+            dues?.push(performance.timeOrigin + due);
+          }
           if (++done === total) finish();
         });
       });
