@@ -81,6 +81,12 @@ export interface TelemetryBatch {
   spanCommons?: SpanCommon[];
   spanRows?: SpanRow[];
   logRows?: LogRow[];
+  /**
+   * The decision records of this batch's log rows, each once: a log row's
+   * records are sent as their indices here (most requests of a route share
+   * theirs: sharedRecords.ts).
+   */
+  records?: DecisionRecord[];
 }
 
 /** What every span of one listener of one sidecar shares under one snapshot: sent once per batch. */
@@ -114,8 +120,12 @@ export type SpanRow = [
 /** Where a span row holds its decision records. */
 export const SPAN_DECISIONS = 26;
 
-/** One access-log entry: its values in `ACCESS_LOG_FIELDS` order (`start_time` as epoch ms or the ISO string). */
-export type LogRow = Array<string | number | DecisionRecord[]>;
+/**
+ * One access-log entry: its values in `ACCESS_LOG_FIELDS` order (`start_time`
+ * as epoch ms or the ISO string); in a batch with `records`, its decision
+ * records as indices into them.
+ */
+export type LogRow = Array<string | number | DecisionRecord[] | number[]>;
 
 /** The fields of an access-log entry, in the order `rowOf` (sidecar/accessLog.ts) writes them. */
 export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
@@ -128,6 +138,18 @@ export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
 
 /** Where a row holds its decision records (a span of the same exchange carries the same array). */
 export const LOG_DECISIONS = ACCESS_LOG_FIELDS.indexOf('decisions');
+
+/**
+ * The string fields a span row shares with the log row of its exchange, as
+ * [span row position, log row position]. In a batch, a span row whose
+ * exchange's log row travels with it (its decisions position names that
+ * row) holds 0 where the two strings are equal: the trace id, request id,
+ * cluster, principal ... go once per exchange, not twice.
+ */
+export const SPAN_FROM_LOG: ReadonlyArray<readonly [number, number]> = ([
+  [1, 'trace_id'], [6, 'method'], [7, 'path'], [8, 'authority'], [11, 'user_agent'], [12, 'request_id'], [13, 'authority'],
+  [14, 'response_flags'], [16, 'upstream_cluster'], [17, 'downstream_remote_address'], [19, 'peer_workload'], [20, 'downstream_peer'],
+] as const).map(([span, field]) => [span, ACCESS_LOG_FIELDS.indexOf(field)] as const);
 
 export function logRow(e: AccessLogEntry): LogRow {
   const f = ACCESS_LOG_FIELDS;
@@ -147,10 +169,15 @@ export function expandLog(row: LogRow): AccessLogEntry {
 
 /** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
 export function expandSpan(c: SpanCommon, r: SpanRow, logRows?: readonly LogRow[]): SpanRecord {
+  const log = typeof r[SPAN_DECISIONS] === 'number' ? logRows?.[r[SPAN_DECISIONS]] : undefined;
+  if (log) {
+    r = r.slice() as SpanRow;
+    for (const [s, l] of SPAN_FROM_LOG) if (r[s] === 0) r[s] = log[l] as never;
+  }
   const [, traceId, spanId, parentSpanId, start, durationMs, method, path, host, status, httpVersion, userAgent,
     requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, sent] = r;
   // A span of a hop whose entry is in the same batch names that entry's row for its records.
-  const decisions = typeof sent === 'number' ? (logRows?.[sent]?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : sent;
+  const decisions = typeof sent === 'number' ? (log?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : sent;
   const q = path.indexOf('?');
   const pathOnly = q < 0 ? path : path.slice(0, q);
   const grpc = protocol === 'grpc';
@@ -229,6 +256,13 @@ export function rpcAttributes(path: string, grpcStatus: number): Record<string, 
 export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   if (!b.spanRows && !b.logRows) return b;
   const commons = b.spanCommons ?? [];
+  // Log rows name their decision records by index into the batch's `records`: put the records back first (spans read them from the rows).
+  if (b.records && b.logRows) {
+    for (const row of b.logRows) {
+      const d = row[LOG_DECISIONS];
+      if (Array.isArray(d) && typeof d[0] === 'number') row[LOG_DECISIONS] = (d as number[]).map((i) => b.records![i]);
+    }
+  }
   const spans = b.spans.slice();
   for (const r of b.spanRows ?? []) {
     const c = commons[r[0]];
@@ -243,5 +277,6 @@ export function isTelemetryBatch(v: unknown): v is TelemetryBatch {
   const b = v as TelemetryBatch;
   return !!b && typeof b.from === 'string' && Array.isArray(b.spans) && Array.isArray(b.edges) && Array.isArray(b.logs)
     && (b.spanRows === undefined || (Array.isArray(b.spanRows) && Array.isArray(b.spanCommons)))
-    && (b.logRows === undefined || Array.isArray(b.logRows));
+    && (b.logRows === undefined || Array.isArray(b.logRows))
+    && (b.records === undefined || Array.isArray(b.records));
 }
