@@ -158,13 +158,23 @@ export function logRow(e: AccessLogEntry): LogRow {
   return row;
 }
 
-/** A row back into the entry; a start time sent as epoch ms becomes the ISO string the entry has always had. */
+/**
+ * A row back into the entry; a start time sent as epoch ms becomes the ISO
+ * string the entry has always had. One object literal in `ACCESS_LOG_FIELDS`
+ * order (a test holds the two together): every entry gets the same shape at
+ * once, not 32 keyed stores each (the control plane makes one per request
+ * per sidecar).
+ */
 export function expandLog(row: LogRow): AccessLogEntry {
-  const f = ACCESS_LOG_FIELDS;
-  const e: Record<string, LogRow[number]> = {};
-  for (let i = 0; i < f.length; i++) e[f[i]] = row[i];
-  if (typeof e.start_time === 'number') e.start_time = new Date(e.start_time).toISOString();
-  return e as unknown as AccessLogEntry;
+  const r = row as never[];
+  return {
+    start_time: typeof row[0] === 'number' ? new Date(row[0]).toISOString() : r[0], method: r[1], path: r[2], protocol: r[3], response_code: r[4],
+    response_flags: r[5], response_code_details: r[6], connection_termination_details: r[7], upstream_transport_failure_reason: r[8],
+    bytes_received: r[9], bytes_sent: r[10], duration: r[11], upstream_service_time: r[12], x_forwarded_for: r[13], user_agent: r[14],
+    request_id: r[15], authority: r[16], upstream_host: r[17], upstream_cluster: r[18], upstream_local_address: r[19],
+    downstream_local_address: r[20], downstream_remote_address: r[21], requested_server_name: r[22], route_name: r[23], workload: r[24],
+    listener: r[25], peer_workload: r[26], downstream_peer: r[27], proxy_error: r[28], trace_id: r[29], grpc_status: r[30], decisions: r[31],
+  };
 }
 
 /** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */

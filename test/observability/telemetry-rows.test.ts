@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
 import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
-import { expandBatch, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
+import { ACCESS_LOG_FIELDS, expandBatch, expandLog, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
 import { callee, ctxOf, T } from './exchanges';
 
 
@@ -117,6 +117,14 @@ describe('compact telemetry rows', () => {
     const b = expandBatch(raw!);
     assert.equal(b.logs.length, 1);
     assert.deepEqual(b.spans.map((s) => [s.traceId, s.attributes['guid:x-request-id'], s.attributes['http.request.method']]), [[T, 'rid-0', 'GET'], [T, 'rid-1', 'GET']]);
+  });
+
+  test('an entry comes back with its fields in ACCESS_LOG_FIELDS order, the start time as ISO', () => {
+    const row = ACCESS_LOG_FIELDS.map((_, i) => i === 0 ? Date.UTC(2026, 11, 5, 14, 0, 0, 7) : `v${i}`);
+    const e = expandLog(row);
+    assert.deepEqual(Object.keys(e), ACCESS_LOG_FIELDS);
+    assert.equal(e.start_time, '2026-12-05T14:00:00.007Z');
+    assert.deepEqual(ACCESS_LOG_FIELDS.slice(1).map((f) => e[f]), ACCESS_LOG_FIELDS.slice(1).map((_, i) => `v${i + 1}`));
   });
 
   test('a batch in the old whole-record form is taken as it is', () => {
