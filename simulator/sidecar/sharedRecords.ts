@@ -28,17 +28,22 @@ const byTables = new WeakMap<MeshTables, Shared>();
 export function sharedRecord<R extends DecisionRecord>(t: MeshTables, make: () => R, ...key: unknown[]): R {
   let shared = byTables.get(t);
   if (!shared) byTables.set(t, (shared = { size: 0, root: new Map() }));
+  // Full: find what is there, add nothing (not even a level: a key of objects made per request must not grow it).
+  const full = shared.size >= CAP;
   let level = shared.root;
   const last = key.length - 1;
   for (let i = 0; i < last; i++) {
     let next = level.get(key[i]) as Level | undefined;
-    if (next === undefined) level.set(key[i], (next = new Map()));
+    if (next === undefined) {
+      if (full) return make();
+      level.set(key[i], (next = new Map()));
+    }
     level = next;
   }
   let r = level.get(key[last]) as R | undefined;
   if (r !== undefined) return r;
   r = make();
-  if (shared.size >= CAP) return r;
+  if (full) return r;
   shared.size++;
   level.set(key[last], deepFreeze(r));
   return r;
