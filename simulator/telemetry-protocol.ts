@@ -81,6 +81,12 @@ export interface TelemetryBatch {
   spanCommons?: SpanCommon[];
   spanRows?: SpanRow[];
   logRows?: LogRow[];
+  /**
+   * The decision records of this batch's log rows, each once: a log row's
+   * records are sent as their indices here (most requests of a route share
+   * theirs: sharedRecords.ts).
+   */
+  records?: DecisionRecord[];
 }
 
 /** What every span of one listener of one sidecar shares under one snapshot: sent once per batch. */
@@ -114,8 +120,12 @@ export type SpanRow = [
 /** Where a span row holds its decision records. */
 export const SPAN_DECISIONS = 26;
 
-/** One access-log entry: its values in `ACCESS_LOG_FIELDS` order (`start_time` as epoch ms or the ISO string). */
-export type LogRow = Array<string | number | DecisionRecord[]>;
+/**
+ * One access-log entry: its values in `ACCESS_LOG_FIELDS` order (`start_time`
+ * as epoch ms or the ISO string); in a batch with `records`, its decision
+ * records as indices into them.
+ */
+export type LogRow = Array<string | number | DecisionRecord[] | number[]>;
 
 /** The fields of an access-log entry, in the order `rowOf` (sidecar/accessLog.ts) writes them. */
 export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
@@ -129,6 +139,18 @@ export const ACCESS_LOG_FIELDS: ReadonlyArray<keyof AccessLogEntry> = [
 /** Where a row holds its decision records (a span of the same exchange carries the same array). */
 export const LOG_DECISIONS = ACCESS_LOG_FIELDS.indexOf('decisions');
 
+/**
+ * The string fields a span row shares with the log row of its exchange, as
+ * [span row position, log row position]. In a batch, a span row whose
+ * exchange's log row travels with it (its decisions position names that
+ * row) holds 0 where the two strings are equal: the trace id, request id,
+ * cluster, principal ... go once per exchange, not twice.
+ */
+export const SPAN_FROM_LOG: ReadonlyArray<readonly [number, number]> = ([
+  [1, 'trace_id'], [6, 'method'], [7, 'path'], [8, 'authority'], [11, 'user_agent'], [12, 'request_id'], [13, 'authority'],
+  [14, 'response_flags'], [16, 'upstream_cluster'], [17, 'downstream_remote_address'], [19, 'peer_workload'], [20, 'downstream_peer'],
+] as const).map(([span, field]) => [span, ACCESS_LOG_FIELDS.indexOf(field)] as const);
+
 export function logRow(e: AccessLogEntry): LogRow {
   const f = ACCESS_LOG_FIELDS;
   const row: LogRow = new Array(f.length);
@@ -136,21 +158,36 @@ export function logRow(e: AccessLogEntry): LogRow {
   return row;
 }
 
-/** A row back into the entry; a start time sent as epoch ms becomes the ISO string the entry has always had. */
+/**
+ * A row back into the entry; a start time sent as epoch ms becomes the ISO
+ * string the entry has always had. One object literal in `ACCESS_LOG_FIELDS`
+ * order (a test holds the two together): every entry gets the same shape at
+ * once, not 32 keyed stores each (the control plane makes one per request
+ * per sidecar).
+ */
 export function expandLog(row: LogRow): AccessLogEntry {
-  const f = ACCESS_LOG_FIELDS;
-  const e: Record<string, LogRow[number]> = {};
-  for (let i = 0; i < f.length; i++) e[f[i]] = row[i];
-  if (typeof e.start_time === 'number') e.start_time = new Date(e.start_time).toISOString();
-  return e as unknown as AccessLogEntry;
+  const r = row as never[];
+  return {
+    start_time: typeof row[0] === 'number' ? new Date(row[0]).toISOString() : r[0], method: r[1], path: r[2], protocol: r[3], response_code: r[4],
+    response_flags: r[5], response_code_details: r[6], connection_termination_details: r[7], upstream_transport_failure_reason: r[8],
+    bytes_received: r[9], bytes_sent: r[10], duration: r[11], upstream_service_time: r[12], x_forwarded_for: r[13], user_agent: r[14],
+    request_id: r[15], authority: r[16], upstream_host: r[17], upstream_cluster: r[18], upstream_local_address: r[19],
+    downstream_local_address: r[20], downstream_remote_address: r[21], requested_server_name: r[22], route_name: r[23], workload: r[24],
+    listener: r[25], peer_workload: r[26], downstream_peer: r[27], proxy_error: r[28], trace_id: r[29], grpc_status: r[30], decisions: r[31],
+  };
 }
 
 /** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
 export function expandSpan(c: SpanCommon, r: SpanRow, logRows?: readonly LogRow[]): SpanRecord {
+  const log = typeof r[SPAN_DECISIONS] === 'number' ? logRows?.[r[SPAN_DECISIONS]] : undefined;
+  if (log) {
+    r = r.slice() as SpanRow;
+    for (const [s, l] of SPAN_FROM_LOG) if (r[s] === 0) r[s] = log[l] as never;
+  }
   const [, traceId, spanId, parentSpanId, start, durationMs, method, path, host, status, httpVersion, userAgent,
     requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, sent] = r;
   // A span of a hop whose entry is in the same batch names that entry's row for its records.
-  const decisions = typeof sent === 'number' ? (logRows?.[sent]?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : sent;
+  const decisions = typeof sent === 'number' ? (log?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : sent;
   const q = path.indexOf('?');
   const pathOnly = q < 0 ? path : path.slice(0, q);
   const grpc = protocol === 'grpc';
@@ -229,6 +266,13 @@ export function rpcAttributes(path: string, grpcStatus: number): Record<string, 
 export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   if (!b.spanRows && !b.logRows) return b;
   const commons = b.spanCommons ?? [];
+  // Log rows name their decision records by index into the batch's `records`: put the records back first (spans read them from the rows).
+  if (b.records && b.logRows) {
+    for (const row of b.logRows) {
+      const d = row[LOG_DECISIONS];
+      if (Array.isArray(d) && typeof d[0] === 'number') row[LOG_DECISIONS] = (d as number[]).map((i) => b.records![i]);
+    }
+  }
   const spans = b.spans.slice();
   for (const r of b.spanRows ?? []) {
     const c = commons[r[0]];
@@ -243,5 +287,6 @@ export function isTelemetryBatch(v: unknown): v is TelemetryBatch {
   const b = v as TelemetryBatch;
   return !!b && typeof b.from === 'string' && Array.isArray(b.spans) && Array.isArray(b.edges) && Array.isArray(b.logs)
     && (b.spanRows === undefined || (Array.isArray(b.spanRows) && Array.isArray(b.spanCommons)))
-    && (b.logRows === undefined || Array.isArray(b.logRows));
+    && (b.logRows === undefined || Array.isArray(b.logRows))
+    && (b.records === undefined || Array.isArray(b.records));
 }

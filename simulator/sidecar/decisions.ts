@@ -15,6 +15,7 @@ import type { RoutePlan } from './routing/plan';
 import type { RouteOrigin } from './tables';
 import type { RequestContext } from './context';
 import { admits } from './security/peerAuthentication';
+import { sharedRecord } from './sharedRecords';
 
 export type { RuleRef, DecisionRecord, RequestRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
 import type { RuleRef, DecisionRecord, RequestRecord, RouteRecord, FaultRecord, MirrorRecord, AttemptRecord, MtlsRecord, AuthzRecord } from '../control/api/contract';
@@ -138,29 +139,53 @@ export function recordsOf(listener: string, ctx: RequestContext, status: number)
   const notes = ctx.notes;
   // A context no listener made (a unit test's) has noted nothing.
   if (!notes) return out;
-  const proxy = ctx.tables.identity.name;
+  const t = ctx.tables;
+  const proxy = t.identity.name;
   if (listener === 'inbound') {
     const port = ctx.inbound;
     if (port) {
       const peer = { tls: ctx.source.tls !== false, spiffeId: ctx.source.spiffeId };
-      out.push(mtlsRecord(proxy, port.number, port.mtls, peer, admits(port.mtls.mode, peer)));
+      const admitted = admits(port.mtls.mode, peer);
+      const id = peer.tls ? peer.spiffeId : undefined;
+      out.push(sharedRecord(t, () => mtlsRecord(proxy, port.number, port.mtls, peer, admitted), 'mtls', port, port.mtls, id ?? NONE, admitted));
     }
-    if (notes.authz) out.push(authzRecord(notes.authz, proxy));
+    if (notes.authz) out.push(authzRecordOf(t, notes.authz, proxy));
     return out;
   }
-  out.push(requestRecord(ctx.tables, ctx.downstream.headers));
-  if (notes.authz) out.push(authzRecord(notes.authz, proxy));
+  out.push(requestRecordOf(t, ctx.downstream.headers));
+  if (notes.authz) out.push(authzRecordOf(t, notes.authz, proxy));
   const plan = ctx.plan;
   if (!plan) return out;
-  out.push(routeRecord(plan, proxy));
+  out.push(plan.kind === 'forward'
+    ? sharedRecord(t, () => routeRecord(plan, proxy), 'route', plan.origin ?? NONE, plan.routeName, plan.host, plan.port, plan.subset ?? NONE)
+    : routeRecord(plan, proxy));
   if (notes.fault) out.push(faultRecord(notes.fault, plan));
   if (notes.mirrors) out.push(mirrorRecord(notes.mirrors, plan));
-  if (notes.attempts) notes.attempts.forEach((a, i) => out.push(attemptRecord(i + 1, a)));
+  if (notes.attempts) notes.attempts.forEach((a, i) => out.push(attemptRecordOf(t, i + 1, a)));
   else if (plan.kind === 'forward' && (ctx.endpoint || ctx.flags.includes('UH'))) {
     const failed = failureFlag(ctx.flags);
-    out.push(attemptRecord(1, { endpoint: ctx.endpoint?.name, result: failed ?? String(status), retried: false }));
+    out.push(attemptRecordOf(t, 1, { endpoint: ctx.endpoint?.name, result: failed ?? String(status), retried: false }));
   }
   return out;
+}
+
+/** Stands for an absent value in a shared record's key. */
+const NONE = Symbol('none');
+
+/** The request record: shared when the request carries none of the headers the config reads (the common case). */
+function requestRecordOf(t: MeshTables, h: IncomingHttpHeaders): RequestRecord {
+  for (const name of headersRead(t)) if (h[name] !== undefined) return requestRecord(t, h);
+  return sharedRecord(t, () => requestRecord(t, h), 'request');
+}
+
+function attemptRecordOf(t: MeshTables, n: number, a: AttemptNote): AttemptRecord {
+  return sharedRecord(t, () => attemptRecord(n, a), 'attempt', n, a.endpoint ?? NONE, a.result, a.retried);
+}
+
+/** Shared unless AUDIT or dry-run policies add what only this request's decision says. */
+function authzRecordOf(t: MeshTables, d: AuthzDecision, proxy: string): AuthzRecord {
+  if (d.audited || d.dryRun) return authzRecord(d, proxy);
+  return sharedRecord(t, () => authzRecord(d, proxy), 'authz', d.allowed, d.policy, d.by ?? NONE);
 }
 
 const keys = new WeakMap<object, string>();

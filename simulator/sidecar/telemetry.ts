@@ -6,7 +6,7 @@
  * never one IPC message per request.
  */
 import { sendsMtls } from './security/upstreamTls';
-import { LOG_DECISIONS, SPAN_DECISIONS, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
+import { LOG_DECISIONS, SPAN_DECISIONS, SPAN_FROM_LOG, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { L4Exchange } from './l4/context';
 import { originKey, ruleKey, ruleKeysOf, type DecisionRecord } from './decisions';
 import type { Exchange } from './downstream';
@@ -44,6 +44,8 @@ export class SidecarTelemetry {
   readonly metrics = new IstioMetrics();
   droppedSpans = 0;
   private spanRows: SpanRow[] = [];
+  /** Where each span row's exchange's access-log row went among this batch's rows, counting those dropped (`encodeRows` links the two). */
+  private spanLogs: number[] = [];
   private spanCommons: SpanCommon[] = [];
   private commonIndex = new Map<MeshTables, Map<string, number>>();
   private edges = new Map<string, EdgeSample>();
@@ -78,14 +80,14 @@ export class SidecarTelemetry {
     // Whether the call went out as mTLS, decided once for the metrics, the span and the edge.
     const mtls = listener !== 'inbound' && !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
     this.metrics.record(listener, e, mtls);
-    if (ctx.observed?.span) this.finishSpan(listener, e, mtls, log[LOG_DECISIONS] as DecisionRecord[]);
+    if (ctx.observed?.span) this.finishSpan(listener, e, mtls, log);
     if (listener !== 'inbound') this.edge(e, mtls);
     const rules = ruleKeysOf(ctx, listener);
     if (rules) for (const rule of rules) this.ruleHit(rule, listener, e);
     this.pushLog(log);
   }
 
-  private finishSpan(listener: string, e: Exchange, sentMtls: boolean, decisions: DecisionRecord[]): void {
+  private finishSpan(listener: string, e: Exchange, sentMtls: boolean, log: LogRow): void {
     if (this.spanRows.length >= this.o.maxSpans) {
       this.droppedSpans++;
       return;
@@ -110,8 +112,10 @@ export class SidecarTelemetry {
       ctx.method, ctx.path, host, e.status, ctx.downstream.httpVersion, String(ctx.downstream.headers['user-agent'] ?? ''),
       ctx.requestId, ctx.authority, flags.length > 0 ? flags.join(',') : '-', ctx.observed?.responseBytes ?? 0, cluster, ctx.source.address ?? '',
       svc ?? 'unknown', (inbound ? ctx.source.workload : ep?.name) ?? 'unknown', (inbound ? ctx.source.spiffeId : mtls ? ep?.spiffeId : undefined) ?? '',
-      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1, decisions,
+      mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1, log[LOG_DECISIONS] as DecisionRecord[],
     ]);
+    // The row is pushed right after (exchange()): its place counts every row of this batch, the dropped ones too.
+    this.spanLogs.push(this.logs.length + this.droppedLogs);
     if (this.spanRows.length >= this.o.flushAtSpans && !this.early) {
       this.early = true;
       setImmediate(() => this.flush());
@@ -294,11 +298,13 @@ export class SidecarTelemetry {
     if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
     if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0 && this.rules.size === 0) return;
     // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
-    if (this.spanRows.length > 0 && this.logs.length > 0) shareDecisions(this.spanRows, this.logs);
-    const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows: this.logs };
+    const { logRows, records } = encodeRows(this.spanRows, this.spanLogs.map((n) => n - this.droppedLogs), this.logs);
+    const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows };
+    if (records.length > 0) batch.records = records;
     if (this.rules.size > 0) batch.rules = [...this.rules.values()];
     this.rules = new Map();
     this.spanRows = [];
+    this.spanLogs = [];
     this.spanCommons = [];
     this.commonIndex = new Map();
     this.edges = new Map();
@@ -314,21 +320,48 @@ export class SidecarTelemetry {
 }
 
 /**
- * A span and the access-log entry of the same hop carry the same decision
- * records (one array): in the batch the span names its entry's row by index
- * instead of carrying a second copy (expandBatch puts the records back).
+ * The batch's rows as they travel (the rows themselves stay as they are: the
+ * admin ring holds the same log rows). A log row's decision records become
+ * indices into the batch's `records`, each distinct record once (most
+ * exchanges share theirs: sharedRecords.ts). A span row whose exchange's log
+ * row is in the batch names that row by index where its records were, and
+ * holds 0 for each string the row already carries (SPAN_FROM_LOG); expandBatch
+ * puts both back.
  */
-function shareDecisions(spans: SpanRow[], logs: LogRow[]): void {
-  const rowOf = new Map<unknown, number>();
+function encodeRows(spans: SpanRow[], spanLogs: readonly number[], logs: readonly LogRow[]): { logRows: LogRow[]; records: DecisionRecord[] } {
+  const records: DecisionRecord[] = [];
+  const recordAt = new Map<DecisionRecord, number>();
+  const logRows = new Array<LogRow>(logs.length);
   for (let i = 0; i < logs.length; i++) {
-    const d = logs[i][LOG_DECISIONS];
-    if (Array.isArray(d) && d.length > 0) rowOf.set(d, i);
+    const row = logs[i];
+    const d = row[LOG_DECISIONS] as DecisionRecord[] | undefined;
+    if (!Array.isArray(d) || d.length === 0) {
+      logRows[i] = row;
+      continue;
+    }
+    const sent = row.slice();
+    const at = new Array<number>(d.length);
+    for (let k = 0; k < d.length; k++) {
+      let j = recordAt.get(d[k]);
+      if (j === undefined) recordAt.set(d[k], (j = records.push(d[k]) - 1));
+      at[k] = j;
+    }
+    sent[LOG_DECISIONS] = at;
+    logRows[i] = sent;
   }
-  if (rowOf.size === 0) return;
-  for (const span of spans) {
-    const i = rowOf.get(span[SPAN_DECISIONS]);
-    if (i !== undefined) span[SPAN_DECISIONS] = i;
+  for (let k = 0; k < spans.length; k++) {
+    const i = spanLogs[k];
+    // Its row was dropped (more entries than a batch keeps): the span keeps all it has.
+    if (i < 0) continue;
+    const log = logs[i];
+    const span = spans[k] as unknown[];
+    span[SPAN_DECISIONS] = i;
+    for (let f = 0; f < SPAN_FROM_LOG.length; f++) {
+      const [s, l] = SPAN_FROM_LOG[f];
+      if (span[s] === log[l]) span[s] = 0;
+    }
   }
+  return { logRows, records };
 }
 
 /** Keeps a uniform sample of at most `cap` latencies out of the `seen` so far (the count stays exact elsewhere). */

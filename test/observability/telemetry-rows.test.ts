@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
 import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
-import { expandBatch, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
+import { ACCESS_LOG_FIELDS, expandBatch, expandLog, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
 import { callee, ctxOf, T } from './exchanges';
 
 
@@ -74,6 +74,57 @@ describe('compact telemetry rows', () => {
     assert.equal(s2.attributes['upstream_cluster'], '-');
     assert.equal(s2.error, false);
     assert.equal(b.logs.length, 2);
+  });
+
+  test('exchanges that decided alike send their decision records once, and every entry and span gets them back', () => {
+    const plan = { kind: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, subset: 'v2', routeName: 'reviews', origin: { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 0 }, path: '/reviews/1', authority: 'reviews:9080', requestHeaderOps: [], responseHeaderOps: [] } as unknown as RequestContext['plan'];
+    const exchange = (i: number, status: number) => ({
+      ctx: ctxOf({ plan, endpoint: callee.self ?? undefined, policy: {}, notes: {}, requestId: `rid-${i}`, observed: { span: { traceId: T, spanId: `${i}`.padStart(16, 'a'), start: 1000 + i }, responseBytes: 19 } }),
+      status, durationMs: 2.5, aborted: false,
+    });
+    let raw: TelemetryBatch | undefined;
+    const log = new AccessLog(undefined);
+    const t = new SidecarTelemetry({ name: 'x', send: (b) => { raw = JSON.parse(JSON.stringify(b)); } });
+    for (let i = 0; i < 3; i++) { const e = exchange(i, 200); t.exchange('outbound', e, log.record('outbound', e)); }
+    const failed = exchange(3, 503);
+    t.exchange('outbound', failed, log.record('outbound', failed));
+    t.close();
+    assert.ok(raw && isTelemetryBatch(raw));
+    // request, route, attempt 200 and attempt 503: four distinct records for four exchanges' twelve.
+    assert.equal(raw.records?.length, 4);
+    assert.deepEqual(raw.logRows?.map((r) => r[r.length - 1]), [[0, 1, 2], [0, 1, 2], [0, 1, 2], [0, 1, 3]]);
+    // The strings a span shares with its exchange's entry travel once, in the entry.
+    assert.equal(raw.spanRows?.[0][1], 0);
+    const b = expandBatch(raw);
+    const ring = log.tail();
+    assert.deepEqual(b.logs, ring);
+    assert.deepEqual(b.spans.map((s) => s.decisions), ring.map((e) => e.decisions));
+    assert.deepEqual(b.spans.map((s) => [s.traceId, s.attributes['guid:x-request-id'], s.attributes['upstream_cluster'], s.attributes['http.url']]),
+      [0, 1, 2, 3].map((i) => [T, `rid-${i}`, 'outbound|9080|v2|reviews.default.svc.cluster.local', 'http://reviews:9080/reviews/1?x=2']));
+    assert.equal(b.logs[3].decisions.at(-1)?.step, 'attempt');
+    assert.equal((b.logs[3].decisions.at(-1) as { result: string }).result, '503');
+  });
+
+  test('a span whose entry was dropped from the batch still carries everything', () => {
+    let raw: TelemetryBatch | undefined;
+    const t = new SidecarTelemetry({ name: 'x', maxLogs: 1, send: (b) => { raw = JSON.parse(JSON.stringify(b)); } });
+    const log = new AccessLog(undefined);
+    for (let i = 0; i < 2; i++) {
+      const e = { ctx: ctxOf({ requestId: `rid-${i}`, observed: { span: { traceId: T, spanId: `${i}`.padStart(16, 'b'), start: 1000 } } }), status: 200, durationMs: 1, aborted: false };
+      t.exchange('outbound', e, log.record('outbound', e));
+    }
+    t.close();
+    const b = expandBatch(raw!);
+    assert.equal(b.logs.length, 1);
+    assert.deepEqual(b.spans.map((s) => [s.traceId, s.attributes['guid:x-request-id'], s.attributes['http.request.method']]), [[T, 'rid-0', 'GET'], [T, 'rid-1', 'GET']]);
+  });
+
+  test('an entry comes back with its fields in ACCESS_LOG_FIELDS order, the start time as ISO', () => {
+    const row = ACCESS_LOG_FIELDS.map((_, i) => i === 0 ? Date.UTC(2026, 11, 5, 14, 0, 0, 7) : `v${i}`);
+    const e = expandLog(row);
+    assert.deepEqual(Object.keys(e), ACCESS_LOG_FIELDS);
+    assert.equal(e.start_time, '2026-12-05T14:00:00.007Z');
+    assert.deepEqual(ACCESS_LOG_FIELDS.slice(1).map((f) => e[f]), ACCESS_LOG_FIELDS.slice(1).map((_, i) => `v${i + 1}`));
   });
 
   test('a batch in the old whole-record form is taken as it is', () => {

@@ -35,10 +35,12 @@ export interface UpstreamAddress {
 
 export function forwardHttp1(ctx: RequestContext, to: number | UpstreamAddress, agent: http.Agent, release?: () => void, who = typeof to === 'number' ? `127.0.0.1:${to}` : `${to.host}:${to.port}`, attempt: Attempt = {}): void {
   const fail = attempt.fail ?? ctx.fail;
+  const body = attempt.body ?? ctx.downstream.body;
+  const withBody = hasBody(ctx.downstream, body);
   const headers = ctx.headers;
   headers.host = ctx.authority;
   const { host, port, tls: tlsOptions } = typeof to === 'number' ? { host: '127.0.0.1', port: to, tls: undefined } : to;
-  const options = { host, port, method: ctx.method, path: ctx.path, headers, agent };
+  const options = { host, port, method: ctx.method, path: ctx.path, headers: headerLines(headers, ctx.method, withBody), agent };
   const req = tlsOptions ? https.request({ ...options, ...tlsOptions } as https.RequestOptions) : http.request(options);
   const sent = performance.now();
   let responded = false;
@@ -63,11 +65,33 @@ export function forwardHttp1(ctx: RequestContext, to: number | UpstreamAddress, 
     else fail(upstreamReset(`devmesh: ${who} failed: ${err.message}\n`));
   });
   ctx.onAbort(() => { cancelled = true; req.destroy(); });
-  const body = attempt.body ?? ctx.downstream.body;
   // An HTTP/2 request whose HEADERS frame ended the stream has no body: end at once rather than pipe
   // an empty stream (same bytes on the wire — an empty pipe ends with end() too — one tick sooner, no pipe).
-  if (hasBody(ctx.downstream, body)) body.pipe(req);
+  if (withBody) body.pipe(req);
   else req.end();
+}
+
+/** Methods Node's client sends a body for by default (chunked when no length is known). */
+const BODY_BY_DEFAULT = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'DELETE' && method !== 'OPTIONS' && method !== 'TRACE' && method !== 'CONNECT';
+
+/**
+ * The request's header lines as Node's client takes them flat (name, value,
+ * name, value ...): it renders them at once, validating each as `setHeader`
+ * does, instead of storing every header in its own map first and rendering
+ * them at the first write (~1.3 µs less per request to the app, issue 19).
+ * The same header lines on the wire: a request without a body that Node
+ * would have ended with `Content-Length: 0` (a POST, say) says so itself,
+ * since Node cannot know it is empty when it renders the head this early.
+ */
+export function headerLines(headers: Record<string, unknown>, method: string, withBody: boolean): string[] {
+  // Node takes a value that is a list (a header sent as several lines) in the flat form too.
+  const lines: string[] = [];
+  for (const name in headers) {
+    const v = headers[name];
+    if (v !== undefined) lines.push(name, v as string);
+  }
+  if (!withBody && BODY_BY_DEFAULT(method) && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) lines.push('content-length', '0');
+  return lines;
 }
 
 /** A handshake that failed: a certificate not trusted, a name not matching, a protocol error. */

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Resource } from '../../../simulator/policy/model';
-import type { TelemetryBatch } from '../../../simulator/telemetry-protocol';
+import { expandBatch, type TelemetryBatch } from '../../../simulator/telemetry-protocol';
 import { ap, dr, scriptedApp, startMesh, type Policies, type TestMesh } from '../fixtures';
 import { seededRandom } from '../../../simulator/random';
 
@@ -126,9 +126,8 @@ describe('an HTTPRoute-routed request through the shared chain', () => {
     assert.match(await pp.telemetry.metrics.text(), /istio_requests_total\{[^}]*destination_service="reviews\.default\.svc\.cluster\.local"[^}]*response_code="200"/);
     pp.telemetry.flush();
     for (const sc of mesh.sidecars.values()) sc.telemetry.flush();
-    // SpanRow positions: traceId 1, path 7, upstream cluster 16 (telemetry-protocol.ts).
-    const spans = batches.flatMap((b) => b.spanRows ?? []).filter((r) => r[1] === traceId);
-    assert.deepEqual(spans.map((r) => [r[7], r[16].replace(/\d+\|\|$/, '')]).sort(), [['/observed', 'inbound|'], ['/observed', 'outbound|9080||reviews.default.svc.cluster.local']]);
+    const spans = batches.flatMap((b) => expandBatch(b).spans).filter((s) => s.traceId === traceId);
+    assert.deepEqual(spans.map((s) => [s.attributes['url.path'], String(s.attributes['upstream_cluster']).replace(/\d+\|\|$/, '')]).sort(), [['/observed', 'inbound|'], ['/observed', 'outbound|9080||reviews.default.svc.cluster.local']]);
     const edges = batches.flatMap((b) => b.edges).filter((e) => e.source === 'productpage-v1' && e.service === 'reviews');
     assert.ok(edges.some((e) => e.routes?.['HTTPRoute default/reviews-route']), JSON.stringify(edges));
   });
