@@ -142,6 +142,12 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     }
     deps.stats.inc(peer.spiffeId ? 'inbound.cx_mtls' : 'inbound.cx_tls_without_identity');
     (tls as unknown as Record<symbol, PeerIdentity>)[PEER] = peer;
+    // Envoy closes a downstream connection at its peer's FIN (HTTP has no half-close): without
+    // this the TLS socket kept the raw socket's half-open and an HTTP/2 session stayed open for
+    // a GOAWAY no peer reads (a connection-pool handshake ends as soon as it is made). An
+    // HTTP/1.1 CONNECT tunnel turns half-close back on for itself (http1Tunnel).
+    tls.allowHalfOpen = false;
+    tls.once('end', () => tls.once('close', () => deps.stats.inc('inbound.downstream_cx_destroy_remote')));
     if (tls.alpnProtocol !== 'h2') trackHttp1(tls);
   });
   const sessions = new Set<http2.ServerHttp2Session>();
