@@ -26,8 +26,7 @@ import { verifyRequestTokens } from '../../simulator/explain/tokens';
 import { generateKeys, loadSigningKey, mint, type MintOptions } from '../../simulator/jwt-keys';
 import { startAuthorizer } from '../sidecar/extAuthzServer';
 import { disagreement, type HopSeen } from '../../simulator/explain/compare';
-import type { DecisionRecord } from '../../simulator/sidecar/decisions';
-import type { AccessLogEntry } from '../../simulator/control/api/contract';
+import { observe } from './hops';
 import type { HTTPRoute, HTTPRouteRule, Resource } from '../../simulator/policy/model';
 import { seededRandom } from '../../simulator/random';
 import * as http from 'node:http';
@@ -308,32 +307,6 @@ function holdAt(apps: http.Server[], send: () => Promise<unknown>): { arrived: P
   return { arrived, done: arrived.then(() => done) };
 }
 
-async function entries(mesh: TestMesh, proxy: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
-  const sidecar = proxy === 'ingress' ? mesh.ingress! : mesh.sidecars.get(proxy)!;
-  // The entry is written when the exchange ends, at the latest a turn after the caller has the response.
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const found = sidecar.accessLog.tail().filter((e) => e.request_id === id && e.listener === listener);
-    if (found.length >= atLeast || Date.now() > deadline) return found;
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-async function observe(mesh: TestMesh, req: Request, id: string): Promise<HopSeen> {
-  const reply = await mesh.request(req.from, { url: `http://reviews:9080${req.path}`, method: req.method, headers: { ...req.headers, 'x-request-id': id } });
-  const [out] = await entries(mesh, req.from, id, req.from === 'ingress' ? 'ingress' : 'outbound', 1);
-  assert.ok(out, `no outbound access-log entry for ${id}`);
-  const inbound = new Map<string, DecisionRecord[][]>();
-  // Attempts whose connection the callee refused (UC, UF) or the caller's pool refused (UO) never became an exchange there.
-  const reached = out.decisions.filter((d) => d.step === 'attempt' && d.endpoint && !['UC', 'UF', 'UO'].includes(d.result)).map((d) => (d as { endpoint: string }).endpoint);
-  for (const w of REVIEWS) {
-    const want = reached.filter((x) => x === w).length;
-    const got = want === 0 ? [] : await entries(mesh, w, id, 'inbound', want);
-    if (got.length) inbound.set(w, got.map((e) => e.decisions));
-  }
-  return { status: reply.status, outbound: out.decisions, inbound, flags: out.response_flags };
-}
-
 /**
  * Pushes a case's policies and waits until the callers have read every GOAWAY
  * a callee sent for a connection the new PeerAuthentication no longer admits:
@@ -394,7 +367,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         // The sample authorizer allows what says `x-ext-authz: allow`; the walk is told so, as it is told the app's answer.
         const request: ExplainRequest = { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs, ...(req.hold ? { inFlight: 1 } : {}), extAuthz: req.headers['x-ext-authz'] === 'allow' ? 'allow' : 'deny' };
         const walked: ExplainResult = explainRequest(mesh.snapshot, request, { tokens: await verifyRequestTokens(mesh.snapshot, request) });
-        const seen = await observe(mesh, req, `case-${c}-${q}`);
+        const seen = await observe(mesh, { ...req, url: `http://reviews:9080${req.path}` }, `case-${c}-${q}`, REVIEWS);
         if (held) await held.done;
         const candidates = walked.outcomes.filter((o) => o.probability > 0);
         const agreeing = candidates.find((o) => disagreement(o, seen) === undefined);
