@@ -10,7 +10,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type MeshTables } from '../sidecar/tables';
-import type { MeshSnapshot, WorkloadInfo } from '../protocol';
+import type { Endpoint, MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Provenance } from '../policy/defaults';
 import { formatDuration } from '../policy/duration';
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../policy/hosts';
@@ -159,7 +159,7 @@ class Walk {
     for (const { value: plan, probability } of merge(plans, planKey)) {
       const routed = routeRecord(plan, proxy);
       if (plan.kind === 'error') {
-        outcomes.push({ probability, kind: 'refused', status: plan.error.status, flags: plan.error.flag, summary: `${plan.error.status} ${plan.error.flag}: ${firstLine(plan.error.message)}`, records: [routed] });
+        outcomes.push({ probability, kind: 'refused', status: plan.error.status, flags: plan.error.flag, summary: `${plan.error.status}${plan.error.flag ? ` ${plan.error.flag}` : ''}: ${firstLine(plan.error.message)}`, records: [routed] });
         continue;
       }
       if (plan.kind !== 'forward') {
@@ -336,9 +336,10 @@ class Walk {
       ...(policy.outlierDetection ? { outlierDetection: { ...outlierSettings(policy.outlierDetection, t.defaults.outlierDetection) } } : {}),
       ...(policy.tls?.mode ? { tls: policy.tls.mode } : {}),
     };
-    for (const w of step.workloads) {
-      const v = this.verdictAt(plan, t.workloadByName.get(w)!, policy, request);
-      if (step.endpoints.some((e) => e.workload === w)) step.at.push(v.step);
+    // The cluster's endpoints themselves: a ServiceEntry's are no workload of the mesh.
+    for (const ep of first.endpoints) {
+      const v = this.verdictAt(plan, ep, policy, request);
+      if (step.endpoints.some((e) => e.workload === ep.name)) step.at.push(v.step);
     }
     return step;
   }
@@ -355,6 +356,14 @@ class Walk {
 
   private decideAt(plan: ForwardPlan, ep: WorkloadInfo, policy: EffectivePolicy, request: CallerRequest): Verdict {
     const t = this.caller;
+    const external = (ep as Endpoint).external;
+    if (external) {
+      // A ServiceEntry endpoint (or the passthrough's original destination): no sidecar there, so no
+      // PeerAuthentication or AuthorizationPolicy; the app outside the mesh answers.
+      const app = this.req.appStatus;
+      const step: EndpointStep = { workload: ep.name, mtls: { sends: false, why: `outside the mesh (${external.address}): no sidecar, no mesh mTLS` }, authz: { policies: [], allowed: true, reason: 'outside the mesh: no sidecar enforces AuthorizationPolicy' } };
+      return { step, records: [], outcome: app === undefined ? undefined : { kind: 'response', status: app } };
+    }
     const sends = sendsMtls(t, ep, policy, plan);
     const dest = this.tables(ep.name);
     const why = policy.tls?.mode ? `DestinationRule tls.mode ${policy.tls.mode}`
