@@ -25,6 +25,7 @@ interface Opts {
   appDelay?: string;
   extAuthz?: string;
   inFlight?: string;
+  ejected: string[];
   trace?: string;
   sni?: string;
 }
@@ -47,6 +48,7 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('--app-delay <duration>', 'assume the app takes this long to answer, e.g. 2s (explain then predicts per-try and route timeouts)')
     .option('--sni <name>', 'tls: the server name the app\'s ClientHello sends (tls[] rules route on it)')
     .option('--in-flight <n>', 'assume the caller already has n requests in flight to the destination (predicts connectionPool overflow, 503 UO)')
+    .option('--ejected <workload>', 'assume outlier detection saw this workload fail past its threshold: ejected from the destination\'s clusters that set outlierDetection, up to maxEjectionPercent (repeatable, in the order they failed)', collect, [])
     .option('--ext-authz <allow|deny>', 'assume an external authorizer (AuthorizationPolicy CUSTOM) answers this')
     .option('--trace <traceId>', 'with a running mesh: what the sidecars decided for this traced request (or TCP connection: its id, the conn shown by devmesh logs), beside the walk')
     .option('--format <format>', 'text or json', 'text')
@@ -125,7 +127,7 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const { verifyRequestTokens } = await import('../explain/tokens');
   const { formatExplain } = await import('../explain/format');
   try {
-    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs, ...(inFlight ? { inFlight } : {}), ...(extAuthz ? { extAuthz } : {}) };
+    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs, ...(inFlight ? { inFlight } : {}), ...(o.ejected.length ? { ejected: o.ejected } : {}), ...(extAuthz ? { extAuthz } : {}) };
     // The request's JWTs are verified first, by the sidecars' own verifier with the policies' keys.
     const tokens = await verifyRequestTokens(snapshot, request);
     const result = explainRequest(snapshot, request, { locate, tokens });

@@ -22,6 +22,7 @@ export function formatExplain(r: ExplainResult): string {
   line('Request', `${q.method.toUpperCase()} ${q.url}${headers}${gateway}`);
   more(`from ${r.caller.proxy} (${r.caller.listener} listener, namespace ${r.caller.namespace}, ${r.caller.spiffeId}); ${r.defaults.flavor} ${r.defaults.version} defaults`);
   // What the walk assumes of the app (it predicts retries and timeouts from them).
+  if (q.ejected?.length) more(`outlier detection is assumed to have seen ${q.ejected.join(', ')} fail past its threshold (ejected, in that order, up to maxEjectionPercent)`);
   if (q.inFlight) more(`the caller is assumed to have ${q.inFlight} request(s) in flight to the destination already`);
   if (q.appStatus !== undefined || q.appDelayMs) more(`the app is assumed to answer${q.appStatus !== undefined ? ` ${q.appStatus}` : ''}${q.appDelayMs ? ` after ${ms(q.appDelayMs)}` : ''}`);
 

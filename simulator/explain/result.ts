@@ -37,6 +37,8 @@ export interface ExplainRequest {
   appDelayMs?: number;
   /** Requests the caller's sidecar is assumed to have in flight to the destination cluster already (connection-pool overflow is load dependent); 0 when absent. */
   inFlight?: number;
+  /** Workloads assumed to have failed past their cluster's outlier-detection threshold, in the order they failed (the sidecar's detector ejects them, up to maxEjectionPercent); none when absent. */
+  ejected?: string[];
   /** What an external authorizer (AuthorizationPolicy CUSTOM) is assumed to answer; unknown when absent. */
   extAuthz?: 'allow' | 'deny';
 }

@@ -10,7 +10,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type MeshTables } from '../sidecar/tables';
-import type { MeshSnapshot, WorkloadInfo } from '../protocol';
+import type { Endpoint, MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Provenance } from '../policy/defaults';
 import { formatDuration } from '../policy/duration';
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../policy/hosts';
@@ -44,6 +44,7 @@ import { grpcStatusName } from '../policy/grpc-status';
 import { admissionUnder, poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
 import { overflow } from '../sidecar/filters/circuitBreaker';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
+import { assumeEjected } from './ejected';
 import type { FaultDecision } from '../sidecar/resilience/faultDecision';
 import { authorize, explainPolicy, type PolicyVerdict } from '../sidecar/security/authorization';
 import { admits } from '../sidecar/security/peerAuthentication';
@@ -111,6 +112,8 @@ class Walk {
     if (from !== null && !snapshot.workloads.some((w) => w.name === from)) {
       throw new ExplainUsageError(`--from ${req.from}: no such workload; use one of ${[...snapshot.workloads.map((w) => w.name), 'ingress'].join(', ')}`);
     }
+    const unknown = (req.ejected ?? []).find((w) => !snapshot.workloads.some((x) => x.name === w));
+    if (unknown !== undefined) throw new ExplainUsageError(`--ejected ${unknown}: no such workload; use one of ${snapshot.workloads.map((w) => w.name).join(', ')}`);
     this.role = from === null ? 'ingress' : 'sidecar';
     this.caller = this.tables(from);
     this.locate = opts.locate ?? (() => undefined);
@@ -156,7 +159,7 @@ class Walk {
     for (const { value: plan, probability } of merge(plans, planKey)) {
       const routed = routeRecord(plan, proxy);
       if (plan.kind === 'error') {
-        outcomes.push({ probability, kind: 'refused', status: plan.error.status, flags: plan.error.flag, summary: `${plan.error.status} ${plan.error.flag}: ${firstLine(plan.error.message)}`, records: [routed] });
+        outcomes.push({ probability, kind: 'refused', status: plan.error.status, flags: plan.error.flag, summary: `${plan.error.status}${plan.error.flag ? ` ${plan.error.flag}` : ''}: ${firstLine(plan.error.message)}`, records: [routed] });
         continue;
       }
       if (plan.kind !== 'forward') {
@@ -333,9 +336,10 @@ class Walk {
       ...(policy.outlierDetection ? { outlierDetection: { ...outlierSettings(policy.outlierDetection, t.defaults.outlierDetection) } } : {}),
       ...(policy.tls?.mode ? { tls: policy.tls.mode } : {}),
     };
-    for (const w of step.workloads) {
-      const v = this.verdictAt(plan, t.workloadByName.get(w)!, policy, request);
-      if (step.endpoints.some((e) => e.workload === w)) step.at.push(v.step);
+    // The cluster's endpoints themselves: a ServiceEntry's are no workload of the mesh.
+    for (const ep of first.endpoints) {
+      const v = this.verdictAt(plan, ep, policy, request);
+      if (step.endpoints.some((e) => e.workload === ep.name)) step.at.push(v.step);
     }
     return step;
   }
@@ -352,6 +356,14 @@ class Walk {
 
   private decideAt(plan: ForwardPlan, ep: WorkloadInfo, policy: EffectivePolicy, request: CallerRequest): Verdict {
     const t = this.caller;
+    const external = (ep as Endpoint).external;
+    if (external) {
+      // A ServiceEntry endpoint (or the passthrough's original destination): no sidecar there, so no
+      // PeerAuthentication or AuthorizationPolicy; the app outside the mesh answers.
+      const app = this.req.appStatus;
+      const step: EndpointStep = { workload: ep.name, mtls: { sends: false, why: `outside the mesh (${external.address}): no sidecar, no mesh mTLS` }, authz: { policies: [], allowed: true, reason: 'outside the mesh: no sidecar enforces AuthorizationPolicy' } };
+      return { step, records: [], outcome: app === undefined ? undefined : { kind: 'response', status: app } };
+    }
     const sends = sendsMtls(t, ep, policy, plan);
     const dest = this.tables(ep.name);
     const why = policy.tls?.mode ? `DestinationRule tls.mode ${policy.tls.mode}`
@@ -468,7 +480,8 @@ class Walk {
   private attempts(plan: ForwardPlan, policy: RetryPolicy | undefined, request: CallerRequest, lb: LbStats, random: RandomSource): Attempt[] {
     const t = this.caller;
     const req = { headers: request.headers, path: plan.path, sourceIp: LOOPBACK };
-    const eligible = eligibleEndpoints(new ResilienceState(new Stats(), random, () => this.now));
+    const state = new ResilienceState(new Stats(), random, () => this.now);
+    const eligible = eligibleEndpoints(state);
     const tried = new Set<string>();
     const out: Attempt[] = [];
     // The timeouts as the timeout and retry filters read them (the request's own headers first).
@@ -492,9 +505,18 @@ class Walk {
         return [...out, { error: { status: 504, flag: 'UT', message: `upstream request timeout (the route timeout, ${formatDuration(routeMs!)}, passed during the backoff before retry ${n - 1})` }, retried: false, inBackoff: true }];
       }
       const ctx = { plan, tables: t, avoidEndpoints: policy?.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined } as RequestContext;
-      const choice = chooseEndpoint(t, plan, req, lb, random, (endpoints, p) => eligible(ctx, endpoints, p));
+      let selected: string[] = [];
+      const choice = chooseEndpoint(t, plan, req, lb, random, (endpoints, p) => {
+        // Hosts assumed to have failed past the outlier-detection threshold, ejected by the sidecar's own detector.
+        assumeEjected(state, clusterName(plan), endpoints, p, t.defaults.outlierDetection, this.req.ejected);
+        selected = endpoints.map((e) => e.name);
+        return eligible(ctx, endpoints, p);
+      });
       if (choice.kind === 'unknown-subset') return [...out, { error: { status: 503, flag: 'NR', message: choice.error }, retried: false }];
-      if (!choice.pick) return [...out, { error: { status: 503, flag: 'UH', message: `no healthy upstream: ${plan.subset ? `subset ${plan.subset} selects no workload` : 'the service has no workload'}` }, retried: false }];
+      if (!choice.pick) {
+        const why = selected.length > 0 ? `outlier detection ejected every host of ${clusterName(plan)} (${selected.join(', ')})` : plan.subset ? `subset ${plan.subset} selects no workload` : 'the service has no workload';
+        return [...out, { error: { status: 503, flag: 'UH', message: `no healthy upstream: ${why}` }, retried: false }];
+      }
       const ep = choice.pick.endpoint;
       tried.add(ep.name);
       // The circuit breaker before the connection: with the assumed requests in flight, one more may overflow (503 UO).

@@ -26,8 +26,7 @@ import { verifyRequestTokens } from '../../simulator/explain/tokens';
 import { generateKeys, loadSigningKey, mint, type MintOptions } from '../../simulator/jwt-keys';
 import { startAuthorizer } from '../sidecar/extAuthzServer';
 import { disagreement, type HopSeen } from '../../simulator/explain/compare';
-import type { DecisionRecord } from '../../simulator/sidecar/decisions';
-import type { AccessLogEntry } from '../../simulator/control/api/contract';
+import { observe } from './hops';
 import type { HTTPRoute, HTTPRouteRule, Resource } from '../../simulator/policy/model';
 import { seededRandom } from '../../simulator/random';
 import * as http from 'node:http';
@@ -197,7 +196,11 @@ function requestFor(rnd: Rnd): Request {
  * Cases whose outcome no load-balancer pick or percentage changes, so each
  * behaviour the property must reach is reached in every run: per-try
  * timeouts retried to the end (URX) with a mirror, a route timeout, an
- * HTTPRoute forwarding, and a connection PeerAuthentication refuses.
+ * HTTPRoute forwarding, a connection PeerAuthentication refuses, and a
+ * connection pool overflowing or waiting. (The generated cases push
+ * PeerAuthentications after the pool cases: every GOAWAY a callee sends must
+ * reach a caller, which held since the inbound listener closes a connection
+ * its peer closed, test/sidecar/listeners/inbound-remote-close.test.ts.)
  */
 const ANCHORS: Array<{ policies: Policies; requests: Request[] }> = [
   {
@@ -224,6 +227,16 @@ const ANCHORS: Array<{ policies: Policies; requests: Request[] }> = [
     // A plaintext caller (tls DISABLE) at a STRICT port: the connection is refused (UC).
     policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { tls: { mode: 'DISABLE' } } })], peerAuthentications: [pa('strict', { mtls: { mode: 'STRICT' } })] },
     requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {} }],
+  },
+  // Connection-pool overflow is load dependent, so one request is held in flight (a slow answer), then one more
+  // is sent. http2MaxRequests 1: 503 UO at once; maxConnections 1 with room to wait: it waits and is answered.
+  {
+    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { http: { http2MaxRequests: 1 } } } })] },
+    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {}, hold: { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} } }],
+  },
+  {
+    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } } } })] },
+    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {}, hold: { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} } }],
   },
 ];
 
@@ -269,25 +282,6 @@ async function securityAnchors(authorizerPort: number): Promise<Array<{ policies
   ];
 }
 
-/**
- * Run after the generated cases, with no policy pushed after them:
- * connection-pool overflow is load dependent, so one request is held in
- * flight (a slow answer), then one more is sent. http2MaxRequests 1: 503 UO
- * at once; maxConnections 1 with room to wait: it waits and is answered.
- * (A connectionPool makes the caller open real handshakes to the callees
- * (circuitBreaker.ts); pushes after them miscount the callees' GOAWAYs.)
- */
-const TAIL: Array<{ policies: Policies; requests: Request[] }> = [
-  {
-    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { http: { http2MaxRequests: 1 } } } })] },
-    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {}, hold: { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} } }],
-  },
-  {
-    policies: { destinationRules: [dr('reviews', { host: 'reviews', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } } } })] },
-    requests: [{ from: 'frontend-v1', method: 'GET', path: '/status/200', headers: {}, hold: { from: 'frontend-v1', method: 'GET', path: '/status/200/slow', headers: {} } }],
-  },
-];
-
 /** The reviews app: `/status/NNN` answers NNN, at once or (`/status/NNN/slow`) after SLOW_MS. */
 async function statusApp(): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((req, res) => {
@@ -311,32 +305,6 @@ function holdAt(apps: http.Server[], send: () => Promise<unknown>): { arrived: P
     done = send();
   });
   return { arrived, done: arrived.then(() => done) };
-}
-
-async function entries(mesh: TestMesh, proxy: string, id: string, listener: string, atLeast: number): Promise<AccessLogEntry[]> {
-  const sidecar = proxy === 'ingress' ? mesh.ingress! : mesh.sidecars.get(proxy)!;
-  // The entry is written when the exchange ends, at the latest a turn after the caller has the response.
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const found = sidecar.accessLog.tail().filter((e) => e.request_id === id && e.listener === listener);
-    if (found.length >= atLeast || Date.now() > deadline) return found;
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
-async function observe(mesh: TestMesh, req: Request, id: string): Promise<HopSeen> {
-  const reply = await mesh.request(req.from, { url: `http://reviews:9080${req.path}`, method: req.method, headers: { ...req.headers, 'x-request-id': id } });
-  const [out] = await entries(mesh, req.from, id, req.from === 'ingress' ? 'ingress' : 'outbound', 1);
-  assert.ok(out, `no outbound access-log entry for ${id}`);
-  const inbound = new Map<string, DecisionRecord[][]>();
-  // Attempts whose connection the callee refused (UC, UF) or the caller's pool refused (UO) never became an exchange there.
-  const reached = out.decisions.filter((d) => d.step === 'attempt' && d.endpoint && !['UC', 'UF', 'UO'].includes(d.result)).map((d) => (d as { endpoint: string }).endpoint);
-  for (const w of REVIEWS) {
-    const want = reached.filter((x) => x === w).length;
-    const got = want === 0 ? [] : await entries(mesh, w, id, 'inbound', want);
-    if (got.length) inbound.set(w, got.map((e) => e.decisions));
-  }
-  return { status: reply.status, outbound: out.decisions, inbound, flags: out.response_flags };
 }
 
 /**
@@ -385,8 +353,8 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
     const rnd = seededRandom(SEED);
     const covered = new Set<string>();
     // The anchors first (behaviours the dice of the sidecars could leave out of a short run), then the generated cases.
-    for (let c = -anchors.length; c < CASES + TAIL.length; c++) {
-      const anchor = c < 0 ? anchors[c + anchors.length] : c >= CASES ? TAIL[c - CASES] : undefined;
+    for (let c = -anchors.length; c < CASES; c++) {
+      const anchor = c < 0 ? anchors[c + anchors.length] : undefined;
       const policies = anchor ? anchor.policies : policiesFor(rnd);
       await pushSettled(mesh, policies);
       for (let q = 0; q < (anchor ? anchor.requests.length : REQUESTS_PER_CASE); q++) {
@@ -399,7 +367,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
         // The sample authorizer allows what says `x-ext-authz: allow`; the walk is told so, as it is told the app's answer.
         const request: ExplainRequest = { from: req.from, method: req.method, url: `http://reviews:9080${req.path}`, headers: req.headers, proxyForm: req.from === 'ingress', appStatus, appDelayMs, ...(req.hold ? { inFlight: 1 } : {}), extAuthz: req.headers['x-ext-authz'] === 'allow' ? 'allow' : 'deny' };
         const walked: ExplainResult = explainRequest(mesh.snapshot, request, { tokens: await verifyRequestTokens(mesh.snapshot, request) });
-        const seen = await observe(mesh, req, `case-${c}-${q}`);
+        const seen = await observe(mesh, { ...req, url: `http://reviews:9080${req.path}` }, `case-${c}-${q}`, REVIEWS);
         if (held) await held.done;
         const candidates = walked.outcomes.filter((o) => o.probability > 0);
         const agreeing = candidates.find((o) => disagreement(o, seen) === undefined);

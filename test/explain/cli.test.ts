@@ -127,6 +127,12 @@ const CASES: Case[] = [
   { name: 'end-users-ext-authz-deny', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', 'x-ext-authz: deny', '--ext-authz', 'deny'], exit: 1 },
   // Istio's circuit-breaking task: with one request in flight, maxConnections 1 lets one more wait (http1MaxPendingRequests 1); with two, it overflows.
   { name: 'circuit-breaking-overflow', edit: CIRCUIT_BREAKER, args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--in-flight', '2'], exit: 1 },
+  // Its outlierDetection (1 consecutive 5xx, up to 100 % of hosts) with reviews-v1 assumed failing: subset v1's only host is ejected, no healthy upstream.
+  { name: 'circuit-breaking-ejected', edit: CIRCUIT_BREAKER, args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '--ejected', 'reviews-v1'], exit: 1 },
+  // A ServiceEntry host (the egress example's payments API): its STATIC endpoint has no sidecar, so no mTLS or authorization there.
+  { name: 'egress-payments-service-entry', example: 'egress', args: ['--from', 'shop-v1', 'GET', 'http://api.payments.example/charge'], exit: 0 },
+  // A host outside the registry under the example's REGISTRY_ONLY: pilot's block_all route, 502 with no response flag.
+  { name: 'egress-registry-only-black-hole', example: 'egress', args: ['--from', 'shop-v1', 'GET', 'http://127.0.0.1:9/x'], exit: 1 },
   { name: 'end-users-ext-authz-unknown', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 0 },
 ];
 

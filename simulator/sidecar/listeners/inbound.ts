@@ -144,6 +144,12 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     // An abbreviated handshake (a TLS 1.3 ticket the caller kept): what makes a TLS connection per TCP connection affordable.
     if (tls.isSessionReused()) deps.stats.inc('inbound.cx_tls_resumed');
     (tls as unknown as Record<symbol, PeerIdentity>)[PEER] = peer;
+    // Envoy closes a downstream connection at its peer's FIN (HTTP has no half-close): without
+    // this the TLS socket kept the raw socket's half-open and an HTTP/2 session stayed open for
+    // a GOAWAY no peer reads (a connection-pool handshake ends as soon as it is made). An
+    // HTTP/1.1 CONNECT tunnel turns half-close back on for itself (http1Tunnel).
+    tls.allowHalfOpen = false;
+    tls.once('end', () => tls.once('close', () => deps.stats.inc('inbound.downstream_cx_destroy_remote')));
     if (tls.alpnProtocol !== 'h2') trackHttp1(tls);
   });
   const sessions = new Set<http2.ServerHttp2Session>();
