@@ -35,6 +35,8 @@ export interface ExplainRequest {
   appStatus?: number;
   /** How long the app is assumed to take to answer (predicts per-try and route timeouts); 0 when absent. */
   appDelayMs?: number;
+  /** For a gRPC call: the grpc-status the app is assumed to answer with (predicts retries on unavailable, cancelled, ...); unknown when absent. */
+  appGrpcStatus?: number;
   /** Requests the caller's sidecar is assumed to have in flight to the destination cluster already (connection-pool overflow is load dependent); 0 when absent. */
   inFlight?: number;
   /** Workloads assumed to have failed past their cluster's outlier-detection threshold, in the order they failed (the sidecar's detector ejects them, up to maxEjectionPercent); none when absent. */
@@ -142,6 +144,8 @@ export interface Outcome {
   /** answered: the app answers; mesh: the mesh answers for it (redirect, direct response); refused: the mesh refuses. */
   kind: 'answered' | 'mesh' | 'refused';
   status?: number;
+  /** For a gRPC call: the grpc-status the caller gets, when known (the mesh's own answer, or the app's assumed one). */
+  grpcStatus?: number;
   flags?: string;
   summary: string;
   records: DecisionRecord[];

@@ -40,7 +40,7 @@ import type { GatewayListenerRef, RequestContext } from '../sidecar/context';
 import { headerMs, PER_TRY_TIMEOUT_HEADER, routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
 import { callTimeoutMs } from '../sidecar/grpc/timeout';
 import { httpToGrpcStatus, isGrpc } from '../sidecar/grpc/status';
-import { grpcStatusName } from '../policy/grpc-status';
+import { GRPC_STATUS, grpcStatusName } from '../policy/grpc-status';
 import { admissionUnder, poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
 import { overflow } from '../sidecar/filters/circuitBreaker';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
@@ -106,6 +106,8 @@ class Walk {
   private readonly locate: Locator;
   private readonly now: number;
   private readonly tokens?: TokenVerdicts;
+  /** A gRPC call (content-type application/grpc): the sidecars answer it with trailers-only 200s (grpc/localReply.ts). */
+  private readonly grpc: boolean;
 
   constructor(private readonly snapshot: MeshSnapshot, private readonly req: ExplainRequest, opts: ExplainOptions) {
     const from = req.from === 'ingress' || req.from === snapshot.ingress.name ? null : req.from;
@@ -119,6 +121,7 @@ class Walk {
     this.locate = opts.locate ?? (() => undefined);
     this.now = opts.now ?? Date.now();
     this.tokens = opts.tokens;
+    this.grpc = isGrpc(Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v])));
   }
 
   private tables(workload: string | null): MeshTables {
@@ -346,6 +349,22 @@ class Walk {
 
   private readonly verdicts = new Map<string, Verdict>();
 
+  /**
+   * The callee's sidecar's own answer (RBAC 403, JWT 401): to a gRPC call, a
+   * trailers-only 200 whose grpc-status maps it, which is what the caller's
+   * attempt reads (grpc/localReply.ts).
+   */
+  private localReply(status: number): AttemptOutcome {
+    return this.grpc ? { kind: 'response', status: 200, grpcStatus: httpToGrpcStatus(status) } : { kind: 'response', status };
+  }
+
+  /** What the app is assumed to answer (`--app-status`, and for a gRPC call `--app-grpc-status`; a gRPC status alone comes on a 200). */
+  private appAnswer(): AttemptOutcome | undefined {
+    const { appStatus, appGrpcStatus } = this.req;
+    if (appStatus === undefined && appGrpcStatus === undefined) return undefined;
+    return { kind: 'response', status: appStatus ?? 200, ...(appGrpcStatus !== undefined ? { grpcStatus: appGrpcStatus } : {}) };
+  }
+
   /** How the call goes out to one workload and what its sidecar's inbound decides (once per workload and destination). */
   private verdictAt(plan: ForwardPlan, ep: WorkloadInfo, policy: EffectivePolicy, request: CallerRequest): Verdict {
     const key = `${ep.name}|${plan.host}|${plan.port}|${plan.subset ?? ''}`;
@@ -360,9 +379,8 @@ class Walk {
     if (external) {
       // A ServiceEntry endpoint (or the passthrough's original destination): no sidecar there, so no
       // PeerAuthentication or AuthorizationPolicy; the app outside the mesh answers.
-      const app = this.req.appStatus;
       const step: EndpointStep = { workload: ep.name, mtls: { sends: false, why: `outside the mesh (${external.address}): no sidecar, no mesh mTLS` }, authz: { policies: [], allowed: true, reason: 'outside the mesh: no sidecar enforces AuthorizationPolicy' } };
-      return { step, records: [], outcome: app === undefined ? undefined : { kind: 'response', status: app } };
+      return { step, records: [], outcome: this.appAnswer() };
     }
     const sends = sendsMtls(t, ep, policy, plan);
     const dest = this.tables(ep.name);
@@ -395,10 +413,9 @@ class Walk {
     const jwt = this.jwtAt(dest, sent.headers as IncomingHttpHeaders, path);
     if (jwt.view) step.jwt = jwt.view;
     if (jwt.refused) step.refusedBy = 'RequestAuthentication';
-    if (jwt.refused) return { step, records, outcome: { kind: 'response', status: jwt.refused.status }, refused: jwt.refused.why };
+    if (jwt.refused) return { step, records, outcome: this.localReply(jwt.refused.status), refused: jwt.refused.why };
     const policies = authzPoliciesAt(dest);
-    const app = this.req.appStatus;
-    let answered: Verdict = { step, records, outcome: app === undefined ? undefined : { kind: 'response', status: app } };
+    let answered: Verdict = { step, records, outcome: this.appAnswer() };
     if (policies.length === 0) return answered;
     const areq = authzRequest({ tables: dest, source, method: this.req.method.toUpperCase(), path, authority: sent.authority, inbound, downstream: { headers: sent.headers as IncomingHttpHeaders }, auth: jwt.auth });
     // AuthorizationPolicy CUSTOM (ext_authz) before DENY and ALLOW: its matching rules ask the external authorizer.
@@ -406,7 +423,7 @@ class Walk {
     if (custom.kind === 'deny') {
       step.custom = { policies: [custom.policy], verdict: `denied without asking: ${custom.why} (pilot turns the policy into a DENY)` };
       step.refusedBy = 'CUSTOM';
-      return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied by AuthorizationPolicy ${custom.policy} (CUSTOM): ${custom.why}` };
+      return { step, records, outcome: this.localReply(403), refused: `RBAC: access denied by AuthorizationPolicy ${custom.policy} (CUSTOM): ${custom.why}` };
     }
     if (custom.kind === 'ask') {
       const provider = providerAt(dest, custom.provider);
@@ -414,7 +431,7 @@ class Walk {
       const assumed = this.req.extAuthz;
       step.custom = { policies: custom.policies, provider: custom.provider, ...(provider ? { address: provider.address } : {}), verdict: assumed === undefined ? `${asked} decides (assume its answer with --ext-authz allow|deny)` : `${asked} is assumed to ${assumed}` };
       if (assumed === 'deny') step.refusedBy = 'CUSTOM';
-      if (assumed === 'deny') return { step, records, outcome: { kind: 'response', status: 403 }, refused: `denied by ${asked}, asked by AuthorizationPolicy ${custom.policies.join(', ')} (CUSTOM)` };
+      if (assumed === 'deny') return { step, records, outcome: this.localReply(403), refused: `denied by ${asked}, asked by AuthorizationPolicy ${custom.policies.join(', ')} (CUSTOM)` };
       // Its answer unknown: so is the attempt's (as an app's unknown answer); if it allows, DENY and ALLOW decide next.
       if (assumed === undefined) answered = { ...answered, outcome: undefined };
     }
@@ -426,7 +443,7 @@ class Walk {
     };
     records.push(authzRecord(decision, ep.name));
     if (decision.allowed) return answered;
-    return { step, records, outcome: { kind: 'response', status: 403 }, refused: `RBAC: access denied ${denialReason(step)}` };
+    return { step, records, outcome: this.localReply(403), refused: `RBAC: access denied ${denialReason(step)}` };
   }
 
   /** Why one more request overflows the destination's connection pool under the assumed load (undefined: it does not). */
@@ -565,7 +582,7 @@ class Walk {
       const delayed = fault.delayMs !== undefined ? ` after a ${formatDuration(fault.delayMs)} injected delay` : '';
       if (fault.abort) {
         const s = fault.abort.grpcStatus !== undefined ? `200 grpc-status ${fault.abort.grpcStatus}` : `${fault.abort.httpStatus}`;
-        out.push({ probability: p, kind: 'refused', status: fault.abort.grpcStatus !== undefined ? 200 : fault.abort.httpStatus, flags: fault.delayMs !== undefined ? 'DI,FI' : 'FI', summary: `${s} fault filter abort${delayed} (${faultSource(fault, plan)})`, records: [routed, ...faulted] });
+        out.push({ probability: p, kind: 'refused', status: fault.abort.grpcStatus !== undefined ? 200 : fault.abort.httpStatus, ...(fault.abort.grpcStatus !== undefined ? { grpcStatus: fault.abort.grpcStatus } : {}), flags: fault.delayMs !== undefined ? 'DI,FI' : 'FI', summary: `${s} fault filter abort${delayed} (${faultSource(fault, plan)})`, records: [routed, ...faulted] });
         continue;
       }
       // The mirror filter runs after the fault filter: a copy per mirror its percentage picks.
@@ -598,15 +615,17 @@ class Walk {
     const v = last.verdict!;
     if (v.refused) {
       const status = v.outcome?.kind === 'response' ? v.outcome.status : v.outcome?.kind === 'error' && v.outcome.flag === 'UT' ? 504 : 503;
-      const flags = [...(v.outcome?.kind === 'error' ? [v.outcome.flag] : status === 403 ? ['UAEX'] : []), ...urx].join(',');
+      const grpcStatus = v.outcome?.kind === 'response' ? v.outcome.grpcStatus : undefined;
+      const flags = [...(v.outcome?.kind === 'error' ? [v.outcome.flag] : status === 403 || grpcStatus === GRPC_STATUS.PERMISSION_DENIED ? ['UAEX'] : []), ...urx].join(',');
       // Envoy's own words for an RBAC denial; a refused connection says its flag, as the access log would.
-      const head = v.outcome?.kind === 'error' ? `${status} ${v.outcome.flag}:` : `${status}`;
-      return { probability, kind: 'refused', status, ...(flags ? { flags } : {}), summary: `${head} ${v.refused}${after}${urx.length ? ' (URX)' : ''}`, records };
+      const head = v.outcome?.kind === 'error' ? `${status} ${v.outcome.flag}:` : grpcStatus !== undefined ? `grpc-status ${grpcStatus} ${grpcStatusName(grpcStatus)} (a trailers-only ${status}):` : `${status}`;
+      return { probability, kind: 'refused', status, ...(grpcStatus !== undefined ? { grpcStatus } : {}), ...(flags ? { flags } : {}), summary: `${head} ${v.refused}${after}${urx.length ? ' (URX)' : ''}`, records };
     }
     const status = v.outcome?.kind === 'response' ? v.outcome.status : undefined;
+    const grpcStatus = v.outcome?.kind === 'response' ? v.outcome.grpcStatus : undefined;
     const flags = urx.join(',');
-    const summary = status === undefined ? `forwarded to ${last.endpoint}${share}${delayed}: the app answers${after}` : `${status} from ${last.endpoint}${share}${delayed}${after}${flags ? ` (${flags})` : ''}`;
-    return { probability, kind: 'answered', ...(status !== undefined ? { status } : {}), ...(flags ? { flags } : {}), summary, records };
+    const summary = status === undefined ? `forwarded to ${last.endpoint}${share}${delayed}: the app answers${after}` : `${status}${grpcStatus !== undefined ? ` grpc-status ${grpcStatus} ${grpcStatusName(grpcStatus)}` : ''} from ${last.endpoint}${share}${delayed}${after}${flags ? ` (${flags})` : ''}`;
+    return { probability, kind: 'answered', ...(status !== undefined ? { status } : {}), ...(grpcStatus !== undefined ? { grpcStatus } : {}), ...(flags ? { flags } : {}), summary, records };
   }
 }
 
@@ -761,7 +780,10 @@ function headline(outcomes: Outcome[], route: RouteStep): string {
  * (sidecar/grpc/localReply.ts); an abort that names its gRPC status says it already.
  */
 function grpcCallerSees(o: Outcome): void {
-  if (o.kind !== 'refused' || o.status === undefined || o.status === 200 || /grpc-status/.test(o.summary)) return;
+  if (o.kind !== 'refused' || o.status === undefined || o.status === 200 || o.grpcStatus !== undefined) return;
   const code = httpToGrpcStatus(o.status);
-  o.summary += `; the gRPC caller gets grpc-status ${code} ${grpcStatusName(code)} (trailers-only)`;
+  // On the wire, and in the caller's access log, the status is 200.
+  o.status = 200;
+  o.grpcStatus = code;
+  o.summary += `; the gRPC caller gets grpc-status ${code} ${grpcStatusName(code)} (a trailers-only 200)`;
 }
