@@ -22,6 +22,7 @@ interface Opts {
   proxyForm?: boolean;
   gateway?: string;
   appStatus?: string;
+  appGrpcStatus?: string;
   appDelay?: string;
   extAuthz?: string;
   inFlight?: string;
@@ -45,6 +46,7 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('--proxy-form', 'at the ingress: the request comes in proxy form (curl -x), routed as inside the mesh, not by Gateways')
     .option('--gateway <name[:port]>', 'at the ingress: the Gateway API Gateway (name, namespace/name; :port when it has several) the request comes in on')
     .option('--app-status <code>', 'assume the app answers this status (explain then predicts retries)')
+    .option('--app-grpc-status <code>', 'grpc: assume the app answers this gRPC status, a number or a name such as UNAVAILABLE (explain then predicts retries on unavailable, cancelled, ...)')
     .option('--app-delay <duration>', 'assume the app takes this long to answer, e.g. 2s (explain then predicts per-try and route timeouts)')
     .option('--sni <name>', 'tls: the server name the app\'s ClientHello sends (tls[] rules route on it)')
     .option('--in-flight <n>', 'assume the caller already has n requests in flight to the destination (predicts connectionPool overflow, 503 UO)')
@@ -111,6 +113,15 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const appStatus = o.appStatus === undefined ? undefined : Number(o.appStatus);
   if (appStatus !== undefined && !(Number.isInteger(appStatus) && appStatus >= 100 && appStatus <= 599)) return usage(`--app-status ${o.appStatus}: a status code from 100 to 599`);
 
+  let appGrpcStatus: number | undefined;
+  if (o.appGrpcStatus !== undefined) {
+    if (l4 !== 'grpc') return usage(`--app-grpc-status ${o.appGrpcStatus}: for a gRPC call (devmesh explain --from W grpc host:port/pkg.Service/Method)`);
+    const { GRPC_STATUS } = await import('../policy/grpc-status');
+    const byName = (GRPC_STATUS as Record<string, number>)[o.appGrpcStatus.toUpperCase()];
+    appGrpcStatus = /^\d+$/.test(o.appGrpcStatus) ? Number(o.appGrpcStatus) : byName;
+    if (appGrpcStatus === undefined || appGrpcStatus > 16) return usage(`--app-grpc-status ${o.appGrpcStatus}: a gRPC status, 0 to 16 or its name (OK, UNAVAILABLE, ...)`);
+  }
+
   const { parseDuration } = await import('../policy/duration');
   const appDelayMs = o.appDelay === undefined ? undefined : parseDuration(o.appDelay);
   if (o.appDelay !== undefined && appDelayMs === undefined) return usage(`--app-delay ${o.appDelay}: a duration such as 300ms or 2s`);
@@ -127,7 +138,7 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const { verifyRequestTokens } = await import('../explain/tokens');
   const { formatExplain } = await import('../explain/format');
   try {
-    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, appDelayMs, ...(inFlight ? { inFlight } : {}), ...(o.ejected.length ? { ejected: o.ejected } : {}), ...(extAuthz ? { extAuthz } : {}) };
+    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, ...(appGrpcStatus !== undefined ? { appGrpcStatus } : {}), appDelayMs, ...(inFlight ? { inFlight } : {}), ...(o.ejected.length ? { ejected: o.ejected } : {}), ...(extAuthz ? { extAuthz } : {}) };
     // The request's JWTs are verified first, by the sidecars' own verifier with the policies' keys.
     const tokens = await verifyRequestTokens(snapshot, request);
     const result = explainRequest(snapshot, request, { locate, tokens });
@@ -141,8 +152,8 @@ async function explain(method: string | undefined, url: string | undefined, o: O
 
 /** `explain --from W tcp host:port` / `tls host:port --sni NAME`: the walk of one connection (explain/walkL4.ts). */
 async function explainL4(protocol: 'tcp' | 'tls', target: string, o: Opts): Promise<number> {
-  if (o.header.length || o.cookie.length || o.appStatus !== undefined || o.appDelay !== undefined || o.proxyForm || o.gateway !== undefined) {
-    return usage(`${protocol} ${target}: a connection has no headers, cookies or app answer to assume; -H, --cookie, --app-status, --app-delay, --proxy-form and --gateway are for HTTP`);
+  if (o.header.length || o.cookie.length || o.appStatus !== undefined || o.appGrpcStatus !== undefined || o.appDelay !== undefined || o.proxyForm || o.gateway !== undefined) {
+    return usage(`${protocol} ${target}: a connection has no headers, cookies or app answer to assume; -H, --cookie, --app-status, --app-grpc-status, --app-delay, --proxy-form and --gateway are for HTTP`);
   }
   if (protocol === 'tcp' && o.sni !== undefined) return usage('--sni is for a TLS connection (tls host:port --sni NAME)');
   const loaded = await snapshotOf(o.file);

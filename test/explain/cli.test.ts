@@ -107,6 +107,8 @@ const CASES: Case[] = [
   { name: 'ratings-delay-for-jason', task: 'virtual-service-ratings-test-delay', args: ['--from', 'reviews-v2', 'GET', 'http://ratings:9080/ratings/0', '-H', 'end-user: jason'], exit: 0 },
   // The demo's gRPC hop: a call is a POST to its method's path, authorized per method.
   { name: 'grpc-details', args: ['--from', 'productpage-v1', 'grpc', 'details:9080/bookinfo.details.v1.Details/GetDetails', '-H', 'grpc-timeout: 3S'], exit: 0 },
+  // Istio's default retry policy retries unavailable: an app answering UNAVAILABLE is tried three times.
+  { name: 'grpc-details-app-unavailable', args: ['--from', 'productpage-v1', 'grpc', 'details:9080/bookinfo.details.v1.Details/GetDetails', '--app-grpc-status', 'UNAVAILABLE'], exit: 0 },
   { name: 'grpc-details-other-method', args: ['--from', 'productpage-v1', 'grpc', 'details:9080/bookinfo.details.v1.Details/DeleteDetails'], exit: 1 },
   { name: 'unknown-host', args: ['--from', 'productpage-v1', 'GET', 'http://nope:9080/'], exit: 1 },
   // Istio's request-timeouts task with the app taking 2 s: the route's 0.5 s timeout cuts the attempt.
@@ -201,6 +203,8 @@ describe('devmesh explain usage errors exit 2', () => {
     ['a Gateway from a workload', ['--from', 'productpage-v1', '--gateway', 'nope', 'GET', 'http://bookinfo.example.com/'], /a Gateway's listener is the ingress's; use --from ingress/],
     ['an app delay that is no duration', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--app-delay', 'soon'], /--app-delay soon: a duration/],
     ['a gRPC call without a method path', ['--from', 'productpage-v1', 'grpc', 'details:9080'], /write the call as host:port\/package.Service\/Method/],
+    ['a gRPC status for an HTTP request', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--app-grpc-status', '14'], /--app-grpc-status 14: for a gRPC call/],
+    ['an unknown gRPC status', ['--from', 'productpage-v1', 'grpc', 'details:9080/bookinfo.details.v1.Details/GetDetails', '--app-grpc-status', 'BROKEN'], /a gRPC status, 0 to 16 or its name/],
     ['a gRPC call without a port', ['--from', 'productpage-v1', 'grpc', 'details/bookinfo.details.v1.Details/GetDetails'], /name the port \(details:PORT\)/],
     ['a TCP target without a port', ['--from', 'ratings-v1', 'tcp', 'redis'], /write the target as host:port/],
     ['tls on a TCP port', ['--from', 'ratings-v1', 'tls', 'redis:6379', '--sni', 'redis'], /port 6379 \(redis\) is redis, not TLS/],
