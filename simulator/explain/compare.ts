@@ -13,6 +13,8 @@ import type { Outcome } from './result';
 export interface HopSeen {
   /** The status the caller got (0: no response). */
   status: number;
+  /** For a gRPC call: the grpc-status the caller got, when recorded. */
+  grpcStatus?: number;
   /** The caller's response flags, comma-separated (`-` for none). */
   flags: string;
   /** The caller's sidecar's records (outbound or ingress listener). */
@@ -41,6 +43,7 @@ export function disagreement(o: Outcome, seen: HopSeen): string | undefined {
     if (want[i].result !== got[i].result && !(want[i].result === 'app' && /^\d+$/.test(got[i].result))) return `attempt ${i + 1} result ${want[i].result} vs ${got[i].result}`;
   }
   if (o.status !== undefined && o.status !== seen.status) return `status ${o.status} vs ${seen.status}`;
+  if (o.grpcStatus !== undefined && seen.grpcStatus !== undefined && o.grpcStatus !== seen.grpcStatus) return `grpc-status ${o.grpcStatus} vs ${seen.grpcStatus}`;
   // Retriable but no retries left: the caller's access log says URX.
   if ((o.flags ?? '').split(',').includes('URX') !== seen.flags.split(',').includes('URX')) return `URX ${o.flags ?? '-'} vs ${seen.flags}`;
   // The authorization verdict at each workload reached (in the prediction: the records after its attempt).
@@ -65,7 +68,7 @@ export function judge(outcomes: readonly Outcome[], seen: HopSeen): { agrees: tr
   const possible = outcomes.filter((o) => o.probability > 0);
   for (const o of possible) if (disagreement(o, seen) === undefined) return { agrees: true, outcome: o };
   // The closest: the one that agrees longest (route, then fault, then attempts ...), most likely first.
-  const order = ['authz', 'URX', 'status', 'attempt', 'mirror', 'fault', 'route'];
+  const order = ['authz', 'URX', 'grpc-status', 'status', 'attempt', 'mirror', 'fault', 'route'];
   const rank = (d: string) => order.findIndex((p) => d.startsWith(p));
   let closest: { o: Outcome; d: string } | undefined;
   for (const o of possible) {

@@ -40,9 +40,10 @@ export function hopsOf(spans: readonly SpanRecord[], headers: Record<string, str
         url: String(a['http.url']),
         headers: { ...recorded?.headers, ...headers },
         appStatus: appStatusOf(under),
+        ...appGrpcStatusOf(under),
       },
       ...(recorded ? { config: recorded.config } : {}),
-      seen: { status: Number(a['http.status_code']), flags: String(a['response_flags'] ?? '-'), outbound: span.decisions ?? [], inbound },
+      seen: { status: Number(a['http.status_code']), ...(a['rpc.grpc.status_code'] !== undefined ? { grpcStatus: Number(a['rpc.grpc.status_code']) } : {}), flags: String(a['response_flags'] ?? '-'), outbound: span.decisions ?? [], inbound },
     });
   }
   return hops;
@@ -50,6 +51,14 @@ export function hopsOf(spans: readonly SpanRecord[], headers: Record<string, str
 
 /** What the app answered at the callee, as the walk assumes it: the status of an inbound span the proxy did not answer itself. */
 function appStatusOf(inbound: readonly SpanRecord[]): number | undefined {
-  const app = inbound.find((s) => (s.attributes['response_flags'] ?? '-') === '-' && Number(s.attributes['http.status_code']) > 0);
+  const app = appSpan(inbound);
   return app ? Number(app.attributes['http.status_code']) : undefined;
 }
+
+/** For a gRPC call, the grpc-status the app answered with (the same span). */
+function appGrpcStatusOf(inbound: readonly SpanRecord[]): { appGrpcStatus?: number } {
+  const code = appSpan(inbound)?.attributes['rpc.grpc.status_code'];
+  return code === undefined ? {} : { appGrpcStatus: Number(code) };
+}
+
+const appSpan = (inbound: readonly SpanRecord[]) => inbound.find((s) => (s.attributes['response_flags'] ?? '-') === '-' && Number(s.attributes['http.status_code']) > 0);
