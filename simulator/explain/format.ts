@@ -76,9 +76,10 @@ function formatDestination(d: DestinationStep, line: (l: string, t: string) => v
   if (d.selector) more(`subset ${d.subset}: ${Object.entries(d.selector).map(([k, v]) => `${k}=${v}`).join(',') || '(no labels)'} -> ${d.workloads.join(', ') || 'no workload'}`);
   else more(`workloads: ${d.workloads.join(', ') || 'none'}`);
   if (d.problem) more(`problem: ${d.problem}`);
-  if (d.endpoints.length === 0) return;
+  if (d.endpoints.length === 0 && !d.ejected?.length) return;
   more(`load balancing: ${d.loadBalancer.policy} — ${d.loadBalancer.source}`);
-  more(`endpoints: ${d.endpoints.map((e) => `${e.workload} ${pct(e.probability)}`).join(', ')}`);
+  const ejected = d.ejected?.length ? `${d.endpoints.length ? ';' : ' —'} ejected by outlier detection: ${d.ejected.join(', ')}` : '';
+  more(`endpoints: ${d.endpoints.map((e) => `${e.workload} ${pct(e.probability)}`).join(', ') || 'none'}${ejected}`);
   more(`policy: ${d.policy.levels.join(' + ')}${d.policy.tls ? `; tls ${d.policy.tls}` : ''}`);
   more(`connection pool: ${describePool(d.policy.connectionPool)} — ${d.policy.connectionPoolSource}`);
   const od = d.policy.outlierDetection;

@@ -103,6 +103,8 @@ export interface DestinationStep {
   loadBalancer: { policy: string; source: string };
   /** Each workload's share of this destination's requests. */
   endpoints: Array<{ workload: string; probability: number }>;
+  /** Workloads of the cluster its outlier detection is assumed to have ejected (`--ejected`), left out of `endpoints`. */
+  ejected?: string[];
   /** The traffic policy in force after merging (port level, subset level), and what it falls back on. */
   policy: {
     levels: string[];

@@ -328,9 +328,13 @@ class Walk {
     const rounds = Math.max(1, first.candidates.length);
     const picks: Array<{ value: string; probability: number }> = [];
     for (let i = 0; i < rounds; i++) {
-      for (const b of explore((random) => chooseEndpoint(t, plan, req, lb, random))) if (b.value.kind === 'picked') picks.push({ value: b.value.pick!.endpoint.name, probability: b.probability / rounds });
+      // Through the outlier filter: a host assumed ejected is not among the first pick's odds, as in the outcomes.
+      const ctx = { plan, tables: t } as RequestContext;
+      for (const b of explore((random) => { const outliers = this.outlierFilter(plan, random); return chooseEndpoint(t, plan, req, lb, random, (e, p) => outliers(ctx, e, p)); })) if (b.value.kind === 'picked') picks.push({ value: b.value.pick!.endpoint.name, probability: b.probability / rounds });
     }
     step.endpoints = merge(picks, (w) => w).map((e) => ({ workload: e.value, probability: e.probability }));
+    const ejected = (this.req.ejected ?? []).filter((w) => step.workloads.includes(w) && !step.endpoints.some((e) => e.workload === w));
+    if (ejected.length) step.ejected = ejected;
     const policy = first.policy;
     step.loadBalancer = lbOf(policy, t);
     step.policy = {
@@ -348,6 +352,20 @@ class Walk {
   }
 
   private readonly verdicts = new Map<string, Verdict>();
+
+  /**
+   * The load balancer's outlier filter as the sidecar runs it, over a
+   * detector of its own that has seen the assumed failures (`--ejected`):
+   * ejected hosts are not picked, unless below minHealthPercent.
+   */
+  private outlierFilter(plan: ForwardPlan, random: RandomSource): (ctx: RequestContext, endpoints: WorkloadInfo[], p: EffectivePolicy) => WorkloadInfo[] {
+    const state = new ResilienceState(new Stats(), random, () => this.now);
+    const eligible = eligibleEndpoints(state);
+    return (ctx, endpoints, p) => {
+      assumeEjected(state, clusterName(plan), endpoints, p, this.caller.defaults.outlierDetection, this.req.ejected);
+      return eligible(ctx, endpoints, p);
+    };
+  }
 
   /**
    * The callee's sidecar's own answer (RBAC 403, JWT 401): to a gRPC call, a
@@ -497,9 +515,8 @@ class Walk {
   private attempts(plan: ForwardPlan, policy: RetryPolicy | undefined, request: CallerRequest, lb: LbStats, random: RandomSource): Attempt[] {
     const t = this.caller;
     const req = { headers: request.headers, path: plan.path, sourceIp: LOOPBACK };
-    const state = new ResilienceState(new Stats(), random, () => this.now);
-    const eligible = eligibleEndpoints(state);
     const tried = new Set<string>();
+    const outliers = this.outlierFilter(plan, random);
     const out: Attempt[] = [];
     // The timeouts as the timeout and retry filters read them (the request's own headers first).
     const perTryMs = (policy && headerMs(request.headers[PER_TRY_TIMEOUT_HEADER])) || policy?.perTryTimeoutMs;
@@ -524,10 +541,8 @@ class Walk {
       const ctx = { plan, tables: t, avoidEndpoints: policy?.ignorePreviousHosts && tried.size > 0 ? new Set(tried) : undefined } as RequestContext;
       let selected: string[] = [];
       const choice = chooseEndpoint(t, plan, req, lb, random, (endpoints, p) => {
-        // Hosts assumed to have failed past the outlier-detection threshold, ejected by the sidecar's own detector.
-        assumeEjected(state, clusterName(plan), endpoints, p, t.defaults.outlierDetection, this.req.ejected);
         selected = endpoints.map((e) => e.name);
-        return eligible(ctx, endpoints, p);
+        return outliers(ctx, endpoints, p);
       });
       if (choice.kind === 'unknown-subset') return [...out, { error: { status: 503, flag: 'NR', message: choice.error }, retried: false }];
       if (!choice.pick) {

@@ -109,6 +109,11 @@ describe('explain agrees with real sidecars on outlier detection', { timeout: 12
       status.add(seen.status);
     }
     assert.deepEqual([...seenEndpoints].sort(), [...predicted].sort(), 'the endpoints the sidecar used are the ones the walk predicts');
+    // The odds line (`Cluster ... endpoints:`) lists the same hosts, and names the ejected ones it leaves out (no retries here: first picks are all picks).
+    const odds = walked.destinations.flatMap((d) => d.endpoints.map((e) => e.workload));
+    assert.deepEqual([...odds].sort(), [...predicted].sort(), 'the odds line lists the endpoints the outcomes reach');
+    const left = walked.destinations.flatMap((d) => d.ejected ?? []);
+    assert.deepEqual(left.sort(), ejected.filter((w) => walked.destinations.some((d) => d.workloads.includes(w)) && !predicted.has(w)).sort(), 'the odds line names the ejected hosts it leaves out');
     return { endpoints: seenEndpoints, status };
   }
 
