@@ -20,10 +20,10 @@ import { explainRequest } from '../../simulator/explain/walk';
 import { disagreement } from '../../simulator/explain/compare';
 import { grpcCall } from '../../simulator/commands/explain';
 import { grpcStatusName } from '../../simulator/policy/grpc-status';
-import type { MeshSpec } from '../../simulator/policy/model';
+import type { GRPCRouteRule, MeshSpec } from '../../simulator/policy/model';
 import { ap, dr, startMeshFromSpec, vs, type Policies, type TestMesh } from '../sidecar/fixtures';
 import { echoClient, grpcEchoApp, say, statusOf, upstreamPort } from '../sidecar/grpc/fixtures';
-import { entries } from './hops';
+import { recorded } from './hops';
 
 const RATINGS = ['ratings-v1', 'ratings-v2'];
 const version = (w: string) => w.slice(w.lastIndexOf('-') + 1);
@@ -74,16 +74,9 @@ describe('explain agrees with real sidecars on gRPC calls', { timeout: 120_000 }
     const candidates = walked.outcomes.filter((o) => o.probability > 0);
     const md = { ...call.metadata, 'x-request-id': id, ...(call.app?.grpcStatus !== undefined ? { 'fail-with': String(call.app.grpcStatus) } : {}), ...(call.app?.delayMs ? { 'sleep-ms': String(call.app.delayMs) } : {}) };
     const { code } = await statusOf(say(client, { text: id }, md));
-    const [out] = await entries(mesh, 'productpage-v1', id, 'outbound', 1);
-    assert.ok(out, `no outbound access-log entry for ${id}`);
+    const { entry: out, seen: hop } = await recorded(mesh, 'productpage-v1', id, RATINGS);
     const endpoints = out.decisions.flatMap((d) => (d.step === 'attempt' && d.endpoint ? [d.endpoint] : []));
-    const inbound = new Map<string, import('../../simulator/sidecar/decisions').DecisionRecord[][]>();
-    for (const w of RATINGS) {
-      const want = endpoints.filter((x) => x === w).length;
-      const got = want === 0 ? [] : await entries(mesh, w, id, 'inbound', want);
-      if (got.length) inbound.set(w, got.map((e) => e.decisions));
-    }
-    const seen = { status: out.response_code, grpcStatus: code, flags: out.response_flags, outbound: out.decisions, inbound };
+    const seen = { ...hop, grpcStatus: code };
     // The walk knows the app's answer here, so every outcome names the gRPC status.
     const why = (o: (typeof candidates)[number]) => (o.grpcStatus === undefined ? 'no grpc-status predicted' : disagreement(o, seen));
     assert.ok(candidates.some((o) => why(o) === undefined), [
@@ -146,8 +139,8 @@ describe('explain agrees with real sidecars on gRPC calls', { timeout: 120_000 }
   });
 
   test('a GRPCRoute on the Service matching service/method and a header sends the call to the ratings-v2 Service', async () => {
-    const route = (rules: object[]): Policies => ({
-      gatewayApi: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'ratings', namespace: 'default' }, spec: { parentRefs: [{ group: '', kind: 'Service', name: 'ratings', port: 9090 }], rules } } as never],
+    const route = (rules: GRPCRouteRule[]): Policies => ({
+      gatewayApi: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'ratings', namespace: 'default' }, spec: { parentRefs: [{ group: '', kind: 'Service', name: 'ratings', port: 9090 }], rules } }],
     });
     const policies = route([
       { matches: [{ method: { service: 'devmesh.test.Echo', method: 'Say' }, headers: [{ name: 'x-canary', value: 'yes' }] }], backendRefs: [{ name: 'ratings-v2', port: 9090 }] },

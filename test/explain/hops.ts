@@ -26,7 +26,18 @@ export async function entries(mesh: TestMesh, proxy: string, id: string, listene
 /** Sends `req` with x-request-id `id` and reads what the caller's sidecar and each of `callees` decided. */
 export async function observe(mesh: TestMesh, req: SentRequest, id: string, callees: readonly string[]): Promise<HopSeen> {
   const reply = await mesh.request(req.from, { url: req.url, method: req.method, headers: { ...req.headers, 'x-request-id': id } });
-  const [out] = await entries(mesh, req.from, id, req.from === 'ingress' ? 'ingress' : 'outbound', 1);
+  const { seen } = await recorded(mesh, req.from, id, callees);
+  return { ...seen, status: reply.status };
+}
+
+/**
+ * What the sidecars recorded for request `id` sent from `from`: the caller's
+ * access-log entry, and the hop as compare.ts reads it (the status the
+ * caller's sidecar answered; the inbound records of each of `callees` an
+ * attempt reached).
+ */
+export async function recorded(mesh: TestMesh, from: string, id: string, callees: readonly string[]): Promise<{ entry: AccessLogEntry; seen: HopSeen }> {
+  const [out] = await entries(mesh, from, id, from === 'ingress' ? 'ingress' : 'outbound', 1);
   assert.ok(out, `no outbound access-log entry for ${id}`);
   const inbound = new Map<string, DecisionRecord[][]>();
   // Attempts whose connection the callee refused (UC, UF) or the caller's pool refused (UO) never became an exchange there.
@@ -36,5 +47,5 @@ export async function observe(mesh: TestMesh, req: SentRequest, id: string, call
     const got = want === 0 ? [] : await entries(mesh, w, id, 'inbound', want);
     if (got.length) inbound.set(w, got.map((e) => e.decisions));
   }
-  return { status: reply.status, outbound: out.decisions, inbound, flags: out.response_flags };
+  return { entry: out, seen: { status: out.response_code, outbound: out.decisions, inbound, flags: out.response_flags } };
 }
