@@ -30,6 +30,9 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 /** Why a predicted outcome does not agree with what the sidecars did (undefined: it agrees). */
 export function disagreement(o: Outcome, seen: HopSeen): string | undefined {
   const predicted = o.records;
+  // The caller's own authorization (the ingress gateway's policies, before it routes): the records before any attempt.
+  const firstAttempt = predicted.findIndex((r) => r.step === 'attempt');
+  if (!same(only(firstAttempt < 0 ? predicted : predicted.slice(0, firstAttempt), 'authz'), only(seen.outbound, 'authz'))) return 'authz at the caller';
   if (!same(only(predicted, 'route'), only(seen.outbound, 'route'))) return 'route';
   if (!same(only(predicted, 'fault'), only(seen.outbound, 'fault'))) return 'fault';
   if (!same(only(predicted, 'mirror'), only(seen.outbound, 'mirror'))) return 'mirror';

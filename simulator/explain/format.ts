@@ -37,6 +37,8 @@ export function formatExplain(r: ExplainResult): string {
     if (h.problem) more(h.problem);
   } else line('Host', `${h.authority}: ${h.problem ?? 'not a mesh service'}`);
 
+  if (r.ingress) formatEndpoint(r.ingress, line, more);
+
   const rt = r.route;
   line('Route', rt.source ? res(rt.source) : rt.action === 'refused' ? 'refused before any rule' : 'no route resource: the default route to the service');
   for (const s of rt.rules) {

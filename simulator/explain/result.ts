@@ -158,6 +158,8 @@ export interface ExplainResult {
   caller: { proxy: string; namespace: string; spiffeId: string; listener: 'outbound' | 'ingress' };
   defaults: { flavor: string; version: string };
   host: HostStep;
+  /** From the ingress: what the policies selecting the ingress gateway decide before it routes (absent when none selects it). */
+  ingress?: EndpointStep;
   route: RouteStep;
   destinations: DestinationStep[];
   outcomes: Outcome[];

@@ -9,7 +9,7 @@
  * snapshot and a request in, a result out.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type MeshTables } from '../sidecar/tables';
+import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type InboundPort, type MeshTables } from '../sidecar/tables';
 import type { Endpoint, MeshSnapshot, WorkloadInfo } from '../protocol';
 import type { Provenance } from '../policy/defaults';
 import { formatDuration } from '../policy/duration';
@@ -27,7 +27,7 @@ import { JWT_STATUS, jwtHttpStatus } from '../sidecar/security/jwtStatus';
 import type { ProviderResult } from '../sidecar/security/jwtVerify';
 import type { RequestAuth } from '../sidecar/security/requestAuthentication';
 import { destinationOf, inboundPortFor } from '../sidecar/filters/servicePort';
-import { requestTarget } from '../sidecar/listeners/outbound';
+import { requestTarget, sourceOf } from '../sidecar/listeners/outbound';
 import { newLbStats, type LbStats } from '../sidecar/routing/loadBalancer';
 import type { ForwardPlan, PlanObserver, RoutePlan } from '../sidecar/routing/plan';
 import { effectiveWeights } from '../sidecar/routing/weights';
@@ -36,7 +36,7 @@ import { backoffCeilingMs, retriable, type AttemptOutcome, type RetryPolicy } fr
 import { weightedIndex, type RandomSource } from '../random';
 import { ResilienceState } from '../sidecar/resilience/state';
 import { Stats } from '../sidecar/stats';
-import type { GatewayListenerRef, RequestContext } from '../sidecar/context';
+import type { GatewayListenerRef, RequestContext, Source } from '../sidecar/context';
 import { headerMs, PER_TRY_TIMEOUT_HEADER, routeTimeoutMs, TIMEOUT_HEADER } from '../sidecar/resilience/timeoutPolicy';
 import { callTimeoutMs } from '../sidecar/grpc/timeout';
 import { httpToGrpcStatus, isGrpc } from '../sidecar/grpc/status';
@@ -88,6 +88,8 @@ interface CallerRequest {
   proxyForm: boolean;
   headers: IncomingHttpHeaders;
   gatewayListener?: GatewayListenerRef;
+  /** At the ingress: the end user its RequestAuthentication verified, for `@request.auth.claims` route matches. */
+  auth?: RequestAuth;
 }
 
 /** A Gateway API listener hostname (`*.example.com` matches one or more labels) against the request's host. */
@@ -146,6 +148,9 @@ class Walk {
     const gatewayListener = this.gatewayListener() ?? (tls ? { gateway: ISTIO_INGRESS_GATEWAY, port: tls.port, scheme: 'https' as const, istio: true } : undefined);
     const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers, ...(gatewayListener ? { gatewayListener } : {}) };
 
+    // At the ingress gateway, the policies that select it decide before it routes (chains.ts outboundChain).
+    const gate = this.role === 'ingress' ? this.ingressGate(request, https) : undefined;
+    if (gate?.auth) request.auth = gate.auth;
     const host: HostStep = gatewayListener && !gatewayListener.istio ? this.gatewayHostStep(gatewayListener, request.authority, path) : { ...this.hostStep(request.authority, path, proxyForm), ...(tls ? { tls } : {}) };
     const seen = { missed: new Map<CompiledRule, string[]>(), matched: undefined as { rule: CompiledRule; because: string } | undefined };
     const observer: PlanObserver = {
@@ -154,6 +159,7 @@ class Walk {
       gateway: (name, hosts, matched) => { if (!host.gateways!.some((g) => g.name === name)) host.gateways!.push({ name, hosts, matched }); },
       virtualService: (name, gateway, outcome) => { if (!host.virtualServices!.some((v) => v.name === name && v.gateway === gateway)) host.virtualServices!.push({ name, gateway, outcome }); },
     };
+    if (gate?.refused) return this.refusedAtIngress(host, gate.step, gate.records, gate.refused);
     const plans = explore((random) => planRoute(t, this.role, request, random, observer));
     const route = this.routeStep(plans.map((b) => ({ plan: b.value, probability: b.probability })), seen, request.headers);
     const destinations: DestinationStep[] = [];
@@ -176,13 +182,50 @@ class Walk {
     const merged = merge(outcomes.map((o) => ({ value: o, probability: o.probability })), (o) => `${o.kind}|${o.summary}|${JSON.stringify(o.records)}`)
       .map(({ value, probability }) => ({ ...value, probability }));
     if (isGrpc(headers)) for (const o of merged) grpcCallerSees(o);
+    // What the ingress's own policies decided comes first in its records (decisions.ts recordsOf: request, authz, route, ...).
+    if (gate?.records.length) for (const o of merged) o.records = [...gate.records, ...o.records];
     return {
       request: this.req,
       caller: { proxy, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, listener: this.role === 'ingress' ? 'ingress' : 'outbound' },
       defaults: { flavor: t.defaults.flavor, version: t.defaults.version },
-      host, route, destinations, outcomes: merged,
+      host, ...(gate?.shown ? { ingress: gate.step } : {}), route, destinations, outcomes: merged,
       outcome: headline(merged, route),
       answered: merged.some((o) => o.kind !== 'refused'),
+    };
+  }
+
+  /** The ingress gateway's own RequestAuthentication and AuthorizationPolicies (those selecting it), on the request as the client sent it. */
+  private ingressGate(request: CallerRequest, https: boolean) {
+    const t = this.caller;
+    const step: EndpointStep = {
+      workload: t.identity.name,
+      mtls: { sends: false, why: `the client's own connection${https ? ', TLS terminated at the ingress' : ''}; the ingress's jwt_authn, ext_authz and RBAC run before it routes` },
+      authz: { policies: [], allowed: true, reason: 'no AuthorizationPolicy selects the ingress gateway' },
+    };
+    const records: DecisionRecord[] = [];
+    // The source the ingress's filters see: sourceOf, as its listener makes it (outbound.ts).
+    const g = this.guard(t, step, records, { headers: request.headers, path: request.path, authority: request.authority, source: sourceOf(t, LOOPBACK) });
+    const shown = step.jwt !== undefined || step.custom !== undefined || step.authz.policies.length > 0;
+    return { step, records, shown, ...g };
+  }
+
+  /** The result when the ingress refuses the request before routing it: no route is looked up, nothing goes on. */
+  private refusedAtIngress(host: HostStep, step: EndpointStep, records: DecisionRecord[], refused: { status: number; why: string }): ExplainResult {
+    const t = this.caller;
+    const reply = this.localReply(refused.status);
+    const status = reply.kind === 'response' ? reply.status : refused.status;
+    const grpcStatus = reply.kind === 'response' ? reply.grpcStatus : undefined;
+    const flags = step.refusedBy === 'RequestAuthentication' ? undefined : 'UAEX';
+    const head = grpcStatus !== undefined ? `grpc-status ${grpcStatus} ${grpcStatusName(grpcStatus)} (a trailers-only ${status}):` : `${status}`;
+    const outcome: Outcome = { probability: 1, kind: 'refused', status, ...(grpcStatus !== undefined ? { grpcStatus } : {}), ...(flags ? { flags } : {}), summary: `${head} ${refused.why} at the ingress gateway ${t.identity.name}`, records };
+    const route: RouteStep = { rules: [], action: 'refused', status, message: `not routed: the ingress gateway refused the request first` };
+    return {
+      request: this.req,
+      caller: { proxy: t.identity.name, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, listener: 'ingress' },
+      defaults: { flavor: t.defaults.flavor, version: t.defaults.version },
+      host, ingress: step, route, destinations: [], outcomes: [outcome],
+      outcome: headline([outcome], route),
+      answered: false,
     };
   }
 
@@ -427,21 +470,36 @@ class Walk {
       records.push(mtlsRecord(ep.name, inbound.number, inbound.mtls, peer, admitted));
     }
     const path = normalizePath(sent.path, dest.defaults.pathNormalization);
+    const guarded = this.guard(dest, step, records, { headers: sent.headers as IncomingHttpHeaders, path, authority: sent.authority, source, inbound });
+    if (guarded.refused) return { step, records, outcome: this.localReply(guarded.refused.status), refused: guarded.refused.why };
+    return { step, records, outcome: guarded.unknown ? undefined : this.appAnswer() };
+  }
+
+  /**
+   * What a proxy that enforces policy decides before the request goes on, in
+   * Envoy's order (chains.ts securityFilters): RequestAuthentication
+   * (jwt_authn), AuthorizationPolicy CUSTOM (ext_authz), then DENY and ALLOW
+   * (RBAC). At a workload's inbound, and at the ingress gateway before it
+   * routes. `unknown`: an external authorizer decides and no answer is assumed.
+   */
+  private guard(dest: MeshTables, step: EndpointStep, records: DecisionRecord[], req: { headers: IncomingHttpHeaders; path: string; authority: string; source: Source; inbound?: InboundPort }): { refused?: { status: number; why: string }; unknown?: boolean; auth?: RequestAuth } {
+    const { headers, path } = req;
     // RequestAuthentication (jwt_authn), before any AuthorizationPolicy: a token found must verify; a verified one names the end user.
-    const jwt = this.jwtAt(dest, sent.headers as IncomingHttpHeaders, path);
+    const jwt = this.jwtAt(dest, headers, path);
     if (jwt.view) step.jwt = jwt.view;
     if (jwt.refused) step.refusedBy = 'RequestAuthentication';
-    if (jwt.refused) return { step, records, outcome: this.localReply(jwt.refused.status), refused: jwt.refused.why };
+    if (jwt.refused) return { refused: jwt.refused };
+    const auth = jwt.auth ? { auth: jwt.auth } : {};
     const policies = authzPoliciesAt(dest);
-    let answered: Verdict = { step, records, outcome: this.appAnswer() };
-    if (policies.length === 0) return answered;
-    const areq = authzRequest({ tables: dest, source, method: this.req.method.toUpperCase(), path, authority: sent.authority, inbound, downstream: { headers: sent.headers as IncomingHttpHeaders }, auth: jwt.auth });
+    if (policies.length === 0) return auth;
+    const areq = authzRequest({ tables: dest, source: req.source, method: this.req.method.toUpperCase(), path, authority: req.authority, inbound: req.inbound, downstream: { headers }, auth: jwt.auth });
     // AuthorizationPolicy CUSTOM (ext_authz) before DENY and ALLOW: its matching rules ask the external authorizer.
     const custom = customDecisionAt(dest, areq);
+    let unknown = false;
     if (custom.kind === 'deny') {
       step.custom = { policies: [custom.policy], verdict: `denied without asking: ${custom.why} (pilot turns the policy into a DENY)` };
       step.refusedBy = 'CUSTOM';
-      return { step, records, outcome: this.localReply(403), refused: `RBAC: access denied by AuthorizationPolicy ${custom.policy} (CUSTOM): ${custom.why}` };
+      return { refused: { status: 403, why: `RBAC: access denied by AuthorizationPolicy ${custom.policy} (CUSTOM): ${custom.why}` } };
     }
     if (custom.kind === 'ask') {
       const provider = providerAt(dest, custom.provider);
@@ -449,9 +507,9 @@ class Walk {
       const assumed = this.req.extAuthz;
       step.custom = { policies: custom.policies, provider: custom.provider, ...(provider ? { address: provider.address } : {}), verdict: assumed === undefined ? `${asked} decides (assume its answer with --ext-authz allow|deny)` : `${asked} is assumed to ${assumed}` };
       if (assumed === 'deny') step.refusedBy = 'CUSTOM';
-      if (assumed === 'deny') return { step, records, outcome: this.localReply(403), refused: `denied by ${asked}, asked by AuthorizationPolicy ${custom.policies.join(', ')} (CUSTOM)` };
-      // Its answer unknown: so is the attempt's (as an app's unknown answer); if it allows, DENY and ALLOW decide next.
-      if (assumed === undefined) answered = { ...answered, outcome: undefined };
+      if (assumed === 'deny') return { refused: { status: 403, why: `denied by ${asked}, asked by AuthorizationPolicy ${custom.policies.join(', ')} (CUSTOM)` } };
+      // Its answer unknown: so is the request's (as an app's unknown answer); if it allows, DENY and ALLOW decide next.
+      unknown = assumed === undefined;
     }
     const decision = authorize(policies, areq, dest.snapshot.namespace);
     step.authz = {
@@ -459,9 +517,9 @@ class Walk {
       allowed: decision.allowed,
       reason: decision.policy,
     };
-    records.push(authzRecord(decision, ep.name));
-    if (decision.allowed) return answered;
-    return { step, records, outcome: this.localReply(403), refused: `RBAC: access denied ${denialReason(step)}` };
+    records.push(authzRecord(decision, step.workload));
+    if (decision.allowed) return { ...auth, unknown };
+    return { refused: { status: 403, why: `RBAC: access denied ${denialReason(step)}` } };
   }
 
   /** Why one more request overflows the destination's connection pool under the assumed load (undefined: it does not). */

@@ -256,6 +256,8 @@ async function securityAnchors(authorizerPort: number): Promise<Array<{ policies
   const bearer = async (o: MintOptions) => ({ authorization: `Bearer ${await mint(key, { iss: ISS, sub: ISS, ...o })}` });
   const reviews = { matchLabels: { app: 'reviews' } };
   const get = (path: string, headers: Record<string, string>): Request => ({ from: 'frontend-v1', method: 'GET', path, headers });
+  const atIngress = (path: string, headers: Record<string, string>): Request => ({ from: 'ingress', method: 'GET', path, headers });
+  const ingress = { matchLabels: { istio: 'ingressgateway' } };
   const custom = (provider: string) => ap('ext-authz', { selector: reviews, action: 'CUSTOM', provider: { name: provider }, rules: [{ to: [{ operation: { paths: ['/status/200'] } }] }] });
   return [
     {
@@ -279,6 +281,28 @@ async function securityAnchors(authorizerPort: number): Promise<Array<{ policies
       requests: [get('/status/200', { 'x-ext-authz': 'allow' }), get('/status/200', { 'x-ext-authz': 'deny' }), get('/status/404', {})],
     },
     { policies: { authorizationPolicies: [custom('not-in-the-mesh')] }, requests: [get('/status/200', { 'x-ext-authz': 'allow' })] },
+    {
+      // At the ingress gateway itself (istio-system, `istio: ingressgateway`): its jwt_authn and RBAC run before it
+      // routes, and a claim it verified routes (`@request.auth.claims`), as in Istio's claim-based routing task.
+      policies: {
+        requestAuthentications: [ra('ingress-jwt', { selector: ingress, jwtRules: [{ issuer: ISS, jwks: JSON.stringify(pair.jwks) }] }, 'istio-system')],
+        authorizationPolicies: [
+          ap('ingress-require-jwt', { selector: ingress, rules: [{ from: [{ source: { requestPrincipals: ['*'] } }], to: [{ operation: { paths: ['/status/*'] } }] }] }, 'istio-system'),
+          ap('ingress-deny-503', { selector: ingress, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/status/503'] } }] }] }, 'istio-system'),
+        ],
+        virtualServices: [vs('reviews', { hosts: ['reviews'], http: [
+          { match: [{ headers: { '@request.auth.claims.groups': { exact: 'group1' } } }], route: [{ destination: { host: 'reviews' } }], fault: { abort: { httpStatus: 418, percentage: { value: 100 } } } },
+          { route: [{ destination: { host: 'reviews' } }] },
+        ] })],
+      },
+      requests: [
+        atIngress('/status/200', await bearer({ claims: ['groups=group1'] })),
+        atIngress('/status/200', await bearer({ claims: ['groups=group2'] })),
+        atIngress('/status/200', {}),
+        atIngress('/status/200', { authorization: 'Bearer invalidToken' }),
+        atIngress('/status/503', await bearer({ claims: ['groups=group2'] })),
+      ],
+    },
   ];
 }
 

@@ -52,6 +52,11 @@ const CIRCUIT_BREAKER = (dir: string) => {
   writeFileSync(file, text.replace(/(  host: reviews\n  trafficPolicy:\n    tls:\n)      mode: ISTIO_MUTUAL\n/, `$1${limits}`));
 };
 
+/** Istio's end-user authentication task at the ingress gateway: its RequestAuthentication and the DENY of requests without a principal. */
+const INGRESS_JWT = (dir: string) => {
+  for (const f of ['request-authentication-ingress', 'require-token-ingress']) cpSync(path.join(ROOT, 'examples', 'end-users-tasks', `${f}.yaml`), path.join(dir, 'policies', `${f}.yaml`));
+};
+
 /**
  * Bookinfo whose Redis hop has subsets, a weighted tcp[] route (80 % to v1,
  * 20 % to a v2 no workload has) and an ALLOW policy whose rule 0 names an
@@ -135,6 +140,9 @@ const CASES: Case[] = [
   { name: 'egress-payments-service-entry', example: 'egress', args: ['--from', 'shop-v1', 'GET', 'http://api.payments.example/charge'], exit: 0 },
   // A host outside the registry under the example's REGISTRY_ONLY: pilot's block_all route, 502 with no response flag.
   { name: 'egress-registry-only-black-hole', example: 'egress', args: ['--from', 'shop-v1', 'GET', 'http://127.0.0.1:9/x'], exit: 1 },
+  // The same at the ingress gateway itself (RequestAuthentication and AuthorizationPolicy in istio-system): refused before it routes.
+  { name: 'end-users-ingress-no-token', example: 'end-users', edit: INGRESS_JWT, args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 1 },
+  { name: 'end-users-ingress-invalid-token', example: 'end-users', edit: INGRESS_JWT, args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', 'authorization: Bearer deadbeef'], exit: 1 },
   { name: 'end-users-ext-authz-unknown', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 0 },
 ];
 
