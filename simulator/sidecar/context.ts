@@ -43,6 +43,13 @@ export interface Source {
   /** Inbound: whether the connection is TLS (false: plaintext). */
   tls?: boolean;
   address?: string;
+  /**
+   * At a gateway: the SPIFFE id of a client certificate its listener verified
+   * (MUTUAL, ISTIO_MUTUAL), which AuthorizationPolicy reads as the source
+   * principal there (a plain client has none). `spiffeId` stays the gateway's
+   * own: it is the source of the gateway's outbound hop (metrics, mTLS).
+   */
+  clientPrincipal?: string;
 }
 
 export interface RequestContext {

@@ -303,6 +303,8 @@ async function securityAnchors(authorizerPort: number): Promise<Array<{ policies
         atIngress('/status/503', await bearer({ claims: ['groups=group2'] })),
       ],
     },
+    // A plain client at the ingress has no source principal (the ingress's own identity is not its client's).
+    { policies: { authorizationPolicies: [ap('ingress-mtls-clients', { selector: ingress, rules: [{ from: [{ source: { principals: ['*'] } }] }] }, 'istio-system')] }, requests: [atIngress('/status/200', {})] },
   ];
 }
 

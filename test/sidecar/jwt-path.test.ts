@@ -159,6 +159,16 @@ describe('End-user authentication at the ingress gateway (Istio task authn-polic
     assert.equal((await viaIngress('/headers')).status, 403);
     assert.equal((await viaIngress('/ip')).status, 200);
   });
+
+  test('a plain client at the ingress has no source principal (only an mTLS client certificate gives one): principals ["*"] refuses it, notPrincipals ["*"] matches it', async () => {
+    const ingress = { matchLabels: { istio: 'ingressgateway' } };
+    await mesh.push({ gateways: [gateway], virtualServices: [route], authorizationPolicies: [ap('mtls-clients-only', { selector: ingress, rules: [{ from: [{ source: { principals: ['*'] } }] }] }, 'istio-system')] });
+    assert.equal((await viaIngress('/headers')).status, 403, "the ingress's own identity is not the client's");
+    await mesh.push({ gateways: [gateway], virtualServices: [route], authorizationPolicies: [ap('deny-plain-clients', { selector: ingress, action: 'DENY', rules: [{ from: [{ source: { notPrincipals: ['*'] } }] }] }, 'istio-system')] });
+    assert.equal((await viaIngress('/headers')).status, 403);
+    await mesh.push({ gateways: [gateway], virtualServices: [route], authorizationPolicies: [ap('deny-ingress-namespace', { selector: ingress, action: 'DENY', rules: [{ from: [{ source: { namespaces: ['istio-system'] } }] }] }, 'istio-system')] });
+    assert.equal((await viaIngress('/headers')).status, 200, 'no principal, so no namespace either');
+  });
 });
 
 describe('RequestAuthentication across namespaces (spec.rootNamespace: mesh-root)', () => {

@@ -70,9 +70,12 @@ export type AuthzInput = Pick<RequestContext, 'tables' | 'source' | 'method' | '
 export function authzRequest(ctx: AuthzInput): AuthzRequest {
   // The workload (container) port, as Envoy's inbound listener sees it; `ports` in policies name these.
   const target = proxyTarget(ctx.tables, ctx.inbound);
+  // At a workload the peer is the calling sidecar; at a gateway, the client's own connection (Envoy's
+  // source.principal is the downstream's mTLS identity: none for a plain client, not the gateway's own).
+  const peer = ctx.tables.self ? ctx.source.spiffeId : ctx.source.clientPrincipal;
   return {
-    peer: ctx.source.spiffeId,
-    peerNamespace: namespaceOf(ctx.source.spiffeId),
+    peer,
+    peerNamespace: namespaceOf(peer),
     sourceIp: ctx.source.address,
     method: ctx.method,
     path: splitPath(ctx.path).path,

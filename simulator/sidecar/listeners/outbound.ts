@@ -7,12 +7,14 @@
 import * as http from 'node:http';
 import type * as http2 from 'node:http2';
 import type * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { headersLimits } from '../../http-limits';
 import type { GatewayListenerRef, Handler, Source } from '../context';
 import { newContext, type Exchange } from '../downstream';
 import { ProxyError } from '../errors';
 import { ENVOY_WORKERS } from '../resilience/connectionPool';
 import { serviceForAuthority, type MeshTables } from '../tables';
+import { spiffeFromSan } from '../security/peerIdentity';
 
 export interface ListenerDeps {
   tables: () => MeshTables;
@@ -42,6 +44,13 @@ const pinned = new WeakMap<net.Socket, string>();
 
 export function pinAuthority(socket: net.Socket, authority: string): void {
   pinned.set(socket, authority);
+}
+
+/** At a gateway's TLS server: the SPIFFE id of the client certificate the handshake verified, if any. */
+function verifiedClientPrincipal(socket: unknown): string | undefined {
+  const tls = socket as Partial<Pick<TLSSocket, 'authorized' | 'getPeerCertificate'>> | undefined;
+  if (!tls?.authorized || typeof tls.getPeerCertificate !== 'function') return undefined;
+  return spiffeFromSan(tls.getPeerCertificate()?.subjectaltname);
 }
 
 export function sourceOf(t: MeshTables, address: string | undefined): Source {
@@ -87,7 +96,12 @@ export function requestEntry(deps: ListenerDeps, gatewayListener?: GatewayListen
     const host = pin && !(given && serviceForAuthority(t, given)) ? pin : given;
     const target = requestTarget(req.url ?? '/', host);
     const tgt = 'error' in target ? { authority: host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
-    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, sourceOf(t, req.socket?.remoteAddress), deps.onDone, worker);
+    const source = sourceOf(t, req.socket?.remoteAddress);
+    if (!t.self) {
+      const principal = verifiedClientPrincipal(req.socket);
+      if (principal) source.clientPrincipal = principal;
+    }
+    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, source, deps.onDone, worker);
     if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
     deps.handler(ctx);
   };
