@@ -166,6 +166,24 @@ describe('Istio Gateway servers that terminate TLS under devmesh up', () => {
     assert.match(up.output(), /MUTUAL refused a client|refused a client in the handshake/);
   });
 
+  test('MUTUAL: the client certificate\'s SPIFFE id is the source principal an AuthorizationPolicy at the ingress reads', async () => {
+    // Only curl's identity may call mtls.example.com; the other hosts stay open (the later tests use them).
+    write('ingress-authz.yaml', `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: mtls-curl-only, namespace: istio-system }
+spec:
+  selector: { matchLabels: { istio: ingressgateway } }
+  rules:
+    - from: [{ source: { principals: [client.example.com/ns/x/sa/curl] } }]
+    - to: [{ operation: { hosts: [httpbin.example.com, helloworld.example.com] } }]
+`);
+    const curl = clientCa.issue('spiffe://client.example.com/ns/x/sa/curl');
+    const other = clientCa.issue('spiffe://client.example.com/ns/x/sa/other');
+    const denied = await waitFor('the policy in force', () => httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, other).then((r) => (r.status === 403 ? r : undefined)), 15_000);
+    assert.equal(denied.body.trim(), 'RBAC: access denied');
+    assert.equal((await httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, curl)).status, 200);
+  });
+
   test('httpsRedirect: a plain request on the ingress port gets 301 to https', async () => {
     // fetch() will not send another Host: curl -H 'Host: httpbin.example.com' http://127.0.0.1:<ingress>/status/200?x=1
     const r = await new Promise<http.IncomingMessage>((resolve, reject) => {
