@@ -185,12 +185,20 @@ class Walk {
     // What the ingress's own policies decided comes first in its records (decisions.ts recordsOf: request, authz, route, ...).
     if (gate?.records.length) for (const o of merged) o.records = [...gate.records, ...o.records];
     return {
-      request: this.req,
-      caller: { proxy, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, listener: this.role === 'ingress' ? 'ingress' : 'outbound' },
-      defaults: { flavor: t.defaults.flavor, version: t.defaults.version },
+      ...this.about(),
       host, ...(gate?.shown ? { ingress: gate.step } : {}), route, destinations, outcomes: merged,
       outcome: headline(merged, route),
       answered: merged.some((o) => o.kind !== 'refused'),
+    };
+  }
+
+  /** What every result says first: the request, the proxy that decides it first, and whose defaults. */
+  private about(): Pick<ExplainResult, 'request' | 'caller' | 'defaults'> {
+    const t = this.caller;
+    return {
+      request: this.req,
+      caller: { proxy: t.identity.name, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, listener: this.role === 'ingress' ? 'ingress' : 'outbound' },
+      defaults: { flavor: t.defaults.flavor, version: t.defaults.version },
     };
   }
 
@@ -216,13 +224,10 @@ class Walk {
     const status = reply.kind === 'response' ? reply.status : refused.status;
     const grpcStatus = reply.kind === 'response' ? reply.grpcStatus : undefined;
     const flags = step.refusedBy === 'RequestAuthentication' ? undefined : 'UAEX';
-    const head = grpcStatus !== undefined ? `grpc-status ${grpcStatus} ${grpcStatusName(grpcStatus)} (a trailers-only ${status}):` : `${status}`;
-    const outcome: Outcome = { probability: 1, kind: 'refused', status, ...(grpcStatus !== undefined ? { grpcStatus } : {}), ...(flags ? { flags } : {}), summary: `${head} ${refused.why} at the ingress gateway ${t.identity.name}`, records };
+    const outcome: Outcome = { probability: 1, kind: 'refused', status, ...(grpcStatus !== undefined ? { grpcStatus } : {}), ...(flags ? { flags } : {}), summary: `${replyHead(status, grpcStatus)} ${refused.why} at the ingress gateway ${t.identity.name}`, records };
     const route: RouteStep = { rules: [], action: 'refused', status, message: `not routed: the ingress gateway refused the request first` };
     return {
-      request: this.req,
-      caller: { proxy: t.identity.name, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, listener: 'ingress' },
-      defaults: { flavor: t.defaults.flavor, version: t.defaults.version },
+      ...this.about(),
       host, ingress: step, route, destinations: [], outcomes: [outcome],
       outcome: headline([outcome], route),
       answered: false,
@@ -691,7 +696,7 @@ class Walk {
       const grpcStatus = v.outcome?.kind === 'response' ? v.outcome.grpcStatus : undefined;
       const flags = [...(v.outcome?.kind === 'error' ? [v.outcome.flag] : status === 403 || grpcStatus === GRPC_STATUS.PERMISSION_DENIED ? ['UAEX'] : []), ...urx].join(',');
       // Envoy's own words for an RBAC denial; a refused connection says its flag, as the access log would.
-      const head = v.outcome?.kind === 'error' ? `${status} ${v.outcome.flag}:` : grpcStatus !== undefined ? `grpc-status ${grpcStatus} ${grpcStatusName(grpcStatus)} (a trailers-only ${status}):` : `${status}`;
+      const head = v.outcome?.kind === 'error' ? `${status} ${v.outcome.flag}:` : replyHead(status, grpcStatus);
       return { probability, kind: 'refused', status, ...(grpcStatus !== undefined ? { grpcStatus } : {}), ...(flags ? { flags } : {}), summary: `${head} ${v.refused}${after}${urx.length ? ' (URX)' : ''}`, records };
     }
     const status = v.outcome?.kind === 'response' ? v.outcome.status : undefined;
@@ -852,6 +857,11 @@ function headline(outcomes: Outcome[], route: RouteStep): string {
  * trailers-only response whose grpc-status maps the HTTP status
  * (sidecar/grpc/localReply.ts); an abort that names its gRPC status says it already.
  */
+/** How an answer the caller gets starts its summary: the HTTP status, or for a gRPC call its grpc-status on a trailers-only response. */
+function replyHead(status: number, grpcStatus: number | undefined): string {
+  return grpcStatus !== undefined ? `grpc-status ${grpcStatus} ${grpcStatusName(grpcStatus)} (a trailers-only ${status}):` : `${status}`;
+}
+
 function grpcCallerSees(o: Outcome): void {
   if (o.kind !== 'refused' || o.status === undefined || o.status === 200 || o.grpcStatus !== undefined) return;
   const code = httpToGrpcStatus(o.status);
