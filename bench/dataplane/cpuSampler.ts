@@ -5,23 +5,11 @@
  * `<dir>/<pid>.cpuprofile`, so the profile covers exactly the calls the
  * harness counts (no start-up, no warm-up) and self times divide by them.
  */
-import { Session } from 'node:inspector';
-import { writeFileSync } from 'node:fs';
-import * as path from 'node:path';
+import { inspectorBracket } from './signalBracket';
 
-const dir = process.env.DEVMESH_PROFILE_DIR ?? '/tmp';
-const session = new Session();
-session.connect();
-let profiling = false;
-
-process.on('SIGUSR2', () => {
-  if (!profiling) {
-    profiling = true;
-    session.post('Profiler.enable', () => session.post('Profiler.setSamplingInterval', { interval: 200 }, () => session.post('Profiler.start')));
-    return;
-  }
-  profiling = false;
-  session.post('Profiler.stop', (err, r) => {
-    if (!err) writeFileSync(path.join(dir, `${process.pid}.cpuprofile`), JSON.stringify(r.profile));
-  });
-});
+inspectorBracket(
+  process.env.DEVMESH_PROFILE_DIR ?? '/tmp',
+  'cpuprofile',
+  (session) => session.post('Profiler.enable', () => session.post('Profiler.setSamplingInterval', { interval: 200 }, () => session.post('Profiler.start'))),
+  'Profiler.stop',
+);

@@ -7,26 +7,15 @@
  * it counts. With DEVMESH_HEAP_SURVIVORS=1 it samples only what outlived a
  * scavenge (tail.js's promoted garbage, by allocation site).
  */
-import { Session } from 'node:inspector';
-import { writeFileSync } from 'node:fs';
-import * as path from 'node:path';
+import { inspectorBracket } from './signalBracket';
 
-const dir = process.env.DEVMESH_HEAP_DIR ?? '/tmp';
 const interval = Number(process.env.DEVMESH_HEAP_INTERVAL ?? 1024);
 /** DEVMESH_HEAP_SURVIVORS=1: leave out what a scavenge collected, so the profile is what outlived the young generation (promoted, or still alive). */
 const survivors = process.env.DEVMESH_HEAP_SURVIVORS === '1';
-const session = new Session();
-session.connect();
-let sampling = false;
 
-process.on('SIGUSR2', () => {
-  if (!sampling) {
-    sampling = true;
-    session.post('HeapProfiler.startSampling', { samplingInterval: interval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivors });
-    return;
-  }
-  sampling = false;
-  session.post('HeapProfiler.stopSampling', (err, r) => {
-    if (!err) writeFileSync(path.join(dir, `${process.pid}.heapprofile`), JSON.stringify(r.profile));
-  });
-});
+inspectorBracket(
+  process.env.DEVMESH_HEAP_DIR ?? '/tmp',
+  'heapprofile',
+  (session) => session.post('HeapProfiler.startSampling', { samplingInterval: interval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivors }),
+  'HeapProfiler.stopSampling',
+);

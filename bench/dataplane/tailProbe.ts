@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { monitorEventLoopDelay, performance, PerformanceObserver, constants } from 'node:perf_hooks';
+import { onSignalBracket } from './signalBracket';
 
 const dir = process.env.DEVMESH_TAIL_DIR ?? '/tmp';
 const lagTimer = process.env.DEVMESH_TAIL_STALLS !== 'off';
@@ -76,8 +77,8 @@ let elu = performance.eventLoopUtilization();
 let cpu = process.cpuUsage();
 let startedAt = 0;
 
-process.on('SIGUSR2', () => {
-  if (!on) {
+onSignalBracket(
+  () => {
     on = true;
     events = [];
     startedAt = now();
@@ -86,18 +87,19 @@ process.on('SIGUSR2', () => {
     elu = performance.eventLoopUtilization();
     cpu = process.cpuUsage();
     if (lagTimer) watchStalls();
-    return;
-  }
-  on = false;
-  delay.disable();
-  if (timer) clearInterval(timer);
-  const used = process.cpuUsage(cpu);
-  const summary = {
-    pid: process.pid, startedAt, endedAt: now(),
-    cpuMs: (used.user + used.system) / 1000,
-    loopUtilisation: performance.eventLoopUtilization(elu).utilization,
-    delayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
-    heapMb: process.memoryUsage().heapUsed / 2 ** 20,
-  };
-  writeFileSync(path.join(dir, `${process.pid}.tail.json`), JSON.stringify({ summary, events }));
-});
+  },
+  () => {
+    on = false;
+    delay.disable();
+    if (timer) clearInterval(timer);
+    const used = process.cpuUsage(cpu);
+    const summary = {
+      pid: process.pid, startedAt, endedAt: now(),
+      cpuMs: (used.user + used.system) / 1000,
+      loopUtilisation: performance.eventLoopUtilization(elu).utilization,
+      delayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
+      heapMb: process.memoryUsage().heapUsed / 2 ** 20,
+    };
+    writeFileSync(path.join(dir, `${process.pid}.tail.json`), JSON.stringify({ summary, events }));
+  },
+);
