@@ -8,7 +8,11 @@
  *
  * `--conn`: new connections per second instead (bench/tcp/connRate.ts to the
  * echo service, `streams` at a time), CPU per connection.
+ * `--syscalls`: also the sidecar process's system calls per MB (or per
+ * connection), counted by `perf stat -e raw_syscalls:sys_enter` (root): a
+ * figure other load on a shared machine does not move, unlike CPU time.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
@@ -42,18 +46,20 @@ async function main() {
       await connRate(upstreams[1], 1, streams);
       const pids = [echo.pid!, ...chain.pids()];
       const before = pids.map(cpuMsOf);
+      const calls = syscalls(chain.pids());
       const r = await connRate(upstreams[1], seconds, streams);
       const used = pids.map((p, i) => cpuMsOf(p) - before[i]);
       const n = r.perSecond * seconds;
-      process.stdout.write(`${transport}: ${r.perSecond.toFixed(0)} connections/s (${streams} at a time, p50 ${r.p50Ms.toFixed(2)} ms, ${r.errors} errors); CPU µs per connection: echo ${(used[0] * 1000 / n).toFixed(0)}, sidecar process ${(used.slice(1).reduce((a, b) => a + b, 0) * 1000 / n).toFixed(0)}\n`);
+      process.stdout.write(`${transport}: ${r.perSecond.toFixed(0)} connections/s (${streams} at a time, p50 ${r.p50Ms.toFixed(2)} ms, ${r.errors} errors); CPU µs per connection: echo ${(used[0] * 1000 / n).toFixed(0)}, sidecar process ${(used.slice(1).reduce((a, b) => a + b, 0) * 1000 / n).toFixed(0)}${await syscallsPer(calls, n, 'connection')}\n`);
       return;
     }
     await iperf(upstreams[0], 1, streams);
     const pids = [iperfd.pid!, ...chain.pids()];
     const before = pids.map(cpuMsOf);
+    const calls = syscalls(chain.pids());
     const r = await iperf(upstreams[0], seconds, streams);
     const used = pids.map((p, i) => cpuMsOf(p) - before[i]);
-    process.stdout.write(`${transport}: ${r.mbps.toFixed(0)} MB/s (${streams} stream(s)); CPU ms per MB: iperf3 server ${(used[0] / (r.mbps * seconds)).toFixed(2)}, sidecar process ${(used.slice(1).reduce((a, b) => a + b, 0) / (r.mbps * seconds)).toFixed(2)}\n`);
+    process.stdout.write(`${transport}: ${r.mbps.toFixed(0)} MB/s (${streams} stream(s)); CPU ms per MB: iperf3 server ${(used[0] / (r.mbps * seconds)).toFixed(2)}, sidecar process ${(used.slice(1).reduce((a, b) => a + b, 0) / (r.mbps * seconds)).toFixed(2)}${await syscallsPer(calls, r.mbps * seconds, 'MB')}\n`);
   } finally {
     const pids = chain.pids();
     await chain.stop();
@@ -66,6 +72,29 @@ async function main() {
       }
     }
   }
+}
+
+/** With --syscalls: counts these processes' system calls until the returned function stops the count. */
+function syscalls(pids: number[]): (() => Promise<number | undefined>) | undefined {
+  if (!process.argv.includes('--syscalls')) return undefined;
+  const perf = spawn('perf', ['stat', '-x,', '-e', 'raw_syscalls:sys_enter', '-p', pids.join(',')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let text = '';
+  perf.stderr.on('data', (c: Buffer) => { text += c.toString(); });
+  perf.on('error', () => undefined);
+  return () => new Promise((resolve) => {
+    perf.once('close', () => {
+      const line = text.split('\n').find((l) => l.includes('raw_syscalls:sys_enter'));
+      const n = Number(line?.split(',')[0]);
+      resolve(Number.isFinite(n) ? n : undefined);
+    });
+    perf.kill('SIGINT');
+  });
+}
+
+async function syscallsPer(count: ReturnType<typeof syscalls>, n: number, unit: string): Promise<string> {
+  if (!count) return '';
+  const c = await count();
+  return c === undefined ? '; perf stat counted no system calls (needs perf and root)' : `; system calls per ${unit} (sidecar process): ${(c / n).toFixed(1)}`;
 }
 
 if (require.main === module) void main();

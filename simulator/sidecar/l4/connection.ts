@@ -137,9 +137,14 @@ export function nextConnectionId(): string {
 const MAX_BATCH = 1 << 20;
 
 export function pump(from: Duplex, to: Duplex, count: (bytes: number) => void): void {
-  // Only on HTTP/2 tunnels: with a TLS connection per tunnel (tcpTunnel: tls)
-  // batching measured slower in two A/B runs, so that path copies as pipe() did
-  // (those runs predate the back-pressure below on that path; not re-measured).
+  // Only on HTTP/2 tunnels. With a TLS connection per tunnel (tcpTunnel: tls) it
+  // was measured again with the back-pressure below (BENCHMARKS.md, issue 15, tcp7):
+  // a TLS socket hands over one 16 KB record per read callback and the tick queue
+  // runs between callbacks, so a batch held one record; holding it to setImmediate
+  // gathered several (~5 % fewer system calls) but cost ~15 % more CPU per MB. A TLS
+  // destination allowed past its 16 KB high-water mark (no pause per 64 KB read: 14 %
+  // fewer system calls) also cost ~14 % more, likely as reads then queue and leave
+  // as one writev, which TLSWrap copies into one buffer before it encrypts.
   const batch = !(to instanceof TLSSocket || from instanceof TLSSocket);
   let corked = false;
   // Back-pressure as pipe() applies it: a destination that buffers past its high-water mark pauses the source until it drains.
