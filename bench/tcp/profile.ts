@@ -81,12 +81,14 @@ function syscalls(pids: number[]): (() => Promise<number | undefined>) | undefin
   let text = '';
   perf.stderr.on('data', (c: Buffer) => { text += c.toString(); });
   perf.on('error', () => undefined);
+  const counted = () => {
+    const n = Number(text.split('\n').find((l) => l.includes('raw_syscalls:sys_enter'))?.split(',')[0]);
+    return Number.isFinite(n) ? n : undefined;
+  };
   return () => new Promise((resolve) => {
-    perf.once('close', () => {
-      const line = text.split('\n').find((l) => l.includes('raw_syscalls:sys_enter'));
-      const n = Number(line?.split(',')[0]);
-      resolve(Number.isFinite(n) ? n : undefined);
-    });
+    // No perf on this machine (the spawn failed), or it already gave up: nothing to wait for.
+    if (perf.pid === undefined || perf.exitCode !== null) return resolve(counted());
+    perf.once('close', () => resolve(counted()));
     perf.kill('SIGINT');
   });
 }
