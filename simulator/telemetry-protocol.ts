@@ -177,9 +177,18 @@ export function expandLog(row: LogRow): AccessLogEntry {
   };
 }
 
-/** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
-export function expandSpan(c: SpanCommon, r: SpanRow, logRows?: readonly LogRow[]): SpanRecord {
-  const log = typeof r[SPAN_DECISIONS] === 'number' ? logRows?.[r[SPAN_DECISIONS]] : undefined;
+/** The log row of a batch's `logRows` a span row names (its exchange's), if it names one. */
+export function logOfSpan(r: SpanRow, logRows: readonly LogRow[] | undefined): LogRow | undefined {
+  return typeof r[SPAN_DECISIONS] === 'number' ? logRows?.[r[SPAN_DECISIONS]] : undefined;
+}
+
+/** Whether a hop failed: 5xx, a reset or no response; a gRPC call by its status (HTTP 200 carries UNAVAILABLE too; one that ended without a status failed). */
+function spanFailed(status: number, protocol: SpanRow[24], grpcStatus: number): boolean {
+  return status === 0 || status >= 500 || (protocol === 'grpc' && grpcStatus !== 0);
+}
+
+/** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen; `log`: the row its exchange's log row (`logOfSpan`). */
+export function expandSpan(c: SpanCommon, r: SpanRow, log?: LogRow): SpanRecord {
   if (log) {
     r = r.slice() as SpanRow;
     for (const [s, l] of SPAN_FROM_LOG) if (r[s] === 0) r[s] = log[l] as never;
@@ -191,8 +200,7 @@ export function expandSpan(c: SpanCommon, r: SpanRow, logRows?: readonly LogRow[
   const q = path.indexOf('?');
   const pathOnly = q < 0 ? path : path.slice(0, q);
   const grpc = protocol === 'grpc';
-  // A gRPC call fails by its status (HTTP 200 carries UNAVAILABLE too); one that ended without a status failed.
-  const error = status === 0 || status >= 500 || (grpc && grpcStatus !== 0);
+  const error = spanFailed(status, protocol, grpcStatus);
   const attributes: Record<string, string | number | boolean> = {
     'http.request.method': method,
     'url.path': pathOnly,
@@ -266,22 +274,81 @@ export function rpcAttributes(path: string, grpcStatus: number): Record<string, 
 export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   if (!b.spanRows && !b.logRows) return b;
   const commons = b.spanCommons ?? [];
-  // Log rows name their decision records by index into the batch's `records`: put the records back first (spans read them from the rows).
-  if (b.records && b.logRows) {
-    for (const row of b.logRows) {
-      const d = row[LOG_DECISIONS];
-      if (Array.isArray(d) && typeof d[0] === 'number') row[LOG_DECISIONS] = (d as number[]).map((i) => b.records![i]);
-    }
-  }
+  resolveRecords(b);
   const spans = b.spans.slice();
   for (const r of b.spanRows ?? []) {
     const c = commons[r[0]];
-    if (c) spans.push(expandSpan(c, r, b.logRows));
+    if (c) spans.push(expandSpan(c, r, logOfSpan(r, b.logRows)));
   }
   const logs = b.logs.slice();
   for (const r of b.logRows ?? []) logs.push(expandLog(r));
   return { from: b.from, spans, edges: b.edges, logs, droppedLogs: b.droppedLogs, ...(b.rules ? { rules: b.rules } : {}) };
 }
+
+/**
+ * Log rows name their decision records by index into the batch's `records`:
+ * puts the records themselves back, in place (spans read them from the rows).
+ */
+export function resolveRecords(b: TelemetryBatch): void {
+  if (!b.records || !b.logRows) return;
+  for (const row of b.logRows) {
+    const d = row[LOG_DECISIONS];
+    if (Array.isArray(d) && typeof d[0] === 'number') row[LOG_DECISIONS] = (d as number[]).map((i) => b.records![i]);
+  }
+}
+
+/**
+ * A span of a batch as the control plane keeps it until someone reads it
+ * (issue 19: the span record, its ~30 attributes and its name made per hop
+ * at intake were most of what the trace store promoted, and most spans are
+ * never read): what the trace store filters and summarizes on, taken from
+ * the row without copying, and the record made from the row on `record()`,
+ * the same `expandBatch` makes.
+ */
+export class RowSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | undefined;
+  readonly kind: SpanKind;
+  readonly start: number;
+  readonly durationMs: number;
+  readonly error: boolean;
+  readonly workload: string;
+  readonly service: string;
+  readonly decisions: DecisionRecord[] | undefined;
+
+  constructor(private readonly common: SpanCommon, private readonly row: SpanRow, private readonly log: LogRow | undefined) {
+    this.traceId = ((row[1] as unknown) === 0 && log ? log[TRACE_ID] : row[1]) as string;
+    this.spanId = row[2];
+    this.parentSpanId = row[3] === 0 ? undefined : row[3];
+    this.kind = common.kind;
+    this.start = row[4];
+    this.durationMs = row[5];
+    this.error = spanFailed(row[9], row[24], row[25]);
+    this.workload = common.workload;
+    this.service = common.service;
+    const d = row[SPAN_DECISIONS];
+    const decisions = typeof d === 'number' ? (log?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : d;
+    this.decisions = decisions && decisions.length > 0 ? decisions : undefined;
+  }
+
+  /** Envoy's operation name, `host:port/path` (the record's `name`). */
+  get name(): string {
+    const r = this.row as unknown[];
+    const host = (r[8] === 0 && this.log ? this.log[AUTHORITY] : r[8]) as string;
+    const path = (r[7] === 0 && this.log ? this.log[PATH] : r[7]) as string;
+    const q = path.indexOf('?');
+    return `${host}${q < 0 ? path : path.slice(0, q)}`;
+  }
+
+  record(): SpanRecord {
+    return expandSpan(this.common, this.row, this.log);
+  }
+}
+
+const TRACE_ID = ACCESS_LOG_FIELDS.indexOf('trace_id');
+const AUTHORITY = ACCESS_LOG_FIELDS.indexOf('authority');
+const PATH = ACCESS_LOG_FIELDS.indexOf('path');
 
 export function isTelemetryBatch(v: unknown): v is TelemetryBatch {
   const b = v as TelemetryBatch;

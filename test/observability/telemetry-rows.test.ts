@@ -12,6 +12,7 @@ import type { RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
 import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
 import { ACCESS_LOG_FIELDS, expandBatch, expandLog, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
+import { TelemetryHub } from '../../simulator/control/telemetry/hub';
 import { callee, ctxOf, T } from './exchanges';
 
 
@@ -125,6 +126,35 @@ describe('compact telemetry rows', () => {
     assert.deepEqual(Object.keys(e), ACCESS_LOG_FIELDS);
     assert.equal(e.start_time, '2026-12-05T14:00:00.007Z');
     assert.deepEqual(ACCESS_LOG_FIELDS.slice(1).map((f) => e[f]), ACCESS_LOG_FIELDS.slice(1).map((_, i) => `v${i + 1}`));
+  });
+
+  test('the control plane keeps the rows and serves the spans and entries expandBatch makes of them', async () => {
+    const plan = { kind: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, subset: 'v2', routeName: 'reviews', origin: { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 0 }, path: '/reviews/1', authority: 'reviews:9080', requestHeaderOps: [], responseHeaderOps: [] } as unknown as RequestContext['plan'];
+    let raw = '';
+    // Two entries kept of three: the first exchange's span travels whole, the others name their entry.
+    const t = new SidecarTelemetry({ name: 'x', maxLogs: 2, send: (b) => { raw = JSON.stringify(b); } });
+    const log = new AccessLog(undefined);
+    for (let i = 0; i < 3; i++) {
+      const ctx = ctxOf({ plan, endpoint: callee.self ?? undefined, policy: {}, notes: {}, requestId: `rid-${i}`, observed: { span: { traceId: T, spanId: `${i}`.padStart(16, 'c'), start: 1000 + i }, responseBytes: 19 } });
+      const e = { ctx, status: i === 2 ? 503 : 200, durationMs: 2.5, aborted: false };
+      t.exchange('outbound', e, log.record('outbound', e));
+    }
+    t.close();
+    const expected = expandBatch(JSON.parse(raw));
+    const hub = new TelemetryHub({ events: { broadcast: () => undefined } as never, edgesView: () => ({ generatedAt: 0, windowSeconds: 30, edges: [], serviceEdges: [] }) });
+    await hub.close();
+    hub.ingest(JSON.parse(raw));
+    const [summary] = hub.traces.list();
+    assert.deepEqual(summary, { traceId: T, root: { name: 'reviews.default.svc.cluster.local:9080/reviews/1', service: 'productpage', workload: 'productpage-v1' }, start: 1000, durationMs: 4.5, spans: 3, errors: 1, services: ['productpage'] });
+    assert.deepEqual(hub.traces.list({ rule: 'VirtualService/default/reviews/0' }).map((s) => s.traceId), [T]);
+    assert.deepEqual(hub.traces.list({ errors: true }).map((s) => s.traceId), [T]);
+    // The same records, key order included (JSON: what /api/traces serves), on every read.
+    assert.equal(JSON.stringify(hub.traces.get(T)!.spans), JSON.stringify(expected.spans));
+    assert.equal(JSON.stringify(hub.traces.get(T)!.spans), JSON.stringify(expected.spans));
+    const entries = hub.logs.query();
+    assert.deepEqual(entries.map((e) => e.seq), [1, 2]);
+    assert.equal(JSON.stringify(entries.map(({ seq: _, ...e }) => e)), JSON.stringify(expected.logs));
+    assert.deepEqual(hub.logs.query({ workload: 'productpage-v1', after: 1 }).map((e) => e.request_id), ['rid-2']);
   });
 
   test('a batch in the old whole-record form is taken as it is', () => {
