@@ -87,6 +87,13 @@ export interface TelemetryBatch {
    * theirs: sharedRecords.ts).
    */
   records?: DecisionRecord[];
+  /**
+   * The strings of this batch's rows that repeat from one exchange to the
+   * next (methods, clusters, workloads, principals, routes: `LOG_INTERNED`,
+   * `SPAN_INTERNED`), each once: a row holds its index there instead.
+   * Index 0 is never named (a span row's 0 is "its log row's").
+   */
+  strings?: string[];
 }
 
 /** What every span of one listener of one sidecar shares under one snapshot: sent once per batch. */
@@ -150,6 +157,21 @@ export const SPAN_FROM_LOG: ReadonlyArray<readonly [number, number]> = ([
   [1, 'trace_id'], [6, 'method'], [7, 'path'], [8, 'authority'], [11, 'user_agent'], [12, 'request_id'], [13, 'authority'],
   [14, 'response_flags'], [16, 'upstream_cluster'], [17, 'downstream_remote_address'], [19, 'peer_workload'], [20, 'downstream_peer'],
 ] as const).map(([span, field]) => [span, ACCESS_LOG_FIELDS.indexOf(field)] as const);
+
+/**
+ * The log row positions whose strings a batch sends by index into its
+ * `strings`: all but the start time, the request id and the trace id, which
+ * are new on every exchange, and the numbers and records.
+ */
+export const LOG_INTERNED: readonly number[] = ([
+  'method', 'path', 'protocol', 'response_flags', 'response_code_details', 'connection_termination_details', 'upstream_transport_failure_reason',
+  'upstream_service_time', 'x_forwarded_for', 'user_agent', 'authority', 'upstream_host', 'upstream_cluster', 'upstream_local_address',
+  'downstream_local_address', 'downstream_remote_address', 'requested_server_name', 'route_name', 'workload', 'listener', 'peer_workload',
+  'downstream_peer', 'proxy_error', 'grpc_status',
+] as const).map((f) => ACCESS_LOG_FIELDS.indexOf(f));
+
+/** The same for span rows (positions of `SpanRow`): host, HTTP version, user agent, flags, cluster, peer address, service, peer workload and principal, fault, protocol. */
+export const SPAN_INTERNED: readonly number[] = [8, 10, 11, 14, 16, 17, 18, 19, 20, 23, 24];
 
 export function logRow(e: AccessLogEntry): LogRow {
   const f = ACCESS_LOG_FIELDS;
@@ -274,6 +296,7 @@ export function rpcAttributes(path: string, grpcStatus: number): Record<string, 
 export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   if (!b.spanRows && !b.logRows) return b;
   const commons = b.spanCommons ?? [];
+  resolveStrings(b);
   resolveRecords(b);
   const spans = b.spans.slice();
   for (const r of b.spanRows ?? []) {
@@ -283,6 +306,25 @@ export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   const logs = b.logs.slice();
   for (const r of b.logRows ?? []) logs.push(expandLog(r));
   return { from: b.from, spans, edges: b.edges, logs, droppedLogs: b.droppedLogs, ...(b.rules ? { rules: b.rules } : {}) };
+}
+
+/** Puts a batch's strings (`strings`) back into its rows, in place; before anything reads the rows. */
+export function resolveStrings(b: TelemetryBatch): void {
+  const strings = b.strings;
+  if (!strings) return;
+  for (const row of b.logRows ?? []) {
+    for (let k = 0; k < LOG_INTERNED.length; k++) {
+      const v = row[LOG_INTERNED[k]];
+      if (typeof v === 'number') row[LOG_INTERNED[k]] = strings[v];
+    }
+  }
+  for (const row of b.spanRows ?? []) {
+    const r = row as unknown[];
+    for (let k = 0; k < SPAN_INTERNED.length; k++) {
+      const v = r[SPAN_INTERNED[k]];
+      if (typeof v === 'number' && v > 0) r[SPAN_INTERNED[k]] = strings[v];
+    }
+  }
 }
 
 /**
@@ -355,5 +397,6 @@ export function isTelemetryBatch(v: unknown): v is TelemetryBatch {
   return !!b && typeof b.from === 'string' && Array.isArray(b.spans) && Array.isArray(b.edges) && Array.isArray(b.logs)
     && (b.spanRows === undefined || (Array.isArray(b.spanRows) && Array.isArray(b.spanCommons)))
     && (b.logRows === undefined || Array.isArray(b.logRows))
-    && (b.records === undefined || Array.isArray(b.records));
+    && (b.records === undefined || Array.isArray(b.records))
+    && (b.strings === undefined || Array.isArray(b.strings));
 }

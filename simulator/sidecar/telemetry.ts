@@ -6,7 +6,7 @@
  * never one IPC message per request.
  */
 import { sendsMtls } from './security/upstreamTls';
-import { LOG_DECISIONS, SPAN_DECISIONS, SPAN_FROM_LOG, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
+import { LOG_DECISIONS, LOG_INTERNED, SPAN_DECISIONS, SPAN_FROM_LOG, SPAN_INTERNED, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { L4Exchange } from './l4/context';
 import { originKey, ruleKey, ruleKeysOf, type DecisionRecord } from './decisions';
 import type { Exchange } from './downstream';
@@ -298,9 +298,10 @@ export class SidecarTelemetry {
     if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
     if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0 && this.rules.size === 0) return;
     // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
-    const { logRows, records } = encodeRows(this.spanRows, this.spanLogs.map((n) => n - this.droppedLogs), this.logs);
+    const { logRows, records, strings } = encodeRows(this.spanRows, this.spanLogs.map((n) => n - this.droppedLogs), this.logs);
     const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows };
     if (records.length > 0) batch.records = records;
+    if (strings.length > 1) batch.strings = strings;
     if (this.rules.size > 0) batch.rules = [...this.rules.values()];
     this.rules = new Map();
     this.spanRows = [];
@@ -325,21 +326,27 @@ export class SidecarTelemetry {
  * indices into the batch's `records`, each distinct record once (most
  * exchanges share theirs: sharedRecords.ts). A span row whose exchange's log
  * row is in the batch names that row by index where its records were, and
- * holds 0 for each string the row already carries (SPAN_FROM_LOG); expandBatch
- * puts both back.
+ * holds 0 for each string the row already carries (SPAN_FROM_LOG). The
+ * strings that repeat from one exchange to the next (LOG_INTERNED,
+ * SPAN_INTERNED) go once per batch in `strings`, the rows naming them by
+ * index. expandBatch (and the control plane's hub) puts all of it back.
  */
-function encodeRows(spans: SpanRow[], spanLogs: readonly number[], logs: readonly LogRow[]): { logRows: LogRow[]; records: DecisionRecord[] } {
+function encodeRows(spans: SpanRow[], spanLogs: readonly number[], logs: readonly LogRow[]): { logRows: LogRow[]; records: DecisionRecord[]; strings: string[] } {
   const records: DecisionRecord[] = [];
   const recordAt = new Map<DecisionRecord, number>();
+  const strings = new StringTable();
   const logRows = new Array<LogRow>(logs.length);
   for (let i = 0; i < logs.length; i++) {
     const row = logs[i];
-    const d = row[LOG_DECISIONS] as DecisionRecord[] | undefined;
-    if (!Array.isArray(d) || d.length === 0) {
-      logRows[i] = row;
-      continue;
-    }
     const sent = row.slice();
+    for (let k = 0; k < LOG_INTERNED.length; k++) {
+      const p = LOG_INTERNED[k];
+      const v = sent[p];
+      if (typeof v === 'string') sent[p] = strings.at(k, v);
+    }
+    logRows[i] = sent;
+    const d = row[LOG_DECISIONS] as DecisionRecord[] | undefined;
+    if (!Array.isArray(d) || d.length === 0) continue;
     const at = new Array<number>(d.length);
     for (let k = 0; k < d.length; k++) {
       let j = recordAt.get(d[k]);
@@ -347,21 +354,48 @@ function encodeRows(spans: SpanRow[], spanLogs: readonly number[], logs: readonl
       at[k] = j;
     }
     sent[LOG_DECISIONS] = at;
-    logRows[i] = sent;
   }
   for (let k = 0; k < spans.length; k++) {
     const i = spanLogs[k];
-    // Its row was dropped (more entries than a batch keeps): the span keeps all it has.
-    if (i < 0) continue;
-    const log = logs[i];
     const span = spans[k] as unknown[];
-    span[SPAN_DECISIONS] = i;
-    for (let f = 0; f < SPAN_FROM_LOG.length; f++) {
-      const [s, l] = SPAN_FROM_LOG[f];
-      if (span[s] === log[l]) span[s] = 0;
+    // Its row was dropped (more entries than a batch keeps): the span keeps all it has.
+    if (i >= 0) {
+      const log = logs[i];
+      span[SPAN_DECISIONS] = i;
+      for (let f = 0; f < SPAN_FROM_LOG.length; f++) {
+        const [s, l] = SPAN_FROM_LOG[f];
+        if (span[s] === log[l]) span[s] = 0;
+      }
+    }
+    for (let f = 0; f < SPAN_INTERNED.length; f++) {
+      const p = SPAN_INTERNED[f];
+      const v = span[p];
+      if (typeof v === 'string') span[p] = strings.at(LOG_INTERNED.length + f, v);
     }
   }
-  return { logRows, records };
+  return { logRows, records, strings: strings.list };
+}
+
+/**
+ * A batch's strings, each once (index 0 left unnamed: a span row's 0 means
+ * its log row's). A column mostly repeats the string of the row before (often
+ * the very same string: madeOnce, the tables' names), so each column
+ * remembers its last one and its index before asking the Map.
+ */
+class StringTable {
+  readonly list: string[] = [''];
+  private readonly index = new Map<string, number>();
+  private readonly last: string[] = [];
+  private readonly lastAt: number[] = [];
+
+  at(column: number, s: string): number {
+    if (this.last[column] === s) return this.lastAt[column];
+    let i = this.index.get(s);
+    if (i === undefined) this.index.set(s, (i = this.list.push(s) - 1));
+    this.last[column] = s;
+    this.lastAt[column] = i;
+    return i;
+  }
 }
 
 /** Keeps a uniform sample of at most `cap` latencies out of the `seen` so far (the count stays exact elsewhere). */

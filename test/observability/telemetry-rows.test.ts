@@ -96,6 +96,11 @@ describe('compact telemetry rows', () => {
     assert.deepEqual(raw.logRows?.map((r) => r[r.length - 1]), [[0, 1, 2], [0, 1, 2], [0, 1, 2], [0, 1, 3]]);
     // The strings a span shares with its exchange's entry travel once, in the entry.
     assert.equal(raw.spanRows?.[0][1], 0);
+    // The strings that repeat from one exchange to the next travel once per batch; the rows name them.
+    const cluster = ACCESS_LOG_FIELDS.indexOf('upstream_cluster');
+    assert.deepEqual(raw.logRows?.map((r) => raw!.strings?.[r[cluster] as number]), new Array(4).fill('outbound|9080|v2|reviews.default.svc.cluster.local'));
+    assert.equal(raw.strings?.filter((x) => x === 'outbound|9080|v2|reviews.default.svc.cluster.local').length, 1);
+    assert.deepEqual(raw.logRows?.map((r) => r[ACCESS_LOG_FIELDS.indexOf('request_id')]), ['rid-0', 'rid-1', 'rid-2', 'rid-3']);
     const b = expandBatch(raw);
     const ring = log.tail();
     assert.deepEqual(b.logs, ring);

@@ -4,7 +4,7 @@
  * OTLP exporter, and publishes edge updates on the event stream at most
  * every `publishMs`.
  */
-import { expandSpan, isTelemetryBatch, logOfSpan, resolveRecords, RowSpan } from '../../telemetry-protocol';
+import { expandSpan, isTelemetryBatch, logOfSpan, resolveRecords, resolveStrings, RowSpan } from '../../telemetry-protocol';
 import type { SpanRecord } from '../api/contract';
 import type { EventLog } from '../events';
 import type { TopologyEdges } from '../api/contract';
@@ -54,7 +54,8 @@ export class TelemetryHub {
     this.batches++;
     const now = Date.now();
     // The compact rows are kept as they came (the stores make the records a reader asks for: RowSpan, LogStore);
-    // only their decision records are put back, once per batch.
+    // only their strings and decision records are put back, once per batch.
+    resolveStrings(raw);
     resolveRecords(raw);
     const commons = raw.spanCommons ?? [];
     const exported: SpanRecord[] | undefined = this.otlp ? raw.spans.slice() : undefined;
