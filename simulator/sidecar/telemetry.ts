@@ -12,7 +12,7 @@ import { originKey, ruleKey, ruleKeysOf, type DecisionRecord } from './decisions
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
-import { serviceForAuthority, type MeshTables } from './tables';
+import { serviceForAuthority, type MeshTables, type RouteOrigin } from './tables';
 
 /** A TCP connection's edge: caller -> the workload it reached (or `unknown`), for the service it went to. */
 function tcpEdgeKey(e: L4Exchange): { key: string; destination: string; service: string } {
@@ -20,6 +20,15 @@ function tcpEdgeKey(e: L4Exchange): { key: string; destination: string; service:
   const destination = ctx.endpoint?.name ?? 'unknown';
   const service = ctx.endpoint?.service ?? (ctx.plan ? (serviceForAuthority(ctx.tables, ctx.plan.host)?.name ?? ctx.plan.host) : ctx.destination?.service.name ?? ctx.passthrough ?? 'unknown');
   return { key: `${destination}\0${service}`, destination, service };
+}
+
+const routeLabels = new WeakMap<RouteOrigin, string>();
+
+/** `VirtualService ns/name`: the API behind an edge's requests (EdgeSample.routes), made once per origin. */
+function routeLabel(origin: RouteOrigin): string {
+  let label = routeLabels.get(origin);
+  if (label === undefined) routeLabels.set(origin, (label = `${origin.kind} ${origin.namespace}/${origin.name}`));
+  return label;
 }
 
 /** An edge with TCP connections open says so at least this often, so the topology's window keeps it. */
@@ -50,6 +59,9 @@ export class SidecarTelemetry {
   private commonIndex = new Map<MeshTables, Map<string, number>>();
   private edges = new Map<string, EdgeSample>();
   private rules = new Map<string, RuleSample>();
+  /** The edge and the rule counters the last request of this batch counted on (edge(), countRule()). */
+  private lastEdge: EdgeSample | undefined;
+  private lastRule: { sample: RuleSample; total: { requests: number; errors: number; lastHit: number } } | undefined;
   /** Hits per rule since this sidecar started (admin `/rules`). */
   readonly ruleTotals = new Map<string, { requests: number; errors: number; lastHit: number }>();
   private logs: LogRow[] = [];
@@ -160,9 +172,19 @@ export class SidecarTelemetry {
 
   /** `trace` undefined and `connection` true: a TCP connection (it has no trace). */
   private countRule(rule: string, peer: string, side: RuleSample['side'], failed: boolean, durationMs: number, trace: string | undefined, connection = false): void {
-    const key = `${rule}\0${peer}\0${side}`;
-    let s = this.rules.get(key);
-    if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
+    // A sidecar's requests mostly count against the rule and peer of the one before: no key string then.
+    const last = this.lastRule;
+    let s: RuleSample | undefined;
+    let total: { requests: number; errors: number; lastHit: number } | undefined;
+    if (last && last.sample.rule === rule && last.sample.peer === peer && last.sample.side === side) ({ sample: s, total } = last);
+    else {
+      const key = `${rule}\0${peer}\0${side}`;
+      s = this.rules.get(key);
+      if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
+      total = this.ruleTotals.get(rule);
+      if (!total) this.ruleTotals.set(rule, (total = { requests: 0, errors: 0, lastHit: 0 }));
+      this.lastRule = { sample: s, total };
+    }
     s.requests++;
     if (connection) s.connections = (s.connections ?? 0) + 1;
     if (failed) s.errors++;
@@ -171,8 +193,6 @@ export class SidecarTelemetry {
       if (s.traces.length >= 5) s.traces.shift();
       s.traces.push(trace);
     }
-    let total = this.ruleTotals.get(rule);
-    if (!total) this.ruleTotals.set(rule, (total = { requests: 0, errors: 0, lastHit: 0 }));
     total.requests++;
     if (failed) total.errors++;
     total.lastHit = Date.now();
@@ -186,14 +206,19 @@ export class SidecarTelemetry {
     const destination = ep ? (ep.external ? ep.service : ep.name) : plan?.kind === 'error' && plan.cluster ? plan.cluster : 'unknown';
     const service = ep?.service ?? (plan?.kind === 'forward' ? (serviceForAuthority(ctx.tables, plan.host)?.name ?? plan.host) : (serviceForAuthority(ctx.tables, ctx.authority)?.name ?? ctx.authority));
     const protocol = isGrpc(ctx.downstream.headers) ? 'grpc' : 'http';
-    const key = `${destination}\0${service}\0${protocol}`;
-    let s = this.edges.get(key);
-    if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol }));
+    // Mostly the edge of the request before: no key string then.
+    let s = this.lastEdge;
+    if (!s || s.destination !== destination || s.service !== service || s.protocol !== protocol) {
+      const key = `${destination}\0${service}\0${protocol}`;
+      s = this.edges.get(key);
+      if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol }));
+      this.lastEdge = s;
+    }
     s.requests++;
     // Which API routed it (the rule's origin): the topology says so per edge.
     const origin = plan && plan.kind !== 'error' ? plan.origin : undefined;
     if (origin) {
-      const route = `${origin.kind} ${origin.namespace}/${origin.name}`;
+      const route = routeLabel(origin);
       (s.routes ??= {})[route] = (s.routes[route] ?? 0) + 1;
     }
     // A gRPC call that failed is an HTTP 200 with a status that is not OK (or none at all).
@@ -304,6 +329,8 @@ export class SidecarTelemetry {
     if (strings.length > 1) batch.strings = strings;
     if (this.rules.size > 0) batch.rules = [...this.rules.values()];
     this.rules = new Map();
+    this.lastEdge = undefined;
+    this.lastRule = undefined;
     this.spanRows = [];
     this.spanLogs = [];
     this.spanCommons = [];

@@ -162,6 +162,35 @@ describe('compact telemetry rows', () => {
     assert.deepEqual(hub.logs.query({ workload: 'productpage-v1', after: 1 }).map((e) => e.request_id), ['rid-2']);
   });
 
+  test('requests that alternate between edges and rules each count on their own, batch after batch', () => {
+    const planOf = (rule: number) => ({ kind: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, routeName: 'reviews', origin: { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule }, path: '/', authority: 'reviews:9080', requestHeaderOps: [], responseHeaderOps: [] }) as unknown as RequestContext['plan'];
+    const toReviews = ctxOf({ plan: planOf(0), endpoint: callee.self ?? undefined, policy: {} });
+    const nowhere = ctxOf({ plan: planOf(1), policy: {} });
+    const sent: TelemetryBatch[] = [];
+    const t = new SidecarTelemetry({ name: 'x', send: (b) => { sent.push(JSON.parse(JSON.stringify(b))); } });
+    const log = new AccessLog(undefined);
+    const batch = () => {
+      for (const [ctx, status] of [[toReviews, 200], [nowhere, 503], [toReviews, 200], [toReviews, 500], [nowhere, 503]] as const) {
+        const e = { ctx, status, durationMs: 1, aborted: false };
+        t.exchange('outbound', e, log.record('outbound', e));
+      }
+      t.flush();
+    };
+    batch();
+    batch();
+    t.close();
+    assert.equal(sent.length, 2);
+    for (const b of sent) {
+      assert.deepEqual(b.edges.map((e) => [e.destination, e.requests, e.errors, e.routes]), [
+        ['reviews-v2', 3, 1, { 'VirtualService default/reviews': 3 }], ['unknown', 2, 2, { 'VirtualService default/reviews': 2 }],
+      ]);
+      assert.deepEqual(b.rules?.map((r) => [r.rule, r.peer, r.requests, r.errors]), [
+        ['VirtualService/default/reviews/0', 'reviews-v2', 3, 1], ['VirtualService/default/reviews/1', 'unknown', 2, 2],
+      ]);
+    }
+    assert.deepEqual([...t.ruleTotals].map(([rule, n]) => [rule, n.requests, n.errors]), [['VirtualService/default/reviews/0', 6, 2], ['VirtualService/default/reviews/1', 4, 4]]);
+  });
+
   test('a batch in the old whole-record form is taken as it is', () => {
     const old: TelemetryBatch = { from: 'x', spans: [], edges: [], logs: [], droppedLogs: 0 };
     assert.equal(expandBatch(old), old);
