@@ -170,7 +170,8 @@ describe('compact telemetry rows', () => {
     const t = new SidecarTelemetry({ name: 'x', send: (b) => { sent.push(JSON.parse(JSON.stringify(b))); } });
     const log = new AccessLog(undefined);
     const batch = () => {
-      for (const [ctx, status] of [[toReviews, 200], [nowhere, 503], [toReviews, 200], [toReviews, 500], [nowhere, 503]] as const) {
+      // It ends on the edge and rule it starts with: the next batch's first request counts afresh.
+      for (const [ctx, status] of [[toReviews, 200], [nowhere, 503], [toReviews, 500], [nowhere, 503], [toReviews, 200]] as const) {
         const e = { ctx, status, durationMs: 1, aborted: false };
         t.exchange('outbound', e, log.record('outbound', e));
       }
