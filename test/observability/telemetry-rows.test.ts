@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
 import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
-import { ACCESS_LOG_FIELDS, expandBatch, expandLog, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
+import { ACCESS_LOG_FIELDS, expandBatch, expandLog, isoTime, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
 import { TelemetryHub } from '../../simulator/control/telemetry/hub';
 import { callee, ctxOf, T } from './exchanges';
 
@@ -190,6 +190,13 @@ describe('compact telemetry rows', () => {
       ]);
     }
     assert.deepEqual([...t.ruleTotals].map(([rule, n]) => [rule, n.requests, n.errors]), [['VirtualService/default/reviews/0', 6, 2], ['VirtualService/default/reviews/1', 4, 4]]);
+  });
+
+  test('a start time is the ISO string Date writes, in the same ms, the same second or another', () => {
+    const t0 = Date.UTC(2026, 11, 5, 23, 59, 59, 990);
+    const times = [t0, t0, t0 + 1, t0 + 5, t0 + 10, t0 + 9, t0 + 100, t0 + 1_000, t0 + 1_001, t0 + 1_099, t0 - 990, 0, 7, 1_000 * 3600 * 24 * 365 * 30 + 42];
+    assert.deepEqual(times.map(isoTime), times.map((ms) => new Date(ms).toISOString()));
+    assert.equal(isoTime(t0 + 0.5), new Date(t0 + 0.5).toISOString());
   });
 
   test('a batch in the old whole-record form is taken as it is', () => {
