@@ -87,6 +87,13 @@ export interface TelemetryBatch {
    * theirs: sharedRecords.ts).
    */
   records?: DecisionRecord[];
+  /**
+   * The strings of this batch's rows that repeat from one exchange to the
+   * next (methods, clusters, workloads, principals, routes: `LOG_INTERNED`,
+   * `SPAN_INTERNED`), each once: a row holds its index there instead.
+   * Index 0 is never named (a span row's 0 is "its log row's").
+   */
+  strings?: string[];
 }
 
 /** What every span of one listener of one sidecar shares under one snapshot: sent once per batch. */
@@ -151,6 +158,21 @@ export const SPAN_FROM_LOG: ReadonlyArray<readonly [number, number]> = ([
   [14, 'response_flags'], [16, 'upstream_cluster'], [17, 'downstream_remote_address'], [19, 'peer_workload'], [20, 'downstream_peer'],
 ] as const).map(([span, field]) => [span, ACCESS_LOG_FIELDS.indexOf(field)] as const);
 
+/**
+ * The log row positions whose strings a batch sends by index into its
+ * `strings`: all but the start time, the request id and the trace id, which
+ * are new on every exchange, and the numbers and records.
+ */
+export const LOG_INTERNED: readonly number[] = ([
+  'method', 'path', 'protocol', 'response_flags', 'response_code_details', 'connection_termination_details', 'upstream_transport_failure_reason',
+  'upstream_service_time', 'x_forwarded_for', 'user_agent', 'authority', 'upstream_host', 'upstream_cluster', 'upstream_local_address',
+  'downstream_local_address', 'downstream_remote_address', 'requested_server_name', 'route_name', 'workload', 'listener', 'peer_workload',
+  'downstream_peer', 'proxy_error', 'grpc_status',
+] as const).map((f) => ACCESS_LOG_FIELDS.indexOf(f));
+
+/** The same for span rows (positions of `SpanRow`): host, HTTP version, user agent, flags, cluster, peer address, service, peer workload and principal, fault, protocol. */
+export const SPAN_INTERNED: readonly number[] = [8, 10, 11, 14, 16, 17, 18, 19, 20, 23, 24];
+
 export function logRow(e: AccessLogEntry): LogRow {
   const f = ACCESS_LOG_FIELDS;
   const row: LogRow = new Array(f.length);
@@ -168,7 +190,7 @@ export function logRow(e: AccessLogEntry): LogRow {
 export function expandLog(row: LogRow): AccessLogEntry {
   const r = row as never[];
   return {
-    start_time: typeof row[0] === 'number' ? new Date(row[0]).toISOString() : r[0], method: r[1], path: r[2], protocol: r[3], response_code: r[4],
+    start_time: typeof row[0] === 'number' ? isoTime(row[0]) : r[0], method: r[1], path: r[2], protocol: r[3], response_code: r[4],
     response_flags: r[5], response_code_details: r[6], connection_termination_details: r[7], upstream_transport_failure_reason: r[8],
     bytes_received: r[9], bytes_sent: r[10], duration: r[11], upstream_service_time: r[12], x_forwarded_for: r[13], user_agent: r[14],
     request_id: r[15], authority: r[16], upstream_host: r[17], upstream_cluster: r[18], upstream_local_address: r[19],
@@ -177,9 +199,41 @@ export function expandLog(row: LogRow): AccessLogEntry {
   };
 }
 
-/** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen. */
-export function expandSpan(c: SpanCommon, r: SpanRow, logRows?: readonly LogRow[]): SpanRecord {
-  const log = typeof r[SPAN_DECISIONS] === 'number' ? logRows?.[r[SPAN_DECISIONS]] : undefined;
+/** The log row of a batch's `logRows` a span row names (its exchange's), if it names one. */
+export function logOfSpan(r: SpanRow, logRows: readonly LogRow[] | undefined): LogRow | undefined {
+  return typeof r[SPAN_DECISIONS] === 'number' ? logRows?.[r[SPAN_DECISIONS]] : undefined;
+}
+
+/** Whether a hop failed: 5xx, a reset or no response; a gRPC call by its status (HTTP 200 carries UNAVAILABLE too; one that ended without a status failed). */
+function spanFailed(status: number, protocol: SpanRow[24], grpcStatus: number): boolean {
+  return status === 0 || status >= 500 || (protocol === 'grpc' && grpcStatus !== 0);
+}
+
+/** The last start time `isoTime` wrote, and the ISO text of its second (`YYYY-MM-DDTHH:MM:SS.`). */
+const iso = { ms: NaN, text: '', second: NaN, prefix: '' };
+
+/**
+ * `new Date(ms).toISOString()` of a whole epoch ms, remembering the last one
+ * and its second: the entries of one batch or one read mostly start within
+ * the same second, often the same ms (a Date and its formatting per entry
+ * was most of `expandLog`).
+ */
+export function isoTime(ms: number): string {
+  if (ms === iso.ms) return iso.text;
+  if (!Number.isInteger(ms) || ms < 0) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== iso.second) {
+    iso.second = second;
+    iso.prefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const frac = ms - second * 1000;
+  iso.ms = ms;
+  iso.text = `${iso.prefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
+  return iso.text;
+}
+
+/** A span row back into the record (and attribute order) the trace store, the API and OTLP have always seen; `log`: the row its exchange's log row (`logOfSpan`). */
+export function expandSpan(c: SpanCommon, r: SpanRow, log?: LogRow): SpanRecord {
   if (log) {
     r = r.slice() as SpanRow;
     for (const [s, l] of SPAN_FROM_LOG) if (r[s] === 0) r[s] = log[l] as never;
@@ -191,8 +245,7 @@ export function expandSpan(c: SpanCommon, r: SpanRow, logRows?: readonly LogRow[
   const q = path.indexOf('?');
   const pathOnly = q < 0 ? path : path.slice(0, q);
   const grpc = protocol === 'grpc';
-  // A gRPC call fails by its status (HTTP 200 carries UNAVAILABLE too); one that ended without a status failed.
-  const error = status === 0 || status >= 500 || (grpc && grpcStatus !== 0);
+  const error = spanFailed(status, protocol, grpcStatus);
   const attributes: Record<string, string | number | boolean> = {
     'http.request.method': method,
     'url.path': pathOnly,
@@ -266,27 +319,107 @@ export function rpcAttributes(path: string, grpcStatus: number): Record<string, 
 export function expandBatch(b: TelemetryBatch): TelemetryBatch {
   if (!b.spanRows && !b.logRows) return b;
   const commons = b.spanCommons ?? [];
-  // Log rows name their decision records by index into the batch's `records`: put the records back first (spans read them from the rows).
-  if (b.records && b.logRows) {
-    for (const row of b.logRows) {
-      const d = row[LOG_DECISIONS];
-      if (Array.isArray(d) && typeof d[0] === 'number') row[LOG_DECISIONS] = (d as number[]).map((i) => b.records![i]);
-    }
-  }
+  resolveStrings(b);
+  resolveRecords(b);
   const spans = b.spans.slice();
   for (const r of b.spanRows ?? []) {
     const c = commons[r[0]];
-    if (c) spans.push(expandSpan(c, r, b.logRows));
+    if (c) spans.push(expandSpan(c, r, logOfSpan(r, b.logRows)));
   }
   const logs = b.logs.slice();
   for (const r of b.logRows ?? []) logs.push(expandLog(r));
   return { from: b.from, spans, edges: b.edges, logs, droppedLogs: b.droppedLogs, ...(b.rules ? { rules: b.rules } : {}) };
 }
 
+/** Puts a batch's strings (`strings`) back into its rows, in place; before anything reads the rows. */
+export function resolveStrings(b: TelemetryBatch): void {
+  const strings = b.strings;
+  if (!strings) return;
+  for (const row of b.logRows ?? []) {
+    for (let k = 0; k < LOG_INTERNED.length; k++) {
+      const v = row[LOG_INTERNED[k]];
+      if (typeof v === 'number') row[LOG_INTERNED[k]] = strings[v];
+    }
+  }
+  for (const row of b.spanRows ?? []) {
+    const r = row as unknown[];
+    for (let k = 0; k < SPAN_INTERNED.length; k++) {
+      const v = r[SPAN_INTERNED[k]];
+      if (typeof v === 'number' && v > 0) r[SPAN_INTERNED[k]] = strings[v];
+    }
+  }
+}
+
+/**
+ * Log rows name their decision records by index into the batch's `records`:
+ * puts the records themselves back, in place (spans read them from the rows).
+ */
+export function resolveRecords(b: TelemetryBatch): void {
+  if (!b.records || !b.logRows) return;
+  for (const row of b.logRows) {
+    const d = row[LOG_DECISIONS];
+    if (Array.isArray(d) && typeof d[0] === 'number') row[LOG_DECISIONS] = (d as number[]).map((i) => b.records![i]);
+  }
+}
+
+/**
+ * A span of a batch as the control plane keeps it until someone reads it
+ * (issue 19: the span record, its ~30 attributes and its name made per hop
+ * at intake were most of what the trace store promoted, and most spans are
+ * never read): what the trace store filters and summarizes on, taken from
+ * the row without copying, and the record made from the row on `record()`,
+ * the same `expandBatch` makes.
+ */
+export class RowSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | undefined;
+  readonly kind: SpanKind;
+  readonly start: number;
+  readonly durationMs: number;
+  readonly error: boolean;
+  readonly workload: string;
+  readonly service: string;
+  readonly decisions: DecisionRecord[] | undefined;
+
+  constructor(private readonly common: SpanCommon, private readonly row: SpanRow, private readonly log: LogRow | undefined) {
+    this.traceId = ((row[1] as unknown) === 0 && log ? log[TRACE_ID] : row[1]) as string;
+    this.spanId = row[2];
+    this.parentSpanId = row[3] === 0 ? undefined : row[3];
+    this.kind = common.kind;
+    this.start = row[4];
+    this.durationMs = row[5];
+    this.error = spanFailed(row[9], row[24], row[25]);
+    this.workload = common.workload;
+    this.service = common.service;
+    const d = row[SPAN_DECISIONS];
+    const decisions = typeof d === 'number' ? (log?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : d;
+    this.decisions = decisions && decisions.length > 0 ? decisions : undefined;
+  }
+
+  /** Envoy's operation name, `host:port/path` (the record's `name`). */
+  get name(): string {
+    const r = this.row as unknown[];
+    const host = (r[8] === 0 && this.log ? this.log[AUTHORITY] : r[8]) as string;
+    const path = (r[7] === 0 && this.log ? this.log[PATH] : r[7]) as string;
+    const q = path.indexOf('?');
+    return `${host}${q < 0 ? path : path.slice(0, q)}`;
+  }
+
+  record(): SpanRecord {
+    return expandSpan(this.common, this.row, this.log);
+  }
+}
+
+const TRACE_ID = ACCESS_LOG_FIELDS.indexOf('trace_id');
+const AUTHORITY = ACCESS_LOG_FIELDS.indexOf('authority');
+const PATH = ACCESS_LOG_FIELDS.indexOf('path');
+
 export function isTelemetryBatch(v: unknown): v is TelemetryBatch {
   const b = v as TelemetryBatch;
   return !!b && typeof b.from === 'string' && Array.isArray(b.spans) && Array.isArray(b.edges) && Array.isArray(b.logs)
     && (b.spanRows === undefined || (Array.isArray(b.spanRows) && Array.isArray(b.spanCommons)))
     && (b.logRows === undefined || Array.isArray(b.logRows))
-    && (b.records === undefined || Array.isArray(b.records));
+    && (b.records === undefined || Array.isArray(b.records))
+    && (b.strings === undefined || Array.isArray(b.strings));
 }

@@ -52,13 +52,19 @@ const UNKNOWN = 'unknown';
 interface MetricValue { labels: Record<string, string | number>; value: number; metricName?: string }
 interface MetricData { name: string; help: string; type: 'counter' | 'histogram'; values: MetricValue[]; aggregator: 'sum' }
 
+interface CounterSeries { labels: Record<string, string>; value: number }
+interface HistogramSeries { labels: Record<string, string>; counts: number[]; sum: number; count: number }
+
 class CounterFamily {
-  readonly series = new Map<string, { labels: Record<string, string>; value: number }>();
+  readonly series = new Map<string, CounterSeries>();
   constructor(readonly name: string, readonly help: string) {}
   add(key: string, labels: () => Record<string, string>, by: number): void {
+    this.seriesOf(key, labels).value += by;
+  }
+  seriesOf(key: string, labels: () => Record<string, string>): CounterSeries {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: labels(), value: 0 }));
-    s.value += by;
+    return s;
   }
   get(): MetricData {
     return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value })) };
@@ -66,11 +72,14 @@ class CounterFamily {
 }
 
 class HistogramFamily {
-  readonly series = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
+  readonly series = new Map<string, HistogramSeries>();
   constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
-  observe(key: string, labels: () => Record<string, string>, v: number): void {
+  seriesOf(key: string, labels: () => Record<string, string>): HistogramSeries {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: labels(), counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 }));
+    return s;
+  }
+  observe(s: HistogramSeries, v: number): void {
     const b = this.buckets;
     for (let i = 0; i < b.length; i++) {
       if (v <= b[i]) {
@@ -96,6 +105,23 @@ class HistogramFamily {
     return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
   }
 }
+
+/**
+ * The series of one request label set in each request family, found together
+ * (one Map lookup per request, none when it has the label values of the last
+ * one: `LastRequest`) and incremented in place, without a label object.
+ */
+interface RequestSeries {
+  requests: CounterSeries;
+  duration: HistogramSeries;
+  requestBytes: HistogramSeries;
+  responseBytes: HistogramSeries;
+  requestMessages?: CounterSeries;
+  responseMessages?: CounterSeries;
+}
+
+/** What a request's key is made of (reporter side, peer, host or principal, code, flags, mTLS, protocol, gRPC status), and its series. */
+interface LastRequest { peer: string; other: string; code: number; flags: string; mtls: boolean; protocol: string; grpcStatus: string; key: string; series: RequestSeries }
 
 type Side = Pick<IstioLabels, 'source_workload' | 'source_workload_namespace' | 'source_principal' | 'source_app' | 'source_version' | 'source_canonical_service' | 'source_canonical_revision'>;
 
@@ -143,6 +169,10 @@ export class IstioMetrics {
   private readonly tcpReceived = new CounterFamily('istio_tcp_received_bytes_total', 'Bytes received from downstream on TCP connections (TCP ports and upgraded HTTP connections).');
   private readonly tcpOpened = new CounterFamily('istio_tcp_connections_opened_total', 'TCP connections opened (TCP ports and upgraded HTTP connections).');
   private readonly tcpClosed = new CounterFamily('istio_tcp_connections_closed_total', 'TCP connections closed (TCP ports and upgraded HTTP connections).');
+  private readonly requestSeries = new Map<string, RequestSeries>();
+  /** The last request's key parts and series, per reporter (inbound: destination, else source). */
+  private lastDestination: LastRequest | undefined;
+  private lastSource: LastRequest | undefined;
   /** Label sets of this sidecar's own side, rebuilt when the config version changes. */
   private selfCache: { version: number; side: WorkloadSide; svc?: { host: string; name: string; namespace: string } } | undefined;
 
@@ -187,43 +217,65 @@ export class IstioMetrics {
     const protocol = grpc ? 'grpc' : 'http';
     // Istio's label: the call's gRPC status code as a number; empty for HTTP (and for a gRPC call that ended without one).
     const grpcStatus = grpc && e.grpcStatus !== undefined ? String(e.grpcStatus) : '';
+    const inbound = listener === 'inbound';
+    const src = ctx.source;
+    const ep = ctx.endpoint;
+    const plan = ctx.plan;
+    // Inbound: the caller and its principal; outbound: the endpoint and the host (passthrough calls are told apart by the host they named).
+    const peer = inbound ? src.workload ?? '' : ep?.name ?? '';
+    const other = inbound ? src.spiffeId ?? '' : plan?.kind === 'forward' && !isPassthrough(plan.service) ? plan.host : ctx.authority;
+    const mtls = inbound ? src.spiffeId !== undefined : !!ep && sentMtls;
+    const last = inbound ? this.lastDestination : this.lastSource;
+    let series: RequestSeries;
     let key: string;
-    let labels: () => IstioLabels;
-    if (listener === 'inbound') {
-      const src = ctx.source;
-      const mtls = src.spiffeId !== undefined;
-      key = `d\0${src.workload ?? ''}\0${src.spiffeId ?? ''}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}`;
-      labels = () => {
-        const w = src.workload ? t.workloadByName.get(src.workload) : undefined;
-        const srcSide = src.workload
-          ? workloadSide(src.workload, src.namespace ?? UNKNOWN, src.labels, src.spiffeId, w?.service)
-          : unknownSide(src.spiffeId);
-        const svc = me.svc ?? { host: UNKNOWN, name: UNKNOWN, namespace: UNKNOWN };
-        return labelsOf('destination', srcSide, me.side, svc, protocol, code, flags, mtls ? 'mutual_tls' : 'none', grpcStatus);
-      };
+    if (last && last.peer === peer && last.other === other && last.code === code && last.flags === flags && last.mtls === mtls && last.protocol === protocol && last.grpcStatus === grpcStatus) {
+      series = last.series;
+      key = last.key;
     } else {
-      const ep = ctx.endpoint;
-      const plan = ctx.plan;
-      // Passthrough calls are told apart by the host they named.
-      const host = plan?.kind === 'forward' && !isPassthrough(plan.service) ? plan.host : ctx.authority;
-      const mtls = !!ep && sentMtls;
-      key = `s\0${ep?.name ?? ''}\0${host}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}`;
-      labels = () => {
-        // An address outside the mesh is no workload: Istio reports its destination workload unknown.
-        const dst = ep && !ep.external ? workloadSide(ep.name, ep.namespace, ep.labels, mtls ? ep.spiffeId : undefined, ep.service) : unknownSide();
-        const svc = destinationServiceLabels(t, plan, host, ctx.authority);
-        // As Istio: the source side cannot vouch for the connection's security policy.
-        return labelsOf('source', me.side, dst, svc, protocol, code, flags, UNKNOWN, grpcStatus);
-      };
+      key = `${inbound ? 'd' : 's'}\0${peer}\0${other}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}`;
+      let found = this.requestSeries.get(key);
+      if (!found) {
+        const labels: () => IstioLabels = inbound
+          ? () => {
+            const w = src.workload ? t.workloadByName.get(src.workload) : undefined;
+            const srcSide = src.workload
+              ? workloadSide(src.workload, src.namespace ?? UNKNOWN, src.labels, src.spiffeId, w?.service)
+              : unknownSide(src.spiffeId);
+            const svc = me.svc ?? { host: UNKNOWN, name: UNKNOWN, namespace: UNKNOWN };
+            return labelsOf('destination', srcSide, me.side, svc, protocol, code, flags, mtls ? 'mutual_tls' : 'none', grpcStatus);
+          }
+          : () => {
+            // An address outside the mesh is no workload: Istio reports its destination workload unknown.
+            const dst = ep && !ep.external ? workloadSide(ep.name, ep.namespace, ep.labels, mtls ? ep.spiffeId : undefined, ep.service) : unknownSide();
+            const svc = destinationServiceLabels(t, plan, other, ctx.authority);
+            // As Istio: the source side cannot vouch for the connection's security policy.
+            return labelsOf('source', me.side, dst, svc, protocol, code, flags, UNKNOWN, grpcStatus);
+          };
+        let made: IstioLabels | undefined;
+        const once = () => (made ??= labels());
+        found = {
+          requests: this.requests.seriesOf(key, once), duration: this.duration.seriesOf(key, once),
+          requestBytes: this.requestBytes.seriesOf(key, once), responseBytes: this.responseBytes.seriesOf(key, once),
+        };
+        if (grpc) {
+          found.requestMessages = this.requestMessages.seriesOf(key, once);
+          found.responseMessages = this.responseMessages.seriesOf(key, once);
+        }
+        this.requestSeries.set(key, found);
+      }
+      series = found;
+      const next: LastRequest = { peer, other, code, flags, mtls, protocol, grpcStatus, key, series };
+      if (inbound) this.lastDestination = next;
+      else this.lastSource = next;
     }
-    this.requests.add(key, labels, 1);
-    this.duration.observe(key, labels, e.durationMs);
+    series.requests.value++;
+    this.duration.observe(series.duration, e.durationMs);
     const reqLen = Number(ctx.downstream.headers['content-length']);
-    this.requestBytes.observe(key, labels, Number.isFinite(reqLen) ? reqLen : 0);
-    this.responseBytes.observe(key, labels, ctx.observed?.responseBytes ?? 0);
-    if (grpc) {
-      this.requestMessages.add(key, labels, ctx.observed?.requestMessages?.messages ?? 0);
-      this.responseMessages.add(key, labels, ctx.observed?.responseMessages?.messages ?? 0);
+    this.requestBytes.observe(series.requestBytes, Number.isFinite(reqLen) ? reqLen : 0);
+    this.responseBytes.observe(series.responseBytes, ctx.observed?.responseBytes ?? 0);
+    if (series.requestMessages && series.responseMessages) {
+      series.requestMessages.value += ctx.observed?.requestMessages?.messages ?? 0;
+      series.responseMessages.value += ctx.observed?.responseMessages?.messages ?? 0;
     }
   }
 

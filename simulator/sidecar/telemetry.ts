@@ -6,13 +6,13 @@
  * never one IPC message per request.
  */
 import { sendsMtls } from './security/upstreamTls';
-import { LOG_DECISIONS, SPAN_DECISIONS, SPAN_FROM_LOG, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
+import { LOG_DECISIONS, LOG_INTERNED, SPAN_DECISIONS, SPAN_FROM_LOG, SPAN_INTERNED, type EdgeSample, type LogRow, type RuleSample, type SpanCommon, type SpanRow, type TelemetryBatch } from '../telemetry-protocol';
 import type { L4Exchange } from './l4/context';
 import { originKey, ruleKey, ruleKeysOf, type DecisionRecord } from './decisions';
 import type { Exchange } from './downstream';
 import { isGrpc } from './grpc/status';
 import { IstioMetrics } from './istioMetrics';
-import { serviceForAuthority, type MeshTables } from './tables';
+import { serviceForAuthority, type MeshTables, type RouteOrigin } from './tables';
 
 /** A TCP connection's edge: caller -> the workload it reached (or `unknown`), for the service it went to. */
 function tcpEdgeKey(e: L4Exchange): { key: string; destination: string; service: string } {
@@ -20,6 +20,15 @@ function tcpEdgeKey(e: L4Exchange): { key: string; destination: string; service:
   const destination = ctx.endpoint?.name ?? 'unknown';
   const service = ctx.endpoint?.service ?? (ctx.plan ? (serviceForAuthority(ctx.tables, ctx.plan.host)?.name ?? ctx.plan.host) : ctx.destination?.service.name ?? ctx.passthrough ?? 'unknown');
   return { key: `${destination}\0${service}`, destination, service };
+}
+
+const routeLabels = new WeakMap<RouteOrigin, string>();
+
+/** `VirtualService ns/name`: the API behind an edge's requests (EdgeSample.routes), made once per origin. */
+function routeLabel(origin: RouteOrigin): string {
+  let label = routeLabels.get(origin);
+  if (label === undefined) routeLabels.set(origin, (label = `${origin.kind} ${origin.namespace}/${origin.name}`));
+  return label;
 }
 
 /** An edge with TCP connections open says so at least this often, so the topology's window keeps it. */
@@ -50,6 +59,9 @@ export class SidecarTelemetry {
   private commonIndex = new Map<MeshTables, Map<string, number>>();
   private edges = new Map<string, EdgeSample>();
   private rules = new Map<string, RuleSample>();
+  /** The edge and the rule counters the last request of this batch counted on (edge(), countRule()). */
+  private lastEdge: EdgeSample | undefined;
+  private lastRule: { sample: RuleSample; total: { requests: number; errors: number; lastHit: number } } | undefined;
   /** Hits per rule since this sidecar started (admin `/rules`). */
   readonly ruleTotals = new Map<string, { requests: number; errors: number; lastHit: number }>();
   private logs: LogRow[] = [];
@@ -160,9 +172,19 @@ export class SidecarTelemetry {
 
   /** `trace` undefined and `connection` true: a TCP connection (it has no trace). */
   private countRule(rule: string, peer: string, side: RuleSample['side'], failed: boolean, durationMs: number, trace: string | undefined, connection = false): void {
-    const key = `${rule}\0${peer}\0${side}`;
-    let s = this.rules.get(key);
-    if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
+    // A sidecar's requests mostly count against the rule and peer of the one before: no key string then.
+    const last = this.lastRule;
+    let s: RuleSample | undefined;
+    let total: { requests: number; errors: number; lastHit: number } | undefined;
+    if (last && last.sample.rule === rule && last.sample.peer === peer && last.sample.side === side) ({ sample: s, total } = last);
+    else {
+      const key = `${rule}\0${peer}\0${side}`;
+      s = this.rules.get(key);
+      if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
+      total = this.ruleTotals.get(rule);
+      if (!total) this.ruleTotals.set(rule, (total = { requests: 0, errors: 0, lastHit: 0 }));
+      this.lastRule = { sample: s, total };
+    }
     s.requests++;
     if (connection) s.connections = (s.connections ?? 0) + 1;
     if (failed) s.errors++;
@@ -171,8 +193,6 @@ export class SidecarTelemetry {
       if (s.traces.length >= 5) s.traces.shift();
       s.traces.push(trace);
     }
-    let total = this.ruleTotals.get(rule);
-    if (!total) this.ruleTotals.set(rule, (total = { requests: 0, errors: 0, lastHit: 0 }));
     total.requests++;
     if (failed) total.errors++;
     total.lastHit = Date.now();
@@ -186,14 +206,19 @@ export class SidecarTelemetry {
     const destination = ep ? (ep.external ? ep.service : ep.name) : plan?.kind === 'error' && plan.cluster ? plan.cluster : 'unknown';
     const service = ep?.service ?? (plan?.kind === 'forward' ? (serviceForAuthority(ctx.tables, plan.host)?.name ?? plan.host) : (serviceForAuthority(ctx.tables, ctx.authority)?.name ?? ctx.authority));
     const protocol = isGrpc(ctx.downstream.headers) ? 'grpc' : 'http';
-    const key = `${destination}\0${service}\0${protocol}`;
-    let s = this.edges.get(key);
-    if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol }));
+    // Mostly the edge of the request before: no key string then.
+    let s = this.lastEdge;
+    if (!s || s.destination !== destination || s.service !== service || s.protocol !== protocol) {
+      const key = `${destination}\0${service}\0${protocol}`;
+      s = this.edges.get(key);
+      if (!s) this.edges.set(key, (s = { source: ctx.tables.identity.name, destination, service, requests: 0, errors: 0, mtls: 0, latenciesMs: [], protocol }));
+      this.lastEdge = s;
+    }
     s.requests++;
     // Which API routed it (the rule's origin): the topology says so per edge.
     const origin = plan && plan.kind !== 'error' ? plan.origin : undefined;
     if (origin) {
-      const route = `${origin.kind} ${origin.namespace}/${origin.name}`;
+      const route = routeLabel(origin);
       (s.routes ??= {})[route] = (s.routes[route] ?? 0) + 1;
     }
     // A gRPC call that failed is an HTTP 200 with a status that is not OK (or none at all).
@@ -298,11 +323,14 @@ export class SidecarTelemetry {
     if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
     if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0 && this.rules.size === 0) return;
     // Spans and log entries go compact (positional rows); the control plane's hub expands them (expandBatch).
-    const { logRows, records } = encodeRows(this.spanRows, this.spanLogs.map((n) => n - this.droppedLogs), this.logs);
+    const { logRows, records, strings } = encodeRows(this.spanRows, this.spanLogs.map((n) => n - this.droppedLogs), this.logs);
     const batch: TelemetryBatch = { from: this.o.name, spans: [], edges: [...this.edges.values()], logs: [], droppedLogs: this.droppedLogs, spanCommons: this.spanCommons, spanRows: this.spanRows, logRows };
     if (records.length > 0) batch.records = records;
+    if (strings.length > 1) batch.strings = strings;
     if (this.rules.size > 0) batch.rules = [...this.rules.values()];
     this.rules = new Map();
+    this.lastEdge = undefined;
+    this.lastRule = undefined;
     this.spanRows = [];
     this.spanLogs = [];
     this.spanCommons = [];
@@ -325,21 +353,27 @@ export class SidecarTelemetry {
  * indices into the batch's `records`, each distinct record once (most
  * exchanges share theirs: sharedRecords.ts). A span row whose exchange's log
  * row is in the batch names that row by index where its records were, and
- * holds 0 for each string the row already carries (SPAN_FROM_LOG); expandBatch
- * puts both back.
+ * holds 0 for each string the row already carries (SPAN_FROM_LOG). The
+ * strings that repeat from one exchange to the next (LOG_INTERNED,
+ * SPAN_INTERNED) go once per batch in `strings`, the rows naming them by
+ * index. expandBatch (and the control plane's hub) puts all of it back.
  */
-function encodeRows(spans: SpanRow[], spanLogs: readonly number[], logs: readonly LogRow[]): { logRows: LogRow[]; records: DecisionRecord[] } {
+function encodeRows(spans: SpanRow[], spanLogs: readonly number[], logs: readonly LogRow[]): { logRows: LogRow[]; records: DecisionRecord[]; strings: string[] } {
   const records: DecisionRecord[] = [];
   const recordAt = new Map<DecisionRecord, number>();
+  const strings = new StringTable();
   const logRows = new Array<LogRow>(logs.length);
   for (let i = 0; i < logs.length; i++) {
     const row = logs[i];
-    const d = row[LOG_DECISIONS] as DecisionRecord[] | undefined;
-    if (!Array.isArray(d) || d.length === 0) {
-      logRows[i] = row;
-      continue;
-    }
     const sent = row.slice();
+    for (let k = 0; k < LOG_INTERNED.length; k++) {
+      const p = LOG_INTERNED[k];
+      const v = sent[p];
+      if (typeof v === 'string') sent[p] = strings.at(k, v);
+    }
+    logRows[i] = sent;
+    const d = row[LOG_DECISIONS] as DecisionRecord[] | undefined;
+    if (!Array.isArray(d) || d.length === 0) continue;
     const at = new Array<number>(d.length);
     for (let k = 0; k < d.length; k++) {
       let j = recordAt.get(d[k]);
@@ -347,21 +381,48 @@ function encodeRows(spans: SpanRow[], spanLogs: readonly number[], logs: readonl
       at[k] = j;
     }
     sent[LOG_DECISIONS] = at;
-    logRows[i] = sent;
   }
   for (let k = 0; k < spans.length; k++) {
     const i = spanLogs[k];
-    // Its row was dropped (more entries than a batch keeps): the span keeps all it has.
-    if (i < 0) continue;
-    const log = logs[i];
     const span = spans[k] as unknown[];
-    span[SPAN_DECISIONS] = i;
-    for (let f = 0; f < SPAN_FROM_LOG.length; f++) {
-      const [s, l] = SPAN_FROM_LOG[f];
-      if (span[s] === log[l]) span[s] = 0;
+    // Its row was dropped (more entries than a batch keeps): the span keeps all it has.
+    if (i >= 0) {
+      const log = logs[i];
+      span[SPAN_DECISIONS] = i;
+      for (let f = 0; f < SPAN_FROM_LOG.length; f++) {
+        const [s, l] = SPAN_FROM_LOG[f];
+        if (span[s] === log[l]) span[s] = 0;
+      }
+    }
+    for (let f = 0; f < SPAN_INTERNED.length; f++) {
+      const p = SPAN_INTERNED[f];
+      const v = span[p];
+      if (typeof v === 'string') span[p] = strings.at(LOG_INTERNED.length + f, v);
     }
   }
-  return { logRows, records };
+  return { logRows, records, strings: strings.list };
+}
+
+/**
+ * A batch's strings, each once (index 0 left unnamed: a span row's 0 means
+ * its log row's). A column mostly repeats the string of the row before (often
+ * the very same string: madeOnce, the tables' names), so each column
+ * remembers its last one and its index before asking the Map.
+ */
+class StringTable {
+  readonly list: string[] = [''];
+  private readonly index = new Map<string, number>();
+  private readonly last: string[] = [];
+  private readonly lastAt: number[] = [];
+
+  at(column: number, s: string): number {
+    if (this.last[column] === s) return this.lastAt[column];
+    let i = this.index.get(s);
+    if (i === undefined) this.index.set(s, (i = this.list.push(s) - 1));
+    this.last[column] = s;
+    this.lastAt[column] = i;
+    return i;
+  }
 }
 
 /** Keeps a uniform sample of at most `cap` latencies out of the `seen` so far (the count stays exact elsewhere). */

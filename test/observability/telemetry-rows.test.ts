@@ -11,7 +11,8 @@ import type { Readable } from 'node:stream';
 import type { RequestContext } from '../../simulator/sidecar/context';
 import { AccessLog } from '../../simulator/sidecar/accessLog';
 import { SidecarTelemetry } from '../../simulator/sidecar/telemetry';
-import { ACCESS_LOG_FIELDS, expandBatch, expandLog, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
+import { ACCESS_LOG_FIELDS, expandBatch, expandLog, isoTime, isTelemetryBatch, type TelemetryBatch } from '../../simulator/telemetry-protocol';
+import { TelemetryHub } from '../../simulator/control/telemetry/hub';
 import { callee, ctxOf, T } from './exchanges';
 
 
@@ -95,6 +96,11 @@ describe('compact telemetry rows', () => {
     assert.deepEqual(raw.logRows?.map((r) => r[r.length - 1]), [[0, 1, 2], [0, 1, 2], [0, 1, 2], [0, 1, 3]]);
     // The strings a span shares with its exchange's entry travel once, in the entry.
     assert.equal(raw.spanRows?.[0][1], 0);
+    // The strings that repeat from one exchange to the next travel once per batch; the rows name them.
+    const cluster = ACCESS_LOG_FIELDS.indexOf('upstream_cluster');
+    assert.deepEqual(raw.logRows?.map((r) => raw!.strings?.[r[cluster] as number]), new Array(4).fill('outbound|9080|v2|reviews.default.svc.cluster.local'));
+    assert.equal(raw.strings?.filter((x) => x === 'outbound|9080|v2|reviews.default.svc.cluster.local').length, 1);
+    assert.deepEqual(raw.logRows?.map((r) => r[ACCESS_LOG_FIELDS.indexOf('request_id')]), ['rid-0', 'rid-1', 'rid-2', 'rid-3']);
     const b = expandBatch(raw);
     const ring = log.tail();
     assert.deepEqual(b.logs, ring);
@@ -125,6 +131,72 @@ describe('compact telemetry rows', () => {
     assert.deepEqual(Object.keys(e), ACCESS_LOG_FIELDS);
     assert.equal(e.start_time, '2026-12-05T14:00:00.007Z');
     assert.deepEqual(ACCESS_LOG_FIELDS.slice(1).map((f) => e[f]), ACCESS_LOG_FIELDS.slice(1).map((_, i) => `v${i + 1}`));
+  });
+
+  test('the control plane keeps the rows and serves the spans and entries expandBatch makes of them', async () => {
+    const plan = { kind: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, subset: 'v2', routeName: 'reviews', origin: { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 0 }, path: '/reviews/1', authority: 'reviews:9080', requestHeaderOps: [], responseHeaderOps: [] } as unknown as RequestContext['plan'];
+    let raw = '';
+    // Two entries kept of three: the first exchange's span travels whole, the others name their entry.
+    const t = new SidecarTelemetry({ name: 'x', maxLogs: 2, send: (b) => { raw = JSON.stringify(b); } });
+    const log = new AccessLog(undefined);
+    for (let i = 0; i < 3; i++) {
+      const ctx = ctxOf({ plan, endpoint: callee.self ?? undefined, policy: {}, notes: {}, requestId: `rid-${i}`, observed: { span: { traceId: T, spanId: `${i}`.padStart(16, 'c'), start: 1000 + i }, responseBytes: 19 } });
+      const e = { ctx, status: i === 2 ? 503 : 200, durationMs: 2.5, aborted: false };
+      t.exchange('outbound', e, log.record('outbound', e));
+    }
+    t.close();
+    const expected = expandBatch(JSON.parse(raw));
+    const hub = new TelemetryHub({ events: { broadcast: () => undefined } as never, edgesView: () => ({ generatedAt: 0, windowSeconds: 30, edges: [], serviceEdges: [] }) });
+    await hub.close();
+    hub.ingest(JSON.parse(raw));
+    const [summary] = hub.traces.list();
+    assert.deepEqual(summary, { traceId: T, root: { name: 'reviews.default.svc.cluster.local:9080/reviews/1', service: 'productpage', workload: 'productpage-v1' }, start: 1000, durationMs: 4.5, spans: 3, errors: 1, services: ['productpage'] });
+    assert.deepEqual(hub.traces.list({ rule: 'VirtualService/default/reviews/0' }).map((s) => s.traceId), [T]);
+    assert.deepEqual(hub.traces.list({ errors: true }).map((s) => s.traceId), [T]);
+    // The same records, key order included (JSON: what /api/traces serves), on every read.
+    assert.equal(JSON.stringify(hub.traces.get(T)!.spans), JSON.stringify(expected.spans));
+    assert.equal(JSON.stringify(hub.traces.get(T)!.spans), JSON.stringify(expected.spans));
+    const entries = hub.logs.query();
+    assert.deepEqual(entries.map((e) => e.seq), [1, 2]);
+    assert.equal(JSON.stringify(entries.map(({ seq: _, ...e }) => e)), JSON.stringify(expected.logs));
+    assert.deepEqual(hub.logs.query({ workload: 'productpage-v1', after: 1 }).map((e) => e.request_id), ['rid-2']);
+  });
+
+  test('requests that alternate between edges and rules each count on their own, batch after batch', () => {
+    const planOf = (rule: number) => ({ kind: 'forward', host: 'reviews.default.svc.cluster.local', port: 9080, routeName: 'reviews', origin: { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule }, path: '/', authority: 'reviews:9080', requestHeaderOps: [], responseHeaderOps: [] }) as unknown as RequestContext['plan'];
+    const toReviews = ctxOf({ plan: planOf(0), endpoint: callee.self ?? undefined, policy: {} });
+    const nowhere = ctxOf({ plan: planOf(1), policy: {} });
+    const sent: TelemetryBatch[] = [];
+    const t = new SidecarTelemetry({ name: 'x', send: (b) => { sent.push(JSON.parse(JSON.stringify(b))); } });
+    const log = new AccessLog(undefined);
+    const batch = () => {
+      // It ends on the edge and rule it starts with: the next batch's first request counts afresh.
+      for (const [ctx, status] of [[toReviews, 200], [nowhere, 503], [toReviews, 500], [nowhere, 503], [toReviews, 200]] as const) {
+        const e = { ctx, status, durationMs: 1, aborted: false };
+        t.exchange('outbound', e, log.record('outbound', e));
+      }
+      t.flush();
+    };
+    batch();
+    batch();
+    t.close();
+    assert.equal(sent.length, 2);
+    for (const b of sent) {
+      assert.deepEqual(b.edges.map((e) => [e.destination, e.requests, e.errors, e.routes]), [
+        ['reviews-v2', 3, 1, { 'VirtualService default/reviews': 3 }], ['unknown', 2, 2, { 'VirtualService default/reviews': 2 }],
+      ]);
+      assert.deepEqual(b.rules?.map((r) => [r.rule, r.peer, r.requests, r.errors]), [
+        ['VirtualService/default/reviews/0', 'reviews-v2', 3, 1], ['VirtualService/default/reviews/1', 'unknown', 2, 2],
+      ]);
+    }
+    assert.deepEqual([...t.ruleTotals].map(([rule, n]) => [rule, n.requests, n.errors]), [['VirtualService/default/reviews/0', 6, 2], ['VirtualService/default/reviews/1', 4, 4]]);
+  });
+
+  test('a start time is the ISO string Date writes, in the same ms, the same second or another', () => {
+    const t0 = Date.UTC(2026, 11, 5, 23, 59, 59, 990);
+    const times = [t0, t0, t0 + 1, t0 + 5, t0 + 10, t0 + 9, t0 + 100, t0 + 1_000, t0 + 1_001, t0 + 1_099, t0 - 990, 0, 7, 1_000 * 3600 * 24 * 365 * 30 + 42];
+    assert.deepEqual(times.map(isoTime), times.map((ms) => new Date(ms).toISOString()));
+    assert.equal(isoTime(t0 + 0.5), new Date(t0 + 0.5).toISOString());
   });
 
   test('a batch in the old whole-record form is taken as it is', () => {

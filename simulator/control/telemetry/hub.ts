@@ -4,7 +4,8 @@
  * OTLP exporter, and publishes edge updates on the event stream at most
  * every `publishMs`.
  */
-import { expandBatch, isTelemetryBatch } from '../../telemetry-protocol';
+import { expandSpan, isTelemetryBatch, logOfSpan, resolveRecords, resolveStrings, RowSpan } from '../../telemetry-protocol';
+import type { SpanRecord } from '../api/contract';
 import type { EventLog } from '../events';
 import type { TopologyEdges } from '../api/contract';
 import { EdgeWindow } from './edges';
@@ -50,14 +51,27 @@ export class TelemetryHub {
   /** One `telemetry` message from a sidecar; anything that is not a batch is ignored. */
   ingest(raw: unknown): void {
     if (!isTelemetryBatch(raw)) return;
-    const data = expandBatch(raw);
     this.batches++;
     const now = Date.now();
-    for (const s of data.spans) this.traces.add(s);
-    for (const e of data.edges) this.edges.add(e, now);
-    for (const r of data.rules ?? []) this.rules.add(data.from, r, now);
-    this.logs.add(data.logs, data.droppedLogs);
-    if (this.otlp && data.spans.length) this.otlp.add(data.spans);
+    // The compact rows are kept as they came (the stores make the records a reader asks for: RowSpan, LogStore);
+    // only their strings and decision records are put back, once per batch.
+    resolveStrings(raw);
+    resolveRecords(raw);
+    const commons = raw.spanCommons ?? [];
+    const exported: SpanRecord[] | undefined = this.otlp ? raw.spans.slice() : undefined;
+    for (const s of raw.spans) this.traces.add(s);
+    for (const r of raw.spanRows ?? []) {
+      const c = commons[r[0]];
+      if (!c) continue;
+      const log = logOfSpan(r, raw.logRows);
+      this.traces.add(new RowSpan(c, r, log));
+      exported?.push(expandSpan(c, r, log));
+    }
+    for (const e of raw.edges) this.edges.add(e, now);
+    for (const r of raw.rules ?? []) this.rules.add(raw.from, r, now);
+    this.logs.add(raw.logs, raw.droppedLogs);
+    if (raw.logRows) this.logs.addRows(raw.logRows);
+    if (exported?.length) this.otlp!.add(exported);
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import type { SpanRecord, Trace, TraceSummary } from '../api/contract';
 import { ruleKey } from '../../sidecar/decisions';
+import { RowSpan } from '../../telemetry-protocol';
 
 export interface TraceQuery {
   service?: string;
@@ -16,7 +17,13 @@ export interface TraceQuery {
   limit?: number;
 }
 
-interface Entry { spans: SpanRecord[]; start: number; end: number; errors: number }
+/**
+ * A span as kept: its record, or a batch's row that becomes the record when
+ * the trace is read (`RowSpan`: what the filters and summaries read is on it).
+ */
+type StoredSpan = SpanRecord | RowSpan;
+
+interface Entry { spans: StoredSpan[]; start: number; end: number; errors: number }
 
 export class TraceStore {
   private readonly traces = new Map<string, Entry>();
@@ -26,7 +33,7 @@ export class TraceStore {
 
   get size(): number { return this.traces.size; }
 
-  add(span: SpanRecord): void {
+  add(span: StoredSpan): void {
     let e = this.traces.get(span.traceId);
     if (!e) {
       if (this.traces.size >= this.maxTraces) this.traces.delete(this.traces.keys().next().value!);
@@ -61,16 +68,21 @@ export class TraceStore {
   get(traceId: string): Trace | undefined {
     const e = this.traces.get(traceId.toLowerCase());
     if (!e) return undefined;
-    return { traceId, summary: summarize(traceId, e), spans: [...e.spans].sort((a, b) => a.start - b.start || (a.kind === 'client' ? -1 : 1)) };
+    // Each row becomes its record once, at its first read.
+    for (let i = 0; i < e.spans.length; i++) {
+      const s = e.spans[i];
+      if (s instanceof RowSpan) e.spans[i] = s.record();
+    }
+    return { traceId, summary: summarize(traceId, e), spans: ([...e.spans] as SpanRecord[]).sort((a, b) => a.start - b.start || (a.kind === 'client' ? -1 : 1)) };
   }
 }
 
 /** Whether a span's decision records name a rule. */
-function decidedBy(s: SpanRecord, rule: string): boolean {
+function decidedBy(s: StoredSpan, rule: string): boolean {
   return !!s.decisions?.some((d) => (d.step === 'route' || d.step === 'authz') && d.rule && ruleKey(d.rule) === rule);
 }
 
-export function rootOf(spans: readonly SpanRecord[]): SpanRecord {
+export function rootOf<S extends Pick<SpanRecord, 'spanId' | 'parentSpanId' | 'start'>>(spans: readonly S[]): S {
   const ids = new Set(spans.map((s) => s.spanId));
   const roots = spans.filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId));
   return (roots.length ? roots : spans).reduce((a, b) => (b.start < a.start ? b : a));

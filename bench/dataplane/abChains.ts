@@ -1,0 +1,113 @@
+/**
+ * Two builds' chains at the same time, so an end-to-end A/B resolves on a
+ * loaded machine: for each build (a directory holding its `out/`), the
+ * bench's service and its devmesh chain (client-v1 + bench-v1 sidecars in
+ * one shared process, everything on, sampling 100%), both builds' services
+ * and sidecars pinned to the same CPU and one wrk each on the load CPU,
+ * driven together, so whatever else the machine does lands on both alike
+ * (alternating rounds of one chain at a time swing by ±20 % at load 10+).
+ * This process is each build's control plane: its TelemetryHub ingests the
+ * batches that build's sidecars send, timed per batch (Node's IPC parse of a
+ * batch, before the hub gets it, is not in that figure).
+ *
+ *   node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections]
+ *
+ * Prints per round and the medians: req/s, CPU µs per request of the
+ * service and of the sidecar process, the hub's intake µs per request, and
+ * the B/A ratio of each round. Run it a second time with the builds swapped
+ * (and once with the same build twice) to see the slots' bias.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { CPUS, cpuMsOf, firstJsonLine, pin, runWrk, spawnPinned } from './procs';
+import { freePort } from './ports';
+
+type Module = Record<string, any>;
+
+interface Chain { url: string; host: string; svc: ChildProcess; pids: number[]; ingestUs: number; stop(): Promise<void> }
+interface Round { rps: number; errors: number; service: number; sidecar: number; intake: number; load: number }
+
+async function chainOf(dir: string): Promise<Chain> {
+  const r = (m: string): Module => require(path.resolve(dir, 'out', m));
+  const { benchSnapshot, SERVICE_HOST } = r('bench/dataplane/devmeshChain');
+  const { createCa } = r('simulator/control/ca');
+  const { EventLog } = r('simulator/control/events');
+  const { ManagedSidecar, SidecarHost } = r('simulator/control/sidecars');
+  const { TelemetryHub } = r('simulator/control/telemetry/hub');
+  const svc = spawnPinned(CPUS?.proxies, process.execPath, [path.resolve(dir, 'out/bench/dataplane/service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { port } = await firstJsonLine<{ port: number }>(svc);
+  const ports = async (k: number) => Promise.all(Array.from({ length: k }, () => freePort()));
+  const snap = benchSnapshot(port, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
+  const events = new EventLog();
+  const hub = new TelemetryHub({ events, edgesView: () => ({ generatedAt: 0, windowSeconds: 30, edges: [], serviceEdges: [] }) });
+  const host = new SidecarHost(`sidecars of ${dir}`, events);
+  const ca = createCa({ trustDomain: 'cluster.local' });
+  const options = { sampling: 100, printAccessLog: false };
+  const chain: Chain = {
+    url: `http://127.0.0.1:${snap.workloads[0].sidecar.outboundPort}/`, host: SERVICE_HOST, svc, pids: [], ingestUs: 0,
+    async stop() {
+      await Promise.all(sidecars.map((s: Module) => s.stop(200)));
+      await hub.close();
+      svc.kill();
+    },
+  };
+  const sidecars = snap.workloads.map((w: Module) => {
+    const s = new ManagedSidecar({
+      workload: w.name, name: w.name, events, host,
+      bootstrap: () => ({ type: 'bootstrap', workload: w.name, snapshot: snap, certs: ca.issue(w.spiffeId), options }),
+      onLog: (level: string, message: string) => { if (level !== 'info') process.stderr.write(`[${dir} ${w.name}] ${message}\n`); },
+      onTelemetry: (data: unknown) => {
+        const c0 = process.cpuUsage();
+        hub.ingest(data);
+        const c = process.cpuUsage(c0);
+        chain.ingestUs += c.user + c.system;
+      },
+    });
+    s.start();
+    return s;
+  });
+  await Promise.all(sidecars.map((s: Module) => s.whenReady()));
+  chain.pids = [...new Set<number>(sidecars.map((s: Module) => s.pid).filter((p: number | undefined) => !!p))];
+  for (const pid of chain.pids) pin(pid, CPUS?.proxies);
+  return chain;
+}
+
+async function main(): Promise<void> {
+  const [a, b, rounds = '6', seconds = '5', connections = '16'] = process.argv.slice(2);
+  if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections]');
+  const chains = [await chainOf(a), await chainOf(b)];
+  const drive = (secs: number) => Promise.all(chains.map((c) => runWrk(c.url, { connections: Number(connections), seconds: secs, host: c.host, cpu: CPUS?.load })));
+  await drive(2);
+  const runs: Round[][] = [[], []];
+  process.stdout.write(`A ${a}\nB ${b}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each\n`);
+  for (let k = 0; k < Number(rounds); k++) {
+    const before = chains.map((c) => ({ svc: cpuMsOf(c.svc.pid), sidecars: c.pids.map(cpuMsOf), ingest: c.ingestUs }));
+    const results = await drive(Number(seconds));
+    // The batches of the run's last 250 ms.
+    await new Promise((res) => setTimeout(res, 400));
+    chains.forEach((c, i) => {
+      const n = results[i].requests;
+      const was = before[i];
+      const round: Round = {
+        rps: results[i].rps, errors: results[i].errors + results[i].non2xx,
+        service: ((cpuMsOf(c.svc.pid) - was.svc) * 1000) / n,
+        sidecar: (c.pids.reduce((sum, pid, j) => sum + cpuMsOf(pid) - was.sidecars[j], 0) * 1000) / n,
+        intake: (c.ingestUs - was.ingest) / n, load: os.loadavg()[0],
+      };
+      runs[i].push(round);
+      process.stdout.write(`round ${k + 1} ${i ? 'B' : 'A'}: ${round.rps.toFixed(0)} req/s, ${round.errors} errors; CPU µs/req service ${round.service.toFixed(0)}, sidecar process ${round.sidecar.toFixed(0)}, intake ${round.intake.toFixed(1)}; load ${round.load.toFixed(1)}\n`);
+    });
+  }
+  const med = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
+  for (const [name, pick, digits] of [['req/s', (r: Round) => r.rps, 0], ['service CPU µs/req', (r: Round) => r.service, 0], ['sidecar process CPU µs/req', (r: Round) => r.sidecar, 0], ['intake µs/req', (r: Round) => r.intake, 1]] as const) {
+    const ratios = runs[0].map((x, k) => pick(runs[1][k]) / pick(x));
+    const sorted = [...ratios].sort((p, q) => p - q);
+    process.stdout.write(`${name}: A ${med(runs[0].map(pick)).toFixed(digits)}, B ${med(runs[1].map(pick)).toFixed(digits)}; B/A median ${med(ratios).toFixed(3)} (rounds ${sorted[0].toFixed(2)}..${sorted[sorted.length - 1].toFixed(2)})\n`);
+  }
+  process.stdout.write(`load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}\n`);
+  for (const c of chains) await c.stop();
+  setTimeout(() => process.exit(0), 300).unref();
+}
+
+if (require.main === module) void main();
