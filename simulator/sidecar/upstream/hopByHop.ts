@@ -53,15 +53,20 @@ export function endToEndResponseHeaders(src: IncomingHttpHeaders | OutgoingHttpH
 /**
  * Whether a downstream request has a body to stream (so the upstream request
  * must stay open, and a retry has something to replay): HTTP/2 unless its
- * HEADERS frame ended the stream (the compat request's `stream.endAfterHeaders`);
+ * HEADERS frame ended the stream (the server stream's `endAfterHeaders`);
  * HTTP/1.1 by content-length or chunking. `body`: the stream an attempt sends
  * instead of the downstream's own (a replayed copy).
  */
 export function hasBody(d: { headers: IncomingHttpHeaders; httpVersion: string; body: unknown }, body: unknown = d.body): boolean {
-  if (d.httpVersion.startsWith('2')) return (body as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
+  if (d.httpVersion.startsWith('2')) return !endedWithHeaders(body);
   const cl = d.headers['content-length'];
   if (cl !== undefined) return cl !== '0';
   return d.headers['transfer-encoding'] !== undefined;
+}
+
+/** Whether a downstream body is an HTTP/2 request stream whose HEADERS frame ended it (it has no body, and never emits 'end' unless read). */
+export function endedWithHeaders(body: unknown): boolean {
+  return (body as { endAfterHeaders?: boolean }).endAfterHeaders === true;
 }
 
 /**
