@@ -36,7 +36,7 @@ import { grpcStatusOf, isGrpc } from './grpc/status';
 import { resetStream } from './upstream/h2Reset';
 import { gatewayXfcc } from './security/xfcc';
 import type { TLSSocket } from 'node:tls';
-import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, onTrailers } from './upstream/hopByHop';
+import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, mayHaveTrailers, onTrailers } from './upstream/hopByHop';
 import { relay } from './upstream/relay';
 
 /** An HTTP/2 request as Node's core `'stream'` event gives it (h2Streams.ts): one stream is the request body and the response. */
@@ -164,13 +164,13 @@ export function newContext(
       if (ctx.flags.length > 0 && proxyError !== undefined) out[RESPONSE_FLAGS_HEADER] = formatFlags(ctx.flags);
       if (typeof body === 'string') out['content-length'] = Buffer.byteLength(body);
       grpcStatus = grpcStatusOf(out);
-      const streamed = body !== null && typeof body !== 'string';
+      // A streamed body that may end with trailers: they are sent when Node asks for them (below).
+      const withTrailers = body !== null && typeof body !== 'string' && mayHaveTrailers(body, upstreamHeaders);
       try {
         if (stream) {
           out[':status'] = status;
           // No body: headers and END_STREAM in one HEADERS frame, how a trailers-only gRPC answer must arrive.
-          // A streamed body may end with trailers, sent when Node asks for them (below).
-          stream.respond(out as OutgoingHttpHeaders, { endStream: body === null, waitForTrailers: streamed });
+          stream.respond(out as OutgoingHttpHeaders, { endStream: body === null, waitForTrailers: withTrailers });
         } else res!.writeHead(status, out as OutgoingHttpHeaders);
       } catch (err) {
         // An upstream header Node refuses to forward: say so rather than crash.
@@ -199,7 +199,7 @@ export function newContext(
         if (stream) trailers = t;
         else try { res!.addTrailers(t); } catch { /* a trailer Node refuses: the body still completes */ }
       });
-      if (stream) stream.on('wantTrailers', () => sendTrailers(stream, trailers));
+      if (stream && withTrailers) stream.on('wantTrailers', () => sendTrailers(stream, trailers));
       if (stream?.writableEnded) {
         // Headers only (HEAD, 204, 304): whatever body the upstream has is read and dropped.
         body.resume();

@@ -84,6 +84,18 @@ export function onTrailers(body: NodeJS.EventEmitter, cb: (trailers: IncomingHtt
   if (message.trailers !== undefined) body.once('end', () => { if (Object.keys(message.trailers!).length > 0) cb(message.trailers!); });
 }
 
+/**
+ * Whether a response body can end with trailers: an HTTP/2 stream can, an
+ * HTTP/1.1 message only when chunked (a content-length rules it out), and
+ * nothing else. An HTTP/2 answer waits for trailers only then: waiting
+ * costs a frame of its own (an empty DATA frame with END_STREAM when none
+ * come) and a callback per response.
+ */
+export function mayHaveTrailers(body: NodeJS.EventEmitter, headers: IncomingHttpHeaders | OutgoingHttpHeaders): boolean {
+  if (isHttp2Stream(body)) return true;
+  return (body as { trailers?: unknown }).trailers !== undefined && headers['content-length'] === undefined;
+}
+
 /** Whether a body is an HTTP/2 stream (it has trailers and an RST_STREAM code), not an HTTP/1.1 message or a buffer replay. */
 export function isHttp2Stream(body: unknown): body is Http2Stream {
   return typeof (body as { rstCode?: unknown }).rstCode === 'number' && typeof (body as { sentHeaders?: unknown }).sentHeaders === 'object';

@@ -5,14 +5,18 @@
  * end: a caller's reset mid-stream reaches the app as a reset with its
  * code; trailers on a response that is not gRPC reach the caller; the
  * answers the layer made itself (100-continue, 417, 405 to a CONNECT) are
- * still made. App -> local upstream port -> HTTP/2 entry -> mTLS HTTP/2 ->
+ * still made; an HTTP/1.1 app's chunked trailers still cross the HTTP/2
+ * hop. App -> local upstream port -> HTTP/2 entry -> mTLS HTTP/2 ->
  * inbound -> h2c -> a raw Node HTTP/2 app, all on real sockets.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
+import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
+import type { MeshSpec } from '../../../simulator/policy/model';
+import { startMeshFromSpec, type TestMesh } from '../fixtures';
 import { grpcMesh, upstreamPort, type GrpcMesh } from '../grpc/fixtures';
 
 /** What the app saw of each stream, by path: its request headers, and its close with the RST_STREAM code. */
@@ -131,5 +135,48 @@ describe('HTTP/2 streams through both sidecars, served without the compatibility
     const connect = await answerOf(client.request({ ':method': 'CONNECT', ':authority': 'ratings:9090' }));
     assert.equal(connect.status, 405);
     assert.equal(m.mesh.sidecars.get('productpage-v1')!.accessLog.tail().length, before);
+  });
+});
+
+describe("an HTTP/1.1 app's trailers across the sidecars' HTTP/2 hop", () => {
+  let mesh: TestMesh;
+  before(async () => {
+    const spec: MeshSpec = {
+      services: [
+        { name: 'frontend', port: 9080, workloads: [{ name: 'frontend-v1', port: 1 }] },
+        { name: 'reviews', port: 9080, workloads: [{ name: 'reviews-v1', port: 1 }] },
+      ],
+    };
+    mesh = await startMeshFromSpec(spec, {}, {
+      app: async (workload) => {
+        if (workload !== 'reviews-v1') return undefined;
+        // Chunked with trailers when asked; a content-length body (no trailers possible) otherwise.
+        const server = http.createServer((req, res) => {
+          if (req.url !== '/chunked') return void res.end('sized');
+          res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+          res.write('rows');
+          res.addTrailers({ 'x-checksum': 'c0ffee' });
+          res.end();
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+      },
+    });
+  });
+  after(() => mesh?.close());
+
+  const get = (path: string) => new Promise<{ body: string; trailers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    const port = mesh.sidecars.get('frontend-v1')!.ports.outbound!;
+    http.get({ host: '127.0.0.1', port, path: `http://reviews:9080${path}` }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve({ body, trailers: res.trailers }));
+    }).on('error', reject);
+  });
+
+  test('a chunked response keeps its trailers through both sidecars; a sized one comes whole without any', WAIT, async () => {
+    assert.deepEqual(await get('/chunked'), { body: 'rows', trailers: { 'x-checksum': 'c0ffee' } });
+    assert.deepEqual(await get('/sized'), { body: 'sized', trailers: {} });
   });
 });
