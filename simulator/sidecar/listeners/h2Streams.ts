@@ -57,8 +57,8 @@ export function serveStreams(server: http2.Http2Server | http2.Http2SecureServer
  * every HTTP/2 stream would then be served twice.
  */
 export function http1Requests(server: http2.Http2SecureServer, onRequest: (req: IncomingMessage, res: ServerResponse) => void): void {
-  // Node's `setupCompat` is the one 'newListener' listener a new server has: it adds the compat 'stream' listener on the first 'request' one.
-  server.removeAllListeners('newListener');
+  // Node's `setupCompat` listens for the first 'request' listener and then adds the compat 'stream' listener.
+  for (const l of server.listeners('newListener')) if (l.name === 'setupCompat') server.off('newListener', l as (...a: unknown[]) => void);
   const streamListeners = server.listenerCount('stream');
   server.on('request', onRequest);
   if (server.listenerCount('stream') !== streamListeners) throw new Error('devmesh: Node wired its HTTP/2 compatibility layer on this server; HTTP/2 streams would be served twice');

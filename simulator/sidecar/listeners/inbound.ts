@@ -189,7 +189,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     };
     plain.on('connect', http1Tunnel);
     // HTTP/1.1 CONNECT on a TLS connection ('connect'); an HTTP/2 CONNECT stream (served below) goes on as the raw stream both ways.
-    secure.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => http1Tunnel(req, socket, head));
+    secure.on('connect', http1Tunnel);
     onConnect = ({ stream, headers }) => onTunnel({ authority: headers[':authority'], headers, stream, source: peerSource(stream.session?.socket), ends: h2Ends(stream) });
   }
   serveStreams(secure, onStream, onConnect);
