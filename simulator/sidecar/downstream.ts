@@ -15,9 +15,15 @@
  * response), an upstream's mid-body reset passed on as a reset, and the
  * proxy's own errors to a gRPC caller as a gRPC status (Envoy's gRPC local
  * reply).
+ *
+ * HTTP/2 requests come as Node's core streams (`H2Request`: the stream is
+ * the request body and the response), not through Node's HTTP/2
+ * compatibility layer: its request and response wrappers, a Readable and a
+ * Stream per call with their listeners and socket proxies, cost ~11 µs a
+ * stream end and ~10 KB of garbage per call (BENCHMARKS.md, h2s branch).
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { constants as http2Constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { constants as http2Constants, type IncomingHttpHeaders as IncomingHttp2Headers, type ServerHttp2Stream } from 'node:http2';
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import type { RequestContext, Source } from './context';
@@ -30,11 +36,34 @@ import { grpcStatusOf, isGrpc } from './grpc/status';
 import { resetStream } from './upstream/h2Reset';
 import { gatewayXfcc } from './security/xfcc';
 import type { TLSSocket } from 'node:tls';
-import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, onTrailers } from './upstream/hopByHop';
+import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, mayHaveTrailers, onTrailers } from './upstream/hopByHop';
 import { relay } from './upstream/relay';
 
-export type AnyRequest = IncomingMessage | Http2ServerRequest;
-export type AnyResponse = ServerResponse | Http2ServerResponse;
+/** An HTTP/2 request as Node's core `'stream'` event gives it (h2Streams.ts): one stream is the request body and the response. */
+export interface H2Request {
+  readonly stream: ServerHttp2Stream;
+  /** Pseudo-headers included; a header sent several times is joined, as Node does (`rawHeaders` keeps each). */
+  readonly headers: IncomingHttp2Headers;
+  readonly rawHeaders?: readonly string[];
+}
+
+/** An HTTP/1.1 request and its response. */
+export interface H1Request {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+/** What a listener hands the chain: an HTTP/1.1 request and response, or an HTTP/2 stream. */
+export type Downstream = H1Request | H2Request;
+
+export const isH2 = (d: Downstream): d is H2Request => 'stream' in d;
+
+/** The connection a request came on (an HTTP/2 stream's: its session's socket), for its addresses and TLS peer. */
+export function socketOf(d: Downstream): TLSSocket | undefined {
+  return (isH2(d) ? d.stream.session?.socket : d.req.socket) as TLSSocket | undefined;
+}
+
+const ignore = () => undefined;
 
 export interface Exchange {
   ctx: RequestContext;
@@ -48,16 +77,20 @@ export interface Exchange {
 
 export function newContext(
   tables: MeshTables,
-  req: AnyRequest,
-  res: AnyResponse,
+  down: Downstream,
   target: { method: string; path: string; authority: string; proxyForm: boolean; listener: ListenerClass; gatewayListener?: RequestContext['gatewayListener'] },
   source: Source,
   onDone: (e: Exchange) => void,
   worker = 0,
 ): RequestContext {
-  const headers = endToEndHeaders(req.headers, req.rawHeaders);
+  // One of the two: an HTTP/2 stream (request body and response in one), or an HTTP/1.1 request and response.
+  const stream = isH2(down) ? down.stream : undefined;
+  const req = isH2(down) ? undefined : down.req;
+  const res = isH2(down) ? undefined : down.res;
+  const reqHeaders = isH2(down) ? down.headers : down.req.headers;
+  const headers = endToEndHeaders(reqHeaders, isH2(down) ? down.rawHeaders : down.req.rawHeaders);
   const proxyHeaders = tables.defaults.proxyHeaders;
-  let requestId = req.headers['x-request-id'];
+  let requestId = reqHeaders['x-request-id'];
   if (typeof requestId !== 'string' || requestId.length === 0) {
     requestId = proxyHeaders.requestId ? randomUUID() : '';
     if (requestId) headers['x-request-id'] = requestId;
@@ -66,7 +99,7 @@ export function newContext(
     // The app's (or outside client's) connection is plaintext: Envoy's SANITIZE / SANITIZE_SET drop its XFCC.
     delete headers['x-forwarded-client-cert'];
     // A gateway's SANITIZE_SET sets it from a client certificate the listener verified (MUTUAL, OPTIONAL_MUTUAL).
-    const set = target.listener === 'gateway' ? verifiedClientXfcc(req.socket) : undefined;
+    const set = target.listener === 'gateway' ? verifiedClientXfcc(socketOf(down)) : undefined;
     if (set) headers['x-forwarded-client-cert'] = set;
     if (target.listener === 'gateway' && proxyHeaders.xForwardedForAtGateway && source.address) {
       const had = headers['x-forwarded-for'];
@@ -74,20 +107,24 @@ export function newContext(
       headers['x-forwarded-for'] = typeof had === 'string' && had !== '' ? `${had}, ${ip}` : ip;
     }
   }
-  if (proxyHeaders.xForwardedPort && headers['x-forwarded-port'] === undefined && req.socket?.localPort) headers['x-forwarded-port'] = String(req.socket.localPort);
+  if (proxyHeaders.xForwardedPort && headers['x-forwarded-port'] === undefined) {
+    const localPort = socketOf(down)?.localPort;
+    if (localPort) headers['x-forwarded-port'] = String(localPort);
+  }
   const server = proxyHeaders.server[target.listener];
   let answered = false;
+  /** The status of the answer sent (200 until one is). */
+  let sentStatus = 200;
   let proxyError: string | undefined;
   let abortCb: (() => void) | undefined;
   let grpcStatus: number | undefined;
   const startedAt = performance.now();
-  const h2 = req.httpVersionMajor === 2;
   /** Set when this proxy cuts a started response short: the exchange then ended here, not by the client going away. */
   let cutShort = false;
   const resetDownstream = (code: number | undefined) => {
     cutShort = true;
-    if (h2) resetStream((res as Http2ServerResponse).stream, code);
-    else res.destroy();
+    if (stream) resetStream(stream, code);
+    else res!.destroy();
   };
   /** The upstream reset a response that had started (Envoy: flag UR, upstream_reset_after_response_started). */
   const upstreamResetMidBody = (code: number | undefined) => {
@@ -98,7 +135,7 @@ export function newContext(
 
   const ctx: RequestContext = {
     tables,
-    downstream: { headers: req.headers, body: req as unknown as Readable, httpVersion: req.httpVersion, worker },
+    downstream: { headers: reqHeaders, body: (stream ?? req) as Readable, httpVersion: stream ? '2.0' : req!.httpVersion, worker },
     startedAt,
     method: target.method,
     path: target.path,
@@ -118,6 +155,8 @@ export function newContext(
         return;
       }
       answered = true;
+      // The caller reset the stream before the answer: nothing to send; the abort (at its close) cancels the upstream.
+      if (stream && (stream.destroyed || stream.closed)) return;
       const out = endToEndResponseHeaders(upstreamHeaders) as HeaderMap;
       // ServerHeaderTransformation OVERWRITE (null: PASS_THROUGH, the upstream's stays).
       if (server !== null) out.server = server;
@@ -125,12 +164,14 @@ export function newContext(
       if (ctx.flags.length > 0 && proxyError !== undefined) out[RESPONSE_FLAGS_HEADER] = formatFlags(ctx.flags);
       if (typeof body === 'string') out['content-length'] = Buffer.byteLength(body);
       grpcStatus = grpcStatusOf(out);
+      // A streamed body that may end with trailers: they are sent when Node asks for them (below).
+      const withTrailers = body !== null && typeof body !== 'string' && mayHaveTrailers(body, upstreamHeaders);
       try {
-        if (body === null && h2) {
-          // Headers and END_STREAM in one HEADERS frame: how a trailers-only gRPC answer must arrive.
-          res.statusCode = status;
-          for (const name in out) res.setHeader(name, out[name] as string | string[]);
-        } else (res as ServerResponse).writeHead(status, out as OutgoingHttpHeaders);
+        if (stream) {
+          out[':status'] = status;
+          // No body: headers and END_STREAM in one HEADERS frame, how a trailers-only gRPC answer must arrive.
+          stream.respond(out as OutgoingHttpHeaders, { endStream: body === null, waitForTrailers: withTrailers });
+        } else res!.writeHead(status, out as OutgoingHttpHeaders);
       } catch (err) {
         // An upstream header Node refuses to forward: say so rather than crash.
         if (body instanceof Readable) body.destroy();
@@ -138,32 +179,46 @@ export function newContext(
         ctx.fail(new ProxyError(502, 'UC', 'bad-upstream-header', `devmesh: upstream sent a header that cannot be forwarded: ${(err as Error).message}\n`));
         return;
       }
-      if (body === null || typeof body === 'string') {
-        if (body === null) res.end();
-        else res.end(body);
+      sentStatus = status;
+      if (body === null) {
+        if (!stream) res!.end();
         return;
       }
+      if (typeof body === 'string') {
+        // A HEAD request, 204, 205 or 304 ended an HTTP/2 stream with its headers: the body is not sent.
+        if (!stream) res!.end(body);
+        else if (!stream.writableEnded) stream.end(body);
+        return;
+      }
+      const to: Writable = stream ?? res!;
       // Trailers (grpc-status and the app's metadata) go out when the body ends; registered before the relay's own 'end'.
-      onTrailers(body, (trailers) => {
-        const t = endToEndResponseHeaders(trailers);
+      let trailers: OutgoingHttpHeaders | undefined;
+      onTrailers(body, (received) => {
+        const t = endToEndResponseHeaders(received);
         grpcStatus ??= grpcStatusOf(t);
-        try { res.addTrailers(t); } catch { /* a trailer Node refuses: the body still completes */ }
+        if (stream) trailers = t;
+        else try { res!.addTrailers(t); } catch { /* a trailer Node refuses: the body still completes */ }
       });
+      if (stream && withTrailers) stream.on('wantTrailers', () => sendTrailers(stream, trailers));
+      if (stream?.writableEnded) {
+        // Headers only (HEAD, 204, 304): whatever body the upstream has is read and dropped.
+        body.resume();
+      }
       if (isHttp2Stream(body)) {
         // Node ends an HTTP/2 stream's readable side on RST_STREAM too: only its close tells a clean end
         // (NO_ERROR) from a reset, which goes on as a reset with the same code (CANCEL stays CANCELLED to gRPC).
-        body.on('error', () => undefined);
-        body.once('close', () => {
-          if (body.rstCode === http2Constants.NGHTTP2_NO_ERROR && body.readableEnded) res.end();
+        body.on('error', ignore);
+        body.on('close', () => {
+          if (body.rstCode === http2Constants.NGHTTP2_NO_ERROR && body.readableEnded) to.end();
           else upstreamResetMidBody(body.rstCode);
         });
-        relay(body, res as unknown as Writable, false);
+        if (!stream?.writableEnded) relay(body, to, false);
         return;
       }
       // An HTTP/1.1 body cut short (the app's connection died): cut ours short too.
       body.once('close', () => { if (!body.readableEnded) upstreamResetMidBody(undefined); });
       body.on('error', () => upstreamResetMidBody(undefined));
-      relay(body, res as unknown as Writable);
+      if (!stream?.writableEnded) relay(body, to);
     },
     fail(err: ProxyError) {
       if (answered) {
@@ -176,7 +231,7 @@ export function newContext(
       proxyError = err.reason;
       if (err.flag && !ctx.flags.includes(err.flag)) ctx.flags.push(err.flag);
       // A gRPC caller gets the error as a gRPC status (Envoy's local reply for gRPC), not as an HTTP error page.
-      const grpc = isGrpc(req.headers);
+      const grpc = isGrpc(reqHeaders);
       const local: OutgoingHttpHeaders = grpc
         ? { ...err.headers, ...grpcLocalReply(err), [PROXY_ERROR_HEADER]: err.reason }
         : { 'content-type': 'text/plain; charset=utf-8', ...err.headers, [PROXY_ERROR_HEADER]: err.reason };
@@ -188,7 +243,8 @@ export function newContext(
     },
     reset() {
       answered = true;
-      res.destroy();
+      if (stream) stream.destroy();
+      else res!.destroy();
     },
     onAbort(cb) {
       abortCb = cb;
@@ -203,14 +259,33 @@ export function newContext(
       if (!ctx.flags.includes('DC')) ctx.flags.push('DC');
       abortCb?.();
     }
-    onDone({ ctx, status: aborted && !res.headersSent ? 0 : res.statusCode, durationMs: performance.now() - startedAt, proxyError, aborted, grpcStatus });
+    const headersSent = stream ? stream.headersSent : res!.headersSent;
+    onDone({ ctx, status: aborted && !headersSent ? 0 : sentStatus, durationMs: performance.now() - startedAt, proxyError, aborted, grpcStatus });
   };
-  // Node's HTTP/2 compat layer emits 'finish' on every stream close, a reset
-  // one too: a caller's RST_STREAM before our response ended is an abort, or
-  // the app behind an inbound sidecar kept a half-sent request open forever.
-  res.once('finish', () => finish((req as { aborted?: boolean }).aborted === true));
-  res.once('close', () => finish(!res.writableFinished));
+  if (stream) {
+    // A stream closes once, reset or not; Node marks it aborted when it closed before our side ended:
+    // a caller's RST_STREAM before our response ended is an abort, as is the app behind an inbound
+    // sidecar keeping a half-sent request open forever.
+    stream.on('close', () => finish(stream.aborted));
+  } else {
+    res!.once('finish', () => finish(req!.aborted === true));
+    res!.once('close', () => finish(!res!.writableFinished));
+  }
   return ctx;
+}
+
+/**
+ * An HTTP/2 response's trailers, when Node asks for them (its body has
+ * ended). None: an empty trailing frame ends the stream, as Node's
+ * compatibility layer always ended it; a trailer Node refuses is left out,
+ * and the body still completes.
+ */
+function sendTrailers(stream: ServerHttp2Stream, trailers: OutgoingHttpHeaders | undefined): void {
+  try {
+    stream.sendTrailers(trailers ?? {});
+  } catch {
+    if (trailers) try { stream.sendTrailers({}); } catch { /* the stream is gone */ }
+  }
 }
 
 /** The gateway's x-forwarded-client-cert for a connection whose client certificate was verified, or undefined (plaintext, no or unverified certificate). */

@@ -20,6 +20,8 @@ import type { GatewayListenerRef } from '../context';
 import { STREAM_WINDOW } from '../upstream/h2Pool';
 import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
 import { onFirstBytes, startsHttp2 } from './sniff';
+import { http1Requests, serveStreams } from './h2Streams';
+import type { H2Request } from '../downstream';
 import { ChainPicker, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
 
 export type { ListenerCertificateRef } from './tlsChains';
@@ -64,8 +66,8 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
     session.once('close', () => sessions.delete(session));
   };
   // Each HTTP/2 stream is one request; its worker is its connection's.
-  const onStreamRequest = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => serve(req, res, workers.of(req.stream.session ?? {}));
-  const onHttp1Request = (req: http.IncomingMessage, res: http.ServerResponse) => serve(req, res, workers.of(req.socket));
+  const onStream = (down: H2Request) => serve(down, workers.of(down.stream.session ?? {}));
+  const onHttp1Request = (req: http.IncomingMessage, res: http.ServerResponse) => serve({ req, res }, workers.of(req.socket));
   const h2Settings = { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 };
 
   if (listener.scheme === 'https' && certificates) {
@@ -92,8 +94,8 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
       if (tlsOptions.clientCert === 'required' && /CERTIFICATE|certificate/.test(`${err.code} ${err.message}`)) tlsOptions.log?.(`${describeListener(listener)}: refused a client in the handshake: ${err.message}`);
     });
     server.on('session', onSession);
-    server.on('request', (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) =>
-      ('stream' in req ? onStreamRequest(req, res as http2.Http2ServerResponse) : onHttp1Request(req, res as http.ServerResponse)));
+    http1Requests(server, onHttp1Request);
+    serveStreams(server, onStream);
     return {
       server,
       refreshCertificate: () => { const c = pick(undefined); if (c) server.setSecureContext(secureOptions(c)); },
@@ -104,7 +106,8 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
   }
 
   const h1 = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, onHttp1Request);
-  const h2c = http2.createServer(h2Settings, onStreamRequest);
+  const h2c = http2.createServer(h2Settings);
+  serveStreams(h2c, onStream);
   h2c.on('session', onSession);
   const server = net.createServer((socket) => {
     track(socket);

@@ -26,6 +26,7 @@ import type { MeshTables } from '../tables';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
 import { sourceOf } from './outbound';
 import { onFirstBytes, startsHttp2 } from './sniff';
+import { serveStreams } from './h2Streams';
 
 /**
  * The mesh service and service port a connection is for, as the dispatcher
@@ -96,11 +97,12 @@ export function createHttp2Entry(deps: Http2EntryDeps): Http2Entry {
     const key = `${dest.host}:${dest.port}`;
     let server = servers.get(key);
     if (server) return server;
-    server = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 }, (req, res) => {
+    server = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 });
+    serveStreams(server, (down) => {
       const t = deps.tables();
-      const session = req.stream.session as http2.ServerHttp2Session;
-      const authority = req.headers[':authority'] ?? key;
-      const ctx = newContext(t, req, res, { method: req.method, path: req.url, authority, proxyForm: false, listener: 'outbound' }, sourceOf(t, session.socket?.remoteAddress), deps.onDone, workers.get(session) ?? 0);
+      const session = down.stream.session as http2.ServerHttp2Session;
+      const authority = down.headers[':authority'] ?? key;
+      const ctx = newContext(t, down, { method: down.headers[':method'] ?? 'GET', path: down.headers[':path'] ?? '/', authority, proxyForm: false, listener: 'outbound' }, sourceOf(t, session.socket?.remoteAddress), deps.onDone, workers.get(session) ?? 0);
       ctx.destination = dest;
       deps.handler(ctx);
     });

@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Certificates } from '../../protocol';
 import type { Source } from '../context';
-import { newContext, type AnyRequest, type AnyResponse } from '../downstream';
+import { newContext, socketOf, type Downstream, type H2Request } from '../downstream';
 import { admits } from '../security/peerAuthentication';
 import { PEER, PLAINTEXT, identify, namespaceOf, type PeerIdentity } from '../security/peerIdentity';
 import type { Stats } from '../stats';
@@ -27,6 +27,7 @@ import { protocolClass } from '../../policy/protocols';
 import { PROXY_ERROR_HEADER } from '../errors';
 import type { InboundPort, MeshTables } from '../tables';
 import { sniffPlaintext } from './sniff';
+import { http1Requests, serveStreams } from './h2Streams';
 
 const TLS_HANDSHAKE = 0x16;
 /** A client that connects and says nothing is dropped after this long. */
@@ -95,8 +96,13 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
   const sockets = new Set<net.Socket>();
   /** HTTP/1.1 connections (plaintext or TLS) with their requests in flight. */
   const http1 = new Map<net.Socket, { inflight: number; closeWhenIdle: boolean }>();
-  const onRequest = (req: AnyRequest, res: AnyResponse) => {
+  const serve = (down: Downstream, headers: http.IncomingHttpHeaders, method: string, path: string) => {
     const t = deps.tables();
+    const authority = (headers[':authority'] as string | undefined) ?? headers.host ?? t.identity.name;
+    const ctx = newContext(t, down, { method, path, authority, proxyForm: false, listener: 'inbound' }, peerSource(socketOf(down)), deps.onDone);
+    deps.handler(ctx);
+  };
+  const onHttp1Request = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const conn = http1.get(req.socket as net.Socket);
     if (conn) {
       conn.inflight++;
@@ -105,14 +111,15 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
         if (conn.closeWhenIdle && conn.inflight === 0) (req.socket as net.Socket).destroy();
       });
     }
-    const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? t.identity.name;
-    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', path: req.url ?? '/', authority, proxyForm: false, listener: 'inbound' }, peerSource(req.socket), deps.onDone);
-    deps.handler(ctx);
+    serve({ req, res }, req.headers, req.method ?? 'GET', req.url ?? '/');
   };
+  // HTTP/2 (a caller's sidecar, or an h2c client): Node's core stream, no compatibility wrappers (h2Streams.ts).
+  const onStream = (down: H2Request) => serve(down, down.headers, down.headers[':method'] ?? 'GET', down.headers[':path'] ?? '/');
 
-  const plain = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, onRequest);
+  const plain = http.createServer({ keepAlive: true, keepAliveTimeout: 60_000, requestTimeout: 0, ...headersLimits() }, onHttp1Request);
   // Plaintext HTTP/2 with prior knowledge: a gRPC client outside the mesh calling a PERMISSIVE port.
-  const plainH2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 }, onRequest);
+  const plainH2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 });
+  serveStreams(plainH2, onStream);
   const secure = http2.createSecureServer(
     {
       key: deps.certs.keyPem,
@@ -128,8 +135,8 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
       // A client that starts a TLS handshake and stalls is dropped as one that stalls its headers.
       handshakeTimeout: headersLimits().headersTimeout,
     },
-    onRequest,
   );
+  http1Requests(secure, onHttp1Request);
   // HTTP/1.1 over TLS: the same rules as the plaintext side (headers deadline, no overall body
   // deadline, 400 without Host); Node set none of them on an http2 server's HTTP/1 fallback.
   Object.assign(secure, headersLimits(), { requestTimeout: 0, requireHostHeader: true });
@@ -169,6 +176,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
     plain.on('upgrade', (req, socket, head) => onUpgrade(req, socket as net.Socket, head, peerSource(socket)));
     secure.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => onUpgrade(req, socket, head, peerSource(socket)));
   }
+  let onConnect: ((req: H2Request) => void) | undefined;
   if (deps.onTunnel) {
     const onTunnel = deps.onTunnel;
     // HTTP/1.1 CONNECT: plaintext, or over a TLS connection of its own (the `tls` tunnel transport).
@@ -180,14 +188,11 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
       onTunnel({ authority: req.url, headers: req.headers, stream: socket, source: peerSource(socket), ends: http1Ends(socket) });
     };
     plain.on('connect', http1Tunnel);
-    // The secure server emits 'connect' for both: HTTP/1.1 (req, socket, head) and HTTP/2 CONNECT streams (req, res).
-    secure.on('connect', (req: http.IncomingMessage | http2.Http2ServerRequest, second: net.Socket | http2.Http2ServerResponse, head?: Buffer) => {
-      if (!(req instanceof http2.Http2ServerRequest)) return http1Tunnel(req, second as net.Socket, head ?? Buffer.alloc(0));
-      // The raw stream both ways: the compat request only starts reading it when read itself, which it never is.
-      const h2 = req.stream;
-      onTunnel({ authority: req.headers[':authority'] as string | undefined, headers: req.headers, stream: h2, source: peerSource(req.socket), ends: h2Ends(h2) });
-    });
+    // HTTP/1.1 CONNECT on a TLS connection ('connect'); an HTTP/2 CONNECT stream (served below) goes on as the raw stream both ways.
+    secure.on('connect', http1Tunnel);
+    onConnect = ({ stream, headers }) => onTunnel({ authority: headers[':authority'], headers, stream, source: peerSource(stream.session?.socket), ends: h2Ends(stream) });
   }
+  serveStreams(secure, onStream, onConnect);
 
   // noDelay: a sidecar writes small frames; Nagle would hold each one for the peer's delayed ACK.
   // allowHalfOpen: a TCP client's FIN must not end what its server still sends back (HTTP handles its own ends).

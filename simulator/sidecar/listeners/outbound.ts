@@ -5,12 +5,11 @@
  * send) and origin-form ones whose Host names the destination.
  */
 import * as http from 'node:http';
-import type * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { headersLimits } from '../../http-limits';
 import type { GatewayListenerRef, Handler, Source } from '../context';
-import { newContext, type Exchange } from '../downstream';
+import { isH2, newContext, socketOf, type Downstream, type Exchange, type H1Request } from '../downstream';
 import { ProxyError } from '../errors';
 import { ENVOY_WORKERS } from '../resilience/connectionPool';
 import { serviceForAuthority, type MeshTables } from '../tables';
@@ -66,7 +65,7 @@ function withWorkers<S extends http.Server>(server: S, deps: ListenerDeps): S {
   const serve = requestEntry(deps);
   // Envoy hands each downstream connection to one worker for its lifetime; round robin stands in for the kernel's spread.
   const workers = new WorkerSpread<net.Socket>();
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => serve(req, res, workers.of(req.socket)));
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => serve({ req, res }, workers.of(req.socket)));
   server.on('connection', (socket: net.Socket) => workers.assign(socket));
   return server;
 }
@@ -87,21 +86,27 @@ export class WorkerSpread<K extends object> {
  * HTTP/2, `:authority` and `:path`), a context, then the handler. At a
  * Gateway listener the context says which one, so its routes decide.
  */
-export function requestEntry(deps: ListenerDeps, gatewayListener?: GatewayListenerRef): (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, worker: number) => void {
-  return (req, res, worker) => {
+export function requestEntry(deps: ListenerDeps, gatewayListener?: GatewayListenerRef): (down: Downstream, worker: number) => void {
+  return (down, worker) => {
     const t = deps.tables();
-    const given = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+    const h2 = isH2(down) ? down : undefined;
+    const req = h2 ? undefined : (down as H1Request).req;
+    const headers = h2 ? h2.headers : req!.headers;
+    const url = (h2 ? h2.headers[':path'] : req!.url) ?? '/';
+    const socket = socketOf(down);
+    const given = (headers[':authority'] as string | undefined) ?? headers.host;
     // A request on a CONNECT tunnel or local upstream port whose Host names no mesh service goes to the pinned one.
-    const pin = req.socket ? pinned.get(req.socket) : undefined;
+    const pin = !h2 && socket ? pinned.get(socket) : undefined;
     const host = pin && !(given && serviceForAuthority(t, given)) ? pin : given;
-    const target = requestTarget(req.url ?? '/', host);
-    const tgt = 'error' in target ? { authority: host ?? '-', path: req.url ?? '/', proxyForm: false } : target;
-    const source = sourceOf(t, req.socket?.remoteAddress);
+    const target = requestTarget(url, host);
+    const tgt = 'error' in target ? { authority: host ?? '-', path: url, proxyForm: false } : target;
+    const source = sourceOf(t, socket?.remoteAddress);
     if (!t.self) {
-      const principal = verifiedClientPrincipal(req.socket);
+      const principal = verifiedClientPrincipal(socket);
       if (principal) source.clientPrincipal = principal;
     }
-    const ctx = newContext(t, req, res, { method: req.method ?? 'GET', ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, source, deps.onDone, worker);
+    const method = (h2 ? h2.headers[':method'] : req!.method) ?? 'GET';
+    const ctx = newContext(t, down, { method, ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, source, deps.onDone, worker);
     if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
     deps.handler(ctx);
   };

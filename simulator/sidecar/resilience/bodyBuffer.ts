@@ -11,6 +11,7 @@
  * gives a stream of its own where another buffer wraps the body again.
  */
 import { PassThrough, Readable } from 'node:stream';
+import { endedWithHeaders } from '../upstream/hopByHop';
 
 export const REPLAY_LIMIT = 64 * 1024;
 
@@ -39,7 +40,7 @@ export class ReplayableBody {
     // Listening must not start the flow: whoever reads the body live does (a consumer already reading keeps it going).
     if (flowing !== true) src.pause();
     // An HTTP/2 request whose HEADERS frame ended the stream has no body, and nobody may ever read it to 'end'.
-    if ((src as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === true) this.ended = true;
+    if (endedWithHeaders(src)) this.ended = true;
   }
 
   /** The live stream for the first attempt (once). */

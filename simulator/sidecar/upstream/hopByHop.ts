@@ -53,15 +53,20 @@ export function endToEndResponseHeaders(src: IncomingHttpHeaders | OutgoingHttpH
 /**
  * Whether a downstream request has a body to stream (so the upstream request
  * must stay open, and a retry has something to replay): HTTP/2 unless its
- * HEADERS frame ended the stream (the compat request's `stream.endAfterHeaders`);
+ * HEADERS frame ended the stream (the server stream's `endAfterHeaders`);
  * HTTP/1.1 by content-length or chunking. `body`: the stream an attempt sends
  * instead of the downstream's own (a replayed copy).
  */
 export function hasBody(d: { headers: IncomingHttpHeaders; httpVersion: string; body: unknown }, body: unknown = d.body): boolean {
-  if (d.httpVersion.startsWith('2')) return (body as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
+  if (d.httpVersion.startsWith('2')) return !endedWithHeaders(body);
   const cl = d.headers['content-length'];
   if (cl !== undefined) return cl !== '0';
   return d.headers['transfer-encoding'] !== undefined;
+}
+
+/** Whether a downstream body is an HTTP/2 request stream whose HEADERS frame ended it (it has no body, and never emits 'end' unless read). */
+export function endedWithHeaders(body: unknown): boolean {
+  return (body as { endAfterHeaders?: boolean }).endAfterHeaders === true;
 }
 
 /**
@@ -77,6 +82,18 @@ export function onTrailers(body: NodeJS.EventEmitter, cb: (trailers: IncomingHtt
   }
   const message = body as { trailers?: IncomingHttpHeaders };
   if (message.trailers !== undefined) body.once('end', () => { if (Object.keys(message.trailers!).length > 0) cb(message.trailers!); });
+}
+
+/**
+ * Whether a response body can end with trailers: an HTTP/2 stream can, an
+ * HTTP/1.1 message only when chunked (a content-length rules it out), and
+ * nothing else. An HTTP/2 answer waits for trailers only then: waiting
+ * costs a frame of its own (an empty DATA frame with END_STREAM when none
+ * come) and a callback per response.
+ */
+export function mayHaveTrailers(body: NodeJS.EventEmitter, headers: IncomingHttpHeaders | OutgoingHttpHeaders): boolean {
+  if (isHttp2Stream(body)) return true;
+  return (body as { trailers?: unknown }).trailers !== undefined && headers['content-length'] === undefined;
 }
 
 /** Whether a body is an HTTP/2 stream (it has trailers and an RST_STREAM code), not an HTTP/1.1 message or a buffer replay. */

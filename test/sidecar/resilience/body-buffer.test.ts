@@ -65,14 +65,14 @@ describe('the replay buffer of a request body', () => {
 
   test('an HTTP/2 request whose HEADERS frame ended the stream is a whole, empty body before anyone reads it', async () => {
     // Nobody pipes such a request upstream (no body to send), so it would never be read to its 'end':
-    // without this a body-less HTTP/2 request could never be retried.
+    // without this a body-less HTTP/2 request could never be retried. The body is the server's stream, as the sidecars serve it.
     const server = http2.createServer();
-    const seen = new Promise<{ replayable: boolean; complete: string | undefined }>((resolve) => server.on('request', (req, res) => {
-      const body = replayableBody(req);
+    const seen = new Promise<{ replayable: boolean; complete: string | undefined }>((resolve) => server.on('stream', (stream) => {
+      const body = replayableBody(stream);
       const replayable = body.replayable;
       void body.complete().then((b) => {
         resolve({ replayable, complete: b?.toString() });
-        res.end();
+        stream.respond({ ':status': 200 }, { endStream: true });
       });
     }));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
