@@ -133,18 +133,38 @@ function credentialKeys(name: string, gateway: string): string[] {
   return [...new Set([`${ISTIO_INGRESS_GATEWAY.split('/')[0]}/${name}`, `${gateway.split('/')[0]}/${name}`])];
 }
 
-/** The server certificate a server names: its credentialName Secret, or its serverCertificate and privateKey files. */
-function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void, kept: Map<string, object>): { certPem: string; keyPem: string; source: string } | undefined {
+type ServerCredential = Pick<ListenerCertificate, 'certPem' | 'keyPem' | 'source' | 'warming'>;
+
+/**
+ * A credential whose SDS secret never arrives: istiod finds no Secret (or
+ * one it cannot use) and sends nothing, istio-agent cannot read the files;
+ * Envoy's filter chain then has no certificate and closes every connection
+ * it matches (the listener's other chains serve once its initial fetch
+ * times out).
+ */
+function warmingCredential(sds: string, why: string): ServerCredential {
+  return { certPem: '', keyPem: '', source: `${sds} (not found: no handshake)`, warming: { sds, why } };
+}
+
+/**
+ * The server certificate a server names: its credentialName Secret, or its
+ * serverCertificate and privateKey files; a credential that does not
+ * resolve is warming (that server refuses handshakes). Undefined when it
+ * names none (ISTIO_MUTUAL, or Istio's validation error): the mesh CA mints.
+ */
+function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void, kept: Map<string, object>): ServerCredential | undefined {
   const tls = server.tls ?? {};
   if (server.mode === 'ISTIO_MUTUAL') return undefined;
   if (tls.credentialName) {
     const keys = credentialKeys(tls.credentialName, server.gateway);
     const key = keys.find((k) => secrets.has(k));
     const secret = key ? secrets.get(key)! : undefined;
-    if (!secret) problem(`credentialName "${tls.credentialName}" names no Secret in the workspace (looked for ${keys.join(', ')}; IST0101); serving a certificate minted by devmesh for ${server.hosts.join(', ')} (trust .devmesh/ca.pem) — add a kubernetes.io/tls Secret with tls.crt and tls.key`);
-    else if ('problem' in secret) problem(`Secret ${key} cannot serve TLS (${secret.problem}); serving a certificate minted by devmesh for ${server.hosts.join(', ')} until it is fixed`);
-    else return { certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${key}` };
-    return undefined;
+    if (secret && !('problem' in secret)) return { certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${key}` };
+    const why = secret
+      ? `Secret ${key} cannot serve TLS (${(secret as { problem: string }).problem}); istiod sends no certificate for it, so this server completes no TLS handshake (the port's other servers serve) until it is fixed`
+      : `credentialName "${tls.credentialName}" names no Secret in the workspace (looked for ${keys.join(', ')}; IST0101); its SDS secret never arrives, so this server completes no TLS handshake (the port's other servers serve) — add a kubernetes.io/tls Secret with tls.crt and tls.key`;
+    problem(why);
+    return warmingCredential(`kubernetes://${tls.credentialName}`, why);
   }
   if (tls.serverCertificate && tls.privateKey) {
     const files = [path.resolve(server.dir ?? '.', tls.serverCertificate), path.resolve(server.dir ?? '.', tls.privateKey)];
@@ -157,9 +177,10 @@ function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string,
       return good;
     } catch (err) {
       // A rotation caught half-written, or a bad pair: Envoy keeps the certificate it has (SDS rejects the update), so does the ingress.
-      const before = kept.get(key) as { certPem: string; keyPem: string; source: string } | undefined;
-      problem(`serverCertificate ${tls.serverCertificate} / privateKey ${tls.privateKey}: ${(err as Error).message}; ${before ? 'still serving the certificate read from them before' : `serving a certificate minted by devmesh for ${server.hosts.join(', ')}`} until they hold a matching certificate and key`);
-      return before;
+      const before = kept.get(key) as ServerCredential | undefined;
+      const why = `serverCertificate ${tls.serverCertificate} / privateKey ${tls.privateKey}: ${(err as Error).message}; ${before ? 'still serving the certificate read from them before' : 'istio-agent has no certificate to send, so this server completes no TLS handshake'} until they hold a matching certificate and key`;
+      problem(why);
+      return before ?? warmingCredential(`file-cert:${tls.serverCertificate}~${tls.privateKey}`, why);
     }
   }
   problem(`names no certificate (credentialName, or serverCertificate and privateKey); serving one minted by devmesh for ${server.hosts.join(', ')} (trust .devmesh/ca.pem)`);

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import type { Certificates } from '../../simulator/protocol';
-import { freePorts, removeDir, startUp, waitFor, waitReady, type UpProcess } from './helpers';
+import { cli, freePorts, removeDir, startUp, waitFor, waitReady, type UpProcess } from './helpers';
 
 const serverCa = createCa({ trustDomain: 'example.com' });
 const clientCa = createCa({ trustDomain: 'client.example.com' });
@@ -65,6 +66,9 @@ spec:
     - port: { number: ${simplePort}, name: https-helloworld, protocol: HTTPS }
       tls: { mode: SIMPLE, credentialName: helloworld-credential }
       hosts: [helloworld.example.com]
+    - port: { number: ${simplePort}, name: https-pending, protocol: HTTPS }
+      tls: { mode: SIMPLE, credentialName: pending-credential }
+      hosts: [pending.example.com]
     - port: { number: ${mutualPort}, name: https-mtls, protocol: HTTPS }
       tls: { mode: MUTUAL, credentialName: mtls-credential }
       hosts: [mtls.example.com]
@@ -76,7 +80,7 @@ apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: httpbin }
 spec:
-  hosts: [httpbin.example.com, helloworld.example.com, mtls.example.com]
+  hosts: [httpbin.example.com, helloworld.example.com, mtls.example.com, pending.example.com]
   gateways: [secure]
   http:
     - match: [{ uri: { prefix: /status } }]
@@ -100,6 +104,17 @@ function httpsGet(port: number, host: string, ca: string, client?: Certificates,
     });
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timed out')));
+  });
+}
+
+/** Whether a TLS handshake for this server name completes at all (any certificate accepted): `openssl s_client -servername host`. */
+function handshake(port: number, servername: string): Promise<'completed' | 'refused'> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, timeout: 10_000 });
+    socket.once('secureConnect', () => { socket.destroy(); resolve('completed'); });
+    socket.once('error', () => resolve('refused'));
+    socket.once('close', () => resolve('refused'));
+    socket.once('timeout', () => { socket.destroy(); resolve('refused'); });
   });
 }
 
@@ -151,6 +166,22 @@ describe('Istio Gateway servers that terminate TLS under devmesh up', () => {
     assert.equal(hello.san, 'DNS:helloworld.example.com');
     assert.equal(hello.status, 200);
     await assert.rejects(httpsGet(simplePort, 'other.example.com', serverCa.trustBundlePem), /alert|socket hang up|ECONNRESET|handshake|disconnected before secure TLS/i);
+  });
+
+  test('a credentialName naming no Secret: that server completes no handshake (its SDS secret never arrives), proxy-config lists the secret WARMING, the Secret appearing serves it', async () => {
+    assert.equal(await handshake(simplePort, 'pending.example.com'), 'refused', 'no certificate at all, not one devmesh mints');
+    assert.equal(await handshake(simplePort, 'httpbin.example.com'), 'completed', 'the other servers of the port are unaffected');
+    assert.match(up.output(), /credentialName "pending-credential" names no Secret[^\n]*IST0101[^\n]*completes no TLS handshake/);
+    const pc = await cli(['proxy-config', 'secret', 'istio-ingressgateway', '-f', path.join(dir, 'mesh.yaml')], dir);
+    assert.equal(pc.code, 0, pc.err);
+    const row = pc.out.split('\n').map((l) => l.trim().split(/ {2,}/)).find((r) => r[0] === 'kubernetes://pending-credential');
+    assert.deepEqual(row, ['kubernetes://pending-credential', 'WARMING', 'false'], pc.out);
+    const listeners = await cli(['proxy-config', 'listeners', 'istio-ingressgateway', '-f', path.join(dir, 'mesh.yaml')], dir);
+    assert.match(listeners.out, /SNI: pending\.example\.com +Route: https\.\d+ \(secret kubernetes:\/\/pending-credential warming: handshakes refused\)/, listeners.out);
+    write('pending-credential.yaml', tlsSecret('pending-credential', serverCa.issueServer({ dns: ['pending.example.com'] })));
+    const r = await waitFor('the Secret served', () => httpsGet(simplePort, 'pending.example.com', serverCa.trustBundlePem).catch(() => undefined), 15_000);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.san, 'DNS:pending.example.com');
   });
 
   test('MUTUAL: no client certificate, or one of another CA, is refused; one the Secret\'s ca.crt signed is answered', async () => {

@@ -20,7 +20,7 @@ import type { GatewayListenerRef } from '../context';
 import { STREAM_WINDOW } from '../upstream/h2Pool';
 import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
 import { onFirstBytes, startsHttp2 } from './sniff';
-import { ChainPicker, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
+import { ChainPicker, ChainRefusal, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
 
 export type { ListenerCertificateRef } from './tlsChains';
 export { clientRefusal } from './tlsChains';
@@ -89,6 +89,7 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
       if (socket.alpnProtocol !== 'h2') workers.assign(socket);
     });
     server.on('tlsClientError', (err: Error & { code?: string }) => {
+      if (err instanceof ChainRefusal) return void tlsOptions.log?.(`${describeListener(listener)}: ${err.message}`);
       if (tlsOptions.clientCert === 'required' && /CERTIFICATE|certificate/.test(`${err.code} ${err.message}`)) tlsOptions.log?.(`${describeListener(listener)}: refused a client in the handshake: ${err.message}`);
     });
     server.on('session', onSession);
