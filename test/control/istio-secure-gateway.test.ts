@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import type { Certificates } from '../../simulator/protocol';
-import { cli, freePorts, removeDir, startUp, waitFor, waitReady, type UpProcess } from './helpers';
+import { cli, freePorts, removeDir, startUp, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
 
 const serverCa = createCa({ trustDomain: 'example.com' });
 const clientCa = createCa({ trustDomain: 'client.example.com' });
@@ -39,11 +39,12 @@ const tlsSecret = (name: string, c: Certificates, extra: Record<string, string> 
 
 const APP = 'require("http").createServer((q, s) => s.end(JSON.stringify({ path: q.url, proto: q.headers["x-forwarded-proto"], xfcc: q.headers["x-forwarded-client-cert"] }))).listen(process.env.PORT, "127.0.0.1")';
 
-const mesh = (controlPort: number, ingressPort: number, appPort: number) => `apiVersion: devmesh.dev/v1alpha1
+const mesh = (controlPort: number, ingressPort: number, appPort: number, gatewayXfcc?: string) => `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
 metadata: { name: secure-gateways }
 spec:
   controlPort: ${controlPort}
+${gatewayXfcc ? `  meshConfig: { defaultConfig: { gatewayTopology: { forwardClientCertDetails: ${gatewayXfcc} } } }\n` : ''}
   ingress: { port: ${ingressPort} }
   services:
     - name: httpbin
@@ -90,10 +91,10 @@ spec:
 interface Answer { status: number; body: string; san?: string }
 
 /** `curl --resolve host:port:127.0.0.1 --cacert ca https://host:port/path` (and `--cert`/`--key`). */
-function httpsGet(port: number, host: string, ca: string, client?: Certificates, urlPath = '/status/200'): Promise<Answer> {
+function httpsGet(port: number, host: string, ca: string, client?: Certificates, urlPath = '/status/200', headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = https.get({
-      host: '127.0.0.1', port, path: urlPath, servername: host, headers: { host }, ca, agent: false, timeout: 10_000,
+      host: '127.0.0.1', port, path: urlPath, servername: host, headers: { host, ...headers }, ca, agent: false, timeout: 10_000,
       ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
     }, (res) => {
       const san = (res.socket as TLSSocket).getPeerCertificate().subjectaltname;
@@ -124,13 +125,15 @@ describe('Istio Gateway servers that terminate TLS under devmesh up', () => {
   let ingressPort: number;
   let simplePort: number;
   let mutualPort: number;
+  let controlPort: number;
+  let appPort: number;
   const httpbinCert = serverCa.issueServer({ dns: ['httpbin.example.com'] });
   const helloCert = serverCa.issueServer({ dns: ['helloworld.example.com'] });
   const mtlsCert = serverCa.issueServer({ dns: ['mtls.example.com'] });
   const write = (name: string, text: string) => writeFileSync(path.join(dir, name), text);
 
   before(async () => {
-    const [controlPort, appPort] = await freePorts(2);
+    [controlPort, appPort] = await freePorts(2);
     [ingressPort, simplePort, mutualPort] = await freePorts(3);
     dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-secure-gw-'));
     write('mesh.yaml', mesh(controlPort, ingressPort, appPort));
@@ -237,5 +240,30 @@ spec:
     const hello = await httpsGet(simplePort, 'helloworld.example.com', serverCa.trustBundlePem);
     assert.equal(hello.status, 200);
     assert.equal(hello.san, 'DNS:helloworld.example.com');
+  });
+
+  test('meshConfig.defaultConfig.gatewayTopology.forwardClientCertDetails replaces SANITIZE_SET at the gateway: APPEND_FORWARD keeps what an mTLS client sent, FORWARD_ONLY passes it alone, SANITIZE drops it', async () => {
+    const client = clientCa.issue('spiffe://client.example.com/ns/x/sa/curl');
+    const sent = 'By=spiffe://client.example.com/ns/x/sa/front;Hash=00ff';
+    // What reaches the app, without the callee sidecar's own element (APPEND_FORWARD at its inbound, after a comma).
+    const atGateway = async () => {
+      const r = await httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, client, '/status/200', { 'x-forwarded-client-cert': sent });
+      assert.equal(r.status, 200, r.body);
+      const xfcc = JSON.parse(r.body).xfcc as string;
+      const own = xfcc.lastIndexOf('By=spiffe://cluster.local/ns/default/sa/httpbin');
+      return xfcc.slice(0, Math.max(own - 1, 0));
+    };
+    const clientHash = createHash('sha256').update(new X509Certificate(client.certPem).raw).digest('hex');
+    assert.match(await atGateway(), new RegExp(`^Hash=${clientHash};`), 'SANITIZE_SET by default: the client\'s header is replaced');
+    const mode = async (m: string, want: (x: string) => boolean) => {
+      write('mesh.yaml', mesh(controlPort, ingressPort, appPort, m));
+      // waitFor wants a truthy answer: the empty header comes back wrapped.
+      return (await waitFor(`${m} in force`, async () => { const x = await atGateway(); return want(x) ? { x } : undefined; }, 15_000).catch(withOutput(up))).x;
+    };
+    const appended = await mode('APPEND_FORWARD', (x) => x.startsWith(`${sent},`));
+    assert.match(appended, new RegExp(`^${sent.replace(/[/.]/g, '\\$&')},Hash=${clientHash};Subject="[^"]*";URI=spiffe://client\\.example\\.com/ns/x/sa/curl;Cert=`));
+    assert.equal(await mode('FORWARD_ONLY', (x) => x === sent), sent);
+    const sanitized = await mode('SANITIZE', (x) => x === '');
+    assert.equal(sanitized, '', 'nothing from the gateway: the app sees only its sidecar\'s element');
   });
 });
