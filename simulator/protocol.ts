@@ -154,6 +154,21 @@ export interface Certificates {
   serial?: string;
   /** The ingress's HTTPS Gateway listeners' certificates, by `namespace/name:port` of the Gateway port. */
   listeners?: Record<string, ListenerCertificate[]>;
+  /** A gateway's: the Secrets DestinationRule `tls.credentialName`s name, by that name, for TLS origination. */
+  credentials?: Record<string, ClientCredential>;
+}
+
+/**
+ * A DestinationRule credentialName as a gateway's istio-agent gets it over
+ * SDS: the client certificate and key (`kubernetes://<name>`, for MUTUAL)
+ * and the CA that verifies the server (`kubernetes://<name>-cacert`). What
+ * did not resolve is absent, and `problems` says why.
+ */
+export interface ClientCredential {
+  certPem?: string;
+  keyPem?: string;
+  caPem?: string;
+  problems: string[];
 }
 
 // ---------- messages: control -> sidecar ----------

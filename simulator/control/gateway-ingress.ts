@@ -17,7 +17,9 @@ import { createSecureContext } from 'node:tls';
 import { servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
 import { ISTIO_INGRESS_GATEWAY, type TerminatedPort, type TerminatedServer } from '../policy/gateway-tls';
 import type { TlsSecret } from '../policy/gateway-api/secrets';
-import type { Certificates, GatewayListenerInfo, ListenerCertificate } from '../protocol';
+import type { Certificates, ClientCredential, GatewayListenerInfo, ListenerCertificate } from '../protocol';
+import type { DestinationRuleSpec } from '../policy/model';
+import { originationCredentials } from './origination-credentials';
 import type { SessionGatewayListener } from './api/contract';
 import type { MeshCa } from './ca';
 import type { GatewayApiView } from './load';
@@ -268,19 +270,34 @@ export class GatewayIngress {
   private watched = new Set<string>();
   private redo?: NodeJS.Timeout;
 
-  /** The certificates the workspace's Gateways need; when they changed, the ingress gets them at once. A credential problem is said once, when it appears. */
-  update(g: GatewayApiView): void {
+  /**
+   * The certificates the workspace's Gateways need, and the Secrets its
+   * DestinationRules' credentialNames name for the gateways' TLS
+   * origination; when they changed, the gateways get them at once. A
+   * credential problem is said once, when it appears.
+   */
+  update(g: GatewayApiView, destinationRules: readonly { spec: DestinationRuleSpec }[] = this.destinationRules): void {
     this.view = g;
+    this.destinationRules = destinationRules;
     this.watchFiles(certificateFiles(g.istio));
     const istio = this.listenerCerts.forIstio(g.istio, g.secrets);
     const next = { ...this.listenerCerts.forGateways(g.gateways, g.secrets), ...istio.certs };
     this.listenerCerts.sweep(next);
-    for (const p of istio.problems) if (!this.problems.has(p)) this.warn(`devmesh: ${p}`);
-    this.problems = new Set(istio.problems);
-    if (JSON.stringify(next) === JSON.stringify(this.certs)) return;
+    // Both local gateways run in istio-system, where istiod looks a DestinationRule's credentialName up for them.
+    const credentials = originationCredentials(destinationRules, g.secrets, ISTIO_INGRESS_GATEWAY.split('/')[0]);
+    const problems = [...istio.problems, ...Object.entries(credentials).flatMap(([name, c]) => c.problems.map((p) => `DestinationRule credentialName "${name}" (TLS origination at the gateways): ${p}; the gateways' calls with it fail until it resolves`))];
+    for (const p of problems) if (!this.problems.has(p)) this.warn(`devmesh: ${p}`);
+    this.problems = new Set(problems);
+    if (JSON.stringify(next) === JSON.stringify(this.certs) && JSON.stringify(credentials) === JSON.stringify(this.credentials)) return;
     this.certs = next;
+    this.credentials = credentials;
     this.pushToIngress();
   }
+
+  /** The DestinationRules of the last update (a certificate file's change redoes it with them). */
+  private destinationRules: readonly { spec: DestinationRuleSpec }[] = [];
+  /** credentialName -> what the gateways originate TLS with. */
+  credentials: Record<string, ClientCredential> = {};
 
   /**
    * Watches the serverCertificate, privateKey and caCertificates files the
@@ -310,10 +327,20 @@ export class GatewayIngress {
     this.watcher = undefined;
   }
 
-  /** The ingress's certificates carry its listeners'. */
+  /** The ingress's certificates carry its listeners' and the origination credentials. */
   withListeners(certs: Certificates): Certificates {
-    return { ...certs, listeners: this.certs };
+    return { ...certs, listeners: this.certs, credentials: this.credentials };
   }
+
+  /** The egress gateway's carry the origination credentials. */
+  withCredentials(certs: Certificates): Certificates {
+    return { ...certs, credentials: this.credentials };
+  }
+}
+
+/** The DestinationRules among a workspace's resources (their credentialNames are the gateways' to resolve). */
+export function destinationRulesOf(resources: readonly { kind: string; spec: unknown }[]): { spec: DestinationRuleSpec }[] {
+  return resources.filter((r) => r.kind === 'DestinationRule') as { spec: DestinationRuleSpec }[];
 }
 
 /** How long after a certificate file changes it is read again (a rotation writes certificate and key apart). */
