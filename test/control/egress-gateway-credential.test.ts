@@ -15,10 +15,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
-import { freePorts, removeDir, startUp, viaProxy, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
+import { freePorts, removeDir, startUp, tlsSecretYaml, viaProxy, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
 
 const bankCa = createCa({ trustDomain: 'bank.example' });
-const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
 
 /** The app calls the bank through its sidecar (HTTP_PROXY), in plain HTTP, and answers what it got. */
 const APP = `const http = require("http"); const p = new URL(process.env.HTTP_PROXY);
@@ -132,18 +131,7 @@ describe('mutual TLS origination at the egress gateway with a credentialName Sec
   });
 
   test('the Secret written: the gateway presents its certificate and verifies the bank with its ca.crt', async () => {
-    writeFileSync(path.join(dir, 'client-credential.yaml'), `apiVersion: v1
-kind: Secret
-metadata: { name: client-credential, namespace: istio-system }
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(client.certPem)}
-  tls.key: |
-${indent(client.keyPem)}
-  ca.crt: |
-${indent(bankCa.trustBundlePem)}
-`);
+    writeFileSync(path.join(dir, 'client-credential.yaml'), tlsSecretYaml('client-credential', client, { 'ca.crt': bankCa.trustBundlePem }));
     const r = await waitFor('the credential at the gateway', () => viaProxy(ingressPort, 'http://shop:8000/').then((x) => (x.status === 200 ? x : undefined)), 15_000).catch(withOutput(up));
     assert.equal(r.body, 'client URI:spiffe://bank.example/ns/istio-system/sa/egress-client');
   });

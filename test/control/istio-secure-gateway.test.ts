@@ -20,22 +20,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import type { Certificates } from '../../simulator/protocol';
-import { cli, freePorts, removeDir, startUp, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
+import { cli, freePorts, removeDir, secretYaml, startUp, tlsSecretYaml, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
 
 const serverCa = createCa({ trustDomain: 'example.com' });
 const clientCa = createCa({ trustDomain: 'client.example.com' });
 const otherCa = createCa({ trustDomain: 'other.example.com' });
-const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
-
-/** A Kubernetes TLS Secret in istio-system, where the ingress gateway reads credentials. */
-const secret = (name: string, keys: Record<string, string>) => `apiVersion: v1
-kind: Secret
-metadata: { name: ${name}, namespace: istio-system }
-type: kubernetes.io/tls
-stringData:
-${Object.entries(keys).map(([k, v]) => `  ${k}: |\n${indent(v)}`).join('\n')}
-`;
-const tlsSecret = (name: string, c: Certificates, extra: Record<string, string> = {}) => secret(name, { 'tls.crt': c.certPem, 'tls.key': c.keyPem, ...extra });
+const secret = secretYaml;
+const tlsSecret = tlsSecretYaml;
 
 const APP = 'require("http").createServer((q, s) => s.end(JSON.stringify({ path: q.url, proto: q.headers["x-forwarded-proto"], xfcc: q.headers["x-forwarded-client-cert"] }))).listen(process.env.PORT, "127.0.0.1")';
 
@@ -243,6 +234,8 @@ spec:
   });
 
   test('meshConfig.defaultConfig.gatewayTopology.forwardClientCertDetails replaces SANITIZE_SET at the gateway: APPEND_FORWARD keeps what an mTLS client sent, FORWARD_ONLY passes it alone, SANITIZE drops it', async () => {
+    // The test before left an invalid Secret, which refuses every edit until it is fixed.
+    write('helloworld-credential.yaml', tlsSecret('helloworld-credential', helloCert));
     const client = clientCa.issue('spiffe://client.example.com/ns/x/sa/curl');
     const sent = 'By=spiffe://client.example.com/ns/x/sa/front;Hash=00ff';
     // What reaches the app, without the callee sidecar's own element (APPEND_FORWARD at its inbound, after a comma).
