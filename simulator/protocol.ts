@@ -81,6 +81,14 @@ export interface ListenerCertificate {
   /** MUTUAL: the CA client certificates must chain to, and where it came from. */
   clientCaPem?: string;
   clientCaSource?: string;
+  /**
+   * The server's credential never resolved (a credentialName naming no
+   * Secret, or one that holds no usable certificate; certificate files that
+   * cannot be read): Envoy's SDS secret for it never arrives, so this chain
+   * completes no handshake (certPem and keyPem are empty) while the port's
+   * other chains serve. `sds` is the secret's SDS name, listed WARMING.
+   */
+  warming?: { sds: string; why: string };
   /** MUTUAL or OPTIONAL_MUTUAL with no CA resolved: why; the chain refuses every connection (istiod serves no `-cacert` secret, Envoy's chain never handshakes). */
   clientCaMissing?: string;
   /** minProtocolVersion/maxProtocolVersion as Node names them (`TLSv1.2`), and cipherSuites (OpenSSL names). */
@@ -146,6 +154,21 @@ export interface Certificates {
   serial?: string;
   /** The ingress's HTTPS Gateway listeners' certificates, by `namespace/name:port` of the Gateway port. */
   listeners?: Record<string, ListenerCertificate[]>;
+  /** A gateway's: the Secrets DestinationRule `tls.credentialName`s name, by that name, for TLS origination. */
+  credentials?: Record<string, ClientCredential>;
+}
+
+/**
+ * A DestinationRule credentialName as a gateway's istio-agent gets it over
+ * SDS: the client certificate and key (`kubernetes://<name>`, for MUTUAL)
+ * and the CA that verifies the server (`kubernetes://<name>-cacert`). What
+ * did not resolve is absent, and `problems` says why.
+ */
+export interface ClientCredential {
+  certPem?: string;
+  keyPem?: string;
+  caPem?: string;
+  problems: string[];
 }
 
 // ---------- messages: control -> sidecar ----------

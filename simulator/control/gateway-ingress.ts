@@ -17,7 +17,9 @@ import { createSecureContext } from 'node:tls';
 import { servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
 import { ISTIO_INGRESS_GATEWAY, type TerminatedPort, type TerminatedServer } from '../policy/gateway-tls';
 import type { TlsSecret } from '../policy/gateway-api/secrets';
-import type { Certificates, GatewayListenerInfo, ListenerCertificate } from '../protocol';
+import type { Certificates, ClientCredential, GatewayListenerInfo, ListenerCertificate } from '../protocol';
+import type { DestinationRuleSpec } from '../policy/model';
+import { originationCredentials } from './origination-credentials';
 import type { SessionGatewayListener } from './api/contract';
 import type { MeshCa } from './ca';
 import type { GatewayApiView } from './load';
@@ -133,18 +135,38 @@ function credentialKeys(name: string, gateway: string): string[] {
   return [...new Set([`${ISTIO_INGRESS_GATEWAY.split('/')[0]}/${name}`, `${gateway.split('/')[0]}/${name}`])];
 }
 
-/** The server certificate a server names: its credentialName Secret, or its serverCertificate and privateKey files. */
-function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void, kept: Map<string, object>): { certPem: string; keyPem: string; source: string } | undefined {
+type ServerCredential = Pick<ListenerCertificate, 'certPem' | 'keyPem' | 'source' | 'warming'>;
+
+/**
+ * A credential whose SDS secret never arrives: istiod finds no Secret (or
+ * one it cannot use) and sends nothing, istio-agent cannot read the files;
+ * Envoy's filter chain then has no certificate and closes every connection
+ * it matches (the listener's other chains serve once its initial fetch
+ * times out).
+ */
+function warmingCredential(sds: string, why: string): ServerCredential {
+  return { certPem: '', keyPem: '', source: `${sds} (not found: no handshake)`, warming: { sds, why } };
+}
+
+/**
+ * The server certificate a server names: its credentialName Secret, or its
+ * serverCertificate and privateKey files; a credential that does not
+ * resolve is warming (that server refuses handshakes). Undefined when it
+ * names none (ISTIO_MUTUAL, or Istio's validation error): the mesh CA mints.
+ */
+function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void, kept: Map<string, object>): ServerCredential | undefined {
   const tls = server.tls ?? {};
   if (server.mode === 'ISTIO_MUTUAL') return undefined;
   if (tls.credentialName) {
     const keys = credentialKeys(tls.credentialName, server.gateway);
     const key = keys.find((k) => secrets.has(k));
     const secret = key ? secrets.get(key)! : undefined;
-    if (!secret) problem(`credentialName "${tls.credentialName}" names no Secret in the workspace (looked for ${keys.join(', ')}; IST0101); serving a certificate minted by devmesh for ${server.hosts.join(', ')} (trust .devmesh/ca.pem) — add a kubernetes.io/tls Secret with tls.crt and tls.key`);
-    else if ('problem' in secret) problem(`Secret ${key} cannot serve TLS (${secret.problem}); serving a certificate minted by devmesh for ${server.hosts.join(', ')} until it is fixed`);
-    else return { certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${key}` };
-    return undefined;
+    if (secret && !('problem' in secret)) return { certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${key}` };
+    const why = secret
+      ? `Secret ${key} cannot serve TLS (${(secret as { problem: string }).problem}); istiod sends no certificate for it, so this server completes no TLS handshake (the port's other servers serve) until it is fixed`
+      : `credentialName "${tls.credentialName}" names no Secret in the workspace (looked for ${keys.join(', ')}; IST0101); its SDS secret never arrives, so this server completes no TLS handshake (the port's other servers serve) — add a kubernetes.io/tls Secret with tls.crt and tls.key`;
+    problem(why);
+    return warmingCredential(`kubernetes://${tls.credentialName}`, why);
   }
   if (tls.serverCertificate && tls.privateKey) {
     const files = [path.resolve(server.dir ?? '.', tls.serverCertificate), path.resolve(server.dir ?? '.', tls.privateKey)];
@@ -157,9 +179,10 @@ function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string,
       return good;
     } catch (err) {
       // A rotation caught half-written, or a bad pair: Envoy keeps the certificate it has (SDS rejects the update), so does the ingress.
-      const before = kept.get(key) as { certPem: string; keyPem: string; source: string } | undefined;
-      problem(`serverCertificate ${tls.serverCertificate} / privateKey ${tls.privateKey}: ${(err as Error).message}; ${before ? 'still serving the certificate read from them before' : `serving a certificate minted by devmesh for ${server.hosts.join(', ')}`} until they hold a matching certificate and key`);
-      return before;
+      const before = kept.get(key) as ServerCredential | undefined;
+      const why = `serverCertificate ${tls.serverCertificate} / privateKey ${tls.privateKey}: ${(err as Error).message}; ${before ? 'still serving the certificate read from them before' : 'istio-agent has no certificate to send, so this server completes no TLS handshake'} until they hold a matching certificate and key`;
+      problem(why);
+      return before ?? warmingCredential(`file-cert:${tls.serverCertificate}~${tls.privateKey}`, why);
     }
   }
   problem(`names no certificate (credentialName, or serverCertificate and privateKey); serving one minted by devmesh for ${server.hosts.join(', ')} (trust .devmesh/ca.pem)`);
@@ -247,19 +270,34 @@ export class GatewayIngress {
   private watched = new Set<string>();
   private redo?: NodeJS.Timeout;
 
-  /** The certificates the workspace's Gateways need; when they changed, the ingress gets them at once. A credential problem is said once, when it appears. */
-  update(g: GatewayApiView): void {
+  /**
+   * The certificates the workspace's Gateways need, and the Secrets its
+   * DestinationRules' credentialNames name for the gateways' TLS
+   * origination; when they changed, the gateways get them at once. A
+   * credential problem is said once, when it appears.
+   */
+  update(g: GatewayApiView, destinationRules: readonly { spec: DestinationRuleSpec }[] = this.destinationRules): void {
     this.view = g;
+    this.destinationRules = destinationRules;
     this.watchFiles(certificateFiles(g.istio));
     const istio = this.listenerCerts.forIstio(g.istio, g.secrets);
     const next = { ...this.listenerCerts.forGateways(g.gateways, g.secrets), ...istio.certs };
     this.listenerCerts.sweep(next);
-    for (const p of istio.problems) if (!this.problems.has(p)) this.warn(`devmesh: ${p}`);
-    this.problems = new Set(istio.problems);
-    if (JSON.stringify(next) === JSON.stringify(this.certs)) return;
+    // Both local gateways run in istio-system, where istiod looks a DestinationRule's credentialName up for them.
+    const credentials = originationCredentials(destinationRules, g.secrets, ISTIO_INGRESS_GATEWAY.split('/')[0]);
+    const problems = [...istio.problems, ...Object.entries(credentials).flatMap(([name, c]) => c.problems.map((p) => `DestinationRule credentialName "${name}" (TLS origination at the gateways): ${p}; the gateways' calls with it fail until it resolves`))];
+    for (const p of problems) if (!this.problems.has(p)) this.warn(`devmesh: ${p}`);
+    this.problems = new Set(problems);
+    if (JSON.stringify(next) === JSON.stringify(this.certs) && JSON.stringify(credentials) === JSON.stringify(this.credentials)) return;
     this.certs = next;
+    this.credentials = credentials;
     this.pushToIngress();
   }
+
+  /** The DestinationRules of the last update (a certificate file's change redoes it with them). */
+  private destinationRules: readonly { spec: DestinationRuleSpec }[] = [];
+  /** credentialName -> what the gateways originate TLS with. */
+  credentials: Record<string, ClientCredential> = {};
 
   /**
    * Watches the serverCertificate, privateKey and caCertificates files the
@@ -289,10 +327,20 @@ export class GatewayIngress {
     this.watcher = undefined;
   }
 
-  /** The ingress's certificates carry its listeners'. */
+  /** The ingress's certificates carry its listeners' and the origination credentials. */
   withListeners(certs: Certificates): Certificates {
-    return { ...certs, listeners: this.certs };
+    return { ...certs, listeners: this.certs, credentials: this.credentials };
   }
+
+  /** The egress gateway's carry the origination credentials. */
+  withCredentials(certs: Certificates): Certificates {
+    return { ...certs, credentials: this.credentials };
+  }
+}
+
+/** The DestinationRules among a workspace's resources (their credentialNames are the gateways' to resolve). */
+export function destinationRulesOf(resources: readonly { kind: string; spec: unknown }[]): { spec: DestinationRuleSpec }[] {
+  return resources.filter((r) => r.kind === 'DestinationRule') as { spec: DestinationRuleSpec }[];
 }
 
 /** How long after a certificate file changes it is read again (a rotation writes certificate and key apart). */

@@ -16,7 +16,7 @@ import type { MeshSnapshot } from '../protocol';
 import { resolveCommand, type ResolvedCommand } from './apps';
 import type { Rejection } from './api/views';
 import type { EventLog } from './events';
-import { gatewayPorts, heldPorts, servedPorts, type GatewayIngress } from './gateway-ingress';
+import { destinationRulesOf, gatewayPorts, heldPorts, servedPorts, type GatewayIngress } from './gateway-ingress';
 import { hasErrors, type Diagnostic, type IncrementalMeshLoader, type MeshWorkspace } from './load';
 import { defaultsOf, describePlan, placedWorkloads, planMeshChange, type MeshChangePlan } from './mesh-change';
 import { appPortClaims, fillPorts, pinnedSidecarPorts, portClaims, takenPorts, type PortClaim, type PortOverrides } from './ports';
@@ -87,7 +87,7 @@ export class MeshReloader {
     }
     this.rejectedNow = false;
     // Listener certificates first: a Secret edit needs no new config, and a new HTTPS port must not open without its certificate.
-    this.o.gateways.update(ws.gatewayApi);
+    this.o.gateways.update(ws.gatewayApi, destinationRulesOf(ws.resources));
     if (!plan.changed && !plan.defaultsChanged && JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
     this.ws = { ...ws, mesh };
     const edited = files.map(rel);

@@ -22,7 +22,8 @@ import { hasErrors, IncrementalMeshLoader, type MeshWorkspace } from './load';
 import { resolvedMeshSettings } from './snapshot';
 import { assignPorts, duplicateClaims, portClaims, takenPorts, type PortOverrides } from './ports';
 import { ensureStateDir, probeSession, removeSession, writeSession } from './session';
-import { describeGatewayListeners, GatewayIngress, gatewayPorts, heldPorts, servedPorts, sessionListeners } from './gateway-ingress';
+import { describeGatewayListeners, destinationRulesOf, GatewayIngress, gatewayPorts, heldPorts, servedPorts, sessionListeners } from './gateway-ingress';
+import { EGRESS_GATEWAY } from '../policy/egress-gateway';
 import { gatewayApiConfig } from './gateway-api-config';
 import { dashboardUrl } from './api/dashboard';
 import { resolveCommand, type ResolvedCommand } from './apps';
@@ -216,17 +217,20 @@ export class MeshRuntime {
     for (const w of snapshot.workloads) this.certs.get(w.name, w.spiffeId);
     this.certs.get(snapshot.ingress.name, snapshot.ingress.spiffeId);
     this.gateways = new GatewayIngress(() => this.certs!.authority, () => {
-      const ingress = this.publisher!.snapshot.ingress;
-      this.workloads?.sidecars.get(ingress.name)?.pushCerts(this.withListeners(ingress.name, this.certs!.get(ingress.name, ingress.spiffeId)));
+      // The ingress and the egress gateway (when it runs): listener certificates, origination credentials.
+      const snapshot = this.publisher!.snapshot;
+      const egress = snapshot.workloads.find((w) => w.name === EGRESS_GATEWAY.name);
+      for (const g of [snapshot.ingress, ...(egress ? [egress] : [])]) this.workloads?.sidecars.get(g.name)?.pushCerts(this.withListeners(g.name, this.certs!.get(g.name, g.spiffeId)));
     }, (m) => this.err(m));
-    this.gateways.update(this.ws.gatewayApi);
+    this.gateways.update(this.ws.gatewayApi, destinationRulesOf(this.ws.resources));
     // The root a client trusts to call an HTTPS Gateway listener whose certificate devmesh minted (public; no key).
     writeFileSync(path.join(ensureStateDir(this.ws.rootDir), 'ca.pem'), this.certs.caPem);
   }
 
   /** The ingress's certificates carry its HTTPS Gateway listeners' too. */
   private withListeners(owner: string, certs: Certificates): Certificates {
-    return owner === this.publisher!.snapshot.ingress.name ? this.gateways!.withListeners(certs) : certs;
+    if (owner === this.publisher!.snapshot.ingress.name) return this.gateways!.withListeners(certs);
+    return owner === EGRESS_GATEWAY.name ? this.gateways!.withCredentials(certs) : certs;
   }
 
   /** Where the Gateway ports listen changed (an edit added or removed one): the session file and the terminal say so. */

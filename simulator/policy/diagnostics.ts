@@ -88,7 +88,7 @@ export const CODES = {
   'jwt-claim-route-without-authn': { severity: 'warning', title: 'A VirtualService routes on JWT claims at a gateway no RequestAuthentication selects.', seeAlso: 'IST0149' },
   'no-gateway-workload': { severity: 'warning', title: 'A Gateway whose selector matches no gateway workload: on a cluster nothing serves it.', seeAlso: 'IST0101' },
   'gateway-port': { severity: 'warning', title: 'A Gateway server port that no Service in front of its gateway workloads exposes.', seeAlso: 'IST0162' },
-  'unknown-credential': { severity: 'error', title: 'A Gateway credentialName that names no Secret in the gateway workload\'s namespace.', seeAlso: 'IST0101' },
+  'unknown-credential': { severity: 'warning', title: 'A Gateway credentialName that names no Secret in the gateway workload\'s namespace: that server completes no TLS handshake until it exists.', seeAlso: 'IST0101' },
   'invalid-credential': { severity: 'error', title: 'A Gateway credential Secret without a certificate and key, or with a certificate that is unreadable or expired.', seeAlso: 'IST0161' },
   'mutual-tls-no-ca': { severity: 'error', title: 'A MUTUAL or OPTIONAL_MUTUAL Gateway server with certificate files and no caCertificates: Istio rejects the Gateway (MUTUAL TLS requires a client CA bundle).', seeAlso: 'IST0106' },
   'conflicting-gateways': { severity: 'error', title: 'Two Gateways on the same gateway workloads serve one host on one port.', seeAlso: 'IST0145' },

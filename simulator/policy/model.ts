@@ -119,7 +119,14 @@ export interface MeshConfigSpec {
   pathNormalization?: { normalization?: 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES' };
   connectTimeout?: string;
   enableAutoMtls?: boolean;
-  defaultConfig?: { proxyHeaders?: ProxyHeadersSpec };
+  defaultConfig?: { proxyHeaders?: ProxyHeadersSpec; gatewayTopology?: GatewayTopologySpec };
+}
+
+/** Istio's ProxyConfig.gatewayTopology (istio/api mesh/v1alpha1/proxy.proto): how a gateway treats what clients send. */
+export interface GatewayTopologySpec {
+  forwardClientCertDetails?: ProxyHeadersSpec['forwardedClientCert'];
+  numTrustedProxies?: number;
+  proxyProtocol?: object;
 }
 
 /** Istio's ProxyConfig.ProxyHeaders (istio/api mesh/v1alpha1/proxy.proto). */

@@ -83,8 +83,10 @@ export interface EndpointConfig {
 
 export interface SecretConfig {
   name: string;
-  type: 'Cert Chain' | 'CA';
-  status: 'ACTIVE';
+  /** Empty for a warming secret (istioctl knows a type from the secret's content, and there is none). */
+  type: 'Cert Chain' | 'CA' | '';
+  /** WARMING: an SDS secret the proxy asked for and never received (a credentialName naming no Secret). */
+  status: 'ACTIVE' | 'WARMING';
   valid: boolean;
   serial: string;
   notAfter: string;

@@ -7,7 +7,7 @@
  */
 import type { Agent } from 'node:http';
 import * as net from 'node:net';
-import type { Certificates } from '../protocol';
+import type { Certificates, ClientCredential } from '../protocol';
 import { compose, type Filter, type Handler, type RequestContext } from './context';
 import { app } from './filters/app';
 import { appByProtocol, appH2c } from './filters/appH2c';
@@ -78,6 +78,8 @@ export interface OutboundDeps {
   log: SidecarLog;
   /** Told about every ejection (a log line and a status report for the control plane). */
   onEject: (message: string) => void;
+  /** A gateway's DestinationRule credentialNames (TLS origination), as the control plane last sent them. */
+  credentials?: () => Readonly<Record<string, ClientCredential>> | undefined;
   /** End-user authentication and authorization at the ingress (RequestAuthentication, CUSTOM/DENY/ALLOW). */
   security?: SecurityDeps;
 }
@@ -136,7 +138,7 @@ export function clusterChain(d: OutboundDeps): Handler {
       chaos(r),
     ],
     // mTLS HTTP/2 to the peer sidecar (plaintext HTTP/1.1 for tls.mode DISABLE or a DISABLE peer under auto mTLS).
-    upstream({ pool: d.pool, plaintextAgent: d.plaintextAgent, lb: d.lb, stats: d.stats }),
+    upstream({ pool: d.pool, plaintextAgent: d.plaintextAgent, lb: d.lb, stats: d.stats, gateway: d.role !== 'sidecar', credentials: d.credentials }),
   );
 }
 

@@ -34,7 +34,7 @@ import type { ListenerClass } from '../policy/defaults';
 import { grpcLocalReply } from './grpc/localReply';
 import { grpcStatusOf, isGrpc } from './grpc/status';
 import { resetStream } from './upstream/h2Reset';
-import { gatewayXfcc } from './security/xfcc';
+import { forwardedClientCert, gatewayXfcc } from './security/xfcc';
 import type { TLSSocket } from 'node:tls';
 import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, mayHaveTrailers, onTrailers } from './upstream/hopByHop';
 import { relay } from './upstream/relay';
@@ -95,17 +95,20 @@ export function newContext(
     requestId = proxyHeaders.requestId ? randomUUID() : '';
     if (requestId) headers['x-request-id'] = requestId;
   }
-  if (target.listener !== 'inbound') {
-    // The app's (or outside client's) connection is plaintext: Envoy's SANITIZE / SANITIZE_SET drop its XFCC.
+  if (target.listener === 'gateway') {
+    // The gateway's mode (SANITIZE_SET unless gatewayTopology says otherwise) over what the client sent and the certificate the listener verified (MUTUAL, OPTIONAL_MUTUAL).
+    const incoming = headers['x-forwarded-client-cert'];
+    const xfcc = forwardedClientCert(proxyHeaders.forwardedClientCert.gateway, typeof incoming === 'string' ? incoming : undefined, verifiedClientXfcc(socketOf(down)));
+    if (xfcc === undefined) delete headers['x-forwarded-client-cert'];
+    else headers['x-forwarded-client-cert'] = xfcc;
+  } else if (target.listener !== 'inbound') {
+    // The app's connection to its sidecar is plaintext: Envoy's SANITIZE / SANITIZE_SET drop its XFCC.
     delete headers['x-forwarded-client-cert'];
-    // A gateway's SANITIZE_SET sets it from a client certificate the listener verified (MUTUAL, OPTIONAL_MUTUAL).
-    const set = target.listener === 'gateway' ? verifiedClientXfcc(socketOf(down)) : undefined;
-    if (set) headers['x-forwarded-client-cert'] = set;
-    if (target.listener === 'gateway' && proxyHeaders.xForwardedForAtGateway && source.address) {
-      const had = headers['x-forwarded-for'];
-      const ip = source.address.replace(/^::ffff:/, '');
-      headers['x-forwarded-for'] = typeof had === 'string' && had !== '' ? `${had}, ${ip}` : ip;
-    }
+  }
+  if (target.listener === 'gateway' && proxyHeaders.xForwardedForAtGateway && source.address) {
+    const had = headers['x-forwarded-for'];
+    const ip = source.address.replace(/^::ffff:/, '');
+    headers['x-forwarded-for'] = typeof had === 'string' && had !== '' ? `${had}, ${ip}` : ip;
   }
   if (proxyHeaders.xForwardedPort && headers['x-forwarded-port'] === undefined) {
     const localPort = socketOf(down)?.localPort;

@@ -105,7 +105,9 @@ function gatewayTlsListeners(t: MeshTables, certs: Certificates): ListenerConfig
   for (const l of t.snapshot.ingress.listeners ?? []) {
     if (!l.istio) continue;
     const chains = certs.listeners?.[`${l.gateway}:${l.port}`] ?? [];
-    out.push({ name: `0.0.0.0_${l.port}`, address: '127.0.0.1', port: l.localPort, chains: chains.map((c) => ({ match: sni(c.hostname), destination: `Route: https.${l.port}` })) });
+    // A chain whose secret never arrived still matches its SNI, and closes what it matches.
+    const warming = (c: (typeof chains)[number]) => (c.warming ? ` (secret ${c.warming.sds} warming: handshakes refused)` : '');
+    out.push({ name: `0.0.0.0_${l.port}`, address: '127.0.0.1', port: l.localPort, chains: chains.map((c) => ({ match: sni(c.hostname), destination: `Route: https.${l.port}${warming(c)}` })) });
   }
   for (const [port, gateways] of [...t.gatewayTcpPorts, ...t.gatewayTlsPorts].sort(([a], [b]) => a - b)) {
     const passthrough = t.gatewayTlsPorts.has(port);
@@ -266,6 +268,11 @@ function secretsOf(certs: Certificates, now: number): SecretConfig[] {
   // The ingress's Gateway credentials, named as istio-agent names SDS resources: kubernetes://<Secret>, file-cert:<cert>~<key>, file-root:<ca>.
   const gateway = new Map<string, SecretConfig>();
   for (const c of Object.values(certs.listeners ?? {}).flat()) {
+    // Asked for and never sent: istioctl lists it WARMING, with no type or validity to read.
+    if (c.warming) {
+      if (!gateway.has(c.warming.sds)) gateway.set(c.warming.sds, { name: c.warming.sds, type: '', status: 'WARMING', valid: false, serial: '', notAfter: '', notBefore: '' });
+      continue;
+    }
     const name = resourceName(c.source, 'cert');
     if (!gateway.has(name)) gateway.set(name, entry(name, 'Cert Chain', c.certPem));
     const ca = c.clientCaPem && c.clientCaSource && !c.clientCaSource.startsWith('the mesh CA') ? resourceName(c.clientCaSource, 'root') : undefined;

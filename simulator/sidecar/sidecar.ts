@@ -123,7 +123,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const egressGateway = tables.self !== null && isEgressGateway(tables.self);
   const role: ProxyRole = workload === null ? 'ingress' : egressGateway ? 'egress' : 'sidecar';
   const outboundName = role === 'ingress' ? 'ingress' : 'outbound';
-  const outboundDeps: OutboundDeps = { role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log, onEject: (m) => { log('warn', m); status?.poke(); } };
+  const outboundDeps: OutboundDeps = { role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log, onEject: (m) => { log('warn', m); status?.poke(); }, credentials: () => certs.credentials };
   // The cluster part serves the app's calls and the calls to external authorizers in the mesh.
   const cluster = clusterChain(outboundDeps);
   const security: SecurityDeps = { jwks: new JwksStore({ log }), authzCall: authzCaller({ cluster, agent: plaintextAgent }), now: opts.now };

@@ -69,11 +69,20 @@ describe('Istio Gateway server certificates (forIstio)', () => {
     assert.match(viaFiles.certs['istio-system/istio-ingressgateway:443'][0].clientCaMissing!, /set tls\.caCertificates \(Istio rejects this Gateway: MUTUAL TLS requires a client CA bundle\)/);
   });
 
-  it('a credentialName naming no Secret: a certificate the mesh CA mints for the hosts, and a problem naming the Secret', () => {
+  it('a credentialName naming no Secret: no certificate at all (its SDS secret warming, the chain refuses handshakes), and a problem naming the Secret', () => {
     const { certs, problems } = certsOf(server({ credentialName: 'missing' }));
-    assert.match(certs['istio-system/istio-ingressgateway:443'][0].source, /^minted by devmesh for a\.example\.com/);
+    const [chain] = certs['istio-system/istio-ingressgateway:443'];
+    assert.deepEqual([chain.hostname, chain.certPem, chain.keyPem, chain.warming?.sds], ['a.example.com', '', '', 'kubernetes://missing'], 'not one the mesh CA mints');
     assert.equal(problems.length, 1);
-    assert.match(problems[0], /Gateway default\/gw spec\.servers\[0\] \(port 443, SIMPLE\): credentialName "missing" names no Secret .*istio-system\/missing, default\/missing; IST0101/);
+    assert.match(problems[0], /Gateway default\/gw spec\.servers\[0\] \(port 443, SIMPLE\): credentialName "missing" names no Secret .*istio-system\/missing, default\/missing; IST0101\); .* completes no TLS handshake/);
+    assert.equal(chain.warming?.why, problems[0].replace(/^[^:]*\): /, ''));
+  });
+
+  it('certificate files that cannot be read, and never could: no certificate (file-cert warming), not a minted one', () => {
+    const { certs, problems } = certsOf(server({ serverCertificate: 'gone.crt', privateKey: 'gone.key' }), () => { throw new Error('ENOENT: no such file'); });
+    const [chain] = certs['istio-system/istio-ingressgateway:443'];
+    assert.deepEqual([chain.certPem, chain.warming?.sds], ['', 'file-cert:gone.crt~gone.key']);
+    assert.match(problems[0], /ENOENT: no such file; istio-agent has no certificate to send/);
   });
 
   it('serverCertificate and privateKey files are read relative to the Gateway\'s file', () => {

@@ -285,3 +285,21 @@ export async function bookinfoDemoCopy(prefix = 'devmesh-demo-'): Promise<DemoCo
   writeFileSync(meshFile, doc.toString());
   return { dir, meshFile, controlPort, ingressPort, appPorts, upstreamPorts };
 }
+
+const indentPem = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
+
+/** A Kubernetes TLS Secret in istio-system (where the gateways read credentials), its keys as stringData: what `kubectl create secret tls` stores. */
+export function secretYaml(name: string, keys: Record<string, string>): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: istio-system }
+type: kubernetes.io/tls
+stringData:
+${Object.entries(keys).map(([k, v]) => `  ${k}: |\n${indentPem(v)}`).join('\n')}
+`;
+}
+
+/** secretYaml of a certificate and its key (`tls.crt`, `tls.key`), and any other keys (`ca.crt`). */
+export function tlsSecretYaml(name: string, c: { certPem: string; keyPem: string }, extra: Record<string, string> = {}): string {
+  return secretYaml(name, { 'tls.crt': c.certPem, 'tls.key': c.keyPem, ...extra });
+}

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -19,30 +20,22 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import type { Certificates } from '../../simulator/protocol';
-import { freePorts, removeDir, startUp, waitFor, waitReady, type UpProcess } from './helpers';
+import { cli, freePorts, removeDir, secretYaml, startUp, tlsSecretYaml, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
 
 const serverCa = createCa({ trustDomain: 'example.com' });
 const clientCa = createCa({ trustDomain: 'client.example.com' });
 const otherCa = createCa({ trustDomain: 'other.example.com' });
-const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
-
-/** A Kubernetes TLS Secret in istio-system, where the ingress gateway reads credentials. */
-const secret = (name: string, keys: Record<string, string>) => `apiVersion: v1
-kind: Secret
-metadata: { name: ${name}, namespace: istio-system }
-type: kubernetes.io/tls
-stringData:
-${Object.entries(keys).map(([k, v]) => `  ${k}: |\n${indent(v)}`).join('\n')}
-`;
-const tlsSecret = (name: string, c: Certificates, extra: Record<string, string> = {}) => secret(name, { 'tls.crt': c.certPem, 'tls.key': c.keyPem, ...extra });
+const secret = secretYaml;
+const tlsSecret = tlsSecretYaml;
 
 const APP = 'require("http").createServer((q, s) => s.end(JSON.stringify({ path: q.url, proto: q.headers["x-forwarded-proto"], xfcc: q.headers["x-forwarded-client-cert"] }))).listen(process.env.PORT, "127.0.0.1")';
 
-const mesh = (controlPort: number, ingressPort: number, appPort: number) => `apiVersion: devmesh.dev/v1alpha1
+const mesh = (controlPort: number, ingressPort: number, appPort: number, gatewayXfcc?: string) => `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
 metadata: { name: secure-gateways }
 spec:
   controlPort: ${controlPort}
+${gatewayXfcc ? `  meshConfig: { defaultConfig: { gatewayTopology: { forwardClientCertDetails: ${gatewayXfcc} } } }\n` : ''}
   ingress: { port: ${ingressPort} }
   services:
     - name: httpbin
@@ -65,6 +58,9 @@ spec:
     - port: { number: ${simplePort}, name: https-helloworld, protocol: HTTPS }
       tls: { mode: SIMPLE, credentialName: helloworld-credential }
       hosts: [helloworld.example.com]
+    - port: { number: ${simplePort}, name: https-pending, protocol: HTTPS }
+      tls: { mode: SIMPLE, credentialName: pending-credential }
+      hosts: [pending.example.com]
     - port: { number: ${mutualPort}, name: https-mtls, protocol: HTTPS }
       tls: { mode: MUTUAL, credentialName: mtls-credential }
       hosts: [mtls.example.com]
@@ -76,7 +72,7 @@ apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: httpbin }
 spec:
-  hosts: [httpbin.example.com, helloworld.example.com, mtls.example.com]
+  hosts: [httpbin.example.com, helloworld.example.com, mtls.example.com, pending.example.com]
   gateways: [secure]
   http:
     - match: [{ uri: { prefix: /status } }]
@@ -86,10 +82,10 @@ spec:
 interface Answer { status: number; body: string; san?: string }
 
 /** `curl --resolve host:port:127.0.0.1 --cacert ca https://host:port/path` (and `--cert`/`--key`). */
-function httpsGet(port: number, host: string, ca: string, client?: Certificates, urlPath = '/status/200'): Promise<Answer> {
+function httpsGet(port: number, host: string, ca: string, client?: Certificates, urlPath = '/status/200', headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = https.get({
-      host: '127.0.0.1', port, path: urlPath, servername: host, headers: { host }, ca, agent: false, timeout: 10_000,
+      host: '127.0.0.1', port, path: urlPath, servername: host, headers: { host, ...headers }, ca, agent: false, timeout: 10_000,
       ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
     }, (res) => {
       const san = (res.socket as TLSSocket).getPeerCertificate().subjectaltname;
@@ -103,19 +99,32 @@ function httpsGet(port: number, host: string, ca: string, client?: Certificates,
   });
 }
 
+/** Whether a TLS handshake for this server name completes at all (any certificate accepted): `openssl s_client -servername host`. */
+function handshake(port: number, servername: string): Promise<'completed' | 'refused'> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, timeout: 10_000 });
+    socket.once('secureConnect', () => { socket.destroy(); resolve('completed'); });
+    socket.once('error', () => resolve('refused'));
+    socket.once('close', () => resolve('refused'));
+    socket.once('timeout', () => { socket.destroy(); resolve('refused'); });
+  });
+}
+
 describe('Istio Gateway servers that terminate TLS under devmesh up', () => {
   let dir: string;
   let up: UpProcess;
   let ingressPort: number;
   let simplePort: number;
   let mutualPort: number;
+  let controlPort: number;
+  let appPort: number;
   const httpbinCert = serverCa.issueServer({ dns: ['httpbin.example.com'] });
   const helloCert = serverCa.issueServer({ dns: ['helloworld.example.com'] });
   const mtlsCert = serverCa.issueServer({ dns: ['mtls.example.com'] });
   const write = (name: string, text: string) => writeFileSync(path.join(dir, name), text);
 
   before(async () => {
-    const [controlPort, appPort] = await freePorts(2);
+    [controlPort, appPort] = await freePorts(2);
     [ingressPort, simplePort, mutualPort] = await freePorts(3);
     dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-secure-gw-'));
     write('mesh.yaml', mesh(controlPort, ingressPort, appPort));
@@ -151,6 +160,22 @@ describe('Istio Gateway servers that terminate TLS under devmesh up', () => {
     assert.equal(hello.san, 'DNS:helloworld.example.com');
     assert.equal(hello.status, 200);
     await assert.rejects(httpsGet(simplePort, 'other.example.com', serverCa.trustBundlePem), /alert|socket hang up|ECONNRESET|handshake|disconnected before secure TLS/i);
+  });
+
+  test('a credentialName naming no Secret: that server completes no handshake (its SDS secret never arrives), proxy-config lists the secret WARMING, the Secret appearing serves it', async () => {
+    assert.equal(await handshake(simplePort, 'pending.example.com'), 'refused', 'no certificate at all, not one devmesh mints');
+    assert.equal(await handshake(simplePort, 'httpbin.example.com'), 'completed', 'the other servers of the port are unaffected');
+    assert.match(up.output(), /credentialName "pending-credential" names no Secret[^\n]*IST0101[^\n]*completes no TLS handshake/);
+    const pc = await cli(['proxy-config', 'secret', 'istio-ingressgateway', '-f', path.join(dir, 'mesh.yaml')], dir);
+    assert.equal(pc.code, 0, pc.err);
+    const row = pc.out.split('\n').map((l) => l.trim().split(/ {2,}/)).find((r) => r[0] === 'kubernetes://pending-credential');
+    assert.deepEqual(row, ['kubernetes://pending-credential', 'WARMING', 'false'], pc.out);
+    const listeners = await cli(['proxy-config', 'listeners', 'istio-ingressgateway', '-f', path.join(dir, 'mesh.yaml')], dir);
+    assert.match(listeners.out, /SNI: pending\.example\.com +Route: https\.\d+ \(secret kubernetes:\/\/pending-credential warming: handshakes refused\)/, listeners.out);
+    write('pending-credential.yaml', tlsSecret('pending-credential', serverCa.issueServer({ dns: ['pending.example.com'] })));
+    const r = await waitFor('the Secret served', () => httpsGet(simplePort, 'pending.example.com', serverCa.trustBundlePem).catch(() => undefined), 15_000);
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.san, 'DNS:pending.example.com');
   });
 
   test('MUTUAL: no client certificate, or one of another CA, is refused; one the Secret\'s ca.crt signed is answered', async () => {
@@ -206,5 +231,32 @@ spec:
     const hello = await httpsGet(simplePort, 'helloworld.example.com', serverCa.trustBundlePem);
     assert.equal(hello.status, 200);
     assert.equal(hello.san, 'DNS:helloworld.example.com');
+  });
+
+  test('meshConfig.defaultConfig.gatewayTopology.forwardClientCertDetails replaces SANITIZE_SET at the gateway: APPEND_FORWARD keeps what an mTLS client sent, FORWARD_ONLY passes it alone, SANITIZE drops it', async () => {
+    // The test before left an invalid Secret, which refuses every edit until it is fixed.
+    write('helloworld-credential.yaml', tlsSecret('helloworld-credential', helloCert));
+    const client = clientCa.issue('spiffe://client.example.com/ns/x/sa/curl');
+    const sent = 'By=spiffe://client.example.com/ns/x/sa/front;Hash=00ff';
+    // What reaches the app, without the callee sidecar's own element (APPEND_FORWARD at its inbound, after a comma).
+    const atGateway = async () => {
+      const r = await httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, client, '/status/200', { 'x-forwarded-client-cert': sent });
+      assert.equal(r.status, 200, r.body);
+      const xfcc = JSON.parse(r.body).xfcc as string;
+      const own = xfcc.lastIndexOf('By=spiffe://cluster.local/ns/default/sa/httpbin');
+      return xfcc.slice(0, Math.max(own - 1, 0));
+    };
+    const clientHash = createHash('sha256').update(new X509Certificate(client.certPem).raw).digest('hex');
+    assert.match(await atGateway(), new RegExp(`^Hash=${clientHash};`), 'SANITIZE_SET by default: the client\'s header is replaced');
+    const mode = async (m: string, want: (x: string) => boolean) => {
+      write('mesh.yaml', mesh(controlPort, ingressPort, appPort, m));
+      // waitFor wants a truthy answer: the empty header comes back wrapped.
+      return (await waitFor(`${m} in force`, async () => { const x = await atGateway(); return want(x) ? { x } : undefined; }, 15_000).catch(withOutput(up))).x;
+    };
+    const appended = await mode('APPEND_FORWARD', (x) => x.startsWith(`${sent},`));
+    assert.match(appended, new RegExp(`^${sent.replace(/[/.]/g, '\\$&')},Hash=${clientHash};Subject="[^"]*";URI=spiffe://client\\.example\\.com/ns/x/sa/curl;Cert=`));
+    assert.equal(await mode('FORWARD_ONLY', (x) => x === sent), sent);
+    const sanitized = await mode('SANITIZE', (x) => x === '');
+    assert.equal(sanitized, '', 'nothing from the gateway: the app sees only its sidecar\'s element');
   });
 });

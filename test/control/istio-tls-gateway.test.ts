@@ -24,20 +24,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import type { Certificates } from '../../simulator/protocol';
-import { cli, freePorts, removeDir, startUp, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
+import { cli, freePorts, removeDir, startUp, tlsSecretYaml, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
 
 const serverCa = createCa({ trustDomain: 'example.com' });
 const clientCa = createCa({ trustDomain: 'client.example.com' });
 /** my-nginx's own CA: a client that trusts only it verifies my-nginx, never the gateway's credential. */
 const nginxCa = createCa({ trustDomain: 'nginx.example.com' });
-const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
-const secret = (name: string, c: Certificates, extra: Record<string, string> = {}) => `apiVersion: v1
-kind: Secret
-metadata: { name: ${name}, namespace: istio-system }
-type: kubernetes.io/tls
-stringData:
-${Object.entries({ 'tls.crt': c.certPem, 'tls.key': c.keyPem, ...extra }).map(([k, v]) => `  ${k}: |\n${indent(v)}`).join('\n')}
-`;
+const secret = tlsSecretYaml;
 
 /** tcp-echo answers every chunk with "echo <chunk>". */
 const ECHO = 'require("net").createServer((s) => s.on("data", (d) => s.write("echo " + d))).listen(process.env.PORT, "127.0.0.1")';

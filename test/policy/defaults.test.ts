@@ -77,6 +77,12 @@ describe('Istio defaults', () => {
     assert.equal(d.provenance['proxyHeaders.server'].source, 'Mesh spec.meshConfig.defaultConfig.proxyHeaders.server.value');
   });
 
+  test('gatewayTopology.forwardClientCertDetails is the gateways\' x-forwarded-client-cert mode; proxyHeaders\' is the sidecars\' only', () => {
+    const d = resolveDefaults({ meshConfig: { defaultConfig: { gatewayTopology: { forwardClientCertDetails: 'APPEND_FORWARD' }, proxyHeaders: { forwardedClientCert: 'SANITIZE' } } } });
+    assert.deepEqual(d.proxyHeaders.forwardedClientCert, { inbound: 'SANITIZE', gateway: 'APPEND_FORWARD' });
+    assert.deepEqual(resolveDefaults({ meshConfig: { defaultConfig: { gatewayTopology: { forwardClientCertDetails: 'UNDEFINED' } } } }).proxyHeaders.forwardedClientCert, { inbound: 'APPEND_FORWARD', gateway: 'SANITIZE_SET' });
+  });
+
   test('server.disabled passes the upstream Server header through on every listener', () => {
     const d = resolveDefaults({ meshConfig: { defaultConfig: { proxyHeaders: { server: { disabled: true } } } } });
     assert.deepEqual(d.proxyHeaders.server, { outbound: null, inbound: null, gateway: null });

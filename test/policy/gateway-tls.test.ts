@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { isTlsPassthrough, terminatedPorts, terminatedProtocol, terminatingMode } from '../../simulator/policy/gateway-tls';
 import type { GatewayServer } from '../../simulator/policy/model';
 import { clientRefusal } from '../../simulator/sidecar/listeners/gatewayServer';
+import { secureOptions } from '../../simulator/sidecar/listeners/tlsChains';
 
 const server = (port: number, protocol: string, tls?: Record<string, unknown>, hosts = ['a.example.com']): GatewayServer => ({ port: { number: port, protocol, name: `p${port}` }, hosts, ...(tls ? { tls } : {}) });
 
@@ -60,6 +61,13 @@ describe('who a server chain refuses after the handshake', () => {
 
   test('a mutual chain with no CA refuses every client, even one whose certificate verified against something else', () => {
     assert.match(clientRefusal({ certPem: '', keyPem: '', mode: 'MUTUAL', clientCaMissing: 'no CA here' }, socket(true, { subject: {} }))!, /MUTUAL refused the connection: no CA here/);
+  });
+
+  test('a chain whose secret is warming refuses every client, and its TLS settings carry no certificate', () => {
+    const warming = { certPem: '', keyPem: '', mode: 'SIMPLE' as const, hostname: 'a.example.com', warming: { sds: 'kubernetes://a-cred', why: 'no Secret' } };
+    assert.match(clientRefusal(warming, socket(true))!, /no certificate for "a\.example\.com" \(secret kubernetes:\/\/a-cred warming\)/);
+    assert.deepEqual(Object.keys(secureOptions(warming)), []);
+    assert.deepEqual(Object.keys(secureOptions(chain('SIMPLE'))), ['cert', 'key']);
   });
 
   test('OPTIONAL_MUTUAL: no certificate is admitted, one that does not verify is not', () => {

@@ -257,7 +257,7 @@ export async function startMesh(defs: ServiceDef[], policies: Policies = {}, opt
  */
 export type AppFactory = (workload: string, containerPort?: string) => Promise<{ port: number; close?(): void; server?: net.Server } | undefined> | undefined;
 
-export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory; gatewayPorts?: Record<string, number>; listenerCertificates?: Certificates['listeners'] } = {}): Promise<TestMesh> {
+export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {}, opts: StartOptions & { ingress?: boolean; served?: Record<string, number>; app?: AppFactory; gatewayPorts?: Record<string, number>; listenerCertificates?: Certificates['listeners']; credentials?: Certificates['credentials'] } = {}): Promise<TestMesh> {
   const ca = createCa({ trustDomain: spec.trustDomain ?? TD });
   const mesh: Resource<'Mesh'> = { apiVersion: 'devmesh.dev/v1alpha1', kind: 'Mesh', metadata: { name: 'test' }, spec: structuredClone(spec) };
   // DEVMESH_TCP_TUNNEL=h2|tls runs every TCP test on that transport (a Mesh that names one keeps it).
@@ -296,14 +296,16 @@ export async function startMeshFromSpec(spec: MeshSpec, policies: Policies = {},
   return runSidecars(ca, (p, version) => buildSnapshot(meshWith(p), resources(p), assignment, version), policies, apps, opts, own);
 }
 
-async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, net.Server>, opts: StartOptions & { ingress?: boolean; listenerCertificates?: Certificates['listeners'] }, own: Array<{ close?(): void }> = []): Promise<TestMesh> {
+async function runSidecars(ca: MeshCa, build: (p: Policies, version: number) => MeshSnapshot, policies: Policies, apps: Map<string, net.Server>, opts: StartOptions & { ingress?: boolean; listenerCertificates?: Certificates['listeners']; credentials?: Certificates['credentials'] }, own: Array<{ close?(): void }> = []): Promise<TestMesh> {
   let version = 1;
   let snapshot = build(policies, version);
   const sidecars = new Map<string, Sidecar>();
   let ingress: Sidecar | undefined;
   const started: Promise<void>[] = [];
   for (const w of snapshot.workloads) {
-    started.push(startSidecar({ type: 'bootstrap', workload: w.name, snapshot, certs: ca.issue(w.spiffeId) }, opts).then((s) => void sidecars.set(w.name, s)));
+    // DestinationRule credentials go to every proxy here: a sidecar must ignore them where Istio's does.
+    const certs = { ...ca.issue(w.spiffeId), ...(opts.credentials ? { credentials: opts.credentials } : {}) };
+    started.push(startSidecar({ type: 'bootstrap', workload: w.name, snapshot, certs }, opts).then((s) => void sidecars.set(w.name, s)));
   }
   if (opts.ingress !== false) {
     const certs = { ...ca.issue(snapshot.ingress.spiffeId), ...(opts.listenerCertificates ? { listeners: opts.listenerCertificates } : {}) };

@@ -74,6 +74,12 @@ function applyMeshConfig(d: Defaults, provenance: Record<string, Provenance>, mc
     d.autoMtls = mc.enableAutoMtls;
     mark('autoMtls', 'enableAutoMtls');
   }
+  const fccd = mc.defaultConfig?.gatewayTopology?.forwardClientCertDetails;
+  if (fccd && fccd !== 'UNDEFINED') {
+    // pilot buildGatewayConnectionManager: gatewayTopology's mode replaces SANITIZE_SET on every gateway listener.
+    d.proxyHeaders.forwardedClientCert = { ...d.proxyHeaders.forwardedClientCert, gateway: fccd };
+    mark('proxyHeaders.forwardedClientCert', 'defaultConfig.gatewayTopology.forwardClientCertDetails');
+  }
   const ph = mc.defaultConfig?.proxyHeaders;
   if (!ph) return;
   const at = (f: string) => `defaultConfig.proxyHeaders.${f}`;

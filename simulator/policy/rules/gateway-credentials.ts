@@ -8,8 +8,9 @@ import { arr, obj, str, strings } from '../plain';
  * a gateway workload the Gateway selects (IST0101), holding a certificate and
  * key with a certificate valid now (IST0161). Checked when the workspace
  * holds Kubernetes Secrets (a cluster's manifests): the Secrets of a cluster
- * are often kept elsewhere, and without any devmesh's ingress serves a
- * certificate its CA mints (control/gateway-ingress.ts says which is missing).
+ * are often kept elsewhere. A missing Secret is a warning, not a refused
+ * edit: as on a cluster the Gateway applies and only that server refuses
+ * handshakes until the Secret appears (control/gateway-ingress.ts).
  */
 export const gatewayCredentials: DocumentRule<'Gateway'> = {
   codes: ['unknown-credential', 'invalid-credential'],
@@ -31,7 +32,7 @@ export const gatewayCredentials: DocumentRule<'Gateway'> = {
       const path = ['spec', 'servers', i, 'tls', 'credentialName'];
       if (!secret) {
         report(gw, path, 'unknown-credential',
-          `referenced credentialName not found (IST0101): no Secret "${name}" in namespace ${namespaces.map((ns) => `"${ns}"`).join(' or ')}, where the gateway workloads this Gateway selects run; create it there or fix the name`);
+          `referenced credentialName not found (IST0101): no Secret "${name}" in namespace ${namespaces.map((ns) => `"${ns}"`).join(' or ')}, where the gateway workloads this Gateway selects run, so this server completes no TLS handshake until it exists (as Envoy's never-arriving SDS secret); create it there or fix the name`);
         return;
       }
       const problem = credentialProblem(secret, Date.now());

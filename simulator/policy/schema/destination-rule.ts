@@ -70,7 +70,7 @@ const tls: Schema = object('ClientTLSSettings', 'SSL/TLS settings for upstream c
   clientCertificate: string('PEM file of the client certificate for MUTUAL, relative to this policy file.'),
   privateKey: string('PEM file of the client certificate\'s private key for MUTUAL, relative to this policy file.'),
   caCertificates: string('PEM file of the CA certificates the server\'s certificate must lead to, relative to this policy file. None: the system\'s roots.'),
-  credentialName: notSimulated(string('Name of the secret holding the client credentials.'), 'there are no Kubernetes secrets locally: name the files with caCertificates, clientCertificate and privateKey'),
+  credentialName: string('Name of the Secret (in the gateway\'s namespace: istio-system) holding the client certificate (tls.crt and tls.key, or cert and key) and the CA that verifies the server (ca.crt or cacert, or a `<name>-cacert` Secret); the files above are then not read. Read at gateways (egress TLS origination); a sidecar ignores it and sends plaintext, as Istio\'s do, unless the rule has a workloadSelector (not simulated: the call fails).'),
   subjectAltNames: array('Names of which the server certificate must carry one (DNS or URI SAN). None: the ServiceEntry\'s subjectAltNames, else the server name.', { type: 'string' }),
   sni: string('SNI string to present to the server during TLS handshake. None: the Host of the call.'),
   insecureSkipVerify: boolean('Skip verification of the server certificate (its CA and names).', { default: false }),

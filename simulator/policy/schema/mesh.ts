@@ -2,7 +2,7 @@ import { API_VERSIONS } from '../kinds';
 import { DEFAULT_TCP_TUNNEL, MESH_DEFAULTS, type TcpTunnel } from '../model';
 import { KUBERNETES_L4, PROTOCOLS } from '../protocols';
 import { ISTIO, describeVersion } from '../defaults';
-import { array, boolean, duration, enumOf, labels, map, notSimulated, number, object, port, resource, string, type Schema } from './common';
+import { array, boolean, duration, enumOf, integer, labels, map, notSimulated, number, object, port, resource, string, type Schema } from './common';
 import { extensionProviders } from './extension-providers';
 import { httpRetry } from './virtual-service';
 import { outboundTrafficPolicy } from './sidecar';
@@ -106,6 +106,12 @@ const proxyHeaders: Schema = object('ProxyHeaders', 'Headers the proxies add or 
   xForwardedPort: enabled('XForwardedPort', 'x-forwarded-port with the port the client connected to.'),
 });
 
+const gatewayTopology: Schema = object('Topology', 'How the gateways (the ingress, the egress gateway) treat what clients send (Istio ProxyConfig.gatewayTopology).', {
+  forwardClientCertDetails: enumOf('x-forwarded-client-cert at the gateways (UNDEFINED: SANITIZE_SET, what Istio sets on every gateway listener).', Object.keys(XFCC_MODES), { default: 'UNDEFINED', 'x-enumDescriptions': XFCC_MODES }),
+  numTrustedProxies: notSimulated(integer('How many proxies in front of the gateway x-forwarded-for trusts.', { minimum: 0 })),
+  proxyProtocol: notSimulated(object('ProxyProtocol', 'Accept the PROXY protocol on the gateway\'s listeners.', {})),
+});
+
 const NORMALIZATION: Record<string, string> = {
   DEFAULT: 'BASE.',
   NONE: 'Paths are used as received.',
@@ -121,7 +127,7 @@ const meshConfig: Schema = object('MeshConfig', 'Mesh-wide proxy settings with t
   }),
   connectTimeout: duration('Connection timeout to upstreams when a DestinationRule sets no `connectionPool.tcp.connectTimeout`.', { default: '10s' }),
   enableAutoMtls: boolean('Clients send mTLS to endpoints whose PeerAuthentication allows it, plaintext to DISABLE ones, when no DestinationRule sets `tls`; false: plaintext unless a DestinationRule says otherwise.', { default: true }),
-  defaultConfig: object('ProxyConfig', 'Defaults of every proxy (Istio ProxyConfig).', { proxyHeaders }),
+  defaultConfig: object('ProxyConfig', 'Defaults of every proxy (Istio ProxyConfig).', { proxyHeaders, gatewayTopology }),
 }, { 'x-elsewhere': { extensionProviders: 'spec.extensionProviders, beside meshConfig (the same list as Istio\'s meshConfig.extensionProviders)', outboundTrafficPolicy: 'spec.outboundTrafficPolicy, beside meshConfig (the same setting as Istio\'s meshConfig.outboundTrafficPolicy)' } });
 
 const VERSIONS = Object.fromEntries(ISTIO.versions.map((v) => [v, describeVersion(v)]));

@@ -24,10 +24,15 @@ import { ProxyError } from '../errors';
 import { externalTarget } from '../routing/externalEndpoints';
 import type { ForwardPlan } from '../routing/plan';
 import { tlsOrigination } from '../security/tlsOrigination';
+import type { ClientCredential } from '../../protocol';
 
 export interface UpstreamDeps {
   pool: () => H2Pool;
   plaintextAgent: Agent;
+  /** A gateway (ingress or egress) reads DestinationRule credentialNames; a sidecar does not. */
+  gateway?: boolean;
+  /** The credentials the control plane gave this proxy, by credentialName. */
+  credentials?: () => Readonly<Record<string, ClientCredential>> | undefined;
   lb: LbStats;
   stats: Stats;
 }
@@ -59,7 +64,8 @@ export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
 function forwardExternal(ctx: RequestContext, deps: UpstreamDeps, release: () => void): void {
   const plan = ctx.plan as ForwardPlan;
   const to = externalTarget(ctx.endpoint!, plan);
-  const origination = tlsOrigination(ctx.policy?.tls, stripPort(ctx.authority), plan.service.entry?.subjectAltNames);
+  const site = { gateway: deps.gateway === true, selectedRule: !!ctx.tables.destinationRules.get(plan.service.fqdn)?.workloadSelector, credentials: deps.credentials?.() };
+  const origination = tlsOrigination(ctx.policy?.tls, stripPort(ctx.authority), plan.service.entry?.subjectAltNames, site);
   if (origination && 'error' in origination) {
     release();
     return ctx.fail(new ProxyError(503, 'UF', 'upstream-tls-config', `devmesh: TLS origination to ${plan.host}: ${origination.error}\n`));

@@ -22,7 +22,7 @@ import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
 import { onFirstBytes, startsHttp2 } from './sniff';
 import { http1Requests, serveStreams } from './h2Streams';
 import type { H2Request } from '../downstream';
-import { ChainPicker, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
+import { ChainPicker, ChainRefusal, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
 
 export type { ListenerCertificateRef } from './tlsChains';
 export { clientRefusal } from './tlsChains';
@@ -91,6 +91,7 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
       if (socket.alpnProtocol !== 'h2') workers.assign(socket);
     });
     server.on('tlsClientError', (err: Error & { code?: string }) => {
+      if (err instanceof ChainRefusal) return void tlsOptions.log?.(`${describeListener(listener)}: ${err.message}`);
       if (tlsOptions.clientCert === 'required' && /CERTIFICATE|certificate/.test(`${err.code} ${err.message}`)) tlsOptions.log?.(`${describeListener(listener)}: refused a client in the handshake: ${err.message}`);
     });
     server.on('session', onSession);

@@ -10,12 +10,12 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ListenerCertificate } from '../../protocol';
 
-export type ListenerCertificateRef = Pick<ListenerCertificate, 'hostname' | 'certPem' | 'keyPem' | 'mode' | 'clientCaPem' | 'clientCaMissing' | 'minVersion' | 'maxVersion' | 'ciphers'>;
+export type ListenerCertificateRef = Pick<ListenerCertificate, 'hostname' | 'certPem' | 'keyPem' | 'mode' | 'warming' | 'clientCaPem' | 'clientCaMissing' | 'minVersion' | 'maxVersion' | 'ciphers'>;
 
-/** The TLS settings of one certificate's filter chain, as Node's TLS takes them. */
+/** The TLS settings of one certificate's filter chain, as Node's TLS takes them (a warming chain has no certificate: no handshake completes). */
 export function secureOptions(c: ListenerCertificateRef): tls.SecureContextOptions {
   return {
-    cert: c.certPem, key: c.keyPem, ...(c.clientCaPem ? { ca: c.clientCaPem } : {}),
+    ...(c.warming ? {} : { cert: c.certPem, key: c.keyPem }), ...(c.clientCaPem ? { ca: c.clientCaPem } : {}),
     ...(c.minVersion ? { minVersion: c.minVersion } : {}), ...(c.maxVersion ? { maxVersion: c.maxVersion } : {}), ...(c.ciphers ? { ciphers: c.ciphers } : {}),
   };
 }
@@ -35,13 +35,15 @@ export function pickChain(all: readonly ListenerCertificateRef[], servername: st
 
 /**
  * Why a connection's client is refused by the chain its SNI picked, or
- * undefined: no chain for the name; a mutual chain with no CA to verify
+ * undefined: no chain for the name; a chain whose secret is warming (its
+ * SDS secret never arrived: Envoy closes the connection); a mutual chain with no CA to verify
  * against (istiod serves no `-cacert` secret, so Envoy's chain never
  * completes a handshake); MUTUAL and ISTIO_MUTUAL need a client certificate
  * their CA signed; OPTIONAL_MUTUAL verifies one when sent.
  */
 export function clientRefusal(c: ListenerCertificateRef | undefined, socket: Pick<tls.TLSSocket, 'authorized' | 'authorizationError' | 'servername' | 'getPeerCertificate'>): string | undefined {
   if (!c) return `no server of this port covers the server name "${socket.servername || '(none)'}"; connection closed`;
+  if (c.warming) return refusedWarming(c);
   if (c.clientCaMissing) return `${c.mode} refused the connection: ${c.clientCaMissing}`;
   if (c.mode === 'MUTUAL' || c.mode === 'ISTIO_MUTUAL') {
     return socket.authorized ? undefined : `${c.mode} refused a client ${socket.authorizationError ? `whose certificate does not verify (${socket.authorizationError})` : 'without a certificate'}`;
@@ -51,6 +53,14 @@ export function clientRefusal(c: ListenerCertificateRef | undefined, socket: Pic
   }
   return undefined;
 }
+
+/** Why a chain whose secret never arrived refuses a connection (what is missing was said when it was found missing). */
+export function refusedWarming(c: ListenerCertificateRef): string {
+  return `no certificate for "${c.hostname ?? '*'}" (secret ${c.warming?.sds} warming); connection closed before the handshake`;
+}
+
+/** The error a chain's SNI callback ends a handshake with: no chain for the name, or one with no certificate. */
+export class ChainRefusal extends Error {}
 
 /** Whether a port's chains ask for a client certificate: `required` when every chain needs one, `optional` when some do or may. */
 export function clientCertOf(chains: readonly ListenerCertificateRef[]): 'required' | 'optional' | undefined {
@@ -88,7 +98,10 @@ export class ChainPicker {
     return function (this: object, name, cb) {
       const c = picker.pick(name);
       if (c && this) picker.given.set(this, c);
-      cb(c ? null : new Error(`no server of this port covers "${name}"`), c ? picker.contextOf(c) : undefined);
+      if (!c) return cb(new ChainRefusal(`no server of this port covers "${name}"`));
+      // Envoy closes a connection whose chain's secret never arrived before any handshake.
+      if (c.warming) return cb(new ChainRefusal(refusedWarming(c)));
+      cb(null, picker.contextOf(c));
     };
   }
 

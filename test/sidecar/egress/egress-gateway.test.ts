@@ -15,6 +15,9 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { withEgressGateway } from '../../../simulator/policy/egress-gateway';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
+import type { Certificates } from '../../../simulator/protocol';
+import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
+import { originationCredentials } from '../../../simulator/control/origination-credentials';
 import { ap, dr, gw, se, startMeshFromSpec, vs, type Policies, type TestMesh } from '../fixtures';
 import { externalHttp, externalHttps, testCa, type ExternalServer, type TestCa } from './fixtures';
 import { connectVia, eventually } from '../l4/fixtures';
@@ -38,9 +41,9 @@ const twoLegs = (externalPort = 80) => vs('direct-cnn-through-egress-gateway', {
   ],
 });
 
-async function meshWith(policies: Policies): Promise<TestMesh> {
+async function meshWith(policies: Policies, credentials?: Certificates['credentials']): Promise<TestMesh> {
   const resources = [...(policies.gateways ?? [])] as Resource[];
-  return startMeshFromSpec(withEgressGateway(spec, resources), policies, { ingress: false });
+  return startMeshFromSpec(withEgressGateway(spec, resources), policies, { ingress: false, ...(credentials ? { credentials } : {}) });
 }
 
 describe('Egress Gateways (HTTP)', () => {
@@ -193,6 +196,70 @@ describe('Egress Gateways with TLS Origination', () => {
     } finally {
       await bank.close();
     }
+  });
+});
+
+describe('Egress Gateways with mutual TLS origination by a DestinationRule credentialName (Istio\'s task, its client-credential Secret)', () => {
+  let ca: TestCa;
+  let bank: ExternalServer;
+  let plain: ExternalServer;
+  let mesh: TestMesh;
+  const entry = (port: number) => se('cnn', {
+    hosts: ['edition.cnn.com'], location: 'MESH_EXTERNAL', resolution: 'STATIC',
+    ports: [{ number: 80, name: 'http-port', protocol: 'HTTP' }, { number: 443, name: 'https-port', protocol: 'HTTPS' }],
+    endpoints: [{ address: '127.0.0.1', ports: { 'https-port': port } }],
+  });
+  // Files that do not exist: with a credentialName the rule's files are not read.
+  const originate = (tls: Record<string, unknown>) => dr('originate-mtls-for-edition-cnn-com', { host: 'edition.cnn.com', trafficPolicy: { portLevelSettings: [{ port: { number: 443 }, tls: { clientCertificate: '/nowhere/client.pem', privateKey: '/nowhere/key.pem', caCertificates: '/nowhere/ca.pem', sni: 'edition.cnn.com', ...tls } }] } });
+  const throughGateway = (tls: Record<string, unknown>): Policies => ({ serviceEntries: [entry(bank.port)], gateways: [egressGateway()], destinationRules: [gatewaySubset(), originate(tls)], virtualServices: [twoLegs(443)] });
+
+  before(async () => {
+    ca = testCa();
+    bank = await externalHttps('bank', ca, ['edition.cnn.com'], true);
+    plain = await externalHttp('plain');
+    // What `kubectl create secret generic client-credential -n istio-system --from-file=tls.key --from-file=tls.crt --from-file=ca.crt` holds,
+    // resolved as the control plane resolves it for the gateway's namespace.
+    const client = ca.issue('gateway.credential', []);
+    const secrets = new Map<string, TlsSecret>([
+      ['istio-system/client-credential', { certPem: client.certPem, keyPem: client.keyPem, notAfter: '', dnsNames: [], caPem: ca.certPem }],
+      ['istio-system/no-ca-credential', { certPem: client.certPem, keyPem: client.keyPem, notAfter: '', dnsNames: [] }],
+    ]);
+    const names = ['client-credential', 'no-ca-credential', 'missing-credential'].map((credentialName) => ({ spec: { host: 'edition.cnn.com', trafficPolicy: { tls: { mode: 'MUTUAL' as const, credentialName } } } }));
+    const policies = throughGateway({ mode: 'MUTUAL', credentialName: 'client-credential' });
+    mesh = await meshWith(policies, originationCredentials(names, secrets, 'istio-system'));
+  });
+  after(async () => {
+    await mesh?.close();
+    await bank?.close();
+    await plain?.close();
+  });
+
+  it('the gateway presents the Secret\'s client certificate and verifies the server with its ca.crt', async () => {
+    const r = await mesh.request('sleep-v1', { url: 'http://edition.cnn.com/politics' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json(), { server: 'bank', url: '/politics', host: 'edition.cnn.com', tls: true });
+    assert.equal(bank.seen.at(-1)!.clientCert, 'gateway.credential');
+    assert.equal(mesh.sidecars.get('istio-egressgateway')!.stats.get('upstream_rq_tls_origination'), 1);
+  });
+
+  it('a credentialName whose Secret is missing, or holds no CA, fails the call at the gateway (503 UF), the Secret named', async () => {
+    await mesh.push(throughGateway({ mode: 'MUTUAL', credentialName: 'missing-credential' }));
+    const missing = await mesh.request('sleep-v1', { url: 'http://edition.cnn.com/politics' });
+    assert.equal(missing.status, 503);
+    assert.match(missing.text, /credentialName "missing-credential": no Secret istio-system\/missing-credential/);
+    await mesh.push(throughGateway({ mode: 'SIMPLE', credentialName: 'no-ca-credential' }));
+    const noCa = await mesh.request('sleep-v1', { url: 'http://edition.cnn.com/politics' });
+    assert.equal(noCa.status, 503);
+    assert.match(noCa.text, /no CA to verify the server: Secret istio-system\/no-ca-credential has no ca\.crt/);
+  });
+
+  it('a sidecar ignores a credentialName of a DestinationRule without workloadSelector: no TLS context, the call leaves in plaintext', async () => {
+    // No gateway legs: sleep's own sidecar calls the external host, here a plain HTTP server on the "https" port.
+    await mesh.push({ serviceEntries: [entry(plain.port)], gateways: [egressGateway()], destinationRules: [originate({ mode: 'MUTUAL', credentialName: 'client-credential' })] });
+    const r = await mesh.request('sleep-v1', { url: 'http://edition.cnn.com:443/politics' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((r.json() as { tls: boolean }).tls, false);
+    assert.equal(mesh.sidecars.get('sleep-v1')!.stats.get('upstream_rq_tls_origination') ?? 0, 0);
   });
 });
 
