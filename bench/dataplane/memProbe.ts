@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import * as v8 from 'node:v8';
+import { onSignalBracket } from './signalBracket';
 
 type Kinds = Record<string, number>;
 interface Sample { rssMb: number; spaces: Kinds; smaps: Kinds }
@@ -69,21 +70,22 @@ function install(): void {
       afterFullGc.push({ s: Math.round(performance.now()) / 1000, oldUsedMb: used.old_space, codeUsedMb: used.code_space });
     }
   }).observe({ entryTypes: ['gc'] });
-  process.on('SIGUSR2', () => {
-    if (!timer) {
+  onSignalBracket(
+    () => {
       start = sample(true);
+      // smaps only when the RSS is a new high by 0.5 MB: reading it costs ~1 ms.
       timer = setInterval(() => {
-        // smaps only when the RSS is a new high by 0.5 MB: reading it costs ~1 ms.
         if (process.memoryUsage.rss() > ((peak?.rssMb ?? 0) + 0.5) * MB) peak = sample(true);
       }, 20);
       timer.unref();
-      return;
-    }
-    clearInterval(timer);
-    timer = undefined;
-    const report: Report = { pid: process.pid, start: start!, peak: peak ?? sample(true), afterFullGc };
-    writeFileSync(path.join(dir, `${process.pid}.memprobe.json`), JSON.stringify(report));
-  });
+    },
+    () => {
+      clearInterval(timer);
+      timer = undefined;
+      const report: Report = { pid: process.pid, start: start!, peak: peak ?? sample(true), afterFullGc };
+      writeFileSync(path.join(dir, `${process.pid}.memprobe.json`), JSON.stringify(report));
+    },
+  );
 }
 
 /** The report as lines: start and peak side by side, kind by kind (mappings with no resident page left out). */
