@@ -9,13 +9,17 @@
  * `--heap` samples allocations instead (heapSampler.ts, over exactly the
  * measured wrk run) and prints what each sidecar process allocates per
  * request: devmesh's own frames, Node's, and the top allocation sites with
- * what they allocate under them.
+ * what they allocate under them. `--mem` prints where each sidecar process's
+ * resident memory is when idle and at its peak over the measured run
+ * (memProbe.ts: the node binary, malloc, V8's spaces, the live old space
+ * after each full GC).
  */
 import { existsSync, readdirSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
 import { benchSnapshot, SERVICE_HOST, startDevmeshChain } from './devmeshChain';
 import { freePort } from './ports';
+import { describe as describeMemory } from './memProbe';
 import { CPUS, cpuMsOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned } from './procs';
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
@@ -102,33 +106,45 @@ async function main() {
   const ports = async (k: number) => Promise.all(Array.from({ length: k }, () => freePort()));
   const snap = benchSnapshot(port, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
   const heap = process.argv.includes('--heap');
-  const profile = !heap && !process.argv.includes('--no-prof');
+  const mem = !heap && process.argv.includes('--mem');
+  const profile = !heap && !mem && !process.argv.includes('--no-prof');
   if (profile) process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --cpu-prof --cpu-prof-dir=${out}`;
   if (heap) {
     for (const f of readdirSync(out).filter((x) => x.endsWith('.heapprofile'))) rmSync(path.join(out, f));
     process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --require ${path.join(__dirname, 'heapSampler.js')}`;
     process.env.DEVMESH_HEAP_DIR = out;
   }
+  if (mem) {
+    for (const f of readdirSync(out).filter((x) => x.endsWith('.memprobe.json'))) rmSync(path.join(out, f));
+    process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --require ${path.join(__dirname, 'memProbe.js')}`;
+    process.env.DEVMESH_MEM_DIR = out;
+  }
   const mesh = await startDevmeshChain(createCa({ trustDomain: 'cluster.local' }), snap, { sampling: 100, printAccessLog: false, observability: process.env.BENCH_OBSERVABILITY !== 'off' });
   delete process.env.DEVMESH_SIDECAR_EXEC_ARGV;
   for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
   await runWrk(`http://127.0.0.1:${mesh.outboundPort}/`, { connections, seconds: 2, host: SERVICE_HOST });
   const all = [svc.pid!, ...mesh.pids()];
+  if (mem) for (const pid of mesh.pids()) process.kill(pid, 'SIGUSR2');
   if (heap) for (const pid of mesh.pids()) process.kill(pid, 'SIGUSR2');
   const before = all.map(cpuMsOf);
   const r = await runWrk(`http://127.0.0.1:${mesh.outboundPort}/`, { connections, seconds, host: SERVICE_HOST });
-  if (heap) for (const pid of mesh.pids()) process.kill(pid, 'SIGUSR2');
+  if (heap || mem) for (const pid of mesh.pids()) process.kill(pid, 'SIGUSR2');
   const perReq = all.map((pid, i) => ((cpuMsOf(pid) - before[i]) * 1000) / r.requests);
   process.stdout.write(`${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; CPU µs/req: service ${perReq[0].toFixed(0)}, sidecar processes ${perReq.slice(1).map((x) => x.toFixed(0)).join(' + ')} (${mesh.layout} layout); RSS/peak MB ${mesh.pids().map((p) => { const m = memoryOf(p); return `${m?.rssMb.toFixed(0)}/${m?.peakMb.toFixed(0)}`; }).join(', ')}\n`);
   const pids = mesh.pids();
   // The sampler writes its profile after the second signal: wait for it before the processes stop.
-  for (let i = 0; heap && i < 100 && !pids.every((pid) => existsSync(path.join(out, `${pid}.heapprofile`))); i++) await new Promise((res) => setTimeout(res, 100));
+  const written = (pid: number) => existsSync(path.join(out, heap ? `${pid}.heapprofile` : `${pid}.memprobe.json`));
+  for (let i = 0; (heap || mem) && i < 100 && !pids.every(written); i++) await new Promise((res) => setTimeout(res, 100));
   await mesh.stop();
   svc.kill();
   await new Promise((res) => setTimeout(res, 500));
   for (const pid of heap ? pids : []) {
     const file = path.join(out, `${pid}.heapprofile`);
     process.stdout.write(`\n== ${file} (sidecar process ${pid})\n${allocationsPerRequest(file, r.requests).join('\n')}\n`);
+  }
+  for (const pid of mem ? pids : []) {
+    const file = path.join(out, `${pid}.memprobe.json`);
+    process.stdout.write(`\n== ${file}\n${describeMemory(JSON.parse(readFileSync(file, 'utf8'))).join('\n')}\n`);
   }
   for (const f of readdirSync(out).filter((x) => x.endsWith('.cpuprofile'))) {
     const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1]);

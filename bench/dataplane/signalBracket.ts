@@ -1,6 +1,6 @@
 /**
  * The harness's bracket for a preloaded probe (cpuSampler, heapSampler,
- * tailProbe): the first SIGUSR2 starts it and the next stops it, so what
+ * tailProbe, memProbe): the first SIGUSR2 starts it and the next stops it, so what
  * the probe records covers exactly the requests the harness counts (no
  * start-up, no warm-up).
  */
