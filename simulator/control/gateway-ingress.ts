@@ -152,7 +152,8 @@ function warmingCredential(sds: string, why: string): ServerCredential {
  * The server certificate a server names: its credentialName Secret, or its
  * serverCertificate and privateKey files; a credential that does not
  * resolve is warming (that server refuses handshakes). Undefined when it
- * names none (ISTIO_MUTUAL, or Istio's validation error): the mesh CA mints.
+ * names none (ISTIO_MUTUAL, or Istio's validation error), or names a Secret
+ * in a workspace that keeps none: the mesh CA mints.
  */
 function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void, kept: Map<string, object>): ServerCredential | undefined {
   const tls = server.tls ?? {};
@@ -162,6 +163,13 @@ function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string,
     const key = keys.find((k) => secrets.has(k));
     const secret = key ? secrets.get(key)! : undefined;
     if (secret && !('problem' in secret)) return { certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${key}` };
+    if (secrets.size === 0) {
+      // No Secret in the workspace at all: the cluster's are kept elsewhere (cert-manager, a vault), as the
+      // analyzer assumes too (unknown-credential is checked only beside Secrets). A local stand-in lets the
+      // routes behind this server be tried; once the workspace models Secrets, a missing one refuses handshakes.
+      problem(`credentialName "${tls.credentialName}": the workspace holds no Secrets, so devmesh serves a certificate its CA mints for ${server.hosts.join(', ')} (trust .devmesh/ca.pem) — on a cluster this server completes no TLS handshake until the Secret exists; add a kubernetes.io/tls Secret document to serve your own certificate here`);
+      return undefined;
+    }
     const why = secret
       ? `Secret ${key} cannot serve TLS (${(secret as { problem: string }).problem}); istiod sends no certificate for it, so this server completes no TLS handshake (the port's other servers serve) until it is fixed`
       : `credentialName "${tls.credentialName}" names no Secret in the workspace (looked for ${keys.join(', ')}; IST0101); its SDS secret never arrives, so this server completes no TLS handshake (the port's other servers serve) — add a kubernetes.io/tls Secret with tls.crt and tls.key`;

@@ -78,6 +78,14 @@ describe('Istio Gateway server certificates (forIstio)', () => {
     assert.equal(chain.warming?.why, problems[0].replace(/^[^:]*\): /, ''));
   });
 
+  it('a credentialName in a workspace that keeps no Secrets (a cluster\'s made elsewhere, e.g. by cert-manager): a certificate the mesh CA mints, and a problem saying what a cluster would do', () => {
+    const { certs, problems } = new ListenerCertificates(() => ca).forIstio([{ port: 443, protocol: 'HTTPS', servers: [server({ credentialName: 'made-by-cert-manager' })] }], new Map());
+    const [chain] = certs['istio-system/istio-ingressgateway:443'];
+    assert.equal(chain.warming, undefined);
+    assert.match(chain.source, /^minted by devmesh for a\.example\.com/);
+    assert.match(problems[0], /credentialName "made-by-cert-manager": the workspace holds no Secrets, .* on a cluster this server completes no TLS handshake until the Secret exists/);
+  });
+
   it('certificate files that cannot be read, and never could: no certificate (file-cert warming), not a minted one', () => {
     const { certs, problems } = certsOf(server({ serverCertificate: 'gone.crt', privateKey: 'gone.key' }), () => { throw new Error('ENOENT: no such file'); });
     const [chain] = certs['istio-system/istio-ingressgateway:443'];
