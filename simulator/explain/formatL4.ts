@@ -6,7 +6,7 @@
  */
 import { formatDuration } from '../policy/duration';
 import type { ExplainConnectionResult, L4DestinationStep } from './walkL4';
-import { formatEndpoint, formatOutcomes } from './format';
+import { formatEndpoint, formatOutcomes, handshakeLines } from './format';
 import type { Location, ResourceRef } from './result';
 
 const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
@@ -19,9 +19,14 @@ export function formatConnection(r: ExplainConnectionResult): string {
   const more = (text: string) => out.push(`${' '.repeat(12)}${text}`);
   const c = r.connection;
   line('Connection', `${c.protocol.toUpperCase()} ${c.target}${c.protocol === 'tls' ? ` (ClientHello server name: ${c.sni ?? 'none'})` : ''}`);
-  more(`from ${r.caller.proxy} (outbound listener, namespace ${r.caller.namespace}, ${r.caller.spiffeId}); ${r.defaults.flavor} ${r.defaults.version} defaults`);
+  more(`from ${r.caller.proxy} (${r.caller.listener === 'ingress' ? 'a client of the ingress' : 'outbound listener'}, namespace ${r.caller.namespace}, ${r.caller.spiffeId}); ${r.defaults.flavor} ${r.defaults.version} defaults`);
   const h = r.host;
-  if (h.service) {
+  const g = r.gateway;
+  if (g) {
+    const what = g.kind === 'terminated' ? 'a TLS server that terminates, then routes the decrypted stream by tcp[]' : g.kind === 'passthrough' ? 'a TLS passthrough server, routed by tls[] on the server name' : 'a TCP server, routed by tcp[]';
+    line('Gateway', `port ${g.port} of ${g.gateways.join(', ')}: ${what}`);
+    if (g.handshake) for (const l of handshakeLines(g.handshake)) more(l);
+  } else if (h.service) {
     line('Host', `${h.authority} -> service ${h.service.name}.${h.service.namespace} (${h.service.fqdn})${h.port ? `, port ${h.port.port} (${h.port.name}, ${h.port.protocol})` : ''}`);
     if (h.problem) more(h.problem);
   } else line('Host', `${h.authority}: ${h.problem ?? 'not a mesh service'}`);
