@@ -145,6 +145,7 @@ export function handshakeLines(h: GatewayHandshake): string[] {
   else if (!cl?.presented) out.push(`client certificate: asked for (${h.clientCert}); none presented (assume one with --client-cert FILE)`);
   else out.push(`client certificate: presented, ${cl.verified ? 'verified' : `does not verify (${cl.why})`}${cl.principal ? `; SPIFFE id ${cl.principal} (the source principal for AuthorizationPolicy at the ingress)` : ''}`);
   if (h.refused) out.push(`REFUSED: ${h.refused}`);
-  else if (h.xfcc) out.push(`x-forwarded-client-cert the ingress sets (SANITIZE_SET): ${h.xfcc}`);
+  // The Cert element is the whole certificate, URL-encoded: shortened here (--format json has it all).
+  else if (h.xfcc) out.push(`x-forwarded-client-cert the ingress sets (SANITIZE_SET): ${h.xfcc.replace(/;Cert="([^"]*)"/, (_, pem: string) => `;Cert="${pem.slice(0, 32)}…" (the client certificate, URL-encoded PEM, ${pem.length} characters)`)}`);
   return out;
 }

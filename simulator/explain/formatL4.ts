@@ -32,12 +32,12 @@ export function formatConnection(r: ExplainConnectionResult): string {
   } else line('Host', `${h.authority}: ${h.problem ?? 'not a mesh service'}`);
 
   const rt = r.route;
-  line('Route', rt.source ? res(rt.source) : rt.rules.length ? 'no tcp[]/tls[] rule takes it' : rt.action === 'refused' ? 'refused before any rule' : 'no tcp[]/tls[] rule for this port: the default route to the service');
+  line('Route', rt.source ? res(rt.source) : rt.rules.length ? 'no tcp[]/tls[] rule takes it' : rt.action === 'refused' ? (g?.handshake?.refused ? 'none: the connection ends at the handshake' : 'refused before any rule') : 'no tcp[]/tls[] rule for this port: the default route to the service');
   for (const s of rt.rules) {
     const where = `${s.rule.section}[${s.rule.rule}]${rt.source && s.rule.name === rt.source.name ? '' : ` of VirtualService ${s.rule.namespace}/${s.rule.name}`}`;
     more(`  ${where}  ${s.matched ? `matched: ${s.because}` : `no match: ${(s.failed ?? []).join('; or ')}`}${at(s.location)}`);
   }
-  if (rt.action === 'refused') more(`-> closed ${rt.flag ?? ''}: ${rt.message ?? ''}`);
+  if (rt.action === 'refused') more(`-> closed${rt.flag ? ` ${rt.flag}` : ''}: ${rt.message ?? ''}`);
   else for (const d of rt.destinations ?? []) more(`-> ${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}  ${pct(d.probability)}${d.weight !== undefined ? ` (weight ${d.weight})` : ''}`);
 
   for (const d of r.destinations) formatDestination(d, line, more);

@@ -150,11 +150,9 @@ class Walk {
     const tls = https && !this.req.gateway ? this.istioTls(target.authority) : undefined;
     // The client's handshake with the server port's chains: the one its server name picks, and whether it admits the client's certificate.
     const handshake = tls ? this.handshake(tls.port, target.authority) : undefined;
+    // The XFCC the ingress sets from a verified client certificate (downstream.ts) goes upstream: the handshake step says it.
+    // Its route match and authorization read the headers as the client sent them, as the sidecars' do.
     if (tls && handshake) tls.handshake = handshake;
-    // The caller's own connection is plaintext (or TLS the ingress terminated): its x-forwarded-client-cert is dropped (SANITIZE, SANITIZE_SET),
-    // and the ingress sets its own from a client certificate it verified (downstream.ts).
-    delete headers['x-forwarded-client-cert'];
-    if (handshake?.xfcc) headers['x-forwarded-client-cert'] = handshake.xfcc;
     const gatewayListener = this.gatewayListener() ?? (tls ? { gateway: ISTIO_INGRESS_GATEWAY, port: tls.port, scheme: 'https' as const, istio: true } : undefined);
     const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers, ...(gatewayListener ? { gatewayListener } : {}) };
 

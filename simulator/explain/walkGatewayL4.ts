@@ -63,6 +63,8 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
     const chains = opts.listenerCertificates?.[`${ISTIO_INGRESS_GATEWAY}:${port}`] ?? [];
     let handshake;
     try { handshake = gatewayHandshake(chains, sni, c.clientCert, opts.now); } catch (e) { throw new ExplainUsageError(`--client-cert: ${(e as Error).message}`); }
+    // A decrypted TCP stream has no headers: no x-forwarded-client-cert is set on it.
+    delete handshake.xfcc;
     gateway.handshake = handshake;
     // Refused at the handshake: the connection never reaches the ingress's L4 chain, so no access-log entry.
     if (handshake.refused) {
