@@ -108,12 +108,12 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   if (l4 === 'tcp' || l4 === 'tls') return explainL4(l4, url, o);
   if (o.sni !== undefined) return usage('--sni is for a TLS connection: devmesh explain --from W tls host:port --sni NAME');
   if (method.toLowerCase() === 'grpc') {
+    const { grpcCall, grpcHeaders } = await import('../explain/grpcCall');
     const call = grpcCall(url);
     if ('error' in call) return usage(call.error);
     [method, url] = ['POST', call.url];
     // What grpc-js sends with every call: the sidecars decide on these as on any header.
-    headers['content-type'] ??= 'application/grpc';
-    headers.te ??= 'trailers';
+    Object.assign(headers, grpcHeaders(headers));
   }
   const appStatus = o.appStatus === undefined ? undefined : Number(o.appStatus);
   if (appStatus !== undefined && !(Number.isInteger(appStatus) && appStatus >= 100 && appStatus <= 599)) return usage(`--app-status ${o.appStatus}: a status code from 100 to 599`);
@@ -121,10 +121,9 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   let appGrpcStatus: number | undefined;
   if (o.appGrpcStatus !== undefined) {
     if (l4 !== 'grpc') return usage(`--app-grpc-status ${o.appGrpcStatus}: for a gRPC call (devmesh explain --from W grpc host:port/pkg.Service/Method)`);
-    const { GRPC_STATUS } = await import('../policy/grpc-status');
-    const byName = (GRPC_STATUS as Record<string, number>)[o.appGrpcStatus.toUpperCase()];
-    appGrpcStatus = /^\d+$/.test(o.appGrpcStatus) ? Number(o.appGrpcStatus) : byName;
-    if (appGrpcStatus === undefined || appGrpcStatus > 16) return usage(`--app-grpc-status ${o.appGrpcStatus}: a gRPC status, 0 to 16 or its name (OK, UNAVAILABLE, ...)`);
+    const { assumedGrpcStatus } = await import('../explain/grpcCall');
+    appGrpcStatus = assumedGrpcStatus(o.appGrpcStatus);
+    if (appGrpcStatus === undefined) return usage(`--app-grpc-status ${o.appGrpcStatus}: a gRPC status, 0 to 16 or its name (OK, UNAVAILABLE, ...)`);
   }
 
   const { parseDuration } = await import('../policy/duration');
@@ -181,16 +180,7 @@ async function explainL4(protocol: 'tcp' | 'tls', target: string, o: Opts): Prom
   }
 }
 
-/**
- * A gRPC call as `host:port/package.Service/Method` (or `grpc://…`): the
- * HTTP/2 POST it is on the wire, or what is wrong with it.
- */
-export function grpcCall(target: string): { url: string } | { error: string } {
-  const m = /^(?:grpc:\/\/)?([^/\s]+)(\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*)$/.exec(target);
-  if (!m) return { error: `grpc ${target}: write the call as host:port/package.Service/Method, e.g. details:9080/bookinfo.details.v1.Details/GetDetails` };
-  if (!/:\d+$/.test(m[1])) return { error: `grpc ${target}: name the port (${m[1]}:PORT): gRPC has no default port` };
-  return { url: `http://${m[1]}${m[2]}` };
-}
+export { grpcCall } from '../explain/grpcCall';
 
 /** The PEM of `--client-cert`, or the exit status of a usage error. */
 function readClientCert(o: Opts): string | number | undefined {
