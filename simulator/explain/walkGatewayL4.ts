@@ -22,21 +22,11 @@ import { explore, merge } from './odds';
 import { gatewayHandshake } from './gatewayTls';
 import type { ResourceRef, RuleStep } from './result';
 import { ExplainUsageError, type ExplainOptions, type Locator } from './walk';
-import { connectionOutcomes, describeMatch, ended, l4RulePath, planKey, staticFailure, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
+import { connectionOutcomes, describeMatch, ended, l4RulePath, planKey, staticFailure, walkTools, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
 
 export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConnection, opts: ExplainOptions = {}): ExplainConnectionResult {
   const t = compileTables(snapshot, null);
-  const tablesOf = new Map<string, MeshTables>();
-  const tables = (w: string) => {
-    let x = tablesOf.get(w);
-    if (!x) tablesOf.set(w, (x = compileTables(snapshot, w)));
-    return x;
-  };
-  const locate: Locator = opts.locate ?? (() => undefined);
-  const ref = (kind: string, namespace: string, name: string): ResourceRef => {
-    const location = locate({ kind, namespace, name });
-    return location ? { kind, namespace, name, location } : { kind, namespace, name };
-  };
+  const { tables, locate, ref } = walkTools(snapshot, opts);
   const m = /^([^\s:/]+):(\d+)$/.exec(c.target);
   if (!m) throw new ExplainUsageError(`${c.protocol} ${c.target}: write the target as host:port, the port a Gateway server listens on (e.g. tcp.example.com:443)`);
   const port = Number(m[2]);

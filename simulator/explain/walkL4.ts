@@ -100,17 +100,7 @@ export function explainConnection(snapshot: MeshSnapshot, c: ExplainConnection, 
   if (!snapshot.workloads.some((w) => w.name === c.from)) {
     throw new ExplainUsageError(`--from ${c.from}: no such workload; use one of ${snapshot.workloads.map((w) => w.name).join(', ')} (a TCP connection leaves from a workload's sidecar)`);
   }
-  const tablesOf = new Map<string, MeshTables>();
-  const tables = (w: string) => {
-    let t = tablesOf.get(w);
-    if (!t) tablesOf.set(w, (t = compileTables(snapshot, w)));
-    return t;
-  };
-  const locate: Locator = opts.locate ?? (() => undefined);
-  const ref = (kind: string, namespace: string, name: string): ResourceRef => {
-    const location = locate({ kind, namespace, name });
-    return location ? { kind, namespace, name, location } : { kind, namespace, name };
-  };
+  const { tables, locate, ref } = walkTools(snapshot, opts);
   const t = tables(c.from);
   const proxy = t.identity.name;
   const base = {
@@ -188,6 +178,22 @@ export function ended(outcomes: Outcome[]): Pick<ExplainConnectionResult, 'outco
     outcome: merged.map((o) => `${o.summary}${merged.length > 1 ? ` — ${pct(o.probability)}` : ''}`).join('\n'),
     answered: merged.some((o) => o.kind === 'answered'),
   };
+}
+
+/** What a connection's walk looks things up with: each workload's tables (compiled once), where a resource is written, and a resource reference with its place. */
+export function walkTools(snapshot: MeshSnapshot, opts: ExplainOptions): { tables: (w: string) => MeshTables; locate: Locator; ref: (kind: string, namespace: string, name: string) => ResourceRef } {
+  const tablesOf = new Map<string, MeshTables>();
+  const tables = (w: string) => {
+    let t = tablesOf.get(w);
+    if (!t) tablesOf.set(w, (t = compileTables(snapshot, w)));
+    return t;
+  };
+  const locate: Locator = opts.locate ?? (() => undefined);
+  const ref = (kind: string, namespace: string, name: string): ResourceRef => {
+    const location = locate({ kind, namespace, name });
+    return location ? { kind, namespace, name, location } : { kind, namespace, name };
+  };
+  return { tables, locate, ref };
 }
 
 export function planKey(p: L4Plan): string {
