@@ -8,9 +8,16 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { ExplainRequest, ExplainSourcesRequest, type ExplainParams } from '../language-server/requests';
+import { grpcCall } from '../simulator/explain/grpcCall';
+import { GRPC_STATUS, GRPC_STATUS_NAMES, grpcStatusName } from '../simulator/policy/grpc-status';
 
 export const EXPLAIN_SCHEME = 'devmesh-explain';
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+const METHODS: vscode.QuickPickItem[] = [...['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'].map((label) => ({ label })), { label: 'GRPC', description: 'a gRPC call: host:port/package.Service/Method' }];
+/** The app's gRPC status to assume, as `--app-grpc-status` takes it: unknown first. */
+const APP_GRPC_STATUS: Array<vscode.QuickPickItem & { code?: number }> = [
+  { label: '(unknown)', description: 'the app\'s answer is not assumed' },
+  ...GRPC_STATUS_NAMES.map((name) => ({ label: name, description: String(GRPC_STATUS[name]), code: GRPC_STATUS[name] })),
+];
 const LOCATION = /(?<![\w/.-])([\w./-]+\.ya?ml):(\d+):(\d+)/g;
 
 interface Shown { text: string; files: Record<string, string>; req: ExplainParams }
@@ -80,8 +87,12 @@ export class ExplainDocuments implements vscode.TextDocumentContentProvider, vsc
   }
 }
 
-const headOf = (req: ExplainParams): string =>
-  `# devmesh explain --from ${req.from} ${req.method} ${req.url}${Object.entries(req.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('')}\n`;
+/** The command line the explanation mirrors (a gRPC call as `grpc host:port/...`, with the assumptions it makes). */
+const headOf = (req: ExplainParams): string => {
+  const grpc = req.method.toUpperCase() === 'GRPC';
+  const assumed = `${req.appStatus !== undefined ? ` --app-status ${req.appStatus}` : ''}${req.appGrpcStatus !== undefined ? ` --app-grpc-status ${grpcStatusName(req.appGrpcStatus)}` : ''}`;
+  return `# devmesh explain --from ${req.from} ${grpc ? 'grpc' : req.method} ${req.url}${Object.entries(req.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('')}${assumed}\n`;
+};
 
 /** The document's text: the command it mirrors, the verdict, then the walk. */
 function explanationText(req: ExplainParams, answer: { answered: boolean; text: string }): string {
@@ -99,19 +110,27 @@ async function askRequest(client: LanguageClient, given: Partial<ExplainParams>)
     from = (await vscode.window.showQuickPick(sources.map((s) => ({ label: s.name, description: s.description })), { title: 'Explain Request (1/4)', placeHolder: 'The request leaves from which workload\'s sidecar?' }))?.label;
     if (!from) return undefined;
   }
-  const method = given.method ?? (await vscode.window.showQuickPick(METHODS, { title: 'Explain Request (2/4)', placeHolder: 'Method' }));
+  const method = given.method ?? (await vscode.window.showQuickPick(METHODS, { title: 'Explain Request (2/4)', placeHolder: 'Method (GRPC for a gRPC call)' }))?.label;
   if (!method) return undefined;
-  const url = given.url ?? (await vscode.window.showInputBox({
-    title: 'Explain Request (3/4)', prompt: 'The URL as the caller writes it', value: 'http://', placeHolder: 'http://reviews:9080/reviews/0',
-    validateInput: (v) => (/^https?:\/\/[^/\s]+/.test(v.trim()) ? undefined : 'Write http://host[:port]/path, e.g. http://reviews:9080/reviews/0'),
-  }))?.trim();
+  // A gRPC call has one step more: the app's gRPC status to assume.
+  const grpc = method.toUpperCase() === 'GRPC';
+  const step = (n: number) => (grpc ? `Explain gRPC call (${n}/5)` : `Explain Request (${n}/4)`);
+  const url = given.url ?? (await vscode.window.showInputBox(grpc
+    ? {
+      title: step(3), prompt: 'The call as host:port/package.Service/Method', placeHolder: 'details:9080/bookinfo.details.v1.Details/GetDetails',
+      validateInput: (v) => { const c = grpcCall(v.trim()); return 'error' in c ? c.error.replace(/^grpc /, '') : undefined; },
+    }
+    : {
+      title: step(3), prompt: 'The URL as the caller writes it', value: 'http://', placeHolder: 'http://reviews:9080/reviews/0',
+      validateInput: (v) => (/^https?:\/\/[^/\s]+/.test(v.trim()) ? undefined : 'Write http://host[:port]/path, e.g. http://reviews:9080/reviews/0'),
+    }))?.trim();
   if (!url) return undefined;
   let headers = given.headers;
   if (!headers) {
     headers = {};
     for (let i = 1; i <= 20; i++) {
       const h = await vscode.window.showInputBox({
-        title: `Explain Request (4/4): header ${i}`, prompt: 'A header as name: value (cookie: user=jason for a cookie); leave empty to explain the request',
+        title: `${step(4)}: header ${i}`, prompt: 'A header as name: value (cookie: user=jason for a cookie); leave empty to explain the request',
         placeHolder: 'end-user: jason',
         validateInput: (v) => (!v.trim() || /^[^:\s]+\s*:/.test(v) ? undefined : 'Write a header as name: value'),
       });
@@ -122,7 +141,15 @@ async function askRequest(client: LanguageClient, given: Partial<ExplainParams>)
       headers[name] = name === 'cookie' && headers.cookie ? `${headers.cookie}; ${h.slice(colon + 1).trim()}` : h.slice(colon + 1).trim();
     }
   }
-  return { from, method: method.toUpperCase(), url, headers, appStatus: given.appStatus };
+  let appGrpcStatus = given.appGrpcStatus;
+  if (grpc && appGrpcStatus === undefined && !('appGrpcStatus' in given)) {
+    const picked = await vscode.window.showQuickPick(APP_GRPC_STATUS, {
+      title: `${step(5)}: the app's gRPC status`, placeHolder: 'Assume the app answers the call with this status (UNAVAILABLE: the retries on unavailable are predicted)', matchOnDescription: true,
+    });
+    if (!picked) return undefined;
+    appGrpcStatus = picked.code;
+  }
+  return { from, method: method.toUpperCase(), url, headers, ...(given.appStatus !== undefined ? { appStatus: given.appStatus } : {}), ...(appGrpcStatus !== undefined ? { appGrpcStatus } : {}) };
 }
 
 /**

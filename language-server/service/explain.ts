@@ -9,7 +9,8 @@
 import { policyPositionIn } from '../../simulator/control/load';
 import { explainRequest, ExplainUsageError } from '../../simulator/explain/walk';
 import { formatExplain } from '../../simulator/explain/format';
-import type { ExplainResult } from '../../simulator/explain/result';
+import type { ExplainRequest, ExplainResult } from '../../simulator/explain/result';
+import { grpcCall, grpcHeaders } from '../../simulator/explain/grpcCall';
 import { explainSnapshot } from '../../simulator/explain/snapshot';
 import { offsetToPosition, resolvePolicies, type Diagnostic, type Workspace } from '../../simulator/policy';
 import type { IstioKind, Resource } from '../../simulator/policy/model';
@@ -20,7 +21,9 @@ export interface ExplainParams {
   method: string;
   url: string;
   headers: Record<string, string>;
+  /** Assumed: what the app answers (status; for a gRPC call, its grpc-status). */
   appStatus?: number;
+  appGrpcStatus?: number;
 }
 
 export type ExplainAnswer =
@@ -64,10 +67,26 @@ export function explainInWorkspace(ws: Workspace, errors: Diagnostic[], p: Expla
     return shown;
   });
   try {
-    const result = explainRequest(snapshot, { from: p.from, method: p.method.toUpperCase(), url: p.url, headers: p.headers, appStatus: p.appStatus }, { locate });
+    const result = explainRequest(snapshot, requestOf(p), { locate });
     return { ok: true, answered: result.answered, text: formatExplain(result), result, files };
   } catch (e) {
     if (e instanceof ExplainUsageError) return { ok: false, message: e.message };
     throw e;
   }
+}
+
+/**
+ * The request the walk takes: as given, or for method GRPC (a gRPC call,
+ * `host:port/package.Service/Method`) the POST it is on the wire, as the
+ * CLI's `explain ... grpc` makes it; the app's gRPC status only for a call.
+ */
+function requestOf(p: ExplainParams): ExplainRequest {
+  const assumed = p.appStatus !== undefined ? { appStatus: p.appStatus } : {};
+  if (p.method.toUpperCase() !== 'GRPC') {
+    if (p.appGrpcStatus !== undefined) throw new ExplainUsageError(`an app gRPC status (${p.appGrpcStatus}) is for a gRPC call: choose the method GRPC`);
+    return { from: p.from, method: p.method.toUpperCase(), url: p.url, headers: p.headers, ...assumed };
+  }
+  const call = grpcCall(p.url);
+  if ('error' in call) throw new ExplainUsageError(call.error);
+  return { from: p.from, method: 'POST', url: call.url, headers: grpcHeaders(p.headers), ...assumed, ...(p.appGrpcStatus !== undefined ? { appGrpcStatus: p.appGrpcStatus } : {}) };
 }

@@ -9,6 +9,7 @@
  * refuse it (or, with --trace, when a sidecar decided what the walk does not
  * predict), 2 for a usage error or policies with errors.
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { MeshSnapshot } from '../protocol';
 import type { ExplainOptions } from '../explain/walk';
@@ -29,6 +30,7 @@ interface Opts {
   ejected: string[];
   trace?: string;
   sni?: string;
+  clientCert?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -49,6 +51,7 @@ export function register(program: Command, setExit: (code: number) => void): voi
     .option('--app-grpc-status <code>', 'grpc: assume the app answers this gRPC status, a number or a name such as UNAVAILABLE (explain then predicts retries on unavailable, cancelled, ...)')
     .option('--app-delay <duration>', 'assume the app takes this long to answer, e.g. 2s (explain then predicts per-try and route timeouts)')
     .option('--sni <name>', 'tls: the server name the app\'s ClientHello sends (tls[] rules route on it)')
+    .option('--client-cert <file.pem>', 'from the ingress: the client certificate (PEM) the client presents to a Gateway server that terminates TLS (MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL); explain checks it against the server\'s CA and shows the x-forwarded-client-cert the ingress sets')
     .option('--in-flight <n>', 'assume the caller already has n requests in flight to the destination (predicts connectionPool overflow, 503 UO)')
     .option('--ejected <workload>', 'assume outlier detection saw this workload fail past its threshold: ejected from the destination\'s clusters that set outlierDetection, up to maxEjectionPercent (repeatable, in the order they failed)', collect, [])
     .option('--ext-authz <allow|deny>', 'assume an external authorizer (AuthorizationPolicy CUSTOM) answers this')
@@ -66,6 +69,8 @@ Examples:
   devmesh explain --from productpage-v1 grpc details:9080/bookinfo.details.v1.Details/GetDetails -H 'grpc-timeout: 3S'
   devmesh explain --from ratings-v1 tcp redis:6379
   devmesh explain --from sleep tls my-nginx:443 --sni nginx.example.com
+  devmesh explain --from ingress tls tcp.example.com:9443 --client-cert client.pem
+  devmesh explain --from ingress GET https://bookinfo.example.com/productpage --client-cert client.pem
   devmesh explain --trace 4bf92f3577b34da6a3ce929d0e0e4736 -f examples/bookinfo/mesh.yaml`)
     .action(async (method: string | undefined, url: string | undefined, opts: Opts) => {
       setExit(await explain(method, url, opts));
@@ -103,12 +108,12 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   if (l4 === 'tcp' || l4 === 'tls') return explainL4(l4, url, o);
   if (o.sni !== undefined) return usage('--sni is for a TLS connection: devmesh explain --from W tls host:port --sni NAME');
   if (method.toLowerCase() === 'grpc') {
+    const { grpcCall, grpcHeaders } = await import('../explain/grpcCall');
     const call = grpcCall(url);
     if ('error' in call) return usage(call.error);
     [method, url] = ['POST', call.url];
     // What grpc-js sends with every call: the sidecars decide on these as on any header.
-    headers['content-type'] ??= 'application/grpc';
-    headers.te ??= 'trailers';
+    Object.assign(headers, grpcHeaders(headers));
   }
   const appStatus = o.appStatus === undefined ? undefined : Number(o.appStatus);
   if (appStatus !== undefined && !(Number.isInteger(appStatus) && appStatus >= 100 && appStatus <= 599)) return usage(`--app-status ${o.appStatus}: a status code from 100 to 599`);
@@ -116,10 +121,9 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   let appGrpcStatus: number | undefined;
   if (o.appGrpcStatus !== undefined) {
     if (l4 !== 'grpc') return usage(`--app-grpc-status ${o.appGrpcStatus}: for a gRPC call (devmesh explain --from W grpc host:port/pkg.Service/Method)`);
-    const { GRPC_STATUS } = await import('../policy/grpc-status');
-    const byName = (GRPC_STATUS as Record<string, number>)[o.appGrpcStatus.toUpperCase()];
-    appGrpcStatus = /^\d+$/.test(o.appGrpcStatus) ? Number(o.appGrpcStatus) : byName;
-    if (appGrpcStatus === undefined || appGrpcStatus > 16) return usage(`--app-grpc-status ${o.appGrpcStatus}: a gRPC status, 0 to 16 or its name (OK, UNAVAILABLE, ...)`);
+    const { assumedGrpcStatus } = await import('../explain/grpcCall');
+    appGrpcStatus = assumedGrpcStatus(o.appGrpcStatus);
+    if (appGrpcStatus === undefined) return usage(`--app-grpc-status ${o.appGrpcStatus}: a gRPC status, 0 to 16 or its name (OK, UNAVAILABLE, ...)`);
   }
 
   const { parseDuration } = await import('../policy/duration');
@@ -131,17 +135,20 @@ async function explain(method: string | undefined, url: string | undefined, o: O
   const extAuthz = o.extAuthz;
   if (extAuthz !== undefined && extAuthz !== 'allow' && extAuthz !== 'deny') return usage(`--ext-authz ${extAuthz}: allow or deny`);
 
+  const clientCert = readClientCert(o);
+  if (typeof clientCert === 'number') return clientCert;
+  if (clientCert !== undefined && !/^https:\/\//i.test(url)) return usage(`--client-cert: a client certificate is presented to a Gateway server that terminates TLS: give an https:// URL (--from ingress)`);
   const loaded = await snapshotOf(o.file);
   if ('errors' in loaded) return loaded.errors;
-  const { snapshot, locate } = loaded;
+  const { snapshot, locate, listenerCertificates } = loaded;
   const { explainRequest, ExplainUsageError } = await import('../explain/walk');
   const { verifyRequestTokens } = await import('../explain/tokens');
   const { formatExplain } = await import('../explain/format');
   try {
-    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, ...(appGrpcStatus !== undefined ? { appGrpcStatus } : {}), appDelayMs, ...(inFlight ? { inFlight } : {}), ...(o.ejected.length ? { ejected: o.ejected } : {}), ...(extAuthz ? { extAuthz } : {}) };
+    const request: import('../explain/result').ExplainRequest = { from: o.from, method: method.toUpperCase(), url, headers, proxyForm: o.proxyForm, gateway: o.gateway, appStatus, ...(appGrpcStatus !== undefined ? { appGrpcStatus } : {}), appDelayMs, ...(inFlight ? { inFlight } : {}), ...(o.ejected.length ? { ejected: o.ejected } : {}), ...(extAuthz ? { extAuthz } : {}), ...(clientCert !== undefined ? { clientCert } : {}) };
     // The request's JWTs are verified first, by the sidecars' own verifier with the policies' keys.
     const tokens = await verifyRequestTokens(snapshot, request);
-    const result = explainRequest(snapshot, request, { locate, tokens });
+    const result = explainRequest(snapshot, request, { locate, tokens, listenerCertificates });
     process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatExplain(result));
     return result.answered ? 0 : 1;
   } catch (e) {
@@ -156,13 +163,15 @@ async function explainL4(protocol: 'tcp' | 'tls', target: string, o: Opts): Prom
     return usage(`${protocol} ${target}: a connection has no headers, cookies or app answer to assume; -H, --cookie, --app-status, --app-grpc-status, --app-delay, --proxy-form and --gateway are for HTTP`);
   }
   if (protocol === 'tcp' && o.sni !== undefined) return usage('--sni is for a TLS connection (tls host:port --sni NAME)');
+  const clientCert = readClientCert(o);
+  if (typeof clientCert === 'number') return clientCert;
   const loaded = await snapshotOf(o.file);
   if ('errors' in loaded) return loaded.errors;
   const { explainConnection } = await import('../explain/walkL4');
   const { ExplainUsageError } = await import('../explain/walk');
   const { formatConnection } = await import('../explain/formatL4');
   try {
-    const result = explainConnection(loaded.snapshot, { from: o.from!, protocol, target, ...(o.sni !== undefined ? { sni: o.sni } : {}) }, { locate: loaded.locate });
+    const result = explainConnection(loaded.snapshot, { from: o.from!, protocol, target, ...(o.sni !== undefined ? { sni: o.sni } : {}), ...(clientCert !== undefined ? { clientCert } : {}) }, { locate: loaded.locate, listenerCertificates: loaded.listenerCertificates });
     process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatConnection(result));
     return result.answered ? 0 : 1;
   } catch (e) {
@@ -171,15 +180,17 @@ async function explainL4(protocol: 'tcp' | 'tls', target: string, o: Opts): Prom
   }
 }
 
-/**
- * A gRPC call as `host:port/package.Service/Method` (or `grpc://…`): the
- * HTTP/2 POST it is on the wire, or what is wrong with it.
- */
-export function grpcCall(target: string): { url: string } | { error: string } {
-  const m = /^(?:grpc:\/\/)?([^/\s]+)(\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*)$/.exec(target);
-  if (!m) return { error: `grpc ${target}: write the call as host:port/package.Service/Method, e.g. details:9080/bookinfo.details.v1.Details/GetDetails` };
-  if (!/:\d+$/.test(m[1])) return { error: `grpc ${target}: name the port (${m[1]}:PORT): gRPC has no default port` };
-  return { url: `http://${m[1]}${m[2]}` };
+export { grpcCall } from '../explain/grpcCall';
+
+/** The PEM of `--client-cert`, or the exit status of a usage error. */
+function readClientCert(o: Opts): string | number | undefined {
+  if (o.clientCert === undefined) return undefined;
+  if (o.from !== 'ingress') return usage(`--client-cert: a client certificate is what a client of the ingress presents (--from ingress); between sidecars each workload's own is used`);
+  try {
+    return readFileSync(o.clientCert, 'utf8');
+  } catch (e) {
+    return usage(`--client-cert ${o.clientCert}: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -187,7 +198,7 @@ export function grpcCall(target: string): { url: string } | { error: string } {
  * assigned (ports do not change a decision), and where each resource is
  * written; or, when the policies have errors, the exit status after listing them.
  */
-export async function snapshotOf(file: string): Promise<{ snapshot: MeshSnapshot; locate: ExplainOptions['locate'] } | { errors: number }> {
+export async function snapshotOf(file: string): Promise<{ snapshot: MeshSnapshot; locate: ExplainOptions['locate']; listenerCertificates: ExplainOptions['listenerCertificates'] } | { errors: number }> {
   const { IncrementalMeshLoader, hasErrors } = await import('../control/load');
   const { formatDiagnostic } = await import('../diagnostics-format');
   const ws = await new IncrementalMeshLoader(file).load();
@@ -197,5 +208,6 @@ export async function snapshotOf(file: string): Promise<{ snapshot: MeshSnapshot
   }
   const { explainSnapshot } = await import('../explain/snapshot');
   const snapshot = explainSnapshot(ws.mesh, ws.resources);
-  return { snapshot, locate: (ref, path) => ws.policyPosition(ref, path) };
+  const { servedCertificates } = await import('../explain/listenerCertificates');
+  return { snapshot, locate: (ref, path) => ws.policyPosition(ref, path), listenerCertificates: servedCertificates(ws.gatewayApi, ws.rootDir) };
 }

@@ -4,6 +4,7 @@
  * (file:line:col, which terminals and editors open), odds as percentages,
  * then the outcomes. Golden files in test/explain/golden hold what it prints.
  */
+import type { GatewayHandshake } from './gatewayTls';
 import { formatDuration } from '../policy/duration';
 import type { DestinationStep, EndpointStep, ExplainResult, Location, ResourceRef } from './result';
 
@@ -32,6 +33,7 @@ export function formatExplain(r: ExplainResult): string {
     for (const g of h.gateways ?? []) more(`Gateway ${g.name} hosts ${g.hosts.join(', ')}: ${g.matched ? 'covers it' : 'does not cover it'}`);
     for (const v of h.virtualServices ?? []) more(`VirtualService ${v.name} on ${v.gateway}: ${v.outcome === 'routed' ? 'routes it' : v.outcome === 'host-not-covered' ? 'hosts do not cover it' : 'no rule matches'}`);
     if (h.tls) for (const s of h.tls.servers) more(`TLS terminated on server port ${h.tls.port} of Gateway ${s.gateway}: ${s.mode}, certificate ${s.certificate}`);
+    if (h.tls?.handshake) for (const l of handshakeLines(h.tls.handshake)) more(l);
   } else if (h.service) {
     line('Host', `${h.authority} -> service ${h.service.name}.${h.service.namespace} (${h.service.fqdn})${h.port ? `, port ${h.port.port} (${h.port.name}, ${h.port.protocol})` : ''}`);
     if (h.problem) more(h.problem);
@@ -130,4 +132,20 @@ export function formatEndpoint(a: EndpointStep, line: (l: string, t: string) => 
     for (const r of p.rules) if (r.failed) more(`    rule ${r.rule}: ${r.failed}${at(r.location)}`);
   }
   more(`-> ${a.authz.allowed ? 'allowed' : 'DENIED'} (${a.authz.reason})`);
+}
+
+/** The client's TLS handshake at an Istio Gateway server, a line per step: the chain its server name picks, the client certificate, and the refusal or the XFCC the ingress sets. */
+export function handshakeLines(h: GatewayHandshake): string[] {
+  const out: string[] = [];
+  const name = h.sni ? `server name "${h.sni}"` : 'no server name (SNI)';
+  const c = h.chain;
+  out.push(c ? `handshake: ${name} picks the chain for ${c.hostname ?? 'any host (*)'}: ${c.mode ?? 'SIMPLE'}${c.source ? `, certificate ${c.source}` : ''}${c.clientCa ? `, client certificates of ${c.clientCa}` : ''}` : `handshake: no server of the port covers ${name}`);
+  const cl = h.client;
+  if (h.clientCert === undefined) out.push('client certificate: not asked for (no server of the port asks)');
+  else if (!cl?.presented) out.push(`client certificate: asked for (${h.clientCert}); none presented (assume one with --client-cert FILE)`);
+  else out.push(`client certificate: presented, ${cl.verified ? 'verified' : `does not verify (${cl.why})`}${cl.principal ? `; SPIFFE id ${cl.principal} (the source principal for AuthorizationPolicy at the ingress)` : ''}`);
+  if (h.refused) out.push(`REFUSED: ${h.refused}`);
+  // The Cert element is the whole certificate, URL-encoded: shortened here (--format json has it all).
+  else if (h.xfcc) out.push(`x-forwarded-client-cert the ingress sets (SANITIZE_SET): ${h.xfcc.replace(/;Cert="([^"]*)"/, (_, pem: string) => `;Cert="${pem.slice(0, 32)}…" (the client certificate, URL-encoded PEM, ${pem.length} characters)`)}`);
+  return out;
 }

@@ -6,7 +6,7 @@
  */
 import { formatDuration } from '../policy/duration';
 import type { ExplainConnectionResult, L4DestinationStep } from './walkL4';
-import { formatEndpoint, formatOutcomes } from './format';
+import { formatEndpoint, formatOutcomes, handshakeLines } from './format';
 import type { Location, ResourceRef } from './result';
 
 const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
@@ -19,20 +19,25 @@ export function formatConnection(r: ExplainConnectionResult): string {
   const more = (text: string) => out.push(`${' '.repeat(12)}${text}`);
   const c = r.connection;
   line('Connection', `${c.protocol.toUpperCase()} ${c.target}${c.protocol === 'tls' ? ` (ClientHello server name: ${c.sni ?? 'none'})` : ''}`);
-  more(`from ${r.caller.proxy} (outbound listener, namespace ${r.caller.namespace}, ${r.caller.spiffeId}); ${r.defaults.flavor} ${r.defaults.version} defaults`);
+  more(`from ${r.caller.proxy} (${r.caller.listener === 'ingress' ? 'a client of the ingress' : 'outbound listener'}, namespace ${r.caller.namespace}, ${r.caller.spiffeId}); ${r.defaults.flavor} ${r.defaults.version} defaults`);
   const h = r.host;
-  if (h.service) {
+  const g = r.gateway;
+  if (g) {
+    const what = g.kind === 'terminated' ? 'a TLS server that terminates, then routes the decrypted stream by tcp[]' : g.kind === 'passthrough' ? 'a TLS passthrough server, routed by tls[] on the server name' : 'a TCP server, routed by tcp[]';
+    line('Gateway', `port ${g.port} of ${g.gateways.join(', ')}: ${what}`);
+    if (g.handshake) for (const l of handshakeLines(g.handshake)) more(l);
+  } else if (h.service) {
     line('Host', `${h.authority} -> service ${h.service.name}.${h.service.namespace} (${h.service.fqdn})${h.port ? `, port ${h.port.port} (${h.port.name}, ${h.port.protocol})` : ''}`);
     if (h.problem) more(h.problem);
   } else line('Host', `${h.authority}: ${h.problem ?? 'not a mesh service'}`);
 
   const rt = r.route;
-  line('Route', rt.source ? res(rt.source) : rt.rules.length ? 'no tcp[]/tls[] rule takes it' : rt.action === 'refused' ? 'refused before any rule' : 'no tcp[]/tls[] rule for this port: the default route to the service');
+  line('Route', rt.source ? res(rt.source) : rt.rules.length ? 'no tcp[]/tls[] rule takes it' : rt.action === 'refused' ? (g?.handshake?.refused ? 'none: the connection ends at the handshake' : 'refused before any rule') : 'no tcp[]/tls[] rule for this port: the default route to the service');
   for (const s of rt.rules) {
     const where = `${s.rule.section}[${s.rule.rule}]${rt.source && s.rule.name === rt.source.name ? '' : ` of VirtualService ${s.rule.namespace}/${s.rule.name}`}`;
     more(`  ${where}  ${s.matched ? `matched: ${s.because}` : `no match: ${(s.failed ?? []).join('; or ')}`}${at(s.location)}`);
   }
-  if (rt.action === 'refused') more(`-> closed ${rt.flag ?? ''}: ${rt.message ?? ''}`);
+  if (rt.action === 'refused') more(`-> closed${rt.flag ? ` ${rt.flag}` : ''}: ${rt.message ?? ''}`);
   else for (const d of rt.destinations ?? []) more(`-> ${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}  ${pct(d.probability)}${d.weight !== undefined ? ` (weight ${d.weight})` : ''}`);
 
   for (const d of r.destinations) formatDestination(d, line, more);

@@ -5,6 +5,7 @@
  * their odds.
  */
 import type { DecisionRecord, RuleRef } from '../sidecar/decisions';
+import type { GatewayHandshake } from './gatewayTls';
 
 /** Where a resource or one of its fields is written. */
 export interface Location {
@@ -43,6 +44,8 @@ export interface ExplainRequest {
   ejected?: string[];
   /** What an external authorizer (AuthorizationPolicy CUSTOM) is assumed to answer; unknown when absent. */
   extAuthz?: 'allow' | 'deny';
+  /** At the ingress, for an https:// request: the client certificate (PEM) the client presents when the Gateway server asks for one; none when absent. */
+  clientCert?: string;
 }
 
 /** Where the request goes before any rule: the service host and port, or the Gateways at the ingress. */
@@ -58,7 +61,7 @@ export interface HostStep {
   /** Why it resolves to nothing, when it does not. */
   problem?: string;
   /** An https:// request at the ingress: the Istio Gateway server port that terminates its TLS, its mode and certificate source. */
-  tls?: { port: number; servers: Array<{ gateway: string; mode: string; certificate: string }> };
+  tls?: { port: number; servers: Array<{ gateway: string; mode: string; certificate: string }>; handshake?: GatewayHandshake };
 }
 
 export interface RuleStep {

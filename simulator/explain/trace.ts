@@ -41,6 +41,8 @@ export function hopsOf(spans: readonly SpanRecord[], headers: Record<string, str
         headers: { ...recorded?.headers, ...headers },
         appStatus: appStatusOf(under),
         ...appGrpcStatusOf(under),
+        // The hosts the caller's outlier detection held out when it picked: the walk ejects them as its detector did.
+        ...(recorded?.ejected?.length ? { ejected: recorded.ejected } : {}),
       },
       ...(recorded ? { config: recorded.config } : {}),
       seen: { status: Number(a['http.status_code']), ...(a['rpc.grpc.status_code'] !== undefined ? { grpcStatus: Number(a['rpc.grpc.status_code']) } : {}), flags: String(a['response_flags'] ?? '-'), outbound: span.decisions ?? [], inbound },

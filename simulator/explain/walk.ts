@@ -58,6 +58,7 @@ import {
   type DecisionRecord, type RuleRef,
 } from '../sidecar/decisions';
 import { explore, merge } from './odds';
+import { gatewayHandshake, type GatewayChain, type GatewayHandshake } from './gatewayTls';
 import { pastDeadline } from './deadline';
 import { tokensIn, type TokenVerdicts } from './tokens';
 import type { DestinationStep, EndpointStep, ExplainRequest, ExplainResult, HostStep, Location, Outcome, ResourceRef, RouteStep, RuleStep } from './result';
@@ -71,6 +72,8 @@ export interface ExplainOptions {
   now?: number;
   /** The request's JWTs, verified beforehand (verifyRequestTokens); without them a token is reported unverified. */
   tokens?: TokenVerdicts;
+  /** The certificates the ingress serves on its Gateway ports, as `up` gives them (`namespace/name:port` -> chains): which chain a server name picks, and the client CA a MUTUAL server verifies with. */
+  listenerCertificates?: Record<string, GatewayChain[]>;
 }
 
 /** A request explain cannot read (unknown workload, bad URL): a usage error, exit 2. */
@@ -111,7 +114,7 @@ class Walk {
   /** A gRPC call (content-type application/grpc): the sidecars answer it with trailers-only 200s (grpc/localReply.ts). */
   private readonly grpc: boolean;
 
-  constructor(private readonly snapshot: MeshSnapshot, private readonly req: ExplainRequest, opts: ExplainOptions) {
+  constructor(private readonly snapshot: MeshSnapshot, private readonly req: ExplainRequest, private readonly opts: ExplainOptions) {
     const from = req.from === 'ingress' || req.from === snapshot.ingress.name ? null : req.from;
     if (from !== null && !snapshot.workloads.some((w) => w.name === from)) {
       throw new ExplainUsageError(`--from ${req.from}: no such workload; use one of ${[...snapshot.workloads.map((w) => w.name), 'ingress'].join(', ')}`);
@@ -145,11 +148,17 @@ class Walk {
     // The connection manager normalizes the path before any filter (normalize.ts).
     const path = normalizePath(target.path, t.defaults.pathNormalization);
     const tls = https && !this.req.gateway ? this.istioTls(target.authority) : undefined;
+    // The client's handshake with the server port's chains: the one its server name picks, and whether it admits the client's certificate.
+    const handshake = tls ? this.handshake(tls.port, target.authority) : undefined;
+    // The XFCC the ingress sets from a verified client certificate (downstream.ts) goes upstream: the handshake step says it.
+    // Its route match and authorization read the headers as the client sent them, as the sidecars' do.
+    if (tls && handshake) tls.handshake = handshake;
     const gatewayListener = this.gatewayListener() ?? (tls ? { gateway: ISTIO_INGRESS_GATEWAY, port: tls.port, scheme: 'https' as const, istio: true } : undefined);
     const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers, ...(gatewayListener ? { gatewayListener } : {}) };
 
+    if (handshake?.refused) return this.closedInHandshake({ ...this.hostStep(request.authority, path, proxyForm), ...(tls ? { tls } : {}) }, tls!.port, handshake.refused);
     // At the ingress gateway, the policies that select it decide before it routes (chains.ts outboundChain).
-    const gate = this.role === 'ingress' ? this.ingressGate(request, https) : undefined;
+    const gate = this.role === 'ingress' ? this.ingressGate(request, https, handshake?.client?.verified ? handshake.client.principal : undefined) : undefined;
     if (gate?.auth) request.auth = gate.auth;
     const host: HostStep = gatewayListener && !gatewayListener.istio ? this.gatewayHostStep(gatewayListener, request.authority, path) : { ...this.hostStep(request.authority, path, proxyForm), ...(tls ? { tls } : {}) };
     const seen = { missed: new Map<CompiledRule, string[]>(), matched: undefined as { rule: CompiledRule; because: string } | undefined };
@@ -203,7 +212,7 @@ class Walk {
   }
 
   /** The ingress gateway's own RequestAuthentication and AuthorizationPolicies (those selecting it), on the request as the client sent it. */
-  private ingressGate(request: CallerRequest, https: boolean) {
+  private ingressGate(request: CallerRequest, https: boolean, clientPrincipal: string | undefined) {
     const t = this.caller;
     const step: EndpointStep = {
       workload: t.identity.name,
@@ -212,7 +221,7 @@ class Walk {
     };
     const records: DecisionRecord[] = [];
     // The source the ingress's filters see: sourceOf, as its listener makes it (outbound.ts).
-    const g = this.guard(t, step, records, { headers: request.headers, path: request.path, authority: request.authority, source: sourceOf(t, LOOPBACK) });
+    const g = this.guard(t, step, records, { headers: request.headers, path: request.path, authority: request.authority, source: { ...sourceOf(t, LOOPBACK), ...(clientPrincipal ? { clientPrincipal } : {}) } });
     const shown = step.jwt !== undefined || step.custom !== undefined || step.authz.policies.length > 0;
     return { step, records, shown, ...g };
   }
@@ -232,6 +241,31 @@ class Walk {
       outcome: headline([outcome], route),
       answered: false,
     };
+  }
+
+  /**
+   * The client's TLS handshake on an Istio Gateway server port, over the
+   * chains the ingress serves there (unknown when explain was given none):
+   * the request's host is its server name, the assumed client certificate
+   * (`--client-cert`) what it presents.
+   */
+  private handshake(port: number, authority: string): GatewayHandshake | undefined {
+    const chains = this.opts.listenerCertificates?.[`${ISTIO_INGRESS_GATEWAY}:${port}`];
+    if (!chains) return undefined;
+    const host = stripPort(authority).toLowerCase();
+    const sni = /^[\d.]+$|^\[/.test(host) ? undefined : host;
+    try {
+      return gatewayHandshake(chains, sni, this.req.clientCert, this.now);
+    } catch (e) {
+      throw new ExplainUsageError(`--client-cert: ${(e as Error).message}`);
+    }
+  }
+
+  /** The result when the ingress's TLS server closes the connection after (or in) the handshake: no request is read. */
+  private closedInHandshake(host: HostStep, port: number, why: string): ExplainResult {
+    const summary = `connection closed by the ingress gateway ${this.caller.identity.name}: Istio Gateway server port ${port}: ${why}`;
+    const route: RouteStep = { rules: [], action: 'refused', message: 'not routed: the TLS handshake did not admit the client' };
+    return { ...this.about(), host, route, destinations: [], outcomes: [{ probability: 1, kind: 'refused', summary, records: [] }], outcome: summary, answered: false };
   }
 
   /** The Gateway API Gateway port `--gateway` names, as the ingress serves it (one listener per Gateway port). */

@@ -33,6 +33,8 @@ import { authzRecord, ruleOf, type DecisionRecord, type RuleRef } from '../sidec
 import { explore, merge } from './odds';
 import type { EndpointStep, Outcome, ResourceRef, RuleStep } from './result';
 import { denialReason, ExplainUsageError, type ExplainOptions, type Locator } from './walk';
+import type { GatewayHandshake } from './gatewayTls';
+import { explainGatewayConnection } from './walkGatewayL4';
 
 export interface ExplainConnection {
   /** A workload name. */
@@ -42,6 +44,8 @@ export interface ExplainConnection {
   target: string;
   /** tls: the server name of the app's ClientHello; absent: a ClientHello without SNI. */
   sni?: string;
+  /** From the ingress: the client certificate (PEM) the client presents when a Gateway TLS server asks for one. */
+  clientCert?: string;
 }
 
 export interface L4RouteStep {
@@ -74,7 +78,9 @@ export interface L4DestinationStep {
 
 export interface ExplainConnectionResult {
   connection: ExplainConnection;
-  caller: { proxy: string; namespace: string; spiffeId: string; listener: 'outbound' };
+  caller: { proxy: string; namespace: string; spiffeId: string; listener: 'outbound' | 'ingress' };
+  /** From the ingress: the Gateway server port the client connects to, what kind of server it is, and its TLS handshake when it terminates TLS. */
+  gateway?: { port: number; kind: 'terminated' | 'passthrough' | 'tcp'; gateways: string[]; handshake?: GatewayHandshake };
   defaults: { flavor: string; version: string };
   host: { authority: string; service?: { name: string; namespace: string; fqdn: string }; port?: { port: number; name: string; protocol: string }; problem?: string };
   route: L4RouteStep;
@@ -89,20 +95,12 @@ const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
 const LOOPBACK = '127.0.0.1';
 
 export function explainConnection(snapshot: MeshSnapshot, c: ExplainConnection, opts: ExplainOptions = {}): ExplainConnectionResult {
+  if (c.from === 'ingress' || c.from === snapshot.ingress.name) return explainGatewayConnection(snapshot, c, opts);
+  if (c.clientCert !== undefined) throw new ExplainUsageError('--client-cert is for a client of the ingress (--from ingress): between sidecars the client certificate is the workload\'s own');
   if (!snapshot.workloads.some((w) => w.name === c.from)) {
     throw new ExplainUsageError(`--from ${c.from}: no such workload; use one of ${snapshot.workloads.map((w) => w.name).join(', ')} (a TCP connection leaves from a workload's sidecar)`);
   }
-  const tablesOf = new Map<string, MeshTables>();
-  const tables = (w: string) => {
-    let t = tablesOf.get(w);
-    if (!t) tablesOf.set(w, (t = compileTables(snapshot, w)));
-    return t;
-  };
-  const locate: Locator = opts.locate ?? (() => undefined);
-  const ref = (kind: string, namespace: string, name: string): ResourceRef => {
-    const location = locate({ kind, namespace, name });
-    return location ? { kind, namespace, name, location } : { kind, namespace, name };
-  };
+  const { tables, locate, ref } = walkTools(snapshot, opts);
   const t = tables(c.from);
   const proxy = t.identity.name;
   const base = {
@@ -135,16 +133,23 @@ export function explainConnection(snapshot: MeshSnapshot, c: ExplainConnection, 
   const plans = merge(explore((random) => planL4(t, table, attrs, random)), planKey);
   const route = routeStep(plans, table.tls.length > 0 ? table.tls : table.tcp, table.tls.length > 0, attrs, locate, ref);
 
+  const request: DecisionRecord = { step: 'request', config: snapshot.version, target: c.target };
+  const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref);
+  return { ...base, host, route, destinations, ...ended(outcomes) };
+}
+
+/** Each way the routed connection can end: per plan its cluster, per endpoint what its sidecar decides. */
+export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTables, plans: Array<{ value: L4Plan; probability: number }>, request: DecisionRecord, authority: string, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): { destinations: L4DestinationStep[]; outcomes: Outcome[] } {
+  const proxy = t.identity.name;
   const destinations: L4DestinationStep[] = [];
   const outcomes: Outcome[] = [];
-  const request: DecisionRecord = { step: 'request', config: snapshot.version, target: c.target };
   for (const { value: plan, probability } of plans) {
     const routed = l4RouteRecord(plan, proxy);
     if (plan.kind === 'error') {
       outcomes.push({ probability, kind: 'refused', flags: plan.flag, summary: `closed (${plan.flag} ${plan.reason}): ${plan.message}`, records: [request, routed] });
       continue;
     }
-    const { step, none, tlsMode } = destinationStep(t, plan, probability, c.target);
+    const { step, none, tlsMode } = destinationStep(t, plan, probability, authority);
     destinations.push(step);
     // One endpoint pick per connection: each workload's share, then what its sidecar decides.
     if (none) {
@@ -162,20 +167,41 @@ export function explainConnection(snapshot: MeshSnapshot, c: ExplainConnection, 
       else outcomes.push({ probability: p, kind: 'answered', summary: `connected to ${e.workload}${where}`, records });
     }
   }
+  return { destinations, outcomes };
+}
+
+/** The outcomes merged, the headline, and whether any connects. */
+export function ended(outcomes: Outcome[]): Pick<ExplainConnectionResult, 'outcomes' | 'outcome' | 'answered'> {
   const merged = merge(outcomes.map((o) => ({ value: o, probability: o.probability })), (o) => `${o.kind}|${o.summary}|${JSON.stringify(o.records)}`).map(({ value, probability }) => ({ ...value, probability }));
   return {
-    ...base, host, route, destinations, outcomes: merged,
+    outcomes: merged,
     outcome: merged.map((o) => `${o.summary}${merged.length > 1 ? ` — ${pct(o.probability)}` : ''}`).join('\n'),
     answered: merged.some((o) => o.kind === 'answered'),
   };
 }
 
-function planKey(p: L4Plan): string {
+/** What a connection's walk looks things up with: each workload's tables (compiled once), where a resource is written, and a resource reference with its place. */
+export function walkTools(snapshot: MeshSnapshot, opts: ExplainOptions): { tables: (w: string) => MeshTables; locate: Locator; ref: (kind: string, namespace: string, name: string) => ResourceRef } {
+  const tablesOf = new Map<string, MeshTables>();
+  const tables = (w: string) => {
+    let t = tablesOf.get(w);
+    if (!t) tablesOf.set(w, (t = compileTables(snapshot, w)));
+    return t;
+  };
+  const locate: Locator = opts.locate ?? (() => undefined);
+  const ref = (kind: string, namespace: string, name: string): ResourceRef => {
+    const location = locate({ kind, namespace, name });
+    return location ? { kind, namespace, name, location } : { kind, namespace, name };
+  };
+  return { tables, locate, ref };
+}
+
+export function planKey(p: L4Plan): string {
   return p.kind === 'forward' ? `forward|${p.host}|${p.port}|${p.subset ?? ''}|${p.routeName}` : `error|${p.reason}`;
 }
 
 /** The rule path of a tcp[]/tls[] rule in its VirtualService. */
-const l4RulePath = (r: RuleRef) => ['spec', r.section ?? 'tcp', r.rule];
+export const l4RulePath = (r: RuleRef) => ['spec', r.section ?? 'tcp', r.rule];
 
 /** Each rule as the route filter weighs it: matched, or the first static predicate (or the server name) each of its matches failed. */
 function routeStep(plans: Array<{ value: L4Plan; probability: number }>, rules: readonly CompiledL4Rule[], tls: boolean, a: L4Attributes & { sni?: string }, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
@@ -214,7 +240,7 @@ function sniOf(m: CompiledL4Match, sni: string | undefined): number {
   return sni ? Math.max(0, ...(m.sniHosts ?? []).map((p) => sniScore(p, sni))) : 0;
 }
 
-function describeMatch(m: CompiledL4Match, a: L4Attributes & { sni?: string }): string {
+export function describeMatch(m: CompiledL4Match, a: L4Attributes & { sni?: string }): string {
   const s = m.source as { port?: number; sourceLabels?: Record<string, string>; sourceNamespace?: string; sniHosts?: string[] };
   const parts: string[] = [];
   if (s.port !== undefined) parts.push(`port ${s.port}`);
@@ -225,7 +251,7 @@ function describeMatch(m: CompiledL4Match, a: L4Attributes & { sni?: string }): 
 }
 
 /** The first static predicate a connection fails (pilot evaluates these while building the listener). */
-function staticFailure(m: CompiledL4Match, a: L4Attributes): string | undefined {
+export function staticFailure(m: CompiledL4Match, a: L4Attributes): string | undefined {
   if (m.test(a)) return undefined;
   const s = m.source as { port?: number; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[] };
   if (s.port !== undefined && s.port !== a.port) return `port ${a.port} is not ${s.port}`;
@@ -240,7 +266,7 @@ function sniFailure(m: CompiledL4Match, sni: string | undefined, taken: boolean)
   return sniOf(m, sni) > 0 && taken ? `server name "${sni}" matches, but a more specific sniHosts entry (or an earlier rule) takes it` : `server name "${sni}" not in sniHosts ${JSON.stringify(m.sniHosts ?? [])}`;
 }
 
-function destinationStep(t: MeshTables, plan: L4ForwardPlan, probability: number, authority: string): { step: L4DestinationStep; none?: 'NR' | 'UH'; tlsMode?: string } {
+export function destinationStep(t: MeshTables, plan: L4ForwardPlan, probability: number, authority: string): { step: L4DestinationStep; none?: 'NR' | 'UH'; tlsMode?: string } {
   const first = chooseL4Endpoint(t, plan, authority, LOOPBACK, newLbStats(), () => 0.5);
   const step: L4DestinationStep = {
     cluster: clusterName(plan), host: plan.host, port: plan.port, ...(plan.subset !== undefined ? { subset: plan.subset } : {}), probability,
@@ -277,10 +303,10 @@ function destinationStep(t: MeshTables, plan: L4ForwardPlan, probability: number
   return { step, ...(none ? { none } : {}), ...(policy.tls?.mode ? { tlsMode: policy.tls.mode } : {}) };
 }
 
-interface L4Verdict { records: DecisionRecord[]; result: string; refused?: string }
+export interface L4Verdict { records: DecisionRecord[]; result: string; refused?: string }
 
 /** How the tunnel goes out to one workload and what its sidecar's inbound decides (l4/toPeer.ts, l4/servicePort.ts, l4/authz.ts). */
-function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo, plan: L4ForwardPlan, tls: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef, at: EndpointStep[]): L4Verdict {
+export function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo, plan: L4ForwardPlan, tls: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef, at: EndpointStep[]): L4Verdict {
   const sends = tls !== 'DISABLE';
   const step: EndpointStep = {
     workload: ep.name,

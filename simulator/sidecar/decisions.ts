@@ -36,6 +36,8 @@ export interface DecisionNotes {
   authz?: AuthzDecision;
   /** What cut the attempt in flight short (`UT`: the route timeout); the retry filter notes that attempt with it. */
   cut?: string;
+  /** The routed cluster's hosts ejected by outlier detection at the first endpoint pick, in the order they were ejected (empty: none). */
+  ejected?: string[];
 }
 
 export interface AttemptNote {
@@ -152,7 +154,9 @@ export function recordsOf(listener: string, ctx: RequestContext, status: number)
     if (notes.authz) out.push(authzRecordOf(t, notes.authz, proxy));
     return out;
   }
-  out.push(requestRecordOf(t, ctx.downstream.headers));
+  const request = requestRecordOf(t, ctx.downstream.headers);
+  // Ejections are rare: only then is the request record its own object.
+  out.push(notes.ejected?.length ? { ...request, ejected: notes.ejected } : request);
   if (notes.authz) out.push(authzRecordOf(t, notes.authz, proxy));
   const plan = ctx.plan;
   if (!plan) return out;

@@ -172,4 +172,21 @@ test('rule lenses count the traffic, and Explain Request opens beside the polici
     const pos = await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first().innerText().catch(() => '');
     return active > 0 && /Ln 12, Col 7/.test(pos) ? true : undefined;
   }, 15_000, 200);
+
+  // A gRPC call: the method GRPC asks for the call and, after the headers, the app's gRPC status to assume (--app-grpc-status).
+  await quickInput(page, '>DevMesh: Explain Request', 'DevMesh: Explain Request');
+  await choose('productpage-v1');
+  await choose('GRPC');
+  await enter(/gRPC call \(3\/5\)/, 'details:9080/bookinfo.details.v1.Details/GetDetails');
+  await enter(/header 1/, '');
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: /the app's gRPC status/ }).waitFor({ timeout: 10_000 });
+  await choose('UNAVAILABLE');
+  await page.locator('.tab.active', { hasText: 'Explain GRPC details:9080' }).waitFor({ timeout: 20_000 });
+  // The explanation is the active editor (in whichever group the link above left beside it).
+  const head = await waitFor('the gRPC explanation\'s head line', async () => {
+    const t = (await page.locator('.editor-group-container.active .view-lines').first().innerText().catch(() => '')).replace(/\s+/g, ' ');
+    return /devmesh explain --from productpage-v1 grpc/.test(t) ? t : undefined;
+  }, 15_000, 200);
+  // Word wrap may break the line anywhere: compared without whitespace.
+  assert.ok(head.replace(/\s+/g, '').includes('devmeshexplain--fromproductpage-v1grpcdetails:9080/bookinfo.details.v1.Details/GetDetails--app-grpc-statusUNAVAILABLE'), head);
 });

@@ -8,7 +8,10 @@
  * only host is ejected answering 503 UH; and below minHealthPercent (the
  * panic threshold) the ejected host picked anyway. The prediction's set of
  * endpoints must equal the set the sidecar used (round robin visits each
- * eligible one), so a walk that ejects too much or too little fails.
+ * eligible one), so a walk that ejects too much or too little fails. Each
+ * request is replayed too as `explain --trace` walks it, with the ejections
+ * the caller's sidecar recorded in its request record (not the assumption):
+ * that walk must agree as well.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +21,8 @@ import { explainRequest } from '../../simulator/explain/walk';
 import { disagreement } from '../../simulator/explain/compare';
 import { dr, startMeshRetrying, vs, type ServiceDef, type TestMesh } from '../sidecar/fixtures';
 import { observe, type SentRequest } from './hops';
+import { hopsOf } from '../../simulator/explain/trace';
+import type { SpanRecord } from '../../simulator/control/api/contract';
 
 const REVIEWS = ['reviews-v1', 'reviews-v2', 'reviews-v3'];
 const SERVICES: ServiceDef[] = [
@@ -104,6 +109,15 @@ describe('explain agrees with real sidecars on outlier detection', { timeout: 12
         `${req.url} ${JSON.stringify(req.headers)} given ejected ${ejected.join(', ')}: no predicted outcome agrees`,
         `sidecars: status ${seen.status} flags ${seen.flags}; outbound ${JSON.stringify(seen.outbound)}`,
         ...candidates.map((o) => `predicted ${(o.probability * 100).toFixed(1)} % (${disagreement(o, seen)}): ${o.summary}`),
+      ].join('\n'));
+      // Replayed as `explain --trace` walks the hop: from the span of the caller's records, whose request record carries the hosts its detector held out then.
+      const span = { traceId: 't', spanId: `s${i}`, name: req.url, kind: 'client', role: 'outbound', start: i, durationMs: 1, error: false, workload: req.from, service: 'frontend', namespace: 'default', attributes: { 'http.method': req.method, 'http.url': req.url, 'http.status_code': seen.status }, decisions: seen.outbound } as SpanRecord;
+      const [hop] = hopsOf([span]);
+      const replayed = explainRequest(mesh.snapshot, hop.request, {}).outcomes.filter((o) => o.probability > 0);
+      assert.ok(replayed.some((o) => disagreement(o, seen) === undefined), [
+        `the replay of ${req.url} with the recorded ejections ${JSON.stringify(hop.request.ejected ?? [])} does not agree with the sidecar`,
+        `sidecars: status ${seen.status}; outbound ${JSON.stringify(seen.outbound)}`,
+        ...replayed.map((o) => `replayed ${(o.probability * 100).toFixed(1)} % (${disagreement(o, seen)}): ${o.summary}`),
       ].join('\n'));
       for (const r of seen.outbound) if (r.step === 'attempt' && r.endpoint) seenEndpoints.add(r.endpoint);
       status.add(seen.status);

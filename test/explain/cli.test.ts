@@ -102,6 +102,69 @@ spec:
   return dir;
 }
 
+/**
+ * Bookinfo behind Istio's "Secure Gateways" (mutual TLS): a MUTUAL HTTPS
+ * server for bookinfo.example.com and a MUTUAL TLS server that terminates
+ * and routes Redis by tcp[] (pilot's "TCP with TLS termination"), both with
+ * the credential of test/explain/fixtures/gateway-tls (a CA, a server and a
+ * client certificate made with openssl, valid for 100 years), plus an ALLOW
+ * for the ingress gateway at Redis. The client's certificate is copied in.
+ */
+function secureGateways(): string {
+  const dir = bookinfo('secure-gateways', '');
+  const fixtures = path.join(ROOT, 'test', 'explain', 'fixtures', 'gateway-tls');
+  const pem = (f: string) => readFileSync(path.join(fixtures, f), 'utf8').trim().split('\n').map((l) => `    ${l}`).join('\n');
+  cpSync(path.join(fixtures, 'client.crt'), path.join(dir, 'client.crt'));
+  writeFileSync(path.join(dir, 'policies', 'secure-gateway.yaml'), `apiVersion: v1
+kind: Secret
+metadata: { name: bookinfo-credential, namespace: istio-system }
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+${pem('server.crt')}
+  tls.key: |
+${pem('server.key')}
+  ca.crt: |
+${pem('ca.crt')}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: bookinfo-secure }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - port: { number: 443, name: https, protocol: HTTPS }
+      tls: { mode: MUTUAL, credentialName: bookinfo-credential }
+      hosts: [bookinfo.example.com]
+    - port: { number: 6380, name: tls-redis, protocol: TLS }
+      tls: { mode: MUTUAL, credentialName: bookinfo-credential }
+      hosts: [redis.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: bookinfo-secure }
+spec:
+  hosts: [bookinfo.example.com, redis.example.com]
+  gateways: [bookinfo-secure]
+  http:
+    - match: [{ uri: { exact: /productpage } }]
+      route: [{ destination: { host: productpage, port: { number: 9080 } } }]
+  tcp:
+    - match: [{ port: 6380 }]
+      route: [{ destination: { host: redis, port: { number: 6379 } } }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: redis-from-ingress }
+spec:
+  selector: { matchLabels: { app: redis } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: ["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"] } }]
+`);
+  return dir;
+}
+
 const CASES: Case[] = [
   { name: 'jason-to-reviews-v2', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
   { name: 'others-to-reviews-v1', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0'], exit: 0 },
@@ -143,6 +206,11 @@ const CASES: Case[] = [
   // The same at the ingress gateway itself (RequestAuthentication and AuthorizationPolicy in istio-system): refused before it routes.
   { name: 'end-users-ingress-no-token', example: 'end-users', edit: INGRESS_JWT, args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 1 },
   { name: 'end-users-ingress-invalid-token', example: 'end-users', edit: INGRESS_JWT, args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers', '-H', 'authorization: Bearer deadbeef'], exit: 1 },
+  // The ingress's Istio Gateway TLS servers ("Secure Gateways", mutual TLS): a MUTUAL server refuses a client without a certificate in the
+  // handshake; with one its CA signed, the decrypted stream is routed by tcp[] to Redis; an https request gets the XFCC the ingress sets.
+  { name: 'gateway-tls-mutual-no-cert', dir: secureGateways, args: ['--from', 'ingress', 'tls', 'redis.example.com:6380'], exit: 1 },
+  { name: 'gateway-tls-mutual-to-redis', dir: secureGateways, args: ['--from', 'ingress', 'tls', 'redis.example.com:6380', '--client-cert', 'client.crt'], exit: 0 },
+  { name: 'gateway-https-mutual-xfcc', dir: secureGateways, args: ['--from', 'ingress', 'GET', 'https://bookinfo.example.com/productpage', '--client-cert', 'client.crt'], exit: 0 },
   { name: 'end-users-ext-authz-unknown', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 0 },
 ];
 
@@ -218,7 +286,11 @@ describe('devmesh explain usage errors exit 2', () => {
     ['tls on a TCP port', ['--from', 'ratings-v1', 'tls', 'redis:6379', '--sni', 'redis'], /port 6379 \(redis\) is redis, not TLS/],
     ['--sni on a TCP connection', ['--from', 'ratings-v1', 'tcp', 'redis:6379', '--sni', 'redis'], /--sni is for a TLS connection/],
     ['a header on a TCP connection', ['--from', 'ratings-v1', 'tcp', 'redis:6379', '-H', 'a: b'], /a connection has no headers/],
-    ['a TCP connection from the ingress', ['--from', 'ingress', 'tcp', 'redis:6379'], /a TCP connection leaves from a workload's sidecar/],
+    // From the ingress a connection goes to a Gateway server's port: redis's own port is none.
+    ['a TCP connection from the ingress to a port no Gateway server listens on', ['--from', 'ingress', 'tcp', 'redis:6379'], /no Gateway has a TCP or TLS server on port 6379/],
+    ['a client certificate from a workload', ['--from', 'productpage-v1', 'GET', 'https://reviews:9080/', '--client-cert', 'mesh.yaml'], /--client-cert: a client certificate is what a client of the ingress presents/],
+    ['a client certificate on a plain http request', ['--from', 'ingress', 'GET', 'http://bookinfo.example.com/productpage', '--client-cert', 'mesh.yaml'], /give an https:\/\/ URL/],
+    ['a client certificate file that is not there', ['--from', 'ingress', 'GET', 'https://bookinfo.example.com/productpage', '--client-cert', 'nope.pem'], /--client-cert nope\.pem: ENOENT/],
     ['an external authorizer answer that is neither allow nor deny', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--ext-authz', 'maybe'], /--ext-authz maybe: allow or deny/],
     ['an in-flight count that is no number', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--in-flight', 'many'], /--in-flight many: a number of requests/],
     ['an unknown format', ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/', '--format', 'yaml'], /unknown --format "yaml"/],

@@ -44,6 +44,21 @@ describe('explain in the editor', () => {
     assert.doesNotMatch(a.text, /from reviews-v2/);
   });
 
+  test('a gRPC call (method GRPC, host:port/package.Service/Method) is walked as the CLI walks it, with the app\'s gRPC status assumed: UNAVAILABLE is retried', () => {
+    const ls = service();
+    const call = { from: 'productpage-v1', method: 'GRPC', url: 'details:9080/bookinfo.details.v1.Details/GetDetails', headers: {} };
+    const unknown = ls.explain(call, display);
+    assert.ok(unknown.ok, unknown.ok ? '' : unknown.message);
+    assert.match(unknown.text, /forwarded to details-v1/);
+    const unavailable = ls.explain({ ...call, appGrpcStatus: 14 }, display);
+    assert.ok(unavailable.ok);
+    assert.match(unavailable.text, /200 grpc-status 14 UNAVAILABLE from details-v1 .*after 3 attempts/);
+    const http = ls.explain({ ...JASON, appGrpcStatus: 14 }, display);
+    assert.ok(!http.ok && /for a gRPC call/.test(http.message));
+    const bad = ls.explain({ ...call, url: 'details/x' }, display);
+    assert.ok(!bad.ok && /host:port\/package\.Service\/Method/.test(bad.message));
+  });
+
   test('a refusal is an answer with answered false; an unknown workload or policies with errors are no answer, with the reason', () => {
     const ls = service();
     const refused = ls.explain({ ...JASON, url: 'http://ratings:9080/ratings/0', headers: {} }, display);

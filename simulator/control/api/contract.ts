@@ -493,6 +493,12 @@ export interface RequestRecord {
   headers?: Record<string, string>;
   /** A TCP connection: the `host:port` the app named (its CONNECT target, or its local upstream port's service), which the walk starts from. */
   target?: string;
+  /**
+   * The hosts of the routed cluster its caller's outlier detection held out
+   * when the request's first endpoint was picked, in the order they were
+   * ejected; `devmesh explain --trace` walks the hop with them (`--ejected`).
+   */
+  ejected?: string[];
 }
 
 /** Which rule routed the request (or that none did), and where to. */

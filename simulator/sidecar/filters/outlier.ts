@@ -59,13 +59,23 @@ export const outlier = (s: OutlierSettings): Filter => (next) => (ctx) => {
  * minHealthPercent), and — on a retry — hosts not tried yet when any are left.
  */
 export function eligibleEndpoints(state: ResilienceState) {
-  return <E extends { name: string }>(ctx: Pick<RequestContext, 'plan' | 'avoidEndpoints' | 'tables'> | { plan?: { kind: 'forward'; host: string; subset?: string; port: number }; tables: MeshTables }, endpoints: E[], policy: EffectivePolicy): E[] => {
+  return <E extends { name: string }>(ctx: Pick<RequestContext, 'plan' | 'avoidEndpoints' | 'tables' | 'notes'> | { plan?: { kind: 'forward'; host: string; subset?: string; port: number }; tables: MeshTables }, endpoints: E[], policy: EffectivePolicy): E[] => {
     const plan = ctx.plan;
     if (plan?.kind !== 'forward') return endpoints;
     const cluster = clusterName(plan);
     state.hosts.set(cluster, endpoints.map((e) => e.name));
     let out = endpoints;
-    if (policy.outlierDetection) out = state.detector(cluster, policy.outlierDetection, ctx.tables.defaults.outlierDetection).eligible(out, state.now());
+    if (policy.outlierDetection) {
+      const detector = state.detector(cluster, policy.outlierDetection, ctx.tables.defaults.outlierDetection);
+      out = detector.eligible(out, state.now());
+      // The request's records say which hosts were out at its first pick, in ejection order, so a replay (explain --trace) assumes them.
+      const notes = 'notes' in ctx ? ctx.notes : undefined;
+      if (notes && notes.ejected === undefined) {
+        // Noted at the first pick only (empty when none is out): a host ejected by this request's own attempts is not the state it met.
+        notes.ejected = endpoints.filter((e) => detector.isEjected(e.name)).map((e) => e.name)
+          .sort((a, b) => (detector.hosts.get(a)!.ejectedAt ?? 0) - (detector.hosts.get(b)!.ejectedAt ?? 0));
+      }
+    }
     const avoid = 'avoidEndpoints' in ctx ? ctx.avoidEndpoints : undefined;
     if (avoid && avoid.size > 0) {
       const fresh = out.filter((e) => !avoid.has(e.name));

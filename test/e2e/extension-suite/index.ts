@@ -191,6 +191,15 @@ const tests: [string, () => Promise<void>][] = [
     await vscode.commands.executeCommand('workbench.action.files.revert');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   }],
+  ['Explain Request of a gRPC call takes the app\'s gRPC status as an assumption: UNAVAILABLE is retried by the default policy', async () => {
+    const shownDoc = await vscode.commands.executeCommand<{ uri?: vscode.Uri; error?: string }>('devmesh.explainRequest',
+      { from: 'productpage-v1', method: 'GRPC', url: 'details:9080/bookinfo.details.v1.Details/GetDetails', headers: {}, appGrpcStatus: 14 });
+    assert.equal(shownDoc?.error, undefined);
+    const text = vscode.workspace.textDocuments.find((d) => d.uri.toString() === shownDoc!.uri!.toString())!.getText();
+    assert.match(text, /^# devmesh explain --from productpage-v1 grpc details:9080\/bookinfo\.details\.v1\.Details\/GetDetails --app-grpc-status UNAVAILABLE$/m);
+    assert.match(text, /200 grpc-status 14 UNAVAILABLE from details-v1 .*after 3 attempts/);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  }],
   ['Open Rule (the topology edge panel\'s rule links) opens the policy file at the rule the sidecars counted', async () => {
     const opened = await vscode.commands.executeCommand<{ uri?: vscode.Uri; line?: number; error?: string }>('devmesh.openRule', 'VirtualService/default/reviews/1');
     assert.equal(opened?.error, undefined);

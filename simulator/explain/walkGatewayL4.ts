@@ -1,0 +1,110 @@
+/**
+ * The static walk of one connection a client outside the mesh opens to one
+ * of the ingress's Istio Gateway servers that are not HTTP (chains.ts
+ * outboundL4Chain at the ingress, sidecar.ts gatewayPorts): a TLS server
+ * that terminates (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL) first
+ * completes the client's handshake — the chain its server name picks, and
+ * whether that chain admits the client's certificate (gatewayTls.ts) — and
+ * then routes the decrypted stream by the tcp[] rules of the VirtualServices
+ * bound to its Gateways (pilot createGatewayTCPFilterChainOpts); a TLS
+ * passthrough server routes by tls[] on the server name; a TCP server by
+ * tcp[]. From the route on, the connection is walked as walkL4.ts walks one
+ * from a workload: the destination, the endpoint odds, the tunnel's mTLS and
+ * the callee's PeerAuthentication and network RBAC. Pure.
+ */
+import type { MeshSnapshot } from '../protocol';
+import { ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
+import { compileTables, type CompiledL4Rule, type MeshTables } from '../sidecar/tables';
+import { planGatewayL4, planGatewayTls } from '../sidecar/routing/l4Plan';
+import type { L4Attributes } from '../sidecar/routing/l4Match';
+import { ruleOf, type DecisionRecord } from '../sidecar/decisions';
+import { explore, merge } from './odds';
+import { gatewayHandshake } from './gatewayTls';
+import type { ResourceRef, RuleStep } from './result';
+import { ExplainUsageError, type ExplainOptions, type Locator } from './walk';
+import { connectionOutcomes, describeMatch, ended, l4RulePath, planKey, staticFailure, walkTools, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
+
+export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConnection, opts: ExplainOptions = {}): ExplainConnectionResult {
+  const t = compileTables(snapshot, null);
+  const { tables, locate, ref } = walkTools(snapshot, opts);
+  const m = /^([^\s:/]+):(\d+)$/.exec(c.target);
+  if (!m) throw new ExplainUsageError(`${c.protocol} ${c.target}: write the target as host:port, the port a Gateway server listens on (e.g. tcp.example.com:443)`);
+  const port = Number(m[2]);
+  const kind = t.gatewayTerminatedTcpPorts.has(port) ? 'terminated' as const : t.gatewayTlsPorts.has(port) ? 'passthrough' as const : t.gatewayTcpPorts.has(port) ? 'tcp' as const : undefined;
+  if (!kind) {
+    const known = [...new Set([...t.gatewayTcpPorts.keys(), ...t.gatewayTlsPorts.keys()])].sort((a, b) => a - b);
+    throw new ExplainUsageError(`${c.protocol} ${c.target}: no Gateway has a TCP or TLS server on port ${port} (${known.length ? `ports: ${known.join(', ')}` : 'none has one'}); an HTTP or HTTPS server's requests are walked with METHOD URL`);
+  }
+  if (kind === 'tcp' && c.protocol === 'tls') throw new ExplainUsageError(`tls ${c.target}: port ${port} is a TCP server of the ingress (use tcp ${c.target})`);
+  if (kind !== 'tcp' && c.protocol === 'tcp') throw new ExplainUsageError(`tcp ${c.target}: port ${port} is a TLS server of the ingress (use tls ${c.target}, with --sni when the name differs)`);
+  if (c.clientCert !== undefined && kind !== 'terminated') throw new ExplainUsageError(`--client-cert: port ${port} does not terminate TLS (${kind === 'tcp' ? 'a TCP server' : 'a passthrough server: the client\'s TLS reaches the destination'})`);
+  const gateways = (kind === 'passthrough' ? t.gatewayTlsPorts : t.gatewayTcpPorts).get(port)!;
+  // A TLS client sends the host it connects to as its server name, unless it is an address (Node's and OpenSSL's clients).
+  const sni = c.protocol === 'tls' ? c.sni ?? (/^[\d.]+$|:/.test(m[1]) ? undefined : m[1].toLowerCase()) : undefined;
+  const connection: ExplainConnection = { ...c, ...(sni !== undefined ? { sni } : {}) };
+  const base = {
+    connection,
+    caller: { proxy: t.identity.name, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, listener: 'ingress' as const },
+    defaults: { flavor: t.defaults.flavor, version: t.defaults.version },
+    host: { authority: c.target },
+  };
+  const gateway: NonNullable<ExplainConnectionResult['gateway']> = { port, kind, gateways };
+  if (kind === 'terminated') {
+    const chains = opts.listenerCertificates?.[`${ISTIO_INGRESS_GATEWAY}:${port}`] ?? [];
+    let handshake;
+    try { handshake = gatewayHandshake(chains, sni, c.clientCert, opts.now); } catch (e) { throw new ExplainUsageError(`--client-cert: ${(e as Error).message}`); }
+    // A decrypted TCP stream has no headers: no x-forwarded-client-cert is set on it.
+    delete handshake.xfcc;
+    gateway.handshake = handshake;
+    // Refused at the handshake: the connection never reaches the ingress's L4 chain, so no access-log entry.
+    if (handshake.refused) {
+      const summary = `closed by the ingress gateway ${t.identity.name}: Istio Gateway TLS server port ${port}: ${handshake.refused}`;
+      return { ...base, gateway, route: { rules: [], action: 'refused', message: 'not routed: the TLS handshake did not admit the client' }, destinations: [], ...ended([{ probability: 1, kind: 'refused', summary, records: [] }]) };
+    }
+  }
+  const plans = merge(explore((random) => (kind === 'passthrough' ? planGatewayTls(t, gateways, port, sni, random) : planGatewayL4(t, gateways, port, random))), planKey);
+  const route = routeStep(t, plans, gateways, port, kind === 'passthrough' ? sni : undefined, locate, ref);
+  // The ingress's access-log entry starts with the config it decided under (no CONNECT target: the port is the target).
+  const request: DecisionRecord = { step: 'request', config: snapshot.version };
+  const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref);
+  return { ...base, gateway, route, destinations, ...ended(outcomes) };
+}
+
+/** The tcp[] (or, on a passthrough port, tls[]) rules of the VirtualServices bound to the port's Gateways, as the plan weighs them. */
+function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../sidecar/routing/l4Plan').L4Plan>>, gateways: readonly string[], port: number, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
+  const first = plans[0].value;
+  const chosen = first.kind === 'forward' ? first.origin : undefined;
+  const steps: RuleStep[] = [];
+  const passthrough = sni !== undefined || first.kind === 'error' && first.reason === 'no-sni-match';
+  let taken = false;
+  for (const gateway of gateways) {
+    if (taken) break;
+    const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, ...(sni ? { sni } : {}) };
+    for (const vs of t.gatewayRoutes) {
+      if (taken || !vs.gateways.includes(gateway)) continue;
+      for (const r of (passthrough ? vs.tls : vs.tcp) as readonly CompiledL4Rule[]) {
+        const rule = ruleOf(r.origin)!;
+        // The first rule that holds takes the connection: the ones after it are not looked at.
+        if (taken || steps.some((s) => JSON.stringify(s.rule) === JSON.stringify(rule))) continue;
+        const location = locate(rule, l4RulePath(rule));
+        const at = location ? { location } : {};
+        if (chosen && r.origin === chosen) {
+          steps.push({ rule, ...at, matched: true, because: r.matches === null ? 'no match conditions: every connection' : describeMatch(r.matches.find((x) => x.test(a))!, a) });
+          taken = true;
+          continue;
+        }
+        const failed = r.route.length === 0 ? ['it has no route'] : (r.matches ?? []).map((x) => staticFailure(x, a) ?? (passthrough ? `server name "${sni ?? '(none)'}" not in sniHosts ${JSON.stringify(x.sniHosts ?? [])}` : undefined)).filter((f): f is string => f !== undefined);
+        steps.push({ rule, ...at, matched: false, failed: failed.length ? failed : ['a rule before it took the connection'] });
+      }
+    }
+  }
+  const source = chosen ? ref(chosen.kind, chosen.namespace, chosen.name) : undefined;
+  if (first.kind === 'error') return { ...(source ? { source } : {}), rules: steps, action: 'refused', flag: first.flag, message: first.message };
+  return {
+    ...(source ? { source } : {}), rules: steps, ...(chosen ? { chosen: ruleOf(chosen) } : {}), routeName: first.routeName, action: 'forward',
+    destinations: plans.filter((p) => p.value.kind === 'forward').map(({ value, probability }) => {
+      const f = value as Extract<typeof value, { kind: 'forward' }>;
+      return { host: f.host, port: f.port, ...(f.subset !== undefined ? { subset: f.subset } : {}), probability };
+    }),
+  };
+}
