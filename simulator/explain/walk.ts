@@ -16,6 +16,7 @@ import { formatDuration } from '../policy/duration';
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../policy/hosts';
 import { ISTIO_INGRESS_GATEWAY, terminatingMode, type ServerTls } from '../policy/gateway-tls';
 import { planRoute, forwardAs } from '../sidecar/filters/route';
+import { mutateRequestHeaders } from '../sidecar/connectionManager';
 import { faultFor } from '../sidecar/filters/fault';
 import { chooseEndpoint, lbKey } from '../sidecar/filters/endpoint';
 import { eligibleEndpoints } from '../sidecar/filters/outlier';
@@ -150,9 +151,16 @@ class Walk {
     const tls = https && !this.req.gateway ? this.istioTls(target.authority) : undefined;
     // The client's handshake with the server port's chains: the one its server name picks, and whether it admits the client's certificate.
     const handshake = tls ? this.handshake(tls.port, target.authority) : undefined;
-    // The XFCC the ingress sets from a verified client certificate (downstream.ts) goes upstream: the handshake step says it.
-    // Its route match and authorization read the headers as the client sent them, as the sidecars' do.
+    // The XFCC the ingress sets from a verified client certificate goes upstream: the handshake step says it.
     if (tls && handshake) tls.handshake = handshake;
+    // The connection manager's own mutations before any filter reads the headers, as the sidecar's (downstream.ts): the
+    // app's XFCC sanitized at the outbound, the gateway's SANITIZE_SET and x-forwarded-for. A generated x-request-id is
+    // random, so explain leaves it out (a hash on it is as good as random either way).
+    mutateRequestHeaders(headers, t.defaults.proxyHeaders, {
+      listener: this.role === 'ingress' ? 'gateway' : 'outbound',
+      sourceAddress: LOOPBACK,
+      verifiedClientXfcc: handshake?.client?.verified ? handshake.xfcc : undefined,
+    });
     const gatewayListener = this.gatewayListener() ?? (tls ? { gateway: ISTIO_INGRESS_GATEWAY, port: tls.port, scheme: 'https' as const, istio: true } : undefined);
     const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers, ...(gatewayListener ? { gatewayListener } : {}) };
 
@@ -211,7 +219,7 @@ class Walk {
     };
   }
 
-  /** The ingress gateway's own RequestAuthentication and AuthorizationPolicies (those selecting it), on the request as the client sent it. */
+  /** The ingress gateway's own RequestAuthentication and AuthorizationPolicies (those selecting it), on the request as the connection manager hands it to them. */
   private ingressGate(request: CallerRequest, https: boolean, clientPrincipal: string | undefined) {
     const t = this.caller;
     const step: EndpointStep = {

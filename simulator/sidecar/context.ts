@@ -55,7 +55,12 @@ export interface Source {
 export interface RequestContext {
   /** The snapshot in force when this request arrived; a config swap never changes it mid-request. */
   readonly tables: MeshTables;
-  /** `worker`: the Envoy worker thread its connection would be on (each has its own upstream pools; see connectionPool.ts). */
+  /**
+   * `headers`: the request as the filters match it — as received (pseudo-headers, `host`), with the connection manager's
+   * x-request-id, x-forwarded-client-cert, x-forwarded-for and x-forwarded-port (connectionManager.ts) and what filters
+   * before set (setRequestHeader), but not the route's own header operations, which apply to what is forwarded (`ctx.headers`).
+   * `worker`: the Envoy worker thread its connection would be on (each has its own upstream pools; see connectionPool.ts).
+   */
   readonly downstream: { headers: IncomingHttpHeaders; body: Readable; httpVersion: string; worker?: number };
   readonly startedAt: number;
   method: string;

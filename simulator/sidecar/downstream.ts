@@ -34,7 +34,8 @@ import type { ListenerClass } from '../policy/defaults';
 import { grpcLocalReply } from './grpc/localReply';
 import { grpcStatusOf, isGrpc } from './grpc/status';
 import { resetStream } from './upstream/h2Reset';
-import { forwardedClientCert, gatewayXfcc } from './security/xfcc';
+import { gatewayXfcc } from './security/xfcc';
+import { CONNECTION_MANAGER_HEADERS, mutateRequestHeaders } from './connectionManager';
 import type { TLSSocket } from 'node:tls';
 import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, mayHaveTrailers, onTrailers } from './upstream/hopByHop';
 import { relay } from './upstream/relay';
@@ -90,30 +91,18 @@ export function newContext(
   const reqHeaders = isH2(down) ? down.headers : down.req.headers;
   const headers = endToEndHeaders(reqHeaders, isH2(down) ? down.rawHeaders : down.req.rawHeaders);
   const proxyHeaders = tables.defaults.proxyHeaders;
-  let requestId = reqHeaders['x-request-id'];
-  if (typeof requestId !== 'string' || requestId.length === 0) {
-    requestId = proxyHeaders.requestId ? randomUUID() : '';
-    if (requestId) headers['x-request-id'] = requestId;
-  }
-  if (target.listener === 'gateway') {
-    // The gateway's mode (SANITIZE_SET unless gatewayTopology says otherwise) over what the client sent and the certificate the listener verified (MUTUAL, OPTIONAL_MUTUAL).
-    const incoming = headers['x-forwarded-client-cert'];
-    const xfcc = forwardedClientCert(proxyHeaders.forwardedClientCert.gateway, typeof incoming === 'string' ? incoming : undefined, verifiedClientXfcc(socketOf(down)));
-    if (xfcc === undefined) delete headers['x-forwarded-client-cert'];
-    else headers['x-forwarded-client-cert'] = xfcc;
-  } else if (target.listener !== 'inbound') {
-    // The app's connection to its sidecar is plaintext: Envoy's SANITIZE / SANITIZE_SET drop its XFCC.
-    delete headers['x-forwarded-client-cert'];
-  }
-  if (target.listener === 'gateway' && proxyHeaders.xForwardedForAtGateway && source.address) {
-    const had = headers['x-forwarded-for'];
-    const ip = source.address.replace(/^::ffff:/, '');
-    headers['x-forwarded-for'] = typeof had === 'string' && had !== '' ? `${had}, ${ip}` : ip;
-  }
-  if (proxyHeaders.xForwardedPort && headers['x-forwarded-port'] === undefined) {
-    const localPort = socketOf(down)?.localPort;
-    if (localPort) headers['x-forwarded-port'] = String(localPort);
-  }
+  const sent = reqHeaders['x-request-id'];
+  const requestId = typeof sent === 'string' && sent.length > 0 ? sent : proxyHeaders.requestId ? randomUUID() : '';
+  const socket = socketOf(down);
+  mutateRequestHeaders(headers, proxyHeaders, {
+    listener: target.listener,
+    sourceAddress: source.address,
+    verifiedClientXfcc: target.listener === 'gateway' ? verifiedClientXfcc(socket) : undefined,
+    localPort: socket?.localPort,
+    generatedRequestId: requestId,
+  });
+  // The filters (jwt_authn, ext_authz, RBAC, the route match and hash policy) see the headers after these mutations, as Envoy's do.
+  filtersSee(reqHeaders, headers);
   const server = proxyHeaders.server[target.listener];
   let answered = false;
   /** The status of the answer sent (200 until one is). */
@@ -288,6 +277,20 @@ function sendTrailers(stream: ServerHttp2Stream, trailers: OutgoingHttpHeaders |
     stream.sendTrailers(trailers ?? {});
   } catch {
     if (trailers) try { stream.sendTrailers({}); } catch { /* the stream is gone */ }
+  }
+}
+
+/**
+ * The filters' view of the request (`ctx.downstream.headers`: pseudo-headers,
+ * `host`, and each repeated header joined as Node gives it) takes the
+ * connection manager's values from the forwarded headers.
+ */
+function filtersSee(view: IncomingHttpHeaders | IncomingHttp2Headers, forwarded: OutgoingHttpHeaders): void {
+  const v = view as Record<string, unknown>;
+  for (const name of CONNECTION_MANAGER_HEADERS) {
+    const value = forwarded[name];
+    if (value === undefined) delete v[name];
+    else if (value !== v[name]) v[name] = Array.isArray(value) ? value.join(', ') : String(value);
   }
 }
 

@@ -1,0 +1,55 @@
+/**
+ * What Envoy's HTTP connection manager does to a request's headers before
+ * any filter sees it (conn_manager_utility.cc mutateRequestHeaders): it
+ * generates x-request-id when absent, applies forward_client_cert_details to
+ * x-forwarded-client-cert (SANITIZE at a sidecar's outbound listener, whose
+ * downstream is the app in plaintext; SANITIZE_SET at a gateway from the
+ * client certificate it verified), appends the client address to
+ * x-forwarded-for where use_remote_address is on (the ingress), and sets
+ * x-forwarded-port. jwt_authn, ext_authz, RBAC and the router (route match,
+ * hash policy) all read the result; the route's own header operations come
+ * later, when the router forwards. The sidecar (downstream.ts) and explain
+ * (walk.ts) both call it, so they decide on the same headers.
+ */
+import type { ListenerClass, ProxyHeaderDefaults } from '../policy/defaults';
+import { forwardedClientCert } from './security/xfcc';
+
+/** What the connection and the proxy know about one request. */
+export interface ConnectionFacts {
+  listener: ListenerClass;
+  /** The client's address (x-forwarded-for at the gateway). */
+  sourceAddress?: string;
+  /** The gateway's XFCC element for a client certificate it verified; undefined without one. */
+  verifiedClientXfcc?: string;
+  /** The listener's own port (x-forwarded-port). */
+  localPort?: number;
+  /** The x-request-id generated for a request that came without one ('' when proxyHeaders turn generation off). */
+  generatedRequestId?: string;
+}
+
+/** The names this step may change: what the filters' view of the request takes over from the forwarded headers. */
+export const CONNECTION_MANAGER_HEADERS = ['x-request-id', 'x-forwarded-client-cert', 'x-forwarded-for', 'x-forwarded-port'] as const;
+
+type Headers = Record<string, string | string[] | number | undefined>;
+
+/** Applies the connection manager's mutations to `headers` in place. */
+export function mutateRequestHeaders(headers: Headers, proxyHeaders: ProxyHeaderDefaults, facts: ConnectionFacts): void {
+  const id = headers['x-request-id'];
+  if ((typeof id !== 'string' || id.length === 0) && facts.generatedRequestId) headers['x-request-id'] = facts.generatedRequestId;
+  if (facts.listener === 'gateway') {
+    // The gateway's mode (SANITIZE_SET unless gatewayTopology says otherwise) over what the client sent and the certificate the listener verified (MUTUAL, OPTIONAL_MUTUAL).
+    const incoming = headers['x-forwarded-client-cert'];
+    const xfcc = forwardedClientCert(proxyHeaders.forwardedClientCert.gateway, typeof incoming === 'string' ? incoming : undefined, facts.verifiedClientXfcc);
+    if (xfcc === undefined) delete headers['x-forwarded-client-cert'];
+    else headers['x-forwarded-client-cert'] = xfcc;
+  } else if (facts.listener !== 'inbound') {
+    // The app's connection to its sidecar is plaintext: Envoy's SANITIZE / SANITIZE_SET drop its XFCC.
+    delete headers['x-forwarded-client-cert'];
+  }
+  if (facts.listener === 'gateway' && proxyHeaders.xForwardedForAtGateway && facts.sourceAddress) {
+    const had = headers['x-forwarded-for'];
+    const ip = facts.sourceAddress.replace(/^::ffff:/, '');
+    headers['x-forwarded-for'] = typeof had === 'string' && had !== '' ? `${had}, ${ip}` : ip;
+  }
+  if (proxyHeaders.xForwardedPort && headers['x-forwarded-port'] === undefined && facts.localPort) headers['x-forwarded-port'] = String(facts.localPort);
+}
