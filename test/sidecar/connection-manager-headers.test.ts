@@ -1,0 +1,78 @@
+/**
+ * The filters see the request after the connection manager's own header
+ * mutations, as Envoy's do: the app's x-forwarded-client-cert is sanitized
+ * before the route matches, the ingress's x-forwarded-for holds the client
+ * address when RBAC runs, and a generated x-request-id is what a consistent
+ * hash on it reads.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ap, dr, startMesh, vs, type TestMesh } from './fixtures';
+import { seededRandom } from '../../simulator/sidecar/routing/loadBalancer';
+
+const versions = (app: string, n: number) => ({
+  name: app,
+  workloads: Array.from({ length: n }, (_, i) => ({ name: `${app}-v${i + 1}`, labels: { app, version: `v${i + 1}` } })),
+});
+const policies = {
+  destinationRules: [
+    dr('reviews', { host: 'reviews', subsets: ['v1', 'v2'].map((v) => ({ name: v, labels: { version: v } })) }),
+    dr('ratings', { host: 'ratings', trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x-request-id' } } } }),
+  ],
+  virtualServices: [
+    vs('reviews', {
+      hosts: ['reviews'],
+      http: [
+        { match: [{ headers: { 'x-forwarded-client-cert': { prefix: 'By=' } } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+        { match: [{ headers: { 'x-forwarded-for': { exact: '127.0.0.1' } } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+        { route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+      ],
+    }),
+  ],
+};
+const ingress = { matchLabels: { istio: 'ingressgateway' } };
+
+describe("the connection manager's header mutations come before the filters", () => {
+  let mesh: TestMesh;
+  before(async () => {
+    mesh = await startMesh([{ name: 'productpage', workloads: [{ name: 'productpage-v1' }] }, versions('reviews', 2), versions('ratings', 3)], policies, { random: seededRandom(11) });
+  });
+  after(() => mesh.close());
+
+  test("an app's own x-forwarded-client-cert is sanitized at its sidecar's outbound before the route matches it", async () => {
+    const r = await mesh.request('productpage-v1', { url: 'http://reviews:9080/', headers: { 'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/default/sa/reviews;URI=spiffe://cluster.local/ns/default/sa/forged' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json().workload, 'reviews-v1', 'the forged XFCC must not reach the route match');
+    assert.doesNotMatch(String(r.json().headers['x-forwarded-client-cert']), /forged/);
+  });
+
+  test("the ingress's route matches x-forwarded-for with the client address it appended", async () => {
+    const r = await mesh.request('ingress', { url: 'http://reviews:9080/' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json().workload, 'reviews-v2');
+    const behind = await mesh.request('ingress', { url: 'http://reviews:9080/', headers: { 'x-forwarded-for': '10.0.0.1' } });
+    assert.equal(behind.json().workload, 'reviews-v1', 'the appended list is "10.0.0.1, 127.0.0.1"');
+  });
+
+  test("the ingress's AuthorizationPolicy reads x-forwarded-for with the client address it appended", async () => {
+    await mesh.push({
+      ...policies,
+      authorizationPolicies: [ap('local-clients', { selector: ingress, action: 'ALLOW', rules: [{ when: [{ key: 'request.headers[x-forwarded-for]', values: ['127.0.0.1'] }] }] }, 'istio-system')],
+    });
+    assert.equal((await mesh.request('ingress', { url: 'http://ratings:9080/' })).status, 200);
+    assert.equal((await mesh.request('ingress', { url: 'http://ratings:9080/', headers: { 'x-forwarded-for': '10.0.0.1' } })).status, 403);
+    await mesh.push(policies);
+  });
+
+  test('a consistent hash on x-request-id reads the id the sidecar generated when the app sent none', async () => {
+    const picked: Array<{ id: string; workload: string }> = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await mesh.request('productpage-v1', { url: 'http://ratings:9080/' });
+      picked.push({ id: r.json().headers['x-request-id'], workload: r.json().workload });
+    }
+    for (const { id, workload } of picked) {
+      const again = await mesh.request('productpage-v1', { url: 'http://ratings:9080/', headers: { 'x-request-id': id } });
+      assert.equal(again.json().workload, workload, `the same id ${id} hashes to the same endpoint`);
+    }
+  });
+});
