@@ -17,6 +17,7 @@ import { authorityPort, hostMatches, qualifyHost, stripPort } from '../policy/ho
 import { ISTIO_INGRESS_GATEWAY, terminatingMode, type ServerTls } from '../policy/gateway-tls';
 import { planRoute, forwardAs } from '../sidecar/filters/route';
 import { mutateRequestHeaders } from '../sidecar/connectionManager';
+import { inboundXfcc } from '../sidecar/filters/xfcc';
 import { faultFor } from '../sidecar/filters/fault';
 import { chooseEndpoint, lbKey } from '../sidecar/filters/endpoint';
 import { eligibleEndpoints } from '../sidecar/filters/outlier';
@@ -517,6 +518,10 @@ class Walk {
       records.push(mtlsRecord(ep.name, inbound.number, inbound.mtls, peer, admitted));
     }
     const path = normalizePath(sent.path, dest.defaults.pathNormalization);
+    // The callee's connection manager sets its XFCC before its policies read the headers (filters/xfcc.ts); offline, the caller's certificate hash is a stand-in.
+    const xfcc = inboundXfcc(dest, { spiffeId: peer.spiffeId, certHash: CALLER_CERT_HASH }, sent.headers['x-forwarded-client-cert']);
+    if (xfcc === undefined) delete sent.headers['x-forwarded-client-cert'];
+    else sent.headers['x-forwarded-client-cert'] = xfcc;
     const guarded = this.guard(dest, step, records, { headers: sent.headers as IncomingHttpHeaders, path, authority: sent.authority, source, inbound });
     if (guarded.refused) return { step, records, outcome: this.localReply(guarded.refused.status), refused: guarded.refused.why };
     return { step, records, outcome: guarded.unknown ? undefined : this.appAnswer() };
@@ -794,6 +799,8 @@ function gcd(a: number, b: number): number {
 
 /** Where an app's connection to its sidecar comes from. */
 const LOOPBACK = '127.0.0.1';
+/** Where the sha256 of the caller's certificate goes in an XFCC explain writes (it has no certificates of its own). */
+const CALLER_CERT_HASH = 'caller-certificate-sha256';
 
 function planKey(p: RoutePlan): string {
   return p.kind === 'forward' ? `forward|${p.host}|${p.port}|${p.subset ?? ''}` : p.kind === 'error' ? `error|${p.error.reason}` : `${p.kind}|${p.status}`;

@@ -200,10 +200,11 @@ export function inboundChain(d: InboundDeps): Handler {
       // Trace: the server span, parent of whatever the app calls next.
       // Metrics: reporter=destination, recorded when the exchange ends.
       ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
+      // Tell the app who called (x-forwarded-client-cert); never trust one from the client. Envoy's connection manager
+      // sets it before any filter, so the policies below read it too.
+      xfcc(),
       // RequestAuthentication, then AuthorizationPolicy CUSTOM, DENY, ALLOW (see securityFilters).
       ...securityFilters(d.security, d.stats, d.log),
-      // Tell the app who called (x-forwarded-client-cert); never trust one from the client.
-      xfcc(),
       // At the egress gateway: name the Gateway server port for its own listener, the "app" here.
       ...(d.egressGateway ? [gatewayHop()] : []),
     ],
@@ -261,10 +262,10 @@ export function inboundUpgradeChain(d: InboundUpgradeDeps): UpgradeHandler {
     servicePort(),
     // Which workload called, when its certificate vouches for the name it gives.
     learnPeer(),
+    // Tell the app who called (x-forwarded-client-cert), before the policies read the headers as for requests.
+    xfcc(),
     // RequestAuthentication, then AuthorizationPolicy CUSTOM, DENY, ALLOW: denials, AUDIT and dry-run counted and logged as for requests.
     ...securityFilters(d.security, d.stats, d.log),
-    // Tell the app who called (x-forwarded-client-cert).
-    xfcc(),
   ]);
 }
 

@@ -2,8 +2,8 @@
  * The filters see the request after the connection manager's own header
  * mutations, as Envoy's do: the app's x-forwarded-client-cert is sanitized
  * before the route matches, the ingress's x-forwarded-for holds the client
- * address when RBAC runs, and a generated x-request-id is what a consistent
- * hash on it reads.
+ * address when RBAC runs, a workload's RBAC reads the XFCC its inbound set,
+ * and a generated x-request-id is what a consistent hash on it reads.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,9 +59,28 @@ describe("the connection manager's header mutations come before the filters", ()
       ...policies,
       authorizationPolicies: [ap('local-clients', { selector: ingress, action: 'ALLOW', rules: [{ when: [{ key: 'request.headers[x-forwarded-for]', values: ['127.0.0.1'] }] }] }, 'istio-system')],
     });
-    assert.equal((await mesh.request('ingress', { url: 'http://ratings:9080/' })).status, 200);
-    assert.equal((await mesh.request('ingress', { url: 'http://ratings:9080/', headers: { 'x-forwarded-for': '10.0.0.1' } })).status, 403);
-    await mesh.push(policies);
+    try {
+      assert.equal((await mesh.request('ingress', { url: 'http://ratings:9080/' })).status, 200);
+      assert.equal((await mesh.request('ingress', { url: 'http://ratings:9080/', headers: { 'x-forwarded-for': '10.0.0.1' } })).status, 403);
+    } finally {
+      await mesh.push(policies);
+    }
+  });
+
+  test("a workload's AuthorizationPolicy reads the x-forwarded-client-cert its sidecar's inbound set for the mTLS caller (APPEND_FORWARD)", async () => {
+    const ratings = { matchLabels: { app: 'ratings' } };
+    await mesh.push({
+      ...policies,
+      authorizationPolicies: [ap('callers-by-xfcc', { selector: ratings, action: 'ALLOW', rules: [{ when: [{ key: 'request.headers[x-forwarded-client-cert]', values: ['*;URI=spiffe://cluster.local/ns/default/sa/productpage'] }] }] })],
+    });
+    try {
+      const r = await mesh.request('productpage-v1', { url: 'http://ratings:9080/' });
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.json().headers['x-forwarded-client-cert'], /;URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/productpage$/);
+      assert.equal((await mesh.request('ingress', { url: 'http://ratings:9080/' })).status, 403, "the ingress's element names the ingress gateway");
+    } finally {
+      await mesh.push(policies);
+    }
   });
 
   test('a consistent hash on x-request-id reads the id the sidecar generated when the app sent none', async () => {
