@@ -99,6 +99,29 @@ describe('explain: routing', () => {
   });
 });
 
+describe("explain: the headers after the connection manager's own mutations, as the sidecars match them", () => {
+  const byHeader = (name: string, match: Record<string, string>) => vs('reviews', { hosts: ['reviews'], http: [
+    { match: [{ headers: { [name]: match } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
+    { route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
+  ] });
+
+  test("an app's own x-forwarded-client-cert is sanitized before the route matches", () => {
+    const r = explain({ virtualServices: [byHeader('x-forwarded-client-cert', { prefix: 'By=' })], destinationRules: [subsets] }, { headers: { 'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/default/sa/forged' } });
+    assert.deepEqual(r.route.chosen, { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 1 });
+    assert.deepEqual(r.route.rules[0].failed, ['header x-forwarded-client-cert prefix "By=" (the request has none)']);
+  });
+
+  test("the ingress's route matches x-forwarded-for with the client address it appended", () => {
+    const r = explain({ virtualServices: [byHeader('x-forwarded-for', { exact: '10.0.0.1, 127.0.0.1' })], destinationRules: [subsets] }, { from: 'ingress', headers: { 'x-forwarded-for': '10.0.0.1' } });
+    assert.deepEqual(r.route.chosen, { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 0 });
+  });
+
+  test("a workload's AuthorizationPolicy reads the x-forwarded-client-cert its inbound sets for the mTLS caller", () => {
+    const byXfcc = ap('ratings-by-xfcc', { selector: { matchLabels: { app: 'ratings' } }, rules: [{ when: [{ key: 'request.headers[x-forwarded-client-cert]', values: ['*;URI=spiffe://cluster.local/ns/default/sa/bookinfo-productpage'] }] }] });
+    assert.equal(explain({ authorizationPolicies: [byXfcc] }, { url: 'http://ratings:9080/ratings/0' }).answered, true);
+  });
+});
+
 describe('explain: resilience', () => {
   test('faults are odds, and an abort is the mesh refusing', () => {
     const r = explain({ virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ fault: { abort: { httpStatus: 503, percentage: { value: 20 } } }, route: [{ destination: { host: 'reviews' } }] }] })] });
