@@ -73,6 +73,9 @@ function rule(rnd: Rnd, catchAll: boolean): HTTPRoute {
       [{ headers: { 'x-user': { exact: 'jason' } } }, { uri: { exact: '/status/200' } }],
       [{ uri: { regex: '/status/[24]0[04]' }, method: { exact: 'GET' } }],
       [{ withoutHeaders: { 'x-user': {} } }],
+      // Headers the connection manager changes before the route matches: the app's XFCC sanitized, the ingress's x-forwarded-for appended.
+      [{ headers: { 'x-forwarded-client-cert': { prefix: 'By=' } } }],
+      [{ headers: { 'x-forwarded-for': { exact: '127.0.0.1' } } }],
     ]);
   }
   // Now and then the mesh answers itself: a redirect or a direct response, no destination.
@@ -168,6 +171,8 @@ function policiesFor(rnd: Rnd): Policies {
     [ap('deny-4xx-paths', { selector: reviews, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/status/4*'] } }] }] })],
     [ap('deny-post-b', { selector: { matchLabels: { team: 'b' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['POST'] } }] }] })],
     [ap('allow-jason', { selector: reviews, rules: [{ when: [{ key: 'request.headers[x-user]', values: ['jason'] }] }, { to: [{ operation: { methods: ['GET'] } }] }] })],
+    // The XFCC the callee's inbound sets (APPEND_FORWARD) before its RBAC runs: frontend's element, not the ingress's.
+    [ap('allow-frontend-xfcc', { selector: reviews, rules: [{ when: [{ key: 'request.headers[x-forwarded-client-cert]', values: ['*;URI=spiffe://cluster.local/ns/default/sa/frontend'] }] }] })],
   ]);
   const mesh = maybe(rnd, 0.25, () => ({ compatibilityVersion: '1.23' }));
   return {
@@ -184,12 +189,12 @@ interface Request {
   hold?: Request;
 }
 function requestFor(rnd: Rnd): Request {
-  const user = pick(rnd, [undefined, 'jason', 'kim']);
+  const user = pick(rnd, [undefined, 'jason', 'kim', 'xfcc']);
   // A slow answer is one no policy retries (a retried slow answer would outlast the test client's 5s).
   const path = rnd() < 0.2 ? pick(rnd, ['/status/200/slow', '/status/404/slow']) : pick(rnd, ['/status/200', '/status/200', '/status/503', '/status/500', '/status/404', '/status/409']);
   // The client's own timeouts: Envoy's request headers (1200 ms cuts a slow answer; 0 turns the route's timeout off).
   const clientTimeout = pick<Record<string, string> | undefined>(rnd, [undefined, undefined, undefined, undefined, { 'x-envoy-upstream-rq-timeout-ms': '1200' }, { 'x-envoy-upstream-rq-timeout-ms': '0' }, { 'x-envoy-upstream-rq-per-try-timeout-ms': '250' }]);
-  return { from: pick(rnd, ['frontend-v1', 'frontend-v1', 'ingress'] as const), method: pick(rnd, ['GET', 'GET', 'POST']), path, headers: { ...(user ? { 'x-user': user } : {}), ...clientTimeout } };
+  return { from: pick(rnd, ['frontend-v1', 'frontend-v1', 'ingress'] as const), method: pick(rnd, ['GET', 'GET', 'POST']), path, headers: { ...(user === 'xfcc' ? { 'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/default/sa/forged' } : user ? { 'x-user': user } : {}), ...clientTimeout } };
 }
 
 /**
