@@ -28,7 +28,7 @@ export interface ConnectionFacts {
 }
 
 /** The names this step may change: what the filters' view of the request takes over from the forwarded headers. */
-export const CONNECTION_MANAGER_HEADERS = ['x-request-id', 'x-forwarded-client-cert', 'x-forwarded-for', 'x-forwarded-port'] as const;
+const CONNECTION_MANAGER_HEADERS = ['x-request-id', 'x-forwarded-client-cert', 'x-forwarded-for', 'x-forwarded-port'] as const;
 
 type Headers = Record<string, string | string[] | number | undefined>;
 
@@ -52,4 +52,18 @@ export function mutateRequestHeaders(headers: Headers, proxyHeaders: ProxyHeader
     headers['x-forwarded-for'] = typeof had === 'string' && had !== '' ? `${had}, ${ip}` : ip;
   }
   if (proxyHeaders.xForwardedPort && headers['x-forwarded-port'] === undefined && facts.localPort) headers['x-forwarded-port'] = String(facts.localPort);
+}
+
+/**
+ * The filters' view of the request (`ctx.downstream.headers`: pseudo-headers,
+ * `host`, and each repeated header joined as Node gives it) takes the
+ * connection manager's values from the forwarded headers it mutated.
+ */
+export function filtersSee(view: object, forwarded: Headers): void {
+  const v = view as Record<string, unknown>;
+  for (const name of CONNECTION_MANAGER_HEADERS) {
+    const value = forwarded[name];
+    if (value === undefined) delete v[name];
+    else if (value !== v[name]) v[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
 }

@@ -35,7 +35,7 @@ import { grpcLocalReply } from './grpc/localReply';
 import { grpcStatusOf, isGrpc } from './grpc/status';
 import { resetStream } from './upstream/h2Reset';
 import { gatewayXfcc } from './security/xfcc';
-import { CONNECTION_MANAGER_HEADERS, mutateRequestHeaders } from './connectionManager';
+import { filtersSee, mutateRequestHeaders } from './connectionManager';
 import type { TLSSocket } from 'node:tls';
 import { endToEndHeaders, endToEndResponseHeaders, isHttp2Stream, mayHaveTrailers, onTrailers } from './upstream/hopByHop';
 import { relay } from './upstream/relay';
@@ -280,22 +280,8 @@ function sendTrailers(stream: ServerHttp2Stream, trailers: OutgoingHttpHeaders |
   }
 }
 
-/**
- * The filters' view of the request (`ctx.downstream.headers`: pseudo-headers,
- * `host`, and each repeated header joined as Node gives it) takes the
- * connection manager's values from the forwarded headers.
- */
-function filtersSee(view: IncomingHttpHeaders | IncomingHttp2Headers, forwarded: OutgoingHttpHeaders): void {
-  const v = view as Record<string, unknown>;
-  for (const name of CONNECTION_MANAGER_HEADERS) {
-    const value = forwarded[name];
-    if (value === undefined) delete v[name];
-    else if (value !== v[name]) v[name] = Array.isArray(value) ? value.join(', ') : String(value);
-  }
-}
-
 /** The gateway's x-forwarded-client-cert for a connection whose client certificate was verified, or undefined (plaintext, no or unverified certificate). */
-function verifiedClientXfcc(socket: unknown): string | undefined {
+export function verifiedClientXfcc(socket: unknown): string | undefined {
   const tls = socket as Partial<Pick<TLSSocket, 'authorized' | 'getPeerCertificate' | 'getCertificate'>> | undefined;
   if (!tls?.authorized || typeof tls.getPeerCertificate !== 'function') return undefined;
   const peer = tls.getPeerCertificate();

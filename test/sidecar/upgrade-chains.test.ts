@@ -13,17 +13,17 @@ import { ap, dr, startMeshRetrying, type Policies, type TestMesh } from './fixtu
 /** An app that fails plain requests with `status` and answers upgrades with 101, naming itself. */
 async function chatApp(name: string, status: number): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((_req, res) => { res.statusCode = status; res.end(name); });
-  server.on('upgrade', (_req, socket) => {
-    socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-App: ${name}\r\n\r\n`);
+  server.on('upgrade', (req, socket) => {
+    socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-App: ${name}\r\nX-Xfcc: ${req.headers['x-forwarded-client-cert'] ?? ''}\r\n\r\n`);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as net.AddressInfo).port };
 }
 
 /** Sends an Upgrade through `port` (proxy form) and returns the response head. */
-function upgrade(port: number, path = '/ws'): Promise<string> {
+function upgrade(port: number, path = '/ws', extra = ''): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1', () => sock.write(`GET http://chat:9080${path} HTTP/1.1\r\nHost: chat:9080\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`));
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(`GET http://chat:9080${path} HTTP/1.1\r\nHost: chat:9080\r\nConnection: Upgrade\r\nUpgrade: echo\r\n${extra}\r\n`));
     let data = '';
     sock.setTimeout(5_000, () => sock.destroy(new Error(`no answer to the upgrade; got ${JSON.stringify(data)}`)));
     sock.on('data', (d) => {
@@ -84,5 +84,11 @@ describe('upgrade chains', () => {
     assert.equal(stats.get('rbac.audit'), before.audit + 1);
     assert.equal(stats.get('rbac.shadow_denied'), before.shadow + 1);
     assert.ok(logs.some((l) => /rbac audit: GET \/ws/.test(l)) && logs.some((l) => /rbac dry-run: GET \/ws/.test(l)), logs.join(' | '));
+  });
+
+  test("an upgrade's own x-forwarded-client-cert is sanitized at the outbound: the app sees only its sidecar's element for the caller", async () => {
+    const head = await upgrade(out(), '/ws', 'X-Forwarded-Client-Cert: By=spiffe://cluster.local/ns/default/sa/forged\r\n');
+    assert.match(head, /^HTTP\/1\.1 101/);
+    assert.match(head, /\r\nx-xfcc: By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/chat;Hash=[0-9a-f]+;Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/client$/im);
   });
 });

@@ -15,7 +15,9 @@ import { Readable } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { Certificates } from '../../protocol';
 import { compose, type Filter, type Handler, type RequestContext, type Source } from '../context';
-import type { Exchange } from '../downstream';
+import { verifiedClientXfcc, type Exchange } from '../downstream';
+import { filtersSee, mutateRequestHeaders } from '../connectionManager';
+import type { ListenerClass } from '../../policy/defaults';
 import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, upstreamConnectFailure, type ProxyError } from '../errors';
 import { checkSpiffe } from '../upstream/h2Pool';
 import { endToEndHeaders } from '../upstream/hopByHop';
@@ -59,16 +61,21 @@ function run(deps: UpgradeDeps, handler: Handler, req: IncomingMessage, socket: 
   const proxyForm = /^http:\/\//i.test(url);
   const parsed = proxyForm ? new URL(url) : undefined;
   const authority = parsed ? parsed.host : ((req.headers[':authority'] as string | undefined) ?? req.headers.host ?? '');
-  const ctx = tunnelContext(t, req, socket, head, { method: req.method ?? 'GET', path: parsed ? parsed.pathname + parsed.search : url, authority, proxyForm }, listener === 'outbound' ? { ...source, spiffeId: t.identity.spiffeId, labels: t.identity.labels } : source, deps.onDone);
+  const listenerClass: ListenerClass = listener === 'inbound' ? 'inbound' : t.self ? 'outbound' : 'gateway';
+  const ctx = tunnelContext(t, req, socket, head, { method: req.method ?? 'GET', path: parsed ? parsed.pathname + parsed.search : url, authority, proxyForm, listener: listenerClass }, listener === 'outbound' ? { ...source, spiffeId: t.identity.spiffeId, labels: t.identity.labels } : source, deps.onDone);
   handler(ctx);
 }
 
 const HEAD = Symbol('head');
 
-function tunnelContext(tables: MeshTables, req: IncomingMessage, socket: net.Socket, head: Buffer, target: { method: string; path: string; authority: string; proxyForm: boolean }, source: Source, onDone: (e: Exchange) => void): RequestContext {
+function tunnelContext(tables: MeshTables, req: IncomingMessage, socket: net.Socket, head: Buffer, { listener, ...target }: { method: string; path: string; authority: string; proxyForm: boolean; listener: ListenerClass }, source: Source, onDone: (e: Exchange) => void): RequestContext {
   const headers = endToEndHeaders(req.headers, req.rawHeaders);
   const requestId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID();
-  headers['x-request-id'] = requestId;
+  // The connection manager's own changes, as for requests (downstream.ts): the filters and the tunnel's peer see them.
+  mutateRequestHeaders(headers, tables.defaults.proxyHeaders, {
+    listener, sourceAddress: source.address, verifiedClientXfcc: listener === 'gateway' ? verifiedClientXfcc(socket) : undefined, localPort: socket.localPort, generatedRequestId: requestId,
+  });
+  filtersSee(req.headers, headers);
   const startedAt = performance.now();
   let status = 101;
   let proxyError: string | undefined;
