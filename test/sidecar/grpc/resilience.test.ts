@@ -4,7 +4,14 @@ import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { dr, vs } from '../fixtures';
 import { grpcFrame } from '../../../simulator/sidecar/grpc/frames';
-import { grpcMesh, say, statusOf, upstreamPort, type GrpcMesh } from './fixtures';
+import { drain, grpcMesh, say, statusOf, upstreamPort, type GrpcMesh } from './fixtures';
+
+/** Metadata for a call, as the app reads it. */
+const metadata = (md: Record<string, string>) => {
+  const m = new grpc.Metadata();
+  for (const [k, v] of Object.entries(md)) m.set(k, v);
+  return m;
+};
 
 const ratingsVs = (rule: Record<string, unknown>) => vs('ratings', { hosts: ['ratings'], http: [{ ...rule, route: [{ destination: { host: 'ratings' } }] }] });
 
@@ -113,6 +120,43 @@ describe('gRPC retries', () => {
     assert.equal(s.code, grpc.status.UNAVAILABLE);
     assert.equal(s.details, 'failed on purpose: ünïcode 100%');
     assert.equal(m.mesh.sidecars.get('productpage-v1')!.accessLog.tail().at(-1)!.response_flags, 'URX');
+  });
+
+  test('a server stream answered UNAVAILABLE before any message (trailers-only) is retried on the other host: the caller gets the whole stream', async () => {
+    await m.mesh.push({
+      destinationRules: [dr('ratings', { host: 'ratings', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } })],
+      virtualServices: [ratingsVs({ retries: { attempts: 2, retryOn: 'unavailable' } })],
+    });
+    const client = await m.client();
+    for (let i = 0; i < 4; i++) {
+      const { messages, status } = await drain(client.watch({ text: 'w', count: 3 }, metadata({ 'fail-with': String(grpc.status.UNAVAILABLE), 'only-on': 'ratings-v1' })));
+      assert.equal(status.code, grpc.status.OK, status.details);
+      assert.deepEqual(messages.map((x) => x.workload), ['ratings-v2', 'ratings-v2', 'ratings-v2']);
+    }
+    const retried = m.apps.get('ratings-v2')!.calls.filter((c) => c.method === 'Watch' && c.metadata['x-envoy-attempt-count'] === '2');
+    assert.ok(retried.length >= 1, 'some stream was tried on v1 first');
+  });
+
+  test('a server stream UNAVAILABLE on every try reaches the caller with its status after 1 + attempts tries, flag URX', async () => {
+    await m.mesh.push({ virtualServices: [ratingsVs({ retries: { attempts: 2, retryOn: 'unavailable' } })] });
+    const tries = () => [...m.apps.values()].reduce((n, a) => n + a.calls.filter((c) => c.method === 'Watch').length, 0);
+    const before = tries();
+    const { messages, status } = await drain((await m.client()).watch({ text: 'w', count: 3 }, metadata({ 'fail-with': String(grpc.status.UNAVAILABLE) })));
+    assert.equal(status.code, grpc.status.UNAVAILABLE);
+    assert.equal(status.details, 'failed on purpose: ünïcode 100%');
+    assert.deepEqual(messages, []);
+    assert.equal(tries() - before, 3);
+    assert.equal(m.mesh.sidecars.get('productpage-v1')!.accessLog.tail().at(-1)!.response_flags, 'URX');
+  });
+
+  test('a server stream that fails UNAVAILABLE after its headers and a message went downstream is not retried: the caller gets both', async () => {
+    await m.mesh.push({ virtualServices: [ratingsVs({ retries: { attempts: 2, retryOn: 'unavailable' } })] });
+    const retries = m.mesh.sidecars.get('productpage-v1')!.stats.get('upstream_rq_retry');
+    const { messages, status } = await drain((await m.client()).watch({ text: 'w', count: 3 }, metadata({ 'fail-with': String(grpc.status.UNAVAILABLE), 'fail-after': '1' })));
+    assert.equal(status.code, grpc.status.UNAVAILABLE);
+    assert.equal(status.details, 'failed on purpose: ünïcode 100%');
+    assert.equal(messages.length, 1);
+    assert.equal(m.mesh.sidecars.get('productpage-v1')!.stats.get('upstream_rq_retry'), retries);
   });
 
   test('perTryTimeout cuts a hanging try and retries on the other host, which learns the per-try deadline', async () => {
