@@ -9,7 +9,8 @@
  * caller's sidecar answered and the gRPC status the client got. Cases: a
  * VirtualService matching the method path and a header (weights 100/0 to
  * subsets), a fault abort with grpcStatus UNAVAILABLE, retries on
- * `unavailable` of an app that answers UNAVAILABLE, a route timeout; a
+ * `unavailable` of an app that answers UNAVAILABLE (a unary call and a
+ * server stream ended before any message), a route timeout; a
  * GRPCRoute on the Service (mesh attachment) matching service/method and a
  * header; an AuthorizationPolicy allowing one method only; and the
  * streaming calls (server, client and bidi streams with real grpc-js
@@ -158,6 +159,8 @@ describe('explain agrees with real sidecars on gRPC calls', { timeout: 120_000 }
     assert.deepEqual(await agrees(policies, { app: { grpcStatus: grpc.status.UNAVAILABLE } }), { code: grpc.status.UNAVAILABLE, endpoints: ['ratings-v1', 'ratings-v1', 'ratings-v1'] });
     // A status the policy does not name is not retried.
     assert.deepEqual(await agrees(policies, { app: { grpcStatus: grpc.status.NOT_FOUND } }), { code: grpc.status.NOT_FOUND, endpoints: ['ratings-v1'] });
+    // A server stream the app ends with UNAVAILABLE before any message (trailers-only) is retried as a unary call.
+    assert.deepEqual(await agrees(policies, { method: 'Watch', app: { grpcStatus: grpc.status.UNAVAILABLE } }), { code: grpc.status.UNAVAILABLE, endpoints: ['ratings-v1', 'ratings-v1', 'ratings-v1'] });
   });
 
   test('a route timeout shorter than the app takes ends the call with 504 UT (UNAVAILABLE to the client), as predicted from the app delay', async () => {

@@ -223,9 +223,12 @@ const ANCHORS: Array<{ policies: Policies; requests: Request[] }> = [
     requests: [{ from: 'ingress', method: 'GET', path: '/status/200', headers: {} }],
   },
   {
-    // The route timeout passes during a jittered backoff ([0, 5s), then [0, 15s)) before retry 1 (76 %) or 2 (23 %):
-    // 504 UT; or the waits are short enough for every retry (1 %): 503 URX. Three tries, so one passes in a backoff.
-    policies: { virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], timeout: '1200ms', retries: { attempts: 2, retryOn: '5xx', backoff: '5s' } }] })] },
+    // The route timeout passes during a jittered backoff ([0, 600s), then [0, 1800s)) before retry 1 (99.8 %) or
+    // 2 (0.2 %): 504 UT. The walk takes an attempt the app answers at once to take no time; a real one takes what
+    // a loaded machine gives it (100 ms and more), and a deadline that passes during it cuts that attempt (UT),
+    // which no prediction lists. The odds of that are the attempt's time over the backoff's ceiling: with a 5s
+    // base, a few % per request at a load of 10; with 600s, under 0.02 %.
+    policies: { virtualServices: [vs('reviews', { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], timeout: '1200ms', retries: { attempts: 2, retryOn: '5xx', backoff: '600s' } }] })] },
     requests: Array.from({ length: 3 }, () => ({ from: 'frontend-v1' as const, method: 'GET', path: '/status/503', headers: {} })),
   },
   {

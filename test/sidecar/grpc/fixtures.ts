@@ -72,6 +72,7 @@ export async function grpcEchoApp(name: string): Promise<{ port: number; log: Ap
     md[':authority'] = call.getHost();
     if (md['only-on'] !== undefined && !md['only-on'].split(',').includes(name)) {
       delete md['fail-with'];
+      delete md['fail-after'];
       delete md.hang;
       delete md['sleep-ms'];
     }
@@ -111,13 +112,16 @@ export async function grpcEchoApp(name: string): Promise<{ port: number; log: Ap
     watch: async (call: grpc.ServerWritableStream<EchoMessage, EchoMessage>) => {
       const md = seen('Watch', call);
       const err = failure(md);
-      if (err) return call.destroy(err);
+      // grpc-js sends a server stream's error status on its 'error' event; `call.destroy(err)` would
+      // end the stream object without ever writing the status, leaving the call open for good.
+      if (err && md['fail-after'] === undefined) return void call.emit('error', err);
       headers(call);
       let stopped = false;
       call.on('cancelled', () => { stopped = true; });
       for (let i = 0; md.hang ? !stopped : i < (call.request.count ?? 0); i++) {
         if (md['sleep-ms']) await sleep(md);
         if (stopped) return;
+        if (err && i === Number(md['fail-after'])) return void call.emit('error', err);
         // Back-pressure: wait for the stream to drain rather than buffer without bound.
         if (!call.write({ text: String(i), payload: call.request.payload, workload: name })) {
           log.events.emit('blocked', i);

@@ -4,7 +4,14 @@ import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { dr, vs } from '../fixtures';
 import { grpcFrame } from '../../../simulator/sidecar/grpc/frames';
-import { grpcMesh, say, statusOf, upstreamPort, type GrpcMesh } from './fixtures';
+import { drain, grpcMesh, say, statusOf, upstreamPort, type GrpcMesh } from './fixtures';
+
+/** Metadata for a call, as the app reads it. */
+const metadata = (md: Record<string, string>) => {
+  const m = new grpc.Metadata();
+  for (const [k, v] of Object.entries(md)) m.set(k, v);
+  return m;
+};
 
 const ratingsVs = (rule: Record<string, unknown>) => vs('ratings', { hosts: ['ratings'], http: [{ ...rule, route: [{ destination: { host: 'ratings' } }] }] });
 
@@ -65,6 +72,7 @@ describe('gRPC faults', () => {
   });
 });
 
+// A stream test that would hang on a regression (a status never written) fails at its timeout instead.
 describe('gRPC retries', () => {
   let m: GrpcMesh;
   before(async () => {
@@ -115,18 +123,61 @@ describe('gRPC retries', () => {
     assert.equal(m.mesh.sidecars.get('productpage-v1')!.accessLog.tail().at(-1)!.response_flags, 'URX');
   });
 
+  test("a server stream answered UNAVAILABLE before any message (trailers-only) is retried on the other host, by retryOn unavailable or Istio's default policy: the caller gets the whole stream", { timeout: 30_000 }, async () => {
+    for (const virtualServices of [[ratingsVs({ retries: { attempts: 2, retryOn: 'unavailable' } })], []]) {
+      await m.mesh.push({ destinationRules: [dr('ratings', { host: 'ratings', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } })], virtualServices });
+      const client = await m.client();
+      const retried = () => m.apps.get('ratings-v2')!.calls.filter((c) => c.method === 'Watch' && c.metadata['x-envoy-attempt-count'] === '2').length;
+      const before = retried();
+      for (let i = 0; i < 4; i++) {
+        const { messages, status } = await drain(client.watch({ text: 'w', count: 3 }, metadata({ 'fail-with': String(grpc.status.UNAVAILABLE), 'only-on': 'ratings-v1' })));
+        assert.equal(status.code, grpc.status.OK, status.details);
+        assert.deepEqual(messages.map((x) => x.workload), ['ratings-v2', 'ratings-v2', 'ratings-v2']);
+      }
+      assert.ok(retried() > before, 'some stream was tried on v1 first');
+    }
+  });
+
+  test('a server stream UNAVAILABLE on every try reaches the caller with its status after 1 + attempts tries, flag URX', { timeout: 30_000 }, async () => {
+    await m.mesh.push({ virtualServices: [ratingsVs({ retries: { attempts: 2, retryOn: 'unavailable' } })] });
+    const tries = () => [...m.apps.values()].reduce((n, a) => n + a.calls.filter((c) => c.method === 'Watch').length, 0);
+    const before = tries();
+    const { messages, status } = await drain((await m.client()).watch({ text: 'w', count: 3 }, metadata({ 'fail-with': String(grpc.status.UNAVAILABLE) })));
+    assert.equal(status.code, grpc.status.UNAVAILABLE);
+    assert.equal(status.details, 'failed on purpose: ünïcode 100%');
+    assert.deepEqual(messages, []);
+    assert.equal(tries() - before, 3);
+    assert.equal(m.mesh.sidecars.get('productpage-v1')!.accessLog.tail().at(-1)!.response_flags, 'URX');
+  });
+
+  test('a server stream that fails UNAVAILABLE after its headers and a message went downstream is not retried: the caller gets both', { timeout: 30_000 }, async () => {
+    await m.mesh.push({ virtualServices: [ratingsVs({ retries: { attempts: 2, retryOn: 'unavailable' } })] });
+    const retries = m.mesh.sidecars.get('productpage-v1')!.stats.get('upstream_rq_retry');
+    const { messages, status } = await drain((await m.client()).watch({ text: 'w', count: 3 }, metadata({ 'fail-with': String(grpc.status.UNAVAILABLE), 'fail-after': '1' })));
+    assert.equal(status.code, grpc.status.UNAVAILABLE);
+    assert.equal(status.details, 'failed on purpose: ünïcode 100%');
+    assert.equal(messages.length, 1);
+    assert.equal(m.mesh.sidecars.get('productpage-v1')!.stats.get('upstream_rq_retry'), retries);
+  });
+
   test('perTryTimeout cuts a hanging try and retries on the other host, which learns the per-try deadline', async () => {
     await m.mesh.push({
       destinationRules: [dr('ratings', { host: 'ratings', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } })],
-      virtualServices: [ratingsVs({ retries: { attempts: 2, perTryTimeout: '200ms', retryOn: 'unavailable,reset' } })],
+      // The per-try timeout bounds the answering try too: it is wide enough for a call through two sidecars on a
+      // loaded machine (200 ms was not, at a load of 11), and still a tenth of the client's deadline.
+      virtualServices: [ratingsVs({ retries: { attempts: 2, perTryTimeout: '2s', retryOn: 'unavailable,reset' } })],
     });
     const client = await m.client();
-    for (let i = 0; i < 2; i++) {
+    const stats = m.mesh.sidecars.get('productpage-v1')!.stats;
+    const cut = stats.get('upstream_rq_per_try_timeout');
+    // Round robin over two hosts: one of two calls starts on v1.
+    for (let i = 0; i < 2 && stats.get('upstream_rq_per_try_timeout') === cut; i++) {
       const { reply } = await say(client, { text: String(i) }, { hang: '1', 'only-on': 'ratings-v1' }, { deadline: Date.now() + 20_000 });
       assert.equal(reply.workload, 'ratings-v2');
     }
-    assert.ok(m.mesh.sidecars.get('productpage-v1')!.stats.get('upstream_rq_per_try_timeout') >= 1);
+    assert.equal(stats.get('upstream_rq_per_try_timeout'), cut + 1);
     const last = m.apps.get('ratings-v2')!.calls.at(-1)!;
-    assert.ok(last.deadline! - last.at <= 200, `v2 got a deadline ${last.deadline! - last.at} ms away`);
+    assert.equal(last.metadata['x-envoy-attempt-count'], '2');
+    assert.ok(last.deadline! - last.at <= 2000, `v2 got a deadline ${last.deadline! - last.at} ms away`);
   });
 });
