@@ -21,7 +21,9 @@ import { asWritten, forTcp } from '../security/tcpAuthorization';
 import type { Stats } from '../stats';
 import type { L4Filter } from './context';
 import type { Source } from '../context';
-import type { AuthzRequest } from '../security/authorization';
+import type { AuthzDecision, AuthzRequest } from '../security/authorization';
+import type { Resource } from '../../policy/model';
+import type { MeshTables } from '../tables';
 
 /** What network RBAC sees of a connection: the verified peer, its namespace, its address, the port and the TLS server name (no HTTP attributes). */
 export function tcpAuthzRequest(source: Pick<Source, 'spiffeId' | 'address'>, port: number, sni?: string): AuthzRequest {
@@ -33,16 +35,28 @@ export interface L4AuthzDeps {
   log: (level: 'info' | 'warn', message: string) => void;
 }
 
+/**
+ * The network RBAC decision of a proxy (a workload, or the ingress gateway)
+ * on one connection, with its rule as written, and the policies as written
+ * that select the proxy; none when no policy does. Pure: explain's walks
+ * call it too.
+ */
+export function tcpAuthorize(t: MeshTables, req: AuthzRequest): { decision: AuthzDecision; written: readonly Resource<'AuthorizationPolicy'>[] } | undefined {
+  const written = authzPoliciesAt(t);
+  if (written.length === 0) return undefined;
+  const policies = forTcp(written);
+  return { decision: asWritten(authorize(policies, req, t.snapshot.namespace), policies, t.snapshot.namespace), written };
+}
+
 export const l4Authz = (deps: L4AuthzDeps): L4Filter => (next) => (ctx) => {
   const t = ctx.tables;
-  const selected = authzPoliciesAt(t);
-  if (selected.length === 0) return next(ctx);
-  const policies = forTcp(selected);
   // At a workload the peer is the calling sidecar and the port its container port; at the ingress, the client and the Gateway server port.
   const gateway = ctx.gateway;
   const port = gateway?.port ?? ctx.inbound?.number ?? t.self?.appPort ?? 0;
   const peer = { spiffeId: gateway ? ctx.source.clientPrincipal : ctx.source.spiffeId, address: ctx.source.address };
-  const decision = asWritten(authorize(policies, tcpAuthzRequest(peer, port, ctx.sni), t.snapshot.namespace), policies, t.snapshot.namespace);
+  const decided = tcpAuthorize(t, tcpAuthzRequest(peer, port, ctx.sni));
+  if (!decided) return next(ctx);
+  const decision = decided.decision;
   ctx.authz = decision;
   const who = peer.spiffeId ?? ctx.source.address ?? 'unknown peer';
   if (decision.audited) {
