@@ -119,19 +119,24 @@ export function formatEndpoint(a: EndpointStep, line: (l: string, t: string) => 
     more(`-> DENIED by ${a.refusedBy}: AuthorizationPolicy DENY and ALLOW are not reached`);
     return;
   }
-  if (a.authz.policies.length === 0) {
-    more(`AuthorizationPolicy: ${a.authz.reason}: allowed`);
+  formatAuthz(a.authz, more, l4);
+}
+
+/** The AuthorizationPolicies of one proxy, rule by rule, and the verdict; `l4`: as network RBAC reads them on a connection. */
+export function formatAuthz(authz: EndpointStep['authz'], more: (t: string) => void, l4 = false): void {
+  if (authz.policies.length === 0) {
+    more(`AuthorizationPolicy: ${authz.reason}: allowed`);
     return;
   }
   more(l4 ? 'AuthorizationPolicy, as network RBAC reads it (DENY, then ALLOW; HTTP-only fields: an ALLOW rule never matches, a DENY rule drops them):'
     : 'AuthorizationPolicy (CUSTOM, then DENY, then ALLOW; AUDIT and dry-run never decide):');
-  for (const p of a.authz.policies) {
+  for (const p of authz.policies) {
     const verdict = p.matched >= 0 ? `matches rule ${p.matched}` : p.rules.length === 0 ? 'no rules: matches nothing' : 'no rule matches';
     more(`  ${p.action}${p.dryRun ? ' (dry-run)' : ''} ${p.policy.namespace}/${p.policy.name}: ${verdict}${at(p.policy.location)}`);
     // A matched rule says something only on TCP (the HTTP-only fields a DENY rule dropped).
     for (const r of p.rules) if (r.failed) more(`    rule ${r.rule}: ${r.failed}${at(r.location)}`);
   }
-  more(`-> ${a.authz.allowed ? 'allowed' : 'DENIED'} (${a.authz.reason})`);
+  more(`-> ${authz.allowed ? 'allowed' : 'DENIED'} (${authz.reason})`);
 }
 
 /** The client's TLS handshake at an Istio Gateway server, a line per step: the chain its server name picks, the client certificate, and the refusal or the XFCC the ingress sets. */

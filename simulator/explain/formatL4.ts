@@ -6,7 +6,7 @@
  */
 import { formatDuration } from '../policy/duration';
 import type { ExplainConnectionResult, L4DestinationStep } from './walkL4';
-import { formatEndpoint, formatOutcomes, handshakeLines } from './format';
+import { formatAuthz, formatEndpoint, formatOutcomes, handshakeLines } from './format';
 import type { Location, ResourceRef } from './result';
 
 const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
@@ -39,6 +39,11 @@ export function formatConnection(r: ExplainConnectionResult): string {
   }
   if (rt.action === 'refused') more(`-> closed${rt.flag ? ` ${rt.flag}` : ''}: ${rt.message ?? ''}`);
   else for (const d of rt.destinations ?? []) more(`-> ${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}  ${pct(d.probability)}${d.weight !== undefined ? ` (weight ${d.weight})` : ''}`);
+  // The ingress's own network RBAC, on the client's verified certificate, its address, the server port and name.
+  if (g?.authz && rt.action !== 'refused') {
+    line('At', `${r.caller.proxy} (the ingress's network RBAC)`);
+    formatAuthz(g.authz, more, true);
+  }
 
   for (const d of r.destinations) formatDestination(d, line, more);
 

@@ -884,7 +884,7 @@ function policyLevels(dr: import('../policy/model').DestinationRuleSpec | undefi
   return levels.length ? levels : ['DestinationRule without trafficPolicy'];
 }
 
-export function denialReason(at: EndpointStep): string {
+export function denialReason(at: Pick<EndpointStep, 'authz'>): string {
   const deny = at.authz.policies.find((p) => p.action === 'DENY' && !p.dryRun && p.matched >= 0);
   if (deny) return `by AuthorizationPolicy ${deny.policy.namespace}/${deny.policy.name} (DENY) rule ${deny.matched}`;
   const allows = at.authz.policies.filter((p) => p.action === 'ALLOW' && !p.dryRun);

@@ -8,7 +8,9 @@
  * then routes the decrypted stream by the tcp[] rules of the VirtualServices
  * bound to its Gateways (pilot createGatewayTCPFilterChainOpts); a TLS
  * passthrough server routes by tls[] on the server name; a TCP server by
- * tcp[]. From the route on, the connection is walked as walkL4.ts walks one
+ * tcp[]. The ingress's own network RBAC (l4/authz.ts) then decides on the
+ * client's verified certificate, its address, the server port and name. From
+ * the route on, the connection is walked as walkL4.ts walks one
  * from a workload: the destination, the endpoint odds, the tunnel's mTLS and
  * the callee's PeerAuthentication and network RBAC. Pure.
  */
@@ -17,12 +19,15 @@ import { ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
 import { compileTables, type CompiledL4Rule, type MeshTables } from '../sidecar/tables';
 import { planGatewayL4, planGatewayTls } from '../sidecar/routing/l4Plan';
 import type { L4Attributes } from '../sidecar/routing/l4Match';
-import { ruleOf, type DecisionRecord } from '../sidecar/decisions';
+import { authzRecord, ruleOf, type DecisionRecord } from '../sidecar/decisions';
+import { tcpAuthzRequest } from '../sidecar/l4/authz';
 import { explore, merge } from './odds';
 import { gatewayHandshake } from './gatewayTls';
-import type { ResourceRef, RuleStep } from './result';
-import { ExplainUsageError, type ExplainOptions, type Locator } from './walk';
-import { connectionOutcomes, describeMatch, ended, l4RulePath, planKey, staticFailure, walkTools, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
+import type { Outcome, ResourceRef, RuleStep } from './result';
+import { denialReason, ExplainUsageError, type ExplainOptions, type Locator } from './walk';
+import { connectionOutcomes, describeMatch, ended, l4RulePath, networkRbac, planKey, staticFailure, walkTools, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
+
+const LOOPBACK = '127.0.0.1';
 
 export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConnection, opts: ExplainOptions = {}): ExplainConnectionResult {
   const t = compileTables(snapshot, null);
@@ -66,8 +71,21 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
   const route = routeStep(t, plans, gateways, port, kind === 'passthrough' ? sni : undefined, locate, ref);
   // The ingress's access-log entry starts with the config it decided under (no CONNECT target: the port is the target).
   const request: DecisionRecord = { step: 'request', config: snapshot.version };
+  // The ingress's own network RBAC, once the route picked the filter chain: the client's verified certificate, its address, the server port and name.
+  const client = gateway.handshake?.client;
+  const rbac = networkRbac(t, tcpAuthzRequest({ spiffeId: client?.verified ? client.principal : undefined, address: LOOPBACK }, port, sni), locate, ref);
+  if (rbac) gateway.authz = rbac.step;
   const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref);
-  return { ...base, gateway, route, destinations, ...ended(outcomes) };
+  return { ...base, gateway, route, destinations, ...ended(rbac ? outcomes.map((o) => gatedOutcome(o, rbac, t.identity.name)) : outcomes) };
+}
+
+/** An outcome past the route, as the ingress's network RBAC leaves it: its verdict recorded after the route; a denial closes the connection before any attempt. */
+function gatedOutcome(o: Outcome, rbac: NonNullable<ReturnType<typeof networkRbac>>, proxy: string): Outcome {
+  const at = o.records.findIndex((r) => r.step === 'route' && r.action === 'forward');
+  if (at < 0) return o;
+  const records = [...o.records.slice(0, at + 1), authzRecord(rbac.decision, proxy)];
+  if (rbac.decision.allowed) return { ...o, records: [...records, ...o.records.slice(at + 1)] };
+  return { probability: o.probability, kind: 'refused', summary: `closed by the ingress gateway ${proxy}: RBAC: access denied ${denialReason({ authz: rbac.step })}`, records };
 }
 
 /** The tcp[] (or, on a passthrough port, tls[]) rules of the VirtualServices bound to the port's Gateways, as the plan weighs them. */

@@ -21,11 +21,11 @@ import { sniScore, type L4Attributes, type CompiledL4Match } from '../sidecar/ro
 import { portsOf, requestedPort } from '../sidecar/routing/servicePorts';
 import { newLbStats } from '../sidecar/routing/loadBalancer';
 import { chooseL4Endpoint, l4LbKey } from '../sidecar/l4/endpoint';
-import { tcpAuthzRequest } from '../sidecar/l4/authz';
+import { tcpAuthorize, tcpAuthzRequest } from '../sidecar/l4/authz';
 import { l4AttemptRecord, l4MtlsRecord, l4RouteRecord, CONNECTED } from '../sidecar/l4/decisions';
-import { authorize, explainPolicy, policiesFor } from '../sidecar/security/authorization';
+import { explainPolicy, type AuthzDecision, type AuthzRequest } from '../sidecar/security/authorization';
 import { admits } from '../sidecar/security/peerAuthentication';
-import { asWritten, forTcp, httpOnlyFields, withoutHttpOnlyFields } from '../sidecar/security/tcpAuthorization';
+import { httpOnlyFields, withoutHttpOnlyFields } from '../sidecar/security/tcpAuthorization';
 import { poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
 import { clusterName } from '../sidecar/resilience/state';
@@ -80,7 +80,11 @@ export interface ExplainConnectionResult {
   connection: ExplainConnection;
   caller: { proxy: string; namespace: string; spiffeId: string; listener: 'outbound' | 'ingress' };
   /** From the ingress: the Gateway server port the client connects to, what kind of server it is, and its TLS handshake when it terminates TLS. */
-  gateway?: { port: number; kind: 'terminated' | 'passthrough' | 'tcp'; gateways: string[]; handshake?: GatewayHandshake };
+  gateway?: {
+    port: number; kind: 'terminated' | 'passthrough' | 'tcp'; gateways: string[]; handshake?: GatewayHandshake;
+    /** The AuthorizationPolicies selecting the ingress, as its network RBAC reads them for this connection (none: no policy selects it). */
+    authz?: EndpointStep['authz'];
+  };
   defaults: { flavor: string; version: string };
   host: { authority: string; service?: { name: string; namespace: string; fqdn: string }; port?: { port: number; name: string; protocol: string }; problem?: string };
   route: L4RouteStep;
@@ -323,20 +327,29 @@ export function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo
   step.port = { port: inbound.number, mode: inbound.mtls.mode, source: m ? ref('PeerAuthentication', m[1], m[2]) : 'default', admitted };
   records.push(l4MtlsRecord(ep.name, inbound, peer));
   if (!admitted) return { records, result: 'UF', refused: `port ${inbound.number} is ${inbound.mtls.mode} (${m ? `PeerAuthentication ${m[1]}/${m[2]}` : 'the default'}) and resets a ${sends ? 'mTLS' : 'plaintext'} connection` };
-  const self = dest.self!;
-  const written = policiesFor(dest.snapshot.authorizationPolicies, { namespace: self.namespace, labels: self.labels }, dest.snapshot.namespace, dest.rootNamespace);
-  if (written.length === 0) return { records, result: CONNECTED };
-  const policies = forTcp(written);
-  const req = tcpAuthzRequest({ spiffeId: peer.spiffeId, address: LOOPBACK }, inbound.number);
-  const decision = asWritten(authorize(policies, req, dest.snapshot.namespace), policies, dest.snapshot.namespace);
-  step.authz = { policies: written.map((p) => tcpPolicyView(p, req, dest.snapshot.namespace, locate, ref)), allowed: decision.allowed, reason: decision.policy };
-  records.push(authzRecord(decision, ep.name));
-  if (decision.allowed) return { records, result: CONNECTED };
+  const rbac = networkRbac(dest, tcpAuthzRequest({ spiffeId: peer.spiffeId, address: LOOPBACK }, inbound.number), locate, ref);
+  if (!rbac) return { records, result: CONNECTED };
+  step.authz = rbac.step;
+  records.push(authzRecord(rbac.decision, ep.name));
+  if (rbac.decision.allowed) return { records, result: CONNECTED };
   return { records, result: '403', refused: `RBAC: access denied ${denialReason(step)}` };
 }
 
+/**
+ * A proxy's network RBAC on one connection (l4/authz.ts): the policies that
+ * select it (a workload, or the ingress gateway) as TCP reads them, the
+ * decision with its rule as written, and each policy's view; none when no
+ * policy selects the proxy.
+ */
+export function networkRbac(t: MeshTables, req: AuthzRequest, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): { decision: AuthzDecision; step: EndpointStep['authz'] } | undefined {
+  const decided = tcpAuthorize(t, req);
+  if (!decided) return undefined;
+  const { decision, written } = decided;
+  return { decision, step: { policies: written.map((p) => tcpPolicyView(p, req, t.snapshot.namespace, locate, ref)), allowed: decision.allowed, reason: decision.policy } };
+}
+
 /** One policy rule by rule as network RBAC reads it: an HTTP-only field ignores an ALLOW rule, and drops out of a DENY rule. */
-function tcpPolicyView(p: Resource<'AuthorizationPolicy'>, req: ReturnType<typeof tcpAuthzRequest>, ns: string, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): EndpointStep['authz']['policies'][number] {
+function tcpPolicyView(p: Resource<'AuthorizationPolicy'>, req: AuthzRequest, ns: string, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): EndpointStep['authz']['policies'][number] {
   const allow = (p.spec.action ?? 'ALLOW') === 'ALLOW';
   const rules = (p.spec.rules ?? []).map((r: AuthzRule | null, i) => {
     const rule = r ?? {};

@@ -279,7 +279,9 @@ export function outboundL4Chain(d: {
   lb: LbStats;
   resilience: ResilienceState;
   tunnel: ToPeerDeps;
-  log?: (level: 'info' | 'warn', message: string) => void;
+  log: (level: 'info' | 'warn', message: string) => void;
+  /** The ingress's network RBAC counters (rbac.tcp.*). */
+  stats: Stats;
   /**
    * `sidecar`: the addressed service's tcp[]/tls[] rules; `ingress`: the rules bound to the Gateway whose TCP port it came to;
    * `egress`: at the egress gateway, the rules bound to the Gateways with a server on the port the caller's sidecar named.
@@ -291,12 +293,14 @@ export function outboundL4Chain(d: {
     [
       // Which tcp[]/tls[] rule (by port, source, and on TLS ports the ClientHello's SNI; at the ingress, by Gateway port) and which destination.
       d.role === 'ingress' ? l4GatewayRoute({ random: d.random }) : d.role === 'egress' ? l4EgressGatewayRoute({ random: d.random }) : l4Route({ random: d.random }),
+      // At the ingress: the AuthorizationPolicies selecting the gateway, for TCP, once the server name picked the filter chain (a passthrough port).
+      ...(d.role === 'ingress' ? [l4Authz(d)] : []),
       // Subset -> workloads (minus ejected hosts) -> the DestinationRule's load balancer.
       l4Endpoint({ lb: d.lb, random: d.random, state: r }),
       // connectionPool.tcp.maxConnections: past the limit, the connection is closed at once (UO).
       l4ConnectionLimit(r),
       // outlierDetection: connect failures and timeouts count against the host; a connection that succeeds resets it.
-      l4Outlier({ state: r, onEject: (m) => d.log?.('warn', m) }),
+      l4Outlier({ state: r, onEject: (m) => d.log('warn', m) }),
       // Runtime chaos: a TCP toxic relay in the path to the peer.
       l4Chaos(r),
     ],

@@ -11,6 +11,7 @@
  */
 import type * as http from 'node:http';
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { Certificates, ControlMessage, SidecarMessage, BootstrapOptions } from '../protocol';
 import { AccessLog, type AccessLogSink } from './accessLog';
 import { clusterChain, inboundChain, inboundL4Chain, inboundUpgradeChain, outboundChain, outboundL4Chain, outboundUpgradeChain, type OutboundDeps, type SecurityDeps } from './chains';
@@ -18,7 +19,7 @@ import type { Source } from './context';
 import type { Exchange } from './downstream';
 import { createAdminServer } from './listeners/admin';
 import { createInboundListener, type InboundListener } from './listeners/inbound';
-import { createOutboundServer, pinAuthority, sourceOf } from './listeners/outbound';
+import { createOutboundServer, pinAuthority, sourceOf, verifiedClientPrincipal } from './listeners/outbound';
 import { onConnect } from './listeners/connect';
 import { dispatcher, type ConnectAnswer, type ConnectionHandler } from './listeners/dispatch';
 import { createHttp2Entry, type ServeHttp2 } from './listeners/http2Entry';
@@ -155,7 +156,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     ? { accept: answer.accept, refuse: (err: L4Error) => answer.refuse(err.status ?? (err.flag === 'NR' || err.flag === 'NC' ? 502 : 503), err.reason, err.message) }
     : {};
   const tunnel = { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? DEFAULT_TCP_TUNNEL } as const;
-  const outboundL4 = outboundL4Chain({ role: 'sidecar', random, lb, resilience, log, tunnel });
+  const outboundL4 = outboundL4Chain({ role: 'sidecar', random, lb, resilience, log, stats, tunnel });
   const l4Connection: ConnectionHandler = (socket, destination) => {
     const t = getTables();
     const ctx = newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(destination.answer));
@@ -197,11 +198,17 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     }));
   }
   // The ingress: a Gateway server of protocol TCP is a listener of its own on 127.0.0.1:<server port>.
-  const ingressL4 = outboundL4Chain({ role: 'ingress', random, lb, resilience, log, tunnel });
+  const ingressL4 = outboundL4Chain({ role: 'ingress', random, lb, resilience, log, stats, tunnel });
   const routeGatewayConnection = (socket: net.Socket, target: { port: number; gateways: string[]; tls?: boolean }) => {
     const t = getTables();
-    const ctx = newL4Context(t, 'ingress', socket, { workload: t.identity.name, labels: t.identity.labels, namespace: t.identity.namespace, spiffeId: t.identity.spiffeId, address: socket.remoteAddress }, l4Observer);
+    const source = sourceOf(t, socket.remoteAddress);
+    // A terminated TLS server: the client certificate it verified names the client for AuthorizationPolicy, and its server name is connection.sni.
+    const clientPrincipal = verifiedClientPrincipal(socket);
+    if (clientPrincipal) source.clientPrincipal = clientPrincipal;
+    const ctx = newL4Context(t, 'ingress', socket, source, l4Observer);
     ctx.gateway = { names: target.gateways, port: target.port, tls: target.tls };
+    const servername = (socket as Partial<tls.TLSSocket>).servername;
+    if (typeof servername === 'string') ctx.sni = servername;
     ingressL4(ctx);
   };
   // A TLS server that terminates: the handshake with its certificates (SNI picks the server, as for HTTPS), then the decrypted stream routes as TCP.
@@ -248,7 +255,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
 
   let inbound: InboundListener | undefined;
   if (tables.self) {
-    const inboundL4 = inboundL4Chain({ stats, log, egressGateway: egressGateway ? outboundL4Chain({ role: 'egress', random, lb, resilience, log, tunnel }) : undefined });
+    const inboundL4 = inboundL4Chain({ stats, log, egressGateway: egressGateway ? outboundL4Chain({ role: 'egress', random, lb, resilience, log, stats, tunnel }) : undefined });
     inbound = createInboundListener({
       tables: getTables,
       handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security, egressGateway }),

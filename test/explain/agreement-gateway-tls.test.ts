@@ -8,13 +8,16 @@
  * without a verified certificate fails the handshake), an HTTPS MUTUAL
  * server — with tcp[] rules bound to the Gateway generated from a seed
  * (matches on the server port, weighted subsets), TCP AuthorizationPolicies
- * at the destination and an AuthorizationPolicy at the ingress on the
- * client's principal, the offline walk over the very chains the ingress is
+ * at the destination and AuthorizationPolicies at the ingress (on the
+ * client's principal, for HTTPS and for the TCP connections alike; on the
+ * connection's server name; on its port with an HTTP-only field a DENY rule
+ * drops on TCP), the offline walk over the very chains the ingress is
  * given predicts what a real ingress does: whether the handshake admits the
  * client (a client without a certificate, with one the server's CA signed,
  * with a stranger's), the chain its server name picks (the certificate the
  * client saw), the tcp[] rule, destination, endpoint and the callee's
- * verdict (the access-log records, compare.ts), what the app answered, and
+ * verdict and the ingress's own network RBAC verdict (the access-log records,
+ * compare.ts), what the app answered, and
  * for HTTPS the x-forwarded-client-cert the ingress set, as the app saw it.
  * PROPERTY_CASES (default 24) and PROPERTY_SEED change the run.
  */
@@ -102,7 +105,12 @@ function policiesFor(rnd: Rnd, p: Ports): Policies {
   const aps: Resource<'AuthorizationPolicy'>[] = [];
   maybe(rnd, 0.35, () => aps.push(ap('tcp-echo-ingress-only', { selector: { matchLabels: { app: 'tcp-echo' } }, action: pick(rnd, ['ALLOW', 'DENY'] as const), rules: [{ from: [{ source: { principals: ['cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account'] } }] }] })));
   // At the ingress: only the client whose certificate the server verified (its SPIFFE id is the source principal there).
-  maybe(rnd, 0.5, () => aps.push(ap('ingress-clients', { selector: { matchLabels: { istio: 'ingressgateway' } }, rules: [{ from: [{ source: { principals: ['client.example.com/ns/outside/sa/curl'] } }] }] }, 'istio-system')));
+  maybe(rnd, 0.4, () => aps.push(ap('ingress-clients', { selector: { matchLabels: { istio: 'ingressgateway' } }, rules: [{ from: [{ source: { principals: ['client.example.com/ns/outside/sa/curl'] } }] }] }, 'istio-system')));
+  // Network RBAC at the ingress on the connection's own attributes: the server name, or the port with an HTTP-only field a DENY rule drops on TCP.
+  maybe(rnd, 0.3, () => aps.push(ap('ingress-connections', { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'DENY', rules: [pick(rnd, [
+    { when: [{ key: 'connection.sni', values: ['o.example.com'] }] },
+    { to: [{ operation: { ports: [String(p.required)], methods: ['GET'] } }] },
+  ])] }, 'istio-system')));
   if (aps.length) policies.authorizationPolicies = aps;
   return policies;
 }
@@ -228,6 +236,7 @@ describe('explain agrees with the real ingress on its Istio Gateway TLS servers'
         covered.add(agreeing!.kind);
         for (const r of seen.outbound) if (r.step === 'route') covered.add(r.rule ? 'route:rule' : `route:${r.action}`);
         for (const rs of seen.inbound.values()) for (const r of rs[0]) if (r.step === 'authz') covered.add(`authz:${r.allowed ? 'allow' : 'deny'}`);
+        for (const r of seen.outbound) if (r.step === 'authz') covered.add(`ingress-authz:${r.allowed ? 'allow' : 'deny'}`);
       }
 
       // One https request to the MUTUAL HTTPS server: the handshake, the ingress's AuthorizationPolicy on the client's principal, and the XFCC the app sees.
@@ -260,7 +269,7 @@ describe('explain agrees with the real ingress on its Istio Gateway TLS servers'
       covered.add(`xfcc:${hs!.xfcc ? 'set' : 'none'}`);
     }
     if (process.env.PROPERTY_DEBUG) console.log([...covered].join(' '));
-    for (const kinds of ['refused:no-cert', 'refused:unverified', 'refused:no-chain', 'handshake:SIMPLE:plain', 'handshake:MUTUAL:verified', 'handshake:OPTIONAL_MUTUAL:plain', 'handshake:OPTIONAL_MUTUAL:verified', 'answered', 'refused', 'route:rule', 'authz:deny', 'https:refused', 'https:403:gated', 'https:200:gated', 'xfcc:set']) {
+    for (const kinds of ['refused:no-cert', 'refused:unverified', 'refused:no-chain', 'handshake:SIMPLE:plain', 'handshake:MUTUAL:verified', 'handshake:OPTIONAL_MUTUAL:plain', 'handshake:OPTIONAL_MUTUAL:verified', 'answered', 'refused', 'route:rule', 'authz:deny', 'ingress-authz:allow', 'ingress-authz:deny', 'https:refused', 'https:403:gated', 'https:200:gated', 'xfcc:set']) {
       assert.ok(covered.has(kinds), `no generated case covered ${kinds} (covered: ${[...covered].join(', ')})`);
     }
   });

@@ -110,8 +110,22 @@ spec:
  * client certificate made with openssl, valid for 100 years), plus an ALLOW
  * for the ingress gateway at Redis. The client's certificate is copied in.
  */
-function secureGateways(): string {
-  const dir = bookinfo('secure-gateways', '');
+/** An AuthorizationPolicy selecting the ingress that allows only another client's principal. */
+function withIngressTcpPolicy(dir: string): string {
+  writeFileSync(path.join(dir, 'policies', 'ingress-clients.yaml'), `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ingress-clients, namespace: istio-system }
+spec:
+  selector: { matchLabels: { istio: ingressgateway } }
+  rules:
+    - from: [{ source: { principals: [client.example.com/ns/outside/sa/other] } }]
+`);
+  return dir;
+}
+
+/** `copy`: a copy of its own under that name (a case that adds files must not change the others' copy). */
+function secureGateways(copy = 'secure-gateways'): string {
+  const dir = bookinfo(copy, '');
   const fixtures = path.join(ROOT, 'test', 'explain', 'fixtures', 'gateway-tls');
   const pem = (f: string) => readFileSync(path.join(fixtures, f), 'utf8').trim().split('\n').map((l) => `    ${l}`).join('\n');
   cpSync(path.join(fixtures, 'client.crt'), path.join(dir, 'client.crt'));
@@ -210,6 +224,8 @@ const CASES: Case[] = [
   // handshake; with one its CA signed, the decrypted stream is routed by tcp[] to Redis; an https request gets the XFCC the ingress sets.
   { name: 'gateway-tls-mutual-no-cert', dir: secureGateways, args: ['--from', 'ingress', 'tls', 'redis.example.com:6380'], exit: 1 },
   { name: 'gateway-tls-mutual-to-redis', dir: secureGateways, args: ['--from', 'ingress', 'tls', 'redis.example.com:6380', '--client-cert', 'client.crt'], exit: 0 },
+  // The ingress's own AuthorizationPolicy on the TLS server's connections: the verified certificate's SPIFFE id is not the principal it allows.
+  { name: 'gateway-tls-mutual-ingress-rbac', dir: () => withIngressTcpPolicy(secureGateways('secure-gateways-ingress-rbac')), args: ['--from', 'ingress', 'tls', 'redis.example.com:6380', '--client-cert', 'client.crt'], exit: 1 },
   { name: 'gateway-https-mutual-xfcc', dir: secureGateways, args: ['--from', 'ingress', 'GET', 'https://bookinfo.example.com/productpage', '--client-cert', 'client.crt'], exit: 0 },
   { name: 'end-users-ext-authz-unknown', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 0 },
 ];

@@ -6,18 +6,28 @@
  * its address and the port. A denial closes the connection (Envoy's
  * `rbac_access_denied_matched_policy[...]`); the caller's app sees it
  * close. AUDIT and dry-run are counted and logged, as on the HTTP path.
+ *
+ * The same filter runs at the ingress gateway, on the connections its
+ * Gateway TCP and TLS servers take (Envoy's network RBAC on the gateway
+ * listener): the policies selecting the gateway (and the root namespace's),
+ * the source principal from the client certificate a MUTUAL server verified
+ * (none for a plain client: never the gateway's own), `destination.port` the
+ * Gateway server port and `connection.sni` the server name the client asked for.
  */
-import { authorize, policiesFor } from '../security/authorization';
+import { authorize } from '../security/authorization';
 import { namespaceOf } from '../security/peerIdentity';
+import { authzPoliciesAt } from '../filters/authz';
 import { asWritten, forTcp } from '../security/tcpAuthorization';
 import type { Stats } from '../stats';
 import type { L4Filter } from './context';
 import type { Source } from '../context';
-import type { AuthzRequest } from '../security/authorization';
+import type { AuthzDecision, AuthzRequest } from '../security/authorization';
+import type { Resource } from '../../policy/model';
+import type { MeshTables } from '../tables';
 
-/** What network RBAC sees of a connection: the verified peer, its namespace, its address and the port (no HTTP attributes). */
-export function tcpAuthzRequest(source: Pick<Source, 'spiffeId' | 'address'>, port: number): AuthzRequest {
-  return { peer: source.spiffeId, peerNamespace: namespaceOf(source.spiffeId), sourceIp: source.address, method: '', path: '', host: '', port, headers: {} };
+/** What network RBAC sees of a connection: the verified peer, its namespace, its address, the port and the TLS server name (no HTTP attributes). */
+export function tcpAuthzRequest(source: Pick<Source, 'spiffeId' | 'address'>, port: number, sni?: string): AuthzRequest {
+  return { peer: source.spiffeId, peerNamespace: namespaceOf(source.spiffeId), sourceIp: source.address, method: '', path: '', host: '', port, headers: {}, ...(sni !== undefined ? { sni } : {}) };
 }
 
 export interface L4AuthzDeps {
@@ -25,15 +35,30 @@ export interface L4AuthzDeps {
   log: (level: 'info' | 'warn', message: string) => void;
 }
 
+/**
+ * The network RBAC decision of a proxy (a workload, or the ingress gateway)
+ * on one connection, with its rule as written, and the policies as written
+ * that select the proxy; none when no policy does. Pure: explain's walks
+ * call it too.
+ */
+export function tcpAuthorize(t: MeshTables, req: AuthzRequest): { decision: AuthzDecision; written: readonly Resource<'AuthorizationPolicy'>[] } | undefined {
+  const written = authzPoliciesAt(t);
+  if (written.length === 0) return undefined;
+  const policies = forTcp(written);
+  return { decision: asWritten(authorize(policies, req, t.snapshot.namespace), policies, t.snapshot.namespace), written };
+}
+
 export const l4Authz = (deps: L4AuthzDeps): L4Filter => (next) => (ctx) => {
   const t = ctx.tables;
-  if (!t.self || t.snapshot.authorizationPolicies.length === 0) return next(ctx);
-  const policies = forTcp(policiesFor(t.snapshot.authorizationPolicies, { namespace: t.self.namespace, labels: t.self.labels }, t.snapshot.namespace, t.rootNamespace));
-  if (policies.length === 0) return next(ctx);
-  const port = ctx.inbound?.number ?? t.self.appPort;
-  const decision = asWritten(authorize(policies, tcpAuthzRequest(ctx.source, port), t.snapshot.namespace), policies, t.snapshot.namespace);
+  // At a workload the peer is the calling sidecar and the port its container port; at the ingress, the client and the Gateway server port.
+  const gateway = ctx.gateway;
+  const port = gateway?.port ?? ctx.inbound?.number ?? t.self?.appPort ?? 0;
+  const peer = { spiffeId: gateway ? ctx.source.clientPrincipal : ctx.source.spiffeId, address: ctx.source.address };
+  const decided = tcpAuthorize(t, tcpAuthzRequest(peer, port, ctx.sni));
+  if (!decided) return next(ctx);
+  const decision = decided.decision;
   ctx.authz = decision;
-  const who = ctx.source.spiffeId ?? ctx.source.address ?? 'unknown peer';
+  const who = peer.spiffeId ?? ctx.source.address ?? 'unknown peer';
   if (decision.audited) {
     deps.stats.inc('rbac.tcp.audit');
     deps.log('info', `rbac audit: TCP connection to port ${port} from ${who} matched ${decision.audited.join(', ')}`);

@@ -14,7 +14,8 @@
  *   ended (`connected`, or the flag: UO overflow, UF connect failure, UH no
  *   healthy endpoint; the peer's refusal status when it refused).
  * - At the callee's inbound: PeerAuthentication on the port, then the
- *   network RBAC verdict with the rule as written.
+ *   network RBAC verdict with the rule as written. At the ingress, its own
+ *   network RBAC verdict follows the route (l4/authz.ts).
  */
 import type { AttemptRecord, DecisionRecord, RouteRecord } from '../decisions';
 import { attemptRecord, authzRecord, mtlsRecord, ruleOf } from '../decisions';
@@ -66,6 +67,11 @@ export function l4RecordsOf(ctx: L4Context, connected: boolean): DecisionRecord[
   if (!plan) return out;
   out.push(l4RouteRecord(plan, proxy));
   if (plan.kind === 'error') return out;
+  // The ingress's network RBAC, after the route picked the filter chain: a denial closes the connection before any attempt.
+  if (ctx.listener === 'ingress' && ctx.authz) {
+    out.push(authzRecord(ctx.authz, proxy));
+    if (!ctx.authz.allowed) return out;
+  }
   out.push(l4AttemptRecord(ctx.endpoint?.name, l4AttemptResult(connected, ctx.failure)));
   return out;
 }

@@ -46,7 +46,7 @@ export function pinAuthority(socket: net.Socket, authority: string): void {
 }
 
 /** At a gateway's TLS server: the SPIFFE id of the client certificate the handshake verified, if any. */
-function verifiedClientPrincipal(socket: unknown): string | undefined {
+export function verifiedClientPrincipal(socket: unknown): string | undefined {
   const tls = socket as Partial<Pick<TLSSocket, 'authorized' | 'getPeerCertificate'>> | undefined;
   if (!tls?.authorized || typeof tls.getPeerCertificate !== 'function') return undefined;
   return spiffeFromSan(tls.getPeerCertificate()?.subjectaltname);

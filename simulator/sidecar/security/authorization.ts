@@ -40,6 +40,8 @@ export interface AuthzRequest {
   altPorts?: number[];
   /** The end user of a verified JWT, if any. */
   auth?: RequestAuth;
+  /** The server name the client's TLS ClientHello asked for (`connection.sni`), if any. */
+  sni?: string;
 }
 
 export interface AuthzDecision {
@@ -289,6 +291,7 @@ function conditionMatches(c: AuthzCondition, req: AuthzRequest): boolean {
   } else if (c.key === 'source.principal') value = req.peer ? principalOf(req.peer) : undefined;
   else if (c.key === 'source.namespace') value = req.peerNamespace;
   else if (c.key === 'source.ip' || c.key === 'remote.ip') value = req.sourceIp;
+  else if (c.key === 'connection.sni') value = req.sni;
   else if (c.key === 'destination.port') {
     return field(c.values, undefined, ...[req.port, ...(req.altPorts ?? [])].map(String)) && field(undefined, c.notValues, String(req.port));
   } else if (c.key === 'request.auth.principal') {
