@@ -10,6 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { secretYaml } from '../control/helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'devmesh.js');
@@ -127,20 +128,9 @@ spec:
 function secureGateways(copy = 'secure-gateways'): string {
   const dir = bookinfo(copy, '');
   const fixtures = path.join(ROOT, 'test', 'explain', 'fixtures', 'gateway-tls');
-  const pem = (f: string) => readFileSync(path.join(fixtures, f), 'utf8').trim().split('\n').map((l) => `    ${l}`).join('\n');
+  const pem = (f: string) => readFileSync(path.join(fixtures, f), 'utf8');
   cpSync(path.join(fixtures, 'client.crt'), path.join(dir, 'client.crt'));
-  writeFileSync(path.join(dir, 'policies', 'secure-gateway.yaml'), `apiVersion: v1
-kind: Secret
-metadata: { name: bookinfo-credential, namespace: istio-system }
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${pem('server.crt')}
-  tls.key: |
-${pem('server.key')}
-  ca.crt: |
-${pem('ca.crt')}
----
+  writeFileSync(path.join(dir, 'policies', 'secure-gateway.yaml'), `${secretYaml('bookinfo-credential', { 'tls.crt': pem('server.crt'), 'tls.key': pem('server.key'), 'ca.crt': pem('ca.crt') })}---
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: bookinfo-secure }
