@@ -47,6 +47,8 @@ import type { H2Pool } from './upstream/h2Pool';
 import type { H2cPool } from './upstream/h2cPool';
 import { composeL4, type L4Handler } from './l4/context';
 import { l4Authz } from './l4/authz';
+import { l4ExtAuthz } from './l4/extAuthz';
+import type { GrpcAuthzCall } from './upstream/authzGrpcCall';
 import { l4Chaos } from './l4/chaos';
 import { l4ConnectionLimit } from './l4/connectionLimit';
 import { l4Endpoint } from './l4/endpoint';
@@ -287,6 +289,8 @@ export function outboundL4Chain(d: {
    * `egress`: at the egress gateway, the rules bound to the Gateways with a server on the port the caller's sidecar named.
    */
   role: ProxyRole;
+  /** The ingress's network ext_authz: calls a gRPC external authorizer (AuthorizationPolicy CUSTOM). */
+  authzCall: GrpcAuthzCall;
 }): L4Handler {
   const r = d.resilience;
   return composeL4(
@@ -294,7 +298,8 @@ export function outboundL4Chain(d: {
       // Which tcp[]/tls[] rule (by port, source, and on TLS ports the ClientHello's SNI; at the ingress, by Gateway port) and which destination.
       d.role === 'ingress' ? l4GatewayRoute({ random: d.random }) : d.role === 'egress' ? l4EgressGatewayRoute({ random: d.random }) : l4Route({ random: d.random }),
       // At the ingress: the AuthorizationPolicies selecting the gateway, for TCP, once the server name picked the filter chain (a passthrough port).
-      ...(d.role === 'ingress' ? [l4Authz(d)] : []),
+      // CUSTOM first (a gRPC provider's network ext_authz), then DENY and ALLOW (network RBAC), as pilot orders the filters.
+      ...(d.role === 'ingress' ? [l4ExtAuthz({ call: d.authzCall, stats: d.stats, log: d.log }), l4Authz(d)] : []),
       // Subset -> workloads (minus ejected hosts) -> the DestinationRule's load balancer.
       l4Endpoint({ lb: d.lb, random: d.random, state: r }),
       // connectionPool.tcp.maxConnections: past the limit, the connection is closed at once (UO).
@@ -315,6 +320,8 @@ export function inboundL4Chain(d: {
   log: (level: 'info' | 'warn', message: string) => void;
   /** At the egress gateway: what its Gateway server ports receive is routed on (outboundL4Chain, role `egress`), not sent to an app. */
   egressGateway?: L4Handler;
+  /** The network ext_authz's calls to a gRPC external authorizer (AuthorizationPolicy CUSTOM). */
+  authzCall: GrpcAuthzCall;
 }): L4Handler {
   return composeL4(
     [
@@ -322,7 +329,9 @@ export function inboundL4Chain(d: {
       l4ServicePort(),
       // Which workload called, when its certificate vouches for the name it gives.
       l4LearnPeer(),
-      // AuthorizationPolicy for TCP (HTTP-only fields as Istio treats them on TCP), once per connection.
+      // AuthorizationPolicy CUSTOM for TCP: a gRPC external authorizer checks the connection once (an HTTP provider has no network filter).
+      l4ExtAuthz({ call: d.authzCall, stats: d.stats, log: d.log }),
+      // AuthorizationPolicy DENY then ALLOW for TCP (HTTP-only fields as Istio treats them on TCP), once per connection.
       l4Authz(d),
     ],
     // TCP to the app on the local port of the container port called (at the egress gateway: on to the external host).

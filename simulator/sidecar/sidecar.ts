@@ -45,6 +45,7 @@ import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
 import { proxyConfigOf } from './proxyConfig';
 import { authzCaller } from './upstream/authzCall';
+import { grpcAuthzCaller } from './upstream/authzGrpcCall';
 import { H2Pool } from './upstream/h2Pool';
 import { H2cPool } from './upstream/h2cPool';
 import { newKeepAliveAgent } from './upstream/http1';
@@ -128,6 +129,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   // The cluster part serves the app's calls and the calls to external authorizers in the mesh.
   const cluster = clusterChain(outboundDeps);
   const security: SecurityDeps = { jwks: new JwksStore({ log }), authzCall: authzCaller({ cluster, agent: plaintextAgent }), now: opts.now };
+  // The network ext_authz (CUSTOM on TCP) asks gRPC authorizers through the same cluster part.
+  const authzCall = grpcAuthzCaller({ cluster });
   const outboundHandler = outboundChain({ ...outboundDeps, security }, cluster);
   const outbound = createOutboundServer({ tables: getTables, handler: outboundHandler, onDone: done(outboundName) });
   // HTTP/2 connections from the app (CONNECT tunnels, local upstream ports): each stream runs the same outbound chain.
@@ -156,7 +159,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     ? { accept: answer.accept, refuse: (err: L4Error) => answer.refuse(err.status ?? (err.flag === 'NR' || err.flag === 'NC' ? 502 : 503), err.reason, err.message) }
     : {};
   const tunnel = { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? DEFAULT_TCP_TUNNEL } as const;
-  const outboundL4 = outboundL4Chain({ role: 'sidecar', random, lb, resilience, log, stats, tunnel });
+  const outboundL4 = outboundL4Chain({ role: 'sidecar', random, lb, resilience, log, stats, tunnel, authzCall });
   const l4Connection: ConnectionHandler = (socket, destination) => {
     const t = getTables();
     const ctx = newL4Context(t, 'outbound', socket, sourceOf(t, socket.remoteAddress), l4Observer, answerOf(destination.answer));
@@ -198,7 +201,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     }));
   }
   // The ingress: a Gateway server of protocol TCP is a listener of its own on 127.0.0.1:<server port>.
-  const ingressL4 = outboundL4Chain({ role: 'ingress', random, lb, resilience, log, stats, tunnel });
+  const ingressL4 = outboundL4Chain({ role: 'ingress', random, lb, resilience, log, stats, tunnel, authzCall });
   const routeGatewayConnection = (socket: net.Socket, target: { port: number; gateways: string[]; tls?: boolean }) => {
     const t = getTables();
     const source = sourceOf(t, socket.remoteAddress);
@@ -255,7 +258,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
 
   let inbound: InboundListener | undefined;
   if (tables.self) {
-    const inboundL4 = inboundL4Chain({ stats, log, egressGateway: egressGateway ? outboundL4Chain({ role: 'egress', random, lb, resilience, log, stats, tunnel }) : undefined });
+    const inboundL4 = inboundL4Chain({ stats, log, authzCall, egressGateway: egressGateway ? outboundL4Chain({ role: 'egress', random, lb, resilience, log, stats, tunnel, authzCall }) : undefined });
     inbound = createInboundListener({
       tables: getTables,
       handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security, egressGateway }),

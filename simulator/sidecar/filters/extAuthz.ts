@@ -25,7 +25,8 @@ export interface ExtAuthzDeps {
 
 const resolved = new WeakMap<MeshTables, Map<string, ProviderResolution>>();
 
-function providers(t: MeshTables): Map<string, ProviderResolution> {
+/** The Mesh's extension providers, resolved once per snapshot (the HTTP and the network ext_authz share them). */
+export function providers(t: MeshTables): Map<string, ProviderResolution> {
   let map = resolved.get(t);
   if (!map) resolved.set(t, (map = resolveProviders(t.snapshot.extensionProviders ?? [], t)));
   return map;
@@ -38,7 +39,10 @@ export function customDecisionAt(t: MeshTables, req: AuthzRequest): CustomDecisi
   const byName = providers(t);
   const usable = (name: string) => {
     const r = byName.get(name);
-    return !r ? `extension provider "${name}" is not defined in the Mesh (spec.extensionProviders)` : 'problem' in r ? r.problem : undefined;
+    if (!r) return `extension provider "${name}" is not defined in the Mesh (spec.extensionProviders)`;
+    if ('problem' in r) return r.problem;
+    // The HTTP ext_authz filter's gRPC API is not simulated yet (the network one is, l4/extAuthz.ts): its policies deny what they match.
+    return r.provider.api === 'grpc' ? `envoyExtAuthzGrpc is not simulated on HTTP requests yet (provider ${name})` : undefined;
   };
   return customDecision(policies, req, t.snapshot.namespace, usable);
 }

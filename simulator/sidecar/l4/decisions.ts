@@ -72,6 +72,8 @@ export function l4RecordsOf(ctx: L4Context, connected: boolean): DecisionRecord[
     out.push(authzRecord(ctx.authz, proxy));
     if (!ctx.authz.allowed) return out;
   }
+  // The network ext_authz (CUSTOM) closed it before the endpoint pick: no attempt either (its flag, UAEX, is the entry's).
+  if (ctx.listener === 'ingress' && ctx.failure?.flag === 'UAEX') return out;
   out.push(l4AttemptRecord(ctx.endpoint?.name, l4AttemptResult(connected, ctx.failure)));
   return out;
 }

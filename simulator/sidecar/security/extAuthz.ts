@@ -16,7 +16,7 @@
  *   headers; no answer, a timeout or a 5xx is an error: `statusOnError`
  *   (default 403), or the request goes on when `failOpen`.
  */
-import type { ExtAuthzHttpProvider, ExtensionProvider } from '../../policy/model';
+import type { ExtAuthzGrpcProvider, ExtAuthzHttpProvider, ExtensionProvider } from '../../policy/model';
 import { isLoopbackHost } from '../../policy/jwks';
 import { parseDuration } from '../../policy/duration';
 import type { ServiceInfo } from '../../protocol';
@@ -27,9 +27,10 @@ export type AuthzTarget =
   | { kind: 'mesh'; service: ServiceInfo; port: number }
   | { kind: 'local'; host: string; port: number };
 
-/** An HTTP external authorizer ready to be asked (gRPC ones are not simulated yet). */
+/** An external authorizer ready to be asked: `http` (envoyExtAuthzHttp) or `grpc` (envoyExtAuthzGrpc, envoy.service.auth.v3.Authorization/Check). */
 export interface ResolvedProvider {
   name: string;
+  api: 'http' | 'grpc';
   target: AuthzTarget;
   /** `host:port` as written, for messages. */
   address: string;
@@ -60,20 +61,42 @@ export function resolveProviders(providers: readonly ExtensionProvider[], t: Mes
       continue;
     }
     if (p.envoyExtAuthzHttp) out.set(p.name, resolveHttp(p.name, p.envoyExtAuthzHttp, t));
-    // The gRPC API (envoy.service.auth.v3.Authorization/Check) is not simulated yet: its policies deny what they match.
-    else if (p.envoyExtAuthzGrpc) out.set(p.name, { problem: `envoyExtAuthzGrpc is not simulated yet (provider ${p.name})` });
+    else if (p.envoyExtAuthzGrpc) out.set(p.name, resolveGrpc(p.name, p.envoyExtAuthzGrpc, t));
     else out.set(p.name, { problem: `extension provider ${p.name} is not an external authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc)` });
   }
   return out;
 }
 
-function resolveHttp(name: string, c: ExtAuthzHttpProvider, t: MeshTables): ProviderResolution {
+/** What both kinds of provider share, as pilot's buildExtAuthzHTTP/GRPC check it: the port, the service, statusOnError. */
+function resolveCommon(c: ExtAuthzGrpcProvider | ExtAuthzHttpProvider, t: MeshTables): { target: AuthzTarget; port: number; status: number } | { problem: string } {
   const port = typeof c.port === 'string' ? Number(c.port) : c.port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) return { problem: `port must be in the range [1, 65535], found: ${String(c.port)}` };
   const target = resolveService(c.service ?? '', port, t);
   if ('problem' in target) return target;
   const status = c.statusOnError === undefined || c.statusOnError === '' ? 403 : Number(c.statusOnError);
   if (!Number.isInteger(status) || status < 100 || status > 599) return { problem: `invalid statusOnError "${c.statusOnError}"` };
+  return { target: target.target, port, status };
+}
+
+/** A gRPC provider: Istio builds both the HTTP ext_authz filter and the network one (the only kind it builds for TCP) from it. */
+function resolveGrpc(name: string, c: ExtAuthzGrpcProvider, t: MeshTables): ProviderResolution {
+  const common = resolveCommon(c, t);
+  if ('problem' in common) return common;
+  return {
+    provider: {
+      name, api: 'grpc', target: common.target, address: `${c.service}:${common.port}`,
+      timeoutMs: (c.timeout ? parseDuration(c.timeout) : undefined) ?? DEFAULT_AUTHZ_TIMEOUT_MS,
+      failOpen: c.failOpen === true,
+      statusOnError: common.status,
+      pathPrefix: '', includeHeaders: [], additionalHeaders: {}, upstreamOnAllow: [], downstreamOnAllow: [], downstreamOnDeny: undefined,
+    },
+  };
+}
+
+function resolveHttp(name: string, c: ExtAuthzHttpProvider, t: MeshTables): ProviderResolution {
+  const common = resolveCommon(c, t);
+  if ('problem' in common) return common;
+  const { port, status } = common;
   const include = c.includeRequestHeadersInCheck?.length ? c.includeRequestHeadersInCheck : c.includeHeadersInCheck ?? [];
   for (const [field, list] of [['includeRequestHeadersInCheck', include], ['headersToUpstreamOnAllow', c.headersToUpstreamOnAllow], ['headersToDownstreamOnAllow', c.headersToDownstreamOnAllow], ['headersToDownstreamOnDeny', c.headersToDownstreamOnDeny]] as const) {
     if ((list ?? []).includes('*')) return { problem: `a single wildcard ("*") is not supported, change it to either prefix or suffix match: ${field}` };
@@ -81,7 +104,7 @@ function resolveHttp(name: string, c: ExtAuthzHttpProvider, t: MeshTables): Prov
   if (c.pathPrefix && !c.pathPrefix.startsWith('/')) return { problem: `pathPrefix must begin with \`/\`, found: "${c.pathPrefix}"` };
   return {
     provider: {
-      name, target: target.target, address: `${c.service}:${port}`,
+      name, api: 'http', target: common.target, address: `${c.service}:${port}`,
       timeoutMs: (c.timeout ? parseDuration(c.timeout) : undefined) ?? DEFAULT_AUTHZ_TIMEOUT_MS,
       failOpen: c.failOpen === true,
       statusOnError: status,
