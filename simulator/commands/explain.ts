@@ -163,6 +163,8 @@ async function explainL4(protocol: 'tcp' | 'tls', target: string, o: Opts): Prom
     return usage(`${protocol} ${target}: a connection has no headers, cookies or app answer to assume; -H, --cookie, --app-status, --app-grpc-status, --app-delay, --proxy-form and --gateway are for HTTP`);
   }
   if (protocol === 'tcp' && o.sni !== undefined) return usage('--sni is for a TLS connection (tls host:port --sni NAME)');
+  const extAuthz = o.extAuthz;
+  if (extAuthz !== undefined && extAuthz !== 'allow' && extAuthz !== 'deny') return usage(`--ext-authz ${extAuthz}: allow or deny`);
   const clientCert = readClientCert(o);
   if (typeof clientCert === 'number') return clientCert;
   const loaded = await snapshotOf(o.file);
@@ -171,7 +173,7 @@ async function explainL4(protocol: 'tcp' | 'tls', target: string, o: Opts): Prom
   const { ExplainUsageError } = await import('../explain/walk');
   const { formatConnection } = await import('../explain/formatL4');
   try {
-    const result = explainConnection(loaded.snapshot, { from: o.from!, protocol, target, ...(o.sni !== undefined ? { sni: o.sni } : {}), ...(clientCert !== undefined ? { clientCert } : {}) }, { locate: loaded.locate, listenerCertificates: loaded.listenerCertificates });
+    const result = explainConnection(loaded.snapshot, { from: o.from!, protocol, target, ...(o.sni !== undefined ? { sni: o.sni } : {}), ...(clientCert !== undefined ? { clientCert } : {}), ...(extAuthz ? { extAuthz } : {}) }, { locate: loaded.locate, listenerCertificates: loaded.listenerCertificates });
     process.stdout.write(o.format === 'json' ? JSON.stringify(result, null, 2) + '\n' : formatConnection(result));
     return result.answered ? 0 : 1;
   } catch (e) {

@@ -40,9 +40,10 @@ export function formatConnection(r: ExplainConnectionResult): string {
   if (rt.action === 'refused') more(`-> closed${rt.flag ? ` ${rt.flag}` : ''}: ${rt.message ?? ''}`);
   else for (const d of rt.destinations ?? []) more(`-> ${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}  ${pct(d.probability)}${d.weight !== undefined ? ` (weight ${d.weight})` : ''}`);
   // The ingress's own network RBAC, on the client's verified certificate, its address, the server port and name.
-  if (g?.authz && rt.action !== 'refused') {
-    line('At', `${r.caller.proxy} (the ingress's network RBAC)`);
-    formatAuthz(g.authz, more, true);
+  if ((g?.authz || g?.custom) && rt.action !== 'refused') {
+    line('At', `${r.caller.proxy} (the ingress's network ${g.custom ? 'ext_authz and ' : ''}RBAC)`);
+    if (g.custom) more(`AuthorizationPolicy CUSTOM ${g.custom.policies.join(', ')}: ${g.custom.verdict}`);
+    if (g.authz) formatAuthz(g.authz, more, true);
   }
 
   for (const d of r.destinations) formatDestination(d, line, more);

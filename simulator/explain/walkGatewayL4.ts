@@ -25,7 +25,7 @@ import { explore, merge } from './odds';
 import { gatewayHandshake } from './gatewayTls';
 import type { Outcome, ResourceRef, RuleStep } from './result';
 import { denialReason, ExplainUsageError, type ExplainOptions, type Locator } from './walk';
-import { connectionOutcomes, describeMatch, ended, l4RulePath, networkRbac, planKey, staticFailure, walkTools, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
+import { connectionOutcomes, customGate, describeMatch, ended, l4RulePath, networkRbac, planKey, staticFailure, walkTools, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -73,10 +73,23 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
   const request: DecisionRecord = { step: 'request', config: snapshot.version };
   // The ingress's own network RBAC, once the route picked the filter chain: the client's verified certificate, its address, the server port and name.
   const client = gateway.handshake?.client;
-  const rbac = networkRbac(t, tcpAuthzRequest({ spiffeId: client?.verified ? client.principal : undefined, address: LOOPBACK }, port, sni), locate, ref);
+  const req = tcpAuthzRequest({ spiffeId: client?.verified ? client.principal : undefined, address: LOOPBACK }, port, sni);
+  // CUSTOM first (the ingress's network ext_authz), then its network RBAC.
+  const custom = customGate(t, req, c.extAuthz);
+  if (custom) gateway.custom = custom.view;
+  const rbac = custom?.refused ? undefined : networkRbac(t, req, locate, ref);
   if (rbac) gateway.authz = rbac.step;
-  const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref);
-  return { ...base, gateway, route, destinations, ...ended(rbac ? outcomes.map((o) => gatedOutcome(o, rbac, t.identity.name)) : outcomes) };
+  const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref, c.extAuthz);
+  const gated = outcomes.map((o) => (custom?.refused ? customClosed(o, custom, t.identity.name) : rbac ? gatedOutcome(o, rbac, t.identity.name) : o));
+  return { ...base, gateway, route, destinations, ...ended(custom?.unless ? gated.map((o) => (o.kind === 'answered' ? { ...o, summary: `${o.summary} ${custom.unless}` } : o)) : gated) };
+}
+
+/** An outcome past the route, closed by the ingress's CUSTOM policy before the endpoint pick: no attempt (the sidecar's records end at the route, or its RBAC DENY for an unusable provider). */
+function customClosed(o: Outcome, custom: NonNullable<ReturnType<typeof customGate>>, proxy: string): Outcome {
+  const at = o.records.findIndex((r) => r.step === 'route' && r.action === 'forward');
+  if (at < 0) return o;
+  const records = [...o.records.slice(0, at + 1), ...(custom.record ? [authzRecord(custom.record, proxy)] : [])];
+  return { probability: o.probability, kind: 'refused', ...(custom.flag ? { flags: custom.flag } : {}), summary: `closed by the ingress gateway ${proxy}: ${custom.refused}`, records };
 }
 
 /** An outcome past the route, as the ingress's network RBAC leaves it: its verdict recorded after the route; a denial closes the connection before any attempt. */

@@ -22,6 +22,8 @@ import { portsOf, requestedPort } from '../sidecar/routing/servicePorts';
 import { newLbStats } from '../sidecar/routing/loadBalancer';
 import { chooseL4Endpoint, l4LbKey } from '../sidecar/l4/endpoint';
 import { tcpAuthorize, tcpAuthzRequest } from '../sidecar/l4/authz';
+import { tcpCustomDecision } from '../sidecar/l4/extAuthz';
+import { providerAt } from '../sidecar/filters/extAuthz';
 import { l4AttemptRecord, l4MtlsRecord, l4RouteRecord, CONNECTED } from '../sidecar/l4/decisions';
 import { explainPolicy, type AuthzDecision, type AuthzRequest } from '../sidecar/security/authorization';
 import { admits } from '../sidecar/security/peerAuthentication';
@@ -46,6 +48,8 @@ export interface ExplainConnection {
   sni?: string;
   /** From the ingress: the client certificate (PEM) the client presents when a Gateway TLS server asks for one. */
   clientCert?: string;
+  /** What a gRPC external authorizer (AuthorizationPolicy CUSTOM) is assumed to answer; unknown when absent. */
+  extAuthz?: 'allow' | 'deny';
 }
 
 export interface L4RouteStep {
@@ -84,6 +88,8 @@ export interface ExplainConnectionResult {
     port: number; kind: 'terminated' | 'passthrough' | 'tcp'; gateways: string[]; handshake?: GatewayHandshake;
     /** The AuthorizationPolicies selecting the ingress, as its network RBAC reads them for this connection (none: no policy selects it). */
     authz?: EndpointStep['authz'];
+    /** Its CUSTOM policies on this connection (the network ext_authz), when any matches. */
+    custom?: EndpointStep['custom'];
   };
   defaults: { flavor: string; version: string };
   host: { authority: string; service?: { name: string; namespace: string; fqdn: string }; port?: { port: number; name: string; protocol: string }; problem?: string };
@@ -138,12 +144,12 @@ export function explainConnection(snapshot: MeshSnapshot, c: ExplainConnection, 
   const route = routeStep(plans, table.tls.length > 0 ? table.tls : table.tcp, table.tls.length > 0, attrs, locate, ref);
 
   const request: DecisionRecord = { step: 'request', config: snapshot.version, target: c.target };
-  const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref);
+  const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref, c.extAuthz);
   return { ...base, host, route, destinations, ...ended(outcomes) };
 }
 
 /** Each way the routed connection can end: per plan its cluster, per endpoint what its sidecar decides. */
-export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTables, plans: Array<{ value: L4Plan; probability: number }>, request: DecisionRecord, authority: string, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): { destinations: L4DestinationStep[]; outcomes: Outcome[] } {
+export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTables, plans: Array<{ value: L4Plan; probability: number }>, request: DecisionRecord, authority: string, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef, extAuthz?: 'allow' | 'deny'): { destinations: L4DestinationStep[]; outcomes: Outcome[] } {
   const proxy = t.identity.name;
   const destinations: L4DestinationStep[] = [];
   const outcomes: Outcome[] = [];
@@ -163,12 +169,12 @@ export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTab
     for (const e of step.endpoints) {
       const ep = t.workloadByName.get(e.workload);
       // A ServiceEntry host's endpoint has no sidecar: a plain connection to its address.
-      const v = ep ? verdictAt(t, tables(ep.name), ep, plan, tlsMode, locate, ref, step.at) : { records: [] as DecisionRecord[], result: CONNECTED };
+      const v = ep ? verdictAt(t, tables(ep.name), ep, plan, tlsMode, locate, ref, step.at, extAuthz) : { records: [] as DecisionRecord[], result: CONNECTED };
       const p = probability * e.probability;
       const where = step.subset ? ` (subset ${step.subset}${step.probability < 1 ? `, ${pct(step.probability)}` : ''})` : step.probability < 1 ? ` (${pct(step.probability)})` : '';
       const records = [request, routed, l4AttemptRecord(e.workload, v.result), ...v.records];
       if (v.refused) outcomes.push({ probability: p, kind: 'refused', ...(v.result !== '403' ? { flags: v.result } : {}), summary: `closed by ${e.workload}'s sidecar: ${v.refused}`, records });
-      else outcomes.push({ probability: p, kind: 'answered', summary: `connected to ${e.workload}${where}`, records });
+      else outcomes.push({ probability: p, kind: 'answered', summary: `connected to ${e.workload}${where}${v.unless ? ` ${v.unless}` : ''}`, records });
     }
   }
   return { destinations, outcomes };
@@ -307,10 +313,16 @@ export function destinationStep(t: MeshTables, plan: L4ForwardPlan, probability:
   return { step, ...(none ? { none } : {}), ...(policy.tls?.mode ? { tlsMode: policy.tls.mode } : {}) };
 }
 
-export interface L4Verdict { records: DecisionRecord[]; result: string; refused?: string }
+export interface L4Verdict {
+  records: DecisionRecord[];
+  result: string;
+  refused?: string;
+  /** Connected only if an external authorizer whose answer is not assumed allows it: says so. */
+  unless?: string;
+}
 
 /** How the tunnel goes out to one workload and what its sidecar's inbound decides (l4/toPeer.ts, l4/servicePort.ts, l4/authz.ts). */
-export function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo, plan: L4ForwardPlan, tls: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef, at: EndpointStep[]): L4Verdict {
+export function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo, plan: L4ForwardPlan, tls: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef, at: EndpointStep[], extAuthz?: 'allow' | 'deny'): L4Verdict {
   const sends = tls !== 'DISABLE';
   const step: EndpointStep = {
     workload: ep.name,
@@ -327,12 +339,53 @@ export function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo
   step.port = { port: inbound.number, mode: inbound.mtls.mode, source: m ? ref('PeerAuthentication', m[1], m[2]) : 'default', admitted };
   records.push(l4MtlsRecord(ep.name, inbound, peer));
   if (!admitted) return { records, result: 'UF', refused: `port ${inbound.number} is ${inbound.mtls.mode} (${m ? `PeerAuthentication ${m[1]}/${m[2]}` : 'the default'}) and resets a ${sends ? 'mTLS' : 'plaintext'} connection` };
-  const rbac = networkRbac(dest, tcpAuthzRequest({ spiffeId: peer.spiffeId, address: LOOPBACK }, inbound.number), locate, ref);
-  if (!rbac) return { records, result: CONNECTED };
+  const req = tcpAuthzRequest({ spiffeId: peer.spiffeId, address: LOOPBACK }, inbound.number);
+  // CUSTOM first (l4/extAuthz.ts): a gRPC authorizer's network ext_authz, before DENY and ALLOW.
+  const custom = customGate(dest, req, extAuthz);
+  if (custom) step.custom = custom.view;
+  if (custom?.refused) {
+    step.refusedBy = 'CUSTOM';
+    if (custom.record) records.push(authzRecord(custom.record, ep.name));
+    return { records, result: '403', refused: custom.refused };
+  }
+  const unless = custom?.unless ? { unless: custom.unless } : {};
+  const rbac = networkRbac(dest, req, locate, ref);
+  if (!rbac) return { records, result: CONNECTED, ...unless };
   step.authz = rbac.step;
   records.push(authzRecord(rbac.decision, ep.name));
-  if (rbac.decision.allowed) return { records, result: CONNECTED };
+  if (rbac.decision.allowed) return { records, result: CONNECTED, ...unless };
   return { records, result: '403', refused: `RBAC: access denied ${denialReason(step)}` };
+}
+
+/**
+ * A proxy's CUSTOM policies on one connection (l4/extAuthz.ts tcpCustomDecision),
+ * for the walk: what explain shows, and whether it closes the connection —
+ * a provider that cannot be used closes it as a network RBAC DENY (`record`:
+ * the authz record the sidecar writes); an authorizer's denial is an
+ * assumption (`--ext-authz deny`), and without one the connection goes on
+ * `unless` the authorizer denies it.
+ */
+export function customGate(t: MeshTables, req: AuthzRequest, assumed: 'allow' | 'deny' | undefined): { view: NonNullable<EndpointStep['custom']>; refused?: string; flag?: 'UAEX'; record?: AuthzDecision; unless?: string } | undefined {
+  const custom = tcpCustomDecision(t, req);
+  switch (custom.kind) {
+    case 'none':
+      return undefined;
+    case 'ignored':
+      return { view: { policies: custom.policies, provider: custom.provider, verdict: `not applied: ${custom.provider} is an envoyExtAuthzHttp provider, and pilot builds a network ext_authz only for envoyExtAuthzGrpc` } };
+    case 'deny':
+      return {
+        view: { policies: [custom.policy], verdict: `closes the connection without asking: ${custom.why} (pilot turns the policy into a network RBAC DENY)` },
+        refused: `RBAC: access denied by AuthorizationPolicy ${custom.policy} (CUSTOM): ${custom.why}`,
+        record: { allowed: false, policy: custom.policy },
+      };
+    case 'ask': {
+      const provider = providerAt(t, custom.provider);
+      const asked = `the external authorizer ${custom.provider}${provider ? ` (${provider.address})` : ''}`;
+      const view = { policies: custom.policies, provider: custom.provider, ...(provider ? { address: provider.address } : {}), verdict: assumed === undefined ? `${asked} checks the connection (assume its answer with --ext-authz allow|deny)` : `${asked} is assumed to ${assumed}` };
+      if (assumed === 'deny') return { view, flag: 'UAEX', refused: `closed by ext_authz (UAEX): denied by ${asked}, asked by AuthorizationPolicy ${custom.policies.join(', ')} (CUSTOM)` };
+      return { view, ...(assumed === undefined ? { unless: `unless ${asked} denies it (UAEX)` } : {}) };
+    }
+  }
 }
 
 /**

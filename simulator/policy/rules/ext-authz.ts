@@ -91,7 +91,7 @@ function checkProviders(mesh: MeshView, report: Parameters<WorkspaceRule['check'
     }
     const problem = serviceProblem(p.service, p.port, mesh);
     if (problem) report(doc, [...p.path, field, 'service'], 'bad-provider', `${problem}; policies naming "${p.name}" deny what they match until it is fixed`);
-    if (p.kind === 'grpc') report(doc, [...p.path, field], 'not-simulated', `envoyExtAuthzGrpc is not simulated yet: policies naming "${p.name}" deny what they match locally (use envoyExtAuthzHttp to try the authorizer here); it works on a cluster`, { part: 'key' });
+    if (p.kind === 'grpc') report(doc, [...p.path, field], 'not-simulated', `envoyExtAuthzGrpc is simulated on TCP connections only: on HTTP requests, policies naming "${p.name}" deny what they match locally (use envoyExtAuthzHttp to try the authorizer on HTTP here); it works on a cluster`, { part: 'key' });
   }
 }
 

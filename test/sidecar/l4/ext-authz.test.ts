@@ -18,7 +18,28 @@
  * At the ingress gateway's Gateway TCP/TLS servers, and at a workload's
  * inbound TCP port reached from another workload's local upstream port
  * (the authorizer then a Mesh service, called through the mesh with mTLS).
+ * `devmesh explain` (walkL4.ts, with the authorizer's answer assumed) predicts
+ * the records each proxy writes and whether the connection is closed.
  */
+
+/** The records of `proxy`'s own entry in a predicted outcome: the caller's up to its attempt; a callee's after its attempt. */
+function recordsAt(records: DecisionRecord[], callee?: string): DecisionRecord[] {
+  if (callee === undefined) {
+    const attempt = records.findIndex((r) => r.step === 'attempt');
+    return attempt < 0 ? records : records.slice(0, attempt + 1);
+  }
+  const attempt = records.findIndex((r) => r.step === 'attempt' && r.endpoint === callee);
+  return attempt < 0 ? [] : records.slice(attempt + 1);
+}
+
+/** explain's walk of the connection agrees with what the proxy recorded, and with whether it was closed. */
+function assertPredicted(mesh: TestMesh, c: ExplainConnection, listenerCertificates: Certificates['listeners'] | undefined, seen: { decisions: DecisionRecord[]; closed: boolean }, callee?: string): void {
+  const walked = explainConnection(mesh.snapshot, c, { listenerCertificates });
+  assert.equal(walked.outcomes.length, 1, walked.outcome);
+  const [o] = walked.outcomes;
+  assert.equal(o.kind === 'refused', seen.closed, o.summary);
+  assert.deepEqual(recordsAt(o.records, callee), seen.decisions, o.summary);
+}
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
@@ -29,6 +50,8 @@ import { ingressTerminatedPorts } from '../../../simulator/policy/gateway-tls';
 import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
 import type { Certificates } from '../../../simulator/protocol';
 import type { ExtensionProvider, Resource } from '../../../simulator/policy/model';
+import { explainConnection, type ExplainConnection } from '../../../simulator/explain/walkL4';
+import type { DecisionRecord } from '../../../simulator/sidecar/decisions';
 import { ap, freePort, gw, startMeshFromSpec, vs, type Policies, type TestMesh } from '../fixtures';
 import { eventually, say, tcpEcho } from './fixtures';
 import { startGrpcAuthorizer } from './grpcAuthorizer';
@@ -73,6 +96,7 @@ describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS serve
   let ports: Ports;
   let authorizer: Awaited<ReturnType<typeof startGrpcAuthorizer>>;
   let deadPort: number;
+  let listenerCertificates: Certificates['listeners'];
   const providers = (extra: Partial<NonNullable<ExtensionProvider['envoyExtAuthzGrpc']>> = {}): ExtensionProvider[] => [
     grpcProvider('tcp-authz', '127.0.0.1', authorizer.port, extra),
     grpcProvider('gone-authz', '127.0.0.1', deadPort, extra),
@@ -90,7 +114,7 @@ describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS serve
     ports = { mutual: await freePort(), plain: await freePort() };
     const cert = serverCa.issueServer({ dns: ['tcp.example.com'] });
     const secrets = new Map<string, TlsSecret>([['istio-system/tcp-cred', { certPem: cert.certPem, keyPem: cert.keyPem, notAfter: '', dnsNames: ['tcp.example.com'], caPem: clientCa.certPem }]]);
-    const listenerCertificates = new ListenerCertificates(() => serverCa).forIstio(ingressTerminatedPorts([gateway(ports)], 'default'), secrets).certs;
+    listenerCertificates = new ListenerCertificates(() => serverCa).forIstio(ingressTerminatedPorts([gateway(ports)], 'default'), secrets).certs;
     mesh = await startMeshFromSpec({
       services: [{ name: 'tcp-echo', ports: [{ name: 'tcp', port: 9000 }], workloads: [{ name: 'tcp-echo-v1', labels: { app: 'tcp-echo' }, ports: { '9000': 1 } }] }],
     }, policies([]), { ingress: true, listenerCertificates, app: (name: string) => (name.startsWith('tcp-echo') ? tcpEcho(name) : undefined) } as Parameters<typeof startMeshFromSpec>[2]);
@@ -103,6 +127,7 @@ describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS serve
   test('the gRPC authorizer lets the principal it allows through and closes another\'s connection with UAEX', async () => {
     await mesh.push(policies([custom('tcp-authz', [{ to: [{ operation: { ports: [String(ports.mutual)] } }] }])]));
     const asked = authorizer.checks.length;
+    const first = ingressEntries().length;
     assert.equal(await tlsSay(ports.mutual, CURL), 'tcp-echo-v1 hello');
     const check = authorizer.checks[asked];
     assert.equal(check.attributes.source?.principal, CURL_ID);
@@ -110,6 +135,9 @@ describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS serve
     assert.equal(check.attributes.destination?.principal, INGRESS_ID);
     assert.equal(check.attributes.tls_session?.sni, 'tcp.example.com');
     assert.equal(check.attributes.request, undefined, 'a connection has no HTTP request');
+    const allowedEntry = await entryAfter(first);
+    const conn = (extAuthz: 'allow' | 'deny', client: Certificates): ExplainConnection => ({ from: 'ingress', protocol: 'tls', target: `127.0.0.1:${ports.mutual}`, sni: 'tcp.example.com', clientCert: client.certPem, extAuthz });
+    assertPredicted(mesh, conn('allow', CURL), listenerCertificates, { decisions: allowedEntry.decisions, closed: false });
 
     const denied = mesh.ingress!.stats.get('ext_authz.tcp.denied');
     const seen = ingressEntries().length;
@@ -120,6 +148,7 @@ describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS serve
     assert.equal(entry.proxy_error, 'ext_authz_denied');
     assert.equal(entry.decisions.some((d) => d.step === 'attempt'), false, 'a denied connection makes no attempt');
     assert.equal(mesh.ingress!.stats.get('ext_authz.tcp.denied'), denied + 1);
+    assertPredicted(mesh, conn('deny', ANOTHER), listenerCertificates, { decisions: entry.decisions, closed: true });
     // The plain server's port is not in the rule: its connections are not checked.
     const before = authorizer.checks.length;
     assert.equal((await say(ports.plain, 'hello')).trim(), 'tcp-echo-v1 hello');
@@ -138,8 +167,13 @@ describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS serve
     // The provider's port is closed: were it asked, the connection would be closed (ext_authz_error).
     await mesh.push(policies([custom('http-authz', [{}])]));
     const ignored = mesh.ingress!.stats.get('ext_authz.tcp.ignored_http_provider');
+    const seen = ingressEntries().length;
     assert.equal((await say(ports.plain, 'hello')).trim(), 'tcp-echo-v1 hello');
     assert.equal(mesh.ingress!.stats.get('ext_authz.tcp.ignored_http_provider'), ignored + 1);
+    const walked = explainConnection(mesh.snapshot, { from: 'ingress', protocol: 'tcp', target: `127.0.0.1:${ports.plain}`, extAuthz: 'deny' }, { listenerCertificates });
+    assert.equal(walked.answered, true, 'an assumed denial does not matter: the HTTP provider is not asked');
+    assert.match(walked.gateway!.custom!.verdict, /not applied: http-authz is an envoyExtAuthzHttp provider/);
+    assertPredicted(mesh, { from: 'ingress', protocol: 'tcp', target: `127.0.0.1:${ports.plain}` }, listenerCertificates, { decisions: (await entryAfter(seen)).decisions, closed: false });
   });
 
   test('an authorizer that cannot be reached closes the connection (UAEX, ext_authz_error) unless failOpen', async () => {
@@ -171,7 +205,9 @@ describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS serve
     await mesh.push(policies([custom('nobody', [{ to: [{ operation: { ports: [String(ports.plain)] } }] }])]));
     const seen = ingressEntries().length;
     assert.equal((await say(ports.plain, 'hello')).trim(), '');
-    assert.equal((await entryAfter(seen)).connection_termination_details, 'rbac_access_denied_matched_policy[istio-system/ext]');
+    const entry = await entryAfter(seen);
+    assert.equal(entry.connection_termination_details, 'rbac_access_denied_matched_policy[istio-system/ext]');
+    assertPredicted(mesh, { from: 'ingress', protocol: 'tcp', target: `127.0.0.1:${ports.plain}` }, listenerCertificates, { decisions: entry.decisions, closed: true });
     assert.equal(await tlsSay(ports.mutual, ANOTHER), 'tcp-echo-v1 hello');
   });
 });
@@ -208,6 +244,8 @@ describe('AuthorizationPolicy CUSTOM on a workload\'s TCP port, with the authori
     assert.equal(check.attributes.source?.principal, SLEEP_ID);
     assert.equal(check.attributes.destination?.principal, 'spiffe://cluster.local/ns/default/sa/tcp-echo');
     assert.equal(mesh.sidecars.get('tcp-echo-v1')!.stats.get('ext_authz.tcp.ok') >= 1, true);
+    const entry = await eventually(() => mesh.sidecars.get('tcp-echo-v1')!.accessLog.tail().find((e) => e.protocol === '-' && e.listener === 'inbound'), 'the callee\'s entry');
+    assertPredicted(mesh, { from: 'sleep', protocol: 'tcp', target: 'tcp-echo:9000', extAuthz: 'allow' }, undefined, { decisions: entry.decisions, closed: false }, 'tcp-echo-v1');
   });
 
   test('another workload\'s connection, by CONNECT, is closed by the callee\'s sidecar with UAEX', async () => {
@@ -219,6 +257,7 @@ describe('AuthorizationPolicy CUSTOM on a workload\'s TCP port, with the authori
     assert.equal(entry.connection_termination_details, '-', 'set by network RBAC only');
     assert.equal(entry.proxy_error, 'ext_authz_denied');
     assert.equal(authorizer.checks.at(-1)!.attributes.source?.principal, 'spiffe://cluster.local/ns/default/sa/other');
+    assertPredicted(mesh, { from: 'other', protocol: 'tcp', target: 'tcp-echo:9000', extAuthz: 'deny' }, undefined, { decisions: entry.decisions, closed: true }, 'tcp-echo-v1');
   });
 });
 
