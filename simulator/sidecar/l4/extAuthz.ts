@@ -13,7 +13,7 @@
  *   providers on one proxy) turns the policies into network RBAC DENY rules;
  * - a matching connection is checked once (envoy.service.auth.v3.Authorization/Check,
  *   the connection's addresses, principals and SNI, no HTTP request): OK
- *   lets it on, a denial closes it (flag UAEX), and so does an authorizer
+ *   lets it on, a denial closes it (flag UAEX, envoyproxy/envoy#18740), and so does an authorizer
  *   that fails or times out unless `failOpen` (`statusOnError` is HTTP's:
  *   a connection has no status to send).
  *
