@@ -46,6 +46,8 @@ import { compileTables, type MeshTables } from './tables';
 import { proxyConfigOf } from './proxyConfig';
 import { authzCaller } from './upstream/authzCall';
 import { grpcAuthzCaller } from './upstream/authzGrpcCall';
+import { mixedPortChain } from './routing/mixedTlsPort';
+import { gatewayPortKey } from './routing/gatewayApi/attach';
 import { H2Pool } from './upstream/h2Pool';
 import { H2cPool } from './upstream/h2cPool';
 import { newKeepAliveAgent } from './upstream/http1';
@@ -137,7 +139,17 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const http2Entry = createHttp2Entry({ tables: getTables, handler: outboundHandler, onDone: done(outboundName), stats, log });
   // The ingress also serves each Gateway API Gateway's listener ports, through the same chain.
   const gatewayListeners = role === 'ingress'
-    ? new GatewayListeners({ tables: getTables, handler: outboundHandler, onDone: done('ingress') }, getCerts, (level, message) => void opts.send?.({ type: 'log', level, message }))
+    ? new GatewayListeners({ tables: getTables, handler: outboundHandler, onDone: done('ingress') }, getCerts, (level, message) => void opts.send?.({ type: 'log', level, message }), (info) => ({
+      // An Istio HTTPS port that also has TLS PASSTHROUGH servers: the server name picks the chain, as Envoy's filter chain match does.
+      chain: (sni) => {
+        const t = getTables();
+        const passthrough = t.gatewayTlsPorts.get(info.port);
+        if (!passthrough) return 'terminate';
+        const chains = getCerts().listeners?.[gatewayPortKey(info.gateway, info.port)] ?? [];
+        return mixedPortChain(t, info.port, chains.map((c) => c.hostname), passthrough, sni);
+      },
+      route: (socket) => routeGatewayConnection(socket, { port: info.port, gateways: getTables().gatewayTlsPorts.get(info.port) ?? [], tls: true }),
+    }))
     : undefined;
 
   // TCP connections (L4): every one is observed once when accepted and once when over.
@@ -235,7 +247,9 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       ...[...t.gatewayTcpPorts].map(([port, gateways]) => (t.gatewayTerminatedTcpPorts.has(port)
         ? { port, target: { port, gateways, terminate: true }, describe: `Gateway ${gateways.join(', ')} TLS server port ${port} (terminated, routed by tcp[])` }
         : { port, target: { port, gateways }, describe: `Gateway ${gateways.join(', ')} TCP server port ${port}` })),
-      ...[...t.gatewayTlsPorts].map(([port, gateways]) => ({ port, target: { port, gateways, tls: true }, describe: `Gateway ${gateways.join(', ')} TLS passthrough server port ${port}` })),
+      // A passthrough port that also has servers terminating HTTPS is the HTTPS listener's, which splits by server name.
+      ...[...t.gatewayTlsPorts].filter(([port]) => !(t.snapshot.ingress.listeners ?? []).some((l) => l.istio && l.port === port))
+        .map(([port, gateways]) => ({ port, target: { port, gateways, tls: true }, describe: `Gateway ${gateways.join(', ')} TLS passthrough server port ${port}` })),
     ]
     : [];
   const upstreams = upstreamListeners({

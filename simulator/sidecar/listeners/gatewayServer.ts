@@ -20,6 +20,7 @@ import type { GatewayListenerRef } from '../context';
 import { STREAM_WINDOW } from '../upstream/h2Pool';
 import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
 import { onFirstBytes, startsHttp2 } from './sniff';
+import { MAX_CLIENT_HELLO, readClientHello } from '../l4/clientHello';
 import { http1Requests, serveStreams } from './h2Streams';
 import type { H2Request } from '../downstream';
 import { ChainPicker, ChainRefusal, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
@@ -32,6 +33,13 @@ export interface TlsListenerOptions {
   clientCert?: 'required' | 'optional';
   /** Where refused clients are said. */
   log?: (message: string) => void;
+  /**
+   * An Istio server port that also has TLS PASSTHROUGH servers: the server
+   * name of each ClientHello, read before any handshake, picks the filter
+   * chain (routing/mixedTlsPort.ts) — `terminate` here, `passthrough` hands
+   * the untouched connection to the ingress's L4 chain, none closes it.
+   */
+  passthrough?: { chain(sni: string | undefined): 'terminate' | 'passthrough' | undefined; route(socket: net.Socket): void };
 }
 
 function describeListener(l: GatewayListenerRef): string {
@@ -97,11 +105,27 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
     server.on('session', onSession);
     http1Requests(server, onHttp1Request);
     serveStreams(server, onStream);
+    const split = tlsOptions.passthrough;
+    // A mixed port listens raw and splits by server name; the TLS server then takes only the connections it terminates.
+    const front = split ? net.createServer((socket) => {
+      track(socket);
+      socket.on('error', () => socket.destroy());
+      peekClientHello(socket, SNIFF_TIMEOUT_MS, (sni) => {
+        const chain = split.chain(sni);
+        if (chain === 'passthrough') return split.route(socket);
+        if (chain === undefined) {
+          tlsOptions.log?.(`${describeListener(listener)}: no server of this port takes the server name "${sni ?? '(none)'}"; connection closed`);
+          return void socket.destroy();
+        }
+        // The TLS socket takes the ClientHello put back from the raw socket's buffer (no resume: that would hand it to no one).
+        server.emit('connection', socket);
+      });
+    }) : undefined;
     return {
-      server,
+      server: front ?? server,
       refreshCertificate: () => { const c = pick(undefined); if (c) server.setSecureContext(secureOptions(c)); },
       // HTTP/1.1 over TLS has no idle tracking here: what is still open after the drain time is cut.
-      close: () => { server.close(); for (const s of sessions) s.close(); setTimeout(() => { for (const s of sockets) s.destroy(); }, DRAIN_MS).unref(); },
+      close: () => { (front ?? server).close(); for (const s of sessions) s.close(); setTimeout(() => { for (const s of sockets) s.destroy(); }, DRAIN_MS).unref(); },
       destroy: () => { for (const s of sockets) s.destroy(); },
     };
   }
@@ -127,4 +151,24 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
     close: () => { server.close(); h1.closeIdleConnections(); for (const s of sessions) s.close(); },
     destroy: () => { for (const s of sockets) s.destroy(); h1.closeAllConnections(); },
   };
+}
+
+/** Reads a connection's ClientHello without consuming it: its server name (none: no SNI, or not TLS), the bytes put back (paused). */
+function peekClientHello(socket: net.Socket, timeoutMs: number, done: (sni: string | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  timer.unref();
+  const onData = (c: Buffer) => {
+    chunks.push(c);
+    size += c.length;
+    const read = readClientHello(Buffer.concat(chunks));
+    if (read.kind === 'more' && size < MAX_CLIENT_HELLO) return;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(Buffer.concat(chunks));
+    done(read.kind === 'hello' ? read.sni : undefined);
+  };
+  socket.on('data', onData);
 }
