@@ -18,6 +18,7 @@ import type { MeshSnapshot } from '../protocol';
 import { ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
 import { compileTables, type CompiledL4Rule, type MeshTables } from '../sidecar/tables';
 import { planGatewayL4, planGatewayTls } from '../sidecar/routing/l4Plan';
+import { isMixedTlsPort, mixedPortChain, terminatedHosts } from '../sidecar/routing/mixedTlsPort';
 import type { L4Attributes } from '../sidecar/routing/l4Match';
 import { authzRecord, ruleOf, type DecisionRecord } from '../sidecar/decisions';
 import { tcpAuthzRequest } from '../sidecar/l4/authz';
@@ -54,6 +55,17 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
     host: { authority: c.target },
   };
   const gateway: NonNullable<ExplainConnectionResult['gateway']> = { port, kind, gateways };
+  // A port with HTTPS servers too: the server name picks the filter chain first (routing/mixedTlsPort.ts), as the ingress does.
+  if (kind === 'passthrough' && isMixedTlsPort(t, port)) {
+    const chain = mixedPortChain(t, port, terminatedHosts(t, port), gateways, sni);
+    if (chain === 'terminate') {
+      throw new ExplainUsageError(`tls ${c.target}: on port ${port} the server name ${sni ? `"${sni}"` : '(none)'} picks a server that terminates HTTPS (${terminatedHosts(t, port).join(', ')}), not a passthrough one: walk its requests with METHOD https://${sni ?? 'HOST'}:${port}/PATH`);
+    }
+    if (chain === undefined) {
+      const summary = `closed by the ingress gateway ${t.identity.name}: no server of port ${port} takes ${sni ? `the server name "${sni}"` : 'a ClientHello without a server name'} (HTTPS hosts ${terminatedHosts(t, port).join(', ')}; passthrough by tls[] sniHosts): Envoy finds no filter chain`;
+      return { ...base, gateway, route: { rules: [], action: 'refused', message: 'not routed: no filter chain of the port takes the server name' }, destinations: [], ...ended([{ probability: 1, kind: 'refused', summary, records: [] }]) };
+    }
+  }
   if (kind === 'terminated') {
     const chains = opts.listenerCertificates?.[`${ISTIO_INGRESS_GATEWAY}:${port}`] ?? [];
     let handshake;

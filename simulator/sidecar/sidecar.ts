@@ -46,8 +46,7 @@ import { compileTables, type MeshTables } from './tables';
 import { proxyConfigOf } from './proxyConfig';
 import { authzCaller } from './upstream/authzCall';
 import { grpcAuthzCaller } from './upstream/authzGrpcCall';
-import { mixedPortChain } from './routing/mixedTlsPort';
-import { gatewayPortKey } from './routing/gatewayApi/attach';
+import { mixedPortChain, terminatedHosts } from './routing/mixedTlsPort';
 import { H2Pool } from './upstream/h2Pool';
 import { H2cPool } from './upstream/h2cPool';
 import { newKeepAliveAgent } from './upstream/http1';
@@ -145,8 +144,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
         const t = getTables();
         const passthrough = t.gatewayTlsPorts.get(info.port);
         if (!passthrough) return 'terminate';
-        const chains = getCerts().listeners?.[gatewayPortKey(info.gateway, info.port)] ?? [];
-        return mixedPortChain(t, info.port, chains.map((c) => c.hostname), passthrough, sni);
+        return mixedPortChain(t, info.port, terminatedHosts(t, info.port), passthrough, sni);
       },
       route: (socket) => routeGatewayConnection(socket, { port: info.port, gateways: getTables().gatewayTlsPorts.get(info.port) ?? [], tls: true }),
     }))

@@ -124,6 +124,60 @@ spec:
   return dir;
 }
 
+/**
+ * One Gateway port (443) with an HTTPS server that terminates (bookinfo.example.com) and a TLS PASSTHROUGH server
+ * (redis.example.com, routed by tls[] sniHosts to Redis): the ClientHello's server name picks the filter chain.
+ */
+function mixedTlsPort(): string {
+  const dir = secureGateways('mixed-tls-port');
+  const fixtures = path.join(ROOT, 'test', 'explain', 'fixtures', 'gateway-tls');
+  const pem = (f: string) => readFileSync(path.join(fixtures, f), 'utf8');
+  writeFileSync(path.join(dir, 'policies', 'secure-gateway.yaml'), `${secretYaml('bookinfo-credential', { 'tls.crt': pem('server.crt'), 'tls.key': pem('server.key') })}---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: bookinfo-mixed }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - port: { number: 443, name: https, protocol: HTTPS }
+      tls: { mode: SIMPLE, credentialName: bookinfo-credential }
+      hosts: [bookinfo.example.com]
+    - port: { number: 443, name: tls-redis, protocol: TLS }
+      tls: { mode: PASSTHROUGH }
+      hosts: [redis.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: bookinfo-https }
+spec:
+  hosts: [bookinfo.example.com]
+  gateways: [bookinfo-mixed]
+  http:
+    - match: [{ uri: { exact: /productpage } }]
+      route: [{ destination: { host: productpage, port: { number: 9080 } } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: redis-passthrough }
+spec:
+  hosts: [redis.example.com]
+  gateways: [bookinfo-mixed]
+  tls:
+    - match: [{ port: 443, sniHosts: [redis.example.com] }]
+      route: [{ destination: { host: redis, port: { number: 6379 } } }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: redis-from-ingress }
+spec:
+  selector: { matchLabels: { app: redis } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: ["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"] } }]
+`);
+  return dir;
+}
+
 /** `copy`: a copy of its own under that name (a case that adds files must not change the others' copy). */
 function secureGateways(copy = 'secure-gateways'): string {
   const dir = bookinfo(copy, '');
@@ -218,6 +272,11 @@ const CASES: Case[] = [
   { name: 'gateway-tls-mutual-ingress-rbac', dir: () => withIngressTcpPolicy(secureGateways('secure-gateways-ingress-rbac')), args: ['--from', 'ingress', 'tls', 'redis.example.com:6380', '--client-cert', 'client.crt'], exit: 1 },
   { name: 'gateway-https-mutual-xfcc', dir: secureGateways, args: ['--from', 'ingress', 'GET', 'https://bookinfo.example.com/productpage', '--client-cert', 'client.crt'], exit: 0 },
   { name: 'end-users-ext-authz-unknown', example: 'end-users', task: 'ext-authz', args: ['--from', 'ingress', 'GET', 'http://httpbin.example.com/headers'], exit: 0 },
+  // One port with an HTTPS server and a TLS PASSTHROUGH server: the server name picks the filter chain — the HTTPS host's requests
+  // are terminated and routed by http[]; the passthrough host's connection reaches Redis untouched; another name is closed.
+  { name: 'mixed-tls-port-https', dir: mixedTlsPort, args: ['--from', 'ingress', 'GET', 'https://bookinfo.example.com/productpage'], exit: 0 },
+  { name: 'mixed-tls-port-passthrough', dir: mixedTlsPort, args: ['--from', 'ingress', 'tls', 'redis.example.com:443'], exit: 0 },
+  { name: 'mixed-tls-port-unknown-sni', dir: mixedTlsPort, args: ['--from', 'ingress', 'tls', 'redis.example.com:443', '--sni', 'other.example.com'], exit: 1 },
 ];
 
 describe('devmesh explain (human format)', () => {
@@ -231,6 +290,14 @@ describe('devmesh explain (human format)', () => {
       golden(c.name, r.stdout);
     });
   }
+});
+
+describe('devmesh explain on a Gateway port with HTTPS and TLS PASSTHROUGH servers', () => {
+  it('a tls walk whose server name picks the HTTPS server says to walk its requests instead (exit 2)', () => {
+    const r = run(['--from', 'ingress', 'tls', 'bookinfo.example.com:443'], mixedTlsPort());
+    assert.equal(r.status, 2, r.stdout);
+    assert.match(r.stderr, /the server name "bookinfo\.example\.com" picks a server that terminates HTTPS \(bookinfo\.example\.com\), not a passthrough one: walk its requests with METHOD https:\/\/bookinfo\.example\.com:443\/PATH/);
+  });
 });
 
 describe('devmesh explain --format json', () => {

@@ -43,6 +43,16 @@ function passthroughScore(t: MeshTables, gateways: readonly string[], port: numb
   return best;
 }
 
+/** The hosts of the servers on `port` that terminate TLS, from every Gateway this proxy serves (`*`: the catch-all chain). */
+export function terminatedHosts(t: MeshTables, port: number): string[] {
+  return [...t.gateways.values()].flatMap((g) => g.servers.filter((s) => s.port === port && s.terminated).flatMap((s) => s.hosts));
+}
+
+/** Whether an Istio server port has both servers that terminate TLS and TLS PASSTHROUGH servers. */
+export function isMixedTlsPort(t: MeshTables, port: number): boolean {
+  return t.gatewayTlsPorts.has(port) && terminatedHosts(t, port).length > 0;
+}
+
 /**
  * Which filter chain of a mixed port a connection's server name picks:
  * `terminated` names the hostnames of the port's terminating chains (the
