@@ -167,7 +167,7 @@ class Walk {
 
     if (handshake?.refused) return this.closedInHandshake({ ...this.hostStep(request.authority, path, proxyForm), ...(tls ? { tls } : {}) }, tls!.port, handshake.refused);
     // At the ingress gateway, the policies that select it decide before it routes (chains.ts outboundChain).
-    const gate = this.role === 'ingress' ? this.ingressGate(request, https, handshake?.client?.verified ? handshake.client.principal : undefined) : undefined;
+    const gate = this.role === 'ingress' ? this.ingressGate(request, https, handshake?.client?.verified ? handshake.client.principal : undefined, https ? clientServerName(target.authority) : undefined) : undefined;
     if (gate?.auth) request.auth = gate.auth;
     const host: HostStep = gatewayListener && !gatewayListener.istio ? this.gatewayHostStep(gatewayListener, request.authority, path) : { ...this.hostStep(request.authority, path, proxyForm), ...(tls ? { tls } : {}) };
     const seen = { missed: new Map<CompiledRule, string[]>(), matched: undefined as { rule: CompiledRule; because: string } | undefined };
@@ -221,7 +221,7 @@ class Walk {
   }
 
   /** The ingress gateway's own RequestAuthentication and AuthorizationPolicies (those selecting it), on the request as the connection manager hands it to them. */
-  private ingressGate(request: CallerRequest, https: boolean, clientPrincipal: string | undefined) {
+  private ingressGate(request: CallerRequest, https: boolean, clientPrincipal: string | undefined, sni: string | undefined) {
     const t = this.caller;
     const step: EndpointStep = {
       workload: t.identity.name,
@@ -230,7 +230,7 @@ class Walk {
     };
     const records: DecisionRecord[] = [];
     // The source the ingress's filters see: sourceOf, as its listener makes it (outbound.ts).
-    const g = this.guard(t, step, records, { headers: request.headers, path: request.path, authority: request.authority, source: { ...sourceOf(t, LOOPBACK), ...(clientPrincipal ? { clientPrincipal } : {}) } });
+    const g = this.guard(t, step, records, { headers: request.headers, path: request.path, authority: request.authority, source: { ...sourceOf(t, LOOPBACK), ...(clientPrincipal ? { clientPrincipal } : {}), ...(sni ? { sni } : {}) } });
     const shown = step.jwt !== undefined || step.custom !== undefined || step.authz.policies.length > 0;
     return { step, records, shown, ...g };
   }
@@ -261,8 +261,7 @@ class Walk {
   private handshake(port: number, authority: string): GatewayHandshake | undefined {
     const chains = this.opts.listenerCertificates?.[`${ISTIO_INGRESS_GATEWAY}:${port}`];
     if (!chains) return undefined;
-    const host = stripPort(authority).toLowerCase();
-    const sni = /^[\d.]+$|^\[/.test(host) ? undefined : host;
+    const sni = clientServerName(authority);
     try {
       return gatewayHandshake(chains, sni, this.req.clientCert, this.now);
     } catch (e) {
@@ -918,4 +917,10 @@ function grpcCallerSees(o: Outcome): void {
   o.status = 200;
   o.grpcStatus = code;
   o.summary += `; the gRPC caller gets grpc-status ${code} ${grpcStatusName(code)} (a trailers-only 200)`;
+}
+
+/** The server name a TLS client sends for the host it connects to: none for an address (Node's and OpenSSL's clients). */
+function clientServerName(authority: string): string | undefined {
+  const host = stripPort(authority).toLowerCase();
+  return /^[\d.]+$|^\[/.test(host) ? undefined : host;
 }

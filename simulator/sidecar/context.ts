@@ -50,6 +50,8 @@ export interface Source {
    * own: it is the source of the gateway's outbound hop (metrics, mTLS).
    */
   clientPrincipal?: string;
+  /** At a gateway: the server name the client's TLS ClientHello asked for, on a connection the gateway terminated (`connection.sni`). */
+  sni?: string;
 }
 
 export interface RequestContext {

@@ -83,5 +83,7 @@ export function authzRequest(ctx: AuthzInput): AuthzRequest {
     port: target.port,
     headers: ctx.downstream.headers,
     auth: ctx.auth,
+    // At a gateway that terminated the client's TLS: the server name it asked for (none on plain HTTP, and at a workload).
+    ...(!ctx.tables.self && ctx.source.sni ? { sni: ctx.source.sni } : {}),
   };
 }

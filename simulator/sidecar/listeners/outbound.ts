@@ -104,6 +104,9 @@ export function requestEntry(deps: ListenerDeps, gatewayListener?: GatewayListen
     if (!t.self) {
       const principal = verifiedClientPrincipal(socket);
       if (principal) source.clientPrincipal = principal;
+      // The TLS connection the gateway terminated: its server name is what AuthorizationPolicy's connection.sni reads.
+      const sni = (socket as Partial<TLSSocket> | undefined)?.servername;
+      if (typeof sni === 'string' && sni !== '') source.sni = sni;
     }
     const method = (h2 ? h2.headers[':method'] : req!.method) ?? 'GET';
     const ctx = newContext(t, down, { method, ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, source, deps.onDone, worker);

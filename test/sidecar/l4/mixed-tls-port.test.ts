@@ -20,7 +20,8 @@ import { ListenerCertificates } from '../../../simulator/control/gateway-ingress
 import { ingressTerminatedPorts } from '../../../simulator/policy/gateway-tls';
 import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
-import { freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
+import { explainRequest } from '../../../simulator/explain/walk';
+import { ap, freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
 import { tlsGreeter } from './fixtures';
 
 const gatewayCa = createCa({ trustDomain: 'example.com' });
@@ -62,11 +63,12 @@ function handshake(port: number, servername: string | undefined): Promise<{ subj
 describe('a Gateway port with an HTTPS server and a TLS PASSTHROUGH server', () => {
   let mesh: TestMesh;
   let port: number;
+  let listenerCertificates: Record<string, import('../../../simulator/protocol').ListenerCertificate[]>;
 
   before(async () => {
     port = await freePort();
     const secrets = new Map<string, TlsSecret>([['istio-system/web-cred', { certPem: WEB_CERT.certPem, keyPem: WEB_CERT.keyPem, notAfter: '', dnsNames: ['web.example.com'] }]]);
-    const listenerCertificates = new ListenerCertificates(() => gatewayCa).forIstio(ingressTerminatedPorts([gateway(port)], 'default'), secrets).certs;
+    listenerCertificates = new ListenerCertificates(() => gatewayCa).forIstio(ingressTerminatedPorts([gateway(port)], 'default'), secrets).certs;
     const spec: MeshSpec = {
       services: [
         { name: 'web', port: 8000, workloads: [{ name: 'web-v1', port: 1 }] },
@@ -97,5 +99,16 @@ describe('a Gateway port with an HTTPS server and a TLS PASSTHROUGH server', () 
   test('a server name no server takes, and a ClientHello without one, are closed before any handshake', async () => {
     assert.deepEqual(await handshake(port, 'other.example.com'), { subjectAltName: undefined, reply: '' });
     assert.deepEqual(await handshake(port, undefined), { subjectAltName: undefined, reply: '' });
+  });
+
+  test('connection.sni in the ingress\'s AuthorizationPolicy is the server name of the HTTPS connection that carried the request', async () => {
+    const policy = (sni: string) => ap('no-web-sni', { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'DENY', rules: [{ when: [{ key: 'connection.sni', values: [sni] }] }] }, 'istio-system');
+    const explained = () => explainRequest(mesh.snapshot, { from: 'ingress', method: 'GET', url: `https://web.example.com:${port}/`, headers: {} }, { listenerCertificates });
+    await mesh.push({ gateways: [gateway(port)], virtualServices: routes(port), authorizationPolicies: [policy('web.example.com')] });
+    assert.match((await handshake(port, 'web.example.com')).reply, /^HTTP\/1\.1 403/);
+    assert.equal(explained().outcomes[0].status, 403);
+    await mesh.push({ gateways: [gateway(port)], virtualServices: routes(port), authorizationPolicies: [policy('*.other.example.com')] });
+    assert.match((await handshake(port, 'web.example.com')).reply, /^HTTP\/1\.1 200/);
+    assert.equal(explained().answered, true);
   });
 });
