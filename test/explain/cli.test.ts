@@ -124,6 +124,18 @@ spec:
   return dir;
 }
 
+/** Redis admits the ingress gateway's connections (its own ALLOW policy names only ratings). */
+const REDIS_FROM_INGRESS = `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: redis-from-ingress }
+spec:
+  selector: { matchLabels: { app: redis } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: ["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"] } }]
+`;
+
 /**
  * One Gateway port (443) with an HTTPS server that terminates (bookinfo.example.com) and a TLS PASSTHROUGH server
  * (redis.example.com, routed by tls[] sniHosts to Redis): the ClientHello's server name picks the filter chain.
@@ -165,16 +177,7 @@ spec:
   tls:
     - match: [{ port: 443, sniHosts: [redis.example.com] }]
       route: [{ destination: { host: redis, port: { number: 6379 } } }]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: redis-from-ingress }
-spec:
-  selector: { matchLabels: { app: redis } }
-  action: ALLOW
-  rules:
-    - from: [{ source: { principals: ["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"] } }]
-`);
+${REDIS_FROM_INGRESS}`);
   return dir;
 }
 
@@ -210,16 +213,7 @@ spec:
   tcp:
     - match: [{ port: 6380 }]
       route: [{ destination: { host: redis, port: { number: 6379 } } }]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: redis-from-ingress }
-spec:
-  selector: { matchLabels: { app: redis } }
-  action: ALLOW
-  rules:
-    - from: [{ source: { principals: ["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"] } }]
-`);
+${REDIS_FROM_INGRESS}`);
   return dir;
 }
 

@@ -21,6 +21,21 @@
  * `devmesh explain` (walkL4.ts, with the authorizer's answer assumed) predicts
  * the records each proxy writes and whether the connection is closed.
  */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { createCa } from '../../../simulator/control/ca';
+import { ListenerCertificates } from '../../../simulator/control/gateway-ingress';
+import { ingressTerminatedPorts } from '../../../simulator/policy/gateway-tls';
+import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
+import type { Certificates } from '../../../simulator/protocol';
+import type { ExtensionProvider, Resource } from '../../../simulator/policy/model';
+import { explainConnection, type ExplainConnection } from '../../../simulator/explain/walkL4';
+import type { DecisionRecord } from '../../../simulator/sidecar/decisions';
+import { ap, freePort, startMeshFromSpec, type Policies, type TestMesh } from '../fixtures';
+import { atIngress, ingressTcpGateway as gateway, ingressTcpRoutes as routes, tlsSay as tlsSayWith, type IngressTcpPorts as Ports } from './ingressTcp';
+import { eventually, say, tcpEcho } from './fixtures';
+import { startGrpcAuthorizer } from './grpcAuthorizer';
 
 /** The records of `proxy`'s own entry in a predicted outcome: the caller's up to its attempt; a callee's after its attempt. */
 function recordsAt(records: DecisionRecord[], callee?: string): DecisionRecord[] {
@@ -40,21 +55,6 @@ function assertPredicted(mesh: TestMesh, c: ExplainConnection, listenerCertifica
   assert.equal(o.kind === 'refused', seen.closed, o.summary);
   assert.deepEqual(recordsAt(o.records, callee), seen.decisions, o.summary);
 }
-import { after, before, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
-import * as net from 'node:net';
-import * as tls from 'node:tls';
-import { createCa } from '../../../simulator/control/ca';
-import { ListenerCertificates } from '../../../simulator/control/gateway-ingress';
-import { ingressTerminatedPorts } from '../../../simulator/policy/gateway-tls';
-import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
-import type { Certificates } from '../../../simulator/protocol';
-import type { ExtensionProvider, Resource } from '../../../simulator/policy/model';
-import { explainConnection, type ExplainConnection } from '../../../simulator/explain/walkL4';
-import type { DecisionRecord } from '../../../simulator/sidecar/decisions';
-import { ap, freePort, gw, startMeshFromSpec, vs, type Policies, type TestMesh } from '../fixtures';
-import { eventually, say, tcpEcho } from './fixtures';
-import { startGrpcAuthorizer } from './grpcAuthorizer';
 
 const serverCa = createCa({ trustDomain: 'example.com' });
 const clientCa = createCa({ trustDomain: 'client.example.com' });
@@ -63,33 +63,9 @@ const CURL = clientCa.issue(CURL_ID);
 const ANOTHER = clientCa.issue('spiffe://client.example.com/ns/outside/sa/another');
 const INGRESS_ID = 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account';
 
-interface Ports { mutual: number; plain: number }
-
-const gateway = (p: Ports) => gw('edge', {
-  selector: { istio: 'ingressgateway' },
-  servers: [
-    { port: { number: p.mutual, name: 'tls-mutual', protocol: 'TLS' }, hosts: ['tcp.example.com'], tls: { mode: 'MUTUAL', credentialName: 'tcp-cred' } },
-    { port: { number: p.plain, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] },
-  ],
-} as Resource<'Gateway'>['spec']);
-
-const routes = (p: Ports) => vs('tcp-echo', { hosts: ['*'], gateways: ['edge'], tcp: [{ match: [{ port: p.mutual }, { port: p.plain }], route: [{ destination: { host: 'tcp-echo', port: { number: 9000 } } }] }] });
-
-const atIngress = (name: string, spec: Resource<'AuthorizationPolicy'>['spec']) => ap(name, { selector: { matchLabels: { istio: 'ingressgateway' } }, ...spec }, 'istio-system');
 const grpcProvider = (name: string, service: string, port: number, extra: Partial<NonNullable<ExtensionProvider['envoyExtAuthzGrpc']>> = {}): ExtensionProvider => ({ name, envoyExtAuthzGrpc: { service, port, ...extra } });
 
-/** A TLS client of the MUTUAL server: one line out, what came back ('' when closed). */
-function tlsSay(port: number, client: Certificates): Promise<string> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, servername: 'tcp.example.com', ca: serverCa.trustBundlePem, cert: client.certPem, key: client.keyPem });
-    let reply = '';
-    s.on('secureConnect', () => s.write('hello\n'));
-    s.on('data', (d) => { reply += d; if (reply.includes('\n')) s.end(); });
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(reply.trim()));
-    s.setTimeout(10_000, () => s.destroy());
-  });
-}
+const tlsSay = (port: number, client: Certificates) => tlsSayWith(port, serverCa.trustBundlePem, client);
 
 describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS servers', () => {
   let mesh: TestMesh;

@@ -17,14 +17,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tls from 'node:tls';
 import { createCa } from '../../../simulator/control/ca';
 import { ListenerCertificates } from '../../../simulator/control/gateway-ingress';
 import { ingressTerminatedPorts } from '../../../simulator/policy/gateway-tls';
 import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
 import type { Certificates } from '../../../simulator/protocol';
 import type { Resource } from '../../../simulator/policy/model';
-import { ap, freePort, gw, startMeshFromSpec, vs, type Policies, type TestMesh } from '../fixtures';
+import { freePort, startMeshFromSpec, type Policies, type TestMesh } from '../fixtures';
+import { atIngress, ingressTcpGateway as gateway, ingressTcpRoutes as routes, tlsSay as tlsSayWith, type IngressTcpPorts as Ports } from './ingressTcp';
 import { eventually, say, tcpEcho } from './fixtures';
 
 const serverCa = createCa({ trustDomain: 'example.com' });
@@ -32,33 +32,7 @@ const clientCa = createCa({ trustDomain: 'client.example.com' });
 const CURL = clientCa.issue('spiffe://client.example.com/ns/outside/sa/curl');
 const ANOTHER = clientCa.issue('spiffe://client.example.com/ns/outside/sa/another');
 
-interface Ports { mutual: number; plain: number }
-
-const gateway = (p: Ports) => gw('edge', {
-  selector: { istio: 'ingressgateway' },
-  servers: [
-    { port: { number: p.mutual, name: 'tls-mutual', protocol: 'TLS' }, hosts: ['tcp.example.com'], tls: { mode: 'MUTUAL', credentialName: 'tcp-cred' } },
-    { port: { number: p.plain, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] },
-  ],
-} as Resource<'Gateway'>['spec']);
-
-const routes = (p: Ports) => vs('tcp-echo', { hosts: ['*'], gateways: ['edge'], tcp: [{ match: [{ port: p.mutual }, { port: p.plain }], route: [{ destination: { host: 'tcp-echo', port: { number: 9000 } } }] }] });
-
-/** A policy selecting the ingress gateway, as a cluster writes it. */
-const atIngress = (name: string, spec: Resource<'AuthorizationPolicy'>['spec']) => ap(name, { selector: { matchLabels: { istio: 'ingressgateway' } }, ...spec }, 'istio-system');
-
-/** `openssl s_client -connect 127.0.0.1:<port> -servername tcp.example.com [-cert ...]`, saying one line: what came back ('' when closed). */
-function tlsSay(port: number, client: Certificates | undefined): Promise<string> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, servername: 'tcp.example.com', ca: serverCa.trustBundlePem, ...(client ? { cert: client.certPem, key: client.keyPem } : {}) });
-    let reply = '';
-    s.on('secureConnect', () => s.write('hello\n'));
-    s.on('data', (d) => { reply += d; if (reply.includes('\n')) s.end(); });
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(reply.trim()));
-    s.setTimeout(10_000, () => s.destroy());
-  });
-}
+const tlsSay = (port: number, client: Certificates | undefined) => tlsSayWith(port, serverCa.trustBundlePem, client);
 
 describe('AuthorizationPolicy at the ingress gateway on its TCP and TLS servers', () => {
   let mesh: TestMesh;
