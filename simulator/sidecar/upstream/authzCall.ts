@@ -79,14 +79,19 @@ function callMesh(p: ResolvedProvider, check: CheckRequest, ctx: RequestContext,
 }
 
 function readBody(stream: Readable): Promise<string> {
+  return readCapped(stream, MAX_BODY).then((b) => b.toString('utf8'));
+}
+
+/** An authorizer's answer: all of it, keeping at most `max` bytes (the rest is read and dropped). */
+export function readCapped(stream: Readable, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     stream.on('data', (d: Buffer) => {
       size += d.length;
-      if (size <= MAX_BODY) chunks.push(d);
+      if (size <= max) chunks.push(d);
     });
-    stream.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
     stream.once('error', reject);
   });
 }

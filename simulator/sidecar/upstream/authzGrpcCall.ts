@@ -14,6 +14,7 @@ import { sourceOf } from '../listeners/outbound';
 import { CHECK_PATH, firstGrpcMessage, grpcFrame } from '../security/extAuthzGrpc';
 import type { ResolvedProvider } from '../security/extAuthz';
 import type { MeshTables } from '../tables';
+import { readCapped } from './authzCall';
 
 /** What the call brought back: the gRPC status and the first message (the CheckResponse), or why there is none. */
 export type GrpcCheckAnswer = { grpcStatus: number; grpcMessage?: string; message?: Buffer } | { error: string };
@@ -120,15 +121,4 @@ function answerOf(headers: http2.IncomingHttpHeaders, trailers: http2.IncomingHt
   return { grpcStatus: status, ...(typeof text === 'string' ? { grpcMessage: decodeURIComponent(text) } : {}), ...(message ? { message } : {}) };
 }
 
-function readAll(stream: Readable): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (d: Buffer) => {
-      size += d.length;
-      if (size <= MAX_ANSWER) chunks.push(d);
-    });
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
-}
+const readAll = (stream: Readable) => readCapped(stream, MAX_ANSWER);
