@@ -48,6 +48,7 @@ export const CODES = {
   'bad-regex': { severity: 'error', title: 'A regular expression RE2 (Envoy) cannot compile.', seeAlso: 'IST0122' },
   'one-of': { severity: 'error', title: 'Fields that exclude each other are set together.', seeAlso: 'IST0106' },
   'not-simulated': { severity: 'warning', title: 'A field devmesh accepts but does not simulate yet.' },
+  'custom-http-on-tcp': { severity: 'warning', title: 'A CUSTOM policy whose envoyExtAuthzHttp provider selects TCP ports: Istio builds no network ext_authz for it, so it does not apply to their connections.' },
   'unknown-host': { severity: 'error', title: 'A host that names no service of the Mesh nor ServiceEntry, or a port it does not have.', seeAlso: 'IST0101, IST0112, IST0174' },
   'unknown-subset': { severity: 'error', title: 'A subset that no DestinationRule of the host defines.', seeAlso: 'IST0101, KIA1107' },
   'unknown-gateway': { severity: 'error', title: 'A gateway that no Gateway resource defines.', seeAlso: 'IST0101, KIA1102' },

@@ -1,4 +1,5 @@
 import { isLoopbackHost } from '../jwks';
+import { protocolClass } from '../protocols';
 import type { PolicyDocument } from '../source';
 import type { WorkspaceRule } from './rule';
 import { arr, obj, str, type MeshView, type WorkspaceIndex } from '../workspace-index';
@@ -14,7 +15,7 @@ const CUSTOM_UNSUPPORTED_KEY = /^(source\.(namespace|serviceAccount|trustDomain|
  * provider required, no identity conditions, one provider per workload).
  */
 export const extAuthz: WorkspaceRule = {
-  codes: ['unknown-provider', 'bad-provider', 'missing-field', 'bad-value', 'duplicate-name', 'not-simulated'],
+  codes: ['unknown-provider', 'bad-provider', 'missing-field', 'bad-value', 'duplicate-name', 'not-simulated', 'custom-http-on-tcp'],
   reads: ['Mesh', 'AuthorizationPolicy'],
   check(index, report) {
     const mesh = index.mesh;
@@ -44,6 +45,8 @@ export const extAuthz: WorkspaceRule = {
         report(doc, ['spec', 'provider', 'name'], 'unknown-provider', `extension provider "${provider}" is not defined in the Mesh${names.length ? `; defined: ${names.join(', ')}` : '; add it to spec.extensionProviders of the Mesh (envoyExtAuthzHttp)'} — until then this policy denies what its rules match`);
       } else if (known.kind === 'other') {
         report(doc, ['spec', 'provider', 'name'], 'unknown-provider', `extension provider "${provider}" is not an external authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc); this policy denies what its rules match`);
+      } else if (known.kind === 'http') {
+        httpProviderOnTcp(index, doc, provider, report);
       }
     }
     twoProvidersOnOneWorkload(index, customs, report);
@@ -63,6 +66,13 @@ function unsupportedInCustom(doc: PolicyDocument<'AuthorizationPolicy'>, report:
       if (key && CUSTOM_UNSUPPORTED_KEY.test(key)) report(doc, ['spec', 'rules', i, 'when', j, 'key'], 'bad-value', `${key} is currently not supported with CUSTOM action`);
     });
   });
+}
+
+/** pilot builds the network ext_authz only for an envoyExtAuthzGrpc provider ("ignored CUSTOM action with HTTP provider on TCP filter chain"). */
+function httpProviderOnTcp(index: WorkspaceIndex, doc: PolicyDocument<'AuthorizationPolicy'>, provider: string, report: Parameters<WorkspaceRule['check']>[1]): void {
+  const tcp = index.policyWorkloads(doc).flatMap((w) => w.served.filter((s) => protocolClass(s.port.protocol) !== 'http').map((s) => `${w.name} (${s.service.name} port ${s.port.port}, ${s.port.protocol})`));
+  if (tcp.length === 0) return;
+  report(doc, ['spec', 'provider', 'name'], 'custom-http-on-tcp', `"${provider}" is an envoyExtAuthzHttp provider: Istio builds no network ext_authz for it, so this policy does not apply to the TCP connections of ${[...new Set(tcp)].join(', ')} (HTTP requests only); name an envoyExtAuthzGrpc provider to check those connections`);
 }
 
 /** Istio (without PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS) denies every CUSTOM match on a workload whose CUSTOM policies name two providers. */
