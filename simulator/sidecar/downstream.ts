@@ -172,6 +172,12 @@ export function newContext(
         return;
       }
       sentStatus = status;
+      // Bytes sent downstream (the access log's, istio_response_bytes): the connection manager's figure, as Envoy's, whichever filters run.
+      const obs = (ctx.observed ??= {});
+      const declared = body === null || typeof body === 'string' ? -1 : Number(upstreamHeaders['content-length']);
+      obs.responseBytes = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : declared >= 0 ? declared : 0;
+      /** A streamed body of no declared length: its bytes are added up as they pass. */
+      const counted = body !== null && typeof body !== 'string' && !(declared >= 0) ? obs : undefined;
       if (body === null) {
         if (!stream) res!.end();
         return;
@@ -194,6 +200,7 @@ export function newContext(
       if (stream && withTrailers) stream.on('wantTrailers', () => sendTrailers(stream, trailers));
       if (stream?.writableEnded) {
         // Headers only (HEAD, 204, 304): whatever body the upstream has is read and dropped.
+        if (counted) body.on('data', (c: Buffer) => { counted.responseBytes! += c.length; });
         body.resume();
       }
       if (isHttp2Stream(body)) {
@@ -204,13 +211,13 @@ export function newContext(
           if (body.rstCode === http2Constants.NGHTTP2_NO_ERROR && body.readableEnded) to.end();
           else upstreamResetMidBody(body.rstCode);
         });
-        if (!stream?.writableEnded) relay(body, to, false);
+        if (!stream?.writableEnded) relay(body, to, false, counted);
         return;
       }
       // An HTTP/1.1 body cut short (the app's connection died): cut ours short too.
       body.once('close', () => { if (!body.readableEnded) upstreamResetMidBody(undefined); });
       body.on('error', () => upstreamResetMidBody(undefined));
-      if (!stream?.writableEnded) relay(body, to);
+      if (!stream?.writableEnded) relay(body, to, true, counted);
     },
     fail(err: ProxyError) {
       if (answered) {

@@ -16,7 +16,7 @@ import type { GrpcFrameCounter } from './grpc/frames';
 export interface HopObservation {
   /** Set by the trace filter when the request is sampled. */
   span?: OpenSpan;
-  /** Set by the metrics filter: bytes of the response body sent downstream. */
+  /** Set where the response is sent (downstream.ts): bytes of the response body sent downstream. */
   responseBytes?: number;
   /** Set by the metrics filter on gRPC calls: the messages each way (istio_request/response_messages_total). */
   requestMessages?: GrpcFrameCounter;

@@ -7,13 +7,16 @@
  * response (its unpipe, close, finish and error listeners): a source that
  * fails is the caller's to answer (it cuts the response short, as Envoy
  * resets the stream), and the downstream going away is handled once, by the
- * exchange's abort, which cancels the upstream request.
+ * exchange's abort, which cancels the upstream request. `counted`: a body of
+ * no declared length has its bytes added up there as they pass (what the
+ * access log and istio_response_bytes report).
  */
 import type { Readable, Writable } from 'node:stream';
 
-export function relay(body: Readable, res: Writable, end = true): void {
+export function relay(body: Readable, res: Writable, end = true, counted?: { responseBytes?: number }): void {
   const resume = () => body.resume();
   body.on('data', (chunk: Buffer) => {
+    if (counted) counted.responseBytes! += chunk.length;
     if (!res.write(chunk) && !res.destroyed) {
       body.pause();
       res.once('drain', resume);
