@@ -286,7 +286,9 @@ export class GatewayIngress {
     this.listenerCerts.sweep(next);
     // Both local gateways run in istio-system, where istiod looks a DestinationRule's credentialName up for them.
     const credentials = originationCredentials(destinationRules, g.secrets, ISTIO_INGRESS_GATEWAY.split('/')[0]);
-    const problems = [...istio.problems, ...Object.entries(credentials).flatMap(([name, c]) => c.problems.map((p) => `DestinationRule credentialName "${name}" (TLS origination at the gateways): ${p}; the gateways' calls with it fail until it resolves`))];
+    // A Gateway API listener whose certificateRefs do not resolve is not served (Istio drops its server): say why, once.
+    const unprogrammed = g.gateways.flatMap((gw) => gw.listeners.filter((l) => l.attachable && !l.served).map((l) => `Gateway ${gw.key} listener ${l.name} (port ${l.port}): ${l.conditions.find((c) => c.type === 'ResolvedRefs' && c.status === 'False')?.message ?? 'not programmed'}`));
+    const problems = [...istio.problems, ...unprogrammed, ...Object.entries(credentials).flatMap(([name, c]) => c.problems.map((p) => `DestinationRule credentialName "${name}" (TLS origination at the gateways): ${p}; the gateways' calls with it fail until it resolves`))];
     for (const p of problems) if (!this.problems.has(p)) this.warn(`devmesh: ${p}`);
     this.problems = new Set(problems);
     if (JSON.stringify(next) === JSON.stringify(this.certs) && JSON.stringify(credentials) === JSON.stringify(this.credentials)) return;
