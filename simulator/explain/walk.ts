@@ -161,6 +161,7 @@ class Walk {
       listener: this.role === 'ingress' ? 'gateway' : 'outbound',
       sourceAddress: LOOPBACK,
       verifiedClientXfcc: handshake?.client?.verified ? handshake.xfcc : undefined,
+      tls: this.role === 'ingress' && https,
     });
     const gatewayListener = this.gatewayListener() ?? (tls ? { gateway: ISTIO_INGRESS_GATEWAY, port: tls.port, scheme: 'https' as const, istio: true } : undefined);
     const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers, ...(gatewayListener ? { gatewayListener } : {}) };
