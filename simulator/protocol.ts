@@ -131,6 +131,13 @@ export interface MeshSnapshot {
   grpcRoutes?: Resource<'GRPCRoute'>[];
   kubernetesGateways?: Resource<'KubernetesGateway'>[];
   referenceGrants?: Resource<'ReferenceGrant'>[];
+  /**
+   * The TLS Secrets of the workspace by `namespace/name`, only what is wrong
+   * with each (never a key): whether a Gateway listener's certificateRefs
+   * resolve, so the ingress serves the listeners a controller would program.
+   * Absent: not known (every Secret reference taken as resolved).
+   */
+  gatewaySecrets?: Record<string, { problem?: string }>;
   faults: RuntimeFault[];
   /**
    * Every default the sidecars apply (retries, timeouts, pools, outlier

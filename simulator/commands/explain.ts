@@ -209,7 +209,7 @@ export async function snapshotOf(file: string): Promise<{ snapshot: MeshSnapshot
     return { errors: usage(`the policies have errors (fix them first; devmesh validate lists them all)`) };
   }
   const { explainSnapshot } = await import('../explain/snapshot');
-  const snapshot = explainSnapshot(ws.mesh, ws.resources);
+  const snapshot = explainSnapshot(ws.mesh, ws.resources, ws.gatewayApi.secrets);
   const { servedCertificates } = await import('../explain/listenerCertificates');
   return { snapshot, locate: (ref, path) => ws.policyPosition(ref, path), listenerCertificates: servedCertificates(ws.gatewayApi, ws.rootDir) };
 }

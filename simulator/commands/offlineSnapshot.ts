@@ -21,5 +21,5 @@ export async function offlineSnapshot(meshFile: string): Promise<MeshSnapshot> {
   const { meshInventory } = await import('../policy/mesh-inventory');
   const none = { inboundPort: 0, outboundPort: 0, adminPort: 0 };
   const workloads = Object.fromEntries(meshInventory(ws.mesh.spec).workloads.map((w) => [w.name, none]));
-  return buildSnapshot(ws.mesh, ws.resources, { workloads, ingress: { port: resolvedMeshSettings(ws.mesh.spec).ingressPort, adminPort: 0 } }, 1);
+  return buildSnapshot(ws.mesh, ws.resources, { workloads, ingress: { port: resolvedMeshSettings(ws.mesh.spec).ingressPort, adminPort: 0 } }, 1, ws.gatewayApi.secrets);
 }

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
 import { ISTIO_INGRESS_GATEWAY, type TerminatedPort, type TerminatedServer } from '../policy/gateway-tls';
-import type { TlsSecret } from '../policy/gateway-api/secrets';
+import { caCertOf, type TlsSecret } from '../policy/gateway-api/secrets';
 import type { Certificates, ClientCredential, GatewayListenerInfo, ListenerCertificate } from '../protocol';
 import type { DestinationRuleSpec } from '../policy/model';
 import { originationCredentials } from './origination-credentials';
@@ -102,7 +102,11 @@ export class ListenerCertificates {
         let ca: { clientCaPem?: string; clientCaSource?: string; clientCaMissing?: string } = {};
         if (server.mode === 'ISTIO_MUTUAL') ca = { clientCaPem: this.ca().trustBundlePem, clientCaSource: 'the mesh CA (ISTIO_MUTUAL)' };
         else if (server.mode !== 'SIMPLE') {
-          ca = clientCa(server, secrets, read, (m) => problems.push(`${where}: ${m}`), this.kept) ?? { clientCaMissing: noClientCa(server), clientCaSource: 'no CA (every connection refused)' };
+          ca = clientCa(server, secrets, read, this.kept);
+          if ('clientCaMissing' in ca) {
+            problems.push(`${where}: ${ca.clientCaMissing}; every connection to this server is refused until one resolves`);
+            ca = { ...ca, clientCaSource: 'no CA (every connection refused)' };
+          }
         }
         const settings = { mode: server.mode, ...ca, ...tlsParameters(server) };
         // A `*` host (or none) is the port's catch-all chain; any other host is matched by SNI.
@@ -198,20 +202,24 @@ function serverCredential(server: TerminatedServer, secrets: ReadonlyMap<string,
 }
 
 /**
- * The CA a MUTUAL server verifies client certificates with, as istiod finds
- * it: caCertCredentialName's Secret, else `<credentialName>-cacert`, else
- * the credential's own `cacert`/`ca.crt`; or the caCertificates file.
+ * The CA a MUTUAL server verifies client certificates with, as istiod serves
+ * it: the SDS resource `caCertCredentialName`, else `<credentialName>-cacert`,
+ * resolved by GetCaCert (caCertOf); or the caCertificates file. None: why,
+ * and the chain refuses every connection (istiod sends no validation
+ * context, Envoy's chain never completes a handshake).
  */
-function clientCa(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, problem: (m: string) => void, kept: Map<string, object>): { clientCaPem: string; clientCaSource: string } | undefined {
+function clientCa(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecret>, read: (file: string) => string, kept: Map<string, object>): { clientCaPem: string; clientCaSource: string } | { clientCaMissing: string } {
   const tls = server.tls ?? {};
-  const names = tls.caCertCredentialName ? [tls.caCertCredentialName] : tls.credentialName ? [`${tls.credentialName}-cacert`, tls.credentialName] : [];
-  for (const name of names) {
-    const key = credentialKeys(name, server.gateway).find((k) => secrets.has(k));
-    const secret = key ? secrets.get(key) : undefined;
-    if (secret?.caPem) return { clientCaPem: secret.caPem, clientCaSource: `Secret ${key}` };
-    if (secret?.caProblem) problem(`Secret ${key}: ${secret.caProblem}`);
+  const missing = (why: string) => ({ clientCaMissing: `${server.mode} has no CA to verify client certificates: ${why}` });
+  const resource = tls.caCertCredentialName ?? (tls.credentialName ? `${tls.credentialName}-cacert` : undefined);
+  if (resource) {
+    // SDS reads a name without the -cacert suffix as a certificate and key (GetCertInfo), never as a CA.
+    if (!resource.endsWith('-cacert')) return missing(`caCertCredentialName "${resource}" does not end in "-cacert", so istiod serves kubernetes://${resource} as a certificate and key, not a CA (istiod: only a -cacert resource is read with GetCaCert); name the CA Secret "${resource}-cacert"`);
+    const ca = caCertOf(secrets, credentialKeys(resource, server.gateway));
+    if ('caPem' in ca) return { clientCaPem: ca.caPem, clientCaSource: ca.source };
+    return missing(`${ca.problem} (istiod: failed to fetch ca certificate for kubernetes://${resource})`);
   }
-  if (tls.caCertificates && !tls.credentialName) {
+  if (tls.caCertificates) {
     const file = path.resolve(server.dir ?? '.', tls.caCertificates);
     try {
       const pem = read(file);
@@ -221,26 +229,11 @@ function clientCa(server: TerminatedServer, secrets: ReadonlyMap<string, TlsSecr
       return good;
     } catch (err) {
       const before = kept.get(`ca|${file}`) as { clientCaPem: string; clientCaSource: string } | undefined;
-      problem(`caCertificates ${tls.caCertificates}: ${(err as Error).message}${before ? '; still verifying clients with the CA read from it before' : ''}`);
-      if (before) return before;
+      // A rotation caught half-written: Envoy keeps the CA it has.
+      return before ?? missing(`caCertificates ${tls.caCertificates}: ${(err as Error).message}`);
     }
   }
-  problem(`${noClientCa(server)}; every connection to this server is refused until one resolves`);
-  return undefined;
-}
-
-/**
- * Why a MUTUAL or OPTIONAL_MUTUAL server has no CA: with a credentialName,
- * istiod finds no CA in the Secret nor a `-cacert` Secret ("failed to fetch
- * ca certificate") and sends Envoy no validation context, so the chain never
- * completes a handshake; with files, validation rejects the Gateway ("MUTUAL
- * TLS requires a client CA bundle").
- */
-function noClientCa(server: TerminatedServer): string {
-  const tls = server.tls ?? {};
-  return tls.credentialName
-    ? `${server.mode} has no CA to verify client certificates: Secret "${tls.credentialName}" has no "ca.crt" (or "cacert") key and there is no "${tls.credentialName}-cacert" Secret (istiod: failed to fetch ca certificate); add the client CA to the Secret`
-    : `${server.mode} has no CA to verify client certificates: set tls.caCertificates (Istio rejects this Gateway: MUTUAL TLS requires a client CA bundle)`;
+  return missing('set tls.caCertificates (Istio rejects this Gateway: MUTUAL TLS requires a client CA bundle)');
 }
 
 const NODE_TLS_VERSIONS: Record<string, ListenerCertificate['minVersion']> = { TLSV1_0: 'TLSv1', TLSV1_1: 'TLSv1.1', TLSV1_2: 'TLSv1.2', TLSV1_3: 'TLSv1.3' };
@@ -293,7 +286,9 @@ export class GatewayIngress {
     this.listenerCerts.sweep(next);
     // Both local gateways run in istio-system, where istiod looks a DestinationRule's credentialName up for them.
     const credentials = originationCredentials(destinationRules, g.secrets, ISTIO_INGRESS_GATEWAY.split('/')[0]);
-    const problems = [...istio.problems, ...Object.entries(credentials).flatMap(([name, c]) => c.problems.map((p) => `DestinationRule credentialName "${name}" (TLS origination at the gateways): ${p}; the gateways' calls with it fail until it resolves`))];
+    // A Gateway API listener whose certificateRefs do not resolve is not served (Istio drops its server): say why, once.
+    const unprogrammed = g.gateways.flatMap((gw) => gw.listeners.filter((l) => l.attachable && !l.served).map((l) => `Gateway ${gw.key} listener ${l.name} (port ${l.port}): ${l.conditions.find((c) => c.type === 'ResolvedRefs' && c.status === 'False')?.message ?? 'not programmed'}`));
+    const problems = [...istio.problems, ...unprogrammed, ...Object.entries(credentials).flatMap(([name, c]) => c.problems.map((p) => `DestinationRule credentialName "${name}" (TLS origination at the gateways): ${p}; the gateways' calls with it fail until it resolves`))];
     for (const p of problems) if (!this.problems.has(p)) this.warn(`devmesh: ${p}`);
     this.problems = new Set(problems);
     if (JSON.stringify(next) === JSON.stringify(this.certs) && JSON.stringify(credentials) === JSON.stringify(this.credentials)) return;

@@ -4,11 +4,11 @@
  * namespace of the gateway's pods as istiod's SDS does ("This secret must
  * exist in the namespace of the proxy using the certificates"): the client
  * certificate from the Secret (`tls.crt`/`tls.key` or `cert`/`key`), the CA
- * from a `<name>-cacert` Secret when there is one, else the Secret's own
- * `ca.crt`/`cacert` (pilot/pkg/credentials/kube/secrets.go GetCaCert).
+ * of `kubernetes://<name>-cacert` as the ingress's client CA is resolved
+ * (caCertOf: istiod's GetCaCert).
  * Pure.
  */
-import type { TlsSecret } from '../policy/gateway-api/secrets';
+import { caCertOf, type TlsSecret } from '../policy/gateway-api/secrets';
 import type { ClientTLSSettings, DestinationRuleSpec, TrafficPolicy } from '../policy/model';
 import type { ClientCredential } from '../protocol';
 
@@ -24,16 +24,14 @@ export function originationCredentials(destinationRules: readonly { spec: Destin
   for (const name of [...new Set(destinationRules.flatMap((dr) => credentialNames(dr.spec)))].sort()) {
     const key = name.includes('/') ? name : `${namespace}/${name}`;
     const secret = secrets.get(key);
-    const cacert = secrets.get(`${key}-cacert`);
     const problems: string[] = [];
     const c: ClientCredential = { problems };
     if (!secret) problems.push(`no Secret ${key} (istiod sends no kubernetes://${name})`);
     else if ('problem' in secret) problems.push(`Secret ${key} holds no client certificate: ${secret.problem}`);
     else Object.assign(c, { certPem: secret.certPem, keyPem: secret.keyPem });
-    // istiod's GetCaCert: the -cacert Secret when it exists (even without a CA), else the Secret's own.
-    const caPem = cacert ? cacert.caPem : secret?.caPem;
-    if (caPem) c.caPem = caPem;
-    else problems.push(`no CA to verify the server: Secret ${cacert ? `${key}-cacert` : key} has no ca.crt (or cacert) key (istiod sends no kubernetes://${name}-cacert)`);
+    const ca = caCertOf(secrets, [`${key}-cacert`]);
+    if ('caPem' in ca) c.caPem = ca.caPem;
+    else problems.push(`no CA to verify the server: ${ca.problem} (istiod sends no kubernetes://${name}-cacert)`);
     out[name] = c;
   }
   return out;

@@ -16,6 +16,7 @@ import type { IstioKind, Resource } from '../policy/model';
 import type { MeshSnapshot, RuntimeFault } from '../protocol';
 import type { ManagedSidecar } from './sidecars';
 import { buildSnapshot, type PortAssignment } from './snapshot';
+import type { TlsSecret } from '../policy/gateway-api/secrets';
 
 /** What a snapshot is built from. */
 export interface ConfigInputs {
@@ -24,6 +25,8 @@ export interface ConfigInputs {
   resources: readonly Resource<IstioKind>[];
   ports: PortAssignment;
   faults: readonly RuntimeFault[];
+  /** The workspace's TLS Secrets, for the Gateway API listeners whose certificateRefs resolve (absent: not checked). */
+  secrets?: ReadonlyMap<string, TlsSecret>;
 }
 
 /** How one sidecar took a version: applied, or why not. */
@@ -137,5 +140,5 @@ export function configReport(version: number, results: Array<{ name: string } & 
 export const KEPT_VERSIONS = 32;
 
 function build(i: ConfigInputs, version: number): MeshSnapshot {
-  return { ...buildSnapshot(i.mesh, i.resources, i.ports, version), faults: [...i.faults] };
+  return { ...buildSnapshot(i.mesh, i.resources, i.ports, version, i.secrets), faults: [...i.faults] };
 }

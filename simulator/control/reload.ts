@@ -88,14 +88,16 @@ export class MeshReloader {
     this.rejectedNow = false;
     // Listener certificates first: a Secret edit needs no new config, and a new HTTPS port must not open without its certificate.
     this.o.gateways.update(ws.gatewayApi, destinationRulesOf(ws.resources));
-    if (!plan.changed && !plan.defaultsChanged && JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources)) return; // nothing a sidecar would see
+    // A Secret edit changes what sidecars see only when it programs (or unprograms) a Gateway API listener.
+    const programmed = (w: MeshWorkspace) => JSON.stringify(w.gatewayApi.gateways.map((g) => g.listeners.map((l) => l.served)));
+    if (!plan.changed && !plan.defaultsChanged && JSON.stringify(ws.resources) === JSON.stringify(this.ws.resources) && programmed(ws) === programmed(this.ws)) return; // nothing a sidecar would see
     this.ws = { ...ws, mesh };
     const edited = files.map(rel);
     const what = plan.changed ? describePlan(plan) : '';
     const ports = await this.gatewayPortsFor(ws, mesh, plan.changed ? await this.portsFor(plan, mesh) : this.o.publisher.inputs.ports);
     const listenersBefore = JSON.stringify(this.o.publisher.snapshot.ingress.listeners ?? []);
     const deadline = Date.now() + this.o.startTimeoutMs;
-    const published = this.o.publisher.publish({ mesh, resources: ws.resources, ports },
+    const published = this.o.publisher.publish({ mesh, resources: ws.resources, ports, secrets: ws.gatewayApi.secrets },
       [what, edited.length ? `${edited.join(', ')} edited` : ''].filter(Boolean).join('; '), {
         // New and restarted sidecars boot with the new config; the others get it pushed once the new ones serve.
         boot: plan.changed ? () => this.o.workloads.applyPlan(plan, placedWorkloads(mesh.spec), commands, deadline) : undefined,

@@ -203,7 +203,7 @@ export class MeshRuntime {
     const ports = await assignPorts(this.ws.mesh, this.portOverrides);
     const held = heldPorts(portClaims(this.ws.mesh, this.portOverrides).map((c) => c.port), ports);
     ports.ingress.listeners = await gatewayPorts(servedPorts(this.ws.gatewayApi), {}, held);
-    this.publisher = new ConfigPublisher({ mesh: this.ws.mesh, resources: this.ws.resources, ports, faults: [] },
+    this.publisher = new ConfigPublisher({ mesh: this.ws.mesh, resources: this.ws.resources, ports, faults: [], secrets: this.ws.gatewayApi.secrets },
       { sidecars: () => this.workloads?.sidecars ?? [], events: this.events, out: this.out });
   }
 

@@ -12,6 +12,7 @@ import { meshInventory, type WorkloadView } from '../policy/mesh-inventory';
 import { EGRESS_GATEWAY, isEgressGateway } from '../policy/egress-gateway';
 import { resolveDefaults } from '../policy/defaults';
 import { gatewayStatuses, servedGatewayPorts, type WorldService } from '../policy/gateway-api/status';
+import type { TlsSecret } from '../policy/gateway-api/secrets';
 
 export interface SidecarPortAssignment {
   inboundPort: number;
@@ -45,6 +46,7 @@ export function buildSnapshot(
   resources: readonly Resource<IstioKind>[],
   ports: PortAssignment,
   version: number,
+  secrets?: ReadonlyMap<string, TlsSecret>,
 ): MeshSnapshot {
   const { trustDomain, namespace, rootNamespace } = resolvedMeshSettings(mesh.spec);
   const inventory = meshInventory(mesh.spec);
@@ -82,6 +84,9 @@ export function buildSnapshot(
     resources.filter((r): r is Resource<K> => resourceKind(r) === kind).map(withNamespace);
   const kubernetesGateways = ofKind('KubernetesGateway');
   const referenceGrants = ofKind('ReferenceGrant');
+  // What a certificateRef needs to know of a Secret (whether it exists and holds a certificate), never its keys.
+  const gatewaySecrets = secrets && kubernetesGateways.length > 0
+    ? Object.fromEntries([...secrets].map(([key, s]) => [key, 'problem' in s ? { problem: s.problem } : {}])) : undefined;
 
   /** Local upstream ports; validation refuses one naming no service or port, so none such reaches here. */
   function upstreamsOf(w: WorkloadView): Pick<WorkloadInfo, 'upstreams'> {
@@ -97,7 +102,7 @@ export function buildSnapshot(
     // Like Istio's ingress gateway, which runs in istio-system.
     spiffeId: spiffeId(trustDomain, INGRESS_GATEWAY.namespace, INGRESS_SERVICE_ACCOUNT),
     labels: { ...INGRESS_GATEWAY.labels },
-    listeners: [...gatewayListeners(services, kubernetesGateways, referenceGrants, ports.ingress.listeners ?? {}), ...istioTlsListeners(ofKind('Gateway'), namespace, ports.ingress.listeners ?? {})],
+    listeners: [...gatewayListeners(services, kubernetesGateways, referenceGrants, gatewaySecrets, ports.ingress.listeners ?? {}), ...istioTlsListeners(ofKind('Gateway'), namespace, ports.ingress.listeners ?? {})],
   };
 
   return {
@@ -125,16 +130,17 @@ export function buildSnapshot(
     grpcRoutes: ofKind('GRPCRoute'),
     kubernetesGateways,
     referenceGrants,
+    ...(gatewaySecrets ? { gatewaySecrets } : {}),
     faults: [],
     defaults: resolveDefaults(mesh.spec),
   };
 }
 
 /** The Gateway API ports the ingress serves, each on its assigned local port (the port itself when none is assigned). */
-function gatewayListeners(services: ServiceInfo[], gateways: Resource<'KubernetesGateway'>[], grants: Resource<'ReferenceGrant'>[], local: Record<string, number>): GatewayListenerInfo[] {
+function gatewayListeners(services: ServiceInfo[], gateways: Resource<'KubernetesGateway'>[], grants: Resource<'ReferenceGrant'>[], secrets: MeshSnapshot['gatewaySecrets'], local: Record<string, number>): GatewayListenerInfo[] {
   if (gateways.length === 0) return [];
   const world = new Map<string, WorldService>(services.map((s) => [`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: s.ports ?? [] }]));
-  return servedGatewayPorts(gatewayStatuses({ services: world, gateways, referenceGrants: grants }))
+  return servedGatewayPorts(gatewayStatuses({ services: world, gateways, referenceGrants: grants, ...(secrets ? { secrets: new Map(Object.entries(secrets)) } : {}) }))
     .map((p) => ({ gateway: p.gateway, port: p.port, protocol: p.protocol, localPort: local[`${p.gateway}:${p.port}`] ?? p.port }));
 }
 

@@ -16,7 +16,7 @@ import { formatDuration } from '../policy/duration';
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../policy/hosts';
 import { ISTIO_INGRESS_GATEWAY, terminatingMode, type ServerTls } from '../policy/gateway-tls';
 import { planRoute, forwardAs } from '../sidecar/filters/route';
-import { mutateRequestHeaders } from '../sidecar/connectionManager';
+import { filtersSee, mutateRequestHeaders } from '../sidecar/connectionManager';
 import { inboundXfcc } from '../sidecar/filters/xfcc';
 import { faultFor } from '../sidecar/filters/fault';
 import { chooseEndpoint, lbKey } from '../sidecar/filters/endpoint';
@@ -161,7 +161,10 @@ class Walk {
       listener: this.role === 'ingress' ? 'gateway' : 'outbound',
       sourceAddress: LOOPBACK,
       verifiedClientXfcc: handshake?.client?.verified ? handshake.xfcc : undefined,
+      tls: this.role === 'ingress' && https,
     });
+    // Nor do the connection-specific headers a client sent reach a filter here (the view is the forwarded headers themselves).
+    filtersSee(headers, headers);
     const gatewayListener = this.gatewayListener() ?? (tls ? { gateway: ISTIO_INGRESS_GATEWAY, port: tls.port, scheme: 'https' as const, istio: true } : undefined);
     const request: CallerRequest = { method: this.req.method.toUpperCase(), path, authority: target.authority, proxyForm, headers, ...(gatewayListener ? { gatewayListener } : {}) };
 

@@ -91,6 +91,7 @@ export const CODES = {
   'gateway-port': { severity: 'warning', title: 'A Gateway server port that no Service in front of its gateway workloads exposes.', seeAlso: 'IST0162' },
   'unknown-credential': { severity: 'warning', title: 'A Gateway credentialName that names no Secret in the gateway workload\'s namespace: that server completes no TLS handshake until it exists.', seeAlso: 'IST0101' },
   'invalid-credential': { severity: 'error', title: 'A Gateway credential Secret without a certificate and key, or with a certificate that is unreadable or expired.', seeAlso: 'IST0161' },
+  'mutual-credential-no-ca': { severity: 'warning', title: 'A MUTUAL or OPTIONAL_MUTUAL Gateway server whose credentialName (or caCertCredentialName) resolves to no CA: istiod sends no validation context, so that server refuses every connection.', seeAlso: 'IST0101' },
   'mutual-tls-no-ca': { severity: 'error', title: 'A MUTUAL or OPTIONAL_MUTUAL Gateway server with certificate files and no caCertificates: Istio rejects the Gateway (MUTUAL TLS requires a client CA bundle).', seeAlso: 'IST0106' },
   'conflicting-gateways': { severity: 'error', title: 'Two Gateways on the same gateway workloads serve one host on one port.', seeAlso: 'IST0145' },
   'duplicate-certificate': { severity: 'warning', title: 'Two Gateways on the same gateway workloads serve one certificate.', seeAlso: 'IST0138' },

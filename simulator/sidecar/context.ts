@@ -63,7 +63,8 @@ export interface RequestContext {
    * before set (setRequestHeader), but not the route's own header operations, which apply to what is forwarded (`ctx.headers`).
    * `worker`: the Envoy worker thread its connection would be on (each has its own upstream pools; see connectionPool.ts).
    */
-  readonly downstream: { headers: IncomingHttpHeaders; body: Readable; httpVersion: string; worker?: number };
+  /** `chunked`: an HTTP/1.1 body framed by transfer-encoding (the header itself is not in `headers`: no filter sees it, as in Envoy). */
+  readonly downstream: { headers: IncomingHttpHeaders; body: Readable; httpVersion: string; worker?: number; chunked?: boolean };
   readonly startedAt: number;
   method: string;
   /** Path with query string, as it will be sent upstream. */

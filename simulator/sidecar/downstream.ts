@@ -94,11 +94,13 @@ export function newContext(
   const sent = reqHeaders['x-request-id'];
   const requestId = typeof sent === 'string' && sent.length > 0 ? sent : proxyHeaders.requestId ? randomUUID() : '';
   const socket = socketOf(down);
+  const chunked = reqHeaders['transfer-encoding'] !== undefined;
   mutateRequestHeaders(headers, proxyHeaders, {
     listener: target.listener,
     sourceAddress: source.address,
     verifiedClientXfcc: target.listener === 'gateway' ? verifiedClientXfcc(socket) : undefined,
     localPort: socket?.localPort,
+    tls: target.gatewayListener?.scheme === 'https' || socket?.encrypted === true,
     generatedRequestId: requestId,
   });
   // The filters (jwt_authn, ext_authz, RBAC, the route match and hash policy) see the headers after these mutations, as Envoy's do.
@@ -127,7 +129,7 @@ export function newContext(
 
   const ctx: RequestContext = {
     tables,
-    downstream: { headers: reqHeaders, body: (stream ?? req) as Readable, httpVersion: stream ? '2.0' : req!.httpVersion, worker },
+    downstream: { headers: reqHeaders, body: (stream ?? req) as Readable, httpVersion: stream ? '2.0' : req!.httpVersion, worker, ...(chunked ? { chunked } : {}) },
     startedAt,
     method: target.method,
     path: target.path,

@@ -15,9 +15,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
-import { freePorts, removeDir, startUp, tlsSecretYaml, viaProxy, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
+import { freePorts, removeDir, secretYaml, startUp, tlsSecretYaml, viaProxy, waitFor, waitReady, withOutput, type UpProcess } from './helpers';
 
 const bankCa = createCa({ trustDomain: 'bank.example' });
+const otherCa = createCa({ trustDomain: 'other.example' });
 
 /** The app calls the bank through its sidecar (HTTP_PROXY), in plain HTTP, and answers what it got. */
 const APP = `const http = require("http"); const p = new URL(process.env.HTTP_PROXY);
@@ -99,6 +100,7 @@ describe('mutual TLS origination at the egress gateway with a credentialName Sec
   let up: UpProcess;
   let ingressPort: number;
   let bank: https.Server;
+  const write = (name: string, text: string) => writeFileSync(path.join(dir, name), text);
   const client = bankCa.issue('spiffe://bank.example/ns/istio-system/sa/egress-client');
 
   before(async () => {
@@ -131,8 +133,22 @@ describe('mutual TLS origination at the egress gateway with a credentialName Sec
   });
 
   test('the Secret written: the gateway presents its certificate and verifies the bank with its ca.crt', async () => {
-    writeFileSync(path.join(dir, 'client-credential.yaml'), tlsSecretYaml('client-credential', client, { 'ca.crt': bankCa.trustBundlePem }));
+    write('client-credential.yaml', tlsSecretYaml('client-credential', client, { 'ca.crt': bankCa.trustBundlePem }));
     const r = await waitFor('the credential at the gateway', () => viaProxy(ingressPort, 'http://shop:8000/').then((x) => (x.status === 200 ? x : undefined)), 15_000).catch(withOutput(up));
     assert.equal(r.body, 'client URI:spiffe://bank.example/ns/istio-system/sa/egress-client');
+  });
+
+  test('a client-credential-cacert Secret is the only CA once it exists (istiod\'s GetCaCert): without a CA key the call fails naming it, though the credential\'s own ca.crt would verify the bank; given another CA, the bank\'s certificate is refused; given the bank\'s, it goes through', async () => {
+    const call = () => viaProxy(ingressPort, 'http://shop:8000/');
+    write('client-credential-cacert.yaml', secretYaml('client-credential-cacert', { note: 'no CA here yet' }));
+    const noCa = await waitFor('the empty -cacert Secret in force', () => call().then((x) => (x.status === 503 ? x : undefined)), 15_000).catch(withOutput(up));
+    assert.match(noCa.body, /credentialName "client-credential": no CA to verify the server: Secret istio-system\/client-credential-cacert has no "ca\.crt" \(or "cacert"\) key, and istiod reads the CA from it alone/);
+    assert.match(up.output(), /DestinationRule credentialName "client-credential" \(TLS origination at the gateways\): no CA to verify the server: Secret istio-system\/client-credential-cacert/);
+    write('client-credential-cacert.yaml', secretYaml('client-credential-cacert', { 'ca.crt': otherCa.trustBundlePem }));
+    const refused = await waitFor('the other CA in force', () => call().then((x) => (x.status === 503 && !/no CA/.test(x.body) ? x : undefined)), 15_000).catch(withOutput(up));
+    assert.match(refused.body, /TLS to 127\.0\.0\.1:\d+ failed: self-signed certificate in certificate chain/, 'the bank\'s certificate checked against the -cacert Secret\'s CA, not the credential\'s own ca.crt');
+    write('client-credential-cacert.yaml', secretYaml('client-credential-cacert', { 'ca.crt': bankCa.trustBundlePem }));
+    const ok = await waitFor('the bank\'s CA in force', () => call().then((x) => (x.status === 200 ? x : undefined)), 15_000).catch(withOutput(up));
+    assert.equal(ok.body, 'client URI:spiffe://bank.example/ns/istio-system/sa/egress-client');
   });
 });

@@ -13,7 +13,7 @@ import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
-import { bookinfoFixture, freePorts, startUp, waitFor, waitReady, type BookinfoFixture, type UpProcess } from './helpers';
+import { bookinfoFixture, freePorts, startUp, waitFor, waitReady, withOutput, type BookinfoFixture, type UpProcess } from './helpers';
 
 const secretCa = createCa({ trustDomain: 'example.com' });
 const secretCert = secretCa.issueServer({ dns: ['secure.example.com'] });
@@ -129,5 +129,32 @@ describe('Gateway API Gateways under devmesh up', () => {
     const admin = await waitFor('the new listener in the session file', () => (up.session() as Session).gatewayListeners?.find((l) => l.port === 81), 10_000);
     const r = await fetch(`${admin.url}/productpage`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(r.status, 200);
+  });
+  test('a listener whose certificateRefs do not resolve is not programmed, as Istio drops its server: its own port never opens, its hostname on a shared port is not served its certificate, the rest of the edit applies; the Secret appearing serves both', async () => {
+    const [ownPort] = await freePorts(1);
+    const pending = `    - { name: admin, port: 81, protocol: HTTP }
+    - { name: shared, port: ${securePort}, protocol: HTTPS, hostname: pending.example.com, tls: { certificateRefs: [{ name: pending-cert }] } }
+    - { name: own, port: ${ownPort}, protocol: HTTPS, hostname: pending.example.com, tls: { certificateRefs: [{ name: pending-cert }] } }
+`;
+    fx.write('gateway.yaml', gateway(securePort, pending));
+    const statusOf = async () => ((await (await up.api('/api/config')).json()) as { gatewayApi: { gateways: any[] } }).gatewayApi.gateways.find((g) => g.name === 'bookinfo-gateway');
+    const gw = await waitFor('the edit applied', async () => { const g = await statusOf(); return g.status.listeners.length === 6 ? g : undefined; }, 15_000).catch(withOutput(up));
+    const conditions = (name: string) => gw.status.listeners.find((l: { name: string }) => l.name === name).conditions.filter((c: { status: string }) => c.status === 'False').map((c: { type: string; reason: string }) => `${c.type} ${c.reason}`);
+    assert.deepEqual(conditions('own').filter((c: string) => !c.startsWith('Conflicted')).sort(), ['Programmed Invalid', 'ResolvedRefs InvalidCertificateRef']);
+    assert.deepEqual(gw.status.conditions.find((c: { type: string }) => c.type === 'Accepted').reason, 'ListenersNotValid');
+    assert.match(up.output(), /devmesh: Gateway default\/bookinfo-gateway listener own \(port \d+\): no Secret default\/pending-cert in the workspace[^\n]*this listener is not programmed/);
+    // The rest of the edit applied: the new HTTP listener serves; the unresolved one's own port never opened.
+    const admin = await waitFor('the admin listener', () => (up.session() as Session).gatewayListeners?.find((l) => l.port === 81), 10_000);
+    assert.equal((await fetch(`${admin.url}/productpage`, { signal: AbortSignal.timeout(10_000) })).status, 200);
+    assert.equal((up.session() as Session).gatewayListeners!.find((l) => l.port === ownPort), undefined);
+    await assert.rejects(httpsGet(`https://127.0.0.1:${ownPort}`, 'pending.example.com', secretCa.trustBundlePem), /ECONNREFUSED/);
+    await assert.rejects(httpsGet(listener(securePort).url, 'pending.example.com', secretCa.trustBundlePem), /alert|socket hang up|ECONNRESET|altnames|does not match|handshake/i, 'no certificate for its hostname (devmesh serves the port\'s first one, which does not verify for it; Envoy closes)');
+    assert.equal((await httpsGet(listener(securePort).url, 'secure.example.com', secretCa.trustBundlePem)).status, 200, 'the port\'s other listener serves');
+    const pendingCert = secretCa.issueServer({ dns: ['pending.example.com'] });
+    fx.write('pending-secret.yaml', SECRET.replace('secure-cert', 'pending-cert').replace(indent(secretCert.certPem), indent(pendingCert.certPem)).replace(indent(secretCert.keyPem), indent(pendingCert.keyPem)));
+    const own = await waitFor('the listener programmed', () => (up.session() as Session).gatewayListeners?.find((l) => l.port === ownPort), 15_000).catch(withOutput(up));
+    assert.equal((await httpsGet(own.url, 'pending.example.com', secretCa.trustBundlePem)).status, 200);
+    const shared = await waitFor('the shared port serving it', () => httpsGet(listener(securePort).url, 'pending.example.com', secretCa.trustBundlePem).catch(() => undefined), 15_000).catch(withOutput(up));
+    assert.equal(shared.status, 200);
   });
 });

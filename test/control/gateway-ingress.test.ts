@@ -59,11 +59,27 @@ describe('Istio Gateway server certificates (forIstio)', () => {
     assert.deepEqual(certsOf(server({ credentialName: 'a-cred' }, 'MUTUAL')).certs['istio-system/istio-ingressgateway:443'].map((c) => c.clientCaPem), ['SAME-SECRET-CA']);
   });
 
+  it('MUTUAL with a <name>-cacert Secret that holds no CA: no CA, not the credential\'s own ca.crt (GetCaCert does not fall back once the -cacert Secret exists)', () => {
+    const withEmpty = new Map(secrets).set('istio-system/a-cred-cacert', { problem: 'needs both tls.crt and tls.key' });
+    const { certs, problems } = new ListenerCertificates(() => ca).forIstio([{ port: 443, protocol: 'HTTPS', servers: [server({ credentialName: 'a-cred' }, 'MUTUAL')] }], withEmpty);
+    const [chain] = certs['istio-system/istio-ingressgateway:443'];
+    assert.equal(chain.clientCaPem, undefined);
+    assert.match(chain.clientCaMissing!, /Secret istio-system\/a-cred-cacert has no "ca\.crt" \(or "cacert"\) key, and istiod reads the CA from it alone/);
+    assert.equal(problems.length, 1);
+  });
+
+  it('caCertCredentialName names the CA resource outright: a -cacert Secret is read as GetCaCert reads it; a name without the suffix is served as a key pair, never a CA', () => {
+    assert.deepEqual(certsOf(server({ credentialName: 'a-cred', caCertCredentialName: 'b-cred-cacert' }, 'MUTUAL')).certs['istio-system/istio-ingressgateway:443'].map((c) => c.clientCaSource), ['Secret istio-system/b-cred-cacert']);
+    const [bare] = certsOf(server({ credentialName: 'a-cred', caCertCredentialName: 'a-cred' }, 'MUTUAL')).certs['istio-system/istio-ingressgateway:443'];
+    assert.equal(bare.clientCaPem, undefined);
+    assert.match(bare.clientCaMissing!, /caCertCredentialName "a-cred" does not end in "-cacert"/);
+  });
+
   it('MUTUAL with no CA anywhere (no ca.crt in the Secret, no -cacert Secret; or files without caCertificates): no CA, the chain refuses every connection, and a problem saying how to fix it', () => {
     const viaSecret = certsOf(server({ credentialName: 'c-cred' }, 'MUTUAL'));
     const [chain] = viaSecret.certs['istio-system/istio-ingressgateway:443'];
     assert.equal(chain.clientCaPem, undefined, 'not the mesh CA: istiod sends no validation context');
-    assert.match(chain.clientCaMissing!, /Secret "c-cred" has no "ca\.crt" .* no "c-cred-cacert" Secret/);
+    assert.match(chain.clientCaMissing!, /Secret default\/c-cred has no "ca\.crt" \(or "cacert"\) key and there is no default\/c-cred-cacert Secret/);
     assert.match(viaSecret.problems[0], /port 443, MUTUAL\): MUTUAL has no CA .*; every connection to this server is refused until one resolves/);
     const viaFiles = certsOf(server({ serverCertificate: 'a.crt', privateKey: 'a.key' }, 'OPTIONAL_MUTUAL'), (f) => (f.endsWith('.crt') ? own.certPem : own.keyPem));
     assert.match(viaFiles.certs['istio-system/istio-ingressgateway:443'][0].clientCaMissing!, /set tls\.caCertificates \(Istio rejects this Gateway: MUTUAL TLS requires a client CA bundle\)/);

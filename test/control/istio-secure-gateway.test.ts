@@ -15,7 +15,7 @@ import * as https from 'node:https';
 import * as tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createCa } from '../../simulator/control/ca';
@@ -258,5 +258,21 @@ spec:
     assert.equal(await mode('FORWARD_ONLY', (x) => x === sent), sent);
     const sanitized = await mode('SANITIZE', (x) => x === '');
     assert.equal(sanitized, '', 'nothing from the gateway: the app sees only its sidecar\'s element');
+  });
+
+  test('MUTUAL: a <credentialName>-cacert Secret is the only CA once it exists (istiod\'s GetCaCert): without a CA key it admits nobody, not even a client the credential\'s own ca.crt signed; given one, that CA decides', async () => {
+    const curl = clientCa.issue('spiffe://client.example.com/ns/x/sa/curl');
+    const curlOfOtherCa = otherCa.issue('spiffe://client.example.com/ns/x/sa/curl');
+    assert.equal((await httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, curl)).status, 200, 'the credential\'s own ca.crt before');
+    write('mtls-credential-cacert.yaml', secret('mtls-credential-cacert', { note: 'no CA here yet' }));
+    const refused = await waitFor('the empty -cacert Secret in force', () => httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, curl).then(() => undefined, (err: Error) => err), 15_000).catch(withOutput(up));
+    assert.match(refused.message, /certificate|alert|socket hang up|ECONNRESET/i);
+    assert.match(up.output(), /Secret istio-system\/mtls-credential-cacert has no "ca\.crt" \(or "cacert"\) key, and istiod reads the CA from it alone[^\n]*every connection to this server is refused/);
+    write('mtls-credential-cacert.yaml', secret('mtls-credential-cacert', { 'ca.crt': otherCa.certPem }));
+    const answered = await waitFor('the -cacert Secret\'s CA in force', () => httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, curlOfOtherCa).catch(() => undefined), 15_000).catch(withOutput(up));
+    assert.equal(answered.status, 200, answered.body);
+    await assert.rejects(httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, curl), /certificate|alert|socket hang up|ECONNRESET/i, 'the credential\'s ca.crt no longer verifies');
+    rmSync(path.join(dir, 'mtls-credential-cacert.yaml'));
+    await waitFor('the credential\'s own ca.crt again', () => httpsGet(mutualPort, 'mtls.example.com', serverCa.trustBundlePem, curl).catch(() => undefined), 15_000).catch(withOutput(up));
   });
 });

@@ -177,7 +177,7 @@ describe('Istio Gateway TLS servers and TLS modes under devmesh up', () => {
   test('OPTIONAL_MUTUAL with no CA anywhere refuses every client, even one sending no certificate, and up says how to fix it', async () => {
     const r = await tlsSay(ports.noCa, 'noca.example.com', serverCa.trustBundlePem);
     assert.equal(r.said, '', 'no HTTP answer: the connection is closed after the handshake');
-    assert.match(up.output(), /OPTIONAL_MUTUAL has no CA to verify client certificates: Secret "noca-credential" has no "ca\.crt"/);
+    assert.match(up.output(), /OPTIONAL_MUTUAL has no CA to verify client certificates: Secret istio-system\/noca-credential has no "ca\.crt" \(or "cacert"\) key and there is no istio-system\/noca-credential-cacert Secret/);
     // The ingress says it on its stderr, which reaches up's output after the client has seen the close.
     await waitFor('the refusal said', () => /OPTIONAL_MUTUAL refused the connection/.test(up.output()), 15_000).catch(withOutput(up));
   });

@@ -37,13 +37,13 @@ describe('origination credentials of the gateways', () => {
     assert.equal(withCacert.client.caPem, 'SEPARATE-CA');
     const emptyCacert = originationCredentials([rule('client')], new Map([['istio-system/client', tlsSecret('CERT', 'OWN-CA')], ['istio-system/client-cacert', { problem: 'no certificate' }]]), 'istio-system');
     assert.equal(emptyCacert.client.caPem, undefined);
-    assert.match(emptyCacert.client.problems[0], /Secret istio-system\/client-cacert has no ca\.crt/);
+    assert.match(emptyCacert.client.problems[0], /Secret istio-system\/client-cacert has no "ca\.crt" \(or "cacert"\) key, and istiod reads the CA from it alone/);
   });
 
   it('say what a Secret without a certificate or without a CA lacks', () => {
     const c = originationCredentials([rule('bad'), rule('no-ca', 'SIMPLE')], new Map<string, TlsSecret>([['istio-system/bad', { problem: 'tls.key missing' }], ['istio-system/no-ca', tlsSecret('CERT')]]), 'istio-system');
     assert.match(c.bad.problems.join('\n'), /Secret istio-system\/bad holds no client certificate: tls\.key missing/);
     assert.equal(c['no-ca'].certPem, 'CERT');
-    assert.match(c['no-ca'].problems.join('\n'), /no CA to verify the server: Secret istio-system\/no-ca has no ca\.crt/);
+    assert.match(c['no-ca'].problems.join('\n'), /no CA to verify the server: Secret istio-system\/no-ca has no "ca\.crt" \(or "cacert"\) key and there is no istio-system\/no-ca-cacert Secret/);
   });
 });

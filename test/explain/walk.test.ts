@@ -116,6 +116,17 @@ describe("explain: the headers after the connection manager's own mutations, as 
     assert.deepEqual(r.route.chosen, { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 0 });
   });
 
+  test("the ingress's route matches the x-forwarded-proto of the client's connection, not the client's own, as the sidecar's", () => {
+    const r = explain({ virtualServices: [byHeader('x-forwarded-proto', { exact: 'https' })], destinationRules: [subsets] }, { from: 'ingress', headers: { 'x-forwarded-proto': 'https' } });
+    assert.deepEqual(r.route.chosen, { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 1 });
+    assert.deepEqual(r.route.rules[0].failed, ['header x-forwarded-proto exact "https" (the request has "http")']);
+  });
+
+  test('a connection-specific header the client sent is matched by no route, as it reaches no filter', () => {
+    const r = explain({ virtualServices: [byHeader('keep-alive', { exact: 'timeout=5' })], destinationRules: [subsets] }, { headers: { 'keep-alive': 'timeout=5' } });
+    assert.deepEqual(r.route.chosen, { kind: 'VirtualService', namespace: 'default', name: 'reviews', rule: 1 });
+  });
+
   test("a workload's AuthorizationPolicy reads the x-forwarded-client-cert its inbound sets for the mTLS caller", () => {
     const byXfcc = ap('ratings-by-xfcc', { selector: { matchLabels: { app: 'ratings' } }, rules: [{ when: [{ key: 'request.headers[x-forwarded-client-cert]', values: ['*;URI=spiffe://cluster.local/ns/default/sa/bookinfo-productpage'] }] }] });
     assert.equal(explain({ authorizationPolicies: [byXfcc] }, { url: 'http://ratings:9080/ratings/0' }).answered, true);

@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { Workspace, classify, offsetToPosition, type Diagnostic } from '../../simulator/policy';
+import { createCa } from '../../simulator/control/ca';
 
 const MESH = `apiVersion: devmesh.dev/v1alpha1
 kind: Mesh
@@ -240,5 +241,114 @@ spec:
     const both = ws.diagnostics().filter((d) => d.code === 'routed-by-both-apis');
     assert.deepEqual(both.map((d) => d.file).sort(), ['/m/route.yaml', '/m/vs.yaml']);
     assert.match(both[0].message, /the HTTPRoute for callers in namespace default, VirtualService default\/reviews for every other caller/);
+  });
+});
+
+/**
+ * The Gateway API conformance suite's GatewayInvalidTLSConfiguration and
+ * GatewaySecret*ReferenceGrant cases, as data: a listener whose
+ * certificateRefs do not resolve has ResolvedRefs False (InvalidCertificateRef,
+ * or RefNotPermitted) and is not programmed, as Istio's buildTLS and
+ * reportGatewayStatus write it; the Gateway still applies (a warning, not a
+ * refused edit), routes still attach to the listener, and the Gateway with no
+ * valid listener is Accepted False (ListenersNotValid).
+ */
+describe('Gateway API listeners whose certificateRefs do not resolve', () => {
+  const ca = createCa({ trustDomain: 'example.com' });
+  const cert = ca.issueServer({ dns: ['*.example.com'] });
+  const tlsSecret = (namespace: string, name: string, crt = cert.certPem) => `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: ${namespace} }
+type: kubernetes.io/tls
+data: { tls.crt: ${Buffer.from(crt).toString('base64')}, tls.key: ${Buffer.from(cert.keyPem).toString('base64')} }
+`;
+  const secrets = {
+    '/m/s1.yaml': tlsSecret('default', 'tls-validity-checks-certificate'),
+    '/m/s2.yaml': tlsSecret('default', 'malformed', 'not a certificate'),
+    '/m/s3.yaml': tlsSecret('web-backend', 'certificate'),
+    '/m/s4.yaml': tlsSecret('web-backend', 'other-certificate'),
+  };
+  const grant = (to: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: { name: grant, namespace: web-backend }
+spec:
+  from: [{ group: gateway.networking.k8s.io, kind: Gateway, namespace: default }]
+  to: [{ group: "", kind: Secret${to} }]
+`;
+  const gateway = (ref: string) => `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec:
+  gatewayClassName: istio
+  listeners:
+    - name: https
+      port: 443
+      protocol: HTTPS
+      allowedRoutes: { namespaces: { from: All } }
+      tls: { certificateRefs: [${ref}] }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: web }
+spec:
+  parentRefs: [{ name: edge }]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+`;
+  const cases: { name: string; ref: string; grant?: string; reason?: string }[] = [
+    { name: 'a nonexistent Secret', ref: '{ group: "", kind: Secret, name: nonexistent-certificate }', reason: 'InvalidCertificateRef' },
+    { name: 'an unsupported group', ref: '{ group: wrong.group.company.io, kind: Secret, name: tls-validity-checks-certificate }', reason: 'InvalidCertificateRef' },
+    { name: 'an unsupported kind', ref: '{ group: "", kind: WrongKind, name: tls-validity-checks-certificate }', reason: 'InvalidCertificateRef' },
+    { name: 'a malformed Secret', ref: '{ name: malformed }', reason: 'InvalidCertificateRef' },
+    { name: 'a Secret of another namespace without a ReferenceGrant', ref: '{ name: certificate, namespace: web-backend }', reason: 'RefNotPermitted' },
+    { name: 'a Secret of another namespace whose ReferenceGrant names another Secret', ref: '{ name: certificate, namespace: web-backend }', grant: ', name: other-certificate', reason: 'RefNotPermitted' },
+    { name: 'a Secret of another namespace a ReferenceGrant allows by name', ref: '{ name: certificate, namespace: web-backend }', grant: ', name: certificate' },
+    { name: 'a Secret of another namespace a ReferenceGrant allows with all its Secrets', ref: '{ name: certificate, namespace: web-backend }', grant: '' },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.reason ? `ResolvedRefs False (${c.reason}), not programmed` : 'resolved and programmed'}`, () => {
+      const ws = new Workspace();
+      ws.setFile('/m/mesh.yaml', MESH);
+      for (const [f, text] of Object.entries(secrets)) ws.setFile(f, text);
+      if (c.grant !== undefined) ws.setFile('/m/grant.yaml', grant(c.grant));
+      ws.setFile('/m/p.yaml', gateway(c.ref));
+      const g = ws.index.gatewayApi;
+      const [gw] = g.gateways;
+      const [l] = gw.listeners;
+      const condition = (of: { type: string; status: string; reason: string }[], type: string) => of.filter((x) => x.type === type).map((x) => `${x.status} ${x.reason}`).join();
+      const route = [...g.routes.values()][0];
+      assert.equal(condition(route.parents[0].conditions, 'Accepted'), 'True Accepted', 'the route attaches to the listener either way (Istio keeps it as a parent)');
+      const ds = ws.diagnostics().filter((d) => d.file === '/m/p.yaml');
+      if (!c.reason) {
+        assert.deepEqual([condition(l.conditions, 'ResolvedRefs'), condition(l.conditions, 'Programmed'), condition(gw.conditions, 'Accepted'), l.served], ['True ResolvedRefs', 'True Programmed', 'True Accepted', true]);
+        assert.deepEqual(ds.map((d) => d.code), []);
+        return;
+      }
+      assert.equal(condition(l.conditions, 'ResolvedRefs'), `False ${c.reason}`);
+      assert.equal(condition(l.conditions, 'Programmed'), 'False Invalid');
+      assert.equal(condition(l.conditions, 'Accepted'), c.reason === 'RefNotPermitted' ? 'False NoValidCACertificate' : 'True Accepted', 'as Istio writes it');
+      assert.equal(condition(gw.conditions, 'Accepted'), 'False ListenersNotValid');
+      assert.equal(l.served, false);
+      assert.deepEqual(ds.map((d) => `${d.code} ${d.severity}`), ['listener-invalid warning'], 'the Gateway applies, as on a cluster');
+      assert.match(ds[0].message, /this listener is not programmed/);
+    });
+  }
+
+  it('one listener invalid beside a valid one: the Gateway stays Accepted with reason ListenersNotValid, and the ingress serves only the valid one', () => {
+    const ws = new Workspace();
+    ws.setFile('/m/mesh.yaml', MESH);
+    for (const [f, text] of Object.entries(secrets)) ws.setFile(f, text);
+    ws.setFile('/m/p.yaml', `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec:
+  gatewayClassName: istio
+  listeners:
+    - { name: good, port: 443, protocol: HTTPS, hostname: good.example.com, tls: { certificateRefs: [{ name: tls-validity-checks-certificate }] } }
+    - { name: bad, port: 443, protocol: HTTPS, hostname: bad.example.com, tls: { certificateRefs: [{ name: nonexistent-certificate }] } }
+    - { name: two, port: 8443, protocol: HTTPS, tls: { certificateRefs: [{ name: nonexistent-certificate }, { name: tls-validity-checks-certificate }] } }
+`);
+    const [gw] = ws.index.gatewayApi.gateways;
+    assert.deepEqual(gw.conditions.find((x) => x.type === 'Accepted'), { type: 'Accepted', status: 'True', reason: 'ListenersNotValid', message: 'One or more of the Gateway\'s listeners are invalid' });
+    assert.deepEqual(gw.listeners.map((l) => [l.name, l.served, l.certificate?.name]), [['good', true, 'tls-validity-checks-certificate'], ['bad', false, undefined], ['two', true, 'tls-validity-checks-certificate']], 'one resolving certificateRef of two programs the listener, as Istio\'s buildTLS');
   });
 });

@@ -64,6 +64,7 @@ export const ISTIO: FlavorTable = {
       xForwardedHost: false,
       xForwardedPort: false,
       xForwardedForAtGateway: true,
+      trustedProxiesAtGateway: 0,
     },
   },
   sources: {
@@ -105,6 +106,7 @@ export const ISTIO: FlavorTable = {
     'proxyHeaders.xForwardedHost': `${P}/util/proxy_headers.go:58 (XForwardedHost false)`,
     'proxyHeaders.xForwardedPort': `${P}/util/proxy_headers.go:57 (XForwardedPort false)`,
     'proxyHeaders.xForwardedForAtGateway': `${P}/core/gateway.go:700 (useRemoteAddress true at gateways); ${P}/core/listener_inbound.go:821 (false at the sidecar)`,
+    'proxyHeaders.trustedProxiesAtGateway': `${P}/core/gateway.go:734 (XffNumTrustedHops from gatewayTopology.numTrustedProxies, else 0)`,
   },
   changes: [
     {

@@ -80,6 +80,11 @@ function applyMeshConfig(d: Defaults, provenance: Record<string, Provenance>, mc
     d.proxyHeaders.forwardedClientCert = { ...d.proxyHeaders.forwardedClientCert, gateway: fccd };
     mark('proxyHeaders.forwardedClientCert', 'defaultConfig.gatewayTopology.forwardClientCertDetails');
   }
+  const trusted = mc.defaultConfig?.gatewayTopology?.numTrustedProxies;
+  if (typeof trusted === 'number' && trusted > 0) {
+    d.proxyHeaders.trustedProxiesAtGateway = trusted;
+    mark('proxyHeaders.trustedProxiesAtGateway', 'defaultConfig.gatewayTopology.numTrustedProxies');
+  }
   const ph = mc.defaultConfig?.proxyHeaders;
   if (!ph) return;
   const at = (f: string) => `defaultConfig.proxyHeaders.${f}`;

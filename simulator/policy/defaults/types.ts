@@ -76,6 +76,8 @@ export interface ProxyHeaderDefaults {
   xForwardedPort: boolean;
   /** Gateways append the client address to x-forwarded-for (use_remote_address); sidecars do not. */
   xForwardedForAtGateway: boolean;
+  /** How many proxies in front of a gateway are trusted (xff_num_trusted_hops): with 0 a client's x-forwarded-proto is replaced by the connection's scheme. */
+  trustedProxiesAtGateway: number;
 }
 
 export interface Defaults {

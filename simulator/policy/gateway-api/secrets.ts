@@ -61,3 +61,32 @@ export function tlsSecrets(references: readonly SourceDocument[], defaultNamespa
   for (const ref of references) if (ref.kind === 'Secret') out.set(`${ref.namespace ?? defaultNamespace}/${ref.name}`, tlsSecretOf(ref));
   return out;
 }
+
+/** The CA an SDS `-cacert` resource carries, and where it came from; or why none arrives. */
+export type CaCert = { caPem: string; source: string } | { problem: string };
+
+/**
+ * The CA istiod serves for the SDS resource `kubernetes://<name>-cacert`
+ * (pilot/pkg/credentials/kube/secrets.go GetCaCert): the `<name>-cacert`
+ * Secret when it exists, whatever it holds (no fallback then), else the
+ * `<name>` Secret's own `cacert`/`ca.crt`. `resources` are the places the
+ * resource may name, `namespace/<name>-cacert`, searched in order. The one
+ * resolver for a Gateway's client CA (MUTUAL, OPTIONAL_MUTUAL) and a
+ * DestinationRule credentialName's server CA (TLS origination).
+ */
+export function caCertOf(secrets: ReadonlyMap<string, TlsSecret>, resources: readonly string[]): CaCert {
+  for (const resource of resources) {
+    const stripped = resource.replace(/-cacert$/, '');
+    const key = secrets.has(resource) ? resource : secrets.has(stripped) ? stripped : undefined;
+    if (!key) continue;
+    const secret = secrets.get(key)!;
+    if (secret.caPem) return { caPem: secret.caPem, source: `Secret ${key}` };
+    if (secret.caProblem) return { problem: `Secret ${key}: ${secret.caProblem}` };
+    return {
+      problem: key === resource && key !== stripped
+        ? `Secret ${key} has no "ca.crt" (or "cacert") key, and istiod reads the CA from it alone when it exists (not from ${stripped}); add the CA to ${key}, or delete ${key} to use ${stripped}'s`
+        : `Secret ${key} has no "ca.crt" (or "cacert") key and there is no ${resource} Secret; add the CA to either`,
+    };
+  }
+  return { problem: `no Secret ${[...new Set(resources.flatMap((r) => [r, r.replace(/-cacert$/, '')]))].join(', ')} holds it` };
+}

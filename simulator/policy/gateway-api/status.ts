@@ -59,8 +59,10 @@ export interface ListenerStatus {
   port: number;
   protocol: string;
   hostname?: string;
-  /** Whether devmesh serves it: an HTTP or HTTPS (Terminate) listener without conflicts. */
+  /** Whether devmesh serves it: an HTTP or HTTPS (Terminate) listener without conflicts, its certificate resolved. */
   served: boolean;
+  /** Whether routes attach to it: a served one, or one whose certificateRefs do not resolve (Istio keeps it as a parent; it serves nothing). */
+  attachable: boolean;
   conditions: Condition[];
   /** HTTPS: the Secret with its certificate, or none (devmesh mints one for the hostname). */
   certificate?: { namespace: string; name: string };
@@ -108,6 +110,7 @@ function gatewayStatus(gw: Resource<'KubernetesGateway'>, world: GatewayApiWorld
       l.conditions.push({ type: 'Conflicted', status: 'True', reason, message });
       l.problems.push({ path: ['spec', 'listeners', l.index, 'port'], reason, message });
       l.served = false;
+      l.attachable = false;
     } else {
       l.conditions.push({ type: 'Conflicted', status: 'False', reason: 'NoConflicts', message: 'No conflicts' });
     }
@@ -115,9 +118,17 @@ function gatewayStatus(gw: Resource<'KubernetesGateway'>, world: GatewayApiWorld
       ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'devmesh serves this listener' }
       : { type: 'Programmed', status: 'False', reason: 'Invalid', message: 'not served: see the other conditions' });
   }
+  // Istio's reportGatewayStatus: listeners in conflict or whose certificates do not resolve are invalid; the Gateway is
+  // rejected only when none is valid (the protocols devmesh does not run are valid on a cluster, so they do not count).
+  const invalid = listeners.filter((l) => l.conditions.some((c) => (c.type === 'Conflicted' && c.status === 'True') || (c.type === 'ResolvedRefs' && c.status === 'False' && CERTIFICATE_REF_REASONS.has(c.reason))));
+  const accepted: Condition = invalid.length === 0 || listeners.length === 0
+    ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: `Resource accepted (class ${gatewayClassName})` }
+    : invalid.length === listeners.length
+      ? { type: 'Accepted', status: 'False', reason: 'ListenersNotValid', message: 'None of the Gateway\'s listeners are valid' }
+      : { type: 'Accepted', status: 'True', reason: 'ListenersNotValid', message: 'One or more of the Gateway\'s listeners are invalid' };
   const conditions: Condition[] = managed
     ? [
-      { type: 'Accepted', status: 'True', reason: 'Accepted', message: `Resource accepted (class ${gatewayClassName})` },
+      accepted,
       listeners.some((l) => l.served)
         ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'devmesh serves its listeners on 127.0.0.1' }
         : { type: 'Programmed', status: 'False', reason: 'Invalid', message: 'no listener devmesh can serve' },
@@ -134,7 +145,7 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
   const ns = obj(allowed.namespaces);
   const kinds = arr(allowed.kinds).length > 0 ? arr(allowed.kinds).map((k) => str(obj(k).kind) ?? '') : HTTP_ROUTE_KINDS;
   const status: ListenerStatus = {
-    index, name: str(l.name) ?? '', port: num(l.port) ?? 0, protocol, ...(hostname ? { hostname } : {}), served: true,
+    index, name: str(l.name) ?? '', port: num(l.port) ?? 0, protocol, ...(hostname ? { hostname } : {}), served: true, attachable: true,
     conditions: [], problems: [], attachedRoutes: 0,
     allowedRoutes: { from: str(ns.from) ?? 'Same', ...(ns.selector ? { selector: obj(obj(ns.selector).matchLabels) } : {}), kinds },
   };
@@ -142,6 +153,7 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
     status.conditions.push({ type, status: 'False', reason, message });
     status.problems.push({ path, reason, message });
     status.served = false;
+    status.attachable = false;
   };
   if (!SERVED_PROTOCOLS.has(protocol)) {
     fail('Accepted', 'UnsupportedProtocol', `protocol ${protocol} is not served by devmesh (HTTP and HTTPS are)`, at('protocol'));
@@ -155,28 +167,60 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
     status.conditions.push({ type: 'ResolvedRefs', status: 'False', reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to a ${protocol} listener` });
     status.problems.push({ path: at('allowedRoutes', 'kinds'), reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to a ${protocol} listener; HTTPRoute and GRPCRoute can` });
   }
-  if (protocol === 'HTTPS') {
-    const refs = arr(obj(l.tls).certificateRefs);
-    const first = refs[0];
-    if (first !== undefined) {
-      const ref = backendRefOf(first, namespace, 'Secret');
-      const path = at('tls', 'certificateRefs', 0);
+  if (protocol === 'HTTPS') certificateRefs(l, at, namespace, world, status);
+  if (!status.conditions.some((c) => c.type === 'ResolvedRefs')) status.conditions.push({ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No errors found' });
+  return status;
+}
+
+/** The ResolvedRefs reasons of a listener's certificateRefs (Istio's buildTLS). */
+export const CERTIFICATE_REF_REASONS: ReadonlySet<string> = new Set(['InvalidCertificateRef', 'RefNotPermitted']);
+
+/**
+ * An HTTPS listener's certificate, as Istio's buildTLS resolves it: the
+ * first of its certificateRefs (at most 2) that is a Secret the Gateway may
+ * use (same namespace, or a ReferenceGrant there) holding a certificate and
+ * key. None resolving: ResolvedRefs False (InvalidCertificateRef, or
+ * RefNotPermitted, which Istio also writes as Accepted False
+ * NoValidCACertificate) and the listener is not programmed — Istio drops its
+ * server, so Envoy has no filter chain for it (the port refuses its hostname,
+ * or is not opened when no other listener holds it). Routes still attach
+ * (Istio keeps the listener as a parent). With `world.secrets` absent the
+ * Secrets are not known here and a Secret reference is taken as resolved.
+ */
+function certificateRefs(l: Record<string, any>, at: (...p: (string | number)[]) => Path, namespace: string, world: GatewayApiWorld, status: ListenerStatus): void {
+  const refs = arr(obj(l.tls).certificateRefs);
+  if (refs.length === 0) return;
+  const errors: { reason: string; message: string; path: Path }[] = [];
+  if (refs.length > 2) errors.push({ reason: 'InvalidCertificateRef', message: `${refs.length} certificateRefs: Istio serves at most 2 (an RSA and an ECDSA certificate)`, path: at('tls', 'certificateRefs') });
+  else {
+    for (const [i, raw] of refs.entries()) {
+      const ref = backendRefOf(raw, namespace, 'Secret');
+      const path = at('tls', 'certificateRefs', i);
       const key = `${ref.namespace}/${ref.name}`;
-      if (ref.group !== '' || ref.kind !== 'Secret') {
-        fail('ResolvedRefs', 'InvalidCertificateRef', `certificateRef ${ref.kind} ${ref.name} is not a Secret`, [...path, 'kind']);
-      } else if (!referenceAllowed(world.referenceGrants, { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace }, { group: '', kind: 'Secret', namespace: ref.namespace, name: ref.name })) {
-        fail('ResolvedRefs', 'RefNotPermitted', `Secret ${key} is in another namespace and no ReferenceGrant there allows Gateways of ${namespace} to use it`, [...path, 'namespace']);
-      } else if (world.secrets && !world.secrets.has(key)) {
-        fail('ResolvedRefs', 'InvalidCertificateRef', `no Secret ${key} in the workspace: add a kubernetes.io/tls Secret (tls.crt, tls.key), or remove certificateRefs and devmesh mints a certificate`, [...path, 'name']);
-      } else if (world.secrets?.get(key)?.problem) {
-        fail('ResolvedRefs', 'InvalidCertificateRef', `Secret ${key}: ${world.secrets.get(key)!.problem}`, [...path, 'name']);
+      const secret = world.secrets?.get(key);
+      // As Istio: a cross-namespace reference is authorized before it is resolved, so the status never says whether it exists.
+      if (!referenceAllowed(world.referenceGrants, { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace }, { group: '', kind: 'Secret', namespace: ref.namespace, name: ref.name })) {
+        errors.push({ reason: 'RefNotPermitted', message: `certificateRef ${key} is not accessible to a Gateway in namespace ${namespace}: no ReferenceGrant in ${ref.namespace} allows it`, path: [...path, 'namespace'] });
+      } else if (ref.group !== '' || ref.kind !== 'Secret') {
+        errors.push({ reason: 'InvalidCertificateRef', message: `certificateRef ${ref.group || 'core'}/${ref.kind} ${ref.name} is not a Secret (only group "" kind Secret is allowed)`, path: [...path, ref.kind !== 'Secret' ? 'kind' : 'group'] });
+      } else if (world.secrets && !secret) {
+        errors.push({ reason: 'InvalidCertificateRef', message: `no Secret ${key} in the workspace: add a kubernetes.io/tls Secret (tls.crt, tls.key), or remove certificateRefs and devmesh mints a certificate`, path: [...path, 'name'] });
+      } else if (secret?.problem) {
+        errors.push({ reason: 'InvalidCertificateRef', message: `Secret ${key}: ${secret.problem}`, path: [...path, 'name'] });
       } else {
-        status.certificate = { namespace: ref.namespace, name: ref.name };
+        status.certificate ??= { namespace: ref.namespace, name: ref.name };
       }
     }
   }
-  if (!status.conditions.some((c) => c.type === 'ResolvedRefs')) status.conditions.push({ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No errors found' });
-  return status;
+  if (status.certificate) return; // one valid certificate programs the listener; Istio drops the others' errors
+  const message = `${errors.map((e) => e.message).join('; ')}; this listener is not programmed (Istio drops its server: no TLS handshake for its hostname)`;
+  status.conditions.push({ type: 'ResolvedRefs', status: 'False', reason: errors[0].reason, message });
+  if (errors[0].reason === 'RefNotPermitted') {
+    const accepted = status.conditions.findIndex((c) => c.type === 'Accepted' && c.status === 'True');
+    if (accepted >= 0) status.conditions[accepted] = { type: 'Accepted', status: 'False', reason: 'NoValidCACertificate', message };
+  }
+  for (const e of errors) status.problems.push({ path: e.path, reason: e.reason, message: `${e.message}; this listener is not programmed (Istio drops its server: no TLS handshake for its hostname)` });
+  status.served = false;
 }
 
 /** Whether a listener lets a route of this kind and namespace attach. */
@@ -291,7 +335,7 @@ function parentStatus(ref: ParentRef, index: number, kind: RouteKind, routeNames
   const gw = gateways.find((g) => g.namespace === ref.namespace && g.name === ref.name);
   if (!gw) return rejected('NoMatchingParent', `no Gateway ${ref.namespace}/${ref.name} in the workspace`);
   if (!gw.managed) return { ...base, managed: false, accepted: false, conditions: [], gateway: gw.key };
-  let candidates = gw.listeners.filter((l) => l.served);
+  let candidates = gw.listeners.filter((l) => l.attachable);
   if (ref.sectionName !== undefined) candidates = candidates.filter((l) => l.name === ref.sectionName);
   if (ref.port !== undefined) candidates = candidates.filter((l) => l.port === ref.port);
   if (candidates.length === 0) {

@@ -1,6 +1,7 @@
 import type { Severity } from '../diagnostics';
 import { arr, num, obj, valueAt } from '../plain';
 import type { WorkspaceRule } from './rule';
+import { CERTIFICATE_REF_REASONS } from '../gateway-api/status';
 
 /** Reasons that leave a valid route merely unattached (it still deploys), not wrong. */
 const SOFT_REASONS = new Set(['NotAllowedByListeners', 'NoMatchingListenerHostname']);
@@ -9,8 +10,10 @@ const SOFT_REASONS = new Set(['NotAllowedByListeners', 'NoMatchingListenerHostna
  * The status a Gateway API controller would write, as diagnostics: a route
  * a parent does not accept (Accepted: False with its reason), references
  * that do not resolve (ResolvedRefs: False — BackendNotFound, RefNotPermitted,
- * InvalidKind), Gateway listeners devmesh cannot serve, Gateways of classes
- * it leaves alone, HTTPS listeners it mints a certificate for.
+ * InvalidKind), Gateway listeners devmesh cannot serve (a warning when only
+ * their certificateRefs do not resolve: the Gateway applies, that listener
+ * serves nothing, as on a cluster), Gateways of classes it leaves alone,
+ * HTTPS listeners it mints a certificate for.
  */
 export const gatewayApiStatus: WorkspaceRule = {
   codes: ['route-not-accepted', 'route-refs-unresolved', 'listener-invalid', 'gateway-class-ignored', 'minted-certificate'],
@@ -55,7 +58,9 @@ export const gatewayApiStatus: WorkspaceRule = {
       }
       for (const l of gw.listeners) {
         for (const problem of l.problems) {
-          report(doc, problem.path, 'listener-invalid', `listener ${l.name}: ${problem.reason}: ${problem.message}`, { severity: problem.reason === 'UnsupportedProtocol' ? 'warning' : undefined });
+          // A certificate that does not resolve leaves the Gateway applied, as on a cluster: only this listener serves nothing.
+          const warning = problem.reason === 'UnsupportedProtocol' || CERTIFICATE_REF_REASONS.has(problem.reason);
+          report(doc, problem.path, 'listener-invalid', `listener ${l.name}: ${problem.reason}: ${problem.message}`, { severity: warning ? 'warning' : undefined });
         }
         if (l.protocol === 'HTTPS' && l.served && !l.certificate && arr(obj(obj(arr(obj(doc.value.spec).listeners)[l.index]).tls).certificateRefs).length === 0) {
           report(doc, ['spec', 'listeners', l.index, 'protocol'], 'minted-certificate',

@@ -1,4 +1,5 @@
 import { credentialProblem } from '../credentials';
+import { caCertOf, tlsSecrets } from '../gateway-api/secrets';
 import { clusterWorkloads, selects } from '../cluster-workloads';
 import type { DocumentRule } from './rule';
 import { arr, obj, str, strings } from '../plain';
@@ -10,10 +11,13 @@ import { arr, obj, str, strings } from '../plain';
  * holds Kubernetes Secrets (a cluster's manifests): the Secrets of a cluster
  * are often kept elsewhere. A missing Secret is a warning, not a refused
  * edit: as on a cluster the Gateway applies and only that server refuses
- * handshakes until the Secret appears (control/gateway-ingress.ts).
+ * handshakes until the Secret appears (control/gateway-ingress.ts). A
+ * MUTUAL or OPTIONAL_MUTUAL server's client CA is resolved as the ingress
+ * resolves it (caCertOf: istiod's GetCaCert of `<credentialName>-cacert`,
+ * or the caCertCredentialName resource): none, and it refuses everyone.
  */
 export const gatewayCredentials: DocumentRule<'Gateway'> = {
-  codes: ['unknown-credential', 'invalid-credential'],
+  codes: ['unknown-credential', 'invalid-credential', 'mutual-credential-no-ca'],
   kinds: ['Gateway'],
   facts: (index) => `${clusterWorkloads(index).facts}\n${JSON.stringify([...index.cluster.secrets].map(([key, s]) => [key, s.type, s.data]))}`,
   check(gw, index, report) {
@@ -24,8 +28,10 @@ export const gatewayCredentials: DocumentRule<'Gateway'> = {
     // Istio looks in the namespace of the gateway's pods; Istio's own ingress gateway is the last resort.
     const namespaces = [...new Set(clusterWorkloads(index).all.filter((w) => selects(selector, w.labels)).map((w) => w.namespace).reverse())];
     if (namespaces.length === 0) return; // gateway-workloads says the selector matches nothing
+    let withCa: ReturnType<typeof tlsSecrets> | undefined;
     arr(spec.servers).forEach((server, i) => {
-      const name = str(obj(obj(server).tls).credentialName);
+      const tls = obj(obj(server).tls);
+      const name = str(tls.credentialName);
       if (!name) return;
       const keys = name.includes('/') ? [name] : namespaces.map((ns) => `${ns}/${name}`);
       const secret = keys.map((k) => secrets.get(k)).find((s) => s !== undefined);
@@ -39,6 +45,22 @@ export const gatewayCredentials: DocumentRule<'Gateway'> = {
       if (problem) {
         report(gw, path, 'invalid-credential',
           `Secret ${secret.namespace}/${secret.name} is not a usable credential for gateway ${gw.name} (IST0161): ${problem}; the gateway cannot serve TLS on this server`);
+      }
+      const mode = str(tls.mode);
+      if (mode !== 'MUTUAL' && mode !== 'OPTIONAL_MUTUAL') return;
+      const caName = str(tls.caCertCredentialName);
+      const resource = caName ?? `${name}-cacert`;
+      const caPath = ['spec', 'servers', i, 'tls', caName ? 'caCertCredentialName' : 'credentialName'];
+      if (!resource.endsWith('-cacert')) {
+        report(gw, caPath, 'mutual-credential-no-ca',
+          `caCertCredentialName "${resource}" does not end in "-cacert": istiod serves kubernetes://${resource} as a certificate and key, never a CA, so this ${mode} server refuses every connection; name the CA Secret "${resource}-cacert"`);
+        return;
+      }
+      withCa ??= tlsSecrets(index.references, index.defaultNamespace);
+      const ca = caCertOf(withCa, resource.includes('/') ? [resource] : namespaces.map((ns) => `${ns}/${resource}`));
+      if ('problem' in ca) {
+        report(gw, caPath, 'mutual-credential-no-ca',
+          `${mode} has no CA to verify client certificates: ${ca.problem} (istiod: failed to fetch ca certificate for kubernetes://${resource}), so this server refuses every connection`);
       }
     });
   },

@@ -6,8 +6,9 @@ import { arr, obj, str } from '../plain';
  * files (no credentialName) must name the CA that verifies clients in
  * `caCertificates`: Istio's validation rejects the Gateway otherwise
  * ("MUTUAL TLS requires a client CA bundle", validateTLSOptions). With a
- * credentialName the CA comes from the Secret (`ca.crt`, or a `-cacert`
- * Secret), which `devmesh up` resolves and says when it is missing.
+ * credentialName the CA comes from Secrets (caCertOf: a `-cacert` Secret,
+ * else the credential's `ca.crt`), which `devmesh up` resolves and says
+ * when it is missing.
  */
 export const gatewayMutualCa: DocumentRule<'Gateway'> = {
   codes: ['mutual-tls-no-ca'],

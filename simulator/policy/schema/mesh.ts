@@ -108,7 +108,7 @@ const proxyHeaders: Schema = object('ProxyHeaders', 'Headers the proxies add or 
 
 const gatewayTopology: Schema = object('Topology', 'How the gateways (the ingress, the egress gateway) treat what clients send (Istio ProxyConfig.gatewayTopology).', {
   forwardClientCertDetails: enumOf('x-forwarded-client-cert at the gateways (UNDEFINED: SANITIZE_SET, what Istio sets on every gateway listener).', Object.keys(XFCC_MODES), { default: 'UNDEFINED', 'x-enumDescriptions': XFCC_MODES }),
-  numTrustedProxies: notSimulated(integer('How many proxies in front of the gateway x-forwarded-for trusts.', { minimum: 0 })),
+  numTrustedProxies: notSimulated(integer('How many proxies in front of the gateway are trusted (Envoy\'s xff_num_trusted_hops): from 1 up, a client\'s x-forwarded-proto is kept rather than replaced by the connection\'s scheme.', { minimum: 0 }), 'only its trust of x-forwarded-proto is simulated: the client address the gateway trusts (remoteIpBlocks, x-envoy-external-address) stays the connection\'s'),
   proxyProtocol: notSimulated(object('ProxyProtocol', 'Accept the PROXY protocol on the gateway\'s listeners.', {})),
 });
 

@@ -47,7 +47,6 @@ export const upstream = (deps: UpstreamDeps): Handler => (ctx) => {
     released = true;
     active.set(ep.name, (active.get(ep.name) ?? 1) - 1);
   };
-  ctx.headers['x-forwarded-proto'] = ctx.gatewayListener?.scheme ?? 'http';
   // Outside the mesh: straight to the address, in plaintext or with the DestinationRule's TLS origination.
   if (ep.external) return forwardExternal(ctx, deps, release);
   // The callee's sidecar learns which service port this is for (its inbound listener serves them all).

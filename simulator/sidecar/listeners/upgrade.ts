@@ -73,9 +73,9 @@ function tunnelContext(tables: MeshTables, req: IncomingMessage, socket: net.Soc
   const requestId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID();
   // The connection manager's own changes, as for requests (downstream.ts): the filters and the tunnel's peer see them.
   mutateRequestHeaders(headers, tables.defaults.proxyHeaders, {
-    listener, sourceAddress: source.address, verifiedClientXfcc: listener === 'gateway' ? verifiedClientXfcc(socket) : undefined, localPort: socket.localPort, generatedRequestId: requestId,
+    listener, sourceAddress: source.address, verifiedClientXfcc: listener === 'gateway' ? verifiedClientXfcc(socket) : undefined, localPort: socket.localPort, tls: (socket as { encrypted?: boolean }).encrypted === true, generatedRequestId: requestId,
   });
-  filtersSee(req.headers, headers);
+  filtersSee(req.headers, headers, { upgrade: true });
   const startedAt = performance.now();
   let status = 101;
   let proxyError: string | undefined;

@@ -57,11 +57,11 @@ export function endToEndResponseHeaders(src: IncomingHttpHeaders | OutgoingHttpH
  * HTTP/1.1 by content-length or chunking. `body`: the stream an attempt sends
  * instead of the downstream's own (a replayed copy).
  */
-export function hasBody(d: { headers: IncomingHttpHeaders; httpVersion: string; body: unknown }, body: unknown = d.body): boolean {
+export function hasBody(d: { headers: IncomingHttpHeaders; httpVersion: string; body: unknown; chunked?: boolean }, body: unknown = d.body): boolean {
   if (d.httpVersion.startsWith('2')) return !endedWithHeaders(body);
   const cl = d.headers['content-length'];
   if (cl !== undefined) return cl !== '0';
-  return d.headers['transfer-encoding'] !== undefined;
+  return d.chunked === true || d.headers['transfer-encoding'] !== undefined;
 }
 
 /** Whether a downstream body is an HTTP/2 request stream whose HEADERS frame ended it (it has no body, and never emits 'end' unless read). */

@@ -56,4 +56,16 @@ describe('gateway credentials', () => {
   it('are not checked when the workspace holds no Secrets at all', () => {
     assert.deepEqual(findings({ '/gw.yaml': gateway('shop-cert') }, ...CODES), []);
   });
+  it('report a MUTUAL server whose client CA resolves to none as the ingress resolves it (istiod\'s GetCaCert): a -cacert Secret without a CA is read alone; a caCertCredentialName not ending in -cacert is no CA', () => {
+    const mutual = (extra = '') => gateway('shop-cert').replace('mode: SIMPLE, credentialName: shop-cert', `mode: MUTUAL, credentialName: shop-cert${extra}`);
+    const own = { '/s.yaml': secret('shop-cert', 'kubernetes.io/tls', { ...tls(valid), 'ca.crt': b64(valid.certPem) }) };
+    const noCa = ['mutual-credential-no-ca'];
+    assert.deepEqual(findings({ '/gw.yaml': mutual(), ...own }, ...noCa), [], 'the credential\'s own ca.crt');
+    const shadowed = findings({ '/gw.yaml': mutual(), ...own, '/c.yaml': secret('shop-cert-cacert', 'Opaque', { note: b64('no CA') }) }, ...noCa);
+    assert.equal(shadowed.length, 1);
+    assert.match(shadowed[0].message, /MUTUAL has no CA to verify client certificates: Secret istio-system\/shop-cert-cacert has no "ca\.crt" \(or "cacert"\) key, and istiod reads the CA from it alone/);
+    assert.match(findings({ '/gw.yaml': mutual(), '/s.yaml': secret('shop-cert', 'kubernetes.io/tls', tls(valid)) }, ...noCa)[0].message, /no istio-system\/shop-cert-cacert Secret/);
+    assert.match(findings({ '/gw.yaml': mutual(', caCertCredentialName: client-ca'), ...own }, ...noCa)[0].message, /caCertCredentialName "client-ca" does not end in "-cacert"/);
+    assert.deepEqual(findings({ '/gw.yaml': mutual(', caCertCredentialName: client-ca-cacert'), ...own, '/c.yaml': secret('client-ca-cacert', 'Opaque', { 'ca.crt': b64(valid.certPem) }) }, ...noCa), []);
+  });
 });

@@ -250,7 +250,7 @@ describe('Egress Gateways with mutual TLS origination by a DestinationRule crede
     await mesh.push(throughGateway({ mode: 'SIMPLE', credentialName: 'no-ca-credential' }));
     const noCa = await mesh.request('sleep-v1', { url: 'http://edition.cnn.com/politics' });
     assert.equal(noCa.status, 503);
-    assert.match(noCa.text, /no CA to verify the server: Secret istio-system\/no-ca-credential has no ca\.crt/);
+    assert.match(noCa.text, /no CA to verify the server: Secret istio-system\/no-ca-credential has no "ca\.crt" \(or "cacert"\) key/);
   });
 
   it('a sidecar ignores a credentialName of a DestinationRule without workloadSelector: no TLS context, the call leaves in plaintext', async () => {

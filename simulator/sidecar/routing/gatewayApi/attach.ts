@@ -40,7 +40,7 @@ export interface GatewayApiTables {
 export function gatewayApiWorldOf(snapshot: MeshSnapshot): GatewayApiWorld {
   const services = new Map<string, WorldService>();
   for (const s of snapshot.services) services.set(`${s.namespace}/${s.name}`, { name: s.name, namespace: s.namespace, fqdn: s.fqdn, ports: portsOf(s) });
-  return { services, gateways: snapshot.kubernetesGateways ?? [], referenceGrants: snapshot.referenceGrants ?? [] };
+  return { services, gateways: snapshot.kubernetesGateways ?? [], referenceGrants: snapshot.referenceGrants ?? [], ...(snapshot.gatewaySecrets ? { secrets: new Map(Object.entries(snapshot.gatewaySecrets)) } : {}) };
 }
 
 /** Every route of the snapshot with its status, compiled once (the tables of each parent pick from them). */
