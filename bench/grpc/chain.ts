@@ -17,11 +17,14 @@
 import * as net from 'node:net';
 import { createCa } from '../../simulator/control/ca';
 import { startSidecar } from '../../simulator/sidecar/sidecar';
+import { installAsyncBind } from '../../simulator/sidecar/upstream/asyncBind';
 import { portsOf } from '../../simulator/sidecar/routing/servicePorts';
 import { benchSnapshot, SERVICE_HOST } from '../dataplane/devmeshChain';
 import { freePort } from '../dataplane/ports';
 
 async function main(): Promise<void> {
+  // As a sidecar process does (simulator/sidecar/main.ts).
+  installAsyncBind();
   const { httpPort, grpcPort, observability } = JSON.parse(process.argv[2]) as { httpPort: number; grpcPort: number; observability?: boolean };
   const ports = async (n: number) => Promise.all(Array.from({ length: n }, () => freePort()));
   const snapshot = benchSnapshot(httpPort, { client: await ports(3), server: await ports(3), ingress: await ports(2) });

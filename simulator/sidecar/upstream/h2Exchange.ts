@@ -33,6 +33,18 @@ export interface H2Target {
 
 const REFUSED = http2.constants.NGHTTP2_REFUSED_STREAM;
 
+/**
+ * `session.request()` options with Node's own priority defaults spelled out
+ * (weight 16, no parent, not exclusive, not silent: what it would fill in),
+ * so Node only checks them: filling them in grew a fresh copy of the options
+ * by four properties per stream, ~7 % of Node's cost for an HTTP/2 request
+ * and response in one process (BENCHMARKS.md, grpc9 branch). Node copies the
+ * options it is given, so one object serves every stream.
+ */
+const PRIORITY = { weight: http2.constants.NGHTTP2_DEFAULT_WEIGHT, parent: 0, exclusive: false, silent: false } as const;
+const WITH_BODY: http2.ClientSessionRequestOptions = Object.freeze({ ...PRIORITY, endStream: false });
+const WITHOUT_BODY: http2.ClientSessionRequestOptions = Object.freeze({ ...PRIORITY, endStream: true });
+
 export function exchangeH2(ctx: RequestContext, session: http2.ClientHttp2Session, target: H2Target): void {
   const headers: http2.OutgoingHttpHeaders = ctx.headers;
   headers[':method'] = ctx.method;
@@ -43,7 +55,7 @@ export function exchangeH2(ctx: RequestContext, session: http2.ClientHttp2Sessio
   const withBody = hasBody(ctx.downstream);
   let stream: http2.ClientHttp2Stream;
   try {
-    stream = session.request(headers, { endStream: !withBody });
+    stream = session.request(headers, withBody ? WITH_BODY : WITHOUT_BODY);
   } catch (err) {
     target.onClose?.();
     return ctx.fail(upstreamReset(`devmesh: request to ${target.who} could not start: ${(err as Error).message}\n`));
