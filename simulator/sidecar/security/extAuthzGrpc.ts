@@ -44,6 +44,57 @@ export interface CheckAttributes {
   http?: HttpCheckAttributes;
 }
 
+/** What createHttpCheck reads of a request (`headers` as received: lower-case, with HTTP/2's pseudo-headers). */
+export interface HttpCheckInput {
+  requestId: string;
+  method: string;
+  path: string;
+  authority: string;
+  scheme: string;
+  httpVersion: string;
+  headers: Record<string, string | string[] | undefined>;
+  source: PeerAttributes;
+  destination: PeerAttributes;
+  sni?: string;
+  body?: { head: Buffer; complete: boolean; asBytes: boolean };
+}
+
+/** Envoy's header telling the authorizer whether the body it got is all of it (with_request_body). */
+export const PARTIAL_BODY_HEADER = 'x-envoy-auth-partial-body';
+
+/**
+ * The CheckRequest attributes of an HTTP request, as createHttpCheck builds
+ * them: the header map with the pseudo-headers Envoy's map has (`:authority`
+ * for Host), repeated values joined with a comma; the size from
+ * Content-Length (-1 when unknown); the body, and the partial-body header,
+ * when the provider includes it.
+ */
+export function httpCheckAttributes(r: HttpCheckInput): CheckAttributes {
+  const headers: Record<string, string> = { ':authority': r.authority, ':method': r.method, ':path': r.path, ':scheme': r.scheme };
+  for (const [name, value] of Object.entries(r.headers)) {
+    if (value === undefined || name === 'host' || name in headers) continue;
+    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  if (r.body) headers[PARTIAL_BODY_HEADER] = String(!r.body.complete);
+  const length = Number(r.headers['content-length']);
+  return {
+    source: r.source,
+    destination: r.destination,
+    ...(r.sni ? { sni: r.sni } : {}),
+    http: {
+      id: r.requestId,
+      method: r.method,
+      headers,
+      path: r.path,
+      host: r.authority,
+      scheme: r.scheme,
+      protocol: r.httpVersion.startsWith('2') ? 'HTTP/2' : `HTTP/${r.httpVersion}`,
+      size: Number.isInteger(length) && length >= 0 ? length : -1,
+      ...(r.body ? { body: { data: r.body.head, asBytes: r.body.asBytes } } : {}),
+    },
+  };
+}
+
 /** The Check method's path (gRPC over HTTP/2: POST /<package>.<Service>/<Method>). */
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
