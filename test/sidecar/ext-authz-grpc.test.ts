@@ -12,6 +12,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { explainRequest } from '../../simulator/explain/walk';
 import type { ExtensionProvider, Resource } from '../../simulator/policy/model';
 import { ap, freePort, startMeshFromSpec, startMeshRetrying, type Policies, type TestMesh } from './fixtures';
 import { eventually } from './l4/fixtures';
@@ -109,6 +110,18 @@ describe('CUSTOM with an envoyExtAuthzGrpc provider on 127.0.0.1, on HTTP reques
     const entry = await eventually(() => mesh.sidecars.get('httpbin-v1')!.accessLog.tail().reverse().find((e) => e.listener === 'inbound' && e.response_code === 418), 'httpbin\'s entry');
     assert.equal(entry.response_flags, 'UAEX');
     assert.equal(mesh.sidecars.get('httpbin-v1')!.stats.get('ext_authz.denied') >= 1, true);
+  });
+
+  test('devmesh explain asks the gRPC provider, with its answer assumed', async () => {
+    await use(grpcProvider('grpc-authz', '127.0.0.1', authorizer.port));
+    const walk = (extAuthz: 'allow' | 'deny') => explainRequest(mesh.snapshot, { from: 'sleep-v1', method: 'GET', url: 'http://httpbin:8000/headers', headers: {}, appStatus: 200, extAuthz }, {});
+    const denied = walk('deny');
+    const step = denied.destinations.flatMap((d) => d.at).find((a) => a.workload === 'httpbin-v1')!;
+    assert.equal(step.custom?.provider, 'grpc-authz');
+    assert.equal(step.custom?.address, `127.0.0.1:${authorizer.port}`);
+    assert.equal(step.refusedBy, 'CUSTOM');
+    assert.deepEqual(denied.outcomes.map((o) => o.kind), ['refused']);
+    assert.deepEqual(walk('allow').outcomes.map((o) => o.kind), ['answered']);
   });
 
   test('a path the rules do not match is not checked', async () => {
