@@ -17,6 +17,7 @@
  *
  * Messages are written and read with protobufjs from extAuthzProto.ts.
  */
+import type { Type } from 'protobufjs';
 import { extAuthzRoot } from './extAuthzProto';
 
 export interface PeerAttributes { address?: string; port?: number; principal?: string }
@@ -98,9 +99,15 @@ export function httpCheckAttributes(r: HttpCheckInput): CheckAttributes {
 /** The Check method's path (gRPC over HTTP/2: POST /<package>.<Service>/<Method>). */
 export const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 
-const root = extAuthzRoot();
-const CheckRequestType = root.lookupType('envoy.service.auth.v3.CheckRequest');
-const CheckResponseType = root.lookupType('envoy.service.auth.v3.CheckResponse');
+/** The two messages, parsed at the first check. */
+let types: { request: Type; response: Type } | undefined;
+function messages(): { request: Type; response: Type } {
+  if (!types) {
+    const root = extAuthzRoot();
+    types = { request: root.lookupType('envoy.service.auth.v3.CheckRequest'), response: root.lookupType('envoy.service.auth.v3.CheckResponse') };
+  }
+  return types;
+}
 
 /** config.core.v3.Address with a socket address (TCP), and the principal. */
 function peer(p: PeerAttributes): Record<string, unknown> {
@@ -123,7 +130,8 @@ export function encodeCheckRequest(a: CheckAttributes): Buffer {
     ...(a.http ? { request: { http: httpRequest(a.http) } } : {}),
     ...(a.sni ? { tls_session: { sni: a.sni } } : {}),
   };
-  return Buffer.from(CheckRequestType.encode(CheckRequestType.fromObject({ attributes })).finish());
+  const { request } = messages();
+  return Buffer.from(request.encode(request.fromObject({ attributes })).finish());
 }
 
 /** One gRPC message on the wire: uncompressed flag, 4-byte big-endian length, the message. */
@@ -172,7 +180,8 @@ export function grpcCheckVerdict(answer: { grpcStatus: number; grpcMessage?: str
   if (!answer.message) return { kind: 'error', why: 'the authorizer answered no CheckResponse' };
   let r: WireCheckResponse;
   try {
-    r = CheckResponseType.toObject(CheckResponseType.decode(answer.message), { longs: Number, defaults: false }) as WireCheckResponse;
+    const { response } = messages();
+    r = response.toObject(response.decode(answer.message), { longs: Number, defaults: false }) as WireCheckResponse;
   } catch (err) {
     return { kind: 'error', why: `the authorizer's CheckResponse is malformed: ${(err as Error).message}` };
   }

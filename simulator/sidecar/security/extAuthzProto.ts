@@ -9,8 +9,10 @@
  * The one definition the sidecar encodes and decodes with (protobufjs) and
  * the test authorizer serves from (grpc-js via @grpc/proto-loader's fromJSON
  * of the same root), so both sides are wire-compatible with Envoy's.
+ * protobufjs is loaded at the first call, not at sidecar start (most meshes
+ * have no gRPC authorizer; test/sidecar/startup.test.ts).
  */
-import * as protobuf from 'protobufjs';
+import type * as Protobuf from 'protobufjs';
 
 const FILES = [
   `syntax = "proto3";
@@ -108,7 +110,8 @@ const FILES = [
 ];
 
 /** The parsed API (with google.protobuf's wrappers, which HeaderValueOption.append uses), field names as written (snake_case). */
-export function extAuthzRoot(): protobuf.Root {
+export function extAuthzRoot(): Protobuf.Root {
+  const protobuf = require('protobufjs') as typeof Protobuf;
   const root = new protobuf.Root();
   root.addJSON(protobuf.common.get('google/protobuf/wrappers.proto')!.nested!);
   for (const file of FILES) protobuf.parse(file, root, { keepCase: true });
