@@ -66,7 +66,7 @@ function outboundChain(): void {
 function inboundChain(): void {
   const ok = (status: number) => { if (status !== 200) throw new Error(`status ${status}`); };
   // The sidecar's own security filters (jwt, ext_authz, authz), as chains.ts composes them; this snapshot has no such policies.
-  const security = { jwks: new JwksStore(), authzCall: () => Promise.reject(new Error('no authorizer in the benchmark')) };
+  const security = { jwks: new JwksStore(), authzCall: () => Promise.reject(new Error('no authorizer in the benchmark')), grpcAuthzCall: () => Promise.resolve({ error: 'no authorizer in the benchmark' }) };
   const chain = compose([servicePort(), learnPeer(), trace({ sampling: 100, random: Math.random }), metrics(), ...securityFilters(security, new Stats(), () => undefined), xfcc()], (ctx) => ctx.respond(200, { 'content-length': '94' }, null));
   const headers: IncomingHttpHeaders = {
     ':method': 'GET', ':path': '/', ':authority': 'bench', ':scheme': 'https', 'user-agent': 'wrk', 'x-request-id': 'f81d4fae-7dec-11d0-a765-00a0c91e6bf6',

@@ -90,6 +90,8 @@ export interface OutboundDeps {
 export interface SecurityDeps {
   jwks: JwksStore;
   authzCall: AuthzCall;
+  /** The Check call of envoyExtAuthzGrpc providers (the HTTP filter's and the network filter's). */
+  grpcAuthzCall: GrpcAuthzCall;
   /** Epoch millis, for token lifetimes (tests pass a fixed clock). */
   now?: () => number;
 }
@@ -101,7 +103,7 @@ export function securityFilters(s: SecurityDeps | undefined, stats: Stats, log: 
     // RequestAuthentication: a token found must verify (401); a verified one names the end user (ctx.auth).
     jwt({ store: s.jwks, now: s.now, stats, log }),
     // AuthorizationPolicy CUSTOM: the external authorizer decides when its policies' rules match.
-    extAuthz({ call: s.authzCall, stats, log }),
+    extAuthz({ call: s.authzCall, grpcCall: s.grpcAuthzCall, stats, log }),
     // AuthorizationPolicy on the normalized path: DENY, then ALLOW, on the peer identity and the end user (AUDIT, dry-run logged).
     authz({ stats, log }),
   ];

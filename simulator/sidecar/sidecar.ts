@@ -129,9 +129,9 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const outboundDeps: OutboundDeps = { role, random, lb, pool: () => pool, plaintextAgent, stats, sampling, observe, resilience, log, onEject: (m) => { log('warn', m); status?.poke(); }, credentials: () => certs.credentials };
   // The cluster part serves the app's calls and the calls to external authorizers in the mesh.
   const cluster = clusterChain(outboundDeps);
-  const security: SecurityDeps = { jwks: new JwksStore({ log }), authzCall: authzCaller({ cluster, agent: plaintextAgent }), now: opts.now };
-  // The network ext_authz (CUSTOM on TCP) asks gRPC authorizers through the same cluster part.
+  // The HTTP and the network ext_authz (CUSTOM on TCP) ask gRPC authorizers through the same cluster part.
   const authzCall = grpcAuthzCaller({ cluster });
+  const security: SecurityDeps = { jwks: new JwksStore({ log }), authzCall: authzCaller({ cluster, agent: plaintextAgent }), grpcAuthzCall: authzCall, now: opts.now };
   const outboundHandler = outboundChain({ ...outboundDeps, security }, cluster);
   const outbound = createOutboundServer({ tables: getTables, handler: outboundHandler, onDone: done(outboundName) });
   // HTTP/2 connections from the app (CONNECT tunnels, local upstream ports): each stream runs the same outbound chain.

@@ -25,6 +25,7 @@ import type { ExplainRequest, ExplainResult } from '../../simulator/explain/resu
 import { verifyRequestTokens } from '../../simulator/explain/tokens';
 import { generateKeys, loadSigningKey, mint, type MintOptions } from '../../simulator/jwt-keys';
 import { startAuthorizer } from '../sidecar/extAuthzServer';
+import { startGrpcAuthorizer } from '../sidecar/l4/grpcAuthorizer';
 import { disagreement, type HopSeen } from '../../simulator/explain/compare';
 import { observe } from './hops';
 import type { HTTPRoute, HTTPRouteRule, Resource } from '../../simulator/policy/model';
@@ -258,7 +259,7 @@ const ISS = 'testing@secure.istio.io';
  * `x-ext-authz: allow` (asked and allowing, asked and denying, not asked),
  * then a CUSTOM policy whose provider the Mesh does not define (denied without asking).
  */
-async function securityAnchors(authorizerPort: number): Promise<Array<{ policies: Policies; requests: Request[] }>> {
+async function securityAnchors(authorizerPort: number, grpcAuthorizerPort: number): Promise<Array<{ policies: Policies; requests: Request[] }>> {
   const pair = await generateKeys();
   const key = await loadSigningKey(JSON.stringify(pair.privateJwk));
   const bearer = async (o: MintOptions) => ({ authorization: `Bearer ${await mint(key, { iss: ISS, sub: ISS, ...o })}` });
@@ -285,6 +286,14 @@ async function securityAnchors(authorizerPort: number): Promise<Array<{ policies
       policies: {
         extensionProviders: [{ name: 'sample-ext-authz-http', envoyExtAuthzHttp: { service: '127.0.0.1', port: authorizerPort, includeRequestHeadersInCheck: ['x-ext-authz'] } }],
         authorizationPolicies: [custom('sample-ext-authz-http')],
+      },
+      requests: [get('/status/200', { 'x-ext-authz': 'allow' }), get('/status/200', { 'x-ext-authz': 'deny' }), get('/status/404', {})],
+    },
+    {
+      // The same decision by a gRPC authorizer (envoyExtAuthzGrpc on HTTP requests).
+      policies: {
+        extensionProviders: [{ name: 'sample-ext-authz-grpc', envoyExtAuthzGrpc: { service: '127.0.0.1', port: grpcAuthorizerPort } }],
+        authorizationPolicies: [custom('sample-ext-authz-grpc')],
       },
       requests: [get('/status/200', { 'x-ext-authz': 'allow' }), get('/status/200', { 'x-ext-authz': 'deny' }), get('/status/404', {})],
     },
@@ -363,12 +372,15 @@ async function pushSettled(mesh: TestMesh, policies: Policies): Promise<void> {
 describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
   let mesh: TestMesh;
   let authorizer: Awaited<ReturnType<typeof startAuthorizer>>;
+  let grpcAuthorizer: Awaited<ReturnType<typeof startGrpcAuthorizer>>;
   let anchors: Array<{ policies: Policies; requests: Request[] }>;
   const apps: http.Server[] = [];
   before(async () => {
     const authorizerPort = await freePort();
     authorizer = await startAuthorizer(authorizerPort);
-    anchors = [...ANCHORS, ...await securityAnchors(authorizerPort)];
+    // Allows `x-ext-authz: allow`, as the HTTP authorizer does.
+    grpcAuthorizer = await startGrpcAuthorizer((check) => (check.attributes.request?.http?.headers['x-ext-authz'] === 'allow' ? { status: { code: 0 } } : { status: { code: 7 } }));
+    anchors = [...ANCHORS, ...await securityAnchors(authorizerPort, grpcAuthorizer.port)];
     const services = structuredClone(SERVICES);
     for (const w of services[1].workloads) {
       const app = await statusApp();
@@ -380,6 +392,7 @@ describe('explain agrees with real sidecars', { timeout: 600_000 }, () => {
   after(async () => {
     await mesh?.close();
     await authorizer?.stop();
+    await grpcAuthorizer?.stop();
     for (const a of apps) { a.closeAllConnections(); a.close(); }
   });
 

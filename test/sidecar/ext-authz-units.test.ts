@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import type { ExtensionProvider } from '../../simulator/policy/model';
 import { customDecision, type AuthzRequest } from '../../simulator/sidecar/security/authorization';
 import { checkRequest, checkVerdict, headerNameMatches, resolveProviders, type ResolvedProvider } from '../../simulator/sidecar/security/extAuthz';
+import { grpcCheckVerdict, httpCheckAttributes } from '../../simulator/sidecar/security/extAuthzGrpc';
+import { extAuthzRoot } from '../../simulator/sidecar/security/extAuthzProto';
 import { compileTables } from '../../simulator/sidecar/tables';
 import { ap, snapshotOf } from './fixtures';
 
@@ -99,5 +101,41 @@ describe('when CUSTOM asks', () => {
     assert.deepEqual(customDecision([custom('a', 'p', ['/headers'])], req, 'default', () => 'gone'), { kind: 'deny', policy: 'default/a', why: 'gone' });
     const two = customDecision([custom('a', 'p', ['/headers']), custom('b', 'q', ['/other'])], req, 'default', ok);
     assert.equal(two.kind, 'deny');
+  });
+});
+
+describe('the gRPC check of an HTTP request', () => {
+  const CheckResponse = extAuthzRoot().lookupType('envoy.service.auth.v3.CheckResponse');
+  const answer = (o: Record<string, unknown>) => ({ grpcStatus: 0, message: Buffer.from(CheckResponse.encode(CheckResponse.fromObject(o)).finish()) });
+  const request = { requestId: 'r1', method: 'POST', path: '/a?b=1', authority: 'httpbin:8000', scheme: 'http', httpVersion: '1.1', source: {}, destination: {} };
+
+  test('the attributes: pseudo-headers as Envoy\'s map has them, no host, repeated values joined, size from Content-Length (-1 unknown)', () => {
+    const a = httpCheckAttributes({ ...request, headers: { host: 'httpbin:8000', 'content-length': '5', 'x-a': ['1', '2'] } }).http!;
+    assert.deepEqual(a.headers, { ':authority': 'httpbin:8000', ':method': 'POST', ':path': '/a?b=1', ':scheme': 'http', 'content-length': '5', 'x-a': '1,2' });
+    assert.equal(a.size, 5);
+    assert.equal(a.protocol, 'HTTP/1.1');
+    assert.equal(httpCheckAttributes({ ...request, httpVersion: '2.0', headers: {} }).http!.size, -1);
+    assert.equal(httpCheckAttributes({ ...request, httpVersion: '2.0', headers: {} }).http!.protocol, 'HTTP/2');
+  });
+
+  test('a body included says whether it is all of it', () => {
+    const a = httpCheckAttributes({ ...request, headers: {}, body: { head: Buffer.from('abc'), complete: false, asBytes: false } }).http!;
+    assert.equal(a.headers['x-envoy-auth-partial-body'], 'true');
+    assert.deepEqual(a.body, { data: Buffer.from('abc'), asBytes: false });
+  });
+
+  test('OK: ok_response\'s headers (append unset = overwrite), removals (lower-cased) and response headers', () => {
+    const v = grpcCheckVerdict(answer({ status: { code: 0 }, ok_response: {
+      headers: [{ header: { key: 'X-User', value: 'a' } }, { header: { key: 'x-tag', value: 't' }, append: { value: true } }],
+      headers_to_remove: ['X-Secret'],
+      response_headers_to_add: [{ header: { key: 'x-r', value: '1' } }],
+    } }));
+    assert.deepEqual(v, { kind: 'allow', upstream: [{ name: 'x-user', value: 'a', append: false }, { name: 'x-tag', value: 't', append: true }], remove: ['x-secret'], downstream: [{ name: 'x-r', value: '1', append: false }] });
+  });
+
+  test('a denial: denied_response\'s status, else 403', () => {
+    const v = grpcCheckVerdict(answer({ status: { code: 16 }, denied_response: { status: { code: 401 }, headers: [{ header: { key: 'www-authenticate', value: 'Bearer' } }], body: 'who?' } }));
+    assert.deepEqual(v, { kind: 'deny', code: 16, message: '', status: 401, headers: [{ name: 'www-authenticate', value: 'Bearer', append: false }], body: 'who?' });
+    assert.equal((grpcCheckVerdict(answer({ status: { code: 7 } })) as { status: number }).status, 403);
   });
 });

@@ -15,7 +15,7 @@ const CUSTOM_UNSUPPORTED_KEY = /^(source\.(namespace|serviceAccount|trustDomain|
  * provider required, no identity conditions, one provider per workload).
  */
 export const extAuthz: WorkspaceRule = {
-  codes: ['unknown-provider', 'bad-provider', 'missing-field', 'bad-value', 'duplicate-name', 'not-simulated', 'custom-http-on-tcp'],
+  codes: ['unknown-provider', 'bad-provider', 'missing-field', 'bad-value', 'duplicate-name', 'custom-http-on-tcp'],
   reads: ['Mesh', 'AuthorizationPolicy'],
   check(index, report) {
     const mesh = index.mesh;
@@ -101,7 +101,6 @@ function checkProviders(mesh: MeshView, report: Parameters<WorkspaceRule['check'
     }
     const problem = serviceProblem(p.service, p.port, mesh);
     if (problem) report(doc, [...p.path, field, 'service'], 'bad-provider', `${problem}; policies naming "${p.name}" deny what they match until it is fixed`);
-    if (p.kind === 'grpc') report(doc, [...p.path, field], 'not-simulated', `envoyExtAuthzGrpc is simulated on TCP connections only: on HTTP requests, policies naming "${p.name}" deny what they match locally (use envoyExtAuthzHttp to try the authorizer on HTTP here); it works on a cluster`, { part: 'key' });
   }
 }
 

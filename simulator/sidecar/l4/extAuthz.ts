@@ -22,7 +22,7 @@
  * can reach the client before the decision there).
  */
 import { customDecision, type AuthzRequest, type CustomDecision } from '../security/authorization';
-import { encodeTcpCheckRequest, grpcCheckVerdict, type TcpCheckAttributes } from '../security/extAuthzGrpc';
+import { encodeCheckRequest, grpcCheckVerdict, type CheckAttributes } from '../security/extAuthzGrpc';
 import { forTcp } from '../security/tcpAuthorization';
 import { authzPoliciesAt } from '../filters/authz';
 import { providers } from '../filters/extAuthz';
@@ -57,7 +57,7 @@ function providerOf(t: MeshTables, name: string): ResolvedProvider | undefined {
 }
 
 /** The attributes Envoy's createTcpCheck sends: both ends' addresses and principals, and the SNI the client sent. */
-export function tcpCheckAttributes(ctx: Pick<L4Context, 'tables' | 'source' | 'sni' | 'gateway' | 'inbound'>, localPort: number | undefined): TcpCheckAttributes {
+export function tcpCheckAttributes(ctx: Pick<L4Context, 'tables' | 'source' | 'sni' | 'gateway' | 'inbound'>, localPort: number | undefined): CheckAttributes {
   const t = ctx.tables;
   return {
     source: { address: ctx.source.address, principal: ctx.gateway ? ctx.source.clientPrincipal : ctx.source.spiffeId },
@@ -100,7 +100,7 @@ export const l4ExtAuthz = (deps: L4ExtAuthzDeps): L4Filter => (next) => (ctx) =>
     cancel.abort();
   });
   const socket = ctx.downstream as Partial<{ localPort: number }>;
-  const checkRequest = encodeTcpCheckRequest(tcpCheckAttributes(ctx, socket.localPort));
+  const checkRequest = encodeCheckRequest(tcpCheckAttributes(ctx, socket.localPort));
   deps.stats.inc('ext_authz.tcp.total');
   deps.call(provider, checkRequest, t, cancel.signal).then((answer) => {
     if (gone) return;

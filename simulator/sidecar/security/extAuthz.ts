@@ -45,6 +45,17 @@ export interface ResolvedProvider {
   downstreamOnAllow: string[];
   /** Undefined: every header of the denial goes back (but Host). */
   downstreamOnDeny: string[] | undefined;
+  /** includeRequestBodyInCheck (gRPC providers): the body is buffered up to `maxBytes` and sent in the check. */
+  requestBody?: RequestBodyInCheck;
+}
+
+export interface RequestBodyInCheck {
+  /** maxRequestBytes; unset or 0: the whole body. */
+  maxBytes: number;
+  /** allowPartialMessage: a larger body sends its first `maxBytes`; otherwise the request gets 413. */
+  allowPartial: boolean;
+  /** packAsBytes: the body goes in `raw_body` (bytes) rather than `body` (UTF-8). */
+  asBytes: boolean;
 }
 
 export type ProviderResolution = { provider: ResolvedProvider } | { problem: string };
@@ -89,9 +100,16 @@ function resolveGrpc(name: string, c: ExtAuthzGrpcProvider, t: MeshTables): Prov
       failOpen: c.failOpen === true,
       statusOnError: common.status,
       pathPrefix: '', includeHeaders: [], additionalHeaders: {}, upstreamOnAllow: [], downstreamOnAllow: [], downstreamOnDeny: undefined,
+      ...(c.includeRequestBodyInCheck ? { requestBody: bodyInCheck(c.includeRequestBodyInCheck) } : {}),
     },
   };
 }
+
+const bodyInCheck = (b: NonNullable<ExtAuthzGrpcProvider['includeRequestBodyInCheck']>): RequestBodyInCheck => ({
+  maxBytes: b.maxRequestBytes && b.maxRequestBytes > 0 ? b.maxRequestBytes : Number.POSITIVE_INFINITY,
+  allowPartial: b.allowPartialMessage === true,
+  asBytes: b.packAsBytes === true,
+});
 
 function resolveHttp(name: string, c: ExtAuthzHttpProvider, t: MeshTables): ProviderResolution {
   const common = resolveCommon(c, t);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { compileTables } from '../../../simulator/sidecar/tables';
 import { tcpCustomDecision } from '../../../simulator/sidecar/l4/extAuthz';
 import { tcpAuthzRequest } from '../../../simulator/sidecar/l4/authz';
-import { encodeTcpCheckRequest, grpcCheckVerdict } from '../../../simulator/sidecar/security/extAuthzGrpc';
+import { encodeCheckRequest, grpcCheckVerdict } from '../../../simulator/sidecar/security/extAuthzGrpc';
 import { mixedPortChain } from '../../../simulator/sidecar/routing/mixedTlsPort';
 import type { ExtensionProvider, Resource } from '../../../simulator/policy/model';
 import { ap, gw, snapshotOf, vs, type ServiceDef } from '../fixtures';
@@ -48,14 +48,14 @@ describe('the gRPC Check on the wire', () => {
   test('the CheckResponse\'s status code decides: 0 allows, PERMISSION_DENIED denies, a failed call is an error', () => {
     // CheckResponse { status: { code: 7, message: "no" } }
     const denied = Buffer.from([0x0a, 0x06, 0x08, 0x07, 0x12, 0x02, 0x6e, 0x6f]);
-    assert.deepEqual(grpcCheckVerdict({ grpcStatus: 0, message: denied }), { kind: 'deny', code: 7, message: 'no' });
-    assert.deepEqual(grpcCheckVerdict({ grpcStatus: 0, message: Buffer.from([0x0a, 0x00]) }), { kind: 'allow' });
+    assert.deepEqual(grpcCheckVerdict({ grpcStatus: 0, message: denied }), { kind: 'deny', code: 7, message: 'no', status: 403, headers: [], body: '' });
+    assert.deepEqual(grpcCheckVerdict({ grpcStatus: 0, message: Buffer.from([0x0a, 0x00]) }), { kind: 'allow', upstream: [], remove: [], downstream: [] });
     assert.equal(grpcCheckVerdict({ grpcStatus: 14, grpcMessage: 'unavailable' }).kind, 'error');
     assert.equal(grpcCheckVerdict({ grpcStatus: 0, message: Buffer.from([0x0a, 0x09, 0x08]) }).kind, 'error', 'a truncated message');
   });
 
   test('the CheckRequest nests source, destination and the TLS session under attributes', () => {
-    const bytes = encodeTcpCheckRequest({ source: { address: '127.0.0.1', principal: 'p' }, destination: { principal: 'd' }, sni: 's' });
+    const bytes = encodeCheckRequest({ source: { address: '127.0.0.1', principal: 'p' }, destination: { principal: 'd' }, sni: 's' });
     // attributes (1) { source (1) { address { socket_address { address } }, principal (4) }, destination (2) { principal }, tls_session (12) { sni } }
     assert.equal(bytes[0], 0x0a);
     assert.ok(bytes.includes(Buffer.from([0x22, 0x01, 0x70])), 'source.principal');
