@@ -34,12 +34,18 @@ export class ExplainDocuments implements vscode.TextDocumentContentProvider, vsc
   private n = 0;
   private redraw?: ReturnType<typeof setTimeout>;
   private redrawing: Promise<void> = Promise.resolve();
+  /** Explanations added whose documents are still being opened: a redraw in between must not take them for closed ones. */
+  private readonly opening = new Set<string>();
 
   add(title: string, shown: Shown): vscode.Uri {
     const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: `/${title.replace(/[/\\]/g, '∕')} (${++this.n})` });
     this.docs.set(uri.toString(), shown);
+    this.opening.add(uri.toString());
     return uri;
   }
+
+  /** The document of `add`'s explanation is open (or failed to open): from now on a redraw that finds it closed forgets it. */
+  opened(uri: vscode.Uri): void { this.opening.delete(uri.toString()); }
 
   /** A policy changed: walk each open explanation's request again, once typing pauses. */
   policiesChanged(client: () => LanguageClient | undefined): void {
@@ -51,12 +57,13 @@ export class ExplainDocuments implements vscode.TextDocumentContentProvider, vsc
   private async redrawOpen(client: LanguageClient | undefined): Promise<void> {
     if (!client) return;
     const open = new Set(vscode.workspace.textDocuments.map((d) => d.uri.toString()));
-    for (const [key, shown] of this.docs) {
+    for (const [key, shown] of [...this.docs]) {
+      if (this.opening.has(key)) continue;
       if (!open.has(key)) { this.docs.delete(key); continue; }
       const answer = await client.sendRequest(ExplainRequest, shown.req).catch((e: Error) => ({ ok: false as const, message: e.message }));
       const next = answer.ok ? { text: explanationText(shown.req, answer), files: answer.files, req: shown.req }
         : { ...shown, text: `${headOf(shown.req)}# cannot explain it over the policies as they are now: ${answer.message}\n` };
-      if (next.text === shown.text) continue;
+      if (next.text === shown.text || !this.docs.has(key)) continue;
       this.docs.set(key, next);
       this.changed.fire(vscode.Uri.parse(key));
     }
@@ -167,7 +174,11 @@ export async function explainRequestCommand(docs: ExplainDocuments, client: Lang
   const host = req.url.replace(/^https?:\/\//, '');
   const uri = docs.add(`Explain ${req.method} ${host} from ${req.from}`, { text: explanationText(req, answer), files: answer.files, req });
   // Its own language: word wrap on by default (configurationDefaults), so every file:line:col stays in view.
-  const doc = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), 'devmesh-explain');
-  await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: false });
+  try {
+    const doc = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), 'devmesh-explain');
+    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: false });
+  } finally {
+    docs.opened(uri);
+  }
   return { uri };
 }
