@@ -59,7 +59,7 @@ export function runH2load(chain: Chain, o: { clients: number; streams: number; s
     child.stderr!.on('data', (d) => (out += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), (o.seconds + 30) * 1000);
     child.on('error', reject);
-    child.on('exit', () => {
+    child.on('close', () => {
       clearTimeout(timer);
       const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
       const rps = num(/finished in [\d.]+\w+, ([\d.]+) req\/s/);

@@ -105,7 +105,7 @@ export function runWrk(url: string, o: { connections: number; seconds: number; h
     child.stderr!.on('data', (d) => (out += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), (o.seconds + 20) * 1000);
     child.on('error', reject);
-    child.on('exit', () => {
+    child.on('close', () => {
       clearTimeout(timer);
       const r = parseWrk(out);
       if (Number.isNaN(r.rps)) reject(new Error(`wrk output not understood:\n${out}`));
