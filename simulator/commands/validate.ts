@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { formatText, locateAll } from '../diagnostics-format';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { collectPolicyFiles, diagnosticsWithFiles, loadWorkspace, PathError } from '../policy-files';
+import type { Workspace } from '../policy';
 
 export function register(program: Command, setExit: (code: number) => void): void {
   program
@@ -40,7 +43,31 @@ Examples:
         process.stdout.write(JSON.stringify(diags, null, 2) + '\n');
       } else {
         process.stdout.write(formatText(diags, policyFiles, process.stdout.isTTY === true && !process.env.NO_COLOR));
+        for (const note of await meshFolderNotes(ws, files, paths)) process.stderr.write(note + '\n');
       }
       setExit(diags.some((d) => d.severity === 'error') ? 1 : 0);
     });
+}
+
+/**
+ * A Mesh file named on its own is checked alone, but `devmesh up -f` runs it
+ * with every policy in its folder tree: say which of those were left out and
+ * how to check them together, so a clean result is not mistaken for the
+ * mesh's.
+ */
+async function meshFolderNotes(ws: Workspace, checked: readonly string[], paths: readonly string[]): Promise<string[]> {
+  const notes: string[] = [];
+  const seen = new Set(checked.map((f) => path.resolve(f)));
+  for (const p of paths) {
+    const stat = await fs.stat(p).catch(() => undefined);
+    if (!stat?.isFile() || !ws.getSource(path.normalize(p))?.documents.some((d) => d.kind === 'Mesh')) continue;
+    const dir = path.dirname(p);
+    const beside = (await collectPolicyFiles([dir]).catch(() => [])).filter((f) => !seen.has(path.resolve(f)));
+    if (beside.length === 0) continue;
+    const others = await loadWorkspace(beside).catch(() => undefined);
+    const policies = beside.filter((f) => (others?.getSource(f)?.documents.length ?? 0) > 0).length;
+    if (policies === 0) continue;
+    notes.push(`note: ${p} is a Mesh, and \`devmesh up -f ${p}\` also runs the ${policies} policy file${policies === 1 ? '' : 's'} under ${dir} that were not checked here: \`devmesh validate ${dir}\` checks them with it`);
+  }
+  return notes;
 }

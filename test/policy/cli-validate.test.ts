@@ -34,6 +34,17 @@ describe('devmesh validate', () => {
     assert.match(r.stdout, /0 errors, 0 warnings in 6 files checked/);
   });
 
+  it('says which policies beside a Mesh named alone were not checked, and how to check them with it', () => {
+    const alone = run(['validate', 'examples/bookinfo/mesh.yaml']);
+    assert.equal(alone.status, 0, alone.stdout + alone.stderr);
+    assert.match(alone.stdout, /in 1 file checked/);
+    assert.match(alone.stderr, /note: examples\/bookinfo\/mesh\.yaml is a Mesh, and `devmesh up -f examples\/bookinfo\/mesh\.yaml` also runs the 5 policy files under examples\/bookinfo that were not checked here: `devmesh validate examples\/bookinfo` checks them with it/);
+    // Named with its folder, or with nothing beside it: no note.
+    assert.equal(run(['validate', 'examples/bookinfo/mesh.yaml', 'examples/bookinfo']).stderr, '');
+    const dir = workspace({ 'mesh.yaml': 'apiVersion: devmesh.dev/v1alpha1\nkind: Mesh\nmetadata: { name: m }\nspec:\n  services: []\n', 'ci.yaml': 'on: [push]\n' });
+    assert.equal(run(['validate', path.join(dir, 'mesh.yaml')]).stderr, '');
+  });
+
   it('exits 1 and prints path:line:col: severity code: message for an error', () => {
     const dir = workspace({ 'vs.yaml': BROKEN_VS });
     const r = run(['validate', '.'], dir);
