@@ -93,6 +93,29 @@ export class IncrementalMeshLoader {
   }
 
   /**
+   * The files that differ on disk from what was read: edited, added or
+   * removed since (the tree the core's walk finds now against the workspace).
+   */
+  async changedOnDisk(): Promise<string[]> {
+    const ws = this.workspace;
+    if (!ws) return [];
+    const abs = path.resolve(this.meshFile);
+    let now: string[];
+    try {
+      now = await collectPolicyFiles([path.dirname(abs)]);
+    } catch {
+      return [abs];
+    }
+    if (!now.includes(abs)) now.push(abs);
+    const out = ws.fileNames().filter((f) => !now.includes(f));
+    await Promise.all(now.map(async (f) => {
+      const text = await fs.readFile(f, 'utf8').catch(() => undefined);
+      if (text !== ws.getSource(f)?.text) out.push(f);
+    }));
+    return out.sort();
+  }
+
+  /**
    * Applies changed/added/removed files; falls back to a full load when it has
    * no workspace yet. Which files belong to the mesh is decided by the core's
    * own walk (it skips, e.g., folders `devmesh export` wrote), so a watched file

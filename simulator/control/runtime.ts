@@ -73,8 +73,6 @@ export interface MeshStarted {
   ms: number;
   /** Milliseconds per start step. */
   phases: Record<string, number>;
-  /** Resolves once the policy watcher has scanned the tree (edits from then on are applied). */
-  watching: Promise<void>;
   /** The certificates of the HTTPS Gateway listeners, by `namespace/name:port` (the banner names their sources). */
   listenerCertificates: Record<string, ListenerCertificate[]>;
 }
@@ -136,11 +134,14 @@ export class MeshRuntime {
       this.workloads!.startAll(commands, [...placedWorkloads(this.ws.mesh.spec).values()].map((p) => p.spec));
       await this.waitForListeners(); mark('listeners');
       if (this.stopping) throw new UpError(['devmesh up: stopped while starting']);
+      // Ready (the health answer, the banner) only once edits are seen: an edit saved before the
+      // watcher's first scan was not one it would report, so it would be lost until the next save.
+      await this.watch(); mark('watch');
+      if (this.stopping) throw new UpError(['devmesh up: stopped while starting']);
       this.ready = true;
       const ms = performance.now() - t0;
-      const watching = this.watch();
       this.events.record({ type: 'mesh.ready', message: `mesh ${this.ws.mesh.metadata.name} ready in ${Math.round(ms)} ms`, data: { ms, phases } });
-      return { session, snapshot: this.publisher!.snapshot, rootDir: this.ws.rootDir, ms, phases, watching, listenerCertificates: this.gateways!.certs };
+      return { session, snapshot: this.publisher!.snapshot, rootDir: this.ws.rootDir, ms, phases, listenerCertificates: this.gateways!.certs };
     } catch (e) {
       await this.stop();
       throw e;
@@ -315,9 +316,14 @@ export class MeshRuntime {
       gateways: this.gateways!, onGatewayListeners: (snapshot) => this.gatewayListenersChanged(snapshot),
     }, this.ws);
     this.reloader = reloader;
-    this.watcher = watchPolicies(this.ws.rootDir, (files) => reloader.reload(files), undefined,
-      (err) => this.err(`devmesh: reloading the policies failed, still serving v${publisher.snapshot.version}: ${(err as Error)?.stack ?? err}`));
-    return this.watcher.ready;
+    const failed = (err: unknown) => this.err(`devmesh: reloading the policies failed, still serving v${publisher.snapshot.version}: ${(err as Error)?.stack ?? err}`);
+    this.watcher = watchPolicies(this.ws.rootDir, (files) => reloader.reload(files), undefined, failed);
+    // The files were read before the watcher's first scan: whatever was saved in between, the
+    // scan took as already there (ignoreInitial). Those files are reloaded now.
+    return this.watcher.ready.then(async () => {
+      const missed = await this.loader.changedOnDisk();
+      if (missed.length) await reloader.reload(missed).catch(failed);
+    });
   }
 
   // ---------- stop ----------

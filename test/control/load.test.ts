@@ -128,3 +128,23 @@ test('a file the core would not read (a folder devmesh export wrote) is not adde
     assert.equal(ws.resources.filter((r) => r.kind === 'VirtualService').length, 1);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('changedOnDisk names the files edited, added and removed since they were read, and none when nothing was', async () => {
+  const dir = folder({ 'mesh.yaml': MESH, 'policies/dr.yaml': DR, 'policies/vs.yaml': VS('v1'), 'policies/gone.yaml': 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: default }\nspec:\n  mtls: { mode: STRICT }\n' });
+  try {
+    const loader = new IncrementalMeshLoader(path.join(dir, 'mesh.yaml'));
+    assert.deepEqual(await loader.changedOnDisk(), [], 'before any load: nothing to compare');
+    await loader.load();
+    assert.deepEqual(await loader.changedOnDisk(), []);
+    writeFileSync(path.join(dir, 'policies/dr.yaml'), DR); // the same text: not a change
+    writeFileSync(path.join(dir, 'policies/vs.yaml'), `${VS('v1')}      timeout: 2s\n`);
+    writeFileSync(path.join(dir, 'policies/new.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: allow-nothing }\nspec: {}\n');
+    unlinkSync(path.join(dir, 'policies/gone.yaml'));
+    const changed = await loader.changedOnDisk();
+    assert.deepEqual(changed, ['policies/gone.yaml', 'policies/new.yaml', 'policies/vs.yaml'].map((f) => path.join(dir, f)));
+    const ws = await loader.update(changed);
+    assert.deepEqual(ws.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(d)), []);
+    assert.deepEqual(ws.resources.map((r) => `${r.kind}/${r.metadata.name}`).sort(), ['AuthorizationPolicy/allow-nothing', 'DestinationRule/reviews', 'VirtualService/reviews']);
+    assert.deepEqual(await loader.changedOnDisk(), []);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
