@@ -6,13 +6,19 @@
  * body together, and a small sized response leaves the outbound sidecar
  * for the caller in one write, head and body together: what Node's HTTP
  * stack does at best, and what a `flushHeaders`, an early header write or a
- * chunked body where the length is known would each break. Counted at
+ * chunked body where the length is known would each break. Chunks of a
+ * body that arrive in one turn of the event loop, in separate callbacks (the
+ * DATA frames of one TLS read), leave in one write too, with the chunked
+ * terminator when the body ends in that turn. Counted at
  * Node's socket (`_writeGeneric`: one call, one write or writev system
  * call), in this process, where the test's sidecars run.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import * as net from 'node:net';
+import { PassThrough } from 'node:stream';
+import { relay } from '../../../simulator/sidecar/upstream/relay';
 import { startMeshFromSpec, type TestMesh } from '../fixtures';
 
 const BODY = '{"ok":true}';
@@ -115,5 +121,67 @@ describe('the HTTP/1.1 legs write each small message once', () => {
     assert.match(sent, new RegExp(`\r\ncontent-length: ${payload.length}\r\n`, 'i'));
     assert.ok(sent.endsWith(`\r\n\r\n${payload}`), 'head and body in the same write');
     assert.equal(toCaller(writes).length, 1);
+  });
+});
+
+describe('the relay writes what one turn of the event loop brings in one write', () => {
+  /** A server whose response relays `feed`'s body; the writes its socket makes for that response, and what the client got. */
+  async function relayed(headers: http.OutgoingHttpHeaders, feed: (body: PassThrough, clientGotData: Promise<void>) => void): Promise<{ writes: string[]; received: string }> {
+    let port = 0;
+    let gotData = () => undefined as void;
+    const clientGotData = new Promise<void>((r) => { gotData = r; });
+    const server = http.createServer((req, res) => {
+      req.resume();
+      const body = new PassThrough();
+      res.writeHead(200, headers);
+      relay(body, res);
+      feed(body, clientGotData);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+    try {
+      let received = '';
+      const writes = (await writesDuring(() => new Promise<void>((resolve, reject) => {
+        http.get({ port, path: '/', agent: false }, (res) => {
+          res.setEncoding('latin1');
+          res.on('data', (c: string) => { received += c; gotData(); });
+          res.on('end', resolve);
+        }).on('error', reject);
+      }))).filter((w) => w.local === port).map((w) => w.bytes.toString('latin1'));
+      return { writes, received };
+    } finally {
+      server.close();
+    }
+  }
+
+  // Two chunks in two callbacks of one turn (immediates queued together run in one check phase, the ticks drained between them).
+  const twoCallbacks = (body: PassThrough) => {
+    setImmediate(() => body.write('first-'));
+    setImmediate(() => body.end('second'));
+  };
+
+  test('a sized body in two callbacks of one turn: head and both chunks in one write', async () => {
+    const { writes, received } = await relayed({ 'content-length': 12 }, twoCallbacks);
+    assert.equal(received, 'first-second');
+    assert.equal(writes.length, 1, `writes: ${JSON.stringify(writes)}`);
+    assert.match(writes[0], /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nfirst-second$/);
+  });
+
+  test('a chunked body ending in that turn: its chunks and the terminator in one write, framed as before', async () => {
+    const { writes, received } = await relayed({}, twoCallbacks);
+    assert.equal(received, 'first-second');
+    assert.equal(writes.length, 1, `writes: ${JSON.stringify(writes)}`);
+    assert.match(writes[0], /\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst-\r\n6\r\nsecond\r\n0\r\n\r\n$/);
+  });
+
+  test('a chunk of a later turn leaves in a write of its own, the terminator with the last chunk', async () => {
+    const { writes, received } = await relayed({}, (body, clientGotData) => {
+      body.write('first-');
+      void clientGotData.then(() => body.end('second'));
+    });
+    assert.equal(received, 'first-second');
+    assert.equal(writes.length, 2, `writes: ${JSON.stringify(writes)}`);
+    assert.ok(writes[0].endsWith('\r\n6\r\nfirst-\r\n'));
+    assert.equal(writes[1], '6\r\nsecond\r\n0\r\n\r\n');
   });
 });
