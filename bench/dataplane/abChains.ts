@@ -10,7 +10,9 @@
  * batches that build's sidecars send, timed per batch (Node's IPC parse of a
  * batch, before the hub gets it, is not in that figure).
  *
- *   node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections]
+ *   node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path]
+ *
+ * `path`: what wrk asks for (default `/`, the ~100-byte answer; `/big` is 64 KiB).
  *
  * Prints per round and the medians: req/s, CPU µs per request of the
  * service and of the sidecar process, the hub's intake µs per request, and
@@ -28,7 +30,7 @@ type Module = Record<string, any>;
 interface Chain { url: string; host: string; svc: ChildProcess; pids: number[]; ingestUs: number; stop(): Promise<void> }
 interface Round { rps: number; errors: number; service: number; sidecar: number; intake: number; load: number }
 
-async function chainOf(dir: string): Promise<Chain> {
+async function chainOf(dir: string, urlPath: string): Promise<Chain> {
   const r = (m: string): Module => require(path.resolve(dir, 'out', m));
   const { benchSnapshot, SERVICE_HOST } = r('bench/dataplane/devmeshChain');
   const { createCa } = r('simulator/control/ca');
@@ -45,7 +47,7 @@ async function chainOf(dir: string): Promise<Chain> {
   const ca = createCa({ trustDomain: 'cluster.local' });
   const options = { sampling: 100, printAccessLog: false };
   const chain: Chain = {
-    url: `http://127.0.0.1:${snap.workloads[0].sidecar.outboundPort}/`, host: SERVICE_HOST, svc, pids: [], ingestUs: 0,
+    url: `http://127.0.0.1:${snap.workloads[0].sidecar.outboundPort}${urlPath}`, host: SERVICE_HOST, svc, pids: [], ingestUs: 0,
     async stop() {
       await Promise.all(sidecars.map((s: Module) => s.stop(200)));
       await hub.close();
@@ -74,13 +76,13 @@ async function chainOf(dir: string): Promise<Chain> {
 }
 
 async function main(): Promise<void> {
-  const [a, b, rounds = '6', seconds = '5', connections = '16'] = process.argv.slice(2);
-  if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections]');
-  const chains = [await chainOf(a), await chainOf(b)];
+  const [a, b, rounds = '6', seconds = '5', connections = '16', urlPath = '/'] = process.argv.slice(2);
+  if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path]');
+  const chains = [await chainOf(a, urlPath), await chainOf(b, urlPath)];
   const drive = (secs: number) => Promise.all(chains.map((c) => runWrk(c.url, { connections: Number(connections), seconds: secs, host: c.host, cpu: CPUS?.load })));
   await drive(2);
   const runs: Round[][] = [[], []];
-  process.stdout.write(`A ${a}\nB ${b}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each\n`);
+  process.stdout.write(`A ${a}\nB ${b}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each, GET ${urlPath}\n`);
   for (let k = 0; k < Number(rounds); k++) {
     const before = chains.map((c) => ({ svc: cpuMsOf(c.svc.pid), sidecars: c.pids.map(cpuMsOf), ingest: c.ingestUs }));
     const results = await drive(Number(seconds));
