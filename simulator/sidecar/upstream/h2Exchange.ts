@@ -45,18 +45,8 @@ const PRIORITY = { weight: http2.constants.NGHTTP2_DEFAULT_WEIGHT, parent: 0, ex
 const WITH_BODY: http2.ClientSessionRequestOptions = Object.freeze({ ...PRIORITY, endStream: false });
 const WITHOUT_BODY: http2.ClientSessionRequestOptions = Object.freeze({ ...PRIORITY, endStream: true });
 
-/**
- * The headers whose values are new on every call (the request id and the
- * trace context the sidecars write): HPACK literals that are never added to
- * the session's dynamic table, so they neither cost a table insertion at
- * both ends nor push out the entries that repeat on every call (authority,
- * content type, XFCC, ...), which stay one-byte indexed fields.
- */
-const PER_CALL_HEADERS: readonly string[] = Object.freeze(['x-request-id', 'traceparent', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid']);
-
 export function exchangeH2(ctx: RequestContext, session: http2.ClientHttp2Session, target: H2Target): void {
   const headers: http2.OutgoingHttpHeaders = ctx.headers;
-  (headers as Record<symbol, unknown>)[http2.sensitiveHeaders] = PER_CALL_HEADERS;
   headers[':method'] = ctx.method;
   headers[':path'] = ctx.path;
   headers[':authority'] = ctx.authority;
