@@ -113,50 +113,22 @@ export function exchangeH2(ctx: RequestContext, session: http2.ClientHttp2Sessio
  * every call (every gRPC call has a body; two of these run per call). A
  * stream that closes first (reset, answered early) stops taking the body and
  * leaves it paused, as `unpipe()` does: the returned function, called on the stream's close.
- *
- * The chunks wait in the stream's cork until the body ends or the loop
- * reaches its check phase, whichever is first. A body that arrives whole (a
- * gRPC unary request: DATA with END_STREAM) reaches us as a chunk and then
- * its end, in two callbacks with the tick queue run between them; written at
- * once, the chunk was on its way before the end was known and the end
- * followed as an empty DATA frame with END_STREAM, in a write of its own on
- * the next turn of the loop (Node ends an HTTP/2 stream's writable side only
- * after its last write completed). Uncorked by `end()`, the chunk and the end
- * leave as one DATA frame with END_STREAM, in the same write as the HEADERS.
- * A body that keeps streaming is uncorked on the same turn of the loop it
- * was read in.
  */
 function sendBody(body: Readable, stream: http2.ClientHttp2Stream): () => void {
-  let held: NodeJS.Immediate | undefined;
-  const release = () => {
-    held = undefined;
-    stream.uncork();
-  };
   const resume = () => body.resume();
   const onData = (chunk: Buffer) => {
-    if (held === undefined) {
-      stream.cork();
-      held = setImmediate(release);
-    }
     if (!stream.write(chunk) && !stream.destroyed) {
       body.pause();
       stream.once('drain', resume);
     }
   };
-  const onEnd = () => {
-    if (held !== undefined) clearImmediate(held);
-    held = undefined;
-    // end() uncorks fully: what was held goes out with END_STREAM on its last frame.
-    stream.end();
-  };
+  const onEnd = () => stream.end();
   body.on('data', onData);
   if (body.readableEnded) stream.end();
   else body.on('end', onEnd);
   // The filters that listen to the body (metrics, the retry buffer) keep it paused until its reader starts it.
   body.resume();
   return () => {
-    if (held !== undefined) clearImmediate(held);
-    held = undefined;
     body.off('data', onData);
     body.off('end', onEnd);
     stream.off('drain', resume);
