@@ -25,6 +25,10 @@ const SHIPPED = {
   'dist/webview.css': 'dist/webview.css',
   'dist/cli.js': 'dist/cli.js',
   'dist/sidecar.js': 'dist/sidecar.js',
+  // What the sidecar requires on first use (scripts/bundle.mjs).
+  'dist/sidecar-jose.js': 'dist/sidecar-jose.js',
+  'dist/sidecar-prom-client.js': 'dist/sidecar-prom-client.js',
+  'dist/sidecar-protobufjs.js': 'dist/sidecar-protobufjs.js',
   'dist/THIRD-PARTY-NOTICES.txt': 'dist/THIRD-PARTY-NOTICES.txt',
   'bin/devmesh.js': 'bin/devmesh.js',
   'media/devmesh.svg': 'media/devmesh.svg',

@@ -16,19 +16,21 @@
  *
  * Prints per round and the medians: req/s, CPU µs per request of the
  * service and of the sidecar process, the hub's intake µs per request, and
- * the B/A ratio of each round. Run it a second time with the builds swapped
+ * the B/A ratio of each round; and each build's sidecar process RSS idle
+ * (before the warm-up) and its peak (VmHWM) so far after each round, both
+ * processes having served the same minutes. Run it a second time with the builds swapped
  * (and once with the same build twice) to see the slots' bias.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { CPUS, cpuMsOf, firstJsonLine, pin, runWrk, spawnPinned } from './procs';
+import { CPUS, cpuMsOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned } from './procs';
 import { freePort } from './ports';
 
 type Module = Record<string, any>;
 
 interface Chain { url: string; host: string; svc: ChildProcess; pids: number[]; ingestUs: number; stop(): Promise<void> }
-interface Round { rps: number; errors: number; service: number; sidecar: number; intake: number; load: number }
+interface Round { rps: number; errors: number; service: number; sidecar: number; intake: number; load: number; peakMb: number }
 
 async function chainOf(dir: string, urlPath: string): Promise<Chain> {
   const r = (m: string): Module => require(path.resolve(dir, 'out', m));
@@ -79,6 +81,8 @@ async function main(): Promise<void> {
   const [a, b, rounds = '6', seconds = '5', connections = '16', urlPath = '/'] = process.argv.slice(2);
   if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path]');
   const chains = [await chainOf(a, urlPath), await chainOf(b, urlPath)];
+  const mb = (c: Chain, f: (m: { rssMb: number; peakMb: number }) => number) => c.pids.reduce((sum, pid) => sum + (memoryOf(pid) ? f(memoryOf(pid)!) : NaN), 0);
+  const idle = chains.map((c) => mb(c, (m) => m.rssMb));
   const drive = (secs: number) => Promise.all(chains.map((c) => runWrk(c.url, { connections: Number(connections), seconds: secs, host: c.host, cpu: CPUS?.load })));
   await drive(2);
   const runs: Round[][] = [[], []];
@@ -95,10 +99,10 @@ async function main(): Promise<void> {
         rps: results[i].rps, errors: results[i].errors + results[i].non2xx,
         service: ((cpuMsOf(c.svc.pid) - was.svc) * 1000) / n,
         sidecar: (c.pids.reduce((sum, pid, j) => sum + cpuMsOf(pid) - was.sidecars[j], 0) * 1000) / n,
-        intake: (c.ingestUs - was.ingest) / n, load: os.loadavg()[0],
+        intake: (c.ingestUs - was.ingest) / n, load: os.loadavg()[0], peakMb: mb(c, (m) => m.peakMb),
       };
       runs[i].push(round);
-      process.stdout.write(`round ${k + 1} ${i ? 'B' : 'A'}: ${round.rps.toFixed(0)} req/s, ${round.errors} errors; CPU µs/req service ${round.service.toFixed(0)}, sidecar process ${round.sidecar.toFixed(0)}, intake ${round.intake.toFixed(1)}; load ${round.load.toFixed(1)}\n`);
+      process.stdout.write(`round ${k + 1} ${i ? 'B' : 'A'}: ${round.rps.toFixed(0)} req/s, ${round.errors} errors; CPU µs/req service ${round.service.toFixed(0)}, sidecar process ${round.sidecar.toFixed(0)}, intake ${round.intake.toFixed(1)}; sidecar peak ${round.peakMb.toFixed(1)} MB; load ${round.load.toFixed(1)}\n`);
     });
   }
   const med = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
     const sorted = [...ratios].sort((p, q) => p - q);
     process.stdout.write(`${name}: A ${med(runs[0].map(pick)).toFixed(digits)}, B ${med(runs[1].map(pick)).toFixed(digits)}; B/A median ${med(ratios).toFixed(3)} (rounds ${sorted[0].toFixed(2)}..${sorted[sorted.length - 1].toFixed(2)})\n`);
   }
+  chains.forEach((c, i) => process.stdout.write(`${i ? 'B' : 'A'} sidecar process RSS idle ${idle[i].toFixed(1)} MB, peak ${mb(c, (m) => m.peakMb).toFixed(1)} MB, at end ${mb(c, (m) => m.rssMb).toFixed(1)} MB\n`));
   process.stdout.write(`load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}\n`);
   for (const c of chains) await c.stop();
   setTimeout(() => process.exit(0), 300).unref();
