@@ -76,6 +76,10 @@ describe('the check request and the verdict', () => {
     assert.equal(listed.requestBody?.maxBytes, 5);
     assert.equal(checkRequest(listed, { method: 'POST', path: '/p', authority: 'h', headers: {} }, { head, complete: false }).headers['x-envoy-auth-partial-body'], 'true');
     assert.equal(checkRequest(listed, { method: 'POST', path: '/p', authority: 'h', headers: {} }, { head, complete: true }).headers['x-envoy-auth-partial-body'], 'false');
+    // maxRequestBytes 0 or unset never sends the whole body (Envoy refuses it; validate says so).
+    for (const b of [{ maxRequestBytes: 0 }, {}]) {
+      assert.equal(usable('z', [{ name: 'z', envoyExtAuthzHttp: { service: '127.0.0.1', port: 9000, includeRequestBodyInCheck: b } }]).requestBody?.maxBytes, 0);
+    }
     // An empty body sends none: Content-Length 0.
     const empty = checkRequest(listed, { method: 'POST', path: '/p', authority: 'h', headers: {} }, { head: Buffer.alloc(0), complete: true });
     assert.equal(empty.body, undefined);

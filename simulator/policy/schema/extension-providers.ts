@@ -22,7 +22,7 @@ const failOpen = boolean('Let the request through when the authorizer cannot be 
 const timeout = duration('How long to wait for the authorizer\'s decision (default 600s); then it counts as a failure (see `failOpen`).', { default: '600s' });
 const clearRouteCache = notSimulated(boolean('Recompute the route after the authorizer changed headers.'), 'routing is decided after authorization here already');
 const requestBody = object('EnvoyExternalAuthorizationRequestBody', 'Send the request body to the authorizer (buffered before the request goes on; the app still gets all of it): in the CheckRequest for a gRPC provider, as the check request\'s own body (Content-Length its size) for an HTTP one.', {
-  maxRequestBytes: { type: 'integer', description: 'Largest body sent; larger requests are answered 413 unless allowPartialMessage.', minimum: 1 },
+  maxRequestBytes: { type: 'integer', description: 'Required, greater than 0: the most of the body buffered and sent; larger requests are answered 413 unless allowPartialMessage. (Envoy refuses 0, which is also what an unset value becomes.)', minimum: 0, maximum: 4294967295 },
   allowPartialMessage: boolean('Send the first maxRequestBytes of a larger body instead of refusing it.'),
   packAsBytes: boolean('gRPC only: send the body as bytes (`raw_body`) instead of UTF-8 text (`body`). No effect on an envoyExtAuthzHttp provider.'),
 });

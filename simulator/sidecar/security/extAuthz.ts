@@ -52,7 +52,7 @@ export interface ResolvedProvider {
 }
 
 export interface RequestBodyInCheck {
-  /** maxRequestBytes; unset or 0: the whole body. */
+  /** maxRequestBytes (greater than 0: validate refuses a config without it, as Envoy does). */
   maxBytes: number;
   /** allowPartialMessage: a larger body sends its first `maxBytes`; otherwise the request gets 413. */
   allowPartial: boolean;
@@ -107,8 +107,14 @@ function resolveGrpc(name: string, c: ExtAuthzGrpcProvider, t: MeshTables): Prov
   };
 }
 
+/**
+ * with_request_body. A maxRequestBytes of 0 (or none) never gets here: Envoy
+ * rejects such a filter (`gt: 0`) and validate refuses the config; should a
+ * snapshot carry one anyway, the limit is 0 bytes (a body is answered 413
+ * unless allowPartialMessage), never the whole body.
+ */
 const bodyInCheck = (b: NonNullable<ExtAuthzGrpcProvider['includeRequestBodyInCheck'] | ExtAuthzHttpProvider['includeRequestBodyInCheck']>): RequestBodyInCheck => ({
-  maxBytes: b.maxRequestBytes && b.maxRequestBytes > 0 ? b.maxRequestBytes : Number.POSITIVE_INFINITY,
+  maxBytes: b.maxRequestBytes && b.maxRequestBytes > 0 ? b.maxRequestBytes : 0,
   allowPartial: b.allowPartialMessage === true,
   asBytes: b.packAsBytes === true,
 });
