@@ -81,7 +81,8 @@ function callLocal(sessions: AuthzGrpcSessions, host: string, port: number, body
     stream.on('error', (err: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) => fail(new Error(refused(err) ? `connection refused by ${host}:${port}` : err.message)));
     stream.on('close', () => {
       if (stream.rstCode === http2.constants.NGHTTP2_NO_ERROR && stream.readableEnded) return; // the answer is read
-      fail(new Error(stream.rstCode === http2.constants.NGHTTP2_CANCEL ? 'the Check was cancelled' : `the authorizer reset the stream (HTTP/2 error ${stream.rstCode})`));
+      if (signal.aborted) return fail(new Error('the Check was cancelled'));
+      fail(new Error(stream.rstCode === http2.constants.NGHTTP2_CANCEL ? `the connection to ${host}:${port} closed before the authorizer answered` : `the authorizer reset the stream (HTTP/2 error ${stream.rstCode})`));
     });
     // The timeout or a client that left: this Check's stream only; the session serves the next one.
     signal.addEventListener('abort', () => stream.close(http2.constants.NGHTTP2_CANCEL), { once: true });
