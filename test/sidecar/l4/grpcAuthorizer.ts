@@ -73,7 +73,8 @@ export async function startGrpcAuthorizer(decide: string[] | ((check: SeenCheck)
     connections += 1;
     clients.add(client);
     client.once('close', () => clients.delete(client));
-    const upstream = net.connect({ host: '127.0.0.1', port: inner });
+    const upstream = net.connect({ host: '127.0.0.1', port: inner, noDelay: true });
+    client.setNoDelay(true);
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('error', () => undefined);
