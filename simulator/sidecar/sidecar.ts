@@ -45,7 +45,7 @@ import { SidecarTelemetry } from './telemetry';
 import { compileTables, type MeshTables } from './tables';
 import { proxyConfigOf } from './proxyConfig';
 import { authzCaller } from './upstream/authzCall';
-import { grpcAuthzCaller } from './upstream/authzGrpcCall';
+import { AuthzGrpcSessions, grpcAuthzCaller } from './upstream/authzGrpcCall';
 import { mixedPortChain, terminatedHosts } from './routing/mixedTlsPort';
 import { H2Pool } from './upstream/h2Pool';
 import { H2cPool } from './upstream/h2cPool';
@@ -130,7 +130,9 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   // The cluster part serves the app's calls and the calls to external authorizers in the mesh.
   const cluster = clusterChain(outboundDeps);
   // The HTTP and the network ext_authz (CUSTOM on TCP) ask gRPC authorizers through the same cluster part.
-  const authzCall = grpcAuthzCaller({ cluster });
+  // One HTTP/2 session per local gRPC authorizer, as Envoy keeps one connection per ext_authz cluster.
+  const authzSessions = new AuthzGrpcSessions();
+  const authzCall = grpcAuthzCaller({ cluster, sessions: authzSessions });
   const security: SecurityDeps = { jwks: new JwksStore({ log }), authzCall: authzCaller({ cluster, agent: plaintextAgent }), grpcAuthzCall: authzCall, now: opts.now };
   const outboundHandler = outboundChain({ ...outboundDeps, security }, cluster);
   const outbound = createOutboundServer({ tables: getTables, handler: outboundHandler, onDone: done(outboundName) });
@@ -405,6 +407,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       const upstreamsClosed = Promise.all([upstreams.close(), gatewayPorts.close()]);
       pool.close();
       appH2c.close();
+      authzSessions.close();
       clearInterval(toxicSweep);
       resilience.close();
       const timer = new Promise<void>((r) => setTimeout(r, graceMs).unref());
@@ -421,6 +424,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       plaintextAgent.destroy();
       appAgent.destroy();
       appH2c.destroy();
+      authzSessions.destroy();
       await Promise.race([Promise.all(closed), new Promise<void>((r) => setTimeout(r, 200).unref())]);
     },
   };

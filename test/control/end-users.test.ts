@@ -52,12 +52,13 @@ describe('examples/end-users through devmesh up (Istio\'s end-user and ext-authz
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-end-users-'));
     cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.devmesh`) && !src.endsWith('jwks.json') });
-    const [control, ing, httpbin, extAuthz] = await freePorts(4);
+    const [control, ing, httpbin, extAuthz, extAuthzGrpc] = await freePorts(5);
     ingress = ing;
     meshFile = path.join(dir, 'mesh.yaml');
     const mesh = readFileSync(meshFile, 'utf8')
       .replace('controlPort: 15100', `controlPort: ${control}`).replace('port: 15180', `port: ${ing}`)
-      .replace('port: 9280', `port: ${httpbin}`).replace('port: 9281', `port: ${extAuthz}`);
+      .replace('port: 9280', `port: ${httpbin}`).replace('"8000": 9281, "9000": 9282', `"8000": ${extAuthz}, "9000": ${extAuthzGrpc}`);
+    assert.ok(mesh.includes(`"9000": ${extAuthzGrpc}`), 'the ext-authz workload\'s ports are the test\'s');
     writeFileSync(meshFile, mesh);
     const keys = cli('jwt', 'keys', '--out', 'jwks.json');
     assert.equal(keys.status, 0, keys.stderr);
@@ -108,6 +109,30 @@ describe('examples/end-users through devmesh up (Istio\'s end-user and ext-authz
     assert.equal(denied.headers['x-devmesh-response-flags'], 'UAEX');
     assert.equal((await get(ingress, '/headers', { 'x-ext-authz': 'allow' })).status, 200);
     assert.equal((await get(ingress, '/ip')).status, 200);
+  });
+
+  test('the same authorizer over its gRPC API (sample-ext-authz-grpc, port 9000): denied with its body, allowed with its header on the request', async () => {
+    const policy = path.join(dir, 'policies', 'ext-authz.yaml');
+    const http = readFileSync(policy, 'utf8');
+    const override = (r: { body: string }) => Object.entries(JSON.parse(r.body).headers as Record<string, string>).find(([k]) => k.toLowerCase() === 'x-ext-authz-additional-header-override')?.[1];
+    writeFileSync(policy, http.replace('name: sample-ext-authz-http', 'name: sample-ext-authz-grpc'));
+    try {
+      await waitFor('the gRPC provider in force', async () => {
+        const r = await get(ingress, '/headers', { 'x-ext-authz': 'allow' });
+        return r.status === 200 && override(r) === 'grpc-additional-header-override-value';
+      }).catch(withOutput(up));
+      const denied = await get(ingress, '/headers', { 'x-ext-authz': 'deny' });
+      assert.equal(denied.status, 403);
+      assert.equal(denied.body, 'denied by ext_authz for not found header `x-ext-authz: allow` in the request');
+      assert.equal(denied.headers['x-ext-authz-check-result'], 'denied');
+      assert.equal(denied.headers['x-devmesh-response-flags'], 'UAEX');
+    } finally {
+      writeFileSync(policy, http);
+    }
+    await waitFor('the HTTP provider back', async () => {
+      const r = await get(ingress, '/headers', { 'x-ext-authz': 'allow' });
+      return r.status === 200 && override(r) === undefined;
+    }).catch(withOutput(up));
   });
 
   test('a RequestAuthentication naming a JWKS file that does not exist is refused, and the mesh keeps serving what it served', async () => {

@@ -34,8 +34,9 @@ describe('language server: end users and external authorization', () => {
   test('completes a CUSTOM policy\'s provider with the Mesh\'s external authorizers', () => {
     const ls = service();
     const items = at(ls, AP + '  action: CUSTOM\n  provider:\n    name: |\n', (u, p) => ls.completion(u, p));
-    assert.deepEqual(labels(items), ['sample-ext-authz-http']);
+    assert.deepEqual(labels(items), ['sample-ext-authz-http', 'sample-ext-authz-grpc']);
     assert.match(items[0].detail!, /HTTP external authorizer ext-authz\.foo\.svc\.cluster\.local:8000/);
+    assert.match(items[1].detail!, /gRPC external authorizer ext-authz\.foo\.svc\.cluster\.local:9000/);
   });
 
   test('goes from a provider name to its entry in the Mesh, and finds the policies that use it', () => {

@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { explainRequest } from '../../simulator/explain/walk';
 import type { ExtensionProvider, Resource } from '../../simulator/policy/model';
+import { startAuthorizer } from './extAuthzServer';
 import { ap, freePort, startMeshFromSpec, startMeshRetrying, type Policies, type TestMesh } from './fixtures';
 import { eventually } from './l4/fixtures';
 import { startGrpcAuthorizer, type CheckAnswer, type SeenCheck } from './l4/grpcAuthorizer';
@@ -207,5 +208,43 @@ describe('CUSTOM with an envoyExtAuthzGrpc provider that is a Mesh service, on H
     // The authorizer's own sidecar took the Check over mTLS from httpbin's sidecar.
     const entry = await eventually(() => mesh.sidecars.get('ext-authz-v1')!.accessLog.tail().find((e) => e.listener === 'inbound' && e.path === '/envoy.service.auth.v3.Authorization/Check'), 'the authorizer\'s sidecar logged the Check');
     assert.equal(entry.downstream_peer, HTTPBIN_ID);
+  });
+});
+
+describe('the demo\'s sample authorizer (examples/end-users/services/ext-authz.js) over its gRPC API, as Istio\'s samples/extauthz on port 9000', () => {
+  let mesh: TestMesh;
+  let sample: Awaited<ReturnType<typeof startAuthorizer>>;
+  const get = (headers: Record<string, string> = {}) => mesh.request('sleep-v1', { url: 'http://httpbin:8000/headers', headers });
+
+  before(async () => {
+    const [httpPort, grpcPort] = [await freePort(), await freePort()];
+    // The sample allows a check without x-ext-authz from this service account (its -allow_service_account).
+    sample = await startAuthorizer(httpPort, { grpcPort, env: { ALLOW_SERVICE_ACCOUNT: 'sleep' } });
+    mesh = await startMeshRetrying([
+      { name: 'httpbin', port: 8000, workloads: [{ name: 'httpbin-v1', labels: { app: 'httpbin' } }] },
+      { name: 'sleep', port: 80, workloads: [{ name: 'sleep-v1', labels: { app: 'sleep' } }] },
+    ], { extensionProviders: [grpcProvider('sample-ext-authz-grpc', '127.0.0.1', grpcPort)], authorizationPolicies: [custom('sample-ext-authz-grpc')] });
+  });
+  after(async () => {
+    await mesh?.close();
+    await sample?.stop();
+  });
+
+  test('x-ext-authz: allow goes on with the sample\'s headers; deny gets 403, its body and x-ext-authz-check-result: denied', async () => {
+    const ok = await get({ 'x-ext-authz': 'allow' });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json().headers['x-ext-authz-check-result'], 'allowed');
+    assert.equal(ok.json().headers['x-ext-authz-additional-header-override'], 'grpc-additional-header-override-value');
+    const denied = await get({ 'x-ext-authz': 'deny' });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.text, 'denied by ext_authz for not found header `x-ext-authz: allow` in the request');
+    assert.equal(denied.headers['x-ext-authz-check-result'], 'denied');
+    assert.equal(denied.headers['x-devmesh-response-flags'], 'UAEX');
+    assert.match(sample.grpcChecks().at(-1)!, /^\[gRPCv3\]\[denied\]: GET httpbin:8000\/headers, principal: spiffe:\/\/cluster\.local\/ns\/default\/sa\/sleep/);
+  });
+
+  test('a check without x-ext-authz is decided by the source principal\'s service account', async () => {
+    assert.equal((await get()).status, 200);
+    assert.match(sample.grpcChecks().at(-1)!, /^\[gRPCv3\]\[allowed\]/);
   });
 });

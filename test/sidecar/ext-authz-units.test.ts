@@ -67,6 +67,25 @@ describe('the check request and the verdict', () => {
     assert.deepEqual(c, { method: 'POST', path: '/check/admin?x=1', authority: 'httpbin:8000', headers: { authorization: 'Bearer t', 'x-ext-authz': 'allow', 'x-tenant': 'blue', 'content-length': '0' } });
   });
 
+  test('with a buffered body: the body and its size, and x-envoy-auth-partial-body only when the provider lists it', () => {
+    const head = Buffer.from('hello');
+    const c = checkRequest(p, { method: 'POST', path: '/p', authority: 'h', headers: { 'x-ext-authz': 'allow' } }, { head, complete: false });
+    assert.deepEqual(c.headers, { 'x-ext-authz': 'allow', 'x-tenant': 'blue', 'content-length': '5' });
+    assert.equal(c.body, head);
+    const listed = usable('c', [{ name: 'c', envoyExtAuthzHttp: { service: '127.0.0.1', port: 9000, includeRequestHeadersInCheck: ['x-envoy-auth-*'], includeRequestBodyInCheck: { maxRequestBytes: 5 } } }]);
+    assert.equal(listed.requestBody?.maxBytes, 5);
+    assert.equal(checkRequest(listed, { method: 'POST', path: '/p', authority: 'h', headers: {} }, { head, complete: false }).headers['x-envoy-auth-partial-body'], 'true');
+    assert.equal(checkRequest(listed, { method: 'POST', path: '/p', authority: 'h', headers: {} }, { head, complete: true }).headers['x-envoy-auth-partial-body'], 'false');
+    // maxRequestBytes 0 or unset never sends the whole body (Envoy refuses it; validate says so).
+    for (const b of [{ maxRequestBytes: 0 }, {}]) {
+      assert.equal(usable('z', [{ name: 'z', envoyExtAuthzHttp: { service: '127.0.0.1', port: 9000, includeRequestBodyInCheck: b } }]).requestBody?.maxBytes, 0);
+    }
+    // An empty body sends none: Content-Length 0.
+    const empty = checkRequest(listed, { method: 'POST', path: '/p', authority: 'h', headers: {} }, { head: Buffer.alloc(0), complete: true });
+    assert.equal(empty.body, undefined);
+    assert.equal(empty.headers['content-length'], '0');
+  });
+
   test('200 allows with the listed headers; another status denies with its body; 5xx and no answer are errors', () => {
     assert.deepEqual(checkVerdict(p, { status: 200, headers: { 'x-user': 'alice', 'x-other': 'no' }, body: '' }), { kind: 'allow', upstream: { 'x-user': 'alice' }, downstream: {} });
     assert.deepEqual(checkVerdict(p, { status: 401, headers: { 'x-reason': 'r', 'www-authenticate': 'Basic', 'x-other': 'no' }, body: 'who are you' }),

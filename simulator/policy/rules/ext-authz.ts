@@ -2,7 +2,7 @@ import { isLoopbackHost } from '../jwks';
 import { protocolClass } from '../protocols';
 import type { PolicyDocument } from '../source';
 import type { WorkspaceRule } from './rule';
-import { arr, obj, str, type MeshView, type WorkspaceIndex } from '../workspace-index';
+import { arr, obj, str, valueAt, type ExtensionProviderView, type MeshView, type WorkspaceIndex } from '../workspace-index';
 
 /** Source fields and condition keys Istio refuses in a CUSTOM policy: the authorizer is asked before identities are known. */
 const CUSTOM_UNSUPPORTED_SOURCE = ['namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals'];
@@ -101,7 +101,24 @@ function checkProviders(mesh: MeshView, report: Parameters<WorkspaceRule['check'
     }
     const problem = serviceProblem(p.service, p.port, mesh);
     if (problem) report(doc, [...p.path, field, 'service'], 'bad-provider', `${problem}; policies naming "${p.name}" deny what they match until it is fixed`);
+    requestBodyLimit(mesh, p, field, report);
   }
+}
+
+/**
+ * includeRequestBodyInCheck without a positive maxRequestBytes: istiod copies
+ * the value (0 when unset) into Envoy's ext_authz with_request_body, whose
+ * max_request_bytes must be greater than 0 (`gt: 0`), so Envoy rejects the
+ * listener update of every proxy this provider's CUSTOM policies select.
+ */
+function requestBodyLimit(mesh: MeshView, p: ExtensionProviderView, field: string, report: Parameters<WorkspaceRule['check']>[1]): void {
+  const at = [...p.path, field, 'includeRequestBodyInCheck'];
+  const body = valueAt(mesh.doc.value, at);
+  if (body === undefined || body === null) return;
+  const max = obj(body).maxRequestBytes;
+  if (max !== undefined && max !== 0) return; // a wrong type or a negative number is the schema's finding
+  const what = max === undefined ? 'maxRequestBytes is not set' : 'maxRequestBytes is 0';
+  report(mesh.doc, max === undefined ? at : [...at, 'maxRequestBytes'], 'bad-value', `includeRequestBodyInCheck: ${what}; istiod passes it unchanged to Envoy's ext_authz with_request_body.max_request_bytes, which must be greater than 0, so Envoy rejects the listener update (NACK) of every workload a CUSTOM policy naming "${p.name}" selects and it keeps its old config: set maxRequestBytes to the most of the body to send (e.g. 8192), or remove includeRequestBodyInCheck`, max === undefined ? { part: 'key' } : {});
 }
 
 /** Pilot's LookupCluster: the exact host name of a service (`[namespace/]fqdn`) at a port it has; here also a loopback address. */

@@ -21,13 +21,13 @@ const statusOnError = string('The HTTP status answered when the authorizer canno
 const failOpen = boolean('Let the request through when the authorizer cannot be reached, times out or answers 5xx. Default false: the request is answered `statusOnError`.', { default: false });
 const timeout = duration('How long to wait for the authorizer\'s decision (default 600s); then it counts as a failure (see `failOpen`).', { default: '600s' });
 const clearRouteCache = notSimulated(boolean('Recompute the route after the authorizer changed headers.'), 'routing is decided after authorization here already');
-const requestBody = object('EnvoyExternalAuthorizationRequestBody', 'Send the request body to the authorizer (buffered before the request goes on; the app still gets all of it).', {
-  maxRequestBytes: { type: 'integer', description: 'Largest body sent; larger requests are answered 413 unless allowPartialMessage.', minimum: 1 },
+const requestBody = object('EnvoyExternalAuthorizationRequestBody', 'Send the request body to the authorizer (buffered before the request goes on; the app still gets all of it): in the CheckRequest for a gRPC provider, as the check request\'s own body (Content-Length its size) for an HTTP one.', {
+  maxRequestBytes: { type: 'integer', description: 'Required, greater than 0: the most of the body buffered and sent; larger requests are answered 413 unless allowPartialMessage. (Envoy refuses 0, which is also what an unset value becomes.)', minimum: 0, maximum: 4294967295 },
   allowPartialMessage: boolean('Send the first maxRequestBytes of a larger body instead of refusing it.'),
-  packAsBytes: boolean('gRPC only: send the body as bytes (`raw_body`) instead of UTF-8 text (`body`).'),
+  packAsBytes: boolean('gRPC only: send the body as bytes (`raw_body`) instead of UTF-8 text (`body`). No effect on an envoyExtAuthzHttp provider.'),
 });
 
-const httpProvider: Schema = object('EnvoyExternalAuthorizationHttpProvider', 'An HTTP external authorizer (Envoy ext_authz, HTTP service). The check request has the original method, `pathPrefix` + the original path, the Host, Authorization and the headers `includeRequestHeadersInCheck` names, and no body; a 200 answer allows the request, any other answer is sent back to the client with its body.', {
+const httpProvider: Schema = object('EnvoyExternalAuthorizationHttpProvider', 'An HTTP external authorizer (Envoy ext_authz, HTTP service). The check request has the original method, `pathPrefix` + the original path, the Host, Authorization and the headers `includeRequestHeadersInCheck` names, and no body unless `includeRequestBodyInCheck`; a 200 answer allows the request, any other answer is sent back to the client with its body.', {
   service: service('HTTP'),
   port: servicePort,
   timeout,
@@ -38,7 +38,7 @@ const httpProvider: Schema = object('EnvoyExternalAuthorizationHttpProvider', 'A
   includeHeadersInCheck: headerList('Deprecated: use includeRequestHeadersInCheck.'),
   includeRequestHeadersInCheck: headerList('Client request headers sent to the authorizer besides Host, Method, Path, Content-Length and Authorization.'),
   includeAdditionalHeadersInCheck: map('Fixed headers added to the check request (they override client headers of the same name).', { type: 'string' }),
-  includeRequestBodyInCheck: notSimulated(requestBody, 'the HTTP check request is sent without the body (an envoyExtAuthzGrpc provider sends it)'),
+  includeRequestBodyInCheck: requestBody,
   headersToUpstreamOnAllow: headerList('Headers of an allowing answer that are set on the request sent to the app.'),
   headersToDownstreamOnDeny: headerList('Headers of a denying answer sent back to the client. Not set: all of them (except Host).'),
   headersToDownstreamOnAllow: headerList('Headers of an allowing answer added to the response the client gets.'),

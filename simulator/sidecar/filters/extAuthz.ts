@@ -9,8 +9,9 @@
  *
  * An `envoyExtAuthzHttp` provider gets an HTTP check request
  * (security/extAuthz.ts); an `envoyExtAuthzGrpc` one a CheckRequest with the
- * request's attributes, and its body when the provider includes it
- * (security/extAuthzGrpc.ts).
+ * request's attributes (security/extAuthzGrpc.ts); either gets the request's
+ * body when the provider includes it (buffered up to maxRequestBytes, 413
+ * beyond unless allowPartialMessage).
  */
 import { setRequestHeader, type Filter, type RequestContext } from '../context';
 import { ProxyError } from '../errors';
@@ -112,9 +113,11 @@ export const extAuthz = (deps: ExtAuthzDeps): Filter => (next) => (ctx) => {
   });
 };
 
-/** envoyExtAuthzHttp: the check request over HTTP, its status and headers. */
+/** envoyExtAuthzHttp: the check request over HTTP (with the buffered body when included), its status and headers. */
 async function askHttp(call: AuthzCall, provider: ResolvedProvider, ctx: RequestContext): Promise<Outcome> {
-  const check = checkRequest(provider, { method: ctx.method, path: ctx.path, authority: ctx.authority, headers: ctx.downstream.headers });
+  // A request without a body has nothing buffered: the check has none either, nor x-envoy-auth-partial-body.
+  const body = provider.requestBody && hasBody(ctx.downstream) ? await bufferedBody(ctx, provider.requestBody.maxBytes, provider.requestBody.allowPartial) : undefined;
+  const check = checkRequest(provider, { method: ctx.method, path: ctx.path, authority: ctx.authority, headers: ctx.downstream.headers }, body);
   const answer = await call(provider, check, ctx).catch((err: Error) => ({ error: err.message }));
   const verdict = checkVerdict(provider, answer);
   if (verdict.kind !== 'allow') return verdict;

@@ -8,8 +8,10 @@
  *   service is a Mesh service (reached through the mesh, with mTLS) or a
  *   process on this machine (127.0.0.1 / localhost, reached directly).
  * - The check request of an HTTP provider: the original method, pathPrefix +
- *   path, Host, Content-Length 0, Authorization and the headers
- *   includeRequestHeadersInCheck names, plus the fixed additional headers.
+ *   path, Host, Authorization and the headers includeRequestHeadersInCheck
+ *   names, plus the fixed additional headers; no body (Content-Length 0),
+ *   or with includeRequestBodyInCheck the buffered start of the request's
+ *   body (Content-Length its size).
  * - The verdict: 200 allows (headersToUpstreamOnAllow copied onto the
  *   request, headersToDownstreamOnAllow onto the response); any other status
  *   denies with the authorizer's status, body and (headersToDownstreamOnDeny)
@@ -45,16 +47,16 @@ export interface ResolvedProvider {
   downstreamOnAllow: string[];
   /** Undefined: every header of the denial goes back (but Host). */
   downstreamOnDeny: string[] | undefined;
-  /** includeRequestBodyInCheck (gRPC providers): the body is buffered up to `maxBytes` and sent in the check. */
+  /** includeRequestBodyInCheck: the body is buffered up to `maxBytes` and sent in the check (the CheckRequest's body, or the HTTP check's own). */
   requestBody?: RequestBodyInCheck;
 }
 
 export interface RequestBodyInCheck {
-  /** maxRequestBytes; unset or 0: the whole body. */
+  /** maxRequestBytes (greater than 0: validate refuses a config without it, as Envoy does). */
   maxBytes: number;
   /** allowPartialMessage: a larger body sends its first `maxBytes`; otherwise the request gets 413. */
   allowPartial: boolean;
-  /** packAsBytes: the body goes in `raw_body` (bytes) rather than `body` (UTF-8). */
+  /** packAsBytes (gRPC only): the body goes in `raw_body` (bytes) rather than `body` (UTF-8). */
   asBytes: boolean;
 }
 
@@ -105,8 +107,14 @@ function resolveGrpc(name: string, c: ExtAuthzGrpcProvider, t: MeshTables): Prov
   };
 }
 
-const bodyInCheck = (b: NonNullable<ExtAuthzGrpcProvider['includeRequestBodyInCheck']>): RequestBodyInCheck => ({
-  maxBytes: b.maxRequestBytes && b.maxRequestBytes > 0 ? b.maxRequestBytes : Number.POSITIVE_INFINITY,
+/**
+ * with_request_body. A maxRequestBytes of 0 (or none) never gets here: Envoy
+ * rejects such a filter (`gt: 0`) and validate refuses the config; should a
+ * snapshot carry one anyway, the limit is 0 bytes (a body is answered 413
+ * unless allowPartialMessage), never the whole body.
+ */
+const bodyInCheck = (b: NonNullable<ExtAuthzGrpcProvider['includeRequestBodyInCheck'] | ExtAuthzHttpProvider['includeRequestBodyInCheck']>): RequestBodyInCheck => ({
+  maxBytes: b.maxRequestBytes && b.maxRequestBytes > 0 ? b.maxRequestBytes : 0,
   allowPartial: b.allowPartialMessage === true,
   asBytes: b.packAsBytes === true,
 });
@@ -132,6 +140,7 @@ function resolveHttp(name: string, c: ExtAuthzHttpProvider, t: MeshTables): Prov
       upstreamOnAllow: c.headersToUpstreamOnAllow ?? [],
       downstreamOnAllow: c.headersToDownstreamOnAllow ?? [],
       downstreamOnDeny: c.headersToDownstreamOnDeny?.length ? c.headersToDownstreamOnDeny : undefined,
+      ...(c.includeRequestBodyInCheck ? { requestBody: bodyInCheck(c.includeRequestBodyInCheck) } : {}),
     },
   };
 }
@@ -171,21 +180,34 @@ export interface CheckRequest {
   path: string;
   authority: string;
   headers: Record<string, string>;
+  /** includeRequestBodyInCheck: what was buffered of the request's body. */
+  body?: Buffer;
 }
 
 const ALWAYS_SENT = ['authorization'];
 
-/** The HTTP check request for a client request (no body: Content-Length 0). */
-export function checkRequest(p: ResolvedProvider, req: { method: string; path: string; authority: string; headers: Headers }): CheckRequest {
+/** Envoy's header on a check with a body: whether it is only the body's start. */
+export const PARTIAL_BODY_HEADER = 'x-envoy-auth-partial-body';
+
+/**
+ * The HTTP check request for a client request: no body (Content-Length 0),
+ * or the buffered body (`head` of it; Content-Length its size). Envoy puts
+ * x-envoy-auth-partial-body among the request's headers for the check, and
+ * its HTTP client sends only the headers it allows, so that one goes out
+ * when includeRequestHeadersInCheck names it.
+ */
+export function checkRequest(p: ResolvedProvider, req: { method: string; path: string; authority: string; headers: Headers }, body?: { head: Buffer; complete: boolean }): CheckRequest {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
+  const offered: Headers = body ? { ...req.headers, [PARTIAL_BODY_HEADER]: String(!body.complete) } : req.headers;
+  for (const [name, value] of Object.entries(offered)) {
     if (value === undefined || name.startsWith(':') || name === 'host' || name === 'content-length') continue;
     if (!ALWAYS_SENT.includes(name) && !headerNameMatches(p.includeHeaders, name)) continue;
     headers[name] = Array.isArray(value) ? value.join(',') : String(value);
   }
   Object.assign(headers, p.additionalHeaders);
-  headers['content-length'] = '0';
-  return { method: req.method, path: `${p.pathPrefix}${req.path}`, authority: req.authority, headers };
+  const sent = body && body.head.length > 0 ? body.head : undefined;
+  headers['content-length'] = String(sent?.length ?? 0);
+  return { method: req.method, path: `${p.pathPrefix}${req.path}`, authority: req.authority, headers, ...(sent ? { body: sent } : {}) };
 }
 
 export interface CheckResponse {

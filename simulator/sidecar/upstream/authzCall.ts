@@ -37,7 +37,7 @@ function callLocal(host: string, port: number, check: CheckRequest, agent: http.
       readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }), reject);
     });
     req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code === 'ECONNREFUSED' ? `connection refused by ${host}:${port}` : err.message)));
-    req.end();
+    req.end(check.body);
   });
 }
 
@@ -52,7 +52,7 @@ function callMesh(p: ResolvedProvider, check: CheckRequest, ctx: RequestContext,
       path: check.path,
       authority: check.authority,
       headers: { ...check.headers },
-      downstream: { headers: downstreamHeaders, body: Readable.from([]), httpVersion: '1.1', worker: ctx.downstream.worker },
+      downstream: { headers: downstreamHeaders, body: Readable.from(check.body ? [check.body] : []), httpVersion: '1.1', worker: ctx.downstream.worker },
       plan: {
         kind: 'forward', service, host: service.fqdn, port, path: check.path, authority: check.authority,
         requestHeaderOps: [], responseHeaderOps: [], routeName: `ext-authz|${p.name}`,

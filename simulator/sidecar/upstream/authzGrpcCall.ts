@@ -5,8 +5,15 @@
  * pick, DestinationRule, mTLS with the proxy's identity — Envoy's ext_authz
  * cluster is an outbound cluster). The provider's timeout bounds the call
  * and cancels it; `cancel` (the client went away) does too.
+ *
+ * A local authorizer gets one HTTP/2 session per host:port, kept across
+ * Checks as Envoy keeps one gRPC connection per cluster: a cancelled or
+ * timed-out Check resets its own stream (RST_STREAM CANCEL), not the
+ * session; a session that is closed, fails or receives GOAWAY is forgotten
+ * and the next Check connects again.
  */
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import type { Handler, RequestContext } from '../context';
 import { grpcStatusOf } from '../grpc/status';
@@ -15,6 +22,7 @@ import { CHECK_PATH, firstGrpcMessage, grpcFrame } from '../security/extAuthzGrp
 import type { ResolvedProvider } from '../security/extAuthz';
 import type { MeshTables } from '../tables';
 import { readCapped } from './authzCall';
+import { SessionSet } from './sessionSet';
 
 /** What the call brought back: the gRPC status and the first message (the CheckResponse), or why there is none. */
 export type GrpcCheckAnswer = { grpcStatus: number; grpcMessage?: string; message?: Buffer } | { error: string };
@@ -24,13 +32,27 @@ export type GrpcAuthzCall = (p: ResolvedProvider, checkRequest: Buffer, t: MeshT
 /** The most of an authorizer's answer read (a CheckResponse is small). */
 const MAX_ANSWER = 1 << 20;
 
-export function grpcAuthzCaller(deps: { cluster?: Handler }): GrpcAuthzCall {
+/** The HTTP/2 sessions to local gRPC authorizers, one per host:port (the sidecar closes them when it stops). */
+export class AuthzGrpcSessions extends SessionSet<string> {
+  session(host: string, port: number): http2.ClientHttp2Session {
+    const key = `${host}:${port}`;
+    const existing = this.live(key, 'the ext_authz gRPC client');
+    if (existing) return existing;
+    // noDelay: on a kept connection Nagle holds each small Check behind the previous one's delayed ACK (~40 ms).
+    return this.keep(key, http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`, {
+      settings: { enablePush: false },
+      createConnection: () => net.connect({ host, port, noDelay: true }),
+    }));
+  }
+}
+
+export function grpcAuthzCaller(deps: { cluster?: Handler; sessions: AuthzGrpcSessions }): GrpcAuthzCall {
   return (p, checkRequest, t, cancel) => {
     const abort = new AbortController();
     const onCancel = () => abort.abort();
     cancel.addEventListener('abort', onCancel, { once: true });
     const body = grpcFrame(checkRequest);
-    const call = p.target.kind === 'local' ? callLocal(p.target.host, p.target.port, body, p.timeoutMs, abort.signal) : callMesh(p, body, t, deps.cluster, abort.signal);
+    const call = p.target.kind === 'local' ? callLocal(deps.sessions, p.target.host, p.target.port, body, p.timeoutMs, abort.signal) : callMesh(p, body, t, deps.cluster, abort.signal);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<GrpcCheckAnswer>((resolve) => {
       timer = setTimeout(() => {
@@ -51,25 +73,38 @@ const grpcHeaders = (timeoutMs: number): Record<string, string> => ({
   'grpc-timeout': `${Math.max(1, Math.ceil(timeoutMs))}m`,
 });
 
-function callLocal(host: string, port: number, body: Buffer, timeoutMs: number, signal: AbortSignal): Promise<GrpcCheckAnswer> {
+function callLocal(sessions: AuthzGrpcSessions, host: string, port: number, body: Buffer, timeoutMs: number, signal: AbortSignal): Promise<GrpcCheckAnswer> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
-    const finish = () => session.close();
-    session.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code === 'ECONNREFUSED' ? `connection refused by ${host}:${port}` : err.message)));
-    signal.addEventListener('abort', () => session.destroy(), { once: true });
-    const stream = session.request({ ':method': 'POST', ':path': CHECK_PATH, ':authority': `${host}:${port}`, ...grpcHeaders(timeoutMs) });
-    stream.on('error', (err) => reject(err));
+    const stream = sessions.session(host, port).request({ ':method': 'POST', ':path': CHECK_PATH, ':authority': `${host}:${port}`, ...grpcHeaders(timeoutMs) });
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    // A stream that could not start because the connect failed carries the connect error as its cause.
+    stream.on('error', (err: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) => fail(new Error(refused(err) ? `connection refused by ${host}:${port}` : err.message)));
+    stream.on('close', () => {
+      if (stream.rstCode === http2.constants.NGHTTP2_NO_ERROR && stream.readableEnded) return; // the answer is read
+      if (signal.aborted) return fail(new Error('the Check was cancelled'));
+      fail(new Error(stream.rstCode === http2.constants.NGHTTP2_CANCEL ? `the connection to ${host}:${port} closed before the authorizer answered` : `the authorizer reset the stream (HTTP/2 error ${stream.rstCode})`));
+    });
+    // The timeout or a client that left: this Check's stream only; the session serves the next one.
+    signal.addEventListener('abort', () => stream.close(http2.constants.NGHTTP2_CANCEL), { once: true });
     let headers: http2.IncomingHttpHeaders = {};
     let trailers: http2.IncomingHttpHeaders = {};
     stream.on('response', (h) => { headers = h; });
     stream.on('trailers', (h) => { trailers = h; });
     readAll(stream).then((data) => {
-      finish();
+      if (settled) return;
+      settled = true;
       resolve(answerOf(headers, trailers, data));
-    }, reject);
+    }, fail);
     stream.end(body);
   });
 }
+
+const refused = (err: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) => err.code === 'ECONNREFUSED' || err.cause?.code === 'ECONNREFUSED';
 
 function callMesh(p: ResolvedProvider, body: Buffer, t: MeshTables, cluster: Handler | undefined, signal: AbortSignal): Promise<GrpcCheckAnswer> {
   if (p.target.kind !== 'mesh' || !cluster) return Promise.reject(new Error('this proxy has no route to the mesh'));
