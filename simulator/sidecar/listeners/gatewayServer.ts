@@ -5,8 +5,9 @@
  * knowledge, what a gRPC client's plaintext channel sends) goes to an h2c
  * server, anything else to HTTP/1.1; with TLS, ALPN decides (`h2` or
  * `http/1.1`), and the certificate is the one of the listener whose
- * hostname the client's SNI names (the most specific; the first for a
- * client without SNI). Every request or stream runs the ingress chain with
+ * hostname the client's SNI names (the most specific, tlsChains.ts
+ * pickChain); a name no listener covers, and a client without SNI where no
+ * listener is without a hostname, are closed, as Envoy finds no filter chain. Every request or stream runs the ingress chain with
  * the listener it came to, so the routes attached there (HTTPRoutes and
  * GRPCRoutes) decide.
  */
@@ -79,7 +80,7 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
   const h2Settings = { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 };
 
   if (listener.scheme === 'https' && certificates) {
-    const chains = new ChainPicker(certificates, !!listener.istio);
+    const chains = new ChainPicker(certificates);
     const pick = (servername: string | undefined) => chains.pick(servername);
     const first = pick(undefined);
     // ALPN offers h2 and http/1.1; an HTTP/1.1 client gets Node's HTTP/1.1 server on the same socket.
@@ -98,8 +99,10 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
       }
       if (socket.alpnProtocol !== 'h2') workers.assign(socket);
     });
-    server.on('tlsClientError', (err: Error & { code?: string }) => {
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
       if (err instanceof ChainRefusal) return void tlsOptions.log?.(`${describeListener(listener)}: ${err.message}`);
+      // No SNI, and no chain without server names: the default context has no certificate, as Envoy has no chain.
+      if (!socket?.servername && !pick(undefined)) return void tlsOptions.log?.(`${describeListener(listener)}: no server of this port takes a ClientHello without a server name (every one names hosts); connection closed`);
       if (tlsOptions.clientCert === 'required' && /CERTIFICATE|certificate/.test(`${err.code} ${err.message}`)) tlsOptions.log?.(`${describeListener(listener)}: refused a client in the handshake: ${err.message}`);
     });
     server.on('session', onSession);
