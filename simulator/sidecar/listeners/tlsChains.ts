@@ -132,10 +132,11 @@ export class TlsTerminator {
     this.picker = new ChainPicker(certificates);
   }
 
-  accept(socket: net.Socket): void {
+  /** Takes an accepted socket: `peeked` when its ClientHello was read and put back (the TLS socket reads that buffer itself; resuming would hand it to no one). */
+  accept(socket: net.Socket, peeked = false): void {
     const clientCert = clientCertOf(this.certificates());
     this.serverFor(clientCert).emit('connection', socket);
-    socket.resume();
+    if (!peeked) socket.resume();
   }
 
   private serverFor(clientCert: 'required' | 'optional' | undefined): tls.Server {
