@@ -307,6 +307,12 @@ describe('devmesh explain on a Gateway port with HTTPS, TLS terminated and TLS P
     assert.equal(r.status, 2, r.stdout);
     assert.match(r.stderr, /the server name "bookinfo\.example\.com" picks a server that terminates HTTPS \(bookinfo\.example\.com\), not a TLS one: walk its requests with METHOD https:\/\/bookinfo\.example\.com:443\/PATH/);
   });
+
+  it('an https walk whose server name picks a TLS server says to walk its connection instead (exit 2)', () => {
+    const r = run(['--from', 'ingress', 'GET', 'https://redis-tls.example.com/'], mixedTlsPort());
+    assert.equal(r.status, 2, r.stdout);
+    assert.match(r.stderr, /on port 443 the server name "redis-tls\.example\.com" picks a TLS server that terminates and routes the stream by tcp\[\], not an HTTPS server: walk its connection with tls redis-tls\.example\.com:443/);
+  });
 });
 
 describe('devmesh explain --format json', () => {
