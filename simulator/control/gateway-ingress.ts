@@ -74,7 +74,8 @@ export class ListenerCertificates {
           const secret = secrets.get(`${l.certificate.namespace}/${l.certificate.name}`);
           if (secret && !('problem' in secret)) return { ...(hostname ? { hostname } : {}), certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${l.certificate.namespace}/${l.certificate.name}` };
         }
-        const certs = this.mint(key, hostname ? [hostname] : []);
+        // One per listener hostname: listeners sharing the port each serve their own name (SNI picks), and sweep keeps it by its port.
+        const certs = this.mint(`${key}|${hostname ?? '*'}`, hostname ? [hostname] : []);
         return { ...(hostname ? { hostname } : {}), certPem: certs.certPem, keyPem: certs.keyPem, source: `minted by devmesh for ${hostname ?? 'localhost, 127.0.0.1'}` };
       });
     }

@@ -23,7 +23,7 @@ export function formatConnection(r: ExplainConnectionResult): string {
   const h = r.host;
   const g = r.gateway;
   if (g) {
-    const what = g.kind === 'terminated' ? 'a TLS server that terminates, then routes the decrypted stream by tcp[]' : g.kind === 'passthrough' ? 'a TLS passthrough server, routed by tls[] on the server name' : 'a TCP server, routed by tcp[]';
+    const what = g.kind === 'mixed' ? 'servers that terminate TLS and pass it through, split by the server name' : g.kind === 'terminated' ? 'a TLS server that terminates, then routes the decrypted stream by tcp[]' : g.kind === 'passthrough' ? 'a TLS passthrough server, routed by tls[] on the server name' : 'a TCP server, routed by tcp[]';
     line('Gateway', `port ${g.port} of ${g.gateways.join(', ')}: ${what}`);
     if (g.handshake) for (const l of handshakeLines(g.handshake)) more(l);
   } else if (h.service) {

@@ -59,7 +59,7 @@ export function gatewayHandshake(chains: readonly GatewayChain[], sni: string | 
   const out: GatewayHandshake = { ...(sni ? { sni } : {}) };
   const asked = clientCertOf(chains);
   if (asked) out.clientCert = asked;
-  const chain = pickChain(chains, sni, true) as GatewayChain | undefined;
+  const chain = pickChain(chains, sni) as GatewayChain | undefined;
   if (chain) out.chain = { ...(chain.hostname ? { hostname: chain.hostname } : {}), ...(chain.mode ? { mode: chain.mode } : {}), ...(chain.source ? { source: chain.source } : {}), ...(chain.clientCaSource ? { clientCa: chain.clientCaSource } : {}) };
   let cert: X509Certificate | undefined;
   if (clientPem !== undefined) {

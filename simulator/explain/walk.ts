@@ -8,6 +8,7 @@
  * built with the sidecars' own record builders (decisions.ts). Pure: a
  * snapshot and a request in, a result out.
  */
+import { isMixedTlsPort, mixedPortChain } from '../sidecar/routing/mixedTlsPort';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type InboundPort, type MeshTables } from '../sidecar/tables';
 import type { Endpoint, MeshSnapshot, WorkloadInfo } from '../protocol';
@@ -150,6 +151,13 @@ class Walk {
     // The connection manager normalizes the path before any filter (normalize.ts).
     const path = normalizePath(target.path, t.defaults.pathNormalization);
     const tls = https && !this.req.gateway ? this.istioTls(target.authority) : undefined;
+    // A port shared with TLS servers: the server name may pick one of their chains, where no HTTP request is read.
+    const tlsPort = tls?.port ?? Number(authorityPort(target.authority) ?? 443);
+    const chain = https && !this.req.gateway && isMixedTlsPort(t, tlsPort) ? mixedPortChain(t, tlsPort, clientServerName(target.authority)) : undefined;
+    if (chain === 'tcp' || chain === 'passthrough') {
+      const sni = clientServerName(target.authority);
+      throw new ExplainUsageError(`${this.req.url}: on port ${tlsPort} the server name ${sni ? `"${sni}"` : '(none)'} picks ${chain === 'tcp' ? 'a TLS server that terminates and routes the stream by tcp[]' : 'a TLS passthrough route (tls[] sniHosts)'}, not an HTTPS server: walk its connection with tls ${sni ?? 'HOST'}:${tlsPort}`);
+    }
     // The client's handshake with the server port's chains: the one its server name picks, and whether it admits the client's certificate.
     const handshake = tls ? this.handshake(tls.port, target.authority) : undefined;
     // The XFCC the ingress sets from a verified client certificate goes upstream: the handshake step says it.

@@ -36,15 +36,13 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
   const m = /^([^\s:/]+):(\d+)$/.exec(c.target);
   if (!m) throw new ExplainUsageError(`${c.protocol} ${c.target}: write the target as host:port, the port a Gateway server listens on (e.g. tcp.example.com:443)`);
   const port = Number(m[2]);
-  const kind = t.gatewayTerminatedTcpPorts.has(port) ? 'terminated' as const : t.gatewayTlsPorts.has(port) ? 'passthrough' as const : t.gatewayTcpPorts.has(port) ? 'tcp' as const : undefined;
+  let kind: 'terminated' | 'passthrough' | 'tcp' | undefined = t.gatewayTerminatedTcpPorts.has(port) ? 'terminated' : t.gatewayTlsPorts.has(port) ? 'passthrough' : t.gatewayTcpPorts.has(port) ? 'tcp' : undefined;
   if (!kind) {
     const known = [...new Set([...t.gatewayTcpPorts.keys(), ...t.gatewayTlsPorts.keys()])].sort((a, b) => a - b);
     throw new ExplainUsageError(`${c.protocol} ${c.target}: no Gateway has a TCP or TLS server on port ${port} (${known.length ? `ports: ${known.join(', ')}` : 'none has one'}); an HTTP or HTTPS server's requests are walked with METHOD URL`);
   }
   if (kind === 'tcp' && c.protocol === 'tls') throw new ExplainUsageError(`tls ${c.target}: port ${port} is a TCP server of the ingress (use tcp ${c.target})`);
   if (kind !== 'tcp' && c.protocol === 'tcp') throw new ExplainUsageError(`tcp ${c.target}: port ${port} is a TLS server of the ingress (use tls ${c.target}, with --sni when the name differs)`);
-  if (c.clientCert !== undefined && kind !== 'terminated') throw new ExplainUsageError(`--client-cert: port ${port} does not terminate TLS (${kind === 'tcp' ? 'a TCP server' : 'a passthrough server: the client\'s TLS reaches the destination'})`);
-  const gateways = (kind === 'passthrough' ? t.gatewayTlsPorts : t.gatewayTcpPorts).get(port)!;
   // A TLS client sends the host it connects to as its server name, unless it is an address (Node's and OpenSSL's clients).
   const sni = c.protocol === 'tls' ? c.sni ?? (/^[\d.]+$|:/.test(m[1]) ? undefined : m[1].toLowerCase()) : undefined;
   const connection: ExplainConnection = { ...c, ...(sni !== undefined ? { sni } : {}) };
@@ -54,18 +52,26 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
     defaults: { flavor: t.defaults.flavor, version: t.defaults.version },
     host: { authority: c.target },
   };
-  const gateway: NonNullable<ExplainConnectionResult['gateway']> = { port, kind, gateways };
-  // A port with HTTPS servers too: the server name picks the filter chain first (routing/mixedTlsPort.ts), as the ingress does.
-  if (kind === 'passthrough' && isMixedTlsPort(t, port)) {
-    const chain = mixedPortChain(t, port, terminatedHosts(t, port), gateways, sni);
-    if (chain === 'terminate') {
-      throw new ExplainUsageError(`tls ${c.target}: on port ${port} the server name ${sni ? `"${sni}"` : '(none)'} picks a server that terminates HTTPS (${terminatedHosts(t, port).join(', ')}), not a passthrough one: walk its requests with METHOD https://${sni ?? 'HOST'}:${port}/PATH`);
+  // A port with servers of several kinds (HTTPS, TLS terminated, passthrough): the server name picks the filter chain first (routing/mixedTlsPort.ts), as the ingress does.
+  if (isMixedTlsPort(t, port)) {
+    const chain = mixedPortChain(t, port, sni);
+    const hosts = [
+      ...terminatedHosts(t, port, 'HTTPS').map((h) => `${h} (HTTPS)`),
+      ...terminatedHosts(t, port, 'TLS').map((h) => `${h} (TLS, terminated)`),
+    ].join(', ');
+    if (chain === 'https') {
+      throw new ExplainUsageError(`tls ${c.target}: on port ${port} the server name ${sni ? `"${sni}"` : '(none)'} picks a server that terminates HTTPS (${terminatedHosts(t, port, 'HTTPS').join(', ')}), not a TLS one: walk its requests with METHOD https://${sni ?? 'HOST'}:${port}/PATH`);
     }
     if (chain === undefined) {
-      const summary = `closed by the ingress gateway ${t.identity.name}: no server of port ${port} takes ${sni ? `the server name "${sni}"` : 'a ClientHello without a server name'} (HTTPS hosts ${terminatedHosts(t, port).join(', ')}; passthrough by tls[] sniHosts): Envoy finds no filter chain`;
+      const gateway = { port, kind: 'mixed' as const, gateways: [...new Set([...(t.gatewayTcpPorts.get(port) ?? []), ...(t.gatewayTlsPorts.get(port) ?? [])])] };
+      const summary = `closed by the ingress gateway ${t.identity.name}: no server of port ${port} takes ${sni ? `the server name "${sni}"` : 'a ClientHello without a server name'} (${hosts ? `hosts ${hosts}; ` : ''}passthrough by tls[] sniHosts): Envoy finds no filter chain`;
       return { ...base, gateway, route: { rules: [], action: 'refused', message: 'not routed: no filter chain of the port takes the server name' }, destinations: [], ...ended([{ probability: 1, kind: 'refused', summary, records: [] }]) };
     }
+    kind = chain === 'tcp' ? 'terminated' : 'passthrough';
   }
+  if (c.clientCert !== undefined && kind !== 'terminated') throw new ExplainUsageError(`--client-cert: port ${port} does not terminate TLS (${kind === 'tcp' ? 'a TCP server' : 'a passthrough server: the client\'s TLS reaches the destination'})`);
+  const gateways = (kind === 'passthrough' ? t.gatewayTlsPorts : t.gatewayTcpPorts).get(port)!;
+  const gateway: NonNullable<ExplainConnectionResult['gateway']> = { port, kind, gateways };
   if (kind === 'terminated') {
     const chains = opts.listenerCertificates?.[`${ISTIO_INGRESS_GATEWAY}:${port}`] ?? [];
     let handshake;

@@ -85,7 +85,8 @@ export interface ExplainConnectionResult {
   caller: { proxy: string; namespace: string; spiffeId: string; listener: 'outbound' | 'ingress' };
   /** From the ingress: the Gateway server port the client connects to, what kind of server it is, and its TLS handshake when it terminates TLS. */
   gateway?: {
-    port: number; kind: 'terminated' | 'passthrough' | 'tcp'; gateways: string[]; handshake?: GatewayHandshake;
+    /** `mixed`: a port whose servers the server name splits, when it picked none of them. */
+    port: number; kind: 'terminated' | 'passthrough' | 'tcp' | 'mixed'; gateways: string[]; handshake?: GatewayHandshake;
     /** The AuthorizationPolicies selecting the ingress, as its network RBAC reads them for this connection (none: no policy selects it). */
     authz?: EndpointStep['authz'];
     /** Its CUSTOM policies on this connection (the network ext_authz), when any matches. */

@@ -100,25 +100,33 @@ function listenersOf(t: MeshTables, live: LiveState): ListenerConfig[] {
 function gatewayTlsListeners(t: MeshTables, certs: Certificates): ListenerConfig[] {
   const cluster = (plan: L4Plan) => (plan.kind === 'forward' ? `Cluster: outbound|${plan.port}|${plan.subset ?? ''}|${plan.host}` : `(no route: ${plan.message})`);
   const sni = (h: string | undefined) => (h ? `SNI: ${h}` : 'ALL');
-  const hostsOn = (port: number, gateways: readonly string[]) => [...new Set(gateways.flatMap((g) => t.gateways.get(g)?.servers.filter((s) => s.port === port).flatMap((s) => s.hosts) ?? []))];
-  const out: ListenerConfig[] = [];
+  const hostsOn = (port: number, gateways: readonly string[], which: (s: { terminated?: boolean; terminatedTcp?: boolean }) => boolean = () => true) => [...new Set(gateways.flatMap((g) => t.gateways.get(g)?.servers.filter((s) => s.port === port && which(s)).flatMap((s) => s.hosts) ?? []))];
+  // One listener per port, as Envoy has: a port mixing HTTPS, terminated TLS and passthrough servers lists every chain under it.
+  const byPort = new Map<number, ListenerConfig>();
+  const add = (port: number, localPort: number, chains: ListenerConfig['chains']) => {
+    const l = byPort.get(port);
+    if (l) l.chains.push(...chains);
+    else byPort.set(port, { name: `0.0.0.0_${port}`, address: '127.0.0.1', port: localPort, chains: [...chains] });
+  };
   for (const l of t.snapshot.ingress.listeners ?? []) {
     if (!l.istio) continue;
     const chains = certs.listeners?.[`${l.gateway}:${l.port}`] ?? [];
+    // The chains of TLS servers that terminate on this port route by tcp[] (listed below), not by https.<port>.
+    const tcpHosts = new Set(hostsOn(l.port, t.gatewayTcpPorts.get(l.port) ?? [], (s) => !!s.terminatedTcp));
     // A chain whose secret never arrived still matches its SNI, and closes what it matches.
     const warming = (c: (typeof chains)[number]) => (c.warming ? ` (secret ${c.warming.sds} warming: handshakes refused)` : '');
-    out.push({ name: `0.0.0.0_${l.port}`, address: '127.0.0.1', port: l.localPort, chains: chains.map((c) => ({ match: sni(c.hostname), destination: `Route: https.${l.port}${warming(c)}` })) });
+    add(l.port, l.localPort, chains.filter((c) => !tcpHosts.has(c.hostname ?? '*')).map((c) => ({ match: sni(c.hostname), destination: `Route: https.${l.port}${warming(c)}` })));
   }
   for (const [port, gateways] of [...t.gatewayTcpPorts, ...t.gatewayTlsPorts].sort(([a], [b]) => a - b)) {
-    const passthrough = t.gatewayTlsPorts.has(port);
-    const terminated = t.gatewayTerminatedTcpPorts.has(port);
-    const hosts = passthrough || terminated ? hostsOn(port, gateways).map((h) => (h === '*' ? undefined : h)) : [undefined];
-    out.push({ name: `0.0.0.0_${port}`, address: '127.0.0.1', port, chains: hosts.map((h) => ({
+    const passthrough = t.gatewayTlsPorts.get(port) === gateways;
+    const terminated = !passthrough && t.gatewayTerminatedTcpPorts.has(port);
+    const hosts = passthrough ? hostsOn(port, gateways, (s) => !s.terminatedTcp && !s.terminated) : terminated ? hostsOn(port, gateways, (s) => !!s.terminatedTcp) : [undefined];
+    add(port, byPort.get(port)?.port ?? port, hosts.map((h) => (h === '*' ? undefined : h)).map((h) => ({
       match: sni(h),
       destination: cluster(passthrough ? planGatewayTls(t, gateways, port, h, () => 0) : planGatewayL4(t, gateways, port, () => 0)),
-    })) });
+    })));
   }
-  return out;
+  return [...byPort.values()];
 }
 
 /** Every spelling of a service a caller here can use, as Envoy's virtual host domains (with and without the port). */

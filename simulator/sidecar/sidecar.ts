@@ -46,7 +46,8 @@ import { compileTables, type MeshTables } from './tables';
 import { proxyConfigOf } from './proxyConfig';
 import { authzCaller } from './upstream/authzCall';
 import { AuthzGrpcSessions, grpcAuthzCaller } from './upstream/authzGrpcCall';
-import { mixedPortChain, terminatedHosts } from './routing/mixedTlsPort';
+import { isMixedTlsPort, mixedPortChain } from './routing/mixedTlsPort';
+import { peekClientHello } from './listeners/sniff';
 import { H2Pool } from './upstream/h2Pool';
 import { H2cPool } from './upstream/h2cPool';
 import { newKeepAliveAgent } from './upstream/http1';
@@ -141,14 +142,14 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   // The ingress also serves each Gateway API Gateway's listener ports, through the same chain.
   const gatewayListeners = role === 'ingress'
     ? new GatewayListeners({ tables: getTables, handler: outboundHandler, onDone: done('ingress') }, getCerts, (level, message) => void opts.send?.({ type: 'log', level, message }), (info) => ({
-      // An Istio HTTPS port that also has TLS PASSTHROUGH servers: the server name picks the chain, as Envoy's filter chain match does.
+      // An Istio HTTPS port that also has TLS servers (passthrough, or terminated for tcp[]): the server name picks the chain, as Envoy's filter chain match does.
       chain: (sni) => {
         const t = getTables();
-        const passthrough = t.gatewayTlsPorts.get(info.port);
-        if (!passthrough) return 'terminate';
-        return mixedPortChain(t, info.port, terminatedHosts(t, info.port), passthrough, sni);
+        if (!isMixedTlsPort(t, info.port)) return 'terminate';
+        const chain = mixedPortChain(t, info.port, sni);
+        return chain === 'https' ? 'terminate' : chain;
       },
-      route: (socket) => routeGatewayConnection(socket, { port: info.port, gateways: getTables().gatewayTlsPorts.get(info.port) ?? [], tls: true }),
+      route: (socket, chain) => routeTlsChain(socket, info.port, chain),
     }))
     : undefined;
 
@@ -228,8 +229,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   };
   // A TLS server that terminates: the handshake with its certificates (SNI picks the server, as for HTTPS), then the decrypted stream routes as TCP.
   const terminators = new Map<string, TlsTerminator>();
-  const gatewayPorts = new TcpListeners<{ port: number; gateways: string[]; tls?: boolean; terminate?: boolean }>((socket, target) => {
-    if (!target.terminate) return routeGatewayConnection(socket, target);
+  const terminateTls = (socket: net.Socket, target: { port: number; gateways: string[]; terminate: true }, peeked = false) => {
     // One terminator per (port, Gateways): a config that changes the Gateways reopens the port with a new target.
     const key = JSON.stringify(target);
     let port = terminators.get(key);
@@ -240,18 +240,44 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
         refused: (why) => log('warn', `Istio Gateway TLS server port ${target.port}: ${why}`),
       })));
     }
-    port.accept(socket);
+    port.accept(socket, peeked);
+  };
+  /** A connection a mixed port's server name gave to a TLS chain: passed through by tls[], or terminated and routed by tcp[]. */
+  const routeTlsChain = (socket: net.Socket, port: number, chain: 'passthrough' | 'tcp') => {
+    const t = getTables();
+    if (chain === 'passthrough') return routeGatewayConnection(socket, { port, gateways: t.gatewayTlsPorts.get(port) ?? [], tls: true });
+    terminateTls(socket, { port, gateways: t.gatewayTcpPorts.get(port) ?? [], terminate: true }, true);
+  };
+  /** A client on a split port that says nothing is dropped after this long (as the HTTPS listener's sniff). */
+  const SNIFF_TIMEOUT_MS = 10_000;
+  type GatewayPortTarget = { port: number; gateways: string[]; tls?: boolean; terminate?: boolean; passthrough?: string[] };
+  const gatewayPorts = new TcpListeners<GatewayPortTarget>((socket, target) => {
+    // A port with TLS servers that terminate and passthrough ones: the ClientHello's server name picks the chain (routing/mixedTlsPort.ts).
+    if (target.passthrough) {
+      return peekClientHello(socket, SNIFF_TIMEOUT_MS, (sni) => {
+        const chain = mixedPortChain(getTables(), target.port, sni);
+        if (chain === 'tcp' || chain === 'passthrough') return routeTlsChain(socket, target.port, chain);
+        log('warn', `Istio Gateway TLS server port ${target.port}: no server of this port takes ${sni ? `the server name "${sni}"` : 'a ClientHello without a server name'}; connection closed`);
+        socket.destroy();
+      });
+    }
+    if (!target.terminate) return routeGatewayConnection(socket, target);
+    terminateTls(socket, { port: target.port, gateways: target.gateways, terminate: true });
   }, log);
-  const gatewayEntries = (t: MeshTables) => role === 'ingress'
-    ? [
-      ...[...t.gatewayTcpPorts].map(([port, gateways]) => (t.gatewayTerminatedTcpPorts.has(port)
+  const gatewayEntries = (t: MeshTables): { port: number; target: GatewayPortTarget; describe: string }[] => {
+    if (role !== 'ingress') return [];
+    // A port with servers terminating HTTPS is the HTTPS listener's, which splits by server name.
+    const https = new Set((t.snapshot.ingress.listeners ?? []).filter((l) => l.istio).map((l) => l.port));
+    const split = (port: number) => t.gatewayTerminatedTcpPorts.has(port) && t.gatewayTlsPorts.has(port);
+    return [
+      ...[...t.gatewayTcpPorts].filter(([port]) => !split(port) && !(https.has(port) && t.gatewayTerminatedTcpPorts.has(port))).map(([port, gateways]) => (t.gatewayTerminatedTcpPorts.has(port)
         ? { port, target: { port, gateways, terminate: true }, describe: `Gateway ${gateways.join(', ')} TLS server port ${port} (terminated, routed by tcp[])` }
         : { port, target: { port, gateways }, describe: `Gateway ${gateways.join(', ')} TCP server port ${port}` })),
-      // A passthrough port that also has servers terminating HTTPS is the HTTPS listener's, which splits by server name.
-      ...[...t.gatewayTlsPorts].filter(([port]) => !(t.snapshot.ingress.listeners ?? []).some((l) => l.istio && l.port === port))
-        .map(([port, gateways]) => ({ port, target: { port, gateways, tls: true }, describe: `Gateway ${gateways.join(', ')} TLS passthrough server port ${port}` })),
-    ]
-    : [];
+      ...[...t.gatewayTlsPorts].filter(([port]) => !https.has(port)).map(([port, gateways]) => (split(port)
+        ? { port, target: { port, gateways: t.gatewayTcpPorts.get(port) ?? [], passthrough: gateways }, describe: `Gateway ${[...new Set([...(t.gatewayTcpPorts.get(port) ?? []), ...gateways])].join(', ')} TLS server port ${port} (terminated for tcp[] and passed through by tls[], split by server name)` }
+        : { port, target: { port, gateways, tls: true }, describe: `Gateway ${gateways.join(', ')} TLS passthrough server port ${port}` })),
+    ];
+  };
   const upstreams = upstreamListeners({
     tables: getTables,
     dispatch,

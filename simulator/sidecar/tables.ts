@@ -184,6 +184,8 @@ export interface GatewayServerView {
   terminated?: boolean;
   /** `tls.httpsRedirect`: a plain HTTP request gets a 301 to https. */
   httpsRedirect?: boolean;
+  /** A TLS server the ingress terminates (SIMPLE, MUTUAL, ...), its decrypted stream routed by tcp[] (gateway-tls.ts). */
+  terminatedTcp?: boolean;
 }
 
 export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
@@ -276,7 +278,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     const hostsOf = (list: string[] | undefined) => (list ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
     const servers = (gw.spec.servers ?? []).map((s): GatewayServerView => ({
       port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts),
-      ...(!self && terminatingMode(s) ? { terminated: true } : {}), ...(redirectsToHttps(s) ? { httpsRedirect: true } : {}),
+      ...(!self && terminatingMode(s) ? { terminated: true } : {}), ...(!self && terminatedProtocol(s) === 'TLS' ? { terminatedTcp: true } : {}), ...(redirectsToHttps(s) ? { httpsRedirect: true } : {}),
     }));
     gateways.set(name, { hosts: servers.flatMap((s) => s.hosts), servers });
   }

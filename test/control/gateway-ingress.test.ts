@@ -122,3 +122,27 @@ describe('Istio Gateway server certificates (forIstio)', () => {
     assert.deepEqual([chain.clientCaPem, chain.clientCaSource, chain.minVersion, chain.ciphers], [ca.trustBundlePem, 'the mesh CA (ISTIO_MUTUAL)', 'TLSv1.3', 'ECDHE-RSA-AES128-GCM-SHA256']);
   });
 });
+
+describe('Gateway API listener certificates (forGateways)', () => {
+  it('mint one certificate per listener hostname on a shared port (none: localhost), and keep each across updates', async () => {
+    const { gatewayStatuses } = await import('../../simulator/policy/gateway-api/status');
+    const { X509Certificate } = await import('node:crypto');
+    const ca = createCa({ trustDomain: 'cluster.local' });
+    const gateway = {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'edge', namespace: 'default' },
+      spec: { gatewayClassName: 'istio', listeners: [
+        { name: 'a', port: 443, protocol: 'HTTPS', hostname: 'a.example.com' },
+        { name: 'b', port: 443, protocol: 'HTTPS', hostname: '*.b.example.com' },
+        { name: 'rest', port: 443, protocol: 'HTTPS' },
+      ] },
+    } as unknown as Parameters<typeof gatewayStatuses>[0]['gateways'][number];
+    const statuses = gatewayStatuses({ services: new Map(), gateways: [gateway], referenceGrants: [] });
+    const certs = new ListenerCertificates(() => ca);
+    const first = certs.forGateways(statuses, new Map());
+    certs.sweep(first);
+    const again = certs.forGateways(statuses, new Map());
+    const names = first['default/edge:443'].map((c) => `${c.hostname ?? '-'} ${new X509Certificate(c.certPem).subjectAltName}`);
+    assert.deepEqual(names, ['a.example.com DNS:a.example.com', '*.b.example.com DNS:*.b.example.com', '- DNS:localhost, IP Address:127.0.0.1']);
+    assert.deepEqual(again, first);
+  });
+});

@@ -137,8 +137,9 @@ spec:
 `;
 
 /**
- * One Gateway port (443) with an HTTPS server that terminates (bookinfo.example.com) and a TLS PASSTHROUGH server
- * (redis.example.com, routed by tls[] sniHosts to Redis): the ClientHello's server name picks the filter chain.
+ * One Gateway port (443) with an HTTPS server that terminates (bookinfo.example.com), a TLS PASSTHROUGH server
+ * (redis.example.com, routed by tls[] sniHosts to Redis) and a TLS server that terminates (redis-tls.example.com,
+ * the decrypted stream routed by tcp[] to Redis): the ClientHello's server name picks the filter chain.
  */
 function mixedTlsPort(): string {
   const dir = secureGateways('mixed-tls-port');
@@ -157,6 +158,19 @@ spec:
     - port: { number: 443, name: tls-redis, protocol: TLS }
       tls: { mode: PASSTHROUGH }
       hosts: [redis.example.com]
+    - port: { number: 443, name: tls-redis-terminated, protocol: TLS }
+      tls: { mode: SIMPLE, credentialName: bookinfo-credential }
+      hosts: [redis-tls.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: redis-terminated }
+spec:
+  hosts: [redis-tls.example.com]
+  gateways: [bookinfo-mixed]
+  tcp:
+    - match: [{ port: 443 }]
+      route: [{ destination: { host: redis, port: { number: 6379 } } }]
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -271,6 +285,7 @@ const CASES: Case[] = [
   { name: 'mixed-tls-port-https', dir: mixedTlsPort, args: ['--from', 'ingress', 'GET', 'https://bookinfo.example.com/productpage'], exit: 0 },
   { name: 'mixed-tls-port-passthrough', dir: mixedTlsPort, args: ['--from', 'ingress', 'tls', 'redis.example.com:443'], exit: 0 },
   { name: 'mixed-tls-port-unknown-sni', dir: mixedTlsPort, args: ['--from', 'ingress', 'tls', 'redis.example.com:443', '--sni', 'other.example.com'], exit: 1 },
+  { name: 'mixed-tls-port-terminated', dir: mixedTlsPort, args: ['--from', 'ingress', 'tls', 'redis-tls.example.com:443'], exit: 0 },
 ];
 
 describe('devmesh explain (human format)', () => {
@@ -286,11 +301,17 @@ describe('devmesh explain (human format)', () => {
   }
 });
 
-describe('devmesh explain on a Gateway port with HTTPS and TLS PASSTHROUGH servers', () => {
+describe('devmesh explain on a Gateway port with HTTPS, TLS terminated and TLS PASSTHROUGH servers', () => {
   it('a tls walk whose server name picks the HTTPS server says to walk its requests instead (exit 2)', () => {
     const r = run(['--from', 'ingress', 'tls', 'bookinfo.example.com:443'], mixedTlsPort());
     assert.equal(r.status, 2, r.stdout);
-    assert.match(r.stderr, /the server name "bookinfo\.example\.com" picks a server that terminates HTTPS \(bookinfo\.example\.com\), not a passthrough one: walk its requests with METHOD https:\/\/bookinfo\.example\.com:443\/PATH/);
+    assert.match(r.stderr, /the server name "bookinfo\.example\.com" picks a server that terminates HTTPS \(bookinfo\.example\.com\), not a TLS one: walk its requests with METHOD https:\/\/bookinfo\.example\.com:443\/PATH/);
+  });
+
+  it('an https walk whose server name picks a TLS server says to walk its connection instead (exit 2)', () => {
+    const r = run(['--from', 'ingress', 'GET', 'https://redis-tls.example.com/'], mixedTlsPort());
+    assert.equal(r.status, 2, r.stdout);
+    assert.match(r.stderr, /on port 443 the server name "redis-tls\.example\.com" picks a TLS server that terminates and routes the stream by tcp\[\], not an HTTPS server: walk its connection with tls redis-tls\.example\.com:443/);
   });
 });
 

@@ -2,6 +2,10 @@ import { isLoopbackHost } from '../jwks';
 import { protocolClass } from '../protocols';
 import type { PolicyDocument } from '../source';
 import type { WorkspaceRule } from './rule';
+import { selects } from '../cluster-workloads';
+import { selectsEgressGateway } from '../egress-gateway';
+import { isTlsPassthrough, terminatedProtocol } from '../gateway-tls';
+import { INGRESS_GATEWAY, type GatewayServer, type GatewaySpec } from '../model';
 import { arr, obj, str, valueAt, type ExtensionProviderView, type MeshView, type WorkspaceIndex } from '../workspace-index';
 
 /** Source fields and condition keys Istio refuses in a CUSTOM policy: the authorizer is asked before identities are known. */
@@ -16,7 +20,7 @@ const CUSTOM_UNSUPPORTED_KEY = /^(source\.(namespace|serviceAccount|trustDomain|
  */
 export const extAuthz: WorkspaceRule = {
   codes: ['unknown-provider', 'bad-provider', 'missing-field', 'bad-value', 'duplicate-name', 'custom-http-on-tcp'],
-  reads: ['Mesh', 'AuthorizationPolicy'],
+  reads: ['Mesh', 'AuthorizationPolicy', 'Gateway'],
   check(index, report) {
     const mesh = index.mesh;
     if (mesh) checkProviders(mesh, report);
@@ -68,9 +72,18 @@ function unsupportedInCustom(doc: PolicyDocument<'AuthorizationPolicy'>, report:
   });
 }
 
-/** pilot builds the network ext_authz only for an envoyExtAuthzGrpc provider ("ignored CUSTOM action with HTTP provider on TCP filter chain"). */
+/**
+ * pilot builds the network ext_authz only for an envoyExtAuthzGrpc provider
+ * ("ignored CUSTOM action with HTTP provider on TCP filter chain"): on the
+ * workloads' TCP ports, and on the ingress gateway's TCP and TLS servers
+ * (TCP, TLS passthrough, TLS terminated: network filter chains) when the
+ * policy selects the ingress gateway.
+ */
 function httpProviderOnTcp(index: WorkspaceIndex, doc: PolicyDocument<'AuthorizationPolicy'>, provider: string, report: Parameters<WorkspaceRule['check']>[1]): void {
-  const tcp = index.policyWorkloads(doc).flatMap((w) => w.served.filter((s) => protocolClass(s.port.protocol) !== 'http').map((s) => `${w.name} (${s.service.name} port ${s.port.port}, ${s.port.protocol})`));
+  const tcp = [
+    ...index.policyWorkloads(doc).flatMap((w) => w.served.filter((s) => protocolClass(s.port.protocol) !== 'http').map((s) => `${w.name} (${s.service.name} port ${s.port.port}, ${s.port.protocol})`)),
+    ...ingressTcpServers(index, doc),
+  ];
   if (tcp.length === 0) return;
   report(doc, ['spec', 'provider', 'name'], 'custom-http-on-tcp', `"${provider}" is an envoyExtAuthzHttp provider: Istio builds no network ext_authz for it, so this policy does not apply to the TCP connections of ${[...new Set(tcp)].join(', ')} (HTTP requests only); name an envoyExtAuthzGrpc provider to check those connections`);
 }
@@ -137,4 +150,25 @@ function serviceProblem(service: string, port: number | undefined, mesh: MeshVie
     return `service ${svc.fqdn} has no port ${port} (it has ${svc.ports.map((p) => p.port).join(', ')})`;
   }
   return undefined;
+}
+
+/** Whether a policy selects Istio's ingress gateway (istio-system, `istio: ingressgateway`), which serves every Gateway but the egress gateway's. */
+function selectsIngressGateway(index: WorkspaceIndex, doc: PolicyDocument<'AuthorizationPolicy'>): boolean {
+  const ns = index.namespaceOf(doc);
+  if (ns !== index.rootNamespace && ns !== INGRESS_GATEWAY.namespace) return false;
+  return selects(obj(obj(doc.value.spec).selector).matchLabels ?? {}, INGRESS_GATEWAY.labels);
+}
+
+/** The ingress gateway's Gateway servers whose connections are TCP to Envoy (TCP, MONGO, TLS passthrough or terminated), when the policy selects it. */
+function ingressTcpServers(index: WorkspaceIndex, doc: PolicyDocument<'AuthorizationPolicy'>): string[] {
+  if (!selectsIngressGateway(index, doc)) return [];
+  return index.byKind.Gateway.flatMap((gw) => {
+    const spec = obj(gw.value.spec) as GatewaySpec;
+    if (selectsEgressGateway(spec)) return [];
+    return arr(spec.servers).flatMap((server: GatewayServer) => {
+      const protocol = String(obj(server.port).protocol ?? '').toUpperCase();
+      const network = ['TCP', 'MONGO'].includes(protocol) || isTlsPassthrough(server) || terminatedProtocol(server) === 'TLS';
+      return network && typeof obj(server.port).number === 'number' ? [`the ingress gateway (Gateway ${index.namespaceOf(gw)}/${gw.name} server port ${server.port.number}, ${protocol}${isTlsPassthrough(server) ? ' PASSTHROUGH' : ''})`] : [];
+    });
+  });
 }

@@ -12,6 +12,7 @@ import { gateways } from './gateways';
 import { jwtClaimRoute } from './jwt-claim-route';
 import { conflictingGateways } from './conflicting-gateways';
 import { duplicateCertificates } from './duplicate-certificates';
+import { sniConflicts } from './sni-conflicts';
 import { gatewayApiSelectors } from './gateway-api-selectors';
 import { gatewayCredentials } from './gateway-credentials';
 import { gatewayTls } from './gateway-tls';
@@ -71,6 +72,7 @@ export const RULES: readonly Rule[] = [
   gatewayMutualCa,
   conflictingGateways,
   duplicateCertificates,
+  sniConflicts,
   ingressSubsets,
   gatewayApiStatus,
   routedByBothApis,

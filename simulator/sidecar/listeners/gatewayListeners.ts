@@ -25,8 +25,8 @@ export class GatewayListeners {
     private readonly deps: ListenerDeps,
     private readonly certs: () => Certificates,
     private readonly log: (level: 'warn' | 'error', message: string) => void,
-    /** An Istio server port that also has TLS PASSTHROUGH servers: its split by server name (none: the port has none). */
-    private readonly passthrough?: (info: GatewayListenerInfo) => TlsListenerOptions['passthrough'],
+    /** An Istio server port that may also have TLS servers (passthrough, or terminated for tcp[]): its split by server name. */
+    private readonly split?: (info: GatewayListenerInfo) => TlsListenerOptions['split'],
   ) {}
 
   /** Serves exactly these listeners (serialised: snapshots apply in order). */
@@ -61,7 +61,7 @@ export class GatewayListeners {
     await Promise.all([...wanted].filter(([key]) => !this.open.has(key)).map(async ([key, info]) => {
       const scheme = info.protocol === 'HTTPS' ? 'https' : 'http';
       const ref = { gateway: info.gateway, port: info.port, scheme, ...(info.istio ? { istio: true } : {}) } as const;
-      const port = createGatewayServer(this.deps, ref, () => this.certs().listeners?.[key] ?? [], { clientCert: info.clientCert, log: (m) => this.log('warn', m), passthrough: info.istio ? this.passthrough?.(info) : undefined });
+      const port = createGatewayServer(this.deps, ref, () => this.certs().listeners?.[key] ?? [], { clientCert: info.clientCert, log: (m) => this.log('warn', m), split: info.istio ? this.split?.(info) : undefined });
       const server = port.server;
       try {
         await new Promise<void>((resolve, reject) => {

@@ -5,8 +5,9 @@
  * knowledge, what a gRPC client's plaintext channel sends) goes to an h2c
  * server, anything else to HTTP/1.1; with TLS, ALPN decides (`h2` or
  * `http/1.1`), and the certificate is the one of the listener whose
- * hostname the client's SNI names (the most specific; the first for a
- * client without SNI). Every request or stream runs the ingress chain with
+ * hostname the client's SNI names (the most specific, tlsChains.ts
+ * pickChain); a name no listener covers, and a client without SNI where no
+ * listener is without a hostname, are closed, as Envoy finds no filter chain. Every request or stream runs the ingress chain with
  * the listener it came to, so the routes attached there (HTTPRoutes and
  * GRPCRoutes) decide.
  */
@@ -19,8 +20,7 @@ import { headersLimits } from '../../http-limits';
 import type { GatewayListenerRef } from '../context';
 import { STREAM_WINDOW } from '../upstream/h2Pool';
 import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
-import { onFirstBytes, startsHttp2 } from './sniff';
-import { MAX_CLIENT_HELLO, readClientHello } from '../l4/clientHello';
+import { onFirstBytes, peekClientHello, startsHttp2 } from './sniff';
 import { http1Requests, serveStreams } from './h2Streams';
 import type { H2Request } from '../downstream';
 import { ChainPicker, ChainRefusal, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
@@ -34,12 +34,13 @@ export interface TlsListenerOptions {
   /** Where refused clients are said. */
   log?: (message: string) => void;
   /**
-   * An Istio server port that also has TLS PASSTHROUGH servers: the server
-   * name of each ClientHello, read before any handshake, picks the filter
-   * chain (routing/mixedTlsPort.ts) — `terminate` here, `passthrough` hands
-   * the untouched connection to the ingress's L4 chain, none closes it.
+   * An Istio server port that also has TLS servers (passthrough, or
+   * terminated and routed by tcp[]): the server name of each ClientHello,
+   * read before any handshake, picks the filter chain
+   * (routing/mixedTlsPort.ts) — `terminate` here, another one hands the
+   * untouched connection to `route` with the chain's kind, none closes it.
    */
-  passthrough?: { chain(sni: string | undefined): 'terminate' | 'passthrough' | undefined; route(socket: net.Socket): void };
+  split?: { chain(sni: string | undefined): 'terminate' | 'passthrough' | 'tcp' | undefined; route(socket: net.Socket, chain: 'passthrough' | 'tcp'): void };
 }
 
 function describeListener(l: GatewayListenerRef): string {
@@ -79,7 +80,7 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
   const h2Settings = { settings: { initialWindowSize: STREAM_WINDOW }, maxSessionMemory: 64 };
 
   if (listener.scheme === 'https' && certificates) {
-    const chains = new ChainPicker(certificates, !!listener.istio);
+    const chains = new ChainPicker(certificates);
     const pick = (servername: string | undefined) => chains.pick(servername);
     const first = pick(undefined);
     // ALPN offers h2 and http/1.1; an HTTP/1.1 client gets Node's HTTP/1.1 server on the same socket.
@@ -98,21 +99,24 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
       }
       if (socket.alpnProtocol !== 'h2') workers.assign(socket);
     });
-    server.on('tlsClientError', (err: Error & { code?: string }) => {
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
       if (err instanceof ChainRefusal) return void tlsOptions.log?.(`${describeListener(listener)}: ${err.message}`);
+      // No SNI, and no chain without server names: the default context has no certificate, as Envoy has no chain.
+      if (!socket?.servername && !pick(undefined)) return void tlsOptions.log?.(`${describeListener(listener)}: no server of this port takes a ClientHello without a server name (every one names hosts); connection closed`);
       if (tlsOptions.clientCert === 'required' && /CERTIFICATE|certificate/.test(`${err.code} ${err.message}`)) tlsOptions.log?.(`${describeListener(listener)}: refused a client in the handshake: ${err.message}`);
     });
     server.on('session', onSession);
     http1Requests(server, onHttp1Request);
     serveStreams(server, onStream);
-    const split = tlsOptions.passthrough;
+    const split = tlsOptions.split;
     // A mixed port listens raw and splits by server name; the TLS server then takes only the connections it terminates.
-    const front = split ? net.createServer((socket) => {
+    // Half-open as Envoy's tcp_proxy is: a client that half-closes still hears what the chain it was handed to answers.
+    const front = split ? net.createServer({ allowHalfOpen: true }, (socket) => {
       track(socket);
       socket.on('error', () => socket.destroy());
       peekClientHello(socket, SNIFF_TIMEOUT_MS, (sni) => {
         const chain = split.chain(sni);
-        if (chain === 'passthrough') return split.route(socket);
+        if (chain === 'passthrough' || chain === 'tcp') return split.route(socket, chain);
         if (chain === undefined) {
           tlsOptions.log?.(`${describeListener(listener)}: no server of this port takes the server name "${sni ?? '(none)'}"; connection closed`);
           return void socket.destroy();
@@ -151,24 +155,4 @@ export function createGatewayServer(deps: ListenerDeps, listener: GatewayListene
     close: () => { server.close(); h1.closeIdleConnections(); for (const s of sessions) s.close(); },
     destroy: () => { for (const s of sockets) s.destroy(); h1.closeAllConnections(); },
   };
-}
-
-/** Reads a connection's ClientHello without consuming it: its server name (none: no SNI, or not TLS), the bytes put back (paused). */
-function peekClientHello(socket: net.Socket, timeoutMs: number, done: (sni: string | undefined) => void): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const timer = setTimeout(() => socket.destroy(), timeoutMs);
-  timer.unref();
-  const onData = (c: Buffer) => {
-    chunks.push(c);
-    size += c.length;
-    const read = readClientHello(Buffer.concat(chunks));
-    if (read.kind === 'more' && size < MAX_CLIENT_HELLO) return;
-    clearTimeout(timer);
-    socket.off('data', onData);
-    socket.pause();
-    socket.unshift(Buffer.concat(chunks));
-    done(read.kind === 'hello' ? read.sni : undefined);
-  };
-  socket.on('data', onData);
 }

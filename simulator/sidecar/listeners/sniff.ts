@@ -5,6 +5,7 @@
  * (HTTP or opaque TCP).
  */
 import type { Duplex } from 'node:stream';
+import { MAX_CLIENT_HELLO, readClientHello } from '../l4/clientHello';
 
 /** What a client speaking HTTP/2 with prior knowledge sends first. */
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -53,4 +54,26 @@ export function sniffPlaintext(buf: Buffer): Sniffed {
   if (buf.length >= MAX_REQUEST_LINE) return 'tcp';
   // Still on the first line: more bytes can only make it HTTP if it can still become a request line.
   return /^[A-Z][A-Z_-]*( \S*( (H(T(T(P(\/\d?(\.\d?)?)?)?)?)?)?)?)?\r?$/.test(text) ? 'more' : 'tcp';
+}
+
+/** Reads a connection's ClientHello without consuming it: its server name (none: no SNI, or not TLS), the bytes put back (paused). */
+export function peekClientHello(socket: Duplex, timeoutMs: number, done: (sni: string | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  timer.unref();
+  const onData = (c: Buffer) => {
+    chunks.push(c);
+    size += c.length;
+    const read = readClientHello(Buffer.concat(chunks));
+    if (read.kind === 'more' && size < MAX_CLIENT_HELLO) return;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(Buffer.concat(chunks));
+    done(read.kind === 'hello' ? read.sni : undefined);
+  };
+  socket.on('data', onData);
+  // A socket accepted paused (pauseOnConnect) reads nothing until resumed.
+  socket.resume();
 }

@@ -21,16 +21,22 @@ export function secureOptions(c: ListenerCertificateRef): tls.SecureContextOptio
 }
 
 /**
- * The chain for a server name among a port's certificates: an exact hostname
- * before a wildcard, a wildcard by length, a chain with no hostname last. On
- * an Istio server port a name no server covers matches no chain (Envoy then
- * closes the connection); a Gateway API port falls back to its first.
+ * The chain for a server name among a port's certificates, as Envoy's
+ * filter_chain_match on server_names picks it: an exact hostname before a
+ * wildcard (`*.example.com` takes any name under example.com, however deep,
+ * but not example.com itself), a longer wildcard before a shorter one, a
+ * chain with no hostname (an Istio server of host `*`, a Gateway API
+ * listener without a hostname: Istio builds it with no server_names) last.
+ * A name no chain covers, and a ClientHello without a name where no
+ * catch-all exists, match no chain: Envoy closes the connection. Istio
+ * Gateway servers and Gateway API listeners alike (istiod converts each
+ * listener into a server whose hosts are its hostname, `*` without one).
  */
-export function pickChain(all: readonly ListenerCertificateRef[], servername: string | undefined, istio: boolean): ListenerCertificateRef | undefined {
+export function pickChain(all: readonly ListenerCertificateRef[], servername: string | undefined): ListenerCertificateRef | undefined {
   const host = servername?.toLowerCase();
   const specific = (h?: string) => (!h ? 0 : h.startsWith('*.') ? h.length : 1_000_000 + h.length);
-  const fits = all.filter((c) => !c.hostname || (host !== undefined && (c.hostname === host || (c.hostname.startsWith('*.') && host.endsWith(c.hostname.slice(1))))));
-  return [...fits].sort((a, b) => specific(b.hostname) - specific(a.hostname))[0] ?? (istio ? undefined : all[0]);
+  const fits = all.filter((c) => !c.hostname || (host !== undefined && (c.hostname.toLowerCase() === host || (c.hostname.startsWith('*.') && host.endsWith(c.hostname.slice(1).toLowerCase())))));
+  return [...fits].sort((a, b) => specific(b.hostname) - specific(a.hostname))[0];
 }
 
 /**
@@ -80,10 +86,10 @@ export class ChainPicker {
   private readonly contexts = new WeakMap<ListenerCertificateRef, tls.SecureContext>();
   private readonly given = new WeakMap<object, ListenerCertificateRef>();
 
-  constructor(private readonly certificates: () => readonly ListenerCertificateRef[], private readonly istio: boolean) {}
+  constructor(private readonly certificates: () => readonly ListenerCertificateRef[]) {}
 
   pick(servername: string | undefined): ListenerCertificateRef | undefined {
-    return pickChain(this.certificates(), servername, this.istio);
+    return pickChain(this.certificates(), servername);
   }
 
   contextOf(c: ListenerCertificateRef): tls.SecureContext {
@@ -123,13 +129,14 @@ export class TlsTerminator {
   private readonly servers = new Map<string, tls.Server>();
 
   constructor(private readonly certificates: () => readonly ListenerCertificateRef[], private readonly on: { secure: (clear: tls.TLSSocket) => void; refused: (why: string) => void }) {
-    this.picker = new ChainPicker(certificates, true);
+    this.picker = new ChainPicker(certificates);
   }
 
-  accept(socket: net.Socket): void {
+  /** Takes an accepted socket: `peeked` when its ClientHello was read and put back (the TLS socket reads that buffer itself; resuming would hand it to no one). */
+  accept(socket: net.Socket, peeked = false): void {
     const clientCert = clientCertOf(this.certificates());
     this.serverFor(clientCert).emit('connection', socket);
-    socket.resume();
+    if (!peeked) socket.resume();
   }
 
   private serverFor(clientCert: 'required' | 'optional' | undefined): tls.Server {

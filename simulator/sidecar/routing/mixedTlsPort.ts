@@ -1,26 +1,30 @@
 /**
- * One Gateway server port with both servers that terminate TLS (HTTPS, or
- * TLS SIMPLE/MUTUAL/...) and TLS PASSTHROUGH servers, as Istio builds it
- * (pilot/pkg/networking/core/gateway.go): the port is one listener whose
- * filter chains are matched on the ClientHello's server name — a
- * terminating server's chain by its hosts (a server of host `*` is the
- * chain without server names, the catch-all), and one passthrough chain per
- * `tls[].match` of a VirtualService bound to the passthrough server, by its
- * `sniHosts` (createGatewayTCPFilterChainOpts; a match without a route, or
- * for another port or Gateway, builds none). Envoy takes the most specific
- * match (an exact name, then the longest wildcard, then the catch-all); a
- * name no chain takes, and a ClientHello without one where no catch-all
- * exists, close the connection. Pure.
+ * One Gateway server port whose servers treat TLS in more than one way, as
+ * Istio builds it (pilot/pkg/networking/core/gateway.go
+ * buildGatewayTCPBasedFilterChains): HTTPS servers that terminate (then
+ * http[] routes), TLS servers that terminate — SIMPLE, MUTUAL,
+ * OPTIONAL_MUTUAL, ISTIO_MUTUAL — (then tcp[] routes, "TCP with TLS
+ * termination"), and TLS PASSTHROUGH servers (tls[] routes). The port is one
+ * listener whose filter chains are matched on the ClientHello's server
+ * name: a terminating server's chain by its hosts (a server of host `*` is
+ * the chain without server names, the catch-all), and one passthrough chain
+ * per `tls[].match` of a VirtualService bound to the passthrough server, by
+ * its `sniHosts` (createGatewayTCPFilterChainOpts; a match without a route,
+ * or for another port or Gateway, builds none). Envoy takes the most
+ * specific match (an exact name, then the longest wildcard, then the
+ * catch-all); a name no chain takes, and a ClientHello without one where no
+ * catch-all exists, close the connection. Pure.
  */
 import { sniScore, type L4Attributes } from './l4Match';
 import type { MeshTables } from '../tables';
 
-export type MixedPortChain = 'terminate' | 'passthrough';
+/** The filter chain a server name picks: an HTTPS server's, a terminating TLS server's (tcp[]), or a passthrough one (tls[]). */
+export type MixedPortChain = 'https' | 'tcp' | 'passthrough';
 
-/** How specifically a terminating server's hostname (its chain's server name; none: the catch-all) takes `sni`. */
-function terminatedScore(hostname: string | undefined, sni: string | undefined): number {
-  if (!hostname || hostname === '*') return 0.5;
-  return sni ? sniScore(hostname, sni) : 0;
+/** How specifically a terminating server's host (its chain's server name; `*`: the catch-all) takes `sni`. */
+function terminatedScore(host: string, sni: string | undefined): number {
+  if (host === '*') return 0.5;
+  return sni ? sniScore(host, sni) : 0;
 }
 
 /** The most specific sniHosts entry of a passthrough chain on this port that takes `sni` (0: none). */
@@ -43,26 +47,45 @@ function passthroughScore(t: MeshTables, gateways: readonly string[], port: numb
   return best;
 }
 
-/** The hosts of the servers on `port` that terminate TLS, from every Gateway this proxy serves (`*`: the catch-all chain). */
-export function terminatedHosts(t: MeshTables, port: number): string[] {
-  return [...t.gateways.values()].flatMap((g) => g.servers.filter((s) => s.port === port && s.terminated).flatMap((s) => s.hosts));
+/**
+ * The hosts of the servers on `port` that terminate TLS, from every Gateway
+ * this proxy serves (`*`: the catch-all chain): HTTPS servers (routed by
+ * http[]) by default, TLS servers (routed by tcp[]) with `TLS`.
+ */
+export function terminatedHosts(t: MeshTables, port: number, protocol: 'HTTPS' | 'TLS' = 'HTTPS'): string[] {
+  const takes = (s: { port: number; terminated?: boolean; terminatedTcp?: boolean }) => s.port === port && (protocol === 'HTTPS' ? s.terminated : s.terminatedTcp);
+  return [...t.gateways.values()].flatMap((g) => g.servers.filter(takes).flatMap((s) => s.hosts));
 }
 
-/** Whether an Istio server port has both servers that terminate TLS and TLS PASSTHROUGH servers. */
+/** Which kinds of chain a port has. */
+function chainsOf(t: MeshTables, port: number): MixedPortChain[] {
+  return [
+    ...(terminatedHosts(t, port, 'HTTPS').length ? ['https' as const] : []),
+    ...(terminatedHosts(t, port, 'TLS').length ? ['tcp' as const] : []),
+    ...(t.gatewayTlsPorts.has(port) ? ['passthrough' as const] : []),
+  ];
+}
+
+/** Whether an Istio server port has servers of more than one kind (HTTPS terminated, TLS terminated, TLS passthrough): the server name splits it. */
 export function isMixedTlsPort(t: MeshTables, port: number): boolean {
-  return t.gatewayTlsPorts.has(port) && terminatedHosts(t, port).length > 0;
+  return chainsOf(t, port).length > 1;
 }
 
 /**
- * Which filter chain of a mixed port a connection's server name picks:
- * `terminated` names the hostnames of the port's terminating chains (the
- * certificates' hostnames; undefined for a catch-all), `passthrough` the
- * Gateways with a passthrough server on the port. None: no chain takes it.
+ * Which filter chain of a port a connection's server name picks (none: no
+ * chain takes it, Envoy closes the connection). On an exact tie between
+ * kinds (one name in two servers' hosts, which istiod would not build as
+ * two chains) HTTPS wins, then the TLS server that terminates: the order
+ * the ingress checks them in; `devmesh validate` warns about such a port.
  */
-export function mixedPortChain(t: MeshTables, port: number, terminated: readonly (string | undefined)[], passthrough: readonly string[], sni: string | undefined): MixedPortChain | undefined {
+export function mixedPortChain(t: MeshTables, port: number, sni: string | undefined): MixedPortChain | undefined {
   const name = sni?.toLowerCase();
-  const term = Math.max(0, ...terminated.map((h) => terminatedScore(h?.toLowerCase(), name)));
-  const pass = passthroughScore(t, passthrough, port, name);
-  if (term === 0 && pass === 0) return undefined;
-  return pass > term ? 'passthrough' : 'terminate';
+  const best = (hosts: readonly string[]) => Math.max(0, ...hosts.map((h) => terminatedScore(h.toLowerCase(), name)));
+  const scores: [MixedPortChain, number][] = [
+    ['https', best(terminatedHosts(t, port, 'HTTPS'))],
+    ['tcp', best(terminatedHosts(t, port, 'TLS'))],
+    ['passthrough', passthroughScore(t, t.gatewayTlsPorts.get(port) ?? [], port, name)],
+  ];
+  const [kind, score] = scores.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return score > 0 ? kind : undefined;
 }

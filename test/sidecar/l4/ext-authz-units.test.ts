@@ -12,7 +12,7 @@ import { compileTables } from '../../../simulator/sidecar/tables';
 import { tcpCustomDecision } from '../../../simulator/sidecar/l4/extAuthz';
 import { tcpAuthzRequest } from '../../../simulator/sidecar/l4/authz';
 import { encodeCheckRequest, grpcCheckVerdict } from '../../../simulator/sidecar/security/extAuthzGrpc';
-import { mixedPortChain } from '../../../simulator/sidecar/routing/mixedTlsPort';
+import { isMixedTlsPort, mixedPortChain } from '../../../simulator/sidecar/routing/mixedTlsPort';
 import type { ExtensionProvider, Resource } from '../../../simulator/policy/model';
 import { ap, gw, snapshotOf, vs, type ServiceDef } from '../fixtures';
 
@@ -66,25 +66,50 @@ describe('the gRPC Check on the wire', () => {
 
 describe('a Gateway port with HTTPS and TLS PASSTHROUGH servers', () => {
   const port = 443;
-  const t = compileTables(snapshotOf(SERVICES, {
+  const tables = (httpsHosts: string[]) => compileTables(snapshotOf(SERVICES, {
     gateways: [gw('mixed', { selector: { istio: 'ingressgateway' }, servers: [
-      { port: { number: port, name: 'https', protocol: 'HTTPS' }, hosts: ['web.example.com', '*.apps.example.com'], tls: { mode: 'SIMPLE', credentialName: 'c' } },
+      { port: { number: port, name: 'https', protocol: 'HTTPS' }, hosts: httpsHosts, tls: { mode: 'SIMPLE', credentialName: 'c' } },
       { port: { number: port, name: 'tls', protocol: 'TLS' }, hosts: ['*'], tls: { mode: 'PASSTHROUGH' } },
     ] } as Resource<'Gateway'>['spec'])],
     virtualServices: [vs('pass', { hosts: ['*'], gateways: ['mixed'], tls: [{ match: [{ port, sniHosts: ['db.example.com', 'x.apps.example.com'] }], route: [{ destination: { host: 'db' } }] }] })],
   }), null);
-  const pick = (sni?: string) => mixedPortChain(t, port, ['web.example.com', '*.apps.example.com'], ['default/mixed'], sni);
+  const t = tables(['web.example.com', '*.apps.example.com']);
+  const pick = (sni?: string) => mixedPortChain(t, port, sni);
 
   test('the most specific server name wins: an exact passthrough name over an HTTPS wildcard, an HTTPS host over nothing', () => {
-    assert.equal(pick('web.example.com'), 'terminate');
+    assert.equal(pick('web.example.com'), 'https');
     assert.equal(pick('db.example.com'), 'passthrough');
     assert.equal(pick('x.apps.example.com'), 'passthrough');
-    assert.equal(pick('y.apps.example.com'), 'terminate');
+    assert.equal(pick('y.apps.example.com'), 'https');
   });
 
   test('a name no chain takes, and no name without an HTTPS catch-all, take no chain', () => {
     assert.equal(pick('other.example.com'), undefined);
     assert.equal(pick(undefined), undefined);
-    assert.equal(mixedPortChain(t, port, ['*'], ['default/mixed'], undefined), 'terminate');
+    assert.equal(mixedPortChain(tables(['*']), port, undefined), 'https');
+  });
+});
+
+describe('a Gateway port with TLS servers that terminate (tcp[]), TLS PASSTHROUGH servers and an HTTPS server', () => {
+  const port = 443;
+  const t = compileTables(snapshotOf(SERVICES, {
+    gateways: [gw('mixed', { selector: { istio: 'ingressgateway' }, servers: [
+      { port: { number: port, name: 'tls-db', protocol: 'TLS' }, hosts: ['db.example.com', '*.tcp.example.com'], tls: { mode: 'SIMPLE', credentialName: 'c' } },
+      { port: { number: port, name: 'tls-pass', protocol: 'TLS' }, hosts: ['*'], tls: { mode: 'PASSTHROUGH' } },
+      { port: { number: port, name: 'https', protocol: 'HTTPS' }, hosts: ['web.example.com'], tls: { mode: 'SIMPLE', credentialName: 'c' } },
+    ] } as Resource<'Gateway'>['spec'])],
+    virtualServices: [vs('pass', { hosts: ['*'], gateways: ['mixed'], tls: [{ match: [{ port, sniHosts: ['pass.example.com', 'x.tcp.example.com'] }], route: [{ destination: { host: 'db' } }] }] })],
+  }), null);
+  const pick = (sni?: string) => mixedPortChain(t, port, sni);
+
+  test('is split by server name, each name to its most specific chain', () => {
+    assert.equal(isMixedTlsPort(t, port), true);
+    assert.equal(pick('db.example.com'), 'tcp');
+    assert.equal(pick('y.tcp.example.com'), 'tcp');
+    assert.equal(pick('x.tcp.example.com'), 'passthrough');
+    assert.equal(pick('pass.example.com'), 'passthrough');
+    assert.equal(pick('web.example.com'), 'https');
+    assert.equal(pick('other.example.com'), undefined);
+    assert.equal(pick(undefined), undefined);
   });
 });
