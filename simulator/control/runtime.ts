@@ -320,9 +320,11 @@ export class MeshRuntime {
     this.watcher = watchPolicies(this.ws.rootDir, (files) => reloader.reload(files), undefined, failed);
     // The files were read before the watcher's first scan: whatever was saved in between, the
     // scan took as already there (ignoreInitial). Those files are reloaded now.
-    return this.watcher.ready.then(async () => {
+    // Through the watcher's queue, so it never runs beside a reload an event scheduled.
+    const watcher = this.watcher;
+    return watcher.ready.then(async () => {
       const missed = await this.loader.changedOnDisk();
-      if (missed.length) await reloader.reload(missed).catch(failed);
+      if (missed.length) await watcher.reload(missed);
     });
   }
 

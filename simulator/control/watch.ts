@@ -8,7 +8,12 @@ import { watch, type FSWatcher } from 'chokidar';
 import * as path from 'node:path';
 import { IGNORED_DIRS, isPolicyFileName } from './load';
 
-export interface PolicyWatcher { close(): Promise<void>; ready: Promise<void> }
+export interface PolicyWatcher {
+  close(): Promise<void>;
+  ready: Promise<void>;
+  /** Reloads these files now, in turn with the reloads the watcher schedules (never two at once). */
+  reload(files: readonly string[]): Promise<void>;
+}
 
 export function watchPolicies(rootDir: string, onChange: (files: string[]) => Promise<void>, debounceMs = 20, onError: (err: unknown) => void = () => undefined): PolicyWatcher {
   const watcher: FSWatcher = watch(rootDir, {
@@ -30,7 +35,7 @@ export function watchPolicies(rootDir: string, onChange: (files: string[]) => Pr
     schedule(path.basename(watched) === name && isPolicyFileName(watched) ? watched : path.join(watched, name));
   });
   const ready = new Promise<void>((r) => watcher.once('ready', () => r()));
-  return { ready, close: async () => { queue.close(); await watcher.close(); } };
+  return { ready, reload: (files) => queue.now(files), close: async () => { queue.close(); await watcher.close(); } };
 }
 
 /**
@@ -54,6 +59,15 @@ export class ReloadQueue {
     this.changed.add(file);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.flush(), this.debounceMs);
+  }
+
+  /** Reloads these files (and any noticed meanwhile) without the debounce, after the reload running now if there is one. */
+  async now(files: readonly string[]): Promise<void> {
+    for (const f of files) this.changed.add(f);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.running) await this.running;
+    if (this.changed.size) await this.flush();
   }
 
   close(): void { clearTimeout(this.timer); }

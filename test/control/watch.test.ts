@@ -77,3 +77,30 @@ test('two saves of one file 10 ms apart both count: the second is not lost to ch
     await waitFor('a reload that reads the last save', () => seen.at(-1) === 'v: 2\n', 3_000, 5);
   } finally { await w.close(); rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('a reload asked for now waits for the one running, takes what was noticed meanwhile, and never runs beside it', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const calls: string[][] = [];
+  let inFlight = 0;
+  let most = 0;
+  let release: () => void = () => undefined;
+  const queue = new ReloadQueue(async (files) => {
+    calls.push(files);
+    inFlight++;
+    most = Math.max(most, inFlight);
+    if (calls.length === 1) await new Promise<void>((r) => { release = r; });
+    inFlight--;
+  }, 10);
+  queue.notice('a.yaml');
+  t.mock.timers.tick(10);
+  queue.notice('b.yaml');
+  const asked = queue.now(['c.yaml']);
+  t.mock.timers.tick(10);
+  assert.deepEqual(calls, [['a.yaml']], 'nothing beside the running reload');
+  release();
+  await asked;
+  assert.deepEqual(calls, [['a.yaml'], ['b.yaml', 'c.yaml']]);
+  assert.equal(most, 1);
+  await queue.now([]);
+  assert.equal(calls.length, 2, 'nothing asked, nothing noticed: no reload');
+});
