@@ -4,6 +4,8 @@
  */
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { freePorts } from '../../simulator/control/ports';
 import { spiffeId, serviceFqdn } from '../../simulator/policy/hosts';
 import type { ExtensionProvider, IstioKind, MeshSpec, OutboundTrafficMode, Resource } from '../../simulator/policy/model';
@@ -365,4 +367,29 @@ function closeApp(a: net.Server): void {
   if (a instanceof http.Server) a.closeAllConnections();
   else (a as net.Server & { destroyAll?: () => void }).destroyAll?.();
   a.close();
+}
+
+/**
+ * A TLS client of a gateway port asking for `servername` (none: no SNI): once
+ * the handshake is done it writes `send` (and half-closes after it, as `nc`
+ * does, with `halfClose`); gives the names of the certificate it saw and
+ * everything that came back before the connection closed (a refused
+ * handshake: neither).
+ */
+export function tlsClient(port: number, servername: string | undefined, send: string, opts: { halfClose?: boolean } = {}): Promise<{ san?: string; reply: string }> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    let reply = '';
+    let san: string | undefined;
+    s.on('secureConnect', () => {
+      const raw = s.getPeerCertificate()?.raw;
+      san = raw ? new X509Certificate(raw).subjectAltName : undefined;
+      if (opts.halfClose) s.end(send);
+      else s.write(send);
+    });
+    s.on('data', (d) => (reply += d));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve({ ...(san ? { san } : {}), reply }));
+    s.setTimeout(10_000, () => s.destroy());
+  });
 }

@@ -14,14 +14,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
 import { createCa } from '../../../simulator/control/ca';
 import { ListenerCertificates } from '../../../simulator/control/gateway-ingress';
 import { freePorts } from '../../../simulator/control/ports';
 import { gatewayStatuses } from '../../../simulator/policy/gateway-api/status';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
-import { startMeshFromSpec, type TestMesh } from '../fixtures';
+import { startMeshFromSpec, tlsClient, type TestMesh } from '../fixtures';
 
 const SPEC: MeshSpec = { services: [{ name: 'web', port: 8000, workloads: [{ name: 'web-v1', port: 1 }] }] };
 
@@ -47,21 +45,9 @@ const route = {
 } as Resource<'HTTPRoute'>;
 
 /** A TLS handshake asking for `servername` (none: no SNI): the certificate's names the client saw, and the status of `GET /` over it. */
-function handshake(port: number, servername: string | undefined): Promise<{ san?: string; status?: string }> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
-    let reply = '';
-    let san: string | undefined;
-    s.on('secureConnect', () => {
-      const raw = s.getPeerCertificate()?.raw;
-      san = raw ? new X509Certificate(raw).subjectAltName : undefined;
-      s.write(`GET / HTTP/1.1\r\nhost: ${servername ?? 'any.example.org'}\r\nconnection: close\r\n\r\n`);
-    });
-    s.on('data', (d) => (reply += d));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve({ ...(san ? { san } : {}), ...(reply ? { status: reply.slice(9, 12) } : {}) }));
-    s.setTimeout(10_000, () => s.destroy());
-  });
+async function handshake(port: number, servername: string | undefined): Promise<{ san?: string; status?: string }> {
+  const { san, reply } = await tlsClient(port, servername, `GET / HTTP/1.1\r\nhost: ${servername ?? 'any.example.org'}\r\nconnection: close\r\n\r\n`);
+  return { ...(san ? { san } : {}), ...(reply ? { status: reply.slice(9, 12) } : {}) };
 }
 
 describe('a Gateway API port shared by HTTPS listeners with different hostnames', () => {

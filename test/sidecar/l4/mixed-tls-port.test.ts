@@ -13,7 +13,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { createCa } from '../../../simulator/control/ca';
 import { ListenerCertificates } from '../../../simulator/control/gateway-ingress';
@@ -21,7 +20,7 @@ import { ingressTerminatedPorts } from '../../../simulator/policy/gateway-tls';
 import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import { explainRequest } from '../../../simulator/explain/walk';
-import { ap, freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
+import { ap, freePort, gw, startMeshFromSpec, tlsClient, vs, type TestMesh } from '../fixtures';
 import { tlsGreeter } from './fixtures';
 
 const gatewayCa = createCa({ trustDomain: 'example.com' });
@@ -43,21 +42,9 @@ const routes = (port: number) => [
 ];
 
 /** A TLS handshake asking for `servername` (none: no SNI): the certificate the client saw, and what came back for `GET /` (or the greeter's line). */
-function handshake(port: number, servername: string | undefined): Promise<{ subjectAltName?: string; reply: string }> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
-    let reply = '';
-    let subjectAltName: string | undefined;
-    s.on('secureConnect', () => {
-      const raw = s.getPeerCertificate()?.raw;
-      subjectAltName = raw ? new X509Certificate(raw).subjectAltName : undefined;
-      s.write(`GET / HTTP/1.1\r\nhost: ${servername ?? 'none'}\r\nconnection: close\r\n\r\n`);
-    });
-    s.on('data', (d) => (reply += d));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve({ subjectAltName, reply }));
-    s.setTimeout(10_000, () => s.destroy());
-  });
+async function handshake(port: number, servername: string | undefined): Promise<{ subjectAltName?: string; reply: string }> {
+  const { san, reply } = await tlsClient(port, servername, `GET / HTTP/1.1\r\nhost: ${servername ?? 'none'}\r\nconnection: close\r\n\r\n`);
+  return { subjectAltName: san, reply };
 }
 
 describe('a Gateway port with an HTTPS server and a TLS PASSTHROUGH server', () => {

@@ -17,7 +17,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
 import { createCa } from '../../../simulator/control/ca';
 import { ListenerCertificates } from '../../../simulator/control/gateway-ingress';
 import { ingressTerminatedPorts } from '../../../simulator/policy/gateway-tls';
@@ -25,7 +24,7 @@ import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import type { ListenerCertificate } from '../../../simulator/protocol';
 import { explainConnection } from '../../../simulator/explain/walkL4';
-import { freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
+import { freePort, gw, startMeshFromSpec, tlsClient, vs, type TestMesh } from '../fixtures';
 import { tcpEcho, tlsGreeter } from './fixtures';
 
 const gatewayCa = createCa({ trustDomain: 'example.com' });
@@ -50,22 +49,9 @@ const routes = () => [
 ];
 
 /** A TLS client asking for `servername` (none: no SNI) that writes `line` and half-closes (`nc`; an HTTP request is written only): the certificate it saw, and everything that came back. */
-function handshake(port: number, servername: string | undefined, line: string): Promise<{ san?: string; reply: string }> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
-    let reply = '';
-    let san: string | undefined;
-    s.on('secureConnect', () => {
-      const raw = s.getPeerCertificate()?.raw;
-      san = raw ? new X509Certificate(raw).subjectAltName : undefined;
-      if (line.startsWith('GET ')) s.write(line);
-      else s.end(line);
-    });
-    s.on('data', (d) => (reply += d));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve({ ...(san ? { san } : {}), reply: reply.trim() }));
-    s.setTimeout(10_000, () => s.destroy());
-  });
+async function handshake(port: number, servername: string | undefined, line: string): Promise<{ san?: string; reply: string }> {
+  const r = await tlsClient(port, servername, line, { halfClose: !line.startsWith('GET ') });
+  return { ...r, reply: r.reply.trim() };
 }
 
 describe('a Gateway port with a TLS server that terminates (tcp[]) and a TLS PASSTHROUGH server', () => {
