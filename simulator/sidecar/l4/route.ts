@@ -8,7 +8,7 @@
 import { protocolClass } from '../../policy/protocols';
 import { planL4, type L4PlanError } from '../routing/l4Plan';
 import { routeKey } from '../tables';
-import { MAX_CLIENT_HELLO, readClientHello } from './clientHello';
+import { peekClientHello } from '../listeners/sniff';
 import type { L4Context, L4Filter } from './context';
 
 /** How long a TLS client may take to send its ClientHello. */
@@ -39,34 +39,9 @@ export const l4Route = (s: L4RouteSettings): L4Filter => (next) => (ctx) => {
   });
 };
 
-/** Reads until the ClientHello is complete (or is not one), then pushes every byte back. */
+/** Reads until the ClientHello is complete (or is not one), then pushes every byte back; a client that sends none in time is routed without a server name. */
 export function peekServerName(ctx: L4Context, done: (sni: string | undefined) => void): void {
-  const socket = ctx.downstream;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let decided = false;
-  const decide = (sni: string | undefined) => {
-    if (decided) return;
-    decided = true;
-    clearTimeout(timer);
-    socket.off('data', onData);
-    socket.pause();
-    if (chunks.length > 0) socket.unshift(Buffer.concat(chunks));
-    done(sni);
-  };
-  const onData = (c: Buffer) => {
-    chunks.push(c);
-    size += c.length;
-    const read = readClientHello(Buffer.concat(chunks));
-    if (read.kind === 'hello') decide(read.sni);
-    else if (read.kind === 'not-tls' || size >= MAX_CLIENT_HELLO) decide(undefined);
-  };
-  const timer = setTimeout(() => decide(undefined), CLIENT_HELLO_TIMEOUT_MS);
-  timer.unref();
-  ctx.onClose(() => clearTimeout(timer));
-  socket.on('data', onData);
-  // The socket arrives paused (nothing read before a handler owns it).
-  socket.resume();
+  ctx.onClose(peekClientHello(ctx.downstream, CLIENT_HELLO_TIMEOUT_MS, done, 'no-sni'));
 }
 
 /** No tcp[]/tls[] rule or destination for the connection: closed with the plan's flag, the plan error noted for its route record. */

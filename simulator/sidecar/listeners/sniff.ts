@@ -56,24 +56,38 @@ export function sniffPlaintext(buf: Buffer): Sniffed {
   return /^[A-Z][A-Z_-]*( \S*( (H(T(T(P(\/\d?(\.\d?)?)?)?)?)?)?)?)?\r?$/.test(text) ? 'more' : 'tcp';
 }
 
-/** Reads a connection's ClientHello without consuming it: its server name (none: no SNI, or not TLS), the bytes put back (paused). */
-export function peekClientHello(socket: Duplex, timeoutMs: number, done: (sni: string | undefined) => void): void {
+/**
+ * Reads a connection's ClientHello without consuming it: `done` gets its
+ * server name (none: no SNI, or not TLS) once the ClientHello is complete,
+ * is not one, or is too large, with every byte put back (the socket paused).
+ * Without one within `timeoutMs` the connection is closed, or with
+ * `onTimeout: 'no-sni'` it goes on as one without a server name. Returns
+ * what stops the timer (for a connection closed meanwhile).
+ */
+export function peekClientHello(socket: Duplex, timeoutMs: number, done: (sni: string | undefined) => void, onTimeout: 'close' | 'no-sni' = 'close'): () => void {
   const chunks: Buffer[] = [];
   let size = 0;
-  const timer = setTimeout(() => socket.destroy(), timeoutMs);
-  timer.unref();
+  let decided = false;
+  const decide = (sni: string | undefined) => {
+    if (decided) return;
+    decided = true;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.pause();
+    if (chunks.length > 0) socket.unshift(Buffer.concat(chunks));
+    done(sni);
+  };
   const onData = (c: Buffer) => {
     chunks.push(c);
     size += c.length;
     const read = readClientHello(Buffer.concat(chunks));
     if (read.kind === 'more' && size < MAX_CLIENT_HELLO) return;
-    clearTimeout(timer);
-    socket.off('data', onData);
-    socket.pause();
-    socket.unshift(Buffer.concat(chunks));
-    done(read.kind === 'hello' ? read.sni : undefined);
+    decide(read.kind === 'hello' ? read.sni : undefined);
   };
+  const timer = setTimeout(() => (onTimeout === 'no-sni' ? decide(undefined) : socket.destroy()), timeoutMs);
+  timer.unref();
   socket.on('data', onData);
-  // A socket accepted paused (pauseOnConnect) reads nothing until resumed.
+  // A socket accepted paused (pauseOnConnect, or a handler not yet reading) reads nothing until resumed.
   socket.resume();
+  return () => clearTimeout(timer);
 }
