@@ -47,7 +47,7 @@ import { proxyConfigOf } from './proxyConfig';
 import { authzCaller } from './upstream/authzCall';
 import { AuthzGrpcSessions, grpcAuthzCaller } from './upstream/authzGrpcCall';
 import { isMixedTlsPort, mixedPortChain } from './routing/mixedTlsPort';
-import { peekClientHello } from './listeners/sniff';
+import { peekClientHello, SNIFF_TIMEOUT_MS } from './listeners/sniff';
 import { H2Pool } from './upstream/h2Pool';
 import { H2cPool } from './upstream/h2cPool';
 import { newKeepAliveAgent } from './upstream/http1';
@@ -248,8 +248,6 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     if (chain === 'passthrough') return routeGatewayConnection(socket, { port, gateways: t.gatewayTlsPorts.get(port) ?? [], tls: true });
     terminateTls(socket, { port, gateways: t.gatewayTcpPorts.get(port) ?? [], terminate: true }, true);
   };
-  /** A client on a split port that says nothing is dropped after this long (as the HTTPS listener's sniff). */
-  const SNIFF_TIMEOUT_MS = 10_000;
   type GatewayPortTarget = { port: number; gateways: string[]; tls?: boolean; terminate?: boolean; passthrough?: string[] };
   const gatewayPorts = new TcpListeners<GatewayPortTarget>((socket, target) => {
     // A port with TLS servers that terminate and passthrough ones: the ClientHello's server name picks the chain (routing/mixedTlsPort.ts).

@@ -20,7 +20,7 @@ import { headersLimits } from '../../http-limits';
 import type { GatewayListenerRef } from '../context';
 import { STREAM_WINDOW } from '../upstream/h2Pool';
 import { requestEntry, WorkerSpread, type ListenerDeps } from './outbound';
-import { onFirstBytes, peekClientHello, startsHttp2 } from './sniff';
+import { onFirstBytes, peekClientHello, SNIFF_TIMEOUT_MS, startsHttp2 } from './sniff';
 import { http1Requests, serveStreams } from './h2Streams';
 import type { H2Request } from '../downstream';
 import { ChainPicker, ChainRefusal, clientRefusal, secureOptions, type ListenerCertificateRef } from './tlsChains';
@@ -58,8 +58,6 @@ export interface GatewayServer {
   destroy(): void;
 }
 
-/** A client that connects and says nothing is dropped after this long. */
-const SNIFF_TIMEOUT_MS = 10_000;
 /** How long a closed listener's connections get to finish what they are doing. */
 const DRAIN_MS = 5_000;
 

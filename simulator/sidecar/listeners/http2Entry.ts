@@ -25,7 +25,7 @@ import type { Stats } from '../stats';
 import type { MeshTables } from '../tables';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
 import { sourceOf } from './outbound';
-import { onFirstBytes, startsHttp2 } from './sniff';
+import { onFirstBytes, SNIFF_TIMEOUT_MS, startsHttp2 } from './sniff';
 import { serveStreams } from './h2Streams';
 
 /**
@@ -81,8 +81,6 @@ export interface Http2Entry {
 const TLS_HANDSHAKE = 0x16;
 /** A request line as HTTP/1.x sends it: a method token, a space (enough to know, from the first bytes). */
 const HTTP1_REQUEST = /^[A-Z]{3,10} /;
-/** A client that connects and says nothing is dropped after this long, as the inbound listener does. */
-const SNIFF_TIMEOUT_MS = 10_000;
 
 export function createHttp2Entry(deps: Http2EntryDeps): Http2Entry {
   const sessions = new Set<http2.ServerHttp2Session>();

@@ -26,12 +26,10 @@ import { STATUS_CODES } from 'node:http';
 import { protocolClass } from '../../policy/protocols';
 import { PROXY_ERROR_HEADER } from '../errors';
 import type { InboundPort, MeshTables } from '../tables';
-import { sniffPlaintext } from './sniff';
+import { SNIFF_TIMEOUT_MS, sniffPlaintext } from './sniff';
 import { http1Requests, serveStreams } from './h2Streams';
 
 const TLS_HANDSHAKE = 0x16;
-/** A client that connects and says nothing is dropped after this long. */
-const SNIFF_TIMEOUT_MS = 10_000;
 
 export interface InboundDeps extends ListenerDeps {
   certs: Certificates;

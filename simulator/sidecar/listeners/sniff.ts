@@ -7,6 +7,9 @@
 import type { Duplex } from 'node:stream';
 import { MAX_CLIENT_HELLO, readClientHello } from '../l4/clientHello';
 
+/** A client that connects and says nothing is dropped after this long (every listener that reads a connection's first bytes to pick its handling). */
+export const SNIFF_TIMEOUT_MS = 10_000;
+
 /** What a client speaking HTTP/2 with prior knowledge sends first. */
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
