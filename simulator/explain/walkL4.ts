@@ -174,7 +174,8 @@ export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTab
       const p = probability * e.probability;
       const where = step.subset ? ` (subset ${step.subset}${step.probability < 1 ? `, ${pct(step.probability)}` : ''})` : step.probability < 1 ? ` (${pct(step.probability)})` : '';
       const records = [request, routed, l4AttemptRecord(e.workload, v.result), ...v.records];
-      if (v.refused) outcomes.push({ probability: p, kind: 'refused', ...(v.result !== '403' ? { flags: v.result } : {}), summary: `closed by ${e.workload}'s sidecar: ${v.refused}`, records });
+      // Denied by its network ext_authz or RBAC: on the client's first bytes, the tunnel and its app connection already up (the attempt connected).
+      if (v.refused) outcomes.push({ probability: p, kind: 'refused', ...(v.result !== '403' && v.result !== CONNECTED ? { flags: v.result } : {}), summary: `closed by ${e.workload}'s sidecar${v.result === CONNECTED ? ' on the client\'s first bytes' : ''}: ${v.refused}`, records });
       else outcomes.push({ probability: p, kind: 'answered', summary: `connected to ${e.workload}${where}${v.unless ? ` ${v.unless}` : ''}`, records });
     }
   }
@@ -347,7 +348,7 @@ export function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo
   if (custom?.refused) {
     step.refusedBy = 'CUSTOM';
     if (custom.record) records.push(authzRecord(custom.record, ep.name));
-    return { records, result: '403', refused: custom.refused };
+    return { records, result: CONNECTED, refused: custom.refused };
   }
   const unless = custom?.unless ? { unless: custom.unless } : {};
   const rbac = networkRbac(dest, req, locate, ref);
@@ -355,7 +356,7 @@ export function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo
   step.authz = rbac.step;
   records.push(authzRecord(rbac.decision, ep.name));
   if (rbac.decision.allowed) return { records, result: CONNECTED, ...unless };
-  return { records, result: '403', refused: `RBAC: access denied ${denialReason(step)}` };
+  return { records, result: CONNECTED, refused: `RBAC: access denied ${denialReason(step)}` };
 }
 
 /**

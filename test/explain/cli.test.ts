@@ -335,7 +335,7 @@ describe('devmesh explain ... tcp --format json', () => {
     assert.equal(out.answered, false);
     assert.deepEqual(out.outcomes[0].records.slice(1), [
       { step: 'route', proxy: 'reviews-v1', route: 'default', action: 'forward', host: 'redis.default.svc.cluster.local', port: 6379 },
-      { step: 'attempt', n: 1, endpoint: 'redis-v1', result: '403', retried: false },
+      { step: 'attempt', n: 1, endpoint: 'redis-v1', result: 'connected', retried: false },
       { step: 'mtls', proxy: 'redis-v1', port: 6379, mode: 'STRICT', source: 'default/default', peer: 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews', admitted: true },
       { step: 'authz', proxy: 'redis-v1', allowed: false, reason: 'no ALLOW policy matched (default/redis-ratings-only)' },
     ]);

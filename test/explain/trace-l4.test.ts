@@ -45,7 +45,7 @@ describe('a recorded TCP connection, walked again', () => {
     const walked = explainConnection(mesh.snapshot, hop.connection);
     const j = judge(walked.outcomes, hop.seen);
     assert.ok(j.agrees, JSON.stringify(j));
-    assert.match(j.outcome.summary, /closed by tcp-echo-v2's sidecar: RBAC: access denied by AuthorizationPolicy default\/only-v1 \(DENY\) rule 0/);
+    assert.match(j.outcome.summary, /closed by tcp-echo-v2's sidecar on the client's first bytes: RBAC: access denied by AuthorizationPolicy default\/only-v1 \(DENY\) rule 0/);
   });
 
   test('a walk over other policies than the connection ran under does not agree, and says where it differs', async () => {
@@ -55,7 +55,7 @@ describe('a recorded TCP connection, walked again', () => {
     const other = { ...mesh.snapshot, authorizationPolicies: [] };
     const j = judge(explainConnection(other, hop.connection).outcomes, hop.seen);
     assert.equal(j.agrees, false);
-    assert.match(j.agrees ? '' : j.difference ?? '', /attempt 1 result connected vs 403/);
+    assert.match(j.agrees ? '' : j.difference ?? '', /authz at tcp-echo-v2/);
   });
 
   test('an id no sidecar logged, or one only a callee logged, is not walked, and says why', () => {

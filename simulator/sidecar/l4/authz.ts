@@ -1,5 +1,7 @@
 /**
- * L4 authz: Istio's network RBAC, once per connection. The policies that
+ * L4 authz: Istio's network RBAC, once per connection, on the client's
+ * first bytes (Envoy's rbac_filter.cc decides in onData; tcp_proxy has
+ * connected the upstream by then, l4/connection.ts). The policies that
  * select this workload are rewritten for TCP as pilot does (HTTP-only fields
  * ignore an ALLOW rule and drop out of a DENY rule, security/tcpAuthorization.ts),
  * then DENY, then ALLOW decide on the verified peer identity, its namespace,
@@ -49,26 +51,31 @@ export function tcpAuthorize(t: MeshTables, req: AuthzRequest): { decision: Auth
 }
 
 export const l4Authz = (deps: L4AuthzDeps): L4Filter => (next) => (ctx) => {
-  const t = ctx.tables;
-  // At a workload the peer is the calling sidecar and the port its container port; at the ingress, the client and the Gateway server port.
-  const gateway = ctx.gateway;
-  const port = gateway?.port ?? ctx.inbound?.number ?? t.self?.appPort ?? 0;
-  const peer = { spiffeId: gateway ? ctx.source.clientPrincipal : ctx.source.spiffeId, address: ctx.source.address };
-  const decided = tcpAuthorize(t, tcpAuthzRequest(peer, port, ctx.sni));
-  if (!decided) return next(ctx);
-  const decision = decided.decision;
-  ctx.authz = decision;
-  const who = peer.spiffeId ?? ctx.source.address ?? 'unknown peer';
-  if (decision.audited) {
-    deps.stats.inc('rbac.tcp.audit');
-    deps.log('info', `rbac audit: TCP connection to port ${port} from ${who} matched ${decision.audited.join(', ')}`);
-  }
-  if (decision.dryRun) {
-    deps.stats.inc(decision.dryRun.allowed ? 'rbac.tcp.shadow_allowed' : 'rbac.tcp.shadow_denied');
-    deps.log('info', `rbac dry-run: TCP connection to port ${port} from ${who} would be ${decision.dryRun.allowed ? 'allowed' : 'DENIED'} (${decision.dryRun.policy}); enforced decision: ${decision.allowed ? 'allowed' : 'denied'}`);
-  }
-  deps.stats.inc(decision.allowed ? 'rbac.tcp.allowed' : 'rbac.tcp.denied');
-  if (decision.allowed) return next(ctx);
-  deps.stats.inc(`rbac.tcp.denied_by.${decision.policy}`);
-  ctx.fail({ reason: `rbac_access_denied_matched_policy[${decision.policy}]`, status: 403, message: 'RBAC: access denied' });
+  // No policy selects the proxy: pilot builds no network RBAC filter at all.
+  if (authzPoliciesAt(ctx.tables).length === 0) return next(ctx);
+  // Envoy's network RBAC decides in onData (onNewConnection returns Continue): on the client's first bytes, after tcp_proxy connected.
+  ctx.onFirstBytes((proceed) => {
+    const t = ctx.tables;
+    // At a workload the peer is the calling sidecar and the port its container port; at the ingress, the client and the Gateway server port.
+    const gateway = ctx.gateway;
+    const port = gateway?.port ?? ctx.inbound?.number ?? t.self?.appPort ?? 0;
+    const peer = { spiffeId: gateway ? ctx.source.clientPrincipal : ctx.source.spiffeId, address: ctx.source.address };
+    const decision = tcpAuthorize(t, tcpAuthzRequest(peer, port, ctx.sni))!.decision;
+    ctx.authz = decision;
+    const who = peer.spiffeId ?? ctx.source.address ?? 'unknown peer';
+    if (decision.audited) {
+      deps.stats.inc('rbac.tcp.audit');
+      deps.log('info', `rbac audit: TCP connection to port ${port} from ${who} matched ${decision.audited.join(', ')}`);
+    }
+    if (decision.dryRun) {
+      deps.stats.inc(decision.dryRun.allowed ? 'rbac.tcp.shadow_allowed' : 'rbac.tcp.shadow_denied');
+      deps.log('info', `rbac dry-run: TCP connection to port ${port} from ${who} would be ${decision.dryRun.allowed ? 'allowed' : 'DENIED'} (${decision.dryRun.policy}); enforced decision: ${decision.allowed ? 'allowed' : 'denied'}`);
+    }
+    deps.stats.inc(decision.allowed ? 'rbac.tcp.allowed' : 'rbac.tcp.denied');
+    if (decision.allowed) return proceed();
+    deps.stats.inc(`rbac.tcp.denied_by.${decision.policy}`);
+    // setConnectionTerminationDetails, then close(NoFlush): the held bytes never reach the upstream, which tcp_proxy closes too.
+    ctx.fail({ reason: `rbac_access_denied_matched_policy[${decision.policy}]`, status: 403, message: 'RBAC: access denied' });
+  });
+  next(ctx);
 };

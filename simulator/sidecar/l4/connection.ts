@@ -11,7 +11,7 @@ import { TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Source } from '../context';
 import type { MeshTables } from '../tables';
-import type { L4Context, L4Error, L4Exchange, L4Listener } from './context';
+import type { FirstBytesCheck, L4Context, L4Error, L4Exchange, L4Listener } from './context';
 
 export interface L4Observer {
   /**
@@ -42,6 +42,7 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
     observer.opened?.(exchange);
   };
   const closers: (() => void)[] = [];
+  const firstBytesChecks: FirstBytesCheck[] = [];
   const exchange: L4Exchange = { ctx: undefined as unknown as L4Context, durationMs: 0, bytesReceived: 0, bytesSent: 0, connected: false };
 
   /** `refused`: the downstream was just told why (a CONNECT answer): let that reach it before the socket goes. */
@@ -82,6 +83,9 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
         ends.refuse(err);
         return finish(true);
       }
+      // Closed by the mesh after it connected (its network ext_authz or RBAC, on the client's first bytes):
+      // no answer to send any more, and it ends as a failed connection (cx_failed, its rule's errors) as one refused before.
+      exchange.connected = false;
       finish();
     },
     relay(up: Duplex) {
@@ -102,11 +106,26 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
         downstream.once('close', finishNow);
         setTimeout(finishNow, 2000).unref();
       });
-      pump(downstream, up, (n) => { exchange.bytesReceived += n; });
+      const forward = () => pump(downstream, up, (n) => { exchange.bytesReceived += n; });
+      if (firstBytesChecks.length === 0) {
+        forward();
+        pump(up, downstream, (n) => { exchange.bytesSent += n; });
+        return;
+      }
+      // Envoy's tcp_proxy connected at accept; what the server says first (a greeting) reaches the
+      // client at once, while the client's own first bytes wait for the network ext_authz and RBAC (onData).
       pump(up, downstream, (n) => { exchange.bytesSent += n; });
+      awaitFirstBytes(downstream, (ended) => runChecks(firstBytesChecks, () => over, () => {
+        // Allowed: the held bytes go on first, then the rest in order (or the client's FIN, when it sent none).
+        if (!ended) forward();
+        else if (!up.destroyed) up.end();
+      }));
     },
     onClose(cb) {
       closers.push(cb);
+    },
+    onFirstBytes(check) {
+      firstBytesChecks.push(check);
     },
   };
   if (ends.accept) ctx.accept = ends.accept;
@@ -114,6 +133,42 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
   exchange.ctx = ctx;
   observer.live?.add(exchange);
   return ctx;
+}
+
+/**
+ * Waits for the downstream's first bytes and leaves them unread (pushed back,
+ * the stream paused) for the pump that forwards them once they are allowed:
+ * the one read of those bytes on this path, nothing lost or read twice. A FIN
+ * before any byte is Envoy's onData with end_stream and an empty buffer: `ended`.
+ */
+function awaitFirstBytes(downstream: Duplex, then: (ended: boolean) => void): void {
+  const onData = (chunk: Buffer) => {
+    stop();
+    downstream.pause();
+    downstream.unshift(chunk);
+    then(false);
+  };
+  const onEnd = () => {
+    stop();
+    then(true);
+  };
+  const stop = () => {
+    downstream.off('data', onData);
+    downstream.off('end', onEnd);
+  };
+  downstream.on('data', onData);
+  downstream.once('end', onEnd);
+  downstream.resume();
+}
+
+/** Runs the first-bytes checks in order (ext_authz, then RBAC, as pilot orders the filters); `allowed` once all proceed. */
+function runChecks(checks: readonly FirstBytesCheck[], isOver: () => boolean, allowed: () => void): void {
+  const step = (i: number): void => {
+    if (isOver()) return;
+    if (i === checks.length) return allowed();
+    checks[i](() => step(i + 1));
+  };
+  step(0);
 }
 
 const idPrefix = randomBytes(4).toString('hex');

@@ -85,11 +85,23 @@ export interface L4Context {
   relay(upstream: Duplex): void;
   /** Called once when the connection is over (failed, closed or reset). */
   onClose(cb: () => void): void;
+  /**
+   * A check made on the client's first bytes, once the upstream connected
+   * (Envoy's network ext_authz and RBAC decide in onData, not at accept):
+   * the bytes are held until every check, in the order added, calls
+   * `proceed`; a check that denies calls `fail` instead, and they never
+   * reach the upstream. A client that half-closes without a byte is
+   * checked then (onData with end_stream); one that never sends, never.
+   */
+  onFirstBytes(check: FirstBytesCheck): void;
   /** Inbound: the peer's sidecar is told the tunnel is up (HTTP 200), just before relaying. */
   accept?(): void;
   /** Inbound: the peer's sidecar is told why not (HTTP status + x-devmesh-proxy-error) instead of a bare close. */
   refuse?(err: L4Error): void;
 }
+
+/** A first-bytes check (L4Context.onFirstBytes): calls `proceed` to let the bytes on, or fails the connection. */
+export type FirstBytesCheck = (proceed: () => void) => void;
 
 export type L4Handler = (ctx: L4Context) => void;
 export type L4Filter = (next: L4Handler) => L4Handler;
@@ -107,6 +119,6 @@ export interface L4Exchange {
   bytesReceived: number;
   /** Bytes sent to the downstream. */
   bytesSent: number;
-  /** true once it connected to its upstream. */
+  /** true once it connected to its upstream; false again if the mesh then closed it (ext_authz or RBAC on the first bytes). */
   connected: boolean;
 }

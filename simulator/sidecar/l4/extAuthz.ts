@@ -17,9 +17,11 @@
  *   that fails or times out unless `failOpen` (`statusOnError` is HTTP's:
  *   a connection has no status to send).
  *
- * The check is made before the connection goes on to its upstream; Envoy's
- * filter asks on the client's first bytes (a server-first protocol's greeting
- * can reach the client before the decision there).
+ * The check is made on the client's first bytes, as Envoy's Filter::onData
+ * makes it (onNewConnection returns Continue, "wait till onData() happens"):
+ * tcp_proxy has connected the upstream by then, a server-first protocol's
+ * greeting reaches the client before the decision, and the bytes are held
+ * until the authorizer answers (l4/connection.ts onFirstBytes).
  */
 import { customDecision, type AuthzRequest, type CustomDecision } from '../security/authorization';
 import { encodeCheckRequest, grpcCheckVerdict, type CheckAttributes } from '../security/extAuthzGrpc';
@@ -87,41 +89,49 @@ export const l4ExtAuthz = (deps: L4ExtAuthzDeps): L4Filter => (next) => (ctx) =>
   }
   const who = peer.spiffeId ?? peer.address ?? 'unknown peer';
   if (decision.kind === 'deny') {
-    deps.stats.inc('ext_authz.tcp.bad_custom_action');
-    deps.log('warn', `ext_authz: ${decision.policy} closes a TCP connection to port ${port} from ${who}: ${decision.why} (pilot turns such a CUSTOM policy into a network RBAC DENY)`);
-    ctx.authz = { allowed: false, policy: decision.policy };
-    return ctx.fail({ reason: `rbac_access_denied_matched_policy[${decision.policy}]`, status: 403, message: `RBAC: access denied (${decision.why})` });
+    // Pilot's network RBAC DENY in the CUSTOM filter's place: it decides on the first bytes too.
+    ctx.onFirstBytes(() => {
+      deps.stats.inc('ext_authz.tcp.bad_custom_action');
+      deps.log('warn', `ext_authz: ${decision.policy} closes a TCP connection to port ${port} from ${who}: ${decision.why} (pilot turns such a CUSTOM policy into a network RBAC DENY)`);
+      ctx.authz = { allowed: false, policy: decision.policy };
+      ctx.fail({ reason: `rbac_access_denied_matched_policy[${decision.policy}]`, status: 403, message: `RBAC: access denied (${decision.why})` });
+    });
+    return next(ctx);
   }
   const provider = providerOf(t, decision.provider)!;
-  const cancel = new AbortController();
-  let gone = false;
-  ctx.onClose(() => {
-    gone = true;
-    cancel.abort();
+  // Envoy's Filter::onData calls the authorizer on the first bytes (onNewConnection: "Wait till onData() happens") and holds them until it answers.
+  ctx.onFirstBytes((proceed) => {
+    const cancel = new AbortController();
+    let gone = false;
+    ctx.onClose(() => {
+      gone = true;
+      cancel.abort();
+    });
+    const socket = ctx.downstream as Partial<{ localPort: number }>;
+    const checkRequest = encodeCheckRequest(tcpCheckAttributes(ctx, socket.localPort));
+    deps.stats.inc('ext_authz.tcp.total');
+    deps.call(provider, checkRequest, t, cancel.signal).then((answer) => {
+      if (gone) return;
+      const verdict = grpcCheckVerdict(answer);
+      switch (verdict.kind) {
+        case 'allow':
+          deps.stats.inc('ext_authz.tcp.ok');
+          return proceed();
+        case 'deny':
+          deps.stats.inc('ext_authz.tcp.denied');
+          deps.stats.inc('ext_authz.tcp.cx_closed');
+          return ctx.fail({ flag: 'UAEX', status: 403, reason: 'ext_authz_denied', message: `denied by the external authorizer ${provider.name} (${provider.address})${verdict.message ? `: ${verdict.message}` : ''}` });
+        case 'error':
+          deps.stats.inc('ext_authz.tcp.error');
+          deps.log('warn', `ext_authz: provider ${provider.name} (${provider.address}) failed for a TCP connection to port ${port} from ${who}: ${verdict.why}${provider.failOpen ? '; failOpen lets the connection through' : ''}`);
+          if (provider.failOpen) {
+            deps.stats.inc('ext_authz.tcp.failure_mode_allowed');
+            return proceed();
+          }
+          deps.stats.inc('ext_authz.tcp.cx_closed');
+          return ctx.fail({ flag: 'UAEX', status: 403, reason: 'ext_authz_error', message: `the external authorizer ${provider.name} (${provider.address}) failed: ${verdict.why}` });
+      }
+    });
   });
-  const socket = ctx.downstream as Partial<{ localPort: number }>;
-  const checkRequest = encodeCheckRequest(tcpCheckAttributes(ctx, socket.localPort));
-  deps.stats.inc('ext_authz.tcp.total');
-  deps.call(provider, checkRequest, t, cancel.signal).then((answer) => {
-    if (gone) return;
-    const verdict = grpcCheckVerdict(answer);
-    switch (verdict.kind) {
-      case 'allow':
-        deps.stats.inc('ext_authz.tcp.ok');
-        return next(ctx);
-      case 'deny':
-        deps.stats.inc('ext_authz.tcp.denied');
-        deps.stats.inc('ext_authz.tcp.cx_closed');
-        return ctx.fail({ flag: 'UAEX', status: 403, reason: 'ext_authz_denied', message: `denied by the external authorizer ${provider.name} (${provider.address})${verdict.message ? `: ${verdict.message}` : ''}` });
-      case 'error':
-        deps.stats.inc('ext_authz.tcp.error');
-        deps.log('warn', `ext_authz: provider ${provider.name} (${provider.address}) failed for a TCP connection to port ${port} from ${who}: ${verdict.why}${provider.failOpen ? '; failOpen lets the connection through' : ''}`);
-        if (provider.failOpen) {
-          deps.stats.inc('ext_authz.tcp.failure_mode_allowed');
-          return next(ctx);
-        }
-        deps.stats.inc('ext_authz.tcp.cx_closed');
-        return ctx.fail({ flag: 'UAEX', status: 403, reason: 'ext_authz_error', message: `the external authorizer ${provider.name} (${provider.address}) failed: ${verdict.why}` });
-    }
-  });
+  next(ctx);
 };

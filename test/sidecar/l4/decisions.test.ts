@@ -59,13 +59,15 @@ describe('decision records of a TCP connection', () => {
     assert.equal(into.trace_id, out.trace_id, 'both ends log the connection under one id');
   });
 
-  test('a connection refused by RBAC: no ALLOW rule matched (rule 0 is HTTP-only, rule 1 is for 9000); the caller records the refusal as its attempt\'s result', async () => {
+  test('a connection refused by RBAC on its first bytes: no ALLOW rule matched (rule 0 is HTTP-only, rule 1 is for 9000); the caller\'s attempt connected (its peer closed it, as Envoy\'s inbound RBAC does after tcp_proxy connected)', async () => {
     assert.equal((await say(local9001, 'hi')).trim(), '');
     const out = await eventually(() => tcpLog('sleep').find((e) => e.listener === 'outbound' && e.decisions.some((d) => d.step === 'route' && d.port === 9001)), 'the refused connection');
     const into = await eventually(() => tcpLog('tcp-echo-v1').find((e) => e.trace_id === out.trace_id), 'the callee\'s entry of it');
     const authz = into.decisions.find((d) => d.step === 'authz');
     assert.deepEqual(authz, { step: 'authz', proxy: 'tcp-echo-v1', allowed: false, reason: 'no ALLOW policy matched (default/tcp-policy)' });
-    assert.deepEqual(out.decisions.find((d) => d.step === 'attempt'), { step: 'attempt', n: 1, endpoint: 'tcp-echo-v1', result: '403', retried: false });
+    assert.deepEqual(out.decisions.find((d) => d.step === 'attempt'), { step: 'attempt', n: 1, endpoint: 'tcp-echo-v1', result: 'connected', retried: false });
+    assert.equal(out.response_flags, '-');
+    assert.match(into.connection_termination_details, /^rbac_access_denied_matched_policy\[/);
   });
 
   test('the rules that decided are counted per connection: the tcp[] rule at the caller, the ALLOW rule as written at the callee', async () => {
@@ -74,7 +76,9 @@ describe('decision records of a TCP connection', () => {
     assert.ok((callee.get('AuthorizationPolicy/default/tcp-policy/1')?.requests ?? 0) >= 1);
     assert.equal(callee.get('AuthorizationPolicy/default/tcp-policy/0'), undefined, 'the HTTP-only rule never decides a connection');
     assert.ok((caller.get('VirtualService/default/tcp-echo/tcp/1')?.requests ?? 0) >= 1);
-    assert.ok((caller.get('VirtualService/default/tcp-echo/tcp/0')?.errors ?? 0) >= 1, 'the refused connection counts as an error of its route rule');
+    // The caller's sidecar saw a connection its peer closed (Envoy's outbound knows no more): not an error of its route rule.
+    assert.equal(caller.get('VirtualService/default/tcp-echo/tcp/0')?.errors ?? 0, 0, 'the connection the callee refused is no error at the caller');
+    assert.ok((caller.get('VirtualService/default/tcp-echo/tcp/0')?.requests ?? 0) >= 1);
   });
 
   test('connectionPool.tcp.maxConnections: the connection past the limit records its attempt as UO', async () => {
