@@ -110,7 +110,11 @@ function customClosed(o: Outcome, custom: NonNullable<ReturnType<typeof customGa
   return { probability: o.probability, kind: 'refused', ...(custom.flag ? { flags: custom.flag } : {}), summary: `closed by the ingress gateway ${proxy}: ${custom.refused}`, records };
 }
 
-/** An outcome past the route, as the ingress's network RBAC leaves it: its verdict recorded after the route; a denial closes the connection before any attempt. */
+/**
+ * An outcome past the route, as the ingress's network RBAC leaves it: its verdict recorded after the route. A denial is
+ * decided on the client's first bytes, after the gateway connected upstream (l4/authz.ts), but its records keep the
+ * verdict in the attempt's place (no attempt record), as they did when it was decided at accept.
+ */
 function gatedOutcome(o: Outcome, rbac: NonNullable<ReturnType<typeof networkRbac>>, proxy: string): Outcome {
   const at = o.records.findIndex((r) => r.step === 'route' && r.action === 'forward');
   if (at < 0) return o;

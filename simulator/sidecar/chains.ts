@@ -300,7 +300,7 @@ export function outboundL4Chain(d: {
       // Which tcp[]/tls[] rule (by port, source, and on TLS ports the ClientHello's SNI; at the ingress, by Gateway port) and which destination.
       d.role === 'ingress' ? l4GatewayRoute({ random: d.random }) : d.role === 'egress' ? l4EgressGatewayRoute({ random: d.random }) : l4Route({ random: d.random }),
       // At the ingress: the AuthorizationPolicies selecting the gateway, for TCP, once the server name picked the filter chain (a passthrough port).
-      // CUSTOM first (a gRPC provider's network ext_authz), then DENY and ALLOW (network RBAC), as pilot orders the filters.
+      // CUSTOM first (a gRPC provider's network ext_authz), then DENY and ALLOW (network RBAC), as pilot orders the filters; both decide on the client's first bytes, once toPeer connected.
       ...(d.role === 'ingress' ? [l4ExtAuthz({ call: d.authzCall, stats: d.stats, log: d.log }), l4Authz(d)] : []),
       // Subset -> workloads (minus ejected hosts) -> the DestinationRule's load balancer.
       l4Endpoint({ lb: d.lb, random: d.random, state: r }),
@@ -331,9 +331,10 @@ export function inboundL4Chain(d: {
       l4ServicePort(),
       // Which workload called, when its certificate vouches for the name it gives.
       l4LearnPeer(),
-      // AuthorizationPolicy CUSTOM for TCP: a gRPC external authorizer checks the connection once (an HTTP provider has no network filter).
+      // AuthorizationPolicy CUSTOM for TCP: a gRPC external authorizer checks the connection once, on the client's first bytes (an HTTP provider has no network filter).
       l4ExtAuthz({ call: d.authzCall, stats: d.stats, log: d.log }),
-      // AuthorizationPolicy DENY then ALLOW for TCP (HTTP-only fields as Istio treats them on TCP), once per connection.
+      // AuthorizationPolicy DENY then ALLOW for TCP (HTTP-only fields as Istio treats them on TCP), once per connection, on the client's first bytes
+      // (both wait in onData as Envoy's filters do: the app below is connected first, and what it says first reaches the client).
       l4Authz(d),
     ],
     // TCP to the app on the local port of the container port called (at the egress gateway: on to the external host).

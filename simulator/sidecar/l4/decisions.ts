@@ -67,12 +67,13 @@ export function l4RecordsOf(ctx: L4Context, connected: boolean): DecisionRecord[
   if (!plan) return out;
   out.push(l4RouteRecord(plan, proxy));
   if (plan.kind === 'error') return out;
-  // The ingress's network RBAC, after the route picked the filter chain: a denial closes the connection before any attempt.
+  // The ingress's network RBAC, after the route picked the filter chain. It decides on the client's first bytes, once the
+  // upstream connected; a denial's records still end at the verdict (no attempt), as when it was decided at accept.
   if (ctx.listener === 'ingress' && ctx.authz) {
     out.push(authzRecord(ctx.authz, proxy));
     if (!ctx.authz.allowed) return out;
   }
-  // The network ext_authz (CUSTOM) closed it before the endpoint pick: no attempt either (its flag, UAEX, is the entry's).
+  // The network ext_authz (CUSTOM) closed it on the first bytes: no attempt recorded either (its flag, UAEX, is the entry's).
   if (ctx.listener === 'ingress' && ctx.failure?.flag === 'UAEX') return out;
   out.push(l4AttemptRecord(ctx.endpoint?.name, l4AttemptResult(connected, ctx.failure)));
   return out;
