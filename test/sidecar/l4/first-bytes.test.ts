@@ -17,7 +17,8 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import type { ExtensionProvider, Resource } from '../../../simulator/policy/model';
-import { ap, freePort, startMeshFromSpec, type TestMesh } from '../fixtures';
+import { ap, freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
+import { atIngress } from './ingressTcp';
 import { eventually, redisCommand, redisServer } from './fixtures';
 import { startGrpcAuthorizer } from './grpcAuthorizer';
 
@@ -201,6 +202,47 @@ describe('TCP authorization on the client\'s first bytes, behind a server-first 
     assert.deepEqual(app.received[accepted], []);
     const entry = await eventually(() => inboundEntries().slice(seen).find((e) => e.response_flags === 'UAEX'), 'the callee\'s UAEX entry');
     assert.equal(entry.proxy_error, 'ext_authz_denied');
+    assert.equal(entry.bytes_received, 0);
+    assert.equal(entry.bytes_sent, GREETING.length);
+  });
+});
+
+describe('the ingress gateway\'s network RBAC on a Gateway TCP server, in front of a server-first app', { timeout: 20_000 }, () => {
+  let mesh: TestMesh;
+  let app: Awaited<ReturnType<typeof greeter>>;
+  let port: number;
+  const policies = (aps: Resource<'AuthorizationPolicy'>[]) => ({
+    gateways: [gw('edge', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: port, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] }] } as Resource<'Gateway'>['spec'])],
+    virtualServices: [vs('greeter', { hosts: ['*'], gateways: ['edge'], tcp: [{ route: [{ destination: { host: 'greeter', port: { number: 3306 } } }] }] })],
+    authorizationPolicies: aps,
+  });
+  before(async () => {
+    app = await greeter();
+    port = await freePort();
+    mesh = await startMeshFromSpec({
+      services: [{ name: 'greeter', ports: [{ name: 'tcp-mysql', port: 3306 }], workloads: [{ name: 'greeter-v1', labels: { app: 'greeter' }, ports: { '3306': 1 } }] }],
+    }, policies([]), { ingress: true, app: (w) => (w === 'greeter-v1' ? Promise.resolve(app) : undefined) });
+  });
+  after(async () => {
+    await mesh?.close();
+    app?.server.close();
+  });
+
+  test('DENY at the gateway: the workload\'s greeting reaches the client through the gateway, its first write closes the connection, and the app never sees it', async () => {
+    await mesh.push(policies([atIngress('no-local-tcp', { action: 'DENY', rules: [{ from: [{ source: { ipBlocks: ['127.0.0.0/8'] } }] }] })]));
+    const denied = mesh.ingress!.stats.get('rbac.tcp.denied');
+    const accepted = app.received.length;
+    const c = client(port);
+    await c.until(GREETING);
+    assert.equal(mesh.ingress!.stats.get('rbac.tcp.denied'), denied);
+    c.s.write('HELO outside\r\n');
+    await c.closed;
+    assert.equal(c.text(), GREETING);
+    assert.equal(mesh.ingress!.stats.get('rbac.tcp.denied'), denied + 1);
+    await eventually(() => (app.closed() >= accepted + 1 ? true : undefined), 'the app\'s connection to be closed');
+    assert.deepEqual(app.received[accepted], []);
+    const entry = await eventually(() => mesh.ingress!.accessLog.tail().find((e) => e.protocol === '-' && e.listener === 'ingress' && e.connection_termination_details !== '-'), 'the ingress\'s entry');
+    assert.equal(entry.connection_termination_details, 'rbac_access_denied_matched_policy[istio-system/no-local-tcp]');
     assert.equal(entry.bytes_received, 0);
     assert.equal(entry.bytes_sent, GREETING.length);
   });
