@@ -57,8 +57,10 @@ export function l4RecordsOf(ctx: L4Context, connected: boolean): DecisionRecord[
   if (ctx.listener === 'inbound') {
     if (ctx.inbound) out.push(l4MtlsRecord(proxy, ctx.inbound, { tls: ctx.source.tls !== false, spiffeId: ctx.source.spiffeId }));
     if (ctx.authz) out.push(authzRecord(ctx.authz, proxy));
-    // The egress gateway routes what its inbound takes: its route and attempt follow.
+    // The egress gateway routes what its inbound takes: its route and attempt follow. Its own ext_authz or RBAC
+    // closed it on the first bytes (after it routed and connected on): the records end at the verdict, as at the ingress.
     if (!ctx.plan && !ctx.planError) return out;
+    if (ctx.authz?.allowed === false || ctx.failure?.flag === 'UAEX') return out;
   } else {
     out.push(ctx.destination ? { step: 'request', config: ctx.tables.snapshot.version, target: ctx.destination.authority } : { step: 'request', config: ctx.tables.snapshot.version });
   }
