@@ -80,6 +80,7 @@ describe('TCP authorization on the client\'s first bytes, behind a server-first 
   let authorizer: Awaited<ReturnType<typeof startGrpcAuthorizer>>;
   let fromSleep: number;
   let fromOther: number;
+  let hold: { arrived: () => void; release: Promise<void> } | undefined;
   const selector = { matchLabels: { app: 'greeter' } };
   const denySleep = ap('greeter-deny-sleep', { selector, action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/sleep'] } }] }] });
   const allowSleep = ap('greeter-allow-sleep', { selector, action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/sleep'] } }] }] });
@@ -91,7 +92,16 @@ describe('TCP authorization on the client\'s first bytes, behind a server-first 
 
   before(async () => {
     app = await greeter();
-    authorizer = await startGrpcAuthorizer([SLEEP_ID]);
+    // Allows sleep's principal; a test can hold one answer until it releases it.
+    authorizer = await startGrpcAuthorizer(async (check) => {
+      const h = hold;
+      hold = undefined;
+      if (h) {
+        h.arrived();
+        await h.release;
+      }
+      return check.attributes?.source?.principal === SLEEP_ID ? { status: { code: 0 } } : { status: { code: 7, message: 'not sleep' } };
+    });
     fromSleep = await freePort();
     fromOther = await freePort();
     mesh = await startMeshFromSpec({
@@ -185,6 +195,27 @@ describe('TCP authorization on the client\'s first bytes, behind a server-first 
     assert.equal(authorizer.checks.length, asked + 1);
     assert.equal(authorizer.checks[asked].attributes.source?.principal, SLEEP_ID);
     assert.equal(Buffer.concat(app.received[accepted]).toString(), 'HELO sleep\n');
+    c.s.end();
+    await c.closed;
+  });
+
+  test('ext_authz: what the client writes while the authorizer is still answering is held too, and follows the first bytes in order', async () => {
+    await push([custom]);
+    const accepted = app.received.length;
+    let arrived!: () => void;
+    let release!: () => void;
+    const checkArrived = new Promise<void>((r) => { arrived = r; });
+    hold = { arrived, release: new Promise<void>((r) => { release = r; }) };
+    const c = client(fromSleep);
+    await c.until(GREETING);
+    c.s.write('one\n');
+    await checkArrived;
+    c.s.write('two\n');
+    assert.deepEqual(app.received[accepted], [], 'nothing reaches the app before the answer');
+    release();
+    await c.until('got two\r\n');
+    assert.equal(c.text(), `${GREETING}got one\r\ngot two\r\n`);
+    assert.equal(Buffer.concat(app.received[accepted]).toString(), 'one\ntwo\n');
     c.s.end();
     await c.closed;
   });
