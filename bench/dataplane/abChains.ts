@@ -16,7 +16,11 @@
  *
  * Prints per round and the medians: req/s, CPU µs per request of the
  * service and of the sidecar process, the hub's intake µs per request, and
- * the B/A ratio of each round; and each build's sidecar process RSS idle
+ * the B/A ratio of each round; the sidecar process's CPU split into its
+ * main thread (the event loop: JavaScript, system calls, the GC's pauses)
+ * and its other threads (V8's concurrent and parallel GC and compiler
+ * helpers), into user and system time, and its context switches per
+ * request; and each build's sidecar process RSS idle
  * (before the warm-up) and its peak (VmHWM) so far after each round, both
  * processes having served the same minutes. Run it a second time with the builds swapped
  * (and once with the same build twice) to see the slots' bias.
@@ -24,13 +28,27 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { CPUS, cpuMsOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned } from './procs';
+import { CPUS, cpuMsOf, cpuSplitOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned, type CpuSplit } from './procs';
 import { freePort } from './ports';
 
 type Module = Record<string, any>;
 
 interface Chain { url: string; host: string; svc: ChildProcess; pids: number[]; ingestUs: number; stop(): Promise<void> }
-interface Round { rps: number; errors: number; service: number; sidecar: number; intake: number; load: number; peakMb: number }
+interface Round {
+  rps: number; errors: number; service: number; sidecar: number; intake: number; load: number; peakMb: number;
+  /** The sidecar process's CPU per request split (µs; context switches per request): see procs.ts cpuSplitOf. */
+  split: CpuSplit;
+}
+
+/** The sum of the processes' splits. */
+function splitOf(pids: number[]): CpuSplit {
+  const sum: CpuSplit = { user: 0, system: 0, main: 0, helpers: 0, voluntary: 0, involuntary: 0 };
+  for (const pid of pids) {
+    const s = cpuSplitOf(pid);
+    for (const k of Object.keys(sum) as (keyof CpuSplit)[]) sum[k] += s[k];
+  }
+  return sum;
+}
 
 async function chainOf(dir: string, urlPath: string): Promise<Chain> {
   const r = (m: string): Module => require(path.resolve(dir, 'out', m));
@@ -88,25 +106,30 @@ async function main(): Promise<void> {
   const runs: Round[][] = [[], []];
   process.stdout.write(`A ${a}\nB ${b}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each, GET ${urlPath}\n`);
   for (let k = 0; k < Number(rounds); k++) {
-    const before = chains.map((c) => ({ svc: cpuMsOf(c.svc.pid), sidecars: c.pids.map(cpuMsOf), ingest: c.ingestUs }));
+    const before = chains.map((c) => ({ svc: cpuMsOf(c.svc.pid), sidecars: c.pids.map(cpuMsOf), ingest: c.ingestUs, split: splitOf(c.pids) }));
     const results = await drive(Number(seconds));
     // The batches of the run's last 250 ms.
     await new Promise((res) => setTimeout(res, 400));
     chains.forEach((c, i) => {
       const n = results[i].requests;
       const was = before[i];
+      const split = splitOf(c.pids);
+      for (const k of Object.keys(split) as (keyof CpuSplit)[]) split[k] = ((split[k] - was.split[k]) * (k === 'voluntary' || k === 'involuntary' ? 1 : 1000)) / n;
       const round: Round = {
         rps: results[i].rps, errors: results[i].errors + results[i].non2xx,
         service: ((cpuMsOf(c.svc.pid) - was.svc) * 1000) / n,
         sidecar: (c.pids.reduce((sum, pid, j) => sum + cpuMsOf(pid) - was.sidecars[j], 0) * 1000) / n,
-        intake: (c.ingestUs - was.ingest) / n, load: os.loadavg()[0], peakMb: mb(c, (m) => m.peakMb),
+        intake: (c.ingestUs - was.ingest) / n, load: os.loadavg()[0], peakMb: mb(c, (m) => m.peakMb), split,
       };
       runs[i].push(round);
-      process.stdout.write(`round ${k + 1} ${i ? 'B' : 'A'}: ${round.rps.toFixed(0)} req/s, ${round.errors} errors; CPU µs/req service ${round.service.toFixed(0)}, sidecar process ${round.sidecar.toFixed(0)}, intake ${round.intake.toFixed(1)}; sidecar peak ${round.peakMb.toFixed(1)} MB; load ${round.load.toFixed(1)}\n`);
+      process.stdout.write(`round ${k + 1} ${i ? 'B' : 'A'}: ${round.rps.toFixed(0)} req/s, ${round.errors} errors; CPU µs/req service ${round.service.toFixed(0)}, sidecar process ${round.sidecar.toFixed(0)}, intake ${round.intake.toFixed(1)}; sidecar main thread ${split.main.toFixed(0)}, other threads ${split.helpers.toFixed(0)}, user ${split.user.toFixed(0)}, system ${split.system.toFixed(0)}, context switches/req ${split.voluntary.toFixed(2)} + ${split.involuntary.toFixed(2)} forced; sidecar peak ${round.peakMb.toFixed(1)} MB; load ${round.load.toFixed(1)}\n`);
     });
   }
   const med = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
-  for (const [name, pick, digits] of [['req/s', (r: Round) => r.rps, 0], ['service CPU µs/req', (r: Round) => r.service, 0], ['sidecar process CPU µs/req', (r: Round) => r.sidecar, 0], ['intake µs/req', (r: Round) => r.intake, 1]] as const) {
+  for (const [name, pick, digits] of [['req/s', (r: Round) => r.rps, 0], ['service CPU µs/req', (r: Round) => r.service, 0], ['sidecar process CPU µs/req', (r: Round) => r.sidecar, 0], ['intake µs/req', (r: Round) => r.intake, 1],
+    ['sidecar main thread CPU µs/req', (r: Round) => r.split.main, 0], ['sidecar other threads CPU µs/req', (r: Round) => r.split.helpers, 0],
+    ['sidecar user CPU µs/req', (r: Round) => r.split.user, 0], ['sidecar system CPU µs/req', (r: Round) => r.split.system, 0],
+    ['sidecar voluntary context switches/req', (r: Round) => r.split.voluntary, 2], ['sidecar forced context switches/req', (r: Round) => r.split.involuntary, 2]] as const) {
     const ratios = runs[0].map((x, k) => pick(runs[1][k]) / pick(x));
     const sorted = [...ratios].sort((p, q) => p - q);
     process.stdout.write(`${name}: A ${med(runs[0].map(pick)).toFixed(digits)}, B ${med(runs[1].map(pick)).toFixed(digits)}; B/A median ${med(ratios).toFixed(3)} (rounds ${sorted[0].toFixed(2)}..${sorted[sorted.length - 1].toFixed(2)})\n`);

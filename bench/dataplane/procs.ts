@@ -4,7 +4,7 @@
  * helper degrades to "not measured" rather than failing the run.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 
 export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -51,6 +51,36 @@ export function cpuMsOf(pid: number | undefined): number {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
   } catch { return 0; }
+}
+
+/**
+ * A process's CPU time so far, in ms, split by where it went: user and
+ * system time, and the main thread (the event loop, JavaScript, system
+ * calls) apart from the other threads (V8's GC and compiler helpers, the
+ * libuv pool); and its context switches (voluntary, involuntary).
+ */
+export interface CpuSplit { user: number; system: number; main: number; helpers: number; voluntary: number; involuntary: number }
+export function cpuSplitOf(pid: number | undefined): CpuSplit {
+  const split: CpuSplit = { user: 0, system: 0, main: 0, helpers: 0, voluntary: 0, involuntary: 0 };
+  if (!pid) return split;
+  const fieldsOf = (file: string) => { const stat = readFileSync(file, 'utf8'); return stat.slice(stat.lastIndexOf(')') + 2).split(' '); };
+  try {
+    const f = fieldsOf(`/proc/${pid}/stat`);
+    split.user = Number(f[11]) * TICK_MS;
+    split.system = Number(f[12]) * TICK_MS;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const t = fieldsOf(`/proc/${pid}/task/${tid}/stat`);
+        const ms = (Number(t[11]) + Number(t[12])) * TICK_MS;
+        if (Number(tid) === pid) split.main += ms;
+        else split.helpers += ms;
+      } catch { /* the thread ended */ }
+    }
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    split.voluntary = Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    split.involuntary = Number(/\nnonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  } catch { /* gone: not measured */ }
+  return split;
 }
 
 /** Busy time of every CPU so far (all but idle and iowait, from /proc/stat), in ms. */
