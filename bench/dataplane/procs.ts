@@ -57,7 +57,9 @@ export function cpuMsOf(pid: number | undefined): number {
  * A process's CPU time so far, in ms, split by where it went: user and
  * system time, and the main thread (the event loop, JavaScript, system
  * calls) apart from the other threads (V8's GC and compiler helpers, the
- * libuv pool); and its context switches (voluntary, involuntary).
+ * libuv pool); and its context switches (voluntary, involuntary). A
+ * thread that ended is in user and system but in neither thread figure
+ * (V8's helpers live as long as the process).
  */
 export interface CpuSplit { user: number; system: number; main: number; helpers: number; voluntary: number; involuntary: number }
 export function cpuSplitOf(pid: number | undefined): CpuSplit {
