@@ -163,6 +163,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     },
     done: (e) => {
       stats.inc(e.connected ? `${e.ctx.listener}.tcp.cx_closed` : `${e.ctx.listener}.tcp.cx_failed`);
+      // tcp_proxy's idle_timeout stat: closed by the proxy after idleTimeoutMs with no bytes either way.
+      if (e.ctx.idleTimedOut) stats.inc(`${e.ctx.listener}.tcp.idle_timeout`);
       const row = accessLog.push(l4EntryOf(e));
       if (observe) telemetry.connectionDone(e, row);
     },

@@ -54,6 +54,8 @@ export interface ConnectionPoolDefaults {
   /** 0 = unlimited. */
   maxRequestsPerConnection: number;
   idleTimeoutMs: number;
+  /** A TCP connection through the mesh with no bytes either way for this long is closed (Envoy tcp_proxy idle_timeout); 0 = never. */
+  tcpIdleTimeoutMs: number;
   connectTimeoutMs: number;
 }
 

@@ -35,7 +35,7 @@ const connectionPool: Schema = object('ConnectionPoolSettings', 'Volume of conne
       interval: duration('Time between probes.'),
     })),
     maxConnectionDuration: duration('The maximum duration of a connection.'),
-    idleTimeout: duration('The idle timeout for TCP connections.'),
+    idleTimeout: duration('The idle timeout for TCP connections: closed after this long with no bytes sent or received either way. Default 1h; 0s disables it.'),
   }),
   http: object('HTTPSettings', 'Settings applicable to HTTP1.1/HTTP2/GRPC connections.', {
     http1MaxPendingRequests: integer('Maximum number of requests that will be queued while waiting for a ready connection pool connection. Default 2^32-1.', { minimum: 0 }),

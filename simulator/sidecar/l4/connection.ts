@@ -13,6 +13,9 @@ import type { Source } from '../context';
 import type { MeshTables } from '../tables';
 import type { FirstBytesCheck, L4Context, L4Error, L4Exchange, L4Listener } from './context';
 
+/** What Envoy names a tcp_proxy idle close (StreamInfo::LocalCloseReasons TcpSessionIdleTimeout): the access log's proxy_error. */
+export const IDLE_TIMEOUT_DETAILS = 'tcp_session_idle_timeout';
+
 export interface L4Observer {
   /**
    * A connection opened (istio_tcp_connections_opened_total): told once its
@@ -70,6 +73,34 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
   });
   const finishNow = () => finish();
 
+  // Envoy's tcp_proxy idle_timeout, armed once it connected upstream: one timer per connection, and a byte
+  // either way only stamps the time (no timer reset per chunk); the timer, when it fires, looks at the stamp
+  // and either closes both sides or waits out the rest.
+  let lastActive = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const idleTimer = (dflt: number) => {
+    const ms = ctx.idleTimeoutMs ??= dflt;
+    if (!(ms > 0)) return;
+    lastActive = performance.now();
+    const check = () => {
+      idle = undefined;
+      if (over) return;
+      const quiet = performance.now() - lastActive;
+      if (quiet < ms) {
+        idle = setTimeout(check, ms - quiet);
+        idle.unref();
+        return;
+      }
+      // No flag (Envoy sets none), a local close reason, both sides closed without a flush.
+      ctx.idleTimedOut = true;
+      ctx.proxyError ??= IDLE_TIMEOUT_DETAILS;
+      finish();
+    };
+    idle = setTimeout(check, ms);
+    idle.unref();
+  };
+  closers.push(() => { if (idle) clearTimeout(idle); });
+
   const ctx: L4Context = {
     tables, listener, downstream, startedAt, source, mtls: false, flags: [],
     // Inbound, the caller's sidecar names it (x-request-id on the tunnel).
@@ -95,6 +126,7 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
       }
       upstream = up;
       exchange.connected = true;
+      idleTimer(tables.defaults.connectionPool.tcpIdleTimeoutMs);
       tellOpened();
       ends.accept?.();
       up.on('error', () => up.destroy());
@@ -106,15 +138,16 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
         downstream.once('close', finishNow);
         setTimeout(finishNow, 2000).unref();
       });
-      const forward = () => pump(downstream, up, (n) => { exchange.bytesReceived += n; });
+      const forward = () => pump(downstream, up, (n) => { exchange.bytesReceived += n; lastActive = performance.now(); });
+      const back = () => pump(up, downstream, (n) => { exchange.bytesSent += n; lastActive = performance.now(); });
       if (firstBytesChecks.length === 0) {
         forward();
-        pump(up, downstream, (n) => { exchange.bytesSent += n; });
+        back();
         return;
       }
       // Envoy's tcp_proxy connected at accept; what the server says first (a greeting) reaches the
       // client at once, while the client's own first bytes wait for the network ext_authz and RBAC (onData).
-      pump(up, downstream, (n) => { exchange.bytesSent += n; });
+      back();
       awaitFirstBytes(downstream, (ended) => runChecks(firstBytesChecks, () => over, () => {
         // Allowed: the held bytes go on first, then the rest in order (or the client's FIN, when it sent none).
         if (!ended) forward();

@@ -52,6 +52,13 @@ export interface L4Context {
   policy?: EffectivePolicy;
   /** Inbound: the port of this workload the connection is for. */
   inbound?: InboundPort;
+  /**
+   * How long the connection may carry no bytes, either way, once it relays (Envoy's tcp_proxy idle_timeout; 0 = never).
+   * Set by toPeer from the destination's `connectionPool.tcp.idleTimeout`; else the defaults table's (1h), set when it relays.
+   */
+  idleTimeoutMs?: number;
+  /** It sat idle for idleTimeoutMs and the proxy closed both sides (tcp_proxy's idle_timeout stat, the access log's details). */
+  idleTimedOut?: boolean;
   /** Set by the chaos filter: connect here (a toxic relay) instead of the peer's inbound port. */
   upstreamPort?: number;
   /** Outbound: whether the hop to the peer is mTLS. Inbound: whether the peer came over mTLS. */

@@ -8,7 +8,7 @@
  * (the app's own TLS passes through untouched).
  */
 import { PEER_HEADER } from '../filters/peerMetadata';
-import { poolLimits } from '../resilience/connectionPool';
+import { poolLimits, tcpIdleTimeoutMs } from '../resilience/connectionPool';
 import { externalTarget } from '../routing/externalEndpoints';
 import { openTunnel, type TunnelDeps, type TunnelTransport } from '../upstream/tunnel';
 import type { TcpTunnel } from '../../policy/model';
@@ -31,6 +31,8 @@ export const toPeer = (deps: ToPeerDeps): L4Handler => (ctx) => {
   const plan = ctx.plan!;
   const ep = ctx.endpoint!;
   const timeoutMs = poolLimits(ctx.policy?.connectionPool, ctx.tables.defaults.connectionPool).connectTimeoutMs;
+  // The destination's DestinationRule sets the caller's tcp_proxy idle_timeout (pilot: buildOutboundNetworkFilters); the relay arms it.
+  ctx.idleTimeoutMs = tcpIdleTimeoutMs(ctx.policy?.connectionPool, ctx.tables.defaults.connectionPool);
   if (ep.external) {
     const to = externalTarget(ep, plan);
     ctx.mtls = false;

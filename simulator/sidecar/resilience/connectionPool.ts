@@ -82,6 +82,18 @@ export function connectTimeoutMs(connectTimeout: string | undefined, d: Pick<Con
   return (connectTimeout ? parseDuration(connectTimeout) : undefined) || d.connectTimeoutMs;
 }
 
+/**
+ * How long a TCP connection through the mesh may carry no bytes, either way,
+ * before it is closed (Envoy's tcp_proxy idle_timeout, as pilot's
+ * buildOutboundNetworkFilters sets it from the destination's
+ * `connectionPool.tcp.idleTimeout`); else the defaults table's (Envoy: 1h).
+ * An explicit `0s` disables it (0), as in Envoy.
+ */
+export function tcpIdleTimeoutMs(cp: ConnectionPoolSettings | undefined, d: Pick<ConnectionPoolDefaults, 'tcpIdleTimeoutMs'>): number {
+  const set = cp?.tcp?.idleTimeout !== undefined ? parseDuration(cp.tcp.idleTimeout) : undefined;
+  return set ?? d.tcpIdleTimeoutMs;
+}
+
 export interface Connection {
   id: number;
   /** The worker whose pool holds it. */
