@@ -61,7 +61,7 @@ function formatDestination(d: L4DestinationStep, line: (l: string, t: string) =>
   more(`load balancing: ${d.loadBalancer}, one pick per connection`);
   more(`endpoints: ${d.endpoints.map((e) => `${e.workload} ${pct(e.probability)}`).join(', ')}`);
   const pool = d.connectionPool;
-  more(`connection pool: ${pool.maxConnections !== undefined ? `max connections ${pool.maxConnections} (the next one is closed, UO)` : 'no connection limit'}, connect timeout ${formatDuration(pool.connectTimeoutMs)} (UF past it) — ${pool.source}`);
+  more(`connection pool: ${pool.maxConnections !== undefined ? `max connections ${pool.maxConnections} (the next one is closed, UO)` : 'no connection limit'}, connect timeout ${formatDuration(pool.connectTimeoutMs)} (UF past it), ${pool.idleTimeoutMs > 0 ? `idle timeout ${formatDuration(pool.idleTimeoutMs)} (closed after that long without a byte either way)` : 'no idle timeout'} — ${pool.source}`);
   const od = d.outlierDetection;
   more(`outlier detection: ${od ? `eject after ${od.consecutiveGateway ?? od.consecutive5xx} connect failures or timeouts in a row (they count as gateway errors), for ${formatDuration(Number(od.baseEjectionMs))} x ejections` : 'off (the DestinationRule sets no outlierDetection)'}`);
   for (const a of d.at) formatEndpoint(a, line, more, true);

@@ -28,7 +28,7 @@ import { l4AttemptRecord, l4MtlsRecord, l4RouteRecord, CONNECTED } from '../side
 import { explainPolicy, type AuthzDecision, type AuthzRequest } from '../sidecar/security/authorization';
 import { admits } from '../sidecar/security/peerAuthentication';
 import { httpOnlyFields, withoutHttpOnlyFields } from '../sidecar/security/tcpAuthorization';
-import { poolLimits, UNLIMITED } from '../sidecar/resilience/connectionPool';
+import { poolLimits, tcpIdleTimeoutMs, UNLIMITED } from '../sidecar/resilience/connectionPool';
 import { outlierSettings } from '../sidecar/resilience/outlierDetection';
 import { clusterName } from '../sidecar/resilience/state';
 import { authzRecord, ruleOf, type DecisionRecord, type RuleRef } from '../sidecar/decisions';
@@ -74,7 +74,7 @@ export interface L4DestinationStep {
   loadBalancer: string;
   endpoints: Array<{ workload: string; probability: number }>;
   /** maxConnections (UO past it) and connectTimeout (UF past it), and where they come from. */
-  connectionPool: { maxConnections?: number; connectTimeoutMs: number; source: string };
+  connectionPool: { maxConnections?: number; connectTimeoutMs: number; idleTimeoutMs: number; source: string };
   /** Connect failures and timeouts count as gateway errors (and 5xx) for ejection. */
   outlierDetection?: Record<string, number | boolean>;
   at: EndpointStep[];
@@ -282,7 +282,7 @@ export function destinationStep(t: MeshTables, plan: L4ForwardPlan, probability:
   const first = chooseL4Endpoint(t, plan, authority, LOOPBACK, newLbStats(), () => 0.5);
   const step: L4DestinationStep = {
     cluster: clusterName(plan), host: plan.host, port: plan.port, ...(plan.subset !== undefined ? { subset: plan.subset } : {}), probability,
-    workloads: [], loadBalancer: '', endpoints: [], connectionPool: { connectTimeoutMs: 0, source: '' }, at: [],
+    workloads: [], loadBalancer: '', endpoints: [], connectionPool: { connectTimeoutMs: 0, idleTimeoutMs: 0, source: '' }, at: [],
   };
   if (first.kind === 'unknown-subset') {
     step.problem = first.error;
@@ -309,6 +309,8 @@ export function destinationStep(t: MeshTables, plan: L4ForwardPlan, probability:
   step.connectionPool = {
     ...(limits.maxConnections !== UNLIMITED ? { maxConnections: limits.maxConnections } : {}),
     connectTimeoutMs: limits.connectTimeoutMs,
+    // The caller's tcp_proxy idle_timeout, by the same function the sidecar's toPeer uses.
+    idleTimeoutMs: tcpIdleTimeoutMs(policy.connectionPool, t.defaults.connectionPool),
     source: policy.connectionPool?.tcp ? 'DestinationRule connectionPool.tcp' : `Istio ${t.defaults.version} defaults`,
   };
   if (policy.outlierDetection) step.outlierDetection = { ...outlierSettings(policy.outlierDetection, t.defaults.outlierDetection) };

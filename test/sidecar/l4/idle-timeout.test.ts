@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import type { MeshSpec } from '../../../simulator/policy/model';
 import type { MeshSnapshot } from '../../../simulator/protocol';
 import { Workspace } from '../../../simulator/policy';
+import { tcpIdleTimeoutMs } from '../../../simulator/sidecar/resilience/connectionPool';
 import { dr, freePort, startMeshFromSpec, type TestMesh } from '../fixtures';
 import { eventually, exchangeLine } from './fixtures';
 
@@ -19,7 +20,20 @@ async function journalEcho(events: string[]): Promise<{ server: net.Server; port
   const server = net.createServer((s) => {
     events.push('app: accepted');
     s.on('error', () => s.destroy());
-    s.on('data', (d) => s.write(d));
+    s.on('data', (d) => {
+      // `push <ms>`: the app talks alone (line after line, each once the last left) for that long, while the client says nothing.
+      const push = /^push (\d+)\n$/.exec(d.toString());
+      if (!push) return s.write(d);
+      const until = performance.now() + Number(push[1]);
+      let n = 0;
+      const next = () => {
+        if (s.destroyed) return;
+        if (performance.now() >= until || n >= 50_000) return s.write('done\n');
+        // setImmediate: the sidecars share this process; a write-callback chain alone would starve their I/O.
+        s.write(`p${n++}\n`, () => setImmediate(next));
+      };
+      next();
+    });
     s.once('close', () => events.push('app: closed'));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -97,6 +111,21 @@ describe('TCP idle timeout (connectionPool.tcp.idleTimeout)', () => {
     assert.ok(rounds > 1);
   });
 
+  test('bytes from the server alone keep the connection open too (idle means no byte either way)', { timeout: 20_000 }, async () => {
+    await apply({ destinationRules: [dr('tcp-echo', { host: 'tcp-echo', trafficPolicy: { connectionPool: { tcp: { idleTimeout: '300ms' } } } })] });
+    events.length = 0;
+    const client = await connect(local);
+    client.once('close', () => events.push('client: closed'));
+    let got = '';
+    client.on('data', (d) => {
+      got += d.toString();
+      if (got.endsWith('done\n')) events.push('client: done');
+    });
+    client.write('push 900\n');
+    await eventually(() => (events.includes('client: closed') && events.includes('app: closed') ? true : undefined), 'both ends closed', 10_000);
+    assert.deepEqual(events.slice(0, 2), ['app: accepted', 'client: done'], `the server's three timeouts of talk all arrived before the close (${got.length} bytes)`);
+  });
+
   test('without a DestinationRule the default applies (1h) at both sidecars; the inbound never takes the DestinationRule\'s; 0s disables it', { timeout: 15_000 }, async () => {
     await apply({ destinationRules: [] });
     let client = await connect(local);
@@ -118,6 +147,15 @@ describe('TCP idle timeout (connectionPool.tcp.idleTimeout)', () => {
 });
 
 describe('connectionPool.tcp.idleTimeout in policy files', () => {
+  test('the value in force: the DestinationRule\'s, 0s disabling it, else the defaults table\'s (1h)', () => {
+    const d = { tcpIdleTimeoutMs: 3_600_000 };
+    assert.equal(tcpIdleTimeoutMs({ tcp: { idleTimeout: '30s' } }, d), 30_000);
+    assert.equal(tcpIdleTimeoutMs({ tcp: { idleTimeout: '0s' } }, d), 0);
+    assert.equal(tcpIdleTimeoutMs({ tcp: { maxConnections: 1 } }, d), 3_600_000);
+    assert.equal(tcpIdleTimeoutMs({ http: { idleTimeout: '5s' } }, d), 3_600_000, 'http.idleTimeout is the HTTP pool\'s, not tcp_proxy\'s');
+    assert.equal(tcpIdleTimeoutMs(undefined, d), 3_600_000);
+  });
+
   test('a malformed duration is an error where it is written, saying how to write it', () => {
     const ws = new Workspace();
     ws.setFile('/m/dr.yaml', `apiVersion: networking.istio.io/v1
