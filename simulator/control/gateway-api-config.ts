@@ -30,7 +30,7 @@ export function gatewayApiConfig(g: GatewayApiView, listeners: readonly GatewayL
           listeners: gw.listeners.map((l) => ({
             name: l.name,
             attachedRoutes: l.attachedRoutes,
-            supportedKinds: l.allowedRoutes.kinds.filter((k) => k === 'HTTPRoute' || k === 'GRPCRoute').map((kind) => ({ group: 'gateway.networking.k8s.io', kind })),
+            supportedKinds: l.allowedRoutes.kinds.map((kind) => ({ group: 'gateway.networking.k8s.io', kind })),
             conditions: l.conditions.map(kube),
           })),
         },

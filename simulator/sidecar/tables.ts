@@ -34,7 +34,7 @@ import type { GatewayApiAction } from './routing/gatewayApi/compile';
 import { routeSource } from './routing/routeSource';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
-/** Where a route rule comes from: a VirtualService's `http[rule]`, `tcp[rule]` or `tls[rule]`, or an HTTPRoute's or GRPCRoute's `rules[rule]`. */
+/** Where a route rule comes from: a VirtualService's `http[rule]`, `tcp[rule]` or `tls[rule]`, or an HTTPRoute's, GRPCRoute's, TLSRoute's or TCPRoute's `rules[rule]`. */
 export interface RouteOrigin {
   kind: RouteApi;
   namespace: string;
@@ -46,7 +46,7 @@ export interface RouteOrigin {
 }
 
 /** The routing APIs a route table can come from. */
-export type RouteApi = 'VirtualService' | 'HTTPRoute' | 'GRPCRoute';
+export type RouteApi = 'VirtualService' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
 
 export interface CompiledRule {
   index: number;

@@ -377,7 +377,7 @@ export interface GatewayApiGateway {
 }
 
 export interface GatewayApiRoute {
-  kind: 'HTTPRoute' | 'GRPCRoute';
+  kind: 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
   namespace: string;
   name: string;
   status: {

@@ -17,7 +17,11 @@ import type { Path } from '../source';
 import { intersectHostnames } from './hostnames';
 import { backendRefOf, isGatewayParent, isServiceBackend, isServiceParent, parentRefOf, referenceAllowed, type BackendRef, type ParentRef } from './refs';
 
-export type RouteKind = 'HTTPRoute' | 'GRPCRoute';
+export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
+
+/** The route kinds that carry connections, not requests: they attach to TLS and TCP listeners. */
+export const L4_ROUTE_KINDS: readonly RouteKind[] = ['TLSRoute', 'TCPRoute'];
+export const isL4RouteKind = (kind: string): kind is 'TLSRoute' | 'TCPRoute' => kind === 'TLSRoute' || kind === 'TCPRoute';
 
 export interface Condition {
   type: string;
@@ -59,7 +63,7 @@ export interface ListenerStatus {
   port: number;
   protocol: string;
   hostname?: string;
-  /** Whether devmesh serves it: an HTTP or HTTPS (Terminate) listener without conflicts, its certificate resolved. */
+  /** Whether devmesh serves it: an HTTP, HTTPS (Terminate), TLS (Passthrough) or TCP listener without conflicts, its certificate resolved. */
   served: boolean;
   /** Whether routes attach to it: a served one, or one whose certificateRefs do not resolve (Istio keeps it as a parent; it serves nothing). */
   attachable: boolean;
@@ -83,8 +87,20 @@ export interface GatewayStatus {
   listeners: ListenerStatus[];
 }
 
-const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
-const HTTP_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'];
+const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP']);
+
+/**
+ * The route kinds a listener's protocol carries, as Istio's
+ * generateSupportedKinds: HTTPRoute and GRPCRoute on HTTP and HTTPS,
+ * TCPRoute on TCP, TLSRoute on TLS Passthrough, TCPRoute on TLS Terminate
+ * (the decrypted stream); none on UDP.
+ */
+export function supportedRouteKinds(protocol: string, tlsMode: string | undefined): RouteKind[] {
+  if (protocol === 'HTTP' || protocol === 'HTTPS') return ['HTTPRoute', 'GRPCRoute'];
+  if (protocol === 'TCP') return ['TCPRoute'];
+  if (protocol === 'TLS') return tlsMode === 'Passthrough' ? ['TLSRoute'] : ['TCPRoute'];
+  return [];
+}
 
 export function gatewayStatuses(world: GatewayApiWorld): GatewayStatus[] {
   return world.gateways.map((gw) => gatewayStatus(gw, world));
@@ -143,7 +159,11 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
   const hostname = str(l.hostname);
   const allowed = obj(l.allowedRoutes);
   const ns = obj(allowed.namespaces);
-  const kinds = arr(allowed.kinds).length > 0 ? arr(allowed.kinds).map((k) => str(obj(k).kind) ?? '') : HTTP_ROUTE_KINDS;
+  const tlsMode = str(obj(l.tls).mode) ?? 'Terminate';
+  const supported = supportedRouteKinds(protocol, tlsMode);
+  const asked = arr(allowed.kinds).map((k) => str(obj(k).kind) ?? '');
+  // As Istio: the allowed kinds are those asked for that the protocol carries (all it carries when none are asked for).
+  const kinds: string[] = asked.length > 0 ? supported.filter((k) => asked.includes(k)) : supported;
   const status: ListenerStatus = {
     index, name: str(l.name) ?? '', port: num(l.port) ?? 0, protocol, ...(hostname ? { hostname } : {}), served: true, attachable: true,
     conditions: [], problems: [], attachedRoutes: 0,
@@ -156,16 +176,20 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
     status.attachable = false;
   };
   if (!SERVED_PROTOCOLS.has(protocol)) {
-    fail('Accepted', 'UnsupportedProtocol', `protocol ${protocol} is not served by devmesh (HTTP and HTTPS are)`, at('protocol'));
-  } else if (protocol === 'HTTPS' && str(obj(l.tls).mode) === 'Passthrough') {
-    fail('Accepted', 'UnsupportedProtocol', 'HTTPS with tls.mode Passthrough is not served by devmesh (use Terminate, or a TLS listener on a cluster)', at('tls', 'mode'));
+    fail('Accepted', 'UnsupportedProtocol', `protocol ${protocol} is not served by devmesh (HTTP, HTTPS, TLS with Passthrough and TCP are)`, at('protocol'));
+  } else if (protocol === 'HTTPS' && tlsMode === 'Passthrough') {
+    fail('Accepted', 'UnsupportedProtocol', 'HTTPS with tls.mode Passthrough is not served by devmesh (use Terminate, or a TLS listener with Passthrough and a TLSRoute)', at('tls', 'mode'));
+  } else if (protocol === 'TLS' && tlsMode !== 'Passthrough') {
+    fail('Accepted', 'UnsupportedProtocol', 'a TLS listener with tls.mode Terminate (TCPRoute behind the handshake) is not simulated by devmesh; use Passthrough with a TLSRoute, or an HTTPS listener', at('tls', 'mode'));
   } else {
     status.conditions.push({ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'No errors found' });
   }
-  const badKinds = kinds.filter((k) => !HTTP_ROUTE_KINDS.includes(k));
+  const badKinds = asked.filter((k) => !supported.includes(k as RouteKind));
   if (badKinds.length > 0) {
-    status.conditions.push({ type: 'ResolvedRefs', status: 'False', reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to a ${protocol} listener` });
-    status.problems.push({ path: at('allowedRoutes', 'kinds'), reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to a ${protocol} listener; HTTPRoute and GRPCRoute can` });
+    const carries = supported.length ? `${supported.join(' and ')} can` : 'no route kind devmesh runs can';
+    const where = `a ${protocol}${protocol === 'TLS' ? ` (${tlsMode})` : ''} listener`;
+    status.conditions.push({ type: 'ResolvedRefs', status: 'False', reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to ${where}` });
+    status.problems.push({ path: at('allowedRoutes', 'kinds'), reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to ${where}; ${carries}` });
   }
   if (protocol === 'HTTPS') certificateRefs(l, at, namespace, world, status);
   if (!status.conditions.some((c) => c.type === 'ResolvedRefs')) status.conditions.push({ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No errors found' });
@@ -295,12 +319,12 @@ export interface RouteStatus {
  * The status of one route against the world: per parent, Accepted and
  * ResolvedRefs; per backend, whether it resolves.
  */
-export function routeStatus(route: Resource<'HTTPRoute' | 'GRPCRoute'>, kind: RouteKind, world: GatewayApiWorld, gateways: readonly GatewayStatus[] = gatewayStatuses(world)): RouteStatus {
+export function routeStatus(route: Resource<'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute'>, kind: RouteKind, world: GatewayApiWorld, gateways: readonly GatewayStatus[] = gatewayStatuses(world)): RouteStatus {
   const namespace = route.metadata.namespace ?? '';
   const spec = obj(route.spec);
   const hostnames = arr(spec.hostnames).filter((h): h is string => typeof h === 'string');
   const backends = backendStatuses(spec, kind, namespace, world);
-  const problems = ruleProblems(spec, kind);
+  const problems = isL4RouteKind(kind) ? [] : ruleProblems(spec, kind);
   const parents = arr(spec.parentRefs).map((raw, index) => parentStatus(parentRefOf(raw, namespace), index, kind, namespace, hostnames, world, gateways));
   const resolvedRefs = (mesh: boolean): Condition => {
     const bad = backends.filter((b) => b.problem && !(mesh && b.problem.gatewayOnly));
@@ -323,6 +347,9 @@ function parentStatus(ref: ParentRef, index: number, kind: RouteKind, routeNames
   const base = { index, ref, managed: true };
   const rejected = (reason: string, message: string): RouteParentStatus => ({ ...base, accepted: false, conditions: [{ type: 'Accepted', status: 'False', reason, message }] });
   const accepted = (message: string) => [{ type: 'Accepted', status: 'True' as const, reason: 'Accepted', message }];
+  if (isServiceParent(ref) && isL4RouteKind(kind)) {
+    return rejected('UnsupportedValue', `a Service parent (mesh ${kind} routing, GAMMA) is not simulated by devmesh: the route is not applied to calls to ${ref.namespace}/${ref.name}; attach it to a Gateway's ${kind === 'TLSRoute' ? 'TLS Passthrough' : 'TCP'} listener, or route the mesh with a VirtualService ${kind === 'TLSRoute' ? 'tls[]' : 'tcp[]'}`);
+  }
   if (isServiceParent(ref)) {
     const service = world.services.get(`${ref.namespace}/${ref.name}`);
     if (!service) return rejected('NoMatchingParent', `parent Service ${ref.namespace}/${ref.name} is not a service of the Mesh`);
@@ -439,7 +466,7 @@ function countBy(values: unknown[]): Record<string, number> {
 }
 
 /** Every route's status, then each Gateway's listeners with the routes attached to them counted. */
-export function gatewayApiStatus(world: GatewayApiWorld, routes: readonly { route: Resource<'HTTPRoute' | 'GRPCRoute'>; kind: RouteKind }[]): { gateways: GatewayStatus[]; routes: RouteStatus[] } {
+export function gatewayApiStatus(world: GatewayApiWorld, routes: readonly { route: Resource<'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute'>; kind: RouteKind }[]): { gateways: GatewayStatus[]; routes: RouteStatus[] } {
   const gateways = gatewayStatuses(world);
   const statuses = routes.map(({ route, kind }) => routeStatus(route, kind, world, gateways));
   for (const s of statuses) {
@@ -455,12 +482,17 @@ export function gatewayApiStatus(world: GatewayApiWorld, routes: readonly { rout
   return { gateways, routes: statuses };
 }
 
-/** The ports of each Gateway devmesh serves: one local listener per (Gateway, port), with the listeners on it. */
+/**
+ * The HTTP and HTTPS ports of each Gateway devmesh serves: one local listener
+ * per (Gateway, port), with the listeners on it. (TLS and TCP listeners are
+ * served as Istio serves them, as Gateway servers of the ingress on their
+ * own port: routing/gatewayApi/l4.ts.)
+ */
 export function servedGatewayPorts(gateways: readonly GatewayStatus[]): { gateway: string; port: number; protocol: 'HTTP' | 'HTTPS'; listeners: ListenerStatus[] }[] {
   const out: { gateway: string; port: number; protocol: 'HTTP' | 'HTTPS'; listeners: ListenerStatus[] }[] = [];
   for (const gw of gateways) {
     for (const l of gw.listeners) {
-      if (!l.served) continue;
+      if (!l.served || (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS')) continue;
       const have = out.find((p) => p.gateway === gw.key && p.port === l.port);
       if (have) have.listeners.push(l);
       else out.push({ gateway: gw.key, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS', listeners: [l] });
