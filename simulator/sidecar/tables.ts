@@ -31,6 +31,7 @@ import { visibleTo } from './routing/exportTo';
 import { sidecarScope } from './routing/sidecarScope';
 import { compileGatewayApi, gatewayPortTables, meshRoutesFor, type GatewayApiTables, type GatewayPortTable } from './routing/gatewayApi/attach';
 import type { GatewayApiAction } from './routing/gatewayApi/compile';
+import { gatewayApiL4 } from './routing/gatewayApi/l4';
 import { routeSource } from './routing/routeSource';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
@@ -246,7 +247,9 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     }
   }
   const gatewayPorts = gatewayPortTables(gatewayApi);
-  const gatewayRoutes = visible.filter((vs) => vs.gateways.some((g) => g !== 'mesh'));
+  // Gateway API TLS and TCP listeners are the ingress's Istio Gateway servers, their routes tls[] / tcp[] rules (as pilot converts them).
+  const l4 = self ? { gateways: [], routes: [] } : gatewayApiL4(gatewayApi);
+  const gatewayRoutes = [...visible.filter((vs) => vs.gateways.some((g) => g !== 'mesh')), ...l4.routes];
 
   const labels = self?.labels ?? snapshot.ingress.labels;
   const destinationRules = new Map<string, DestinationRuleSpec>();
@@ -264,7 +267,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const gatewayTerminatedTcpPorts = new Set<number>();
   // The Gateways this proxy serves: the egress gateway those that select it, the ingress every other one (egress-gateway.ts).
   const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
-  for (const gw of snapshot.gateways) {
+  for (const gw of [...snapshot.gateways, ...l4.gateways]) {
     if (!serves(gw.spec)) continue;
     const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
     for (const server of gw.spec.servers ?? []) {
