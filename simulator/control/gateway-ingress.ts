@@ -14,10 +14,10 @@ import { readFileSync } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import * as path from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
+import { gatewayStatuses, servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
 import { ISTIO_INGRESS_GATEWAY, type TerminatedPort, type TerminatedServer } from '../policy/gateway-tls';
 import { caCertOf, type TlsSecret } from '../policy/gateway-api/secrets';
-import type { Certificates, ClientCredential, GatewayListenerInfo, ListenerCertificate } from '../protocol';
+import type { Certificates, ClientCredential, GatewayListenerInfo, ListenerCertificate, MeshSnapshot } from '../protocol';
 import type { DestinationRuleSpec } from '../policy/model';
 import { originationCredentials } from './origination-credentials';
 import type { SessionGatewayListener } from './api/contract';
@@ -388,4 +388,22 @@ export function describeGatewayListeners(listeners: readonly GatewayListenerInfo
     // An Istio server port belongs to the ingress gateway, which serves every Gateway's servers of that port.
     return `Gateway ${l.istio ? `${l.istio.join(', ')} (Istio server port ${l.port})` : l.gateway}: ${listenerUrl(l)}${mapped}${tls}`;
   });
+}
+
+/**
+ * The Gateway API TLS (Passthrough) and TCP listeners the ingress serves:
+ * as Istio Gateway TCP servers are, on 127.0.0.1 at the listener's own port
+ * (not mapped: a port below 1024 needs privileges, so give such a listener a
+ * port from 1024 up).
+ */
+export function l4GatewayListeners(gateways: readonly GatewayStatus[]): { gateway: string; name: string; port: number; protocol: 'TLS' | 'TCP'; url: string }[] {
+  return gateways.flatMap((gw) => gw.listeners
+    .filter((l) => l.served && (l.protocol === 'TLS' || l.protocol === 'TCP'))
+    .map((l) => ({ gateway: gw.key, name: l.name, port: l.port, protocol: l.protocol as 'TLS' | 'TCP', url: `${l.protocol === 'TLS' ? 'tls' : 'tcp'}://127.0.0.1:${l.port}` })));
+}
+
+/** One line per Gateway API TLS or TCP listener for `up`'s banner. */
+export function describeL4GatewayListeners(s: Pick<MeshSnapshot, 'kubernetesGateways'>): string[] {
+  const gateways = gatewayStatuses({ services: new Map(), gateways: s.kubernetesGateways ?? [], referenceGrants: [] });
+  return l4GatewayListeners(gateways).map((l) => `Gateway ${l.gateway} listener ${l.name}: ${l.url} (${l.protocol === 'TLS' ? 'TLS passed through, routed by TLSRoute on the server name' : 'TCP, routed by TCPRoute'}${l.port < PRIVILEGED ? `; port ${l.port} needs privileges: give the listener a port from 1024 up` : ''})`);
 }

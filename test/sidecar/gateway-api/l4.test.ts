@@ -12,6 +12,7 @@ import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createCa } from '../../../simulator/control/ca';
 import { freePorts } from '../../../simulator/control/ports';
+import { describeL4GatewayListeners } from '../../../simulator/control/gateway-ingress';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import { seededRandom } from '../../../simulator/sidecar/routing/loadBalancer';
 import { explainGatewayConnection } from '../../../simulator/explain/walkGatewayL4';
@@ -126,6 +127,14 @@ describe('Gateway API TLS and TCP listeners at the ingress', () => {
     assert.deepEqual(echo.route.destinations?.map((d) => [d.host, d.probability]), [['echo-one.default.svc.cluster.local', 0.8], ['echo-two.default.svc.cluster.local', 0.2]]);
     const unknown = explainGatewayConnection(mesh.snapshot, { from: 'ingress', protocol: 'tls', target: `admin.example.com:${ports.tls}` });
     assert.deepEqual([unknown.route.action, unknown.route.flag], ['refused', 'NR']);
+  });
+
+  it('up\'s banner says where each TLS and TCP listener listens', () => {
+    assert.deepEqual(describeL4GatewayListeners(mesh.snapshot), [
+      `Gateway default/edge listener tls: tls://127.0.0.1:${ports.tls} (TLS passed through, routed by TLSRoute on the server name)`,
+      `Gateway default/edge listener redis: tcp://127.0.0.1:${ports.redis} (TCP, routed by TCPRoute)`,
+      `Gateway default/edge listener echo: tcp://127.0.0.1:${ports.echo} (TCP, routed by TCPRoute)`,
+    ]);
   });
 
   it('carries Redis through a TCP listener and its TCPRoute, through the backend\'s sidecar with mTLS', { skip: redisInstalled ? false : 'redis-server/redis-cli not installed' }, async () => {
