@@ -151,6 +151,8 @@ export interface MeshTables {
   /** Gateway API: every route with its status, and the ingress's tables per Gateway port (`ns/name:port`). */
   gatewayApi: GatewayApiTables;
   gatewayPorts: Map<string, GatewayPortTable>;
+  /** The Istio Gateways of the snapshot and, at the ingress, those Gateway API TLS and TCP listeners are served as (routing/gatewayApi/l4.ts). */
+  istioGateways: Resource<'Gateway'>[];
   /** The Gateways this proxy serves, by qualified name `ns/name`, with their server hosts (all, and per server port). */
   gateways: Map<string, { hosts: string[]; servers: GatewayServerView[] }>;
   /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
@@ -267,7 +269,8 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const gatewayTerminatedTcpPorts = new Set<number>();
   // The Gateways this proxy serves: the egress gateway those that select it, the ingress every other one (egress-gateway.ts).
   const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
-  for (const gw of [...snapshot.gateways, ...l4.gateways]) {
+  const istioGateways = [...snapshot.gateways, ...l4.gateways];
+  for (const gw of istioGateways) {
     if (!serves(gw.spec)) continue;
     const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
     for (const server of gw.spec.servers ?? []) {
@@ -302,7 +305,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, gatewayTlsPorts, gatewayTerminatedTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, istioGateways, gateways, gatewayTcpPorts, gatewayTlsPorts, gatewayTerminatedTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
     outbound, sidecarResource: scope.source,
   };
 }

@@ -446,7 +446,7 @@ spec:
     assert.match(ds[0].message, /kind TCPRoute is not allowed by listener tls \(allowedRoutes.kinds: TLSRoute\)/);
   });
 
-  it('a listener asking for kinds its protocol cannot carry says so (InvalidRouteKinds); a TLS Terminate listener and a Service parent are told as not simulated', () => {
+  it('a listener asking for kinds its protocol cannot carry says so (InvalidRouteKinds); a second TLS Terminate listener on a port and a Service parent are told as not simulated', () => {
     const ds = check(`apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: edge }
@@ -454,7 +454,8 @@ spec:
   gatewayClassName: istio
   listeners:
     - { name: tls, port: 8443, protocol: TLS, tls: { mode: Passthrough }, allowedRoutes: { kinds: [{ kind: TLSRoute }, { kind: TCPRoute }] } }
-    - { name: term, port: 9443, protocol: TLS, tls: { mode: Terminate } }
+    - { name: term, port: 9443, protocol: TLS, hostname: a.example.com, tls: { mode: Terminate } }
+    - { name: term-b, port: 9443, protocol: TLS, hostname: b.example.com, tls: { mode: Terminate } }
 ---
 apiVersion: gateway.networking.k8s.io/v1alpha2
 kind: TCPRoute
@@ -463,10 +464,11 @@ spec:
   parentRefs: [{ group: "", kind: Service, name: ratings }]
   rules: [{ backendRefs: [{ name: ratings, port: 9080 }] }]
 `);
-    assert.deepEqual(ds.map((d) => `${d.code}@${d.line}:${d.severity}`), ['listener-invalid@7:error', 'listener-invalid@8:warning', 'route-not-accepted@14:warning']);
+    assert.deepEqual(ds.filter((d) => d.code !== 'minted-certificate').map((d) => `${d.code}@${d.line}:${d.severity}`), ['listener-invalid@7:error', 'listener-invalid@9:warning', 'route-not-accepted@15:warning']);
     assert.match(ds[0].message, /InvalidRouteKinds: route kinds TCPRoute cannot attach to a TLS \(Passthrough\) listener; TLSRoute can/);
-    assert.match(ds[1].message, /tls.mode Terminate .* is not simulated/);
-    assert.match(ds[2].message, /a Service parent \(mesh TCPRoute routing, GAMMA\) is not simulated/);
+    assert.match(ds.find((d) => d.line === 9 && d.code === 'listener-invalid')!.message, /shares port 9443 with TLS Terminate listener term: devmesh serves one TLS Terminate listener per port/);
+    assert.match(ds.find((d) => d.code === 'route-not-accepted')!.message, /a Service parent \(mesh TCPRoute routing, GAMMA\) is not simulated/);
+    assert.match(ds.find((d) => d.code === 'minted-certificate' && d.line === 8)!.message, /TLS listener term names no certificateRefs: devmesh mints a certificate for a.example.com/);
   });
 
   it('a backend that does not resolve closes the connections of its share', () => {

@@ -63,12 +63,14 @@ export interface ListenerStatus {
   port: number;
   protocol: string;
   hostname?: string;
-  /** Whether devmesh serves it: an HTTP, HTTPS (Terminate), TLS (Passthrough) or TCP listener without conflicts, its certificate resolved. */
+  /** HTTPS and TLS: `tls.mode` (default Terminate). */
+  tlsMode?: 'Terminate' | 'Passthrough';
+  /** Whether devmesh serves it: an HTTP, HTTPS (Terminate), TLS or TCP listener without conflicts, its certificate resolved. */
   served: boolean;
   /** Whether routes attach to it: a served one, or one whose certificateRefs do not resolve (Istio keeps it as a parent; it serves nothing). */
   attachable: boolean;
   conditions: Condition[];
-  /** HTTPS: the Secret with its certificate, or none (devmesh mints one for the hostname). */
+  /** HTTPS and TLS Terminate: the Secret with its certificate, or none (devmesh mints one for the hostname). */
   certificate?: { namespace: string; name: string };
   /** Which conditions are about which field, for diagnostics. */
   problems: { path: Path; reason: string; message: string }[];
@@ -130,6 +132,14 @@ function gatewayStatus(gw: Resource<'KubernetesGateway'>, world: GatewayApiWorld
     } else {
       l.conditions.push({ type: 'Conflicted', status: 'False', reason: 'NoConflicts', message: 'No conflicts' });
     }
+    // The ingress routes a terminated stream by the port's tcp[] rules, not by the server name: one TLS Terminate listener per port.
+    const otherTerminate = l.protocol === 'TLS' && l.tlsMode === 'Terminate' && l.served
+      ? samePort.find((o) => o.protocol === 'TLS' && o.tlsMode === 'Terminate' && o.index < l.index) : undefined;
+    if (otherTerminate) {
+      const message = `listener ${l.name} shares port ${l.port} with TLS Terminate listener ${otherTerminate.name}: devmesh serves one TLS Terminate listener per port (Istio routes each by its server name); give it a port of its own`;
+      l.problems.push({ path: ['spec', 'listeners', l.index, 'port'], reason: 'UnsupportedProtocol', message });
+      l.served = false;
+    }
     l.conditions.push(l.served
       ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'devmesh serves this listener' }
       : { type: 'Programmed', status: 'False', reason: 'Invalid', message: 'not served: see the other conditions' });
@@ -165,7 +175,8 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
   // As Istio: the allowed kinds are those asked for that the protocol carries (all it carries when none are asked for).
   const kinds: string[] = asked.length > 0 ? supported.filter((k) => asked.includes(k)) : supported;
   const status: ListenerStatus = {
-    index, name: str(l.name) ?? '', port: num(l.port) ?? 0, protocol, ...(hostname ? { hostname } : {}), served: true, attachable: true,
+    index, name: str(l.name) ?? '', port: num(l.port) ?? 0, protocol, ...(hostname ? { hostname } : {}),
+    ...(protocol === 'HTTPS' || protocol === 'TLS' ? { tlsMode: tlsMode === 'Passthrough' ? 'Passthrough' as const : 'Terminate' as const } : {}), served: true, attachable: true,
     conditions: [], problems: [], attachedRoutes: 0,
     allowedRoutes: { from: str(ns.from) ?? 'Same', ...(ns.selector ? { selector: obj(obj(ns.selector).matchLabels) } : {}), kinds },
   };
@@ -179,8 +190,6 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
     fail('Accepted', 'UnsupportedProtocol', `protocol ${protocol} is not served by devmesh (HTTP, HTTPS, TLS with Passthrough and TCP are)`, at('protocol'));
   } else if (protocol === 'HTTPS' && tlsMode === 'Passthrough') {
     fail('Accepted', 'UnsupportedProtocol', 'HTTPS with tls.mode Passthrough is not served by devmesh (use Terminate, or a TLS listener with Passthrough and a TLSRoute)', at('tls', 'mode'));
-  } else if (protocol === 'TLS' && tlsMode !== 'Passthrough') {
-    fail('Accepted', 'UnsupportedProtocol', 'a TLS listener with tls.mode Terminate (TCPRoute behind the handshake) is not simulated by devmesh; use Passthrough with a TLSRoute, or an HTTPS listener', at('tls', 'mode'));
   } else {
     status.conditions.push({ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'No errors found' });
   }
@@ -191,7 +200,7 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
     status.conditions.push({ type: 'ResolvedRefs', status: 'False', reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to ${where}` });
     status.problems.push({ path: at('allowedRoutes', 'kinds'), reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to ${where}; ${carries}` });
   }
-  if (protocol === 'HTTPS') certificateRefs(l, at, namespace, world, status);
+  if (protocol === 'HTTPS' || (protocol === 'TLS' && tlsMode !== 'Passthrough')) certificateRefs(l, at, namespace, world, status);
   if (!status.conditions.some((c) => c.type === 'ResolvedRefs')) status.conditions.push({ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No errors found' });
   return status;
 }

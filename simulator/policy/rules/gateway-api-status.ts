@@ -65,9 +65,9 @@ export const gatewayApiStatus: WorkspaceRule = {
           const warning = problem.reason === 'UnsupportedProtocol' || CERTIFICATE_REF_REASONS.has(problem.reason);
           report(doc, problem.path, 'listener-invalid', `listener ${l.name}: ${problem.reason}: ${problem.message}`, { severity: warning ? 'warning' : undefined });
         }
-        if (l.protocol === 'HTTPS' && l.served && !l.certificate && arr(obj(obj(arr(obj(doc.value.spec).listeners)[l.index]).tls).certificateRefs).length === 0) {
+        if ((l.protocol === 'HTTPS' || (l.protocol === 'TLS' && l.tlsMode === 'Terminate')) && l.served && !l.certificate && arr(obj(obj(arr(obj(doc.value.spec).listeners)[l.index]).tls).certificateRefs).length === 0) {
           report(doc, ['spec', 'listeners', l.index, 'protocol'], 'minted-certificate',
-            `HTTPS listener ${l.name} names no certificateRefs: devmesh mints a certificate for ${l.hostname ?? 'localhost'} from its CA; a cluster needs a kubernetes.io/tls Secret here`);
+            `${l.protocol} listener ${l.name} names no certificateRefs: devmesh mints a certificate for ${l.hostname ?? 'localhost'} from its CA; a cluster needs a kubernetes.io/tls Secret here`);
         }
       }
     }

@@ -199,7 +199,7 @@ export const tlsRouteSchema: Schema = resource('TLSRoute', API_VERSIONS.TLSRoute
   }, { required: ['rules'] }));
 
 export const tcpRouteSchema: Schema = resource('TCPRoute', API_VERSIONS.TCPRoute,
-  'Gateway API TCP routing (experimental channel): a connection to a TCP listener (or a TLS listener with `tls.mode: Terminate`, after the handshake) goes as opaque bytes to a backend Service. Istio runs it as a VirtualService tcp[] route on the Gateway.',
+  'Gateway API TCP routing (experimental channel): a connection to a TCP listener, or the decrypted stream of a TLS listener with `tls.mode: Terminate`, goes as opaque bytes to a backend Service. Istio runs it as a VirtualService tcp[] route on the Gateway.',
   object('TCPRouteSpec', 'The parents and rules of a TCPRoute.', {
     parentRefs: l4ParentRefs,
     rules: array('Rules: a connection goes to the first rule\'s backends (a TCPRoute has no matches).', object('TCPRouteRule', 'The backends of the route.', {
@@ -212,9 +212,9 @@ const listener: Schema = object('Listener', 'A port of the Gateway. devmesh open
   name: string('Name of the listener, unique in the Gateway; routes select it with `sectionName`.', { pattern: SECTION_NAME }),
   hostname: string('The hostname requests must have (a leading `*.` is a suffix match). Unset: any.', { pattern: HOSTNAME }),
   port: port('The port of the listener.'),
-  protocol: enumOf('`HTTP`, `HTTPS` (TLS terminated here; HTTPRoute, GRPCRoute), `TLS` (with `tls.mode: Passthrough`: TLSRoute, routed by SNI, bytes untouched) or `TCP` (TCPRoute, opaque bytes). A TLS listener with `tls.mode: Terminate` (TCPRoute behind the handshake) and UDP listeners are not simulated.', ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP']),
+  protocol: enumOf('`HTTP`, `HTTPS` (TLS terminated here; HTTPRoute, GRPCRoute), `TLS` (with `tls.mode: Passthrough`: TLSRoute, routed by SNI, bytes untouched; with `Terminate`: TLS terminated here, the stream carried by a TCPRoute) or `TCP` (TCPRoute, opaque bytes). UDP listeners are not simulated.', ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP']),
   tls: object('GatewayTLSConfig', 'TLS of an HTTPS or TLS listener.', {
-    mode: enumOf('`Terminate` (default): the Gateway completes the handshake (HTTPS). `Passthrough`: a TLS listener hands the encrypted connection to the TLSRoute its SNI picks.', ['Terminate', 'Passthrough'], { default: 'Terminate' }),
+    mode: enumOf('`Terminate` (default): the Gateway completes the handshake with the certificate of `certificateRefs` (none: devmesh mints one for the hostname) — HTTP on an HTTPS listener, a TCPRoute\'s stream on a TLS one (one TLS Terminate listener per port). `Passthrough`: a TLS listener hands the encrypted connection to the TLSRoute its SNI picks.', ['Terminate', 'Passthrough'], { default: 'Terminate' }),
     certificateRefs: array('Kubernetes TLS Secrets (`kubernetes.io/tls`, keys `tls.crt` and `tls.key`) in the workspace. None: devmesh mints a certificate for the listener\'s hostname from its CA.', object('SecretObjectReference', 'A Secret.', {
       group: string('Group: `""`.', { default: '' }),
       kind: string('Kind: `Secret`.', { default: 'Secret' }),
@@ -239,7 +239,7 @@ const listener: Schema = object('Listener', 'A port of the Gateway. devmesh open
 }, { required: ['name', 'port', 'protocol'] });
 
 export const kubernetesGatewaySchema: Schema = resource('Gateway', API_VERSIONS.KubernetesGateway,
-  'A Gateway API Gateway: listeners at the edge of the mesh. With `gatewayClassName: istio` (or `devmesh`) devmesh serves each listener on a local port; HTTPRoutes and GRPCRoutes attach to HTTP and HTTPS listeners, TLSRoutes to TLS Passthrough ones, TCPRoutes to TCP ones.',
+  'A Gateway API Gateway: listeners at the edge of the mesh. With `gatewayClassName: istio` (or `devmesh`) devmesh serves each listener on a local port; HTTPRoutes and GRPCRoutes attach to HTTP and HTTPS listeners, TLSRoutes to TLS Passthrough ones, TCPRoutes to TCP and TLS Terminate ones.',
   object('GatewaySpec', 'The class and listeners of a Gateway.', {
     gatewayClassName: string('The GatewayClass: `istio` (Istio\'s) or `devmesh`. Gateways of other classes are left alone, as Istio leaves them to their controller.', { minLength: 1, examples: ['istio'] }),
     listeners: array('The listeners.', listener, { minItems: 1 }),

@@ -4,7 +4,9 @@
  * its ClientHello, to the TLSRoute that takes it (the backend's own
  * certificate, checked by the client: the bytes pass through untouched);
  * an unknown server name is closed; TCP listeners carry a TCPRoute to a
- * real redis-server (PING/PONG) and split connections by weight.
+ * real redis-server (PING/PONG) and split connections by weight; a TLS
+ * Terminate listener completes the handshake with its certificate and
+ * carries the decrypted stream by its TCPRoute.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -33,7 +35,7 @@ const SPEC: MeshSpec = {
 };
 
 const API = 'gateway.networking.k8s.io';
-const gateway = (ports: { tls: number; redis: number; echo: number }): Resource<'KubernetesGateway'> => ({
+const gateway = (ports: Ports): Resource<'KubernetesGateway'> => ({
   apiVersion: `${API}/v1`, kind: 'Gateway' as never, metadata: { name: 'edge', namespace: 'default' },
   spec: {
     gatewayClassName: 'istio',
@@ -41,6 +43,7 @@ const gateway = (ports: { tls: number; redis: number; echo: number }): Resource<
       { name: 'tls', port: ports.tls, protocol: 'TLS', hostname: '*.example.com', tls: { mode: 'Passthrough' } },
       { name: 'redis', port: ports.redis, protocol: 'TCP' },
       { name: 'echo', port: ports.echo, protocol: 'TCP' },
+      { name: 'echo-tls', port: ports.terminate, protocol: 'TLS', hostname: 'echo.example.com', tls: { mode: 'Terminate' } },
     ],
   },
 });
@@ -53,15 +56,20 @@ const tcpRoute = (name: string, section: string, backendRefs: { name: string; po
   spec: { parentRefs: [{ name: 'edge', sectionName: section }], rules: [{ backendRefs }] },
 });
 
+interface Ports { tls: number; redis: number; echo: number; terminate: number }
+
 describe('Gateway API TLS and TCP listeners at the ingress', () => {
   let mesh: TestMesh;
-  let ports: { tls: number; redis: number; echo: number };
+  let ports: Ports;
   // The apps' own certificates, from a CA of their own: the ingress never holds them.
   const appCa = createCa({ trustDomain: 'example.com' });
+  const ingressCa = createCa({ trustDomain: 'cluster.local' });
 
   before(async () => {
-    const [t, r, e] = await freePorts(3);
-    ports = { tls: t, redis: r, echo: e };
+    const [t, r, e, x] = await freePorts(4);
+    ports = { tls: t, redis: r, echo: e, terminate: x };
+    // What the control plane hands the ingress for a TLS Terminate listener (gateway-ingress.ts forGateways): a certificate for its hostname, SIMPLE.
+    const listenerCert = ingressCa.issueServer({ dns: ['echo.example.com'] });
     const apps = async (n: string) => {
       if (n === 'shop-v1') return tlsGreeter(n, appCa.issueServer({ dns: ['shop.example.com'] }));
       if (n === 'blog-v1') return tlsGreeter(n, appCa.issueServer({ dns: ['blog.example.com', '*.blog.example.com'] }));
@@ -77,8 +85,12 @@ describe('Gateway API TLS and TCP listeners at the ingress', () => {
         tlsRoute('blog', ['*.blog.example.com', 'blog.example.com'], 'blog'),
         tcpRoute('redis', 'redis', [{ name: 'redis', port: 6379 }]),
         tcpRoute('echo', 'echo', [{ name: 'echo-one', port: 9000, weight: 80 }, { name: 'echo-two', port: 9000, weight: 20 }]),
+        tcpRoute('echo-tls', 'echo-tls', [{ name: 'echo-two', port: 9000 }]),
       ],
-    }, { app: apps, random: seededRandom(7) } as Parameters<typeof startMeshFromSpec>[2]);
+    }, {
+      app: apps, random: seededRandom(7),
+      listenerCertificates: { [`istio-system/istio-ingressgateway:${x}`]: [{ hostname: 'echo.example.com', certPem: listenerCert.certPem, keyPem: listenerCert.keyPem, source: 'minted by devmesh', mode: 'SIMPLE' }] },
+    } as Parameters<typeof startMeshFromSpec>[2]);
   });
   after(() => mesh?.close());
 
@@ -134,7 +146,21 @@ describe('Gateway API TLS and TCP listeners at the ingress', () => {
       `Gateway default/edge listener tls: tls://127.0.0.1:${ports.tls} (TLS passed through, routed by TLSRoute on the server name)`,
       `Gateway default/edge listener redis: tcp://127.0.0.1:${ports.redis} (TCP, routed by TCPRoute)`,
       `Gateway default/edge listener echo: tcp://127.0.0.1:${ports.echo} (TCP, routed by TCPRoute)`,
+      `Gateway default/edge listener echo-tls: tls://127.0.0.1:${ports.terminate} (TLS terminated here, the stream routed by TCPRoute)`,
     ]);
+  });
+
+  it('terminates TLS at a TLS Terminate listener with its certificate and carries the decrypted stream by its TCPRoute', async () => {
+    const answer = await new Promise<{ said: string; authorized: boolean }>((resolve) => {
+      const s = tls.connect({ host: '127.0.0.1', port: ports.terminate, servername: 'echo.example.com', ca: ingressCa.certPem }, () => s.write('over tls\n'));
+      let said = '';
+      s.on('data', (d) => { said += d; if (said.includes('\n')) s.end(); });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve({ said: said.trim(), authorized: s.authorized }));
+    });
+    assert.deepEqual(answer, { said: 'two over tls', authorized: true });
+    const entry = await eventually(() => mesh.ingress!.accessLog.tail().find((e) => e.protocol === '-' && e.upstream_cluster === 'outbound|9000||echo-two.default.svc.cluster.local' && e.requested_server_name === 'echo.example.com'), 'the terminated connection\'s entry');
+    assert.equal(entry.response_flags, '-');
   });
 
   it('carries Redis through a TCP listener and its TCPRoute, through the backend\'s sidecar with mTLS', { skip: redisInstalled ? false : 'redis-server/redis-cli not installed' }, async () => {
