@@ -173,3 +173,50 @@ describe('Gateway API TLS and TCP listeners at the ingress', () => {
     assert.ok(outbound, 'the ingress logs the connection to redis');
   });
 });
+
+describe('a TLS Passthrough and a TLS Terminate listener sharing one port', () => {
+  let mesh: TestMesh;
+  let port: number;
+  const appCa = createCa({ trustDomain: 'example.com' });
+  const ingressCa = createCa({ trustDomain: 'cluster.local' });
+
+  before(async () => {
+    port = await freePort();
+    const listenerCert = ingressCa.issueServer({ dns: ['echo.example.com'] });
+    const edge: Resource<'KubernetesGateway'> = {
+      apiVersion: `${API}/v1`, kind: 'Gateway' as never, metadata: { name: 'edge', namespace: 'default' },
+      spec: {
+        gatewayClassName: 'istio',
+        listeners: [
+          { name: 'pass', port, protocol: 'TLS', hostname: 'shop.example.com', tls: { mode: 'Passthrough' } },
+          { name: 'term', port, protocol: 'TLS', hostname: 'echo.example.com', tls: { mode: 'Terminate' } },
+        ],
+      },
+    };
+    mesh = await startMeshFromSpec(SPEC, {
+      gatewayApi: [
+        edge,
+        { ...tlsRoute('shop', ['shop.example.com'], 'shop'), spec: { parentRefs: [{ name: 'edge', sectionName: 'pass' }], hostnames: ['shop.example.com'], rules: [{ backendRefs: [{ name: 'shop', port: 443 }] }] } },
+        tcpRoute('echo-tls', 'term', [{ name: 'echo-two', port: 9000 }]),
+      ],
+    }, {
+      app: async (n: string) => (n === 'shop-v1' ? tlsGreeter(n, appCa.issueServer({ dns: ['shop.example.com'] })) : n === 'echo-two-v1' ? tcpEcho('two') : undefined),
+      listenerCertificates: { [`istio-system/istio-ingressgateway:${port}`]: [{ hostname: 'echo.example.com', certPem: listenerCert.certPem, keyPem: listenerCert.keyPem, source: 'minted by devmesh', mode: 'SIMPLE' }] },
+    } as Parameters<typeof startMeshFromSpec>[2]);
+  });
+  after(() => mesh?.close());
+
+  const talk = (servername: string, ca: string, line?: string) => new Promise<{ said: string; authorized: boolean }>((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername, ca }, () => { if (line) s.write(`${line}\n`); });
+    let said = '';
+    s.on('data', (d) => { said += d; if (said.includes('\n')) s.end(); });
+    s.on('error', () => undefined);
+    s.on('close', () => resolve({ said: said.trim(), authorized: s.authorized }));
+  });
+
+  it('the server name picks the chain: shop.example.com passes through to shop\'s own certificate, echo.example.com is terminated with the listener\'s and routed by the TCPRoute', async () => {
+    assert.deepEqual(await talk('shop.example.com', appCa.certPem), { said: 'shop-v1 shop.example.com', authorized: true });
+    assert.deepEqual(await talk('echo.example.com', ingressCa.certPem, 'split'), { said: 'two split', authorized: true });
+    assert.deepEqual(await talk('other.example.com', ingressCa.certPem, 'x'), { said: '', authorized: false });
+  });
+});
