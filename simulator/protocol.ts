@@ -129,6 +129,9 @@ export interface MeshSnapshot {
   /** Gateway API: routes (attached to Services for the mesh, to Gateways for the ingress), Gateways and ReferenceGrants. Absent: none. */
   httpRoutes?: Resource<'HTTPRoute'>[];
   grpcRoutes?: Resource<'GRPCRoute'>[];
+  /** TLSRoutes and TCPRoutes, attached to TLS and TCP listeners of Gateways (the ingress). */
+  tlsRoutes?: Resource<'TLSRoute'>[];
+  tcpRoutes?: Resource<'TCPRoute'>[];
   kubernetesGateways?: Resource<'KubernetesGateway'>[];
   referenceGrants?: Resource<'ReferenceGrant'>[];
   /**

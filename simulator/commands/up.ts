@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import * as path from 'node:path';
 import type { MeshStarted } from '../control/runtime';
 import { meshTable, reachTable } from '../control/table';
-import { describeGatewayListeners } from '../control/gateway-ingress';
+import { describeGatewayListeners, describeL4GatewayListeners } from '../control/gateway-ingress';
 import type { MeshSnapshot, ServiceInfo } from '../protocol';
 
 export function register(program: Command, setExit: (code: number) => void): void {
@@ -92,7 +92,7 @@ export async function up(meshFile: string, opts: { accessLog?: boolean; logForma
 export function readyBanner(m: Pick<MeshStarted, 'session' | 'snapshot' | 'rootDir' | 'ms' | 'phases'> & Partial<Pick<MeshStarted, 'listenerCertificates'>>, o: { accessLog: boolean; cwd: string }): string[] {
   const s = m.snapshot;
   const rel = (f: string) => path.relative(o.cwd, f);
-  const lines = ['', meshTable(s), ...describeGatewayListeners(s.ingress.listeners ?? [], m.listenerCertificates ?? {}), '', 'how apps reach each service through their sidecar (every app has HTTP_PROXY, HTTPS_PROXY and grpc_proxy set):', reachTable(s), ''];
+  const lines = ['', meshTable(s), ...describeGatewayListeners(s.ingress.listeners ?? [], m.listenerCertificates ?? {}), ...describeL4GatewayListeners(s), '', 'how apps reach each service through their sidecar (every app has HTTP_PROXY, HTTPS_PROXY and grpc_proxy set):', reachTable(s), ''];
   lines.push(`mesh ${s.meshName} ready in ${Math.round(m.ms)} ms (${Object.entries(m.phases).map(([k, v]) => `${k} ${v}`).join(', ')}) — config v${s.version}, ${s.workloads.length} workloads, mTLS identities from a local CA`);
   lines.push(`control API + dashboard: ${m.session.apiUrl}  (token in ${rel(path.join(m.rootDir, '.devmesh', 'session.json'))})`);
   if (m.session.dashboardUrl) lines.push(`open the dashboard: ${m.session.dashboardUrl}`);

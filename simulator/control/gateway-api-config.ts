@@ -8,7 +8,7 @@
 import { controllerName, type Condition } from '../policy/gateway-api/status';
 import type { GatewayListenerInfo, ListenerCertificate } from '../protocol';
 import type { GatewayApiConfig, KubeCondition } from './api/contract';
-import { listenerUrl } from './gateway-ingress';
+import { l4GatewayListeners, listenerUrl } from './gateway-ingress';
 import type { GatewayApiView } from './load';
 
 /** Istio's controller name for mesh (Service-parent) routes. */
@@ -30,16 +30,20 @@ export function gatewayApiConfig(g: GatewayApiView, listeners: readonly GatewayL
           listeners: gw.listeners.map((l) => ({
             name: l.name,
             attachedRoutes: l.attachedRoutes,
-            supportedKinds: l.allowedRoutes.kinds.filter((k) => k === 'HTTPRoute' || k === 'GRPCRoute').map((kind) => ({ group: 'gateway.networking.k8s.io', kind })),
+            supportedKinds: l.allowedRoutes.kinds.map((kind) => ({ group: 'gateway.networking.k8s.io', kind })),
             conditions: l.conditions.map(kube),
           })),
         },
-        local: listeners.filter((l) => l.gateway === gw.key).map((l) => ({
-          port: l.port,
-          protocol: l.protocol,
-          url: listenerUrl(l),
-          ...(l.protocol === 'HTTPS' ? { certificates: (certs[`${l.gateway}:${l.port}`] ?? []).map((c) => ({ hostname: c.hostname ?? null, source: c.source })) } : {}),
-        })),
+        local: [
+          ...listeners.filter((l) => l.gateway === gw.key).map((l) => ({
+            port: l.port,
+            protocol: l.protocol,
+            url: listenerUrl(l),
+            ...(l.protocol === 'HTTPS' ? { certificates: (certs[`${l.gateway}:${l.port}`] ?? []).map((c) => ({ hostname: c.hostname ?? null, source: c.source })) } : {}),
+          })),
+          // TLS and TCP listeners: on their own port, as the ingress's Istio Gateway servers.
+          ...l4GatewayListeners([gw]).map((l) => ({ port: l.port, protocol: l.protocol, url: l.url })),
+        ],
       } : {}),
     })),
     routes: g.routes.map((r) => ({

@@ -14,10 +14,10 @@ import { readFileSync } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import * as path from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
+import { gatewayStatuses, servedGatewayPorts, type GatewayStatus } from '../policy/gateway-api/status';
 import { ISTIO_INGRESS_GATEWAY, type TerminatedPort, type TerminatedServer } from '../policy/gateway-tls';
 import { caCertOf, type TlsSecret } from '../policy/gateway-api/secrets';
-import type { Certificates, ClientCredential, GatewayListenerInfo, ListenerCertificate } from '../protocol';
+import type { Certificates, ClientCredential, GatewayListenerInfo, ListenerCertificate, MeshSnapshot } from '../protocol';
 import type { DestinationRuleSpec } from '../policy/model';
 import { originationCredentials } from './origination-credentials';
 import type { SessionGatewayListener } from './api/contract';
@@ -68,18 +68,29 @@ export class ListenerCertificates {
     for (const p of servedGatewayPorts(gateways)) {
       if (p.protocol !== 'HTTPS') continue;
       const key = `${p.gateway}:${p.port}`;
-      out[key] = p.listeners.map((l) => {
-        const hostname = l.hostname;
-        if (l.certificate) {
-          const secret = secrets.get(`${l.certificate.namespace}/${l.certificate.name}`);
-          if (secret && !('problem' in secret)) return { ...(hostname ? { hostname } : {}), certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${l.certificate.namespace}/${l.certificate.name}` };
-        }
-        // One per listener hostname: listeners sharing the port each serve their own name (SNI picks), and sweep keeps it by its port.
-        const certs = this.mint(`${key}|${hostname ?? '*'}`, hostname ? [hostname] : []);
-        return { ...(hostname ? { hostname } : {}), certPem: certs.certPem, keyPem: certs.keyPem, source: `minted by devmesh for ${hostname ?? 'localhost, 127.0.0.1'}` };
-      });
+      out[key] = p.listeners.map((l) => this.listenerCertificate(l, key, secrets));
+    }
+    // A TLS Terminate listener is an Istio Gateway TLS server of the ingress (routing/gatewayApi/l4.ts): its certificate goes with theirs, by port.
+    for (const gw of gateways) {
+      for (const l of gw.listeners) {
+        if (!l.served || l.protocol !== 'TLS' || l.tlsMode !== 'Terminate') continue;
+        const key = `${ISTIO_INGRESS_GATEWAY}:${l.port}`;
+        (out[key] ??= []).push({ ...this.listenerCertificate(l, key, secrets), mode: 'SIMPLE' });
+      }
     }
     return out;
+  }
+
+  /** The certificate of an HTTPS or TLS Terminate listener: its Secret's, or one minted for its hostname. */
+  private listenerCertificate(l: GatewayStatus['listeners'][number], key: string, secrets: ReadonlyMap<string, TlsSecret>): ListenerCertificate {
+    const hostname = l.hostname;
+    if (l.certificate) {
+      const secret = secrets.get(`${l.certificate.namespace}/${l.certificate.name}`);
+      if (secret && !('problem' in secret)) return { ...(hostname ? { hostname } : {}), certPem: secret.certPem, keyPem: secret.keyPem, source: `Secret ${l.certificate.namespace}/${l.certificate.name}` };
+    }
+    // One per listener hostname: listeners sharing the port each serve their own name (SNI picks), and sweep keeps it by its port.
+    const certs = this.mint(`${key}|${hostname ?? '*'}`, hostname ? [hostname] : []);
+    return { ...(hostname ? { hostname } : {}), certPem: certs.certPem, keyPem: certs.keyPem, source: `minted by devmesh for ${hostname ?? 'localhost, 127.0.0.1'}` };
   }
 
   /**
@@ -283,7 +294,9 @@ export class GatewayIngress {
     this.destinationRules = destinationRules;
     this.watchFiles(certificateFiles(g.istio));
     const istio = this.listenerCerts.forIstio(g.istio, g.secrets);
-    const next = { ...this.listenerCerts.forGateways(g.gateways, g.secrets), ...istio.certs };
+    const next = { ...this.listenerCerts.forGateways(g.gateways, g.secrets) };
+    // A port with Istio Gateway TLS servers and Gateway API TLS Terminate listeners serves the chains of both (SNI picks).
+    for (const [key, chains] of Object.entries(istio.certs)) next[key] = [...chains, ...(next[key] ?? [])];
     this.listenerCerts.sweep(next);
     // Both local gateways run in istio-system, where istiod looks a DestinationRule's credentialName up for them.
     const credentials = originationCredentials(destinationRules, g.secrets, ISTIO_INGRESS_GATEWAY.split('/')[0]);
@@ -388,4 +401,22 @@ export function describeGatewayListeners(listeners: readonly GatewayListenerInfo
     // An Istio server port belongs to the ingress gateway, which serves every Gateway's servers of that port.
     return `Gateway ${l.istio ? `${l.istio.join(', ')} (Istio server port ${l.port})` : l.gateway}: ${listenerUrl(l)}${mapped}${tls}`;
   });
+}
+
+/**
+ * The Gateway API TLS (Passthrough) and TCP listeners the ingress serves:
+ * as Istio Gateway TCP servers are, on 127.0.0.1 at the listener's own port
+ * (not mapped: a port below 1024 needs privileges, so give such a listener a
+ * port from 1024 up).
+ */
+export function l4GatewayListeners(gateways: readonly GatewayStatus[]): { gateway: string; name: string; port: number; protocol: 'TLS' | 'TCP'; terminate?: true; url: string }[] {
+  return gateways.flatMap((gw) => gw.listeners
+    .filter((l) => l.served && (l.protocol === 'TLS' || l.protocol === 'TCP'))
+    .map((l) => ({ gateway: gw.key, name: l.name, port: l.port, protocol: l.protocol as 'TLS' | 'TCP', ...(l.tlsMode === 'Terminate' ? { terminate: true as const } : {}), url: `${l.protocol === 'TLS' ? 'tls' : 'tcp'}://127.0.0.1:${l.port}` })));
+}
+
+/** One line per Gateway API TLS or TCP listener for `up`'s banner. */
+export function describeL4GatewayListeners(s: Pick<MeshSnapshot, 'kubernetesGateways'>): string[] {
+  const gateways = gatewayStatuses({ services: new Map(), gateways: s.kubernetesGateways ?? [], referenceGrants: [] });
+  return l4GatewayListeners(gateways).map((l) => `Gateway ${l.gateway} listener ${l.name}: ${l.url} (${l.protocol === 'TLS' ? (l.terminate ? 'TLS terminated here, the stream routed by TCPRoute' : 'TLS passed through, routed by TLSRoute on the server name') : 'TCP, routed by TCPRoute'}${l.port < PRIVILEGED ? `; port ${l.port} needs privileges: give the listener a port from 1024 up` : ''})`);
 }

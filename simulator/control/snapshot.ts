@@ -128,6 +128,8 @@ export function buildSnapshot(
     extensionProviders: mesh.spec.extensionProviders ?? [],
     httpRoutes: ofKind('HTTPRoute'),
     grpcRoutes: ofKind('GRPCRoute'),
+    tlsRoutes: ofKind('TLSRoute'),
+    tcpRoutes: ofKind('TCPRoute'),
     kubernetesGateways,
     referenceGrants,
     ...(gatewaySecrets ? { gatewaySecrets } : {}),

@@ -34,7 +34,9 @@ export function formatConnection(r: ExplainConnectionResult): string {
   const rt = r.route;
   line('Route', rt.source ? res(rt.source) : rt.rules.length ? 'no tcp[]/tls[] rule takes it' : rt.action === 'refused' ? (g?.handshake?.refused ? 'none: the connection ends at the handshake' : 'refused before any rule') : 'no tcp[]/tls[] rule for this port: the default route to the service');
   for (const s of rt.rules) {
-    const where = `${s.rule.section}[${s.rule.rule}]${rt.source && s.rule.name === rt.source.name ? '' : ` of VirtualService ${s.rule.namespace}/${s.rule.name}`}`;
+    // A TLSRoute's or TCPRoute's rule is its rules[i] (Istio runs it as a tls[] / tcp[] rule of the Gateway).
+    const gatewayApi = s.rule.kind === 'TLSRoute' || s.rule.kind === 'TCPRoute';
+    const where = `${gatewayApi ? 'rules' : s.rule.section}[${s.rule.rule}]${rt.source && s.rule.name === rt.source.name ? '' : ` of ${gatewayApi ? s.rule.kind : 'VirtualService'} ${s.rule.namespace}/${s.rule.name}`}`;
     more(`  ${where}  ${s.matched ? `matched: ${s.because}` : `no match: ${(s.failed ?? []).join('; or ')}`}${at(s.location)}`);
   }
   if (rt.action === 'refused') more(`-> closed${rt.flag ? ` ${rt.flag}` : ''}: ${rt.message ?? ''}`);

@@ -212,8 +212,8 @@ export function planKey(p: L4Plan): string {
   return p.kind === 'forward' ? `forward|${p.host}|${p.port}|${p.subset ?? ''}|${p.routeName}` : `error|${p.reason}`;
 }
 
-/** The rule path of a tcp[]/tls[] rule in its VirtualService. */
-export const l4RulePath = (r: RuleRef) => ['spec', r.section ?? 'tcp', r.rule];
+/** The rule path of a tcp[]/tls[] rule in its VirtualService, or of a TLSRoute's or TCPRoute's rules[] item. */
+export const l4RulePath = (r: RuleRef) => (r.kind === 'TLSRoute' || r.kind === 'TCPRoute' ? ['spec', 'rules', r.rule] : ['spec', r.section ?? 'tcp', r.rule]);
 
 /** Each rule as the route filter weighs it: matched, or the first static predicate (or the server name) each of its matches failed. */
 function routeStep(plans: Array<{ value: L4Plan; probability: number }>, rules: readonly CompiledL4Rule[], tls: boolean, a: L4Attributes & { sni?: string }, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {

@@ -1,7 +1,8 @@
 /**
  * What exporting Gateway API resources asks of the cluster: the Gateway API
  * CRDs (Istio uses them but does not install them), the experimental channel
- * for fields only it has (HTTPRoute `retry`, `sessionPersistence`), and the
+ * for fields only it has (HTTPRoute `retry`, `sessionPersistence`) and for
+ * TLSRoute and TCPRoute (with istiod's PILOT_ENABLE_ALPHA_GATEWAY_API), and the
  * TLS Secrets HTTPS listeners name — devmesh reads them from the workspace
  * but copies no Secret — or a Secret for a listener whose certificate devmesh
  * minted locally (a cluster's Gateway needs certificateRefs there).
@@ -23,6 +24,9 @@ export function gatewayApiFindings(copies: readonly IstioCopy[]): ExportFinding[
     const spec = obj(r.spec);
     if (r.kind === 'HTTPRoute' && arr(spec.rules).some((rule) => obj(rule).retry !== undefined || obj(rule).sessionPersistence !== undefined)) {
       out.push({ severity: 'warning', code: 'gateway-api-experimental', message: `${where} uses retry or sessionPersistence, which only the experimental-install.yaml CRDs have; with the standard CRDs the API server drops them` });
+    }
+    if (r.kind === 'TLSRoute' || r.kind === 'TCPRoute') {
+      out.push({ severity: 'warning', code: 'gateway-api-experimental', message: `${where} is an alpha Gateway API kind (${r.apiVersion}): the cluster needs the experimental-install.yaml CRDs, and istiod reads it only with PILOT_ENABLE_ALPHA_GATEWAY_API=true (istioctl install --set values.pilot.env.PILOT_ENABLE_ALPHA_GATEWAY_API=true)` });
     }
     if (r.kind !== 'Gateway') continue;
     for (const l of arr(spec.listeners).map(obj)) {

@@ -106,7 +106,7 @@ export const CODES = {
   'route-refs-unresolved': { severity: 'warning', title: 'A Gateway API route reference that does not resolve (ResolvedRefs: False); requests sent there get 500.' },
   'listener-invalid': { severity: 'error', title: 'A Gateway listener devmesh cannot serve (its Accepted, ResolvedRefs or Conflicted condition says why).' },
   'gateway-class-ignored': { severity: 'info', title: 'A Gateway of a class devmesh does not run (left to its own controller, as Istio does).' },
-  'minted-certificate': { severity: 'info', title: 'An HTTPS listener without certificateRefs: devmesh mints a certificate, a cluster needs a Secret.' },
+  'minted-certificate': { severity: 'info', title: 'An HTTPS or TLS Terminate listener without certificateRefs: devmesh mints a certificate, a cluster needs a Secret.' },
   'routed-by-both-apis': { severity: 'warning', title: 'A host routed by a VirtualService and by Gateway API routes: Istio uses one of them per caller.' },
   // Findings of `devmesh up` about the machine it runs on, located in the Mesh file like the rest.
   'file-unreadable': { severity: 'error', title: 'A file devmesh cannot read: missing, or not readable.' },

@@ -820,6 +820,24 @@ export interface GRPCRouteSpec {
   rules?: GRPCRouteRule[];
 }
 
+/** A backend of a TLSRoute or TCPRoute rule (Gateway API BackendRef). */
+export interface L4BackendRef extends BackendObjectReference {
+  weight?: number;
+}
+
+/** TLSRoute (gateway.networking.k8s.io/v1alpha2, v1alpha3): TLS connections routed by the SNI of their ClientHello, bytes untouched. */
+export interface TLSRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: { name?: string; backendRefs?: L4BackendRef[] }[];
+}
+
+/** TCPRoute (gateway.networking.k8s.io/v1alpha2): opaque TCP connections to weighted backends. */
+export interface TCPRouteSpec {
+  parentRefs?: ParentReference[];
+  rules?: { name?: string; backendRefs?: L4BackendRef[] }[];
+}
+
 /** A Kubernetes Secret (or other object) a listener's TLS names. */
 export interface SecretObjectReference {
   group?: string;
@@ -869,6 +887,8 @@ export interface SpecByKind {
   Sidecar: SidecarSpec;
   HTTPRoute: HTTPRouteSpec;
   GRPCRoute: GRPCRouteSpec;
+  TLSRoute: TLSRouteSpec;
+  TCPRoute: TCPRouteSpec;
   /** A Gateway API Gateway (`kind: Gateway` in gateway.networking.k8s.io). */
   KubernetesGateway: KubernetesGatewaySpec;
   ReferenceGrant: ReferenceGrantSpec;

@@ -24,7 +24,7 @@ export function resolvePolicies(ws: Workspace): ResolvedPolicies | undefined {
   const resources: ResolvedPolicies['resources'] = {
     VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
     ServiceEntry: [], WorkloadEntry: [], Sidecar: [],
-    HTTPRoute: [], GRPCRoute: [], KubernetesGateway: [], ReferenceGrant: [],
+    HTTPRoute: [], GRPCRoute: [], TLSRoute: [], TCPRoute: [], KubernetesGateway: [], ReferenceGrant: [],
   };
   for (const doc of index.docs) {
     if (doc.kind === 'Mesh') continue;

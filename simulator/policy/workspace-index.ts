@@ -73,7 +73,7 @@ export class WorkspaceIndex {
   readonly byKind: DocsByKind = {
     Mesh: [], VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
     ServiceEntry: [], WorkloadEntry: [], Sidecar: [],
-    HTTPRoute: [], GRPCRoute: [], KubernetesGateway: [], ReferenceGrant: [],
+    HTTPRoute: [], GRPCRoute: [], TLSRoute: [], TCPRoute: [], KubernetesGateway: [], ReferenceGrant: [],
   };
   readonly mesh: MeshView | undefined;
   /** Facts of the Mesh that rules read ('' without a Mesh), including the namespace of documents that name none. */
@@ -249,7 +249,10 @@ export class WorkspaceIndex {
       referenceGrants: this.byKind.ReferenceGrant.map(withNamespace) as GatewayApiWorld['referenceGrants'],
       secrets,
     };
-    const docs = [...this.byKind.HTTPRoute.map((d) => ({ d, kind: 'HTTPRoute' as const })), ...this.byKind.GRPCRoute.map((d) => ({ d, kind: 'GRPCRoute' as const }))];
+    const docs = [
+      ...this.byKind.HTTPRoute.map((d) => ({ d, kind: 'HTTPRoute' as const })), ...this.byKind.GRPCRoute.map((d) => ({ d, kind: 'GRPCRoute' as const })),
+      ...this.byKind.TLSRoute.map((d) => ({ d, kind: 'TLSRoute' as const })), ...this.byKind.TCPRoute.map((d) => ({ d, kind: 'TCPRoute' as const })),
+    ];
     const status = gatewayApiStatus(world, docs.map(({ d, kind }) => ({ route: withNamespace(d) as never, kind })));
     this.gatewayApiCache = { world, gateways: status.gateways, routes: new Map(docs.map(({ d }, i) => [d as PolicyDocument, status.routes[i]])) };
     return this.gatewayApiCache;

@@ -58,7 +58,7 @@ function servicePortNumbers(t: MeshTables): number[] {
 
 /** Gateway server ports of the Gateways the ingress serves, ascending. */
 function gatewayPorts(t: MeshTables): number[] {
-  return [...new Set(t.snapshot.gateways.flatMap((g) => (g.spec.servers ?? []).map((s) => s.port?.number)).filter((n): n is number => typeof n === 'number'))].sort((a, b) => a - b);
+  return [...new Set(t.istioGateways.flatMap((g) => (g.spec.servers ?? []).map((s) => s.port?.number)).filter((n): n is number => typeof n === 'number'))].sort((a, b) => a - b);
 }
 
 function listenersOf(t: MeshTables, live: LiveState): ListenerConfig[] {
@@ -151,7 +151,7 @@ function gatewayRoutes(t: MeshTables): RouteConfig[] {
   if (t.self) return [];
   return gatewayPorts(t).map((port) => {
     const virtualHosts: RouteConfig['virtualHosts'] = [];
-    for (const gw of t.snapshot.gateways) {
+    for (const gw of t.istioGateways) {
       const ns = gw.metadata.namespace ?? t.snapshot.namespace;
       const name = `${ns}/${gw.metadata.name}`;
       for (const server of (gw.spec.servers ?? []).filter((s) => s.port?.number === port)) {

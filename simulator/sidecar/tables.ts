@@ -31,10 +31,11 @@ import { visibleTo } from './routing/exportTo';
 import { sidecarScope } from './routing/sidecarScope';
 import { compileGatewayApi, gatewayPortTables, meshRoutesFor, type GatewayApiTables, type GatewayPortTable } from './routing/gatewayApi/attach';
 import type { GatewayApiAction } from './routing/gatewayApi/compile';
+import { gatewayApiL4 } from './routing/gatewayApi/l4';
 import { routeSource } from './routing/routeSource';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
-/** Where a route rule comes from: a VirtualService's `http[rule]`, `tcp[rule]` or `tls[rule]`, or an HTTPRoute's or GRPCRoute's `rules[rule]`. */
+/** Where a route rule comes from: a VirtualService's `http[rule]`, `tcp[rule]` or `tls[rule]`, or an HTTPRoute's, GRPCRoute's, TLSRoute's or TCPRoute's `rules[rule]`. */
 export interface RouteOrigin {
   kind: RouteApi;
   namespace: string;
@@ -46,7 +47,7 @@ export interface RouteOrigin {
 }
 
 /** The routing APIs a route table can come from. */
-export type RouteApi = 'VirtualService' | 'HTTPRoute' | 'GRPCRoute';
+export type RouteApi = 'VirtualService' | 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
 
 export interface CompiledRule {
   index: number;
@@ -150,6 +151,8 @@ export interface MeshTables {
   /** Gateway API: every route with its status, and the ingress's tables per Gateway port (`ns/name:port`). */
   gatewayApi: GatewayApiTables;
   gatewayPorts: Map<string, GatewayPortTable>;
+  /** The Istio Gateways of the snapshot and, at the ingress, those Gateway API TLS and TCP listeners are served as (routing/gatewayApi/l4.ts). */
+  istioGateways: Resource<'Gateway'>[];
   /** The Gateways this proxy serves, by qualified name `ns/name`, with their server hosts (all, and per server port). */
   gateways: Map<string, { hosts: string[]; servers: GatewayServerView[] }>;
   /** Ports of Gateway servers of protocol TCP (or MONGO), which the ingress binds on 127.0.0.1, with the Gateways that have them. */
@@ -246,7 +249,9 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     }
   }
   const gatewayPorts = gatewayPortTables(gatewayApi);
-  const gatewayRoutes = visible.filter((vs) => vs.gateways.some((g) => g !== 'mesh'));
+  // Gateway API TLS and TCP listeners are the ingress's Istio Gateway servers, their routes tls[] / tcp[] rules (as pilot converts them).
+  const l4 = self ? { gateways: [], routes: [] } : gatewayApiL4(gatewayApi);
+  const gatewayRoutes = [...visible.filter((vs) => vs.gateways.some((g) => g !== 'mesh')), ...l4.routes];
 
   const labels = self?.labels ?? snapshot.ingress.labels;
   const destinationRules = new Map<string, DestinationRuleSpec>();
@@ -264,7 +269,8 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const gatewayTerminatedTcpPorts = new Set<number>();
   // The Gateways this proxy serves: the egress gateway those that select it, the ingress every other one (egress-gateway.ts).
   const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
-  for (const gw of snapshot.gateways) {
+  const istioGateways = [...snapshot.gateways, ...l4.gateways];
+  for (const gw of istioGateways) {
     if (!serves(gw.spec)) continue;
     const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
     for (const server of gw.spec.servers ?? []) {
@@ -299,7 +305,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, gateways, gatewayTcpPorts, gatewayTlsPorts, gatewayTerminatedTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, istioGateways, gateways, gatewayTcpPorts, gatewayTlsPorts, gatewayTerminatedTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
     outbound, sidecarResource: scope.source,
   };
 }

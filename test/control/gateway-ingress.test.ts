@@ -145,4 +145,23 @@ describe('Gateway API listener certificates (forGateways)', () => {
     assert.deepEqual(names, ['a.example.com DNS:a.example.com', '*.b.example.com DNS:*.b.example.com', '- DNS:localhost, IP Address:127.0.0.1']);
     assert.deepEqual(again, first);
   });
+
+  it('serve a TLS Terminate listener\'s certificate as the ingress\'s TLS server of that port (SIMPLE), and none for Passthrough or TCP', async () => {
+    const { gatewayStatuses } = await import('../../simulator/policy/gateway-api/status');
+    const { X509Certificate } = await import('node:crypto');
+    const ca = createCa({ trustDomain: 'cluster.local' });
+    const gateway = {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'edge', namespace: 'default' },
+      spec: { gatewayClassName: 'istio', listeners: [
+        { name: 'db-tls', port: 5433, protocol: 'TLS', hostname: 'db.example.com', tls: { mode: 'Terminate' } },
+        { name: 'pass', port: 8443, protocol: 'TLS', tls: { mode: 'Passthrough' } },
+        { name: 'db', port: 5432, protocol: 'TCP' },
+      ] },
+    } as unknown as Parameters<typeof gatewayStatuses>[0]['gateways'][number];
+    const statuses = gatewayStatuses({ services: new Map(), gateways: [gateway], referenceGrants: [] });
+    const out = new ListenerCertificates(() => ca).forGateways(statuses, new Map());
+    assert.deepEqual(Object.keys(out), ['istio-system/istio-ingressgateway:5433']);
+    const [chain] = out['istio-system/istio-ingressgateway:5433'];
+    assert.deepEqual([chain.hostname, chain.mode, chain.source, new X509Certificate(chain.certPem).subjectAltName], ['db.example.com', 'SIMPLE', 'minted by devmesh for db.example.com', 'DNS:db.example.com']);
+  });
 });

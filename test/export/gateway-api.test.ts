@@ -32,6 +32,14 @@ spec:
   listeners:
     - { name: http, port: 80, protocol: HTTP }
     - { name: https, port: 443, protocol: HTTPS, hostname: shop.example.com }
+    - { name: cart-tcp, port: 7000, protocol: TCP }
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: cart-tcp }
+spec:
+  parentRefs: [{ name: edge, sectionName: cart-tcp }]
+  rules: [{ backendRefs: [{ name: cart, port: 8080 }] }]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -57,15 +65,16 @@ describe('devmesh export and import of Gateway API resources', () => {
     await fs.writeFile(path.join(dir, 'routes.yaml'), ROUTES);
     const run = devmesh(['export', '-f', path.join(dir, 'mesh.yaml'), '--out', path.join(dir, 'k8s')]);
     assert.equal(run.status, 0, run.stderr + run.stdout);
-    assert.match(run.stdout, /3 Istio and Gateway API resources/);
+    assert.match(run.stdout, /4 Istio and Gateway API resources/);
     const copied = await fs.readFile(path.join(dir, 'k8s', 'istio', 'routes.yaml'), 'utf8');
     assert.match(copied, /^# The edge and the mesh routes of the shop\./);
     assert.match(copied, /retry: \{ attempts: 3, codes: \[ ?503 ?\] \} +# experimental channel/);
-    assert.equal((copied.match(/namespace: shop/g) ?? []).length, 3);
+    assert.equal((copied.match(/namespace: shop/g) ?? []).length, 4);
     const said = run.stdout + run.stderr;
     assert.match(said, /the cluster needs the Gateway API CRDs/);
     assert.match(said, /HTTPRoute cart-retries .* only the experimental-install\.yaml CRDs have/);
     assert.match(said, /listener https has no certificateRefs; devmesh minted a certificate locally/);
+    assert.match(said, /TCPRoute cart-tcp .* is an alpha Gateway API kind .*PILOT_ENABLE_ALPHA_GATEWAY_API=true/);
 
     // Back again: import reads the exported manifests (devmesh import skips a folder export wrote, so they are copied first).
     const manifests = path.join(dir, 'manifests');
@@ -74,7 +83,7 @@ describe('devmesh export and import of Gateway API resources', () => {
     const back = path.join(dir, 'back');
     const imported = devmesh(['import', manifests, '--out', path.join(back, 'mesh.yaml')]);
     assert.equal(imported.status, 0, imported.stderr + imported.stdout);
-    assert.match(imported.stdout, /copied 3 Istio and Gateway API resources/);
+    assert.match(imported.stdout, /copied 4 Istio and Gateway API resources/);
     const policies = await fs.readdir(path.join(back, 'policies'));
     const text = (await Promise.all(policies.map((f) => fs.readFile(path.join(back, 'policies', f), 'utf8')))).join('\n');
     assert.match(text, /kind: HTTPRoute\nmetadata: \{ name: cart-retries, namespace: shop \}/);

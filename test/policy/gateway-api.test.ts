@@ -43,7 +43,7 @@ describe('Gateway API kinds', () => {
     assert.equal(classify('gateway.networking.k8s.io/v1alpha2', 'GRPCRoute').kind, 'GRPCRoute');
     assert.equal(classify('gateway.networking.k8s.io/v1beta1', 'ReferenceGrant').kind, 'ReferenceGrant');
     assert.equal(classify('gateway.networking.k8s.io/v9', 'HTTPRoute').problem, 'unknown-api-version');
-    assert.equal(classify('gateway.networking.k8s.io/v1alpha2', 'TCPRoute').problem, 'unsupported-kind');
+    assert.equal(classify('gateway.networking.k8s.io/v1alpha2', 'UDPRoute').problem, 'unsupported-kind');
     assert.equal(classify('gateway.networking.k8s.io/v1', 'GatewayClass').istioGroup, false, 'a GatewayClass is the cluster\'s, not a policy');
     assert.equal(classify(undefined, 'HTTPRoute').problem, 'missing-api-version');
   });
@@ -180,7 +180,7 @@ metadata: { name: edge }
 spec:
   gatewayClassName: istio
   listeners:
-    - { name: tcp, port: 5432, protocol: TCP }
+    - { name: udp, port: 5432, protocol: UDP }
     - { name: a, port: 80, protocol: HTTP }
     - { name: b, port: 80, protocol: HTTPS }
     - { name: tls, port: 443, protocol: HTTPS }
@@ -350,5 +350,136 @@ spec:
     const [gw] = ws.index.gatewayApi.gateways;
     assert.deepEqual(gw.conditions.find((x) => x.type === 'Accepted'), { type: 'Accepted', status: 'True', reason: 'ListenersNotValid', message: 'One or more of the Gateway\'s listeners are invalid' });
     assert.deepEqual(gw.listeners.map((l) => [l.name, l.served, l.certificate?.name]), [['good', true, 'tls-validity-checks-certificate'], ['bad', false, undefined], ['two', true, 'tls-validity-checks-certificate']], 'one resolving certificateRef of two programs the listener, as Istio\'s buildTLS');
+  });
+});
+
+describe('TLSRoute and TCPRoute', () => {
+  const gateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec:
+  gatewayClassName: istio
+  listeners:
+    - { name: tls, port: 8443, protocol: TLS, hostname: "*.example.com", tls: { mode: Passthrough } }
+    - { name: db, port: 5432, protocol: TCP }
+    - { name: web, port: 8080, protocol: HTTP }
+`;
+  const status = (policy: string, extra: Record<string, string> = { '/m/gw.yaml': gateway }) => {
+    const ws = new Workspace();
+    ws.setFile('/m/mesh.yaml', MESH);
+    for (const [f, text] of Object.entries(extra)) ws.setFile(f, text);
+    ws.setFile('/m/p.yaml', policy);
+    return ws.index.gatewayApi;
+  };
+
+  it('validate against their own schema: a field of HTTPRoute\'s rules, a negative weight, no backendRefs', () => {
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: db }
+spec:
+  parentRefs: [{ name: edge, sectionName: db }]
+  rules:
+    - matches: [{ path: { value: / } }]
+      backendRefs: [{ name: ratings, port: 9080, weight: -1 }]
+    - backendRefs: []
+`, { '/m/gw.yaml': gateway });
+    assert.deepEqual(ds.filter((d) => d.severity !== 'info').map((d) => `${d.code}@${d.line}`), ['unknown-field@7', 'bad-value@8', 'bad-value@9']);
+    assert.deepEqual(codes(check(`apiVersion: gateway.networking.k8s.io/v1alpha3
+kind: TLSRoute
+metadata: { name: shop }
+spec:
+  parentRefs: [{ name: edge }]
+  hostnames: [shop.example.com]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+`, { '/m/gw.yaml': gateway })), [], 'v1alpha3 is a TLSRoute version');
+  });
+
+  it('attach to the listeners whose protocol carries their kind (TLS Passthrough: TLSRoute; TCP: TCPRoute), the hostnames of a TLSRoute narrowed to the listener\'s', () => {
+    const g = status(`apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: { name: shop }
+spec:
+  parentRefs: [{ name: edge }]
+  hostnames: [shop.example.com, shop.example.org]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: db }
+spec:
+  parentRefs: [{ name: edge }]
+  rules: [{ backendRefs: [{ name: ratings, port: 9080 }] }]
+`);
+    const [tlsRoute, tcpRoute] = [...g.routes.values()];
+    assert.deepEqual(tlsRoute.parents[0].listeners, [{ name: 'tls', port: 8443, protocol: 'TLS', hostnames: ['shop.example.com'] }]);
+    assert.deepEqual(tcpRoute.parents[0].listeners?.map((l) => l.name), ['db']);
+    const listeners = g.gateways[0].listeners;
+    assert.deepEqual(listeners.map((l) => [l.name, l.served, l.attachedRoutes, l.allowedRoutes.kinds.join(',')]), [
+      ['tls', true, 1, 'TLSRoute'], ['db', true, 1, 'TCPRoute'], ['web', true, 0, 'HTTPRoute,GRPCRoute'],
+    ]);
+  });
+
+  it('a route whose kind the listener does not allow is not Accepted (NotAllowedByListeners), and neither is a TLSRoute no listener hostname matches (NoMatchingListenerHostname)', () => {
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: wrong-listener }
+spec:
+  parentRefs: [{ name: edge, sectionName: tls }]
+  rules: [{ backendRefs: [{ name: ratings, port: 9080 }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: { name: other-domain }
+spec:
+  parentRefs: [{ name: edge, sectionName: tls }]
+  hostnames: [shop.example.org]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: http-on-db }
+spec:
+  parentRefs: [{ name: edge, sectionName: db }]
+  rules: [{ backendRefs: [{ name: reviews, port: 9080 }] }]
+`, { '/m/gw.yaml': gateway });
+    assert.deepEqual(ds.map((d) => `${d.line} ${d.severity} ${/\((\w+)\)/.exec(d.message)![1]}`), ['5 warning NotAllowedByListeners', '12 warning NoMatchingListenerHostname', '20 warning NotAllowedByListeners']);
+    assert.match(ds[0].message, /kind TCPRoute is not allowed by listener tls \(allowedRoutes.kinds: TLSRoute\)/);
+  });
+
+  it('a listener asking for kinds its protocol cannot carry says so (InvalidRouteKinds); a second TLS Terminate listener on a port and a Service parent are told as not simulated', () => {
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge }
+spec:
+  gatewayClassName: istio
+  listeners:
+    - { name: tls, port: 8443, protocol: TLS, tls: { mode: Passthrough }, allowedRoutes: { kinds: [{ kind: TLSRoute }, { kind: TCPRoute }] } }
+    - { name: term, port: 9443, protocol: TLS, hostname: a.example.com, tls: { mode: Terminate } }
+    - { name: term-b, port: 9443, protocol: TLS, hostname: b.example.com, tls: { mode: Terminate } }
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: mesh-db }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: ratings }]
+  rules: [{ backendRefs: [{ name: ratings, port: 9080 }] }]
+`);
+    assert.deepEqual(ds.filter((d) => d.code !== 'minted-certificate').map((d) => `${d.code}@${d.line}:${d.severity}`), ['listener-invalid@7:error', 'listener-invalid@9:warning', 'route-not-accepted@15:warning']);
+    assert.match(ds[0].message, /InvalidRouteKinds: route kinds TCPRoute cannot attach to a TLS \(Passthrough\) listener; TLSRoute can/);
+    assert.match(ds.find((d) => d.line === 9 && d.code === 'listener-invalid')!.message, /shares port 9443 with TLS Terminate listener term: devmesh serves one TLS Terminate listener per port/);
+    assert.match(ds.find((d) => d.code === 'route-not-accepted')!.message, /a Service parent \(mesh TCPRoute routing, GAMMA\) is not simulated/);
+    assert.match(ds.find((d) => d.code === 'minted-certificate' && d.line === 8)!.message, /TLS listener term names no certificateRefs: devmesh mints a certificate for a.example.com/);
+  });
+
+  it('a backend that does not resolve closes the connections of its share', () => {
+    const ds = check(`apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: { name: db }
+spec:
+  parentRefs: [{ name: edge, sectionName: db }]
+  rules: [{ backendRefs: [{ name: postgres, port: 5432 }] }]
+`, { '/m/gw.yaml': gateway });
+    assert.deepEqual(codes(ds), ['route-refs-unresolved@6']);
+    assert.match(ds[0].message, /default\/postgres is not a service of the Mesh; connections that would go there are closed/);
   });
 });

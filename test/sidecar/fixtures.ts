@@ -44,7 +44,7 @@ export interface Policies {
   /** Mesh spec.outboundTrafficPolicy.mode. */
   outboundTrafficPolicy?: OutboundTrafficMode;
   /** HTTPRoutes, GRPCRoutes, Gateway API Gateways and ReferenceGrants. */
-  gatewayApi?: Resource<'HTTPRoute' | 'GRPCRoute' | 'KubernetesGateway' | 'ReferenceGrant'>[];
+  gatewayApi?: Resource<'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute' | 'KubernetesGateway' | 'ReferenceGrant'>[];
 }
 
 export const TD = 'cluster.local';

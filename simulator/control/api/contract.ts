@@ -372,12 +372,12 @@ export interface GatewayApiGateway {
     conditions: KubeCondition[];
     listeners: { name: string; attachedRoutes: number; supportedKinds: { group: string; kind: string }[]; conditions: KubeCondition[] }[];
   };
-  /** Where devmesh serves each port on 127.0.0.1, and for HTTPS with which certificates (never their keys). */
-  local?: { port: number; protocol: 'HTTP' | 'HTTPS'; url: string; certificates?: { hostname: string | null; source: string }[] }[];
+  /** Where devmesh serves each port on 127.0.0.1 (TLS and TCP listeners: `tls://` / `tcp://` at their own port), and for HTTPS with which certificates (never their keys). */
+  local?: { port: number; protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP'; url: string; certificates?: { hostname: string | null; source: string }[] }[];
 }
 
 export interface GatewayApiRoute {
-  kind: 'HTTPRoute' | 'GRPCRoute';
+  kind: 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
   namespace: string;
   name: string;
   status: {

@@ -17,7 +17,11 @@ import type { Path } from '../source';
 import { intersectHostnames } from './hostnames';
 import { backendRefOf, isGatewayParent, isServiceBackend, isServiceParent, parentRefOf, referenceAllowed, type BackendRef, type ParentRef } from './refs';
 
-export type RouteKind = 'HTTPRoute' | 'GRPCRoute';
+export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
+
+/** The route kinds that carry connections, not requests: they attach to TLS and TCP listeners. */
+export const L4_ROUTE_KINDS: readonly RouteKind[] = ['TLSRoute', 'TCPRoute'];
+export const isL4RouteKind = (kind: string): kind is 'TLSRoute' | 'TCPRoute' => kind === 'TLSRoute' || kind === 'TCPRoute';
 
 export interface Condition {
   type: string;
@@ -59,12 +63,14 @@ export interface ListenerStatus {
   port: number;
   protocol: string;
   hostname?: string;
-  /** Whether devmesh serves it: an HTTP or HTTPS (Terminate) listener without conflicts, its certificate resolved. */
+  /** HTTPS and TLS: `tls.mode` (default Terminate). */
+  tlsMode?: 'Terminate' | 'Passthrough';
+  /** Whether devmesh serves it: an HTTP, HTTPS (Terminate), TLS or TCP listener without conflicts, its certificate resolved. */
   served: boolean;
   /** Whether routes attach to it: a served one, or one whose certificateRefs do not resolve (Istio keeps it as a parent; it serves nothing). */
   attachable: boolean;
   conditions: Condition[];
-  /** HTTPS: the Secret with its certificate, or none (devmesh mints one for the hostname). */
+  /** HTTPS and TLS Terminate: the Secret with its certificate, or none (devmesh mints one for the hostname). */
   certificate?: { namespace: string; name: string };
   /** Which conditions are about which field, for diagnostics. */
   problems: { path: Path; reason: string; message: string }[];
@@ -83,8 +89,20 @@ export interface GatewayStatus {
   listeners: ListenerStatus[];
 }
 
-const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
-const HTTP_ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'];
+const SERVED_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP']);
+
+/**
+ * The route kinds a listener's protocol carries, as Istio's
+ * generateSupportedKinds: HTTPRoute and GRPCRoute on HTTP and HTTPS,
+ * TCPRoute on TCP, TLSRoute on TLS Passthrough, TCPRoute on TLS Terminate
+ * (the decrypted stream); none on UDP.
+ */
+export function supportedRouteKinds(protocol: string, tlsMode: string | undefined): RouteKind[] {
+  if (protocol === 'HTTP' || protocol === 'HTTPS') return ['HTTPRoute', 'GRPCRoute'];
+  if (protocol === 'TCP') return ['TCPRoute'];
+  if (protocol === 'TLS') return tlsMode === 'Passthrough' ? ['TLSRoute'] : ['TCPRoute'];
+  return [];
+}
 
 export function gatewayStatuses(world: GatewayApiWorld): GatewayStatus[] {
   return world.gateways.map((gw) => gatewayStatus(gw, world));
@@ -113,6 +131,14 @@ function gatewayStatus(gw: Resource<'KubernetesGateway'>, world: GatewayApiWorld
       l.attachable = false;
     } else {
       l.conditions.push({ type: 'Conflicted', status: 'False', reason: 'NoConflicts', message: 'No conflicts' });
+    }
+    // The ingress routes a terminated stream by the port's tcp[] rules, not by the server name: one TLS Terminate listener per port.
+    const otherTerminate = l.protocol === 'TLS' && l.tlsMode === 'Terminate' && l.served
+      ? samePort.find((o) => o.protocol === 'TLS' && o.tlsMode === 'Terminate' && o.index < l.index) : undefined;
+    if (otherTerminate) {
+      const message = `listener ${l.name} shares port ${l.port} with TLS Terminate listener ${otherTerminate.name}: devmesh serves one TLS Terminate listener per port (Istio routes each by its server name); give it a port of its own`;
+      l.problems.push({ path: ['spec', 'listeners', l.index, 'port'], reason: 'UnsupportedProtocol', message });
+      l.served = false;
     }
     l.conditions.push(l.served
       ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'devmesh serves this listener' }
@@ -143,9 +169,14 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
   const hostname = str(l.hostname);
   const allowed = obj(l.allowedRoutes);
   const ns = obj(allowed.namespaces);
-  const kinds = arr(allowed.kinds).length > 0 ? arr(allowed.kinds).map((k) => str(obj(k).kind) ?? '') : HTTP_ROUTE_KINDS;
+  const tlsMode = str(obj(l.tls).mode) ?? 'Terminate';
+  const supported = supportedRouteKinds(protocol, tlsMode);
+  const asked = arr(allowed.kinds).map((k) => str(obj(k).kind) ?? '');
+  // As Istio: the allowed kinds are those asked for that the protocol carries (all it carries when none are asked for).
+  const kinds: string[] = asked.length > 0 ? supported.filter((k) => asked.includes(k)) : supported;
   const status: ListenerStatus = {
-    index, name: str(l.name) ?? '', port: num(l.port) ?? 0, protocol, ...(hostname ? { hostname } : {}), served: true, attachable: true,
+    index, name: str(l.name) ?? '', port: num(l.port) ?? 0, protocol, ...(hostname ? { hostname } : {}),
+    ...(protocol === 'HTTPS' || protocol === 'TLS' ? { tlsMode: tlsMode === 'Passthrough' ? 'Passthrough' as const : 'Terminate' as const } : {}), served: true, attachable: true,
     conditions: [], problems: [], attachedRoutes: 0,
     allowedRoutes: { from: str(ns.from) ?? 'Same', ...(ns.selector ? { selector: obj(obj(ns.selector).matchLabels) } : {}), kinds },
   };
@@ -156,18 +187,20 @@ function listenerStatus(l: Record<string, any>, index: number, namespace: string
     status.attachable = false;
   };
   if (!SERVED_PROTOCOLS.has(protocol)) {
-    fail('Accepted', 'UnsupportedProtocol', `protocol ${protocol} is not served by devmesh (HTTP and HTTPS are)`, at('protocol'));
-  } else if (protocol === 'HTTPS' && str(obj(l.tls).mode) === 'Passthrough') {
-    fail('Accepted', 'UnsupportedProtocol', 'HTTPS with tls.mode Passthrough is not served by devmesh (use Terminate, or a TLS listener on a cluster)', at('tls', 'mode'));
+    fail('Accepted', 'UnsupportedProtocol', `protocol ${protocol} is not served by devmesh (HTTP, HTTPS, TLS with Passthrough and TCP are)`, at('protocol'));
+  } else if (protocol === 'HTTPS' && tlsMode === 'Passthrough') {
+    fail('Accepted', 'UnsupportedProtocol', 'HTTPS with tls.mode Passthrough is not served by devmesh (use Terminate, or a TLS listener with Passthrough and a TLSRoute)', at('tls', 'mode'));
   } else {
     status.conditions.push({ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'No errors found' });
   }
-  const badKinds = kinds.filter((k) => !HTTP_ROUTE_KINDS.includes(k));
+  const badKinds = asked.filter((k) => !supported.includes(k as RouteKind));
   if (badKinds.length > 0) {
-    status.conditions.push({ type: 'ResolvedRefs', status: 'False', reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to a ${protocol} listener` });
-    status.problems.push({ path: at('allowedRoutes', 'kinds'), reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to a ${protocol} listener; HTTPRoute and GRPCRoute can` });
+    const carries = supported.length ? `${supported.join(' and ')} can` : 'no route kind devmesh runs can';
+    const where = `a ${protocol}${protocol === 'TLS' ? ` (${tlsMode})` : ''} listener`;
+    status.conditions.push({ type: 'ResolvedRefs', status: 'False', reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to ${where}` });
+    status.problems.push({ path: at('allowedRoutes', 'kinds'), reason: 'InvalidRouteKinds', message: `route kinds ${badKinds.join(', ')} cannot attach to ${where}; ${carries}` });
   }
-  if (protocol === 'HTTPS') certificateRefs(l, at, namespace, world, status);
+  if (protocol === 'HTTPS' || (protocol === 'TLS' && tlsMode !== 'Passthrough')) certificateRefs(l, at, namespace, world, status);
   if (!status.conditions.some((c) => c.type === 'ResolvedRefs')) status.conditions.push({ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'No errors found' });
   return status;
 }
@@ -295,12 +328,12 @@ export interface RouteStatus {
  * The status of one route against the world: per parent, Accepted and
  * ResolvedRefs; per backend, whether it resolves.
  */
-export function routeStatus(route: Resource<'HTTPRoute' | 'GRPCRoute'>, kind: RouteKind, world: GatewayApiWorld, gateways: readonly GatewayStatus[] = gatewayStatuses(world)): RouteStatus {
+export function routeStatus(route: Resource<'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute'>, kind: RouteKind, world: GatewayApiWorld, gateways: readonly GatewayStatus[] = gatewayStatuses(world)): RouteStatus {
   const namespace = route.metadata.namespace ?? '';
   const spec = obj(route.spec);
   const hostnames = arr(spec.hostnames).filter((h): h is string => typeof h === 'string');
   const backends = backendStatuses(spec, kind, namespace, world);
-  const problems = ruleProblems(spec, kind);
+  const problems = isL4RouteKind(kind) ? [] : ruleProblems(spec, kind);
   const parents = arr(spec.parentRefs).map((raw, index) => parentStatus(parentRefOf(raw, namespace), index, kind, namespace, hostnames, world, gateways));
   const resolvedRefs = (mesh: boolean): Condition => {
     const bad = backends.filter((b) => b.problem && !(mesh && b.problem.gatewayOnly));
@@ -323,6 +356,9 @@ function parentStatus(ref: ParentRef, index: number, kind: RouteKind, routeNames
   const base = { index, ref, managed: true };
   const rejected = (reason: string, message: string): RouteParentStatus => ({ ...base, accepted: false, conditions: [{ type: 'Accepted', status: 'False', reason, message }] });
   const accepted = (message: string) => [{ type: 'Accepted', status: 'True' as const, reason: 'Accepted', message }];
+  if (isServiceParent(ref) && isL4RouteKind(kind)) {
+    return rejected('UnsupportedValue', `a Service parent (mesh ${kind} routing, GAMMA) is not simulated by devmesh: the route is not applied to calls to ${ref.namespace}/${ref.name}; attach it to a Gateway's ${kind === 'TLSRoute' ? 'TLS Passthrough' : 'TCP'} listener, or route the mesh with a VirtualService ${kind === 'TLSRoute' ? 'tls[]' : 'tcp[]'}`);
+  }
   if (isServiceParent(ref)) {
     const service = world.services.get(`${ref.namespace}/${ref.name}`);
     if (!service) return rejected('NoMatchingParent', `parent Service ${ref.namespace}/${ref.name} is not a service of the Mesh`);
@@ -439,7 +475,7 @@ function countBy(values: unknown[]): Record<string, number> {
 }
 
 /** Every route's status, then each Gateway's listeners with the routes attached to them counted. */
-export function gatewayApiStatus(world: GatewayApiWorld, routes: readonly { route: Resource<'HTTPRoute' | 'GRPCRoute'>; kind: RouteKind }[]): { gateways: GatewayStatus[]; routes: RouteStatus[] } {
+export function gatewayApiStatus(world: GatewayApiWorld, routes: readonly { route: Resource<'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute'>; kind: RouteKind }[]): { gateways: GatewayStatus[]; routes: RouteStatus[] } {
   const gateways = gatewayStatuses(world);
   const statuses = routes.map(({ route, kind }) => routeStatus(route, kind, world, gateways));
   for (const s of statuses) {
@@ -455,12 +491,17 @@ export function gatewayApiStatus(world: GatewayApiWorld, routes: readonly { rout
   return { gateways, routes: statuses };
 }
 
-/** The ports of each Gateway devmesh serves: one local listener per (Gateway, port), with the listeners on it. */
+/**
+ * The HTTP and HTTPS ports of each Gateway devmesh serves: one local listener
+ * per (Gateway, port), with the listeners on it. (TLS and TCP listeners are
+ * served as Istio serves them, as Gateway servers of the ingress on their
+ * own port: routing/gatewayApi/l4.ts.)
+ */
 export function servedGatewayPorts(gateways: readonly GatewayStatus[]): { gateway: string; port: number; protocol: 'HTTP' | 'HTTPS'; listeners: ListenerStatus[] }[] {
   const out: { gateway: string; port: number; protocol: 'HTTP' | 'HTTPS'; listeners: ListenerStatus[] }[] = [];
   for (const gw of gateways) {
     for (const l of gw.listeners) {
-      if (!l.served) continue;
+      if (!l.served || (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS')) continue;
       const have = out.find((p) => p.gateway === gw.key && p.port === l.port);
       if (have) have.listeners.push(l);
       else out.push({ gateway: gw.key, port: l.port, protocol: l.protocol as 'HTTP' | 'HTTPS', listeners: [l] });

@@ -1,7 +1,8 @@
 import type { Severity } from '../diagnostics';
 import { arr, num, obj, valueAt } from '../plain';
 import type { WorkspaceRule } from './rule';
-import { CERTIFICATE_REF_REASONS } from '../gateway-api/status';
+import { CERTIFICATE_REF_REASONS, isL4RouteKind } from '../gateway-api/status';
+import { isServiceParent } from '../gateway-api/refs';
 
 /** Reasons that leave a valid route merely unattached (it still deploys), not wrong. */
 const SOFT_REASONS = new Set(['NotAllowedByListeners', 'NoMatchingListenerHostname']);
@@ -25,7 +26,8 @@ export const gatewayApiStatus: WorkspaceRule = {
         if (!p.managed) continue;
         const accepted = p.conditions.find((c) => c.type === 'Accepted');
         if (accepted?.status === 'False' && status.problems.length === 0) {
-          const severity: Severity | undefined = SOFT_REASONS.has(accepted.reason) ? 'warning' : undefined;
+          // A mesh (Service-parent) TLSRoute or TCPRoute deploys; devmesh only does not run it.
+          const severity: Severity | undefined = SOFT_REASONS.has(accepted.reason) || (isL4RouteKind(doc.kind) && isServiceParent(p.ref)) ? 'warning' : undefined;
           report(doc, ['spec', 'parentRefs', p.index, 'name'], 'route-not-accepted', `Accepted: False (${accepted.reason}): ${accepted.message}`, { severity });
         }
       }
@@ -35,6 +37,7 @@ export const gatewayApiStatus: WorkspaceRule = {
         reported.add(key);
         report(doc, problem.path, 'route-not-accepted', `Accepted: False (${problem.reason}): ${problem.message}`);
       }
+      const l4 = isL4RouteKind(doc.kind);
       const mesh = status.parents.some((p) => p.accepted && p.service);
       const gateway = status.parents.some((p) => p.accepted && p.gateway);
       for (const b of status.backends) {
@@ -44,7 +47,7 @@ export const gatewayApiStatus: WorkspaceRule = {
         const weight = b.path.includes('backendRefs') ? num(obj(valueAt(doc.value, b.path)).weight) : undefined;
         const idle = weight === 0;
         report(doc, [...b.path, b.problem.reason === 'RefNotPermitted' ? 'namespace' : 'name'], 'route-refs-unresolved',
-          `ResolvedRefs: False (${b.problem.reason}): ${b.problem.message}; ${idle ? 'its weight is 0, so no request goes there' : 'requests that would go there get 500'}`,
+          `ResolvedRefs: False (${b.problem.reason}): ${b.problem.message}; ${idle ? `its weight is 0, so no ${l4 ? 'connection' : 'request'} goes there` : l4 ? 'connections that would go there are closed' : 'requests that would go there get 500'}`,
           { severity: idle ? 'info' : undefined });
       }
     }
@@ -62,9 +65,9 @@ export const gatewayApiStatus: WorkspaceRule = {
           const warning = problem.reason === 'UnsupportedProtocol' || CERTIFICATE_REF_REASONS.has(problem.reason);
           report(doc, problem.path, 'listener-invalid', `listener ${l.name}: ${problem.reason}: ${problem.message}`, { severity: warning ? 'warning' : undefined });
         }
-        if (l.protocol === 'HTTPS' && l.served && !l.certificate && arr(obj(obj(arr(obj(doc.value.spec).listeners)[l.index]).tls).certificateRefs).length === 0) {
+        if ((l.protocol === 'HTTPS' || (l.protocol === 'TLS' && l.tlsMode === 'Terminate')) && l.served && !l.certificate && arr(obj(obj(arr(obj(doc.value.spec).listeners)[l.index]).tls).certificateRefs).length === 0) {
           report(doc, ['spec', 'listeners', l.index, 'protocol'], 'minted-certificate',
-            `HTTPS listener ${l.name} names no certificateRefs: devmesh mints a certificate for ${l.hostname ?? 'localhost'} from its CA; a cluster needs a kubernetes.io/tls Secret here`);
+            `${l.protocol} listener ${l.name} names no certificateRefs: devmesh mints a certificate for ${l.hostname ?? 'localhost'} from its CA; a cluster needs a kubernetes.io/tls Secret here`);
         }
       }
     }

@@ -1,7 +1,8 @@
 /**
  * The Kubernetes Gateway API kinds devmesh runs (gateway.networking.k8s.io):
  * HTTPRoute and GRPCRoute (for the mesh, attached to a Service — GAMMA — and
- * for the ingress, attached to a Gateway), Gateway and ReferenceGrant. The
+ * for the ingress, attached to a Gateway), TLSRoute and TCPRoute (the
+ * ingress's TLS and TCP listeners), Gateway and ReferenceGrant. The
  * descriptions are the Gateway API's own, shortened; defaults are the CRDs'.
  */
 import { API_VERSIONS } from '../kinds';
@@ -179,13 +180,41 @@ export const grpcRouteSchema: Schema = resource('GRPCRoute', API_VERSIONS.GRPCRo
     rules: array('Rules; the most specific match across the routes of a parent wins.', grpcRouteRule),
   }));
 
+const l4BackendRef = (what: string): Schema => object('BackendRef', `${what} A backend that does not resolve keeps its weight: the connections its share gets are closed.`, {
+  ...backendObjectReference('').properties,
+  weight: integer('Relative weight: a backend gets weight / sum of weights. 0: no connection. Default 1. All 0: every connection is closed.', { minimum: 0, maximum: 1000000, default: 1 }),
+}, { required: ['name'] });
+
+const l4ParentRefs: Schema = array('The Gateways the route attaches to (their TLS or TCP listeners; `sectionName` or `port` picks one). devmesh serves Gateway parents; a Service parent (mesh TLS/TCP routing, GAMMA) is not simulated.', parentReference);
+
+export const tlsRouteSchema: Schema = resource('TLSRoute', API_VERSIONS.TLSRoute,
+  'Gateway API TLS routing (experimental channel): a connection to a TLS listener with `tls.mode: Passthrough` goes, by the server name (SNI) of its ClientHello, to a backend Service; its bytes pass through untouched. Istio runs it as a VirtualService tls[] route on the Gateway.',
+  object('TLSRouteSpec', 'The parents, hostnames and rules of a TLSRoute.', {
+    parentRefs: l4ParentRefs,
+    hostnames: array('Server names (SNI) the ClientHello must ask for (a leading `*.` label is a suffix match); they must share a name with the listener\'s hostname. Unset: any server name the listener takes.', string('A hostname.', { pattern: HOSTNAME })),
+    rules: array('Rules: Istio sends a connection to the first rule\'s backends (every rule matches the route\'s hostnames; the later ones are never reached).', object('TLSRouteRule', 'The backends of the route.', {
+      name: string('Name of the rule, unique in the route.', { pattern: SECTION_NAME }),
+      backendRefs: array('Where connections go, split by weight.', l4BackendRef('A backend Service and its share of the connections.'), { minItems: 1 }),
+    }), { minItems: 1 }),
+  }, { required: ['rules'] }));
+
+export const tcpRouteSchema: Schema = resource('TCPRoute', API_VERSIONS.TCPRoute,
+  'Gateway API TCP routing (experimental channel): a connection to a TCP listener, or the decrypted stream of a TLS listener with `tls.mode: Terminate`, goes as opaque bytes to a backend Service. Istio runs it as a VirtualService tcp[] route on the Gateway.',
+  object('TCPRouteSpec', 'The parents and rules of a TCPRoute.', {
+    parentRefs: l4ParentRefs,
+    rules: array('Rules: a connection goes to the first rule\'s backends (a TCPRoute has no matches).', object('TCPRouteRule', 'The backends of the route.', {
+      name: string('Name of the rule, unique in the route.', { pattern: SECTION_NAME }),
+      backendRefs: array('Where connections go, split by weight.', l4BackendRef('A backend Service and its share of the connections.'), { minItems: 1 }),
+    }), { minItems: 1 }),
+  }, { required: ['rules'] }));
+
 const listener: Schema = object('Listener', 'A port of the Gateway. devmesh opens a local listener for each (a port below 1024 is mapped to a free local port, printed by `devmesh up` and written to the session file).', {
   name: string('Name of the listener, unique in the Gateway; routes select it with `sectionName`.', { pattern: SECTION_NAME }),
   hostname: string('The hostname requests must have (a leading `*.` is a suffix match). Unset: any.', { pattern: HOSTNAME }),
   port: port('The port of the listener.'),
-  protocol: enumOf('`HTTP` or `HTTPS` (TLS terminated here). TLS, TCP and UDP listeners are not simulated.', ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP']),
-  tls: object('GatewayTLSConfig', 'TLS of an HTTPS listener.', {
-    mode: enumOf('`Terminate` (default).', ['Terminate', 'Passthrough'], { default: 'Terminate' }),
+  protocol: enumOf('`HTTP`, `HTTPS` (TLS terminated here; HTTPRoute, GRPCRoute), `TLS` (with `tls.mode: Passthrough`: TLSRoute, routed by SNI, bytes untouched; with `Terminate`: TLS terminated here, the stream carried by a TCPRoute) or `TCP` (TCPRoute, opaque bytes). UDP listeners are not simulated.', ['HTTP', 'HTTPS', 'TLS', 'TCP', 'UDP']),
+  tls: object('GatewayTLSConfig', 'TLS of an HTTPS or TLS listener.', {
+    mode: enumOf('`Terminate` (default): the Gateway completes the handshake with the certificate of `certificateRefs` (none: devmesh mints one for the hostname) — HTTP on an HTTPS listener, a TCPRoute\'s stream on a TLS one (one TLS Terminate listener per port). `Passthrough`: a TLS listener hands the encrypted connection to the TLSRoute its SNI picks.', ['Terminate', 'Passthrough'], { default: 'Terminate' }),
     certificateRefs: array('Kubernetes TLS Secrets (`kubernetes.io/tls`, keys `tls.crt` and `tls.key`) in the workspace. None: devmesh mints a certificate for the listener\'s hostname from its CA.', object('SecretObjectReference', 'A Secret.', {
       group: string('Group: `""`.', { default: '' }),
       kind: string('Kind: `Secret`.', { default: 'Secret' }),
@@ -202,7 +231,7 @@ const listener: Schema = object('Listener', 'A port of the Gateway. devmesh open
         matchExpressions: notSimulated(array('Label expressions.', { type: 'object' })),
       }),
     }),
-    kinds: array('Route kinds that may attach. Default: HTTPRoute (and GRPCRoute) for HTTP and HTTPS.', object('RouteGroupKind', 'A route kind.', {
+    kinds: array('Route kinds that may attach. Default, as Istio: HTTPRoute and GRPCRoute for HTTP and HTTPS, TLSRoute for TLS Passthrough, TCPRoute for TCP (and TLS Terminate). A kind the protocol cannot carry makes ResolvedRefs False (InvalidRouteKinds).', object('RouteGroupKind', 'A route kind.', {
       group: string('Group (default `gateway.networking.k8s.io`).', { default: 'gateway.networking.k8s.io' }),
       kind: enumOf('The kind.', ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute', 'UDPRoute']),
     }, { required: ['kind'] })),
@@ -210,7 +239,7 @@ const listener: Schema = object('Listener', 'A port of the Gateway. devmesh open
 }, { required: ['name', 'port', 'protocol'] });
 
 export const kubernetesGatewaySchema: Schema = resource('Gateway', API_VERSIONS.KubernetesGateway,
-  'A Gateway API Gateway: listeners at the edge of the mesh. With `gatewayClassName: istio` (or `devmesh`) devmesh serves each listener on a local port; HTTPRoutes and GRPCRoutes attach to it.',
+  'A Gateway API Gateway: listeners at the edge of the mesh. With `gatewayClassName: istio` (or `devmesh`) devmesh serves each listener on a local port; HTTPRoutes and GRPCRoutes attach to HTTP and HTTPS listeners, TLSRoutes to TLS Passthrough ones, TCPRoutes to TCP and TLS Terminate ones.',
   object('GatewaySpec', 'The class and listeners of a Gateway.', {
     gatewayClassName: string('The GatewayClass: `istio` (Istio\'s) or `devmesh`. Gateways of other classes are left alone, as Istio leaves them to their controller.', { minLength: 1, examples: ['istio'] }),
     listeners: array('The listeners.', listener, { minItems: 1 }),
@@ -223,7 +252,7 @@ export const referenceGrantSchema: Schema = resource('ReferenceGrant', API_VERSI
   object('ReferenceGrantSpec', 'Who may reference what.', {
     from: array('Who may reference: group, kind and namespace.', object('ReferenceGrantFrom', 'A referencing kind in a namespace.', {
       group: string('Group: `gateway.networking.k8s.io`.'),
-      kind: string('Kind: `HTTPRoute`, `GRPCRoute`, `Gateway`.'),
+      kind: string('Kind: `HTTPRoute`, `GRPCRoute`, `TLSRoute`, `TCPRoute`, `Gateway`.'),
       namespace: string('Namespace of the referencing resources.', { 'x-ref': 'namespace' }),
     }, { required: ['group', 'kind', 'namespace'] }), { minItems: 1 }),
     to: array('What may be referenced in this namespace.', object('ReferenceGrantTo', 'A referenced kind (and name).', {

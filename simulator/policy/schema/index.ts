@@ -3,7 +3,7 @@ import { authorizationPolicySchema } from './authorization-policy';
 import type { Schema } from './common';
 import { destinationRuleSchema } from './destination-rule';
 import { gatewaySchema } from './gateway';
-import { grpcRouteSchema, httpRouteSchema, kubernetesGatewaySchema, referenceGrantSchema } from './gateway-api';
+import { grpcRouteSchema, httpRouteSchema, kubernetesGatewaySchema, referenceGrantSchema, tcpRouteSchema, tlsRouteSchema } from './gateway-api';
 import { meshSchema } from './mesh';
 import { peerAuthenticationSchema } from './peer-authentication';
 import { requestAuthenticationSchema } from './request-authentication';
@@ -27,6 +27,8 @@ export const SCHEMAS: Record<Kind, Schema> = {
   Sidecar: sidecarSchema,
   HTTPRoute: httpRouteSchema,
   GRPCRoute: grpcRouteSchema,
+  TLSRoute: tlsRouteSchema,
+  TCPRoute: tcpRouteSchema,
   KubernetesGateway: kubernetesGatewaySchema,
   ReferenceGrant: referenceGrantSchema,
 };

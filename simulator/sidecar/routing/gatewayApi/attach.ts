@@ -15,7 +15,7 @@
  */
 import { serviceFqdn } from '../../../policy/hosts';
 import { hostnameMatches } from '../../../policy/gateway-api/hostnames';
-import { gatewayApiStatus, type GatewayApiWorld, type GatewayStatus, type RouteKind, type RouteStatus, type WorldService } from '../../../policy/gateway-api/status';
+import { gatewayApiStatus, isL4RouteKind, type GatewayApiWorld, type GatewayStatus, type RouteKind, type RouteStatus, type WorldService } from '../../../policy/gateway-api/status';
 import type { Resource } from '../../../policy/model';
 import type { MeshSnapshot } from '../../../protocol';
 import { compileGatewayApiRoute, type GatewayApiEntry } from './compile';
@@ -23,7 +23,7 @@ import { byPrecedence, type RouteAge } from './precedence';
 import { portsOf } from '../servicePorts';
 
 export interface CompiledGatewayApiRoute {
-  route: Resource<'HTTPRoute' | 'GRPCRoute'>;
+  route: Resource<'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute'>;
   kind: RouteKind;
   status: RouteStatus;
   age: RouteAge;
@@ -48,6 +48,9 @@ export function compileGatewayApi(snapshot: MeshSnapshot): GatewayApiTables {
   const routes = [
     ...(snapshot.grpcRoutes ?? []).map((route) => ({ route, kind: 'GRPCRoute' as const })),
     ...(snapshot.httpRoutes ?? []).map((route) => ({ route, kind: 'HTTPRoute' as const })),
+    // TLSRoutes and TCPRoutes get a status here; the ingress serves them as tls[] / tcp[] rules (l4.ts).
+    ...(snapshot.tlsRoutes ?? []).map((route) => ({ route, kind: 'TLSRoute' as const })),
+    ...(snapshot.tcpRoutes ?? []).map((route) => ({ route, kind: 'TCPRoute' as const })),
   ];
   if (routes.length === 0 && (snapshot.kubernetesGateways ?? []).length === 0) return { gateways: [], routes: [] };
   const world = gatewayApiWorldOf(snapshot);
@@ -56,8 +59,8 @@ export function compileGatewayApi(snapshot: MeshSnapshot): GatewayApiTables {
     gateways: status.gateways,
     routes: routes.map(({ route, kind }, i) => {
       const s = status.routes[i];
-      const compile = (parents: 'mesh' | 'gateway') => s.parents.some((p) => p.accepted && (parents === 'mesh' ? !!p.service : !!p.gateway))
-        ? compileGatewayApiRoute(route, kind, s, (ns, name) => serviceFqdn(name, ns), parents) : [];
+      const compile = (parents: 'mesh' | 'gateway') => !isL4RouteKind(kind) && s.parents.some((p) => p.accepted && (parents === 'mesh' ? !!p.service : !!p.gateway))
+        ? compileGatewayApiRoute(route as Resource<'HTTPRoute' | 'GRPCRoute'>, kind, s, (ns, name) => serviceFqdn(name, ns), parents) : [];
       return { route, kind, status: s, age: { created: route.metadata.creationTimestamp, namespace: s.namespace, name: s.name }, mesh: compile('mesh'), gateway: compile('gateway') };
     }),
   };
@@ -101,7 +104,7 @@ export function gatewayPortTables(g: GatewayApiTables): Map<string, GatewayPortT
   const out = new Map<string, GatewayPortTable>();
   for (const gw of g.gateways) {
     for (const l of gw.listeners) {
-      if (!l.served) continue;
+      if (!l.served || (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS')) continue;
       const key = gatewayPortKey(gw.key, l.port);
       let table = out.get(key);
       if (!table) out.set(key, (table = { gateway: gw.key, port: l.port, protocol: l.protocol, listeners: [] }));
