@@ -14,7 +14,7 @@ import type { ProxyError } from '../errors';
 import { replayableBody } from '../resilience/bodyBuffer';
 import { backoffMs, inboundRetryPolicy, retriable, type AttemptOutcome } from '../resilience/retryPolicy';
 import type { Stats } from '../stats';
-import { forwardToApp, type AppPools } from '../upstream/appPool';
+import { forwardHttp1 } from '../upstream/http1';
 import { hasBody } from '../upstream/hopByHop';
 import type { InboundPort } from '../tables';
 
@@ -23,12 +23,12 @@ function protocolOf(p: InboundPort | undefined): string | undefined {
   return p?.service?.ports?.find((sp) => sp.port === p.servicePort)?.protocol ?? p?.service?.protocol;
 }
 
-export const app = (agent: Agent, deps: { random: () => number; stats?: Stats; pools: AppPools }): Handler => (ctx) => {
+export const app = (agent: Agent, deps: { random: () => number; stats?: Stats }): Handler => (ctx) => {
   const self = ctx.tables.self!;
   const port = ctx.inbound?.localPort ?? self.appPort;
   const who = `app ${self.name} at 127.0.0.1:${port}`;
   const policy = inboundRetryPolicy(ctx.tables.defaults, protocolOf(ctx.inbound) === 'grpc');
-  if (!policy) return forwardToApp(ctx, port, deps.pools, agent, who);
+  if (!policy) return forwardHttp1(ctx, port, agent, undefined, who);
   const body = hasBody(ctx.downstream) ? replayableBody(ctx.downstream.body) : undefined;
   let attempt = 0;
   let gone = false;
@@ -51,7 +51,7 @@ export const app = (agent: Agent, deps: { random: () => number; stats?: Stats; p
       ctx.fail(err);
     };
     const stream = !body ? undefined : n === 1 ? body.takeLive() : body.replay() ?? Readable.from([]);
-    forwardToApp(ctx, port, deps.pools, agent, who, { body: stream, fail });
+    forwardHttp1(ctx, port, agent, undefined, who, { body: stream, fail });
   };
   run();
 };
