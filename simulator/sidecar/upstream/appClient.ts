@@ -217,6 +217,8 @@ export function forwardToApp(ctx: RequestContext, port: number, connections: App
   const sent = performance.now();
   let response: AppBody | undefined;
   let cancelled = false;
+  /** Whether the connection still carries this exchange (after its end it may carry another request's). */
+  let mine = true;
   conn.send(head, ctx.method === 'HEAD', {
     head(status, h) {
       markServiceTime(ctx, h, sent);
@@ -228,12 +230,14 @@ export function forwardToApp(ctx: RequestContext, port: number, connections: App
       if (!response!.push(chunk)) conn.socket.pause();
     },
     complete(trailers) {
+      mine = false;
       // The connection may carry another exchange now: this body no longer resumes it.
       response!.socket = undefined;
       if (trailers) response!.trailers = trailers;
       response!.push(null);
     },
     error(err, reused) {
+      mine = false;
       // Cut short after the head: the body errors, and the downstream cuts its response short (UR).
       if (response) return void response.destroy(cancelled ? undefined : err);
       // Our own cancel (the downstream went away): nobody is left to answer, nothing to retry.
@@ -248,7 +252,8 @@ export function forwardToApp(ctx: RequestContext, port: number, connections: App
   });
   ctx.onAbort(() => {
     cancelled = true;
-    conn.socket.destroy();
+    // A caller gone while its (complete) body still drains downstream leaves the connection to whoever has it now.
+    if (mine) conn.socket.destroy();
   });
 }
 
