@@ -9,6 +9,7 @@ import type { Agent } from 'node:http';
 import * as net from 'node:net';
 import type { Certificates, ClientCredential } from '../protocol';
 import { compose, type Filter, type Handler, type RequestContext } from './context';
+import type { AppConnections } from './upstream/appClient';
 import { app } from './filters/app';
 import { appByProtocol, appH2c } from './filters/appH2c';
 import { authz } from './filters/authz';
@@ -179,6 +180,8 @@ export function outboundChain(d: OutboundDeps, toCluster: Handler = clusterChain
 
 export interface InboundDeps {
   appAgent: Agent;
+  /** Kept-alive connections to the app's HTTP/1.1 ports for requests without a body (appClient.ts); appAgent for the rest. */
+  appConnections: AppConnections;
   /** h2c sessions to the app's gRPC and HTTP/2 ports. */
   appH2c: () => H2cPool;
   sampling: number;
@@ -214,7 +217,7 @@ export function inboundChain(d: InboundDeps): Handler {
     ],
     // To the app on the local port of the container port called: h2c for gRPC/HTTP/2 ports; else HTTP/1.1 keep-alive,
     // retrying a request the app never read (Istio's inbound reset-before-request).
-    appByProtocol({ h2c: appH2c(d.appH2c), http1: app(d.appAgent, { random: d.random, stats: d.stats }) }),
+    appByProtocol({ h2c: appH2c(d.appH2c), http1: app(d.appAgent, { random: d.random, stats: d.stats, connections: d.appConnections }) }),
   );
 }
 

@@ -51,6 +51,7 @@ import { peekClientHello, SNIFF_TIMEOUT_MS } from './listeners/sniff';
 import { H2Pool } from './upstream/h2Pool';
 import { H2cPool } from './upstream/h2cPool';
 import { newKeepAliveAgent } from './upstream/http1';
+import { AppConnections } from './upstream/appClient';
 
 export type Bootstrap = Extract<ControlMessage, { type: 'bootstrap' }>;
 
@@ -106,6 +107,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   let pool = new H2Pool(certs, closeNotify);
   const plaintextAgent = newKeepAliveAgent();
   const appAgent = newKeepAliveAgent();
+  const appConnections = new AppConnections();
   const appH2c = new H2cPool();
   const resilience = new ResilienceState(stats, random, opts.now);
   const log = (level: 'info' | 'warn', message: string) => void opts.send?.({ type: 'log', level, message });
@@ -301,7 +303,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
     const inboundL4 = inboundL4Chain({ stats, log, authzCall, egressGateway: egressGateway ? outboundL4Chain({ role: 'egress', random, lb, resilience, log, stats, tunnel, authzCall }) : undefined });
     inbound = createInboundListener({
       tables: getTables,
-      handler: inboundChain({ appAgent, appH2c: () => appH2c, stats, log, sampling, random, observe, security, egressGateway }),
+      handler: inboundChain({ appAgent, appConnections, appH2c: () => appH2c, stats, log, sampling, random, observe, security, egressGateway }),
       onDone: done('inbound'),
       certs,
       stats,
@@ -449,6 +451,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       pool.destroy();
       plaintextAgent.destroy();
       appAgent.destroy();
+      appConnections.destroy();
       appH2c.destroy();
       authzSessions.destroy();
       await Promise.race([Promise.all(closed), new Promise<void>((r) => setTimeout(r, 200).unref())]);

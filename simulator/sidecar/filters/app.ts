@@ -1,7 +1,8 @@
 /**
  * App: the last inbound step, HTTP/1.1 keep-alive to the application on
  * the local port of the container port the call is for (its first port when
- * the call names none). A refused connection (app down) is 503 UF. Istio's
+ * the call names none): a request without a body on the sidecar's own
+ * connections (upstream/appClient.ts), one with a body through http.request. A refused connection (app down) is 503 UF. Istio's
  * inbound route retries a request the app never read — a refused
  * connection, or a kept-alive connection the app closed as the request went
  * out — twice (reset-before-request, the defaults table's inboundRetry), so
@@ -14,7 +15,7 @@ import type { ProxyError } from '../errors';
 import { replayableBody } from '../resilience/bodyBuffer';
 import { backoffMs, inboundRetryPolicy, retriable, type AttemptOutcome } from '../resilience/retryPolicy';
 import type { Stats } from '../stats';
-import { forwardHttp1 } from '../upstream/http1';
+import { forwardToApp, type AppConnections } from '../upstream/appClient';
 import { hasBody } from '../upstream/hopByHop';
 import type { InboundPort } from '../tables';
 
@@ -23,12 +24,12 @@ function protocolOf(p: InboundPort | undefined): string | undefined {
   return p?.service?.ports?.find((sp) => sp.port === p.servicePort)?.protocol ?? p?.service?.protocol;
 }
 
-export const app = (agent: Agent, deps: { random: () => number; stats?: Stats }): Handler => (ctx) => {
+export const app = (agent: Agent, deps: { random: () => number; stats?: Stats; connections: AppConnections }): Handler => (ctx) => {
   const self = ctx.tables.self!;
   const port = ctx.inbound?.localPort ?? self.appPort;
   const who = `app ${self.name} at 127.0.0.1:${port}`;
   const policy = inboundRetryPolicy(ctx.tables.defaults, protocolOf(ctx.inbound) === 'grpc');
-  if (!policy) return forwardHttp1(ctx, port, agent, undefined, who);
+  if (!policy) return forwardToApp(ctx, port, deps.connections, agent, who);
   const body = hasBody(ctx.downstream) ? replayableBody(ctx.downstream.body) : undefined;
   let attempt = 0;
   let gone = false;
@@ -51,7 +52,7 @@ export const app = (agent: Agent, deps: { random: () => number; stats?: Stats })
       ctx.fail(err);
     };
     const stream = !body ? undefined : n === 1 ? body.takeLive() : body.replay() ?? Readable.from([]);
-    forwardHttp1(ctx, port, agent, undefined, who, { body: stream, fail });
+    forwardToApp(ctx, port, deps.connections, agent, who, { body: stream, fail });
   };
   run();
 };

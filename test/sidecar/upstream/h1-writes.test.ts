@@ -85,6 +85,8 @@ describe('the HTTP/1.1 legs write each small message once', () => {
     );
     // A first call opens the connections (session, keep-alive sockets): the counted ones reuse them.
     assert.equal((await mesh.request('sleep', { url: 'http://raw:8080/warm' })).status, 200);
+    // A request with a body goes to the app on http.request's own kept-alive sockets (appClient.ts takes those without): open one too.
+    assert.equal((await mesh.request('sleep', { url: 'http://raw:8080/warm', method: 'POST', body: 'warm' })).status, 200);
   });
   after(() => mesh.close());
 

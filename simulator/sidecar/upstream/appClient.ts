@@ -1,0 +1,276 @@
+/**
+ * HTTP/1.1 keep-alive to the app on 127.0.0.1 for a request without a body
+ * (issue 19): a `net` socket and Node's own llhttp binding (`_http_common`'s
+ * HTTPParser, the parser Node's ClientRequest runs), without ClientRequest,
+ * IncomingMessage and the Agent's bookkeeping around them — ~12-14 % less
+ * sidecar CPU per request (BENCHMARKS.md, und12). What the Agent does for a
+ * kept-alive socket, this does too: LIFO reuse, at most 256 idle per port,
+ * TCP keep-alive, unref while idle, closed 1 s before the app's announced
+ * `Keep-Alive: timeout`. A request with a body, an `expect` header, a
+ * header or path Node would refuse goes through forwardHttp1 (http.request)
+ * as before, decided per request.
+ */
+import type { Agent, IncomingHttpHeaders } from 'node:http';
+import * as net from 'node:net';
+import { Readable } from 'node:stream';
+import type { RequestContext } from '../context';
+import { resetBeforeRequest, upstreamConnectFailure, upstreamReset, type ProxyError } from '../errors';
+import { hasBody } from './hopByHop';
+import { forwardHttp1, headerLines, markServiceTime, type Attempt } from './http1';
+
+interface Parser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | Error;
+  finish(): number | Error | undefined;
+  close(): void;
+  [k: number]: unknown;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const common = require('_http_common') as {
+  HTTPParser: { new (): Parser; RESPONSE: number; kOnHeaders: number; kOnHeadersComplete: number; kOnBody: number; kOnMessageComplete: number };
+  _checkIsHttpToken(s: string): boolean;
+  _checkInvalidHeaderChar(s: string): boolean;
+};
+const { HTTPParser } = common;
+
+/** Node's own limits, as ClientRequest checks them: a header name is a token, a value has no CR/LF/NUL, a path no control or space. */
+const INVALID_PATH = /[^\u0021-\u00ff]/;
+const MAX_FREE_PER_PORT = 256;
+
+/** One exchange on a connection: what the parser found, for the request that owns it. */
+interface Exchange {
+  head(status: number, headers: IncomingHttpHeaders): void;
+  body(chunk: Buffer): void;
+  complete(trailers: IncomingHttpHeaders | undefined): void;
+  error(err: NodeJS.ErrnoException, reused: boolean): void;
+}
+
+class Connection {
+  readonly socket: net.Socket;
+  private readonly parser: Parser;
+  /** Responses this connection carried to their end: more than none makes it a reused connection. */
+  private served = 0;
+  exchange: Exchange | undefined;
+  private pending: string[] = [];
+  private headersDone = false;
+  private informational = false;
+  private skipBody = false;
+  private keepAlive = false;
+  private keepAliveHint: string | undefined;
+
+  constructor(readonly port: number, private readonly pool: AppConnections) {
+    const socket = (this.socket = net.connect({ host: '127.0.0.1', port }));
+    socket.setNoDelay(true);
+    const parser = (this.parser = new HTTPParser());
+    parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
+    // Header lines the parser hands over before the head is complete (a long head), or trailers after the body.
+    parser[HTTPParser.kOnHeaders] = (lines: string[]) => { this.pending = this.pending.concat(lines); };
+    parser[HTTPParser.kOnHeadersComplete] = (_major: number, _minor: number, lines: string[] | undefined, _method: unknown, _url: unknown, status: number, _message: unknown, _upgrade: unknown, keepAlive: boolean) => {
+      const raw = lines ?? this.pending;
+      this.pending = [];
+      // 1xx (103 Early Hints, an unasked 100): not the answer; the parser goes on to the real one.
+      this.informational = status < 200;
+      if (this.informational) return 0;
+      this.headersDone = true;
+      this.keepAlive = keepAlive;
+      const headers = headersOf(raw);
+      this.keepAliveHint = headers['keep-alive'] as string | undefined;
+      this.exchange?.head(status, headers);
+      // A HEAD's response has no body whatever its content-length says.
+      return this.skipBody ? 1 : 0;
+    };
+    parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.exchange?.body(chunk);
+    parser[HTTPParser.kOnMessageComplete] = () => {
+      if (this.informational) {
+        this.informational = false;
+        return;
+      }
+      const ex = this.exchange;
+      const trailers = this.pending.length > 0 ? headersOf(this.pending) : undefined;
+      this.exchange = undefined;
+      this.pending = [];
+      this.headersDone = false;
+      this.served++;
+      if (this.keepAlive) this.pool.release(this, this.keepAliveHint);
+      else socket.destroy();
+      ex?.complete(trailers);
+    };
+    socket.on('data', (d: Buffer) => {
+      const r = parser.execute(d);
+      if (r instanceof Error) socket.destroy(r);
+    });
+    // A body that runs to the connection's end (no length, not chunked) completes at it.
+    socket.on('end', () => {
+      if (this.headersDone) parser.finish();
+      socket.destroy();
+    });
+    socket.on('timeout', () => socket.destroy());
+    socket.on('error', (err) => this.fail(err));
+    socket.on('close', () => {
+      this.pool.forget(this);
+      parser.close();
+      this.fail(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    });
+  }
+
+  send(head: string, skipBody: boolean, ex: Exchange): void {
+    this.exchange = ex;
+    this.skipBody = skipBody;
+    this.socket.write(head, 'latin1');
+  }
+
+  private fail(err: NodeJS.ErrnoException): void {
+    const ex = this.exchange;
+    this.exchange = undefined;
+    ex?.error(err, this.served > 0);
+  }
+}
+
+/** The kept-alive connections to the app's ports (what newKeepAliveAgent is for http.request). */
+export class AppConnections {
+  private readonly idle = new Map<number, Connection[]>();
+  private readonly all = new Set<Connection>();
+
+  take(port: number): Connection {
+    const c = this.idle.get(port)?.pop();
+    if (c) {
+      c.socket.ref();
+      c.socket.setTimeout(0);
+      return c;
+    }
+    const fresh = new Connection(port, this);
+    this.all.add(fresh);
+    return fresh;
+  }
+
+  /** Back to the idle list (most recent first out), or closed when the app's keep-alive hint leaves no time or the list is full. */
+  release(c: Connection, keepAliveHint: string | undefined): void {
+    const hint = keepAliveHint === undefined ? undefined : /^timeout=(\d+)/.exec(keepAliveHint)?.[1];
+    // As Node's Agent: let the idle timer expire 1 s before the app's own.
+    const idleMs = hint === undefined ? 0 : Number(hint) * 1000 - 1000;
+    let list = this.idle.get(c.port);
+    if (!list) this.idle.set(c.port, (list = []));
+    if ((hint !== undefined && idleMs <= 0) || list.length >= MAX_FREE_PER_PORT) {
+      c.socket.destroy();
+      return;
+    }
+    const s = c.socket;
+    // A body left paused by backpressure at its last chunk: the next response must be read.
+    if (s.isPaused()) s.resume();
+    s.setKeepAlive(true, 1000);
+    if (idleMs > 0) s.setTimeout(idleMs);
+    s.unref();
+    list.push(c);
+  }
+
+  forget(c: Connection): void {
+    this.all.delete(c);
+    const list = this.idle.get(c.port);
+    const i = list ? list.lastIndexOf(c) : -1;
+    if (i >= 0) list!.splice(i, 1);
+  }
+
+  destroy(): void {
+    for (const c of this.all) c.socket.destroy();
+  }
+}
+
+/** A response body: pushed as the parser reads it; a full buffer pauses the socket, reading resumes it (while the exchange lasts). */
+class AppBody extends Readable {
+  trailers: IncomingHttpHeaders = {};
+  socket: net.Socket | undefined;
+  override _read(): void {
+    this.socket?.resume();
+  }
+}
+
+/** The request head as Node's client would write it, or undefined where Node would refuse it (forwardHttp1 then throws or sends as before). */
+function requestHead(method: string, path: string, lines: string[]): string | undefined {
+  if (INVALID_PATH.test(path)) return undefined;
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  for (let i = 0; i < lines.length; i += 2) {
+    const name = lines[i];
+    const v = lines[i + 1] as unknown;
+    if (!common._checkIsHttpToken(name)) return undefined;
+    if (Array.isArray(v)) {
+      for (const one of v) {
+        if (common._checkInvalidHeaderChar(String(one))) return undefined;
+        head += `${name}: ${String(one)}\r\n`;
+      }
+    } else {
+      if (common._checkInvalidHeaderChar(String(v))) return undefined;
+      head += `${name}: ${String(v)}\r\n`;
+    }
+  }
+  return `${head}Connection: keep-alive\r\n\r\n`;
+}
+
+export function forwardToApp(ctx: RequestContext, port: number, connections: AppConnections, agent: Agent, who: string, attempt: Attempt = {}): void {
+  const body = attempt.body ?? ctx.downstream.body;
+  if (hasBody(ctx.downstream, body) || ctx.headers.expect !== undefined) return forwardHttp1(ctx, port, agent, undefined, who, attempt);
+  const headers = ctx.headers;
+  headers.host = ctx.authority;
+  const head = requestHead(ctx.method, ctx.path, headerLines(headers, ctx.method, false));
+  if (head === undefined) return forwardHttp1(ctx, port, agent, undefined, who, attempt);
+  const fail = attempt.fail ?? ctx.fail;
+  const conn = connections.take(port);
+  const sent = performance.now();
+  let response: AppBody | undefined;
+  let cancelled = false;
+  /** Whether the connection still carries this exchange (after its end it may carry another request's). */
+  let mine = true;
+  conn.send(head, ctx.method === 'HEAD', {
+    head(status, h) {
+      markServiceTime(ctx, h, sent);
+      response = new AppBody();
+      response.socket = conn.socket;
+      ctx.respond(status, h, response);
+    },
+    body(chunk) {
+      if (!response!.push(chunk)) conn.socket.pause();
+    },
+    complete(trailers) {
+      mine = false;
+      // The connection may carry another exchange now: this body no longer resumes it.
+      response!.socket = undefined;
+      if (trailers) response!.trailers = trailers;
+      response!.push(null);
+    },
+    error(err, reused) {
+      mine = false;
+      // Cut short after the head: the body errors, and the downstream cuts its response short (UR).
+      if (response) return void response.destroy(cancelled ? undefined : err);
+      // Our own cancel (the downstream went away): nobody is left to answer, nothing to retry.
+      if (cancelled) return;
+      let e: ProxyError;
+      if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') e = upstreamConnectFailure(`devmesh: connection to ${who} refused\n`);
+      // A kept-alive connection the app closed as this request went out: it was never read (the race Istio's inbound retry covers).
+      else if (reused && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) e = resetBeforeRequest(`devmesh: ${who} closed its idle connection before reading the request\n`);
+      else e = upstreamReset(`devmesh: ${who} failed: ${err.message}\n`);
+      fail(e);
+    },
+  });
+  ctx.onAbort(() => {
+    cancelled = true;
+    // A caller gone while its (complete) body still drains downstream leaves the connection to whoever has it now.
+    if (mine) conn.socket.destroy();
+  });
+}
+
+/** Node's IncomingMessage header rules: lower-case names, a repeated set-cookie a list, cookie joined by '; ', the singletons' first value kept, the rest joined by ', '. */
+function headersOf(raw: string[]): IncomingHttpHeaders {
+  const h: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    const value = raw[i + 1];
+    const prev = h[name];
+    if (prev === undefined) h[name] = name === 'set-cookie' ? [value] : value;
+    else if (name === 'set-cookie') (prev as string[]).push(value);
+    else if (SINGLETONS.has(name)) continue;
+    else h[name] = `${prev as string}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return h;
+}
+
+/** The headers IncomingMessage keeps the first of when repeated (Node's matchKnownFields). */
+const SINGLETONS = new Set(['content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization', 'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires']);
