@@ -57,6 +57,8 @@ class Connection {
   private skipBody = false;
   private keepAlive = false;
   private keepAliveHint: string | undefined;
+  /** The app answered when no request was out: the connection is being closed. */
+  private unsolicited = false;
 
   constructor(readonly port: number, private readonly pool: AppConnections) {
     const socket = (this.socket = net.connect({ host: '127.0.0.1', port }));
@@ -68,6 +70,13 @@ class Connection {
     parser[HTTPParser.kOnHeadersComplete] = (_major: number, _minor: number, lines: string[] | undefined, _method: unknown, _url: unknown, status: number, _message: unknown, _upgrade: unknown, keepAlive: boolean) => {
       const raw = lines ?? this.pending;
       this.pending = [];
+      // An answer with no request out (a 408 the app sends on an idle kept-alive connection, say): nobody's
+      // answer, and the connection is out of step; closed (its idle-list place goes with it) before anyone takes it.
+      if (this.exchange === undefined) {
+        this.unsolicited = true;
+        socket.destroy();
+        return 1;
+      }
       // 1xx (103 Early Hints, an unasked 100): not the answer; the parser goes on to the real one.
       this.informational = status < 200;
       if (this.informational) return 0;
@@ -85,6 +94,7 @@ class Connection {
         this.informational = false;
         return;
       }
+      if (this.unsolicited) return;
       const ex = this.exchange;
       const trailers = this.pending.length > 0 ? headersOf(this.pending) : undefined;
       this.exchange = undefined;

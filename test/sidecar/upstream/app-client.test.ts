@@ -61,6 +61,8 @@ describe('the inbound sidecar\'s HTTP/1.1 client to the app', () => {
           n++;
           if (head.startsWith('GET /close-on-reuse') && n === 2) return void socket.destroy();
           if (head.startsWith('GET /until-close')) return void socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nthe body ends with the connection');
+          // The answer, then (same write) a 408 no request asked for, on a connection the app keeps open.
+          if (head.startsWith('GET /then-408')) return void socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n');
           socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
         }
       });
@@ -148,5 +150,18 @@ describe('the inbound sidecar\'s HTTP/1.1 client to the app', () => {
     assert.equal(r.text, 'ok');
     assert.equal(raw.connections - before, 1, 'one new connection, for the retry');
     assert.equal(r.headers['x-devmesh-response-flags'], undefined);
+  });
+
+  test('an answer the app sends with no request out (a 408 on an idle connection) is nobody\'s: the next request gets its own answer on a new connection', async () => {
+    const first = await mesh.request('sleep', { url: 'http://raw:8080/then-408' });
+    assert.equal(first.status, 200);
+    assert.equal(first.text, 'ok');
+    const before = raw.connections;
+    for (let i = 0; i < 3; i++) {
+      const r = await mesh.request('sleep', { url: `http://raw:8080/after-408-${i}` });
+      assert.equal(r.status, 200, `request ${i} got the stale answer: ${r.status} ${r.text}`);
+      assert.equal(r.text, 'ok');
+    }
+    assert.equal(raw.connections - before, 1, 'the connection that carried the 408 is not reused; one new connection serves the rest');
   });
 });
