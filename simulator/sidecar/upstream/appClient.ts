@@ -14,9 +14,8 @@ import type { Agent, IncomingHttpHeaders } from 'node:http';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import type { RequestContext } from '../context';
-import { resetBeforeRequest, upstreamConnectFailure, upstreamReset, type ProxyError } from '../errors';
 import { hasBody } from './hopByHop';
-import { forwardHttp1, headerLines, markServiceTime, type Attempt } from './http1';
+import { forwardHttp1, headerLines, markServiceTime, requestFailure, type Attempt } from './http1';
 
 interface Parser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
@@ -252,12 +251,7 @@ export function forwardToApp(ctx: RequestContext, port: number, connections: App
       if (response) return void response.destroy(cancelled ? undefined : err);
       // Our own cancel (the downstream went away): nobody is left to answer, nothing to retry.
       if (cancelled) return;
-      let e: ProxyError;
-      if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') e = upstreamConnectFailure(`devmesh: connection to ${who} refused\n`);
-      // A kept-alive connection the app closed as this request went out: it was never read (the race Istio's inbound retry covers).
-      else if (reused && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) e = resetBeforeRequest(`devmesh: ${who} closed its idle connection before reading the request\n`);
-      else e = upstreamReset(`devmesh: ${who} failed: ${err.message}\n`);
-      fail(e);
+      fail(requestFailure(err, who, reused));
     },
   });
   ctx.onAbort(() => {

@@ -56,19 +56,28 @@ export function forwardHttp1(ctx: RequestContext, to: number | UpstreamAddress, 
     // Our own cancel (the downstream went away): nobody is left to answer, nothing to retry.
     if (responded || cancelled) return;
     responded = true;
-    if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') fail(upstreamConnectFailure(`devmesh: connection to ${who} refused\n`));
-    else if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') fail(upstreamConnectFailure(`devmesh: ${host} does not resolve (${err.code})\n`));
+    if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') fail(upstreamConnectFailure(`devmesh: ${host} does not resolve (${err.code})\n`));
     // Envoy: "upstream connect error ... TLS error: ... CERTIFICATE_VERIFY_FAILED", flag UF.
-    else if (tlsOptions && isTlsFailure(err)) fail(new ProxyError(503, 'UF', 'upstream-tls-failure', `devmesh: TLS to ${who} failed: ${err.message}\n`));
-    // A kept-alive connection the peer closed as this request went out: it was never read (the race Istio's inbound retry covers).
-    else if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) fail(resetBeforeRequest(`devmesh: ${who} closed its idle connection before reading the request\n`));
-    else fail(upstreamReset(`devmesh: ${who} failed: ${err.message}\n`));
+    else if (tlsOptions && isTlsFailure(err) && err.code !== 'ECONNREFUSED' && err.code !== 'EADDRNOTAVAIL') fail(new ProxyError(503, 'UF', 'upstream-tls-failure', `devmesh: TLS to ${who} failed: ${err.message}\n`));
+    else fail(requestFailure(err, who, req.reusedSocket));
   });
   ctx.onAbort(() => { cancelled = true; req.destroy(); });
   // An HTTP/2 request whose HEADERS frame ended the stream has no body: end at once rather than pipe
   // an empty stream (same bytes on the wire — an empty pipe ends with end() too — one tick sooner, no pipe).
   if (withBody) body.pipe(req);
   else req.end();
+}
+
+/**
+ * What a failed HTTP/1.1 request to `who` answers before any response came
+ * (http.request's and appClient's): refused -> UF; a kept-alive connection
+ * the peer closed as this request went out, never read -> the retriable
+ * reset (the race Istio's inbound retry covers); else an upstream reset.
+ */
+export function requestFailure(err: NodeJS.ErrnoException, who: string, reused: boolean): ProxyError {
+  if (err.code === 'ECONNREFUSED' || err.code === 'EADDRNOTAVAIL') return upstreamConnectFailure(`devmesh: connection to ${who} refused\n`);
+  if (reused && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return resetBeforeRequest(`devmesh: ${who} closed its idle connection before reading the request\n`);
+  return upstreamReset(`devmesh: ${who} failed: ${err.message}\n`);
 }
 
 /** Methods Node's client sends a body for by default (chunked when no length is known). */
