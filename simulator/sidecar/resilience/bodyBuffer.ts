@@ -21,7 +21,8 @@ export class ReplayableBody {
   private overflow = false;
   private ended = false;
   private live = false;
-  private readonly waiters: Array<(b: Buffer | undefined) => void> = [];
+  /** Who waits for the whole body (a mirror): made on first use, most requests have none. */
+  private waiters?: Array<(b: Buffer | undefined) => void>;
 
   constructor(private readonly src: Readable, private readonly limit = REPLAY_LIMIT) {
     const flowing = src.readableFlowing;
@@ -34,9 +35,11 @@ export class ReplayableBody {
         this.settle();
       } else this.chunks.push(c);
     });
-    src.once('end', () => { this.ended = true; this.settle(); });
-    src.once('error', () => { this.overflow = true; this.settle(); });
-    src.once('close', () => { if (!this.ended) { this.overflow = true; this.settle(); } });
+    // on(), not once(): each fires at most once on a request, and once() wraps every listener in a bound closure
+    // and a state object, and takes it off again (every gRPC call has a body; BENCHMARKS.md, grpc13 branch).
+    src.on('end', () => { this.ended = true; this.settle(); });
+    src.on('error', () => { this.overflow = true; this.settle(); });
+    src.on('close', () => { if (!this.ended) { this.overflow = true; this.settle(); } });
     // Listening must not start the flow: whoever reads the body live does (a consumer already reading keeps it going).
     if (flowing !== true) src.pause();
     // An HTTP/2 request whose HEADERS frame ended the stream has no body, and nobody may ever read it to 'end'.
@@ -83,10 +86,12 @@ export class ReplayableBody {
   complete(): Promise<Buffer | undefined> {
     if (this.ended || this.overflow) return Promise.resolve(this.overflow ? undefined : Buffer.concat(this.chunks));
     if (!this.live) this.takeLive().resume(); // nobody streams it live: keep it flowing into the buffer
-    return new Promise((r) => this.waiters.push(r));
+    return new Promise((r) => (this.waiters ??= []).push(r));
   }
 
   private settle(): void {
+    // Nobody waits (the common case: no mirror): no copy of the body is made until a replay asks for one.
+    if (this.waiters === undefined || this.waiters.length === 0) return;
     const v = this.overflow ? undefined : Buffer.concat(this.chunks);
     for (const w of this.waiters.splice(0)) w(v);
   }

@@ -98,7 +98,9 @@ export function exchangeH2(ctx: RequestContext, session: http2.ClientHttp2Sessio
   stream.on('error', (err: NodeJS.ErrnoException) => failed(((err.cause as Error | undefined) ?? err).message));
   stream.on('close', () => {
     target.onClose?.();
-    failed(`stream closed without a response (code ${stream.rstCode})`);
+    // Answered (every call that went well): no message to build.
+    if (responded) clearTimeout(connectTimer);
+    else failed(`stream closed without a response (code ${stream.rstCode})`);
     stopBody?.();
   });
   // RST_STREAM CANCEL, never END_STREAM first (h2Reset.ts); not request({ signal }): an AbortController per request cost ~3 % of a gRPC call's CPU.
@@ -129,6 +131,8 @@ function sendBody(body: Readable, stream: http2.ClientHttp2Stream): () => void {
   // The filters that listen to the body (metrics, the retry buffer) keep it paused until its reader starts it.
   body.resume();
   return () => {
+    // A body that has ended has nothing left to take (a unary call's, by the time its answer closes the stream).
+    if (body.readableEnded) return;
     body.off('data', onData);
     body.off('end', onEnd);
     stream.off('drain', resume);

@@ -77,7 +77,9 @@ export function endedWithHeaders(body: unknown): boolean {
  */
 export function onTrailers(body: NodeJS.EventEmitter, cb: (trailers: IncomingHttpHeaders) => void): void {
   if (isHttp2Stream(body)) {
-    body.once('trailers', (t: IncomingHttpHeaders) => cb(t));
+    // on(), not once() around a closure: Node emits 'trailers' at most once per stream (a second
+    // trailing HEADERS frame is a protocol error), and once() wraps and unwraps a listener per call.
+    body.on('trailers', cb);
     return;
   }
   const message = body as { trailers?: IncomingHttpHeaders };

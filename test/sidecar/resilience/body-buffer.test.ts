@@ -51,6 +51,18 @@ describe('the replay buffer of a request body', () => {
     assert.equal((await replayableBody(requestBody('abc')).complete())?.toString(), 'abc');
   });
 
+  test('complete() asked for while the body still arrives resolves with all of it once the body ends', async () => {
+    // The buffer keeps no whole copy until someone asks (a mirror's complete(), a retry's replay): the ask must still be answered.
+    const src = new PassThrough();
+    const body = new ReplayableBody(src);
+    const whole = body.complete();
+    src.write('abc');
+    src.end('def');
+    assert.equal((await whole)?.toString(), 'abcdef');
+    assert.equal(await readAll(body.replay()!), 'abcdef');
+    assert.equal(await readAll(body.replay()!), 'abcdef', 'every replay is the whole body');
+  });
+
   test('tee hands on a stream of its own, so a buffer behind it (retry behind mirror) keeps its own copy', async () => {
     const src = requestBody('abc', 'def');
     const mirrorBuffer = replayableBody(src);
