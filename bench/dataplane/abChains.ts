@@ -55,7 +55,7 @@ function splitOf(pids: number[]): CpuSplit {
 }
 
 /** Runs `start` with `vars` set in this process's environment (what SidecarHost forks with), then puts it back. */
-async function withEnv<T>(vars: Record<string, string>, start: () => Promise<T>): Promise<T> {
+export async function withEnv<T>(vars: Record<string, string>, start: () => Promise<T>): Promise<T> {
   const was = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars);
   try { return await start(); } finally {
@@ -63,12 +63,18 @@ async function withEnv<T>(vars: Record<string, string>, start: () => Promise<T>)
   }
 }
 
-function slotEnv(slot: 'A' | 'B'): Record<string, string> {
-  const raw = process.env[`DEVMESH_AB_ENV_${slot}`];
+/** A slot's extra environment from DEVMESH_AB_ENV_A / _B: a JSON object of strings. */
+export function slotEnv(slot: 'A' | 'B', env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const name = `DEVMESH_AB_ENV_${slot}`;
+  const raw = env[name];
   if (!raw) return {};
-  try { return JSON.parse(raw) as Record<string, string>; } catch (e) {
-    throw new Error(`DEVMESH_AB_ENV_${slot} is not a JSON object of strings (${(e as Error).message}); write e.g. '{"MALLOC_ARENA_MAX":"2"}'`);
-  }
+  const bad = (why: string) => new Error(`${name} ${why}; write a JSON object of strings, e.g. ${name}='{"MALLOC_ARENA_MAX":"2"}'`);
+  let vars: unknown;
+  try { vars = JSON.parse(raw); } catch (e) { throw bad(`is not JSON (${(e as Error).message})`); }
+  if (!vars || typeof vars !== 'object' || Array.isArray(vars)) throw bad('is not an object');
+  const notString = Object.entries(vars).find(([, v]) => typeof v !== 'string');
+  if (notString) throw bad(`gives ${notString[0]} a ${typeof notString[1]}, not a string`);
+  return vars as Record<string, string>;
 }
 
 async function chainOf(dir: string, urlPath: string, env: Record<string, string> = {}): Promise<Chain> {
