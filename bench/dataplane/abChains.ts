@@ -13,6 +13,10 @@
  *   node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path]
  *
  * `path`: what wrk asks for (default `/`, the ~100-byte answer; `/big` is 64 KiB).
+ * DEVMESH_AB_ENV_A / DEVMESH_AB_ENV_B: a JSON object of environment
+ * variables for that slot's sidecar process only (e.g.
+ * `{"DEVMESH_SIDECAR_EXEC_ARGV":"--single-threaded-gc","MALLOC_ARENA_MAX":"2"}`),
+ * so one build can be run against itself with other flags or malloc settings.
  *
  * Prints per round and the medians: req/s, CPU µs per request of the
  * service and of the sidecar process, the hub's intake µs per request, and
@@ -50,7 +54,30 @@ function splitOf(pids: number[]): CpuSplit {
   return sum;
 }
 
-async function chainOf(dir: string, urlPath: string): Promise<Chain> {
+/** Runs `start` with `vars` set in this process's environment (what SidecarHost forks with), then puts it back. */
+export async function withEnv<T>(vars: Record<string, string>, start: () => Promise<T>): Promise<T> {
+  const was = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try { return await start(); } finally {
+    for (const [k, v] of Object.entries(was)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+  }
+}
+
+/** A slot's extra environment from DEVMESH_AB_ENV_A / _B: a JSON object of strings. */
+export function slotEnv(slot: 'A' | 'B', env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const name = `DEVMESH_AB_ENV_${slot}`;
+  const raw = env[name];
+  if (!raw) return {};
+  const bad = (why: string) => new Error(`${name} ${why}; write a JSON object of strings, e.g. ${name}='{"MALLOC_ARENA_MAX":"2"}'`);
+  let vars: unknown;
+  try { vars = JSON.parse(raw); } catch (e) { throw bad(`is not JSON (${(e as Error).message})`); }
+  if (!vars || typeof vars !== 'object' || Array.isArray(vars)) throw bad('is not an object');
+  const notString = Object.entries(vars).find(([, v]) => typeof v !== 'string');
+  if (notString) throw bad(`gives ${notString[0]} a ${typeof notString[1]}, not a string`);
+  return vars as Record<string, string>;
+}
+
+async function chainOf(dir: string, urlPath: string, env: Record<string, string> = {}): Promise<Chain> {
   const r = (m: string): Module => require(path.resolve(dir, 'out', m));
   const { benchSnapshot, SERVICE_HOST } = r('bench/dataplane/devmeshChain');
   const { createCa } = r('simulator/control/ca');
@@ -86,10 +113,13 @@ async function chainOf(dir: string, urlPath: string): Promise<Chain> {
         chain.ingestUs += c.user + c.system;
       },
     });
-    s.start();
     return s;
   });
-  await Promise.all(sidecars.map((s: Module) => s.whenReady()));
+  // The shared process is forked by the first start, with this slot's environment.
+  await withEnv(env, async () => {
+    for (const s of sidecars) s.start();
+    await Promise.all(sidecars.map((s: Module) => s.whenReady()));
+  });
   chain.pids = [...new Set<number>(sidecars.map((s: Module) => s.pid).filter((p: number | undefined) => !!p))];
   for (const pid of chain.pids) pin(pid, CPUS?.proxies);
   return chain;
@@ -98,13 +128,14 @@ async function chainOf(dir: string, urlPath: string): Promise<Chain> {
 async function main(): Promise<void> {
   const [a, b, rounds = '6', seconds = '5', connections = '16', urlPath = '/'] = process.argv.slice(2);
   if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path]');
-  const chains = [await chainOf(a, urlPath), await chainOf(b, urlPath)];
+  const envs = [slotEnv('A'), slotEnv('B')];
+  const chains = [await chainOf(a, urlPath, envs[0]), await chainOf(b, urlPath, envs[1])];
   const mb = (c: Chain, f: (m: { rssMb: number; peakMb: number }) => number) => c.pids.reduce((sum, pid) => sum + (memoryOf(pid) ? f(memoryOf(pid)!) : NaN), 0);
   const idle = chains.map((c) => mb(c, (m) => m.rssMb));
   const drive = (secs: number) => Promise.all(chains.map((c) => runWrk(c.url, { connections: Number(connections), seconds: secs, host: c.host, cpu: CPUS?.load })));
   await drive(2);
   const runs: Round[][] = [[], []];
-  process.stdout.write(`A ${a}\nB ${b}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each, GET ${urlPath}\n`);
+  process.stdout.write(`A ${a} ${JSON.stringify(envs[0])}\nB ${b} ${JSON.stringify(envs[1])}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each, GET ${urlPath}\n`);
   for (let k = 0; k < Number(rounds); k++) {
     const before = chains.map((c) => ({ svc: cpuMsOf(c.svc.pid), sidecars: c.pids.map(cpuMsOf), ingest: c.ingestUs, split: splitOf(c.pids) }));
     const results = await drive(Number(seconds));

@@ -9,8 +9,13 @@ import * as os from 'node:os';
 
 export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
-/** Load generator on CPU 0, everything under test on CPU 1 (when there are two). */
-export const CPUS = os.cpus().length >= 2 && has('taskset') ? { load: '0', proxies: '1' } : undefined;
+/**
+ * Load generator on CPU 0, everything under test on CPU 1 (when there are
+ * two). DEVMESH_BENCH_PIN=off pins nothing (as `devmesh up` runs on a
+ * laptop: the sidecar process's GC and compiler helper threads may use the
+ * other core).
+ */
+export const CPUS = os.cpus().length >= 2 && has('taskset') && process.env.DEVMESH_BENCH_PIN !== 'off' ? { load: '0', proxies: '1' } : undefined;
 
 export function spawnPinned(cpu: string | undefined, cmd: string, args: string[], opts: Parameters<typeof spawn>[2] = {}): ChildProcess {
   const child = cpu ? spawn('taskset', ['-c', cpu, cmd, ...args], opts) : spawn(cmd, args, opts);

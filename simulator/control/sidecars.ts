@@ -90,7 +90,13 @@ export class SharedHosts {
  * what the last full GC left (V8 lets a small heap grow to ~4x): a sidecar's
  * live heap is ~11 MB, and the rest of a peak under load is promoted garbage
  * (issue 19: ~-18 MB peak RSS for two workloads, CPU within the rounds'
- * noise). DEVMESH_SIDECAR_EXEC_ARGV adds flags (the benchmark passes
+ * noise). Measured and left out (issue 19, gcmem13 in BENCHMARKS.md):
+ * `--single-threaded-gc` (no GC helper threads' CPU, shorter pauses on a
+ * busy pinned CPU) adds ~3.5 MB to the two-workload peak, since it also
+ * stops concurrent marking and sweeping; `MALLOC_ARENA_MAX` only moves the V8
+ * threads' live malloc into the main arena; `--optimize-for-size` saves
+ * 5-6 MB at +25 % CPU; never `--no-parallel-marking` alone (V8 11.3 fails a
+ * check under a full GC). DEVMESH_SIDECAR_EXEC_ARGV adds flags (the benchmark passes
  * `--cpu-prof`, which NODE_OPTIONS refuses; the last of a flag wins);
  * inherited --inspect/--test flags are never passed on.
  */
