@@ -116,11 +116,21 @@ export interface DevmeshChain {
 /**
  * How `hosts` shared processes split the workloads: `chain` puts replica N's
  * caller and callee (client-vN, bench-vN) in process (N - 1) % hosts; `role`
- * puts the callers in one process and the callees in the other; `default`
- * is what `devmesh up` does (`SharedHosts`: one process per core, two
- * workloads or more each, `hosts` ignored).
+ * puts the callers in one process and the callees in the other; `cross`
+ * puts replica N's caller in process (N - 1) % hosts and its callee in the
+ * next one (every process then serves one side of each chain it is on, and
+ * the other side of another chain: abLayouts.ts); `default` is what
+ * `devmesh up` does (`SharedHosts`: one process per core, two workloads or
+ * more each, `hosts` ignored).
  */
-export type Placement = 'chain' | 'role' | 'default';
+export type Placement = 'chain' | 'role' | 'cross' | 'default';
+
+/** Which of the shared processes (before `% hosts`) a workload of the bench's snapshots joins under `placement` (not `default`). */
+export function processSlot(placement: Exclude<Placement, 'default'>, w: { name: string; service: string }): number {
+  if (placement === 'role') return w.service === 'client' ? 0 : 1;
+  const replica = Number(/-v(\d+)$/.exec(w.name)?.[1] ?? 1);
+  return replica - 1 + (placement === 'cross' && w.service !== 'client' ? 1 : 0);
+}
 
 /**
  * `hosts` > 1 with the shared layout: that many shared processes, the
@@ -131,10 +141,8 @@ export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, opti
   const events = new EventLog();
   const shared = layout === 'shared' ? Array.from({ length: hosts }, (_, i) => new SidecarHost(`sidecars ${i + 1}`, events)) : [];
   const pool = new SharedHosts((name) => new SidecarHost(name, events));
-  const replicaOf = (name: string) => Number(/-v(\d+)$/.exec(name)?.[1] ?? 1);
-  const slot = (w: { name: string; service: string }) => placement === 'role' ? (w.service === 'client' ? 0 : 1) : replicaOf(w.name) - 1;
   const hostOf = (w: { name: string; service: string }) => layout !== 'shared' ? undefined
-    : placement === 'default' ? pool.pick(snapshot.workloads.length) : shared[slot(w) % shared.length];
+    : placement === 'default' ? pool.pick(snapshot.workloads.length) : shared[processSlot(placement, w) % shared.length];
   // Each joins its process before the next is placed (SharedHosts places by how many each already hosts).
   const sidecars = snapshot.workloads.map((w) => startedSidecar(new ManagedSidecar({
     workload: w.name, name: w.name, events, host: hostOf(w),
