@@ -28,7 +28,7 @@
  * 4 s, then each layout's chain 1 alone for 2 s.
  *
  * --perf counts kernel events per request with `perf stat` on the sidecar
- * processes (system calls by kind, page faults, context switches: counts,
+ * processes and, apart, on the app (system calls by kind, page faults, context switches: counts,
  * so a busy machine blurs them far less than CPU time); --perf=EVENTS
  * chooses the events.
  * --together drives every layout's chain 1 at the same time in each round
@@ -181,9 +181,13 @@ async function main(): Promise<void> {
     const was = indices.map((i, j) => ({ svc: cpuMsOf(setups[i].svc.pid), split: splitOf(pidsOf[j]) }));
     if (gcDir) for (const pid of pidsOf.flat()) process.kill(pid, 'SIGUSR2');
     const counters = perfEvents ? pidsOf.map((pids) => perfStat(pids, perfEvents)) : [];
+    const appCounters = perfEvents ? indices.map((i) => perfStat([setups[i].svc.pid!], perfEvents)) : [];
     const results = await Promise.all(indices.map((i) => wrk(setups[i].urls[0], seconds)));
     if (gcDir) for (const pid of pidsOf.flat()) process.kill(pid, 'SIGUSR2');
     const counted = await Promise.all(counters.map((c) => c.stop()));
+    const appCounted = await Promise.all(appCounters.map((c) => c.stop()));
+    // The app's counts beside the sidecars': how it is woken depends on the layout in front of it.
+    counted.forEach((c, j) => { for (const [e, v] of Object.entries(appCounted[j])) c[`app ${e}`] = v; });
     for (const [j, i] of indices.entries()) {
       await measure(i, k, results[j], was[j]);
       if (counted[j]) {
