@@ -35,7 +35,8 @@
  *                   (a process per sidecar), so one build's two layouts can be
  *                   compared: `abChains.js DIR DIR 8 4 16 / --layouts=shared,process`
  *   --argv-a=FLAGS, --argv-b=FLAGS   extra Node flags for that slot's sidecar
- *                   processes (DEVMESH_SIDECAR_EXEC_ARGV; space-separated)
+ *                   processes (space-separated; added to DEVMESH_SIDECAR_EXEC_ARGV
+ *                   of the slot's environment)
  *   --gc            preload gcProbe.js into every sidecar process and print
  *                   each round's GCs per request (scavenges, full GCs, main
  *                   thread pause µs, KB found alive and promoted)
