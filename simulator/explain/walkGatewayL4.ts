@@ -16,10 +16,10 @@
  */
 import type { MeshSnapshot } from '../protocol';
 import { ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
-import { compileTables, type CompiledL4Rule, type MeshTables } from '../sidecar/tables';
-import { planGatewayL4, planGatewayTls } from '../sidecar/routing/l4Plan';
+import { compileTables, type CompiledL4Rule, type MeshTables, type RouteOrigin } from '../sidecar/tables';
+import { gatewayTlsChains, pickGatewayTlsChain, planGatewayL4, planGatewayTls } from '../sidecar/routing/l4Plan';
 import { isMixedTlsPort, mixedPortChain, terminatedHosts } from '../sidecar/routing/mixedTlsPort';
-import type { L4Attributes } from '../sidecar/routing/l4Match';
+import { sniChainScore, type L4Attributes } from '../sidecar/routing/l4Match';
 import { authzRecord, ruleOf, type DecisionRecord } from '../sidecar/decisions';
 import { tcpAuthzRequest } from '../sidecar/l4/authz';
 import { explore, merge } from './odds';
@@ -127,30 +127,8 @@ function gatedOutcome(o: Outcome, rbac: NonNullable<ReturnType<typeof networkRba
 function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../sidecar/routing/l4Plan').L4Plan>>, gateways: readonly string[], port: number, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
   const first = plans[0].value;
   const chosen = first.kind === 'forward' ? first.origin : undefined;
-  const steps: RuleStep[] = [];
   const passthrough = sni !== undefined || first.kind === 'error' && first.reason === 'no-sni-match';
-  let taken = false;
-  for (const gateway of gateways) {
-    if (taken) break;
-    const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, ...(sni ? { sni } : {}) };
-    for (const vs of t.gatewayRoutes) {
-      if (taken || !vs.gateways.includes(gateway)) continue;
-      for (const r of (passthrough ? vs.tls : vs.tcp) as readonly CompiledL4Rule[]) {
-        const rule = ruleOf(r.origin)!;
-        // The first rule that holds takes the connection: the ones after it are not looked at.
-        if (taken || steps.some((s) => JSON.stringify(s.rule) === JSON.stringify(rule))) continue;
-        const location = locate(rule, l4RulePath(rule));
-        const at = location ? { location } : {};
-        if (chosen && r.origin === chosen) {
-          steps.push({ rule, ...at, matched: true, because: r.matches === null ? 'no match conditions: every connection' : describeMatch(r.matches.find((x) => x.test(a))!, a) });
-          taken = true;
-          continue;
-        }
-        const failed = r.route.length === 0 ? ['it has no route'] : (r.matches ?? []).map((x) => staticFailure(x, a) ?? (passthrough ? `server name "${sni ?? '(none)'}" not in sniHosts ${JSON.stringify(x.sniHosts ?? [])}` : undefined)).filter((f): f is string => f !== undefined);
-        steps.push({ rule, ...at, matched: false, failed: failed.length ? failed : ['a rule before it took the connection'] });
-      }
-    }
-  }
+  const steps = passthrough ? tlsRuleSteps(t, gateways, port, sni, chosen, locate) : tcpRuleSteps(t, gateways, port, chosen, locate);
   const source = chosen ? ref(chosen.kind, chosen.namespace, chosen.name) : undefined;
   if (first.kind === 'error') return { ...(source ? { source } : {}), rules: steps, action: 'refused', flag: first.flag, message: first.message };
   return {
@@ -160,4 +138,74 @@ function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../side
       return { host: f.host, port: f.port, ...(f.subset !== undefined ? { subset: f.subset } : {}), probability };
     }),
   };
+}
+
+/** tcp[] rules in pilot's order: the first that holds takes the connection, the ones after it are not looked at. */
+function tcpRuleSteps(t: MeshTables, gateways: readonly string[], port: number, chosen: RouteOrigin | undefined, locate: Locator): RuleStep[] {
+  const steps: RuleStep[] = [];
+  let taken = false;
+  for (const gateway of gateways) {
+    if (taken) break;
+    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    for (const vs of t.gatewayRoutes) {
+      if (taken || !vs.gateways.includes(gateway)) continue;
+      for (const r of vs.tcp) {
+        const rule = ruleOf(r.origin)!;
+        if (taken || steps.some((s) => sameRule(s.rule, rule))) continue;
+        const at = locatedAt(locate, rule);
+        if (chosen && r.origin === chosen) {
+          steps.push({ rule, ...at, matched: true, because: r.matches === null ? 'no match conditions: every connection' : describeMatch(r.matches.find((x) => x.test(a))!, a) });
+          taken = true;
+          continue;
+        }
+        const failed = r.route.length === 0 ? ['it has no route'] : (r.matches ?? []).map((x) => staticFailure(x, a)).filter((f): f is string => f !== undefined);
+        steps.push({ rule, ...at, matched: false, failed: failed.length ? failed : ['a rule before it took the connection'] });
+      }
+    }
+  }
+  return steps;
+}
+
+/**
+ * tls[] rules as the port's filter chains weigh them (gatewayTlsChains): every rule is looked at, the most specific
+ * server name takes the connection whatever the rule's place; a match pilot dropped as a duplicate says which rule kept the name.
+ */
+function tlsRuleSteps(t: MeshTables, gateways: readonly string[], port: number, sni: string | undefined, chosen: RouteOrigin | undefined, locate: Locator): RuleStep[] {
+  const { chains, dropped } = gatewayTlsChains(t, gateways, port);
+  const winner = pickGatewayTlsChain(chains, sni);
+  const name = (r: CompiledL4Rule) => `${r.origin.kind} ${r.origin.namespace}/${r.origin.name} ${r.origin.section}[${r.origin.rule}]`;
+  const steps: RuleStep[] = [];
+  for (const gateway of gateways) {
+    const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, ...(sni ? { sni } : {}) };
+    for (const vs of t.gatewayRoutes) {
+      if (!vs.gateways.includes(gateway)) continue;
+      for (const r of vs.tls) {
+        const rule = ruleOf(r.origin)!;
+        if (steps.some((s) => sameRule(s.rule, rule))) continue;
+        const at = locatedAt(locate, rule);
+        if (chosen && r.origin === chosen && winner) {
+          steps.push({ rule, ...at, matched: true, because: describeMatch(winner.match, a) });
+          continue;
+        }
+        if (r.route.length === 0) { steps.push({ rule, ...at, matched: false, failed: ['it has no route'] }); continue; }
+        const failed = (r.matches ?? []).map((m): string => {
+          const held = staticFailure(m, a);
+          if (held) return held;
+          const skip = dropped.find((d) => d.match === m);
+          if (skip) return `skipped: sniHosts ${JSON.stringify(skip.duplicates)} already claimed on port ${port} by ${name(skip.claimedBy)} (istiod: "duplicate SNI host names")`;
+          if (sniChainScore(m.sniHosts, sni) === 0) return sni ? `server name "${sni}" not in sniHosts ${JSON.stringify(m.sniHosts ?? [])}` : `the ClientHello names no server (SNI), and sniHosts ${JSON.stringify(m.sniHosts ?? [])} need one`;
+          return `server name "${sni ?? '(none)'}" matches sniHosts ${JSON.stringify(m.sniHosts ?? [])}, but a more specific entry (${JSON.stringify(winner?.match.sniHosts ?? [])} of ${winner ? name(winner.rule) : '?'}) takes it`;
+        });
+        steps.push({ rule, ...at, matched: false, failed: failed.length ? failed : ['it has no match'] });
+      }
+    }
+  }
+  return steps;
+}
+
+const sameRule = (a: RuleStep['rule'], b: RuleStep['rule']) => JSON.stringify(a) === JSON.stringify(b);
+
+function locatedAt(locate: Locator, rule: NonNullable<ReturnType<typeof ruleOf>>): { location?: NonNullable<RuleStep['location']> } {
+  const location = locate(rule, l4RulePath(rule));
+  return location ? { location } : {};
 }
