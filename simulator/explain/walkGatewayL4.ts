@@ -86,7 +86,7 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
     }
   }
   const plans = merge(explore((random) => (kind === 'passthrough' ? planGatewayTls(t, gateways, port, sni, random) : planGatewayL4(t, gateways, port, random))), planKey);
-  const route = routeStep(t, plans, gateways, port, kind === 'passthrough' ? sni : undefined, locate, ref);
+  const route = routeStep(t, plans, gateways, port, kind === 'passthrough', sni, locate, ref);
   // The ingress's access-log entry starts with the config it decided under (no CONNECT target: the port is the target).
   const request: DecisionRecord = { step: 'request', config: snapshot.version };
   // The ingress's own network RBAC, once the route picked the filter chain: the client's verified certificate, its address, the server port and name.
@@ -124,10 +124,9 @@ function gatedOutcome(o: Outcome, rbac: NonNullable<ReturnType<typeof networkRba
 }
 
 /** The tcp[] (or, on a passthrough port, tls[]) rules of the VirtualServices bound to the port's Gateways, as the plan weighs them. */
-function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../sidecar/routing/l4Plan').L4Plan>>, gateways: readonly string[], port: number, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
+function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../sidecar/routing/l4Plan').L4Plan>>, gateways: readonly string[], port: number, passthrough: boolean, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
   const first = plans[0].value;
   const chosen = first.kind === 'forward' ? first.origin : undefined;
-  const passthrough = sni !== undefined || first.kind === 'error' && first.reason === 'no-sni-match';
   const steps = passthrough ? tlsRuleSteps(t, gateways, port, sni, chosen, locate) : tcpRuleSteps(t, gateways, port, chosen, locate);
   const source = chosen ? ref(chosen.kind, chosen.namespace, chosen.name) : undefined;
   if (first.kind === 'error') return { ...(source ? { source } : {}), rules: steps, action: 'refused', flag: first.flag, message: first.message };

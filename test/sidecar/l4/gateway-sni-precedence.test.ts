@@ -126,3 +126,52 @@ describe('Gateway API TLS listeners on one port: the most specific hostname, the
     assert.deepEqual([shop.route.chosen?.kind, shop.route.chosen?.name], ['TLSRoute', 'shop']);
   });
 });
+
+describe('a ClientHello without a server name at a passthrough port', () => {
+  let mesh: TestMesh;
+  const ports = { api: 0, named: 0, istio: 0 };
+  const tlsRoute = (name: string, section: string, backend: string): Resource<'TLSRoute'> => ({
+    apiVersion: `${API}/v1alpha2`, kind: 'TLSRoute', metadata: { name, namespace: 'default' },
+    spec: { parentRefs: [{ name: 'edge', sectionName: section }], rules: [{ backendRefs: [{ name: backend, port: 443 }] }] },
+  });
+
+  before(async () => {
+    [ports.api, ports.named, ports.istio] = [await freePort(), await freePort(), await freePort()];
+    const edge: Resource<'KubernetesGateway'> = {
+      apiVersion: `${API}/v1`, kind: 'Gateway' as never, metadata: { name: 'edge', namespace: 'default' },
+      spec: {
+        gatewayClassName: 'istio',
+        listeners: [
+          { name: 'any', port: ports.api, protocol: 'TLS', tls: { mode: 'Passthrough' } },
+          { name: 'named', port: ports.named, protocol: 'TLS', hostname: 'shop.example.com', tls: { mode: 'Passthrough' } },
+        ],
+      },
+    };
+    const istioGw = gw('istio-edge', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: ports.istio, name: 'tls', protocol: 'TLS' }, tls: { mode: 'PASSTHROUGH' }, hosts: ['*'] }] });
+    mesh = await startMeshFromSpec(SPEC, {
+      gatewayApi: [edge, tlsRoute('any', 'any', 'blog'), tlsRoute('named', 'named', 'shop')],
+      gateways: [istioGw],
+      virtualServices: [vs('catch-all', { hosts: ['*'], gateways: ['istio-edge'], tls: [{ match: [{ sniHosts: ['*'] }], route: [{ destination: { host: 'news', port: { number: 443 } } }] }] })],
+    }, { app: apps } as Parameters<typeof startMeshFromSpec>[2]);
+  });
+  after(() => mesh?.close());
+
+  test('a TLSRoute without hostnames on a listener without one (sniHosts "*": a chain without server_names) takes it', async () => {
+    assert.equal(await hello(ports.api, undefined), 'blog-v1 false', 'the app saw no server name (Node says false)');
+    assert.equal(await hello(ports.api, 'anything.example.org'), 'blog-v1 anything.example.org');
+    const walk = explainGatewayConnection(mesh.snapshot, { from: 'ingress', protocol: 'tls', target: `127.0.0.1:${ports.api}` });
+    assert.deepEqual([walk.route.action, walk.route.chosen?.name], ['forward', 'any']);
+    assert.match(walk.route.rules[0].because ?? '', /any server name, or none/);
+  });
+
+  test('a VirtualService tls[] match with sniHosts ["*"] takes it too', async () => {
+    assert.equal(await hello(ports.istio, undefined), 'news-v1 false');
+  });
+
+  test('on a listener with a hostname the route serves that name only: no server name is closed (NR)', async () => {
+    assert.equal(await hello(ports.named, 'shop.example.com'), 'shop-v1 shop.example.com');
+    assert.equal(await hello(ports.named, undefined), '');
+    const entry = await eventually(() => mesh.ingress!.accessLog.tail().find((e) => e.protocol === '-' && e.response_flags === 'NR'), 'the closed connection\'s entry');
+    assert.deepEqual([entry.requested_server_name ?? '-', entry.proxy_error], ['-', 'no-sni-match']);
+  });
+});
