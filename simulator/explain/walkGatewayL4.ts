@@ -26,6 +26,7 @@ import { explore, merge } from './odds';
 import { gatewayHandshake } from './gatewayTls';
 import type { Outcome, ResourceRef, RuleStep } from './result';
 import { denialReason, ExplainUsageError, type ExplainOptions, type Locator } from './walk';
+import { CONNECTED } from '../sidecar/l4/decisions';
 import { connectionOutcomes, customGate, describeMatch, ended, l4RulePath, networkRbac, planKey, staticFailure, walkTools, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
 
 const LOOPBACK = '127.0.0.1';
@@ -102,25 +103,35 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
   return { ...base, gateway, route, destinations, ...ended(custom?.unless ? gated.map((o) => (o.kind === 'answered' ? { ...o, summary: `${o.summary} ${custom.unless}` } : o)) : gated) };
 }
 
-/** An outcome past the route, closed by the ingress's CUSTOM policy before the endpoint pick: no attempt (the sidecar's records end at the route, or its RBAC DENY for an unusable provider). */
-function customClosed(o: Outcome, custom: NonNullable<ReturnType<typeof customGate>>, proxy: string): Outcome {
+/**
+ * The ingress's own verdicts (its network ext_authz, then RBAC) decide on the client's first bytes, after it routed and
+ * connected upstream (l4/authz.ts): an outcome whose attempt did not connect never gets that far and stays as it is. One
+ * whose attempt connected is closed by a denial there: its records keep the route, the verdict (in the filters' order,
+ * before the attempt, as an allowed one is) and the attempt, `connected`, with the callee's mTLS admission — the tunnel
+ * was up — but nothing the callee decides on bytes it never got.
+ */
+function connectedThenClosed(o: Outcome, verdict: DecisionRecord | undefined, proxy: string, summary: string, flag?: 'UAEX'): Outcome {
   const at = o.records.findIndex((r) => r.step === 'route' && r.action === 'forward');
-  if (at < 0) return o;
-  const records = [...o.records.slice(0, at + 1), ...(custom.record ? [authzRecord(custom.record, proxy)] : [])];
-  return { probability: o.probability, kind: 'refused', ...(custom.flag ? { flags: custom.flag } : {}), summary: `closed by the ingress gateway ${proxy}: ${custom.refused}`, records };
+  const attempt = o.records[at + 1];
+  if (at < 0 || attempt?.step !== 'attempt' || attempt.result !== CONNECTED) return o;
+  const tunnel = o.records.slice(at + 2).filter((r) => r.step === 'mtls');
+  const records = [...o.records.slice(0, at + 1), ...(verdict ? [verdict] : []), attempt, ...tunnel];
+  return { probability: o.probability, kind: 'refused', ...(flag ? { flags: flag } : {}), summary: `connected upstream to ${attempt.endpoint ?? 'the destination'}, then closed by the ingress gateway ${proxy} on the client's first bytes: ${summary}`, records };
 }
 
-/**
- * An outcome past the route, as the ingress's network RBAC leaves it: its verdict recorded after the route. A denial is
- * decided on the client's first bytes, after the gateway connected upstream (l4/authz.ts), but its records keep the
- * verdict in the attempt's place (no attempt record), as they did when it was decided at accept.
- */
+/** An outcome past the route, closed by the ingress's CUSTOM policy (an authorizer's denial, or a provider it cannot use: a network RBAC DENY in its place). */
+function customClosed(o: Outcome, custom: NonNullable<ReturnType<typeof customGate>>, proxy: string): Outcome {
+  return connectedThenClosed(o, custom.record ? authzRecord(custom.record, proxy) : undefined, proxy, custom.refused!, custom.flag);
+}
+
+/** An outcome past the route, as the ingress's network RBAC leaves it: its verdict recorded after the route, before the attempt (one that connected). */
 function gatedOutcome(o: Outcome, rbac: NonNullable<ReturnType<typeof networkRbac>>, proxy: string): Outcome {
   const at = o.records.findIndex((r) => r.step === 'route' && r.action === 'forward');
-  if (at < 0) return o;
-  const records = [...o.records.slice(0, at + 1), authzRecord(rbac.decision, proxy)];
-  if (rbac.decision.allowed) return { ...o, records: [...records, ...o.records.slice(at + 1)] };
-  return { probability: o.probability, kind: 'refused', summary: `closed by the ingress gateway ${proxy}: RBAC: access denied ${denialReason({ authz: rbac.step })}`, records };
+  const attempt = o.records[at + 1];
+  // Never connected: the client's first bytes were never decided on.
+  if (at < 0 || attempt?.step !== 'attempt' || attempt.result !== CONNECTED) return o;
+  if (rbac.decision.allowed) return { ...o, records: [...o.records.slice(0, at + 1), authzRecord(rbac.decision, proxy), ...o.records.slice(at + 1)] };
+  return connectedThenClosed(o, authzRecord(rbac.decision, proxy), proxy, `RBAC: access denied ${denialReason({ authz: rbac.step })}`);
 }
 
 /** The tcp[] (or, on a passthrough port, tls[]) rules of the VirtualServices bound to the port's Gateways, as the plan weighs them. */
