@@ -1,6 +1,6 @@
 /**
  * Hover on a route destination (VirtualService destination host or subset,
- * HTTPRoute/GRPCRoute backendRef): the endpoints it selects now, with their
+ * HTTPRoute/GRPCRoute/TLSRoute/TCPRoute backendRef): the endpoints it selects now, with their
  * health and ejections from the running mesh, or that the mesh is not
  * running. The language server resolves the name (devmesh/destinationAt, no
  * mesh needed); its own hover already documents the field and the service.

@@ -1,6 +1,6 @@
 /**
  * Code lenses over every rule the sidecars count (VirtualService
- * http[]/tcp[]/tls[], HTTPRoute/GRPCRoute, AuthorizationPolicy rules) while a
+ * http[]/tcp[]/tls[], HTTPRoute/GRPCRoute/TLSRoute/TCPRoute, AuthorizationPolicy rules) while a
  * mesh runs: requests per minute that matched, error share, p99 — or that no
  * request matched in the last 10 minutes. The language server says where the
  * rules are and under which id (devmesh/ruleSites, the sidecars' own ruleKey);

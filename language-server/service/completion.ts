@@ -9,6 +9,7 @@ import {
   type CompletionItem, type TextEdit,
 } from 'vscode-languageserver';
 import { API_VERSIONS, arr, KINDS, obj, schemaAt, str, type Kind, type Schema, type ServiceView, type SourceFile, type WorkspaceIndex } from '../../simulator/policy';
+import { isRouteKind } from '../../simulator/policy/gateway-api/status';
 import { cursorContext, type CursorContext } from './cursor';
 import { fqdnIn, labelsText, principals, serviceByFqdn, serviceMarkdown, subsetsOf, subsetWorkloads } from './mesh-facts';
 import { toLspRange } from './positions';
@@ -284,7 +285,7 @@ function meshHostItems(index: WorkspaceIndex, namespace: string, value: (l: stri
 /** The ports of the services this document names (its hosts, its destinations, a DestinationRule's host). */
 function servicePortItems(index: WorkspaceIndex, ctx: CursorContext, value: (l: string, e?: Partial<CompletionItem>) => CompletionItem): CompletionItem[] {
   // A Gateway API reference: the ports of the Service (or the listeners of the Gateway) it names.
-  if (ctx.kind === 'HTTPRoute' || ctx.kind === 'GRPCRoute') {
+  if (ctx.kind && isRouteKind(ctx.kind)) {
     const name = unquote(ctx.siblings.get('name'));
     const ns = referenceNamespace(index, ctx);
     const parent = ctx.path.includes('parentRefs');

@@ -7,6 +7,7 @@
  */
 import type { Range as LspRange } from 'vscode-languageserver';
 import type { SourceFile, WorkspaceIndex } from '../../simulator/policy';
+import { isRouteKind } from '../../simulator/policy/gateway-api/status';
 import { targetAt } from './hover';
 import { fqdnIn, serviceByFqdn, subsetsOf, subsetWorkloads } from './mesh-facts';
 import { toLspRange } from './positions';
@@ -38,7 +39,7 @@ export function destinationAt(index: WorkspaceIndex, source: SourceFile, offset:
     host = valueAt(t.doc.value, [...holder, 'host']);
     subset = valueAt(t.doc.value, [...holder, 'subset']);
     port = valueAt(t.doc.value, [...holder, 'port', 'number']);
-  } else if ((t.kind === 'HTTPRoute' || t.kind === 'GRPCRoute') && holder[holder.length - 2] === 'backendRefs' && leaf === 'name') {
+  } else if (isRouteKind(t.kind) && holder[holder.length - 2] === 'backendRefs' && leaf === 'name') {
     const kind = valueAt(t.doc.value, [...holder, 'kind']);
     if (kind !== undefined && kind !== 'Service') return undefined;
     const ns = valueAt(t.doc.value, [...holder, 'namespace']);

@@ -7,6 +7,7 @@
  */
 import type { Location } from 'vscode-languageserver';
 import { arr, obj, rangeOf, schemaAt, serviceFqdn, str, type PolicyDocument, type Range, type Workspace } from '../../simulator/policy';
+import { ROUTE_KINDS } from '../../simulator/policy/gateway-api/status';
 import { destinationsOf } from '../../simulator/policy/rules/destinations';
 import { fqdnIn, parsePrincipal, serviceByFqdn, subsetsOf } from './mesh-facts';
 import { toLspRange } from './positions';
@@ -136,7 +137,7 @@ function uses(ws: Workspace, sym: Symbol): Location[] {
   const out: Location[] = [];
   const at = (doc: PolicyDocument, path: (string | number)[]) => out.push(location(ws, doc, rangeOf(doc, path)));
   if (sym.type === 'service' || sym.type === 'kubernetesGateway') {
-    for (const route of [...index.byKind.HTTPRoute, ...index.byKind.GRPCRoute]) {
+    for (const route of ROUTE_KINDS.flatMap((k): PolicyDocument[] => index.byKind[k])) {
       const ns = index.namespaceOf(route);
       const spec = obj(route.value.spec);
       arr(spec.parentRefs).forEach((raw, i) => {

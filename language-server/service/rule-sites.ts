@@ -1,6 +1,6 @@
 /**
  * Where each rule the sidecars count is written: every VirtualService
- * http[]/tcp[]/tls[] rule, every HTTPRoute/GRPCRoute rule and every
+ * http[]/tcp[]/tls[] rule, every HTTPRoute/GRPCRoute/TLSRoute/TCPRoute rule and every
  * AuthorizationPolicy rule of a file, with the id the sidecars count it
  * under (decisions.ts ruleKey, fed the same kind, resolved namespace, name,
  * index and list as the route tables' origins), so the editor's code lenses
@@ -24,6 +24,9 @@ const RULE_LISTS: Partial<Record<string, ReadonlyArray<{ field: string; section?
   VirtualService: [{ field: 'http' }, { field: 'tcp', section: 'tcp' }, { field: 'tls', section: 'tls' }],
   HTTPRoute: [{ field: 'rules' }],
   GRPCRoute: [{ field: 'rules' }],
+  // As the ingress compiles them into tls[] / tcp[] rules (routing/gatewayApi/l4.ts): the section names the list.
+  TLSRoute: [{ field: 'rules', section: 'tls' }],
+  TCPRoute: [{ field: 'rules', section: 'tcp' }],
   AuthorizationPolicy: [{ field: 'rules' }],
 };
 

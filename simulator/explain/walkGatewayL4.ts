@@ -16,16 +16,17 @@
  */
 import type { MeshSnapshot } from '../protocol';
 import { ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
-import { compileTables, type CompiledL4Rule, type MeshTables } from '../sidecar/tables';
-import { planGatewayL4, planGatewayTls } from '../sidecar/routing/l4Plan';
+import { compileTables, type CompiledL4Rule, type MeshTables, type RouteOrigin } from '../sidecar/tables';
+import { gatewayTlsChains, pickGatewayTlsChain, planGatewayL4, planGatewayTls } from '../sidecar/routing/l4Plan';
 import { isMixedTlsPort, mixedPortChain, terminatedHosts } from '../sidecar/routing/mixedTlsPort';
-import type { L4Attributes } from '../sidecar/routing/l4Match';
+import { sniChainScore, type L4Attributes } from '../sidecar/routing/l4Match';
 import { authzRecord, ruleOf, type DecisionRecord } from '../sidecar/decisions';
 import { tcpAuthzRequest } from '../sidecar/l4/authz';
 import { explore, merge } from './odds';
 import { gatewayHandshake } from './gatewayTls';
 import type { Outcome, ResourceRef, RuleStep } from './result';
 import { denialReason, ExplainUsageError, type ExplainOptions, type Locator } from './walk';
+import { CONNECTED } from '../sidecar/l4/decisions';
 import { connectionOutcomes, customGate, describeMatch, ended, l4RulePath, networkRbac, planKey, staticFailure, walkTools, type ExplainConnection, type ExplainConnectionResult, type L4RouteStep } from './walkL4';
 
 const LOOPBACK = '127.0.0.1';
@@ -86,7 +87,7 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
     }
   }
   const plans = merge(explore((random) => (kind === 'passthrough' ? planGatewayTls(t, gateways, port, sni, random) : planGatewayL4(t, gateways, port, random))), planKey);
-  const route = routeStep(t, plans, gateways, port, kind === 'passthrough' ? sni : undefined, locate, ref);
+  const route = routeStep(t, plans, gateways, port, kind === 'passthrough', sni, locate, ref);
   // The ingress's access-log entry starts with the config it decided under (no CONNECT target: the port is the target).
   const request: DecisionRecord = { step: 'request', config: snapshot.version };
   // The ingress's own network RBAC, once the route picked the filter chain: the client's verified certificate, its address, the server port and name.
@@ -102,55 +103,42 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
   return { ...base, gateway, route, destinations, ...ended(custom?.unless ? gated.map((o) => (o.kind === 'answered' ? { ...o, summary: `${o.summary} ${custom.unless}` } : o)) : gated) };
 }
 
-/** An outcome past the route, closed by the ingress's CUSTOM policy before the endpoint pick: no attempt (the sidecar's records end at the route, or its RBAC DENY for an unusable provider). */
-function customClosed(o: Outcome, custom: NonNullable<ReturnType<typeof customGate>>, proxy: string): Outcome {
+/**
+ * The ingress's own verdicts (its network ext_authz, then RBAC) decide on the client's first bytes, after it routed and
+ * connected upstream (l4/authz.ts): an outcome whose attempt did not connect never gets that far and stays as it is. One
+ * whose attempt connected is closed by a denial there: its records keep the route, the verdict (in the filters' order,
+ * before the attempt, as an allowed one is) and the attempt, `connected`, with the callee's mTLS admission — the tunnel
+ * was up — but nothing the callee decides on bytes it never got.
+ */
+function connectedThenClosed(o: Outcome, verdict: DecisionRecord | undefined, proxy: string, summary: string, flag?: 'UAEX'): Outcome {
   const at = o.records.findIndex((r) => r.step === 'route' && r.action === 'forward');
-  if (at < 0) return o;
-  const records = [...o.records.slice(0, at + 1), ...(custom.record ? [authzRecord(custom.record, proxy)] : [])];
-  return { probability: o.probability, kind: 'refused', ...(custom.flag ? { flags: custom.flag } : {}), summary: `closed by the ingress gateway ${proxy}: ${custom.refused}`, records };
+  const attempt = o.records[at + 1];
+  if (at < 0 || attempt?.step !== 'attempt' || attempt.result !== CONNECTED) return o;
+  const tunnel = o.records.slice(at + 2).filter((r) => r.step === 'mtls');
+  const records = [...o.records.slice(0, at + 1), ...(verdict ? [verdict] : []), attempt, ...tunnel];
+  return { probability: o.probability, kind: 'refused', ...(flag ? { flags: flag } : {}), summary: `connected upstream to ${attempt.endpoint ?? 'the destination'}, then closed by the ingress gateway ${proxy} on the client's first bytes: ${summary}`, records };
 }
 
-/**
- * An outcome past the route, as the ingress's network RBAC leaves it: its verdict recorded after the route. A denial is
- * decided on the client's first bytes, after the gateway connected upstream (l4/authz.ts), but its records keep the
- * verdict in the attempt's place (no attempt record), as they did when it was decided at accept.
- */
+/** An outcome past the route, closed by the ingress's CUSTOM policy (an authorizer's denial, or a provider it cannot use: a network RBAC DENY in its place). */
+function customClosed(o: Outcome, custom: NonNullable<ReturnType<typeof customGate>>, proxy: string): Outcome {
+  return connectedThenClosed(o, custom.record ? authzRecord(custom.record, proxy) : undefined, proxy, custom.refused!, custom.flag);
+}
+
+/** An outcome past the route, as the ingress's network RBAC leaves it: its verdict recorded after the route, before the attempt (one that connected). */
 function gatedOutcome(o: Outcome, rbac: NonNullable<ReturnType<typeof networkRbac>>, proxy: string): Outcome {
   const at = o.records.findIndex((r) => r.step === 'route' && r.action === 'forward');
-  if (at < 0) return o;
-  const records = [...o.records.slice(0, at + 1), authzRecord(rbac.decision, proxy)];
-  if (rbac.decision.allowed) return { ...o, records: [...records, ...o.records.slice(at + 1)] };
-  return { probability: o.probability, kind: 'refused', summary: `closed by the ingress gateway ${proxy}: RBAC: access denied ${denialReason({ authz: rbac.step })}`, records };
+  const attempt = o.records[at + 1];
+  // Never connected: the client's first bytes were never decided on.
+  if (at < 0 || attempt?.step !== 'attempt' || attempt.result !== CONNECTED) return o;
+  if (rbac.decision.allowed) return { ...o, records: [...o.records.slice(0, at + 1), authzRecord(rbac.decision, proxy), ...o.records.slice(at + 1)] };
+  return connectedThenClosed(o, authzRecord(rbac.decision, proxy), proxy, `RBAC: access denied ${denialReason({ authz: rbac.step })}`);
 }
 
 /** The tcp[] (or, on a passthrough port, tls[]) rules of the VirtualServices bound to the port's Gateways, as the plan weighs them. */
-function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../sidecar/routing/l4Plan').L4Plan>>, gateways: readonly string[], port: number, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
+function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../sidecar/routing/l4Plan').L4Plan>>, gateways: readonly string[], port: number, passthrough: boolean, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
   const first = plans[0].value;
   const chosen = first.kind === 'forward' ? first.origin : undefined;
-  const steps: RuleStep[] = [];
-  const passthrough = sni !== undefined || first.kind === 'error' && first.reason === 'no-sni-match';
-  let taken = false;
-  for (const gateway of gateways) {
-    if (taken) break;
-    const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, ...(sni ? { sni } : {}) };
-    for (const vs of t.gatewayRoutes) {
-      if (taken || !vs.gateways.includes(gateway)) continue;
-      for (const r of (passthrough ? vs.tls : vs.tcp) as readonly CompiledL4Rule[]) {
-        const rule = ruleOf(r.origin)!;
-        // The first rule that holds takes the connection: the ones after it are not looked at.
-        if (taken || steps.some((s) => JSON.stringify(s.rule) === JSON.stringify(rule))) continue;
-        const location = locate(rule, l4RulePath(rule));
-        const at = location ? { location } : {};
-        if (chosen && r.origin === chosen) {
-          steps.push({ rule, ...at, matched: true, because: r.matches === null ? 'no match conditions: every connection' : describeMatch(r.matches.find((x) => x.test(a))!, a) });
-          taken = true;
-          continue;
-        }
-        const failed = r.route.length === 0 ? ['it has no route'] : (r.matches ?? []).map((x) => staticFailure(x, a) ?? (passthrough ? `server name "${sni ?? '(none)'}" not in sniHosts ${JSON.stringify(x.sniHosts ?? [])}` : undefined)).filter((f): f is string => f !== undefined);
-        steps.push({ rule, ...at, matched: false, failed: failed.length ? failed : ['a rule before it took the connection'] });
-      }
-    }
-  }
+  const steps = passthrough ? tlsRuleSteps(t, gateways, port, sni, chosen, locate) : tcpRuleSteps(t, gateways, port, chosen, locate);
   const source = chosen ? ref(chosen.kind, chosen.namespace, chosen.name) : undefined;
   if (first.kind === 'error') return { ...(source ? { source } : {}), rules: steps, action: 'refused', flag: first.flag, message: first.message };
   return {
@@ -160,4 +148,74 @@ function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../side
       return { host: f.host, port: f.port, ...(f.subset !== undefined ? { subset: f.subset } : {}), probability };
     }),
   };
+}
+
+/** tcp[] rules in pilot's order: the first that holds takes the connection, the ones after it are not looked at. */
+function tcpRuleSteps(t: MeshTables, gateways: readonly string[], port: number, chosen: RouteOrigin | undefined, locate: Locator): RuleStep[] {
+  const steps: RuleStep[] = [];
+  let taken = false;
+  for (const gateway of gateways) {
+    if (taken) break;
+    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    for (const vs of t.gatewayRoutes) {
+      if (taken || !vs.gateways.includes(gateway)) continue;
+      for (const r of vs.tcp) {
+        const rule = ruleOf(r.origin)!;
+        if (taken || steps.some((s) => sameRule(s.rule, rule))) continue;
+        const at = locatedAt(locate, rule);
+        if (chosen && r.origin === chosen) {
+          steps.push({ rule, ...at, matched: true, because: r.matches === null ? 'no match conditions: every connection' : describeMatch(r.matches.find((x) => x.test(a))!, a) });
+          taken = true;
+          continue;
+        }
+        const failed = r.route.length === 0 ? ['it has no route'] : (r.matches ?? []).map((x) => staticFailure(x, a)).filter((f): f is string => f !== undefined);
+        steps.push({ rule, ...at, matched: false, failed: failed.length ? failed : ['a rule before it took the connection'] });
+      }
+    }
+  }
+  return steps;
+}
+
+/**
+ * tls[] rules as the port's filter chains weigh them (gatewayTlsChains): every rule is looked at, the most specific
+ * server name takes the connection whatever the rule's place; a match pilot dropped as a duplicate says which rule kept the name.
+ */
+function tlsRuleSteps(t: MeshTables, gateways: readonly string[], port: number, sni: string | undefined, chosen: RouteOrigin | undefined, locate: Locator): RuleStep[] {
+  const { chains, dropped } = gatewayTlsChains(t, gateways, port);
+  const winner = pickGatewayTlsChain(chains, sni);
+  const name = (r: CompiledL4Rule) => `${r.origin.kind} ${r.origin.namespace}/${r.origin.name} ${r.origin.section}[${r.origin.rule}]`;
+  const steps: RuleStep[] = [];
+  for (const gateway of gateways) {
+    const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, ...(sni ? { sni } : {}) };
+    for (const vs of t.gatewayRoutes) {
+      if (!vs.gateways.includes(gateway)) continue;
+      for (const r of vs.tls) {
+        const rule = ruleOf(r.origin)!;
+        if (steps.some((s) => sameRule(s.rule, rule))) continue;
+        const at = locatedAt(locate, rule);
+        if (chosen && r.origin === chosen && winner) {
+          steps.push({ rule, ...at, matched: true, because: describeMatch(winner.match, a) });
+          continue;
+        }
+        if (r.route.length === 0) { steps.push({ rule, ...at, matched: false, failed: ['it has no route'] }); continue; }
+        const failed = (r.matches ?? []).map((m): string => {
+          const held = staticFailure(m, a);
+          if (held) return held;
+          const skip = dropped.find((d) => d.match === m);
+          if (skip) return `skipped: sniHosts ${JSON.stringify(skip.duplicates)} already claimed on port ${port} by ${name(skip.claimedBy)} (istiod: "duplicate SNI host names")`;
+          if (sniChainScore(m.sniHosts, sni) === 0) return sni ? `server name "${sni}" not in sniHosts ${JSON.stringify(m.sniHosts ?? [])}` : `the ClientHello names no server (SNI), and sniHosts ${JSON.stringify(m.sniHosts ?? [])} need one`;
+          return `server name "${sni ?? '(none)'}" matches sniHosts ${JSON.stringify(m.sniHosts ?? [])}, but a more specific entry (${JSON.stringify(winner?.match.sniHosts ?? [])} of ${winner ? name(winner.rule) : '?'}) takes it`;
+        });
+        steps.push({ rule, ...at, matched: false, failed: failed.length ? failed : ['it has no match'] });
+      }
+    }
+  }
+  return steps;
+}
+
+const sameRule = (a: RuleStep['rule'], b: RuleStep['rule']) => JSON.stringify(a) === JSON.stringify(b);
+
+function locatedAt(locate: Locator, rule: NonNullable<ReturnType<typeof ruleOf>>): { location?: NonNullable<RuleStep['location']> } {
+  const location = locate(rule, l4RulePath(rule));
+  return location ? { location } : {};
 }

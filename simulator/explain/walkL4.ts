@@ -17,7 +17,7 @@ import { protocolClass } from '../policy/protocols';
 import type { AuthzRule, Resource } from '../policy/model';
 import { compileTables, routeKey, serviceForAuthority, type CompiledL4Rule, type MeshTables } from '../sidecar/tables';
 import { planL4, type L4ForwardPlan, type L4Plan } from '../sidecar/routing/l4Plan';
-import { sniScore, type L4Attributes, type CompiledL4Match } from '../sidecar/routing/l4Match';
+import { sniChainScore, type L4Attributes, type CompiledL4Match } from '../sidecar/routing/l4Match';
 import { portsOf, requestedPort } from '../sidecar/routing/servicePorts';
 import { newLbStats } from '../sidecar/routing/loadBalancer';
 import { chooseL4Endpoint, l4LbKey } from '../sidecar/l4/endpoint';
@@ -249,7 +249,7 @@ function routeStep(plans: Array<{ value: L4Plan; probability: number }>, rules: 
 }
 
 function sniOf(m: CompiledL4Match, sni: string | undefined): number {
-  return sni ? Math.max(0, ...(m.sniHosts ?? []).map((p) => sniScore(p, sni))) : 0;
+  return sniChainScore(m.sniHosts, sni);
 }
 
 export function describeMatch(m: CompiledL4Match, a: L4Attributes & { sni?: string }): string {
@@ -258,7 +258,8 @@ export function describeMatch(m: CompiledL4Match, a: L4Attributes & { sni?: stri
   if (s.port !== undefined) parts.push(`port ${s.port}`);
   if (s.sourceLabels) parts.push(`sourceLabels ${Object.entries(s.sourceLabels).map(([k, v]) => `${k}=${v}`).join(',')}`);
   if (s.sourceNamespace) parts.push(`sourceNamespace ${s.sourceNamespace}`);
-  if (s.sniHosts && a.sni) parts.push(`server name "${a.sni}" in sniHosts ${JSON.stringify(s.sniHosts)}`);
+  if (s.sniHosts?.includes('*')) parts.push(`sniHosts ${JSON.stringify(s.sniHosts)}: any server name, or none (a filter chain without server_names)`);
+  else if (s.sniHosts && a.sni) parts.push(`server name "${a.sni}" in sniHosts ${JSON.stringify(s.sniHosts)}`);
   return parts.length ? parts.join(', ') : 'a match without conditions';
 }
 
@@ -274,7 +275,7 @@ export function staticFailure(m: CompiledL4Match, a: L4Attributes): string | und
 }
 
 function sniFailure(m: CompiledL4Match, sni: string | undefined, taken: boolean): string {
-  if (!sni) return 'the ClientHello names no server (SNI)';
+  if (sniOf(m, sni) === 0 && !sni) return 'the ClientHello names no server (SNI)';
   return sniOf(m, sni) > 0 && taken ? `server name "${sni}" matches, but a more specific sniHosts entry (or an earlier rule) takes it` : `server name "${sni}" not in sniHosts ${JSON.stringify(m.sniHosts ?? [])}`;
 }
 

@@ -228,8 +228,9 @@ describe('explain agrees with the real ingress on its Istio Gateway TLS servers'
         const agreeing = walked.outcomes.filter((o) => o.probability > 0).find((o) => disagreement(o, seen) === undefined);
         if (!agreeing) fail('no predicted outcome agrees with what the ingress and the callee did', seen);
         const attempt = seen.outbound.find((d) => d.step === 'attempt');
-        // The callee's network RBAC closes a connected tunnel on its first bytes: the ingress's attempt connected all the same.
-        const denied = [...seen.inbound.values()].some((rs) => rs[0].some((r) => r.step === 'authz' && !r.allowed));
+        // The callee's network RBAC, or the ingress's own (or its ext_authz, UAEX), closes a connected tunnel on the client's first bytes: the ingress's attempt connected all the same.
+        const denied = [...seen.inbound.values()].some((rs) => rs[0].some((r) => r.step === 'authz' && !r.allowed))
+          || seen.outbound.some((r) => r.step === 'authz' && !r.allowed) || seen.flags.split(',').includes('UAEX');
         const connected = attempt?.step === 'attempt' && attempt.result === 'connected' && !denied;
         if (connected !== (agreeing!.kind === 'answered')) fail(`predicted ${agreeing!.kind}, the attempt ended ${attempt?.step === 'attempt' ? attempt.result : 'without an attempt'}${denied ? ' and the callee denied it' : ''}`, seen);
         if (connected && said.reply !== `${(attempt as { endpoint: string }).endpoint} hello`) fail(`connected to ${(attempt as { endpoint: string }).endpoint}, but the client got ${JSON.stringify(said.reply)}`, seen);

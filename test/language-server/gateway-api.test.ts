@@ -65,3 +65,41 @@ describe('the language server on Gateway API routes', () => {
     assert.ok(diags.some((d) => d.code === 'route-not-accepted' && /NoMatchingParent/.test(String(d.message))), JSON.stringify(diags));
   });
 });
+
+describe('the language server on TLSRoute and TCPRoute, as on HTTPRoute', () => {
+  const TLS = 'apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TLSRoute\nmetadata:\n  name: shop\nspec:\n';
+  const TCP = 'apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata:\n  name: redis\nspec:\n';
+
+  test('completes parentRef names with the Gateways and their listener ports, backendRef names with services and their ports', () => {
+    for (const head of [TLS, TCP]) {
+      assert.deepEqual(labels(head + '  parentRefs:\n    - name: |\n'), ['edge']);
+      assert.deepEqual(labels(head + '  parentRefs:\n    - name: edge\n      port: |\n'), ['80', '443']);
+      assert.ok(labels(head + '  rules:\n    - backendRefs:\n        - name: |\n').includes('redis'));
+      assert.deepEqual(labels(head + '  rules:\n    - backendRefs:\n        - name: reviews\n          port: |\n'), ['9080']);
+    }
+  });
+
+  test('goes from a parentRef to the Gateway and from a backendRef to the Service', () => {
+    for (const head of [TLS, TCP]) {
+      const toGateway = at(ls, head + '  parentRefs:\n    - name: ed|ge\n', (u, p) => ls.definition(u, p));
+      assert.deepEqual(toGateway.map((l) => [l.uri, l.range.start.line]), [[GW_FILE, 2]]);
+      const toBackend = at(ls, head + '  rules:\n    - backendRefs: [{ name: ratin|gs, port: 9080 }]\n', (u, p) => ls.definition(u, p));
+      assert.equal(toBackend[0]?.range.start.line, lineOf(uriOf('mesh.yaml'), '- name: ratings'));
+    }
+  });
+
+  test('finds a TLSRoute and a TCPRoute among the references of the Gateway and of the Service they send to', () => {
+    ls.setFile('file:///scratch/l4-attached.yaml', `${TLS}  parentRefs: [{ name: edge }]\n  rules: [{ backendRefs: [{ name: ratings, port: 9080 }] }]\n---\n${TCP}  parentRefs: [{ name: edge }]\n  rules: [{ backendRefs: [{ name: ratings, port: 9080 }] }]\n`);
+    const gwRefs = at(ls, 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: { name: ed|ge }\nspec:\n  gatewayClassName: istio\n  listeners: [{ name: http, port: 80, protocol: HTTP }]\n', (u, p) => ls.references(u, p, false));
+    assert.equal(gwRefs.filter((r) => r.uri === 'file:///scratch/l4-attached.yaml').length, 2, JSON.stringify(gwRefs));
+    const svcRefs = at(ls, `${TCP}  rules: [{ backendRefs: [{ name: ratin|gs, port: 9080 }] }]\n`, (u, p) => ls.references(u, p, false));
+    assert.equal(svcRefs.filter((r) => r.uri === 'file:///scratch/l4-attached.yaml').length, 2, JSON.stringify(svcRefs));
+    ls.removeFile('file:///scratch/l4-attached.yaml');
+  });
+
+  test('hovers a backendRef name with the service it sends to', () => {
+    const info = at(ls, `${TLS}  rules:\n    - backendRefs: [{ name: ratin|gs, port: 9080 }]\n`, (u, p) => ls.destinationAt(u, p));
+    assert.equal(info?.host, 'ratings.default.svc.cluster.local');
+    assert.equal(info?.port, 9080);
+  });
+});

@@ -101,6 +101,15 @@ describe('rule sites (code lenses)', () => {
     for (const s of sites) assert.ok(counted.has(s.rule), `${s.rule} is counted by no sidecar (${[...counted].join(', ')})`);
   });
 
+  test('TLSRoute and TCPRoute rules of the Gateway API L4 example carry the ids the ingress counts their connections under', () => {
+    const ls = folder(path.join(REPO, 'examples', 'gateway-api-l4'));
+    const u = uri('gateway-api-l4', 'policies/gateway.yaml');
+    const sites = ls.ruleSites(u);
+    assert.deepEqual(sites.map((s) => [s.rule, s.range.start.line + 1]), [['TLSRoute/default/shop/tls/0', 44], ['TCPRoute/default/redis/tcp/0', 59]]);
+    const counted = sidecarKeys(ls);
+    for (const s of sites) assert.ok(counted.has(s.rule), `${s.rule} is counted by no sidecar (${[...counted].join(', ')})`);
+  });
+
   test('tcp[] and tls[] rules name their list, so tcp[0] and http[0] of one VirtualService are two ids; a namespace is the one written', () => {
     const ls = new LanguageService();
     ls.setFile('file:///w/mesh.yaml', [

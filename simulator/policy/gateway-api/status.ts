@@ -19,6 +19,10 @@ import { backendRefOf, isGatewayParent, isServiceBackend, isServiceParent, paren
 
 export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute';
 
+/** Every route kind, in the order the editor features list them. */
+export const ROUTE_KINDS: readonly RouteKind[] = ['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'];
+export const isRouteKind = (kind: string): kind is RouteKind => (ROUTE_KINDS as readonly string[]).includes(kind);
+
 /** The route kinds that carry connections, not requests: they attach to TLS and TCP listeners. */
 export const L4_ROUTE_KINDS: readonly RouteKind[] = ['TLSRoute', 'TCPRoute'];
 export const isL4RouteKind = (kind: string): kind is 'TLSRoute' | 'TCPRoute' => kind === 'TLSRoute' || kind === 'TCPRoute';

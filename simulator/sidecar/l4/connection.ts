@@ -126,6 +126,7 @@ export function newL4Context(tables: MeshTables, listener: L4Listener, downstrea
       }
       upstream = up;
       exchange.connected = true;
+      ctx.upstreamConnected = true;
       idleTimer(tables.defaults.connectionPool.tcpIdleTimeoutMs);
       tellOpened();
       ends.accept?.();

@@ -70,6 +70,8 @@ export interface L4Context {
   upstreamHost?: string;
   /** The route filter found no route (NR, NC, UH): its plan error, for the route record (l4/decisions.ts). */
   planError?: L4PlanError;
+  /** Set when it connected upstream (relay): what a later verdict on the first bytes closed had connected first. */
+  upstreamConnected?: boolean;
   /** Inbound: what the network RBAC decided, rule indexes as written (l4/authz.ts), for the authz record. */
   authz?: AuthzDecision;
   /** The first error the connection failed with. */

@@ -14,8 +14,9 @@
  *   ended (`connected`, or the flag: UO overflow, UF connect failure, UH no
  *   healthy endpoint; the peer's refusal status when it refused).
  * - At the callee's inbound: PeerAuthentication on the port, then the
- *   network RBAC verdict with the rule as written. At the ingress, its own
- *   network RBAC verdict follows the route (l4/authz.ts).
+ *   network RBAC verdict with the rule as written. At the ingress (and the
+ *   egress gateway's routing), its own network RBAC verdict follows the
+ *   route, and a denial still records the attempt that connected (l4/authz.ts).
  */
 import type { AttemptRecord, DecisionRecord, RouteRecord } from '../decisions';
 import { attemptRecord, authzRecord, mtlsRecord, ruleOf } from '../decisions';
@@ -50,17 +51,27 @@ export function l4MtlsRecord(proxy: string, port: InboundPort, peer: { tls: bool
   return mtlsRecord(proxy, port.number, port.mtls, peer, admits(port.mtls.mode, peer));
 }
 
-/** The records of one connection, from what its filters noted (built once, when it is over). */
+/**
+ * The records of one connection, from what its filters noted (built once, when it is over).
+ *
+ * A gateway's own network ext_authz and RBAC (the ingress's; the egress
+ * gateway's on what it routes on) decide on the client's first bytes, after
+ * the gateway routed and connected upstream (l4/authz.ts, l4/connection.ts
+ * relay): their verdict is recorded in the filters' order, after the route
+ * and before the attempt, and the attempt says `connected` even when the
+ * verdict then closed the connection — as a caller's sidecar records its
+ * attempt `connected` when the callee's RBAC closes the tunnel on the first
+ * bytes. An attempt that did not connect was never decided on (no verdict).
+ */
 export function l4RecordsOf(ctx: L4Context, connected: boolean): DecisionRecord[] {
   const proxy = ctx.tables.identity.name;
   const out: DecisionRecord[] = [];
   if (ctx.listener === 'inbound') {
     if (ctx.inbound) out.push(l4MtlsRecord(proxy, ctx.inbound, { tls: ctx.source.tls !== false, spiffeId: ctx.source.spiffeId }));
     if (ctx.authz) out.push(authzRecord(ctx.authz, proxy));
-    // The egress gateway routes what its inbound takes: its route and attempt follow. Its own ext_authz or RBAC
-    // closed it on the first bytes (after it routed and connected on): the records end at the verdict, as at the ingress.
+    // A workload's inbound ends at its verdict (the app it connected to is not a decision). The egress gateway routes
+    // what its inbound takes: its route and attempt follow, its verdict (filters' order) before them.
     if (!ctx.plan && !ctx.planError) return out;
-    if (ctx.authz?.allowed === false || ctx.failure?.flag === 'UAEX') return out;
   } else {
     out.push(ctx.destination ? { step: 'request', config: ctx.tables.snapshot.version, target: ctx.destination.authority } : { step: 'request', config: ctx.tables.snapshot.version });
   }
@@ -69,14 +80,10 @@ export function l4RecordsOf(ctx: L4Context, connected: boolean): DecisionRecord[
   if (!plan) return out;
   out.push(l4RouteRecord(plan, proxy));
   if (plan.kind === 'error') return out;
-  // The ingress's network RBAC, after the route picked the filter chain. It decides on the client's first bytes, once the
-  // upstream connected; a denial's records still end at the verdict (no attempt), as when it was decided at accept.
-  if (ctx.listener === 'ingress' && ctx.authz) {
-    out.push(authzRecord(ctx.authz, proxy));
-    if (!ctx.authz.allowed) return out;
-  }
-  // The network ext_authz (CUSTOM) closed it on the first bytes: no attempt recorded either (its flag, UAEX, is the entry's).
-  if (ctx.listener === 'ingress' && ctx.failure?.flag === 'UAEX') return out;
-  out.push(l4AttemptRecord(ctx.endpoint?.name, l4AttemptResult(connected, ctx.failure)));
+  // The ingress's own verdict, in the filters' order (after the route, before the attempt), once the client's first bytes came.
+  if (ctx.listener === 'ingress' && ctx.authz) out.push(authzRecord(ctx.authz, proxy));
+  // Closed by that verdict (or its ext_authz's, UAEX) after it connected upstream: the attempt connected all the same.
+  const closedByVerdict = ctx.upstreamConnected === true && (ctx.authz?.allowed === false || ctx.failure?.flag === 'UAEX');
+  out.push(l4AttemptRecord(ctx.endpoint?.name, closedByVerdict ? CONNECTED : l4AttemptResult(connected, ctx.failure)));
   return out;
 }

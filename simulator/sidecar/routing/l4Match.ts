@@ -59,3 +59,17 @@ export function sniScore(pattern: string, serverName: string): number {
   }
   return pattern === name ? 100_000 : 0;
 }
+
+/**
+ * How well a tls[] match's sniHosts take a ClientHello, as the filter chain
+ * pilot builds from them: sniHosts with `*` get no server_names at all
+ * (pilot toFilterChainMatch: "If we have a host with *, it effectively means
+ * match anything"), a chain Envoy picks for any server name or none, after
+ * every chain that names one (1); otherwise the best entry's score, and no
+ * server name matches none (0).
+ */
+export function sniChainScore(sniHosts: readonly string[] | undefined, serverName: string | undefined): number {
+  if (sniHosts?.includes('*')) return 1;
+  if (!serverName) return 0;
+  return Math.max(0, ...(sniHosts ?? []).map((p) => sniScore(p, serverName)));
+}

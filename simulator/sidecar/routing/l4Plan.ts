@@ -21,7 +21,7 @@ import { qualifyHost } from '../../policy/hosts';
 import type { ServiceInfo } from '../../protocol';
 import type { ResponseFlag } from '../errors';
 import { knownServices, type CompiledL4Rule, type MeshTables, type RouteOrigin, type RouteTable } from '../tables';
-import { sniScore, type L4Attributes } from './l4Match';
+import { sniChainScore, type CompiledL4Match, type L4Attributes } from './l4Match';
 import { describePorts, destinationPort, portsOf } from './servicePorts';
 import { pickWeighted } from './weights';
 
@@ -62,41 +62,97 @@ export function planL4(t: MeshTables, table: RouteTable, a: L4Attributes & { sni
 /**
  * The ingress's plan for a connection to one of its Gateway TCP servers: the
  * first tcp[] rule, of the VirtualServices bound to one of the Gateways with
- * a server on that port, whose match holds (`port` is the Gateway's port).
- * Nothing matching: no route (Envoy has no filter chain), the connection closes.
+ * a server on that port, whose match holds (`port` is the Gateway's port;
+ * pilot buildGatewayNetworkFiltersFromTCPRoutes: one filter chain, the first
+ * match). Nothing matching: no route (Envoy has no filter chain), the
+ * connection closes. A TLS server (`tls`) routes by tls[] as planGatewayTls.
  */
 export function planGatewayL4(t: MeshTables, gateways: readonly string[], port: number, random: () => number, tls?: { sni?: string }): L4Plan {
+  if (tls) return planGatewayTls(t, gateways, port, tls.sni, random);
   for (const gateway of gateways) {
-    const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, sni: tls?.sni };
+    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gateway)) continue;
-      // A TLS server (PASSTHROUGH) routes by the tls[] rules on the ClientHello's SNI; a TCP server by tcp[].
-      const hit = tls ? pickTls(vs.tls, a) : pickTcp(vs.tcp, a);
-      if (hit !== 'default' && hit !== 'no-sni') return forward(t, hit, port, random);
+      const hit = pickTcp(vs.tcp, a);
+      if (hit !== 'default') return forward(t, hit, port, random);
     }
   }
-  if (tls) return { kind: 'error', flag: 'NR', reason: 'no-sni-match', message: `no tls[] rule of a VirtualService bound to ${gateways.join(', ') || '(no Gateway)'} matches port ${port} and server name "${tls.sni ?? '(none)'}"` };
   return { kind: 'error', flag: 'NR', reason: 'no-gateway-route', message: `no tcp[] rule of a VirtualService bound to ${gateways.join(', ')} matches port ${port}` };
+}
+
+/** One filter chain of a gateway's passthrough port: a tls[] match whose static predicates hold there. */
+export interface GatewayTlsChain {
+  rule: CompiledL4Rule;
+  match: CompiledL4Match;
+  /** The Gateway (`ns/name`) whose server it was built for. */
+  gateway: string;
+}
+
+/** A tls[] match pilot skipped: a name of its sniHosts an earlier chain of the port claims. */
+export interface DroppedTlsMatch extends GatewayTlsChain {
+  duplicates: string[];
+  claimedBy: CompiledL4Rule;
+}
+
+/**
+ * The filter chains of a gateway passthrough port, as pilot builds them
+ * (gateway.go buildGatewayNetworkFiltersFromTLSRoutes): for each Gateway
+ * with a server on the port, each bound VirtualService in order, each tls[]
+ * rule with a route, each match whose static predicates hold becomes a
+ * chain keyed by its sniHosts — unless one of its names is already a key of
+ * the port (model.CheckDuplicates), then the whole match is skipped
+ * ("skipping VirtualService ... duplicate SNI host names") and the earlier
+ * claim keeps the name.
+ */
+export function gatewayTlsChains(t: MeshTables, gateways: readonly string[], port: number): { chains: GatewayTlsChain[]; dropped: DroppedTlsMatch[] } {
+  const chains: GatewayTlsChain[] = [];
+  const dropped: DroppedTlsMatch[] = [];
+  const known = new Map<string, CompiledL4Rule>();
+  for (const gateway of gateways) {
+    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    for (const vs of t.gatewayRoutes) {
+      if (!vs.gateways.includes(gateway)) continue;
+      for (const rule of vs.tls) {
+        if (rule.route.length === 0) continue;
+        for (const match of rule.matches ?? []) {
+          if (!match.test(a)) continue;
+          const hosts = match.sniHosts ?? [];
+          const duplicates = hosts.filter((h) => known.has(h));
+          if (duplicates.length > 0) {
+            dropped.push({ rule, match, gateway, duplicates, claimedBy: known.get(duplicates[0])! });
+            continue;
+          }
+          for (const h of hosts) known.set(h, rule);
+          chains.push({ rule, match, gateway });
+        }
+      }
+    }
+  }
+  return { chains, dropped };
+}
+
+/** The chain Envoy's filter chain match picks for a server name: the most specific (exact, then the longest wildcard, then `*`); the first built among equals. */
+export function pickGatewayTlsChain(chains: readonly GatewayTlsChain[], sni: string | undefined): GatewayTlsChain | undefined {
+  let best: { chain: GatewayTlsChain; score: number } | undefined;
+  for (const chain of chains) {
+    const score = sniChainScore(chain.match.sniHosts, sni);
+    if (score > 0 && (!best || score > best.score)) best = { chain, score };
+  }
+  return best?.chain;
 }
 
 /**
  * The ingress's plan for a connection to one of its TLS passthrough servers:
- * the tls[] rule, of the VirtualServices bound to one of the Gateways with a
- * passthrough server on that port, whose match holds and whose sniHosts take
- * the ClientHello's server name (an exact name before a wildcard, as pilot
- * orders filter chains). None: no filter chain, the connection closes (NR).
+ * of the filter chains the bound VirtualServices' tls[] matches make on that
+ * port (gatewayTlsChains), the one whose sniHosts take the ClientHello's
+ * server name most specifically, whatever VirtualService it comes from. None:
+ * no filter chain, the connection closes (NR).
  */
 export function planGatewayTls(t: MeshTables, gateways: readonly string[], port: number, sni: string | undefined, random: () => number): L4Plan {
-  for (const gateway of gateways) {
-    const a = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, sni };
-    for (const vs of t.gatewayRoutes) {
-      if (!vs.gateways.includes(gateway)) continue;
-      const hit = pickTls(vs.tls, a);
-      if (hit !== 'default' && hit !== 'no-sni') return forward(t, hit, port, random);
-    }
-  }
+  const hit = pickGatewayTlsChain(gatewayTlsChains(t, gateways, port).chains, sni);
+  if (hit) return forward(t, hit.rule, port, random);
   const asked = sni ? `server name "${sni}"` : 'a ClientHello without a server name (SNI)';
-  return { kind: 'error', flag: 'NR', reason: 'no-sni-match', message: `no tls[] rule of a VirtualService bound to ${gateways.join(', ')} takes ${asked} on port ${port}` };
+  return { kind: 'error', flag: 'NR', reason: 'no-sni-match', message: `no tls[] rule of a VirtualService bound to ${gateways.join(', ') || '(no Gateway)'} takes ${asked} on port ${port}` };
 }
 
 /** The destination of a rule, picked by weight, sent to its port (or the service's only one, or `port`). */
@@ -130,8 +186,7 @@ function pickTls(rules: readonly CompiledL4Rule[], a: L4Attributes & { sni?: str
     for (const m of r.matches ?? []) {
       if (!m.test(a)) continue;
       applies = true;
-      if (!a.sni) continue;
-      const score = Math.max(0, ...(m.sniHosts ?? []).map((p) => sniScore(p, a.sni!)));
+      const score = sniChainScore(m.sniHosts, a.sni);
       if (score > 0 && (!best || score > best.score)) best = { rule: r, score };
     }
   }

@@ -15,7 +15,8 @@
  * catch-all); a name no chain takes, and a ClientHello without one where no
  * catch-all exists, close the connection. Pure.
  */
-import { sniScore, type L4Attributes } from './l4Match';
+import { sniChainScore, sniScore } from './l4Match';
+import { gatewayTlsChains } from './l4Plan';
 import type { MeshTables } from '../tables';
 
 /** The filter chain a server name picks: an HTTPS server's, a terminating TLS server's (tcp[]), or a passthrough one (tls[]). */
@@ -27,24 +28,9 @@ function terminatedScore(host: string, sni: string | undefined): number {
   return sni ? sniScore(host, sni) : 0;
 }
 
-/** The most specific sniHosts entry of a passthrough chain on this port that takes `sni` (0: none). */
+/** The most specific passthrough chain of this port that takes `sni` (0: none; sniHosts `*`: the catch-all, as a terminating server of host `*`). */
 function passthroughScore(t: MeshTables, gateways: readonly string[], port: number, sni: string | undefined): number {
-  if (!sni) return 0;
-  let best = 0;
-  for (const gateway of gateways) {
-    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
-    for (const vs of t.gatewayRoutes) {
-      if (!vs.gateways.includes(gateway)) continue;
-      for (const rule of vs.tls) {
-        if (rule.route.length === 0) continue;
-        for (const m of rule.matches ?? []) {
-          if (!m.test(a)) continue;
-          for (const h of m.sniHosts ?? []) best = Math.max(best, sniScore(h.toLowerCase(), sni));
-        }
-      }
-    }
-  }
-  return best;
+  return Math.max(0, ...gatewayTlsChains(t, gateways, port).chains.map((c) => (c.match.sniHosts?.includes('*') ? 0.5 : sniChainScore(c.match.sniHosts, sni))));
 }
 
 /**

@@ -336,4 +336,17 @@ describe('Egress Gateways for HTTPS traffic (TLS passthrough)', () => {
     assert.equal(refused.proxy_error, 'no-sni-match');
     await mesh.push(policies());
   });
+
+  it('an AuthorizationPolicy on the egress gateway closes the connection on the ClientHello, after the gateway routed and connected to the external host: its records say so', async () => {
+    await mesh.push({ ...policies(), authorizationPolicies: [ap('egress-only-from-nowhere', {
+      selector: { matchLabels: { istio: 'egressgateway' } }, action: 'ALLOW',
+      rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/someone-else'] } }] }],
+    }, 'istio-system')] });
+    const before = cnn.seen.length;
+    await assert.rejects(httpsVia('edition.cnn.com:443', 'edition.cnn.com'));
+    assert.equal(cnn.seen.length, before, 'no request reached the external host');
+    const entry = await eventually(() => mesh.sidecars.get('istio-egressgateway')!.accessLog.tail().find((e) => e.protocol === '-' && e.connection_termination_details.startsWith('rbac_access_denied')), 'the gateway\'s entry');
+    assert.deepEqual(entry.decisions.map((d) => d.step === 'attempt' ? `attempt:${d.endpoint ?? '-'}:${d.result}` : d.step === 'authz' ? `authz:${d.allowed}` : d.step), ['mtls', 'authz:false', 'route', 'attempt:127.0.0.1:connected']);
+    await mesh.push(policies());
+  });
 });

@@ -122,7 +122,8 @@ describe('AuthorizationPolicy CUSTOM on the ingress gateway\'s TCP and TLS serve
     assert.equal(entry.response_flags, 'UAEX');
     assert.equal(entry.connection_termination_details, '-', 'set by network RBAC only');
     assert.equal(entry.proxy_error, 'ext_authz_denied');
-    assert.equal(entry.decisions.some((d) => d.step === 'attempt'), false, 'a denied connection makes no attempt');
+    // Asked on the client's first bytes, once the ingress had connected upstream: the attempt connected, then UAEX closed it.
+    assert.deepEqual(entry.decisions.find((d) => d.step === 'attempt'), { step: 'attempt', n: 1, endpoint: 'tcp-echo-v1', result: 'connected', retried: false });
     assert.equal(mesh.ingress!.stats.get('ext_authz.tcp.denied'), denied + 1);
     assertPredicted(mesh, conn('deny', ANOTHER), listenerCertificates, { decisions: entry.decisions, closed: true });
     // The plain server's port is not in the rule: its connections are not checked.

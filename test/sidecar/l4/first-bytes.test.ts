@@ -21,6 +21,8 @@ import { ap, freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtu
 import { atIngress } from './ingressTcp';
 import { eventually, redisCommand, redisServer } from './fixtures';
 import { startGrpcAuthorizer } from './grpcAuthorizer';
+import { explainGatewayConnection } from '../../../simulator/explain/walkGatewayL4';
+import { judge } from '../../../simulator/explain/compare';
 
 const SLEEP_ID = 'spiffe://cluster.local/ns/default/sa/sleep';
 const GREETING = '220 greeter ready\r\n';
@@ -276,6 +278,21 @@ describe('the ingress gateway\'s network RBAC on a Gateway TCP server, in front 
     assert.equal(entry.connection_termination_details, 'rbac_access_denied_matched_policy[istio-system/no-local-tcp]');
     assert.equal(entry.bytes_received, 0);
     assert.equal(entry.bytes_sent, GREETING.length);
+    // The records say it connected upstream before the verdict closed it, as a caller's attempt does when the callee's RBAC closes it.
+    const ingress = mesh.ingress!.tables().identity.name;
+    const decisions = entry.decisions.filter((d) => d.step !== 'request');
+    assert.deepEqual(decisions.map((d) => d.step), ['route', 'authz', 'attempt']);
+    assert.deepEqual(decisions[1], { step: 'authz', proxy: ingress, allowed: false, action: 'DENY', reason: 'istio-system/no-local-tcp', rule: { kind: 'AuthorizationPolicy', namespace: 'istio-system', name: 'no-local-tcp', rule: 0 } });
+    assert.deepEqual(decisions[2], { step: 'attempt', n: 1, endpoint: 'greeter-v1', result: 'connected', retried: false });
+    assert.equal(entry.response_flags, '-');
+    const callee = await eventually(() => mesh.sidecars.get('greeter-v1')!.accessLog.tail().find((e) => e.protocol === '-' && e.trace_id === entry.trace_id), 'the callee\'s entry of the tunnel');
+    // devmesh explain walks the same: connected upstream, then closed on the first bytes.
+    const walked = explainGatewayConnection(mesh.snapshot, { from: 'ingress', protocol: 'tcp', target: `127.0.0.1:${port}` });
+    assert.equal(walked.outcomes.length, 1);
+    assert.equal(walked.outcomes[0].kind, 'refused');
+    assert.match(walked.outcomes[0].summary, /^connected upstream to greeter-v1, then closed by the ingress gateway .* on the client's first bytes: RBAC: access denied/);
+    assert.deepEqual(walked.outcomes[0].records.filter((d) => d.step !== 'request' && d.step !== 'mtls'), decisions);
+    assert.equal(judge(walked.outcomes, { status: 0, flags: entry.response_flags, outbound: entry.decisions, inbound: new Map([['greeter-v1', [callee.decisions]]]) }).agrees, true);
   });
 });
 

@@ -69,7 +69,8 @@ describe('AuthorizationPolicy at the ingress gateway on its TCP and TLS servers'
     const entry = await entryAfter(seen);
     assert.equal(entry.connection_termination_details, 'rbac_access_denied_matched_policy[no ALLOW policy matched (istio-system/curl-only)]');
     assert.deepEqual(entry.decisions.find((d) => d.step === 'authz'), { step: 'authz', proxy: mesh.ingress!.tables().identity.name, allowed: false, reason: 'no ALLOW policy matched (istio-system/curl-only)' });
-    assert.equal(entry.decisions.some((d) => d.step === 'attempt'), false, 'a denied connection makes no attempt');
+    // Decided on the client's first bytes, once the ingress had connected upstream: the attempt connected, then the verdict closed it.
+    assert.deepEqual(entry.decisions.filter((d) => d.step !== 'request').map((d) => d.step === 'attempt' ? `attempt:${d.result}` : d.step), ['route', 'authz', 'attempt:connected']);
     assert.equal(mesh.ingress!.stats.get('rbac.tcp.denied'), denied + 1);
     // A plain TCP client has no principal: the same ALLOW policy admits none of its connections.
     assert.equal((await say(ports.plain, 'hello')).trim(), '');
