@@ -100,3 +100,31 @@ it('never throws on random documents of every kind', () => {
     validateAlongsideMesh(text, `FUZZ_SEED=${seed} iteration ${i}`);
   }
 });
+
+it('keeps the inputs fuzzing once broke: a Gateway server that is not a mapping beside a CUSTOM policy at the ingress', () => {
+  // FUZZ_SEED=10903 iteration 33: `!!str` in a servers list left a null item, and the
+  // ext-authz check (custom-http-on-tcp) read its port.
+  const text = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: tcp-edge }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [~, { port: { number: 31400, name: tcp, protocol: TCP }, hosts: ["*"] }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ingress-ext-authz, namespace: istio-system }
+spec:
+  selector: { matchLabels: { istio: ingressgateway } }
+  action: CUSTOM
+  provider: { name: local-authz }
+  rules: [{}]
+`;
+  validateAlongsideMesh(text, 'null Gateway server');
+  const ws = new Workspace();
+  ws.setFile('mesh.yaml', mesh);
+  ws.setFile('input.yaml', text);
+  const codes = ws.diagnostics().map((d) => d.code);
+  assert.ok(codes.includes('custom-http-on-tcp'), `the well-formed TCP server is still reported: ${codes.join(', ')}`);
+  assert.ok(!codes.includes('internal-error'), codes.join(', '));
+});

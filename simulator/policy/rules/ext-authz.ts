@@ -165,10 +165,12 @@ function ingressTcpServers(index: WorkspaceIndex, doc: PolicyDocument<'Authoriza
   return index.byKind.Gateway.flatMap((gw) => {
     const spec = obj(gw.value.spec) as GatewaySpec;
     if (selectsEgressGateway(spec)) return [];
-    return arr(spec.servers).flatMap((server: GatewayServer) => {
+    // A server that is not a mapping (a half-typed list item) is the schema's error, not this check's.
+    return arr(spec.servers).flatMap((raw) => {
+      const server = obj(raw) as GatewayServer;
       const protocol = String(obj(server.port).protocol ?? '').toUpperCase();
       const network = ['TCP', 'MONGO'].includes(protocol) || isTlsPassthrough(server) || terminatedProtocol(server) === 'TLS';
-      return network && typeof obj(server.port).number === 'number' ? [`the ingress gateway (Gateway ${index.namespaceOf(gw)}/${gw.name} server port ${server.port.number}, ${protocol}${isTlsPassthrough(server) ? ' PASSTHROUGH' : ''})`] : [];
+      return network && typeof obj(server.port).number === 'number' ? [`the ingress gateway (Gateway ${index.namespaceOf(gw)}/${gw.name} server port ${obj(server.port).number}, ${protocol}${isTlsPassthrough(server) ? ' PASSTHROUGH' : ''})`] : [];
     });
   });
 }
