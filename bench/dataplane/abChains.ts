@@ -10,9 +10,11 @@
  * batches that build's sidecars send, timed per batch (Node's IPC parse of a
  * batch, before the hub gets it, is not in that figure).
  *
- *   node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path]
+ *   node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path] [wrk script]
  *
  * `path`: what wrk asks for (default `/`, the ~100-byte answer; `/big` is 64 KiB).
+ * `wrk script`: a Lua file for `wrk -s` (default none: GET); `bench/dataplane/post.lua`
+ * POSTs a 1 KiB JSON body.
  * DEVMESH_AB_ENV_A / DEVMESH_AB_ENV_B: a JSON object of environment
  * variables for that slot's sidecar process only (e.g.
  * `{"DEVMESH_SIDECAR_EXEC_ARGV":"--single-threaded-gc","MALLOC_ARENA_MAX":"2"}`),
@@ -29,6 +31,7 @@
  * processes having served the same minutes. Run it a second time with the builds swapped
  * (and once with the same build twice) to see the slots' bias.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -126,16 +129,17 @@ async function chainOf(dir: string, urlPath: string, env: Record<string, string>
 }
 
 async function main(): Promise<void> {
-  const [a, b, rounds = '6', seconds = '5', connections = '16', urlPath = '/'] = process.argv.slice(2);
-  if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path]');
+  const [a, b, rounds = '6', seconds = '5', connections = '16', urlPath = '/', script] = process.argv.slice(2);
+  if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path] [wrk script]');
+  if (script && !fs.existsSync(script)) throw new Error(`abChains: wrk script ${script} not found (give a Lua file for wrk -s, e.g. bench/dataplane/post.lua)`);
   const envs = [slotEnv('A'), slotEnv('B')];
   const chains = [await chainOf(a, urlPath, envs[0]), await chainOf(b, urlPath, envs[1])];
   const mb = (c: Chain, f: (m: { rssMb: number; peakMb: number }) => number) => c.pids.reduce((sum, pid) => sum + (memoryOf(pid) ? f(memoryOf(pid)!) : NaN), 0);
   const idle = chains.map((c) => mb(c, (m) => m.rssMb));
-  const drive = (secs: number) => Promise.all(chains.map((c) => runWrk(c.url, { connections: Number(connections), seconds: secs, host: c.host, cpu: CPUS?.load })));
+  const drive = (secs: number) => Promise.all(chains.map((c) => runWrk(c.url, { connections: Number(connections), seconds: secs, host: c.host, cpu: CPUS?.load, script })));
   await drive(2);
   const runs: Round[][] = [[], []];
-  process.stdout.write(`A ${a} ${JSON.stringify(envs[0])}\nB ${b} ${JSON.stringify(envs[1])}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each, GET ${urlPath}\n`);
+  process.stdout.write(`A ${a} ${JSON.stringify(envs[0])}\nB ${b} ${JSON.stringify(envs[1])}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each, ${script ? `wrk -s ${script}` : 'GET'} ${urlPath}\n`);
   for (let k = 0; k < Number(rounds); k++) {
     const before = chains.map((c) => ({ svc: cpuMsOf(c.svc.pid), sidecars: c.pids.map(cpuMsOf), ingest: c.ingestUs, split: splitOf(c.pids) }));
     const results = await drive(Number(seconds));
