@@ -142,10 +142,10 @@ class Connection {
   }
 
   /** A request with a body: the head goes out with its first bytes (as Node's client sends it), framed by length or in chunks. */
-  sendWithBody(head: string, body: Readable, chunked: boolean, ex: Exchange): { stop(): void } {
+  sendWithBody(head: string, body: Readable, chunked: boolean, ex: Exchange, gone: () => void): { stop(): void } {
     this.exchange = ex;
     this.skipBody = false;
-    return (this.writer = writeBody(this, head, body, chunked));
+    return (this.writer = writeBody(this, head, body, chunked, gone));
   }
 
   /** The request body's last bytes are queued: the connection is free once its response has ended too. */
@@ -170,9 +170,10 @@ class Connection {
  * writes of one tick corked into one, the body paused while the socket's
  * buffer is full. The downstream's trailers are not sent (neither did the
  * pipe into http.request). `stop()`: the connection is closing; the body is
- * left paused, as a pipe into a destroyed request leaves it.
+ * left paused, as a pipe into a destroyed request leaves it. A body that
+ * closes before its end closes the connection (`gone` first).
  */
-function writeBody(conn: Connection, head: string, body: Readable, chunked: boolean): { stop(): void } {
+function writeBody(conn: Connection, head: string, body: Readable, chunked: boolean, gone: () => void): { stop(): void } {
   const socket = conn.socket;
   let headPending = true;
   let corked = false;
@@ -191,7 +192,11 @@ function writeBody(conn: Connection, head: string, body: Readable, chunked: bool
       socket.write(head, 'latin1');
     }
   };
-  const onDrain = () => body.resume();
+  let waiting = false;
+  const onDrain = () => {
+    waiting = false;
+    body.resume();
+  };
   const onData = (chunk: Buffer) => {
     if (chunk.length === 0) return;
     out();
@@ -201,17 +206,27 @@ function writeBody(conn: Connection, head: string, body: Readable, chunked: bool
       socket.write(chunk);
       ok = socket.write('\r\n', 'latin1');
     } else ok = socket.write(chunk);
-    if (!ok) {
+    if (!ok && !waiting) {
+      waiting = true;
       body.pause();
       socket.once('drain', onDrain);
     }
   };
+  // A body that closes before its end (the caller went away, its stream was reset): half a request is on the
+  // connection, which can never carry another; closed, so the app sees the request cut short.
+  const onClose = () => {
+    gone();
+    socket.destroy();
+  };
   const detach = () => {
     body.removeListener('data', onData);
     body.removeListener('end', onEnd);
+    body.removeListener('close', onClose);
     socket.removeListener('drain', onDrain);
   };
+  let stopped = false;
   const onEnd = () => {
+    if (stopped) return;
     out();
     if (chunked) socket.write('0\r\n\r\n', 'latin1');
     detach();
@@ -222,10 +237,12 @@ function writeBody(conn: Connection, head: string, body: Readable, chunked: bool
   else {
     body.on('data', onData);
     body.once('end', onEnd);
+    body.once('close', onClose);
     body.resume();
   }
   return {
     stop() {
+      stopped = true;
       detach();
       body.pause();
     },
@@ -356,7 +373,8 @@ export function forwardToApp(ctx: RequestContext, port: number, connections: App
       fail(requestFailure(err, who, reused));
     },
   };
-  const writer = withBody ? conn.sendWithBody(head, body as Readable, chunked, exchange) : undefined;
+  // The body gone before its end is the caller gone: as its abort, nothing is left to answer or retry.
+  const writer = withBody ? conn.sendWithBody(head, body as Readable, chunked, exchange, () => { cancelled = true; }) : undefined;
   if (!withBody) conn.send(head, ctx.method === 'HEAD', exchange);
   ctx.onAbort(() => {
     cancelled = true;
