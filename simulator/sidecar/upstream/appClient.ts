@@ -1,14 +1,18 @@
 /**
- * HTTP/1.1 keep-alive to the app on 127.0.0.1 for a request without a body
- * (issue 19): a `net` socket and Node's own llhttp binding (`_http_common`'s
- * HTTPParser, the parser Node's ClientRequest runs), without ClientRequest,
- * IncomingMessage and the Agent's bookkeeping around them — ~12-14 % less
- * sidecar CPU per request (BENCHMARKS.md, und12). What the Agent does for a
- * kept-alive socket, this does too: LIFO reuse, at most 256 idle per port,
- * TCP keep-alive, unref while idle, closed 1 s before the app's announced
- * `Keep-Alive: timeout`. A request with a body, an `expect` header, a
- * header or path Node would refuse goes through forwardHttp1 (http.request)
- * as before, decided per request.
+ * HTTP/1.1 keep-alive to the app on 127.0.0.1 (issue 19): a `net` socket and
+ * Node's own llhttp binding (`_http_common`'s HTTPParser, the parser Node's
+ * ClientRequest runs), without ClientRequest, IncomingMessage and the
+ * Agent's bookkeeping around them — ~12-14 % less sidecar CPU per request
+ * without a body (BENCHMARKS.md, und12), ~10-15 % less per 1 KiB POST
+ * (body13). What the Agent does for a kept-alive socket, this does too: LIFO
+ * reuse, at most 256 idle per port, TCP keep-alive, unref while idle, closed
+ * 1 s before the app's announced `Keep-Alive: timeout`. A request body is
+ * written as ClientRequest writes a piped one (writeBody); the connection is
+ * free again once the body is written and the response has ended, as Node's
+ * client waits for both. An `expect` header, a HEAD with a body, a body of a
+ * GET/DELETE/OPTIONS/TRACE with no content-length (Node sends it until the
+ * connection closes), a header or path Node would refuse go through
+ * forwardHttp1 (http.request) as before, decided per request.
  */
 import type { Agent, IncomingHttpHeaders } from 'node:http';
 import * as net from 'node:net';

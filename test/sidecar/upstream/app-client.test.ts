@@ -1,6 +1,6 @@
 /**
  * The inbound sidecar's own HTTP/1.1 client to the app (appClient.ts: a
- * socket and Node's llhttp binding, for requests without a body) keeps what
+ * socket and Node's llhttp binding) keeps what
  * http.request gave: a large body streamed with backpressure, the app's
  * connection closed when the caller goes away mid-response, no body after
  * HEAD, 204 and 304 with the connection kept, a body that ends with the
