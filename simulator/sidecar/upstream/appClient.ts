@@ -3,7 +3,7 @@
  * Node's own llhttp binding (`_http_common`'s HTTPParser, the parser Node's
  * ClientRequest runs), without ClientRequest, IncomingMessage and the
  * Agent's bookkeeping around them — ~12-14 % less sidecar CPU per request
- * without a body (BENCHMARKS.md, und12), ~10-15 % less per 1 KiB POST
+ * without a body (BENCHMARKS.md, und12), ~7-15 % less per 1 KiB POST
  * (body13). What the Agent does for a kept-alive socket, this does too: LIFO
  * reuse, at most 256 idle per port, TCP keep-alive, unref while idle, closed
  * 1 s before the app's announced `Keep-Alive: timeout`. A request body is
