@@ -10,9 +10,11 @@
  * batches that build's sidecars send, timed per batch (Node's IPC parse of a
  * batch, before the hub gets it, is not in that figure).
  *
- *   node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path]
+ *   node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path] [wrk script]
  *
  * `path`: what wrk asks for (default `/`, the ~100-byte answer; `/big` is 64 KiB).
+ * `wrk script`: a Lua file for `wrk -s` (default none: GET); `bench/dataplane/post.lua`
+ * POSTs a 1 KiB JSON body.
  * DEVMESH_AB_ENV_A / DEVMESH_AB_ENV_B: a JSON object of environment
  * variables for that slot's sidecar process only (e.g.
  * `{"DEVMESH_SIDECAR_EXEC_ARGV":"--single-threaded-gc","MALLOC_ARENA_MAX":"2"}`),
@@ -155,8 +157,9 @@ async function chainOf(dir: string, urlPath: string, layout: Layout, env: Record
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const [a, b, rounds = '6', seconds = '5', connections = '16', urlPath = '/'] = argv.filter((x) => !x.startsWith('--'));
-  if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path] [--layouts=shared,process] [--argv-a=FLAGS] [--argv-b=FLAGS] [--gc] [--prof=DIR] [--alternate]');
+  const [a, b, rounds = '6', seconds = '5', connections = '16', urlPath = '/', script] = argv.filter((x) => !x.startsWith('--'));
+  if (!a || !b) throw new Error('usage: node out/bench/dataplane/abChains.js DIR_A DIR_B [rounds] [seconds] [connections] [path] [wrk script] [--layouts=shared,process] [--argv-a=FLAGS] [--argv-b=FLAGS] [--gc] [--prof=DIR] [--alternate]');
+  if (script && !existsSync(script)) throw new Error(`abChains: wrk script ${script} not found (give a Lua file for wrk -s, e.g. bench/dataplane/post.lua)`);
   const option = (name: string) => argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3);
   const layouts = (option('layouts') ?? 'shared,shared').split(',') as Layout[];
   if (layouts.length !== 2 || layouts.some((l) => l !== 'shared' && l !== 'process')) throw new Error(`--layouts=${option('layouts')}: give two of shared|process, e.g. --layouts=shared,process`);
@@ -172,10 +175,10 @@ async function main(): Promise<void> {
   const chains = [await chainOf(a, urlPath, layouts[0], envs[0]), await chainOf(b, urlPath, layouts[1], envs[1])];
   const mb = (c: Chain, f: (m: { rssMb: number; peakMb: number }) => number) => c.pids.reduce((sum, pid) => sum + (memoryOf(pid) ? f(memoryOf(pid)!) : NaN), 0);
   const idle = chains.map((c) => mb(c, (m) => m.rssMb));
-  const wrk = (c: Chain, secs: number) => runWrk(c.url, { connections: Number(connections), seconds: secs, host: c.host, cpu: CPUS?.load });
+  const wrk = (c: Chain, secs: number) => runWrk(c.url, { connections: Number(connections), seconds: secs, host: c.host, cpu: CPUS?.load, script });
   await Promise.all(chains.map((c) => wrk(c, 2)));
   const runs: Round[][] = [[], []];
-  process.stdout.write(`A ${a} (${layouts[0]}) ${JSON.stringify(envs[0])}\nB ${b} (${layouts[1]}) ${JSON.stringify(envs[1])}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each, GET ${urlPath}${alternate ? ', one chain at a time' : ', both chains together'}\n`);
+  process.stdout.write(`A ${a} (${layouts[0]}) ${JSON.stringify(envs[0])}\nB ${b} (${layouts[1]}) ${JSON.stringify(envs[1])}\nload average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections each, ${script ? `wrk -s ${script}` : 'GET'} ${urlPath}${alternate ? ', one chain at a time' : ', both chains together'}\n`);
   const signal = (c: Chain) => { if (gcDir || profDir) for (const pid of c.pids) process.kill(pid, 'SIGUSR2'); };
   /** The probes' files, once every process has written its own. */
   const probeFiles = async (c: Chain, dir: string, ext: string) => {

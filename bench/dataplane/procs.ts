@@ -131,8 +131,8 @@ export function parseWrk(out: string): Omit<WrkResult, 'command'> {
 }
 
 /** One wrk run, pinned to the load CPU (or `cpu`), keep-alive (wrk's default), one thread. */
-export function runWrk(url: string, o: { connections: number; seconds: number; host?: string; cpu?: string }): Promise<WrkResult> {
-  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...(o.host ? ['-H', `Host: ${o.host}`] : []), url];
+export function runWrk(url: string, o: { connections: number; seconds: number; host?: string; cpu?: string; script?: string }): Promise<WrkResult> {
+  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...(o.host ? ['-H', `Host: ${o.host}`] : []), ...(o.script ? ['-s', o.script] : []), url];
   const cpu = o.cpu ?? CPUS?.load;
   const command = `${cpu ? `taskset -c ${cpu} ` : ''}wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
   return new Promise((resolve, reject) => {

@@ -1,8 +1,9 @@
 /**
  * App: the last inbound step, HTTP/1.1 keep-alive to the application on
  * the local port of the container port the call is for (its first port when
- * the call names none): a request without a body on the sidecar's own
- * connections (upstream/appClient.ts), one with a body through http.request. A refused connection (app down) is 503 UF. Istio's
+ * the call names none), on the sidecar's own connections
+ * (upstream/appClient.ts; `expect` and a few odd requests through
+ * http.request). A refused connection (app down) is 503 UF. Istio's
  * inbound route retries a request the app never read — a refused
  * connection, or a kept-alive connection the app closed as the request went
  * out — twice (reset-before-request, the defaults table's inboundRetry), so

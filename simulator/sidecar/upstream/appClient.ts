@@ -1,21 +1,25 @@
 /**
- * HTTP/1.1 keep-alive to the app on 127.0.0.1 for a request without a body
- * (issue 19): a `net` socket and Node's own llhttp binding (`_http_common`'s
- * HTTPParser, the parser Node's ClientRequest runs), without ClientRequest,
- * IncomingMessage and the Agent's bookkeeping around them — ~12-14 % less
- * sidecar CPU per request (BENCHMARKS.md, und12). What the Agent does for a
- * kept-alive socket, this does too: LIFO reuse, at most 256 idle per port,
- * TCP keep-alive, unref while idle, closed 1 s before the app's announced
- * `Keep-Alive: timeout`. A request with a body, an `expect` header, a
- * header or path Node would refuse goes through forwardHttp1 (http.request)
- * as before, decided per request.
+ * HTTP/1.1 keep-alive to the app on 127.0.0.1 (issue 19): a `net` socket and
+ * Node's own llhttp binding (`_http_common`'s HTTPParser, the parser Node's
+ * ClientRequest runs), without ClientRequest, IncomingMessage and the
+ * Agent's bookkeeping around them — ~12-14 % less sidecar CPU per request
+ * without a body (BENCHMARKS.md, und12), ~7-15 % less per 1 KiB POST
+ * (body13). What the Agent does for a kept-alive socket, this does too: LIFO
+ * reuse, at most 256 idle per port, TCP keep-alive, unref while idle, closed
+ * 1 s before the app's announced `Keep-Alive: timeout`. A request body is
+ * written as ClientRequest writes a piped one (writeBody); the connection is
+ * free again once the body is written and the response has ended, as Node's
+ * client waits for both. An `expect` header, a HEAD with a body, a body of a
+ * GET/DELETE/OPTIONS/TRACE with no content-length (Node sends it until the
+ * connection closes), a header or path Node would refuse go through
+ * forwardHttp1 (http.request) as before, decided per request.
  */
 import type { Agent, IncomingHttpHeaders } from 'node:http';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import type { RequestContext } from '../context';
 import { hasBody } from './hopByHop';
-import { forwardHttp1, headerLines, markServiceTime, requestFailure, type Attempt } from './http1';
+import { BODY_BY_DEFAULT, forwardHttp1, headerLines, markServiceTime, requestFailure, type Attempt } from './http1';
 
 interface Parser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
@@ -58,6 +62,9 @@ class Connection {
   private keepAliveHint: string | undefined;
   /** The app answered when no request was out: the connection is being closed. */
   private unsolicited = false;
+  /** The request body still going out: the connection goes back to the idle list only once it is written, as Node's client waits for both its request's finish and its response's end. */
+  writer: { stop(): void } | undefined;
+  private releaseWhenWritten = false;
 
   constructor(readonly port: number, private readonly pool: AppConnections) {
     const socket = (this.socket = net.connect({ host: '127.0.0.1', port }));
@@ -100,8 +107,16 @@ class Connection {
       this.pending = [];
       this.headersDone = false;
       this.served++;
-      if (this.keepAlive) this.pool.release(this, this.keepAliveHint);
-      else socket.destroy();
+      if (this.keepAlive) {
+        // Answered before the app read the whole body (an early 413, say): the rest still goes out, then the connection is free.
+        if (this.writer) this.releaseWhenWritten = true;
+        else this.pool.release(this, this.keepAliveHint);
+      } else if (this.writer) {
+        // The app closes: the body stops where it is, what is queued goes out, then the connection ends (Node's destroySoon).
+        this.writer.stop();
+        this.writer = undefined;
+        socket.destroySoon();
+      } else socket.destroy();
       ex?.complete(trailers);
     };
     socket.on('data', (d: Buffer) => {
@@ -116,6 +131,8 @@ class Connection {
     socket.on('timeout', () => socket.destroy());
     socket.on('error', (err) => this.fail(err));
     socket.on('close', () => {
+      this.writer?.stop();
+      this.writer = undefined;
       this.pool.forget(this);
       parser.close();
       this.fail(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
@@ -128,11 +145,112 @@ class Connection {
     this.socket.write(head, 'latin1');
   }
 
+  /** A request with a body: the head goes out with its first bytes (as Node's client sends it), framed by length or in chunks. */
+  sendWithBody(head: string, body: Readable, chunked: boolean, ex: Exchange, gone: () => void): { stop(): void } {
+    this.exchange = ex;
+    this.skipBody = false;
+    return (this.writer = writeBody(this, head, body, chunked, gone));
+  }
+
+  /** The request body's last bytes are queued: the connection is free once its response has ended too. */
+  written(): void {
+    this.writer = undefined;
+    if (!this.releaseWhenWritten) return;
+    this.releaseWhenWritten = false;
+    this.pool.release(this, this.keepAliveHint);
+  }
+
   private fail(err: NodeJS.ErrnoException): void {
     const ex = this.exchange;
     this.exchange = undefined;
     ex?.error(err, this.served > 0);
   }
+}
+
+/**
+ * Streams a request body onto the connection as Node's ClientRequest does
+ * for a piped body: the head with the first chunk, each chunk framed
+ * (`len\r\n`, chunk, `\r\n`) when chunked, `0\r\n\r\n` at the end, the
+ * writes of one tick corked into one, the body paused while the socket's
+ * buffer is full. The downstream's trailers are not sent (neither did the
+ * pipe into http.request). `stop()`: the connection is closing; the body is
+ * left paused, as a pipe into a destroyed request leaves it. A body that
+ * closes before its end closes the connection (`gone` first).
+ */
+function writeBody(conn: Connection, head: string, body: Readable, chunked: boolean, gone: () => void): { stop(): void } {
+  const socket = conn.socket;
+  let headPending = true;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  const out = () => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    if (headPending) {
+      headPending = false;
+      socket.write(head, 'latin1');
+    }
+  };
+  let waiting = false;
+  const onDrain = () => {
+    waiting = false;
+    body.resume();
+  };
+  const onData = (chunk: Buffer) => {
+    if (chunk.length === 0) return;
+    out();
+    let ok: boolean;
+    if (chunked) {
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+    } else ok = socket.write(chunk);
+    if (!ok && !waiting) {
+      waiting = true;
+      body.pause();
+      socket.once('drain', onDrain);
+    }
+  };
+  // A body that closes before its end (the caller went away, its stream was reset): half a request is on the
+  // connection, which can never carry another; closed, so the app sees the request cut short.
+  const onClose = () => {
+    gone();
+    socket.destroy();
+  };
+  const detach = () => {
+    body.removeListener('data', onData);
+    body.removeListener('end', onEnd);
+    body.removeListener('close', onClose);
+    socket.removeListener('drain', onDrain);
+  };
+  let stopped = false;
+  const onEnd = () => {
+    if (stopped) return;
+    out();
+    if (chunked) socket.write('0\r\n\r\n', 'latin1');
+    detach();
+    conn.written();
+  };
+  // A body already read to its end (as a pipe would, the request still goes out, ended).
+  if (body.readableEnded) process.nextTick(onEnd);
+  else {
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('close', onClose);
+    body.resume();
+  }
+  return {
+    stop() {
+      stopped = true;
+      detach();
+      body.pause();
+    },
+  };
 }
 
 /** The kept-alive connections to the app's ports (what newKeepAliveAgent is for http.request). */
@@ -194,7 +312,7 @@ class AppBody extends Readable {
 }
 
 /** The request head as Node's client would write it, or undefined where Node would refuse it (forwardHttp1 then throws or sends as before). */
-function requestHead(method: string, path: string, lines: string[]): string | undefined {
+function requestHead(method: string, path: string, lines: string[], chunked = false): string | undefined {
   if (INVALID_PATH.test(path)) return undefined;
   let head = `${method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < lines.length; i += 2) {
@@ -211,15 +329,20 @@ function requestHead(method: string, path: string, lines: string[]): string | un
       head += `${name}: ${String(v)}\r\n`;
     }
   }
-  return `${head}Connection: keep-alive\r\n\r\n`;
+  // Node's order: the caller's headers, its Connection, then the framing it adds itself.
+  return chunked ? `${head}Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n` : `${head}Connection: keep-alive\r\n\r\n`;
 }
 
 export function forwardToApp(ctx: RequestContext, port: number, connections: AppConnections, agent: Agent, who: string, attempt: Attempt = {}): void {
   const body = attempt.body ?? ctx.downstream.body;
-  if (hasBody(ctx.downstream, body) || ctx.headers.expect !== undefined) return forwardHttp1(ctx, port, agent, undefined, who, attempt);
   const headers = ctx.headers;
+  const withBody = hasBody(ctx.downstream, body);
+  // Node frames a body by its content-length, else in chunks for the methods it sends a body for by default; a
+  // body of another method without a length (sent until the connection closes), a HEAD's body, and `expect` stay with it.
+  const chunked = withBody && headers['content-length'] === undefined;
+  if (headers.expect !== undefined || (withBody && (ctx.method === 'HEAD' || (chunked && !BODY_BY_DEFAULT(ctx.method))))) return forwardHttp1(ctx, port, agent, undefined, who, attempt);
   headers.host = ctx.authority;
-  const head = requestHead(ctx.method, ctx.path, headerLines(headers, ctx.method, false));
+  const head = requestHead(ctx.method, ctx.path, headerLines(headers, ctx.method, withBody), chunked);
   if (head === undefined) return forwardHttp1(ctx, port, agent, undefined, who, attempt);
   const fail = attempt.fail ?? ctx.fail;
   const conn = connections.take(port);
@@ -228,7 +351,7 @@ export function forwardToApp(ctx: RequestContext, port: number, connections: App
   let cancelled = false;
   /** Whether the connection still carries this exchange (after its end it may carry another request's). */
   let mine = true;
-  conn.send(head, ctx.method === 'HEAD', {
+  const exchange: Exchange = {
     head(status, h) {
       markServiceTime(ctx, h, sent);
       response = new AppBody();
@@ -253,11 +376,15 @@ export function forwardToApp(ctx: RequestContext, port: number, connections: App
       if (cancelled) return;
       fail(requestFailure(err, who, reused));
     },
-  });
+  };
+  // The body gone before its end is the caller gone: as its abort, nothing is left to answer or retry.
+  const writer = withBody ? conn.sendWithBody(head, body as Readable, chunked, exchange, () => { cancelled = true; }) : undefined;
+  if (!withBody) conn.send(head, ctx.method === 'HEAD', exchange);
   ctx.onAbort(() => {
     cancelled = true;
-    // A caller gone while its (complete) body still drains downstream leaves the connection to whoever has it now.
-    if (mine) conn.socket.destroy();
+    // A caller gone while its (complete) response still drains downstream leaves the connection to whoever has it now,
+    // unless its request body is still going out on it (answered early): half a body, the connection cannot be reused.
+    if (mine || (writer !== undefined && conn.writer === writer)) conn.socket.destroy();
   });
 }
 

@@ -81,7 +81,7 @@ export function requestFailure(err: NodeJS.ErrnoException, who: string, reused: 
 }
 
 /** Methods Node's client sends a body for by default (chunked when no length is known). */
-const BODY_BY_DEFAULT = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'DELETE' && method !== 'OPTIONS' && method !== 'TRACE' && method !== 'CONNECT';
+export const BODY_BY_DEFAULT = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'DELETE' && method !== 'OPTIONS' && method !== 'TRACE' && method !== 'CONNECT';
 
 /**
  * The request's header lines as Node's client takes them flat (name, value,
