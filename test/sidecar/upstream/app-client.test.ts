@@ -18,7 +18,7 @@ import { startMeshFromSpec, type TestMesh } from '../fixtures';
 const BIG = 8 * 1024 * 1024;
 const chunkOf = (i: number) => Buffer.alloc(64 * 1024, i % 251);
 
-describe('the inbound sidecar\'s HTTP/1.1 client to the app', () => {
+describe('the inbound sidecar\'s HTTP/1.1 client to the app', { timeout: 120_000 }, () => {
   let mesh: TestMesh;
   const web = { connections: 0, hangClosed: undefined as Promise<void> | undefined, onHang: undefined as (() => void) | undefined };
   const raw = { connections: 0 };
@@ -173,7 +173,7 @@ describe('the inbound sidecar\'s HTTP/1.1 client to the app', () => {
  * that goes away mid-body closing the app's connection, an app that answers
  * before reading the body, and the body replayed on every retry.
  */
-describe('the inbound sidecar\'s HTTP/1.1 client to the app, requests with a body', () => {
+describe('the inbound sidecar\'s HTTP/1.1 client to the app, requests with a body', { timeout: 120_000 }, () => {
   let mesh: TestMesh;
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   const web = { connections: 0, sockets: new Set<net.Socket>(), flaky: new Map<string, number>(), hits: [] as Array<{ url: string; sha: string; bytes: number }> };
