@@ -55,7 +55,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { CPUS, cpuMsOf, cpuSplitOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned, type CpuSplit } from './procs';
+import { CPUS, cpuMsOf, cpuSplitOfAll, firstJsonLine, memoryOf, pin, runWrk, spawnPinned, type CpuSplit } from './procs';
 import { freePort } from './ports';
 import type { GcSummary } from './gcProbe';
 import { selfPerCall } from './profile';
@@ -69,16 +69,6 @@ interface Round {
   split: CpuSplit;
   /** With --gc: the round's GCs, summed over the chain's sidecar processes (per request). */
   gc?: { scavenges: number; fullGcs: number; pauseUs: number; survivedKb: number; promotedKb: number; youngKb: number };
-}
-
-/** The sum of the processes' splits. */
-function splitOf(pids: number[]): CpuSplit {
-  const sum: CpuSplit = { user: 0, system: 0, main: 0, helpers: 0, voluntary: 0, involuntary: 0 };
-  for (const pid of pids) {
-    const s = cpuSplitOf(pid);
-    for (const k of Object.keys(sum) as (keyof CpuSplit)[]) sum[k] += s[k];
-  }
-  return sum;
 }
 
 /** Runs `start` with `vars` set in this process's environment (what SidecarHost forks with), then puts it back. */
@@ -189,7 +179,7 @@ async function main(): Promise<void> {
   /** Runs `drive` with chain i's counters around it and records its round. */
   const measured = async (indices: number[], k: number) => {
     for (const i of indices) for (const dir of [gcDir, profDir]) if (dir) for (const pid of chains[i].pids) rmSync(path.join(dir, `${pid}.${dir === gcDir ? 'gc.json' : 'cpuprofile'}`), { force: true });
-    const before = chains.map((c) => ({ svc: cpuMsOf(c.svc.pid), sidecars: c.pids.map(cpuMsOf), ingest: c.ingestUs, split: splitOf(c.pids) }));
+    const before = chains.map((c) => ({ svc: cpuMsOf(c.svc.pid), sidecars: c.pids.map(cpuMsOf), ingest: c.ingestUs, split: cpuSplitOfAll(c.pids) }));
     for (const i of indices) signal(chains[i]);
     const results = await Promise.all(indices.map((i) => wrk(chains[i], Number(seconds))));
     for (const i of indices) signal(chains[i]);
@@ -199,7 +189,7 @@ async function main(): Promise<void> {
       const c = chains[i];
       const n = results[j].requests;
       const was = before[i];
-      const split = splitOf(c.pids);
+      const split = cpuSplitOfAll(c.pids);
       for (const key of Object.keys(split) as (keyof CpuSplit)[]) split[key] = ((split[key] - was.split[key]) * (key === 'voluntary' || key === 'involuntary' ? 1 : 1000)) / n;
       const round: Round = {
         rps: results[j].rps, errors: results[j].errors + results[j].non2xx,

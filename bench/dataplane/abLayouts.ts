@@ -52,7 +52,7 @@ import type { SidecarLayout } from '../../simulator/control/sidecars';
 import { benchSnapshot, chainHost, chainsSnapshot, SERVICE_HOST, startDevmeshChain, type DevmeshChain, type Placement } from './devmeshChain';
 import type { GcSummary } from './gcProbe';
 import { freePort } from './ports';
-import { CPUS, cpuMsOf, cpuSplitOf, firstJsonLine, memoryOf, pin, runWrk, spawnPinned, type CpuSplit, type WrkResult } from './procs';
+import { CPUS, cpuMsOf, cpuSplitOfAll, firstJsonLine, memoryOf, pin, runWrk, spawnPinned, type CpuSplit, type WrkResult } from './procs';
 
 interface Setup { name: string; svc: ChildProcess; mesh: DevmeshChain; urls: Array<{ url: string; host: string }> }
 interface Round { rps: number; errors: number; service: number; sidecar: number; split: CpuSplit; gc?: { scavenges: number; fullGcs: number; pauseUs: number; survivedKb: number; promotedKb: number; youngKb: number } }
@@ -118,15 +118,6 @@ export function parsePerfStat(text: string): Record<string, number> {
   return counts;
 }
 
-function splitOf(pids: number[]): CpuSplit {
-  const sum: CpuSplit = { user: 0, system: 0, main: 0, helpers: 0, voluntary: 0, involuntary: 0 };
-  for (const pid of pids) {
-    const s = cpuSplitOf(pid);
-    for (const k of Object.keys(sum) as (keyof CpuSplit)[]) sum[k] += s[k];
-  }
-  return sum;
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const plain = argv.filter((a) => !a.startsWith('--'));
@@ -153,7 +144,7 @@ async function main(): Promise<void> {
   const measure = async (i: number, k: number, r: WrkResult, was: { svc: number; split: CpuSplit }) => {
     const s = setups[i];
     const pids = s.mesh.pids();
-    const split = splitOf(pids);
+    const split = cpuSplitOfAll(pids);
     const n = r.requests;
     for (const key of Object.keys(split) as (keyof CpuSplit)[]) split[key] = ((split[key] - was.split[key]) * (key === 'voluntary' || key === 'involuntary' ? 1 : 1000)) / n;
     const round: Round = { rps: r.rps, errors: r.errors + r.non2xx, service: ((cpuMsOf(s.svc.pid) - was.svc) * 1000) / n, sidecar: split.user + split.system, split };
@@ -178,7 +169,7 @@ async function main(): Promise<void> {
   const round = async (indices: number[], k: number) => {
     const pidsOf = indices.map((i) => setups[i].mesh.pids());
     if (gcDir) for (const pid of pidsOf.flat()) rmSync(path.join(gcDir, `${pid}.gc.json`), { force: true });
-    const was = indices.map((i, j) => ({ svc: cpuMsOf(setups[i].svc.pid), split: splitOf(pidsOf[j]) }));
+    const was = indices.map((i, j) => ({ svc: cpuMsOf(setups[i].svc.pid), split: cpuSplitOfAll(pidsOf[j]) }));
     if (gcDir) for (const pid of pidsOf.flat()) process.kill(pid, 'SIGUSR2');
     const counters = perfEvents ? pidsOf.map((pids) => perfStat(pids, perfEvents)) : [];
     const appCounters = perfEvents ? indices.map((i) => perfStat([setups[i].svc.pid!], perfEvents)) : [];

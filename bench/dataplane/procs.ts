@@ -90,6 +90,16 @@ export function cpuSplitOf(pid: number | undefined): CpuSplit {
   return split;
 }
 
+/** The sum of several processes' splits (a chain's sidecar processes). */
+export function cpuSplitOfAll(pids: readonly number[]): CpuSplit {
+  const sum: CpuSplit = { user: 0, system: 0, main: 0, helpers: 0, voluntary: 0, involuntary: 0 };
+  for (const pid of pids) {
+    const s = cpuSplitOf(pid);
+    for (const k of Object.keys(sum) as (keyof CpuSplit)[]) sum[k] += s[k];
+  }
+  return sum;
+}
+
 /** Busy time of every CPU so far (all but idle and iowait, from /proc/stat), in ms. */
 export function machineBusyMs(): number {
   try {

@@ -18,6 +18,16 @@ import { startMeshFromSpec, type TestMesh } from '../fixtures';
 const BIG = 8 * 1024 * 1024;
 const chunkOf = (i: number) => Buffer.alloc(64 * 1024, i % 251);
 
+/** The mesh both suites run: `sleep` calls `web` (a Node app) and `raw` (an app written on a socket), each behind its sidecar. */
+async function meshOf(webApp: net.Server, rawApp: net.Server): Promise<TestMesh> {
+  const listen = async (s: net.Server) => { await new Promise<void>((r) => s.listen(0, '127.0.0.1', r)); return { port: (s.address() as net.AddressInfo).port, server: s }; };
+  return startMeshFromSpec(
+    { services: [{ name: 'web', port: 8080, workloads: [{ name: 'web-v1', port: 1 }] }, { name: 'raw', port: 8080, workloads: [{ name: 'raw-v1', port: 2 }] }, { name: 'sleep', port: 80, workloads: [{ name: 'sleep', port: 3 }] }] },
+    {},
+    { app: async (w) => (w === 'web-v1' ? listen(webApp) : w === 'raw-v1' ? listen(rawApp) : undefined) },
+  );
+}
+
 describe('the inbound sidecar\'s HTTP/1.1 client to the app', { timeout: 120_000 }, () => {
   let mesh: TestMesh;
   const web = { connections: 0, hangClosed: undefined as Promise<void> | undefined, onHang: undefined as (() => void) | undefined };
@@ -68,12 +78,7 @@ describe('the inbound sidecar\'s HTTP/1.1 client to the app', { timeout: 120_000
       });
       socket.on('error', () => undefined);
     });
-    const listen = async (s: net.Server) => { await new Promise<void>((r) => s.listen(0, '127.0.0.1', r)); return { port: (s.address() as net.AddressInfo).port, server: s }; };
-    mesh = await startMeshFromSpec(
-      { services: [{ name: 'web', port: 8080, workloads: [{ name: 'web-v1', port: 1 }] }, { name: 'raw', port: 8080, workloads: [{ name: 'raw-v1', port: 2 }] }, { name: 'sleep', port: 80, workloads: [{ name: 'sleep', port: 3 }] }] },
-      {},
-      { app: async (w) => (w === 'web-v1' ? listen(webApp) : w === 'raw-v1' ? listen(rawApp) : undefined) },
-    );
+    mesh = await meshOf(webApp, rawApp);
   });
   after(() => mesh.close());
 
@@ -249,12 +254,7 @@ describe('the inbound sidecar\'s HTTP/1.1 client to the app, requests with a bod
       });
       socket.on('error', () => undefined);
     });
-    const listen = async (s: net.Server) => { await new Promise<void>((r) => s.listen(0, '127.0.0.1', r)); return { port: (s.address() as net.AddressInfo).port, server: s }; };
-    mesh = await startMeshFromSpec(
-      { services: [{ name: 'web', port: 8080, workloads: [{ name: 'web-v1', port: 1 }] }, { name: 'raw', port: 8080, workloads: [{ name: 'raw-v1', port: 2 }] }, { name: 'sleep', port: 80, workloads: [{ name: 'sleep', port: 3 }] }] },
-      {},
-      { app: async (w) => (w === 'web-v1' ? listen(webApp) : w === 'raw-v1' ? listen(rawApp) : undefined) },
-    );
+    mesh = await meshOf(webApp, rawApp);
   });
   after(() => mesh.close());
 
