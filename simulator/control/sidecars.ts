@@ -96,7 +96,12 @@ export class SharedHosts {
  * stops concurrent marking and sweeping; `MALLOC_ARENA_MAX` only moves the V8
  * threads' live malloc into the main arena; `--optimize-for-size` saves
  * 5-6 MB at +25 % CPU; never `--no-parallel-marking` alone (V8 11.3 fails a
- * check under a full GC). DEVMESH_SIDECAR_EXEC_ARGV adds flags (the benchmark passes
+ * check under a full GC). `--no-concurrent-recompilation` takes ~2.7 MB off
+ * the two-workload peak (TurboFan's compile zones then reuse the main malloc
+ * arena instead of growing one per V8 worker thread) at the same CPU per
+ * request, but every optimizing compile then stalls the event loop (loop
+ * delay p99 +30-40 % at 100 req/s): left out until a quiet run measures the
+ * latency tail with it (mem14). DEVMESH_SIDECAR_EXEC_ARGV adds flags (the benchmark passes
  * `--cpu-prof`, which NODE_OPTIONS refuses; the last of a flag wins);
  * inherited --inspect/--test flags are never passed on.
  */
