@@ -33,6 +33,7 @@ import { compileGatewayApi, gatewayPortTables, meshRoutesFor, type GatewayApiTab
 import type { GatewayApiAction } from './routing/gatewayApi/compile';
 import { gatewayApiL4 } from './routing/gatewayApi/l4';
 import { routeSource } from './routing/routeSource';
+import { byCreation } from '../policy/gateway-api/age';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
 /** Where a route rule comes from: a VirtualService's `http[rule]`, `tcp[rule]` or `tls[rule]`, or an HTTPRoute's, GRPCRoute's, TLSRoute's or TCPRoute's `rules[rule]`. */
@@ -234,7 +235,9 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   // Delegates (VirtualServices without hosts) apply only inside the roots that name them.
   const byName = new Map(snapshot.virtualServices.map((vs) => [`${vs.metadata.namespace ?? ns}/${vs.metadata.name}`, vs]));
   const lookup: VirtualServiceLookup = (namespace, name) => byName.get(`${namespace}/${name}`);
-  const compiled = snapshot.virtualServices.map((vs) => compileVirtualService(vs, ns, lookup));
+  // Pilot orders VirtualServices by creationTimestamp, then name (gateway-api/age.ts byCreation): the order a host's sidecar pick, a gateway's merged routes and its TLS/TCP chains follow.
+  const byAge = byCreation(snapshot.virtualServices, (vs) => ({ created: vs.metadata.creationTimestamp, name: vs.metadata.name, namespace: vs.metadata.namespace ?? ns }));
+  const compiled = byAge.map((vs) => compileVirtualService(vs, ns, lookup));
   const visible = visibleVirtualServices(compiled, proxyNamespace);
   const meshVisible = visible.filter((vs) => vs.gateways.includes('mesh'));
   const meshRoutes = new Map<string, CompiledVirtualService>();
