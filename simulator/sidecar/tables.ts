@@ -190,6 +190,10 @@ export interface GatewayServerView {
   httpsRedirect?: boolean;
   /** A TLS server the ingress terminates (SIMPLE, MUTUAL, ...), its decrypted stream routed by tcp[] (gateway-tls.ts). */
   terminatedTcp?: boolean;
+  /** A server that passes the client's TLS through, routed by tls[] sniHosts (gateway-tls.ts isTlsPassthrough). */
+  passthrough?: boolean;
+  /** Per host (as `hosts`), the namespace whose VirtualServices it admits (`ns/host`; `./host` the Gateway's own); absent: any. */
+  hostNamespaces: (string | undefined)[];
 }
 
 export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
@@ -285,8 +289,15 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
       ports?.set(server.port.number, [...(ports.get(server.port.number) ?? []), name]);
     }
     const hostsOf = (list: string[] | undefined) => (list ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
+    const gatewayNamespace = gw.metadata.namespace ?? ns;
+    const namespacesOf = (list: string[] | undefined) => (list ?? []).map((h) => {
+      const at = h.indexOf('/');
+      const n = at < 0 ? '*' : h.slice(0, at);
+      return n === '*' ? undefined : n === '.' ? gatewayNamespace : n;
+    });
     const servers = (gw.spec.servers ?? []).map((s): GatewayServerView => ({
-      port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts),
+      port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts), hostNamespaces: namespacesOf(s.hosts),
+      ...(isTlsPassthrough(s) ? { passthrough: true } : {}),
       ...(!self && terminatingMode(s) ? { terminated: true } : {}), ...(!self && terminatedProtocol(s) === 'TLS' ? { terminatedTcp: true } : {}), ...(redirectsToHttps(s) ? { httpsRedirect: true } : {}),
     }));
     gateways.set(name, { hosts: servers.flatMap((s) => s.hosts), servers });
