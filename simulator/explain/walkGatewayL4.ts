@@ -16,8 +16,8 @@
  */
 import type { MeshSnapshot } from '../protocol';
 import { ISTIO_INGRESS_GATEWAY } from '../policy/gateway-tls';
-import { compileTables, type CompiledL4Rule, type MeshTables, type RouteOrigin } from '../sidecar/tables';
-import { gatewayTlsChains, pickGatewayTlsChain, planGatewayL4, planGatewayTls } from '../sidecar/routing/l4Plan';
+import { compileTables, type CompiledL4Rule, type CompiledVirtualService, type MeshTables, type RouteOrigin } from '../sidecar/tables';
+import { gatewayServersOn, gatewayTlsChains, pickGatewayTlsChain, planGatewayL4, planGatewayTls, serverTakes } from '../sidecar/routing/l4Plan';
 import { isMixedTlsPort, mixedPortChain, terminatedHosts } from '../sidecar/routing/mixedTlsPort';
 import { sniChainScore, type L4Attributes } from '../sidecar/routing/l4Match';
 import { authzRecord, ruleOf, type DecisionRecord } from '../sidecar/decisions';
@@ -159,10 +159,12 @@ function tcpRuleSteps(t: MeshTables, gateways: readonly string[], port: number, 
     const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
     for (const vs of t.gatewayRoutes) {
       if (taken || !vs.gateways.includes(gateway)) continue;
+      const elsewhere = notServedHere(t, gateway, port, 'tcp', vs);
       for (const r of vs.tcp) {
         const rule = ruleOf(r.origin)!;
         if (taken || steps.some((s) => sameRule(s.rule, rule))) continue;
         const at = locatedAt(locate, rule);
+        if (elsewhere) { steps.push({ rule, ...at, matched: false, failed: [elsewhere] }); continue; }
         if (chosen && r.origin === chosen) {
           steps.push({ rule, ...at, matched: true, because: r.matches === null ? 'no match conditions: every connection' : describeMatch(r.matches.find((x) => x.test(a))!, a) });
           taken = true;
@@ -189,10 +191,12 @@ function tlsRuleSteps(t: MeshTables, gateways: readonly string[], port: number, 
     const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, ...(sni ? { sni } : {}) };
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gateway)) continue;
+      const elsewhere = notServedHere(t, gateway, port, 'tls', vs);
       for (const r of vs.tls) {
         const rule = ruleOf(r.origin)!;
         if (steps.some((s) => sameRule(s.rule, rule))) continue;
         const at = locatedAt(locate, rule);
+        if (elsewhere) { steps.push({ rule, ...at, matched: false, failed: [elsewhere] }); continue; }
         if (chosen && r.origin === chosen && winner) {
           steps.push({ rule, ...at, matched: true, because: describeMatch(winner.match, a) });
           continue;
@@ -211,6 +215,14 @@ function tlsRuleSteps(t: MeshTables, gateways: readonly string[], port: number, 
     }
   }
   return steps;
+}
+
+/** Why a bound VirtualService adds no filter chain to the Gateway's servers on the port (pilot pickMatchingGatewayHosts); undefined when one serves it. */
+function notServedHere(t: MeshTables, gateway: string, port: number, kind: 'tls' | 'tcp', vs: CompiledVirtualService): string | undefined {
+  const servers = gatewayServersOn(t, gateway, port, kind);
+  if (servers.some((s) => serverTakes(s, vs))) return undefined;
+  const hosts = servers.flatMap((s) => s.hosts.map((h, i) => (s.hostNamespaces[i] ? `${s.hostNamespaces[i]}/${h}` : h)));
+  return `VirtualService ${vs.namespace}/${vs.name}: its hosts ${JSON.stringify([...new Set(vs.hosts)])} overlap no host of the server of ${gateway} on port ${port} (${JSON.stringify(hosts)}) its namespace may bind: istiod builds no filter chain from it there`;
 }
 
 const sameRule = (a: RuleStep['rule'], b: RuleStep['rule']) => JSON.stringify(a) === JSON.stringify(b);

@@ -33,6 +33,7 @@ import { compileGatewayApi, gatewayPortTables, meshRoutesFor, type GatewayApiTab
 import type { GatewayApiAction } from './routing/gatewayApi/compile';
 import { gatewayApiL4 } from './routing/gatewayApi/l4';
 import { routeSource } from './routing/routeSource';
+import { byCreation } from '../policy/gateway-api/age';
 import { composePeerAuthentication, mtlsForPort, ROOT_NAMESPACE, type EnforcedMode, type ResolvedMtls } from './security/peerAuthentication';
 
 /** Where a route rule comes from: a VirtualService's `http[rule]`, `tcp[rule]` or `tls[rule]`, or an HTTPRoute's, GRPCRoute's, TLSRoute's or TCPRoute's `rules[rule]`. */
@@ -189,6 +190,10 @@ export interface GatewayServerView {
   httpsRedirect?: boolean;
   /** A TLS server the ingress terminates (SIMPLE, MUTUAL, ...), its decrypted stream routed by tcp[] (gateway-tls.ts). */
   terminatedTcp?: boolean;
+  /** A server that passes the client's TLS through, routed by tls[] sniHosts (gateway-tls.ts isTlsPassthrough). */
+  passthrough?: boolean;
+  /** Per host (as `hosts`), the namespace whose VirtualServices it admits (`ns/host`; `./host` the Gateway's own); absent: any. */
+  hostNamespaces: (string | undefined)[];
 }
 
 export const routeKey = (fqdn: string, port: number) => `${fqdn}:${port}`;
@@ -234,7 +239,9 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   // Delegates (VirtualServices without hosts) apply only inside the roots that name them.
   const byName = new Map(snapshot.virtualServices.map((vs) => [`${vs.metadata.namespace ?? ns}/${vs.metadata.name}`, vs]));
   const lookup: VirtualServiceLookup = (namespace, name) => byName.get(`${namespace}/${name}`);
-  const compiled = snapshot.virtualServices.map((vs) => compileVirtualService(vs, ns, lookup));
+  // Pilot orders VirtualServices by creationTimestamp, then name (gateway-api/age.ts byCreation): the order a host's sidecar pick, a gateway's merged routes and its TLS/TCP chains follow.
+  const byAge = byCreation(snapshot.virtualServices, (vs) => ({ created: vs.metadata.creationTimestamp, name: vs.metadata.name, namespace: vs.metadata.namespace ?? ns }));
+  const compiled = byAge.map((vs) => compileVirtualService(vs, ns, lookup));
   const visible = visibleVirtualServices(compiled, proxyNamespace);
   const meshVisible = visible.filter((vs) => vs.gateways.includes('mesh'));
   const meshRoutes = new Map<string, CompiledVirtualService>();
@@ -282,8 +289,15 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
       ports?.set(server.port.number, [...(ports.get(server.port.number) ?? []), name]);
     }
     const hostsOf = (list: string[] | undefined) => (list ?? []).map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
+    const gatewayNamespace = gw.metadata.namespace ?? ns;
+    const namespacesOf = (list: string[] | undefined) => (list ?? []).map((h) => {
+      const at = h.indexOf('/');
+      const n = at < 0 ? '*' : h.slice(0, at);
+      return n === '*' ? undefined : n === '.' ? gatewayNamespace : n;
+    });
     const servers = (gw.spec.servers ?? []).map((s): GatewayServerView => ({
-      port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts),
+      port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts), hostNamespaces: namespacesOf(s.hosts),
+      ...(isTlsPassthrough(s) ? { passthrough: true } : {}),
       ...(!self && terminatingMode(s) ? { terminated: true } : {}), ...(!self && terminatedProtocol(s) === 'TLS' ? { terminatedTcp: true } : {}), ...(redirectsToHttps(s) ? { httpsRedirect: true } : {}),
     }));
     gateways.set(name, { hosts: servers.flatMap((s) => s.hosts), servers });

@@ -23,3 +23,30 @@ export function compareAge(a: ResourceAge, b: ResourceAge): number {
   if (a.name !== b.name) return a.name < b.name ? -1 : 1;
   return 0;
 }
+
+/**
+ * The order pilot keeps Istio's own resources of one kind in (model/config.go
+ * configCompareByCreationTime: VirtualServices through
+ * sortMergedVirtualServicesByCreationTime, Gateways through initGateways):
+ * the oldest creationTimestamp first, then by name, then by namespace —
+ * name before namespace, unlike the Gateway API conversion's compareAge.
+ * A resource whose file gives no creationTimestamp (or one that is no
+ * date) has pilot's zero time: older than any that gives one. Those keep
+ * the order they are written in, where a cluster would have stamped them
+ * as they were applied. Stable; pure.
+ */
+export function byCreation<T>(items: readonly T[], ageOf: (item: T) => ResourceAge): T[] {
+  const keyed = items.map((item) => {
+    const a = ageOf(item);
+    // Kubernetes stamps whole seconds: two resources of one second tie and fall to their names.
+    const at = a.created ? Math.floor(Date.parse(a.created) / 1000) : NaN;
+    return { item, a, at: Number.isFinite(at) ? at : undefined };
+  });
+  keyed.sort((x, y) => {
+    if (x.at === undefined || y.at === undefined) return (x.at === undefined ? 0 : 1) - (y.at === undefined ? 0 : 1);
+    if (x.at !== y.at) return x.at - y.at;
+    if (x.a.name !== y.a.name) return x.a.name < y.a.name ? -1 : 1;
+    return x.a.namespace === y.a.namespace ? 0 : x.a.namespace < y.a.namespace ? -1 : 1;
+  });
+  return keyed.map((k) => k.item);
+}

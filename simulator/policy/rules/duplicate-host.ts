@@ -5,8 +5,8 @@ import { gatewaysOf } from './destinations';
 import { arr, obj, str, type WorkspaceIndex } from '../workspace-index';
 
 /**
- * Two VirtualServices that the sidecars (`mesh`) apply to one host: which one
- * applies is undefined (IST0109, KIA1106). VirtualServices bound only to
+ * Two VirtualServices that the sidecars (`mesh`) apply to one host: only the
+ * oldest applies (pilot's creationTimestamp order; IST0109, KIA1106). VirtualServices bound only to
  * gateways are merged by Istio and never conflict. `exportTo` scopes a
  * VirtualService's hosts as Istio's analyzer does: two exported everywhere
  * conflict on the same host; one exported to some namespaces conflicts with
@@ -21,7 +21,7 @@ export const duplicateHost: DocumentRule<'VirtualService'> = {
   check(vs, index, report) {
     for (const { i, host, others } of conflictsOf(vs, index)) {
       report(vs, ['spec', 'hosts', i], 'duplicate-host',
-        `VirtualService ${others.map((o) => `${id(o)} (${o.file})`).join(', ')} also routes host "${host}" for the sidecars (IST0109): which one applies is undefined; merge them into one VirtualService, or scope them apart with exportTo`);
+        `VirtualService ${others.map((o) => `${id(o)} (${o.file})`).join(', ')} also routes host "${host}" for the sidecars (IST0109): only the oldest applies there (creationTimestamp, then name; without one, the first written), the other's rules are unused; merge them into one VirtualService, or scope them apart with exportTo`);
     }
   },
 };

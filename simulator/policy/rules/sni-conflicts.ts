@@ -1,4 +1,6 @@
 import type { PolicyDocument } from '../source';
+import { byCreation } from '../gateway-api/age';
+import { hostsOverlap } from '../hosts';
 import { isTlsPassthrough, terminatedProtocol } from '../gateway-tls';
 import { arr, obj, str } from '../plain';
 import type { WorkspaceIndex } from '../workspace-index';
@@ -38,6 +40,17 @@ export const sniConflicts: WorkspaceRule = {
 };
 
 const rawServer = (s: GatewayServer) => obj(arr(obj(s.gw.value.spec).servers)[s.i]) as Parameters<typeof isTlsPassthrough>[0];
+/** A server host (`ns/host`, `./host`, any-namespace or bare `host`) admits VirtualServices of `namespace` whose hosts overlap it. */
+function servesHosts(s: GatewayServer, namespace: string, vsHosts: readonly string[]): boolean {
+  const gwNamespace = s.key.slice(0, s.key.indexOf('/'));
+  return s.hosts.some((h) => {
+    const at = h.indexOf('/');
+    const ns = at < 0 ? '*' : h.slice(0, at);
+    if (ns !== '*' && (ns === '.' ? gwNamespace : ns) !== namespace) return false;
+    return vsHosts.some((v) => hostsOverlap(bare(h), v));
+  });
+}
+
 const bare = (h: string) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase();
 const workloadsKey = (s: GatewayServer) => JSON.stringify(Object.entries(s.selector).sort());
 
@@ -72,8 +85,11 @@ function duplicateSniHosts(index: WorkspaceIndex, servers: readonly GatewayServe
     terminated.set(key, hosts);
     for (const h of s.hosts) if (!hosts.has(bare(h))) hosts.set(bare(h), s);
   }
-  for (const vs of index.byKind.VirtualService) {
+  // Oldest first, as pilot builds the chains (gateway-api/age.ts byCreation): the older claim keeps a name.
+  const ordered = byCreation(index.byKind.VirtualService, (vs) => ({ created: str(obj(vs.value.metadata).creationTimestamp), name: vs.name, namespace: index.namespaceOf(vs) }));
+  for (const vs of ordered) {
     const spec = obj(vs.value.spec);
+    const vsHosts = arr(spec.hosts).map(str).filter((h): h is string => !!h).map((h) => h.toLowerCase());
     const bound = arr(spec.gateways).map(str).filter((g): g is string => !!g && g !== 'mesh').map((g) => (g.includes('/') ? g : `${index.namespaceOf(vs)}/${g}`));
     arr(spec.tls).forEach((raw, ruleIndex) => {
       const rule = obj(raw);
@@ -83,8 +99,9 @@ function duplicateSniHosts(index: WorkspaceIndex, servers: readonly GatewayServe
         const sniHosts = arr(match.sniHosts).map(str).filter((h): h is string => !!h);
         const matchGateways = arr(match.gateways).map(str).filter((g): g is string => !!g).map((g) => (g.includes('/') ? g : `${index.namespaceOf(vs)}/${g}`));
         // The passthrough servers this match applies to: of a Gateway it is bound to, on its port (any without one).
+        // Only servers that serve one of the VirtualService's hosts get chains from it (pilot pickMatchingGatewayHosts).
         const targets = servers.filter((s) => (matchGateways.length ? matchGateways : bound).includes(s.key) && isTlsPassthrough(rawServer(s))
-          && (typeof match.port !== 'number' || match.port === s.port));
+          && (typeof match.port !== 'number' || match.port === s.port) && servesHosts(s, index.namespaceOf(vs), vsHosts));
         const keys = [...new Set(targets.map((s) => `${workloadsKey(s)}|${s.port}`))];
         for (const key of keys) {
           const port = key.slice(key.lastIndexOf('|') + 1);
@@ -105,7 +122,7 @@ function duplicateSniHosts(index: WorkspaceIndex, servers: readonly GatewayServe
           }
           const first = known.get(sniHosts[dup])!;
           report(vs, path(dup), 'sni-conflict',
-            `sniHosts "${sniHosts[dup]}" on port ${port} is already claimed by VirtualService ${index.namespaceOf(first.vs)}/${first.vs.name} tls[${first.rule}] (on a cluster, the older one): istiod skips this match ("duplicate SNI host names"), so its connections go there; keep "${sniHosts[dup]}" in one tls[] match per gateway port`);
+            `sniHosts "${sniHosts[dup]}" on port ${port} is already claimed by VirtualService ${index.namespaceOf(first.vs)}/${first.vs.name} tls[${first.rule}] (the older one, by creationTimestamp then name): istiod skips this match ("duplicate SNI host names"), so its connections go there; keep "${sniHosts[dup]}" in one tls[] match per gateway port`);
         }
       });
     });

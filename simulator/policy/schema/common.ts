@@ -129,7 +129,9 @@ export const metadata: Schema = object('ObjectMeta', 'Standard Kubernetes object
   uid: string('Set by Kubernetes; ignored.'),
   resourceVersion: string('Set by Kubernetes; ignored.'),
   generation: integer('Set by Kubernetes; ignored.'),
-  creationTimestamp: { description: 'Set by Kubernetes; ignored.' } as Schema,
+  creationTimestamp: string('Set by Kubernetes (RFC 3339, e.g. `2026-01-31T09:00:00Z`). When written, devmesh orders resources by it as Istio does: the oldest VirtualService of a host applies at the sidecars and comes first at a gateway; the oldest Gateway API route wins a tie. VirtualServices without one count as older than any with one, in the order they are written.', {
+    pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$',
+  }),
 }, { required: ['name'] });
 
 /** The envelope shared by every kind. */

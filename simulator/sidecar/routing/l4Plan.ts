@@ -17,10 +17,10 @@
  * - the destination is picked by weight (relative, as for HTTP) and sent to
  *   its `port`, or the service's only port, or the addressed one.
  */
-import { qualifyHost } from '../../policy/hosts';
+import { hostsOverlap, qualifyHost } from '../../policy/hosts';
 import type { ServiceInfo } from '../../protocol';
 import type { ResponseFlag } from '../errors';
-import { knownServices, type CompiledL4Rule, type MeshTables, type RouteOrigin, type RouteTable } from '../tables';
+import { knownServices, type CompiledL4Rule, type GatewayServerView, type MeshTables, type RouteOrigin, type RouteTable } from '../tables';
 import { sniChainScore, type CompiledL4Match, type L4Attributes } from './l4Match';
 import { describePorts, destinationPort, portsOf } from './servicePorts';
 import { pickWeighted } from './weights';
@@ -60,24 +60,50 @@ export function planL4(t: MeshTables, table: RouteTable, a: L4Attributes & { sni
 }
 
 /**
- * The ingress's plan for a connection to one of its Gateway TCP servers: the
- * first tcp[] rule, of the VirtualServices bound to one of the Gateways with
- * a server on that port, whose match holds (`port` is the Gateway's port;
- * pilot buildGatewayNetworkFiltersFromTCPRoutes: one filter chain, the first
- * match). Nothing matching: no route (Envoy has no filter chain), the
- * connection closes. A TLS server (`tls`) routes by tls[] as planGatewayTls.
+ * The ingress's plan for a connection to one of its Gateway TCP servers: for
+ * each server on that port, of the Gateways with one there, the first tcp[]
+ * rule whose match holds (`port` is the Gateway's port) of the bound
+ * VirtualServices whose hosts the server serves (pilot
+ * buildGatewayNetworkFiltersFromTCPRoutes: one filter chain per server, the
+ * first match; pickMatchingGatewayHosts skips a VirtualService whose hosts
+ * overlap none of the server's). Nothing matching: no route (Envoy has no
+ * filter chain), the connection closes. A TLS server (`tls`) routes by tls[]
+ * as planGatewayTls.
  */
 export function planGatewayL4(t: MeshTables, gateways: readonly string[], port: number, random: () => number, tls?: { sni?: string }): L4Plan {
   if (tls) return planGatewayTls(t, gateways, port, tls.sni, random);
   for (const gateway of gateways) {
     const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
-    for (const vs of t.gatewayRoutes) {
-      if (!vs.gateways.includes(gateway)) continue;
-      const hit = pickTcp(vs.tcp, a);
-      if (hit !== 'default') return forward(t, hit, port, random);
+    for (const server of gatewayServersOn(t, gateway, port, 'tcp')) {
+      for (const vs of t.gatewayRoutes) {
+        if (!vs.gateways.includes(gateway) || !serverTakes(server, vs)) continue;
+        const hit = pickTcp(vs.tcp, a);
+        if (hit !== 'default') return forward(t, hit, port, random);
+      }
     }
   }
-  return { kind: 'error', flag: 'NR', reason: 'no-gateway-route', message: `no tcp[] rule of a VirtualService bound to ${gateways.join(', ')} matches port ${port}` };
+  return { kind: 'error', flag: 'NR', reason: 'no-gateway-route', message: `no tcp[] rule of a VirtualService bound to ${gateways.join(', ')} (with a host the server on port ${port} serves) matches port ${port}` };
+}
+
+/**
+ * The servers of a Gateway on one port that route by tls[] (`tls`: passthrough, and at the egress gateway any TLS
+ * server it does not terminate) or by tcp[] (`tcp`: TCP, MONGO, and TLS the ingress terminates).
+ */
+export function gatewayServersOn(t: MeshTables, gateway: string, port: number, kind: 'tls' | 'tcp'): GatewayServerView[] {
+  const tls = (s: GatewayServerView) => s.passthrough || (s.protocol === 'TLS' && !s.terminatedTcp);
+  return (t.gateways.get(gateway)?.servers ?? []).filter((s) => s.port === port && (kind === 'tls' ? tls(s) : !tls(s) && ['TCP', 'MONGO', 'TLS'].includes(s.protocol)));
+}
+
+/**
+ * Whether a Gateway server serves a VirtualService bound to its Gateway (pilot pickMatchingGatewayHosts): one of the
+ * VirtualService's hosts overlaps one of the server's (either may be the wildcard), from a namespace that server host
+ * admits (`ns/host`). A VirtualService for other hosts adds no filter chain there, whatever its tls[] or tcp[] match.
+ */
+export function serverTakes(server: GatewayServerView, vs: { namespace: string; hosts: readonly string[] }): boolean {
+  return server.hosts.some((h, i) => {
+    const ns = server.hostNamespaces[i];
+    return (ns === undefined || ns === vs.namespace) && vs.hosts.some((v) => hostsOverlap(h, v));
+  });
 }
 
 /** One filter chain of a gateway's passthrough port: a tls[] match whose static predicates hold there. */
@@ -96,8 +122,9 @@ export interface DroppedTlsMatch extends GatewayTlsChain {
 
 /**
  * The filter chains of a gateway passthrough port, as pilot builds them
- * (gateway.go buildGatewayNetworkFiltersFromTLSRoutes): for each Gateway
- * with a server on the port, each bound VirtualService in order, each tls[]
+ * (gateway.go buildGatewayNetworkFiltersFromTLSRoutes): for each server on
+ * the port, of the Gateways with one there, each bound VirtualService in
+ * order whose hosts the server serves (serverTakes), each tls[]
  * rule with a route, each match whose static predicates hold becomes a
  * chain keyed by its sniHosts — unless one of its names is already a key of
  * the port (model.CheckDuplicates), then the whole match is skipped
@@ -107,22 +134,24 @@ export interface DroppedTlsMatch extends GatewayTlsChain {
 export function gatewayTlsChains(t: MeshTables, gateways: readonly string[], port: number): { chains: GatewayTlsChain[]; dropped: DroppedTlsMatch[] } {
   const chains: GatewayTlsChain[] = [];
   const dropped: DroppedTlsMatch[] = [];
-  const known = new Map<string, CompiledL4Rule>();
+  const known = new Map<string, { rule: CompiledL4Rule; match: CompiledL4Match }>();
   for (const gateway of gateways) {
     const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
-    for (const vs of t.gatewayRoutes) {
-      if (!vs.gateways.includes(gateway)) continue;
+    for (const server of gatewayServersOn(t, gateway, port, 'tls')) for (const vs of t.gatewayRoutes) {
+      if (!vs.gateways.includes(gateway) || !serverTakes(server, vs)) continue;
       for (const rule of vs.tls) {
         if (rule.route.length === 0) continue;
         for (const match of rule.matches ?? []) {
           if (!match.test(a)) continue;
           const hosts = match.sniHosts ?? [];
           const duplicates = hosts.filter((h) => known.has(h));
+          // The same match again, for a second server of the port: its chain is already built.
+          if (duplicates.length > 0 && duplicates.every((h) => known.get(h)!.match === match)) continue;
           if (duplicates.length > 0) {
-            dropped.push({ rule, match, gateway, duplicates, claimedBy: known.get(duplicates[0])! });
+            dropped.push({ rule, match, gateway, duplicates, claimedBy: known.get(duplicates.find((h) => known.get(h)!.match !== match)!)!.rule });
             continue;
           }
-          for (const h of hosts) known.set(h, rule);
+          for (const h of hosts) known.set(h, { rule, match });
           chains.push({ rule, match, gateway });
         }
       }

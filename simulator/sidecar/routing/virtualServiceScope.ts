@@ -4,7 +4,8 @@
  * fed by push_context.go initVirtualServices): the VirtualServices a proxy
  * in namespace N sees are, in this order, the ones private to N (exportTo
  * `.` in N), the ones other namespaces export to N by name, then the public
- * ones (no exportTo, or `*`), each group in the order they were defined.
+ * ones (no exportTo, or `*`), each group oldest first (creationTimestamp,
+ * then name: the caller passes them sorted, gateway-api/age.ts byCreation).
  * For one host the first of them whose hosts name it exactly applies; else
  * the one with the most specific wildcard host that covers it (pilot's
  * mostSpecificWildcardVsIndex). Pure.

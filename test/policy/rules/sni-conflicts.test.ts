@@ -60,7 +60,20 @@ describe('one server name claimed twice on one gateway port (sni-conflict, no is
   it('the same sniHosts in two VirtualServices on one gateway port: the later match, which istiod skips, is told', () => {
     const found = findings({ '/gw.yaml': gateway('edge', PASS('["*"]')), '/vs.yaml': `${passRoute('first', 'pass.example.com')}---\n${passRoute('second', '"other.example.com", "pass.example.com"')}` }, 'sni-conflict');
     assert.deepEqual(found.map((f) => [f.line, f.text]), [[18, '"pass.example.com"']]);
-    assert.match(found[0].message, /sniHosts "pass.example.com" on port 443 is already claimed by VirtualService default\/first tls\[0\] \(on a cluster, the older one\): istiod skips this match \("duplicate SNI host names"\)/);
+    assert.match(found[0].message, /sniHosts "pass.example.com" on port 443 is already claimed by VirtualService default\/first tls\[0\] \(the older one, by creationTimestamp then name\): istiod skips this match \("duplicate SNI host names"\)/);
+  });
+
+  it('the older VirtualService (creationTimestamp) keeps the name, whichever is written first', () => {
+    const stamped = (route: string, at: string) => route.replace(/metadata: \{ name: (\S+) \}/, `metadata: { name: $1, creationTimestamp: "${at}" }`);
+    const found = findings({ '/gw.yaml': gateway('edge', PASS('["*"]')), '/vs.yaml': `${stamped(passRoute('newer', 'pass.example.com'), '2026-02-01T00:00:00Z')}---\n${stamped(passRoute('older', 'pass.example.com'), '2026-01-01T00:00:00Z')}` }, 'sni-conflict');
+    assert.equal(found.length, 1);
+    assert.match(found[0].message, /already claimed by VirtualService default\/older tls\[0\]/);
+  });
+
+  it('is not a match of a VirtualService whose hosts the server does not serve (istiod builds no chain from it there)', () => {
+    const scoped = (route: string, hosts: string) => route.replace('hosts: ["*"]', `hosts: [${hosts}]`);
+    assert.deepEqual(findings({ '/gw.yaml': gateway('edge', PASS('[pass.example.com]')), '/vs.yaml': `${scoped(passRoute('first', 'pass.example.com'), 'pass.example.com')}---\n${scoped(passRoute('second', 'pass.example.com'), 'other.example.com')}` }, 'sni-conflict'), []);
+    assert.deepEqual(findings({ '/gw.yaml': gateway('edge', PASS('["prod/*"]')), '/vs.yaml': `${passRoute('first', 'pass.example.com')}---\n${passRoute('second', 'pass.example.com')}` }, 'sni-conflict'), [], 'a server for namespace prod takes neither');
   });
 
   it('is not two matches on other ports, on Gateways of other workloads, or without a route', () => {

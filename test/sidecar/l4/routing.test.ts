@@ -103,4 +103,23 @@ describe('tls[] routes: TLS passthrough by SNI', () => {
     const refused = await eventually(() => mesh.sidecars.get('sleep')!.accessLog.tail().find((e) => e.requested_server_name === 'other.org'), 'the refused connection\'s entry');
     assert.deepEqual([refused.response_flags, refused.proxy_error], ['NR', 'no-sni-match']);
   });
+
+  // Pilot's sidecar listener (tls.go buildSidecarOutboundTLSFilterChainOpts) skips a later match whose sniHosts and
+  // destinationSubnets repeat an earlier one's (matchHasBeenHandled): the first, in VirtualService order, keeps the name.
+  // It has no gateway-style CheckDuplicates: sets that overlap without being equal reach Envoy, which rejects the listener.
+  test('a later tls[] match repeating an earlier one\'s sniHosts never takes the name: the first, oldest VirtualService first', async () => {
+    const subsets = dr('db', { host: 'db', subsets: [{ name: 'a', labels: { shard: 'a' } }, { name: 'b', labels: { shard: 'b' } }] });
+    const to = (subset: string) => [{ destination: { host: 'db', subset } }];
+    await mesh.push({ destinationRules: [subsets], virtualServices: [vs('db', { hosts: ['db'], tls: [
+      { match: [{ sniHosts: ['a.example.com'] }], route: to('a') },
+      { match: [{ sniHosts: ['a.example.com'] }], route: to('b') },
+    ] })] });
+    for (let i = 0; i < 3; i++) assert.equal(await tlsHello(local, 'a.example.com'), 'db-a a.example.com');
+    const created = (v: ReturnType<typeof vs>, at: string) => ({ ...v, metadata: { ...v.metadata, creationTimestamp: at } });
+    await mesh.push({ destinationRules: [subsets], virtualServices: [
+      created(vs('db-newer', { hosts: ['db'], tls: [{ match: [{ sniHosts: ['a.example.com'] }], route: to('a') }] }), '2026-02-01T00:00:00Z'),
+      created(vs('db-older', { hosts: ['db'], tls: [{ match: [{ sniHosts: ['a.example.com'] }], route: to('b') }] }), '2026-01-01T00:00:00Z'),
+    ] });
+    for (let i = 0; i < 3; i++) assert.equal(await tlsHello(local, 'a.example.com'), 'db-b a.example.com');
+  });
 });
