@@ -40,11 +40,6 @@ export interface DecisionNotes {
   ejected?: string[];
 }
 
-/** A request's notes, every field present from the start (undefined until a filter notes it): one object shape whichever filters run (issue 19). */
-export function newNotes(): DecisionNotes {
-  return { fault: undefined, mirrors: undefined, attempts: undefined, authz: undefined, cut: undefined, ejected: undefined };
-}
-
 export interface AttemptNote {
   endpoint?: string;
   result: string;

@@ -27,8 +27,6 @@ import { constants as http2Constants, type IncomingHttpHeaders as IncomingHttp2H
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { Readable, type Writable } from 'node:stream';
 import type { RequestContext, Source } from './context';
-import { newNotes } from './decisions';
-import { newObservation } from './observation';
 import { PROXY_ERROR_HEADER, RESPONSE_FLAGS_HEADER, ProxyError, formatFlags } from './errors';
 import { applyHeaderOps, type HeaderMap } from './routing/headerOps';
 import type { MeshTables } from './tables';
@@ -129,39 +127,22 @@ export function newContext(
     resetDownstream(code);
   };
 
-  // One object shape whichever listener, side and protocol made it (issue 19): every field, the optional
-  // ones as undefined, in this order, so the filters' later `ctx.plan = ...` / `ctx.inbound = ...` (in a
-  // different order on each side) store into fields the object has rather than grow it into a shape of
-  // that side's own, and the exchange's consumers (access log, metrics, span) stay monomorphic in a
-  // process that serves both sides (the shared layout, a middle-tier workload's sidecar).
   const ctx: RequestContext = {
     tables,
-    downstream: {
-      headers: reqHeaders, body: (stream ?? req) as Readable, httpVersion: stream ? '2.0' : req!.httpVersion, worker, chunked: chunked ? true : undefined,
-    },
+    downstream: { headers: reqHeaders, body: (stream ?? req) as Readable, httpVersion: stream ? '2.0' : req!.httpVersion, worker, ...(chunked ? { chunked } : {}) },
     startedAt,
     method: target.method,
     path: target.path,
     authority: target.authority,
+    proxyForm: target.proxyForm,
+    ...(target.gatewayListener ? { gatewayListener: target.gatewayListener } : {}),
     headers,
     requestId,
     source,
-    plan: undefined,
-    endpoint: undefined,
-    policy: undefined,
-    auth: undefined,
-    avoidEndpoints: undefined,
-    inbound: undefined,
-    upstreamPort: undefined,
-    proxyForm: target.proxyForm,
-    destination: undefined,
-    gatewayListener: target.gatewayListener,
     responseHeaderOps: [],
     flags: [],
-    // Made here rather than by whichever filter notes first: one shape (observation.ts).
-    observed: newObservation(),
     // One object the filters note their decisions in, shared by the contexts derived for attempts.
-    notes: newNotes(),
+    notes: {},
     respond(status, upstreamHeaders, body) {
       if (answered) {
         if (body instanceof Readable) body.destroy();
@@ -194,7 +175,7 @@ export function newContext(
       }
       sentStatus = status;
       // Bytes sent downstream (the access log's, istio_response_bytes): the connection manager's figure, as Envoy's, whichever filters run.
-      const obs = (ctx.observed ??= newObservation());
+      const obs = (ctx.observed ??= {});
       const declared = body === null || typeof body === 'string' ? -1 : Number(upstreamHeaders['content-length']);
       obs.responseBytes = body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : declared >= 0 ? declared : 0;
       /** A streamed body of no declared length: its bytes are added up as they pass. */

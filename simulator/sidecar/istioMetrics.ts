@@ -256,8 +256,6 @@ export class IstioMetrics {
         found = {
           requests: this.requests.seriesOf(key, once), duration: this.duration.seriesOf(key, once),
           requestBytes: this.requestBytes.seriesOf(key, once), responseBytes: this.responseBytes.seriesOf(key, once),
-          // Both present on every series (undefined for HTTP): one object shape (issue 19).
-          requestMessages: undefined, responseMessages: undefined,
         };
         if (grpc) {
           found.requestMessages = this.requestMessages.seriesOf(key, once);

@@ -22,11 +22,3 @@ export interface HopObservation {
   requestMessages?: GrpcFrameCounter;
   responseMessages?: GrpcFrameCounter;
 }
-
-/**
- * The observation of one request, every field present from the start (undefined until noted), so
- * every request's is one object shape whichever filters note what in which order (issue 19).
- */
-export function newObservation(): HopObservation {
-  return { span: undefined, responseBytes: undefined, requestMessages: undefined, responseMessages: undefined };
-}

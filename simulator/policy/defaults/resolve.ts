@@ -33,16 +33,7 @@ export function resolveDefaults(input: DefaultsInput = {}): ResolvedDefaults {
     provenance[c.path] = { from: 'compatibilityVersion', version, source: c.source, ...(c.feature ? { feature: c.feature } : {}) };
   }
   applyMeshConfig(d, provenance, input.meshConfig, version);
-  // Added to the clone rather than spread into a new literal: the clone's map comes from V8's transition tree,
-  // so every call's result has one shape, where a spread in a function run a few times (no feedback yet) made
-  // a new map per call, and the sidecar's reads of `tables.defaults` went polymorphic with two workloads in one
-  // process or after a config push (issue 19). Same keys, same order.
-  const r = d as ResolvedDefaults;
-  r.flavor = table.flavor;
-  r.version = version;
-  if (asked !== undefined) r.compatibilityVersion = asked;
-  r.provenance = provenance;
-  return r;
+  return { ...d, flavor: table.flavor, version, ...(asked !== undefined ? { compatibilityVersion: asked } : {}), provenance };
 }
 
 /** The behaviour changes a compatibility version undoes: those of the releases after it. */

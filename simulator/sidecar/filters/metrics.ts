@@ -13,14 +13,13 @@ import { Readable } from 'node:stream';
 import type { Filter } from '../context';
 import { GrpcFrameCounter } from '../grpc/frames';
 import { isGrpc } from '../grpc/status';
-import { newObservation } from '../observation';
 
 export const metrics = (): Filter => (next) => (ctx) => {
   if (!isGrpc(ctx.downstream.headers)) return next(ctx);
   // pause(): the listener must not start the flow; whoever reads the body (the upstream pipe,
   // the retry buffer) resumes it, and the count sees what they see.
   const requestMessages = new GrpcFrameCounter();
-  (ctx.observed ??= newObservation()).requestMessages = requestMessages;
+  (ctx.observed ??= {}).requestMessages = requestMessages;
   const body = ctx.downstream.body;
   body.on('data', (c: Buffer) => requestMessages.push(c));
   body.pause();
@@ -28,7 +27,7 @@ export const metrics = (): Filter => (next) => (ctx) => {
   ctx.respond = (status, headers, answer) => {
     // Registered before respond() relays the body: no chunk is missed.
     if (answer instanceof Readable) {
-      const messages = ((ctx.observed ??= newObservation()).responseMessages = new GrpcFrameCounter());
+      const messages = ((ctx.observed ??= {}).responseMessages = new GrpcFrameCounter());
       answer.on('data', (c: Buffer) => messages.push(c));
     }
     respond(status, headers, answer);

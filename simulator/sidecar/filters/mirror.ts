@@ -16,7 +16,6 @@ import { mirrorTargets, shadowAuthority } from '../routing/mirror';
 import type { Stats } from '../stats';
 import type { Destination } from '../../policy/model';
 import { Readable } from 'node:stream';
-import { newNotes } from '../decisions';
 
 export interface MirrorSettings {
   random: () => number;
@@ -63,7 +62,7 @@ function shadow(ctx: RequestContext, d: Destination, body: Buffer | null, s: Mir
     flags: [],
     responseHeaderOps: [],
     // The copy's decisions are its own: they never land in the original's records.
-    notes: newNotes(),
+    notes: {},
     endpoint: undefined,
     policy: undefined,
     respond: (_status, _headers, b) => {

@@ -100,7 +100,7 @@ export function createHttp2Entry(deps: Http2EntryDeps): Http2Entry {
       const t = deps.tables();
       const session = down.stream.session as http2.ServerHttp2Session;
       const authority = down.headers[':authority'] ?? key;
-      const ctx = newContext(t, down, { method: down.headers[':method'] ?? 'GET', path: down.headers[':path'] ?? '/', authority, proxyForm: false, listener: 'outbound', gatewayListener: undefined }, sourceOf(t, session.socket?.remoteAddress), deps.onDone, workers.get(session) ?? 0);
+      const ctx = newContext(t, down, { method: down.headers[':method'] ?? 'GET', path: down.headers[':path'] ?? '/', authority, proxyForm: false, listener: 'outbound' }, sourceOf(t, session.socket?.remoteAddress), deps.onDone, workers.get(session) ?? 0);
       ctx.destination = dest;
       deps.handler(ctx);
     });

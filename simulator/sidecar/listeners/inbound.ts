@@ -74,17 +74,13 @@ export interface InboundListener {
 
 export function peerSource(socket: unknown): Source {
   const peer: PeerIdentity = (socket as Record<symbol, PeerIdentity> | undefined)?.[PEER] ?? PLAINTEXT;
-  // Every Source field, in context.ts's order (sourceOf too): one object shape for both sides (issue 19).
   return {
-    workload: undefined,
     labels: {},
-    namespace: namespaceOf(peer.spiffeId),
     spiffeId: peer.spiffeId,
     certHash: peer.certHash,
     tls: peer.tls,
+    namespace: namespaceOf(peer.spiffeId),
     address: (socket as net.Socket | undefined)?.remoteAddress,
-    clientPrincipal: undefined,
-    sni: undefined,
   };
 }
 
@@ -101,7 +97,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
   const serve = (down: Downstream, headers: http.IncomingHttpHeaders, method: string, path: string) => {
     const t = deps.tables();
     const authority = (headers[':authority'] as string | undefined) ?? headers.host ?? t.identity.name;
-    const ctx = newContext(t, down, { method, path, authority, proxyForm: false, listener: 'inbound', gatewayListener: undefined }, peerSource(socketOf(down)), deps.onDone);
+    const ctx = newContext(t, down, { method, path, authority, proxyForm: false, listener: 'inbound' }, peerSource(socketOf(down)), deps.onDone);
     deps.handler(ctx);
   };
   const onHttp1Request = (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -54,11 +54,7 @@ export function verifiedClientPrincipal(socket: unknown): string | undefined {
 
 export function sourceOf(t: MeshTables, address: string | undefined): Source {
   const id = t.identity;
-  // Every Source field, in context.ts's order (peerSource too): one object shape for both sides (issue 19).
-  return {
-    workload: id.name, labels: id.labels, namespace: id.namespace, spiffeId: id.spiffeId, certHash: undefined, tls: undefined, address,
-    clientPrincipal: undefined, sni: undefined,
-  };
+  return { workload: id.name, labels: id.labels, namespace: id.namespace, spiffeId: id.spiffeId, address };
 }
 
 export function createOutboundServer(deps: ListenerDeps): http.Server {
@@ -113,7 +109,7 @@ export function requestEntry(deps: ListenerDeps, gatewayListener?: GatewayListen
       if (typeof sni === 'string' && sni !== '') source.sni = sni;
     }
     const method = (h2 ? h2.headers[':method'] : req!.method) ?? 'GET';
-    const ctx = newContext(t, down, { method, path: tgt.path, authority: tgt.authority, proxyForm: tgt.proxyForm, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, source, deps.onDone, worker);
+    const ctx = newContext(t, down, { method, ...tgt, listener: t.self ? 'outbound' : 'gateway', gatewayListener }, source, deps.onDone, worker);
     if ('error' in target) return ctx.fail(new ProxyError(400, 'NR', 'bad-request-target', `devmesh: ${target.error}\n`));
     deps.handler(ctx);
   };

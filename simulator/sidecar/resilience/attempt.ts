@@ -41,9 +41,6 @@ class DerivedContext implements RequestContext {
   plan: RequestContext['plan'];
   endpoint: RequestContext['endpoint'];
   policy: RequestContext['policy'];
-  /** Not carried to an attempt (as before): declared so the object never grows a field later (issue 19: one shape). */
-  auth: RequestContext['auth'] = undefined;
-  inbound: RequestContext['inbound'] = undefined;
   avoidEndpoints: RequestContext['avoidEndpoints'];
   upstreamPort: RequestContext['upstreamPort'];
   proxyForm: boolean;
