@@ -35,6 +35,7 @@ import { CPUS, cpuMsOf, firstJsonLine, has, machineBusyMs, memoryOf, NICE, pin, 
 import { tailRuns } from './dataplane/tail';
 import { prepareBookinfo, timePropagation, timeUp } from './dataplane/up';
 import { percentile, type BenchResult } from './stats';
+import { onCleanup, phase } from './lifecycle';
 
 interface Target { name: string; port: number; host?: string; pids: () => number[] }
 
@@ -87,12 +88,11 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-bench-'));
   const ca = createCa({ trustDomain: 'cluster.local' });
   const stops: Array<() => unknown> = [];
-  // Ctrl-C or a timeout's SIGTERM still stops nginx and the sidecars started so far.
-  const onSignal = () => void stopAll(stops).finally(() => process.exit(130));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // A signal or an uncaught error (runHarness in lifecycle.ts) still stops nginx and the sidecars in order; every process is tracked besides.
+  const noCleanup = onCleanup(() => stopAll(stops));
   try {
     // ---- the service ----
+    phase('dataplane: start the service');
     const svc = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'dataplane', 'service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
     stops.push(() => svc.kill());
     const { port: servicePort, bytes } = await firstJsonLine<{ port: number; bytes: number }>(svc);
@@ -103,11 +103,13 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // As `devmesh up` runs them: access-log lines kept for /access_log, not printed; 100 % trace sampling.
     const telemetryOn: BootstrapOptions = { sampling: 100, printAccessLog: false };
     const telemetryOff: BootstrapOptions = { ...telemetryOn, observability: false };
+    phase('dataplane: start the devmesh chain (shared layout)');
     const mesh: DevmeshChain = await startDevmeshChain(ca, snap, telemetryOn, 'shared');
     stops.push(() => mesh.stop());
     for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
     // The same chain with one process per sidecar (DEVMESH_SIDECAR_LAYOUT=process), for the throughput table.
     const snapP = benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
+    phase('dataplane: start the devmesh chain (a process per sidecar)');
     const meshP: DevmeshChain = await startDevmeshChain(ca, snapP, telemetryOn, 'process');
     stops.push(() => meshP.stop());
     for (const pid of meshP.pids()) pin(pid, CPUS?.proxies);
@@ -115,6 +117,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // ---- nginx ----
     let nginx: NginxChain | undefined;
     if (nginxAvailable()) {
+      phase('dataplane: start nginx');
       nginx = await startNginxChain(path.join(dir, 'nginx'), {
         servicePort, frontPort: await freePort(), backPort: await freePort(), cpu: CPUS?.proxies,
         client: ca.issue(spiffeId('cluster.local', 'default', 'nginx-front')), server: ca.issue(spiffeId('cluster.local', 'default', 'nginx-back')),
@@ -123,6 +126,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     } else notes.push('nginx is not installed: the nginx chain was skipped (apt-get install -y nginx).');
 
     // ---- the lean Node pair: what Node's HTTP stack costs used plainly (the baseline devmesh is held to) ----
+    phase('dataplane: start the lean pair');
     const lean = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'dataplane', 'lean.js'), String(servicePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
     stops.push(() => lean.kill());
     const { port: leanPort } = await firstJsonLine<{ port: number }>(lean);
@@ -140,6 +144,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     /** The fixed-rate latency also runs the lean pair: what plain Node adds at those rates. */
     const pacedChains = targets.filter((t) => !t.name.includes('process per sidecar'));
     for (const t of targets) {
+      phase(`dataplane: first GET / through ${t.name}`);
       const r = await get(t.port, t.host);
       if (r.status !== 200) throw new Error(`${t.name}: GET / answered ${r.status}`);
     }
@@ -160,6 +165,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // served WARM_REQUESTS or for three passes, whichever comes first.
     const WARM_REQUESTS = o.quick ? 0 : 10_000;
     for (const t of targets) {
+      phase(`dataplane: warm-up of ${t.name}`);
       let served = 0;
       for (let pass = 0; pass < 3 && (pass === 0 || served < WARM_REQUESTS); pass++) {
         served += (await runWrk(`http://127.0.0.1:${t.port}/`, { connections: 64, seconds: o.quick ? 1 : 3, host: t.host })).requests;
@@ -174,7 +180,10 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
         // Rounds alternate the chains so a burst of outside load hits them alike; the median round counts.
         const runs: Record<string, Array<WrkResult & { cpuUsPerReq: number }>> = {};
         for (let round = 0; round < rounds; round++) {
-          for (const t of targets) { (runs[t.name] ??= []).push(await wrkWithCpu(t, c, secs)); command ||= runs[t.name][0].command; }
+          for (const t of targets) {
+            phase(`dataplane: throughput, ${c} connections, round ${round + 1} of ${rounds}, ${t.name}`);
+            (runs[t.name] ??= []).push(await wrkWithCpu(t, c, secs)); command ||= runs[t.name][0].command;
+          }
         }
         const res: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
         for (const [name, rs] of Object.entries(runs)) res[name] = [...rs].sort((a, b) => a.rps - b.rps)[Math.floor(rs.length / 2)];
@@ -192,6 +201,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- 64 KiB ----
     if (want('big')) {
+      phase('dataplane: 64 KiB responses');
       const res: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
       for (const t of main) res[t.name] = await wrkWithCpu(t, 16, secs, '/big');
       md.push('### 64 KiB responses (16 connections)', '', table(['chain', 'req/s', 'MiB/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req'],
@@ -200,6 +210,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- latency at fixed rates ----
     if (want('latency')) {
+      phase('dataplane: latency at fixed rates');
       const rows: string[][] = [];
       for (const rate of [100, 1000]) {
         const seconds = o.quick ? 2 : rate === 100 ? 20 : 10;
@@ -223,6 +234,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- what the slow requests overlapped: only when asked (`--only=tail`), it starts a probed chain of its own ----
     if (o.only?.includes('tail')) {
+      phase('dataplane: what the slow requests overlapped (tail)');
       const out: string[] = [];
       await tailRuns({ rates: [100, 1000], seconds: o.quick ? 2 : 10, stalls: false }, (lines) => out.push(...lines, ''));
       md.push('### What the slow requests overlapped (fixed rates, `--only=tail`)', '',
@@ -242,6 +254,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // ---- memory per added workload (the default layout) ----
     const both = CPUS ? `${CPUS.load},${CPUS.proxies}` : undefined;
     if (want('scaling')) {
+      phase('dataplane: memory per workload');
       const rows: string[][] = [];
       let prev: { n: number; peak: number; idle: number } | undefined;
       for (const replicas of [1, 2, 4]) {
@@ -272,6 +285,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // ---- every core: two independent caller -> callee chains against one, by process layout ----
     const cpus = CPUS;
     if (want('cores') && cpus) {
+      phase('dataplane: every core (two chains against one)');
       // Each chain has its own service process and its own callee service (chainsSnapshot), so no request crosses chains.
       const svc2 = spawnPinned(cpus.load, process.execPath, [path.join(__dirname, 'dataplane', 'service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
       stops.push(() => svc2.kill());
@@ -344,6 +358,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- telemetry on vs off ----
     if (want('telemetry')) {
+      phase('dataplane: telemetry on vs off');
       await mesh.stop();
       await meshP.stop();
       const variants: Array<[string, BootstrapOptions]> = [
@@ -371,6 +386,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- devmesh up + propagation (not pinned: what a developer sees) ----
     if (want('up')) {
+      phase('dataplane: devmesh up and config propagation');
       const meshFile = await prepareBookinfo(path.join(dir, 'bookinfo'));
       const runs = await timeUp(meshFile, o.quick ? 1 : 5);
       const wall = runs.map((r) => r.wallMs), rep = runs.map((r) => r.reportedMs);
@@ -386,8 +402,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     md.push('', ...targetRows(goals), '', `Load average at end (1/5/15 min): ${load()}.`);
   } finally {
     await stopAll(stops);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    noCleanup();
     rmSync(dir, { recursive: true, force: true });
   }
   return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md.map((l) => (l.startsWith('### ') ? `\n${l}` : l)), ...notes.map((n) => `\n${n}`)].join('\n') };
