@@ -42,7 +42,8 @@ export function listProcesses(): ProcInfo[] {
 
 /**
  * The processes that would skew a run: those of the kinds above, except
- * `self` and its descendants (what this run starts), each with its parent
+ * `self`, its descendants (what this run starts) and its ancestors (what
+ * started it), each with its parent
  * named so the reader can tell a leftover (parent gone: pid 1) from a run
  * in progress.
  */
@@ -52,10 +53,13 @@ export function busyProcesses(procs: readonly ProcInfo[], self: number): Busy[] 
     for (let q: ProcInfo | undefined = p, hops = 0; q && hops < 64; q = byPid.get(q.ppid), hops++) if (q.pid === self) return true;
     return false;
   };
+  // Its ancestors too: `npm run bench` (sh -c '... node out/bench/run.js'), `timeout 600 node out/bench/run.js`.
+  const ancestors = new Set<number>();
+  for (let q = byPid.get(self), hops = 0; q && hops < 64; q = byPid.get(q.ppid), hops++) ancestors.add(q.ppid);
   const busy: Busy[] = [];
   for (const p of procs) {
     const kind = KINDS.find(([re]) => re.test(p.cmd));
-    if (!kind || ours(p)) continue;
+    if (!kind || ours(p) || ancestors.has(p.pid)) continue;
     const parent = byPid.get(p.ppid);
     busy.push({ ...p, what: kind[1], parent: p.ppid <= 1 ? 'orphaned: the run that started it is gone' : `parent ${p.ppid}${parent ? ` ${short(parent.cmd)}` : ''}` });
   }

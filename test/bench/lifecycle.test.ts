@@ -96,9 +96,12 @@ const procs: ProcInfo[] = [
   { pid: 401, ppid: 200, cmd: 'node /work/wrk-notes.js' },
 ];
 
-test('the preflight counts sidecars, benchmark processes, a benchmark\'s nginx and load generators, never its own descendants', () => {
+test('the preflight counts sidecars, benchmark processes, a benchmark\'s nginx and load generators, never its own descendants or ancestors', () => {
   assert.deepEqual(busyProcesses(procs, 300).map((b) => [b.pid, b.what]), [[100, 'devmesh sidecar process'], [101, "a benchmark's nginx"], [202, 'devmesh sidecar process']]);
   assert.deepEqual(busyProcesses(procs, 999).map((b) => b.pid), [100, 101, 202, 300, 301, 302]);
+  // Started through a wrapper whose command line names run.js (`npm run bench`'s sh -c, `timeout`): the wrapper is not counted.
+  const wrapped: ProcInfo[] = [...procs, { pid: 500, ppid: 200, cmd: 'sh -c npm run build && node out/bench/run.js' }, { pid: 501, ppid: 500, cmd: 'node out/bench/run.js' }];
+  assert.deepEqual(busyProcesses(wrapped, 501).map((b) => b.pid), [100, 101, 202, 300, 301, 302]);
 });
 
 test('the refusal names each process and its parent, says what to kill (orphans apart) and how to measure anyway', () => {
