@@ -65,6 +65,17 @@ async function paced(t: Target, rate: number, seconds: number): Promise<PacedRes
   return firstJsonLine<PacedResult>(child, (seconds + 30) * 1000);
 }
 
+/** An open loop at `rate` for `seconds` (no warm-up) with the CPU per request of the target's processes. */
+async function pacedWithCpu(t: Target, rate: number, seconds: number, connections: number): Promise<{ cpu: number; p50: number; p99: number; errors: number }> {
+  const pids = t.pids();
+  const before = pids.map(cpuMsOf);
+  const arg = JSON.stringify({ port: t.port, host: t.host, rate, seconds, connections, warmupSeconds: 0 });
+  const child = spawnPinned(CPUS?.load, process.execPath, [path.join(__dirname, 'dataplane', 'paced.js'), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = await firstJsonLine<PacedResult>(child, (seconds + 30) * 1000);
+  const used = pids.map(cpuMsOf).reduce((a, b, i) => a + b - before[i], 0);
+  return { cpu: r.sent > 0 ? (used * 1000) / r.sent : NaN, p50: percentile(r.latenciesMs, 50), p99: percentile(r.latenciesMs, 99), errors: r.errors };
+}
+
 async function wrkWithCpu(t: Target, connections: number, seconds: number, p = '/'): Promise<WrkResult & { cpuUsPerReq: number }> {
   const pids = t.pids();
   const before = pids.map(cpuMsOf);
@@ -176,6 +187,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     if (want('throughput')) {
       const rows: string[][] = [];
       let command = '';
+      let at64: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
       for (const c of [16, 64]) {
         // Rounds alternate the chains so a burst of outside load hits them alike; the median round counts.
         const runs: Record<string, Array<WrkResult & { cpuUsPerReq: number }>> = {};
@@ -191,11 +203,35 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
           const r = res[t.name];
           rows.push([`${t.name}`, String(c), fmt(r.rps), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq), ratio(r.cpuUsPerReq, res[LEAN]?.cpuUsPerReq), `${r.errors + r.non2xx}`]);
         }
+        if (c === 64) at64 = res;
         const lean = res[LEAN]?.cpuUsPerReq;
         if (lean) for (const name of ['devmesh', 'devmesh, process per sidecar']) goals.cpu.push({ what: `${name}, ${c} connections`, ratio: res[name].cpuUsPerReq / lean, devmesh: res[name].cpuUsPerReq, lean });
       }
       md.push('### Throughput (closed loop, keep-alive, ~100-byte responses)', '', `Command per figure: \`${command.replace(/-c\d+/, '-cN').replace(/http:\/\/\S+/, 'http://127.0.0.1:PORT/')}\``, '',
         table(['chain', 'connections', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req (service + proxies)', 'CPU x lean pair', 'errors'], rows));
+
+      // ---- CPU per request at equal load ----
+      // A closed loop drives each chain to its own saturation: on the one pinned core its CPU per request is
+      // 1 / its throughput, so two layouts (and the lean pair) are compared at different loads and the one
+      // that saturates first is charged for it. An open loop at one rate all of them sustain compares the work per request.
+      const equal = targets.filter((t) => t.name.startsWith('devmesh') || t.name === LEAN);
+      const slowest = Math.min(...equal.map((t) => at64[t.name]?.rps ?? NaN));
+      const rate = Math.max(50, Math.round((0.6 * slowest) / 50) * 50);
+      if (Number.isFinite(slowest)) {
+        const eq: Record<string, Array<{ cpu: number; p50: number; p99: number; errors: number }>> = {};
+        for (let round = 0; round < rounds; round++) {
+          for (const t of equal) {
+            phase(`dataplane: CPU per request at equal load (${rate} req/s), round ${round + 1} of ${rounds}, ${t.name}`);
+            (eq[t.name] ??= []).push(await pacedWithCpu(t, rate, secs, 64));
+          }
+        }
+        const med = (name: string) => [...eq[name]].sort((a, b) => a.cpu - b.cpu)[Math.floor(eq[name].length / 2)];
+        const lean = med(LEAN).cpu;
+        md.push('', `#### CPU per request at equal load (open loop, ${fmt(rate)} req/s, 64 connections)`, '',
+          `The closed-loop table charges each chain its CPU at its own saturation (there, CPU per request is 1 / throughput on the pinned core). Here every chain gets the same ${fmt(rate)} req/s (0.6x the slowest one's 64-connection throughput above) from \`bench/dataplane/paced.ts\` with 64 keep-alive connections: the work per request, at the same load. Median of ${rounds} alternating rounds of ${secs} s (by CPU).`, '',
+          table(['chain', 'CPU µs/req (service + proxies)', 'CPU x lean pair', 'closed-loop CPU µs/req (64 connections)', 'p50 ms', 'p99 ms', 'errors'],
+            equal.map((t) => { const m = med(t.name); return [t.name, fmt(m.cpu), ratio(m.cpu, lean), fmt(at64[t.name].cpuUsPerReq), fmt(m.p50, 2), fmt(m.p99, 2), String(m.errors)]; })));
+      }
     }
     const loaded = proxyMem();
 
