@@ -112,8 +112,9 @@ async function stopEverything(ms: number): Promise<void> {
 /** An error as one report: where the run was and what failed. */
 export function errorReport(name: string, e: unknown, where = current): string {
   const err = e instanceof Error ? e : new Error(String(e));
-  const stack = err.stack && process.env.DEVMESH_BENCH_STACK === '1' ? `\n${err.stack}` : '';
-  return `${name}: failed in phase "${where}": ${err.message}${stack}\n`;
+  // The stack after the message (its frames only: the message may span lines, as wrk's output does).
+  const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).join('\n');
+  return `${name}: failed in phase "${where}": ${err.message}${frames ? `\n${frames}` : ''}\n`;
 }
 
 /**
@@ -125,7 +126,11 @@ export function errorReport(name: string, e: unknown, where = current): string {
 export function runHarness(name: string, main: () => Promise<void>): void {
   let ending = false;
   const end = async (report: string, code: number) => {
-    if (ending) return;
+    if (ending) {
+      // A second Ctrl-C while the orderly stop runs: kill at once.
+      if (code > 128) { killTracked('SIGKILL'); process.exit(code); }
+      return;
+    }
     ending = true;
     process.stderr.write(report);
     const left = trackedAlive();
