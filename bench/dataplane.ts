@@ -100,7 +100,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
   const ca = createCa({ trustDomain: 'cluster.local' });
   const stops: Array<() => unknown> = [];
   // A signal or an uncaught error (runHarness in lifecycle.ts) still stops nginx and the sidecars in order; every process is tracked besides.
-  const noCleanup = onCleanup(() => stopAll(stops));
+  const noCleanup = onCleanup(async () => { await stopAll(stops); rmSync(dir, { recursive: true, force: true }); });
   try {
     // ---- the service ----
     phase('dataplane: start the service');
