@@ -35,6 +35,7 @@ import { CPUS, cpuMsOf, firstJsonLine, has, machineBusyMs, memoryOf, NICE, pin, 
 import { tailRuns } from './dataplane/tail';
 import { prepareBookinfo, timePropagation, timeUp } from './dataplane/up';
 import { percentile, type BenchResult } from './stats';
+import { onCleanup, phase } from './lifecycle';
 
 interface Target { name: string; port: number; host?: string; pids: () => number[] }
 
@@ -64,6 +65,17 @@ async function paced(t: Target, rate: number, seconds: number): Promise<PacedRes
   return firstJsonLine<PacedResult>(child, (seconds + 30) * 1000);
 }
 
+/** An open loop at `rate` for `seconds` (no warm-up) with the CPU per request of the target's processes. */
+async function pacedWithCpu(t: Target, rate: number, seconds: number, connections: number): Promise<{ cpu: number; p50: number; p99: number; errors: number }> {
+  const pids = t.pids();
+  const before = pids.map(cpuMsOf);
+  const arg = JSON.stringify({ port: t.port, host: t.host, rate, seconds, connections, warmupSeconds: 0 });
+  const child = spawnPinned(CPUS?.load, process.execPath, [path.join(__dirname, 'dataplane', 'paced.js'), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = await firstJsonLine<PacedResult>(child, (seconds + 30) * 1000);
+  const used = pids.map(cpuMsOf).reduce((a, b, i) => a + b - before[i], 0);
+  return { cpu: r.sent > 0 ? (used * 1000) / r.sent : NaN, p50: percentile(r.latenciesMs, 50), p99: percentile(r.latenciesMs, 99), errors: r.errors };
+}
+
 async function wrkWithCpu(t: Target, connections: number, seconds: number, p = '/'): Promise<WrkResult & { cpuUsPerReq: number }> {
   const pids = t.pids();
   const before = pids.map(cpuMsOf);
@@ -87,12 +99,11 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
   const dir = mkdtempSync(path.join(os.tmpdir(), 'devmesh-bench-'));
   const ca = createCa({ trustDomain: 'cluster.local' });
   const stops: Array<() => unknown> = [];
-  // Ctrl-C or a timeout's SIGTERM still stops nginx and the sidecars started so far.
-  const onSignal = () => void stopAll(stops).finally(() => process.exit(130));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // A signal or an uncaught error (runHarness in lifecycle.ts) still stops nginx and the sidecars in order; every process is tracked besides.
+  const noCleanup = onCleanup(async () => { await stopAll(stops); rmSync(dir, { recursive: true, force: true }); });
   try {
     // ---- the service ----
+    phase('dataplane: start the service');
     const svc = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'dataplane', 'service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
     stops.push(() => svc.kill());
     const { port: servicePort, bytes } = await firstJsonLine<{ port: number; bytes: number }>(svc);
@@ -103,11 +114,13 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // As `devmesh up` runs them: access-log lines kept for /access_log, not printed; 100 % trace sampling.
     const telemetryOn: BootstrapOptions = { sampling: 100, printAccessLog: false };
     const telemetryOff: BootstrapOptions = { ...telemetryOn, observability: false };
+    phase('dataplane: start the devmesh chain (shared layout)');
     const mesh: DevmeshChain = await startDevmeshChain(ca, snap, telemetryOn, 'shared');
     stops.push(() => mesh.stop());
     for (const pid of mesh.pids()) pin(pid, CPUS?.proxies);
     // The same chain with one process per sidecar (DEVMESH_SIDECAR_LAYOUT=process), for the throughput table.
     const snapP = benchSnapshot(servicePort, { client: await ports(3), server: await ports(3), ingress: await ports(2) });
+    phase('dataplane: start the devmesh chain (a process per sidecar)');
     const meshP: DevmeshChain = await startDevmeshChain(ca, snapP, telemetryOn, 'process');
     stops.push(() => meshP.stop());
     for (const pid of meshP.pids()) pin(pid, CPUS?.proxies);
@@ -115,6 +128,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // ---- nginx ----
     let nginx: NginxChain | undefined;
     if (nginxAvailable()) {
+      phase('dataplane: start nginx');
       nginx = await startNginxChain(path.join(dir, 'nginx'), {
         servicePort, frontPort: await freePort(), backPort: await freePort(), cpu: CPUS?.proxies,
         client: ca.issue(spiffeId('cluster.local', 'default', 'nginx-front')), server: ca.issue(spiffeId('cluster.local', 'default', 'nginx-back')),
@@ -123,6 +137,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     } else notes.push('nginx is not installed: the nginx chain was skipped (apt-get install -y nginx).');
 
     // ---- the lean Node pair: what Node's HTTP stack costs used plainly (the baseline devmesh is held to) ----
+    phase('dataplane: start the lean pair');
     const lean = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'dataplane', 'lean.js'), String(servicePort)], { stdio: ['ignore', 'pipe', 'inherit'] });
     stops.push(() => lean.kill());
     const { port: leanPort } = await firstJsonLine<{ port: number }>(lean);
@@ -140,6 +155,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     /** The fixed-rate latency also runs the lean pair: what plain Node adds at those rates. */
     const pacedChains = targets.filter((t) => !t.name.includes('process per sidecar'));
     for (const t of targets) {
+      phase(`dataplane: first GET / through ${t.name}`);
       const r = await get(t.port, t.host);
       if (r.status !== 200) throw new Error(`${t.name}: GET / answered ${r.status}`);
     }
@@ -160,6 +176,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // served WARM_REQUESTS or for three passes, whichever comes first.
     const WARM_REQUESTS = o.quick ? 0 : 10_000;
     for (const t of targets) {
+      phase(`dataplane: warm-up of ${t.name}`);
       let served = 0;
       for (let pass = 0; pass < 3 && (pass === 0 || served < WARM_REQUESTS); pass++) {
         served += (await runWrk(`http://127.0.0.1:${t.port}/`, { connections: 64, seconds: o.quick ? 1 : 3, host: t.host })).requests;
@@ -170,11 +187,15 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     if (want('throughput')) {
       const rows: string[][] = [];
       let command = '';
+      let at64: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
       for (const c of [16, 64]) {
         // Rounds alternate the chains so a burst of outside load hits them alike; the median round counts.
         const runs: Record<string, Array<WrkResult & { cpuUsPerReq: number }>> = {};
         for (let round = 0; round < rounds; round++) {
-          for (const t of targets) { (runs[t.name] ??= []).push(await wrkWithCpu(t, c, secs)); command ||= runs[t.name][0].command; }
+          for (const t of targets) {
+            phase(`dataplane: throughput, ${c} connections, round ${round + 1} of ${rounds}, ${t.name}`);
+            (runs[t.name] ??= []).push(await wrkWithCpu(t, c, secs)); command ||= runs[t.name][0].command;
+          }
         }
         const res: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
         for (const [name, rs] of Object.entries(runs)) res[name] = [...rs].sort((a, b) => a.rps - b.rps)[Math.floor(rs.length / 2)];
@@ -182,16 +203,41 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
           const r = res[t.name];
           rows.push([`${t.name}`, String(c), fmt(r.rps), ratio(r.rps, res.direct.rps), ratio(r.rps, res.nginx?.rps), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.cpuUsPerReq), ratio(r.cpuUsPerReq, res[LEAN]?.cpuUsPerReq), `${r.errors + r.non2xx}`]);
         }
+        if (c === 64) at64 = res;
         const lean = res[LEAN]?.cpuUsPerReq;
         if (lean) for (const name of ['devmesh', 'devmesh, process per sidecar']) goals.cpu.push({ what: `${name}, ${c} connections`, ratio: res[name].cpuUsPerReq / lean, devmesh: res[name].cpuUsPerReq, lean });
       }
       md.push('### Throughput (closed loop, keep-alive, ~100-byte responses)', '', `Command per figure: \`${command.replace(/-c\d+/, '-cN').replace(/http:\/\/\S+/, 'http://127.0.0.1:PORT/')}\``, '',
         table(['chain', 'connections', 'req/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req (service + proxies)', 'CPU x lean pair', 'errors'], rows));
+
+      // ---- CPU per request at equal load ----
+      // A closed loop drives each chain to its own saturation: on the one pinned core its CPU per request is
+      // 1 / its throughput, so two layouts (and the lean pair) are compared at different loads and the one
+      // that saturates first is charged for it. An open loop at one rate all of them sustain compares the work per request.
+      const equal = targets.filter((t) => t.name.startsWith('devmesh') || t.name === LEAN);
+      const slowest = Math.min(...equal.map((t) => at64[t.name]?.rps ?? NaN));
+      const rate = Math.max(50, Math.round((0.6 * slowest) / 50) * 50);
+      if (Number.isFinite(slowest)) {
+        const eq: Record<string, Array<{ cpu: number; p50: number; p99: number; errors: number }>> = {};
+        for (let round = 0; round < rounds; round++) {
+          for (const t of equal) {
+            phase(`dataplane: CPU per request at equal load (${rate} req/s), round ${round + 1} of ${rounds}, ${t.name}`);
+            (eq[t.name] ??= []).push(await pacedWithCpu(t, rate, secs, 64));
+          }
+        }
+        const med = (name: string) => [...eq[name]].sort((a, b) => a.cpu - b.cpu)[Math.floor(eq[name].length / 2)];
+        const lean = med(LEAN).cpu;
+        md.push('', `#### CPU per request at equal load (open loop, ${fmt(rate)} req/s, 64 connections)`, '',
+          `The closed-loop table charges each chain its CPU at its own saturation (there, CPU per request is 1 / throughput on the pinned core). Here every chain gets the same ${fmt(rate)} req/s (0.6x the slowest one's 64-connection throughput above) from \`bench/dataplane/paced.ts\` with 64 keep-alive connections: the work per request, at the same load. Median of ${rounds} alternating rounds of ${secs} s (by CPU).`, '',
+          table(['chain', 'CPU µs/req (service + proxies)', 'CPU x lean pair', 'closed-loop CPU µs/req (64 connections)', 'p50 ms', 'p99 ms', 'errors'],
+            equal.map((t) => { const m = med(t.name); return [t.name, fmt(m.cpu), ratio(m.cpu, lean), fmt(at64[t.name].cpuUsPerReq), fmt(m.p50, 2), fmt(m.p99, 2), String(m.errors)]; })));
+      }
     }
     const loaded = proxyMem();
 
     // ---- 64 KiB ----
     if (want('big')) {
+      phase('dataplane: 64 KiB responses');
       const res: Record<string, WrkResult & { cpuUsPerReq: number }> = {};
       for (const t of main) res[t.name] = await wrkWithCpu(t, 16, secs, '/big');
       md.push('### 64 KiB responses (16 connections)', '', table(['chain', 'req/s', 'MiB/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'CPU µs/req'],
@@ -200,6 +246,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- latency at fixed rates ----
     if (want('latency')) {
+      phase('dataplane: latency at fixed rates');
       const rows: string[][] = [];
       for (const rate of [100, 1000]) {
         const seconds = o.quick ? 2 : rate === 100 ? 20 : 10;
@@ -223,6 +270,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- what the slow requests overlapped: only when asked (`--only=tail`), it starts a probed chain of its own ----
     if (o.only?.includes('tail')) {
+      phase('dataplane: what the slow requests overlapped (tail)');
       const out: string[] = [];
       await tailRuns({ rates: [100, 1000], seconds: o.quick ? 2 : 10, stalls: false }, (lines) => out.push(...lines, ''));
       md.push('### What the slow requests overlapped (fixed rates, `--only=tail`)', '',
@@ -242,6 +290,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // ---- memory per added workload (the default layout) ----
     const both = CPUS ? `${CPUS.load},${CPUS.proxies}` : undefined;
     if (want('scaling')) {
+      phase('dataplane: memory per workload');
       const rows: string[][] = [];
       let prev: { n: number; peak: number; idle: number } | undefined;
       for (const replicas of [1, 2, 4]) {
@@ -272,6 +321,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     // ---- every core: two independent caller -> callee chains against one, by process layout ----
     const cpus = CPUS;
     if (want('cores') && cpus) {
+      phase('dataplane: every core (two chains against one)');
       // Each chain has its own service process and its own callee service (chainsSnapshot), so no request crosses chains.
       const svc2 = spawnPinned(cpus.load, process.execPath, [path.join(__dirname, 'dataplane', 'service.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
       stops.push(() => svc2.kill());
@@ -344,6 +394,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- telemetry on vs off ----
     if (want('telemetry')) {
+      phase('dataplane: telemetry on vs off');
       await mesh.stop();
       await meshP.stop();
       const variants: Array<[string, BootstrapOptions]> = [
@@ -371,6 +422,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
 
     // ---- devmesh up + propagation (not pinned: what a developer sees) ----
     if (want('up')) {
+      phase('dataplane: devmesh up and config propagation');
       const meshFile = await prepareBookinfo(path.join(dir, 'bookinfo'));
       const runs = await timeUp(meshFile, o.quick ? 1 : 5);
       const wall = runs.map((r) => r.wallMs), rep = runs.map((r) => r.reportedMs);
@@ -386,8 +438,7 @@ export async function benchDataplane(o: DataplaneOptions = {}): Promise<BenchRes
     md.push('', ...targetRows(goals), '', `Load average at end (1/5/15 min): ${load()}.`);
   } finally {
     await stopAll(stops);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    noCleanup();
     rmSync(dir, { recursive: true, force: true });
   }
   return { name: 'dataplane', rows: [], notes, markdown: ['## Data plane', '', ...md.map((l) => (l.startsWith('### ') ? `\n${l}` : l)), ...notes.map((n) => `\n${n}`)].join('\n') };

@@ -31,6 +31,11 @@
  * processes and, apart, on the app (system calls by kind, page faults, context switches: counts,
  * so a busy machine blurs them far less than CPU time); --perf=EVENTS
  * chooses the events.
+ * --loop preloads loopProbe.js in the sidecar processes: event-loop utilisation
+ * and delay of the busiest process per round. --rate=R drives each measured
+ * round with an open loop at R req/s (paced.js, CONNECTIONS connections)
+ * instead of wrk's closed loop, so the layouts are compared at the same load
+ * (a closed loop compares each at its own saturation).
  * --together drives every layout's chain 1 at the same time in each round
  * (as abChains does), so a busy machine disturbs them alike; fair between
  * layouts with the same number of busy processes (cross against role,
@@ -51,11 +56,13 @@ import { createCa } from '../../simulator/control/ca';
 import type { SidecarLayout } from '../../simulator/control/sidecars';
 import { benchSnapshot, chainHost, chainsSnapshot, SERVICE_HOST, startDevmeshChain, type DevmeshChain, type Placement } from './devmeshChain';
 import type { GcSummary } from './gcProbe';
+import type { LoopSummary } from './loopProbe';
+import type { PacedResult } from './paced';
 import { freePort } from './ports';
 import { CPUS, cpuMsOf, cpuSplitOfAll, firstJsonLine, memoryOf, pin, runWrk, spawnPinned, type CpuSplit, type WrkResult } from './procs';
 
 interface Setup { name: string; svc: ChildProcess; mesh: DevmeshChain; urls: Array<{ url: string; host: string }> }
-interface Round { rps: number; errors: number; service: number; sidecar: number; split: CpuSplit; gc?: { scavenges: number; fullGcs: number; pauseUs: number; survivedKb: number; promotedKb: number; youngKb: number } }
+interface Round { rps: number; errors: number; service: number; sidecar: number; split: CpuSplit; p50Ms: number; p99Ms: number; mainShare: number; loop?: { elu: number; delayP99Ms: number; delayMaxMs: number }; gc?: { scavenges: number; fullGcs: number; pauseUs: number; survivedKb: number; promotedKb: number; youngKb: number } }
 
 const LAYOUTS: Record<string, { layout: SidecarLayout; chains: number; placement: Placement }> = {
   shared: { layout: 'shared', chains: 1, placement: 'chain' },
@@ -133,21 +140,47 @@ async function main(): Promise<void> {
     process.env.DEVMESH_GC_DIR = gcDir;
     process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --require ${path.join(__dirname, 'gcProbe.js')}`.trim();
   }
+  const loopDir = argv.includes('--loop') ? path.join(os.tmpdir(), `ablayouts-loop-${process.pid}`) : undefined;
+  if (loopDir) {
+    mkdirSync(loopDir, { recursive: true });
+    process.env.DEVMESH_LOOP_DIR = loopDir;
+    process.env.DEVMESH_SIDECAR_EXEC_ARGV = `${process.env.DEVMESH_SIDECAR_EXEC_ARGV ?? ''} --require ${path.join(__dirname, 'loopProbe.js')}`.trim();
+  }
+  const bracket = !!(gcDir || loopDir);
+  const rate = Number(argv.find((a) => a.startsWith('--rate='))?.slice('--rate='.length) ?? NaN);
   const setups: Setup[] = [];
   for (const spec of specs) setups.push(await setup(spec));
-  const wrk = (u: { url: string; host: string }, secs: number) => runWrk(u.url, { connections, seconds: secs, host: u.host, cpu: CPUS?.load });
+  const closedLoop = (u: { url: string; host: string }, secs: number) => runWrk(u.url, { connections, seconds: secs, host: u.host, cpu: CPUS?.load });
+  // --rate=R: an open loop at R req/s (paced.js) instead of wrk's closed loop: every layout measured at the same load.
+  const openLoop = async (u: { url: string; host: string }, secs: number): Promise<WrkResult> => {
+    const port = Number(new URL(u.url).port);
+    const child = spawnPinned(CPUS?.load, process.execPath, [path.join(__dirname, 'paced.js'), JSON.stringify({ port, host: u.host, rate, seconds: secs, connections, warmupSeconds: 0 })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = await firstJsonLine<PacedResult>(child, (secs + 30) * 1000);
+    const lat = [...r.latenciesMs].sort((a, b) => a - b);
+    const at = (q: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * q))] ?? NaN;
+    return { rps: r.ok / secs, requests: r.sent, errors: r.errors, non2xx: 0, p50Ms: at(0.5), p99Ms: at(0.99), command: `paced ${rate} req/s` };
+  };
+  const wrk = (u: { url: string; host: string }, secs: number) => (Number.isFinite(rate) && secs === seconds ? openLoop(u, secs) : closedLoop(u, secs));
   await Promise.all(setups.flatMap((s) => s.urls.map((u) => wrk(u, 4))));
   for (const s of setups) await wrk(s.urls[0], 2);
   process.stdout.write(`load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; ${rounds} rounds of ${seconds} s, ${connections} connections, ${together ? 'every layout at the same time' : 'one layout at a time, rotating order'}\n`);
   const runs: Round[][] = setups.map(() => []);
   for (const _ of setups) perfRuns.push([]);
-  const measure = async (i: number, k: number, r: WrkResult, was: { svc: number; split: CpuSplit }) => {
+  const measure = async (i: number, k: number, r: WrkResult, was: { svc: number; split: CpuSplit; mains: number[] }) => {
     const s = setups[i];
     const pids = s.mesh.pids();
     const split = cpuSplitOfAll(pids);
     const n = r.requests;
     for (const key of Object.keys(split) as (keyof CpuSplit)[]) split[key] = ((split[key] - was.split[key]) * (key === 'voluntary' || key === 'involuntary' ? 1 : 1000)) / n;
-    const round: Round = { rps: r.rps, errors: r.errors + r.non2xx, service: ((cpuMsOf(s.svc.pid) - was.svc) * 1000) / n, sidecar: split.user + split.system, split };
+    // The busiest sidecar process's main thread, as a share of the run's wall time (1.0: one core's worth, the loop saturated).
+    const mainShare = Math.max(...pids.map((pid, j) => (cpuSplitOfAll([pid]).main - was.mains[j]) / (seconds * 1000)));
+    const round: Round = { rps: r.rps, errors: r.errors + r.non2xx, service: ((cpuMsOf(s.svc.pid) - was.svc) * 1000) / n, sidecar: split.user + split.system, split, p50Ms: r.p50Ms, p99Ms: r.p99Ms, mainShare };
+    if (loopDir) {
+      const files = pids.map((pid) => path.join(loopDir, `${pid}.loop.json`));
+      for (let t = 0; t < 50 && !files.every((f) => existsSync(f)); t++) await new Promise((res) => setTimeout(res, 100));
+      const loops = files.filter((f) => existsSync(f)).map((f) => JSON.parse(readFileSync(f, 'utf8')) as LoopSummary);
+      round.loop = { elu: Math.max(...loops.map((l) => l.elu)), delayP99Ms: Math.max(...loops.map((l) => l.delayP99Ms)), delayMaxMs: Math.max(...loops.map((l) => l.delayMaxMs)) };
+    }
     if (gcDir) {
       const files = pids.map((pid) => path.join(gcDir, `${pid}.gc.json`));
       for (let t = 0; t < 50 && !files.every((f) => existsSync(f)); t++) await new Promise((res) => setTimeout(res, 100));
@@ -163,18 +196,20 @@ async function main(): Promise<void> {
     }
     runs[i].push(round);
     const g = round.gc;
-    process.stdout.write(`round ${k + 1} ${s.name}: ${r.rps.toFixed(0)} req/s, ${round.errors} errors; CPU µs/req service ${round.service.toFixed(0)}, sidecars ${round.sidecar.toFixed(0)} (main ${split.main.toFixed(0)}, other threads ${split.helpers.toFixed(0)}, user ${split.user.toFixed(0)}, system ${split.system.toFixed(0)}), context switches/req ${split.voluntary.toFixed(2)} + ${split.involuntary.toFixed(2)} forced; load ${os.loadavg()[0].toFixed(1)}${g ? `; per 1000 req ${g.scavenges.toFixed(1)} scavenges, ${g.fullGcs.toFixed(2)} full GCs; GC pause ${g.pauseUs.toFixed(0)} µs/req, young allocated ${g.youngKb.toFixed(1)} KB/req, survived ${g.survivedKb.toFixed(2)}, promoted ${g.promotedKb.toFixed(2)}` : ''}\n`);
+    const lp = round.loop;
+    process.stdout.write(`round ${k + 1} ${s.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ${round.errors} errors; busiest sidecar main thread ${(mainShare * 100).toFixed(0)} % of a core${lp ? `, loop utilisation ${lp.elu.toFixed(2)}, loop delay p99 ${lp.delayP99Ms.toFixed(1)} ms (max ${lp.delayMaxMs.toFixed(0)})` : ''}; CPU µs/req service ${round.service.toFixed(0)}, sidecars ${round.sidecar.toFixed(0)} (main ${split.main.toFixed(0)}, other threads ${split.helpers.toFixed(0)}, user ${split.user.toFixed(0)}, system ${split.system.toFixed(0)}), context switches/req ${split.voluntary.toFixed(2)} + ${split.involuntary.toFixed(2)} forced; load ${os.loadavg()[0].toFixed(1)}${g ? `; per 1000 req ${g.scavenges.toFixed(1)} scavenges, ${g.fullGcs.toFixed(2)} full GCs; GC pause ${g.pauseUs.toFixed(0)} µs/req, young allocated ${g.youngKb.toFixed(1)} KB/req, survived ${g.survivedKb.toFixed(2)}, promoted ${g.promotedKb.toFixed(2)}` : ''}\n`);
   };
   /** Drives the layouts `indices` at the same time and measures each. */
   const round = async (indices: number[], k: number) => {
     const pidsOf = indices.map((i) => setups[i].mesh.pids());
     if (gcDir) for (const pid of pidsOf.flat()) rmSync(path.join(gcDir, `${pid}.gc.json`), { force: true });
-    const was = indices.map((i, j) => ({ svc: cpuMsOf(setups[i].svc.pid), split: cpuSplitOfAll(pidsOf[j]) }));
-    if (gcDir) for (const pid of pidsOf.flat()) process.kill(pid, 'SIGUSR2');
+    if (loopDir) for (const pid of pidsOf.flat()) rmSync(path.join(loopDir, `${pid}.loop.json`), { force: true });
+    const was = indices.map((i, j) => ({ svc: cpuMsOf(setups[i].svc.pid), split: cpuSplitOfAll(pidsOf[j]), mains: pidsOf[j].map((pid) => cpuSplitOfAll([pid]).main) }));
+    if (bracket) for (const pid of pidsOf.flat()) process.kill(pid, 'SIGUSR2');
     const counters = perfEvents ? pidsOf.map((pids) => perfStat(pids, perfEvents)) : [];
     const appCounters = perfEvents ? indices.map((i) => perfStat([setups[i].svc.pid!], perfEvents)) : [];
     const results = await Promise.all(indices.map((i) => wrk(setups[i].urls[0], seconds)));
-    if (gcDir) for (const pid of pidsOf.flat()) process.kill(pid, 'SIGUSR2');
+    if (bracket) for (const pid of pidsOf.flat()) process.kill(pid, 'SIGUSR2');
     const counted = await Promise.all(counters.map((c) => c.stop()));
     const appCounted = await Promise.all(appCounters.map((c) => c.stop()));
     // The app's counts beside the sidecars': how it is woken depends on the layout in front of it.
@@ -194,7 +229,9 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]) => { const v = [...xs].sort((p, q) => p - q); return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2; };
   const measures: Array<[string, (r: Round) => number, number]> = [
-    ['req/s', (r) => r.rps, 0], ['service CPU µs/req', (r) => r.service, 0], ['sidecar CPU µs/req', (r) => r.sidecar, 0],
+    ['req/s', (r) => r.rps, 0], ['p50 ms', (r) => r.p50Ms, 1], ['p99 ms', (r) => r.p99Ms, 1], ['busiest sidecar main thread, share of a core', (r) => r.mainShare, 2],
+    ...(loopDir ? [['loop utilisation (busiest process)', (r: Round) => r.loop!.elu, 2], ['loop delay p99 ms', (r: Round) => r.loop!.delayP99Ms, 1]] as Array<[string, (r: Round) => number, number]> : []),
+    ['service + sidecars CPU µs/req', (r) => r.service + r.sidecar, 0], ['service CPU µs/req', (r) => r.service, 0], ['sidecar CPU µs/req', (r) => r.sidecar, 0],
     ['sidecar main thread µs/req', (r) => r.split.main, 0], ['sidecar other threads µs/req', (r) => r.split.helpers, 0],
     ['sidecar user µs/req', (r) => r.split.user, 0], ['sidecar system µs/req', (r) => r.split.system, 0],
     ['voluntary switches/req', (r) => r.split.voluntary, 2], ['forced switches/req', (r) => r.split.involuntary, 2],
@@ -220,6 +257,7 @@ async function main(): Promise<void> {
   process.stdout.write(`load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}\n`);
   for (const s of setups) { await s.mesh.stop(); s.svc.kill(); }
   if (gcDir) rmSync(gcDir, { recursive: true, force: true });
+  if (loopDir) rmSync(loopDir, { recursive: true, force: true });
   setTimeout(() => process.exit(0), 300).unref();
 }
 

@@ -11,6 +11,7 @@ import type { Resource } from '../../simulator/policy/model';
 import type { MeshSnapshot, BootstrapOptions } from '../../simulator/protocol';
 import type { MeshCa } from '../../simulator/control/ca';
 import { EventLog } from '../../simulator/control/events';
+import { track } from '../lifecycle';
 import { ManagedSidecar, SharedHosts, SidecarHost, sidecarLayout, type SidecarLayout } from '../../simulator/control/sidecars';
 
 const TD = 'cluster.local';
@@ -139,6 +140,11 @@ export function processSlot(placement: Exclude<Placement, 'default'>, w: { name:
  */
 export async function startDevmeshChain(ca: MeshCa, snapshot: MeshSnapshot, options: BootstrapOptions = {}, layout: SidecarLayout = sidecarLayout(), hosts = 1, placement: Placement = 'chain'): Promise<DevmeshChain> {
   const events = new EventLog();
+  // Every sidecar process (restarts too) is tracked: the harness's end, however it comes, takes its group down (lifecycle.ts).
+  events.subscribe((e) => {
+    const pid = (e.data as { pid?: number } | undefined)?.pid;
+    if ((e.type === 'process.started' || e.type === 'process.restarted') && pid) track(pid, { what: `devmesh ${e.workload} (sidecar process)`, group: true });
+  });
   const shared = layout === 'shared' ? Array.from({ length: hosts }, (_, i) => new SidecarHost(`sidecars ${i + 1}`, events)) : [];
   const pool = new SharedHosts((name) => new SidecarHost(name, events));
   const hostOf = (w: { name: string; service: string }) => layout !== 'shared' ? undefined

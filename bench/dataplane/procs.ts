@@ -6,6 +6,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
+import { track } from '../lifecycle';
 
 export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
@@ -17,8 +18,18 @@ export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v 
  */
 export const CPUS = os.cpus().length >= 2 && has('taskset') && process.env.DEVMESH_BENCH_PIN !== 'off' ? { load: '0', proxies: '1' } : undefined;
 
+/**
+ * `setpriv --pdeathsig KILL` before a child's command: the kernel SIGKILLs it
+ * when the harness dies, however it dies (a harness SIGKILLed once left nginx
+ * running; lifecycle.ts's reaper is the second net, for what is spawned elsewhere).
+ */
+const DEATH_SIG = process.platform === 'linux' && has('setpriv') ? ['setpriv', '--pdeathsig', 'KILL'] : [];
+
+/** Spawns a child pinned to `cpu` (taskset), at the run's niceness, that dies with the harness; tracked until it exits (lifecycle.ts). */
 export function spawnPinned(cpu: string | undefined, cmd: string, args: string[], opts: Parameters<typeof spawn>[2] = {}): ChildProcess {
-  const child = cpu ? spawn('taskset', ['-c', cpu, cmd, ...args], opts) : spawn(cmd, args, opts);
+  const argv = [...DEATH_SIG, ...(cpu ? ['taskset', '-c', cpu] : []), cmd, ...args];
+  const child = spawn(argv[0], argv.slice(1), opts);
+  track(child, { what: [cmd.split('/').pop(), ...args.map((a) => (a.includes('/') ? a.split('/').slice(-2).join('/') : a))].join(' ') });
   pin(child.pid, undefined);
   return child;
 }
@@ -145,20 +156,37 @@ export function runWrk(url: string, o: { connections: number; seconds: number; h
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', ...(o.host ? ['-H', `Host: ${o.host}`] : []), ...(o.script ? ['-s', o.script] : []), url];
   const cpu = o.cpu ?? CPUS?.load;
   const command = `${cpu ? `taskset -c ${cpu} ` : ''}wrk ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
+  const deadlineS = o.seconds + 20;
   return new Promise((resolve, reject) => {
     const child = spawnPinned(cpu, 'wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
+    let timedOut = false;
     child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (o.seconds + 20) * 1000);
-    child.on('error', reject);
-    child.on('close', () => {
+    child.stderr!.on('data', (d) => (err += d));
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, deadlineS * 1000);
+    child.on('error', (e) => { clearTimeout(timer); reject(new Error(`${command}: could not start wrk: ${e.message}`)); });
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       const r = parseWrk(out);
-      if (Number.isNaN(r.rps)) reject(new Error(`wrk output not understood:\n${out}`));
+      if (Number.isNaN(r.rps)) reject(new Error(wrkFailure({ command, stdout: out, stderr: err, code, signal, timedOut, deadlineS })));
       else resolve({ ...r, command });
     });
   });
+}
+
+/**
+ * Why a wrk run gave no figures: how it ended (exit code, signal, our
+ * deadline), its stdout and its stderr apart. wrk prints its report only at
+ * the end and its stdout is a pipe (block-buffered), so a wrk that is
+ * killed prints nothing at all: an empty stdout says so.
+ */
+export function wrkFailure(f: { command: string; stdout: string; stderr: string; code: number | null; signal: NodeJS.Signals | null; timedOut: boolean; deadlineS: number }): string {
+  const how = f.timedOut ? `did not finish within ${f.deadlineS} s and was killed (SIGKILL by the harness's deadline)`
+    : f.signal ? `was killed by ${f.signal} (not by the harness: another process signalled it)`
+      : `exited with code ${f.code}`;
+  const text = (s: string, name: string) => (s.trim() ? `${name}:\n${s.trim().split('\n').map((l) => `  ${l}`).join('\n')}` : `${name}: (empty${name === 'stdout' && (f.timedOut || f.signal) ? ': wrk prints its report when it ends, a killed wrk prints nothing' : ''})`);
+  return `wrk output not understood: \`${f.command}\` ${how}\n${text(f.stdout, 'stdout')}\n${text(f.stderr, 'stderr')}`;
 }
 
 /** Waits for the first JSON line a child prints on stdout. */
