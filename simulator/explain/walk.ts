@@ -827,7 +827,7 @@ export function rulePath(rule: RuleRef): (string | number)[] {
 
 function defaultSource(p: Provenance | undefined, version: string, what: string): string {
   if (!p) return `${what} (Istio ${version} default)`;
-  const from = p.from === 'meshConfig' ? p.source : p.from === 'compatibilityVersion' ? `compatibilityVersion ${p.version}: ${p.source}` : `Istio ${p.version} default: ${p.source}`;
+  const from = p.from === 'meshConfig' || p.from === 'mesh' ? p.source : p.from === 'compatibilityVersion' ? `compatibilityVersion ${p.version}: ${p.source}` : `Istio ${p.version} default: ${p.source}`;
   return `${what} (${from})`;
 }
 

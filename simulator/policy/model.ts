@@ -82,6 +82,18 @@ export interface ServiceSpec {
   workloads?: WorkloadSpec[];
 }
 
+/**
+ * The trace headers a sidecar's tracer reads and writes (Envoy has one
+ * tracer per proxy, and each speaks its own format):
+ * - `b3`: Envoy's Zipkin tracer (Istio's zipkin provider, trace_context_option
+ *   USE_B3): reads `b3` or `x-b3-*`, writes `x-b3-traceid/spanid/parentspanid/sampled`;
+ * - `w3c`: Envoy's OpenTelemetry tracer (Istio's opentelemetry provider):
+ *   reads and writes `traceparent`, `tracestate` passed through;
+ * - `b3+w3c`: the Zipkin tracer with USE_B3_WITH_W3C_PROPAGATION (Istio 1.28+
+ *   zipkin.traceContextOption): reads B3, else `traceparent`; writes both.
+ */
+export type TracePropagation = 'b3' | 'w3c' | 'b3+w3c';
+
 export interface MeshSpec {
   trustDomain?: string;
   namespace?: string;
@@ -89,7 +101,8 @@ export interface MeshSpec {
   rootNamespace?: string;
   controlPort?: number;
   ingress?: { port?: number };
-  telemetry?: { otlp?: { endpoint: string }; sampling?: number };
+  /** devmesh's own: where spans go, how many, and which trace headers the sidecars read and write (default: `w3c` with `otlp`, else `b3`). */
+  telemetry?: { otlp?: { endpoint: string }; sampling?: number; propagation?: TracePropagation };
   /** The mesh flavor whose defaults apply (only Istio's today). */
   flavor?: 'istio';
   /** An older Istio release whose defaults to apply, as Istio's `compatibilityVersion` (e.g. "1.23"). */

@@ -72,7 +72,7 @@ describe('explain --trace and per-rule counters on a running mesh', { timeout: 1
     await waitReady(up, fx.meshFile);
     const s = up.session();
     client = new ControlClient(s.apiUrl, s.token);
-    const r = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { traceparent: `00-${TRACE}-${randomBytes(8).toString('hex')}-01`, 'end-user': 'jason' });
+    const r = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { 'x-b3-traceid': TRACE, 'x-b3-spanid': randomBytes(8).toString('hex'), 'x-b3-sampled': '1', 'end-user': 'jason' });
     assert.equal(r.status, 200, r.body);
     // Every hop's spans reach the control plane's store (ingress, productpage's two calls, reviews -> ratings; each with its callee's).
     await waitFor('the whole trace', async () => (await client.trace(TRACE).catch(() => undefined))?.spans.length! >= 8, 15_000, 100);

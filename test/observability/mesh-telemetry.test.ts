@@ -101,7 +101,8 @@ describe('observability of a running mesh', () => {
   const CALLER_SPAN = '00f067aa0ba902b7';
 
   test('a request through ingress, productpage, reviews and ratings is one trace under the trace id the caller sent', async () => {
-    const r = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { traceparent: `00-${TRACE}-${CALLER_SPAN}-01`, tracestate: 'vendor=x' });
+    // The Mesh names no trace format and no OTLP collector (--otlp-endpoint only says where spans go): Istio's Zipkin tracer, B3.
+    const r = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { 'x-b3-traceid': TRACE, 'x-b3-spanid': CALLER_SPAN, 'x-b3-sampled': '1' });
     assert.equal(r.status, 200);
     assert.match(r.body, /Reviews served by:<\/dt><dd><u>reviews-v2<\/u>/);
     const spans = await traceOf(TRACE, 8);
@@ -148,7 +149,7 @@ describe('observability of a running mesh', () => {
       `productpage's server span [${ppServer.start}, +${ppServer.durationMs}] inside the ingress span [${ingress.start}, +${ingress.durationMs}]`);
   });
 
-  test('B3 headers from the caller continue its trace too, and x-request-id is always set', async () => {
+  test('64-bit and single-header B3 continue the caller\'s trace, traceparent alone does not, and x-request-id is always set', async () => {
     const b3Trace = 'a'.repeat(16); // 64-bit B3 id: the low half of the 128-bit one
     await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews', { 'x-b3-traceid': b3Trace, 'x-b3-spanid': 'b'.repeat(16), 'x-b3-sampled': '1' });
     // ingress, productpage server + client, reviews server + client, ratings server: wait for all six,
@@ -159,6 +160,19 @@ describe('observability of a running mesh', () => {
     await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews', { b3: `${single}-${'d'.repeat(16)}-1` });
     const s2 = await traceOf(single, 6);
     assert.equal(s2.find((s) => s.role === 'ingress')?.parentSpanId, 'd'.repeat(16));
+    // Envoy's Zipkin tracer does not read traceparent: the edge starts a new trace, as a cluster's Istio with the zipkin provider does.
+    const w3cOnly = 'e'.repeat(32);
+    // (product 9: its log lines say when every hop has reported, spans and lines travel in the same batches)
+    const r3 = await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/9/reviews', { traceparent: `00-${w3cOnly}-${'f'.repeat(16)}-01` });
+    assert.equal(r3.status, 200);
+    const w3cLogs = await waitFor('every hop of the traceparent-only request', async () => {
+      const l = await api<{ entries: AccessLogEntry[] }>('/api/logs?limit=200');
+      const mine = l.entries.filter((e) => /\/9(\/|$)/.test(e.path));
+      return mine.length >= 6 ? mine : undefined;
+    }, 5_000, 100);
+    assert.equal(new Set(w3cLogs.map((e) => e.trace_id)).size, 1, 'one new trace from the edge to ratings');
+    assert.notEqual(w3cLogs[0].trace_id, w3cOnly);
+    assert.equal((await up.api(`/api/traces/${w3cOnly}`)).status, 404, 'no span joins the W3C-only caller\'s trace');
     // A caller that sends nothing gets a new trace and a request id on every hop.
     // (product 7: a path no other test asks for, so its log lines are told apart)
     await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/7/reviews');

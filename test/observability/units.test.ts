@@ -17,35 +17,60 @@ const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const S = '00f067aa0ba902b7';
 
 describe('trace context propagation', () => {
+  const P = 'b'.repeat(16);
   test('a W3C traceparent is read with its sampling flag', () => {
-    assert.deepEqual(readTraceContext({ traceparent: `00-${T}-${S}-01` }), { traceId: T, spanId: S, sampled: true });
-    assert.deepEqual(readTraceContext({ traceparent: `00-${T}-${S}-00` }), { traceId: T, spanId: S, sampled: false });
+    assert.deepEqual(readTraceContext({ traceparent: `00-${T}-${S}-01` }, 'w3c'), { traceId: T, spanId: S, sampled: true });
+    assert.deepEqual(readTraceContext({ traceparent: `00-${T}-${S}-00` }, 'w3c'), { traceId: T, spanId: S, sampled: false });
   });
-  test('malformed or all-zero traceparents are ignored, and B3 is used instead', () => {
-    assert.equal(readTraceContext({ traceparent: `00-${'0'.repeat(32)}-${S}-01` }), undefined);
-    assert.equal(readTraceContext({ traceparent: `ff-${T}-${S}-01` }), undefined);
-    assert.equal(readTraceContext({ traceparent: 'garbage' }), undefined);
-    assert.deepEqual(readTraceContext({ traceparent: 'garbage', 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-sampled': '1' }), { traceId: T, spanId: S, sampled: true });
+  test('malformed or all-zero traceparents are ignored', () => {
+    assert.equal(readTraceContext({ traceparent: `00-${'0'.repeat(32)}-${S}-01` }, 'w3c'), undefined);
+    assert.equal(readTraceContext({ traceparent: `ff-${T}-${S}-01` }, 'w3c'), undefined);
+    assert.equal(readTraceContext({ traceparent: 'garbage' }, 'w3c'), undefined);
+    assert.deepEqual(readTraceContext({ traceparent: 'garbage', 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-sampled': '1' }, 'b3+w3c'), { traceId: T, spanId: S, sampled: true });
   });
-  test('single b3 header, 64-bit ids padded to 128 bits, and debug flag', () => {
-    assert.deepEqual(readTraceContext({ b3: `${T}-${S}-1-${'1'.repeat(16)}` }), { traceId: T, spanId: S, sampled: true });
-    assert.deepEqual(readTraceContext({ b3: `${'a'.repeat(16)}-${S}` }), { traceId: '0'.repeat(16) + 'a'.repeat(16), spanId: S, sampled: undefined });
-    assert.deepEqual(readTraceContext({ b3: '0' }), { sampled: false });
-    assert.deepEqual(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-flags': '1' }), { traceId: T, spanId: S, sampled: true });
+  test('single b3 header (read before x-b3-*, as Envoy\'s Zipkin tracer does), 64-bit ids padded to 128 bits, and debug flag', () => {
+    assert.deepEqual(readTraceContext({ b3: `${T}-${S}-1-${'1'.repeat(16)}`, 'x-b3-traceid': 'c'.repeat(32), 'x-b3-spanid': P }, 'b3'), { traceId: T, spanId: S, sampled: true });
+    assert.deepEqual(readTraceContext({ b3: `${'a'.repeat(16)}-${S}` }, 'b3'), { traceId: '0'.repeat(16) + 'a'.repeat(16), spanId: S, sampled: undefined });
+    assert.deepEqual(readTraceContext({ b3: '0' }, 'b3'), { sampled: false });
+    assert.deepEqual(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-flags': '1' }, 'b3'), { traceId: T, spanId: S, sampled: true });
   });
-  test('writing sets every format with our span as the parent of the next hop', () => {
+  test('each tracer reads only its own format: a B3 mesh ignores traceparent, a W3C mesh ignores B3', () => {
+    assert.equal(readTraceContext({ traceparent: `00-${T}-${S}-01` }, 'b3'), undefined);
+    assert.equal(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-sampled': '1' }, 'w3c'), undefined);
+    assert.equal(readTraceContext({ b3: `${T}-${S}-1` }, 'w3c'), undefined);
+  });
+  test('b3+w3c (USE_B3_WITH_W3C_PROPAGATION) prefers B3 and falls back to traceparent', () => {
+    const other = 'c'.repeat(32);
+    assert.deepEqual(readTraceContext({ traceparent: `00-${other}-${P}-01`, 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-sampled': '0' }, 'b3+w3c'), { traceId: T, spanId: S, sampled: false });
+    assert.deepEqual(readTraceContext({ traceparent: `00-${T}-${S}-01` }, 'b3+w3c'), { traceId: T, spanId: S, sampled: true });
+    assert.deepEqual(readTraceContext({ traceparent: `00-${T}-${S}-01`, 'x-b3-sampled': '0' }, 'b3+w3c'), { traceId: T, spanId: S, sampled: true });
+  });
+  test('a B3 mesh writes the four x-b3 headers Envoy\'s Zipkin tracer injects, and no traceparent', () => {
     const h: Record<string, string | string[] | number | undefined> = { tracestate: 'a=b', 'x-b3-parentspanid': 'stale' };
-    writeTraceContext(h, { traceId: T, spanId: 'b'.repeat(16), parentSpanId: S, sampled: true });
-    assert.equal(h.traceparent, `00-${T}-${'b'.repeat(16)}-01`);
-    assert.equal(h['x-b3-traceid'], T);
-    assert.equal(h['x-b3-spanid'], 'b'.repeat(16));
-    assert.equal(h['x-b3-parentspanid'], S);
-    assert.equal(h['x-b3-sampled'], '1');
-    assert.equal(h.b3, `${T}-${'b'.repeat(16)}-1-${S}`);
-    assert.equal(h.tracestate, 'a=b');
-    writeTraceContext(h, { traceId: T, spanId: S, sampled: false });
+    writeTraceContext(h, { traceId: T, spanId: P, parentSpanId: S, sampled: true }, 'b3');
+    assert.deepEqual(h, { tracestate: 'a=b', 'x-b3-traceid': T, 'x-b3-spanid': P, 'x-b3-parentspanid': S, 'x-b3-sampled': '1' });
+    writeTraceContext(h, { traceId: T, spanId: S, sampled: false }, 'b3');
     assert.equal(h['x-b3-parentspanid'], undefined);
+    assert.equal(h['x-b3-sampled'], '0');
+    assert.ok(!Object.keys(h).includes('traceparent'));
+  });
+  test('a B3 mesh rewrites a single b3 header the request carried, so the next hop does not read a stale parent (envoy#47515)', () => {
+    const h: Record<string, string | string[] | number | undefined> = { b3: `${T}-${S}-1` };
+    writeTraceContext(h, { traceId: T, spanId: P, parentSpanId: S, sampled: true }, 'b3');
+    assert.equal(h.b3, `${T}-${P}-1-${S}`);
+    assert.deepEqual(readTraceContext(h, 'b3'), { traceId: T, spanId: P, sampled: true });
+  });
+  test('a W3C mesh writes traceparent only, leaving tracestate and any B3 headers as they came', () => {
+    const h: Record<string, string | string[] | number | undefined> = { tracestate: 'a=b', 'x-b3-spanid': S };
+    writeTraceContext(h, { traceId: T, spanId: P, parentSpanId: S, sampled: true }, 'w3c');
+    assert.deepEqual(h, { tracestate: 'a=b', 'x-b3-spanid': S, traceparent: `00-${T}-${P}-01` });
+    writeTraceContext(h, { traceId: T, spanId: S, sampled: false }, 'w3c');
     assert.equal(h.traceparent, `00-${T}-${S}-00`);
+  });
+  test('b3+w3c writes both', () => {
+    const h: Record<string, string | string[] | number | undefined> = {};
+    writeTraceContext(h, { traceId: T, spanId: P, parentSpanId: S, sampled: true }, 'b3+w3c');
+    assert.deepEqual(h, { 'x-b3-traceid': T, 'x-b3-spanid': P, 'x-b3-parentspanid': S, 'x-b3-sampled': '1', traceparent: `00-${T}-${P}-01` });
   });
   test('new ids are lowercase hex of the right length and differ', () => {
     const ids = new Set(Array.from({ length: 2000 }, newTraceId));

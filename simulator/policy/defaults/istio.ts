@@ -67,6 +67,7 @@ export const ISTIO: FlavorTable = {
       xForwardedForAtGateway: true,
       trustedProxiesAtGateway: 0,
     },
+    tracePropagation: 'b3',
   },
   sources: {
     'retry.attempts': `${P}/core/route/retry/retry.go:36 (defaultNumRetries 2)`,
@@ -109,6 +110,7 @@ export const ISTIO: FlavorTable = {
     'proxyHeaders.xForwardedPort': `${P}/util/proxy_headers.go:57 (XForwardedPort false)`,
     'proxyHeaders.xForwardedForAtGateway': `${P}/core/gateway.go:700 (useRemoteAddress true at gateways); ${P}/core/listener_inbound.go:821 (false at the sidecar)`,
     'proxyHeaders.trustedProxiesAtGateway': `${P}/core/gateway.go:734 (XffNumTrustedHops from gatewayTopology.numTrustedProxies, else 0)`,
+    tracePropagation: `${P}/core/tracing.go (zipkin provider -> envoy.tracers.zipkin, traceContextOption unset = USE_B3; opentelemetry provider -> envoy.tracers.opentelemetry); Envoy zipkin.proto trace_context_option (USE_B3: reads b3 or x-b3-*, writes x-b3-traceid/spanid/parentspanid/sampled). Istio 1.22+ installs no tracer until one is configured (1.22 upgrade notes); devmesh always traces, with the Zipkin tracer unless spec.telemetry says otherwise`,
   },
   changes: [
     {

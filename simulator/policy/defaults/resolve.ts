@@ -12,7 +12,7 @@ import type { Change, Defaults, Flavor, FlavorTable, Provenance, ResolvedDefault
 export const FLAVORS: Record<Flavor, FlavorTable> = { istio: ISTIO };
 
 /** The Mesh fields defaults depend on. */
-export type DefaultsInput = Pick<MeshSpec, 'flavor' | 'compatibilityVersion' | 'meshConfig'>;
+export type DefaultsInput = Pick<MeshSpec, 'flavor' | 'compatibilityVersion' | 'meshConfig' | 'telemetry'>;
 
 const minor = (v: string) => Number(v.split('.')[1] ?? 0);
 
@@ -33,6 +33,7 @@ export function resolveDefaults(input: DefaultsInput = {}): ResolvedDefaults {
     provenance[c.path] = { from: 'compatibilityVersion', version, source: c.source, ...(c.feature ? { feature: c.feature } : {}) };
   }
   applyMeshConfig(d, provenance, input.meshConfig, version);
+  applyTelemetry(d, provenance, input.telemetry, version);
   return { ...d, flavor: table.flavor, version, ...(asked !== undefined ? { compatibilityVersion: asked } : {}), provenance };
 }
 
@@ -110,6 +111,17 @@ function applyMeshConfig(d: Defaults, provenance: Record<string, Provenance>, mc
   if (cd) {
     h.setCurrentClientCertDetails = { subject: cd.subject ?? true, uri: cd.uri ?? true, dns: cd.dns ?? true };
     mark('proxyHeaders.setCurrentClientCertDetails', at('setCurrentClientCertDetails'));
+  }
+}
+
+/** The tracer decides the trace headers: an OTLP collector means Envoy's OpenTelemetry tracer (W3C), unless the Mesh names the format. */
+function applyTelemetry(d: Defaults, provenance: Record<string, Provenance>, t: DefaultsInput['telemetry'], version: string): void {
+  if (t?.propagation) {
+    d.tracePropagation = t.propagation;
+    provenance.tracePropagation = { from: 'mesh', version, source: 'Mesh spec.telemetry.propagation' };
+  } else if (t?.otlp) {
+    d.tracePropagation = 'w3c';
+    provenance.tracePropagation = { from: 'mesh', version, source: 'Mesh spec.telemetry.otlp: the OpenTelemetry tracer (Istio\'s opentelemetry provider -> envoy.tracers.opentelemetry) reads and writes W3C traceparent/tracestate' };
   }
 }
 

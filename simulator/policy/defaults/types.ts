@@ -8,7 +8,9 @@
  * applied and from which version.
  */
 
-import type { HTTPRetry } from '../model';
+import type { HTTPRetry, TracePropagation } from '../model';
+
+export type { TracePropagation };
 
 export type Flavor = 'istio';
 
@@ -103,12 +105,14 @@ export interface Defaults {
   /** Mirrored requests get `-shadow` appended to their Host. */
   mirrorShadowHostSuffix: boolean;
   proxyHeaders: ProxyHeaderDefaults;
+  /** The trace headers every sidecar reads and writes (its tracer's format). */
+  tracePropagation: TracePropagation;
 }
 
 /** Where one default comes from. */
 export interface Provenance {
-  /** `default`: the flavor's release; `compatibilityVersion`: an older release's value; `meshConfig`: the Mesh set it. */
-  from: 'default' | 'compatibilityVersion' | 'meshConfig';
+  /** `default`: the flavor's release; `compatibilityVersion`: an older release's value; `meshConfig`: the Mesh's meshConfig set it; `mesh`: another Mesh field (spec.telemetry) decided it. */
+  from: 'default' | 'compatibilityVersion' | 'meshConfig' | 'mesh';
   /** The release whose value this is (`1.30`, or the compatibility version). */
   version: string;
   /** File and line (or doc section) the value follows. */

@@ -1,5 +1,5 @@
 import { API_VERSIONS } from '../kinds';
-import { DEFAULT_TCP_TUNNEL, MESH_DEFAULTS, type TcpTunnel } from '../model';
+import { DEFAULT_TCP_TUNNEL, MESH_DEFAULTS, type TcpTunnel, type TracePropagation } from '../model';
 import { KUBERNETES_L4, PROTOCOLS } from '../protocols';
 import { ISTIO, describeVersion } from '../defaults';
 import { array, boolean, duration, enumOf, integer, labels, map, notSimulated, number, object, port, resource, string, type Schema } from './common';
@@ -11,6 +11,13 @@ import { outboundTrafficPolicy } from './sidecar';
 const TCP_TUNNELS: Record<TcpTunnel, string> = {
   tls: 'One mTLS connection per TCP connection, as Istio\'s sidecars (Envoy) carry TCP: a resumed TLS 1.3 handshake per connection, then the raw bytes. The faster relay per byte.',
   h2: 'A CONNECT stream per TCP connection on the HTTP/2 mTLS session the two sidecars already share (as Istio\'s HBONE does): no handshake per connection, HTTP/2 framing per byte.',
+};
+
+/** What each trace format is, in the words of the Envoy tracer that speaks it. */
+const PROPAGATIONS: Record<TracePropagation, string> = {
+  b3: 'Envoy\'s Zipkin tracer (Istio\'s `zipkin` provider): reads `b3` or `x-b3-traceid`/`x-b3-spanid`/`x-b3-sampled`, writes `x-b3-traceid`, `x-b3-spanid`, `x-b3-parentspanid`, `x-b3-sampled`. A request that carries only `traceparent` starts a new trace.',
+  w3c: 'Envoy\'s OpenTelemetry tracer (Istio\'s `opentelemetry` provider): reads and writes `traceparent`, passes `tracestate` on. A request that carries only B3 headers starts a new trace.',
+  'b3+w3c': 'Envoy\'s Zipkin tracer with `traceContextOption: USE_B3_WITH_W3C_PROPAGATION` (Istio 1.28+): reads B3, else `traceparent`; writes both.',
 };
 
 const dnsName = { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 };
@@ -147,6 +154,8 @@ export const meshSchema: Schema = resource('Mesh', API_VERSIONS.Mesh,
         endpoint: string('Collector URL, e.g. http://127.0.0.1:4318/v1/traces.', { pattern: '^https?://' }),
       }, { required: ['endpoint'] }),
       sampling: number('Percentage of requests traced, 0-100. Default 100.', { minimum: 0, maximum: 100, default: 100 }),
+      propagation: enumOf('The trace headers every sidecar reads and writes, as the tracer of an Istio sidecar does (Envoy runs one tracer, and it speaks only its own format: apps must forward those headers). Default: `w3c` when `otlp` is set (Istio\'s opentelemetry provider), else `b3` (Istio\'s zipkin provider).',
+        ['b3', 'w3c', 'b3+w3c'], { 'x-enumDescriptions': PROPAGATIONS }),
     }),
     flavor: enumOf('The mesh whose semantics and defaults devmesh follows.', ['istio'], { default: 'istio', 'x-enumDescriptions': { istio: `Istio ${ISTIO.current} (pilot and the Envoy it ships).` } }),
     compatibilityVersion: enumOf(`An older Istio release whose defaults to apply, as Istio's \`compatibilityVersion\` install setting (a string such as "1.23"). Default: the newest release devmesh follows, ${ISTIO.current}.`, ISTIO.versions, { 'x-enumDescriptions': VERSIONS }),

@@ -1,7 +1,9 @@
 /**
- * Trace: makes this hop a span. Reads the caller's context (W3C or B3),
- * keeps its sampling decision or makes one (`sampling` percent), and writes
- * this span as the parent of the next hop in every format. The span itself
+ * Trace: makes this hop a span. Reads the caller's context in the mesh's
+ * trace format (B3 or W3C, the defaults' `tracePropagation`: what the tracer
+ * of an Istio sidecar speaks), keeps its sampling decision or makes one
+ * (`sampling` percent), and writes this span as the parent of the next hop in
+ * that format. The span itself
  * is finished when the exchange ends (telemetry.ts), so it covers the whole
  * response, retries and faults included.
  */
@@ -21,12 +23,14 @@ export function sampleNew(percent: number, random: () => number): boolean {
 }
 
 export const trace = (s: TraceSettings): Filter => (next) => (ctx) => {
-  const incoming = readTraceContext(ctx.headers);
+  // Per request, from the tables: a new snapshot may change the format.
+  const format = ctx.tables.defaults.tracePropagation;
+  const incoming = readTraceContext(ctx.headers, format);
   const sampled = incoming?.sampled ?? sampleNew(s.sampling, s.random);
   const traceId = incoming?.traceId ?? newTraceId();
   const parentSpanId = incoming?.traceId ? incoming.spanId : undefined;
   const spanId = newSpanId();
-  writeTraceContext(ctx.headers, { traceId, spanId, parentSpanId, sampled });
+  writeTraceContext(ctx.headers, { traceId, spanId, parentSpanId, sampled }, format);
   // Start = when the request arrived, on the same clock as the exchange's duration.
   if (sampled) (ctx.observed ??= {}).span = { traceId, spanId, parentSpanId, start: performance.timeOrigin + ctx.startedAt };
   next(ctx);

@@ -1,13 +1,16 @@
 /**
- * Trace context on the wire: W3C `traceparent` (+ `tracestate`, passed
- * through untouched) and Zipkin B3, both the multi-header form (`x-b3-*`) and
- * the single `b3` header. Pure functions: read what came in, write what goes
- * out. A sidecar reads the caller's context, makes its own span the parent of
- * the next hop, and writes every format, so an app that forwards either kind
- * of header keeps the trace whole.
+ * Trace context on the wire, in the format of the mesh's tracer
+ * (`TracePropagation`, from the Mesh's defaults): Envoy runs one tracer per
+ * proxy and it reads and writes only its own headers, so a sidecar here does
+ * the same. Zipkin B3 (`b3`): reads the single `b3` header, else `x-b3-*`;
+ * writes `x-b3-*`. W3C (`w3c`): reads and writes `traceparent`, `tracestate`
+ * passed through untouched. `b3+w3c`: B3 first, else `traceparent`; writes
+ * both. Headers of the other format pass through as the app sent them. Pure
+ * functions: read what came in, write what goes out.
  */
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { TracePropagation } from '../../policy/model';
 
 export interface IncomingContext {
   /** 32 lowercase hex digits; absent when the caller sent only a sampling decision. */
@@ -48,16 +51,34 @@ function b3Sampled(v: string | undefined): boolean | undefined {
   return undefined;
 }
 
-/** W3C first (what OpenTelemetry sends), then single `b3`, then `x-b3-*`. Malformed headers are ignored. */
-export function readTraceContext(h: IncomingHttpHeaders | OutgoingHttpHeaders): IncomingContext | undefined {
+type Headers = IncomingHttpHeaders | OutgoingHttpHeaders;
+
+/** The caller's context in the tracer's format; malformed headers are ignored (a new trace starts). */
+export function readTraceContext(h: Headers, format: TracePropagation): IncomingContext | undefined {
+  if (format === 'b3') return readB3(h);
+  if (format === 'w3c') return readW3C(h);
+  // USE_B3_WITH_W3C_PROPAGATION: B3 first, W3C when B3 carries no context.
+  const b3 = readB3(h);
+  return b3?.traceId ? b3 : readW3C(h) ?? b3;
+}
+
+/** Writes our span as the parent of the next hop in the tracer's format. */
+export function writeTraceContext(h: OutgoingHttpHeaders, c: OutgoingContext, format: TracePropagation): void {
+  if (format !== 'w3c') writeB3(h, c);
+  if (format !== 'b3') writeW3C(h, c);
+}
+
+export function readW3C(h: Headers): IncomingContext | undefined {
   const tp = one(h.traceparent as string | string[] | undefined);
-  if (tp) {
-    const m = TRACEPARENT.exec(tp);
-    // Version ff is invalid; version 00 must have exactly four fields.
-    if (m && m[1] !== 'ff' && !(m[1] === '00' && m[5]) && m[2] !== ZERO32 && m[3] !== ZERO16) {
-      return { traceId: m[2], spanId: m[3], sampled: (parseInt(m[4], 16) & 1) === 1 };
-    }
-  }
+  if (!tp) return undefined;
+  const m = TRACEPARENT.exec(tp);
+  // Version ff is invalid; version 00 must have exactly four fields.
+  if (!m || m[1] === 'ff' || (m[1] === '00' && m[5]) || m[2] === ZERO32 || m[3] === ZERO16) return undefined;
+  return { traceId: m[2], spanId: m[3], sampled: (parseInt(m[4], 16) & 1) === 1 };
+}
+
+/** The single `b3` header first, as Envoy's Zipkin tracer reads it, then `x-b3-*`. */
+export function readB3(h: Headers): IncomingContext | undefined {
   const single = one(h.b3 as string | string[] | undefined);
   if (single) {
     const parts = single.split('-');
@@ -74,16 +95,24 @@ export function readTraceContext(h: IncomingHttpHeaders | OutgoingHttpHeaders): 
   return undefined;
 }
 
-/** Writes our span as the parent of the next hop, in every format. `tracestate` is left as it came. */
-export function writeTraceContext(h: OutgoingHttpHeaders, c: OutgoingContext): void {
+function writeW3C(h: OutgoingHttpHeaders, c: OutgoingContext): void {
+  h.traceparent = `00-${c.traceId}-${c.spanId}-0${c.sampled ? '1' : '0'}`;
+}
+
+/**
+ * The four headers Envoy's Zipkin tracer injects. A single `b3` header the
+ * request carried is rewritten too: Envoy reads it first but never rewrites
+ * it (envoyproxy/envoy#47515), so every later hop would take the app's span
+ * as its parent; devmesh keeps the trace's shape instead.
+ */
+function writeB3(h: OutgoingHttpHeaders, c: OutgoingContext): void {
   const s = c.sampled ? '1' : '0';
-  h.traceparent = `00-${c.traceId}-${c.spanId}-0${s}`;
   h['x-b3-traceid'] = c.traceId;
   h['x-b3-spanid'] = c.spanId;
   if (c.parentSpanId) h['x-b3-parentspanid'] = c.parentSpanId;
   else delete h['x-b3-parentspanid'];
   h['x-b3-sampled'] = s;
-  h.b3 = c.parentSpanId ? `${c.traceId}-${c.spanId}-${s}-${c.parentSpanId}` : `${c.traceId}-${c.spanId}-${s}`;
+  if (h.b3 !== undefined) h.b3 = c.parentSpanId ? `${c.traceId}-${c.spanId}-${s}-${c.parentSpanId}` : `${c.traceId}-${c.spanId}-${s}`;
 }
 
 // Ids come from a pool of random bytes refilled 4 KiB at a time: one syscall per ~500 spans.

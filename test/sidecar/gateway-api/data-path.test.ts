@@ -119,7 +119,7 @@ describe('an HTTPRoute-routed request through the shared chain', () => {
   test('the access log names the rule, Istio\'s metrics count the request, the trace has both hops, and the edge says the HTTPRoute routed it', async () => {
     await push({ gatewayApi: [route([{ name: 'all-reviews', backendRefs: [to] }])] });
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const traced = await mesh.request('productpage-v1', { url: 'http://reviews:9080/observed', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    const traced = await mesh.request('productpage-v1', { url: 'http://reviews:9080/observed', headers: { 'x-b3-traceid': traceId, 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1' } });
     assert.equal(traced.status, 200);
     assert.deepEqual(log('/observed').map((e) => e.route_name), ['all-reviews']);
     const pp = mesh.sidecars.get('productpage-v1')!;
