@@ -4,7 +4,15 @@
  * whether a mesh is running, which the caller passes in.
  */
 import { MESH_DEFAULTS, type GatewaySpec, type MeshSpec, type Resource } from '../policy';
+import { resolveDefaults, type TracePropagation } from '../policy/defaults';
 import type { ExportFinding } from './findings';
+
+/** The Istio tracing provider whose Envoy tracer speaks each trace format, for the export hint. */
+const TRACER: Record<TracePropagation, string> = {
+  b3: ' (apps here forward B3 headers: use a `zipkin` extension provider)',
+  w3c: ' (apps here forward traceparent: use an `opentelemetry` extension provider)',
+  'b3+w3c': ' (B3 and traceparent: a `zipkin` extension provider with `traceContextOption: USE_B3_WITH_W3C_PROPAGATION`, Istio 1.28+)',
+};
 
 const LOOPBACK = /(^|[/@:=\s])(127\.\d+\.\d+\.\d+|localhost|\[::1\])(?=[:/\s]|$)/i;
 
@@ -25,8 +33,8 @@ export function meshDifferences(mesh: MeshSpec, trustDomain: string): ExportFind
       out.push({ severity: 'warning', code: 'loopback-env', message: `env ${loop.join(', ')} of ${w.name} points at the loopback address; in a pod that is the pod itself — call other services by name (e.g. http://reviews:9080)` });
     }
   }
-  if (mesh.telemetry?.otlp || mesh.telemetry?.sampling !== undefined) {
-    out.push({ severity: 'warning', code: 'telemetry', message: 'spec.telemetry (OTLP endpoint, sampling) is devmesh\'s own; on the cluster configure tracing with Istio\'s Telemetry resource or meshConfig' });
+  if (mesh.telemetry?.otlp || mesh.telemetry?.sampling !== undefined || mesh.telemetry?.propagation) {
+    out.push({ severity: 'warning', code: 'telemetry', message: `spec.telemetry (OTLP endpoint, sampling, trace format) is devmesh's own; on the cluster configure tracing with Istio's Telemetry resource or meshConfig${TRACER[resolveDefaults(mesh).tracePropagation]}` });
   }
   if (mesh.compatibilityVersion !== undefined) {
     out.push({ severity: 'warning', code: 'compatibility-version', message: `spec.compatibilityVersion "${mesh.compatibilityVersion}" is an install setting on the cluster: install Istio with it (istioctl install --set compatibilityVersion=${mesh.compatibilityVersion}, or the Helm value), or the cluster runs its own release's defaults` });

@@ -105,6 +105,13 @@ describe('the defaults a Mesh sets', () => {
     assert.match(meshDifferences({ services: [], tcpTunnel: 'h2' }, 'cluster.local').find((f) => f.code === 'tcp-tunnel')!.message, /mTLS connection of its own/);
     assert.deepEqual(meshDifferences({ services: [], tcpTunnel: 'tls' }, 'cluster.local').map((f) => f.code), []);
   });
+
+  it('names the Istio tracing provider whose tracer speaks the Mesh\'s trace format', () => {
+    const tele = (telemetry: NonNullable<Parameters<typeof meshDifferences>[0]['telemetry']>) => meshDifferences({ services: [], telemetry }, 'cluster.local').find((f) => f.code === 'telemetry')!.message;
+    assert.match(tele({ sampling: 10 }), /`zipkin` extension provider/);
+    assert.match(tele({ otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces' } }), /`opentelemetry` extension provider/);
+    assert.match(tele({ propagation: 'b3+w3c' }), /USE_B3_WITH_W3C_PROPAGATION/);
+  });
 });
 
 const mesh = (services: MeshSpec['services']): MeshSpec => ({ services });
