@@ -23,7 +23,7 @@ export function sampleNew(percent: number, random: () => number): boolean {
 }
 
 export const trace = (s: TraceSettings): Filter => (next) => (ctx) => {
-  // Per request, from the tables: a new snapshot may change the format.
+  // The snapshot's defaults, like every other default (spec.telemetry itself changes on the next `devmesh up`).
   const format = ctx.tables.defaults.tracePropagation;
   const incoming = readTraceContext(ctx.headers, format);
   const sampled = incoming?.sampled ?? sampleNew(s.sampling, s.random);
