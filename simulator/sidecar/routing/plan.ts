@@ -10,7 +10,7 @@ import type { HTTPMatchRequest, HTTPRoute, HeaderOperations } from '../../policy
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../../policy/hosts';
 import type { ServiceInfo } from '../../protocol';
 import { ProxyError, noRoute } from '../errors';
-import { destinationService, knownServices, routeKey, serviceForAuthority, type CompiledRule, type GatewayServerView, type MeshTables, type RouteOrigin, type RouteSource } from '../tables';
+import { destinationService, knownServices, routeKey, serviceForAuthority, type CompiledRule, type CompiledVirtualService, type GatewayServerView, type MeshTables, type RouteOrigin, type RouteSource } from '../tables';
 import { outsideRegistry } from './outboundPolicy';
 import { gatewayApiOutcome } from './gatewayApi/action';
 import { gatewayPortKey, ingressRoutesFor } from './gatewayApi/attach';
@@ -19,6 +19,7 @@ import type { CompiledMatch, RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
 import { describePorts, destinationPort, portsOf, requestedPort } from './servicePorts';
 import { pickWeighted } from './weights';
+import { virtualHostRoutes } from './virtualHost';
 import type { RandomSource } from '../../random';
 
 export interface ForwardPlan {
@@ -141,17 +142,29 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomS
   }).map(([name]) => name);
   // tls.httpsRedirect: Envoy's virtual host requires TLS and answers every plain request 301 to https.
   if (redirect) return { kind: 'redirect', status: 301, location: `https://${host}${a.path}${queryString(a.query)}`, responseHeaderOps: [], routeName: 'https_redirect' };
+  // Every VirtualService bound to a covering Gateway whose hosts cover the Host, oldest first: one merged route list, catch-alls last.
+  const sources: { virtualService: CompiledVirtualService; gateway: string }[] = [];
   for (const gw of gateways) {
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gw)) continue;
       const name = `${vs.namespace}/${vs.name}`;
       if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) { observer?.virtualService?.(name, gw, 'host-not-covered'); continue; }
-      const plan = applyRules(t, vs.rules, `VirtualService ${name}`, { ...a, gateway: gw }, random, observer);
-      if (plan.kind === 'error' && plan.error.reason === 'no-route-match') { observer?.virtualService?.(name, gw, 'no-rule-matched'); continue; }
-      observer?.virtualService?.(name, gw, 'routed');
-      return plan;
+      sources.push({ virtualService: vs, gateway: gw });
     }
   }
+  const routes = virtualHostRoutes(sources, a);
+  for (let i = 0; i < routes.length; i++) {
+    const { entry, gateway, virtualService: vs } = routes[i];
+    const attrs = { ...a, gateway };
+    const hit = selectRule({ rules: [entry] }, attrs, observer);
+    if (!hit) continue;
+    // Explain: the VirtualServices whose routes came before the one that matched had no rule for the request.
+    const tried = new Set(routes.slice(0, i).map((r) => r.virtualService));
+    for (const s of sources) if (tried.has(s.virtualService) && s.virtualService !== vs) observer?.virtualService?.(`${s.virtualService.namespace}/${s.virtualService.name}`, s.gateway, 'no-rule-matched');
+    observer?.virtualService?.(`${vs.namespace}/${vs.name}`, gateway, 'routed');
+    return planFor(t, hit, attrs, random);
+  }
+  for (const s of sources) observer?.virtualService?.(`${s.virtualService.namespace}/${s.virtualService.name}`, s.gateway, 'no-rule-matched');
   const names = [...t.gateways.keys()].join(', ');
   const here = t.self ? `the egress gateway${serverPort !== undefined ? ` (server port ${serverPort})` : ''}` : 'the ingress';
   return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at ${here} routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
@@ -181,6 +194,11 @@ function applyRules(t: MeshTables, rules: readonly CompiledRule[], source: strin
   if (!hit) {
     return { kind: 'error', error: noRoute(`devmesh: no rule of ${source} matches ${a.method} ${a.path}${a.port ? ` on port ${a.port}` : ''}\n`, 'no-route-match') };
   }
+  return planFor(t, hit, a, random);
+}
+
+/** What the rule that matched does with the request. */
+function planFor(t: MeshTables, hit: NonNullable<ReturnType<typeof selectRule>>, a: RequestAttributes, random: RandomSource): RoutePlan {
   const { rule, match, index, origin, entry } = hit;
   const routeName = rule.name ?? `${origin.name}.${index}`;
   if (entry.gatewayApi) return gatewayApiPlan(t, entry, a, random, routeName);
