@@ -31,7 +31,9 @@ export function formatExplain(r: ExplainResult): string {
   if (h.via === 'gateway') {
     line('Host', `${h.authority}${h.path}: an origin-form request at the ingress, routed by Gateways`);
     for (const g of h.gateways ?? []) more(`Gateway ${g.name} hosts ${g.hosts.join(', ')}: ${g.matched ? 'covers it' : 'does not cover it'}`);
-    for (const v of h.virtualServices ?? []) more(`VirtualService ${v.name} on ${v.gateway}: ${v.outcome === 'routed' ? 'routes it' : v.outcome === 'host-not-covered' ? 'hosts do not cover it' : 'no rule matches'}`);
+    const domain = h.virtualServices?.find((v) => v.domain !== undefined && v.outcome !== 'other-virtual-host')?.domain ?? h.virtualServices?.find((v) => v.domain !== undefined)?.domain;
+    if (domain !== undefined) more(`virtual host ${domain}: the most specific name the servers and VirtualServices share that covers the host; only its routes apply`);
+    for (const v of h.virtualServices ?? []) more(`VirtualService ${v.name} on ${v.gateway}: ${v.outcome === 'routed' ? 'routes it' : v.outcome === 'host-not-covered' ? 'hosts do not cover it' : v.outcome === 'other-virtual-host' ? `its hosts cover it, but virtual host ${v.domain} is more specific (no fall-through)` : 'no rule matches'}`);
     if (h.tls) for (const s of h.tls.servers) more(`TLS terminated on server port ${h.tls.port} of Gateway ${s.gateway}: ${s.mode}, certificate ${s.certificate}`);
     if (h.tls?.handshake) for (const l of handshakeLines(h.tls.handshake)) more(l);
   } else if (h.service) {

@@ -57,7 +57,8 @@ export interface HostStep {
   /** `gateway`: an origin-form request at the ingress, routed by Gateways; `mesh`: by the host's route table. */
   via: 'mesh' | 'gateway';
   gateways?: Array<{ name: string; hosts: string[]; matched: boolean }>;
-  virtualServices?: Array<{ name: string; gateway: string; outcome: string }>;
+  /** `domain`: the virtual host Envoy serves the Host from (the most specific of the names the servers and VirtualServices share). */
+  virtualServices?: Array<{ name: string; gateway: string; outcome: string; domain?: string }>;
   /** Why it resolves to nothing, when it does not. */
   problem?: string;
   /** An https:// request at the ingress: the Istio Gateway server port that terminates its TLS, its mode and certificate source. */

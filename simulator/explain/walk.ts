@@ -186,7 +186,7 @@ class Walk {
       missed: (rule, failed) => { if (!seen.missed.has(rule)) seen.missed.set(rule, failed); },
       matched: (rule, match) => { seen.matched ??= { rule, because: match?.describe?.() ?? (match ? 'a match' : 'no match conditions: every request') }; },
       gateway: (name, hosts, matched) => { if (!host.gateways!.some((g) => g.name === name)) host.gateways!.push({ name, hosts, matched }); },
-      virtualService: (name, gateway, outcome) => { if (!host.virtualServices!.some((v) => v.name === name && v.gateway === gateway)) host.virtualServices!.push({ name, gateway, outcome }); },
+      virtualService: (name, gateway, outcome, domain) => { if (!host.virtualServices!.some((v) => v.name === name && v.gateway === gateway)) host.virtualServices!.push({ name, gateway, outcome, ...(domain !== undefined ? { domain } : {}) }); },
     };
     if (gate?.refused) return this.refusedAtIngress(host, gate.step, gate.records, gate.refused);
     const plans = explore((random) => planRoute(t, this.role, request, random, observer));

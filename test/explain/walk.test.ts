@@ -226,7 +226,7 @@ describe('explain: the ingress', () => {
     const r = explain({ gateways: [gateway], virtualServices: [bookinfo] }, { from: 'ingress', url: 'http://bookinfo.example.com/productpage' });
     assert.equal(r.host.via, 'gateway');
     assert.deepEqual(r.host.gateways, [{ name: 'default/bookinfo-gateway', hosts: ['bookinfo.example.com'], matched: true }]);
-    assert.deepEqual(r.host.virtualServices, [{ name: 'default/bookinfo', gateway: 'default/bookinfo-gateway', outcome: 'routed' }]);
+    assert.deepEqual(r.host.virtualServices, [{ name: 'default/bookinfo', gateway: 'default/bookinfo-gateway', outcome: 'routed', domain: 'bookinfo.example.com' }]);
     assert.equal(r.outcomes[0].summary, 'forwarded to productpage-v1: the app answers');
     assert.equal(r.caller.proxy, 'istio-ingressgateway');
   });
@@ -234,6 +234,18 @@ describe('explain: the ingress', () => {
   test('a host no Gateway serves is 404 NR', () => {
     const r = explain({ gateways: [gateway], virtualServices: [bookinfo] }, { from: 'ingress', url: 'http://other.example.com/productpage' });
     assert.deepEqual(r.host.gateways?.map((g) => g.matched), [false]);
+    assert.equal(r.outcomes[0].status, 404);
+  });
+
+  test('a Host is served from its most specific virtual host only: a wider VirtualService is named, not tried', () => {
+    const edge = gw('edge', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 8080, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] });
+    const wide = vs('wide', { hosts: ['*.example.com'], gateways: ['edge'], http: [{ route: [{ destination: { host: 'productpage', port: { number: 9080 } } }] }] });
+    const exact = vs('exact', { hosts: ['a.example.com'], gateways: ['edge'], http: [{ match: [{ uri: { prefix: '/mine' } }], route: [{ destination: { host: 'productpage', port: { number: 9080 } } }] }] });
+    const r = explain({ gateways: [edge], virtualServices: [wide, exact] }, { from: 'ingress', url: 'http://a.example.com/other' });
+    assert.deepEqual(r.host.virtualServices, [
+      { name: 'default/wide', gateway: 'default/edge', outcome: 'other-virtual-host', domain: 'a.example.com' },
+      { name: 'default/exact', gateway: 'default/edge', outcome: 'no-rule-matched', domain: 'a.example.com' },
+    ]);
     assert.equal(r.outcomes[0].status, 404);
   });
 });

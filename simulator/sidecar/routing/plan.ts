@@ -19,7 +19,7 @@ import type { CompiledMatch, RequestAttributes } from './match';
 import { redirectLocation, rewritePath } from './rewrite';
 import { describePorts, destinationPort, portsOf, requestedPort } from './servicePorts';
 import { pickWeighted } from './weights';
-import { virtualHostRoutes } from './virtualHost';
+import { buildVirtualHosts, pickVirtualHost, virtualHostRoutes, type VirtualHost } from './virtualHost';
 import type { RandomSource } from '../../random';
 
 export interface ForwardPlan {
@@ -64,7 +64,8 @@ export interface PlanObserver {
   /** The rule that matched, and the match that did (none: the rule has no match conditions). */
   matched?(rule: CompiledRule, match: CompiledMatch | undefined): void;
   gateway?(name: string, hosts: string[], matched: boolean): void;
-  virtualService?(name: string, gateway: string, outcome: 'host-not-covered' | 'no-rule-matched' | 'routed'): void;
+  /** `other-virtual-host`: its hosts cover the Host, but a more specific virtual host (`domain`) serves it. */
+  virtualService?(name: string, gateway: string, outcome: 'host-not-covered' | 'other-virtual-host' | 'no-rule-matched' | 'routed', domain?: string): void;
 }
 
 /**
@@ -142,16 +143,18 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomS
   }).map(([name]) => name);
   // tls.httpsRedirect: Envoy's virtual host requires TLS and answers every plain request 301 to https.
   if (redirect) return { kind: 'redirect', status: 301, location: `https://${host}${a.path}${queryString(a.query)}`, responseHeaderOps: [], routeName: 'https_redirect' };
-  // Every VirtualService bound to a covering Gateway whose hosts cover the Host, oldest first: one merged route list, catch-alls last.
-  const sources: { virtualService: CompiledVirtualService; gateway: string }[] = [];
+  // One virtual host per name the servers and the VirtualServices share; Envoy serves the Host from the most specific one only.
+  const vhost = pickVirtualHost(virtualHostsAt(t, serverPort, servers), host, (s) => virtualHostRoutes([s], a).length > 0);
+  const sources = vhost?.sources.filter((s) => gateways.includes(s.gateway)) ?? [];
+  const name = (vs: CompiledVirtualService) => `${vs.namespace}/${vs.name}`;
   for (const gw of gateways) {
     for (const vs of t.gatewayRoutes) {
-      if (!vs.gateways.includes(gw)) continue;
-      const name = `${vs.namespace}/${vs.name}`;
-      if (!vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)))) { observer?.virtualService?.(name, gw, 'host-not-covered'); continue; }
-      sources.push({ virtualService: vs, gateway: gw });
+      if (!vs.gateways.includes(gw) || sources.some((s) => s.virtualService === vs && s.gateway === gw)) continue;
+      const covers = vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)));
+      observer?.virtualService?.(name(vs), gw, covers && vhost ? 'other-virtual-host' : 'host-not-covered', vhost?.domain);
     }
   }
+  // Its routes: each VirtualService's in turn, oldest first, catch-alls last.
   const routes = virtualHostRoutes(sources, a);
   for (let i = 0; i < routes.length; i++) {
     const { entry, gateway, virtualService: vs } = routes[i];
@@ -160,14 +163,30 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomS
     if (!hit) continue;
     // Explain: the VirtualServices whose routes came before the one that matched had no rule for the request.
     const tried = new Set(routes.slice(0, i).map((r) => r.virtualService));
-    for (const s of sources) if (tried.has(s.virtualService) && s.virtualService !== vs) observer?.virtualService?.(`${s.virtualService.namespace}/${s.virtualService.name}`, s.gateway, 'no-rule-matched');
-    observer?.virtualService?.(`${vs.namespace}/${vs.name}`, gateway, 'routed');
+    for (const s of sources) if (tried.has(s.virtualService) && s.virtualService !== vs) observer?.virtualService?.(name(s.virtualService), s.gateway, 'no-rule-matched', vhost?.domain);
+    observer?.virtualService?.(name(vs), gateway, 'routed', vhost?.domain);
     return planFor(t, hit, attrs, random);
   }
-  for (const s of sources) observer?.virtualService?.(`${s.virtualService.namespace}/${s.virtualService.name}`, s.gateway, 'no-rule-matched');
+  for (const s of sources) observer?.virtualService?.(name(s.virtualService), s.gateway, 'no-rule-matched', vhost?.domain);
   const names = [...t.gateways.keys()].join(', ');
   const here = t.self ? `the egress gateway${serverPort !== undefined ? ` (server port ${serverPort})` : ''}` : 'the ingress';
+  // Envoy does not fall back to a wider host's routes: no route of the chosen virtual host is 404 NR.
+  if (vhost) return { kind: 'error', error: noRoute(`devmesh: no route of virtual host "${vhost.domain}" at ${here} (VirtualService ${[...new Set(sources.map((s) => name(s.virtualService)))].join(', ')}) matches ${a.method} ${a.path}${a.port ? ` on port ${a.port}` : ''}; Envoy serves host "${host}" from that virtual host only, never from a wider host's routes\n`, 'no-route-match') };
   return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at ${here} routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
+}
+
+/** The virtual hosts of the servers a plain request (or one to a server port) reaches, built once per tables. */
+const virtualHostCache = new WeakMap<MeshTables, Map<string, Map<string, VirtualHost>>>();
+function virtualHostsAt(t: MeshTables, serverPort: number | undefined, servers: (g: { servers: GatewayServerView[] }) => GatewayServerView[]): Map<string, VirtualHost> {
+  let byPort = virtualHostCache.get(t);
+  if (!byPort) virtualHostCache.set(t, (byPort = new Map()));
+  const key = String(serverPort ?? 'plain');
+  let hosts = byPort.get(key);
+  if (!hosts) {
+    const list = [...t.gateways].flatMap(([gateway, g]) => servers(g).map((s) => ({ gateway, hosts: s.hosts, hostNamespaces: s.hostNamespaces })));
+    byPort.set(key, (hosts = buildVirtualHosts(list, t.gatewayRoutes)));
+  }
+  return hosts;
 }
 
 /**

@@ -10,6 +10,7 @@
  * Pure.
  */
 import type { HTTPMatchRequest } from '../../policy/model';
+import { hostMatches, qualifyHost } from '../../policy/hosts';
 import type { CompiledRule, CompiledVirtualService } from '../tables';
 import { qualifyGateway, type RequestAttributes } from './match';
 
@@ -79,4 +80,73 @@ export function virtualHostRoutes(sources: readonly { virtualService: CompiledVi
     if (built.catchAll) catchAlls.push(built.catchAll);
   }
   return [...routes, ...catchAlls];
+}
+
+/** One virtual host of a gateway's HTTP routes: its domain and the VirtualServices (with the Gateway whose server brought each) whose routes it merges, in order. */
+export interface VirtualHost {
+  domain: string;
+  sources: { virtualService: CompiledVirtualService; gateway: string }[];
+}
+
+/** A server of a Gateway: its hosts and, per host, the namespace whose VirtualServices it admits (undefined: any). */
+export interface ServerHosts {
+  gateway: string;
+  hosts: readonly string[];
+  hostNamespaces: readonly (string | undefined)[];
+}
+
+/** pilot's host.Name.SubsetOf: every name `a` covers, `b` covers too. */
+const subsetOf = (a: string, b: string) => hostMatches(b, a);
+
+/**
+ * The virtual hosts pilot builds for a gateway's HTTP servers
+ * (buildGatewayHTTPRouteConfig): per server, in order, each VirtualService
+ * bound to its Gateway adds its routes to one virtual host per name its
+ * hosts share with the server's (host.Names.Intersection: the narrower of
+ * each overlapping pair; a server's `ns/host` only for VirtualServices of
+ * that namespace).
+ */
+export function buildVirtualHosts(servers: readonly ServerHosts[], virtualServices: readonly CompiledVirtualService[]): Map<string, VirtualHost> {
+  const out = new Map<string, VirtualHost>();
+  for (const server of servers) {
+    for (const vs of virtualServices) {
+      if (!vs.gateways.includes(server.gateway) || vs.rules.length === 0) continue;
+      const serverHosts = server.hosts.filter((_, i) => server.hostNamespaces[i] === undefined || server.hostNamespaces[i] === vs.namespace);
+      const shared: string[] = [];
+      for (const s of serverHosts) {
+        for (const h of vs.hosts) {
+          const name = subsetOf(s, h) ? s : subsetOf(h, s) ? h : undefined;
+          if (name !== undefined && !shared.includes(name)) shared.push(name);
+        }
+      }
+      for (const domain of shared) {
+        const vh = out.get(domain) ?? { domain, sources: [] };
+        vh.sources.push({ virtualService: vs, gateway: server.gateway });
+        out.set(domain, vh);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The virtual host Envoy picks for a Host: an exact domain, else the
+ * longest `*.suffix` one, else `*` — and only that one: no route of it
+ * matching is 404, never a wider host's routes. A short name (`reviews`)
+ * is also read in the namespace of each VirtualService of the host.
+ * `builds` says whether a VirtualService gives the host any route for this
+ * request's port (pilot skips one that gives none).
+ */
+export function pickVirtualHost(hosts: ReadonlyMap<string, VirtualHost>, host: string, builds: (s: VirtualHost['sources'][number]) => boolean = () => true): VirtualHost | undefined {
+  let best: { vh: VirtualHost; rank: number } | undefined;
+  for (const all of hosts.values()) {
+    // A VirtualService none of whose routes is built here (all for another port or gateway) adds nothing, not even the host.
+    const vh = { ...all, sources: all.sources.filter(builds) };
+    if (vh.sources.length === 0) continue;
+    const names = [host, ...vh.sources.map((s) => qualifyHost(host, s.virtualService.namespace))];
+    if (!names.some((n) => hostMatches(vh.domain, n))) continue;
+    const rank = names.includes(vh.domain) ? Number.MAX_SAFE_INTEGER : vh.domain === '*' ? 0 : vh.domain.length;
+    if (!best || rank > best.rank) best = { vh, rank };
+  }
+  return best?.vh;
 }
