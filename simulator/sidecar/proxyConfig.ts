@@ -29,6 +29,8 @@ import { destinationService, type CompiledRule, type MeshTables } from './tables
 import { externalTarget } from './routing/externalEndpoints';
 import { hostMatches, qualifyHost } from '../policy/hosts';
 import { planGatewayL4, planGatewayTls, type L4Plan } from './routing/l4Plan';
+import { buildVirtualHosts, virtualHostRoutes } from './routing/virtualHost';
+import type { RequestAttributes } from './routing/match';
 
 export interface LiveState {
   /** The ports this sidecar bound. */
@@ -146,23 +148,20 @@ function outboundRoutes(t: MeshTables): RouteConfig[] {
   }));
 }
 
-/** The ingress's Gateway routes: per Gateway server port, a virtual host per server host with the bound VirtualServices' rules. */
+/**
+ * The ingress's Gateway routes: per Gateway server port, one virtual host
+ * per name the servers' and the bound VirtualServices' hosts share, with
+ * their routes merged oldest first and catch-alls last (routing/virtualHost.ts).
+ */
 function gatewayRoutes(t: MeshTables): RouteConfig[] {
   if (t.self) return [];
   return gatewayPorts(t).map((port) => {
+    const servers = [...t.gateways].flatMap(([gateway, g]) => g.servers.filter((s) => s.port === port).map((s) => ({ gateway, hosts: s.hosts, hostNamespaces: s.hostNamespaces })));
+    const at = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace } as RequestAttributes;
     const virtualHosts: RouteConfig['virtualHosts'] = [];
-    for (const gw of t.istioGateways) {
-      const ns = gw.metadata.namespace ?? t.snapshot.namespace;
-      const name = `${ns}/${gw.metadata.name}`;
-      for (const server of (gw.spec.servers ?? []).filter((s) => s.port?.number === port)) {
-        for (const host of server.hosts ?? []) {
-          const h = host.includes('/') ? host.slice(host.indexOf('/') + 1) : host;
-          // The VirtualServices bound to this Gateway whose hosts cover the server's host, in order.
-          const bound = t.gatewayRoutes.filter((vs) => vs.gateways.includes(name) && vs.hosts.some((v) => hostMatches(v, h) || hostMatches(h, v)));
-          const routes = bound.flatMap((vs) => vs.rules.flatMap((r) => routeEntries(t, r, undefined)));
-          virtualHosts.push({ name: `${h}:${port}`, domains: [h, `${h}:${port}`], routes });
-        }
-      }
+    for (const vh of buildVirtualHosts(servers, t.gatewayRoutes).values()) {
+      const routes = virtualHostRoutes(vh.sources, at).flatMap((r) => routeEntries(t, r.entry, undefined));
+      if (routes.length > 0) virtualHosts.push({ name: `${vh.domain}:${port}`, domains: [vh.domain, `${vh.domain}:${port}`], routes });
     }
     return { name: `http.${port}`, virtualHosts };
   });
