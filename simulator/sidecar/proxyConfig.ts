@@ -27,7 +27,7 @@ import { subsetEndpoints } from './routing/subsets';
 import { effectiveWeights } from './routing/weights';
 import { destinationService, type CompiledRule, type MeshTables } from './tables';
 import { externalTarget } from './routing/externalEndpoints';
-import { hostMatches, qualifyHost } from '../policy/hosts';
+import { qualifyHost } from '../policy/hosts';
 import { planGatewayL4, planGatewayTls, type L4Plan } from './routing/l4Plan';
 import { buildVirtualHosts, virtualHostRoutes } from './routing/virtualHost';
 import type { RequestAttributes } from './routing/match';
