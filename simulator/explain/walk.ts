@@ -8,6 +8,7 @@
  * built with the sidecars' own record builders (decisions.ts). Pure: a
  * snapshot and a request in, a result out.
  */
+import { byCreation } from '../policy/gateway-api/age';
 import { isMixedTlsPort, mixedPortChain } from '../sidecar/routing/mixedTlsPort';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { routeKey, serviceForAuthority, compileTables, type CompiledRule, type InboundPort, type MeshTables } from '../sidecar/tables';
@@ -312,7 +313,8 @@ class Walk {
    */
   private istioTls(authority: string): HostStep['tls'] {
     const host = stripPort(authority).toLowerCase();
-    const servers = this.snapshot.gateways.flatMap((gw) => (gw.spec.servers ?? []).map((server) => ({ gw, server })))
+    // Oldest Gateway first, as pilot merges them (the first server of a host keeps it).
+    const servers = byCreation(this.snapshot.gateways, (gw) => ({ created: gw.metadata.creationTimestamp, name: gw.metadata.name, namespace: gw.metadata.namespace ?? this.snapshot.namespace })).flatMap((gw) => (gw.spec.servers ?? []).map((server) => ({ gw, server })))
       .filter(({ server }) => terminatingMode(server) && (server.hosts ?? []).some((h) => hostMatches(h.includes('/') ? h.slice(h.indexOf('/') + 1) : h, host)));
     const asked = Number(authorityPort(authority) ?? 443);
     const ports = [...new Set(servers.map(({ server }) => server.port.number))];

@@ -8,6 +8,7 @@
  */
 import { selectsEgressGateway } from './egress-gateway';
 import type { GatewayServer, Resource } from './model';
+import { byCreation } from './gateway-api/age';
 
 export function tlsModeOf(server: Pick<GatewayServer, 'tls'>): string | undefined {
   const tls = server.tls;
@@ -81,7 +82,7 @@ export interface ServerTls {
   cipherSuites?: string[];
 }
 
-/** The ports of the servers that terminate TLS, each with its servers in the Gateways' order. */
+/** The ports of the servers that terminate TLS, each with its servers in the Gateways' order (ingressTerminatedPorts: oldest first). */
 export interface TerminatedPort {
   port: number;
   /** TLS when every server of the port is protocol TLS (a TCP listener that terminates), else HTTPS. */
@@ -113,5 +114,7 @@ export function terminatedPorts(gateways: readonly { key: string; spec: { server
 
 /** The TLS-terminating ports of the Gateways the ingress serves (every Gateway but those selecting the egress gateway). */
 export function ingressTerminatedPorts(gateways: readonly Resource<'Gateway'>[], namespace: string, dirOf?: (gw: Resource<'Gateway'>) => string | undefined): TerminatedPort[] {
-  return terminatedPorts(gateways.filter((gw) => !selectsEgressGateway(gw.spec)).map((gw) => ({ key: `${gw.metadata.namespace ?? namespace}/${gw.metadata.name}`, spec: gw.spec ?? {}, dir: dirOf?.(gw) })));
+  // Oldest first, as pilot merges them (initGateways): the first server of a host keeps it.
+  const ordered = byCreation(gateways, (gw) => ({ created: gw.metadata.creationTimestamp, name: gw.metadata.name, namespace: gw.metadata.namespace ?? namespace }));
+  return terminatedPorts(ordered.filter((gw) => !selectsEgressGateway(gw.spec)).map((gw) => ({ key: `${gw.metadata.namespace ?? namespace}/${gw.metadata.name}`, spec: gw.spec ?? {}, dir: dirOf?.(gw) })));
 }

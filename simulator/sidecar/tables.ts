@@ -276,7 +276,8 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const gatewayTerminatedTcpPorts = new Set<number>();
   // The Gateways this proxy serves: the egress gateway those that select it, the ingress every other one (egress-gateway.ts).
   const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
-  const istioGateways = [...snapshot.gateways, ...l4.gateways];
+  // Pilot merges Gateways oldest first (initGateways: creationTimestamp, then name, then namespace): the order of a port's servers, hence of a virtual host's routes and of a passthrough port's chains.
+  const istioGateways = byCreation([...snapshot.gateways, ...l4.gateways], (gw) => ({ created: gw.metadata.creationTimestamp, name: gw.metadata.name, namespace: gw.metadata.namespace ?? ns }));
   for (const gw of istioGateways) {
     if (!serves(gw.spec)) continue;
     const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
