@@ -156,7 +156,8 @@ function tcpRuleSteps(t: MeshTables, gateways: readonly string[], port: number, 
   let taken = false;
   for (const gateway of gateways) {
     if (taken) break;
-    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    // As pilot's l4SingleMatch: port and gateways only, no source predicates at a gateway.
+    const a: L4Attributes = { port, gateway };
     for (const vs of t.gatewayRoutes) {
       if (taken || !vs.gateways.includes(gateway)) continue;
       const elsewhere = notServedHere(t, gateway, port, 'tcp', vs);
@@ -188,7 +189,7 @@ function tlsRuleSteps(t: MeshTables, gateways: readonly string[], port: number, 
   const name = (r: CompiledL4Rule) => `${r.origin.kind} ${r.origin.namespace}/${r.origin.name} ${r.origin.section}[${r.origin.rule}]`;
   const steps: RuleStep[] = [];
   for (const gateway of gateways) {
-    const a: L4Attributes & { sni?: string } = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway, ...(sni ? { sni } : {}) };
+    const a: L4Attributes & { sni?: string } = { port, gateway, ...(sni ? { sni } : {}) };
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gateway)) continue;
       const elsewhere = notServedHere(t, gateway, port, 'tls', vs);

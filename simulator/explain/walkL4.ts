@@ -256,8 +256,10 @@ export function describeMatch(m: CompiledL4Match, a: L4Attributes & { sni?: stri
   const s = m.source as { port?: number; sourceLabels?: Record<string, string>; sourceNamespace?: string; sniHosts?: string[] };
   const parts: string[] = [];
   if (s.port !== undefined) parts.push(`port ${s.port}`);
-  if (s.sourceLabels) parts.push(`sourceLabels ${Object.entries(s.sourceLabels).map(([k, v]) => `${k}=${v}`).join(',')}`);
-  if (s.sourceNamespace) parts.push(`sourceNamespace ${s.sourceNamespace}`);
+  // A gateway (no source attributes) does not look at them: say so rather than claim they matched.
+  const ignored = a.sourceLabels === undefined ? ' (not checked at a gateway)' : '';
+  if (s.sourceLabels) parts.push(`sourceLabels ${Object.entries(s.sourceLabels).map(([k, v]) => `${k}=${v}`).join(',')}${ignored}`);
+  if (s.sourceNamespace) parts.push(`sourceNamespace ${s.sourceNamespace}${ignored}`);
   if (s.sniHosts?.includes('*')) parts.push(`sniHosts ${JSON.stringify(s.sniHosts)}: any server name, or none (a filter chain without server_names)`);
   else if (s.sniHosts && a.sni) parts.push(`server name "${a.sni}" in sniHosts ${JSON.stringify(s.sniHosts)}`);
   return parts.length ? parts.join(', ') : 'a match without conditions';
@@ -268,9 +270,10 @@ export function staticFailure(m: CompiledL4Match, a: L4Attributes): string | und
   if (m.test(a)) return undefined;
   const s = m.source as { port?: number; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[] };
   if (s.port !== undefined && s.port !== a.port) return `port ${a.port} is not ${s.port}`;
-  const label = Object.entries(s.sourceLabels ?? {}).find(([k, v]) => a.sourceLabels[k] !== v);
-  if (label) return `source label ${label[0]}=${a.sourceLabels[label[0]] ?? '(unset)'} is not ${label[1]}`;
-  if (s.sourceNamespace !== undefined && s.sourceNamespace !== a.sourceNamespace) return `source namespace ${a.sourceNamespace} is not ${s.sourceNamespace}`;
+  const have = a.sourceLabels;
+  const label = have && Object.entries(s.sourceLabels ?? {}).find(([k, v]) => have[k] !== v);
+  if (label && have) return `source label ${label[0]}=${have[label[0]] ?? '(unset)'} is not ${label[1]}`;
+  if (s.sourceNamespace !== undefined && a.sourceNamespace !== undefined && s.sourceNamespace !== a.sourceNamespace) return `source namespace ${a.sourceNamespace} is not ${s.sourceNamespace}`;
   return `gateway ${a.gateway} not in gateways ${JSON.stringify(s.gateways ?? [])}`;
 }
 

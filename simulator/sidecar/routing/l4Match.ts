@@ -2,7 +2,8 @@
  * tcp[] and tls[] matches (Istio's L4MatchAttributes / TLSMatchAttributes),
  * compiled. Pilot evaluates the static predicates (port, sourceLabels,
  * sourceNamespace, gateways) while building a proxy's listeners
- * (networking/core/tls.go matchTCP, matchTLS); `sniHosts` is matched at
+ * (networking/core/tls.go matchTCP, matchTLS) — at a gateway only port and
+ * gateways (gateway.go l4SingleMatch); `sniHosts` is matched at
  * run time by Envoy's filter chain match on the ClientHello's server name.
  * `destinationSubnets` is not simulated (no destination IPs on one machine).
  */
@@ -13,9 +14,9 @@ import { qualifyGateway } from './match';
 export interface L4Attributes {
   /** The service port the connection addressed (at the ingress: the Gateway server's port). */
   port: number;
-  /** Labels and namespace of the proxy's workload. */
-  sourceLabels: Record<string, string>;
-  sourceNamespace: string;
+  /** Labels and namespace of the proxy's workload; absent at a gateway, where pilot checks only port and gateways (gateway.go l4SingleMatch). */
+  sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
   /** `mesh` at a sidecar; `ns/name` of the Gateway at the ingress. */
   gateway: string;
 }
@@ -37,8 +38,8 @@ export function compileL4Match(m: L4MatchAttributes | TLSMatchAttributes, vsName
     sniHosts: sni,
     test: (a) =>
       (m.port === undefined || m.port === a.port) &&
-      labels.every(([k, v]) => a.sourceLabels[k] === v) &&
-      (m.sourceNamespace === undefined || m.sourceNamespace === a.sourceNamespace) &&
+      (a.sourceLabels === undefined || labels.every(([k, v]) => a.sourceLabels![k] === v)) &&
+      (m.sourceNamespace === undefined || a.sourceNamespace === undefined || m.sourceNamespace === a.sourceNamespace) &&
       (gateways === undefined || gateways.has(a.gateway)),
   };
 }

@@ -73,7 +73,8 @@ export function planL4(t: MeshTables, table: RouteTable, a: L4Attributes & { sni
 export function planGatewayL4(t: MeshTables, gateways: readonly string[], port: number, random: () => number, tls?: { sni?: string }): L4Plan {
   if (tls) return planGatewayTls(t, gateways, port, tls.sni, random);
   for (const gateway of gateways) {
-    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    // Pilot's l4SingleMatch checks a match's port and gateways only: no sourceLabels or sourceNamespace at a gateway.
+    const a: L4Attributes = { port, gateway };
     for (const server of gatewayServersOn(t, gateway, port, 'tcp')) {
       for (const vs of t.gatewayRoutes) {
         if (!vs.gateways.includes(gateway) || !serverTakes(server, vs)) continue;
@@ -136,7 +137,8 @@ export function gatewayTlsChains(t: MeshTables, gateways: readonly string[], por
   const dropped: DroppedTlsMatch[] = [];
   const known = new Map<string, { rule: CompiledL4Rule; match: CompiledL4Match }>();
   for (const gateway of gateways) {
-    const a: L4Attributes = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace, gateway };
+    // Pilot's l4SingleMatch checks a match's port and gateways only: no sourceLabels or sourceNamespace at a gateway.
+    const a: L4Attributes = { port, gateway };
     for (const server of gatewayServersOn(t, gateway, port, 'tls')) for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gateway) || !serverTakes(server, vs)) continue;
       for (const rule of vs.tls) {
