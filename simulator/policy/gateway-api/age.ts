@@ -1,8 +1,10 @@
 /**
  * The order Istio (and the Gateway API) give resources of equal standing:
  * the oldest by metadata.creationTimestamp first, then by namespace, then
- * by name (pilot sortConfigByCreationTime). Files have no creation time
- * unless they write one; resources without one tie and fall to the names.
+ * by name (pilot's Gateway API conversion, sortConfigByCreationTime /
+ * sortRoutesByCreationTime). Files have no creation time unless they write
+ * one; a resource without one has pilot's zero time, older than any that
+ * has one, and those without one fall to the names.
  * Pure.
  */
 
@@ -14,11 +16,14 @@ export interface ResourceAge {
 }
 
 export function compareAge(a: ResourceAge, b: ResourceAge): number {
-  if (a.created && b.created && a.created !== b.created) {
-    const ta = Date.parse(a.created);
-    const tb = Date.parse(b.created);
-    if (Number.isFinite(ta) && Number.isFinite(tb) && ta !== tb) return ta - tb;
-  }
+  // No creationTimestamp (or one that is no date) is Go's zero time in pilot's conversion (sortRoutesByCreationTime): older than any.
+  const time = (r: ResourceAge) => {
+    const t = r.created ? Date.parse(r.created) : NaN;
+    return Number.isFinite(t) ? t : -Infinity;
+  };
+  const ta = time(a);
+  const tb = time(b);
+  if (ta !== tb) return ta < tb ? -1 : 1;
   if (a.namespace !== b.namespace) return a.namespace < b.namespace ? -1 : 1;
   if (a.name !== b.name) return a.name < b.name ? -1 : 1;
   return 0;
