@@ -140,13 +140,13 @@ export function buildVirtualHosts(servers: readonly ServerHosts[], virtualServic
 export function pickVirtualHost(hosts: ReadonlyMap<string, VirtualHost>, host: string, builds: (s: VirtualHost['sources'][number]) => boolean = () => true): VirtualHost | undefined {
   let best: { vh: VirtualHost; rank: number } | undefined;
   for (const all of hosts.values()) {
+    const names = [host, ...all.sources.map((s) => qualifyHost(host, s.virtualService.namespace))];
+    if (!names.some((n) => hostMatches(all.domain, n))) continue;
+    const rank = names.includes(all.domain) ? Number.MAX_SAFE_INTEGER : all.domain === '*' ? 0 : all.domain.length;
+    if (best && rank <= best.rank) continue;
     // A VirtualService none of whose routes is built here (all for another port or gateway) adds nothing, not even the host.
     const vh = { ...all, sources: all.sources.filter(builds) };
-    if (vh.sources.length === 0) continue;
-    const names = [host, ...vh.sources.map((s) => qualifyHost(host, s.virtualService.namespace))];
-    if (!names.some((n) => hostMatches(vh.domain, n))) continue;
-    const rank = names.includes(vh.domain) ? Number.MAX_SAFE_INTEGER : vh.domain === '*' ? 0 : vh.domain.length;
-    if (!best || rank > best.rank) best = { vh, rank };
+    if (vh.sources.length > 0) best = { vh, rank };
   }
   return best?.vh;
 }
