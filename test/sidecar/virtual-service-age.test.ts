@@ -10,11 +10,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tls from 'node:tls';
 import { createCa } from '../../simulator/control/ca';
 import type { MeshSpec, Resource } from '../../simulator/policy/model';
 import { freePort, gw, startMeshFromSpec, vs, type TestMesh } from './fixtures';
-import { tlsGreeter } from './l4/fixtures';
+import { tlsGreeter, tlsHello } from './l4/fixtures';
 
 const SPEC: MeshSpec = {
   services: [
@@ -26,14 +25,8 @@ const SPEC: MeshSpec = {
 const appCa = createCa({ trustDomain: 'example.com' });
 const apps = (n: string) => (['shop-v1', 'blog-v1'].includes(n) ? tlsGreeter(n, appCa.issueServer({ dns: ['*.example.com'] })) : undefined);
 
-/** A TLS client asking for `servername`: what the app behind the port said ('' when closed). */
-const hello = (port: number, servername: string) => new Promise<string>((resolve) => {
-  const s = tls.connect({ host: '127.0.0.1', port, servername, ca: appCa.certPem, checkServerIdentity: () => undefined });
-  let said = '';
-  s.on('data', (d) => (said += d));
-  s.on('error', () => undefined);
-  s.on('close', () => resolve(said.trim()));
-});
+/** A TLS client of a gateway port asking for `servername`: what the app behind it said, '' when closed. */
+const hello = (port: number, servername: string) => tlsHello(port, servername, appCa.certPem);
 
 const created = (v: Resource<'VirtualService'>, at: string): Resource<'VirtualService'> => ({ ...v, metadata: { ...v.metadata, creationTimestamp: at } });
 const OLDER = '2026-01-01T00:00:00Z';

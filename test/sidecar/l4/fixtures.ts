@@ -144,11 +144,16 @@ export async function tlsGreeter(name: string, certs: { certPem: string; keyPem:
   return { server, port: (server.address() as net.AddressInfo).port };
 }
 
-/** A TLS client to `port` asking for `servername`: what the server said, or '' when the connection closed first. */
-export async function tlsHello(port: number, servername: string): Promise<string> {
+/**
+ * A TLS client to `port` asking for `servername` (undefined: a ClientHello
+ * without SNI): what the server said, or '' when the connection closed
+ * first. With `ca` the server's chain must verify against it (any name).
+ */
+export async function tlsHello(port: number, servername: string | undefined, ca?: string): Promise<string> {
   const tls = await import('node:tls');
+  const trust = ca ? { ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false };
   return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+    const s = tls.connect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), ...trust });
     let got = '';
     s.on('data', (d) => (got += d));
     s.on('error', () => undefined);

@@ -17,7 +17,7 @@ import { withEgressGateway } from '../../../simulator/policy/egress-gateway';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import { explainGatewayConnection } from '../../../simulator/explain/walkGatewayL4';
 import { dr, freePort, gw, se, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
-import { connectVia, eventually, tlsGreeter } from './fixtures';
+import { connectVia, eventually, tlsGreeter, tlsHello } from './fixtures';
 import { externalHttps, testCa, type ExternalServer, type TestCa } from '../egress/fixtures';
 
 const SPEC: MeshSpec = {
@@ -27,13 +27,7 @@ const appCa = createCa({ trustDomain: 'example.com' });
 const apps = (n: string) => (['shop-v1', 'blog-v1', 'news-v1'].includes(n) ? tlsGreeter(n, appCa.issueServer({ dns: ['*.example.com'] })) : undefined);
 
 /** A TLS client of a gateway port asking for `servername`: what the app behind it said, '' when closed. */
-const hello = (port: number, servername: string) => new Promise<string>((resolve) => {
-  const s = tls.connect({ host: '127.0.0.1', port, servername, ca: appCa.certPem, checkServerIdentity: () => undefined });
-  let said = '';
-  s.on('data', (d) => (said += d));
-  s.on('error', () => undefined);
-  s.on('close', () => resolve(said.trim()));
-});
+const hello = (port: number, servername: string) => tlsHello(port, servername, appCa.certPem);
 const to = (host: string) => [{ destination: { host, port: { number: 443 } } }];
 
 describe('ingress: a VirtualService whose hosts the Gateway server does not serve adds no route there', () => {

@@ -12,12 +12,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tls from 'node:tls';
 import { createCa } from '../../../simulator/control/ca';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import { explainGatewayConnection } from '../../../simulator/explain/walkGatewayL4';
 import { freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
-import { eventually, tlsGreeter } from './fixtures';
+import { eventually, tlsGreeter, tlsHello } from './fixtures';
 
 const SPEC: MeshSpec = {
   services: ['shop', 'blog', 'news'].map((name) => ({ name, ports: [{ name: 'tls', port: 443 }], workloads: [{ name: `${name}-v1`, port: 1 }] })),
@@ -29,14 +28,8 @@ const apps = (n: string) => {
   return ['shop', 'blog', 'news'].includes(service) ? tlsGreeter(n, appCa.issueServer({ dns: ['*.example.com', 'example.com'] })) : undefined;
 };
 
-/** A TLS client of the ingress port asking for `servername` (none: no SNI): what the app said, '' when closed. */
-const hello = (port: number, servername: string | undefined) => new Promise<string>((resolve) => {
-  const s = tls.connect({ host: '127.0.0.1', port, ...(servername ? { servername } : {}), ca: appCa.certPem, checkServerIdentity: () => undefined });
-  let said = '';
-  s.on('data', (d) => (said += d));
-  s.on('error', () => undefined);
-  s.on('close', () => resolve(said.trim()));
-});
+/** A TLS client of a gateway port asking for `servername` (none: no SNI): what the app behind it said, '' when closed. */
+const hello = (port: number, servername: string | undefined) => tlsHello(port, servername, appCa.certPem);
 
 const routeTo = (name: string, created: string, sniHosts: string[], backend: string): Resource<'VirtualService'> => {
   const v = vs(name, { hosts: ['*.example.com'], gateways: ['edge'], tls: [{ match: [{ sniHosts }], route: [{ destination: { host: backend, port: { number: 443 } } }] }] });

@@ -7,11 +7,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tls from 'node:tls';
 import { createCa } from '../../../simulator/control/ca';
 import type { MeshSpec } from '../../../simulator/policy/model';
 import { freePort, gw, startMeshFromSpec, vs, type TestMesh } from '../fixtures';
-import { tlsGreeter } from './fixtures';
+import { tlsGreeter, tlsHello } from './fixtures';
 
 const SPEC: MeshSpec = {
   services: ['shop', 'blog'].map((name) => ({ name, ports: [{ name: 'tls', port: 443 }], workloads: [{ name: `${name}-v1`, port: 1 }] })),
@@ -20,13 +19,8 @@ const SPEC: MeshSpec = {
 const appCa = createCa({ trustDomain: 'example.com' });
 const apps = (n: string) => tlsGreeter(n, appCa.issueServer({ dns: ['*.example.com'] }));
 
-const hello = (port: number, servername: string) => new Promise<string>((resolve) => {
-  const s = tls.connect({ host: '127.0.0.1', port, servername, ca: appCa.certPem, checkServerIdentity: () => undefined });
-  let said = '';
-  s.on('data', (d) => (said += d));
-  s.on('error', () => undefined);
-  s.on('close', () => resolve(said.trim()));
-});
+/** A TLS client of a gateway port asking for `servername`: what the app behind it said, '' when closed. */
+const hello = (port: number, servername: string) => tlsHello(port, servername, appCa.certPem);
 
 describe('gateway tcp[] and tls[] matches ignore sourceLabels and sourceNamespace', () => {
   let mesh: TestMesh;
