@@ -29,7 +29,7 @@ import { createCa } from '../simulator/control/ca';
 import { spiffeId } from '../simulator/policy/hosts';
 import { nginxAvailable, startNginxGrpcChain, type NginxChain } from './dataplane/nginx';
 import { freePort } from './dataplane/ports';
-import { CPUS, cpuMsOf, firstJsonLine, has, pin, spawnPinned } from './dataplane/procs';
+import { CPUS, cpuMsOf, firstJsonLine, has, pin, spawnPinned, stopChild } from './dataplane/procs';
 import { ECHO, REQUEST_FRAME, SAY_PATH } from './grpc/service';
 import { percentile, type BenchResult } from './stats';
 
@@ -104,7 +104,7 @@ export async function benchGrpc(o: { quick?: boolean } = {}): Promise<BenchResul
   try {
     const spawnJson = async <T>(script: string, arg?: string) => {
       const child = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, ...script.split('/')), ...(arg ? [arg] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
-      stops.push(() => child.kill());
+      stops.push(() => stopChild(child));
       const out = await firstJsonLine<T>(child, 20_000);
       pin(child.pid, CPUS?.proxies);
       return { child, out };

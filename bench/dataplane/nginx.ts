@@ -11,7 +11,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Certificates } from '../../simulator/protocol';
-import { has, spawnPinned } from './procs';
+import { has, spawnPinned, stopChild } from './procs';
 
 export const nginxAvailable = (): boolean => has('nginx');
 
@@ -20,7 +20,8 @@ export interface NginxChain {
   front: ChildProcess;
   back: ChildProcess;
   version: string;
-  stop(): void;
+  /** Stops both nginx masters and waits for them to exit. */
+  stop(): Promise<void>;
 }
 
 function common(dir: string, name: string): string {
@@ -93,7 +94,7 @@ async function startPair(dir: string, fConf: string, bConf: string, o: { frontPo
   if (b.exitCode !== null || f.exitCode !== null) throw new Error(`nginx did not start: ${stderr}`);
   return {
     frontPort: o.frontPort, front: f, back: b, version,
-    stop() { for (const c of [f, b]) c.kill('SIGTERM'); },
+    async stop() { await Promise.all([f, b].map((c) => stopChild(c))); },
   };
 }
 
