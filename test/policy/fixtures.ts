@@ -12,3 +12,11 @@ export function checkBeside(mesh: string, policy: string): (Diagnostic & { line:
 
 /** Findings as `code@line`. */
 export const codes = (ds: { code: string; line: number }[]) => ds.map((d) => `${d.code}@${d.line}`);
+
+/** Diagnostics of a Mesh file `/m/mesh.yaml` alone, each with its 0-based position. */
+export function diagnoseMesh(text: string) {
+  const ws = new Workspace();
+  ws.setFile('/m/mesh.yaml', text);
+  const lines = ws.getSource('/m/mesh.yaml')!.lineStarts;
+  return ws.diagnostics().map((d) => ({ ...d, at: offsetToPosition(lines, d.range.start) }));
+}

@@ -1,7 +1,7 @@
 /** The Mesh's `tcpTunnel`: how TCP connections travel between sidecars, validated where it is written and carried to the sidecars in the snapshot. */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { Workspace, offsetToPosition } from '../../simulator/policy';
+import { diagnoseMesh } from './fixtures';
 import { buildSnapshot } from '../../simulator/control/snapshot';
 import type { Resource } from '../../simulator/policy/model';
 
@@ -16,12 +16,7 @@ spec:
       workloads: [{ name: redis-v1, port: 16379 }]
 `;
 
-function diagnose(text: string) {
-  const ws = new Workspace();
-  ws.setFile('/m/mesh.yaml', text);
-  const lines = ws.getSource('/m/mesh.yaml')!.lineStarts;
-  return ws.diagnostics().map((d) => ({ ...d, at: offsetToPosition(lines, d.range.start) }));
-}
+const diagnose = diagnoseMesh;
 
 describe('the Mesh tcpTunnel', () => {
   it('accepts tls and h2', () => {

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { Workspace, offsetToPosition } from '../../simulator/policy';
+import { diagnoseMesh } from './fixtures';
 import { resolveDefaults } from '../../simulator/policy/defaults';
 import { at, bookinfo, MESH_HEAD } from '../language-server/fixtures';
 
@@ -22,12 +22,7 @@ ${telemetry}
       workloads: [{ name: web-v1, port: 19080 }]
 `;
 
-function diagnose(text: string) {
-  const ws = new Workspace();
-  ws.setFile('/m/mesh.yaml', text);
-  const lines = ws.getSource('/m/mesh.yaml')!.lineStarts;
-  return ws.diagnostics().map((d) => ({ ...d, at: offsetToPosition(lines, d.range.start) }));
-}
+const diagnose = diagnoseMesh;
 
 describe('the Mesh trace format', () => {
   it('accepts b3, w3c and b3+w3c', () => {
