@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { SpanRecord } from '../../simulator/control/api/contract';
 import { freePorts } from '../../simulator/control/ports';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -140,6 +141,19 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
+}
+
+/**
+ * The spans `devmesh up` holds for a trace, once it holds at least `atLeast` of them
+ * (the sidecars' telemetry reaches the control plane in batches).
+ */
+export function traceOf(up: UpProcess, traceId: string, atLeast: number, timeoutMs = 10_000): Promise<SpanRecord[]> {
+  return waitFor(`${atLeast} spans of trace ${traceId}`, async () => {
+    const r = await up.api(`/api/traces/${traceId}`);
+    if (r.status !== 200) return undefined;
+    const t = (await r.json()) as { spans: SpanRecord[] };
+    return t.spans.length >= atLeast ? t.spans : undefined;
+  }, timeoutMs, 100);
 }
 
 /** Waits for the session file, then for /api/health to say ready. */

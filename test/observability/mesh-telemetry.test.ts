@@ -13,10 +13,10 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BIN, bookinfoFixture, freePorts, removeDir, startUp, viaProxy, waitFor, waitReady, type BookinfoFixture, type UpProcess } from '../control/helpers';
+import { BIN, bookinfoFixture, freePorts, removeDir, startUp, traceOf, viaProxy, waitFor, waitReady, type BookinfoFixture, type UpProcess } from '../control/helpers';
 import { parseText, formatText } from '../../simulator/sidecar/accessLog';
 import { DURATION_BUCKETS_MS } from '../../simulator/sidecar/istioMetrics';
-import type { AccessLogEntry, SpanRecord } from '../../simulator/control/api/contract';
+import type { AccessLogEntry } from '../../simulator/control/api/contract';
 import type { Topology } from '../../simulator/control/api/contract';
 import { decodeTraceRequest, type DecodedSpan } from './protobuf';
 
@@ -67,12 +67,6 @@ describe('observability of a running mesh', () => {
     assert.equal(r.status, 200);
     return r.text();
   };
-  const traceOf = (traceId: string, atLeast: number) => waitFor(`${atLeast} spans of trace ${traceId}`, async () => {
-    const r = await up.api(`/api/traces/${traceId}`);
-    if (r.status !== 200) return undefined;
-    const t = (await r.json()) as { spans: SpanRecord[] };
-    return t.spans.length >= atLeast ? t.spans : undefined;
-  }, 8_000, 100);
 
   before(async () => {
     receiver = http.createServer((req, res) => {
@@ -105,7 +99,7 @@ describe('observability of a running mesh', () => {
     const r = await viaProxy(fx.ingressPort, 'http://productpage:9080/productpage', { 'x-b3-traceid': TRACE, 'x-b3-spanid': CALLER_SPAN, 'x-b3-sampled': '1' });
     assert.equal(r.status, 200);
     assert.match(r.body, /Reviews served by:<\/dt><dd><u>reviews-v2<\/u>/);
-    const spans = await traceOf(TRACE, 8);
+    const spans = await traceOf(up, TRACE, 8);
     assert.equal(spans.length, 8, spans.map((s) => `${s.workload} ${s.kind} ${s.name}`).join('\n'));
     assert.ok(spans.every((s) => s.traceId === TRACE));
     const one = (workload: string, kind: string, service?: string) => {
@@ -154,11 +148,11 @@ describe('observability of a running mesh', () => {
     await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews', { 'x-b3-traceid': b3Trace, 'x-b3-spanid': 'b'.repeat(16), 'x-b3-sampled': '1' });
     // ingress, productpage server + client, reviews server + client, ratings server: wait for all six,
     // since each sidecar sends its spans in its own batch.
-    const spans = await traceOf('0'.repeat(16) + b3Trace, 6);
+    const spans = await traceOf(up, '0'.repeat(16) + b3Trace, 6);
     assert.ok(spans.some((s) => s.workload === 'ratings-v1'));
     const single = 'c'.repeat(32);
     await viaProxy(fx.ingressPort, 'http://productpage:9080/api/v1/products/0/reviews', { b3: `${single}-${'d'.repeat(16)}-1` });
-    const s2 = await traceOf(single, 6);
+    const s2 = await traceOf(up, single, 6);
     assert.equal(s2.find((s) => s.role === 'ingress')?.parentSpanId, 'd'.repeat(16));
     // Envoy's Zipkin tracer does not read traceparent: the edge starts a new trace, as a cluster's Istio with the zipkin provider does.
     const w3cOnly = 'e'.repeat(32);

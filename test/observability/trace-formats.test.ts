@@ -11,8 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { REPO, freePorts, removeDir, upWithMesh, viaProxy, waitFor, type UpProcess } from '../control/helpers';
-import type { SpanRecord } from '../../simulator/control/api/contract';
+import { REPO, freePorts, removeDir, traceOf, upWithMesh, viaProxy, type UpProcess } from '../control/helpers';
 
 const APP = path.join(REPO, 'test', 'observability', 'fixtures', 'trace-app.js');
 const B3 = ['x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled'];
@@ -79,12 +78,6 @@ for (const mode of MODES) {
     let up: UpProcess;
     let ingress: number;
     let receiver: http.Server;
-    const traceOf = (traceId: string, atLeast: number) => waitFor(`${atLeast} spans of trace ${traceId}`, async () => {
-      const r = await up.api(`/api/traces/${traceId}`);
-      if (r.status !== 200) return undefined;
-      const t = (await r.json()) as { spans: SpanRecord[] };
-      return t.spans.length >= atLeast ? t.spans : undefined;
-    }, 10_000, 100);
     const call = async (forward: string[], headers: Record<string, string>) => {
       const r = await viaProxy(ingress, `http://front:9080/call/back?forward=${forward.join(',')}`, headers);
       assert.equal(r.status, 200, r.body);
@@ -110,7 +103,7 @@ for (const mode of MODES) {
       const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
       const callerSpan = '00f067aa0ba902b7';
       const seen = await call(mode.own, mode.caller(trace, callerSpan));
-      const spans = await traceOf(trace, 4);
+      const spans = await traceOf(up, trace, 4);
       assert.equal(spans.length, 4, spans.map((s) => `${s.workload} ${s.kind}`).join('\n'));
       const one = (workload: string, kind: string) => {
         const found = spans.filter((s) => s.workload === workload && s.kind === kind);
@@ -142,9 +135,9 @@ for (const mode of MODES) {
       // The other format crossed every sidecar as the caller wrote it: no sidecar reads or rewrites it.
       for (const h of mode.other) assert.equal(seen[h], caller[h], h);
       // The edge and front's server span are in the caller's trace; front's call to back starts another.
-      const spans = await traceOf(trace, 2);
+      const spans = await traceOf(up, trace, 2);
       assert.deepEqual(spans.map((s) => `${s.workload} ${s.kind}`).sort(), ['front-v1 server', 'istio-ingressgateway client']);
-      const split = await traceOf(got.traceId!, 2);
+      const split = await traceOf(up, got.traceId!, 2);
       const frontClient = split.find((s) => s.workload === 'front-v1' && s.kind === 'client');
       const backServer = split.find((s) => s.workload === 'back-v1' && s.kind === 'server');
       assert.ok(frontClient && backServer, split.map((s) => `${s.workload} ${s.kind}`).join(', '));
