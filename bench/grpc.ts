@@ -29,6 +29,7 @@ import { createCa } from '../simulator/control/ca';
 import { spiffeId } from '../simulator/policy/hosts';
 import { nginxAvailable, startNginxGrpcChain, type NginxChain } from './dataplane/nginx';
 import { freePort } from './dataplane/ports';
+import { phase } from './lifecycle';
 import { CPUS, cpuMsOf, firstJsonLine, has, pin, spawnPinned, stopChild } from './dataplane/procs';
 import { ECHO, REQUEST_FRAME, SAY_PATH } from './grpc/service';
 import { percentile, type BenchResult } from './stats';
@@ -109,12 +110,14 @@ export async function benchGrpc(o: { quick?: boolean } = {}): Promise<BenchResul
       pin(child.pid, CPUS?.proxies);
       return { child, out };
     };
+    phase('grpc: start the services and the devmesh chain');
     const http1 = await spawnJson<{ port: number }>('dataplane/service.js');
     const grpcSvc = await spawnJson<{ port: number }>('grpc/service.js');
     const chain = await spawnJson<{ outbound: number; upstream: number }>('grpc/chain.js', JSON.stringify({ httpPort: http1.out.port, grpcPort: grpcSvc.out.port }));
     const ca = createCa({ trustDomain: 'cluster.local' });
     let nginx: NginxChain | undefined;
     if (nginxAvailable()) {
+      phase('grpc: start the nginx grpc_pass pair');
       nginx = await startNginxGrpcChain(path.join(dir, 'nginx'), {
         servicePort: grpcSvc.out.port, frontPort: await freePort(), backPort: await freePort(), cpu: CPUS?.proxies,
         client: ca.issue(spiffeId('cluster.local', 'default', 'nginx-front')), server: ca.issue(spiffeId('cluster.local', 'default', 'nginx-back')),
@@ -131,9 +134,11 @@ export async function benchGrpc(o: { quick?: boolean } = {}): Promise<BenchResul
       { name: 'direct HTTP/1.1', port: http1.out.port, h1: true, authority: 'bench:9080', pids: svcH1 },
       { name: 'devmesh HTTP/1.1', port: chain.out.outbound, h1: true, authority: 'bench:9080', pids: () => [...svcH1(), chain.child.pid!] },
     ];
+    phase('grpc: first call through every chain');
     for (const c of chains.filter((x) => !x.h1)) await checkCall(c.port, c.authority);
 
     // One unmeasured run per chain first: the first seconds of a fresh Node process (JIT, pools, TLS sessions) are not its speed.
+    phase('grpc: warm-up');
     for (const c of chains) await runH2load(c, { clients: c.h1 ? 16 : 4, streams: c.h1 ? 1 : 4, seconds: 2, dataFile, logFile: path.join(dir, 'h2load.log') });
 
     const shapes = [{ label: '1 x 16', clients: 1, streams: 16 }, { label: '4 x 4', clients: 4, streams: 4 }];
@@ -147,6 +152,7 @@ export async function benchGrpc(o: { quick?: boolean } = {}): Promise<BenchResul
         for (const c of chains) {
           // HTTP/1.1 has one request in flight per connection: 16 connections for the same 16 in flight.
           const clients = c.h1 ? shape.clients * shape.streams : shape.clients;
+          phase(`grpc: ${shape.label}, round ${round + 1} of ${rounds}, ${c.name}`);
           const before = c.pids().map(cpuMsOf);
           const r = await runH2load(c, { clients, streams: c.h1 ? 1 : shape.streams, seconds, dataFile, logFile: path.join(dir, 'h2load.log') });
           const used = c.pids().map(cpuMsOf).reduce((a, b, i) => a + b - before[i], 0);
@@ -171,6 +177,7 @@ export async function benchGrpc(o: { quick?: boolean } = {}): Promise<BenchResul
       `gRPC through devmesh vs HTTP/1.1 through devmesh, same run (target >= 0.8x): ${Object.entries(summary).map(([k, v]) => `${k}: ${v.toFixed(2)}x`).join('; ')} in calls/s (${Object.values(summary).every((v) => v >= 0.8) ? 'met' : '**missed**'}); by CPU per call ${Object.entries(byCpu).map(([k, v]) => `${k}: ${v.toFixed(2)}x`).join('; ')}. Load average at end: ${load()}.`);
     return { name: 'grpc', rows: [], notes, markdown: [...md, ...notes.map((n) => `\n${n}`)].join('\n') };
   } finally {
+    phase('grpc: stop');
     for (const s of stops.reverse()) { try { await s(); } catch { /* already gone */ } }
     rmSync(dir, { recursive: true, force: true });
   }

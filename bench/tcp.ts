@@ -23,7 +23,8 @@ import type { MeshSnapshot } from '../simulator/protocol';
 import { startDevmeshChain, type DevmeshChain } from './dataplane/devmeshChain';
 import { nginxStreamAvailable, startNginxStreamChain, type NginxChain } from './dataplane/nginx';
 import { freePort } from './dataplane/ports';
-import { CPUS, cpuMsOf, firstJsonLine, has, pin, spawnPinned } from './dataplane/procs';
+import { CPUS, cpuMsOf, firstJsonLine, has, pin, spawnPinned, stopChild } from './dataplane/procs';
+import { phase } from './lifecycle';
 import type { BenchResult } from './stats';
 
 const TD = 'cluster.local';
@@ -112,16 +113,18 @@ export async function benchTcp(o: { quick?: boolean } = {}): Promise<BenchResult
   const stops: Array<() => unknown> = [];
   md.push(`Load average at start (1/5/15 min): ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}. Pinning: ${CPUS ? `clients on CPU ${CPUS.load}; services, sidecars and nginx on CPU ${CPUS.proxies}` : 'none'}. ${secs} s per run; figures are the median of ${rounds} rounds that alternate the chains.`);
   try {
+    phase('tcp: start iperf3 and the echo service');
     const iperfPort = await freePort();
     const iperfd = spawnPinned(CPUS?.proxies, 'iperf3', ['-s', '-p', String(iperfPort), '-B', '127.0.0.1'], { stdio: 'ignore' });
-    stops.push(() => iperfd.kill());
+    stops.push(() => stopChild(iperfd));
     const echo = spawnPinned(CPUS?.proxies, process.execPath, [path.join(__dirname, 'tcp', 'echo.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    stops.push(() => echo.kill());
+    stops.push(() => stopChild(echo));
     const { port: echoPort } = await firstJsonLine<{ port: number }>(echo);
     await new Promise((r) => setTimeout(r, 300));
 
     const ports = async (n: number) => Promise.all(Array.from({ length: n }, () => freePort()));
     const devmesh = async (transport: 'h2' | 'tls'): Promise<{ chain: DevmeshChain; upstreams: [number, number] }> => {
+      phase(`tcp: start the devmesh chain (tcpTunnel: ${transport})`);
       const upstreams = (await ports(2)) as [number, number];
       const snap = tcpSnapshot({ iperfPort, echoPort, client: await ports(3), iperfSc: await ports(3), echoSc: await ports(3), ingress: await ports(2), upstreams });
       const chain = await startDevmeshChain(ca, snap, { printAccessLog: false, tcpTunnel: transport }, 'shared');
@@ -138,6 +141,7 @@ export async function benchTcp(o: { quick?: boolean } = {}): Promise<BenchResult
     ];
     let nginxVersion = '';
     if (nginxStreamAvailable()) {
+      phase('tcp: start the nginx stream pairs');
       const mk = async (servicePort: number, name: string): Promise<NginxChain> => {
         const n = await startNginxStreamChain(path.join(dir, name), { servicePort, frontPort: await freePort(), backPort: await freePort(), cpu: CPUS?.proxies, client: ca.issue(spiffeId(TD, NS, 'nginx-front')), server: ca.issue(spiffeId(TD, NS, 'nginx-back')) });
         stops.push(() => n.stop());
@@ -150,6 +154,7 @@ export async function benchTcp(o: { quick?: boolean } = {}): Promise<BenchResult
     } else md.push('nginx with libnginx-mod-stream is not installed: the nginx stream chain was skipped.');
 
     // Warm-up (JIT, sessions), not recorded.
+    phase('tcp: warm-up');
     for (const c of chains) { await iperf(c.iperf, 1, 1); await connRate(c.echo, 1, 8); }
 
     let command = '';
@@ -158,6 +163,7 @@ export async function benchTcp(o: { quick?: boolean } = {}): Promise<BenchResult
     for (let round = 0; round < rounds; round++) {
       for (const c of chains) {
         for (const streams of [1, 4]) {
+          phase(`tcp: iperf3, ${streams} stream(s), round ${round + 1} of ${rounds}, ${c.name}`);
           const before = c.pids().map(cpuMsOf).reduce((a, b) => a + b, 0);
           const r = await iperf(c.iperf, secs, streams);
           const used = c.pids().map(cpuMsOf).reduce((a, b) => a + b, 0) - before;
@@ -175,12 +181,18 @@ export async function benchTcp(o: { quick?: boolean } = {}): Promise<BenchResult
           fmt(mb(c.name, 4)), ratio(mb(c.name, 4), mb('direct', 4)), ratio(mb(c.name, 4), nginxName ? mb(nginxName, 4) : undefined), fmt(median(cpu[c.name]), 2)])));
 
     const rate: Record<string, Array<{ perSecond: number; p50Ms: number; p99Ms: number; errors: number }>> = {};
-    for (let round = 0; round < rounds; round++) for (const c of chains) (rate[c.name] ??= []).push(await connRate(c.echo, secs, 16));
+    for (let round = 0; round < rounds; round++) {
+      for (const c of chains) {
+        phase(`tcp: new connections per second, round ${round + 1} of ${rounds}, ${c.name}`);
+        (rate[c.name] ??= []).push(await connRate(c.echo, secs, 16));
+      }
+    }
     const pick = (name: string) => [...rate[name]].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(rate[name].length / 2)];
     md.push('### New TCP connections per second (open, one line each way, close; 16 at a time)', '', 'Client: `bench/tcp/connRate.ts` (Node, pinned to the load CPU). Through devmesh every connection is routed, authorized and logged on both sidecars.', '',
       table(['chain', 'connections/s', 'x direct', 'x nginx', 'p50 ms', 'p99 ms', 'errors'],
         chains.map((c) => { const r = pick(c.name); return [c.name, fmt(r.perSecond), ratio(r.perSecond, pick('direct').perSecond), ratio(r.perSecond, nginxName ? pick(nginxName).perSecond : undefined), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), String(r.errors)]; })));
   } finally {
+    phase('tcp: stop');
     for (const s of stops.reverse()) { try { await s(); } catch { /* best effort */ } }
     rmSync(dir, { recursive: true, force: true });
   }
