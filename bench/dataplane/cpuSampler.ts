@@ -5,7 +5,7 @@
  * `<dir>/<pid>.cpuprofile`, so the profile covers exactly the calls the
  * harness counts (no start-up, no warm-up) and self times divide by them.
  */
-import { inspectorBracket } from './signalBracket';
+import { inspectorBracket } from './inspectorBracket';
 
 inspectorBracket(
   process.env.DEVMESH_PROFILE_DIR ?? '/tmp',

@@ -7,7 +7,7 @@
  * it counts. With DEVMESH_HEAP_SURVIVORS=1 it samples only what outlived a
  * scavenge (tail.js's promoted garbage, by allocation site).
  */
-import { inspectorBracket } from './signalBracket';
+import { inspectorBracket } from './inspectorBracket';
 
 const interval = Number(process.env.DEVMESH_HEAP_INTERVAL ?? 1024);
 /** DEVMESH_HEAP_SURVIVORS=1: leave out what a scavenge collected, so the profile is what outlived the young generation (promoted, or still alive). */
