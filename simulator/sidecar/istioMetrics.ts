@@ -158,6 +158,8 @@ function tcpLabels(l: IstioLabels): Record<string, string> {
 }
 
 export class IstioMetrics {
+  /** `settle`: records what is still queued (SidecarTelemetry's ended exchanges) before any read. */
+  constructor(private readonly settle: () => void = () => undefined) {}
   private promRegistry: Registry | undefined;
   private readonly requests = new CounterFamily('istio_requests_total', 'Requests processed by the sidecar (Istio standard metric).');
   private readonly duration = new HistogramFamily('istio_request_duration_milliseconds', 'Request duration in milliseconds (Istio standard metric).', DURATION_BUCKETS_MS);
@@ -178,6 +180,7 @@ export class IstioMetrics {
 
   /** This sidecar's prom-client Registry (no default registry: several sidecars may share a process), made at the first scrape. */
   get registry(): Registry {
+    this.settle();
     if (!this.promRegistry) {
       const { Registry: PromRegistry } = require('prom-client') as typeof import('prom-client');
       const registry = new PromRegistry();

@@ -50,7 +50,7 @@ export interface TelemetryOptions {
 }
 
 export class SidecarTelemetry {
-  readonly metrics = new IstioMetrics();
+  readonly metrics = new IstioMetrics(() => this.settle());
   droppedSpans = 0;
   private spanRows: SpanRow[] = [];
   /** Where each span row's exchange's access-log row went among this batch's rows, counting those dropped (`encodeRows` links the two). */
@@ -63,7 +63,13 @@ export class SidecarTelemetry {
   private lastEdge: EdgeSample | undefined;
   private lastRule: { sample: RuleSample; total: { requests: number; errors: number; lastHit: number } } | undefined;
   /** Hits per rule since this sidecar started (admin `/rules`). */
-  readonly ruleTotals = new Map<string, { requests: number; errors: number; lastHit: number }>();
+  private readonly totals = new Map<string, { requests: number; errors: number; lastHit: number }>();
+  get ruleTotals(): ReadonlyMap<string, { requests: number; errors: number; lastHit: number }> {
+    this.settle();
+    return this.totals;
+  }
+  /** Exchanges ended and not recorded yet (exchange()); every read settles them first. */
+  private ended: Array<[listener: string, e: Exchange, log: LogRow]> = [];
   private logs: LogRow[] = [];
   private droppedLogs = 0;
   /** TCP connections in progress (l4/connection.ts keeps their bytes current). */
@@ -85,8 +91,31 @@ export class SidecarTelemetry {
     this.timer.unref();
   }
 
-  /** One finished exchange on `listener` (outbound, ingress or inbound) and its access-log row (accessLog.ts `rowOf`). */
+  /**
+   * One finished exchange on `listener` (outbound, ingress or inbound) and its access-log row (accessLog.ts `rowOf`),
+   * recorded after the I/O the event loop has next. An inbound HTTP/2 exchange ends where Node sends its last
+   * frame (the check phase of the turn that wrote the response); recorded there, its metrics, span, edge and
+   * rule counters would run before the loop's next poll — in a process that also holds the caller's sidecar,
+   * before that sidecar reads the response and writes it to the calling app: ~60-100 µs of every request's latency at
+   * a low rate (BENCHMARKS.md, lat16 branch). Two setImmediate hops land after that poll from either phase.
+   * Every read of what they record (flush, the metrics, ruleTotals) settles the queue first.
+   */
   exchange(listener: string, e: Exchange, log: LogRow): void {
+    if (this.ended.length === 0) setImmediate(this.afterNextPoll);
+    this.ended.push([listener, e, log]);
+  }
+
+  private readonly afterNextPoll = () => setImmediate(this.settle);
+
+  /** Records the ended exchanges now, in the order they ended. */
+  readonly settle = (): void => {
+    const list = this.ended;
+    if (list.length === 0) return;
+    this.ended = [];
+    for (const [listener, e, log] of list) this.record(listener, e, log);
+  };
+
+  private record(listener: string, e: Exchange, log: LogRow): void {
     const ctx = e.ctx;
     const ep = ctx.endpoint;
     // Whether the call went out as mTLS, decided once for the metrics, the span and the edge.
@@ -181,8 +210,8 @@ export class SidecarTelemetry {
       const key = `${rule}\0${peer}\0${side}`;
       s = this.rules.get(key);
       if (!s) this.rules.set(key, (s = { rule, peer, side, requests: 0, errors: 0, latenciesMs: [], traces: [] }));
-      total = this.ruleTotals.get(rule);
-      if (!total) this.ruleTotals.set(rule, (total = { requests: 0, errors: 0, lastHit: 0 }));
+      total = this.totals.get(rule);
+      if (!total) this.totals.set(rule, (total = { requests: 0, errors: 0, lastHit: 0 }));
       this.lastRule = { sample: s, total };
     }
     s.requests++;
@@ -319,6 +348,7 @@ export class SidecarTelemetry {
 
   /** Sends what accumulated since the last flush, if anything did. */
   flush(): void {
+    this.settle();
     this.early = false;
     if (this.connections.size > 0 || this.openByEdge.size > 0) this.liveConnections(Date.now());
     if (this.spanRows.length === 0 && this.edges.size === 0 && this.logs.length === 0 && this.rules.size === 0) return;
