@@ -72,7 +72,9 @@ function watchStalls(): void {
   }, 1);
 }
 
-const delay = monitorEventLoopDelay({ resolution: 1 });
+// 10 ms: the histogram samples with a timer of its own, and at 1 ms it woke the sidecar ~1,000 times a second —
+// 4-13 wake-ups per request at 50-100 req/s where the sidecar itself takes 2-3 (lowRate.js, BENCHMARKS.md lat16).
+const delay = monitorEventLoopDelay({ resolution: 10 });
 let elu = performance.eventLoopUtilization();
 let cpu = process.cpuUsage();
 let startedAt = 0;
