@@ -32,7 +32,12 @@ describe('trace context propagation', () => {
     assert.deepEqual(readTraceContext({ b3: `${T}-${S}-1-${'1'.repeat(16)}`, 'x-b3-traceid': 'c'.repeat(32), 'x-b3-spanid': P }, 'b3'), { traceId: T, spanId: S, sampled: true });
     assert.deepEqual(readTraceContext({ b3: `${'a'.repeat(16)}-${S}` }, 'b3'), { traceId: '0'.repeat(16) + 'a'.repeat(16), spanId: S, sampled: undefined });
     assert.deepEqual(readTraceContext({ b3: '0' }, 'b3'), { sampled: false });
-    assert.deepEqual(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-flags': '1' }, 'b3'), { traceId: T, spanId: S, sampled: true });
+    // Envoy's Zipkin tracer never reads x-b3-flags; x-b3-sampled decides when present ("1" or "true"; any other value is not sampled).
+    assert.deepEqual(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-flags': '1' }, 'b3'), { traceId: T, spanId: S, sampled: undefined });
+    assert.deepEqual(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-flags': '1', 'x-b3-sampled': '0' }, 'b3'), { traceId: T, spanId: S, sampled: false });
+    assert.deepEqual(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-sampled': 'd' }, 'b3'), { traceId: T, spanId: S, sampled: false });
+    assert.deepEqual(readTraceContext({ 'x-b3-traceid': T, 'x-b3-spanid': S, 'x-b3-sampled': 'true' }, 'b3'), { traceId: T, spanId: S, sampled: true });
+    assert.deepEqual(readTraceContext({ 'x-b3-sampled': 'false' }, 'b3'), { sampled: false });
   });
   test('each tracer reads only its own format: a B3 mesh ignores traceparent, a W3C mesh ignores B3', () => {
     assert.equal(readTraceContext({ traceparent: `00-${T}-${S}-01` }, 'b3'), undefined);
@@ -49,8 +54,9 @@ describe('trace context propagation', () => {
     const h: Record<string, string | string[] | number | undefined> = { tracestate: 'a=b', 'x-b3-parentspanid': 'stale' };
     writeTraceContext(h, { traceId: T, spanId: P, parentSpanId: S, sampled: true }, 'b3');
     assert.deepEqual(h, { tracestate: 'a=b', 'x-b3-traceid': T, 'x-b3-spanid': P, 'x-b3-parentspanid': S, 'x-b3-sampled': '1' });
+    // A root span writes no parent and removes none (ZipkinSpan::injectContext only sets).
     writeTraceContext(h, { traceId: T, spanId: S, sampled: false }, 'b3');
-    assert.equal(h['x-b3-parentspanid'], undefined);
+    assert.equal(h['x-b3-parentspanid'], S);
     assert.equal(h['x-b3-sampled'], '0');
     assert.ok(!Object.keys(h).includes('traceparent'));
   });

@@ -45,10 +45,21 @@ function traceId128(id: string | undefined): string | undefined {
 }
 const spanId64 = (id: string | undefined) => (id && HEX16.test(id) && id !== ZERO16 ? id : undefined);
 
+/** The single `b3` header's sampling state: `1` or `d` (debug) sampled, `0` not; anything else leaves the decision to us. */
 function b3Sampled(v: string | undefined): boolean | undefined {
-  if (v === '1' || v === 'd' || v === 'true') return true;
-  if (v === '0' || v === 'false') return false;
+  if (v === '1' || v === 'd') return true;
+  if (v === '0') return false;
   return undefined;
+}
+
+/**
+ * `x-b3-sampled` as Envoy's Zipkin tracer reads it (span_context_extractor.cc extractSampled): present, it decides —
+ * "1" or "true" sampled, any other value (even "d", which only the single `b3` header knows) not; absent, the decision
+ * is ours. `x-b3-flags` (debug) is never read.
+ */
+function xb3Sampled(v: string | string[] | undefined): boolean | undefined {
+  const raw = (Array.isArray(v) ? v[0] : v)?.trim();
+  return raw === undefined ? undefined : raw === '1' || raw === 'true';
 }
 
 type Headers = IncomingHttpHeaders | OutgoingHttpHeaders;
@@ -89,7 +100,7 @@ export function readB3(h: Headers): IncomingContext | undefined {
   }
   const traceId = traceId128(one(h['x-b3-traceid'] as string | undefined));
   const spanId = spanId64(one(h['x-b3-spanid'] as string | undefined));
-  const sampled = one(h['x-b3-flags'] as string | undefined) === '1' ? true : b3Sampled(one(h['x-b3-sampled'] as string | undefined));
+  const sampled = xb3Sampled(h['x-b3-sampled'] as string | string[] | undefined);
   if (traceId && spanId) return { traceId, spanId, sampled };
   if (sampled !== undefined) return { sampled };
   return undefined;
@@ -100,17 +111,19 @@ function writeW3C(h: OutgoingHttpHeaders, c: OutgoingContext): void {
 }
 
 /**
- * The four headers Envoy's Zipkin tracer injects. A single `b3` header the
- * request carried is rewritten too: Envoy reads it first but never rewrites
- * it (envoyproxy/envoy#47515), so every later hop would take the app's span
- * as its parent; devmesh keeps the trace's shape instead.
+ * The headers Envoy's Zipkin tracer injects (ZipkinSpan::injectContext):
+ * x-b3-traceid, x-b3-spanid, x-b3-sampled, and x-b3-parentspanid only when
+ * the span has a parent. It sets and never removes: a root span leaves an
+ * x-b3-parentspanid the app sent as it was, and x-b3-flags goes on untouched.
+ * A single `b3` header the request carried is rewritten too: Envoy reads it
+ * first but never rewrites it (envoyproxy/envoy#47515), so every later hop
+ * would take the app's span as its parent; devmesh keeps the trace's shape instead.
  */
 function writeB3(h: OutgoingHttpHeaders, c: OutgoingContext): void {
   const s = c.sampled ? '1' : '0';
   h['x-b3-traceid'] = c.traceId;
   h['x-b3-spanid'] = c.spanId;
   if (c.parentSpanId) h['x-b3-parentspanid'] = c.parentSpanId;
-  else delete h['x-b3-parentspanid'];
   h['x-b3-sampled'] = s;
   if (h.b3 !== undefined) h.b3 = c.parentSpanId ? `${c.traceId}-${c.spanId}-${s}-${c.parentSpanId}` : `${c.traceId}-${c.spanId}-${s}`;
 }
