@@ -69,6 +69,7 @@ Examples:
   devmesh explain --from productpage-v1 grpc details:9080/bookinfo.details.v1.Details/GetDetails -H 'grpc-timeout: 3S'
   devmesh explain --from ratings-v1 tcp redis:6379
   devmesh explain --from sleep tls my-nginx:443 --sni nginx.example.com
+  devmesh explain --from sleep tls edition.cnn.com:443 --sni edition.cnn.com   (on through the egress gateway)
   devmesh explain --from ingress tls tcp.example.com:9443 --client-cert client.pem
   devmesh explain --from ingress GET https://bookinfo.example.com/productpage --client-cert client.pem
   devmesh explain --trace 4bf92f3577b34da6a3ce929d0e0e4736 -f examples/bookinfo/mesh.yaml`)

@@ -32,15 +32,7 @@ export function formatConnection(r: ExplainConnectionResult): string {
   } else line('Host', `${h.authority}: ${h.problem ?? 'not a mesh service'}`);
 
   const rt = r.route;
-  line('Route', rt.source ? res(rt.source) : rt.rules.length ? 'no tcp[]/tls[] rule takes it' : rt.action === 'refused' ? (g?.handshake?.refused ? 'none: the connection ends at the handshake' : 'refused before any rule') : 'no tcp[]/tls[] rule for this port: the default route to the service');
-  for (const s of rt.rules) {
-    // A TLSRoute's or TCPRoute's rule is its rules[i] (Istio runs it as a tls[] / tcp[] rule of the Gateway).
-    const gatewayApi = s.rule.kind === 'TLSRoute' || s.rule.kind === 'TCPRoute';
-    const where = `${gatewayApi ? 'rules' : s.rule.section}[${s.rule.rule}]${rt.source && s.rule.name === rt.source.name ? '' : ` of ${gatewayApi ? s.rule.kind : 'VirtualService'} ${s.rule.namespace}/${s.rule.name}`}`;
-    more(`  ${where}  ${s.matched ? `matched: ${s.because}` : `no match: ${(s.failed ?? []).join('; or ')}`}${at(s.location)}`);
-  }
-  if (rt.action === 'refused') more(`-> closed${rt.flag ? ` ${rt.flag}` : ''}: ${rt.message ?? ''}`);
-  else for (const d of rt.destinations ?? []) more(`-> ${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}  ${pct(d.probability)}${d.weight !== undefined ? ` (weight ${d.weight})` : ''}`);
+  formatRoute(rt, rt.rules.length || rt.action !== 'refused' ? undefined : g?.handshake?.refused ? 'none: the connection ends at the handshake' : 'refused before any rule', line, more);
   // The ingress's own network RBAC, on the client's verified certificate, its address, the server port and name.
   if ((g?.authz || g?.custom) && rt.action !== 'refused') {
     line('At', `${r.caller.proxy} (the ingress's network ${g.custom ? 'ext_authz and ' : ''}RBAC)`);
@@ -49,10 +41,30 @@ export function formatConnection(r: ExplainConnectionResult): string {
   }
 
   for (const d of r.destinations) formatDestination(d, line, more);
+  // Through the egress gateway: its server on the port, its own route and the cluster it connects to.
+  const eg = r.egressGateway;
+  if (eg) {
+    line('Egress gw', `${eg.proxy}, port ${eg.port}${eg.gateways.length ? ` of ${eg.gateways.join(', ')}: ${eg.kind === 'passthrough' ? 'a TLS server, routed by tls[] on the ClientHello\'s server name' : 'a TCP server, routed by tcp[]'}` : ': no Gateway selecting it has a server on this port'}`);
+    formatRoute(eg.route, eg.route.rules.length || eg.route.action !== 'refused' ? undefined : 'no rule: the gateway closes it', line, more);
+    for (const d of eg.destinations) formatDestination(d, line, more);
+  }
 
   out.push('');
   formatOutcomes(r.outcomes, line, more);
   return out.join('\n') + '\n';
+}
+
+/** A tcp[]/tls[] route step: its source, each rule as weighed, where it goes (`none`: what to say when no rule was weighed and it was refused). */
+function formatRoute(rt: ExplainConnectionResult['route'], none: string | undefined, line: (l: string, t: string) => void, more: (t: string) => void): void {
+  line('Route', rt.source ? res(rt.source) : rt.rules.length ? 'no tcp[]/tls[] rule takes it' : none ?? 'no tcp[]/tls[] rule for this port: the default route to the service');
+  for (const s of rt.rules) {
+    // A TLSRoute's or TCPRoute's rule is its rules[i] (Istio runs it as a tls[] / tcp[] rule of the Gateway).
+    const gatewayApi = s.rule.kind === 'TLSRoute' || s.rule.kind === 'TCPRoute';
+    const where = `${gatewayApi ? 'rules' : s.rule.section}[${s.rule.rule}]${rt.source && s.rule.name === rt.source.name ? '' : ` of ${gatewayApi ? s.rule.kind : 'VirtualService'} ${s.rule.namespace}/${s.rule.name}`}`;
+    more(`  ${where}  ${s.matched ? `matched: ${s.because}` : `no match: ${(s.failed ?? []).join('; or ')}`}${at(s.location)}`);
+  }
+  if (rt.action === 'refused') more(`-> closed${rt.flag ? ` ${rt.flag}` : ''}: ${rt.message ?? ''}`);
+  else for (const d of rt.destinations ?? []) more(`-> ${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}  ${pct(d.probability)}${d.weight !== undefined ? ` (weight ${d.weight})` : ''}`);
 }
 
 function formatDestination(d: L4DestinationStep, line: (l: string, t: string) => void, more: (t: string) => void): void {

@@ -155,6 +155,11 @@ export interface Outcome {
   flags?: string;
   summary: string;
   records: DecisionRecord[];
+  /**
+   * A connection through the egress gateway: the records of the gateway's own access-log entry for it (its inbound
+   * admission and verdict, then its route and attempt to the external host), the hop after the caller's.
+   */
+  next?: { proxy: string; records: DecisionRecord[] };
 }
 
 export interface ExplainResult {

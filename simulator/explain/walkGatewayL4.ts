@@ -87,7 +87,7 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
     }
   }
   const plans = merge(explore((random) => (kind === 'passthrough' ? planGatewayTls(t, gateways, port, sni, random) : planGatewayL4(t, gateways, port, random))), planKey);
-  const route = routeStep(t, plans, gateways, port, kind === 'passthrough', sni, locate, ref);
+  const route = gatewayRouteStep(t, plans, gateways, port, kind === 'passthrough', sni, locate, ref);
   // The ingress's access-log entry starts with the config it decided under (no CONNECT target: the port is the target).
   const request: DecisionRecord = { step: 'request', config: snapshot.version };
   // The ingress's own network RBAC, once the route picked the filter chain: the client's verified certificate, its address, the server port and name.
@@ -134,8 +134,8 @@ function gatedOutcome(o: Outcome, rbac: NonNullable<ReturnType<typeof networkRba
   return connectedThenClosed(o, authzRecord(rbac.decision, proxy), proxy, `RBAC: access denied ${denialReason({ authz: rbac.step })}`);
 }
 
-/** The tcp[] (or, on a passthrough port, tls[]) rules of the VirtualServices bound to the port's Gateways, as the plan weighs them. */
-function routeStep(t: MeshTables, plans: ReturnType<typeof merge<import('../sidecar/routing/l4Plan').L4Plan>>, gateways: readonly string[], port: number, passthrough: boolean, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
+/** The tcp[] (or, on a passthrough port, tls[]) rules of the VirtualServices bound to the port's Gateways, as the plan weighs them (the ingress's, and the egress gateway's: walkL4.ts). */
+export function gatewayRouteStep(t: MeshTables, plans: ReturnType<typeof merge<import('../sidecar/routing/l4Plan').L4Plan>>, gateways: readonly string[], port: number, passthrough: boolean, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef): L4RouteStep {
   const first = plans[0].value;
   const chosen = first.kind === 'forward' ? first.origin : undefined;
   const steps = passthrough ? tlsRuleSteps(t, gateways, port, sni, chosen, locate) : tcpRuleSteps(t, gateways, port, chosen, locate);

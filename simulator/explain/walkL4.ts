@@ -36,7 +36,9 @@ import { explore, merge } from './odds';
 import type { EndpointStep, Outcome, ResourceRef, RuleStep } from './result';
 import { denialReason, ExplainUsageError, type ExplainOptions, type Locator } from './walk';
 import type { GatewayHandshake } from './gatewayTls';
-import { explainGatewayConnection } from './walkGatewayL4';
+import { explainGatewayConnection, gatewayRouteStep } from './walkGatewayL4';
+import { isEgressGateway } from '../policy/egress-gateway';
+import { egressGatewayServers, noEgressGatewayServer, planEgressGateway } from '../sidecar/l4/egressGatewayRoute';
 
 export interface ExplainConnection {
   /** A workload name. */
@@ -96,10 +98,26 @@ export interface ExplainConnectionResult {
   host: { authority: string; service?: { name: string; namespace: string; fqdn: string }; port?: { port: number; name: string; protocol: string }; problem?: string };
   route: L4RouteStep;
   destinations: L4DestinationStep[];
+  /** A connection the route sends to the egress gateway: what the gateway does with it (its server on the port, its tls[]/tcp[] route, the external host). */
+  egressGateway?: EgressGatewayStep;
   /** kind `answered`: connected to the app; `refused`: closed by the mesh. */
   outcomes: Outcome[];
   outcome: string;
   answered: boolean;
+}
+
+/**
+ * The egress gateway's side of a connection a sidecar sent it (l4/egressGatewayRoute.ts in the gateway's inbound
+ * L4 chain): the Gateways with a server on the Service port the sidecar named, the kind of server there, their
+ * VirtualServices' tls[] (by the ClientHello's server name) or tcp[] rules, and the cluster it connects to.
+ */
+export interface EgressGatewayStep {
+  proxy: string;
+  port: number;
+  kind: 'passthrough' | 'tcp';
+  gateways: string[];
+  route: L4RouteStep;
+  destinations: L4DestinationStep[];
 }
 
 const pct = (p: number) => `${Number((p * 100).toFixed(1))} %`;
@@ -145,12 +163,62 @@ export function explainConnection(snapshot: MeshSnapshot, c: ExplainConnection, 
   const route = routeStep(plans, table.tls.length > 0 ? table.tls : table.tcp, table.tls.length > 0, attrs, locate, ref);
 
   const request: DecisionRecord = { step: 'request', config: snapshot.version, target: c.target };
-  const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref, c.extAuthz);
-  return { ...base, host, route, destinations, ...ended(outcomes) };
+  const egress: EgressWalk = { sni: attrs.sni };
+  const { destinations, outcomes } = connectionOutcomes(t, tables, plans, request, c.target, locate, ref, c.extAuthz, egress);
+  return { ...base, host, route, destinations, ...(egress.step ? { egressGateway: egress.step } : {}), ...ended(outcomes) };
+}
+
+/** What a walk needs to go on through the egress gateway: the ClientHello's server name; the gateway's step, once walked. */
+interface EgressWalk {
+  sni?: string;
+  step?: EgressGatewayStep;
+}
+
+/**
+ * The egress gateway's own route for a connection a sidecar tunnelled to its Service port `port`, by the functions
+ * its chain runs (egressGatewayServers, planEgressGateway), and each way it ends from there (its outcomes' records
+ * are its access-log entry's, after the inbound admission: the route, then the attempt to the external host).
+ */
+function egressGatewayWalk(gw: MeshTables, tables: (w: string) => MeshTables, port: number, sni: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef, extAuthz?: 'allow' | 'deny'): { step: EgressGatewayStep; outcomes: Outcome[] } {
+  const servers = egressGatewayServers(gw, port);
+  const proxy = gw.identity.name;
+  if (!servers) {
+    const plan: L4Plan = { kind: 'error', flag: 'NR', reason: 'no-gateway-route', message: noEgressGatewayServer(port) };
+    const step: EgressGatewayStep = { proxy, port, kind: 'tcp', gateways: [], route: { rules: [], action: 'refused', flag: 'NR', message: plan.message }, destinations: [] };
+    return { step, outcomes: [{ probability: 1, kind: 'refused', flags: 'NR', summary: `closed (NR no-gateway-route): ${plan.message}`, records: [l4RouteRecord(plan, proxy)] }] };
+  }
+  const passthrough = servers.tls;
+  const plans = merge(explore((random) => planEgressGateway(gw, servers, port, sni, random)), planKey);
+  const route = gatewayRouteStep(gw, plans, servers.names, port, passthrough, sni, locate, ref);
+  // The gateway's inbound has no CONNECT target: the request record is not its, nor an authority for the endpoint pick.
+  const { destinations, outcomes } = connectionOutcomes(gw, tables, plans, { step: 'request', config: gw.snapshot.version }, undefined, locate, ref, extAuthz);
+  return {
+    step: { proxy, port, kind: passthrough ? 'passthrough' : 'tcp', gateways: servers.names, route, destinations },
+    outcomes: outcomes.map((o) => ({ ...o, records: o.records.slice(1) })),
+  };
+}
+
+/**
+ * A connection the egress gateway admitted (its mTLS, its CUSTOM and RBAC verdict: `v`), on through the gateway:
+ * one outcome per way the gateway's own route ends. The caller's records stay the caller's hop (as its access log
+ * has them, the gateway's admission after its attempt); `next` holds the gateway's entry. Denied by the gateway's
+ * RBAC: it had routed and connected upstream all the same (its verdict waits for the first bytes), then closed.
+ */
+function throughEgressGateway(o: Outcome, v: L4Verdict, gw: { step: EgressGatewayStep; outcomes: Outcome[] }): Outcome[] {
+  const proxy = gw.step.proxy;
+  return gw.outcomes.map((g) => {
+    const probability = o.probability * g.probability;
+    const next = { proxy, records: [...v.records, ...g.records] };
+    if (v.refused) return { ...o, probability, next };
+    const summary = g.kind === 'answered'
+      ? `${g.summary} through the egress gateway ${proxy}`
+      : `through the tunnel to the egress gateway ${proxy}, then ${g.summary.replace(/^closed/, 'closed by it')}`;
+    return { probability, kind: g.kind, ...(g.flags ? { flags: g.flags } : {}), summary, records: o.records, next };
+  });
 }
 
 /** Each way the routed connection can end: per plan its cluster, per endpoint what its sidecar decides. */
-export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTables, plans: Array<{ value: L4Plan; probability: number }>, request: DecisionRecord, authority: string, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef, extAuthz?: 'allow' | 'deny'): { destinations: L4DestinationStep[]; outcomes: Outcome[] } {
+export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTables, plans: Array<{ value: L4Plan; probability: number }>, request: DecisionRecord, authority: string | undefined, locate: Locator, ref: (k: string, ns: string, n: string) => ResourceRef, extAuthz?: 'allow' | 'deny', egress?: EgressWalk): { destinations: L4DestinationStep[]; outcomes: Outcome[] } {
   const proxy = t.identity.name;
   const destinations: L4DestinationStep[] = [];
   const outcomes: Outcome[] = [];
@@ -174,9 +242,16 @@ export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTab
       const p = probability * e.probability;
       const where = step.subset ? ` (subset ${step.subset}${step.probability < 1 ? `, ${pct(step.probability)}` : ''})` : step.probability < 1 ? ` (${pct(step.probability)})` : '';
       const records = [request, routed, l4AttemptRecord(e.workload, v.result), ...v.records];
+      let o: Outcome;
       // Denied by its network ext_authz or RBAC: on the client's first bytes, the tunnel and its app connection already up (the attempt connected).
-      if (v.refused) outcomes.push({ probability: p, kind: 'refused', ...(v.result !== '403' && v.result !== CONNECTED ? { flags: v.result } : {}), summary: `closed by ${e.workload}'s sidecar${v.result === CONNECTED ? ' on the client\'s first bytes' : ''}: ${v.refused}`, records });
-      else outcomes.push({ probability: p, kind: 'answered', summary: `connected to ${e.workload}${where}${v.unless ? ` ${v.unless}` : ''}`, records });
+      if (v.refused) o = { probability: p, kind: 'refused', ...(v.result !== '403' && v.result !== CONNECTED ? { flags: v.result } : {}), summary: `closed by ${e.workload}'s sidecar${v.result === CONNECTED ? ' on the client\'s first bytes' : ''}: ${v.refused}`, records };
+      else o = { probability: p, kind: 'answered', summary: `connected to ${e.workload}${where}${v.unless ? ` ${v.unless}` : ''}`, records };
+      // The egress gateway routes what its inbound admitted on to the external host (its network RBAC decides on the first bytes, after it connected).
+      if (egress && ep && isEgressGateway(ep) && v.result === CONNECTED) {
+        const gw = egressGatewayWalk(tables(ep.name), tables, plan.port, egress.sni, locate, ref, extAuthz);
+        egress.step ??= gw.step;
+        outcomes.push(...throughEgressGateway(o, v, gw));
+      } else outcomes.push(o);
     }
   }
   return { destinations, outcomes };
@@ -184,7 +259,7 @@ export function connectionOutcomes(t: MeshTables, tables: (w: string) => MeshTab
 
 /** The outcomes merged, the headline, and whether any connects. */
 export function ended(outcomes: Outcome[]): Pick<ExplainConnectionResult, 'outcomes' | 'outcome' | 'answered'> {
-  const merged = merge(outcomes.map((o) => ({ value: o, probability: o.probability })), (o) => `${o.kind}|${o.summary}|${JSON.stringify(o.records)}`).map(({ value, probability }) => ({ ...value, probability }));
+  const merged = merge(outcomes.map((o) => ({ value: o, probability: o.probability })), (o) => `${o.kind}|${o.summary}|${JSON.stringify(o.records)}|${JSON.stringify(o.next ?? null)}`).map(({ value, probability }) => ({ ...value, probability }));
   return {
     outcomes: merged,
     outcome: merged.map((o) => `${o.summary}${merged.length > 1 ? ` — ${pct(o.probability)}` : ''}`).join('\n'),
@@ -282,7 +357,7 @@ function sniFailure(m: CompiledL4Match, sni: string | undefined, taken: boolean)
   return sniOf(m, sni) > 0 && taken ? `server name "${sni}" matches, but a more specific sniHosts entry (or an earlier rule) takes it` : `server name "${sni}" not in sniHosts ${JSON.stringify(m.sniHosts ?? [])}`;
 }
 
-export function destinationStep(t: MeshTables, plan: L4ForwardPlan, probability: number, authority: string): { step: L4DestinationStep; none?: 'NR' | 'UH'; tlsMode?: string } {
+export function destinationStep(t: MeshTables, plan: L4ForwardPlan, probability: number, authority: string | undefined): { step: L4DestinationStep; none?: 'NR' | 'UH'; tlsMode?: string } {
   const first = chooseL4Endpoint(t, plan, authority, LOOPBACK, newLbStats(), () => 0.5);
   const step: L4DestinationStep = {
     cluster: clusterName(plan), host: plan.host, port: plan.port, ...(plan.subset !== undefined ? { subset: plan.subset } : {}), probability,

@@ -231,6 +231,53 @@ ${REDIS_FROM_INGRESS}`);
   return dir;
 }
 
+/** Istio's "Egress Gateways" task for HTTPS (TLS passthrough): a sidecar's tls[] leg to the egress gateway, the gateway's on to edition.cnn.com. */
+function egressGatewayTls(): string {
+  const dir = path.join(work, 'egress-gateway-tls');
+  if (existsSync(dir)) return dir;
+  mkdirSync(path.join(dir, 'policies'), { recursive: true });
+  writeFileSync(path.join(dir, 'mesh.yaml'), 'apiVersion: devmesh.dev/v1alpha1\nkind: Mesh\nmetadata: { name: egress-tls }\nspec:\n  services:\n    - name: sleep\n      port: 80\n      workloads: [{ name: sleep-v1, port: 18080 }]\n');
+  writeFileSync(path.join(dir, 'policies', 'egress.yaml'), `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: cnn }
+spec:
+  hosts: [edition.cnn.com]
+  location: MESH_EXTERNAL
+  resolution: DNS
+  ports: [{ number: 443, name: tls, protocol: TLS }]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: istio-egressgateway }
+spec:
+  selector: { istio: egressgateway }
+  servers:
+    - port: { number: 443, name: tls, protocol: TLS }
+      hosts: [edition.cnn.com]
+      tls: { mode: PASSTHROUGH }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: egressgateway-for-cnn }
+spec:
+  host: istio-egressgateway.istio-system.svc.cluster.local
+  subsets: [{ name: cnn }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: direct-cnn-through-egress-gateway }
+spec:
+  hosts: [edition.cnn.com]
+  gateways: [mesh, istio-egressgateway]
+  tls:
+    - match: [{ gateways: [mesh], port: 443, sniHosts: [edition.cnn.com] }]
+      route: [{ destination: { host: istio-egressgateway.istio-system.svc.cluster.local, subset: cnn, port: { number: 443 } } }]
+    - match: [{ gateways: [istio-egressgateway], port: 443, sniHosts: [edition.cnn.com] }]
+      route: [{ destination: { host: edition.cnn.com, port: { number: 443 } }, weight: 100 }]
+`);
+  return dir;
+}
+
 const CASES: Case[] = [
   { name: 'jason-to-reviews-v2', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0', '-H', 'end-user: jason'], exit: 0 },
   { name: 'others-to-reviews-v1', args: ['--from', 'productpage-v1', 'GET', 'http://reviews:9080/reviews/0'], exit: 0 },
@@ -286,6 +333,8 @@ const CASES: Case[] = [
   { name: 'mixed-tls-port-passthrough', dir: mixedTlsPort, args: ['--from', 'ingress', 'tls', 'redis.example.com:443'], exit: 0 },
   { name: 'mixed-tls-port-unknown-sni', dir: mixedTlsPort, args: ['--from', 'ingress', 'tls', 'redis.example.com:443', '--sni', 'other.example.com'], exit: 1 },
   { name: 'mixed-tls-port-terminated', dir: mixedTlsPort, args: ['--from', 'ingress', 'tls', 'redis-tls.example.com:443'], exit: 0 },
+  // A connection through the egress gateway (TLS passthrough): the sidecar's tls[] leg, then the gateway's own, to the external host.
+  { name: 'egress-gateway-tls-passthrough', dir: egressGatewayTls, args: ['--from', 'sleep-v1', 'tls', 'edition.cnn.com:443', '--sni', 'edition.cnn.com'], exit: 0 },
 ];
 
 describe('devmesh explain (human format)', () => {
