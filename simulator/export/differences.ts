@@ -6,6 +6,7 @@
 import { MESH_DEFAULTS, type GatewaySpec, type MeshSpec, type Resource } from '../policy';
 import { resolveDefaults, type TracePropagation } from '../policy/defaults';
 import type { ExportFinding } from './findings';
+import { tracerFor } from './mesh-config';
 
 /** The Istio tracing provider whose Envoy tracer speaks each trace format, for the export hint. */
 const TRACER: Record<TracePropagation, string> = {
@@ -33,8 +34,12 @@ export function meshDifferences(mesh: MeshSpec, trustDomain: string): ExportFind
       out.push({ severity: 'warning', code: 'loopback-env', message: `env ${loop.join(', ')} of ${w.name} points at the loopback address; in a pod that is the pod itself — call other services by name (e.g. http://reviews:9080)` });
     }
   }
-  if (mesh.telemetry?.otlp || mesh.telemetry?.sampling !== undefined || mesh.telemetry?.propagation) {
-    out.push({ severity: 'warning', code: 'telemetry', message: `spec.telemetry (OTLP endpoint, sampling, trace format) is devmesh's own; on the cluster configure tracing with Istio's Telemetry resource or meshConfig${TRACER[resolveDefaults(mesh).tracePropagation]}` });
+  // A provider of the Mesh that speaks its trace format carries it (mesh-config.yaml: its traceContextOption, defaultProviders.tracing).
+  const format = resolveDefaults(mesh).tracePropagation;
+  const carried = tracerFor(mesh.extensionProviders ?? [], format);
+  if (mesh.telemetry?.otlp || mesh.telemetry?.sampling !== undefined || (mesh.telemetry?.propagation && !carried)) {
+    const what = carried ? 'OTLP endpoint, sampling' : 'OTLP endpoint, sampling, trace format';
+    out.push({ severity: 'warning', code: 'telemetry', message: `spec.telemetry (${what}) is devmesh's own; on the cluster configure tracing with Istio's Telemetry resource or meshConfig${carried ? ` (the trace format ${format} is written to mesh-config.yaml as extension provider ${carried.name})` : TRACER[format]}` });
   }
   if (mesh.compatibilityVersion !== undefined) {
     out.push({ severity: 'warning', code: 'compatibility-version', message: `spec.compatibilityVersion "${mesh.compatibilityVersion}" is an install setting on the cluster: install Istio with it (istioctl install --set compatibilityVersion=${mesh.compatibilityVersion}, or the Helm value), or the cluster runs its own release's defaults` });

@@ -5,6 +5,7 @@
  */
 import { Document } from 'yaml';
 import { MESH_DEFAULTS, meshInventory, type ResolvedPolicies } from '../policy';
+import { resolveDefaults } from '../policy/defaults';
 import { ingressDifferences, meshDifferences } from './differences';
 import type { ExportFinding } from './findings';
 import { copyIstioResources, type IstioCopy, type PolicySource } from './istio';
@@ -94,7 +95,7 @@ export function exportMesh(resolved: ResolvedPolicies, policySources: readonly P
     resources: files.map((f) => f.path),
   }]));
   // Mesh config, not a namespace's resource: beside the kustomization, not in it.
-  const meshConfig = meshConfigFile(mesh.extensionProviders ?? [], resolved.namespace, namespace, findings, mesh.outboundTrafficPolicy);
+  const meshConfig = meshConfigFile(mesh.extensionProviders ?? [], resolved.namespace, namespace, findings, mesh.outboundTrafficPolicy, resolveDefaults(mesh).tracePropagation);
   if (meshConfig) files.push({ path: meshConfig.path, text: `# ${header}\n${meshConfig.text}` });
   return { namespace, files, kubernetes, istio, findings };
 }

@@ -7,7 +7,7 @@ import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
 import { API_VERSIONS, classify, type ExtensionProvider } from '../policy';
 import { readManifests, type ManifestFile } from './manifests';
 import type { ImportNote } from './notes';
-import { isMeshConfig, meshConfigOf, type ImportedMeshConfig } from './mesh-config';
+import { isMeshConfig, meshConfigOf, tracingOf, type ImportedMeshConfig } from './mesh-config';
 import { buildMesh, type ImportedMesh, type ImportedWorkload } from './to-mesh';
 
 export * from './manifests';
@@ -32,6 +32,8 @@ export interface ImportResult {
 export function importManifests(files: readonly ManifestFile[], options: ImportOptions): ImportResult {
   const { objects, istio, notes } = readManifests(files);
   const meshConfig = meshConfigOf(objects, notes);
+  const telemetry = tracingOf(meshConfig, istio, notes);
+  if (telemetry) meshConfig.telemetry = telemetry;
   const mesh = buildMesh(objects.filter((o) => !isMeshConfig(o)), notes);
   for (const i of istio) {
     const cls = classify(String(i.document.get('apiVersion') ?? ''), i.kind);
@@ -65,7 +67,7 @@ function flatNames(paths: readonly string[]): Map<string, string> {
 }
 
 /** The Mesh as YAML a person edits next: flow-style labels and selectors, a TODO where each command goes. */
-export function meshYaml(mesh: ImportedMesh, options: ImportOptions, { extensionProviders, outboundTrafficPolicy }: ImportedMeshConfig = { extensionProviders: [] }): string {
+export function meshYaml(mesh: ImportedMesh, options: ImportOptions, { extensionProviders, outboundTrafficPolicy, telemetry }: ImportedMeshConfig = { extensionProviders: [] }): string {
   const plain = ({ containerPort: _containerPort, containerPorts: _containerPorts, ...w }: ImportedWorkload) => w;
   // A service that only selects workloads another one holds has no list of its own.
   const services = mesh.services.map(({ workloads, ...s }) => ({ ...s, ...(workloads.length ? { workloads: workloads.map(plain) } : {}) }));
@@ -73,7 +75,7 @@ export function meshYaml(mesh: ImportedMesh, options: ImportOptions, { extension
     apiVersion: API_VERSIONS.Mesh[0],
     kind: 'Mesh',
     metadata: { name: options.name },
-    spec: { namespace: mesh.namespace, ...(extensionProviders.length ? { extensionProviders } : {}), ...(outboundTrafficPolicy ? { outboundTrafficPolicy } : {}), services, ...(mesh.workloads.length ? { workloads: mesh.workloads.map(plain) } : {}) },
+    spec: { namespace: mesh.namespace, ...(telemetry ? { telemetry } : {}), ...(extensionProviders.length ? { extensionProviders } : {}), ...(outboundTrafficPolicy ? { outboundTrafficPolicy } : {}), services, ...(mesh.workloads.length ? { workloads: mesh.workloads.map(plain) } : {}) },
   });
   doc.commentBefore = [
     ` Imported by devmesh import from ${options.source}.`,
