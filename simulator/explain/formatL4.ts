@@ -44,7 +44,7 @@ export function formatConnection(r: ExplainConnectionResult): string {
   // Through the egress gateway: its server on the port, its own route and the cluster it connects to.
   const eg = r.egressGateway;
   if (eg) {
-    line('Egress gw', `${eg.proxy}, port ${eg.port}${eg.gateways.length ? ` of ${eg.gateways.join(', ')}: ${eg.kind === 'passthrough' ? 'a TLS server, routed by tls[] on the ClientHello\'s server name' : 'a TCP server, routed by tcp[]'}` : ': no Gateway selecting it has a server on this port'}`);
+    line('Egress gw', `${eg.proxy}, port ${eg.port}${eg.gateways.length ? ` of ${eg.gateways.join(', ')}: ${eg.kind === 'passthrough' ? 'a TLS server, routed by tls[] on the ClientHello\'s server name' : eg.kind === 'terminated' ? 'a TLS server that terminates the sidecar\'s mTLS, routed by tcp[]' : 'a TCP server, routed by tcp[]'}` : ': no Gateway selecting it has a server on this port'}`);
     formatRoute(eg.route, eg.route.rules.length || eg.route.action !== 'refused' ? undefined : 'no rule: the gateway closes it', line, more);
     for (const d of eg.destinations) formatDestination(d, line, more);
   }

@@ -114,7 +114,8 @@ export interface ExplainConnectionResult {
 export interface EgressGatewayStep {
   proxy: string;
   port: number;
-  kind: 'passthrough' | 'tcp';
+  /** `terminated`: a TLS server that terminates (ISTIO_MUTUAL: the sidecar's tunnel is its handshake), routed by tcp[]. */
+  kind: 'passthrough' | 'terminated' | 'tcp';
   gateways: string[];
   route: L4RouteStep;
   destinations: L4DestinationStep[];
@@ -193,10 +194,12 @@ function egressGatewayWalk(gw: MeshTables, tables: (w: string) => MeshTables, po
   // The gateway's inbound has no CONNECT target: the request record is not its, nor an authority for the endpoint pick.
   const { destinations, outcomes } = connectionOutcomes(gw, tables, plans, { step: 'request', config: gw.snapshot.version }, undefined, locate, ref, extAuthz);
   return {
-    step: { proxy, port, kind: passthrough ? 'passthrough' : 'tcp', gateways: servers.names, route, destinations },
+    step: { proxy, port, kind: passthrough ? 'passthrough' : terminates(gw, servers.names, port) ? 'terminated' : 'tcp', gateways: servers.names, route, destinations },
     outcomes: outcomes.map((o) => ({ ...o, records: o.records.slice(1) })),
   };
 }
+
+const terminates = (t: MeshTables, gateways: readonly string[], port: number) => gateways.some((g) => t.gateways.get(g)?.servers.some((s) => s.port === port && s.terminatedTcp));
 
 /**
  * A connection the egress gateway admitted (its mTLS, its CUSTOM and RBAC verdict: `v`), on through the gateway:

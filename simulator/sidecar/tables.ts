@@ -188,7 +188,7 @@ export interface GatewayServerView {
   terminated?: boolean;
   /** `tls.httpsRedirect`: a plain HTTP request gets a 301 to https. */
   httpsRedirect?: boolean;
-  /** A TLS server the ingress terminates (SIMPLE, MUTUAL, ...), its decrypted stream routed by tcp[] (gateway-tls.ts). */
+  /** A TLS server that terminates (SIMPLE, MUTUAL, ISTIO_MUTUAL ...: the ingress's handshake, the egress gateway's tunnel), its decrypted stream routed by tcp[] (gateway-tls.ts). */
   terminatedTcp?: boolean;
   /** A server that passes the client's TLS through, routed by tls[] sniHosts (gateway-tls.ts isTlsPassthrough). */
   passthrough?: boolean;
@@ -299,7 +299,9 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     const servers = (gw.spec.servers ?? []).map((s): GatewayServerView => ({
       port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts), hostNamespaces: namespacesOf(s.hosts),
       ...(isTlsPassthrough(s) ? { passthrough: true } : {}),
-      ...(!self && terminatingMode(s) ? { terminated: true } : {}), ...(!self && terminatedProtocol(s) === 'TLS' ? { terminatedTcp: true } : {}), ...(redirectsToHttps(s) ? { httpsRedirect: true } : {}),
+      // A TLS server that terminates is routed by tcp[] at either gateway (pilot createGatewayTCPFilterChainOpts); at the
+      // egress gateway the sidecar's mTLS tunnel stands for its handshake (ISTIO_MUTUAL, as Istio's tasks write it).
+      ...(!self && terminatingMode(s) ? { terminated: true } : {}), ...(terminatedProtocol(s) === 'TLS' ? { terminatedTcp: true } : {}), ...(redirectsToHttps(s) ? { httpsRedirect: true } : {}),
     }));
     gateways.set(name, { hosts: servers.flatMap((s) => s.hosts), servers });
   }

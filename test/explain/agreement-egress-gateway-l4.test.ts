@@ -134,6 +134,31 @@ describe('explain agrees with a real connection through the egress gateway (TLS 
     }
   });
 
+  test('a TLS server with ISTIO_MUTUAL (the sidecar\'s tunnel terminated there) routes by tcp[]: the walk says so and agrees', async () => {
+    const p = policies();
+    await mesh.push({
+      ...p,
+      gateways: [gw(GATEWAY, { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['edition.cnn.com'], tls: { mode: 'ISTIO_MUTUAL' } }] })],
+      virtualServices: [vs('direct-cnn-through-egress-gateway', {
+        hosts: ['edition.cnn.com'], gateways: ['mesh', GATEWAY],
+        tls: [{ match: [{ gateways: ['mesh'], port: 443, sniHosts: ['edition.cnn.com'] }], route: [{ destination: { host: GATEWAY_HOST, subset: 'cnn', port: { number: 443 } } }] }],
+        tcp: [{ match: [{ gateways: [GATEWAY], port: 443 }], route: [{ destination: { host: 'edition.cnn.com', port: { number: 443 } } }] }],
+      })],
+    });
+    try {
+      const walked = walk();
+      assert.equal(walked.answered, true, walked.outcome);
+      assert.equal(walked.egressGateway?.kind, 'terminated');
+      assert.equal(walked.egressGateway?.route.routeName, 'direct-cnn-through-egress-gateway.tcp.0');
+      const { handshake, sidecar, gateway } = await connect(ids);
+      assert.equal(handshake, true);
+      assert.equal(agreeing(walked.outcomes, sidecar, gateway).kind, 'answered');
+      assert.match(formatConnection(walked), /^Egress gw {3}istio-egressgateway, port 443 of default\/istio-egressgateway: a TLS server that terminates the sidecar's mTLS, routed by tcp\[\]$/m);
+    } finally {
+      await mesh.push(policies());
+    }
+  });
+
   test('an AuthorizationPolicy on the gateway closes it on the first bytes after the gateway routed and connected: the walk has both hops', async () => {
     await mesh.push(policies('edition.cnn.com', { authorizationPolicies: [ap('egress-only-from-nowhere', {
       selector: { matchLabels: { istio: 'egressgateway' } }, action: 'ALLOW',

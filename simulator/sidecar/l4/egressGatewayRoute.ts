@@ -1,11 +1,13 @@
 /**
  * L4 route at the egress gateway: a connection a sidecar tunnelled to one
- * of its Gateway server ports. A TLS server (Istio's "Egress Gateways" task
+ * of its Gateway server ports. A TLS passthrough server (Istio's "Egress Gateways" task
  * for HTTPS, `tls.mode: PASSTHROUGH`) reads the ClientHello's server name
  * without consuming it and routes by the tls[] rules of the VirtualServices
  * bound to the Gateways on that port whose hosts the server serves
  * (`match: [{ gateways: [istio-egressgateway], port: 443, sniHosts: [...] }]`);
- * a TCP server routes by tcp[]. The app's TLS reaches the external host untouched.
+ * a TCP server, and a TLS server that terminates (`ISTIO_MUTUAL`: the
+ * sidecar's tunnel is its handshake), routes by tcp[]. The app's TLS reaches
+ * the external host untouched.
  */
 import { planGatewayL4, type L4Plan } from '../routing/l4Plan';
 import type { MeshTables } from '../tables';
@@ -23,7 +25,9 @@ export function egressGatewayServers(t: MeshTables, port: number): { names: stri
   // Every Gateway with a server on the port: Envoy picks among the filter chains of all of them by the server name
   // (a chain keyed by tls[] sniHosts, built only for VirtualServices whose hosts the server serves: l4Plan.ts), so a
   // ClientHello without a name still finds a chain of sniHosts "*".
-  return { names: [...new Set(here.map((h) => h.name))], tls: here.some((h) => h.server.protocol === 'TLS' || h.server.passthrough) };
+  // A TLS server that terminates (ISTIO_MUTUAL from the sidecar) routes the stream by tcp[], as a TCP server does
+  // (pilot createGatewayTCPFilterChainOpts); a passthrough one by tls[] on the app's ClientHello.
+  return { names: [...new Set(here.map((h) => h.name))], tls: here.some((h) => h.server.passthrough || (h.server.protocol === 'TLS' && !h.server.terminatedTcp)) };
 }
 
 /** The egress gateway's route for a connection to `port`, given the ClientHello's server name on a TLS port: the plan both the filter and explain use. */
