@@ -213,6 +213,13 @@ function throughEgressGateway(o: Outcome, v: L4Verdict, gw: { step: EgressGatewa
     const probability = o.probability * g.probability;
     const next = { proxy, records: [...v.records, ...g.records] };
     if (v.refused) return { ...o, probability, next };
+    // No filter chain for it on a port not routed by the ClientHello (a TCP or terminating server, or no server there): the
+    // gateway closes the tunnel before it is up, and the caller's attempt fails to connect (UF), as Envoy's does.
+    const first = g.records[0];
+    if (gw.step.kind !== 'passthrough' && first?.step === 'route' && first.action === 'refused') {
+      const records = o.records.map((r) => (r.step === 'attempt' && r.endpoint === proxy ? { ...r, result: 'UF' } : r));
+      return { probability, kind: 'refused', flags: 'UF', summary: `refused by the egress gateway ${proxy} before the tunnel is up (UF at the caller): ${g.summary}`, records, next };
+    }
     const summary = g.kind === 'answered'
       ? `${g.summary} through the egress gateway ${proxy}`
       : `through the tunnel to the egress gateway ${proxy}, then ${g.summary.replace(/^closed/, 'closed by it')}`;

@@ -159,6 +159,30 @@ describe('explain agrees with a real connection through the egress gateway (TLS 
     }
   });
 
+  test('a terminating server whose VirtualServices have no tcp[] leg for it: the gateway refuses the tunnel (NR there, UF at the sidecar), as the walk says', async () => {
+    const p = policies();
+    await mesh.push({
+      ...p,
+      gateways: [gw(GATEWAY, { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['edition.cnn.com'], tls: { mode: 'ISTIO_MUTUAL' } }] })],
+      virtualServices: [vs('direct-cnn-through-egress-gateway', {
+        hosts: ['edition.cnn.com'], gateways: ['mesh', GATEWAY],
+        tls: [{ match: [{ gateways: ['mesh'], port: 443, sniHosts: ['edition.cnn.com'] }], route: [{ destination: { host: GATEWAY_HOST, subset: 'cnn', port: { number: 443 } } }] }],
+        tcp: [{ match: [{ gateways: [GATEWAY], port: 80 }], route: [{ destination: { host: 'edition.cnn.com', port: { number: 443 } } }] }],
+      })],
+    });
+    try {
+      const walked = walk();
+      assert.equal(walked.answered, false, walked.outcome);
+      const { handshake, sidecar, gateway } = await connect(ids);
+      assert.equal(handshake, false);
+      const o = agreeing(walked.outcomes, sidecar, gateway);
+      assert.equal(o.flags, 'UF', 'the sidecar\'s attempt fails: the gateway has no filter chain for it');
+      assert.match(o.summary, /refused by the egress gateway istio-egressgateway before the tunnel is up \(UF at the caller\): closed \(NR no-gateway-route\)/);
+    } finally {
+      await mesh.push(policies());
+    }
+  });
+
   test('an AuthorizationPolicy on the gateway closes it on the first bytes after the gateway routed and connected: the walk has both hops', async () => {
     await mesh.push(policies('edition.cnn.com', { authorizationPolicies: [ap('egress-only-from-nowhere', {
       selector: { matchLabels: { istio: 'egressgateway' } }, action: 'ALLOW',
