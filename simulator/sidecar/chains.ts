@@ -315,7 +315,7 @@ export function outboundL4Chain(d: {
       l4Chaos(r),
     ],
     // A tunnel to the peer's sidecar (mTLS unless tls.mode DISABLE), within connectTimeout; then the bytes flow.
-    toPeer(d.tunnel),
+    toPeer({ ...d.tunnel, gateway: d.role !== 'sidecar' }),
   );
 }
 

@@ -175,7 +175,7 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const answerOf = (answer: ConnectAnswer | undefined) => answer
     ? { accept: answer.accept, refuse: (err: L4Error) => answer.refuse(err.status ?? (err.flag === 'NR' || err.flag === 'NC' ? 502 : 503), err.reason, err.message) }
     : {};
-  const tunnel = { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? DEFAULT_TCP_TUNNEL } as const;
+  const tunnel = { pool: () => pool, certs: getCerts, transport: options.tcpTunnel ?? DEFAULT_TCP_TUNNEL, credentials: () => certs.credentials } as const;
   const outboundL4 = outboundL4Chain({ role: 'sidecar', random, lb, resilience, log, stats, tunnel, authzCall });
   const l4Connection: ConnectionHandler = (socket, destination) => {
     const t = getTables();

@@ -4,14 +4,19 @@
  * DISABLE`, within `connectionPool.tcp.connectTimeout` (default 10s); then
  * the bytes flow. A failure closes the app's connection (flag UF), as
  * Envoy's tcp_proxy does when it cannot connect upstream. A ServiceEntry
- * host's endpoint has no sidecar: a plain TCP connection to its address
- * (the app's own TLS passes through untouched).
+ * host's endpoint has no sidecar: a TCP connection to its address, plain
+ * (the app's own TLS passes through untouched) unless the DestinationRule's
+ * `tls` is SIMPLE or MUTUAL: then the proxy originates TLS (the cluster's
+ * upstream TLS context, which Envoy applies to tcp_proxy as to HTTP: the
+ * egress gateway's tcp[] leg of Istio's TLS-origination task for TCP).
  */
 import { PEER_HEADER } from '../filters/peerMetadata';
 import { poolLimits, tcpIdleTimeoutMs } from '../resilience/connectionPool';
 import { externalTarget } from '../routing/externalEndpoints';
 import { openTunnel, type TunnelDeps, type TunnelTransport } from '../upstream/tunnel';
 import type { TcpTunnel } from '../../policy/model';
+import type { ClientCredential } from '../../protocol';
+import { tlsOrigination } from '../security/tlsOrigination';
 import type { L4Handler } from './context';
 
 /** The tunnel header that carries the connection's id to the callee's sidecar (its access log's request_id). */
@@ -25,6 +30,10 @@ export interface ToPeerDeps extends TunnelDeps {
    * CONNECT stream on the pair's HTTP/2 session.
    */
   transport: TcpTunnel;
+  /** A gateway (the ingress, the egress gateway): reads a DestinationRule's credentialName for TLS origination. */
+  gateway?: boolean;
+  /** The credentials the control plane gave this proxy, by credentialName. */
+  credentials?: () => Readonly<Record<string, ClientCredential>> | undefined;
 }
 
 export const toPeer = (deps: ToPeerDeps): L4Handler => (ctx) => {
@@ -36,7 +45,13 @@ export const toPeer = (deps: ToPeerDeps): L4Handler => (ctx) => {
   if (ep.external) {
     const to = externalTarget(ep, plan);
     ctx.mtls = false;
-    return connectDirect(ctx, to.host, to.port, timeoutMs);
+    // The server name: the rule's sni, else the ServiceEntry host (a connection has no Host header to take it from).
+    const site = { gateway: deps.gateway === true, selectedRule: !!ctx.tables.destinationRules.get(plan.host)?.workloadSelector, credentials: deps.credentials?.() };
+    const origination = tlsOrigination(ctx.policy?.tls, plan.host, plan.service.entry?.subjectAltNames, site);
+    if (origination && 'error' in origination) return ctx.fail({ flag: 'UF', reason: 'upstream-tls-config', message: `TLS origination to ${plan.host}: ${origination.error}` });
+    // No ALPN on a TCP cluster's TLS: the bytes are the app's, not HTTP/1.1 of the proxy's.
+    const { ALPNProtocols: _alpn, ...options } = origination?.options ?? {};
+    return connectDirect(ctx, to.host, to.port, timeoutMs, origination ? options : undefined);
   }
   // The snapshot the connection started with decides: a Mesh edit changes new connections only.
   const transport: TunnelTransport = ctx.policy?.tls?.mode === 'DISABLE' ? 'plaintext' : ctx.tables.snapshot.tcpTunnel ?? deps.transport;

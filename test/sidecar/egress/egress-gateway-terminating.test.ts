@@ -15,7 +15,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { withEgressGateway } from '../../../simulator/policy/egress-gateway';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
@@ -151,5 +153,68 @@ describe('an egress gateway HTTPS server with ISTIO_MUTUAL (TLS origination task
     assert.equal((r.json() as { server: string }).server, 'cnn');
     await mesh.push(policies([mesh80(OLDER), gatewayLeg('older-leg', 'other.example.com', OLDER), gatewayLeg('newer-leg', 'edition.cnn.com', NEWER)]));
     assert.equal(((await mesh.request('sleep-v1', { url: 'http://edition.cnn.com/politics' })).json() as { server: string }).server, 'other');
+  });
+});
+
+describe('TLS origination on the TCP path (a DestinationRule tls SIMPLE on a ServiceEntry TCP port): the app speaks plaintext, the proxy speaks TLS', { timeout: 90_000 }, () => {
+  let ca: TestCa;
+  let files: string;
+  let cnn: ExternalServer;
+  let mesh: TestMesh;
+  const entry = () => se('cnn', { hosts: ['edition.cnn.com'], location: 'MESH_EXTERNAL', resolution: 'STATIC', ports: [{ number: 443, name: 'tcp-port', protocol: 'TCP' }], endpoints: [{ address: '127.0.0.1', ports: { 'tcp-port': cnn.port } }] });
+  const originate = () => dr('originate-tls-for-edition-cnn-com', { host: 'edition.cnn.com', trafficPolicy: { portLevelSettings: [{ port: { number: 443 }, tls: { mode: 'SIMPLE', caCertificates: path.join(files, 'ca.pem') } }] } });
+  /** The gateway variant: the sidecar's tcp[] leg to the gateway's ISTIO_MUTUAL TLS server, the gateway's tcp[] leg on; the gateway originates. */
+  const throughGateway = (): Policies => ({
+    serviceEntries: [entry()],
+    gateways: [gw(GATEWAY, { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['edition.cnn.com'], tls: { mode: 'ISTIO_MUTUAL' } }] })],
+    destinationRules: [dr('egressgateway-for-cnn', { host: GATEWAY_HOST, subsets: [{ name: 'cnn' }] }), originate()],
+    virtualServices: [vs('direct-cnn-through-egress-gateway', {
+      hosts: ['edition.cnn.com'], gateways: ['mesh', GATEWAY],
+      tcp: [
+        { match: [{ gateways: ['mesh'], port: 443 }], route: [{ destination: { host: GATEWAY_HOST, subset: 'cnn', port: { number: 443 } } }] },
+        { match: [{ gateways: [GATEWAY], port: 443 }], route: [{ destination: { host: 'edition.cnn.com', port: { number: 443 } } }] },
+      ],
+    })],
+  });
+
+  /** A plaintext HTTP request through a CONNECT tunnel of sleep's sidecar: what the external HTTPS server answered, or the error. */
+  async function plainVia(): Promise<{ server: string; tls: boolean } | { error: string }> {
+    const c = await connectVia(mesh.sidecars.get('sleep-v1')!.ports.outbound!, 'edition.cnn.com:443');
+    assert.equal(c.status, 200, `CONNECT: ${c.status} ${c.body}`);
+    return new Promise((resolve) => {
+      let text = '';
+      c.socket.on('data', (d: Buffer) => (text += d.toString()));
+      // The tunnel is half-open: the answer ends with the server's close.
+      c.socket.on('end', () => {
+        c.socket.end();
+        const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+        try { resolve(JSON.parse(body)); } catch { resolve({ error: text || '(closed)' }); }
+      });
+      c.socket.on('error', () => undefined);
+      c.socket.resume();
+      c.socket.write('GET /politics HTTP/1.1\r\nHost: edition.cnn.com\r\nConnection: close\r\n\r\n');
+    });
+  }
+
+  before(async () => {
+    ca = testCa();
+    files = ca.writeFiles('gateway.client');
+    cnn = await externalHttps('cnn', ca, ['edition.cnn.com']);
+    mesh = await meshWith(throughGateway());
+  });
+  after(async () => {
+    await mesh?.close();
+    await cnn?.close();
+    fs.rmSync(files, { recursive: true, force: true });
+  });
+
+  it('the egress gateway originates TLS to the external host on its tcp[] leg', async () => {
+    assert.deepEqual(await plainVia(), { server: 'cnn', url: '/politics', host: 'edition.cnn.com', tls: true });
+  });
+
+  it('a sidecar originates it on its own hop (no gateway legs)', async () => {
+    await mesh.push({ serviceEntries: [entry()], gateways: throughGateway().gateways, destinationRules: [originate()] });
+    assert.deepEqual(await plainVia(), { server: 'cnn', url: '/politics', host: 'edition.cnn.com', tls: true });
+    await mesh.push(throughGateway());
   });
 });
