@@ -82,8 +82,9 @@ export function buildSnapshot(
 
   const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>
     ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? namespace } });
+  // A kind the flavor does not apply never reaches a sidecar (validation reported it: rules/flavor-kinds.ts).
   const ofKind = <K extends IstioKind>(kind: K) =>
-    resources.filter((r): r is Resource<K> => resourceKind(r) === kind).map(withNamespace);
+    resources.filter((r): r is Resource<K> => resourceKind(r) === kind && flavor.kinds.applies.has(kind)).map(withNamespace);
   const kubernetesGateways = ofKind('KubernetesGateway');
   const referenceGrants = ofKind('ReferenceGrant');
   // What a certificateRef needs to know of a Secret (whether it exists and holds a certificate), never its keys.
