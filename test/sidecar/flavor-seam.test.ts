@@ -21,6 +21,7 @@ import { ap, plaintextStatus, startMeshFromSpec, vs, type TestMesh } from './fix
 import { echoOutcome, tcpEcho } from './l4/fixtures';
 import { freePort } from './fixtures';
 import { checkBeside, diagnoseMesh } from '../policy/fixtures';
+import { explainRequest } from '../../simulator/explain/walk';
 
 const NAME = 'seam-test';
 const TD = 'cluster.local';
@@ -122,6 +123,15 @@ describe('a second flavor runs through the real sidecar code, with its own ident
   test('namespaces, serviceAccounts and source.namespace are read out of the peer id by the flavor', async () => {
     assert.equal((await mesh.request('reviews-v1', { url: 'http://ratings:9080/' })).status, 200);
     assert.equal((await mesh.request('productpage-v1', { url: 'http://ratings:9080/' })).status, 403);
+  });
+
+  test('devmesh explain walks the same decisions offline and predicts each verdict the sidecars gave', async () => {
+    for (const [from, host] of [['productpage-v1', 'reviews'], ['ratings-v1', 'reviews'], ['reviews-v1', 'ratings'], ['productpage-v1', 'ratings']]) {
+      const url = `http://${host}:9080/`;
+      const real = (await mesh.request(from, { url })).status;
+      const walked = explainRequest(mesh.snapshot, { from, method: 'GET', url, headers: {}, appStatus: 200 }, {});
+      assert.deepEqual([...new Set(walked.outcomes.map((o) => o.status))], [real], `${from} -> ${host}`);
+    }
   });
 
   test('network RBAC on a TCP port reads the principal the same way', async () => {
