@@ -54,6 +54,10 @@ const SEAM: FlavorProfile = {
       const m = /^([^.]+)\.([^.]+)\.serviceaccount\.identity\./.exec(principal);
       return m ? `${m[2]}/${m[1]}` : undefined;
     },
+    parsePrincipal(principal) {
+      const m = /^([^.]+)\.([^.]+)\.serviceaccount\.identity\.(.+)$/.exec(principal);
+      return m ? { trustDomain: m[3], namespace: m[2], serviceAccount: m[1] } : undefined;
+    },
   },
   kinds: {
     // Everything Istio applies but VirtualService: this dialect routes with something else.
@@ -166,6 +170,22 @@ describe('a second flavor runs through the real sidecar code, with its own ident
       'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: r }\nspec:\n  hosts: [reviews]\n  http: [{ route: [{ destination: { host: reviews } }] }]\n',
     ).filter((d) => d.code === 'kind-not-in-flavor');
     assert.deepEqual(found.map((d) => [d.line, d.message]), [[2, `VirtualService is not applied by the ${NAME} flavor: route with its own resources`]]);
+  });
+});
+
+describe('validation under a second flavor', () => {
+  const MESH = `apiVersion: devmesh.dev/v1alpha1\nkind: Mesh\nmetadata: { name: m }\nspec:\n  flavor: ${NAME}\n  services:\n    - name: productpage\n      port: 9080\n      workloads: [{ name: productpage-v1, port: 9081 }]\n`;
+  const allow = (p: string) => `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: { name: a }\nspec:\n  rules:\n    - from:\n        - source:\n            principals: ["${p}"]\n`;
+  const findings = (p: string) => checkBeside(MESH, allow(p)).filter((d) => d.code === 'principal-format' || d.code === 'unknown-principal').map((d) => `${d.code}: ${d.message}`);
+  let unregister: () => void;
+  before(() => { unregister = registerFlavor(SEAM); });
+  after(() => unregister?.());
+
+  test('reads principals in the flavor\'s form: its own is known, Istio\'s is not a principal, an unknown account gets a hint in its form', () => {
+    assert.deepEqual(findings(principal('productpage')), []);
+    assert.deepEqual(findings(istioPrincipal('productpage')), [`principal-format: "${istioPrincipal('productpage')}" is not a principal: write "<serviceAccount>.<namespace>.serviceaccount.identity.<trustDomain>", e.g. "${principal('productpage')}"`]);
+    assert.deepEqual(findings(`spiffe://${TD}/ns/default/dc/dc1/svc/productpage`), [`principal-format: write principals without "spiffe://": "${principal('productpage')}"`]);
+    assert.match(findings(`productpage.other.serviceaccount.identity.${TD}`).join(), /^unknown-principal: .*write "productpage\.default\.serviceaccount\.identity\.cluster\.local"/);
   });
 });
 

@@ -12,6 +12,7 @@ import { firstSpiffeUri } from './spiffe';
 
 const NAMESPACE = /\/ns\/([^/]+)\/sa\//;
 const SERVICE_ACCOUNT = /\/ns\/([^/]+)\/sa\/([^/]+)$/;
+const PRINCIPAL = /^([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/;
 
 export const ISTIO_IDENTITY: IdentityFormat = {
   principalForm: '<trustDomain>/ns/<namespace>/sa/<serviceAccount>',
@@ -25,6 +26,10 @@ export const ISTIO_IDENTITY: IdentityFormat = {
   serviceAccount(principal) {
     const m = SERVICE_ACCOUNT.exec(principal);
     return m ? `${m[1]}/${m[2]}` : undefined;
+  },
+  parsePrincipal(principal) {
+    const m = PRINCIPAL.exec(principal);
+    return m ? { trustDomain: m[1], namespace: m[2], serviceAccount: m[3] } : undefined;
   },
 };
 

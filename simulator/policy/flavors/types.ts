@@ -29,6 +29,8 @@ export interface IdentityFormat {
   namespace(id: string | undefined): string | undefined;
   /** `<namespace>/<serviceAccount>` for `serviceAccounts`, from a principal. */
   serviceAccount(principal: string): string | undefined;
+  /** A principal as a policy writes it, without wildcards -> what it names (validation); undefined: not in this form. */
+  parsePrincipal(principal: string): { trustDomain: string; namespace: string; serviceAccount: string } | undefined;
 }
 
 /** The resource kinds a flavor applies; the Mesh kind always applies. */
