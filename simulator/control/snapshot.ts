@@ -7,7 +7,7 @@ import { ingressTerminatedPorts, ISTIO_INGRESS_GATEWAY } from '../policy/gateway
 import type { GatewayListenerInfo, IngressInfo, MeshSnapshot, ServiceInfo, WorkloadInfo } from '../protocol';
 import { resourceKind } from '../policy/kinds';
 import { INGRESS_GATEWAY, MESH_DEFAULTS, type IstioKind, type MeshSpec, type Resource } from '../policy/model';
-import { spiffeId } from '../policy/hosts';
+import { flavorProfile } from '../policy/flavors';
 import { meshInventory, type WorkloadView } from '../policy/mesh-inventory';
 import { EGRESS_GATEWAY, isEgressGateway } from '../policy/egress-gateway';
 import { resolveDefaults } from '../policy/defaults';
@@ -49,6 +49,8 @@ export function buildSnapshot(
   secrets?: ReadonlyMap<string, TlsSecret>,
 ): MeshSnapshot {
   const { trustDomain, namespace, rootNamespace } = resolvedMeshSettings(mesh.spec);
+  // The flavor names the workloads (its identity format) and says which kinds it applies.
+  const flavor = flavorProfile(mesh.spec.flavor);
   const inventory = meshInventory(mesh.spec);
   const services: ServiceInfo[] = inventory.services.map((s) => ({
     name: s.name,
@@ -70,7 +72,7 @@ export function buildSnapshot(
       // DestinationRule written for Kubernetes still selects it (meshInventory).
       labels: w.labels,
       serviceAccount: w.serviceAccount,
-      spiffeId: spiffeId(trustDomain, w.namespace, w.serviceAccount),
+      spiffeId: flavor.identity.mint(trustDomain, w.namespace, w.serviceAccount),
       // The egress gateway has no app: what arrives for its container ports goes to its own gateway listener.
       ...(isEgressGateway(w) ? gatewayListenerPorts(assigned) : { appPort: w.appPort ?? 0, ports: { ...w.containerPorts } }),
       sidecar: { ...assigned },
@@ -80,8 +82,9 @@ export function buildSnapshot(
 
   const withNamespace = <K extends IstioKind>(r: Resource<K>): Resource<K> =>
     ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? namespace } });
+  // A kind the flavor does not apply never reaches a sidecar (validation reported it: rules/flavor-kinds.ts).
   const ofKind = <K extends IstioKind>(kind: K) =>
-    resources.filter((r): r is Resource<K> => resourceKind(r) === kind).map(withNamespace);
+    resources.filter((r): r is Resource<K> => resourceKind(r) === kind && flavor.kinds.applies.has(kind)).map(withNamespace);
   const kubernetesGateways = ofKind('KubernetesGateway');
   const referenceGrants = ofKind('ReferenceGrant');
   // What a certificateRef needs to know of a Secret (whether it exists and holds a certificate), never its keys.
@@ -100,7 +103,7 @@ export function buildSnapshot(
     adminPort: ports.ingress.adminPort,
     serviceAccount: INGRESS_SERVICE_ACCOUNT,
     // Like Istio's ingress gateway, which runs in istio-system.
-    spiffeId: spiffeId(trustDomain, INGRESS_GATEWAY.namespace, INGRESS_SERVICE_ACCOUNT),
+    spiffeId: flavor.identity.mint(trustDomain, INGRESS_GATEWAY.namespace, INGRESS_SERVICE_ACCOUNT),
     labels: { ...INGRESS_GATEWAY.labels },
     listeners: [...gatewayListeners(services, kubernetesGateways, referenceGrants, gatewaySecrets, ports.ingress.listeners ?? {}), ...istioTlsListeners(ofKind('Gateway'), namespace, ports.ingress.listeners ?? {})],
   };

@@ -92,7 +92,7 @@ export function explainGatewayConnection(snapshot: MeshSnapshot, c: ExplainConne
   const request: DecisionRecord = { step: 'request', config: snapshot.version };
   // The ingress's own network RBAC, once the route picked the filter chain: the client's verified certificate, its address, the server port and name.
   const client = gateway.handshake?.client;
-  const req = tcpAuthzRequest({ spiffeId: client?.verified ? client.principal : undefined, address: LOOPBACK }, port, sni);
+  const req = tcpAuthzRequest({ spiffeId: client?.verified ? client.principal : undefined, address: LOOPBACK }, port, sni, t.flavor.identity);
   // CUSTOM first (the ingress's network ext_authz), then its network RBAC.
   const custom = customGate(t, req, c.extAuthz);
   if (custom) gateway.custom = custom.view;

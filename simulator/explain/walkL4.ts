@@ -432,7 +432,7 @@ export function verdictAt(caller: MeshTables, dest: MeshTables, ep: WorkloadInfo
   step.port = { port: inbound.number, mode: inbound.mtls.mode, source: m ? ref('PeerAuthentication', m[1], m[2]) : 'default', admitted };
   records.push(l4MtlsRecord(ep.name, inbound, peer));
   if (!admitted) return { records, result: 'UF', refused: `port ${inbound.number} is ${inbound.mtls.mode} (${m ? `PeerAuthentication ${m[1]}/${m[2]}` : 'the default'}) and resets a ${sends ? 'mTLS' : 'plaintext'} connection` };
-  const req = tcpAuthzRequest({ spiffeId: peer.spiffeId, address: LOOPBACK }, inbound.number);
+  const req = tcpAuthzRequest({ spiffeId: peer.spiffeId, address: LOOPBACK }, inbound.number, undefined, dest.flavor.identity);
   // CUSTOM first (l4/extAuthz.ts): a gRPC authorizer's network ext_authz, before DENY and ALLOW.
   const custom = customGate(dest, req, extAuthz);
   if (custom) step.custom = custom.view;

@@ -39,6 +39,7 @@ export const CODES = {
   'yaml-duplicate-key': { severity: 'error', title: 'A mapping has the same key twice; YAML keeps only one.' },
   'missing-api-version': { severity: 'error', title: 'A document with a mesh kind has no apiVersion.' },
   'unknown-api-version': { severity: 'error', title: 'The apiVersion is not one the kind is served under.' },
+  'kind-not-in-flavor': { severity: 'error', title: 'A resource kind the Mesh\'s flavor does not apply (spec.flavor).' },
   'unknown-field': { severity: 'error', title: 'A field that the resource does not have (often a typo).', seeAlso: 'IST0106' },
   'wrong-type': { severity: 'error', title: 'A field has a value of the wrong type.', seeAlso: 'IST0106' },
   'missing-field': { severity: 'error', title: 'A required field is missing.', seeAlso: 'IST0106' },

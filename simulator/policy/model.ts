@@ -5,6 +5,8 @@
  * optional fields are really optional and defaults are applied by consumers.
  */
 
+import type { Flavor } from './flavors';
+
 // ---------- devmesh.dev/v1alpha1 Mesh ----------
 
 /**
@@ -103,8 +105,8 @@ export interface MeshSpec {
   ingress?: { port?: number };
   /** devmesh's own: where spans go, how many, and which trace headers the sidecars read and write (default: `w3c` with `otlp`, else `b3`). */
   telemetry?: { otlp?: { endpoint: string }; sampling?: number; propagation?: TracePropagation };
-  /** The mesh flavor whose defaults apply (only Istio's today). */
-  flavor?: 'istio';
+  /** The mesh flavor whose profile applies: defaults, identity format, kinds (policy/flavors; only Istio's today). */
+  flavor?: Flavor;
   /** An older Istio release whose defaults to apply, as Istio's `compatibilityVersion` (e.g. "1.23"). */
   compatibilityVersion?: string;
   /** The mesh-wide settings of Istio's MeshConfig that change what sidecars do. */

@@ -11,6 +11,7 @@
  */
 import { buildClusterView, type ClusterView } from './cluster-index';
 import { hostMatches, policyHost, serviceFqdn } from './hosts';
+import { flavorProfile, type FlavorProfile } from './flavors';
 import { EGRESS_GATEWAY, selectsEgressGateway } from './egress-gateway';
 import { meshInventory, type ServiceView, type WorkloadView } from './mesh-inventory';
 import { MESH_DEFAULTS, type GatewaySpec, type Kind } from './model';
@@ -40,6 +41,8 @@ export interface MeshView {
   /** Istio's root namespace (spec.rootNamespace, default istio-system). */
   rootNamespace: string;
   trustDomain: string;
+  /** The profile of its `spec.flavor` (identity format, kinds). */
+  flavor: FlavorProfile;
   services: ServiceView[];
   workloads: WorkloadView[];
   extensionProviders: ExtensionProviderView[];
@@ -311,13 +314,14 @@ function buildMeshView(doc: PolicyDocument<'Mesh'>): MeshView {
   const inv = meshInventory(doc.value.spec);
   const { namespace, rootNamespace, trustDomain, services, workloads } = inv;
   const extensionProviders = extensionProviderViews(doc.value.spec);
-  const facts = JSON.stringify([doc.file, doc.name, namespace, rootNamespace, trustDomain,
+  const flavor = flavorProfile(str(obj(doc.value.spec).flavor));
+  const facts = JSON.stringify([doc.file, doc.name, namespace, rootNamespace, trustDomain, flavor.name,
     services.map((s) => [s.name, s.namespace, s.ports.map((p) => [p.name, p.port, p.targetPort, p.protocol]), s.selector, s.workloads.map((w) => w.name)]),
     workloads.map((w) => [w.name, w.namespace, w.labels, w.serviceAccount, w.port, w.ports, w.service]),
     extensionProviders.map((p) => [p.name, p.kind, p.service, p.port])]);
   const serviceByFqdn = new Map<string, ServiceView>();
   for (const s of services) if (!serviceByFqdn.has(s.fqdn)) serviceByFqdn.set(s.fqdn, s);
-  return { doc, name: doc.name, namespace, rootNamespace, trustDomain, services, workloads, extensionProviders, serviceByFqdn, facts };
+  return { doc, name: doc.name, namespace, rootNamespace, trustDomain, flavor, services, workloads, extensionProviders, serviceByFqdn, facts };
 }
 
 /** The Mesh's `spec.extensionProviders`, read defensively (the document may have schema errors). */

@@ -17,6 +17,7 @@ import { isTlsPassthrough, redirectsToHttps, terminatedProtocol, terminatingMode
 import { selects } from '../policy/mesh-inventory';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
+import { flavorProfile, type FlavorProfile } from '../policy/flavors';
 import { protocolClass } from '../policy/protocols';
 import { compileL4Match, type CompiledL4Match } from './routing/l4Match';
 import { hostMatches, qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
@@ -173,6 +174,8 @@ export interface MeshTables {
   mtlsModes: EnforcedMode[];
   /** The defaults in force (the snapshot's, or the newest Istio's for a snapshot without them). */
   defaults: ResolvedDefaults;
+  /** The flavor's profile (identity format, kinds), looked up once per snapshot: filters read it here, never the flavor's name. */
+  flavor: FlavorProfile;
   /** What this proxy does with a host outside its registry: the Sidecar's mode, else the Mesh's, else ALLOW_ANY. */
   outbound: { mode: OutboundTrafficMode; source: string };
   /** `ns/name` of the Sidecar resource in force for this workload, if any. */
@@ -322,7 +325,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
 
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
-    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, istioGateways, gateways, gatewayTcpPorts, gatewayTlsPorts, gatewayTerminatedTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults,
+    meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, istioGateways, gateways, gatewayTcpPorts, gatewayTlsPorts, gatewayTerminatedTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults, flavor: flavorProfile(defaults.flavor),
     outbound, sidecarResource: scope.source,
   };
 }

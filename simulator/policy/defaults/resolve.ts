@@ -6,10 +6,9 @@
  */
 import { parseDuration } from '../duration';
 import type { MeshSpec } from '../model';
+import { flavorProfile } from '../flavors';
 import { ISTIO } from './istio';
-import type { Change, Defaults, Flavor, FlavorTable, Provenance, ResolvedDefaults } from './types';
-
-export const FLAVORS: Record<Flavor, FlavorTable> = { istio: ISTIO };
+import type { Change, Defaults, FlavorTable, Provenance, ResolvedDefaults } from './types';
 
 /** The Mesh fields defaults depend on. */
 export type DefaultsInput = Pick<MeshSpec, 'flavor' | 'compatibilityVersion' | 'meshConfig' | 'telemetry'>;
@@ -22,7 +21,7 @@ export function olderThan(a: string, b: string): boolean {
 }
 
 export function resolveDefaults(input: DefaultsInput = {}): ResolvedDefaults {
-  const table = FLAVORS[input.flavor ?? 'istio'];
+  const table = flavorProfile(input.flavor).defaults;
   const asked = input.compatibilityVersion;
   const version = asked !== undefined && table.versions.includes(asked) ? asked : table.current;
   const d = structuredClone(table.defaults) as Defaults;

@@ -9,10 +9,9 @@
  */
 
 import type { HTTPRetry, TracePropagation } from '../model';
+import type { Flavor } from '../flavors';
 
-export type { TracePropagation };
-
-export type Flavor = 'istio';
+export type { Flavor, TracePropagation };
 
 export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 

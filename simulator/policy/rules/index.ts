@@ -24,6 +24,7 @@ import { l4Routes } from './l4-routes';
 import { meshNames } from './mesh-names';
 import { meshPorts } from './mesh-ports';
 import { meshPresence } from './mesh-presence';
+import { flavorKinds } from './flavor-kinds';
 import { meshServices } from './mesh-services';
 import { mtlsConflict } from './mtls-conflict';
 import { pathTemplates } from './path-templates';
@@ -49,6 +50,7 @@ export type { Report, Rule } from './rule';
 
 export const RULES: readonly Rule[] = [
   meshPresence,
+  flavorKinds,
   meshNames,
   meshPorts,
   meshServices,

@@ -1,9 +1,11 @@
 import type { DocumentRule } from './rule';
 import { arr, obj, str, type MeshView } from '../workspace-index';
+import { ISTIO_IDENTITY } from '../flavors';
 
 /**
- * AuthorizationPolicy principals are SPIFFE ids without `spiffe://`:
- * `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`. One that names a service
+ * AuthorizationPolicy principals are written in the Mesh flavor's form
+ * (its identity format; Istio: SPIFFE ids without `spiffe://`,
+ * `<trustDomain>/ns/<namespace>/sa/<serviceAccount>`). One that names a service
  * account no workload runs as can never match (KIA0106).
  */
 export const principals: DocumentRule<'AuthorizationPolicy'> = {
@@ -12,6 +14,7 @@ export const principals: DocumentRule<'AuthorizationPolicy'> = {
   facts: (index) => index.meshFacts,
   check(ap, index, report) {
     const mesh = index.mesh;
+    const identity = mesh?.flavor.identity ?? ISTIO_IDENTITY;
     const accounts = serviceAccounts(mesh);
     arr(obj(ap.value.spec).rules).forEach((rule, i) => {
       arr(obj(rule).from).forEach((from, j) => {
@@ -21,26 +24,29 @@ export const principals: DocumentRule<'AuthorizationPolicy'> = {
             const principal = str(p);
             if (!principal) return;
             const path = ['spec', 'rules', i, 'from', j, 'source', field, k];
-            if (principal.startsWith('spiffe://')) {
+            // A certificate's id where its principal belongs: the flavor says what to write instead.
+            const replacement = principal.startsWith('spiffe://') ? identity.principal(principal) : principal;
+            if (replacement !== principal) {
               report(ap, path, 'principal-format',
-                `write principals without "spiffe://": "${principal.slice(9)}"`, { data: { replacement: principal.slice(9) } });
+                `write principals without "spiffe://": "${replacement}"`, { data: { replacement } });
               return;
             }
             if (!mesh || principal.includes('*')) return;
-            const m = /^([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal);
-            if (!m) {
+            const parsed = identity.parsePrincipal(principal);
+            if (!parsed) {
+              const example = identity.principal(identity.mint(mesh.trustDomain, mesh.workloads[0]?.namespace ?? mesh.namespace, mesh.workloads[0]?.serviceAccount ?? 'productpage'));
               report(ap, path, 'principal-format',
-                `"${principal}" is not a principal: write "<trustDomain>/ns/<namespace>/sa/<serviceAccount>", e.g. "${mesh.trustDomain}/ns/${mesh.workloads[0]?.namespace ?? mesh.namespace}/sa/${mesh.workloads[0]?.serviceAccount ?? 'productpage'}"`);
+                `"${principal}" is not a principal: write "${identity.principalForm}", e.g. "${example}"`);
               return;
             }
-            const [, td, ns, sa] = m;
+            const { trustDomain: td, namespace: ns, serviceAccount: sa } = parsed;
             if (td !== mesh.trustDomain && td !== 'cluster.local') {
               report(ap, path, 'unknown-principal', `trust domain "${td}" is not the Mesh's ("${mesh.trustDomain}"); this principal never matches in the local mesh`);
             } else if (!accounts.has(`${ns}/sa/${sa}`)) {
               const here = [...new Set(mesh.workloads.filter((w) => w.namespace === ns).map((w) => w.serviceAccount))];
               const elsewhere = mesh.workloads.filter((w) => w.serviceAccount === sa).map((w) => w.namespace);
               const known = here.length ? `service accounts there: ${here.join(', ')}` : `no workload runs in namespace "${ns}"`;
-              const hint = elsewhere.length ? `; "${sa}" runs in namespace ${[...new Set(elsewhere)].map((n) => `"${n}"`).join(', ')}: write "${td}/ns/${elsewhere[0]}/sa/${sa}"` : '';
+              const hint = elsewhere.length ? `; "${sa}" runs in namespace ${[...new Set(elsewhere)].map((n) => `"${n}"`).join(', ')}: write "${identity.principal(identity.mint(td, elsewhere[0], sa))}"` : '';
               report(ap, path, 'unknown-principal',
                 `no workload runs as service account "${sa}" in namespace "${ns}" (${known})${hint}; this principal never matches in the local mesh (KIA0106)`);
             }

@@ -13,7 +13,6 @@ import type { Filter, RequestContext } from '../context';
 import type { MeshTables } from '../tables';
 import { ProxyError } from '../errors';
 import { authorize, policiesFor, type AuthzRequest } from '../security/authorization';
-import { namespaceOf } from '../security/peerIdentity';
 import { proxyTarget } from '../security/proxyTarget';
 import { splitPath } from '../routing/match';
 import type { Stats } from '../stats';
@@ -73,9 +72,12 @@ export function authzRequest(ctx: AuthzInput): AuthzRequest {
   // At a workload the peer is the calling sidecar; at a gateway, the client's own connection (Envoy's
   // source.principal is the downstream's mTLS identity: none for a plain client, not the gateway's own).
   const peer = ctx.tables.self ? ctx.source.spiffeId : ctx.source.clientPrincipal;
+  // The flavor reads principals and namespaces out of the id (policy/flavors), not this filter.
+  const identity = ctx.tables.flavor.identity;
   return {
     peer,
-    peerNamespace: namespaceOf(peer),
+    peerNamespace: identity.namespace(peer),
+    identity,
     sourceIp: ctx.source.address,
     method: ctx.method,
     path: splitPath(ctx.path).path,

@@ -17,7 +17,7 @@
  * Gateway server port and `connection.sni` the server name the client asked for.
  */
 import { authorize } from '../security/authorization';
-import { namespaceOf } from '../security/peerIdentity';
+import { ISTIO_IDENTITY, type IdentityFormat } from '../../policy/flavors';
 import { authzPoliciesAt } from '../filters/authz';
 import { asWritten, forTcp } from '../security/tcpAuthorization';
 import type { Stats } from '../stats';
@@ -27,9 +27,12 @@ import type { AuthzDecision, AuthzRequest } from '../security/authorization';
 import type { Resource } from '../../policy/model';
 import type { MeshTables } from '../tables';
 
-/** What network RBAC sees of a connection: the verified peer, its namespace, its address, the port and the TLS server name (no HTTP attributes). */
-export function tcpAuthzRequest(source: Pick<Source, 'spiffeId' | 'address'>, port: number, sni?: string): AuthzRequest {
-  return { peer: source.spiffeId, peerNamespace: namespaceOf(source.spiffeId), sourceIp: source.address, method: '', path: '', host: '', port, headers: {}, ...(sni !== undefined ? { sni } : {}) };
+/**
+ * What network RBAC sees of a connection: the verified peer, its namespace, its address, the port and the TLS server name
+ * (no HTTP attributes). `identity`: the flavor's format (`tables.flavor.identity`) that reads the peer's principal and namespace.
+ */
+export function tcpAuthzRequest(source: Pick<Source, 'spiffeId' | 'address'>, port: number, sni?: string, identity: IdentityFormat = ISTIO_IDENTITY): AuthzRequest {
+  return { peer: source.spiffeId, peerNamespace: identity.namespace(source.spiffeId), identity, sourceIp: source.address, method: '', path: '', host: '', port, headers: {}, ...(sni !== undefined ? { sni } : {}) };
 }
 
 export interface L4AuthzDeps {
@@ -60,7 +63,7 @@ export const l4Authz = (deps: L4AuthzDeps): L4Filter => (next) => (ctx) => {
     const gateway = ctx.gateway;
     const port = gateway?.port ?? ctx.inbound?.number ?? t.self?.appPort ?? 0;
     const peer = { spiffeId: gateway ? ctx.source.clientPrincipal : ctx.source.spiffeId, address: ctx.source.address };
-    const decision = tcpAuthorize(t, tcpAuthzRequest(peer, port, ctx.sni))!.decision;
+    const decision = tcpAuthorize(t, tcpAuthzRequest(peer, port, ctx.sni, t.flavor.identity))!.decision;
     ctx.authz = decision;
     const who = peer.spiffeId ?? ctx.source.address ?? 'unknown peer';
     if (decision.audited) {

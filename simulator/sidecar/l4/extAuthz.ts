@@ -81,7 +81,7 @@ export const l4ExtAuthz = (deps: L4ExtAuthzDeps): L4Filter => (next) => (ctx) =>
   const t = ctx.tables;
   const peer = { spiffeId: ctx.gateway ? ctx.source.clientPrincipal : ctx.source.spiffeId, address: ctx.source.address };
   const port = portOf(ctx);
-  const decision = tcpCustomDecision(t, tcpAuthzRequest(peer, port, ctx.sni));
+  const decision = tcpCustomDecision(t, tcpAuthzRequest(peer, port, ctx.sni, t.flavor.identity));
   if (decision.kind === 'none') return next(ctx);
   if (decision.kind === 'ignored') {
     deps.stats.inc('ext_authz.tcp.ignored_http_provider');

@@ -16,7 +16,7 @@ import type { Certificates } from '../../protocol';
 import type { Source } from '../context';
 import { newContext, socketOf, type Downstream, type H2Request } from '../downstream';
 import { admits } from '../security/peerAuthentication';
-import { PEER, PLAINTEXT, identify, namespaceOf, type PeerIdentity } from '../security/peerIdentity';
+import { PEER, PLAINTEXT, identify, type PeerIdentity } from '../security/peerIdentity';
 import type { Stats } from '../stats';
 import { SESSION_WINDOW, STREAM_WINDOW } from '../upstream/h2Pool';
 import type { ListenerDeps } from './outbound';
@@ -79,7 +79,7 @@ export function peerSource(socket: unknown): Source {
     spiffeId: peer.spiffeId,
     certHash: peer.certHash,
     tls: peer.tls,
-    namespace: namespaceOf(peer.spiffeId),
+    namespace: peer.namespace,
     address: (socket as net.Socket | undefined)?.remoteAddress,
   };
 }
@@ -139,7 +139,7 @@ export function createInboundListener(deps: InboundDeps): InboundListener {
   // deadline, 400 without Host); Node set none of them on an http2 server's HTTP/1 fallback.
   Object.assign(secure, headersLimits(), { requestTimeout: 0, requireHostHeader: true });
   secure.on('secureConnection', (tls: TLSSocket) => {
-    const peer = identify(tls);
+    const peer = identify(tls, deps.tables().flavor.identity);
     if (!admitted(peer)) {
       deps.stats.inc('inbound.cx_unauthenticated_refused');
       tls.destroy();

@@ -9,7 +9,8 @@
  * A policy annotated `istio.io/dry-run: "true"` is not enforced: the decision
  * the dry-run policies would make on their own is reported beside the real
  * one (Envoy's shadow rules).
- * Principals are written `td/ns/NS/sa/SA` (no `spiffe://`); values support
+ * Principals are written as the mesh flavor's identity format reads the
+ * peer's id (`req.identity`; Istio: `td/ns/NS/sa/SA`, no `spiffe://`); values support
  * Istio's `*`, `prefix*` and `*suffix` forms; paths also Istio's templates
  * (`/api/{*}/items/{**}`, see policy/path-template.ts). Paths are matched
  * case-sensitively on the normalized path (see pathNormalize.ts); hosts
@@ -18,7 +19,7 @@
  * without one has no request principal and no claims.
  */
 import type { AuthorizationPolicySpec, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource, Resource } from '../../policy/model';
-import { principalOf } from '../../policy/hosts';
+import { ISTIO_IDENTITY, type IdentityFormat } from '../../policy/flavors';
 import { isPathTemplate, matchesPathTemplate } from '../../policy/path-template';
 import { ROOT_NAMESPACE } from './peerAuthentication';
 import { selects, type PolicyTarget } from './policySelection';
@@ -28,6 +29,8 @@ export interface AuthzRequest {
   /** SPIFFE id of the mTLS peer, if any. */
   peer?: string;
   peerNamespace?: string;
+  /** The mesh flavor's identity format, which reads the principal and service account out of `peer` (Istio's when unset). */
+  identity?: IdentityFormat;
   sourceIp?: string;
   method: string;
   /** Path without query. */
@@ -225,7 +228,7 @@ function mismatch(field: string, values: string[] | undefined, actual: { what: s
 }
 
 function sourceValue(key: keyof AuthzSource, req: AuthzRequest): { what: string; value: string | undefined } {
-  const principal = req.peer ? principalOf(req.peer) : undefined;
+  const principal = principalOfPeer(req);
   switch (key) {
     case 'principals': case 'notPrincipals': return { what: 'principal', value: principal ?? undefined };
     case 'serviceAccounts': case 'notServiceAccounts': return { what: 'principal', value: principal };
@@ -251,9 +254,8 @@ function ruleMatches(rule: AuthzRule, req: AuthzRequest, deny: boolean): boolean
 }
 
 function sourceMatches(s: AuthzSource, req: AuthzRequest): boolean {
-  const principal = req.peer ? principalOf(req.peer) : undefined;
-  const sa = principal ? /\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal) : null;
-  const serviceAccount = sa ? `${sa[1]}/${sa[2]}` : undefined;
+  const principal = principalOfPeer(req);
+  const serviceAccount = principal ? (req.identity ?? ISTIO_IDENTITY).serviceAccount(principal) : undefined;
   return (
     field(s.principals, s.notPrincipals, principal) &&
     field(s.namespaces, s.notNamespaces, req.peerNamespace) &&
@@ -262,6 +264,11 @@ function sourceMatches(s: AuthzSource, req: AuthzRequest): boolean {
     ipField(s.ipBlocks, s.notIpBlocks, req.sourceIp) &&
     ipField(s.remoteIpBlocks, s.notRemoteIpBlocks, req.sourceIp)
   );
+}
+
+/** The peer's principal as its flavor writes it in policies (Istio: the SPIFFE id without `spiffe://`). */
+function principalOfPeer(req: AuthzRequest): string | undefined {
+  return req.peer ? (req.identity ?? ISTIO_IDENTITY).principal(req.peer) : undefined;
 }
 
 function operationMatches(o: AuthzOperation, req: AuthzRequest, deny: boolean): boolean {
@@ -288,7 +295,7 @@ function conditionMatches(c: AuthzCondition, req: AuthzRequest): boolean {
   if (header) {
     const v = req.headers[header[1].toLowerCase()];
     value = Array.isArray(v) ? v.join(',') : v;
-  } else if (c.key === 'source.principal') value = req.peer ? principalOf(req.peer) : undefined;
+  } else if (c.key === 'source.principal') value = principalOfPeer(req);
   else if (c.key === 'source.namespace') value = req.peerNamespace;
   else if (c.key === 'source.ip' || c.key === 'remote.ip') value = req.sourceIp;
   else if (c.key === 'connection.sni') value = req.sni;
