@@ -150,7 +150,7 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomS
   for (const gw of gateways) {
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gw) || sources.some((s) => s.virtualService === vs && s.gateway === gw)) continue;
-      const covers = vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)));
+      const covers = vs.hosts.some((h) => hostMatches(h, host));
       observer?.virtualService?.(name(vs), gw, covers && vhost ? 'other-virtual-host' : 'host-not-covered', vhost?.domain);
     }
   }

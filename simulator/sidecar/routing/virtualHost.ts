@@ -10,7 +10,7 @@
  * Pure.
  */
 import type { HTTPMatchRequest } from '../../policy/model';
-import { hostMatches, qualifyHost } from '../../policy/hosts';
+import { hostMatches } from '../../policy/hosts';
 import type { CompiledRule, CompiledVirtualService } from '../tables';
 import { qualifyGateway, type RequestAttributes } from './match';
 
@@ -149,8 +149,11 @@ export function buildVirtualHosts(servers: readonly ServerHosts[], virtualServic
 /**
  * The virtual host Envoy picks for a Host: an exact domain, else the
  * longest `*.suffix` one, else `*` — and only that one: no route of it
- * matching is 404, never a wider host's routes. A short name (`reviews`)
- * is also read in the namespace of each VirtualService of the host.
+ * matching is 404, never a wider host's routes. The domains are the names
+ * as pilot resolves them (a VirtualService's short hosts made FQDNs):
+ * unlike a sidecar's virtual host, none lists `reviews` or
+ * `reviews.default` (generateVirtualHostDomains is sidecar-only), so a
+ * short Host reaches only a `*` domain.
  * `builds` says whether a VirtualService gives the host any route for this
  * request's port (pilot skips one that gives none). `requireTls` on the
  * result: a server with httpsRedirect brought the host (Envoy's
@@ -159,9 +162,8 @@ export function buildVirtualHosts(servers: readonly ServerHosts[], virtualServic
 export function pickVirtualHost(hosts: ReadonlyMap<string, VirtualHost>, host: string, builds: (s: VirtualHost['sources'][number]) => boolean = () => true): VirtualHost | undefined {
   let best: { vh: VirtualHost; rank: number } | undefined;
   for (const all of hosts.values()) {
-    const names = [host, ...all.sources.map((s) => qualifyHost(host, s.virtualService.namespace))];
-    if (!names.some((n) => hostMatches(all.domain, n))) continue;
-    const rank = names.includes(all.domain) ? Number.MAX_SAFE_INTEGER : all.domain === '*' ? 0 : all.domain.length;
+    if (!hostMatches(all.domain, host)) continue;
+    const rank = all.domain === host ? Number.MAX_SAFE_INTEGER : all.domain === '*' ? 0 : all.domain.length;
     if (best && rank <= best.rank) continue;
     // A VirtualService none of whose routes is built here (all for another port or gateway) adds nothing, not even the host.
     const sources = all.sources.filter(builds);
