@@ -15,14 +15,21 @@ export interface ResourceAge {
   name: string;
 }
 
+/**
+ * A creationTimestamp in whole seconds, as Kubernetes stores metadata
+ * times (metav1.Time serializes RFC 3339 without a fraction, so pilot never
+ * sees one): `...T00:00:00.900Z` and `...T00:00:00Z` tie. Undefined
+ * without one, or for one that is no date. Both orders below read it.
+ */
+export function creationSeconds(created: string | undefined): number | undefined {
+  const at = created ? Math.floor(Date.parse(created) / 1000) : NaN;
+  return Number.isFinite(at) ? at : undefined;
+}
+
 export function compareAge(a: ResourceAge, b: ResourceAge): number {
   // No creationTimestamp (or one that is no date) is Go's zero time in pilot's conversion (sortRoutesByCreationTime): older than any.
-  const time = (r: ResourceAge) => {
-    const t = r.created ? Date.parse(r.created) : NaN;
-    return Number.isFinite(t) ? t : -Infinity;
-  };
-  const ta = time(a);
-  const tb = time(b);
+  const ta = creationSeconds(a.created) ?? -Infinity;
+  const tb = creationSeconds(b.created) ?? -Infinity;
   if (ta !== tb) return ta < tb ? -1 : 1;
   if (a.namespace !== b.namespace) return a.namespace < b.namespace ? -1 : 1;
   if (a.name !== b.name) return a.name < b.name ? -1 : 1;
@@ -44,8 +51,7 @@ export function byCreation<T>(items: readonly T[], ageOf: (item: T) => ResourceA
   const keyed = items.map((item) => {
     const a = ageOf(item);
     // Kubernetes stamps whole seconds: two resources of one second tie and fall to their names.
-    const at = a.created ? Math.floor(Date.parse(a.created) / 1000) : NaN;
-    return { item, a, at: Number.isFinite(at) ? at : undefined };
+    return { item, a, at: creationSeconds(a.created) };
   });
   keyed.sort((x, y) => {
     if (x.at === undefined || y.at === undefined) return (x.at === undefined ? 0 : 1) - (y.at === undefined ? 0 : 1);
