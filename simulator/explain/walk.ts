@@ -17,6 +17,8 @@ import type { Provenance } from '../policy/defaults';
 import { formatDuration } from '../policy/duration';
 import { authorityPort, hostMatches, qualifyHost, stripPort } from '../policy/hosts';
 import { ISTIO_INGRESS_GATEWAY, terminatingMode, type ServerTls } from '../policy/gateway-tls';
+import { droppedGatewayServers } from '../policy/gateway-merge';
+import { selectsEgressGateway } from '../policy/egress-gateway';
 import { planRoute, forwardAs } from '../sidecar/filters/route';
 import { filtersSee, mutateRequestHeaders } from '../sidecar/connectionManager';
 import { inboundXfcc } from '../sidecar/filters/xfcc';
@@ -314,7 +316,12 @@ class Walk {
   private istioTls(authority: string): HostStep['tls'] {
     const host = stripPort(authority).toLowerCase();
     // Oldest Gateway first, as pilot merges them (the first server of a host keeps it).
-    const servers = byCreation(this.snapshot.gateways, (gw) => ({ created: gw.metadata.creationTimestamp, name: gw.metadata.name, namespace: gw.metadata.namespace ?? this.snapshot.namespace })).flatMap((gw) => (gw.spec.servers ?? []).map((server) => ({ gw, server })))
+    const ordered = byCreation(this.snapshot.gateways, (gw) => ({ created: gw.metadata.creationTimestamp, name: gw.metadata.name, namespace: gw.metadata.namespace ?? this.snapshot.namespace }));
+    const keyOf = (gw: (typeof ordered)[number]) => `${gw.metadata.namespace ?? this.snapshot.namespace}/${gw.metadata.name}`;
+    // Not the servers pilot's mergeGateways skips (a host an earlier server with tls names on the port).
+    const dropped = droppedGatewayServers(ordered.filter((gw) => !selectsEgressGateway(gw.spec)).map((gw) => ({ key: keyOf(gw), spec: gw.spec })));
+    const servers = ordered.flatMap((gw) => (gw.spec.servers ?? []).map((server, i) => ({ gw, server, i })))
+      .filter(({ gw, i }) => !dropped.has(`${keyOf(gw)}#${i}`))
       .filter(({ server }) => terminatingMode(server) && (server.hosts ?? []).some((h) => hostMatches(h.includes('/') ? h.slice(h.indexOf('/') + 1) : h, host)));
     const asked = Number(authorityPort(authority) ?? 443);
     const ports = [...new Set(servers.map(({ server }) => server.port.number))];

@@ -95,6 +95,7 @@ export const CODES = {
   'mutual-credential-no-ca': { severity: 'warning', title: 'A MUTUAL or OPTIONAL_MUTUAL Gateway server whose credentialName (or caCertCredentialName) resolves to no CA: istiod sends no validation context, so that server refuses every connection.', seeAlso: 'IST0101' },
   'mutual-tls-no-ca': { severity: 'error', title: 'A MUTUAL or OPTIONAL_MUTUAL Gateway server with certificate files and no caCertificates: Istio rejects the Gateway (MUTUAL TLS requires a client CA bundle).', seeAlso: 'IST0106' },
   'conflicting-gateways': { severity: 'error', title: 'Two Gateways on the same gateway workloads serve one host on one port.', seeAlso: 'IST0145' },
+  'gateway-host-shadowed': { severity: 'warning', title: 'A wildcard VirtualService host whose rules a gateway no longer tries for a name another VirtualService of the Gateway names exactly (one virtual host per name). No istioctl analyze code.' },
   'sni-conflict': { severity: 'warning', title: 'One server name claimed twice on one gateway port (two TLS servers of a Gateway, two tls[] matches, a tls[] match and a server that terminates TLS): istiod keeps one, or Envoy rejects the port. No istioctl analyze code.' },
   'duplicate-certificate': { severity: 'warning', title: 'Two Gateways on the same gateway workloads serve one certificate.', seeAlso: 'IST0138' },
   'ingress-subset': { severity: 'warning', title: 'A gateway route to a host without a subset, while the sidecars\' VirtualService of that host routes it to subsets.', seeAlso: 'IST0140' },

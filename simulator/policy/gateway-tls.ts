@@ -9,6 +9,7 @@
 import { selectsEgressGateway } from './egress-gateway';
 import type { GatewayServer, Resource } from './model';
 import { byCreation } from './gateway-api/age';
+import { droppedGatewayServers } from './gateway-merge';
 
 export function tlsModeOf(server: Pick<GatewayServer, 'tls'>): string | undefined {
   const tls = server.tls;
@@ -94,8 +95,11 @@ export interface TerminatedPort {
 
 export function terminatedPorts(gateways: readonly { key: string; spec: { servers?: GatewayServer[] }; dir?: string }[]): TerminatedPort[] {
   const byPort = new Map<number, TerminatedServer[]>();
+  // A server naming a host an earlier server with tls took on its port is skipped whole, as pilot's mergeGateways does.
+  const dropped = droppedGatewayServers(gateways);
   for (const gw of gateways) {
     (gw.spec.servers ?? []).forEach((server, index) => {
+      if (dropped.has(`${gw.key}#${index}`)) return;
       const protocol = terminatedProtocol(server);
       if (!protocol || typeof server.port?.number !== 'number') return;
       const mode = tlsModeOf(server) as TerminatingMode;

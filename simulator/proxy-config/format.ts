@@ -33,7 +33,8 @@ export function routesTable(routes: readonly RouteConfig[]): string {
   for (const r of routes) {
     for (const vh of r.virtualHosts) {
       const domains = describeDomains(vh.domains);
-      if (vh.routes.length === 0) rows.push([r.name, vh.name, domains, '/*', '404']);
+      if (vh.requireTls) rows.push([r.name, vh.name, domains, '/* (plain HTTP)', '301 to https (httpsRedirect)']);
+      else if (vh.routes.length === 0) rows.push([r.name, vh.name, domains, '/*', '404']);
       for (const e of vh.routes) rows.push([r.name, vh.name, domains, e.match, e.origin ? `${e.origin.name}.${e.origin.namespace}` : '']);
     }
   }

@@ -44,7 +44,8 @@ export interface ListenerConfig {
 
 export interface RouteConfig {
   name: string;
-  virtualHosts: Array<{ name: string; domains: string[]; routes: RouteEntry[] }>;
+  /** `requireTls`: Envoy's require_tls ALL (a Gateway server's httpsRedirect): every plain request gets 301 to https. */
+  virtualHosts: Array<{ name: string; domains: string[]; routes: RouteEntry[]; requireTls?: boolean }>;
 }
 
 export interface RouteEntry {

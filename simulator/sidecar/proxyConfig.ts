@@ -156,12 +156,14 @@ function outboundRoutes(t: MeshTables): RouteConfig[] {
 function gatewayRoutes(t: MeshTables): RouteConfig[] {
   if (t.self) return [];
   return gatewayPorts(t).map((port) => {
-    const servers = [...t.gateways].flatMap(([gateway, g]) => g.servers.filter((s) => s.port === port).map((s) => ({ gateway, hosts: s.hosts, hostNamespaces: s.hostNamespaces })));
+    const servers = [...t.gateways].flatMap(([gateway, g]) => g.servers.filter((s) => s.port === port).map((s) => ({ gateway, hosts: s.hosts, hostNamespaces: s.hostNamespaces, ...(s.httpsRedirect ? { httpsRedirect: true } : {}) })));
     const at = { port, sourceLabels: t.identity.labels, sourceNamespace: t.identity.namespace } as RequestAttributes;
     const virtualHosts: RouteConfig['virtualHosts'] = [];
     for (const vh of buildVirtualHosts(servers, t.gatewayRoutes).values()) {
       const routes = virtualHostRoutes(vh.sources, at).flatMap((r) => routeEntries(t, r.entry, undefined));
-      if (routes.length > 0) virtualHosts.push({ name: `${vh.domain}:${port}`, domains: [vh.domain, `${vh.domain}:${port}`], routes });
+      // A server with httpsRedirect that brought the host: Envoy's require_tls ALL (a plain request gets 301 to https).
+      const requireTls = vh.requireTls || vh.sources.some((s) => s.redirect && virtualHostRoutes([s], at).length > 0);
+      if (routes.length > 0 || requireTls) virtualHosts.push({ name: `${vh.domain}:${port}`, domains: [vh.domain, `${vh.domain}:${port}`], routes, ...(requireTls ? { requireTls: true } : {}) });
     }
     return { name: `http.${port}`, virtualHosts };
   });

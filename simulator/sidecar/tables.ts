@@ -14,6 +14,7 @@
 import type { DestinationRuleSpec, GatewaySpec, HTTPRoute, OutboundTrafficMode, Protocol, Resource, RouteDestination, TCPRoute, TLSRoute, VirtualServiceSpec } from '../policy/model';
 import { isEgressGateway, selectsEgressGateway } from '../policy/egress-gateway';
 import { isTlsPassthrough, redirectsToHttps, terminatedProtocol, terminatingMode } from '../policy/gateway-tls';
+import { droppedGatewayServers } from '../policy/gateway-merge';
 import { selects } from '../policy/mesh-inventory';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
@@ -281,10 +282,14 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
   const serves = (spec: GatewaySpec | undefined) => (self ? isEgressGateway(self) && selects(spec?.selector ?? {}, self.labels) : !selectsEgressGateway(spec));
   // Pilot merges Gateways oldest first (initGateways: creationTimestamp, then name, then namespace): the order of a port's servers, hence of a virtual host's routes and of a passthrough port's chains.
   const istioGateways = byCreation([...snapshot.gateways, ...l4.gateways], (gw) => ({ created: gw.metadata.creationTimestamp, name: gw.metadata.name, namespace: gw.metadata.namespace ?? ns }));
+  const keyOf = (gw: Resource<'Gateway'>) => `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
+  // A server with tls naming a host an earlier one took on its port is skipped whole, as pilot's mergeGateways does (gateway-merge.ts).
+  const dropped = droppedGatewayServers(istioGateways.filter((gw) => serves(gw.spec)).map((gw) => ({ key: keyOf(gw), spec: gw.spec })));
   for (const gw of istioGateways) {
     if (!serves(gw.spec)) continue;
-    const name = `${gw.metadata.namespace ?? ns}/${gw.metadata.name}`;
-    for (const server of gw.spec.servers ?? []) {
+    const name = keyOf(gw);
+    const kept = (gw.spec.servers ?? []).filter((_, i) => !dropped.has(`${name}#${i}`));
+    for (const server of kept) {
       if (typeof server.port?.number !== 'number') continue;
       // A TLS server that terminates is a TCP server behind the handshake: its stream is routed by tcp[] rules.
       const terminatesTcp = !self && terminatedProtocol(server) === 'TLS';
@@ -299,7 +304,7 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
       const n = at < 0 ? '*' : h.slice(0, at);
       return n === '*' ? undefined : n === '.' ? gatewayNamespace : n;
     });
-    const servers = (gw.spec.servers ?? []).map((s): GatewayServerView => ({
+    const servers = kept.map((s): GatewayServerView => ({
       port: Number(s.port?.number), protocol: String(s.port?.protocol ?? '').toUpperCase(), hosts: hostsOf(s.hosts), hostNamespaces: namespacesOf(s.hosts),
       ...(isTlsPassthrough(s) ? { passthrough: true } : {}),
       // A TLS server that terminates is routed by tcp[] at either gateway (pilot createGatewayTCPFilterChainOpts); at the

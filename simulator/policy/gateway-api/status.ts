@@ -86,6 +86,8 @@ export interface GatewayStatus {
   key: string;
   namespace: string;
   name: string;
+  /** metadata.creationTimestamp: the Istio Gateways pilot converts its listeners to carry it (gateway_collection.go). */
+  created?: string;
   gatewayClassName: string;
   /** Of a class devmesh serves; others are left to their controller (no status, no listener). */
   managed: boolean;
@@ -164,7 +166,8 @@ function gatewayStatus(gw: Resource<'KubernetesGateway'>, world: GatewayApiWorld
         : { type: 'Programmed', status: 'False', reason: 'Invalid', message: 'no listener devmesh can serve' },
     ]
     : [];
-  return { key: `${namespace}/${gw.metadata.name}`, namespace, name: gw.metadata.name, gatewayClassName, managed, conditions, listeners: managed ? listeners : [] };
+  const created = gw.metadata.creationTimestamp;
+  return { key: `${namespace}/${gw.metadata.name}`, namespace, name: gw.metadata.name, ...(created ? { created } : {}), gatewayClassName, managed, conditions, listeners: managed ? listeners : [] };
 }
 
 function listenerStatus(l: Record<string, any>, index: number, namespace: string, world: GatewayApiWorld): ListenerStatus {

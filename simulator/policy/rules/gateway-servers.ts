@@ -19,6 +19,8 @@ export interface GatewayServer {
   bind: string;
   /** The certificate it serves: `credentialName`, or the `serverCertificate` and `privateKey` files; undefined without TLS. */
   certificate: string | undefined;
+  /** It has `tls` (HTTPS, TLS, or an HTTP server's httpsRedirect): pilot's mergeGateways checks its hosts for duplicates. */
+  tls: boolean;
 }
 
 export interface GatewayServers {
@@ -46,10 +48,11 @@ export function gatewayServers(index: WorkspaceIndex): GatewayServers {
         hosts: arr(server.hosts).filter((h): h is string => typeof h === 'string'),
         bind: str(server.bind) ?? '',
         certificate: credential ? `credentialName "${credential}"` : files,
+        tls: server.tls !== undefined && server.tls !== null,
       });
     });
   }
-  found = { all, facts: JSON.stringify([clusterWorkloads(index).facts, all.map((s) => [s.key, s.selector, s.i, s.port, s.hosts, s.bind, s.certificate])]) };
+  found = { all, facts: JSON.stringify([clusterWorkloads(index).facts, all.map((s) => [s.key, s.selector, s.i, s.port, s.hosts, s.bind, s.certificate, s.tls, str(obj(s.gw.value.metadata).creationTimestamp)])]) };
   cache.set(index, found);
   return found;
 }

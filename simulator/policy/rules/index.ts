@@ -13,6 +13,7 @@ import { jwtClaimRoute } from './jwt-claim-route';
 import { conflictingGateways } from './conflicting-gateways';
 import { duplicateCertificates } from './duplicate-certificates';
 import { sniConflicts } from './sni-conflicts';
+import { gatewayHostShadowed } from './gateway-host-shadowed';
 import { gatewayApiSelectors } from './gateway-api-selectors';
 import { gatewayCredentials } from './gateway-credentials';
 import { gatewayTls } from './gateway-tls';
@@ -75,6 +76,7 @@ export const RULES: readonly Rule[] = [
   conflictingGateways,
   duplicateCertificates,
   sniConflicts,
+  gatewayHostShadowed,
   ingressSubsets,
   gatewayApiStatus,
   routedByBothApis,

@@ -130,27 +130,27 @@ export function planMesh(t: MeshTables, a: RequestAttributes, random: RandomSour
 export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomSource, observer?: PlanObserver, serverPort?: number): RoutePlan {
   if (t.gateways.size === 0) return planMesh(t, a, random, undefined, observer);
   const host = stripPort(a.authority).toLowerCase();
-  // At the egress gateway the request came to one server port: only servers of that port serve it, and match.port is that port.
-  if (serverPort !== undefined) a = { ...a, port: serverPort };
+  // The plain ingress port stands for the server port the Host names (80 without one), when a plain server listens there.
+  const port = serverPort ?? plainServerPort(t, a);
+  // At the egress gateway (or a port of its own) the request came to one server port: only servers of that port serve it, and match.port is that port.
+  if (port !== undefined) a = { ...a, port };
   // The plain ingress port serves every server but those whose TLS the ingress terminates on their own port.
-  const servers = (g: { servers: GatewayServerView[] }) => g.servers.filter((s) => (serverPort === undefined ? !s.terminated : s.port === serverPort));
-  let redirect = false;
+  const servers = (g: { servers: GatewayServerView[] }) => g.servers.filter((s) => (serverPort !== undefined ? s.port === serverPort : !s.terminated && (port === undefined || s.port === port)));
   const gateways = [...t.gateways].filter(([name, g]) => {
-    const hit = servers(g).filter((s) => s.hosts.some((h) => hostMatches(h, host)));
-    observer?.gateway?.(name, g.hosts, hit.length > 0);
-    if (serverPort === undefined && hit.length > 0 && hit.every((s) => s.httpsRedirect)) redirect = true;
-    return hit.length > 0;
+    const hit = servers(g).some((s) => s.hosts.some((h) => hostMatches(h, host)));
+    observer?.gateway?.(name, g.hosts, hit);
+    return hit;
   }).map(([name]) => name);
-  // tls.httpsRedirect: Envoy's virtual host requires TLS and answers every plain request 301 to https.
-  if (redirect) return { kind: 'redirect', status: 301, location: `https://${host}${a.path}${queryString(a.query)}`, responseHeaderOps: [], routeName: 'https_redirect' };
   // One virtual host per name the servers and the VirtualServices share; Envoy serves the Host from the most specific one only.
-  const vhost = pickVirtualHost(virtualHostsAt(t, serverPort, servers), host, (s) => virtualHostRoutes([s], a).length > 0);
+  const vhost = pickVirtualHost(virtualHostsAt(t, serverPort === undefined ? `plain:${port ?? '*'}` : String(serverPort), servers), host, (s) => virtualHostRoutes([s], a).length > 0);
+  // tls.httpsRedirect on a server that brought the virtual host: Envoy's require_tls answers every plain request 301 to https, before any route.
+  if (vhost?.requireTls && a.scheme !== 'https') return { kind: 'redirect', status: 301, location: `https://${host}${a.path}${queryString(a.query)}`, responseHeaderOps: [], routeName: 'https_redirect' };
   const sources = vhost?.sources.filter((s) => gateways.includes(s.gateway)) ?? [];
   const name = (vs: CompiledVirtualService) => `${vs.namespace}/${vs.name}`;
   for (const gw of gateways) {
     for (const vs of t.gatewayRoutes) {
       if (!vs.gateways.includes(gw) || sources.some((s) => s.virtualService === vs && s.gateway === gw)) continue;
-      const covers = vs.hosts.some((h) => hostMatches(h, host) || hostMatches(h, qualifyHost(host, vs.namespace)));
+      const covers = vs.hosts.some((h) => hostMatches(h, host));
       observer?.virtualService?.(name(vs), gw, covers && vhost ? 'other-virtual-host' : 'host-not-covered', vhost?.domain);
     }
   }
@@ -175,15 +175,27 @@ export function planIngress(t: MeshTables, a: RequestAttributes, random: RandomS
   return { kind: 'error', error: noRoute(`devmesh: no Gateway/VirtualService at ${here} routes host "${host}" (gateways: ${names})\n`, 'no-gateway-route') };
 }
 
-/** The virtual hosts of the servers a plain request (or one to a server port) reaches, built once per tables. */
+/**
+ * The Gateway server port whose route config (pilot's `http.<port>`) a
+ * request to the plain ingress port gets: the port its Host names, 80 when
+ * it names none — when a plain server listens there. Otherwise (a Host of
+ * `127.0.0.1:15080`, servers on 8080 only) undefined: every plain server
+ * serves it, devmesh's one plain port standing for them all.
+ */
+export function plainServerPort(t: MeshTables, a: Pick<RequestAttributes, 'authority'>): number | undefined {
+  const port = authorityPort(a.authority) ?? 80;
+  for (const g of t.gateways.values()) if (g.servers.some((s) => !s.terminated && s.port === port)) return port;
+  return undefined;
+}
+
+/** The virtual hosts of the servers a plain request (of one server port, or of all) or one to a server port reaches, built once per tables. */
 const virtualHostCache = new WeakMap<MeshTables, Map<string, Map<string, VirtualHost>>>();
-function virtualHostsAt(t: MeshTables, serverPort: number | undefined, servers: (g: { servers: GatewayServerView[] }) => GatewayServerView[]): Map<string, VirtualHost> {
+function virtualHostsAt(t: MeshTables, key: string, servers: (g: { servers: GatewayServerView[] }) => GatewayServerView[]): Map<string, VirtualHost> {
   let byPort = virtualHostCache.get(t);
   if (!byPort) virtualHostCache.set(t, (byPort = new Map()));
-  const key = String(serverPort ?? 'plain');
   let hosts = byPort.get(key);
   if (!hosts) {
-    const list = [...t.gateways].flatMap(([gateway, g]) => servers(g).map((s) => ({ gateway, hosts: s.hosts, hostNamespaces: s.hostNamespaces })));
+    const list = [...t.gateways].flatMap(([gateway, g]) => servers(g).map((s) => ({ gateway, hosts: s.hosts, hostNamespaces: s.hostNamespaces, ...(s.httpsRedirect ? { httpsRedirect: true } : {}) })));
     byPort.set(key, (hosts = buildVirtualHosts(list, t.gatewayRoutes)));
   }
   return hosts;

@@ -5,8 +5,9 @@
  * VirtualService in its list (pilot httproute.go: "duplicate domain from
  * virtual service"); the list puts Gateway API routes of the caller's own
  * namespace first (virtualservice.go SelectVirtualServices, "consumer
- * override"), then every VirtualService by creation time, namespace and name
- * (sortMergedVirtualServicesByCreationTime). So: the Gateway API routes win
+ * override"), then every VirtualService by creation time, name and namespace
+ * (sortMergedVirtualServicesByCreationTime; the route's by the name pilot
+ * gives its VirtualService, age.ts compareVirtualServiceToRoute). So: the Gateway API routes win
  * for callers in their namespace; elsewhere the older of the two wins. The
  * loser is kept as `ignored`, which config dumps and `devmesh validate`
  * report. Pure.
@@ -14,7 +15,7 @@
 import type { ServiceInfo, ServicePortInfo } from '../../protocol';
 import type { CompiledGatewayApiRoute } from './gatewayApi/attach';
 import type { GatewayApiEntry } from './gatewayApi/compile';
-import { compareAge } from '../../policy/gateway-api/age';
+import { compareAge, compareVirtualServiceToRoute } from '../../policy/gateway-api/age';
 import type { CompiledRule, RouteSource, RouteTable } from '../tables';
 
 export function routeSource(
@@ -36,6 +37,6 @@ export function routeSource(
   const vsRef = virtualService.source!.resources[0];
   const oldestRoute = [...gatewayApi.routes].sort((a, b) => compareAge(a.age, b.age))[0].age;
   const vsAge = virtualServiceAge ?? { namespace: vsRef.namespace, name: vsRef.name };
-  if (inCallerNamespace || compareAge(oldestRoute, vsAge) < 0) return { ...table, ignored: virtualService.source };
+  if (inCallerNamespace || compareVirtualServiceToRoute(vsAge, oldestRoute) > 0) return { ...table, ignored: virtualService.source };
   return { ...virtualService, ignored: source };
 }

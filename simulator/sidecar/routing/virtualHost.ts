@@ -10,7 +10,7 @@
  * Pure.
  */
 import type { HTTPMatchRequest } from '../../policy/model';
-import { hostMatches, qualifyHost } from '../../policy/hosts';
+import { hostMatches } from '../../policy/hosts';
 import type { CompiledRule, CompiledVirtualService } from '../tables';
 import { qualifyGateway, type RequestAttributes } from './match';
 
@@ -82,10 +82,16 @@ export function virtualHostRoutes(sources: readonly { virtualService: CompiledVi
   return [...routes, ...catchAlls];
 }
 
-/** One virtual host of a gateway's HTTP routes: its domain and the VirtualServices (with the Gateway whose server brought each) whose routes it merges, in order. */
+/**
+ * One virtual host of a gateway's HTTP routes: its domain and the
+ * VirtualServices (with the Gateway whose server brought each, and whether
+ * that server says httpsRedirect) whose routes it merges, in order.
+ * `requireTls`: a server with httpsRedirect names the domain itself.
+ */
 export interface VirtualHost {
   domain: string;
-  sources: { virtualService: CompiledVirtualService; gateway: string }[];
+  sources: { virtualService: CompiledVirtualService; gateway: string; redirect?: boolean }[];
+  requireTls?: boolean;
 }
 
 /** A server of a Gateway: its hosts and, per host, the namespace whose VirtualServices it admits (undefined: any). */
@@ -93,6 +99,8 @@ export interface ServerHosts {
   gateway: string;
   hosts: readonly string[];
   hostNamespaces: readonly (string | undefined)[];
+  /** `tls.httpsRedirect`: the virtual hosts it brings require TLS. */
+  httpsRedirect?: boolean;
 }
 
 /** pilot's host.Name.SubsetOf: every name `a` covers, `b` covers too. */
@@ -104,7 +112,10 @@ const subsetOf = (a: string, b: string) => hostMatches(b, a);
  * bound to its Gateway adds its routes to one virtual host per name its
  * hosts share with the server's (host.Names.Intersection: the narrower of
  * each overlapping pair; a server's `ns/host` only for VirtualServices of
- * that namespace).
+ * that namespace). A server with httpsRedirect marks what it brings, and
+ * each of its own hosts is a virtual host that requires TLS, routes or none
+ * (pilot keys that one by the host as written: an `ns/host` names no domain
+ * a request can have, so only hosts of any namespace count).
  */
 export function buildVirtualHosts(servers: readonly ServerHosts[], virtualServices: readonly CompiledVirtualService[]): Map<string, VirtualHost> {
   const out = new Map<string, VirtualHost>();
@@ -121,10 +132,16 @@ export function buildVirtualHosts(servers: readonly ServerHosts[], virtualServic
       }
       for (const domain of shared) {
         const vh = out.get(domain) ?? { domain, sources: [] };
-        vh.sources.push({ virtualService: vs, gateway: server.gateway });
+        vh.sources.push({ virtualService: vs, gateway: server.gateway, ...(server.httpsRedirect ? { redirect: true } : {}) });
         out.set(domain, vh);
       }
     }
+    if (!server.httpsRedirect) continue;
+    server.hosts.forEach((domain, i) => {
+      if (server.hostNamespaces[i] !== undefined) return;
+      const vh = out.get(domain) ?? { domain, sources: [] };
+      out.set(domain, { ...vh, requireTls: true });
+    });
   }
   return out;
 }
@@ -132,21 +149,26 @@ export function buildVirtualHosts(servers: readonly ServerHosts[], virtualServic
 /**
  * The virtual host Envoy picks for a Host: an exact domain, else the
  * longest `*.suffix` one, else `*` — and only that one: no route of it
- * matching is 404, never a wider host's routes. A short name (`reviews`)
- * is also read in the namespace of each VirtualService of the host.
+ * matching is 404, never a wider host's routes. The domains are the names
+ * as pilot resolves them (a VirtualService's short hosts made FQDNs):
+ * unlike a sidecar's virtual host, none lists `reviews` or
+ * `reviews.default` (generateVirtualHostDomains is sidecar-only), so a
+ * short Host reaches only a `*` domain.
  * `builds` says whether a VirtualService gives the host any route for this
- * request's port (pilot skips one that gives none).
+ * request's port (pilot skips one that gives none). `requireTls` on the
+ * result: a server with httpsRedirect brought the host (Envoy's
+ * require_tls ALL: a plain request gets 301 to https, whatever its routes).
  */
 export function pickVirtualHost(hosts: ReadonlyMap<string, VirtualHost>, host: string, builds: (s: VirtualHost['sources'][number]) => boolean = () => true): VirtualHost | undefined {
   let best: { vh: VirtualHost; rank: number } | undefined;
   for (const all of hosts.values()) {
-    const names = [host, ...all.sources.map((s) => qualifyHost(host, s.virtualService.namespace))];
-    if (!names.some((n) => hostMatches(all.domain, n))) continue;
-    const rank = names.includes(all.domain) ? Number.MAX_SAFE_INTEGER : all.domain === '*' ? 0 : all.domain.length;
+    if (!hostMatches(all.domain, host)) continue;
+    const rank = all.domain === host ? Number.MAX_SAFE_INTEGER : all.domain === '*' ? 0 : all.domain.length;
     if (best && rank <= best.rank) continue;
     // A VirtualService none of whose routes is built here (all for another port or gateway) adds nothing, not even the host.
-    const vh = { ...all, sources: all.sources.filter(builds) };
-    if (vh.sources.length > 0) best = { vh, rank };
+    const sources = all.sources.filter(builds);
+    const vh = { ...all, sources, ...(all.requireTls || sources.some((s) => s.redirect) ? { requireTls: true } : {}) };
+    if (sources.length > 0 || vh.requireTls) best = { vh, rank };
   }
   return best?.vh;
 }

@@ -31,4 +31,22 @@ describe('conflicting Gateways (IST0145)', () => {
     assert.deepEqual(pair(gateway('alpha', '{ istio: ingressgateway }', 80), gateway('beta', '{ istio: ingressgateway }', 80, 'bar.foo')), []);
     assert.deepEqual(pair(gateway('alpha', '{ istio: ingressgateway }', 80), gateway('beta', '{ istio: egressgateway }', 80)), []);
   });
+
+  it('says istiod skips the newer Gateway\'s server with tls whole, and merges plain HTTP servers', () => {
+    const tlsGateway = (name: string, created: string) => `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: ${name}, creationTimestamp: "${created}" }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+    - port: { number: 443, name: https, protocol: HTTPS }
+      tls: { mode: SIMPLE, credentialName: cert }
+      hosts: [foo.bar]
+`;
+    const found = findings({ '/gw.yaml': `${tlsGateway('alpha', '2026-02-01T00:00:00Z')}---\n${tlsGateway('beta', '2026-01-01T00:00:00Z')}` }, 'conflicting-gateways');
+    assert.match(found[0].message, /keeps the older Gateway default\/beta's server and skips this one whole/);
+    assert.match(found[1].message, /keeps this server .* skips Gateway default\/alpha's whole/);
+    const plain = findings({ '/gw.yaml': `${gateway('alpha', '{ istio: ingressgateway }', 80)}---\n${gateway('beta', '{ istio: ingressgateway }', 80)}` }, 'conflicting-gateways');
+    assert.match(plain[0].message, /merges plain HTTP servers of one port \(both serve/);
+  });
 });

@@ -50,3 +50,26 @@ describe('Gateway API routes of equal precedence: a route without creationTimest
     assert.equal(await workload('/api/items'), 'two-v1');
   });
 });
+
+describe('Gateway API routes stamped in one second tie (Kubernetes keeps whole seconds) and fall to namespace, then name', () => {
+  let mesh: TestMesh;
+  let port = 0;
+
+  before(async () => {
+    [port] = await freePorts(1);
+    // a-later is 0.9 s later within the second: a cluster would have stamped both 00:00:00, and "a-later" sorts first by name.
+    mesh = await startMeshFromSpec(SPEC, { gatewayApi: [gateway, route('b-earlier', 'one', '2026-01-01T00:00:00.100Z'), route('a-later', 'two', '2026-01-01T00:00:00.900Z')] }, { gatewayPorts: { 'default/edge:80': port } });
+  });
+  after(() => mesh?.close());
+
+  it('the route first by name takes the request', async () => {
+    const got = await new Promise<string>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/api/items', headers: { host: 'shop.example.com' }, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve((JSON.parse(body) as EchoBody).workload));
+      }).on('error', reject);
+    });
+    assert.equal(got, 'two-v1');
+  });
+});

@@ -47,7 +47,7 @@ export function gatewayApiL4(g: GatewayApiTables): GatewayApiL4 {
     for (const l of gw.listeners) {
       if (!l.served || (l.protocol !== 'TLS' && l.protocol !== 'TCP')) continue;
       const name = listenerGatewayName(gw, l.name);
-      out.gateways.push(istioGateway(name, l));
+      out.gateways.push(istioGateway(name, l, gw.created));
       const rules = listenerRules(g, gw, l);
       if (rules.length === 0) continue;
       const [namespace, vsName] = name.split('/');
@@ -63,7 +63,8 @@ export function gatewayApiL4(g: GatewayApiTables): GatewayApiL4 {
 /** A TLS listener that hands the encrypted connection on (TLSRoute); a Terminate one, like TCP, carries TCPRoutes. */
 const passthrough = (l: ListenerStatus) => l.protocol === 'TLS' && l.tlsMode === 'Passthrough';
 
-function istioGateway(qualified: string, l: ListenerStatus): Resource<'Gateway'> {
+/** The Istio Gateway server a listener becomes, stamped with its Gateway's creationTimestamp: pilot merges it among the Istio Gateways by it. */
+function istioGateway(qualified: string, l: ListenerStatus, created: string | undefined): Resource<'Gateway'> {
   const [namespace, name] = qualified.split('/');
   const spec: GatewaySpec = {
     servers: [{
@@ -72,7 +73,7 @@ function istioGateway(qualified: string, l: ListenerStatus): Resource<'Gateway'>
       ...(l.protocol === 'TLS' ? { tls: { mode: passthrough(l) ? 'PASSTHROUGH' : 'SIMPLE' } } : {}),
     }],
   } as GatewaySpec;
-  return { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name, namespace }, spec };
+  return { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name, namespace, ...(created ? { creationTimestamp: created } : {}) }, spec };
 }
 
 /** The tls[] or tcp[] rules of the routes attached to one listener, oldest route first. */
