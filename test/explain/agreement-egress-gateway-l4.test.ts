@@ -52,6 +52,15 @@ describe('explain agrees with a real connection through the egress gateway (TLS 
     })],
     ...extra,
   });
+  /** The mutual-TLS variant of Istio's egress task: a TLS server with ISTIO_MUTUAL, and the gateway's tcp[] leg on `tcpPort`. */
+  const terminatingServer = (tcpPort: number): Policies => policies('edition.cnn.com', {
+    gateways: [gw(GATEWAY, { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['edition.cnn.com'], tls: { mode: 'ISTIO_MUTUAL' } }] })],
+    virtualServices: [vs('direct-cnn-through-egress-gateway', {
+      hosts: ['edition.cnn.com'], gateways: ['mesh', GATEWAY],
+      tls: [{ match: [{ gateways: ['mesh'], port: 443, sniHosts: ['edition.cnn.com'] }], route: [{ destination: { host: GATEWAY_HOST, subset: 'cnn', port: { number: 443 } } }] }],
+      tcp: [{ match: [{ gateways: [GATEWAY], port: tcpPort }], route: [{ destination: { host: 'edition.cnn.com', port: { number: 443 } } }] }],
+    })],
+  });
 
   before(async () => {
     ca = testCa();
@@ -135,16 +144,7 @@ describe('explain agrees with a real connection through the egress gateway (TLS 
   });
 
   test('a TLS server with ISTIO_MUTUAL (the sidecar\'s tunnel terminated there) routes by tcp[]: the walk says so and agrees', async () => {
-    const p = policies();
-    await mesh.push({
-      ...p,
-      gateways: [gw(GATEWAY, { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['edition.cnn.com'], tls: { mode: 'ISTIO_MUTUAL' } }] })],
-      virtualServices: [vs('direct-cnn-through-egress-gateway', {
-        hosts: ['edition.cnn.com'], gateways: ['mesh', GATEWAY],
-        tls: [{ match: [{ gateways: ['mesh'], port: 443, sniHosts: ['edition.cnn.com'] }], route: [{ destination: { host: GATEWAY_HOST, subset: 'cnn', port: { number: 443 } } }] }],
-        tcp: [{ match: [{ gateways: [GATEWAY], port: 443 }], route: [{ destination: { host: 'edition.cnn.com', port: { number: 443 } } }] }],
-      })],
-    });
+    await mesh.push(terminatingServer(443));
     try {
       const walked = walk();
       assert.equal(walked.answered, true, walked.outcome);
@@ -160,16 +160,7 @@ describe('explain agrees with a real connection through the egress gateway (TLS 
   });
 
   test('a terminating server whose VirtualServices have no tcp[] leg for it: the gateway refuses the tunnel (NR there, UF at the sidecar), as the walk says', async () => {
-    const p = policies();
-    await mesh.push({
-      ...p,
-      gateways: [gw(GATEWAY, { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['edition.cnn.com'], tls: { mode: 'ISTIO_MUTUAL' } }] })],
-      virtualServices: [vs('direct-cnn-through-egress-gateway', {
-        hosts: ['edition.cnn.com'], gateways: ['mesh', GATEWAY],
-        tls: [{ match: [{ gateways: ['mesh'], port: 443, sniHosts: ['edition.cnn.com'] }], route: [{ destination: { host: GATEWAY_HOST, subset: 'cnn', port: { number: 443 } } }] }],
-        tcp: [{ match: [{ gateways: [GATEWAY], port: 80 }], route: [{ destination: { host: 'edition.cnn.com', port: { number: 443 } } }] }],
-      })],
-    });
+    await mesh.push(terminatingServer(80));
     try {
       const walked = walk();
       assert.equal(walked.answered, false, walked.outcome);

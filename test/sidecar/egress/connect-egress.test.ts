@@ -9,10 +9,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as https from 'node:https';
-import * as tls from 'node:tls';
 import { dr, se, sidecarResource, startMeshRetrying, vs, type TestMesh } from '../fixtures';
-import { connectVia, eventually, metricValue } from '../l4/fixtures';
+import { connectVia, eventually, httpsViaConnect, metricValue } from '../l4/fixtures';
 import { externalHttps, testCa, type ExternalServer, type TestCa } from './fixtures';
 
 const services = [
@@ -44,22 +42,9 @@ describe('HTTPS egress through CONNECT', () => {
     ] })],
   });
   const outbound = (w: string) => mesh.sidecars.get(w)!.ports.outbound!;
+  /** What an app with HTTPS_PROXY does: its own TLS (its own CA and SNI) inside a CONNECT through its sidecar. */
+  const httpsVia = (w: string, target: string, servername: string, path = '/') => httpsViaConnect(outbound(w), target, servername, ca.certPem, path);
 
-  /** What an app with HTTPS_PROXY does: CONNECT through its sidecar, then its own TLS (with its own CA and SNI) and an https.request inside. */
-  async function httpsVia(w: string, target: string, servername: string, path = '/'): Promise<{ status: number; body: { server: string; host: string } }> {
-    const c = await connectVia(outbound(w), target);
-    assert.equal(c.status, 200, `CONNECT ${target}: ${c.status} ${c.reason ?? ''} ${c.body}`);
-    const secure = tls.connect({ socket: c.socket, servername, ca: ca.certPem });
-    return new Promise((resolve, reject) => {
-      const req = https.request({ host: servername, port: 443, path, method: 'GET', headers: { host: servername }, createConnection: () => secure }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
 
   before(async () => {
     ca = testCa();

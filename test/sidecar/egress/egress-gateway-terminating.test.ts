@@ -16,14 +16,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import { withEgressGateway } from '../../../simulator/policy/egress-gateway';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import { dr, gw, se, startMeshFromSpec, vs, type Policies, type TestMesh } from '../fixtures';
 import { externalHttp, externalHttps, testCa, type ExternalServer, type TestCa } from './fixtures';
-import { connectVia, eventually } from '../l4/fixtures';
+import { connectVia, eventually, httpsViaConnect } from '../l4/fixtures';
 
 const GATEWAY_HOST = 'istio-egressgateway.istio-system.svc.cluster.local';
 const GATEWAY = 'istio-egressgateway';
@@ -61,21 +59,8 @@ describe('an egress gateway TLS server with ISTIO_MUTUAL: terminated, routed by 
     virtualServices,
   });
 
-  /** An app with HTTPS_PROXY: CONNECT through its sidecar, its own TLS to edition.cnn.com, one request. */
-  async function httpsVia(): Promise<{ status: number; body: { server: string; host: string; tls: boolean } }> {
-    const c = await connectVia(mesh.sidecars.get('sleep-v1')!.ports.outbound!, 'edition.cnn.com:443');
-    assert.equal(c.status, 200, `CONNECT: ${c.status} ${c.body}`);
-    const secure = tls.connect({ socket: c.socket, servername: 'edition.cnn.com', ca: ca.certPem });
-    return new Promise((resolve, reject) => {
-      const req = https.request({ host: 'edition.cnn.com', port: 443, path: '/politics', headers: { connection: 'close' }, createConnection: () => secure }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => { secure.end(); resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }); });
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
+
+  const httpsVia = () => httpsViaConnect(mesh.sidecars.get('sleep-v1')!.ports.outbound!, 'edition.cnn.com:443', 'edition.cnn.com', ca.certPem, '/politics');
 
   before(async () => {
     ca = testCa();

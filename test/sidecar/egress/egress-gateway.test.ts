@@ -10,9 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import { withEgressGateway } from '../../../simulator/policy/egress-gateway';
 import type { MeshSpec, Resource } from '../../../simulator/policy/model';
 import type { Certificates } from '../../../simulator/protocol';
@@ -20,7 +18,7 @@ import type { TlsSecret } from '../../../simulator/policy/gateway-api/secrets';
 import { originationCredentials } from '../../../simulator/control/origination-credentials';
 import { ap, dr, gw, se, startMeshFromSpec, vs, type Policies, type TestMesh } from '../fixtures';
 import { externalHttp, externalHttps, testCa, type ExternalServer, type TestCa } from './fixtures';
-import { connectVia, eventually } from '../l4/fixtures';
+import { eventually, httpsViaConnect } from '../l4/fixtures';
 
 const GATEWAY_HOST = 'istio-egressgateway.istio-system.svc.cluster.local';
 const spec: MeshSpec = { services: [{ name: 'sleep', port: 80, workloads: [{ name: 'sleep-v1', port: 1 }] }] };
@@ -289,21 +287,8 @@ describe('Egress Gateways for HTTPS traffic (TLS passthrough)', () => {
     })],
   });
 
-  /** What an app with HTTPS_PROXY does: CONNECT through its sidecar, then its own TLS and a request inside. */
-  async function httpsVia(target: string, servername: string, urlPath = '/'): Promise<{ status: number; body: { server: string; host: string; tls: boolean } }> {
-    const c = await connectVia(mesh.sidecars.get('sleep-v1')!.ports.outbound!, target);
-    assert.equal(c.status, 200, `CONNECT ${target}: ${c.status} ${c.reason ?? ''} ${c.body}`);
-    const secure = tls.connect({ socket: c.socket, servername, ca: ca.certPem });
-    return new Promise((resolve, reject) => {
-      const req = https.request({ host: servername, port: 443, path: urlPath, headers: { host: servername, connection: 'close' }, createConnection: () => secure }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => { secure.end(); resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }); });
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
+
+  const httpsVia = (target: string, servername: string, urlPath = '/') => httpsViaConnect(mesh.sidecars.get('sleep-v1')!.ports.outbound!, target, servername, ca.certPem, urlPath);
 
   before(async () => {
     ca = testCa();

@@ -93,6 +93,28 @@ export function connectVia(port: number, target: string): Promise<{ status: numb
   });
 }
 
+/**
+ * What an app with HTTPS_PROXY does: `CONNECT <target>` through a sidecar's
+ * outbound listener, then its own TLS (SNI `servername`, trusting `caPem`) and
+ * one GET inside; the external test server's JSON answer. Rejects when the
+ * tunnel or the TLS inside it fails.
+ */
+export async function httpsViaConnect<T = { server: string; host: string; tls?: boolean }>(outbound: number, target: string, servername: string, caPem: string, urlPath = '/'): Promise<{ status: number; body: T }> {
+  const c = await connectVia(outbound, target);
+  if (c.status !== 200) throw new Error(`CONNECT ${target}: ${c.status} ${c.reason ?? ''} ${c.body}`);
+  const [tls, https] = await Promise.all([import('node:tls'), import('node:https')]);
+  const secure = tls.connect({ socket: c.socket, servername, ca: caPem });
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: servername, port: 443, path: urlPath, headers: { host: servername, connection: 'close' }, createConnection: () => secure }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => { secure.end(); resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T }); });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** One line out and one line back on an open socket (a conversation, not a one-shot). */
 export function exchangeLine(s: net.Socket, line: string): Promise<string> {
   return new Promise((resolve, reject) => {
