@@ -88,4 +88,4 @@ export const telemetrySchema: Schema = resource('Telemetry', API_VERSIONS.Teleme
     tracing: array('Tracing settings, applied in order (a later entry\'s fields over an earlier one\'s); `match.mode` narrows an entry to one side.', tracing),
     accessLogging: array('Access-log settings.', accessLogging),
     metrics: array('Metric settings.', metrics),
-  }, { 'x-exclusive': [['selector', 'targetRef', 'targetRefs']] }));
+  }, { 'x-exclusive': [['targetRef', 'targetRefs']] }));
