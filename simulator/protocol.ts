@@ -120,6 +120,8 @@ export interface MeshSnapshot {
   serviceEntries?: Resource<'ServiceEntry'>[];
   workloadEntries?: Resource<'WorkloadEntry'>[];
   sidecars?: Resource<'Sidecar'>[];
+  /** Telemetry resources (absent = none): tracing, access-log and metric settings per workload. */
+  telemetries?: Resource<'Telemetry'>[];
   /** Mesh spec.outboundTrafficPolicy.mode (absent = ALLOW_ANY). */
   outboundTrafficPolicy?: OutboundTrafficMode;
   /** Mesh spec.tcpTunnel (absent: the sidecar's bootstrap option, else DEFAULT_TCP_TUNNEL). */

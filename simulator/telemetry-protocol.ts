@@ -110,6 +110,8 @@ export interface SpanCommon {
   meshId: string;
   /** `devmesh.version`: the version label, or empty. */
   version: string;
+  /** The Telemetry's customTags that are the same on every span (literal, environment), as [tag, value]. */
+  tags?: [string, string][];
 }
 
 /** One span, by position; see `expandSpan` for what each becomes. */
@@ -122,6 +124,8 @@ export type SpanRow = [
   protocol: 'http' | 'grpc', grpcStatus: number,
   /** The hop's decision records, or (in a batch) the index of the log row of this batch that carries the same records. */
   decisions?: DecisionRecord[] | number,
+  /** The Telemetry's customTags read from request headers, as [tag, value]; absent when there are none. */
+  headerTags?: [string, string][],
 ];
 
 /** Where a span row holds its decision records. */
@@ -239,7 +243,7 @@ export function expandSpan(c: SpanCommon, r: SpanRow, log?: LogRow): SpanRecord 
     for (const [s, l] of SPAN_FROM_LOG) if (r[s] === 0) r[s] = log[l] as never;
   }
   const [, traceId, spanId, parentSpanId, start, durationMs, method, path, host, status, httpVersion, userAgent,
-    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, sent] = r;
+    requestId, authority, flags, responseSize, upstreamCluster, peerAddress, service, peerWorkload, peerPrincipal, mtls, attempt, fault, protocol, grpcStatus, sent, headerTags] = r;
   // A span of a hop whose entry is in the same batch names that entry's row for its records.
   const decisions = typeof sent === 'number' ? (log?.[LOG_DECISIONS] as DecisionRecord[] | undefined) : sent;
   const q = path.indexOf('?');
@@ -279,6 +283,9 @@ export function expandSpan(c: SpanCommon, r: SpanRow, log?: LogRow): SpanRecord 
     'devmesh.fault.injected': fault,
   };
   if (grpc) Object.assign(attributes, rpcAttributes(pathOnly, grpcStatus));
+  // Telemetry customTags, as Envoy adds them to the span: literal and environment values, then request headers.
+  if (c.tags) for (const [tag, value] of c.tags) attributes[tag] = value;
+  if (headerTags) for (const [tag, value] of headerTags) attributes[tag] = value;
   // The rules behind the hop, as attributes a collector can filter on (the records themselves stay beside them).
   if (decisions && decisions.length > 0) {
     for (const d of decisions) {

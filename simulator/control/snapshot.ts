@@ -126,6 +126,7 @@ export function buildSnapshot(
     serviceEntries: ofKind('ServiceEntry'),
     workloadEntries: ofKind('WorkloadEntry'),
     sidecars: ofKind('Sidecar'),
+    telemetries: ofKind('Telemetry'),
     ...(mesh.spec.outboundTrafficPolicy?.mode ? { outboundTrafficPolicy: mesh.spec.outboundTrafficPolicy.mode } : {}),
     ...(mesh.spec.tcpTunnel ? { tcpTunnel: mesh.spec.tcpTunnel } : {}),
     extensionProviders: mesh.spec.extensionProviders ?? [],

@@ -25,6 +25,7 @@ export const API_VERSIONS: Record<Kind, readonly string[]> = {
   ServiceEntry: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
   WorkloadEntry: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
   Sidecar: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
+  Telemetry: ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'],
   HTTPRoute: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1beta1`, `${GATEWAY_API_GROUP}/v1alpha2`],
   GRPCRoute: [`${GATEWAY_API_GROUP}/v1`, `${GATEWAY_API_GROUP}/v1alpha2`],
   TLSRoute: [`${GATEWAY_API_GROUP}/v1alpha3`, `${GATEWAY_API_GROUP}/v1alpha2`],

@@ -668,6 +668,72 @@ export interface SidecarSpec {
   inboundConnectionPool?: unknown;
 }
 
+// ---------- telemetry.istio.io Telemetry ----------
+
+/** Which side of a workload's traffic a tracing, logging or metrics entry applies to (telemetry.proto WorkloadMode). */
+export type WorkloadMode = 'CLIENT_AND_SERVER' | 'CLIENT' | 'SERVER';
+
+export interface TelemetryProviderRef {
+  name: string;
+}
+
+/** A span tag whose value is a literal, a request header (with a default) or an environment variable of the proxy. */
+export interface TracingCustomTag {
+  literal?: { value: string };
+  environment?: { name: string; defaultValue?: string };
+  header?: { name: string; defaultValue?: string };
+}
+
+export interface TelemetryTracing {
+  match?: { mode?: WorkloadMode };
+  providers?: TelemetryProviderRef[];
+  randomSamplingPercentage?: number;
+  disableSpanReporting?: boolean;
+  customTags?: Record<string, TracingCustomTag>;
+  useRequestIdForTraceSampling?: boolean;
+  enableIstioTags?: boolean;
+}
+
+export interface TelemetryAccessLogging {
+  match?: { mode?: WorkloadMode };
+  providers?: TelemetryProviderRef[];
+  disabled?: boolean;
+  filter?: { expression?: string };
+}
+
+/** telemetry.proto MetricSelector.IstioMetric. */
+export type IstioMetricName = 'ALL_METRICS' | 'REQUEST_COUNT' | 'REQUEST_DURATION' | 'REQUEST_SIZE' | 'RESPONSE_SIZE'
+  | 'TCP_OPENED_CONNECTIONS' | 'TCP_CLOSED_CONNECTIONS' | 'TCP_SENT_BYTES' | 'TCP_RECEIVED_BYTES' | 'GRPC_REQUEST_MESSAGES' | 'GRPC_RESPONSE_MESSAGES';
+
+export interface TelemetryMetricsOverride {
+  match?: { metric?: IstioMetricName; customMetric?: string; mode?: WorkloadMode };
+  disabled?: boolean;
+  tagOverrides?: Record<string, { operation?: 'UPSERT' | 'REMOVE'; value?: string }>;
+}
+
+export interface TelemetryMetrics {
+  providers?: TelemetryProviderRef[];
+  overrides?: TelemetryMetricsOverride[];
+  reportingInterval?: string;
+}
+
+/** A Gateway API resource a policy attaches to (Istio's PolicyTargetReference). */
+export interface PolicyTargetReference {
+  group?: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface TelemetrySpec {
+  selector?: WorkloadSelector;
+  targetRef?: PolicyTargetReference;
+  targetRefs?: PolicyTargetReference[];
+  tracing?: TelemetryTracing[];
+  accessLogging?: TelemetryAccessLogging[];
+  metrics?: TelemetryMetrics[];
+}
+
 // ---------- gateway.networking.k8s.io (Kubernetes Gateway API) ----------
 
 /** A reference to a route's parent: a Gateway (ingress) or, GAMMA, a Service (mesh). */
@@ -900,6 +966,7 @@ export interface SpecByKind {
   ServiceEntry: ServiceEntrySpec;
   WorkloadEntry: WorkloadEntrySpec;
   Sidecar: SidecarSpec;
+  Telemetry: TelemetrySpec;
   HTTPRoute: HTTPRouteSpec;
   GRPCRoute: GRPCRouteSpec;
   TLSRoute: TLSRouteSpec;

@@ -23,7 +23,7 @@ export function resolvePolicies(ws: Workspace): ResolvedPolicies | undefined {
   if (!mesh) return undefined;
   const resources: ResolvedPolicies['resources'] = {
     VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
-    ServiceEntry: [], WorkloadEntry: [], Sidecar: [],
+    ServiceEntry: [], WorkloadEntry: [], Sidecar: [], Telemetry: [],
     HTTPRoute: [], GRPCRoute: [], TLSRoute: [], TCPRoute: [], KubernetesGateway: [], ReferenceGrant: [],
   };
   for (const doc of index.docs) {

@@ -75,7 +75,7 @@ export type DocsByKind = { [K in Kind]: PolicyDocument<K>[] };
 export class WorkspaceIndex {
   readonly byKind: DocsByKind = {
     Mesh: [], VirtualService: [], DestinationRule: [], Gateway: [], PeerAuthentication: [], AuthorizationPolicy: [], RequestAuthentication: [],
-    ServiceEntry: [], WorkloadEntry: [], Sidecar: [],
+    ServiceEntry: [], WorkloadEntry: [], Sidecar: [], Telemetry: [],
     HTTPRoute: [], GRPCRoute: [], TLSRoute: [], TCPRoute: [], KubernetesGateway: [], ReferenceGrant: [],
   };
   readonly mesh: MeshView | undefined;

@@ -156,7 +156,7 @@ export function outboundChain(d: OutboundDeps, toCluster: Handler = clusterChain
       normalize(),
       // Trace: the client span starts first so it covers every step below; the context goes upstream.
       // Metrics: note the response size; istio_* (reporter=source) are recorded when the exchange ends.
-      ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
+      ...observed(d.observe, trace({ sampling: d.sampling, random: d.random, side: 'client' }), metrics()),
       // At the ingress gateway only: the policies that select it, before routing (claim routes read the verified token).
       ...(d.role === 'ingress' ? securityFilters(d.security, d.stats, d.log) : []),
       // Tell the callee's sidecar which workload calls (Istio's peer metadata exchange).
@@ -206,7 +206,7 @@ export function inboundChain(d: InboundDeps): Handler {
       learnPeer(),
       // Trace: the server span, parent of whatever the app calls next.
       // Metrics: reporter=destination, recorded when the exchange ends.
-      ...observed(d.observe, trace({ sampling: d.sampling, random: d.random }), metrics()),
+      ...observed(d.observe, trace({ sampling: d.sampling, random: d.random, side: 'server' }), metrics()),
       // Tell the app who called (x-forwarded-client-cert); never trust one from the client. Envoy's connection manager
       // sets it before any filter, so the policies below read it too.
       xfcc(),

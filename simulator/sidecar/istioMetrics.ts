@@ -27,6 +27,22 @@ import { serviceForAuthority, type MeshTables } from './tables';
 import { stripPort } from '../policy/hosts';
 import { BLACKHOLE_CLUSTER, isPassthrough, PASSTHROUGH_CLUSTER } from './routing/outboundPolicy';
 import type { RoutePlan } from './routing/plan';
+import type { IstioMetricName } from '../policy/model';
+
+/** Series of a metric a Telemetry disabled are counted here, in families no scrape renders (made at first use: the classes are below). */
+let detachedFamilies: ReturnType<typeof makeDetached> | undefined;
+const makeDetached = () => ({
+  requests: new CounterFamily('detached', ''), duration: new HistogramFamily('detached', '', DURATION_BUCKETS_MS),
+  requestBytes: new HistogramFamily('detached', '', BYTES_BUCKETS), responseBytes: new HistogramFamily('detached', '', BYTES_BUCKETS),
+  requestMessages: new CounterFamily('detached', ''), responseMessages: new CounterFamily('detached', ''),
+});
+/** A short tag per set of disabled metrics, in the series key (the set changes only with the snapshot). */
+const offTags = new WeakMap<ReadonlySet<IstioMetricName>, string>();
+const offTag = (off: ReadonlySet<IstioMetricName>) => {
+  let tag = offTags.get(off);
+  if (tag === undefined) offTags.set(off, (tag = [...off].sort().join(',')));
+  return tag;
+};
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 export const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -121,7 +137,7 @@ interface RequestSeries {
 }
 
 /** What a request's key is made of (reporter side, peer, host or principal, code, flags, mTLS, protocol, gRPC status), and its series. */
-interface LastRequest { peer: string; other: string; code: number; flags: string; mtls: boolean; protocol: string; grpcStatus: string; key: string; series: RequestSeries }
+interface LastRequest { peer: string; other: string; code: number; flags: string; mtls: boolean; protocol: string; grpcStatus: string; off: ReadonlySet<IstioMetricName>; key: string; series: RequestSeries }
 
 type Side = Pick<IstioLabels, 'source_workload' | 'source_workload_namespace' | 'source_principal' | 'source_app' | 'source_version' | 'source_canonical_service' | 'source_canonical_revision'>;
 
@@ -221,6 +237,8 @@ export class IstioMetrics {
     // Istio's label: the call's gRPC status code as a number; empty for HTTP (and for a gRPC call that ended without one).
     const grpcStatus = grpc && e.grpcStatus !== undefined ? String(e.grpcStatus) : '';
     const inbound = listener === 'inbound';
+    // The metrics a Telemetry disabled for this side (an empty set, the same one, unless one does).
+    const off = t.telemetry.disabledMetrics[inbound ? 'server' : 'client'];
     const src = ctx.source;
     const ep = ctx.endpoint;
     const plan = ctx.plan;
@@ -231,11 +249,11 @@ export class IstioMetrics {
     const last = inbound ? this.lastDestination : this.lastSource;
     let series: RequestSeries;
     let key: string;
-    if (last && last.peer === peer && last.other === other && last.code === code && last.flags === flags && last.mtls === mtls && last.protocol === protocol && last.grpcStatus === grpcStatus) {
+    if (last && last.peer === peer && last.other === other && last.code === code && last.flags === flags && last.mtls === mtls && last.protocol === protocol && last.grpcStatus === grpcStatus && last.off === off) {
       series = last.series;
       key = last.key;
     } else {
-      key = `${inbound ? 'd' : 's'}\0${peer}\0${other}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}`;
+      key = `${inbound ? 'd' : 's'}\0${peer}\0${other}\0${code}\0${flags}\0${mtls}\0${protocol}\0${grpcStatus}${off.size > 0 ? `\0${offTag(off)}` : ''}`;
       let found = this.requestSeries.get(key);
       if (!found) {
         const labels: () => IstioLabels = inbound
@@ -256,18 +274,20 @@ export class IstioMetrics {
           };
         let made: IstioLabels | undefined;
         const once = () => (made ??= labels());
+        const d = off.size > 0 ? (detachedFamilies ??= makeDetached()) : undefined;
+        const fam = <F>(own: F, metric: IstioMetricName, other: F | undefined): F => (d && off.has(metric) ? other! : own);
         found = {
-          requests: this.requests.seriesOf(key, once), duration: this.duration.seriesOf(key, once),
-          requestBytes: this.requestBytes.seriesOf(key, once), responseBytes: this.responseBytes.seriesOf(key, once),
+          requests: fam(this.requests, 'REQUEST_COUNT', d?.requests).seriesOf(key, once), duration: fam(this.duration, 'REQUEST_DURATION', d?.duration).seriesOf(key, once),
+          requestBytes: fam(this.requestBytes, 'REQUEST_SIZE', d?.requestBytes).seriesOf(key, once), responseBytes: fam(this.responseBytes, 'RESPONSE_SIZE', d?.responseBytes).seriesOf(key, once),
         };
         if (grpc) {
-          found.requestMessages = this.requestMessages.seriesOf(key, once);
-          found.responseMessages = this.responseMessages.seriesOf(key, once);
+          found.requestMessages = fam(this.requestMessages, 'GRPC_REQUEST_MESSAGES', d?.requestMessages).seriesOf(key, once);
+          found.responseMessages = fam(this.responseMessages, 'GRPC_RESPONSE_MESSAGES', d?.responseMessages).seriesOf(key, once);
         }
         this.requestSeries.set(key, found);
       }
       series = found;
-      const next: LastRequest = { peer, other, code, flags, mtls, protocol, grpcStatus, key, series };
+      const next: LastRequest = { peer, other, code, flags, mtls, protocol, grpcStatus, off, key, series };
       if (inbound) this.lastDestination = next;
       else this.lastSource = next;
     }
@@ -296,13 +316,14 @@ export class IstioMetrics {
         : labelsOf('destination', other, me.side, svc, 'tcp', 0, '-', peer.principal ? 'mutual_tls' : 'none');
       return tcpLabels(l);
     };
+    const off = t.telemetry.disabledMetrics[reporter === 'destination' ? 'server' : 'client'];
     if (phase === 'open') {
-      this.tcpOpened.add(key, labels, 1);
+      if (!off.has('TCP_OPENED_CONNECTIONS')) this.tcpOpened.add(key, labels, 1);
       return;
     }
-    this.tcpClosed.add(key, labels, 1);
-    this.tcpSent.add(key, labels, sent);
-    this.tcpReceived.add(key, labels, received);
+    if (!off.has('TCP_CLOSED_CONNECTIONS')) this.tcpClosed.add(key, labels, 1);
+    if (!off.has('TCP_SENT_BYTES')) this.tcpSent.add(key, labels, sent);
+    if (!off.has('TCP_RECEIVED_BYTES')) this.tcpReceived.add(key, labels, received);
   }
 
   /**
@@ -344,10 +365,11 @@ export class IstioMetrics {
         return tcpLabels(labelsOf('source', me.side, dst, service, 'tcp', 0, flags, UNKNOWN));
       };
     }
-    if (phase === 'open') return this.tcpOpened.add(key, labels, 1);
-    if (sent > 0) this.tcpSent.add(key, labels, sent);
-    if (received > 0) this.tcpReceived.add(key, labels, received);
-    if (phase === 'close') this.tcpClosed.add(key, labels, 1);
+    const off = t.telemetry.disabledMetrics[ctx.listener === 'inbound' ? 'server' : 'client'];
+    if (phase === 'open') return off.has('TCP_OPENED_CONNECTIONS') ? undefined : this.tcpOpened.add(key, labels, 1);
+    if (sent > 0 && !off.has('TCP_SENT_BYTES')) this.tcpSent.add(key, labels, sent);
+    if (received > 0 && !off.has('TCP_RECEIVED_BYTES')) this.tcpReceived.add(key, labels, received);
+    if (phase === 'close' && !off.has('TCP_CLOSED_CONNECTIONS')) this.tcpClosed.add(key, labels, 1);
   }
 
   /** Prometheus text exposition. */

@@ -13,7 +13,7 @@ import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { Certificates, ControlMessage, SidecarMessage, BootstrapOptions } from '../protocol';
-import { AccessLog, type AccessLogSink } from './accessLog';
+import { AccessLog, rowOf, type AccessLogSink } from './accessLog';
 import { clusterChain, inboundChain, inboundL4Chain, inboundUpgradeChain, outboundChain, outboundL4Chain, outboundUpgradeChain, type OutboundDeps, type SecurityDeps } from './chains';
 import type { Source } from './context';
 import type { Exchange } from './downstream';
@@ -121,8 +121,10 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
   const observe = opts.observability !== false;
   const done = (listener: string) => (e: Exchange) => {
     stats.request(listener, e.status, e.ctx.flags);
-    const row = accessLog.record(listener, e);
-    if (observe) telemetry.exchange(listener, e, row);
+    // A Telemetry that turns this side's access log off: no entry anywhere, but the span still carries the hop's records.
+    const logged = e.ctx.tables.telemetry.accessLog[listener === 'inbound' ? 'server' : 'client'];
+    const row = logged ? accessLog.record(listener, e) : rowOf(listener, e);
+    if (observe) telemetry.exchange(listener, e, row, logged);
   };
 
   // The egress gateway is a workload whose outbound listener is its gateway listener (egress-gateway.ts).
@@ -167,7 +169,8 @@ export async function startSidecar(boot: Bootstrap, opts: StartOptions = {}): Pr
       stats.inc(e.connected ? `${e.ctx.listener}.tcp.cx_closed` : `${e.ctx.listener}.tcp.cx_failed`);
       // tcp_proxy's idle_timeout stat: closed by the proxy after idleTimeoutMs with no bytes either way.
       if (e.ctx.idleTimedOut) stats.inc(`${e.ctx.listener}.tcp.idle_timeout`);
-      const row = accessLog.push(l4EntryOf(e));
+      const logged = e.ctx.tables.telemetry.accessLog[e.ctx.listener === 'inbound' ? 'server' : 'client'];
+      const row = logged ? accessLog.push(l4EntryOf(e)) : undefined;
       if (observe) telemetry.connectionDone(e, row);
     },
   };

@@ -19,6 +19,7 @@ import { selects } from '../policy/mesh-inventory';
 import { serviceEntryServices } from '../policy/service-entries';
 import { resolveDefaults, type ResolvedDefaults } from '../policy/defaults';
 import { flavorProfile, type FlavorProfile } from '../policy/flavors';
+import { resolveTelemetry, type ResolvedTelemetry } from '../policy/telemetry';
 import { protocolClass } from '../policy/protocols';
 import { compileL4Match, type CompiledL4Match } from './routing/l4Match';
 import { hostMatches, qualifyHost, serviceFqdn, stripPort } from '../policy/hosts';
@@ -181,6 +182,8 @@ export interface MeshTables {
   outbound: { mode: OutboundTrafficMode; source: string };
   /** `ns/name` of the Sidecar resource in force for this workload, if any. */
   sidecarResource?: string;
+  /** The Telemetry resources in force for this proxy, merged (tracing, access log, metrics per side), resolved once per snapshot. */
+  telemetry: ResolvedTelemetry;
 }
 
 /** One server of a Gateway this proxy serves: its port, protocol (upper case) and hosts (without their `namespace/`). */
@@ -328,10 +331,14 @@ export function compileTables(snapshot: MeshSnapshot, workload: string | null): 
     ? { mode: scope.mode, source: `Sidecar ${scope.source}` }
     : { mode: snapshot.outboundTrafficPolicy ?? 'ALLOW_ANY', source: snapshot.outboundTrafficPolicy ? 'Mesh spec.outboundTrafficPolicy' : 'default' };
 
+  // The ingress (istio-system) takes Telemetries by selector and by targetRefs to the Gateway API Gateways it serves.
+  const gatewayNames = self ? undefined : (snapshot.kubernetesGateways ?? []).map((g) => `${g.metadata.namespace ?? ns}/${g.metadata.name}`);
+  const telemetry = resolveTelemetry(snapshot.telemetries, { namespace: proxyNamespace, labels, ...(gatewayNames ? { gateways: gatewayNames } : {}) }, rootNamespace, ns, process.env);
+
   return {
     version: snapshot.version, snapshot, self, identity, hostNamespace, rootNamespace, serviceByHost, registry, wildcardEntries, workloadsByService, workloadByName,
     meshRoutes, routes, gatewayRoutes, gatewayApi, gatewayPorts, istioGateways, gateways, gatewayTcpPorts, gatewayTlsPorts, gatewayTerminatedTcpPorts, destinationRules, destinationRuleSources, inbound, mtls, mtlsModes, defaults, flavor: flavorProfile(defaults.flavor),
-    outbound, sidecarResource: scope.source,
+    outbound, sidecarResource: scope.source, telemetry,
   };
 }
 

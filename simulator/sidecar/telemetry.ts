@@ -69,7 +69,7 @@ export class SidecarTelemetry {
     return this.totals;
   }
   /** Exchanges ended and not recorded yet (exchange()); every read settles them first. */
-  private ended: Array<[listener: string, e: Exchange, log: LogRow]> = [];
+  private ended: Array<[listener: string, e: Exchange, log: LogRow, logged: boolean]> = [];
   private logs: LogRow[] = [];
   private droppedLogs = 0;
   /** TCP connections in progress (l4/connection.ts keeps their bytes current). */
@@ -100,9 +100,9 @@ export class SidecarTelemetry {
    * a low rate (BENCHMARKS.md, lat16 branch). Two setImmediate hops land after that poll from either phase.
    * Every read of what they record (flush, the metrics, ruleTotals) settles the queue first.
    */
-  exchange(listener: string, e: Exchange, log: LogRow): void {
+  exchange(listener: string, e: Exchange, log: LogRow, logged = true): void {
     if (this.ended.length === 0) setImmediate(this.afterNextPoll);
-    this.ended.push([listener, e, log]);
+    this.ended.push([listener, e, log, logged]);
   }
 
   private readonly afterNextPoll = () => setImmediate(this.settle);
@@ -112,23 +112,24 @@ export class SidecarTelemetry {
     const list = this.ended;
     if (list.length === 0) return;
     this.ended = [];
-    for (const [listener, e, log] of list) this.record(listener, e, log);
+    for (const [listener, e, log, logged] of list) this.record(listener, e, log, logged);
   };
 
-  private record(listener: string, e: Exchange, log: LogRow): void {
+  /** `logged` false: a Telemetry turned this side's access log off (no entry; the span keeps all it has). */
+  private record(listener: string, e: Exchange, log: LogRow, logged: boolean): void {
     const ctx = e.ctx;
     const ep = ctx.endpoint;
     // Whether the call went out as mTLS, decided once for the metrics, the span and the edge.
     const mtls = listener !== 'inbound' && !!ep && sendsMtls(ctx.tables, ep, ctx.policy, ctx.plan);
     this.metrics.record(listener, e, mtls);
-    if (ctx.observed?.span) this.finishSpan(listener, e, mtls, log);
+    if (ctx.observed?.span) this.finishSpan(listener, e, mtls, log, logged);
     if (listener !== 'inbound') this.edge(e, mtls);
     const rules = ruleKeysOf(ctx, listener);
     if (rules) for (const rule of rules) this.ruleHit(rule, listener, e);
-    this.pushLog(log);
+    if (logged) this.pushLog(log);
   }
 
-  private finishSpan(listener: string, e: Exchange, sentMtls: boolean, log: LogRow): void {
+  private finishSpan(listener: string, e: Exchange, sentMtls: boolean, log: LogRow, logged: boolean): void {
     if (this.spanRows.length >= this.o.maxSpans) {
       this.droppedSpans++;
       return;
@@ -155,8 +156,12 @@ export class SidecarTelemetry {
       svc ?? 'unknown', (inbound ? ctx.source.workload : ep?.name) ?? 'unknown', (inbound ? ctx.source.spiffeId : mtls ? ep?.spiffeId : undefined) ?? '',
       mtls, attempt, fault, isGrpc(ctx.downstream.headers) ? 'grpc' : 'http', e.grpcStatus ?? -1, log[LOG_DECISIONS] as DecisionRecord[],
     ]);
+    // Telemetry customTags from request headers (most proxies have none: no work then).
+    const headerTags = t.telemetry.tracing[inbound ? 'server' : 'client'].headerTags;
+    if (headerTags.length > 0) this.spanRows[this.spanRows.length - 1][27] = headerTagValues(headerTags, ctx.downstream.headers);
     // The row is pushed right after (exchange()): its place counts every row of this batch, the dropped ones too.
-    this.spanLogs.push(this.logs.length + this.droppedLogs);
+    // Not logged (a Telemetry turned this side's access log off): no row to name, the span keeps all it has.
+    this.spanLogs.push(logged ? this.logs.length + this.droppedLogs : Number.NEGATIVE_INFINITY);
     if (this.spanRows.length >= this.o.flushAtSpans && !this.early) {
       this.early = true;
       setImmediate(() => this.flush());
@@ -185,6 +190,7 @@ export class SidecarTelemetry {
       revision: id.labels.version ?? 'latest',
       meshId: t.snapshot.meshName,
       version: id.labels.version ?? '',
+      ...tagsOf(t, inbound),
     });
     byListener.set(listener, i);
     return i;
@@ -262,7 +268,7 @@ export class SidecarTelemetry {
   }
 
   /** A TCP connection is over: its last bytes and its close in the metrics, its edge, its access-log entry. */
-  connectionDone(e: L4Exchange, entry: LogRow): void {
+  connectionDone(e: L4Exchange, entry: LogRow | undefined): void {
     const { sent, received } = this.progress(e);
     this.metrics.recordConnection(e, 'close', sent, received);
     if (e.ctx.listener !== 'inbound') {
@@ -276,7 +282,7 @@ export class SidecarTelemetry {
     // A connection the network RBAC decided by a rule counts against that rule, at the callee (its lens: connections per minute).
     const by = e.ctx.listener === 'inbound' ? e.ctx.authz?.by : undefined;
     if (by) this.countRule(ruleKey({ kind: 'AuthorizationPolicy', namespace: by.namespace, name: by.name, rule: by.rule }), e.ctx.source.workload ?? 'unknown', 'destination', !e.connected, e.durationMs, undefined, true);
-    this.pushLog(entry);
+    if (entry) this.pushLog(entry);
   }
 
   /** Bytes since the last report; a newly connected connection is counted once on its edge. */
@@ -453,6 +459,23 @@ class StringTable {
     this.lastAt[column] = i;
     return i;
   }
+}
+
+/** The Telemetry's customTags every span of a side shares (literal, environment), when it has any. */
+function tagsOf(t: MeshTables, inbound: boolean): Pick<SpanCommon, 'tags'> {
+  const tags = t.telemetry.tracing[inbound ? 'server' : 'client'].tags;
+  return tags.length > 0 ? { tags: tags.map(([k, v]) => [k, v]) } : {};
+}
+
+/** customTags `header`: the request header's value as the proxy received it, else the tag's defaultValue; neither: no tag. */
+function headerTagValues(tags: readonly (readonly [string, string, string | undefined])[], headers: Record<string, string | string[] | undefined>): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [tag, name, fallback] of tags) {
+    const v = headers[name];
+    const value = Array.isArray(v) ? v.join(',') : v ?? fallback;
+    if (value !== undefined) out.push([tag, value]);
+  }
+  return out;
 }
 
 /** Keeps a uniform sample of at most `cap` latencies out of the `seen` so far (the count stays exact elsewhere). */

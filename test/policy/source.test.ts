@@ -18,8 +18,8 @@ items:
     kind: Secret
     metadata: { name: cert, namespace: istio-system }
     type: kubernetes.io/tls
-  - apiVersion: telemetry.istio.io/v1
-    kind: Telemetry
+  - apiVersion: extensions.istio.io/v1alpha1
+    kind: WasmPlugin
     metadata: { name: default }
     spec: {}
 `;
@@ -43,8 +43,8 @@ describe('documents of a source file', () => {
 
   it('keeps Kubernetes objects and Istio kinds it does not simulate as reference documents', () => {
     const source = parseSource('/list.yaml', LIST);
-    assert.deepEqual(source.references.map((d) => [d.kind, d.name, d.namespace]), [['Secret', 'cert', 'istio-system'], ['Telemetry', 'default', undefined]]);
-    assert.ok(source.diagnostics.some((d) => d.code === 'not-simulated' && /Telemetry/.test(d.message)), 'the Telemetry is still said to be not simulated');
+    assert.deepEqual(source.references.map((d) => [d.kind, d.name, d.namespace]), [['Secret', 'cert', 'istio-system'], ['WasmPlugin', 'default', undefined]]);
+    assert.ok(source.diagnostics.some((d) => d.code === 'not-simulated' && /WasmPlugin/.test(d.message)), 'the WasmPlugin is still said to be not simulated');
   });
 
   it('reads a file of Kubernetes objects that names no Istio group', () => {

@@ -4,8 +4,8 @@ import { obj, strings } from '../plain';
 import { selects } from '../cluster-workloads';
 
 const GATEWAY_NAME = 'gateway.networking.k8s.io/gateway-name';
-/** The policies devmesh does not simulate that Istio attaches to a Gateway API gateway by targetRef only (with AuthorizationPolicy and RequestAuthentication). */
-const POLICY_KINDS = ['Telemetry', 'WasmPlugin'];
+/** The policies devmesh does not simulate that Istio attaches to a Gateway API gateway by targetRef only (with AuthorizationPolicy, RequestAuthentication and Telemetry). */
+const POLICY_KINDS = ['WasmPlugin'];
 
 /**
  * A policy whose selector picks the pods of a Gateway API gateway (labelled
@@ -18,7 +18,7 @@ export const gatewayApiSelectors: WorkspaceRule = {
   check(index, report) {
     const gatewayPods = index.cluster.pods.filter((p) => p.labels[GATEWAY_NAME] !== undefined);
     if (gatewayPods.length === 0) return;
-    const policies: SourceDocument[] = [...index.byKind.AuthorizationPolicy, ...index.byKind.RequestAuthentication, ...POLICY_KINDS.flatMap((k) => index.cluster.istio.get(k) ?? [])];
+    const policies: SourceDocument[] = [...index.byKind.AuthorizationPolicy, ...index.byKind.RequestAuthentication, ...index.byKind.Telemetry, ...POLICY_KINDS.flatMap((k) => index.cluster.istio.get(k) ?? [])];
     for (const policy of policies) {
       const spec = obj(policy.value.spec);
       if (spec.targetRef !== undefined || spec.targetRefs !== undefined || spec.selector === undefined) continue;

@@ -8,6 +8,7 @@ import { destinationRuleConflicts } from './destination-rule-conflicts';
 import { duplicateHost } from './duplicate-host';
 import { duplicateResources } from './duplicate-resources';
 import { extAuthz } from './ext-authz';
+import { telemetry } from './telemetry';
 import { gateways } from './gateways';
 import { jwtClaimRoute } from './jwt-claim-route';
 import { conflictingGateways } from './conflicting-gateways';
@@ -90,6 +91,7 @@ export const RULES: readonly Rule[] = [
   requestAuthentication,
   serviceEntries,
   extAuthz,
+  telemetry,
   authzNamespaces,
   pathTemplates,
   mtlsConflict,

@@ -9,6 +9,7 @@ import { peerAuthenticationSchema } from './peer-authentication';
 import { requestAuthenticationSchema } from './request-authentication';
 import { serviceEntrySchema, workloadEntrySchema } from './service-entry';
 import { sidecarSchema } from './sidecar';
+import { telemetrySchema } from './telemetry';
 import { virtualServiceSchema } from './virtual-service';
 
 export type { Schema } from './common';
@@ -25,6 +26,7 @@ export const SCHEMAS: Record<Kind, Schema> = {
   ServiceEntry: serviceEntrySchema,
   WorkloadEntry: workloadEntrySchema,
   Sidecar: sidecarSchema,
+  Telemetry: telemetrySchema,
   HTTPRoute: httpRouteSchema,
   GRPCRoute: grpcRouteSchema,
   TLSRoute: tlsRouteSchema,
