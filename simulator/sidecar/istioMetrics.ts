@@ -29,13 +29,6 @@ import { BLACKHOLE_CLUSTER, isPassthrough, PASSTHROUGH_CLUSTER } from './routing
 import type { RoutePlan } from './routing/plan';
 import type { IstioMetricName } from '../policy/model';
 
-/** Series of a metric a Telemetry disabled are counted here, in families no scrape renders (made at first use: the classes are below). */
-let detachedFamilies: ReturnType<typeof makeDetached> | undefined;
-const makeDetached = () => ({
-  requests: new CounterFamily('detached', ''), duration: new HistogramFamily('detached', '', DURATION_BUCKETS_MS),
-  requestBytes: new HistogramFamily('detached', '', BYTES_BUCKETS), responseBytes: new HistogramFamily('detached', '', BYTES_BUCKETS),
-  requestMessages: new CounterFamily('detached', ''), responseMessages: new CounterFamily('detached', ''),
-});
 /** A short tag per set of disabled metrics, in the series key (the set changes only with the snapshot). */
 const offTags = new WeakMap<ReadonlySet<IstioMetricName>, string>();
 const offTag = (off: ReadonlySet<IstioMetricName>) => {
@@ -82,6 +75,10 @@ class CounterFamily {
     if (!s) this.series.set(key, (s = { labels: labels(), value: 0 }));
     return s;
   }
+  /** A series outside the family (no scrape renders it): where a metric a Telemetry disabled is counted. */
+  detached(): CounterSeries {
+    return { labels: {}, value: 0 };
+  }
   get(): MetricData {
     return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value })) };
   }
@@ -94,6 +91,10 @@ class HistogramFamily {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: labels(), counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 }));
     return s;
+  }
+  /** A series outside the family (no scrape renders it): where a metric a Telemetry disabled is counted. */
+  detached(): HistogramSeries {
+    return { labels: {}, counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
   }
   observe(s: HistogramSeries, v: number): void {
     const b = this.buckets;
@@ -274,15 +275,15 @@ export class IstioMetrics {
           };
         let made: IstioLabels | undefined;
         const once = () => (made ??= labels());
-        const d = off.size > 0 ? (detachedFamilies ??= makeDetached()) : undefined;
-        const fam = <F>(own: F, metric: IstioMetricName, other: F | undefined): F => (d && off.has(metric) ? other! : own);
+        // A metric a Telemetry disabled for this side is counted in a series of its own, which no family holds.
+        const of = <S>(family: { seriesOf(k: string, l: () => IstioLabels): S; detached(): S }, metric: IstioMetricName): S => (off.has(metric) ? family.detached() : family.seriesOf(key, once));
         found = {
-          requests: fam(this.requests, 'REQUEST_COUNT', d?.requests).seriesOf(key, once), duration: fam(this.duration, 'REQUEST_DURATION', d?.duration).seriesOf(key, once),
-          requestBytes: fam(this.requestBytes, 'REQUEST_SIZE', d?.requestBytes).seriesOf(key, once), responseBytes: fam(this.responseBytes, 'RESPONSE_SIZE', d?.responseBytes).seriesOf(key, once),
+          requests: of(this.requests, 'REQUEST_COUNT'), duration: of(this.duration, 'REQUEST_DURATION'),
+          requestBytes: of(this.requestBytes, 'REQUEST_SIZE'), responseBytes: of(this.responseBytes, 'RESPONSE_SIZE'),
         };
         if (grpc) {
-          found.requestMessages = fam(this.requestMessages, 'GRPC_REQUEST_MESSAGES', d?.requestMessages).seriesOf(key, once);
-          found.responseMessages = fam(this.responseMessages, 'GRPC_RESPONSE_MESSAGES', d?.responseMessages).seriesOf(key, once);
+          found.requestMessages = of(this.requestMessages, 'GRPC_REQUEST_MESSAGES');
+          found.responseMessages = of(this.responseMessages, 'GRPC_RESPONSE_MESSAGES');
         }
         this.requestSeries.set(key, found);
       }
